@@ -3329,16 +3329,15 @@ var File_provex_border_v1_border_proto protoreflect.FileDescriptor
 
 const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xea\x10\n" +
+	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xeb\x10\n" +
 	"\n" +
 	"BorderGate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\vdisplayName\x123\n" +
 	"\x10counterpart_name\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x0fcounterpartName\x12>\n" +
-	"\x11neighbour_country\x18\x04 \x01(\tB\x11\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12D\n" +
-	"\x05level\x18\x05 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05level\x12Y\n" +
+	"\x11neighbour_country\x18\x04 \x01(\tB\x11\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12E\n" +
+	"\x05level\x18\x05 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x05level\x12Y\n" +
 	"\x11counterpart_level\x18\x06 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x10counterpartLevel\x12N\n" +
 	"\ttransport\x18\a \x01(\x0e2&.provex.border.v1.BorderGate.TransportB\b\xbaH\x05\x82\x01\x02\x10\x01R\ttransport\x12B\n" +
 	"\x05state\x18\b \x01(\x0e2\".provex.border.v1.BorderGate.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x125\n" +
@@ -3453,13 +3452,12 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x13REPAIR_STATE_NEEDED\x10\x02\x12\x1a\n" +
 	"\x16REPAIR_STATE_SCHEDULED\x10\x03\x12\x1c\n" +
 	"\x18REPAIR_STATE_IN_PROGRESS\x10\x04\x12\x1a\n" +
-	"\x16REPAIR_STATE_COMPLETED\x10\x05\"\xc5\f\n" +
+	"\x16REPAIR_STATE_COMPLETED\x10\x05\"\xc6\f\n" +
 	"\x0eBorderIncident\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12Q\n" +
-	"\bcategory\x18\x03 \x01(\x0e2).provex.border.v1.BorderIncident.CategoryB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12O\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12R\n" +
+	"\bcategory\x18\x03 \x01(\x0e2).provex.border.v1.BorderIncident.CategoryB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bcategory\x12O\n" +
 	"\bseverity\x18\x04 \x01(\x0e2).provex.border.v1.BorderIncident.SeverityB\b\xbaH\x05\x82\x01\x02\x10\x01R\bseverity\x12F\n" +
 	"\x05state\x18\x05 \x01(\x0e2&.provex.border.v1.BorderIncident.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12A\n" +
 	"\n" +
@@ -3506,13 +3504,12 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
 	"STATE_OPEN\x10\x01\x12\x14\n" +
 	"\x10STATE_MONITORING\x10\x02\x12\x12\n" +
-	"\x0eSTATE_RESOLVED\x10\x03\"\xb0\b\n" +
+	"\x0eSTATE_RESOLVED\x10\x03\"\xb1\b\n" +
 	"\vTradeReport\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\vborder_gate\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
-	"borderGate\x12U\n" +
-	"\vperiod_kind\x18\x03 \x01(\x0e2(.provex.border.v1.TradeReport.PeriodKindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\n" +
+	"borderGate\x12V\n" +
+	"\vperiod_kind\x18\x03 \x01(\x0e2(.provex.border.v1.TradeReport.PeriodKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\n" +
 	"periodKind\x12?\n" +
 	"\fperiod_start\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\vperiodStart\x12;\n" +
 	"\n" +

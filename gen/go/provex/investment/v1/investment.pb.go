@@ -2223,14 +2223,13 @@ var File_provex_investment_v1_investment_proto protoreflect.FileDescriptor
 
 const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\n" +
-	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xdd\n" +
+	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xde\n" +
 	"\n" +
 	"\aProject\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12B\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\".provex.investment.v1.Project.KindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12C\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".provex.investment.v1.Project.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12C\n" +
 	"\x05state\x18\x04 \x01(\x0e2#.provex.investment.v1.Project.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12>\n" +
 	"\x06sector\x18\x05 \x01(\x0e2\x1c.provex.investment.v1.SectorB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12$\n" +
 	"\binvestor\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\binvestor\x12?\n" +
@@ -2268,13 +2267,12 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x12STATE_IMPLEMENTING\x10\x03\x12\x13\n" +
 	"\x0fSTATE_COMPLETED\x10\x04\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x05\x12\x14\n" +
-	"\x10STATE_TERMINATED\x10\x06\"\x8c\t\n" +
+	"\x10STATE_TERMINATED\x10\x06\"\x8d\t\n" +
 	"\x0ePromotionEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12I\n" +
-	"\x04kind\x18\x03 \x01(\x0e2).provex.investment.v1.PromotionEvent.KindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12;\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12J\n" +
+	"\x04kind\x18\x03 \x01(\x0e2).provex.investment.v1.PromotionEvent.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12;\n" +
 	"\n" +
 	"start_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\tstartDate\x12/\n" +
 	"\bend_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateR\aendDate\x12$\n" +

@@ -2975,16 +2975,15 @@ var File_provex_twinning_v1_twinning_proto protoreflect.FileDescriptor
 
 const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\n" +
-	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xa3\b\n" +
+	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xa4\b\n" +
 	"\vPartnership\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12@\n" +
 	"\n" +
 	"local_unit\x18\x03 \x01(\v2\x19.provex.type.v1.LocalUnitB\x06\xbaH\x03\xc8\x01\x01R\tlocalUnit\x12>\n" +
-	"\apartner\x18\x04 \x01(\v2\x1c.provex.type.v1.ForeignPartyB\x06\xbaH\x03\xc8\x01\x01R\apartner\x12D\n" +
-	"\x04kind\x18\x05 \x01(\x0e2$.provex.twinning.v1.Partnership.KindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12E\n" +
+	"\apartner\x18\x04 \x01(\v2\x1c.provex.type.v1.ForeignPartyB\x06\xbaH\x03\xc8\x01\x01R\apartner\x12E\n" +
+	"\x04kind\x18\x05 \x01(\x0e2$.provex.twinning.v1.Partnership.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12E\n" +
 	"\x05state\x18\x06 \x01(\x0e2%.provex.twinning.v1.Partnership.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12?\n" +
 	"\x10established_date\x18\a \x01(\v2\x14.provex.type.v1.DateR\x0festablishedDate\x12(\n" +
 	"\x06fields\x18\b \x03(\tB\x10\xbaH\r\x92\x01\n" +
@@ -3012,13 +3011,12 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x0eSTATE_PROPOSED\x10\x01\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x02\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x03\x12\x0f\n" +
-	"\vSTATE_ENDED\x10\x04\"\x93\x0f\n" +
+	"\vSTATE_ENDED\x10\x04\"\x94\x0f\n" +
 	"\tAgreement\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12B\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\".provex.twinning.v1.Agreement.KindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12C\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".provex.twinning.v1.Agreement.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12C\n" +
 	"\x05state\x18\x04 \x01(\x0e2#.provex.twinning.v1.Agreement.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x127\n" +
 	"\tsignatory\x18\x05 \x01(\v2\x19.provex.type.v1.LocalUnitR\tsignatory\x12O\n" +
 	"\x0fforeign_parties\x18\x06 \x03(\v2\x1c.provex.type.v1.ForeignPartyB\b\xbaH\x05\x92\x01\x02\x10\x14R\x0eforeignParties\x12E\n" +
@@ -3073,14 +3071,13 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x1fCONSULTATION_STATE_NOT_REQUIRED\x10\x01\x12 \n" +
 	"\x1cCONSULTATION_STATE_REQUESTED\x10\x02\x12'\n" +
 	"#CONSULTATION_STATE_OPINION_RECEIVED\x10\x03\x12\x1f\n" +
-	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04\"\xe1\t\n" +
+	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04\"\xe2\t\n" +
 	"\n" +
 	"Delegation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12R\n" +
-	"\tdirection\x18\x03 \x01(\x0e2(.provex.twinning.v1.Delegation.DirectionB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\tdirection\x12D\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12S\n" +
+	"\tdirection\x18\x03 \x01(\x0e2(.provex.twinning.v1.Delegation.DirectionB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\tdirection\x12D\n" +
 	"\x05level\x18\x04 \x01(\x0e2$.provex.twinning.v1.Delegation.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12 \n" +
 	"\x06leader\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x06leader\x12+\n" +
 	"\fleader_title\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vleaderTitle\x12.\n" +

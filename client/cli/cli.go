@@ -1,0 +1,367 @@
+// Package cli holds the client-side commands of the provex command line:
+// get, list, create, update, delete, undelete and seed. Each talks to a node
+// over gRPC through package client and prints JSON; errors become one line
+// with the status code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"sigs.k8s.io/yaml"
+
+	"github.com/provex/provex/client"
+	"github.com/provex/provex/resource"
+)
+
+// DefaultAddr is the gRPC address commands talk to unless told otherwise
+// (flag --addr or PROVEX_ADDR).
+const DefaultAddr = "localhost:7400"
+
+// Command is one subcommand.
+type Command struct {
+	Name    string
+	Usage   string // argument synopsis
+	Summary string
+	Run     func(ctx context.Context, env *Env, args []string) error
+}
+
+// Env is what commands print to.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Stdin          io.Reader
+}
+
+// UsageError marks a mistake in the command line itself (exit status 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Commands returns the client-side commands.
+func Commands() []Command {
+	return []Command{
+		{"get", "NAME", "print one record", runGet},
+		{"list", "PARENT/COLLECTION [--filter F] [--order-by O] [--page-size N] [--all] [--show-deleted]", "list records, e.g. provinces/cao-bang/agreements or provinces/-/projects", runList},
+		{"create", "PARENT/COLLECTION -f FILE [--id ID] [--request-id R]", "create a record from JSON or YAML (FILE - reads stdin)", runCreate},
+		{"update", "NAME -f FILE [--mask a,b.c]", "update fields of a record from JSON or YAML", runUpdate},
+		{"delete", "NAME [--etag E]", "soft-delete a record", runDelete},
+		{"undelete", "NAME [--etag E]", "restore a deleted record", runUndelete},
+		{"seed", "[--province P]", "load the sample dataset of the node's province", runSeed},
+	}
+}
+
+// FormatError renders an error as one line: the status code, the message,
+// and each bad field.
+func FormatError(err error) string {
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return ue.Msg
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err.Error()
+	}
+	line := st.Code().String() + ": " + st.Message()
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			var fields []string
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField()+": "+v.GetDescription())
+			}
+			line += " [" + strings.Join(fields, "; ") + "]"
+		}
+	}
+	return strings.ReplaceAll(line, "\n", " ")
+}
+
+// flags parses args with positional arguments allowed before or after
+// flags, returning the positional ones.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, &UsageError{Msg: fs.Name() + ": " + err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	addr := os.Getenv("PROVEX_ADDR")
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	return fs, fs.String("addr", addr, "gRPC address of the node")
+}
+
+func dial(addr string) (*client.Client, error) { return client.Dial(addr) }
+
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}
+
+func printMessage(w io.Writer, m proto.Message) error {
+	b, err := jsonOut.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+func oneArg(cmd string, pos []string, what string) (string, error) {
+	if len(pos) != 1 {
+		return "", &UsageError{Msg: fmt.Sprintf("%s: want exactly one %s, got %d arguments", cmd, what, len(pos))}
+	}
+	return pos[0], nil
+}
+
+func runGet(ctx context.Context, env *Env, args []string) error {
+	fs, addr := newFlagSet("get")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg("get", pos, "resource name")
+	if err != nil {
+		return err
+	}
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	return printMessage(env.Stdout, m)
+}
+
+// splitCollection parses PARENT/COLLECTION, e.g. provinces/cao-bang/agreements.
+func splitCollection(cmd, path string) (parent string, k *resource.Kind, err error) {
+	i := strings.LastIndex(path, "/")
+	if i < 0 {
+		return "", nil, &UsageError{Msg: fmt.Sprintf("%s: %q is not PARENT/COLLECTION such as provinces/cao-bang/agreements", cmd, path)}
+	}
+	k, ok := resource.KindOf(path[i+1:])
+	if !ok {
+		var known []string
+		for _, k := range resource.Kinds() {
+			known = append(known, k.Collection)
+		}
+		return "", nil, &UsageError{Msg: fmt.Sprintf("%s: unknown collection %q; known: %s", cmd, path[i+1:], strings.Join(known, ", "))}
+	}
+	return path[:i], k, nil
+}
+
+func runList(ctx context.Context, env *Env, args []string) error {
+	fs, addr := newFlagSet("list")
+	var o client.ListOptions
+	fs.StringVar(&o.Filter, "filter", "", "AIP-160 filter")
+	fs.StringVar(&o.OrderBy, "order-by", "", "order_by, e.g. \"signed_date desc\"")
+	pageSize := fs.Int("page-size", 0, "records per page (default 50, max 1000)")
+	fs.StringVar(&o.PageToken, "page-token", "", "continue from a next_page_token")
+	fs.BoolVar(&o.ShowDeleted, "show-deleted", false, "include deleted records")
+	all := fs.Bool("all", false, "follow next_page_token to the end")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	path, err := oneArg("list", pos, "PARENT/COLLECTION")
+	if err != nil {
+		return err
+	}
+	parent, k, err := splitCollection("list", path)
+	if err != nil {
+		return err
+	}
+	o.PageSize = int32(*pageSize)
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for {
+		items, next, err := c.List(ctx, parent, k, o)
+		if err != nil {
+			return err
+		}
+		for _, m := range items {
+			if err := printMessage(env.Stdout, m); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		if !*all {
+			fmt.Fprintf(env.Stderr, "next_page_token: %s\n", next)
+			return nil
+		}
+		o.PageToken = next
+	}
+}
+
+// readResource reads a JSON or YAML document (YAML is a superset) into a
+// new message of kind k.
+func readResource(env *Env, file string, k *resource.Kind) (proto.Message, error) {
+	var (
+		raw []byte
+		err error
+	)
+	if file == "-" {
+		raw, err = io.ReadAll(env.Stdin)
+	} else {
+		raw, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	js, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	m := k.New()
+	if err := protojson.Unmarshal(js, m); err != nil {
+		return nil, fmt.Errorf("%s is not a valid %s: %w", file, k.Message.Descriptor().Name(), err)
+	}
+	return m, nil
+}
+
+func runCreate(ctx context.Context, env *Env, args []string) error {
+	fs, addr := newFlagSet("create")
+	file := fs.String("f", "", "JSON or YAML file with the record (- for stdin)")
+	id := fs.String("id", "", "id of the new record (default: chosen by the server)")
+	requestID := fs.String("request-id", "", "idempotency key: retrying with it never creates twice")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	path, err := oneArg("create", pos, "PARENT/COLLECTION")
+	if err != nil {
+		return err
+	}
+	if *file == "" {
+		return &UsageError{Msg: "create: -f FILE is required"}
+	}
+	parent, k, err := splitCollection("create", path)
+	if err != nil {
+		return err
+	}
+	res, err := readResource(env, *file, k)
+	if err != nil {
+		return err
+	}
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Create(ctx, parent, k, *id, *requestID, res)
+	if err != nil {
+		return err
+	}
+	return printMessage(env.Stdout, m)
+}
+
+func runUpdate(ctx context.Context, env *Env, args []string) error {
+	fs, addr := newFlagSet("update")
+	file := fs.String("f", "", "JSON or YAML file with the fields to change (- for stdin)")
+	mask := fs.String("mask", "", "comma-separated fields to change (default: the fields present in the file)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg("update", pos, "resource name")
+	if err != nil {
+		return err
+	}
+	if *file == "" {
+		return &UsageError{Msg: "update: -f FILE is required"}
+	}
+	k, err := client.KindOfName(name)
+	if err != nil {
+		return &UsageError{Msg: "update: " + err.Error()}
+	}
+	res, err := readResource(env, *file, k)
+	if err != nil {
+		return err
+	}
+	k.SetName(res, name)
+	var paths []string
+	if *mask != "" {
+		paths = strings.Split(*mask, ",")
+	} else {
+		paths = presentFields(res)
+	}
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Update(ctx, res, paths)
+	if err != nil {
+		return err
+	}
+	return printMessage(env.Stdout, m)
+}
+
+// presentFields are the top-level fields set in m except name and etag, so
+// "update -f" changes exactly what the file mentions.
+func presentFields(m proto.Message) []string {
+	var paths []string
+	m.ProtoReflect().Range(func(f protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		if n := string(f.Name()); n != "name" && n != "etag" {
+			paths = append(paths, n)
+		}
+		return true
+	})
+	return paths
+}
+
+func runDelete(ctx context.Context, env *Env, args []string) error {
+	return runByName(ctx, env, "delete", args, (*client.Client).Delete)
+}
+
+func runUndelete(ctx context.Context, env *Env, args []string) error {
+	return runByName(ctx, env, "undelete", args, (*client.Client).Undelete)
+}
+
+func runByName(ctx context.Context, env *Env, cmd string, args []string, call func(*client.Client, context.Context, string, string) (proto.Message, error)) error {
+	fs, addr := newFlagSet(cmd)
+	etag := fs.String("etag", "", "act only if the record still has this etag")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(cmd, pos, "resource name")
+	if err != nil {
+		return err
+	}
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := call(c, ctx, name, *etag)
+	if err != nil {
+		return err
+	}
+	return printMessage(env.Stdout, m)
+}

@@ -1,0 +1,89 @@
+// Command provex runs a provex node and talks to one.
+//
+//	provex demo                         start sample province nodes on loopback
+//	provex serve --member cao-bang ...  run one node
+//	provex get|list|create|update|delete|undelete|seed ...
+//
+// Run "provex help" for the full list.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/provex/provex/client/cli"
+)
+
+func commands() []cli.Command {
+	return append([]cli.Command{
+		{Name: "demo", Usage: "[--data DIR] [--base-port 7400]", Summary: "start sample province nodes with data on loopback and print grpcurl/curl examples", Run: runDemo},
+		{Name: "serve", Usage: "[--config FILE] [--member SLUG] [--grpc-addr A] [--http-addr A] [--data DIR]", Summary: "run a node", Run: runServe},
+	}, cli.Commands()...)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	if args[0] == "version" {
+		fmt.Fprintln(stdout, version())
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &cli.Env{Stdout: stdout, Stderr: stderr, Stdin: stdin}
+	for _, c := range commands() {
+		if c.Name != args[0] {
+			continue
+		}
+		err := c.Run(ctx, env, args[1:])
+		if err == nil {
+			return 0
+		}
+		fmt.Fprintln(stderr, "provex:", cli.FormatError(err))
+		var ue *cli.UsageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "usage: provex %s %s\n", c.Name, c.Usage)
+			return 2
+		}
+		return 1
+	}
+	fmt.Fprintf(stderr, "provex: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "provex: the data exchange of the provincial Departments of Foreign Affairs")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n  %-9s   %s\n", c.Name, c.Summary, "", c.Usage)
+	}
+	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+").")
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return "provex " + s.Value
+			}
+		}
+		if bi.Main.Version != "" {
+			return "provex " + bi.Main.Version
+		}
+	}
+	return "provex dev"
+}

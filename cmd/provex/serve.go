@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/provex/provex/client/cli"
+	"github.com/provex/provex/server"
+)
+
+// serveConfig is the config file of "provex serve" (YAML or JSON); flags
+// given on the command line override it.
+type serveConfig struct {
+	Member   string `json:"member"`
+	GRPCAddr string `json:"grpc_addr"`
+	HTTPAddr string `json:"http_addr"`
+	DataDir  string `json:"data_dir"`
+	LogLevel string `json:"log_level"`
+}
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{GRPCAddr: "localhost:7400", HTTPAddr: "localhost:8400", DataDir: "data", LogLevel: "info"}
+}
+
+func runServe(ctx context.Context, env *cli.Env, args []string) error {
+	cfg := defaultServeConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configFile := fs.String("config", "", "YAML config file (keys: member, grpc_addr, http_addr, data_dir, log_level)")
+	member := fs.String("member", "", "this node's member id: a province slug (e.g. cao-bang) or mofa")
+	grpcAddr := fs.String("grpc-addr", cfg.GRPCAddr, "gRPC listen address")
+	httpAddr := fs.String("http-addr", cfg.HTTPAddr, "HTTP/JSON gateway listen address")
+	dataDir := fs.String("data", cfg.DataDir, "data directory (holds provex.db)")
+	logLevel := fs.String("log-level", cfg.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return &cli.UsageError{Msg: "serve: " + err.Error()}
+	}
+	if *configFile != "" {
+		raw, err := os.ReadFile(*configFile)
+		if err != nil {
+			return err
+		}
+		if err := yaml.UnmarshalStrict(raw, &cfg); err != nil {
+			return fmt.Errorf("config %s: %w", *configFile, err)
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "member":
+			cfg.Member = *member
+		case "grpc-addr":
+			cfg.GRPCAddr = *grpcAddr
+		case "http-addr":
+			cfg.HTTPAddr = *httpAddr
+		case "data":
+			cfg.DataDir = *dataDir
+		case "log-level":
+			cfg.LogLevel = *logLevel
+		}
+	})
+	if cfg.Member == "" {
+		return &cli.UsageError{Msg: "serve: --member (or member: in the config file) is required"}
+	}
+	logger, err := newLogger(env.Stderr, cfg.LogLevel)
+	if err != nil {
+		return &cli.UsageError{Msg: "serve: " + err.Error()}
+	}
+	node, err := server.New(ctx, server.Config{
+		Member: cfg.Member, DataDir: cfg.DataDir, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
+		Version: version(), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	return node.Serve(ctx)
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

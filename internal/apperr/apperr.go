@@ -1,0 +1,107 @@
+// Package apperr holds provex's application errors and the one mapping from
+// them to gRPC statuses. Storage and services return *Error for anything a
+// caller should see; every other error is internal, logged in full and masked
+// before it leaves the server.
+package apperr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error is an error meant for the caller: a gRPC code, a message and, for
+// INVALID_ARGUMENT, one violation per bad field.
+type Error struct {
+	Code       codes.Code
+	Message    string
+	Violations []*errdetails.BadRequest_FieldViolation
+}
+
+func (e *Error) Error() string { return e.Code.String() + ": " + e.Message }
+
+// GRPCStatus lets status.FromError and the gRPC server see the code and the
+// BadRequest details without going through Status first.
+func (e *Error) GRPCStatus() *status.Status {
+	st := status.New(e.Code, e.Message)
+	if len(e.Violations) == 0 {
+		return st
+	}
+	withDetails, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: e.Violations})
+	if err != nil {
+		return st
+	}
+	return withDetails
+}
+
+func newf(code codes.Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func NotFound(format string, args ...any) *Error { return newf(codes.NotFound, format, args...) }
+func AlreadyExists(format string, args ...any) *Error {
+	return newf(codes.AlreadyExists, format, args...)
+}
+func Aborted(format string, args ...any) *Error { return newf(codes.Aborted, format, args...) }
+func PermissionDenied(format string, args ...any) *Error {
+	return newf(codes.PermissionDenied, format, args...)
+}
+func FailedPrecondition(format string, args ...any) *Error {
+	return newf(codes.FailedPrecondition, format, args...)
+}
+func Unavailable(format string, args ...any) *Error { return newf(codes.Unavailable, format, args...) }
+func ResourceExhausted(format string, args ...any) *Error {
+	return newf(codes.ResourceExhausted, format, args...)
+}
+
+// Invalid reports one bad field: INVALID_ARGUMENT with a BadRequest field
+// violation whose path is field (e.g. "agreement.signed_date.month").
+func Invalid(field, format string, args ...any) *Error {
+	return InvalidFields(&errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+// InvalidFields reports several bad fields at once.
+func InvalidFields(violations ...*errdetails.BadRequest_FieldViolation) *Error {
+	msg := "invalid request"
+	if len(violations) > 0 {
+		msg = "invalid " + violations[0].GetField() + ": " + violations[0].GetDescription()
+		if len(violations) > 1 {
+			msg += fmt.Sprintf(" (and %d more)", len(violations)-1)
+		}
+	}
+	return &Error{Code: codes.InvalidArgument, Message: msg, Violations: violations}
+}
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Status maps any error to the status a client receives. Application errors
+// keep their code, message and details; a status already made by gRPC
+// (deadline, cancellation) passes through; anything else becomes INTERNAL
+// with only the reference that finds the full error in the server log.
+func Status(err error, reference string) *status.Status {
+	if err == nil {
+		return nil
+	}
+	if e, ok := As(err); ok {
+		return e.GRPCStatus()
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return st
+	}
+	if errors.Is(err, context.Canceled) {
+		return status.New(codes.Canceled, "request canceled")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return status.New(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	return status.Newf(codes.Internal, "internal error (reference %s)", reference)
+}

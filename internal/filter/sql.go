@@ -1,0 +1,96 @@
+package filter
+
+import (
+	"strings"
+)
+
+// SQL compiles a checked Expr into a WHERE fragment (without "WHERE") with ?
+// placeholders. Scalar fields compare their Column; repeated fields look up
+// record_values rows of the given resource kind. All user text travels in
+// the args, never in the SQL string. A nil Expr (empty filter) compiles to a
+// condition that holds for every row.
+func SQL(e Expr, kind string) (string, []any) {
+	if e == nil {
+		return "1", nil
+	}
+	c := compiler{kind: kind}
+	c.expr(e)
+	return c.b.String(), c.args
+}
+
+type compiler struct {
+	kind string
+	b    strings.Builder
+	args []any
+}
+
+func (c *compiler) expr(e Expr) {
+	switch e := e.(type) {
+	case andExpr:
+		c.join(e.terms, " AND ")
+	case orExpr:
+		c.join(e.terms, " OR ")
+	case notExpr:
+		c.b.WriteString("NOT (")
+		c.expr(e.x)
+		c.b.WriteString(")")
+	case compareExpr:
+		c.column(e.field)
+		c.b.WriteString(" " + e.op + " ?")
+		c.args = append(c.args, e.value)
+	case prefixExpr:
+		c.prefix(e)
+	case hasExpr:
+		c.b.WriteString("rowid IN (SELECT record FROM record_values WHERE kind = ? AND field = ?")
+		c.args = append(c.args, c.kind, e.field.Path)
+		if !e.anyValue {
+			c.b.WriteString(" AND value = ?")
+			c.args = append(c.args, e.value)
+		}
+		c.b.WriteString(")")
+	default:
+		panic("filter: SQL of an Expr not made by Parse")
+	}
+}
+
+func (c *compiler) join(terms []Expr, sep string) {
+	c.b.WriteString("(")
+	for i, t := range terms {
+		if i > 0 {
+			c.b.WriteString(sep)
+		}
+		c.expr(t)
+	}
+	c.b.WriteString(")")
+}
+
+// column writes the column quoted, because proto field names such as
+// "order" or "group" are SQL keywords.
+func (c *compiler) column(f Field) {
+	c.b.WriteString(`"` + f.Column + `"`)
+}
+
+// prefix compiles to a range so that SQLite can use an index on the column:
+// under the BINARY collation the strings starting with p are exactly those
+// in [p, upper) where upper is p with its last non-0xFF byte incremented and
+// the 0xFF bytes after it dropped. A prefix of only 0xFF bytes (or an empty
+// one) has no upper bound.
+func (c *compiler) prefix(e prefixExpr) {
+	upper := []byte(e.prefix)
+	for len(upper) > 0 && upper[len(upper)-1] == 0xFF {
+		upper = upper[:len(upper)-1]
+	}
+	if len(upper) == 0 {
+		c.column(e.field)
+		c.b.WriteString(" >= ?")
+		c.args = append(c.args, e.prefix)
+		return
+	}
+	upper[len(upper)-1]++
+	c.b.WriteString("(")
+	c.column(e.field)
+	c.b.WriteString(" >= ? AND ")
+	c.column(e.field)
+	c.b.WriteString(" < ?)")
+	c.args = append(c.args, e.prefix, string(upper))
+}

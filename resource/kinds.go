@@ -1,0 +1,221 @@
+package resource
+
+import (
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/filter"
+)
+
+// Kind describes one resource type: its collection in names and URLs, its
+// message, and the fields List can filter and order on. Every resource
+// message carries the same standard fields (name, etag, create_time,
+// update_time, delete_time, visibility, visible_to), which Kind reads and
+// writes through reflection so one engine serves every kind.
+type Kind struct {
+	// Collection is the name segment, e.g. "border-gates".
+	Collection string
+	// Field is the request field holding the resource, e.g. "border_gate".
+	Field   string
+	Message protoreflect.MessageType
+	// Schema lists the filterable fields; each has an indexed column in the
+	// kind's table.
+	Schema *filter.Schema
+
+	name, etag, createTime, updateTime, deleteTime protoreflect.FieldDescriptor
+}
+
+// Method returns the descriptor of a standard method of the kind: verb is
+// Get, List, Create, Update, Delete or Undelete. Methods follow AIP naming
+// (GetAgreement, ListAgreements ...) in the service of the message's file.
+func (k *Kind) Method(verb string) protoreflect.MethodDescriptor {
+	md := k.Message.Descriptor()
+	name := verb + string(md.Name())
+	if verb == "List" {
+		name += "s"
+	}
+	m := md.ParentFile().Services().Get(0).Methods().ByName(protoreflect.Name(name))
+	if m == nil {
+		panic(fmt.Sprintf("resource: no method %s for %s", name, md.FullName()))
+	}
+	return m
+}
+
+// ListField is the field of the List response that holds the page, e.g.
+// "border_gates".
+func (k *Kind) ListField() string { return strings.ReplaceAll(k.Collection, "-", "_") }
+
+// Table is the kind's SQL table.
+func (k *Kind) Table() string { return strings.ReplaceAll(k.Collection, "-", "_") }
+
+// standardPaths are filterable on every kind.
+var standardPaths = []string{"create_time", "update_time", "delete_time"}
+
+func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...string) *Kind {
+	mt := msg.ProtoReflect().Type()
+	md := mt.Descriptor()
+	k := &Kind{
+		Collection: collection,
+		Field:      field,
+		Message:    mt,
+		Schema:     filter.MustSchema(md, append(paths, standardPaths...)...),
+	}
+	fd := func(n protoreflect.Name) protoreflect.FieldDescriptor {
+		f := md.Fields().ByName(n)
+		if f == nil {
+			panic(fmt.Sprintf("resource: %s has no standard field %s", md.FullName(), n))
+		}
+		return f
+	}
+	k.name, k.etag = fd("name"), fd("etag")
+	k.createTime, k.updateTime, k.deleteTime = fd("create_time"), fd("update_time"), fd("delete_time")
+	return k
+}
+
+// The kinds, in the order services declare them.
+var (
+	Partnerships = newKind("partnerships", "partnership", &twinningv1.Partnership{},
+		"display_name", "kind", "state", "partner.country_code", "local_unit.level", "established_date", "fields")
+	Agreements = newKind("agreements", "agreement", &twinningv1.Agreement{},
+		"display_name", "kind", "state", "partner_countries", "signed_date", "effective_date", "expiry_date",
+		"consultation.state", "report_date", "partnership")
+	Delegations = newKind("delegations", "delegation", &twinningv1.Delegation{},
+		"display_name", "direction", "level", "countries", "start_date", "end_date", "member_count", "foreigner_count")
+	FriendshipAssociations = newKind("friendship-associations", "friendship_association", &twinningv1.FriendshipAssociation{},
+		"display_name", "partner_country", "state", "founded_date", "member_count")
+
+	BorderGates = newKind("border-gates", "border_gate", &borderv1.BorderGate{},
+		"display_name", "neighbour_country", "level", "counterpart_level", "transport", "state", "opened_date")
+	BorderMarkers = newKind("border-markers", "border_marker", &borderv1.BorderMarker{},
+		"number", "neighbour_country", "type", "condition", "repair_state", "last_inspected_date", "border_gate")
+	BorderIncidents = newKind("border-incidents", "border_incident", &borderv1.BorderIncident{},
+		"display_name", "category", "severity", "state", "occur_time", "resolve_time", "neighbour_country",
+		"notify_provinces", "border_gate", "border_marker")
+	TradeReports = newKind("trade-reports", "trade_report", &borderv1.TradeReport{},
+		"border_gate", "period_kind", "period_start", "period_end")
+
+	Projects = newKind("projects", "project", &investmentv1.Project{},
+		"display_name", "kind", "state", "sector", "investor", "investor_country", "approved_date", "completed_date",
+		"registered_capital.currency_code", "registered_capital.units", "investor_lead")
+	PromotionEvents = newKind("promotion-events", "promotion_event", &investmentv1.PromotionEvent{},
+		"display_name", "kind", "start_date", "host_country", "partner_countries")
+	InvestorLeads = newKind("investor-leads", "investor_lead", &investmentv1.InvestorLead{},
+		"investor", "state", "country", "sector", "promotion_event", "project", "first_contact_date")
+)
+
+var kinds = []*Kind{
+	Partnerships, Agreements, Delegations, FriendshipAssociations,
+	BorderGates, BorderMarkers, BorderIncidents, TradeReports,
+	Projects, PromotionEvents, InvestorLeads,
+}
+
+var kindByCollection = func() map[string]*Kind {
+	m := make(map[string]*Kind, len(kinds))
+	for _, k := range kinds {
+		m[k.Collection] = k
+	}
+	return m
+}()
+
+// Kinds returns every resource kind.
+func Kinds() []*Kind { return append([]*Kind(nil), kinds...) }
+
+// KindOf finds the kind of a collection segment.
+func KindOf(collection string) (*Kind, bool) {
+	k, ok := kindByCollection[collection]
+	return k, ok
+}
+
+// KindOfMessage finds the kind whose message type is md.
+func KindOfMessage(md protoreflect.MessageDescriptor) (*Kind, bool) {
+	for _, k := range kinds {
+		if k.Message.Descriptor().FullName() == md.FullName() {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// KindOfName finds the kind of a full resource name.
+func KindOfName(name string) (*Kind, bool) {
+	c, ok := SplitCollection(name)
+	if !ok {
+		return nil, false
+	}
+	return KindOf(c)
+}
+
+// New returns an empty message of the kind.
+func (k *Kind) New() protoreflect.ProtoMessage { return k.Message.New().Interface() }
+
+func (k *Kind) Name(m protoreflect.ProtoMessage) string {
+	return m.ProtoReflect().Get(k.name).String()
+}
+func (k *Kind) SetName(m protoreflect.ProtoMessage, name string) {
+	m.ProtoReflect().Set(k.name, protoreflect.ValueOfString(name))
+}
+func (k *Kind) Etag(m protoreflect.ProtoMessage) string {
+	return m.ProtoReflect().Get(k.etag).String()
+}
+func (k *Kind) SetEtag(m protoreflect.ProtoMessage, etag string) {
+	m.ProtoReflect().Set(k.etag, protoreflect.ValueOfString(etag))
+}
+
+// Deleted reports whether the record is soft-deleted.
+func (k *Kind) Deleted(m protoreflect.ProtoMessage) bool {
+	return m.ProtoReflect().Has(k.deleteTime)
+}
+
+func (k *Kind) CreateTime(m protoreflect.ProtoMessage) *timestamppb.Timestamp {
+	return timestampOf(m, k.createTime)
+}
+
+func (k *Kind) SetCreateTime(m protoreflect.ProtoMessage, t *timestamppb.Timestamp) {
+	setTimestamp(m, k.createTime, t)
+}
+func (k *Kind) SetUpdateTime(m protoreflect.ProtoMessage, t *timestamppb.Timestamp) {
+	setTimestamp(m, k.updateTime, t)
+}
+func (k *Kind) SetDeleteTime(m protoreflect.ProtoMessage, t *timestamppb.Timestamp) {
+	setTimestamp(m, k.deleteTime, t)
+}
+
+// ClearOutputOnly clears the fields only the server sets, so what a client
+// sends in them never reaches storage.
+func (k *Kind) ClearOutputOnly(m protoreflect.ProtoMessage) {
+	r := m.ProtoReflect()
+	for _, f := range []protoreflect.FieldDescriptor{k.etag, k.createTime, k.updateTime, k.deleteTime} {
+		r.Clear(f)
+	}
+}
+
+// OutputOnly reports whether a top-level field is set only by the server.
+func (k *Kind) OutputOnly(field protoreflect.Name) bool {
+	switch field {
+	case k.name.Name(), k.etag.Name(), k.createTime.Name(), k.updateTime.Name(), k.deleteTime.Name():
+		return true
+	}
+	return false
+}
+
+func timestampOf(m protoreflect.ProtoMessage, f protoreflect.FieldDescriptor) *timestamppb.Timestamp {
+	r := m.ProtoReflect()
+	if !r.Has(f) {
+		return nil
+	}
+	return r.Get(f).Message().Interface().(*timestamppb.Timestamp)
+}
+
+func setTimestamp(m protoreflect.ProtoMessage, f protoreflect.FieldDescriptor, t *timestamppb.Timestamp) {
+	if t == nil {
+		m.ProtoReflect().Clear(f)
+		return
+	}
+	m.ProtoReflect().Set(f, protoreflect.ValueOfMessage(t.ProtoReflect()))
+}

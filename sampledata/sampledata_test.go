@@ -1,0 +1,437 @@
+package sampledata
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+)
+
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+var collectionTypes = map[string]string{
+	Partnerships:           "provex.twinning.v1.Partnership",
+	Agreements:             "provex.twinning.v1.Agreement",
+	Delegations:            "provex.twinning.v1.Delegation",
+	FriendshipAssociations: "provex.twinning.v1.FriendshipAssociation",
+	BorderGates:            "provex.border.v1.BorderGate",
+	BorderMarkers:          "provex.border.v1.BorderMarker",
+	BorderIncidents:        "provex.border.v1.BorderIncident",
+	TradeReports:           "provex.border.v1.TradeReport",
+	Projects:               "provex.investment.v1.Project",
+	PromotionEvents:        "provex.investment.v1.PromotionEvent",
+	InvestorLeads:          "provex.investment.v1.InvestorLead",
+}
+
+// refs returns the resource names a record points at, with the collection
+// each must belong to.
+func refs(m proto.Message) map[string]string {
+	out := map[string]string{}
+	add := func(name, coll string) {
+		if name != "" {
+			out[name] = coll
+		}
+	}
+	switch x := m.(type) {
+	case *twinningv1.Agreement:
+		add(x.Partnership, Partnerships)
+	case *twinningv1.Delegation:
+		for _, a := range x.Agreements {
+			add(a, Agreements)
+		}
+	case *borderv1.BorderMarker:
+		add(x.BorderGate, BorderGates)
+	case *borderv1.BorderIncident:
+		add(x.BorderGate, BorderGates)
+		add(x.BorderMarker, BorderMarkers)
+	case *borderv1.TradeReport:
+		add(x.BorderGate, BorderGates)
+	case *investmentv1.Project:
+		add(x.InvestorLead, InvestorLeads)
+	case *investmentv1.InvestorLead:
+		add(x.PromotionEvent, PromotionEvents)
+		add(x.Project, Projects)
+	}
+	return out
+}
+
+func TestRecordsValid(t *testing.T) {
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	var all []Record
+	for _, p := range Provinces() {
+		recs := For(p)
+		if len(recs) == 0 {
+			t.Fatalf("%s: no records", p)
+		}
+		all = append(all, recs...)
+		for _, r := range recs {
+			names[r.Name()] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range all {
+		key := r.Province + "/" + r.Collection + "/" + r.ID
+		if seen[key] {
+			t.Errorf("duplicate id %s", key)
+		}
+		seen[key] = true
+		if !idPattern.MatchString(r.ID) {
+			t.Errorf("%s: id does not match %s", key, idPattern)
+		}
+		want, ok := collectionTypes[r.Collection]
+		if !ok {
+			t.Errorf("%s: unknown collection", key)
+			continue
+		}
+		if got := string(r.Message.ProtoReflect().Descriptor().FullName()); got != want {
+			t.Errorf("%s: message %s, want %s", key, got, want)
+		}
+		if err := v.Validate(r.Message); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
+		// Output-only fields stay empty.
+		fields := r.Message.ProtoReflect().Descriptor().Fields()
+		for _, f := range []string{"name", "etag", "create_time", "update_time", "delete_time"} {
+			if fd := fields.ByName(protoreflect.Name(f)); fd != nil && r.Message.ProtoReflect().Has(fd) {
+				t.Errorf("%s: output-only field %s set", key, f)
+			}
+		}
+		for ref, coll := range refs(r.Message) {
+			prefix := "provinces/" + r.Province + "/" + coll + "/"
+			if !strings.HasPrefix(ref, prefix) {
+				t.Errorf("%s: reference %q is not under %s", key, ref, prefix)
+			}
+			if !names[ref] {
+				t.Errorf("%s: reference %q not in the dataset", key, ref)
+			}
+		}
+	}
+	if n := len(all); n < 2000 || n > 3000 {
+		t.Errorf("dataset has %d records, want roughly 2,500", n)
+	}
+}
+
+func TestUnknownProvince(t *testing.T) {
+	if recs := For("ha-noi"); recs != nil {
+		t.Errorf("For(ha-noi) = %d records, want none", len(recs))
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	for _, p := range Provinces() {
+		a, b := For(p), For(p)
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d then %d records", p, len(a), len(b))
+		}
+		for i := range a {
+			if a[i].Collection != b[i].Collection || a[i].ID != b[i].ID || a[i].Province != b[i].Province {
+				t.Fatalf("%s: record %d differs: %s/%s vs %s/%s", p, i, a[i].Collection, a[i].ID, b[i].Collection, b[i].ID)
+			}
+			if !proto.Equal(a[i].Message, b[i].Message) {
+				t.Fatalf("%s: record %s/%s differs between calls", p, a[i].Collection, a[i].ID)
+			}
+		}
+	}
+}
+
+// collect returns the messages of one collection of a province's records.
+func collect[T proto.Message](recs []Record, collection string) []T {
+	var out []T
+	for _, r := range recs {
+		if r.Collection == collection {
+			out = append(out, r.Message.(T))
+		}
+	}
+	return out
+}
+
+func TestCaoBangFigures(t *testing.T) {
+	recs := For("cao-bang")
+	dels := collect[*twinningv1.Delegation](recs, Delegations)
+	var out, in int
+	for _, d := range dels {
+		switch d.Direction {
+		case twinningv1.Delegation_DIRECTION_OUTGOING:
+			out++
+		case twinningv1.Delegation_DIRECTION_INCOMING:
+			in++
+		}
+		if y := d.StartDate.Year; y < 2020 || y > 2025 {
+			t.Errorf("delegation %s starts in %d", d.DisplayName, y)
+		}
+	}
+	check(t, "outgoing delegations", out, 120)
+	check(t, "incoming delegations", in, 190)
+	check(t, "agreements", len(collect[*twinningv1.Agreement](recs, Agreements)), 69)
+
+	var odaN, odaDone int
+	var odaVND, odaDoneVND, ngoUSD int64
+	donors := map[string]bool{}
+	var ngoN int
+	for _, p := range collect[*investmentv1.Project](recs, Projects) {
+		switch p.Kind {
+		case investmentv1.Project_KIND_ODA, investmentv1.Project_KIND_CONCESSIONAL_LOAN:
+			odaN++
+			if p.RegisteredCapital.CurrencyCode != "VND" {
+				t.Errorf("ODA project %s in %s", p.DisplayName, p.RegisteredCapital.CurrencyCode)
+			}
+			odaVND += p.RegisteredCapital.Units
+			if p.State == investmentv1.Project_STATE_COMPLETED {
+				odaDone++
+				odaDoneVND += p.RegisteredCapital.Units
+			}
+		case investmentv1.Project_KIND_NGO_AID:
+			ngoN++
+			donors[p.Investor] = true
+			if p.RegisteredCapital.CurrencyCode != "USD" {
+				t.Errorf("NGO project %s in %s", p.DisplayName, p.RegisteredCapital.CurrencyCode)
+			}
+			ngoUSD += p.RegisteredCapital.Units
+		}
+	}
+	check(t, "ODA projects", odaN, 9)
+	check(t, "ODA capital VND", odaVND, int64(1_576_566_000_000))
+	check(t, "completed ODA projects", odaDone, 7)
+	check(t, "completed ODA capital VND", odaDoneVND, int64(1_451_355_000_000))
+	if len(donors) <= 40 || len(donors) != ngoN {
+		t.Errorf("NGO donors = %d distinct over %d projects, want more than 40 distinct", len(donors), ngoN)
+	}
+	check(t, "NGO aid USD", ngoUSD, int64(52_000_000))
+
+	var twins int
+	for _, p := range collect[*twinningv1.Partnership](recs, Partnerships) {
+		if p.Kind == twinningv1.Partnership_KIND_BORDER_RESIDENTIAL_TWINNING {
+			twins++
+			if p.Partner.CountryCode != "CN" || !strings.Contains(p.Partner.Name, "Guangxi") {
+				t.Errorf("border twinning with %s (%s)", p.Partner.Name, p.Partner.CountryCode)
+			}
+		}
+	}
+	check(t, "border residential twinnings", twins, 10)
+
+	var terms int
+	for _, r := range collect[*borderv1.TradeReport](recs, TradeReports) {
+		if r.PeriodKind == borderv1.TradeReport_PERIOD_KIND_TERM && r.BorderGate == "" {
+			terms++
+			check(t, "term budget revenue VND", r.BudgetRevenue.Units, int64(6_900_000_000_000))
+			check(t, "term budget revenue currency", r.BudgetRevenue.CurrencyCode, "VND")
+			check(t, "term start", fmt.Sprint(r.PeriodStart.Year, r.PeriodStart.Month, r.PeriodStart.Day), "2020 1 1")
+			check(t, "term end", fmt.Sprint(r.PeriodEnd.Year, r.PeriodEnd.Month, r.PeriodEnd.Day), "2025 6 30")
+		}
+	}
+	check(t, "province-wide term trade reports", terms, 1)
+
+	gates := map[string]*borderv1.BorderGate{}
+	for _, r := range recs {
+		if g, ok := r.Message.(*borderv1.BorderGate); ok {
+			gates[r.ID] = g
+		}
+	}
+	for id, level := range map[string]borderv1.BorderGate_Level{
+		"ta-lung": borderv1.BorderGate_LEVEL_INTERNATIONAL, "tra-linh": borderv1.BorderGate_LEVEL_INTERNATIONAL,
+		"ly-van": borderv1.BorderGate_LEVEL_BILATERAL, "soc-giang": borderv1.BorderGate_LEVEL_BILATERAL, "po-peo": borderv1.BorderGate_LEVEL_BILATERAL,
+	} {
+		g := gates[id]
+		if g == nil {
+			t.Errorf("border gate %s missing", id)
+			continue
+		}
+		check(t, id+" level", g.Level, level)
+	}
+	if g := gates["tra-linh"]; g != nil {
+		if len(g.Upgrades) == 0 || g.Upgrades[len(g.Upgrades)-1].EffectiveDate.Year != 2023 || len(g.ClearanceLanes) == 0 {
+			t.Errorf("Trà Lĩnh upgrade/lane missing: %v", g)
+		}
+	}
+	var m8341, damaged bool
+	for _, m := range collect[*borderv1.BorderMarker](recs, BorderMarkers) {
+		if m.Number == "834/1" && m.Type == borderv1.BorderMarker_TYPE_DOUBLE {
+			m8341 = true
+		}
+		if m.Condition == borderv1.BorderMarker_CONDITION_DAMAGED && m.RepairState == borderv1.BorderMarker_REPAIR_STATE_NEEDED {
+			damaged = true
+		}
+	}
+	if !m8341 || !damaged {
+		t.Errorf("marker 834/1 double: %v, a damaged marker needing repair: %v", m8341, damaged)
+	}
+}
+
+func TestTuyenQuangFigures(t *testing.T) {
+	recs := For("tuyen-quang")
+	var out, in int
+	var officials, foreigners int64
+	for _, d := range collect[*twinningv1.Delegation](recs, Delegations) {
+		switch d.Direction {
+		case twinningv1.Delegation_DIRECTION_OUTGOING:
+			out++
+			officials += int64(d.MemberCount)
+		case twinningv1.Delegation_DIRECTION_INCOMING:
+			in++
+			foreigners += int64(d.ForeignerCount)
+		}
+	}
+	check(t, "outgoing delegations", out, 138)
+	check(t, "outgoing officials", officials, int64(904))
+	check(t, "incoming delegations", in, 543)
+	check(t, "incoming foreigners", foreigners, int64(3_349))
+	var fdi int
+	for _, p := range collect[*investmentv1.Project](recs, Projects) {
+		if p.Kind == investmentv1.Project_KIND_FDI {
+			fdi++
+			if p.RegisteredCapital.CurrencyCode != "USD" {
+				t.Errorf("FDI project in %s", p.RegisteredCapital.CurrencyCode)
+			}
+		}
+	}
+	check(t, "FDI projects", fdi, 350)
+	partners := map[string]bool{}
+	for _, p := range collect[*twinningv1.Partnership](recs, Partnerships) {
+		partners[p.Partner.CountryCode] = true
+	}
+	for _, cc := range []string{"LA", "KR", "CN", "PH", "JP", "DE"} {
+		if !partners[cc] {
+			t.Errorf("no partnership with %s", cc)
+		}
+	}
+	var thanhThuy bool
+	for _, g := range collect[*borderv1.BorderGate](recs, BorderGates) {
+		if g.CounterpartName == "Tianbao" && g.Level == borderv1.BorderGate_LEVEL_INTERNATIONAL && g.NeighbourCountry == "CN" {
+			thanhThuy = true
+		}
+	}
+	if !thanhThuy {
+		t.Error("Thanh Thủy – Tianbao international gate missing")
+	}
+}
+
+func TestBacNinhFigures(t *testing.T) {
+	recs := For("bac-ninh")
+	var fdi int
+	var usd int64
+	countries := map[string]bool{}
+	for _, p := range collect[*investmentv1.Project](recs, Projects) {
+		if p.Kind != investmentv1.Project_KIND_FDI {
+			continue
+		}
+		fdi++
+		if p.State != investmentv1.Project_STATE_IMPLEMENTING && p.State != investmentv1.Project_STATE_APPROVED {
+			t.Errorf("FDI project %s in state %s", p.DisplayName, p.State)
+		}
+		if p.RegisteredCapital.CurrencyCode != "USD" {
+			t.Errorf("FDI project in %s", p.RegisteredCapital.CurrencyCode)
+		}
+		usd += p.RegisteredCapital.Units
+		countries[p.InvestorCountry] = true
+		if d := p.ApprovedDate; d.Year > 2023 || (d.Year == 2023 && d.Month > 11) {
+			t.Errorf("FDI project approved %v, after the November 2023 report", d)
+		}
+	}
+	check(t, "FDI projects", fdi, 551)
+	check(t, "FDI capital USD", usd, int64(10_800_000_000))
+	if len(countries) <= 30 || countries[""] {
+		t.Errorf("FDI from %d countries, want more than 30 (all set)", len(countries))
+	}
+	for _, cc := range []string{"KR", "CN", "JP", "SG", "TW", "HK", "US"} {
+		if !countries[cc] {
+			t.Errorf("no FDI from %s", cc)
+		}
+	}
+	assocs := collect[*twinningv1.FriendshipAssociation](recs, FriendshipAssociations)
+	check(t, "friendship associations", len(assocs), 9)
+	for _, a := range assocs {
+		check(t, a.DisplayName+" state", a.State, twinningv1.FriendshipAssociation_STATE_ACTIVE)
+	}
+	agrs := collect[*twinningv1.Agreement](recs, Agreements)
+	check(t, "agreements", len(agrs), 4)
+	var nanningMoU, others int
+	for _, a := range agrs {
+		switch {
+		case a.Kind == twinningv1.Agreement_KIND_MOU && strings.Contains(a.DisplayName, "Nanning") && a.PartnerCountries[0] == "CN":
+			nanningMoU++
+		case a.Kind == twinningv1.Agreement_KIND_COOPERATION_PROGRAMME || a.Kind == twinningv1.Agreement_KIND_INTERNATIONAL_AGREEMENT:
+			others++
+		}
+	}
+	check(t, "MoU with Nanning", nanningMoU, 1)
+	check(t, "other cooperation agreements", others, 3)
+	var roundtable, kyushu bool
+	for _, e := range collect[*investmentv1.PromotionEvent](recs, PromotionEvents) {
+		roundtable = roundtable || (e.Kind == investmentv1.PromotionEvent_KIND_ROUNDTABLE && strings.Contains(e.DisplayName, "US businesses"))
+		kyushu = kyushu || (e.HostCountry == "JP" && strings.Contains(e.DisplayName, "Kyushu"))
+	}
+	if !roundtable || !kyushu {
+		t.Errorf("US roundtable: %v, Kyushu forum: %v", roundtable, kyushu)
+	}
+}
+
+func TestNgheAnFigures(t *testing.T) {
+	recs := For("nghe-an")
+	var thanhThuy, namCan bool
+	for _, g := range collect[*borderv1.BorderGate](recs, BorderGates) {
+		if g.DisplayName == "Thanh Thủy" && g.NeighbourCountry == "LA" && g.Level == borderv1.BorderGate_LEVEL_MAIN &&
+			g.CounterpartLevel == borderv1.BorderGate_LEVEL_SECONDARY && len(g.Upgrades) > 0 &&
+			g.Upgrades[0].ToLevel == borderv1.BorderGate_LEVEL_MAIN && g.Upgrades[0].DecidedDate.Year == 2011 {
+			thanhThuy = true
+		}
+		if g.DisplayName == "Nậm Cắn" && g.Level == borderv1.BorderGate_LEVEL_INTERNATIONAL {
+			namCan = true
+		}
+	}
+	if !thanhThuy || !namCan {
+		t.Errorf("Thanh Thủy – Nậm On main/secondary: %v, Nậm Cắn international: %v", thanhThuy, namCan)
+	}
+	var damaged int
+	for _, m := range collect[*borderv1.BorderMarker](recs, BorderMarkers) {
+		if m.NeighbourCountry != "LA" {
+			t.Errorf("marker %s neighbour %s", m.Number, m.NeighbourCountry)
+		}
+		if m.Condition == borderv1.BorderMarker_CONDITION_DAMAGED &&
+			(m.RepairState == borderv1.BorderMarker_REPAIR_STATE_NEEDED || m.RepairState == borderv1.BorderMarker_REPAIR_STATE_SCHEDULED) {
+			damaged++
+		}
+	}
+	if damaged < 2 {
+		t.Errorf("%d damaged markers awaiting repair, want several", damaged)
+	}
+	cats := map[borderv1.BorderIncident_Category]int{}
+	for _, i := range collect[*borderv1.BorderIncident](recs, BorderIncidents) {
+		cats[i.Category]++
+		if i.Category == borderv1.BorderIncident_CATEGORY_IUU_FISHING && len(i.NotifyProvinces) == 0 {
+			t.Errorf("IUU incident %s notifies nobody", i.DisplayName)
+		}
+	}
+	if cats[borderv1.BorderIncident_CATEGORY_IUU_FISHING] == 0 || cats[borderv1.BorderIncident_CATEGORY_MARKER_DAMAGE] == 0 {
+		t.Errorf("incident categories %v", cats)
+	}
+	lao := map[string]bool{}
+	for _, p := range collect[*twinningv1.Partnership](recs, Partnerships) {
+		if p.Partner.CountryCode == "LA" && p.Kind == twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION {
+			lao[p.Partner.Name] = true
+		}
+	}
+	for _, n := range []string{"Xiangkhouang province", "Houaphanh province", "Bolikhamxay province"} {
+		if !lao[n] {
+			t.Errorf("no friendship partnership with %s", n)
+		}
+	}
+}
+
+func check[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}

@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/validation"
+)
+
+// RequestIDHeader carries the id that ties one exchange together across
+// nodes and logs. A caller may send its own; otherwise the server makes one.
+// It is returned in the response header either way.
+const RequestIDHeader = "x-request-id"
+
+type requestIDKey struct{}
+
+// RequestID returns the request id of a call being served.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// interceptors holds what every call goes through, gRPC and HTTP alike (the
+// gateway calls the gRPC server): request id, logging, panic recovery,
+// schema validation and the one mapping of errors to statuses.
+type interceptors struct {
+	log       *slog.Logger
+	validator *validation.Validator
+}
+
+func (ic *interceptors) begin(ctx context.Context) (context.Context, string) {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(RequestIDHeader); len(v) > 0 && len(v[0]) > 0 && len(v[0]) <= 64 {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = newRequestID()
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
+	return context.WithValue(ctx, requestIDKey{}, id), id
+}
+
+// finish maps err to the status the client sees and logs the call. Internal
+// errors are logged in full and reach the client only as a reference.
+func (ic *interceptors) finish(ctx context.Context, method, id string, start time.Time, err error) error {
+	st := apperr.Status(err, id)
+	code := codes.OK
+	if st != nil {
+		code = st.Code()
+	}
+	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", id}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		attrs = append(attrs, "peer", p.Addr.String())
+	}
+	switch {
+	case code == codes.Internal || code == codes.Unknown:
+		ic.log.Error("call failed", append(attrs, "err", err)...)
+	case code != codes.OK:
+		ic.log.Info("call", append(attrs, "err", st.Message())...)
+	default:
+		ic.log.Debug("call", attrs...)
+	}
+	if st == nil {
+		return nil
+	}
+	return st.Err()
+}
+
+// recovered turns a panic into an error carrying the stack, for the log.
+func recovered(r any) error {
+	return fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+}
+
+func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	ctx, id := ic.begin(ctx)
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, recovered(r)
+		}
+		err = ic.finish(ctx, info.FullMethod, id, start, err)
+	}()
+	if m, ok := req.(proto.Message); ok {
+		if err := ic.validator.Check(m, ""); err != nil {
+			return nil, err
+		}
+	}
+	return handler(ctx, req)
+}
+
+// validatingStream validates every message a client streams in.
+type validatingStream struct {
+	grpc.ServerStream
+	ctx       context.Context
+	validator *validation.Validator
+}
+
+func (s *validatingStream) Context() context.Context { return s.ctx }
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if pm, ok := m.(proto.Message); ok {
+		return s.validator.Check(pm, "")
+	}
+	return nil
+}
+
+func (ic *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := time.Now()
+	ctx, id := ic.begin(ss.Context())
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(r)
+		}
+		err = ic.finish(ctx, info.FullMethod, id, start, err)
+	}()
+	return handler(srv, &validatingStream{ServerStream: ss, ctx: ctx, validator: ic.validator})
+}

@@ -1,0 +1,288 @@
+// Package collection implements the AIP standard methods (Get, List, Create,
+// Update, Delete, Undelete) once, for every resource kind, on top of a
+// storage.Store. The gRPC services are thin adapters over it, so names,
+// ownership, etags, idempotency, soft deletion, update masks, filters and
+// pagination behave the same for every kind.
+package collection
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// Page sizes of List (AIP-158).
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// Node is what every collection of one node shares.
+type Node struct {
+	Store storage.Store
+	// Member is this node's member id: the only province whose records it
+	// may write.
+	Member    string
+	Validator *validation.Validator
+}
+
+// Collection serves the standard methods of one kind whose message type is T.
+type Collection[T proto.Message] struct {
+	node *Node
+	kind *resource.Kind
+}
+
+func New[T proto.Message](node *Node, kind *resource.Kind) *Collection[T] {
+	return &Collection[T]{node: node, kind: kind}
+}
+
+// Get returns a record, deleted or not.
+func (c *Collection[T]) Get(ctx context.Context, name string) (T, error) {
+	var zero T
+	if _, err := resource.ParseName(name, c.kind.Collection); err != nil {
+		return zero, apperr.Invalid("name", "%v", err)
+	}
+	m, err := c.node.Store.Get(ctx, c.kind, name)
+	if err != nil {
+		return zero, err
+	}
+	return m.(T), nil
+}
+
+// ListRequest is what every List*Request has.
+type ListRequest interface {
+	GetParent() string
+	GetPageSize() int32
+	GetPageToken() string
+	GetFilter() string
+	GetOrderBy() string
+	GetShowDeleted() bool
+}
+
+// List returns one page and the token of the next one ("" on the last page).
+func (c *Collection[T]) List(ctx context.Context, req ListRequest) ([]T, string, error) {
+	province, err := resource.ParseParent(req.GetParent(), true)
+	if err != nil {
+		return nil, "", apperr.Invalid("parent", "%v", err)
+	}
+	q := storage.Query{Kind: c.kind, Province: province, ShowDeleted: req.GetShowDeleted()}
+	switch size := req.GetPageSize(); {
+	case size < 0:
+		return nil, "", apperr.Invalid("page_size", "must not be negative")
+	case size == 0:
+		q.Limit = DefaultPageSize
+	default:
+		q.Limit = min(int(size), MaxPageSize)
+	}
+	if q.Filter, err = filter.Parse(req.GetFilter(), c.kind.Schema); err != nil {
+		return nil, "", apperr.Invalid("filter", "%v", err)
+	}
+	if q.OrderBy, err = filter.ParseOrderBy(req.GetOrderBy(), c.kind.Schema); err != nil {
+		return nil, "", apperr.Invalid("order_by", "%v", err)
+	}
+	query := queryFingerprint(c.kind, req)
+	if q.After, err = decodePageToken(req.GetPageToken(), query); err != nil {
+		return nil, "", err
+	}
+	page, err := c.node.Store.List(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]T, len(page.Records))
+	for i, m := range page.Records {
+		out[i] = m.(T)
+	}
+	return out, encodePageToken(page.Next, query), nil
+}
+
+// Create stores a new record under parent with the given id (or one the
+// server chooses). A repeated request_id returns the record the first call
+// created.
+func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string, res T) (T, error) {
+	var zero T
+	province, err := resource.ParseParent(parent, false)
+	if err != nil {
+		return zero, apperr.Invalid("parent", "%v", err)
+	}
+	if err := c.mayWrite(province, parent); err != nil {
+		return zero, err
+	}
+	if id == "" {
+		id = newID()
+	} else if err := resource.CheckID(id); err != nil {
+		return zero, apperr.Invalid(c.kind.Field+"_id", "%v", err)
+	}
+	if !res.ProtoReflect().IsValid() {
+		return zero, apperr.Invalid(c.kind.Field, "is required")
+	}
+	name := resource.Name{Province: province, Collection: c.kind.Collection, ID: id}.String()
+	fresh := proto.Clone(res)
+	c.kind.ClearOutputOnly(fresh)
+	c.kind.SetName(fresh, name)
+	m, err := c.node.Store.Write(ctx, storage.Write{
+		Kind:      c.kind,
+		Name:      name,
+		RequestID: requestID,
+		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
+			if current != nil {
+				if c.kind.Deleted(current) {
+					return nil, apperr.AlreadyExists("%s exists and is deleted; undelete it or choose another id", name)
+				}
+				return nil, apperr.AlreadyExists("%s already exists", name)
+			}
+			now := timestamppb.New(st.Time)
+			c.kind.SetCreateTime(fresh, now)
+			c.kind.SetUpdateTime(fresh, now)
+			c.kind.SetEtag(fresh, etag(st))
+			return fresh, nil
+		},
+	})
+	if err != nil {
+		return zero, err
+	}
+	return m.(T), nil
+}
+
+// Update changes the fields named by mask (every writable field when the
+// mask is empty or "*"). The result is validated as a whole.
+func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.FieldMask) (T, error) {
+	var zero T
+	if !res.ProtoReflect().IsValid() {
+		return zero, apperr.Invalid(c.kind.Field, "is required")
+	}
+	name := c.kind.Name(res)
+	n, err := resource.ParseName(name, c.kind.Collection)
+	if err != nil {
+		return zero, apperr.Invalid(c.kind.Field+".name", "%v", err)
+	}
+	if err := c.mayWrite(n.Province, name); err != nil {
+		return zero, err
+	}
+	paths, err := maskPaths(c.kind, mask)
+	if err != nil {
+		return zero, err
+	}
+	wantEtag := c.kind.Etag(res)
+	m, err := c.node.Store.Write(ctx, storage.Write{
+		Kind: c.kind,
+		Name: name,
+		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
+			if err := c.checkCurrent(current, name, wantEtag); err != nil {
+				return nil, err
+			}
+			if c.kind.Deleted(current) {
+				return nil, apperr.FailedPrecondition("%s is deleted; undelete it before updating", name)
+			}
+			next := proto.Clone(current)
+			applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
+			if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
+				return nil, err
+			}
+			c.kind.SetUpdateTime(next, timestamppb.New(st.Time))
+			c.kind.SetEtag(next, etag(st))
+			return next, nil
+		},
+	})
+	if err != nil {
+		return zero, err
+	}
+	return m.(T), nil
+}
+
+// Delete marks a record deleted. The tombstone keeps the record's state, so
+// it syncs to other nodes and can be undeleted.
+func (c *Collection[T]) Delete(ctx context.Context, name, wantEtag string) (T, error) {
+	return c.setDeleted(ctx, name, wantEtag, true)
+}
+
+// Undelete restores a deleted record.
+func (c *Collection[T]) Undelete(ctx context.Context, name, wantEtag string) (T, error) {
+	return c.setDeleted(ctx, name, wantEtag, false)
+}
+
+func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, deleted bool) (T, error) {
+	var zero T
+	n, err := resource.ParseName(name, c.kind.Collection)
+	if err != nil {
+		return zero, apperr.Invalid("name", "%v", err)
+	}
+	if err := c.mayWrite(n.Province, name); err != nil {
+		return zero, err
+	}
+	m, err := c.node.Store.Write(ctx, storage.Write{
+		Kind: c.kind,
+		Name: name,
+		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
+			if err := c.checkCurrent(current, name, wantEtag); err != nil {
+				return nil, err
+			}
+			switch was := c.kind.Deleted(current); {
+			case deleted && was:
+				return nil, apperr.NotFound("%s is already deleted", name)
+			case !deleted && !was:
+				return nil, apperr.AlreadyExists("%s is not deleted", name)
+			}
+			next := proto.Clone(current)
+			now := timestamppb.New(st.Time)
+			if deleted {
+				c.kind.SetDeleteTime(next, now)
+			} else {
+				c.kind.SetDeleteTime(next, nil)
+			}
+			c.kind.SetUpdateTime(next, now)
+			c.kind.SetEtag(next, etag(st))
+			return next, nil
+		},
+	})
+	if err != nil {
+		return zero, err
+	}
+	return m.(T), nil
+}
+
+// checkCurrent is the precondition of every change to an existing record.
+func (c *Collection[T]) checkCurrent(current proto.Message, name, wantEtag string) error {
+	if current == nil {
+		return apperr.NotFound("%s not found", name)
+	}
+	if wantEtag != "" && wantEtag != c.kind.Etag(current) {
+		return apperr.Aborted("%s has changed since it was read (etag %q, now %q); read it again", name, wantEtag, c.kind.Etag(current))
+	}
+	return nil
+}
+
+// mayWrite enforces that only the owner writes its records: a node writes
+// under its own province only.
+func (c *Collection[T]) mayWrite(province, what string) error {
+	if province != c.node.Member {
+		return apperr.PermissionDenied("%s belongs to %s; this node (%s) writes only its own records", what, province, c.node.Member)
+	}
+	return nil
+}
+
+// etag derives a record's etag from the change-log position of its write:
+// unique per write, opaque to clients.
+func etag(st storage.Stamp) string { return strconv.FormatUint(st.Seq, 36) }
+
+// newID returns a server-chosen id: "r" and 20 hex digits, a millisecond
+// clock then random bits, so new records append to the end of the name index.
+func newID() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return fmt.Sprintf("r%012x%08x", time.Now().UnixMilli(), binary.BigEndian.Uint32(b[:]))
+}

@@ -1,0 +1,59 @@
+// Package node serves provex.node.v1.NodeService: who this node is and the
+// provinces of the federation.
+package node
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
+	"github.com/provex/provex/resource"
+)
+
+// Server implements nodev1.NodeServiceServer.
+type Server struct {
+	nodev1.UnimplementedNodeServiceServer
+	info *nodev1.GetNodeInfoResponse
+}
+
+// New describes the node of the given member.
+func New(member, version string, started time.Time) *Server {
+	info := &nodev1.GetNodeInfoResponse{
+		Member:    member,
+		Role:      nodev1.Role_ROLE_PROVINCE,
+		Version:   version,
+		StartTime: timestamppb.New(started),
+	}
+	if member == resource.Ministry {
+		info.Role = nodev1.Role_ROLE_MINISTRY
+		info.DisplayName = "Ministry of Foreign Affairs"
+	} else if p, ok := resource.LookupProvince(member); ok {
+		info.DisplayName = p.DisplayName
+	}
+	for _, k := range resource.Kinds() {
+		info.Collections = append(info.Collections, k.Collection)
+	}
+	return &Server{info: info}
+}
+
+func (s *Server) GetNodeInfo(context.Context, *nodev1.GetNodeInfoRequest) (*nodev1.GetNodeInfoResponse, error) {
+	return s.info, nil
+}
+
+func (s *Server) ListProvinces(context.Context, *nodev1.ListProvincesRequest) (*nodev1.ListProvincesResponse, error) {
+	resp := &nodev1.ListProvincesResponse{}
+	for _, p := range resource.Provinces() {
+		resp.Provinces = append(resp.Provinces, &nodev1.Province{
+			Name:               "provinces/" + p.Slug,
+			Slug:               p.Slug,
+			Code:               p.Code,
+			DisplayName:        p.DisplayName,
+			City:               p.City,
+			MergedFrom:         p.MergedFrom,
+			NeighbourCountries: p.Neighbours,
+		})
+	}
+	return resp, nil
+}

@@ -1,0 +1,200 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// Get reads one record from the read pool.
+func (db *DB) Get(ctx context.Context, k *resource.Kind, name string) (proto.Message, error) {
+	st, err := db.kindStmts(k)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRow(k, name, st.get.QueryRowContext(ctx, name))
+}
+
+// getTx reads one record inside the write transaction.
+func (db *DB) getTx(tx *sql.Tx, k *resource.Kind, name string) (proto.Message, error) {
+	st, err := db.kindStmts(k)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		id   int64
+		data []byte
+	)
+	err = tx.Stmt(st.selectForWrite).QueryRow(name).Scan(&id, &data)
+	return decode(k, name, err, data)
+}
+
+func decodeRow(k *resource.Kind, name string, row *sql.Row) (proto.Message, error) {
+	var data []byte
+	err := row.Scan(&data)
+	return decode(k, name, err, data)
+}
+
+func decode(k *resource.Kind, name string, scanErr error, data []byte) (proto.Message, error) {
+	if scanErr != nil {
+		if errors.Is(scanErr, sql.ErrNoRows) {
+			return nil, apperr.NotFound("%s not found", name)
+		}
+		return nil, fmt.Errorf("read %s: %w", name, scanErr)
+	}
+	m := k.New()
+	if err := proto.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// List runs one keyset-paginated query. The province restriction is a range
+// on the name, so it rides the name index; filters and order_by compare
+// indexed columns.
+func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
+	k := q.Kind
+	var (
+		where []string
+		args  []any
+	)
+	if q.Province != resource.AllProvinces {
+		prefix := "provinces/" + q.Province + "/" + k.Collection + "/"
+		// '0' is the byte after '/', so this range is exactly the prefix.
+		where = append(where, "name >= ? AND name < ?")
+		args = append(args, prefix, strings.TrimSuffix(prefix, "/")+"0")
+	}
+	if !q.ShowDeleted {
+		where = append(where, "delete_time = 0")
+	}
+	if q.Filter != nil {
+		s, a := filter.SQL(q.Filter, k.Collection)
+		where = append(where, s)
+		args = append(args, a...)
+	}
+	cols := make([]string, 0, len(q.OrderBy)+1)
+	desc := make([]bool, 0, len(q.OrderBy)+1)
+	for _, o := range q.OrderBy {
+		cols = append(cols, o.Field.Column)
+		desc = append(desc, o.Desc)
+	}
+	cols = append(cols, "name")
+	desc = append(desc, false)
+	if q.After != nil {
+		if len(q.After.Values) != len(q.OrderBy) {
+			return storage.Page{}, apperr.Invalid("page_token", "page token does not match order_by")
+		}
+		s, a := keysetAfter(cols, desc, append(append([]any(nil), q.After.Values...), q.After.Name))
+		where = append(where, s)
+		args = append(args, a...)
+	}
+	order := make([]string, len(cols))
+	for i, c := range cols {
+		order[i] = c
+		if desc[i] {
+			order[i] += " DESC"
+		}
+	}
+	query := "SELECT data, " + strings.Join(cols, ", ") + " FROM " + k.Table()
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
+	args = append(args, q.Limit+1)
+
+	rows, err := db.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)
+	}
+	defer rows.Close()
+	var page storage.Page
+	keys := make([]any, len(cols))
+	dest := make([]any, len(cols)+1)
+	var (
+		data     []byte
+		lastKeys []any
+	)
+	dest[0] = &data
+	for i := range keys {
+		dest[i+1] = &keys[i]
+	}
+	for rows.Next() {
+		if len(page.Records) == q.Limit {
+			last := page.Records[len(page.Records)-1]
+			page.Next = &storage.Cursor{Name: k.Name(last), Values: lastKeys}
+			break
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)
+		}
+		m := k.New()
+		if err := proto.Unmarshal(data, m); err != nil {
+			return storage.Page{}, fmt.Errorf("decode %s row: %w", k.Collection, err)
+		}
+		page.Records = append(page.Records, m)
+		lastKeys = append([]any(nil), keys[:len(keys)-1]...)
+	}
+	if err := rows.Err(); err != nil {
+		return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)
+	}
+	return page, nil
+}
+
+// keysetAfter builds the condition "row sorts after these key values" for
+// mixed sort directions: (a > ?) OR (a = ? AND b > ?) OR ...
+func keysetAfter(cols []string, desc []bool, values []any) (string, []any) {
+	var (
+		ors  []string
+		args []any
+	)
+	for i := range cols {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, cols[j]+" = ?")
+			args = append(args, values[j])
+		}
+		op := " > ?"
+		if desc[i] {
+			op = " < ?"
+		}
+		ands = append(ands, cols[i]+op)
+		args = append(args, values[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", args
+}
+
+// Head returns the last entry of the node's own log.
+func (db *DB) Head(ctx context.Context) (changelog.Entry, error) {
+	return db.currentHead(), nil
+}
+
+// Changes returns entries of origin's log after a sequence number.
+func (db *DB) Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error) {
+	rows, err := db.reader.QueryContext(ctx,
+		"SELECT seq, hlc, name, data, prev_hash, hash FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+		origin, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes of %s: %w", origin, err)
+	}
+	defer rows.Close()
+	var out []changelog.Entry
+	for rows.Next() {
+		e := changelog.Entry{Origin: origin}
+		if err := rows.Scan(&e.Seq, &e.HLC, &e.Name, &e.Data, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

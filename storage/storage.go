@@ -1,0 +1,91 @@
+// Package storage is the boundary between provex's services and where records
+// live. A Store reads records, lists them by filter with keyset pagination,
+// and applies writes atomically together with the change-log entry that
+// records them. storage/sqlite implements it; storage/storagetest is the
+// conformance suite every implementation must pass.
+package storage
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
+)
+
+// Store holds a node's records and its change log.
+type Store interface {
+	// Get returns the record with the given name, deleted or not. A missing
+	// record is an *apperr.Error with code NOT_FOUND.
+	Get(ctx context.Context, kind *resource.Kind, name string) (proto.Message, error)
+	// List returns one page of records matching q, in q.OrderBy order with
+	// the name as the last tie-breaker.
+	List(ctx context.Context, q Query) (Page, error)
+	// Write applies w atomically: the record change, its change-log entry
+	// and its request id commit together or not at all. Concurrent writes
+	// may share a commit, but each one succeeds or fails on its own and is
+	// acknowledged only after its commit is durable.
+	Write(ctx context.Context, w Write) (proto.Message, error)
+	// Head returns the last entry the node's own origin appended (Seq 0 when
+	// the log is empty).
+	Head(ctx context.Context) (changelog.Entry, error)
+	// Changes returns up to limit entries of origin's log with Seq > after,
+	// in order.
+	Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error)
+	Close() error
+}
+
+// Query selects records of one kind.
+type Query struct {
+	Kind *resource.Kind
+	// Province limits the list to one owner; resource.AllProvinces lists all.
+	Province string
+	// Filter is a checked filter over Kind.Schema, or nil.
+	Filter      filter.Expr
+	OrderBy     []filter.OrderKey
+	ShowDeleted bool
+	// After continues a previous page; nil starts from the beginning.
+	After *Cursor
+	// Limit is the page size, at least 1.
+	Limit int
+}
+
+// Cursor is the keyset position after the last record of a page: the
+// encoded values of its order_by fields, then its name.
+type Cursor struct {
+	Values []any
+	Name   string
+}
+
+// Page is one page of a List.
+type Page struct {
+	Records []proto.Message
+	// Next is nil on the last page.
+	Next *Cursor
+}
+
+// Stamp is what a write's commit gives it: the time of the change (the
+// hybrid logical clock of its change-log entry) and its sequence number in
+// the node's log. Services derive update_time and etag from it.
+type Stamp struct {
+	Time time.Time
+	Seq  uint64
+}
+
+// Write is one read-modify-write of one record.
+type Write struct {
+	Kind *resource.Kind
+	Name string
+	// RequestID makes the write idempotent: when a write with the same id
+	// was committed before, Write returns that record's current state and
+	// Mutate is not called.
+	RequestID string
+	// Mutate receives the stored record (nil when there is none) and the
+	// stamp of this write, and returns the new state. Returning an error
+	// abandons this write alone. It runs inside the write transaction, so it
+	// must be quick and must not block.
+	Mutate func(current proto.Message, stamp Stamp) (proto.Message, error)
+}
