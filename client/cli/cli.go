@@ -12,8 +12,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -71,7 +73,7 @@ func FormatError(err error) string {
 	if !ok {
 		return err.Error()
 	}
-	line := st.Code().String() + ": " + st.Message()
+	line := CodeName(st.Code()) + ": " + st.Message()
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			var fields []string
@@ -82,6 +84,19 @@ func FormatError(err error) string {
 		}
 	}
 	return strings.ReplaceAll(line, "\n", " ")
+}
+
+// CodeName is the canonical upper-case name of a gRPC code, as in the
+// google.rpc.Code enum: NOT_FOUND, INVALID_ARGUMENT ...
+func CodeName(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // flags parses args with positional arguments allowed before or after

@@ -46,9 +46,11 @@
 //	Bool       true or false; = and != only.
 //	Enum       the value name, in full (STATE_IN_FORCE) or without the prefix
 //	           of the enum's UNSPECIFIED value (IN_FORCE); = and != only.
-//	Date       YYYY-MM-DD, YYYY-MM or YYYY, the latter two meaning the first day
-//	           of the month or year; all six comparisons. Stored partial dates
-//	           (month or day 0) sort before the first day of their period.
+//	Date       YYYY-MM-DD, YYYY-MM or YYYY; all six comparisons. A missing
+//	           month or day is 0, as in stored partial dates (a record known
+//	           only as "2021"), which sort before the first day of their
+//	           period: ">= 2021" includes them, "< 2022" excludes 2022's,
+//	           "= 2021" matches only dates given as the year alone.
 //	Timestamp  RFC 3339; all six comparisons.
 //	Repeated   only "field:value" (some element equals value) and "field:*"
 //	           (the field has at least one element).

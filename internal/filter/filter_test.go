@@ -311,9 +311,9 @@ func TestEndToEnd(t *testing.T) {
 		// Date
 		{"signed_date = 2021-11-23", func(r rec) bool { return r.date == d(2021, 11, 23) }},
 		{"signed_date != 2021-11-23", func(r rec) bool { return r.date != d(2021, 11, 23) }},
-		{"signed_date >= 2021", func(r rec) bool { return dateLess(r.date, d(2021, 1, 1)) >= 0 }},
-		{"signed_date < 2021", func(r rec) bool { return dateLess(r.date, d(2021, 1, 1)) < 0 }},
-		{"signed_date < 2021-07", func(r rec) bool { return dateLess(r.date, d(2021, 7, 1)) < 0 }},
+		{"signed_date >= 2021", func(r rec) bool { return dateLess(r.date, d(2021, 0, 0)) >= 0 }},
+		{"signed_date < 2021", func(r rec) bool { return dateLess(r.date, d(2021, 0, 0)) < 0 }},
+		{"signed_date < 2021-07", func(r rec) bool { return dateLess(r.date, d(2021, 7, 0)) < 0 }},
 		{"signed_date <= 2022-04-06", func(r rec) bool { return dateLess(r.date, d(2022, 4, 6)) <= 0 }},
 		{"signed_date > 2020-06-12", func(r rec) bool { return dateLess(r.date, d(2020, 6, 12)) > 0 }},
 		{"signed_date = 0001 OR signed_date > 2022", func(r rec) bool {

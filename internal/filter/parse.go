@@ -623,21 +623,20 @@ func parseDate(s string) (int64, string) {
 		}
 		parts[i], _ = strconv.ParseInt(field, 10, 64)
 	}
+	// A missing month or day stays 0, exactly as a stored partial date
+	// ("2021" alone) is encoded, so "signed_date >= 2021" includes records
+	// known only by their year and "< 2022" excludes 2022's.
 	year, month, day := parts[0], parts[1], parts[2]
-	if len(fields) < 2 {
-		month = 1
-	}
-	if len(fields) < 3 {
-		day = 1
-	}
 	if year < 1 {
 		return 0, "year must be at least 0001"
 	}
-	if month < 1 || month > 12 {
+	if len(fields) >= 2 && (month < 1 || month > 12) {
 		return 0, "month must be 01..12"
 	}
-	if days := time.Date(int(year), time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day(); day < 1 || day > int64(days) {
-		return 0, fmt.Sprintf("day must be 01..%02d", days)
+	if len(fields) == 3 {
+		if days := time.Date(int(year), time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day(); day < 1 || day > int64(days) {
+			return 0, fmt.Sprintf("day must be 01..%02d", days)
+		}
 	}
 	return encodeDate(year, month, day), ""
 }

@@ -1,0 +1,129 @@
+package resource
+
+import (
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"strings"
+	"testing"
+)
+
+func TestParseName(t *testing.T) {
+	good := []struct {
+		in   string
+		want Name
+	}{
+		{"provinces/cao-bang/agreements/mou-nanning-2023", Name{"cao-bang", "agreements", "mou-nanning-2023"}},
+		{"provinces/ho-chi-minh-city/agreements/a", Name{"ho-chi-minh-city", "agreements", "a"}},
+		{"provinces/cao-bang/agreements/" + strings.Repeat("a", 63), Name{"cao-bang", "agreements", strings.Repeat("a", 63)}},
+	}
+	for _, tc := range good {
+		got, err := ParseName(tc.in, "agreements")
+		if err != nil || got != tc.want || got.String() != tc.in {
+			t.Errorf("ParseName(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	bad := []struct{ in, wantErr string }{
+		{"", "must have the form"},
+		{"provinces/cao-bang/delegations/x", "must have the form provinces/{province}/agreements/{id}"},
+		{"provinces/atlantis/agreements/x", `unknown province "atlantis"`},
+		{"provinces/bac-giang/agreements/x", `merged into "bac-ninh"`},
+		{"provinces/cao-bang/agreements/X", "must start with a lower-case letter"},
+		{"provinces/cao-bang/agreements/9a", "must start with a lower-case letter"},
+		{"provinces/cao-bang/agreements/a_b", "only lower-case letters, digits and hyphens"},
+		{"provinces/cao-bang/agreements/" + strings.Repeat("a", 64), "longer than 63"},
+		{"provinces/cao-bang/agreements/", "id is empty"},
+		{"provinces/cao-bang/agreements/a/b", "must have the form"},
+		{"regions/cao-bang/agreements/a", "must have the form"},
+	}
+	for _, tc := range bad {
+		if _, err := ParseName(tc.in, "agreements"); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("ParseName(%q) error = %v, want it to contain %q", tc.in, err, tc.wantErr)
+		}
+	}
+}
+
+func TestParseParent(t *testing.T) {
+	if p, err := ParseParent("provinces/cao-bang", false); err != nil || p != "cao-bang" {
+		t.Errorf("ParseParent = %q, %v", p, err)
+	}
+	if p, err := ParseParent("provinces/-", true); err != nil || p != AllProvinces {
+		t.Errorf("wildcard = %q, %v", p, err)
+	}
+	for _, in := range []string{"provinces/-", "provinces/cao-bang/x", "cao-bang", "provinces/", "provinces/ha-giang"} {
+		if _, err := ParseParent(in, false); err == nil {
+			t.Errorf("ParseParent(%q) accepted", in)
+		}
+	}
+}
+
+func TestProvinces(t *testing.T) {
+	ps := Provinces()
+	if len(ps) != 34 {
+		t.Fatalf("%d provinces, want 34", len(ps))
+	}
+	codes := map[string]bool{}
+	for _, p := range ps {
+		if codes[p.Code] {
+			t.Errorf("duplicate code %s", p.Code)
+		}
+		codes[p.Code] = true
+		if err := CheckID(p.Slug); err != nil {
+			t.Errorf("slug %q is not a valid id: %v", p.Slug, err)
+		}
+	}
+	for old, current := range map[string]string{"bac-giang": "bac-ninh", "ha-giang": "tuyen-quang", "yen-bai": "lao-cai", "binh-duong": "ho-chi-minh-city"} {
+		if got, ok := MergedInto(old); !ok || got != current {
+			t.Errorf("MergedInto(%q) = %q, %v; want %q", old, got, ok, current)
+		}
+	}
+	if _, ok := MergedInto("cao-bang"); ok {
+		t.Error("cao-bang was not merged away")
+	}
+}
+
+func TestKindsHaveMethods(t *testing.T) {
+	for _, k := range Kinds() {
+		for _, verb := range []string{"Get", "List", "Create", "Update", "Delete", "Undelete"} {
+			m := k.Method(verb)
+			if m.Output().FullName() != k.Message.Descriptor().FullName() && verb != "List" {
+				t.Errorf("%s %s returns %s", verb, k.Collection, m.Output().FullName())
+			}
+		}
+		if f := k.Method("List").Output().Fields().ByName(protoName(k.ListField())); f == nil {
+			t.Errorf("List%s response has no field %s", k.Message.Descriptor().Name(), k.ListField())
+		}
+		if f := k.Method("Create").Input().Fields().ByName(protoName(k.Field)); f == nil {
+			t.Errorf("Create request of %s has no field %s", k.Collection, k.Field)
+		}
+	}
+}
+
+// FuzzParseName checks that any string either parses into a name that
+// prints back to itself, or is rejected with an error; never a panic.
+func FuzzParseName(f *testing.F) {
+	for _, s := range []string{
+		"provinces/cao-bang/agreements/a1", "provinces/-/agreements/x", "provinces/bac-giang/agreements/x",
+		"provinces//agreements/", "/////", "provinces/cao-bang/agreements/ä", "provinces/cao-bang/agreements/a-",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseName(s, "agreements")
+		if err != nil {
+			return
+		}
+		if n.String() != s {
+			t.Fatalf("ParseName(%q) = %+v prints as %q", s, n, n.String())
+		}
+		if CheckID(n.ID) != nil {
+			t.Fatalf("accepted bad id %q", n.ID)
+		}
+		if _, ok := LookupProvince(n.Province); !ok {
+			t.Fatalf("accepted unknown province %q", n.Province)
+		}
+		if _, err := ParseParent("provinces/"+n.Province, false); err != nil {
+			t.Fatalf("province of a valid name is not a valid parent: %v", err)
+		}
+	})
+}
+
+func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
