@@ -22,7 +22,7 @@ type Store interface {
 	// record is an *apperr.Error with code NOT_FOUND.
 	Get(ctx context.Context, kind *resource.Kind, name string) (proto.Message, error)
 	// List returns one page of records matching q, in q.OrderBy order with
-	// the name as the last tie-breaker.
+	// arrival order in this store as the last tie-breaker (and the default).
 	List(ctx context.Context, q Query) (Page, error)
 	// Write applies w atomically: the record change, its change-log entry
 	// and its request id commit together or not at all. Concurrent writes
@@ -54,10 +54,12 @@ type Query struct {
 }
 
 // Cursor is the keyset position after the last record of a page: the
-// encoded values of its order_by fields, then its name.
+// encoded values of its order_by fields, then its row, the position at which
+// the record arrived in this node's store (the default order and the
+// tie-breaker).
 type Cursor struct {
 	Values []any
-	Name   string
+	Row    int64
 }
 
 // Page is one page of a List.

@@ -20,7 +20,7 @@ import (
 // clients but not secret: it holds only values of the records they were
 // served.
 
-const pageTokenVersion = 1
+const pageTokenVersion = 2
 
 func queryFingerprint(k *resource.Kind, req ListRequest) []byte {
 	h := sha256.New()
@@ -56,8 +56,7 @@ func encodePageToken(c *storage.Cursor, fingerprint []byte) string {
 			panic("page token: unexpected key type")
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.Name)))
-	b = append(b, c.Name...)
+	b = binary.AppendVarint(b, c.Row)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -112,7 +111,7 @@ func decodePageToken(token string, fingerprint []byte) (*storage.Cursor, error) 
 			return nil, invalid
 		}
 	}
-	if c.Name, err = readString(); err != nil || r.Len() != 0 {
+	if c.Row, err = binary.ReadVarint(r); err != nil || r.Len() != 0 {
 		return nil, invalid
 	}
 	return c, nil

@@ -59,9 +59,9 @@ func decode(k *resource.Kind, name string, scanErr error, data []byte) (proto.Me
 	return m, nil
 }
 
-// List runs one keyset-paginated query. The province restriction is a range
-// on the name, so it rides the name index; filters and order_by compare
-// indexed columns.
+// List runs one keyset-paginated query over indexed columns. Rows come in
+// order_by order, then in arrival order (the row id), which every index
+// carries implicitly.
 func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	k := q.Kind
 	var (
@@ -69,10 +69,8 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		args  []any
 	)
 	if q.Province != resource.AllProvinces {
-		prefix := "provinces/" + q.Province + "/" + k.Collection + "/"
-		// '0' is the byte after '/', so this range is exactly the prefix.
-		where = append(where, "name >= ? AND name < ?")
-		args = append(args, prefix, strings.TrimSuffix(prefix, "/")+"0")
+		where = append(where, "province = ?")
+		args = append(args, q.Province)
 	}
 	if !q.ShowDeleted {
 		where = append(where, "delete_time = 0")
@@ -88,13 +86,13 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		cols = append(cols, o.Field.Column)
 		desc = append(desc, o.Desc)
 	}
-	cols = append(cols, "name")
+	cols = append(cols, "id")
 	desc = append(desc, false)
 	if q.After != nil {
 		if len(q.After.Values) != len(q.OrderBy) {
 			return storage.Page{}, apperr.Invalid("page_token", "page token does not match order_by")
 		}
-		s, a := keysetAfter(cols, desc, append(append([]any(nil), q.After.Values...), q.After.Name))
+		s, a := keysetAfter(cols, desc, append(append([]any(nil), q.After.Values...), q.After.Row))
 		where = append(where, s)
 		args = append(args, a...)
 	}
@@ -106,6 +104,13 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		}
 	}
 	query := "SELECT data, " + strings.Join(cols, ", ") + " FROM " + k.Table()
+	if len(q.OrderBy) > 0 && q.Filter == nil {
+		// With nothing to filter on, the first order key's index yields the
+		// rows in order and the query stops after one page. SQLite's planner
+		// prefers the province index and sorts every row instead, even when
+		// its statistics show that index selects the whole table.
+		query += " INDEXED BY " + k.Table() + "_" + q.OrderBy[0].Field.Column
+	}
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -130,8 +135,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	}
 	for rows.Next() {
 		if len(page.Records) == q.Limit {
-			last := page.Records[len(page.Records)-1]
-			page.Next = &storage.Cursor{Name: k.Name(last), Values: lastKeys}
+			page.Next = &storage.Cursor{Values: lastKeys[:len(lastKeys)-1], Row: lastKeys[len(lastKeys)-1].(int64)}
 			break
 		}
 		if err := rows.Scan(dest...); err != nil {
@@ -142,7 +146,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 			return storage.Page{}, fmt.Errorf("decode %s row: %w", k.Collection, err)
 		}
 		page.Records = append(page.Records, m)
-		lastKeys = append([]any(nil), keys[:len(keys)-1]...)
+		lastKeys = append(lastKeys[:0], keys...)
 	}
 	if err := rows.Err(); err != nil {
 		return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)

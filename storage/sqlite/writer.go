@@ -50,11 +50,22 @@ func (db *DB) Write(ctx context.Context, w storage.Write) (proto.Message, error)
 	return p.msg, p.err
 }
 
+// optimizeEvery is how often the writer refreshes planner statistics when
+// it is idle.
+const optimizeEvery = 30 * time.Minute
+
 func (db *DB) runWriter() {
 	defer close(db.stopped)
 	batch := make([]*pendingWrite, 0, db.maxBatch)
+	optimize := time.NewTicker(optimizeEvery)
+	defer optimize.Stop()
 	for {
 		select {
+		case <-optimize.C:
+			if _, err := db.writer.Exec("PRAGMA optimize"); err != nil {
+				db.log.Warn("optimize", "err", err)
+			}
+			continue
 		case p := <-db.queue:
 			batch = append(batch[:0], p)
 		case <-db.stop:
@@ -146,6 +157,11 @@ func (db *DB) commit(batch []*pendingWrite) {
 		tx.Rollback()
 		db.setHead(headBefore)
 		db.failAll(batch, fmt.Errorf("commit: %w", err))
+		return
+	}
+	select {
+	case db.committed <- struct{}{}:
+	default:
 	}
 }
 
@@ -183,6 +199,11 @@ func (db *DB) apply(tx *sql.Tx, w storage.Write) (proto.Message, error) {
 		err := tx.Stmt(st.shared.selectRequest).QueryRow(w.RequestID).Scan(&name)
 		switch {
 		case err == nil:
+			// Request ids are shared by every kind: one used for a record
+			// of another kind must not read as that record missing.
+			if c, _ := resource.SplitCollection(name); c != k.Collection {
+				return nil, apperr.Invalid("request_id", "request id %q was already used to create %s", w.RequestID, name)
+			}
 			return db.getTx(tx, k, name)
 		case !errors.Is(err, sql.ErrNoRows):
 			return nil, fmt.Errorf("look up request id: %w", err)
@@ -226,7 +247,7 @@ func (db *DB) apply(tx *sql.Tx, w storage.Write) (proto.Message, error) {
 		args = append(args, f.Values(r)[0])
 	}
 	if current == nil {
-		res, err := tx.Stmt(st.insert).Exec(append([]any{w.Name}, args...)...)
+		res, err := tx.Stmt(st.insert).Exec(append([]any{w.Name, provinceOf(w.Name)}, args...)...)
 		if err != nil {
 			return nil, fmt.Errorf("insert %s: %w", w.Name, err)
 		}
@@ -332,7 +353,7 @@ func (db *DB) prepareAll() error {
 		}
 		t := k.Table()
 		st.selectForWrite = prepare(db.writer, "SELECT id, data FROM "+t+" WHERE name = ?")
-		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, seq, data, %s) VALUES (?, ?, ?, %s)",
+		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, %s) VALUES (?, ?, ?, ?, %s)",
 			t, strings.Join(cols, ", "), placeholders(len(cols))))
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
 		st.get = prepare(db.reader, "SELECT data FROM "+t+" WHERE name = ?")
@@ -347,4 +368,14 @@ func (db *DB) kindStmts(k *resource.Kind) (*kindStmts, error) {
 		return nil, fmt.Errorf("no table for kind %s", k.Collection)
 	}
 	return st, nil
+}
+
+// provinceOf is the owner segment of a resource name (names reaching the
+// store were parsed by the services already).
+func provinceOf(name string) string {
+	rest := strings.TrimPrefix(name, "provinces/")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
 }

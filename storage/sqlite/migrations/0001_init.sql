@@ -5,6 +5,11 @@
 -- List filters and order_by run on indexes. Repeated filterable fields live
 -- in record_values. Each write also appends to changes, the node's
 -- hash-chained change log, in the same transaction.
+--
+-- Indexes are on the column alone, which SQLite extends with the row id:
+-- new rows append at the end of their value's range instead of landing at
+-- scattered places, so a batch of writes dirties few pages. The row id is
+-- the arrival order on this node: List's default order and tie-breaker.
 
 -- The change log of every origin this node holds: its own writes and, once
 -- synced, other members'. (origin, seq) is consecutive per origin.
@@ -41,6 +46,7 @@ CREATE INDEX record_values_record ON record_values (kind, record);
 CREATE TABLE partnerships (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -53,19 +59,22 @@ CREATE TABLE partnerships (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX partnerships_display_name ON partnerships (display_name, name);
-CREATE INDEX partnerships_kind ON partnerships (kind, name);
-CREATE INDEX partnerships_state ON partnerships (state, name);
-CREATE INDEX partnerships_partner_country_code ON partnerships (partner_country_code, name);
-CREATE INDEX partnerships_local_unit_level ON partnerships (local_unit_level, name);
-CREATE INDEX partnerships_established_date ON partnerships (established_date, name);
-CREATE INDEX partnerships_create_time ON partnerships (create_time, name);
-CREATE INDEX partnerships_update_time ON partnerships (update_time, name);
+CREATE INDEX partnerships_province ON partnerships (province);
+CREATE INDEX partnerships_display_name ON partnerships (display_name);
+CREATE INDEX partnerships_kind ON partnerships (kind);
+CREATE INDEX partnerships_state ON partnerships (state);
+CREATE INDEX partnerships_partner_country_code ON partnerships (partner_country_code);
+CREATE INDEX partnerships_local_unit_level ON partnerships (local_unit_level);
+CREATE INDEX partnerships_established_date ON partnerships (established_date);
+CREATE INDEX partnerships_create_time ON partnerships (create_time);
+CREATE INDEX partnerships_update_time ON partnerships (update_time);
+CREATE INDEX partnerships_delete_time ON partnerships (delete_time);
 
 -- provex.twinning.v1.Agreement: provinces/{province}/agreements/{id}
 CREATE TABLE agreements (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -81,22 +90,25 @@ CREATE TABLE agreements (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX agreements_display_name ON agreements (display_name, name);
-CREATE INDEX agreements_kind ON agreements (kind, name);
-CREATE INDEX agreements_state ON agreements (state, name);
-CREATE INDEX agreements_signed_date ON agreements (signed_date, name);
-CREATE INDEX agreements_effective_date ON agreements (effective_date, name);
-CREATE INDEX agreements_expiry_date ON agreements (expiry_date, name);
-CREATE INDEX agreements_consultation_state ON agreements (consultation_state, name);
-CREATE INDEX agreements_report_date ON agreements (report_date, name);
-CREATE INDEX agreements_partnership ON agreements (partnership, name);
-CREATE INDEX agreements_create_time ON agreements (create_time, name);
-CREATE INDEX agreements_update_time ON agreements (update_time, name);
+CREATE INDEX agreements_province ON agreements (province);
+CREATE INDEX agreements_display_name ON agreements (display_name);
+CREATE INDEX agreements_kind ON agreements (kind);
+CREATE INDEX agreements_state ON agreements (state);
+CREATE INDEX agreements_signed_date ON agreements (signed_date);
+CREATE INDEX agreements_effective_date ON agreements (effective_date);
+CREATE INDEX agreements_expiry_date ON agreements (expiry_date);
+CREATE INDEX agreements_consultation_state ON agreements (consultation_state);
+CREATE INDEX agreements_report_date ON agreements (report_date);
+CREATE INDEX agreements_partnership ON agreements (partnership);
+CREATE INDEX agreements_create_time ON agreements (create_time);
+CREATE INDEX agreements_update_time ON agreements (update_time);
+CREATE INDEX agreements_delete_time ON agreements (delete_time);
 
 -- provex.twinning.v1.Delegation: provinces/{province}/delegations/{id}
 CREATE TABLE delegations (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -110,20 +122,23 @@ CREATE TABLE delegations (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX delegations_display_name ON delegations (display_name, name);
-CREATE INDEX delegations_direction ON delegations (direction, name);
-CREATE INDEX delegations_level ON delegations (level, name);
-CREATE INDEX delegations_start_date ON delegations (start_date, name);
-CREATE INDEX delegations_end_date ON delegations (end_date, name);
-CREATE INDEX delegations_member_count ON delegations (member_count, name);
-CREATE INDEX delegations_foreigner_count ON delegations (foreigner_count, name);
-CREATE INDEX delegations_create_time ON delegations (create_time, name);
-CREATE INDEX delegations_update_time ON delegations (update_time, name);
+CREATE INDEX delegations_province ON delegations (province);
+CREATE INDEX delegations_display_name ON delegations (display_name);
+CREATE INDEX delegations_direction ON delegations (direction);
+CREATE INDEX delegations_level ON delegations (level);
+CREATE INDEX delegations_start_date ON delegations (start_date);
+CREATE INDEX delegations_end_date ON delegations (end_date);
+CREATE INDEX delegations_member_count ON delegations (member_count);
+CREATE INDEX delegations_foreigner_count ON delegations (foreigner_count);
+CREATE INDEX delegations_create_time ON delegations (create_time);
+CREATE INDEX delegations_update_time ON delegations (update_time);
+CREATE INDEX delegations_delete_time ON delegations (delete_time);
 
 -- provex.twinning.v1.FriendshipAssociation: provinces/{province}/friendship-associations/{id}
 CREATE TABLE friendship_associations (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -135,18 +150,21 @@ CREATE TABLE friendship_associations (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX friendship_associations_display_name ON friendship_associations (display_name, name);
-CREATE INDEX friendship_associations_partner_country ON friendship_associations (partner_country, name);
-CREATE INDEX friendship_associations_state ON friendship_associations (state, name);
-CREATE INDEX friendship_associations_founded_date ON friendship_associations (founded_date, name);
-CREATE INDEX friendship_associations_member_count ON friendship_associations (member_count, name);
-CREATE INDEX friendship_associations_create_time ON friendship_associations (create_time, name);
-CREATE INDEX friendship_associations_update_time ON friendship_associations (update_time, name);
+CREATE INDEX friendship_associations_province ON friendship_associations (province);
+CREATE INDEX friendship_associations_display_name ON friendship_associations (display_name);
+CREATE INDEX friendship_associations_partner_country ON friendship_associations (partner_country);
+CREATE INDEX friendship_associations_state ON friendship_associations (state);
+CREATE INDEX friendship_associations_founded_date ON friendship_associations (founded_date);
+CREATE INDEX friendship_associations_member_count ON friendship_associations (member_count);
+CREATE INDEX friendship_associations_create_time ON friendship_associations (create_time);
+CREATE INDEX friendship_associations_update_time ON friendship_associations (update_time);
+CREATE INDEX friendship_associations_delete_time ON friendship_associations (delete_time);
 
 -- provex.border.v1.BorderGate: provinces/{province}/border-gates/{id}
 CREATE TABLE border_gates (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -160,20 +178,23 @@ CREATE TABLE border_gates (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX border_gates_display_name ON border_gates (display_name, name);
-CREATE INDEX border_gates_neighbour_country ON border_gates (neighbour_country, name);
-CREATE INDEX border_gates_level ON border_gates (level, name);
-CREATE INDEX border_gates_counterpart_level ON border_gates (counterpart_level, name);
-CREATE INDEX border_gates_transport ON border_gates (transport, name);
-CREATE INDEX border_gates_state ON border_gates (state, name);
-CREATE INDEX border_gates_opened_date ON border_gates (opened_date, name);
-CREATE INDEX border_gates_create_time ON border_gates (create_time, name);
-CREATE INDEX border_gates_update_time ON border_gates (update_time, name);
+CREATE INDEX border_gates_province ON border_gates (province);
+CREATE INDEX border_gates_display_name ON border_gates (display_name);
+CREATE INDEX border_gates_neighbour_country ON border_gates (neighbour_country);
+CREATE INDEX border_gates_level ON border_gates (level);
+CREATE INDEX border_gates_counterpart_level ON border_gates (counterpart_level);
+CREATE INDEX border_gates_transport ON border_gates (transport);
+CREATE INDEX border_gates_state ON border_gates (state);
+CREATE INDEX border_gates_opened_date ON border_gates (opened_date);
+CREATE INDEX border_gates_create_time ON border_gates (create_time);
+CREATE INDEX border_gates_update_time ON border_gates (update_time);
+CREATE INDEX border_gates_delete_time ON border_gates (delete_time);
 
 -- provex.border.v1.BorderMarker: provinces/{province}/border-markers/{id}
 CREATE TABLE border_markers (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   number TEXT NOT NULL DEFAULT '',
@@ -187,20 +208,23 @@ CREATE TABLE border_markers (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX border_markers_number ON border_markers (number, name);
-CREATE INDEX border_markers_neighbour_country ON border_markers (neighbour_country, name);
-CREATE INDEX border_markers_type ON border_markers (type, name);
-CREATE INDEX border_markers_condition ON border_markers (condition, name);
-CREATE INDEX border_markers_repair_state ON border_markers (repair_state, name);
-CREATE INDEX border_markers_last_inspected_date ON border_markers (last_inspected_date, name);
-CREATE INDEX border_markers_border_gate ON border_markers (border_gate, name);
-CREATE INDEX border_markers_create_time ON border_markers (create_time, name);
-CREATE INDEX border_markers_update_time ON border_markers (update_time, name);
+CREATE INDEX border_markers_province ON border_markers (province);
+CREATE INDEX border_markers_number ON border_markers (number);
+CREATE INDEX border_markers_neighbour_country ON border_markers (neighbour_country);
+CREATE INDEX border_markers_type ON border_markers (type);
+CREATE INDEX border_markers_condition ON border_markers (condition);
+CREATE INDEX border_markers_repair_state ON border_markers (repair_state);
+CREATE INDEX border_markers_last_inspected_date ON border_markers (last_inspected_date);
+CREATE INDEX border_markers_border_gate ON border_markers (border_gate);
+CREATE INDEX border_markers_create_time ON border_markers (create_time);
+CREATE INDEX border_markers_update_time ON border_markers (update_time);
+CREATE INDEX border_markers_delete_time ON border_markers (delete_time);
 
 -- provex.border.v1.BorderIncident: provinces/{province}/border-incidents/{id}
 CREATE TABLE border_incidents (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -216,22 +240,25 @@ CREATE TABLE border_incidents (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX border_incidents_display_name ON border_incidents (display_name, name);
-CREATE INDEX border_incidents_category ON border_incidents (category, name);
-CREATE INDEX border_incidents_severity ON border_incidents (severity, name);
-CREATE INDEX border_incidents_state ON border_incidents (state, name);
-CREATE INDEX border_incidents_occur_time ON border_incidents (occur_time, name);
-CREATE INDEX border_incidents_resolve_time ON border_incidents (resolve_time, name);
-CREATE INDEX border_incidents_neighbour_country ON border_incidents (neighbour_country, name);
-CREATE INDEX border_incidents_border_gate ON border_incidents (border_gate, name);
-CREATE INDEX border_incidents_border_marker ON border_incidents (border_marker, name);
-CREATE INDEX border_incidents_create_time ON border_incidents (create_time, name);
-CREATE INDEX border_incidents_update_time ON border_incidents (update_time, name);
+CREATE INDEX border_incidents_province ON border_incidents (province);
+CREATE INDEX border_incidents_display_name ON border_incidents (display_name);
+CREATE INDEX border_incidents_category ON border_incidents (category);
+CREATE INDEX border_incidents_severity ON border_incidents (severity);
+CREATE INDEX border_incidents_state ON border_incidents (state);
+CREATE INDEX border_incidents_occur_time ON border_incidents (occur_time);
+CREATE INDEX border_incidents_resolve_time ON border_incidents (resolve_time);
+CREATE INDEX border_incidents_neighbour_country ON border_incidents (neighbour_country);
+CREATE INDEX border_incidents_border_gate ON border_incidents (border_gate);
+CREATE INDEX border_incidents_border_marker ON border_incidents (border_marker);
+CREATE INDEX border_incidents_create_time ON border_incidents (create_time);
+CREATE INDEX border_incidents_update_time ON border_incidents (update_time);
+CREATE INDEX border_incidents_delete_time ON border_incidents (delete_time);
 
 -- provex.border.v1.TradeReport: provinces/{province}/trade-reports/{id}
 CREATE TABLE trade_reports (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   border_gate TEXT NOT NULL DEFAULT '',
@@ -242,17 +269,20 @@ CREATE TABLE trade_reports (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX trade_reports_border_gate ON trade_reports (border_gate, name);
-CREATE INDEX trade_reports_period_kind ON trade_reports (period_kind, name);
-CREATE INDEX trade_reports_period_start ON trade_reports (period_start, name);
-CREATE INDEX trade_reports_period_end ON trade_reports (period_end, name);
-CREATE INDEX trade_reports_create_time ON trade_reports (create_time, name);
-CREATE INDEX trade_reports_update_time ON trade_reports (update_time, name);
+CREATE INDEX trade_reports_province ON trade_reports (province);
+CREATE INDEX trade_reports_border_gate ON trade_reports (border_gate);
+CREATE INDEX trade_reports_period_kind ON trade_reports (period_kind);
+CREATE INDEX trade_reports_period_start ON trade_reports (period_start);
+CREATE INDEX trade_reports_period_end ON trade_reports (period_end);
+CREATE INDEX trade_reports_create_time ON trade_reports (create_time);
+CREATE INDEX trade_reports_update_time ON trade_reports (update_time);
+CREATE INDEX trade_reports_delete_time ON trade_reports (delete_time);
 
 -- provex.investment.v1.Project: provinces/{province}/projects/{id}
 CREATE TABLE projects (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -270,24 +300,27 @@ CREATE TABLE projects (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX projects_display_name ON projects (display_name, name);
-CREATE INDEX projects_kind ON projects (kind, name);
-CREATE INDEX projects_state ON projects (state, name);
-CREATE INDEX projects_sector ON projects (sector, name);
-CREATE INDEX projects_investor ON projects (investor, name);
-CREATE INDEX projects_investor_country ON projects (investor_country, name);
-CREATE INDEX projects_approved_date ON projects (approved_date, name);
-CREATE INDEX projects_completed_date ON projects (completed_date, name);
-CREATE INDEX projects_registered_capital_currency_code ON projects (registered_capital_currency_code, name);
-CREATE INDEX projects_registered_capital_units ON projects (registered_capital_units, name);
-CREATE INDEX projects_investor_lead ON projects (investor_lead, name);
-CREATE INDEX projects_create_time ON projects (create_time, name);
-CREATE INDEX projects_update_time ON projects (update_time, name);
+CREATE INDEX projects_province ON projects (province);
+CREATE INDEX projects_display_name ON projects (display_name);
+CREATE INDEX projects_kind ON projects (kind);
+CREATE INDEX projects_state ON projects (state);
+CREATE INDEX projects_sector ON projects (sector);
+CREATE INDEX projects_investor ON projects (investor);
+CREATE INDEX projects_investor_country ON projects (investor_country);
+CREATE INDEX projects_approved_date ON projects (approved_date);
+CREATE INDEX projects_completed_date ON projects (completed_date);
+CREATE INDEX projects_registered_capital_currency_code ON projects (registered_capital_currency_code);
+CREATE INDEX projects_registered_capital_units ON projects (registered_capital_units);
+CREATE INDEX projects_investor_lead ON projects (investor_lead);
+CREATE INDEX projects_create_time ON projects (create_time);
+CREATE INDEX projects_update_time ON projects (update_time);
+CREATE INDEX projects_delete_time ON projects (delete_time);
 
 -- provex.investment.v1.PromotionEvent: provinces/{province}/promotion-events/{id}
 CREATE TABLE promotion_events (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   display_name TEXT NOT NULL DEFAULT '',
@@ -298,17 +331,20 @@ CREATE TABLE promotion_events (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX promotion_events_display_name ON promotion_events (display_name, name);
-CREATE INDEX promotion_events_kind ON promotion_events (kind, name);
-CREATE INDEX promotion_events_start_date ON promotion_events (start_date, name);
-CREATE INDEX promotion_events_host_country ON promotion_events (host_country, name);
-CREATE INDEX promotion_events_create_time ON promotion_events (create_time, name);
-CREATE INDEX promotion_events_update_time ON promotion_events (update_time, name);
+CREATE INDEX promotion_events_province ON promotion_events (province);
+CREATE INDEX promotion_events_display_name ON promotion_events (display_name);
+CREATE INDEX promotion_events_kind ON promotion_events (kind);
+CREATE INDEX promotion_events_start_date ON promotion_events (start_date);
+CREATE INDEX promotion_events_host_country ON promotion_events (host_country);
+CREATE INDEX promotion_events_create_time ON promotion_events (create_time);
+CREATE INDEX promotion_events_update_time ON promotion_events (update_time);
+CREATE INDEX promotion_events_delete_time ON promotion_events (delete_time);
 
 -- provex.investment.v1.InvestorLead: provinces/{province}/investor-leads/{id}
 CREATE TABLE investor_leads (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
+  province TEXT NOT NULL,
   seq INTEGER NOT NULL,
   data BLOB NOT NULL,
   investor TEXT NOT NULL DEFAULT '',
@@ -322,13 +358,15 @@ CREATE TABLE investor_leads (
   update_time INTEGER NOT NULL DEFAULT 0,
   delete_time INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX investor_leads_investor ON investor_leads (investor, name);
-CREATE INDEX investor_leads_state ON investor_leads (state, name);
-CREATE INDEX investor_leads_country ON investor_leads (country, name);
-CREATE INDEX investor_leads_sector ON investor_leads (sector, name);
-CREATE INDEX investor_leads_promotion_event ON investor_leads (promotion_event, name);
-CREATE INDEX investor_leads_project ON investor_leads (project, name);
-CREATE INDEX investor_leads_first_contact_date ON investor_leads (first_contact_date, name);
-CREATE INDEX investor_leads_create_time ON investor_leads (create_time, name);
-CREATE INDEX investor_leads_update_time ON investor_leads (update_time, name);
+CREATE INDEX investor_leads_province ON investor_leads (province);
+CREATE INDEX investor_leads_investor ON investor_leads (investor);
+CREATE INDEX investor_leads_state ON investor_leads (state);
+CREATE INDEX investor_leads_country ON investor_leads (country);
+CREATE INDEX investor_leads_sector ON investor_leads (sector);
+CREATE INDEX investor_leads_promotion_event ON investor_leads (promotion_event);
+CREATE INDEX investor_leads_project ON investor_leads (project);
+CREATE INDEX investor_leads_first_contact_date ON investor_leads (first_contact_date);
+CREATE INDEX investor_leads_create_time ON investor_leads (create_time);
+CREATE INDEX investor_leads_update_time ON investor_leads (update_time);
+CREATE INDEX investor_leads_delete_time ON investor_leads (delete_time);
 

@@ -1480,9 +1480,9 @@ type ListBorderGatesRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter over the fields documented on BorderGate; see the README API section.
+	// AIP-160 filter over the filterable fields of BorderGate (docs/API.md lists them).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Comma-separated fields, each optionally followed by "desc"; ties are broken by name.
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include deleted records.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
@@ -1901,9 +1901,9 @@ type ListBorderMarkersRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter over the fields documented on BorderMarker; see the README API section.
+	// AIP-160 filter over the filterable fields of BorderMarker (docs/API.md lists them).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Comma-separated fields, each optionally followed by "desc"; ties are broken by name.
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include deleted records.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
@@ -2322,9 +2322,9 @@ type ListBorderIncidentsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter over the fields documented on BorderIncident; see the README API section.
+	// AIP-160 filter over the filterable fields of BorderIncident (docs/API.md lists them).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Comma-separated fields, each optionally followed by "desc"; ties are broken by name.
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include deleted records.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
@@ -2743,9 +2743,9 @@ type ListTradeReportsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter over the fields documented on TradeReport; see the README API section.
+	// AIP-160 filter over the filterable fields of TradeReport (docs/API.md lists them).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Comma-separated fields, each optionally followed by "desc"; ties are broken by name.
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include deleted records.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`

@@ -1009,9 +1009,9 @@ type ListProjectsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter over the fields documented on Project; see the README API section.
+	// AIP-160 filter over the filterable fields of Project (docs/API.md lists them).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Comma-separated fields, each optionally followed by "desc"; ties are broken by name.
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include deleted records.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
@@ -1430,9 +1430,9 @@ type ListPromotionEventsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter over the fields documented on PromotionEvent; see the README API section.
+	// AIP-160 filter over the filterable fields of PromotionEvent (docs/API.md lists them).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Comma-separated fields, each optionally followed by "desc"; ties are broken by name.
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include deleted records.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
@@ -1851,9 +1851,9 @@ type ListInvestorLeadsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter over the fields documented on InvestorLead; see the README API section.
+	// AIP-160 filter over the filterable fields of InvestorLead (docs/API.md lists them).
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Comma-separated fields, each optionally followed by "desc"; ties are broken by name.
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include deleted records.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`

@@ -1,0 +1,52 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// BenchmarkWrite measures the store alone (no gRPC): group commit under
+// 64 concurrent writers, each write a new agreement with its change-log entry.
+func BenchmarkWrite(b *testing.B) {
+	for _, conc := range []int{1, 64} {
+		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			var n atomic.Int64
+			b.SetParallelism(conc)
+			if conc == 1 {
+				b.SetParallelism(1)
+			}
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					name := fmt.Sprintf("provinces/cao-bang/agreements/b%d", i)
+					_, err := db.Write(context.Background(), storage.Write{Kind: resource.Agreements, Name: name,
+						Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
+							return &twinningv1.Agreement{Name: name, DisplayName: "Memorandum of understanding on border trade cooperation", Kind: twinningv1.Agreement_KIND_MOU,
+								PartnerCountries: []string{"CN"}, CreateTime: timestamppb.New(st.Time), UpdateTime: timestamppb.New(st.Time), Etag: "x"}, nil
+						}})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
