@@ -41,6 +41,20 @@ import _ "embed"
 var JSON []byte
 GO
 
+# docs/API.md is generated from the compiled-in schema and proto comments.
+api=docs/API.md
+if [[ "${1:-}" == "--check" ]]; then api="$out/API.md"; fi
+go run ./scripts/apidoc -proto proto "$api"
+if [[ "${1:-}" == "--check" ]]; then
+  if ! changes=$(diff "$api" docs/API.md); then
+    echo "docs/API.md is out of date: run scripts/gen.sh and commit the result" >&2
+    head -40 <<<"$changes" >&2
+    exit 1
+  fi
+  rm "$api" # keep $out comparable with gen/
+  echo "docs/API.md is up to date"
+fi
+
 if [[ "${1:-}" == "--check" ]]; then
   if ! changes=$(diff -r "$out" gen); then
     echo "gen/ is out of date: run scripts/gen.sh and commit the result" >&2

@@ -1,0 +1,812 @@
+// Command apidoc writes docs/API.md, the reference of provex's gRPC services
+// and HTTP/JSON gateway, from the schema compiled into it: services, methods
+// and HTTP bindings come from the registered descriptors of the generated
+// packages, resource kinds and their filterable fields from resource.Kinds()
+// (so the document lists exactly what the server accepts), and page sizes
+// from services/collection. protoc-gen-go drops source comments from the
+// descriptors, so descriptions are read from the .proto files under -proto.
+//
+// Usage:
+//
+//	go run ./scripts/apidoc [-proto proto] [docs/API.md]
+//
+// Without a path the document goes to standard output. The output is
+// deterministic; scripts/gen.sh regenerates it and --check compares it.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	_ "github.com/provex/provex/gen/go/provex/border/v1"
+	_ "github.com/provex/provex/gen/go/provex/investment/v1"
+	_ "github.com/provex/provex/gen/go/provex/node/v1"
+	_ "github.com/provex/provex/gen/go/provex/twinning/v1"
+	_ "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/services/collection"
+)
+
+const (
+	exampleProvince = "cao-bang"
+	grpcAddr        = "localhost:7400"
+	httpAddr        = "http://localhost:8400"
+)
+
+var verbs = []string{"Get", "List", "Create", "Update", "Delete", "Undelete"}
+
+// aip links each standard verb to its AIP.
+var aip = map[string]string{
+	"Get": "131", "List": "132", "Create": "133", "Update": "134", "Delete": "135", "Undelete": "164",
+}
+
+// standardFields are carried by every resource; a kind whose .proto leaves
+// one undocumented borrows the comment of the first kind that documents it.
+var standardFields = []protoreflect.Name{"visibility", "visible_to", "etag", "create_time", "update_time", "delete_time"}
+
+func main() {
+	protoDir := flag.String("proto", "proto", "directory of the .proto sources, read for comments")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: apidoc [-proto dir] [output.md]\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	c, err := readComments(*protoDir)
+	if err != nil {
+		fail(err)
+	}
+	if len(c) == 0 {
+		fail(fmt.Errorf("no comments found in %s: is -proto the proto source directory?", *protoDir))
+	}
+	g := newGen(c)
+	g.write()
+	if flag.NArg() == 0 {
+		_, err = os.Stdout.Write(g.buf.Bytes())
+	} else {
+		if err = os.MkdirAll(filepath.Dir(flag.Arg(0)), 0o755); err == nil {
+			err = os.WriteFile(flag.Arg(0), g.buf.Bytes(), 0o644)
+		}
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "apidoc:", err)
+	os.Exit(1)
+}
+
+type gen struct {
+	buf      bytes.Buffer
+	comments comments
+	kinds    []*resource.Kind
+	files    []protoreflect.FileDescriptor // provex files, services' files first
+	// anchors maps every documented message and enum to its link target.
+	anchors map[protoreflect.FullName]string
+	std     map[protoreflect.Name]string // standard field comments
+	// kindMethods maps a standard method to its kind and verb.
+	kindMethods map[protoreflect.FullName]kindVerb
+	// covered are the messages and enums documented with a kind or as
+	// standard method requests and responses.
+	covered map[protoreflect.FullName]bool
+	// filterEnums are the enums some filterable field has.
+	filterEnums map[protoreflect.FullName]bool
+}
+
+type kindVerb struct {
+	kind *resource.Kind
+	verb string
+}
+
+func newGen(c comments) *gen {
+	g := &gen{
+		comments:    c,
+		kinds:       resource.Kinds(),
+		anchors:     map[protoreflect.FullName]string{},
+		std:         map[protoreflect.Name]string{},
+		kindMethods: map[protoreflect.FullName]kindVerb{},
+		covered:     map[protoreflect.FullName]bool{},
+		filterEnums: map[protoreflect.FullName]bool{},
+	}
+	var rest []protoreflect.FileDescriptor
+	seen := map[string]bool{}
+	for _, k := range g.kinds {
+		fd := k.Message.Descriptor().ParentFile()
+		if !seen[fd.Path()] {
+			seen[fd.Path()] = true
+			g.files = append(g.files, fd)
+		}
+	}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if strings.HasPrefix(fd.Path(), "provex/") && !seen[fd.Path()] {
+			rest = append(rest, fd)
+		}
+		return true
+	})
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Path() < rest[j].Path() })
+	g.files = append(g.files, rest...)
+
+	for _, k := range g.kinds {
+		md := k.Message.Descriptor()
+		walkMessage(md, func(d protoreflect.Descriptor) { g.covered[d.FullName()] = true })
+		for _, v := range verbs {
+			m := k.Method(v)
+			g.kindMethods[m.FullName()] = kindVerb{k, v}
+			g.covered[m.Input().FullName()] = true
+			g.anchors[m.Input().FullName()] = "standard-" + strings.ToLower(v)
+			if m.Output().FullName() != md.FullName() {
+				g.covered[m.Output().FullName()] = true
+				g.anchors[m.Output().FullName()] = "standard-" + strings.ToLower(v)
+			}
+		}
+		for _, f := range k.Schema.Fields() {
+			if f.Enum != nil {
+				g.filterEnums[f.Enum.FullName()] = true
+			}
+		}
+		for _, n := range standardFields {
+			if f := md.Fields().ByName(n); f != nil && g.std[n] == "" {
+				g.std[n] = g.comments[string(f.FullName())]
+			}
+		}
+	}
+	for _, fd := range g.files {
+		walkFile(fd, func(d protoreflect.Descriptor) {
+			if g.anchors[d.FullName()] == "" {
+				g.anchors[d.FullName()] = anchor(d.FullName())
+			}
+		})
+	}
+	return g
+}
+
+// walkMessage calls f for md and every message and enum declared in it.
+func walkMessage(md protoreflect.MessageDescriptor, f func(protoreflect.Descriptor)) {
+	f(md)
+	for i := 0; i < md.Enums().Len(); i++ {
+		f(md.Enums().Get(i))
+	}
+	for i := 0; i < md.Messages().Len(); i++ {
+		if nested := md.Messages().Get(i); !nested.IsMapEntry() {
+			walkMessage(nested, f)
+		}
+	}
+}
+
+// walkFile calls f for every message and enum of fd in declaration order,
+// top-level enums first.
+func walkFile(fd protoreflect.FileDescriptor, f func(protoreflect.Descriptor)) {
+	for i := 0; i < fd.Enums().Len(); i++ {
+		f(fd.Enums().Get(i))
+	}
+	for i := 0; i < fd.Messages().Len(); i++ {
+		walkMessage(fd.Messages().Get(i), f)
+	}
+}
+
+func (g *gen) p(format string, args ...any) {
+	fmt.Fprintf(&g.buf, format, args...)
+	g.buf.WriteByte('\n')
+}
+
+func (g *gen) comment(d protoreflect.Descriptor) string {
+	return g.comments[string(d.FullName())]
+}
+
+func (g *gen) valueComment(v protoreflect.EnumValueDescriptor) string {
+	return g.comments[string(v.Parent().FullName())+"."+string(v.Name())]
+}
+
+func (g *gen) write() {
+	g.intro()
+	g.services()
+	g.standardMethods()
+	g.resources()
+	g.otherTypes()
+	// One trailing newline.
+	b := bytes.TrimRight(g.buf.Bytes(), "\n")
+	g.buf.Truncate(len(b))
+	g.buf.WriteByte('\n')
+}
+
+func (g *gen) intro() {
+	p := g.p
+	p("<!-- Code generated by scripts/apidoc from proto/ and resource/. DO NOT EDIT. -->")
+	p("")
+	p("# provex API reference")
+	p("")
+	p("provex serves every API twice: as gRPC services (default `%s`, with server reflection) and as an HTTP/JSON gateway (default `%s`) whose routes come from the `google.api.http` annotations below. JSON uses the proto field names (`display_name`, not `displayName`). The OpenAPI v2 document of the gateway is served at `GET /openapi.json`.", grpcAddr, httpAddr)
+	p("")
+	p("## Contents")
+	p("")
+	p("- [Conventions](#conventions)")
+	p("- [Filtering](#filtering)")
+	p("- [Services](#services)")
+	p("- [Standard methods](#standard-methods)")
+	p("- [Resources](#resources)")
+	for _, k := range g.kinds {
+		p("  - [%s](#%s) (`%s`)", k.Message.Descriptor().Name(), anchor(k.Message.Descriptor().FullName()), k.Collection)
+	}
+	p("- [Other types](#other-types)")
+	p("")
+
+	p("## Conventions")
+	p("")
+	p("**Resource names.** Every record is named under the province that owns it: `provinces/{province}/{collection}/{id}`, e.g. `provinces/%s/agreements/lao-cai-yunnan-2024`. `{province}` is a province slug (`NodeService.ListProvinces`), `{collection}` one of the collections below, `{id}` a lower-case letter followed by at most 62 lower-case letters, digits or hyphens. Create takes the id in `{resource}_id`, or chooses one when it is empty.", exampleProvince)
+	p("")
+	p("**Listing.** List takes `parent` = `provinces/{province}`, or `provinces/-` for every province this node holds. `page_size` defaults to %d and is capped at %d (larger values are served as %d); pass `next_page_token` back as `page_token`, with the same `parent`, `filter`, `order_by` and `show_deleted`, until it comes back empty. `order_by` is a comma-separated list of the filterable, non-repeated fields of the kind, each optionally followed by `asc` or `desc`. Without order_by, records come in the order they arrived at this node (creation order for its own records, sync order for others), which also breaks ties.", collection.DefaultPageSize, collection.MaxPageSize, collection.MaxPageSize)
+	p("")
+	p("**Concurrency.** Every record has an `etag` that changes on every write. Update (the etag in the record), Delete and Undelete (the `etag` request field) take it optionally; when it is set and no longer matches the stored record, the call fails with `ABORTED` and changes nothing: read again and retry.")
+	p("")
+	p("**Idempotent create.** Create takes an optional `request_id`: a retried Create with the same `request_id` returns the record the first call created instead of creating another. (The `x-request-id` header is separate: it tags a call in the logs and is echoed as `X-Request-Id`.)")
+	p("")
+	p("**Updates.** Update replaces the fields named in `update_mask` (a `google.protobuf.FieldMask`). Over gRPC an empty mask or `*` replaces every writable field. Over HTTP the mask is a comma-separated `update_mask` query parameter; when it is absent the gateway builds it from the fields present in the JSON body, so a PATCH changes only what it sends (send `update_mask=*` to replace everything). Output-only fields (`name`, `etag`, `create_time`, `update_time`, `delete_time`) are ignored. The record is validated after the mask is applied.")
+	p("")
+	p("**Soft delete.** Delete sets `delete_time` and keeps the record as a tombstone, which syncs to other nodes and can be restored with Undelete. Get returns deleted records; List skips them unless `show_deleted` is true. Updating a deleted record fails with `FAILED_PRECONDITION`, deleting it again with `NOT_FOUND`; creating a record under the name of a deleted one fails with `ALREADY_EXISTS`.")
+	p("")
+	p("**Visibility.** `visibility` decides which other provinces see a record (see [provex.type.v1.Visibility](#%s)); `visible_to` lists the province slugs a `VISIBILITY_RESTRICTED` record is shared with.", anchor("provex.type.v1.Visibility"))
+	p("")
+	p("### Errors")
+	p("")
+	p("Failures are gRPC statuses. `INVALID_ARGUMENT` carries a `google.rpc.BadRequest` detail with one field violation per bad field, its `field` a path into the request such as `agreement.signed_date.month` or `filter`. Unexpected failures are `INTERNAL` with only a reference to the server log. The gateway answers with the HTTP status below and a JSON `google.rpc.Status` body (`code`, `message`, `details`).")
+	p("")
+	p("| gRPC code | HTTP status | Typical cause |")
+	p("|---|---|---|")
+	for _, e := range []struct {
+		code  codes.Code
+		cause string
+	}{
+		{codes.InvalidArgument, "malformed name, filter, order_by, page_token or field values (with BadRequest field violations)"},
+		{codes.NotFound, "no such record, or Delete of a record already deleted"},
+		{codes.AlreadyExists, "Create with an id that is taken (also by a deleted record); Undelete of a record that is not deleted"},
+		{codes.Aborted, "the `etag` sent no longer matches the record"},
+		{codes.FailedPrecondition, "Update of a deleted record"},
+		{codes.PermissionDenied, "a write to a record of another province than this node's"},
+		{codes.ResourceExhausted, "a message larger than the server accepts"},
+		{codes.Unavailable, "the node is shutting down; retry elsewhere or later"},
+		{codes.DeadlineExceeded, "the call's deadline passed"},
+		{codes.Canceled, "the caller went away"},
+		{codes.Internal, "a bug; quote the reference from the message"},
+	} {
+		p("| `%s` (%d) | %d | %s |", codeName(e.code), e.code, runtime.HTTPStatusFromCode(e.code), e.cause)
+	}
+	p("")
+
+	p("## Filtering")
+	p("")
+	p("List's `filter` is the [AIP-160](https://google.aip.dev/160) subset documented in `internal/filter`: restrictions `field comparator value` on the filterable fields listed with each resource (and nothing else), combined with `AND`, `OR`, `NOT` / `-` and parentheses. There are no functions and no field-less (global) restrictions.")
+	p("")
+	p("```")
+	p("filter      = [ expression ]")
+	p("expression  = sequence { \"AND\" sequence }")
+	p("sequence    = factor { factor }                   juxtaposition means AND")
+	p("factor      = term { \"OR\" term }")
+	p("term        = [ \"NOT\" | \"-\" ] simple")
+	p("simple      = restriction | \"(\" expression \")\"")
+	p("restriction = field comparator value")
+	p("comparator  = \"=\" | \"!=\" | \"<\" | \"<=\" | \">\" | \">=\" | \":\"")
+	p("value       = quoted | bare                       quoted: \"...\" or '...', escapes \\\" \\' \\\\ \\n \\t \\*")
+	p("```")
+	p("")
+	p("- **OR binds tighter than AND**, as in AIP-160: `a AND b OR c` means `a AND (b OR c)`, and so does `a b OR c`. Keywords are upper case only.")
+	p("- **string**: all six comparisons, bytewise. With `=` and `!=`, a value ending in an unescaped `*` is a prefix match: `display_name = \"Lao*\"`; a `*` elsewhere must be escaped (`\\*`) in a quoted string.")
+	p("- **integer**: a decimal integer, quoted or not; all six comparisons.")
+	p("- **boolean**: `true` or `false`; `=` and `!=` only.")
+	p("- **enum**: the value name in full (`STATE_IN_FORCE`) or without the prefix of the enum's `UNSPECIFIED` value (`IN_FORCE`); `=` and `!=` only.")
+	p("- **date**: `YYYY-MM-DD`, `YYYY-MM` or `YYYY` (the latter two mean the first day of the month or year); all six comparisons. Stored partial dates (month or day 0) sort before the first day of their period.")
+	p("- **timestamp**: RFC 3339, e.g. `2025-07-01T00:00:00+07:00`; all six comparisons.")
+	p("- **repeated** fields: only `field:value` (some element equals the value) and `field:*` (at least one element).")
+	p("- Limits: 4096 bytes, 32 levels of parentheses and 64 restrictions per filter.")
+	p("")
+	const example = "state = IN_FORCE AND signed_date >= 2024 AND (partner_countries:CN OR partner_countries:LA)"
+	if _, err := filter.Parse(example, resource.Agreements.Schema); err != nil {
+		fail(fmt.Errorf("filter example: %w", err))
+	}
+	p("Example on agreements: `%s`.", example)
+	p("")
+}
+
+func codeName(c codes.Code) string {
+	// codes.Code.String gives CamelCase; statuses are documented in
+	// the canonical UPPER_SNAKE form.
+	s := regexp.MustCompile(`([a-z])([A-Z])`).ReplaceAllString(c.String(), "${1}_${2}")
+	return strings.ToUpper(s)
+}
+
+func (g *gen) services() {
+	p := g.p
+	p("## Services")
+	p("")
+	for _, fd := range g.files {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			p("### %s", sd.Name())
+			p("")
+			p("`%s`", sd.FullName())
+			p("")
+			if c := g.comment(sd); c != "" {
+				p("%s", c)
+				p("")
+			}
+			p("| Method | HTTP | Request → Response | Description |")
+			p("|---|---|---|---|")
+			for j := 0; j < sd.Methods().Len(); j++ {
+				md := sd.Methods().Get(j)
+				p("| `%s`<br>`/%s/%s` | %s | %s → %s | %s |", md.Name(), sd.FullName(), md.Name(),
+					strings.Join(httpRules(md), "<br>"), g.typeRef(md.Input().FullName(), sd.ParentFile().Package()),
+					g.typeRef(md.Output().FullName(), sd.ParentFile().Package()), cell(g.methodDoc(md)))
+			}
+			p("")
+		}
+	}
+}
+
+func (g *gen) methodDoc(md protoreflect.MethodDescriptor) string {
+	if c := g.comment(md); c != "" {
+		return c
+	}
+	if kv, ok := g.kindMethods[md.FullName()]; ok {
+		name := kv.kind.Message.Descriptor().FullName()
+		return fmt.Sprintf("Standard %s ([AIP-%s](https://google.aip.dev/%s)) of [%s](#%s).",
+			kv.verb, aip[kv.verb], aip[kv.verb], name.Name(), anchor(name))
+	}
+	return ""
+}
+
+// httpRules renders the method's google.api.http bindings as "VERB path",
+// with the body field when there is one.
+func httpRules(md protoreflect.MethodDescriptor) []string {
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if rule == nil {
+		return []string{"—"}
+	}
+	var out []string
+	for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
+		verb, path := httpPattern(r)
+		s := fmt.Sprintf("`%s %s`", verb, path)
+		if b := r.GetBody(); b != "" {
+			s += fmt.Sprintf(" (body: `%s`)", b)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func httpPattern(r *annotations.HttpRule) (verb, path string) {
+	switch p := r.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		return "GET", p.Get
+	case *annotations.HttpRule_Put:
+		return "PUT", p.Put
+	case *annotations.HttpRule_Post:
+		return "POST", p.Post
+	case *annotations.HttpRule_Delete:
+		return "DELETE", p.Delete
+	case *annotations.HttpRule_Patch:
+		return "PATCH", p.Patch
+	case *annotations.HttpRule_Custom:
+		return p.Custom.GetKind(), p.Custom.GetPath()
+	}
+	return "?", ""
+}
+
+// standardMethods documents the request messages of the standard methods
+// once, from the first kind, and lists any kind whose requests differ.
+func (g *gen) standardMethods() {
+	p := g.p
+	p("## Standard methods")
+	p("")
+	first := g.kinds[0]
+	p("Every resource kind has the six standard methods, with the same request fields; `{resource}` stands for the kind's field name (`%s`, `border_gate` ...). Shown here with the descriptions of %s.", first.Field, first.Message.Descriptor().Name())
+	p("")
+	for _, v := range verbs {
+		in := first.Method(v).Input()
+		p("### %s", v)
+		p("")
+		p("<a id=\"standard-%s\"></a>", strings.ToLower(v))
+		p("")
+		sig := requestSignature(first, in)
+		var differ []string
+		for _, k := range g.kinds[1:] {
+			if !slices.Equal(requestSignature(k, k.Method(v).Input()), sig) {
+				differ = append(differ, string(k.Method(v).Input().FullName()))
+			}
+		}
+		out := first.Method(v).Output()
+		res := "the record"
+		if out.FullName() != first.Message.Descriptor().FullName() {
+			res = fmt.Sprintf("`%s` with `repeated {resource}` `{collection}` (e.g. `%s`) and `next_page_token`", strings.Replace(string(out.Name()), string(first.Message.Descriptor().Name()), "{Resource}", 1), first.ListField())
+		}
+		p("`%s` ([AIP-%s](https://google.aip.dev/%s)) returns %s.", strings.Replace(string(in.Name()), string(first.Message.Descriptor().Name()), "{Resource}", 1), aip[v], aip[v], res)
+		p("")
+		p("| Field | Type | Description |")
+		p("|---|---|---|")
+		for i := 0; i < in.Fields().Len(); i++ {
+			f := in.Fields().Get(i)
+			name := strings.Replace(string(f.Name()), first.Field, "{resource}", 1)
+			typ := "`" + fieldType(f, in.ParentFile().Package()) + "`"
+			if f.Message() != nil && f.Message().FullName() == first.Message.Descriptor().FullName() {
+				typ = "`{Resource}`"
+			}
+			p("| `%s` | %s | %s |", name, typ, cell(g.comment(f)))
+		}
+		p("")
+		if len(differ) > 0 {
+			p("These requests have other fields: %s.", "`"+strings.Join(differ, "`, `")+"`")
+			p("")
+		}
+	}
+}
+
+func requestSignature(k *resource.Kind, md protoreflect.MessageDescriptor) []string {
+	var sig []string
+	for i := 0; i < md.Fields().Len(); i++ {
+		f := md.Fields().Get(i)
+		sig = append(sig, fmt.Sprintf("%d %s %v", f.Number(), strings.Replace(string(f.Name()), k.Field, "{resource}", 1), f.Cardinality()))
+	}
+	return sig
+}
+
+func (g *gen) resources() {
+	p := g.p
+	p("## Resources")
+	p("")
+	for _, k := range g.kinds {
+		md := k.Message.Descriptor()
+		pkg := md.ParentFile().Package()
+		svc := md.ParentFile().Services().Get(0)
+		p("### %s", md.Name())
+		p("")
+		p("<a id=\"%s\"></a>", anchor(md.FullName()))
+		p("")
+		if c := dropFilterable(g.comment(md)); c != "" {
+			p("%s", c)
+			p("")
+		}
+		p("| | |")
+		p("|---|---|")
+		p("| Message | `%s` |", md.FullName())
+		p("| Collection | `%s` |", k.Collection)
+		p("| Name | `provinces/{province}/%s/{%s}` |", k.Collection, k.Field)
+		p("| Service | [%s](#%s) |", svc.Name(), strings.ToLower(string(svc.Name())))
+		for _, v := range verbs {
+			p("| %s | `%s`: %s |", v, k.Method(v).Name(), strings.Join(httpRules(k.Method(v)), "<br>"))
+		}
+		p("")
+		p("#### Fields")
+		p("")
+		g.fieldTable(md, pkg, true)
+		walkMessage(md, func(d protoreflect.Descriptor) {
+			if d == md {
+				return
+			}
+			p("#### %s", relName(d.FullName(), pkg))
+			p("")
+			p("<a id=\"%s\"></a>", anchor(d.FullName()))
+			p("")
+			if c := g.comment(d); c != "" {
+				p("%s", c)
+				p("")
+			}
+			switch d := d.(type) {
+			case protoreflect.MessageDescriptor:
+				g.fieldTable(d, pkg, false)
+			case protoreflect.EnumDescriptor:
+				g.enumTable(d)
+			}
+		})
+		g.filterable(k, pkg)
+		g.examples(k)
+	}
+}
+
+// dropFilterable removes the hand-written "Filterable fields:" paragraph of
+// a resource comment: the generated table replaces it.
+func dropFilterable(c string) string {
+	var keep []string
+	for _, para := range strings.Split(c, "\n\n") {
+		if !strings.HasPrefix(para, "Filterable fields:") {
+			keep = append(keep, para)
+		}
+	}
+	return strings.Join(keep, "\n\n")
+}
+
+func (g *gen) fieldTable(md protoreflect.MessageDescriptor, pkg protoreflect.FullName, resourceMsg bool) {
+	p := g.p
+	if md.Fields().Len() == 0 {
+		p("(no fields)")
+		p("")
+		return
+	}
+	p("| Field | Type | Description |")
+	p("|---|---|---|")
+	for i := 0; i < md.Fields().Len(); i++ {
+		f := md.Fields().Get(i)
+		c := g.comment(f)
+		if c == "" && resourceMsg && slices.Contains(standardFields, f.Name()) {
+			c = g.std[f.Name()]
+		}
+		p("| `%s` | %s | %s |", f.Name(), g.fieldTypeRef(f, pkg), cell(c))
+	}
+	p("")
+}
+
+func (g *gen) enumTable(ed protoreflect.EnumDescriptor) {
+	p := g.p
+	prefix := ""
+	if v := ed.Values().ByNumber(0); v != nil {
+		prefix, _ = strings.CutSuffix(string(v.Name()), "UNSPECIFIED")
+		if prefix == string(v.Name()) {
+			prefix = ""
+		}
+	}
+	if !g.filterEnums[ed.FullName()] {
+		p("| Value | Number | Description |")
+		p("|---|---|---|")
+		for i := 0; i < ed.Values().Len(); i++ {
+			v := ed.Values().Get(i)
+			p("| `%s` | %d | %s |", v.Name(), v.Number(), cell(g.valueComment(v)))
+		}
+		p("")
+		return
+	}
+	p("| Value | Number | In filters | Description |")
+	p("|---|---|---|---|")
+	for i := 0; i < ed.Values().Len(); i++ {
+		v := ed.Values().Get(i)
+		short := "—"
+		if s, ok := strings.CutPrefix(string(v.Name()), prefix); ok && prefix != "" && v.Number() != 0 {
+			short = "`" + s + "`"
+		}
+		p("| `%s` | %d | %s | %s |", v.Name(), v.Number(), short, cell(g.valueComment(v)))
+	}
+	p("")
+}
+
+func (g *gen) filterable(k *resource.Kind, pkg protoreflect.FullName) {
+	p := g.p
+	p("#### Filtering and ordering")
+	p("")
+	p("`filter` and `order_by` of `%s` accept exactly these fields:", k.Method("List").Name())
+	p("")
+	p("| Field | Filter type | Operators | Values | order_by |")
+	p("|---|---|---|---|---|")
+	for _, f := range k.Schema.Fields() {
+		ops, values, order := "`=` `!=` `<` `<=` `>` `>=`", "", "yes"
+		switch f.Type {
+		case filter.String:
+			values = "text; `value*` is a prefix match with `=` / `!=`"
+		case filter.Int:
+			values = "decimal integer"
+		case filter.Bool:
+			ops, values = "`=` `!=`", "`true`, `false`"
+		case filter.Enum:
+			ops, values = "`=` `!=`", fmt.Sprintf("values of %s, full or short name", g.typeRef(f.Enum.FullName(), pkg))
+		case filter.Date:
+			values = "`YYYY`, `YYYY-MM`, `YYYY-MM-DD`"
+		case filter.Timestamp:
+			values = "RFC 3339"
+		}
+		typ := f.Type.String()
+		if f.Repeated {
+			typ = "repeated " + typ
+			ops, order = "`:`", "no"
+			if f.Type == filter.Enum {
+				values = fmt.Sprintf("`field:VALUE` (an element is VALUE of %s), `field:*` (not empty)", g.typeRef(f.Enum.FullName(), pkg))
+			} else {
+				values = "`field:value` (an element equals value), `field:*` (not empty)"
+			}
+		}
+		p("| `%s` | %s | %s | %s | %s |", f.Path, typ, ops, values, order)
+	}
+	p("")
+}
+
+// examples prints a List call over gRPC and HTTP with a filter built from
+// the kind's schema and checked by the filter parser.
+func (g *gen) examples(k *resource.Kind) {
+	p := g.p
+	f := exampleFilter(k.Schema)
+	if _, err := filter.Parse(f, k.Schema); err != nil {
+		fail(fmt.Errorf("example filter %q for %s: %w", f, k.Collection, err))
+	}
+	list := k.Method("List")
+	parent := "provinces/" + exampleProvince
+	body, err := json.Marshal(struct {
+		Parent string `json:"parent"`
+		Filter string `json:"filter"`
+	}{parent, f})
+	if err != nil {
+		fail(err)
+	}
+	rule, _ := proto.GetExtension(list.Options(), annotations.E_Http).(*annotations.HttpRule)
+	_, path := httpPattern(rule)
+	path = expandPath(path, map[string]string{"parent": parent})
+	p("#### Example")
+	p("")
+	p("```sh")
+	p("grpcurl -plaintext -d '%s' \\", body)
+	p("  %s %s/%s", grpcAddr, list.Parent().FullName(), list.Name())
+	p("curl -sG %s%s --data-urlencode 'filter=%s'", httpAddr, path, f)
+	p("```")
+	p("")
+}
+
+// exampleFilter prefers state, then the first enum field, then a date, then
+// a string.
+func exampleFilter(s *filter.Schema) string {
+	fields := s.Fields()
+	slices.SortStableFunc(fields, func(a, b filter.Field) int {
+		return cmpBool(a.Path != "state", b.Path != "state")
+	})
+	for _, f := range fields {
+		if f.Type == filter.Enum && !f.Repeated {
+			for i := 0; i < f.Enum.Values().Len(); i++ {
+				if v := f.Enum.Values().Get(i); v.Number() != 0 {
+					name := string(v.Name())
+					if z := f.Enum.Values().ByNumber(0); z != nil {
+						if prefix, ok := strings.CutSuffix(string(z.Name()), "UNSPECIFIED"); ok {
+							name = strings.TrimPrefix(name, prefix)
+						}
+					}
+					return fmt.Sprintf("%s = %s", f.Path, name)
+				}
+			}
+		}
+	}
+	for _, f := range fields {
+		if f.Type == filter.Date && !f.Repeated {
+			return fmt.Sprintf("%s >= 2024", f.Path)
+		}
+	}
+	for _, f := range fields {
+		if f.Type == filter.String && !f.Repeated {
+			return fmt.Sprintf("%s = \"A*\"", f.Path)
+		}
+	}
+	return "create_time >= 2025-01-01T00:00:00Z"
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+var templateVarRE = regexp.MustCompile(`\{([\w.]+)(=[^}]*)?\}`)
+
+// expandPath substitutes the variables of an HTTP path template.
+func expandPath(tmpl string, vars map[string]string) string {
+	return templateVarRE.ReplaceAllStringFunc(tmpl, func(m string) string {
+		name := templateVarRE.FindStringSubmatch(m)[1]
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return m
+	})
+}
+
+// otherTypes documents every provex message and enum not shown with a
+// resource kind or as a standard request or response.
+func (g *gen) otherTypes() {
+	p := g.p
+	p("## Other types")
+	p("")
+	for _, fd := range g.files {
+		walkFile(fd, func(d protoreflect.Descriptor) {
+			if g.covered[d.FullName()] {
+				return
+			}
+			p("### %s", d.FullName())
+			p("")
+			p("<a id=\"%s\"></a>", anchor(d.FullName()))
+			p("")
+			if c := g.comment(d); c != "" {
+				p("%s", c)
+				p("")
+			}
+			switch d := d.(type) {
+			case protoreflect.MessageDescriptor:
+				g.fieldTable(d, fd.Package(), false)
+			case protoreflect.EnumDescriptor:
+				g.enumTable(d)
+			}
+		})
+	}
+}
+
+func fieldType(f protoreflect.FieldDescriptor, pkg protoreflect.FullName) string {
+	if f.IsMap() {
+		return fmt.Sprintf("map<%s, %s>", fieldType(f.MapKey(), pkg), fieldType(f.MapValue(), pkg))
+	}
+	var t string
+	switch {
+	case f.Enum() != nil:
+		t = relName(f.Enum().FullName(), pkg)
+	case f.Message() != nil:
+		t = relName(f.Message().FullName(), pkg)
+	default:
+		t = f.Kind().String()
+	}
+	if f.IsList() {
+		t = "repeated " + t
+	}
+	return t
+}
+
+func (g *gen) fieldTypeRef(f protoreflect.FieldDescriptor, pkg protoreflect.FullName) string {
+	if f.IsMap() {
+		return "`" + fieldType(f, pkg) + "`"
+	}
+	var target protoreflect.FullName
+	switch {
+	case f.Enum() != nil:
+		target = f.Enum().FullName()
+	case f.Message() != nil:
+		target = f.Message().FullName()
+	default:
+		return "`" + fieldType(f, pkg) + "`"
+	}
+	ref := g.typeRef(target, pkg)
+	if f.IsList() {
+		ref = "repeated " + ref
+	}
+	return ref
+}
+
+// typeRef renders a type name relative to pkg, linked when documented here.
+func (g *gen) typeRef(name, pkg protoreflect.FullName) string {
+	s := "`" + relName(name, pkg) + "`"
+	if a := g.anchors[name]; a != "" {
+		s = fmt.Sprintf("[%s](#%s)", s, a)
+	}
+	return s
+}
+
+// relName drops pkg from name when name is declared in it.
+func relName(name, pkg protoreflect.FullName) string {
+	if rest, ok := strings.CutPrefix(string(name), string(pkg)+"."); ok {
+		return rest
+	}
+	return string(name)
+}
+
+func anchor(name protoreflect.FullName) string {
+	return strings.ToLower(strings.ReplaceAll(string(name), ".", "-"))
+}
+
+// cell makes a comment fit in one table cell: paragraphs become <br><br>,
+// lines are joined and pipes escaped.
+func cell(s string) string {
+	paras := strings.Split(strings.TrimSpace(s), "\n\n")
+	for i, para := range paras {
+		paras[i] = strings.Join(strings.Fields(para), " ")
+	}
+	return strings.ReplaceAll(strings.Join(paras, "<br><br>"), "|", `\|`)
+}
