@@ -338,7 +338,6 @@ type fdiSpec struct {
 	sectorW    []float64
 	state      func(approved time.Time) investmentv1.Project_State
 	idPrefix   string
-	leads      []string // investor leads that some projects came from
 }
 
 // fdi generates FDI projects and returns their names.

@@ -65,14 +65,14 @@ func runDemo(ctx context.Context, env *cli.Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "%-12s gRPC %-16s HTTP %-16s %4d sample records\n", members[i], n.GRPCAddr(), n.HTTPAddr(), count)
+		fmt.Fprintf(env.Stdout, "%-12s gRPC %-16s HTTP %-16s %4d sample records\n", members[i], loopbackName(n.GRPCAddr()), loopbackName(n.HTTPAddr()), count)
 	}
 	printExamples(env.Stdout, nodes[0], members[0])
 	return g.Wait()
 }
 
 func printExamples(w io.Writer, n *server.Node, member string) {
-	g, h := n.GRPCAddr(), n.HTTPAddr()
+	g, h := loopbackName(n.GRPCAddr()), loopbackName(n.HTTPAddr())
 	fmt.Fprintf(w, `
 The nodes are ready. Try, in another terminal:
 
@@ -86,4 +86,14 @@ The nodes are ready. Try, in another terminal:
 
 The OpenAPI document is at http://%[2]s/openapi.json. Stop with Ctrl-C.
 `, g, h, member)
+}
+
+// loopbackName writes a loopback address as localhost:PORT, as the README
+// does.
+func loopbackName(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || !net.ParseIP(host).IsLoopback() {
+		return addr
+	}
+	return net.JoinHostPort("localhost", port)
 }

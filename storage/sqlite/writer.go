@@ -157,11 +157,6 @@ func (db *DB) commit(batch []*pendingWrite) {
 		tx.Rollback()
 		db.setHead(headBefore)
 		db.failAll(batch, fmt.Errorf("commit: %w", err))
-		return
-	}
-	select {
-	case db.committed <- struct{}{}:
-	default:
 	}
 }
 

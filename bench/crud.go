@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/server"
+)
+
+func runCRUD(args []string) error {
+	fs := flag.NewFlagSet("crud", flag.ExitOnError)
+	duration := fs.Duration("duration", 5*time.Second, "length of each timed run")
+	only := fs.String("only", "", "run only this operation/concurrency, e.g. Create/64")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+
+	dir, err := os.MkdirTemp("", "provex-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	node, err := server.New(ctx, server.Config{
+		Member: "cao-bang", DataDir: filepath.Join(dir, "provex"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return err
+	}
+	if err := node.Listen(); err != nil {
+		return err
+	}
+	nodeCtx, stopNode := contextWithCancel()
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Serve(nodeCtx) }()
+	defer func() { stopNode(); <-nodeDone }()
+
+	base, err := startBaseline(filepath.Join(dir, "baseline.db"))
+	if err != nil {
+		return err
+	}
+	defer base.stop()
+
+	targets := []struct{ name, addr string }{{"provex", node.GRPCAddr()}, {"baseline", base.addr}}
+	type row struct {
+		op, target string
+		conc       int
+		r          result
+	}
+	var rows []row
+	for _, conc := range []int{1, 64} {
+		for _, op := range []string{"Create", "Get"} {
+			if *only != "" && *only != fmt.Sprintf("%s/%d", op, conc) {
+				continue
+			}
+			for _, t := range targets {
+				c, conn, err := dial(t.addr)
+				if err != nil {
+					return err
+				}
+				prefix := fmt.Sprintf("%s-c%d", strings.ToLower(op), conc)
+				var r result
+				switch op {
+				case "Create":
+					r = measure(conc, *duration, func(w, i int) error {
+						_, err := c.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+							Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("%s-w%d-%d", prefix, w, i), Agreement: benchAgreement(i),
+						})
+						return err
+					})
+				case "Get":
+					// Read back what the Create runs wrote, at random.
+					names := createdNames(conc, prefix)
+					r = measure(conc, *duration, func(w, i int) error {
+						_, err := c.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: names[rand.IntN(len(names))]})
+						return err
+					})
+				}
+				conn.Close()
+				fmt.Fprintf(os.Stderr, "%s %s c=%d: %d ops, %.0f/s, p50 %s ms, p99 %s ms, %d errors\n", t.name, op, conc, r.ops, r.throughput, ms(r.p50), ms(r.p99), r.errors)
+				rows = append(rows, row{op, t.name, conc, r})
+			}
+		}
+	}
+
+	fmt.Printf("| operation | concurrency | server | ops/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|\n")
+	for _, rw := range rows {
+		fmt.Printf("| %s | %d | %s | %.0f | %s | %s | %d |\n", rw.op, rw.conc, rw.target, rw.r.throughput, ms(rw.r.p50), ms(rw.r.p99), rw.r.errors)
+	}
+	fmt.Printf("\n| operation | concurrency | provex/baseline throughput | provex/baseline p50 latency |\n|---|---|---|---|\n")
+	for i := 0; i+1 < len(rows); i += 2 {
+		p, b := rows[i].r, rows[i+1].r
+		fmt.Printf("| %s | %d | %.2fx | %.2fx |\n", rows[i].op, rows[i].conc, p.throughput/b.throughput, float64(p.p50)/float64(b.p50))
+	}
+	return nil
+}
+
+// createdNames lists names the Create run of the same concurrency wrote
+// (its first ids per worker exist in both servers).
+func createdNames(conc int, getPrefix string) []string {
+	prefix := "create" + strings.TrimPrefix(getPrefix, "get")
+	var names []string
+	for w := 0; w < conc; w++ {
+		for i := 0; i < 50; i++ {
+			names = append(names, fmt.Sprintf("provinces/cao-bang/agreements/%s-w%d-%d", prefix, w, i))
+		}
+	}
+	return names
+}
+
+// baseline is the bare server: generated stubs, database/sql, nothing else.
+type baseline struct {
+	twinningv1.UnimplementedTwinningServiceServer
+	db, readers        *sql.DB
+	insert, insertVal  *sql.Stmt
+	get                *sql.Stmt
+	grpc               *grpc.Server
+	addr               string
+	insertColumnValues func(*twinningv1.Agreement) []any
+}
+
+func startBaseline(path string) (*baseline, error) {
+	dsn := "file:" + path + "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	schema, err := os.ReadFile("storage/sqlite/migrations/0001_init.sql")
+	if err != nil {
+		return nil, fmt.Errorf("run from the repository root: %w", err)
+	}
+	if _, err := db.Exec(string(schema)); err != nil {
+		return nil, err
+	}
+	readers, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		return nil, err
+	}
+	readers.SetMaxOpenConns(8)
+	b := &baseline{db: db, readers: readers}
+	k := resource.Agreements
+	var cols []string
+	for _, f := range k.Schema.Fields() {
+		if !f.Repeated {
+			cols = append(cols, f.Column)
+		}
+	}
+	if b.insert, err = db.Prepare(fmt.Sprintf("INSERT INTO agreements (name, province, seq, data, %s) VALUES (?, 'cao-bang', 0, ?%s)",
+		strings.Join(cols, ", "), strings.Repeat(", ?", len(cols)))); err != nil {
+		return nil, err
+	}
+	if b.insertVal, err = db.Prepare("INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES ('agreements', 'partner_countries', ?, ?)"); err != nil {
+		return nil, err
+	}
+	if b.get, err = readers.Prepare("SELECT data FROM agreements WHERE name = ?"); err != nil {
+		return nil, err
+	}
+	b.insertColumnValues = func(a *twinningv1.Agreement) []any {
+		var vals []any
+		for _, f := range k.Schema.Fields() {
+			if !f.Repeated {
+				vals = append(vals, f.Values(a.ProtoReflect())[0])
+			}
+		}
+		return vals
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b.addr = lis.Addr().String()
+	b.grpc = grpc.NewServer()
+	twinningv1.RegisterTwinningServiceServer(b.grpc, b)
+	go b.grpc.Serve(lis)
+	return b, nil
+}
+
+func (b *baseline) stop() {
+	b.grpc.Stop()
+	b.readers.Close()
+	b.db.Close()
+}
+
+func (b *baseline) CreateAgreement(ctx context.Context, req *twinningv1.CreateAgreementRequest) (*twinningv1.Agreement, error) {
+	a := proto.Clone(req.GetAgreement()).(*twinningv1.Agreement)
+	a.Name = "provinces/cao-bang/agreements/" + req.GetAgreementId()
+	a.CreateTime = timestamppb.Now()
+	a.UpdateTime = a.CreateTime
+	data, err := proto.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.Stmt(b.insert).Exec(append([]any{a.Name, data}, b.insertColumnValues(a)...)...)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := res.LastInsertId()
+	for _, c := range a.PartnerCountries {
+		if _, err := tx.Stmt(b.insertVal).Exec(c, id); err != nil {
+			return nil, err
+		}
+	}
+	return a, tx.Commit()
+}
+
+func (b *baseline) GetAgreement(ctx context.Context, req *twinningv1.GetAgreementRequest) (*twinningv1.Agreement, error) {
+	var data []byte
+	if err := b.get.QueryRowContext(ctx, req.GetName()).Scan(&data); err != nil {
+		if err == sql.ErrNoRows {
+			return nil, apperr.NotFound("%s not found", req.GetName())
+		}
+		return nil, err
+	}
+	a := &twinningv1.Agreement{}
+	return a, proto.Unmarshal(data, a)
+}

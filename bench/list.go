@@ -1,0 +1,186 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+var benchCountries = []string{"CN", "LA", "KH", "KR", "JP", "SG", "TW", "US", "DE", "FR", "TH", "RU", "IN", "AU", "GB", "NL", "HK", "MY", "ID", "PH"}
+
+// listAgreement spreads records over kinds, states, countries and 25 years
+// of signing dates, deterministically from i.
+func listAgreement(i int) *twinningv1.Agreement {
+	r := rand.New(rand.NewPCG(uint64(i), 42))
+	day := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, r.IntN(9400))
+	countries := []string{benchCountries[r.IntN(len(benchCountries))]}
+	if r.IntN(4) == 0 {
+		countries = append(countries, benchCountries[r.IntN(len(benchCountries))])
+	}
+	return &twinningv1.Agreement{
+		DisplayName:      fmt.Sprintf("Agreement %07d with %s partners", i, countries[0]),
+		Kind:             twinningv1.Agreement_Kind(1 + r.IntN(4)),
+		State:            twinningv1.Agreement_State(1 + r.IntN(5)),
+		PartnerCountries: countries,
+		SignedDate:       &typev1.Date{Year: int32(day.Year()), Month: int32(day.Month()), Day: int32(day.Day())},
+		SignedPlace:      "Cao Bằng",
+		Summary:          "Cooperation in trade, tourism, education and border management between the two localities.",
+	}
+}
+
+// load fills a store with n agreements through the normal write path
+// (group commit, change log), from many goroutines at once.
+func load(path string, n int) error {
+	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	var (
+		next   atomic.Int64
+		wg     sync.WaitGroup
+		failed atomic.Value
+		start  = time.Now()
+	)
+	for w := 0; w < 256; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || failed.Load() != nil {
+					return
+				}
+				name := fmt.Sprintf("provinces/cao-bang/agreements/a%07d", i)
+				_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
+					Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
+						a := listAgreement(i)
+						a.Name = name
+						a.CreateTime = timestamppb.New(st.Time)
+						a.UpdateTime = a.CreateTime
+						a.Etag = fmt.Sprint(st.Seq)
+						return a, nil
+					}})
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				if i > 0 && i%100000 == 0 {
+					fmt.Fprintf(os.Stderr, "loaded %d records (%.0f/s)\n", i, float64(i)/time.Since(start).Seconds())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		db.Close()
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "loaded %d records in %s\n", n, time.Since(start).Round(time.Second))
+	return db.Close()
+}
+
+func runList(args []string) error {
+	fs := flag.NewFlagSet("list", flag.ExitOnError)
+	records := fs.Int("records", 1_000_000, "records to load")
+	dataDir := fs.String("data", "", "keep the loaded node here and reuse it on later runs (default: a temporary directory)")
+	queries := fs.Int("queries", 300, "queries per filter")
+	fs.Parse(args)
+
+	dir := *dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "provex-bench-list-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	marker := filepath.Join(dir, fmt.Sprintf("loaded-%d", *records))
+	if _, err := os.Stat(marker); err != nil {
+		os.RemoveAll(filepath.Join(dir, server.DatabaseFile))
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+		if err := load(filepath.Join(dir, server.DatabaseFile), *records); err != nil {
+			return err
+		}
+		os.WriteFile(marker, nil, 0o644)
+	}
+
+	node, err := server.New(ctx, server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	if err := node.Listen(); err != nil {
+		return err
+	}
+	nodeCtx, stopNode := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- node.Serve(nodeCtx) }()
+	defer func() { stopNode(); <-done }()
+	c, conn, err := dial(node.GRPCAddr())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	cases := []struct{ filter, orderBy string }{
+		{"", ""},
+		{"state = IN_FORCE", ""},
+		{"kind = MOU AND state = EXPIRED", ""},
+		{"signed_date >= 2025-01-01", ""},
+		{"kind = MOU AND signed_date >= 2024", ""},
+		{"partner_countries:KR", ""},
+		{"partner_countries:KR AND state = SIGNED", ""},
+		{`display_name = "Agreement 09*"`, ""},
+		{"state = TERMINATED OR kind = OTHER", ""},
+		{"NOT state = IN_FORCE", ""},
+		{"state = IN_FORCE", "signed_date desc"},
+		{"", "display_name"},
+	}
+	fmt.Printf("List page 1 (page_size 50) over %d agreements, %d queries each, concurrency 1:\n\n", *records, *queries)
+	fmt.Printf("| filter | order_by | results on page | p50 ms | p99 ms |\n|---|---|---|---|---|\n")
+	for _, tc := range cases {
+		var got int
+		r := measureN(*queries, func() error {
+			resp, err := c.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang", Filter: tc.filter, OrderBy: tc.orderBy, PageSize: 50})
+			if err == nil {
+				got = len(resp.GetAgreements())
+			}
+			return err
+		})
+		if r.errors > 0 {
+			return fmt.Errorf("filter %q: %d errors", tc.filter, r.errors)
+		}
+		fmt.Printf("| `%s` | `%s` | %d | %s | %s |\n", tc.filter, tc.orderBy, got, ms(r.p50), ms(r.p99))
+	}
+	return nil
+}
+
+// measureN runs op n times in a row.
+func measureN(n int, op func() error) result {
+	var i atomic.Int64
+	return measure(1, time.Hour, func(int, int) error {
+		if i.Add(1) > int64(n) {
+			return errStop
+		}
+		return op()
+	})
+}

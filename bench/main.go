@@ -1,0 +1,133 @@
+// Command bench measures a provex node over loopback gRPC against a baseline
+// in the same run, and prints Markdown tables for BENCHMARKS.md.
+//
+//	go run ./bench crud [-duration 5s]          Create and Get, concurrency 1 and 64
+//	go run ./bench list [-records 1000000]      List page 1 with filters over many records
+//
+// The baseline is a bare grpc-go server implementing CreateAgreement and
+// GetAgreement directly on database/sql + mattn/go-sqlite3: the same schema,
+// the same pragmas (WAL, synchronous=FULL), and for each Create the same
+// record-row and repeated-value inserts in one transaction, but no
+// interceptors, validation, change log or group commit.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "crud":
+		err = runCRUD(os.Args[2:])
+	case "list":
+		err = runList(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// result summarises one timed run.
+type result struct {
+	ops        int
+	errors     int
+	elapsed    time.Duration
+	p50, p99   time.Duration
+	throughput float64
+}
+
+// measure runs op from `workers` goroutines for d and collects latencies.
+func measure(workers int, d time.Duration, op func(worker, i int) error) result {
+	var (
+		mu      sync.Mutex
+		all     []time.Duration
+		errs    int
+		wg      sync.WaitGroup
+		started = time.Now()
+		until   = started.Add(d)
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, 4096)
+			bad := 0
+			for i := 0; time.Now().Before(until); i++ {
+				t0 := time.Now()
+				if err := op(w, i); err == errStop {
+					break
+				} else if err != nil {
+					bad++
+					if bad == 1 {
+						fmt.Fprintln(os.Stderr, "bench: op error:", err)
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(started)
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	r := result{ops: len(all), errors: errs, elapsed: elapsed}
+	if len(all) > 0 {
+		r.p50 = all[len(all)/2]
+		r.p99 = all[len(all)*99/100]
+		r.throughput = float64(len(all)) / elapsed.Seconds()
+	}
+	return r
+}
+
+func dial(addr string) (twinningv1.TwinningServiceClient, *grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, err
+	}
+	return twinningv1.NewTwinningServiceClient(conn), conn, nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Microseconds())/1000) }
+
+// benchAgreement is the record every Create writes: realistic size, one
+// repeated filterable field.
+func benchAgreement(i int) *twinningv1.Agreement {
+	return &twinningv1.Agreement{
+		DisplayName:      fmt.Sprintf("Memorandum of understanding on border trade cooperation no. %d", i),
+		Kind:             twinningv1.Agreement_KIND_MOU,
+		State:            twinningv1.Agreement_STATE_SIGNED,
+		PartnerCountries: []string{"CN"},
+		SignedPlace:      "Cao Bằng",
+		Summary:          "Cooperation in border-gate management, trade facilitation, tourism at the Ban Gioc–Detian scenic area and exchanges between border communes.",
+	}
+}
+
+var ctx = context.Background()
+
+// errStop ends a worker of measure early.
+var errStop = errors.New("stop")
+
+func contextWithCancel() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
