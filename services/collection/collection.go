@@ -132,28 +132,16 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	fresh := proto.Clone(res)
 	c.kind.ClearOutputOnly(fresh)
 	c.kind.SetName(fresh, name)
-	m, err := c.node.Store.Write(ctx, storage.Write{
-		Kind:      c.kind,
-		Name:      name,
-		RequestID: requestID,
-		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
-			if current != nil {
-				if c.kind.Deleted(current) {
-					return nil, apperr.AlreadyExists("%s exists and is deleted; undelete it or choose another id", name)
-				}
-				return nil, apperr.AlreadyExists("%s already exists", name)
+	return c.write(ctx, name, requestID, func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
+		if current != nil {
+			if c.kind.Deleted(current) {
+				return nil, apperr.AlreadyExists("%s exists and is deleted; undelete it or choose another id", name)
 			}
-			now := timestamppb.New(st.Time)
-			c.kind.SetCreateTime(fresh, now)
-			c.kind.SetUpdateTime(fresh, now)
-			c.kind.SetEtag(fresh, etag(st))
-			return fresh, nil
-		},
+			return nil, apperr.AlreadyExists("%s already exists", name)
+		}
+		c.kind.SetCreateTime(fresh, now)
+		return fresh, nil
 	})
-	if err != nil {
-		return zero, err
-	}
-	return m.(T), nil
 }
 
 // Update changes the fields named by mask (every writable field when the
@@ -176,30 +164,20 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 		return zero, err
 	}
 	wantEtag := c.kind.Etag(res)
-	m, err := c.node.Store.Write(ctx, storage.Write{
-		Kind: c.kind,
-		Name: name,
-		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
-			if err := c.checkCurrent(current, name, wantEtag); err != nil {
-				return nil, err
-			}
-			if c.kind.Deleted(current) {
-				return nil, apperr.FailedPrecondition("%s is deleted; undelete it before updating", name)
-			}
-			next := proto.Clone(current)
-			applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
-			if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
-				return nil, err
-			}
-			c.kind.SetUpdateTime(next, timestamppb.New(st.Time))
-			c.kind.SetEtag(next, etag(st))
-			return next, nil
-		},
+	return c.write(ctx, name, "", func(current proto.Message, _ *timestamppb.Timestamp) (proto.Message, error) {
+		if err := c.checkCurrent(current, name, wantEtag); err != nil {
+			return nil, err
+		}
+		if c.kind.Deleted(current) {
+			return nil, apperr.FailedPrecondition("%s is deleted; undelete it before updating", name)
+		}
+		next := proto.Clone(current)
+		applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
+		if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
+			return nil, err
+		}
+		return next, nil
 	})
-	if err != nil {
-		return zero, err
-	}
-	return m.(T), nil
 }
 
 // Delete marks a record deleted. The tombstone keeps the record's state, so
@@ -222,25 +200,40 @@ func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, d
 	if err := c.mayWrite(n.Province, name); err != nil {
 		return zero, err
 	}
+	return c.write(ctx, name, "", func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
+		if err := c.checkCurrent(current, name, wantEtag); err != nil {
+			return nil, err
+		}
+		switch was := c.kind.Deleted(current); {
+		case deleted && was:
+			return nil, apperr.NotFound("%s is already deleted", name)
+		case !deleted && !was:
+			return nil, apperr.AlreadyExists("%s is not deleted", name)
+		}
+		next := proto.Clone(current)
+		if deleted {
+			c.kind.SetDeleteTime(next, now)
+		} else {
+			c.kind.SetDeleteTime(next, nil)
+		}
+		return next, nil
+	})
+}
+
+// write applies one change through the store. change gets the stored record
+// (nil if none) and the time of the write, and returns the new state; write
+// then stamps it with update_time and a new etag, as every change must.
+func (c *Collection[T]) write(ctx context.Context, name, requestID string, change func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error)) (T, error) {
+	var zero T
 	m, err := c.node.Store.Write(ctx, storage.Write{
-		Kind: c.kind,
-		Name: name,
+		Kind:      c.kind,
+		Name:      name,
+		RequestID: requestID,
 		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
-			if err := c.checkCurrent(current, name, wantEtag); err != nil {
-				return nil, err
-			}
-			switch was := c.kind.Deleted(current); {
-			case deleted && was:
-				return nil, apperr.NotFound("%s is already deleted", name)
-			case !deleted && !was:
-				return nil, apperr.AlreadyExists("%s is not deleted", name)
-			}
-			next := proto.Clone(current)
 			now := timestamppb.New(st.Time)
-			if deleted {
-				c.kind.SetDeleteTime(next, now)
-			} else {
-				c.kind.SetDeleteTime(next, nil)
+			next, err := change(current, now)
+			if err != nil {
+				return nil, err
 			}
 			c.kind.SetUpdateTime(next, now)
 			c.kind.SetEtag(next, etag(st))
