@@ -157,7 +157,17 @@ func (p *parser) describeAt(pos int) string {
 }
 
 func (p *parser) expression() (Expr, error) {
-	first, err := p.sequence()
+	terms, err := p.keywordList("AND", p.sequence)
+	if err != nil {
+		return nil, err
+	}
+	return joinAnd(terms), nil
+}
+
+// keywordList parses one or more operands separated by a keyword (AND or
+// OR).
+func (p *parser) keywordList(keyword string, operand func() (Expr, error)) ([]Expr, error) {
+	first, err := operand()
 	if err != nil {
 		return nil, err
 	}
@@ -165,18 +175,17 @@ func (p *parser) expression() (Expr, error) {
 	for {
 		save := p.pos
 		p.skipSpace()
-		if p.eof() || !p.keywordAt(p.pos, "AND") {
+		if p.eof() || !p.keywordAt(p.pos, keyword) {
 			p.pos = save
-			break
+			return terms, nil
 		}
-		p.pos += len("AND")
-		next, err := p.sequence()
+		p.pos += len(keyword)
+		next, err := operand()
 		if err != nil {
 			return nil, err
 		}
 		terms = append(terms, next)
 	}
-	return joinAnd(terms), nil
 }
 
 func (p *parser) sequence() (Expr, error) {
@@ -217,25 +226,11 @@ func joinAnd(terms []Expr) Expr {
 }
 
 func (p *parser) factor() (Expr, error) {
-	first, err := p.term()
+	terms, err := p.keywordList("OR", p.term)
 	if err != nil {
 		return nil, err
 	}
-	terms := []Expr{first}
-	for {
-		save := p.pos
-		p.skipSpace()
-		if p.eof() || !p.keywordAt(p.pos, "OR") {
-			p.pos = save
-			break
-		}
-		p.pos += len("OR")
-		next, err := p.term()
-		if err != nil {
-			return nil, err
-		}
-		terms = append(terms, next)
-	}
+	first := terms[0]
 	if len(terms) == 1 {
 		return first, nil
 	}
