@@ -29,6 +29,7 @@ type Kind struct {
 	Schema *filter.Schema
 
 	name, etag, createTime, updateTime, deleteTime protoreflect.FieldDescriptor
+	visibility, visibleTo                          protoreflect.FieldDescriptor
 }
 
 // Method returns the descriptor of a standard method of the kind: verb is
@@ -75,6 +76,7 @@ func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...s
 	}
 	k.name, k.etag = fd("name"), fd("etag")
 	k.createTime, k.updateTime, k.deleteTime = fd("create_time"), fd("update_time"), fd("delete_time")
+	k.visibility, k.visibleTo = fd("visibility"), fd("visible_to")
 	return k
 }
 
@@ -165,6 +167,18 @@ func (k *Kind) Etag(m protoreflect.ProtoMessage) string {
 }
 func (k *Kind) SetEtag(m protoreflect.ProtoMessage, etag string) {
 	m.ProtoReflect().Set(k.etag, protoreflect.ValueOfString(etag))
+}
+
+// Audience returns who may read the record: its visibility (the number of
+// a provex.type.v1.Visibility value) and, for restricted records, the
+// provinces listed.
+func (k *Kind) Audience(m protoreflect.ProtoMessage) (visibility int32, visibleTo []string) {
+	r := m.ProtoReflect()
+	list := r.Get(k.visibleTo).List()
+	for i := 0; i < list.Len(); i++ {
+		visibleTo = append(visibleTo, list.Get(i).String())
+	}
+	return int32(r.Get(k.visibility).Enum()), visibleTo
 }
 
 // Deleted reports whether the record is soft-deleted.

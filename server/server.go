@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,12 +25,15 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/provex/provex/federation"
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/gen/openapi"
 	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/replication"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/border"
 	"github.com/provex/provex/services/collection"
@@ -53,6 +57,18 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Version         string
 	Logger          *slog.Logger
+
+	// Key signs the node's change-log checkpoints. Without one the node
+	// uses (creating it if needed) node.key in DataDir.
+	Key ed25519.PrivateKey
+	// Manifest lists the federation's members. Without one the node runs
+	// alone: a manifest of itself only, no peers.
+	Manifest *federation.Manifest
+	// Peers are the members this node pulls from and announces to.
+	Peers []string
+	// SyncInterval is the period of the background exchange with each peer
+	// (default 5s).
+	SyncInterval time.Duration
 }
 
 // MaxMessageBytes is the largest request or response message.
@@ -63,6 +79,7 @@ type Node struct {
 	cfg    Config
 	log    *slog.Logger
 	store  *sqlite.DB
+	sync   *replication.Engine
 	grpc   *grpc.Server
 	health *health.Server
 	http   *http.Server
@@ -95,11 +112,45 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{Logger: cfg.Logger})
+	if cfg.Key == nil {
+		if cfg.Key, err = nodeKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Manifest == nil {
+		if cfg.Manifest, err = soloManifest(cfg.Member, cfg.GRPCAddr, cfg.Key); err != nil {
+			return nil, err
+		}
+		if len(cfg.Peers) > 0 {
+			return nil, errors.New("peers need a federation manifest that lists them")
+		}
+	}
+	if m, ok := cfg.Manifest.Member(cfg.Member); !ok {
+		return nil, fmt.Errorf("member %q is not in the federation manifest", cfg.Member)
+	} else if !m.PublicKey.Equal(cfg.Key.Public()) {
+		return nil, fmt.Errorf("the node key does not match %s's public key in the federation manifest", cfg.Member)
+	}
+	if cfg.Manifest.Expired(time.Now()) {
+		cfg.Logger.Warn("the federation manifest has expired; still using it", "expires", cfg.Manifest.Expires)
+	}
+	var engine *replication.Engine
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
+		Logger:    cfg.Logger,
+		Key:       cfg.Key,
+		Committed: func() { engine.Changed() },
+	})
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: store}
+	engine, err = replication.New(replication.Config{
+		Member: cfg.Member, Store: store, Manifest: cfg.Manifest, Peers: cfg.Peers,
+		Interval: cfg.SyncInterval, Logger: cfg.Logger,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine}
 
 	ic := &interceptors{log: cfg.Logger, validator: validator}
 	n.grpc = grpc.NewServer(
@@ -113,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	borderv1.RegisterBorderServiceServer(n.grpc, border.New(shared))
 	investmentv1.RegisterInvestmentServiceServer(n.grpc, investment.New(shared))
 	nodev1.RegisterNodeServiceServer(n.grpc, node.New(cfg.Member, cfg.Version, time.Now()))
+	syncv1.RegisterSyncServiceServer(n.grpc, engine.Service())
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
@@ -158,6 +210,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		borderv1.RegisterBorderServiceHandler,
 		investmentv1.RegisterInvestmentServiceHandler,
 		nodev1.RegisterNodeServiceHandler,
+		syncv1.RegisterSyncServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -222,7 +275,11 @@ func (n *Node) Serve(ctx context.Context) error {
 			errs <- err
 		}
 	}()
-	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
+	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir, "peers", n.cfg.Peers)
+	syncCtx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	go func() { n.sync.Run(syncCtx); close(syncDone) }()
+	defer func() { stopSync(); <-syncDone }()
 
 	var serveErr error
 	select {
@@ -230,6 +287,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	case serveErr = <-errs:
 		n.log.Error("server stopped", "err", serveErr)
 	}
+	// Sync stops before the store closes: it may be applying a batch.
+	stopSync()
+	<-syncDone
 	n.shutdown()
 	return serveErr
 }
@@ -256,4 +316,42 @@ func (n *Node) shutdown() {
 		n.log.Error("close store", "err", err)
 	}
 	n.log.Info("stopped")
+}
+
+// KeyFile is the node key's file inside the data directory, used when no key
+// is configured.
+const KeyFile = "node.key"
+
+// nodeKey reads the node's key from its data directory, creating it the
+// first time.
+func nodeKey(dataDir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dataDir, KeyFile)
+	key, err := federation.ReadKeyFile(path)
+	if err == nil {
+		return key, nil
+	}
+	if _, statErr := os.Stat(path); statErr == nil {
+		return nil, err
+	}
+	_, key, err = federation.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := federation.WriteKeyFile(path, key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// soloManifest is the federation of a node running alone: itself only.
+func soloManifest(member, addr string, key ed25519.PrivateKey) (*federation.Manifest, error) {
+	role := federation.RoleProvince
+	if member == resource.Ministry {
+		role = federation.RoleMinistry
+	}
+	now := time.Now()
+	return &federation.Manifest{
+		Version: 1, Issued: now, Expires: now.AddDate(100, 0, 0),
+		Members: []federation.Member{{ID: member, Role: role, Address: addr, PublicKey: key.Public().(ed25519.PublicKey)}},
+	}, nil
 }

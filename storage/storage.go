@@ -33,9 +33,50 @@ type Store interface {
 	// the log is empty).
 	Head(ctx context.Context) (changelog.Entry, error)
 	// Changes returns up to limit entries of origin's log with Seq > after,
-	// in order.
+	// in order. Entries this node holds redacted come without Data.
 	Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error)
 	Close() error
+
+	// The rest serves sync between nodes.
+
+	// Origins returns, for every origin whose entries this node holds, the
+	// last entry applied without a gap, the newest signed checkpoint and the
+	// number of holes.
+	Origins(ctx context.Context) ([]OriginState, error)
+	// Checkpoint returns origin's newest checkpoint with Seq <= upTo (Seq 0
+	// when there is none). Through the hash chain it proves every entry up
+	// to its Seq, so a sender needs only the newest one in a batch.
+	Checkpoint(ctx context.Context, origin string, upTo uint64) (changelog.Checkpoint, error)
+	// ApplyRemote appends entries of another origin, verified by the caller
+	// up to the signed checkpoint cp (which ends them), and applies the
+	// record states they carry, all in one transaction. entries must start
+	// right after the last applied entry of the origin and link to it;
+	// otherwise nothing is applied and the error says so. Redacted entries
+	// that this node may read become holes; a record this node may no longer
+	// read is removed.
+	ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) error
+	// Holes returns up to limit seqs of origin's entries that this node may
+	// read but holds redacted.
+	Holes(ctx context.Context, origin string, limit int) ([]uint64, error)
+	// Entries returns the entries of origin with the given seqs that this
+	// node holds (redacted or not), in seq order.
+	Entries(ctx context.Context, origin string, seqs []uint64) ([]changelog.Entry, error)
+	// FillHoles stores the full versions of entries held redacted. Each
+	// must hash to the stored entry; the records are updated unless this
+	// node already holds a newer state of them.
+	FillHoles(ctx context.Context, entries []changelog.Entry) error
+}
+
+// OriginState is how far a node holds one origin's log.
+type OriginState struct {
+	Origin string
+	// Seq and Hash are of the last entry applied without a gap (0 and the
+	// zero hash when none).
+	Seq  uint64
+	Hash []byte
+	// Checkpoint is the newest signed checkpoint held (Seq 0 when none).
+	Checkpoint changelog.Checkpoint
+	Holes      int
 }
 
 // Query selects records of one kind.

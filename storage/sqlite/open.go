@@ -16,6 +16,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"embed"
 	"fmt"
@@ -46,6 +47,12 @@ type Options struct {
 	MaxBatch int
 	// Readers is the size of the read pool (default 2 × GOMAXPROCS, at least 4).
 	Readers int
+	// Key signs a checkpoint of the node's own log in every commit that
+	// extends it. Without a key nothing is signed (tests of storage alone).
+	Key ed25519.PrivateKey
+	// Committed, when set, is called after every commit that extended the
+	// node's own log (sync announces it). It must not block.
+	Committed func()
 }
 
 // DB is a node's SQLite store. It implements storage.Store.
@@ -68,8 +75,11 @@ type DB struct {
 	headMu sync.Mutex
 	head   changelog.Entry
 
-	// stmts is filled once by prepareAll and only read afterwards.
-	stmts map[*resource.Kind]*kindStmts
+	// stmts and shared are filled once by prepareAll and only read afterwards.
+	stmts     map[*resource.Kind]*kindStmts
+	shared    *sharedStmts
+	key       ed25519.PrivateKey
+	committed func()
 }
 
 // Open opens (creating if needed) the database at path for the node of the
@@ -119,15 +129,17 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	reader.SetConnMaxLifetime(0)
 
 	db := &DB{
-		origin:   origin,
-		log:      opts.Logger,
-		writer:   writer,
-		reader:   reader,
-		queue:    make(chan *pendingWrite, 4*opts.MaxBatch),
-		maxBatch: opts.MaxBatch,
-		stop:     make(chan struct{}),
-		stopped:  make(chan struct{}),
-		stmts:    map[*resource.Kind]*kindStmts{},
+		origin:    origin,
+		log:       opts.Logger,
+		writer:    writer,
+		reader:    reader,
+		queue:     make(chan *pendingWrite, 4*opts.MaxBatch),
+		maxBatch:  opts.MaxBatch,
+		stop:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		stmts:     map[*resource.Kind]*kindStmts{},
+		key:       opts.Key,
+		committed: opts.Committed,
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()

@@ -185,20 +185,42 @@ func (db *DB) Head(ctx context.Context) (changelog.Entry, error) {
 
 // Changes returns entries of origin's log after a sequence number.
 func (db *DB) Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error) {
-	rows, err := db.reader.QueryContext(ctx,
-		"SELECT seq, hlc, name, data, prev_hash, hash FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
-		origin, after, limit)
+	return db.queryEntries(ctx, "origin = ? AND seq > ? ORDER BY seq LIMIT ?", origin, after, limit)
+}
+
+const entryColumns = "origin, seq, hlc, name, data, prev_hash, hash, data_hash, visibility, visible_to, redacted"
+
+func (db *DB) queryEntries(ctx context.Context, where string, args ...any) ([]changelog.Entry, error) {
+	rows, err := db.reader.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE "+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read changes of %s: %w", origin, err)
+		return nil, fmt.Errorf("read changes: %w", err)
 	}
 	defer rows.Close()
 	var out []changelog.Entry
 	for rows.Next() {
-		e := changelog.Entry{Origin: origin}
-		if err := rows.Scan(&e.Seq, &e.HLC, &e.Name, &e.Data, &e.PrevHash, &e.Hash); err != nil {
+		e, err := scanEntry(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+func scanEntry(row interface{ Scan(...any) error }) (changelog.Entry, error) {
+	var (
+		e         changelog.Entry
+		visibleTo string
+		redacted  bool
+	)
+	if err := row.Scan(&e.Origin, &e.Seq, &e.HLC, &e.Name, &e.Data, &e.PrevHash, &e.Hash, &e.DataHash, &e.Visibility, &visibleTo, &redacted); err != nil {
+		return e, fmt.Errorf("read change: %w", err)
+	}
+	if visibleTo != "" {
+		e.VisibleTo = strings.Split(visibleTo, ",")
+	}
+	if redacted {
+		e.Data = nil
+	}
+	return e, nil
 }

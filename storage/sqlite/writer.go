@@ -21,8 +21,10 @@ import (
 var errClosed = apperr.Unavailable("the store is shutting down")
 
 type pendingWrite struct {
-	ctx  context.Context
+	ctx context.Context
+	// Either w (a record write) or run (a batch operation of sync) is set.
 	w    storage.Write
+	run  func(tx *sql.Tx) error
 	msg  proto.Message
 	err  error
 	done chan struct{}
@@ -34,20 +36,30 @@ type pendingWrite struct {
 // ended before its turn is skipped.
 func (db *DB) Write(ctx context.Context, w storage.Write) (proto.Message, error) {
 	p := &pendingWrite{ctx: ctx, w: w, done: make(chan struct{})}
+	return p.msg, db.enqueue(ctx, p)
+}
+
+// runInWriter runs fn in a write transaction of the writer goroutine, like
+// a Write.
+func (db *DB) runInWriter(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.enqueue(ctx, &pendingWrite{ctx: ctx, run: fn, done: make(chan struct{})})
+}
+
+func (db *DB) enqueue(ctx context.Context, p *pendingWrite) error {
 	db.closeMu.RLock()
 	if db.closed {
 		db.closeMu.RUnlock()
-		return nil, errClosed
+		return errClosed
 	}
 	select {
 	case db.queue <- p:
 		db.closeMu.RUnlock()
 	case <-ctx.Done():
 		db.closeMu.RUnlock()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	<-p.done
-	return p.msg, p.err
+	return p.err
 }
 
 // optimizeEvery is how often the writer refreshes planner statistics when
@@ -122,7 +134,11 @@ func (db *DB) commit(batch []*pendingWrite) {
 			}
 		}
 		mark := db.currentHead()
-		p.msg, p.err = db.apply(tx, p.w)
+		if p.run != nil {
+			p.err = p.run(tx)
+		} else {
+			p.msg, p.err = db.apply(tx, p.w)
+		}
 		if p.err != nil {
 			p.msg = nil
 			db.setHead(mark)
@@ -153,10 +169,20 @@ func (db *DB) commit(batch []*pendingWrite) {
 		tx.Rollback()
 		return
 	}
+	if err := db.signHead(tx, headBefore); err != nil {
+		tx.Rollback()
+		db.setHead(headBefore)
+		db.failAll(batch, err)
+		return
+	}
 	if err := tx.Commit(); err != nil {
 		tx.Rollback()
 		db.setHead(headBefore)
 		db.failAll(batch, fmt.Errorf("commit: %w", err))
+		return
+	}
+	if db.committed != nil && db.currentHead().Seq != headBefore.Seq {
+		db.committed()
 	}
 }
 
@@ -235,43 +261,16 @@ func (db *DB) apply(tx *sql.Tx, w storage.Write) (proto.Message, error) {
 		return nil, fmt.Errorf("encode %s: %w", w.Name, err)
 	}
 
-	args := make([]any, 0, len(st.columns)+3)
-	args = append(args, stamp.Seq, data)
-	r := next.ProtoReflect()
-	for _, f := range st.columns {
-		args = append(args, f.Values(r)[0])
-	}
-	if current == nil {
-		res, err := tx.Stmt(st.insert).Exec(append([]any{w.Name, provinceOf(w.Name)}, args...)...)
-		if err != nil {
-			return nil, fmt.Errorf("insert %s: %w", w.Name, err)
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return nil, err
-		}
-	} else {
-		if _, err := tx.Stmt(st.update).Exec(append(args, id)...); err != nil {
-			return nil, fmt.Errorf("update %s: %w", w.Name, err)
-		}
-		if len(st.repeated) > 0 {
-			if _, err := tx.Stmt(st.shared.deleteValues).Exec(k.Collection, id); err != nil {
-				return nil, fmt.Errorf("clear values of %s: %w", w.Name, err)
-			}
-		}
-	}
-	for _, f := range st.repeated {
-		for _, v := range f.Values(r) {
-			// OR IGNORE: a repeated field may hold the same element twice.
-			if _, err := tx.Stmt(st.shared.insertValue).Exec(k.Collection, f.Path, v, id); err != nil {
-				return nil, fmt.Errorf("index %s of %s: %w", f.Path, w.Name, err)
-			}
-		}
+	if err := db.putRecord(tx, k, st, w.Name, id, current != nil, next, data, stamp.Seq); err != nil {
+		return nil, err
 	}
 
-	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data, PrevHash: head.Hash}
+	visibility, visibleTo := k.Audience(next)
+	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data,
+		DataHash: changelog.DataSum(data), Visibility: visibility, VisibleTo: visibleTo, PrevHash: head.Hash}
 	entry.Hash = changelog.Sum(&entry)
-	if _, err := tx.Stmt(st.shared.insertChange).Exec(entry.Origin, entry.Seq, entry.HLC, entry.Name, entry.Data, entry.PrevHash, entry.Hash); err != nil {
-		return nil, fmt.Errorf("append change %d: %w", entry.Seq, err)
+	if err := db.appendEntry(tx, &entry); err != nil {
+		return nil, err
 	}
 	if w.RequestID != "" {
 		if _, err := tx.Stmt(st.shared.insertRequest).Exec(w.RequestID, w.Name, hlc); err != nil {
@@ -281,6 +280,73 @@ func (db *DB) apply(tx *sql.Tx, w storage.Write) (proto.Message, error) {
 	entry.Data = nil
 	db.setHead(entry)
 	return next, nil
+}
+
+// putRecord stores a record's new state: its row (inserted when exists is
+// false, else updated at id) and its repeated filter values.
+func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, id int64, exists bool, m proto.Message, data []byte, seq uint64) error {
+	args := make([]any, 0, len(st.columns)+3)
+	args = append(args, seq, data)
+	r := m.ProtoReflect()
+	for _, f := range st.columns {
+		args = append(args, f.Values(r)[0])
+	}
+	if !exists {
+		res, err := tx.Stmt(st.insert).Exec(append([]any{name, provinceOf(name)}, args...)...)
+		if err != nil {
+			return fmt.Errorf("insert %s: %w", name, err)
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	} else {
+		if _, err := tx.Stmt(st.update).Exec(append(args, id)...); err != nil {
+			return fmt.Errorf("update %s: %w", name, err)
+		}
+		if len(st.repeated) > 0 {
+			if _, err := tx.Stmt(st.shared.deleteValues).Exec(k.Collection, id); err != nil {
+				return fmt.Errorf("clear values of %s: %w", name, err)
+			}
+		}
+	}
+	for _, f := range st.repeated {
+		for _, v := range f.Values(r) {
+			// OR IGNORE: a repeated field may hold the same element twice.
+			if _, err := tx.Stmt(st.shared.insertValue).Exec(k.Collection, f.Path, v, id); err != nil {
+				return fmt.Errorf("index %s of %s: %w", f.Path, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// appendEntry adds an entry to the change log (redacted when it has no
+// data).
+func (db *DB) appendEntry(tx *sql.Tx, e *changelog.Entry) error {
+	data, redacted := e.Data, 0
+	if e.Data == nil {
+		data, redacted = []byte{}, 1
+	}
+	if _, err := tx.Stmt(db.shared.insertChange).Exec(e.Origin, e.Seq, e.HLC, e.Name, data, e.PrevHash, e.Hash,
+		e.DataHash, e.Visibility, strings.Join(e.VisibleTo, ","), redacted); err != nil {
+		return fmt.Errorf("append change %s/%d: %w", e.Origin, e.Seq, err)
+	}
+	return nil
+}
+
+// signHead signs a checkpoint of the node's own log when this transaction
+// advanced it, so every committed head is signed: peers can verify
+// whatever they pull, and relays pass the proof on.
+func (db *DB) signHead(tx *sql.Tx, before changelog.Entry) error {
+	head := db.currentHead()
+	if db.key == nil || head.Seq == before.Seq {
+		return nil
+	}
+	cp := changelog.SignCheckpoint(db.key, db.origin, head.Seq, head.Hash)
+	if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+		return fmt.Errorf("store checkpoint %d: %w", cp.Seq, err)
+	}
+	return nil
 }
 
 // mutate runs the caller's function, turning a panic into an error so that
@@ -301,6 +367,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 // sharedStmts are the writer's statements that every kind uses.
 type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, deleteValues, insertValue *sql.Stmt
+	insertCheckpoint                                                      *sql.Stmt
 }
 
 type kindStmts struct {
@@ -330,10 +397,13 @@ func (db *DB) prepareAll() error {
 	shared := &sharedStmts{
 		selectRequest: prepare(db.writer, "SELECT name FROM request_ids WHERE request_id = ?"),
 		insertRequest: prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc) VALUES (?, ?, ?)"),
-		insertChange:  prepare(db.writer, "INSERT INTO changes (origin, seq, hlc, name, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-		deleteValues:  prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
-		insertValue:   prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),
+		insertChange: prepare(db.writer, `INSERT INTO changes (origin, seq, hlc, name, data, prev_hash, hash, data_hash, visibility, visible_to, redacted)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		insertCheckpoint: prepare(db.writer, "INSERT OR REPLACE INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"),
+		deleteValues:     prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
+		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),
 	}
+	db.shared = shared
 	for _, k := range resource.Kinds() {
 		st := &kindStmts{shared: shared}
 		var cols, sets []string

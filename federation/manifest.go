@@ -1,0 +1,401 @@
+package federation
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/provex/provex/resource"
+)
+
+// MaxManifestSize is the largest manifest ParseManifest and LoadManifest
+// accept, in bytes.
+const MaxManifestSize = 1 << 20
+
+// Role is what a member does in the federation.
+type Role string
+
+const (
+	// RoleProvince is a province's node: it owns and writes the province's
+	// records.
+	RoleProvince Role = "province"
+	// RoleMinistry is the Ministry of Foreign Affairs' aggregator node.
+	RoleMinistry Role = "ministry"
+)
+
+// Member is one node of the federation.
+type Member struct {
+	ID        string            // province slug (e.g. "cao-bang") or "mofa"
+	Role      Role              // province or ministry
+	Address   string            // gRPC host:port other nodes dial
+	PublicKey ed25519.PublicKey // verifies the member's signed checkpoints
+}
+
+// Manifest lists the members of the federation.
+type Manifest struct {
+	Version int       // increases with every change
+	Issued  time.Time // zero if not given
+	Expires time.Time // after this, nodes log a warning but keep using it; zero if not given
+	Members []Member  // sorted by ID
+}
+
+// manifestFile is the file form of a Manifest.
+type manifestFile struct {
+	Version int          `json:"version"`
+	Issued  string       `json:"issued,omitempty"`
+	Expires string       `json:"expires,omitempty"`
+	Members []memberFile `json:"members"`
+}
+
+type memberFile struct {
+	ID        string `json:"id"`
+	Role      string `json:"role"`
+	Address   string `json:"address"`
+	PublicKey string `json:"public_key"`
+}
+
+// ParseManifest parses and validates a manifest file (see the package
+// documentation for the format). Times are returned in UTC and members sorted
+// by ID.
+func ParseManifest(data []byte) (*Manifest, error) {
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("federation: manifest is larger than %d bytes", MaxManifestSize)
+	}
+	var f manifestFile
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return nil, fmt.Errorf("federation: parse manifest: %w", err)
+	}
+	m := &Manifest{Version: f.Version}
+	var err error
+	if m.Issued, err = parseTime("issued", f.Issued); err != nil {
+		return nil, err
+	}
+	if m.Expires, err = parseTime("expires", f.Expires); err != nil {
+		return nil, err
+	}
+	m.Members = make([]Member, 0, len(f.Members))
+	for i, fm := range f.Members {
+		mem := Member{ID: fm.ID, Role: Role(fm.Role), Address: fm.Address}
+		if fm.PublicKey == "" {
+			return nil, memberError(i, fm.ID, "public_key", errors.New("missing"))
+		}
+		if mem.PublicKey, err = decodePublicKey(fm.PublicKey); err != nil {
+			return nil, memberError(i, fm.ID, "public_key", err)
+		}
+		m.Members = append(m.Members, mem)
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	sortMembers(m.Members)
+	return m, nil
+}
+
+// LoadManifest reads and parses a manifest file.
+func LoadManifest(path string) (*Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("federation: load manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("federation: load manifest: %w", err)
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return m, nil
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("federation: manifest %s: %q is not an RFC 3339 time such as 2026-11-24T00:00:00Z", field, s)
+	}
+	return t.UTC(), nil
+}
+
+func memberError(i int, id, field string, err error) error {
+	return fmt.Errorf("federation: manifest member %d (id %q): %s: %w", i, id, field, err)
+}
+
+// validate checks everything but the encoding of public keys; errors name
+// members by their index in m.Members.
+func (m *Manifest) validate() error {
+	if m.Version < 1 {
+		return fmt.Errorf("federation: manifest version: must be at least 1, got %d", m.Version)
+	}
+	if !m.Issued.IsZero() && !m.Expires.IsZero() && !m.Expires.After(m.Issued) {
+		return fmt.Errorf("federation: manifest expires: %s is not after issued %s",
+			m.Expires.Format(time.RFC3339Nano), m.Issued.Format(time.RFC3339Nano))
+	}
+	if len(m.Members) == 0 {
+		return errors.New("federation: manifest members: at least one member is required")
+	}
+	seen := make(map[string]int, len(m.Members))
+	ministry := -1
+	for i, mem := range m.Members {
+		if mem.ID == "" {
+			return memberError(i, mem.ID, "id", errors.New("missing"))
+		}
+		if j, dup := seen[mem.ID]; dup {
+			return memberError(i, mem.ID, "id", fmt.Errorf("duplicate of member %d", j))
+		}
+		seen[mem.ID] = i
+		switch mem.Role {
+		case RoleProvince:
+			if mem.ID == resource.Ministry {
+				return memberError(i, mem.ID, "role", fmt.Errorf("%q is the ministry's id; its role must be ministry", resource.Ministry))
+			}
+			if _, ok := resource.LookupProvince(mem.ID); !ok {
+				return memberError(i, mem.ID, "id", errors.New("not a known province slug (a province member's id must be one)"))
+			}
+		case RoleMinistry:
+			if mem.ID != resource.Ministry {
+				return memberError(i, mem.ID, "id", fmt.Errorf("a ministry member's id must be %q", resource.Ministry))
+			}
+			if ministry >= 0 {
+				return memberError(i, mem.ID, "role", fmt.Errorf("member %d is already the ministry; there can be at most one", ministry))
+			}
+			ministry = i
+		case "":
+			return memberError(i, mem.ID, "role", errors.New("missing (want province or ministry)"))
+		default:
+			return memberError(i, mem.ID, "role", fmt.Errorf("%q is neither province nor ministry", mem.Role))
+		}
+		if err := checkAddress(mem.Address); err != nil {
+			return memberError(i, mem.ID, "address", err)
+		}
+		if len(mem.PublicKey) != ed25519.PublicKeySize {
+			return memberError(i, mem.ID, "public_key", fmt.Errorf("must be %d bytes, got %d", ed25519.PublicKeySize, len(mem.PublicKey)))
+		}
+	}
+	return nil
+}
+
+func checkAddress(addr string) error {
+	if addr == "" {
+		return errors.New("missing (want host:port)")
+	}
+	for _, r := range addr {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return fmt.Errorf("%q contains a space or control character", addr)
+		}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", addr)
+	}
+	if port == "" || strings.Trim(port, "0123456789") != "" {
+		return fmt.Errorf("%q: port %q is not a number", addr, port)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %s is not in 1..65535", addr, port)
+	}
+	return nil
+}
+
+func sortMembers(ms []Member) {
+	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
+}
+
+// plainAddress matches addresses that can be written as plain YAML scalars.
+var plainAddress = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]+$`)
+
+// Marshal returns the manifest as YAML in the format of the package
+// documentation, with members sorted by ID. The output depends only on the
+// manifest's contents. It fails if the manifest is not valid.
+func (m *Manifest) Marshal() ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	members := slices.Clone(m.Members)
+	sortMembers(members)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "version: %d\n", m.Version)
+	if !m.Issued.IsZero() {
+		fmt.Fprintf(&b, "issued: %s\n", m.Issued.UTC().Format(time.RFC3339Nano))
+	}
+	if !m.Expires.IsZero() {
+		fmt.Fprintf(&b, "expires: %s\n", m.Expires.UTC().Format(time.RFC3339Nano))
+	}
+	b.WriteString("members:\n")
+	for _, mem := range members {
+		addr := mem.Address
+		if !plainAddress.MatchString(addr) {
+			q, err := json.Marshal(addr) // a JSON string is a YAML double-quoted scalar
+			if err != nil {
+				return nil, err
+			}
+			addr = string(q)
+		}
+		fmt.Fprintf(&b, "  - id: %s\n    role: %s\n    address: %s\n    public_key: %s\n",
+			mem.ID, mem.Role, addr, EncodePublicKey(mem.PublicKey))
+	}
+	return b.Bytes(), nil
+}
+
+// WriteFile writes the manifest to path atomically: it writes a temporary
+// file in the same directory and renames it over path. The file gets mode
+// 0644.
+func (m *Manifest) WriteFile(path string) error {
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(path, data, 0o644, true); err != nil {
+		return fmt.Errorf("federation: write manifest: %w", err)
+	}
+	return nil
+}
+
+// Member returns the member with the given id.
+func (m *Manifest) Member(id string) (Member, bool) {
+	for _, mem := range m.Members {
+		if mem.ID == id {
+			return mem, true
+		}
+	}
+	return Member{}, false
+}
+
+// Ministry returns the ministry's member, if the manifest lists one.
+func (m *Manifest) Ministry() (Member, bool) {
+	for _, mem := range m.Members {
+		if mem.Role == RoleMinistry {
+			return mem, true
+		}
+	}
+	return Member{}, false
+}
+
+// PublicKey returns the public key of the member with the given id.
+func (m *Manifest) PublicKey(id string) (ed25519.PublicKey, bool) {
+	mem, ok := m.Member(id)
+	if !ok {
+		return nil, false
+	}
+	return mem.PublicKey, true
+}
+
+// Expired reports whether the manifest has an expiry and now is after it.
+// Nodes keep using an expired manifest but warn that it is stale.
+func (m *Manifest) Expired(now time.Time) bool {
+	return !m.Expires.IsZero() && now.After(m.Expires)
+}
+
+// DevFederation makes keys for the given member ids and a manifest listing
+// them at the given addresses (ids[i] at addrs[i]), for tests and the local
+// demo. The role comes from the id ("mofa" is the ministry, anything else a
+// province). The manifest has version 1, is issued at now (truncated to the
+// second, in UTC) and expires a year later. It returns the manifest and the
+// private keys by id.
+func DevFederation(ids, addrs []string, now time.Time) (*Manifest, map[string]ed25519.PrivateKey, error) {
+	if len(ids) != len(addrs) {
+		return nil, nil, fmt.Errorf("federation: dev federation: %d ids but %d addresses", len(ids), len(addrs))
+	}
+	issued := now.UTC().Truncate(time.Second)
+	m := &Manifest{Version: 1, Issued: issued, Expires: issued.AddDate(1, 0, 0)}
+	keys := make(map[string]ed25519.PrivateKey, len(ids))
+	for i, id := range ids {
+		pub, priv, err := GenerateKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		role := RoleProvince
+		if id == resource.Ministry {
+			role = RoleMinistry
+		}
+		m.Members = append(m.Members, Member{ID: id, Role: role, Address: addrs[i], PublicKey: pub})
+		keys[id] = priv
+	}
+	if err := m.validate(); err != nil {
+		return nil, nil, err
+	}
+	sortMembers(m.Members)
+	return m, keys, nil
+}
+
+// writeAtomic writes data to a temporary file in path's directory, syncs it
+// and moves it to path. With replace, an existing file is replaced; without,
+// an existing file makes it fail and stay untouched.
+func writeAtomic(path string, data []byte, mode os.FileMode, replace bool) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		if tmp != nil {
+			tmp.Close()
+		}
+		os.Remove(tmpName) // after a rename there is nothing left to remove
+	}()
+	if err := tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	err = tmp.Close()
+	tmp = nil
+	if err != nil {
+		return err
+	}
+	if replace {
+		err = os.Rename(tmpName, path)
+	} else {
+		// A hard link fails if path exists, so no check-then-write race.
+		err = os.Link(tmpName, path)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			// Filesystems without hard links: check, then rename.
+			if _, statErr := os.Lstat(path); statErr == nil {
+				err = &os.PathError{Op: "write", Path: path, Err: os.ErrExist}
+			} else if errors.Is(statErr, os.ErrNotExist) {
+				err = os.Rename(tmpName, path)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable, where the platform allows.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}

@@ -1,0 +1,392 @@
+// Package replication is provex's sync engine. Every node serves its change
+// logs (its own and every other origin's it holds) over SyncService, pulls
+// from its configured peers after its version vector, and verifies
+// everything it receives before applying it: each entry must continue the
+// origin's hash chain, and a run of entries is applied only up to a
+// checkpoint signed by the origin's key from the federation manifest. So a
+// relay can pass entries on but can neither forge nor alter nor drop one
+// unseen. Apply is idempotent (entries continue the stored chain or are
+// refused), batched per message, and persisted, so a restart resumes where
+// it stopped. A peer that announces new entries is pulled from at once;
+// a jittered periodic exchange catches anything missed.
+package replication
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	"github.com/provex/provex/storage"
+)
+
+// Config is what an engine needs.
+type Config struct {
+	// Member is this node's member id.
+	Member string
+	Store  storage.Store
+	// Manifest gives peers' addresses and the keys that verify checkpoints.
+	Manifest *federation.Manifest
+	// Peers are the members this node pulls from (and announces to).
+	Peers []string
+	// Interval is the period of the background exchange with each peer
+	// (default 5s), jittered by ±20%.
+	Interval time.Duration
+	// BatchSize is the entries per pulled message (default 500).
+	BatchSize int
+	// Dial connects to a peer (default: plaintext gRPC).
+	Dial   func(addr string) (*grpc.ClientConn, error)
+	Logger *slog.Logger
+}
+
+// Engine runs sync for one node.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	peers   map[string]*peer
+	metrics metrics
+	// changed is signalled when this node has new entries to announce.
+	changed chan struct{}
+}
+
+type metrics struct {
+	applied, rejected, served, filled, pulls, pullErrors, announcements, bytes atomic.Int64
+}
+
+func (m *metrics) proto() *syncv1.SyncMetrics {
+	return &syncv1.SyncMetrics{
+		EntriesApplied: m.applied.Load(), EntriesRejected: m.rejected.Load(), EntriesServed: m.served.Load(),
+		HolesFilled: m.filled.Load(), Pulls: m.pulls.Load(), PullErrors: m.pullErrors.Load(),
+		AnnouncementsReceived: m.announcements.Load(), BytesReceived: m.bytes.Load(),
+	}
+}
+
+// peer is one member this node pulls from.
+type peer struct {
+	member, address string
+	wake            chan struct{}
+
+	mu                         sync.Mutex
+	conn                       *grpc.ClientConn
+	lastContact, lastErrorTime time.Time
+	lastError                  string
+	received, rejected, pulls  int64
+}
+
+func (p *peer) state() *syncv1.PeerState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return &syncv1.PeerState{
+		Member: p.member, Address: p.address, LastContact: timestampOrNil(p.lastContact),
+		LastErrorTime: timestampOrNil(p.lastErrorTime), LastError: p.lastError,
+		EntriesReceived: p.received, EntriesRejected: p.rejected, Pulls: p.pulls,
+	}
+}
+
+// New builds an engine; Run starts it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = func(addr string) (*grpc.ClientConn, error) {
+			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+		}
+	}
+	if cfg.Manifest == nil {
+		return nil, errors.New("replication: a federation manifest is required")
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync"), peers: map[string]*peer{}, changed: make(chan struct{}, 1)}
+	for _, id := range cfg.Peers {
+		if id == cfg.Member {
+			continue
+		}
+		m, ok := cfg.Manifest.Member(id)
+		if !ok {
+			return nil, fmt.Errorf("replication: peer %q is not in the federation manifest", id)
+		}
+		e.peers[id] = &peer{member: id, address: m.Address, wake: make(chan struct{}, 1)}
+	}
+	return e, nil
+}
+
+// Service is the SyncService this engine serves.
+func (e *Engine) Service() syncv1.SyncServiceServer { return &server{e: e} }
+
+// Changed tells the engine that this node has new entries (its own writes),
+// so it announces them to its peers.
+func (e *Engine) Changed() {
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
+}
+
+// trigger makes the loop of a peer pull now.
+func (e *Engine) trigger(member string) {
+	if p, ok := e.peers[member]; ok {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run pulls from every peer and announces new entries until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range e.peers {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.peerLoop(ctx, p) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); e.announceLoop(ctx) }()
+	wg.Wait()
+	for _, p := range e.peers {
+		if p.conn != nil {
+			p.conn.Close()
+		}
+	}
+}
+
+func (e *Engine) peerLoop(ctx context.Context, p *peer) {
+	timer := time.NewTimer(0) // a first exchange right away
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-timer.C:
+		}
+		if err := e.pullFrom(ctx, p); err != nil && ctx.Err() == nil {
+			e.metrics.pullErrors.Add(1)
+			p.mu.Lock()
+			p.lastError, p.lastErrorTime = err.Error(), time.Now()
+			p.mu.Unlock()
+			e.log.Warn("pull failed", "peer", p.member, "err", err)
+		}
+		jitter := 0.8 + 0.4*rand.Float64()
+		timer.Reset(time.Duration(float64(e.cfg.Interval) * jitter))
+	}
+}
+
+// announceLoop tells every peer about new entries, at most every few
+// milliseconds so a burst of writes makes one announcement.
+func (e *Engine) announceLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.changed:
+		}
+		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-e.changed:
+		default:
+		}
+		for _, p := range e.peers {
+			go e.announce(ctx, p)
+		}
+	}
+}
+
+func (e *Engine) announce(ctx context.Context, p *peer) {
+	conn, err := e.connect(p)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member}); err != nil && ctx.Err() == nil {
+		e.log.Debug("announce failed", "peer", p.member, "err", err)
+	}
+}
+
+func (e *Engine) connect(p *peer) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == nil {
+		conn, err := e.cfg.Dial(p.address)
+		if err != nil {
+			return nil, err
+		}
+		p.conn = conn
+	}
+	return p.conn, nil
+}
+
+// originRun is what a pull knows of one origin: the last entry verified
+// (applied or pending) and the entries waiting for a checkpoint.
+type originRun struct {
+	next    uint64
+	prev    []byte
+	pending []changelog.Entry
+}
+
+// maxPending bounds the entries held while waiting for a checkpoint.
+const maxPending = 20000
+
+var errRejected = errors.New("rejected")
+
+// pullFrom runs one Pull from a peer and applies what verifies.
+func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
+	conn, err := e.connect(p)
+	if err != nil {
+		return err
+	}
+	origins, err := e.cfg.Store.Origins(ctx)
+	if err != nil {
+		return err
+	}
+	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize)}
+	runs := map[string]*originRun{}
+	for _, o := range origins {
+		req.Have = append(req.Have, &syncv1.Position{Origin: o.Origin, Seq: o.Seq, Hash: o.Hash})
+		runs[o.Origin] = &originRun{next: o.Seq + 1, prev: o.Hash}
+		if o.Holes > 0 {
+			seqs, err := e.cfg.Store.Holes(ctx, o.Origin, 1000)
+			if err != nil {
+				return err
+			}
+			req.Holes = append(req.Holes, &syncv1.HoleRequest{Origin: o.Origin, Seqs: seqs})
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := syncv1.NewSyncServiceClient(conn).Pull(ctx, req)
+	if err != nil {
+		return err
+	}
+	e.metrics.pulls.Add(1)
+	p.mu.Lock()
+	p.pulls++
+	p.mu.Unlock()
+	appliedAny := false
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.lastContact = time.Now()
+		p.mu.Unlock()
+		applied, err := e.receive(ctx, p, runs, resp)
+		appliedAny = appliedAny || applied
+		if err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	p.lastContact = time.Now()
+	p.mu.Unlock()
+	if appliedAny {
+		// Pass the news on: peers of this node pull what it just got.
+		e.Changed()
+	}
+	return nil
+}
+
+// receive verifies and applies one message of a pull.
+func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRun, resp *syncv1.PullResponse) (bool, error) {
+	e.metrics.bytes.Add(int64(sizeOf(resp)))
+	reject := func(format string, args ...any) (bool, error) {
+		e.metrics.rejected.Add(1)
+		p.mu.Lock()
+		p.rejected++
+		p.mu.Unlock()
+		err := fmt.Errorf("%w: %s", errRejected, fmt.Sprintf(format, args...))
+		e.log.Error("rejected entries from peer", "peer", p.member, "err", err)
+		return false, err
+	}
+	if len(resp.GetFills()) > 0 {
+		fills := make([]changelog.Entry, 0, len(resp.GetFills()))
+		for _, f := range resp.GetFills() {
+			entry := entryFromProto(f)
+			if entry.Data == nil || !changelog.Verify(&entry) {
+				return reject("hole fill %s/%d does not verify", entry.Origin, entry.Seq)
+			}
+			fills = append(fills, entry)
+		}
+		if err := e.cfg.Store.FillHoles(ctx, fills); err != nil {
+			return reject("hole fills: %v", err)
+		}
+		e.metrics.filled.Add(int64(len(fills)))
+	}
+	for _, pe := range resp.GetEntries() {
+		entry := entryFromProto(pe)
+		if entry.Origin == e.cfg.Member {
+			return reject("peer sent entries of this node's own log (%d)", entry.Seq)
+		}
+		r := runs[entry.Origin]
+		if r == nil {
+			r = &originRun{next: 1, prev: changelog.ZeroHash}
+			runs[entry.Origin] = r
+		}
+		switch {
+		case entry.Seq != r.next:
+			return reject("%s entry %d arrived where %d was due", entry.Origin, entry.Seq, r.next)
+		case !bytes.Equal(entry.PrevHash, r.prev):
+			return reject("%s entry %d does not link to entry %d", entry.Origin, entry.Seq, entry.Seq-1)
+		case !changelog.Verify(&entry):
+			return reject("%s entry %d does not match its hash", entry.Origin, entry.Seq)
+		}
+		r.pending = append(r.pending, entry)
+		r.next, r.prev = entry.Seq+1, entry.Hash
+		if len(r.pending) > maxPending {
+			return reject("%d entries of %s without a checkpoint", len(r.pending), entry.Origin)
+		}
+	}
+	applied := false
+	for _, pc := range resp.GetCheckpoints() {
+		cp := checkpointFromProto(pc)
+		key, ok := e.cfg.Manifest.PublicKey(cp.Origin)
+		if !ok {
+			return reject("checkpoint of %s, which has no key in the manifest", cp.Origin)
+		}
+		if !cp.Verify(key) {
+			return reject("checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
+		}
+		r := runs[cp.Origin]
+		if r == nil || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
+			continue // covers entries this node has already
+		}
+		i := int(cp.Seq - r.pending[0].Seq)
+		if i >= len(r.pending) || !bytes.Equal(r.pending[i].Hash, cp.Hash) {
+			return reject("checkpoint %s/%d does not match the entries received", cp.Origin, cp.Seq)
+		}
+		run := r.pending[:i+1]
+		if err := e.cfg.Store.ApplyRemote(ctx, run, cp); err != nil {
+			return false, fmt.Errorf("apply %d entries of %s: %w", len(run), cp.Origin, err)
+		}
+		e.metrics.applied.Add(int64(len(run)))
+		p.mu.Lock()
+		p.received += int64(len(run))
+		p.mu.Unlock()
+		r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)
+		applied = true
+	}
+	return applied, nil
+}

@@ -1,0 +1,232 @@
+package replication_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/provex/provex/client"
+	"github.com/provex/provex/federation"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/server"
+)
+
+// testNode is a real node (SQLite file, gRPC on loopback) in a test federation.
+type testNode struct {
+	member string
+	dir    string
+	addr   string
+	node   *server.Node
+	cancel context.CancelFunc
+	done   chan error
+	client *client.Client
+}
+
+type testFederation struct {
+	t        *testing.T
+	manifest *federation.Manifest
+	keys     map[string]ed25519.PrivateKey
+	peers    map[string][]string
+	nodes    map[string]*testNode
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// newFederation makes keys and a manifest for members; peers says whom each
+// pulls from. Nodes are not started.
+func newFederation(t *testing.T, members []string, peers map[string][]string) *testFederation {
+	t.Helper()
+	addrs := make([]string, len(members))
+	for i := range members {
+		addrs[i] = freeAddr(t)
+	}
+	m, keys, err := federation.DevFederation(members, addrs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &testFederation{t: t, manifest: m, keys: keys, peers: peers, nodes: map[string]*testNode{}}
+	for _, id := range members {
+		mem, _ := m.Member(id)
+		f.nodes[id] = &testNode{member: id, dir: t.TempDir(), addr: mem.Address}
+	}
+	t.Cleanup(func() {
+		for _, n := range f.nodes {
+			f.stop(n.member)
+		}
+	})
+	return f
+}
+
+// line returns peers for a line topology: each member pulls from its neighbours.
+func line(members []string) map[string][]string {
+	peers := map[string][]string{}
+	for i, m := range members {
+		if i > 0 {
+			peers[m] = append(peers[m], members[i-1])
+		}
+		if i+1 < len(members) {
+			peers[m] = append(peers[m], members[i+1])
+		}
+	}
+	return peers
+}
+
+func (f *testFederation) start(member string) *testNode {
+	f.t.Helper()
+	n := f.nodes[member]
+	node, err := server.New(context.Background(), server.Config{
+		Member: member, DataDir: n.dir, GRPCAddr: n.addr, HTTPAddr: "127.0.0.1:0",
+		Key: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		f.t.Fatalf("start %s: %v", member, err)
+	}
+	if err := node.Listen(); err != nil {
+		f.t.Fatalf("listen %s: %v", member, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.node, n.cancel, n.done = node, cancel, make(chan error, 1)
+	go func() { n.done <- node.Serve(ctx) }()
+	c, err := client.Dial(n.addr)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	n.client = c
+	return n
+}
+
+func (f *testFederation) startAll() {
+	for id := range f.nodes {
+		f.start(id)
+	}
+}
+
+func (f *testFederation) stop(member string) {
+	n := f.nodes[member]
+	if n.cancel == nil {
+		return
+	}
+	n.client.Close()
+	n.cancel()
+	if err := <-n.done; err != nil {
+		f.t.Errorf("stop %s: %v", member, err)
+	}
+	n.cancel = nil
+}
+
+func (n *testNode) state(t *testing.T) *syncv1.GetSyncStateResponse {
+	t.Helper()
+	s, err := syncv1.NewSyncServiceClient(n.client.Conn()).GetSyncState(context.Background(), &syncv1.GetSyncStateRequest{})
+	if err != nil {
+		t.Fatalf("state of %s: %v", n.member, err)
+	}
+	return s
+}
+
+// converged reports whether every running node holds every origin up to
+// the same head hash, and that seq is want[origin].
+func (f *testFederation) converged(t *testing.T, want map[string]uint64) (bool, string) {
+	heads := map[string][]byte{}
+	for _, n := range f.nodes {
+		if n.cancel == nil {
+			continue
+		}
+		st := n.state(t)
+		got := map[string]*syncv1.OriginState{}
+		for _, o := range st.GetOrigins() {
+			got[o.GetOrigin()] = o
+		}
+		for origin, seq := range want {
+			o := got[origin]
+			if o.GetSeq() != seq {
+				return false, fmt.Sprintf("%s holds %s up to %d, want %d", n.member, origin, o.GetSeq(), seq)
+			}
+			if h, ok := heads[origin]; ok && !bytes.Equal(h, o.GetHeadHash()) {
+				return false, fmt.Sprintf("%s has another head hash for %s", n.member, origin)
+			}
+			heads[origin] = o.GetHeadHash()
+		}
+	}
+	return true, ""
+}
+
+func (f *testFederation) waitConverged(t *testing.T, want map[string]uint64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, why := f.converged(t, want)
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no convergence after %s: %s", within, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func createAgreements(t *testing.T, n *testNode, count int, prefix string) {
+	t.Helper()
+	for i := 0; i < count; i++ {
+		_, err := n.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+			Parent: "provinces/" + n.member, AgreementId: fmt.Sprintf("%s-%03d", prefix, i),
+			Agreement: &twinningv1.Agreement{DisplayName: fmt.Sprintf("%s agreement %d", n.member, i), Kind: twinningv1.Agreement_KIND_MOU},
+		})
+		if err != nil {
+			t.Fatalf("create on %s: %v", n.member, err)
+		}
+	}
+}
+
+func countAll(t *testing.T, n *testNode) int {
+	t.Helper()
+	total := 0
+	token := ""
+	for {
+		resp, err := n.client.Twinning.ListAgreements(context.Background(), &twinningv1.ListAgreementsRequest{Parent: "provinces/-", PageSize: 1000, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(resp.GetAgreements())
+		if token = resp.GetNextPageToken(); token == "" {
+			return total
+		}
+	}
+}
+
+func TestLineOfFiveConverges(t *testing.T) {
+	members := []string{"cao-bang", "lang-son", "quang-ninh", "hai-phong", "ha-noi"}
+	f := newFederation(t, members, line(members))
+	f.startAll()
+	var wg sync.WaitGroup
+	want := map[string]uint64{}
+	for _, m := range members {
+		want[m] = 30
+		wg.Add(1)
+		go func() { defer wg.Done(); createAgreements(t, f.nodes[m], 30, "a") }()
+	}
+	wg.Wait()
+	f.waitConverged(t, want, 20*time.Second)
+	for _, m := range members {
+		if got := countAll(t, f.nodes[m]); got != 150 {
+			t.Errorf("%s lists %d agreements, want 150", m, got)
+		}
+	}
+}

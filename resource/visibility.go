@@ -1,0 +1,25 @@
+package resource
+
+import (
+	"slices"
+
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+)
+
+// MayRead is the visibility rule of the federation: the owner and the
+// ministry read everything; public records are for every member; national
+// records for the owner and the ministry only; restricted records also for
+// the provinces listed. Anything else (an unknown visibility) is denied.
+func MayRead(member, owner string, visibility int32, visibleTo []string) bool {
+	if member == owner || member == Ministry {
+		return true
+	}
+	switch typev1.Visibility(visibility) {
+	case typev1.Visibility_VISIBILITY_UNSPECIFIED, typev1.Visibility_VISIBILITY_PUBLIC:
+		return true
+	case typev1.Visibility_VISIBILITY_RESTRICTED:
+		return slices.Contains(visibleTo, member)
+	default:
+		return false
+	}
+}
