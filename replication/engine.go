@@ -338,7 +338,9 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 	for _, pe := range resp.GetEntries() {
 		entry := entryFromProto(pe)
 		if entry.Origin == e.cfg.Member {
-			return reject("peer sent entries of this node's own log (%d)", entry.Seq)
+			// Only this node writes its own log; a copy from elsewhere adds
+			// nothing (honest servers do not send it).
+			continue
 		}
 		r := runs[entry.Origin]
 		if r == nil {

@@ -84,7 +84,8 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	}
 	for _, o := range origins {
 		from := have[o.Origin].GetSeq()
-		if from >= o.Seq {
+		// A member is the authority on its own log: it never needs it back.
+		if o.Origin == caller || from >= o.Seq {
 			continue
 		}
 		if from > 0 {

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/provex/provex/client/cli"
+	"github.com/provex/provex/federation"
 	"github.com/provex/provex/server"
 )
 
@@ -23,6 +25,13 @@ type serveConfig struct {
 	HTTPAddr string `json:"http_addr"`
 	DataDir  string `json:"data_dir"`
 	LogLevel string `json:"log_level"`
+	// Manifest is the federation manifest file; KeyFile the node's Ed25519
+	// key (default: node.key in the data directory, created if missing).
+	Manifest string   `json:"manifest"`
+	KeyFile  string   `json:"key_file"`
+	Peers    []string `json:"peers"`
+	// SyncInterval is the periodic exchange with each peer, e.g. "5s".
+	SyncInterval string `json:"sync_interval"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -39,6 +48,10 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	httpAddr := fs.String("http-addr", cfg.HTTPAddr, "HTTP/JSON gateway listen address")
 	dataDir := fs.String("data", cfg.DataDir, "data directory (holds provex.db)")
 	logLevel := fs.String("log-level", cfg.LogLevel, "debug, info, warn or error")
+	manifest := fs.String("manifest", "", "federation manifest file (without one the node runs alone)")
+	keyFile := fs.String("key", "", "the node's Ed25519 key file (default: node.key in the data directory)")
+	peers := fs.String("peers", "", "comma-separated members to sync with, e.g. mofa,lang-son")
+	syncInterval := fs.String("sync-interval", "", "periodic exchange with each peer (default 5s)")
 	if err := fs.Parse(args); err != nil {
 		return &cli.UsageError{Msg: "serve: " + err.Error()}
 	}
@@ -63,6 +76,14 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.DataDir = *dataDir
 		case "log-level":
 			cfg.LogLevel = *logLevel
+		case "manifest":
+			cfg.Manifest = *manifest
+		case "key":
+			cfg.KeyFile = *keyFile
+		case "peers":
+			cfg.Peers = strings.Split(*peers, ",")
+		case "sync-interval":
+			cfg.SyncInterval = *syncInterval
 		}
 	})
 	if cfg.Member == "" {
@@ -72,10 +93,26 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return &cli.UsageError{Msg: "serve: " + err.Error()}
 	}
-	node, err := server.New(ctx, server.Config{
+	sc := server.Config{
 		Member: cfg.Member, DataDir: cfg.DataDir, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
-		Version: version(), Logger: logger,
-	})
+		Version: version(), Logger: logger, Peers: cfg.Peers,
+	}
+	if cfg.Manifest != "" {
+		if sc.Manifest, err = federation.LoadManifest(cfg.Manifest); err != nil {
+			return err
+		}
+	}
+	if cfg.KeyFile != "" {
+		if sc.Key, err = federation.ReadKeyFile(cfg.KeyFile); err != nil {
+			return err
+		}
+	}
+	if cfg.SyncInterval != "" {
+		if sc.SyncInterval, err = time.ParseDuration(cfg.SyncInterval); err != nil {
+			return &cli.UsageError{Msg: "serve: sync interval: " + err.Error()}
+		}
+	}
+	node, err := server.New(ctx, sc)
 	if err != nil {
 		return err
 	}
