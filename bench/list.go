@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -46,8 +47,8 @@ func listAgreement(i int) *twinningv1.Agreement {
 
 // load fills a store with n agreements through the normal write path
 // (group commit, change log), from many goroutines at once.
-func load(path string, n int) error {
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+func load(path string, n int, key ed25519.PrivateKey) error {
+	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler), Key: key})
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func runList(args []string) error {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return err
 		}
-		if err := load(filepath.Join(dir, server.DatabaseFile), *records); err != nil {
+		if err := load(filepath.Join(dir, server.DatabaseFile), *records, nil); err != nil {
 			return err
 		}
 		os.WriteFile(marker, nil, 0o644)

@@ -3,6 +3,8 @@
 //
 //	go run ./bench crud [-duration 5s]          Create and Get, concurrency 1 and 64
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
+//	go run ./bench catchup [-records 1000000]   a follower catching up on one origin's log
+//	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
 // GetAgreement directly on database/sql + mattn/go-sqlite3: the same schema,
@@ -37,6 +39,10 @@ func main() {
 		err = runCRUD(os.Args[2:])
 	case "list":
 		err = runList(os.Args[2:])
+	case "catchup":
+		err = runCatchUp(os.Args[2:])
+	case "propagation":
+		err = runPropagation(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

@@ -277,11 +277,16 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	if err != nil {
 		return err
 	}
+	// Verified runs are applied by one goroutine, in order, while the next
+	// message is received and verified: the store's writer and the network
+	// and hashing use both cores.
+	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 4), done: make(chan struct{})}
+	go ap.run(ctx)
+	defer ap.wait()
 	e.metrics.pulls.Add(1)
 	p.mu.Lock()
 	p.pulls++
 	p.mu.Unlock()
-	appliedAny := false
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -293,33 +298,89 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		p.mu.Lock()
 		p.lastContact = time.Now()
 		p.mu.Unlock()
-		applied, err := e.receive(ctx, p, runs, resp)
-		appliedAny = appliedAny || applied
-		if err != nil {
+		if err := e.receive(ctx, p, runs, resp, ap); err != nil {
 			return err
 		}
+		if err := ap.failed(); err != nil {
+			return err
+		}
+	}
+	if err := ap.wait(); err != nil {
+		return err
 	}
 	p.mu.Lock()
 	p.lastContact = time.Now()
 	p.mu.Unlock()
-	if appliedAny {
+	if ap.appliedAny {
 		// Pass the news on: peers of this node pull what it just got.
 		e.Changed()
 	}
 	return nil
 }
 
-// receive verifies and applies one message of a pull.
-func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRun, resp *syncv1.PullResponse) (bool, error) {
+// applyJob is a verified run of one origin's entries and the checkpoint
+// that ends it.
+type applyJob struct {
+	entries []changelog.Entry
+	cp      changelog.Checkpoint
+}
+
+// applier applies the runs of one pull in order on its own goroutine.
+type applier struct {
+	e          *Engine
+	p          *peer
+	jobs       chan applyJob
+	done       chan struct{}
+	closeOnce  sync.Once
+	mu         sync.Mutex
+	err        error
+	appliedAny bool
+}
+
+func (a *applier) run(ctx context.Context) {
+	defer close(a.done)
+	for job := range a.jobs {
+		if a.failed() != nil {
+			continue // drain: a failed run stops the pull
+		}
+		if err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp); err != nil {
+			a.mu.Lock()
+			a.err = fmt.Errorf("apply %d entries of %s: %w", len(job.entries), job.cp.Origin, err)
+			a.mu.Unlock()
+			continue
+		}
+		a.e.metrics.applied.Add(int64(len(job.entries)))
+		a.p.mu.Lock()
+		a.p.received += int64(len(job.entries))
+		a.p.mu.Unlock()
+		a.appliedAny = true
+	}
+}
+
+func (a *applier) failed() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// wait closes the queue, waits for the last apply and returns its error.
+func (a *applier) wait() error {
+	a.closeOnce.Do(func() { close(a.jobs) })
+	<-a.done
+	return a.failed()
+}
+
+// receive verifies one message of a pull and queues the runs it completes.
+func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRun, resp *syncv1.PullResponse, ap *applier) error {
 	e.metrics.bytes.Add(int64(sizeOf(resp)))
-	reject := func(format string, args ...any) (bool, error) {
+	reject := func(format string, args ...any) error {
 		e.metrics.rejected.Add(1)
 		p.mu.Lock()
 		p.rejected++
 		p.mu.Unlock()
 		err := fmt.Errorf("%w: %s", errRejected, fmt.Sprintf(format, args...))
 		e.log.Error("rejected entries from peer", "peer", p.member, "err", err)
-		return false, err
+		return err
 	}
 	if len(resp.GetFills()) > 0 {
 		fills := make([]changelog.Entry, 0, len(resp.GetFills()))
@@ -361,7 +422,6 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 			return reject("%d entries of %s without a checkpoint", len(r.pending), entry.Origin)
 		}
 	}
-	applied := false
 	for _, pc := range resp.GetCheckpoints() {
 		cp := checkpointFromProto(pc)
 		key, ok := e.cfg.Manifest.PublicKey(cp.Origin)
@@ -379,16 +439,12 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 		if i >= len(r.pending) || !bytes.Equal(r.pending[i].Hash, cp.Hash) {
 			return reject("checkpoint %s/%d does not match the entries received", cp.Origin, cp.Seq)
 		}
-		run := r.pending[:i+1]
-		if err := e.cfg.Store.ApplyRemote(ctx, run, cp); err != nil {
-			return false, fmt.Errorf("apply %d entries of %s: %w", len(run), cp.Origin, err)
+		select {
+		case ap.jobs <- applyJob{entries: r.pending[: i+1 : i+1], cp: cp}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		e.metrics.applied.Add(int64(len(run)))
-		p.mu.Lock()
-		p.received += int64(len(run))
-		p.mu.Unlock()
 		r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)
-		applied = true
 	}
-	return applied, nil
+	return nil
 }

@@ -69,6 +69,8 @@ type Config struct {
 	// SyncInterval is the period of the background exchange with each peer
 	// (default 5s).
 	SyncInterval time.Duration
+	// SyncDial connects to peers (default: plaintext gRPC).
+	SyncDial func(addr string) (*grpc.ClientConn, error)
 }
 
 // MaxMessageBytes is the largest request or response message.
@@ -144,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	engine, err = replication.New(replication.Config{
 		Member: cfg.Member, Store: store, Manifest: cfg.Manifest, Peers: cfg.Peers,
-		Interval: cfg.SyncInterval, Logger: cfg.Logger,
+		Interval: cfg.SyncInterval, Dial: cfg.SyncDial, Logger: cfg.Logger,
 	})
 	if err != nil {
 		store.Close()

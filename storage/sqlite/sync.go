@@ -17,31 +17,41 @@ import (
 
 // Origins reports, per origin, the last contiguous entry, the newest
 // checkpoint and the holes. Entries are applied only in order, so the
-// highest seq of an origin is its last contiguous entry.
+// highest seq of an origin is its last contiguous entry. Every step is an
+// index seek: a GROUP BY over the log would read all of it, and pulls ask
+// for this every time.
 func (db *DB) Origins(ctx context.Context) ([]storage.OriginState, error) {
-	rows, err := db.reader.QueryContext(ctx, `
-		SELECT c.origin, c.seq, c.hash,
-		       coalesce(k.seq, 0), coalesce(k.hash, X''), coalesce(k.signature, X''),
-		       (SELECT count(*) FROM holes h WHERE h.origin = c.origin)
-		FROM (SELECT origin, max(seq) AS seq FROM changes GROUP BY origin) m
-		JOIN changes c ON c.origin = m.origin AND c.seq = m.seq
-		LEFT JOIN checkpoints k ON k.origin = c.origin
-		     AND k.seq = (SELECT max(seq) FROM checkpoints WHERE origin = c.origin)
-		ORDER BY c.origin`)
+	conn, err := db.reader.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read origins: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
+	defer conn.Close()
 	var out []storage.OriginState
-	for rows.Next() {
-		var o storage.OriginState
-		if err := rows.Scan(&o.Origin, &o.Seq, &o.Hash, &o.Checkpoint.Seq, &o.Checkpoint.Hash, &o.Checkpoint.Signature, &o.Holes); err != nil {
-			return nil, err
+	origin := ""
+	for {
+		var next sql.NullString
+		if err := conn.QueryRowContext(ctx, "SELECT min(origin) FROM changes WHERE origin > ?", origin).Scan(&next); err != nil {
+			return nil, fmt.Errorf("read origins: %w", err)
 		}
-		o.Checkpoint.Origin = o.Origin
+		if !next.Valid {
+			return out, nil
+		}
+		origin = next.String
+		o := storage.OriginState{Origin: origin, Checkpoint: changelog.Checkpoint{Origin: origin}}
+		if err := conn.QueryRowContext(ctx, "SELECT seq, hash FROM changes WHERE origin = ? ORDER BY seq DESC LIMIT 1", origin).
+			Scan(&o.Seq, &o.Hash); err != nil {
+			return nil, fmt.Errorf("read head of %s: %w", origin, err)
+		}
+		err := conn.QueryRowContext(ctx, "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? ORDER BY seq DESC LIMIT 1", origin).
+			Scan(&o.Checkpoint.Seq, &o.Checkpoint.Hash, &o.Checkpoint.Signature)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("read checkpoint of %s: %w", origin, err)
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM holes WHERE origin = ?", origin).Scan(&o.Holes); err != nil {
+			return nil, fmt.Errorf("count holes of %s: %w", origin, err)
+		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
 }
 
 // Checkpoint returns origin's newest checkpoint with seq <= upTo.
@@ -130,7 +140,7 @@ func (db *DB) applyState(tx *sql.Tx, e *changelog.Entry) error {
 		exists  = true
 		current uint64
 	)
-	switch err := tx.QueryRow("SELECT id, data, seq FROM "+k.Table()+" WHERE name = ?", e.Name).Scan(&id, &old, &current); {
+	switch err := tx.Stmt(st.selectState).QueryRow(e.Name).Scan(&id, &old, &current); {
 	case errors.Is(err, sql.ErrNoRows):
 		exists = false
 	case err != nil:

@@ -375,6 +375,7 @@ type kindStmts struct {
 	columns        []filter.Field // non-repeated schema fields, in column order
 	repeated       []filter.Field
 	selectForWrite *sql.Stmt
+	selectState    *sql.Stmt // id, data, seq by name, for applying others' entries
 	insert, update *sql.Stmt
 	get            *sql.Stmt // on the reader pool
 }
@@ -418,6 +419,7 @@ func (db *DB) prepareAll() error {
 		}
 		t := k.Table()
 		st.selectForWrite = prepare(db.writer, "SELECT id, data FROM "+t+" WHERE name = ?")
+		st.selectState = prepare(db.writer, "SELECT id, data, seq FROM "+t+" WHERE name = ?")
 		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, %s) VALUES (?, ?, ?, ?, %s)",
 			t, strings.Join(cols, ", "), placeholders(len(cols))))
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
