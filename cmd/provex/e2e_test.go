@@ -46,8 +46,15 @@ type process struct {
 // it is serving, reading the bound addresses from that log line.
 func startServe(t *testing.T, bin, dataDir string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--member", "cao-bang", "--data", dataDir,
+	return startProcess(t, bin, "serve", "--member", "cao-bang", "--data", dataDir,
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+}
+
+// startProcess runs the binary with args (a serve command) and waits for its
+// "node serving" log line.
+func startProcess(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
