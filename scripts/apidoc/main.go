@@ -36,6 +36,7 @@ import (
 	_ "github.com/provex/provex/gen/go/provex/border/v1"
 	_ "github.com/provex/provex/gen/go/provex/investment/v1"
 	_ "github.com/provex/provex/gen/go/provex/node/v1"
+	_ "github.com/provex/provex/gen/go/provex/sync/v1"
 	_ "github.com/provex/provex/gen/go/provex/twinning/v1"
 	_ "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
