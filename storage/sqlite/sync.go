@@ -97,6 +97,23 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		if err != nil {
 			return err
 		}
+		// Idempotent on (origin, seq): entries this node already holds (a
+		// concurrent pull from another peer brought them) are skipped, once
+		// the last of them is found to be the very entry stored.
+		if skip := int(min(uint64(len(entries)), seq-min(seq, entries[0].Seq-1))); skip > 0 {
+			last := entries[skip-1]
+			var stored []byte
+			if err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, last.Seq).Scan(&stored); err != nil {
+				return fmt.Errorf("read %s/%d: %w", origin, last.Seq, err)
+			}
+			if !bytes.Equal(stored, last.Hash) {
+				return apperr.Aborted("entry %s/%d differs from the one this node holds", origin, last.Seq)
+			}
+			entries = entries[skip:]
+			if len(entries) == 0 {
+				return nil
+			}
+		}
 		if entries[0].Seq != seq+1 || !bytes.Equal(entries[0].PrevHash, hash) {
 			return apperr.Aborted("entries of %s start at %d but this node holds up to %d (or another chain)", origin, entries[0].Seq, seq)
 		}
@@ -229,6 +246,18 @@ func (db *DB) FillHoles(ctx context.Context, entries []changelog.Entry) error {
 			}
 			if _, err := tx.Exec("DELETE FROM holes WHERE origin = ? AND seq = ?", e.Origin, e.Seq); err != nil {
 				return err
+			}
+			// A later entry of the record already decided this node's copy
+			// (it may have taken the record away, leaving no row for the
+			// seq check in applyState to see): the fill only completes the
+			// log.
+			var later int
+			if err := tx.QueryRow("SELECT EXISTS (SELECT 1 FROM changes WHERE origin = ? AND seq > ? AND name = ?)",
+				e.Origin, e.Seq, e.Name).Scan(&later); err != nil {
+				return err
+			}
+			if later != 0 {
+				continue
 			}
 			if err := db.applyState(tx, e); err != nil {
 				return err
