@@ -77,6 +77,11 @@ func (m *metrics) proto() *syncv1.SyncMetrics {
 type peer struct {
 	member, address string
 	wake            chan struct{}
+	// announcing is set while a goroutine announces to the peer; pending
+	// says there is news it has not announced yet. An unreachable peer so
+	// costs one pending call, not one per burst, and no news is left
+	// unannounced.
+	announcing, pending atomic.Bool
 
 	mu                         sync.Mutex
 	conn                       *grpc.ClientConn
@@ -205,7 +210,24 @@ func (e *Engine) announceLoop(ctx context.Context) {
 		default:
 		}
 		for _, p := range e.peers {
-			go e.announce(ctx, p)
+			p.pending.Store(true)
+			if p.announcing.CompareAndSwap(false, true) {
+				go e.announceWhilePending(ctx, p)
+			}
+		}
+	}
+}
+
+func (e *Engine) announceWhilePending(ctx context.Context, p *peer) {
+	for {
+		for p.pending.Swap(false) {
+			e.announce(ctx, p)
+		}
+		p.announcing.Store(false)
+		// News that came after the last Swap but before the Store above
+		// would find announcing still set: take it up here.
+		if !p.pending.Load() || !p.announcing.CompareAndSwap(false, true) {
+			return
 		}
 	}
 }
