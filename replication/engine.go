@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/provex/provex/changelog"
@@ -112,8 +113,14 @@ func New(cfg Config) (*Engine, error) {
 		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.Dial == nil {
+		// Reconnect no slower than the periodic exchange: gRPC's default
+		// backoff grows to two minutes, which would leave a peer that came
+		// back unsynced long after its outage.
+		backoffCfg := backoff.DefaultConfig
+		backoffCfg.MaxDelay = cfg.Interval
 		cfg.Dial = func(addr string) (*grpc.ClientConn, error) {
 			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoffCfg, MinConnectTimeout: cfg.Interval}),
 				grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 		}
 	}
@@ -167,9 +174,12 @@ func (e *Engine) Run(ctx context.Context) {
 	go func() { defer wg.Done(); e.announceLoop(ctx) }()
 	wg.Wait()
 	for _, p := range e.peers {
+		p.mu.Lock()
 		if p.conn != nil {
 			p.conn.Close()
+			p.conn = nil
 		}
+		p.mu.Unlock()
 	}
 }
 

@@ -9,8 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/federation"
@@ -38,24 +42,27 @@ type testFederation struct {
 	nodes    map[string]*testNode
 }
 
-func freeAddr(t *testing.T) string {
+// freeAddrs picks n distinct free loopback addresses. The listeners stay
+// open until all are picked, so the kernel cannot hand out one port twice.
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
 }
 
 // newFederation makes keys and a manifest for members; peers says whom each
 // pulls from. Nodes are not started.
 func newFederation(t *testing.T, members []string, peers map[string][]string) *testFederation {
 	t.Helper()
-	addrs := make([]string, len(members))
-	for i := range members {
-		addrs[i] = freeAddr(t)
-	}
+	addrs := freeAddrs(t, len(members))
 	m, keys, err := federation.DevFederation(members, addrs, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -229,4 +236,156 @@ func TestLineOfFiveConverges(t *testing.T) {
 			t.Errorf("%s lists %d agreements, want 150", m, got)
 		}
 	}
+}
+
+// eventually polls cond until it holds or within passes, then fails with
+// cond's last reason.
+func eventually(t *testing.T, within time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, why)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// origin returns what n's sync state says of origin (nil when n holds none
+// of its entries).
+func (n *testNode) origin(t *testing.T, origin string) *syncv1.OriginState {
+	t.Helper()
+	for _, o := range n.state(t).GetOrigins() {
+		if o.GetOrigin() == origin {
+			return o
+		}
+	}
+	return nil
+}
+
+// createAgreementsConcurrently creates count agreements on n with workers
+// concurrent callers (so the node group-commits them). Ids are
+// prefix-00000 ... in no particular order of seq.
+func createAgreementsConcurrently(t *testing.T, n *testNode, count, workers int, prefix string) {
+	t.Helper()
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+		errs atomic.Int64
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= count || errs.Load() > 0 {
+					return
+				}
+				_, err := n.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+					Parent: "provinces/" + n.member, AgreementId: fmt.Sprintf("%s-%05d", prefix, i),
+					Agreement: &twinningv1.Agreement{DisplayName: fmt.Sprintf("%s agreement %d", n.member, i), Kind: twinningv1.Agreement_KIND_MOU},
+				})
+				if err != nil {
+					if errs.Add(1) == 1 {
+						t.Errorf("create on %s: %v", n.member, err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if errs.Load() > 0 {
+		t.FailNow()
+	}
+}
+
+// getAgreement reads name on n; the code is codes.OK when found.
+func getAgreement(t *testing.T, n *testNode, name string) (*twinningv1.Agreement, codes.Code) {
+	t.Helper()
+	a, err := n.client.Twinning.GetAgreement(context.Background(), &twinningv1.GetAgreementRequest{Name: name})
+	if err != nil {
+		return nil, status.Code(err)
+	}
+	return a, codes.OK
+}
+
+// listAgreementNames lists every agreement n holds (of every province).
+func listAgreementNames(t *testing.T, n *testNode, showDeleted bool) map[string]*twinningv1.Agreement {
+	t.Helper()
+	out := map[string]*twinningv1.Agreement{}
+	token := ""
+	for {
+		resp, err := n.client.Twinning.ListAgreements(context.Background(), &twinningv1.ListAgreementsRequest{
+			Parent: "provinces/-", PageSize: 1000, PageToken: token, ShowDeleted: showDeleted})
+		if err != nil {
+			t.Fatalf("list on %s: %v", n.member, err)
+		}
+		for _, a := range resp.GetAgreements() {
+			out[a.GetName()] = a
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out
+		}
+	}
+}
+
+// metrics is n's sync counters.
+func (n *testNode) metrics(t *testing.T) *syncv1.SyncMetrics {
+	t.Helper()
+	return n.state(t).GetMetrics()
+}
+
+// mesh returns peers for a full mesh: everyone pulls from everyone.
+func mesh(members []string) map[string][]string {
+	peers := map[string][]string{}
+	for _, m := range members {
+		for _, o := range members {
+			if o != m {
+				peers[m] = append(peers[m], o)
+			}
+		}
+	}
+	return peers
+}
+
+// waitCount waits until a counter reaches want, and fails if it passes it.
+// Counters move just after the change they count becomes visible (a pull
+// counts what it applied once the commit returns), so a test that has seen
+// the change may read a counter a moment early.
+func waitCount(t *testing.T, what string, get func() int64, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := get()
+		if got > want {
+			t.Errorf("%s is %d, want %d", what, got, want)
+			return
+		}
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s is %d, want %d", what, got, want)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// peerState is n's view of its peer member.
+func (n *testNode) peerState(t *testing.T, member string) *syncv1.PeerState {
+	t.Helper()
+	for _, p := range n.state(t).GetPeers() {
+		if p.GetMember() == member {
+			return p
+		}
+	}
+	t.Fatalf("%s has no peer %s", n.member, member)
+	return nil
 }

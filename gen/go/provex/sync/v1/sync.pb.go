@@ -485,8 +485,10 @@ type PeerState struct {
 	LastErrorTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
 	LastError       string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	EntriesReceived int64                  `protobuf:"varint,6,opt,name=entries_received,json=entriesReceived,proto3" json:"entries_received,omitempty"`
-	EntriesRejected int64                  `protobuf:"varint,7,opt,name=entries_rejected,json=entriesRejected,proto3" json:"entries_rejected,omitempty"`
-	Pulls           int64                  `protobuf:"varint,8,opt,name=pulls,proto3" json:"pulls,omitempty"`
+	// Pulls from this peer refused because an entry or checkpoint in them did
+	// not verify (one per refused pull; nothing of a refused message is applied).
+	EntriesRejected int64 `protobuf:"varint,7,opt,name=entries_rejected,json=entriesRejected,proto3" json:"entries_rejected,omitempty"`
+	Pulls           int64 `protobuf:"varint,8,opt,name=pulls,proto3" json:"pulls,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -578,15 +580,17 @@ func (x *PeerState) GetPulls() int64 {
 }
 
 type SyncMetrics struct {
-	state                 protoimpl.MessageState `protogen:"open.v1"`
-	EntriesApplied        int64                  `protobuf:"varint,1,opt,name=entries_applied,json=entriesApplied,proto3" json:"entries_applied,omitempty"`
-	EntriesRejected       int64                  `protobuf:"varint,2,opt,name=entries_rejected,json=entriesRejected,proto3" json:"entries_rejected,omitempty"`
-	EntriesServed         int64                  `protobuf:"varint,3,opt,name=entries_served,json=entriesServed,proto3" json:"entries_served,omitempty"`
-	HolesFilled           int64                  `protobuf:"varint,4,opt,name=holes_filled,json=holesFilled,proto3" json:"holes_filled,omitempty"`
-	Pulls                 int64                  `protobuf:"varint,5,opt,name=pulls,proto3" json:"pulls,omitempty"`
-	PullErrors            int64                  `protobuf:"varint,6,opt,name=pull_errors,json=pullErrors,proto3" json:"pull_errors,omitempty"`
-	AnnouncementsReceived int64                  `protobuf:"varint,7,opt,name=announcements_received,json=announcementsReceived,proto3" json:"announcements_received,omitempty"`
-	BytesReceived         int64                  `protobuf:"varint,8,opt,name=bytes_received,json=bytesReceived,proto3" json:"bytes_received,omitempty"`
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	EntriesApplied int64                  `protobuf:"varint,1,opt,name=entries_applied,json=entriesApplied,proto3" json:"entries_applied,omitempty"`
+	// Pulls refused because an entry or checkpoint did not verify (one per
+	// refused pull).
+	EntriesRejected       int64 `protobuf:"varint,2,opt,name=entries_rejected,json=entriesRejected,proto3" json:"entries_rejected,omitempty"`
+	EntriesServed         int64 `protobuf:"varint,3,opt,name=entries_served,json=entriesServed,proto3" json:"entries_served,omitempty"`
+	HolesFilled           int64 `protobuf:"varint,4,opt,name=holes_filled,json=holesFilled,proto3" json:"holes_filled,omitempty"`
+	Pulls                 int64 `protobuf:"varint,5,opt,name=pulls,proto3" json:"pulls,omitempty"`
+	PullErrors            int64 `protobuf:"varint,6,opt,name=pull_errors,json=pullErrors,proto3" json:"pull_errors,omitempty"`
+	AnnouncementsReceived int64 `protobuf:"varint,7,opt,name=announcements_received,json=announcementsReceived,proto3" json:"announcements_received,omitempty"`
+	BytesReceived         int64 `protobuf:"varint,8,opt,name=bytes_received,json=bytesReceived,proto3" json:"bytes_received,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }

@@ -1,0 +1,268 @@
+package replication_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// TestPartitionHeals: in a line A-B-C, B goes down, A and C keep writing
+// (each cut off from the other), B comes back on the same data and everyone
+// converges.
+func TestPartitionHeals(t *testing.T) {
+	const (
+		a = "cao-bang"
+		b = "lang-son"
+		c = "quang-ninh"
+	)
+	members := []string{a, b, c}
+	f := newFederation(t, members, line(members))
+	f.startAll()
+	for _, m := range members {
+		createAgreements(t, f.nodes[m], 5, "before")
+	}
+	f.waitConverged(t, map[string]uint64{a: 5, b: 5, c: 5}, 10*time.Second)
+
+	f.stop(b)
+	done := make(chan struct{})
+	go func() { defer close(done); createAgreements(t, f.nodes[a], 20, "cut") }()
+	createAgreements(t, f.nodes[c], 25, "cut")
+	<-done
+	// Nothing crosses the partition: A and C only have their own news.
+	time.Sleep(400 * time.Millisecond) // more than a sync interval
+	if got := f.nodes[a].origin(t, c).GetSeq(); got != 5 {
+		t.Errorf("A holds C up to %d during the partition, want 5", got)
+	}
+	if got := f.nodes[c].origin(t, a).GetSeq(); got != 5 {
+		t.Errorf("C holds A up to %d during the partition, want 5", got)
+	}
+
+	f.start(b)
+	createAgreements(t, f.nodes[b], 3, "after") // B writes too as soon as it is back
+	want := map[string]uint64{a: 25, b: 8, c: 30}
+	f.waitConverged(t, want, 20*time.Second)
+	for _, m := range members {
+		if got := countAll(t, f.nodes[m]); got != 63 {
+			t.Errorf("%s lists %d agreements, want 63", m, got)
+		}
+		if got := f.nodes[m].metrics(t).GetEntriesRejected(); got != 0 {
+			t.Errorf("%s rejected %d entries", m, got)
+		}
+	}
+	// Same records, not just the same count.
+	ref := listAgreementNames(t, f.nodes[a], true)
+	for _, m := range []string{b, c} {
+		got := listAgreementNames(t, f.nodes[m], true)
+		for name, ra := range ref {
+			if ga, ok := got[name]; !ok || ga.GetEtag() != ra.GetEtag() {
+				t.Errorf("%s: %s missing or at another version", m, name)
+			}
+		}
+	}
+}
+
+// TestRestartResumesWithoutRepulling: the sync cursor is persisted, so a
+// restarted node knows how far it got before it pulls anything, and then
+// pulls only what is new.
+func TestRestartResumesWithoutRepulling(t *testing.T) {
+	const (
+		a = "cao-bang"
+		b = "lang-son"
+		n = 40
+		m = 7
+	)
+	f := newFederation(t, []string{a, b}, map[string][]string{a: {b}, b: {a}})
+	f.startAll()
+	createAgreements(t, f.nodes[a], n, "first")
+	f.waitConverged(t, map[string]uint64{a: n}, 10*time.Second)
+	headA := f.nodes[a].origin(t, a)
+	served := func() int64 { return f.nodes[a].metrics(t).GetEntriesServed() }
+	waitCount(t, "entries A served", served, n)
+	waitCount(t, "entries B applied", func() int64 { return f.nodes[b].metrics(t).GetEntriesApplied() }, n)
+	servedBefore := served()
+
+	f.stop(b)
+	// The cursor is in B's database: read it while B is down.
+	db, err := sqlite.Open(context.Background(), filepath.Join(f.nodes[b].dir, server.DatabaseFile), b,
+		sqlite.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins, err := db.Origins(context.Background())
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(origins) != 1 || origins[0].Origin != a || origins[0].Seq != n || !bytes.Equal(origins[0].Hash, headA.GetHeadHash()) {
+		t.Fatalf("B's stored cursor is %+v, want %s at %d", origins, a, n)
+	}
+
+	bn := f.start(b)
+	// Straight after the restart, before any pull could have brought anything.
+	st := bn.state(t)
+	if o := st.GetOrigins(); len(o) != 1 || o[0].GetSeq() != n || !bytes.Equal(o[0].GetHeadHash(), headA.GetHeadHash()) {
+		t.Fatalf("restarted B reports %v, want %s at %d", o, a, n)
+	}
+	// Let B's first exchange with A happen: it must bring nothing.
+	eventually(t, 5*time.Second, func() (bool, string) {
+		for _, p := range bn.state(t).GetPeers() {
+			if p.GetMember() == a && p.GetLastContact() != nil {
+				return true, ""
+			}
+		}
+		return false, "B has not pulled from A since its restart"
+	})
+	if got := f.nodes[a].metrics(t).GetEntriesServed(); got != servedBefore {
+		t.Fatalf("A served %d entries to the restarted B, which had them all", got-servedBefore)
+	}
+
+	createAgreements(t, f.nodes[a], m, "second")
+	f.waitConverged(t, map[string]uint64{a: n + m}, 10*time.Second)
+	waitCount(t, "entries A served after B's restart (exactly the new ones)", func() int64 { return served() - servedBefore }, m)
+	waitCount(t, "entries B applied after its restart", func() int64 { return bn.metrics(t).GetEntriesApplied() }, m)
+	waitCount(t, "entries B received from A after its restart", func() int64 { return bn.peerState(t, a).GetEntriesReceived() }, m)
+	if got := countAll(t, bn); got != n+m {
+		t.Errorf("B lists %d agreements, want %d", got, n+m)
+	}
+}
+
+// TestDeleteDisappearsEverywhere: a delete is a tombstone that syncs, and
+// so is an undelete.
+func TestDeleteDisappearsEverywhere(t *testing.T) {
+	const a = "cao-bang"
+	members := []string{a, "lang-son", "quang-ninh"}
+	f := newFederation(t, members, line(members))
+	f.startAll()
+	createAgreements(t, f.nodes[a], 3, "d")
+	f.waitConverged(t, map[string]uint64{a: 3}, 10*time.Second)
+	name := "provinces/" + a + "/agreements/d-001"
+	for _, m := range members {
+		if _, code := getAgreement(t, f.nodes[m], name); code != codes.OK {
+			t.Fatalf("%s: Get before delete: %v", m, code)
+		}
+	}
+
+	if _, err := f.nodes[a].client.Twinning.DeleteAgreement(context.Background(), &twinningv1.DeleteAgreementRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{a: 4}, 10*time.Second)
+	for _, m := range members {
+		n := f.nodes[m]
+		got, code := getAgreement(t, n, name)
+		if code != codes.OK {
+			t.Fatalf("%s: Get of a deleted record: %v, want it with delete_time", m, code)
+		}
+		if got.GetDeleteTime() == nil {
+			t.Errorf("%s: %s has no delete_time after the delete synced", m, name)
+		}
+		if _, listed := listAgreementNames(t, n, false)[name]; listed {
+			t.Errorf("%s lists the deleted %s without show_deleted", m, name)
+		}
+		all := listAgreementNames(t, n, true)
+		if _, listed := all[name]; !listed || len(all) != 3 {
+			t.Errorf("%s with show_deleted: %d records, deleted one listed: %v", m, len(all), listed)
+		}
+		if got := len(listAgreementNames(t, n, false)); got != 2 {
+			t.Errorf("%s lists %d live agreements, want 2", m, got)
+		}
+	}
+
+	if _, err := f.nodes[a].client.Twinning.UndeleteAgreement(context.Background(), &twinningv1.UndeleteAgreementRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{a: 5}, 10*time.Second)
+	for _, m := range members {
+		n := f.nodes[m]
+		got, code := getAgreement(t, n, name)
+		if code != codes.OK || got.GetDeleteTime() != nil {
+			t.Errorf("%s: after undelete Get gives %v, delete_time %v", m, code, got.GetDeleteTime())
+		}
+		if _, listed := listAgreementNames(t, n, false)[name]; !listed {
+			t.Errorf("%s does not list the undeleted %s", m, name)
+		}
+	}
+}
+
+// TestConvergenceCheck: converged, which every sync test relies on, must
+// notice a node that lags and a node that holds another chain.
+func TestConvergenceCheck(t *testing.T) {
+	const (
+		a = "cao-bang"
+		b = "lang-son"
+		c = "quang-ninh"
+	)
+	members := []string{a, b, c}
+	f := newFederation(t, members, line(members))
+	f.startAll()
+	createAgreements(t, f.nodes[a], 5, "x")
+	f.waitConverged(t, map[string]uint64{a: 5}, 10*time.Second)
+	if ok, why := f.converged(t, map[string]uint64{a: 5}); !ok {
+		t.Fatalf("converged federation reported as not converged: %s", why)
+	}
+
+	// C misses the last writes: it is down while they sync, then comes
+	// back cut off.
+	f.stop(c)
+	createAgreements(t, f.nodes[a], 3, "y")
+	f.waitConverged(t, map[string]uint64{a: 8}, 10*time.Second) // A and B
+	f.peers[c] = nil
+	f.start(c)
+	ok, why := f.converged(t, map[string]uint64{a: 8})
+	if ok || !strings.Contains(why, c) || !strings.Contains(why, "up to 5") {
+		t.Fatalf("converged = %v, %q; want false naming %s at 5", ok, why, c)
+	}
+	f.stop(c)
+	f.peers[c] = []string{b}
+	f.start(c)
+	f.waitConverged(t, map[string]uint64{a: 8}, 10*time.Second)
+
+	// A node holding another chain of A's log up to the same seq (made in
+	// another federation whose A has another key) has another head hash.
+	other := newFederation(t, []string{a, c}, map[string][]string{c: {a}})
+	other.startAll()
+	createAgreements(t, other.nodes[a], 8, "z")
+	other.waitConverged(t, map[string]uint64{a: 8}, 10*time.Second)
+	other.stop(a)
+	other.stop(c)
+	f.stop(c)
+	f.nodes[c].dir = other.nodes[c].dir
+	f.start(c)
+	// other's data directories go at its cleanup, which runs before f's:
+	// stop C first.
+	t.Cleanup(func() { f.stop(c) })
+	ok, why = f.converged(t, map[string]uint64{a: 8})
+	if ok || !strings.Contains(why, "another head hash for "+a) {
+		t.Fatalf("converged = %v, %q; want false for another head hash", ok, why)
+	}
+	forked := f.nodes[c].origin(t, a).GetHeadHash()
+	// The forked node gets nothing more of A's log from an honest peer,
+	// and the check keeps saying so.
+	createAgreements(t, f.nodes[a], 2, "w")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		o := f.nodes[b].origin(t, a)
+		return o.GetSeq() == 10, "B has not got A's new writes"
+	})
+	pulls := func() int64 { return f.nodes[c].state(t).GetMetrics().GetPulls() }
+	p0 := pulls()
+	eventually(t, 5*time.Second, func() (bool, string) {
+		return pulls() >= p0+2, "C has not pulled from B since B got A's new writes"
+	})
+	if o := f.nodes[c].origin(t, a); o.GetSeq() != 8 || !bytes.Equal(o.GetHeadHash(), forked) {
+		t.Errorf("forked C holds %s up to %d, want its own chain at 8", a, o.GetSeq())
+	}
+	ok, why = f.converged(t, map[string]uint64{a: 10})
+	if ok || !strings.Contains(why, c+" holds "+a+" up to 8") {
+		t.Fatalf("converged = %v, %q; want false naming %s at 8", ok, why, c)
+	}
+}
