@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
@@ -157,4 +158,25 @@ func timestampOrNil(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// Freshness is how current this node's copy of each origin's log is: the
+// last entry applied, when its origin made it, and the last exchange with
+// the origin's own node when that node is a peer.
+func (e *Engine) Freshness(ctx context.Context) ([]*nationalv1.ProvinceFreshness, error) {
+	origins, err := e.cfg.Store.Origins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*nationalv1.ProvinceFreshness, 0, len(origins))
+	for _, o := range origins {
+		f := &nationalv1.ProvinceFreshness{Province: o.Origin, Seq: o.Seq, LastChangeTime: timestamppb.New(time.Unix(0, o.HLC))}
+		if p, ok := e.peers[o.Origin]; ok {
+			p.mu.Lock()
+			f.LastContactTime = timestampOrNil(p.lastContact)
+			p.mu.Unlock()
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

@@ -52,6 +52,17 @@ func (k *Kind) Method(verb string) protoreflect.MethodDescriptor {
 // "border_gates".
 func (k *Kind) ListField() string { return strings.ReplaceAll(k.Collection, "-", "_") }
 
+// TitleField is the filterable string field that names a record for
+// people: display_name, or investor, or number.
+func (k *Kind) TitleField() (filter.Field, bool) {
+	for _, p := range []string{"display_name", "investor", "number", "border_gate"} {
+		if f, ok := k.Schema.Lookup(p); ok {
+			return f, true
+		}
+	}
+	return filter.Field{}, false
+}
+
 // Table is the kind's SQL table.
 func (k *Kind) Table() string { return strings.ReplaceAll(k.Collection, "-", "_") }
 
@@ -100,15 +111,20 @@ var (
 		"display_name", "category", "severity", "state", "occur_time", "resolve_time", "neighbour_country",
 		"notify_provinces", "border_gate", "border_marker")
 	TradeReports = newKind("trade-reports", "trade_report", &borderv1.TradeReport{},
-		"border_gate", "period_kind", "period_start", "period_end")
+		"border_gate", "period_kind", "period_start", "period_end",
+		"export_value.currency_code", "export_value.units", "import_value.currency_code", "import_value.units",
+		"budget_revenue.currency_code", "budget_revenue.units", "vehicle_count", "passenger_count")
 
 	Projects = newKind("projects", "project", &investmentv1.Project{},
 		"display_name", "kind", "state", "sector", "investor", "investor_country", "approved_date", "completed_date",
-		"registered_capital.currency_code", "registered_capital.units", "investor_lead")
+		"registered_capital.currency_code", "registered_capital.units", "investor_lead",
+		"disbursed_capital.currency_code", "disbursed_capital.units")
 	PromotionEvents = newKind("promotion-events", "promotion_event", &investmentv1.PromotionEvent{},
-		"display_name", "kind", "start_date", "host_country", "partner_countries")
+		"display_name", "kind", "start_date", "host_country", "partner_countries",
+		"attendee_count", "lead_count", "agreements_signed", "committed_capital.currency_code", "committed_capital.units")
 	InvestorLeads = newKind("investor-leads", "investor_lead", &investmentv1.InvestorLead{},
-		"investor", "state", "country", "sector", "promotion_event", "project", "first_contact_date")
+		"investor", "state", "country", "sector", "promotion_event", "project", "first_contact_date",
+		"expected_capital.currency_code", "expected_capital.units")
 )
 
 var kinds = []*Kind{
@@ -188,6 +204,10 @@ func (k *Kind) Deleted(m protoreflect.ProtoMessage) bool {
 
 func (k *Kind) CreateTime(m protoreflect.ProtoMessage) *timestamppb.Timestamp {
 	return timestampOf(m, k.createTime)
+}
+
+func (k *Kind) UpdateTime(m protoreflect.ProtoMessage) *timestamppb.Timestamp {
+	return timestampOf(m, k.updateTime)
 }
 
 func (k *Kind) SetCreateTime(m protoreflect.ProtoMessage, t *timestamppb.Timestamp) {

@@ -28,6 +28,7 @@ import (
 	"github.com/provex/provex/federation"
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -38,6 +39,7 @@ import (
 	"github.com/provex/provex/services/border"
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/investment"
+	"github.com/provex/provex/services/national"
 	"github.com/provex/provex/services/node"
 	"github.com/provex/provex/services/twinning"
 	"github.com/provex/provex/storage/sqlite"
@@ -167,6 +169,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	investmentv1.RegisterInvestmentServiceServer(n.grpc, investment.New(shared))
 	nodev1.RegisterNodeServiceServer(n.grpc, node.New(cfg.Member, cfg.Version, time.Now()))
 	syncv1.RegisterSyncServiceServer(n.grpc, engine.Service())
+	nationalv1.RegisterNationalServiceServer(n.grpc, national.New(store, engine.Freshness))
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
@@ -213,6 +216,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		investmentv1.RegisterInvestmentServiceHandler,
 		nodev1.RegisterNodeServiceHandler,
 		syncv1.RegisterSyncServiceHandler,
+		nationalv1.RegisterNationalServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -220,6 +224,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 	}
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
+	root.Handle("GET /v1/national/{collection}/summary.csv", summaryCSV(nationalv1.NewNationalServiceClient(conn)))
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)

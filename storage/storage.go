@@ -32,6 +32,9 @@ type Store interface {
 	// Head returns the last entry the node's own origin appended (Seq 0 when
 	// the log is empty).
 	Head(ctx context.Context) (changelog.Entry, error)
+	// Summarize groups the live records of q.Kind that match q.Province and
+	// q.Filter and totals each group.
+	Summarize(ctx context.Context, q SummaryQuery) ([]SummaryRow, error)
 	// Changes returns up to limit entries of origin's log with Seq > after,
 	// in order. Entries this node holds redacted come without Data.
 	Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error)
@@ -74,6 +77,8 @@ type OriginState struct {
 	// zero hash when none).
 	Seq  uint64
 	Hash []byte
+	// HLC is the clock time of that entry: when the origin made the change.
+	HLC int64
 	// Checkpoint is the newest signed checkpoint held (Seq 0 when none).
 	Checkpoint changelog.Checkpoint
 	Holes      int
@@ -88,10 +93,47 @@ type Query struct {
 	Filter      filter.Expr
 	OrderBy     []filter.OrderKey
 	ShowDeleted bool
+	// Text, when set, keeps records whose title field (resource.Kind
+	// TitleField) contains it, ignoring case.
+	Text string
 	// After continues a previous page; nil starts from the beginning.
 	After *Cursor
 	// Limit is the page size, at least 1.
 	Limit int
+}
+
+// Dim is one dimension of a summary.
+type Dim struct {
+	// Field is a filterable field; nil means the owning province.
+	Field *filter.Field
+	// Bucket truncates a date or timestamp field: "year", "quarter" or
+	// "month" (keys year, year*10+quarter, year*100+month; 0 when unset),
+	// or "age" for timestamps (keys 0..4 for 0-7, 8-30, 31-90, 91-365 and
+	// more days before Now; -1 when unset). Empty keeps the value.
+	Bucket string
+}
+
+// SummaryQuery groups and totals one kind's live records.
+type SummaryQuery struct {
+	Kind     *resource.Kind
+	Province string
+	Filter   filter.Expr
+	Dims     []Dim
+	// Sums are integer fields summed per group.
+	Sums []filter.Field
+	// Currency, when set, is the currency field of the money amounts in
+	// Sums: groups are split by it, and it is the last key.
+	Currency *filter.Field
+	// Now is the reference time of "age" buckets.
+	Now time.Time
+}
+
+// SummaryRow is one group: its keys (one per Dim, then the currency), the
+// number of records and the sums.
+type SummaryRow struct {
+	Keys  []any
+	Count int64
+	Sums  []int64
 }
 
 // Cursor is the keyset position after the last record of a page: the

@@ -31,6 +31,8 @@ import (
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/resource"
 )
@@ -106,6 +108,10 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	if err := reindex(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
@@ -260,4 +266,97 @@ func (db *DB) Close() error {
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// reindex recomputes the filter columns of every row of the kinds a
+// migration listed in the reindex table (columns it added), from the stored
+// records, one transaction per kind.
+func reindex(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "SELECT kind FROM reindex")
+	if err != nil {
+		return err
+	}
+	var pending []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return err
+		}
+		pending = append(pending, k)
+	}
+	rows.Close()
+	for _, collection := range pending {
+		k, ok := resource.KindOf(collection)
+		if !ok {
+			return fmt.Errorf("reindex: unknown kind %q", collection)
+		}
+		if err := reindexKind(ctx, db, k); err != nil {
+			return fmt.Errorf("reindex %s: %w", collection, err)
+		}
+	}
+	return nil
+}
+
+func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var (
+		cols []string
+		sets []string
+	)
+	for _, f := range k.Schema.Fields() {
+		if !f.Repeated {
+			cols = append(cols, f.Column)
+			sets = append(sets, f.Column+" = ?")
+		}
+	}
+	update, err := tx.PrepareContext(ctx, "UPDATE "+k.Table()+" SET "+strings.Join(sets, ", ")+" WHERE id = ?")
+	if err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, data FROM "+k.Table())
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id   int64
+		args []any
+	}
+	var updates []row
+	for rows.Next() {
+		var (
+			id   int64
+			data []byte
+		)
+		if err := rows.Scan(&id, &data); err != nil {
+			rows.Close()
+			return err
+		}
+		m := k.New()
+		if err := proto.Unmarshal(data, m); err != nil {
+			rows.Close()
+			return err
+		}
+		var args []any
+		for _, f := range k.Schema.Fields() {
+			if !f.Repeated {
+				args = append(args, f.Values(m.ProtoReflect())[0])
+			}
+		}
+		updates = append(updates, row{id, append(args, id)})
+	}
+	rows.Close()
+	for _, u := range updates {
+		if _, err := update.ExecContext(ctx, u.args...); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM reindex WHERE kind = ?", k.Collection); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -80,6 +80,14 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		where = append(where, s)
 		args = append(args, a...)
 	}
+	if q.Text != "" {
+		title, ok := k.TitleField()
+		if !ok {
+			return storage.Page{}, apperr.Invalid("text", "%s have no title to search", k.Collection)
+		}
+		where = append(where, title.Column+` LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+likeEscaper.Replace(q.Text)+"%")
+	}
 	cols := make([]string, 0, len(q.OrderBy)+1)
 	desc := make([]bool, 0, len(q.OrderBy)+1)
 	for _, o := range q.OrderBy {
@@ -224,3 +232,6 @@ func scanEntry(row interface{ Scan(...any) error }) (changelog.Entry, error) {
 	}
 	return e, nil
 }
+
+// likeEscaper makes text match literally in a LIKE pattern.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)

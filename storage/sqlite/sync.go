@@ -38,8 +38,8 @@ func (db *DB) Origins(ctx context.Context) ([]storage.OriginState, error) {
 		}
 		origin = next.String
 		o := storage.OriginState{Origin: origin, Checkpoint: changelog.Checkpoint{Origin: origin}}
-		if err := conn.QueryRowContext(ctx, "SELECT seq, hash FROM changes WHERE origin = ? ORDER BY seq DESC LIMIT 1", origin).
-			Scan(&o.Seq, &o.Hash); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT seq, hash, hlc FROM changes WHERE origin = ? ORDER BY seq DESC LIMIT 1", origin).
+			Scan(&o.Seq, &o.Hash, &o.HLC); err != nil {
 			return nil, fmt.Errorf("read head of %s: %w", origin, err)
 		}
 		err := conn.QueryRowContext(ctx, "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? ORDER BY seq DESC LIMIT 1", origin).

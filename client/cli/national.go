@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+)
+
+func runNational(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return &UsageError{Msg: "national: want summary, search or freshness"}
+	}
+	switch args[0] {
+	case "summary":
+		return runNationalSummary(ctx, env, args[1:])
+	case "search":
+		return runNationalSearch(ctx, env, args[1:])
+	case "freshness":
+		return runNationalFreshness(ctx, env, args[1:])
+	}
+	return &UsageError{Msg: fmt.Sprintf("national: unknown subcommand %q; want summary, search or freshness", args[0])}
+}
+
+func commaList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func runNationalSummary(ctx context.Context, env *Env, args []string) error {
+	fs, addr := newFlagSet("national summary")
+	groupBy := fs.String("group-by", "", "comma-separated dimensions, e.g. province,signed_date.year")
+	sum := fs.String("sum", "", "comma-separated fields to sum, e.g. member_count or registered_capital")
+	filter := fs.String("filter", "", "AIP-160 filter")
+	parent := fs.String("parent", "", "provinces/{province} (default: all provinces)")
+	asCSV := fs.Bool("csv", false, "print CSV instead of a table")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	collection, err := oneArg("national summary", pos, "collection (e.g. delegations)")
+	if err != nil {
+		return err
+	}
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	resp, err := nationalv1.NewNationalServiceClient(c.Conn()).Summarize(ctx, &nationalv1.SummarizeRequest{
+		Collection: collection, Parent: *parent, GroupBy: commaList(*groupBy), Sum: commaList(*sum), Filter: *filter,
+	})
+	if err != nil {
+		return err
+	}
+	return printSummary(env.Stdout, resp, *asCSV)
+}
+
+func printSummary(w io.Writer, resp *nationalv1.SummarizeResponse, asCSV bool) error {
+	type column struct{ field, currency string }
+	var columns []column
+	seen := map[column]bool{}
+	for _, g := range append(resp.GetGroups(), resp.GetTotal()) {
+		for _, s := range g.GetSums() {
+			if c := (column{s.GetField(), s.GetCurrencyCode()}); !seen[c] {
+				seen[c] = true
+				columns = append(columns, c)
+			}
+		}
+	}
+	header := append(append([]string(nil), resp.GetGroupBy()...), "count")
+	for _, c := range columns {
+		header = append(header, strings.TrimSpace(c.field+" "+c.currency))
+	}
+	rows := [][]string{header}
+	add := func(keys []string, g *nationalv1.Group) {
+		values := map[column]int64{}
+		for _, s := range g.GetSums() {
+			values[column{s.GetField(), s.GetCurrencyCode()}] = s.GetValue()
+		}
+		row := append(append([]string(nil), keys...), fmt.Sprint(g.GetCount()))
+		for _, c := range columns {
+			row = append(row, fmt.Sprint(values[c]))
+		}
+		rows = append(rows, row)
+	}
+	for _, g := range resp.GetGroups() {
+		add(g.GetKeys(), g)
+	}
+	total := make([]string, len(resp.GetGroupBy()))
+	if len(total) > 0 {
+		total[0] = "total"
+	}
+	add(total, resp.GetTotal())
+	if asCSV {
+		out := csv.NewWriter(w)
+		out.WriteAll(rows)
+		return out.Error()
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
+	}
+	return tw.Flush()
+}
+
+func runNationalSearch(ctx context.Context, env *Env, args []string) error {
+	fs, addr := newFlagSet("national search")
+	collections := fs.String("collection", "", "comma-separated collections (default: all)")
+	text := fs.String("text", "", "text to find in titles")
+	filter := fs.String("filter", "", "AIP-160 filter (with exactly one collection)")
+	parent := fs.String("parent", "", "provinces/{province} (default: all provinces)")
+	pageSize := fs.Int("page-size", 50, "records per page")
+	all := fs.Bool("all", false, "follow next_page_token to the end")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	req := &nationalv1.SearchRecordsRequest{Collections: commaList(*collections), Text: *text, Filter: *filter, Parent: *parent, PageSize: int32(*pageSize)}
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTITLE\tUPDATED")
+	for {
+		resp, err := nationalv1.NewNationalServiceClient(c.Conn()).SearchRecords(ctx, req)
+		if err != nil {
+			return err
+		}
+		for _, r := range resp.GetRecords() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.GetName(), r.GetTitle(), r.GetUpdateTime().AsTime().Format("2006-01-02 15:04"))
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		if !*all {
+			tw.Flush()
+			fmt.Fprintf(env.Stderr, "next_page_token: %s\n", resp.GetNextPageToken())
+			return nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+	return tw.Flush()
+}
+
+func runNationalFreshness(ctx context.Context, env *Env, args []string) error {
+	fs, addr := newFlagSet("national freshness")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := dial(*addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	resp, err := nationalv1.NewNationalServiceClient(c.Conn()).GetFreshness(ctx, &nationalv1.GetFreshnessRequest{})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVINCE\tSEQ\tLAST CHANGE\tLAST CONTACT")
+	for _, p := range resp.GetProvinces() {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.GetProvince(), p.GetSeq(), ago(p.GetLastChangeTime(), p.GetLastChangeTime() != nil),
+			ago(p.GetLastContactTime(), p.GetLastContactTime() != nil))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,400 @@
+// Package national serves provex.national.v1.NationalService: totals and
+// searches across every province's records a node holds, with how current
+// each province's part is. The ministry's node holds them all; on a province
+// node the same questions cover its own records and those visible to it.
+package national
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// Server implements nationalv1.NationalServiceServer.
+type Server struct {
+	nationalv1.UnimplementedNationalServiceServer
+	store     storage.Store
+	freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error)
+	now       func() time.Time
+}
+
+// New serves national views over store; freshness reports how current each
+// origin's records are (the sync engine knows).
+func New(store storage.Store, freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error)) *Server {
+	return &Server{store: store, freshness: freshness, now: time.Now}
+}
+
+func (s *Server) GetFreshness(ctx context.Context, _ *nationalv1.GetFreshnessRequest) (*nationalv1.GetFreshnessResponse, error) {
+	f, err := s.freshness(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &nationalv1.GetFreshnessResponse{Provinces: f}, nil
+}
+
+// ageBuckets are the keys of ".age" dimensions.
+var ageBuckets = []string{"0-7d", "8-30d", "31-90d", "91-365d", ">365d"}
+
+// dimension is a parsed group_by entry.
+type dimension struct {
+	storage.Dim
+	name string
+}
+
+func kindOf(collection string) (*resource.Kind, error) {
+	k, ok := resource.KindOf(collection)
+	if !ok {
+		var known []string
+		for _, k := range resource.Kinds() {
+			known = append(known, k.Collection)
+		}
+		return nil, apperr.Invalid("collection", "unknown collection %q; known: %s", collection, strings.Join(known, ", "))
+	}
+	return k, nil
+}
+
+func parent(p string) (string, error) {
+	if p == "" {
+		return resource.AllProvinces, nil
+	}
+	province, err := resource.ParseParent(p, true)
+	if err != nil {
+		return "", apperr.Invalid("parent", "%v", err)
+	}
+	return province, nil
+}
+
+func parseDims(k *resource.Kind, groupBy []string) ([]dimension, error) {
+	var (
+		dims     []dimension
+		repeated bool
+	)
+	for i, g := range groupBy {
+		field := fmt.Sprintf("group_by[%d]", i)
+		if g == "province" {
+			dims = append(dims, dimension{name: g})
+			continue
+		}
+		path, bucket := g, ""
+		if i := strings.LastIndexByte(g, '.'); i >= 0 {
+			switch g[i+1:] {
+			case "year", "quarter", "month", "age":
+				path, bucket = g[:i], g[i+1:]
+			}
+		}
+		f, ok := k.Schema.Lookup(path)
+		if !ok {
+			return nil, apperr.Invalid(field, "%s cannot be grouped by %q; use province or one of their filterable fields", k.Collection, path)
+		}
+		switch {
+		case bucket != "" && f.Type != filter.Date && f.Type != filter.Timestamp:
+			return nil, apperr.Invalid(field, "%s is not a date or timestamp: it has no .%s", path, bucket)
+		case bucket == "age" && f.Type != filter.Timestamp:
+			return nil, apperr.Invalid(field, "only timestamps have an age; %s is a date", path)
+		case bucket == "" && (f.Type == filter.Date || f.Type == filter.Timestamp):
+			return nil, apperr.Invalid(field, "group %s by .year, .quarter or .month", path)
+		case f.Repeated && repeated:
+			return nil, apperr.Invalid(field, "at most one repeated field can be a dimension")
+		}
+		repeated = repeated || f.Repeated
+		dims = append(dims, dimension{Dim: storage.Dim{Field: &f, Bucket: bucket}, name: g})
+	}
+	return dims, nil
+}
+
+// sums splits the fields to sum into integer fields and money fields (the
+// units and currency columns of each).
+func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money [][2]filter.Field, err error) {
+	for i, name := range sum {
+		if f, ok := k.Schema.Lookup(name); ok && f.Type == filter.Int && !f.Repeated {
+			ints = append(ints, f)
+			continue
+		}
+		units, ok1 := k.Schema.Lookup(name + ".units")
+		currency, ok2 := k.Schema.Lookup(name + ".currency_code")
+		if !ok1 || !ok2 {
+			return nil, nil, apperr.Invalid(fmt.Sprintf("sum[%d]", i), "%s has no integer or money field %q to sum", k.Collection, name)
+		}
+		money = append(money, [2]filter.Field{units, currency})
+	}
+	return ints, money, nil
+}
+
+// Summarize groups and totals one collection's live records.
+func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest) (*nationalv1.SummarizeResponse, error) {
+	k, err := kindOf(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	province, err := parent(req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	dims, err := parseDims(k, req.GetGroupBy())
+	if err != nil {
+		return nil, err
+	}
+	ints, money, err := parseSums(k, req.GetSum())
+	if err != nil {
+		return nil, err
+	}
+	expr, err := filter.Parse(req.GetFilter(), k.Schema)
+	if err != nil {
+		return nil, apperr.Invalid("filter", "%v", err)
+	}
+	q := storage.SummaryQuery{Kind: k, Province: province, Filter: expr, Sums: ints, Now: s.now()}
+	for _, d := range dims {
+		q.Dims = append(q.Dims, d.Dim)
+	}
+	rows, err := s.store.Summarize(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &nationalv1.SummarizeResponse{GroupBy: req.GetGroupBy(), Total: &nationalv1.Group{}}
+	groups := map[string]*nationalv1.Group{}
+	var order []string
+	for _, r := range rows {
+		keys := formatKeys(dims, r.Keys)
+		id := strings.Join(keys, "\x00")
+		g := &nationalv1.Group{Keys: keys, Count: r.Count}
+		for i, f := range ints {
+			g.Sums = append(g.Sums, &nationalv1.Sum{Field: f.Path, Value: r.Sums[i]})
+		}
+		groups[id] = g
+		order = append(order, id)
+		resp.Total.Count += r.Count
+	}
+	for i, f := range ints {
+		var total int64
+		for _, r := range rows {
+			total += r.Sums[i]
+		}
+		resp.Total.Sums = append(resp.Total.Sums, &nationalv1.Sum{Field: f.Path, Value: total})
+	}
+	// Money: one query per field, split by currency, never mixed.
+	for i, m := range money {
+		mq := q
+		mq.Sums, mq.Currency = []filter.Field{m[0]}, &m[1]
+		mrows, err := s.store.Summarize(ctx, mq)
+		if err != nil {
+			return nil, err
+		}
+		name := moneyName(req.GetSum(), ints, i)
+		perCurrency := map[string]int64{}
+		for _, r := range mrows {
+			keys := formatKeys(dims, r.Keys[:len(dims)])
+			currency := fmt.Sprint(r.Keys[len(dims)])
+			if g := groups[strings.Join(keys, "\x00")]; g != nil {
+				g.Sums = append(g.Sums, &nationalv1.Sum{Field: name, CurrencyCode: currency, Value: r.Sums[0]})
+			}
+			perCurrency[currency] += r.Sums[0]
+		}
+		for _, c := range sortedKeys(perCurrency) {
+			resp.Total.Sums = append(resp.Total.Sums, &nationalv1.Sum{Field: name, CurrencyCode: c, Value: perCurrency[c]})
+		}
+	}
+	for _, id := range order {
+		resp.Groups = append(resp.Groups, groups[id])
+	}
+	if resp.Freshness, err = s.freshness(ctx); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// moneyName is the i-th money field's name as requested.
+func moneyName(requested []string, ints []filter.Field, i int) string {
+	isInt := map[string]bool{}
+	for _, f := range ints {
+		isInt[f.Path] = true
+	}
+	n := 0
+	for _, r := range requested {
+		if isInt[r] {
+			continue
+		}
+		if n == i {
+			return r
+		}
+		n++
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// formatKeys renders group keys for people: enum names, "2023", "2023-Q2",
+// "2023-05", age buckets, "unset".
+func formatKeys(dims []dimension, raw []any) []string {
+	out := make([]string, len(dims))
+	for i, d := range dims {
+		out[i] = formatKey(d, raw[i])
+	}
+	return out
+}
+
+func formatKey(d dimension, v any) string {
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	if d.Field == nil {
+		return fmt.Sprint(v)
+	}
+	n, isInt := v.(int64)
+	switch d.Bucket {
+	case "year":
+		if n == 0 {
+			return "unset"
+		}
+		return fmt.Sprintf("%04d", n)
+	case "month":
+		if n == 0 {
+			return "unset"
+		}
+		if n%100 == 0 {
+			return fmt.Sprintf("%04d", n/100)
+		}
+		return fmt.Sprintf("%04d-%02d", n/100, n%100)
+	case "quarter":
+		if n == 0 {
+			return "unset"
+		}
+		if n%10 == 0 {
+			return fmt.Sprintf("%04d", n/10)
+		}
+		return fmt.Sprintf("%04d-Q%d", n/10, n%10)
+	case "age":
+		if n < 0 || int(n) >= len(ageBuckets) {
+			return "unset"
+		}
+		return ageBuckets[n]
+	}
+	switch d.Field.Type {
+	case filter.Enum:
+		if d.Field.Repeated {
+			return fmt.Sprint(v)
+		}
+		if isInt {
+			if ev := d.Field.Enum.Values().ByNumber(protoreflect.EnumNumber(n)); ev != nil {
+				return string(ev.Name())
+			}
+		}
+	case filter.Bool:
+		return fmt.Sprint(n == 1)
+	case filter.String:
+		if s := fmt.Sprint(v); s != "" {
+			return s
+		}
+		return "unset"
+	}
+	return fmt.Sprint(v)
+}
+
+// SearchRecords finds records across kinds and provinces. The page token
+// carries the collection reached and the position in it.
+func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecordsRequest) (*nationalv1.SearchRecordsResponse, error) {
+	province, err := parent(req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	var kinds []*resource.Kind
+	for _, c := range req.GetCollections() {
+		k, err := kindOf(c)
+		if err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, k)
+	}
+	if len(kinds) == 0 {
+		kinds = resource.Kinds()
+	}
+	var expr filter.Expr
+	if req.GetFilter() != "" {
+		if len(kinds) != 1 {
+			return nil, apperr.Invalid("filter", "a filter needs exactly one collection, since fields differ between kinds")
+		}
+		if expr, err = filter.Parse(req.GetFilter(), kinds[0].Schema); err != nil {
+			return nil, apperr.Invalid("filter", "%v", err)
+		}
+	}
+	limit := int(req.GetPageSize())
+	switch {
+	case limit < 0:
+		return nil, apperr.Invalid("page_size", "must not be negative")
+	case limit == 0:
+		limit = 50
+	case limit > 1000:
+		limit = 1000
+	}
+	start, after, err := decodeSearchToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &nationalv1.SearchRecordsResponse{}
+	for i := start; i < len(kinds) && limit > 0; i++ {
+		k := kinds[i]
+		if _, ok := k.TitleField(); req.GetText() != "" && !ok {
+			after = nil
+			continue
+		}
+		page, err := s.store.List(ctx, storage.Query{Kind: k, Province: province, Filter: expr, Text: req.GetText(), After: after, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range page.Records {
+			rec, err := record(k, m)
+			if err != nil {
+				return nil, err
+			}
+			resp.Records = append(resp.Records, rec)
+		}
+		limit -= len(page.Records)
+		if page.Next != nil {
+			resp.NextPageToken = encodeSearchToken(i, page.Next)
+			return resp, nil
+		}
+		after = nil
+		if limit == 0 && i+1 < len(kinds) {
+			resp.NextPageToken = encodeSearchToken(i+1, nil)
+		}
+	}
+	return resp, nil
+}
+
+func record(k *resource.Kind, m protoreflect.ProtoMessage) (*nationalv1.Record, error) {
+	any, err := anypb.New(m)
+	if err != nil {
+		return nil, err
+	}
+	name := k.Name(m)
+	rec := &nationalv1.Record{Name: name, Collection: k.Collection, Resource: any}
+	if n, err := resource.ParseName(name, k.Collection); err == nil {
+		rec.Province = n.Province
+	}
+	if f, ok := k.TitleField(); ok {
+		rec.Title = fmt.Sprint(f.Values(m.ProtoReflect())[0])
+	}
+	if t := k.UpdateTime(m); t != nil {
+		rec.UpdateTime = timestamppb.New(t.AsTime())
+	}
+	return rec, nil
+}

@@ -1,0 +1,131 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+const day = int64(24 * 60 * 60 * 1_000_000_000)
+
+// Summarize runs one GROUP BY over the kind's indexed columns. The filter
+// runs in a subquery on the kind's table alone, so a join with
+// record_values for a repeated dimension cannot make its columns ambiguous.
+func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.SummaryRow, error) {
+	k := q.Kind
+	where := []string{"delete_time = 0"}
+	var args []any
+	if q.Province != resource.AllProvinces {
+		where = append(where, "province = ?")
+		args = append(args, q.Province)
+	}
+	if q.Filter != nil {
+		s, a := filter.SQL(q.Filter, k.Collection)
+		where = append(where, s)
+		args = append(args, a...)
+	}
+	var (
+		keys    []string
+		keyArgs []any
+		join    string
+		joinArg []any
+	)
+	for _, d := range q.Dims {
+		switch {
+		case d.Field == nil:
+			keys = append(keys, "s.province")
+		case d.Field.Repeated:
+			if join != "" {
+				return nil, fmt.Errorf("summary: more than one repeated dimension")
+			}
+			join = " JOIN record_values rv ON rv.kind = ? AND rv.field = ? AND rv.record = s.id"
+			joinArg = []any{k.Collection, d.Field.Path}
+			keys = append(keys, "rv.value")
+		default:
+			expr, a, err := bucketExpr("s."+d.Field.Column, d.Field.Type, d.Bucket, q.Now.UnixNano())
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, expr)
+			keyArgs = append(keyArgs, a...)
+		}
+	}
+	if q.Currency != nil {
+		keys = append(keys, "s."+q.Currency.Column)
+	}
+	sel := append([]string(nil), keys...)
+	sel = append(sel, "count(*)")
+	for _, f := range q.Sums {
+		sel = append(sel, "coalesce(sum(s."+f.Column+"), 0)")
+	}
+	query := "SELECT " + strings.Join(sel, ", ") + " FROM (SELECT * FROM " + k.Table() + " WHERE " + strings.Join(where, " AND ") + ") s" + join
+	if q.Currency != nil {
+		// Amounts without a currency are not money yet.
+		query += " WHERE s." + q.Currency.Column + " != ''"
+	}
+	if len(keys) > 0 {
+		positions := make([]string, len(keys))
+		for i := range keys {
+			positions[i] = fmt.Sprint(i + 1)
+		}
+		query += " GROUP BY " + strings.Join(positions, ", ") + " ORDER BY " + strings.Join(positions, ", ")
+	}
+	// Arguments in the order their placeholders appear: keys, subquery, join.
+	all := append(append(append([]any(nil), keyArgs...), args...), joinArg...)
+	rows, err := db.reader.QueryContext(ctx, query, all...)
+	if err != nil {
+		return nil, fmt.Errorf("summarize %s: %w", k.Collection, err)
+	}
+	defer rows.Close()
+	var out []storage.SummaryRow
+	for rows.Next() {
+		r := storage.SummaryRow{Keys: make([]any, len(keys)), Sums: make([]int64, len(q.Sums))}
+		dest := make([]any, 0, len(keys)+1+len(q.Sums))
+		for i := range r.Keys {
+			dest = append(dest, &r.Keys[i])
+		}
+		dest = append(dest, &r.Count)
+		for i := range r.Sums {
+			dest = append(dest, &r.Sums[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// bucketExpr is the SQL of a dimension over column c.
+func bucketExpr(c string, t filter.Type, bucket string, now int64) (string, []any, error) {
+	if bucket == "" {
+		return c, nil, nil
+	}
+	// Dates are stored as yyyymmdd; timestamps as Unix nanoseconds, which
+	// become yyyymmdd (UTC) first. Unset is 0 either way.
+	ymd := c
+	switch t {
+	case filter.Date:
+	case filter.Timestamp:
+		if bucket == "age" {
+			return fmt.Sprintf("CASE WHEN %[1]s = 0 THEN -1 WHEN ? - %[1]s <= 7*%[2]d THEN 0 WHEN ? - %[1]s <= 30*%[2]d THEN 1 "+
+				"WHEN ? - %[1]s <= 90*%[2]d THEN 2 WHEN ? - %[1]s <= 365*%[2]d THEN 3 ELSE 4 END", c, day), []any{now, now, now, now}, nil
+		}
+		ymd = fmt.Sprintf("CASE WHEN %[1]s = 0 THEN 0 ELSE CAST(strftime('%%Y%%m%%d', %[1]s / 1000000000, 'unixepoch') AS INTEGER) END", c)
+	default:
+		return "", nil, fmt.Errorf("summary: only dates and timestamps can be bucketed")
+	}
+	switch bucket {
+	case "year":
+		return "(" + ymd + ") / 10000", nil, nil
+	case "month":
+		return "(" + ymd + ") / 100", nil, nil
+	case "quarter":
+		return fmt.Sprintf("((%[1]s) / 10000 * 10 + ((%[1]s) / 100 %% 100 + 2) / 3)", ymd), nil, nil
+	}
+	return "", nil, fmt.Errorf("summary: unknown bucket %q", bucket)
+}
