@@ -1,0 +1,262 @@
+package national_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/client"
+	"github.com/provex/provex/client/cli"
+	"github.com/provex/provex/federation"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/sampledata"
+	"github.com/provex/provex/server"
+)
+
+type fed struct {
+	clients map[string]*client.Client
+	http    map[string]string
+}
+
+// startFederation runs the sample provinces and the ministry's node, each on
+// its own SQLite file, provinces syncing through the ministry, and loads the
+// sample data of every province over gRPC.
+func startFederation(t *testing.T) *fed {
+	t.Helper()
+	provinces := sampledata.Provinces()
+	members := append(append([]string(nil), provinces...), resource.Ministry)
+	addrs := make([]string, len(members))
+	var ls []net.Listener
+	for i := range members {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		addrs[i] = l.Addr().String()
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	m, keys, err := federation.DevFederation(members, addrs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fed{clients: map[string]*client.Client{}, http: map[string]string{}}
+	for i, id := range members {
+		peers := []string{resource.Ministry}
+		if id == resource.Ministry {
+			peers = provinces
+		}
+		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), GRPCAddr: addrs[i], HTTPAddr: "127.0.0.1:0",
+			Key: keys[id], Manifest: m, Peers: peers, SyncInterval: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Serve(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		c, err := client.Dial(addrs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		f.clients[id], f.http[id] = c, n.HTTPAddr()
+	}
+	for _, p := range provinces {
+		if _, err := cli.Seed(context.Background(), f.clients[p], p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// waitSynced waits until the ministry holds every province's log up to the
+// province's own head.
+func (f *fed) waitSynced(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		ministry := f.state(t, resource.Ministry)
+		for _, p := range sampledata.Provinces() {
+			own := f.state(t, p)[p]
+			if own == 0 || ministry[p] != own {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ministry did not catch up: %v", ministry)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (f *fed) state(t *testing.T, member string) map[string]uint64 {
+	t.Helper()
+	st, err := syncv1.NewSyncServiceClient(f.clients[member].Conn()).GetSyncState(context.Background(), &syncv1.GetSyncStateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, o := range st.GetOrigins() {
+		out[o.GetOrigin()] = o.GetSeq()
+	}
+	return out
+}
+
+func summarize(t *testing.T, c *client.Client, req *nationalv1.SummarizeRequest) map[string]*nationalv1.Group {
+	t.Helper()
+	resp, err := nationalv1.NewNationalServiceClient(c.Conn()).Summarize(context.Background(), req)
+	if err != nil {
+		t.Fatalf("summarize %v: %v", req, err)
+	}
+	out := map[string]*nationalv1.Group{"total": resp.GetTotal()}
+	for _, g := range resp.GetGroups() {
+		out[strings.Join(g.GetKeys(), "/")] = g
+	}
+	if len(resp.GetFreshness()) == 0 {
+		t.Fatal("summary without freshness")
+	}
+	return out
+}
+
+func sum(g *nationalv1.Group, field, currency string) int64 {
+	for _, s := range g.GetSums() {
+		if s.GetField() == field && s.GetCurrencyCode() == currency {
+			return s.GetValue()
+		}
+	}
+	return -1
+}
+
+func TestNationalFiguresFromTheReports(t *testing.T) {
+	f := startFederation(t)
+	f.waitSynced(t)
+	mofa := f.clients[resource.Ministry]
+
+	// Cao Bằng 2020-2025: 120 delegations out, about 190 in; Tuyên Quang 138
+	// out with 904 officials, 543 in with 3,349 foreigners.
+	d := summarize(t, mofa, &nationalv1.SummarizeRequest{Collection: "delegations", GroupBy: []string{"province", "direction"},
+		Sum: []string{"member_count", "foreigner_count"}, Filter: "start_date >= 2020 AND start_date < 2026"})
+	if d["cao-bang/DIRECTION_OUTGOING"].GetCount() != 120 || d["cao-bang/DIRECTION_INCOMING"].GetCount() != 190 {
+		t.Errorf("Cao Bằng delegations: out %d, in %d; want 120 and 190", d["cao-bang/DIRECTION_OUTGOING"].GetCount(), d["cao-bang/DIRECTION_INCOMING"].GetCount())
+	}
+	if g := d["tuyen-quang/DIRECTION_OUTGOING"]; g.GetCount() != 138 || sum(g, "member_count", "") != 904 {
+		t.Errorf("Tuyên Quang outgoing: %d delegations, %d officials; want 138 and 904", g.GetCount(), sum(g, "member_count", ""))
+	}
+	if g := d["tuyen-quang/DIRECTION_INCOMING"]; g.GetCount() != 543 || sum(g, "foreigner_count", "") != 3349 {
+		t.Errorf("Tuyên Quang incoming: %d delegations, %d foreigners; want 543 and 3,349", g.GetCount(), sum(g, "foreigner_count", ""))
+	}
+
+	// Cao Bằng: 9 ODA / concessional projects of 1,576,566 million VND, 7
+	// completed for 1,451,355 million.
+	oda := summarize(t, mofa, &nationalv1.SummarizeRequest{Collection: "projects", Parent: "provinces/cao-bang", GroupBy: []string{"state"},
+		Sum: []string{"registered_capital"}, Filter: "kind = ODA OR kind = CONCESSIONAL_LOAN"})
+	if oda["total"].GetCount() != 9 || sum(oda["total"], "registered_capital", "VND") != 1_576_566_000_000 {
+		t.Errorf("Cao Bằng ODA: %d projects, %d VND", oda["total"].GetCount(), sum(oda["total"], "registered_capital", "VND"))
+	}
+	if g := oda["STATE_COMPLETED"]; g.GetCount() != 7 || sum(g, "registered_capital", "VND") != 1_451_355_000_000 {
+		t.Errorf("Cao Bằng completed ODA: %d projects, %d VND", g.GetCount(), sum(g, "registered_capital", "VND"))
+	}
+
+	// Bắc Giang (now Bắc Ninh): 551 FDI projects from more than 30 countries,
+	// USD 10.8 billion; money never mixed across currencies.
+	fdi := summarize(t, mofa, &nationalv1.SummarizeRequest{Collection: "projects", Parent: "provinces/bac-ninh", GroupBy: []string{"investor_country"},
+		Sum: []string{"registered_capital"}, Filter: "kind = FDI"})
+	if fdi["total"].GetCount() != 551 || len(fdi)-1 <= 30 || sum(fdi["total"], "registered_capital", "USD") != 10_800_000_000 {
+		t.Errorf("Bắc Giang FDI: %d projects from %d countries, USD %d", fdi["total"].GetCount(), len(fdi)-1, sum(fdi["total"], "registered_capital", "USD"))
+	}
+
+	// The national figures equal the sums of what each province holds.
+	for _, p := range sampledata.Provinces() {
+		own := summarize(t, f.clients[p], &nationalv1.SummarizeRequest{Collection: "projects", Parent: "provinces/" + p, Sum: []string{"registered_capital"}})
+		national := summarize(t, mofa, &nationalv1.SummarizeRequest{Collection: "projects", Parent: "provinces/" + p, Sum: []string{"registered_capital"}})
+		if own["total"].GetCount() != national["total"].GetCount() || sum(own["total"], "registered_capital", "USD") != sum(national["total"], "registered_capital", "USD") {
+			t.Errorf("%s: ministry has %v, province has %v", p, national["total"], own["total"])
+		}
+	}
+
+	// Updates and deletes after the first sync change the national figures.
+	cb := f.clients["cao-bang"]
+	ctx := context.Background()
+	_, err := cb.Twinning.DeleteDelegation(ctx, &twinningv1.DeleteDelegationRequest{Name: "provinces/cao-bang/delegations/out-001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := cb.Investment.GetProject(ctx, &investmentv1.GetProjectRequest{Name: "provinces/cao-bang/projects/oda-grassroots-health"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := proj.GetRegisteredCapital().GetUnits()
+	proj.RegisteredCapital.Units = before + 1_000_000
+	if _, err := cb.Investment.UpdateProject(ctx, &investmentv1.UpdateProjectRequest{Project: proj}); err != nil {
+		t.Fatal(err)
+	}
+
+	f.waitSynced(t)
+	d = summarize(t, mofa, &nationalv1.SummarizeRequest{Collection: "delegations", Parent: "provinces/cao-bang", GroupBy: []string{"direction"}})
+	if d["DIRECTION_OUTGOING"].GetCount() != 119 {
+		t.Errorf("after a delete, Cao Bằng has %d outgoing delegations nationally, want 119", d["DIRECTION_OUTGOING"].GetCount())
+	}
+	oda = summarize(t, mofa, &nationalv1.SummarizeRequest{Collection: "projects", Parent: "provinces/cao-bang", Sum: []string{"registered_capital"}, Filter: "kind = ODA OR kind = CONCESSIONAL_LOAN"})
+	if got := sum(oda["total"], "registered_capital", "VND"); got != 1_576_566_000_000+1_000_000 {
+		t.Errorf("after an update, ODA capital is %d nationally", got)
+	}
+
+	// CSV over HTTP carries the same numbers.
+	resp, err := http.Get("http://" + f.http[resource.Ministry] + "/v1/national/delegations/summary.csv?group_by=province,direction&filter=start_date%20%3E%3D%202020")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "province,direction,count\n") || !strings.Contains(string(body), "tuyen-quang,DIRECTION_INCOMING,543\n") {
+		t.Errorf("CSV: %d\n%s", resp.StatusCode, body)
+	}
+
+	// Search and freshness.
+	nc := nationalv1.NewNationalServiceClient(mofa.Conn())
+	found, err := nc.SearchRecords(ctx, &nationalv1.SearchRecordsRequest{Text: "nanning", Collections: []string{"agreements"}})
+	if err != nil || len(found.GetRecords()) == 0 {
+		t.Fatalf("search: %v, %d records", err, len(found.GetRecords()))
+	}
+	for _, r := range found.GetRecords() {
+		if !strings.Contains(strings.ToLower(r.GetTitle()), "nanning") {
+			t.Errorf("search result %s titled %q", r.GetName(), r.GetTitle())
+		}
+	}
+	fr, err := nc.GetFreshness(ctx, &nationalv1.GetFreshnessRequest{})
+	if err != nil || len(fr.GetProvinces()) != len(sampledata.Provinces()) {
+		t.Fatalf("freshness: %v, %v", err, fr)
+	}
+	for _, p := range fr.GetProvinces() {
+		if p.GetSeq() == 0 || p.GetLastContactTime() == nil || p.GetLastChangeTime() == nil {
+			t.Errorf("freshness of %s: %v", p.GetProvince(), p)
+		}
+	}
+	// Bad requests say which field is wrong.
+	_, err = nc.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"approved_date"}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), ".year") {
+		t.Errorf("grouping by a bare date: %v", err)
+	}
+}
