@@ -304,13 +304,9 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 		return err
 	}
 	defer tx.Rollback()
-	var (
-		cols []string
-		sets []string
-	)
+	var sets []string
 	for _, f := range k.Schema.Fields() {
 		if !f.Repeated {
-			cols = append(cols, f.Column)
 			sets = append(sets, f.Column+" = ?")
 		}
 	}
