@@ -1,0 +1,77 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// TestReindexFillsNewColumns plays a database whose rows predate a
+// migration that added filter columns: the columns are blank and the kind
+// is listed in reindex. Opening the store fills them from the records.
+func TestReindexFillsNewColumns(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "provinces/cao-bang/trade-reports/t2024"
+	if _, err := db.Write(ctx, storage.Write{Kind: resource.TradeReports, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return &borderv1.TradeReport{Name: name, PeriodKind: borderv1.TradeReport_PERIOD_KIND_YEAR,
+			ExportValue: &typev1.Money{CurrencyCode: "USD", Units: 2_500_000_000}, VehicleCount: 1200}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE trade_reports SET export_value_currency_code = '', export_value_units = 0, vehicle_count = 0;
+		INSERT INTO reindex (kind) VALUES ('trade-reports')`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db, err = sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Summarize(ctx, storage.SummaryQuery{Kind: resource.TradeReports, Province: resource.AllProvinces,
+		Sums: []filter.Field{mustField(t, "export_value.units"), mustField(t, "vehicle_count")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Sums[0] != 2_500_000_000 || rows[0].Sums[1] != 1200 {
+		t.Fatalf("after reindex: %+v", rows)
+	}
+	raw, _ = sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	defer raw.Close()
+	var pending int
+	raw.QueryRow("SELECT count(*) FROM reindex").Scan(&pending)
+	if pending != 0 {
+		t.Fatalf("%d kinds still listed for reindexing", pending)
+	}
+}
+
+func mustField(t *testing.T, path string) filter.Field {
+	t.Helper()
+	f, ok := resource.TradeReports.Schema.Lookup(path)
+	if !ok {
+		t.Fatalf("no field %s", path)
+	}
+	return f
+}
