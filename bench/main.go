@@ -5,6 +5,7 @@
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
 //	go run ./bench catchup [-records 1000000]   a follower catching up on one origin's log
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
+//	go run ./bench summary [-records 1000000]   national summaries over many records
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
 // GetAgreement directly on database/sql + mattn/go-sqlite3: the same schema,
@@ -43,6 +44,8 @@ func main() {
 		err = runCatchUp(os.Args[2:])
 	case "propagation":
 		err = runPropagation(os.Args[2:])
+	case "summary":
+		err = runSummary(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
