@@ -103,26 +103,11 @@ func runList(args []string) error {
 	queries := fs.Int("queries", 300, "queries per filter")
 	fs.Parse(args)
 
-	dir := *dataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "provex-bench-list-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, cleanup, err := loadedNode(*dataDir, *records)
+	if err != nil {
+		return err
 	}
-	marker := filepath.Join(dir, fmt.Sprintf("loaded-%d", *records))
-	if _, err := os.Stat(marker); err != nil {
-		os.RemoveAll(filepath.Join(dir, server.DatabaseFile))
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return err
-		}
-		if err := load(filepath.Join(dir, server.DatabaseFile), *records, nil); err != nil {
-			return err
-		}
-		os.WriteFile(marker, nil, 0o644)
-	}
+	defer cleanup()
 
 	node, err := server.New(ctx, server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler)})
@@ -173,6 +158,33 @@ func runList(args []string) error {
 		fmt.Printf("| `%s` | `%s` | %d | %s | %s |\n", tc.filter, tc.orderBy, got, ms(r.p50), ms(r.p99))
 	}
 	return nil
+}
+
+// loadedNode returns a node directory holding records agreements of
+// cao-bang: dataDir when given (loaded once, reused by later runs), else a
+// temporary directory that cleanup removes.
+func loadedNode(dataDir string, records int) (dir string, cleanup func(), err error) {
+	dir, cleanup = dataDir, func() {}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "provex-bench-"); err != nil {
+			return "", nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	marker := filepath.Join(dir, fmt.Sprintf("loaded-%d", records))
+	if _, err := os.Stat(marker); err == nil {
+		return dir, cleanup, nil
+	}
+	os.RemoveAll(filepath.Join(dir, server.DatabaseFile))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	if err := load(filepath.Join(dir, server.DatabaseFile), records, nil); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return dir, cleanup, os.WriteFile(marker, nil, 0o644)
 }
 
 // measureN runs op n times in a row.

@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	"github.com/provex/provex/server"
@@ -19,24 +17,11 @@ func runSummary(args []string) error {
 	dataDir := fs.String("data", "", "keep the loaded node here and reuse it (default: temporary)")
 	queries := fs.Int("queries", 20, "queries per summary")
 	fs.Parse(args)
-	dir := *dataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "provex-bench-summary-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, cleanup, err := loadedNode(*dataDir, *records)
+	if err != nil {
+		return err
 	}
-	marker := filepath.Join(dir, fmt.Sprintf("loaded-%d", *records))
-	if _, err := os.Stat(marker); err != nil {
-		os.RemoveAll(filepath.Join(dir, server.DatabaseFile))
-		os.MkdirAll(dir, 0o750)
-		if err := load(filepath.Join(dir, server.DatabaseFile), *records, nil); err != nil {
-			return err
-		}
-		os.WriteFile(marker, nil, 0o644)
-	}
+	defer cleanup()
 	node, err := startNode(server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	"github.com/provex/provex/services/national"
 )
 
 func runNational(ctx context.Context, env *Env, args []string) error {
@@ -66,41 +67,7 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 }
 
 func printSummary(w io.Writer, resp *nationalv1.SummarizeResponse, asCSV bool) error {
-	type column struct{ field, currency string }
-	var columns []column
-	seen := map[column]bool{}
-	for _, g := range append(resp.GetGroups(), resp.GetTotal()) {
-		for _, s := range g.GetSums() {
-			if c := (column{s.GetField(), s.GetCurrencyCode()}); !seen[c] {
-				seen[c] = true
-				columns = append(columns, c)
-			}
-		}
-	}
-	header := append(append([]string(nil), resp.GetGroupBy()...), "count")
-	for _, c := range columns {
-		header = append(header, strings.TrimSpace(c.field+" "+c.currency))
-	}
-	rows := [][]string{header}
-	add := func(keys []string, g *nationalv1.Group) {
-		values := map[column]int64{}
-		for _, s := range g.GetSums() {
-			values[column{s.GetField(), s.GetCurrencyCode()}] = s.GetValue()
-		}
-		row := append(append([]string(nil), keys...), fmt.Sprint(g.GetCount()))
-		for _, c := range columns {
-			row = append(row, fmt.Sprint(values[c]))
-		}
-		rows = append(rows, row)
-	}
-	for _, g := range resp.GetGroups() {
-		add(g.GetKeys(), g)
-	}
-	total := make([]string, len(resp.GetGroupBy()))
-	if len(total) > 0 {
-		total[0] = "total"
-	}
-	add(total, resp.GetTotal())
+	rows := national.Table(resp)
 	if asCSV {
 		out := csv.NewWriter(w)
 		out.WriteAll(rows)
