@@ -46,20 +46,14 @@ func runCRUD(args []string) error {
 	}
 	defer os.RemoveAll(dir)
 
-	node, err := server.New(ctx, server.Config{
+	node, err := startNode(server.Config{
 		Member: "cao-bang", DataDir: filepath.Join(dir, "provex"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return err
 	}
-	if err := node.Listen(); err != nil {
-		return err
-	}
-	nodeCtx, stopNode := contextWithCancel()
-	nodeDone := make(chan error, 1)
-	go func() { nodeDone <- node.Serve(nodeCtx) }()
-	defer func() { stopNode(); <-nodeDone }()
+	defer node.stop()
 
 	base, err := startBaseline(filepath.Join(dir, "baseline.db"))
 	if err != nil {
@@ -67,7 +61,7 @@ func runCRUD(args []string) error {
 	}
 	defer base.stop()
 
-	targets := []struct{ name, addr string }{{"provex", node.GRPCAddr()}, {"baseline", base.addr}}
+	targets := []struct{ name, addr string }{{"provex", node.node.GRPCAddr()}, {"baseline", base.addr}}
 	type row struct {
 		op, target string
 		conc       int

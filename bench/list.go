@@ -109,19 +109,13 @@ func runList(args []string) error {
 	}
 	defer cleanup()
 
-	node, err := server.New(ctx, server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+	node, err := startNode(server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
-	if err := node.Listen(); err != nil {
-		return err
-	}
-	nodeCtx, stopNode := contextWithCancel()
-	done := make(chan error, 1)
-	go func() { done <- node.Serve(nodeCtx) }()
-	defer func() { stopNode(); <-done }()
-	c, conn, err := dial(node.GRPCAddr())
+	defer node.stop()
+	c, conn, err := dial(node.node.GRPCAddr())
 	if err != nil {
 		return err
 	}

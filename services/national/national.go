@@ -114,9 +114,14 @@ func parseDims(k *resource.Kind, groupBy []string) ([]dimension, error) {
 	return dims, nil
 }
 
-// sums splits the fields to sum into integer fields and money fields (the
-// units and currency columns of each).
-func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money [][2]filter.Field, err error) {
+// moneySum is a money field to sum: its units and currency columns.
+type moneySum struct {
+	name            string
+	units, currency filter.Field
+}
+
+// parseSums splits the fields to sum into integer fields and money fields.
+func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money []moneySum, err error) {
 	for i, name := range sum {
 		if f, ok := k.Schema.Lookup(name); ok && f.Type == filter.Int && !f.Repeated {
 			ints = append(ints, f)
@@ -127,7 +132,7 @@ func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money [][2]
 		if !ok1 || !ok2 {
 			return nil, nil, apperr.Invalid(fmt.Sprintf("sum[%d]", i), "%s has no integer or money field %q to sum", k.Collection, name)
 		}
-		money = append(money, [2]filter.Field{units, currency})
+		money = append(money, moneySum{name, units, currency})
 	}
 	return ints, money, nil
 }
@@ -184,14 +189,14 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		resp.Total.Sums = append(resp.Total.Sums, &nationalv1.Sum{Field: f.Path, Value: total})
 	}
 	// Money: one query per field, split by currency, never mixed.
-	for i, m := range money {
+	for _, m := range money {
 		mq := q
-		mq.Sums, mq.Currency = []filter.Field{m[0]}, &m[1]
+		mq.Sums, mq.Currency = []filter.Field{m.units}, &m.currency
 		mrows, err := s.store.Summarize(ctx, mq)
 		if err != nil {
 			return nil, err
 		}
-		name := moneyName(req.GetSum(), ints, i)
+		name := m.name
 		perCurrency := map[string]int64{}
 		for _, r := range mrows {
 			keys := formatKeys(dims, r.Keys[:len(dims)])
@@ -212,25 +217,6 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		return nil, err
 	}
 	return resp, nil
-}
-
-// moneyName is the i-th money field's name as requested.
-func moneyName(requested []string, ints []filter.Field, i int) string {
-	isInt := map[string]bool{}
-	for _, f := range ints {
-		isInt[f.Path] = true
-	}
-	n := 0
-	for _, r := range requested {
-		if isInt[r] {
-			continue
-		}
-		if n == i {
-			return r
-		}
-		n++
-	}
-	return ""
 }
 
 func sortedKeys(m map[string]int64) []string {
