@@ -14,6 +14,8 @@ func TestParseName(t *testing.T) {
 		{"provinces/cao-bang/agreements/mou-nanning-2023", Name{"cao-bang", "agreements", "mou-nanning-2023"}},
 		{"provinces/ho-chi-minh-city/agreements/a", Name{"ho-chi-minh-city", "agreements", "a"}},
 		{"provinces/cao-bang/agreements/" + strings.Repeat("a", 63), Name{"cao-bang", "agreements", strings.Repeat("a", 63)}},
+		// The ministry owns records too, under its member id.
+		{"provinces/mofa/agreements/mou-laos-2025", Name{"mofa", "agreements", "mou-laos-2025"}},
 	}
 	for _, tc := range good {
 		got, err := ParseName(tc.in, "agreements")

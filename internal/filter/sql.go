@@ -94,3 +94,40 @@ func (c *compiler) prefix(e prefixExpr) {
 	c.b.WriteString(" < ?)")
 	c.args = append(c.args, e.prefix, string(upper))
 }
+
+// Restrictions calls fn with the field and encoded literal of every
+// restriction in e (the prefix for "prefix*", the element for ':', nil for
+// ":*") and reports whether fn held for all of them. It lets a caller tell
+// whether a filter can run on a table other than the kind's own, such as a
+// pre-aggregated one.
+func Restrictions(e Expr, fn func(f Field, value any) bool) bool {
+	switch e := e.(type) {
+	case nil:
+		return true
+	case andExpr:
+		return allRestrictions(e.terms, fn)
+	case orExpr:
+		return allRestrictions(e.terms, fn)
+	case notExpr:
+		return Restrictions(e.x, fn)
+	case compareExpr:
+		return fn(e.field, e.value)
+	case prefixExpr:
+		return fn(e.field, e.prefix)
+	case hasExpr:
+		if e.anyValue {
+			return fn(e.field, nil)
+		}
+		return fn(e.field, e.value)
+	}
+	panic("filter: Restrictions of an Expr not made by Parse")
+}
+
+func allRestrictions(terms []Expr, fn func(Field, any) bool) bool {
+	for _, t := range terms {
+		if !Restrictions(t, fn) {
+			return false
+		}
+	}
+	return true
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/internal/pagetoken"
 	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -93,8 +94,8 @@ func (c *Collection[T]) List(ctx context.Context, req ListRequest) ([]T, string,
 	if q.OrderBy, err = filter.ParseOrderBy(req.GetOrderBy(), c.kind.Schema); err != nil {
 		return nil, "", apperr.Invalid("order_by", "%v", err)
 	}
-	query := queryFingerprint(c.kind, req)
-	if q.After, err = decodePageToken(req.GetPageToken(), query); err != nil {
+	query := pagetoken.Fingerprint(c.kind.Collection, req.GetParent(), req.GetFilter(), req.GetOrderBy(), strconv.FormatBool(req.GetShowDeleted()))
+	if q.After, err = pagetoken.Decode(req.GetPageToken(), query); err != nil {
 		return nil, "", err
 	}
 	page, err := c.node.Store.List(ctx, q)
@@ -105,7 +106,7 @@ func (c *Collection[T]) List(ctx context.Context, req ListRequest) ([]T, string,
 	for i, m := range page.Records {
 		out[i] = m.(T)
 	}
-	return out, encodePageToken(page.Next, query), nil
+	return out, pagetoken.Encode(page.Next, query), nil
 }
 
 // Create stores a new record under parent with the given id (or one the

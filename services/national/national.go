@@ -18,6 +18,7 @@ import (
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/internal/pagetoken"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -296,7 +297,8 @@ func formatKey(d dimension, v any) string {
 }
 
 // SearchRecords finds records across kinds and provinces. The page token
-// carries the collection reached and the position in it.
+// carries the collection reached (its index, as the cursor's one value)
+// and the position in it (the row; 0 before the first record).
 func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecordsRequest) (*nationalv1.SearchRecordsResponse, error) {
 	province, err := parent(req.GetParent())
 	if err != nil {
@@ -331,9 +333,27 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 	case limit > 1000:
 		limit = 1000
 	}
-	start, after, err := decodeSearchToken(req.GetPageToken())
+	query := pagetoken.Fingerprint(append([]string{req.GetParent(), req.GetFilter(), req.GetText()}, req.GetCollections()...)...)
+	cursor, err := pagetoken.Decode(req.GetPageToken(), query)
 	if err != nil {
 		return nil, err
+	}
+	start, after := 0, (*storage.Cursor)(nil)
+	if cursor != nil {
+		var i int64 = -1
+		if len(cursor.Values) == 1 {
+			i, _ = cursor.Values[0].(int64)
+		}
+		if i < 0 || i >= int64(len(kinds)) {
+			return nil, apperr.Invalid("page_token", "is not a token this query returned; start again without it")
+		}
+		start = int(i)
+		if cursor.Row > 0 {
+			after = &storage.Cursor{Row: cursor.Row}
+		}
+	}
+	token := func(kind int, row int64) string {
+		return pagetoken.Encode(&storage.Cursor{Values: []any{int64(kind)}, Row: row}, query)
 	}
 	resp := &nationalv1.SearchRecordsResponse{}
 	for i := start; i < len(kinds) && limit > 0; i++ {
@@ -355,12 +375,12 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 		}
 		limit -= len(page.Records)
 		if page.Next != nil {
-			resp.NextPageToken = encodeSearchToken(i, page.Next)
+			resp.NextPageToken = token(i, page.Next.Row)
 			return resp, nil
 		}
 		after = nil
 		if limit == 0 && i+1 < len(kinds) {
-			resp.NextPageToken = encodeSearchToken(i+1, nil)
+			resp.NextPageToken = token(i+1, 0)
 		}
 	}
 	return resp, nil

@@ -12,12 +12,24 @@ import (
 
 const day = int64(24 * 60 * 60 * 1_000_000_000)
 
-// Summarize runs one GROUP BY over the kind's indexed columns. The filter
-// runs in a subquery on the kind's table alone, so a join with
-// record_values for a repeated dimension cannot make its columns ambiguous.
+// Summarize runs one GROUP BY: over the smallest rollup that covers the
+// query's dimensions, sums and filter (see rollup.go), else over the kind's
+// indexed columns. The filter runs in a subquery on one table alone, so a
+// join with record_values for a repeated dimension cannot make its columns
+// ambiguous.
 func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.SummaryRow, error) {
+	return db.summarize(ctx, q, rollupFor(q))
+}
+
+// summarize reads the rollup r, or the kind's table when r is nil.
+func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) ([]storage.SummaryRow, error) {
 	k := q.Kind
+	table, count := k.Table(), "count(*)"
 	where := []string{"delete_time = 0"}
+	if r != nil {
+		// A rollup row counts n live records.
+		table, count, where = r.table, "coalesce(sum(s.n), 0)", nil
+	}
 	var args []any
 	if q.Province != resource.AllProvinces {
 		where = append(where, "province = ?")
@@ -58,11 +70,14 @@ func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.
 		keys = append(keys, "s."+q.Currency.Column)
 	}
 	sel := append([]string(nil), keys...)
-	sel = append(sel, "count(*)")
+	sel = append(sel, count)
 	for _, f := range q.Sums {
 		sel = append(sel, "coalesce(sum(s."+f.Column+"), 0)")
 	}
-	query := "SELECT " + strings.Join(sel, ", ") + " FROM (SELECT * FROM " + k.Table() + " WHERE " + strings.Join(where, " AND ") + ") s" + join
+	if len(where) == 0 {
+		where = []string{"1"}
+	}
+	query := "SELECT " + strings.Join(sel, ", ") + " FROM (SELECT * FROM " + table + " WHERE " + strings.Join(where, " AND ") + ") s" + join
 	if q.Currency != nil {
 		// Amounts without a currency are not money yet.
 		query += " WHERE s." + q.Currency.Column + " != ''"
@@ -72,7 +87,12 @@ func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.
 		for i := range keys {
 			positions[i] = fmt.Sprint(i + 1)
 		}
-		query += " GROUP BY " + strings.Join(positions, ", ") + " ORDER BY " + strings.Join(positions, ", ")
+		query += " GROUP BY " + strings.Join(positions, ", ")
+		if r != nil {
+			// Groups whose records were all deleted keep rollup rows of 0.
+			query += " HAVING sum(s.n) > 0"
+		}
+		query += " ORDER BY " + strings.Join(positions, ", ")
 	}
 	// Arguments in the order their placeholders appear: keys, subquery, join.
 	all := append(append(append([]any(nil), keyArgs...), args...), joinArg...)

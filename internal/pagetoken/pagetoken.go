@@ -1,4 +1,6 @@
-package collection
+// Package pagetoken is provex's one page-token codec: the keyset cursor of
+// the last record served plus a fingerprint of the query it belongs to.
+package pagetoken
 
 import (
 	"bytes"
@@ -6,15 +8,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"strconv"
 
 	"github.com/provex/provex/internal/apperr"
-	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
 
-// A page token is the keyset cursor of the last record served plus a
-// fingerprint of the query it belongs to. Keyset tokens stay correct while
+// Keyset tokens stay correct while
 // records are inserted or deleted between pages: no record is served twice
 // and none that existed throughout is skipped. The token is opaque to
 // clients but not secret: it holds only values of the records they were
@@ -22,16 +21,21 @@ import (
 
 const pageTokenVersion = 2
 
-func queryFingerprint(k *resource.Kind, req ListRequest) []byte {
+// Fingerprint binds tokens to a query: the parts are every request field
+// that shapes the result (collection, parent, filter, order ...), so a token
+// replayed with another query is refused instead of silently skipping.
+func Fingerprint(parts ...string) []byte {
 	h := sha256.New()
-	for _, s := range []string{k.Collection, req.GetParent(), req.GetFilter(), req.GetOrderBy(), strconv.FormatBool(req.GetShowDeleted())} {
+	for _, s := range parts {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
 	return h.Sum(nil)[:8]
 }
 
-func encodePageToken(c *storage.Cursor, fingerprint []byte) string {
+// Encode returns the token of the page after c; "" when c is nil (the
+// last page).
+func Encode(c *storage.Cursor, fingerprint []byte) string {
 	if c == nil {
 		return ""
 	}
@@ -62,17 +66,19 @@ func encodePageToken(c *storage.Cursor, fingerprint []byte) string {
 
 var errBadToken = errors.New("bad token")
 
-func decodePageToken(token string, fingerprint []byte) (*storage.Cursor, error) {
+// Decode returns the cursor of a token Encode made with the same
+// fingerprint; nil for "" (the first page).
+func Decode(token string, fingerprint []byte) (*storage.Cursor, error) {
 	if token == "" {
 		return nil, nil
 	}
-	invalid := apperr.Invalid("page_token", "is not a token this list returned; start again without it")
+	invalid := apperr.Invalid("page_token", "is not a token this query returned; start again without it")
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(raw) < 1+len(fingerprint) || raw[0] != pageTokenVersion {
 		return nil, invalid
 	}
 	if !bytes.Equal(raw[1:1+len(fingerprint)], fingerprint) {
-		return nil, apperr.Invalid("page_token", "belongs to a list with another parent, filter, order_by or show_deleted")
+		return nil, apperr.Invalid("page_token", "belongs to another query (another collection, parent, filter, order or text); start again without it")
 	}
 	r := bytes.NewReader(raw[1+len(fingerprint):])
 	readString := func() (string, error) {

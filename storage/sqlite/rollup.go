@@ -1,0 +1,337 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// Rollups are pre-aggregated summaries: per kind, a few small tables that
+// hold, for every combination of the owning province, a handful of
+// dimension fields and every currency field, the number of live records and
+// the sum of every integer and money field. SQLite triggers on the kind's
+// table keep them current inside the transaction of the write, whatever
+// made it (a local write, a pulled entry, a filled hole, a record that
+// stopped being visible here, a re-index), so a rollup can never disagree
+// with the rows. A summary whose dimensions and filter a rollup covers reads
+// a few thousand rollup rows instead of every record (see Summarize).
+//
+// Dates are kept at month precision, in a form that keeps filters exact:
+// a full date d becomes the first of its month, and a date known only to
+// its month or year (day 00) stays as it is. Every date literal with day 00
+// ("2021", "2021-03") then compares with the rollup value exactly as with
+// the date itself, and year, quarter and month buckets are unchanged.
+// Filters on a full date ("2021-03-15") read the kind's table.
+//
+// The dimensions below answer the questions of the ministry's reports:
+// agreements per province, year, kind and state; delegations in and out
+// per year with their members and foreigners; partnerships by partner
+// country; projects and their capital by kind, state, country, sector and
+// year; gates by level and neighbour; trade by gate and period.
+var rollupDims = map[string][][]string{
+	"partnerships": {
+		{"kind", "state", "partner.country_code", "local_unit.level"},
+		{"kind", "established_date"},
+	},
+	"agreements": {
+		{"kind", "state", "signed_date"},
+		{"kind", "state", "consultation.state"},
+	},
+	"delegations": {
+		{"direction", "level", "start_date"},
+	},
+	"friendship-associations": {
+		{"partner_country", "state"},
+	},
+	"border-gates": {
+		{"neighbour_country", "level", "counterpart_level", "transport", "state"},
+	},
+	"border-markers": {
+		{"neighbour_country", "type", "condition", "repair_state"},
+	},
+	"border-incidents": {
+		{"category", "severity", "state", "neighbour_country"},
+	},
+	"trade-reports": {
+		{"border_gate", "period_kind", "period_start"},
+	},
+	"projects": {
+		{"kind", "state", "sector"},
+		{"kind", "state", "investor_country"},
+		{"kind", "state", "approved_date"},
+	},
+	"promotion-events": {
+		{"kind", "host_country", "start_date"},
+	},
+	"investor-leads": {
+		{"state", "country", "sector"},
+	},
+}
+
+// rollup is one pre-aggregated table of a kind.
+type rollup struct {
+	kind  *resource.Kind
+	table string
+	// keys are the grouping columns after province: the dimensions, then
+	// every currency field of the kind.
+	keys []filter.Field
+	sums []filter.Field
+}
+
+// rollups lists each kind's rollups, smallest (fewest keys) first.
+var rollups = func() map[*resource.Kind][]*rollup {
+	out := map[*resource.Kind][]*rollup{}
+	for _, k := range resource.Kinds() {
+		var currencies, sums []filter.Field
+		for _, f := range k.Schema.Fields() {
+			switch {
+			case f.Repeated:
+			case f.Type == filter.String && strings.HasSuffix(f.Path, ".currency_code"):
+				currencies = append(currencies, f)
+			case f.Type == filter.Int:
+				sums = append(sums, f)
+			}
+		}
+		for _, dims := range rollupDims[k.Collection] {
+			r := &rollup{kind: k, sums: sums}
+			cols := []string{k.Table()}
+			for _, p := range dims {
+				f, ok := k.Schema.Lookup(p)
+				if !ok || f.Repeated || f.Type == filter.Timestamp || f.Type == filter.Int {
+					panic(fmt.Sprintf("sqlite: rollup of %s cannot group by %q", k.Collection, p))
+				}
+				r.keys = append(r.keys, f)
+				cols = append(cols, f.Column)
+			}
+			r.keys = append(r.keys, currencies...)
+			r.table = "rollup_" + strings.Join(cols, "_")
+			out[k] = append(out[k], r)
+		}
+		for i := 1; i < len(out[k]); i++ {
+			for j := i; j > 0 && len(out[k][j].keys) < len(out[k][j-1].keys); j-- {
+				out[k][j], out[k][j-1] = out[k][j-1], out[k][j]
+			}
+		}
+	}
+	return out
+}()
+
+// rollupFor returns the smallest rollup that answers q exactly, or nil.
+func rollupFor(q storage.SummaryQuery) *rollup {
+	for _, r := range rollups[q.Kind] {
+		if r.covers(q) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (r *rollup) key(f filter.Field) bool {
+	for _, k := range r.keys {
+		if k.Column == f.Column {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *rollup) covers(q storage.SummaryQuery) bool {
+	for _, d := range q.Dims {
+		if d.Field == nil {
+			continue // the province is always a key
+		}
+		if !r.key(*d.Field) {
+			return false
+		}
+		// A date's day is gone: only its year, quarter or month is known.
+		if d.Field.Type == filter.Date && (d.Bucket == "" || d.Bucket == "age") {
+			return false
+		}
+	}
+	if q.Currency != nil && !r.key(*q.Currency) {
+		return false
+	}
+	for _, s := range q.Sums {
+		found := false
+		for _, have := range r.sums {
+			found = found || have.Column == s.Column
+		}
+		if !found {
+			return false
+		}
+	}
+	return filter.Restrictions(q.Filter, func(f filter.Field, value any) bool {
+		if !r.key(f) {
+			return false
+		}
+		if f.Type == filter.Date {
+			v, ok := value.(int64)
+			return ok && v%100 == 0
+		}
+		return true
+	})
+}
+
+// keyExpr is the rollup value of key f in the row row (NEW or OLD in a
+// trigger, empty in a SELECT of the kind's table).
+func (r *rollup) keyExpr(f filter.Field, row string) string {
+	c := row + `"` + f.Column + `"`
+	if f.Type == filter.Date {
+		return fmt.Sprintf("CASE WHEN %[1]s %% 100 = 0 THEN %[1]s ELSE %[1]s / 100 * 100 + 1 END", c)
+	}
+	return c
+}
+
+func (r *rollup) keyColumns() []string {
+	cols := []string{"province"}
+	for _, f := range r.keys {
+		cols = append(cols, `"`+f.Column+`"`)
+	}
+	return cols
+}
+
+// ddl returns the statements that create the rollup and its triggers; the
+// text is also the rollup's definition, so any change to it rebuilds it.
+func (r *rollup) ddl() []string {
+	t := r.kind.Table()
+	keys := r.keyColumns()
+	var cols, sums, updates []string
+	for i, f := range r.keys {
+		typ := "INTEGER"
+		if f.Type == filter.String {
+			typ = "TEXT"
+		}
+		cols = append(cols, keys[i+1]+" "+typ+" NOT NULL")
+	}
+	watched := append([]string{"delete_time"}, keys[1:]...)
+	for _, f := range r.sums {
+		c := `"` + f.Column + `"`
+		cols = append(cols, c+" INTEGER NOT NULL")
+		sums = append(sums, c)
+		updates = append(updates, c+" = "+c+" + excluded."+c)
+		watched = append(watched, c)
+	}
+	all := append(append(append([]string(nil), keys...), "n"), sums...)
+	upsert := func(row string, sign string) string {
+		vals := []string{row + "province"}
+		for _, f := range r.keys {
+			vals = append(vals, r.keyExpr(f, row))
+		}
+		vals = append(vals, sign+"1")
+		for _, s := range sums {
+			vals = append(vals, sign+row+s)
+		}
+		return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") SELECT " + strings.Join(vals, ", ") +
+			" WHERE " + row + "delete_time = 0" +
+			" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(append([]string{"n = n + excluded.n"}, updates...), ", ") + ";"
+	}
+	return []string{
+		"CREATE TABLE " + r.table + " (province TEXT NOT NULL, " + strings.Join(cols, ", ") + ", n INTEGER NOT NULL, " +
+			"PRIMARY KEY (" + strings.Join(keys, ", ") + ")) WITHOUT ROWID",
+		"CREATE TRIGGER " + r.table + "_insert AFTER INSERT ON " + t + " BEGIN " + upsert("NEW.", "") + " END",
+		"CREATE TRIGGER " + r.table + "_delete AFTER DELETE ON " + t + " BEGIN " + upsert("OLD.", "-") + " END",
+		"CREATE TRIGGER " + r.table + "_update AFTER UPDATE OF " + strings.Join(watched, ", ") + " ON " + t +
+			" BEGIN " + upsert("OLD.", "-") + " " + upsert("NEW.", "") + " END",
+	}
+}
+
+// backfill fills a new rollup from the kind's rows.
+func (r *rollup) backfill() string {
+	vals := []string{"province"}
+	for _, f := range r.keys {
+		vals = append(vals, r.keyExpr(f, ""))
+	}
+	vals = append(vals, "count(*)")
+	var sums []string
+	for _, f := range r.sums {
+		c := `"` + f.Column + `"`
+		vals = append(vals, "sum("+c+")")
+		sums = append(sums, c)
+	}
+	positions := make([]string, len(r.keys)+1)
+	for i := range positions {
+		positions[i] = fmt.Sprint(i + 1)
+	}
+	return "INSERT INTO " + r.table + " (" + strings.Join(append(append(r.keyColumns(), "n"), sums...), ", ") + ") SELECT " +
+		strings.Join(vals, ", ") + " FROM " + r.kind.Table() + " WHERE delete_time = 0 GROUP BY " + strings.Join(positions, ", ")
+}
+
+// ensureRollups makes the database's rollups those of this binary: it
+// builds (and fills) any that is new or whose definition changed, and drops
+// those no longer defined, in one transaction.
+func ensureRollups(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stored := map[string]string{}
+	rows, err := tx.QueryContext(ctx, "SELECT name, definition FROM rollups")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return err
+		}
+		stored[name] = def
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, k := range resource.Kinds() {
+		for _, r := range rollups[k] {
+			ddl := r.ddl()
+			def := strings.Join(ddl, ";\n")
+			old, ok := stored[r.table]
+			delete(stored, r.table)
+			if ok && old == def {
+				continue
+			}
+			if err := dropRollup(ctx, tx, r.table); err != nil {
+				return err
+			}
+			for _, s := range append(ddl, r.backfill()) {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("rollup %s: %w", r.table, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO rollups (name, definition) VALUES (?, ?)", r.table, def); err != nil {
+				return err
+			}
+		}
+	}
+	for name := range stored {
+		if err := dropRollup(ctx, tx, name); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM rollups WHERE name = ?", name); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func dropRollup(ctx context.Context, tx *sql.Tx, table string) error {
+	// Names come from rollupDims (or the rollups table, which only ever
+	// holds those), never from a request.
+	for _, s := range []string{
+		"DROP TRIGGER IF EXISTS " + table + "_insert",
+		"DROP TRIGGER IF EXISTS " + table + "_delete",
+		"DROP TRIGGER IF EXISTS " + table + "_update",
+		"DROP TABLE IF EXISTS " + table,
+	} {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("drop rollup %s: %w", table, err)
+		}
+	}
+	return nil
+}
