@@ -146,7 +146,7 @@ func runCatchUp(args []string) error {
 	start := time.Now()
 	dst, err := startNode(server.Config{Member: "lang-son", DataDir: dstDir, GRPCAddr: addrs[1], HTTPAddr: "127.0.0.1:0",
 		Key: keys["lang-son"], Manifest: manifest, Peers: []string{"cao-bang"}, Logger: quiet,
-		SyncDial: func(addr string) (*grpc.ClientConn, error) {
+		SyncDial: func(_, addr string) (*grpc.ClientConn, error) {
 			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 				grpc.WithContextDialer(func(c context.Context, a string) (net.Conn, error) {
 					conn, err := (&net.Dialer{}).DialContext(c, "tcp", a)

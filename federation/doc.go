@@ -21,6 +21,10 @@
 //	    role: ministry
 //	    address: localhost:7499
 //	    public_key: 4ZoQ/jnF+rv9ZgkHOv7F1Y9Y7zGXlYd+Br5FNqYvKgc=
+//	ca: |
+//	  -----BEGIN CERTIFICATE-----
+//	  MIIBfTCCASOgAwIBAgIQ...
+//	  -----END CERTIFICATE-----
 //
 // The fields are:
 //
@@ -35,6 +39,10 @@
 //   - public_key: the standard base64 encoding of the member's 32-byte
 //     Ed25519 public key ([EncodePublicKey]), which verifies the member's
 //     signed change-log checkpoints.
+//   - ca: the federation CA's certificate in PEM (from `provex ca init`).
+//     Nodes accept from each other only certificates it signed, and take a
+//     peer's member id from its certificate (package pki). Optional only for
+//     a node that has no peers.
 //
 // Unknown keys, duplicate keys and files larger than 1 MiB are rejected.
 // [Manifest.Marshal] writes this format deterministically, with members

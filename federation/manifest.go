@@ -3,7 +3,9 @@ package federation
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +53,9 @@ type Manifest struct {
 	Issued  time.Time // zero if not given
 	Expires time.Time // after this, nodes log a warning but keep using it; zero if not given
 	Members []Member  // sorted by ID
+	// CA is the federation CA's certificate (PEM): node certificates it
+	// signs are the only ones nodes accept from each other (mutual TLS).
+	CA []byte
 }
 
 // manifestFile is the file form of a Manifest.
@@ -59,6 +64,7 @@ type manifestFile struct {
 	Issued  string       `json:"issued,omitempty"`
 	Expires string       `json:"expires,omitempty"`
 	Members []memberFile `json:"members"`
+	CA      string       `json:"ca,omitempty"`
 }
 
 type memberFile struct {
@@ -80,6 +86,9 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("federation: parse manifest: %w", err)
 	}
 	m := &Manifest{Version: f.Version}
+	if f.CA != "" {
+		m.CA = []byte(f.CA)
+	}
 	var err error
 	if m.Issued, err = parseTime("issued", f.Issued); err != nil {
 		return nil, err
@@ -150,6 +159,11 @@ func (m *Manifest) validate() error {
 	}
 	if len(m.Members) == 0 {
 		return errors.New("federation: manifest members: at least one member is required")
+	}
+	if m.CA != nil {
+		if _, err := m.CAPool(); err != nil {
+			return err
+		}
 	}
 	seen := make(map[string]int, len(m.Members))
 	ministry := -1
@@ -253,6 +267,12 @@ func (m *Manifest) Marshal() ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "  - id: %s\n    role: %s\n    address: %s\n    public_key: %s\n",
 			mem.ID, mem.Role, addr, EncodePublicKey(mem.PublicKey))
+	}
+	if m.CA != nil {
+		b.WriteString("ca: |\n")
+		for _, line := range strings.Split(strings.TrimRight(string(m.CA), "\n"), "\n") {
+			b.WriteString("  " + line + "\n")
+		}
 	}
 	return b.Bytes(), nil
 }
@@ -397,5 +417,37 @@ func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
+	}
+}
+
+// CAPool returns the federation CA's certificates as a pool for verifying
+// node certificates. The manifest's ca must hold at least one PEM
+// CERTIFICATE block, each a CA certificate, and nothing else.
+func (m *Manifest) CAPool() (*x509.CertPool, error) {
+	if len(m.CA) == 0 {
+		return nil, errors.New("federation: the manifest has no ca (the federation CA certificate, from provex ca init)")
+	}
+	pool := x509.NewCertPool()
+	rest := m.CA
+	for n := 0; ; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			if n == 0 || len(bytes.TrimSpace(rest)) != 0 {
+				return nil, errors.New("federation: manifest ca: not a PEM certificate")
+			}
+			return pool, nil
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("federation: manifest ca: a PEM %q block where a CERTIFICATE belongs", block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("federation: manifest ca: %w", err)
+		}
+		if !cert.IsCA {
+			return nil, fmt.Errorf("federation: manifest ca: %q is not a CA certificate", cert.Subject.CommonName)
+		}
+		pool.AddCert(cert)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,13 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 )
 
@@ -27,7 +33,10 @@ import (
 type testNode struct {
 	member string
 	dir    string
+	// addr is the peer endpoint (the manifest's address); client talks to
+	// the API, with an admin token.
 	addr   string
+	fed    *testFederation
 	node   *server.Node
 	cancel context.CancelFunc
 	done   chan error
@@ -36,6 +45,8 @@ type testNode struct {
 
 type testFederation struct {
 	t        *testing.T
+	ca       *pki.CA
+	pool     *x509.CertPool
 	manifest *federation.Manifest
 	keys     map[string]ed25519.PrivateKey
 	peers    map[string][]string
@@ -67,10 +78,19 @@ func newFederation(t *testing.T, members []string, peers map[string][]string) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &testFederation{t: t, manifest: m, keys: keys, peers: peers, nodes: map[string]*testNode{}}
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CA = ca.CertPEM()
+	pool, err := m.CAPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &testFederation{t: t, ca: ca, pool: pool, manifest: m, keys: keys, peers: peers, nodes: map[string]*testNode{}}
 	for _, id := range members {
 		mem, _ := m.Member(id)
-		f.nodes[id] = &testNode{member: id, dir: t.TempDir(), addr: mem.Address}
+		f.nodes[id] = &testNode{member: id, dir: t.TempDir(), addr: mem.Address, fed: f}
 	}
 	t.Cleanup(func() {
 		for _, n := range f.nodes {
@@ -97,10 +117,12 @@ func line(members []string) map[string][]string {
 func (f *testFederation) start(member string) *testNode {
 	f.t.Helper()
 	n := f.nodes[member]
+	cert := f.cert(member)
 	node, err := server.New(context.Background(), server.Config{
-		Member: member, DataDir: n.dir, GRPCAddr: n.addr, HTTPAddr: "127.0.0.1:0",
+		Member: member, DataDir: n.dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Key: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
 	})
 	if err != nil {
 		f.t.Fatalf("start %s: %v", member, err)
@@ -111,12 +133,53 @@ func (f *testFederation) start(member string) *testNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.node, n.cancel, n.done = node, cancel, make(chan error, 1)
 	go func() { n.done <- node.Serve(ctx) }()
-	c, err := client.Dial(n.addr)
+	token, err := node.IssueToken(ctx, auth.RoleAdmin, "test", time.Time{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := client.Dial(node.GRPCAddr(), client.WithToken(token))
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	n.client = c
 	return n
+}
+
+// cert issues a certificate of the federation CA for member.
+func (f *testFederation) cert(member string) tls.Certificate {
+	f.t.Helper()
+	cert, err := f.ca.IssueTLS(member, time.Now())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return cert
+}
+
+// peerClient connects to n's peer endpoint as member would: mutual TLS
+// with member's certificate.
+func (f *testFederation) peerClient(t *testing.T, n *testNode, as string) syncv1.SyncServiceClient {
+	t.Helper()
+	creds := credentials.NewTLS(pki.PeerClientConfig(f.cert(as), f.pool, n.member))
+	conn, err := grpc.NewClient(n.addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return syncv1.NewSyncServiceClient(conn)
+}
+
+// peerServer serves sync at member's address as member's node would
+// (mutual TLS with member's certificate), for fake peers.
+func (f *testFederation) peerServer(t *testing.T, member string, srv syncv1.SyncServiceServer) {
+	t.Helper()
+	lis, err := net.Listen("tcp", f.nodes[member].addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.PeerServerConfig(f.cert(member), f.pool))))
+	syncv1.RegisterSyncServiceServer(gs, srv)
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
 }
 
 func (f *testFederation) startAll() {

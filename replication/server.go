@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/provex/provex/auth"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
@@ -30,12 +31,33 @@ func (s *server) GetSyncState(ctx context.Context, _ *syncv1.GetSyncStateRequest
 	return s.e.State(ctx)
 }
 
+// caller is the member a Pull or Announce comes from: the peer its
+// certificate names. The member field of the request, if set, must agree;
+// it is believed alone only under TrustClaimedMember.
+func (s *server) caller(ctx context.Context, claimed string) (string, error) {
+	id, ok := auth.FromContext(ctx)
+	if ok && id.Kind == auth.KindPeer {
+		if claimed != "" && claimed != id.Member {
+			return "", apperr.PermissionDenied("the certificate of this connection is %s's; it cannot act as %s", id.Member, claimed)
+		}
+		return id.Member, nil
+	}
+	if !s.e.cfg.TrustClaimedMember {
+		return "", apperr.PermissionDenied("sync is only for federation members' nodes, over mutual TLS")
+	}
+	if !resource.IsMember(claimed) {
+		return "", apperr.Invalid("member", "%q is not a federation member", claimed)
+	}
+	return claimed, nil
+}
+
 func (s *server) Announce(ctx context.Context, req *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
-	if !resource.IsMember(req.GetMember()) {
-		return nil, apperr.Invalid("member", "%q is not a federation member", req.GetMember())
+	member, err := s.caller(ctx, req.GetMember())
+	if err != nil {
+		return nil, err
 	}
 	s.e.metrics.announcements.Add(1)
-	s.e.trigger(req.GetMember())
+	s.e.trigger(member)
 	return &syncv1.AnnounceResponse{}, nil
 }
 
@@ -45,9 +67,9 @@ func (s *server) Announce(ctx context.Context, req *syncv1.AnnounceRequest) (*sy
 // Entries of records the caller may not read go out redacted.
 func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
 	ctx := stream.Context()
-	caller := req.GetMember()
-	if !resource.IsMember(caller) {
-		return apperr.Invalid("member", "%q is not a federation member", caller)
+	caller, err := s.caller(ctx, req.GetMember())
+	if err != nil {
+		return err
 	}
 	batch := int(req.GetBatchSize())
 	if batch == 0 {

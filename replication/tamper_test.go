@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,9 +86,9 @@ func (p *fakePeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServ
 
 // load takes origin's whole log, with a checkpoint per entry, from a real
 // node, as member would get it.
-func (p *fakePeer) load(t *testing.T, from *testNode, member string) {
+func (p *fakePeer) load(t *testing.T, f *testFederation, from *testNode, member string) {
 	t.Helper()
-	stream, err := syncv1.NewSyncServiceClient(from.client.Conn()).Pull(context.Background(), &syncv1.PullRequest{Member: member, BatchSize: 1})
+	stream, err := f.peerClient(t, from, member).Pull(context.Background(), &syncv1.PullRequest{Member: member, BatchSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,14 +237,7 @@ func testTamper(t *testing.T, why string, tamper func(*testing.T, *testFederatio
 	fake.tamper = func(es []*syncv1.Entry, cp *syncv1.Checkpoint) ([]*syncv1.Entry, *syncv1.Checkpoint) {
 		return tamper(t, f, es, cp)
 	}
-	lis, err := net.Listen("tcp", f.nodes[liar].addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	syncv1.RegisterSyncServiceServer(gs, fake)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
+	f.peerServer(t, liar, fake)
 
 	// The victim holds the first 5 entries, from the honest node.
 	h := f.start(honest)
@@ -254,7 +246,7 @@ func testTamper(t *testing.T, why string, tamper func(*testing.T, *testFederatio
 	f.waitConverged(t, map[string]uint64{honest: 5}, 10*time.Second)
 	f.stop(victim)
 	createAgreements(t, h, 5, "b") // seq 6 ... 10
-	fake.load(t, h, victim)
+	fake.load(t, f, h, victim)
 	truth := fake.entries
 	f.stop(honest)
 
@@ -323,18 +315,11 @@ func TestWithheldDataIsAHoleNotALoss(t *testing.T) {
 		}
 		return es, cp
 	}}
-	lis, err := net.Listen("tcp", f.nodes[liar].addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	syncv1.RegisterSyncServiceServer(gs, fake)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
+	f.peerServer(t, liar, fake)
 
 	h := f.start(honest)
 	createAgreements(t, h, 10, "a")
-	fake.load(t, h, victim)
+	fake.load(t, f, h, victim)
 	truth := fake.entries
 	f.stop(honest)
 

@@ -78,7 +78,7 @@ func (f *testFederation) waitNoHoles(t *testing.T, within time.Duration) {
 // not an engine), so a test sees exactly what n holds and serves.
 func logOf(t *testing.T, n *testNode, as, origin string) map[uint64]*syncv1.Entry {
 	t.Helper()
-	stream, err := syncv1.NewSyncServiceClient(n.client.Conn()).Pull(context.Background(), &syncv1.PullRequest{Member: as})
+	stream, err := n.fed.peerClient(t, n, as).Pull(context.Background(), &syncv1.PullRequest{Member: as})
 	if err != nil {
 		t.Fatal(err)
 	}

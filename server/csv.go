@@ -9,6 +9,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/provex/provex/auth"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	"github.com/provex/provex/services/national"
 )
@@ -31,6 +32,9 @@ func summaryCSV(client nationalv1.NationalServiceClient) http.Handler {
 		ctx := r.Context()
 		if id := r.Header.Get(RequestIDHeader); id != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, RequestIDHeader, id)
+		}
+		if a := r.Header.Get("Authorization"); a != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, auth.AuthorizationKey, a)
 		}
 		resp, err := client.Summarize(ctx, req)
 		if err != nil {

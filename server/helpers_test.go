@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
@@ -32,6 +33,8 @@ type testNode struct {
 	DataDir string
 	// BaseURL is http://host:port of the HTTP gateway.
 	BaseURL string
+	// Token is an admin token of the node, which Client and httpDo send.
+	Token string
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -58,6 +61,9 @@ func startNodeAt(t *testing.T, member, dir string) *testNode {
 		ShutdownTimeout: 10 * time.Second,
 		Version:         "test",
 		Logger:          slog.New(slog.DiscardHandler),
+		PlaintextAPI:    true,
+		// Tests call as fast as they can; TestFloods sets its own limits.
+		Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
 	})
 	if err != nil {
 		cancel()
@@ -72,7 +78,11 @@ func startNodeAt(t *testing.T, member, dir string) *testNode {
 		defer close(tn.done)
 		tn.serveErr = n.Serve(ctx)
 	}()
-	c, err := client.Dial(n.GRPCAddr())
+	if tn.Token, err = n.IssueToken(ctx, auth.RoleAdmin, "test", time.Time{}); err != nil {
+		tn.Stop(t)
+		t.Fatalf("IssueToken: %v", err)
+	}
+	c, err := client.Dial(n.GRPCAddr(), client.WithToken(tn.Token))
 	if err != nil {
 		tn.Stop(t)
 		t.Fatalf("Dial: %v", err)
@@ -204,6 +214,7 @@ func (tn *testNode) httpDo(t *testing.T, method, path, body string, header map[s
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+tn.Token)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

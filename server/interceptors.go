@@ -15,8 +15,10 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/auth"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/storage"
 )
 
 // RequestIDHeader carries the id that ties one exchange together across
@@ -40,10 +42,23 @@ func newRequestID() string {
 
 // interceptors holds what every call goes through, gRPC and HTTP alike (the
 // gateway calls the gRPC server): request id, logging, panic recovery,
-// schema validation and the one mapping of errors to statuses.
+// authentication, rate limits and authorization (guard), schema validation
+// and the one mapping of errors to statuses.
 type interceptors struct {
 	log       *slog.Logger
 	validator *validation.Validator
+	guard     *guard
+}
+
+// admit runs the guard and, for an admitted call, names its writes' actor
+// for the audit trail.
+func (ic *interceptors) admit(ctx context.Context, method, requestID string) (context.Context, error) {
+	ctx, err := ic.guard.admit(ctx, method)
+	if err != nil {
+		return ctx, err
+	}
+	id, _ := auth.FromContext(ctx)
+	return storage.WithActor(ctx, storage.Actor{Name: id.String(), RequestID: requestID, Action: method}), nil
 }
 
 func (ic *interceptors) begin(ctx context.Context) (context.Context, string) {
@@ -69,6 +84,9 @@ func (ic *interceptors) finish(ctx context.Context, method, id string, start tim
 		code = st.Code()
 	}
 	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", id}
+	if who, ok := auth.FromContext(ctx); ok {
+		attrs = append(attrs, "caller", who.String())
+	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, "peer", p.Addr.String())
 	}
@@ -100,6 +118,11 @@ func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServ
 		}
 		err = ic.finish(ctx, info.FullMethod, id, start, err)
 	}()
+	if ctx, err = ic.admit(ctx, info.FullMethod, id); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ic.guard.limits.CallTimeout)
+	defer cancel()
 	if m, ok := req.(proto.Message); ok {
 		if err := ic.validator.Check(m, ""); err != nil {
 			return nil, err
@@ -136,5 +159,17 @@ func (ic *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 		}
 		err = ic.finish(ctx, info.FullMethod, id, start, err)
 	}()
+	if ctx, err = ic.admit(ctx, info.FullMethod, id); err != nil {
+		return err
+	}
+	if who, _ := auth.FromContext(ctx); who.Kind == auth.KindPeer {
+		release, err := ic.guard.pulls.acquire(who.String())
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	ctx, cancel := context.WithTimeout(ctx, ic.guard.limits.StreamTimeout)
+	defer cancel()
 	return handler(srv, &validatingStream{ServerStream: ss, ctx: ctx, validator: ic.validator})
 }

@@ -22,7 +22,8 @@ func TestPanicsAndInternalErrorsAreMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	ic := &interceptors{log: slog.New(slog.NewJSONHandler(&logs, nil)), validator: v}
+	open := &guard{unprotected: true, limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6)}
+	ic := &interceptors{log: slog.New(slog.NewJSONHandler(&logs, nil)), validator: v, guard: open}
 	info := &grpc.UnaryServerInfo{FullMethod: "/provex.node.v1.NodeService/GetNodeInfo"}
 	for name, handler := range map[string]grpc.UnaryHandler{
 		"panic":    func(context.Context, any) (any, error) { panic("secret table state") },

@@ -180,7 +180,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	// A stopped node refuses calls.
-	old, err := client.Dial(tn.Srv.GRPCAddr())
+	old, err := client.Dial(tn.Srv.GRPCAddr(), client.WithToken(tn.Token))
 	mustf(t, err, "dial the stopped node")
 	defer old.Close()
 	shortCtx, cancel := context.WithTimeout(ctx, 2*time.Second)

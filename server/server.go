@@ -7,6 +7,8 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -25,7 +28,9 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/provex/provex/auth"
 	"github.com/provex/provex/federation"
+	auditv1 "github.com/provex/provex/gen/go/provex/audit/v1"
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
@@ -34,8 +39,10 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/gen/openapi"
 	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/replication"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/services/auditlog"
 	"github.com/provex/provex/services/border"
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/investment"
@@ -71,11 +78,28 @@ type Config struct {
 	// SyncInterval is the period of the background exchange with each peer
 	// (default 5s).
 	SyncInterval time.Duration
-	// SyncDial connects to peers (default: plaintext gRPC).
-	SyncDial func(addr string) (*grpc.ClientConn, error)
+	// SyncDial connects to the peer member at addr (default: mutual TLS
+	// with Cert, checking that the peer's certificate names member).
+	SyncDial func(member, addr string) (*grpc.ClientConn, error)
+
+	// Cert is the node's TLS certificate, issued by the federation CA (the
+	// manifest's ca) for Member (provex ca issue). It serves the API and the
+	// peer endpoint and dials peers. Required, unless PlaintextAPI for a node
+	// without peers.
+	Cert *tls.Certificate
+	// PlaintextAPI serves the API for people and programs (gRPC and HTTP)
+	// without TLS: for the demo and tests on one machine only (dev mode).
+	// Node-to-node sync uses mutual TLS regardless.
+	PlaintextAPI bool
+	// Limits bound what one caller can take (see Limits for defaults).
+	Limits Limits
+	// Unprotected turns off TLS, tokens, authorization and the audit trail,
+	// and believes the member a sync caller claims: only to measure what
+	// security costs (bench). Never for a node anyone else can reach.
+	Unprotected bool
 }
 
-// MaxMessageBytes is the largest request or response message.
+// MaxMessageBytes is the default largest request or response message.
 const MaxMessageBytes = 4 << 20
 
 // Node is a running province (or ministry) node.
@@ -87,12 +111,19 @@ type Node struct {
 	grpc   *grpc.Server
 	health *health.Server
 	http   *http.Server
-	// inproc carries the gateway's calls into the gRPC server without a
-	// network hop, through the same interceptors as every other call.
+	// inproc carries the gateway's calls into inprocGRPC, the same services
+	// behind the same interceptors as grpc, without a network hop or TLS.
 	inproc       *bufconn.Listener
+	inprocGRPC   *grpc.Server
 	gateway      *grpc.ClientConn
 	grpcListener net.Listener
 	httpListener net.Listener
+	// peer is the node-to-node endpoint (sync only, mutual TLS), at the
+	// member's address in the manifest; nil for a node without peers.
+	peer         *grpc.Server
+	peerListener net.Listener
+	peerAddr     string
+	httpTLS      *tls.Config
 }
 
 // DatabaseFile is the name of a node's database inside its data directory.
@@ -137,18 +168,50 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Manifest.Expired(time.Now()) {
 		cfg.Logger.Warn("the federation manifest has expired; still using it", "expires", cfg.Manifest.Expires)
 	}
+	self, _ := cfg.Manifest.Member(cfg.Member)
+	hasPeers := len(cfg.Manifest.Members) > 1
+	cfg.Limits = cfg.Limits.withDefaults()
+	var caPool *x509.CertPool
+	if !cfg.Unprotected {
+		if cfg.Cert == nil && (hasPeers || !cfg.PlaintextAPI) {
+			return nil, errors.New("the node needs its TLS certificate from the federation CA (provex ca issue --member " + cfg.Member + "); only dev mode runs a lone node without one")
+		}
+		if hasPeers {
+			if caPool, err = cfg.Manifest.CAPool(); err != nil {
+				return nil, fmt.Errorf("mutual TLS between nodes: %w", err)
+			}
+		}
+		if cfg.Cert != nil {
+			if err := checkNodeCert(cfg.Cert, cfg.Member); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var engine *replication.Engine
 	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
 		Logger:    cfg.Logger,
 		Key:       cfg.Key,
 		Committed: func() { engine.Changed() },
+		NoAudit:   cfg.Unprotected,
 	})
 	if err != nil {
 		return nil, err
 	}
+	dial := cfg.SyncDial
+	if dial == nil && !cfg.Unprotected && hasPeers {
+		interval := cfg.SyncInterval
+		if interval <= 0 {
+			interval = 5 * time.Second
+		}
+		cert := *cfg.Cert
+		dial = func(member, addr string) (*grpc.ClientConn, error) {
+			creds := credentials.NewTLS(pki.PeerClientConfig(cert, caPool, member))
+			return grpc.NewClient(addr, append(replication.DialOptions(interval), grpc.WithTransportCredentials(creds))...)
+		}
+	}
 	engine, err = replication.New(replication.Config{
 		Member: cfg.Member, Store: store, Manifest: cfg.Manifest, Peers: cfg.Peers,
-		Interval: cfg.SyncInterval, Dial: cfg.SyncDial, Logger: cfg.Logger,
+		Interval: cfg.SyncInterval, Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected,
 	})
 	if err != nil {
 		store.Close()
@@ -156,23 +219,57 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine}
 
-	ic := &interceptors{log: cfg.Logger, validator: validator}
-	n.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(ic.unary),
-		grpc.ChainStreamInterceptor(ic.stream),
-		grpc.MaxRecvMsgSize(MaxMessageBytes),
-		grpc.MaxSendMsgSize(MaxMessageBytes),
-	)
-	shared := &collection.Node{Store: store, Member: cfg.Member, Validator: validator}
-	twinningv1.RegisterTwinningServiceServer(n.grpc, twinning.New(shared))
-	borderv1.RegisterBorderServiceServer(n.grpc, border.New(shared))
-	investmentv1.RegisterInvestmentServiceServer(n.grpc, investment.New(shared))
-	nodev1.RegisterNodeServiceServer(n.grpc, node.New(cfg.Member, cfg.Version, time.Now()))
-	syncv1.RegisterSyncServiceServer(n.grpc, engine.Service())
-	nationalv1.RegisterNationalServiceServer(n.grpc, national.New(store, engine.Freshness))
+	policy := auth.DefaultPolicy()
+	policy.Set(nodev1.NodeService_GetCaller_FullMethodName, auth.RequireOpen)
+	ic := &interceptors{log: cfg.Logger, validator: validator, guard: &guard{
+		member: cfg.Member, manifest: cfg.Manifest, tokens: store, policy: policy, limits: cfg.Limits,
+		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
+		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
+	}}
 	n.health = health.NewServer()
-	healthpb.RegisterHealthServer(n.grpc, n.health)
-	reflection.Register(n.grpc)
+	serverOptions := func(creds credentials.TransportCredentials) []grpc.ServerOption {
+		opts := []grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(ic.unary),
+			grpc.ChainStreamInterceptor(ic.stream),
+			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
+			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
+			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
+		}
+		if creds != nil {
+			opts = append(opts, grpc.Creds(creds))
+		}
+		return opts
+	}
+	shared := &collection.Node{Store: store, Member: cfg.Member, Validator: validator}
+	api := func(creds credentials.TransportCredentials) *grpc.Server {
+		g := grpc.NewServer(serverOptions(creds)...)
+		twinningv1.RegisterTwinningServiceServer(g, twinning.New(shared))
+		borderv1.RegisterBorderServiceServer(g, border.New(shared))
+		investmentv1.RegisterInvestmentServiceServer(g, investment.New(shared))
+		nodev1.RegisterNodeServiceServer(g, node.New(cfg.Member, cfg.Version, time.Now(), policy))
+		syncv1.RegisterSyncServiceServer(g, engine.Service())
+		nationalv1.RegisterNationalServiceServer(g, national.New(store, engine.Freshness))
+		auditv1.RegisterAuditServiceServer(g, auditlog.New(store))
+		healthpb.RegisterHealthServer(g, n.health)
+		reflection.Register(g)
+		return g
+	}
+	var apiCreds credentials.TransportCredentials
+	if !cfg.Unprotected && !cfg.PlaintextAPI {
+		n.httpTLS = pki.ServerConfig(*cfg.Cert)
+		apiCreds = credentials.NewTLS(n.httpTLS)
+	}
+	n.grpc, n.inprocGRPC = api(apiCreds), api(nil)
+	if hasPeers {
+		var peerCreds credentials.TransportCredentials
+		if !cfg.Unprotected {
+			peerCreds = credentials.NewTLS(pki.PeerServerConfig(*cfg.Cert, caPool))
+		}
+		n.peer = grpc.NewServer(serverOptions(peerCreds)...)
+		syncv1.RegisterSyncServiceServer(n.peer, engine.Service())
+		healthpb.RegisterHealthServer(n.peer, n.health)
+		n.peerAddr = self.Address
+	}
 
 	if err := n.buildGateway(ctx); err != nil {
 		store.Close()
@@ -186,7 +283,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 	conn, err := grpc.NewClient("passthrough:///provex-inproc",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return n.inproc.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.cfg.Limits.MaxMessageBytes), grpc.MaxCallSendMsgSize(n.cfg.Limits.MaxMessageBytes)),
 	)
 	if err != nil {
 		return fmt.Errorf("gateway connection: %w", err)
@@ -215,6 +312,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		borderv1.RegisterBorderServiceHandler,
 		investmentv1.RegisterInvestmentServiceHandler,
 		nodev1.RegisterNodeServiceHandler,
+		auditv1.RegisterAuditServiceHandler,
 		syncv1.RegisterSyncServiceHandler,
 		nationalv1.RegisterNationalServiceHandler,
 	} {
@@ -237,8 +335,17 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		}
 		w.Write([]byte("ok\n"))
 	})
+	limit := n.cfg.Limits.MaxMessageBytes
 	n.http = &http.Server{
-		Handler:           root,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > int64(limit) {
+				runtime.HTTPError(r.Context(), mux, &runtime.JSONPb{}, w, r, errTooLarge(limit))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, int64(limit))
+			root.ServeHTTP(w, r)
+		}),
+		TLSConfig:         n.httpTLS,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
@@ -257,6 +364,13 @@ func (n *Node) Listen() error {
 		n.grpcListener.Close()
 		return fmt.Errorf("listen HTTP on %s: %w", n.cfg.HTTPAddr, err)
 	}
+	if n.peer != nil {
+		if n.peerListener, err = net.Listen("tcp", n.peerAddr); err != nil {
+			n.grpcListener.Close()
+			n.httpListener.Close()
+			return fmt.Errorf("listen for peers on %s (the member's address in the manifest): %w", n.peerAddr, err)
+		}
+	}
 	return nil
 }
 
@@ -274,15 +388,30 @@ func (n *Node) Serve(ctx context.Context) error {
 		}
 	}
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	go func() { errs <- n.grpc.Serve(n.grpcListener) }()
-	go func() { errs <- n.grpc.Serve(n.inproc) }()
+	go func() { errs <- n.inprocGRPC.Serve(n.inproc) }()
+	if n.peer != nil {
+		go func() { errs <- n.peer.Serve(n.peerListener) }()
+	}
 	go func() {
-		if err := n.http.Serve(n.httpListener); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if n.httpTLS != nil {
+			err = n.http.ServeTLS(n.httpListener, "", "")
+		} else {
+			err = n.http.Serve(n.httpListener)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			errs <- err
 		}
 	}()
-	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir, "peers", n.cfg.Peers)
+	switch {
+	case n.cfg.Unprotected:
+		n.log.Warn("UNPROTECTED: no TLS, no tokens, no audit trail; for measurements only")
+	case n.cfg.PlaintextAPI:
+		n.log.Warn("dev mode: the API is served without TLS; use it on this machine only")
+	}
+	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "peer", n.peerAddr, "tls", n.httpTLS != nil, "data", n.cfg.DataDir, "peers", n.cfg.Peers)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() { n.sync.Run(syncCtx); close(syncDone) }()
@@ -310,13 +439,24 @@ func (n *Node) shutdown() {
 	if err := n.http.Shutdown(ctx); err != nil {
 		n.log.Warn("HTTP shutdown", "err", err)
 	}
+	servers := []*grpc.Server{n.grpc, n.inprocGRPC}
+	if n.peer != nil {
+		servers = append(servers, n.peer)
+	}
 	stopped := make(chan struct{})
-	go func() { n.grpc.GracefulStop(); close(stopped) }()
+	go func() {
+		for _, g := range servers {
+			g.GracefulStop()
+		}
+		close(stopped)
+	}()
 	select {
 	case <-stopped:
 	case <-ctx.Done():
 		n.log.Warn("in-flight calls did not finish in time; stopping")
-		n.grpc.Stop()
+		for _, g := range servers {
+			g.Stop()
+		}
 	}
 	n.gateway.Close()
 	if err := n.store.Close(); err != nil {
@@ -362,3 +502,46 @@ func soloManifest(member, addr string, key ed25519.PrivateKey) (*federation.Mani
 		Members: []federation.Member{{ID: member, Role: role, Address: addr, PublicKey: key.Public().(ed25519.PublicKey)}},
 	}, nil
 }
+
+// PeerAddr is the bound node-to-node address after Listen ("" without
+// peers).
+func (n *Node) PeerAddr() string {
+	if n.peerListener == nil {
+		return ""
+	}
+	return n.peerListener.Addr().String()
+}
+
+// checkNodeCert refuses a certificate made for another member.
+func checkNodeCert(cert *tls.Certificate, member string) error {
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("node certificate: %w", err)
+		}
+	}
+	named, err := pki.MemberOf(leaf)
+	if err != nil {
+		return fmt.Errorf("node certificate: %w", err)
+	}
+	if named != member {
+		return fmt.Errorf("the node certificate is %s's, not %s's", named, member)
+	}
+	return nil
+}
+
+// IssueToken makes a bearer token of this node for role and returns its
+// plaintext (shown once; only its hash is kept). `provex token create` does
+// the same on a stopped or running node's database; this is for dev mode
+// and tests.
+func (n *Node) IssueToken(ctx context.Context, role auth.Role, label string, expires time.Time) (string, error) {
+	plain, t, err := auth.NewToken(role, expires, label, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return plain, n.store.CreateToken(ctx, t)
+}
+
+// Store is the node's database (tests and tools).
+func (n *Node) Store() *sqlite.DB { return n.store }

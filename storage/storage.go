@@ -7,6 +7,7 @@ package storage
 
 import (
 	"context"
+	"github.com/provex/provex/audit"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -173,4 +174,38 @@ type Write struct {
 	// abandons this write alone. It runs inside the write transaction, so it
 	// must be quick and must not block.
 	Mutate func(current proto.Message, stamp Stamp) (proto.Message, error)
+}
+
+// Actor is who makes a write, for the audit trail: the caller's identity,
+// the request id of the call and the call itself.
+type Actor struct {
+	Name      string
+	RequestID string
+	Action    string
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the actor of the writes made with it.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor ctx carries; writes without one (the node's
+// own tools and tests) are by "local".
+func ActorFrom(ctx context.Context) Actor {
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	if a.Name == "" {
+		a.Name = "local"
+	}
+	return a
+}
+
+// AuditLog reads the node's audit trail (package audit).
+type AuditLog interface {
+	// AuditRecords returns up to limit records after sequence number
+	// after, oldest first, optionally only those of one actor or resource.
+	AuditRecords(ctx context.Context, after int64, limit int, actor, resource string) ([]audit.Record, error)
+	// VerifyAudit checks the whole trail and its cover of the change log.
+	VerifyAudit(ctx context.Context) (count int64, head []byte, problems []string, err error)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"google.golang.org/grpc"
 	"io"
 	"os"
 	"strings"
@@ -128,7 +129,28 @@ func newFlagSet(name string) (*flag.FlagSet, *string) {
 	return fs, fs.String("addr", addr, "gRPC address of the node")
 }
 
-func dial(addr string) (*client.Client, error) { return client.Dial(addr) }
+// dial connects to a node's API with the credentials of the environment:
+// PROVEX_TOKEN (a bearer token from provex token create) and PROVEX_CA (the
+// federation CA certificate file, to reach a node over TLS; without it the
+// connection is plaintext, which only dev mode serves).
+func dial(addr string) (*client.Client, error) {
+	var opts []grpc.DialOption
+	if token := os.Getenv("PROVEX_TOKEN"); token != "" {
+		opts = append(opts, client.WithToken(strings.TrimSpace(token)))
+	}
+	if caFile := os.Getenv("PROVEX_CA"); caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("PROVEX_CA: %w", err)
+		}
+		tlsOpt, err := client.WithCA(pem)
+		if err != nil {
+			return nil, fmt.Errorf("PROVEX_CA %s: %w", caFile, err)
+		}
+		opts = append(opts, tlsOpt)
+	}
+	return client.Dial(addr, opts...)
+}
 
 var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}
 

@@ -5,10 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/federation"
@@ -22,6 +26,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("sync status")
 	all := fs.Bool("all", false, "ask every member of --manifest and check that they converged")
 	manifestFile := fs.String("manifest", "", "federation manifest (with --all)")
+	nodesFile := fs.String("nodes", "", "with --all: YAML list of each member's API address and token file (- member: cao-bang, addr: localhost:7400, token_file: t)")
 	if _, err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -33,7 +38,31 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return federationStatus(ctx, env.Stdout, m)
+		if *nodesFile == "" {
+			return &UsageError{Msg: "sync status --all needs --nodes: where each member's API is and a token for it"}
+		}
+		nodes, err := readNodes(*nodesFile)
+		if err != nil {
+			return err
+		}
+		return federationStatus(ctx, env.Stdout, m, func(ctx context.Context, mem federation.Member) (*syncv1.GetSyncStateResponse, error) {
+			n, ok := nodes[mem.ID]
+			if !ok {
+				return nil, fmt.Errorf("%s is not in %s", mem.ID, *nodesFile)
+			}
+			token, err := os.ReadFile(n.TokenFile)
+			if err != nil {
+				return nil, err
+			}
+			c, err := client.Dial(n.Addr, client.WithToken(strings.TrimSpace(string(token))))
+			if err != nil {
+				return nil, err
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return syncv1.NewSyncServiceClient(c.Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
+		})
 	}
 	st, err := syncState(ctx, *addr)
 	if err != nil {
@@ -44,7 +73,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 }
 
 func syncState(ctx context.Context, addr string) (*syncv1.GetSyncStateResponse, error) {
-	c, err := client.Dial(addr)
+	c, err := dial(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +123,7 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 // federationStatus asks every member and reports, per origin, each node's
 // position and lag behind the furthest node, and whether all agree on every
 // origin's head hash: the convergence check.
-func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest) error {
+func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, state func(context.Context, federation.Member) (*syncv1.GetSyncStateResponse, error)) error {
 	type pos struct {
 		seq  uint64
 		hash string
@@ -103,7 +132,7 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest) 
 	reachable := map[string]string{}
 	origins := map[string]bool{}
 	for _, mem := range m.Members {
-		st, err := syncState(ctx, mem.Address)
+		st, err := state(ctx, mem)
 		if err != nil {
 			reachable[mem.ID] = FormatError(err)
 			continue
@@ -163,4 +192,31 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest) 
 		fmt.Fprintln(w, "converged: no")
 	}
 	return nil
+}
+
+// nodeEntry is one member's API in a --nodes file. Tokens are each node's
+// own, so the check needs one per member.
+type nodeEntry struct {
+	Member    string `json:"member"`
+	Addr      string `json:"addr"`
+	TokenFile string `json:"token_file"`
+}
+
+func readNodes(path string) (map[string]nodeEntry, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var list []nodeEntry
+	if err := yaml.UnmarshalStrict(raw, &list); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := map[string]nodeEntry{}
+	for _, n := range list {
+		if !filepath.IsAbs(n.TokenFile) {
+			n.TokenFile = filepath.Join(filepath.Dir(path), n.TokenFile)
+		}
+		out[n.Member] = n
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -10,13 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/sampledata"
 	"github.com/provex/provex/server"
@@ -28,11 +32,17 @@ import (
 // It loads the sample data over gRPC, prints commands to try, and serves
 // until interrupted. Keys, manifest and data persist across runs; seeding
 // again adds nothing.
+//
+// The demo is dev mode: it makes the federation CA (--data/ca), a
+// certificate per node and an admin token per node (--data/{member}/
+// admin.token, kept in plain text for the examples). Nodes sync with each
+// other over mutual TLS on ports 9400+; the API ports (7400+, 8400+) serve
+// without TLS, for use on this machine only.
 func runDemo(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "provex-demo", "directory for the nodes' databases, keys and the manifest")
-	basePort := fs.Int("base-port", 7400, "first gRPC port; HTTP ports start 1000 higher")
+	basePort := fs.Int("base-port", 7400, "first gRPC port; HTTP ports start 1000 higher, sync (mutual TLS) ports 2000 higher")
 	logLevel := fs.String("log-level", "warn", "node log level")
 	if err := fs.Parse(args); err != nil {
 		return &cli.UsageError{Msg: "demo: " + err.Error()}
@@ -43,24 +53,33 @@ func runDemo(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	provinces := sampledata.Provinces()
 	members := append(append([]string(nil), provinces...), resource.Ministry)
-	manifest, keys, err := demoFederation(*dataDir, members, *basePort)
+	manifest, keys, ca, err := demoFederation(*dataDir, members, *basePort)
 	if err != nil {
 		return err
 	}
 	nodes := make([]*server.Node, len(members))
+	tokens := make([]string, len(members))
 	for i, m := range members {
 		peers := []string{resource.Ministry}
 		if m == resource.Ministry {
 			peers = provinces
 		}
-		mem, _ := manifest.Member(m)
+		dir := filepath.Join(*dataDir, m)
+		cert, err := demoCert(ca, dir, m)
+		if err != nil {
+			return err
+		}
 		n, err := server.New(ctx, server.Config{
-			Member: m, DataDir: filepath.Join(*dataDir, m), GRPCAddr: mem.Address,
+			Member: m, DataDir: dir, GRPCAddr: net.JoinHostPort("localhost", strconv.Itoa(*basePort+i)),
 			HTTPAddr: net.JoinHostPort("localhost", strconv.Itoa(*basePort+1000+i)),
 			Key:      keys[m], Manifest: manifest, Peers: peers,
 			Version: version(), Logger: logger.With("member", m),
+			Cert: &cert, PlaintextAPI: true,
 		})
 		if err != nil {
+			return err
+		}
+		if tokens[i], err = demoToken(ctx, n, dir); err != nil {
 			return err
 		}
 		if err := n.Listen(); err != nil {
@@ -75,7 +94,7 @@ func runDemo(ctx context.Context, env *cli.Env, args []string) error {
 	for i, n := range nodes {
 		count := 0
 		if members[i] != resource.Ministry {
-			c, err := client.Dial(n.GRPCAddr())
+			c, err := client.Dial(n.GRPCAddr(), client.WithToken(tokens[i]))
 			if err != nil {
 				return err
 			}
@@ -87,70 +106,128 @@ func runDemo(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stdout, "%-12s gRPC %-16s HTTP %-16s %4d sample records\n", members[i], loopbackName(n.GRPCAddr()), loopbackName(n.HTTPAddr()), count)
 	}
-	printExamples(env.Stdout, nodes, members, filepath.Join(*dataDir, manifestFile))
+	if err := writeNodesFile(*dataDir, nodes, members); err != nil {
+		return err
+	}
+	printExamples(env.Stdout, nodes, members, *dataDir)
 	return g.Wait()
 }
 
 const manifestFile = "manifest.yaml"
 
-// demoFederation loads the demo's manifest and keys, or makes them on the
-// first run (keys stay with the data they signed).
-func demoFederation(dir string, members []string, basePort int) (*federation.Manifest, map[string]ed25519.PrivateKey, error) {
+// demoFederation loads the demo's manifest, keys and CA, or makes them on
+// the first run (keys stay with the data they signed).
+func demoFederation(dir string, members []string, basePort int) (*federation.Manifest, map[string]ed25519.PrivateKey, *pki.CA, error) {
 	path := filepath.Join(dir, manifestFile)
 	if m, err := federation.LoadManifest(path); err == nil {
+		ca, err := pki.LoadCA(filepath.Join(dir, "ca"))
+		if err != nil || m.CA == nil {
+			return nil, nil, nil, fmt.Errorf("demo data in %s is from an older provex (no federation CA); remove the directory to start afresh", dir)
+		}
 		keys := map[string]ed25519.PrivateKey{}
 		for _, id := range members {
 			k, err := federation.ReadKeyFile(filepath.Join(dir, id, server.KeyFile))
 			if err != nil {
-				return nil, nil, fmt.Errorf("demo data in %s is incomplete (%v); remove the directory to start afresh", dir, err)
+				return nil, nil, nil, fmt.Errorf("demo data in %s is incomplete (%v); remove the directory to start afresh", dir, err)
 			}
 			keys[id] = k
 		}
-		return m, keys, nil
+		return m, keys, ca, nil
 	}
+	// Members' addresses in the manifest are their sync endpoints.
 	addrs := make([]string, len(members))
 	for i := range members {
-		addrs[i] = net.JoinHostPort("localhost", strconv.Itoa(basePort+i))
+		addrs[i] = net.JoinHostPort("localhost", strconv.Itoa(basePort+2000+i))
 	}
 	m, keys, err := federation.DevFederation(members, addrs, time.Now())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	ca, err := pki.InitCA(filepath.Join(dir, "ca"), "provex demo federation CA", 10*365*24*time.Hour, time.Now())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m.CA = ca.CertPEM()
 	for _, id := range members {
 		if err := os.MkdirAll(filepath.Join(dir, id), 0o750); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := federation.WriteKeyFile(filepath.Join(dir, id, server.KeyFile), keys[id]); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return m, keys, m.WriteFile(path)
+	return m, keys, ca, m.WriteFile(path)
 }
 
-func printExamples(w io.Writer, nodes []*server.Node, members []string, manifest string) {
+// demoCert loads a node's certificate from its directory, issuing it on
+// the first run.
+func demoCert(ca *pki.CA, dir, member string) (tls.Certificate, error) {
+	if cert, err := pki.LoadNodeCert(dir); err == nil {
+		return cert, nil
+	}
+	certPEM, keyPEM, err := ca.Issue(member, nil, 365*24*time.Hour, time.Now())
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := pki.WriteNodeFiles(dir, certPEM, keyPEM); err != nil {
+		return tls.Certificate{}, err
+	}
+	return pki.LoadNodeCert(dir)
+}
+
+// demoTokenFile keeps a demo node's admin token in plain text, so the
+// examples can use it. Real nodes keep only the hash (provex token create).
+const demoTokenFile = "admin.token"
+
+func demoToken(ctx context.Context, n *server.Node, dir string) (string, error) {
+	path := filepath.Join(dir, demoTokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	token, err := n.IssueToken(ctx, auth.RoleAdmin, "demo", time.Time{})
+	if err != nil {
+		return "", err
+	}
+	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
+
+func printExamples(w io.Writer, nodes []*server.Node, members []string, dataDir string) {
 	g, h := loopbackName(nodes[0].GRPCAddr()), loopbackName(nodes[0].HTTPAddr())
 	other := loopbackName(nodes[1].HTTPAddr())
 	ministry := loopbackName(nodes[len(nodes)-1].GRPCAddr())
 	fmt.Fprintf(w, `
-The federation is up: provinces sync through the ministry's node (%[6]s). Try, in another terminal:
+The federation is up: provinces sync through the ministry's node (%[6]s) over mutual TLS.
+Every call but health and reflection needs a token; each node's admin token is in %[8]s/{member}/admin.token.
+Try, in another terminal:
 
+  export PROVEX_TOKEN=$(cat %[8]s/%[3]s/admin.token)
   grpcurl -plaintext %[1]s list
-  grpcurl -plaintext %[1]s provex.node.v1.NodeService/GetNodeInfo
-  grpcurl -plaintext -d '{"parent": "provinces/%[3]s", "filter": "direction = OUTGOING AND start_date >= 2024", "page_size": 2}' %[1]s provex.twinning.v1.TwinningService/ListDelegations
-  curl -s http://%[2]s/v1/provinces/%[3]s/border-gates
-  curl -sG http://%[2]s/v1/provinces/%[3]s/projects --data-urlencode 'filter=kind = ODA AND state = COMPLETED' --data-urlencode 'order_by=approved_date desc'
-  curl -s -X POST http://%[2]s/v1/provinces/%[3]s/agreements -d '{"display_name": "MoU on border tourism", "kind": "KIND_MOU", "partner_countries": ["CN"]}'
+  grpcurl -plaintext -H "authorization: Bearer $PROVEX_TOKEN" %[1]s provex.node.v1.NodeService/GetCaller
+  grpcurl -plaintext -H "authorization: Bearer $PROVEX_TOKEN" -d '{"parent": "provinces/%[3]s", "filter": "direction = OUTGOING AND start_date >= 2024", "page_size": 2}' %[1]s provex.twinning.v1.TwinningService/ListDelegations
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/v1/provinces/%[3]s/border-gates
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -G http://%[2]s/v1/provinces/%[3]s/projects --data-urlencode 'filter=kind = ODA AND state = COMPLETED' --data-urlencode 'order_by=approved_date desc'
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -X POST http://%[2]s/v1/provinces/%[3]s/agreements -d '{"display_name": "MoU on border tourism", "kind": "KIND_MOU", "partner_countries": ["CN"]}'
   go run ./cmd/provex list provinces/%[3]s/border-markers --addr %[1]s --filter 'condition = DAMAGED'
 
 Records move between nodes: write on %[3]s, read the same record on %[7]s's node a moment later:
 
-  curl -s -X POST 'http://%[2]s/v1/provinces/%[3]s/border-incidents?border_incident_id=flood-demo' -d '{"display_name": "Flash flood closes the Tà Lùng gate", "category": "CATEGORY_NATURAL_DISASTER", "occur_time": "2025-08-01T06:00:00Z", "notify_provinces": ["lang-son"]}'
-  curl -s http://%[4]s/v1/provinces/%[3]s/border-incidents/flood-demo
-  grpcurl -plaintext %[6]s provex.sync.v1.SyncService/GetSyncState
-  go run ./cmd/provex sync status --all --manifest %[5]s
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -X POST 'http://%[2]s/v1/provinces/%[3]s/border-incidents?border_incident_id=flood-demo' -d '{"display_name": "Flash flood closes the Tà Lùng gate", "category": "CATEGORY_NATURAL_DISASTER", "occur_time": "2025-08-01T06:00:00Z", "notify_provinces": ["lang-son"]}'
+  curl -s -H "Authorization: Bearer $(cat %[8]s/%[7]s/admin.token)" http://%[4]s/v1/provinces/%[3]s/border-incidents/flood-demo
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/v1/audit/entries?page_size=3
+  go run ./cmd/provex sync status --all --manifest %[5]s --nodes %[8]s/nodes.yaml
 
 The OpenAPI document is at http://%[2]s/openapi.json. Stop with Ctrl-C.
-`, g, h, members[0], other, manifest, ministry, members[1])
+`, g, h, members[0], other, filepath.Join(dataDir, manifestFile), ministry, members[1], dataDir)
+}
+
+// writeNodesFile lists each demo node's API and token file for the
+// convergence check (provex sync status --all --nodes).
+func writeNodesFile(dir string, nodes []*server.Node, members []string) error {
+	var b strings.Builder
+	for i, n := range nodes {
+		fmt.Fprintf(&b, "- member: %s\n  addr: %s\n  token_file: %s\n", members[i], loopbackName(n.GRPCAddr()), filepath.Join(members[i], demoTokenFile))
+	}
+	return os.WriteFile(filepath.Join(dir, "nodes.yaml"), []byte(b.String()), 0o644)
 }
 
 // loopbackName writes a loopback address as localhost:PORT, as the README

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -20,19 +21,25 @@ import (
 
 // startMember runs "provex serve" for one member of a manifest on its
 // manifest address.
-func startMember(t *testing.T, bin, dir, manifest, member, peers string, addr string) *process {
+// The member's certificate (from provex ca issue) is in its data
+// directory; its API is in dev mode.
+func startMember(t *testing.T, bin, dir, manifest, member, peers string) *process {
 	t.Helper()
-	cmd := []string{"serve", "--member", member, "--data", filepath.Join(dir, member), "--grpc-addr", addr,
+	data := filepath.Join(dir, member)
+	cmd := []string{"serve", "--member", member, "--data", data, "--grpc-addr", "127.0.0.1:0", "--dev", "--rate-limit", "1000000",
 		"--http-addr", "127.0.0.1:0", "--manifest", manifest, "--key", filepath.Join(dir, member+".key"), "--sync-interval", "500ms"}
 	if peers != "" {
 		cmd = append(cmd, "--peers", peers)
 	}
-	return startProcess(t, bin, cmd...)
+	token := adminToken(t, bin, data, member)
+	p := startProcess(t, bin, cmd...)
+	p.token = token
+	return p
 }
 
-func originSeq(t *testing.T, addr, origin string) (uint64, []byte) {
+func originSeq(t *testing.T, p *process, origin string) (uint64, []byte) {
 	t.Helper()
-	c, err := client.Dial(addr)
+	c, err := client.Dial(p.grpcAddr, client.WithToken(p.token))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +77,18 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The federation's PKI, made with the CLI as operators would.
+	if _, stderr, code := runCLI(t, bin, "", "", "ca", "init", "--dir", filepath.Join(dir, "ca")); code != 0 {
+		t.Fatalf("ca init: %s", stderr)
+	}
+	for _, id := range []string{"cao-bang", "lang-son"} {
+		if _, stderr, code := runCLI(t, bin, "", "", "ca", "issue", "--member", id, "--ca-dir", filepath.Join(dir, "ca"), "--out", filepath.Join(dir, id)); code != 0 {
+			t.Fatalf("ca issue %s: %s", id, stderr)
+		}
+	}
+	if m.CA, err = os.ReadFile(filepath.Join(dir, "ca", "ca.pem")); err != nil {
+		t.Fatal(err)
+	}
 	manifest := filepath.Join(dir, "manifest.yaml")
 	if err := m.WriteFile(manifest); err != nil {
 		t.Fatal(err)
@@ -79,8 +98,8 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	origin := startMember(t, bin, dir, manifest, "cao-bang", "", addrs[0])
-	c, err := client.Dial(addrs[0])
+	origin := startMember(t, bin, dir, manifest, "cao-bang", "")
+	c, err := client.Dial(origin.grpcAddr, client.WithToken(origin.token))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +120,12 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	follower := startMember(t, bin, dir, manifest, "lang-son", "cao-bang", addrs[1])
+	follower := startMember(t, bin, dir, manifest, "lang-son", "cao-bang")
 	// Kill it once it has applied part of the log, in the middle of the
 	// catch-up.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		seq, _ := originSeq(t, addrs[1], "cao-bang")
+		seq, _ := originSeq(t, follower, "cao-bang")
 		if seq > 0 && seq < records {
 			break
 		}
@@ -116,13 +135,13 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	follower.stop(t, syscall.SIGKILL)
-	killedAt, _ := originSeq(t, addrs[0], "cao-bang")
+	killedAt, _ := originSeq(t, origin, "cao-bang")
 	t.Logf("follower killed mid catch-up (origin at %d)", killedAt)
 
-	follower = startMember(t, bin, dir, manifest, "lang-son", "cao-bang", addrs[1])
-	wantSeq, wantHash := originSeq(t, addrs[0], "cao-bang")
+	follower = startMember(t, bin, dir, manifest, "lang-son", "cao-bang")
+	wantSeq, wantHash := originSeq(t, origin, "cao-bang")
 	for {
-		seq, hash := originSeq(t, addrs[1], "cao-bang")
+		seq, hash := originSeq(t, follower, "cao-bang")
 		if seq == wantSeq && bytes.Equal(hash, wantHash) {
 			break
 		}
@@ -132,7 +151,7 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// Same records on both, each exactly once.
-	fc, err := client.Dial(addrs[1])
+	fc, err := client.Dial(follower.grpcAddr, client.WithToken(follower.token))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -39,15 +40,30 @@ type process struct {
 	cmd      *exec.Cmd
 	grpcAddr string
 	httpAddr string
-	done     chan error
+	// token is an admin token of the node, made with provex token create.
+	token string
+	done  chan error
 }
 
 // startServe runs "provex serve" on free ports and waits until it logs that
 // it is serving, reading the bound addresses from that log line.
 func startServe(t *testing.T, bin, dataDir string) *process {
 	t.Helper()
-	return startProcess(t, bin, "serve", "--member", "cao-bang", "--data", dataDir,
+	p := startProcess(t, bin, "serve", "--member", "cao-bang", "--data", dataDir, "--dev", "--rate-limit", "1000000",
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	p.token = adminToken(t, bin, dataDir, "")
+	return p
+}
+
+// adminToken makes an admin token on a node's database with the CLI, as an
+// operator would.
+func adminToken(t *testing.T, bin, dataDir, member string) string {
+	t.Helper()
+	out, stderr, code := runCLI(t, bin, "", "", "token", "create", "--role", "admin", "--label", "e2e", "--data", dataDir, "--member", member)
+	if code != 0 || !strings.HasPrefix(out, "pvx_") {
+		t.Fatalf("token create: exit %d, %q, %q", code, out, stderr)
+	}
+	return strings.TrimSpace(out)
 }
 
 // startProcess runs the binary with args (a serve command) and waits for its
@@ -101,9 +117,11 @@ func (p *process) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-func runCLI(t *testing.T, bin string, stdin string, args ...string) (string, string, int) {
+// runCLI runs the binary with PROVEX_TOKEN set to token (when not "").
+func runCLI(t *testing.T, bin, token, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "PROVEX_TOKEN="+token)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -131,9 +149,9 @@ func jsonField(t *testing.T, out, field string) string {
 
 // snapshot lists every record of every kind, deleted ones included, by
 // name and etag.
-func snapshot(t *testing.T, addr string) map[string]string {
+func snapshot(t *testing.T, p *process) map[string]string {
 	t.Helper()
-	c, err := client.Dial(addr)
+	c, err := client.Dial(p.grpcAddr, client.WithToken(p.token))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,44 +181,44 @@ func TestServeStopRestartKeepsEverything(t *testing.T) {
 	data := t.TempDir()
 	p := startServe(t, bin, data)
 
-	out, stderr, code := runCLI(t, bin, "", "seed", "--addr", p.grpcAddr)
+	out, stderr, code := runCLI(t, bin, p.token, "", "seed", "--addr", p.grpcAddr)
 	if code != 0 || !strings.Contains(out, "loaded 495 sample records of cao-bang") {
 		t.Fatalf("seed: exit %d, out %q, err %q", code, out, stderr)
 	}
 	yaml := "display_name: MoU on border tourism\nkind: KIND_MOU\npartner_countries: [CN]\nsigned_date: {year: 2025, month: 3, day: 14}\n"
-	out, stderr, code = runCLI(t, bin, yaml, "create", "provinces/cao-bang/agreements", "-f", "-", "--id", "e2e-mou", "--addr", p.grpcAddr)
+	out, stderr, code = runCLI(t, bin, p.token, yaml, "create", "provinces/cao-bang/agreements", "-f", "-", "--id", "e2e-mou", "--addr", p.grpcAddr)
 	if code != 0 || jsonField(t, out, "name") != "provinces/cao-bang/agreements/e2e-mou" {
 		t.Fatalf("create: exit %d, out %q, err %q", code, out, stderr)
 	}
-	out, stderr, code = runCLI(t, bin, "state: STATE_SIGNED\n", "update", "provinces/cao-bang/agreements/e2e-mou", "-f", "-", "--addr", p.grpcAddr)
+	out, stderr, code = runCLI(t, bin, p.token, "state: STATE_SIGNED\n", "update", "provinces/cao-bang/agreements/e2e-mou", "-f", "-", "--addr", p.grpcAddr)
 	if code != 0 || jsonField(t, out, "state") != "STATE_SIGNED" || jsonField(t, out, "display_name") != "MoU on border tourism" {
 		t.Fatalf("update: exit %d, out %q, err %q", code, out, stderr)
 	}
-	if _, stderr, code = runCLI(t, bin, "", "delete", "provinces/cao-bang/delegations/out-001", "--addr", p.grpcAddr); code != 0 {
+	if _, stderr, code = runCLI(t, bin, p.token, "", "delete", "provinces/cao-bang/delegations/out-001", "--addr", p.grpcAddr); code != 0 {
 		t.Fatalf("delete: exit %d, err %q", code, stderr)
 	}
-	out, _, code = runCLI(t, bin, "", "list", "provinces/cao-bang/agreements", "--filter", "kind = MOU AND signed_date >= 2025-03", "--all", "--addr", p.grpcAddr)
+	out, _, code = runCLI(t, bin, p.token, "", "list", "provinces/cao-bang/agreements", "--filter", "kind = MOU AND signed_date >= 2025-03", "--all", "--addr", p.grpcAddr)
 	if code != 0 || !strings.Contains(out, "e2e-mou") {
 		t.Fatalf("list with filter: exit %d, out %q", code, out)
 	}
 	// Errors are one line with the status code.
-	_, stderr, code = runCLI(t, bin, "", "get", "provinces/cao-bang/agreements/nope", "--addr", p.grpcAddr)
+	_, stderr, code = runCLI(t, bin, p.token, "", "get", "provinces/cao-bang/agreements/nope", "--addr", p.grpcAddr)
 	if code != 1 || stderr != "provex: NOT_FOUND: provinces/cao-bang/agreements/nope not found\n" {
 		t.Fatalf("get missing: exit %d, stderr %q", code, stderr)
 	}
-	_, stderr, code = runCLI(t, bin, "", "list", "provinces/cao-bang/agreements", "--filter", "sate = 1", "--addr", p.grpcAddr)
+	_, stderr, code = runCLI(t, bin, p.token, "", "list", "provinces/cao-bang/agreements", "--filter", "sate = 1", "--addr", p.grpcAddr)
 	if code != 1 || !strings.HasPrefix(stderr, "provex: INVALID_ARGUMENT: ") || strings.Count(stderr, "\n") != 1 {
 		t.Fatalf("bad filter: exit %d, stderr %q", code, stderr)
 	}
 
-	before := snapshot(t, p.grpcAddr)
+	before := snapshot(t, p)
 	if len(before) != 496 {
 		t.Fatalf("%d records before restart, want 496", len(before))
 	}
 	p.stop(t, syscall.SIGTERM)
 
 	p = startServe(t, bin, data)
-	after := snapshot(t, p.grpcAddr)
+	after := snapshot(t, p)
 	if len(after) != len(before) {
 		t.Fatalf("%d records after restart, want %d", len(after), len(before))
 	}
@@ -210,10 +228,10 @@ func TestServeStopRestartKeepsEverything(t *testing.T) {
 		}
 	}
 	// Seeding again is idempotent: request ids make it create nothing.
-	if out, _, code = runCLI(t, bin, "", "seed", "--addr", p.grpcAddr); code != 0 {
+	if out, _, code = runCLI(t, bin, p.token, "", "seed", "--addr", p.grpcAddr); code != 0 {
 		t.Fatalf("second seed: exit %d, %s", code, out)
 	}
-	if again := snapshot(t, p.grpcAddr); len(again) != len(before) {
+	if again := snapshot(t, p); len(again) != len(before) {
 		t.Fatalf("second seed changed the record count: %d", len(again))
 	}
 	p.stop(t, syscall.SIGTERM)
@@ -226,7 +244,7 @@ func TestKillDuringWritesLosesNothingAcknowledged(t *testing.T) {
 	bin := buildBinary(t)
 	data := t.TempDir()
 	p := startServe(t, bin, data)
-	c, err := client.Dial(p.grpcAddr)
+	c, err := client.Dial(p.grpcAddr, client.WithToken(p.token))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +285,7 @@ func TestKillDuringWritesLosesNothingAcknowledged(t *testing.T) {
 	}
 
 	p = startServe(t, bin, data)
-	c, err = client.Dial(p.grpcAddr)
+	c, err = client.Dial(p.grpcAddr, client.WithToken(p.token))
 	if err != nil {
 		t.Fatal(err)
 	}

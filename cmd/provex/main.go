@@ -24,6 +24,9 @@ func commands() []cli.Command {
 	return append([]cli.Command{
 		{Name: "demo", Usage: "[--data DIR] [--base-port 7400]", Summary: "start sample province nodes with data on loopback and print grpcurl/curl examples", Run: runDemo},
 		{Name: "serve", Usage: "[--config FILE] [--member SLUG] [--grpc-addr A] [--http-addr A] [--data DIR] [--manifest F --key F --peers a,b]", Summary: "run a node", Run: runServe},
+		caCommand,
+		tokenCommand,
+		auditCommand,
 		{Name: "keygen", Usage: "[--out node.key] [--member SLUG --address HOST:PORT]", Summary: "make a node key and print its manifest entry", Run: runKeygen},
 	}, cli.Commands()...)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 )
 
@@ -32,6 +34,13 @@ type serveConfig struct {
 	Peers    []string `json:"peers"`
 	// SyncInterval is the periodic exchange with each peer, e.g. "5s".
 	SyncInterval string `json:"sync_interval"`
+	// TLSDir holds the node's certificate, tls.crt and tls.key, from
+	// provex ca issue (default: the data directory).
+	TLSDir string `json:"tls_dir"`
+	// Dev serves the API without TLS (dev mode, one machine only).
+	Dev bool `json:"dev"`
+	// RateLimit is the calls a second each caller may make (default 5000).
+	RateLimit float64 `json:"rate_limit"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -52,6 +61,9 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	keyFile := fs.String("key", "", "the node's Ed25519 key file (default: node.key in the data directory)")
 	peers := fs.String("peers", "", "comma-separated members to sync with, e.g. mofa,lang-son")
 	syncInterval := fs.String("sync-interval", "", "periodic exchange with each peer (default 5s)")
+	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
+	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token or peer may make, bursts of twice that (default 5000)")
+	dev := fs.Bool("dev", false, "dev mode: serve the API without TLS (this machine only); sync keeps mutual TLS")
 	if err := fs.Parse(args); err != nil {
 		return &cli.UsageError{Msg: "serve: " + err.Error()}
 	}
@@ -84,6 +96,12 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.Peers = strings.Split(*peers, ",")
 		case "sync-interval":
 			cfg.SyncInterval = *syncInterval
+		case "tls-dir":
+			cfg.TLSDir = *tlsDir
+		case "dev":
+			cfg.Dev = *dev
+		case "rate-limit":
+			cfg.RateLimit = *rateLimit
 		}
 	})
 	if cfg.Member == "" {
@@ -95,7 +113,17 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	sc := server.Config{
 		Member: cfg.Member, DataDir: cfg.DataDir, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
-		Version: version(), Logger: logger, Peers: cfg.Peers,
+		Version: version(), Logger: logger, Peers: cfg.Peers, PlaintextAPI: cfg.Dev,
+		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit)},
+	}
+	if cfg.TLSDir == "" {
+		cfg.TLSDir = cfg.DataDir
+	}
+	switch cert, err := pki.LoadNodeCert(cfg.TLSDir); {
+	case err == nil:
+		sc.Cert = &cert
+	case !errors.Is(err, os.ErrNotExist):
+		return err
 	}
 	if cfg.Manifest != "" {
 		if sc.Manifest, err = federation.LoadManifest(cfg.Manifest); err != nil {

@@ -33,8 +33,10 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	_ "github.com/provex/provex/gen/go/provex/audit/v1"
 	_ "github.com/provex/provex/gen/go/provex/border/v1"
 	_ "github.com/provex/provex/gen/go/provex/investment/v1"
+	_ "github.com/provex/provex/gen/go/provex/national/v1"
 	_ "github.com/provex/provex/gen/go/provex/node/v1"
 	_ "github.com/provex/provex/gen/go/provex/sync/v1"
 	_ "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -254,7 +256,7 @@ func (g *gen) intro() {
 
 	p("## Conventions")
 	p("")
-	p("**Resource names.** Every record is named under the province that owns it: `provinces/{province}/{collection}/{id}`, e.g. `provinces/%s/agreements/lao-cai-yunnan-2024`. `{province}` is a province slug (`NodeService.ListProvinces`), `{collection}` one of the collections below, `{id}` a lower-case letter followed by at most 62 lower-case letters, digits or hyphens. Create takes the id in `{resource}_id`, or chooses one when it is empty.", exampleProvince)
+	p("**Resource names.** Every record is named under the province that owns it: `provinces/{province}/{collection}/{id}`, e.g. `provinces/%s/agreements/lao-cai-yunnan-2024`. `{province}` is a province slug (`NodeService.ListProvinces`), or `mofa` for the records the ministry owns, `{collection}` one of the collections below, `{id}` a lower-case letter followed by at most 62 lower-case letters, digits or hyphens. Create takes the id in `{resource}_id`, or chooses one when it is empty.", exampleProvince)
 	p("")
 	p("**Listing.** List takes `parent` = `provinces/{province}`, or `provinces/-` for every province this node holds. `page_size` defaults to %d and is capped at %d (larger values are served as %d); pass `next_page_token` back as `page_token`, with the same `parent`, `filter`, `order_by` and `show_deleted`, until it comes back empty. `order_by` is a comma-separated list of the filterable, non-repeated fields of the kind, each optionally followed by `asc` or `desc`. Without order_by, records come in the order they arrived at this node (creation order for its own records, sync order for others), which also breaks ties.", collection.DefaultPageSize, collection.MaxPageSize, collection.MaxPageSize)
 	p("")

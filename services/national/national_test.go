@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
@@ -20,6 +21,7 @@ import (
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/sampledata"
 	"github.com/provex/provex/server"
@@ -28,6 +30,7 @@ import (
 type fed struct {
 	clients map[string]*client.Client
 	http    map[string]string
+	tokens  map[string]string
 }
 
 // startFederation runs the sample provinces and the ministry's node, each on
@@ -54,14 +57,24 @@ func startFederation(t *testing.T) *fed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fed{clients: map[string]*client.Client{}, http: map[string]string{}}
-	for i, id := range members {
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CA = ca.CertPEM()
+	f := &fed{clients: map[string]*client.Client{}, http: map[string]string{}, tokens: map[string]string{}}
+	for _, id := range members {
 		peers := []string{resource.Ministry}
 		if id == resource.Ministry {
 			peers = provinces
 		}
-		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), GRPCAddr: addrs[i], HTTPAddr: "127.0.0.1:0",
-			Key: keys[id], Manifest: m, Peers: peers, SyncInterval: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		cert, err := ca.IssueTLS(id, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			Key: keys[id], Manifest: m, Peers: peers, SyncInterval: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Cert: &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,10 +85,15 @@ func startFederation(t *testing.T) *fed {
 		done := make(chan error, 1)
 		go func() { done <- n.Serve(ctx) }()
 		t.Cleanup(func() { cancel(); <-done })
-		c, err := client.Dial(addrs[i])
+		token, err := n.IssueToken(ctx, auth.RoleAdmin, "test", time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		c, err := client.Dial(n.GRPCAddr(), client.WithToken(token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.tokens[id] = token
 		t.Cleanup(func() { c.Close() })
 		f.clients[id], f.http[id] = c, n.HTTPAddr()
 	}
@@ -224,7 +242,9 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 	}
 
 	// CSV over HTTP carries the same numbers.
-	resp, err := http.Get("http://" + f.http[resource.Ministry] + "/v1/national/delegations/summary.csv?group_by=province,direction&filter=start_date%20%3E%3D%202020")
+	csvReq, _ := http.NewRequest("GET", "http://"+f.http[resource.Ministry]+"/v1/national/delegations/summary.csv?group_by=province,direction&filter=start_date%20%3E%3D%202020", nil)
+	csvReq.Header.Set("Authorization", "Bearer "+f.tokens[resource.Ministry])
+	resp, err := http.DefaultClient.Do(csvReq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +264,43 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 		if !strings.Contains(strings.ToLower(r.GetTitle()), "nanning") {
 			t.Errorf("search result %s titled %q", r.GetName(), r.GetTitle())
 		}
+	}
+	// Paging across two collections serves every live record once; a token
+	// is bound to its query.
+	seen := map[string]bool{}
+	req := &nationalv1.SearchRecordsRequest{Collections: []string{"agreements", "delegations"}, PageSize: 37}
+	for pages := 0; ; pages++ {
+		page, err := nc.SearchRecords(ctx, req)
+		if err != nil || pages > 1000 {
+			t.Fatalf("search page %d: %v", pages, err)
+		}
+		for _, r := range page.GetRecords() {
+			if seen[r.GetName()] {
+				t.Fatalf("%s served twice", r.GetName())
+			}
+			seen[r.GetName()] = true
+		}
+		if page.GetNextPageToken() == "" {
+			break
+		}
+		if pages == 0 {
+			other := &nationalv1.SearchRecordsRequest{Collections: []string{"agreements", "delegations"}, Text: "nanning", PageToken: page.GetNextPageToken()}
+			if _, err := nc.SearchRecords(ctx, other); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "another query") {
+				t.Errorf("a token reused with another text: %v", err)
+			}
+		}
+		req.PageToken = page.GetNextPageToken()
+	}
+	var live int64
+	for _, c := range req.GetCollections() {
+		sum, err := nc.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		live += sum.GetTotal().GetCount()
+	}
+	if int64(len(seen)) != live || live < 100 {
+		t.Errorf("search paged through %d records; %d are live", len(seen), live)
 	}
 	fr, err := nc.GetFreshness(ctx, &nationalv1.GetFreshnessRequest{})
 	if err != nil || len(fr.GetProvinces()) != len(sampledata.Provinces()) {

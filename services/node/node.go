@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/provex/provex/auth"
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
 	"github.com/provex/provex/resource"
 )
@@ -15,11 +16,12 @@ import (
 // Server implements nodev1.NodeServiceServer.
 type Server struct {
 	nodev1.UnimplementedNodeServiceServer
-	info *nodev1.GetNodeInfoResponse
+	info   *nodev1.GetNodeInfoResponse
+	policy *auth.Policy
 }
 
-// New describes the node of the given member.
-func New(member, version string, started time.Time) *Server {
+// New describes the node of the given member; policy answers GetCaller.
+func New(member, version string, started time.Time, policy *auth.Policy) *Server {
 	info := &nodev1.GetNodeInfoResponse{
 		Member:    member,
 		Role:      nodev1.Role_ROLE_PROVINCE,
@@ -35,7 +37,13 @@ func New(member, version string, started time.Time) *Server {
 	for _, k := range resource.Kinds() {
 		info.Collections = append(info.Collections, k.Collection)
 	}
-	return &Server{info: info}
+	return &Server{info: info, policy: policy}
+}
+
+// GetCaller tells callers who they are to this node and what they may call.
+func (s *Server) GetCaller(ctx context.Context, _ *nodev1.GetCallerRequest) (*nodev1.GetCallerResponse, error) {
+	id, _ := auth.FromContext(ctx)
+	return &nodev1.GetCallerResponse{Identity: id.String(), Role: string(id.Role), Member: id.Member, AllowedMethods: s.policy.Allowed(id)}, nil
 }
 
 func (s *Server) GetNodeInfo(context.Context, *nodev1.GetNodeInfoRequest) (*nodev1.GetNodeInfoResponse, error) {

@@ -52,6 +52,8 @@ type Options struct {
 	// Key signs a checkpoint of the node's own log in every commit that
 	// extends it. Without a key nothing is signed (tests of storage alone).
 	Key ed25519.PrivateKey
+	// NoAudit writes no audit trail: only to measure what it costs (bench).
+	NoAudit bool
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
 	Committed func()
@@ -82,13 +84,17 @@ type DB struct {
 	shared    *sharedStmts
 	key       ed25519.PrivateKey
 	committed func()
+	noAudit   bool
 }
 
 // Open opens (creating if needed) the database at path for the node of the
 // given origin (its member id), applies pending migrations and starts the
 // writer. It is the only place provex opens a database.
+//
+// An empty origin means the member the database was created for, for tools
+// that open a node's database by path (tokens, audit verification).
 func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
-	if !resource.IsMember(origin) {
+	if origin != "" && !resource.IsMember(origin) {
 		return nil, fmt.Errorf("open store: %q is not a federation member", origin)
 	}
 	if opts.Logger == nil {
@@ -111,9 +117,21 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if origin, err = claimDatabase(ctx, writer, origin); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := reindex(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	if err := adoptUnaudited(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("audit trail of %s: %w", path, err)
+	}
+	if err := ensureRollups(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("build rollups in %s: %w", path, err)
 	}
 	// The query planner needs table statistics to pick the right index for
 	// a filter; 0x10002 analyses any table whose statistics are missing or
@@ -146,6 +164,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		stmts:     map[*resource.Kind]*kindStmts{},
 		key:       opts.Key,
 		committed: opts.Committed,
+		noAudit:   opts.NoAudit,
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()
@@ -355,4 +374,23 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// claimDatabase records which member the database belongs to on first
+// open, and refuses to open it as another member's.
+func claimDatabase(ctx context.Context, db *sql.DB, origin string) (string, error) {
+	var owner string
+	switch err := db.QueryRowContext(ctx, "SELECT member FROM node").Scan(&owner); {
+	case err == sql.ErrNoRows:
+		if origin == "" {
+			return "", fmt.Errorf("the database does not say whose it is (a new database needs its member)")
+		}
+		_, err := db.ExecContext(ctx, "INSERT INTO node (member) VALUES (?)", origin)
+		return origin, err
+	case err != nil:
+		return "", err
+	case origin != "" && owner != origin:
+		return "", fmt.Errorf("the database belongs to %s, not %s", owner, origin)
+	}
+	return owner, nil
 }

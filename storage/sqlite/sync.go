@@ -134,6 +134,10 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 			return fmt.Errorf("store checkpoint of %s: %w", origin, err)
 		}
+		last := entries[len(entries)-1]
+		if err := db.appendAudit(ctx, tx, origin, origin, entries[0].Seq, last.Seq, last.Hash); err != nil {
+			return err
+		}
 		db.clock.Observe(maxHLC)
 		return nil
 	})
@@ -245,6 +249,11 @@ func (db *DB) FillHoles(ctx context.Context, entries []changelog.Entry) error {
 				return err
 			}
 			if _, err := tx.Exec("DELETE FROM holes WHERE origin = ? AND seq = ?", e.Origin, e.Seq); err != nil {
+				return err
+			}
+			// The entry was audited when it arrived redacted; this records
+			// who completed it (no change-log entries of its own).
+			if err := db.appendAudit(ctx, tx, e.Name, "", 0, 0, e.Hash); err != nil {
 				return err
 			}
 			// A later entry of the record already decided this node's copy

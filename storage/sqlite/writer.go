@@ -137,7 +137,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 		if p.run != nil {
 			p.err = p.run(tx)
 		} else {
-			p.msg, p.err = db.apply(tx, p.w)
+			p.msg, p.err = db.apply(p.ctx, tx, p.w)
 		}
 		if p.err != nil {
 			p.msg = nil
@@ -208,8 +208,9 @@ func (db *DB) setHead(e changelog.Entry) {
 }
 
 // apply performs one write inside tx: the record row, its repeated values,
-// the change-log entry and the request id.
-func (db *DB) apply(tx *sql.Tx, w storage.Write) (proto.Message, error) {
+// the change-log entry, the request id and the audit record (of ctx's
+// actor).
+func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Message, error) {
 	k := w.Kind
 	st, err := db.kindStmts(k)
 	if err != nil {
@@ -270,6 +271,9 @@ func (db *DB) apply(tx *sql.Tx, w storage.Write) (proto.Message, error) {
 		DataHash: changelog.DataSum(data), Visibility: visibility, VisibleTo: visibleTo, PrevHash: head.Hash}
 	entry.Hash = changelog.Sum(&entry)
 	if err := db.appendEntry(tx, &entry); err != nil {
+		return nil, err
+	}
+	if err := db.appendAudit(ctx, tx, w.Name, db.origin, entry.Seq, entry.Seq, entry.Hash); err != nil {
 		return nil, err
 	}
 	if w.RequestID != "" {

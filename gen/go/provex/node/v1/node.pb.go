@@ -375,6 +375,115 @@ func (x *Province) GetNeighbourCountries() []string {
 	return nil
 }
 
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_provex_node_v1_node_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_node_v1_node_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{5}
+}
+
+type GetCallerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "token:{id} ({role})", "peer:{member}" or "anonymous".
+	Identity string `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	// viewer, editor or admin for tokens; empty otherwise.
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// The member the caller acts for: the node's own for tokens, the peer's
+	// for sync peers.
+	Member string `protobuf:"bytes,3,opt,name=member,proto3" json:"member,omitempty"`
+	// Full gRPC method names the caller may call, sorted.
+	AllowedMethods []string `protobuf:"bytes,4,rep,name=allowed_methods,json=allowedMethods,proto3" json:"allowed_methods,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetCallerResponse) Reset() {
+	*x = GetCallerResponse{}
+	mi := &file_provex_node_v1_node_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerResponse) ProtoMessage() {}
+
+func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_node_v1_node_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerResponse) Descriptor() ([]byte, []int) {
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetCallerResponse) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetAllowedMethods() []string {
+	if x != nil {
+		return x.AllowedMethods
+	}
+	return nil
+}
+
 var File_provex_node_v1_node_proto protoreflect.FileDescriptor
 
 const file_provex_node_v1_node_proto_rawDesc = "" +
@@ -400,15 +509,23 @@ const file_provex_node_v1_node_proto_rawDesc = "" +
 	"\x04city\x18\x05 \x01(\bR\x04city\x12\x1f\n" +
 	"\vmerged_from\x18\x06 \x03(\tR\n" +
 	"mergedFrom\x12/\n" +
-	"\x13neighbour_countries\x18\a \x03(\tR\x12neighbourCountries*B\n" +
+	"\x13neighbour_countries\x18\a \x03(\tR\x12neighbourCountries\"\x12\n" +
+	"\x10GetCallerRequest\"\x84\x01\n" +
+	"\x11GetCallerResponse\x12\x1a\n" +
+	"\bidentity\x18\x01 \x01(\tR\bidentity\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x16\n" +
+	"\x06member\x18\x03 \x01(\tR\x06member\x12'\n" +
+	"\x0fallowed_methods\x18\x04 \x03(\tR\x0eallowedMethods*B\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rROLE_PROVINCE\x10\x01\x12\x11\n" +
-	"\rROLE_MINISTRY\x10\x022\xec\x01\n" +
+	"\rROLE_MINISTRY\x10\x022\xd2\x02\n" +
 	"\vNodeService\x12h\n" +
 	"\vGetNodeInfo\x12\".provex.node.v1.GetNodeInfoRequest\x1a#.provex.node.v1.GetNodeInfoResponse\"\x10\x82\xd3\xe4\x93\x02\n" +
 	"\x12\b/v1/node\x12s\n" +
-	"\rListProvinces\x12$.provex.node.v1.ListProvincesRequest\x1a%.provex.node.v1.ListProvincesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/provincesB7Z5github.com/provex/provex/gen/go/provex/node/v1;nodev1b\x06proto3"
+	"\rListProvinces\x12$.provex.node.v1.ListProvincesRequest\x1a%.provex.node.v1.ListProvincesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/provinces\x12d\n" +
+	"\tGetCaller\x12 .provex.node.v1.GetCallerRequest\x1a!.provex.node.v1.GetCallerResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/callerB7Z5github.com/provex/provex/gen/go/provex/node/v1;nodev1b\x06proto3"
 
 var (
 	file_provex_node_v1_node_proto_rawDescOnce sync.Once
@@ -423,7 +540,7 @@ func file_provex_node_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_provex_node_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provex_node_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_provex_node_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_provex_node_v1_node_proto_goTypes = []any{
 	(Role)(0),                     // 0: provex.node.v1.Role
 	(*GetNodeInfoRequest)(nil),    // 1: provex.node.v1.GetNodeInfoRequest
@@ -431,18 +548,22 @@ var file_provex_node_v1_node_proto_goTypes = []any{
 	(*ListProvincesRequest)(nil),  // 3: provex.node.v1.ListProvincesRequest
 	(*ListProvincesResponse)(nil), // 4: provex.node.v1.ListProvincesResponse
 	(*Province)(nil),              // 5: provex.node.v1.Province
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*GetCallerRequest)(nil),      // 6: provex.node.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),     // 7: provex.node.v1.GetCallerResponse
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
 }
 var file_provex_node_v1_node_proto_depIdxs = []int32{
 	0, // 0: provex.node.v1.GetNodeInfoResponse.role:type_name -> provex.node.v1.Role
-	6, // 1: provex.node.v1.GetNodeInfoResponse.start_time:type_name -> google.protobuf.Timestamp
+	8, // 1: provex.node.v1.GetNodeInfoResponse.start_time:type_name -> google.protobuf.Timestamp
 	5, // 2: provex.node.v1.ListProvincesResponse.provinces:type_name -> provex.node.v1.Province
 	1, // 3: provex.node.v1.NodeService.GetNodeInfo:input_type -> provex.node.v1.GetNodeInfoRequest
 	3, // 4: provex.node.v1.NodeService.ListProvinces:input_type -> provex.node.v1.ListProvincesRequest
-	2, // 5: provex.node.v1.NodeService.GetNodeInfo:output_type -> provex.node.v1.GetNodeInfoResponse
-	4, // 6: provex.node.v1.NodeService.ListProvinces:output_type -> provex.node.v1.ListProvincesResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	6, // 5: provex.node.v1.NodeService.GetCaller:input_type -> provex.node.v1.GetCallerRequest
+	2, // 6: provex.node.v1.NodeService.GetNodeInfo:output_type -> provex.node.v1.GetNodeInfoResponse
+	4, // 7: provex.node.v1.NodeService.ListProvinces:output_type -> provex.node.v1.ListProvincesResponse
+	7, // 8: provex.node.v1.NodeService.GetCaller:output_type -> provex.node.v1.GetCallerResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -459,7 +580,7 @@ func file_provex_node_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_node_v1_node_proto_rawDesc), len(file_provex_node_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	NodeService_GetNodeInfo_FullMethodName   = "/provex.node.v1.NodeService/GetNodeInfo"
 	NodeService_ListProvinces_FullMethodName = "/provex.node.v1.NodeService/ListProvinces"
+	NodeService_GetCaller_FullMethodName     = "/provex.node.v1.NodeService/GetCaller"
 )
 
 // NodeServiceClient is the client API for NodeService service.
@@ -35,6 +36,9 @@ type NodeServiceClient interface {
 	GetNodeInfo(ctx context.Context, in *GetNodeInfoRequest, opts ...grpc.CallOption) (*GetNodeInfoResponse, error)
 	// The 34 provinces and centrally-run cities with their slugs and codes.
 	ListProvinces(ctx context.Context, in *ListProvincesRequest, opts ...grpc.CallOption) (*ListProvincesResponse, error)
+	// Who the caller is to this node and which methods it may call (server
+	// reflection lists every method; this lists the caller's).
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
 }
 
 type nodeServiceClient struct {
@@ -65,6 +69,16 @@ func (c *nodeServiceClient) ListProvinces(ctx context.Context, in *ListProvinces
 	return out, nil
 }
 
+func (c *nodeServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, NodeService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServiceServer is the server API for NodeService service.
 // All implementations must embed UnimplementedNodeServiceServer
 // for forward compatibility.
@@ -75,6 +89,9 @@ type NodeServiceServer interface {
 	GetNodeInfo(context.Context, *GetNodeInfoRequest) (*GetNodeInfoResponse, error)
 	// The 34 provinces and centrally-run cities with their slugs and codes.
 	ListProvinces(context.Context, *ListProvincesRequest) (*ListProvincesResponse, error)
+	// Who the caller is to this node and which methods it may call (server
+	// reflection lists every method; this lists the caller's).
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
 	mustEmbedUnimplementedNodeServiceServer()
 }
 
@@ -90,6 +107,9 @@ func (UnimplementedNodeServiceServer) GetNodeInfo(context.Context, *GetNodeInfoR
 }
 func (UnimplementedNodeServiceServer) ListProvinces(context.Context, *ListProvincesRequest) (*ListProvincesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListProvinces not implemented")
+}
+func (UnimplementedNodeServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedNodeServiceServer) mustEmbedUnimplementedNodeServiceServer() {}
 func (UnimplementedNodeServiceServer) testEmbeddedByValue()                     {}
@@ -148,6 +168,24 @@ func _NodeService_ListProvinces_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeService_ServiceDesc is the grpc.ServiceDesc for NodeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +200,10 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListProvinces",
 			Handler:    _NodeService_ListProvinces_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _NodeService_GetCaller_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

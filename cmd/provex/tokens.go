@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/provex/provex/auth"
+	"github.com/provex/provex/client/cli"
+	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// openData opens a node's database by its data directory, for the
+// commands that manage a node from its machine (tokens, audit). The node
+// may be running: SQLite lets both at the database. member may be "" for
+// a database that exists; with it, a new node's database is made.
+func openData(ctx context.Context, dir, member string) (*sqlite.DB, error) {
+	if member != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, err
+		}
+	}
+	return sqlite.Open(ctx, filepath.Join(dir, server.DatabaseFile), member, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+const tokenUsage = "create --role viewer|editor|admin [--label L] [--expires 720h] [--member M] | list | revoke ID  [--data DIR]"
+
+var tokenCommand = cli.Command{Name: "token", Usage: tokenUsage, Summary: "make, list or revoke a node's bearer tokens (on the node's machine)", Run: runToken}
+
+func runToken(ctx context.Context, env *cli.Env, args []string) error {
+	if len(args) == 0 {
+		return &cli.UsageError{Msg: "token: the subcommand is create, list or revoke"}
+	}
+	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dataDir := fs.String("data", "data", "the node's data directory")
+	role := fs.String("role", "", "viewer (reads), editor (reads and writes the node's own records) or admin (also the audit trail)")
+	label := fs.String("label", "", "who or what holds the token")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
+	member := fs.String("member", "", "the node's member, to make tokens before the node first starts")
+	if err := fs.Parse(args[1:]); err != nil {
+		return &cli.UsageError{Msg: "token: " + err.Error()}
+	}
+	db, err := openData(ctx, *dataDir, *member)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch args[0] {
+	case "create":
+		r, err := auth.ParseRole(*role)
+		if err != nil {
+			return &cli.UsageError{Msg: "token create: " + err.Error()}
+		}
+		var until time.Time
+		if *expires > 0 {
+			until = time.Now().Add(*expires)
+		}
+		plain, t, err := auth.NewToken(r, until, *label, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := db.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, plain)
+		fmt.Fprintf(env.Stderr, "token %s (%s) created; it is shown only now: send it as 'authorization: Bearer <token>'\n", t.ID, t.Role)
+		return nil
+	case "list":
+		tokens, err := db.ListTokens(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tLABEL\tCREATED\tEXPIRES\tREVOKED\tHASH")
+		for _, t := range tokens {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s…\n", t.ID, t.Role, t.Label, when(t.CreateTime), when(t.ExpireTime), when(t.RevokeTime), hex.EncodeToString(t.Hash)[:12])
+		}
+		return tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			return &cli.UsageError{Msg: "token revoke takes the token's id (see token list)"}
+		}
+		if err := db.RevokeToken(ctx, fs.Arg(0), time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "token %s revoked\n", fs.Arg(0))
+		return nil
+	}
+	return &cli.UsageError{Msg: fmt.Sprintf("token: unknown subcommand %q", args[0])}
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+var auditCommand = cli.Command{Name: "audit", Usage: "verify [--data DIR]", Summary: "check a node's audit trail against its change log, from its database file", Run: runAudit}
+
+func runAudit(ctx context.Context, env *cli.Env, args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return &cli.UsageError{Msg: "audit: the subcommand is verify"}
+	}
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dataDir := fs.String("data", "data", "the node's data directory")
+	if err := fs.Parse(args[1:]); err != nil {
+		return &cli.UsageError{Msg: "audit verify: " + err.Error()}
+	}
+	db, err := openData(ctx, *dataDir, "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, head, problems, err := db.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(env.Stdout, "PROBLEM:", p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the audit trail of %s is not intact: %d problem(s)", *dataDir, len(problems))
+	}
+	fmt.Fprintf(env.Stdout, "audit trail intact: %d records, head %x, covering the whole change log\n", n, head)
+	return nil
+}

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/auth"
+	"github.com/provex/provex/federation"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/pki"
+)
+
+// Limits bound what one caller can take from a node. The zero value of a
+// field means its default.
+type Limits struct {
+	// MaxMessageBytes bounds every request and response message, gRPC and
+	// HTTP bodies alike (default 4 MiB).
+	MaxMessageBytes int
+	// CallTimeout bounds a unary call, whatever deadline the caller set
+	// (default 30s). StreamTimeout bounds a sync Pull (default 10m).
+	CallTimeout   time.Duration
+	StreamTimeout time.Duration
+	// RatePerSecond and Burst are the calls each identity (token, peer, or
+	// all anonymous callers together) may make: a token bucket refilled at
+	// RatePerSecond holding at most Burst calls (defaults 5000/s and 10000: above what one honest program needs, below what starves the others).
+	// Calls beyond it get RESOURCE_EXHAUSTED.
+	RatePerSecond float64
+	Burst         int
+	// PullsPerPeer bounds the Pull streams one peer may hold open at once
+	// (default 4); more get RESOURCE_EXHAUSTED.
+	PullsPerPeer int
+	// StreamsPerConnection bounds concurrent calls on one HTTP/2
+	// connection (default 256).
+	StreamsPerConnection uint32
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = MaxMessageBytes
+	}
+	if l.CallTimeout <= 0 {
+		l.CallTimeout = 30 * time.Second
+	}
+	if l.StreamTimeout <= 0 {
+		l.StreamTimeout = 10 * time.Minute
+	}
+	if l.RatePerSecond <= 0 {
+		l.RatePerSecond = 5000
+	}
+	if l.Burst <= 0 {
+		l.Burst = 10000
+	}
+	if l.PullsPerPeer <= 0 {
+		l.PullsPerPeer = 4
+	}
+	if l.StreamsPerConnection == 0 {
+		l.StreamsPerConnection = 256
+	}
+	return l
+}
+
+// guard decides who a call comes from and whether it may proceed: it
+// authenticates (peer certificate on the peer endpoint, bearer token on the
+// API), applies the rate limit of that identity and the policy, and caps the
+// call's duration.
+type guard struct {
+	member      string
+	manifest    *federation.Manifest
+	tokens      auth.TokenStore
+	policy      *auth.Policy
+	limits      Limits
+	rates       *rateLimiter
+	pulls       *streamLimiter
+	unprotected bool
+}
+
+// admit returns ctx carrying the caller's identity, or the error that
+// refuses the call.
+func (g *guard) admit(ctx context.Context, method string) (context.Context, error) {
+	id, err := g.identify(ctx)
+	if err != nil {
+		return ctx, err
+	}
+	ctx = auth.WithIdentity(ctx, id)
+	if !g.rates.allow(id.String()) {
+		return ctx, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond)
+	}
+	if g.unprotected {
+		return ctx, nil
+	}
+	return ctx, g.policy.Authorize(id, method)
+}
+
+func (g *guard) identify(ctx context.Context) (auth.Identity, error) {
+	if g.unprotected {
+		return auth.Identity{Kind: auth.KindUser, Member: g.member, Role: auth.RoleAdmin, TokenID: "unprotected"}, nil
+	}
+	if member, ok := pki.PeerFromContext(ctx); ok {
+		if _, listed := g.manifest.Member(member); !listed {
+			return auth.Anonymous, apperr.PermissionDenied("%s's certificate is signed by the federation CA, but %s is not in this node's federation manifest", member, member)
+		}
+		return auth.Peer(member), nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	bearer, ok, err := auth.BearerFromMetadata(md)
+	if err != nil || !ok {
+		return auth.Anonymous, err
+	}
+	return auth.Authenticate(ctx, g.tokens, g.member, bearer, time.Now())
+}
+
+// rateLimiter keeps one token bucket per identity.
+type rateLimiter struct {
+	rate    float64
+	burst   float64
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(rate float64, burst int) *rateLimiter {
+	return &rateLimiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}, swept: time.Now()}
+}
+
+func (r *rateLimiter) allow(key string) bool {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Full buckets hold nothing worth keeping: drop them now and then, so
+	// a stream of distinct identities cannot grow the map without bound.
+	if now.Sub(r.swept) > time.Minute {
+		for k, b := range r.buckets {
+			if b.tokens+now.Sub(b.last).Seconds()*r.rate >= r.burst {
+				delete(r.buckets, k)
+			}
+		}
+		r.swept = now
+	}
+	b := r.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: r.burst, last: now}
+		r.buckets[key] = b
+	}
+	b.tokens = math.Min(r.burst, b.tokens+now.Sub(b.last).Seconds()*r.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// streamLimiter counts open streams per key.
+type streamLimiter struct {
+	max  int
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func (s *streamLimiter) acquire(key string) (release func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[key] >= s.max {
+		return nil, apperr.ResourceExhausted("%s already has %d pulls open, the most a peer may; wait for one to end", key, s.max)
+	}
+	s.open[key]++
+	return func() {
+		s.mu.Lock()
+		s.open[key]--
+		if s.open[key] == 0 {
+			delete(s.open, key)
+		}
+		s.mu.Unlock()
+	}, nil
+}
+
+// errTooLarge is what the HTTP gateway answers for a body over the limit,
+// in the words gRPC uses for an oversized message.
+func errTooLarge(limit int) error {
+	return status.Error(codes.ResourceExhausted, fmt.Sprintf("request body larger than the maximum of %d bytes", limit))
+}

@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/provex/provex/audit"
+	"github.com/provex/provex/storage"
+)
+
+// appendAudit writes the audit record of a write inside its transaction:
+// who (from ctx), and which change-log entries it made (origin's first..last,
+// the last with hash). The previous record is read, not cached, so a write
+// rolled back to its savepoint takes its record with it.
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first, last uint64, hash []byte) error {
+	if db.noAudit {
+		return nil
+	}
+	return appendAudit(ctx, tx, resource, origin, first, last, hash)
+}
+
+func appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first, last uint64, hash []byte) error {
+	a := storage.ActorFrom(ctx)
+	r := audit.Record{Time: time.Now().UnixNano(), Actor: a.Name, RequestID: a.RequestID, Action: a.Action,
+		Resource: resource, Origin: origin, FirstSeq: int64(first), LastSeq: int64(last), ChangeHash: hash}
+	if r.ChangeHash == nil {
+		r.ChangeHash = []byte{}
+	}
+	var prev audit.Record
+	switch err := tx.QueryRow("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&prev.Seq, &prev.Hash); {
+	case errors.Is(err, sql.ErrNoRows):
+		audit.Next(nil, &r)
+	case err != nil:
+		return fmt.Errorf("read audit head: %w", err)
+	default:
+		audit.Next(&prev, &r)
+	}
+	_, err := tx.Exec(`INSERT INTO audit (seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq, r.ChangeHash, r.PrevHash, r.Hash)
+	if err != nil {
+		return fmt.Errorf("append audit record: %w", err)
+	}
+	return nil
+}
+
+const auditColumns = "seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash"
+
+func scanAudit(rows *sql.Rows) (audit.Record, error) {
+	var r audit.Record
+	err := rows.Scan(&r.Seq, &r.Time, &r.Actor, &r.RequestID, &r.Action, &r.Resource, &r.Origin, &r.FirstSeq, &r.LastSeq, &r.ChangeHash, &r.PrevHash, &r.Hash)
+	return r, err
+}
+
+// AuditRecords implements storage.AuditLog.
+func (db *DB) AuditRecords(ctx context.Context, after int64, limit int, actor, resource string) ([]audit.Record, error) {
+	q := "SELECT " + auditColumns + " FROM audit WHERE seq > ?"
+	args := []any{after}
+	if actor != "" {
+		q += " AND actor = ?"
+		args = append(args, actor)
+	}
+	if resource != "" {
+		q += " AND resource = ?"
+		args = append(args, resource)
+	}
+	rows, err := db.reader.QueryContext(ctx, q+" ORDER BY seq LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Record
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// VerifyAudit implements storage.AuditLog. It reads the trail and the
+// change-log heads in one read transaction, so concurrent writes cannot make
+// them disagree.
+func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) {
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer tx.Rollback()
+	heads := map[string]int64{}
+	rows, err := tx.QueryContext(ctx, "SELECT origin, max(seq) FROM changes GROUP BY origin")
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for rows.Next() {
+		var o string
+		var seq int64
+		if err := rows.Scan(&o, &seq); err != nil {
+			rows.Close()
+			return 0, nil, nil, err
+		}
+		heads[o] = seq
+	}
+	rows.Close()
+	if rows, err = tx.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq"); err != nil {
+		return 0, nil, nil, err
+	}
+	defer rows.Close()
+	var v audit.Verifier
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		v.Add(r)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, nil, err
+	}
+	count, head, problems := v.Finish(heads)
+	return count, head, problems, nil
+}
+
+// adoptUnaudited gives the change log written before the audit trail
+// existed (databases older than schema version 5) one record per origin,
+// so the trail covers the whole log from then on.
+func adoptUnaudited(ctx context.Context, db *sql.DB) error {
+	var audited int
+	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM audit)").Scan(&audited); err != nil || audited != 0 {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, "SELECT origin, max(seq) FROM changes GROUP BY origin ORDER BY origin")
+	if err != nil {
+		return err
+	}
+	type head struct {
+		origin string
+		seq    uint64
+	}
+	var heads []head
+	for rows.Next() {
+		var h head
+		if err := rows.Scan(&h.origin, &h.seq); err != nil {
+			rows.Close()
+			return err
+		}
+		heads = append(heads, h)
+	}
+	rows.Close()
+	ctx = storage.WithActor(ctx, storage.Actor{Name: "local", Action: "audit.adopt"})
+	for _, h := range heads {
+		var hash []byte
+		if err := tx.QueryRowContext(ctx, "SELECT hash FROM changes WHERE origin = ? AND seq = ?", h.origin, h.seq).Scan(&hash); err != nil {
+			return err
+		}
+		if err := appendAudit(ctx, tx, h.origin, h.origin, 1, h.seq, hash); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
