@@ -46,7 +46,7 @@ func runCRUD(args []string) error {
 	}
 	defer os.RemoveAll(dir)
 
-	node, err := startNode(server.Config{
+	node, token, err := benchNode(server.Config{
 		Member: "cao-bang", DataDir: filepath.Join(dir, "provex"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -61,7 +61,7 @@ func runCRUD(args []string) error {
 	}
 	defer base.stop()
 
-	targets := []struct{ name, addr string }{{"provex", node.node.GRPCAddr()}, {"baseline", base.addr}}
+	targets := []struct{ name, addr, token string }{{"provex", node.node.GRPCAddr(), token}, {"baseline", base.addr, ""}}
 	type row struct {
 		op, target string
 		conc       int
@@ -74,7 +74,7 @@ func runCRUD(args []string) error {
 				continue
 			}
 			for _, t := range targets {
-				c, conn, err := dial(t.addr)
+				c, conn, err := dial(t.addr, t.token)
 				if err != nil {
 					return err
 				}

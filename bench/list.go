@@ -109,13 +109,13 @@ func runList(args []string) error {
 	}
 	defer cleanup()
 
-	node, err := startNode(server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+	node, token, err := benchNode(server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
 	defer node.stop()
-	c, conn, err := dial(node.node.GRPCAddr())
+	c, conn, err := dial(node.node.GRPCAddr(), token)
 	if err != nil {
 		return err
 	}

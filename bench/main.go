@@ -26,12 +26,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/provex/provex/client"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -44,6 +45,8 @@ func main() {
 		err = runCatchUp(os.Args[2:])
 	case "propagation":
 		err = runPropagation(os.Args[2:])
+	case "security":
+		err = runSecurity(os.Args[2:])
 	case "summary":
 		err = runSummary(os.Args[2:])
 	default:
@@ -111,8 +114,14 @@ func measure(workers int, d time.Duration, op func(worker, i int) error) result 
 	return r
 }
 
-func dial(addr string) (twinningv1.TwinningServiceClient, *grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// dial connects to a node's API (plaintext: dev mode) with a token when
+// one is given.
+func dial(addr, token string) (twinningv1.TwinningServiceClient, *grpc.ClientConn, error) {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if token != "" {
+		opts = append(opts, client.WithToken(token))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

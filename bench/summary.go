@@ -49,12 +49,12 @@ func runSummary(args []string) error {
 	if err := loadFederation(dir, *records); err != nil {
 		return err
 	}
-	node, err := startNode(server.Config{Member: resource.Ministry, DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
 	defer node.stop()
-	_, conn, err := dial(node.node.GRPCAddr())
+	_, conn, err := dial(node.node.GRPCAddr(), token)
 	if err != nil {
 		return err
 	}

@@ -19,12 +19,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/federation"
-	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage/sqlite"
@@ -119,6 +119,14 @@ func runCatchUp(args []string) error {
 	}
 	manifest.Members[0].PublicKey = srcKey.Public().(ed25519.PublicKey)
 	quiet := slog.New(slog.DiscardHandler)
+	certOf, err := devPKI(filepath.Join(dir, "ca-"+fmt.Sprint(time.Now().UnixNano())), manifest)
+	if err != nil {
+		return err
+	}
+	pool, err := manifest.CAPool()
+	if err != nil {
+		return err
+	}
 
 	// Baseline: the same change rows and record rows, precomputed, inserted
 	// in transactions of 500 (the default pull batch).
@@ -127,8 +135,8 @@ func runCatchUp(args []string) error {
 		return err
 	}
 
-	src, err := startNode(server.Config{Member: "cao-bang", DataDir: srcDir, GRPCAddr: addrs[0], HTTPAddr: "127.0.0.1:0",
-		Key: srcKey, Manifest: manifest, Logger: quiet})
+	src, err := startNode(server.Config{Member: "cao-bang", DataDir: srcDir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Key: srcKey, Manifest: manifest, Logger: quiet, Cert: certOf("cao-bang"), PlaintextAPI: true})
 	if err != nil {
 		return err
 	}
@@ -144,10 +152,11 @@ func runCatchUp(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	dst, err := startNode(server.Config{Member: "lang-son", DataDir: dstDir, GRPCAddr: addrs[1], HTTPAddr: "127.0.0.1:0",
-		Key: keys["lang-son"], Manifest: manifest, Peers: []string{"cao-bang"}, Logger: quiet,
-		SyncDial: func(_, addr string) (*grpc.ClientConn, error) {
-			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	dstCert := certOf("lang-son")
+	dst, err := startNode(server.Config{Member: "lang-son", DataDir: dstDir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Key: keys["lang-son"], Manifest: manifest, Peers: []string{"cao-bang"}, Logger: quiet, Cert: dstCert, PlaintextAPI: true,
+		SyncDial: func(member, addr string) (*grpc.ClientConn, error) {
+			return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(*dstCert, pool, member))),
 				grpc.WithContextDialer(func(c context.Context, a string) (net.Conn, error) {
 					conn, err := (&net.Dialer{}).DialContext(c, "tcp", a)
 					if err != nil {
@@ -160,20 +169,14 @@ func runCatchUp(args []string) error {
 		return err
 	}
 	defer dst.stop()
-	conn, err := grpc.NewClient(addrs[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	sc := syncv1.NewSyncServiceClient(conn)
 	for {
-		st, err := sc.GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
+		origins, err := dst.node.Store().Origins(ctx)
 		if err != nil {
 			return err
 		}
 		done := false
-		for _, o := range st.GetOrigins() {
-			if o.GetOrigin() == "cao-bang" && o.GetSeq() == uint64(*records) {
+		for _, o := range origins {
+			if o.Origin == "cao-bang" && o.Seq == uint64(*records) {
 				done = true
 			}
 		}
@@ -189,7 +192,7 @@ func runCatchUp(args []string) error {
 	fmt.Printf("| provex follower pulling, verifying and applying | %s | %.0f |\n", elapsed.Round(time.Millisecond), rate)
 	fmt.Printf("| plain batched SQLite insert of the same rows (500 per transaction) | %s | %.0f |\n", base.Round(time.Millisecond), float64(*records)/base.Seconds())
 	fmt.Printf("\nprovex / plain rate: %.2f (target: at least 0.5)\n", rate/(float64(*records)/base.Seconds()))
-	fmt.Printf("bytes on the wire per entry (TCP payload read by the follower): %.0f\n", float64(wire.Load())/float64(*records))
+	fmt.Printf("bytes on the wire per entry (TLS records read by the follower): %.0f\n", float64(wire.Load())/float64(*records))
 	return nil
 }
 
@@ -329,32 +332,34 @@ func runPropagation(args []string) error {
 	if err != nil {
 		return err
 	}
+	certOf, err := devPKI(filepath.Join(dir, "ca"), manifest)
+	if err != nil {
+		return err
+	}
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	rssBefore := rss()
 	nodes := map[string]*runningNode{}
-	for i, m := range members {
+	clients := map[string]twinningv1.TwinningServiceClient{}
+	for _, m := range members {
 		peers := []string{resource.Ministry}
 		if m == resource.Ministry {
 			peers = provinces
 		}
-		n, err := startNode(server.Config{Member: m, DataDir: filepath.Join(dir, m), GRPCAddr: addrs[i], HTTPAddr: "127.0.0.1:0",
-			Key: keys[m], Manifest: manifest, Peers: peers, Logger: slog.New(slog.DiscardHandler)})
+		n, token, err := benchNode(server.Config{Member: m, DataDir: filepath.Join(dir, m), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			Key: keys[m], Manifest: manifest, Peers: peers, Logger: slog.New(slog.DiscardHandler), Cert: certOf(m)})
 		if err != nil {
 			return err
 		}
 		defer n.stop()
 		nodes[m] = n
-	}
-	clients := map[string]twinningv1.TwinningServiceClient{}
-	for i, m := range members {
-		conn, err := grpc.NewClient(addrs[i], grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c, conn, err := dial(n.node.GRPCAddr(), token)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		clients[m] = twinningv1.NewTwinningServiceClient(conn)
+		clients[m] = c
 	}
 	time.Sleep(2 * time.Second) // first exchanges settle
 	var lat []time.Duration

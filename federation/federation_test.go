@@ -1,6 +1,11 @@
 package federation
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+
+	"github.com/provex/provex/pki"
+
 	"bytes"
 	"crypto/ed25519"
 	"os"
@@ -383,4 +388,45 @@ func FuzzParseManifest(f *testing.F) {
 			t.Fatalf("Marshal not stable: %v\n%s\n%s", err, out, out2)
 		}
 	})
+}
+
+// TestManifestCA: the federation CA travels in the manifest and comes back
+// as a pool that verifies the certificates it issued; anything but CA
+// certificates in PEM is refused.
+func TestManifestCA(t *testing.T) {
+	m, _, err := DevFederation([]string{"cao-bang", "mofa"}, []string{"localhost:9400", "localhost:9401"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CA = ca.CertPEM()
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseManifest(data)
+	if err != nil {
+		t.Fatalf("parse what Marshal wrote: %v\n%s", err, data)
+	}
+	pool, err := back.CAPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueTLS("cao-bang", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("a node certificate does not verify with the manifest's CA: %v", err)
+	}
+	leafPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+	for name, bad := range map[string][]byte{"not PEM": []byte("hello"), "a node certificate": leafPEM, "a key": []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")} {
+		m.CA = bad
+		if _, err := m.Marshal(); err == nil {
+			t.Errorf("a manifest whose ca is %s was accepted", name)
+		}
+	}
 }

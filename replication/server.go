@@ -9,17 +9,26 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/auth"
+	"github.com/provex/provex/changelog"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
 )
 
-// Batch sizes of Pull.
+// Batch sizes of Pull: entries per message, and bytes of entries per
+// message (well under the 4 MiB message limit; one entry larger than that
+// still goes alone, and the peer endpoint sends up to 64 MiB).
 const (
 	DefaultBatchSize = 500
 	MaxBatchSize     = 5000
+	MaxBatchBytes    = 1 << 20
 )
+
+// entrySize approximates an entry's size on the wire.
+func entrySize(e *changelog.Entry) int {
+	return len(e.Data) + len(e.Name) + len(e.Origin) + 3*changelog.HashSize + 64
+}
 
 // server implements syncv1.SyncServiceServer for an Engine.
 type server struct {
@@ -131,27 +140,39 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 			if len(entries) == 0 {
 				break
 			}
-			last := entries[len(entries)-1].Seq
-			resp := &syncv1.PullResponse{Entries: make([]*syncv1.Entry, len(entries))}
-			for i := range entries {
-				e := &entries[i]
-				if e.Data != nil && !resource.MayRead(caller, e.Origin, e.Visibility, e.VisibleTo) {
-					e.Data = nil
+			// A message carries at most MaxBatchBytes of entries (and at
+			// least one entry), so large records never push a batch past
+			// the message limit, which would fail every pull of it.
+			for len(entries) > 0 {
+				n, size := 0, 0
+				for n < len(entries) && (n == 0 || size+entrySize(&entries[n]) <= MaxBatchBytes) {
+					size += entrySize(&entries[n])
+					n++
 				}
-				resp.Entries[i] = entryToProto(e)
+				chunk := entries[:n]
+				entries = entries[n:]
+				last := chunk[len(chunk)-1].Seq
+				resp := &syncv1.PullResponse{Entries: make([]*syncv1.Entry, len(chunk))}
+				for i := range chunk {
+					e := &chunk[i]
+					if e.Data != nil && !resource.MayRead(caller, e.Origin, e.Visibility, e.VisibleTo) {
+						e.Data = nil
+					}
+					resp.Entries[i] = entryToProto(e)
+				}
+				cp, err := store.Checkpoint(ctx, o.Origin, last)
+				if err != nil {
+					return err
+				}
+				if cp.Seq > from {
+					resp.Checkpoints = []*syncv1.Checkpoint{checkpointToProto(cp)}
+				}
+				if err := stream.Send(resp); err != nil {
+					return err
+				}
+				s.e.metrics.served.Add(int64(len(chunk)))
+				from = last
 			}
-			cp, err := store.Checkpoint(ctx, o.Origin, last)
-			if err != nil {
-				return err
-			}
-			if cp.Seq > from {
-				resp.Checkpoints = []*syncv1.Checkpoint{checkpointToProto(cp)}
-			}
-			if err := stream.Send(resp); err != nil {
-				return err
-			}
-			s.e.metrics.served.Add(int64(len(entries)))
-			from = last
 		}
 	}
 	return nil

@@ -86,6 +86,11 @@ type guard struct {
 func (g *guard) admit(ctx context.Context, method string) (context.Context, error) {
 	id, err := g.identify(ctx)
 	if err != nil {
+		// Bad credentials cost a lookup and a hash each: they share one
+		// bucket, so a flood of them is refused before it costs more.
+		if !g.rates.allow("rejected credentials") {
+			return ctx, apperr.ResourceExhausted("too many calls with bad credentials; slow down and retry")
+		}
 		return ctx, err
 	}
 	ctx = auth.WithIdentity(ctx, id)

@@ -265,7 +265,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if !cfg.Unprotected {
 			peerCreds = credentials.NewTLS(pki.PeerServerConfig(*cfg.Cert, caPool))
 		}
-		n.peer = grpc.NewServer(serverOptions(peerCreds)...)
+		// A single record can be as large as the API accepts, and its entry
+		// a little larger: peers send and take up to 64 MiB.
+		n.peer = grpc.NewServer(append(serverOptions(peerCreds), grpc.MaxSendMsgSize(64<<20))...)
 		syncv1.RegisterSyncServiceServer(n.peer, engine.Service())
 		healthpb.RegisterHealthServer(n.peer, n.health)
 		n.peerAddr = self.Address

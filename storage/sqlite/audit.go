@@ -13,22 +13,61 @@ import (
 
 // appendAudit writes the audit record of a write inside its transaction:
 // who (from ctx), and which change-log entries it made (origin's first..last,
-// the last with hash). The previous record is read, not cached, so a write
-// rolled back to its savepoint takes its record with it.
+// the last with hash).
+//
+// The writer goroutine keeps the head of the trail in db.auditHead (and
+// restores it when a write rolls back to its savepoint), so a write costs one
+// insert; only this node's writer appends to its trail.
 func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first, last uint64, hash []byte) error {
 	if db.noAudit {
 		return nil
 	}
-	return appendAudit(ctx, tx, resource, origin, first, last, hash)
+	r := newAuditRecord(ctx, resource, origin, first, last, hash)
+	if db.auditHead.Seq == 0 {
+		audit.Next(nil, &r)
+	} else {
+		audit.Next(&db.auditHead, &r)
+	}
+	if err := insertAudit(tx, &r); err != nil {
+		return err
+	}
+	db.auditHead = audit.Record{Seq: r.Seq, Hash: r.Hash}
+	return nil
 }
 
-func appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first, last uint64, hash []byte) error {
+// loadAuditHead reads the trail's last record for the writer.
+func (db *DB) loadAuditHead(ctx context.Context) error {
+	err := db.writer.QueryRowContext(ctx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&db.auditHead.Seq, &db.auditHead.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return err
+}
+
+func newAuditRecord(ctx context.Context, resource, origin string, first, last uint64, hash []byte) audit.Record {
 	a := storage.ActorFrom(ctx)
 	r := audit.Record{Time: time.Now().UnixNano(), Actor: a.Name, RequestID: a.RequestID, Action: a.Action,
 		Resource: resource, Origin: origin, FirstSeq: int64(first), LastSeq: int64(last), ChangeHash: hash}
 	if r.ChangeHash == nil {
 		r.ChangeHash = []byte{}
 	}
+	return r
+}
+
+func insertAudit(tx *sql.Tx, r *audit.Record) error {
+	_, err := tx.Exec(`INSERT INTO audit (seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq, r.ChangeHash, r.PrevHash, r.Hash)
+	if err != nil {
+		return fmt.Errorf("append audit record: %w", err)
+	}
+	return nil
+}
+
+// appendAudit appends a record after the last one stored, outside the
+// writer (when the store opens).
+func appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first, last uint64, hash []byte) error {
+	r := newAuditRecord(ctx, resource, origin, first, last, hash)
 	var prev audit.Record
 	switch err := tx.QueryRow("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&prev.Seq, &prev.Hash); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -38,13 +77,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first
 	default:
 		audit.Next(&prev, &r)
 	}
-	_, err := tx.Exec(`INSERT INTO audit (seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq, r.ChangeHash, r.PrevHash, r.Hash)
-	if err != nil {
-		return fmt.Errorf("append audit record: %w", err)
-	}
-	return nil
+	return insertAudit(tx, &r)
 }
 
 const auditColumns = "seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash"

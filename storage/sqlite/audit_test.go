@@ -40,6 +40,12 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A write that fails inside a batch leaves no audit record behind.
+	_, err = db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: "provinces/cao-bang/agreements/bad",
+		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return nil, fmt.Errorf("refused") }})
+	if err == nil {
+		t.Fatal("a refused write succeeded")
+	}
 	records, err := db.AuditRecords(ctx, 0, 100, "token:bbbb (admin)", "")
 	if err != nil || len(records) != 3 || records[0].Resource != "provinces/cao-bang/agreements/a1" || records[0].RequestID != "req-1" ||
 		records[0].Origin != "cao-bang" || records[0].FirstSeq != 2 || records[0].LastSeq != 2 {

@@ -33,6 +33,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/resource"
 )
@@ -85,6 +86,12 @@ type DB struct {
 	key       ed25519.PrivateKey
 	committed func()
 	noAudit   bool
+	// auditHead is the last audit record (Seq and Hash only); only the
+	// writer goroutine uses it.
+	auditHead audit.Record
+
+	tokenMu    sync.Mutex
+	tokenCache map[string]cachedToken
 }
 
 // Open opens (creating if needed) the database at path for the node of the
@@ -167,6 +174,11 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		noAudit:   opts.NoAudit,
 	}
 	if err := db.prepareAll(); err != nil {
+		db.writer.Close()
+		db.reader.Close()
+		return nil, err
+	}
+	if err := db.loadAuditHead(ctx); err != nil {
 		db.writer.Close()
 		db.reader.Close()
 		return nil, err

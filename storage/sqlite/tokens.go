@@ -38,8 +38,40 @@ func (db *DB) CreateToken(ctx context.Context, t auth.Token) error {
 	return nil
 }
 
+// tokenCacheTTL bounds how long a token read from the database is reused
+// without reading it again: every call carries a token, and the read would
+// otherwise be a query per call. A revocation made by this process takes
+// effect at once; one made by another process (provex token revoke on a
+// running node) within this time.
+const tokenCacheTTL = time.Second
+
+type cachedToken struct {
+	token auth.Token
+	read  time.Time
+}
+
 // LookupToken implements auth.TokenStore.
 func (db *DB) LookupToken(ctx context.Context, id string) (auth.Token, error) {
+	db.tokenMu.Lock()
+	c, ok := db.tokenCache[id]
+	db.tokenMu.Unlock()
+	if ok && time.Since(c.read) < tokenCacheTTL {
+		return c.token, nil
+	}
+	t, err := db.lookupToken(ctx, id)
+	if err != nil {
+		return t, err
+	}
+	db.tokenMu.Lock()
+	if db.tokenCache == nil || len(db.tokenCache) > 10000 {
+		db.tokenCache = map[string]cachedToken{}
+	}
+	db.tokenCache[id] = cachedToken{t, time.Now()}
+	db.tokenMu.Unlock()
+	return t, nil
+}
+
+func (db *DB) lookupToken(ctx context.Context, id string) (auth.Token, error) {
 	rows, err := db.reader.QueryContext(ctx, "SELECT id, hash, role, label, create_time, expire_time, revoke_time FROM tokens WHERE id = ?", id)
 	if err != nil {
 		return auth.Token{}, err
@@ -73,6 +105,9 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return apperr.NotFound("no token %q on this node", id)
 	}
+	db.tokenMu.Lock()
+	delete(db.tokenCache, id)
+	db.tokenMu.Unlock()
 	return nil
 }
 

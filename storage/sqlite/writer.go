@@ -114,7 +114,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			close(p.done)
 		}
 	}()
-	headBefore := db.currentHead()
+	headBefore, auditBefore := db.currentHead(), db.auditHead
 	tx, err := db.writer.Begin()
 	if err != nil {
 		db.failAll(batch, fmt.Errorf("begin: %w", err))
@@ -133,7 +133,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 				continue
 			}
 		}
-		mark := db.currentHead()
+		mark, auditMark := db.currentHead(), db.auditHead
 		if p.run != nil {
 			p.err = p.run(tx)
 		} else {
@@ -142,6 +142,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 		if p.err != nil {
 			p.msg = nil
 			db.setHead(mark)
+			db.auditHead = auditMark
 			if !isolate {
 				break
 			}
@@ -149,6 +150,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 				// The transaction is unusable; fail everything in it.
 				tx.Rollback()
 				db.setHead(headBefore)
+				db.auditHead = auditBefore
 				db.failAll(batch, fmt.Errorf("rollback to savepoint: %w", err))
 				return
 			}
@@ -157,6 +159,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			if _, err := tx.Exec("RELEASE write"); err != nil {
 				tx.Rollback()
 				db.setHead(headBefore)
+				db.auditHead = auditBefore
 				db.failAll(batch, fmt.Errorf("release savepoint: %w", err))
 				return
 			}
@@ -172,12 +175,14 @@ func (db *DB) commit(batch []*pendingWrite) {
 	if err := db.signHead(tx, headBefore); err != nil {
 		tx.Rollback()
 		db.setHead(headBefore)
+		db.auditHead = auditBefore
 		db.failAll(batch, err)
 		return
 	}
 	if err := tx.Commit(); err != nil {
 		tx.Rollback()
 		db.setHead(headBefore)
+		db.auditHead = auditBefore
 		db.failAll(batch, fmt.Errorf("commit: %w", err))
 		return
 	}

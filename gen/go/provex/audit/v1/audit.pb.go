@@ -40,7 +40,8 @@ type AuditEntry struct {
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// The request id of the call (x-request-id), to find it in the logs.
 	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// The gRPC method, or "sync.apply" / "sync.fill" for pulled entries.
+	// The gRPC method, or "sync.pull" for entries pulled from a peer (the
+	// run applied, or a hole filled).
 	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
 	// The resource written; for pulled entries, the origin whose log grew.
 	Resource string `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`

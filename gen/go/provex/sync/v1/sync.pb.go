@@ -683,8 +683,8 @@ func (x *SyncMetrics) GetBytesReceived() int64 {
 
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The member pulling. Until mutual TLS identifies peers, it is taken on
-	// trust; it decides what is redacted.
+	// The member pulling. It must be the member the caller's certificate
+	// names (mutual TLS), which decides what is redacted.
 	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
 	// The caller's version vector: per origin, the last entry it holds.
 	Have []*Position `protobuf:"bytes,2,rep,name=have,proto3" json:"have,omitempty"`
