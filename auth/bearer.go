@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"github.com/provex/provex/internal/apperr"
 	"strings"
 
 	"google.golang.org/grpc/metadata"
@@ -19,9 +20,8 @@ const maxAuthorizationLen = 1024
 // single well-formed bearer credential it returns "", true and an
 // UNAUTHENTICATED error. The token itself is not parsed: see ParseToken.
 //
-// More than one authorization value is refused rather than picking one:
-// grpc-gateway forwards both an HTTP Authorization header and a
-// Grpc-Metadata-Authorization header under this key.
+// More than one authorization value is refused rather than picking one, so
+// no second header (or metadata entry) can stand beside the one checked.
 func BearerFromMetadata(md metadata.MD) (string, bool, error) {
 	vals := md.Get(AuthorizationKey)
 	switch len(vals) {
@@ -29,11 +29,11 @@ func BearerFromMetadata(md metadata.MD) (string, bool, error) {
 		return "", false, nil
 	case 1:
 	default:
-		return "", true, unauthenticated("%d authorization values were sent; send exactly one: 'authorization: Bearer <token>'", len(vals))
+		return "", true, apperr.Unauthenticated("%d authorization values were sent; send exactly one: 'authorization: Bearer <token>'", len(vals))
 	}
 	v := vals[0]
 	if len(v) > maxAuthorizationLen {
-		return "", true, unauthenticated("authorization value is %d bytes long; send 'authorization: Bearer <token>'", len(v))
+		return "", true, apperr.Unauthenticated("authorization value is %d bytes long; send 'authorization: Bearer <token>'", len(v))
 	}
 	v = strings.Trim(v, " \t")
 	sp := strings.IndexAny(v, " \t")
@@ -41,21 +41,21 @@ func BearerFromMetadata(md metadata.MD) (string, bool, error) {
 		// Only a word: either a scheme without a token or a token without
 		// the scheme.
 		if strings.EqualFold(v, "bearer") || v == "" {
-			return "", true, unauthenticated("authorization has no token; send 'authorization: Bearer <token>'")
+			return "", true, apperr.Unauthenticated("authorization has no token; send 'authorization: Bearer <token>'")
 		}
-		return "", true, unauthenticated("authorization is not a bearer credential; send 'authorization: Bearer <token>'")
+		return "", true, apperr.Unauthenticated("authorization is not a bearer credential; send 'authorization: Bearer <token>'")
 	}
 	scheme, tok := v[:sp], v[sp:]
 	if !strings.EqualFold(scheme, "bearer") {
-		return "", true, unauthenticated("authorization scheme %q is not supported; send 'authorization: Bearer <token>'", printable(scheme))
+		return "", true, apperr.Unauthenticated("authorization scheme %q is not supported; send 'authorization: Bearer <token>'", printable(scheme))
 	}
 	tok = strings.TrimLeft(tok, " \t")
 	if tok == "" {
-		return "", true, unauthenticated("authorization has no token; send 'authorization: Bearer <token>'")
+		return "", true, apperr.Unauthenticated("authorization has no token; send 'authorization: Bearer <token>'")
 	}
 	for i := 0; i < len(tok); i++ {
 		if c := tok[i]; c <= ' ' || c >= 0x7f {
-			return "", true, unauthenticated("bearer token contains a space or a character outside printable ASCII")
+			return "", true, apperr.Unauthenticated("bearer token contains a space or a character outside printable ASCII")
 		}
 	}
 	return tok, true, nil

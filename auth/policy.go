@@ -296,7 +296,7 @@ func authorize(req Requirement, id Identity, fullMethod string) error {
 			}
 			return nil
 		case KindAnonymous:
-			return unauthenticated(msgNeedPeer, name)
+			return apperr.Unauthenticated(msgNeedPeer, name)
 		default:
 			return apperr.PermissionDenied(msgNeedPeer, name)
 		}
@@ -304,7 +304,7 @@ func authorize(req Requirement, id Identity, fullMethod string) error {
 		switch id.Kind {
 		case KindUser:
 		case KindAnonymous:
-			return unauthenticated(msgNeedToken)
+			return apperr.Unauthenticated(msgNeedToken)
 		case KindPeer:
 			return apperr.PermissionDenied(msgPeerOnly, name)
 		default:
@@ -345,34 +345,3 @@ func (p *Policy) Allowed(id Identity) []string {
 	return out
 }
 
-// MayWriteOwner decides whether id may write a record owned by member owner
-// (a province slug, or "mofa" for the ministry): only a user whose token
-// allows writing and was issued by owner's own node may. Anonymous callers get
-// UNAUTHENTICATED; everyone else refused gets PERMISSION_DENIED.
-func MayWriteOwner(id Identity, owner string) error {
-	switch id.Kind {
-	case KindUser:
-	case KindAnonymous:
-		return unauthenticated(msgNeedToken)
-	case KindPeer:
-		return apperr.PermissionDenied("sync peers may only pull and announce; they cannot write records")
-	default:
-		return apperr.PermissionDenied("unknown kind of caller; writes are denied by default")
-	}
-	if !id.Role.Valid() {
-		return apperr.PermissionDenied(msgNoRole)
-	}
-	if !id.Role.CanWrite() {
-		return apperr.PermissionDenied("%s tokens may only read; writing needs an editor or admin token", id.Role)
-	}
-	if owner == "" {
-		return apperr.PermissionDenied("the record names no owner; writes are denied by default")
-	}
-	if id.Member == "" {
-		return apperr.PermissionDenied("the token belongs to no member; writes are denied by default")
-	}
-	if id.Member != owner {
-		return apperr.PermissionDenied("a token of %s cannot write records of %s", id.Member, owner)
-	}
-	return nil
-}

@@ -324,40 +324,6 @@ func TestAllowed(t *testing.T) {
 	}
 }
 
-func TestMayWriteOwner(t *testing.T) {
-	cases := []struct {
-		id    Identity
-		owner string
-		code  codes.Code
-		msg   string
-	}{
-		{editor, "cao-bang", codes.OK, ""},
-		{admin, "cao-bang", codes.OK, ""},
-		{ministry, "mofa", codes.OK, ""},
-		{editor, "nghe-an", codes.PermissionDenied, "a token of cao-bang cannot write records of nghe-an"},
-		{ministry, "cao-bang", codes.PermissionDenied, "a token of mofa cannot write records of cao-bang"},
-		{admin, "mofa", codes.PermissionDenied, "a token of cao-bang cannot write records of mofa"},
-		{viewer, "cao-bang", codes.PermissionDenied, "viewer tokens may only read"},
-		{peer, "nghe-an", codes.PermissionDenied, "sync peers may only pull and announce"},
-		{anon, "cao-bang", codes.Unauthenticated, "bearer token"},
-		{noRole, "cao-bang", codes.PermissionDenied, "no valid role"},
-		{editor, "", codes.PermissionDenied, "names no owner"},
-		{Identity{Kind: KindUser, Role: RoleEditor}, "", codes.PermissionDenied, "names no owner"},
-		{Identity{Kind: KindUser, Role: RoleEditor}, "cao-bang", codes.PermissionDenied, "belongs to no member"},
-		{Identity{Kind: 7, Role: RoleEditor, Member: "cao-bang"}, "cao-bang", codes.PermissionDenied, "unknown kind"},
-	}
-	for _, c := range cases {
-		err := MayWriteOwner(c.id, c.owner)
-		if c.code == codes.OK {
-			if err != nil {
-				t.Errorf("MayWriteOwner(%v, %q) = %v", c.id, c.owner, err)
-			}
-			continue
-		}
-		wantCode(t, err, c.code, c.msg)
-	}
-}
-
 func TestRequirementString(t *testing.T) {
 	for r, s := range map[Requirement]string{RequireDeny: "deny", RequireOpen: "open", RequirePeer: "peer",
 		RequireRead: "read", RequireWrite: "write", RequireAdmin: "admin", 17: "Requirement(17)"} {

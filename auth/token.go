@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/provex/provex/internal/apperr"
 	"strings"
 	"time"
 	"unicode"
@@ -117,25 +118,25 @@ func FormatToken(id string, secret []byte) string {
 func ParseToken(s string) (id string, secret []byte, err error) {
 	const want = "want pvx_<16 hex digits>_<43 base64url characters>"
 	if len(s) != TokenLen {
-		return "", nil, unauthenticated("malformed bearer token: it has %d characters, %s", len(s), want)
+		return "", nil, apperr.Unauthenticated("malformed bearer token: it has %d characters, %s", len(s), want)
 	}
 	if !strings.HasPrefix(s, TokenPrefix) {
-		return "", nil, unauthenticated("malformed bearer token: it does not start with %q; %s", TokenPrefix, want)
+		return "", nil, apperr.Unauthenticated("malformed bearer token: it does not start with %q; %s", TokenPrefix, want)
 	}
 	rest := s[len(TokenPrefix):]
 	id, sec := rest[:tokenIDLen], rest[tokenIDLen:]
 	if sec[0] != '_' {
-		return "", nil, unauthenticated("malformed bearer token: no '_' after the id; %s", want)
+		return "", nil, apperr.Unauthenticated("malformed bearer token: no '_' after the id; %s", want)
 	}
 	sec = sec[1:]
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return "", nil, unauthenticated("malformed bearer token: the id is not 16 lowercase hex digits; %s", want)
+			return "", nil, apperr.Unauthenticated("malformed bearer token: the id is not 16 lowercase hex digits; %s", want)
 		}
 	}
 	secret, derr := secretEncoding.DecodeString(sec)
 	if derr != nil || len(secret) != secretBytes {
-		return "", nil, unauthenticated("malformed bearer token: the secret is not 43 base64url characters; %s", want)
+		return "", nil, apperr.Unauthenticated("malformed bearer token: the secret is not 43 base64url characters; %s", want)
 	}
 	return id, secret, nil
 }
@@ -148,16 +149,16 @@ func ParseToken(s string) (id string, secret []byte, err error) {
 func (t Token) Check(secret []byte, now time.Time) error {
 	sum := sha256.Sum256(secret)
 	if len(t.Hash) != sha256.Size || subtle.ConstantTimeCompare(sum[:], t.Hash) != 1 {
-		return unauthenticated(msgBadToken)
+		return apperr.Unauthenticated(msgBadToken)
 	}
 	if !t.RevokeTime.IsZero() {
-		return unauthenticated("token revoked at %s", t.RevokeTime.UTC().Format(time.RFC3339))
+		return apperr.Unauthenticated("token revoked at %s", t.RevokeTime.UTC().Format(time.RFC3339))
 	}
 	if !t.ExpireTime.IsZero() && !now.Before(t.ExpireTime) {
-		return unauthenticated("token expired at %s", t.ExpireTime.UTC().Format(time.RFC3339))
+		return apperr.Unauthenticated("token expired at %s", t.ExpireTime.UTC().Format(time.RFC3339))
 	}
 	if !t.Role.Valid() {
-		return unauthenticated(msgBadToken)
+		return apperr.Unauthenticated(msgBadToken)
 	}
 	return nil
 }
@@ -179,14 +180,14 @@ func Authenticate(ctx context.Context, store TokenStore, member, bearer string, 
 	t, err := store.LookupToken(ctx, id)
 	if errors.Is(err, ErrTokenNotFound) {
 		_ = Token{Hash: dummyHash}.Check(secret, now) // for the timing only
-		return Identity{}, unauthenticated(msgBadToken)
+		return Identity{}, apperr.Unauthenticated(msgBadToken)
 	}
 	if err != nil {
 		return Identity{}, fmt.Errorf("looking up token %s: %w", id, err)
 	}
 	if t.ID != id {
 		// A store that answers with another token is broken; refuse.
-		return Identity{}, unauthenticated(msgBadToken)
+		return Identity{}, apperr.Unauthenticated(msgBadToken)
 	}
 	if err := t.Check(secret, now); err != nil {
 		return Identity{}, err

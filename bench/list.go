@@ -52,13 +52,31 @@ func load(path string, n int, key ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	err = writeRecords(db, n, 256, func(i int) proto.Message {
+		a := listAgreement(i)
+		a.Name = fmt.Sprintf("provinces/cao-bang/agreements/a%07d", i)
+		return a
+	})
+	if err != nil {
+		db.Close()
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "loaded %d records in %s\n", n, time.Since(start).Round(time.Second))
+	return db.Close()
+}
+
+// writeRecords writes record(0) ... record(n-1), each named already, as
+// users' creates would be written (stamped with their create time and
+// etag), from workers goroutines at once.
+func writeRecords(db *sqlite.DB, n, workers int, record func(i int) proto.Message) error {
 	var (
 		next   atomic.Int64
 		wg     sync.WaitGroup
 		failed atomic.Value
 		start  = time.Now()
 	)
-	for w := 0; w < 256; w++ {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -67,33 +85,28 @@ func load(path string, n int, key ed25519.PrivateKey) error {
 				if i >= n || failed.Load() != nil {
 					return
 				}
-				name := fmt.Sprintf("provinces/cao-bang/agreements/a%07d", i)
-				_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
+				m := record(i)
+				k, _ := resource.KindOfMessage(m.ProtoReflect().Descriptor())
+				_, err := db.Write(ctx, storage.Write{Kind: k, Name: k.Name(m),
 					Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
-						a := listAgreement(i)
-						a.Name = name
-						a.CreateTime = timestamppb.New(st.Time)
-						a.UpdateTime = a.CreateTime
-						a.Etag = fmt.Sprint(st.Seq)
-						return a, nil
+						k.SetCreateTime(m, timestamppb.New(st.Time))
+						k.SetUpdateTime(m, timestamppb.New(st.Time))
+						k.SetEtag(m, fmt.Sprint(st.Seq))
+						return m, nil
 					}})
 				if err != nil {
 					failed.Store(err)
 					return
 				}
 				if i > 0 && i%100000 == 0 {
-					fmt.Fprintf(os.Stderr, "loaded %d records (%.0f/s)\n", i, float64(i)/time.Since(start).Seconds())
+					fmt.Fprintf(os.Stderr, "wrote %d records (%.0f/s)\n", i, float64(i)/time.Since(start).Seconds())
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
-		db.Close()
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "loaded %d records in %s\n", n, time.Since(start).Round(time.Second))
-	return db.Close()
+	err, _ := failed.Load().(error)
+	return err
 }
 
 func runList(args []string) error {

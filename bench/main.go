@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/provex/provex/client"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -117,15 +116,15 @@ func measure(workers int, d time.Duration, op func(worker, i int) error) result 
 // dial connects to a node's API (plaintext: dev mode) with a token when
 // one is given.
 func dial(addr, token string) (twinningv1.TwinningServiceClient, *grpc.ClientConn, error) {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	var opts []grpc.DialOption
 	if token != "" {
 		opts = append(opts, client.WithToken(token))
 	}
-	conn, err := grpc.NewClient(addr, opts...)
+	c, err := client.Dial(addr, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	return twinningv1.NewTwinningServiceClient(conn), conn, nil
+	return c.Twinning, c.Conn(), nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Microseconds())/1000) }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/changelog"
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
@@ -23,7 +22,6 @@ import (
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlite"
 )
 
@@ -168,35 +166,9 @@ func loadFederation(dir string, records int) error {
 		}
 	}
 	// The ministry's own records, written as its users would.
-	var (
-		wg     sync.WaitGroup
-		failed atomic.Value
-		own    atomic.Int64
-	)
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(own.Add(1)) - 1
-				if i >= perMember || failed.Load() != nil {
-					return
-				}
-				m := nationalRecord(resource.Ministry, len(provinces), i)
-				k, _ := resource.KindOfMessage(m.ProtoReflect().Descriptor())
-				if _, err := db.Write(ctx, storage.Write{Kind: k, Name: k.Name(m), Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
-					k.SetCreateTime(m, timestamppb.New(st.Time))
-					k.SetUpdateTime(m, timestamppb.New(st.Time))
-					k.SetEtag(m, fmt.Sprint(st.Seq))
-					return m, nil
-				}}); err != nil {
-					failed.Store(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	if err := writeRecords(db, perMember, 64, func(i int) proto.Message {
+		return nationalRecord(resource.Ministry, len(provinces), i)
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "loaded %d records in %s\n", perMember*(len(provinces)+1), time.Since(start).Round(time.Second))

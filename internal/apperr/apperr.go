@@ -47,6 +47,9 @@ func AlreadyExists(format string, args ...any) *Error {
 	return newf(codes.AlreadyExists, format, args...)
 }
 func Aborted(format string, args ...any) *Error { return newf(codes.Aborted, format, args...) }
+func Unauthenticated(format string, args ...any) *Error {
+	return newf(codes.Unauthenticated, format, args...)
+}
 func PermissionDenied(format string, args ...any) *Error {
 	return newf(codes.PermissionDenied, format, args...)
 }

@@ -65,10 +65,8 @@ func (s *Server) VerifyAuditLog(ctx context.Context, _ *auditv1.VerifyAuditLogRe
 
 func toProto(r audit.Record) *auditv1.AuditEntry {
 	return &auditv1.AuditEntry{
-		Seq: r.Seq, Time: timestamppb.New(timeOf(r.Time)), Actor: r.Actor, RequestId: r.RequestID, Action: r.Action,
+		Seq: r.Seq, Time: timestamppb.New(time.Unix(0, r.Time)), Actor: r.Actor, RequestId: r.RequestID, Action: r.Action,
 		Resource: r.Resource, ChangeOrigin: r.Origin, ChangeFirstSeq: r.FirstSeq, ChangeLastSeq: r.LastSeq,
 		ChangeHash: r.ChangeHash, PrevHash: r.PrevHash, Hash: r.Hash,
 	}
 }
-
-func timeOf(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -125,22 +125,16 @@ func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) 
 		return 0, nil, nil, err
 	}
 	defer tx.Rollback()
-	heads := map[string]int64{}
-	rows, err := tx.QueryContext(ctx, "SELECT origin, max(seq) FROM changes GROUP BY origin")
+	logHeads, err := changeHeads(ctx, tx)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	for rows.Next() {
-		var o string
-		var seq int64
-		if err := rows.Scan(&o, &seq); err != nil {
-			rows.Close()
-			return 0, nil, nil, err
-		}
-		heads[o] = seq
+	heads := map[string]int64{}
+	for _, h := range logHeads {
+		heads[h.origin] = int64(h.seq)
 	}
-	rows.Close()
-	if rows, err = tx.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq"); err != nil {
+	rows, err := tx.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq")
+	if err != nil {
 		return 0, nil, nil, err
 	}
 	defer rows.Close()
@@ -172,33 +166,44 @@ func adoptUnaudited(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT origin, max(seq) FROM changes GROUP BY origin ORDER BY origin")
+	heads, err := changeHeads(ctx, tx)
 	if err != nil {
 		return err
 	}
-	type head struct {
-		origin string
-		seq    uint64
-	}
-	var heads []head
-	for rows.Next() {
-		var h head
-		if err := rows.Scan(&h.origin, &h.seq); err != nil {
-			rows.Close()
-			return err
-		}
-		heads = append(heads, h)
-	}
-	rows.Close()
 	ctx = storage.WithActor(ctx, storage.Actor{Name: "local", Action: "audit.adopt"})
 	for _, h := range heads {
-		var hash []byte
-		if err := tx.QueryRowContext(ctx, "SELECT hash FROM changes WHERE origin = ? AND seq = ?", h.origin, h.seq).Scan(&hash); err != nil {
-			return err
-		}
-		if err := appendAudit(ctx, tx, h.origin, h.origin, 1, h.seq, hash); err != nil {
+		if err := appendAudit(ctx, tx, h.origin, h.origin, 1, h.seq, h.hash); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// logHead is the last entry of one origin's change log.
+type logHead struct {
+	origin string
+	seq    uint64
+	hash   []byte
+}
+
+// changeHeads returns every origin's last change-log entry, by index seeks
+// (as Origins does): a GROUP BY would read the whole log.
+func changeHeads(ctx context.Context, tx *sql.Tx) ([]logHead, error) {
+	var out []logHead
+	origin := ""
+	for {
+		var next sql.NullString
+		if err := tx.QueryRowContext(ctx, "SELECT min(origin) FROM changes WHERE origin > ?", origin).Scan(&next); err != nil {
+			return nil, fmt.Errorf("read origins: %w", err)
+		}
+		if !next.Valid {
+			return out, nil
+		}
+		origin = next.String
+		h := logHead{origin: origin}
+		if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM changes WHERE origin = ? ORDER BY seq DESC LIMIT 1", origin).Scan(&h.seq, &h.hash); err != nil {
+			return nil, fmt.Errorf("read head of %s: %w", origin, err)
+		}
+		out = append(out, h)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/provex/provex/internal/filter"
@@ -112,11 +113,7 @@ var rollups = func() map[*resource.Kind][]*rollup {
 			r.table = "rollup_" + strings.Join(cols, "_")
 			out[k] = append(out[k], r)
 		}
-		for i := 1; i < len(out[k]); i++ {
-			for j := i; j > 0 && len(out[k][j].keys) < len(out[k][j-1].keys); j-- {
-				out[k][j], out[k][j-1] = out[k][j-1], out[k][j]
-			}
-		}
+		slices.SortStableFunc(out[k], func(a, b *rollup) int { return len(a.keys) - len(b.keys) })
 	}
 	return out
 }()
