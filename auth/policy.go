@@ -344,4 +344,3 @@ func (p *Policy) Allowed(id Identity) []string {
 	sort.Strings(out)
 	return out
 }
-
