@@ -24,6 +24,7 @@ import (
 
 	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/freeport"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
@@ -43,13 +44,14 @@ func (c countingConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// freePort is a loopback address for a node's sync endpoint, which the
+// manifest must name before the node starts.
 func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 type runningNode struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/freeport"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 )
@@ -53,18 +54,13 @@ type testFederation struct {
 	nodes    map[string]*testNode
 }
 
-// freeAddrs picks n distinct free loopback addresses. The listeners stay
-// open until all are picked, so the kernel cannot hand out one port twice.
+// freeAddrs picks n distinct loopback addresses no other socket will take
+// before the nodes bind them.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		addrs[i] = l.Addr().String()
+	addrs, err := freeport.Addrs(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return addrs
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/freeport"
 )
 
 // startMember runs "provex serve" for one member of a manifest on its
@@ -64,14 +64,9 @@ func originSeq(t *testing.T, p *process, origin string) (uint64, []byte) {
 func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addrs := make([]string, 2)
-	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = l.Addr().String()
-		l.Close()
+	addrs, err := freeport.Addrs(2)
+	if err != nil {
+		t.Fatal(err)
 	}
 	m, keys, err := federation.DevFederation([]string{"cao-bang", "lang-son"}, addrs, time.Now())
 	if err != nil {

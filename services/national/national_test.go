@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/freeport"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/sampledata"
@@ -40,18 +40,9 @@ func startFederation(t *testing.T) *fed {
 	t.Helper()
 	provinces := sampledata.Provinces()
 	members := append(append([]string(nil), provinces...), resource.Ministry)
-	addrs := make([]string, len(members))
-	var ls []net.Listener
-	for i := range members {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		addrs[i] = l.Addr().String()
-	}
-	for _, l := range ls {
-		l.Close()
+	addrs, err := freeport.Addrs(len(members))
+	if err != nil {
+		t.Fatal(err)
 	}
 	m, keys, err := federation.DevFederation(members, addrs, time.Now())
 	if err != nil {
