@@ -68,9 +68,13 @@ func runSummary(args []string) error {
 		{Collection: "projects", GroupBy: []string{"sector", "state"}, Sum: []string{"registered_capital"}, Parent: "provinces/cao-bang"},
 		{Collection: "projects", GroupBy: []string{"approved_date.year"}, Sum: []string{"registered_capital"}, Filter: "kind = ODA"},
 		{Collection: "trade-reports", GroupBy: []string{"border_gate", "period_start.quarter"}, Sum: []string{"export_value", "import_value", "vehicle_count"}, Filter: "period_start >= 2024"},
-		// Not pre-aggregated: a repeated field and a full-date filter read every matching record.
+		// Repeated fields: rollups of their elements.
 		{Collection: "agreements", GroupBy: []string{"partner_countries"}},
+		{Collection: "agreements", GroupBy: []string{"province", "partner_countries"}, Filter: "state = SIGNED"},
+		{Collection: "delegations", GroupBy: []string{"countries", "direction"}, Sum: []string{"member_count", "foreigner_count"}},
+		// Not pre-aggregated: a full-date filter, or a repeated field by year, read every matching record.
 		{Collection: "projects", GroupBy: []string{"kind"}, Filter: "approved_date >= 2024-07-15"},
+		{Collection: "agreements", GroupBy: []string{"partner_countries", "signed_date.year"}},
 	}
 	fmt.Printf("Summaries on the ministry's node over %d records of 35 members, %d queries each, concurrency 1:\n\n", *records, *queries)
 	fmt.Printf("| collection | parent | group_by | sum | filter | groups | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|\n")

@@ -29,22 +29,36 @@ import (
 // the date itself, and year, quarter and month buckets are unchanged.
 // Filters on a full date ("2021-03-15") read the kind's table.
 //
+// A rollup may have one repeated field among its dimensions (a record's
+// partner countries, say). It counts each record once per element, from
+// record_values, so it answers only summaries grouped by that field. Its
+// triggers sit on both tables: a change to the record's row moves the row's
+// contribution for each of its current elements, and an element added or
+// removed moves the current row's contribution for that element. Each
+// trigger keeps the rollup equal to the join of the two tables as they are,
+// so the writer may change them in either order.
+//
 // The dimensions below answer the questions of the ministry's reports:
-// agreements per province, year, kind and state; delegations in and out
-// per year with their members and foreigners; partnerships by partner
-// country; projects and their capital by kind, state, country, sector and
-// year; gates by level and neighbour; trade by gate and period.
+// agreements per province, year, kind and state, and per partner country;
+// delegations in and out per year with their members and foreigners, and
+// per country visited or received; partnerships by partner country and
+// field; projects and their capital by kind, state, country, sector and
+// year; gates by level and neighbour; incidents by the provinces notified;
+// trade by gate and period.
 var rollupDims = map[string][][]string{
 	"partnerships": {
 		{"kind", "state", "partner.country_code", "local_unit.level"},
 		{"kind", "established_date"},
+		{"fields", "kind", "state"},
 	},
 	"agreements": {
 		{"kind", "state", "signed_date"},
 		{"kind", "state", "consultation.state"},
+		{"partner_countries", "kind", "state"},
 	},
 	"delegations": {
 		{"direction", "level", "start_date"},
+		{"countries", "direction", "level"},
 	},
 	"friendship-associations": {
 		{"partner_country", "state"},
@@ -57,6 +71,7 @@ var rollupDims = map[string][][]string{
 	},
 	"border-incidents": {
 		{"category", "severity", "state", "neighbour_country"},
+		{"notify_provinces", "category", "state"},
 	},
 	"trade-reports": {
 		{"border_gate", "period_kind", "period_start"},
@@ -68,6 +83,7 @@ var rollupDims = map[string][][]string{
 	},
 	"promotion-events": {
 		{"kind", "host_country", "start_date"},
+		{"partner_countries", "kind"},
 	},
 	"investor-leads": {
 		{"state", "country", "sector"},
@@ -82,6 +98,8 @@ type rollup struct {
 	// every currency field of the kind.
 	keys []filter.Field
 	sums []filter.Field
+	// repeated is the key holding the elements of a repeated field, or nil.
+	repeated *filter.Field
 }
 
 // rollups lists each kind's rollups, smallest (fewest keys) first.
@@ -103,8 +121,11 @@ var rollups = func() map[*resource.Kind][]*rollup {
 			cols := []string{k.Table()}
 			for _, p := range dims {
 				f, ok := k.Schema.Lookup(p)
-				if !ok || f.Repeated || f.Type == filter.Timestamp || f.Type == filter.Int {
+				if !ok || (f.Repeated && r.repeated != nil) || f.Type == filter.Timestamp || f.Type == filter.Int {
 					panic(fmt.Sprintf("sqlite: rollup of %s cannot group by %q", k.Collection, p))
+				}
+				if f.Repeated {
+					r.repeated = &f
 				}
 				r.keys = append(r.keys, f)
 				cols = append(cols, f.Column)
@@ -138,6 +159,11 @@ func (r *rollup) key(f filter.Field) bool {
 }
 
 func (r *rollup) covers(q storage.SummaryQuery) bool {
+	if r.repeated != nil && !slices.ContainsFunc(q.Dims, func(d storage.Dim) bool {
+		return d.Field != nil && d.Field.Column == r.repeated.Column
+	}) {
+		return false // it counts a record once per element
+	}
 	for _, d := range q.Dims {
 		if d.Field == nil {
 			continue // the province is always a key
@@ -163,7 +189,7 @@ func (r *rollup) covers(q storage.SummaryQuery) bool {
 		}
 	}
 	return filter.Restrictions(q.Filter, func(f filter.Field, value any) bool {
-		if !r.key(f) {
+		if f.Repeated || !r.key(f) { // ':' reads record_values
 			return false
 		}
 		if f.Type == filter.Date {
@@ -205,7 +231,12 @@ func (r *rollup) ddl() []string {
 		}
 		cols = append(cols, keys[i+1]+" "+typ+" NOT NULL")
 	}
-	watched := append([]string{"delete_time"}, keys[1:]...)
+	watched := []string{"delete_time"}
+	for i, f := range r.keys {
+		if !f.Repeated {
+			watched = append(watched, keys[i+1])
+		}
+	}
 	for _, f := range r.sums {
 		c := `"` + f.Column + `"`
 		cols = append(cols, c+" INTEGER NOT NULL")
@@ -214,48 +245,94 @@ func (r *rollup) ddl() []string {
 		watched = append(watched, c)
 	}
 	all := append(append(append([]string(nil), keys...), "n"), sums...)
-	upsert := func(row string, sign string) string {
+	// upsert adds (sign "") or takes away (sign "-") the contribution of the
+	// kind's row row, with element value of the repeated key, for each row
+	// of the FROM and WHERE clauses from.
+	upsert := func(row, value, sign, from string) string {
 		vals := []string{row + "province"}
 		for _, f := range r.keys {
-			vals = append(vals, r.keyExpr(f, row))
+			if f.Repeated {
+				vals = append(vals, value)
+			} else {
+				vals = append(vals, r.keyExpr(f, row))
+			}
 		}
 		vals = append(vals, sign+"1")
 		for _, s := range sums {
 			vals = append(vals, sign+row+s)
 		}
-		return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") SELECT " + strings.Join(vals, ", ") +
-			" WHERE " + row + "delete_time = 0" +
+		return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") SELECT " + strings.Join(vals, ", ") + " " + from +
 			" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(append([]string{"n = n + excluded.n"}, updates...), ", ") + ";"
 	}
-	return []string{
+	// row is the contribution of the kind's row (NEW. or OLD.).
+	row := func(row, sign string) string {
+		if r.repeated == nil {
+			return upsert(row, "", sign, "WHERE "+row+"delete_time = 0")
+		}
+		return upsert(row, "rv.value", sign, "FROM record_values rv WHERE "+r.isElement("rv.")+" AND rv.record = "+row+"id AND "+row+"delete_time = 0")
+	}
+	ddl := []string{
 		"CREATE TABLE " + r.table + " (province TEXT NOT NULL, " + strings.Join(cols, ", ") + ", n INTEGER NOT NULL, " +
 			"PRIMARY KEY (" + strings.Join(keys, ", ") + ")) WITHOUT ROWID",
-		"CREATE TRIGGER " + r.table + "_insert AFTER INSERT ON " + t + " BEGIN " + upsert("NEW.", "") + " END",
-		"CREATE TRIGGER " + r.table + "_delete AFTER DELETE ON " + t + " BEGIN " + upsert("OLD.", "-") + " END",
+		"CREATE TRIGGER " + r.table + "_insert AFTER INSERT ON " + t + " BEGIN " + row("NEW.", "") + " END",
+		"CREATE TRIGGER " + r.table + "_delete AFTER DELETE ON " + t + " BEGIN " + row("OLD.", "-") + " END",
 		"CREATE TRIGGER " + r.table + "_update AFTER UPDATE OF " + strings.Join(watched, ", ") + " ON " + t +
-			" BEGIN " + upsert("OLD.", "-") + " " + upsert("NEW.", "") + " END",
+			" BEGIN " + row("OLD.", "-") + " " + row("NEW.", "") + " END",
 	}
+	if r.repeated == nil {
+		return ddl
+	}
+	// element is the contribution of the record's current row with the
+	// element of record_values' row v (NEW. or OLD.), if v is one of this
+	// rollup's field. The writer never updates record_values rows, but an
+	// update would keep the rollup right too.
+	element := func(v, sign string) string {
+		return upsert("t.", v+"value", sign, "FROM "+t+" t WHERE "+r.isElement(v)+" AND t.id = "+v+"record AND t.delete_time = 0")
+	}
+	when := " WHEN " + r.isElement("NEW.")
+	return append(ddl,
+		"CREATE TRIGGER "+r.table+"_values_insert AFTER INSERT ON record_values"+when+" BEGIN "+element("NEW.", "")+" END",
+		"CREATE TRIGGER "+r.table+"_values_delete AFTER DELETE ON record_values"+strings.ReplaceAll(when, "NEW.", "OLD.")+
+			" BEGIN "+element("OLD.", "-")+" END",
+		"CREATE TRIGGER "+r.table+"_values_update AFTER UPDATE ON record_values BEGIN "+element("OLD.", "-")+" "+element("NEW.", "")+" END",
+	)
+}
+
+// isElement is the condition that the record_values row v (a table alias
+// with its dot, or NEW./OLD.) holds an element of this rollup's repeated
+// field. Kinds and paths are the schema's, never a request's, and hold no
+// quotes.
+func (r *rollup) isElement(v string) string {
+	return v + "kind = '" + r.kind.Collection + "' AND " + v + "field = '" + r.repeated.Path + "'"
 }
 
 // backfill fills a new rollup from the kind's rows.
 func (r *rollup) backfill() string {
-	vals := []string{"province"}
+	vals := []string{"t.province"}
 	for _, f := range r.keys {
-		vals = append(vals, r.keyExpr(f, ""))
+		if f.Repeated {
+			vals = append(vals, "rv.value")
+		} else {
+			vals = append(vals, r.keyExpr(f, "t."))
+		}
 	}
 	vals = append(vals, "count(*)")
 	var sums []string
 	for _, f := range r.sums {
 		c := `"` + f.Column + `"`
-		vals = append(vals, "sum("+c+")")
+		vals = append(vals, "sum(t."+c+")")
 		sums = append(sums, c)
 	}
 	positions := make([]string, len(r.keys)+1)
 	for i := range positions {
 		positions[i] = fmt.Sprint(i + 1)
 	}
+	from := r.kind.Table() + " t"
+	if r.repeated != nil {
+		from += " JOIN record_values rv ON " + r.isElement("rv.") + " AND rv.record = t.id"
+	}
 	return "INSERT INTO " + r.table + " (" + strings.Join(append(append(r.keyColumns(), "n"), sums...), ", ") + ") SELECT " +
-		strings.Join(vals, ", ") + " FROM " + r.kind.Table() + " WHERE delete_time = 0 GROUP BY " + strings.Join(positions, ", ")
+		strings.Join(vals, ", ") + " FROM " + from + " WHERE t.delete_time = 0 GROUP BY " + strings.Join(positions, ", ")
 }
 
 // ensureRollups makes the database's rollups those of this binary: it
@@ -324,6 +401,9 @@ func dropRollup(ctx context.Context, tx *sql.Tx, table string) error {
 		"DROP TRIGGER IF EXISTS " + table + "_insert",
 		"DROP TRIGGER IF EXISTS " + table + "_delete",
 		"DROP TRIGGER IF EXISTS " + table + "_update",
+		"DROP TRIGGER IF EXISTS " + table + "_values_insert",
+		"DROP TRIGGER IF EXISTS " + table + "_values_delete",
+		"DROP TRIGGER IF EXISTS " + table + "_values_update",
 		"DROP TABLE IF EXISTS " + table,
 	} {
 		if _, err := tx.ExecContext(ctx, s); err != nil {

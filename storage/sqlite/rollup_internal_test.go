@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/changelog"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
@@ -66,58 +68,12 @@ func projectField(t *testing.T, path string) *filter.Field {
 // answers equals the same summary computed from the records; then that a
 // rollup rebuilt from the rows (a changed definition) does too.
 func TestRollupsMatchScans(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := Open(ctx, path, "cao-bang", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path)
 	r := rand.New(rand.NewPCG(7, 7))
-	const n = 400
-	name := func(i int) string { return fmt.Sprintf("provinces/cao-bang/projects/p%03d", i) }
-	write := func(i int, change func(cur *investmentv1.Project, st storage.Stamp) *investmentv1.Project) {
-		t.Helper()
-		_, err := db.Write(ctx, storage.Write{Kind: resource.Projects, Name: name(i), Mutate: func(cur proto.Message, st storage.Stamp) (proto.Message, error) {
-			var p *investmentv1.Project
-			if cur != nil {
-				p = cur.(*investmentv1.Project)
-			}
-			return change(p, st), nil
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range n {
-		write(i, func(_ *investmentv1.Project, _ storage.Stamp) *investmentv1.Project { return randomProject(r, name(i)) })
-	}
-	for range 300 {
-		i := r.IntN(n)
-		switch r.IntN(4) {
-		case 0: // a new state for every field
-			write(i, func(cur *investmentv1.Project, _ storage.Stamp) *investmentv1.Project {
-				p := randomProject(r, name(i))
-				p.DeleteTime = cur.DeleteTime
-				return p
-			})
-		case 1:
-			write(i, func(cur *investmentv1.Project, st storage.Stamp) *investmentv1.Project {
-				cur.DeleteTime = timestamppb.New(st.Time)
-				return cur
-			})
-		case 2:
-			write(i, func(cur *investmentv1.Project, _ storage.Stamp) *investmentv1.Project {
-				cur.DeleteTime = nil
-				return cur
-			})
-		case 3: // one figure changes, the keys stay
-			write(i, func(cur *investmentv1.Project, _ storage.Stamp) *investmentv1.Project {
-				cur.RegisteredCapital.Units += 1000
-				return cur
-			})
-		}
-	}
-	applyRemoteProjects(t, db, r)
+	gen := func(name string) proto.Message { return randomProject(r, name) }
+	churn(t, db, resource.Projects, r, gen, func(m proto.Message) { m.(*investmentv1.Project).RegisteredCapital.Units += 1000 })
+	applyRemote(t, db, resource.Projects, gen)
 
 	queries := []storage.SummaryQuery{
 		{Dims: []storage.Dim{{}}},
@@ -125,27 +81,184 @@ func TestRollupsMatchScans(t *testing.T) {
 		{Dims: []storage.Dim{{Field: projectField(t, "sector")}}, Currency: projectField(t, "registered_capital.currency_code"),
 			Sums: []filter.Field{*projectField(t, "registered_capital.units")}},
 		{Dims: []storage.Dim{{Field: projectField(t, "investor_country")}}, Currency: projectField(t, "disbursed_capital.currency_code"),
-			Sums: []filter.Field{*projectField(t, "disbursed_capital.units")}, Filter: parse(t, "kind = FDI")},
+			Sums: []filter.Field{*projectField(t, "disbursed_capital.units")}, Filter: parse(t, resource.Projects, "kind = FDI")},
 		{Dims: []storage.Dim{{}, {Field: projectField(t, "approved_date"), Bucket: "year"}}},
-		{Dims: []storage.Dim{{Field: projectField(t, "approved_date"), Bucket: "month"}}, Filter: parse(t, "approved_date >= 2021-03 AND approved_date < 2023")},
-		{Dims: []storage.Dim{{Field: projectField(t, "approved_date"), Bucket: "quarter"}}, Filter: parse(t, "approved_date > 2020 AND NOT state = COMPLETED")},
-		{Dims: []storage.Dim{{Field: projectField(t, "state")}}, Filter: parse(t, "approved_date <= 2022-06 OR approved_date = 2019")},
-		{Filter: parse(t, `sector = ENERGY OR investor_country = "KR"`)}, // no rollup has both
-		{Dims: []storage.Dim{{Field: projectField(t, "state")}}, Filter: parse(t, "approved_date >= 2021-03-15")},
+		{Dims: []storage.Dim{{Field: projectField(t, "approved_date"), Bucket: "month"}}, Filter: parse(t, resource.Projects, "approved_date >= 2021-03 AND approved_date < 2023")},
+		{Dims: []storage.Dim{{Field: projectField(t, "approved_date"), Bucket: "quarter"}}, Filter: parse(t, resource.Projects, "approved_date > 2020 AND NOT state = COMPLETED")},
+		{Dims: []storage.Dim{{Field: projectField(t, "state")}}, Filter: parse(t, resource.Projects, "approved_date <= 2022-06 OR approved_date = 2019")},
+		{Filter: parse(t, resource.Projects, `sector = ENERGY OR investor_country = "KR"`)}, // no rollup has both
+		{Dims: []storage.Dim{{Field: projectField(t, "state")}}, Filter: parse(t, resource.Projects, "approved_date >= 2021-03-15")},
 		{Dims: []storage.Dim{{Field: projectField(t, "approved_date")}}},
 	}
 	covered := []bool{true, true, true, true, true, true, true, true, false, false, false}
-	check := func(stage string) {
+	checkRollups(t, db, resource.Projects, queries, covered, "maintained")
+	db.Close()
+
+	forgetRollup(t, path, "rollup_projects_kind_state_sector")
+	db = openAt(t, path)
+	defer db.Close()
+	checkRollups(t, db, resource.Projects, queries, covered, "rebuilt")
+}
+
+// randomDelegation draws a delegation to one to four countries, some of
+// them twice.
+func randomDelegation(r *rand.Rand, name string) *twinningv1.Delegation {
+	d := &twinningv1.Delegation{
+		Name:           name,
+		DisplayName:    "Delegation " + name,
+		Direction:      twinningv1.Delegation_Direction(1 + r.IntN(2)),
+		Level:          twinningv1.Delegation_Level(1 + r.IntN(3)),
+		MemberCount:    int32(1 + r.IntN(30)),
+		ForeignerCount: int32(r.IntN(50)),
+		StartDate:      &typev1.Date{Year: int32(2019 + r.IntN(6)), Month: int32(1 + r.IntN(12)), Day: int32(1 + r.IntN(28))},
+		Visibility:     typev1.Visibility_VISIBILITY_PUBLIC,
+	}
+	for range 1 + r.IntN(4) {
+		d.Countries = append(d.Countries, []string{"CN", "LA", "KH", "KR", "JP"}[r.IntN(5)])
+	}
+	return d
+}
+
+// TestRepeatedRollupsMatchScans does the same for a rollup of a repeated
+// field's elements (delegations by country): element lists change, records
+// are deleted, undeleted and taken away, and the rollup keeps the join of
+// records and elements; queries not grouped by the field never use it.
+func TestRepeatedRollupsMatchScans(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db := openAt(t, path)
+	r := rand.New(rand.NewPCG(9, 9))
+	gen := func(name string) proto.Message { return randomDelegation(r, name) }
+	churn(t, db, resource.Delegations, r, gen, func(m proto.Message) {
+		d := m.(*twinningv1.Delegation)
+		d.MemberCount++
+		d.Countries = d.Countries[1:] // the figures stay, the elements change
+		if len(d.Countries) == 0 {
+			d.Countries = []string{"TH"}
+		}
+	})
+	applyRemote(t, db, resource.Delegations, gen)
+
+	field := func(path string) *filter.Field {
+		f, ok := resource.Delegations.Schema.Lookup(path)
+		if !ok {
+			t.Fatalf("no field %s", path)
+		}
+		return &f
+	}
+	counts := []filter.Field{*field("member_count"), *field("foreigner_count")}
+	queries := []storage.SummaryQuery{
+		{Dims: []storage.Dim{{Field: field("countries")}}, Sums: counts},
+		{Dims: []storage.Dim{{}, {Field: field("countries")}, {Field: field("direction")}}, Sums: counts},
+		{Dims: []storage.Dim{{Field: field("level")}, {Field: field("countries")}}, Filter: parse(t, resource.Delegations, "direction = OUTGOING")},
+		{Dims: []storage.Dim{{Field: field("countries")}}, Filter: parse(t, resource.Delegations, `countries:"KR"`)}, // ':' reads record_values
+		{Dims: []storage.Dim{{Field: field("direction")}}, Sums: counts},                                             // counted once each
+		{Dims: []storage.Dim{{Field: field("countries")}, {Field: field("start_date"), Bucket: "year"}}},             // no such rollup
+	}
+	covered := []bool{true, true, true, false, true, false}
+	checkRollups(t, db, resource.Delegations, queries, covered, "maintained")
+	if ru := rollupFor(storage.SummaryQuery{Kind: resource.Delegations, Dims: queries[4].Dims, Sums: counts}); ru.repeated != nil {
+		t.Fatalf("a summary by direction reads %s, which counts a delegation once per country", ru.table)
+	}
+	db.Close()
+
+	forgetRollup(t, path, "rollup_delegations_countries_direction_level")
+	db = openAt(t, path)
+	defer db.Close()
+	checkRollups(t, db, resource.Delegations, queries, covered, "rebuilt")
+}
+
+func openAt(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path, "cao-bang", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// forgetRollup empties a rollup and marks every definition stale, as a
+// binary with other rollups would find them, so the next Open rebuilds all.
+func forgetRollup(t *testing.T, path, table string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE rollups SET definition = 'old'; DELETE FROM ` + table); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// churn writes 400 records of kind drawn by gen, then makes 300 random
+// changes: a new state for every field, a delete, an undelete, or bump
+// (a change of figures that keeps the keys).
+func churn(t *testing.T, db *DB, kind *resource.Kind, r *rand.Rand, gen func(name string) proto.Message, bump func(proto.Message)) {
+	t.Helper()
+	const n = 400
+	name := func(i int) string { return fmt.Sprintf("provinces/cao-bang/%s/r%03d", kind.Collection, i) }
+	write := func(i int, change func(cur proto.Message, st storage.Stamp) proto.Message) {
 		t.Helper()
-		for i, q := range queries {
-			q.Kind, q.Province = resource.Projects, resource.AllProvinces
-			ru := rollupFor(q)
-			if (ru != nil) != covered[i] {
-				t.Fatalf("%s: query %d: rollup %v, want covered=%v", stage, i, ru != nil, covered[i])
-			}
-			if ru == nil {
-				continue
-			}
+		_, err := db.Write(context.Background(), storage.Write{Kind: kind, Name: name(i), Mutate: func(cur proto.Message, st storage.Stamp) (proto.Message, error) {
+			return change(cur, st), nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleteTime := func(m proto.Message) protoreflect.FieldDescriptor {
+		return m.ProtoReflect().Descriptor().Fields().ByName("delete_time")
+	}
+	for i := range n {
+		write(i, func(proto.Message, storage.Stamp) proto.Message { return gen(name(i)) })
+	}
+	for range 300 {
+		i := r.IntN(n)
+		switch r.IntN(4) {
+		case 0:
+			write(i, func(cur proto.Message, _ storage.Stamp) proto.Message {
+				m := gen(name(i))
+				fd := deleteTime(m)
+				if cur.ProtoReflect().Has(fd) {
+					m.ProtoReflect().Set(fd, cur.ProtoReflect().Get(fd))
+				}
+				return m
+			})
+		case 1:
+			write(i, func(cur proto.Message, st storage.Stamp) proto.Message {
+				cur.ProtoReflect().Set(deleteTime(cur), protoreflect.ValueOfMessage(timestamppb.New(st.Time).ProtoReflect()))
+				return cur
+			})
+		case 2:
+			write(i, func(cur proto.Message, _ storage.Stamp) proto.Message {
+				cur.ProtoReflect().Clear(deleteTime(cur))
+				return cur
+			})
+		case 3:
+			write(i, func(cur proto.Message, _ storage.Stamp) proto.Message {
+				bump(cur)
+				return cur
+			})
+		}
+	}
+}
+
+// checkRollups checks that each query's rollup is used exactly when
+// covered says, and gives the scan's answer, for all provinces and each.
+func checkRollups(t *testing.T, db *DB, kind *resource.Kind, queries []storage.SummaryQuery, covered []bool, stage string) {
+	t.Helper()
+	ctx := context.Background()
+	for i, q := range queries {
+		q.Kind, q.Province = kind, resource.AllProvinces
+		ru := rollupFor(q)
+		if (ru != nil) != covered[i] {
+			t.Fatalf("%s: query %d: rollup %v, want covered=%v", stage, i, ru != nil, covered[i])
+		}
+		if ru == nil {
+			continue
+		}
+		for _, p := range []string{resource.AllProvinces, "cao-bang", "nghe-an"} {
+			q.Province = p
 			got, err := db.summarize(ctx, q, ru)
 			if err != nil {
 				t.Fatalf("%s: query %d: %v", stage, i, err)
@@ -155,50 +268,26 @@ func TestRollupsMatchScans(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(want) == 0 || !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s: query %d over %s:\n rollup %v\n scan   %v", stage, i, ru.table, got, want)
-			}
-			for _, p := range []string{"cao-bang", "nghe-an"} {
-				q.Province = p
-				got, _ := db.summarize(ctx, q, ru)
-				want, _ := db.summarize(ctx, q, nil)
-				if len(want) == 0 || !reflect.DeepEqual(got, want) {
-					t.Fatalf("%s: query %d in %s:\n rollup %v\n scan   %v", stage, i, p, got, want)
-				}
+				t.Fatalf("%s: query %d in %q over %s:\n rollup %v\n scan   %v", stage, i, p, ru.table, got, want)
 			}
 		}
 	}
-	check("maintained")
-	db.Close()
-
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`UPDATE rollups SET definition = 'old'; DELETE FROM rollup_projects_kind_state_sector`); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
-	if db, err = Open(ctx, path, "cao-bang", Options{}); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	check("rebuilt")
 }
 
-// applyRemoteProjects applies nghe-an's log: 60 public projects, then a
-// change of one to restricted (for lao-cai only), which arrives redacted
-// and so takes that record off this node.
-func applyRemoteProjects(t *testing.T, db *DB, r *rand.Rand) {
+// applyRemote applies nghe-an's log: 60 public records drawn by gen, then
+// a change of the first to restricted (for lao-cai only), which arrives
+// redacted and so takes that record off this node.
+func applyRemote(t *testing.T, db *DB, kind *resource.Kind, gen func(name string) proto.Message) {
 	t.Helper()
 	prev := changelog.ZeroHash
 	var entries []changelog.Entry
-	add := func(p *investmentv1.Project, redact bool) {
-		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+	add := func(m proto.Message, redact bool) {
+		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		vis, to := resource.Projects.Audience(p)
-		e := changelog.Entry{Origin: "nghe-an", Seq: uint64(len(entries) + 1), HLC: time.Now().UnixNano(), Name: p.Name,
+		vis, to := kind.Audience(m)
+		e := changelog.Entry{Origin: "nghe-an", Seq: uint64(len(entries) + 1), HLC: time.Now().UnixNano(), Name: kind.Name(m),
 			Data: data, DataHash: changelog.DataSum(data), Visibility: vis, VisibleTo: to, PrevHash: prev}
 		e.Hash = changelog.Sum(&e)
 		if redact {
@@ -207,29 +296,31 @@ func applyRemoteProjects(t *testing.T, db *DB, r *rand.Rand) {
 		prev = e.Hash
 		entries = append(entries, e)
 	}
-	var first *investmentv1.Project
+	var first proto.Message
 	for i := range 60 {
-		p := randomProject(r, fmt.Sprintf("provinces/nghe-an/projects/q%02d", i))
+		m := gen(fmt.Sprintf("provinces/nghe-an/%s/q%02d", kind.Collection, i))
 		if i == 0 {
-			first = p
+			first = m
 		}
-		add(p, false)
+		add(m, false)
 	}
-	gone := proto.Clone(first).(*investmentv1.Project)
-	gone.Visibility, gone.VisibleTo = typev1.Visibility_VISIBILITY_RESTRICTED, []string{"lao-cai"}
+	gone := proto.Clone(first)
+	fields := gone.ProtoReflect().Descriptor().Fields()
+	gone.ProtoReflect().Set(fields.ByName("visibility"), protoreflect.ValueOfEnum(protoreflect.EnumNumber(typev1.Visibility_VISIBILITY_RESTRICTED)))
+	gone.ProtoReflect().Mutable(fields.ByName("visible_to")).List().Append(protoreflect.ValueOfString("lao-cai"))
 	add(gone, true)
 	last := entries[len(entries)-1]
 	if err := db.ApplyRemote(context.Background(), entries, changelog.Checkpoint{Origin: "nghe-an", Seq: last.Seq, Hash: last.Hash, Signature: []byte("unchecked by storage")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Get(context.Background(), resource.Projects, first.Name); err == nil {
+	if _, err := db.Get(context.Background(), kind, kind.Name(first)); err == nil {
 		t.Fatal("a record restricted away from this node is still here")
 	}
 }
 
-func parse(t *testing.T, src string) filter.Expr {
+func parse(t *testing.T, kind *resource.Kind, src string) filter.Expr {
 	t.Helper()
-	e, err := filter.Parse(src, resource.Projects.Schema)
+	e, err := filter.Parse(src, kind.Schema)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,8 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		switch {
 		case d.Field == nil:
 			keys = append(keys, "s.province")
+		case d.Field.Repeated && r != nil:
+			keys = append(keys, "s."+d.Field.Column) // a rollup of its elements
 		case d.Field.Repeated:
 			if join != "" {
 				return nil, fmt.Errorf("summary: more than one repeated dimension")
