@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"google.golang.org/grpc"
@@ -63,7 +64,17 @@ func runSecurity(args []string) error {
 	fs := flag.NewFlagSet("security", flag.ExitOnError)
 	duration := fs.Duration("duration", 5*time.Second, "length of each timed Create run")
 	records := fs.Int("records", 200_000, "entries in the catch-up")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	dir, err := os.MkdirTemp("", "provex-bench-security-")
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, resource, origin stri
 	} else {
 		audit.Next(&db.auditHead, &r)
 	}
-	if err := insertAudit(tx, &r); err != nil {
+	if err := insertAudit(tx, db.shared.insertAudit, &r); err != nil {
 		return err
 	}
 	db.auditHead = audit.Record{Seq: r.Seq, Hash: r.Hash}
@@ -54,10 +54,18 @@ func newAuditRecord(ctx context.Context, resource, origin string, first, last ui
 	return r
 }
 
-func insertAudit(tx *sql.Tx, r *audit.Record) error {
-	_, err := tx.Exec(`INSERT INTO audit (seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq, r.ChangeHash, r.PrevHash, r.Hash)
+const insertAuditSQL = "INSERT INTO audit (" + auditColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// insertAudit stores r, with the writer's prepared statement when stmt is
+// not nil (a write), else preparing it (when the store opens).
+func insertAudit(tx *sql.Tx, stmt *sql.Stmt, r *audit.Record) error {
+	args := []any{r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq, r.ChangeHash, r.PrevHash, r.Hash}
+	var err error
+	if stmt != nil {
+		_, err = tx.Stmt(stmt).Exec(args...)
+	} else {
+		_, err = tx.Exec(insertAuditSQL, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("append audit record: %w", err)
 	}
@@ -77,7 +85,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first
 	default:
 		audit.Next(&prev, &r)
 	}
-	return insertAudit(tx, &r)
+	return insertAudit(tx, nil, &r)
 }
 
 const auditColumns = "seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash"

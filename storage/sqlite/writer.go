@@ -376,7 +376,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 // sharedStmts are the writer's statements that every kind uses.
 type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, deleteValues, insertValue *sql.Stmt
-	insertCheckpoint                                                      *sql.Stmt
+	insertCheckpoint, insertAudit                                         *sql.Stmt
 }
 
 type kindStmts struct {
@@ -412,6 +412,7 @@ func (db *DB) prepareAll() error {
 		insertCheckpoint: prepare(db.writer, "INSERT OR REPLACE INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"),
 		deleteValues:     prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
 		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),
+		insertAudit:      prepare(db.writer, insertAuditSQL),
 	}
 	db.shared = shared
 	for _, k := range resource.Kinds() {
