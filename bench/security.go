@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"time"
 
 	"google.golang.org/grpc"
@@ -66,15 +65,11 @@ func runSecurity(args []string) error {
 	records := fs.Int("records", 200_000, "entries in the catch-up")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.Parse(args)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	dir, err := os.MkdirTemp("", "provex-bench-security-")
 	if err != nil {
 		return err

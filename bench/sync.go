@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -144,15 +143,11 @@ func runCatchUp(args []string) error {
 	}
 	defer src.stop()
 	var wire atomic.Int64
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start := time.Now()
 	dstCert := certOf("lang-son")
 	dst, err := startNode(server.Config{Member: "lang-son", DataDir: dstDir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",

@@ -264,8 +264,8 @@ func (r *rollup) ddl() []string {
 		return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") SELECT " + strings.Join(vals, ", ") + " " + from +
 			" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(append([]string{"n = n + excluded.n"}, updates...), ", ") + ";"
 	}
-	// row is the contribution of the kind's row (NEW. or OLD.).
-	row := func(row, sign string) string {
+	// ofRow is the contribution of the kind's row (NEW. or OLD.).
+	ofRow := func(row, sign string) string {
 		if r.repeated == nil {
 			return upsert(row, "", sign, "WHERE "+row+"delete_time = 0")
 		}
@@ -274,10 +274,10 @@ func (r *rollup) ddl() []string {
 	ddl := []string{
 		"CREATE TABLE " + r.table + " (province TEXT NOT NULL, " + strings.Join(cols, ", ") + ", n INTEGER NOT NULL, " +
 			"PRIMARY KEY (" + strings.Join(keys, ", ") + ")) WITHOUT ROWID",
-		"CREATE TRIGGER " + r.table + "_insert AFTER INSERT ON " + t + " BEGIN " + row("NEW.", "") + " END",
-		"CREATE TRIGGER " + r.table + "_delete AFTER DELETE ON " + t + " BEGIN " + row("OLD.", "-") + " END",
+		"CREATE TRIGGER " + r.table + "_insert AFTER INSERT ON " + t + " BEGIN " + ofRow("NEW.", "") + " END",
+		"CREATE TRIGGER " + r.table + "_delete AFTER DELETE ON " + t + " BEGIN " + ofRow("OLD.", "-") + " END",
 		"CREATE TRIGGER " + r.table + "_update AFTER UPDATE OF " + strings.Join(watched, ", ") + " ON " + t +
-			" BEGIN " + row("OLD.", "-") + " " + row("NEW.", "") + " END",
+			" BEGIN " + ofRow("OLD.", "-") + " " + ofRow("NEW.", "") + " END",
 	}
 	if r.repeated == nil {
 		return ddl
@@ -289,11 +289,9 @@ func (r *rollup) ddl() []string {
 	element := func(v, sign string) string {
 		return upsert("t.", v+"value", sign, "FROM "+t+" t WHERE "+r.isElement(v)+" AND t.id = "+v+"record AND t.delete_time = 0")
 	}
-	when := " WHEN " + r.isElement("NEW.")
 	return append(ddl,
-		"CREATE TRIGGER "+r.table+"_values_insert AFTER INSERT ON record_values"+when+" BEGIN "+element("NEW.", "")+" END",
-		"CREATE TRIGGER "+r.table+"_values_delete AFTER DELETE ON record_values"+strings.ReplaceAll(when, "NEW.", "OLD.")+
-			" BEGIN "+element("OLD.", "-")+" END",
+		"CREATE TRIGGER "+r.table+"_values_insert AFTER INSERT ON record_values WHEN "+r.isElement("NEW.")+" BEGIN "+element("NEW.", "")+" END",
+		"CREATE TRIGGER "+r.table+"_values_delete AFTER DELETE ON record_values WHEN "+r.isElement("OLD.")+" BEGIN "+element("OLD.", "-")+" END",
 		"CREATE TRIGGER "+r.table+"_values_update AFTER UPDATE ON record_values BEGIN "+element("OLD.", "-")+" "+element("NEW.", "")+" END",
 	)
 }
