@@ -6,18 +6,22 @@
 // the write they describe (storage/sqlite does that), so a write without
 // its audit record cannot exist.
 //
-// Verify checks two things: the chain (an edited, inserted or removed
-// record breaks it) and its cover of the change log (every change-log
-// entry the node holds was written by exactly one audited write, so
-// removing the newest records, which the chain alone cannot show, is found
-// too).
+// Verification checks three things: the chain (an edited, inserted or
+// removed record breaks it); its cover of the change log (every change-log
+// entry the node holds was written by exactly one audited write, and every
+// record names entries the log holds); and the head, which the node signs
+// with its key in the commit that writes it, so that someone with the
+// database file but not the key can neither rewrite and re-chain the
+// records nor drop the newest ones unseen.
 package audit
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -38,6 +42,11 @@ type Record struct {
 	PrevHash   []byte
 	Hash       []byte
 }
+
+// ActionRepair is the action of a record that restored damaged change-log
+// entries from a peer's copies: it names entries the log already held, so
+// it does not count toward the cover.
+const ActionRepair = "sync.repair"
 
 // ZeroHash is the PrevHash of record 1.
 var ZeroHash = make([]byte, sha256.Size)
@@ -92,6 +101,7 @@ type Verifier struct {
 	count    int64
 	problems []string
 	covered  map[string][][2]int64
+	repairs  map[string][][2]int64
 }
 
 func (v *Verifier) problem(format string, args ...any) {
@@ -116,7 +126,15 @@ func (v *Verifier) Add(r Record) {
 	if !bytes.Equal(Sum(&r), r.Hash) {
 		v.problem("record %d was edited: its hash does not match its content", r.Seq)
 	}
-	if r.Origin != "" {
+	switch {
+	case r.Origin == "" || r.FirstSeq < 1 || r.LastSeq < r.FirstSeq:
+		v.problem("record %d names no change-log entries", r.Seq)
+	case r.Action == ActionRepair:
+		if v.repairs == nil {
+			v.repairs = map[string][][2]int64{}
+		}
+		v.repairs[r.Origin] = append(v.repairs[r.Origin], [2]int64{r.FirstSeq, r.LastSeq})
+	default:
 		if v.covered == nil {
 			v.covered = map[string][][2]int64{}
 		}
@@ -134,9 +152,11 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 	for o := range heads {
 		origins = append(origins, o)
 	}
-	for o := range v.covered {
-		if _, ok := heads[o]; !ok {
-			origins = append(origins, o)
+	for _, m := range []map[string][][2]int64{v.covered, v.repairs} {
+		for o := range m {
+			if _, ok := heads[o]; !ok && !slices.Contains(origins, o) {
+				origins = append(origins, o)
+			}
 		}
 	}
 	sort.Strings(origins)
@@ -153,6 +173,11 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 			}
 			next = max(next, r[1]+1)
 		}
+		for _, r := range v.repairs[o] {
+			if r[1] > heads[o] {
+				v.problem("a repair names changes %s/%d..%d that the change log does not hold", o, r[0], r[1])
+			}
+		}
 		if head := heads[o]; next <= head {
 			v.problem("changes %s/%d..%d have no audit record", o, next, head)
 		} else if next > head+1 {
@@ -164,4 +189,45 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 		head = v.prev.Hash
 	}
 	return v.count, head, v.problems
+}
+
+// SignedHead is the node's signature of its trail's last record.
+type SignedHead struct {
+	Seq       int64
+	Hash      []byte
+	Signature []byte
+}
+
+const headDomain = "provex/audit-head/v1\x00"
+
+func headMessage(member string, seq int64, hash []byte) []byte {
+	msg := append([]byte(headDomain), member...)
+	msg = append(msg, 0)
+	msg = binary.BigEndian.AppendUint64(msg, uint64(seq))
+	return append(msg, hash...)
+}
+
+// SignHead signs the head of member's trail: record seq has hash hash.
+func SignHead(key ed25519.PrivateKey, member string, seq int64, hash []byte) []byte {
+	return ed25519.Sign(key, headMessage(member, seq, hash))
+}
+
+// CheckHead checks the signed head against the trail's last record (seq
+// count, hash head) with the node's public key; nil pub means the key was
+// not at hand, which is a problem too, since nothing else shows a
+// re-chained trail.
+func CheckHead(signed SignedHead, member string, count int64, head []byte, pub ed25519.PublicKey) []string {
+	switch {
+	case count == 0 && signed.Seq == 0:
+		return nil
+	case signed.Signature == nil:
+		return []string{fmt.Sprintf("the trail's head (record %d) carries no signature of the node key", count)}
+	case signed.Seq != count || !bytes.Equal(signed.Hash, head):
+		return []string{fmt.Sprintf("the node key signed record %d as the head, but the trail ends at record %d with another hash (records were removed, added or re-chained)", signed.Seq, count)}
+	case pub == nil:
+		return []string{"the head's signature was not checked: the node's public key was not given"}
+	case !ed25519.Verify(pub, headMessage(member, signed.Seq, signed.Hash), signed.Signature):
+		return []string{fmt.Sprintf("the signature of head record %d does not verify with the node's key", signed.Seq)}
+	}
+	return nil
 }

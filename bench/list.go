@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
@@ -45,10 +46,20 @@ func listAgreement(i int) *twinningv1.Agreement {
 	}
 }
 
-// load fills a store with n agreements through the normal write path
-// (group commit, change log), from many goroutines at once.
-func load(path string, n int, key ed25519.PrivateKey) error {
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler), Key: key})
+// load fills cao-bang's store with n agreements through the normal write
+// path (group commit, change log, sealing), from many goroutines at once.
+// confidential is the percentage of them that are not public: national and
+// restricted to lang-son in turn, sealed to the members of directory.
+func load(path string, n int, keys federation.NodeKeys, directory changelog.Directory, confidential int) error {
+	var sealer *changelog.Sealer
+	if len(keys.Encryption) > 0 {
+		var err error
+		if sealer, err = changelog.NewSealer(keys.Encryption...); err != nil {
+			return err
+		}
+	}
+	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler), Key: keys.Signing,
+		Sealer: sealer, Directory: directory})
 	if err != nil {
 		return err
 	}
@@ -56,6 +67,13 @@ func load(path string, n int, key ed25519.PrivateKey) error {
 	err = writeRecords(db, n, 256, func(i int) proto.Message {
 		a := listAgreement(i)
 		a.Name = fmt.Sprintf("provinces/cao-bang/agreements/a%07d", i)
+		switch {
+		case i%100 >= confidential:
+		case i%2 == 0:
+			a.Visibility = typev1.Visibility_VISIBILITY_NATIONAL
+		default:
+			a.Visibility, a.VisibleTo = typev1.Visibility_VISIBILITY_RESTRICTED, []string{"lang-son"}
+		}
 		return a
 	})
 	if err != nil {
@@ -187,7 +205,7 @@ func loadedNode(dataDir string, records int) (dir string, cleanup func(), err er
 		cleanup()
 		return "", nil, err
 	}
-	if err := load(filepath.Join(dir, server.DatabaseFile), records, nil); err != nil {
+	if err := load(filepath.Join(dir, server.DatabaseFile), records, federation.NodeKeys{}, nil, 0); err != nil {
 		cleanup()
 		return "", nil, err
 	}

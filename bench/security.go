@@ -163,7 +163,7 @@ func runSecurity(args []string) error {
 		return err
 	}
 	os.MkdirAll(srcDir, 0o750)
-	if err := load(filepath.Join(srcDir, server.DatabaseFile), *records, keys["cao-bang"]); err != nil {
+	if err := load(filepath.Join(srcDir, server.DatabaseFile), *records, keys["cao-bang"], fm, 0); err != nil {
 		return err
 	}
 	catchUp := func(protected bool) (time.Duration, error) {
@@ -174,7 +174,7 @@ func runSecurity(args []string) error {
 			m.Members[i].Address = freePort()
 		}
 		cfg := func(member, data string, peers []string) server.Config {
-			c := server.Config{Member: member, DataDir: data, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Key: keys[member],
+			c := server.Config{Member: member, DataDir: data, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Keys: keys[member],
 				Manifest: &m, Peers: peers, Logger: quiet, Limits: limits, Unprotected: !protected, PlaintextAPI: true}
 			if protected {
 				c.Cert = certOf(member)

@@ -144,9 +144,7 @@ func loadFederation(dir string, records int) error {
 						panic(err)
 					}
 					k, _ := resource.KindOfMessage(m.ProtoReflect().Descriptor())
-					vis, to := k.Audience(m)
-					e := changelog.Entry{Origin: origin, Seq: uint64(i + 1), HLC: time.Now().UnixNano(), Name: k.Name(m), Data: data,
-						DataHash: changelog.DataSum(data), Visibility: vis, VisibleTo: to, PrevHash: prev}
+					e := changelog.Entry{Origin: origin, Seq: uint64(i + 1), HLC: time.Now().UnixNano(), Name: k.Name(m), Data: data, PrevHash: prev}
 					e.Hash = changelog.Sum(&e)
 					prev = e.Hash
 					entries = append(entries, e)
@@ -161,7 +159,7 @@ func loadFederation(dir string, records int) error {
 	go func() { build.Wait(); close(batches) }()
 	applied := 0
 	for b := range batches {
-		if err := db.ApplyRemote(ctx, b.entries, b.cp); err != nil {
+		if _, err := db.ApplyRemote(ctx, b.entries, b.cp); err != nil {
 			return err
 		}
 		applied += len(b.entries)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/freeport"
@@ -72,14 +72,21 @@ func startNode(cfg server.Config) (*runningNode, error) {
 	return &runningNode{node: n, stop: func() { cancel(); <-done }}, nil
 }
 
-// runCatchUp measures a fresh node catching up on one origin's log from a
-// peer, against inserting the same rows into SQLite in plain batched
-// transactions (no verification, no network, values precomputed).
+// catchUpMembers: cao-bang writes; mofa reads every state; lang-son is a
+// reader of the restricted ones (it does not run); nghe-an reads only the
+// public ones and relays the rest.
+var catchUpMembers = []string{"cao-bang", "lang-son", "mofa", "nghe-an"}
+
+// runCatchUp measures fresh nodes catching up on one origin's log from a
+// peer (the ministry, which opens the sealed entries, and a province that
+// only relays them), each against a plain batched insert of the rows that
+// node ends up holding, in the same run.
 func runCatchUp(args []string) error {
 	fs := flag.NewFlagSet("catchup", flag.ExitOnError)
 	records := fs.Int("records", 1_000_000, "entries in the origin's log")
+	confidential := fs.Int("confidential", 30, "percentage of the records that are national or restricted (sealed)")
 	dataDir := fs.String("data", "", "keep the loaded origin here and reuse it (default: temporary)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the catch-up to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the catch-ups to this file")
 	fs.Parse(args)
 	dir := *dataDir
 	if dir == "" {
@@ -90,35 +97,11 @@ func runCatchUp(args []string) error {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	srcDir, dstDir, baseDir := filepath.Join(dir, "origin"), filepath.Join(dir, "follower"), filepath.Join(dir, "baseline")
-	os.RemoveAll(dstDir)
-	os.RemoveAll(baseDir)
-	os.MkdirAll(baseDir, 0o750)
-
-	addrs := []string{freePort(), freePort()}
-	members := []string{"cao-bang", "lang-son"}
-	manifest, keys, err := federation.DevFederation(members, addrs, time.Now())
+	srcDir := filepath.Join(dir, "origin")
+	manifest, keys, err := catchUpFederation(dir, *records, *confidential)
 	if err != nil {
 		return err
 	}
-	keyFile := filepath.Join(srcDir, server.KeyFile)
-	marker := filepath.Join(srcDir, fmt.Sprintf("loaded-%d", *records))
-	if _, err := os.Stat(marker); err != nil {
-		os.RemoveAll(srcDir)
-		os.MkdirAll(srcDir, 0o750)
-		if err := federation.WriteKeyFile(keyFile, keys["cao-bang"]); err != nil {
-			return err
-		}
-		if err := load(filepath.Join(srcDir, server.DatabaseFile), *records, keys["cao-bang"]); err != nil {
-			return err
-		}
-		os.WriteFile(marker, nil, 0o644)
-	}
-	srcKey, err := federation.ReadKeyFile(keyFile)
-	if err != nil {
-		return err
-	}
-	manifest.Members[0].PublicKey = srcKey.Public().(ed25519.PublicKey)
 	quiet := slog.New(slog.DiscardHandler)
 	certOf, err := devPKI(filepath.Join(dir, "ca-"+fmt.Sprint(time.Now().UnixNano())), manifest)
 	if err != nil {
@@ -128,92 +111,219 @@ func runCatchUp(args []string) error {
 	if err != nil {
 		return err
 	}
-
-	// Baseline: the same change rows and record rows, precomputed, inserted
-	// in transactions of 500 (the default pull batch).
-	base, err := baselineInsert(filepath.Join(srcDir, server.DatabaseFile), filepath.Join(baseDir, "plain.db"), *records)
+	rows, err := baselineRows(filepath.Join(srcDir, server.DatabaseFile), keys["mofa"])
 	if err != nil {
 		return err
 	}
-
 	src, err := startNode(server.Config{Member: "cao-bang", DataDir: srcDir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Key: srcKey, Manifest: manifest, Logger: quiet, Cert: certOf("cao-bang"), PlaintextAPI: true})
+		Keys: keys["cao-bang"], Manifest: manifest, Logger: quiet, Cert: certOf("cao-bang"), PlaintextAPI: true})
 	if err != nil {
 		return err
 	}
 	defer src.stop()
-	var wire atomic.Int64
 	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	start := time.Now()
-	dstCert := certOf("lang-son")
-	dst, err := startNode(server.Config{Member: "lang-son", DataDir: dstDir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Key: keys["lang-son"], Manifest: manifest, Peers: []string{"cao-bang"}, Logger: quiet, Cert: dstCert, PlaintextAPI: true,
-		SyncDial: func(member, addr string) (*grpc.ClientConn, error) {
-			return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(*dstCert, pool, member))),
-				grpc.WithContextDialer(func(c context.Context, a string) (net.Conn, error) {
-					conn, err := (&net.Dialer{}).DialContext(c, "tcp", a)
-					if err != nil {
-						return nil, err
-					}
-					return countingConn{conn, &wire}, nil
-				}))
-		}})
-	if err != nil {
-		return err
+
+	catchUp := func(member string) (time.Duration, int64, error) {
+		dst := filepath.Join(dir, member)
+		os.RemoveAll(dst)
+		var wire atomic.Int64
+		cert := certOf(member)
+		start := time.Now()
+		n, err := startNode(server.Config{Member: member, DataDir: dst, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			Keys: keys[member], Manifest: manifest, Peers: []string{"cao-bang"}, Logger: quiet, Cert: cert, PlaintextAPI: true,
+			SyncDial: func(peer, addr string) (*grpc.ClientConn, error) {
+				return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(*cert, pool, peer))),
+					grpc.WithContextDialer(func(c context.Context, a string) (net.Conn, error) {
+						conn, err := (&net.Dialer{}).DialContext(c, "tcp", a)
+						if err != nil {
+							return nil, err
+						}
+						return countingConn{conn, &wire}, nil
+					}))
+			}})
+		if err != nil {
+			return 0, 0, err
+		}
+		defer n.stop()
+		for {
+			origins, err := n.node.Store().Origins(ctx)
+			if err != nil {
+				return 0, 0, err
+			}
+			for _, o := range origins {
+				if o.Origin == "cao-bang" && o.Seq == uint64(*records) {
+					return time.Since(start), wire.Load(), nil
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
-	defer dst.stop()
-	for {
-		origins, err := dst.node.Store().Origins(ctx)
+	type result struct {
+		who              string
+		provex, baseline time.Duration
+		wire             int64
+	}
+	var results []result
+	for _, member := range []string{"mofa", "nghe-an"} {
+		reader := member == "mofa"
+		base, err := baselineInsert(filepath.Join(dir, "baseline-"+member+".db"), rows, reader)
 		if err != nil {
 			return err
 		}
-		done := false
-		for _, o := range origins {
-			if o.Origin == "cao-bang" && o.Seq == uint64(*records) {
-				done = true
-			}
+		took, wire, err := catchUp(member)
+		if err != nil {
+			return err
 		}
-		if done {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+		results = append(results, result{member, took, base, wire})
 	}
-	elapsed := time.Since(start)
-	rate := float64(*records) / elapsed.Seconds()
-	fmt.Printf("Catch-up of %d entries from one peer, same machine, same run:\n\n", *records)
-	fmt.Printf("| what | time | entries/s |\n|---|---|---|\n")
-	fmt.Printf("| provex follower pulling, verifying and applying | %s | %.0f |\n", elapsed.Round(time.Millisecond), rate)
-	fmt.Printf("| plain batched SQLite insert of the same rows (500 per transaction) | %s | %.0f |\n", base.Round(time.Millisecond), float64(*records)/base.Seconds())
-	fmt.Printf("\nprovex / plain rate: %.2f (target: at least 0.5)\n", rate/(float64(*records)/base.Seconds()))
-	fmt.Printf("bytes on the wire per entry (TLS records read by the follower): %.0f\n", float64(wire.Load())/float64(*records))
+	rate := func(d time.Duration) float64 { return float64(*records) / d.Seconds() }
+	fmt.Printf("Catch-up of %d entries (%d%% national or restricted, sealed) from one peer, same machine, same run:\n\n", *records, *confidential)
+	fmt.Printf("| follower | provex entries/s | plain batched insert of the rows it holds, entries/s | provex / plain (target at least 0.5) | bytes on the wire per entry |\n|---|---|---|---|---|\n")
+	for _, r := range results {
+		role := "the ministry (opens every sealed entry)"
+		if r.who != "mofa" {
+			role = r.who + " (relays the sealed entries, holds the public records)"
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %.2f | %.0f |\n", role, rate(r.provex), rate(r.baseline), r.baseline.Seconds()/r.provex.Seconds(),
+			float64(r.wire)/float64(*records))
+	}
 	return nil
 }
 
-// baselineInsert copies the origin's change rows, record rows and
-// repeated-value rows into a new database with the same schema, in plain
-// transactions of 500 entries, and returns the time of the inserts alone.
-func baselineInsert(srcPath, dstPath string, n int) (time.Duration, error) {
-	// Create the schema the same way a node does.
+// catchUpFederation loads the origin once (a marker file remembers it) and
+// keeps the members' keys and the manifest beside it, since the origin's
+// sealed entries are sealed to those keys.
+func catchUpFederation(dir string, records, confidential int) (*federation.Manifest, map[string]federation.NodeKeys, error) {
+	srcDir := filepath.Join(dir, "origin")
+	marker := filepath.Join(srcDir, fmt.Sprintf("loaded-%d-%d", records, confidential))
+	keyFile := func(m string) string { return filepath.Join(dir, "keys", m+".key") }
+	manifestPath := filepath.Join(dir, "keys", "manifest.yaml")
+	if _, err := os.Stat(marker); err == nil {
+		m, err := federation.LoadManifest(manifestPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys := map[string]federation.NodeKeys{}
+		for _, id := range catchUpMembers {
+			if keys[id], err = federation.ReadKeyFile(keyFile(id)); err != nil {
+				return nil, nil, err
+			}
+		}
+		return m, keys, nil
+	}
+	os.RemoveAll(srcDir)
+	os.RemoveAll(filepath.Join(dir, "keys"))
+	os.MkdirAll(srcDir, 0o750)
+	os.MkdirAll(filepath.Join(dir, "keys"), 0o700)
+	addrs := make([]string, len(catchUpMembers))
+	for i := range addrs {
+		addrs[i] = freePort()
+	}
+	m, keys, err := federation.DevFederation(catchUpMembers, addrs, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	for id, k := range keys {
+		if err := federation.WriteKeyFile(keyFile(id), k); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := load(filepath.Join(srcDir, server.DatabaseFile), records, keys["cao-bang"], m, confidential); err != nil {
+		return nil, nil, err
+	}
+	if err := m.WriteFile(manifestPath); err != nil {
+		return nil, nil, err
+	}
+	return m, keys, os.WriteFile(marker, nil, 0o644)
+}
+
+// baselineRow is one entry as a follower holds it: the change row, and,
+// for a reader of the state, the record row and its repeated values.
+type baselineRow struct {
+	change []any
+	public bool
+	record []any
+	values []any // field, value pairs of repeated filter fields
+}
+
+// baselineRows reads the origin's log and precomputes every row a follower
+// inserts, opening the sealed entries with the ministry's keys (untimed).
+func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, error) {
+	sealer, err := changelog.NewSealer(mofa.Encryption...)
+	if err != nil {
+		return nil, err
+	}
+	src, err := sql.Open("sqlite3", "file:"+srcPath+"?mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	k := resource.Agreements
+	q, err := src.Query("SELECT origin, seq, hlc, name, data, sealed, prev_hash, hash FROM changes ORDER BY seq")
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	var rows []baselineRow
+	for q.Next() {
+		var (
+			origin, name     string
+			seq, hlc         int64
+			data, prev, hash []byte
+			sealed           bool
+		)
+		if err := q.Scan(&origin, &seq, &hlc, &name, &data, &sealed, &prev, &hash); err != nil {
+			return nil, err
+		}
+		state := data
+		if sealed {
+			o, err := sealer.Open(origin, uint64(seq), data)
+			if err != nil {
+				return nil, err
+			}
+			name, state = o.Name, o.Data
+		}
+		a := &twinningv1.Agreement{}
+		if err := proto.Unmarshal(state, a); err != nil {
+			return nil, err
+		}
+		rec := []any{name, "cao-bang", seq, state}
+		var values []any
+		for _, f := range k.Schema.Fields() {
+			if f.Repeated {
+				for _, v := range f.Values(a.ProtoReflect()) {
+					values = append(values, f.Path, v)
+				}
+			} else {
+				rec = append(rec, f.Values(a.ProtoReflect())[0])
+			}
+		}
+		storedName := name
+		if sealed {
+			storedName = ""
+		}
+		rows = append(rows, baselineRow{change: []any{origin, seq, hlc, storedName, data, sealed, prev, hash}, public: !sealed, record: rec, values: values})
+	}
+	return rows, q.Err()
+}
+
+// baselineInsert inserts the rows a follower holds (every change row; the
+// record rows of the states it reads: all for a reader, the public ones for
+// a relay) into a new database with the node's schema and pragmas, in
+// plain transactions of 500 entries, and returns the time of the inserts
+// alone.
+func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Duration, error) {
+	os.Remove(dstPath)
+	// Create the schema the way a node does.
 	db, err := sqlite.Open(ctx, dstPath, "lang-son", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return 0, err
 	}
 	db.Close()
-	src, err := sql.Open("sqlite3", "file:"+srcPath+"?mode=ro")
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
-	type row struct {
-		change []any
-		record []any
-		values []any // elements of repeated filter fields
-	}
-	rows := make([]row, 0, n)
 	k := resource.Agreements
 	var cols []string
 	for _, f := range k.Schema.Fields() {
@@ -221,48 +331,18 @@ func baselineInsert(srcPath, dstPath string, n int) (time.Duration, error) {
 			cols = append(cols, f.Column)
 		}
 	}
-	q, err := src.Query("SELECT origin, seq, hlc, name, data, prev_hash, hash, data_hash, visibility, visible_to, redacted FROM changes ORDER BY seq")
-	if err != nil {
-		return 0, err
-	}
-	for q.Next() {
-		var (
-			origin, name, visibleTo string
-			seq, hlc                int64
-			data, prev, hash, dh    []byte
-			vis, red                int64
-		)
-		if err := q.Scan(&origin, &seq, &hlc, &name, &data, &prev, &hash, &dh, &vis, &visibleTo, &red); err != nil {
-			return 0, err
-		}
-		a := &twinningv1.Agreement{}
-		if err := proto.Unmarshal(data, a); err != nil {
-			return 0, err
-		}
-		rec := []any{name, "cao-bang", seq, data}
-		for _, f := range k.Schema.Fields() {
-			if !f.Repeated {
-				rec = append(rec, f.Values(a.ProtoReflect())[0])
-			}
-		}
-		var values []any
-		for _, f := range k.Schema.Fields() {
-			if f.Repeated {
-				for _, v := range f.Values(a.ProtoReflect()) {
-					values = append(values, f.Path, v)
-				}
-			}
-		}
-		rows = append(rows, row{change: []any{origin, seq, hlc, name, data, prev, hash, dh, vis, visibleTo, red}, record: rec, values: values})
-	}
-	q.Close()
-	dst, err := sql.Open("sqlite3", "file:"+dstPath+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
+	// The node's own pragmas: WAL, synchronous=FULL, 16 MB of page cache,
+	// temporary storage in memory.
+	dst, err := sql.Open("sqlite3", "file:"+dstPath+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_cache_size=-16000")
 	if err != nil {
 		return 0, err
 	}
 	defer dst.Close()
 	dst.SetMaxOpenConns(1)
-	insChange, err := dst.Prepare("INSERT INTO changes (origin, seq, hlc, name, data, prev_hash, hash, data_hash, visibility, visible_to, redacted) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+	if _, err := dst.Exec("PRAGMA temp_store = MEMORY"); err != nil {
+		return 0, err
+	}
+	insChange, err := dst.Prepare("INSERT INTO changes (origin, seq, hlc, name, data, sealed, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)")
 	if err != nil {
 		return 0, err
 	}
@@ -283,6 +363,9 @@ func baselineInsert(srcPath, dstPath string, n int) (time.Duration, error) {
 		for _, r := range rows[i:min(i+500, len(rows))] {
 			if _, err := tx.Stmt(insChange).Exec(r.change...); err != nil {
 				return 0, err
+			}
+			if !reader && !r.public {
+				continue
 			}
 			res, err := tx.Stmt(insRecord).Exec(r.record...)
 			if err != nil {
@@ -345,7 +428,7 @@ func runPropagation(args []string) error {
 			peers = provinces
 		}
 		n, token, err := benchNode(server.Config{Member: m, DataDir: filepath.Join(dir, m), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-			Key: keys[m], Manifest: manifest, Peers: peers, Logger: slog.New(slog.DiscardHandler), Cert: certOf(m)})
+			Keys: keys[m], Manifest: manifest, Peers: peers, Logger: slog.New(slog.DiscardHandler), Cert: certOf(m)})
 		if err != nil {
 			return err
 		}

@@ -7,9 +7,11 @@
 // the origin signs checkpoints (sequence number and head hash) so nobody can
 // forge a chain either.
 //
-// The hash covers the data through its own hash, so an entry can travel
-// without its data (redacted) to a node that may not see the record, and
-// still verify there.
+// Every entry travels whole to every node. A state that not everyone may
+// read is sealed at its origin (Sealer): the entry carries only ciphertext,
+// and the hash covers that ciphertext, so any node can store, verify and
+// relay it while only its readers can open it. Checker verifies a stored log
+// (chain, checkpoint signatures) and names the damaged ranges.
 package changelog
 
 import (
@@ -24,6 +26,10 @@ import (
 // HashSize is the size of entry hashes (SHA-256).
 const HashSize = sha256.Size
 
+// FormatVersion is the version of the entry format and its hash; a node
+// refuses a data directory written in another.
+const FormatVersion = 3
+
 // Entry is one change in an origin's log.
 type Entry struct {
 	// Origin is the member that made the change and owns the record.
@@ -32,39 +38,26 @@ type Entry struct {
 	Seq uint64
 	// HLC is the hybrid logical clock time of the change (see Clock).
 	HLC int64
-	// Name is the resource name of the changed record.
+	// Name is the resource name of the changed record; empty when the entry
+	// is sealed (the name is inside).
 	Name string
-	// Data is the record's full new state, deterministic protobuf bytes; a
-	// delete is a state with delete_time set (a tombstone that syncs). Nil
-	// when the entry is redacted.
+	// Data is the record's full new state, deterministic protobuf bytes (a
+	// delete is a state with delete_time set: a tombstone that syncs), or,
+	// when Sealed, the envelope that holds it (see Sealer).
 	Data []byte
-	// DataHash is the SHA-256 of Data, kept when Data is redacted.
-	DataHash []byte
-	// Visibility and VisibleTo are those of the recorded state (the values
-	// of provex.type.v1.Visibility), so any node can tell who may read it.
-	Visibility int32
-	VisibleTo  []string
+	// Sealed says Data is an envelope only the record's readers can open.
+	Sealed bool
 	// PrevHash is the hash of entry Seq-1 (all zero for Seq 1).
 	PrevHash []byte
 	// Hash is Sum(entry).
 	Hash []byte
 }
 
-// Redacted reports whether the entry travels without its data.
-func (e *Entry) Redacted() bool { return e.Data == nil }
-
-// DataSum is the hash of an entry's data.
-func DataSum(data []byte) []byte {
-	h := sha256.Sum256(data)
-	return h[:]
-}
-
 // hashDomain separates entry hashes from any other SHA-256 use.
-const hashDomain = "provex/changelog/v2\x00"
+const hashDomain = "provex/changelog/v3\x00"
 
-// Sum computes the entry's hash from every field but Hash itself (the data
-// through DataHash). Variable fields are length-prefixed so no two entries
-// encode alike.
+// Sum computes the entry's hash from every field but Hash itself. Variable
+// fields are length-prefixed so no two entries encode alike.
 func Sum(e *Entry) []byte {
 	h := sha256.New()
 	var buf [binary.MaxVarintLen64]byte
@@ -79,27 +72,22 @@ func Sum(e *Entry) []byte {
 	h.Write(buf[:8])
 	binary.BigEndian.PutUint64(buf[:8], uint64(e.HLC))
 	h.Write(buf[:8])
-	writeBytes([]byte(e.Name))
-	writeBytes(e.DataHash)
-	binary.BigEndian.PutUint32(buf[:4], uint32(e.Visibility))
-	h.Write(buf[:4])
-	n := binary.PutUvarint(buf[:], uint64(len(e.VisibleTo)))
-	h.Write(buf[:n])
-	for _, v := range e.VisibleTo {
-		writeBytes([]byte(v))
+	if e.Sealed {
+		h.Write([]byte{1})
+	} else {
+		h.Write([]byte{0})
 	}
+	writeBytes([]byte(e.Name))
+	writeBytes(e.Data)
 	writeBytes(e.PrevHash)
 	return h.Sum(nil)
 }
 
-// Verify checks that the entry is internally consistent: its data matches
-// its data hash and its hash matches its content. Chain continuity (PrevHash
-// and Seq) is the caller's to check against the entry before.
+// Verify checks that the entry is internally consistent: its hash matches
+// its content, and a sealed entry names no record. Chain continuity
+// (PrevHash and Seq) is the caller's to check against the entry before.
 func Verify(e *Entry) bool {
-	if e.Data != nil && !bytes.Equal(DataSum(e.Data), e.DataHash) {
-		return false
-	}
-	return len(e.DataHash) == HashSize && bytes.Equal(Sum(e), e.Hash)
+	return len(e.PrevHash) == HashSize && (!e.Sealed || e.Name == "") && bytes.Equal(Sum(e), e.Hash)
 }
 
 // Checkpoint is an origin's signed statement that entry Seq of its log has

@@ -1,7 +1,8 @@
 // Package federation describes who is in the provex federation: the manifest
 // that lists every member (province nodes and the ministry's node) with its
-// role, address and public key, and the Ed25519 key files nodes sign their
-// change-log checkpoints with. Like X-Road's global configuration, a node
+// role, address and public keys, and the key files that hold a member's
+// Ed25519 signing key (its change-log checkpoints and audit heads) and its
+// X25519 encryption keys (to open the confidential records sealed to it). Like X-Road's global configuration, a node
 // keeps working on its cached manifest; the manifest carries an expiry after
 // which nodes warn that it is stale.
 //
@@ -17,10 +18,12 @@
 //	    role: province
 //	    address: localhost:7400
 //	    public_key: 3SS3ThnldtCQ3dvmKeAt9KTQNsVT/rvRJIcHyh0Jdbs=
+//	    encryption_key: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=
 //	  - id: mofa
 //	    role: ministry
 //	    address: localhost:7499
 //	    public_key: 4ZoQ/jnF+rv9ZgkHOv7F1Y9Y7zGXlYd+Br5FNqYvKgc=
+//	    encryption_key: 3p7bfXt9wbTTW5HC7OQOFHnNwYh6hr4LE4P+V3IK3xQ=
 //	ca: |
 //	  -----BEGIN CERTIFICATE-----
 //	  MIIBfTCCASOgAwIBAgIQ...
@@ -39,6 +42,9 @@
 //   - public_key: the standard base64 encoding of the member's 32-byte
 //     Ed25519 public key ([EncodePublicKey]), which verifies the member's
 //     signed change-log checkpoints.
+//   - encryption_key: the standard base64 encoding of the member's 32-byte
+//     X25519 public key ([EncodeEncryptionKey]), to which the other members
+//     seal the confidential records the member may read.
 //   - ca: the federation CA's certificate in PEM (from `provex ca init`).
 //     Nodes accept from each other only certificates it signed, and take a
 //     peer's member id from its certificate (package pki). Optional only for

@@ -17,7 +17,7 @@ import (
 
 var testNow = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
-func devFederation(t testing.TB) (*Manifest, map[string]ed25519.PrivateKey) {
+func devFederation(t testing.TB) (*Manifest, map[string]NodeKeys) {
 	t.Helper()
 	m, keys, err := DevFederation(
 		[]string{"nghe-an", "mofa", "cao-bang"},
@@ -37,7 +37,7 @@ func equalManifests(a, b *Manifest) bool {
 	}
 	for i := range a.Members {
 		x, y := a.Members[i], b.Members[i]
-		if x.ID != y.ID || x.Role != y.Role || x.Address != y.Address || !x.PublicKey.Equal(y.PublicKey) {
+		if x.ID != y.ID || x.Role != y.Role || x.Address != y.Address || !x.PublicKey.Equal(y.PublicKey) || !x.EncryptionKey.Equal(y.EncryptionKey) {
 			return false
 		}
 	}
@@ -52,8 +52,8 @@ func TestDevFederation(t *testing.T) {
 	var ids []string
 	for _, mem := range m.Members {
 		ids = append(ids, mem.ID)
-		if !keys[mem.ID].Public().(ed25519.PublicKey).Equal(mem.PublicKey) {
-			t.Errorf("%s: private key does not match public key", mem.ID)
+		if !keys[mem.ID].SigningPublic().Equal(mem.PublicKey) || !keys[mem.ID].EncryptionPublic().Equal(mem.EncryptionKey) {
+			t.Errorf("%s: private keys do not match public keys", mem.ID)
 		}
 	}
 	if got := strings.Join(ids, ","); got != "cao-bang,mofa,nghe-an" {
@@ -68,8 +68,14 @@ func TestDevFederation(t *testing.T) {
 	if _, ok := m.Member("ha-noi"); ok {
 		t.Error("Member(ha-noi) found")
 	}
-	if pk, ok := m.PublicKey("nghe-an"); !ok || !pk.Equal(keys["nghe-an"].Public()) {
+	if pk, ok := m.PublicKey("nghe-an"); !ok || !pk.Equal(keys["nghe-an"].SigningPublic()) {
 		t.Error("PublicKey(nghe-an) wrong")
+	}
+	if ek, ok := m.EncryptionKey("nghe-an"); !ok || !ek.Equal(keys["nghe-an"].EncryptionPublic()) {
+		t.Error("EncryptionKey(nghe-an) wrong")
+	}
+	if got := strings.Join(m.MemberIDs(), ","); got != "cao-bang,mofa,nghe-an" {
+		t.Errorf("MemberIDs() = %s", got)
 	}
 	if _, ok := m.PublicKey("ha-noi"); ok {
 		t.Error("PublicKey(ha-noi) found")
@@ -158,7 +164,7 @@ func TestMarshalDeterministic(t *testing.T) {
 
 func TestParseJSONAndQuotedAddress(t *testing.T) {
 	key := EncodePublicKey(make([]byte, 32))
-	m, err := ParseManifest([]byte(`{"version": 2, "members": [{"id": "ha-noi", "role": "province", "address": "[::1]:7400", "public_key": "` + key + `"}]}`))
+	m, err := ParseManifest([]byte(`{"version": 2, "members": [{"id": "ha-noi", "role": "province", "address": "[::1]:7400", "public_key": "` + key + `", "encryption_key": "` + key + `"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +189,9 @@ func TestParseJSONAndQuotedAddress(t *testing.T) {
 
 func TestParseManifestErrors(t *testing.T) {
 	key := EncodePublicKey(make([]byte, 32))
+	enc := "    encryption_key: " + key + "\n"
 	member := func(id, role, addr, pk string) string {
-		return "  - id: " + id + "\n    role: " + role + "\n    address: " + addr + "\n    public_key: " + pk + "\n"
+		return "  - id: " + id + "\n    role: " + role + "\n    address: " + addr + "\n    public_key: " + pk + "\n" + enc
 	}
 	head := "version: 3\nissued: 2026-11-24T00:00:00Z\nexpires: 2027-11-24T00:00:00Z\nmembers:\n"
 	good := member("cao-bang", "province", "localhost:7400", key)
@@ -206,15 +213,15 @@ func TestParseManifestErrors(t *testing.T) {
 		{"no members key", "version: 1\n", []string{"members", "at least one"}},
 		{"empty members", "version: 1\nmembers: []\n", []string{"members", "at least one"}},
 		{"duplicate id", head + good + good, []string{"member 1", `"cao-bang"`, "id", "duplicate"}},
-		{"missing id", head + good + "  - role: province\n    address: localhost:1\n    public_key: " + key + "\n", []string{"member 1", "id", "missing"}},
+		{"missing id", head + good + "  - role: province\n    address: localhost:1\n    public_key: " + key + "\n" + enc, []string{"member 1", "id", "missing"}},
 		{"bad role", head + member("cao-bang", "embassy", "localhost:7400", key), []string{"member 0", "role", "embassy"}},
-		{"missing role", head + "  - id: cao-bang\n    address: localhost:7400\n    public_key: " + key + "\n", []string{"member 0", "role", "missing"}},
+		{"missing role", head + "  - id: cao-bang\n    address: localhost:7400\n    public_key: " + key + "\n" + enc, []string{"member 0", "role", "missing"}},
 		{"unknown province", head + member("atlantis", "province", "localhost:7400", key), []string{"member 0", `"atlantis"`, "id", "province slug"}},
 		{"pre-merger province", head + member("bac-giang", "province", "localhost:7400", key), []string{"member 0", `"bac-giang"`, "id"}},
 		{"mofa as province", head + member("mofa", "province", "localhost:7400", key), []string{"member 0", `"mofa"`, "role", "ministry"}},
 		{"ministry not mofa", head + member("ha-noi", "ministry", "localhost:7400", key), []string{"member 0", `"ha-noi"`, "id", `"mofa"`}},
 		{"two ministries", head + member("mofa", "ministry", "localhost:7499", key) + member("mofa", "ministry", "localhost:7498", key), []string{"member 1", "id", "duplicate"}},
-		{"missing address", head + "  - id: cao-bang\n    role: province\n    public_key: " + key + "\n", []string{"member 0", "address", "missing"}},
+		{"missing address", head + "  - id: cao-bang\n    role: province\n    public_key: " + key + "\n" + enc, []string{"member 0", "address", "missing"}},
 		{"address without port", head + member("cao-bang", "province", "localhost", key), []string{"member 0", "address", "host:port"}},
 		{"address without host", head + member("cao-bang", "province", `":7400"`, key), []string{"member 0", "address", "no host"}},
 		{"address port zero", head + member("cao-bang", "province", "localhost:0", key), []string{"member 0", "address", "1..65535"}},
@@ -222,7 +229,11 @@ func TestParseManifestErrors(t *testing.T) {
 		{"address port named", head + member("cao-bang", "province", "localhost:grpc", key), []string{"member 0", "address", "not a number"}},
 		{"address port signed", head + member("cao-bang", "province", `"localhost:+80"`, key), []string{"member 0", "address", "not a number"}},
 		{"address with space", head + member("cao-bang", "province", `"local host:7400"`, key), []string{"member 0", "address", "space"}},
-		{"missing public key", head + "  - id: cao-bang\n    role: province\n    address: localhost:7400\n", []string{"member 0", "public_key", "missing"}},
+		{"missing public key", head + "  - id: cao-bang\n    role: province\n    address: localhost:7400\n" + enc, []string{"member 0", "public_key", "missing"}},
+		{"missing encryption key (a manifest of an older provex)", head + "  - id: cao-bang\n    role: province\n    address: localhost:7400\n    public_key: " + key + "\n",
+			[]string{"member 0", "encryption_key", "missing", "provex keygen"}},
+		{"encryption key too short", head + "  - id: cao-bang\n    role: province\n    address: localhost:7400\n    public_key: " + key + "\n    encryption_key: " + EncodePublicKey(make([]byte, 31)) + "\n",
+			[]string{"member 0", "encryption_key", "32-byte"}},
 		{"public key not base64", head + member("cao-bang", "province", "localhost:7400", "not*base64"), []string{"member 0", "public_key", "base64"}},
 		{"public key too short", head + member("cao-bang", "province", "localhost:7400", EncodePublicKey(make([]byte, 31))), []string{"member 0", "public_key", "32 bytes"}},
 		{"public key too long", head + member("cao-bang", "province", "localhost:7400", EncodePublicKey(make([]byte, 64))), []string{"member 0", "public_key", "32 bytes"}},
@@ -260,12 +271,12 @@ func TestLoadManifestTooLarge(t *testing.T) {
 
 func TestKeyFiles(t *testing.T) {
 	dir := t.TempDir()
-	pub, priv, err := GenerateKey()
+	keys, err := GenerateKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "node.key")
-	if err := WriteKeyFile(path, priv); err != nil {
+	if err := WriteKeyFile(path, keys); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -276,7 +287,7 @@ func TestKeyFiles(t *testing.T) {
 		t.Errorf("mode = %#o, want 0600", fi.Mode().Perm())
 	}
 	data, _ := os.ReadFile(path)
-	if !strings.HasPrefix(string(data), "-----BEGIN PRIVATE KEY-----\n") {
+	if !strings.HasPrefix(string(data), "-----BEGIN PRIVATE KEY-----\n") || strings.Count(string(data), "BEGIN PRIVATE KEY") != 2 {
 		t.Errorf("key file:\n%s", data)
 	}
 	got, err := ReadKeyFile(path)
@@ -284,23 +295,45 @@ func TestKeyFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := []byte("checkpoint cao-bang 42")
-	if !ed25519.Verify(pub, msg, ed25519.Sign(got, msg)) {
+	if !ed25519.Verify(keys.SigningPublic(), msg, ed25519.Sign(got.Signing, msg)) {
 		t.Error("signature by the read key does not verify with the public key")
+	}
+	if len(got.Encryption) != 1 || !got.EncryptionPublic().Equal(keys.EncryptionPublic()) {
+		t.Error("encryption key not read back")
 	}
 
 	// Never overwrite.
-	_, other, _ := GenerateKey()
+	other, _ := GenerateKeys()
 	if err := WriteKeyFile(path, other); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("overwrite: err = %v", err)
 	}
-	if again, err := ReadKeyFile(path); err != nil || !again.Equal(priv) {
+	if again, err := ReadKeyFile(path); err != nil || !again.Signing.Equal(keys.Signing) {
 		t.Errorf("key changed after refused overwrite: %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want 1", len(entries))
 	}
-	if err := WriteKeyFile(filepath.Join(dir, "short.key"), priv[:10]); err == nil {
+	if err := WriteKeyFile(filepath.Join(dir, "short.key"), NodeKeys{Signing: keys.Signing[:10], Encryption: keys.Encryption}); err == nil {
 		t.Error("WriteKeyFile of a short key: no error")
+	}
+	if err := WriteKeyFile(filepath.Join(dir, "noenc.key"), NodeKeys{Signing: keys.Signing}); err == nil {
+		t.Error("WriteKeyFile without an encryption key: no error")
+	}
+
+	// Rotation keeps the old encryption keys, newest first, and the
+	// signing key.
+	rotated, err := RotateEncryptionKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ReadKeyFile(path)
+	if err != nil || len(again.Encryption) != 2 || !again.Encryption[1].Equal(keys.Encryption[0]) ||
+		!again.EncryptionPublic().Equal(rotated.EncryptionPublic()) || again.EncryptionPublic().Equal(keys.EncryptionPublic()) ||
+		!again.Signing.Equal(keys.Signing) {
+		t.Errorf("after rotation: %v, %d encryption keys", err, len(again.Encryption))
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after rotation = %#o", fi.Mode().Perm())
 	}
 
 	// Readable by others.
@@ -325,9 +358,14 @@ func TestKeyFiles(t *testing.T) {
 			t.Errorf("%s: err = %v, want mention of %q", name, err, want)
 		}
 	}
+	blocks := strings.SplitAfter(string(data), "-----END PRIVATE KEY-----\n")
 	bad("garbage.key", []byte("not a key at all"), "no PEM block")
 	bad("garbage-pem.key", []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "read key file")
 	bad("wrong-type.key", bytes.Replace(data, []byte("PRIVATE KEY"), []byte("EC PRIVATE KEY"), 2), "PEM block is")
+	bad("signing-only.key", []byte(blocks[0]), "signing key only")
+	bad("encryption-only.key", []byte(blocks[1]), "no signing")
+	bad("swapped.key", []byte(blocks[1]+blocks[0]), "must come first")
+	bad("two-signing.key", []byte(blocks[0]+blocks[0]+blocks[1]), "more than one signing")
 	if _, err := ReadKeyFile(filepath.Join(dir, "missing.key")); err == nil {
 		t.Error("missing key file: no error")
 	}
@@ -362,8 +400,8 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add(bytes.Replace(valid, []byte("localhost:7400"), []byte(`"[::1]:7400"`), 1))
 	f.Add(bytes.Replace(valid, []byte("province"), []byte("ministry"), 1))
 	f.Add(valid[:len(valid)/2])
-	f.Add([]byte(`{"version": 1, "members": [{"id": "ha-noi", "role": "province", "address": "h:1", "public_key": "` + EncodePublicKey(make([]byte, 32)) + `"}]}`))
-	f.Add([]byte("version: 1\nissued: 2026-11-24T07:00:00.5+07:00\nmembers:\n  - {id: hue, role: province, address: 'a:1', public_key: " + EncodePublicKey(make([]byte, 32)) + "}\n"))
+	f.Add([]byte(`{"version": 1, "members": [{"id": "ha-noi", "role": "province", "address": "h:1", "public_key": "` + EncodePublicKey(make([]byte, 32)) + `", "encryption_key": "` + EncodePublicKey(make([]byte, 32)) + `"}]}`))
+	f.Add([]byte("version: 1\nissued: 2026-11-24T07:00:00.5+07:00\nmembers:\n  - {id: hue, role: province, address: 'a:1', public_key: " + EncodePublicKey(make([]byte, 32)) + ", encryption_key: " + EncodePublicKey(make([]byte, 32)) + "}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte(""))
 	f.Add([]byte("\x00\xff"))

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -13,11 +14,48 @@ import (
 	"runtime"
 )
 
-// maxKeyFileSize bounds what ReadKeyFile reads; a PEM Ed25519 key is about
-// 120 bytes.
+// maxKeyFileSize bounds what ReadKeyFile reads; a key file is a few hundred
+// bytes.
 const maxKeyFileSize = 64 << 10
 
 const pemType = "PRIVATE KEY"
+
+// NodeKeys are a member's private keys.
+type NodeKeys struct {
+	// Signing (Ed25519) signs the member's change-log checkpoints and its
+	// audit trail's head.
+	Signing ed25519.PrivateKey
+	// Encryption (X25519) opens the confidential records sealed to the
+	// member, newest first. The first is the one the manifest publishes and
+	// that others seal to; older ones stay so that what was sealed to them
+	// can still be opened.
+	Encryption []*ecdh.PrivateKey
+}
+
+// SigningPublic is the public key that verifies the member's signatures.
+func (k NodeKeys) SigningPublic() ed25519.PublicKey {
+	return k.Signing.Public().(ed25519.PublicKey)
+}
+
+// EncryptionPublic is the public key others seal records to.
+func (k NodeKeys) EncryptionPublic() *ecdh.PublicKey {
+	return k.Encryption[0].PublicKey()
+}
+
+func (k NodeKeys) check() error {
+	if len(k.Signing) != ed25519.PrivateKeySize {
+		return fmt.Errorf("the signing key must be %d bytes, got %d", ed25519.PrivateKeySize, len(k.Signing))
+	}
+	if len(k.Encryption) == 0 {
+		return errors.New("no encryption key")
+	}
+	for _, e := range k.Encryption {
+		if e == nil || e.Curve() != ecdh.X25519() {
+			return errors.New("an encryption key is not an X25519 key")
+		}
+	}
+	return nil
+}
 
 // GenerateKey returns a new Ed25519 key pair.
 func GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
@@ -28,18 +66,29 @@ func GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
 	return pub, priv, nil
 }
 
-// WriteKeyFile writes the private key to path as PEM ("PRIVATE KEY", PKCS
-// #8), mode 0600, atomically. It refuses to overwrite an existing file, so a
-// node key is never lost by accident.
-func WriteKeyFile(path string, key ed25519.PrivateKey) error {
-	if len(key) != ed25519.PrivateKeySize {
-		return fmt.Errorf("federation: write key file: private key must be %d bytes, got %d", ed25519.PrivateKeySize, len(key))
+// GenerateKeys returns a new member's keys: one signing key and one
+// encryption key.
+func GenerateKeys() (NodeKeys, error) {
+	_, sign, err := GenerateKey()
+	if err != nil {
+		return NodeKeys{}, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	enc, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return NodeKeys{}, fmt.Errorf("federation: generate key: %w", err)
+	}
+	return NodeKeys{Signing: sign, Encryption: []*ecdh.PrivateKey{enc}}, nil
+}
+
+// WriteKeyFile writes the keys to path as PEM, mode 0600, atomically: the
+// signing key first, then the encryption keys newest first, each a "PRIVATE
+// KEY" block (PKCS #8). It refuses to overwrite an existing file, so a node
+// key is never lost by accident.
+func WriteKeyFile(path string, keys NodeKeys) error {
+	data, err := encodeKeys(keys)
 	if err != nil {
 		return fmt.Errorf("federation: write key file: %w", err)
 	}
-	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der})
 	if err := writeAtomic(path, data, 0o600, false); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("federation: write key file: %s already exists; refusing to overwrite a node key (move it away first)", path)
@@ -49,54 +98,130 @@ func WriteKeyFile(path string, key ed25519.PrivateKey) error {
 	return nil
 }
 
-// ReadKeyFile reads a private key written by WriteKeyFile. It refuses a file
+// RotateEncryptionKey adds a new encryption key to the key file at path,
+// in front of the ones it holds, which stay to open what was sealed to
+// them. It returns the keys now in the file; the manifest must publish the
+// new public key before others seal to it.
+func RotateEncryptionKey(path string) (NodeKeys, error) {
+	keys, err := ReadKeyFile(path)
+	if err != nil {
+		return NodeKeys{}, err
+	}
+	enc, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return NodeKeys{}, fmt.Errorf("federation: rotate key: %w", err)
+	}
+	keys.Encryption = append([]*ecdh.PrivateKey{enc}, keys.Encryption...)
+	data, err := encodeKeys(keys)
+	if err != nil {
+		return NodeKeys{}, fmt.Errorf("federation: rotate key: %w", err)
+	}
+	if err := writeAtomic(path, data, 0o600, true); err != nil {
+		return NodeKeys{}, fmt.Errorf("federation: rotate key: %w", err)
+	}
+	return keys, nil
+}
+
+func encodeKeys(keys NodeKeys) ([]byte, error) {
+	if err := keys.check(); err != nil {
+		return nil, err
+	}
+	var out []byte
+	all := []any{keys.Signing}
+	for _, e := range keys.Encryption {
+		all = append(all, e)
+	}
+	for _, k := range all {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der})...)
+	}
+	return out, nil
+}
+
+// ReadKeyFile reads the keys written by WriteKeyFile. It refuses a file
 // that group or others may read (on systems with Unix permissions) and
-// anything but an Ed25519 key in a PKCS #8 "PRIVATE KEY" PEM block.
-func ReadKeyFile(path string) (ed25519.PrivateKey, error) {
+// anything but one Ed25519 key followed by X25519 keys in PKCS #8 "PRIVATE
+// KEY" PEM blocks.
+func ReadKeyFile(path string) (NodeKeys, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("federation: read key file: %w", err)
+		return NodeKeys{}, fmt.Errorf("federation: read key file: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("federation: read key file: %w", err)
+		return NodeKeys{}, fmt.Errorf("federation: read key file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("federation: read key file %s: not a regular file", path)
+		return NodeKeys{}, fmt.Errorf("federation: read key file %s: not a regular file", path)
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("federation: read key file %s: mode %#o lets group or others read the private key; run chmod 600 %s", path, fi.Mode().Perm(), path)
+		return NodeKeys{}, fmt.Errorf("federation: read key file %s: mode %#o lets group or others read the private key; run chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("federation: read key file: %w", err)
+		return NodeKeys{}, fmt.Errorf("federation: read key file: %w", err)
 	}
 	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("federation: read key file %s: larger than %d bytes", path, maxKeyFileSize)
+		return NodeKeys{}, fmt.Errorf("federation: read key file %s: larger than %d bytes", path, maxKeyFileSize)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("federation: read key file %s: no PEM block found", path)
+	var keys NodeKeys
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != pemType {
+			return NodeKeys{}, fmt.Errorf("federation: read key file %s: PEM block is %q, want %q", path, block.Type, pemType)
+		}
+		key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return NodeKeys{}, fmt.Errorf("federation: read key file %s: %w", path, err)
+		}
+		switch k := key.(type) {
+		case ed25519.PrivateKey:
+			if keys.Signing != nil {
+				return NodeKeys{}, fmt.Errorf("federation: read key file %s: more than one signing (Ed25519) key", path)
+			}
+			if len(keys.Encryption) > 0 {
+				return NodeKeys{}, fmt.Errorf("federation: read key file %s: the signing key must come first", path)
+			}
+			keys.Signing = k
+		case *ecdh.PrivateKey:
+			if k.Curve() != ecdh.X25519() {
+				return NodeKeys{}, fmt.Errorf("federation: read key file %s: an encryption key must be X25519", path)
+			}
+			keys.Encryption = append(keys.Encryption, k)
+		default:
+			return NodeKeys{}, fmt.Errorf("federation: read key file %s: key is %T, want Ed25519 or X25519", path, key)
+		}
 	}
-	if block.Type != pemType {
-		return nil, fmt.Errorf("federation: read key file %s: PEM block is %q, want %q", path, block.Type, pemType)
+	switch {
+	case keys.Signing == nil && len(keys.Encryption) == 0:
+		return NodeKeys{}, fmt.Errorf("federation: read key file %s: no PEM block found", path)
+	case keys.Signing == nil:
+		return NodeKeys{}, fmt.Errorf("federation: read key file %s: no signing (Ed25519) key", path)
+	case len(keys.Encryption) == 0:
+		return NodeKeys{}, fmt.Errorf("federation: read key file %s holds a signing key only: it was made by a provex older than sealed records; "+
+			"make new keys with provex keygen and publish both public keys in the manifest", path)
 	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("federation: read key file %s: %w", path, err)
-	}
-	priv, ok := key.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("federation: read key file %s: key is %T, want an Ed25519 key", path, key)
-	}
-	return priv, nil
+	return keys, nil
 }
 
 // EncodePublicKey returns the standard base64 encoding of a public key, as
 // used in manifests.
 func EncodePublicKey(key ed25519.PublicKey) string {
 	return base64.StdEncoding.EncodeToString(key)
+}
+
+// EncodeEncryptionKey returns the standard base64 encoding of an X25519
+// public key, as used in manifests.
+func EncodeEncryptionKey(key *ecdh.PublicKey) string {
+	return base64.StdEncoding.EncodeToString(key.Bytes())
 }
 
 // DecodePublicKey decodes a public key from its standard base64 encoding.
@@ -117,4 +242,16 @@ func decodePublicKey(s string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("must decode to %d bytes, got %d", ed25519.PublicKeySize, len(b))
 	}
 	return ed25519.PublicKey(b), nil
+}
+
+func decodeEncryptionKey(s string) (*ecdh.PublicKey, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not valid base64: %w", err)
+	}
+	key, err := ecdh.X25519().NewPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("must decode to a 32-byte X25519 key, got %d bytes", len(b))
+	}
+	return key, nil
 }

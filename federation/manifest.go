@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/json"
@@ -45,6 +46,9 @@ type Member struct {
 	Role      Role              // province or ministry
 	Address   string            // gRPC host:port other nodes dial
 	PublicKey ed25519.PublicKey // verifies the member's signed checkpoints
+	// EncryptionKey (X25519) is what others seal the member's confidential
+	// records to.
+	EncryptionKey *ecdh.PublicKey
 }
 
 // Manifest lists the members of the federation.
@@ -68,10 +72,11 @@ type manifestFile struct {
 }
 
 type memberFile struct {
-	ID        string `json:"id"`
-	Role      string `json:"role"`
-	Address   string `json:"address"`
-	PublicKey string `json:"public_key"`
+	ID            string `json:"id"`
+	Role          string `json:"role"`
+	Address       string `json:"address"`
+	PublicKey     string `json:"public_key"`
+	EncryptionKey string `json:"encryption_key"`
 }
 
 // ParseManifest parses and validates a manifest file (see the package
@@ -104,6 +109,13 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		}
 		if mem.PublicKey, err = decodePublicKey(fm.PublicKey); err != nil {
 			return nil, memberError(i, fm.ID, "public_key", err)
+		}
+		if fm.EncryptionKey == "" {
+			return nil, memberError(i, fm.ID, "encryption_key", errors.New("missing (a manifest made before provex sealed confidential records: "+
+				"make the member's keys anew with provex keygen, which prints both public keys)"))
+		}
+		if mem.EncryptionKey, err = decodeEncryptionKey(fm.EncryptionKey); err != nil {
+			return nil, memberError(i, fm.ID, "encryption_key", err)
 		}
 		m.Members = append(m.Members, mem)
 	}
@@ -202,6 +214,9 @@ func (m *Manifest) validate() error {
 		if len(mem.PublicKey) != ed25519.PublicKeySize {
 			return memberError(i, mem.ID, "public_key", fmt.Errorf("must be %d bytes, got %d", ed25519.PublicKeySize, len(mem.PublicKey)))
 		}
+		if mem.EncryptionKey == nil || mem.EncryptionKey.Curve() != ecdh.X25519() {
+			return memberError(i, mem.ID, "encryption_key", errors.New("missing or not an X25519 key"))
+		}
 	}
 	return nil
 }
@@ -265,8 +280,8 @@ func (m *Manifest) Marshal() ([]byte, error) {
 			}
 			addr = string(q)
 		}
-		fmt.Fprintf(&b, "  - id: %s\n    role: %s\n    address: %s\n    public_key: %s\n",
-			mem.ID, mem.Role, addr, EncodePublicKey(mem.PublicKey))
+		fmt.Fprintf(&b, "  - id: %s\n    role: %s\n    address: %s\n    public_key: %s\n    encryption_key: %s\n",
+			mem.ID, mem.Role, addr, EncodePublicKey(mem.PublicKey), EncodeEncryptionKey(mem.EncryptionKey))
 	}
 	if m.CA != nil {
 		b.WriteString("ca: |\n")
@@ -320,6 +335,25 @@ func (m *Manifest) PublicKey(id string) (ed25519.PublicKey, bool) {
 	return mem.PublicKey, true
 }
 
+// EncryptionKey returns the key the member with the given id publishes for
+// sealing records to it.
+func (m *Manifest) EncryptionKey(id string) (*ecdh.PublicKey, bool) {
+	mem, ok := m.Member(id)
+	if !ok {
+		return nil, false
+	}
+	return mem.EncryptionKey, true
+}
+
+// MemberIDs lists the members' ids, sorted.
+func (m *Manifest) MemberIDs() []string {
+	ids := make([]string, len(m.Members))
+	for i, mem := range m.Members {
+		ids[i] = mem.ID
+	}
+	return ids
+}
+
 // Expired reports whether the manifest has an expiry and now is after it.
 // Nodes keep using an expired manifest but warn that it is stale.
 func (m *Manifest) Expired(now time.Time) bool {
@@ -332,15 +366,15 @@ func (m *Manifest) Expired(now time.Time) bool {
 // province). The manifest has version 1, is issued at now (truncated to the
 // second, in UTC) and expires a year later. It returns the manifest and the
 // private keys by id.
-func DevFederation(ids, addrs []string, now time.Time) (*Manifest, map[string]ed25519.PrivateKey, error) {
+func DevFederation(ids, addrs []string, now time.Time) (*Manifest, map[string]NodeKeys, error) {
 	if len(ids) != len(addrs) {
 		return nil, nil, fmt.Errorf("federation: dev federation: %d ids but %d addresses", len(ids), len(addrs))
 	}
 	issued := now.UTC().Truncate(time.Second)
 	m := &Manifest{Version: 1, Issued: issued, Expires: issued.AddDate(1, 0, 0)}
-	keys := make(map[string]ed25519.PrivateKey, len(ids))
+	keys := make(map[string]NodeKeys, len(ids))
 	for i, id := range ids {
-		pub, priv, err := GenerateKey()
+		k, err := GenerateKeys()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -348,8 +382,8 @@ func DevFederation(ids, addrs []string, now time.Time) (*Manifest, map[string]ed
 		if id == resource.Ministry {
 			role = RoleMinistry
 		}
-		m.Members = append(m.Members, Member{ID: id, Role: role, Address: addrs[i], PublicKey: pub})
-		keys[id] = priv
+		m.Members = append(m.Members, Member{ID: id, Role: role, Address: addrs[i], PublicKey: k.SigningPublic(), EncryptionKey: k.EncryptionPublic()})
+		keys[id] = k
 	}
 	if err := m.validate(); err != nil {
 		return nil, nil, err

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
@@ -101,8 +102,12 @@ func TestOfflineNodeCatchesUp100k(t *testing.T) {
 func writeAgreementsOffline(t *testing.T, f *testFederation, member string, count int, prefix string) {
 	t.Helper()
 	ctx := context.Background()
+	sealer, err := changelog.NewSealer(f.keys[member].Encryption...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	db, err := sqlite.Open(ctx, filepath.Join(f.nodes[member].dir, server.DatabaseFile), member, sqlite.Options{
-		Key: f.keys[member], MaxBatch: 1000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Key: f.keys[member].Signing, Sealer: sealer, Directory: f.manifest, MaxBatch: 1000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,10 +5,19 @@
 // origin's hash chain, and a run of entries is applied only up to a
 // checkpoint signed by the origin's key from the federation manifest. So a
 // relay can pass entries on but can neither forge nor alter nor drop one
-// unseen. Apply is idempotent (entries continue the stored chain or are
-// refused), batched per message, and persisted, so a restart resumes where
-// it stopped. A peer that announces new entries is pulled from at once;
-// a jittered periodic exchange catches anything missed.
+// unseen. Every entry travels whole, sealed where not every member may read
+// it, so delivery does not depend on who peers with whom. A run that does
+// not verify is refused for its origin alone: the pull goes on with the
+// other origins, and the other peers are asked at once.
+//
+// Apply is idempotent (entries continue the stored chain or are refused),
+// batched per message, and persisted, so a restart resumes where it
+// stopped. A peer that announces new entries is pulled from at once; a
+// jittered periodic exchange catches anything missed.
+//
+// The engine also checks the logs its node stores (at start-up, after new
+// entries, and in full now and then), never serves a range that does not
+// verify, and asks its peers for their copies of it (Repair).
 package replication
 
 import (
@@ -47,6 +56,9 @@ type Config struct {
 	Interval time.Duration
 	// BatchSize is the entries per pulled message (default 500).
 	BatchSize int
+	// CheckInterval is the period of the incremental check of the stored
+	// logs (default 30s); ScrubInterval that of the full one (default 1h).
+	CheckInterval, ScrubInterval time.Duration
 	// Dial connects to a peer: the member expected at addr, which a
 	// mutual-TLS dialer checks against the peer's certificate (default:
 	// plaintext gRPC, for tests of sync alone).
@@ -78,18 +90,20 @@ type Engine struct {
 	log     *slog.Logger
 	peers   map[string]*peer
 	metrics metrics
-	// changed is signalled when this node has new entries to announce.
-	changed chan struct{}
+	// changed is signalled when this node has new entries to announce;
+	// recheck when a repair ran, so the stored logs are checked again.
+	changed, recheck chan struct{}
 }
 
 type metrics struct {
-	applied, rejected, served, filled, pulls, pullErrors, announcements, bytes atomic.Int64
+	applied, rejected, unopened, refused, repaired, served, pulls, pullErrors, announcements, bytes atomic.Int64
 }
 
 func (m *metrics) proto() *syncv1.SyncMetrics {
 	return &syncv1.SyncMetrics{
-		EntriesApplied: m.applied.Load(), EntriesRejected: m.rejected.Load(), EntriesServed: m.served.Load(),
-		HolesFilled: m.filled.Load(), Pulls: m.pulls.Load(), PullErrors: m.pullErrors.Load(),
+		EntriesApplied: m.applied.Load(), EntriesRejected: m.rejected.Load(), EntriesUnopened: m.unopened.Load(),
+		RunsRefused: m.refused.Load(), EntriesRepaired: m.repaired.Load(), EntriesServed: m.served.Load(),
+		Pulls: m.pulls.Load(), PullErrors: m.pullErrors.Load(),
 		AnnouncementsReceived: m.announcements.Load(), BytesReceived: m.bytes.Load(),
 	}
 }
@@ -104,11 +118,11 @@ type peer struct {
 	// unannounced.
 	announcing, pending atomic.Bool
 
-	mu                         sync.Mutex
-	conn                       *grpc.ClientConn
-	lastContact, lastErrorTime time.Time
-	lastError                  string
-	received, rejected, pulls  int64
+	mu                                 sync.Mutex
+	conn                               *grpc.ClientConn
+	lastContact, lastErrorTime         time.Time
+	lastError                          string
+	received, refused, repaired, pulls int64
 }
 
 func (p *peer) state() *syncv1.PeerState {
@@ -117,7 +131,7 @@ func (p *peer) state() *syncv1.PeerState {
 	return &syncv1.PeerState{
 		Member: p.member, Address: p.address, LastContact: timestampOrNil(p.lastContact),
 		LastErrorTime: timestampOrNil(p.lastErrorTime), LastError: p.lastError,
-		EntriesReceived: p.received, EntriesRejected: p.rejected, Pulls: p.pulls,
+		EntriesReceived: p.received, RunsRefused: p.refused, EntriesRepaired: p.repaired, Pulls: p.pulls,
 	}
 }
 
@@ -132,6 +146,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = 30 * time.Second
+	}
+	if cfg.ScrubInterval <= 0 {
+		cfg.ScrubInterval = time.Hour
+	}
 	if cfg.Dial == nil {
 		interval := cfg.Interval
 		cfg.Dial = func(_, addr string) (*grpc.ClientConn, error) {
@@ -141,7 +161,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Manifest == nil {
 		return nil, errors.New("replication: a federation manifest is required")
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync"), peers: map[string]*peer{}, changed: make(chan struct{}, 1)}
+	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync"), peers: map[string]*peer{}, changed: make(chan struct{}, 1), recheck: make(chan struct{}, 1)}
 	for _, id := range cfg.Peers {
 		if id == cfg.Member {
 			continue
@@ -177,6 +197,19 @@ func (e *Engine) trigger(member string) {
 	}
 }
 
+// triggerAll makes every peer pull now.
+func (e *Engine) triggerAll() { e.triggerOthers("") }
+
+// triggerOthers makes every peer but one pull now: that one sent entries
+// that did not verify, and the others may hold good copies.
+func (e *Engine) triggerOthers(except string) {
+	for m := range e.peers {
+		if m != except {
+			e.trigger(m)
+		}
+	}
+}
+
 // Run pulls from every peer and announces new entries until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -186,6 +219,8 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); e.announceLoop(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); e.checkLoop(ctx) }()
 	wg.Wait()
 	for _, p := range e.peers {
 		p.mu.Lock()
@@ -282,17 +317,23 @@ func (e *Engine) connect(p *peer) (*grpc.ClientConn, error) {
 }
 
 // originRun is what a pull knows of one origin: the last entry verified
-// (applied or pending) and the entries waiting for a checkpoint.
+// (applied or pending) and the entries waiting for a checkpoint. A refused
+// origin is skipped for the rest of the pull.
 type originRun struct {
 	next    uint64
 	prev    []byte
 	pending []changelog.Entry
+	refused bool
 }
 
 // maxPending bounds the entries held while waiting for a checkpoint.
 const maxPending = 20000
 
-var errRejected = errors.New("rejected")
+// Repair requests: ranges per pull, and entries per range.
+const (
+	maxRepairRanges = 64
+	MaxRepairRange  = 2000
+)
 
 // pullFrom runs one Pull from a peer and applies what verifies.
 func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
@@ -311,12 +352,17 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	for _, o := range origins {
 		req.Have = append(req.Have, &syncv1.Position{Origin: o.Origin, Seq: o.Seq, Hash: o.Hash})
 		runs[o.Origin] = &originRun{next: o.Seq + 1, prev: o.Hash}
-		if o.Holes > 0 {
-			seqs, err := e.cfg.Store.Holes(ctx, o.Origin, 1000)
-			if err != nil {
-				return err
+		for _, d := range o.Damaged {
+			for first := d.First; first <= d.Last && len(req.Repair) < maxRepairRanges; first += MaxRepairRange {
+				req.Repair = append(req.Repair, &syncv1.Range{Origin: d.Origin, First: first, Last: min(d.Last, first+MaxRepairRange-1)})
 			}
-			req.Holes = append(req.Holes, &syncv1.HoleRequest{Origin: o.Origin, Seqs: seqs})
+		}
+	}
+	// The node's own newest entries may be missing (a damaged store):
+	// they are asked for like any damage, though the log looks shorter.
+	for _, d := range e.cfg.Store.Damaged(e.cfg.Member) {
+		if _, held := runs[e.cfg.Member]; !held && len(req.Repair) < maxRepairRanges {
+			req.Repair = append(req.Repair, &syncv1.Range{Origin: d.Origin, First: d.First, Last: min(d.Last, d.First+MaxRepairRange-1)})
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -328,7 +374,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	// Verified runs are applied by one goroutine, in order, while the next
 	// message is received and verified: the store's writer and the network
 	// and hashing use both cores.
-	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 4), done: make(chan struct{})}
+	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 4), done: make(chan struct{}), failed: map[string]bool{}}
 	go ap.run(ctx)
 	defer ap.wait()
 	e.metrics.pulls.Add(1)
@@ -349,17 +395,12 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		if err := e.receive(ctx, p, runs, resp, ap); err != nil {
 			return err
 		}
-		if err := ap.failed(); err != nil {
-			return err
-		}
 	}
-	if err := ap.wait(); err != nil {
-		return err
-	}
+	ap.wait()
 	p.mu.Lock()
 	p.lastContact = time.Now()
 	p.mu.Unlock()
-	if ap.appliedAny {
+	if ap.appliedAny.Load() {
 		// Pass the news on: peers of this node pull what it just got.
 		e.Changed()
 	}
@@ -373,76 +414,82 @@ type applyJob struct {
 	cp      changelog.Checkpoint
 }
 
-// applier applies the runs of one pull in order on its own goroutine.
+// applier applies the runs of one pull in order on its own goroutine. A
+// run the store refuses (it does not continue the stored chain) stops that
+// origin for the rest of the pull, not the pull.
 type applier struct {
 	e          *Engine
 	p          *peer
 	jobs       chan applyJob
 	done       chan struct{}
 	closeOnce  sync.Once
-	mu         sync.Mutex
-	err        error
-	appliedAny bool
+	appliedAny atomic.Bool
+
+	mu     sync.Mutex
+	failed map[string]bool
 }
 
 func (a *applier) run(ctx context.Context) {
 	defer close(a.done)
 	for job := range a.jobs {
-		if a.failed() != nil {
-			continue // drain: a failed run stops the pull
+		origin := job.cp.Origin
+		if a.originFailed(origin) {
+			continue
 		}
-		if err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp); err != nil {
+		refusals, err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", origin, "entries", len(job.entries), "err", err)
+			}
 			a.mu.Lock()
-			a.err = fmt.Errorf("apply %d entries of %s: %w", len(job.entries), job.cp.Origin, err)
+			a.failed[origin] = true
 			a.mu.Unlock()
 			continue
+		}
+		for _, r := range refusals {
+			if r.Unopened {
+				a.e.metrics.unopened.Add(1)
+			} else {
+				a.e.metrics.rejected.Add(1)
+			}
 		}
 		a.e.metrics.applied.Add(int64(len(job.entries)))
 		a.p.mu.Lock()
 		a.p.received += int64(len(job.entries))
 		a.p.mu.Unlock()
-		a.appliedAny = true
+		a.appliedAny.Store(true)
 	}
 }
 
-func (a *applier) failed() error {
+func (a *applier) originFailed(origin string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.err
+	return a.failed[origin]
 }
 
-// wait closes the queue, waits for the last apply and returns its error.
-func (a *applier) wait() error {
+// wait closes the queue and waits for the last apply.
+func (a *applier) wait() {
 	a.closeOnce.Do(func() { close(a.jobs) })
 	<-a.done
-	return a.failed()
 }
 
 // receive verifies one message of a pull and queues the runs it completes.
+// What does not verify is refused for its origin alone.
 func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRun, resp *syncv1.PullResponse, ap *applier) error {
 	e.metrics.bytes.Add(int64(sizeOf(resp)))
-	reject := func(format string, args ...any) error {
-		e.metrics.rejected.Add(1)
+	refuse := func(r *originRun, origin, format string, args ...any) {
+		r.refused, r.pending = true, nil
+		why := fmt.Sprintf(format, args...)
+		e.metrics.refused.Add(1)
 		p.mu.Lock()
-		p.rejected++
+		p.refused++
+		p.lastError, p.lastErrorTime = "refused: "+why, time.Now()
 		p.mu.Unlock()
-		err := fmt.Errorf("%w: %s", errRejected, fmt.Sprintf(format, args...))
-		e.log.Error("rejected entries from peer", "peer", p.member, "err", err)
-		return err
+		e.log.Error("refused entries from peer; asking the other peers", "peer", p.member, "origin", origin, "err", why)
+		e.triggerOthers(p.member)
 	}
-	if len(resp.GetFills()) > 0 {
-		fills := make([]changelog.Entry, 0, len(resp.GetFills()))
-		for _, f := range resp.GetFills() {
-			entry := entryFromProto(f)
-			if entry.Data == nil || !changelog.Verify(&entry) {
-				return reject("hole fill %s/%d does not verify", entry.Origin, entry.Seq)
-			}
-			fills = append(fills, entry)
-		}
-		if err := e.cfg.Store.FillHoles(ctx, fills); err != nil {
-			return reject("hole fills: %v", err)
-		}
-		e.metrics.filled.Add(int64(len(fills)))
+	if rep := resp.GetRepair(); rep != nil {
+		e.repair(ctx, p, rep)
 	}
 	for _, pe := range resp.GetEntries() {
 		entry := entryFromProto(pe)
@@ -457,35 +504,39 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 			runs[entry.Origin] = r
 		}
 		switch {
+		case r.refused || ap.originFailed(entry.Origin):
 		case entry.Seq != r.next:
-			return reject("%s entry %d arrived where %d was due", entry.Origin, entry.Seq, r.next)
+			refuse(r, entry.Origin, "%s entry %d arrived where %d was due", entry.Origin, entry.Seq, r.next)
 		case !bytes.Equal(entry.PrevHash, r.prev):
-			return reject("%s entry %d does not link to entry %d", entry.Origin, entry.Seq, entry.Seq-1)
+			refuse(r, entry.Origin, "%s entry %d does not link to entry %d", entry.Origin, entry.Seq, entry.Seq-1)
 		case !changelog.Verify(&entry):
-			return reject("%s entry %d does not match its hash", entry.Origin, entry.Seq)
-		}
-		r.pending = append(r.pending, entry)
-		r.next, r.prev = entry.Seq+1, entry.Hash
-		if len(r.pending) > maxPending {
-			return reject("%d entries of %s without a checkpoint", len(r.pending), entry.Origin)
+			refuse(r, entry.Origin, "%s entry %d does not match its hash", entry.Origin, entry.Seq)
+		case len(r.pending) >= maxPending:
+			refuse(r, entry.Origin, "%d entries of %s without a checkpoint", len(r.pending), entry.Origin)
+		default:
+			r.pending = append(r.pending, entry)
+			r.next, r.prev = entry.Seq+1, entry.Hash
 		}
 	}
 	for _, pc := range resp.GetCheckpoints() {
 		cp := checkpointFromProto(pc)
+		r := runs[cp.Origin]
+		if r == nil || r.refused || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
+			continue // covers entries this node has already
+		}
 		key, ok := e.cfg.Manifest.PublicKey(cp.Origin)
 		if !ok {
-			return reject("checkpoint of %s, which has no key in the manifest", cp.Origin)
+			refuse(r, cp.Origin, "checkpoint of %s, which has no key in the manifest", cp.Origin)
+			continue
 		}
 		if !cp.Verify(key) {
-			return reject("checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
-		}
-		r := runs[cp.Origin]
-		if r == nil || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
-			continue // covers entries this node has already
+			refuse(r, cp.Origin, "checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
+			continue
 		}
 		i := int(cp.Seq - r.pending[0].Seq)
 		if i >= len(r.pending) || !bytes.Equal(r.pending[i].Hash, cp.Hash) {
-			return reject("checkpoint %s/%d does not match the entries received", cp.Origin, cp.Seq)
+			refuse(r, cp.Origin, "checkpoint %s/%d does not match the entries received", cp.Origin, cp.Seq)
+			continue
 		}
 		select {
 		case ap.jobs <- applyJob{entries: r.pending[: i+1 : i+1], cp: cp}:
@@ -495,4 +546,98 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 		r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)
 	}
 	return nil
+}
+
+// repair checks a peer's copies of a damaged range of this node's store
+// against the origin's signature and has the store replace its copies.
+func (e *Engine) repair(ctx context.Context, p *peer, rep *syncv1.Repair) {
+	cp := checkpointFromProto(rep.GetCheckpoint())
+	entries := make([]changelog.Entry, len(rep.GetEntries()))
+	for i, pe := range rep.GetEntries() {
+		entries[i] = entryFromProto(pe)
+	}
+	fail := func(format string, args ...any) {
+		e.metrics.refused.Add(1)
+		p.mu.Lock()
+		p.refused++
+		p.mu.Unlock()
+		e.log.Error("refused a repair from peer", "peer", p.member, "origin", cp.Origin, "err", fmt.Sprintf(format, args...))
+	}
+	key, ok := e.cfg.Manifest.PublicKey(cp.Origin)
+	switch {
+	case len(entries) == 0:
+		return
+	case !ok:
+		fail("no key in the manifest")
+		return
+	case !cp.Verify(key):
+		fail("checkpoint %d has a bad signature", cp.Seq)
+		return
+	}
+	n, err := e.cfg.Store.Repair(storage.WithActor(ctx, storage.Actor{Name: "peer:" + p.member}), entries, cp)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	e.metrics.repaired.Add(int64(n))
+	p.mu.Lock()
+	p.repaired += int64(n)
+	p.mu.Unlock()
+	select {
+	case e.recheck <- struct{}{}:
+	default:
+	}
+}
+
+// checkLoop checks the stored logs: incrementally at once and every
+// CheckInterval, fully every ScrubInterval. Damage it finds is not served
+// and is asked of the peers at the next pull, which it triggers.
+func (e *Engine) checkLoop(ctx context.Context) {
+	lastFull := time.Now()
+	e.checkLogs(ctx, false)
+	ticker := time.NewTicker(e.cfg.CheckInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-e.recheck:
+		}
+		full := time.Since(lastFull) >= e.cfg.ScrubInterval
+		if full {
+			lastFull = time.Now()
+		}
+		e.checkLogs(ctx, full)
+	}
+}
+
+// checkLogs checks every stored log once and returns the damage found.
+func (e *Engine) checkLogs(ctx context.Context, full bool) []storage.Damage {
+	origins, err := e.cfg.Store.Origins(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("check of stored logs", "err", err)
+		}
+		return nil
+	}
+	var damaged []storage.Damage
+	for _, o := range origins {
+		key, ok := e.cfg.Manifest.PublicKey(o.Origin)
+		if !ok {
+			continue // not a member now: nothing to check its signatures with
+		}
+		res, err := e.cfg.Store.VerifyLog(ctx, o.Origin, key, full)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Warn("check of stored log", "origin", o.Origin, "err", err)
+			}
+			continue
+		}
+		damaged = append(damaged, res.Damaged...)
+	}
+	if len(damaged) > 0 {
+		e.triggerAll()
+	}
+	return damaged
 }

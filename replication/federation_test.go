@@ -3,7 +3,6 @@ package replication_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -49,7 +48,7 @@ type testFederation struct {
 	ca       *pki.CA
 	pool     *x509.CertPool
 	manifest *federation.Manifest
-	keys     map[string]ed25519.PrivateKey
+	keys     map[string]federation.NodeKeys
 	peers    map[string][]string
 	nodes    map[string]*testNode
 }
@@ -116,7 +115,7 @@ func (f *testFederation) start(member string) *testNode {
 	cert := f.cert(member)
 	node, err := server.New(context.Background(), server.Config{
 		Member: member, DataDir: n.dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Key: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
+		Keys: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
 	})

@@ -3,8 +3,11 @@ package replication_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,42 +230,111 @@ func TestConvergenceCheck(t *testing.T) {
 	f.start(c)
 	f.waitConverged(t, map[string]uint64{a: 8}, 10*time.Second)
 
-	// A node holding another chain of A's log up to the same seq (made in
-	// another federation whose A has another key) has another head hash.
-	other := newFederation(t, []string{a, c}, map[string][]string{c: {a}})
-	other.startAll()
-	createAgreements(t, other.nodes[a], 8, "z")
-	other.waitConverged(t, map[string]uint64{a: 8}, 10*time.Second)
-	other.stop(a)
-	other.stop(c)
+	// An origin that equivocates: restored from a backup, it writes other
+	// entries under the numbers it had used. Both chains carry its own
+	// signature, so no node can tell which is right; C holds the first, B
+	// the second, and the check must say they differ.
 	f.stop(c)
-	f.nodes[c].dir = other.nodes[c].dir
+	f.stop(b)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(f.nodes[a].dir, server.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("VACUUM INTO ?", backup); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	f.peers[c] = []string{a}
 	f.start(c)
-	// other's data directories go at its cleanup, which runs before f's:
-	// stop C first.
-	t.Cleanup(func() { f.stop(c) })
-	ok, why = f.converged(t, map[string]uint64{a: 8})
+	createAgreements(t, f.nodes[a], 2, "first")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return f.nodes[c].origin(t, a).GetSeq() == 10, "C has not got A's entries 9 and 10"
+	})
+	forked := f.nodes[c].origin(t, a).GetHeadHash()
+	f.stop(c)
+	f.stop(a)
+	dbFile := filepath.Join(f.nodes[a].dir, server.DatabaseFile)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(dbFile + suffix)
+	}
+	if err := os.Rename(backup, dbFile); err != nil {
+		t.Fatal(err)
+	}
+	f.start(a)
+	createAgreements(t, f.nodes[a], 2, "second")
+	f.start(b)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return f.nodes[b].origin(t, a).GetSeq() == 10, "B has not got A's second entries 9 and 10"
+	})
+	f.peers[c] = []string{b}
+	f.start(c)
+	ok, why = f.converged(t, map[string]uint64{a: 10})
 	if ok || !strings.Contains(why, "another head hash for "+a) {
 		t.Fatalf("converged = %v, %q; want false for another head hash", ok, why)
 	}
-	forked := f.nodes[c].origin(t, a).GetHeadHash()
-	// The forked node gets nothing more of A's log from an honest peer,
-	// and the check keeps saying so.
+	// C gets nothing more of A's log from B, and the check keeps saying so.
 	createAgreements(t, f.nodes[a], 2, "w")
 	eventually(t, 10*time.Second, func() (bool, string) {
 		o := f.nodes[b].origin(t, a)
-		return o.GetSeq() == 10, "B has not got A's new writes"
+		return o.GetSeq() == 12, "B has not got A's new writes"
 	})
 	pulls := func() int64 { return f.nodes[c].state(t).GetMetrics().GetPulls() }
 	p0 := pulls()
 	eventually(t, 5*time.Second, func() (bool, string) {
 		return pulls() >= p0+2, "C has not pulled from B since B got A's new writes"
 	})
-	if o := f.nodes[c].origin(t, a); o.GetSeq() != 8 || !bytes.Equal(o.GetHeadHash(), forked) {
-		t.Errorf("forked C holds %s up to %d, want its own chain at 8", a, o.GetSeq())
+	if o := f.nodes[c].origin(t, a); o.GetSeq() != 10 || !bytes.Equal(o.GetHeadHash(), forked) {
+		t.Errorf("forked C holds %s up to %d, want its own chain at 10", a, o.GetSeq())
 	}
-	ok, why = f.converged(t, map[string]uint64{a: 10})
-	if ok || !strings.Contains(why, c+" holds "+a+" up to 8") {
-		t.Fatalf("converged = %v, %q; want false naming %s at 8", ok, why, c)
+	ok, why = f.converged(t, map[string]uint64{a: 12})
+	if ok || !strings.Contains(why, c+" holds "+a+" up to 10") {
+		t.Fatalf("converged = %v, %q; want false naming %s at 10", ok, why, c)
+	}
+}
+
+// TestForeignChainIsRepaired: C is started on a data directory holding
+// another chain of A's log (made in another federation, whose A has
+// another key). C's own check finds A's checkpoints do not carry A's
+// signature, replaces the chain with the federation's from its peer, and
+// rebuilds A's records from it: the foreign records go, A's arrive.
+func TestForeignChainIsRepaired(t *testing.T) {
+	const (
+		a = "cao-bang"
+		b = "lang-son"
+		c = "quang-ninh"
+	)
+	members := []string{a, b, c}
+	f := newFederation(t, members, line(members))
+	f.start(a)
+	f.start(b)
+	createAgreements(t, f.nodes[a], 8, "x")
+	f.waitConverged(t, map[string]uint64{a: 8}, 10*time.Second)
+
+	other := newFederation(t, []string{a, c}, map[string][]string{c: {a}})
+	other.startAll()
+	createAgreements(t, other.nodes[a], 8, "z")
+	other.waitConverged(t, map[string]uint64{a: 8}, 10*time.Second)
+	other.stop(a)
+	other.stop(c)
+	f.nodes[c].dir = other.nodes[c].dir
+	n := f.start(c)
+	t.Cleanup(func() { f.stop(c) })
+	f.waitConverged(t, map[string]uint64{a: 8}, 15*time.Second)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		o := n.origin(t, a)
+		return len(o.GetDamaged()) == 0 && o.GetVerifiedSeq() == 8, fmt.Sprintf("C's log of A: damaged %v, verified %d", o.GetDamaged(), o.GetVerifiedSeq())
+	})
+	names := listAgreementNames(t, n, true)
+	for name := range names {
+		if strings.Contains(name, "/z") {
+			t.Errorf("C still holds %s from the foreign chain", name)
+		}
+	}
+	if len(names) != 8 {
+		t.Errorf("C holds %d agreements of A, want its 8", len(names))
+	}
+	if got := n.metrics(t).GetEntriesRepaired(); got != 8 {
+		t.Errorf("C repaired %d entries, want 8", got)
 	}
 }

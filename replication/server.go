@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
@@ -14,6 +15,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
 )
 
 // Batch sizes of Pull: entries per message, and bytes of entries per
@@ -27,7 +29,7 @@ const (
 
 // entrySize approximates an entry's size on the wire.
 func entrySize(e *changelog.Entry) int {
-	return len(e.Data) + len(e.Name) + len(e.Origin) + 3*changelog.HashSize + 64
+	return len(e.Data) + len(e.Name) + len(e.Origin) + 2*changelog.HashSize + 48
 }
 
 // server implements syncv1.SyncServiceServer for an Engine.
@@ -70,10 +72,12 @@ func (s *server) Announce(ctx context.Context, req *syncv1.AnnounceRequest) (*sy
 	return &syncv1.AnnounceResponse{}, nil
 }
 
-// Pull streams what the caller lacks: first the holes it asked for, then
-// for every origin this node holds, the entries after the caller's
-// position, each message closed by the newest checkpoint that covers it.
-// Entries of records the caller may not read go out redacted.
+// Pull streams what the caller lacks: first its own copies of the ranges
+// the caller asks to repair, then for every origin this node holds, the
+// entries after the caller's position, each message closed by the newest
+// checkpoint that covers it. Every entry goes whole (sealed ones sealed).
+// Nothing is sent that does not verify here first: a damaged range is
+// never served, and one found while serving is recorded as damage.
 func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
 	ctx := stream.Context()
 	caller, err := s.caller(ctx, req.GetMember())
@@ -86,21 +90,15 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	}
 	store := s.e.cfg.Store
 
-	// Holes first: they are few, and the caller is waiting for them.
-	for _, h := range req.GetHoles() {
-		entries, err := store.Entries(ctx, h.GetOrigin(), h.GetSeqs())
+	// Repairs first: they are few, and the caller cannot serve that range
+	// to anyone until it has them.
+	for _, r := range req.GetRepair() {
+		rep, err := s.repairCopies(ctx, r)
 		if err != nil {
 			return err
 		}
-		resp := &syncv1.PullResponse{}
-		for i := range entries {
-			e := &entries[i]
-			if e.Data != nil && resource.MayRead(caller, e.Origin, e.Visibility, e.VisibleTo) {
-				resp.Fills = append(resp.Fills, entryToProto(e))
-			}
-		}
-		if len(resp.Fills) > 0 {
-			if err := stream.Send(resp); err != nil {
+		if rep != nil {
+			if err := stream.Send(&syncv1.PullResponse{Repair: rep}); err != nil {
 				return err
 			}
 		}
@@ -120,6 +118,7 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		if o.Origin == caller || from >= o.Seq {
 			continue
 		}
+		prev := changelog.ZeroHash
 		if from > 0 {
 			// The caller's chain must be ours; otherwise one of us holds a
 			// forged or corrupt log, and sending more would not help.
@@ -131,51 +130,135 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 				s.e.log.Warn("caller's log diverges from ours", "caller", caller, "origin", o.Origin, "seq", from)
 				continue
 			}
+			prev = at[0].Hash
 		}
-		for from < o.Seq {
-			entries, err := store.Changes(ctx, o.Origin, from, batch)
+		// Serve only what verifies: up to the first damaged entry, and
+		// only up to a checkpoint, so the caller can apply all it gets.
+		limit := o.Seq
+		for _, d := range o.Damaged {
+			if d.First <= limit {
+				limit = min(limit, d.First-1)
+			}
+		}
+		if limit < o.Seq {
+			cp, err := store.Checkpoint(ctx, o.Origin, limit)
 			if err != nil {
 				return err
 			}
-			if len(entries) == 0 {
-				break
-			}
-			// A message carries at most MaxBatchBytes of entries (and at
-			// least one entry), so large records never push a batch past
-			// the message limit, which would fail every pull of it.
-			for len(entries) > 0 {
-				n, size := 0, 0
-				for n < len(entries) && (n == 0 || size+entrySize(&entries[n]) <= MaxBatchBytes) {
-					size += entrySize(&entries[n])
-					n++
-				}
-				chunk := entries[:n]
-				entries = entries[n:]
-				last := chunk[len(chunk)-1].Seq
-				resp := &syncv1.PullResponse{Entries: make([]*syncv1.Entry, len(chunk))}
-				for i := range chunk {
-					e := &chunk[i]
-					if e.Data != nil && !resource.MayRead(caller, e.Origin, e.Visibility, e.VisibleTo) {
-						e.Data = nil
-					}
-					resp.Entries[i] = entryToProto(e)
-				}
-				cp, err := store.Checkpoint(ctx, o.Origin, last)
-				if err != nil {
-					return err
-				}
-				if cp.Seq > from {
-					resp.Checkpoints = []*syncv1.Checkpoint{checkpointToProto(cp)}
-				}
-				if err := stream.Send(resp); err != nil {
-					return err
-				}
-				s.e.metrics.served.Add(int64(len(chunk)))
-				from = last
-			}
+			limit = cp.Seq
+		}
+		if err := s.serveOrigin(ctx, stream, o.Origin, from, limit, prev, batch); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// serveOrigin sends origin's entries from+1..limit, whose chain starts
+// after prev, checking each before it goes.
+func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingServer[syncv1.PullResponse], origin string, from, limit uint64, prev []byte, batch int) error {
+	store := s.e.cfg.Store
+	for from < limit {
+		entries, err := store.Changes(ctx, origin, from, min(batch, int(limit-from)))
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		for i := range entries {
+			e := &entries[i]
+			want := from + uint64(i) + 1
+			var bad changelog.Range
+			problem := ""
+			switch {
+			case e.Seq != want:
+				bad, problem = changelog.Range{Origin: origin, First: want, Last: e.Seq - 1}, "entries are missing"
+			case !changelog.Verify(e):
+				bad, problem = changelog.Range{Origin: origin, First: e.Seq, Last: e.Seq}, "an entry does not match its hash"
+			case !bytes.Equal(e.PrevHash, prev):
+				bad, problem = changelog.Range{Origin: origin, First: e.Seq - 1, Last: e.Seq}, "an entry does not link to the one before"
+			}
+			if problem != "" {
+				problem = fmt.Sprintf("%s: %s (found serving a pull)", bad, problem)
+				s.e.log.Error("stored change log does not verify; not serving it", "origin", origin, "problem", problem)
+				if err := store.ReportDamage(ctx, storage.Damage{Range: bad, Problem: problem}); err != nil {
+					return err
+				}
+				s.e.triggerAll()
+				return nil
+			}
+			prev = e.Hash
+		}
+		// A message carries at most MaxBatchBytes of entries (and at least
+		// one entry), so large records never push a batch past the message
+		// limit, which would fail every pull of it.
+		for len(entries) > 0 {
+			n, size := 0, 0
+			for n < len(entries) && (n == 0 || size+entrySize(&entries[n]) <= MaxBatchBytes) {
+				size += entrySize(&entries[n])
+				n++
+			}
+			chunk := entries[:n]
+			entries = entries[n:]
+			last := chunk[len(chunk)-1].Seq
+			resp := &syncv1.PullResponse{Entries: make([]*syncv1.Entry, len(chunk))}
+			for i := range chunk {
+				resp.Entries[i] = entryToProto(&chunk[i])
+			}
+			cp, err := store.Checkpoint(ctx, origin, last)
+			if err != nil {
+				return err
+			}
+			if cp.Seq > from {
+				resp.Checkpoints = []*syncv1.Checkpoint{checkpointToProto(cp)}
+			}
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+			s.e.metrics.served.Add(int64(len(chunk)))
+			from = last
+		}
+	}
+	return nil
+}
+
+// repairCopies reads this node's copies of a range a peer asks to repair,
+// continued to the first checkpoint at or after it, so the peer can check
+// them against the origin's signature. It returns nil when this node
+// cannot help (it lacks the range, or its copy is damaged too).
+func (s *server) repairCopies(ctx context.Context, r *syncv1.Range) (*syncv1.Repair, error) {
+	store := s.e.cfg.Store
+	first, last := r.GetFirst(), r.GetLast()
+	if first == 0 || last < first || last-first >= MaxRepairRange {
+		return nil, apperr.Invalid("repair", "a repair range runs from 1 or later, at most %d entries", MaxRepairRange)
+	}
+	for _, d := range store.Damaged(r.GetOrigin()) {
+		if d.First <= last+MaxRepairRange && d.Last >= first {
+			return nil, nil
+		}
+	}
+	cp, err := store.NextCheckpoint(ctx, r.GetOrigin(), last)
+	if err != nil || cp.Seq == 0 || cp.Seq-first >= 2*MaxRepairRange {
+		return nil, err
+	}
+	entries, err := store.Changes(ctx, r.GetOrigin(), first-1, int(cp.Seq-first+1))
+	if err != nil {
+		return nil, err
+	}
+	rep := &syncv1.Repair{Checkpoint: checkpointToProto(cp)}
+	for i := range entries {
+		e := &entries[i]
+		if e.Seq != first+uint64(i) || !changelog.Verify(e) || (i > 0 && !bytes.Equal(e.PrevHash, entries[i-1].Hash)) {
+			return nil, nil
+		}
+		rep.Entries = append(rep.Entries, entryToProto(e))
+	}
+	if len(entries) == 0 || !bytes.Equal(entries[len(entries)-1].Hash, cp.Hash) {
+		return nil, nil
+	}
+	s.e.metrics.served.Add(int64(len(entries)))
+	return rep, nil
 }
 
 // State describes the node's logs, peers and counters.
@@ -186,21 +269,19 @@ func (e *Engine) State(ctx context.Context) (*syncv1.GetSyncStateResponse, error
 	}
 	resp := &syncv1.GetSyncStateResponse{Member: e.cfg.Member, Metrics: e.metrics.proto()}
 	for _, o := range origins {
-		resp.Origins = append(resp.Origins, &syncv1.OriginState{
-			Origin: o.Origin, Seq: o.Seq, HeadHash: o.Hash, Checkpoint: checkpointToProto(o.Checkpoint), Holes: int64(o.Holes),
-		})
+		st := &syncv1.OriginState{
+			Origin: o.Origin, Seq: o.Seq, HeadHash: o.Hash, Checkpoint: checkpointToProto(o.Checkpoint),
+			Unopened: int64(o.Unopened), Rejected: int64(o.Rejected), VerifiedSeq: o.Verified, Opened: o.Opened, SealedFor: o.SealedFor,
+		}
+		for _, d := range o.Damaged {
+			st.Damaged = append(st.Damaged, damageToProto(d))
+		}
+		resp.Origins = append(resp.Origins, st)
 	}
 	for _, p := range e.peers {
 		resp.Peers = append(resp.Peers, p.state())
 	}
 	return resp, nil
-}
-
-func timestampOrNil(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
 }
 
 // Freshness is how current this node's copy of each origin's log is: the

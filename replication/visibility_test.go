@@ -3,8 +3,14 @@ package replication_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,30 +56,6 @@ func setVisibility(t *testing.T, n *testNode, name string, v typev1.Visibility, 
 	return a
 }
 
-// holes is how many entries of origin n holds redacted but wants.
-func holes(t *testing.T, n *testNode, origin string) int64 {
-	t.Helper()
-	return n.origin(t, origin).GetHoles()
-}
-
-// waitNoHoles waits until no running node of f wants any entry.
-func (f *testFederation) waitNoHoles(t *testing.T, within time.Duration) {
-	t.Helper()
-	eventually(t, within, func() (bool, string) {
-		for _, n := range f.nodes {
-			if n.cancel == nil {
-				continue
-			}
-			for _, o := range n.state(t).GetOrigins() {
-				if o.GetHoles() != 0 {
-					return false, n.member + " still has holes in " + o.GetOrigin()
-				}
-			}
-		}
-		return true, ""
-	})
-}
-
 // logOf pulls origin's whole log from n as member as would (a raw client,
 // not an engine), so a test sees exactly what n holds and serves.
 func logOf(t *testing.T, n *testNode, as, origin string) map[uint64]*syncv1.Entry {
@@ -99,10 +81,68 @@ func logOf(t *testing.T, n *testNode, as, origin string) map[uint64]*syncv1.Entr
 	}
 }
 
+// filesHold reports which of the needles appear in any file of the node's
+// data directory (database, WAL, keys): what someone who took the node's
+// disk would find. The node is stopped first if running, so the WAL is
+// whatever it left.
+func filesHold(t *testing.T, n *testNode, needles ...[]byte) []int {
+	t.Helper()
+	var found []int
+	err := filepath.WalkDir(n.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, needle := range needles {
+			if bytes.Contains(data, needle) && !slices.Contains(found, i) {
+				found = append(found, i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// stateBytes is a record's state as its owner stores it and seals it.
+func stateBytes(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// waitOpened waits until every running node has opened all the entries
+// sealed to it that the owner reports, and none is unopened.
+func (f *testFederation) waitOpened(t *testing.T, owner string, within time.Duration) {
+	t.Helper()
+	eventually(t, within, func() (bool, string) {
+		sealedFor := f.nodes[owner].origin(t, owner).GetSealedFor()
+		for _, n := range f.nodes {
+			if n.cancel == nil || n.member == owner {
+				continue
+			}
+			o := n.origin(t, owner)
+			if o.GetUnopened() != 0 || o.GetOpened() != sealedFor[n.member] {
+				return false, fmt.Sprintf("%s opened %d of the %d entries of %s sealed to it (%d unopened)", n.member, o.GetOpened(), sealedFor[n.member], owner, o.GetUnopened())
+			}
+		}
+		return true, ""
+	})
+}
+
 // TestVisibilityEveryPair: one record of each visibility, owned by P1, in a
 // full mesh of three provinces and the ministry: every node holds exactly
-// what it may read, and the others' copies of the log carry the rest
-// redacted.
+// the records it may read, every node holds P1's whole log (the same head
+// hash), and the entries of the others' states are sealed: no name, and
+// nothing of the state in the files of a node that may not read it.
 func TestVisibilityEveryPair(t *testing.T) {
 	members := []string{p1, p2, p3, mofa}
 	f := newFederation(t, members, mesh(members))
@@ -115,12 +155,15 @@ func TestVisibilityEveryPair(t *testing.T) {
 	}
 	seqOf := map[string]uint64{"public": 1, "national": 2, "restricted": 3}
 	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
-	f.waitNoHoles(t, 10*time.Second)
+	f.waitOpened(t, p1, 10*time.Second)
 
 	readers := map[string]map[string]bool{
 		"public":     {p1: true, p2: true, p3: true, mofa: true},
 		"national":   {p1: true, mofa: true},
 		"restricted": {p1: true, p2: true, mofa: true},
+	}
+	if got := owner.origin(t, p1).GetSealedFor(); got[mofa] != 2 || got[p2] != 1 || got[p3] != 0 {
+		t.Errorf("%s sealed entries for %v; want 2 for %s, 1 for %s", p1, got, mofa, p2)
 	}
 	for id, want := range records {
 		for _, m := range members {
@@ -137,107 +180,63 @@ func TestVisibilityEveryPair(t *testing.T) {
 			if _, listed := listAgreementNames(t, n, true)[want.GetName()]; listed != readers[id][m] {
 				t.Errorf("%s: %s listed = %v, want %v", m, id, listed, readers[id][m])
 			}
-			// The node's own copy of the log: the data only where it may
-			// read it, yet the entry is there (the head hash matched).
+			// Every node holds the entry whole, sealed unless public.
 			e := logOf(t, n, mofa, p1)[seqOf[id]]
-			if e == nil {
+			switch {
+			case e == nil:
 				t.Errorf("%s holds no entry %d of %s", m, seqOf[id], p1)
-			} else if redacted := e.GetRedacted() || len(e.GetData()) == 0; redacted == readers[id][m] {
-				t.Errorf("%s holds the entry of %s redacted = %v", m, id, redacted)
+			case e.GetSealed() != (id != "public") || len(e.GetData()) == 0:
+				t.Errorf("%s holds the entry of %s sealed = %v (%d bytes)", m, id, e.GetSealed(), len(e.GetData()))
+			case e.GetSealed() && (e.GetName() != "" || bytes.Contains(e.GetData(), []byte(want.GetDisplayName()))):
+				t.Errorf("%s's sealed entry of %s shows its name or text", m, id)
 			}
 		}
 	}
-	// P3 never received the restricted data, yet holds P1's log in full
-	// (same head hash as the owner) and wants nothing.
-	o3, o1 := f.nodes[p3].origin(t, p1), owner.origin(t, p1)
-	if o3.GetSeq() != 3 || !bytes.Equal(o3.GetHeadHash(), o1.GetHeadHash()) || o3.GetHoles() != 0 {
-		t.Errorf("P3's state of %s: seq %d holes %d; want 3, the owner's head hash, no holes", p1, o3.GetSeq(), o3.GetHoles())
+	// What a non-reader's disk holds: neither the text nor the state's hash.
+	for _, m := range []string{p2, p3} {
+		f.stop(m)
+	}
+	for id, rec := range records {
+		state := stateBytes(t, rec)
+		sum := sha256.Sum256(state)
+		for _, m := range []string{p2, p3} {
+			if readers[id][m] {
+				continue
+			}
+			if found := filesHold(t, f.nodes[m], []byte(rec.GetDisplayName()), state, sum[:]); len(found) > 0 {
+				t.Errorf("%s's files hold the %s record (needles %v: text, state, state hash)", m, id, found)
+			}
+		}
 	}
 }
 
-// TestHoleFilledByAllowedPeer: P2 may read a restricted record but first
-// gets P1's log only through P3, which may not: the entry arrives redacted
-// and P2 records a hole. Once P2 can pull from a node that may give it the
-// entry (the ministry), the hole is filled and the record readable.
-func TestHoleFilledByAllowedPeer(t *testing.T) {
-	f := newFederation(t, []string{p1, p2, p3, mofa}, map[string][]string{
-		p1: {p3, mofa}, p3: {p1}, mofa: {p1}, p2: {p3},
-	})
+// TestSealedRecordsCrossRelays: in a line P1 - P2 - P3 - ministry, where
+// each node pulls only from its neighbours, a record restricted to P3 and a
+// national one, both P1's, reach P3 and the ministry at the far end
+// through nodes that may not read them and hold only their sealed bytes.
+func TestSealedRecordsCrossRelays(t *testing.T) {
+	members := []string{p1, p2, p3, mofa}
+	f := newFederation(t, members, line(members))
 	f.startAll()
-	pub := createVisible(t, f.nodes[p1], "public", typev1.Visibility_VISIBILITY_PUBLIC)
-	res := createVisible(t, f.nodes[p1], "restricted", typev1.Visibility_VISIBILITY_RESTRICTED, p2)
-	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
-
-	if got := holes(t, f.nodes[p2], p1); got != 1 {
-		t.Fatalf("P2 has %d holes in %s's log, want 1", got, p1)
+	owner := f.nodes[p1]
+	forP3 := createVisible(t, owner, "for-p3", typev1.Visibility_VISIBILITY_RESTRICTED, p3)
+	national := createVisible(t, owner, "national", typev1.Visibility_VISIBILITY_NATIONAL)
+	f.waitConverged(t, map[string]uint64{p1: 2}, 15*time.Second)
+	f.waitOpened(t, p1, 10*time.Second)
+	for _, c := range []struct {
+		node string
+		rec  *twinningv1.Agreement
+		want codes.Code
+	}{{p3, forP3, codes.OK}, {mofa, forP3, codes.OK}, {mofa, national, codes.OK},
+		{p2, forP3, codes.NotFound}, {p2, national, codes.NotFound}, {p3, national, codes.NotFound}} {
+		got, code := getAgreement(t, f.nodes[c.node], c.rec.GetName())
+		if code != c.want || (code == codes.OK && !proto.Equal(got, c.rec)) {
+			t.Errorf("%s: Get %s: %v %v, want %v", c.node, c.rec.GetName(), code, got, c.want)
+		}
 	}
-	if _, code := getAgreement(t, f.nodes[p2], res.GetName()); code != codes.NotFound {
-		t.Errorf("P2 reads the restricted record (%v) before anyone could give it", code)
-	}
-	if _, code := getAgreement(t, f.nodes[p2], pub.GetName()); code != codes.OK {
-		t.Errorf("P2: Get public: %v", code)
-	}
-	if got := holes(t, f.nodes[p3], p1); got != 0 {
-		t.Errorf("P3, which may not read the record, has %d holes", got)
-	}
-	// Asking P3 again does not help, and does not drop the hole.
-	pulls := f.nodes[p2].metrics(t).GetPulls()
-	eventually(t, 5*time.Second, func() (bool, string) {
-		return f.nodes[p2].metrics(t).GetPulls() >= pulls+2, "P2 does not pull from P3"
-	})
-	if got := holes(t, f.nodes[p2], p1); got != 1 {
-		t.Fatalf("P2 has %d holes after asking P3 again, want 1", got)
-	}
-
 	f.stop(p2)
-	f.peers[p2] = []string{p3, mofa}
-	p2n := f.start(p2)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		return holes(t, p2n, p1) == 0, "P2's hole is not filled"
-	})
-	got, code := getAgreement(t, p2n, res.GetName())
-	if code != codes.OK || !proto.Equal(got, res) {
-		t.Fatalf("P2: Get restricted after the fill: %v %v, want %v", code, got, res)
-	}
-	waitCount(t, "holes P2 filled", func() int64 { return p2n.metrics(t).GetHolesFilled() }, 1)
-	if e := logOf(t, p2n, mofa, p1)[2]; e.GetRedacted() || len(e.GetData()) == 0 {
-		t.Errorf("P2's log still holds the entry redacted after the fill")
-	}
-	if o2, o1 := p2n.origin(t, p1), f.nodes[p1].origin(t, p1); o2.GetSeq() != 2 || !bytes.Equal(o2.GetHeadHash(), o1.GetHeadHash()) {
-		t.Errorf("P2's chain of %s changed with the fill", p1)
-	}
-	if _, code := getAgreement(t, f.nodes[p3], res.GetName()); code != codes.NotFound {
-		t.Errorf("P3: Get restricted: %v, want NOT_FOUND", code)
-	}
-}
-
-// TestHoleFillDoesNotResurrectRecord: P2 holds a hole for a restricted
-// record it could read, but by the time the hole is filled the owner has
-// made the record national. The old state must not come back as P2's copy.
-func TestHoleFillDoesNotResurrectRecord(t *testing.T) {
-	f := newFederation(t, []string{p1, p2, p3, mofa}, map[string][]string{
-		p1: {p3, mofa}, p3: {p1}, mofa: {p1}, p2: {p3},
-	})
-	f.startAll()
-	res := createVisible(t, f.nodes[p1], "restricted", typev1.Visibility_VISIBILITY_RESTRICTED, p2)
-	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
-	if got := holes(t, f.nodes[p2], p1); got != 1 {
-		t.Fatalf("P2 has %d holes in %s's log, want 1", got, p1)
-	}
-	setVisibility(t, f.nodes[p1], res.GetName(), typev1.Visibility_VISIBILITY_NATIONAL)
-	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
-
-	f.stop(p2)
-	f.peers[p2] = []string{p3, mofa}
-	p2n := f.start(p2)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		return holes(t, p2n, p1) == 0, "P2's hole is not filled"
-	})
-	if got, code := getAgreement(t, p2n, res.GetName()); code != codes.NotFound {
-		t.Errorf("P2 reads the now national record after a late hole fill: %v %v", code, got)
-	}
-	if _, listed := listAgreementNames(t, p2n, true)[res.GetName()]; listed {
-		t.Errorf("P2 lists the now national record")
+	if found := filesHold(t, f.nodes[p2], []byte(forP3.GetDisplayName()), []byte(national.GetDisplayName())); len(found) > 0 {
+		t.Errorf("the relay's files hold the text of records %v", found)
 	}
 }
 
@@ -256,7 +255,7 @@ func TestRecordChangesVisibility(t *testing.T) {
 
 	rec = setVisibility(t, f.nodes[p1], rec.GetName(), typev1.Visibility_VISIBILITY_RESTRICTED, p2)
 	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
-	f.waitNoHoles(t, 10*time.Second)
+	f.waitOpened(t, p1, 10*time.Second)
 	if got, code := getAgreement(t, f.nodes[p3], rec.GetName()); code != codes.NotFound {
 		t.Errorf("P3 still returns the record made restricted to P2: %v %v", code, got)
 	}
@@ -269,8 +268,8 @@ func TestRecordChangesVisibility(t *testing.T) {
 			t.Errorf("%s: Get after the change: %v %v, want %v", m, code, got, rec)
 		}
 	}
-	if e := logOf(t, f.nodes[p3], mofa, p1)[2]; !e.GetRedacted() {
-		t.Errorf("P3 holds the restricted state's data")
+	if e := logOf(t, f.nodes[p3], mofa, p1)[2]; !e.GetSealed() {
+		t.Errorf("P3 holds the restricted state unsealed")
 	}
 
 	rec = setVisibility(t, f.nodes[p1], rec.GetName(), typev1.Visibility_VISIBILITY_PUBLIC)
@@ -280,5 +279,40 @@ func TestRecordChangesVisibility(t *testing.T) {
 		if code != codes.OK || !proto.Equal(got, rec) {
 			t.Errorf("%s: Get after the record is public again: %v %v, want %v", m, code, got, rec)
 		}
+	}
+}
+
+// TestVisibilityChangeIsNotRecoverable: a border marker's record is public;
+// its owner changes its condition and makes it national. A province that
+// held the public state keeps nothing from which the new one follows: not
+// the text, not the state, not its hash (which a guess could be checked
+// against), while the ministry reads it.
+func TestVisibilityChangeIsNotRecoverable(t *testing.T) {
+	members := []string{p1, p2, mofa}
+	f := newFederation(t, members, mesh(members))
+	f.startAll()
+	owner := f.nodes[p1]
+	rec := createVisible(t, owner, "marker-note", typev1.Visibility_VISIBILITY_PUBLIC)
+	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
+	changed, err := owner.client.Twinning.UpdateAgreement(context.Background(), &twinningv1.UpdateAgreementRequest{
+		Agreement:  &twinningv1.Agreement{Name: rec.GetName(), Summary: "Marker 108/3 found DAMAGED by a landslide", Visibility: typev1.Visibility_VISIBILITY_NATIONAL},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"summary", "visibility"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
+	f.waitOpened(t, p1, 10*time.Second)
+	if got, code := getAgreement(t, f.nodes[mofa], rec.GetName()); code != codes.OK || !proto.Equal(got, changed) {
+		t.Fatalf("the ministry: Get the national state: %v %v", code, got)
+	}
+	if _, code := getAgreement(t, f.nodes[p2], rec.GetName()); code != codes.NotFound {
+		t.Errorf("P2 still holds the record: %v", code)
+	}
+	f.stop(p2)
+	state := stateBytes(t, changed)
+	sum := sha256.Sum256(state)
+	if found := filesHold(t, f.nodes[p2], []byte("DAMAGED by a landslide"), state, sum[:]); len(found) > 0 {
+		t.Errorf("P2's files hold the national state (needles %v: text, state, state hash)", found)
 	}
 }

@@ -97,3 +97,22 @@ func SplitCollection(s string) (collection string, ok bool) {
 	}
 	return parts[2], true
 }
+
+// CheckOwned checks that name is a resource name of a known kind that
+// origin owns (provinces/{origin}/...; the ministry's are
+// provinces/mofa/...), and returns its kind. Only the origin may write such
+// a record, so an entry of one origin naming another's record is refused.
+func CheckOwned(name, origin string) (*Kind, error) {
+	k, ok := KindOfName(name)
+	if !ok {
+		return nil, fmt.Errorf("%q is not the name of a record of a known kind", name)
+	}
+	n, err := ParseName(name, k.Collection)
+	if err != nil {
+		return nil, err
+	}
+	if n.Province != origin {
+		return nil, fmt.Errorf("%s belongs to %s, not to %s", name, n.Province, origin)
+	}
+	return k, nil
+}

@@ -834,7 +834,7 @@ func TestSecurityNoSilentPlaintext(t *testing.T) {
 	mustf(t, err, "DevFederation")
 	m.CA = ca.CertPEM()
 	cfg = base()
-	cfg.Manifest, cfg.Key, cfg.Peers, cfg.PlaintextAPI = m, keys["cao-bang"], []string{"nghe-an"}, true
+	cfg.Manifest, cfg.Keys, cfg.Peers, cfg.PlaintextAPI = m, keys["cao-bang"], []string{"nghe-an"}, true
 	if _, err := server.New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("New with peers, in dev mode, without a certificate: %v; want a refusal", err)
 	}

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -29,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/provex/provex/auth"
+	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	auditv1 "github.com/provex/provex/gen/go/provex/audit/v1"
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
@@ -67,9 +67,11 @@ type Config struct {
 	Version         string
 	Logger          *slog.Logger
 
-	// Key signs the node's change-log checkpoints. Without one the node
-	// uses (creating it if needed) node.key in DataDir.
-	Key ed25519.PrivateKey
+	// Keys are the node's private keys: its signing key signs its
+	// change-log checkpoints and audit heads, its encryption keys open what
+	// others seal to it. Without them the node uses (creating it if needed)
+	// node.key in DataDir.
+	Keys federation.NodeKeys
 	// Manifest lists the federation's members. Without one the node runs
 	// alone: a manifest of itself only, no peers.
 	Manifest *federation.Manifest
@@ -147,13 +149,18 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Key == nil {
-		if cfg.Key, err = nodeKey(cfg.DataDir); err != nil {
+	if cfg.Keys.Signing == nil {
+		if cfg.Keys, err = nodeKeys(cfg.DataDir); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.Manifest == nil {
-		if cfg.Manifest, err = soloManifest(cfg.Member, cfg.GRPCAddr, cfg.Key); err != nil {
+	sealer, err := changelog.NewSealer(cfg.Keys.Encryption...)
+	if err != nil {
+		return nil, err
+	}
+	solo := cfg.Manifest == nil
+	if solo {
+		if cfg.Manifest, err = soloManifest(cfg.Member, cfg.GRPCAddr, cfg.Keys); err != nil {
 			return nil, err
 		}
 		if len(cfg.Peers) > 0 {
@@ -162,8 +169,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if m, ok := cfg.Manifest.Member(cfg.Member); !ok {
 		return nil, fmt.Errorf("member %q is not in the federation manifest", cfg.Member)
-	} else if !m.PublicKey.Equal(cfg.Key.Public()) {
+	} else if !m.PublicKey.Equal(cfg.Keys.SigningPublic()) {
 		return nil, fmt.Errorf("the node key does not match %s's public key in the federation manifest", cfg.Member)
+	} else if !m.EncryptionKey.Equal(cfg.Keys.EncryptionPublic()) {
+		return nil, fmt.Errorf("the node's newest encryption key does not match %s's encryption_key in the federation manifest", cfg.Member)
 	}
 	if cfg.Manifest.Expired(time.Now()) {
 		cfg.Logger.Warn("the federation manifest has expired; still using it", "expires", cfg.Manifest.Expires)
@@ -190,12 +199,20 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	var engine *replication.Engine
 	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
 		Logger:    cfg.Logger,
-		Key:       cfg.Key,
+		Key:       cfg.Keys.Signing,
+		Sealer:    sealer,
+		Directory: cfg.Manifest,
 		Committed: func() { engine.Changed() },
 		NoAudit:   cfg.Unprotected,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !solo {
+		if err := store.SaveManifest(ctx, cfg.Manifest); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
 	dial := cfg.SyncDial
 	if dial == nil && !cfg.Unprotected && hasPeers {
@@ -335,7 +352,17 @@ func (n *Node) buildGateway(ctx context.Context) error {
 			http.Error(w, "not serving", http.StatusServiceUnavailable)
 			return
 		}
-		w.Write([]byte("ok\n"))
+		problems := n.Problems(r.Context())
+		if len(problems) == 0 {
+			w.Write([]byte("ok\n"))
+			return
+		}
+		// Still serving: the node answers its API; what is wrong is being
+		// repaired, and operators should know.
+		fmt.Fprintln(w, "degraded")
+		for _, p := range problems {
+			fmt.Fprintln(w, "-", p)
+		}
 	})
 	limit := n.cfg.Limits.MaxMessageBytes
 	n.http = &http.Server{
@@ -471,29 +498,28 @@ func (n *Node) shutdown() {
 // is configured.
 const KeyFile = "node.key"
 
-// nodeKey reads the node's key from its data directory, creating it the
+// nodeKeys reads the node's keys from its data directory, creating them the
 // first time.
-func nodeKey(dataDir string) (ed25519.PrivateKey, error) {
+func nodeKeys(dataDir string) (federation.NodeKeys, error) {
 	path := filepath.Join(dataDir, KeyFile)
-	key, err := federation.ReadKeyFile(path)
+	keys, err := federation.ReadKeyFile(path)
 	if err == nil {
-		return key, nil
+		return keys, nil
 	}
 	if _, statErr := os.Stat(path); statErr == nil {
-		return nil, err
+		return federation.NodeKeys{}, err
 	}
-	_, key, err = federation.GenerateKey()
-	if err != nil {
-		return nil, err
+	if keys, err = federation.GenerateKeys(); err != nil {
+		return federation.NodeKeys{}, err
 	}
-	if err := federation.WriteKeyFile(path, key); err != nil {
-		return nil, err
+	if err := federation.WriteKeyFile(path, keys); err != nil {
+		return federation.NodeKeys{}, err
 	}
-	return key, nil
+	return keys, nil
 }
 
 // soloManifest is the federation of a node running alone: itself only.
-func soloManifest(member, addr string, key ed25519.PrivateKey) (*federation.Manifest, error) {
+func soloManifest(member, addr string, keys federation.NodeKeys) (*federation.Manifest, error) {
 	role := federation.RoleProvince
 	if member == resource.Ministry {
 		role = federation.RoleMinistry
@@ -501,7 +527,7 @@ func soloManifest(member, addr string, key ed25519.PrivateKey) (*federation.Mani
 	now := time.Now()
 	return &federation.Manifest{
 		Version: 1, Issued: now, Expires: now.AddDate(100, 0, 0),
-		Members: []federation.Member{{ID: member, Role: role, Address: addr, PublicKey: key.Public().(ed25519.PublicKey)}},
+		Members: []federation.Member{{ID: member, Role: role, Address: addr, PublicKey: keys.SigningPublic(), EncryptionKey: keys.EncryptionPublic()}},
 	}, nil
 }
 
@@ -543,6 +569,26 @@ func (n *Node) IssueToken(ctx context.Context, role auth.Role, label string, exp
 		return "", err
 	}
 	return plain, n.store.CreateToken(ctx, t)
+}
+
+// Problems lists what is wrong with the node's stored logs: damaged
+// ranges (not served, being repaired from peers) and entries sealed to it
+// that it cannot open.
+func (n *Node) Problems(ctx context.Context) []string {
+	origins, err := n.store.Origins(ctx)
+	if err != nil {
+		return []string{"the change log cannot be read: " + err.Error()}
+	}
+	var out []string
+	for _, o := range origins {
+		for _, d := range o.Damaged {
+			out = append(out, fmt.Sprintf("stored log %s does not verify (%s); not served, being repaired from peers", d.Range, d.Problem))
+		}
+		if o.Unopened > 0 {
+			out = append(out, fmt.Sprintf("%d entries of %s are sealed to this node but do not open with its keys", o.Unopened, o.Origin))
+		}
+	}
+	return out
 }
 
 // Store is the node's database (tests and tools).

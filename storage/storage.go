@@ -7,11 +7,12 @@ package storage
 
 import (
 	"context"
-	"github.com/provex/provex/audit"
+	"crypto/ed25519"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
@@ -37,52 +38,110 @@ type Store interface {
 	// q.Filter and totals each group.
 	Summarize(ctx context.Context, q SummaryQuery) ([]SummaryRow, error)
 	// Changes returns up to limit entries of origin's log with Seq > after,
-	// in order. Entries this node holds redacted come without Data.
+	// in order, as stored (sealed entries sealed). Entries in a damaged
+	// range are returned too: servers check what they serve.
 	Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error)
 	Close() error
 
 	// The rest serves sync between nodes.
 
 	// Origins returns, for every origin whose entries this node holds, the
-	// last entry applied without a gap, the newest signed checkpoint and the
-	// number of holes.
+	// last entry, the newest signed checkpoint, and what the node did not
+	// apply or found damaged.
 	Origins(ctx context.Context) ([]OriginState, error)
 	// Checkpoint returns origin's newest checkpoint with Seq <= upTo (Seq 0
 	// when there is none). Through the hash chain it proves every entry up
 	// to its Seq, so a sender needs only the newest one in a batch.
 	Checkpoint(ctx context.Context, origin string, upTo uint64) (changelog.Checkpoint, error)
+	// NextCheckpoint returns origin's oldest checkpoint with Seq >= from
+	// (Seq 0 when there is none).
+	NextCheckpoint(ctx context.Context, origin string, from uint64) (changelog.Checkpoint, error)
 	// ApplyRemote appends entries of another origin, verified by the caller
 	// up to the signed checkpoint cp (which ends them), and applies the
 	// record states they carry, all in one transaction. entries must start
-	// right after the last applied entry of the origin and link to it;
-	// otherwise nothing is applied and the error says so. Redacted entries
-	// that this node may read become holes; a record this node may no longer
-	// read is removed.
-	ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) error
-	// Holes returns up to limit seqs of origin's entries that this node may
-	// read but holds redacted.
-	Holes(ctx context.Context, origin string, limit int) ([]uint64, error)
-	// Entries returns the entries of origin with the given seqs that this
-	// node holds (redacted or not), in seq order.
-	Entries(ctx context.Context, origin string, seqs []uint64) ([]changelog.Entry, error)
-	// FillHoles stores the full versions of entries held redacted. Each
-	// must hash to the stored entry; the records are updated unless this
-	// node already holds a newer state of them.
-	FillHoles(ctx context.Context, entries []changelog.Entry) error
+	// right after the last entry held of the origin and link to it;
+	// otherwise nothing is applied and the error says so. Every entry is
+	// stored whole; its state is applied only where this node may read it
+	// (sealed entries it opens), and only when it names a record of the
+	// entry's origin. The entries held but not applied are returned.
+	ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) ([]Refusal, error)
+
+	// Self-verification and repair.
+
+	// VerifyLog checks origin's stored log with the origin's public key:
+	// from the last entry proven intact, or, when full, from the first. It
+	// records what it finds (Damaged) and where the next incremental check
+	// starts.
+	VerifyLog(ctx context.Context, origin string, key ed25519.PublicKey, full bool) (LogCheck, error)
+	// Damaged returns origin's damaged ranges, which are not to be served.
+	Damaged(origin string) []Damage
+	// ReportDamage records a damaged range found outside VerifyLog (by a
+	// server checking what it sends).
+	ReportDamage(ctx context.Context, d Damage) error
+	// Repair replaces stored copies of origin's entries by verified ones:
+	// entries continue the stored entry before the first of them, and the
+	// last is the one cp (whose signature the caller checked) names. It
+	// clears the damage they cover and returns how many entries it
+	// rewrote; record states are not touched (damage is in the log only).
+	Repair(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) (int, error)
 }
 
 // OriginState is how far a node holds one origin's log.
 type OriginState struct {
 	Origin string
-	// Seq and Hash are of the last entry applied without a gap (0 and the
-	// zero hash when none).
+	// Seq and Hash are of the last entry held (0 and the zero hash when
+	// none); entries are appended only in order.
 	Seq  uint64
 	Hash []byte
 	// HLC is the clock time of that entry: when the origin made the change.
 	HLC int64
 	// Checkpoint is the newest signed checkpoint held (Seq 0 when none).
 	Checkpoint changelog.Checkpoint
-	Holes      int
+	// Rejected counts entries held but not applied because their state
+	// names another origin's record or is not a record; Unopened, entries
+	// sealed to this node that it could not open.
+	Rejected, Unopened int
+	// Verified is the last entry the node's own checks proved intact;
+	// Damaged, the ranges that do not verify.
+	Verified uint64
+	Damaged  []Damage
+	// Opened counts the origin's sealed states this node opened as one of
+	// their readers. For the node's own origin, SealedFor counts its
+	// entries sealed to each other member: a member holding the whole log
+	// has opened exactly that many, or it holds entries it should be able
+	// to open and cannot.
+	Opened    int64
+	SealedFor map[string]int64
+}
+
+// Refusal is an entry a node holds but did not apply.
+type Refusal struct {
+	Origin string
+	Seq    uint64
+	// Unopened: the entry is sealed to this node but did not open; else it
+	// is rejected (its state names a record its origin does not own, or is
+	// not a record).
+	Unopened bool
+	Reason   string
+}
+
+// Damage is a range of stored entries that does not verify.
+type Damage struct {
+	changelog.Range
+	Found   time.Time
+	Problem string
+}
+
+// LogCheck is what one VerifyLog found.
+type LogCheck struct {
+	// Checked is the number of entries read; Verified the last entry
+	// proven intact.
+	Checked  int
+	Verified uint64
+	Damaged  []Damage
+	// BadCheckpoints counts checkpoints dropped for a bad signature.
+	BadCheckpoints int
+	Problems       []string
 }
 
 // Query selects records of one kind.

@@ -134,18 +134,24 @@ func newFlagSet(name string) (*flag.FlagSet, *string) {
 // federation CA certificate file, to reach a node over TLS; without it the
 // connection is plaintext, which only dev mode serves).
 func dial(addr string) (*client.Client, error) {
+	return dialWith(addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"))
+}
+
+// dialWith connects to a node's API with a token and, when caFile is set,
+// over TLS trusting the CA certificate in it.
+func dialWith(addr, token, caFile string) (*client.Client, error) {
 	var opts []grpc.DialOption
-	if token := os.Getenv("PROVEX_TOKEN"); token != "" {
-		opts = append(opts, client.WithToken(strings.TrimSpace(token)))
+	if token = strings.TrimSpace(token); token != "" {
+		opts = append(opts, client.WithToken(token))
 	}
-	if caFile := os.Getenv("PROVEX_CA"); caFile != "" {
+	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("PROVEX_CA: %w", err)
+			return nil, fmt.Errorf("CA certificate: %w", err)
 		}
 		tlsOpt, err := client.WithCA(pem)
 		if err != nil {
-			return nil, fmt.Errorf("PROVEX_CA %s: %w", caFile, err)
+			return nil, fmt.Errorf("CA certificate %s: %w", caFile, err)
 		}
 		opts = append(opts, tlsOpt)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +15,6 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/provex/provex/client"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 )
@@ -24,9 +24,10 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: "sync: the subcommand is status"}
 	}
 	fs, addr := newFlagSet("sync status")
-	all := fs.Bool("all", false, "ask every member of --manifest and check that they converged")
+	all := fs.Bool("all", false, "ask every member of --manifest and check that they converged (exit status 1 if not)")
 	manifestFile := fs.String("manifest", "", "federation manifest (with --all)")
-	nodesFile := fs.String("nodes", "", "with --all: YAML list of each member's API address and token file (- member: cao-bang, addr: localhost:7400, token_file: t)")
+	nodesFile := fs.String("nodes", "", "with --all: YAML list of each member's API address, token file and, for TLS, CA file "+
+		"(- member: cao-bang, addr: localhost:7400, token_file: t, ca_file: ca.pem); PROVEX_CA is the CA of entries without one")
 	if _, err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -54,17 +55,10 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return nil, err
 			}
-			c, err := client.Dial(n.Addr, client.WithToken(strings.TrimSpace(string(token))))
-			if err != nil {
-				return nil, err
-			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			return syncv1.NewSyncServiceClient(c.Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
+			return syncState(ctx, n.Addr, string(token), n.CAFile)
 		})
 	}
-	st, err := syncState(ctx, *addr)
+	st, err := syncState(ctx, *addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"))
 	if err != nil {
 		return err
 	}
@@ -72,8 +66,8 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func syncState(ctx context.Context, addr string) (*syncv1.GetSyncStateResponse, error) {
-	c, err := dial(addr)
+func syncState(ctx context.Context, addr, token, caFile string) (*syncv1.GetSyncStateResponse, error) {
+	c, err := dialWith(addr, token, caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -101,46 +95,72 @@ func ago(t interface{ AsTime() time.Time }, set bool) string {
 func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 	fmt.Fprintf(w, "node %s\n\n", st.GetMember())
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ORIGIN\tSEQ\tHEAD\tSIGNED UP TO\tHOLES")
+	fmt.Fprintln(tw, "ORIGIN\tSEQ\tHEAD\tSIGNED UP TO\tVERIFIED UP TO\tUNOPENED\tREJECTED\tDAMAGED")
 	for _, o := range st.GetOrigins() {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\n", o.GetOrigin(), o.GetSeq(), short(o.GetHeadHash()), o.GetCheckpoint().GetSeq(), o.GetHoles())
+		var damaged []string
+		for _, d := range o.GetDamaged() {
+			damaged = append(damaged, fmt.Sprintf("%d..%d", d.GetRange().GetFirst(), d.GetRange().GetLast()))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", o.GetOrigin(), o.GetSeq(), short(o.GetHeadHash()), o.GetCheckpoint().GetSeq(),
+			o.GetVerifiedSeq(), o.GetUnopened(), o.GetRejected(), strings.Join(damaged, ","))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tADDRESS\tLAST CONTACT\tPULLS\tRECEIVED\tREJECTED\tLAST ERROR")
+	fmt.Fprintln(tw, "PEER\tADDRESS\tLAST CONTACT\tPULLS\tRECEIVED\tRUNS REFUSED\tREPAIRED\tLAST ERROR")
 	for _, p := range st.GetPeers() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", p.GetMember(), p.GetAddress(), ago(p.GetLastContact(), p.GetLastContact() != nil),
-			p.GetPulls(), p.GetEntriesReceived(), p.GetEntriesRejected(), p.GetLastError())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.GetMember(), p.GetAddress(), ago(p.GetLastContact(), p.GetLastContact() != nil),
+			p.GetPulls(), p.GetEntriesReceived(), p.GetRunsRefused(), p.GetEntriesRepaired(), p.GetLastError())
 	}
 	tw.Flush()
 	m := st.GetMetrics()
-	fmt.Fprintf(w, "\napplied %d, rejected %d, served %d, holes filled %d, pulls %d (%d failed), announcements %d, bytes received %d\n",
-		m.GetEntriesApplied(), m.GetEntriesRejected(), m.GetEntriesServed(), m.GetHolesFilled(), m.GetPulls(), m.GetPullErrors(),
-		m.GetAnnouncementsReceived(), m.GetBytesReceived())
+	fmt.Fprintf(w, "\napplied %d, rejected %d, unopened %d, runs refused %d, repaired %d, served %d, pulls %d (%d failed), announcements %d, bytes received %d\n",
+		m.GetEntriesApplied(), m.GetEntriesRejected(), m.GetEntriesUnopened(), m.GetRunsRefused(), m.GetEntriesRepaired(), m.GetEntriesServed(),
+		m.GetPulls(), m.GetPullErrors(), m.GetAnnouncementsReceived(), m.GetBytesReceived())
 }
+
+// ErrNotConverged is the error of a convergence check that found the
+// federation not converged (exit status 1).
+var ErrNotConverged = errors.New("the federation has not converged")
 
 // federationStatus asks every member and reports, per origin, each node's
 // position and lag behind the furthest node, and whether all agree on every
-// origin's head hash: the convergence check.
+// origin's head hash: the convergence check. The federation has converged
+// only when every member answered, all hold every origin up to the same
+// head hash, none holds entries sealed to it that it cannot open, and none
+// has a damaged log. Entries an origin signed that name records it does
+// not own are reported; every node holds and refuses them alike.
 func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, state func(context.Context, federation.Member) (*syncv1.GetSyncStateResponse, error)) error {
 	type pos struct {
 		seq  uint64
 		hash string
 	}
 	states := map[string]map[string]pos{}
-	reachable := map[string]string{}
+	all := map[string]*syncv1.GetSyncStateResponse{}
+	unreachable := map[string]string{}
 	origins := map[string]bool{}
+	var problems, warnings []string
 	for _, mem := range m.Members {
 		st, err := state(ctx, mem)
 		if err != nil {
-			reachable[mem.ID] = FormatError(err)
+			unreachable[mem.ID] = FormatError(err)
 			continue
 		}
+		all[mem.ID] = st
 		states[mem.ID] = map[string]pos{}
 		for _, o := range st.GetOrigins() {
 			states[mem.ID][o.GetOrigin()] = pos{o.GetSeq(), hex.EncodeToString(o.GetHeadHash())}
 			origins[o.GetOrigin()] = true
+			if n := o.GetUnopened(); n > 0 {
+				problems = append(problems, fmt.Sprintf("%s holds %d entries of %s sealed to it that it cannot open", mem.ID, n, o.GetOrigin()))
+			}
+			for _, d := range o.GetDamaged() {
+				problems = append(problems, fmt.Sprintf("%s: stored log of %s damaged at %d..%d (%s)", mem.ID, o.GetOrigin(),
+					d.GetRange().GetFirst(), d.GetRange().GetLast(), d.GetProblem()))
+			}
+			if n := o.GetRejected(); n > 0 {
+				warnings = append(warnings, fmt.Sprintf("%s refused %d entries of %s: they name records %s does not own", mem.ID, n, o.GetOrigin(), o.GetOrigin()))
+			}
 		}
 	}
 	var originList []string
@@ -148,13 +168,14 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 		originList = append(originList, o)
 	}
 	sort.Strings(originList)
+	problems = append(problems, unopenedByCount(m, all)...)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	header := []string{"ORIGIN"}
 	for _, mem := range m.Members {
 		header = append(header, strings.ToUpper(mem.ID))
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	converged := len(reachable) == 0
+	converged := len(unreachable) == 0 && len(problems) == 0
 	for _, o := range originList {
 		var furthest pos
 		for _, st := range states {
@@ -183,15 +204,64 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
-	for id, err := range reachable {
-		fmt.Fprintf(w, "%s unreachable: %s\n", id, err)
+	ids := make([]string, 0, len(unreachable))
+	for id := range unreachable {
+		ids = append(ids, id)
 	}
-	if converged {
-		fmt.Fprintln(w, "converged: yes (every node reports the same head hash for every origin)")
-	} else {
+	sort.Strings(ids)
+	for _, id := range ids {
+		fmt.Fprintf(w, "%s unreachable: %s\n", id, unreachable[id])
+	}
+	for _, p := range problems {
+		fmt.Fprintln(w, "PROBLEM:", p)
+	}
+	for _, p := range warnings {
+		fmt.Fprintln(w, "WARNING:", p)
+	}
+	if !converged {
 		fmt.Fprintln(w, "converged: no")
+		return ErrNotConverged
 	}
+	fmt.Fprintln(w, "converged: yes (every node reports the same head hash for every origin, opens everything sealed to it, and finds its logs intact)")
 	return nil
+}
+
+// unopenedByCount compares, for every origin that answered, how many of its
+// entries it sealed to each member with how many of them that member
+// opened, where the member holds the origin's whole log. A member that
+// lost a key, or an origin that sealed to a key it should not have, shows
+// here even though the member itself cannot tell such an entry was for it.
+func unopenedByCount(m *federation.Manifest, all map[string]*syncv1.GetSyncStateResponse) []string {
+	var out []string
+	for _, origin := range m.Members {
+		ost, ok := all[origin.ID]
+		if !ok {
+			continue
+		}
+		var own *syncv1.OriginState
+		for _, o := range ost.GetOrigins() {
+			if o.GetOrigin() == origin.ID {
+				own = o
+			}
+		}
+		if own == nil {
+			continue
+		}
+		for _, reader := range m.Members {
+			rst, ok := all[reader.ID]
+			want := own.GetSealedFor()[reader.ID]
+			if !ok || reader.ID == origin.ID || want == 0 {
+				continue
+			}
+			for _, o := range rst.GetOrigins() {
+				if o.GetOrigin() == origin.ID && o.GetSeq() == own.GetSeq() && o.GetOpened() < want {
+					out = append(out, fmt.Sprintf("%s opened %d of the %d entries %s sealed to it: it holds %d it should be able to open and cannot",
+						reader.ID, o.GetOpened(), want, origin.ID, want-o.GetOpened()))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // nodeEntry is one member's API in a --nodes file. Tokens are each node's
@@ -200,6 +270,9 @@ type nodeEntry struct {
 	Member    string `json:"member"`
 	Addr      string `json:"addr"`
 	TokenFile string `json:"token_file"`
+	// CAFile is the CA certificate to reach the node's API over TLS
+	// (default: PROVEX_CA; neither: plaintext, for dev mode).
+	CAFile string `json:"ca_file,omitempty"`
 }
 
 func readNodes(path string) (map[string]nodeEntry, error) {
@@ -211,10 +284,18 @@ func readNodes(path string) (map[string]nodeEntry, error) {
 	if err := yaml.UnmarshalStrict(raw, &list); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	relative := func(p string) string {
+		if p != "" && !filepath.IsAbs(p) {
+			return filepath.Join(filepath.Dir(path), p)
+		}
+		return p
+	}
 	out := map[string]nodeEntry{}
 	for _, n := range list {
-		if !filepath.IsAbs(n.TokenFile) {
-			n.TokenFile = filepath.Join(filepath.Dir(path), n.TokenFile)
+		n.TokenFile = relative(n.TokenFile)
+		n.CAFile = relative(n.CAFile)
+		if n.CAFile == "" {
+			n.CAFile = os.Getenv("PROVEX_CA")
 		}
 		out[n.Member] = n
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -72,7 +71,7 @@ func runDemo(ctx context.Context, env *cli.Env, args []string) error {
 		n, err := server.New(ctx, server.Config{
 			Member: m, DataDir: dir, GRPCAddr: net.JoinHostPort("localhost", strconv.Itoa(*basePort+i)),
 			HTTPAddr: net.JoinHostPort("localhost", strconv.Itoa(*basePort+1000+i)),
-			Key:      keys[m], Manifest: manifest, Peers: peers,
+			Keys:     keys[m], Manifest: manifest, Peers: peers,
 			Version: version(), Logger: logger.With("member", m),
 			Cert: &cert, PlaintextAPI: true,
 		})
@@ -117,14 +116,18 @@ const manifestFile = "manifest.yaml"
 
 // demoFederation loads the demo's manifest, keys and CA, or makes them on
 // the first run (keys stay with the data they signed).
-func demoFederation(dir string, members []string, basePort int) (*federation.Manifest, map[string]ed25519.PrivateKey, *pki.CA, error) {
+func demoFederation(dir string, members []string, basePort int) (*federation.Manifest, map[string]federation.NodeKeys, *pki.CA, error) {
 	path := filepath.Join(dir, manifestFile)
-	if m, err := federation.LoadManifest(path); err == nil {
+	if _, err := os.Stat(path); err == nil {
+		m, err := federation.LoadManifest(path)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("demo data in %s is from an older provex (%v); remove the directory to start afresh", dir, err)
+		}
 		ca, err := pki.LoadCA(filepath.Join(dir, "ca"))
 		if err != nil || m.CA == nil {
 			return nil, nil, nil, fmt.Errorf("demo data in %s is from an older provex (no federation CA); remove the directory to start afresh", dir)
 		}
-		keys := map[string]ed25519.PrivateKey{}
+		keys := map[string]federation.NodeKeys{}
 		for _, id := range members {
 			k, err := federation.ReadKeyFile(filepath.Join(dir, id, server.KeyFile))
 			if err != nil {

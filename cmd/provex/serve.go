@@ -27,8 +27,8 @@ type serveConfig struct {
 	HTTPAddr string `json:"http_addr"`
 	DataDir  string `json:"data_dir"`
 	LogLevel string `json:"log_level"`
-	// Manifest is the federation manifest file; KeyFile the node's Ed25519
-	// key (default: node.key in the data directory, created if missing).
+	// Manifest is the federation manifest file; KeyFile the node's keys
+	// (default: node.key in the data directory, created if missing).
 	Manifest string   `json:"manifest"`
 	KeyFile  string   `json:"key_file"`
 	Peers    []string `json:"peers"`
@@ -58,7 +58,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	dataDir := fs.String("data", cfg.DataDir, "data directory (holds provex.db)")
 	logLevel := fs.String("log-level", cfg.LogLevel, "debug, info, warn or error")
 	manifest := fs.String("manifest", "", "federation manifest file (without one the node runs alone)")
-	keyFile := fs.String("key", "", "the node's Ed25519 key file (default: node.key in the data directory)")
+	keyFile := fs.String("key", "", "the node's key file, from provex keygen (default: node.key in the data directory)")
 	peers := fs.String("peers", "", "comma-separated members to sync with, e.g. mofa,lang-son")
 	syncInterval := fs.String("sync-interval", "", "periodic exchange with each peer (default 5s)")
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
@@ -131,7 +131,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		}
 	}
 	if cfg.KeyFile != "" {
-		if sc.Key, err = federation.ReadKeyFile(cfg.KeyFile); err != nil {
+		if sc.Keys, err = federation.ReadKeyFile(cfg.KeyFile); err != nil {
 			return err
 		}
 	}

@@ -64,7 +64,7 @@ func startFederation(t *testing.T) *fed {
 			t.Fatal(err)
 		}
 		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-			Key: keys[id], Manifest: m, Peers: peers, SyncInterval: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Keys: keys[id], Manifest: m, Peers: peers, SyncInterval: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Cert: &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6}})
 		if err != nil {
 			t.Fatal(err)

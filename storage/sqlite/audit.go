@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -56,36 +57,28 @@ func newAuditRecord(ctx context.Context, resource, origin string, first, last ui
 
 const insertAuditSQL = "INSERT INTO audit (" + auditColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-// insertAudit stores r, with the writer's prepared statement when stmt is
-// not nil (a write), else preparing it (when the store opens).
+// insertAudit stores r with the writer's prepared statement.
 func insertAudit(tx *sql.Tx, stmt *sql.Stmt, r *audit.Record) error {
-	args := []any{r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq, r.ChangeHash, r.PrevHash, r.Hash}
-	var err error
-	if stmt != nil {
-		_, err = tx.Stmt(stmt).Exec(args...)
-	} else {
-		_, err = tx.Exec(insertAuditSQL, args...)
-	}
-	if err != nil {
+	if _, err := tx.Stmt(stmt).Exec(r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq,
+		r.ChangeHash, r.PrevHash, r.Hash); err != nil {
 		return fmt.Errorf("append audit record: %w", err)
 	}
 	return nil
 }
 
-// appendAudit appends a record after the last one stored, outside the
-// writer (when the store opens).
-func appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first, last uint64, hash []byte) error {
-	r := newAuditRecord(ctx, resource, origin, first, last, hash)
-	var prev audit.Record
-	switch err := tx.QueryRow("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&prev.Seq, &prev.Hash); {
-	case errors.Is(err, sql.ErrNoRows):
-		audit.Next(nil, &r)
-	case err != nil:
-		return fmt.Errorf("read audit head: %w", err)
-	default:
-		audit.Next(&prev, &r)
+// signAuditHead signs the trail's head when this transaction extended it,
+// in the same commit: someone with the database file but not the node key
+// can then neither rewrite and re-chain records nor drop the newest ones
+// unseen.
+func (db *DB) signAuditHead(tx *sql.Tx, before audit.Record) error {
+	if db.key == nil || db.auditHead.Seq == before.Seq {
+		return nil
 	}
-	return insertAudit(tx, nil, &r)
+	sig := audit.SignHead(db.key, db.origin, db.auditHead.Seq, db.auditHead.Hash)
+	if _, err := tx.Stmt(db.shared.upsertAuditHead).Exec(db.auditHead.Seq, db.auditHead.Hash, sig); err != nil {
+		return fmt.Errorf("sign audit head: %w", err)
+	}
+	return nil
 }
 
 const auditColumns = "seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash"
@@ -158,33 +151,20 @@ func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) 
 		return 0, nil, nil, err
 	}
 	count, head, problems := v.Finish(heads)
+	var signed audit.SignedHead
+	err = tx.QueryRowContext(ctx, "SELECT seq, hash, signature FROM audit_head").Scan(&signed.Seq, &signed.Hash, &signed.Signature)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		signed = audit.SignedHead{}
+	case err != nil:
+		return 0, nil, nil, err
+	}
+	var pub ed25519.PublicKey
+	if db.key != nil {
+		pub = db.key.Public().(ed25519.PublicKey)
+	}
+	problems = append(problems, audit.CheckHead(signed, db.origin, count, head, pub)...)
 	return count, head, problems, nil
-}
-
-// adoptUnaudited gives the change log written before the audit trail
-// existed (databases older than schema version 5) one record per origin,
-// so the trail covers the whole log from then on.
-func adoptUnaudited(ctx context.Context, db *sql.DB) error {
-	var audited int
-	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM audit)").Scan(&audited); err != nil || audited != 0 {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	heads, err := changeHeads(ctx, tx)
-	if err != nil {
-		return err
-	}
-	ctx = storage.WithActor(ctx, storage.Actor{Name: "local", Action: "audit.adopt"})
-	for _, h := range heads {
-		if err := appendAudit(ctx, tx, h.origin, h.origin, 1, h.seq, h.hash); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
 }
 
 // logHead is the last entry of one origin's change log.

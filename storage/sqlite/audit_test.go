@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/audit"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -22,7 +24,8 @@ import (
 func TestAuditTrail(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	_, key, _ := ed25519.GenerateKey(nil)
+	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 	db.Close()
 
-	tamper := func(stmt, want string) {
+	tamperWith := func(what string, edit func(raw *sql.DB) error, key ed25519.PrivateKey, want string) {
 		t.Helper()
 		dir := t.TempDir()
 		copyPath := filepath.Join(dir, "provex.db")
@@ -69,20 +72,70 @@ func TestAuditTrail(t *testing.T) {
 		}
 		raw.Close()
 		raw, _ = sql.Open("sqlite3", "file:"+copyPath)
-		if _, err := raw.Exec(stmt); err != nil {
+		if err := edit(raw); err != nil {
 			t.Fatal(err)
 		}
 		raw.Close()
-		db, err := sqlite.Open(ctx, copyPath, "", sqlite.Options{})
+		db, err := sqlite.Open(ctx, copyPath, "", sqlite.Options{Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		_, _, problems, err := db.VerifyAudit(ctx)
 		if err != nil || !strings.Contains(strings.Join(problems, "\n"), want) {
-			t.Errorf("after %q: problems %q (%v), want one containing %q", stmt, problems, err, want)
+			t.Errorf("after %s: problems %q (%v), want one containing %q", what, problems, err, want)
 		}
 	}
+	tamper := func(stmt, want string) {
+		t.Helper()
+		tamperWith(stmt, func(raw *sql.DB) error { _, err := raw.Exec(stmt); return err }, key, want)
+	}
+	// Someone with the file but not the key edits a record and re-chains
+	// every record after it: each hash is right, but not the signed head.
+	rechain := func(raw *sql.DB) error {
+		if _, err := raw.Exec("UPDATE audit SET actor = 'token:cccc (admin)' WHERE seq = 3"); err != nil {
+			return err
+		}
+		rows, err := raw.Query("SELECT seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash FROM audit ORDER BY seq")
+		if err != nil {
+			return err
+		}
+		var all []audit.Record
+		for rows.Next() {
+			var r audit.Record
+			if err := rows.Scan(&r.Seq, &r.Time, &r.Actor, &r.RequestID, &r.Action, &r.Resource, &r.Origin, &r.FirstSeq, &r.LastSeq, &r.ChangeHash, &r.PrevHash); err != nil {
+				return err
+			}
+			all = append(all, r)
+		}
+		rows.Close()
+		for i := range all {
+			if i > 0 {
+				all[i].PrevHash = all[i-1].Hash
+			}
+			all[i].Hash = audit.Sum(&all[i])
+			if _, err := raw.Exec("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", all[i].PrevHash, all[i].Hash, all[i].Seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tamperWith("editing record 3 and re-chaining the trail", rechain, key, "the node key signed record 6 as the head, but the trail ends at record 6 with another hash")
+	// And one who also signs the new head with a key of their own.
+	_, forger, _ := ed25519.GenerateKey(nil)
+	tamperWith("re-chaining and signing with another key", func(raw *sql.DB) error {
+		if err := rechain(raw); err != nil {
+			return err
+		}
+		var hash []byte
+		if err := raw.QueryRow("SELECT hash FROM audit WHERE seq = 6").Scan(&hash); err != nil {
+			return err
+		}
+		_, err := raw.Exec("UPDATE audit_head SET hash = ?, signature = ?", hash, audit.SignHead(forger, "cao-bang", 6, hash))
+		return err
+	}, key, "does not verify with the node's key")
+	tamper("DELETE FROM audit_head", "carries no signature of the node key")
+	tamperWith("nothing, without the node key", func(*sql.DB) error { return nil }, nil, "the node's public key was not given")
 	tamper("UPDATE audit SET actor = 'token:cccc (admin)' WHERE seq = 3", "record 3 was edited")
 	tamper("UPDATE audit SET resource = 'provinces/cao-bang/agreements/zz' WHERE seq = 6", "record 6 was edited")
 	tamper("DELETE FROM audit WHERE seq = 2", "record 3 follows record 1")

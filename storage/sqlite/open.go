@@ -16,7 +16,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -36,6 +39,7 @@ import (
 	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
 )
 
 //go:embed migrations/*.sql
@@ -51,8 +55,17 @@ type Options struct {
 	// Readers is the size of the read pool (default 2 × GOMAXPROCS, at least 4).
 	Readers int
 	// Key signs a checkpoint of the node's own log in every commit that
-	// extends it. Without a key nothing is signed (tests of storage alone).
+	// extends it, and the audit trail's head in every commit that extends
+	// that. Without a key nothing is signed (tests of storage alone, and
+	// tools that only read).
 	Key ed25519.PrivateKey
+	// Sealer seals the node's states that not every member may read and
+	// opens the entries sealed to the node. Without one the store makes a
+	// key of its own for this run (tests of storage alone).
+	Sealer *changelog.Sealer
+	// Directory gives the members' encryption keys to seal to. Without one
+	// the node seals to itself alone.
+	Directory changelog.Directory
 	// NoAudit writes no audit trail: only to measure what it costs (bench).
 	NoAudit bool
 	// Committed, when set, is called after every commit that extended the
@@ -84,6 +97,16 @@ type DB struct {
 	stmts     map[*resource.Kind]*kindStmts
 	shared    *sharedStmts
 	key       ed25519.PrivateKey
+	sealer    *changelog.Sealer
+	directory changelog.Directory
+
+	// damage is the damaged ranges of stored logs by origin (log_damage),
+	// which are never served.
+	damageMu sync.Mutex
+	damage   map[string][]storage.Damage
+	// repairs counts repairs, so a check that read the log before one
+	// does not record what the repair fixed.
+	repairs   atomic.Int64
 	committed func()
 	noAudit   bool
 	// auditHead is the last audit record (Seq and Hash only); only the
@@ -132,10 +155,6 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
-	if err := adoptUnaudited(ctx, writer); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("audit trail of %s: %w", path, err)
-	}
 	if err := ensureRollups(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("build rollups in %s: %w", path, err)
@@ -168,6 +187,17 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	reader.SetMaxIdleConns(opts.Readers)
 	reader.SetConnMaxLifetime(0)
 
+	if opts.Sealer == nil {
+		key, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			writer.Close()
+			return nil, err
+		}
+		opts.Sealer, _ = changelog.NewSealer(key)
+	}
+	if opts.Directory == nil {
+		opts.Directory = soloDirectory{origin, opts.Sealer.PublicKey()}
+	}
 	db := &DB{
 		origin:    origin,
 		log:       opts.Logger,
@@ -179,6 +209,9 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		stopped:   make(chan struct{}),
 		stmts:     map[*resource.Kind]*kindStmts{},
 		key:       opts.Key,
+		sealer:    opts.Sealer,
+		directory: opts.Directory,
+		damage:    map[string][]storage.Damage{},
 		committed: opts.Committed,
 		noAudit:   opts.NoAudit,
 	}
@@ -197,9 +230,34 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		db.reader.Close()
 		return nil, err
 	}
+	err = db.loadDamage(ctx)
+	if err == nil {
+		err = db.checkOwnHead(ctx)
+	}
+	if err != nil {
+		db.writer.Close()
+		db.reader.Close()
+		return nil, err
+	}
 	go db.runWriter()
+	if err := db.retryUnopened(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
+
+// soloDirectory is the directory of a store without one: itself only.
+type soloDirectory struct {
+	member string
+	key    *ecdh.PublicKey
+}
+
+func (d soloDirectory) EncryptionKey(member string) (*ecdh.PublicKey, bool) {
+	return d.key, member == d.member
+}
+
+func (d soloDirectory) MemberIDs() []string { return []string{d.member} }
 
 // dsn builds the connection string. Every connection gets the same pragmas
 // because database/sql may open new ones at any time.
@@ -217,9 +275,23 @@ func dsn(path string, readOnly bool) string {
 		// write survives power loss, not only a process crash.
 		q.Set("_synchronous", "FULL")
 		q.Set("_txlock", "immediate")
+		// Deleted content is overwritten where that costs no extra I/O: a
+		// record taken away from this node (a later state was sealed to
+		// others) leaves no old copy in the file's free space.
+		q.Set("_secure_delete", "FAST")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
+
+// formatMigration is the schema version that brought change-log format 3
+// (changelog.FormatVersion): sealed entries instead of redacted ones.
+const formatMigration = 6
+
+// ErrOldFormat is the error of opening a data directory whose change log
+// an older provex wrote.
+var ErrOldFormat = fmt.Errorf("the database holds a change log in format %d or older, written by an older provex; "+
+	"this provex seals confidential records and cannot convert it. There is no release to upgrade from: "+
+	"move the data directory away and start the node on an empty one (for the demo, remove provex-demo)", changelog.FormatVersion-1)
 
 // migrate applies the embedded migrations above the database's user_version,
 // each in its own transaction.
@@ -235,6 +307,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	if version > len(names) {
 		return fmt.Errorf("database is at schema version %d, newer than this binary's %d", version, len(names))
+	}
+	if version > 0 && version < formatMigration {
+		var held bool
+		if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM changes)").Scan(&held); err != nil {
+			return err
+		}
+		if held {
+			return ErrOldFormat
+		}
 	}
 	for i := version; i < len(names); i++ {
 		body, err := migrations.ReadFile(names[i])

@@ -196,7 +196,7 @@ func (db *DB) Changes(ctx context.Context, origin string, after uint64, limit in
 	return db.queryEntries(ctx, "origin = ? AND seq > ? ORDER BY seq LIMIT ?", origin, after, limit)
 }
 
-const entryColumns = "origin, seq, hlc, name, data, prev_hash, hash, data_hash, visibility, visible_to, redacted"
+const entryColumns = "origin, seq, hlc, name, data, sealed, prev_hash, hash"
 
 func (db *DB) queryEntries(ctx context.Context, where string, args ...any) ([]changelog.Entry, error) {
 	rows, err := db.reader.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE "+where, args...)
@@ -216,19 +216,9 @@ func (db *DB) queryEntries(ctx context.Context, where string, args ...any) ([]ch
 }
 
 func scanEntry(row interface{ Scan(...any) error }) (changelog.Entry, error) {
-	var (
-		e         changelog.Entry
-		visibleTo string
-		redacted  bool
-	)
-	if err := row.Scan(&e.Origin, &e.Seq, &e.HLC, &e.Name, &e.Data, &e.PrevHash, &e.Hash, &e.DataHash, &e.Visibility, &visibleTo, &redacted); err != nil {
+	var e changelog.Entry
+	if err := row.Scan(&e.Origin, &e.Seq, &e.HLC, &e.Name, &e.Data, &e.Sealed, &e.PrevHash, &e.Hash); err != nil {
 		return e, fmt.Errorf("read change: %w", err)
-	}
-	if visibleTo != "" {
-		e.VisibleTo = strings.Split(visibleTo, ",")
-	}
-	if redacted {
-		e.Data = nil
 	}
 	return e, nil
 }

@@ -2,13 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ecdh"
+	crand "crypto/rand"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -274,27 +275,28 @@ func checkRollups(t *testing.T, db *DB, kind *resource.Kind, queries []storage.S
 	}
 }
 
-// applyRemote applies nghe-an's log: 60 public records drawn by gen, then
-// a change of the first to restricted (for lao-cai only), which arrives
-// redacted and so takes that record off this node.
+// applyRemote applies nghe-an's log, written by a store of its own: 60
+// public records drawn by gen, then a change of the first to restricted
+// (for lao-cai only), which is sealed to others and withdraws the record
+// from this node.
 func applyRemote(t *testing.T, db *DB, kind *resource.Kind, gen func(name string) proto.Message) {
 	t.Helper()
-	prev := changelog.ZeroHash
-	var entries []changelog.Entry
-	add := func(m proto.Message, redact bool) {
-		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-		if err != nil {
+	ctx := context.Background()
+	originKey, _ := ecdh.X25519().GenerateKey(crand.Reader)
+	laoCai, _ := ecdh.X25519().GenerateKey(crand.Reader)
+	sealer, _ := changelog.NewSealer(originKey)
+	origin, err := Open(ctx, filepath.Join(t.TempDir(), "nghe-an.db"), "nghe-an", Options{Sealer: sealer,
+		Directory: changelog.Keys{"nghe-an": originKey.PublicKey(), db.origin: db.sealer.PublicKey(), "lao-cai": laoCai.PublicKey()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer origin.Close()
+	write := func(m proto.Message) {
+		if _, err := origin.Write(ctx, storage.Write{Kind: kind, Name: kind.Name(m), Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+			return m, nil
+		}}); err != nil {
 			t.Fatal(err)
 		}
-		vis, to := kind.Audience(m)
-		e := changelog.Entry{Origin: "nghe-an", Seq: uint64(len(entries) + 1), HLC: time.Now().UnixNano(), Name: kind.Name(m),
-			Data: data, DataHash: changelog.DataSum(data), Visibility: vis, VisibleTo: to, PrevHash: prev}
-		e.Hash = changelog.Sum(&e)
-		if redact {
-			e.Data = nil
-		}
-		prev = e.Hash
-		entries = append(entries, e)
 	}
 	var first proto.Message
 	for i := range 60 {
@@ -302,18 +304,22 @@ func applyRemote(t *testing.T, db *DB, kind *resource.Kind, gen func(name string
 		if i == 0 {
 			first = m
 		}
-		add(m, false)
+		write(m)
 	}
 	gone := proto.Clone(first)
 	fields := gone.ProtoReflect().Descriptor().Fields()
 	gone.ProtoReflect().Set(fields.ByName("visibility"), protoreflect.ValueOfEnum(protoreflect.EnumNumber(typev1.Visibility_VISIBILITY_RESTRICTED)))
 	gone.ProtoReflect().Mutable(fields.ByName("visible_to")).List().Append(protoreflect.ValueOfString("lao-cai"))
-	add(gone, true)
+	write(gone)
+	entries, err := origin.Changes(ctx, "nghe-an", 0, 100)
+	if err != nil || len(entries) != 61 || !entries[60].Sealed {
+		t.Fatalf("origin's log: %d entries, %v", len(entries), err)
+	}
 	last := entries[len(entries)-1]
-	if err := db.ApplyRemote(context.Background(), entries, changelog.Checkpoint{Origin: "nghe-an", Seq: last.Seq, Hash: last.Hash, Signature: []byte("unchecked by storage")}); err != nil {
+	if _, err := db.ApplyRemote(ctx, entries, changelog.Checkpoint{Origin: "nghe-an", Seq: last.Seq, Hash: last.Hash, Signature: []byte("unchecked by storage")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Get(context.Background(), kind, kind.Name(first)); err == nil {
+	if _, err := db.Get(ctx, kind, kind.Name(first)); err == nil {
 		t.Fatal("a record restricted away from this node is still here")
 	}
 }

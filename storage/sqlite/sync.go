@@ -15,17 +15,18 @@ import (
 	"github.com/provex/provex/storage"
 )
 
-// Origins reports, per origin, the last contiguous entry, the newest
-// checkpoint and the holes. Entries are applied only in order, so the
-// highest seq of an origin is its last contiguous entry. Every step is an
-// index seek: a GROUP BY over the log would read all of it, and pulls ask
-// for this every time.
+// Origins reports, per origin, the last entry, the newest checkpoint, the
+// entries not applied and the damage found. Entries are appended only in
+// order, so the highest seq of an origin is its last entry. Every step is
+// an index seek: a GROUP BY over the log would read all of it, and pulls
+// ask for this every time.
 func (db *DB) Origins(ctx context.Context) ([]storage.OriginState, error) {
-	conn, err := db.reader.Conn(ctx)
+	// One read transaction: the heads and the counts agree.
+	conn, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer conn.Rollback()
 	var out []storage.OriginState
 	origin := ""
 	for {
@@ -37,7 +38,7 @@ func (db *DB) Origins(ctx context.Context) ([]storage.OriginState, error) {
 			return out, nil
 		}
 		origin = next.String
-		o := storage.OriginState{Origin: origin, Checkpoint: changelog.Checkpoint{Origin: origin}}
+		o := storage.OriginState{Origin: origin, Checkpoint: changelog.Checkpoint{Origin: origin}, Damaged: db.Damaged(origin)}
 		if err := conn.QueryRowContext(ctx, "SELECT seq, hash, hlc FROM changes WHERE origin = ? ORDER BY seq DESC LIMIT 1", origin).
 			Scan(&o.Seq, &o.Hash, &o.HLC); err != nil {
 			return nil, fmt.Errorf("read head of %s: %w", origin, err)
@@ -47,18 +48,60 @@ func (db *DB) Origins(ctx context.Context) ([]storage.OriginState, error) {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("read checkpoint of %s: %w", origin, err)
 		}
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM holes WHERE origin = ?", origin).Scan(&o.Holes); err != nil {
-			return nil, fmt.Errorf("count holes of %s: %w", origin, err)
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE state = 'rejected'), count(*) FILTER (WHERE state = 'unopened')
+			FROM unapplied WHERE origin = ?`, origin).Scan(&o.Rejected, &o.Unopened); err != nil {
+			return nil, fmt.Errorf("count unapplied entries of %s: %w", origin, err)
+		}
+		err = conn.QueryRowContext(ctx, "SELECT seq FROM log_verified WHERE origin = ?", origin).Scan(&o.Verified)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("read verified mark of %s: %w", origin, err)
+		}
+		err = conn.QueryRowContext(ctx, "SELECT entries FROM opened_counts WHERE origin = ?", origin).Scan(&o.Opened)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("read opened count of %s: %w", origin, err)
+		}
+		if origin == db.origin {
+			if o.SealedFor, err = sealedCounts(ctx, conn); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, o)
 	}
 }
 
+func sealedCounts(ctx context.Context, conn *sql.Tx) (map[string]int64, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT member, entries FROM sealed_counts")
+	if err != nil {
+		return nil, fmt.Errorf("read sealed counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var (
+			m string
+			n int64
+		)
+		if err := rows.Scan(&m, &n); err != nil {
+			return nil, err
+		}
+		out[m] = n
+	}
+	return out, rows.Err()
+}
+
 // Checkpoint returns origin's newest checkpoint with seq <= upTo.
 func (db *DB) Checkpoint(ctx context.Context, origin string, upTo uint64) (changelog.Checkpoint, error) {
+	return db.checkpointWhere(ctx, origin, "seq <= ? ORDER BY seq DESC", upTo)
+}
+
+// NextCheckpoint returns origin's oldest checkpoint with seq >= from.
+func (db *DB) NextCheckpoint(ctx context.Context, origin string, from uint64) (changelog.Checkpoint, error) {
+	return db.checkpointWhere(ctx, origin, "seq >= ? ORDER BY seq", from)
+}
+
+func (db *DB) checkpointWhere(ctx context.Context, origin, where string, seq uint64) (changelog.Checkpoint, error) {
 	c := changelog.Checkpoint{Origin: origin}
-	err := db.reader.QueryRowContext(ctx,
-		"SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND seq <= ? ORDER BY seq DESC LIMIT 1", origin, upTo).
+	err := db.reader.QueryRowContext(ctx, "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND "+where+" LIMIT 1", origin, seq).
 		Scan(&c.Seq, &c.Hash, &c.Signature)
 	if errors.Is(err, sql.ErrNoRows) {
 		return changelog.Checkpoint{Origin: origin}, nil
@@ -84,15 +127,17 @@ func lastEntry(tx *sql.Tx, origin string) (uint64, []byte, error) {
 
 // ApplyRemote appends a verified run of another origin's entries and
 // applies the record states they carry, in one transaction.
-func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) error {
+func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) ([]storage.Refusal, error) {
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	origin := entries[0].Origin
 	if origin == db.origin {
-		return apperr.PermissionDenied("entries of %s come only from this node itself", origin)
+		return nil, apperr.PermissionDenied("entries of %s come only from this node itself", origin)
 	}
-	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+	var refusals []storage.Refusal
+	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+		refusals = refusals[:0]
 		seq, hash, err := lastEntry(tx, origin)
 		if err != nil {
 			return err
@@ -100,8 +145,9 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		// Idempotent on (origin, seq): entries this node already holds (a
 		// concurrent pull from another peer brought them) are skipped, once
 		// the last of them is found to be the very entry stored.
-		if skip := int(min(uint64(len(entries)), seq-min(seq, entries[0].Seq-1))); skip > 0 {
-			last := entries[skip-1]
+		run := entries
+		if skip := int(min(uint64(len(run)), seq-min(seq, run[0].Seq-1))); skip > 0 {
+			last := run[skip-1]
 			var stored []byte
 			if err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, last.Seq).Scan(&stored); err != nil {
 				return fmt.Errorf("read %s/%d: %w", origin, last.Seq, err)
@@ -109,169 +155,337 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 			if !bytes.Equal(stored, last.Hash) {
 				return apperr.Aborted("entry %s/%d differs from the one this node holds", origin, last.Seq)
 			}
-			entries = entries[skip:]
-			if len(entries) == 0 {
+			run = run[skip:]
+			if len(run) == 0 {
 				return nil
 			}
 		}
-		if entries[0].Seq != seq+1 || !bytes.Equal(entries[0].PrevHash, hash) {
-			return apperr.Aborted("entries of %s start at %d but this node holds up to %d (or another chain)", origin, entries[0].Seq, seq)
+		if run[0].Seq != seq+1 || !bytes.Equal(run[0].PrevHash, hash) {
+			return apperr.Aborted("entries of %s start at %d but this node holds up to %d (or another chain)", origin, run[0].Seq, seq)
 		}
-		var maxHLC int64
-		for i := range entries {
-			e := &entries[i]
+		var (
+			maxHLC int64
+			opened int
+		)
+		for i := range run {
+			e := &run[i]
 			if e.Origin != origin {
 				return fmt.Errorf("batch mixes origins %s and %s", origin, e.Origin)
 			}
 			if err := db.appendEntry(tx, e); err != nil {
 				return err
 			}
-			if err := db.applyState(tx, e); err != nil {
+			r, read, err := db.applyEntry(tx, e)
+			if err != nil {
 				return err
 			}
+			if r != nil {
+				refusals = append(refusals, *r)
+			}
+			if read {
+				opened++
+			}
 			maxHLC = max(maxHLC, e.HLC)
+		}
+		if err := db.countOpened(tx, origin, opened); err != nil {
+			return err
 		}
 		if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 			return fmt.Errorf("store checkpoint of %s: %w", origin, err)
 		}
-		last := entries[len(entries)-1]
-		if err := db.appendAudit(ctx, tx, origin, origin, entries[0].Seq, last.Seq, last.Hash); err != nil {
+		if err := db.auditAppended(ctx, tx, origin, run[0].Seq, run[len(run)-1]); err != nil {
 			return err
 		}
 		db.clock.Observe(maxHLC)
 		return nil
 	})
-}
-
-// applyState makes the record state an entry carries this node's copy. A
-// redacted entry that this node may read is a hole to fill; one it may not
-// read means the record is no longer for this node, so its copy goes.
-func (db *DB) applyState(tx *sql.Tx, e *changelog.Entry) error {
-	k, ok := resource.KindOfName(e.Name)
-	if !ok {
-		return fmt.Errorf("entry %s/%d names %q, which is no known kind", e.Origin, e.Seq, e.Name)
-	}
-	st, err := db.kindStmts(k)
-	if err != nil {
-		return err
-	}
-	var (
-		id      int64
-		old     []byte
-		exists  = true
-		current uint64
-	)
-	switch err := tx.Stmt(st.selectState).QueryRow(e.Name).Scan(&id, &old, &current); {
-	case errors.Is(err, sql.ErrNoRows):
-		exists = false
-	case err != nil:
-		return fmt.Errorf("read %s: %w", e.Name, err)
-	}
-	if e.Redacted() {
-		if resource.MayRead(db.origin, e.Origin, e.Visibility, e.VisibleTo) {
-			_, err := tx.Exec("INSERT OR IGNORE INTO holes (origin, seq) VALUES (?, ?)", e.Origin, e.Seq)
-			return err
-		}
-		if exists {
-			if _, err := tx.Exec("DELETE FROM "+k.Table()+" WHERE id = ?", id); err != nil {
-				return err
-			}
-			_, err := tx.Stmt(st.shared.deleteValues).Exec(k.Collection, id)
-			return err
-		}
-		return nil
-	}
-	if exists && current >= e.Seq {
-		// A newer state is already here (a hole filled late).
-		return nil
-	}
-	m := k.New()
-	if err := proto.Unmarshal(e.Data, m); err != nil {
-		return fmt.Errorf("decode entry %s/%d: %w", e.Origin, e.Seq, err)
-	}
-	if k.Name(m) != e.Name {
-		return fmt.Errorf("entry %s/%d is named %s but holds %s", e.Origin, e.Seq, e.Name, k.Name(m))
-	}
-	return db.putRecord(tx, k, st, e.Name, id, exists, m, e.Data, e.Seq)
-}
-
-// Holes lists seqs this node holds redacted but may read.
-func (db *DB) Holes(ctx context.Context, origin string, limit int) ([]uint64, error) {
-	rows, err := db.reader.QueryContext(ctx, "SELECT seq FROM holes WHERE origin = ? ORDER BY seq LIMIT ?", origin, limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []uint64
-	for rows.Next() {
-		var s uint64
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
+	for _, r := range refusals {
+		db.log.Warn("entry held but not applied", "origin", r.Origin, "seq", r.Seq, "unopened", r.Unopened, "reason", r.Reason)
+	}
+	return refusals, nil
+}
+
+// countOpened adds n to the entries of origin this node opened.
+func (db *DB) countOpened(tx *sql.Tx, origin string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.Stmt(db.shared.countOpened).Exec(origin, n)
+	return err
+}
+
+// applyEntry makes the state an entry of another origin carries this
+// node's copy of the record, where this node may read it. An entry whose
+// state it may not apply (a record of another origin, not a record, or
+// sealed to it but not opening) is recorded as unapplied and returned.
+// opened says a sealed state opened for this node as one of its readers.
+func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refusal, opened bool, err error) {
+	refuse := func(unopened bool, format string, args ...any) (*storage.Refusal, bool, error) {
+		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: unopened, Reason: fmt.Sprintf(format, args...)}
+		state := "rejected"
+		if unopened {
+			state = "unopened"
 		}
-		out = append(out, s)
+		_, err := tx.Exec("INSERT OR REPLACE INTO unapplied (origin, seq, state, reason) VALUES (?, ?, ?, ?)", e.Origin, e.Seq, state, r.Reason)
+		return r, opened, err
 	}
-	return out, rows.Err()
+	name, data := e.Name, e.Data
+	if e.Sealed {
+		o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+		switch {
+		case errors.Is(err, changelog.ErrNotAddressed):
+			return nil, false, nil // this node relays it, and cannot read it
+		case errors.Is(err, changelog.ErrMalformed):
+			return refuse(false, "%v", err)
+		case err != nil:
+			return refuse(true, "sealed to this node but does not open: %v", err)
+		}
+		opened = !o.Withdrawn
+		k, err := resource.CheckOwned(o.Name, e.Origin)
+		if err != nil {
+			return refuse(false, "%v", err)
+		}
+		if o.Withdrawn {
+			return nil, false, db.withdraw(tx, k, o.Name, e.Seq)
+		}
+		name, data = o.Name, o.Data
+	}
+	k, err := resource.CheckOwned(name, e.Origin)
+	if err != nil {
+		return refuse(false, "%v", err)
+	}
+	m := k.New()
+	if err := proto.Unmarshal(data, m); err != nil {
+		return refuse(false, "the state of %s does not decode: %v", name, err)
+	}
+	if got := k.Name(m); got != name {
+		return refuse(false, "the entry names %s but its state is %q", name, got)
+	}
+	if v, to := k.Audience(m); !resource.MayRead(db.origin, e.Origin, v, to) {
+		// Not for this node (a state its origin published unsealed
+		// though it says otherwise): any copy goes.
+		return nil, opened, db.withdraw(tx, k, name, e.Seq)
+	}
+	return nil, opened, db.putState(tx, k, name, m, data, e.Seq)
 }
 
-// Entries returns the listed entries of origin that this node holds.
-func (db *DB) Entries(ctx context.Context, origin string, seqs []uint64) ([]changelog.Entry, error) {
-	if len(seqs) == 0 {
-		return nil, nil
+// newestApplied returns the seq of the newest entry applied to the record
+// (its row, or the entry that took it away), the row's id, and whether the
+// row exists. Entries of a record all come from its owner, so seqs compare.
+func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint64, id int64, exists bool, err error) {
+	st, err := db.kindStmts(k)
+	if err != nil {
+		return 0, 0, false, err
 	}
-	args := []any{origin}
-	for _, s := range seqs {
-		args = append(args, s)
+	var data []byte
+	switch err := tx.Stmt(st.selectState).QueryRow(name).Scan(&id, &data, &seq); {
+	case err == nil:
+		exists = true
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, 0, false, fmt.Errorf("read %s: %w", name, err)
 	}
-	return db.queryEntries(ctx, "origin = ? AND seq IN ("+placeholders(len(seqs))+") ORDER BY seq", args...)
+	var gone uint64
+	switch err := tx.QueryRow("SELECT seq FROM withdrawn WHERE name = ?", name).Scan(&gone); {
+	case err == nil:
+		seq = max(seq, gone)
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, 0, false, err
+	}
+	return seq, id, exists, nil
 }
 
-// FillHoles replaces redacted entries by their full versions.
-func (db *DB) FillHoles(ctx context.Context, entries []changelog.Entry) error {
-	return db.runInWriter(ctx, func(tx *sql.Tx) error {
-		for i := range entries {
-			e := &entries[i]
-			if e.Redacted() || !changelog.Verify(e) {
-				return fmt.Errorf("entry %s/%d to fill a hole does not verify", e.Origin, e.Seq)
-			}
-			var hash []byte
-			err := tx.QueryRow("SELECT c.hash FROM holes h JOIN changes c ON c.origin = h.origin AND c.seq = h.seq WHERE h.origin = ? AND h.seq = ?",
-				e.Origin, e.Seq).Scan(&hash)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // filled meanwhile, or never a hole
-			}
+// putState stores a record state of entry seq unless a newer one was
+// applied already (an unopened entry opened late).
+func (db *DB) putState(tx *sql.Tx, k *resource.Kind, name string, m proto.Message, data []byte, seq uint64) error {
+	newest, id, exists, err := db.newestApplied(tx, k, name)
+	if err != nil || newest >= seq {
+		return err
+	}
+	st, _ := db.kindStmts(k)
+	if err := db.putRecord(tx, k, st, name, id, exists, m, data, seq); err != nil {
+		return err
+	}
+	_, err = tx.Exec("DELETE FROM withdrawn WHERE name = ?", name)
+	return err
+}
+
+// withdraw removes this node's copy of a record it may no longer read, as
+// of entry seq.
+func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) error {
+	newest, id, exists, err := db.newestApplied(tx, k, name)
+	if err != nil || newest >= seq {
+		return err
+	}
+	if exists {
+		st, _ := db.kindStmts(k)
+		if _, err := tx.Exec("DELETE FROM "+k.Table()+" WHERE id = ?", id); err != nil {
+			return err
+		}
+		if _, err := tx.Stmt(st.shared.deleteValues).Exec(k.Collection, id); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec("INSERT OR REPLACE INTO withdrawn (name, seq) VALUES (?, ?)", name, seq)
+	return err
+}
+
+// retryUnopened opens again the entries sealed to this node that did not
+// open before (a key restored to the key file since), and applies what
+// opens now.
+func (db *DB) retryUnopened(ctx context.Context) error {
+	rows, err := db.reader.QueryContext(ctx, "SELECT origin, seq FROM unapplied WHERE state = 'unopened' ORDER BY origin, seq")
+	if err != nil {
+		return err
+	}
+	type pos struct {
+		origin string
+		seq    uint64
+	}
+	var pending []pos
+	for rows.Next() {
+		var p pos
+		if err := rows.Scan(&p.origin, &p.seq); err != nil {
+			rows.Close()
+			return err
+		}
+		pending = append(pending, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(pending) == 0 {
+		return err
+	}
+	opened := 0
+	err = db.runInWriter(ctx, func(tx *sql.Tx) error {
+		opened = 0
+		for _, p := range pending {
+			row := tx.QueryRow("SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq = ?", p.origin, p.seq)
+			e, err := scanEntry(row)
 			if err != nil {
 				return err
 			}
-			if !bytes.Equal(hash, e.Hash) {
-				return apperr.PermissionDenied("entry %s/%d does not match the hash this node holds for it", e.Origin, e.Seq)
-			}
-			if _, err := tx.Exec("UPDATE changes SET data = ?, redacted = 0 WHERE origin = ? AND seq = ?", e.Data, e.Origin, e.Seq); err != nil {
+			if _, err := tx.Exec("DELETE FROM unapplied WHERE origin = ? AND seq = ?", p.origin, p.seq); err != nil {
 				return err
 			}
-			if _, err := tx.Exec("DELETE FROM holes WHERE origin = ? AND seq = ?", e.Origin, e.Seq); err != nil {
+			r, read, err := db.applyEntry(tx, &e)
+			if err != nil {
 				return err
 			}
-			// The entry was audited when it arrived redacted; this records
-			// who completed it (no change-log entries of its own).
-			if err := db.appendAudit(ctx, tx, e.Name, "", 0, 0, e.Hash); err != nil {
-				return err
+			if r == nil {
+				opened++
 			}
-			// A later entry of the record already decided this node's copy
-			// (it may have taken the record away, leaving no row for the
-			// seq check in applyState to see): the fill only completes the
-			// log.
-			var later int
-			if err := tx.QueryRow("SELECT EXISTS (SELECT 1 FROM changes WHERE origin = ? AND seq > ? AND name = ?)",
-				e.Origin, e.Seq, e.Name).Scan(&later); err != nil {
-				return err
-			}
-			if later != 0 {
-				continue
-			}
-			if err := db.applyState(tx, e); err != nil {
-				return err
+			if read {
+				if err := db.countOpened(tx, p.origin, 1); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
+	if err == nil && opened > 0 {
+		db.log.Info("opened sealed entries that did not open before", "entries", opened, "still unopened", len(pending)-opened)
+	}
+	return err
+}
+
+// rebuildOrigin rebuilds every record of origin from its stored log: the
+// records are deleted and each entry applied again in order (sealed ones
+// opened again). A repair calls it when it replaced entries that were
+// intact but not the origin's (another chain, or a consistent rewrite):
+// what this node applied from them cannot be trusted.
+func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
+	for _, k := range resource.Kinds() {
+		if _, err := tx.Exec("DELETE FROM record_values WHERE kind = ? AND record IN (SELECT id FROM "+k.Table()+" WHERE province = ?)",
+			k.Collection, origin); err != nil {
+			return err
+		}
+		if _, err := tx.Exec("DELETE FROM "+k.Table()+" WHERE province = ?", origin); err != nil {
+			return err
+		}
+	}
+	// Names under provinces/{origin}/ sort from that prefix up to
+	// provinces/{origin}0 ('0' follows '/').
+	if _, err := tx.Exec("DELETE FROM withdrawn WHERE name >= ? AND name < ?", "provinces/"+origin+"/", "provinces/"+origin+"0"); err != nil {
+		return err
+	}
+	for _, table := range []string{"unapplied", "opened_counts"} {
+		if _, err := tx.Exec("DELETE FROM "+table+" WHERE origin = ?", origin); err != nil {
+			return err
+		}
+	}
+	own := origin == db.origin
+	if own {
+		if _, err := tx.Exec("DELETE FROM sealed_counts"); err != nil {
+			return err
+		}
+	}
+	opened := 0
+	for after := uint64(0); ; {
+		rows, err := tx.Query("SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT 1000", origin, after)
+		if err != nil {
+			return err
+		}
+		var entries []changelog.Entry
+		for rows.Next() {
+			e, err := scanEntry(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			entries = append(entries, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			break
+		}
+		for i := range entries {
+			e := &entries[i]
+			_, read, err := db.applyEntry(tx, e)
+			if err != nil {
+				return err
+			}
+			if read && !own {
+				opened++
+			}
+			if own && e.Sealed {
+				if err := db.recountSealed(tx, e); err != nil {
+					return err
+				}
+			}
+		}
+		after = entries[len(entries)-1].Seq
+	}
+	db.log.Warn("rebuilt the records of an origin from its repaired log", "origin", origin)
+	return db.countOpened(tx, origin, opened)
+}
+
+// recountSealed counts, for one of the node's own sealed entries, the
+// members it is sealed to (as seal does when writing it).
+func (db *DB) recountSealed(tx *sql.Tx, e *changelog.Entry) error {
+	o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+	if err != nil || o.Withdrawn {
+		return nil
+	}
+	k, ok := resource.KindOfName(o.Name)
+	if !ok {
+		return nil
+	}
+	m := k.New()
+	if err := proto.Unmarshal(o.Data, m); err != nil {
+		return nil
+	}
+	v, to := k.Audience(m)
+	for _, r := range resource.Readers(db.origin, v, to)[1:] {
+		if _, ok := db.directory.EncryptionKey(r); ok {
+			if _, err := tx.Stmt(db.shared.countSealed).Exec(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -50,14 +50,14 @@ func TestApplyRemoteIsIdempotent(t *testing.T) {
 	}
 	defer follower.Close()
 	cp6 := changelog.SignCheckpoint(key, "cao-bang", 6, entries[5].Hash)
-	if err := follower.ApplyRemote(ctx, entries[:6], cp6); err != nil {
+	if _, err := follower.ApplyRemote(ctx, entries[:6], cp6); err != nil {
 		t.Fatal(err)
 	}
 	// Overlapping run 4..10 (held 4..6 are skipped) and a full repeat.
-	if err := follower.ApplyRemote(ctx, entries[3:], cp); err != nil {
+	if _, err := follower.ApplyRemote(ctx, entries[3:], cp); err != nil {
 		t.Fatalf("overlapping run: %v", err)
 	}
-	if err := follower.ApplyRemote(ctx, entries, cp); err != nil {
+	if _, err := follower.ApplyRemote(ctx, entries, cp); err != nil {
 		t.Fatalf("repeated run: %v", err)
 	}
 	got, err := follower.Changes(ctx, "cao-bang", 0, 100)
@@ -68,7 +68,7 @@ func TestApplyRemoteIsIdempotent(t *testing.T) {
 	forged := append([]changelog.Entry(nil), entries...)
 	forged[9].Hash = append([]byte(nil), forged[9].Hash...)
 	forged[9].Hash[0] ^= 1
-	if err := follower.ApplyRemote(ctx, forged, cp); err == nil {
+	if _, err := follower.ApplyRemote(ctx, forged, cp); err == nil {
 		t.Fatal("a run that disagrees with the held log was accepted")
 	}
 	for _, e := range entries {

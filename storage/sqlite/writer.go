@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ecdh"
 	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,7 +174,11 @@ func (db *DB) commit(batch []*pendingWrite) {
 		tx.Rollback()
 		return
 	}
-	if err := db.signHead(tx, headBefore); err != nil {
+	err = db.signHead(tx, headBefore)
+	if err == nil {
+		err = db.signAuditHead(tx, auditBefore)
+	}
+	if err != nil {
 		tx.Rollback()
 		db.setHead(headBefore)
 		db.auditHead = auditBefore
@@ -216,6 +222,9 @@ func (db *DB) setHead(e changelog.Entry) {
 // the change-log entry, the request id and the audit record (of ctx's
 // actor).
 func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Message, error) {
+	if why := db.ownLogBrokenReason(); why != "" {
+		return nil, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why)
+	}
 	k := w.Kind
 	st, err := db.kindStmts(k)
 	if err != nil {
@@ -271,9 +280,13 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 		return nil, err
 	}
 
-	visibility, visibleTo := k.Audience(next)
-	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data,
-		DataHash: changelog.DataSum(data), Visibility: visibility, VisibleTo: visibleTo, PrevHash: head.Hash}
+	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data, PrevHash: head.Hash}
+	if visibility, visibleTo := k.Audience(next); !resource.Public(visibility) {
+		if entry.Data, err = db.seal(tx, k, w.Name, stamp.Seq, data, current, visibility, visibleTo); err != nil {
+			return nil, err
+		}
+		entry.Name, entry.Sealed = "", true
+	}
 	entry.Hash = changelog.Sum(&entry)
 	if err := db.appendEntry(tx, &entry); err != nil {
 		return nil, err
@@ -289,6 +302,46 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	entry.Data = nil
 	db.setHead(entry)
 	return next, nil
+}
+
+// seal makes the envelope of a state not every member may read: for its
+// readers, and a withdrawal notice for the members that could read the
+// record's previous state and no longer may. Readers that are not members
+// (no encryption key in the directory) cannot be sealed to; they are
+// skipped, as they run no node.
+func (db *DB) seal(tx *sql.Tx, k *resource.Kind, name string, seq uint64, data []byte, current proto.Message, visibility int32, visibleTo []string) ([]byte, error) {
+	readers := resource.Readers(db.origin, visibility, visibleTo)
+	keys := []*ecdh.PublicKey{db.sealer.PublicKey()}
+	for _, r := range readers[1:] {
+		if key, ok := db.directory.EncryptionKey(r); ok {
+			keys = append(keys, key)
+			if _, err := tx.Stmt(db.shared.countSealed).Exec(r); err != nil {
+				return nil, fmt.Errorf("count sealed entries: %w", err)
+			}
+		}
+	}
+	var exKeys []*ecdh.PublicKey
+	if current != nil {
+		var before []string
+		if v, to := k.Audience(current); resource.Public(v) {
+			before = db.directory.MemberIDs()
+		} else {
+			before = resource.Readers(db.origin, v, to)
+		}
+		for _, m := range before {
+			if m == db.origin || slices.Contains(readers, m) {
+				continue
+			}
+			if key, ok := db.directory.EncryptionKey(m); ok {
+				exKeys = append(exKeys, key)
+			}
+		}
+	}
+	env, err := db.sealer.Seal(db.origin, seq, name, data, keys, exKeys)
+	if err != nil {
+		return nil, fmt.Errorf("seal %s: %w", name, err)
+	}
+	return env, nil
 }
 
 // putRecord stores a record's new state: its row (inserted when exists is
@@ -329,15 +382,13 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 	return nil
 }
 
-// appendEntry adds an entry to the change log (redacted when it has no
-// data).
+// appendEntry adds an entry to the change log, whole.
 func (db *DB) appendEntry(tx *sql.Tx, e *changelog.Entry) error {
-	data, redacted := e.Data, 0
-	if e.Data == nil {
-		data, redacted = []byte{}, 1
+	data := e.Data
+	if data == nil {
+		data = []byte{}
 	}
-	if _, err := tx.Stmt(db.shared.insertChange).Exec(e.Origin, e.Seq, e.HLC, e.Name, data, e.PrevHash, e.Hash,
-		e.DataHash, e.Visibility, strings.Join(e.VisibleTo, ","), redacted); err != nil {
+	if _, err := tx.Stmt(db.shared.insertChange).Exec(e.Origin, e.Seq, e.HLC, e.Name, data, e.Sealed, e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("append change %s/%d: %w", e.Origin, e.Seq, err)
 	}
 	return nil
@@ -375,8 +426,8 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 
 // sharedStmts are the writer's statements that every kind uses.
 type sharedStmts struct {
-	selectRequest, insertRequest, insertChange, deleteValues, insertValue *sql.Stmt
-	insertCheckpoint, insertAudit                                         *sql.Stmt
+	selectRequest, insertRequest, insertChange, deleteValues, insertValue    *sql.Stmt
+	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened *sql.Stmt
 }
 
 type kindStmts struct {
@@ -405,10 +456,12 @@ func (db *DB) prepareAll() error {
 		return s
 	}
 	shared := &sharedStmts{
-		selectRequest: prepare(db.writer, "SELECT name FROM request_ids WHERE request_id = ?"),
-		insertRequest: prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc) VALUES (?, ?, ?)"),
-		insertChange: prepare(db.writer, `INSERT INTO changes (origin, seq, hlc, name, data, prev_hash, hash, data_hash, visibility, visible_to, redacted)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		selectRequest:    prepare(db.writer, "SELECT name FROM request_ids WHERE request_id = ?"),
+		insertRequest:    prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc) VALUES (?, ?, ?)"),
+		insertChange:     prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		upsertAuditHead:  prepare(db.writer, "INSERT OR REPLACE INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)"),
+		countSealed:      prepare(db.writer, "INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = entries + 1"),
+		countOpened:      prepare(db.writer, "INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = entries + excluded.entries"),
 		insertCheckpoint: prepare(db.writer, "INSERT OR REPLACE INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"),
 		deleteValues:     prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
 		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),

@@ -7,7 +7,9 @@
 // Sync between provex nodes: every node keeps an append-only, hash-chained
 // change log per origin, each origin signs checkpoints of its own log, and
 // nodes pull each other's entries (of every origin they hold, so entries
-// relay) after a version vector.
+// relay) after a version vector. Every entry travels whole to every node;
+// states that not every member may read travel sealed, and only their
+// readers open them.
 
 package syncv1
 
@@ -29,25 +31,22 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// One change of one record in an origin's log.
+// One change of one record in an origin's log (change-log format 3).
 type Entry struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Origin string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
 	Seq    uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	// Hybrid logical clock time, Unix nanoseconds.
-	Hlc  int64  `protobuf:"varint,3,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	Hlc int64 `protobuf:"varint,3,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	// The record's resource name; empty when sealed (the name is inside).
 	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
-	// The record's full new state (protobuf); empty when redacted.
-	Data     []byte `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
-	DataHash []byte `protobuf:"bytes,6,opt,name=data_hash,json=dataHash,proto3" json:"data_hash,omitempty"`
-	// provex.type.v1.Visibility of the state.
-	Visibility int32    `protobuf:"varint,7,opt,name=visibility,proto3" json:"visibility,omitempty"`
-	VisibleTo  []string `protobuf:"bytes,8,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
-	PrevHash   []byte   `protobuf:"bytes,9,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	Hash       []byte   `protobuf:"bytes,10,opt,name=hash,proto3" json:"hash,omitempty"`
-	// The data is withheld: the receiver may not read this record, or the
-	// sender holds it redacted itself.
-	Redacted      bool `protobuf:"varint,11,opt,name=redacted,proto3" json:"redacted,omitempty"`
+	// The record's full new state (protobuf), or, when sealed, the envelope
+	// that holds it for its readers.
+	Data []byte `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	// The state is sealed: only the members allowed to read it open it.
+	Sealed        bool   `protobuf:"varint,12,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	PrevHash      []byte `protobuf:"bytes,9,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	Hash          []byte `protobuf:"bytes,10,opt,name=hash,proto3" json:"hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -117,25 +116,11 @@ func (x *Entry) GetData() []byte {
 	return nil
 }
 
-func (x *Entry) GetDataHash() []byte {
+func (x *Entry) GetSealed() bool {
 	if x != nil {
-		return x.DataHash
+		return x.Sealed
 	}
-	return nil
-}
-
-func (x *Entry) GetVisibility() int32 {
-	if x != nil {
-		return x.Visibility
-	}
-	return 0
-}
-
-func (x *Entry) GetVisibleTo() []string {
-	if x != nil {
-		return x.VisibleTo
-	}
-	return nil
+	return false
 }
 
 func (x *Entry) GetPrevHash() []byte {
@@ -150,13 +135,6 @@ func (x *Entry) GetHash() []byte {
 		return x.Hash
 	}
 	return nil
-}
-
-func (x *Entry) GetRedacted() bool {
-	if x != nil {
-		return x.Redacted
-	}
-	return false
 }
 
 // An origin's signed statement that entry seq of its log has hash hash.
@@ -397,24 +375,100 @@ func (x *GetSyncStateResponse) GetMetrics() *SyncMetrics {
 	return nil
 }
 
+// A run of one origin's entries, first to last inclusive.
+type Range struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	First         uint64                 `protobuf:"varint,2,opt,name=first,proto3" json:"first,omitempty"`
+	Last          uint64                 `protobuf:"varint,3,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Range) Reset() {
+	*x = Range{}
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Range) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Range) ProtoMessage() {}
+
+func (x *Range) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Range.ProtoReflect.Descriptor instead.
+func (*Range) Descriptor() ([]byte, []int) {
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Range) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *Range) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *Range) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
 // How far a node holds one origin's log.
 type OriginState struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Origin string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
-	// Last entry applied without a gap, and its hash.
+	// Last entry held, and its hash.
 	Seq      uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	HeadHash []byte `protobuf:"bytes,3,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
 	// Newest signed checkpoint held.
 	Checkpoint *Checkpoint `protobuf:"bytes,4,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	// Entries held redacted that this node may read and still wants.
-	Holes         int64 `protobuf:"varint,5,opt,name=holes,proto3" json:"holes,omitempty"`
+	// Entries sealed to this node that it could not open: it should be able
+	// to, so the federation has not converged while any remain.
+	Unopened int64 `protobuf:"varint,6,opt,name=unopened,proto3" json:"unopened,omitempty"`
+	// Entries held but not applied because their state names a record the
+	// origin does not own, or is not a record: the origin's doing.
+	Rejected int64 `protobuf:"varint,7,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// The last entry this node's own checks proved intact.
+	VerifiedSeq uint64 `protobuf:"varint,8,opt,name=verified_seq,json=verifiedSeq,proto3" json:"verified_seq,omitempty"`
+	// Ranges of stored entries that do not verify: not served, and being
+	// fetched again from peers.
+	Damaged []*Damage `protobuf:"bytes,9,rep,name=damaged,proto3" json:"damaged,omitempty"`
+	// Sealed states of this origin that this node opened as a reader.
+	Opened int64 `protobuf:"varint,10,opt,name=opened,proto3" json:"opened,omitempty"`
+	// For the node's own origin: how many of its entries are sealed to each
+	// other member. A member that holds the whole log has opened exactly as
+	// many, or holds entries it should be able to open and cannot.
+	SealedFor     map[string]int64 `protobuf:"bytes,11,rep,name=sealed_for,json=sealedFor,proto3" json:"sealed_for,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OriginState) Reset() {
 	*x = OriginState{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +480,7 @@ func (x *OriginState) String() string {
 func (*OriginState) ProtoMessage() {}
 
 func (x *OriginState) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +493,7 @@ func (x *OriginState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OriginState.ProtoReflect.Descriptor instead.
 func (*OriginState) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{5}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OriginState) GetOrigin() string {
@@ -470,11 +524,107 @@ func (x *OriginState) GetCheckpoint() *Checkpoint {
 	return nil
 }
 
-func (x *OriginState) GetHoles() int64 {
+func (x *OriginState) GetUnopened() int64 {
 	if x != nil {
-		return x.Holes
+		return x.Unopened
 	}
 	return 0
+}
+
+func (x *OriginState) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+func (x *OriginState) GetVerifiedSeq() uint64 {
+	if x != nil {
+		return x.VerifiedSeq
+	}
+	return 0
+}
+
+func (x *OriginState) GetDamaged() []*Damage {
+	if x != nil {
+		return x.Damaged
+	}
+	return nil
+}
+
+func (x *OriginState) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *OriginState) GetSealedFor() map[string]int64 {
+	if x != nil {
+		return x.SealedFor
+	}
+	return nil
+}
+
+// A damaged range of a stored log.
+type Damage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Range         *Range                 `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	FoundTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=found_time,json=foundTime,proto3" json:"found_time,omitempty"`
+	Problem       string                 `protobuf:"bytes,3,opt,name=problem,proto3" json:"problem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Damage) Reset() {
+	*x = Damage{}
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Damage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Damage) ProtoMessage() {}
+
+func (x *Damage) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Damage.ProtoReflect.Descriptor instead.
+func (*Damage) Descriptor() ([]byte, []int) {
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Damage) GetRange() *Range {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+func (x *Damage) GetFoundTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FoundTime
+	}
+	return nil
+}
+
+func (x *Damage) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
 }
 
 type PeerState struct {
@@ -485,17 +635,20 @@ type PeerState struct {
 	LastErrorTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
 	LastError       string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	EntriesReceived int64                  `protobuf:"varint,6,opt,name=entries_received,json=entriesReceived,proto3" json:"entries_received,omitempty"`
-	// Pulls from this peer refused because an entry or checkpoint in them did
-	// not verify (one per refused pull; nothing of a refused message is applied).
-	EntriesRejected int64 `protobuf:"varint,7,opt,name=entries_rejected,json=entriesRejected,proto3" json:"entries_rejected,omitempty"`
-	Pulls           int64 `protobuf:"varint,8,opt,name=pulls,proto3" json:"pulls,omitempty"`
+	// Runs of entries from this peer refused because an entry or checkpoint
+	// did not verify (nothing of a refused run is applied; the origin is
+	// asked of the other peers).
+	RunsRefused int64 `protobuf:"varint,7,opt,name=runs_refused,json=runsRefused,proto3" json:"runs_refused,omitempty"`
+	Pulls       int64 `protobuf:"varint,8,opt,name=pulls,proto3" json:"pulls,omitempty"`
+	// Damaged entries of this node's store repaired from this peer's copies.
+	EntriesRepaired int64 `protobuf:"varint,9,opt,name=entries_repaired,json=entriesRepaired,proto3" json:"entries_repaired,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PeerState) Reset() {
 	*x = PeerState{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +660,7 @@ func (x *PeerState) String() string {
 func (*PeerState) ProtoMessage() {}
 
 func (x *PeerState) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +673,7 @@ func (x *PeerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerState.ProtoReflect.Descriptor instead.
 func (*PeerState) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PeerState) GetMember() string {
@@ -565,9 +718,9 @@ func (x *PeerState) GetEntriesReceived() int64 {
 	return 0
 }
 
-func (x *PeerState) GetEntriesRejected() int64 {
+func (x *PeerState) GetRunsRefused() int64 {
 	if x != nil {
-		return x.EntriesRejected
+		return x.RunsRefused
 	}
 	return 0
 }
@@ -579,25 +732,35 @@ func (x *PeerState) GetPulls() int64 {
 	return 0
 }
 
+func (x *PeerState) GetEntriesRepaired() int64 {
+	if x != nil {
+		return x.EntriesRepaired
+	}
+	return 0
+}
+
 type SyncMetrics struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	EntriesApplied int64                  `protobuf:"varint,1,opt,name=entries_applied,json=entriesApplied,proto3" json:"entries_applied,omitempty"`
-	// Pulls refused because an entry or checkpoint did not verify (one per
-	// refused pull).
+	// Entries held but not applied since start: rejected (their state names
+	// a record their origin does not own) or unopened.
 	EntriesRejected       int64 `protobuf:"varint,2,opt,name=entries_rejected,json=entriesRejected,proto3" json:"entries_rejected,omitempty"`
 	EntriesServed         int64 `protobuf:"varint,3,opt,name=entries_served,json=entriesServed,proto3" json:"entries_served,omitempty"`
-	HolesFilled           int64 `protobuf:"varint,4,opt,name=holes_filled,json=holesFilled,proto3" json:"holes_filled,omitempty"`
 	Pulls                 int64 `protobuf:"varint,5,opt,name=pulls,proto3" json:"pulls,omitempty"`
 	PullErrors            int64 `protobuf:"varint,6,opt,name=pull_errors,json=pullErrors,proto3" json:"pull_errors,omitempty"`
 	AnnouncementsReceived int64 `protobuf:"varint,7,opt,name=announcements_received,json=announcementsReceived,proto3" json:"announcements_received,omitempty"`
 	BytesReceived         int64 `protobuf:"varint,8,opt,name=bytes_received,json=bytesReceived,proto3" json:"bytes_received,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Runs of entries refused because an entry or checkpoint did not verify.
+	RunsRefused     int64 `protobuf:"varint,9,opt,name=runs_refused,json=runsRefused,proto3" json:"runs_refused,omitempty"`
+	EntriesRepaired int64 `protobuf:"varint,10,opt,name=entries_repaired,json=entriesRepaired,proto3" json:"entries_repaired,omitempty"`
+	EntriesUnopened int64 `protobuf:"varint,11,opt,name=entries_unopened,json=entriesUnopened,proto3" json:"entries_unopened,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SyncMetrics) Reset() {
 	*x = SyncMetrics{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +772,7 @@ func (x *SyncMetrics) String() string {
 func (*SyncMetrics) ProtoMessage() {}
 
 func (x *SyncMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +785,7 @@ func (x *SyncMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncMetrics.ProtoReflect.Descriptor instead.
 func (*SyncMetrics) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SyncMetrics) GetEntriesApplied() int64 {
@@ -642,13 +805,6 @@ func (x *SyncMetrics) GetEntriesRejected() int64 {
 func (x *SyncMetrics) GetEntriesServed() int64 {
 	if x != nil {
 		return x.EntriesServed
-	}
-	return 0
-}
-
-func (x *SyncMetrics) GetHolesFilled() int64 {
-	if x != nil {
-		return x.HolesFilled
 	}
 	return 0
 }
@@ -681,6 +837,27 @@ func (x *SyncMetrics) GetBytesReceived() int64 {
 	return 0
 }
 
+func (x *SyncMetrics) GetRunsRefused() int64 {
+	if x != nil {
+		return x.RunsRefused
+	}
+	return 0
+}
+
+func (x *SyncMetrics) GetEntriesRepaired() int64 {
+	if x != nil {
+		return x.EntriesRepaired
+	}
+	return 0
+}
+
+func (x *SyncMetrics) GetEntriesUnopened() int64 {
+	if x != nil {
+		return x.EntriesUnopened
+	}
+	return 0
+}
+
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The member pulling. It must be the member the caller's certificate
@@ -688,17 +865,18 @@ type PullRequest struct {
 	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
 	// The caller's version vector: per origin, the last entry it holds.
 	Have []*Position `protobuf:"bytes,2,rep,name=have,proto3" json:"have,omitempty"`
-	// Entries the caller holds redacted but may read.
-	Holes []*HoleRequest `protobuf:"bytes,3,rep,name=holes,proto3" json:"holes,omitempty"`
 	// Entries per response message (default 500, at most 5000).
-	BatchSize     uint32 `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	BatchSize uint32 `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	// Ranges of the caller's stored log that do not verify: the server sends
+	// its own copies first (each range at most 2000 entries).
+	Repair        []*Range `protobuf:"bytes,5,rep,name=repair,proto3" json:"repair,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +888,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +901,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PullRequest) GetMember() string {
@@ -740,13 +918,6 @@ func (x *PullRequest) GetHave() []*Position {
 	return nil
 }
 
-func (x *PullRequest) GetHoles() []*HoleRequest {
-	if x != nil {
-		return x.Holes
-	}
-	return nil
-}
-
 func (x *PullRequest) GetBatchSize() uint32 {
 	if x != nil {
 		return x.BatchSize
@@ -754,54 +925,9 @@ func (x *PullRequest) GetBatchSize() uint32 {
 	return 0
 }
 
-type HoleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
-	Seqs          []uint64               `protobuf:"varint,2,rep,packed,name=seqs,proto3" json:"seqs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *HoleRequest) Reset() {
-	*x = HoleRequest{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *HoleRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*HoleRequest) ProtoMessage() {}
-
-func (x *HoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
+func (x *PullRequest) GetRepair() []*Range {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use HoleRequest.ProtoReflect.Descriptor instead.
-func (*HoleRequest) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *HoleRequest) GetOrigin() string {
-	if x != nil {
-		return x.Origin
-	}
-	return ""
-}
-
-func (x *HoleRequest) GetSeqs() []uint64 {
-	if x != nil {
-		return x.Seqs
+		return x.Repair
 	}
 	return nil
 }
@@ -812,15 +938,15 @@ type PullResponse struct {
 	Entries []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	// Checkpoints covering entries of this message or earlier ones.
 	Checkpoints []*Checkpoint `protobuf:"bytes,2,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
-	// Full versions of entries the caller listed as holes.
-	Fills         []*Entry `protobuf:"bytes,3,rep,name=fills,proto3" json:"fills,omitempty"`
+	// Copies of entries the caller asked for to repair its store.
+	Repair        *Repair `protobuf:"bytes,4,opt,name=repair,proto3" json:"repair,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +958,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +971,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{10}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PullResponse) GetEntries() []*Entry {
@@ -862,9 +988,63 @@ func (x *PullResponse) GetCheckpoints() []*Checkpoint {
 	return nil
 }
 
-func (x *PullResponse) GetFills() []*Entry {
+func (x *PullResponse) GetRepair() *Repair {
 	if x != nil {
-		return x.Fills
+		return x.Repair
+	}
+	return nil
+}
+
+// Copies of one origin's entries from a range the caller asked to repair,
+// continued up to the checkpoint that proves them.
+type Repair struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Checkpoint    *Checkpoint            `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Repair) Reset() {
+	*x = Repair{}
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Repair) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Repair) ProtoMessage() {}
+
+func (x *Repair) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Repair.ProtoReflect.Descriptor instead.
+func (*Repair) Descriptor() ([]byte, []int) {
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Repair) GetEntries() []*Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *Repair) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
 	}
 	return nil
 }
@@ -879,7 +1059,7 @@ type AnnounceRequest struct {
 
 func (x *AnnounceRequest) Reset() {
 	*x = AnnounceRequest{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1071,7 @@ func (x *AnnounceRequest) String() string {
 func (*AnnounceRequest) ProtoMessage() {}
 
 func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1084,7 @@ func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceRequest.ProtoReflect.Descriptor instead.
 func (*AnnounceRequest) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{11}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AnnounceRequest) GetMember() string {
@@ -929,7 +1109,7 @@ type AnnounceResponse struct {
 
 func (x *AnnounceResponse) Reset() {
 	*x = AnnounceResponse{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1121,7 @@ func (x *AnnounceResponse) String() string {
 func (*AnnounceResponse) ProtoMessage() {}
 
 func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,31 +1134,27 @@ func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceResponse.ProtoReflect.Descriptor instead.
 func (*AnnounceResponse) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{12}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{14}
 }
 
 var File_provex_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19provex/sync/v1/sync.proto\x12\x0eprovex.sync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x02\n" +
+	"\x19provex/sync/v1/sync.proto\x12\x0eprovex.sync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n" +
 	"\x05Entry\x12\x1f\n" +
 	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x10\n" +
 	"\x03hlc\x18\x03 \x01(\x03R\x03hlc\x12\x1c\n" +
 	"\x04name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x04name\x12\x1e\n" +
 	"\x04data\x18\x05 \x01(\fB\n" +
-	"\xbaH\az\x05\x18\x80\x92\xf4\x01R\x04data\x12$\n" +
-	"\tdata_hash\x18\x06 \x01(\fB\a\xbaH\x04z\x02h R\bdataHash\x12\x1e\n" +
-	"\n" +
-	"visibility\x18\a \x01(\x05R\n" +
-	"visibility\x12'\n" +
-	"\n" +
-	"visible_to\x18\b \x03(\tB\b\xbaH\x05\x92\x01\x02\x10(R\tvisibleTo\x12$\n" +
+	"\xbaH\az\x05\x18\xa0\x9f\xfa\x01R\x04data\x12\x16\n" +
+	"\x06sealed\x18\f \x01(\bR\x06sealed\x12$\n" +
 	"\tprev_hash\x18\t \x01(\fB\a\xbaH\x04z\x02h R\bprevHash\x12\x1b\n" +
 	"\x04hash\x18\n" +
-	" \x01(\fB\a\xbaH\x04z\x02h R\x04hash\x12\x1a\n" +
-	"\bredacted\x18\v \x01(\bR\bredacted\"\x83\x01\n" +
+	" \x01(\fB\a\xbaH\x04z\x02h R\x04hashJ\x04\b\x06\x10\aJ\x04\b\a\x10\bJ\x04\b\b\x10\tJ\x04\b\v\x10\fR\tdata_hashR\n" +
+	"visibilityR\n" +
+	"visible_toR\bredacted\"\x83\x01\n" +
 	"\n" +
 	"Checkpoint\x12\x1f\n" +
 	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x10\n" +
@@ -994,15 +1170,34 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x125\n" +
 	"\aorigins\x18\x02 \x03(\v2\x1b.provex.sync.v1.OriginStateR\aorigins\x12/\n" +
 	"\x05peers\x18\x03 \x03(\v2\x19.provex.sync.v1.PeerStateR\x05peers\x125\n" +
-	"\ametrics\x18\x04 \x01(\v2\x1b.provex.sync.v1.SyncMetricsR\ametrics\"\xa6\x01\n" +
+	"\ametrics\x18\x04 \x01(\v2\x1b.provex.sync.v1.SyncMetricsR\ametrics\"R\n" +
+	"\x05Range\x12\x1f\n" +
+	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x14\n" +
+	"\x05first\x18\x02 \x01(\x04R\x05first\x12\x12\n" +
+	"\x04last\x18\x03 \x01(\x04R\x04last\"\xcb\x03\n" +
 	"\vOriginState\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1b\n" +
 	"\thead_hash\x18\x03 \x01(\fR\bheadHash\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x04 \x01(\v2\x1a.provex.sync.v1.CheckpointR\n" +
-	"checkpoint\x12\x14\n" +
-	"\x05holes\x18\x05 \x01(\x03R\x05holes\"\xcb\x02\n" +
+	"checkpoint\x12\x1a\n" +
+	"\bunopened\x18\x06 \x01(\x03R\bunopened\x12\x1a\n" +
+	"\brejected\x18\a \x01(\x03R\brejected\x12!\n" +
+	"\fverified_seq\x18\b \x01(\x04R\vverifiedSeq\x120\n" +
+	"\adamaged\x18\t \x03(\v2\x16.provex.sync.v1.DamageR\adamaged\x12\x16\n" +
+	"\x06opened\x18\n" +
+	" \x01(\x03R\x06opened\x12I\n" +
+	"\n" +
+	"sealed_for\x18\v \x03(\v2*.provex.sync.v1.OriginState.SealedForEntryR\tsealedFor\x1a<\n" +
+	"\x0eSealedForEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x05\x10\x06R\x05holes\"\x8a\x01\n" +
+	"\x06Damage\x12+\n" +
+	"\x05range\x18\x01 \x01(\v2\x15.provex.sync.v1.RangeR\x05range\x129\n" +
+	"\n" +
+	"found_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tfoundTime\x12\x18\n" +
+	"\aproblem\x18\x03 \x01(\tR\aproblem\"\xee\x02\n" +
 	"\tPeerState\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12=\n" +
@@ -1010,32 +1205,38 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\x0flast_error_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x05 \x01(\tR\tlastError\x12)\n" +
-	"\x10entries_received\x18\x06 \x01(\x03R\x0fentriesReceived\x12)\n" +
-	"\x10entries_rejected\x18\a \x01(\x03R\x0fentriesRejected\x12\x14\n" +
-	"\x05pulls\x18\b \x01(\x03R\x05pulls\"\xc0\x02\n" +
+	"\x10entries_received\x18\x06 \x01(\x03R\x0fentriesReceived\x12!\n" +
+	"\fruns_refused\x18\a \x01(\x03R\vrunsRefused\x12\x14\n" +
+	"\x05pulls\x18\b \x01(\x03R\x05pulls\x12)\n" +
+	"\x10entries_repaired\x18\t \x01(\x03R\x0fentriesRepaired\"\xaa\x03\n" +
 	"\vSyncMetrics\x12'\n" +
 	"\x0fentries_applied\x18\x01 \x01(\x03R\x0eentriesApplied\x12)\n" +
 	"\x10entries_rejected\x18\x02 \x01(\x03R\x0fentriesRejected\x12%\n" +
-	"\x0eentries_served\x18\x03 \x01(\x03R\rentriesServed\x12!\n" +
-	"\fholes_filled\x18\x04 \x01(\x03R\vholesFilled\x12\x14\n" +
+	"\x0eentries_served\x18\x03 \x01(\x03R\rentriesServed\x12\x14\n" +
 	"\x05pulls\x18\x05 \x01(\x03R\x05pulls\x12\x1f\n" +
 	"\vpull_errors\x18\x06 \x01(\x03R\n" +
 	"pullErrors\x125\n" +
 	"\x16announcements_received\x18\a \x01(\x03R\x15announcementsReceived\x12%\n" +
-	"\x0ebytes_received\x18\b \x01(\x03R\rbytesReceived\"\xce\x01\n" +
+	"\x0ebytes_received\x18\b \x01(\x03R\rbytesReceived\x12!\n" +
+	"\fruns_refused\x18\t \x01(\x03R\vrunsRefused\x12)\n" +
+	"\x10entries_repaired\x18\n" +
+	" \x01(\x03R\x0fentriesRepaired\x12)\n" +
+	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\xd7\x01\n" +
 	"\vPullRequest\x12!\n" +
 	"\x06member\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\x06member\x126\n" +
-	"\x04have\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x04have\x12;\n" +
-	"\x05holes\x18\x03 \x03(\v2\x1b.provex.sync.v1.HoleRequestB\b\xbaH\x05\x92\x01\x02\x10dR\x05holes\x12'\n" +
+	"\x04have\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x04have\x12'\n" +
 	"\n" +
-	"batch_size\x18\x04 \x01(\rB\b\xbaH\x05*\x03\x18\x88'R\tbatchSize\"M\n" +
-	"\vHoleRequest\x12\x1f\n" +
-	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x1d\n" +
-	"\x04seqs\x18\x02 \x03(\x04B\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\x04seqs\"\xaa\x01\n" +
+	"batch_size\x18\x04 \x01(\rB\b\xbaH\x05*\x03\x18\x88'R\tbatchSize\x127\n" +
+	"\x06repair\x18\x05 \x03(\v2\x15.provex.sync.v1.RangeB\b\xbaH\x05\x92\x01\x02\x10@R\x06repairJ\x04\b\x03\x10\x04R\x05holes\"\xba\x01\n" +
 	"\fPullResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12<\n" +
-	"\vcheckpoints\x18\x02 \x03(\v2\x1a.provex.sync.v1.CheckpointR\vcheckpoints\x12+\n" +
-	"\x05fills\x18\x03 \x03(\v2\x15.provex.sync.v1.EntryR\x05fills\"n\n" +
+	"\vcheckpoints\x18\x02 \x03(\v2\x1a.provex.sync.v1.CheckpointR\vcheckpoints\x12.\n" +
+	"\x06repair\x18\x04 \x01(\v2\x16.provex.sync.v1.RepairR\x06repairJ\x04\b\x03\x10\x04R\x05fills\"u\n" +
+	"\x06Repair\x12/\n" +
+	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12:\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\v2\x1a.provex.sync.v1.CheckpointR\n" +
+	"checkpoint\"n\n" +
 	"\x0fAnnounceRequest\x12!\n" +
 	"\x06member\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\x06member\x128\n" +
 	"\x05heads\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x05heads\"\x12\n" +
@@ -1057,47 +1258,56 @@ func file_provex_sync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_provex_sync_v1_sync_proto_rawDescData
 }
 
-var file_provex_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_provex_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_provex_sync_v1_sync_proto_goTypes = []any{
 	(*Entry)(nil),                 // 0: provex.sync.v1.Entry
 	(*Checkpoint)(nil),            // 1: provex.sync.v1.Checkpoint
 	(*Position)(nil),              // 2: provex.sync.v1.Position
 	(*GetSyncStateRequest)(nil),   // 3: provex.sync.v1.GetSyncStateRequest
 	(*GetSyncStateResponse)(nil),  // 4: provex.sync.v1.GetSyncStateResponse
-	(*OriginState)(nil),           // 5: provex.sync.v1.OriginState
-	(*PeerState)(nil),             // 6: provex.sync.v1.PeerState
-	(*SyncMetrics)(nil),           // 7: provex.sync.v1.SyncMetrics
-	(*PullRequest)(nil),           // 8: provex.sync.v1.PullRequest
-	(*HoleRequest)(nil),           // 9: provex.sync.v1.HoleRequest
-	(*PullResponse)(nil),          // 10: provex.sync.v1.PullResponse
-	(*AnnounceRequest)(nil),       // 11: provex.sync.v1.AnnounceRequest
-	(*AnnounceResponse)(nil),      // 12: provex.sync.v1.AnnounceResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*Range)(nil),                 // 5: provex.sync.v1.Range
+	(*OriginState)(nil),           // 6: provex.sync.v1.OriginState
+	(*Damage)(nil),                // 7: provex.sync.v1.Damage
+	(*PeerState)(nil),             // 8: provex.sync.v1.PeerState
+	(*SyncMetrics)(nil),           // 9: provex.sync.v1.SyncMetrics
+	(*PullRequest)(nil),           // 10: provex.sync.v1.PullRequest
+	(*PullResponse)(nil),          // 11: provex.sync.v1.PullResponse
+	(*Repair)(nil),                // 12: provex.sync.v1.Repair
+	(*AnnounceRequest)(nil),       // 13: provex.sync.v1.AnnounceRequest
+	(*AnnounceResponse)(nil),      // 14: provex.sync.v1.AnnounceResponse
+	nil,                           // 15: provex.sync.v1.OriginState.SealedForEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_provex_sync_v1_sync_proto_depIdxs = []int32{
-	5,  // 0: provex.sync.v1.GetSyncStateResponse.origins:type_name -> provex.sync.v1.OriginState
-	6,  // 1: provex.sync.v1.GetSyncStateResponse.peers:type_name -> provex.sync.v1.PeerState
-	7,  // 2: provex.sync.v1.GetSyncStateResponse.metrics:type_name -> provex.sync.v1.SyncMetrics
+	6,  // 0: provex.sync.v1.GetSyncStateResponse.origins:type_name -> provex.sync.v1.OriginState
+	8,  // 1: provex.sync.v1.GetSyncStateResponse.peers:type_name -> provex.sync.v1.PeerState
+	9,  // 2: provex.sync.v1.GetSyncStateResponse.metrics:type_name -> provex.sync.v1.SyncMetrics
 	1,  // 3: provex.sync.v1.OriginState.checkpoint:type_name -> provex.sync.v1.Checkpoint
-	13, // 4: provex.sync.v1.PeerState.last_contact:type_name -> google.protobuf.Timestamp
-	13, // 5: provex.sync.v1.PeerState.last_error_time:type_name -> google.protobuf.Timestamp
-	2,  // 6: provex.sync.v1.PullRequest.have:type_name -> provex.sync.v1.Position
-	9,  // 7: provex.sync.v1.PullRequest.holes:type_name -> provex.sync.v1.HoleRequest
-	0,  // 8: provex.sync.v1.PullResponse.entries:type_name -> provex.sync.v1.Entry
-	1,  // 9: provex.sync.v1.PullResponse.checkpoints:type_name -> provex.sync.v1.Checkpoint
-	0,  // 10: provex.sync.v1.PullResponse.fills:type_name -> provex.sync.v1.Entry
-	2,  // 11: provex.sync.v1.AnnounceRequest.heads:type_name -> provex.sync.v1.Position
-	3,  // 12: provex.sync.v1.SyncService.GetSyncState:input_type -> provex.sync.v1.GetSyncStateRequest
-	8,  // 13: provex.sync.v1.SyncService.Pull:input_type -> provex.sync.v1.PullRequest
-	11, // 14: provex.sync.v1.SyncService.Announce:input_type -> provex.sync.v1.AnnounceRequest
-	4,  // 15: provex.sync.v1.SyncService.GetSyncState:output_type -> provex.sync.v1.GetSyncStateResponse
-	10, // 16: provex.sync.v1.SyncService.Pull:output_type -> provex.sync.v1.PullResponse
-	12, // 17: provex.sync.v1.SyncService.Announce:output_type -> provex.sync.v1.AnnounceResponse
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	7,  // 4: provex.sync.v1.OriginState.damaged:type_name -> provex.sync.v1.Damage
+	15, // 5: provex.sync.v1.OriginState.sealed_for:type_name -> provex.sync.v1.OriginState.SealedForEntry
+	5,  // 6: provex.sync.v1.Damage.range:type_name -> provex.sync.v1.Range
+	16, // 7: provex.sync.v1.Damage.found_time:type_name -> google.protobuf.Timestamp
+	16, // 8: provex.sync.v1.PeerState.last_contact:type_name -> google.protobuf.Timestamp
+	16, // 9: provex.sync.v1.PeerState.last_error_time:type_name -> google.protobuf.Timestamp
+	2,  // 10: provex.sync.v1.PullRequest.have:type_name -> provex.sync.v1.Position
+	5,  // 11: provex.sync.v1.PullRequest.repair:type_name -> provex.sync.v1.Range
+	0,  // 12: provex.sync.v1.PullResponse.entries:type_name -> provex.sync.v1.Entry
+	1,  // 13: provex.sync.v1.PullResponse.checkpoints:type_name -> provex.sync.v1.Checkpoint
+	12, // 14: provex.sync.v1.PullResponse.repair:type_name -> provex.sync.v1.Repair
+	0,  // 15: provex.sync.v1.Repair.entries:type_name -> provex.sync.v1.Entry
+	1,  // 16: provex.sync.v1.Repair.checkpoint:type_name -> provex.sync.v1.Checkpoint
+	2,  // 17: provex.sync.v1.AnnounceRequest.heads:type_name -> provex.sync.v1.Position
+	3,  // 18: provex.sync.v1.SyncService.GetSyncState:input_type -> provex.sync.v1.GetSyncStateRequest
+	10, // 19: provex.sync.v1.SyncService.Pull:input_type -> provex.sync.v1.PullRequest
+	13, // 20: provex.sync.v1.SyncService.Announce:input_type -> provex.sync.v1.AnnounceRequest
+	4,  // 21: provex.sync.v1.SyncService.GetSyncState:output_type -> provex.sync.v1.GetSyncStateResponse
+	11, // 22: provex.sync.v1.SyncService.Pull:output_type -> provex.sync.v1.PullResponse
+	14, // 23: provex.sync.v1.SyncService.Announce:output_type -> provex.sync.v1.AnnounceResponse
+	21, // [21:24] is the sub-list for method output_type
+	18, // [18:21] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_provex_sync_v1_sync_proto_init() }
@@ -1111,7 +1321,7 @@ func file_provex_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_sync_v1_sync_proto_rawDesc), len(file_provex_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

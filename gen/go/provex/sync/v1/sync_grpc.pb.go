@@ -7,7 +7,9 @@
 // Sync between provex nodes: every node keeps an append-only, hash-chained
 // change log per origin, each origin signs checkpoints of its own log, and
 // nodes pull each other's entries (of every origin they hold, so entries
-// relay) after a version vector.
+// relay) after a version vector. Every entry travels whole to every node;
+// states that not every member may read travel sealed, and only their
+// readers open them.
 
 package syncv1
 
@@ -38,9 +40,9 @@ type SyncServiceClient interface {
 	// How far this node holds each origin's log, and how its own pulls go.
 	GetSyncState(ctx context.Context, in *GetSyncStateRequest, opts ...grpc.CallOption) (*GetSyncStateResponse, error)
 	// Streams the entries the caller lacks, after its version vector, in
-	// order per origin, with the signed checkpoints that prove them. Entries
-	// of records the caller may not read come redacted (without data). The
-	// stream ends when the caller has caught up with this node.
+	// order per origin, with the signed checkpoints that prove them, and
+	// first the copies it asks for to repair damaged entries of its own
+	// store. The stream ends when the caller has caught up with this node.
 	Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PullResponse], error)
 	// Tells a node that the caller has new entries, so it pulls at once
 	// instead of at its next periodic exchange.
@@ -103,9 +105,9 @@ type SyncServiceServer interface {
 	// How far this node holds each origin's log, and how its own pulls go.
 	GetSyncState(context.Context, *GetSyncStateRequest) (*GetSyncStateResponse, error)
 	// Streams the entries the caller lacks, after its version vector, in
-	// order per origin, with the signed checkpoints that prove them. Entries
-	// of records the caller may not read come redacted (without data). The
-	// stream ends when the caller has caught up with this node.
+	// order per origin, with the signed checkpoints that prove them, and
+	// first the copies it asks for to repair damaged entries of its own
+	// store. The stream ends when the caller has caught up with this node.
 	Pull(*PullRequest, grpc.ServerStreamingServer[PullResponse]) error
 	// Tells a node that the caller has new entries, so it pulls at once
 	// instead of at its next periodic exchange.

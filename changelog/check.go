@@ -1,0 +1,159 @@
+package changelog
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+)
+
+// Range is a run of one origin's entries, First to Last inclusive.
+type Range struct {
+	Origin      string
+	First, Last uint64
+}
+
+func (r Range) String() string {
+	if r.First == r.Last {
+		return fmt.Sprintf("%s/%d", r.Origin, r.First)
+	}
+	return fmt.Sprintf("%s/%d..%d", r.Origin, r.First, r.Last)
+}
+
+// A Checker verifies one origin's log as a node stores it, fed in sequence
+// order: each entry must match its hash and link to the entry before, and
+// each checkpoint must carry the origin's signature and the hash of the
+// entry it names. It finds what a changed byte, a deleted row or a
+// consistently rewritten run leaves behind, and names the damaged ranges,
+// which the node then never serves and fetches again from its peers.
+type Checker struct {
+	origin string
+	key    ed25519.PublicKey
+	next   uint64
+	// prev is the hash entry next must link to; nil when entry next-1 is
+	// damaged, so the link cannot be judged.
+	prev []byte
+	// hashes holds the stored hash of each entry since the last verified
+	// checkpoint, to compare with the next checkpoint.
+	hashes map[uint64][]byte
+	// verified is the newest checkpoint that matched its entry, with every
+	// entry up to it found intact.
+	verified uint64
+	// matched is the newest checkpoint that matched its entry, damaged
+	// entries before it or not.
+	matched        uint64
+	damagedSince   uint64 // 0: nothing damaged after verified
+	damaged        []Range
+	badCheckpoints []uint64
+	maxCheckpoint  uint64
+	problems       []string
+}
+
+// NewChecker starts checking origin's log after entry `after`, whose hash
+// is afterHash (the zero hash for 0). key verifies checkpoint signatures.
+func NewChecker(origin string, key ed25519.PublicKey, after uint64, afterHash []byte) *Checker {
+	if after == 0 {
+		afterHash = ZeroHash
+	}
+	return &Checker{origin: origin, key: key, next: after + 1, prev: afterHash, hashes: map[uint64][]byte{}, verified: after, matched: after}
+}
+
+func (c *Checker) damage(first, last uint64, format string, args ...any) {
+	if n := len(c.damaged); n > 0 && c.damaged[n-1].Last+1 >= first {
+		c.damaged[n-1].Last = max(c.damaged[n-1].Last, last)
+	} else {
+		c.damaged = append(c.damaged, Range{Origin: c.origin, First: first, Last: last})
+	}
+	if c.damagedSince == 0 || first < c.damagedSince {
+		c.damagedSince = first
+	}
+	if len(c.problems) < 100 {
+		c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// Entry checks the next stored entry (its Seq may skip: the skipped ones
+// are missing).
+func (c *Checker) Entry(e *Entry) {
+	if e.Seq < c.next {
+		return
+	}
+	if e.Seq > c.next {
+		c.damage(c.next, e.Seq-1, "entries %s are missing", Range{c.origin, c.next, e.Seq - 1})
+		c.prev = nil
+	}
+	intact := e.Origin == c.origin && Verify(e)
+	switch {
+	case !intact:
+		c.damage(e.Seq, e.Seq, "entry %s/%d does not match its hash", c.origin, e.Seq)
+	case c.prev != nil && !bytes.Equal(e.PrevHash, c.prev):
+		// Both are self-consistent: one of them was rewritten whole.
+		c.damage(e.Seq-1, e.Seq, "entry %s/%d does not link to entry %d", c.origin, e.Seq, e.Seq-1)
+	}
+	c.hashes[e.Seq] = e.Hash
+	c.prev = nil
+	if intact {
+		c.prev = e.Hash
+	}
+	c.next = e.Seq + 1
+}
+
+// Checkpoint checks a stored checkpoint of the origin; entries up to its
+// Seq must have been fed already. A checkpoint with a bad signature is
+// reported (BadCheckpoints): the node drops it and gets another. A good one
+// that does not match its entry means the entries since the last good one
+// were rewritten.
+func (c *Checker) Checkpoint(cp Checkpoint) {
+	if cp.Seq <= c.matched {
+		return
+	}
+	c.maxCheckpoint = max(c.maxCheckpoint, cp.Seq)
+	if cp.Origin != c.origin || c.key == nil || !cp.Verify(c.key) {
+		c.badCheckpoints = append(c.badCheckpoints, cp.Seq)
+		if len(c.problems) < 100 {
+			c.problems = append(c.problems, fmt.Sprintf("checkpoint %s/%d does not carry %s's signature", c.origin, cp.Seq, c.origin))
+		}
+		return
+	}
+	stored, ok := c.hashes[cp.Seq]
+	if !ok {
+		return // the entry is missing: already damaged
+	}
+	if !bytes.Equal(stored, cp.Hash) {
+		c.damage(c.matched+1, cp.Seq, "entries %s disagree with %s's signed checkpoint %d", Range{c.origin, c.matched + 1, cp.Seq}, c.origin, cp.Seq)
+	}
+	c.matched = cp.Seq
+	if c.damagedSince == 0 {
+		c.verified = cp.Seq
+	}
+	for s := range c.hashes {
+		if s <= cp.Seq {
+			delete(c.hashes, s)
+		}
+	}
+}
+
+// End closes the check at the origin's last stored entry: a signed
+// checkpoint beyond it means the newest entries are missing, and entries
+// beyond the last good checkpoint are unproven (their checkpoint is gone).
+func (c *Checker) End(head uint64) {
+	if c.maxCheckpoint > head {
+		c.damage(head+1, c.maxCheckpoint, "entries %s are missing (a checkpoint names %d)", Range{c.origin, head + 1, c.maxCheckpoint}, c.maxCheckpoint)
+	}
+	if c.matched < head && c.maxCheckpoint <= head {
+		c.damage(c.matched+1, head, "entries %s have no valid checkpoint", Range{c.origin, c.matched + 1, head})
+	}
+}
+
+// Verified is the last entry proven intact: every entry up to it matches
+// the chain and a valid checkpoint.
+func (c *Checker) Verified() uint64 { return c.verified }
+
+// Damaged returns the damaged ranges found, in order.
+func (c *Checker) Damaged() []Range { return c.damaged }
+
+// BadCheckpoints returns the seqs of stored checkpoints whose signature
+// does not verify.
+func (c *Checker) BadCheckpoints() []uint64 { return c.badCheckpoints }
+
+// Problems describes what was found, at most 100 lines.
+func (c *Checker) Problems() []string { return c.problems }

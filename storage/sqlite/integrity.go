@@ -1,0 +1,483 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/provex/provex/audit"
+	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/storage"
+)
+
+// checkChunk is how many entries VerifyLog reads per read transaction: a
+// long one would keep the WAL from being checkpointed.
+const checkChunk = 2000
+
+// loadDamage reads the damage recorded by earlier checks.
+func (db *DB) loadDamage(ctx context.Context) error {
+	rows, err := db.writer.QueryContext(ctx, "SELECT origin, first, last, found, problem FROM log_damage ORDER BY origin, first")
+	if err != nil {
+		return fmt.Errorf("read log damage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			d     storage.Damage
+			found int64
+		)
+		if err := rows.Scan(&d.Origin, &d.First, &d.Last, &found, &d.Problem); err != nil {
+			return err
+		}
+		d.Found = time.Unix(0, found)
+		db.damage[d.Origin] = append(db.damage[d.Origin], d)
+	}
+	return rows.Err()
+}
+
+// Damaged returns origin's damaged ranges.
+func (db *DB) Damaged(origin string) []storage.Damage {
+	db.damageMu.Lock()
+	defer db.damageMu.Unlock()
+	return append([]storage.Damage(nil), db.damage[origin]...)
+}
+
+// ownLogBrokenReason says why the node's own log cannot be extended: its
+// newest entry is damaged or its newest entries are missing. An entry
+// appended after a damaged head would link to a hash that may not be the
+// real one, and one appended where entries are missing would reuse their
+// numbers: either forks the log.
+func (db *DB) ownLogBrokenReason() string {
+	head := db.currentHead().Seq
+	db.damageMu.Lock()
+	defer db.damageMu.Unlock()
+	for _, d := range db.damage[db.origin] {
+		if d.Last >= head {
+			return d.Problem
+		}
+	}
+	return ""
+}
+
+// ReportDamage records a damaged range (merged with those known).
+func (db *DB) ReportDamage(ctx context.Context, d storage.Damage) error {
+	if d.Found.IsZero() {
+		d.Found = time.Now()
+	}
+	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+		merged := mergeDamage(append(db.Damaged(d.Origin), d))
+		return db.storeDamage(tx, d.Origin, merged)
+	})
+}
+
+// storeDamage replaces origin's damage rows inside a write transaction,
+// and the copy in memory at once: should the transaction fail, the copy is
+// wrong until the next check, which at worst withholds intact entries from
+// peers for a while.
+func (db *DB) storeDamage(tx *sql.Tx, origin string, ranges []storage.Damage) error {
+	if _, err := tx.Exec("DELETE FROM log_damage WHERE origin = ?", origin); err != nil {
+		return err
+	}
+	for _, d := range ranges {
+		if _, err := tx.Exec("INSERT INTO log_damage (origin, first, last, found, problem) VALUES (?, ?, ?, ?, ?)",
+			origin, d.First, d.Last, d.Found.UnixNano(), d.Problem); err != nil {
+			return err
+		}
+	}
+	db.damageMu.Lock()
+	if len(ranges) == 0 {
+		delete(db.damage, origin)
+	} else {
+		db.damage[origin] = ranges
+	}
+	db.damageMu.Unlock()
+	return nil
+}
+
+// mergeDamage sorts ranges and merges those that touch.
+func mergeDamage(ranges []storage.Damage) []storage.Damage {
+	sort.Slice(ranges, func(i, j int) bool { return ranges[i].First < ranges[j].First })
+	var out []storage.Damage
+	for _, d := range ranges {
+		if n := len(out); n > 0 && out[n-1].Last+1 >= d.First {
+			out[n-1].Last = max(out[n-1].Last, d.Last)
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// subtractDamage removes first..last from ranges.
+func subtractDamage(ranges []storage.Damage, first, last uint64) []storage.Damage {
+	var out []storage.Damage
+	for _, d := range ranges {
+		if d.Last < first || d.First > last {
+			out = append(out, d)
+			continue
+		}
+		if d.First < first {
+			left := d
+			left.Last = first - 1
+			out = append(out, left)
+		}
+		if d.Last > last {
+			right := d
+			right.First = last + 1
+			out = append(out, right)
+		}
+	}
+	return out
+}
+
+// VerifyLog checks origin's stored log (see storage.Store).
+func (db *DB) VerifyLog(ctx context.Context, origin string, key ed25519.PublicKey, full bool) (storage.LogCheck, error) {
+	var (
+		from     uint64
+		fromHash []byte
+	)
+	if !full {
+		err := db.reader.QueryRowContext(ctx, "SELECT seq, hash FROM log_verified WHERE origin = ?", origin).Scan(&from, &fromHash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return storage.LogCheck{}, err
+		}
+	}
+	repairs := db.repairs.Load()
+	c := changelog.NewChecker(origin, key, from, fromHash)
+	var res storage.LogCheck
+	after := from
+	for {
+		last, n, err := db.checkChunk(ctx, c, origin, after)
+		if err != nil {
+			return res, err
+		}
+		res.Checked += n
+		if n < checkChunk {
+			break
+		}
+		after = last
+	}
+	res.Verified = c.Verified()
+	res.BadCheckpoints = len(c.BadCheckpoints())
+	res.Problems = c.Problems()
+	now := time.Now()
+	for i, r := range c.Damaged() {
+		problem := fmt.Sprintf("entries %s do not verify", r)
+		if i < len(res.Problems) {
+			problem = res.Problems[i]
+		}
+		res.Damaged = append(res.Damaged, storage.Damage{Range: r, Found: now, Problem: problem})
+	}
+	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+		if db.repairs.Load() != repairs {
+			return nil // a repair ran meanwhile: what was read may be stale; the next check decides
+		}
+		for _, seq := range c.BadCheckpoints() {
+			if _, err := tx.Exec("DELETE FROM checkpoints WHERE origin = ? AND seq = ?", origin, seq); err != nil {
+				return err
+			}
+		}
+		// Damage is only ever after the verified mark, which a check starts
+		// from: what this check found replaces what was known.
+		if err := db.storeDamage(tx, origin, mergeDamage(append([]storage.Damage(nil), res.Damaged...))); err != nil {
+			return err
+		}
+		if res.Verified > from {
+			_, err := tx.Exec(`INSERT OR REPLACE INTO log_verified (origin, seq, hash)
+				SELECT origin, seq, hash FROM changes WHERE origin = ? AND seq = ?`, origin, res.Verified)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if len(res.Damaged) > 0 || res.BadCheckpoints > 0 {
+		db.log.Error("stored change log does not verify", "origin", origin, "damaged", fmt.Sprint(c.Damaged()),
+			"bad_checkpoints", res.BadCheckpoints, "problems", res.Problems)
+	}
+	return res, nil
+}
+
+// checkChunk feeds the entries of origin after `after` (up to checkChunk)
+// and the checkpoints among them to c, in one read transaction; at the end
+// of the log it also closes the check.
+func (db *DB) checkChunk(ctx context.Context, c *changelog.Checker, origin string, after uint64) (last uint64, n int, err error) {
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?", origin, after, checkChunk)
+	if err != nil {
+		return 0, 0, err
+	}
+	var entries []changelog.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		entries = append(entries, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	end := len(entries) < checkChunk
+	last = after
+	if len(entries) > 0 {
+		last = entries[len(entries)-1].Seq
+	}
+	q := "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND seq > ? AND seq <= ? ORDER BY seq"
+	args := []any{origin, after, last}
+	if end {
+		q = "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND seq > ? ORDER BY seq"
+		args = args[:2]
+	}
+	cps, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cps.Close()
+	i := 0
+	for cps.Next() {
+		cp := changelog.Checkpoint{Origin: origin}
+		if err := cps.Scan(&cp.Seq, &cp.Hash, &cp.Signature); err != nil {
+			return 0, 0, err
+		}
+		for ; i < len(entries) && entries[i].Seq <= cp.Seq; i++ {
+			c.Entry(&entries[i])
+		}
+		c.Checkpoint(cp)
+	}
+	if err := cps.Err(); err != nil {
+		return 0, 0, err
+	}
+	for ; i < len(entries); i++ {
+		c.Entry(&entries[i])
+	}
+	if end {
+		c.End(last)
+	}
+	return last, len(entries), nil
+}
+
+// Repair replaces damaged stored entries by verified copies.
+func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) (int, error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	origin, first := entries[0].Origin, entries[0].Seq
+	last := entries[len(entries)-1]
+	if cp.Origin != origin || cp.Seq != last.Seq || !bytes.Equal(cp.Hash, last.Hash) {
+		return 0, apperr.Invalid("checkpoint", "the checkpoint does not name the last entry of the repair")
+	}
+	written := 0
+	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+		written = 0
+		prev := changelog.ZeroHash
+		if first > 1 {
+			if err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, first-1).Scan(&prev); err != nil {
+				return fmt.Errorf("repair of %s from %d: the entry before is not held: %w", origin, first, err)
+			}
+		}
+		for i := range entries {
+			e := &entries[i]
+			if e.Origin != origin || e.Seq != first+uint64(i) || !bytes.Equal(e.PrevHash, prev) || !changelog.Verify(e) {
+				return apperr.Invalid("entries", "repair entry %s/%d does not continue the chain", origin, first+uint64(i))
+			}
+			prev = e.Hash
+		}
+		head, _, err := lastEntry(tx, origin)
+		if err != nil {
+			return err
+		}
+		// Beyond the node's head only damaged (missing) entries are
+		// restored; anything newer is for ordinary sync to apply.
+		limit := head
+		for _, d := range db.Damaged(origin) {
+			limit = max(limit, d.Last)
+		}
+		lastWritten := uint64(0)
+		// An intact entry replaced by another means this node held another
+		// chain than the origin's: what it applied from it goes.
+		replacedIntact := false
+		for i := range entries {
+			e := &entries[i]
+			if e.Seq > limit {
+				break
+			}
+			var stored []byte
+			err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, e.Seq).Scan(&stored)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			default:
+				row := tx.QueryRow("SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq = ?", origin, e.Seq)
+				if s, err := scanEntry(row); err == nil && changelog.Verify(&s) {
+					if bytes.Equal(stored, e.Hash) {
+						continue // intact, and the origin's
+					}
+					replacedIntact = true
+				}
+			}
+			if _, err := tx.Exec("INSERT OR REPLACE INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+				e.Origin, e.Seq, e.HLC, e.Name, e.Data, e.Sealed, e.PrevHash, e.Hash); err != nil {
+				return err
+			}
+			written++
+			lastWritten = e.Seq
+		}
+		if replacedIntact {
+			if err := db.rebuildOrigin(tx, origin); err != nil {
+				return err
+			}
+		}
+		covered := min(cp.Seq, limit)
+		if cp.Seq <= limit {
+			if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+				return err
+			}
+		}
+		if err := db.storeDamage(tx, origin, subtractDamage(db.Damaged(origin), first, covered)); err != nil {
+			return err
+		}
+		if written > 0 {
+			if err := db.appendAudit(withAction(ctx, audit.ActionRepair), tx, origin, origin, first, lastWritten, entries[lastWritten-first].Hash); err != nil {
+				return err
+			}
+		}
+		if origin == db.origin && lastWritten > db.currentHead().Seq {
+			e := entries[lastWritten-first]
+			db.setHead(changelog.Entry{Origin: origin, Seq: e.Seq, HLC: e.HLC, PrevHash: e.PrevHash, Hash: e.Hash})
+			db.clock.Observe(e.HLC)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	db.repairs.Add(1)
+	if written > 0 {
+		db.log.Info("repaired stored change log from a peer", "origin", origin, "from", first, "entries", written)
+	}
+	return written, nil
+}
+
+// withAction returns ctx whose actor's action is action (the actor stays).
+func withAction(ctx context.Context, action string) context.Context {
+	a := storage.ActorFrom(ctx)
+	a.Action = action
+	return storage.WithActor(ctx, a)
+}
+
+// auditAppended audits a run of another origin's entries first..last
+// appended by a pull. Entries that restore a damaged (missing) range were
+// applied before and audited then: they are audited as a repair.
+func (db *DB) auditAppended(ctx context.Context, tx *sql.Tx, origin string, first uint64, last changelog.Entry) error {
+	restored := uint64(0)
+	for _, d := range db.Damaged(origin) {
+		if d.First <= first && first <= d.Last {
+			restored = min(d.Last, last.Seq)
+		}
+	}
+	if restored == 0 {
+		return db.appendAudit(ctx, tx, origin, origin, first, last.Seq, last.Hash)
+	}
+	if err := db.appendAudit(withAction(ctx, audit.ActionRepair), tx, origin, origin, first, restored, last.Hash); err != nil {
+		return err
+	}
+	if err := db.storeDamage(tx, origin, subtractDamage(db.Damaged(origin), first, restored)); err != nil {
+		return err
+	}
+	if restored < last.Seq {
+		return db.appendAudit(ctx, tx, origin, origin, restored+1, last.Seq, last.Hash)
+	}
+	return nil
+}
+
+// checkOwnHead looks, when the store opens, at the end of the node's own
+// log: the newest entry must match its hash, and neither a checkpoint nor
+// an audit record may name a newer entry than the log holds. Otherwise the
+// log cannot be extended (ownLogBrokenReason) until peers repair it.
+func (db *DB) checkOwnHead(ctx context.Context) error {
+	head := db.head
+	var problems []storage.Damage
+	now := time.Now()
+	if head.Seq > 0 {
+		row := db.writer.QueryRowContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq = ?", db.origin, head.Seq)
+		e, err := scanEntry(row)
+		if err != nil {
+			return err
+		}
+		if !changelog.Verify(&e) {
+			problems = append(problems, storage.Damage{Range: changelog.Range{Origin: db.origin, First: head.Seq, Last: head.Seq}, Found: now,
+				Problem: fmt.Sprintf("this node's newest entry %s/%d does not match its hash", db.origin, head.Seq)})
+		}
+	}
+	var signed, audited sql.NullInt64
+	if err := db.writer.QueryRowContext(ctx, "SELECT max(seq) FROM checkpoints WHERE origin = ?", db.origin).Scan(&signed); err != nil {
+		return err
+	}
+	if err := db.writer.QueryRowContext(ctx, "SELECT max(last_seq) FROM audit WHERE origin = ?", db.origin).Scan(&audited); err != nil {
+		return err
+	}
+	if newest := uint64(max(signed.Int64, audited.Int64)); newest > head.Seq {
+		problems = append(problems, storage.Damage{Range: changelog.Range{Origin: db.origin, First: head.Seq + 1, Last: newest}, Found: now,
+			Problem: fmt.Sprintf("this node's newest entries %s/%d..%d are missing from its change log", db.origin, head.Seq+1, newest)})
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := db.storeDamage(tx, db.origin, mergeDamage(append(db.damage[db.origin], problems...))); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, p := range problems {
+		db.log.Error("own change log damaged; writes wait for a repair from peers", "problem", p.Problem)
+	}
+	return nil
+}
+
+// SaveManifest keeps a copy of the manifest the node runs with, so that
+// offline checks (provex verify) know the members' keys.
+func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec("INSERT OR REPLACE INTO manifest (id, data) VALUES (1, ?)", data)
+		return err
+	})
+}
+
+// SavedManifest returns the manifest the node last ran with (nil if none).
+func (db *DB) SavedManifest(ctx context.Context) (*federation.Manifest, error) {
+	var data []byte
+	err := db.reader.QueryRowContext(ctx, "SELECT data FROM manifest").Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return federation.ParseManifest(data)
+}
