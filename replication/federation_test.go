@@ -51,6 +51,9 @@ type testFederation struct {
 	keys     map[string]federation.NodeKeys
 	peers    map[string][]string
 	nodes    map[string]*testNode
+	// logCheck and logScrub, when set, are the nodes' periods of checking
+	// their stored logs.
+	logCheck, logScrub time.Duration
 }
 
 // freeAddrs picks n distinct loopback addresses no other socket will take
@@ -116,6 +119,7 @@ func (f *testFederation) start(member string) *testNode {
 	node, err := server.New(context.Background(), server.Config{
 		Member: member, DataDir: n.dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Keys: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
+		LogCheckInterval: f.logCheck, LogScrubInterval: f.logScrub,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
 	})

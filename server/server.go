@@ -80,6 +80,9 @@ type Config struct {
 	// SyncInterval is the period of the background exchange with each peer
 	// (default 5s).
 	SyncInterval time.Duration
+	// LogCheckInterval and LogScrubInterval are the periods of the
+	// incremental and the full check of the stored logs (defaults 30s, 1h).
+	LogCheckInterval, LogScrubInterval time.Duration
 	// SyncDial connects to the peer member at addr (default: mutual TLS
 	// with Cert, checking that the peer's certificate names member).
 	SyncDial func(member, addr string) (*grpc.ClientConn, error)
@@ -228,7 +231,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	engine, err = replication.New(replication.Config{
 		Member: cfg.Member, Store: store, Manifest: cfg.Manifest, Peers: cfg.Peers,
-		Interval: cfg.SyncInterval, Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected,
+		Interval: cfg.SyncInterval, CheckInterval: cfg.LogCheckInterval, ScrubInterval: cfg.LogScrubInterval,
+		Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected,
 	})
 	if err != nil {
 		store.Close()

@@ -27,6 +27,7 @@ func commands() []cli.Command {
 		caCommand,
 		tokenCommand,
 		auditCommand,
+		verifyCommand,
 		{Name: "keygen", Usage: "[--out node.key | --rotate-encryption node.key] [--member SLUG --address HOST:PORT]", Summary: "make a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
 	}, cli.Commands()...)
 }

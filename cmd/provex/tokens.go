@@ -105,7 +105,8 @@ func when(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-var auditCommand = cli.Command{Name: "audit", Usage: "verify [--data DIR]", Summary: "check a node's audit trail against its change log, from its database file", Run: runAudit}
+var auditCommand = cli.Command{Name: "audit", Usage: "verify [--data DIR] [--key FILE] [--manifest FILE]",
+	Summary: "check a node's audit trail (chain, head signed by the node key, cover of the change log), from its database file", Run: runAudit}
 
 func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
@@ -114,15 +115,20 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "data", "the node's data directory")
+	keyFile := fs.String("key", "", "the node's key file, whose public key checks the signed head (default: node.key in the data directory)")
+	manifestFile := fs.String("manifest", "", "federation manifest, for the node's public key when its key file is elsewhere")
 	if err := fs.Parse(args[1:]); err != nil {
 		return &cli.UsageError{Msg: "audit verify: " + err.Error()}
 	}
-	db, err := openData(ctx, *dataDir, "")
+	src, err := openForVerify(ctx, *dataDir, *keyFile, *manifestFile)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	n, head, problems, err := db.VerifyAudit(ctx)
+	defer src.db.Close()
+	for _, n := range src.notes {
+		fmt.Fprintln(env.Stdout, "note:", n)
+	}
+	n, head, problems, err := src.db.VerifyAudit(ctx)
 	if err != nil {
 		return err
 	}
@@ -132,6 +138,6 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("the audit trail of %s is not intact: %d problem(s)", *dataDir, len(problems))
 	}
-	fmt.Fprintf(env.Stdout, "audit trail intact: %d records, head %x, covering the whole change log\n", n, head)
+	fmt.Fprintf(env.Stdout, "audit trail intact: %d records, head %x, signed by the node's key, covering the whole change log\n", n, head)
 	return nil
 }

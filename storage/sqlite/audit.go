@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -159,11 +158,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) 
 	case err != nil:
 		return 0, nil, nil, err
 	}
-	var pub ed25519.PublicKey
-	if db.key != nil {
-		pub = db.key.Public().(ed25519.PublicKey)
-	}
-	problems = append(problems, audit.CheckHead(signed, db.origin, count, head, pub)...)
+	problems = append(problems, audit.CheckHead(signed, db.origin, count, head, db.pub)...)
 	return count, head, problems, nil
 }
 

@@ -59,6 +59,9 @@ type Options struct {
 	// that. Without a key nothing is signed (tests of storage alone, and
 	// tools that only read).
 	Key ed25519.PrivateKey
+	// PublicKey is the node's public key, to check what it signed (its
+	// audit head) when Key is not given: tools that only verify.
+	PublicKey ed25519.PublicKey
 	// Sealer seals the node's states that not every member may read and
 	// opens the entries sealed to the node. Without one the store makes a
 	// key of its own for this run (tests of storage alone).
@@ -97,6 +100,7 @@ type DB struct {
 	stmts     map[*resource.Kind]*kindStmts
 	shared    *sharedStmts
 	key       ed25519.PrivateKey
+	pub       ed25519.PublicKey
 	sealer    *changelog.Sealer
 	directory changelog.Directory
 
@@ -198,6 +202,9 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	if opts.Directory == nil {
 		opts.Directory = soloDirectory{origin, opts.Sealer.PublicKey()}
 	}
+	if opts.Key != nil {
+		opts.PublicKey = opts.Key.Public().(ed25519.PublicKey)
+	}
 	db := &DB{
 		origin:    origin,
 		log:       opts.Logger,
@@ -209,6 +216,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		stopped:   make(chan struct{}),
 		stmts:     map[*resource.Kind]*kindStmts{},
 		key:       opts.Key,
+		pub:       opts.PublicKey,
 		sealer:    opts.Sealer,
 		directory: opts.Directory,
 		damage:    map[string][]storage.Damage{},
@@ -240,10 +248,6 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	go db.runWriter()
-	if err := db.retryUnopened(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return db, nil
 }
 
@@ -360,6 +364,9 @@ func (db *DB) loadHead(ctx context.Context, wall func() time.Time) error {
 	db.clock = changelog.NewClock(maxHLC.Int64, wall)
 	return nil
 }
+
+// Member is the member the database belongs to.
+func (db *DB) Member() string { return db.origin }
 
 // Close stops accepting writes, lets queued ones finish, and closes the
 // database.

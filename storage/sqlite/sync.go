@@ -332,64 +332,6 @@ func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) er
 	return err
 }
 
-// retryUnopened opens again the entries sealed to this node that did not
-// open before (a key restored to the key file since), and applies what
-// opens now.
-func (db *DB) retryUnopened(ctx context.Context) error {
-	rows, err := db.reader.QueryContext(ctx, "SELECT origin, seq FROM unapplied WHERE state = 'unopened' ORDER BY origin, seq")
-	if err != nil {
-		return err
-	}
-	type pos struct {
-		origin string
-		seq    uint64
-	}
-	var pending []pos
-	for rows.Next() {
-		var p pos
-		if err := rows.Scan(&p.origin, &p.seq); err != nil {
-			rows.Close()
-			return err
-		}
-		pending = append(pending, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(pending) == 0 {
-		return err
-	}
-	opened := 0
-	err = db.runInWriter(ctx, func(tx *sql.Tx) error {
-		opened = 0
-		for _, p := range pending {
-			row := tx.QueryRow("SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq = ?", p.origin, p.seq)
-			e, err := scanEntry(row)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec("DELETE FROM unapplied WHERE origin = ? AND seq = ?", p.origin, p.seq); err != nil {
-				return err
-			}
-			r, read, err := db.applyEntry(tx, &e)
-			if err != nil {
-				return err
-			}
-			if r == nil {
-				opened++
-			}
-			if read {
-				if err := db.countOpened(tx, p.origin, 1); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err == nil && opened > 0 {
-		db.log.Info("opened sealed entries that did not open before", "entries", opened, "still unopened", len(pending)-opened)
-	}
-	return err
-}
-
 // rebuildOrigin rebuilds every record of origin from its stored log: the
 // records are deleted and each entry applied again in order (sealed ones
 // opened again). A repair calls it when it replaced entries that were

@@ -24,8 +24,8 @@ CREATE TABLE changes (
 
 -- Entries this node holds but did not apply, and why: 'rejected' (the state
 -- names a record its origin does not own, or is not a record), or
--- 'unopened' (sealed to this node, but it could not open them; retried when
--- the store opens, for a key restored meanwhile).
+-- 'unopened' (a part of the envelope is addressed to this node, but it does
+-- not open: its origin sealed it wrong).
 CREATE TABLE unapplied (
   origin TEXT NOT NULL,
   seq INTEGER NOT NULL,

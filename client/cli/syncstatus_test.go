@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provex/provex/federation"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+)
+
+var testTime = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// TestConvergenceCheckCannotBeFooled: the check says yes only when every
+// member answers with the same heads, has opened as many entries of each
+// origin as the origin sealed to it, and has no damaged log.
+func TestConvergenceCheckCannotBeFooled(t *testing.T) {
+	m, _, err := federation.DevFederation([]string{"cao-bang", "nghe-an", "mofa"}, []string{"h:1", "h:2", "h:3"}, testTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := []byte{1, 2, 3}
+	// cao-bang holds 10 entries of its own, 3 of them sealed to nghe-an
+	// and 5 to the ministry.
+	good := func() map[string]*syncv1.GetSyncStateResponse {
+		st := map[string]*syncv1.GetSyncStateResponse{}
+		for _, id := range []string{"cao-bang", "nghe-an", "mofa"} {
+			o := &syncv1.OriginState{Origin: "cao-bang", Seq: 10, HeadHash: head}
+			switch id {
+			case "cao-bang":
+				o.SealedFor = map[string]int64{"nghe-an": 3, "mofa": 5}
+			case "nghe-an":
+				o.Opened = 3
+			case "mofa":
+				o.Opened = 5
+			}
+			st[id] = &syncv1.GetSyncStateResponse{Member: id, Origins: []*syncv1.OriginState{o}}
+		}
+		return st
+	}
+	run := func(states map[string]*syncv1.GetSyncStateResponse) (string, error) {
+		var out bytes.Buffer
+		err := federationStatus(context.Background(), &out, m, func(_ context.Context, mem federation.Member) (*syncv1.GetSyncStateResponse, error) {
+			st, ok := states[mem.ID]
+			if !ok {
+				return nil, fmt.Errorf("connection refused")
+			}
+			return st, nil
+		})
+		return out.String(), err
+	}
+	if out, err := run(good()); err != nil || !strings.Contains(out, "converged: yes") {
+		t.Fatalf("a converged federation: %v\n%s", err, out)
+	}
+	cases := map[string]struct {
+		edit func(map[string]*syncv1.GetSyncStateResponse)
+		want string
+	}{
+		"a member that cannot open what was sealed to it (it cannot tell itself)": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["nghe-an"].Origins[0].Opened = 1
+		}, "nghe-an opened 1 of the 3 entries cao-bang sealed to it"},
+		"unopened entries a member reports": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["mofa"].Origins[0].Unopened = 2
+		}, "mofa holds 2 entries of cao-bang sealed to it that it cannot open"},
+		"a damaged log": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["nghe-an"].Origins[0].Damaged = []*syncv1.Damage{{Range: &syncv1.Range{Origin: "cao-bang", First: 4, Last: 4}, Problem: "entry does not match its hash"}}
+		}, "nghe-an: stored log of cao-bang damaged at 4..4"},
+		"a lagging member": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["mofa"].Origins[0].Seq = 9
+		}, "9 (lag 1)"},
+		"another chain": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["mofa"].Origins[0].HeadHash = []byte{9}
+		}, "DIVERGED"},
+		"a member down": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			delete(s, "nghe-an")
+		}, "nghe-an unreachable"},
+	}
+	for name, c := range cases {
+		states := good()
+		c.edit(states)
+		out, err := run(states)
+		if !errors.Is(err, ErrNotConverged) || !strings.Contains(out, c.want) || !strings.Contains(out, "converged: no") {
+			t.Errorf("%s: %v, want %q in\n%s", name, err, c.want, out)
+		}
+	}
+	// Rejected entries are the origin's doing, held and refused alike by
+	// every node: a warning, not a lack of convergence.
+	states := good()
+	for _, st := range states {
+		st.Origins[0].Rejected = 1
+	}
+	if out, err := run(states); err != nil || !strings.Contains(out, "WARNING: nghe-an refused 1 entries of cao-bang") {
+		t.Errorf("rejected entries: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/provex/provex/client/cli"
+	"github.com/provex/provex/federation"
+	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR] [--manifest FILE] [--key FILE]",
+	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries) and audit trail from its database file", Run: runVerify}
+
+// verifySources are the keys an offline check trusts: the node's own public
+// key from its key file, and the other members' from a manifest.
+type verifySources struct {
+	db       *sqlite.DB
+	own      ed25519.PublicKey
+	manifest *federation.Manifest
+	notes    []string
+}
+
+// openForVerify opens a node's database with the keys to check it: the
+// node's public key from --key (default DIR/node.key), else from the
+// manifest; the manifest from --manifest, else the copy the node saved when
+// it last started (which someone with the database file could have
+// replaced: give your own copy to rule that out).
+func openForVerify(ctx context.Context, dir, keyFile, manifestFile string) (*verifySources, error) {
+	var src verifySources
+	if keyFile == "" {
+		keyFile = filepath.Join(dir, server.KeyFile)
+		if _, err := os.Stat(keyFile); err != nil {
+			keyFile = ""
+		}
+	}
+	if keyFile != "" {
+		keys, err := federation.ReadKeyFile(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		src.own = keys.SigningPublic()
+	}
+	if manifestFile != "" {
+		m, err := federation.LoadManifest(manifestFile)
+		if err != nil {
+			return nil, err
+		}
+		src.manifest = m
+	}
+	path := filepath.Join(dir, server.DatabaseFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no node database in %s: %w", dir, err)
+	}
+	probe, err := sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	member := probe.Member()
+	if src.manifest == nil {
+		if src.manifest, err = probe.SavedManifest(ctx); err != nil {
+			probe.Close()
+			return nil, err
+		}
+		if src.manifest != nil {
+			src.notes = append(src.notes, "members' keys from the manifest the node saved in its database; give --manifest to check against your own copy")
+		}
+	}
+	probe.Close()
+	if src.own == nil && src.manifest != nil {
+		src.own, _ = src.manifest.PublicKey(member)
+	}
+	if src.own == nil {
+		src.notes = append(src.notes, "no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked")
+	}
+	if src.db, err = sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: src.own}); err != nil {
+		return nil, err
+	}
+	return &src, nil
+}
+
+// key is the public key that verifies origin's checkpoints.
+func (s *verifySources) key(origin string) (ed25519.PublicKey, bool) {
+	if origin == s.db.Member() && s.own != nil {
+		return s.own, true
+	}
+	if s.manifest == nil {
+		return nil, false
+	}
+	return s.manifest.PublicKey(origin)
+}
+
+// runVerify checks everything the node stores that can be checked without
+// it running: every origin's log in full (hash chain, checkpoint
+// signatures, sealed entries' hashes) and the audit trail (chain, signed
+// head, cover of the log). Damage found is recorded in the database, so
+// the node, when it starts, neither serves it nor waits to repair it.
+func runVerify(ctx context.Context, env *cli.Env, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dataDir := fs.String("data", "data", "the node's data directory")
+	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
+	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
+	if err := fs.Parse(args); err != nil {
+		return &cli.UsageError{Msg: "verify: " + err.Error()}
+	}
+	src, err := openForVerify(ctx, *dataDir, *keyFile, *manifestFile)
+	if err != nil {
+		return err
+	}
+	defer src.db.Close()
+	for _, n := range src.notes {
+		fmt.Fprintln(env.Stdout, "note:", n)
+	}
+	origins, err := src.db.Origins(ctx)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, o := range origins {
+		key, ok := src.key(o.Origin)
+		if !ok {
+			bad++
+			fmt.Fprintf(env.Stdout, "PROBLEM: %s: %d entries, no key in the manifest to check its signatures with\n", o.Origin, o.Seq)
+			continue
+		}
+		res, err := src.db.VerifyLog(ctx, o.Origin, key, true)
+		if err != nil {
+			return err
+		}
+		if len(res.Damaged) == 0 && res.BadCheckpoints == 0 {
+			fmt.Fprintf(env.Stdout, "%s: %d entries intact, signed up to %d\n", o.Origin, res.Checked, res.Verified)
+			continue
+		}
+		bad++
+		for _, p := range res.Problems {
+			fmt.Fprintf(env.Stdout, "PROBLEM: %s\n", p)
+		}
+		for _, d := range res.Damaged {
+			fmt.Fprintf(env.Stdout, "PROBLEM: %s: entries %s damaged (the node will not serve them and fetches them again from its peers)\n", o.Origin, d.Range)
+		}
+	}
+	n, head, problems, err := src.db.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(env.Stdout, "PROBLEM: audit:", p)
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(env.Stdout, "audit trail intact: %d records, head %x, signed by the node's key, covering the whole change log\n", n, head)
+	}
+	if bad > 0 || len(problems) > 0 {
+		return errors.New("the data directory " + *dataDir + " does not verify")
+	}
+	return nil
+}

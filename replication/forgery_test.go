@@ -1,0 +1,162 @@
+package replication_test
+
+import (
+	"context"
+	"crypto/ecdh"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/provex/provex/changelog"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+)
+
+// forger is a member gone bad: it serves its own log, every entry and
+// checkpoint signed with its own key from the manifest, in which some
+// entries name records of other members.
+type forger struct {
+	syncv1.UnimplementedSyncServiceServer
+	entries []*syncv1.Entry
+	cp      *syncv1.Checkpoint
+}
+
+func (p *forger) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (p *forger) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	for _, h := range req.GetHave() {
+		if h.GetOrigin() == p.cp.GetOrigin() && h.GetSeq() >= p.cp.GetSeq() {
+			return nil
+		}
+	}
+	return stream.Send(&syncv1.PullResponse{Entries: p.entries, Checkpoints: []*syncv1.Checkpoint{p.cp}})
+}
+
+// forgedLog builds member's log: for each state, a public entry, or, when
+// sealTo is set, one sealed to those readers, all chained and closed by a
+// checkpoint of member's own key.
+func forgedLog(t *testing.T, f *testFederation, member string, states []forgedState) *forger {
+	t.Helper()
+	keys := f.keys[member]
+	sealer, err := changelog.NewSealer(keys.Encryption...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := changelog.ZeroHash
+	p := &forger{}
+	for i, st := range states {
+		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(st.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := changelog.Entry{Origin: member, Seq: uint64(i + 1), HLC: time.Now().UnixNano(), Name: st.rec.GetName(), Data: data, PrevHash: prev}
+		if len(st.sealTo) > 0 {
+			var readers []*ecdh.PublicKey
+			for _, r := range st.sealTo {
+				key, _ := f.manifest.EncryptionKey(r)
+				readers = append(readers, key)
+			}
+			if e.Data, err = sealer.Seal(member, e.Seq, st.rec.GetName(), data, readers, nil); err != nil {
+				t.Fatal(err)
+			}
+			e.Name, e.Sealed = "", true
+		}
+		e.Hash = changelog.Sum(&e)
+		prev = e.Hash
+		p.entries = append(p.entries, &syncv1.Entry{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, Sealed: e.Sealed,
+			PrevHash: e.PrevHash, Hash: e.Hash})
+	}
+	last := p.entries[len(p.entries)-1]
+	cp := changelog.SignCheckpoint(keys.Signing, member, last.GetSeq(), last.GetHash())
+	p.cp = &syncv1.Checkpoint{Origin: cp.Origin, Seq: cp.Seq, Hash: cp.Hash, Signature: cp.Signature}
+	return p
+}
+
+type forgedState struct {
+	rec    *twinningv1.Agreement
+	sealTo []string
+}
+
+// TestMemberCannotWriteOthersRecords: tuyen-quang signs, with its own key
+// from the manifest, entries that name cao-bang's record (in clear, and
+// sealed to the ministry so that relays cannot see it) and a record under
+// provinces/mofa. Every node holds tuyen-quang's log whole, applies its own
+// records, and refuses the others, counting them; cao-bang's record stays
+// cao-bang's, its later change reaches everyone, and sync with the honest
+// peer goes on.
+func TestMemberCannotWriteOthersRecords(t *testing.T) {
+	const bad = "tuyen-quang"
+	members := []string{p1, p2, bad, mofa}
+	// Everyone pulls from the forger and from p1; p1 pulls from the forger.
+	f := newFederation(t, members, map[string][]string{p1: {bad}, p2: {bad, p1}, mofa: {bad, p1}})
+	owner := f.start(p1)
+	target := createVisible(t, owner, "target", typev1.Visibility_VISIBILITY_PUBLIC)
+	forgedTarget := proto.Clone(target).(*twinningv1.Agreement)
+	forgedTarget.DisplayName, forgedTarget.Etag = "FORGED by "+bad, "999"
+	fake := forgedLog(t, f, bad, []forgedState{
+		{rec: &twinningv1.Agreement{Name: "provinces/" + bad + "/agreements/own-1", DisplayName: "its own, first", Kind: twinningv1.Agreement_KIND_MOU}},
+		{rec: forgedTarget},
+		{rec: &twinningv1.Agreement{Name: "provinces/mofa/agreements/circular-1", DisplayName: "FORGED ministry circular", Kind: twinningv1.Agreement_KIND_OTHER}},
+		{rec: forgedTarget, sealTo: []string{mofa, bad}},
+		{rec: &twinningv1.Agreement{Name: "provinces/" + bad + "/agreements/own-2", DisplayName: "its own, second", Kind: twinningv1.Agreement_KIND_MOU}},
+	})
+	f.peerServer(t, bad, fake)
+	f.start(p2)
+	f.start(mofa)
+
+	// Every node holds the forger's whole log, the same as the others.
+	for _, m := range []string{p1, p2, mofa} {
+		n := f.nodes[m]
+		eventually(t, 10*time.Second, func() (bool, string) {
+			o := n.origin(t, bad)
+			return o.GetSeq() == 5, fmt.Sprintf("%s holds %s up to %d", m, bad, o.GetSeq())
+		})
+		// The sealed forgery is seen only by its reader, the ministry.
+		wantRejected := int64(2)
+		if m == mofa {
+			wantRejected = 3
+		}
+		if o := n.origin(t, bad); o.GetRejected() != wantRejected || o.GetUnopened() != 0 {
+			t.Errorf("%s refused %d entries of %s (%d unopened), want %d", m, o.GetRejected(), bad, o.GetUnopened(), wantRejected)
+		}
+		if got := n.metrics(t).GetEntriesRejected(); got != wantRejected {
+			t.Errorf("%s counts %d rejected entries, want %d", m, got, wantRejected)
+		}
+		for _, id := range []string{"own-1", "own-2"} {
+			if _, code := getAgreement(t, n, "provinces/"+bad+"/agreements/"+id); code != codes.OK {
+				t.Errorf("%s: the forger's own record %s: %v", m, id, code)
+			}
+		}
+		if got, code := getAgreement(t, n, target.GetName()); code != codes.OK || !proto.Equal(got, target) {
+			t.Errorf("%s: %s is %v %v, want the owner's", m, target.GetName(), code, got)
+		}
+		if _, code := getAgreement(t, n, "provinces/mofa/agreements/circular-1"); code != codes.NotFound {
+			t.Errorf("%s holds the forged ministry record: %v", m, code)
+		}
+		checkNoForgery(t, n)
+	}
+
+	// The owner's change reaches everyone: precedence is decided within
+	// the owner's log, whatever seq the forger's entries had.
+	changed, err := owner.client.Twinning.UpdateAgreement(context.Background(), &twinningv1.UpdateAgreementRequest{
+		Agreement:  &twinningv1.Agreement{Name: target.GetName(), DisplayName: "changed by its owner"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
+	for _, m := range []string{p2, mofa} {
+		if got, code := getAgreement(t, f.nodes[m], target.GetName()); code != codes.OK || !proto.Equal(got, changed) {
+			t.Errorf("%s: after the owner's change: %v %v", m, code, got)
+		}
+	}
+}

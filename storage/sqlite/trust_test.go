@@ -1,0 +1,349 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/changelog"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// member is a store of one member of a small federation whose encryption
+// keys all stores know.
+type member struct {
+	id   string
+	db   *sqlite.DB
+	path string
+	key  ed25519.PrivateKey
+}
+
+func federationOf(t *testing.T, ids ...string) map[string]*member {
+	t.Helper()
+	keys := changelog.Keys{}
+	sealers := map[string]*changelog.Sealer{}
+	for _, id := range ids {
+		k, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = k.PublicKey()
+		sealers[id], _ = changelog.NewSealer(k)
+	}
+	out := map[string]*member{}
+	for _, id := range ids {
+		_, sign, _ := ed25519.GenerateKey(nil)
+		path := filepath.Join(t.TempDir(), id+".db")
+		db, err := sqlite.Open(context.Background(), path, id, sqlite.Options{Key: sign, Sealer: sealers[id], Directory: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		out[id] = &member{id: id, db: db, path: path, key: sign}
+	}
+	return out
+}
+
+func put(t *testing.T, m *member, a *twinningv1.Agreement) {
+	t.Helper()
+	if _, err := m.db.Write(context.Background(), storage.Write{Kind: resource.Agreements, Name: a.GetName(),
+		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return a, nil }}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sync applies origin's whole log to every other member, as one run.
+func syncAll(t *testing.T, ms map[string]*member, origin string) map[string][]storage.Refusal {
+	t.Helper()
+	ctx := context.Background()
+	o := ms[origin]
+	entries, err := o.db.Changes(ctx, origin, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	cp := changelog.SignCheckpoint(o.key, origin, last.Seq, last.Hash)
+	out := map[string][]storage.Refusal{}
+	for id, m := range ms {
+		if id == origin {
+			continue
+		}
+		r, err := m.db.ApplyRemote(ctx, entries, cp)
+		if err != nil {
+			t.Fatalf("%s applying %s's log: %v", id, origin, err)
+		}
+		out[id] = r
+	}
+	return out
+}
+
+func originState(t *testing.T, db *sqlite.DB, origin string) storage.OriginState {
+	t.Helper()
+	all, err := db.Origins(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range all {
+		if o.Origin == origin {
+			return o
+		}
+	}
+	return storage.OriginState{}
+}
+
+// TestSealedStatesReachOnlyTheirReaders: cao-bang's log (public, national,
+// restricted to lang-son, a public record made national, a national one
+// deleted) applied at the ministry (reads all), lang-son (reads the
+// restricted one) and nghe-an (relays): each holds every entry whole and
+// exactly the records it may read, and the counts say who opened what.
+func TestSealedStatesReachOnlyTheirReaders(t *testing.T) {
+	ms := federationOf(t, "cao-bang", "mofa", "lang-son", "nghe-an")
+	o := ms["cao-bang"]
+	name := func(id string) string { return "provinces/cao-bang/agreements/" + id }
+	rec := func(id string, v typev1.Visibility, to ...string) *twinningv1.Agreement {
+		return &twinningv1.Agreement{Name: name(id), DisplayName: "text of " + id, Kind: twinningv1.Agreement_KIND_MOU, Visibility: v, VisibleTo: to}
+	}
+	put(t, o, rec("public", typev1.Visibility_VISIBILITY_PUBLIC))
+	put(t, o, rec("national", typev1.Visibility_VISIBILITY_NATIONAL))
+	put(t, o, rec("restricted", typev1.Visibility_VISIBILITY_RESTRICTED, "lang-son", "atlantis"))
+	put(t, o, rec("changing", typev1.Visibility_VISIBILITY_PUBLIC))
+	put(t, o, rec("changing", typev1.Visibility_VISIBILITY_NATIONAL))
+	deleted := rec("national", typev1.Visibility_VISIBILITY_NATIONAL)
+	deleted.DeleteTime = deleted.CreateTime
+	put(t, o, deleted)
+	refusals := syncAll(t, ms, "cao-bang")
+
+	readable := map[string]map[string]bool{
+		"mofa":     {"public": true, "national": true, "restricted": true, "changing": true},
+		"lang-son": {"public": true, "restricted": true},
+		"nghe-an":  {"public": true},
+	}
+	ctx := context.Background()
+	for id, want := range readable {
+		m := ms[id]
+		if len(refusals[id]) != 0 {
+			t.Errorf("%s refused %v", id, refusals[id])
+		}
+		for _, rid := range []string{"public", "national", "restricted", "changing"} {
+			_, err := m.db.Get(ctx, resource.Agreements, name(rid))
+			if (err == nil) != want[rid] {
+				t.Errorf("%s: Get %s: %v, want readable = %v", id, rid, err, want[rid])
+			}
+		}
+		entries, err := m.db.Changes(ctx, "cao-bang", 0, 100)
+		if err != nil || len(entries) != 6 {
+			t.Fatalf("%s holds %d entries of cao-bang (%v), want 6", id, len(entries), err)
+		}
+		for _, e := range entries {
+			if e.Sealed != (e.Seq != 1 && e.Seq != 4) || (e.Sealed && (e.Name != "" || bytes.Contains(e.Data, []byte("text of")))) {
+				t.Errorf("%s: entry %d sealed = %v, name %q", id, e.Seq, e.Sealed, e.Name)
+			}
+		}
+	}
+	// The ministry opened the 4 sealed states, lang-son the restricted one
+	// (the withdrawal of "changing" is not a state); cao-bang counts the
+	// same, per reader.
+	for id, want := range map[string]int64{"mofa": 4, "lang-son": 1, "nghe-an": 0} {
+		if got := originState(t, ms[id].db, "cao-bang").Opened; got != want {
+			t.Errorf("%s opened %d, want %d", id, got, want)
+		}
+	}
+	if got := originState(t, o.db, "cao-bang").SealedFor; got["mofa"] != 4 || got["lang-son"] != 1 || len(got) != 2 {
+		t.Errorf("cao-bang's sealed counts: %v", got)
+	}
+}
+
+// TestEntriesNamingOthersRecordsAreRefused: an origin's entries that name
+// another member's record, or no record, are held (the log stays whole)
+// but not applied, counted and returned; the named record stays its
+// owner's.
+func TestEntriesNamingOthersRecordsAreRefused(t *testing.T) {
+	ms := federationOf(t, "cao-bang", "lang-son")
+	owner := ms["lang-son"]
+	mine := &twinningv1.Agreement{Name: "provinces/lang-son/agreements/mine", DisplayName: "the owner's", Kind: twinningv1.Agreement_KIND_MOU}
+	put(t, owner, mine)
+	ctx := context.Background()
+	_, sign, _ := ed25519.GenerateKey(nil)
+	var entries []changelog.Entry
+	prev := changelog.ZeroHash
+	add := func(name string, data []byte) {
+		e := changelog.Entry{Origin: "cao-bang", Seq: uint64(len(entries) + 1), HLC: 1, Name: name, Data: data, PrevHash: prev}
+		e.Hash = changelog.Sum(&e)
+		prev = e.Hash
+		entries = append(entries, e)
+	}
+	forged, _ := proto.Marshal(&twinningv1.Agreement{Name: mine.Name, DisplayName: "FORGED", Kind: twinningv1.Agreement_KIND_MOU})
+	add(mine.Name, forged)
+	add("provinces/cao-bang/agreements/x", forged) // names its own record, holds another
+	add("provinces/cao-bang/agreements/y", []byte{0xff, 0xff})
+	add("provinces/cao-bang/treaties/z", nil)
+	cp := changelog.SignCheckpoint(sign, "cao-bang", 4, prev)
+	refusals, err := owner.db.ApplyRemote(ctx, entries, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refusals) != 4 {
+		t.Fatalf("refusals %+v, want 4", refusals)
+	}
+	for _, want := range []string{"belongs to lang-son, not to cao-bang", "names provinces/cao-bang/agreements/x but its state", "does not decode", "known kind"} {
+		found := false
+		for _, r := range refusals {
+			found = found || (strings.Contains(r.Reason, want) && !r.Unopened)
+		}
+		if !found {
+			t.Errorf("no refusal says %q: %+v", want, refusals)
+		}
+	}
+	got, err := owner.db.Get(ctx, resource.Agreements, mine.Name)
+	if err != nil || !proto.Equal(got, mine) {
+		t.Errorf("the owner's record: %v %v", got, err)
+	}
+	if st := originState(t, owner.db, "cao-bang"); st.Seq != 4 || st.Rejected != 4 {
+		t.Errorf("held %d entries, %d rejected; want 4 and 4", st.Seq, st.Rejected)
+	}
+	// An origin cannot push entries of the store's own member either.
+	own, _ := owner.db.Changes(ctx, "lang-son", 0, 10)
+	ownCP := changelog.SignCheckpoint(owner.key, "lang-son", own[len(own)-1].Seq, own[len(own)-1].Hash)
+	if _, err := ms["cao-bang"].db.ApplyRemote(ctx, own, ownCP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.db.ApplyRemote(ctx, own, ownCP); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("applying a node's own entries from elsewhere: %v", err)
+	}
+}
+
+// TestSealedToMeButBrokenIsUnopened: an origin that seals a state to this
+// node wrongly (the body does not decrypt) leaves an unopened entry, held
+// and counted, not a rejected one.
+func TestSealedToMeButBrokenIsUnopened(t *testing.T) {
+	ms := federationOf(t, "cao-bang", "mofa")
+	o := ms["cao-bang"]
+	put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/n", DisplayName: "n", Kind: twinningv1.Agreement_KIND_MOU,
+		Visibility: typev1.Visibility_VISIBILITY_NATIONAL})
+	ctx := context.Background()
+	entries, _ := o.db.Changes(ctx, "cao-bang", 0, 10)
+	e := entries[0]
+	e.Data = bytes.Clone(e.Data)
+	e.Data[len(e.Data)-1] ^= 1 // the last byte of the body's tag
+	e.Hash = changelog.Sum(&e)
+	refusals, err := ms["mofa"].db.ApplyRemote(ctx, []changelog.Entry{e}, changelog.SignCheckpoint(o.key, "cao-bang", 1, e.Hash))
+	if err != nil || len(refusals) != 1 || !refusals[0].Unopened {
+		t.Fatalf("refusals %+v, %v; want one unopened", refusals, err)
+	}
+	if st := originState(t, ms["mofa"].db, "cao-bang"); st.Unopened != 1 || st.Opened != 0 || st.Seq != 1 {
+		t.Errorf("mofa's state of cao-bang: %+v", st)
+	}
+}
+
+// TestVerifyLogFindsAndRepairRestores: a byte changed in a stored entry
+// and a row deleted are found by a full check; Repair with the origin's
+// copies restores them, audited, and the next check is clean.
+func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
+	ms := federationOf(t, "cao-bang", "mofa")
+	o, m := ms["cao-bang"], ms["mofa"]
+	for i := range 30 {
+		put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/a" + string(rune('a'+i)), DisplayName: "a", Kind: twinningv1.Agreement_KIND_MOU})
+	}
+	syncAll(t, ms, "cao-bang")
+	ctx := context.Background()
+	pub := o.key.Public().(ed25519.PublicKey)
+	if res, err := m.db.VerifyLog(ctx, "cao-bang", pub, true); err != nil || len(res.Damaged) != 0 || res.Verified != 30 || res.Checked != 30 {
+		t.Fatalf("intact log: %+v %v", res, err)
+	}
+	m.db.Close()
+	raw, _ := sql.Open("sqlite3", "file:"+m.path)
+	var data []byte
+	raw.QueryRow("SELECT data FROM changes WHERE origin = 'cao-bang' AND seq = 5").Scan(&data)
+	data[3] ^= 0x10
+	raw.Exec("UPDATE changes SET data = ? WHERE origin = 'cao-bang' AND seq = 5", data)
+	raw.Exec("DELETE FROM changes WHERE origin = 'cao-bang' AND seq IN (20, 21)")
+	raw.Close()
+	db, err := sqlite.Open(ctx, m.path, "mofa", sqlite.Options{Key: m.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.VerifyLog(ctx, "cao-bang", pub, false)
+	if err != nil || len(res.Damaged) != 0 {
+		t.Fatalf("an incremental check from the verified mark: %+v %v (damage below the mark is for the full check)", res, err)
+	}
+	res, err = db.VerifyLog(ctx, "cao-bang", pub, true)
+	if err != nil || len(res.Damaged) != 2 || res.Damaged[0].First != 5 || res.Damaged[0].Last != 5 ||
+		res.Damaged[1].First != 20 || res.Damaged[1].Last != 21 || res.Verified != 0 {
+		t.Fatalf("full check: %+v %v", res, err)
+	}
+	if got := db.Damaged("cao-bang"); len(got) != 2 {
+		t.Fatalf("recorded damage: %+v", got)
+	}
+	// A repair that does not continue the chain is refused.
+	truth, _ := o.db.Changes(ctx, "cao-bang", 0, 100)
+	cp10 := changelog.SignCheckpoint(o.key, "cao-bang", 10, truth[9].Hash)
+	if _, err := db.Repair(ctx, append(truth[4:5:5], truth[6:10]...), cp10); err == nil {
+		t.Error("a repair with an entry missing was accepted")
+	}
+	wrong := append([]changelog.Entry(nil), truth[4:10]...)
+	wrong[1].Data = []byte("x")
+	if _, err := db.Repair(ctx, wrong, cp10); err == nil {
+		t.Error("a repair with a changed entry was accepted")
+	}
+	n, err := db.Repair(storage.WithActor(ctx, storage.Actor{Name: "peer:cao-bang"}), truth[4:10], cp10)
+	if err != nil || n != 1 {
+		t.Fatalf("repair 5..10: %d entries, %v; want 1", n, err)
+	}
+	cp22 := changelog.SignCheckpoint(o.key, "cao-bang", 22, truth[21].Hash)
+	if n, err := db.Repair(ctx, truth[19:22], cp22); err != nil || n != 2 {
+		t.Fatalf("repair 20..22: %d entries, %v; want 2", n, err)
+	}
+	if got := db.Damaged("cao-bang"); len(got) != 0 {
+		t.Errorf("damage after the repairs: %+v", got)
+	}
+	if res, err := db.VerifyLog(ctx, "cao-bang", pub, true); err != nil || len(res.Damaged) != 0 || res.Verified != 30 {
+		t.Errorf("check after the repairs: %+v %v", res, err)
+	}
+	if _, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) != 0 {
+		t.Errorf("audit after the repairs: %v %v", problems, err)
+	}
+	records, _ := db.AuditRecords(ctx, 0, 100, "peer:cao-bang", "")
+	if len(records) != 1 || records[0].Action != "sync.repair" || records[0].FirstSeq != 5 || records[0].LastSeq != 5 {
+		t.Errorf("audit of the repair: %+v", records)
+	}
+}
+
+// TestOldFormatIsRefused: a database whose change log an older provex
+// wrote (schema 5, format 2) is refused with what to do.
+func TestOldFormatIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "provex.db")
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"CREATE TABLE changes (origin TEXT, seq INTEGER, hlc INTEGER, name TEXT, data BLOB, prev_hash BLOB, hash BLOB, data_hash BLOB, visibility INTEGER, visible_to TEXT, redacted INTEGER)",
+		"INSERT INTO changes VALUES ('cao-bang', 1, 1, 'provinces/cao-bang/agreements/a', x'00', x'00', x'00', x'00', 1, '', 0)",
+		"PRAGMA user_version = 5",
+	} {
+		if _, err := raw.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	_, err = sqlite.Open(context.Background(), path, "cao-bang", sqlite.Options{})
+	if !errors.Is(err, sqlite.ErrOldFormat) || !strings.Contains(err.Error(), "move the data directory away") {
+		t.Fatalf("opening a format-2 database: %v", err)
+	}
+}
