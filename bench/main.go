@@ -3,7 +3,8 @@
 //
 //	go run ./bench crud [-duration 5s]          Create and Get, concurrency 1 and 64
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
-//	go run ./bench catchup [-records 1000000]   a follower catching up on one origin's log
+//	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed
+//	go run ./bench sealing                      Create of public, national and restricted records
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //	go run ./bench summary [-records 1000000]   national summaries over many records
 //
@@ -32,7 +33,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -49,6 +50,8 @@ func main() {
 		err = runSecurity(os.Args[2:])
 	case "summary":
 		err = runSummary(os.Args[2:])
+	case "sealing":
+		err = runSealing(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

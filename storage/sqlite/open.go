@@ -110,9 +110,13 @@ type DB struct {
 	damage   map[string][]storage.Damage
 	// repairs counts repairs, so a check that read the log before one
 	// does not record what the repair fixed.
-	repairs   atomic.Int64
-	committed func()
-	noAudit   bool
+	repairs atomic.Int64
+	// anyWithdrawn is false while the withdrawn table is empty (as on most
+	// nodes, most of the time), which spares applying an entry a lookup
+	// in it. Only the writer goroutine uses it; it is never reset.
+	anyWithdrawn bool
+	committed    func()
+	noAudit      bool
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
 	auditHead audit.Record
@@ -239,6 +243,9 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	err = db.loadDamage(ctx)
+	if err == nil {
+		err = db.writer.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM withdrawn)").Scan(&db.anyWithdrawn)
+	}
 	if err == nil {
 		err = db.checkOwnHead(ctx)
 	}

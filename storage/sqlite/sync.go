@@ -273,34 +273,37 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 }
 
 // newestApplied returns the seq of the newest entry applied to the record
-// (its row, or the entry that took it away), the row's id, and whether the
-// row exists. Entries of a record all come from its owner, so seqs compare.
-func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint64, id int64, exists bool, err error) {
+// (its row, or the entry that took it away, then withdrawn is set), the
+// row's id, and whether the row exists. Entries of a record all come from
+// its owner, so seqs compare.
+func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint64, id int64, exists, withdrawn bool, err error) {
 	st, err := db.kindStmts(k)
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, false, false, err
 	}
-	var data []byte
-	switch err := tx.Stmt(st.selectState).QueryRow(name).Scan(&id, &data, &seq); {
+	switch err := tx.Stmt(st.selectState).QueryRow(name).Scan(&id, &seq); {
 	case err == nil:
 		exists = true
 	case !errors.Is(err, sql.ErrNoRows):
-		return 0, 0, false, fmt.Errorf("read %s: %w", name, err)
+		return 0, 0, false, false, fmt.Errorf("read %s: %w", name, err)
+	}
+	if !db.anyWithdrawn {
+		return seq, id, exists, false, nil
 	}
 	var gone uint64
-	switch err := tx.QueryRow("SELECT seq FROM withdrawn WHERE name = ?", name).Scan(&gone); {
+	switch err := tx.Stmt(db.shared.selectWithdrawn).QueryRow(name).Scan(&gone); {
 	case err == nil:
-		seq = max(seq, gone)
+		seq, withdrawn = max(seq, gone), true
 	case !errors.Is(err, sql.ErrNoRows):
-		return 0, 0, false, err
+		return 0, 0, false, false, err
 	}
-	return seq, id, exists, nil
+	return seq, id, exists, withdrawn, nil
 }
 
 // putState stores a record state of entry seq unless a newer one was
-// applied already (an unopened entry opened late).
+// applied already (an older entry repaired or rebuilt late).
 func (db *DB) putState(tx *sql.Tx, k *resource.Kind, name string, m proto.Message, data []byte, seq uint64) error {
-	newest, id, exists, err := db.newestApplied(tx, k, name)
+	newest, id, exists, withdrawn, err := db.newestApplied(tx, k, name)
 	if err != nil || newest >= seq {
 		return err
 	}
@@ -308,14 +311,16 @@ func (db *DB) putState(tx *sql.Tx, k *resource.Kind, name string, m proto.Messag
 	if err := db.putRecord(tx, k, st, name, id, exists, m, data, seq); err != nil {
 		return err
 	}
-	_, err = tx.Exec("DELETE FROM withdrawn WHERE name = ?", name)
+	if withdrawn {
+		_, err = tx.Exec("DELETE FROM withdrawn WHERE name = ?", name)
+	}
 	return err
 }
 
 // withdraw removes this node's copy of a record it may no longer read, as
 // of entry seq.
 func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) error {
-	newest, id, exists, err := db.newestApplied(tx, k, name)
+	newest, id, exists, _, err := db.newestApplied(tx, k, name)
 	if err != nil || newest >= seq {
 		return err
 	}
@@ -328,6 +333,7 @@ func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) er
 			return err
 		}
 	}
+	db.anyWithdrawn = true
 	_, err = tx.Exec("INSERT OR REPLACE INTO withdrawn (name, seq) VALUES (?, ?)", name, seq)
 	return err
 }

@@ -426,8 +426,8 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 
 // sharedStmts are the writer's statements that every kind uses.
 type sharedStmts struct {
-	selectRequest, insertRequest, insertChange, deleteValues, insertValue    *sql.Stmt
-	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened *sql.Stmt
+	selectRequest, insertRequest, insertChange, deleteValues, insertValue                     *sql.Stmt
+	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn *sql.Stmt
 }
 
 type kindStmts struct {
@@ -435,7 +435,7 @@ type kindStmts struct {
 	columns        []filter.Field // non-repeated schema fields, in column order
 	repeated       []filter.Field
 	selectForWrite *sql.Stmt
-	selectState    *sql.Stmt // id, data, seq by name, for applying others' entries
+	selectState    *sql.Stmt // id, seq by name, for applying others' entries
 	insert, update *sql.Stmt
 	get            *sql.Stmt // on the reader pool
 }
@@ -461,6 +461,7 @@ func (db *DB) prepareAll() error {
 		insertChange:     prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
 		upsertAuditHead:  prepare(db.writer, "INSERT OR REPLACE INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)"),
 		countSealed:      prepare(db.writer, "INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = entries + 1"),
+		selectWithdrawn:  prepare(db.writer, "SELECT seq FROM withdrawn WHERE name = ?"),
 		countOpened:      prepare(db.writer, "INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = entries + excluded.entries"),
 		insertCheckpoint: prepare(db.writer, "INSERT OR REPLACE INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"),
 		deleteValues:     prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
@@ -482,7 +483,7 @@ func (db *DB) prepareAll() error {
 		}
 		t := k.Table()
 		st.selectForWrite = prepare(db.writer, "SELECT id, data FROM "+t+" WHERE name = ?")
-		st.selectState = prepare(db.writer, "SELECT id, data, seq FROM "+t+" WHERE name = ?")
+		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
 		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, %s) VALUES (?, ?, ?, ?, %s)",
 			t, strings.Join(cols, ", "), placeholders(len(cols))))
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))

@@ -76,6 +76,10 @@ CREATE TABLE log_damage (
   PRIMARY KEY (origin, first)
 ) STRICT, WITHOUT ROWID;
 
+-- The newest entry of an origin the audit trail names, found at once when
+-- the store opens (checkOwnHead).
+CREATE INDEX audit_origin ON audit (origin, last_seq);
+
 -- The audit trail's last record, signed with the node key in the commit
 -- that wrote it: rewriting and re-chaining audit rows without the key
 -- shows.
