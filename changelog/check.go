@@ -86,8 +86,9 @@ func (c *Checker) Entry(e *Entry) {
 	case !intact:
 		c.damage(e.Seq, e.Seq, "entry %s/%d does not match its hash", c.origin, e.Seq)
 	case c.prev != nil && !bytes.Equal(e.PrevHash, c.prev):
-		// Both are self-consistent: one of them was rewritten whole.
-		c.damage(e.Seq-1, e.Seq, "entry %s/%d does not link to entry %d", c.origin, e.Seq, e.Seq-1)
+		// Both are self-consistent: one of them was rewritten whole (entry
+		// 1 alone when it is the first).
+		c.damage(max(e.Seq-1, 1), e.Seq, "entry %s/%d does not link to entry %d", c.origin, e.Seq, e.Seq-1)
 	}
 	c.hashes[e.Seq] = e.Hash
 	c.prev = nil

@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -25,6 +26,7 @@ import (
 //	  purpose   1 byte: 1 the state (for its readers), 2 a withdrawal
 //	            notice (for members that could read the previous state and
 //	            no longer may)
+//	  commit    32 bytes: HMAC-SHA256 of a constant under the data key
 //	  stanzas   uvarint count, then per recipient: tag (16) and the
 //	            section's data key wrapped under a key-encryption key (48)
 //	  body      uvarint length, then AES-256-GCM under the data key of the
@@ -41,13 +43,18 @@ import (
 //
 // The data keys are fresh for every section, so AES-GCM's nonce can be
 // fixed; the associated data binds each section to the origin, sequence
-// number, sender key, salt and purpose, so a body cannot be moved to another
-// entry.
+// number, sender key, salt, purpose and key commitment, so a body cannot be
+// moved to another entry. AES-GCM alone does not commit to its key: an
+// origin could wrap different data keys for different readers over one
+// body crafted to decrypt under each. The commitment rules that out, so
+// every reader opens the same state, and a signed envelope is evidence of
+// exactly one.
 
 const (
 	envelopeVersion = 1
 	saltSize        = 16
 	tagSize         = 16
+	commitSize      = 32
 	wrappedSize     = 32 + 16
 	purposeState    = 1
 	purposeWithdraw = 2
@@ -160,15 +167,24 @@ func stanzaKeys(pair, salt []byte, purpose byte) (tag, kek []byte, err error) {
 	return okm[:tagSize], okm[tagSize:], nil
 }
 
-func associatedData(origin string, seq uint64, sender, salt []byte, purpose byte) []byte {
-	ad := make([]byte, 0, 32+len(origin)+8+len(sender)+len(salt)+1)
+func associatedData(origin string, seq uint64, sender, salt []byte, purpose byte, commit []byte) []byte {
+	ad := make([]byte, 0, 32+len(origin)+8+len(sender)+len(salt)+1+len(commit))
 	ad = append(ad, "provex/sealed/v1\x00"...)
 	ad = binary.AppendUvarint(ad, uint64(len(origin)))
 	ad = append(ad, origin...)
 	ad = binary.BigEndian.AppendUint64(ad, seq)
 	ad = append(ad, sender...)
 	ad = append(ad, salt...)
-	return append(ad, purpose)
+	ad = append(ad, purpose)
+	return append(ad, commit...)
+}
+
+// keyCommitment commits to a data key: two keys with one commitment would
+// be a collision of HMAC-SHA256.
+func keyCommitment(dataKey []byte) []byte {
+	m := hmac.New(sha256.New, dataKey)
+	m.Write([]byte("provex/key-commitment/v1"))
+	return m.Sum(nil)
 }
 
 func gcm(key []byte) (cipher.AEAD, error) {
@@ -220,8 +236,10 @@ func (s *Sealer) sealSection(env []byte, origin string, seq uint64, sender, salt
 	}
 	dataKey := make([]byte, 32)
 	rand.Read(dataKey)
-	ad := associatedData(origin, seq, sender, salt, purpose)
+	commit := keyCommitment(dataKey)
+	ad := associatedData(origin, seq, sender, salt, purpose, commit)
 	env = append(env, purpose)
+	env = append(env, commit...)
 	env = binary.AppendUvarint(env, uint64(len(recipients)))
 	for _, r := range recipients {
 		pair, err := s.pairKey(true, 0, r)
@@ -307,6 +325,7 @@ func unpad(p []byte) ([]byte, bool) {
 // section is one parsed section of an envelope.
 type section struct {
 	purpose byte
+	commit  []byte
 	stanzas []byte // count × (tag, wrapped key)
 	body    []byte
 }
@@ -332,11 +351,16 @@ func parseEnvelope(env []byte) (sender, salt []byte, sections []section, err err
 		if sec.purpose != purposeState+byte(i) {
 			return bad("sections out of order")
 		}
-		count, k := binary.Uvarint(rest[1:])
+		if len(rest) < 1+commitSize {
+			return bad("truncated")
+		}
+		sec.commit = rest[1 : 1+commitSize]
+		rest = rest[1+commitSize:]
+		count, k := binary.Uvarint(rest)
 		if k <= 0 || count == 0 || count > maxStanzas {
 			return bad("bad stanza count")
 		}
-		rest = rest[1+k:]
+		rest = rest[k:]
 		size := int(count) * (tagSize + wrappedSize)
 		if len(rest) < size {
 			return bad("truncated stanzas")
@@ -392,7 +416,7 @@ func (s *Sealer) Open(origin string, seq uint64, env []byte) (Opened, error) {
 }
 
 func openSection(origin string, seq uint64, sender, salt []byte, sec section, kek, wrapped []byte) (Opened, error) {
-	ad := associatedData(origin, seq, sender, salt, sec.purpose)
+	ad := associatedData(origin, seq, sender, salt, sec.purpose, sec.commit)
 	unwrap, err := gcm(kek)
 	if err != nil {
 		return Opened{}, err
@@ -400,6 +424,9 @@ func openSection(origin string, seq uint64, sender, salt []byte, sec section, ke
 	dataKey, err := unwrap.Open(nil, zeroNonce, wrapped, ad)
 	if err != nil {
 		return Opened{}, errors.New("the data key addressed to this member does not unwrap")
+	}
+	if !hmac.Equal(keyCommitment(dataKey), sec.commit) {
+		return Opened{}, errors.New("the data key addressed to this member is not the one the envelope commits to")
 	}
 	body, err := gcm(dataKey)
 	if err != nil {

@@ -222,3 +222,43 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestEnvelopeCommitsToOneKey: an origin that wraps a different data key
+// for one reader (to show readers different states under one signed
+// envelope) is caught by the key commitment: that reader cannot open it,
+// while the others open the committed state.
+func TestEnvelopeCommitsToOneKey(t *testing.T) {
+	origin, honest, misled := newKey(t), newKey(t), newKey(t)
+	s := newSealer(t, origin)
+	salt := make([]byte, saltSize)
+	sender := origin.PublicKey().Bytes()
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	commit := keyCommitment(k1)
+	ad := associatedData("cao-bang", 1, sender, salt, purposeState, commit)
+	env := append([]byte{envelopeVersion}, sender...)
+	env = append(env, salt...)
+	env = append(env, 1, purposeState)
+	env = append(env, commit...)
+	env = append(env, 2)
+	for _, r := range []struct {
+		key     *ecdh.PrivateKey
+		dataKey []byte
+	}{{honest, k1}, {misled, k2}} {
+		pair, _ := s.pairKey(true, 0, r.key.PublicKey())
+		tag, kek, _ := stanzaKeys(pair, salt, purposeState)
+		wrap, _ := gcm(kek)
+		env = append(env, tag...)
+		env = wrap.Seal(env, zeroNonce, r.dataKey, ad)
+	}
+	body, _ := gcm(k1)
+	padded := pad(plaintext("provex/cao-bang/agreements/a", []byte("the state")))
+	env = append(env, byte(len(padded)+body.Overhead()))
+	env = body.Seal(env, zeroNonce, padded, ad)
+	if got, err := newSealer(t, honest).Open("cao-bang", 1, env); err != nil || string(got.Data) != "the state" {
+		t.Fatalf("the honest reader: %+v, %v", got, err)
+	}
+	_, err := newSealer(t, misled).Open("cao-bang", 1, env)
+	if err == nil || errors.Is(err, ErrNotAddressed) || !strings.Contains(err.Error(), "commits to") {
+		t.Fatalf("the reader given another data key: %v", err)
+	}
+}

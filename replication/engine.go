@@ -326,13 +326,32 @@ type originRun struct {
 	refused bool
 }
 
-// maxPending bounds the entries held while waiting for a checkpoint.
-const maxPending = 20000
+// What a pull holds while it waits for checkpoints: entries per origin,
+// and bytes in all (a peer that sends entries and never a checkpoint is
+// refused, not given memory).
+const (
+	maxPending      = 20000
+	maxPendingBytes = 64 << 20
+)
 
-// Repair requests: ranges per pull, and entries per range.
+// pullState is what one pull tracks: per origin, the run being verified;
+// the ranges this node asked to repair; the copies of one range arriving;
+// and the bytes of entries held waiting for a checkpoint.
+type pullState struct {
+	runs         map[string]*originRun
+	requested    map[changelog.Range]bool
+	repair       []changelog.Entry
+	repairBytes  int
+	pendingBytes int
+}
+
+// Repair requests: ranges per pull, and entries per range; the copies of
+// a range continue to the next checkpoint the peer holds, at most
+// MaxRepairReach entries further.
 const (
 	maxRepairRanges = 64
-	MaxRepairRange  = 2000
+	MaxRepairRange  = 256
+	MaxRepairReach  = 5000
 )
 
 // pullFrom runs one Pull from a peer and applies what verifies.
@@ -348,22 +367,25 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		return err
 	}
 	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize)}
-	runs := map[string]*originRun{}
-	for _, o := range origins {
-		req.Have = append(req.Have, &syncv1.Position{Origin: o.Origin, Seq: o.Seq, Hash: o.Hash})
-		runs[o.Origin] = &originRun{next: o.Seq + 1, prev: o.Hash}
-		for _, d := range o.Damaged {
+	st := &pullState{runs: map[string]*originRun{}, requested: map[changelog.Range]bool{}}
+	askRepair := func(damaged []storage.Damage) {
+		for _, d := range damaged {
 			for first := d.First; first <= d.Last && len(req.Repair) < maxRepairRanges; first += MaxRepairRange {
-				req.Repair = append(req.Repair, &syncv1.Range{Origin: d.Origin, First: first, Last: min(d.Last, first+MaxRepairRange-1)})
+				r := changelog.Range{Origin: d.Origin, First: first, Last: min(d.Last, first+MaxRepairRange-1)}
+				req.Repair = append(req.Repair, rangeToProto(r))
+				st.requested[r] = true
 			}
 		}
 	}
+	for _, o := range origins {
+		req.Have = append(req.Have, &syncv1.Position{Origin: o.Origin, Seq: o.Seq, Hash: o.Hash})
+		st.runs[o.Origin] = &originRun{next: o.Seq + 1, prev: o.Hash}
+		askRepair(o.Damaged)
+	}
 	// The node's own newest entries may be missing (a damaged store):
 	// they are asked for like any damage, though the log looks shorter.
-	for _, d := range e.cfg.Store.Damaged(e.cfg.Member) {
-		if _, held := runs[e.cfg.Member]; !held && len(req.Repair) < maxRepairRanges {
-			req.Repair = append(req.Repair, &syncv1.Range{Origin: d.Origin, First: d.First, Last: min(d.Last, d.First+MaxRepairRange-1)})
-		}
+	if _, held := st.runs[e.cfg.Member]; !held {
+		askRepair(e.cfg.Store.Damaged(e.cfg.Member))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -392,7 +414,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		p.mu.Lock()
 		p.lastContact = time.Now()
 		p.mu.Unlock()
-		if err := e.receive(ctx, p, runs, resp, ap); err != nil {
+		if err := e.receive(ctx, p, st, resp, ap); err != nil {
 			return err
 		}
 	}
@@ -475,9 +497,10 @@ func (a *applier) wait() {
 
 // receive verifies one message of a pull and queues the runs it completes.
 // What does not verify is refused for its origin alone.
-func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRun, resp *syncv1.PullResponse, ap *applier) error {
+func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *syncv1.PullResponse, ap *applier) error {
 	e.metrics.bytes.Add(int64(sizeOf(resp)))
 	refuse := func(r *originRun, origin, format string, args ...any) {
+		st.pendingBytes -= pendingSize(r.pending)
 		r.refused, r.pending = true, nil
 		why := fmt.Sprintf(format, args...)
 		e.metrics.refused.Add(1)
@@ -489,7 +512,7 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 		e.triggerOthers(p.member)
 	}
 	if rep := resp.GetRepair(); rep != nil {
-		e.repair(ctx, p, rep)
+		e.receiveRepair(ctx, p, st, rep)
 	}
 	for _, pe := range resp.GetEntries() {
 		entry := entryFromProto(pe)
@@ -498,10 +521,13 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 			// nothing (honest servers do not send it).
 			continue
 		}
-		r := runs[entry.Origin]
+		r := st.runs[entry.Origin]
 		if r == nil {
 			r = &originRun{next: 1, prev: changelog.ZeroHash}
-			runs[entry.Origin] = r
+			st.runs[entry.Origin] = r
+			if _, member := e.cfg.Manifest.PublicKey(entry.Origin); !member {
+				refuse(r, entry.Origin, "entries of %q, which is not a member in the manifest", entry.Origin)
+			}
 		}
 		switch {
 		case r.refused || ap.originFailed(entry.Origin):
@@ -511,16 +537,17 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 			refuse(r, entry.Origin, "%s entry %d does not link to entry %d", entry.Origin, entry.Seq, entry.Seq-1)
 		case !changelog.Verify(&entry):
 			refuse(r, entry.Origin, "%s entry %d does not match its hash", entry.Origin, entry.Seq)
-		case len(r.pending) >= maxPending:
-			refuse(r, entry.Origin, "%d entries of %s without a checkpoint", len(r.pending), entry.Origin)
+		case len(r.pending) >= maxPending || st.pendingBytes+entrySize(&entry) > maxPendingBytes:
+			refuse(r, entry.Origin, "%d entries of %s (%d bytes held in all) without a checkpoint", len(r.pending), entry.Origin, st.pendingBytes)
 		default:
 			r.pending = append(r.pending, entry)
+			st.pendingBytes += entrySize(&entry)
 			r.next, r.prev = entry.Seq+1, entry.Hash
 		}
 	}
 	for _, pc := range resp.GetCheckpoints() {
 		cp := checkpointFromProto(pc)
-		r := runs[cp.Origin]
+		r := st.runs[cp.Origin]
 		if r == nil || r.refused || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
 			continue // covers entries this node has already
 		}
@@ -543,35 +570,75 @@ func (e *Engine) receive(ctx context.Context, p *peer, runs map[string]*originRu
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		st.pendingBytes -= pendingSize(r.pending[:i+1])
 		r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)
 	}
 	return nil
 }
 
-// repair checks a peer's copies of a damaged range of this node's store
-// against the origin's signature and has the store replace its copies.
-func (e *Engine) repair(ctx context.Context, p *peer, rep *syncv1.Repair) {
-	cp := checkpointFromProto(rep.GetCheckpoint())
-	entries := make([]changelog.Entry, len(rep.GetEntries()))
-	for i, pe := range rep.GetEntries() {
-		entries[i] = entryFromProto(pe)
+func pendingSize(entries []changelog.Entry) int {
+	n := 0
+	for i := range entries {
+		n += entrySize(&entries[i])
 	}
+	return n
+}
+
+// maxRepairBytes bounds the copies of one range held until its checkpoint
+// arrives. Records are at most 4 MiB; ranges of ordinary records are well
+// under a megabyte.
+const maxRepairBytes = 256 << 20
+
+// receiveRepair collects a peer's copies of a range this node asked to
+// repair, message by message, and when the checkpoint that ends them
+// arrives, checks them against the origin's signature and has the store
+// put them in place. Copies of a range this node did not ask for are
+// refused: a member could otherwise swap its own history on every node
+// that holds it.
+func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep *syncv1.Repair) {
 	fail := func(format string, args ...any) {
+		st.repair, st.repairBytes = nil, 0
 		e.metrics.refused.Add(1)
 		p.mu.Lock()
 		p.refused++
 		p.mu.Unlock()
-		e.log.Error("refused a repair from peer", "peer", p.member, "origin", cp.Origin, "err", fmt.Sprintf(format, args...))
+		e.log.Error("refused a repair from peer", "peer", p.member, "err", fmt.Sprintf(format, args...))
 	}
+	for _, pe := range rep.GetEntries() {
+		entry := entryFromProto(pe)
+		if n := len(st.repair); n > 0 && (entry.Origin != st.repair[0].Origin || entry.Seq != st.repair[n-1].Seq+1) {
+			fail("copies of %s/%d do not continue the range being repaired", entry.Origin, entry.Seq)
+			return
+		}
+		if len(st.repair) == 0 {
+			requested := false
+			for r := range st.requested {
+				requested = requested || (r.Origin == entry.Origin && r.First == entry.Seq)
+			}
+			if !requested {
+				fail("copies from %s/%d, a range this node did not ask to repair", entry.Origin, entry.Seq)
+				return
+			}
+		}
+		st.repair = append(st.repair, entry)
+		if st.repairBytes += entrySize(&entry); st.repairBytes > maxRepairBytes || len(st.repair) > MaxRepairRange+MaxRepairReach {
+			fail("copies of %s larger than a repair range may be", entry.Origin)
+			return
+		}
+	}
+	if rep.GetCheckpoint() == nil || len(st.repair) == 0 {
+		return
+	}
+	entries := st.repair
+	st.repair, st.repairBytes = nil, 0
+	cp := checkpointFromProto(rep.GetCheckpoint())
 	key, ok := e.cfg.Manifest.PublicKey(cp.Origin)
 	switch {
-	case len(entries) == 0:
-		return
 	case !ok:
-		fail("no key in the manifest")
+		fail("checkpoint of %s, which has no key in the manifest", cp.Origin)
 		return
-	case !cp.Verify(key):
-		fail("checkpoint %d has a bad signature", cp.Seq)
+	case cp.Origin != entries[0].Origin || !cp.Verify(key):
+		fail("checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
 		return
 	}
 	n, err := e.cfg.Store.Repair(storage.WithActor(ctx, storage.Actor{Name: "peer:" + p.member}), entries, cp)

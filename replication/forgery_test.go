@@ -25,6 +25,10 @@ type forger struct {
 	syncv1.UnimplementedSyncServiceServer
 	entries []*syncv1.Entry
 	cp      *syncv1.Checkpoint
+	// perEntry sends each entry in a message of its own with its own
+	// checkpoint (cps), as an honest node does with large records.
+	perEntry bool
+	cps      []*syncv1.Checkpoint
 }
 
 func (p *forger) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
@@ -37,7 +41,15 @@ func (p *forger) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 			return nil
 		}
 	}
-	return stream.Send(&syncv1.PullResponse{Entries: p.entries, Checkpoints: []*syncv1.Checkpoint{p.cp}})
+	if !p.perEntry {
+		return stream.Send(&syncv1.PullResponse{Entries: p.entries, Checkpoints: []*syncv1.Checkpoint{p.cp}})
+	}
+	for i, e := range p.entries {
+		if err := stream.Send(&syncv1.PullResponse{Entries: []*syncv1.Entry{e}, Checkpoints: []*syncv1.Checkpoint{p.cps[i]}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // forgedLog builds member's log: for each state, a public entry, or, when
@@ -71,12 +83,12 @@ func forgedLog(t *testing.T, f *testFederation, member string, states []forgedSt
 		}
 		e.Hash = changelog.Sum(&e)
 		prev = e.Hash
+		c := changelog.SignCheckpoint(keys.Signing, member, e.Seq, e.Hash)
+		p.cps = append(p.cps, &syncv1.Checkpoint{Origin: c.Origin, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature})
 		p.entries = append(p.entries, &syncv1.Entry{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, Sealed: e.Sealed,
 			PrevHash: e.PrevHash, Hash: e.Hash})
 	}
-	last := p.entries[len(p.entries)-1]
-	cp := changelog.SignCheckpoint(keys.Signing, member, last.GetSeq(), last.GetHash())
-	p.cp = &syncv1.Checkpoint{Origin: cp.Origin, Seq: cp.Seq, Hash: cp.Hash, Signature: cp.Signature}
+	p.cp = p.cps[len(p.cps)-1]
 	return p
 }
 

@@ -1,6 +1,7 @@
 package replication_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -8,12 +9,16 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/provex/provex/changelog"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
 )
@@ -198,5 +203,168 @@ func TestOwnNewestEntriesLostAreRestoredNotForked(t *testing.T) {
 	f.waitConverged(t, map[string]uint64{o: 12}, 10*time.Second)
 	if got := f.nodes[n].metrics(t).GetRunsRefused(); got != 0 {
 		t.Errorf("the peer refused %d runs: the node forked its log", got)
+	}
+}
+
+// twoFaced serves a member's own signed log and, when repair is set, also
+// pushes "repair" copies nobody asked for: another chain of the same log,
+// also signed with the member's key.
+type twoFaced struct {
+	syncv1.UnimplementedSyncServiceServer
+	mu     sync.Mutex
+	serve  *forger
+	repair *forger
+}
+
+func (p *twoFaced) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (p *twoFaced) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	p.mu.Lock()
+	serve, rep := p.serve, p.repair
+	p.mu.Unlock()
+	if rep != nil {
+		if err := stream.Send(&syncv1.PullResponse{Repair: &syncv1.Repair{Entries: rep.entries, Checkpoint: rep.cp}}); err != nil {
+			return err
+		}
+	}
+	return serve.Pull(req, stream)
+}
+
+// TestUnsolicitedRepairIsRefused: a member pushes, as a "repair" nobody
+// asked for, another chain of its own log that it also signed. A node
+// without damage refuses it and keeps what it holds: a member cannot swap
+// its history (its forgeries included) on the nodes that hold it.
+func TestUnsolicitedRepairIsRefused(t *testing.T) {
+	const bad = "tuyen-quang"
+	f := newFederation(t, []string{p1, bad}, map[string][]string{p1: {bad}})
+	chain := func(text string) *forger {
+		return forgedLog(t, f, bad, []forgedState{{rec: &twinningv1.Agreement{Name: "provinces/" + bad + "/agreements/x", DisplayName: text, Kind: twinningv1.Agreement_KIND_MOU}}})
+	}
+	a, b := chain("chain A"), chain("chain B")
+	tf := &twoFaced{serve: a}
+	f.peerServer(t, bad, tf)
+	n := f.start(p1)
+	name := "provinces/" + bad + "/agreements/x"
+	eventually(t, 10*time.Second, func() (bool, string) {
+		got, code := getAgreement(t, n, name)
+		return code == codes.OK && got.GetDisplayName() == "chain A", fmt.Sprintf("%s: %v %v", name, code, got)
+	})
+	tf.mu.Lock()
+	tf.repair = b
+	tf.mu.Unlock()
+	refused := n.metrics(t).GetRunsRefused()
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return n.metrics(t).GetRunsRefused() >= refused+2, "the node has not refused the unsolicited repair twice"
+	})
+	if got, _ := getAgreement(t, n, name); got.GetDisplayName() != "chain A" {
+		t.Errorf("the node now holds %q", got.GetDisplayName())
+	}
+	if got := n.metrics(t).GetEntriesRepaired(); got != 0 {
+		t.Errorf("the node repaired %d entries it did not ask for", got)
+	}
+	if o := n.origin(t, bad); !bytes.Equal(o.GetHeadHash(), a.entries[0].GetHash()) || len(o.GetDamaged()) != 0 {
+		t.Errorf("the node's log of %s changed: head %x, damage %v", bad, o.GetHeadHash(), o.GetDamaged())
+	}
+}
+
+// TestLargeRepairComesInPieces: a range to repair whose copies are larger
+// than any one message may be (46 records of about 1.5 MB, 69 MB in all)
+// comes in many messages and is put in place, while sync of the other
+// origins goes on.
+func TestLargeRepairComesInPieces(t *testing.T) {
+	const big = "tuyen-quang"
+	f := newFederation(t, []string{p1, p2, big}, map[string][]string{p1: {big}, p2: {p1}})
+	states := make([]forgedState, 50)
+	for i := range states {
+		states[i] = forgedState{rec: &twinningv1.Agreement{Name: fmt.Sprintf("provinces/%s/agreements/big-%02d", big, i),
+			DisplayName: "big", Kind: twinningv1.Agreement_KIND_MOU, Summary: strings.Repeat("ệ", 500_000)}}
+	}
+	log := forgedLog(t, f, big, states)
+	log.perEntry = true
+	f.peerServer(t, big, log)
+	f.start(p1)
+	victim := f.start(p2)
+	f.waitConverged(t, map[string]uint64{big: 50}, 60*time.Second)
+	f.stop(p2)
+	editDB(t, f.nodes[p2], fmt.Sprintf("DELETE FROM changes WHERE origin = '%s' AND seq BETWEEN 3 AND 48", big),
+		fmt.Sprintf("DELETE FROM checkpoints WHERE origin = '%s' AND seq BETWEEN 3 AND 49", big))
+	f.logCheck, f.logScrub = 200*time.Millisecond, 400*time.Millisecond
+	victim = f.start(p2)
+	createAgreements(t, f.nodes[p1], 3, "meanwhile")
+	f.waitConverged(t, map[string]uint64{p1: 3, big: 50}, 30*time.Second)
+	eventually(t, 30*time.Second, func() (bool, string) {
+		o := victim.origin(t, big)
+		return len(o.GetDamaged()) == 0 && victim.metrics(t).GetEntriesRepaired() == 46, fmt.Sprintf("damage %v, repaired %d", o.GetDamaged(), victim.metrics(t).GetEntriesRepaired())
+	})
+}
+
+// TestDamagedFirstEntryDoesNotStopSync: entry 1 of an origin is rewritten
+// whole (its link to nothing changed). The damage is entry 1 alone; the
+// node keeps syncing every other origin and repairs it.
+func TestDamagedFirstEntryDoesNotStopSync(t *testing.T) {
+	const o, n = p1, p2
+	f := newFederation(t, []string{o, n, p3}, map[string][]string{n: {o, p3}})
+	f.logCheck = 200 * time.Millisecond
+	f.start(o)
+	f.start(p3)
+	nn := f.start(n)
+	createAgreements(t, f.nodes[o], 3, "a")
+	eventually(t, 10*time.Second, func() (bool, string) { return nn.origin(t, o).GetSeq() == 3, "N lacks o's entries" })
+	f.stop(n)
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(f.nodes[n].dir, server.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := changelog.Entry{Origin: o, Seq: 1}
+	if err := raw.QueryRow("SELECT hlc, name, data, sealed FROM changes WHERE origin = ? AND seq = 1", o).Scan(&e.HLC, &e.Name, &e.Data, &e.Sealed); err != nil {
+		t.Fatal(err)
+	}
+	e.PrevHash = bytes.Repeat([]byte{1}, 32)
+	e.Hash = changelog.Sum(&e)
+	if _, err := raw.Exec("UPDATE changes SET prev_hash = ?, hash = ? WHERE origin = ? AND seq = 1", e.PrevHash, e.Hash, o); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	f.logScrub = 400 * time.Millisecond
+	nn = f.start(n)
+	createAgreements(t, f.nodes[p3], 4, "p3")
+	eventually(t, 15*time.Second, func() (bool, string) {
+		return nn.origin(t, p3).GetSeq() == 4, fmt.Sprintf("N holds %s up to %d; last error %q", p3, nn.origin(t, p3).GetSeq(), nn.peerState(t, p3).GetLastError())
+	})
+	eventually(t, 15*time.Second, func() (bool, string) {
+		st := nn.origin(t, o)
+		return len(st.GetDamaged()) == 0 && nn.metrics(t).GetEntriesRepaired() == 1, fmt.Sprintf("N's damage of %s: %v", o, st.GetDamaged())
+	})
+}
+
+// TestServedDamageIsNotForgotten: damage a node finds while serving, in a
+// range it had verified before, stays reported until it is repaired: the
+// next incremental check does not clear it.
+func TestServedDamageIsNotForgotten(t *testing.T) {
+	const o, n, m = p1, p2, p3
+	f := newFederation(t, []string{o, n, m}, line([]string{o, n, m}))
+	f.logCheck, f.logScrub = 200*time.Millisecond, time.Hour
+	f.start(o)
+	nn := f.start(n)
+	createAgreements(t, f.nodes[o], 20, "a")
+	f.waitConverged(t, map[string]uint64{o: 20}, 10*time.Second)
+	eventually(t, 10*time.Second, func() (bool, string) { return nn.origin(t, o).GetVerifiedSeq() == 20, "N has not verified o's log" })
+	f.stop(n)
+	f.stop(o)
+	flipByte(t, f.nodes[n], o, 7)
+	nn = f.start(n)
+	f.start(m)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return len(nn.origin(t, o).GetDamaged()) == 1, fmt.Sprintf("N's damage %v", nn.origin(t, o).GetDamaged())
+	})
+	f.stop(m)
+	time.Sleep(time.Second) // several incremental checks
+	if d := nn.origin(t, o).GetDamaged(); len(d) != 1 || d[0].GetRange().GetFirst() != 7 {
+		t.Errorf("N's damage after its checks: %v, want 7", d)
+	}
+	if h := healthz(t, nn); !strings.Contains(h, "degraded") {
+		t.Errorf("N's health: %q", h)
 	}
 }

@@ -91,16 +91,29 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	store := s.e.cfg.Store
 
 	// Repairs first: they are few, and the caller cannot serve that range
-	// to anyone until it has them.
-	for _, r := range req.GetRepair() {
-		rep, err := s.repairCopies(ctx, r)
+	// to anyone until it has them. A range this node cannot help with is
+	// skipped, never a reason to fail the pull.
+	for i, r := range req.GetRepair() {
+		if i == maxRepairRanges {
+			break
+		}
+		entries, cp, err := s.repairCopies(ctx, caller, r)
 		if err != nil {
 			return err
 		}
-		if rep != nil {
+		for len(entries) > 0 {
+			chunk := takeChunk(&entries)
+			rep := &syncv1.Repair{Entries: make([]*syncv1.Entry, len(chunk))}
+			for i := range chunk {
+				rep.Entries[i] = entryToProto(&chunk[i])
+			}
+			if len(entries) == 0 {
+				rep.Checkpoint = checkpointToProto(cp)
+			}
 			if err := stream.Send(&syncv1.PullResponse{Repair: rep}); err != nil {
 				return err
 			}
+			s.e.metrics.served.Add(int64(len(chunk)))
 		}
 	}
 
@@ -137,7 +150,7 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		limit := o.Seq
 		for _, d := range o.Damaged {
 			if d.First <= limit {
-				limit = min(limit, d.First-1)
+				limit = min(limit, max(d.First, 1)-1)
 			}
 		}
 		if limit < o.Seq {
@@ -177,7 +190,7 @@ func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingSer
 			case !changelog.Verify(e):
 				bad, problem = changelog.Range{Origin: origin, First: e.Seq, Last: e.Seq}, "an entry does not match its hash"
 			case !bytes.Equal(e.PrevHash, prev):
-				bad, problem = changelog.Range{Origin: origin, First: e.Seq - 1, Last: e.Seq}, "an entry does not link to the one before"
+				bad, problem = changelog.Range{Origin: origin, First: max(e.Seq-1, 1), Last: e.Seq}, "an entry does not link to the one before"
 			}
 			if problem != "" {
 				problem = fmt.Sprintf("%s: %s (found serving a pull)", bad, problem)
@@ -190,17 +203,8 @@ func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingSer
 			}
 			prev = e.Hash
 		}
-		// A message carries at most MaxBatchBytes of entries (and at least
-		// one entry), so large records never push a batch past the message
-		// limit, which would fail every pull of it.
 		for len(entries) > 0 {
-			n, size := 0, 0
-			for n < len(entries) && (n == 0 || size+entrySize(&entries[n]) <= MaxBatchBytes) {
-				size += entrySize(&entries[n])
-				n++
-			}
-			chunk := entries[:n]
-			entries = entries[n:]
+			chunk := takeChunk(&entries)
 			last := chunk[len(chunk)-1].Seq
 			resp := &syncv1.PullResponse{Entries: make([]*syncv1.Entry, len(chunk))}
 			for i := range chunk {
@@ -223,42 +227,55 @@ func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingSer
 	return nil
 }
 
+// takeChunk takes the first entries off *entries for one message: at most
+// MaxBatchBytes of them (and at least one), so large records never push a
+// message past the limit, which would fail every pull of it.
+func takeChunk(entries *[]changelog.Entry) []changelog.Entry {
+	es := *entries
+	n, size := 0, 0
+	for n < len(es) && (n == 0 || size+entrySize(&es[n]) <= MaxBatchBytes) {
+		size += entrySize(&es[n])
+		n++
+	}
+	*entries = es[n:]
+	return es[:n]
+}
+
 // repairCopies reads this node's copies of a range a peer asks to repair,
 // continued to the first checkpoint at or after it, so the peer can check
-// them against the origin's signature. It returns nil when this node
-// cannot help (it lacks the range, or its copy is damaged too).
-func (s *server) repairCopies(ctx context.Context, r *syncv1.Range) (*syncv1.Repair, error) {
+// them against the origin's signature. It returns none when this node
+// cannot help: the range is not one (logged), it lacks the range, or its
+// copy is damaged too.
+func (s *server) repairCopies(ctx context.Context, caller string, r *syncv1.Range) ([]changelog.Entry, changelog.Checkpoint, error) {
 	store := s.e.cfg.Store
 	first, last := r.GetFirst(), r.GetLast()
 	if first == 0 || last < first || last-first >= MaxRepairRange {
-		return nil, apperr.Invalid("repair", "a repair range runs from 1 or later, at most %d entries", MaxRepairRange)
+		s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: r.GetOrigin(), First: first, Last: last})
+		return nil, changelog.Checkpoint{}, nil
 	}
 	for _, d := range store.Damaged(r.GetOrigin()) {
-		if d.First <= last+MaxRepairRange && d.Last >= first {
-			return nil, nil
+		if d.First <= last+MaxRepairReach && d.Last >= first {
+			return nil, changelog.Checkpoint{}, nil
 		}
 	}
 	cp, err := store.NextCheckpoint(ctx, r.GetOrigin(), last)
-	if err != nil || cp.Seq == 0 || cp.Seq-first >= 2*MaxRepairRange {
-		return nil, err
+	if err != nil || cp.Seq == 0 || cp.Seq-last > MaxRepairReach {
+		return nil, changelog.Checkpoint{}, err
 	}
 	entries, err := store.Changes(ctx, r.GetOrigin(), first-1, int(cp.Seq-first+1))
 	if err != nil {
-		return nil, err
+		return nil, changelog.Checkpoint{}, err
 	}
-	rep := &syncv1.Repair{Checkpoint: checkpointToProto(cp)}
 	for i := range entries {
 		e := &entries[i]
 		if e.Seq != first+uint64(i) || !changelog.Verify(e) || (i > 0 && !bytes.Equal(e.PrevHash, entries[i-1].Hash)) {
-			return nil, nil
+			return nil, changelog.Checkpoint{}, nil
 		}
-		rep.Entries = append(rep.Entries, entryToProto(e))
 	}
 	if len(entries) == 0 || !bytes.Equal(entries[len(entries)-1].Hash, cp.Hash) {
-		return nil, nil
+		return nil, changelog.Checkpoint{}, nil
 	}
-	s.e.metrics.served.Add(int64(len(entries)))
-	return rep, nil
+	return entries, cp, nil
 }
 
 // State describes the node's logs, peers and counters.

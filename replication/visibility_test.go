@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
@@ -314,5 +315,44 @@ func TestVisibilityChangeIsNotRecoverable(t *testing.T) {
 	sum := sha256.Sum256(state)
 	if found := filesHold(t, f.nodes[p2], []byte("DAMAGED by a landslide"), state, sum[:]); len(found) > 0 {
 		t.Errorf("P2's files hold the national state (needles %v: text, state, state hash)", found)
+	}
+}
+
+// TestRotatedKeyStillOpensOldEntries: P2 rotates its encryption key (its
+// key file keeps the old one; the manifest publishes the new one). Entries
+// sealed to the old key before and to the new one after both open: P2,
+// started afresh on an empty data directory, catches up and reads both.
+func TestRotatedKeyStillOpensOldEntries(t *testing.T) {
+	f := newFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	f.startAll()
+	before := createVisible(t, f.nodes[p1], "before", typev1.Visibility_VISIBILITY_RESTRICTED, p2)
+	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
+	f.stop(p1)
+	f.stop(p2)
+
+	keyFile := filepath.Join(t.TempDir(), "p2.key")
+	if err := federation.WriteKeyFile(keyFile, f.keys[p2]); err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := federation.RotateEncryptionKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.keys[p2] = rotated
+	for i := range f.manifest.Members {
+		if f.manifest.Members[i].ID == p2 {
+			f.manifest.Members[i].EncryptionKey = rotated.EncryptionPublic()
+		}
+	}
+	f.start(p1)
+	after := createVisible(t, f.nodes[p1], "after", typev1.Visibility_VISIBILITY_RESTRICTED, p2)
+	f.nodes[p2].dir = t.TempDir()
+	n := f.start(p2)
+	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
+	f.waitOpened(t, p1, 10*time.Second)
+	for _, want := range []*twinningv1.Agreement{before, after} {
+		if got, code := getAgreement(t, n, want.GetName()); code != codes.OK || !proto.Equal(got, want) {
+			t.Errorf("P2 after the rotation: Get %s: %v %v", want.GetName(), code, got)
+		}
 	}
 }

@@ -250,13 +250,18 @@ func unopenedByCount(m *federation.Manifest, all map[string]*syncv1.GetSyncState
 		for _, reader := range m.Members {
 			rst, ok := all[reader.ID]
 			want := own.GetSealedFor()[reader.ID]
-			if !ok || reader.ID == origin.ID || want == 0 {
+			if !ok || reader.ID == origin.ID {
 				continue
 			}
 			for _, o := range rst.GetOrigins() {
-				if o.GetOrigin() == origin.ID && o.GetSeq() == own.GetSeq() && o.GetOpened() < want {
+				switch {
+				case o.GetOrigin() != origin.ID || o.GetSeq() != own.GetSeq():
+				case o.GetOpened() < want:
 					out = append(out, fmt.Sprintf("%s opened %d of the %d entries %s sealed to it: it holds %d it should be able to open and cannot",
 						reader.ID, o.GetOpened(), want, origin.ID, want-o.GetOpened()))
+				case o.GetOpened() > want:
+					out = append(out, fmt.Sprintf("%s counts %d entries of %s opened, but %s sealed only %d to it: the counts disagree",
+						reader.ID, o.GetOpened(), origin.ID, origin.ID, want))
 				}
 			}
 		}

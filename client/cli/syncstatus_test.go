@@ -63,6 +63,9 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 		"a member that cannot open what was sealed to it (it cannot tell itself)": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			s["nghe-an"].Origins[0].Opened = 1
 		}, "nghe-an opened 1 of the 3 entries cao-bang sealed to it"},
+		"counts that disagree the other way": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["mofa"].Origins[0].Opened = 7
+		}, "mofa counts 7 entries of cao-bang opened, but cao-bang sealed only 5 to it"},
 		"unopened entries a member reports": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			s["mofa"].Origins[0].Unopened = 2
 		}, "mofa holds 2 entries of cao-bang sealed to it that it cannot open"},

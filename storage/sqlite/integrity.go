@@ -49,6 +49,43 @@ func (db *DB) Damaged(origin string) []storage.Damage {
 	return append([]storage.Damage(nil), db.damage[origin]...)
 }
 
+// damagedNow is origin's damage as the writer's open transaction sees it:
+// its own changes, or else what is committed. Writer goroutine only.
+func (db *DB) damagedNow(origin string) []storage.Damage {
+	if d, ok := db.damageTx[origin]; ok {
+		return append([]storage.Damage(nil), d...)
+	}
+	return db.Damaged(origin)
+}
+
+// publishDamage makes the damage a committed transaction recorded the
+// damage readers see. Writer goroutine only (or before it starts).
+func (db *DB) publishDamage() {
+	db.damageMu.Lock()
+	for origin, d := range db.damageTx {
+		if len(d) == 0 {
+			delete(db.damage, origin)
+		} else {
+			db.damage[origin] = d
+		}
+	}
+	db.damageMu.Unlock()
+	db.damageTx = nil
+}
+
+// snapshotDamageTx copies the transaction's damage changes, to restore
+// them when one write of a batch rolls back to its savepoint.
+func (db *DB) snapshotDamageTx() map[string][]storage.Damage {
+	if db.damageTx == nil {
+		return nil
+	}
+	out := make(map[string][]storage.Damage, len(db.damageTx))
+	for k, v := range db.damageTx {
+		out[k] = v
+	}
+	return out
+}
+
 // ownLogBrokenReason says why the node's own log cannot be extended: its
 // newest entry is damaged or its newest entries are missing. An entry
 // appended after a damaged head would link to a hash that may not be the
@@ -66,21 +103,23 @@ func (db *DB) ownLogBrokenReason() string {
 	return ""
 }
 
-// ReportDamage records a damaged range (merged with those known).
+// ReportDamage records a damaged range (merged with those known). The
+// origin's verified mark goes, so its next check reads it all again: the
+// damage is then confirmed, or cleared if it was not real.
 func (db *DB) ReportDamage(ctx context.Context, d storage.Damage) error {
 	if d.Found.IsZero() {
 		d.Found = time.Now()
 	}
 	return db.runInWriter(ctx, func(tx *sql.Tx) error {
-		merged := mergeDamage(append(db.Damaged(d.Origin), d))
-		return db.storeDamage(tx, d.Origin, merged)
+		if _, err := tx.Exec("DELETE FROM log_verified WHERE origin = ?", d.Origin); err != nil {
+			return err
+		}
+		return db.storeDamage(tx, d.Origin, mergeDamage(append(db.damagedNow(d.Origin), d)))
 	})
 }
 
-// storeDamage replaces origin's damage rows inside a write transaction,
-// and the copy in memory at once: should the transaction fail, the copy is
-// wrong until the next check, which at worst withholds intact entries from
-// peers for a while.
+// storeDamage replaces origin's damage rows inside a write transaction;
+// readers see them once it commits (publishDamage).
 func (db *DB) storeDamage(tx *sql.Tx, origin string, ranges []storage.Damage) error {
 	if _, err := tx.Exec("DELETE FROM log_damage WHERE origin = ?", origin); err != nil {
 		return err
@@ -91,13 +130,10 @@ func (db *DB) storeDamage(tx *sql.Tx, origin string, ranges []storage.Damage) er
 			return err
 		}
 	}
-	db.damageMu.Lock()
-	if len(ranges) == 0 {
-		delete(db.damage, origin)
-	} else {
-		db.damage[origin] = ranges
+	if db.damageTx == nil {
+		db.damageTx = map[string][]storage.Damage{}
 	}
-	db.damageMu.Unlock()
+	db.damageTx[origin] = ranges
 	return nil
 }
 
@@ -184,9 +220,16 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, key ed25519.PublicKe
 				return err
 			}
 		}
-		// Damage is only ever after the verified mark, which a check starts
-		// from: what this check found replaces what was known.
-		if err := db.storeDamage(tx, origin, mergeDamage(append([]storage.Damage(nil), res.Damaged...))); err != nil {
+		// What this check read (from the mark on) it found damaged or
+		// not; damage known before the mark stays (a check from the mark
+		// did not read it). Damage found elsewhere removes the mark.
+		kept := append([]storage.Damage(nil), res.Damaged...)
+		for _, d := range db.damagedNow(origin) {
+			if d.First <= from {
+				kept = append(kept, d)
+			}
+		}
+		if err := db.storeDamage(tx, origin, mergeDamage(kept)); err != nil {
 			return err
 		}
 		if res.Verified > from {
@@ -297,39 +340,51 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 			}
 			prev = e.Hash
 		}
+		// Only damaged entries are written. Every other copy must be the
+		// very entry this node holds: otherwise the origin signed two
+		// histories, or the peer sends what was not asked for, and
+		// nothing changes.
+		damaged := db.damagedNow(origin)
+		inDamage := func(seq uint64) bool {
+			for _, d := range damaged {
+				if d.First <= seq && seq <= d.Last {
+					return true
+				}
+			}
+			return false
+		}
 		head, _, err := lastEntry(tx, origin)
 		if err != nil {
 			return err
 		}
-		// Beyond the node's head only damaged (missing) entries are
-		// restored; anything newer is for ordinary sync to apply.
-		limit := head
-		for _, d := range db.Damaged(origin) {
-			limit = max(limit, d.Last)
-		}
 		lastWritten := uint64(0)
-		// An intact entry replaced by another means this node held another
-		// chain than the origin's: what it applied from it goes.
+		// An intact entry of a damaged range replaced by another means this
+		// node held another chain than the origin's (one its checks found
+		// not to match the origin's signature): what it applied from it
+		// goes.
 		replacedIntact := false
 		for i := range entries {
 			e := &entries[i]
-			if e.Seq > limit {
-				break
-			}
-			var stored []byte
-			err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, e.Seq).Scan(&stored)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-			case err != nil:
+			row := tx.QueryRow("SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq = ?", origin, e.Seq)
+			stored, err := scanEntry(row)
+			held := err == nil
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
-			default:
-				row := tx.QueryRow("SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq = ?", origin, e.Seq)
-				if s, err := scanEntry(row); err == nil && changelog.Verify(&s) {
-					if bytes.Equal(stored, e.Hash) {
-						continue // intact, and the origin's
-					}
-					replacedIntact = true
+			}
+			if !inDamage(e.Seq) {
+				if e.Seq > head {
+					break // newer than this node holds: for ordinary sync
 				}
+				if !held || !bytes.Equal(stored.Hash, e.Hash) {
+					return apperr.Aborted("the copy of %s/%d differs from the intact entry this node holds: the origin signed two histories, or the peer sends another", origin, e.Seq)
+				}
+				continue
+			}
+			if held && changelog.Verify(&stored) {
+				if bytes.Equal(stored.Hash, e.Hash) {
+					continue // intact after all
+				}
+				replacedIntact = true
 			}
 			if _, err := tx.Exec("INSERT OR REPLACE INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 				e.Origin, e.Seq, e.HLC, e.Name, e.Data, e.Sealed, e.PrevHash, e.Hash); err != nil {
@@ -338,6 +393,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 			written++
 			lastWritten = e.Seq
 		}
+		limit := max(head, lastWritten)
 		if replacedIntact {
 			if err := db.rebuildOrigin(tx, origin); err != nil {
 				return err
@@ -349,7 +405,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 				return err
 			}
 		}
-		if err := db.storeDamage(tx, origin, subtractDamage(db.Damaged(origin), first, covered)); err != nil {
+		if err := db.storeDamage(tx, origin, subtractDamage(damaged, first, covered)); err != nil {
 			return err
 		}
 		if written > 0 {
@@ -381,23 +437,29 @@ func withAction(ctx context.Context, action string) context.Context {
 	return storage.WithActor(ctx, a)
 }
 
+// restoredThrough is the last seq of the damaged range that seq falls in
+// (0 when none): a pull that appends there restores missing entries.
+func (db *DB) restoredThrough(origin string, seq uint64) uint64 {
+	for _, d := range db.damagedNow(origin) {
+		if d.First <= seq && seq <= d.Last {
+			return d.Last
+		}
+	}
+	return 0
+}
+
 // auditAppended audits a run of another origin's entries first..last
 // appended by a pull. Entries that restore a damaged (missing) range were
 // applied before and audited then: they are audited as a repair.
 func (db *DB) auditAppended(ctx context.Context, tx *sql.Tx, origin string, first uint64, last changelog.Entry) error {
-	restored := uint64(0)
-	for _, d := range db.Damaged(origin) {
-		if d.First <= first && first <= d.Last {
-			restored = min(d.Last, last.Seq)
-		}
-	}
+	restored := min(db.restoredThrough(origin, first), last.Seq)
 	if restored == 0 {
 		return db.appendAudit(ctx, tx, origin, origin, first, last.Seq, last.Hash)
 	}
 	if err := db.appendAudit(withAction(ctx, audit.ActionRepair), tx, origin, origin, first, restored, last.Hash); err != nil {
 		return err
 	}
-	if err := db.storeDamage(tx, origin, subtractDamage(db.Damaged(origin), first, restored)); err != nil {
+	if err := db.storeDamage(tx, origin, subtractDamage(db.damagedNow(origin), first, restored)); err != nil {
 		return err
 	}
 	if restored < last.Seq {
@@ -448,8 +510,10 @@ func (db *DB) checkOwnHead(ctx context.Context) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		db.damageTx = nil
 		return err
 	}
+	db.publishDamage()
 	for _, p := range problems {
 		db.log.Error("own change log damaged; writes wait for a repair from peers", "problem", p.Problem)
 	}

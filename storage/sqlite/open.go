@@ -95,6 +95,9 @@ type DB struct {
 	// the writer goroutine changes it; headMu guards readers of it.
 	headMu sync.Mutex
 	head   changelog.Entry
+	// unsigned counts the bytes of own entries since the last checkpoint
+	// (writer goroutine only).
+	unsigned int
 
 	// stmts and shared are filled once by prepareAll and only read afterwards.
 	stmts     map[*resource.Kind]*kindStmts
@@ -108,6 +111,9 @@ type DB struct {
 	// which are never served.
 	damageMu sync.Mutex
 	damage   map[string][]storage.Damage
+	// damageTx holds the damage changes of the writer's open transaction,
+	// published when it commits (only the writer goroutine uses it).
+	damageTx map[string][]storage.Damage
 	// repairs counts repairs, so a check that read the log before one
 	// does not record what the repair fixed.
 	repairs atomic.Int64

@@ -167,6 +167,9 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 			maxHLC int64
 			opened int
 		)
+		// Entries that restore a damaged range were opened (and counted)
+		// when they first came.
+		restored := db.restoredThrough(origin, run[0].Seq)
 		for i := range run {
 			e := &run[i]
 			if e.Origin != origin {
@@ -182,7 +185,7 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 			if r != nil {
 				refusals = append(refusals, *r)
 			}
-			if read {
+			if read && e.Seq > restored {
 				opened++
 			}
 			maxHLC = max(maxHLC, e.HLC)

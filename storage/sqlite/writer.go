@@ -135,7 +135,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 				continue
 			}
 		}
-		mark, auditMark := db.currentHead(), db.auditHead
+		mark, auditMark, damageMark := db.currentHead(), db.auditHead, db.snapshotDamageTx()
 		if p.run != nil {
 			p.err = p.run(tx)
 		} else {
@@ -145,6 +145,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			p.msg = nil
 			db.setHead(mark)
 			db.auditHead = auditMark
+			db.damageTx = damageMark
 			if !isolate {
 				break
 			}
@@ -172,6 +173,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 	}
 	if applied == 0 {
 		tx.Rollback()
+		db.damageTx = nil
 		return
 	}
 	err = db.signHead(tx, headBefore)
@@ -189,15 +191,18 @@ func (db *DB) commit(batch []*pendingWrite) {
 		tx.Rollback()
 		db.setHead(headBefore)
 		db.auditHead = auditBefore
+		db.damageTx = nil
 		db.failAll(batch, fmt.Errorf("commit: %w", err))
 		return
 	}
+	db.publishDamage()
 	if db.committed != nil && db.currentHead().Seq != headBefore.Seq {
 		db.committed()
 	}
 }
 
 func (db *DB) failAll(batch []*pendingWrite, err error) {
+	db.damageTx = nil
 	db.log.Error("write transaction failed", "err", err, "writes", len(batch))
 	for _, p := range batch {
 		if p.err == nil {
@@ -289,6 +294,9 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	}
 	entry.Hash = changelog.Sum(&entry)
 	if err := db.appendEntry(tx, &entry); err != nil {
+		return nil, err
+	}
+	if err := db.signEvery(tx, &entry); err != nil {
 		return nil, err
 	}
 	if err := db.appendAudit(ctx, tx, w.Name, db.origin, entry.Seq, entry.Seq, entry.Hash); err != nil {
@@ -402,7 +410,29 @@ func (db *DB) signHead(tx *sql.Tx, before changelog.Entry) error {
 	if db.key == nil || head.Seq == before.Seq {
 		return nil
 	}
+	db.unsigned = 0
 	cp := changelog.SignCheckpoint(db.key, db.origin, head.Seq, head.Hash)
+	if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+		return fmt.Errorf("store checkpoint %d: %w", cp.Seq, err)
+	}
+	return nil
+}
+
+// checkpointEvery bounds the bytes of the node's own entries between two
+// of its checkpoints, also within one commit: a peer holds what it
+// receives until a checkpoint proves it, so a commit of many large records
+// must not make it hold them all.
+const checkpointEvery = 1 << 20
+
+// signEvery signs a checkpoint at e when checkpointEvery bytes of entries
+// have been appended since the last one.
+func (db *DB) signEvery(tx *sql.Tx, e *changelog.Entry) error {
+	db.unsigned += len(e.Data)
+	if db.key == nil || db.unsigned < checkpointEvery {
+		return nil
+	}
+	db.unsigned = 0
+	cp := changelog.SignCheckpoint(db.key, db.origin, e.Seq, e.Hash)
 	if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 		return fmt.Errorf("store checkpoint %d: %w", cp.Seq, err)
 	}

@@ -868,7 +868,7 @@ type PullRequest struct {
 	// Entries per response message (default 500, at most 5000).
 	BatchSize uint32 `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
 	// Ranges of the caller's stored log that do not verify: the server sends
-	// its own copies first (each range at most 2000 entries).
+	// its own copies first (each range at most 256 entries).
 	Repair        []*Range `protobuf:"bytes,5,rep,name=repair,proto3" json:"repair,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -996,11 +996,14 @@ func (x *PullResponse) GetRepair() *Repair {
 }
 
 // Copies of one origin's entries from a range the caller asked to repair,
-// continued up to the checkpoint that proves them.
+// continued up to the checkpoint that proves them. A range's copies come in
+// as many messages as their size needs, consecutive; the last carries the
+// checkpoint.
 type Repair struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
-	Checkpoint    *Checkpoint            `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Set on the last message of a range.
+	Checkpoint    *Checkpoint `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
