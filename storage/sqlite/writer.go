@@ -410,8 +410,14 @@ func (db *DB) signHead(tx *sql.Tx, before changelog.Entry) error {
 	if db.key == nil || head.Seq == before.Seq {
 		return nil
 	}
+	return db.signCheckpoint(tx, head.Seq, head.Hash)
+}
+
+// signCheckpoint signs and stores a checkpoint of the node's own entry
+// seq, whose hash is hash.
+func (db *DB) signCheckpoint(tx *sql.Tx, seq uint64, hash []byte) error {
 	db.unsigned = 0
-	cp := changelog.SignCheckpoint(db.key, db.origin, head.Seq, head.Hash)
+	cp := changelog.SignCheckpoint(db.key, db.origin, seq, hash)
 	if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 		return fmt.Errorf("store checkpoint %d: %w", cp.Seq, err)
 	}
@@ -431,12 +437,7 @@ func (db *DB) signEvery(tx *sql.Tx, e *changelog.Entry) error {
 	if db.key == nil || db.unsigned < checkpointEvery {
 		return nil
 	}
-	db.unsigned = 0
-	cp := changelog.SignCheckpoint(db.key, db.origin, e.Seq, e.Hash)
-	if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
-		return fmt.Errorf("store checkpoint %d: %w", cp.Seq, err)
-	}
-	return nil
+	return db.signCheckpoint(tx, e.Seq, e.Hash)
 }
 
 // mutate runs the caller's function, turning a panic into an error so that
