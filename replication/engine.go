@@ -93,6 +93,8 @@ type Engine struct {
 	// changed is signalled when this node has new entries to announce;
 	// recheck when a repair ran, so the stored logs are checked again.
 	changed, recheck chan struct{}
+	// lastTrigger is when triggerOthers last woke the peers (Unix ns).
+	lastTrigger atomic.Int64
 }
 
 type metrics struct {
@@ -201,8 +203,15 @@ func (e *Engine) trigger(member string) {
 func (e *Engine) triggerAll() { e.triggerOthers("") }
 
 // triggerOthers makes every peer but one pull now: that one sent entries
-// that did not verify, and the others may hold good copies.
+// that did not verify, and the others may hold good copies. At most once
+// a second: peers that refuse each other's entries must not wake each
+// other in a loop.
 func (e *Engine) triggerOthers(except string) {
+	now := time.Now().UnixNano()
+	last := e.lastTrigger.Load()
+	if now-last < int64(time.Second) || !e.lastTrigger.CompareAndSwap(last, now) {
+		return
+	}
 	for m := range e.peers {
 		if m != except {
 			e.trigger(m)
@@ -323,6 +332,7 @@ type originRun struct {
 	next    uint64
 	prev    []byte
 	pending []changelog.Entry
+	// refused: nothing more of the origin in this pull.
 	refused bool
 }
 
@@ -338,9 +348,12 @@ const (
 // the ranges this node asked to repair; the copies of one range arriving;
 // and the bytes of entries held waiting for a checkpoint.
 type pullState struct {
-	runs         map[string]*originRun
-	requested    map[changelog.Range]bool
-	repair       []changelog.Entry
+	runs      map[string]*originRun
+	requested map[changelog.Range]bool
+	repair    []changelog.Entry
+	// repairFailed passes over the rest of a range whose copies were
+	// refused, up to the message that ends it.
+	repairFailed bool
 	repairBytes  int
 	pendingBytes int
 }
@@ -526,7 +539,11 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			r = &originRun{next: 1, prev: changelog.ZeroHash}
 			st.runs[entry.Origin] = r
 			if _, member := e.cfg.Manifest.PublicKey(entry.Origin); !member {
-				refuse(r, entry.Origin, "entries of %q, which is not a member in the manifest", entry.Origin)
+				// A member removed from the manifest (or never in it): no
+				// node applies its entries, and no other peer would give
+				// better ones, so they are passed over, not refused.
+				r.refused = true
+				e.log.Debug("passing over entries of an origin not in the manifest", "peer", p.member, "origin", entry.Origin)
 			}
 		}
 		switch {
@@ -585,9 +602,13 @@ func pendingSize(entries []changelog.Entry) int {
 }
 
 // maxRepairBytes bounds the copies of one range held until its checkpoint
-// arrives. Records are at most 4 MiB; ranges of ordinary records are well
-// under a megabyte.
-const maxRepairBytes = 256 << 20
+// arrives. A server ends the copies at its first checkpoint past
+// RepairBytes, which an honest origin signs at least every 1 MiB: what is
+// left of the range is asked for again in the next pull.
+const (
+	RepairBytes    = 32 << 20
+	maxRepairBytes = 2 * RepairBytes
+)
 
 // receiveRepair collects a peer's copies of a range this node asked to
 // repair, message by message, and when the checkpoint that ends them
@@ -596,8 +617,13 @@ const maxRepairBytes = 256 << 20
 // refused: a member could otherwise swap its own history on every node
 // that holds it.
 func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep *syncv1.Repair) {
+	if st.repairFailed {
+		st.repairFailed = rep.GetCheckpoint() == nil
+		return
+	}
 	fail := func(format string, args ...any) {
 		st.repair, st.repairBytes = nil, 0
+		st.repairFailed = rep.GetCheckpoint() == nil
 		e.metrics.refused.Add(1)
 		p.mu.Lock()
 		p.refused++

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -366,5 +367,82 @@ func TestServedDamageIsNotForgotten(t *testing.T) {
 	}
 	if h := healthz(t, nn); !strings.Contains(h, "degraded") {
 		t.Errorf("N's health: %q", h)
+	}
+}
+
+// TestOwnEntriesNamedOnlyByTheAuditTrail: a node's newest entries and
+// their checkpoints are gone; only its audit trail still names them. Its
+// checks (which look at checkpoints) cannot see the loss, yet it stays
+// recorded, writes stay refused, and a peer gives the entries back.
+func TestOwnEntriesNamedOnlyByTheAuditTrail(t *testing.T) {
+	const o, n = p1, p2
+	f := newFederation(t, []string{o, n}, mesh([]string{o, n}))
+	f.logCheck, f.logScrub = 200*time.Millisecond, 400*time.Millisecond
+	f.startAll()
+	createAgreements(t, f.nodes[o], 10, "a")
+	f.waitConverged(t, map[string]uint64{o: 10}, 10*time.Second)
+	f.stop(o)
+	f.stop(n)
+	editDB(t, f.nodes[o],
+		fmt.Sprintf("DELETE FROM changes WHERE origin = '%s' AND seq > 8", o),
+		fmt.Sprintf("DELETE FROM checkpoints WHERE origin = '%s' AND seq > 8", o))
+	on := f.start(o)
+	time.Sleep(time.Second) // several incremental checks and a full one
+	if d := on.origin(t, o).GetDamaged(); len(d) != 1 || d[0].GetRange().GetFirst() != 9 || d[0].GetRange().GetLast() != 10 {
+		t.Fatalf("the node's damage of its own log after its checks: %v, want 9..10", d)
+	}
+	_, err := on.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+		Parent: "provinces/" + o, AgreementId: "would-fork", Agreement: &twinningv1.Agreement{DisplayName: "x", Kind: twinningv1.Agreement_KIND_MOU}})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("a write while entries 9 and 10 are missing: %v, want UNAVAILABLE", err)
+	}
+	f.start(n)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := on.origin(t, o)
+		return st.GetSeq() == 10 && len(st.GetDamaged()) == 0, fmt.Sprintf("own log: seq %d damaged %v", st.GetSeq(), st.GetDamaged())
+	})
+	createAgreements(t, on, 1, "after")
+	f.waitConverged(t, map[string]uint64{o: 11}, 10*time.Second)
+}
+
+// ghost serves, to every pull, one entry of an origin the manifest does
+// not list (a member removed), with a valid hash.
+type ghost struct {
+	syncv1.UnimplementedSyncServiceServer
+	entry *syncv1.Entry
+	pulls atomic.Int64
+}
+
+func (g *ghost) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (g *ghost) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	g.pulls.Add(1)
+	return stream.Send(&syncv1.PullResponse{Entries: []*syncv1.Entry{g.entry}})
+}
+
+// TestOriginsNotInTheManifestArePassedOver: two peers serve the log of an
+// origin the manifest does not list. The node passes it over without
+// counting a refusal or waking its other peers: no storm of pulls.
+func TestOriginsNotInTheManifestArePassedOver(t *testing.T) {
+	f := newFederation(t, []string{p1, p2, p3}, map[string][]string{p1: {p2, p3}})
+	e := changelog.Entry{Origin: "ha-noi", Seq: 1, HLC: 1, Name: "provinces/ha-noi/agreements/a", Data: []byte("x"), PrevHash: changelog.ZeroHash}
+	e.Hash = changelog.Sum(&e)
+	pe := &syncv1.Entry{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}
+	a, b := &ghost{entry: pe}, &ghost{entry: pe}
+	f.peerServer(t, p2, a)
+	f.peerServer(t, p3, b)
+	n := f.start(p1)
+	time.Sleep(3 * time.Second)
+	// Every 300 ms ±20%, from each of two peers: about 20 pulls.
+	if got := a.pulls.Load() + b.pulls.Load(); got > 40 {
+		t.Errorf("%d pulls in 3 s", got)
+	}
+	if got := n.metrics(t).GetRunsRefused(); got != 0 {
+		t.Errorf("%d runs refused", got)
+	}
+	if o := n.origin(t, "ha-noi"); o != nil {
+		t.Errorf("the node holds entries of an origin not in the manifest: %v", o)
 	}
 }

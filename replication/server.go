@@ -128,7 +128,9 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	for _, o := range origins {
 		from := have[o.Origin].GetSeq()
 		// A member is the authority on its own log: it never needs it back.
-		if o.Origin == caller || from >= o.Seq {
+		// The log of an origin not in the manifest (a member removed)
+		// would be of use to no one.
+		if _, member := s.e.cfg.Manifest.PublicKey(o.Origin); o.Origin == caller || from >= o.Seq || !member {
 			continue
 		}
 		prev := changelog.ZeroHash
@@ -242,38 +244,68 @@ func takeChunk(entries *[]changelog.Entry) []changelog.Entry {
 }
 
 // repairCopies reads this node's copies of a range a peer asks to repair,
-// continued to the first checkpoint at or after it, so the peer can check
-// them against the origin's signature. It returns none when this node
-// cannot help: the range is not one (logged), it lacks the range, or its
-// copy is damaged too.
+// continued to the first checkpoint at or after it, or, when that is more
+// than RepairBytes away, ending at the first checkpoint past that, so the
+// peer can check them against the origin's signature; the peer asks for
+// the rest in its next pull. It returns none when this node cannot help:
+// the range is not one (logged), it lacks the range, or its copy is
+// damaged too.
 func (s *server) repairCopies(ctx context.Context, caller string, r *syncv1.Range) ([]changelog.Entry, changelog.Checkpoint, error) {
 	store := s.e.cfg.Store
-	first, last := r.GetFirst(), r.GetLast()
+	origin, first, last := r.GetOrigin(), r.GetFirst(), r.GetLast()
+	none := changelog.Checkpoint{}
 	if first == 0 || last < first || last-first >= MaxRepairRange {
-		s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: r.GetOrigin(), First: first, Last: last})
-		return nil, changelog.Checkpoint{}, nil
+		s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: origin, First: first, Last: last})
+		return nil, none, nil
 	}
-	for _, d := range store.Damaged(r.GetOrigin()) {
+	for _, d := range store.Damaged(origin) {
 		if d.First <= last+MaxRepairReach && d.Last >= first {
-			return nil, changelog.Checkpoint{}, nil
+			return nil, none, nil
 		}
 	}
-	cp, err := store.NextCheckpoint(ctx, r.GetOrigin(), last)
-	if err != nil || cp.Seq == 0 || cp.Seq-last > MaxRepairReach {
-		return nil, changelog.Checkpoint{}, err
+	var (
+		entries []changelog.Entry
+		cp      changelog.Checkpoint
+		size    int
+	)
+	for {
+		next, err := store.NextCheckpoint(ctx, origin, max(first, cp.Seq+1))
+		if err != nil {
+			return nil, none, err
+		}
+		if next.Seq == 0 || next.Seq > last+MaxRepairReach {
+			break // what this node holds ends before: its copies so far, if any
+		}
+		for uint64(len(entries)) < next.Seq-first+1 {
+			more, err := store.Changes(ctx, origin, first-1+uint64(len(entries)), int(next.Seq-first+1)-len(entries))
+			if err != nil {
+				return nil, none, err
+			}
+			if len(more) == 0 {
+				return nil, none, nil
+			}
+			for i := range more {
+				size += entrySize(&more[i])
+			}
+			entries = append(entries, more...)
+		}
+		cp = next
+		if cp.Seq >= last || size >= RepairBytes {
+			break
+		}
 	}
-	entries, err := store.Changes(ctx, r.GetOrigin(), first-1, int(cp.Seq-first+1))
-	if err != nil {
-		return nil, changelog.Checkpoint{}, err
+	if cp.Seq == 0 {
+		return nil, none, nil
 	}
+	entries = entries[:cp.Seq-first+1]
 	for i := range entries {
 		e := &entries[i]
 		if e.Seq != first+uint64(i) || !changelog.Verify(e) || (i > 0 && !bytes.Equal(e.PrevHash, entries[i-1].Hash)) {
-			return nil, changelog.Checkpoint{}, nil
+			return nil, none, nil
 		}
 	}
-	if len(entries) == 0 || !bytes.Equal(entries[len(entries)-1].Hash, cp.Hash) {
-		return nil, changelog.Checkpoint{}, nil
+	if !bytes.Equal(entries[len(entries)-1].Hash, cp.Hash) {
+		return nil, none, nil
 	}
 	return entries, cp, nil
 }

@@ -34,7 +34,11 @@ func runKeygen(_ context.Context, env *cli.Env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.Stderr, "added a new encryption key to %s (the %d older ones stay, to open what was sealed to them); "+
-			"publish it in the federation manifest:\n", *rotate, len(keys.Encryption)-1)
+			"in the member's entry of the federation manifest, set:\n", *rotate, len(keys.Encryption)-1)
+		if *member == "" {
+			fmt.Fprintf(env.Stdout, "    encryption_key: %s\n", federation.EncodeEncryptionKey(keys.EncryptionPublic()))
+			return nil
+		}
 	} else {
 		if keys, err = federation.GenerateKeys(); err != nil {
 			return err

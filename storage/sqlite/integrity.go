@@ -87,15 +87,14 @@ func (db *DB) snapshotDamageTx() map[string][]storage.Damage {
 }
 
 // ownLogBrokenReason says why the node's own log cannot be extended: its
-// newest entry is damaged or its newest entries are missing. An entry
+// newest entry is damaged or its newest entries are missing (as the
+// writer's open transaction sees it: writer goroutine only). An entry
 // appended after a damaged head would link to a hash that may not be the
 // real one, and one appended where entries are missing would reuse their
 // numbers: either forks the log.
 func (db *DB) ownLogBrokenReason() string {
 	head := db.currentHead().Seq
-	db.damageMu.Lock()
-	defer db.damageMu.Unlock()
-	for _, d := range db.damage[db.origin] {
+	for _, d := range db.damagedNow(db.origin) {
 		if d.Last >= head {
 			return d.Problem
 		}
@@ -104,16 +103,14 @@ func (db *DB) ownLogBrokenReason() string {
 }
 
 // ReportDamage records a damaged range (merged with those known). The
-// origin's verified mark goes, so its next check reads it all again: the
-// damage is then confirmed, or cleared if it was not real.
+// origin's next check reads all of its log: the damage is then confirmed,
+// or cleared if it was not real.
 func (db *DB) ReportDamage(ctx context.Context, d storage.Damage) error {
 	if d.Found.IsZero() {
 		d.Found = time.Now()
 	}
+	db.needFullCheck(d.Origin)
 	return db.runInWriter(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec("DELETE FROM log_verified WHERE origin = ?", d.Origin); err != nil {
-			return err
-		}
 		return db.storeDamage(tx, d.Origin, mergeDamage(append(db.damagedNow(d.Origin), d)))
 	})
 }
@@ -173,34 +170,48 @@ func subtractDamage(ranges []storage.Damage, first, last uint64) []storage.Damag
 	return out
 }
 
-// VerifyLog checks origin's stored log (see storage.Store).
+// VerifyLog checks origin's stored log (see storage.Store). An incremental
+// check reads what came after the last entry checks have read; a full one,
+// or the next one after damage was found elsewhere or a repair ran, reads
+// all of it.
 func (db *DB) VerifyLog(ctx context.Context, origin string, key ed25519.PublicKey, full bool) (storage.LogCheck, error) {
 	var (
-		from     uint64
-		fromHash []byte
+		verified, checked         uint64
+		verifiedHash, checkedHash []byte
 	)
-	if !full {
-		err := db.reader.QueryRowContext(ctx, "SELECT seq, hash FROM log_verified WHERE origin = ?", origin).Scan(&from, &fromHash)
+	if full = db.takeFullCheck(origin) || full; !full {
+		err := db.reader.QueryRowContext(ctx, "SELECT seq, hash, checked, checked_hash FROM log_verified WHERE origin = ?", origin).
+			Scan(&verified, &verifiedHash, &checked, &checkedHash)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return storage.LogCheck{}, err
 		}
 	}
-	repairs := db.repairs.Load()
+	// Past damage already found, the check resumes where the last one
+	// stopped, and proves nothing about what lies before.
+	from, fromHash := verified, verifiedHash
+	resumed := checked > verified
+	if resumed {
+		from, fromHash = checked, checkedHash
+	}
+	gen := db.damageGeneration(origin)
 	c := changelog.NewChecker(origin, key, from, fromHash)
-	var res storage.LogCheck
-	after := from
-	for {
-		last, n, err := db.checkChunk(ctx, c, origin, after)
+	res := storage.LogCheck{Verified: verified}
+	last := from
+	for after := from; ; {
+		end, n, err := db.checkChunk(ctx, c, origin, after)
 		if err != nil {
 			return res, err
 		}
 		res.Checked += n
+		last = end
 		if n < checkChunk {
 			break
 		}
-		after = last
+		after = end
 	}
-	res.Verified = c.Verified()
+	if !resumed {
+		res.Verified = c.Verified()
+	}
 	res.BadCheckpoints = len(c.BadCheckpoints())
 	res.Problems = c.Problems()
 	now := time.Now()
@@ -212,32 +223,50 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, key ed25519.PublicKe
 		res.Damaged = append(res.Damaged, storage.Damage{Range: r, Found: now, Problem: problem})
 	}
 	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
-		if db.repairs.Load() != repairs {
-			return nil // a repair ran meanwhile: what was read may be stale; the next check decides
+		if db.damageGeneration(origin) != gen {
+			// A repair ran, or damage was found elsewhere, while this check
+			// read: what it read may be stale, and the next check reads it all.
+			return nil
 		}
 		for _, seq := range c.BadCheckpoints() {
 			if _, err := tx.Exec("DELETE FROM checkpoints WHERE origin = ? AND seq = ?", origin, seq); err != nil {
 				return err
 			}
 		}
-		// What this check read (from the mark on) it found damaged or
-		// not; damage known before the mark stays (a check from the mark
-		// did not read it). Damage found elsewhere removes the mark.
+		// What this check read (after from, up to last) it found damaged
+		// or not; damage known elsewhere stays, as this check did not read
+		// it: up to from, or beyond the last entry held (the node's own
+		// newest entries lost, which only its audit trail may name).
 		kept := append([]storage.Damage(nil), res.Damaged...)
 		for _, d := range db.damagedNow(origin) {
-			if d.First <= from {
+			if d.First <= from || d.First > last {
 				kept = append(kept, d)
 			}
 		}
-		if err := db.storeDamage(tx, origin, mergeDamage(kept)); err != nil {
+		kept = mergeDamage(kept)
+		if err := db.storeDamage(tx, origin, kept); err != nil {
 			return err
 		}
-		if res.Verified > from {
-			_, err := tx.Exec(`INSERT OR REPLACE INTO log_verified (origin, seq, hash)
-				SELECT origin, seq, hash FROM changes WHERE origin = ? AND seq = ?`, origin, res.Verified)
-			return err
+		// The last entry read, and its hash if it is intact, is where the
+		// next incremental check starts.
+		var lastHash []byte
+		if last > 0 && !inDamage(kept, last) {
+			if err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, last).Scan(&lastHash); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 		}
-		return nil
+		vHash := verifiedHash
+		if res.Verified != verified || vHash == nil {
+			vHash = changelog.ZeroHash
+			if res.Verified > 0 {
+				if err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, res.Verified).Scan(&vHash); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := tx.Exec("INSERT OR REPLACE INTO log_verified (origin, seq, hash, checked, checked_hash) VALUES (?, ?, ?, ?, ?)",
+			origin, res.Verified, vHash, max(last, res.Verified), lastHash)
+		return err
 	})
 	if err != nil {
 		return res, err
@@ -247,6 +276,40 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, key ed25519.PublicKe
 			"bad_checkpoints", res.BadCheckpoints, "problems", res.Problems)
 	}
 	return res, nil
+}
+
+// inDamage reports whether seq falls in one of the ranges.
+func inDamage(ranges []storage.Damage, seq uint64) bool {
+	for _, d := range ranges {
+		if d.First <= seq && seq <= d.Last {
+			return true
+		}
+	}
+	return false
+}
+
+// needFullCheck has origin's next check read all of its log, and tells a
+// check reading it now that its findings are stale (a repair ran, or
+// damage was found elsewhere).
+func (db *DB) needFullCheck(origin string) {
+	db.damageMu.Lock()
+	db.fullCheck[origin] = true
+	db.damageGen[origin]++
+	db.damageMu.Unlock()
+}
+
+func (db *DB) damageGeneration(origin string) uint64 {
+	db.damageMu.Lock()
+	defer db.damageMu.Unlock()
+	return db.damageGen[origin]
+}
+
+func (db *DB) takeFullCheck(origin string) bool {
+	db.damageMu.Lock()
+	defer db.damageMu.Unlock()
+	full := db.fullCheck[origin]
+	delete(db.fullCheck, origin)
+	return full
 }
 
 // checkChunk feeds the entries of origin after `after` (up to checkChunk)
@@ -345,14 +408,6 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		// histories, or the peer sends what was not asked for, and
 		// nothing changes.
 		damaged := db.damagedNow(origin)
-		inDamage := func(seq uint64) bool {
-			for _, d := range damaged {
-				if d.First <= seq && seq <= d.Last {
-					return true
-				}
-			}
-			return false
-		}
 		head, _, err := lastEntry(tx, origin)
 		if err != nil {
 			return err
@@ -371,7 +426,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-			if !inDamage(e.Seq) {
+			if !inDamage(damaged, e.Seq) {
 				if e.Seq > head {
 					break // newer than this node holds: for ordinary sync
 				}
@@ -413,7 +468,9 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 				return err
 			}
 		}
-		if origin == db.origin && lastWritten > db.currentHead().Seq {
+		// The node's own head restored, or rewritten where it was damaged:
+		// new entries link to the repaired one.
+		if origin == db.origin && written > 0 && lastWritten >= db.currentHead().Seq {
 			e := entries[lastWritten-first]
 			db.setHead(changelog.Entry{Origin: origin, Seq: e.Seq, HLC: e.HLC, PrevHash: e.PrevHash, Hash: e.Hash})
 			db.clock.Observe(e.HLC)
@@ -423,7 +480,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 	if err != nil {
 		return 0, err
 	}
-	db.repairs.Add(1)
+	db.needFullCheck(origin)
 	if written > 0 {
 		db.log.Info("repaired stored change log from a peer", "origin", origin, "from", first, "entries", written)
 	}

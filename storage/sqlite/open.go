@@ -29,7 +29,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -114,9 +113,11 @@ type DB struct {
 	// damageTx holds the damage changes of the writer's open transaction,
 	// published when it commits (only the writer goroutine uses it).
 	damageTx map[string][]storage.Damage
-	// repairs counts repairs, so a check that read the log before one
-	// does not record what the repair fixed.
-	repairs atomic.Int64
+	// fullCheck names the origins whose next check reads all their log;
+	// damageGen counts repairs and damage found outside checks per origin
+	// (both guarded by damageMu).
+	fullCheck map[string]bool
+	damageGen map[string]uint64
 	// anyWithdrawn is false while the withdrawn table is empty (as on most
 	// nodes, most of the time), which spares applying an entry a lookup
 	// in it. Only the writer goroutine uses it; it is never reset.
@@ -230,6 +231,8 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		sealer:    opts.Sealer,
 		directory: opts.Directory,
 		damage:    map[string][]storage.Damage{},
+		fullCheck: map[string]bool{},
+		damageGen: map[string]uint64{},
 		committed: opts.Committed,
 		noAudit:   opts.NoAudit,
 	}

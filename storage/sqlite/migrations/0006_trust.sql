@@ -58,11 +58,15 @@ CREATE TABLE withdrawn (
 ) STRICT, WITHOUT ROWID;
 
 -- Self-verification: per origin, the last entry proven intact (chain and
--- signed checkpoint) by the last check, where incremental checks resume.
+-- signed checkpoint: seq, hash), and the last entry checks have read
+-- (checked, and its hash when it is intact), where incremental checks
+-- resume. The two differ while damage sits between them.
 CREATE TABLE log_verified (
   origin TEXT PRIMARY KEY,
   seq INTEGER NOT NULL,
-  hash BLOB NOT NULL
+  hash BLOB NOT NULL,
+  checked INTEGER NOT NULL,
+  checked_hash BLOB
 ) STRICT, WITHOUT ROWID;
 
 -- Ranges of stored entries that do not verify: never served, fetched again

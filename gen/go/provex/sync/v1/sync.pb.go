@@ -995,9 +995,11 @@ func (x *PullResponse) GetRepair() *Repair {
 	return nil
 }
 
-// Copies of one origin's entries from a range the caller asked to repair,
-// continued up to the checkpoint that proves them. A range's copies come in
-// as many messages as their size needs, consecutive; the last carries the
+// Copies of one origin's entries from the first of a range the caller
+// asked to repair, up to a checkpoint that proves them: the first at or
+// after the range's last entry, or, when that is more than 32 MiB away, the
+// first past 32 MiB (the caller asks for the rest again). They come in as
+// many messages as their size needs, consecutive; the last carries the
 // checkpoint.
 type Repair struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
