@@ -9,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/server"
@@ -31,12 +30,7 @@ func runSealing(args []string) error {
 	defer os.RemoveAll(dir)
 	// The other members' keys are in the manifest; their nodes do not run
 	// (a write seals to their keys all the same).
-	members := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
-	addrs := make([]string, len(members))
-	for i := range addrs {
-		addrs[i] = freePort()
-	}
-	manifest, keys, err := federation.DevFederation(members, addrs, time.Now())
+	manifest, keys, err := devFederation([]string{"cao-bang", "lang-son", "quang-ninh", "mofa"})
 	if err != nil {
 		return err
 	}

@@ -154,8 +154,7 @@ func runSecurity(args []string) error {
 
 	// Catch-up: an origin with records entries, then a follower pulling it all.
 	srcDir := filepath.Join(dir, "origin")
-	addrs := []string{freePort(), freePort()}
-	fm, keys, err := federation.DevFederation([]string{"cao-bang", "lang-son"}, addrs, time.Now())
+	fm, keys, err := devFederation([]string{"cao-bang", "lang-son"})
 	if err != nil {
 		return err
 	}

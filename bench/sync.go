@@ -53,6 +53,16 @@ func freePort() string {
 	return addr
 }
 
+// devFederation makes keys and a manifest for members, each at a
+// loopback sync address no other socket takes first.
+func devFederation(members []string) (*federation.Manifest, map[string]federation.NodeKeys, error) {
+	addrs, err := freeport.Addrs(len(members))
+	if err != nil {
+		return nil, nil, err
+	}
+	return federation.DevFederation(members, addrs, time.Now())
+}
+
 type runningNode struct {
 	node *server.Node
 	stop func()
@@ -219,11 +229,7 @@ func catchUpFederation(dir string, records, confidential int) (*federation.Manif
 	os.RemoveAll(filepath.Join(dir, "keys"))
 	os.MkdirAll(srcDir, 0o750)
 	os.MkdirAll(filepath.Join(dir, "keys"), 0o700)
-	addrs := make([]string, len(catchUpMembers))
-	for i := range addrs {
-		addrs[i] = freePort()
-	}
-	m, keys, err := federation.DevFederation(catchUpMembers, addrs, time.Now())
+	m, keys, err := devFederation(catchUpMembers)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -404,11 +410,7 @@ func runPropagation(args []string) error {
 	}
 	provinces := append([]string(nil), members...)
 	members = append(members, resource.Ministry)
-	addrs := make([]string, len(members))
-	for i := range members {
-		addrs[i] = freePort()
-	}
-	manifest, keys, err := federation.DevFederation(members, addrs, time.Now())
+	manifest, keys, err := devFederation(members)
 	if err != nil {
 		return err
 	}

@@ -348,8 +348,9 @@ const (
 // the ranges this node asked to repair; the copies of one range arriving;
 // and the bytes of entries held waiting for a checkpoint.
 type pullState struct {
-	runs      map[string]*originRun
-	requested map[changelog.Range]bool
+	runs map[string]*originRun
+	// requested holds the first entry of each range asked to repair.
+	requested map[repairStart]bool
 	repair    []changelog.Entry
 	// repairFailed passes over the rest of a range whose copies were
 	// refused, up to the message that ends it.
@@ -358,13 +359,18 @@ type pullState struct {
 	pendingBytes int
 }
 
+type repairStart struct {
+	origin string
+	first  uint64
+}
+
 // Repair requests: ranges per pull, and entries per range; the copies of
 // a range continue to the next checkpoint the peer holds, at most
-// MaxRepairReach entries further.
+// maxRepairReach entries further.
 const (
 	maxRepairRanges = 64
-	MaxRepairRange  = 256
-	MaxRepairReach  = 5000
+	maxRepairRange  = 256
+	maxRepairReach  = 5000
 )
 
 // pullFrom runs one Pull from a peer and applies what verifies.
@@ -380,13 +386,13 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		return err
 	}
 	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize)}
-	st := &pullState{runs: map[string]*originRun{}, requested: map[changelog.Range]bool{}}
+	st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{}}
 	askRepair := func(damaged []storage.Damage) {
 		for _, d := range damaged {
-			for first := d.First; first <= d.Last && len(req.Repair) < maxRepairRanges; first += MaxRepairRange {
-				r := changelog.Range{Origin: d.Origin, First: first, Last: min(d.Last, first+MaxRepairRange-1)}
+			for first := d.First; first <= d.Last && len(req.Repair) < maxRepairRanges; first += maxRepairRange {
+				r := changelog.Range{Origin: d.Origin, First: first, Last: min(d.Last, first+maxRepairRange-1)}
 				req.Repair = append(req.Repair, rangeToProto(r))
-				st.requested[r] = true
+				st.requested[repairStart{r.Origin, r.First}] = true
 			}
 		}
 	}
@@ -515,13 +521,7 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 	refuse := func(r *originRun, origin, format string, args ...any) {
 		st.pendingBytes -= pendingSize(r.pending)
 		r.refused, r.pending = true, nil
-		why := fmt.Sprintf(format, args...)
-		e.metrics.refused.Add(1)
-		p.mu.Lock()
-		p.refused++
-		p.lastError, p.lastErrorTime = "refused: "+why, time.Now()
-		p.mu.Unlock()
-		e.log.Error("refused entries from peer; asking the other peers", "peer", p.member, "origin", origin, "err", why)
+		e.refusedFrom(p, "entries of "+origin, fmt.Sprintf(format, args...))
 		e.triggerOthers(p.member)
 	}
 	if rep := resp.GetRepair(); rep != nil {
@@ -593,6 +593,17 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 	return nil
 }
 
+// refusedFrom counts and logs a run of entries (or repair copies) refused
+// from a peer, and keeps why as the peer's last error.
+func (e *Engine) refusedFrom(p *peer, what, why string) {
+	e.metrics.refused.Add(1)
+	p.mu.Lock()
+	p.refused++
+	p.lastError, p.lastErrorTime = "refused: "+why, time.Now()
+	p.mu.Unlock()
+	e.log.Error("refused "+what+" from peer", "peer", p.member, "err", why)
+}
+
 func pendingSize(entries []changelog.Entry) int {
 	n := 0
 	for i := range entries {
@@ -603,11 +614,11 @@ func pendingSize(entries []changelog.Entry) int {
 
 // maxRepairBytes bounds the copies of one range held until its checkpoint
 // arrives. A server ends the copies at its first checkpoint past
-// RepairBytes, which an honest origin signs at least every 1 MiB: what is
+// repairBytes, which an honest origin signs at least every 1 MiB: what is
 // left of the range is asked for again in the next pull.
 const (
-	RepairBytes    = 32 << 20
-	maxRepairBytes = 2 * RepairBytes
+	repairBytes    = 32 << 20
+	maxRepairBytes = 2 * repairBytes
 )
 
 // receiveRepair collects a peer's copies of a range this node asked to
@@ -624,11 +635,7 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 	fail := func(format string, args ...any) {
 		st.repair, st.repairBytes = nil, 0
 		st.repairFailed = rep.GetCheckpoint() == nil
-		e.metrics.refused.Add(1)
-		p.mu.Lock()
-		p.refused++
-		p.mu.Unlock()
-		e.log.Error("refused a repair from peer", "peer", p.member, "err", fmt.Sprintf(format, args...))
+		e.refusedFrom(p, "a repair", fmt.Sprintf(format, args...))
 	}
 	for _, pe := range rep.GetEntries() {
 		entry := entryFromProto(pe)
@@ -636,18 +643,12 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 			fail("copies of %s/%d do not continue the range being repaired", entry.Origin, entry.Seq)
 			return
 		}
-		if len(st.repair) == 0 {
-			requested := false
-			for r := range st.requested {
-				requested = requested || (r.Origin == entry.Origin && r.First == entry.Seq)
-			}
-			if !requested {
-				fail("copies from %s/%d, a range this node did not ask to repair", entry.Origin, entry.Seq)
-				return
-			}
+		if len(st.repair) == 0 && !st.requested[repairStart{entry.Origin, entry.Seq}] {
+			fail("copies from %s/%d, a range this node did not ask to repair", entry.Origin, entry.Seq)
+			return
 		}
 		st.repair = append(st.repair, entry)
-		if st.repairBytes += entrySize(&entry); st.repairBytes > maxRepairBytes || len(st.repair) > MaxRepairRange+MaxRepairReach {
+		if st.repairBytes += entrySize(&entry); st.repairBytes > maxRepairBytes || len(st.repair) > maxRepairRange+maxRepairReach {
 			fail("copies of %s larger than a repair range may be", entry.Origin)
 			return
 		}
@@ -705,16 +706,17 @@ func (e *Engine) checkLoop(ctx context.Context) {
 	}
 }
 
-// checkLogs checks every stored log once and returns the damage found.
-func (e *Engine) checkLogs(ctx context.Context, full bool) []storage.Damage {
+// checkLogs checks every stored log once; when one is damaged, the peers
+// are asked for copies at once.
+func (e *Engine) checkLogs(ctx context.Context, full bool) {
 	origins, err := e.cfg.Store.Origins(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("check of stored logs", "err", err)
 		}
-		return nil
+		return
 	}
-	var damaged []storage.Damage
+	damaged := false
 	for _, o := range origins {
 		key, ok := e.cfg.Manifest.PublicKey(o.Origin)
 		if !ok {
@@ -727,10 +729,9 @@ func (e *Engine) checkLogs(ctx context.Context, full bool) []storage.Damage {
 			}
 			continue
 		}
-		damaged = append(damaged, res.Damaged...)
+		damaged = damaged || len(res.Damaged) > 0
 	}
-	if len(damaged) > 0 {
+	if damaged {
 		e.triggerAll()
 	}
-	return damaged
 }

@@ -245,7 +245,7 @@ func takeChunk(entries *[]changelog.Entry) []changelog.Entry {
 
 // repairCopies reads this node's copies of a range a peer asks to repair,
 // continued to the first checkpoint at or after it, or, when that is more
-// than RepairBytes away, ending at the first checkpoint past that, so the
+// than repairBytes away, ending at the first checkpoint past that, so the
 // peer can check them against the origin's signature; the peer asks for
 // the rest in its next pull. It returns none when this node cannot help:
 // the range is not one (logged), it lacks the range, or its copy is
@@ -254,12 +254,12 @@ func (s *server) repairCopies(ctx context.Context, caller string, r *syncv1.Rang
 	store := s.e.cfg.Store
 	origin, first, last := r.GetOrigin(), r.GetFirst(), r.GetLast()
 	none := changelog.Checkpoint{}
-	if first == 0 || last < first || last-first >= MaxRepairRange {
+	if first == 0 || last < first || last-first >= maxRepairRange {
 		s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: origin, First: first, Last: last})
 		return nil, none, nil
 	}
 	for _, d := range store.Damaged(origin) {
-		if d.First <= last+MaxRepairReach && d.Last >= first {
+		if d.First <= last+maxRepairReach && d.Last >= first {
 			return nil, none, nil
 		}
 	}
@@ -273,7 +273,7 @@ func (s *server) repairCopies(ctx context.Context, caller string, r *syncv1.Rang
 		if err != nil {
 			return nil, none, err
 		}
-		if next.Seq == 0 || next.Seq > last+MaxRepairReach {
+		if next.Seq == 0 || next.Seq > last+maxRepairReach {
 			break // what this node holds ends before: its copies so far, if any
 		}
 		for uint64(len(entries)) < next.Seq-first+1 {
@@ -290,7 +290,7 @@ func (s *server) repairCopies(ctx context.Context, caller string, r *syncv1.Rang
 			entries = append(entries, more...)
 		}
 		cp = next
-		if cp.Seq >= last || size >= RepairBytes {
+		if cp.Seq >= last || size >= repairBytes {
 			break
 		}
 	}

@@ -356,3 +356,36 @@ func TestRotatedKeyStillOpensOldEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestWithdrawnRecordLeavesNoCopy: P3 reads a record restricted to P2 and
+// P3; its owner then restricts it to P2 alone. P3 drops its copy, and its
+// files keep no trace of the text P3 could once read (its log holds that
+// state only sealed).
+func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
+	members := []string{p1, p2, p3, mofa}
+	f := newFederation(t, members, mesh(members))
+	f.startAll()
+	owner := f.nodes[p1]
+	rec, err := owner.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+		Parent: "provinces/" + p1, AgreementId: "shared",
+		Agreement: &twinningv1.Agreement{DisplayName: "shared", Summary: "WITHDRAWN-TEXT-5521 joint patrol plan", Kind: twinningv1.Agreement_KIND_MOU,
+			Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{p2, p3}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
+	if _, code := getAgreement(t, f.nodes[p3], rec.GetName()); code != codes.OK {
+		t.Fatalf("P3 cannot read the record restricted to it: %v", code)
+	}
+	setVisibility(t, owner, rec.GetName(), typev1.Visibility_VISIBILITY_RESTRICTED, p2)
+	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
+	f.waitOpened(t, p1, 10*time.Second)
+	if _, code := getAgreement(t, f.nodes[p3], rec.GetName()); code != codes.NotFound {
+		t.Fatalf("P3 still reads the record: %v", code)
+	}
+	f.stop(p3)
+	if found := filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521")); len(found) > 0 {
+		t.Errorf("P3's files still hold the text of the record withdrawn from it")
+	}
+}

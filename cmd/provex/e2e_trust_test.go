@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
@@ -287,5 +288,30 @@ func TestLineFederationDeliversSealedRecords(t *testing.T) {
 		if code != 0 || strings.Contains(out, "PROBLEM") {
 			t.Errorf("provex %s: exit %d\n%s%s", strings.Join(args, " "), code, out, stderr)
 		}
+	}
+	// One byte of a stored entry changed on the relay's disk: provex
+	// verify says which and exits 1.
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(f.dir, "lao-cai", "provex.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	if err := raw.QueryRow("SELECT data FROM changes WHERE origin = 'cao-bang' AND seq = 2").Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if _, err := raw.Exec("UPDATE changes SET data = ? WHERE origin = 'cao-bang' AND seq = 2", data); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	out, _, code = runCLI(t, f.bin, "", "", "verify", "--data", filepath.Join(f.dir, "lao-cai"), "--manifest", f.manifest)
+	if code != 1 || !strings.Contains(out, "PROBLEM: cao-bang: entries cao-bang/2 damaged") {
+		t.Errorf("provex verify of a changed byte: exit %d\n%s", code, out)
+	}
+	// A member rotates its encryption key: the key file keeps the old one
+	// and the command prints the manifest line to change.
+	out, stderr, code := runCLI(t, f.bin, "", "", "keygen", "--rotate-encryption", filepath.Join(f.dir, "nghe-an.key"))
+	if code != 0 || !strings.HasPrefix(out, "    encryption_key: ") || !strings.Contains(stderr, "the 1 older ones stay") {
+		t.Errorf("keygen --rotate-encryption: exit %d\n%s%s", code, out, stderr)
 	}
 }

@@ -26,15 +26,15 @@ type verifySources struct {
 	db       *sqlite.DB
 	own      ed25519.PublicKey
 	manifest *federation.Manifest
-	notes    []string
 }
 
 // openForVerify opens a node's database with the keys to check it: the
 // node's public key from --key (default DIR/node.key), else from the
 // manifest; the manifest from --manifest, else the copy the node saved when
 // it last started (which someone with the database file could have
-// replaced: give your own copy to rule that out).
-func openForVerify(ctx context.Context, dir, keyFile, manifestFile string) (*verifySources, error) {
+// replaced: give your own copy to rule that out). It says on w where the
+// keys come from when that is not the operator's choice.
+func openForVerify(ctx context.Context, w io.Writer, dir, keyFile, manifestFile string) (*verifySources, error) {
 	var src verifySources
 	if keyFile == "" {
 		keyFile = filepath.Join(dir, server.KeyFile)
@@ -71,7 +71,7 @@ func openForVerify(ctx context.Context, dir, keyFile, manifestFile string) (*ver
 			return nil, err
 		}
 		if src.manifest != nil {
-			src.notes = append(src.notes, "members' keys from the manifest the node saved in its database; give --manifest to check against your own copy")
+			fmt.Fprintln(w, "note: members' keys from the manifest the node saved in its database; give --manifest to check against your own copy")
 		}
 	}
 	probe.Close()
@@ -79,7 +79,7 @@ func openForVerify(ctx context.Context, dir, keyFile, manifestFile string) (*ver
 		src.own, _ = src.manifest.PublicKey(member)
 	}
 	if src.own == nil {
-		src.notes = append(src.notes, "no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked")
+		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked")
 	}
 	if src.db, err = sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: src.own}); err != nil {
 		return nil, err
@@ -112,14 +112,11 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &cli.UsageError{Msg: "verify: " + err.Error()}
 	}
-	src, err := openForVerify(ctx, *dataDir, *keyFile, *manifestFile)
+	src, err := openForVerify(ctx, env.Stdout, *dataDir, *keyFile, *manifestFile)
 	if err != nil {
 		return err
 	}
 	defer src.db.Close()
-	for _, n := range src.notes {
-		fmt.Fprintln(env.Stdout, "note:", n)
-	}
 	origins, err := src.db.Origins(ctx)
 	if err != nil {
 		return err
@@ -148,18 +145,28 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "PROBLEM: %s: entries %s damaged (the node will not serve them and fetches them again from its peers)\n", o.Origin, d.Range)
 		}
 	}
-	n, head, problems, err := src.db.VerifyAudit(ctx)
+	problems, err := src.checkAudit(ctx, env.Stdout)
 	if err != nil {
 		return err
 	}
-	for _, p := range problems {
-		fmt.Fprintln(env.Stdout, "PROBLEM: audit:", p)
-	}
-	if len(problems) == 0 {
-		fmt.Fprintf(env.Stdout, "audit trail intact: %d records, head %x, signed by the node's key, covering the whole change log\n", n, head)
-	}
-	if bad > 0 || len(problems) > 0 {
+	if bad > 0 || problems > 0 {
 		return errors.New("the data directory " + *dataDir + " does not verify")
 	}
 	return nil
+}
+
+// checkAudit checks the audit trail, prints what it finds, and returns the
+// number of problems.
+func (s *verifySources) checkAudit(ctx context.Context, w io.Writer) (int, error) {
+	n, head, problems, err := s.db.VerifyAudit(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(w, "PROBLEM: audit:", p)
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(w, "audit trail intact: %d records, head %x, signed by the node's key, covering the whole change log\n", n, head)
+	}
+	return len(problems), nil
 }

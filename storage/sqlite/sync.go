@@ -235,7 +235,7 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 		_, err := tx.Exec("INSERT OR REPLACE INTO unapplied (origin, seq, state, reason) VALUES (?, ?, ?, ?)", e.Origin, e.Seq, state, r.Reason)
 		return r, opened, err
 	}
-	name, data := e.Name, e.Data
+	name, data, withdrawn := e.Name, e.Data, false
 	if e.Sealed {
 		o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
 		switch {
@@ -246,19 +246,15 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 		case err != nil:
 			return refuse(true, "sealed to this node but does not open: %v", err)
 		}
-		opened = !o.Withdrawn
-		k, err := resource.CheckOwned(o.Name, e.Origin)
-		if err != nil {
-			return refuse(false, "%v", err)
-		}
-		if o.Withdrawn {
-			return nil, false, db.withdraw(tx, k, o.Name, e.Seq)
-		}
-		name, data = o.Name, o.Data
+		name, data, withdrawn = o.Name, o.Data, o.Withdrawn
+		opened = !withdrawn
 	}
 	k, err := resource.CheckOwned(name, e.Origin)
 	if err != nil {
 		return refuse(false, "%v", err)
+	}
+	if withdrawn {
+		return nil, false, db.withdraw(tx, k, name, e.Seq)
 	}
 	m := k.New()
 	if err := proto.Unmarshal(data, m); err != nil {
@@ -431,12 +427,6 @@ func (db *DB) recountSealed(tx *sql.Tx, e *changelog.Entry) error {
 		return nil
 	}
 	v, to := k.Audience(m)
-	for _, r := range resource.Readers(db.origin, v, to)[1:] {
-		if _, ok := db.directory.EncryptionKey(r); ok {
-			if _, err := tx.Stmt(db.shared.countSealed).Exec(r); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	_, err = db.countSealedFor(tx, resource.Readers(db.origin, v, to))
+	return err
 }

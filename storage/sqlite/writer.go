@@ -319,15 +319,11 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 // skipped, as they run no node.
 func (db *DB) seal(tx *sql.Tx, k *resource.Kind, name string, seq uint64, data []byte, current proto.Message, visibility int32, visibleTo []string) ([]byte, error) {
 	readers := resource.Readers(db.origin, visibility, visibleTo)
-	keys := []*ecdh.PublicKey{db.sealer.PublicKey()}
-	for _, r := range readers[1:] {
-		if key, ok := db.directory.EncryptionKey(r); ok {
-			keys = append(keys, key)
-			if _, err := tx.Stmt(db.shared.countSealed).Exec(r); err != nil {
-				return nil, fmt.Errorf("count sealed entries: %w", err)
-			}
-		}
+	others, err := db.countSealedFor(tx, readers)
+	if err != nil {
+		return nil, err
 	}
+	keys := append([]*ecdh.PublicKey{db.sealer.PublicKey()}, others...)
 	var exKeys []*ecdh.PublicKey
 	if current != nil {
 		var before []string
@@ -350,6 +346,21 @@ func (db *DB) seal(tx *sql.Tx, k *resource.Kind, name string, seq uint64, data [
 		return nil, fmt.Errorf("seal %s: %w", name, err)
 	}
 	return env, nil
+}
+
+// countSealedFor counts one more entry sealed to each of readers but the
+// node itself (readers[0]) that the directory knows, and returns their keys.
+func (db *DB) countSealedFor(tx *sql.Tx, readers []string) ([]*ecdh.PublicKey, error) {
+	var keys []*ecdh.PublicKey
+	for _, r := range readers[1:] {
+		if key, ok := db.directory.EncryptionKey(r); ok {
+			keys = append(keys, key)
+			if _, err := tx.Stmt(db.shared.countSealed).Exec(r); err != nil {
+				return nil, fmt.Errorf("count sealed entries: %w", err)
+			}
+		}
+	}
+	return keys, nil
 }
 
 // putRecord stores a record's new state: its row (inserted when exists is
