@@ -68,6 +68,22 @@ func dateKey(d *typev1.Date) int64 {
 	return int64(d.Year)*10000 + int64(d.Month)*100 + int64(d.Day)
 }
 
+// dateSpan is the first and last day (yyyymmdd) of the period a date names:
+// a day, a whole month (day 0) or a whole year (month 0); 0, 0 when unset.
+func dateSpan(d *typev1.Date) (first, last int64) {
+	if d == nil {
+		return 0, 0
+	}
+	y, m, dd := int64(d.Year), int64(d.Month), int64(d.Day)
+	switch {
+	case m == 0:
+		return y*10000 + 101, y*10000 + 1231
+	case dd == 0:
+		return y*10000 + m*100 + 1, y*10000 + m*100 + int64(time.Date(int(y), time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day())
+	}
+	return dateKey(d), dateKey(d)
+}
+
 // TestListPagination pages through more than MaxPageSize records while other
 // goroutines insert, and checks page size limits and page token misuse.
 func TestListPagination(t *testing.T) {
@@ -373,20 +389,30 @@ func TestListFilters(t *testing.T) {
 		{"-partner_countries:LA", false, func(a A) bool { return !hasCountry(a, "LA") }},
 		{"partner_countries:JP", false, func(a A) bool { return hasCountry(a, "JP") }},
 		{"partner_countries:LA partner_countries:KH", false, func(a A) bool { return hasCountry(a, "LA") && hasCountry(a, "KH") }},
-		// Dates (unset is 0, partial dates sort before their first day).
+		// Dates name periods; a stored partial date matches when every day of
+		// it would (internal/filter/date_test.go has the full table).
 		{"signed_date = 2023-03-11", false, func(a A) bool { return dateKey(a.SignedDate) == 20230311 }},
 		{"signed_date != 2023-03-11", false, func(a A) bool { return dateKey(a.SignedDate) != 20230311 }},
-		{"signed_date < 2023-06-15", false, func(a A) bool { return dateKey(a.SignedDate) < 20230615 }},
-		{"signed_date <= 2023-03-11", false, func(a A) bool { return dateKey(a.SignedDate) <= 20230311 }},
-		{"signed_date > 2023-06", false, func(a A) bool { return dateKey(a.SignedDate) > 20230600 }},
-		{"signed_date >= 2024", false, func(a A) bool { return dateKey(a.SignedDate) >= 20240000 }},
-		{"signed_date = 2024", false, func(a A) bool { return dateKey(a.SignedDate) == 20240000 }},
-		{"signed_date < 2024", false, func(a A) bool { return dateKey(a.SignedDate) < 20240000 }},
+		{"signed_date < 2023-06-15", false, func(a A) bool { _, l := dateSpan(a.SignedDate); return l < 20230615 }},
+		{"signed_date <= 2023-03-11", false, func(a A) bool { _, l := dateSpan(a.SignedDate); return l <= 20230311 }},
+		{"signed_date > 2023-06", false, func(a A) bool { f, _ := dateSpan(a.SignedDate); return f > 20230630 }},
+		{"signed_date >= 2024", false, func(a A) bool { f, _ := dateSpan(a.SignedDate); return f >= 20240101 }},
+		{"signed_date = 2024", false, func(a A) bool { return a.SignedDate.GetYear() == 2024 }},
+		{"signed_date != 2024", false, func(a A) bool { return a.SignedDate.GetYear() != 2024 }},
+		{"signed_date < 2024", false, func(a A) bool { _, l := dateSpan(a.SignedDate); return l < 20240101 }},
+		{"signed_date <= 2024", false, func(a A) bool { _, l := dateSpan(a.SignedDate); return l <= 20241231 }},
+		{"signed_date > 2023", false, func(a A) bool { f, _ := dateSpan(a.SignedDate); return f > 20231231 }},
 		{"signed_date >= 2023 AND signed_date < 2024", false, func(a A) bool {
-			return dateKey(a.SignedDate) >= 20230000 && dateKey(a.SignedDate) < 20240000
+			f, l := dateSpan(a.SignedDate)
+			return f >= 20230101 && l < 20240101
 		}},
-		{"signed_date = 2024-03", false, func(a A) bool { return dateKey(a.SignedDate) == 20240300 }},
-		{"signed_date >= 2024-03 AND signed_date < 2024-04", false, func(a A) bool { return dateKey(a.SignedDate) >= 20240300 && dateKey(a.SignedDate) < 20240400 }},
+		{"signed_date = 2024-03", false, func(a A) bool { return a.SignedDate.GetYear() == 2024 && a.SignedDate.GetMonth() == 3 }},
+		{"signed_date <= 2024-03", false, func(a A) bool { _, l := dateSpan(a.SignedDate); return l <= 20240331 }},
+		{"signed_date >= 2024-03 AND signed_date < 2024-04", false, func(a A) bool {
+			f, l := dateSpan(a.SignedDate)
+			return f >= 20240301 && l < 20240401
+		}},
+		{"signed_date >= 2024-01", false, func(a A) bool { f, _ := dateSpan(a.SignedDate); return f >= 20240101 }},
 		// Timestamps.
 		{fmt.Sprintf("create_time >= %q", rfc(10)), false, func(a A) bool { return !a.CreateTime.AsTime().Before(createdAt(10)) }},
 		{fmt.Sprintf("create_time > %q", rfc(10)), false, func(a A) bool { return a.CreateTime.AsTime().After(createdAt(10)) }},
@@ -419,7 +445,7 @@ func TestListFilters(t *testing.T) {
 			return (a.Kind == mou && a.State == twinningv1.Agreement_STATE_SIGNED) || a.State == twinningv1.Agreement_STATE_IN_FORCE
 		}},
 		{"(kind = MOU OR kind = OTHER) AND NOT partner_countries:CN AND signed_date >= 2023", false, func(a A) bool {
-			return (a.Kind == mou || a.Kind == other) && !hasCountry(a, "CN") && dateKey(a.SignedDate) >= 20230000
+			return (a.Kind == mou || a.Kind == other) && !hasCountry(a, "CN") && a.SignedDate.GetYear() >= 2023
 		}},
 		{"((state = DRAFT OR state = EXPIRED) AND (-kind = MOU)) OR display_name = Other", false, func(a A) bool {
 			return ((a.State == twinningv1.Agreement_STATE_DRAFT || a.State == twinningv1.Agreement_STATE_EXPIRED) && a.Kind != mou) || a.DisplayName == "Other"

@@ -46,11 +46,14 @@
 //	Bool       true or false; = and != only.
 //	Enum       the value name, in full (STATE_IN_FORCE) or without the prefix
 //	           of the enum's UNSPECIFIED value (IN_FORCE); = and != only.
-//	Date       YYYY-MM-DD, YYYY-MM or YYYY; all six comparisons. A missing
-//	           month or day is 0, as in stored partial dates (a record known
-//	           only as "2021"), which sort before the first day of their
-//	           period: ">= 2021" includes them, "< 2022" excludes 2022's,
-//	           "= 2021" matches only dates given as the year alone.
+//	Date       YYYY-MM-DD, YYYY-MM or YYYY; all six comparisons. A literal
+//	           names a period (a day, a month or a year) and so does a stored
+//	           partial date (a record known only as "2021"). "= 2021" is
+//	           within 2021, "< 2021" before it, "<= 2021" before or within
+//	           it, "> 2021" after it, ">= 2021" within or after it, and "!="
+//	           the negation of "="; a stored partial date matches only when
+//	           every day of its period does (date.go). Unset dates compare
+//	           as earlier than every date.
 //	Timestamp  RFC 3339; all six comparisons.
 //	Repeated   only "field:value" (some element equals value) and "field:*"
 //	           (the field has at least one element).

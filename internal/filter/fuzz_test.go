@@ -19,6 +19,7 @@ var fuzzSeeds = []string{
 	"display_name = *",
 	"member_count >= -5 AND active = true OR state != DRAFT",
 	"signed_date >= 2021 signed_date < 2022-07",
+	"signed_date = 2021-07 OR signed_date <= 2021 OR signed_date > 2020-12-31 OR signed_date != 2021",
 	"update_time > 2024-05-28T07:00:00.003Z",
 	"countries:DE OR countries:*",
 	"-tags:CAPITAL NOT (tags:COASTAL)",
@@ -66,6 +67,9 @@ func evalExpr(e Expr, m protoreflect.Message) bool {
 		}
 		return slices.Contains(values, any(e.value))
 	case compareExpr:
+		if e.field.Type == Date {
+			return dateHolds(dateParts(e.field.Values(m)[0].(int64)), e.op, dateParts(e.value.(int64)))
+		}
 		var c int
 		switch v := e.field.Values(m)[0].(type) {
 		case string:

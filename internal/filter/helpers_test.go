@@ -106,18 +106,6 @@ type rec struct {
 
 func (r rec) hasDate() bool { return r.date != [3]int32{} }
 
-func dateLess(a, b [3]int32) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
-
 // updateNanos is 0 for an unset update_time, like the stored encoding; the
 // predicates compare times through it so that "unset" sorts where it is stored.
 func (r rec) updateNanos() int64 {
@@ -150,8 +138,11 @@ func testRecords() []rec {
 		if i%7 != 0 {
 			r.date = [3]int32{int32(2019 + i%5), int32(1 + (i*5)%12), int32(1 + (i*11)%28)}
 		}
-		if i == 13 {
-			r.date = [3]int32{2021, 0, 0} // a partial date, valid in provex.type.v1.Date
+		switch i {
+		case 13:
+			r.date = [3]int32{2021, 0, 0} // partial dates, valid in provex.type.v1.Date
+		case 16:
+			r.date = [3]int32{2021, 7, 0}
 		}
 		if i%6 != 5 {
 			r.update, r.hasUpdate = base.Add(time.Duration(i*7)*time.Hour+time.Duration(i)*time.Millisecond), true

@@ -618,9 +618,8 @@ func parseDate(s string) (int64, string) {
 		}
 		parts[i], _ = strconv.ParseInt(field, 10, 64)
 	}
-	// A missing month or day stays 0, exactly as a stored partial date
-	// ("2021" alone) is encoded, so "signed_date >= 2021" includes records
-	// known only by their year and "< 2022" excludes 2022's.
+	// A missing month or day stays 0, as in a stored partial date: the
+	// literal names that whole month or year (see date.go).
 	year, month, day := parts[0], parts[1], parts[2]
 	if year < 1 {
 		return 0, "year must be at least 0001"

@@ -35,6 +35,10 @@ func (c *compiler) expr(e Expr) {
 		c.expr(e.x)
 		c.b.WriteString(")")
 	case compareExpr:
+		if e.field.Type == Date {
+			c.date(e)
+			return
+		}
 		c.column(e.field)
 		c.b.WriteString(" " + e.op + " ?")
 		c.args = append(c.args, e.value)

@@ -317,7 +317,7 @@ func (g *gen) intro() {
 	p("- **integer**: a decimal integer, quoted or not; all six comparisons.")
 	p("- **boolean**: `true` or `false`; `=` and `!=` only.")
 	p("- **enum**: the value name in full (`STATE_IN_FORCE`) or without the prefix of the enum's `UNSPECIFIED` value (`IN_FORCE`); `=` and `!=` only.")
-	p("- **date**: `YYYY-MM-DD`, `YYYY-MM` or `YYYY` (the latter two mean the first day of the month or year); all six comparisons. Stored partial dates (month or day 0) sort before the first day of their period.")
+	p("- **date**: `YYYY-MM-DD`, `YYYY-MM` or `YYYY`; all six comparisons. A value names a period: that day, that whole month or that whole year. `= P` matches dates within P, `!= P` every record `= P` does not match, `< P` dates before P's first day, `<= P` dates up to P's last day, `> P` dates after P's last day and `>= P` dates from P's first day on. So `start_date = 2023-05` matches 2023-05-01, `start_date <= 2025` includes all of 2025 and `start_date > 2025` begins with 2026. A stored date may itself be a whole month or year (day or month 0); it matches only when every day of it would: a record dated `2025` matches `= 2025`, `>= 2025-01` and `<= 2025-12`, but neither `= 2025-05` nor `< 2025-06` nor `> 2025-04`, and it matches `!= 2025-05`. An unset date counts as earlier than every date (it matches `<`, `<=` and `!=`). In `order_by`, unset dates come first and a whole month or year just before its first day.")
 	p("- **timestamp**: RFC 3339, e.g. `2025-07-01T00:00:00+07:00`; all six comparisons.")
 	p("- **repeated** fields: only `field:value` (some element equals the value) and `field:*` (at least one element).")
 	p("- Limits: 4096 bytes, 32 levels of parentheses and 64 restrictions per filter.")

@@ -90,8 +90,11 @@ func TestRollupsMatchScans(t *testing.T) {
 		{Filter: parse(t, resource.Projects, `sector = ENERGY OR investor_country = "KR"`)}, // no rollup has both
 		{Dims: []storage.Dim{{Field: projectField(t, "state")}}, Filter: parse(t, resource.Projects, "approved_date >= 2021-03-15")},
 		{Dims: []storage.Dim{{Field: projectField(t, "approved_date")}}},
+		// Every date operator with year and month literals, over full, month-only and year-only dates.
+		{Dims: []storage.Dim{{Field: projectField(t, "state")}}, Filter: parse(t, resource.Projects,
+			"approved_date = 2022-05 OR approved_date = 2020 OR approved_date != 2021 approved_date <= 2024-06 approved_date > 2018-12 approved_date >= 2019-01 approved_date < 2025-12")},
 	}
-	covered := []bool{true, true, true, true, true, true, true, true, false, false, false}
+	covered := []bool{true, true, true, true, true, true, true, true, false, false, false, true}
 	checkRollups(t, db, resource.Projects, queries, covered, "maintained")
 	db.Close()
 
