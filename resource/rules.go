@@ -58,3 +58,9 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 	}
 	return rules
 }
+
+// ReferenceTo tells which kind of record a reference field must name.
+func ReferenceTo(field protoreflect.FullName) (*Kind, bool) {
+	k, ok := references[field]
+	return k, ok
+}
