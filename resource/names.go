@@ -58,11 +58,20 @@ func ParseParent(s string, wildcard bool) (string, error) {
 // checkProvince checks the owner segment of a name: a province slug, or
 // the ministry's member id for the records the ministry itself owns.
 func checkProvince(slug string) error {
-	if _, ok := provinceBySlug[slug]; ok || slug == Ministry {
+	if slug == Ministry {
+		return nil
+	}
+	return CheckProvince(slug)
+}
+
+// CheckProvince checks that slug names one of the 34 current provinces; a
+// pre-merger slug is refused with the province it was merged into.
+func CheckProvince(slug string) error {
+	if _, ok := provinceBySlug[slug]; ok {
 		return nil
 	}
 	if current, ok := mergedInto[slug]; ok {
-		return fmt.Errorf("province %q was merged into %q on 1 July 2025; use provinces/%s", slug, current, current)
+		return fmt.Errorf("province %q was merged into %q on 1 July 2025; use %q", slug, current, current)
 	}
 	return fmt.Errorf("unknown province %q; ListProvinces gives the 34 slugs", slug)
 }

@@ -533,7 +533,7 @@ func buildCaoBang(g *gen) {
 		OccurTime: timestamppb.New(time.Date(2021, 10, 4, 8, 0, 0, 0, vnZone)), ResolveTime: timestamppb.New(time.Date(2022, 2, 15, 7, 0, 0, 0, vnZone)),
 		NeighbourCountry: cn, BorderGate: traLinh,
 		Description:     "The Chinese side suspended customs clearance; about 120 trucks of farm produce waited in the yard.",
-		NotifyProvinces: []string{"lang-son", "ha-giang"},
+		NotifyProvinces: []string{"lang-son", "tuyen-quang"},
 		ActionsTaken:    "Traders told to hold shipments; trucks rerouted through Tà Lùng; clearance resumed after talks with Jingxi City.",
 		Visibility:      typev1.Visibility_VISIBILITY_PUBLIC,
 	})

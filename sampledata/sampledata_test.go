@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/resource"
 )
 
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
@@ -64,7 +65,8 @@ func refs(m proto.Message) map[string]string {
 }
 
 func TestRecordsValid(t *testing.T) {
-	v, err := protovalidate.New()
+	// The server's validator: schema rules and the field rules of resource.
+	v, err := validation.New(resource.FieldRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestRecordsValid(t *testing.T) {
 		if got := string(r.Message.ProtoReflect().Descriptor().FullName()); got != want {
 			t.Errorf("%s: message %s, want %s", key, got, want)
 		}
-		if err := v.Validate(r.Message); err != nil {
+		if err := v.Check(r.Message, ""); err != nil {
 			t.Errorf("%s: %v", key, err)
 		}
 		// Output-only fields stay empty.

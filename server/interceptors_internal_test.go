@@ -17,7 +17,7 @@ import (
 )
 
 func TestPanicsAndInternalErrorsAreMasked(t *testing.T) {
-	v, err := validation.New()
+	v, err := validation.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

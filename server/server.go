@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	validator, err := validation.New()
+	validator, err := validation.New(resource.FieldRules())
 	if err != nil {
 		return nil, err
 	}

@@ -223,6 +223,7 @@ func (g *gen) valueComment(v protoreflect.EnumValueDescriptor) string {
 
 func (g *gen) write() {
 	g.intro()
+	g.validation()
 	g.services()
 	g.standardMethods()
 	g.resources()
@@ -245,6 +246,7 @@ func (g *gen) intro() {
 	p("")
 	p("- [Conventions](#conventions)")
 	p("- [Filtering](#filtering)")
+	p("- [Validation](#validation)")
 	p("- [Services](#services)")
 	p("- [Standard methods](#standard-methods)")
 	p("- [Resources](#resources)")

@@ -3329,13 +3329,12 @@ var File_provex_border_v1_border_proto protoreflect.FileDescriptor
 
 const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xeb\x10\n" +
+	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x8b\x14\n" +
 	"\n" +
 	"BorderGate\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\vdisplayName\x123\n" +
-	"\x10counterpart_name\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x0fcounterpartName\x12>\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\vdisplayName\x127\n" +
+	"\x10counterpart_name\x18\x03 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x0fcounterpartName\x12>\n" +
 	"\x11neighbour_country\x18\x04 \x01(\tB\x11\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12E\n" +
 	"\x05level\x18\x05 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x05level\x12Y\n" +
 	"\x11counterpart_level\x18\x06 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x10counterpartLevel\x12N\n" +
@@ -3358,21 +3357,21 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\x1a\xdd\x01\n" +
-	"\rClearanceLane\x12-\n" +
-	"\fdisplay_name\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\vdisplayName\x12C\n" +
+	"deleteTime\x1a\xe1\x01\n" +
+	"\rClearanceLane\x121\n" +
+	"\fdisplay_name\x18\x01 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\vdisplayName\x12C\n" +
 	"\x04kind\x18\x02 \x01(\x0e2%.provex.border.v1.BorderGate.LaneKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12!\n" +
 	"\amarkers\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18dR\amarkers\x125\n" +
 	"\vopened_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateR\n" +
-	"openedDate\x1a\xbb\x02\n" +
+	"openedDate\x1a\xcf\x05\n" +
 	"\aUpgrade\x12K\n" +
 	"\n" +
 	"from_level\x18\x01 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\tfromLevel\x12G\n" +
 	"\bto_level\x18\x02 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\atoLevel\x127\n" +
 	"\fdecided_date\x18\x03 \x01(\v2\x14.provex.type.v1.DateR\vdecidedDate\x12;\n" +
 	"\x0eeffective_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateR\reffectiveDate\x12$\n" +
-	"\bdecision\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\bdecision\"\x8b\x01\n" +
+	"\bdecision\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\bdecision:\x91\x03\xbaH\x8d\x03\x1a\x8a\x03\n" +
+	"&effective_date.not_before_decided_date\x12\x1fmust not be before decided_date\x1a\xbe\x02!has(this.decided_date) || !has(this.effective_date) || this.effective_date.year * 10000 + (this.effective_date.month == 0 ? 1231 : this.effective_date.month * 100 + (this.effective_date.day == 0 ? 31 : this.effective_date.day)) >= this.decided_date.year * 10000 + this.decided_date.month * 100 + this.decided_date.day\"\x8b\x01\n" +
 	"\x05Level\x12\x15\n" +
 	"\x11LEVEL_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13LEVEL_INTERNATIONAL\x10\x01\x12\x0e\n" +
@@ -3398,10 +3397,11 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x15LANE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18LANE_KIND_BORDER_OPENING\x10\x01\x12\x1d\n" +
 	"\x19LANE_KIND_CLEARANCE_ROUTE\x10\x02\x12\x1b\n" +
-	"\x17LANE_KIND_FREIGHT_ROUTE\x10\x03\"\x8c\r\n" +
+	"\x17LANE_KIND_FREIGHT_ROUTE\x10\x03\"\x94\r\n" +
 	"\fBorderMarker\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
-	"\x06number\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x14R\x06number\x12>\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\x06number\x18\x02 \x01(\tB\r\xbaH\n" +
+	"r\bȷ,\x01\x10\x01\x18\x14R\x06number\x12>\n" +
 	"\x11neighbour_country\x18\x03 \x01(\tB\x11\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12A\n" +
 	"\x04type\x18\x04 \x01(\x0e2#.provex.border.v1.BorderMarker.TypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x122\n" +
 	"\blocation\x18\x05 \x01(\v2\x16.provex.type.v1.LatLngR\blocation\x12P\n" +
@@ -3424,11 +3424,11 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\x1a\xd8\x01\n" +
+	"deleteTime\x1a\xdc\x01\n" +
 	"\n" +
 	"Inspection\x120\n" +
-	"\x04date\x18\x01 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\x04date\x12&\n" +
-	"\tinspector\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tinspector\x12P\n" +
+	"\x04date\x18\x01 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\x04date\x12*\n" +
+	"\tinspector\x18\x02 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\tinspector\x12P\n" +
 	"\tcondition\x18\x03 \x01(\x0e2(.provex.border.v1.BorderMarker.ConditionB\b\xbaH\x05\x82\x01\x02\x10\x01R\tcondition\x12\x1e\n" +
 	"\x05notes\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x05notes\"s\n" +
 	"\x04Type\x12\x14\n" +
@@ -3452,18 +3452,17 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x13REPAIR_STATE_NEEDED\x10\x02\x12\x1a\n" +
 	"\x16REPAIR_STATE_SCHEDULED\x10\x03\x12\x1c\n" +
 	"\x18REPAIR_STATE_IN_PROGRESS\x10\x04\x12\x1a\n" +
-	"\x16REPAIR_STATE_COMPLETED\x10\x05\"\xc6\f\n" +
+	"\x16REPAIR_STATE_COMPLETED\x10\x05\"\xf5\r\n" +
 	"\x0eBorderIncident\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12R\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12R\n" +
 	"\bcategory\x18\x03 \x01(\x0e2).provex.border.v1.BorderIncident.CategoryB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bcategory\x12O\n" +
 	"\bseverity\x18\x04 \x01(\x0e2).provex.border.v1.BorderIncident.SeverityB\b\xbaH\x05\x82\x01\x02\x10\x01R\bseverity\x12F\n" +
 	"\x05state\x18\x05 \x01(\x0e2&.provex.border.v1.BorderIncident.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12A\n" +
 	"\n" +
 	"occur_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\toccurTime\x12=\n" +
-	"\fresolve_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\x12A\n" +
-	"\x11neighbour_country\x18\b \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\x10neighbourCountry\x12)\n" +
+	"\fresolve_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\x12E\n" +
+	"\x11neighbour_country\x18\b \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\x10neighbourCountry\x12)\n" +
 	"\vborder_gate\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
 	"borderGate\x12-\n" +
 	"\rborder_marker\x18\n" +
@@ -3504,7 +3503,8 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
 	"STATE_OPEN\x10\x01\x12\x14\n" +
 	"\x10STATE_MONITORING\x10\x02\x12\x12\n" +
-	"\x0eSTATE_RESOLVED\x10\x03\"\xb1\b\n" +
+	"\x0eSTATE_RESOLVED\x10\x03:\xa4\x01\xbaH\xa0\x01\x1a\x9d\x01\n" +
+	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\xa9\v\n" +
 	"\vTradeReport\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\vborder_gate\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
@@ -3539,7 +3539,8 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x11PERIOD_KIND_MONTH\x10\x01\x12\x17\n" +
 	"\x13PERIOD_KIND_QUARTER\x10\x02\x12\x14\n" +
 	"\x10PERIOD_KIND_YEAR\x10\x03\x12\x14\n" +
-	"\x10PERIOD_KIND_TERM\x10\x04\"3\n" +
+	"\x10PERIOD_KIND_TERM\x10\x04:\xf5\x02\xbaH\xf1\x02\x1a\xee\x02\n" +
+	"\"period_end.not_before_period_start\x12\x1fmust not be before period_start\x1a\xa6\x02!has(this.period_start) || !has(this.period_end) || this.period_end.year * 10000 + (this.period_end.month == 0 ? 1231 : this.period_end.month * 100 + (this.period_end.day == 0 ? 31 : this.period_end.day)) >= this.period_start.year * 10000 + this.period_start.month * 100 + this.period_start.day\"3\n" +
 	"\x14GetBorderGateRequest\x12\x1b\n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf2\x01\n" +
 	"\x16ListBorderGatesRequest\x12\x1f\n" +

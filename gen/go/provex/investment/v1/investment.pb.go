@@ -2223,23 +2223,21 @@ var File_provex_investment_v1_investment_proto protoreflect.FileDescriptor
 
 const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\n" +
-	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xde\n" +
-	"\n" +
+	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x88\x0e\n" +
 	"\aProject\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\".provex.investment.v1.Project.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12C\n" +
 	"\x05state\x18\x04 \x01(\x0e2#.provex.investment.v1.Project.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12>\n" +
-	"\x06sector\x18\x05 \x01(\x0e2\x1c.provex.investment.v1.SectorB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12$\n" +
-	"\binvestor\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\binvestor\x12?\n" +
-	"\x10investor_country\x18\a \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\x0finvestorCountry\x12D\n" +
+	"\x06sector\x18\x05 \x01(\x0e2\x1c.provex.investment.v1.SectorB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12(\n" +
+	"\binvestor\x18\x06 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\binvestor\x12C\n" +
+	"\x10investor_country\x18\a \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\x0finvestorCountry\x12D\n" +
 	"\x12registered_capital\x18\b \x01(\v2\x15.provex.type.v1.MoneyR\x11registeredCapital\x12B\n" +
 	"\x11disbursed_capital\x18\t \x01(\v2\x15.provex.type.v1.MoneyR\x10disbursedCapital\x129\n" +
 	"\rapproved_date\x18\n" +
 	" \x01(\v2\x14.provex.type.v1.DateR\fapprovedDate\x12;\n" +
-	"\x0ecompleted_date\x18\v \x01(\v2\x14.provex.type.v1.DateR\rcompletedDate\x12$\n" +
-	"\blocation\x18\f \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\blocation\x12-\n" +
+	"\x0ecompleted_date\x18\v \x01(\v2\x14.provex.type.v1.DateR\rcompletedDate\x12(\n" +
+	"\blocation\x18\f \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x12-\n" +
 	"\rinvestor_lead\x18\r \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\finvestorLead\x12*\n" +
 	"\vdescription\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vdescription\x12D\n" +
 	"\n" +
@@ -2267,18 +2265,18 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x12STATE_IMPLEMENTING\x10\x03\x12\x13\n" +
 	"\x0fSTATE_COMPLETED\x10\x04\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x05\x12\x14\n" +
-	"\x10STATE_TERMINATED\x10\x06\"\x8d\t\n" +
+	"\x10STATE_TERMINATED\x10\x06:\x97\x03\xbaH\x93\x03\x1a\x90\x03\n" +
+	"'completed_date.not_before_approved_date\x12 must not be before approved_date\x1a\xc2\x02!has(this.approved_date) || !has(this.completed_date) || this.completed_date.year * 10000 + (this.completed_date.month == 0 ? 1231 : this.completed_date.month * 100 + (this.completed_date.day == 0 ? 31 : this.completed_date.day)) >= this.approved_date.year * 10000 + this.approved_date.month * 100 + this.approved_date.day\"\xfb\v\n" +
 	"\x0ePromotionEvent\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12J\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12J\n" +
 	"\x04kind\x18\x03 \x01(\x0e2).provex.investment.v1.PromotionEvent.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12;\n" +
 	"\n" +
 	"start_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\tstartDate\x12/\n" +
-	"\bend_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateR\aendDate\x12$\n" +
-	"\blocation\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\blocation\x127\n" +
-	"\fhost_country\x18\a \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vhostCountry\x12E\n" +
-	"\x11partner_countries\x18\b \x03(\tB\x18\xbaH\x15\x92\x01\x12\x102\"\x0er\f2\n" +
+	"\bend_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateR\aendDate\x12(\n" +
+	"\blocation\x18\x06 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x12;\n" +
+	"\fhost_country\x18\a \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\vhostCountry\x12I\n" +
+	"\x11partner_countries\x18\b \x03(\tB\x1c\xbaH\x19\x92\x01\x16\x102\"\x12r\x10з,\x012\n" +
 	"^[A-Z]{2}$R\x10partnerCountries\x12.\n" +
 	"\x0eattendee_count\x18\t \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\rattendeeCount\x12&\n" +
 	"\n" +
@@ -2307,18 +2305,18 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\n" +
 	"KIND_FORUM\x10\x04\x12\x11\n" +
 	"\rKIND_WORKSHOP\x10\x05\x12\x10\n" +
-	"\fKIND_MISSION\x10\x06\"\xfa\a\n" +
+	"\fKIND_MISSION\x10\x06:\xdb\x02\xbaH\xd7\x02\x1a\xd4\x02\n" +
+	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\"\x86\b\n" +
 	"\fInvestorLead\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
-	"\binvestor\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\binvestor\x12.\n" +
-	"\acountry\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\acountry\x12>\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
+	"\binvestor\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\binvestor\x122\n" +
+	"\acountry\x18\x03 \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\acountry\x12>\n" +
 	"\x06sector\x18\x04 \x01(\x0e2\x1c.provex.investment.v1.SectorB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12H\n" +
 	"\x05state\x18\x05 \x01(\x0e2(.provex.investment.v1.InvestorLead.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12@\n" +
 	"\x10expected_capital\x18\x06 \x01(\v2\x15.provex.type.v1.MoneyR\x0fexpectedCapital\x121\n" +
 	"\x0fpromotion_event\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x0epromotionEvent\x12\"\n" +
-	"\aproject\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\aproject\x12\"\n" +
-	"\acontact\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\acontact\x12B\n" +
+	"\aproject\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\aproject\x12&\n" +
+	"\acontact\x18\t \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\acontact\x12B\n" +
 	"\x12first_contact_date\x18\n" +
 	" \x01(\v2\x14.provex.type.v1.DateR\x10firstContactDate\x12\x1e\n" +
 	"\x05notes\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +

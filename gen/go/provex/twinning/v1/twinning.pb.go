@@ -875,7 +875,8 @@ type Delegation struct {
 	LeaderTitle string               `protobuf:"bytes,6,opt,name=leader_title,json=leaderTitle,proto3" json:"leader_title,omitempty"`
 	// Number of people in the delegation (for outgoing: officials sent).
 	MemberCount int32 `protobuf:"varint,7,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
-	// Number of foreigners (for incoming delegations).
+	// Number of foreigners (for incoming delegations); at most member_count
+	// when that is set.
 	ForeignerCount int32 `protobuf:"varint,8,opt,name=foreigner_count,json=foreignerCount,proto3" json:"foreigner_count,omitempty"`
 	// Countries visited or visiting (ISO 3166-1 alpha-2).
 	Countries []string `protobuf:"bytes,9,rep,name=countries,proto3" json:"countries,omitempty"`
@@ -2975,11 +2976,10 @@ var File_provex_twinning_v1_twinning_proto protoreflect.FileDescriptor
 
 const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\n" +
-	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xa4\b\n" +
+	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xa8\b\n" +
 	"\vPartnership\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12@\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12@\n" +
 	"\n" +
 	"local_unit\x18\x03 \x01(\v2\x19.provex.type.v1.LocalUnitB\x06\xbaH\x03\xc8\x01\x01R\tlocalUnit\x12>\n" +
 	"\apartner\x18\x04 \x01(\v2\x1c.provex.type.v1.ForeignPartyB\x06\xbaH\x03\xc8\x01\x01R\apartner\x12E\n" +
@@ -3011,20 +3011,19 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x0eSTATE_PROPOSED\x10\x01\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x02\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x03\x12\x0f\n" +
-	"\vSTATE_ENDED\x10\x04\"\x94\x0f\n" +
+	"\vSTATE_ENDED\x10\x04\"\xa1\x1b\n" +
 	"\tAgreement\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\".provex.twinning.v1.Agreement.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12C\n" +
 	"\x05state\x18\x04 \x01(\x0e2#.provex.twinning.v1.Agreement.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x127\n" +
 	"\tsignatory\x18\x05 \x01(\v2\x19.provex.type.v1.LocalUnitR\tsignatory\x12O\n" +
-	"\x0fforeign_parties\x18\x06 \x03(\v2\x1c.provex.type.v1.ForeignPartyB\b\xbaH\x05\x92\x01\x02\x10\x14R\x0eforeignParties\x12E\n" +
-	"\x11partner_countries\x18\a \x03(\tB\x18\xbaH\x15\x92\x01\x12\x10\x14\"\x0er\f2\n" +
+	"\x0fforeign_parties\x18\x06 \x03(\v2\x1c.provex.type.v1.ForeignPartyB\b\xbaH\x05\x92\x01\x02\x10\x14R\x0eforeignParties\x12I\n" +
+	"\x11partner_countries\x18\a \x03(\tB\x1c\xbaH\x19\x92\x01\x16\x10\x14\"\x12r\x10з,\x012\n" +
 	"^[A-Z]{2}$R\x10partnerCountries\x125\n" +
 	"\vsigned_date\x18\b \x01(\v2\x14.provex.type.v1.DateR\n" +
-	"signedDate\x12+\n" +
-	"\fsigned_place\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vsignedPlace\x12;\n" +
+	"signedDate\x12/\n" +
+	"\fsigned_place\x18\t \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\vsignedPlace\x12;\n" +
 	"\x0eeffective_date\x18\n" +
 	" \x01(\v2\x14.provex.type.v1.DateR\reffectiveDate\x125\n" +
 	"\vexpiry_date\x18\v \x01(\v2\x14.provex.type.v1.DateR\n" +
@@ -3046,12 +3045,13 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\x1a\xf9\x01\n" +
+	"deleteTime\x1a\x8b\x05\n" +
 	"\fConsultation\x12O\n" +
 	"\x05state\x18\x01 \x01(\x0e2/.provex.twinning.v1.Agreement.ConsultationStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12;\n" +
 	"\x0erequested_date\x18\x02 \x01(\v2\x14.provex.type.v1.DateR\rrequestedDate\x127\n" +
 	"\fopinion_date\x18\x03 \x01(\v2\x14.provex.type.v1.DateR\vopinionDate\x12\"\n" +
-	"\aopinion\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\aopinion\"|\n" +
+	"\aopinion\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\aopinion:\x8f\x03\xbaH\x8b\x03\x1a\x88\x03\n" +
+	"&opinion_date.not_before_requested_date\x12!must not be before requested_date\x1a\xba\x02!has(this.requested_date) || !has(this.opinion_date) || this.opinion_date.year * 10000 + (this.opinion_date.month == 0 ? 1231 : this.opinion_date.month * 100 + (this.opinion_date.day == 0 ? 31 : this.opinion_date.day)) >= this.requested_date.year * 10000 + this.requested_date.month * 100 + this.requested_date.day\"|\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cKIND_INTERNATIONAL_AGREEMENT\x10\x01\x12\f\n" +
@@ -3071,19 +3071,21 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x1fCONSULTATION_STATE_NOT_REQUIRED\x10\x01\x12 \n" +
 	"\x1cCONSULTATION_STATE_REQUESTED\x10\x02\x12'\n" +
 	"#CONSULTATION_STATE_OPINION_RECEIVED\x10\x03\x12\x1f\n" +
-	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04\"\xe2\t\n" +
+	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04:\xec\b\xbaH\xe8\b\x1a\x81\x03\n" +
+	"%expiry_date.not_before_effective_date\x12!must not be before effective_date\x1a\xb4\x02!has(this.effective_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.effective_date.year * 10000 + this.effective_date.month * 100 + this.effective_date.day\x1a\xef\x02\n" +
+	"\"expiry_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\x1a\xef\x02\n" +
+	"\"report_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.report_date) || this.report_date.year * 10000 + (this.report_date.month == 0 ? 1231 : this.report_date.month * 100 + (this.report_date.day == 0 ? 31 : this.report_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\"\x8b\x0e\n" +
 	"\n" +
 	"Delegation\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12S\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12S\n" +
 	"\tdirection\x18\x03 \x01(\x0e2(.provex.twinning.v1.Delegation.DirectionB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\tdirection\x12D\n" +
-	"\x05level\x18\x04 \x01(\x0e2$.provex.twinning.v1.Delegation.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12 \n" +
-	"\x06leader\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x06leader\x12+\n" +
-	"\fleader_title\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vleaderTitle\x12.\n" +
+	"\x05level\x18\x04 \x01(\x0e2$.provex.twinning.v1.Delegation.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12$\n" +
+	"\x06leader\x18\x05 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x06leader\x12/\n" +
+	"\fleader_title\x18\x06 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\vleaderTitle\x12.\n" +
 	"\fmember_count\x18\a \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\vmemberCount\x124\n" +
-	"\x0fforeigner_count\x18\b \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x0eforeignerCount\x128\n" +
-	"\tcountries\x18\t \x03(\tB\x1a\xbaH\x17\x92\x01\x14\b\x01\x10\x1e\"\x0er\f2\n" +
+	"\x0fforeigner_count\x18\b \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x0eforeignerCount\x12<\n" +
+	"\tcountries\x18\t \x03(\tB\x1e\xbaH\x1b\x92\x01\x18\b\x01\x10\x1e\"\x12r\x10з,\x012\n" +
 	"^[A-Z]{2}$R\tcountries\x12;\n" +
 	"\n" +
 	"start_date\x18\n" +
@@ -3115,17 +3117,18 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x19LEVEL_PROVINCE_LEADERSHIP\x10\x01\x12\x14\n" +
 	"\x10LEVEL_DEPARTMENT\x10\x02\x12\x0f\n" +
 	"\vLEVEL_LOCAL\x10\x03\x12\x12\n" +
-	"\x0eLEVEL_BUSINESS\x10\x04\"\xc1\x06\n" +
+	"\x0eLEVEL_BUSINESS\x10\x04:\x96\x04\xbaH\x92\x04\x1a\xd4\x02\n" +
+	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\x1a\xb8\x01\n" +
+	"\"foreigner_count.above_member_count\x12Mmust not be more than member_count (foreigners are members of the delegation)\x1aCthis.foreigner_count <= this.member_count || this.member_count <= 0\"\xcd\x06\n" +
 	"\x15FriendshipAssociation\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\vdisplayName\x12:\n" +
-	"\x0fpartner_country\x18\x03 \x01(\tB\x11\xbaH\x0er\f2\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12>\n" +
+	"\x0fpartner_country\x18\x03 \x01(\tB\x15\xbaH\x12r\x10з,\x012\n" +
 	"^[A-Z]{2}$R\x0epartnerCountry\x12O\n" +
 	"\x05state\x18\x04 \x01(\x0e2/.provex.twinning.v1.FriendshipAssociation.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x127\n" +
 	"\ffounded_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateR\vfoundedDate\x12/\n" +
-	"\fmember_count\x18\x06 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\vmemberCount\x12\x1e\n" +
-	"\x05chair\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05chair\x12\x1e\n" +
+	"\fmember_count\x18\x06 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\vmemberCount\x12\"\n" +
+	"\x05chair\x18\a \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x05chair\x12\x1e\n" +
 	"\x05notes\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
 	"\n" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +

@@ -201,7 +201,8 @@ func (x *Money) GetUnits() int64 {
 }
 
 // A calendar date without time zone. A zero day means a whole month, a zero
-// month and day a whole year (for reports that give only "2023").
+// month and day a whole year (for reports that give only "2023"). A day
+// needs a month, and must exist in it (29 February only in leap years).
 type Date struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Year          int32                  `protobuf:"varint,1,opt,name=year,proto3" json:"year,omitempty"`
@@ -437,25 +438,26 @@ var File_provex_type_v1_types_proto protoreflect.FileDescriptor
 
 const file_provex_type_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x1aprovex/type/v1/types.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto\"^\n" +
-	"\x05Money\x126\n" +
-	"\rcurrency_code\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
+	"\x1aprovex/type/v1/types.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\"b\n" +
+	"\x05Money\x12:\n" +
+	"\rcurrency_code\x18\x01 \x01(\tB\x15\xbaH\x12r\x10ط,\x012\n" +
 	"^[A-Z]{3}$R\fcurrencyCode\x12\x1d\n" +
-	"\x05units\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05units\"e\n" +
+	"\x05units\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05units\"\xc6\x04\n" +
 	"\x04Date\x12\x1f\n" +
 	"\x04year\x18\x01 \x01(\x05B\v\xbaH\b\x1a\x06\x18\x98\x11(\xec\x0eR\x04year\x12\x1f\n" +
 	"\x05month\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\f(\x00R\x05month\x12\x1b\n" +
-	"\x03day\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x1f(\x00R\x03day\"t\n" +
+	"\x03day\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x1f(\x00R\x03day:\xde\x03\xbaH\xda\x03\x1a\x8b\x01\n" +
+	"\x16date.day_without_month\x12Oa day needs a month: give year, month and day, year and month, or only the year\x1a this.month != 0 || this.day == 0\x1a\xc9\x02\n" +
+	"\x10date.no_such_day\x1a\xb4\x02this.month == 0 || this.day <= (this.month == 2 ? ((this.year % 4 == 0 && this.year % 100 != 0) || this.year % 400 == 0 ? 29 : 28) : (this.month in [4, 6, 9, 11] ? 30 : 31)) ? '' : 'day ' + string(this.day) + ' does not exist in ' + string(this.year) + '-' + (this.month < 10 ? '0' : '') + string(this.month)\"t\n" +
 	"\x06LatLng\x123\n" +
 	"\blatitude\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80V@)\x00\x00\x00\x00\x00\x80V\xc0R\blatitude\x125\n" +
-	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80f@)\x00\x00\x00\x00\x00\x80f\xc0R\tlongitude\"[\n" +
+	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80f@)\x00\x00\x00\x00\x00\x80f\xc0R\tlongitude\"_\n" +
 	"\tLocalUnit\x120\n" +
-	"\x05level\x18\x01 \x01(\x0e2\x1a.provex.type.v1.LocalLevelR\x05level\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\"\x83\x01\n" +
-	"\fForeignParty\x12\x1e\n" +
-	"\x04name\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x124\n" +
-	"\fcountry_code\x18\x02 \x01(\tB\x11\xbaH\x0er\f2\n" +
+	"\x05level\x18\x01 \x01(\x0e2\x1a.provex.type.v1.LocalLevelR\x05level\x12 \n" +
+	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x04name\"\x8b\x01\n" +
+	"\fForeignParty\x12\"\n" +
+	"\x04name\x18\x01 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\x04name\x128\n" +
+	"\fcountry_code\x18\x02 \x01(\tB\x15\xbaH\x12r\x10з,\x012\n" +
 	"^[A-Z]{2}$R\vcountryCode\x12\x1d\n" +
 	"\x05level\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x182R\x05level*s\n" +
 	"\n" +
@@ -510,6 +512,8 @@ func file_provex_type_v1_types_proto_init() {
 	if File_provex_type_v1_types_proto != nil {
 		return
 	}
+	file_provex_type_v1_iso_proto_init()
+	file_provex_type_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

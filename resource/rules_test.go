@@ -1,0 +1,70 @@
+package resource
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// TestReferencesComplete checks that every string field of a record named
+// after a kind ("border_gate", "agreements") is a checked reference to that
+// kind, so a reference field added later cannot go unchecked.
+func TestReferencesComplete(t *testing.T) {
+	byField := map[protoreflect.Name]*Kind{}
+	for _, k := range kinds {
+		byField[protoreflect.Name(k.Field)] = k
+		byField[protoreflect.Name(k.ListField())] = k
+	}
+	found := 0
+	for _, k := range kinds {
+		fields := k.Message.Descriptor().Fields()
+		for i := range fields.Len() {
+			fd := fields.Get(i)
+			target, named := byField[fd.Name()]
+			if !named || fd.Kind() != protoreflect.StringKind {
+				continue
+			}
+			found++
+			if got := references[fd.FullName()]; got != target {
+				t.Errorf("%s names %s records but is not checked as a reference to them", fd.FullName(), target.Collection)
+			}
+		}
+	}
+	if found != len(references) {
+		t.Errorf("%d reference fields found by name, %d in the table", found, len(references))
+	}
+}
+
+func TestFieldRules(t *testing.T) {
+	rules := FieldRules()
+	for _, c := range []struct {
+		field protoreflect.FullName
+		value string
+		ok    bool
+	}{
+		{"provex.twinning.v1.Agreement.visible_to", "lang-son", true},
+		{"provex.twinning.v1.Agreement.visible_to", "bac-giang", false},
+		{"provex.twinning.v1.Agreement.visible_to", "mofa", false},
+		{"provex.border.v1.BorderIncident.notify_provinces", "tuyen-quang", true},
+		{"provex.border.v1.BorderIncident.notify_provinces", "ha-giang", false},
+		{"provex.border.v1.BorderIncident.border_gate", "provinces/cao-bang/border-gates/ta-lung", true},
+		{"provex.border.v1.BorderIncident.border_gate", "provinces/cao-bang/border-markers/m836", false},
+		{"provex.border.v1.BorderIncident.border_gate", "provinces/cao-bang/border-gates/Ta_Lung", false},
+		{"provex.twinning.v1.Delegation.agreements", "provinces/mofa/agreements/a1", true},
+		{"provex.investment.v1.InvestorLead.promotion_event", "provinces/bac-giang/promotion-events/e1", false},
+	} {
+		rule, ok := rules[c.field]
+		if !ok {
+			t.Errorf("no rule for %s", c.field)
+			continue
+		}
+		if err := rule(c.value); (err == nil) != c.ok {
+			t.Errorf("%s = %q: %v, want ok=%v", c.field, c.value, err, c.ok)
+		}
+	}
+	for _, k := range kinds {
+		if _, ok := rules[k.visibleTo.FullName()]; !ok {
+			t.Errorf("no rule for %s", k.visibleTo.FullName())
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+)
+
+// TestSemanticValidation sends records that are well-formed but meaningless
+// through the node's gRPC API: each is refused with INVALID_ARGUMENT naming
+// exactly the field to fix, nothing is stored, and the same records with
+// that field fixed are accepted.
+func TestSemanticValidation(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	p := tn.parent()
+	d := func(y, m, day int32) *typev1.Date { return &typev1.Date{Year: y, Month: m, Day: day} }
+	occur := time.Date(2024, 9, 8, 6, 0, 0, 0, time.UTC)
+
+	delegation := func(edit func(*twinningv1.Delegation)) func(string) error {
+		return func(id string) error {
+			x := &twinningv1.Delegation{DisplayName: "Guangxi delegation", Direction: 1, MemberCount: 10, ForeignerCount: 8,
+				Countries: []string{"CN"}, StartDate: d(2024, 5, 6), EndDate: d(2024, 5, 8)}
+			edit(x)
+			_, err := tn.Twinning.CreateDelegation(ctx, &twinningv1.CreateDelegationRequest{Parent: p, DelegationId: id, Delegation: x})
+			return err
+		}
+	}
+	agreement := func(edit func(*twinningv1.Agreement)) func(string) error {
+		return func(id string) error {
+			x := &twinningv1.Agreement{DisplayName: "MoU with Baise", Kind: 2, PartnerCountries: []string{"CN"}, SignedDate: d(2024, 3, 1)}
+			edit(x)
+			_, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: p, AgreementId: id, Agreement: x})
+			return err
+		}
+	}
+	incident := func(edit func(*borderv1.BorderIncident)) func(string) error {
+		return func(id string) error {
+			x := &borderv1.BorderIncident{DisplayName: "Flood at marker 836", Category: 5, OccurTime: timestamppb.New(occur)}
+			edit(x)
+			_, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: id, BorderIncident: x})
+			return err
+		}
+	}
+	trade := func(edit func(*borderv1.TradeReport)) func(string) error {
+		return func(id string) error {
+			x := &borderv1.TradeReport{PeriodKind: 3, PeriodStart: d(2024, 1, 1), PeriodEnd: d(2024, 12, 31),
+				ExportValue: &typev1.Money{CurrencyCode: "USD", Units: 1000}}
+			edit(x)
+			_, err := tn.Border.CreateTradeReport(ctx, &borderv1.CreateTradeReportRequest{Parent: p, TradeReportId: id, TradeReport: x})
+			return err
+		}
+	}
+	project := func(edit func(*investmentv1.Project)) func(string) error {
+		return func(id string) error {
+			x := &investmentv1.Project{DisplayName: "Hydropower plant", Kind: 1, InvestorCountry: "GB",
+				RegisteredCapital: &typev1.Money{CurrencyCode: "VND", Units: 1e9}, ApprovedDate: d(2020, 3, 0)}
+			edit(x)
+			_, err := tn.Investment.CreateProject(ctx, &investmentv1.CreateProjectRequest{Parent: p, ProjectId: id, Project: x})
+			return err
+		}
+	}
+	lead := func(edit func(*investmentv1.InvestorLead)) func(string) error {
+		return func(id string) error {
+			x := &investmentv1.InvestorLead{Investor: "Foxconn", Country: "TW", ExpectedCapital: &typev1.Money{CurrencyCode: "EUR", Units: 5}}
+			edit(x)
+			_, err := tn.Investment.CreateInvestorLead(ctx, &investmentv1.CreateInvestorLeadRequest{Parent: p, InvestorLeadId: id, InvestorLead: x})
+			return err
+		}
+	}
+
+	for i, c := range []struct {
+		name  string
+		bad   func(id string) error
+		field string
+		good  func(id string) error
+	}{
+		{"31 February", agreement(func(a *twinningv1.Agreement) { a.SignedDate = d(2023, 2, 31) }), "agreement.signed_date",
+			agreement(func(a *twinningv1.Agreement) { a.SignedDate = d(2024, 2, 29) })},
+		{"a day without a month", agreement(func(a *twinningv1.Agreement) { a.SignedDate = d(2023, 0, 12) }), "agreement.signed_date",
+			agreement(func(a *twinningv1.Agreement) { a.SignedDate = d(2023, 0, 0) })},
+		{"end before start", delegation(func(x *twinningv1.Delegation) { x.EndDate = d(2024, 5, 5) }), "delegation.end_date",
+			delegation(func(x *twinningv1.Delegation) { x.EndDate = d(2024, 5, 0) })},
+		{"expiry before signing", agreement(func(a *twinningv1.Agreement) { a.ExpiryDate = d(2023, 0, 0) }), "agreement.expiry_date",
+			agreement(func(a *twinningv1.Agreement) { a.ExpiryDate = d(2024, 0, 0) })},
+		{"period end before its start", trade(func(r *borderv1.TradeReport) { r.PeriodEnd = d(2023, 12, 31) }), "trade_report.period_end",
+			trade(func(r *borderv1.TradeReport) { r.PeriodEnd = d(2024, 1, 1) })},
+		{"completed before approved", project(func(x *investmentv1.Project) { x.CompletedDate = d(2020, 2, 28) }), "project.completed_date",
+			project(func(x *investmentv1.Project) { x.CompletedDate = d(2020, 3, 1) })},
+		{"resolved before it occurred", incident(func(x *borderv1.BorderIncident) { x.ResolveTime = timestamppb.New(occur.Add(-time.Second)) }), "border_incident.resolve_time",
+			incident(func(x *borderv1.BorderIncident) { x.ResolveTime = timestamppb.New(occur) })},
+		{"more foreigners than members", delegation(func(x *twinningv1.Delegation) { x.ForeignerCount = 11 }), "delegation.foreigner_count",
+			delegation(func(x *twinningv1.Delegation) { x.ForeignerCount = 10 })},
+		{"whitespace-only display name", delegation(func(x *twinningv1.Delegation) { x.DisplayName = "   " }), "delegation.display_name",
+			delegation(func(x *twinningv1.Delegation) { x.DisplayName = "Đoàn Quảng Tây" })},
+		{"NUL in a display name", incident(func(x *borderv1.BorderIncident) { x.DisplayName = "Flood\x00" }), "border_incident.display_name",
+			incident(func(x *borderv1.BorderIncident) { x.DisplayName = "Flood" })},
+		{"country UK", delegation(func(x *twinningv1.Delegation) { x.Countries = []string{"CN", "UK"} }), "delegation.countries[1]",
+			delegation(func(x *twinningv1.Delegation) { x.Countries = []string{"CN", "GB"} })},
+		{"country ZZ", project(func(x *investmentv1.Project) { x.InvestorCountry = "ZZ" }), "project.investor_country",
+			project(func(x *investmentv1.Project) { x.InvestorCountry = "KH" })},
+		{"foreign party of country UK", agreement(func(a *twinningv1.Agreement) {
+			a.ForeignParties = []*typev1.ForeignParty{{Name: "Baise", CountryCode: "CN"}, {Name: "Kent", CountryCode: "UK"}}
+		}), "agreement.foreign_parties[1].country_code",
+			agreement(func(a *twinningv1.Agreement) {
+				a.ForeignParties = []*typev1.ForeignParty{{Name: "Kent", CountryCode: "GB"}}
+			})},
+		{"currency XYZ", trade(func(r *borderv1.TradeReport) { r.ImportValue = &typev1.Money{CurrencyCode: "XYZ", Units: 1} }), "trade_report.import_value.currency_code",
+			trade(func(r *borderv1.TradeReport) { r.ImportValue = &typev1.Money{CurrencyCode: "VND", Units: 1} })},
+		{"merged-away province in visible_to", delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son", "bac-giang"} }), "delegation.visible_to[1]",
+			delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son", "bac-ninh"} })},
+		{"unknown province to notify", incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son", "ha-giang", "quang-tay"} }), "border_incident.notify_provinces[1] border_incident.notify_provinces[2]",
+			incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son", "tuyen-quang"} })},
+		{"border gate that is not a name", incident(func(x *borderv1.BorderIncident) { x.BorderGate = "Tà Lùng" }), "border_incident.border_gate",
+			incident(func(x *borderv1.BorderIncident) { x.BorderGate = p + "/border-gates/ta-lung" })},
+		{"trade report of a marker", trade(func(r *borderv1.TradeReport) { r.BorderGate = p + "/border-markers/m836" }), "trade_report.border_gate",
+			trade(func(r *borderv1.TradeReport) { r.BorderGate = p + "/border-gates/ta-lung" })},
+		{"partnership of another kind", agreement(func(a *twinningv1.Agreement) { a.Partnership = p + "/agreements/baise" }), "agreement.partnership",
+			agreement(func(a *twinningv1.Agreement) { a.Partnership = p + "/partnerships/baise" })},
+		{"project link to a lead of a merged province", project(func(x *investmentv1.Project) { x.InvestorLead = "provinces/ha-giang/investor-leads/x" }), "project.investor_lead",
+			project(func(x *investmentv1.Project) { x.InvestorLead = "provinces/tuyen-quang/investor-leads/x" })},
+		{"lead from an event of another kind", lead(func(x *investmentv1.InvestorLead) { x.PromotionEvent = p + "/projects/x" }), "investor_lead.promotion_event",
+			lead(func(x *investmentv1.InvestorLead) { x.PromotionEvent = p + "/promotion-events/x" })},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := fmt.Sprintf("case-%d", i)
+			err := c.bad(id)
+			wantInvalid(t, err, c.name, strings.Fields(c.field)...)
+			st, _ := status.FromError(err)
+			for _, det := range st.Details() {
+				if br, ok := det.(*errdetails.BadRequest); ok {
+					for _, fv := range br.GetFieldViolations() {
+						if fv.GetDescription() == "" || fv.GetReason() == "" {
+							t.Errorf("violation %v has no description or reason", fv)
+						}
+					}
+				}
+			}
+			// The good twin goes in under the id the bad one asked for:
+			// nothing was stored for it.
+			if err := c.good(id); err != nil {
+				t.Errorf("fixed record refused: %v", err)
+			}
+		})
+	}
+}
+
+// TestSemanticValidationOnUpdate checks that Update judges the record after
+// its mask is applied, and reports a rule between two fields on the field
+// the mask changed.
+func TestSemanticValidationOnUpdate(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	x, err := tn.Twinning.CreateDelegation(ctx, &twinningv1.CreateDelegationRequest{Parent: tn.parent(), DelegationId: "d1", Delegation: &twinningv1.Delegation{
+		DisplayName: "Guangxi delegation", Direction: 1, Countries: []string{"CN"},
+		StartDate: &typev1.Date{Year: 2024, Month: 5, Day: 6}, EndDate: &typev1.Date{Year: 2024, Month: 5, Day: 8},
+	}})
+	mustf(t, err, "create")
+	for _, c := range []struct {
+		path  string
+		edit  func(*twinningv1.Delegation)
+		field string
+	}{
+		{"start_date", func(x *twinningv1.Delegation) { x.StartDate = &typev1.Date{Year: 2024, Month: 6, Day: 1} }, "delegation.end_date"},
+		{"start_date", func(x *twinningv1.Delegation) { x.StartDate = &typev1.Date{Year: 2024, Month: 2, Day: 30} }, "delegation.start_date"},
+		{"end_date.month", func(x *twinningv1.Delegation) { x.EndDate = &typev1.Date{Month: 4} }, "delegation.end_date"}, // 2024-04-08
+		{"visible_to", func(x *twinningv1.Delegation) { x.VisibleTo = []string{"yen-bai"} }, "delegation.visible_to[0]"},
+		{"display_name", func(x *twinningv1.Delegation) { x.DisplayName = "Guangxi\tdelegation" }, "delegation.display_name"},
+	} {
+		next := &twinningv1.Delegation{Name: x.Name}
+		c.edit(next)
+		_, err := tn.Twinning.UpdateDelegation(ctx, &twinningv1.UpdateDelegationRequest{Delegation: next, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{c.path}}})
+		wantInvalid(t, err, "update "+c.path, c.field)
+	}
+	got, err := tn.Twinning.GetDelegation(ctx, &twinningv1.GetDelegationRequest{Name: x.Name})
+	mustf(t, err, "get")
+	if got.Etag != x.Etag {
+		t.Errorf("refused updates changed the record: etag %s, want %s", got.Etag, x.Etag)
+	}
+}
