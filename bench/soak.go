@@ -131,7 +131,7 @@ func runSoak(args []string) error {
 	fmt.Println()
 	s.tally.print(os.Stdout)
 	for _, n := range s.nodes {
-		fmt.Printf("\n%s: %d ERROR lines in its log, restarted %d times", n.member, n.errorLines.Load(), n.restarts)
+		fmt.Printf("\n%s: restarted %d times; %d ERROR and %d WARN lines in its log", n.member, n.restarts, n.errorLines.Load(), n.warnLines.Load())
 	}
 	fmt.Println()
 	problems := s.converge(*settle)
@@ -171,6 +171,7 @@ type soakNode struct {
 	syncAddr         string
 	token            string
 	errorLines       atomic.Int64
+	warnLines        atomic.Int64
 	// exited hears of a process that ended without being asked to.
 	exited   func(error)
 	stopping atomic.Bool
@@ -328,8 +329,11 @@ func (n *soakNode) start() error {
 			logFile.Write(line)
 			var l struct{ Level, Msg string }
 			if json.Unmarshal(line, &l) == nil {
-				if l.Level == "ERROR" {
+				switch l.Level {
+				case "ERROR":
 					n.errorLines.Add(1)
+				case "WARN":
+					n.warnLines.Add(1)
 				}
 				if l.Msg == "node serving" && !serving {
 					serving = true
@@ -454,7 +458,8 @@ func (n *soakNode) sample() soakSample {
 	if err == nil {
 		c, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var info *nodev1.GetNodeInfoResponse
-		info, err = n.api.Node.GetNodeInfo(c, &nodev1.GetNodeInfoRequest{})
+		// Waits for the client to reconnect after a restart.
+		info, err = n.api.Node.GetNodeInfo(c, &nodev1.GetNodeInfoRequest{}, grpc.WaitForReady(true))
 		cancel()
 		s.goroutines = int(info.GetRuntime().GetGoroutines())
 		if err == nil && info.GetRuntime() == nil {
