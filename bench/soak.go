@@ -135,6 +135,12 @@ func runSoak(args []string) error {
 	}
 	fmt.Println()
 	problems := s.converge(*settle)
+	if len(problems) == 0 {
+		// Idle and converged, what is still held is what would pile up:
+		// these are the figures judged.
+		fmt.Printf("\n| at | node | RSS MiB | open files | goroutines | calls so far | unexpected so far |\n|---|---|---|---|---|---|---|\n")
+		last = s.figures("settled")
+	}
 	flat := s.verdict(first, last, *tolerance)
 	if unexpected := s.tally.unexpectedTotal(); unexpected > 0 {
 		problems = append(problems, fmt.Sprintf("%d calls had an outcome no correct node gives (table above)", unexpected))
@@ -514,7 +520,8 @@ func (s *soak) figures(at string) map[string]soakSample {
 }
 
 // verdict prints whether each node that ran throughout kept flat figures:
-// RSS and goroutines at the end within tolerance of the start (plus 16 MiB
+// RSS and goroutines at the end (once settled) within tolerance of the
+// start (under load) (plus 16 MiB
 // and 10 goroutines of slack, for caches warming and work in flight), open
 // files within 10. The restarted node's figures start again at each
 // restart, so they are shown but not judged.
