@@ -13,6 +13,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -71,6 +72,24 @@ func TestReflectionAndHealth(t *testing.T) {
 	provinces, err := tn.Node.ListProvinces(ctx, &nodev1.ListProvincesRequest{})
 	if err != nil || len(provinces.GetProvinces()) != 34 {
 		t.Errorf("ListProvinces: %d provinces, %v; want 34", len(provinces.GetProvinces()), err)
+	}
+}
+
+// TestNodeInfoRuntimeForAdmins: GetNodeInfo gives admin tokens the node's
+// goroutine count (what bench soak watches) and keeps it from viewers and
+// editors.
+func TestNodeInfoRuntimeForAdmins(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	info, err := tn.Node.GetNodeInfo(ctx, &nodev1.GetNodeInfoRequest{})
+	if err != nil || info.GetRuntime().GetGoroutines() <= 0 {
+		t.Errorf("admin GetNodeInfo runtime = %v, %v; want a goroutine count", info.GetRuntime(), err)
+	}
+	for _, role := range []auth.Role{auth.RoleViewer, auth.RoleEditor} {
+		info, err := dialAs(t, tn.Srv.GRPCAddr(), issue(t, tn, role)).Node.GetNodeInfo(ctx, &nodev1.GetNodeInfoRequest{})
+		if err != nil || info.GetMember() != "cao-bang" || info.Runtime != nil {
+			t.Errorf("%s GetNodeInfo = %v, %v; want the node without its runtime", role, info, err)
+		}
 	}
 }
 

@@ -4,8 +4,10 @@ package node
 
 import (
 	"context"
+	"runtime"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/auth"
@@ -46,8 +48,16 @@ func (s *Server) GetCaller(ctx context.Context, _ *nodev1.GetCallerRequest) (*no
 	return &nodev1.GetCallerResponse{Identity: id.String(), Role: string(id.Role), Member: id.Member, AllowedMethods: s.policy.Allowed(id)}, nil
 }
 
-func (s *Server) GetNodeInfo(context.Context, *nodev1.GetNodeInfoRequest) (*nodev1.GetNodeInfoResponse, error) {
-	return s.info, nil
+// GetNodeInfo describes the node; admin callers also get its runtime
+// figures, which tell an operator (or bench soak) about leaks and are no
+// business of other callers.
+func (s *Server) GetNodeInfo(ctx context.Context, _ *nodev1.GetNodeInfoRequest) (*nodev1.GetNodeInfoResponse, error) {
+	if id, _ := auth.FromContext(ctx); !id.Role.CanAdmin() {
+		return s.info, nil
+	}
+	info := proto.CloneOf(s.info)
+	info.Runtime = &nodev1.NodeRuntime{Goroutines: int32(runtime.NumGoroutine())}
+	return info, nil
 }
 
 func (s *Server) ListProvinces(context.Context, *nodev1.ListProvincesRequest) (*nodev1.ListProvincesResponse, error) {

@@ -119,7 +119,10 @@ type GetNodeInfoResponse struct {
 	Version     string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	StartTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// Resource collections this node serves, e.g. "agreements", "border-gates".
-	Collections   []string `protobuf:"bytes,6,rep,name=collections,proto3" json:"collections,omitempty"`
+	Collections []string `protobuf:"bytes,6,rep,name=collections,proto3" json:"collections,omitempty"`
+	// The node process's runtime figures, for admin tokens only (unset for
+	// other callers): what a soak run watches for leaks.
+	Runtime       *NodeRuntime `protobuf:"bytes,7,opt,name=runtime,proto3" json:"runtime,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -196,6 +199,59 @@ func (x *GetNodeInfoResponse) GetCollections() []string {
 	return nil
 }
 
+func (x *GetNodeInfoResponse) GetRuntime() *NodeRuntime {
+	if x != nil {
+		return x.Runtime
+	}
+	return nil
+}
+
+// Figures of the node's Go runtime at the time of the call.
+type NodeRuntime struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Goroutines alive in the node process.
+	Goroutines    int32 `protobuf:"varint,1,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeRuntime) Reset() {
+	*x = NodeRuntime{}
+	mi := &file_provex_node_v1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeRuntime) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeRuntime) ProtoMessage() {}
+
+func (x *NodeRuntime) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_node_v1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeRuntime.ProtoReflect.Descriptor instead.
+func (*NodeRuntime) Descriptor() ([]byte, []int) {
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *NodeRuntime) GetGoroutines() int32 {
+	if x != nil {
+		return x.Goroutines
+	}
+	return 0
+}
+
 type ListProvincesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -204,7 +260,7 @@ type ListProvincesRequest struct {
 
 func (x *ListProvincesRequest) Reset() {
 	*x = ListProvincesRequest{}
-	mi := &file_provex_node_v1_node_proto_msgTypes[2]
+	mi := &file_provex_node_v1_node_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -216,7 +272,7 @@ func (x *ListProvincesRequest) String() string {
 func (*ListProvincesRequest) ProtoMessage() {}
 
 func (x *ListProvincesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_node_v1_node_proto_msgTypes[2]
+	mi := &file_provex_node_v1_node_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -229,7 +285,7 @@ func (x *ListProvincesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProvincesRequest.ProtoReflect.Descriptor instead.
 func (*ListProvincesRequest) Descriptor() ([]byte, []int) {
-	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{3}
 }
 
 type ListProvincesResponse struct {
@@ -241,7 +297,7 @@ type ListProvincesResponse struct {
 
 func (x *ListProvincesResponse) Reset() {
 	*x = ListProvincesResponse{}
-	mi := &file_provex_node_v1_node_proto_msgTypes[3]
+	mi := &file_provex_node_v1_node_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +309,7 @@ func (x *ListProvincesResponse) String() string {
 func (*ListProvincesResponse) ProtoMessage() {}
 
 func (x *ListProvincesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_node_v1_node_proto_msgTypes[3]
+	mi := &file_provex_node_v1_node_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +322,7 @@ func (x *ListProvincesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProvincesResponse.ProtoReflect.Descriptor instead.
 func (*ListProvincesResponse) Descriptor() ([]byte, []int) {
-	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListProvincesResponse) GetProvinces() []*Province {
@@ -298,7 +354,7 @@ type Province struct {
 
 func (x *Province) Reset() {
 	*x = Province{}
-	mi := &file_provex_node_v1_node_proto_msgTypes[4]
+	mi := &file_provex_node_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +366,7 @@ func (x *Province) String() string {
 func (*Province) ProtoMessage() {}
 
 func (x *Province) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_node_v1_node_proto_msgTypes[4]
+	mi := &file_provex_node_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +379,7 @@ func (x *Province) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Province.ProtoReflect.Descriptor instead.
 func (*Province) Descriptor() ([]byte, []int) {
-	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Province) GetName() string {
@@ -383,7 +439,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_provex_node_v1_node_proto_msgTypes[5]
+	mi := &file_provex_node_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +451,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_node_v1_node_proto_msgTypes[5]
+	mi := &file_provex_node_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +464,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 type GetCallerResponse struct {
@@ -428,7 +484,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_provex_node_v1_node_proto_msgTypes[6]
+	mi := &file_provex_node_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +496,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_node_v1_node_proto_msgTypes[6]
+	mi := &file_provex_node_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +509,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_provex_node_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetCallerResponse) GetIdentity() string {
@@ -489,7 +545,7 @@ var File_provex_node_v1_node_proto protoreflect.FileDescriptor
 const file_provex_node_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"\x19provex/node/v1/node.proto\x12\x0eprovex.node.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n" +
-	"\x12GetNodeInfoRequest\"\xf1\x01\n" +
+	"\x12GetNodeInfoRequest\"\xa8\x02\n" +
 	"\x13GetNodeInfoResponse\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12(\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x14.provex.node.v1.RoleR\x04role\x12!\n" +
@@ -497,7 +553,12 @@ const file_provex_node_v1_node_proto_rawDesc = "" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x129\n" +
 	"\n" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12 \n" +
-	"\vcollections\x18\x06 \x03(\tR\vcollections\"\x16\n" +
+	"\vcollections\x18\x06 \x03(\tR\vcollections\x125\n" +
+	"\aruntime\x18\a \x01(\v2\x1b.provex.node.v1.NodeRuntimeR\aruntime\"-\n" +
+	"\vNodeRuntime\x12\x1e\n" +
+	"\n" +
+	"goroutines\x18\x01 \x01(\x05R\n" +
+	"goroutines\"\x16\n" +
 	"\x14ListProvincesRequest\"O\n" +
 	"\x15ListProvincesResponse\x126\n" +
 	"\tprovinces\x18\x01 \x03(\v2\x18.provex.node.v1.ProvinceR\tprovinces\"\xcf\x01\n" +
@@ -540,33 +601,35 @@ func file_provex_node_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_provex_node_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provex_node_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_provex_node_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_provex_node_v1_node_proto_goTypes = []any{
 	(Role)(0),                     // 0: provex.node.v1.Role
 	(*GetNodeInfoRequest)(nil),    // 1: provex.node.v1.GetNodeInfoRequest
 	(*GetNodeInfoResponse)(nil),   // 2: provex.node.v1.GetNodeInfoResponse
-	(*ListProvincesRequest)(nil),  // 3: provex.node.v1.ListProvincesRequest
-	(*ListProvincesResponse)(nil), // 4: provex.node.v1.ListProvincesResponse
-	(*Province)(nil),              // 5: provex.node.v1.Province
-	(*GetCallerRequest)(nil),      // 6: provex.node.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),     // 7: provex.node.v1.GetCallerResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*NodeRuntime)(nil),           // 3: provex.node.v1.NodeRuntime
+	(*ListProvincesRequest)(nil),  // 4: provex.node.v1.ListProvincesRequest
+	(*ListProvincesResponse)(nil), // 5: provex.node.v1.ListProvincesResponse
+	(*Province)(nil),              // 6: provex.node.v1.Province
+	(*GetCallerRequest)(nil),      // 7: provex.node.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),     // 8: provex.node.v1.GetCallerResponse
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_provex_node_v1_node_proto_depIdxs = []int32{
 	0, // 0: provex.node.v1.GetNodeInfoResponse.role:type_name -> provex.node.v1.Role
-	8, // 1: provex.node.v1.GetNodeInfoResponse.start_time:type_name -> google.protobuf.Timestamp
-	5, // 2: provex.node.v1.ListProvincesResponse.provinces:type_name -> provex.node.v1.Province
-	1, // 3: provex.node.v1.NodeService.GetNodeInfo:input_type -> provex.node.v1.GetNodeInfoRequest
-	3, // 4: provex.node.v1.NodeService.ListProvinces:input_type -> provex.node.v1.ListProvincesRequest
-	6, // 5: provex.node.v1.NodeService.GetCaller:input_type -> provex.node.v1.GetCallerRequest
-	2, // 6: provex.node.v1.NodeService.GetNodeInfo:output_type -> provex.node.v1.GetNodeInfoResponse
-	4, // 7: provex.node.v1.NodeService.ListProvinces:output_type -> provex.node.v1.ListProvincesResponse
-	7, // 8: provex.node.v1.NodeService.GetCaller:output_type -> provex.node.v1.GetCallerResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	9, // 1: provex.node.v1.GetNodeInfoResponse.start_time:type_name -> google.protobuf.Timestamp
+	3, // 2: provex.node.v1.GetNodeInfoResponse.runtime:type_name -> provex.node.v1.NodeRuntime
+	6, // 3: provex.node.v1.ListProvincesResponse.provinces:type_name -> provex.node.v1.Province
+	1, // 4: provex.node.v1.NodeService.GetNodeInfo:input_type -> provex.node.v1.GetNodeInfoRequest
+	4, // 5: provex.node.v1.NodeService.ListProvinces:input_type -> provex.node.v1.ListProvincesRequest
+	7, // 6: provex.node.v1.NodeService.GetCaller:input_type -> provex.node.v1.GetCallerRequest
+	2, // 7: provex.node.v1.NodeService.GetNodeInfo:output_type -> provex.node.v1.GetNodeInfoResponse
+	5, // 8: provex.node.v1.NodeService.ListProvinces:output_type -> provex.node.v1.ListProvincesResponse
+	8, // 9: provex.node.v1.NodeService.GetCaller:output_type -> provex.node.v1.GetCallerResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_provex_node_v1_node_proto_init() }
@@ -580,7 +643,7 @@ func file_provex_node_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_node_v1_node_proto_rawDesc), len(file_provex_node_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
