@@ -137,7 +137,9 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	var fp []byte
 	if requestID != "" {
 		// Before the id is chosen and the name set: a retry of a request
-		// that left the id to the server is the same request.
+		// that left the id to the server is the same request. A name sent
+		// in the record is ignored like the other output-only fields.
+		c.kind.SetName(fresh, "")
 		if fp, err = fingerprint(parent, id, fresh); err != nil {
 			return zero, err
 		}
@@ -290,7 +292,8 @@ func (c *Collection[T]) mayWrite(province, what string) error {
 
 // fingerprint identifies a Create request for its request_id: the parent,
 // the requested id ("" when the server chooses) and the record as sent,
-// etag and times cleared (they are ignored, so a retry may differ in them). Deterministic encoding makes equal records encode alike within
+// output-only fields cleared (they are ignored, so a retry may differ in
+// them). Deterministic encoding makes equal records encode alike within
 // one binary; length prefixes keep the parts from running together.
 func fingerprint(parent, id string, res proto.Message) ([]byte, error) {
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(res)

@@ -203,6 +203,12 @@ func TestCreateRequestIDFingerprint(t *testing.T) {
 	if err != nil || !proto.Equal(again, first) {
 		t.Fatalf("retry = %v (%v), want %v", again, err, first)
 	}
+	// Output-only fields are ignored, so a retry may carry them.
+	echoed := full()
+	echoed.Name, echoed.Etag, echoed.CreateTime = first.Name, first.Etag, first.CreateTime
+	if again, err := f.agr.Create(ctx, parent, "", "req-1", echoed); err != nil || !proto.Equal(again, first) {
+		t.Fatalf("retry with output-only fields = %v (%v), want %v", again, err, first)
+	}
 	before := f.logLength(t)
 	other := full()
 	other.Summary = "other"
