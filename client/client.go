@@ -189,9 +189,9 @@ func (c *Client) Create(ctx context.Context, parent string, k *resource.Kind, id
 	return resp.Interface(), nil
 }
 
-// Update changes the fields of res named in paths (all writable fields when
-// paths is empty); res must carry its name, and its etag to guard against
-// lost updates.
+// Update changes the fields of res named in paths ("*" for every writable
+// field), or with no paths the fields set in res (AIP-134); res must carry
+// its name, and its etag to guard against lost updates.
 func (c *Client) Update(ctx context.Context, res proto.Message, paths []string) (proto.Message, error) {
 	k, ok := resource.KindOfMessage(res.ProtoReflect().Descriptor())
 	if !ok {

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/client"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -107,7 +108,8 @@ func TestEtags(t *testing.T) {
 }
 
 // TestIdempotentCreate checks request_id: a retried Create returns the first
-// record, also when the retries race.
+// record, also when the retries race; the same id on a different request is
+// refused.
 func TestIdempotentCreate(t *testing.T) {
 	tn := startNode(t, "cao-bang")
 	ctx := testCtx(t)
@@ -133,13 +135,33 @@ func TestIdempotentCreate(t *testing.T) {
 	changed.Summary = "changed"
 	changed, err = tw.UpdateAgreement(ctx, &twinningv1.UpdateAgreementRequest{Agreement: changed, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"summary"}}})
 	mustf(t, err, "update")
-	late, err := tw.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), RequestId: "req-1", Agreement: newAgreement("other payload")})
+	late, err := tw.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), RequestId: "req-1", Agreement: newAgreement("retried")})
 	mustf(t, err, "late retry")
 	if !proto.Equal(late, changed) {
 		t.Errorf("late retry returned %v, want the current record %v", late, changed)
 	}
+	// Output-only fields are ignored, so a retry may carry them.
+	echoed := newAgreement("retried")
+	echoed.Etag, echoed.CreateTime = "stale", timestamppb.Now()
+	if _, err := tw.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), RequestId: "req-1", Agreement: echoed}); err != nil {
+		t.Errorf("retry with output-only fields set: %v, want the record", err)
+	}
+	// The same request id with another request is not a retry (AIP-155).
+	for what, req := range map[string]*twinningv1.CreateAgreementRequest{
+		"other payload": {Parent: tn.parent(), RequestId: "req-1", Agreement: newAgreement("other payload")},
+		"other id":      {Parent: tn.parent(), RequestId: "req-1", AgreementId: "other-id", Agreement: newAgreement("retried")},
+	} {
+		_, err := tw.CreateAgreement(ctx, req)
+		wantInvalid(t, err, "request_id reused for "+what, "request_id")
+		if st := status.Convert(err); !strings.Contains(st.Message(), "different request") {
+			t.Errorf("request_id reused for %s: message %q does not say the request differs", what, st.Message())
+		}
+	}
 	if n := countNamed("other payload"); n != 0 {
-		t.Errorf("a retry stored its own payload (%d records)", n)
+		t.Errorf("a reused request id stored its payload (%d records)", n)
+	}
+	if _, err := tw.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: tn.parent() + "/agreements/other-id"}); status.Code(err) != codes.NotFound {
+		t.Errorf("a reused request id created other-id (%v)", err)
 	}
 	// With a client-chosen id the retry is not ALREADY_EXISTS.
 	withID, err := tw.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "chosen", RequestId: "req-2", Agreement: newAgreement("chosen")})
@@ -267,7 +289,7 @@ func TestValidationErrors(t *testing.T) {
 		"agreement.signed_date.year", "agreement.signed_date.month")
 	updateErr("bad date", clone(func(a *twinningv1.Agreement) { a.SignedDate = &typev1.Date{Year: 2024, Month: 14} }), []string{"signed_date"}, "agreement.signed_date.month")
 	updateErr("clear required kind", clone(func(a *twinningv1.Agreement) { a.Kind = 0 }), []string{"kind"}, "agreement.kind")
-	updateErr("full replace of a bad record", clone(func(a *twinningv1.Agreement) { a.DisplayName, a.Kind = "", 0 }), nil, "agreement.display_name", "agreement.kind")
+	updateErr("full replace of a bad record", clone(func(a *twinningv1.Agreement) { a.DisplayName, a.Kind = "", 0 }), []string{"*"}, "agreement.display_name", "agreement.kind")
 	updateErr("unknown mask path", clone(func(a *twinningv1.Agreement) { a.Summary = "s" }), []string{"nosuch"}, "update_mask")
 	updateErr("star with others", clone(func(a *twinningv1.Agreement) { a.Summary = "s" }), []string{"*", "summary"}, "update_mask")
 	updateErr("mask through a scalar", clone(func(a *twinningv1.Agreement) { a.Summary = "s" }), []string{"summary.x"}, "update_mask")

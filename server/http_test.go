@@ -123,12 +123,16 @@ func TestHTTPGateway(t *testing.T) {
 	if err != nil || !proto.Equal(grpcGot, created) {
 		t.Errorf("gRPC Get = %v (%v), want the HTTP create result %v", grpcGot, err, created)
 	}
-	// A retried create with the same request id returns the same record.
-	resp, body = tn.httpDo(t, "POST", coll+"?request_id=h1", `{"display_name":"HTTP one","kind":"KIND_MOU"}`, nil)
+	// A retried create with the same request id returns the same record;
+	// the same id with another body is refused, naming request_id.
+	resp, body = tn.httpDo(t, "POST", coll+"?agreement_id=http-one&request_id=h1",
+		`{"display_name":"HTTP one","kind":"KIND_MOU","state":"STATE_IN_FORCE","partner_countries":["CN"],"signed_date":{"year":2024,"month":5,"day":2},"etag":"ignored"}`, nil)
 	wantOK(t, "retried create", resp, body)
 	if again := decodeAgreement(t, "retried create", body); !proto.Equal(again, created) {
 		t.Errorf("retried create = %v, want %v", again, created)
 	}
+	resp, body = tn.httpDo(t, "POST", coll+"?agreement_id=http-one&request_id=h1", `{"display_name":"HTTP one","kind":"KIND_MOU"}`, nil)
+	wantHTTPError(t, "request id reused with another body", resp, body, 400, 3, "request_id")
 	resp, body = tn.httpDo(t, "POST", coll, `{"display_name":"HTTP two","kind":"KIND_OTHER","state":"STATE_IN_FORCE"}`, nil)
 	wantOK(t, "create without id", resp, body)
 	two := decodeAgreement(t, "create two", body)

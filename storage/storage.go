@@ -228,10 +228,17 @@ type Write struct {
 	// was committed before, Write returns that record's current state and
 	// Mutate is not called.
 	RequestID string
+	// Fingerprint identifies the request RequestID came with, and is
+	// remembered beside it: a later write with the same RequestID and a
+	// different Fingerprint is refused (INVALID_ARGUMENT on request_id), as
+	// AIP-155 asks, instead of answering a request that was not made.
+	Fingerprint []byte
 	// Mutate receives the stored record (nil when there is none) and the
 	// stamp of this write, and returns the new state. Returning an error
-	// abandons this write alone. It runs inside the write transaction, so it
-	// must be quick and must not block.
+	// abandons this write alone. Returning current itself leaves the record
+	// as it is: nothing is written, logged or audited, the stamp is unused,
+	// and Write returns current. It runs inside the write transaction, so
+	// it must be quick and must not block.
 	Mutate func(current proto.Message, stamp Stamp) (proto.Message, error)
 }
 

@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"sigs.k8s.io/yaml"
 
 	"github.com/provex/provex/client"
@@ -328,7 +327,7 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 func runUpdate(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("update")
 	file := fs.String("f", "", "JSON or YAML file with the fields to change (- for stdin)")
-	mask := fs.String("mask", "", "comma-separated fields to change (default: the fields present in the file)")
+	mask := fs.String("mask", "", "comma-separated fields to change (default: the fields set in the file; name a field here to clear it)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -349,11 +348,11 @@ func runUpdate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	k.SetName(res, name)
+	// Without --mask the server changes the fields set in the file
+	// (AIP-134), as for any client that sends no mask.
 	var paths []string
 	if *mask != "" {
 		paths = strings.Split(*mask, ",")
-	} else {
-		paths = presentFields(res)
 	}
 	c, err := dial(*addr)
 	if err != nil {
@@ -365,19 +364,6 @@ func runUpdate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	return printMessage(env.Stdout, m)
-}
-
-// presentFields are the top-level fields set in m except name and etag, so
-// "update -f" changes exactly what the file mentions.
-func presentFields(m proto.Message) []string {
-	var paths []string
-	m.ProtoReflect().Range(func(f protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		if n := string(f.Name()); n != "name" && n != "etag" {
-			paths = append(paths, n)
-		}
-		return true
-	})
-	return paths
 }
 
 func runDelete(ctx context.Context, env *Env, args []string) error {

@@ -8,6 +8,7 @@ package collection
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -110,8 +111,10 @@ func (c *Collection[T]) List(ctx context.Context, req ListRequest) ([]T, string,
 }
 
 // Create stores a new record under parent with the given id (or one the
-// server chooses). A repeated request_id returns the record the first call
-// created.
+// server chooses). A retry with the same request_id returns the record the
+// first call created; the same request_id with a different request is
+// refused (AIP-155), so a client that reuses ids by mistake learns of it
+// instead of getting an answer to a request it did not make.
 func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string, res T) (T, error) {
 	var zero T
 	province, err := resource.ParseParent(parent, false)
@@ -121,19 +124,32 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	if err := c.mayWrite(province, parent); err != nil {
 		return zero, err
 	}
-	if id == "" {
-		id = newID()
-	} else if err := resource.CheckID(id); err != nil {
-		return zero, apperr.Invalid(c.kind.Field+"_id", "%v", err)
+	if id != "" {
+		if err := resource.CheckID(id); err != nil {
+			return zero, apperr.Invalid(c.kind.Field+"_id", "%v", err)
+		}
 	}
 	if !res.ProtoReflect().IsValid() {
 		return zero, apperr.Invalid(c.kind.Field, "is required")
 	}
-	name := resource.Name{Province: province, Collection: c.kind.Collection, ID: id}.String()
 	fresh := proto.Clone(res)
 	c.kind.ClearOutputOnly(fresh)
+	var fp []byte
+	if requestID != "" {
+		// Before the id is chosen and the name set: a retry of a request
+		// that left the id to the server is the same request. A name sent
+		// in the record is ignored like the other output-only fields.
+		c.kind.SetName(fresh, "")
+		if fp, err = fingerprint(parent, id, fresh); err != nil {
+			return zero, err
+		}
+	}
+	if id == "" {
+		id = newID()
+	}
+	name := resource.Name{Province: province, Collection: c.kind.Collection, ID: id}.String()
 	c.kind.SetName(fresh, name)
-	return c.write(ctx, name, requestID, func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
+	return c.write(ctx, name, requestID, fp, func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
 		if current != nil {
 			if c.kind.Deleted(current) {
 				return nil, apperr.AlreadyExists("%s exists and is deleted; undelete it or choose another id", name)
@@ -145,8 +161,10 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	})
 }
 
-// Update changes the fields named by mask (every writable field when the
-// mask is empty or "*"). The result is validated as a whole.
+// Update changes the fields the mask names, or with no mask the fields
+// populated in res (see updatePaths). The result is validated as a whole.
+// An update that changes nothing writes nothing: the record comes back with
+// its etag and update_time as they were.
 func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.FieldMask) (T, error) {
 	var zero T
 	if !res.ProtoReflect().IsValid() {
@@ -160,12 +178,12 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 	if err := c.mayWrite(n.Province, name); err != nil {
 		return zero, err
 	}
-	paths, err := maskPaths(c.kind, mask)
+	paths, err := updatePaths(c.kind, res.ProtoReflect(), mask)
 	if err != nil {
 		return zero, err
 	}
 	wantEtag := c.kind.Etag(res)
-	return c.write(ctx, name, "", func(current proto.Message, _ *timestamppb.Timestamp) (proto.Message, error) {
+	return c.write(ctx, name, "", nil, func(current proto.Message, _ *timestamppb.Timestamp) (proto.Message, error) {
 		if err := c.checkCurrent(current, name, wantEtag); err != nil {
 			return nil, err
 		}
@@ -174,6 +192,9 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 		}
 		next := proto.Clone(current)
 		applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
+		if proto.Equal(next, current) {
+			return current, nil
+		}
 		if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
 			return nil, err
 		}
@@ -201,7 +222,7 @@ func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, d
 	if err := c.mayWrite(n.Province, name); err != nil {
 		return zero, err
 	}
-	return c.write(ctx, name, "", func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
+	return c.write(ctx, name, "", nil, func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
 		if err := c.checkCurrent(current, name, wantEtag); err != nil {
 			return nil, err
 		}
@@ -224,17 +245,19 @@ func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, d
 // write applies one change through the store. change gets the stored record
 // (nil if none) and the time of the write, and returns the new state; write
 // then stamps it with update_time and a new etag, as every change must.
-func (c *Collection[T]) write(ctx context.Context, name, requestID string, change func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error)) (T, error) {
+// change returns current itself to leave the record unchanged and unstamped.
+func (c *Collection[T]) write(ctx context.Context, name, requestID string, fingerprint []byte, change func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error)) (T, error) {
 	var zero T
 	m, err := c.node.Store.Write(ctx, storage.Write{
-		Kind:      c.kind,
-		Name:      name,
-		RequestID: requestID,
+		Kind:        c.kind,
+		Name:        name,
+		RequestID:   requestID,
+		Fingerprint: fingerprint,
 		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
 			now := timestamppb.New(st.Time)
 			next, err := change(current, now)
-			if err != nil {
-				return nil, err
+			if err != nil || (current != nil && next == current) {
+				return next, err
 			}
 			c.kind.SetUpdateTime(next, now)
 			c.kind.SetEtag(next, etag(st))
@@ -265,6 +288,24 @@ func (c *Collection[T]) mayWrite(province, what string) error {
 		return apperr.PermissionDenied("%s belongs to %s; this node (%s) writes only its own records", what, province, c.node.Member)
 	}
 	return nil
+}
+
+// fingerprint identifies a Create request for its request_id: the parent,
+// the requested id ("" when the server chooses) and the record as sent,
+// output-only fields cleared (they are ignored, so a retry may differ in
+// them). Deterministic encoding makes equal records encode alike within
+// one binary; length prefixes keep the parts from running together.
+func fingerprint(parent, id string, res proto.Message) ([]byte, error) {
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(res)
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint of the request: %w", err)
+	}
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(parent), []byte(id), data} {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(part))))
+		h.Write(part)
+	}
+	return h.Sum(nil), nil
 }
 
 // etag derives a record's etag from the change-log position of its write:

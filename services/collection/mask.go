@@ -10,13 +10,34 @@ import (
 	"github.com/provex/provex/resource"
 )
 
-// maskPaths checks an update mask against the kind's message and returns its
-// paths, each split into field names. An empty mask or "*" means every
-// writable top-level field. Output-only fields are ignored (AIP-161).
-func maskPaths(k *resource.Kind, mask *fieldmaskpb.FieldMask) ([][]protoreflect.FieldDescriptor, error) {
+// updatePaths returns the paths an Update changes, each split into field
+// names, following AIP-134 on gRPC and HTTP alike (the gateway passes a
+// PATCH's mask through and derives none):
+//
+//   - no mask (or an empty one): the top-level fields populated in res. A
+//     message field counts whole. Output-only fields are left out, not
+//     refused: clients echo name and etag (the etag is the concurrency
+//     check). A proto3 field at its zero value is not populated, so
+//     clearing a field takes a mask that names it.
+//   - "*": every writable top-level field, so fields unset in res are
+//     cleared (AIP-161: output-only fields under a wildcard are ignored).
+//   - named paths: those fields, nested ones included. Naming an
+//     output-only field is refused, since the update could not do what the
+//     mask asks.
+func updatePaths(k *resource.Kind, res protoreflect.Message, mask *fieldmaskpb.FieldMask) ([][]protoreflect.FieldDescriptor, error) {
 	md := k.Message.Descriptor()
 	paths := mask.GetPaths()
-	if len(paths) == 0 || (len(paths) == 1 && paths[0] == "*") {
+	if len(paths) == 0 {
+		var present [][]protoreflect.FieldDescriptor
+		res.Range(func(f protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+			if !k.OutputOnly(f.Name()) {
+				present = append(present, []protoreflect.FieldDescriptor{f})
+			}
+			return true
+		})
+		return present, nil
+	}
+	if len(paths) == 1 && paths[0] == "*" {
 		var all [][]protoreflect.FieldDescriptor
 		fields := md.Fields()
 		for i := 0; i < fields.Len(); i++ {
@@ -41,14 +62,14 @@ func maskPaths(k *resource.Kind, mask *fieldmaskpb.FieldMask) ([][]protoreflect.
 			if f == nil {
 				return nil, apperr.Invalid("update_mask", "%q: no field %q in %s", p, seg, cur.Name())
 			}
+			if i == 0 && k.OutputOnly(f.Name()) {
+				return nil, apperr.Invalid("update_mask", "%q is output only: the server sets it, so an update cannot; leave it out of the mask", p)
+			}
 			chain = append(chain, f)
 			cur = nil
 			if f.Message() != nil && !f.IsList() && !f.IsMap() {
 				cur = f.Message()
 			}
-		}
-		if len(chain) == 1 && k.OutputOnly(chain[0].Name()) {
-			continue
 		}
 		out = append(out, chain)
 	}

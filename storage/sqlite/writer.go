@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"database/sql"
@@ -236,14 +237,20 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 		return nil, err
 	}
 	if w.RequestID != "" {
-		var name string
-		err := tx.Stmt(st.shared.selectRequest).QueryRow(w.RequestID).Scan(&name)
+		var (
+			name        string
+			fingerprint []byte
+		)
+		err := tx.Stmt(st.shared.selectRequest).QueryRow(w.RequestID).Scan(&name, &fingerprint)
 		switch {
 		case err == nil:
 			// Request ids are shared by every kind: one used for a record
 			// of another kind must not read as that record missing.
 			if c, _ := resource.SplitCollection(name); c != k.Collection {
 				return nil, apperr.Invalid("request_id", "request id %q was already used to create %s", w.RequestID, name)
+			}
+			if len(fingerprint) > 0 && !bytes.Equal(fingerprint, w.Fingerprint) {
+				return nil, apperr.Invalid("request_id", "request id %q was used for a different request (the one that created %s); a new request needs a new request id", w.RequestID, name)
 			}
 			return db.getTx(tx, k, name)
 		case !errors.Is(err, sql.ErrNoRows):
@@ -272,6 +279,9 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	next, err := mutate(w, current, stamp)
 	if err != nil {
 		return nil, err
+	}
+	if current != nil && next == current {
+		return current, nil
 	}
 	if got := k.Name(next); got != w.Name {
 		return nil, fmt.Errorf("write of %s produced a record named %q", w.Name, got)
@@ -303,7 +313,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 		return nil, err
 	}
 	if w.RequestID != "" {
-		if _, err := tx.Stmt(st.shared.insertRequest).Exec(w.RequestID, w.Name, hlc); err != nil {
+		if _, err := tx.Stmt(st.shared.insertRequest).Exec(w.RequestID, w.Name, hlc, w.Fingerprint); err != nil {
 			return nil, fmt.Errorf("record request id: %w", err)
 		}
 	}
@@ -498,8 +508,8 @@ func (db *DB) prepareAll() error {
 		return s
 	}
 	shared := &sharedStmts{
-		selectRequest:    prepare(db.writer, "SELECT name FROM request_ids WHERE request_id = ?"),
-		insertRequest:    prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc) VALUES (?, ?, ?)"),
+		selectRequest:    prepare(db.writer, "SELECT name, fingerprint FROM request_ids WHERE request_id = ?"),
+		insertRequest:    prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc, fingerprint) VALUES (?, ?, ?, ?)"),
 		insertChange:     prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
 		upsertAuditHead:  prepare(db.writer, "INSERT OR REPLACE INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)"),
 		countSealed:      prepare(db.writer, "INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = entries + 1"),

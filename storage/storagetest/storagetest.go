@@ -43,6 +43,8 @@ func Run(t *testing.T, open Opener) {
 		{"CreateGet", testCreateGet},
 		{"FailedWriteLeavesNoTrace", testFailedWrite},
 		{"RequestIDIsIdempotent", testRequestID},
+		{"RequestIDWithAnotherFingerprintIsRefused", testRequestFingerprint},
+		{"UnchangedWriteLeavesNoTrace", testUnchanged},
 		{"ConcurrentWritesIsolateFailures", testConcurrent},
 		{"ChangeLogIsHashChained", testChain},
 		{"ListFilterOrderPaginate", testList},
@@ -172,6 +174,56 @@ func testRequestID(t *testing.T, open Opener) {
 	}
 	if entries, _ := s.Changes(ctx, member, 0, 10); len(entries) != 1 {
 		t.Fatalf("retry appended to the log: %d entries", len(entries))
+	}
+}
+
+// testRequestFingerprint reuses a request id for a different request: it is
+// refused, names request_id and writes nothing; the same fingerprint is a
+// retry.
+func testRequestFingerprint(t *testing.T, open Opener) {
+	s := open(t, t.TempDir(), member)
+	ctx := context.Background()
+	w := put("a1", agreement(1))
+	w.RequestID, w.Fingerprint = "req-1", []byte("first")
+	first := mustWrite(t, s, w)
+	retry := put("a1", agreement(1))
+	retry.RequestID, retry.Fingerprint = "req-1", []byte("first")
+	if again := mustWrite(t, s, retry); !proto.Equal(first, again) {
+		t.Fatalf("retry with the same fingerprint = %v, want %v", again, first)
+	}
+	other := put("a2", agreement(2))
+	other.RequestID, other.Fingerprint = "req-1", []byte("second")
+	_, err := s.Write(ctx, other)
+	if e, ok := apperr.As(err); !ok || e.Code != codes.InvalidArgument || len(e.Violations) != 1 || e.Violations[0].GetField() != "request_id" {
+		t.Fatalf("same request id, other fingerprint: %v, want INVALID_ARGUMENT on request_id", err)
+	}
+	if entries, _ := s.Changes(ctx, member, 0, 10); len(entries) != 1 {
+		t.Fatalf("refused reuse appended to the log: %d entries", len(entries))
+	}
+	if _, err := s.Get(ctx, resource.Agreements, name("a2")); codeOf(err) != codes.NotFound {
+		t.Fatalf("refused reuse stored a2 (%v)", err)
+	}
+}
+
+// testUnchanged has Mutate return the stored record itself: nothing is
+// written and the stored record comes back.
+func testUnchanged(t *testing.T, open Opener) {
+	s := open(t, t.TempDir(), member)
+	ctx := context.Background()
+	first := mustWrite(t, s, put("a1", agreement(1)))
+	same := mustWrite(t, s, storage.Write{Kind: resource.Agreements, Name: name("a1"), Mutate: func(cur proto.Message, _ storage.Stamp) (proto.Message, error) {
+		return cur, nil
+	}})
+	if !proto.Equal(same, first) {
+		t.Fatalf("unchanged write returned %v, want %v", same, first)
+	}
+	if entries, _ := s.Changes(ctx, member, 0, 10); len(entries) != 1 {
+		t.Fatalf("unchanged write appended to the log: %d entries", len(entries))
+	}
+	// The sequence goes on without a gap.
+	mustWrite(t, s, put("a2", agreement(2)))
+	if head, _ := s.Head(ctx); head.Seq != 2 {
+		t.Fatalf("head seq = %d, want 2", head.Seq)
 	}
 }
 

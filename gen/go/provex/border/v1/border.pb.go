@@ -1623,7 +1623,8 @@ type CreateBorderGateRequest struct {
 	// The server chooses one when empty.
 	BorderGateId string      `protobuf:"bytes,2,opt,name=border_gate_id,json=borderGateId,proto3" json:"border_gate_id,omitempty"`
 	BorderGate   *BorderGate `protobuf:"bytes,3,opt,name=border_gate,json=borderGate,proto3" json:"border_gate,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1692,7 +1693,9 @@ type UpdateBorderGateRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	BorderGate *BorderGate `protobuf:"bytes,1,opt,name=border_gate,json=borderGate,proto3" json:"border_gate,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2044,7 +2047,8 @@ type CreateBorderMarkerRequest struct {
 	// The server chooses one when empty.
 	BorderMarkerId string        `protobuf:"bytes,2,opt,name=border_marker_id,json=borderMarkerId,proto3" json:"border_marker_id,omitempty"`
 	BorderMarker   *BorderMarker `protobuf:"bytes,3,opt,name=border_marker,json=borderMarker,proto3" json:"border_marker,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2113,7 +2117,9 @@ type UpdateBorderMarkerRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	BorderMarker *BorderMarker `protobuf:"bytes,1,opt,name=border_marker,json=borderMarker,proto3" json:"border_marker,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2465,7 +2471,8 @@ type CreateBorderIncidentRequest struct {
 	// The server chooses one when empty.
 	BorderIncidentId string          `protobuf:"bytes,2,opt,name=border_incident_id,json=borderIncidentId,proto3" json:"border_incident_id,omitempty"`
 	BorderIncident   *BorderIncident `protobuf:"bytes,3,opt,name=border_incident,json=borderIncident,proto3" json:"border_incident,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2534,7 +2541,9 @@ type UpdateBorderIncidentRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	BorderIncident *BorderIncident `protobuf:"bytes,1,opt,name=border_incident,json=borderIncident,proto3" json:"border_incident,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2886,7 +2895,8 @@ type CreateTradeReportRequest struct {
 	// The server chooses one when empty.
 	TradeReportId string       `protobuf:"bytes,2,opt,name=trade_report_id,json=tradeReportId,proto3" json:"trade_report_id,omitempty"`
 	TradeReport   *TradeReport `protobuf:"bytes,3,opt,name=trade_report,json=tradeReport,proto3" json:"trade_report,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2955,7 +2965,9 @@ type UpdateTradeReportRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	TradeReport *TradeReport `protobuf:"bytes,1,opt,name=trade_report,json=tradeReport,proto3" json:"trade_report,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

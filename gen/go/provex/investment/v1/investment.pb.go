@@ -1152,7 +1152,8 @@ type CreateProjectRequest struct {
 	// The server chooses one when empty.
 	ProjectId string   `protobuf:"bytes,2,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
 	Project   *Project `protobuf:"bytes,3,opt,name=project,proto3" json:"project,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1221,7 +1222,9 @@ type UpdateProjectRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	Project *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1573,7 +1576,8 @@ type CreatePromotionEventRequest struct {
 	// The server chooses one when empty.
 	PromotionEventId string          `protobuf:"bytes,2,opt,name=promotion_event_id,json=promotionEventId,proto3" json:"promotion_event_id,omitempty"`
 	PromotionEvent   *PromotionEvent `protobuf:"bytes,3,opt,name=promotion_event,json=promotionEvent,proto3" json:"promotion_event,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1642,7 +1646,9 @@ type UpdatePromotionEventRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	PromotionEvent *PromotionEvent `protobuf:"bytes,1,opt,name=promotion_event,json=promotionEvent,proto3" json:"promotion_event,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1994,7 +2000,8 @@ type CreateInvestorLeadRequest struct {
 	// The server chooses one when empty.
 	InvestorLeadId string        `protobuf:"bytes,2,opt,name=investor_lead_id,json=investorLeadId,proto3" json:"investor_lead_id,omitempty"`
 	InvestorLead   *InvestorLead `protobuf:"bytes,3,opt,name=investor_lead,json=investorLead,proto3" json:"investor_lead,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2063,7 +2070,9 @@ type UpdateInvestorLeadRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	InvestorLead *InvestorLead `protobuf:"bytes,1,opt,name=investor_lead,json=investorLead,proto3" json:"investor_lead,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

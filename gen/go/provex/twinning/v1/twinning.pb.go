@@ -1416,7 +1416,8 @@ type CreatePartnershipRequest struct {
 	// The server chooses one when empty.
 	PartnershipId string       `protobuf:"bytes,2,opt,name=partnership_id,json=partnershipId,proto3" json:"partnership_id,omitempty"`
 	Partnership   *Partnership `protobuf:"bytes,3,opt,name=partnership,proto3" json:"partnership,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1485,7 +1486,9 @@ type UpdatePartnershipRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	Partnership *Partnership `protobuf:"bytes,1,opt,name=partnership,proto3" json:"partnership,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1837,7 +1840,8 @@ type CreateAgreementRequest struct {
 	// The server chooses one when empty.
 	AgreementId string     `protobuf:"bytes,2,opt,name=agreement_id,json=agreementId,proto3" json:"agreement_id,omitempty"`
 	Agreement   *Agreement `protobuf:"bytes,3,opt,name=agreement,proto3" json:"agreement,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1906,7 +1910,9 @@ type UpdateAgreementRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	Agreement *Agreement `protobuf:"bytes,1,opt,name=agreement,proto3" json:"agreement,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2258,7 +2264,8 @@ type CreateDelegationRequest struct {
 	// The server chooses one when empty.
 	DelegationId string      `protobuf:"bytes,2,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
 	Delegation   *Delegation `protobuf:"bytes,3,opt,name=delegation,proto3" json:"delegation,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2327,7 +2334,9 @@ type UpdateDelegationRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	Delegation *Delegation `protobuf:"bytes,1,opt,name=delegation,proto3" json:"delegation,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2679,7 +2688,8 @@ type CreateFriendshipAssociationRequest struct {
 	// The server chooses one when empty.
 	FriendshipAssociationId string                 `protobuf:"bytes,2,opt,name=friendship_association_id,json=friendshipAssociationId,proto3" json:"friendship_association_id,omitempty"`
 	FriendshipAssociation   *FriendshipAssociation `protobuf:"bytes,3,opt,name=friendship_association,json=friendshipAssociation,proto3" json:"friendship_association,omitempty"`
-	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created.
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2748,7 +2758,9 @@ type UpdateFriendshipAssociationRequest struct {
 	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
 	// Validated after the update_mask is applied.
 	FriendshipAssociation *FriendshipAssociation `protobuf:"bytes,1,opt,name=friendship_association,json=friendshipAssociation,proto3" json:"friendship_association,omitempty"`
-	// Fields to change; empty or "*" replaces every writable field.
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
