@@ -32,7 +32,7 @@ func open(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	v, err := validation.New()
+	v, err := validation.New(resource.FieldRules())
 	if err != nil {
 		t.Fatal(err)
 	}
