@@ -468,7 +468,7 @@ type RollupMismatch struct {
 // CheckRollups recounts every rollup from the records it summarizes and
 // returns the number of rollups and the groups that disagree. With repair,
 // it then rewrites each rollup that disagreed from the recount, in one
-// write transaction, and checks again: mismatches are then those left.
+// write transaction, and checks again there: a mismatch left is an error.
 func (db *DB) CheckRollups(ctx context.Context, repair bool) (int, []RollupMismatch, error) {
 	var all []*rollup
 	for _, k := range resource.Kinds() {
@@ -502,11 +502,14 @@ func (db *DB) CheckRollups(ctx context.Context, repair bool) (int, []RollupMisma
 				return fmt.Errorf("rebuild %s: %w", r.table, err)
 			}
 		}
-		found, _, err = check(tx)
+		left, _, err := check(tx)
+		if err == nil && len(left) > 0 {
+			err = fmt.Errorf("%d groups still disagree with a recount after a rebuild, such as %s in %s", len(left), left[0].Group, left[0].Rollup)
+		}
 		return err
 	})
 	if err != nil {
-		return len(all), nil, err
+		return len(all), found, err
 	}
 	db.log.Warn("rebuilt rollups that disagreed with their records", "rollups", len(bad))
 	return len(all), found, nil
