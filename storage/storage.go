@@ -8,6 +8,7 @@ package storage
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -194,6 +195,19 @@ type SummaryRow struct {
 	Keys  []any
 	Count int64
 	Sums  []int64
+}
+
+// SumOutOfRangeError is a Summarize whose group's sum of Field does not fit
+// in int64 (Keys are the group's, as in SummaryRow). Sums never wrap: the
+// caller says which group it was.
+type SumOutOfRangeError struct {
+	Kind  *resource.Kind
+	Field filter.Field
+	Keys  []any
+}
+
+func (e *SumOutOfRangeError) Error() string {
+	return fmt.Sprintf("the sum of %s of %s in group %v does not fit in int64", e.Field.Path, e.Kind.Collection, e.Keys)
 }
 
 // Cursor is the keyset position after the last record of a page: the

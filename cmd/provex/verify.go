@@ -17,8 +17,8 @@ import (
 	"github.com/provex/provex/storage/sqlite"
 )
 
-var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR] [--manifest FILE] [--key FILE]",
-	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries) and audit trail from its database file", Run: runVerify}
+var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR] [--manifest FILE] [--key FILE] [--repair]",
+	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries), audit trail and summary rollups from its database file", Run: runVerify}
 
 // verifySources are the keys an offline check trusts: the node's own public
 // key from its key file, and the other members' from a manifest.
@@ -101,14 +101,18 @@ func (s *verifySources) key(origin string) (ed25519.PublicKey, bool) {
 // runVerify checks everything the node stores that can be checked without
 // it running: every origin's log in full (hash chain, checkpoint
 // signatures, sealed entries' hashes) and the audit trail (chain, signed
-// head, cover of the log). Damage found is recorded in the database, so
-// the node, when it starts, neither serves it nor waits to repair it.
+// head, cover of the log), and every summary rollup against a recount of
+// the records. Damage found is recorded in the database, so the node, when
+// it starts, neither serves it nor waits to repair it. Rollups are derived
+// from the records alone, so --repair rewrites those that disagree from
+// the recount; without it they are reported, and the check fails.
 func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "data", "the node's data directory")
 	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
 	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
+	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount")
 	if err := fs.Parse(args); err != nil {
 		return &cli.UsageError{Msg: "verify: " + err.Error()}
 	}
@@ -149,7 +153,11 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if bad > 0 || problems > 0 {
+	wrong, err := checkRollups(ctx, env.Stdout, src.db, *repair)
+	if err != nil {
+		return err
+	}
+	if bad > 0 || problems > 0 || wrong > 0 {
 		return errors.New("the data directory " + *dataDir + " does not verify")
 	}
 	return nil
@@ -169,4 +177,26 @@ func (s *verifySources) checkAudit(ctx context.Context, w io.Writer) (int, error
 		fmt.Fprintf(w, "audit trail intact: %d records, head %x, signed by the node's key, covering the whole change log\n", n, head)
 	}
 	return len(problems), nil
+}
+
+// checkRollups recounts the summary rollups, prints what disagrees (and
+// what was rewritten), and returns the number of groups still wrong.
+func checkRollups(ctx context.Context, w io.Writer, db *sqlite.DB, repair bool) (int, error) {
+	n, found, err := db.CheckRollups(ctx, repair)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range found {
+		fmt.Fprintf(w, "PROBLEM: rollup %s, group %s: the rollup holds %s, the records %s\n", m.Rollup, m.Group, m.Stored, m.Recount)
+	}
+	switch {
+	case len(found) == 0:
+		fmt.Fprintf(w, "summary rollups: all %d equal a recount of the records\n", n)
+	case repair:
+		fmt.Fprintf(w, "summary rollups: %d groups disagreed with a recount; rewritten from the records\n", len(found))
+		return 0, nil
+	default:
+		fmt.Fprintf(w, "summary rollups: %d groups disagree with a recount; run provex verify --repair to rewrite them from the records\n", len(found))
+	}
+	return len(found), nil
 }

@@ -61,6 +61,12 @@ func ResourceExhausted(format string, args ...any) *Error {
 	return newf(codes.ResourceExhausted, format, args...)
 }
 
+// OutOfRange is a request the current data cannot answer within the API's
+// ranges (a summary total past int64), as AIP-193 reads OUT_OF_RANGE.
+func OutOfRange(format string, args ...any) *Error {
+	return newf(codes.OutOfRange, format, args...)
+}
+
 // Invalid reports one bad field: INVALID_ARGUMENT with a BadRequest field
 // violation whose path is field (e.g. "agreement.signed_date.month").
 func Invalid(field, format string, args ...any) *Error {

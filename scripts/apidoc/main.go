@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc/codes"
@@ -278,6 +279,7 @@ func (g *gen) intro() {
 	p("")
 	p("**Visibility.** `visibility` decides which other provinces see a record (see [provex.type.v1.Visibility](#%s)); `visible_to` lists the province slugs a `VISIBILITY_RESTRICTED` record is shared with.", anchor("provex.type.v1.Visibility"))
 	p("")
+	g.numbers()
 	p("### Errors")
 	p("")
 	p("Failures are gRPC statuses. `INVALID_ARGUMENT` carries a `google.rpc.BadRequest` detail with one field violation per bad field, its `field` a path into the request such as `agreement.signed_date.month` or `filter`. Unexpected failures are `INTERNAL` with only a reference to the server log. The gateway answers with the HTTP status below and a JSON `google.rpc.Status` body (`code`, `message`, `details`).")
@@ -293,6 +295,7 @@ func (g *gen) intro() {
 		{codes.AlreadyExists, "Create with an id that is taken (also by a deleted record); Undelete of a record that is not deleted"},
 		{codes.Aborted, "the `etag` sent no longer matches the record"},
 		{codes.FailedPrecondition, "Update of a deleted record"},
+		{codes.OutOfRange, "a summary whose group or total does not fit in int64 (the message names it)"},
 		{codes.PermissionDenied, "a write to a record of another province than this node's"},
 		{codes.ResourceExhausted, "a message larger than the server accepts"},
 		{codes.Unavailable, "the node is shutting down; retry elsewhere or later"},
@@ -633,6 +636,79 @@ func (g *gen) filterable(k *resource.Kind, pkg protoreflect.FullName) {
 		p("| `%s` | %s | %s | %s | %s |", f.Path, typ, ops, values, order)
 	}
 	p("")
+}
+
+// numbers documents the bounds of every integer and money field the
+// summaries add up, read from the schema's protovalidate rules, so the table
+// is the rule the server enforces.
+func (g *gen) numbers() {
+	p := g.p
+	p("**Numbers.** Counts and amounts of money have the bounds below; a write outside them fails with `INVALID_ARGUMENT` naming the field. Every money field's `units` has the bound of [provex.type.v1.Money](#%s). Summaries add with checked arithmetic: a group or total that leaves int64 fails with `OUT_OF_RANGE` naming the group, it never wraps.", anchor("provex.type.v1.Money"))
+	p("")
+	p("| Collection | Field | Minimum | Maximum |")
+	p("|---|---|---|---|")
+	for _, k := range resource.Kinds() {
+		for _, f := range k.Schema.Fields() {
+			if f.Type != filter.Int || f.Repeated {
+				continue
+			}
+			fd := fieldByPath(k.New().ProtoReflect().Descriptor(), f.Path)
+			if fd == nil {
+				fail(fmt.Errorf("%s: no field %s", k.Collection, f.Path))
+			}
+			lo, hi := intBounds(fd)
+			if hi == "" {
+				fail(fmt.Errorf("%s.%s has no upper bound: give it one in the schema", k.Collection, f.Path))
+			}
+			p("| %s | `%s` | %s | %s |", k.Collection, f.Path, lo, hi)
+		}
+	}
+	p("")
+}
+
+func fieldByPath(md protoreflect.MessageDescriptor, path string) protoreflect.FieldDescriptor {
+	var fd protoreflect.FieldDescriptor
+	for _, name := range strings.Split(path, ".") {
+		if md == nil {
+			return nil
+		}
+		if fd = md.Fields().ByName(protoreflect.Name(name)); fd == nil {
+			return nil
+		}
+		md = fd.Message()
+	}
+	return fd
+}
+
+// intBounds returns the gte and lte of an int32 or int64 field's rules,
+// with thousands separators, or "" where there is none.
+func intBounds(fd protoreflect.FieldDescriptor) (lo, hi string) {
+	rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+	if r := rules.GetInt64(); r != nil {
+		if r.HasGte() {
+			lo = thousands(r.GetGte())
+		}
+		if r.HasLte() {
+			hi = thousands(r.GetLte())
+		}
+	}
+	if r := rules.GetInt32(); r != nil {
+		if r.HasGte() {
+			lo = thousands(int64(r.GetGte()))
+		}
+		if r.HasLte() {
+			hi = thousands(int64(r.GetLte()))
+		}
+	}
+	return lo, hi
+}
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // examples prints a List call over gRPC and HTTP with a filter built from

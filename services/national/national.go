@@ -6,6 +6,7 @@ package national
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -166,9 +167,10 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 	}
 	rows, err := s.store.Summarize(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, outOfRange(dims, err, "")
 	}
 	resp := &nationalv1.SummarizeResponse{GroupBy: req.GetGroupBy(), Total: &nationalv1.Group{}}
+	ok := true
 	groups := map[string]*nationalv1.Group{}
 	var order []string
 	for _, r := range rows {
@@ -180,12 +182,16 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		}
 		groups[id] = g
 		order = append(order, id)
-		resp.Total.Count += r.Count
+		if resp.Total.Count, ok = add(resp.Total.Count, r.Count); !ok {
+			return nil, apperr.OutOfRange("the total count of %s does not fit in int64", k.Collection)
+		}
 	}
 	for i, f := range ints {
 		var total int64
 		for _, r := range rows {
-			total += r.Sums[i]
+			if total, ok = add(total, r.Sums[i]); !ok {
+				return nil, apperr.OutOfRange("the total of %s over all groups of %s does not fit in int64: narrow the filter or sum by group", f.Path, k.Collection)
+			}
 		}
 		resp.Total.Sums = append(resp.Total.Sums, &nationalv1.Sum{Field: f.Path, Value: total})
 	}
@@ -195,7 +201,7 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		mq.Sums, mq.Currency = []filter.Field{m.units}, &m.currency
 		mrows, err := s.store.Summarize(ctx, mq)
 		if err != nil {
-			return nil, err
+			return nil, outOfRange(dims, err, m.name)
 		}
 		name := m.name
 		perCurrency := map[string]int64{}
@@ -205,7 +211,9 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 			if g := groups[strings.Join(keys, "\x00")]; g != nil {
 				g.Sums = append(g.Sums, &nationalv1.Sum{Field: name, CurrencyCode: currency, Value: r.Sums[0]})
 			}
-			perCurrency[currency] += r.Sums[0]
+			if perCurrency[currency], ok = add(perCurrency[currency], r.Sums[0]); !ok {
+				return nil, apperr.OutOfRange("the total of %s in %s over all groups of %s does not fit in int64: narrow the filter or sum by group", name, currency, k.Collection)
+			}
 		}
 		for _, c := range sortedKeys(perCurrency) {
 			resp.Total.Sums = append(resp.Total.Sums, &nationalv1.Sum{Field: name, CurrencyCode: c, Value: perCurrency[c]})
@@ -218,6 +226,35 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		return nil, err
 	}
 	return resp, nil
+}
+
+// add is a + b, or false when that does not fit in int64: totals never
+// wrap.
+func add(a, b int64) (int64, bool) {
+	c := a + b
+	return c, (c > a) == (b > 0)
+}
+
+// outOfRange makes a store's sum out of range an OUT_OF_RANGE naming the
+// group as the answer would (money names the field summed, with its
+// currency the group's last key); other errors pass through.
+func outOfRange(dims []dimension, err error, money string) error {
+	var oe *storage.SumOutOfRangeError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	field, group := oe.Field.Path, "the only group"
+	if money != "" {
+		field = fmt.Sprintf("%s in %v", money, oe.Keys[len(dims)])
+	}
+	if len(dims) > 0 {
+		keys := formatKeys(dims, oe.Keys[:len(dims)])
+		for i, d := range dims {
+			keys[i] = d.name + "=" + keys[i]
+		}
+		group = "group " + strings.Join(keys, ", ")
+	}
+	return apperr.OutOfRange("the sum of %s of %s in %s does not fit in int64", field, oe.Kind.Collection, group)
 }
 
 func sortedKeys(m map[string]int64) []string {

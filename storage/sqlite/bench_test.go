@@ -10,7 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlite"
@@ -48,5 +50,30 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkWriteTradeReport measures one writer creating trade reports,
+// whose five integer and money fields each rollup sums (in the write's
+// transaction, by triggers).
+func BenchmarkWriteTradeReport(b *testing.B) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	b.ResetTimer()
+	for i := range b.N {
+		name := fmt.Sprintf("provinces/cao-bang/trade-reports/b%d", i)
+		_, err := db.Write(context.Background(), storage.Write{Kind: resource.TradeReports, Name: name,
+			Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+				return &borderv1.TradeReport{Name: name, BorderGate: fmt.Sprintf("provinces/cao-bang/border-gates/g%d", i%6),
+					PeriodKind: borderv1.TradeReport_PERIOD_KIND_MONTH, PeriodStart: &typev1.Date{Year: int32(2000 + i/12%25), Month: int32(1 + i%12)},
+					ExportValue: &typev1.Money{CurrencyCode: "VND", Units: int64(i) * 1_000_003}, ImportValue: &typev1.Money{CurrencyCode: "VND", Units: int64(i)},
+					BudgetRevenue: &typev1.Money{CurrencyCode: "VND", Units: 7}, VehicleCount: int64(i % 1000), PassengerCount: int64(i % 5000)}, nil
+			}})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }

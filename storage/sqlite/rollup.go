@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
@@ -21,6 +24,16 @@ import (
 // stopped being visible here, a re-index), so a rollup can never disagree
 // with the rows. A summary whose dimensions and filter a rollup covers reads
 // a few thousand rollup rows instead of every record (see Summarize).
+//
+// Sums are exact whatever the values. SQLite's integer + turns a result
+// past int64 into a float, which a later subtraction cannot undo: a group
+// that once held a total past int64 would stay wrong after those records
+// went. So a rollup keeps each sum in two integer columns, the sum of the
+// values' high 32 bits (v >> 32, sign-extended) and that of their low 32
+// bits (v & 0xFFFFFFFF), neither of which can leave int64 before a group
+// holds 2^31 records; Summarize joins them with checked arithmetic (see
+// joinSum), and a scan of the kind's table sums the same halves, so both
+// answer alike, and a total past int64 is an error naming its group.
 //
 // Dates are kept at month precision, in a form that keeps filters exact:
 // a full date d becomes the first of its month, and a date known only to
@@ -238,13 +251,20 @@ func (r *rollup) ddl() []string {
 		}
 	}
 	for _, f := range r.sums {
-		c := `"` + f.Column + `"`
-		cols = append(cols, c+" INTEGER NOT NULL")
-		sums = append(sums, c)
-		updates = append(updates, c+" = "+c+" + excluded."+c)
-		watched = append(watched, c)
+		hi, lo := sumColumns(f)
+		for _, c := range []string{hi, lo} {
+			cols = append(cols, c+" INTEGER NOT NULL")
+			updates = append(updates, c+" = "+c+" + excluded."+c)
+		}
+		sums = append(sums, `"`+f.Column+`"`)
+		watched = append(watched, `"`+f.Column+`"`)
 	}
-	all := append(append(append([]string(nil), keys...), "n"), sums...)
+	all := append([]string(nil), keys...)
+	all = append(all, "n")
+	for _, f := range r.sums {
+		hi, lo := sumColumns(f)
+		all = append(all, hi, lo)
+	}
 	// upsert adds (sign "") or takes away (sign "-") the contribution of the
 	// kind's row row, with element value of the repeated key, for each row
 	// of the FROM and WHERE clauses from.
@@ -259,7 +279,8 @@ func (r *rollup) ddl() []string {
 		}
 		vals = append(vals, sign+"1")
 		for _, s := range sums {
-			vals = append(vals, sign+row+s)
+			hi, lo := splitExprs(row + s)
+			vals = append(vals, sign+hi, sign+lo)
 		}
 		return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") SELECT " + strings.Join(vals, ", ") + " " + from +
 			" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(append([]string{"n = n + excluded.n"}, updates...), ", ") + ";"
@@ -304,8 +325,33 @@ func (r *rollup) isElement(v string) string {
 	return v + "kind = '" + r.kind.Collection + "' AND " + v + "field = '" + r.repeated.Path + "'"
 }
 
+// sumColumns are the rollup's columns of the high and low halves of f's
+// sum.
+func sumColumns(f filter.Field) (hi, lo string) {
+	return `"` + f.Column + `_hi"`, `"` + f.Column + `_lo"`
+}
+
+// splitExprs are the high and low 32 bits of the integer expression c: c
+// is hi·2^32 + lo exactly, with lo in [0, 2^32). SQLite's >> extends the
+// sign.
+func splitExprs(c string) (hi, lo string) {
+	return "(" + c + " >> 32)", "(" + c + " & 4294967295)"
+}
+
 // backfill fills a new rollup from the kind's rows.
 func (r *rollup) backfill() string {
+	cols := append(r.keyColumns(), "n")
+	for _, f := range r.sums {
+		hi, lo := sumColumns(f)
+		cols = append(cols, hi, lo)
+	}
+	return "INSERT INTO " + r.table + " (" + strings.Join(cols, ", ") + ") " + r.recount()
+}
+
+// recount is the SELECT of the rollup's rows computed from the kind's rows
+// (and record_values): its keys, n and the halves of its sums, in the
+// rollup's column order, one row per group that holds a live record.
+func (r *rollup) recount() string {
 	vals := []string{"t.province"}
 	for _, f := range r.keys {
 		if f.Repeated {
@@ -315,11 +361,9 @@ func (r *rollup) backfill() string {
 		}
 	}
 	vals = append(vals, "count(*)")
-	var sums []string
 	for _, f := range r.sums {
-		c := `"` + f.Column + `"`
-		vals = append(vals, "sum(t."+c+")")
-		sums = append(sums, c)
+		hi, lo := splitExprs(`t."` + f.Column + `"`)
+		vals = append(vals, "sum"+hi, "sum"+lo)
 	}
 	positions := make([]string, len(r.keys)+1)
 	for i := range positions {
@@ -329,8 +373,7 @@ func (r *rollup) backfill() string {
 	if r.repeated != nil {
 		from += " JOIN record_values rv ON " + r.isElement("rv.") + " AND rv.record = t.id"
 	}
-	return "INSERT INTO " + r.table + " (" + strings.Join(append(append(r.keyColumns(), "n"), sums...), ", ") + ") SELECT " +
-		strings.Join(vals, ", ") + " FROM " + from + " WHERE t.delete_time = 0 GROUP BY " + strings.Join(positions, ", ")
+	return "SELECT " + strings.Join(vals, ", ") + " FROM " + from + " WHERE t.delete_time = 0 GROUP BY " + strings.Join(positions, ", ")
 }
 
 // ensureRollups makes the database's rollups those of this binary: it
@@ -409,4 +452,168 @@ func dropRollup(ctx context.Context, tx *sql.Tx, table string) error {
 		}
 	}
 	return nil
+}
+
+// RollupMismatch is a group whose rollup row disagrees with a recount of
+// the records: rows that are not exact, or were changed outside the
+// triggers (by hand, by a tool, by a damaged file).
+type RollupMismatch struct {
+	// Rollup is the table; Group, the group's keys as field=value.
+	Rollup, Group string
+	// Stored and Recount are the group's count and sums in the rollup and
+	// from the records ("none" where the group has no row or no records).
+	Stored, Recount string
+}
+
+// CheckRollups recounts every rollup from the records it summarizes and
+// returns the number of rollups and the groups that disagree. With repair,
+// it then rewrites each rollup that disagreed from the recount, in one
+// write transaction, and checks again there: a mismatch left is an error.
+func (db *DB) CheckRollups(ctx context.Context, repair bool) (int, []RollupMismatch, error) {
+	var all []*rollup
+	for _, k := range resource.Kinds() {
+		all = append(all, rollups[k]...)
+	}
+	check := func(q querier) ([]RollupMismatch, []*rollup, error) {
+		var found []RollupMismatch
+		var bad []*rollup
+		for _, r := range all {
+			m, err := r.mismatches(ctx, q)
+			if err != nil {
+				return nil, nil, fmt.Errorf("recount %s: %w", r.table, err)
+			}
+			if len(m) > 0 {
+				found = append(found, m...)
+				bad = append(bad, r)
+			}
+		}
+		return found, bad, nil
+	}
+	found, bad, err := check(db.reader)
+	if err != nil || !repair || len(bad) == 0 {
+		return len(all), found, err
+	}
+	err = db.runInWriter(ctx, func(tx *sql.Tx) error {
+		for _, r := range bad {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+r.table); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, r.backfill()); err != nil {
+				return fmt.Errorf("rebuild %s: %w", r.table, err)
+			}
+		}
+		left, _, err := check(tx)
+		if err == nil && len(left) > 0 {
+			err = fmt.Errorf("%d groups still disagree with a recount after a rebuild, such as %s in %s", len(left), left[0].Group, left[0].Rollup)
+		}
+		return err
+	})
+	if err != nil {
+		return len(all), found, err
+	}
+	db.log.Warn("rebuilt rollups that disagreed with their records", "rollups", len(bad))
+	return len(all), found, nil
+}
+
+// querier is a reader connection pool or the writer's transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// mismatches compares the rollup with its recount in one statement (one
+// snapshot): the rows of each that the other lacks. Rows of groups whose
+// records all went (n and sums 0) count as absent.
+func (r *rollup) mismatches(ctx context.Context, q querier) ([]RollupMismatch, error) {
+	cols := append(r.keyColumns(), "n")
+	empty := []string{"n = 0"}
+	for _, f := range r.sums {
+		hi, lo := sumColumns(f)
+		cols = append(cols, hi, lo)
+		empty = append(empty, hi+" = 0", lo+" = 0")
+	}
+	stored := "SELECT " + strings.Join(cols, ", ") + " FROM " + r.table + " WHERE NOT (" + strings.Join(empty, " AND ") + ")"
+	recount := r.recount()
+	rows, err := q.QueryContext(ctx, "SELECT 0, * FROM ("+stored+" EXCEPT "+recount+") UNION ALL SELECT 1, * FROM ("+recount+" EXCEPT "+stored+")")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byGroup := map[string]*RollupMismatch{}
+	var order []string
+	for rows.Next() {
+		var side int
+		vals := make([]any, len(cols))
+		dest := []any{&side}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		group := r.describeKeys(vals[:len(r.keys)+1])
+		m := byGroup[group]
+		if m == nil {
+			m = &RollupMismatch{Rollup: r.table, Group: group, Stored: "none", Recount: "none"}
+			byGroup[group] = m
+			order = append(order, group)
+		}
+		figures := r.describeFigures(vals[len(r.keys)+1:])
+		if side == 0 {
+			m.Stored = figures
+		} else {
+			m.Recount = figures
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]RollupMismatch, len(order))
+	for i, g := range order {
+		out[i] = *byGroup[g]
+	}
+	return out, nil
+}
+
+// describeKeys renders a rollup row's keys (province first) for people.
+func (r *rollup) describeKeys(vals []any) string {
+	parts := []string{"province=" + describeValue(vals[0])}
+	for i, f := range r.keys {
+		v := describeValue(vals[i+1])
+		if n, ok := vals[i+1].(int64); ok && f.Type == filter.Enum && !f.Repeated {
+			if ev := f.Enum.Values().ByNumber(protoreflect.EnumNumber(n)); ev != nil {
+				v = string(ev.Name())
+			}
+		}
+		parts = append(parts, f.Path+"="+v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// describeFigures renders n and the sums of a rollup row.
+func (r *rollup) describeFigures(vals []any) string {
+	parts := []string{"count=" + describeValue(vals[0])}
+	for i, f := range r.sums {
+		hi, okHi := vals[1+2*i].(int64)
+		lo, okLo := vals[2+2*i].(int64)
+		sum, ok := joinSum(hi, lo)
+		switch {
+		case !okHi || !okLo:
+			parts = append(parts, fmt.Sprintf("%s=(%v, %v)?", f.Path, vals[1+2*i], vals[2+2*i]))
+		case !ok:
+			parts = append(parts, fmt.Sprintf("%s=%d·2^32+%d", f.Path, hi, lo))
+		default:
+			parts = append(parts, fmt.Sprintf("%s=%d", f.Path, sum))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func describeValue(v any) string {
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
 }

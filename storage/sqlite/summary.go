@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -73,8 +75,16 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 	}
 	sel := append([]string(nil), keys...)
 	sel = append(sel, count)
+	// Each sum is read in halves (see rollup.go), whose SUMs cannot leave
+	// int64, and joined below with checked arithmetic.
 	for _, f := range q.Sums {
-		sel = append(sel, "coalesce(sum(s."+f.Column+"), 0)")
+		hi, lo := sumColumns(f)
+		if r == nil {
+			hi, lo = splitExprs(`s."` + f.Column + `"`)
+		} else {
+			hi, lo = "s."+hi, "s."+lo
+		}
+		sel = append(sel, "coalesce(sum("+hi+"), 0)", "coalesce(sum("+lo+"), 0)")
 	}
 	if len(where) == 0 {
 		where = []string{"1"}
@@ -100,26 +110,61 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 	all := append(append(append([]any(nil), keyArgs...), args...), joinArg...)
 	rows, err := db.reader.QueryContext(ctx, query, all...)
 	if err != nil {
-		return nil, fmt.Errorf("summarize %s: %w", k.Collection, err)
+		return nil, summaryErr(k, err)
 	}
 	defer rows.Close()
 	var out []storage.SummaryRow
+	halves := make([]int64, 2*len(q.Sums))
 	for rows.Next() {
 		r := storage.SummaryRow{Keys: make([]any, len(keys)), Sums: make([]int64, len(q.Sums))}
-		dest := make([]any, 0, len(keys)+1+len(q.Sums))
+		dest := make([]any, 0, len(keys)+1+len(halves))
 		for i := range r.Keys {
 			dest = append(dest, &r.Keys[i])
 		}
 		dest = append(dest, &r.Count)
-		for i := range r.Sums {
-			dest = append(dest, &r.Sums[i])
+		for i := range halves {
+			dest = append(dest, &halves[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
+		for i, f := range q.Sums {
+			var ok bool
+			if r.Sums[i], ok = joinSum(halves[2*i], halves[2*i+1]); !ok {
+				return nil, &storage.SumOutOfRangeError{Kind: k, Field: f, Keys: r.Keys}
+			}
+		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, summaryErr(k, err)
+	}
+	return out, nil
+}
+
+// joinSum returns hi·2^32 + lo, a sum read in halves, or false when it does
+// not fit in int64.
+func joinSum(hi, lo int64) (int64, bool) {
+	carry := lo >> 32 // lo is a sum of low halves: it may exceed 2^32
+	if (carry > 0 && hi > math.MaxInt64-carry) || (carry < 0 && hi < math.MinInt64-carry) {
+		return 0, false
+	}
+	hi += carry
+	if hi > math.MaxInt32 || hi < math.MinInt32 {
+		return 0, false
+	}
+	return hi<<32 | lo&0xFFFFFFFF, true
+}
+
+// summaryErr says what went wrong in a summary's query. SQLite's SUM fails
+// with "integer overflow" rather than wrapping; the halves make that need
+// 2^31 records in one group, but it is a range error all the same, not an
+// internal one.
+func summaryErr(k *resource.Kind, err error) error {
+	if strings.Contains(err.Error(), "integer overflow") {
+		return apperr.OutOfRange("a summary of %s adds up to more than int64 holds", k.Collection)
+	}
+	return fmt.Errorf("summarize %s: %w", k.Collection, err)
 }
 
 // bucketExpr is the SQL of a dimension over column c.

@@ -1253,17 +1253,21 @@ type TradeReport struct {
 	// provinces/{province}/trade-reports/{trade_report}.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// provinces/{province}/border-gates/{border_gate}, or empty for the whole province.
-	BorderGate     string                 `protobuf:"bytes,2,opt,name=border_gate,json=borderGate,proto3" json:"border_gate,omitempty"`
-	PeriodKind     TradeReport_PeriodKind `protobuf:"varint,3,opt,name=period_kind,json=periodKind,proto3,enum=provex.border.v1.TradeReport_PeriodKind" json:"period_kind,omitempty"`
-	PeriodStart    *v1.Date               `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
-	PeriodEnd      *v1.Date               `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
-	ExportValue    *v1.Money              `protobuf:"bytes,6,opt,name=export_value,json=exportValue,proto3" json:"export_value,omitempty"`
-	ImportValue    *v1.Money              `protobuf:"bytes,7,opt,name=import_value,json=importValue,proto3" json:"import_value,omitempty"`
-	BudgetRevenue  *v1.Money              `protobuf:"bytes,8,opt,name=budget_revenue,json=budgetRevenue,proto3" json:"budget_revenue,omitempty"`
-	VehicleCount   int64                  `protobuf:"varint,9,opt,name=vehicle_count,json=vehicleCount,proto3" json:"vehicle_count,omitempty"`
-	PassengerCount int64                  `protobuf:"varint,10,opt,name=passenger_count,json=passengerCount,proto3" json:"passenger_count,omitempty"`
-	Notes          string                 `protobuf:"bytes,11,opt,name=notes,proto3" json:"notes,omitempty"`
-	Visibility     v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	BorderGate    string                 `protobuf:"bytes,2,opt,name=border_gate,json=borderGate,proto3" json:"border_gate,omitempty"`
+	PeriodKind    TradeReport_PeriodKind `protobuf:"varint,3,opt,name=period_kind,json=periodKind,proto3,enum=provex.border.v1.TradeReport_PeriodKind" json:"period_kind,omitempty"`
+	PeriodStart   *v1.Date               `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd     *v1.Date               `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	ExportValue   *v1.Money              `protobuf:"bytes,6,opt,name=export_value,json=exportValue,proto3" json:"export_value,omitempty"`
+	ImportValue   *v1.Money              `protobuf:"bytes,7,opt,name=import_value,json=importValue,proto3" json:"import_value,omitempty"`
+	BudgetRevenue *v1.Money              `protobuf:"bytes,8,opt,name=budget_revenue,json=budgetRevenue,proto3" json:"budget_revenue,omitempty"`
+	// Vehicles through the gate in the period: at most 10^9 (the busiest
+	// gates see a few million a year).
+	VehicleCount int64 `protobuf:"varint,9,opt,name=vehicle_count,json=vehicleCount,proto3" json:"vehicle_count,omitempty"`
+	// People through the gate in the period: at most 10^10 (more than the
+	// world's population).
+	PassengerCount int64         `protobuf:"varint,10,opt,name=passenger_count,json=passengerCount,proto3" json:"passenger_count,omitempty"`
+	Notes          string        `protobuf:"bytes,11,opt,name=notes,proto3" json:"notes,omitempty"`
+	Visibility     v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
 	// Output only. Changes on every write.
@@ -3516,7 +3520,7 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"STATE_OPEN\x10\x01\x12\x14\n" +
 	"\x10STATE_MONITORING\x10\x02\x12\x12\n" +
 	"\x0eSTATE_RESOLVED\x10\x03:\xa4\x01\xbaH\xa0\x01\x1a\x9d\x01\n" +
-	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\xa9\v\n" +
+	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\xb5\v\n" +
 	"\vTradeReport\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\vborder_gate\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
@@ -3528,10 +3532,12 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"period_end\x18\x05 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\tperiodEnd\x128\n" +
 	"\fexport_value\x18\x06 \x01(\v2\x15.provex.type.v1.MoneyR\vexportValue\x128\n" +
 	"\fimport_value\x18\a \x01(\v2\x15.provex.type.v1.MoneyR\vimportValue\x12<\n" +
-	"\x0ebudget_revenue\x18\b \x01(\v2\x15.provex.type.v1.MoneyR\rbudgetRevenue\x12,\n" +
-	"\rvehicle_count\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\fvehicleCount\x120\n" +
+	"\x0ebudget_revenue\x18\b \x01(\v2\x15.provex.type.v1.MoneyR\rbudgetRevenue\x122\n" +
+	"\rvehicle_count\x18\t \x01(\x03B\r\xbaH\n" +
+	"\"\b\x18\x80\x94\xeb\xdc\x03(\x00R\fvehicleCount\x126\n" +
 	"\x0fpassenger_count\x18\n" +
-	" \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0epassengerCount\x12\x1e\n" +
+	" \x01(\x03B\r\xbaH\n" +
+	"\"\b\x18\x80ȯ\xa0%(\x00R\x0epassengerCount\x12\x1e\n" +
 	"\x05notes\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
 	"\n" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +

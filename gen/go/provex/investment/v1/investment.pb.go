@@ -585,10 +585,12 @@ type PromotionEvent struct {
 	// Where it was held (ISO 3166-1 alpha-2); VN for events at home.
 	HostCountry      string   `protobuf:"bytes,7,opt,name=host_country,json=hostCountry,proto3" json:"host_country,omitempty"`
 	PartnerCountries []string `protobuf:"bytes,8,rep,name=partner_countries,json=partnerCountries,proto3" json:"partner_countries,omitempty"`
-	AttendeeCount    int32    `protobuf:"varint,9,opt,name=attendee_count,json=attendeeCount,proto3" json:"attendee_count,omitempty"`
-	// Investor leads that came out of the event.
+	// People at the event: at most 1,000,000 (the largest trade fairs draw a
+	// few hundred thousand).
+	AttendeeCount int32 `protobuf:"varint,9,opt,name=attendee_count,json=attendeeCount,proto3" json:"attendee_count,omitempty"`
+	// Investor leads that came out of the event: at most 100,000.
 	LeadCount int32 `protobuf:"varint,10,opt,name=lead_count,json=leadCount,proto3" json:"lead_count,omitempty"`
-	// Agreements and MoUs signed at the event.
+	// Agreements and MoUs signed at the event: at most 100,000.
 	AgreementsSigned int32 `protobuf:"varint,11,opt,name=agreements_signed,json=agreementsSigned,proto3" json:"agreements_signed,omitempty"`
 	// Capital announced or committed at the event.
 	CommittedCapital *v1.Money     `protobuf:"bytes,12,opt,name=committed_capital,json=committedCapital,proto3" json:"committed_capital,omitempty"`
@@ -2275,7 +2277,7 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x0fSTATE_COMPLETED\x10\x04\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x05\x12\x14\n" +
 	"\x10STATE_TERMINATED\x10\x06:\x97\x03\xbaH\x93\x03\x1a\x90\x03\n" +
-	"'completed_date.not_before_approved_date\x12 must not be before approved_date\x1a\xc2\x02!has(this.approved_date) || !has(this.completed_date) || this.completed_date.year * 10000 + (this.completed_date.month == 0 ? 1231 : this.completed_date.month * 100 + (this.completed_date.day == 0 ? 31 : this.completed_date.day)) >= this.approved_date.year * 10000 + this.approved_date.month * 100 + this.approved_date.day\"\xfb\v\n" +
+	"'completed_date.not_before_approved_date\x12 must not be before approved_date\x1a\xc2\x02!has(this.approved_date) || !has(this.completed_date) || this.completed_date.year * 10000 + (this.completed_date.month == 0 ? 1231 : this.completed_date.month * 100 + (this.completed_date.day == 0 ? 31 : this.completed_date.day)) >= this.approved_date.year * 10000 + this.approved_date.month * 100 + this.approved_date.day\"\x87\f\n" +
 	"\x0ePromotionEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12J\n" +
@@ -2286,12 +2288,12 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\blocation\x18\x06 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x12;\n" +
 	"\fhost_country\x18\a \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\vhostCountry\x12I\n" +
 	"\x11partner_countries\x18\b \x03(\tB\x1c\xbaH\x19\x92\x01\x16\x102\"\x12r\x10з,\x012\n" +
-	"^[A-Z]{2}$R\x10partnerCountries\x12.\n" +
-	"\x0eattendee_count\x18\t \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\rattendeeCount\x12&\n" +
+	"^[A-Z]{2}$R\x10partnerCountries\x122\n" +
+	"\x0eattendee_count\x18\t \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\rattendeeCount\x12*\n" +
 	"\n" +
 	"lead_count\x18\n" +
-	" \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\tleadCount\x124\n" +
-	"\x11agreements_signed\x18\v \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x10agreementsSigned\x12B\n" +
+	" \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\tleadCount\x128\n" +
+	"\x11agreements_signed\x18\v \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x10agreementsSigned\x12B\n" +
 	"\x11committed_capital\x18\f \x01(\v2\x15.provex.type.v1.MoneyR\x10committedCapital\x12$\n" +
 	"\boutcomes\x18\r \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\boutcomes\x12D\n" +
 	"\n" +

@@ -873,10 +873,11 @@ type Delegation struct {
 	Level       Delegation_Level     `protobuf:"varint,4,opt,name=level,proto3,enum=provex.twinning.v1.Delegation_Level" json:"level,omitempty"`
 	Leader      string               `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
 	LeaderTitle string               `protobuf:"bytes,6,opt,name=leader_title,json=leaderTitle,proto3" json:"leader_title,omitempty"`
-	// Number of people in the delegation (for outgoing: officials sent).
+	// Number of people in the delegation (for outgoing: officials sent): at
+	// most 100,000.
 	MemberCount int32 `protobuf:"varint,7,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
-	// Number of foreigners (for incoming delegations); at most member_count
-	// when that is set.
+	// Number of foreigners (for incoming delegations): at most 100,000, and
+	// at most member_count when that is set.
 	ForeignerCount int32 `protobuf:"varint,8,opt,name=foreigner_count,json=foreignerCount,proto3" json:"foreigner_count,omitempty"`
 	// Countries visited or visiting (ISO 3166-1 alpha-2).
 	Countries []string `protobuf:"bytes,9,rep,name=countries,proto3" json:"countries,omitempty"`
@@ -1079,17 +1080,18 @@ type FriendshipAssociation struct {
 	PartnerCountry string                      `protobuf:"bytes,3,opt,name=partner_country,json=partnerCountry,proto3" json:"partner_country,omitempty"`
 	State          FriendshipAssociation_State `protobuf:"varint,4,opt,name=state,proto3,enum=provex.twinning.v1.FriendshipAssociation_State" json:"state,omitempty"`
 	FoundedDate    *v1.Date                    `protobuf:"bytes,5,opt,name=founded_date,json=foundedDate,proto3" json:"founded_date,omitempty"`
-	MemberCount    int32                       `protobuf:"varint,6,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
-	Chair          string                      `protobuf:"bytes,7,opt,name=chair,proto3" json:"chair,omitempty"`
-	Notes          string                      `protobuf:"bytes,8,opt,name=notes,proto3" json:"notes,omitempty"`
-	Visibility     v1.Visibility               `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
-	VisibleTo      []string                    `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
-	Etag           string                      `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime     *timestamppb.Timestamp      `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime     *timestamppb.Timestamp      `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	DeleteTime     *timestamppb.Timestamp      `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Members of the association: at most 10,000,000.
+	MemberCount   int32                  `protobuf:"varint,6,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	Chair         string                 `protobuf:"bytes,7,opt,name=chair,proto3" json:"chair,omitempty"`
+	Notes         string                 `protobuf:"bytes,8,opt,name=notes,proto3" json:"notes,omitempty"`
+	Visibility    v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	VisibleTo     []string               `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	Etag          string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FriendshipAssociation) Reset() {

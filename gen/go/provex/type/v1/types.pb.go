@@ -151,6 +151,11 @@ type Money struct {
 	// ISO 4217 code, upper case: VND, USD, EUR, JPY, KRW, CNY ...
 	CurrencyCode string `protobuf:"bytes,1,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
 	// Whole units of the currency. 1,576,566 million VND is 1576566000000.
+	// At most 10^16 (ten quadrillion; in VND about 390 billion USD), above any
+	// one figure a province records: a whole province's border trade over a
+	// five-year term is under a tenth of it. A total of 923 amounts at the
+	// bound leaves int64; summaries check their arithmetic and answer
+	// OUT_OF_RANGE for such a total instead of wrapping.
 	Units         int64 `protobuf:"varint,2,opt,name=units,proto3" json:"units,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -438,11 +443,11 @@ var File_provex_type_v1_types_proto protoreflect.FileDescriptor
 
 const file_provex_type_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x1aprovex/type/v1/types.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\"b\n" +
+	"\x1aprovex/type/v1/types.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\"k\n" +
 	"\x05Money\x12:\n" +
 	"\rcurrency_code\x18\x01 \x01(\tB\x15\xbaH\x12r\x10ط,\x012\n" +
-	"^[A-Z]{3}$R\fcurrencyCode\x12\x1d\n" +
-	"\x05units\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05units\"\xc6\x04\n" +
+	"^[A-Z]{3}$R\fcurrencyCode\x12&\n" +
+	"\x05units\x18\x02 \x01(\x03B\x10\xbaH\r\"\v\x18\x80\x80\x84\xfe\xa6\xde\xe1\x11(\x00R\x05units\"\xc6\x04\n" +
 	"\x04Date\x12\x1f\n" +
 	"\x04year\x18\x01 \x01(\x05B\v\xbaH\b\x1a\x06\x18\x98\x11(\xec\x0eR\x04year\x12\x1f\n" +
 	"\x05month\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\f(\x00R\x05month\x12\x1b\n" +

@@ -1,0 +1,93 @@
+package national_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/services/national"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// TestSummaryTotalsNeverWrap stores trade reports past the API's bounds
+// (as a store below validation can hold them: the issue's 5e18 VND in each
+// of two gates, and 9e18 and 1e18 in one) and checks that a total or a
+// group past int64 is OUT_OF_RANGE naming it, never a wrapped number or
+// INTERNAL, while the groups that fit are still answered.
+func TestSummaryTotalsNeverWrap(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	put := func(id, gate string, units int64) {
+		t.Helper()
+		name := "provinces/cao-bang/trade-reports/" + id
+		m := &borderv1.TradeReport{Name: name, BorderGate: gate, PeriodKind: borderv1.TradeReport_PERIOD_KIND_YEAR,
+			PeriodStart: &typev1.Date{Year: 2024}, PeriodEnd: &typev1.Date{Year: 2024},
+			ExportValue: &typev1.Money{CurrencyCode: "VND", Units: units}, VehicleCount: units}
+		if _, err := db.Write(ctx, storage.Write{Kind: resource.TradeReports, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+			return m, nil
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := national.New(db, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
+	summarize := func(groupBy, sum string) (*nationalv1.SummarizeResponse, error) {
+		return s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "trade-reports", GroupBy: strings.Fields(groupBy), Sum: []string{sum}})
+	}
+	wantOutOfRange := func(what string, err error, names ...string) {
+		t.Helper()
+		st, _ := status.FromError(err)
+		if st.Code() != codes.OutOfRange {
+			t.Fatalf("%s: %v, want OUT_OF_RANGE", what, err)
+		}
+		for _, n := range names {
+			if !strings.Contains(st.Message(), n) {
+				t.Errorf("%s: %q does not name %q", what, st.Message(), n)
+			}
+		}
+	}
+
+	put("a", "provinces/cao-bang/border-gates/ta-lung", 5e18)
+	put("b", "provinces/cao-bang/border-gates/tra-linh", 5e18)
+	// Each gate fits, their total does not.
+	_, err = summarize("border_gate", "export_value")
+	wantOutOfRange("total of money", err, "export_value in VND", "all groups")
+	_, err = summarize("border_gate", "vehicle_count")
+	wantOutOfRange("total of a count", err, "vehicle_count", "all groups")
+	resp, err := s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "trade-reports", GroupBy: []string{"border_gate"}, Sum: []string{"export_value"},
+		Filter: `border_gate = "provinces/cao-bang/border-gates/ta-lung"`})
+	if err != nil || resp.GetTotal().GetSums()[0].GetValue() != 5e18 {
+		t.Fatalf("one gate: %v %v", resp, err)
+	}
+	_, err = summarize("", "export_value") // one group of 1e19: from the rollup
+	wantOutOfRange("one money group", err, "export_value in VND", "the only group")
+	_, err = summarize("", "vehicle_count")
+	wantOutOfRange("one count group", err, "vehicle_count", "the only group")
+	_, err = summarize("create_time.year", "export_value") // no rollup: a scan
+	wantOutOfRange("scanned group", err, "export_value in VND", "create_time.year=unset")
+
+	put("a", "provinces/cao-bang/border-gates/ta-lung", 9e18)
+	put("b", "provinces/cao-bang/border-gates/ta-lung", 1e18)
+	put("c", "provinces/cao-bang/border-gates/ta-lung", 1000)
+	_, err = summarize("border_gate province", "export_value")
+	wantOutOfRange("9e18 + 1e18", err, "border_gate=provinces/cao-bang/border-gates/ta-lung, province=cao-bang")
+	put("a", "", 0)
+	put("b", "", 0)
+	resp, err = summarize("border_gate", "export_value")
+	if err != nil || resp.GetTotal().GetSums()[0].GetValue() != 1000 {
+		t.Fatalf("after the large figures went: %v %v", resp, err)
+	}
+}
