@@ -4,9 +4,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/provex/provex/auth"
@@ -18,8 +18,8 @@ import (
 // GET /v1/national/{collection}/summary.csv?group_by=province&group_by=signed_date.year&sum=...&filter=...
 // group_by and sum may also be comma-separated. The call goes through the
 // gRPC server, so it passes the same interceptors as every other call.
-// Columns as national.Table lays them out.
-func summaryCSV(client nationalv1.NationalServiceClient) http.Handler {
+// Columns as national.Table lays them out, text cells escaped (csvCell).
+func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		req := &nationalv1.SummarizeRequest{
@@ -30,22 +30,39 @@ func summaryCSV(client nationalv1.NationalServiceClient) http.Handler {
 			Sum:        splitList(q["sum"]),
 		}
 		ctx := r.Context()
-		if id := r.Header.Get(RequestIDHeader); id != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, RequestIDHeader, id)
-		}
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, auth.AuthorizationKey, a)
 		}
 		resp, err := client.Summarize(ctx, req)
 		if err != nil {
-			runtime.HTTPError(ctx, runtime.NewServeMux(), &runtime.JSONPb{}, w, r, err)
+			errs.write(w, r, err)
 			return
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-summary.csv"`, req.GetCollection()))
+		rows := national.Table(resp)
+		for _, row := range rows {
+			for i := range row {
+				row[i] = csvCell(row[i])
+			}
+		}
 		out := csv.NewWriter(w)
-		out.WriteAll(national.Table(resp))
+		out.WriteAll(rows)
 	})
+}
+
+// integer is a cell a spreadsheet reads as a number and nothing else.
+var integer = regexp.MustCompile(`^-?[0-9]+$`)
+
+// csvCell defuses a cell a spreadsheet would run as a formula (OWASP's
+// advice for CSV injection): text starting with =, +, -, @, tab or CR gets
+// a leading single quote, which spreadsheets show as text. Counts and sums
+// are left alone, so a negative sum stays a number.
+func csvCell(s string) string {
+	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) || integer.MatchString(s) {
+		return s
+	}
+	return "'" + s
 }
 
 func splitList(values []string) []string {

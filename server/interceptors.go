@@ -34,6 +34,21 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// saneRequestID reports whether a caller's request id may be used as it is:
+// 1 to 64 printable ASCII characters, so it fits a header and a log line
+// and cannot forge one.
+func saneRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '!' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 func newRequestID() string {
 	var b [8]byte
 	rand.Read(b[:])
@@ -42,12 +57,14 @@ func newRequestID() string {
 
 // interceptors holds what every call goes through, gRPC and HTTP alike (the
 // gateway calls the gRPC server): request id, logging, panic recovery,
-// authentication, rate limits and authorization (guard), schema validation
-// and the one mapping of errors to statuses.
+// authentication, rate limits and authorization (guard), requests that did
+// not unmarshal (codec), schema validation and the one mapping of errors to
+// statuses.
 type interceptors struct {
 	log       *slog.Logger
 	validator *validation.Validator
 	guard     *guard
+	codec     *requestCodec
 }
 
 // admit runs the guard and, for an admitted call, names its writes' actor
@@ -64,7 +81,7 @@ func (ic *interceptors) admit(ctx context.Context, method, requestID string) (co
 func (ic *interceptors) begin(ctx context.Context) (context.Context, string) {
 	id := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(RequestIDHeader); len(v) > 0 && len(v[0]) > 0 && len(v[0]) <= 64 {
+		if v := md.Get(RequestIDHeader); len(v) > 0 && saneRequestID(v[0]) {
 			id = v[0]
 		}
 	}
@@ -112,6 +129,7 @@ func recovered(r any) error {
 func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
 	ctx, id := ic.begin(ctx)
+	malformed := ic.codec.take(req)
 	defer func() {
 		if r := recover(); r != nil {
 			resp, err = nil, recovered(r)
@@ -120,6 +138,9 @@ func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServ
 	}()
 	if ctx, err = ic.admit(ctx, info.FullMethod, id); err != nil {
 		return nil, err
+	}
+	if malformed != nil {
+		return nil, malformed
 	}
 	ctx, cancel := context.WithTimeout(ctx, ic.guard.limits.CallTimeout)
 	defer cancel()
@@ -131,17 +152,22 @@ func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServ
 	return handler(ctx, req)
 }
 
-// validatingStream validates every message a client streams in.
+// validatingStream refuses every message a client streams in that did not
+// unmarshal or breaks the schema's rules.
 type validatingStream struct {
 	grpc.ServerStream
 	ctx       context.Context
 	validator *validation.Validator
+	codec     *requestCodec
 }
 
 func (s *validatingStream) Context() context.Context { return s.ctx }
 
 func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := s.codec.take(m); err != nil {
 		return err
 	}
 	if pm, ok := m.(proto.Message); ok {
@@ -171,5 +197,5 @@ func (ic *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	}
 	ctx, cancel := context.WithTimeout(ctx, ic.guard.limits.StreamTimeout)
 	defer cancel()
-	return handler(srv, &validatingStream{ServerStream: ss, ctx: ctx, validator: ic.validator})
+	return handler(srv, &validatingStream{ServerStream: ss, ctx: ctx, validator: ic.validator, codec: ic.codec})
 }

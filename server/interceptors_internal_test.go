@@ -23,7 +23,7 @@ func TestPanicsAndInternalErrorsAreMasked(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	open := &guard{unprotected: true, limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6)}
-	ic := &interceptors{log: slog.New(slog.NewJSONHandler(&logs, nil)), validator: v, guard: open}
+	ic := &interceptors{log: slog.New(slog.NewJSONHandler(&logs, nil)), validator: v, guard: open, codec: newRequestCodec()}
 	info := &grpc.UnaryServerInfo{FullMethod: "/provex.node.v1.NodeService/GetNodeInfo"}
 	for name, handler := range map[string]grpc.UnaryHandler{
 		"panic":    func(context.Context, any) (any, error) { panic("secret table state") },

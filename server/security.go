@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/federation"
@@ -189,10 +186,4 @@ func (s *streamLimiter) acquire(key string) (release func(), err error) {
 		}
 		s.mu.Unlock()
 	}, nil
-}
-
-// errTooLarge is what the HTTP gateway answers for a body over the limit,
-// in the words gRPC uses for an oversized message.
-func errTooLarge(limit int) error {
-	return status.Error(codes.ResourceExhausted, fmt.Sprintf("request body larger than the maximum of %d bytes", limit))
 }

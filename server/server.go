@@ -246,12 +246,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		member: cfg.Member, manifest: cfg.Manifest, tokens: store, policy: policy, limits: cfg.Limits,
 		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
-	}}
+	}, codec: newRequestCodec()}
 	n.health = health.NewServer()
 	serverOptions := func(creds credentials.TransportCredentials) []grpc.ServerOption {
 		opts := []grpc.ServerOption{
 			grpc.ChainUnaryInterceptor(ic.unary),
 			grpc.ChainStreamInterceptor(ic.stream),
+			grpc.ForceServerCodecV2(ic.codec),
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
@@ -307,29 +308,27 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return n.inproc.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.cfg.Limits.MaxMessageBytes), grpc.MaxCallSendMsgSize(n.cfg.Limits.MaxMessageBytes)),
+		grpc.WithChainUnaryInterceptor(gatewayCall),
+		grpc.WithChainStreamInterceptor(gatewayStream),
 	)
 	if err != nil {
 		return fmt.Errorf("gateway connection: %w", err)
 	}
 	n.gateway = conn
+	errs := &httpErrors{log: n.log, marshaler: &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
-		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
-			if http.CanonicalHeaderKey(h) == http.CanonicalHeaderKey(RequestIDHeader) {
-				return RequestIDHeader, true
-			}
-			return runtime.DefaultHeaderMatcher(h)
-		}),
-		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
-			if h == RequestIDHeader {
-				return "X-Request-Id", true
-			}
-			return "", false
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, errs.marshaler),
+		runtime.WithErrorHandler(errs.handle),
+		runtime.WithRoutingErrorHandler(errs.routing),
+		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
+		// sends it to the gRPC server; no other gRPC metadata is an HTTP
+		// header.
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
+	errs.mux = mux
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		twinningv1.RegisterTwinningServiceHandler,
 		borderv1.RegisterBorderServiceHandler,
@@ -344,13 +343,15 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		}
 	}
 	root := http.NewServeMux()
-	root.Handle("/v1/", mux)
-	root.Handle("GET /v1/national/{collection}/summary.csv", summaryCSV(nationalv1.NewNationalServiceClient(conn)))
-	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	// Everything else goes to the gateway, whose 404 is JSON like its other
+	// errors.
+	root.Handle("/", mux)
+	root.Handle("GET /v1/national/{collection}/summary.csv", summaryCSV(nationalv1.NewNationalServiceClient(conn), errs))
+	root.Handle("/openapi.json", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
-	})
-	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	root.Handle("/healthz", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := n.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			http.Error(w, "not serving", http.StatusServiceUnavailable)
@@ -367,17 +368,9 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		for _, p := range problems {
 			fmt.Fprintln(w, "-", p)
 		}
-	})
-	limit := n.cfg.Limits.MaxMessageBytes
+	})))
 	n.http = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > int64(limit) {
-				runtime.HTTPError(r.Context(), mux, &runtime.JSONPb{}, w, r, errTooLarge(limit))
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, int64(limit))
-			root.ServeHTTP(w, r)
-		}),
+		Handler:           errs.httpChain(root, n.cfg.Limits.MaxMessageBytes),
 		TLSConfig:         n.httpTLS,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,

@@ -94,8 +94,11 @@ func As(err error) (*Error, bool) {
 
 // Status maps any error to the status a client receives. Application errors
 // keep their code, message and details; a status already made by gRPC
-// (deadline, cancellation) passes through; anything else becomes INTERNAL
-// with only the reference that finds the full error in the server log.
+// (deadline, cancellation) passes through; anything else, an INTERNAL or
+// UNKNOWN status included, becomes INTERNAL with only the reference that
+// finds the full error in the server log, in the message and as a
+// google.rpc.RequestInfo detail. An error this function masked passes
+// through unchanged (see Masked).
 func Status(err error, reference string) *status.Status {
 	if err == nil {
 		return nil
@@ -103,7 +106,11 @@ func Status(err error, reference string) *status.Status {
 	if e, ok := As(err); ok {
 		return e.GRPCStatus()
 	}
-	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown && st.Code() != codes.Internal {
+		return st
+	}
+	if Masked(err) {
+		st, _ := status.FromError(err)
 		return st
 	}
 	if errors.Is(err, context.Canceled) {
@@ -112,5 +119,25 @@ func Status(err error, reference string) *status.Status {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return status.New(codes.DeadlineExceeded, "deadline exceeded")
 	}
-	return status.Newf(codes.Internal, "internal error (reference %s)", reference)
+	st := status.Newf(codes.Internal, "internal error (reference %s)", reference)
+	if withRef, err := st.WithDetails(&errdetails.RequestInfo{RequestId: reference}); err == nil {
+		return withRef
+	}
+	return st
+}
+
+// Masked reports whether err is an internal error that Status already
+// masked: whoever masked it logged the full error under the reference it
+// carries, so it needs no second log line.
+func Masked(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Internal {
+		return false
+	}
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.RequestInfo); ok {
+			return true
+		}
+	}
+	return false
 }

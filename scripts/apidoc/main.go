@@ -282,7 +282,7 @@ func (g *gen) intro() {
 	g.numbers()
 	p("### Errors")
 	p("")
-	p("Failures are gRPC statuses. `INVALID_ARGUMENT` carries a `google.rpc.BadRequest` detail with one field violation per bad field, its `field` a path into the request such as `agreement.signed_date.month` or `filter`. Unexpected failures are `INTERNAL` with only a reference to the server log. The gateway answers with the HTTP status below and a JSON `google.rpc.Status` body (`code`, `message`, `details`).")
+	p("Failures are gRPC statuses. `INVALID_ARGUMENT` carries a `google.rpc.BadRequest` detail with one field violation per bad field, its `field` a path into the request such as `agreement.signed_date.month` or `filter`. Text that is not UTF-8 (in a gRPC message, a URL path or query parameter) is `INVALID_ARGUMENT` naming the field; a gRPC message that is not protobuf, and a JSON body that does not parse, are `INVALID_ARGUMENT` too. Unexpected failures are `INTERNAL` with only a reference to the server log: the call's request id, in the message and as a `google.rpc.RequestInfo` detail, under which the node logs the full error. The gateway answers with the HTTP status below and a JSON `google.rpc.Status` body (`code`, `message`, `details`).")
 	p("")
 	p("| gRPC code | HTTP status | Typical cause |")
 	p("|---|---|---|")
@@ -297,7 +297,7 @@ func (g *gen) intro() {
 		{codes.FailedPrecondition, "Update of a deleted record"},
 		{codes.OutOfRange, "a summary whose group or total does not fit in int64 (the message names it)"},
 		{codes.PermissionDenied, "a write to a record of another province than this node's"},
-		{codes.ResourceExhausted, "a message larger than the server accepts"},
+		{codes.ResourceExhausted, "too many calls from one identity; a gRPC message larger than the server accepts (an HTTP body over the limit is 413)"},
 		{codes.Unavailable, "the node is shutting down; retry elsewhere or later"},
 		{codes.DeadlineExceeded, "the call's deadline passed"},
 		{codes.Canceled, "the caller went away"},
@@ -305,6 +305,8 @@ func (g *gen) intro() {
 	} {
 		p("| `%s` (%d) | %d | %s |", codeName(e.code), e.code, runtime.HTTPStatusFromCode(e.code), e.cause)
 	}
+	p("")
+	p("Over HTTP, a path that names no method is 404 (`NOT_FOUND`), a method the path does not take 405 (`UNIMPLEMENTED`), and a body over the size limit 413 (`RESOURCE_EXHAUSTED`), all with the same JSON body. Every HTTP response, errors included, carries `X-Request-Id`: the caller's own if it is 1 to 64 printable ASCII characters, else a new one.")
 	p("")
 
 	p("## Filtering")

@@ -1,0 +1,146 @@
+package validation
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/provex/provex/internal/apperr"
+)
+
+// Protobuf refuses to marshal or unmarshal a string field that is not UTF-8,
+// with an error that names no field, and gRPC reports that as INTERNAL. Both
+// checks here find the fields, so the caller hears which of its fields is
+// wrong. Paths are written as in Check ("agreement.partner_countries[1]").
+
+const notUTF8 = "is not valid UTF-8 text"
+
+// UTF8 reports every string field of m that is not UTF-8: nil, or
+// INVALID_ARGUMENT naming them. The gateway puts path and query parameters
+// into a request as they come, so it checks before it sends.
+func UTF8(m proto.Message) error {
+	var out []*errdetails.BadRequest_FieldViolation
+	utf8Fields(m.ProtoReflect(), "", &out)
+	if len(out) == 0 {
+		return nil
+	}
+	return apperr.InvalidFields(out...)
+}
+
+func utf8Fields(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
+	bad := func(path string) {
+		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8})
+	}
+	check := func(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) {
+		switch {
+		case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
+			bad(path)
+		case fd.Message() != nil:
+			utf8Fields(v.Message(), path+".", out)
+		}
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		path := prefix + string(fd.Name())
+		switch {
+		case fd.IsList():
+			for i, l := 0, v.List(); i < l.Len(); i++ {
+				check(fd, l.Get(i), path+"["+strconv.Itoa(i)+"]")
+			}
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+				key := k.String()
+				if fd.MapKey().Kind() == protoreflect.StringKind && !utf8.ValidString(key) {
+					bad(path)
+					return true
+				}
+				check(fd.MapValue(), v, path+"["+strconv.Quote(key)+"]")
+				return true
+			})
+		default:
+			check(fd, v, path)
+		}
+		return true
+	})
+}
+
+// DecodeError explains why b, a request received as md, did not unmarshal
+// (err): INVALID_ARGUMENT naming each string field that is not UTF-8, or
+// else the field whose bytes are not protobuf.
+func DecodeError(b []byte, md protoreflect.MessageDescriptor, err error) error {
+	var out []*errdetails.BadRequest_FieldViolation
+	broken, ok := wireUTF8(b, md, "", &out)
+	if len(out) > 0 {
+		return apperr.InvalidFields(out...)
+	}
+	if !ok && broken != "" {
+		return apperr.Invalid(broken, "is not valid protobuf")
+	}
+	return &apperr.Error{Code: codes.InvalidArgument, Message: fmt.Sprintf("the request is not a valid %s message: %v", md.FullName(), err)}
+}
+
+// wireUTF8 walks the wire form b of a message md, adding a violation for
+// each string field that is not UTF-8. When the bytes do not parse it
+// returns false and the path of the innermost field being parsed ("" for
+// md itself).
+func wireUTF8(b []byte, md protoreflect.MessageDescriptor, prefix string, out *[]*errdetails.BadRequest_FieldViolation) (string, bool) {
+	seen := map[protowire.Number]int{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return strip(prefix), false
+		}
+		b = b[n:]
+		fd := md.Fields().ByNumber(num)
+		if fd == nil || typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return strip(prefix), false
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return prefix + string(fd.Name()), false
+		}
+		b = b[n:]
+		path := prefix + string(fd.Name())
+		if fd.IsList() {
+			path += "[" + strconv.Itoa(seen[num]) + "]"
+			seen[num]++
+		}
+		switch {
+		case fd.Kind() == protoreflect.StringKind:
+			if !utf8.Valid(v) {
+				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8})
+			}
+		case fd.IsMap():
+			// A map entry is a message of key and value; a bad key or
+			// value names the map.
+			var entry []*errdetails.BadRequest_FieldViolation
+			if broken, ok := wireUTF8(v, fd.Message(), path+".", &entry); !ok {
+				return broken, false
+			}
+			if len(entry) > 0 {
+				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: "has a key or value that " + notUTF8})
+			}
+		case fd.Message() != nil:
+			if broken, ok := wireUTF8(v, fd.Message(), path+".", out); !ok {
+				return broken, false
+			}
+		}
+	}
+	return "", true
+}
+
+func strip(prefix string) string {
+	if prefix == "" {
+		return ""
+	}
+	return prefix[:len(prefix)-1]
+}

@@ -1,0 +1,233 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/validation"
+)
+
+// httpChain is what every HTTP request passes through before its route, in
+// this order, each one concern.
+func (e *httpErrors) httpChain(routes http.Handler, maxBody int) http.Handler {
+	return chain(routes,
+		withRequestID,        // every response names its request, before anything can fail
+		e.recoverPanics,      // a panic is a 500 with a reference the log has
+		e.limitBody(maxBody), // bodies over the limit are 413
+	)
+}
+
+// chain wraps h in middleware, the first outermost.
+func chain(h http.Handler, middleware ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(middleware) - 1; i >= 0; i-- {
+		h = middleware[i](h)
+	}
+	return h
+}
+
+// withRequestID takes the caller's X-Request-Id if it is sane, or makes one,
+// and sets it on the response at once, so 404s, 413s and 500s carry it too.
+// The gateway passes it on to the gRPC server (gatewayCall), whose
+// interceptors log the call under it.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+func (e *httpErrors) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				e.write(w, r, recovered(p))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses a body declared larger than limit before reading it, and
+// cuts off one that streams past it (limitedBody tells the error handler).
+func (e *httpErrors) limitBody(limit int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > int64(limit) {
+				e.write(w, r, errTooLarge(limit))
+				return
+			}
+			r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(limit)), limit: limit}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// limitedBody remembers that the body went past the limit: the gateway turns
+// the read error into INVALID_ARGUMENT, which must be 413 instead.
+type limitedBody struct {
+	io.ReadCloser
+	limit    int
+	exceeded bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		b.exceeded = true
+	}
+	return n, err
+}
+
+// only lets method (and HEAD, for GET) through to h; other methods are 405.
+func (e *httpErrors) only(method string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && (method != http.MethodGet || r.Method != http.MethodHead) {
+			w.Header().Set("Allow", method)
+			e.routing(r.Context(), e.mux, e.marshaler, w, r, http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// httpErrors writes every HTTP error of the node, the gateway's and the
+// middleware's alike, in the gateway's JSON format (a google.rpc.Status)
+// and through the one mapping apperr.Status: an internal error reaches the
+// client as a reference, its request id, under which it is logged here
+// unless the gRPC server masked and logged it already.
+type httpErrors struct {
+	log       *slog.Logger
+	mux       *runtime.ServeMux
+	marshaler runtime.Marshaler
+}
+
+// write answers err to r.
+func (e *httpErrors) write(w http.ResponseWriter, r *http.Request, err error) {
+	e.handle(r.Context(), e.mux, e.marshaler, w, r, err)
+}
+
+// handle is the gateway's error handler (runtime.WithErrorHandler).
+func (e *httpErrors) handle(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if b, ok := r.Body.(*limitedBody); ok && b.exceeded {
+		err = errTooLarge(b.limit)
+	}
+	httpStatus := 0
+	var withStatus *runtime.HTTPStatusError
+	if errors.As(err, &withStatus) {
+		httpStatus, err = withStatus.HTTPStatus, withStatus.Err
+	}
+	id := RequestID(r.Context())
+	st := apperr.Status(err, id)
+	if st.Code() != codes.Internal && !utf8.ValidString(st.Message()) {
+		// The gateway quotes what it could not parse, which may be what is
+		// not UTF-8; JSON cannot carry that.
+		p := st.Proto()
+		p.Message = strings.ToValidUTF8(p.Message, "\uFFFD")
+		st = status.FromProto(p)
+	}
+	if _, merr := marshaler.Marshal(st.Proto()); merr != nil {
+		err, st, httpStatus = fmt.Errorf("marshal the error %v: %w", st, merr), apperr.Status(merr, id), 0
+	}
+	if st.Code() == codes.Internal && !apperr.Masked(err) {
+		e.log.Error("HTTP request failed", "method", r.Method, "path", r.URL.Path, "request_id", id, "err", err)
+	}
+	err = st.Err()
+	if httpStatus != 0 {
+		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, marshaler, w, r, err)
+}
+
+// routing is the gateway's routing error handler: no route is NOT_FOUND,
+// a route without the method 405.
+func (e *httpErrors) routing(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	var err error
+	switch path := strings.ToValidUTF8(r.URL.Path, "\uFFFD"); httpStatus {
+	case http.StatusNotFound:
+		err = apperr.NotFound("no method or resource at %q; see /openapi.json", path)
+	case http.StatusMethodNotAllowed:
+		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: status.Errorf(codes.Unimplemented, "%s is not allowed on %q", r.Method, path)}
+	case http.StatusBadRequest:
+		err = apperr.Invalid("path", "%q is not a path", path)
+	default:
+		err = fmt.Errorf("unexpected routing error %d for %s %q", httpStatus, r.Method, path)
+	}
+	e.handle(ctx, mux, marshaler, w, r, err)
+}
+
+// errTooLarge is what the HTTP gateway answers for a body over the limit:
+// 413, in the words gRPC uses for an oversized message.
+func errTooLarge(limit int) error {
+	return &runtime.HTTPStatusError{
+		HTTPStatus: http.StatusRequestEntityTooLarge,
+		Err:        status.Error(codes.ResourceExhausted, fmt.Sprintf("request body larger than the maximum of %d bytes", limit)),
+	}
+}
+
+// gatewayCall is on every call the gateway makes to the gRPC server: it
+// refuses a request with text that is not UTF-8 (the gateway copies path
+// and query parameters in as they come, and protobuf would fail to marshal
+// them, naming no field), and it sends the HTTP request's id as the call's.
+func gatewayCall(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if m, ok := req.(proto.Message); ok {
+		if err := validation.UTF8(m); err != nil {
+			return err
+		}
+	}
+	return invoker(withCallRequestID(ctx), method, req, reply, cc, opts...)
+}
+
+// gatewayStream is gatewayCall for streaming calls.
+func gatewayStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	s, err := streamer(withCallRequestID(ctx), desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return utf8Stream{s}, nil
+}
+
+type utf8Stream struct{ grpc.ClientStream }
+
+func (s utf8Stream) SendMsg(m any) error {
+	if pm, ok := m.(proto.Message); ok {
+		if err := validation.UTF8(pm); err != nil {
+			return err
+		}
+	}
+	return s.ClientStream.SendMsg(m)
+}
+
+// withCallRequestID sets the outgoing request id to the HTTP request's,
+// replacing any the caller smuggled in as Grpc-Metadata-X-Request-Id.
+func withCallRequestID(ctx context.Context) context.Context {
+	id := RequestID(ctx)
+	if id == "" {
+		return ctx
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	md = md.Copy()
+	md.Set(RequestIDHeader, id)
+	return metadata.NewOutgoingContext(ctx, md)
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/auth"
+)
+
+// TestGatewayInternalErrorsAreMaskedAndLogged: errors made in the HTTP layer
+// itself (a failure the gateway did not expect, an INTERNAL status of the
+// gateway's own gRPC client, a panic in a route) reach the client as a 500
+// with only a reference, its request id, which the ERROR log line has with
+// the detail.
+func TestGatewayInternalErrorsAreMaskedAndLogged(t *testing.T) {
+	var logs bytes.Buffer
+	errs := &httpErrors{log: slog.New(slog.NewJSONHandler(&logs, nil)), marshaler: &runtime.JSONPb{}}
+	errs.mux = runtime.NewServeMux(runtime.WithErrorHandler(errs.handle))
+	for name, route := range map[string]http.HandlerFunc{
+		"plain error": func(w http.ResponseWriter, r *http.Request) {
+			errs.write(w, r, errors.New("secret: marshal failed"))
+		},
+		"gRPC client status": func(w http.ResponseWriter, r *http.Request) {
+			errs.write(w, r, status.Error(codes.Internal, "grpc: error while marshaling: secret"))
+		},
+		"panic": func(http.ResponseWriter, *http.Request) { panic("secret state") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			logs.Reset()
+			w := httptest.NewRecorder()
+			errs.httpChain(route, 1<<10).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+			id := w.Header().Get(RequestIDHeader)
+			var body struct {
+				Code    int
+				Message string
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 500 || body.Code != int(codes.Internal) {
+				t.Fatalf("HTTP %d %s (%v), want 500 with a JSON status", w.Code, w.Body, err)
+			}
+			if strings.Contains(w.Body.String(), "secret") || body.Message != "internal error (reference "+id+")" || id == "" {
+				t.Errorf("client sees %s with X-Request-Id %q: want only the reference, the id", w.Body, id)
+			}
+			var line map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["level"] != "ERROR" || line["request_id"] != id || !strings.Contains(line["err"].(string), "secret") {
+				t.Errorf("log %s (%v): want one ERROR line with request_id %q and the detail", logs.String(), err, id)
+			}
+		})
+	}
+}
+
+// FuzzGatewayJSON sends arbitrary JSON bodies and path segments to the HTTP
+// handler of a real node: it never answers 500, always sets X-Request-Id,
+// and every refusal is a JSON google.rpc.Status.
+func FuzzGatewayJSON(f *testing.F) {
+	f.Add("agreements", "", `{"display_name":"x","kind":"KIND_MOU"}`)
+	f.Add("agreements", "a1", `{"display_name":"\u00e9","partner_countries":["CN","LA"],"signed_date":{"year":2024,"month":2,"day":30}}`)
+	f.Add("agreements", "x:undelete", `{"etag":"W/\"1\""}`)
+	f.Add("delegations", "", `{"display_name":"d","direction":"DIRECTION_OUTGOING","members":-1}`)
+	f.Add("projects", "", `{"registered_capital":{"currency_code":"VND","units":"9223372036854775807"}}`)
+	f.Add("agreements", "%ff", "{\"display_name\":\"\xff\"}")
+	f.Add("agreements", "", `{"display_name":`)
+	f.Add("nope", "..", `[1,2,3]`)
+	// One node per fuzzing process, with an admin token, so bodies get past
+	// authentication to decoding and validation.
+	ctx, stop := context.WithCancel(context.Background())
+	n, err := New(ctx, Config{
+		Member: "cao-bang", DataDir: f.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler), PlaintextAPI: true,
+		Limits: Limits{RatePerSecond: 1e9, Burst: 1e9, MaxMessageBytes: 64 << 10},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := n.Listen(); err != nil {
+		f.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- n.Serve(ctx) }()
+	f.Cleanup(func() { stop(); <-served })
+	token, err := n.IssueToken(ctx, auth.RoleAdmin, "fuzz", time.Time{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, collection, segment, body string) {
+		path := "/v1/provinces/cao-bang/" + collection
+		method := "POST"
+		if segment != "" {
+			path += "/" + segment
+			method = "PATCH"
+		}
+		if strings.HasSuffix(segment, ":undelete") {
+			method = "POST"
+		}
+		req, err := http.NewRequest(method, "http://node"+path, strings.NewReader(body))
+		if err != nil {
+			return // not a URL a client could send
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		w := httptest.NewRecorder()
+		n.http.Handler.ServeHTTP(w, req.WithContext(ctx))
+		out, _ := io.ReadAll(w.Result().Body)
+		if w.Code >= 500 {
+			t.Fatalf("%s %s %q: HTTP %d %s", method, path, body, w.Code, out)
+		}
+		if !saneRequestID(w.Header().Get(RequestIDHeader)) {
+			t.Fatalf("%s %s: X-Request-Id %q", method, path, w.Header().Values(RequestIDHeader))
+		}
+		if w.Code >= 400 {
+			var st struct {
+				Code    *int    `json:"code"`
+				Message *string `json:"message"`
+			}
+			if err := json.Unmarshal(out, &st); err != nil || st.Code == nil || st.Message == nil {
+				t.Fatalf("%s %s %q: HTTP %d body %q is not a JSON status (%v)", method, path, body, w.Code, out, err)
+			}
+		}
+	})
+}

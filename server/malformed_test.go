@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+)
+
+// rawCodec sends bytes as they are, so a test can put on the wire what no
+// protobuf library would marshal.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *v.(*[]byte), nil }
+func (rawCodec) Unmarshal(b []byte, v any) error {
+	*v.(*[]byte) = append([]byte(nil), b...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// withBadUTF8 marshals m and replaces every "XXXX" in its wire form by four
+// bytes that are not UTF-8 (same length, so the framing stays valid).
+func withBadUTF8(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	mustf(t, err, "marshal")
+	return bytes.ReplaceAll(b, []byte("XXXX"), []byte{0xff, 0xfe, 0xc0, 0x80})
+}
+
+// TestMalformedInputIsInvalidArgument: text that is not UTF-8 in a URL path,
+// a query, a JSON body or a gRPC message, and a gRPC message that is not
+// protobuf, are INVALID_ARGUMENT (HTTP 400) naming the field, with a request
+// id, never INTERNAL.
+func TestMalformedInputIsInvalidArgument(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	const coll = "/v1/provinces/cao-bang/agreements"
+
+	for _, c := range []struct {
+		what, method, path, body string
+		fields                   []string
+	}{
+		{"path", "GET", coll + "/ab%FFcd", "", []string{"name"}},
+		{"query", "GET", coll + "?filter=display_name%3D%22%FF%22", "", []string{"filter"}},
+		{"repeated query", "GET", "/v1/national/delegations:summarize?group_by=province&group_by=%FF", "", []string{"group_by[1]"}},
+		{"CSV query", "GET", "/v1/national/delegations/summary.csv?filter=%FF", "", []string{"filter"}},
+		// protojson names the place in the body (line and column), not the
+		// field.
+		{"JSON body", "POST", coll, "{\"display_name\":\"a\xffb\",\"kind\":\"KIND_MOU\"}", nil},
+		{"JSON key", "POST", coll, "{\"display\xff\":\"x\",\"kind\":\"KIND_MOU\"}", nil},
+	} {
+		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
+		wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.fields...)
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: no X-Request-Id", c.what)
+		}
+	}
+
+	create := func(a *twinningv1.Agreement) *twinningv1.CreateAgreementRequest {
+		return &twinningv1.CreateAgreementRequest{Parent: tn.parent(), Agreement: a}
+	}
+	for _, c := range []struct {
+		what   string
+		wire   []byte
+		fields []string
+	}{
+		{"string field", withBadUTF8(t, create(newAgreement("XXXX"))), []string{"agreement.display_name"}},
+		{"repeated string", withBadUTF8(t, create(&twinningv1.Agreement{DisplayName: "ok", PartnerCountries: []string{"CN", "XXXX"}})), []string{"agreement.partner_countries[1]"}},
+		{"two fields", withBadUTF8(t, &twinningv1.CreateAgreementRequest{Parent: "XXXX", Agreement: newAgreement("XXXX")}), []string{"parent", "agreement.display_name"}},
+		{"not protobuf", []byte{0x0a, 0xff}, nil},
+	} {
+		var header metadata.MD
+		var out []byte
+		err := tn.Conn().Invoke(ctx, twinningv1.TwinningService_CreateAgreement_FullMethodName, &c.wire, &out, grpc.ForceCodec(rawCodec{}), grpc.Header(&header))
+		if c.fields == nil {
+			wantCode(t, err, codes.InvalidArgument, c.what)
+		} else {
+			wantInvalid(t, err, c.what, c.fields...)
+		}
+		if len(header.Get("x-request-id")) != 1 {
+			t.Errorf("%s: x-request-id header %q, want one", c.what, header.Get("x-request-id"))
+		}
+	}
+}
