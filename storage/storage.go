@@ -8,6 +8,7 @@ package storage
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"time"
 
@@ -249,12 +250,18 @@ type Write struct {
 	Fingerprint []byte
 	// Mutate receives the stored record (nil when there is none) and the
 	// stamp of this write, and returns the new state. Returning an error
-	// abandons this write alone. Returning current itself leaves the record
+	// abandons this write alone. Returning ErrUnchanged leaves the record
 	// as it is: nothing is written, logged or audited, the stamp is unused,
-	// and Write returns current. It runs inside the write transaction, so
+	// and Write returns current. (A sentinel, not "return current": a Mutate
+	// that edits current in place and returns it must still be written.)
+	// It runs inside the write transaction, so
 	// it must be quick and must not block.
 	Mutate func(current proto.Message, stamp Stamp) (proto.Message, error)
 }
+
+// ErrUnchanged, returned by Write.Mutate for an existing record, leaves it
+// as it is.
+var ErrUnchanged = errors.New("record unchanged")
 
 // Actor is who makes a write, for the audit trail: the caller's identity,
 // the request id of the call and the call itself.

@@ -193,7 +193,7 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 		next := proto.Clone(current)
 		applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
 		if proto.Equal(next, current) {
-			return current, nil
+			return nil, storage.ErrUnchanged
 		}
 		if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
 			return nil, err
@@ -245,7 +245,7 @@ func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, d
 // write applies one change through the store. change gets the stored record
 // (nil if none) and the time of the write, and returns the new state; write
 // then stamps it with update_time and a new etag, as every change must.
-// change returns current itself to leave the record unchanged and unstamped.
+// change returns storage.ErrUnchanged to leave the record unchanged and unstamped.
 func (c *Collection[T]) write(ctx context.Context, name, requestID string, fingerprint []byte, change func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error)) (T, error) {
 	var zero T
 	m, err := c.node.Store.Write(ctx, storage.Write{
@@ -256,8 +256,8 @@ func (c *Collection[T]) write(ctx context.Context, name, requestID string, finge
 		Mutate: func(current proto.Message, st storage.Stamp) (proto.Message, error) {
 			now := timestamppb.New(st.Time)
 			next, err := change(current, now)
-			if err != nil || (current != nil && next == current) {
-				return next, err
+			if err != nil {
+				return nil, err
 			}
 			c.kind.SetUpdateTime(next, now)
 			c.kind.SetEtag(next, etag(st))

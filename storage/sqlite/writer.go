@@ -277,11 +277,11 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	hlc := db.clock.Now()
 	stamp := storage.Stamp{Time: time.Unix(0, hlc).UTC(), Seq: head.Seq + 1}
 	next, err := mutate(w, current, stamp)
+	if errors.Is(err, storage.ErrUnchanged) && current != nil {
+		return current, nil
+	}
 	if err != nil {
 		return nil, err
-	}
-	if current != nil && next == current {
-		return current, nil
 	}
 	if got := k.Name(next); got != w.Name {
 		return nil, fmt.Errorf("write of %s produced a record named %q", w.Name, got)

@@ -205,14 +205,14 @@ func testRequestFingerprint(t *testing.T, open Opener) {
 	}
 }
 
-// testUnchanged has Mutate return the stored record itself: nothing is
-// written and the stored record comes back.
+// testUnchanged has Mutate return storage.ErrUnchanged: nothing is written
+// and the stored record comes back.
 func testUnchanged(t *testing.T, open Opener) {
 	s := open(t, t.TempDir(), member)
 	ctx := context.Background()
 	first := mustWrite(t, s, put("a1", agreement(1)))
-	same := mustWrite(t, s, storage.Write{Kind: resource.Agreements, Name: name("a1"), Mutate: func(cur proto.Message, _ storage.Stamp) (proto.Message, error) {
-		return cur, nil
+	same := mustWrite(t, s, storage.Write{Kind: resource.Agreements, Name: name("a1"), Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return nil, storage.ErrUnchanged
 	}})
 	if !proto.Equal(same, first) {
 		t.Fatalf("unchanged write returned %v, want %v", same, first)
