@@ -256,6 +256,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
 		}
+		opts = append(opts, connectionOptions(cfg.Limits)...)
 		if creds != nil {
 			opts = append(opts, grpc.Creds(creds))
 		}
@@ -379,7 +380,10 @@ func (n *Node) buildGateway(ctx context.Context) error {
 			root.ServeHTTP(w, r)
 		}),
 		TLSConfig:         n.httpTLS,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: n.cfg.Limits.HandshakeTimeout,
+		ReadTimeout:       n.cfg.Limits.ReadTimeout,
+		WriteTimeout:      n.cfg.Limits.WriteTimeout,
+		IdleTimeout:       n.cfg.Limits.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
@@ -387,18 +391,19 @@ func (n *Node) buildGateway(ctx context.Context) error {
 }
 
 // Listen binds the gRPC and HTTP addresses, so callers know the ports (for
-// ":0") before Serve.
+// ":0") before Serve. Each listener is capped at Limits.Connections and
+// Limits.ConnectionsPerAddress.
 func (n *Node) Listen() error {
 	var err error
-	if n.grpcListener, err = net.Listen("tcp", n.cfg.GRPCAddr); err != nil {
+	if n.grpcListener, err = n.listen("gRPC", n.cfg.GRPCAddr); err != nil {
 		return fmt.Errorf("listen gRPC on %s: %w", n.cfg.GRPCAddr, err)
 	}
-	if n.httpListener, err = net.Listen("tcp", n.cfg.HTTPAddr); err != nil {
+	if n.httpListener, err = n.listen("HTTP", n.cfg.HTTPAddr); err != nil {
 		n.grpcListener.Close()
 		return fmt.Errorf("listen HTTP on %s: %w", n.cfg.HTTPAddr, err)
 	}
 	if n.peer != nil {
-		if n.peerListener, err = net.Listen("tcp", n.peerAddr); err != nil {
+		if n.peerListener, err = n.listen("peer", n.peerAddr); err != nil {
 			n.grpcListener.Close()
 			n.httpListener.Close()
 			return fmt.Errorf("listen for peers on %s (the member's address in the manifest): %w", n.peerAddr, err)
