@@ -38,6 +38,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/gen/openapi"
+	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/replication"
@@ -56,7 +57,8 @@ import (
 type Config struct {
 	// Member is the node's member id: a province slug, or "mofa".
 	Member string
-	// DataDir holds the node's database (provex.db).
+	// DataDir holds the node's database (provex.db). It is made owner-only
+	// (0700), as are the database's files (0600).
 	DataDir string
 	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free one.
 	GRPCAddr string
@@ -145,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := ownerfile.MkdirPrivate(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	validator, err := validation.New()
