@@ -9,9 +9,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"runtime"
+
+	"github.com/provex/provex/internal/ownerfile"
 )
 
 // maxKeyFileSize bounds what ReadKeyFile reads; a key file is a few hundred
@@ -146,27 +146,9 @@ func encodeKeys(keys NodeKeys) ([]byte, error) {
 // anything but one Ed25519 key followed by X25519 keys in PKCS #8 "PRIVATE
 // KEY" PEM blocks.
 func ReadKeyFile(path string) (NodeKeys, error) {
-	f, err := os.Open(path)
+	data, err := ownerfile.ReadPrivate(path, maxKeyFileSize)
 	if err != nil {
 		return NodeKeys{}, fmt.Errorf("federation: read key file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return NodeKeys{}, fmt.Errorf("federation: read key file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return NodeKeys{}, fmt.Errorf("federation: read key file %s: not a regular file", path)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return NodeKeys{}, fmt.Errorf("federation: read key file %s: mode %#o lets group or others read the private key; run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return NodeKeys{}, fmt.Errorf("federation: read key file: %w", err)
-	}
-	if len(data) > maxKeyFileSize {
-		return NodeKeys{}, fmt.Errorf("federation: read key file %s: larger than %d bytes", path, maxKeyFileSize)
 	}
 	var keys NodeKeys
 	for rest := data; ; {

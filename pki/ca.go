@@ -21,6 +21,9 @@
 //	tls.crt  a node's certificate (0644)
 //	tls.key  a node's TLS private key, PKCS #8 PEM (0600)
 //
+// Private keys are read only from files that group and others cannot read
+// (package internal/ownerfile).
+//
 // tls.key is distinct from node.key, the Ed25519 key with which a node signs
 // its change log.
 package pki
@@ -45,8 +48,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/resource"
 )
+
+// maxKeyFileSize bounds what is read of a private key file; one is a few
+// hundred bytes.
+const maxKeyFileSize = 64 << 10
 
 // File names inside a CA directory and a node's data directory.
 const (
@@ -151,13 +159,13 @@ func InitCA(dir string, name string, validity time.Duration, now time.Time) (*CA
 }
 
 // LoadCA reads ca.pem and ca.key from dir and checks that they belong
-// together and make a CA.
+// together and make a CA. It refuses a ca.key that group or others may read.
 func LoadCA(dir string) (*CA, error) {
 	certPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
 	if err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(dir, CAKeyFile))
+	keyPEM, err := ownerfile.ReadPrivate(filepath.Join(dir, CAKeyFile), maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
@@ -431,9 +439,19 @@ func replaceFile(path string, data []byte, perm os.FileMode) error {
 }
 
 // LoadNodeCert reads tls.crt and tls.key from dir. The certificate must name
-// a federation member (see MemberOf); Leaf is filled in.
+// a federation member (see MemberOf); Leaf is filled in. It refuses a
+// tls.key that group or others may read. Missing files give an error that
+// wraps os.ErrNotExist.
 func LoadNodeCert(dir string) (tls.Certificate, error) {
-	c, err := tls.LoadX509KeyPair(filepath.Join(dir, NodeCertFile), filepath.Join(dir, NodeKeyFile))
+	certPEM, err := os.ReadFile(filepath.Join(dir, NodeCertFile))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("pki: load node certificate: %w", err)
+	}
+	keyPEM, err := ownerfile.ReadPrivate(filepath.Join(dir, NodeKeyFile), maxKeyFileSize)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("pki: load node certificate: %w", err)
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("pki: load node certificate: %w", err)
 	}

@@ -263,6 +263,12 @@ func TestInitCAAndLoadCA(t *testing.T) {
 		}
 	}
 	keyBefore, _ := os.ReadFile(filepath.Join(dir, CAKeyFile))
+	// A ca.key others can read is refused, with the chmod to run.
+	os.Chmod(filepath.Join(dir, CAKeyFile), 0o640)
+	if _, err := LoadCA(dir); err == nil || !strings.Contains(err.Error(), "chmod 600 "+filepath.Join(dir, CAKeyFile)) {
+		t.Errorf("LoadCA with ca.key 0640: %v", err)
+	}
+	os.Chmod(filepath.Join(dir, CAKeyFile), 0o600)
 
 	// Never overwritten.
 	if _, err := InitCA(dir, "", year, now); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
@@ -346,6 +352,12 @@ func TestNodeFiles(t *testing.T) {
 	if m, err := MemberOf(c.Leaf); err != nil || m != "cao-bang" {
 		t.Fatalf("member = %q, %v", m, err)
 	}
+	// A tls.key others can read is refused, with the chmod to run.
+	os.Chmod(filepath.Join(dir, NodeKeyFile), 0o644)
+	if _, err := LoadNodeCert(dir); err == nil || !strings.Contains(err.Error(), "chmod 600 "+filepath.Join(dir, NodeKeyFile)) {
+		t.Errorf("LoadNodeCert with tls.key 0644: %v", err)
+	}
+	os.Chmod(filepath.Join(dir, NodeKeyFile), 0o600)
 
 	// Renewal replaces both files.
 	certPEM2, keyPEM2, _ := ca.Issue("cao-bang", nil, year, now)

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
@@ -81,8 +82,19 @@ func DialOptions(interval time.Duration) []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoffCfg, MinConnectTimeout: interval}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
+		// A peer that vanished mid-Pull (its machine off, a link down
+		// without a reset) is noticed in about a minute, not when the
+		// stream's deadline ends. Only while a call is in flight: idle
+		// connections are left to the server's idle timeout.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: 20 * time.Second}),
 	}
 }
+
+// KeepaliveTime is how long a peer connection with a call in flight may be
+// silent before the dialling node pings the other. Nodes' servers allow
+// pings this often (server.connectionOptions); a client pinging more often
+// than its server allows is sent GOAWAY too_many_pings.
+const KeepaliveTime = time.Minute
 
 // Engine runs sync for one node.
 type Engine struct {

@@ -36,6 +36,31 @@ type Limits struct {
 	// StreamsPerConnection bounds concurrent calls on one HTTP/2
 	// connection (default 256).
 	StreamsPerConnection uint32
+
+	// Connections bounds the connections each listener (API gRPC, HTTP
+	// gateway, peer endpoint) holds open at once (default 4096), and
+	// ConnectionsPerAddress those from one client IP address (default 256:
+	// many people behind one office's NAT, a few connections each). A
+	// connection over either is closed as soon as it is accepted, so one
+	// address holding thousands cannot take the file descriptors that other
+	// callers and peers need.
+	Connections           int
+	ConnectionsPerAddress int
+	// HandshakeTimeout bounds the time from accepting a connection to a
+	// finished TLS handshake and HTTP/2 preface (gRPC) or a first request's
+	// headers (HTTP) (default 10s): a bare TCP connection that says nothing
+	// is closed after it.
+	HandshakeTimeout time.Duration
+	// ReadTimeout bounds reading an HTTP request with its body (default 1m:
+	// a 4 MiB body at 70 KB/s), WriteTimeout writing its response (default
+	// 2m, beyond CallTimeout; a sync Pull over HTTP is cut there, peers pull
+	// over gRPC).
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// IdleTimeout closes a connection without a call in flight for this
+	// long: an HTTP keep-alive connection, or a gRPC one (with a GOAWAY;
+	// clients reconnect when they next call) (default 5m).
+	IdleTimeout time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -59,6 +84,24 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.StreamsPerConnection == 0 {
 		l.StreamsPerConnection = 256
+	}
+	if l.Connections <= 0 {
+		l.Connections = 4096
+	}
+	if l.ConnectionsPerAddress <= 0 {
+		l.ConnectionsPerAddress = 256
+	}
+	if l.HandshakeTimeout <= 0 {
+		l.HandshakeTimeout = 10 * time.Second
+	}
+	if l.ReadTimeout <= 0 {
+		l.ReadTimeout = time.Minute
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = 2 * time.Minute
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 5 * time.Minute
 	}
 	return l
 }

@@ -38,6 +38,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/gen/openapi"
+	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/replication"
@@ -56,7 +57,8 @@ import (
 type Config struct {
 	// Member is the node's member id: a province slug, or "mofa".
 	Member string
-	// DataDir holds the node's database (provex.db).
+	// DataDir holds the node's database (provex.db). It is made owner-only
+	// (0700), as are the database's files (0600).
 	DataDir string
 	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free one.
 	GRPCAddr string
@@ -145,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := ownerfile.MkdirPrivate(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	validator, err := validation.New(resource.FieldRules())
@@ -257,6 +259,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
 		}
+		opts = append(opts, connectionOptions(cfg.Limits)...)
 		if creds != nil {
 			opts = append(opts, grpc.Creds(creds))
 		}
@@ -372,7 +375,10 @@ func (n *Node) buildGateway(ctx context.Context) error {
 	n.http = &http.Server{
 		Handler:           errs.httpChain(root, n.cfg.Limits.MaxMessageBytes),
 		TLSConfig:         n.httpTLS,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: n.cfg.Limits.HandshakeTimeout,
+		ReadTimeout:       n.cfg.Limits.ReadTimeout,
+		WriteTimeout:      n.cfg.Limits.WriteTimeout,
+		IdleTimeout:       n.cfg.Limits.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
@@ -380,18 +386,19 @@ func (n *Node) buildGateway(ctx context.Context) error {
 }
 
 // Listen binds the gRPC and HTTP addresses, so callers know the ports (for
-// ":0") before Serve.
+// ":0") before Serve. Each listener is capped at Limits.Connections and
+// Limits.ConnectionsPerAddress.
 func (n *Node) Listen() error {
 	var err error
-	if n.grpcListener, err = net.Listen("tcp", n.cfg.GRPCAddr); err != nil {
+	if n.grpcListener, err = n.listen("gRPC", n.cfg.GRPCAddr); err != nil {
 		return fmt.Errorf("listen gRPC on %s: %w", n.cfg.GRPCAddr, err)
 	}
-	if n.httpListener, err = net.Listen("tcp", n.cfg.HTTPAddr); err != nil {
+	if n.httpListener, err = n.listen("HTTP", n.cfg.HTTPAddr); err != nil {
 		n.grpcListener.Close()
 		return fmt.Errorf("listen HTTP on %s: %w", n.cfg.HTTPAddr, err)
 	}
 	if n.peer != nil {
-		if n.peerListener, err = net.Listen("tcp", n.peerAddr); err != nil {
+		if n.peerListener, err = n.listen("peer", n.peerAddr); err != nil {
 			n.grpcListener.Close()
 			n.httpListener.Close()
 			return fmt.Errorf("listen for peers on %s (the member's address in the manifest): %w", n.peerAddr, err)

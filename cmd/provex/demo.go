@@ -152,7 +152,7 @@ func demoFederation(dir string, members []string, basePort int) (*federation.Man
 	}
 	m.CA = ca.CertPEM()
 	for _, id := range members {
-		if err := os.MkdirAll(filepath.Join(dir, id), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, id), 0o700); err != nil {
 			return nil, nil, nil, err
 		}
 		if err := federation.WriteKeyFile(filepath.Join(dir, id, server.KeyFile), keys[id]); err != nil {

@@ -24,7 +24,7 @@ import (
 // a database that exists; with it, a new node's database is made.
 func openData(ctx context.Context, dir, member string) (*sqlite.DB, error) {
 	if member != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
 	}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -134,7 +135,9 @@ type DB struct {
 
 // Open opens (creating if needed) the database at path for the node of the
 // given origin (its member id), applies pending migrations and starts the
-// writer. It is the only place provex opens a database.
+// writer. It is the only place provex opens a database. The database file
+// and its -wal and -shm files are made owner-only (0600), existing ones
+// tightened with a warning in the log.
 //
 // An empty origin means the member the database was created for, for tools
 // that open a node's database by path (tokens, audit verification).
@@ -150,6 +153,16 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	// Owner-only before SQLite opens it: SQLite creates the -wal and -shm
+	// files with the database file's mode.
+	if err := ownerfile.CreatePrivate(path, opts.Logger); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	for _, f := range []string{path + "-wal", path + "-shm"} {
+		if err := ownerfile.Tighten(f, ownerfile.FileMode, opts.Logger); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
 	writer, err := sql.Open("sqlite3", dsn(path, false))
 	if err != nil {

@@ -1,0 +1,308 @@
+package server_test
+
+// Tests of the connection limits (issue 10, point 1): caps on the
+// connections each listener holds, per client address and in total, and
+// the timeouts that close connections which say nothing, send a body that
+// never ends, or sit idle. Real nodes on loopback; a flood comes from
+// 127.0.0.1 while honest callers dial from 127.0.0.2 and 127.0.0.3, as
+// callers on other machines would (Linux routes all of 127/8 to lo).
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/provex/provex/auth"
+	"github.com/provex/provex/client"
+	"github.com/provex/provex/federation"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/freeport"
+	"github.com/provex/provex/pki"
+	"github.com/provex/provex/replication"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/server"
+)
+
+// fromAddr is a dialer whose connections come from the loopback address ip.
+func fromAddr(ip string) *net.Dialer {
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+}
+
+// pairNode is one node of a two-member federation, with an admin client and
+// an HTTP client that dial from 127.0.0.2.
+type pairNode struct {
+	srv   *server.Node
+	api   *client.Client
+	http  *http.Client
+	token string
+}
+
+// pair is a federation of cao-bang and the ministry syncing with each other,
+// its nodes started one by one. The ministry dials cao-bang's peer endpoint
+// from 127.0.0.3.
+type pair struct {
+	t        *testing.T
+	limits   server.Limits
+	manifest *federation.Manifest
+	keys     map[string]federation.NodeKeys
+	ca       *pki.CA
+	pool     *x509.CertPool
+}
+
+func newPair(t *testing.T, limits server.Limits) *pair {
+	t.Helper()
+	addrs, err := freeport.Addrs(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, keys, err := federation.DevFederation([]string{"cao-bang", resource.Ministry}, addrs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CA = ca.CertPEM()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Certificate())
+	limits.RatePerSecond, limits.Burst = 1e6, 1e6
+	return &pair{t: t, limits: limits, manifest: m, keys: keys, ca: ca, pool: pool}
+}
+
+func (p *pair) start(id string) *pairNode {
+	t := p.t
+	t.Helper()
+	cert, err := p.ca.IssueTLS(id, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{
+		Member: id, DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Keys: p.keys[id], Manifest: p.manifest, Peers: []string{"cao-bang"}, SyncInterval: 200 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), Cert: &cert, PlaintextAPI: true, Limits: p.limits, ShutdownTimeout: 10 * time.Second,
+	}
+	if id == "cao-bang" {
+		cfg.Peers = []string{resource.Ministry}
+	} else {
+		cfg.SyncDial = func(member, addr string) (*grpc.ClientConn, error) {
+			creds := credentials.NewTLS(pki.PeerClientConfig(cert, p.pool, member))
+			d := fromAddr("127.0.0.3")
+			return grpc.NewClient(addr, append(replication.DialOptions(200*time.Millisecond), grpc.WithTransportCredentials(creds),
+				grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }))...)
+		}
+	}
+	n, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s: Serve: %v", id, err)
+		}
+	})
+	token, err := n.IssueToken(ctx, auth.RoleAdmin, "test", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := fromAddr("127.0.0.2")
+	c, err := client.Dial(n.GRPCAddr(), client.WithToken(token),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 20 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	return &pairNode{srv: n, api: c, http: hc, token: token}
+}
+
+// flood opens count connections from 127.0.0.1 to addr that send nothing,
+// and returns them (closed at cleanup). Connections the node refuses at
+// once may fail to dial; they are not returned.
+func flood(t *testing.T, addr string, count int) []net.Conn {
+	t.Helper()
+	var out []net.Conn
+	d := fromAddr("127.0.0.1")
+	for range count {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range out {
+			c.Close()
+		}
+	})
+	return out
+}
+
+// closedWithin reports whether the node closes c (or has closed it) within
+// d, discarding whatever it sends first (an HTTP error, a GOAWAY).
+func closedWithin(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// refusedAtOnce reports whether a new connection from 127.0.0.1 to addr is
+// closed by the node at once.
+func refusedAtOnce(addr string) bool {
+	c, err := fromAddr("127.0.0.1").Dial("tcp", addr)
+	if err != nil {
+		return true
+	}
+	defer c.Close()
+	return closedWithin(c, 5*time.Second)
+}
+
+// slowBody sends an HTTP request from 127.0.0.1 whose body stops after its
+// first bytes.
+func slowBody(t *testing.T, addr, token string) net.Conn {
+	t.Helper()
+	c, err := fromAddr("127.0.0.1").Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST /v1/provinces/cao-bang/agreements?agreement_id=slow HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"display_name\": ", addr, token)
+	return c
+}
+
+// TestConnectionFlood: one address holding thousands of idle connections and
+// slow request bodies to every listener of a node does not keep an API
+// client (gRPC and HTTP) or a peer's sync out. The caps per address keep the
+// flood to its share; what is over them is closed at once.
+func TestConnectionFlood(t *testing.T) {
+	// Timeouts long enough that the flood holds its slots throughout: the
+	// caps alone must let the others in.
+	p := newPair(t, server.Limits{
+		Connections: 400, ConnectionsPerAddress: 40,
+		HandshakeTimeout: 5 * time.Minute, ReadTimeout: 5 * time.Minute, IdleTimeout: 5 * time.Minute,
+	})
+	province := p.start("cao-bang")
+	ctx := testCtx(t)
+	n := province.srv
+	var ministry *pairNode
+	create := func(id string) {
+		t.Helper()
+		_, err := province.api.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+			Parent: "provinces/cao-bang", AgreementId: id, Agreement: newAgreement("flood " + id),
+		})
+		mustf(t, err, "create %s over gRPC during the flood", id)
+	}
+	waitSynced := func(id string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, err := ministry.api.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: "provinces/cao-bang/agreements/" + id})
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not reach the ministry: %v", id, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for range 20 {
+		slowBody(t, n.HTTPAddr(), province.token)
+	}
+	for _, addr := range []string{n.GRPCAddr(), n.HTTPAddr(), n.PeerAddr()} {
+		flood(t, addr, 1000)
+		if !refusedAtOnce(addr) {
+			t.Errorf("%s: a connection from the flooding address, over its cap, was not closed at once", addr)
+		}
+	}
+
+	// Honest callers from other addresses still get through.
+	create("during")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+"/v1/provinces/cao-bang/agreements/during", nil)
+	mustf(t, err, "request")
+	req.Header.Set("Authorization", "Bearer "+province.token)
+	resp, err := province.http.Do(req)
+	mustf(t, err, "GET over HTTP during the flood")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "flood during") {
+		t.Errorf("GET over HTTP during the flood: %d %s", resp.StatusCode, body)
+	}
+	// The ministry, started now, connects to the flooded peer endpoint
+	// from its own address and pulls.
+	ministry = p.start(resource.Ministry)
+	waitSynced("during")
+}
+
+// TestConnectionTimeouts: connections that never finish a handshake, a
+// request body that never ends, and idle connections are closed by the
+// node, on every listener.
+func TestConnectionTimeouts(t *testing.T) {
+	province := newPair(t, server.Limits{
+		HandshakeTimeout: 300 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, IdleTimeout: 500 * time.Millisecond,
+	}).start("cao-bang")
+	n := province.srv
+	const within = 15 * time.Second
+	for _, l := range []struct{ name, addr string }{{"gRPC", n.GRPCAddr()}, {"HTTP", n.HTTPAddr()}, {"peer", n.PeerAddr()}} {
+		c, err := fromAddr("127.0.0.1").Dial("tcp", l.addr)
+		mustf(t, err, "dial %s", l.name)
+		defer c.Close()
+		if !closedWithin(c, within) {
+			t.Errorf("%s: a connection that sends nothing is still open after %v", l.name, within)
+		}
+	}
+	t.Run("slow body", func(t *testing.T) {
+		if c := slowBody(t, n.HTTPAddr(), province.token); !closedWithin(c, within) {
+			t.Errorf("a request whose body never ends is still open after %v", within)
+		}
+	})
+	t.Run("idle HTTP", func(t *testing.T) {
+		c, err := fromAddr("127.0.0.1").Dial("tcp", n.HTTPAddr())
+		mustf(t, err, "dial")
+		defer c.Close()
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", n.HTTPAddr())
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		mustf(t, err, "read response")
+		resp.Body.Close()
+		if resp.Close {
+			t.Fatal("the node closed the connection after one request; want keep-alive")
+		}
+		if !closedWithin(c, within) {
+			t.Errorf("an idle keep-alive connection is still open after %v", within)
+		}
+	})
+	t.Run("idle gRPC", func(t *testing.T) {
+		ctx := testCtx(t)
+		conn := province.api.Conn()
+		_, err := province.api.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang"})
+		mustf(t, err, "list")
+		// The node's GOAWAY after IdleTimeout sends the client to IDLE.
+		for s := conn.GetState(); s != connectivity.Idle; s = conn.GetState() {
+			if !conn.WaitForStateChange(ctx, s) {
+				t.Fatalf("the gRPC connection stayed %v: not closed for idleness", s)
+			}
+		}
+	})
+}
