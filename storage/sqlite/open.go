@@ -70,6 +70,9 @@ type Options struct {
 	Directory changelog.Directory
 	// NoAudit writes no audit trail: only to measure what it costs (bench).
 	NoAudit bool
+	// ReadAuditQueue bounds the read records waiting for the writer
+	// (default 4096); reads beyond it are refused.
+	ReadAuditQueue int
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
 	Committed func()
@@ -127,6 +130,10 @@ type DB struct {
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
 	auditHead audit.Record
+	// reads queues the records of audited reads for the writer, which
+	// appends them in batches (readBatch, reused).
+	reads     chan audit.Record
+	readBatch []audit.Record
 
 	tokenMu    sync.Mutex
 	tokenCache map[string]cachedToken
@@ -147,6 +154,9 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
+	}
+	if opts.ReadAuditQueue <= 0 {
+		opts.ReadAuditQueue = 4096
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
@@ -235,6 +245,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		damageGen: map[string]uint64{},
 		committed: opts.Committed,
 		noAudit:   opts.NoAudit,
+		reads:     make(chan audit.Record, opts.ReadAuditQueue),
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()

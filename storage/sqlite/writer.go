@@ -82,12 +82,17 @@ func (db *DB) runWriter() {
 			continue
 		case p := <-db.queue:
 			batch = append(batch[:0], p)
+		case r := <-db.reads:
+			db.commitReads(r)
+			continue
 		case <-db.stop:
-			// Writes queued before Close still get their commit.
+			// Writes and reads queued before Close still get their commit.
 			for {
 				select {
 				case p := <-db.queue:
 					db.commit([]*pendingWrite{p})
+				case r := <-db.reads:
+					db.commitReads(r)
 				default:
 					return
 				}
@@ -470,6 +475,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, deleteValues, insertValue                     *sql.Stmt
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn *sql.Stmt
+	insertAuditName                                                                           *sql.Stmt
 }
 
 type kindStmts struct {
@@ -509,6 +515,7 @@ func (db *DB) prepareAll() error {
 		deleteValues:     prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
 		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),
 		insertAudit:      prepare(db.writer, insertAuditSQL),
+		insertAuditName:  prepare(db.writer, "INSERT OR IGNORE INTO audit_names (name, seq) VALUES (?, ?)"),
 	}
 	db.shared = shared
 	for _, k := range resource.Kinds() {
