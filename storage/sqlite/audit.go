@@ -76,8 +76,10 @@ func insertAudit(tx *sql.Tx, stmt *sql.Stmt, r *audit.Record) error {
 // (aggregate) is recorded even though it names no records.
 //
 // Reads do not wait for a commit: the writer appends queued read records
-// in batches of their own (commitReads), hash-chained with the writes.
-// A full queue refuses the read rather than serve it unaudited.
+// in batches of their own every readCommitDelay at most (commitReads),
+// hash-chained with the writes. When the queue is full a read waits up to
+// Options.ReadAuditWait for room, then is refused rather than served
+// unaudited.
 func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, records []proto.Message, aggregate bool) error {
 	a := storage.ActorFrom(ctx)
 	if db.noAudit || a.Reads == storage.ReadsNotAudited {
@@ -103,16 +105,27 @@ func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, reco
 	case db.reads <- r:
 		return nil
 	default:
+	}
+	// The writer is behind: readers wait for it a while (which paces
+	// them to the rate it records reads at), then are refused.
+	wait := time.NewTimer(db.readWait)
+	defer wait.Stop()
+	select {
+	case db.reads <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-wait.C:
 		return apperr.ResourceExhausted("the audit trail is behind in recording reads of confidential records; retry shortly")
 	}
 }
 
-// commitReads appends first and the read records queued behind it to the
-// trail, in one transaction of the writer goroutine, signing the new head.
-// The reads were answered already: if the commit fails, their records are
-// lost, and the log says how many.
-func (db *DB) commitReads(first audit.Record) {
-	batch := append(db.readBatch[:0], first)
+// commitReads appends the read records gathered in db.readBatch and those
+// queued behind them to the trail, in one transaction of the writer
+// goroutine, signing the new head. The reads were answered already: if the
+// commit fails, their records are lost, and the log says how many.
+func (db *DB) commitReads() {
+	batch := db.readBatch
 fill:
 	for len(batch) < cap(db.reads) {
 		select {
@@ -122,7 +135,9 @@ fill:
 			break fill
 		}
 	}
-	db.readBatch = batch
+	if len(batch) == 0 {
+		return
+	}
 	before := db.auditHead
 	err := func() error {
 		tx, err := db.writer.Begin()
@@ -130,6 +145,7 @@ fill:
 			return err
 		}
 		defer tx.Rollback()
+		insertName := tx.Stmt(db.shared.insertAuditName)
 		for i := range batch {
 			r := &batch[i]
 			if db.auditHead.Seq == 0 {
@@ -141,7 +157,7 @@ fill:
 				return err
 			}
 			for _, name := range r.Names {
-				if _, err := tx.Stmt(db.shared.insertAuditName).Exec(name, r.Seq); err != nil {
+				if _, err := insertName.Exec(name, r.Seq); err != nil {
 					return fmt.Errorf("index audit record: %w", err)
 				}
 			}
@@ -157,6 +173,7 @@ fill:
 		db.log.Error("read audit records lost: their commit failed", "records", len(batch), "err", err)
 	}
 	clear(batch)
+	db.readBatch = batch[:0]
 }
 
 // signAuditHead signs the trail's head when this transaction extended it,

@@ -71,8 +71,10 @@ type Options struct {
 	// NoAudit writes no audit trail: only to measure what it costs (bench).
 	NoAudit bool
 	// ReadAuditQueue bounds the read records waiting for the writer
-	// (default 4096); reads beyond it are refused.
+	// (default 4096). A read that finds it full waits up to ReadAuditWait
+	// (default 1s) for room, then is refused (RESOURCE_EXHAUSTED).
 	ReadAuditQueue int
+	ReadAuditWait  time.Duration
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
 	Committed func()
@@ -134,6 +136,7 @@ type DB struct {
 	// appends them in batches (readBatch, reused).
 	reads     chan audit.Record
 	readBatch []audit.Record
+	readWait  time.Duration
 
 	tokenMu    sync.Mutex
 	tokenCache map[string]cachedToken
@@ -157,6 +160,9 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	}
 	if opts.ReadAuditQueue <= 0 {
 		opts.ReadAuditQueue = 4096
+	}
+	if opts.ReadAuditWait <= 0 {
+		opts.ReadAuditWait = time.Second
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
@@ -246,6 +252,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		committed: opts.Committed,
 		noAudit:   opts.NoAudit,
 		reads:     make(chan audit.Record, opts.ReadAuditQueue),
+		readWait:  opts.ReadAuditWait,
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()

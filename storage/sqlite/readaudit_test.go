@@ -174,13 +174,13 @@ func TestReadsAreAudited(t *testing.T) {
 }
 
 // TestReadRefusedWhenItsAuditRecordCannotBeQueued holds the writer inside
-// a write while audited reads arrive: beyond the queue's bound they are
-// refused, not answered unaudited; once the writer is free, the queued
-// ones are recorded.
+// a write while audited reads arrive: beyond the queue's bound they wait,
+// then are refused, not answered unaudited; once the writer is free, the
+// queued ones are recorded.
 func TestReadRefusedWhenItsAuditRecordCannotBeQueued(t *testing.T) {
 	ctx := context.Background()
 	_, key, _ := ed25519.GenerateKey(nil)
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlite.Options{Key: key, ReadAuditQueue: 2})
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlite.Options{Key: key, ReadAuditQueue: 2, ReadAuditWait: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

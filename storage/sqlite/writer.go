@@ -68,11 +68,22 @@ func (db *DB) enqueue(ctx context.Context, p *pendingWrite) error {
 // it is idle.
 const optimizeEvery = 30 * time.Minute
 
+// readCommitDelay is how long the writer lets read records gather before
+// it commits them: one commit (an fsync and a head signature) per period
+// whatever the rate of reads, for records of reads answered at most that
+// long before.
+const readCommitDelay = 10 * time.Millisecond
+
 func (db *DB) runWriter() {
 	defer close(db.stopped)
 	batch := make([]*pendingWrite, 0, db.maxBatch)
 	optimize := time.NewTicker(optimizeEvery)
 	defer optimize.Stop()
+	// The first read record queued starts readTimer; reads is nil until it
+	// fires, and then every record queued meanwhile commits at once.
+	reads, readTimer := db.reads, time.NewTimer(time.Hour)
+	readTimer.Stop()
+	defer readTimer.Stop()
 	for {
 		select {
 		case <-optimize.C:
@@ -82,8 +93,14 @@ func (db *DB) runWriter() {
 			continue
 		case p := <-db.queue:
 			batch = append(batch[:0], p)
-		case r := <-db.reads:
-			db.commitReads(r)
+		case r := <-reads:
+			db.readBatch = append(db.readBatch[:0], r)
+			reads = nil
+			readTimer.Reset(readCommitDelay)
+			continue
+		case <-readTimer.C:
+			db.commitReads()
+			reads = db.reads
 			continue
 		case <-db.stop:
 			// Writes and reads queued before Close still get their commit.
@@ -91,9 +108,8 @@ func (db *DB) runWriter() {
 				select {
 				case p := <-db.queue:
 					db.commit([]*pendingWrite{p})
-				case r := <-db.reads:
-					db.commitReads(r)
 				default:
+					db.commitReads()
 					return
 				}
 			}
