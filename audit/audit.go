@@ -6,6 +6,10 @@
 // the write they describe (storage/sqlite does that), so a write without
 // its audit record cannot exist.
 //
+// Reads are in the same chain: one read record per call that read national
+// or restricted records (or any record, when the node audits every read),
+// naming the records it returned. They name no change-log entries.
+//
 // Verification checks three things: the chain (an edited, inserted or
 // removed record breaks it); its cover of the change log (every change-log
 // entry the node holds was written by exactly one audited write, and every
@@ -25,7 +29,7 @@ import (
 	"sort"
 )
 
-// Record is one audited write.
+// Record is one audited write or read.
 type Record struct {
 	Seq       int64 // consecutive from 1
 	Time      int64 // Unix nanoseconds
@@ -39,8 +43,13 @@ type Record struct {
 	FirstSeq   int64
 	LastSeq    int64
 	ChangeHash []byte
-	PrevHash   []byte
-	Hash       []byte
+	// Read marks a read record: Resource is what the call asked for (a
+	// record, or a collection for a list or a summary) and Names the
+	// records it returned; it names no change-log entries.
+	Read     bool
+	Names    []string
+	PrevHash []byte
+	Hash     []byte
 }
 
 // ActionRepair is the action of a record that restored damaged change-log
@@ -51,7 +60,12 @@ const ActionRepair = "sync.repair"
 // ZeroHash is the PrevHash of record 1.
 var ZeroHash = make([]byte, sha256.Size)
 
-const hashDomain = "provex/audit/v1\x00"
+const (
+	hashDomain = "provex/audit/v1\x00"
+	// A read record has a domain of its own, so that the hashes of write
+	// records are those of trails written before reads were audited.
+	readDomain = "provex/audit-read/v1\x00"
+)
 
 // Sum is the hash of a record: every field but Hash, length-prefixed.
 func Sum(r *Record) []byte {
@@ -66,13 +80,23 @@ func Sum(r *Record) []byte {
 		binary.BigEndian.PutUint64(buf[:8], uint64(v))
 		h.Write(buf[:8])
 	}
-	h.Write([]byte(hashDomain))
+	if r.Read {
+		h.Write([]byte(readDomain))
+	} else {
+		h.Write([]byte(hashDomain))
+	}
 	num(r.Seq)
 	num(r.Time)
 	str([]byte(r.Actor))
 	str([]byte(r.RequestID))
 	str([]byte(r.Action))
 	str([]byte(r.Resource))
+	if r.Read {
+		num(int64(len(r.Names)))
+		for _, n := range r.Names {
+			str([]byte(n))
+		}
+	}
 	str([]byte(r.Origin))
 	num(r.FirstSeq)
 	num(r.LastSeq)
@@ -127,6 +151,10 @@ func (v *Verifier) Add(r Record) {
 		v.problem("record %d was edited: its hash does not match its content", r.Seq)
 	}
 	switch {
+	case r.Read:
+		if r.Origin != "" || r.FirstSeq != 0 || r.LastSeq != 0 || len(r.ChangeHash) != 0 {
+			v.problem("read record %d names change-log entries", r.Seq)
+		}
 	case r.Origin == "" || r.FirstSeq < 1 || r.LastSeq < r.FirstSeq:
 		v.problem("record %d names no change-log entries", r.Seq)
 	case r.Action == ActionRepair:

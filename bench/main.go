@@ -8,6 +8,7 @@
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //	go run ./bench summary [-records 1000000]   national summaries over many records
 //	go run ./bench soak [-duration 1m]          three node processes under mixed load: RSS, files, goroutines, errors
+//	go run ./bench reads                        Get and List of public and national records (audited reads)
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
 // GetAgreement directly on database/sql + mattn/go-sqlite3: the same schema,
@@ -34,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -55,6 +56,8 @@ func main() {
 		err = runSealing(os.Args[2:])
 	case "soak":
 		err = runSoak(os.Args[2:])
+	case "reads":
+		err = runReads(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

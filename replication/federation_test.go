@@ -41,6 +41,8 @@ type testNode struct {
 	cancel context.CancelFunc
 	done   chan error
 	client *client.Client
+	// auditAllReads starts the node auditing every read.
+	auditAllReads bool
 }
 
 type testFederation struct {
@@ -122,6 +124,7 @@ func (f *testFederation) start(member string) *testNode {
 		LogCheckInterval: f.logCheck, LogScrubInterval: f.logScrub,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
+		AuditAllReads: n.auditAllReads,
 	})
 	if err != nil {
 		f.t.Fatalf("start %s: %v", member, err)

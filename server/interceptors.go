@@ -65,17 +65,25 @@ type interceptors struct {
 	validator *validation.Validator
 	guard     *guard
 	codec     *requestCodec
+	// reads is which reads of people and programs the audit trail records.
+	reads storage.ReadAudit
 }
 
-// admit runs the guard and, for an admitted call, names its writes' actor
-// for the audit trail.
+// admit runs the guard and, for an admitted call, names its actor for the
+// audit trail: of its writes, and of its reads as ic.reads says. A peer's
+// calls read no records for anyone's eyes (sync serves stored entries,
+// sealed unless public), so they are not audited as reads.
 func (ic *interceptors) admit(ctx context.Context, method, requestID string) (context.Context, error) {
 	ctx, err := ic.guard.admit(ctx, method)
 	if err != nil {
 		return ctx, err
 	}
 	id, _ := auth.FromContext(ctx)
-	return storage.WithActor(ctx, storage.Actor{Name: id.String(), RequestID: requestID, Action: method}), nil
+	reads := ic.reads
+	if id.Kind == auth.KindPeer {
+		reads = storage.ReadsNotAudited
+	}
+	return storage.WithActor(ctx, storage.Actor{Name: id.String(), RequestID: requestID, Action: method, Reads: reads}), nil
 }
 
 func (ic *interceptors) begin(ctx context.Context) (context.Context, string) {

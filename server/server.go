@@ -50,6 +50,7 @@ import (
 	"github.com/provex/provex/services/national"
 	"github.com/provex/provex/services/node"
 	"github.com/provex/provex/services/twinning"
+	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlite"
 )
 
@@ -100,6 +101,10 @@ type Config struct {
 	PlaintextAPI bool
 	// Limits bound what one caller can take (see Limits for defaults).
 	Limits Limits
+	// AuditAllReads records every read in the audit trail, public records
+	// included. Without it, reads that return national or restricted
+	// records are recorded, and summaries.
+	AuditAllReads bool
 	// Unprotected turns off TLS, tokens, authorization and the audit trail,
 	// and believes the member a sync caller claims: only to measure what
 	// security costs (bench). Never for a node anyone else can reach.
@@ -244,7 +249,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 	policy := auth.DefaultPolicy()
 	policy.Set(nodev1.NodeService_GetCaller_FullMethodName, auth.RequireOpen)
-	ic := &interceptors{log: cfg.Logger, validator: validator, guard: &guard{
+	reads := storage.ReadsConfidential
+	if cfg.AuditAllReads {
+		reads = storage.ReadsAll
+	}
+	ic := &interceptors{log: cfg.Logger, validator: validator, reads: reads, guard: &guard{
 		member: cfg.Member, manifest: cfg.Manifest, tokens: store, policy: policy, limits: cfg.Limits,
 		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,

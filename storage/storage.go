@@ -24,6 +24,11 @@ import (
 type Store interface {
 	// Get returns the record with the given name, deleted or not. A missing
 	// record is an *apperr.Error with code NOT_FOUND.
+	//
+	// Get, List and Summarize audit the read as the Actor of ctx asks
+	// (Actor.Reads). The read is answered once its audit record is queued,
+	// before that record commits; when the queue is full the read is
+	// refused (RESOURCE_EXHAUSTED), never answered unaudited.
 	Get(ctx context.Context, kind *resource.Kind, name string) (proto.Message, error)
 	// List returns one page of records matching q, in q.OrderBy order with
 	// arrival order in this store as the last tie-breaker (and the default).
@@ -263,13 +268,31 @@ type Write struct {
 // as it is.
 var ErrUnchanged = errors.New("record unchanged")
 
-// Actor is who makes a write, for the audit trail: the caller's identity,
-// the request id of the call and the call itself.
+// Actor is who makes a write or a read, for the audit trail: the caller's
+// identity, the request id of the call and the call itself.
 type Actor struct {
 	Name      string
 	RequestID string
 	Action    string
+	// Reads says which of the actor's reads (Get, List, Summarize) the
+	// audit trail records.
+	Reads ReadAudit
 }
+
+// ReadAudit is which reads the audit trail records.
+type ReadAudit int8
+
+const (
+	// ReadsNotAudited: the node's own tools, tests and sync, which serve
+	// nobody's eyes (sync sends stored entries, sealed when not public).
+	ReadsNotAudited ReadAudit = iota
+	// ReadsConfidential: calls that return national or restricted records,
+	// naming those records, and every summary (its totals may include
+	// them).
+	ReadsConfidential
+	// ReadsAll: every read, naming every record returned.
+	ReadsAll
+)
 
 type actorKey struct{}
 

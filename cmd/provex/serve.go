@@ -41,6 +41,9 @@ type serveConfig struct {
 	Dev bool `json:"dev"`
 	// RateLimit is the calls a second each caller may make (default 5000).
 	RateLimit float64 `json:"rate_limit"`
+	// AuditAllReads records every read in the audit trail, not only those
+	// of national and restricted records.
+	AuditAllReads bool `json:"audit_all_reads"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -63,6 +66,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	syncInterval := fs.String("sync-interval", "", "periodic exchange with each peer (default 5s)")
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
 	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token or peer may make, bursts of twice that (default 5000)")
+	auditAllReads := fs.Bool("audit-all-reads", false, "record every read in the audit trail, public records too (default: reads of national and restricted records, and summaries)")
 	dev := fs.Bool("dev", false, "dev mode: serve the API without TLS (this machine only); sync keeps mutual TLS")
 	if err := fs.Parse(args); err != nil {
 		return &cli.UsageError{Msg: "serve: " + err.Error()}
@@ -102,6 +106,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.Dev = *dev
 		case "rate-limit":
 			cfg.RateLimit = *rateLimit
+		case "audit-all-reads":
+			cfg.AuditAllReads = *auditAllReads
 		}
 	})
 	if cfg.Member == "" {
@@ -114,7 +120,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	sc := server.Config{
 		Member: cfg.Member, DataDir: cfg.DataDir, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
 		Version: version(), Logger: logger, Peers: cfg.Peers, PlaintextAPI: cfg.Dev,
-		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit)},
+		Limits:        server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit)},
+		AuditAllReads: cfg.AuditAllReads,
 	}
 	if cfg.TLSDir == "" {
 		cfg.TLSDir = cfg.DataDir

@@ -67,6 +67,6 @@ func toProto(r audit.Record) *auditv1.AuditEntry {
 	return &auditv1.AuditEntry{
 		Seq: r.Seq, Time: timestamppb.New(time.Unix(0, r.Time)), Actor: r.Actor, RequestId: r.RequestID, Action: r.Action,
 		Resource: r.Resource, ChangeOrigin: r.Origin, ChangeFirstSeq: r.FirstSeq, ChangeLastSeq: r.LastSeq,
-		ChangeHash: r.ChangeHash, PrevHash: r.PrevHash, Hash: r.Hash,
+		ChangeHash: r.ChangeHash, PrevHash: r.PrevHash, Hash: r.Hash, Read: r.Read, RecordsRead: r.Names,
 	}
 }

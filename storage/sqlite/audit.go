@@ -5,9 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/provex/provex/audit"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
 
@@ -54,15 +59,121 @@ func newAuditRecord(ctx context.Context, resource, origin string, first, last ui
 	return r
 }
 
-const insertAuditSQL = "INSERT INTO audit (" + auditColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+const insertAuditSQL = "INSERT INTO audit (" + auditColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // insertAudit stores r with the writer's prepared statement.
 func insertAudit(tx *sql.Tx, stmt *sql.Stmt, r *audit.Record) error {
 	if _, err := tx.Stmt(stmt).Exec(r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq,
-		r.ChangeHash, r.PrevHash, r.Hash); err != nil {
+		r.ChangeHash, r.PrevHash, r.Hash, r.Read, strings.Join(r.Names, "\n")); err != nil {
 		return fmt.Errorf("append audit record: %w", err)
 	}
 	return nil
+}
+
+// auditRead queues the read record of records (of kind k) that a call of
+// ctx's actor read, as the actor's Reads asks: resource is what the call
+// named (a record, or a collection and its province). A summary
+// (aggregate) is recorded even though it names no records.
+//
+// Reads do not wait for a commit: the writer appends queued read records
+// in batches of their own every readCommitDelay at most (commitReads),
+// hash-chained with the writes. When the queue is full a read waits up to
+// Options.ReadAuditWait for room, then is refused rather than served
+// unaudited.
+func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, records []proto.Message, aggregate bool) error {
+	a := storage.ActorFrom(ctx)
+	if db.noAudit || a.Reads == storage.ReadsNotAudited {
+		return nil
+	}
+	var names []string
+	for _, m := range records {
+		if v, _ := k.Audience(m); a.Reads == storage.ReadsAll || !resource.Public(v) {
+			names = append(names, k.Name(m))
+		}
+	}
+	if len(names) == 0 && !aggregate && a.Reads != storage.ReadsAll {
+		return nil
+	}
+	r := audit.Record{Time: time.Now().UnixNano(), Actor: a.Name, RequestID: a.RequestID, Action: a.Action, Resource: what,
+		Read: true, Names: names, ChangeHash: []byte{}}
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.closed {
+		return errClosed
+	}
+	select {
+	case db.reads <- r:
+		return nil
+	default:
+	}
+	// The writer is behind: readers wait for it a while (which paces
+	// them to the rate it records reads at), then are refused.
+	wait := time.NewTimer(db.readWait)
+	defer wait.Stop()
+	select {
+	case db.reads <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-wait.C:
+		return apperr.ResourceExhausted("the audit trail is behind in recording reads of confidential records; retry shortly")
+	}
+}
+
+// commitReads appends the read records gathered in db.readBatch and those
+// queued behind them to the trail, in one transaction of the writer
+// goroutine, signing the new head. The reads were answered already: if the
+// commit fails, their records are lost, and the log says how many.
+func (db *DB) commitReads() {
+	batch := db.readBatch
+fill:
+	for len(batch) < cap(db.reads) {
+		select {
+		case r := <-db.reads:
+			batch = append(batch, r)
+		default:
+			break fill
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	before := db.auditHead
+	err := func() error {
+		tx, err := db.writer.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		insertName := tx.Stmt(db.shared.insertAuditName)
+		for i := range batch {
+			r := &batch[i]
+			if db.auditHead.Seq == 0 {
+				audit.Next(nil, r)
+			} else {
+				audit.Next(&db.auditHead, r)
+			}
+			if err := insertAudit(tx, db.shared.insertAudit, r); err != nil {
+				return err
+			}
+			for _, name := range r.Names {
+				if _, err := insertName.Exec(name, r.Seq); err != nil {
+					return fmt.Errorf("index audit record: %w", err)
+				}
+			}
+			db.auditHead = audit.Record{Seq: r.Seq, Hash: r.Hash}
+		}
+		if err := db.signAuditHead(tx, before); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		db.auditHead = before
+		db.log.Error("read audit records lost: their commit failed", "records", len(batch), "err", err)
+	}
+	clear(batch)
+	db.readBatch = batch[:0]
 }
 
 // signAuditHead signs the trail's head when this transaction extended it,
@@ -80,15 +191,22 @@ func (db *DB) signAuditHead(tx *sql.Tx, before audit.Record) error {
 	return nil
 }
 
-const auditColumns = "seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash"
+const auditColumns = "seq, time, actor, request_id, action, resource, origin, first_seq, last_seq, change_hash, prev_hash, hash, read, names"
 
 func scanAudit(rows *sql.Rows) (audit.Record, error) {
-	var r audit.Record
-	err := rows.Scan(&r.Seq, &r.Time, &r.Actor, &r.RequestID, &r.Action, &r.Resource, &r.Origin, &r.FirstSeq, &r.LastSeq, &r.ChangeHash, &r.PrevHash, &r.Hash)
+	var (
+		r     audit.Record
+		names string
+	)
+	err := rows.Scan(&r.Seq, &r.Time, &r.Actor, &r.RequestID, &r.Action, &r.Resource, &r.Origin, &r.FirstSeq, &r.LastSeq, &r.ChangeHash, &r.PrevHash, &r.Hash, &r.Read, &names)
+	if names != "" {
+		r.Names = strings.Split(names, "\n")
+	}
 	return r, err
 }
 
-// AuditRecords implements storage.AuditLog.
+// AuditRecords implements storage.AuditLog. A resource matches the records
+// about it and the read records that name it among the records read.
 func (db *DB) AuditRecords(ctx context.Context, after int64, limit int, actor, resource string) ([]audit.Record, error) {
 	q := "SELECT " + auditColumns + " FROM audit WHERE seq > ?"
 	args := []any{after}
@@ -97,8 +215,8 @@ func (db *DB) AuditRecords(ctx context.Context, after int64, limit int, actor, r
 		args = append(args, actor)
 	}
 	if resource != "" {
-		q += " AND resource = ?"
-		args = append(args, resource)
+		q += " AND (resource = ? OR seq IN (SELECT seq FROM audit_names WHERE name = ? AND seq > ?))"
+		args = append(args, resource, resource, after)
 	}
 	rows, err := db.reader.QueryContext(ctx, q+" ORDER BY seq LIMIT ?", append(args, limit)...)
 	if err != nil {

@@ -77,3 +77,38 @@ func BenchmarkWriteTradeReport(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetAudited measures what auditing costs a read in the store:
+// Get of a national record by a caller whose reads of confidential records
+// are audited (a record queued for the writer, committed every 10 ms)
+// against the same Get by the node itself (not audited), interleaved.
+func BenchmarkGetAudited(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const name = "provinces/cao-bang/agreements/national"
+	_, err = db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
+		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+			return &twinningv1.Agreement{Name: name, DisplayName: "Memorandum of understanding on border trade cooperation",
+				Kind: twinningv1.Agreement_KIND_MOU, Visibility: typev1.Visibility_VISIBILITY_NATIONAL}, nil
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	viewer := storage.WithActor(ctx, storage.Actor{Name: "token:aaaa (viewer)", RequestID: "r", Action: "get", Reads: storage.ReadsConfidential})
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"unaudited", ctx}, {"audited", viewer}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := db.Get(c.ctx, resource.Agreements, name); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -71,6 +71,11 @@ type Options struct {
 	Directory changelog.Directory
 	// NoAudit writes no audit trail: only to measure what it costs (bench).
 	NoAudit bool
+	// ReadAuditQueue bounds the read records waiting for the writer
+	// (default 4096). A read that finds it full waits up to ReadAuditWait
+	// (default 1s) for room, then is refused (RESOURCE_EXHAUSTED).
+	ReadAuditQueue int
+	ReadAuditWait  time.Duration
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
 	Committed func()
@@ -128,6 +133,11 @@ type DB struct {
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
 	auditHead audit.Record
+	// reads queues the records of audited reads for the writer, which
+	// appends them in batches (readBatch, reused).
+	reads     chan audit.Record
+	readBatch []audit.Record
+	readWait  time.Duration
 
 	tokenMu    sync.Mutex
 	tokenCache map[string]cachedToken
@@ -150,6 +160,12 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
+	}
+	if opts.ReadAuditQueue <= 0 {
+		opts.ReadAuditQueue = 4096
+	}
+	if opts.ReadAuditWait <= 0 {
+		opts.ReadAuditWait = time.Second
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
@@ -248,6 +264,8 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		damageGen: map[string]uint64{},
 		committed: opts.Committed,
 		noAudit:   opts.NoAudit,
+		reads:     make(chan audit.Record, opts.ReadAuditQueue),
+		readWait:  opts.ReadAuditWait,
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()

@@ -22,7 +22,20 @@ func (db *DB) Get(ctx context.Context, k *resource.Kind, name string) (proto.Mes
 	if err != nil {
 		return nil, err
 	}
-	return decodeRow(k, name, st.get.QueryRowContext(ctx, name))
+	m, err := decodeRow(k, name, st.get.QueryRowContext(ctx, name))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.auditRead(ctx, name, k, []proto.Message{m}, false); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// scope names what a list or a summary read: the collection of one
+// province, or of all ("provinces/-/agreements").
+func scope(province string, k *resource.Kind) string {
+	return "provinces/" + province + "/" + k.Collection
 }
 
 // getTx reads one record inside the write transaction.
@@ -158,6 +171,9 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)
+	}
+	if err := db.auditRead(ctx, scope(q.Province, k), k, page.Records, false); err != nil {
+		return storage.Page{}, err
 	}
 	return page, nil
 }

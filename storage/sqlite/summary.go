@@ -18,9 +18,16 @@ const day = int64(24 * 60 * 60 * 1_000_000_000)
 // query's dimensions, sums and filter (see rollup.go), else over the kind's
 // indexed columns. The filter runs in a subquery on one table alone, so a
 // join with record_values for a repeated dimension cannot make its columns
-// ambiguous.
+// ambiguous. The read is audited (auditRead) as any summary's is.
 func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.SummaryRow, error) {
-	return db.summarize(ctx, q, rollupFor(q))
+	rows, err := db.summarize(ctx, q, rollupFor(q))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.auditRead(ctx, scope(q.Province, q.Kind), q.Kind, nil, true); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 // summarize reads the rollup r, or the kind's table when r is nil.

@@ -69,11 +69,22 @@ func (db *DB) enqueue(ctx context.Context, p *pendingWrite) error {
 // it is idle.
 const optimizeEvery = 30 * time.Minute
 
+// readCommitDelay is how long the writer lets read records gather before
+// it commits them: one commit (an fsync and a head signature) per period
+// whatever the rate of reads, for records of reads answered at most that
+// long before.
+const readCommitDelay = 10 * time.Millisecond
+
 func (db *DB) runWriter() {
 	defer close(db.stopped)
 	batch := make([]*pendingWrite, 0, db.maxBatch)
 	optimize := time.NewTicker(optimizeEvery)
 	defer optimize.Stop()
+	// The first read record queued starts readTimer; reads is nil until it
+	// fires, and then every record queued meanwhile commits at once.
+	reads, readTimer := db.reads, time.NewTimer(time.Hour)
+	readTimer.Stop()
+	defer readTimer.Stop()
 	for {
 		select {
 		case <-optimize.C:
@@ -83,13 +94,23 @@ func (db *DB) runWriter() {
 			continue
 		case p := <-db.queue:
 			batch = append(batch[:0], p)
+		case r := <-reads:
+			db.readBatch = append(db.readBatch[:0], r)
+			reads = nil
+			readTimer.Reset(readCommitDelay)
+			continue
+		case <-readTimer.C:
+			db.commitReads()
+			reads = db.reads
+			continue
 		case <-db.stop:
-			// Writes queued before Close still get their commit.
+			// Writes and reads queued before Close still get their commit.
 			for {
 				select {
 				case p := <-db.queue:
 					db.commit([]*pendingWrite{p})
 				default:
+					db.commitReads()
 					return
 				}
 			}
@@ -480,6 +501,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, deleteValues, insertValue                     *sql.Stmt
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn *sql.Stmt
+	insertAuditName                                                                           *sql.Stmt
 }
 
 type kindStmts struct {
@@ -519,6 +541,7 @@ func (db *DB) prepareAll() error {
 		deleteValues:     prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
 		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),
 		insertAudit:      prepare(db.writer, insertAuditSQL),
+		insertAuditName:  prepare(db.writer, "INSERT OR IGNORE INTO audit_names (name, seq) VALUES (?, ?)"),
 	}
 	db.shared = shared
 	for _, k := range resource.Kinds() {

@@ -6,7 +6,10 @@
 
 // The node's audit trail: every write made on this node, who made it and
 // which change it was, in a hash-chained log written in the same
-// transaction as the write. Only admin tokens may read it.
+// transaction as the write; and, in the same chain, every call that read
+// national or restricted records (every read, on a node started with
+// --audit-all-reads), who made it and which records it returned. Only
+// admin tokens may read it.
 
 package auditv1
 
@@ -28,7 +31,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// One audited write.
+// One audited write or read.
 type AuditEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Consecutive from 1.
@@ -44,15 +47,26 @@ type AuditEntry struct {
 	// run applied, or a hole filled).
 	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
 	// The resource written; for pulled entries, the origin whose log grew.
+	// For a read, what the call asked for: the record of a Get, or the
+	// collection of a list, search or summary ("provinces/-/agreements"
+	// for all provinces).
 	Resource string `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
 	// The change-log entries the write made: origin and sequence numbers.
+	// A read names none.
 	ChangeOrigin   string `protobuf:"bytes,7,opt,name=change_origin,json=changeOrigin,proto3" json:"change_origin,omitempty"`
 	ChangeFirstSeq int64  `protobuf:"varint,8,opt,name=change_first_seq,json=changeFirstSeq,proto3" json:"change_first_seq,omitempty"`
 	ChangeLastSeq  int64  `protobuf:"varint,9,opt,name=change_last_seq,json=changeLastSeq,proto3" json:"change_last_seq,omitempty"`
 	// Hash of the last change-log entry written.
-	ChangeHash    []byte `protobuf:"bytes,10,opt,name=change_hash,json=changeHash,proto3" json:"change_hash,omitempty"`
-	PrevHash      []byte `protobuf:"bytes,11,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	Hash          []byte `protobuf:"bytes,12,opt,name=hash,proto3" json:"hash,omitempty"`
+	ChangeHash []byte `protobuf:"bytes,10,opt,name=change_hash,json=changeHash,proto3" json:"change_hash,omitempty"`
+	PrevHash   []byte `protobuf:"bytes,11,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	Hash       []byte `protobuf:"bytes,12,opt,name=hash,proto3" json:"hash,omitempty"`
+	// True for a read: a call that returned national or restricted records
+	// (or any record, on a node auditing every read), or a summary.
+	Read bool `protobuf:"varint,13,opt,name=read,proto3" json:"read,omitempty"`
+	// The records the read returned that it was audited for: the national
+	// and restricted ones, or all of them on a node auditing every read. At
+	// most one page (1000 names).
+	RecordsRead   []string `protobuf:"bytes,14,rep,name=records_read,json=recordsRead,proto3" json:"records_read,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +185,20 @@ func (x *AuditEntry) GetHash() []byte {
 	return nil
 }
 
+func (x *AuditEntry) GetRead() bool {
+	if x != nil {
+		return x.Read
+	}
+	return false
+}
+
+func (x *AuditEntry) GetRecordsRead() []string {
+	if x != nil {
+		return x.RecordsRead
+	}
+	return nil
+}
+
 type ListAuditEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most 1000; 0 means 100.
@@ -178,7 +206,8 @@ type ListAuditEntriesRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only entries of this actor (exact match), when set.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
-	// Only entries about this resource (exact match), when set.
+	// Only entries about this resource (exact match), when set: writes of
+	// it, and reads that returned it.
 	Resource      string `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -405,7 +434,7 @@ var File_provex_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_provex_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1bprovex/audit/v1/audit.proto\x12\x0fprovex.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x03\n" +
+	"\x1bprovex/audit/v1/audit.proto\x12\x0fprovex.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n" +
 	"\n" +
 	"AuditEntry\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12.\n" +
@@ -422,7 +451,9 @@ const file_provex_audit_v1_audit_proto_rawDesc = "" +
 	" \x01(\fR\n" +
 	"changeHash\x12\x1b\n" +
 	"\tprev_hash\x18\v \x01(\fR\bprevHash\x12\x12\n" +
-	"\x04hash\x18\f \x01(\fR\x04hash\"\xb1\x01\n" +
+	"\x04hash\x18\f \x01(\fR\x04hash\x12\x12\n" +
+	"\x04read\x18\r \x01(\bR\x04read\x12!\n" +
+	"\frecords_read\x18\x0e \x03(\tR\vrecordsRead\"\xb1\x01\n" +
 	"\x17ListAuditEntriesRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +

@@ -6,7 +6,10 @@
 
 // The node's audit trail: every write made on this node, who made it and
 // which change it was, in a hash-chained log written in the same
-// transaction as the write. Only admin tokens may read it.
+// transaction as the write; and, in the same chain, every call that read
+// national or restricted records (every read, on a node started with
+// --audit-all-reads), who made it and which records it returned. Only
+// admin tokens may read it.
 
 package auditv1
 
