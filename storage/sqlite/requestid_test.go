@@ -39,7 +39,10 @@ func TestRequestIDsFromBeforeFingerprints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(`ALTER TABLE request_ids DROP COLUMN fingerprint; PRAGMA user_version = 6`); err != nil {
+	// Undo migrations 7 (fingerprints) and 8 (read audit) to stand at 6.
+	if _, err := raw.Exec(`ALTER TABLE request_ids DROP COLUMN fingerprint;
+		ALTER TABLE audit DROP COLUMN read; ALTER TABLE audit DROP COLUMN names; DROP TABLE audit_names;
+		PRAGMA user_version = 6`); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
