@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/tap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/auth"
@@ -150,14 +151,53 @@ func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServ
 	if malformed != nil {
 		return nil, malformed
 	}
-	ctx, cancel := context.WithTimeout(ctx, ic.guard.limits.CallTimeout)
-	defer cancel()
 	if m, ok := req.(proto.Message); ok {
 		if err := ic.validator.Check(m, ""); err != nil {
 			return nil, err
 		}
 	}
 	return handler(ctx, req)
+}
+
+// deadlines bound every call in time from its first frame: the tap gives
+// the stream its deadline as grpc-go creates it, before any message is
+// read. Interceptors run too late for that: grpc-go reads a unary request
+// before it calls them, and a stream's messages are read on the stream's own
+// context, not on one an interceptor derives. So a request message sent
+// slowly, or never finished, ends with DEADLINE_EXCEEDED like a slow
+// handler does, instead of holding its stream until the connection goes.
+type deadlines struct {
+	call, stream time.Duration
+	// streaming holds the full names of the methods that stream. It is
+	// filled from the servers after registration and before they serve, and
+	// only read from then on.
+	streaming map[string]bool
+}
+
+// learn notes which of g's registered methods stream.
+func (d *deadlines) learn(g *grpc.Server) {
+	for service, info := range g.GetServiceInfo() {
+		for _, m := range info.Methods {
+			if m.IsClientStream || m.IsServerStream {
+				d.streaming["/"+service+"/"+m.Name] = true
+			}
+		}
+	}
+}
+
+// tap is the grpc.InTapHandle: StreamTimeout for a streaming method,
+// CallTimeout for any other (an unknown method is refused at once anyway).
+// A deadline the caller set that is sooner stays.
+func (d *deadlines) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	timeout := d.call
+	if d.streaming[info.FullMethodName] {
+		timeout = d.stream
+	}
+	// grpc-go cancels the stream's context when the stream ends, which
+	// stops this timer too.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	_ = cancel
+	return ctx, nil
 }
 
 // validatingStream refuses every message a client streams in that did not
@@ -203,7 +243,5 @@ func (ic *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 		}
 		defer release()
 	}
-	ctx, cancel := context.WithTimeout(ctx, ic.guard.limits.StreamTimeout)
-	defer cancel()
 	return handler(srv, &validatingStream{ServerStream: ss, ctx: ctx, validator: ic.validator, codec: ic.codec})
 }

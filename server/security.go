@@ -21,7 +21,9 @@ type Limits struct {
 	// HTTP bodies alike (default 4 MiB).
 	MaxMessageBytes int
 	// CallTimeout bounds a unary call, whatever deadline the caller set
-	// (default 30s). StreamTimeout bounds a sync Pull (default 10m).
+	// (default 30s), StreamTimeout a streaming one such as a sync Pull
+	// (default 10m); both from the call's headers on, so reading a request
+	// message that comes slowly or never is bounded too.
 	CallTimeout   time.Duration
 	StreamTimeout time.Duration
 	// RatePerSecond and Burst are the calls each identity (token, peer, or
@@ -108,8 +110,8 @@ func (l Limits) withDefaults() Limits {
 
 // guard decides who a call comes from and whether it may proceed: it
 // authenticates (peer certificate on the peer endpoint, bearer token on the
-// API), applies the rate limit of that identity and the policy, and caps the
-// call's duration.
+// API), and applies the rate limit of that identity and the policy. (The
+// call's duration is capped earlier, by deadlines.)
 type guard struct {
 	member      string
 	manifest    *federation.Manifest

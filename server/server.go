@@ -259,8 +259,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 	}, codec: newRequestCodec()}
 	n.health = health.NewServer()
+	calls := &deadlines{call: cfg.Limits.CallTimeout, stream: cfg.Limits.StreamTimeout, streaming: map[string]bool{}}
 	serverOptions := func(creds credentials.TransportCredentials) []grpc.ServerOption {
 		opts := []grpc.ServerOption{
+			grpc.InTapHandle(calls.tap),
 			grpc.ChainUnaryInterceptor(ic.unary),
 			grpc.ChainStreamInterceptor(ic.stream),
 			grpc.ForceServerCodecV2(ic.codec),
@@ -286,6 +288,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		auditv1.RegisterAuditServiceServer(g, auditlog.New(store))
 		healthpb.RegisterHealthServer(g, n.health)
 		reflection.Register(g)
+		calls.learn(g)
 		return g
 	}
 	var apiCreds credentials.TransportCredentials
@@ -304,6 +307,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.peer = grpc.NewServer(append(serverOptions(peerCreds), grpc.MaxSendMsgSize(64<<20))...)
 		syncv1.RegisterSyncServiceServer(n.peer, engine.Service())
 		healthpb.RegisterHealthServer(n.peer, n.health)
+		calls.learn(n.peer)
 		n.peerAddr = self.Address
 	}
 

@@ -1,0 +1,138 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
+	"github.com/provex/provex/server"
+)
+
+// rawH2 is an HTTP/2 client speaking frames, so a test can send a call's
+// headers and then only part of its request message, which no gRPC client
+// would do.
+type rawH2 struct {
+	t    *testing.T
+	conn net.Conn
+	fr   *http2.Framer
+}
+
+func dialRawH2(t *testing.T, addr string) *rawH2 {
+	t.Helper()
+	c, err := fromAddr("127.0.0.1").Dial("tcp", addr)
+	mustf(t, err, "dial %s", addr)
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatalf("write preface: %v", err)
+	}
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	mustf(t, fr.WriteSettings(), "write SETTINGS")
+	return &rawH2{t: t, conn: c, fr: fr}
+}
+
+// call opens stream id for method and sends body as its DATA, without
+// ending the stream when the body is not a whole message.
+func (h *rawH2) call(id uint32, addr, method string, body []byte, end bool) {
+	h.t.Helper()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{
+		{":method", "POST"}, {":scheme", "http"}, {":path", method}, {":authority", addr},
+		{"content-type", "application/grpc"}, {"te", "trailers"},
+	} {
+		mustf(h.t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode %s", f[0])
+	}
+	mustf(h.t, h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}), "write HEADERS")
+	mustf(h.t, h.fr.WriteData(id, end, body), "write DATA")
+}
+
+// end waits up to within for the node to end stream id, and returns the
+// grpc-status of its trailers (a number), or "RST_STREAM" if it reset the
+// stream.
+func (h *rawH2) end(id uint32, within time.Duration) string {
+	h.t.Helper()
+	h.conn.SetReadDeadline(time.Now().Add(within))
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			h.t.Fatalf("stream %d not ended by the node within %v: %v", id, within, err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				mustf(h.t, h.fr.WriteSettingsAck(), "ack SETTINGS")
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				mustf(h.t, h.fr.WritePing(true, f.Data), "answer PING")
+			}
+		case *http2.GoAwayFrame:
+			h.t.Fatalf("GOAWAY (%v) before stream %d ended", f.ErrCode, id)
+		case *http2.RSTStreamFrame:
+			if f.StreamID == id {
+				return "RST_STREAM"
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == id && f.StreamEnded() {
+				for _, hf := range f.RegularFields() {
+					if hf.Name == "grpc-status" {
+						return hf.Value
+					}
+				}
+				return "no grpc-status"
+			}
+		}
+	}
+}
+
+// grpcMessage frames a message of n bytes (zeros) as gRPC does.
+func grpcMessage(n int) []byte {
+	b := make([]byte, 5+n)
+	binary.BigEndian.PutUint32(b[1:5], uint32(n))
+	return b
+}
+
+// TestSlowRequestMessage: a call whose headers arrive but whose request
+// message never finishes is ended at its deadline (CallTimeout for a unary
+// method, StreamTimeout for a streaming one), rather than holding its
+// stream for as long as the connection lives. grpc-go reads a unary request
+// before any interceptor runs, so only a deadline set as the stream is
+// created covers it.
+func TestSlowRequestMessage(t *testing.T) {
+	n := newPair(t, server.Limits{CallTimeout: time.Second, StreamTimeout: time.Second}).start("cao-bang").srv
+	addr := n.GRPCAddr()
+	const within = 10 * time.Second
+	deadlineExceeded := strconv.Itoa(int(codes.DeadlineExceeded))
+
+	t.Run("unary", func(t *testing.T) {
+		h := dialRawH2(t, addr)
+		// A whole message is answered: the raw client speaks gRPC.
+		h.call(1, addr, nodev1.NodeService_GetCaller_FullMethodName, grpcMessage(0), true)
+		if got := h.end(1, within); got != "0" {
+			t.Fatalf("a whole GetCaller request: got grpc-status %q, want 0", got)
+		}
+		msg := grpcMessage(100)
+		h.call(3, addr, nodev1.NodeService_GetCaller_FullMethodName, msg[:7], false)
+		if got := h.end(3, within); got != deadlineExceeded {
+			t.Fatalf("a GetCaller request message cut short: got %q, want DEADLINE_EXCEEDED (4)", got)
+		}
+	})
+	t.Run("stream", func(t *testing.T) {
+		h := dialRawH2(t, addr)
+		msg := grpcMessage(100)
+		h.call(1, addr, healthpb.Health_Watch_FullMethodName, msg[:7], false)
+		if got := h.end(1, within); got != deadlineExceeded {
+			t.Fatalf("a Health.Watch request message cut short: got %q, want DEADLINE_EXCEEDED (4)", got)
+		}
+	})
+}
