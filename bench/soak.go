@@ -107,7 +107,7 @@ func runSoak(args []string) error {
 
 	started := time.Now()
 	time.Sleep(*warmup)
-	fmt.Printf("| at | node | RSS MiB | open files | goroutines | calls so far | unexpected so far |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| at | node | RSS MiB | database MiB | open files | goroutines | calls so far | unexpected so far |\n|---|---|---|---|---|---|---|---|\n")
 	first := s.figures("start")
 	var last map[string]soakSample
 	for end := time.Now().Add(*duration); ; {
@@ -138,7 +138,7 @@ func runSoak(args []string) error {
 	if len(problems) == 0 {
 		// Idle and converged, what is still held is what would pile up:
 		// these are the figures judged.
-		fmt.Printf("\n| at | node | RSS MiB | open files | goroutines | calls so far | unexpected so far |\n|---|---|---|---|---|---|---|\n")
+		fmt.Printf("\n| at | node | RSS MiB | database MiB | open files | goroutines | calls so far | unexpected so far |\n|---|---|---|---|---|---|---|---|\n")
 		last = s.figures("settled")
 	}
 	flat := s.verdict(first, last, *tolerance)
@@ -171,6 +171,7 @@ type soak struct {
 // soakNode is one provex process and the clients of its API.
 type soakNode struct {
 	member, bin, log string
+	data             string // data directory
 	args             []string
 	grpcAddr         string
 	httpAddr         string
@@ -276,7 +277,7 @@ func (s *soak) setUp(dir, bin string) error {
 				peers = append(peers, p)
 			}
 		}
-		n := &soakNode{member: m, bin: bin, log: filepath.Join(dir, m+".log"), token: token,
+		n := &soakNode{member: m, bin: bin, log: filepath.Join(dir, m+".log"), data: data, token: token,
 			grpcAddr: apiAddrs[2*i], httpAddr: apiAddrs[2*i+1], syncAddr: manifest.Members[i].Address}
 		if manifest.Members[i].ID != m {
 			return fmt.Errorf("manifest lists %s where %s was expected", manifest.Members[i].ID, m)
@@ -442,6 +443,7 @@ func (s *soak) restarts(ctx context.Context, every time.Duration) error {
 // soakSample is what one node's process looked like at one time.
 type soakSample struct {
 	rss        uint64
+	db         int64 // bytes of provex.db and its WAL: SQLite's page cache grows with them
 	fds        int
 	goroutines int
 	err        error
@@ -462,6 +464,9 @@ func (n *soakNode) sample() soakSample {
 		s.fds, err = countFDs(pid)
 	}
 	if err == nil {
+		s.db, err = databaseBytes(n.data)
+	}
+	if err == nil {
 		c, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var info *nodev1.GetNodeInfoResponse
 		// Waits for the client to reconnect after a restart.
@@ -474,6 +479,23 @@ func (n *soakNode) sample() soakSample {
 	}
 	s.err = err
 	return s
+}
+
+// databaseBytes is the size of the database and its WAL in a data
+// directory.
+func databaseBytes(dir string) (int64, error) {
+	var total int64
+	for _, f := range []string{"provex.db", "provex.db-wal"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		total += st.Size()
+	}
+	return total, nil
 }
 
 // vmRSS reads the resident set size from the text of /proc/<pid>/status.
@@ -511,10 +533,10 @@ func (s *soak) figures(at string) map[string]soakSample {
 		sm := n.sample()
 		out[n.member] = sm
 		if sm.err != nil {
-			fmt.Printf("| %s | %s | error: %v | | | %d | %d |\n", at, n.member, sm.err, calls, unexpected)
+			fmt.Printf("| %s | %s | error: %v | | | | %d | %d |\n", at, n.member, sm.err, calls, unexpected)
 			continue
 		}
-		fmt.Printf("| %s | %s | %.1f | %d | %d | %d | %d |\n", at, n.member, float64(sm.rss)/(1<<20), sm.fds, sm.goroutines, calls, unexpected)
+		fmt.Printf("| %s | %s | %.1f | %.1f | %d | %d | %d | %d |\n", at, n.member, float64(sm.rss)/(1<<20), float64(sm.db)/(1<<20), sm.fds, sm.goroutines, calls, unexpected)
 	}
 	return out
 }
@@ -1094,7 +1116,9 @@ func (s *soak) badHTTP(w *soakWorker) {
 }
 
 // garbage writes random bytes to one of a node's ports (gRPC, HTTP or
-// sync) and expects the node to close the connection.
+// sync) and expects the node to close the connection within its handshake
+// or header timeout (random bytes without a line break are an HTTP request
+// line still arriving, cut after 10 s).
 func (s *soak) garbage(w *soakWorker) {
 	n := s.node(w)
 	addr := []string{n.grpcAddr, n.httpAddr, n.syncAddr}[w.r.IntN(3)]
@@ -1104,6 +1128,10 @@ func (s *soak) garbage(w *soakWorker) {
 	s.tally.add("garbage bytes", outcome, expected, n.member+" "+addr+": "+msg)
 }
 
+// garbageWait is how long garbageOutcome waits for the node to close: its
+// 10 s handshake and header timeouts (server.Limits) and a margin.
+const garbageWait = 15 * time.Second
+
 func garbageOutcome(addr string, size int) (string, string) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -1112,14 +1140,14 @@ func garbageOutcome(addr string, size int) (string, string) {
 	defer conn.Close()
 	junk := make([]byte, size)
 	rand.Read(junk)
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.SetDeadline(time.Now().Add(garbageWait))
 	if _, err := conn.Write(junk); err != nil {
 		return "closed by the node", err.Error() // it closed while we wrote
 	}
 	if _, err := io.Copy(io.Discard, conn); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return "held open 10 s", err.Error()
+			return "held open " + garbageWait.String(), err.Error()
 		}
 	}
 	return "closed by the node", ""
