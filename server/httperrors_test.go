@@ -190,6 +190,9 @@ func TestSummaryCSVEscapesFormulas(t *testing.T) {
 		"@SUM(1)":                             "'@SUM(1)",
 		"-42":                                 "-42",
 		"plain":                               "plain",
+		"x;=1":                                "x;=1",
+		`a"b`:                                 `a"b`,
+		"=1":                                  "'=1",
 	}
 	for name := range names {
 		_, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), Agreement: newAgreement(name)})
@@ -213,4 +216,35 @@ func TestSummaryCSVEscapesFormulas(t *testing.T) {
 			t.Errorf("%q: no row keyed %q in\n%s", name, want, body)
 		}
 	}
+	// A spreadsheet whose list separator is ";" reads the same bytes: no
+	// cell of it may start a formula, bar a number ("-42,1" is -42.1 there).
+	number := regexp.MustCompile(`^-?[0-9][0-9,]*$`)
+	for _, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+		for _, cell := range splitOutsideQuotes(line, ';') {
+			text := strings.TrimPrefix(cell, `"`)
+			if text != "" && strings.ContainsRune("=+-@\t\r", rune(text[0])) && !number.MatchString(cell) {
+				t.Errorf("split on ';', line %q has the cell %q, a formula", line, cell)
+			}
+		}
+	}
+	if !strings.Contains(string(body), `"x;=1",1`+"\n") || !strings.Contains(string(body), `"a""b",1`+"\n") || !strings.Contains(string(body), "\n-42,1\n") {
+		t.Errorf("text cells are not all quoted, or numbers are:\n%s", body)
+	}
+}
+
+// splitOutsideQuotes splits line at each sep outside double quotes, as a
+// spreadsheet with that list separator does.
+func splitOutsideQuotes(line string, sep rune) []string {
+	var cells []string
+	quoted, start := false, 0
+	for i, r := range line {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == sep && !quoted:
+			cells = append(cells, line[start:i])
+			start = i + 1
+		}
+	}
+	return append(cells, line[start:])
 }
