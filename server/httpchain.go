@@ -168,7 +168,7 @@ func (e *httpErrors) routing(ctx context.Context, mux *runtime.ServeMux, marshal
 	case http.StatusNotFound:
 		err = apperr.NotFound("no method or resource at %q; see /openapi.json", path)
 	case http.StatusMethodNotAllowed:
-		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: status.Errorf(codes.Unimplemented, "%s is not allowed on %q", r.Method, path)}
+		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: apperr.Unimplemented("%s is not allowed on %q", r.Method, path)}
 	case http.StatusBadRequest:
 		err = apperr.Invalid("path", "%q is not a path", path)
 	default:
@@ -182,7 +182,7 @@ func (e *httpErrors) routing(ctx context.Context, mux *runtime.ServeMux, marshal
 func errTooLarge(limit int) error {
 	return &runtime.HTTPStatusError{
 		HTTPStatus: http.StatusRequestEntityTooLarge,
-		Err:        status.Error(codes.ResourceExhausted, fmt.Sprintf("request body larger than the maximum of %d bytes", limit)),
+		Err:        apperr.ResourceExhausted("request body larger than the maximum of %d bytes", limit),
 	}
 }
 

@@ -362,7 +362,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 	// Everything else goes to the gateway, whose 404 is JSON like its other
 	// errors.
 	root.Handle("/", mux)
-	root.Handle("GET /v1/national/{collection}/summary.csv", summaryCSV(nationalv1.NewNationalServiceClient(conn), errs))
+	root.Handle("/v1/national/{collection}/summary.csv", errs.only(http.MethodGet, summaryCSV(nationalv1.NewNationalServiceClient(conn), errs)))
 	root.Handle("/openapi.json", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
