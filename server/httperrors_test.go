@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
@@ -180,6 +181,55 @@ func TestInternalErrorReferenceIsLogged(t *testing.T) {
 	}
 	if len(logs.errorsWith(ids[0])) == 0 {
 		t.Errorf("gRPC: no ERROR log line with request_id %q", ids[0])
+	}
+}
+
+// linesWith returns the log lines whose request_id is id.
+func (l *logBuffer) linesWith(id string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["request_id"] == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestUnknownMethodHasRequestID: a method or service the node does not
+// serve is UNIMPLEMENTED (not the policy's PERMISSION_DENIED) for an admin
+// and an anonymous caller alike, and the answer carries an x-request-id that
+// a log line of the call has.
+func TestUnknownMethodHasRequestID(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := testCtx(t)
+	anonymous := dialAs(t, tn.Srv.GRPCAddr(), "")
+	for _, caller := range []struct {
+		name string
+		conn *grpc.ClientConn
+	}{{"admin", tn.Conn()}, {"anonymous", anonymous.Conn()}} {
+		for _, method := range []string{"/provex.twinning.v1.TwinningService/DropAllTables", "/nothing.v1.Nothing/Get"} {
+			var header metadata.MD
+			err := caller.conn.Invoke(ctx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&header))
+			if status.Code(err) != codes.Unimplemented {
+				t.Errorf("%s calls %s: %v, want UNIMPLEMENTED", caller.name, method, err)
+			}
+			ids := header.Get("x-request-id")
+			if len(ids) != 1 || !requestIDPattern.MatchString(ids[0]) {
+				t.Errorf("%s calls %s: x-request-id %q, want one", caller.name, method, ids)
+				continue
+			}
+			lines := logs.linesWith(ids[0])
+			if len(lines) != 1 || lines[0]["method"] != method || lines[0]["code"] != "Unimplemented" {
+				t.Errorf("%s calls %s: log lines with its request id: %v", caller.name, method, lines)
+			}
+		}
 	}
 }
 

@@ -265,6 +265,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.InTapHandle(calls.tap),
 			grpc.ChainUnaryInterceptor(ic.unary),
 			grpc.ChainStreamInterceptor(ic.stream),
+			grpc.UnknownServiceHandler(unknownMethod),
 			grpc.ForceServerCodecV2(ic.codec),
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
