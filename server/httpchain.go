@@ -89,6 +89,9 @@ type limitedBody struct {
 	io.ReadCloser
 	limit    int
 	exceeded bool
+	// invalid is why the JSON body did not decode, naming the field
+	// (bodyJSON), where the gateway's own error names none.
+	invalid error
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -132,6 +135,8 @@ func (e *httpErrors) write(w http.ResponseWriter, r *http.Request, err error) {
 func (e *httpErrors) handle(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if b, ok := r.Body.(*limitedBody); ok && b.exceeded {
 		err = errTooLarge(b.limit)
+	} else if ok && b.invalid != nil {
+		err = b.invalid
 	}
 	httpStatus := 0
 	var withStatus *runtime.HTTPStatusError

@@ -332,10 +332,10 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		return fmt.Errorf("gateway connection: %w", err)
 	}
 	n.gateway = conn
-	errs := &httpErrors{log: n.log, marshaler: &runtime.JSONPb{
+	errs := &httpErrors{log: n.log, marshaler: bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}}
+	}}}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, errs.marshaler),
 		runtime.WithErrorHandler(errs.handle),
