@@ -340,6 +340,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, errs.marshaler),
 		runtime.WithErrorHandler(errs.handle),
 		runtime.WithRoutingErrorHandler(errs.routing),
+		runtime.WithMiddlewares(probeRoute),
 		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
 		// sends it to the gRPC server; no other gRPC metadata is an HTTP
 		// header.

@@ -306,7 +306,7 @@ func (g *gen) intro() {
 		p("| `%s` (%d) | %d | %s |", codeName(e.code), e.code, runtime.HTTPStatusFromCode(e.code), e.cause)
 	}
 	p("")
-	p("Over HTTP, a path that names no method is 404 (`NOT_FOUND`), a method the path does not take 405 (`UNIMPLEMENTED`), and a body over the size limit 413 (`RESOURCE_EXHAUSTED`), all with the same JSON body. Every response, errors included, carries `X-Request-Id` (gRPC: `x-request-id` in the headers): the caller's own if it is 1 to 64 printable ASCII characters, else a new one. A gRPC method the node does not serve is `UNIMPLEMENTED` with an id like any call. The exceptions are answers written before the node sees a call: a unary gRPC request message over the size limit (grpc-go refuses it `RESOURCE_EXHAUSTED` before any interceptor), and HTTP requests that net/http refuses itself (431 for headers over 64 KiB, 400 for a request it cannot parse).")
+	p("Over HTTP, a path that names no method is 404 (`NOT_FOUND`), a method the path does not take 405 (`UNIMPLEMENTED`, with an `Allow` header naming the methods it takes), and a body over the size limit 413 (`RESOURCE_EXHAUSTED`), all with the same JSON body. Every response, errors included, carries `X-Request-Id` (gRPC: `x-request-id` in the headers): the caller's own if it is 1 to 64 printable ASCII characters, else a new one. A gRPC method the node does not serve is `UNIMPLEMENTED` with an id like any call. The exceptions are answers written before the node sees a call: a unary gRPC request message over the size limit (grpc-go refuses it `RESOURCE_EXHAUSTED` before any interceptor), and HTTP requests that net/http refuses itself (431 for headers over 64 KiB, 400 for a request it cannot parse).")
 	p("")
 
 	p("## Filtering")
