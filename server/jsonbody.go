@@ -156,10 +156,11 @@ func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (stri
 		if f.field == nil { // not a field of the request
 			return f.path + strings.ToValidUTF8(f.key, "\uFFFD"), nil
 		}
+		base := strings.TrimSuffix(f.path, ".")
 		if f.object { // a map
-			return f.path[:len(f.path)-1] + "[" + strconv.Quote(f.key) + "]", f.field.MapValue()
+			return base + "[" + strconv.Quote(f.key) + "]", f.field.MapValue()
 		}
-		return f.path[:len(f.path)-1] + "[" + strconv.Itoa(f.index) + "]", f.field
+		return base + "[" + strconv.Itoa(f.index) + "]", f.field
 	}
 	advance := func() {
 		if len(stack) == 0 {
