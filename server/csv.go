@@ -1,8 +1,9 @@
 package server
 
 import (
-	"encoding/csv"
+	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -18,7 +19,8 @@ import (
 // GET /v1/national/{collection}/summary.csv?group_by=province&group_by=signed_date.year&sum=...&filter=...
 // group_by and sum may also be comma-separated. The call goes through the
 // gRPC server, so it passes the same interceptors as every other call.
-// Columns as national.Table lays them out, text cells escaped (csvCell).
+// Columns as national.Table lays them out, text cells quoted and escaped
+// (writeCSV).
 func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -40,15 +42,35 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-summary.csv"`, req.GetCollection()))
-		rows := national.Table(resp)
-		for _, row := range rows {
-			for i := range row {
-				row[i] = csvCell(row[i])
-			}
-		}
-		out := csv.NewWriter(w)
-		out.WriteAll(rows)
+		writeCSV(w, national.Table(resp))
 	})
+}
+
+// writeCSV writes rows with every text cell double-quoted (quotes doubled)
+// and escaped (csvCell); whole numbers stay bare, so they stay numbers.
+// encoding/csv cannot do this: it quotes a cell only when it holds a comma,
+// a quote, a line break or a leading space, and a spreadsheet whose list
+// separator is ";" (decimal-comma locales) splits the bare cell
+// "x;=cmd|' /C calc'!A0" and runs its second half. Quoting every text cell is
+// OWASP's advice for CSV injection along with the leading quote.
+func writeCSV(w io.Writer, rows [][]string) error {
+	out := bufio.NewWriter(w)
+	for _, row := range rows {
+		for i, cell := range row {
+			if i > 0 {
+				out.WriteByte(',')
+			}
+			if integer.MatchString(cell) {
+				out.WriteString(cell)
+				continue
+			}
+			out.WriteByte('"')
+			out.WriteString(strings.ReplaceAll(csvCell(cell), `"`, `""`))
+			out.WriteByte('"')
+		}
+		out.WriteByte('\n')
+	}
+	return out.Flush()
 }
 
 // integer is a cell a spreadsheet reads as a number and nothing else.

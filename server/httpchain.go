@@ -89,6 +89,9 @@ type limitedBody struct {
 	io.ReadCloser
 	limit    int
 	exceeded bool
+	// invalid is why the JSON body did not decode, naming the field
+	// (bodyJSON), where the gateway's own error names none.
+	invalid error
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -132,6 +135,8 @@ func (e *httpErrors) write(w http.ResponseWriter, r *http.Request, err error) {
 func (e *httpErrors) handle(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if b, ok := r.Body.(*limitedBody); ok && b.exceeded {
 		err = errTooLarge(b.limit)
+	} else if ok && b.invalid != nil {
+		err = b.invalid
 	}
 	httpStatus := 0
 	var withStatus *runtime.HTTPStatusError
@@ -161,14 +166,20 @@ func (e *httpErrors) handle(ctx context.Context, mux *runtime.ServeMux, marshale
 }
 
 // routing is the gateway's routing error handler: no route is NOT_FOUND,
-// a route without the method 405.
+// a route without the method 405, with Allow.
 func (e *httpErrors) routing(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if _, probing := r.Context().Value(routeProbeKey{}).(*routeProbe); probing {
+		return // the method is not served at the path: nothing to write
+	}
 	var err error
 	switch path := strings.ToValidUTF8(r.URL.Path, "\uFFFD"); httpStatus {
 	case http.StatusNotFound:
 		err = apperr.NotFound("no method or resource at %q; see /openapi.json", path)
 	case http.StatusMethodNotAllowed:
-		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: status.Errorf(codes.Unimplemented, "%s is not allowed on %q", r.Method, path)}
+		if allowed := e.allowed(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+		}
+		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: apperr.Unimplemented("%s is not allowed on %q", r.Method, path)}
 	case http.StatusBadRequest:
 		err = apperr.Invalid("path", "%q is not a path", path)
 	default:
@@ -177,12 +188,53 @@ func (e *httpErrors) routing(ctx context.Context, mux *runtime.ServeMux, marshal
 	e.handle(ctx, mux, marshaler, w, r, err)
 }
 
+// routeProbe asks the gateway whether it serves a method at a path: the
+// gateway tells its routing error handler only the status, and keeps its
+// routes to itself. A probe is a copy of the request with another method
+// served into a writer that discards; probeRoute, a gateway middleware,
+// which runs only on a match, notes the match and serves nothing.
+type routeProbe struct{ matched bool }
+
+type routeProbeKey struct{}
+
+func probeRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if p, ok := r.Context().Value(routeProbeKey{}).(*routeProbe); ok {
+			p.matched = true
+			return
+		}
+		next(w, r, params)
+	}
+}
+
+// allowed lists the methods the gateway serves at r's path.
+func (e *httpErrors) allowed(r *http.Request) []string {
+	var out []string
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		p := &routeProbe{}
+		probe := r.Clone(context.WithValue(r.Context(), routeProbeKey{}, p))
+		probe.Method, probe.Header, probe.Body, probe.ContentLength = method, http.Header{}, http.NoBody, 0
+		e.mux.ServeHTTP(discard{}, probe)
+		if p.matched {
+			out = append(out, method)
+		}
+	}
+	return out
+}
+
+// discard is a ResponseWriter that drops what is written to it.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
 // errTooLarge is what the HTTP gateway answers for a body over the limit:
 // 413, in the words gRPC uses for an oversized message.
 func errTooLarge(limit int) error {
 	return &runtime.HTTPStatusError{
 		HTTPStatus: http.StatusRequestEntityTooLarge,
-		Err:        status.Error(codes.ResourceExhausted, fmt.Sprintf("request body larger than the maximum of %d bytes", limit)),
+		Err:        apperr.ResourceExhausted("request body larger than the maximum of %d bytes", limit),
 	}
 }
 

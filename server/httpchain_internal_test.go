@@ -73,6 +73,8 @@ func FuzzGatewayJSON(f *testing.F) {
 	f.Add("agreements", "%ff", "{\"display_name\":\"\xff\"}")
 	f.Add("agreements", "", `{"display_name":`)
 	f.Add("nope", "..", `[1,2,3]`)
+	f.Add("agreements", "", "{\"foreign_parties\":[{\"name\":\"a\"},{\"name\":\"\xff\",\"x\":[{}]}],\"signed_date\":{\"year\":\"y\"}}")
+	f.Add("delegations", "d1", `{"members":{"a":[1,{"b":2}]},"nope":null}`)
 	// One node per fuzzing process, with an admin token, so bodies get past
 	// authentication to decoding and validation.
 	ctx, stop := context.WithCancel(context.Background())

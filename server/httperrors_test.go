@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
@@ -83,18 +84,21 @@ func TestEveryHTTPResponseHasRequestID(t *testing.T) {
 		body               func() io.Reader
 		status             int
 		code               codes.Code
+		allow              string // of a 405
 	}{
-		{"unknown API path", "GET", "/v1/nothing/here", nil, 404, codes.NotFound},
-		{"unknown path", "GET", "/nothing", nil, 404, codes.NotFound},
-		{"missing record", "GET", coll + "/missing", nil, 404, codes.NotFound},
-		{"method not allowed on the API", "DELETE", coll, nil, 405, codes.Unimplemented},
-		{"method not allowed on health", "POST", "/healthz", nil, 405, codes.Unimplemented},
-		{"body over the limit, with a length", "POST", coll, func() io.Reader { return strings.NewReader(big) }, 413, codes.ResourceExhausted},
+		{"unknown API path", "GET", "/v1/nothing/here", nil, 404, codes.NotFound, ""},
+		{"unknown path", "GET", "/nothing", nil, 404, codes.NotFound, ""},
+		{"missing record", "GET", coll + "/missing", nil, 404, codes.NotFound, ""},
+		{"method not allowed on the API", "DELETE", coll, nil, 405, codes.Unimplemented, "GET, POST"},
+		{"method not allowed on a record", "PUT", coll + "/a1", nil, 405, codes.Unimplemented, "GET, PATCH, DELETE"},
+		{"method not allowed on health", "POST", "/healthz", nil, 405, codes.Unimplemented, "GET"},
+		{"method not allowed on CSV", "POST", "/v1/national/agreements/summary.csv", nil, 405, codes.Unimplemented, "GET"},
+		{"body over the limit, with a length", "POST", coll, func() io.Reader { return strings.NewReader(big) }, 413, codes.ResourceExhausted, ""},
 		// A reader of unknown length is sent chunked.
-		{"body over the limit, chunked", "POST", coll, func() io.Reader { return io.MultiReader(strings.NewReader(big)) }, 413, codes.ResourceExhausted},
-		{"CSV of an unknown collection", "GET", "/v1/national/nothing/summary.csv", nil, 400, codes.InvalidArgument},
-		{"health", "GET", "/healthz", nil, 200, codes.OK},
-		{"CSV", "GET", "/v1/national/agreements/summary.csv?group_by=kind", nil, 200, codes.OK},
+		{"body over the limit, chunked", "POST", coll, func() io.Reader { return io.MultiReader(strings.NewReader(big)) }, 413, codes.ResourceExhausted, ""},
+		{"CSV of an unknown collection", "GET", "/v1/national/nothing/summary.csv", nil, 400, codes.InvalidArgument, ""},
+		{"health", "GET", "/healthz", nil, 200, codes.OK, ""},
+		{"CSV", "GET", "/v1/national/agreements/summary.csv?group_by=kind", nil, 200, codes.OK, ""},
 	} {
 		for _, sent := range []string{"", "caller-id-1", "bad id with spaces"} {
 			var body io.Reader
@@ -118,6 +122,9 @@ func TestEveryHTTPResponseHasRequestID(t *testing.T) {
 				continue
 			}
 			wantHTTPDenied(t, c.what, resp.StatusCode, b, c.status, c.code)
+			if c.status == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != c.allow {
+				t.Errorf("%s: Allow %q, want %q", c.what, resp.Header.Values("Allow"), c.allow)
+			}
 		}
 	}
 
@@ -177,6 +184,55 @@ func TestInternalErrorReferenceIsLogged(t *testing.T) {
 	}
 }
 
+// linesWith returns the log lines whose request_id is id.
+func (l *logBuffer) linesWith(id string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["request_id"] == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestUnknownMethodHasRequestID: a method or service the node does not
+// serve is UNIMPLEMENTED (not the policy's PERMISSION_DENIED) for an admin
+// and an anonymous caller alike, and the answer carries an x-request-id that
+// a log line of the call has.
+func TestUnknownMethodHasRequestID(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := testCtx(t)
+	anonymous := dialAs(t, tn.Srv.GRPCAddr(), "")
+	for _, caller := range []struct {
+		name string
+		conn *grpc.ClientConn
+	}{{"admin", tn.Conn()}, {"anonymous", anonymous.Conn()}} {
+		for _, method := range []string{"/provex.twinning.v1.TwinningService/DropAllTables", "/nothing.v1.Nothing/Get"} {
+			var header metadata.MD
+			err := caller.conn.Invoke(ctx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&header))
+			if status.Code(err) != codes.Unimplemented {
+				t.Errorf("%s calls %s: %v, want UNIMPLEMENTED", caller.name, method, err)
+			}
+			ids := header.Get("x-request-id")
+			if len(ids) != 1 || !requestIDPattern.MatchString(ids[0]) {
+				t.Errorf("%s calls %s: x-request-id %q, want one", caller.name, method, ids)
+				continue
+			}
+			lines := logs.linesWith(ids[0])
+			if len(lines) != 1 || lines[0]["method"] != method || lines[0]["code"] != "Unimplemented" {
+				t.Errorf("%s calls %s: log lines with its request id: %v", caller.name, method, lines)
+			}
+		}
+	}
+}
+
 // TestSummaryCSVEscapesFormulas: text a spreadsheet would run as a formula
 // (starting with =, +, -, @, tab or CR) comes out of summary.csv behind a
 // single quote; counts, and text that is just a number, stay as they are.
@@ -190,6 +246,9 @@ func TestSummaryCSVEscapesFormulas(t *testing.T) {
 		"@SUM(1)":                             "'@SUM(1)",
 		"-42":                                 "-42",
 		"plain":                               "plain",
+		"x;=1":                                "x;=1",
+		`a"b`:                                 `a"b`,
+		"=1":                                  "'=1",
 	}
 	for name := range names {
 		_, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), Agreement: newAgreement(name)})
@@ -213,4 +272,35 @@ func TestSummaryCSVEscapesFormulas(t *testing.T) {
 			t.Errorf("%q: no row keyed %q in\n%s", name, want, body)
 		}
 	}
+	// A spreadsheet whose list separator is ";" reads the same bytes: no
+	// cell of it may start a formula, bar a number ("-42,1" is -42.1 there).
+	number := regexp.MustCompile(`^-?[0-9][0-9,]*$`)
+	for _, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+		for _, cell := range splitOutsideQuotes(line, ';') {
+			text := strings.TrimPrefix(cell, `"`)
+			if text != "" && strings.ContainsRune("=+-@\t\r", rune(text[0])) && !number.MatchString(cell) {
+				t.Errorf("split on ';', line %q has the cell %q, a formula", line, cell)
+			}
+		}
+	}
+	if !strings.Contains(string(body), `"x;=1",1`+"\n") || !strings.Contains(string(body), `"a""b",1`+"\n") || !strings.Contains(string(body), "\n-42,1\n") {
+		t.Errorf("text cells are not all quoted, or numbers are:\n%s", body)
+	}
+}
+
+// splitOutsideQuotes splits line at each sep outside double quotes, as a
+// spreadsheet with that list separator does.
+func splitOutsideQuotes(line string, sep rune) []string {
+	var cells []string
+	quoted, start := false, 0
+	for i, r := range line {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == sep && !quoted:
+			cells = append(cells, line[start:i])
+			start = i + 1
+		}
+	}
+	return append(cells, line[start:])
 }

@@ -74,8 +74,8 @@ type interceptors struct {
 // audit trail: of its writes, and of its reads as ic.reads says. A peer's
 // calls read no records for anyone's eyes (sync serves stored entries,
 // sealed unless public), so they are not audited as reads.
-func (ic *interceptors) admit(ctx context.Context, method, requestID string) (context.Context, error) {
-	ctx, err := ic.guard.admit(ctx, method)
+func (ic *interceptors) admit(ctx context.Context, method, requestID string, unknown bool) (context.Context, error) {
+	ctx, err := ic.guard.admit(ctx, method, unknown)
 	if err != nil {
 		return ctx, err
 	}
@@ -145,7 +145,7 @@ func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServ
 		}
 		err = ic.finish(ctx, info.FullMethod, id, start, err)
 	}()
-	if ctx, err = ic.admit(ctx, info.FullMethod, id); err != nil {
+	if ctx, err = ic.admit(ctx, info.FullMethod, id, false); err != nil {
 		return nil, err
 	}
 	if malformed != nil {
@@ -233,7 +233,10 @@ func (ic *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 		}
 		err = ic.finish(ctx, info.FullMethod, id, start, err)
 	}()
-	if ctx, err = ic.admit(ctx, info.FullMethod, id); err != nil {
+	// grpc-go hands a call of a method no service registered
+	// (unknownMethod, via grpc.UnknownServiceHandler) to the stream
+	// interceptors without a service: srv is nil.
+	if ctx, err = ic.admit(ctx, info.FullMethod, id, srv == nil); err != nil {
 		return err
 	}
 	if who, _ := auth.FromContext(ctx); who.Kind == auth.KindPeer {
@@ -244,4 +247,15 @@ func (ic *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 		defer release()
 	}
 	return handler(srv, &validatingStream{ServerStream: ss, ctx: ctx, validator: ic.validator, codec: ic.codec})
+}
+
+// unknownMethod is the grpc.UnknownServiceHandler of the node's servers.
+// Without one grpc-go answers a method it does not serve UNIMPLEMENTED
+// before any interceptor runs: no request id, no log line. With it the call
+// passes the stream interceptors like any other, and the guard answers it
+// UNIMPLEMENTED after authentication and the rate limit (guard.admit), so
+// this handler is reached only if that changes.
+func unknownMethod(_ any, ss grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(ss)
+	return apperr.Unimplemented("unknown method %s", method)
 }

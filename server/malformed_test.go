@@ -50,10 +50,17 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 		{"query", "GET", coll + "?filter=display_name%3D%22%FF%22", "", []string{"filter"}},
 		{"repeated query", "GET", "/v1/national/delegations:summarize?group_by=province&group_by=%FF", "", []string{"group_by[1]"}},
 		{"CSV query", "GET", "/v1/national/delegations/summary.csv?filter=%FF", "", []string{"filter"}},
-		// protojson names the place in the body (line and column), not the
-		// field.
-		{"JSON body", "POST", coll, "{\"display_name\":\"a\xffb\",\"kind\":\"KIND_MOU\"}", nil},
-		{"JSON key", "POST", coll, "{\"display\xff\":\"x\",\"kind\":\"KIND_MOU\"}", nil},
+		// protojson names only the place in the body (line and column);
+		// the gateway's marshaler finds the field there. The body of a
+		// POST or PATCH is the request's agreement.
+		{"JSON body", "POST", coll, "{\"display_name\":\"a\xffb\",\"kind\":\"KIND_MOU\"}", []string{"agreement.display_name"}},
+		{"JSON key", "POST", coll, "{\"display\xff\":\"x\",\"kind\":\"KIND_MOU\"}", []string{"agreement.display\uFFFD"}},
+		{"JSON nested", "POST", coll, "{\"kind\":\"KIND_MOU\",\n \"foreignParties\": [{\"name\":\"a\"}, {\"name\": \"b\xff\"}]}", []string{"agreement.foreign_parties[1].name"}},
+		{"JSON unknown field", "POST", coll, `{"kind":"KIND_MOU","signatory":{"name":"x","nope":1}}`, []string{"agreement.signatory.nope"}},
+		{"JSON wrong type", "POST", coll, `{"kind":"KIND_MOU","signed_date":{"year":"soon"}}`, []string{"agreement.signed_date.year"}},
+		{"JSON list of the wrong type", "PATCH", coll + "/x", `{"partner_countries":["CN",7]}`, []string{"agreement.partner_countries[1]"}},
+		{"JSON nested on PATCH", "PATCH", coll + "/x", "{\"signatory\":{\"name\":\"\xff\"}}", []string{"agreement.signatory.name"}},
+		{"JSON unknown on PATCH", "PATCH", coll + "/x", `{"display_name":"x","nope":{"a":[1]}}`, []string{"agreement.nope"}},
 	} {
 		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
 		wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.fields...)

@@ -124,8 +124,12 @@ type guard struct {
 }
 
 // admit returns ctx carrying the caller's identity, or the error that
-// refuses the call.
-func (g *guard) admit(ctx context.Context, method string) (context.Context, error) {
+// refuses the call. A method the server does not serve (unknown) is
+// UNIMPLEMENTED once the caller is authenticated and within its rate, as
+// grpc-go itself would answer it, not the policy's PERMISSION_DENIED: there
+// is nothing to authorize, and a caller learns no more than grpc-go told it
+// before and server reflection, open to all, tells it.
+func (g *guard) admit(ctx context.Context, method string, unknown bool) (context.Context, error) {
 	id, err := g.identify(ctx)
 	if err != nil {
 		// Bad credentials cost a lookup and a hash each: they share one
@@ -138,6 +142,9 @@ func (g *guard) admit(ctx context.Context, method string) (context.Context, erro
 	ctx = auth.WithIdentity(ctx, id)
 	if !g.rates.allow(id.String()) {
 		return ctx, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond)
+	}
+	if unknown {
+		return ctx, apperr.Unimplemented("unknown method %s", method)
 	}
 	if g.unprotected {
 		return ctx, nil

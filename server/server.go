@@ -265,6 +265,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.InTapHandle(calls.tap),
 			grpc.ChainUnaryInterceptor(ic.unary),
 			grpc.ChainStreamInterceptor(ic.stream),
+			grpc.UnknownServiceHandler(unknownMethod),
 			grpc.ForceServerCodecV2(ic.codec),
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
@@ -331,14 +332,15 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		return fmt.Errorf("gateway connection: %w", err)
 	}
 	n.gateway = conn
-	errs := &httpErrors{log: n.log, marshaler: &runtime.JSONPb{
+	errs := &httpErrors{log: n.log, marshaler: bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}}
+	}}}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, errs.marshaler),
 		runtime.WithErrorHandler(errs.handle),
 		runtime.WithRoutingErrorHandler(errs.routing),
+		runtime.WithMiddlewares(probeRoute),
 		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
 		// sends it to the gRPC server; no other gRPC metadata is an HTTP
 		// header.
@@ -362,7 +364,7 @@ func (n *Node) buildGateway(ctx context.Context) error {
 	// Everything else goes to the gateway, whose 404 is JSON like its other
 	// errors.
 	root.Handle("/", mux)
-	root.Handle("GET /v1/national/{collection}/summary.csv", summaryCSV(nationalv1.NewNationalServiceClient(conn), errs))
+	root.Handle("/v1/national/{collection}/summary.csv", errs.only(http.MethodGet, summaryCSV(nationalv1.NewNationalServiceClient(conn), errs)))
 	root.Handle("/openapi.json", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)

@@ -61,6 +61,11 @@ func ResourceExhausted(format string, args ...any) *Error {
 	return newf(codes.ResourceExhausted, format, args...)
 }
 
+// Unimplemented is a method or an HTTP method the node does not serve.
+func Unimplemented(format string, args ...any) *Error {
+	return newf(codes.Unimplemented, format, args...)
+}
+
 // OutOfRange is a request the current data cannot answer within the API's
 // ranges (a summary total past int64), as AIP-193 reads OUT_OF_RANGE.
 func OutOfRange(format string, args ...any) *Error {

@@ -282,7 +282,7 @@ func (g *gen) intro() {
 	g.numbers()
 	p("### Errors")
 	p("")
-	p("Failures are gRPC statuses. `INVALID_ARGUMENT` carries a `google.rpc.BadRequest` detail with one field violation per bad field, its `field` a path into the request such as `agreement.signed_date.month` or `filter`. Text that is not UTF-8 (in a gRPC message, a URL path or query parameter) is `INVALID_ARGUMENT` naming the field; a gRPC message that is not protobuf, and a JSON body that does not parse, are `INVALID_ARGUMENT` too. Unexpected failures are `INTERNAL` with only a reference to the server log: the call's request id, in the message and as a `google.rpc.RequestInfo` detail, under which the node logs the full error. The gateway answers with the HTTP status below and a JSON `google.rpc.Status` body (`code`, `message`, `details`).")
+	p("Failures are gRPC statuses. `INVALID_ARGUMENT` carries a `google.rpc.BadRequest` detail with one field violation per bad field, its `field` a path into the request such as `agreement.signed_date.month` or `filter`. Text that is not UTF-8 (in a gRPC message, a URL path or query parameter, or a JSON body) is `INVALID_ARGUMENT` naming the field; so are an unknown field and a value of the wrong type in a JSON body (the body of a POST or PATCH is the request's record field, so its paths start `agreement.`); a gRPC message that is not protobuf, and a JSON body that is not JSON, are `INVALID_ARGUMENT` too. Unexpected failures are `INTERNAL` with only a reference to the server log: the call's request id, in the message and as a `google.rpc.RequestInfo` detail, under which the node logs the full error. The gateway answers with the HTTP status below and a JSON `google.rpc.Status` body (`code`, `message`, `details`).")
 	p("")
 	p("| gRPC code | HTTP status | Typical cause |")
 	p("|---|---|---|")
@@ -306,7 +306,7 @@ func (g *gen) intro() {
 		p("| `%s` (%d) | %d | %s |", codeName(e.code), e.code, runtime.HTTPStatusFromCode(e.code), e.cause)
 	}
 	p("")
-	p("Over HTTP, a path that names no method is 404 (`NOT_FOUND`), a method the path does not take 405 (`UNIMPLEMENTED`), and a body over the size limit 413 (`RESOURCE_EXHAUSTED`), all with the same JSON body. Every HTTP response, errors included, carries `X-Request-Id`: the caller's own if it is 1 to 64 printable ASCII characters, else a new one.")
+	p("Over HTTP, a path that names no method is 404 (`NOT_FOUND`), a method the path does not take 405 (`UNIMPLEMENTED`, with an `Allow` header naming the methods it takes), and a body over the size limit 413 (`RESOURCE_EXHAUSTED`), all with the same JSON body. Every response, errors included, carries `X-Request-Id` (gRPC: `x-request-id` in the headers): the caller's own if it is 1 to 64 printable ASCII characters, else a new one. A gRPC method the node does not serve is `UNIMPLEMENTED` with an id like any call. The exceptions are answers written before the node sees a call: a unary gRPC request message over the size limit (grpc-go refuses it `RESOURCE_EXHAUSTED` before any interceptor), and HTTP requests that net/http refuses itself (431 for headers over 64 KiB, 400 for a request it cannot parse).")
 	p("")
 
 	p("## Filtering")

@@ -241,7 +241,7 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "province,direction,count\n") || !strings.Contains(string(body), "tuyen-quang,DIRECTION_INCOMING,543\n") {
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), `"province","direction","count"`+"\n") || !strings.Contains(string(body), `"tuyen-quang","DIRECTION_INCOMING",543`+"\n") {
 		t.Errorf("CSV: %d\n%s", resp.StatusCode, body)
 	}
 

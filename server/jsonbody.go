@@ -1,0 +1,225 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/provex/provex/internal/apperr"
+)
+
+// bodyJSON is the gateway's marshaler. protojson names the place of what it
+// cannot read in a body by line and column ("invalid UTF-8 in string",
+// "unknown field", a string for an int), and the gateway answers that
+// INVALID_ARGUMENT with no field, where gRPC names the field
+// (validation.DecodeError). bodyJSON finds the field at that place and
+// leaves the error, naming it, on the request's body (limitedBody), where the
+// error handler takes it: the gateway itself keeps only the error's text.
+type bodyJSON struct{ *runtime.JSONPb }
+
+func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	return runtime.DecoderFunc(func(v any) error {
+		var raw json.RawMessage
+		if err := json.NewDecoder(r).Decode(&raw); err != nil {
+			return err
+		}
+		err := m.JSONPb.Unmarshal(raw, v)
+		if err == nil {
+			return nil
+		}
+		named := namedDecodeError(raw, v, err)
+		if b, ok := r.(*limitedBody); ok && named != nil {
+			b.invalid = named
+		}
+		return err
+	})
+}
+
+// protojsonPlace is where protojson says it stopped: "(line 1:18): why".
+var protojsonPlace = regexp.MustCompile(`\(line (\d+):(\d+)\): (.*)$`)
+
+// namedDecodeError names the field of the body (raw, decoded into v) at the
+// place protojson's err gives: an INVALID_ARGUMENT, or nil when it cannot
+// tell.
+func namedDecodeError(raw []byte, v any, err error) error {
+	m := protojsonPlace.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+	line, _ := strconv.Atoi(m[1])
+	column, _ := strconv.Atoi(m[2])
+	offset := byteOffset(raw, line, column)
+	md, prefix := bodyMessage(v)
+	if offset < 0 || md == nil {
+		return nil
+	}
+	path, ok := jsonPathAt(raw, offset, md)
+	if !ok || path == "" {
+		return nil
+	}
+	return apperr.Invalid(prefix+path, "%s", strings.ToValidUTF8(m[3], "\uFFFD"))
+}
+
+// bodyMessage is the message a body is decoded into and the field of the
+// request it is: the whole request (body "*"), or a pointer to the request's
+// field, which in provex's HTTP rules is always named after its message
+// (body: "border_gate" is a BorderGate; TestBodyFieldsNamedAfterTheirMessage).
+func bodyMessage(v any) (protoreflect.MessageDescriptor, string) {
+	if m, ok := v.(proto.Message); ok {
+		return m.ProtoReflect().Descriptor(), ""
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Type().Elem().Kind() != reflect.Pointer {
+		return nil, ""
+	}
+	m, ok := reflect.Zero(rv.Type().Elem()).Interface().(proto.Message)
+	if !ok {
+		return nil, ""
+	}
+	md := m.ProtoReflect().Descriptor()
+	return md, snakeCase(string(md.Name())) + "."
+}
+
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// byteOffset turns protojson's line and column (1-based, counted in runes)
+// into a byte offset of b, or -1.
+func byteOffset(b []byte, line, column int) int {
+	off := 0
+	for ; line > 1; line-- {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			return -1
+		}
+		off += i + 1
+	}
+	for ; column > 1 && off < len(b); column-- {
+		_, n := utf8.DecodeRune(b[off:])
+		off += n
+	}
+	return off
+}
+
+// jsonFrame is an object or array being read by jsonPathAt.
+type jsonFrame struct {
+	path    string
+	md      protoreflect.MessageDescriptor // an object that is a message
+	field   protoreflect.FieldDescriptor   // an array or map that is this field
+	object  bool
+	wantKey bool
+	key     string // the current member's path segment
+	index   int
+}
+
+// jsonPathAt walks the JSON raw, a message md, token by token to the one
+// that spans offset, and returns the path of the field there as validation
+// writes it ("partner_countries[1]", "signed_date.month"). Keys name proto
+// fields by their proto or JSON names; an unknown key is named as sent.
+func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var stack []*jsonFrame
+	// current is the path of the value the top frame is at.
+	current := func() (string, protoreflect.FieldDescriptor) {
+		f := stack[len(stack)-1]
+		if f.object && f.md != nil {
+			fd := f.md.Fields().ByJSONName(f.key)
+			if fd == nil {
+				fd = f.md.Fields().ByName(protoreflect.Name(f.key))
+			}
+			if fd == nil {
+				return f.path + strings.ToValidUTF8(f.key, "\uFFFD"), nil
+			}
+			return f.path + string(fd.Name()), fd
+		}
+		if f.field == nil { // not a field of the request
+			return f.path + strings.ToValidUTF8(f.key, "\uFFFD"), nil
+		}
+		base := strings.TrimSuffix(f.path, ".")
+		if f.object { // a map
+			return base + "[" + strconv.Quote(f.key) + "]", f.field.MapValue()
+		}
+		return base + "[" + strconv.Itoa(f.index) + "]", f.field
+	}
+	advance := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if f := stack[len(stack)-1]; f.object {
+			f.wantKey = true
+		} else {
+			f.index++
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		past := dec.InputOffset() > int64(offset)
+		if len(stack) > 0 {
+			if f := stack[len(stack)-1]; f.object && f.wantKey {
+				if key, ok := tok.(string); ok {
+					f.key, f.wantKey = key, false
+					if past {
+						p, _ := current()
+						return p, true
+					}
+					continue
+				}
+			}
+		}
+		delim, isDelim := tok.(json.Delim)
+		if isDelim && (delim == '}' || delim == ']') {
+			if past && len(stack) > 0 {
+				return strings.TrimSuffix(stack[len(stack)-1].path, "."), true
+			}
+			stack = stack[:len(stack)-1]
+			advance()
+			continue
+		}
+		path, fd := "", protoreflect.FieldDescriptor(nil)
+		if len(stack) > 0 {
+			path, fd = current()
+		}
+		if past {
+			return path, true
+		}
+		if !isDelim {
+			advance()
+			continue
+		}
+		f := &jsonFrame{path: path + ".", object: delim == '{', wantKey: delim == '{'}
+		switch {
+		case len(stack) == 0:
+			f.path, f.md = "", md
+		case fd == nil:
+		case (fd.IsList() || fd.IsMap()) && !strings.HasSuffix(path, "]"):
+			f.field = fd
+		case fd.Message() != nil && !fd.IsMap():
+			f.md = fd.Message()
+		}
+		stack = append(stack, f)
+	}
+}
