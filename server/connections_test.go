@@ -9,6 +9,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -305,4 +306,38 @@ func TestConnectionTimeouts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestFileLimitWarning: a node whose connection caps together exceed the
+// process's open-file limit says so when it listens, naming both numbers;
+// with caps that fit, it says nothing.
+func TestFileLimitWarning(t *testing.T) {
+	for _, tc := range []struct {
+		connections int
+		warn        bool
+	}{{1 << 30, true}, {10, false}} {
+		var logs bytes.Buffer
+		n, err := server.New(context.Background(), server.Config{
+			Member: "cao-bang", DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", PlaintextAPI: true,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil)), Limits: server.Limits{Connections: tc.connections},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := n.Serve(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(logs.String(), "exceed the open-file limit")
+		if got != tc.warn {
+			t.Errorf("connections %d: warned %v, want %v:\n%s", tc.connections, got, tc.warn, logs.String())
+		}
+		if tc.warn && (!strings.Contains(logs.String(), "open_file_limit=") || !strings.Contains(logs.String(), fmt.Sprint("connections_in_total=", 2*(1<<30)))) {
+			t.Errorf("the warning does not name both numbers:\n%s", logs.String())
+		}
+	}
 }

@@ -21,6 +21,19 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	return netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log), nil
 }
 
+// checkFileLimit warns when the listeners' connection caps together do not
+// fit under the process's open-file limit: then a flood from many clients
+// can still exhaust the descriptors (the database, sync and outgoing calls
+// need some too) before any cap refuses a connection.
+func (n *Node) checkFileLimit(listeners int) {
+	limit := openFileLimit()
+	caps := uint64(listeners) * uint64(n.cfg.Limits.Connections)
+	if limit != 0 && caps >= limit {
+		n.log.Warn("the connection caps exceed the open-file limit; raise the limit (ulimit -n, systemd LimitNOFILE) or lower Limits.Connections",
+			"open_file_limit", limit, "listeners", listeners, "connections_per_listener", n.cfg.Limits.Connections, "connections_in_total", caps)
+	}
+}
+
 // connectionOptions bound a gRPC server's connections in time: the
 // handshake (TLS, and the HTTP/2 preface that grpc-go reads under the same
 // deadline, TLS or not), idleness, and pings.

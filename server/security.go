@@ -41,8 +41,10 @@ type Limits struct {
 
 	// Connections bounds the connections each listener (API gRPC, HTTP
 	// gateway, peer endpoint) holds open at once (default 4096), and
-	// ConnectionsPerAddress those from one client IP address (default 256:
-	// many people behind one office's NAT, a few connections each). A
+	// ConnectionsPerAddress those from one client (default 256: many
+	// people behind one office's NAT, a few connections each): one IPv4
+	// address, or one IPv6 /64, since an IPv6 host usually holds a whole
+	// /64 and could pick a fresh address per connection. A
 	// connection over either is closed as soon as it is accepted, so one
 	// address holding thousands cannot take the file descriptors that other
 	// callers and peers need.

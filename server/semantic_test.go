@@ -120,6 +120,14 @@ func TestSemanticValidation(t *testing.T) {
 			trade(func(r *borderv1.TradeReport) { r.ImportValue = &typev1.Money{CurrencyCode: "VND", Units: 1} })},
 		{"merged-away province in visible_to", delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son", "bac-giang"} }), "delegation.visible_to[1]",
 			delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son", "bac-ninh"} })},
+		{"readers of a public record", delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 1, []string{"lang-son"} }), "delegation.visible_to",
+			delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son"} })},
+		{"readers of a national record", agreement(func(a *twinningv1.Agreement) { a.Visibility, a.VisibleTo = 2, []string{"lang-son"} }), "agreement.visible_to",
+			agreement(func(a *twinningv1.Agreement) { a.Visibility = 2 })},
+		{"readers without a visibility", delegation(func(x *twinningv1.Delegation) { x.VisibleTo = []string{"lang-son"} }), "delegation.visible_to",
+			delegation(func(x *twinningv1.Delegation) {})},
+		{"the owner among the readers", delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son", "cao-bang"} }), "delegation.visible_to[1]",
+			delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son"} })},
 		{"unknown province to notify", incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son", "ha-giang", "quang-tay"} }), "border_incident.notify_provinces[1] border_incident.notify_provinces[2]",
 			incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son", "tuyen-quang"} })},
 		{"border gate that is not a name", incident(func(x *borderv1.BorderIncident) { x.BorderGate = "Tà Lùng" }), "border_incident.border_gate",
@@ -187,5 +195,40 @@ func TestSemanticValidationOnUpdate(t *testing.T) {
 	mustf(t, err, "get")
 	if got.Etag != x.Etag {
 		t.Errorf("refused updates changed the record: etag %s, want %s", got.Etag, x.Etag)
+	}
+}
+
+// TestReadersOnUpdate: a reader list stays meaningful whichever fields an
+// update changes: making a restricted record public or national without
+// clearing its readers, or adding the owner to them, is refused on
+// visible_to and changes nothing; both fields together are accepted.
+func TestReadersOnUpdate(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	x, err := tn.Twinning.CreateDelegation(ctx, &twinningv1.CreateDelegationRequest{Parent: tn.parent(), DelegationId: "d1", Delegation: &twinningv1.Delegation{
+		DisplayName: "Guangxi delegation", Direction: 1, Countries: []string{"CN"}, StartDate: &typev1.Date{Year: 2024, Month: 5, Day: 6},
+		Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{"lang-son"},
+	}})
+	mustf(t, err, "create")
+	update := func(paths []string, edit func(*twinningv1.Delegation)) (*twinningv1.Delegation, error) {
+		next := &twinningv1.Delegation{Name: x.Name}
+		edit(next)
+		return tn.Twinning.UpdateDelegation(ctx, &twinningv1.UpdateDelegationRequest{Delegation: next, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+	}
+	_, err = update([]string{"visibility"}, func(d *twinningv1.Delegation) { d.Visibility = typev1.Visibility_VISIBILITY_PUBLIC })
+	wantInvalid(t, err, "made public, readers kept", "delegation.visible_to")
+	_, err = update([]string{"visibility"}, func(d *twinningv1.Delegation) { d.Visibility = typev1.Visibility_VISIBILITY_NATIONAL })
+	wantInvalid(t, err, "made national, readers kept", "delegation.visible_to")
+	_, err = update([]string{"visible_to"}, func(d *twinningv1.Delegation) { d.VisibleTo = []string{"cao-bang", "lang-son"} })
+	wantInvalid(t, err, "owner added to the readers", "delegation.visible_to[0]")
+	got, err := tn.Twinning.GetDelegation(ctx, &twinningv1.GetDelegationRequest{Name: x.Name})
+	mustf(t, err, "get")
+	if got.Etag != x.Etag {
+		t.Errorf("refused updates changed the record: etag %s, want %s", got.Etag, x.Etag)
+	}
+	got, err = update([]string{"visibility", "visible_to"}, func(d *twinningv1.Delegation) { d.Visibility = typev1.Visibility_VISIBILITY_PUBLIC })
+	mustf(t, err, "made public with its readers cleared")
+	if got.Visibility != typev1.Visibility_VISIBILITY_PUBLIC || len(got.VisibleTo) != 0 {
+		t.Errorf("after the update: visibility %v, visible_to %q", got.Visibility, got.VisibleTo)
 	}
 }

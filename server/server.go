@@ -418,6 +418,9 @@ func (n *Node) Listen() error {
 			n.httpListener.Close()
 			return fmt.Errorf("listen for peers on %s (the member's address in the manifest): %w", n.peerAddr, err)
 		}
+		n.checkFileLimit(3)
+	} else {
+		n.checkFileLimit(2)
 	}
 	return nil
 }

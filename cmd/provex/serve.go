@@ -41,6 +41,11 @@ type serveConfig struct {
 	Dev bool `json:"dev"`
 	// RateLimit is the calls a second each caller may make (default 5000).
 	RateLimit float64 `json:"rate_limit"`
+	// MaxConnections and MaxConnectionsPerClient cap each listener's open
+	// connections, in total and from one client (an IPv4 address or an
+	// IPv6 /64) (defaults 4096 and 256).
+	MaxConnections          int `json:"max_connections"`
+	MaxConnectionsPerClient int `json:"max_connections_per_client"`
 	// AuditAllReads records every read in the audit trail, not only those
 	// of national and restricted records.
 	AuditAllReads bool `json:"audit_all_reads"`
@@ -66,6 +71,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	syncInterval := fs.String("sync-interval", "", "periodic exchange with each peer (default 5s)")
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
 	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token or peer may make, bursts of twice that (default 5000)")
+	maxConns := fs.Int("max-connections", 0, "open connections each listener holds at most (default 4096; keep 3 times it under ulimit -n)")
+	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "open connections each listener holds from one IPv4 address or IPv6 /64 (default 256)")
 	auditAllReads := fs.Bool("audit-all-reads", false, "record every read in the audit trail, public records too (default: reads of national and restricted records, and summaries)")
 	dev := fs.Bool("dev", false, "dev mode: serve the API without TLS (this machine only); sync keeps mutual TLS")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +113,10 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.Dev = *dev
 		case "rate-limit":
 			cfg.RateLimit = *rateLimit
+		case "max-connections":
+			cfg.MaxConnections = *maxConns
+		case "max-connections-per-client":
+			cfg.MaxConnectionsPerClient = *maxConnsPerClient
 		case "audit-all-reads":
 			cfg.AuditAllReads = *auditAllReads
 		}
@@ -120,7 +131,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	sc := server.Config{
 		Member: cfg.Member, DataDir: cfg.DataDir, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
 		Version: version(), Logger: logger, Peers: cfg.Peers, PlaintextAPI: cfg.Dev,
-		Limits:        server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit)},
+		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit),
+			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient},
 		AuditAllReads: cfg.AuditAllReads,
 	}
 	if cfg.TLSDir == "" {

@@ -1,5 +1,5 @@
 // Package netlimit caps the connections a listener holds open: in total and
-// per client address. Each open connection costs a file descriptor, and a
+// per client (an IPv4 address, or an IPv6 /64: see Client). Each open connection costs a file descriptor, and a
 // process has a fixed number of them; without a cap one client opening
 // thousands of idle connections exhausts them and every other caller, the
 // node's peers among them, then times out before it is even accepted.
@@ -42,7 +42,8 @@ type Listener struct {
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
-// perAddr from one client IP address (zero or less: no cap). name says which
+// perAddr from one client, as Client groups addresses (zero or less: no
+// cap). name says which
 // listener in log lines.
 func Limit(l net.Listener, name string, total, perAddr int, log *slog.Logger) *Listener {
 	if log == nil {
@@ -59,7 +60,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		addr := addrOf(c.RemoteAddr())
+		addr := Client(c.RemoteAddr())
 		if l.acquire(addr) {
 			return &conn{Conn: c, release: func() { l.release(addr) }}, nil
 		}
@@ -70,11 +71,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// Open is the number of connections held now, in total and from addr.
-func (l *Listener) Open(addr netip.Addr) (total, fromAddr int) {
+// Open is the number of connections held now, in total and from the client
+// that addr belongs to (its /64, for IPv6).
+func (l *Listener) Open(addr netip.Addr) (total, fromClient int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.open, l.by[addr.Unmap()]
+	return l.open, l.by[clientOf(addr)]
 }
 
 func (l *Listener) acquire(addr netip.Addr) bool {
@@ -103,13 +105,27 @@ func (l *Listener) release(addr netip.Addr) {
 	}
 }
 
-// addrOf is the client's IP address (IPv4-mapped IPv6 counted as IPv4);
-// connections without one (a Unix socket) share the zero address.
-func addrOf(a net.Addr) netip.Addr {
+// Client is the key that a connection from a is counted under: an IPv4
+// address (IPv4-mapped IPv6 too), or the /64 prefix of an IPv6 address as
+// its first address. One IPv6 host is routinely given a whole /64 (SLAAC,
+// privacy addresses) and can use any address in it, so a cap per IPv6
+// address would bind nobody. Connections without an IP address (a Unix
+// socket) share the zero address.
+func Client(a net.Addr) netip.Addr {
 	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		return ap.Addr().Unmap()
+		return clientOf(ap.Addr())
 	}
 	return netip.Addr{}
+}
+
+func clientOf(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		// The zone (fe80::1%eth0) names the local interface, not the client.
+		p, _ := a.WithZone("").Prefix(64)
+		return p.Addr()
+	}
+	return a
 }
 
 // conn gives its slot back when it is first closed.

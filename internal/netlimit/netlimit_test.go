@@ -118,3 +118,109 @@ func TestCapsPerAddressAndTotal(t *testing.T) {
 		t.Errorf("%d log lines about refusals, want 1 (at most one per %v):\n%s", n, netlimit.LogEvery, logs.String())
 	}
 }
+
+// pipeListener hands out one end of a net.Pipe per Dial, with the remote
+// address the caller names, so clients at any IPv6 address can be tried.
+type pipeListener struct{ conns chan net.Conn }
+
+type fromConn struct {
+	net.Conn
+	from net.Addr
+}
+
+func (c fromConn) RemoteAddr() net.Addr { return c.from }
+
+func (p pipeListener) Accept() (net.Conn, error) {
+	c, ok := <-p.conns
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+func (p pipeListener) Close() error   { return nil }
+func (p pipeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// acceptFrom has l accept a connection from addr and reports whether it
+// was kept (a refused one is closed before Accept returns, so the next one
+// is accepted instead).
+func acceptFrom(t *testing.T, l *netlimit.Listener, p pipeListener, addr string) bool {
+	t.Helper()
+	server, client := net.Pipe()
+	t.Cleanup(func() { client.Close() })
+	// A marker connection follows: if Accept returns it, the first was refused.
+	marker, markerClient := net.Pipe()
+	defer markerClient.Close()
+	go func() {
+		p.conns <- fromConn{Conn: server, from: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(addr), 4000))}
+		p.conns <- fromConn{Conn: marker, from: &net.TCPAddr{IP: net.ParseIP("192.0.2.250"), Port: 1}}
+	}()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RemoteAddr().String() == "192.0.2.250:1" {
+		c.Close()
+		return false
+	}
+	t.Cleanup(func() { c.Close() })
+	// Take the marker off the queue again.
+	m, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	return true
+}
+
+func TestIPv6CountedPer64(t *testing.T) {
+	p := pipeListener{conns: make(chan net.Conn)}
+	l := netlimit.Limit(p, "test", 0, 2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// Two addresses of one /64 share its two slots.
+	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"} {
+		if !acceptFrom(t, l, p, a) {
+			t.Fatalf("connection from %s refused within the cap", a)
+		}
+	}
+	if acceptFrom(t, l, p, "2001:db8:1:2:abcd::9") {
+		t.Fatal("a third connection from one /64 (another address in it) was kept; the cap is per /64")
+	}
+	if _, n := l.Open(netip.MustParseAddr("2001:db8:1:2::77")); n != 2 {
+		t.Errorf("open from the /64: %d, want 2", n)
+	}
+	// The neighbouring /64 has its own count.
+	if !acceptFrom(t, l, p, "2001:db8:1:3::1") {
+		t.Fatal("a connection from another /64 was refused")
+	}
+	// An IPv4-mapped address is the IPv4 address.
+	for _, a := range []string{"192.0.2.7", "::ffff:192.0.2.7"} {
+		if !acceptFrom(t, l, p, a) {
+			t.Fatalf("connection from %s refused within the cap", a)
+		}
+	}
+	if acceptFrom(t, l, p, "::ffff:192.0.2.7") || acceptFrom(t, l, p, "192.0.2.7") {
+		t.Fatal("IPv4 and IPv4-mapped IPv6 forms of one address were counted apart")
+	}
+	// IPv4 addresses are not grouped: the next address has its own count.
+	if !acceptFrom(t, l, p, "192.0.2.8") {
+		t.Fatal("a connection from the next IPv4 address was refused")
+	}
+}
+
+func TestClient(t *testing.T) {
+	for _, tc := range []struct{ from, want string }{
+		{"[2001:db8:a:b:1:2:3:4]:443", "2001:db8:a:b::"},
+		{"[2001:db8:a:b::]:1", "2001:db8:a:b::"},
+		{"[fe80::1%eth0]:1", "fe80::"},
+		{"[::ffff:10.1.2.3]:1", "10.1.2.3"},
+		{"10.1.2.3:1", "10.1.2.3"},
+		{"[::1]:1", "::"},
+	} {
+		ap := netip.MustParseAddrPort(tc.from)
+		if got := netlimit.Client(net.TCPAddrFromAddrPort(ap)); got != netip.MustParseAddr(tc.want) {
+			t.Errorf("Client(%s) = %s, want %s", tc.from, got, tc.want)
+		}
+	}
+	if got := netlimit.Client(&net.UnixAddr{Name: "/run/x.sock", Net: "unix"}); got.IsValid() {
+		t.Errorf("Client(unix socket) = %s, want the zero address", got)
+	}
+}

@@ -26,9 +26,10 @@ func (g *gen) validation() {
 	p("- **Dates.** A `provex.type.v1.Date` is a real calendar date: a day needs a month (`reason` `date.day_without_month`), and the day must exist in that month, 29 February only in leap years (`date.no_such_day`). Month 0 means the whole year, day 0 the whole month.")
 	p("- **Ranges.** An end is never before its start (rules below). Partial dates stand for the interval they cover: an end is before a start only when the whole end interval is, so `2024` may end a range that starts `2024-05`, and `2024-05` one that starts `2024-05-06`.")
 	p("- **Counts** fit together (rules below).")
-	p("- **Names** (`reason` `string.name`): display names and the other names and titles listed below have no white space at either end and no control characters (NUL, tabs, line breaks); a required name cannot be blank.")
+	p("- **Names** (`reason` `string.name`): display names and the other names and titles listed below have no white space (any Unicode space) or invisible character at either end, and no control characters (NUL, tabs, line breaks), line or paragraph separators (U+2028, U+2029), private-use characters or invisible format characters (zero-width space U+200B, bidi overrides such as U+202E, the byte order mark U+FEFF, soft hyphens); zero-width joiner and non-joiner (U+200D, U+200C) are allowed inside a name, for the scripts that need them, and combining marks (Vietnamese tones, Lao and Khmer vowel signs) are always allowed; a required name cannot be blank.")
 	p("- **Codes.** Country fields take a current ISO 3166-1 alpha-2 code (`string.iso3166_alpha2`: `GB`, not `UK`; not `ZZ`) and money a current ISO 4217 currency (`string.iso4217`: not `XYZ`, nor the test, no-currency, precious-metal and bond-unit codes). The lists are generated from Debian's iso-codes by `scripts/isogen` into `proto/provex/type/v1/iso.proto`. Fields about the land border keep their narrower list (`CN`, `LA`, `KH`).")
 	p("- **Provinces** (`reason` `field_rule`): `visible_to` and `notify_provinces` name current provinces (`NodeService.ListProvinces`); a province merged away on 1 July 2025 is refused with the one it was merged into.")
+	p("- **Readers** (`reason` `visible_to.not_restricted`, `visible_to.owner`): only a `VISIBILITY_RESTRICTED` record has a `visible_to` list (on a public or national one it would mean nothing; clear it when a record stops being restricted), and the list does not name the owning province, which always reads its records. Checked on the record as stored, after an update mask is applied.")
 	p("- **References** (`reason` `field_rule`): a field that points to another record holds a well-formed resource name of the right kind (its province current, its id valid), or is empty. The record need not be held by this node.")
 	p("")
 	p("| Message | Field | Rule | Reason |")
@@ -100,7 +101,7 @@ func stringRules(fd protoreflect.FieldDescriptor) [][2]string {
 			ext  protoreflect.ExtensionType
 			what string
 		}{
-			{typev1.E_Name, "a name: trimmed, no control characters"},
+			{typev1.E_Name, "a name: trimmed, no control or invisible characters"},
 			{typev1.E_Iso3166Alpha2, "a current ISO 3166-1 alpha-2 code"},
 			{typev1.E_Iso4217, "a current ISO 4217 code"},
 		} {

@@ -134,6 +134,9 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	}
 	fresh := proto.Clone(res)
 	c.kind.ClearOutputOnly(fresh)
+	if err := c.checkAudience(province, fresh); err != nil {
+		return zero, err
+	}
 	var fp []byte
 	if requestID != "" {
 		// Before the id is chosen and the name set: a retry of a request
@@ -196,6 +199,9 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 			return nil, storage.ErrUnchanged
 		}
 		if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
+			return nil, err
+		}
+		if err := c.checkAudience(n.Province, next); err != nil {
 			return nil, err
 		}
 		return next, nil

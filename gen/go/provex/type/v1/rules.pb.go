@@ -39,9 +39,19 @@ var file_provex_type_v1_rules_proto_extTypes = []protoimpl.ExtensionInfo{
 
 // Extension fields to validate.StringRules.
 var (
-	// A name or title for people to read: no white space at either end and no
-	// control characters (NUL, tabs, line breaks ...). An empty string passes;
-	// a required name also sets min_len.
+	// A name or title for people to read: no white space or invisible
+	// character at either end, and no control characters (NUL, tabs, line
+	// breaks ...), line or paragraph separators (U+2028, U+2029), private-use
+	// characters or format characters (Unicode category Cf: zero-width space,
+	// bidi overrides that disguise text, the byte order mark, soft hyphens).
+	// Zero-width joiner and non-joiner (U+200D, U+200C) are the exception
+	// inside a name: some scripts need them to spell names (Indic and Arabic
+	// scripts, emoji sequences). Combining marks (Mn, Mc: Vietnamese tones,
+	// Lao and Khmer vowel signs) are letters' parts and always allowed.
+	// Unassigned code points are not refused: which are unassigned depends on
+	// the Unicode version of each node's build. An empty string passes; a
+	// required name also sets min_len. (RE2's \s is ASCII only; \p{Z} is
+	// every Unicode space, \p{C} is Cc, Cf, Co and Cs.)
 	//
 	// optional bool name = 91001;
 	E_Name = &file_provex_type_v1_rules_proto_extTypes[0]
@@ -51,10 +61,10 @@ var File_provex_type_v1_rules_proto protoreflect.FileDescriptor
 
 const file_provex_type_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x1aprovex/type/v1/rules.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto:\xd3\x01\n" +
-	"\x04name\x12\x19.buf.validate.StringRules\x18\xf9\xc6\x05 \x01(\bB\xa1\x01\xc2H\x9d\x01\n" +
-	"\x9a\x01\n" +
-	"\vstring.name\x12Amust not start or end with white space or hold control characters\x1aH!rule || this.matches(r'^([^\\p{Z}\\p{Cc}]([^\\p{Cc}]*[^\\p{Z}\\p{Cc}])?)?$')R\x04nameB7Z5github.com/provex/provex/gen/go/provex/type/v1;typev1b\beditionsp\xe8\a"
+	"\x1aprovex/type/v1/rules.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto:\x87\x02\n" +
+	"\x04name\x12\x19.buf.validate.StringRules\x18\xf9\xc6\x05 \x01(\bB\xd5\x01\xc2H\xd1\x01\n" +
+	"\xce\x01\n" +
+	"\vstring.name\x12Umust not start or end with white space or hold control or invisible format characters\x1ah!rule || this.matches(r'^([^\\p{Z}\\p{C}]((?:[^\\p{C}\\p{Zl}\\p{Zp}]|[\\x{200C}\\x{200D}])*[^\\p{Z}\\p{C}])?)?$')R\x04nameB7Z5github.com/provex/provex/gen/go/provex/type/v1;typev1b\beditionsp\xe8\a"
 
 var file_provex_type_v1_rules_proto_goTypes = []any{
 	(*validate.StringRules)(nil), // 0: buf.validate.StringRules

@@ -1,0 +1,47 @@
+package collection
+
+import (
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
+
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/apperr"
+)
+
+// Reasons of the violations checkAudience reports.
+const (
+	ReasonReadersNotRestricted = "visible_to.not_restricted"
+	ReasonReaderIsOwner        = "visible_to.owner"
+)
+
+// checkAudience refuses a reader list that would mean nothing, so nobody
+// believes a record shared or kept back by it: visible_to on a record that
+// is not restricted (public records go to everyone and national ones to the
+// ministry only, whatever the list says), or naming the owning province,
+// which always reads its own records. The schema's rules cannot see the
+// owner (it is in the record's name, set by the server on Create), so this
+// runs beside them on the record as it will be stored.
+func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
+	visibility, visibleTo := c.kind.Audience(m)
+	if len(visibleTo) == 0 {
+		return nil
+	}
+	field := c.kind.Field + ".visible_to"
+	if typev1.Visibility(visibility) != typev1.Visibility_VISIBILITY_RESTRICTED {
+		return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{Field: field, Reason: ReasonReadersNotRestricted,
+			Description: fmt.Sprintf("only a restricted record has readers: set visibility to VISIBILITY_RESTRICTED or clear visible_to (this record is %s)", typev1.Visibility(visibility))})
+	}
+	var vs []*errdetails.BadRequest_FieldViolation
+	for i, p := range visibleTo {
+		if p == owner {
+			vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("%s[%d]", field, i), Reason: ReasonReaderIsOwner,
+				Description: fmt.Sprintf("%s owns the record and always reads its records; list only other provinces", owner)})
+		}
+	}
+	if len(vs) > 0 {
+		return apperr.InvalidFields(vs...)
+	}
+	return nil
+}
