@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
@@ -65,32 +68,10 @@ func TestReadsOfConfidentialRecordsAreAudited(t *testing.T) {
 		listMethod   = "/provex.twinning.v1.TwinningService/ListAgreements"
 		searchMethod = "/provex.national.v1.NationalService/SearchRecords"
 	)
-	type read struct{ actor, action, resource, names string }
-	// reads waits until n's trail holds want reads (of resource, when set)
-	// and checks them, with their time and request id.
+	type read = auditedRead
 	reads := func(n *testNode, resource string, want []read) {
 		t.Helper()
-		var got []read
-		eventually(t, 10*time.Second, func() (bool, string) {
-			resp, err := auditv1.NewAuditServiceClient(n.client.Conn()).ListAuditEntries(ctx, &auditv1.ListAuditEntriesRequest{Resource: resource, PageSize: 1000})
-			if err != nil {
-				return false, err.Error()
-			}
-			got = nil
-			for _, e := range resp.GetEntries() {
-				if !e.GetRead() {
-					continue
-				}
-				if e.GetRequestId() == "" || time.Since(e.GetTime().AsTime()) > time.Minute || e.GetChangeOrigin() != "" {
-					t.Errorf("%s: read entry %v lacks its time or request id, or names changes", n.member, e)
-				}
-				got = append(got, read{e.GetActor(), e.GetAction(), e.GetResource(), fmt.Sprint(e.GetRecordsRead())})
-			}
-			return len(got) >= len(want), fmt.Sprintf("%s: reads %+v, want %+v", n.member, got, want)
-		})
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: reads of %q: got %+v, want %+v", n.member, resource, got, want)
-		}
+		wantReads(ctx, t, n, resource, want)
 	}
 
 	// A viewer of the owner reads all three records, then lists them.
@@ -146,5 +127,123 @@ func TestReadsOfConfidentialRecordsAreAudited(t *testing.T) {
 		if err != nil || !v.GetOk() {
 			t.Errorf("%s: VerifyAuditLog = %v, %v", m, v, err)
 		}
+	}
+}
+
+// auditedRead is a read record of a trail: who, in which call, what the
+// call named and the records it read.
+type auditedRead struct{ actor, action, resource, names string }
+
+// wantReads waits until n's trail holds want reads (of resource, when set)
+// and checks them, with their time and request id.
+func wantReads(ctx context.Context, t *testing.T, n *testNode, resource string, want []auditedRead) {
+	t.Helper()
+	var got []auditedRead
+	eventually(t, 10*time.Second, func() (bool, string) {
+		resp, err := auditv1.NewAuditServiceClient(n.client.Conn()).ListAuditEntries(ctx, &auditv1.ListAuditEntriesRequest{Resource: resource, PageSize: 1000})
+		if err != nil {
+			return false, err.Error()
+		}
+		got = nil
+		for _, e := range resp.GetEntries() {
+			if !e.GetRead() {
+				continue
+			}
+			if e.GetRequestId() == "" || time.Since(e.GetTime().AsTime()) > time.Minute || e.GetChangeOrigin() != "" {
+				t.Errorf("%s: read entry %v lacks its time or request id, or names changes", n.member, e)
+			}
+			got = append(got, auditedRead{e.GetActor(), e.GetAction(), e.GetResource(), fmt.Sprint(e.GetRecordsRead())})
+		}
+		return len(got) >= len(want), fmt.Sprintf("%s: reads %+v, want %+v", n.member, got, want)
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: reads of %q: got %+v, want %+v", n.member, resource, got, want)
+	}
+}
+
+// TestWritesThatReturnStoredRecordsAreAuditedReads: a retried create (the
+// same request_id) and an update that changes nothing write nothing and
+// return the record as stored, national data included. Each is a read of
+// that record, recorded in the trail as a Get of it would be: for the
+// national record always, for the public one only when every read is
+// audited.
+func TestWritesThatReturnStoredRecordsAreAuditedReads(t *testing.T) {
+	f := newFederation(t, []string{p1}, nil)
+	n := f.start(p1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const (
+		createMethod = "/provex.twinning.v1.TwinningService/CreateAgreement"
+		updateMethod = "/provex.twinning.v1.TwinningService/UpdateAgreement"
+	)
+	caller := func() string {
+		t.Helper()
+		who, err := n.client.Node.GetCaller(ctx, &nodev1.GetCallerRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return who.GetIdentity()
+	}
+	create := func(id string, v typev1.Visibility) *twinningv1.Agreement {
+		t.Helper()
+		a, err := n.client.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+			Parent: "provinces/" + p1, AgreementId: id, RequestId: "create-" + id,
+			Agreement: &twinningv1.Agreement{DisplayName: "agreement " + id, Kind: twinningv1.Agreement_KIND_MOU, Visibility: v},
+		})
+		if err != nil {
+			t.Fatalf("create %s: %v", id, err)
+		}
+		return a
+	}
+	// same makes the call that writes nothing and checks it returned the
+	// record as stored.
+	same := func(stored *twinningv1.Agreement, call func() (*twinningv1.Agreement, error)) {
+		t.Helper()
+		got, err := call()
+		if err != nil || !proto.Equal(got, stored) {
+			t.Fatalf("%s: got %v, %v; want it as stored, %v", stored.GetName(), got, err, stored)
+		}
+	}
+	retry := func(stored *twinningv1.Agreement) {
+		t.Helper()
+		id := strings.TrimPrefix(stored.GetName(), "provinces/"+p1+"/agreements/")
+		same(stored, func() (*twinningv1.Agreement, error) { return create(id, stored.GetVisibility()), nil })
+	}
+	noop := func(stored *twinningv1.Agreement) {
+		t.Helper()
+		same(stored, func() (*twinningv1.Agreement, error) {
+			// No mask and no fields but the name: PATCH with {}.
+			return n.client.Twinning.UpdateAgreement(ctx, &twinningv1.UpdateAgreementRequest{Agreement: &twinningv1.Agreement{Name: stored.GetName()}})
+		})
+	}
+
+	pub := create("pub", typev1.Visibility_VISIBILITY_PUBLIC)
+	nat := create("nat", typev1.Visibility_VISIBILITY_NATIONAL)
+	retry(pub)
+	retry(nat)
+	noop(pub)
+	noop(nat)
+	id := caller()
+	natName := fmt.Sprint([]string{nat.GetName()})
+	wantReads(ctx, t, n, nat.GetName(), []auditedRead{
+		{id, createMethod, nat.GetName(), natName},
+		{id, updateMethod, nat.GetName(), natName},
+	})
+	// Read records commit in order, so the public ones would be there.
+	wantReads(ctx, t, n, pub.GetName(), nil)
+
+	f.stop(p1)
+	n.auditAllReads = true
+	f.start(p1)
+	retry(pub)
+	noop(pub)
+	pubName := fmt.Sprint([]string{pub.GetName()})
+	id = caller()
+	wantReads(ctx, t, n, pub.GetName(), []auditedRead{
+		{id, createMethod, pub.GetName(), pubName},
+		{id, updateMethod, pub.GetName(), pubName},
+	})
+	if v, err := auditv1.NewAuditServiceClient(n.client.Conn()).VerifyAuditLog(ctx, &auditv1.VerifyAuditLogRequest{}); err != nil || !v.GetOk() {
+		t.Errorf("VerifyAuditLog = %v, %v", v, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
 )
 
@@ -61,6 +62,47 @@ func (k *Kind) TitleField() (filter.Field, bool) {
 		}
 	}
 	return filter.Field{}, false
+}
+
+// MoneyField reports whether path names a provex.type.v1.Money field of
+// the kind ("export_value") whose units and currency_code are filterable,
+// and returns those two.
+func (k *Kind) MoneyField(path string) (units, currency filter.Field, ok bool) {
+	if !k.isMoney(path) {
+		return filter.Field{}, filter.Field{}, false
+	}
+	units, ok1 := k.Schema.Lookup(path + ".units")
+	currency, ok2 := k.Schema.Lookup(path + ".currency_code")
+	return units, currency, ok1 && ok2
+}
+
+// InMoney reports whether path names a part of a Money field (its units or
+// currency_code, "export_value.units"), and returns that field's path.
+// Amounts are totalled per currency by naming the Money field itself: its
+// units alone would add amounts in different currencies together.
+func (k *Kind) InMoney(path string) (money string, ok bool) {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 || !k.isMoney(path[:i]) {
+		return "", false
+	}
+	return path[:i], true
+}
+
+var moneyName = (&typev1.Money{}).ProtoReflect().Descriptor().FullName()
+
+func (k *Kind) isMoney(path string) bool {
+	md := k.Message.Descriptor()
+	var fd protoreflect.FieldDescriptor
+	for _, seg := range strings.Split(path, ".") {
+		if md == nil {
+			return false
+		}
+		if fd = md.Fields().ByName(protoreflect.Name(seg)); fd == nil {
+			return false
+		}
+		md = fd.Message()
+	}
+	return md != nil && md.FullName() == moneyName && !fd.IsList()
 }
 
 // Table is the kind's SQL table.

@@ -36,7 +36,10 @@ type Store interface {
 	// Write applies w atomically: the record change, its change-log entry
 	// and its request id commit together or not at all. Concurrent writes
 	// may share a commit, but each one succeeds or fails on its own and is
-	// acknowledged only after its commit is durable.
+	// acknowledged only after its commit is durable. A write that returns
+	// the stored record without writing it (a retried request id, a Mutate
+	// that returns ErrUnchanged) reads that record, and is audited as a Get
+	// of it.
 	Write(ctx context.Context, w Write) (proto.Message, error)
 	// Head returns the last entry the node's own origin appended (Seq 0 when
 	// the log is empty).
@@ -256,8 +259,8 @@ type Write struct {
 	// Mutate receives the stored record (nil when there is none) and the
 	// stamp of this write, and returns the new state. Returning an error
 	// abandons this write alone. Returning ErrUnchanged leaves the record
-	// as it is: nothing is written, logged or audited, the stamp is unused,
-	// and Write returns current. (A sentinel, not "return current": a Mutate
+	// as it is: nothing is written or logged, the stamp is unused, and
+	// Write returns current (audited as a read of it, as Get would be). (A sentinel, not "return current": a Mutate
 	// that edits current in place and returns it must still be written.)
 	// It runs inside the write transaction, so
 	// it must be quick and must not block.

@@ -645,9 +645,9 @@ func (g *gen) filterable(k *resource.Kind, pkg protoreflect.FullName) {
 // is the rule the server enforces.
 func (g *gen) numbers() {
 	p := g.p
-	p("**Numbers.** Counts and amounts of money have the bounds below; a write outside them fails with `INVALID_ARGUMENT` naming the field. Every money field's `units` has the bound of [provex.type.v1.Money](#%s). Summaries add with checked arithmetic: a group or total that leaves int64 fails with `OUT_OF_RANGE` naming the group, it never wraps.", anchor("provex.type.v1.Money"))
+	p("**Numbers.** Counts and amounts of money have the bounds below; a write outside them fails with `INVALID_ARGUMENT` naming the field. Every money field's `units` has the bound of [provex.type.v1.Money](#%s). These are the fields a summary's `sum` takes: a money field is summed as a whole, one total per currency; its `units` or `currency_code` alone is `INVALID_ARGUMENT` (amounts in different currencies do not add up). Summaries add with checked arithmetic: a group or total that leaves int64 fails with `OUT_OF_RANGE` naming the group, it never wraps.", anchor("provex.type.v1.Money"))
 	p("")
-	p("| Collection | Field | Minimum | Maximum |")
+	p("| Collection | Field to sum | Minimum | Maximum |")
 	p("|---|---|---|---|")
 	for _, k := range resource.Kinds() {
 		for _, f := range k.Schema.Fields() {
@@ -662,7 +662,11 @@ func (g *gen) numbers() {
 			if hi == "" {
 				fail(fmt.Errorf("%s.%s has no upper bound: give it one in the schema", k.Collection, f.Path))
 			}
-			p("| %s | `%s` | %s | %s |", k.Collection, f.Path, lo, hi)
+			field := "`" + f.Path + "`"
+			if money, ok := k.InMoney(f.Path); ok {
+				field = "`" + money + "` (money: its `units`, per currency)"
+			}
+			p("| %s | %s | %s | %s |", k.Collection, field, lo, hi)
 		}
 	}
 	p("")

@@ -123,16 +123,21 @@ type moneySum struct {
 }
 
 // parseSums splits the fields to sum into integer fields and money fields.
+// A part of a money field (its units) is refused: summed alone it would add
+// amounts in different currencies together.
 func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money []moneySum, err error) {
 	for i, name := range sum {
+		field := fmt.Sprintf("sum[%d]", i)
+		if m, ok := k.InMoney(name); ok {
+			return nil, nil, apperr.Invalid(field, "%s is part of the money field %s: sum %s, which totals per currency (amounts in different currencies do not add up)", name, m, m)
+		}
 		if f, ok := k.Schema.Lookup(name); ok && f.Type == filter.Int && !f.Repeated {
 			ints = append(ints, f)
 			continue
 		}
-		units, ok1 := k.Schema.Lookup(name + ".units")
-		currency, ok2 := k.Schema.Lookup(name + ".currency_code")
-		if !ok1 || !ok2 {
-			return nil, nil, apperr.Invalid(fmt.Sprintf("sum[%d]", i), "%s has no integer or money field %q to sum", k.Collection, name)
+		units, currency, ok := k.MoneyField(name)
+		if !ok {
+			return nil, nil, apperr.Invalid(field, "%s has no integer or money field %q to sum", k.Collection, name)
 		}
 		money = append(money, moneySum{name, units, currency})
 	}

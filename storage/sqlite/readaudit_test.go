@@ -38,8 +38,13 @@ func TestReadsAreAudited(t *testing.T) {
 		national   = "provinces/cao-bang/agreements/nat"
 		restricted = "provinces/cao-bang/agreements/res"
 	)
-	for name, v := range map[string]typev1.Visibility{public: typev1.Visibility_VISIBILITY_PUBLIC,
-		national: typev1.Visibility_VISIBILITY_NATIONAL, restricted: typev1.Visibility_VISIBILITY_RESTRICTED} {
+	// In this order: a list returns them in arrival order, and the
+	// trail's records_read follow it.
+	for _, r := range []struct {
+		name string
+		v    typev1.Visibility
+	}{{public, typev1.Visibility_VISIBILITY_PUBLIC}, {national, typev1.Visibility_VISIBILITY_NATIONAL}, {restricted, typev1.Visibility_VISIBILITY_RESTRICTED}} {
+		name, v := r.name, r.v
 		_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
 			Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
 				return &twinningv1.Agreement{Name: name, DisplayName: "A", Visibility: v, VisibleTo: []string{"lang-son"}}, nil

@@ -26,9 +26,13 @@ var errClosed = apperr.Unavailable("the store is shutting down")
 type pendingWrite struct {
 	ctx context.Context
 	// Either w (a record write) or run (a batch operation of sync) is set.
-	w    storage.Write
-	run  func(tx *sql.Tx) error
-	msg  proto.Message
+	w   storage.Write
+	run func(tx *sql.Tx) error
+	msg proto.Message
+	// read: apply returned the stored record without writing it (a
+	// retried create, an update that changes nothing). The caller read
+	// it, and Write audits that as a Get.
+	read bool
 	err  error
 	done chan struct{}
 }
@@ -37,9 +41,22 @@ type pendingWrite struct {
 // queued, a write is carried to the end even if ctx ends meanwhile, so the
 // caller's answer never disagrees with what was stored; a write whose ctx
 // ended before its turn is skipped.
+//
+// A write that returns the stored record without writing it is a read of
+// that record, audited as Get audits it. That happens here, in the
+// caller's goroutine, not in apply: the writer goroutine drains the read
+// queue, so it must never wait for room in it.
 func (db *DB) Write(ctx context.Context, w storage.Write) (proto.Message, error) {
 	p := &pendingWrite{ctx: ctx, w: w, done: make(chan struct{})}
-	return p.msg, db.enqueue(ctx, p)
+	if err := db.enqueue(ctx, p); err != nil {
+		return nil, err
+	}
+	if p.read {
+		if err := db.auditRead(ctx, w.Kind.Name(p.msg), w.Kind, []proto.Message{p.msg}, false); err != nil {
+			return nil, err
+		}
+	}
+	return p.msg, nil
 }
 
 // runInWriter runs fn in a write transaction of the writer goroutine, like
@@ -161,10 +178,10 @@ func (db *DB) commit(batch []*pendingWrite) {
 		if p.run != nil {
 			p.err = p.run(tx)
 		} else {
-			p.msg, p.err = db.apply(p.ctx, tx, p.w)
+			p.msg, p.read, p.err = db.apply(p.ctx, tx, p.w)
 		}
 		if p.err != nil {
-			p.msg = nil
+			p.msg, p.read = nil, false
 			db.setHead(mark)
 			db.auditHead = auditMark
 			db.damageTx = damageMark
@@ -228,7 +245,7 @@ func (db *DB) failAll(batch []*pendingWrite, err error) {
 	db.log.Error("write transaction failed", "err", err, "writes", len(batch))
 	for _, p := range batch {
 		if p.err == nil {
-			p.msg, p.err = nil, err
+			p.msg, p.read, p.err = nil, false, err
 		}
 	}
 }
@@ -247,15 +264,15 @@ func (db *DB) setHead(e changelog.Entry) {
 
 // apply performs one write inside tx: the record row, its repeated values,
 // the change-log entry, the request id and the audit record (of ctx's
-// actor).
-func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Message, error) {
+// actor). read says the record returned is the stored one, not written.
+func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Message, bool, error) {
 	if why := db.ownLogBrokenReason(); why != "" {
-		return nil, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why)
+		return nil, false, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why)
 	}
 	k := w.Kind
 	st, err := db.kindStmts(k)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if w.RequestID != "" {
 		var (
@@ -268,14 +285,15 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 			// Request ids are shared by every kind: one used for a record
 			// of another kind must not read as that record missing.
 			if c, _ := resource.SplitCollection(name); c != k.Collection {
-				return nil, apperr.Invalid("request_id", "request id %q was already used to create %s", w.RequestID, name)
+				return nil, false, apperr.Invalid("request_id", "request id %q was already used to create %s", w.RequestID, name)
 			}
 			if len(fingerprint) > 0 && !bytes.Equal(fingerprint, w.Fingerprint) {
-				return nil, apperr.Invalid("request_id", "request id %q was used for a different request (the one that created %s); a new request needs a new request id", w.RequestID, name)
+				return nil, false, apperr.Invalid("request_id", "request id %q was used for a different request (the one that created %s); a new request needs a new request id", w.RequestID, name)
 			}
-			return db.getTx(tx, k, name)
+			m, err := db.getTx(tx, k, name)
+			return m, err == nil, err
 		case !errors.Is(err, sql.ErrNoRows):
-			return nil, fmt.Errorf("look up request id: %w", err)
+			return nil, false, fmt.Errorf("look up request id: %w", err)
 		}
 	}
 
@@ -288,10 +306,10 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	case err == nil:
 		current = k.New()
 		if err := proto.Unmarshal(data, current); err != nil {
-			return nil, fmt.Errorf("decode stored %s: %w", w.Name, err)
+			return nil, false, fmt.Errorf("decode stored %s: %w", w.Name, err)
 		}
 	case !errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("read %s: %w", w.Name, err)
+		return nil, false, fmt.Errorf("read %s: %w", w.Name, err)
 	}
 
 	head := db.currentHead()
@@ -299,48 +317,48 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	stamp := storage.Stamp{Time: time.Unix(0, hlc).UTC(), Seq: head.Seq + 1}
 	next, err := mutate(w, current, stamp)
 	if errors.Is(err, storage.ErrUnchanged) && current != nil {
-		return current, nil
+		return current, true, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if got := k.Name(next); got != w.Name {
-		return nil, fmt.Errorf("write of %s produced a record named %q", w.Name, got)
+		return nil, false, fmt.Errorf("write of %s produced a record named %q", w.Name, got)
 	}
 	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(next)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", w.Name, err)
+		return nil, false, fmt.Errorf("encode %s: %w", w.Name, err)
 	}
 
 	if err := db.putRecord(tx, k, st, w.Name, id, current != nil, next, data, stamp.Seq); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data, PrevHash: head.Hash}
 	if visibility, visibleTo := k.Audience(next); !resource.Public(visibility) {
 		if entry.Data, err = db.seal(tx, k, w.Name, stamp.Seq, data, current, visibility, visibleTo); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		entry.Name, entry.Sealed = "", true
 	}
 	entry.Hash = changelog.Sum(&entry)
 	if err := db.appendEntry(tx, &entry); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := db.signEvery(tx, &entry); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := db.appendAudit(ctx, tx, w.Name, db.origin, entry.Seq, entry.Seq, entry.Hash); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if w.RequestID != "" {
 		if _, err := tx.Stmt(st.shared.insertRequest).Exec(w.RequestID, w.Name, hlc, w.Fingerprint); err != nil {
-			return nil, fmt.Errorf("record request id: %w", err)
+			return nil, false, fmt.Errorf("record request id: %w", err)
 		}
 	}
 	entry.Data = nil
 	db.setHead(entry)
-	return next, nil
+	return next, false, nil
 }
 
 // seal makes the envelope of a state not every member may read: for its
