@@ -24,6 +24,7 @@ func runGateway(args []string) error {
 	duration := fs.Duration("duration", 3*time.Second, "length of each timed round")
 	rounds := fs.Int("rounds", 3, "rounds of each transport, alternating")
 	conc := fs.Int("c", 16, "concurrent callers")
+	only := fs.String("only", "", "run only this transport (gRPC or HTTP), e.g. to profile it")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.Parse(args)
 	stopProfile, err := startCPUProfile(*cpuProfile)
@@ -92,17 +93,24 @@ func runGateway(args []string) error {
 			name string
 			op   func(int, int) error
 		}{{"gRPC", getGRPC}, {"HTTP", getHTTP}} {
+			if *only != "" && *only != t.name {
+				continue
+			}
 			r := measure(*conc, *duration, t.op)
 			fmt.Fprintf(os.Stderr, "round %d %s Get c=%d: %d ops, %.0f/s, p50 %s ms, p99 %s ms, %d errors\n", round+1, t.name, *conc, r.ops, r.throughput, ms(r.p50), ms(r.p99), r.errors)
 			rows = append(rows, row{t.name, r})
 		}
 	}
 	fmt.Printf("| round | transport | Get/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n")
+	perRound := 2
+	if *only != "" {
+		perRound = 1
+	}
 	for i, rw := range rows {
-		fmt.Printf("| %d | %s | %.0f | %s | %s | %d |\n", i/2+1, rw.transport, rw.r.throughput, ms(rw.r.p50), ms(rw.r.p99), rw.r.errors)
+		fmt.Printf("| %d | %s | %.0f | %s | %s | %d |\n", i/perRound+1, rw.transport, rw.r.throughput, ms(rw.r.p50), ms(rw.r.p99), rw.r.errors)
 	}
 	fmt.Printf("\n| round | HTTP/gRPC throughput | HTTP/gRPC p50 |\n|---|---|---|\n")
-	for i := 0; i+1 < len(rows); i += 2 {
+	for i := 0; *only == "" && i+1 < len(rows); i += 2 {
 		g, h := rows[i].r, rows[i+1].r
 		fmt.Printf("| %d | %.2fx | %.2fx |\n", i/2+1, h.throughput/g.throughput, float64(h.p50)/float64(g.p50))
 	}
