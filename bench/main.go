@@ -9,6 +9,7 @@
 //	go run ./bench summary [-records 1000000]   national summaries over many records
 //	go run ./bench soak [-duration 1m]          three node processes under mixed load: RSS, files, goroutines, errors
 //	go run ./bench reads                        Get and List of public and national records (audited reads)
+//	go run ./bench gateway [-c 16]              Get of one record over the HTTP gateway and over gRPC, alternating rounds
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
 // GetAgreement directly on database/sql + mattn/go-sqlite3: the same schema,
@@ -35,7 +36,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads|gateway [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -58,6 +59,8 @@ func main() {
 		err = runSoak(os.Args[2:])
 	case "reads":
 		err = runReads(os.Args[2:])
+	case "gateway":
+		err = runGateway(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

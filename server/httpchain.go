@@ -11,14 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/internal/apperr"
-	"github.com/provex/provex/internal/validation"
 )
 
 // httpChain is what every HTTP request passes through before its route, in
@@ -41,7 +37,7 @@ func chain(h http.Handler, middleware ...func(http.Handler) http.Handler) http.H
 
 // withRequestID takes the caller's X-Request-Id if it is sane, or makes one,
 // and sets it on the response at once, so 404s, 413s and 500s carry it too.
-// The gateway passes it on to the gRPC server (gatewayCall), whose
+// The gateway passes it on to the services' call (gatewayChannel), whose
 // interceptors log the call under it.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -236,50 +232,4 @@ func errTooLarge(limit int) error {
 		HTTPStatus: http.StatusRequestEntityTooLarge,
 		Err:        apperr.ResourceExhausted("request body larger than the maximum of %d bytes", limit),
 	}
-}
-
-// gatewayCall is on every call the gateway makes to the gRPC server: it
-// refuses a request with text that is not UTF-8 (the gateway copies path
-// and query parameters in as they come, and protobuf would fail to marshal
-// them, naming no field), and it sends the HTTP request's id as the call's.
-func gatewayCall(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if m, ok := req.(proto.Message); ok {
-		if err := validation.UTF8(m); err != nil {
-			return err
-		}
-	}
-	return invoker(withCallRequestID(ctx), method, req, reply, cc, opts...)
-}
-
-// gatewayStream is gatewayCall for streaming calls.
-func gatewayStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	s, err := streamer(withCallRequestID(ctx), desc, cc, method, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return utf8Stream{s}, nil
-}
-
-type utf8Stream struct{ grpc.ClientStream }
-
-func (s utf8Stream) SendMsg(m any) error {
-	if pm, ok := m.(proto.Message); ok {
-		if err := validation.UTF8(pm); err != nil {
-			return err
-		}
-	}
-	return s.ClientStream.SendMsg(m)
-}
-
-// withCallRequestID sets the outgoing request id to the HTTP request's,
-// replacing any the caller smuggled in as Grpc-Metadata-X-Request-Id.
-func withCallRequestID(ctx context.Context) context.Context {
-	id := RequestID(ctx)
-	if id == "" {
-		return ctx
-	}
-	md, _ := metadata.FromOutgoingContext(ctx)
-	md = md.Copy()
-	md.Set(RequestIDHeader, id)
-	return metadata.NewOutgoingContext(ctx, md)
 }

@@ -175,7 +175,9 @@ type deadlines struct {
 }
 
 // learn notes which of g's registered methods stream.
-func (d *deadlines) learn(g *grpc.Server) {
+func (d *deadlines) learn(g interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}) {
 	for service, info := range g.GetServiceInfo() {
 		for _, m := range info.Methods {
 			if m.IsClientStream || m.IsServerStream {
@@ -189,15 +191,20 @@ func (d *deadlines) learn(g *grpc.Server) {
 // CallTimeout for any other (an unknown method is refused at once anyway).
 // A deadline the caller set that is sooner stays.
 func (d *deadlines) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
-	timeout := d.call
-	if d.streaming[info.FullMethodName] {
-		timeout = d.stream
-	}
 	// grpc-go cancels the stream's context when the stream ends, which
 	// stops this timer too.
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := d.within(ctx, info.FullMethodName)
 	_ = cancel
 	return ctx, nil
+}
+
+// within is ctx with the deadline of a call of method (see tap).
+func (d *deadlines) within(ctx context.Context, method string) (context.Context, context.CancelFunc) {
+	timeout := d.call
+	if d.streaming[method] {
+		timeout = d.stream
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // validatingStream refuses every message a client streams in that did not

@@ -1,7 +1,7 @@
 // Package server wires a provex node together: the SQLite store, the gRPC
 // server with its interceptors, health and reflection, the domain services,
-// and the HTTP/JSON gateway that reaches the same gRPC server (so HTTP calls
-// pass through the same interceptors), plus graceful shutdown.
+// and the HTTP/JSON gateway that calls the same services in process through
+// the same interceptors, plus graceful shutdown.
 package server
 
 import (
@@ -20,11 +20,9 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/provex/provex/auth"
@@ -116,18 +114,13 @@ const MaxMessageBytes = 4 << 20
 
 // Node is a running province (or ministry) node.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *sqlite.DB
-	sync   *replication.Engine
-	grpc   *grpc.Server
-	health *health.Server
-	http   *http.Server
-	// inproc carries the gateway's calls into inprocGRPC, the same services
-	// behind the same interceptors as grpc, without a network hop or TLS.
-	inproc       *bufconn.Listener
-	inprocGRPC   *grpc.Server
-	gateway      *grpc.ClientConn
+	cfg          Config
+	log          *slog.Logger
+	store        *sqlite.DB
+	sync         *replication.Engine
+	grpc         *grpc.Server
+	health       *health.Server
+	http         *http.Server
 	grpcListener net.Listener
 	httpListener net.Listener
 	// peer is the node-to-node endpoint (sync only, mutual TLS), at the
@@ -278,8 +271,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return opts
 	}
 	shared := &collection.Node{Store: store, Member: cfg.Member, Validator: validator}
-	api := func(creds credentials.TransportCredentials) *grpc.Server {
-		g := grpc.NewServer(serverOptions(creds)...)
+	// The gRPC API and the HTTP gateway serve the same service values.
+	services := func(g grpc.ServiceRegistrar) {
 		twinningv1.RegisterTwinningServiceServer(g, twinning.New(shared))
 		borderv1.RegisterBorderServiceServer(g, border.New(shared))
 		investmentv1.RegisterInvestmentServiceServer(g, investment.New(shared))
@@ -287,17 +280,19 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		syncv1.RegisterSyncServiceServer(g, engine.Service())
 		nationalv1.RegisterNationalServiceServer(g, national.New(store, engine.Freshness))
 		auditv1.RegisterAuditServiceServer(g, auditlog.New(store))
-		healthpb.RegisterHealthServer(g, n.health)
-		reflection.Register(g)
-		calls.learn(g)
-		return g
 	}
 	var apiCreds credentials.TransportCredentials
 	if !cfg.Unprotected && !cfg.PlaintextAPI {
 		n.httpTLS = pki.ServerConfig(*cfg.Cert)
 		apiCreds = credentials.NewTLS(n.httpTLS)
 	}
-	n.grpc, n.inprocGRPC = api(apiCreds), api(nil)
+	n.grpc = grpc.NewServer(serverOptions(apiCreds)...)
+	services(n.grpc)
+	healthpb.RegisterHealthServer(n.grpc, n.health)
+	reflection.Register(n.grpc)
+	calls.learn(n.grpc)
+	channel := newGatewayChannel(ic, calls, cfg.Limits.MaxMessageBytes)
+	services(channel)
 	if hasPeers {
 		var peerCreds credentials.TransportCredentials
 		if !cfg.Unprotected {
@@ -312,26 +307,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.peerAddr = self.Address
 	}
 
-	if err := n.buildGateway(ctx); err != nil {
+	if err := n.buildGateway(ctx, channel); err != nil {
 		store.Close()
 		return nil, err
 	}
 	return n, nil
 }
 
-func (n *Node) buildGateway(ctx context.Context) error {
-	n.inproc = bufconn.Listen(1 << 20)
-	conn, err := grpc.NewClient("passthrough:///provex-inproc",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return n.inproc.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.cfg.Limits.MaxMessageBytes), grpc.MaxCallSendMsgSize(n.cfg.Limits.MaxMessageBytes)),
-		grpc.WithChainUnaryInterceptor(gatewayCall),
-		grpc.WithChainStreamInterceptor(gatewayStream),
-	)
-	if err != nil {
-		return fmt.Errorf("gateway connection: %w", err)
-	}
-	n.gateway = conn
+// buildGateway serves HTTP/JSON by calling the services through conn (a
+// gatewayChannel).
+func (n *Node) buildGateway(ctx context.Context, conn grpc.ClientConnInterface) error {
 	errs := &httpErrors{log: n.log, marshaler: bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -347,16 +332,16 @@ func (n *Node) buildGateway(ctx context.Context) error {
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
 	errs.mux = mux
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		twinningv1.RegisterTwinningServiceHandler,
-		borderv1.RegisterBorderServiceHandler,
-		investmentv1.RegisterInvestmentServiceHandler,
-		nodev1.RegisterNodeServiceHandler,
-		auditv1.RegisterAuditServiceHandler,
-		syncv1.RegisterSyncServiceHandler,
-		nationalv1.RegisterNationalServiceHandler,
+	for _, err := range []error{
+		twinningv1.RegisterTwinningServiceHandlerClient(ctx, mux, twinningv1.NewTwinningServiceClient(conn)),
+		borderv1.RegisterBorderServiceHandlerClient(ctx, mux, borderv1.NewBorderServiceClient(conn)),
+		investmentv1.RegisterInvestmentServiceHandlerClient(ctx, mux, investmentv1.NewInvestmentServiceClient(conn)),
+		nodev1.RegisterNodeServiceHandlerClient(ctx, mux, nodev1.NewNodeServiceClient(conn)),
+		auditv1.RegisterAuditServiceHandlerClient(ctx, mux, auditv1.NewAuditServiceClient(conn)),
+		syncv1.RegisterSyncServiceHandlerClient(ctx, mux, syncv1.NewSyncServiceClient(conn)),
+		nationalv1.RegisterNationalServiceHandlerClient(ctx, mux, nationalv1.NewNationalServiceClient(conn)),
 	} {
-		if err := register(ctx, mux, conn); err != nil {
+		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
 		}
 	}
@@ -441,7 +426,6 @@ func (n *Node) Serve(ctx context.Context) error {
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	errs := make(chan error, 4)
 	go func() { errs <- n.grpc.Serve(n.grpcListener) }()
-	go func() { errs <- n.inprocGRPC.Serve(n.inproc) }()
 	if n.peer != nil {
 		go func() { errs <- n.peer.Serve(n.peerListener) }()
 	}
@@ -486,11 +470,12 @@ func (n *Node) shutdown() {
 	n.health.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 	defer cancel()
-	// HTTP first: its in-flight calls still need the gRPC server.
+	// HTTP first: its in-flight calls (which run the services in the HTTP
+	// handler's goroutine) finish before the store closes.
 	if err := n.http.Shutdown(ctx); err != nil {
 		n.log.Warn("HTTP shutdown", "err", err)
 	}
-	servers := []*grpc.Server{n.grpc, n.inprocGRPC}
+	servers := []*grpc.Server{n.grpc}
 	if n.peer != nil {
 		servers = append(servers, n.peer)
 	}
@@ -509,7 +494,6 @@ func (n *Node) shutdown() {
 			g.Stop()
 		}
 	}
-	n.gateway.Close()
 	if err := n.store.Close(); err != nil {
 		n.log.Error("close store", "err", err)
 	}

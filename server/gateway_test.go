@@ -1,0 +1,73 @@
+package server_test
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/server"
+)
+
+// TestGatewayCallsInProcess: an HTTP call reaches the services through the
+// interceptors (its log line has the HTTP request's id and the method) with
+// the gateway as its peer, not over a second gRPC connection.
+func TestGatewayCallsInProcess(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	resp, body := tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements/missing", "", map[string]string{
+		"X-Request-Id": "gateway-call-1", "Grpc-Metadata-X-Request-Id": "smuggled",
+	})
+	wantHTTPError(t, "GET a missing record", resp, body, http.StatusNotFound, int(codes.NotFound))
+	lines := logs.linesWith("gateway-call-1")
+	if len(lines) != 1 || lines[0]["method"] != twinningv1.TwinningService_GetAgreement_FullMethodName || lines[0]["peer"] != "gateway" || lines[0]["code"] != "NotFound" {
+		t.Fatalf("log lines of the call: %v, want one of GetAgreement, NotFound, peer gateway", lines)
+	}
+	if smuggled := logs.linesWith("smuggled"); len(smuggled) != 0 {
+		t.Errorf("the id in Grpc-Metadata-X-Request-Id reached the call: %v", smuggled)
+	}
+}
+
+// TestGatewayLimits: what the gRPC server's options bound, the gateway
+// bounds alike: a response over MaxMessageBytes is RESOURCE_EXHAUSTED over
+// HTTP as over gRPC, and a call gets CallTimeout as its deadline.
+func TestGatewayLimits(t *testing.T) {
+	t.Parallel()
+	t.Run("response size", func(t *testing.T) {
+		t.Parallel()
+		const limit = 8 << 10
+		tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.MaxMessageBytes = limit })
+		ctx := testCtx(t)
+		for i := 0; i < 20; i++ {
+			a := &twinningv1.Agreement{DisplayName: fmt.Sprintf("agreement %d", i), Kind: twinningv1.Agreement_KIND_MOU, Summary: strings.Repeat("s", 1000)}
+			if _, err := tn.Client.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("a%d", i), Agreement: a}); err != nil {
+				t.Fatalf("create %d: %v", i, err)
+			}
+		}
+		_, err := tn.Client.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang", PageSize: 50})
+		if codeOf(err) != codes.ResourceExhausted {
+			t.Fatalf("gRPC List of 20 KB at a limit of 8 KiB: %v, want RESOURCE_EXHAUSTED", err)
+		}
+		resp, body := tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements?page_size=50", "", nil)
+		if e := wantHTTPError(t, "HTTP List of 20 KB at a limit of 8 KiB", resp, body, http.StatusTooManyRequests, int(codes.ResourceExhausted)); !strings.Contains(e.Message, "larger than max") {
+			t.Errorf("HTTP List: message %q, want it to say larger than max", e.Message)
+		}
+		resp, body = tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements?page_size=2", "", nil)
+		wantOK(t, "HTTP List of two records", resp, body)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		t.Parallel()
+		// A deadline already past when the call starts: the store refuses.
+		tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.CallTimeout = time.Nanosecond })
+		resp, body := tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements/a1", "", nil)
+		wantHTTPError(t, "HTTP Get with CallTimeout 1ns", resp, body, http.StatusGatewayTimeout, int(codes.DeadlineExceeded))
+	})
+}
