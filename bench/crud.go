@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage/sqlite"
 )
 
 func runCRUD(args []string) error {
@@ -84,8 +86,15 @@ func runCRUD(args []string) error {
 						return err
 					})
 				case "Get":
-					// Read back what the Create runs wrote, at random.
-					names := createdNames(conc, prefix)
+					// Read, at random, records written for the purpose before
+					// the clock starts: a Create run of the same concurrency
+					// writes fewer names on a slower server, so reading its
+					// names would time NotFound answers.
+					names, err := seedGets(c, prefix, 50*conc)
+					if err != nil {
+						conn.Close()
+						return fmt.Errorf("%s: seed Get c=%d: %w", t.name, conc, err)
+					}
 					r = measure(conc, *duration, func(w, i int) error {
 						_, err := c.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: names[rand.IntN(len(names))]})
 						return err
@@ -93,6 +102,9 @@ func runCRUD(args []string) error {
 				}
 				conn.Close()
 				fmt.Fprintf(os.Stderr, "%s %s c=%d: %d ops, %.0f/s, p50 %s ms, p99 %s ms, %d errors\n", t.name, op, conc, r.ops, r.throughput, ms(r.p50), ms(r.p99), r.errors)
+				if op == "Get" && r.errors > 0 {
+					return fmt.Errorf("%s Get c=%d: %d of its reads failed (the first error is above); every name it reads exists", t.name, conc, r.errors)
+				}
 				rows = append(rows, row{op, t.name, conc, r})
 			}
 		}
@@ -110,17 +122,37 @@ func runCRUD(args []string) error {
 	return nil
 }
 
-// createdNames lists names the Create run of the same concurrency wrote
-// (its first ids per worker exist in both servers).
-func createdNames(conc int, getPrefix string) []string {
-	prefix := "create" + strings.TrimPrefix(getPrefix, "get")
-	var names []string
-	for w := 0; w < conc; w++ {
-		for i := 0; i < 50; i++ {
-			names = append(names, fmt.Sprintf("provinces/cao-bang/agreements/%s-w%d-%d", prefix, w, i))
-		}
+// seedGets creates n records for a Get run (untimed, 16 at a time) and
+// returns their names.
+func seedGets(c twinningv1.TwinningServiceClient, prefix string, n int) ([]string, error) {
+	names := make([]string, n)
+	errs := make(chan error, 16)
+	next := make(chan int)
+	for range 16 {
+		go func() {
+			var first error
+			for i := range next {
+				a, err := c.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+					Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("%s-%d", prefix, i), Agreement: benchAgreement(i),
+				})
+				if err != nil {
+					first = cmp.Or(first, err)
+					continue
+				}
+				names[i] = a.GetName()
+			}
+			errs <- first
+		}()
 	}
-	return names
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var first error
+	for range 16 {
+		first = cmp.Or(first, <-errs)
+	}
+	return names, first
 }
 
 // baseline is the bare server: generated stubs, database/sql, nothing else.
@@ -135,12 +167,11 @@ type baseline struct {
 }
 
 func startBaseline(path string) (*baseline, error) {
-	dsn := "file:" + path + "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
-	db, err := sql.Open("sqlite3", dsn)
+	// The node's own connection settings, from the store itself.
+	db, err := sqlite.OpenConns(path, false)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
 	schema, err := os.ReadFile("storage/sqlite/migrations/0001_init.sql")
 	if err != nil {
 		return nil, fmt.Errorf("run from the repository root: %w", err)
@@ -148,7 +179,7 @@ func startBaseline(path string) (*baseline, error) {
 	if _, err := db.Exec(string(schema)); err != nil {
 		return nil, err
 	}
-	readers, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	readers, err := sqlite.OpenConns(path, true)
 	if err != nil {
 		return nil, err
 	}

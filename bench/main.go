@@ -13,7 +13,7 @@
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
 // GetAgreement directly on database/sql + mattn/go-sqlite3: the same schema,
-// the same pragmas (WAL, synchronous=FULL), and for each Create the same
+// the node's own connection settings (sqlite.OpenConns), and for each Create the same
 // record-row and repeated-value inserts in one transaction, but no
 // interceptors, validation, change log or group commit.
 package main

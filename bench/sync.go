@@ -337,17 +337,13 @@ func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Durat
 			cols = append(cols, f.Column)
 		}
 	}
-	// The node's own pragmas: WAL, synchronous=FULL, 16 MB of page cache,
-	// temporary storage in memory.
-	dst, err := sql.Open("sqlite3", "file:"+dstPath+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_cache_size=-16000")
+	// Exactly the node writer's connection settings (WAL, synchronous=FULL,
+	// page cache, temporary storage in memory, ...), from the store itself.
+	dst, err := sqlite.OpenConns(dstPath, false)
 	if err != nil {
 		return 0, err
 	}
 	defer dst.Close()
-	dst.SetMaxOpenConns(1)
-	if _, err := dst.Exec("PRAGMA temp_store = MEMORY"); err != nil {
-		return 0, err
-	}
 	insChange, err := dst.Prepare("INSERT INTO changes (origin, seq, hlc, name, data, sealed, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)")
 	if err != nil {
 		return 0, err

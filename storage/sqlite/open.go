@@ -218,7 +218,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	// 465 µs per write; in memory it costs nothing. Set only now, so the
 	// bulk work above (rollup backfills, re-indexing) sorts on disk, not in
 	// memory. The writer's one connection is never recycled.
-	if _, err := writer.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+	if _, err := writer.ExecContext(ctx, writerPragmas); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -309,6 +309,34 @@ func (d soloDirectory) EncryptionKey(member string) (*ecdh.PublicKey, bool) {
 }
 
 func (d soloDirectory) MemberIDs() []string { return []string{d.member} }
+
+// writerPragmas are the writer's settings that a connection string cannot
+// carry.
+const writerPragmas = "PRAGMA temp_store = MEMORY"
+
+// OpenConns opens the database at path with exactly the connection settings
+// of a node's writer (one connection) or, readOnly, of its read pool, and
+// nothing else: no migrations, no writer goroutine. It exists so that the
+// bench's bare-SQLite baselines run with the node's own pragmas and cannot
+// drift from them.
+func OpenConns(path string, readOnly bool) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", dsn(path, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	db.SetConnMaxLifetime(0)
+	if readOnly {
+		return db, nil
+	}
+	// temp_store is per connection: keep the one connection for good.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	if _, err := db.Exec(writerPragmas); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
 
 // dsn builds the connection string. Every connection gets the same pragmas
 // because database/sql may open new ones at any time.
