@@ -2,15 +2,15 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/validation"
 )
 
@@ -77,7 +77,7 @@ func (g *gatewayChannel) Invoke(ctx context.Context, method string, req, reply a
 	in, inOK := req.(proto.Message)
 	out, outOK := reply.(proto.Message)
 	if !ok || !inOK || !outOK {
-		return status.Errorf(codes.Unimplemented, "the gateway does not serve %s", method)
+		return apperr.Unimplemented("the gateway does not serve %s", method)
 	}
 	// The gateway copies path and query parameters in as they come: text
 	// that is not UTF-8 would not have marshalled over gRPC, and here
@@ -86,7 +86,7 @@ func (g *gatewayChannel) Invoke(ctx context.Context, method string, req, reply a
 		return err
 	}
 	if size := proto.Size(in); size > g.maxBytes {
-		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", size, g.maxBytes)
+		return apperr.ResourceExhausted("grpc: received message larger than max (%d vs. %d)", size, g.maxBytes)
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
 	md = md.Copy()
@@ -118,10 +118,10 @@ func (g *gatewayChannel) Invoke(ctx context.Context, method string, req, reply a
 	}
 	r, ok := resp.(proto.Message)
 	if !ok {
-		return status.Errorf(codes.Internal, "%s answered %T", method, resp)
+		return fmt.Errorf("%s answered %T", method, resp)
 	}
 	if size := proto.Size(r); size > g.maxBytes {
-		return status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", size, g.maxBytes)
+		return apperr.ResourceExhausted("trying to send message larger than max (%d vs. %d)", size, g.maxBytes)
 	}
 	proto.Reset(out)
 	proto.Merge(out, r)
@@ -130,7 +130,7 @@ func (g *gatewayChannel) Invoke(ctx context.Context, method string, req, reply a
 
 // NewStream refuses: the gateway maps no streaming method.
 func (g *gatewayChannel) NewStream(_ context.Context, _ *grpc.StreamDesc, method string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Errorf(codes.Unimplemented, "the gateway does not serve %s", method)
+	return nil, apperr.Unimplemented("the gateway does not serve %s", method)
 }
 
 // gatewayCall is the grpc.ServerTransportStream of one gateway call: it
