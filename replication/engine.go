@@ -427,7 +427,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	// Verified runs are applied by one goroutine, in order, while the next
 	// message is received and verified: the store's writer and the network
 	// and hashing use both cores.
-	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 4), done: make(chan struct{}), failed: map[string]bool{}}
+	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 8), done: make(chan struct{}), failed: map[string]bool{}}
 	go ap.run(ctx)
 	defer ap.wait()
 	e.metrics.pulls.Add(1)
@@ -482,9 +482,49 @@ type applier struct {
 	failed map[string]bool
 }
 
+// maxApplyEntries bounds the entries of consecutive runs the applier joins
+// into one transaction (below). A catch-up writes its records' index
+// entries at scattered places; each page they touch is written once per
+// transaction, so a few thousand entries per transaction instead of one
+// message's worth cut that writing several-fold.
+const maxApplyEntries = 8 * DefaultBatchSize
+
 func (a *applier) run(ctx context.Context) {
 	defer close(a.done)
-	for job := range a.jobs {
+	var held *applyJob
+	for {
+		var job applyJob
+		if held != nil {
+			job, held = *held, nil
+		} else {
+			var ok bool
+			if job, ok = <-a.jobs; !ok {
+				return
+			}
+		}
+		// Runs of the same origin already queued continue this one (each
+		// starts where the one before it ends, and each ends at a
+		// checkpoint): they are applied with it, under the last
+		// checkpoint. A run of another origin waits for the next turn.
+	join:
+		for len(job.entries) < maxApplyEntries {
+			select {
+			case next, ok := <-a.jobs:
+				if !ok {
+					break join
+				}
+				if next.cp.Origin != job.cp.Origin {
+					held = &next
+					break join
+				}
+				// A full slice expression: the receiver may still hold the
+				// rest of the array job.entries is cut from.
+				job.entries = append(job.entries[:len(job.entries):len(job.entries)], next.entries...)
+				job.cp = next.cp
+			default:
+				break join
+			}
+		}
 		origin := job.cp.Origin
 		if a.originFailed(origin) {
 			continue
