@@ -33,7 +33,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, resource, origin stri
 	} else {
 		audit.Next(&db.auditHead, &r)
 	}
-	if err := insertAudit(tx, db.shared.insertAudit, &r); err != nil {
+	if err := db.insertAudit(tx, &r); err != nil {
 		return err
 	}
 	db.auditHead = audit.Record{Seq: r.Seq, Hash: r.Hash}
@@ -62,8 +62,8 @@ func newAuditRecord(ctx context.Context, resource, origin string, first, last ui
 const insertAuditSQL = "INSERT INTO audit (" + auditColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // insertAudit stores r with the writer's prepared statement.
-func insertAudit(tx *sql.Tx, stmt *sql.Stmt, r *audit.Record) error {
-	if _, err := tx.Stmt(stmt).Exec(r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq,
+func (db *DB) insertAudit(tx *sql.Tx, r *audit.Record) error {
+	if _, err := db.bound(tx, db.shared.insertAudit).Exec(r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq,
 		r.ChangeHash, r.PrevHash, r.Hash, r.Read, strings.Join(r.Names, "\n")); err != nil {
 		return fmt.Errorf("append audit record: %w", err)
 	}
@@ -145,7 +145,7 @@ fill:
 			return err
 		}
 		defer tx.Rollback()
-		insertName := tx.Stmt(db.shared.insertAuditName)
+		insertName := db.bound(tx, db.shared.insertAuditName)
 		for i := range batch {
 			r := &batch[i]
 			if db.auditHead.Seq == 0 {
@@ -153,7 +153,7 @@ fill:
 			} else {
 				audit.Next(&db.auditHead, r)
 			}
-			if err := insertAudit(tx, db.shared.insertAudit, r); err != nil {
+			if err := db.insertAudit(tx, r); err != nil {
 				return err
 			}
 			for _, name := range r.Names {
@@ -185,7 +185,7 @@ func (db *DB) signAuditHead(tx *sql.Tx, before audit.Record) error {
 		return nil
 	}
 	sig := audit.SignHead(db.key, db.origin, db.auditHead.Seq, db.auditHead.Hash)
-	if _, err := tx.Stmt(db.shared.upsertAuditHead).Exec(db.auditHead.Seq, db.auditHead.Hash, sig); err != nil {
+	if _, err := db.bound(tx, db.shared.upsertAuditHead).Exec(db.auditHead.Seq, db.auditHead.Hash, sig); err != nil {
 		return fmt.Errorf("sign audit head: %w", err)
 	}
 	return nil

@@ -456,7 +456,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		}
 		covered := min(cp.Seq, limit)
 		if cp.Seq <= limit {
-			if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+			if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 				return err
 			}
 		}

@@ -33,8 +33,6 @@ import (
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/ownerfile"
@@ -105,12 +103,18 @@ type DB struct {
 	unsigned int
 
 	// stmts and shared are filled once by prepareAll and only read afterwards.
-	stmts     map[*resource.Kind]*kindStmts
-	shared    *sharedStmts
-	key       ed25519.PrivateKey
-	pub       ed25519.PublicKey
-	sealer    *changelog.Sealer
-	directory changelog.Directory
+	stmts  map[*resource.Kind]*kindStmts
+	shared *sharedStmts
+	// The writer's statements bound to its open transaction (bound).
+	boundTx    *sql.Tx
+	boundStmts map[*sql.Stmt]*sql.Stmt
+	// The rollups' upserts, and the groups the write being applied changed.
+	rollupUpserts map[*rollup]*sql.Stmt
+	deltas        rollupDeltas
+	key           ed25519.PrivateKey
+	pub           ed25519.PublicKey
+	sealer        *changelog.Sealer
+	directory     changelog.Directory
 
 	// damage is the damaged ranges of stored logs by origin (log_damage),
 	// which are never served.
@@ -213,9 +217,10 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("optimize %s: %w", path, err)
 	}
-	// A write whose statements fire triggers (the rollups') makes SQLite
-	// create and delete a temporary file in /var/tmp, which took 120 of
-	// 465 µs per write; in memory it costs nothing. Set only now, so the
+	// A write whose statements fired triggers (the rollups' before issue
+	// 11) made SQLite create and delete a temporary file in /var/tmp, which
+	// took 120 of 465 µs per write; statement journals of the writer's
+	// savepoints go there too, and in memory they cost nothing. Set only now, so the
 	// bulk work above (rollup backfills, re-indexing) sorts on disk, not in
 	// memory. The writer's one connection is never recycled.
 	if _, err := writer.ExecContext(ctx, writerPragmas); err != nil {
@@ -246,26 +251,29 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		opts.PublicKey = opts.Key.Public().(ed25519.PublicKey)
 	}
 	db := &DB{
-		origin:    origin,
-		log:       opts.Logger,
-		writer:    writer,
-		reader:    reader,
-		queue:     make(chan *pendingWrite, 4*opts.MaxBatch),
-		maxBatch:  opts.MaxBatch,
-		stop:      make(chan struct{}),
-		stopped:   make(chan struct{}),
-		stmts:     map[*resource.Kind]*kindStmts{},
-		key:       opts.Key,
-		pub:       opts.PublicKey,
-		sealer:    opts.Sealer,
-		directory: opts.Directory,
-		damage:    map[string][]storage.Damage{},
-		fullCheck: map[string]bool{},
-		damageGen: map[string]uint64{},
-		committed: opts.Committed,
-		noAudit:   opts.NoAudit,
-		reads:     make(chan audit.Record, opts.ReadAuditQueue),
-		readWait:  opts.ReadAuditWait,
+		origin:        origin,
+		log:           opts.Logger,
+		writer:        writer,
+		reader:        reader,
+		queue:         make(chan *pendingWrite, 4*opts.MaxBatch),
+		maxBatch:      opts.MaxBatch,
+		stop:          make(chan struct{}),
+		stopped:       make(chan struct{}),
+		stmts:         map[*resource.Kind]*kindStmts{},
+		boundStmts:    map[*sql.Stmt]*sql.Stmt{},
+		rollupUpserts: map[*rollup]*sql.Stmt{},
+		deltas:        rollupDeltas{},
+		key:           opts.Key,
+		pub:           opts.PublicKey,
+		sealer:        opts.Sealer,
+		directory:     opts.Directory,
+		damage:        map[string][]storage.Damage{},
+		fullCheck:     map[string]bool{},
+		damageGen:     map[string]uint64{},
+		committed:     opts.Committed,
+		noAudit:       opts.NoAudit,
+		reads:         make(chan audit.Record, opts.ReadAuditQueue),
+		readWait:      opts.ReadAuditWait,
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()
@@ -517,7 +525,8 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 	if err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, data FROM "+k.Table())
+	t := k.Table()
+	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+stateFrom(t, t))
 	if err != nil {
 		return err
 	}
@@ -528,15 +537,15 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 	var updates []row
 	for rows.Next() {
 		var (
-			id   int64
-			data []byte
+			id     int64
+			stored recordState
 		)
-		if err := rows.Scan(&id, &data); err != nil {
+		if err := rows.Scan(append([]any{&id}, stored.dest()...)...); err != nil {
 			rows.Close()
 			return err
 		}
-		m := k.New()
-		if err := proto.Unmarshal(data, m); err != nil {
+		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, id))
+		if err != nil {
 			rows.Close()
 			return err
 		}
@@ -556,6 +565,13 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM reindex WHERE kind = ?", k.Collection); err != nil {
 		return err
+	}
+	// The rows changed under the kind's rollups: ensureRollups, next,
+	// builds them again from the rows.
+	for _, r := range rollups[k] {
+		if _, err := tx.ExecContext(ctx, "UPDATE rollups SET definition = '' WHERE name = ?", r.table); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

@@ -45,25 +45,61 @@ func (db *DB) getTx(tx *sql.Tx, k *resource.Kind, name string) (proto.Message, e
 		return nil, err
 	}
 	var (
-		id   int64
-		data []byte
+		id     int64
+		stored recordState
 	)
-	err = tx.Stmt(st.selectForWrite).QueryRow(name).Scan(&id, &data)
-	return decode(k, name, err, data)
+	err = db.bound(tx, st.selectForWrite).QueryRow(name).Scan(append([]any{&id}, stored.dest()...)...)
+	return decodeScanned(k, name, err, &stored)
 }
 
 func decodeRow(k *resource.Kind, name string, row *sql.Row) (proto.Message, error) {
-	var data []byte
-	err := row.Scan(&data)
-	return decode(k, name, err, data)
+	var stored recordState
+	err := row.Scan(stored.dest()...)
+	return decodeScanned(k, name, err, &stored)
 }
 
-func decode(k *resource.Kind, name string, scanErr error, data []byte) (proto.Message, error) {
+func decodeScanned(k *resource.Kind, name string, scanErr error, stored *recordState) (proto.Message, error) {
 	if scanErr != nil {
 		if errors.Is(scanErr, sql.ErrNoRows) {
 			return nil, apperr.NotFound("%s not found", name)
 		}
 		return nil, fmt.Errorf("read %s: %w", name, scanErr)
+	}
+	return stored.decode(k, name)
+}
+
+// recordState is a record's state as a read selects it (stateColumns): the
+// row's own copy, or else the change-log entry that holds it.
+type recordState struct {
+	own   []byte
+	entry changelog.Entry
+	// Set when the join found the entry.
+	origin sql.NullString
+	seq    sql.NullInt64
+	hlc    sql.NullInt64
+	name   sql.NullString
+	sealed sql.NullBool
+}
+
+func (r *recordState) dest() []any {
+	return []any{&r.own, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.sealed, &r.entry.PrevHash, &r.entry.Hash}
+}
+
+// decode returns the state. One read from the change log is checked
+// against the entry's hash, as every entry served to a peer is: a byte
+// changed on disk is an error naming the record, never a wrong answer.
+func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, error) {
+	data := r.own
+	if len(data) == 0 {
+		if !r.origin.Valid {
+			return nil, apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name)
+		}
+		e := &r.entry
+		e.Origin, e.Seq, e.HLC, e.Name, e.Sealed = r.origin.String, uint64(r.seq.Int64), r.hlc.Int64, r.name.String, r.sealed.Bool
+		if e.Sealed || !changelog.Verify(e) {
+			return nil, apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq)
+		}
+		data = e.Data
 	}
 	m := k.New()
 	if err := proto.Unmarshal(data, m); err != nil {
@@ -124,14 +160,15 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 			order[i] += " DESC"
 		}
 	}
-	query := "SELECT data, " + strings.Join(cols, ", ") + " FROM " + k.Table()
+	from := k.Table()
 	if len(q.OrderBy) > 0 && q.Filter == nil {
 		// With nothing to filter on, the first order key's index yields the
 		// rows in order and the query stops after one page. SQLite's planner
 		// prefers the province index and sorts every row instead, even when
 		// its statistics show that index selects the whole table.
-		query += " INDEXED BY " + k.Table() + "_" + q.OrderBy[0].Field.Column
+		from += " INDEXED BY " + k.Table() + "_" + q.OrderBy[0].Field.Column
 	}
+	query := "SELECT " + stateColumns(k.Table()) + ", " + strings.Join(cols, ", ") + " FROM " + stateFrom(k.Table(), from)
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -145,14 +182,13 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	defer rows.Close()
 	var page storage.Page
 	keys := make([]any, len(cols))
-	dest := make([]any, len(cols)+1)
 	var (
-		data     []byte
+		stored   recordState
 		lastKeys []any
 	)
-	dest[0] = &data
+	dest := stored.dest()
 	for i := range keys {
-		dest[i+1] = &keys[i]
+		dest = append(dest, &keys[i])
 	}
 	for rows.Next() {
 		if len(page.Records) == q.Limit {
@@ -162,9 +198,9 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		if err := rows.Scan(dest...); err != nil {
 			return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)
 		}
-		m := k.New()
-		if err := proto.Unmarshal(data, m); err != nil {
-			return storage.Page{}, fmt.Errorf("decode %s row: %w", k.Collection, err)
+		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, keys[len(keys)-1]))
+		if err != nil {
+			return storage.Page{}, err
 		}
 		page.Records = append(page.Records, m)
 		lastKeys = append(lastKeys[:0], keys...)

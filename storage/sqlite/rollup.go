@@ -18,12 +18,17 @@ import (
 // Rollups are pre-aggregated summaries: per kind, a few small tables that
 // hold, for every combination of the owning province, a handful of
 // dimension fields and every currency field, the number of live records and
-// the sum of every integer and money field. SQLite triggers on the kind's
-// table keep them current inside the transaction of the write, whatever
-// made it (a local write, a pulled entry, a filled hole, a record that
-// stopped being visible here, a re-index), so a rollup can never disagree
-// with the rows. A summary whose dimensions and filter a rollup covers reads
-// a few thousand rollup rows instead of every record (see Summarize).
+// the sum of every integer and money field. The writer keeps them current
+// inside the transaction of the write, whatever made it (a local write, a
+// pulled entry, a repaired range, a record that stopped being visible here,
+// a re-index): every change to a record row goes through putRecord or
+// removeRow, which add the row's old and new contributions to the write's
+// rollupDeltas, and the write ends by adding each group's net change to its
+// rollup row, once (flushRollups). A pull applying thousands of entries
+// thus updates each group it touches once, not once per record, as the
+// SQLite triggers that did this before did. A summary whose dimensions and
+// filter a rollup covers reads a few thousand rollup rows instead of every
+// record (see Summarize); provex verify recounts them all (CheckRollups).
 //
 // Sums are exact whatever the values. SQLite's integer + turns a result
 // past int64 into a float, which a later subtraction cannot undo: a group
@@ -43,13 +48,9 @@ import (
 // Filters on a full date ("2021-03-15") read the kind's table.
 //
 // A rollup may have one repeated field among its dimensions (a record's
-// partner countries, say). It counts each record once per element, from
-// record_values, so it answers only summaries grouped by that field. Its
-// triggers sit on both tables: a change to the record's row moves the row's
-// contribution for each of its current elements, and an element added or
-// removed moves the current row's contribution for that element. Each
-// trigger keeps the rollup equal to the join of the two tables as they are,
-// so the writer may change them in either order.
+// partner countries, say). It counts each record once per distinct element,
+// as the join with record_values does, so it answers only summaries grouped
+// by that field.
 //
 // The dimensions below answer the questions of the ministry's reports:
 // agreements per province, year, kind and state, and per partner country;
@@ -113,6 +114,11 @@ type rollup struct {
 	sums []filter.Field
 	// repeated is the key holding the elements of a repeated field, or nil.
 	repeated *filter.Field
+	// Where the row's values are in the columns putRecord binds (the
+	// kind's non-repeated fields in schema order): each key's (-1 for the
+	// repeated one), each sum's, and delete_time's.
+	keyAt, sumAt []int
+	deleteAt     int
 }
 
 // rollups lists each kind's rollups, smallest (fewest keys) first.
@@ -120,7 +126,11 @@ var rollups = func() map[*resource.Kind][]*rollup {
 	out := map[*resource.Kind][]*rollup{}
 	for _, k := range resource.Kinds() {
 		var currencies, sums []filter.Field
+		column := map[string]int{}
 		for _, f := range k.Schema.Fields() {
+			if !f.Repeated {
+				column[f.Column] = len(column)
+			}
 			switch {
 			case f.Repeated:
 			case f.Type == filter.String && strings.HasSuffix(f.Path, ".currency_code"):
@@ -145,6 +155,23 @@ var rollups = func() map[*resource.Kind][]*rollup {
 			}
 			r.keys = append(r.keys, currencies...)
 			r.table = "rollup_" + strings.Join(cols, "_")
+			for _, f := range r.keys {
+				at, ok := column[f.Column]
+				if f.Repeated {
+					at, ok = -1, true
+				}
+				if !ok {
+					panic(fmt.Sprintf("sqlite: rollup of %s: no column %s", k.Collection, f.Column))
+				}
+				r.keyAt = append(r.keyAt, at)
+			}
+			for _, f := range sums {
+				r.sumAt = append(r.sumAt, column[f.Column])
+			}
+			var ok bool
+			if r.deleteAt, ok = column["delete_time"]; !ok {
+				panic(fmt.Sprintf("sqlite: %s has no delete_time", k.Collection))
+			}
 			out[k] = append(out[k], r)
 		}
 		slices.SortStableFunc(out[k], func(a, b *rollup) int { return len(a.keys) - len(b.keys) })
@@ -213,8 +240,8 @@ func (r *rollup) covers(q storage.SummaryQuery) bool {
 	})
 }
 
-// keyExpr is the rollup value of key f in the row row (NEW or OLD in a
-// trigger, empty in a SELECT of the kind's table).
+// keyExpr is the rollup value of key f in the row row (a table alias with
+// its dot); monthOf is the same in Go.
 func (r *rollup) keyExpr(f filter.Field, row string) string {
 	c := row + `"` + f.Column + `"`
 	if f.Type == filter.Date {
@@ -231,12 +258,11 @@ func (r *rollup) keyColumns() []string {
 	return cols
 }
 
-// ddl returns the statements that create the rollup and its triggers; the
-// text is also the rollup's definition, so any change to it rebuilds it.
+// ddl returns the statement that creates the rollup; the text is also the
+// rollup's definition, so any change to it rebuilds it.
 func (r *rollup) ddl() []string {
-	t := r.kind.Table()
 	keys := r.keyColumns()
-	var cols, sums, updates []string
+	var cols []string
 	for i, f := range r.keys {
 		typ := "INTEGER"
 		if f.Type == filter.String {
@@ -244,77 +270,132 @@ func (r *rollup) ddl() []string {
 		}
 		cols = append(cols, keys[i+1]+" "+typ+" NOT NULL")
 	}
-	watched := []string{"delete_time"}
-	for i, f := range r.keys {
-		if !f.Repeated {
-			watched = append(watched, keys[i+1])
-		}
-	}
 	for _, f := range r.sums {
 		hi, lo := sumColumns(f)
-		for _, c := range []string{hi, lo} {
-			cols = append(cols, c+" INTEGER NOT NULL")
-			updates = append(updates, c+" = "+c+" + excluded."+c)
-		}
-		sums = append(sums, `"`+f.Column+`"`)
-		watched = append(watched, `"`+f.Column+`"`)
+		cols = append(cols, hi+" INTEGER NOT NULL", lo+" INTEGER NOT NULL")
 	}
-	all := append([]string(nil), keys...)
-	all = append(all, "n")
+	return []string{"CREATE TABLE " + r.table + " (province TEXT NOT NULL, " + strings.Join(cols, ", ") + ", n INTEGER NOT NULL, " +
+		"PRIMARY KEY (" + strings.Join(keys, ", ") + ")) WITHOUT ROWID"}
+}
+
+// upsertSQL adds a group's net change (its keys, n and the halves of its
+// sums, bound in column order) to the group's row.
+func (r *rollup) upsertSQL() string {
+	keys := r.keyColumns()
+	all := append(append([]string(nil), keys...), "n")
+	updates := []string{"n = n + excluded.n"}
 	for _, f := range r.sums {
 		hi, lo := sumColumns(f)
 		all = append(all, hi, lo)
+		updates = append(updates, hi+" = "+hi+" + excluded."+hi, lo+" = "+lo+" + excluded."+lo)
 	}
-	// upsert adds (sign "") or takes away (sign "-") the contribution of the
-	// kind's row row, with element value of the repeated key, for each row
-	// of the FROM and WHERE clauses from.
-	upsert := func(row, value, sign, from string) string {
-		vals := []string{row + "province"}
-		for _, f := range r.keys {
-			if f.Repeated {
-				vals = append(vals, value)
-			} else {
-				vals = append(vals, r.keyExpr(f, row))
+	return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") VALUES (" + placeholders(len(all)) + ")" +
+		" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(updates, ", ")
+}
+
+// monthOf is a date's rollup value (keyExpr's, in Go).
+func monthOf(d int64) int64 {
+	if d%100 == 0 {
+		return d
+	}
+	return d/100*100 + 1
+}
+
+// rollupDelta is the net change of one group of one rollup within a write.
+type rollupDelta struct {
+	r    *rollup
+	keys []any // province, then the rollup's keys
+	n    int64
+	sums []int64 // per sum: the high and the low halves (splitExprs)
+}
+
+// rollupDeltas are the groups a write changed, by rollup and keys.
+type rollupDeltas map[string]*rollupDelta
+
+// add adds (sign 1) or takes away (sign -1) the contribution of a row of
+// kind k: its province, its columns as putRecord binds them, and the
+// elements of its repeated fields by path.
+func (d rollupDeltas) add(k *resource.Kind, province string, cols []any, elements map[string][]any, sign int64) {
+	for _, r := range rollups[k] {
+		if v, _ := cols[r.deleteAt].(int64); v != 0 {
+			continue // deleted records are not counted
+		}
+		if r.repeated == nil {
+			d.addGroup(r, province, cols, nil, sign)
+			continue
+		}
+		seen := map[any]bool{}
+		for _, e := range elements[r.repeated.Path] {
+			if !seen[e] { // an element twice is one record_values row
+				seen[e] = true
+				d.addGroup(r, province, cols, e, sign)
 			}
 		}
-		vals = append(vals, sign+"1")
-		for _, s := range sums {
-			hi, lo := splitExprs(row + s)
-			vals = append(vals, sign+hi, sign+lo)
+	}
+}
+
+func (d rollupDeltas) addGroup(r *rollup, province string, cols []any, element any, sign int64) {
+	keys := make([]any, 1, len(r.keys)+1)
+	keys[0] = province
+	var id strings.Builder
+	id.WriteString(r.table)
+	id.WriteByte(0)
+	id.WriteString(province)
+	for i, f := range r.keys {
+		v := element
+		if at := r.keyAt[i]; at >= 0 {
+			v = cols[at]
 		}
-		return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") SELECT " + strings.Join(vals, ", ") + " " + from +
-			" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(append([]string{"n = n + excluded.n"}, updates...), ", ") + ";"
-	}
-	// ofRow is the contribution of the kind's row (NEW. or OLD.).
-	ofRow := func(row, sign string) string {
-		if r.repeated == nil {
-			return upsert(row, "", sign, "WHERE "+row+"delete_time = 0")
+		if f.Type == filter.Date {
+			n, _ := v.(int64)
+			v = monthOf(n)
 		}
-		return upsert(row, "rv.value", sign, "FROM record_values rv WHERE "+r.isElement("rv.")+" AND rv.record = "+row+"id AND "+row+"delete_time = 0")
+		keys = append(keys, v)
+		id.WriteByte(0)
+		switch v := v.(type) {
+		case int64:
+			id.WriteString(strconv.FormatInt(v, 10))
+		case string:
+			id.WriteString(v)
+		default:
+			fmt.Fprint(&id, v)
+		}
 	}
-	ddl := []string{
-		"CREATE TABLE " + r.table + " (province TEXT NOT NULL, " + strings.Join(cols, ", ") + ", n INTEGER NOT NULL, " +
-			"PRIMARY KEY (" + strings.Join(keys, ", ") + ")) WITHOUT ROWID",
-		"CREATE TRIGGER " + r.table + "_insert AFTER INSERT ON " + t + " BEGIN " + ofRow("NEW.", "") + " END",
-		"CREATE TRIGGER " + r.table + "_delete AFTER DELETE ON " + t + " BEGIN " + ofRow("OLD.", "-") + " END",
-		"CREATE TRIGGER " + r.table + "_update AFTER UPDATE OF " + strings.Join(watched, ", ") + " ON " + t +
-			" BEGIN " + ofRow("OLD.", "-") + " " + ofRow("NEW.", "") + " END",
+	g, ok := d[id.String()]
+	if !ok {
+		g = &rollupDelta{r: r, keys: keys, sums: make([]int64, 2*len(r.sums))}
+		d[id.String()] = g
 	}
-	if r.repeated == nil {
-		return ddl
+	g.n += sign
+	for i, at := range r.sumAt {
+		v, _ := cols[at].(int64)
+		g.sums[2*i] += sign * (v >> 32)
+		g.sums[2*i+1] += sign * (v & 0xFFFFFFFF)
 	}
-	// element is the contribution of the record's current row with the
-	// element of record_values' row v (NEW. or OLD.), if v is one of this
-	// rollup's field. The writer never updates record_values rows, but an
-	// update would keep the rollup right too.
-	element := func(v, sign string) string {
-		return upsert("t.", v+"value", sign, "FROM "+t+" t WHERE "+r.isElement(v)+" AND t.id = "+v+"record AND t.delete_time = 0")
+}
+
+// flushRollups adds the write's net change of each group to its rollup
+// row, and empties d.
+func (db *DB) flushRollups(tx *sql.Tx, d rollupDeltas) error {
+	defer clear(d)
+	for _, g := range d {
+		if g.n == 0 && !slices.ContainsFunc(g.sums, func(v int64) bool { return v != 0 }) {
+			continue // what the write added it took away again
+		}
+		args := append(append(g.keys[:len(g.keys):len(g.keys)], g.n), int64sToAny(g.sums)...)
+		if _, err := db.bound(tx, db.rollupUpserts[g.r]).Exec(args...); err != nil {
+			return fmt.Errorf("update rollup %s: %w", g.r.table, err)
+		}
 	}
-	return append(ddl,
-		"CREATE TRIGGER "+r.table+"_values_insert AFTER INSERT ON record_values WHEN "+r.isElement("NEW.")+" BEGIN "+element("NEW.", "")+" END",
-		"CREATE TRIGGER "+r.table+"_values_delete AFTER DELETE ON record_values WHEN "+r.isElement("OLD.")+" BEGIN "+element("OLD.", "-")+" END",
-		"CREATE TRIGGER "+r.table+"_values_update AFTER UPDATE ON record_values BEGIN "+element("OLD.", "-")+" "+element("NEW.", "")+" END",
-	)
+	return nil
+}
+
+func int64sToAny(vs []int64) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
 }
 
 // isElement is the condition that the record_values row v (a table alias
@@ -437,7 +518,8 @@ func ensureRollups(ctx context.Context, db *sql.DB) error {
 
 func dropRollup(ctx context.Context, tx *sql.Tx, table string) error {
 	// Names come from rollupDims (or the rollups table, which only ever
-	// holds those), never from a request.
+	// holds those), never from a request. The triggers are those of
+	// databases written before issue 11, which kept rollups with them.
 	for _, s := range []string{
 		"DROP TRIGGER IF EXISTS " + table + "_insert",
 		"DROP TRIGGER IF EXISTS " + table + "_delete",
@@ -456,7 +538,7 @@ func dropRollup(ctx context.Context, tx *sql.Tx, table string) error {
 
 // RollupMismatch is a group whose rollup row disagrees with a recount of
 // the records: rows that are not exact, or were changed outside the
-// triggers (by hand, by a tool, by a damaged file).
+// writer (by hand, by a tool, by a damaged file).
 type RollupMismatch struct {
 	// Rollup is the table; Group, the group's keys as field=value.
 	Rollup, Group string

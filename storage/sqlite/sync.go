@@ -193,7 +193,7 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		if err := db.countOpened(tx, origin, opened); err != nil {
 			return err
 		}
-		if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+		if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 			return fmt.Errorf("store checkpoint of %s: %w", origin, err)
 		}
 		if err := db.auditAppended(ctx, tx, origin, run[0].Seq, run[len(run)-1]); err != nil {
@@ -216,7 +216,7 @@ func (db *DB) countOpened(tx *sql.Tx, origin string, n int) error {
 	if n == 0 {
 		return nil
 	}
-	_, err := tx.Stmt(db.shared.countOpened).Exec(origin, n)
+	_, err := db.bound(tx, db.shared.countOpened).Exec(origin, n)
 	return err
 }
 
@@ -268,7 +268,7 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 		// though it says otherwise): any copy goes.
 		return nil, opened, db.withdraw(tx, k, name, e.Seq)
 	}
-	return nil, opened, db.putState(tx, k, name, m, data, e.Seq)
+	return nil, opened, db.putState(tx, k, name, m, recordData(data, e.Sealed), e.Seq)
 }
 
 // newestApplied returns the seq of the newest entry applied to the record
@@ -280,7 +280,7 @@ func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint
 	if err != nil {
 		return 0, 0, false, false, err
 	}
-	switch err := tx.Stmt(st.selectState).QueryRow(name).Scan(&id, &seq); {
+	switch err := db.bound(tx, st.selectState).QueryRow(name).Scan(&id, &seq); {
 	case err == nil:
 		exists = true
 	case !errors.Is(err, sql.ErrNoRows):
@@ -290,7 +290,7 @@ func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint
 		return seq, id, exists, false, nil
 	}
 	var gone uint64
-	switch err := tx.Stmt(db.shared.selectWithdrawn).QueryRow(name).Scan(&gone); {
+	switch err := db.bound(tx, db.shared.selectWithdrawn).QueryRow(name).Scan(&gone); {
 	case err == nil:
 		seq, withdrawn = max(seq, gone), true
 	case !errors.Is(err, sql.ErrNoRows):
@@ -325,10 +325,7 @@ func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) er
 	}
 	if exists {
 		st, _ := db.kindStmts(k)
-		if _, err := tx.Exec("DELETE FROM "+k.Table()+" WHERE id = ?", id); err != nil {
-			return err
-		}
-		if _, err := tx.Stmt(st.shared.deleteValues).Exec(k.Collection, id); err != nil {
+		if err := db.takeRow(tx, k, st, id, true); err != nil {
 			return err
 		}
 	}
@@ -343,7 +340,18 @@ func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) er
 // intact but not the origin's (another chain, or a consistent rewrite):
 // what this node applied from them cannot be trusted.
 func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
+	// The origin's rows go all at once, and with them their groups in the
+	// rollups (every group is one province's); what this write changed
+	// before goes in first, so that nothing of it is counted twice.
+	if err := db.flushRollups(tx, db.deltas); err != nil {
+		return err
+	}
 	for _, k := range resource.Kinds() {
+		for _, r := range rollups[k] {
+			if _, err := tx.Exec("DELETE FROM "+r.table+" WHERE province = ?", origin); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec("DELETE FROM record_values WHERE kind = ? AND record IN (SELECT id FROM "+k.Table()+" WHERE province = ?)",
 			k.Collection, origin); err != nil {
 			return err

@@ -292,6 +292,17 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 	if got := db.Damaged("cao-bang"); len(got) != 2 {
 		t.Fatalf("recorded damage: %+v", got)
 	}
+	// Records read their state from the log: the changed entry and the
+	// missing ones are errors, never a wrong or empty record.
+	changed, missing := "provinces/cao-bang/agreements/ae", "provinces/cao-bang/agreements/at"
+	for _, name := range []string{changed, missing} {
+		if got, err := db.Get(ctx, resource.Agreements, name); status.Code(err) != codes.Unavailable {
+			t.Errorf("Get %s from a damaged log: %v, %v; want Unavailable", name, got, err)
+		}
+	}
+	if page, err := db.List(ctx, storage.Query{Kind: resource.Agreements, Province: "cao-bang", Limit: 100}); status.Code(err) != codes.Unavailable {
+		t.Errorf("List over a damaged log: %d records, %v; want Unavailable", len(page.Records), err)
+	}
 	// Later incremental checks read only what comes after what was read
 	// (nothing here), and keep the damage.
 	if res, err := db.VerifyLog(ctx, "cao-bang", pub, false); err != nil || res.Checked != 0 || len(db.Damaged("cao-bang")) != 2 {
@@ -318,6 +329,12 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 	}
 	if got := db.Damaged("cao-bang"); len(got) != 0 {
 		t.Errorf("damage after the repairs: %+v", got)
+	}
+	for _, name := range []string{changed, missing} {
+		want, _ := o.db.Get(ctx, resource.Agreements, name)
+		if got, err := db.Get(ctx, resource.Agreements, name); err != nil || !proto.Equal(got, want) {
+			t.Errorf("Get %s after the repairs: %v, %v; want %v", name, got, err, want)
+		}
 	}
 	// The check after a repair reads the whole log again.
 	if res, err := db.VerifyLog(ctx, "cao-bang", pub, false); err != nil || len(res.Damaged) != 0 || res.Verified != 30 || res.Checked != 30 {

@@ -175,10 +175,14 @@ func (db *DB) commit(batch []*pendingWrite) {
 			}
 		}
 		mark, auditMark, damageMark := db.currentHead(), db.auditHead, db.snapshotDamageTx()
+		clear(db.deltas)
 		if p.run != nil {
 			p.err = p.run(tx)
 		} else {
 			p.msg, p.read, p.err = db.apply(p.ctx, tx, p.w)
+		}
+		if p.err == nil {
+			p.err = db.flushRollups(tx, db.deltas)
 		}
 		if p.err != nil {
 			p.msg, p.read = nil, false
@@ -279,7 +283,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 			name        string
 			fingerprint []byte
 		)
-		err := tx.Stmt(st.shared.selectRequest).QueryRow(w.RequestID).Scan(&name, &fingerprint)
+		err := db.bound(tx, st.shared.selectRequest).QueryRow(w.RequestID).Scan(&name, &fingerprint)
 		switch {
 		case err == nil:
 			// Request ids are shared by every kind: one used for a record
@@ -299,14 +303,13 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 
 	var (
 		id      int64
-		data    []byte
+		stored  recordState
 		current proto.Message
 	)
-	switch err := tx.Stmt(st.selectForWrite).QueryRow(w.Name).Scan(&id, &data); {
+	switch err := db.bound(tx, st.selectForWrite).QueryRow(w.Name).Scan(append([]any{&id}, stored.dest()...)...); {
 	case err == nil:
-		current = k.New()
-		if err := proto.Unmarshal(data, current); err != nil {
-			return nil, false, fmt.Errorf("decode stored %s: %w", w.Name, err)
+		if current, err = stored.decode(k, w.Name); err != nil {
+			return nil, false, err
 		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, false, fmt.Errorf("read %s: %w", w.Name, err)
@@ -325,13 +328,9 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	if got := k.Name(next); got != w.Name {
 		return nil, false, fmt.Errorf("write of %s produced a record named %q", w.Name, got)
 	}
-	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(next)
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(next)
 	if err != nil {
 		return nil, false, fmt.Errorf("encode %s: %w", w.Name, err)
-	}
-
-	if err := db.putRecord(tx, k, st, w.Name, id, current != nil, next, data, stamp.Seq); err != nil {
-		return nil, false, err
 	}
 
 	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data, PrevHash: head.Hash}
@@ -340,6 +339,9 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 			return nil, false, err
 		}
 		entry.Name, entry.Sealed = "", true
+	}
+	if err := db.putRecord(tx, k, st, w.Name, id, current != nil, next, recordData(data, entry.Sealed), stamp.Seq); err != nil {
+		return nil, false, err
 	}
 	entry.Hash = changelog.Sum(&entry)
 	if err := db.appendEntry(tx, &entry); err != nil {
@@ -352,7 +354,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 		return nil, false, err
 	}
 	if w.RequestID != "" {
-		if _, err := tx.Stmt(st.shared.insertRequest).Exec(w.RequestID, w.Name, hlc, w.Fingerprint); err != nil {
+		if _, err := db.bound(tx, st.shared.insertRequest).Exec(w.RequestID, w.Name, hlc, w.Fingerprint); err != nil {
 			return nil, false, fmt.Errorf("record request id: %w", err)
 		}
 	}
@@ -404,7 +406,7 @@ func (db *DB) countSealedFor(tx *sql.Tx, readers []string) ([]*ecdh.PublicKey, e
 	for _, r := range readers[1:] {
 		if key, ok := db.directory.EncryptionKey(r); ok {
 			keys = append(keys, key)
-			if _, err := tx.Stmt(db.shared.countSealed).Exec(r); err != nil {
+			if _, err := db.bound(tx, db.shared.countSealed).Exec(r); err != nil {
 				return nil, fmt.Errorf("count sealed entries: %w", err)
 			}
 		}
@@ -413,16 +415,22 @@ func (db *DB) countSealedFor(tx *sql.Tx, readers []string) ([]*ecdh.PublicKey, e
 }
 
 // putRecord stores a record's new state: its row (inserted when exists is
-// false, else updated at id) and its repeated filter values.
+// false, else updated at id) and its repeated filter values. data is what
+// the row keeps of the state (recordData): nothing when the change-log
+// entry seq holds the state itself.
 func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, id int64, exists bool, m proto.Message, data []byte, seq uint64) error {
-	args := make([]any, 0, len(st.columns)+3)
-	args = append(args, seq, data)
+	cols := make([]any, 0, len(st.columns))
 	r := m.ProtoReflect()
 	for _, f := range st.columns {
-		args = append(args, f.Values(r)[0])
+		cols = append(cols, f.Values(r)[0])
 	}
+	elements := make(map[string][]any, len(st.repeated))
+	for _, f := range st.repeated {
+		elements[f.Path] = f.Values(r)
+	}
+	province := provinceOf(name)
 	if !exists {
-		res, err := tx.Stmt(st.insert).Exec(append([]any{name, provinceOf(name)}, args...)...)
+		res, err := db.bound(tx, st.insert).Exec(append([]any{name, province, seq, data}, cols...)...)
 		if err != nil {
 			return fmt.Errorf("insert %s: %w", name, err)
 		}
@@ -430,24 +438,92 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 			return err
 		}
 	} else {
-		if _, err := tx.Stmt(st.update).Exec(append(args, id)...); err != nil {
+		if err := db.takeRow(tx, k, st, id, false); err != nil {
 			return fmt.Errorf("update %s: %w", name, err)
 		}
-		if len(st.repeated) > 0 {
-			if _, err := tx.Stmt(st.shared.deleteValues).Exec(k.Collection, id); err != nil {
-				return fmt.Errorf("clear values of %s: %w", name, err)
-			}
+		if _, err := db.bound(tx, st.update).Exec(append(append([]any{seq, data}, cols...), id)...); err != nil {
+			return fmt.Errorf("update %s: %w", name, err)
 		}
 	}
 	for _, f := range st.repeated {
-		for _, v := range f.Values(r) {
+		for _, v := range elements[f.Path] {
 			// OR IGNORE: a repeated field may hold the same element twice.
-			if _, err := tx.Stmt(st.shared.insertValue).Exec(k.Collection, f.Path, v, id); err != nil {
+			if _, err := db.bound(tx, st.shared.insertValue).Exec(k.Collection, f.Path, v, id); err != nil {
 				return fmt.Errorf("index %s of %s: %w", f.Path, name, err)
 			}
 		}
 	}
+	db.deltas.add(k, province, cols, elements, 1)
 	return nil
+}
+
+// takeRow takes the row id of kind k out of the rollups and deletes its
+// repeated values, and the row itself when remove is set (else the caller
+// writes its next state).
+func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, remove bool) error {
+	cols := make([]any, len(st.columns)+1)
+	dest := make([]any, len(cols))
+	for i := range cols {
+		dest[i] = &cols[i]
+	}
+	if err := db.bound(tx, st.selectColumns).QueryRow(id).Scan(dest...); err != nil {
+		return fmt.Errorf("read row %d of %s: %w", id, k.Collection, err)
+	}
+	elements := make(map[string][]any, len(st.repeated))
+	if len(st.repeated) > 0 {
+		rows, err := db.bound(tx, st.shared.selectValues).Query(k.Collection, id)
+		if err != nil {
+			return fmt.Errorf("read values of row %d of %s: %w", id, k.Collection, err)
+		}
+		for rows.Next() {
+			var path, v string
+			if err := rows.Scan(&path, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			elements[path] = append(elements[path], v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := db.bound(tx, st.shared.deleteValues).Exec(k.Collection, id); err != nil {
+			return fmt.Errorf("clear values of row %d of %s: %w", id, k.Collection, err)
+		}
+	}
+	province, _ := cols[0].(string)
+	db.deltas.add(k, province, cols[1:], elements, -1)
+	if remove {
+		if _, err := db.bound(tx, st.deleteRow).Exec(id); err != nil {
+			return fmt.Errorf("delete row %d of %s: %w", id, k.Collection, err)
+		}
+	}
+	return nil
+}
+
+// recordData is what a record row keeps of its state, data, recorded by an
+// entry whose data is sealed or not. A state the log holds as it is (every
+// public one) is stored there only, and the row keeps an empty blob, which
+// no record's encoding is (it has a name): the row's seq and province name
+// that entry, and reads join it (stateFrom). A sealed entry holds an
+// envelope, so the row keeps the opened state, the only plain copy.
+func recordData(data []byte, sealed bool) []byte {
+	if sealed {
+		return data
+	}
+	return []byte{}
+}
+
+// stateFrom joins a kind's table to the change-log entry that holds the
+// state of each row keeping none itself (recordData); stateColumns are
+// what a read selects from it, in the order of recordState's dest. from is
+// the table as the query names it (with an INDEXED BY clause, say).
+func stateFrom(table, from string) string {
+	return from + " LEFT JOIN changes c ON length(" + table + ".data) = 0 AND c.origin = " + table + ".province AND c.seq = " + table + ".seq"
+}
+
+func stateColumns(table string) string {
+	return table + ".data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash"
 }
 
 // appendEntry adds an entry to the change log, whole.
@@ -456,7 +532,7 @@ func (db *DB) appendEntry(tx *sql.Tx, e *changelog.Entry) error {
 	if data == nil {
 		data = []byte{}
 	}
-	if _, err := tx.Stmt(db.shared.insertChange).Exec(e.Origin, e.Seq, e.HLC, e.Name, data, e.Sealed, e.PrevHash, e.Hash); err != nil {
+	if _, err := db.bound(tx, db.shared.insertChange).Exec(e.Origin, e.Seq, e.HLC, e.Name, data, e.Sealed, e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("append change %s/%d: %w", e.Origin, e.Seq, err)
 	}
 	return nil
@@ -478,7 +554,7 @@ func (db *DB) signHead(tx *sql.Tx, before changelog.Entry) error {
 func (db *DB) signCheckpoint(tx *sql.Tx, seq uint64, hash []byte) error {
 	db.unsigned = 0
 	cp := changelog.SignCheckpoint(db.key, db.origin, seq, hash)
-	if _, err := tx.Stmt(db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+	if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 		return fmt.Errorf("store checkpoint %d: %w", cp.Seq, err)
 	}
 	return nil
@@ -519,7 +595,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, deleteValues, insertValue                     *sql.Stmt
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn *sql.Stmt
-	insertAuditName                                                                           *sql.Stmt
+	insertAuditName, selectValues                                                             *sql.Stmt
 }
 
 type kindStmts struct {
@@ -529,6 +605,8 @@ type kindStmts struct {
 	selectForWrite *sql.Stmt
 	selectState    *sql.Stmt // id, seq by name, for applying others' entries
 	insert, update *sql.Stmt
+	selectColumns  *sql.Stmt // province and columns (as putRecord binds them) by id
+	deleteRow      *sql.Stmt
 	get            *sql.Stmt // on the reader pool
 }
 
@@ -560,6 +638,12 @@ func (db *DB) prepareAll() error {
 		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),
 		insertAudit:      prepare(db.writer, insertAuditSQL),
 		insertAuditName:  prepare(db.writer, "INSERT OR IGNORE INTO audit_names (name, seq) VALUES (?, ?)"),
+		selectValues:     prepare(db.writer, "SELECT field, value FROM record_values WHERE kind = ? AND record = ?"),
+	}
+	for _, k := range resource.Kinds() {
+		for _, r := range rollups[k] {
+			db.rollupUpserts[r] = prepare(db.writer, r.upsertSQL())
+		}
 	}
 	db.shared = shared
 	for _, k := range resource.Kinds() {
@@ -575,15 +659,34 @@ func (db *DB) prepareAll() error {
 			sets = append(sets, f.Column+" = ?")
 		}
 		t := k.Table()
-		st.selectForWrite = prepare(db.writer, "SELECT id, data FROM "+t+" WHERE name = ?")
+		st.selectForWrite = prepare(db.writer, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+stateFrom(t, t)+" WHERE "+t+".name = ?")
 		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
 		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, %s) VALUES (?, ?, ?, ?, %s)",
 			t, strings.Join(cols, ", "), placeholders(len(cols))))
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
-		st.get = prepare(db.reader, "SELECT data FROM "+t+" WHERE name = ?")
+		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
+		st.deleteRow = prepare(db.writer, "DELETE FROM "+t+" WHERE id = ?")
+		st.get = prepare(db.reader, "SELECT "+stateColumns(t)+" FROM "+stateFrom(t, t)+" WHERE "+t+".name = ?")
 		db.stmts[k] = st
 	}
 	return err
+}
+
+// bound returns s bound to the writer's transaction tx, prepared once per
+// transaction: tx.Stmt makes a new statement value (and takes locks) on
+// every call, which a pull applying thousands of entries felt. Only the
+// writer goroutine calls it.
+func (db *DB) bound(tx *sql.Tx, s *sql.Stmt) *sql.Stmt {
+	if db.boundTx != tx {
+		clear(db.boundStmts)
+		db.boundTx = tx
+	}
+	b, ok := db.boundStmts[s]
+	if !ok {
+		b = tx.Stmt(s)
+		db.boundStmts[s] = b
+	}
+	return b
 }
 
 func (db *DB) kindStmts(k *resource.Kind) (*kindStmts, error) {
