@@ -171,13 +171,15 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		// when they first came.
 		restored := db.restoredThrough(origin, run[0].Seq)
 		for i := range run {
+			if run[i].Origin != origin {
+				return fmt.Errorf("batch mixes origins %s and %s", origin, run[i].Origin)
+			}
+		}
+		if err := db.appendEntries(tx, run); err != nil {
+			return err
+		}
+		for i := range run {
 			e := &run[i]
-			if e.Origin != origin {
-				return fmt.Errorf("batch mixes origins %s and %s", origin, e.Origin)
-			}
-			if err := db.appendEntry(tx, e); err != nil {
-				return err
-			}
 			r, read, err := db.applyEntry(tx, e)
 			if err != nil {
 				return err
@@ -302,11 +304,22 @@ func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint
 // putState stores a record state of entry seq unless a newer one was
 // applied already (an older entry repaired or rebuilt late).
 func (db *DB) putState(tx *sql.Tx, k *resource.Kind, name string, m proto.Message, data []byte, seq uint64) error {
+	st, err := db.kindStmts(k)
+	if err != nil {
+		return err
+	}
+	if !db.anyWithdrawn {
+		// Most entries a pull brings make records this node has not seen:
+		// try the insert first, and look for what is there only when the
+		// name is taken.
+		if err := db.putRecord(tx, k, st, name, 0, false, m, data, seq); !errors.Is(err, errRowExists) {
+			return err
+		}
+	}
 	newest, id, exists, withdrawn, err := db.newestApplied(tx, k, name)
 	if err != nil || newest >= seq {
 		return err
 	}
-	st, _ := db.kindStmts(k)
 	if err := db.putRecord(tx, k, st, name, id, exists, m, data, seq); err != nil {
 		return err
 	}

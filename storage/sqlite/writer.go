@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"database/sql"
@@ -414,6 +415,10 @@ func (db *DB) countSealedFor(tx *sql.Tx, readers []string) ([]*ecdh.PublicKey, e
 	return keys, nil
 }
 
+// errRowExists is putRecord's answer when asked to insert a row whose name
+// is taken: nothing was written.
+var errRowExists = errors.New("a row of that name exists")
+
 // putRecord stores a record's new state: its row (inserted when exists is
 // false, else updated at id) and its repeated filter values. data is what
 // the row keeps of the state (recordData): nothing when the change-log
@@ -433,6 +438,9 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 		res, err := db.bound(tx, st.insert).Exec(append([]any{name, province, seq, data}, cols...)...)
 		if err != nil {
 			return fmt.Errorf("insert %s: %w", name, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, errRowExists)
 		}
 		if id, err = res.LastInsertId(); err != nil {
 			return err
@@ -526,13 +534,43 @@ func stateColumns(table string) string {
 	return table + ".data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash"
 }
 
-// appendEntry adds an entry to the change log, whole.
-func (db *DB) appendEntry(tx *sql.Tx, e *changelog.Entry) error {
+// entriesPerInsert is how many entries one statement of appendEntries
+// inserts: a pull appends thousands, and each statement executed costs
+// more in Go and cgo than SQLite takes to store a row.
+const entriesPerInsert = 64
+
+// appendEntries adds a run of entries to the change log, whole.
+func (db *DB) appendEntries(tx *sql.Tx, es []changelog.Entry) error {
+	args := make([]any, 0, 8*entriesPerInsert)
+	for len(es) >= entriesPerInsert {
+		args = args[:0]
+		for i := range es[:entriesPerInsert] {
+			args = appendEntryArgs(args, &es[i])
+		}
+		if _, err := db.bound(tx, db.shared.insertChanges).Exec(args...); err != nil {
+			return fmt.Errorf("append changes %s/%d..%d: %w", es[0].Origin, es[0].Seq, es[entriesPerInsert-1].Seq, err)
+		}
+		es = es[entriesPerInsert:]
+	}
+	for i := range es {
+		if err := db.appendEntry(tx, &es[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendEntryArgs(args []any, e *changelog.Entry) []any {
 	data := e.Data
 	if data == nil {
 		data = []byte{}
 	}
-	if _, err := db.bound(tx, db.shared.insertChange).Exec(e.Origin, e.Seq, e.HLC, e.Name, data, e.Sealed, e.PrevHash, e.Hash); err != nil {
+	return append(args, e.Origin, e.Seq, e.HLC, e.Name, data, e.Sealed, e.PrevHash, e.Hash)
+}
+
+// appendEntry adds an entry to the change log, whole.
+func (db *DB) appendEntry(tx *sql.Tx, e *changelog.Entry) error {
+	if _, err := db.bound(tx, db.shared.insertChange).Exec(appendEntryArgs(nil, e)...); err != nil {
 		return fmt.Errorf("append change %s/%d: %w", e.Origin, e.Seq, err)
 	}
 	return nil
@@ -593,7 +631,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 
 // sharedStmts are the writer's statements that every kind uses.
 type sharedStmts struct {
-	selectRequest, insertRequest, insertChange, deleteValues, insertValue                     *sql.Stmt
+	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      *sql.Stmt
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn *sql.Stmt
 	insertAuditName, selectValues                                                             *sql.Stmt
 }
@@ -626,9 +664,11 @@ func (db *DB) prepareAll() error {
 		return s
 	}
 	shared := &sharedStmts{
-		selectRequest:    prepare(db.writer, "SELECT name, fingerprint FROM request_ids WHERE request_id = ?"),
-		insertRequest:    prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc, fingerprint) VALUES (?, ?, ?, ?)"),
-		insertChange:     prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		selectRequest: prepare(db.writer, "SELECT name, fingerprint FROM request_ids WHERE request_id = ?"),
+		insertRequest: prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc, fingerprint) VALUES (?, ?, ?, ?)"),
+		insertChange:  prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		insertChanges: prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"+
+			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", entriesPerInsert-1)),
 		upsertAuditHead:  prepare(db.writer, "INSERT OR REPLACE INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)"),
 		countSealed:      prepare(db.writer, "INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = entries + 1"),
 		selectWithdrawn:  prepare(db.writer, "SELECT seq FROM withdrawn WHERE name = ?"),
@@ -661,7 +701,7 @@ func (db *DB) prepareAll() error {
 		t := k.Table()
 		st.selectForWrite = prepare(db.writer, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+stateFrom(t, t)+" WHERE "+t+".name = ?")
 		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
-		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, %s) VALUES (?, ?, ?, ?, %s)",
+		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, %s) VALUES (?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING",
 			t, strings.Join(cols, ", "), placeholders(len(cols))))
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
 		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
