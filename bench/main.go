@@ -3,7 +3,7 @@
 //
 //	go run ./bench crud [-duration 5s]          Create and Get, concurrency 1 and 64
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
-//	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed
+//	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed, vs NATS JetStream (bench/jetstream); bytes per record by table
 //	go run ./bench sealing                      Create of public, national and restricted records
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //	go run ./bench summary [-records 1000000]   national summaries over many records
