@@ -61,6 +61,8 @@ func main() {
 		err = runReads(os.Args[2:])
 	case "gateway":
 		err = runGateway(os.Args[2:])
+	case "gateway-load": // the callers' process of gateway
+		err = runGatewayLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
