@@ -88,8 +88,11 @@ func (g *gatewayChannel) Invoke(ctx context.Context, method string, req, reply a
 	if size := proto.Size(in); size > g.maxBytes {
 		return apperr.ResourceExhausted("grpc: received message larger than max (%d vs. %d)", size, g.maxBytes)
 	}
+	// A copy of the gateway's metadata, which the call may change.
 	md, _ := metadata.FromOutgoingContext(ctx)
-	md = md.Copy()
+	if md == nil {
+		md = metadata.MD{}
+	}
 	// The HTTP request's id, replacing any the caller smuggled in as
 	// Grpc-Metadata-X-Request-Id.
 	if id := RequestID(ctx); id != "" {
