@@ -68,8 +68,9 @@ func TestGatewayRouteIndexAgrees(t *testing.T) {
 	errs.mux = all
 	root := http.NewServeMux()
 	root.Handle("/", all)
-	services := gatewayServices(newGatewayChannel(nil, nil, 0))
-	if err := routeGateway(ctx, root, all, errs.newMux, services); err != nil {
+	channel := newGatewayChannel(nil, nil, 0)
+	services := gatewayServices(channel)
+	if err := routeGateway(ctx, root, all, errs.newMux, services, channel); err != nil {
 		t.Fatal(err)
 	}
 	paths := []string{

@@ -30,31 +30,45 @@ type gatewayService struct {
 // routes of its own service only now. What a service's mux does not route
 // (404, 405, the bad path) goes to all, which answers it as it did before;
 // what it routes is what all would have routed, as long as no two services
-// have paths in common (TestGatewayRouteIndexAgrees).
-func routeGateway(ctx context.Context, root *http.ServeMux, all *runtime.ServeMux, newMux func(runtime.RoutingErrorHandlerFunc) *runtime.ServeMux, services []gatewayService) error {
+// have paths in common (TestGatewayRouteIndexAgrees). A standard Get's
+// path goes to its fastGet, in front of the service's mux.
+func routeGateway(ctx context.Context, root *http.ServeMux, all *runtime.ServeMux, newMux func(runtime.RoutingErrorHandlerFunc) *runtime.ServeMux, services []gatewayService, channel *gatewayChannel) error {
 	for _, s := range services {
 		if err := s.register(ctx, all); err != nil {
 			return fmt.Errorf("gateway: %w", err)
 		}
 	}
+	rules := make([][]httpRule, len(services))
+	var gets []httpRule
+	for i, s := range services {
+		var err error
+		if rules[i], err = httpRules(s.name); err != nil {
+			return err
+		}
+		for _, r := range rules[i] {
+			if r.verb == http.MethodGet {
+				gets = append(gets, r)
+			}
+		}
+	}
 	byPattern := map[string]*runtime.ServeMux{}
+	fast := map[string]*fastGet{}
 	ambiguous := map[string]bool{}
 	var order []string
-	for _, s := range services {
+	for i, s := range services {
 		own := newMux(func(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, _ int) {
 			all.ServeHTTP(w, r)
 		})
 		if err := s.register(ctx, own); err != nil {
 			return fmt.Errorf("gateway: %w", err)
 		}
-		templates, err := httpRuleTemplates(s.name)
-		if err != nil {
-			return err
-		}
-		for _, t := range templates {
-			p, ok := serveMuxPattern(t)
+		for _, rule := range rules[i] {
+			p, ok := serveMuxPattern(rule.template)
 			if !ok {
 				continue
+			}
+			if f := newFastGet(rule, gets, channel, own); f != nil && channel != nil {
+				fast[p] = f
 			}
 			if m, seen := byPattern[p]; seen && m != own {
 				ambiguous[p] = true
@@ -66,10 +80,15 @@ func routeGateway(ctx context.Context, root *http.ServeMux, all *runtime.ServeMu
 		}
 	}
 	for _, p := range order {
-		if !ambiguous[p] {
-			if err := handleOnce(root, p, byPattern[p]); err != nil {
-				return err
-			}
+		if ambiguous[p] {
+			continue
+		}
+		var h http.Handler = byPattern[p]
+		if f := fast[p]; f != nil && f.mux == byPattern[p] {
+			f.next, h = h, f
+		}
+		if err := handleOnce(root, p, h); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -87,9 +106,19 @@ func handleOnce(mux *http.ServeMux, pattern string, h http.Handler) (err error) 
 	return nil
 }
 
-// httpRuleTemplates lists the path templates of the google.api.http rules
-// of service's methods, additional bindings included.
-func httpRuleTemplates(service string) ([]string, error) {
+// httpRule is one binding of a google.api.http rule: an HTTP method and
+// path template, and the gRPC method it calls.
+type httpRule struct {
+	method       protoreflect.MethodDescriptor
+	verb         string // GET, POST, ... or a custom rule's kind
+	template     string
+	body         string
+	responseBody string
+}
+
+// httpRules lists the bindings of the google.api.http rules of service's
+// methods, additional bindings included.
+func httpRules(service string) ([]httpRule, error) {
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: service %s: %w", service, err)
@@ -98,23 +127,49 @@ func httpRuleTemplates(service string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("gateway: %s is not a service", service)
 	}
-	var out []string
-	var add func(*annotations.HttpRule)
-	add = func(rule *annotations.HttpRule) {
-		for _, t := range []string{rule.GetGet(), rule.GetPut(), rule.GetPost(), rule.GetDelete(), rule.GetPatch(), rule.GetCustom().GetPath()} {
-			if t != "" {
-				out = append(out, t)
-			}
+	var out []httpRule
+	var add func(protoreflect.MethodDescriptor, *annotations.HttpRule)
+	add = func(md protoreflect.MethodDescriptor, rule *annotations.HttpRule) {
+		r := httpRule{method: md, body: rule.GetBody(), responseBody: rule.GetResponseBody()}
+		switch p := rule.GetPattern().(type) {
+		case *annotations.HttpRule_Get:
+			r.verb, r.template = http.MethodGet, p.Get
+		case *annotations.HttpRule_Put:
+			r.verb, r.template = http.MethodPut, p.Put
+		case *annotations.HttpRule_Post:
+			r.verb, r.template = http.MethodPost, p.Post
+		case *annotations.HttpRule_Delete:
+			r.verb, r.template = http.MethodDelete, p.Delete
+		case *annotations.HttpRule_Patch:
+			r.verb, r.template = http.MethodPatch, p.Patch
+		case *annotations.HttpRule_Custom:
+			r.verb, r.template = p.Custom.GetKind(), p.Custom.GetPath()
+		}
+		if r.template != "" {
+			out = append(out, r)
 		}
 		for _, b := range rule.GetAdditionalBindings() {
-			add(b)
+			add(md, b)
 		}
 	}
 	methods := sd.Methods()
 	for i := 0; i < methods.Len(); i++ {
 		if rule, ok := proto.GetExtension(methods.Get(i).Options(), annotations.E_Http).(*annotations.HttpRule); ok && rule != nil {
-			add(rule)
+			add(methods.Get(i), rule)
 		}
+	}
+	return out, nil
+}
+
+// httpRuleTemplates lists the path templates of service's HTTP rules.
+func httpRuleTemplates(service string) ([]string, error) {
+	rules, err := httpRules(service)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = r.template
 	}
 	return out, nil
 }

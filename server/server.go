@@ -129,6 +129,10 @@ type Node struct {
 	peerListener net.Listener
 	peerAddr     string
 	httpTLS      *tls.Config
+	// routes and httpErrs are the HTTP API's routes and errors, under the
+	// HTTP chain (tests).
+	routes   *http.ServeMux
+	httpErrs *httpErrors
 }
 
 // DatabaseFile is the name of a node's database inside its data directory.
@@ -314,9 +318,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// buildGateway serves HTTP/JSON by calling the services through conn (a
-// gatewayChannel).
-func (n *Node) buildGateway(ctx context.Context, conn grpc.ClientConnInterface) error {
+// buildGateway serves HTTP/JSON by calling the services through conn.
+func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel) error {
 	errs := &httpErrors{log: n.log, marshaler: bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -324,10 +327,11 @@ func (n *Node) buildGateway(ctx context.Context, conn grpc.ClientConnInterface) 
 	mux := errs.newMux(errs.routing)
 	errs.mux = mux
 	root := http.NewServeMux()
+	n.routes, n.httpErrs = root, errs
 	// Everything else goes to the gateway, whose 404 is JSON like its other
 	// errors.
 	root.Handle("/", mux)
-	if err := routeGateway(ctx, root, mux, errs.newMux, gatewayServices(conn)); err != nil {
+	if err := routeGateway(ctx, root, mux, errs.newMux, gatewayServices(conn), conn); err != nil {
 		return err
 	}
 	root.Handle("/v1/national/{collection}/summary.csv", errs.only(http.MethodGet, summaryCSV(nationalv1.NewNationalServiceClient(conn), errs)))
