@@ -9,7 +9,7 @@
 //	go run ./bench summary [-records 1000000]   national summaries over many records
 //	go run ./bench soak [-duration 1m]          three node processes under mixed load: RSS, files, goroutines, errors
 //	go run ./bench reads                        Get and List of public and national records (audited reads)
-//	go run ./bench gateway [-c 16]              Get of one record over the HTTP gateway and over gRPC, alternating rounds
+//	go run ./bench gateway [-c 16]              Get of one record over the HTTP gateway and over gRPC, alternating rounds, callers in a process of their own
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
 // GetAgreement directly on database/sql + mattn/go-sqlite3: the same schema,
@@ -61,6 +61,8 @@ func main() {
 		err = runReads(os.Args[2:])
 	case "gateway":
 		err = runGateway(os.Args[2:])
+	case "gateway-load": // the callers' process of gateway
+		err = runGatewayLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

@@ -73,59 +73,78 @@ var _ net.Addr = gatewayAddr{}
 // cancellation but none of its values: what the call knows of its caller
 // comes from the metadata, as over gRPC.
 func (g *gatewayChannel) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
-	m, ok := g.methods[method]
 	in, inOK := req.(proto.Message)
 	out, outOK := reply.(proto.Message)
-	if !ok || !inOK || !outOK {
+	if !inOK || !outOK {
 		return apperr.Unimplemented("the gateway does not serve %s", method)
+	}
+	var header, trailer metadata.MD
+	r, err := g.call(ctx, method, in, &header, &trailer)
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.HeaderCallOption:
+			*o.HeaderAddr = header
+		case grpc.TrailerCallOption:
+			*o.TrailerAddr = trailer
+		}
+	}
+	if err != nil {
+		return err
+	}
+	proto.Reset(out)
+	proto.Merge(out, r)
+	return nil
+}
+
+// call is Invoke answering the service's own response message, which the
+// caller only reads (fastGet marshals it), and the header and trailer the
+// call set.
+func (g *gatewayChannel) call(ctx context.Context, method string, in proto.Message, header, trailer *metadata.MD) (proto.Message, error) {
+	m, ok := g.methods[method]
+	if !ok {
+		return nil, apperr.Unimplemented("the gateway does not serve %s", method)
 	}
 	// The gateway copies path and query parameters in as they come: text
 	// that is not UTF-8 would not have marshalled over gRPC, and here
 	// would reach the services.
 	if err := validation.UTF8(in); err != nil {
-		return err
+		return nil, err
 	}
 	if size := proto.Size(in); size > g.maxBytes {
-		return apperr.ResourceExhausted("grpc: received message larger than max (%d vs. %d)", size, g.maxBytes)
+		return nil, apperr.ResourceExhausted("grpc: received message larger than max (%d vs. %d)", size, g.maxBytes)
 	}
+	// A copy of the gateway's metadata, which the call may change.
 	md, _ := metadata.FromOutgoingContext(ctx)
-	md = md.Copy()
+	if md == nil {
+		md = metadata.MD{}
+	}
 	// The HTTP request's id, replacing any the caller smuggled in as
 	// Grpc-Metadata-X-Request-Id.
 	if id := RequestID(ctx); id != "" {
 		md.Set(RequestIDHeader, id)
 	}
-	call := &gatewayCall{method: method}
+	c := &gatewayCall{method: method}
 	sctx := metadata.NewIncomingContext(withoutValues{ctx}, md)
 	sctx = peer.NewContext(sctx, gatewayPeer)
-	sctx = grpc.NewContextWithServerTransportStream(sctx, call)
+	sctx = grpc.NewContextWithServerTransportStream(sctx, c)
 	sctx, cancel := g.calls.within(sctx, method)
 	defer cancel()
 	resp, err := m.handler(m.service, sctx, func(v any) error {
 		proto.Merge(v.(proto.Message), in)
 		return nil
 	}, g.ic.unary)
-	for _, o := range opts {
-		switch o := o.(type) {
-		case grpc.HeaderCallOption:
-			*o.HeaderAddr = call.header
-		case grpc.TrailerCallOption:
-			*o.TrailerAddr = call.trailer
-		}
-	}
+	*header, *trailer = c.header, c.trailer
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r, ok := resp.(proto.Message)
 	if !ok {
-		return fmt.Errorf("%s answered %T", method, resp)
+		return nil, fmt.Errorf("%s answered %T", method, resp)
 	}
 	if size := proto.Size(r); size > g.maxBytes {
-		return apperr.ResourceExhausted("trying to send message larger than max (%d vs. %d)", size, g.maxBytes)
+		return nil, apperr.ResourceExhausted("trying to send message larger than max (%d vs. %d)", size, g.maxBytes)
 	}
-	proto.Reset(out)
-	proto.Merge(out, r)
-	return nil
+	return r, nil
 }
 
 // NewStream refuses: the gateway maps no streaming method.

@@ -52,8 +52,15 @@ func startNode(t *testing.T, member string) *testNode {
 // an earlier node). Cleanup stops it and waits for Serve to return.
 func startNodeAt(t *testing.T, member, dir string) *testNode {
 	t.Helper()
+	return startNodeWith(t, member, dir, nil)
+}
+
+// startNodeWith is startNodeAt with the test's configuration changed by
+// configure (if not nil).
+func startNodeWith(t *testing.T, member, dir string, configure func(*server.Config)) *testNode {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := server.New(ctx, server.Config{
+	cfg := server.Config{
 		Member:          member,
 		DataDir:         dir,
 		GRPCAddr:        "127.0.0.1:0",
@@ -64,7 +71,11 @@ func startNodeAt(t *testing.T, member, dir string) *testNode {
 		PlaintextAPI:    true,
 		// Tests call as fast as they can; TestFloods sets its own limits.
 		Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	n, err := server.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)

@@ -122,6 +122,21 @@ type httpErrors struct {
 	marshaler runtime.Marshaler
 }
 
+// newMux is a gateway mux whose errors e writes, whose routing errors
+// routing answers.
+func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.ServeMux {
+	return runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, e.marshaler),
+		runtime.WithErrorHandler(e.handle),
+		runtime.WithRoutingErrorHandler(routing),
+		runtime.WithMiddlewares(probeRoute),
+		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
+		// sends it to the gRPC server; no other gRPC metadata is an HTTP
+		// header.
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+	)
+}
+
 // write answers err to r.
 func (e *httpErrors) write(w http.ResponseWriter, r *http.Request, err error) {
 	e.handle(r.Context(), e.mux, e.marshaler, w, r, err)
@@ -189,7 +204,10 @@ func (e *httpErrors) routing(ctx context.Context, mux *runtime.ServeMux, marshal
 // routes to itself. A probe is a copy of the request with another method
 // served into a writer that discards; probeRoute, a gateway middleware,
 // which runs only on a match, notes the match and serves nothing.
-type routeProbe struct{ matched bool }
+type routeProbe struct {
+	matched bool
+	pattern string // the route's path template
+}
 
 type routeProbeKey struct{}
 
@@ -197,6 +215,9 @@ func probeRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		if p, ok := r.Context().Value(routeProbeKey{}).(*routeProbe); ok {
 			p.matched = true
+			if pat, ok := runtime.HTTPPattern(r.Context()); ok {
+				p.pattern = pat.String()
+			}
 			return
 		}
 		next(w, r, params)

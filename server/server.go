@@ -129,6 +129,10 @@ type Node struct {
 	peerListener net.Listener
 	peerAddr     string
 	httpTLS      *tls.Config
+	// routes and httpErrs are the HTTP API's routes and errors, under the
+	// HTTP chain (tests).
+	routes   *http.ServeMux
+	httpErrs *httpErrors
 }
 
 // DatabaseFile is the name of a node's database inside its data directory.
@@ -314,41 +318,22 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// buildGateway serves HTTP/JSON by calling the services through conn (a
-// gatewayChannel).
-func (n *Node) buildGateway(ctx context.Context, conn grpc.ClientConnInterface) error {
+// buildGateway serves HTTP/JSON by calling the services through conn.
+func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel) error {
 	errs := &httpErrors{log: n.log, marshaler: bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}}}
-	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, errs.marshaler),
-		runtime.WithErrorHandler(errs.handle),
-		runtime.WithRoutingErrorHandler(errs.routing),
-		runtime.WithMiddlewares(probeRoute),
-		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
-		// sends it to the gRPC server; no other gRPC metadata is an HTTP
-		// header.
-		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
-	)
+	mux := errs.newMux(errs.routing)
 	errs.mux = mux
-	for _, err := range []error{
-		twinningv1.RegisterTwinningServiceHandlerClient(ctx, mux, twinningv1.NewTwinningServiceClient(conn)),
-		borderv1.RegisterBorderServiceHandlerClient(ctx, mux, borderv1.NewBorderServiceClient(conn)),
-		investmentv1.RegisterInvestmentServiceHandlerClient(ctx, mux, investmentv1.NewInvestmentServiceClient(conn)),
-		nodev1.RegisterNodeServiceHandlerClient(ctx, mux, nodev1.NewNodeServiceClient(conn)),
-		auditv1.RegisterAuditServiceHandlerClient(ctx, mux, auditv1.NewAuditServiceClient(conn)),
-		syncv1.RegisterSyncServiceHandlerClient(ctx, mux, syncv1.NewSyncServiceClient(conn)),
-		nationalv1.RegisterNationalServiceHandlerClient(ctx, mux, nationalv1.NewNationalServiceClient(conn)),
-	} {
-		if err != nil {
-			return fmt.Errorf("gateway: %w", err)
-		}
-	}
 	root := http.NewServeMux()
+	n.routes, n.httpErrs = root, errs
 	// Everything else goes to the gateway, whose 404 is JSON like its other
 	// errors.
 	root.Handle("/", mux)
+	if err := routeGateway(ctx, root, mux, errs.newMux, gatewayServices(conn), conn); err != nil {
+		return err
+	}
 	root.Handle("/v1/national/{collection}/summary.csv", errs.only(http.MethodGet, summaryCSV(nationalv1.NewNationalServiceClient(conn), errs)))
 	root.Handle("/openapi.json", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -599,3 +584,31 @@ func (n *Node) Problems(ctx context.Context) []string {
 
 // Store is the node's database (tests and tools).
 func (n *Node) Store() *sqlite.DB { return n.store }
+
+// gatewayServices are the services the gateway serves, calling them
+// through conn.
+func gatewayServices(conn grpc.ClientConnInterface) []gatewayService {
+	return []gatewayService{
+		{twinningv1.TwinningService_ServiceDesc.ServiceName, func(ctx context.Context, m *runtime.ServeMux) error {
+			return twinningv1.RegisterTwinningServiceHandlerClient(ctx, m, twinningv1.NewTwinningServiceClient(conn))
+		}},
+		{borderv1.BorderService_ServiceDesc.ServiceName, func(ctx context.Context, m *runtime.ServeMux) error {
+			return borderv1.RegisterBorderServiceHandlerClient(ctx, m, borderv1.NewBorderServiceClient(conn))
+		}},
+		{investmentv1.InvestmentService_ServiceDesc.ServiceName, func(ctx context.Context, m *runtime.ServeMux) error {
+			return investmentv1.RegisterInvestmentServiceHandlerClient(ctx, m, investmentv1.NewInvestmentServiceClient(conn))
+		}},
+		{nodev1.NodeService_ServiceDesc.ServiceName, func(ctx context.Context, m *runtime.ServeMux) error {
+			return nodev1.RegisterNodeServiceHandlerClient(ctx, m, nodev1.NewNodeServiceClient(conn))
+		}},
+		{auditv1.AuditService_ServiceDesc.ServiceName, func(ctx context.Context, m *runtime.ServeMux) error {
+			return auditv1.RegisterAuditServiceHandlerClient(ctx, m, auditv1.NewAuditServiceClient(conn))
+		}},
+		{syncv1.SyncService_ServiceDesc.ServiceName, func(ctx context.Context, m *runtime.ServeMux) error {
+			return syncv1.RegisterSyncServiceHandlerClient(ctx, m, syncv1.NewSyncServiceClient(conn))
+		}},
+		{nationalv1.NationalService_ServiceDesc.ServiceName, func(ctx context.Context, m *runtime.ServeMux) error {
+			return nationalv1.RegisterNationalServiceHandlerClient(ctx, m, nationalv1.NewNationalServiceClient(conn))
+		}},
+	}
+}
