@@ -64,6 +64,13 @@ func TestStateStoredOnce(t *testing.T) {
 				t.Errorf("%s: Get %s = %v, %v; want display name %q", mem.id, want.Name, got, err, want.DisplayName)
 			}
 		}
+		if mem == m {
+			// The applied run costs one audit record, not one per entry.
+			records, err := m.db.AuditRecords(ctx, 0, 100, "", "")
+			if err != nil || len(records) != 1 || records[0].FirstSeq != 1 || records[0].LastSeq != 3 {
+				t.Errorf("audit of a run of 3 entries applied: %+v, %v; want one record of entries 1..3", records, err)
+			}
+		}
 		copies := rowCopies(t, mem.path, "agreements")
 		if copies[public.Name] != 0 || copies[national.Name] == 0 {
 			t.Errorf("%s: row copies %v; want none of the public state and the opened national one", mem.id, copies)
