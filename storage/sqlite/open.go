@@ -133,7 +133,6 @@ type DB struct {
 	// in it. Only the writer goroutine uses it; it is never reset.
 	anyWithdrawn bool
 	committed    func()
-	checkpoints  *checkpointer
 	noAudit      bool
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
@@ -303,11 +302,6 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		db.reader.Close()
 		return nil, err
 	}
-	if db.checkpoints, err = startCheckpointer(path, db.log.Warn); err != nil {
-		db.writer.Close()
-		db.reader.Close()
-		return nil, err
-	}
 	go db.runWriter()
 	return db, nil
 }
@@ -325,9 +319,8 @@ func (d soloDirectory) EncryptionKey(member string) (*ecdh.PublicKey, bool) {
 func (d soloDirectory) MemberIDs() []string { return []string{d.member} }
 
 // writerPragmas are the writer's settings that a connection string cannot
-// carry. The WAL is checkpointed by the checkpointer, not in the writer's
-// commits.
-const writerPragmas = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0"
+// carry.
+const writerPragmas = "PRAGMA temp_store = MEMORY"
 
 // OpenConns opens the database at path with exactly the connection settings
 // of a node's writer (one connection) or, readOnly, of its read pool, and
@@ -470,9 +463,6 @@ func (db *DB) Close() error {
 	close(db.stop)
 	db.closeMu.Unlock()
 	<-db.stopped
-	if err := db.checkpoints.close(); err != nil {
-		db.log.Warn("close checkpointer", "err", err)
-	}
 	rerr := db.reader.Close()
 	// A clean checkpoint folds the WAL back into the main file.
 	if _, err := db.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {

@@ -240,7 +240,6 @@ func (db *DB) commit(batch []*pendingWrite) {
 		return
 	}
 	db.publishDamage()
-	db.checkpoints.committed()
 	if db.committed != nil && db.currentHead().Seq != headBefore.Seq {
 		db.committed()
 	}
