@@ -329,7 +329,13 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 		if err := proto.Unmarshal(state, a); err != nil {
 			return nil, err
 		}
-		rec := []any{name, "cao-bang", seq, state}
+		// A row keeps the state only when its entry is sealed; otherwise
+		// the entry holds it (storage/sqlite recordData).
+		kept := []byte{}
+		if sealed {
+			kept = state
+		}
+		rec := []any{name, "cao-bang", seq, kept}
 		var values []any
 		for _, f := range k.Schema.Fields() {
 			if f.Repeated {
