@@ -111,6 +111,7 @@ type DB struct {
 	// The rollups' upserts, and the groups the write being applied changed.
 	rollupUpserts map[*rollup]*sql.Stmt
 	deltas        rollupDeltas
+	txDeltas      rollupDeltas // of the record writes of the open transaction
 	key           ed25519.PrivateKey
 	pub           ed25519.PublicKey
 	sealer        *changelog.Sealer
@@ -263,6 +264,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		boundStmts:    map[*sql.Stmt]*sql.Stmt{},
 		rollupUpserts: map[*rollup]*sql.Stmt{},
 		deltas:        rollupDeltas{},
+		txDeltas:      rollupDeltas{},
 		key:           opts.Key,
 		pub:           opts.PublicKey,
 		sealer:        opts.Sealer,

@@ -22,10 +22,13 @@ import (
 // inside the transaction of the write, whatever made it (a local write, a
 // pulled entry, a repaired range, a record that stopped being visible here,
 // a re-index): every change to a record row goes through putRecord or
-// removeRow, which add the row's old and new contributions to the write's
-// rollupDeltas, and the write ends by adding each group's net change to its
-// rollup row, once (flushRollups). A pull applying thousands of entries
-// thus updates each group it touches once, not once per record, as the
+// takeRow, which add the row's old and new contributions to the write's
+// rollupDeltas, and each group's net change is added to its rollup row
+// once (flushRollups): at the end of a pull or repair, and for record
+// writes at the end of the group commit's transaction (a write that fails
+// takes its changes back with its savepoint, and its deltas are dropped).
+// A pull applying thousands of entries, or 64 creates committed together,
+// thus update each group they touch once, not once per record as the
 // SQLite triggers that did this before did. A summary whose dimensions and
 // filter a rollup covers reads a few thousand rollup rows instead of every
 // record (see Summarize); provex verify recounts them all (CheckRollups).
@@ -372,6 +375,22 @@ func (d rollupDeltas) addGroup(r *rollup, province string, cols []any, element a
 		g.sums[2*i] += sign * (v >> 32)
 		g.sums[2*i+1] += sign * (v & 0xFFFFFFFF)
 	}
+}
+
+// merge adds the groups of d to those of t, and empties d.
+func (t rollupDeltas) merge(d rollupDeltas) {
+	for id, g := range d {
+		have, ok := t[id]
+		if !ok {
+			t[id] = g
+			continue
+		}
+		have.n += g.n
+		for i, v := range g.sums {
+			have.sums[i] += v
+		}
+	}
+	clear(d)
 }
 
 // flushRollups adds the write's net change of each group to its rollup

@@ -157,6 +157,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 		}
 	}()
 	headBefore, auditBefore := db.currentHead(), db.auditHead
+	clear(db.txDeltas)
 	tx, err := db.writer.Begin()
 	if err != nil {
 		db.failAll(batch, fmt.Errorf("begin: %w", err))
@@ -168,6 +169,17 @@ func (db *DB) commit(batch []*pendingWrite) {
 		if err := p.ctx.Err(); err != nil {
 			p.err = err
 			continue
+		}
+		if p.run != nil {
+			// A run (a pull, a repair) may rebuild rollup groups whole:
+			// what the writes before it changed goes in first.
+			if err := db.flushRollups(tx, db.txDeltas); err != nil {
+				tx.Rollback()
+				db.setHead(headBefore)
+				db.auditHead = auditBefore
+				db.failAll(batch, err)
+				return
+			}
 		}
 		if isolate {
 			if _, err := tx.Exec("SAVEPOINT write"); err != nil {
@@ -183,7 +195,13 @@ func (db *DB) commit(batch []*pendingWrite) {
 			p.msg, p.read, p.err = db.apply(p.ctx, tx, p.w)
 		}
 		if p.err == nil {
-			p.err = db.flushRollups(tx, db.deltas)
+			// A record write's groups join the transaction's, added once
+			// at its end; a run's are added before its savepoint ends.
+			if p.run != nil {
+				p.err = db.flushRollups(tx, db.deltas)
+			} else {
+				db.txDeltas.merge(db.deltas)
+			}
 		}
 		if p.err != nil {
 			p.msg, p.read = nil, false
@@ -220,7 +238,10 @@ func (db *DB) commit(batch []*pendingWrite) {
 		db.damageTx = nil
 		return
 	}
-	err = db.signHead(tx, headBefore)
+	err = db.flushRollups(tx, db.txDeltas)
+	if err == nil {
+		err = db.signHead(tx, headBefore)
+	}
 	if err == nil {
 		err = db.signAuditHead(tx, auditBefore)
 	}
