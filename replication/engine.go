@@ -465,6 +465,8 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 type applyJob struct {
 	entries []changelog.Entry
 	cp      changelog.Checkpoint
+	// earlier are the checkpoints of runs joined into this one.
+	earlier []changelog.Checkpoint
 }
 
 // applier applies the runs of one pull in order on its own goroutine. A
@@ -489,6 +491,11 @@ type applier struct {
 // message's worth cut that writing several-fold.
 const maxApplyEntries = 8 * DefaultBatchSize
 
+// maxApplyBytes bounds the same in bytes of entries, as a pull's messages
+// are (MaxBatchBytes): joining runs of large records must not hold more
+// than a few messages' worth.
+const maxApplyBytes = 8 * MaxBatchBytes
+
 func (a *applier) run(ctx context.Context) {
 	defer close(a.done)
 	var held *applyJob
@@ -506,8 +513,12 @@ func (a *applier) run(ctx context.Context) {
 		// starts where the one before it ends, and each ends at a
 		// checkpoint): they are applied with it, under the last
 		// checkpoint. A run of another origin waits for the next turn.
+		size := 0
+		for i := range job.entries {
+			size += entrySize(&job.entries[i])
+		}
 	join:
-		for len(job.entries) < maxApplyEntries {
+		for len(job.entries) < maxApplyEntries && size < maxApplyBytes {
 			select {
 			case next, ok := <-a.jobs:
 				if !ok {
@@ -519,7 +530,11 @@ func (a *applier) run(ctx context.Context) {
 				}
 				// A full slice expression: the receiver may still hold the
 				// rest of the array job.entries is cut from.
+				for i := range next.entries {
+					size += entrySize(&next.entries[i])
+				}
 				job.entries = append(job.entries[:len(job.entries):len(job.entries)], next.entries...)
+				job.earlier = append(job.earlier, job.cp)
 				job.cp = next.cp
 			default:
 				break join
@@ -529,7 +544,7 @@ func (a *applier) run(ctx context.Context) {
 		if a.originFailed(origin) {
 			continue
 		}
-		refusals, err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp)
+		refusals, err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp, job.earlier...)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", origin, "entries", len(job.entries), "err", err)

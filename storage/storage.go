@@ -68,13 +68,15 @@ type Store interface {
 	NextCheckpoint(ctx context.Context, origin string, from uint64) (changelog.Checkpoint, error)
 	// ApplyRemote appends entries of another origin, verified by the caller
 	// up to the signed checkpoint cp (which ends them), and applies the
-	// record states they carry, all in one transaction. entries must start
+	// record states they carry, all in one transaction. earlier are
+	// checkpoints within the entries (of runs joined into one), kept with
+	// cp so that this node passes on proofs as dense as it received. entries must start
 	// right after the last entry held of the origin and link to it;
 	// otherwise nothing is applied and the error says so. Every entry is
 	// stored whole; its state is applied only where this node may read it
 	// (sealed entries it opens), and only when it names a record of the
 	// entry's origin. The entries held but not applied are returned.
-	ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) ([]Refusal, error)
+	ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]Refusal, error)
 
 	// Self-verification and repair.
 

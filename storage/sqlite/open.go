@@ -32,9 +32,11 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"google.golang.org/grpc/codes"
 
 	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -200,7 +202,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := reindex(ctx, writer); err != nil {
+	if err := reindex(ctx, writer, opts.Logger); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
@@ -484,7 +486,7 @@ func placeholders(n int) string {
 // reindex recomputes the filter columns of every row of the kinds a
 // migration listed in the reindex table (columns it added), from the stored
 // records, one transaction per kind.
-func reindex(ctx context.Context, db *sql.DB) error {
+func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	rows, err := db.QueryContext(ctx, "SELECT kind FROM reindex")
 	if err != nil {
 		return err
@@ -504,14 +506,18 @@ func reindex(ctx context.Context, db *sql.DB) error {
 		if !ok {
 			return fmt.Errorf("reindex: unknown kind %q", collection)
 		}
-		if err := reindexKind(ctx, db, k); err != nil {
+		if err := reindexKind(ctx, db, k, log); err != nil {
 			return fmt.Errorf("reindex %s: %w", collection, err)
 		}
 	}
 	return nil
 }
 
-func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
+// reindexKind recomputes k's columns. A row whose state cannot be read (its
+// change-log entry is damaged) keeps its columns, and the kind stays listed
+// in reindex, so the next start tries again, once peers have repaired the
+// log; it must not keep the node from starting, which repairs need.
+func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Logger) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -536,7 +542,10 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 		id   int64
 		args []any
 	}
-	var updates []row
+	var (
+		updates    []row
+		unreadable int
+	)
 	for rows.Next() {
 		var (
 			id     int64
@@ -547,6 +556,10 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 			return err
 		}
 		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, id))
+		if e, ok := apperr.As(err); ok && e.Code == codes.Unavailable {
+			unreadable++
+			continue
+		}
 		if err != nil {
 			rows.Close()
 			return err
@@ -565,7 +578,9 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM reindex WHERE kind = ?", k.Collection); err != nil {
+	if unreadable > 0 {
+		log.Warn("records not re-indexed: their change-log entries are damaged; the next start tries again", "kind", k.Collection, "records", unreadable)
+	} else if _, err := tx.ExecContext(ctx, "DELETE FROM reindex WHERE kind = ?", k.Collection); err != nil {
 		return err
 	}
 	// The rows changed under the kind's rollups: ensureRollups, next,

@@ -71,6 +71,7 @@ func decodeScanned(k *resource.Kind, name string, scanErr error, stored *recordS
 // recordState is a record's state as a read selects it (stateColumns): the
 // row's own copy, or else the change-log entry that holds it.
 type recordState struct {
+	row   string // the record's name
 	own   []byte
 	entry changelog.Entry
 	// Set when the join found the entry.
@@ -82,7 +83,7 @@ type recordState struct {
 }
 
 func (r *recordState) dest() []any {
-	return []any{&r.own, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.sealed, &r.entry.PrevHash, &r.entry.Hash}
+	return []any{&r.row, &r.own, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.sealed, &r.entry.PrevHash, &r.entry.Hash}
 }
 
 // decode returns the state. One read from the change log is checked
@@ -96,7 +97,7 @@ func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, erro
 		}
 		e := &r.entry
 		e.Origin, e.Seq, e.HLC, e.Name, e.Sealed = r.origin.String, uint64(r.seq.Int64), r.hlc.Int64, r.name.String, r.sealed.Bool
-		if e.Sealed || !changelog.Verify(e) {
+		if e.Sealed || e.Name != r.row || !changelog.Verify(e) {
 			return nil, apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq)
 		}
 		data = e.Data

@@ -3,13 +3,18 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlite"
 )
 
@@ -118,5 +123,114 @@ func TestOldRowsDropTheirCopy(t *testing.T) {
 		if got, err := db.Get(ctx, resource.Agreements, name(id)); err != nil || !proto.Equal(got, want) {
 			t.Errorf("Get %s after migration 9: %v, %v; want %v", id, got, err, want)
 		}
+	}
+}
+
+// TestJoinedRunsKeepTheirCheckpoints: runs joined into one ApplyRemote
+// keep every checkpoint that ends one of them, so the node passes on
+// proofs as dense as it received; a checkpoint past the entries or of
+// another origin is not stored.
+func TestJoinedRunsKeepTheirCheckpoints(t *testing.T) {
+	ms := federationOf(t, "cao-bang", "mofa")
+	o, m := ms["cao-bang"], ms["mofa"]
+	for i := range 10 {
+		put(t, o, &twinningv1.Agreement{Name: fmt.Sprintf("provinces/cao-bang/agreements/j%d", i), DisplayName: "j"})
+	}
+	ctx := context.Background()
+	entries, err := o.db.Changes(ctx, "cao-bang", 0, 100)
+	if err != nil || len(entries) != 10 {
+		t.Fatalf("origin's log: %d entries, %v", len(entries), err)
+	}
+	cp := func(seq int) changelog.Checkpoint {
+		return changelog.SignCheckpoint(o.key, "cao-bang", uint64(seq), entries[seq-1].Hash)
+	}
+	stranger := changelog.SignCheckpoint(o.key, "lang-son", 4, entries[3].Hash)
+	past := changelog.Checkpoint{Origin: "cao-bang", Seq: 12, Hash: entries[9].Hash, Signature: []byte("x")}
+	if _, err := m.db.ApplyRemote(ctx, entries, cp(10), cp(3), cp(6), stranger, past); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ upTo, want uint64 }{{2, 0}, {5, 3}, {8, 6}, {11, 10}, {20, 10}} {
+		got, err := m.db.Checkpoint(ctx, "cao-bang", c.upTo)
+		if err != nil || got.Seq != c.want {
+			t.Errorf("checkpoint of cao-bang up to %d: %d, %v; want %d", c.upTo, got.Seq, err, c.want)
+		}
+	}
+	if got, _ := m.db.Checkpoint(ctx, "lang-son", 100); got.Seq != 0 {
+		t.Errorf("a checkpoint of another origin was stored: %+v", got)
+	}
+}
+
+// TestStateIsTheRecordsOwn: the store writes only its own province's
+// records (their state is read from its own log), and a row pointing at
+// another record's entry (a file edited, a repair gone wrong) reads as
+// unavailable, never as that other record.
+func TestStateIsTheRecordsOwn(t *testing.T) {
+	ms := federationOf(t, "cao-bang")
+	o := ms["cao-bang"]
+	ctx := context.Background()
+	other := "provinces/lang-son/agreements/x"
+	_, err := o.db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: other, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return &twinningv1.Agreement{Name: other}, nil
+	}})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("write of %s on cao-bang's store: %v; want PermissionDenied", other, err)
+	}
+	a, b := "provinces/cao-bang/agreements/a", "provinces/cao-bang/agreements/b"
+	put(t, o, &twinningv1.Agreement{Name: a, DisplayName: "a"})
+	put(t, o, &twinningv1.Agreement{Name: b, DisplayName: "b"})
+	o.db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+o.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("UPDATE agreements SET seq = (SELECT seq FROM agreements WHERE name = ?) WHERE name = ?", b, a); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err := sqlite.Open(ctx, o.path, "cao-bang", sqlite.Options{Key: o.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, err := db.Get(ctx, resource.Agreements, a); status.Code(err) != codes.Unavailable {
+		t.Errorf("Get %s whose row names %s's entry: %v, %v; want Unavailable", a, b, got, err)
+	}
+}
+
+// TestReindexOverADamagedEntryStillOpens: a re-index pending when a
+// record's change-log entry is damaged must not keep the node from
+// starting (starting is how it gets the entry repaired): the record keeps
+// its columns and the kind stays pending for the next start.
+func TestReindexOverADamagedEntryStillOpens(t *testing.T) {
+	ms := federationOf(t, "cao-bang")
+	o := ms["cao-bang"]
+	ctx := context.Background()
+	put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/a", DisplayName: "a"})
+	put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/b", DisplayName: "b"})
+	o.db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+o.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE changes SET data = CAST(data || X'00' AS BLOB) WHERE seq = 1; INSERT INTO reindex (kind) VALUES ('agreements')`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err := sqlite.Open(ctx, o.path, "cao-bang", sqlite.Options{Key: o.key})
+	if err != nil {
+		t.Fatalf("open with a re-index pending over a damaged entry: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/b"); err != nil {
+		t.Errorf("the intact record: %v", err)
+	}
+	check, err := sql.Open("sqlite3", "file:"+o.path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	var pending int
+	if err := check.QueryRow("SELECT count(*) FROM reindex WHERE kind = 'agreements'").Scan(&pending); err != nil || pending != 1 {
+		t.Errorf("agreements pending re-index: %d, %v; want still pending", pending, err)
 	}
 }

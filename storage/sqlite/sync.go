@@ -127,7 +127,7 @@ func lastEntry(tx *sql.Tx, origin string) (uint64, []byte, error) {
 
 // ApplyRemote appends a verified run of another origin's entries and
 // applies the record states they carry, in one transaction.
-func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) ([]storage.Refusal, error) {
+func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -195,8 +195,13 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		if err := db.countOpened(tx, origin, opened); err != nil {
 			return err
 		}
-		if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
-			return fmt.Errorf("store checkpoint of %s: %w", origin, err)
+		for _, c := range append(earlier, cp) {
+			if c.Origin != origin || c.Seq < run[0].Seq || c.Seq > cp.Seq {
+				continue // not of these entries (the caller verified the rest)
+			}
+			if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(c.Origin, c.Seq, c.Hash, c.Signature); err != nil {
+				return fmt.Errorf("store checkpoint of %s: %w", origin, err)
+			}
 		}
 		if err := db.auditAppended(ctx, tx, origin, run[0].Seq, run[len(run)-1]); err != nil {
 			return err

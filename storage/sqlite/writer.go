@@ -300,6 +300,11 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 	if err != nil {
 		return nil, false, err
 	}
+	if p := provinceOf(w.Name); p != db.origin {
+		// The services refuse this first; the store holds to it too, since
+		// a row's state is read from the log of its province.
+		return nil, false, apperr.PermissionDenied("%s belongs to %s; this node writes only records of %s", w.Name, p, db.origin)
+	}
 	if w.RequestID != "" {
 		var (
 			name        string
@@ -552,7 +557,7 @@ func stateFrom(table, from string) string {
 }
 
 func stateColumns(table string) string {
-	return table + ".data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash"
+	return table + ".name, " + table + ".data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash"
 }
 
 // entriesPerInsert is how many entries one statement of appendEntries
