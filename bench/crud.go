@@ -20,6 +20,7 @@ import (
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage/sqlite"
@@ -196,7 +197,8 @@ func startBaseline(path string) (*baseline, error) {
 		strings.Join(cols, ", "), strings.Repeat(", ?", len(cols)))); err != nil {
 		return nil, err
 	}
-	if b.insertVal, err = db.Prepare("INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES ('agreements', 'partner_countries', ?, ?)"); err != nil {
+	if b.insertVal, err = db.Prepare(fmt.Sprintf("INSERT OR IGNORE INTO record_elements (list, value, record) VALUES (%d, ?, ?)",
+		filter.ListID("agreements", "partner_countries"))); err != nil {
 		return nil, err
 	}
 	if b.get, err = readers.Prepare("SELECT data FROM agreements WHERE name = ?"); err != nil {

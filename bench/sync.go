@@ -23,6 +23,7 @@ import (
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/internal/freeport"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
@@ -390,7 +391,7 @@ func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Durat
 	if err != nil {
 		return 0, err
 	}
-	insValue, err := dst.Prepare("INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES ('agreements', ?, ?, ?)")
+	insValue, err := dst.Prepare("INSERT OR IGNORE INTO record_elements (list, value, record) VALUES (?, ?, ?)")
 	if err != nil {
 		return 0, err
 	}
@@ -413,7 +414,7 @@ func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Durat
 			}
 			id, _ := res.LastInsertId()
 			for j := 0; j < len(r.values); j += 2 {
-				if _, err := tx.Stmt(insValue).Exec(r.values[j], r.values[j+1], id); err != nil {
+				if _, err := tx.Stmt(insValue).Exec(filter.ListID(k.Collection, r.values[j].(string)), r.values[j+1], id); err != nil {
 					return 0, err
 				}
 			}

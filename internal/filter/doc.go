@@ -13,8 +13,9 @@
 //	Timestamp  INTEGER Unix nanoseconds; 0 when unset, so unset compares as 1970-01-01T00:00:00Z
 //
 // Repeated string and enum fields live in a side table
-// record_values(kind, record, field, value) with one TEXT row per element;
-// repeated enums store the value's full NAME there.
+// record_elements(list, value, record) with one TEXT row per distinct
+// element, list being ListID of the kind and the field's path; repeated
+// enums store the value's full NAME there.
 //
 // # Filter grammar
 //

@@ -221,8 +221,7 @@ func openTestDB(tb testing.TB, dir string, s *Schema, recs []rec) *sql.DB {
 	}
 	stmts := []string{
 		"CREATE TABLE t (" + strings.Join(cols, ", ") + ")",
-		"CREATE TABLE record_values (kind TEXT NOT NULL, record INTEGER NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL)",
-		"CREATE INDEX record_values_lookup ON record_values (kind, field, value, record)",
+		"CREATE TABLE record_elements (list INTEGER NOT NULL, value TEXT NOT NULL, record INTEGER NOT NULL, PRIMARY KEY (list, value, record)) WITHOUT ROWID",
 	}
 	for _, f := range scalar {
 		stmts = append(stmts, fmt.Sprintf(`CREATE INDEX "t_%s" ON t(%q)`, f.Column, f.Column))
@@ -247,7 +246,7 @@ func openTestDB(tb testing.TB, dir string, s *Schema, recs []rec) *sql.DB {
 				continue
 			}
 			for _, v := range f.Values(m) {
-				if _, err := db.Exec("INSERT INTO record_values VALUES (?, ?, ?, ?)", testKind, r.id, f.Path, v); err != nil {
+				if _, err := db.Exec("INSERT OR IGNORE INTO record_elements VALUES (?, ?, ?)", ListID(testKind, f.Path), v, r.id); err != nil {
 					tb.Fatal(err)
 				}
 			}

@@ -1,12 +1,25 @@
 package filter
 
 import (
+	"hash/fnv"
 	"strings"
 )
 
+// ListID is the number that stands for the repeated field path of kind in
+// record_elements(list, value, record), the side table of the elements of
+// repeated fields: a hash of the two names, so that it never changes and
+// no table has to map it. It fits in two bytes of a SQLite integer, where
+// the two names took 20 to 40 bytes in every row and index entry; the
+// store checks at start-up that no two of its fields share one.
+func ListID(kind, path string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(kind + "/" + path))
+	return int64(h.Sum32() & 0x7FFF)
+}
+
 // SQL compiles a checked Expr into a WHERE fragment (without "WHERE") with ?
 // placeholders. Scalar fields compare their Column; repeated fields look up
-// record_values rows of the given resource kind. All user text travels in
+// record_elements rows of the given resource kind (ListID). All user text travels in
 // the args, never in the SQL string. A nil Expr (empty filter) compiles to a
 // condition that holds for every row.
 func SQL(e Expr, kind string) (string, []any) {
@@ -45,8 +58,8 @@ func (c *compiler) expr(e Expr) {
 	case prefixExpr:
 		c.prefix(e)
 	case hasExpr:
-		c.b.WriteString("rowid IN (SELECT record FROM record_values WHERE kind = ? AND field = ?")
-		c.args = append(c.args, c.kind, e.field.Path)
+		c.b.WriteString("rowid IN (SELECT record FROM record_elements WHERE list = ?")
+		c.args = append(c.args, ListID(c.kind, e.field.Path))
 		if !e.anyValue {
 			c.b.WriteString(" AND value = ?")
 			c.args = append(c.args, e.value)

@@ -39,8 +39,9 @@ func TestRequestIDsFromBeforeFingerprints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Undo migrations 7 (fingerprints) and 8 (read audit) to stand at 6.
-	if _, err := raw.Exec(`ALTER TABLE request_ids DROP COLUMN fingerprint;
+	// Undo migrations 10 (record_elements), 7 (fingerprints) and 8 (read
+	// audit) to stand at 6 (9 changes data only).
+	if _, err := raw.Exec(undoMigration10 + `ALTER TABLE request_ids DROP COLUMN fingerprint;
 		ALTER TABLE audit DROP COLUMN read; ALTER TABLE audit DROP COLUMN names; DROP TABLE audit_names;
 		PRAGMA user_version = 6`); err != nil {
 		t.Fatal(err)

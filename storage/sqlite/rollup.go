@@ -52,7 +52,7 @@ import (
 //
 // A rollup may have one repeated field among its dimensions (a record's
 // partner countries, say). It counts each record once per distinct element,
-// as the join with record_values does, so it answers only summaries grouped
+// as the join with record_elements does, so it answers only summaries grouped
 // by that field.
 //
 // The dimensions below answer the questions of the ministry's reports:
@@ -232,7 +232,7 @@ func (r *rollup) covers(q storage.SummaryQuery) bool {
 		}
 	}
 	return filter.Restrictions(q.Filter, func(f filter.Field, value any) bool {
-		if f.Repeated || !r.key(f) { // ':' reads record_values
+		if f.Repeated || !r.key(f) { // ':' reads record_elements
 			return false
 		}
 		if f.Type == filter.Date {
@@ -329,7 +329,7 @@ func (d rollupDeltas) add(k *resource.Kind, province string, cols []any, element
 		}
 		seen := map[any]bool{}
 		for _, e := range elements[r.repeated.Path] {
-			if !seen[e] { // an element twice is one record_values row
+			if !seen[e] { // an element twice is one record_elements row
 				seen[e] = true
 				d.addGroup(r, province, cols, e, sign)
 			}
@@ -417,12 +417,10 @@ func int64sToAny(vs []int64) []any {
 	return out
 }
 
-// isElement is the condition that the record_values row v (a table alias
-// with its dot, or NEW./OLD.) holds an element of this rollup's repeated
-// field. Kinds and paths are the schema's, never a request's, and hold no
-// quotes.
+// isElement is the condition that the record_elements row v (a table alias
+// with its dot) holds an element of this rollup's repeated field.
 func (r *rollup) isElement(v string) string {
-	return v + "kind = '" + r.kind.Collection + "' AND " + v + "field = '" + r.repeated.Path + "'"
+	return v + "list = " + strconv.FormatInt(filter.ListID(r.kind.Collection, r.repeated.Path), 10)
 }
 
 // sumColumns are the rollup's columns of the high and low halves of f's
@@ -449,7 +447,7 @@ func (r *rollup) backfill() string {
 }
 
 // recount is the SELECT of the rollup's rows computed from the kind's rows
-// (and record_values): its keys, n and the halves of its sums, in the
+// (and record_elements): its keys, n and the halves of its sums, in the
 // rollup's column order, one row per group that holds a live record.
 func (r *rollup) recount() string {
 	vals := []string{"t.province"}
@@ -471,7 +469,7 @@ func (r *rollup) recount() string {
 	}
 	from := r.kind.Table() + " t"
 	if r.repeated != nil {
-		from += " JOIN record_values rv ON " + r.isElement("rv.") + " AND rv.record = t.id"
+		from += " JOIN record_elements rv ON " + r.isElement("rv.") + " AND rv.record = t.id"
 	}
 	return "SELECT " + strings.Join(vals, ", ") + " FROM " + from + " WHERE t.delete_time = 0 GROUP BY " + strings.Join(positions, ", ")
 }

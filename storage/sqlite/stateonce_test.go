@@ -13,6 +13,7 @@ import (
 	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlite"
@@ -103,7 +104,7 @@ func TestOldRowsDropTheirCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As schema 8 wrote it: the public row keeps the state its entry holds.
-	if _, err := raw.Exec(`UPDATE agreements SET data = (SELECT c.data FROM changes c WHERE c.origin = agreements.province AND c.seq = agreements.seq)
+	if _, err := raw.Exec(undoMigration10 + `UPDATE agreements SET data = (SELECT c.data FROM changes c WHERE c.origin = agreements.province AND c.seq = agreements.seq)
 		WHERE length(data) = 0; PRAGMA user_version = 8`); err != nil {
 		t.Fatal(err)
 	}
@@ -232,5 +233,67 @@ func TestReindexOverADamagedEntryStillOpens(t *testing.T) {
 	var pending int
 	if err := check.QueryRow("SELECT count(*) FROM reindex WHERE kind = 'agreements'").Scan(&pending); err != nil || pending != 1 {
 		t.Errorf("agreements pending re-index: %d, %v; want still pending", pending, err)
+	}
+}
+
+// undoMigration10 puts back record_values, as schema 9 had it, with the
+// elements of record_elements.
+const undoMigration10 = `CREATE TABLE record_values (kind TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, record INTEGER NOT NULL,
+	PRIMARY KEY (kind, field, value, record)) STRICT, WITHOUT ROWID;
+CREATE INDEX record_values_record ON record_values (kind, record);
+INSERT INTO record_values SELECT CASE list WHEN 1120 THEN 'agreements' WHEN 20905 THEN 'delegations' END,
+	CASE list WHEN 1120 THEN 'partner_countries' WHEN 20905 THEN 'countries' END, value, record
+FROM record_elements WHERE list IN (1120, 20905);
+DROP TABLE record_elements;
+`
+
+// TestListIDsOfMigration10: migration 10 moves the elements of repeated
+// fields from record_values to record_elements under the numbers
+// filter.ListID gives, so filters on them and the rollups of them still
+// hold after it.
+func TestListIDsOfMigration10(t *testing.T) {
+	for pair, id := range map[[2]string]int64{
+		{"partnerships", "fields"}: 11860, {"agreements", "partner_countries"}: 1120, {"delegations", "countries"}: 20905,
+		{"border-incidents", "notify_provinces"}: 21721, {"promotion-events", "partner_countries"}: 14728,
+	} {
+		if got := filter.ListID(pair[0], pair[1]); got != id {
+			t.Errorf("ListID(%s, %s) = %d; migration 10 says %d", pair[0], pair[1], got, id)
+		}
+	}
+	ms := federationOf(t, "cao-bang")
+	o := ms["cao-bang"]
+	ctx := context.Background()
+	for i, countries := range [][]string{{"KR", "JP"}, {"CN"}, {"KR"}} {
+		put(t, o, &twinningv1.Agreement{Name: fmt.Sprintf("provinces/cao-bang/agreements/m%d", i), DisplayName: "m", PartnerCountries: countries})
+	}
+	o.db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+o.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(undoMigration10 + "PRAGMA user_version = 9"); err != nil {
+		t.Fatal(err)
+	}
+	var old int
+	raw.QueryRow("SELECT count(*) FROM record_values").Scan(&old)
+	raw.Close()
+	if old != 4 {
+		t.Fatalf("schema 9 stand-in holds %d elements, want 4", old)
+	}
+	db, err := sqlite.Open(ctx, o.path, "cao-bang", sqlite.Options{Key: o.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	expr, err := filter.Parse(`partner_countries:"KR"`, resource.Agreements.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := db.List(ctx, storage.Query{Kind: resource.Agreements, Province: "cao-bang", Filter: expr, Limit: 10})
+	if err != nil || len(page.Records) != 2 {
+		t.Errorf("partner_countries:KR after migration 10: %d records, %v; want 2", len(page.Records), err)
+	}
+	if _, bad, err := db.CheckRollups(ctx, false); err != nil || len(bad) != 0 {
+		t.Errorf("rollups after migration 10: %+v, %v", bad, err)
 	}
 }

@@ -17,7 +17,7 @@ const day = int64(24 * 60 * 60 * 1_000_000_000)
 // Summarize runs one GROUP BY: over the smallest rollup that covers the
 // query's dimensions, sums and filter (see rollup.go), else over the kind's
 // indexed columns. The filter runs in a subquery on one table alone, so a
-// join with record_values for a repeated dimension cannot make its columns
+// join with record_elements for a repeated dimension cannot make its columns
 // ambiguous. The read is audited (auditRead) as any summary's is.
 func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.SummaryRow, error) {
 	rows, err := db.summarize(ctx, q, rollupFor(q))
@@ -65,8 +65,8 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 			if join != "" {
 				return nil, fmt.Errorf("summary: more than one repeated dimension")
 			}
-			join = " JOIN record_values rv ON rv.kind = ? AND rv.field = ? AND rv.record = s.id"
-			joinArg = []any{k.Collection, d.Field.Path}
+			join = " JOIN record_elements rv ON rv.list = ? AND rv.record = s.id"
+			joinArg = []any{filter.ListID(k.Collection, d.Field.Path)}
 			keys = append(keys, "rv.value")
 		default:
 			expr, a, err := bucketExpr("s."+d.Field.Column, d.Field.Type, d.Bucket, q.Now.UnixNano())

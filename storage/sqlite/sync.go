@@ -11,6 +11,7 @@ import (
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -370,9 +371,14 @@ func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
 				return err
 			}
 		}
-		if _, err := tx.Exec("DELETE FROM record_values WHERE kind = ? AND record IN (SELECT id FROM "+k.Table()+" WHERE province = ?)",
-			k.Collection, origin); err != nil {
-			return err
+		for _, f := range k.Schema.Fields() {
+			if !f.Repeated {
+				continue
+			}
+			if _, err := tx.Exec("DELETE FROM record_elements WHERE list = ? AND record IN (SELECT id FROM "+k.Table()+" WHERE province = ?)",
+				filter.ListID(k.Collection, f.Path), origin); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec("DELETE FROM "+k.Table()+" WHERE province = ?", origin); err != nil {
 			return err

@@ -482,7 +482,7 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 	for _, f := range st.repeated {
 		for _, v := range elements[f.Path] {
 			// OR IGNORE: a repeated field may hold the same element twice.
-			if _, err := db.bound(tx, st.shared.insertValue).Exec(k.Collection, f.Path, v, id); err != nil {
+			if _, err := db.bound(tx, st.shared.insertValue).Exec(filter.ListID(k.Collection, f.Path), v, id); err != nil {
 				return fmt.Errorf("index %s of %s: %w", f.Path, name, err)
 			}
 		}
@@ -504,25 +504,26 @@ func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, rem
 		return fmt.Errorf("read row %d of %s: %w", id, k.Collection, err)
 	}
 	elements := make(map[string][]any, len(st.repeated))
-	if len(st.repeated) > 0 {
-		rows, err := db.bound(tx, st.shared.selectValues).Query(k.Collection, id)
+	for _, f := range st.repeated {
+		list := filter.ListID(k.Collection, f.Path)
+		rows, err := db.bound(tx, st.shared.selectValues).Query(list, id)
 		if err != nil {
-			return fmt.Errorf("read values of row %d of %s: %w", id, k.Collection, err)
+			return fmt.Errorf("read %s of row %d of %s: %w", f.Path, id, k.Collection, err)
 		}
 		for rows.Next() {
-			var path, v string
-			if err := rows.Scan(&path, &v); err != nil {
+			var v string
+			if err := rows.Scan(&v); err != nil {
 				rows.Close()
 				return err
 			}
-			elements[path] = append(elements[path], v)
+			elements[f.Path] = append(elements[f.Path], v)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if _, err := db.bound(tx, st.shared.deleteValues).Exec(k.Collection, id); err != nil {
-			return fmt.Errorf("clear values of row %d of %s: %w", id, k.Collection, err)
+		if _, err := db.bound(tx, st.shared.deleteValues).Exec(list, id); err != nil {
+			return fmt.Errorf("clear %s of row %d of %s: %w", f.Path, id, k.Collection, err)
 		}
 	}
 	province, _ := cols[0].(string)
@@ -700,11 +701,11 @@ func (db *DB) prepareAll() error {
 		selectWithdrawn:  prepare(db.writer, "SELECT seq FROM withdrawn WHERE name = ?"),
 		countOpened:      prepare(db.writer, "INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = entries + excluded.entries"),
 		insertCheckpoint: prepare(db.writer, "INSERT OR REPLACE INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"),
-		deleteValues:     prepare(db.writer, "DELETE FROM record_values WHERE kind = ? AND record = ?"),
-		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_values (kind, field, value, record) VALUES (?, ?, ?, ?)"),
+		deleteValues:     prepare(db.writer, "DELETE FROM record_elements WHERE list = ? AND record = ?"),
+		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_elements (list, value, record) VALUES (?, ?, ?)"),
 		insertAudit:      prepare(db.writer, insertAuditSQL),
 		insertAuditName:  prepare(db.writer, "INSERT OR IGNORE INTO audit_names (name, seq) VALUES (?, ?)"),
-		selectValues:     prepare(db.writer, "SELECT field, value FROM record_values WHERE kind = ? AND record = ?"),
+		selectValues:     prepare(db.writer, "SELECT value FROM record_elements WHERE list = ? AND record = ?"),
 	}
 	for _, k := range resource.Kinds() {
 		for _, r := range rollups[k] {
@@ -712,6 +713,19 @@ func (db *DB) prepareAll() error {
 		}
 	}
 	db.shared = shared
+	lists := map[int64]string{}
+	for _, k := range resource.Kinds() {
+		for _, f := range k.Schema.Fields() {
+			if !f.Repeated {
+				continue
+			}
+			id, field := filter.ListID(k.Collection, f.Path), k.Collection+"/"+f.Path
+			if other, taken := lists[id]; taken && err == nil {
+				err = fmt.Errorf("repeated fields %s and %s have the same list id %d in record_elements; rename one", other, field, id)
+			}
+			lists[id] = field
+		}
+	}
 	for _, k := range resource.Kinds() {
 		st := &kindStmts{shared: shared}
 		var cols, sets []string
