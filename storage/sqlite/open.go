@@ -534,7 +534,7 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		return err
 	}
 	t := k.Table()
-	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+stateFrom(t, t))
+	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+t)
 	if err != nil {
 		return err
 	}

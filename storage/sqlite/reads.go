@@ -169,7 +169,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		// its statistics show that index selects the whole table.
 		from += " INDEXED BY " + k.Table() + "_" + q.OrderBy[0].Field.Column
 	}
-	query := "SELECT " + stateColumns(k.Table()) + ", " + strings.Join(cols, ", ") + " FROM " + stateFrom(k.Table(), from)
+	query := "SELECT " + stateColumns(k.Table()) + ", " + strings.Join(cols, ", ") + " FROM " + from
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
