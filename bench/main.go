@@ -1,7 +1,7 @@
 // Command bench measures a provex node over loopback gRPC against a baseline
 // in the same run, and prints Markdown tables for BENCHMARKS.md.
 //
-//	go run ./bench crud [-duration 5s]          Create and Get, concurrency 1 and 64
+//	go run ./bench crud [-duration 5s] [-rounds 1] [-busy 0]   Create and Get, concurrency 1 and 64, beside busy CPU-bound processes
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
 //	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed
 //	go run ./bench sealing                      Create of public, national and restricted records
@@ -61,6 +61,8 @@ func main() {
 		err = runReads(os.Args[2:])
 	case "gateway":
 		err = runGateway(os.Args[2:])
+	case "spin":
+		err = runSpin()
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
