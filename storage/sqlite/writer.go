@@ -303,11 +303,18 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 
 	var (
 		id      int64
+		seq     int64
 		stored  recordState
 		current proto.Message
 	)
-	switch err := db.bound(tx, st.selectForWrite).QueryRow(w.Name).Scan(append([]any{&id}, stored.dest()...)...); {
+	// Whether the record exists, first: the state's select joins the change
+	// log, and even finding no row that costs SQLite about 25 µs against 3
+	// (measured), which every create paid.
+	switch err := db.bound(tx, st.selectState).QueryRow(w.Name).Scan(&id, &seq); {
 	case err == nil:
+		if err := db.bound(tx, st.selectForWrite).QueryRow(w.Name).Scan(append([]any{&id}, stored.dest()...)...); err != nil {
+			return nil, false, fmt.Errorf("read %s: %w", w.Name, err)
+		}
 		if current, err = stored.decode(k, w.Name); err != nil {
 			return nil, false, err
 		}
