@@ -9,6 +9,7 @@
 //	go run ./bench summary [-records 1000000]   national summaries over many records
 //	go run ./bench soak [-duration 1m]          three node processes under mixed load: RSS, files, goroutines, errors
 //	go run ./bench reads                        Get and List of public and national records (audited reads)
+//	go run ./bench memory [-records 1000000] [-data DIR]   RSS of a standalone node process: idle, after writing the records through its API, after reads, idle again
 //	go run ./bench gateway [-c 16]              Get of one record over the HTTP gateway and over gRPC, alternating rounds
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
@@ -36,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads|gateway [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads|gateway|memory [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -61,6 +62,8 @@ func main() {
 		err = runReads(os.Args[2:])
 	case "gateway":
 		err = runGateway(os.Args[2:])
+	case "memory":
+		err = runMemory(os.Args[2:])
 	case "spin":
 		err = runSpin()
 	default:
