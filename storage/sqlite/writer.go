@@ -219,9 +219,10 @@ func (db *DB) commit(batch []*pendingWrite) {
 		db.damageTx = nil
 		return
 	}
+	auditSig := db.startAuditSignature(headBefore, auditBefore)
 	err = db.signHead(tx, headBefore)
 	if err == nil {
-		err = db.signAuditHead(tx, auditBefore)
+		err = db.signAuditHead(tx, auditBefore, auditSig)
 	}
 	if err != nil {
 		tx.Rollback()
