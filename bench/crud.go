@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,9 +30,16 @@ import (
 func runCRUD(args []string) error {
 	fs := flag.NewFlagSet("crud", flag.ExitOnError)
 	duration := fs.Duration("duration", 5*time.Second, "length of each timed run")
+	rounds := fs.Int("rounds", 1, "rounds of each operation/concurrency; the two servers alternate which goes first")
+	busy := fs.Int("busy", 0, "CPU-bound processes to run beside the whole run")
 	only := fs.String("only", "", "run only this operation/concurrency, e.g. Create/64")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.Parse(args)
+	stopBusy, err := startBusy(*busy)
+	if err != nil {
+		return err
+	}
+	defer stopBusy()
 	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err
@@ -59,68 +67,115 @@ func runCRUD(args []string) error {
 	}
 	defer base.stop()
 
-	targets := []struct{ name, addr, token string }{{"provex", node.node.GRPCAddr(), token}, {"baseline", base.addr, ""}}
+	type target struct{ name, addr, token string }
+	targets := []target{{"provex", node.node.GRPCAddr(), token}, {"baseline", base.addr, ""}}
 	type row struct {
-		op, target string
+		op         string
 		conc       int
-		r          result
+		round      int
+		prov, base result
 	}
 	var rows []row
+	loads := []string{"start " + loadAvg()}
 	for _, conc := range []int{1, 64} {
 		for _, op := range []string{"Create", "Get"} {
 			if *only != "" && *only != fmt.Sprintf("%s/%d", op, conc) {
 				continue
 			}
-			for _, t := range targets {
-				c, conn, err := dial(t.addr, t.token)
-				if err != nil {
-					return err
+			for round := 1; round <= *rounds; round++ {
+				order := targets
+				if round%2 == 0 {
+					order = []target{targets[1], targets[0]}
 				}
-				prefix := fmt.Sprintf("%s-c%d", strings.ToLower(op), conc)
-				var r result
-				switch op {
-				case "Create":
-					r = measure(conc, *duration, func(w, i int) error {
-						_, err := c.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
-							Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("%s-w%d-%d", prefix, w, i), Agreement: benchAgreement(i),
-						})
-						return err
-					})
-				case "Get":
-					// Read, at random, records written for the purpose before
-					// the clock starts: a Create run of the same concurrency
-					// writes fewer names on a slower server, so reading its
-					// names would time NotFound answers.
-					names, err := seedGets(c, prefix, 50*conc)
+				rw := row{op: op, conc: conc, round: round}
+				for _, t := range order {
+					r, err := crudRun(t.addr, t.token, op, conc, round, *duration)
 					if err != nil {
-						conn.Close()
-						return fmt.Errorf("%s: seed Get c=%d: %w", t.name, conc, err)
+						return fmt.Errorf("%s %s c=%d: %w", t.name, op, conc, err)
 					}
-					r = measure(conc, *duration, func(w, i int) error {
-						_, err := c.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: names[rand.IntN(len(names))]})
-						return err
-					})
+					fmt.Fprintf(os.Stderr, "round %d: %s %s c=%d: %d ops, %.0f/s, p50 %s ms, p99 %s ms, %d errors (load %s)\n", round, t.name, op, conc, r.ops, r.throughput, ms(r.p50), ms(r.p99), r.errors, loadAvg())
+					if t.name == "provex" {
+						rw.prov = r
+					} else {
+						rw.base = r
+					}
 				}
-				conn.Close()
-				fmt.Fprintf(os.Stderr, "%s %s c=%d: %d ops, %.0f/s, p50 %s ms, p99 %s ms, %d errors\n", t.name, op, conc, r.ops, r.throughput, ms(r.p50), ms(r.p99), r.errors)
-				if op == "Get" && r.errors > 0 {
-					return fmt.Errorf("%s Get c=%d: %d of its reads failed (the first error is above); every name it reads exists", t.name, conc, r.errors)
-				}
-				rows = append(rows, row{op, t.name, conc, r})
+				rows = append(rows, rw)
 			}
+			loads = append(loads, fmt.Sprintf("after %s c=%d %s", op, conc, loadAvg()))
 		}
 	}
 
-	fmt.Printf("| operation | concurrency | server | ops/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| operation | concurrency | round | server | ops/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|\n")
 	for _, rw := range rows {
-		fmt.Printf("| %s | %d | %s | %.0f | %s | %s | %d |\n", rw.op, rw.conc, rw.target, rw.r.throughput, ms(rw.r.p50), ms(rw.r.p99), rw.r.errors)
+		for _, s := range []struct {
+			name string
+			r    result
+		}{{"provex", rw.prov}, {"baseline", rw.base}} {
+			fmt.Printf("| %s | %d | %d | %s | %.0f | %s | %s | %d |\n", rw.op, rw.conc, rw.round, s.name, s.r.throughput, ms(s.r.p50), ms(s.r.p99), s.r.errors)
+		}
 	}
-	fmt.Printf("\n| operation | concurrency | provex/baseline throughput | provex/baseline p50 latency |\n|---|---|---|---|\n")
-	for i := 0; i+1 < len(rows); i += 2 {
-		p, b := rows[i].r, rows[i+1].r
-		fmt.Printf("| %s | %d | %.2fx | %.2fx |\n", rows[i].op, rows[i].conc, p.throughput/b.throughput, float64(p.p50)/float64(b.p50))
+	fmt.Printf("\n| operation | concurrency | rounds | provex/baseline throughput, median (range) | provex/baseline p50 latency, median (range) |\n|---|---|---|---|---|\n")
+	for i := 0; i < len(rows); {
+		j := i
+		var thr, lat []float64
+		for ; j < len(rows) && rows[j].op == rows[i].op && rows[j].conc == rows[i].conc; j++ {
+			p, b := rows[j].prov, rows[j].base
+			thr = append(thr, p.throughput/b.throughput)
+			lat = append(lat, float64(p.p50)/float64(b.p50))
+		}
+		fmt.Printf("| %s | %d | %d | %s | %s |\n", rows[i].op, rows[i].conc, j-i, medianRange(thr), medianRange(lat))
+		i = j
 	}
+	fmt.Printf("\nload average (/proc/loadavg): %s\n", strings.Join(loads, "; "))
 	return nil
+}
+
+// crudRun times one operation at one concurrency on one server.
+func crudRun(addr, token, op string, conc, round int, d time.Duration) (result, error) {
+	c, conn, err := dial(addr, token)
+	if err != nil {
+		return result{}, err
+	}
+	defer conn.Close()
+	prefix := fmt.Sprintf("%s-c%d-r%d", strings.ToLower(op), conc, round)
+	if op == "Create" {
+		return measure(conc, d, func(w, i int) error {
+			_, err := c.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+				Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("%s-w%d-%d", prefix, w, i), Agreement: benchAgreement(i),
+			})
+			return err
+		}), nil
+	}
+	// Read, at random, records written for the purpose before the clock
+	// starts: a Create run of the same concurrency writes fewer names on a
+	// slower server, so reading its names would time NotFound answers.
+	names, err := seedGets(c, prefix, 50*conc)
+	if err != nil {
+		return result{}, fmt.Errorf("seed: %w", err)
+	}
+	r := measure(conc, d, func(w, i int) error {
+		_, err := c.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: names[rand.IntN(len(names))]})
+		return err
+	})
+	if r.errors > 0 {
+		return r, fmt.Errorf("%d of its reads failed (the first error is above); every name it reads exists", r.errors)
+	}
+	return r, nil
+}
+
+// medianRange formats ratios as "1.23x (1.10–1.40x)".
+func medianRange(xs []float64) string {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	if len(s) == 1 {
+		return fmt.Sprintf("%.2fx", m)
+	}
+	return fmt.Sprintf("%.2fx (%.2f–%.2fx)", m, s[0], s[len(s)-1])
 }
 
 // seedGets creates n records for a Get run (untimed, 16 at a time) and

@@ -1,7 +1,7 @@
 // Command bench measures a provex node over loopback gRPC against a baseline
 // in the same run, and prints Markdown tables for BENCHMARKS.md.
 //
-//	go run ./bench crud [-duration 5s]          Create and Get, concurrency 1 and 64
+//	go run ./bench crud [-duration 5s] [-rounds 1] [-busy 0]   Create and Get, concurrency 1 and 64, beside busy CPU-bound processes
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
 //	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed, vs NATS JetStream (bench/jetstream); bytes per record by table
 //	go run ./bench sealing                      Create of public, national and restricted records
@@ -9,6 +9,7 @@
 //	go run ./bench summary [-records 1000000]   national summaries over many records
 //	go run ./bench soak [-duration 1m]          three node processes under mixed load: RSS, files, goroutines, errors
 //	go run ./bench reads                        Get and List of public and national records (audited reads)
+//	go run ./bench memory [-records 1000000] [-data DIR]   RSS of a standalone node process: idle, after writing the records through its API, after reads, idle again
 //	go run ./bench gateway [-c 16]              Get of one record over the HTTP gateway and over gRPC, alternating rounds, callers in a process of their own
 //
 // The baseline is a bare grpc-go server implementing CreateAgreement and
@@ -36,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads|gateway [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads|gateway|memory [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -63,6 +64,10 @@ func main() {
 		err = runGateway(os.Args[2:])
 	case "gateway-load": // the callers' process of gateway
 		err = runGatewayLoad(os.Args[2:])
+	case "memory":
+		err = runMemory(os.Args[2:])
+	case "spin":
+		err = runSpin()
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

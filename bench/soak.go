@@ -499,23 +499,27 @@ func databaseBytes(dir string) (int64, error) {
 }
 
 // vmRSS reads the resident set size from the text of /proc/<pid>/status.
-func vmRSS(status []byte) (uint64, error) {
+func vmRSS(status []byte) (uint64, error) { return procStatusBytes(status, "VmRSS") }
+
+// procStatusBytes reads a field given in kB (VmRSS, VmHWM) from the text of
+// /proc/<pid>/status, in bytes.
+func procStatusBytes(status []byte, field string) (uint64, error) {
 	for line := range strings.Lines(string(status)) {
-		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		rest, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("VmRSS line %q: want a number of kB", strings.TrimSpace(line))
+			return 0, fmt.Errorf("%s line %q: want a number of kB", field, strings.TrimSpace(line))
 		}
 		kb, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("VmRSS line %q: %v", strings.TrimSpace(line), err)
+			return 0, fmt.Errorf("%s line %q: %v", field, strings.TrimSpace(line), err)
 		}
 		return kb << 10, nil
 	}
-	return 0, errors.New("no VmRSS line in the process status")
+	return 0, fmt.Errorf("no %s line in the process status", field)
 }
 
 // countFDs counts a process's open file descriptors (sockets, database

@@ -11,9 +11,13 @@ import (
 )
 
 func TestVmRSS(t *testing.T) {
-	status := []byte("Name:\tprovex\nVmPeak:\t  900000 kB\nVmRSS:\t   45312 kB\nThreads:\t12\n")
+	status := []byte("Name:\tprovex\nVmPeak:\t  900000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   45312 kB\nThreads:\t12\n")
 	if got, err := vmRSS(status); err != nil || got != 45312<<10 {
 		t.Errorf("vmRSS = %d, %v; want %d", got, err, 45312<<10)
+	}
+	// bench memory reads the peak from the same text.
+	if got, err := procStatusBytes(status, "VmHWM"); err != nil || got != 51200<<10 {
+		t.Errorf("VmHWM = %d, %v; want %d", got, err, 51200<<10)
 	}
 	for _, bad := range []string{"Name:\tprovex\n", "VmRSS:\t 12 MB\n", "VmRSS:\t lots kB\n"} {
 		if got, err := vmRSS([]byte(bad)); err == nil {

@@ -182,7 +182,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			}
 		}
 		if isolate {
-			if _, err := tx.Exec("SAVEPOINT write"); err != nil {
+			if _, err := db.bound(tx, db.shared.savepoint).Exec(); err != nil {
 				p.err = err
 				continue
 			}
@@ -211,7 +211,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			if !isolate {
 				break
 			}
-			if _, err := tx.Exec("ROLLBACK TO write"); err != nil {
+			if _, err := db.bound(tx, db.shared.rollbackTo).Exec(); err != nil {
 				// The transaction is unusable; fail everything in it.
 				tx.Rollback()
 				db.setHead(headBefore)
@@ -221,7 +221,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			}
 		}
 		if isolate {
-			if _, err := tx.Exec("RELEASE write"); err != nil {
+			if _, err := db.bound(tx, db.shared.release).Exec(); err != nil {
 				tx.Rollback()
 				db.setHead(headBefore)
 				db.auditHead = auditBefore
@@ -239,11 +239,12 @@ func (db *DB) commit(batch []*pendingWrite) {
 		return
 	}
 	err = db.flushRollups(tx, db.txDeltas)
+	auditSig := db.startAuditSignature(headBefore, auditBefore)
 	if err == nil {
 		err = db.signHead(tx, headBefore)
 	}
 	if err == nil {
-		err = db.signAuditHead(tx, auditBefore)
+		err = db.signAuditHead(tx, auditBefore, auditSig)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -330,11 +331,18 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 
 	var (
 		id      int64
+		seq     int64
 		stored  recordState
 		current proto.Message
 	)
-	switch err := db.bound(tx, st.selectForWrite).QueryRow(w.Name).Scan(append([]any{&id}, stored.dest()...)...); {
+	// Whether the record exists, first: the state's select joins the change
+	// log, and even finding no row that costs SQLite about 25 µs against 3
+	// (measured), which every create paid.
+	switch err := db.bound(tx, st.selectState).QueryRow(w.Name).Scan(&id, &seq); {
 	case err == nil:
+		if err := db.bound(tx, st.selectForWrite).QueryRow(w.Name).Scan(append([]any{&id}, stored.dest()...)...); err != nil {
+			return nil, false, fmt.Errorf("read %s: %w", w.Name, err)
+		}
 		if current, err = stored.decode(k, w.Name); err != nil {
 			return nil, false, err
 		}
@@ -663,6 +671,9 @@ type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      *sql.Stmt
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn *sql.Stmt
 	insertAuditName, selectValues                                                             *sql.Stmt
+	// Each write of a group commit runs in a savepoint: prepared once, not
+	// parsed again for every write (3% of the writer's time at c=64).
+	savepoint, rollbackTo, release *sql.Stmt
 }
 
 type kindStmts struct {
@@ -708,6 +719,9 @@ func (db *DB) prepareAll() error {
 		insertAudit:      prepare(db.writer, insertAuditSQL),
 		insertAuditName:  prepare(db.writer, "INSERT OR IGNORE INTO audit_names (name, seq) VALUES (?, ?)"),
 		selectValues:     prepare(db.writer, "SELECT value FROM record_elements WHERE list = ? AND record = ?"),
+		savepoint:        prepare(db.writer, "SAVEPOINT write"),
+		rollbackTo:       prepare(db.writer, "ROLLBACK TO write"),
+		release:          prepare(db.writer, "RELEASE write"),
 	}
 	for _, k := range resource.Kinds() {
 		for _, r := range rollups[k] {
