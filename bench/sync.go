@@ -313,11 +313,12 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 			origin, name     string
 			seq, hlc         int64
 			data, prev, hash []byte
-			sealed           bool
+			form             int64 // 1 sealed; 2 the name is the state's (storage/sqlite entryrow.go)
 		)
-		if err := q.Scan(&origin, &seq, &hlc, &name, &data, &sealed, &prev, &hash); err != nil {
+		if err := q.Scan(&origin, &seq, &hlc, &name, &data, &form, &prev, &hash); err != nil {
 			return nil, err
 		}
+		storedName, sealed := name, form == 1
 		state := data
 		if sealed {
 			o, err := sealer.Open(origin, uint64(seq), data)
@@ -329,6 +330,9 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 		a := &twinningv1.Agreement{}
 		if err := proto.Unmarshal(state, a); err != nil {
 			return nil, err
+		}
+		if form == 2 {
+			name = a.GetName()
 		}
 		// A row keeps the state only when its entry is sealed; otherwise
 		// the entry holds it (storage/sqlite recordData).
@@ -347,11 +351,7 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 				rec = append(rec, f.Values(a.ProtoReflect())[0])
 			}
 		}
-		storedName := name
-		if sealed {
-			storedName = ""
-		}
-		rows = append(rows, baselineRow{change: []any{origin, seq, hlc, storedName, data, sealed, prev, hash}, public: !sealed, record: rec, values: values})
+		rows = append(rows, baselineRow{change: []any{origin, seq, hlc, storedName, data, form, prev, hash}, public: !sealed, record: rec, values: values})
 	}
 	return rows, q.Err()
 }

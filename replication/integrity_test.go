@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
@@ -319,8 +320,19 @@ func TestDamagedFirstEntryDoesNotStopSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := changelog.Entry{Origin: o, Seq: 1}
-	if err := raw.QueryRow("SELECT hlc, name, data, sealed FROM changes WHERE origin = ? AND seq = 1", o).Scan(&e.HLC, &e.Name, &e.Data, &e.Sealed); err != nil {
+	var form int
+	if err := raw.QueryRow("SELECT hlc, name, data, sealed FROM changes WHERE origin = ? AND seq = 1", o).Scan(&e.HLC, &e.Name, &e.Data, &form); err != nil {
 		t.Fatal(err)
+	}
+	// The row's form (storage/sqlite entryrow.go): 1 sealed, 2 the name is
+	// the state's own.
+	e.Sealed = form == 1
+	if form == 2 {
+		var a twinningv1.Agreement
+		if err := proto.Unmarshal(e.Data, &a); err != nil {
+			t.Fatal(err)
+		}
+		e.Name = a.GetName()
 	}
 	e.PrevHash = bytes.Repeat([]byte{1}, 32)
 	e.Hash = changelog.Sum(&e)

@@ -442,7 +442,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 				replacedIntact = true
 			}
 			if _, err := tx.Exec("INSERT OR REPLACE INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-				e.Origin, e.Seq, e.HLC, e.Name, e.Data, e.Sealed, e.PrevHash, e.Hash); err != nil {
+				appendEntryArgs(nil, e)...); err != nil {
 				return err
 			}
 			written++

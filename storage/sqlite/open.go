@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -438,10 +439,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // goes back in time.
 func (db *DB) loadHead(ctx context.Context, wall func() time.Time) error {
 	db.head = changelog.Entry{Origin: db.origin, PrevHash: changelog.ZeroHash, Hash: changelog.ZeroHash}
-	err := db.writer.QueryRowContext(ctx,
-		"SELECT seq, hlc, name, prev_hash, hash FROM changes WHERE origin = ? ORDER BY seq DESC LIMIT 1", db.origin).
-		Scan(&db.head.Seq, &db.head.HLC, &db.head.Name, &db.head.PrevHash, &db.head.Hash)
-	if err != nil && err != sql.ErrNoRows {
+	head, err := scanEntry(db.writer.QueryRowContext(ctx,
+		"SELECT "+entryColumns+" FROM changes WHERE origin = ? ORDER BY seq DESC LIMIT 1", db.origin))
+	switch {
+	case err == nil:
+		head.Data = nil
+		db.head = head
+	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("load log head: %w", err)
 	}
 	var maxHLC sql.NullInt64

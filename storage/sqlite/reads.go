@@ -79,11 +79,11 @@ type recordState struct {
 	seq    sql.NullInt64
 	hlc    sql.NullInt64
 	name   sql.NullString
-	sealed sql.NullBool
+	form   sql.NullInt64 // of the row (entryNamed ...)
 }
 
 func (r *recordState) dest() []any {
-	return []any{&r.row, &r.own, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.sealed, &r.entry.PrevHash, &r.entry.Hash}
+	return []any{&r.row, &r.own, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.form, &r.entry.PrevHash, &r.entry.Hash}
 }
 
 // decode returns the state. One read from the change log is checked
@@ -96,7 +96,8 @@ func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, erro
 			return nil, apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name)
 		}
 		e := &r.entry
-		e.Origin, e.Seq, e.HLC, e.Name, e.Sealed = r.origin.String, uint64(r.seq.Int64), r.hlc.Int64, r.name.String, r.sealed.Bool
+		e.Origin, e.Seq, e.HLC, e.Sealed = r.origin.String, uint64(r.seq.Int64), r.hlc.Int64, r.form.Int64 == entrySealed
+		e.Name = entryName(r.name.String, r.form.Int64, e.Data)
 		if e.Sealed || e.Name != r.row || !changelog.Verify(e) {
 			return nil, apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq)
 		}
@@ -269,10 +270,14 @@ func (db *DB) queryEntries(ctx context.Context, where string, args ...any) ([]ch
 }
 
 func scanEntry(row interface{ Scan(...any) error }) (changelog.Entry, error) {
-	var e changelog.Entry
-	if err := row.Scan(&e.Origin, &e.Seq, &e.HLC, &e.Name, &e.Data, &e.Sealed, &e.PrevHash, &e.Hash); err != nil {
+	var (
+		e    changelog.Entry
+		form int64
+	)
+	if err := row.Scan(&e.Origin, &e.Seq, &e.HLC, &e.Name, &e.Data, &form, &e.PrevHash, &e.Hash); err != nil {
 		return e, fmt.Errorf("read change: %w", err)
 	}
+	e.Sealed, e.Name = form == entrySealed, entryName(e.Name, form, e.Data)
 	return e, nil
 }
 

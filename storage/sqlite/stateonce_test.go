@@ -297,3 +297,61 @@ func TestListIDsOfMigration10(t *testing.T) {
 		t.Errorf("rollups after migration 10: %+v, %v", bad, err)
 	}
 }
+
+// TestLogRowsLeaveOutTheStatesName: a change-log row of an unsealed entry
+// stores no name when its state holds the same name (field 1); one whose
+// name differs from its state's (a forger's) keeps it, and a sealed one
+// has none. Every entry reads back whole, with its hash intact.
+func TestLogRowsLeaveOutTheStatesName(t *testing.T) {
+	ms := federationOf(t, "cao-bang", "mofa")
+	o, m := ms["cao-bang"], ms["mofa"]
+	ctx := context.Background()
+	put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/p", DisplayName: "p"})
+	put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/n", DisplayName: "n", Visibility: typev1.Visibility_VISIBILITY_NATIONAL})
+	entries, err := o.db.Changes(ctx, "cao-bang", 0, 10)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("origin's log: %v, %v", entries, err)
+	}
+	// A third entry, forged by the origin: its name is not its state's.
+	state, _ := proto.Marshal(&twinningv1.Agreement{Name: "provinces/cao-bang/agreements/other"})
+	forged := changelog.Entry{Origin: "cao-bang", Seq: 3, HLC: entries[1].HLC + 1, Name: "provinces/cao-bang/agreements/f", Data: state, PrevHash: entries[1].Hash}
+	forged.Hash = changelog.Sum(&forged)
+	entries = append(entries, forged)
+	cp := changelog.SignCheckpoint(o.key, "cao-bang", 3, forged.Hash)
+	if _, err := m.db.ApplyRemote(ctx, entries, cp); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.db.Changes(ctx, "cao-bang", 0, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("mofa's copy: %v, %v", got, err)
+	}
+	for i := range got {
+		if got[i].Name != entries[i].Name || got[i].Sealed != entries[i].Sealed || !changelog.Verify(&got[i]) {
+			t.Errorf("entry %d read back as %q sealed=%v (verifies: %v); want %q sealed=%v", i+1, got[i].Name, got[i].Sealed, changelog.Verify(&got[i]), entries[i].Name, entries[i].Sealed)
+		}
+	}
+	raw, err := sql.Open("sqlite3", "file:"+m.path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query("SELECT seq, name, sealed FROM changes WHERE origin = 'cao-bang' ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	want := []struct {
+		name string
+		form int
+	}{{"", 2}, {"", 1}, {"provinces/cao-bang/agreements/f", 0}}
+	for i := 0; rows.Next(); i++ {
+		var (
+			seq, form int
+			name      string
+		)
+		rows.Scan(&seq, &name, &form)
+		if name != want[i].name || form != want[i].form {
+			t.Errorf("row of entry %d stores name %q form %d; want %q form %d", seq, name, form, want[i].name, want[i].form)
+		}
+	}
+}

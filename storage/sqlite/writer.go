@@ -602,7 +602,8 @@ func appendEntryArgs(args []any, e *changelog.Entry) []any {
 	if data == nil {
 		data = []byte{}
 	}
-	return append(args, e.Origin, e.Seq, e.HLC, e.Name, data, e.Sealed, e.PrevHash, e.Hash)
+	name, form := storedName(e)
+	return append(args, e.Origin, e.Seq, e.HLC, name, data, form, e.PrevHash, e.Hash)
 }
 
 // appendEntry adds an entry to the change log, whole.
@@ -731,6 +732,11 @@ func (db *DB) prepareAll() error {
 	db.shared = shared
 	lists := map[int64]string{}
 	for _, k := range resource.Kinds() {
+		// Change-log rows leave out the name a record's state holds in
+		// field 1 (entryNameInState).
+		if f := k.New().ProtoReflect().Descriptor().Fields().ByName("name"); (f == nil || f.Number() != 1) && err == nil {
+			err = fmt.Errorf("%s: a record's name must be its field 1 (change-log rows rely on it)", k.Collection)
+		}
 		for _, f := range k.Schema.Fields() {
 			if !f.Repeated {
 				continue
