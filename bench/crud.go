@@ -228,12 +228,16 @@ func startBaseline(path string) (*baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	schema, err := os.ReadFile("storage/sqlite/migrations/0001_init.sql")
-	if err != nil {
-		return nil, fmt.Errorf("run from the repository root: %w", err)
-	}
-	if _, err := db.Exec(string(schema)); err != nil {
-		return nil, err
+	// The record table of the first schema, and the element table the node
+	// has used since migration 10 (which replaced record_values).
+	for _, m := range []string{"0001_init.sql", "0010_record_elements.sql"} {
+		schema, err := os.ReadFile("storage/sqlite/migrations/" + m)
+		if err != nil {
+			return nil, fmt.Errorf("run from the repository root: %w", err)
+		}
+		if _, err := db.Exec(string(schema)); err != nil {
+			return nil, err
+		}
 	}
 	readers, err := sqlite.OpenConns(path, true)
 	if err != nil {
