@@ -538,7 +538,8 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		return err
 	}
 	t := k.Table()
-	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+t)
+	stateCols, from := stateJoin(t, t)
+	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+stateCols+" FROM "+from)
 	if err != nil {
 		return err
 	}

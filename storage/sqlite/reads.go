@@ -170,12 +170,24 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		// its statistics show that index selects the whole table.
 		from += " INDEXED BY " + k.Table() + "_" + q.OrderBy[0].Field.Column
 	}
-	query := "SELECT " + stateColumns(k.Table()) + ", " + strings.Join(cols, ", ") + " FROM " + from
+	// The page's rows are found first, by the filter and order alone, and
+	// only they join their states: a sort of every match (a prefix, a
+	// filter on one field ordered by another) then moves keys, not states.
+	pageQuery := "SELECT " + strings.Join(cols, ", ") + " FROM " + from
 	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+		pageQuery += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
+	pageQuery += " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
 	args = append(args, q.Limit+1)
+	t := k.Table()
+	pageCols := make([]string, len(cols))
+	pageOrder := make([]string, len(order))
+	for i, c := range cols {
+		pageCols[i] = "page." + c
+		pageOrder[i] = "page." + order[i]
+	}
+	stateCols, joined := stateJoin(t, "("+pageQuery+") page JOIN "+t+" ON "+t+".id = page.id")
+	query := "SELECT " + stateCols + ", " + strings.Join(pageCols, ", ") + " FROM " + joined + " ORDER BY " + strings.Join(pageOrder, ", ")
 
 	rows, err := db.reader.QueryContext(ctx, query, args...)
 	if err != nil {
