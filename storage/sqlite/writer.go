@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
@@ -743,8 +744,8 @@ func (db *DB) prepareAll() error {
 	for _, k := range resource.Kinds() {
 		// Change-log rows leave out the name a record's state holds in
 		// field 1 (entryNameInState).
-		if f := k.New().ProtoReflect().Descriptor().Fields().ByName("name"); (f == nil || f.Number() != 1) && err == nil {
-			err = fmt.Errorf("%s: a record's name must be its field 1 (change-log rows rely on it)", k.Collection)
+		if f := k.New().ProtoReflect().Descriptor().Fields().ByName("name"); (f == nil || f.Number() != 1 || f.Kind() != protoreflect.StringKind) && err == nil {
+			err = fmt.Errorf("%s: a record's name must be its field 1, a string (change-log rows rely on it)", k.Collection)
 		}
 		for _, f := range k.Schema.Fields() {
 			if !f.Repeated {
