@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -353,5 +354,32 @@ func TestLogRowsLeaveOutTheStatesName(t *testing.T) {
 		if name != want[i].name || form != want[i].form {
 			t.Errorf("row of entry %d stores name %q form %d; want %q form %d", seq, name, form, want[i].name, want[i].form)
 		}
+	}
+}
+
+// TestNewerSchemaIsRefused: a database a newer provex wrote (here, one
+// schema version past this binary's, as schema 11's rows of form 2 are to
+// a binary before them) is refused with the reason, before anything reads
+// its rows.
+func TestNewerSchemaIsRefused(t *testing.T) {
+	ms := federationOf(t, "cao-bang")
+	o := ms["cao-bang"]
+	put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/a", DisplayName: "a"})
+	o.db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+o.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version int
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", version+1)); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, err = sqlite.Open(context.Background(), o.path, "cao-bang", sqlite.Options{Key: o.key})
+	if err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+		t.Fatalf("opening a database at schema %d: %v; want it refused as newer", version+1, err)
 	}
 }
