@@ -234,15 +234,10 @@ func runReplay(args []string) (any, error) {
 		return nil, fmt.Errorf("unknown sink %q", *into)
 	}
 	defer s.close()
-	st, err := e.js.Stream(ctx, streamName)
+	st, total, err := e.stream()
 	if err != nil {
 		return nil, err
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	total := int(info.State.Msgs)
 	start := time.Now()
 	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: fmt.Sprintf("replay-%d", start.UnixNano()),
 		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 4 * txRows})
@@ -304,15 +299,10 @@ func runPlain(args []string) (any, error) {
 		return nil, err
 	}
 	defer e.close()
-	st, err := e.js.Stream(ctx, streamName)
+	st, total, err := e.stream()
 	if err != nil {
 		return nil, err
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	total := int(info.State.Msgs)
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return nil, err

@@ -59,6 +59,19 @@ func startServer(dir string) (*embedded, error) {
 	return &embedded{srv, nc, js}, nil
 }
 
+// stream is the stream of entries and how many messages it holds.
+func (e *embedded) stream() (jetstream.Stream, int, error) {
+	st, err := e.js.Stream(ctx, streamName)
+	if err != nil {
+		return nil, 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	return st, int(info.State.Msgs), nil
+}
+
 func (e *embedded) close() {
 	e.nc.Close()
 	e.srv.Shutdown()
@@ -137,16 +150,12 @@ func runLoad(args []string) (any, error) {
 	case <-time.After(10 * time.Minute):
 		return nil, errors.New("JetStream did not acknowledge the load")
 	}
-	st, err := e.js.Stream(ctx, streamName)
+	_, total, err := e.stream()
 	if err != nil {
 		return nil, err
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if info.State.Msgs != uint64(n) {
-		return nil, fmt.Errorf("the stream holds %d messages of %d entries", info.State.Msgs, n)
+	if total != n {
+		return nil, fmt.Errorf("the stream holds %d messages of %d entries", total, n)
 	}
 	b, err := json.Marshal(cps)
 	if err != nil {
