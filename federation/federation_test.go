@@ -1,18 +1,18 @@
 package federation
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-
-	"github.com/provex/provex/pki"
-
 	"bytes"
 	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/provex/provex/pki"
 )
 
 var testNow = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
@@ -30,7 +30,7 @@ func devFederation(t testing.TB) (*Manifest, map[string]NodeKeys) {
 }
 
 func equalManifests(a, b *Manifest) bool {
-	if a.Version != b.Version || !a.Issued.Equal(b.Issued) || !a.Expires.Equal(b.Expires) ||
+	if a.Serial != b.Serial || !a.Issued.Equal(b.Issued) || !a.Expires.Equal(b.Expires) ||
 		a.Issued.IsZero() != b.Issued.IsZero() || a.Expires.IsZero() != b.Expires.IsZero() ||
 		len(a.Members) != len(b.Members) {
 		return false
@@ -46,8 +46,8 @@ func equalManifests(a, b *Manifest) bool {
 
 func TestDevFederation(t *testing.T) {
 	m, keys := devFederation(t)
-	if m.Version != 1 || !m.Issued.Equal(testNow) || !m.Expires.Equal(testNow.AddDate(1, 0, 0)) {
-		t.Errorf("header = %d %v %v", m.Version, m.Issued, m.Expires)
+	if m.Serial != 1 || !m.Issued.Equal(testNow) || !m.Expires.Equal(testNow.AddDate(1, 0, 0)) {
+		t.Errorf("header = %d %v %v", m.Serial, m.Issued, m.Expires)
 	}
 	var ids []string
 	for _, mem := range m.Members {
@@ -117,11 +117,11 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// Overwrite with a new version; no temporary files are left behind.
-	m.Version = 2
+	m.Serial = 2
 	if err := m.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := LoadManifest(path); err != nil || got.Version != 2 {
+	if got, err := LoadManifest(path); err != nil || got.Serial != 2 {
 		t.Errorf("after rewrite: %v, %v", got, err)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -151,8 +151,12 @@ func TestMarshalDeterministic(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Errorf("Marshal not deterministic:\n%s\n%s", a, b)
 	}
-	if !strings.HasPrefix(string(a), "version: 1\nissued: 2026-11-24T00:00:00Z\nexpires: 2027-11-24T00:00:00Z\nmembers:\n  - id: cao-bang\n    role: province\n    address: localhost:7400\n    public_key: ") {
+	if want := "serial: 1\nissued: 2026-11-24T00:00:00Z\nexpires: 2027-11-24T00:00:00Z\nfederation_key: " + EncodePublicKey(m.FederationKey) +
+		"\nmembers:\n  - id: cao-bang\n    role: province\n    address: localhost:7400\n    public_key: "; !strings.HasPrefix(string(a), want) {
 		t.Errorf("unexpected format:\n%s", a)
+	}
+	if !strings.HasSuffix(string(a), "\nsignature: "+base64.StdEncoding.EncodeToString(m.Signature)+"\n") {
+		t.Errorf("the signature is not the last line:\n%s", a)
 	}
 	if m.Members[0].ID != "cao-bang" {
 		t.Error("Marshal reordered the caller's members")
@@ -202,9 +206,9 @@ func TestParseManifestErrors(t *testing.T) {
 		name, data string
 		want       []string // all must appear in the error
 	}{
-		{"version missing", "issued: 2026-11-24T00:00:00Z\nmembers:\n" + good, []string{"version"}},
-		{"version zero", "version: 0\nmembers:\n" + good, []string{"version", "at least 1"}},
-		{"version negative", "version: -4\nmembers:\n" + good, []string{"version"}},
+		{"version missing", "issued: 2026-11-24T00:00:00Z\nmembers:\n" + good, []string{"serial"}},
+		{"version zero", "version: 0\nmembers:\n" + good, []string{"serial", "at least 1"}},
+		{"version negative", "version: -4\nmembers:\n" + good, []string{"serial"}},
 		{"version not a number", "version: three\nmembers:\n" + good, []string{"version"}},
 		{"issued not a time", "version: 1\nissued: yesterday\nmembers:\n" + good, []string{"issued", "RFC 3339"}},
 		{"expires not a time", "version: 1\nexpires: 2027-11-24\nmembers:\n" + good, []string{"expires", "RFC 3339"}},

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -46,6 +47,9 @@ type Member struct {
 	Role      Role              // province or ministry
 	Address   string            // gRPC host:port other nodes dial
 	PublicKey ed25519.PublicKey // verifies the member's signed checkpoints
+	// PreviousPublicKeys are the member's retired signing keys: what they
+	// signed before a rotation still verifies.
+	PreviousPublicKeys []ed25519.PublicKey
 	// EncryptionKey (X25519) is what others seal the member's confidential
 	// records to.
 	EncryptionKey *ecdh.PublicKey
@@ -53,30 +57,43 @@ type Member struct {
 
 // Manifest lists the members of the federation.
 type Manifest struct {
-	Version int       // increases with every change
+	Serial  int       // increases with every change; a node takes only a higher one
 	Issued  time.Time // zero if not given
-	Expires time.Time // after this, nodes log a warning but keep using it; zero if not given
+	Expires time.Time // see ExpiryWarning and ExpiryGrace; zero if not given
 	Members []Member  // sorted by ID
 	// CA is the federation CA's certificate (PEM): node certificates it
 	// signs are the only ones nodes accept from each other (mutual TLS).
 	CA []byte
+	// FederationKey verifies the signature of this manifest and of the
+	// next: the ministry keeps its private half offline. Nil in a manifest
+	// that was never signed.
+	FederationKey ed25519.PublicKey
+	// Signature is FederationKey's signature over the manifest (see Sign);
+	// nil if unsigned.
+	Signature []byte
 }
 
 // manifestFile is the file form of a Manifest.
 type manifestFile struct {
-	Version int          `json:"version"`
-	Issued  string       `json:"issued,omitempty"`
-	Expires string       `json:"expires,omitempty"`
-	Members []memberFile `json:"members"`
-	CA      string       `json:"ca,omitempty"`
+	Serial int `json:"serial"`
+	// Version is the name serial had before manifests were signed; a file
+	// may give one or the other.
+	Version       int          `json:"version,omitempty"`
+	Issued        string       `json:"issued,omitempty"`
+	Expires       string       `json:"expires,omitempty"`
+	FederationKey string       `json:"federation_key,omitempty"`
+	Members       []memberFile `json:"members"`
+	CA            string       `json:"ca,omitempty"`
+	Signature     string       `json:"signature,omitempty"`
 }
 
 type memberFile struct {
-	ID            string `json:"id"`
-	Role          string `json:"role"`
-	Address       string `json:"address"`
-	PublicKey     string `json:"public_key"`
-	EncryptionKey string `json:"encryption_key"`
+	ID                 string   `json:"id"`
+	Role               string   `json:"role"`
+	Address            string   `json:"address"`
+	PublicKey          string   `json:"public_key"`
+	PreviousPublicKeys []string `json:"previous_public_keys,omitempty"`
+	EncryptionKey      string   `json:"encryption_key"`
 }
 
 // ParseManifest parses and validates a manifest file (see the package
@@ -90,11 +107,30 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
 		return nil, fmt.Errorf("federation: parse manifest: %w", err)
 	}
-	m := &Manifest{Version: f.Version}
+	if f.Serial != 0 && f.Version != 0 {
+		return nil, errors.New("federation: manifest: give serial or its old name version, not both")
+	}
+	m := &Manifest{Serial: f.Serial}
+	if f.Version != 0 {
+		m.Serial = f.Version
+	}
 	if f.CA != "" {
 		m.CA = []byte(f.CA)
 	}
 	var err error
+	if f.FederationKey != "" {
+		if m.FederationKey, err = decodePublicKey(f.FederationKey); err != nil {
+			return nil, fmt.Errorf("federation: manifest federation_key: %w", err)
+		}
+	}
+	if f.Signature != "" {
+		if m.Signature, err = base64.StdEncoding.Strict().DecodeString(f.Signature); err != nil || len(m.Signature) != ed25519.SignatureSize {
+			return nil, fmt.Errorf("federation: manifest signature: not the base64 of a %d-byte Ed25519 signature", ed25519.SignatureSize)
+		}
+		if m.FederationKey == nil {
+			return nil, errors.New("federation: manifest signature: the manifest has no federation_key to check it with")
+		}
+	}
 	if m.Issued, err = parseTime("issued", f.Issued); err != nil {
 		return nil, err
 	}
@@ -109,6 +145,13 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		}
 		if mem.PublicKey, err = decodePublicKey(fm.PublicKey); err != nil {
 			return nil, memberError(i, fm.ID, "public_key", err)
+		}
+		for j, k := range fm.PreviousPublicKeys {
+			old, err := decodePublicKey(k)
+			if err != nil {
+				return nil, memberError(i, fm.ID, fmt.Sprintf("previous_public_keys[%d]", j), err)
+			}
+			mem.PreviousPublicKeys = append(mem.PreviousPublicKeys, old)
 		}
 		if fm.EncryptionKey == "" {
 			return nil, memberError(i, fm.ID, "encryption_key", errors.New("missing (a manifest made before provex sealed confidential records: "+
@@ -162,8 +205,11 @@ func memberError(i int, id, field string, err error) error {
 // validate checks everything but the encoding of public keys; errors name
 // members by their index in m.Members.
 func (m *Manifest) validate() error {
-	if m.Version < 1 {
-		return fmt.Errorf("federation: manifest version: must be at least 1, got %d", m.Version)
+	if m.Serial < 1 {
+		return fmt.Errorf("federation: manifest serial: must be at least 1, got %d", m.Serial)
+	}
+	if m.FederationKey != nil && len(m.FederationKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("federation: manifest federation_key: must be %d bytes, got %d", ed25519.PublicKeySize, len(m.FederationKey))
 	}
 	if !m.Issued.IsZero() && !m.Expires.IsZero() && !m.Expires.After(m.Issued) {
 		return fmt.Errorf("federation: manifest expires: %s is not after issued %s",
@@ -214,6 +260,14 @@ func (m *Manifest) validate() error {
 		if len(mem.PublicKey) != ed25519.PublicKeySize {
 			return memberError(i, mem.ID, "public_key", fmt.Errorf("must be %d bytes, got %d", ed25519.PublicKeySize, len(mem.PublicKey)))
 		}
+		for j, old := range mem.PreviousPublicKeys {
+			if len(old) != ed25519.PublicKeySize {
+				return memberError(i, mem.ID, fmt.Sprintf("previous_public_keys[%d]", j), fmt.Errorf("must be %d bytes, got %d", ed25519.PublicKeySize, len(old)))
+			}
+			if old.Equal(mem.PublicKey) {
+				return memberError(i, mem.ID, fmt.Sprintf("previous_public_keys[%d]", j), errors.New("is the current public_key"))
+			}
+		}
 		if mem.EncryptionKey == nil || mem.EncryptionKey.Curve() != ecdh.X25519() {
 			return memberError(i, mem.ID, "encryption_key", errors.New("missing or not an X25519 key"))
 		}
@@ -254,21 +308,38 @@ func sortMembers(ms []Member) {
 var plainAddress = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]+$`)
 
 // Marshal returns the manifest as YAML in the format of the package
-// documentation, with members sorted by ID. The output depends only on the
-// manifest's contents. It fails if the manifest is not valid.
+// documentation, with members sorted by ID, its signature last. The output
+// depends only on the manifest's contents. It fails if the manifest is not
+// valid.
 func (m *Manifest) Marshal() ([]byte, error) {
+	body, err := m.body()
+	if err != nil {
+		return nil, err
+	}
+	if m.Signature != nil {
+		body = append(body, "signature: "+base64.StdEncoding.EncodeToString(m.Signature)+"\n"...)
+	}
+	return body, nil
+}
+
+// body is the manifest's YAML without its signature: what the signature
+// signs.
+func (m *Manifest) body() ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
 	members := slices.Clone(m.Members)
 	sortMembers(members)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "version: %d\n", m.Version)
+	fmt.Fprintf(&b, "serial: %d\n", m.Serial)
 	if !m.Issued.IsZero() {
 		fmt.Fprintf(&b, "issued: %s\n", m.Issued.UTC().Format(time.RFC3339Nano))
 	}
 	if !m.Expires.IsZero() {
 		fmt.Fprintf(&b, "expires: %s\n", m.Expires.UTC().Format(time.RFC3339Nano))
+	}
+	if m.FederationKey != nil {
+		fmt.Fprintf(&b, "federation_key: %s\n", EncodePublicKey(m.FederationKey))
 	}
 	b.WriteString("members:\n")
 	for _, mem := range members {
@@ -280,8 +351,15 @@ func (m *Manifest) Marshal() ([]byte, error) {
 			}
 			addr = string(q)
 		}
-		fmt.Fprintf(&b, "  - id: %s\n    role: %s\n    address: %s\n    public_key: %s\n    encryption_key: %s\n",
-			mem.ID, mem.Role, addr, EncodePublicKey(mem.PublicKey), EncodeEncryptionKey(mem.EncryptionKey))
+		fmt.Fprintf(&b, "  - id: %s\n    role: %s\n    address: %s\n    public_key: %s\n",
+			mem.ID, mem.Role, addr, EncodePublicKey(mem.PublicKey))
+		if len(mem.PreviousPublicKeys) > 0 {
+			b.WriteString("    previous_public_keys:\n")
+			for _, old := range mem.PreviousPublicKeys {
+				fmt.Fprintf(&b, "      - %s\n", EncodePublicKey(old))
+			}
+		}
+		fmt.Fprintf(&b, "    encryption_key: %s\n", EncodeEncryptionKey(mem.EncryptionKey))
 	}
 	if m.CA != nil {
 		b.WriteString("ca: |\n")
@@ -363,20 +441,28 @@ func (m *Manifest) Expired(now time.Time) bool {
 // DevFederation makes keys for the given member ids and a manifest listing
 // them at the given addresses (ids[i] at addrs[i]), for tests and the local
 // demo. The role comes from the id ("mofa" is the ministry, anything else a
-// province). The manifest has version 1, is issued at now (truncated to the
-// second, in UTC) and expires a year later. It returns the manifest and the
+// province). The manifest has serial 1, is issued at now (truncated to the
+// second, in UTC), expires a year later and is signed by a new federation
+// key, which DevFederationKey returns too. It returns the manifest and the
 // private keys by id.
 func DevFederation(ids, addrs []string, now time.Time) (*Manifest, map[string]NodeKeys, error) {
+	m, keys, _, err := DevFederationKey(ids, addrs, now)
+	return m, keys, err
+}
+
+// DevFederationKey is DevFederation that also returns the federation's
+// private signing key, to sign the manifests that follow.
+func DevFederationKey(ids, addrs []string, now time.Time) (*Manifest, map[string]NodeKeys, ed25519.PrivateKey, error) {
 	if len(ids) != len(addrs) {
-		return nil, nil, fmt.Errorf("federation: dev federation: %d ids but %d addresses", len(ids), len(addrs))
+		return nil, nil, nil, fmt.Errorf("federation: dev federation: %d ids but %d addresses", len(ids), len(addrs))
 	}
 	issued := now.UTC().Truncate(time.Second)
-	m := &Manifest{Version: 1, Issued: issued, Expires: issued.AddDate(1, 0, 0)}
+	m := &Manifest{Serial: 1, Issued: issued, Expires: issued.AddDate(1, 0, 0)}
 	keys := make(map[string]NodeKeys, len(ids))
 	for i, id := range ids {
 		k, err := GenerateKeys()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		role := RoleProvince
 		if id == resource.Ministry {
@@ -385,11 +471,15 @@ func DevFederation(ids, addrs []string, now time.Time) (*Manifest, map[string]No
 		m.Members = append(m.Members, Member{ID: id, Role: role, Address: addrs[i], PublicKey: k.SigningPublic(), EncryptionKey: k.EncryptionPublic()})
 		keys[id] = k
 	}
-	if err := m.validate(); err != nil {
-		return nil, nil, err
-	}
 	sortMembers(m.Members)
-	return m, keys, nil
+	_, fedKey, err := GenerateKey()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := m.Sign(fedKey); err != nil {
+		return nil, nil, nil, err
+	}
+	return m, keys, fedKey, nil
 }
 
 // writeAtomic writes data to a temporary file in path's directory, syncs it

@@ -517,7 +517,7 @@ func soloManifest(member, addr string, keys federation.NodeKeys) (*federation.Ma
 	}
 	now := time.Now()
 	return &federation.Manifest{
-		Version: 1, Issued: now, Expires: now.AddDate(100, 0, 0),
+		Serial: 1, Issued: now, Expires: now.AddDate(100, 0, 0),
 		Members: []federation.Member{{ID: member, Role: role, Address: addr, PublicKey: keys.SigningPublic(), EncryptionKey: keys.EncryptionPublic()}},
 	}, nil
 }
