@@ -369,7 +369,7 @@ func TestKeyFiles(t *testing.T) {
 	bad("signing-only.key", []byte(blocks[0]), "signing key only")
 	bad("encryption-only.key", []byte(blocks[1]), "no signing")
 	bad("swapped.key", []byte(blocks[1]+blocks[0]), "must come first")
-	bad("two-signing.key", []byte(blocks[0]+blocks[0]+blocks[1]), "more than one signing")
+	bad("two-signing.key", []byte(blocks[0]+blocks[0]+blocks[1]), "same signing key twice")
 	if _, err := ReadKeyFile(filepath.Join(dir, "missing.key")); err == nil {
 		t.Error("missing key file: no error")
 	}

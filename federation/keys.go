@@ -25,6 +25,11 @@ type NodeKeys struct {
 	// Signing (Ed25519) signs the member's change-log checkpoints and its
 	// audit trail's head.
 	Signing ed25519.PrivateKey
+	// RetiredSigning are older signing keys, newest first, kept after a
+	// rotation (RotateKeys): the node signs with whichever key the
+	// manifest in effect names for it, so it moves to the new key when the
+	// manifest that publishes it arrives, without a restart.
+	RetiredSigning []ed25519.PrivateKey
 	// Encryption (X25519) opens the confidential records sealed to the
 	// member, newest first. The first is the one the manifest publishes and
 	// that others seal to; older ones stay so that what was sealed to them
@@ -42,9 +47,33 @@ func (k NodeKeys) EncryptionPublic() *ecdh.PublicKey {
 	return k.Encryption[0].PublicKey()
 }
 
+// SigningKeyFor returns the private key whose public half is pub: the key
+// to sign with while the manifest names pub for this member.
+func (k NodeKeys) SigningKeyFor(pub ed25519.PublicKey) (ed25519.PrivateKey, bool) {
+	for _, s := range append([]ed25519.PrivateKey{k.Signing}, k.RetiredSigning...) {
+		if s != nil && pub.Equal(s.Public()) {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// HasEncryptionKey reports whether pub is the public half of one of the
+// member's encryption keys.
+func (k NodeKeys) HasEncryptionKey(pub *ecdh.PublicKey) bool {
+	for _, e := range k.Encryption {
+		if pub != nil && pub.Equal(e.PublicKey()) {
+			return true
+		}
+	}
+	return false
+}
+
 func (k NodeKeys) check() error {
-	if len(k.Signing) != ed25519.PrivateKeySize {
-		return fmt.Errorf("the signing key must be %d bytes, got %d", ed25519.PrivateKeySize, len(k.Signing))
+	for _, s := range append([]ed25519.PrivateKey{k.Signing}, k.RetiredSigning...) {
+		if len(s) != ed25519.PrivateKeySize {
+			return fmt.Errorf("a signing key must be %d bytes, got %d", ed25519.PrivateKeySize, len(s))
+		}
 	}
 	if len(k.Encryption) == 0 {
 		return errors.New("no encryption key")
@@ -122,12 +151,41 @@ func RotateEncryptionKey(path string) (NodeKeys, error) {
 	return keys, nil
 }
 
+// RotateKeys puts a new signing key and a new encryption key in front of
+// the ones the key file at path holds, which stay: the old signing key
+// until the manifest publishes the new one, the old encryption key to open
+// what was sealed to it. It returns the keys now in the file.
+func RotateKeys(path string) (NodeKeys, error) {
+	keys, err := ReadKeyFile(path)
+	if err != nil {
+		return NodeKeys{}, err
+	}
+	fresh, err := GenerateKeys()
+	if err != nil {
+		return NodeKeys{}, err
+	}
+	keys.RetiredSigning = append([]ed25519.PrivateKey{keys.Signing}, keys.RetiredSigning...)
+	keys.Signing = fresh.Signing
+	keys.Encryption = append(fresh.Encryption, keys.Encryption...)
+	data, err := encodeKeys(keys)
+	if err != nil {
+		return NodeKeys{}, fmt.Errorf("federation: rotate keys: %w", err)
+	}
+	if err := writeAtomic(path, data, 0o600, true); err != nil {
+		return NodeKeys{}, fmt.Errorf("federation: rotate keys: %w", err)
+	}
+	return keys, nil
+}
+
 func encodeKeys(keys NodeKeys) ([]byte, error) {
 	if err := keys.check(); err != nil {
 		return nil, err
 	}
 	var out []byte
 	all := []any{keys.Signing}
+	for _, s := range keys.RetiredSigning {
+		all = append(all, s)
+	}
 	for _, e := range keys.Encryption {
 		all = append(all, e)
 	}
@@ -143,8 +201,8 @@ func encodeKeys(keys NodeKeys) ([]byte, error) {
 
 // ReadKeyFile reads the keys written by WriteKeyFile. It refuses a file
 // that group or others may read (on systems with Unix permissions) and
-// anything but one Ed25519 key followed by X25519 keys in PKCS #8 "PRIVATE
-// KEY" PEM blocks.
+// anything but Ed25519 keys (the newest first) followed by X25519 keys in
+// PKCS #8 "PRIVATE KEY" PEM blocks.
 func ReadKeyFile(path string) (NodeKeys, error) {
 	data, err := ownerfile.ReadPrivate(path, maxKeyFileSize)
 	if err != nil {
@@ -166,13 +224,17 @@ func ReadKeyFile(path string) (NodeKeys, error) {
 		}
 		switch k := key.(type) {
 		case ed25519.PrivateKey:
-			if keys.Signing != nil {
-				return NodeKeys{}, fmt.Errorf("federation: read key file %s: more than one signing (Ed25519) key", path)
-			}
 			if len(keys.Encryption) > 0 {
-				return NodeKeys{}, fmt.Errorf("federation: read key file %s: the signing key must come first", path)
+				return NodeKeys{}, fmt.Errorf("federation: read key file %s: the signing keys must come first", path)
 			}
-			keys.Signing = k
+			if _, dup := keys.SigningKeyFor(k.Public().(ed25519.PublicKey)); dup {
+				return NodeKeys{}, fmt.Errorf("federation: read key file %s: the same signing key twice", path)
+			}
+			if keys.Signing == nil {
+				keys.Signing = k
+			} else {
+				keys.RetiredSigning = append(keys.RetiredSigning, k)
+			}
 		case *ecdh.PrivateKey:
 			if k.Curve() != ecdh.X25519() {
 				return NodeKeys{}, fmt.Errorf("federation: read key file %s: an encryption key must be X25519", path)

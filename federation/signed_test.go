@@ -224,3 +224,33 @@ func TestSigningKeyFile(t *testing.T) {
 		t.Errorf("overwrite: %v", err)
 	}
 }
+
+func TestRotateKeysKeepsTheOldOnes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.key")
+	before, err := GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteKeyFile(path, before); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RotateKeys(path); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ReadKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Signing.Equal(before.Signing) || after.EncryptionPublic().Equal(before.EncryptionPublic()) {
+		t.Fatal("rotation kept the same newest keys")
+	}
+	if k, ok := after.SigningKeyFor(before.SigningPublic()); !ok || !k.Equal(before.Signing) {
+		t.Error("the old signing key is gone: the node could not sign until the manifest names the new one")
+	}
+	if !after.HasEncryptionKey(before.EncryptionPublic()) {
+		t.Error("the old encryption key is gone: what was sealed to it cannot be opened")
+	}
+	if _, ok := after.SigningKeyFor(after.SigningPublic()); !ok {
+		t.Error("the new signing key is not found by its public key")
+	}
+}
