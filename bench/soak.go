@@ -246,7 +246,7 @@ func (s *soak) setUp(dir, bin string) error {
 		return err
 	}
 	manifestFile := filepath.Join(dir, "manifest.yaml")
-	if err := manifest.WriteFile(manifestFile); err != nil {
+	if err := writeSigned(manifest, manifestFile); err != nil {
 		return err
 	}
 	apiAddrs, err := freeport.Addrs(2 * len(soakMembers))

@@ -54,6 +54,20 @@ func freePort() string {
 	return addr
 }
 
+// writeSigned signs m with a new federation key of its own and writes it
+// to path, for nodes started from the file (which take only signed ones).
+func writeSigned(m *federation.Manifest, path string) error {
+	_, key, err := federation.GenerateKey()
+	if err != nil {
+		return err
+	}
+	m.FederationKey = nil
+	if err := m.Sign(key); err != nil {
+		return err
+	}
+	return m.WriteFile(path)
+}
+
 // devFederation makes keys and a manifest for members, each at a
 // loopback sync address no other socket takes first.
 func devFederation(members []string) (*federation.Manifest, map[string]federation.NodeKeys, error) {
@@ -274,7 +288,7 @@ func catchUpFederation(dir string, records, confidential int) (*federation.Manif
 	if err := load(filepath.Join(srcDir, server.DatabaseFile), records, keys["cao-bang"], m, confidential); err != nil {
 		return nil, nil, err
 	}
-	if err := m.WriteFile(manifestPath); err != nil {
+	if err := writeSigned(m, manifestPath); err != nil {
 		return nil, nil, err
 	}
 	return m, keys, os.WriteFile(marker, nil, 0o644)

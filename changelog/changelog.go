@@ -116,10 +116,19 @@ func SignCheckpoint(key ed25519.PrivateKey, origin string, seq uint64, hash []by
 	return Checkpoint{Origin: origin, Seq: seq, Hash: hash, Signature: ed25519.Sign(key, checkpointMessage(origin, seq, hash))}
 }
 
-// Verify checks the signature with the origin's public key.
-func (c Checkpoint) Verify(pub ed25519.PublicKey) bool {
-	return len(pub) == ed25519.PublicKeySize && len(c.Signature) == ed25519.SignatureSize &&
-		ed25519.Verify(pub, checkpointMessage(c.Origin, c.Seq, c.Hash), c.Signature)
+// Verify checks the signature with the origin's public keys: its current
+// one and those it retired by a rotation; any of them will do.
+func (c Checkpoint) Verify(keys ...ed25519.PublicKey) bool {
+	if len(c.Signature) != ed25519.SignatureSize {
+		return false
+	}
+	msg := checkpointMessage(c.Origin, c.Seq, c.Hash)
+	for _, pub := range keys {
+		if len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, msg, c.Signature) {
+			return true
+		}
+	}
+	return false
 }
 
 // ZeroHash is the PrevHash of an origin's first entry.

@@ -27,7 +27,7 @@ func (r Range) String() string {
 // which the node then never serves and fetches again from its peers.
 type Checker struct {
 	origin string
-	key    ed25519.PublicKey
+	keys   []ed25519.PublicKey
 	next   uint64
 	// prev is the hash entry next must link to; nil when entry next-1 is
 	// damaged, so the link cannot be judged.
@@ -49,12 +49,13 @@ type Checker struct {
 }
 
 // NewChecker starts checking origin's log after entry `after`, whose hash
-// is afterHash (the zero hash for 0). key verifies checkpoint signatures.
-func NewChecker(origin string, key ed25519.PublicKey, after uint64, afterHash []byte) *Checker {
+// is afterHash (the zero hash for 0). keys (the origin's current and retired
+// ones) verify checkpoint signatures.
+func NewChecker(origin string, keys []ed25519.PublicKey, after uint64, afterHash []byte) *Checker {
 	if after == 0 {
 		afterHash = ZeroHash
 	}
-	return &Checker{origin: origin, key: key, next: after + 1, prev: afterHash, hashes: map[uint64][]byte{}, verified: after, matched: after}
+	return &Checker{origin: origin, keys: keys, next: after + 1, prev: afterHash, hashes: map[uint64][]byte{}, verified: after, matched: after}
 }
 
 func (c *Checker) damage(first, last uint64, format string, args ...any) {
@@ -108,7 +109,7 @@ func (c *Checker) Checkpoint(cp Checkpoint) {
 		return
 	}
 	c.maxCheckpoint = max(c.maxCheckpoint, cp.Seq)
-	if cp.Origin != c.origin || c.key == nil || !cp.Verify(c.key) {
+	if cp.Origin != c.origin || !cp.Verify(c.keys...) {
 		c.badCheckpoints = append(c.badCheckpoints, cp.Seq)
 		if len(c.problems) < 100 {
 			c.problems = append(c.problems, fmt.Sprintf("checkpoint %s/%d does not carry %s's signature", c.origin, cp.Seq, c.origin))

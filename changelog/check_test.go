@@ -35,7 +35,7 @@ func testLog(t *testing.T, n, every int) ([]Entry, []Checkpoint, ed25519.PublicK
 // check feeds a log to a checker as storage does: entries in order, each
 // checkpoint after the entry it names.
 func check(entries []Entry, cps []Checkpoint, key ed25519.PublicKey, after uint64, afterHash []byte) *Checker {
-	c := NewChecker("cao-bang", key, after, afterHash)
+	c := NewChecker("cao-bang", []ed25519.PublicKey{key}, after, afterHash)
 	i := 0
 	for _, cp := range cps {
 		for ; i < len(entries) && entries[i].Seq <= cp.Seq; i++ {

@@ -19,11 +19,14 @@ var testNow = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
 func devFederation(t testing.TB) (*Manifest, map[string]NodeKeys) {
 	t.Helper()
-	m, keys, err := DevFederation(
+	m, keys, fed, err := DevFederationKey(
 		[]string{"nghe-an", "mofa", "cao-bang"},
 		[]string{"localhost:7401", "localhost:7499", "localhost:7400"},
 		testNow)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sign(fed); err != nil {
 		t.Fatal(err)
 	}
 	return m, keys

@@ -442,16 +442,20 @@ func (m *Manifest) Expired(now time.Time) bool {
 // them at the given addresses (ids[i] at addrs[i]), for tests and the local
 // demo. The role comes from the id ("mofa" is the ministry, anything else a
 // province). The manifest has serial 1, is issued at now (truncated to the
-// second, in UTC), expires a year later and is signed by a new federation
-// key, which DevFederationKey returns too. It returns the manifest and the
-// private keys by id.
+// second, in UTC), expires a year later, and is not signed: a node takes an
+// unsigned manifest only from its own configuration in the process, never
+// from a file or a peer. It returns the manifest and the private keys by id.
 func DevFederation(ids, addrs []string, now time.Time) (*Manifest, map[string]NodeKeys, error) {
 	m, keys, _, err := DevFederationKey(ids, addrs, now)
+	if m != nil {
+		m.FederationKey = nil
+	}
 	return m, keys, err
 }
 
-// DevFederationKey is DevFederation that also returns the federation's
-// private signing key, to sign the manifests that follow.
+// DevFederationKey is DevFederation that also makes a federation signing
+// key: the manifest names its public half, and the caller signs it (Sign)
+// once it has made its own changes, and the manifests that follow.
 func DevFederationKey(ids, addrs []string, now time.Time) (*Manifest, map[string]NodeKeys, ed25519.PrivateKey, error) {
 	if len(ids) != len(addrs) {
 		return nil, nil, nil, fmt.Errorf("federation: dev federation: %d ids but %d addresses", len(ids), len(addrs))
@@ -471,14 +475,15 @@ func DevFederationKey(ids, addrs []string, now time.Time) (*Manifest, map[string
 		m.Members = append(m.Members, Member{ID: id, Role: role, Address: addrs[i], PublicKey: k.SigningPublic(), EncryptionKey: k.EncryptionPublic()})
 		keys[id] = k
 	}
+	if err := m.validate(); err != nil {
+		return nil, nil, nil, err
+	}
 	sortMembers(m.Members)
-	_, fedKey, err := GenerateKey()
+	fedPub, fedKey, err := GenerateKey()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := m.Sign(fedKey); err != nil {
-		return nil, nil, nil, err
-	}
+	m.FederationKey = fedPub
 	return m, keys, fedKey, nil
 }
 

@@ -23,10 +23,7 @@ func next(t *testing.T, m *Manifest, key ed25519.PrivateKey) *Manifest {
 }
 
 func TestSignedManifestSurvivesItsFile(t *testing.T) {
-	m, _, fed, err := DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, fed := signedFederation(t)
 	data, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -61,10 +58,7 @@ func TestSignedManifestSurvivesItsFile(t *testing.T) {
 }
 
 func TestAcceptOnlyHigherSerialsSignedByTheTrustedKey(t *testing.T) {
-	m, _, fed, err := DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, fed := signedFederation(t)
 	_, stranger, _ := GenerateKey()
 	n2 := next(t, m, fed)
 	if err := Accept(m, n2); err != nil {
@@ -115,10 +109,7 @@ func TestAcceptOnlyHigherSerialsSignedByTheTrustedKey(t *testing.T) {
 }
 
 func TestNewestAtStart(t *testing.T) {
-	m, _, fed, err := DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, fed := signedFederation(t)
 	n2 := next(t, m, fed)
 	for _, tc := range []struct {
 		name          string
@@ -182,10 +173,7 @@ func TestFreshness(t *testing.T) {
 }
 
 func TestLiveKeepsTheOldManifestWhenSavingFails(t *testing.T) {
-	m, _, fed, err := DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, fed := signedFederation(t)
 	fail := errors.New("disk full")
 	var saved, seen []int
 	l := NewLive(m, func(n *Manifest) error {
@@ -253,4 +241,16 @@ func TestRotateKeysKeepsTheOldOnes(t *testing.T) {
 	if _, ok := after.SigningKeyFor(after.SigningPublic()); !ok {
 		t.Error("the new signing key is not found by its public key")
 	}
+}
+
+func signedFederation(t *testing.T) (*Manifest, ed25519.PrivateKey) {
+	t.Helper()
+	m, _, fed, err := DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sign(fed); err != nil {
+		t.Fatal(err)
+	}
+	return m, fed
 }

@@ -48,8 +48,9 @@ type Config struct {
 	// Member is this node's member id.
 	Member string
 	Store  storage.Store
-	// Manifest gives peers' addresses and the keys that verify checkpoints.
-	Manifest *federation.Manifest
+	// Manifest gives peers' addresses and the keys that verify checkpoints:
+	// the one in effect at each use, as newer signed ones arrive.
+	Manifest *federation.Live
 	// Peers are the members this node pulls from (and announces to).
 	Peers []string
 	// Interval is the period of the background exchange with each peer
@@ -98,9 +99,16 @@ const KeepaliveTime = time.Minute
 
 // Engine runs sync for one node.
 type Engine struct {
-	cfg     Config
-	log     *slog.Logger
+	cfg Config
+	log *slog.Logger
+	// peers are the configured peers, and the members that announced news
+	// to this node since (adopt): a member that joins the federation is
+	// pulled from once it announces, without a change of configuration.
+	peersMu sync.Mutex
 	peers   map[string]*peer
+	// running is Run's context and goroutines while it runs, for the loops
+	// of adopted peers.
+	running *runState
 	metrics metrics
 	// changed is signalled when this node has new entries to announce;
 	// recheck when a repair ran, so the stored logs are checked again.
@@ -180,13 +188,99 @@ func New(cfg Config) (*Engine, error) {
 		if id == cfg.Member {
 			continue
 		}
-		m, ok := cfg.Manifest.Member(id)
-		if !ok {
-			return nil, fmt.Errorf("replication: peer %q is not in the federation manifest", id)
+		if _, ok := cfg.Manifest.Load().Member(id); !ok {
+			// A member to come: pulled from once a manifest lists it.
+			e.log.Warn("peer is not in the federation manifest; waiting for a manifest that lists it", "peer", id, "serial", cfg.Manifest.Load().Serial)
 		}
-		e.peers[id] = &peer{member: id, address: m.Address, wake: make(chan struct{}, 1)}
+		e.peers[id] = &peer{member: id, wake: make(chan struct{}, 1)}
 	}
+	cfg.Manifest.OnChange(e.manifestChanged)
 	return e, nil
+}
+
+func (e *Engine) manifest() *federation.Manifest { return e.cfg.Manifest.Load() }
+
+// manifestChanged passes a new manifest on: every peer hears of it (and
+// pulls it from this node), and every peer is pulled from at once, as new
+// keys may verify what was refused before.
+func (e *Engine) manifestChanged(m *federation.Manifest) {
+	e.log.Info("federation manifest in effect", "serial", m.Serial, "members", len(m.Members), "expires", m.Expires)
+	e.Changed()
+	for _, p := range e.peerList() {
+		e.trigger(p.member)
+	}
+}
+
+// syncStopped says why sync is stopped: the manifest is past its grace
+// (federation.ExpiryGrace); "" while it may go on.
+func (e *Engine) syncStopped() string {
+	if f, msg := e.manifest().Freshness(time.Now()); f == federation.Stale {
+		return msg
+	}
+	return ""
+}
+
+// offerManifest takes a manifest a peer sent, if the federation key
+// trusts it and it is newer.
+func (e *Engine) offerManifest(from string, data []byte) {
+	m, err := federation.ParseManifest(data)
+	if err == nil {
+		err = e.cfg.Manifest.Offer(m)
+	}
+	switch {
+	case err == nil:
+		e.log.Info("took a newer federation manifest from a peer", "peer", from, "serial", m.Serial)
+	case errors.Is(err, federation.ErrNotNewer):
+	default:
+		e.log.Warn("refused a federation manifest from a peer", "peer", from, "err", err)
+	}
+}
+
+type runState struct {
+	ctx context.Context
+	wg  *sync.WaitGroup
+}
+
+// peerList returns the peers at this moment.
+func (e *Engine) peerList() []*peer {
+	e.peersMu.Lock()
+	defer e.peersMu.Unlock()
+	out := make([]*peer, 0, len(e.peers))
+	for _, p := range e.peers {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (e *Engine) peerOf(member string) (*peer, bool) {
+	e.peersMu.Lock()
+	defer e.peersMu.Unlock()
+	p, ok := e.peers[member]
+	return p, ok
+}
+
+// adopt makes a member that announced news a peer, if the manifest lists
+// it: its entries reach this node even when no node was configured to pull
+// from it (a member that joined after the others started).
+func (e *Engine) adopt(member string) {
+	if member == e.cfg.Member {
+		return
+	}
+	if _, ok := e.manifest().Member(member); !ok {
+		return
+	}
+	e.peersMu.Lock()
+	defer e.peersMu.Unlock()
+	if _, ok := e.peers[member]; ok {
+		return
+	}
+	p := &peer{member: member, wake: make(chan struct{}, 1)}
+	e.peers[member] = p
+	e.log.Info("pulling from a member that announced news", "peer", member)
+	if r := e.running; r != nil && r.ctx.Err() == nil {
+		r.wg.Add(1)
+		go func() { defer r.wg.Done(); e.peerLoop(r.ctx, p) }()
+	}
 }
 
 // Service is the SyncService this engine serves.
@@ -203,7 +297,7 @@ func (e *Engine) Changed() {
 
 // trigger makes the loop of a peer pull now.
 func (e *Engine) trigger(member string) {
-	if p, ok := e.peers[member]; ok {
+	if p, ok := e.peerOf(member); ok {
 		select {
 		case p.wake <- struct{}{}:
 		default:
@@ -224,9 +318,9 @@ func (e *Engine) triggerOthers(except string) {
 	if now-last < int64(time.Second) || !e.lastTrigger.CompareAndSwap(last, now) {
 		return
 	}
-	for m := range e.peers {
-		if m != except {
-			e.trigger(m)
+	for _, p := range e.peerList() {
+		if p.member != except {
+			e.trigger(p.member)
 		}
 	}
 }
@@ -234,16 +328,22 @@ func (e *Engine) triggerOthers(except string) {
 // Run pulls from every peer and announces new entries until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	e.peersMu.Lock()
+	e.running = &runState{ctx: ctx, wg: &wg}
 	for _, p := range e.peers {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.peerLoop(ctx, p) }()
 	}
+	e.peersMu.Unlock()
 	wg.Add(1)
 	go func() { defer wg.Done(); e.announceLoop(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); e.checkLoop(ctx) }()
 	wg.Wait()
-	for _, p := range e.peers {
+	e.peersMu.Lock()
+	e.running = nil
+	e.peersMu.Unlock()
+	for _, p := range e.peerList() {
 		p.mu.Lock()
 		if p.conn != nil {
 			p.conn.Close()
@@ -289,7 +389,7 @@ func (e *Engine) announceLoop(ctx context.Context) {
 		case <-e.changed:
 		default:
 		}
-		for _, p := range e.peers {
+		for _, p := range e.peerList() {
 			p.pending.Store(true)
 			if p.announcing.CompareAndSwap(false, true) {
 				go e.announceWhilePending(ctx, p)
@@ -319,7 +419,7 @@ func (e *Engine) announce(ctx context.Context, p *peer) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member}); err != nil && ctx.Err() == nil {
+	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, ManifestSerial: uint64(e.manifest().Serial)}); err != nil && ctx.Err() == nil {
 		e.log.Debug("announce failed", "peer", p.member, "err", err)
 	}
 }
@@ -327,7 +427,20 @@ func (e *Engine) announce(ctx context.Context, p *peer) {
 func (e *Engine) connect(p *peer) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	m, ok := e.manifest().Member(p.member)
+	if !ok {
+		if p.conn != nil {
+			p.conn.Close()
+			p.conn = nil
+		}
+		return nil, fmt.Errorf("peer %s is not in the federation manifest (serial %d)", p.member, e.manifest().Serial)
+	}
+	if p.conn != nil && m.Address != p.address {
+		p.conn.Close() // the manifest moved the peer
+		p.conn = nil
+	}
 	if p.conn == nil {
+		p.address = m.Address
 		conn, err := e.cfg.Dial(p.member, p.address)
 		if err != nil {
 			return nil, err
@@ -397,7 +510,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	if err != nil {
 		return err
 	}
-	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize)}
+	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize), ManifestSerial: uint64(e.manifest().Serial)}
 	st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{}}
 	askRepair := func(damaged []storage.Damage) {
 		for _, d := range damaged {
@@ -445,6 +558,13 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		p.mu.Lock()
 		p.lastContact = time.Now()
 		p.mu.Unlock()
+		if len(resp.GetManifest()) > 0 {
+			e.offerManifest(p.member, resp.GetManifest())
+		}
+		if stopped := e.syncStopped(); stopped != "" {
+			// Fail closed: only a newer manifest is taken from peers.
+			return errors.New(stopped)
+		}
 		if err := e.receive(ctx, p, st, resp, ap); err != nil {
 			return err
 		}
@@ -605,7 +725,7 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 		if r == nil {
 			r = &originRun{next: 1, prev: changelog.ZeroHash}
 			st.runs[entry.Origin] = r
-			if _, member := e.cfg.Manifest.PublicKey(entry.Origin); !member {
+			if _, member := e.manifest().Member(entry.Origin); !member {
 				// A member removed from the manifest (or never in it): no
 				// node applies its entries, and no other peer would give
 				// better ones, so they are passed over, not refused.
@@ -635,12 +755,12 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 		if r == nil || r.refused || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
 			continue // covers entries this node has already
 		}
-		key, ok := e.cfg.Manifest.PublicKey(cp.Origin)
+		keys, ok := e.manifest().SigningKeys(cp.Origin)
 		if !ok {
 			refuse(r, cp.Origin, "checkpoint of %s, which has no key in the manifest", cp.Origin)
 			continue
 		}
-		if !cp.Verify(key) {
+		if !cp.Verify(keys...) {
 			refuse(r, cp.Origin, "checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
 			continue
 		}
@@ -726,12 +846,12 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 	entries := st.repair
 	st.repair, st.repairBytes = nil, 0
 	cp := checkpointFromProto(rep.GetCheckpoint())
-	key, ok := e.cfg.Manifest.PublicKey(cp.Origin)
+	keys, ok := e.manifest().SigningKeys(cp.Origin)
 	switch {
 	case !ok:
 		fail("checkpoint of %s, which has no key in the manifest", cp.Origin)
 		return
-	case cp.Origin != entries[0].Origin || !cp.Verify(key):
+	case cp.Origin != entries[0].Origin || !cp.Verify(keys...):
 		fail("checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
 		return
 	}
@@ -785,11 +905,11 @@ func (e *Engine) checkLogs(ctx context.Context, full bool) {
 	}
 	damaged := false
 	for _, o := range origins {
-		key, ok := e.cfg.Manifest.PublicKey(o.Origin)
+		keys, ok := e.manifest().SigningKeys(o.Origin)
 		if !ok {
 			continue // not a member now: nothing to check its signatures with
 		}
-		res, err := e.cfg.Store.VerifyLog(ctx, o.Origin, key, full)
+		res, err := e.cfg.Store.VerifyLog(ctx, o.Origin, keys, full)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Warn("check of stored log", "origin", o.Origin, "err", err)

@@ -43,6 +43,9 @@ type testNode struct {
 	client *client.Client
 	// auditAllReads starts the node auditing every read.
 	auditAllReads bool
+	// keyFile and manifestFile, when set, are the node's key file (read
+	// again when a manifest rotates its key) and watched manifest file.
+	keyFile, manifestFile string
 }
 
 type testFederation struct {
@@ -124,7 +127,7 @@ func (f *testFederation) start(member string) *testNode {
 		LogCheckInterval: f.logCheck, LogScrubInterval: f.logScrub,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
-		AuditAllReads: n.auditAllReads,
+		AuditAllReads: n.auditAllReads, KeyFile: n.keyFile, ManifestFile: n.manifestFile,
 	})
 	if err != nil {
 		f.t.Fatalf("start %s: %v", member, err)

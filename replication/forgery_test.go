@@ -139,17 +139,22 @@ func TestMemberCannotWriteOthersRecords(t *testing.T) {
 		if o := n.origin(t, bad); o.GetRejected() != wantRejected || o.GetUnopened() != 0 {
 			t.Errorf("%s refused %d entries of %s (%d unopened), want %d", m, o.GetRejected(), bad, o.GetUnopened(), wantRejected)
 		}
-		if got := n.metrics(t).GetEntriesRejected(); got != wantRejected {
-			t.Errorf("%s counts %d rejected entries, want %d", m, got, wantRejected)
-		}
+		// The count follows the commit that stored the refusals.
+		eventually(t, 5*time.Second, func() (bool, string) {
+			got := n.metrics(t).GetEntriesRejected()
+			return got == wantRejected, fmt.Sprintf("%s counts %d rejected entries, want %d", m, got, wantRejected)
+		})
 		for _, id := range []string{"own-1", "own-2"} {
 			if _, code := getAgreement(t, n, "provinces/"+bad+"/agreements/"+id); code != codes.OK {
 				t.Errorf("%s: the forger's own record %s: %v", m, id, code)
 			}
 		}
-		if got, code := getAgreement(t, n, target.GetName()); code != codes.OK || !proto.Equal(got, target) {
-			t.Errorf("%s: %s is %v %v, want the owner's", m, target.GetName(), code, got)
-		}
+		// The owner's record arrives by its own pull, which may come after
+		// the forger's log: wait for it, then it must be the owner's.
+		eventually(t, 10*time.Second, func() (bool, string) {
+			got, code := getAgreement(t, n, target.GetName())
+			return code == codes.OK && proto.Equal(got, target), fmt.Sprintf("%s: %s is %v %v, want the owner's", m, target.GetName(), code, got)
+		})
 		if _, code := getAgreement(t, n, "provinces/mofa/agreements/circular-1"); code != codes.NotFound {
 			t.Errorf("%s holds the forged ministry record: %v", m, code)
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
@@ -68,6 +71,7 @@ func (s *server) Announce(ctx context.Context, req *syncv1.AnnounceRequest) (*sy
 		return nil, err
 	}
 	s.e.metrics.announcements.Add(1)
+	s.e.adopt(member)
 	s.e.trigger(member)
 	return &syncv1.AnnounceResponse{}, nil
 }
@@ -89,6 +93,20 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		batch = DefaultBatchSize
 	}
 	store := s.e.cfg.Store
+	// A caller on an older manifest gets this node's first, so a manifest
+	// reaches every member through whichever peers it has.
+	if m := s.e.manifest(); req.GetManifestSerial() < uint64(m.Serial) {
+		data, err := m.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&syncv1.PullResponse{Manifest: data}); err != nil {
+			return err
+		}
+	}
+	if stopped := s.e.syncStopped(); stopped != "" {
+		return apperr.FailedPrecondition("%s", stopped)
+	}
 
 	// Repairs first: they are few, and the caller cannot serve that range
 	// to anyone until it has them. A range this node cannot help with is
@@ -130,7 +148,7 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		// A member is the authority on its own log: it never needs it back.
 		// The log of an origin not in the manifest (a member removed)
 		// would be of use to no one.
-		if _, member := s.e.cfg.Manifest.PublicKey(o.Origin); o.Origin == caller || from >= o.Seq || !member {
+		if _, member := s.e.manifest().Member(o.Origin); o.Origin == caller || from >= o.Seq || !member {
 			continue
 		}
 		prev := changelog.ZeroHash
@@ -316,7 +334,7 @@ func (e *Engine) State(ctx context.Context) (*syncv1.GetSyncStateResponse, error
 	if err != nil {
 		return nil, err
 	}
-	resp := &syncv1.GetSyncStateResponse{Member: e.cfg.Member, Metrics: e.metrics.proto()}
+	resp := &syncv1.GetSyncStateResponse{Member: e.cfg.Member, Metrics: e.metrics.proto(), Manifest: e.ManifestState(time.Now())}
 	for _, o := range origins {
 		st := &syncv1.OriginState{
 			Origin: o.Origin, Seq: o.Seq, HeadHash: o.Hash, Checkpoint: checkpointToProto(o.Checkpoint),
@@ -327,9 +345,10 @@ func (e *Engine) State(ctx context.Context) (*syncv1.GetSyncStateResponse, error
 		}
 		resp.Origins = append(resp.Origins, st)
 	}
-	for _, p := range e.peers {
+	for _, p := range e.peerList() {
 		resp.Peers = append(resp.Peers, p.state())
 	}
+	slices.SortFunc(resp.Peers, func(a, b *syncv1.PeerState) int { return strings.Compare(a.GetMember(), b.GetMember()) })
 	return resp, nil
 }
 
@@ -344,7 +363,7 @@ func (e *Engine) Freshness(ctx context.Context) ([]*nationalv1.ProvinceFreshness
 	out := make([]*nationalv1.ProvinceFreshness, 0, len(origins))
 	for _, o := range origins {
 		f := &nationalv1.ProvinceFreshness{Province: o.Origin, Seq: o.Seq, LastChangeTime: timestamppb.New(time.Unix(0, o.HLC))}
-		if p, ok := e.peers[o.Origin]; ok {
+		if p, ok := e.peerOf(o.Origin); ok {
 			p.mu.Lock()
 			f.LastContactTime = timestampOrNil(p.lastContact)
 			p.mu.Unlock()
@@ -352,4 +371,15 @@ func (e *Engine) Freshness(ctx context.Context) ([]*nationalv1.ProvinceFreshness
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// ManifestState is where the node's manifest stands at now.
+func (e *Engine) ManifestState(now time.Time) *syncv1.ManifestState {
+	m := e.manifest()
+	f, warning := m.Freshness(now)
+	st := &syncv1.ManifestState{Serial: uint64(m.Serial), Warning: warning, SyncStopped: f == federation.Stale}
+	if !m.Expires.IsZero() {
+		st.ExpireTime = timestamppb.New(m.Expires)
+	}
+	return st
 }

@@ -116,7 +116,7 @@ func (l Limits) withDefaults() Limits {
 // call's duration is capped earlier, by deadlines.)
 type guard struct {
 	member      string
-	manifest    *federation.Manifest
+	manifest    *federation.Live
 	tokens      auth.TokenStore
 	policy      *auth.Policy
 	limits      Limits
@@ -159,7 +159,7 @@ func (g *guard) identify(ctx context.Context) (auth.Identity, error) {
 		return auth.Identity{Kind: auth.KindUser, Member: g.member, Role: auth.RoleAdmin, TokenID: "unprotected"}, nil
 	}
 	if member, ok := pki.PeerFromContext(ctx); ok {
-		if _, listed := g.manifest.Member(member); !listed {
+		if _, listed := g.manifest.Load().Member(member); !listed {
 			return auth.Anonymous, apperr.PermissionDenied("%s's certificate is signed by the federation CA, but %s is not in this node's federation manifest", member, member)
 		}
 		return auth.Peer(member), nil

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -74,8 +75,18 @@ type Config struct {
 	// node.key in DataDir.
 	Keys federation.NodeKeys
 	// Manifest lists the federation's members. Without one the node runs
-	// alone: a manifest of itself only, no peers.
+	// alone: a manifest of itself only, no peers. A signed manifest the node
+	// saved earlier with a higher serial (one that came through sync) is
+	// used instead (federation.Newest); an unsigned one (tests, benches) is
+	// used as given and cannot be replaced while the node runs.
 	Manifest *federation.Manifest
+	// ManifestFile, when set, is watched: a newer signed manifest written
+	// there takes effect without a restart, and reaches the peers.
+	ManifestFile string
+	// KeyFile, when set, is read again when a new manifest names a signing
+	// key of this node's that Keys does not hold (rotated with provex
+	// keygen --rotate while the node ran).
+	KeyFile string
 	// Peers are the members this node pulls from and announces to.
 	Peers []string
 	// SyncInterval is the period of the background exchange with each peer
@@ -118,6 +129,7 @@ type Node struct {
 	log          *slog.Logger
 	store        *sqlite.DB
 	sync         *replication.Engine
+	manifest     *federation.Live
 	grpc         *grpc.Server
 	health       *health.Server
 	http         *http.Server
@@ -160,6 +172,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if cfg.Keys, err = nodeKeys(cfg.DataDir); err != nil {
 			return nil, err
 		}
+		if cfg.KeyFile == "" {
+			cfg.KeyFile = filepath.Join(cfg.DataDir, KeyFile)
+		}
 	}
 	sealer, err := changelog.NewSealer(cfg.Keys.Encryption...)
 	if err != nil {
@@ -173,16 +188,26 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if len(cfg.Peers) > 0 {
 			return nil, errors.New("peers need a federation manifest that lists them")
 		}
+	} else if cfg.Manifest.Signature != nil {
+		stored, err := sqlite.ReadSavedManifest(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+		if err != nil {
+			return nil, err
+		}
+		newest, err := federation.Newest(stored, cfg.Manifest)
+		if err != nil {
+			return nil, err
+		}
+		if newest != cfg.Manifest {
+			cfg.Logger.Info("using the newer federation manifest the node took through sync", "serial", newest.Serial, "given", cfg.Manifest.Serial)
+			cfg.Manifest = newest
+		}
 	}
-	if m, ok := cfg.Manifest.Member(cfg.Member); !ok {
-		return nil, fmt.Errorf("member %q is not in the federation manifest", cfg.Member)
-	} else if !m.PublicKey.Equal(cfg.Keys.SigningPublic()) {
-		return nil, fmt.Errorf("the node key does not match %s's public key in the federation manifest", cfg.Member)
-	} else if !m.EncryptionKey.Equal(cfg.Keys.EncryptionPublic()) {
-		return nil, fmt.Errorf("the node's newest encryption key does not match %s's encryption_key in the federation manifest", cfg.Member)
+	signingKey, err := ownKeys(cfg.Manifest, cfg.Member, &cfg.Keys, cfg.KeyFile)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Manifest.Expired(time.Now()) {
-		cfg.Logger.Warn("the federation manifest has expired; still using it", "expires", cfg.Manifest.Expires)
+	if f, msg := cfg.Manifest.Freshness(time.Now()); f != federation.Fresh {
+		cfg.Logger.Warn(msg, "serial", cfg.Manifest.Serial, "expires", cfg.Manifest.Expires)
 	}
 	self, _ := cfg.Manifest.Member(cfg.Member)
 	hasPeers := len(cfg.Manifest.Members) > 1
@@ -203,12 +228,31 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			}
 		}
 	}
-	var engine *replication.Engine
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
+	var (
+		engine *replication.Engine
+		store  *sqlite.DB
+	)
+	save := func(m *federation.Manifest) error {
+		if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
+			// Taking it would leave the node unable to sign what peers
+			// accept; refusing keeps it on the manifest it can work with.
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return store.SaveManifest(ctx, m)
+	}
+	if solo || cfg.Manifest.Signature == nil {
+		save = func(*federation.Manifest) error {
+			return errors.New("this node's manifest is unsigned: it takes no other while it runs")
+		}
+	}
+	live := federation.NewLive(cfg.Manifest, save)
+	store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
 		Logger:    cfg.Logger,
-		Key:       cfg.Keys.Signing,
+		Key:       signingKey,
 		Sealer:    sealer,
-		Directory: cfg.Manifest,
+		Directory: live,
 		Committed: func() { engine.Changed() },
 		NoAudit:   cfg.Unprotected,
 	})
@@ -233,8 +277,27 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return grpc.NewClient(addr, append(replication.DialOptions(interval), grpc.WithTransportCredentials(creds))...)
 		}
 	}
+	live.OnChange(func(m *federation.Manifest) {
+		key, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile)
+		if err == nil && !store.SigningKey().Equal(key.Public()) {
+			var sealer *changelog.Sealer
+			if sealer, err = changelog.NewSealer(cfg.Keys.Encryption...); err != nil {
+				cfg.Logger.Error("the node's encryption keys", "err", err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err = store.UseKeys(ctx, key, sealer)
+			if err == nil {
+				cfg.Logger.Info("signing with the key the new manifest names", "serial", m.Serial, "public_key", federation.EncodePublicKey(key.Public().(ed25519.PublicKey)))
+			}
+		}
+		if err != nil {
+			cfg.Logger.Error("the new manifest's key for this node cannot be used", "serial", m.Serial, "err", err)
+		}
+	})
 	engine, err = replication.New(replication.Config{
-		Member: cfg.Member, Store: store, Manifest: cfg.Manifest, Peers: cfg.Peers,
+		Member: cfg.Member, Store: store, Manifest: live, Peers: cfg.Peers,
 		Interval: cfg.SyncInterval, CheckInterval: cfg.LogCheckInterval, ScrubInterval: cfg.LogScrubInterval,
 		Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected,
 	})
@@ -242,7 +305,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, manifest: live}
 
 	policy := auth.DefaultPolicy()
 	policy.Set(nodev1.NodeService_GetCaller_FullMethodName, auth.RequireOpen)
@@ -251,7 +314,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		reads = storage.ReadsAll
 	}
 	ic := &interceptors{log: cfg.Logger, validator: validator, reads: reads, guard: &guard{
-		member: cfg.Member, manifest: cfg.Manifest, tokens: store, policy: policy, limits: cfg.Limits,
+		member: cfg.Member, manifest: live, tokens: store, policy: policy, limits: cfg.Limits,
 		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 	}, codec: newRequestCodec()}
@@ -435,6 +498,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() { n.sync.Run(syncCtx); close(syncDone) }()
+	if n.cfg.ManifestFile != "" {
+		go n.watchManifest(syncCtx, n.cfg.ManifestFile)
+	}
 	defer func() { stopSync(); <-syncDone }()
 
 	var serveErr error
@@ -571,6 +637,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 		return []string{"the change log cannot be read: " + err.Error()}
 	}
 	var out []string
+	if _, msg := n.manifest.Load().Freshness(time.Now()); msg != "" {
+		out = append(out, msg)
+	}
 	for _, o := range origins {
 		for _, d := range o.Damaged {
 			out = append(out, fmt.Sprintf("stored log %s does not verify (%s); not served, being repaired from peers", d.Range, d.Problem))

@@ -84,7 +84,7 @@ type Store interface {
 	// from the last entry proven intact, or, when full, from the first. It
 	// records what it finds (Damaged) and where the next incremental check
 	// starts.
-	VerifyLog(ctx context.Context, origin string, key ed25519.PublicKey, full bool) (LogCheck, error)
+	VerifyLog(ctx context.Context, origin string, keys []ed25519.PublicKey, full bool) (LogCheck, error)
 	// Damaged returns origin's damaged ranges, which are not to be served.
 	Damaged(origin string) []Damage
 	// ReportDamage records a damaged range found outside VerifyLog (by a

@@ -85,6 +85,13 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := filepath.Join(dir, "manifest.yaml")
+	_, fedKey, err := federation.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.WriteFile(manifest); err != nil {
 		t.Fatal(err)
 	}

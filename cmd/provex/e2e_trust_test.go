@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/provex/provex/client"
+	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/freeport"
@@ -62,7 +63,18 @@ func newLineFederation(t *testing.T, members []string) *lineFederation {
 	}
 	manifest.WriteString(caBlock)
 	f.manifest = filepath.Join(f.dir, "manifest.yaml")
-	if err := os.WriteFile(f.manifest, []byte(manifest.String()), 0o644); err != nil {
+	signed, err := federation.ParseManifest([]byte(manifest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fedKey, err := federation.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signed.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := signed.WriteFile(f.manifest); err != nil {
 		t.Fatal(err)
 	}
 	// The nodes file of the convergence check: half the entries name the

@@ -148,8 +148,15 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		if sc.Manifest, err = federation.LoadManifest(cfg.Manifest); err != nil {
 			return err
 		}
+		if sc.Manifest.Signature == nil {
+			return fmt.Errorf("the manifest %s is not signed: nodes take only manifests signed by the federation key (provex manifest sign)", cfg.Manifest)
+		}
+		// A newer signed manifest written to the file later takes effect
+		// without a restart.
+		sc.ManifestFile = cfg.Manifest
 	}
 	if cfg.KeyFile != "" {
+		sc.KeyFile = cfg.KeyFile
 		if sc.Keys, err = federation.ReadKeyFile(cfg.KeyFile); err != nil {
 			return err
 		}

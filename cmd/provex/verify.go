@@ -23,8 +23,10 @@ var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR] [--manifest
 // verifySources are the keys an offline check trusts: the node's own public
 // key from its key file, and the other members' from a manifest.
 type verifySources struct {
-	db       *sqlite.DB
-	own      ed25519.PublicKey
+	db *sqlite.DB
+	// own are the node's signing keys: the one its manifest names first,
+	// then its key file's (retired ones too).
+	own      []ed25519.PublicKey
 	manifest *federation.Manifest
 }
 
@@ -47,7 +49,10 @@ func openForVerify(ctx context.Context, w io.Writer, dir, keyFile, manifestFile 
 		if err != nil {
 			return nil, err
 		}
-		src.own = keys.SigningPublic()
+		src.own = append(src.own, keys.SigningPublic())
+		for _, k := range keys.RetiredSigning {
+			src.own = append(src.own, k.Public().(ed25519.PublicKey))
+		}
 	}
 	if manifestFile != "" {
 		m, err := federation.LoadManifest(manifestFile)
@@ -75,27 +80,29 @@ func openForVerify(ctx context.Context, w io.Writer, dir, keyFile, manifestFile 
 		}
 	}
 	probe.Close()
-	if src.own == nil && src.manifest != nil {
-		src.own, _ = src.manifest.PublicKey(member)
+	if src.manifest != nil {
+		if named, ok := src.manifest.SigningKeys(member); ok {
+			src.own = append(named, src.own...)
+		}
 	}
 	if src.own == nil {
 		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked")
 	}
-	if src.db, err = sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: src.own}); err != nil {
+	if src.db, err = sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own)}); err != nil {
 		return nil, err
 	}
 	return &src, nil
 }
 
-// key is the public key that verifies origin's checkpoints.
-func (s *verifySources) key(origin string) (ed25519.PublicKey, bool) {
+// keys are the public keys that verify origin's checkpoints.
+func (s *verifySources) keys(origin string) ([]ed25519.PublicKey, bool) {
 	if origin == s.db.Member() && s.own != nil {
 		return s.own, true
 	}
 	if s.manifest == nil {
 		return nil, false
 	}
-	return s.manifest.PublicKey(origin)
+	return s.manifest.SigningKeys(origin)
 }
 
 // runVerify checks everything the node stores that can be checked without
@@ -127,13 +134,13 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	bad := 0
 	for _, o := range origins {
-		key, ok := src.key(o.Origin)
+		keys, ok := src.keys(o.Origin)
 		if !ok {
 			bad++
 			fmt.Fprintf(env.Stdout, "PROBLEM: %s: %d entries, no key in the manifest to check its signatures with\n", o.Origin, o.Seq)
 			continue
 		}
-		res, err := src.db.VerifyLog(ctx, o.Origin, key, true)
+		res, err := src.db.VerifyLog(ctx, o.Origin, keys, true)
 		if err != nil {
 			return err
 		}
@@ -199,4 +206,11 @@ func checkRollups(ctx context.Context, w io.Writer, db *sqlite.DB, repair bool) 
 		fmt.Fprintf(w, "summary rollups: %d groups disagree with a recount; run provex verify --repair to rewrite them from the records\n", len(found))
 	}
 	return len(found), nil
+}
+
+func first(keys []ed25519.PublicKey) ed25519.PublicKey {
+	if len(keys) == 0 {
+		return nil
+	}
+	return keys[0]
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -298,7 +299,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) 
 	case err != nil:
 		return 0, nil, nil, err
 	}
-	problems = append(problems, audit.CheckHead(signed, db.origin, count, head, db.pub)...)
+	problems = append(problems, audit.CheckHead(signed, db.origin, count, head, db.publicKey())...)
 	return count, head, problems, nil
 }
 
@@ -329,4 +330,12 @@ func changeHeads(ctx context.Context, tx *sql.Tx) ([]logHead, error) {
 		}
 		out = append(out, h)
 	}
+}
+
+// publicKey is the key the node signs with now (nil if none).
+func (db *DB) publicKey() ed25519.PublicKey {
+	if p := db.pub.Load(); p != nil {
+		return *p
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"time"
 
@@ -174,7 +175,7 @@ func subtractDamage(ranges []storage.Damage, first, last uint64) []storage.Damag
 // check reads what came after the last entry checks have read; a full one,
 // or the next one after damage was found elsewhere or a repair ran, reads
 // all of it.
-func (db *DB) VerifyLog(ctx context.Context, origin string, key ed25519.PublicKey, full bool) (storage.LogCheck, error) {
+func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.PublicKey, full bool) (storage.LogCheck, error) {
 	var (
 		verified, checked         uint64
 		verifiedHash, checkedHash []byte
@@ -194,7 +195,7 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, key ed25519.PublicKe
 		from, fromHash = checked, checkedHash
 	}
 	gen := db.damageGeneration(origin)
-	c := changelog.NewChecker(origin, key, from, fromHash)
+	c := changelog.NewChecker(origin, keys, from, fromHash)
 	res := storage.LogCheck{Verified: verified}
 	last := from
 	for after := from; ; {
@@ -589,6 +590,71 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 		return err
 	})
 }
+
+// ReadSavedManifest returns the manifest saved in the node database at path
+// without opening the node: nil if there is no database yet, or it has none.
+// A starting node compares it with the one its operator gave
+// (federation.Newest), as a newer one may have come through sync.
+func ReadSavedManifest(ctx context.Context, path string) (*federation.Manifest, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	conn, err := OpenConns(path, true)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var exists bool
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'manifest'").Scan(&exists); err != nil {
+		return nil, fmt.Errorf("read saved manifest: %w", err)
+	}
+	if !exists {
+		return nil, nil
+	}
+	var data []byte
+	err = conn.QueryRowContext(ctx, "SELECT data FROM manifest").Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read saved manifest: %w", err)
+	}
+	return federation.ParseManifest(data)
+}
+
+// UseKeys makes key the one the node signs with from now on, and sealer
+// (unless nil) the one it seals and opens with: its manifest rotated the
+// node's keys. The heads of its log and of its audit trail are signed with
+// the new key at once, so all the node holds is covered by it, not only
+// what it writes next.
+func (db *DB) UseKeys(ctx context.Context, key ed25519.PrivateKey, sealer *changelog.Sealer) error {
+	pub := key.Public().(ed25519.PublicKey)
+	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+		// Only the writer signs, seals and opens: set here, the keys
+		// change between two transactions.
+		if sealer != nil {
+			db.sealer = sealer
+		}
+		db.key = key
+		db.pub.Store(&pub)
+		if head := db.currentHead(); head.Seq > 0 {
+			if err := db.signCheckpoint(tx, head.Seq, head.Hash); err != nil {
+				return err
+			}
+		}
+		if db.auditHead.Seq > 0 {
+			signature := audit.SignHead(key, db.origin, db.auditHead.Seq, db.auditHead.Hash)
+			if _, err := db.bound(tx, db.shared.upsertAuditHead).Exec(db.auditHead.Seq, db.auditHead.Hash, signature); err != nil {
+				return fmt.Errorf("sign audit head: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// SigningKey is the public half of the key the node signs with now (nil if
+// none).
+func (db *DB) SigningKey() ed25519.PublicKey { return db.publicKey() }
 
 // SavedManifest returns the manifest the node last ran with (nil if none).
 func (db *DB) SavedManifest(ctx context.Context) (*federation.Manifest, error) {

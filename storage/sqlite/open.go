@@ -30,6 +30,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -116,9 +117,10 @@ type DB struct {
 	deltas        rollupDeltas
 	txDeltas      rollupDeltas // of the record writes of the open transaction
 	key           ed25519.PrivateKey
-	pub           ed25519.PublicKey
-	sealer        *changelog.Sealer
-	directory     changelog.Directory
+	// pub is key's public half, read by audit checks outside the writer.
+	pub       atomic.Pointer[ed25519.PublicKey]
+	sealer    *changelog.Sealer
+	directory changelog.Directory
 
 	// damage is the damaged ranges of stored logs by origin (log_damage),
 	// which are never served.
@@ -269,7 +271,6 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		deltas:        rollupDeltas{},
 		txDeltas:      rollupDeltas{},
 		key:           opts.Key,
-		pub:           opts.PublicKey,
 		sealer:        opts.Sealer,
 		directory:     opts.Directory,
 		damage:        map[string][]storage.Damage{},
@@ -279,6 +280,9 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		noAudit:       opts.NoAudit,
 		reads:         make(chan audit.Record, opts.ReadAuditQueue),
 		readWait:      opts.ReadAuditWait,
+	}
+	if opts.PublicKey != nil {
+		db.pub.Store(&opts.PublicKey)
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()

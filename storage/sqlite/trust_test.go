@@ -264,7 +264,7 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 	syncAll(t, ms, "cao-bang")
 	ctx := context.Background()
 	pub := o.key.Public().(ed25519.PublicKey)
-	if res, err := m.db.VerifyLog(ctx, "cao-bang", pub, true); err != nil || len(res.Damaged) != 0 || res.Verified != 30 || res.Checked != 30 {
+	if res, err := m.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true); err != nil || len(res.Damaged) != 0 || res.Verified != 30 || res.Checked != 30 {
 		t.Fatalf("intact log: %+v %v", res, err)
 	}
 	m.db.Close()
@@ -280,11 +280,11 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	res, err := db.VerifyLog(ctx, "cao-bang", pub, false)
+	res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false)
 	if err != nil || len(res.Damaged) != 0 {
 		t.Fatalf("an incremental check from the verified mark: %+v %v (damage below the mark is for the full check)", res, err)
 	}
-	res, err = db.VerifyLog(ctx, "cao-bang", pub, true)
+	res, err = db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true)
 	if err != nil || len(res.Damaged) != 2 || res.Damaged[0].First != 5 || res.Damaged[0].Last != 5 ||
 		res.Damaged[1].First != 20 || res.Damaged[1].Last != 21 || res.Verified != 0 {
 		t.Fatalf("full check: %+v %v", res, err)
@@ -305,7 +305,7 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 	}
 	// Later incremental checks read only what comes after what was read
 	// (nothing here), and keep the damage.
-	if res, err := db.VerifyLog(ctx, "cao-bang", pub, false); err != nil || res.Checked != 0 || len(db.Damaged("cao-bang")) != 2 {
+	if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false); err != nil || res.Checked != 0 || len(db.Damaged("cao-bang")) != 2 {
 		t.Fatalf("incremental check after damage: %+v %v, damage %v", res, err, db.Damaged("cao-bang"))
 	}
 	// A repair that does not continue the chain is refused.
@@ -337,7 +337,7 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 		}
 	}
 	// The check after a repair reads the whole log again.
-	if res, err := db.VerifyLog(ctx, "cao-bang", pub, false); err != nil || len(res.Damaged) != 0 || res.Verified != 30 || res.Checked != 30 {
+	if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false); err != nil || len(res.Damaged) != 0 || res.Verified != 30 || res.Checked != 30 {
 		t.Errorf("check after the repairs: %+v %v", res, err)
 	}
 	if _, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) != 0 {

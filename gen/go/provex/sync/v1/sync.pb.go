@@ -311,8 +311,10 @@ type GetSyncStateResponse struct {
 	Member  string         `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
 	Origins []*OriginState `protobuf:"bytes,2,rep,name=origins,proto3" json:"origins,omitempty"`
 	// The node's view of the peers it pulls from.
-	Peers         []*PeerState `protobuf:"bytes,3,rep,name=peers,proto3" json:"peers,omitempty"`
-	Metrics       *SyncMetrics `protobuf:"bytes,4,opt,name=metrics,proto3" json:"metrics,omitempty"`
+	Peers   []*PeerState `protobuf:"bytes,3,rep,name=peers,proto3" json:"peers,omitempty"`
+	Metrics *SyncMetrics `protobuf:"bytes,4,opt,name=metrics,proto3" json:"metrics,omitempty"`
+	// The federation manifest the node uses now.
+	Manifest      *ManifestState `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -375,6 +377,86 @@ func (x *GetSyncStateResponse) GetMetrics() *SyncMetrics {
 	return nil
 }
 
+func (x *GetSyncStateResponse) GetManifest() *ManifestState {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+// Where a node's federation manifest stands.
+type ManifestState struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Serial uint64                 `protobuf:"varint,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	// Unset when the manifest has no expiry.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Set from two weeks before expiry: what operators must do.
+	Warning string `protobuf:"bytes,3,opt,name=warning,proto3" json:"warning,omitempty"`
+	// Past the grace period after expiry the node neither pulls from nor
+	// serves its peers (it fails closed) until a newer signed manifest arrives.
+	SyncStopped   bool `protobuf:"varint,4,opt,name=sync_stopped,json=syncStopped,proto3" json:"sync_stopped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ManifestState) Reset() {
+	*x = ManifestState{}
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManifestState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManifestState) ProtoMessage() {}
+
+func (x *ManifestState) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManifestState.ProtoReflect.Descriptor instead.
+func (*ManifestState) Descriptor() ([]byte, []int) {
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ManifestState) GetSerial() uint64 {
+	if x != nil {
+		return x.Serial
+	}
+	return 0
+}
+
+func (x *ManifestState) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *ManifestState) GetWarning() string {
+	if x != nil {
+		return x.Warning
+	}
+	return ""
+}
+
+func (x *ManifestState) GetSyncStopped() bool {
+	if x != nil {
+		return x.SyncStopped
+	}
+	return false
+}
+
 // A run of one origin's entries, first to last inclusive.
 type Range struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -387,7 +469,7 @@ type Range struct {
 
 func (x *Range) Reset() {
 	*x = Range{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +481,7 @@ func (x *Range) String() string {
 func (*Range) ProtoMessage() {}
 
 func (x *Range) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[5]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +494,7 @@ func (x *Range) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Range.ProtoReflect.Descriptor instead.
 func (*Range) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{5}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Range) GetOrigin() string {
@@ -468,7 +550,7 @@ type OriginState struct {
 
 func (x *OriginState) Reset() {
 	*x = OriginState{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +562,7 @@ func (x *OriginState) String() string {
 func (*OriginState) ProtoMessage() {}
 
 func (x *OriginState) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +575,7 @@ func (x *OriginState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OriginState.ProtoReflect.Descriptor instead.
 func (*OriginState) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OriginState) GetOrigin() string {
@@ -578,7 +660,7 @@ type Damage struct {
 
 func (x *Damage) Reset() {
 	*x = Damage{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +672,7 @@ func (x *Damage) String() string {
 func (*Damage) ProtoMessage() {}
 
 func (x *Damage) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +685,7 @@ func (x *Damage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Damage.ProtoReflect.Descriptor instead.
 func (*Damage) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Damage) GetRange() *Range {
@@ -648,7 +730,7 @@ type PeerState struct {
 
 func (x *PeerState) Reset() {
 	*x = PeerState{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +742,7 @@ func (x *PeerState) String() string {
 func (*PeerState) ProtoMessage() {}
 
 func (x *PeerState) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +755,7 @@ func (x *PeerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerState.ProtoReflect.Descriptor instead.
 func (*PeerState) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PeerState) GetMember() string {
@@ -760,7 +842,7 @@ type SyncMetrics struct {
 
 func (x *SyncMetrics) Reset() {
 	*x = SyncMetrics{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +854,7 @@ func (x *SyncMetrics) String() string {
 func (*SyncMetrics) ProtoMessage() {}
 
 func (x *SyncMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[9]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +867,7 @@ func (x *SyncMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncMetrics.ProtoReflect.Descriptor instead.
 func (*SyncMetrics) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{9}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SyncMetrics) GetEntriesApplied() int64 {
@@ -869,14 +951,17 @@ type PullRequest struct {
 	BatchSize uint32 `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
 	// Ranges of the caller's stored log that do not verify: the server sends
 	// its own copies first (each range at most 256 entries).
-	Repair        []*Range `protobuf:"bytes,5,rep,name=repair,proto3" json:"repair,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Repair []*Range `protobuf:"bytes,5,rep,name=repair,proto3" json:"repair,omitempty"`
+	// The serial of the caller's federation manifest: a server holding a
+	// newer one sends it first.
+	ManifestSerial uint64 `protobuf:"varint,6,opt,name=manifest_serial,json=manifestSerial,proto3" json:"manifest_serial,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +973,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[10]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +986,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{10}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PullRequest) GetMember() string {
@@ -932,6 +1017,13 @@ func (x *PullRequest) GetRepair() []*Range {
 	return nil
 }
 
+func (x *PullRequest) GetManifestSerial() uint64 {
+	if x != nil {
+		return x.ManifestSerial
+	}
+	return 0
+}
+
 type PullResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Entries in seq order per origin, continuing the caller's positions.
@@ -939,14 +1031,18 @@ type PullResponse struct {
 	// Checkpoints covering entries of this message or earlier ones.
 	Checkpoints []*Checkpoint `protobuf:"bytes,2,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
 	// Copies of entries the caller asked for to repair its store.
-	Repair        *Repair `protobuf:"bytes,4,opt,name=repair,proto3" json:"repair,omitempty"`
+	Repair *Repair `protobuf:"bytes,4,opt,name=repair,proto3" json:"repair,omitempty"`
+	// The server's signed federation manifest (its file form), in the first
+	// message when its serial is above the caller's. The caller takes it
+	// only if the federation key it trusts signed it.
+	Manifest      []byte `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1054,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[11]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1067,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{11}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PullResponse) GetEntries() []*Entry {
@@ -995,6 +1091,13 @@ func (x *PullResponse) GetRepair() *Repair {
 	return nil
 }
 
+func (x *PullResponse) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
 // Copies of one origin's entries from the first of a range the caller
 // asked to repair, up to a checkpoint that proves them: the first at or
 // after the range's last entry, or, when that is more than 32 MiB away, the
@@ -1012,7 +1115,7 @@ type Repair struct {
 
 func (x *Repair) Reset() {
 	*x = Repair{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1127,7 @@ func (x *Repair) String() string {
 func (*Repair) ProtoMessage() {}
 
 func (x *Repair) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[12]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1140,7 @@ func (x *Repair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repair.ProtoReflect.Descriptor instead.
 func (*Repair) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{12}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Repair) GetEntries() []*Entry {
@@ -1055,16 +1158,19 @@ func (x *Repair) GetCheckpoint() *Checkpoint {
 }
 
 type AnnounceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
-	Heads         []*Position            `protobuf:"bytes,2,rep,name=heads,proto3" json:"heads,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Heads  []*Position            `protobuf:"bytes,2,rep,name=heads,proto3" json:"heads,omitempty"`
+	// The serial of the announcer's federation manifest: a node with an
+	// older one pulls from the announcer at once to get it.
+	ManifestSerial uint64 `protobuf:"varint,3,opt,name=manifest_serial,json=manifestSerial,proto3" json:"manifest_serial,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AnnounceRequest) Reset() {
 	*x = AnnounceRequest{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[13]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1182,7 @@ func (x *AnnounceRequest) String() string {
 func (*AnnounceRequest) ProtoMessage() {}
 
 func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[13]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1195,7 @@ func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceRequest.ProtoReflect.Descriptor instead.
 func (*AnnounceRequest) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{13}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AnnounceRequest) GetMember() string {
@@ -1106,6 +1212,13 @@ func (x *AnnounceRequest) GetHeads() []*Position {
 	return nil
 }
 
+func (x *AnnounceRequest) GetManifestSerial() uint64 {
+	if x != nil {
+		return x.ManifestSerial
+	}
+	return 0
+}
+
 type AnnounceResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1114,7 +1227,7 @@ type AnnounceResponse struct {
 
 func (x *AnnounceResponse) Reset() {
 	*x = AnnounceResponse{}
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[14]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1239,7 @@ func (x *AnnounceResponse) String() string {
 func (*AnnounceResponse) ProtoMessage() {}
 
 func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_sync_v1_sync_proto_msgTypes[14]
+	mi := &file_provex_sync_v1_sync_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1252,7 @@ func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceResponse.ProtoReflect.Descriptor instead.
 func (*AnnounceResponse) Descriptor() ([]byte, []int) {
-	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{14}
+	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{15}
 }
 
 var File_provex_sync_v1_sync_proto protoreflect.FileDescriptor
@@ -1170,12 +1283,19 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1b\n" +
 	"\x04hash\x18\x03 \x01(\fB\a\xbaH\x04z\x02\x18 R\x04hash\"\x15\n" +
-	"\x13GetSyncStateRequest\"\xcd\x01\n" +
+	"\x13GetSyncStateRequest\"\x88\x02\n" +
 	"\x14GetSyncStateResponse\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x125\n" +
 	"\aorigins\x18\x02 \x03(\v2\x1b.provex.sync.v1.OriginStateR\aorigins\x12/\n" +
 	"\x05peers\x18\x03 \x03(\v2\x19.provex.sync.v1.PeerStateR\x05peers\x125\n" +
-	"\ametrics\x18\x04 \x01(\v2\x1b.provex.sync.v1.SyncMetricsR\ametrics\"R\n" +
+	"\ametrics\x18\x04 \x01(\v2\x1b.provex.sync.v1.SyncMetricsR\ametrics\x129\n" +
+	"\bmanifest\x18\x05 \x01(\v2\x1d.provex.sync.v1.ManifestStateR\bmanifest\"\xa1\x01\n" +
+	"\rManifestState\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\x04R\x06serial\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x18\n" +
+	"\awarning\x18\x03 \x01(\tR\awarning\x12!\n" +
+	"\fsync_stopped\x18\x04 \x01(\bR\vsyncStopped\"R\n" +
 	"\x05Range\x12\x1f\n" +
 	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x14\n" +
 	"\x05first\x18\x02 \x01(\x04R\x05first\x12\x12\n" +
@@ -1226,25 +1346,28 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\fruns_refused\x18\t \x01(\x03R\vrunsRefused\x12)\n" +
 	"\x10entries_repaired\x18\n" +
 	" \x01(\x03R\x0fentriesRepaired\x12)\n" +
-	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\xd7\x01\n" +
+	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\x80\x02\n" +
 	"\vPullRequest\x12!\n" +
 	"\x06member\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\x06member\x126\n" +
 	"\x04have\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x04have\x12'\n" +
 	"\n" +
 	"batch_size\x18\x04 \x01(\rB\b\xbaH\x05*\x03\x18\x88'R\tbatchSize\x127\n" +
-	"\x06repair\x18\x05 \x03(\v2\x15.provex.sync.v1.RangeB\b\xbaH\x05\x92\x01\x02\x10@R\x06repairJ\x04\b\x03\x10\x04R\x05holes\"\xba\x01\n" +
+	"\x06repair\x18\x05 \x03(\v2\x15.provex.sync.v1.RangeB\b\xbaH\x05\x92\x01\x02\x10@R\x06repair\x12'\n" +
+	"\x0fmanifest_serial\x18\x06 \x01(\x04R\x0emanifestSerialJ\x04\b\x03\x10\x04R\x05holes\"\xd6\x01\n" +
 	"\fPullResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12<\n" +
 	"\vcheckpoints\x18\x02 \x03(\v2\x1a.provex.sync.v1.CheckpointR\vcheckpoints\x12.\n" +
-	"\x06repair\x18\x04 \x01(\v2\x16.provex.sync.v1.RepairR\x06repairJ\x04\b\x03\x10\x04R\x05fills\"u\n" +
+	"\x06repair\x18\x04 \x01(\v2\x16.provex.sync.v1.RepairR\x06repair\x12\x1a\n" +
+	"\bmanifest\x18\x05 \x01(\fR\bmanifestJ\x04\b\x03\x10\x04R\x05fills\"u\n" +
 	"\x06Repair\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.provex.sync.v1.CheckpointR\n" +
-	"checkpoint\"n\n" +
+	"checkpoint\"\x97\x01\n" +
 	"\x0fAnnounceRequest\x12!\n" +
 	"\x06member\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\x06member\x128\n" +
-	"\x05heads\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x05heads\"\x12\n" +
+	"\x05heads\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x05heads\x12'\n" +
+	"\x0fmanifest_serial\x18\x03 \x01(\x04R\x0emanifestSerial\"\x12\n" +
 	"\x10AnnounceResponse2\x94\x02\n" +
 	"\vSyncService\x12q\n" +
 	"\fGetSyncState\x12#.provex.sync.v1.GetSyncStateRequest\x1a$.provex.sync.v1.GetSyncStateResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/sync/state\x12C\n" +
@@ -1263,56 +1386,59 @@ func file_provex_sync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_provex_sync_v1_sync_proto_rawDescData
 }
 
-var file_provex_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_provex_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_provex_sync_v1_sync_proto_goTypes = []any{
 	(*Entry)(nil),                 // 0: provex.sync.v1.Entry
 	(*Checkpoint)(nil),            // 1: provex.sync.v1.Checkpoint
 	(*Position)(nil),              // 2: provex.sync.v1.Position
 	(*GetSyncStateRequest)(nil),   // 3: provex.sync.v1.GetSyncStateRequest
 	(*GetSyncStateResponse)(nil),  // 4: provex.sync.v1.GetSyncStateResponse
-	(*Range)(nil),                 // 5: provex.sync.v1.Range
-	(*OriginState)(nil),           // 6: provex.sync.v1.OriginState
-	(*Damage)(nil),                // 7: provex.sync.v1.Damage
-	(*PeerState)(nil),             // 8: provex.sync.v1.PeerState
-	(*SyncMetrics)(nil),           // 9: provex.sync.v1.SyncMetrics
-	(*PullRequest)(nil),           // 10: provex.sync.v1.PullRequest
-	(*PullResponse)(nil),          // 11: provex.sync.v1.PullResponse
-	(*Repair)(nil),                // 12: provex.sync.v1.Repair
-	(*AnnounceRequest)(nil),       // 13: provex.sync.v1.AnnounceRequest
-	(*AnnounceResponse)(nil),      // 14: provex.sync.v1.AnnounceResponse
-	nil,                           // 15: provex.sync.v1.OriginState.SealedForEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*ManifestState)(nil),         // 5: provex.sync.v1.ManifestState
+	(*Range)(nil),                 // 6: provex.sync.v1.Range
+	(*OriginState)(nil),           // 7: provex.sync.v1.OriginState
+	(*Damage)(nil),                // 8: provex.sync.v1.Damage
+	(*PeerState)(nil),             // 9: provex.sync.v1.PeerState
+	(*SyncMetrics)(nil),           // 10: provex.sync.v1.SyncMetrics
+	(*PullRequest)(nil),           // 11: provex.sync.v1.PullRequest
+	(*PullResponse)(nil),          // 12: provex.sync.v1.PullResponse
+	(*Repair)(nil),                // 13: provex.sync.v1.Repair
+	(*AnnounceRequest)(nil),       // 14: provex.sync.v1.AnnounceRequest
+	(*AnnounceResponse)(nil),      // 15: provex.sync.v1.AnnounceResponse
+	nil,                           // 16: provex.sync.v1.OriginState.SealedForEntry
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_provex_sync_v1_sync_proto_depIdxs = []int32{
-	6,  // 0: provex.sync.v1.GetSyncStateResponse.origins:type_name -> provex.sync.v1.OriginState
-	8,  // 1: provex.sync.v1.GetSyncStateResponse.peers:type_name -> provex.sync.v1.PeerState
-	9,  // 2: provex.sync.v1.GetSyncStateResponse.metrics:type_name -> provex.sync.v1.SyncMetrics
-	1,  // 3: provex.sync.v1.OriginState.checkpoint:type_name -> provex.sync.v1.Checkpoint
-	7,  // 4: provex.sync.v1.OriginState.damaged:type_name -> provex.sync.v1.Damage
-	15, // 5: provex.sync.v1.OriginState.sealed_for:type_name -> provex.sync.v1.OriginState.SealedForEntry
-	5,  // 6: provex.sync.v1.Damage.range:type_name -> provex.sync.v1.Range
-	16, // 7: provex.sync.v1.Damage.found_time:type_name -> google.protobuf.Timestamp
-	16, // 8: provex.sync.v1.PeerState.last_contact:type_name -> google.protobuf.Timestamp
-	16, // 9: provex.sync.v1.PeerState.last_error_time:type_name -> google.protobuf.Timestamp
-	2,  // 10: provex.sync.v1.PullRequest.have:type_name -> provex.sync.v1.Position
-	5,  // 11: provex.sync.v1.PullRequest.repair:type_name -> provex.sync.v1.Range
-	0,  // 12: provex.sync.v1.PullResponse.entries:type_name -> provex.sync.v1.Entry
-	1,  // 13: provex.sync.v1.PullResponse.checkpoints:type_name -> provex.sync.v1.Checkpoint
-	12, // 14: provex.sync.v1.PullResponse.repair:type_name -> provex.sync.v1.Repair
-	0,  // 15: provex.sync.v1.Repair.entries:type_name -> provex.sync.v1.Entry
-	1,  // 16: provex.sync.v1.Repair.checkpoint:type_name -> provex.sync.v1.Checkpoint
-	2,  // 17: provex.sync.v1.AnnounceRequest.heads:type_name -> provex.sync.v1.Position
-	3,  // 18: provex.sync.v1.SyncService.GetSyncState:input_type -> provex.sync.v1.GetSyncStateRequest
-	10, // 19: provex.sync.v1.SyncService.Pull:input_type -> provex.sync.v1.PullRequest
-	13, // 20: provex.sync.v1.SyncService.Announce:input_type -> provex.sync.v1.AnnounceRequest
-	4,  // 21: provex.sync.v1.SyncService.GetSyncState:output_type -> provex.sync.v1.GetSyncStateResponse
-	11, // 22: provex.sync.v1.SyncService.Pull:output_type -> provex.sync.v1.PullResponse
-	14, // 23: provex.sync.v1.SyncService.Announce:output_type -> provex.sync.v1.AnnounceResponse
-	21, // [21:24] is the sub-list for method output_type
-	18, // [18:21] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	7,  // 0: provex.sync.v1.GetSyncStateResponse.origins:type_name -> provex.sync.v1.OriginState
+	9,  // 1: provex.sync.v1.GetSyncStateResponse.peers:type_name -> provex.sync.v1.PeerState
+	10, // 2: provex.sync.v1.GetSyncStateResponse.metrics:type_name -> provex.sync.v1.SyncMetrics
+	5,  // 3: provex.sync.v1.GetSyncStateResponse.manifest:type_name -> provex.sync.v1.ManifestState
+	17, // 4: provex.sync.v1.ManifestState.expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 5: provex.sync.v1.OriginState.checkpoint:type_name -> provex.sync.v1.Checkpoint
+	8,  // 6: provex.sync.v1.OriginState.damaged:type_name -> provex.sync.v1.Damage
+	16, // 7: provex.sync.v1.OriginState.sealed_for:type_name -> provex.sync.v1.OriginState.SealedForEntry
+	6,  // 8: provex.sync.v1.Damage.range:type_name -> provex.sync.v1.Range
+	17, // 9: provex.sync.v1.Damage.found_time:type_name -> google.protobuf.Timestamp
+	17, // 10: provex.sync.v1.PeerState.last_contact:type_name -> google.protobuf.Timestamp
+	17, // 11: provex.sync.v1.PeerState.last_error_time:type_name -> google.protobuf.Timestamp
+	2,  // 12: provex.sync.v1.PullRequest.have:type_name -> provex.sync.v1.Position
+	6,  // 13: provex.sync.v1.PullRequest.repair:type_name -> provex.sync.v1.Range
+	0,  // 14: provex.sync.v1.PullResponse.entries:type_name -> provex.sync.v1.Entry
+	1,  // 15: provex.sync.v1.PullResponse.checkpoints:type_name -> provex.sync.v1.Checkpoint
+	13, // 16: provex.sync.v1.PullResponse.repair:type_name -> provex.sync.v1.Repair
+	0,  // 17: provex.sync.v1.Repair.entries:type_name -> provex.sync.v1.Entry
+	1,  // 18: provex.sync.v1.Repair.checkpoint:type_name -> provex.sync.v1.Checkpoint
+	2,  // 19: provex.sync.v1.AnnounceRequest.heads:type_name -> provex.sync.v1.Position
+	3,  // 20: provex.sync.v1.SyncService.GetSyncState:input_type -> provex.sync.v1.GetSyncStateRequest
+	11, // 21: provex.sync.v1.SyncService.Pull:input_type -> provex.sync.v1.PullRequest
+	14, // 22: provex.sync.v1.SyncService.Announce:input_type -> provex.sync.v1.AnnounceRequest
+	4,  // 23: provex.sync.v1.SyncService.GetSyncState:output_type -> provex.sync.v1.GetSyncStateResponse
+	12, // 24: provex.sync.v1.SyncService.Pull:output_type -> provex.sync.v1.PullResponse
+	15, // 25: provex.sync.v1.SyncService.Announce:output_type -> provex.sync.v1.AnnounceResponse
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_provex_sync_v1_sync_proto_init() }
@@ -1326,7 +1452,7 @@ func file_provex_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_sync_v1_sync_proto_rawDesc), len(file_provex_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

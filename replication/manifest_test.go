@@ -1,0 +1,237 @@
+package replication_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/federation"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+)
+
+// signedFederation is newFederation with a manifest signed by a federation
+// key, which it returns to sign the manifests that follow.
+func signedFederation(t *testing.T, members []string, peers map[string][]string) (*testFederation, ed25519.PrivateKey) {
+	t.Helper()
+	f := newFederation(t, members, peers)
+	_, fedKey, err := federation.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.manifest.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	return f, fedKey
+}
+
+// nextManifest copies m with the serial raised, changes it, and signs it.
+func nextManifest(t *testing.T, m *federation.Manifest, key ed25519.PrivateKey, change func(*federation.Manifest)) *federation.Manifest {
+	t.Helper()
+	n := *m
+	n.Members = append([]federation.Member(nil), m.Members...)
+	n.Serial++
+	if change != nil {
+		change(&n)
+	}
+	if err := n.Sign(key); err != nil {
+		t.Fatal(err)
+	}
+	return &n
+}
+
+func (f *testFederation) waitSerial(t *testing.T, serial uint64, members ...string) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() (bool, string) {
+		for _, m := range members {
+			if got := f.nodes[m].state(t).GetManifest().GetSerial(); got != serial {
+				return false, fmt.Sprintf("%s is on manifest serial %d, want %d", m, got, serial)
+			}
+		}
+		return true, ""
+	})
+}
+
+// TestManifestTravelsAddsRotatesAndRemoves runs a line of four nodes and
+// gives each new signed manifest to one node only, at one end: it reaches
+// all, and takes effect without a restart. A member's keys are rotated
+// (what it signed before still verifies, what it writes after verifies with
+// the new key), a new member joins and is synced (its first peer pulls from
+// it once it announces, though no node was configured to), and a removed
+// one is refused.
+func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
+	members := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
+	f, fedKey := signedFederation(t, members, line(members))
+	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
+	if err := federation.WriteKeyFile(keyFile, f.keys["cao-bang"]); err != nil {
+		t.Fatal(err)
+	}
+	f.nodes["cao-bang"].keyFile = keyFile
+	f.startAll()
+	createAgreements(t, f.nodes["cao-bang"], 5, "before")
+	f.waitConverged(t, map[string]uint64{"cao-bang": 5}, 15*time.Second)
+	oldKey := f.keys["cao-bang"].SigningPublic()
+
+	// Rotation: the member puts new keys in its key file, the ministry
+	// publishes them; the manifest goes to mofa, at the far end.
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		for i := range m.Members {
+			if m.Members[i].ID == "cao-bang" {
+				m.Members[i].PreviousPublicKeys = []ed25519.PublicKey{oldKey}
+				m.Members[i].PublicKey = rotated.SigningPublic()
+				m.Members[i].EncryptionKey = rotated.EncryptionPublic()
+			}
+		}
+	})
+	if err := f.nodes["mofa"].node.OfferManifest(m2); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 2, members...)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		got := f.nodes["cao-bang"].node.Store().SigningKey()
+		return got.Equal(rotated.SigningPublic()), "cao-bang still signs with its old key"
+	})
+	createAgreements(t, f.nodes["cao-bang"], 5, "after")
+	f.waitConverged(t, map[string]uint64{"cao-bang": 10}, 15*time.Second)
+	for _, id := range members {
+		keys, _ := f.nodes[id].node.Manifest().SigningKeys("cao-bang")
+		res, err := f.nodes[id].node.Store().VerifyLog(context.Background(), "cao-bang", keys, true)
+		if err != nil || len(res.Damaged) != 0 || res.BadCheckpoints != 0 || res.Verified != 10 {
+			t.Errorf("%s: cao-bang's log across the rotation: %+v, %v", id, res, err)
+		}
+		// The newest checkpoint is the new key's: it covers the whole log.
+		newOnly := []ed25519.PublicKey{rotated.SigningPublic()}
+		if res, err := f.nodes[id].node.Store().VerifyLog(context.Background(), "cao-bang", newOnly, true); err != nil || res.Verified != 10 {
+			t.Errorf("%s: the new key alone does not cover cao-bang's log: %+v, %v", id, res, err)
+		}
+	}
+
+	// What is not newer, not signed, or signed by another key is refused.
+	if err := f.nodes["lang-son"].node.OfferManifest(f.manifest); !errors.Is(err, federation.ErrNotNewer) {
+		t.Errorf("an older manifest: %v", err)
+	}
+	unsigned := *nextManifest(t, m2, fedKey, nil)
+	unsigned.Signature = nil
+	if err := f.nodes["lang-son"].node.OfferManifest(&unsigned); err == nil {
+		t.Error("an unsigned manifest was taken")
+	}
+	_, stranger, _ := federation.GenerateKey()
+	forged := nextManifest(t, m2, stranger, nil)
+	if err := f.nodes["lang-son"].node.OfferManifest(forged); err == nil {
+		t.Error("a manifest signed by another key was taken")
+	}
+	if got := f.nodes["lang-son"].node.Manifest().Serial; got != 2 {
+		t.Fatalf("lang-son is on serial %d after refusals", got)
+	}
+
+	// A new member joins through a manifest given to cao-bang, and its
+	// node, started on it, is synced; quang-ninh leaves and is refused.
+	newcomer, err := federation.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddrs(t, 1)[0]
+	m3 := nextManifest(t, m2, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
+			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
+	})
+	if err := f.nodes["cao-bang"].node.OfferManifest(m3); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 3, members...)
+	f.keys["ha-noi"] = newcomer
+	f.manifest = m3
+	f.peers["ha-noi"] = []string{"mofa"}
+	f.nodes["ha-noi"] = &testNode{member: "ha-noi", dir: t.TempDir(), addr: addr, fed: f}
+	f.start("ha-noi")
+	createAgreements(t, f.nodes["ha-noi"], 3, "new")
+	f.waitConverged(t, map[string]uint64{"ha-noi": 3, "cao-bang": 10}, 15*time.Second)
+
+	// ha-noi leaves, by a manifest given to cao-bang: the others take it,
+	// ha-noi cannot (it does not list ha-noi), and its peer refuses it.
+	m4 := nextManifest(t, m3, fedKey, func(m *federation.Manifest) {
+		var kept []federation.Member
+		for _, mem := range m.Members {
+			if mem.ID != "ha-noi" {
+				kept = append(kept, mem)
+			}
+		}
+		m.Members = kept
+	})
+	if err := f.nodes["cao-bang"].node.OfferManifest(m4); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 4, members...)
+	if got := f.nodes["ha-noi"].node.Manifest().Serial; got != 3 {
+		t.Errorf("ha-noi took serial %d, which removes it", got)
+	}
+	stream, err := f.peerClient(t, f.nodes["mofa"], "ha-noi").Pull(context.Background(), &syncv1.PullRequest{Member: "ha-noi"})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a removed member's pull: %v, want PermissionDenied", err)
+	}
+	// What it wrote while a member stays, verified, on the others.
+	if o := f.nodes["cao-bang"].origin(t, "ha-noi"); o.GetSeq() != 3 {
+		t.Errorf("cao-bang holds ha-noi up to %d", o.GetSeq())
+	}
+}
+
+// TestStaleManifestFailsClosed: past its expiry's grace a node neither
+// pulls nor serves its peers, says so in its sync state and health, and
+// still answers its own API; a newer signed manifest given to one node
+// brings sync back on both.
+func TestStaleManifestFailsClosed(t *testing.T) {
+	members := []string{"cao-bang", "lang-son"}
+	f := newFederation(t, members, line(members))
+	_, fedKey, err := federation.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := time.Now().Add(-federation.ExpiryGrace - time.Hour)
+	f.manifest.Issued, f.manifest.Expires = expired.AddDate(-1, 0, 0), expired
+	if err := f.manifest.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	f.startAll()
+	createAgreements(t, f.nodes["cao-bang"], 3, "stale") // its own API still serves
+	st := f.nodes["lang-son"].state(t).GetManifest()
+	if !st.GetSyncStopped() || st.GetWarning() == "" {
+		t.Fatalf("sync state of a stale manifest: %+v", st)
+	}
+	if problems := f.nodes["lang-son"].node.Problems(context.Background()); len(problems) == 0 {
+		t.Error("health shows no problem with a stale manifest")
+	}
+	stream, err := f.peerClient(t, f.nodes["cao-bang"], "lang-son").Pull(context.Background(), &syncv1.PullRequest{Member: "lang-son", ManifestSerial: 1})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("a pull from a node past its grace: %v, want FailedPrecondition", err)
+	}
+	if o := f.nodes["lang-son"].origin(t, "cao-bang"); o.GetSeq() != 0 {
+		t.Fatalf("lang-son synced %d entries on a stale manifest", o.GetSeq())
+	}
+	fresh := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		m.Issued, m.Expires = time.Now().Truncate(time.Second), time.Now().AddDate(1, 0, 0).Truncate(time.Second)
+	})
+	if err := f.nodes["cao-bang"].node.OfferManifest(fresh); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 2, members...)
+	f.waitConverged(t, map[string]uint64{"cao-bang": 3}, 15*time.Second)
+	if st := f.nodes["lang-son"].state(t).GetManifest(); st.GetSyncStopped() || st.GetWarning() != "" {
+		t.Errorf("after a fresh manifest: %+v", st)
+	}
+}

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/provex/provex/federation"
+)
+
+// ownKeys returns the private key the node signs with under manifest m:
+// the one whose public half m names for member. A key rotated into the key
+// file while the node ran (provex keygen --rotate) is read from keyFile, and
+// keys is updated. It fails when m does not list member, or names keys the
+// node does not hold: a manifest the node cannot work with.
+func ownKeys(m *federation.Manifest, member string, keys *federation.NodeKeys, keyFile string) (ed25519.PrivateKey, error) {
+	self, ok := m.Member(member)
+	if !ok {
+		return nil, fmt.Errorf("member %q is not in the federation manifest (serial %d)", member, m.Serial)
+	}
+	key, ok := keys.SigningKeyFor(self.PublicKey)
+	if (!ok || !keys.HasEncryptionKey(self.EncryptionKey)) && keyFile != "" {
+		if fresh, err := federation.ReadKeyFile(keyFile); err == nil {
+			*keys = fresh
+			key, ok = keys.SigningKeyFor(self.PublicKey)
+		}
+	}
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("the node key does not match %s's public key in the federation manifest (serial %d); if the member's keys were rotated, the node's key file must hold the new ones (provex keygen --rotate)", member, m.Serial)
+	case !keys.HasEncryptionKey(self.EncryptionKey):
+		return nil, fmt.Errorf("none of the node's encryption keys matches %s's encryption_key in the federation manifest (serial %d)", member, m.Serial)
+	}
+	return key, nil
+}
+
+// manifestPollInterval is how often the node looks at its manifest file
+// for a newer one.
+const manifestPollInterval = time.Second
+
+// watchManifest takes a newer signed manifest written to path while the
+// node runs: it is checked like one from a peer (signed by the federation
+// key the node trusts, a higher serial), takes effect, and is passed on to
+// the peers. Until ctx ends.
+func (n *Node) watchManifest(ctx context.Context, path string) {
+	var last os.FileInfo
+	if fi, err := os.Stat(path); err == nil {
+		last = fi
+	}
+	ticker := time.NewTicker(manifestPollInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		fi, err := os.Stat(path)
+		if err != nil || last != nil && fi.ModTime().Equal(last.ModTime()) && fi.Size() == last.Size() {
+			continue
+		}
+		last = fi
+		m, err := federation.LoadManifest(path)
+		if err == nil {
+			err = n.manifest.Offer(m)
+		}
+		switch {
+		case err == nil:
+			n.log.Info("took the newer federation manifest from its file", "file", path, "serial", m.Serial)
+		case errors.Is(err, federation.ErrNotNewer):
+		default:
+			n.log.Warn("refused the federation manifest in its file", "file", path, "err", err)
+		}
+	}
+}
+
+// OfferManifest gives the node a newer signed manifest, as its file or a
+// peer would: it takes effect only if the federation key the node trusts
+// signed it and its serial is higher (federation.ErrNotNewer otherwise),
+// and then travels to the peers.
+func (n *Node) OfferManifest(m *federation.Manifest) error { return n.manifest.Offer(m) }
+
+// Manifest is the manifest the node uses now.
+func (n *Node) Manifest() *federation.Manifest { return n.manifest.Load() }
