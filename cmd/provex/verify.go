@@ -28,14 +28,25 @@ type verifySources struct {
 	manifest *federation.Manifest
 }
 
-// openForVerify opens the node database at path with the keys to check
-// it: the node's public key from keyFile (--key, or node.key in its data
-// directory), else from the manifest; the manifest from --manifest, else
-// the copy the node saved when it last started (which someone with the
-// database file could have replaced: give your own copy to rule that out). It says on w where the
-// keys come from when that is not the operator's choice.
-func openForVerify(ctx context.Context, w io.Writer, path, keyFile, manifestFile string) (*verifySources, error) {
+// openForVerify opens a node's database, dir's provex.db or the file
+// dbFile (a backup), with the keys to check it: the node's public key from
+// keyFile (default node.key in dir; a backup lies outside any data
+// directory, so only --key names its key file), else from the manifest;
+// the manifest from --manifest, else the copy the node saved when it last
+// started (which someone with the database file could have replaced: give
+// your own copy to rule that out). It says on w where the keys come from
+// when that is not the operator's choice.
+func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manifestFile string) (*verifySources, error) {
 	var src verifySources
+	path := dbFile
+	if path == "" {
+		path = filepath.Join(dir, server.DatabaseFile)
+		if keyFile == "" {
+			if _, err := os.Stat(filepath.Join(dir, server.KeyFile)); err == nil {
+				keyFile = filepath.Join(dir, server.KeyFile)
+			}
+		}
+	}
 	if keyFile != "" {
 		keys, err := federation.ReadKeyFile(keyFile)
 		if err != nil {
@@ -110,20 +121,14 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	// A backup lies outside any data directory, so its node's key file is
-	// found only through --key (or the saved manifest).
-	path, what := *dbFile, "the database "+*dbFile
-	if path == "" {
-		path, what = filepath.Join(*dataDir, server.DatabaseFile), "the data directory "+*dataDir
-		if *keyFile == "" {
-			if _, err := os.Stat(filepath.Join(*dataDir, server.KeyFile)); err == nil {
-				*keyFile = filepath.Join(*dataDir, server.KeyFile)
-			}
+	what := "the data directory " + *dataDir
+	if *dbFile != "" {
+		if isSet(fs, "data") {
+			return &cli.UsageError{Msg: "verify: give --data DIR or --db FILE, not both"}
 		}
-	} else if isSet(fs, "data") {
-		return &cli.UsageError{Msg: "verify: give --data DIR or --db FILE, not both"}
+		what = "the database " + *dbFile
 	}
-	src, err := openForVerify(ctx, env.Stdout, path, *keyFile, *manifestFile)
+	src, err := openForVerify(ctx, env.Stdout, *dataDir, *dbFile, *keyFile, *manifestFile)
 	if err != nil {
 		return err
 	}
