@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/provex/provex/internal/atomicfile"
 	"github.com/provex/provex/internal/ownerfile"
 )
 
@@ -118,7 +119,7 @@ func WriteKeyFile(path string, keys NodeKeys) error {
 	if err != nil {
 		return fmt.Errorf("federation: write key file: %w", err)
 	}
-	if err := writeAtomic(path, data, 0o600, false); err != nil {
+	if err := atomicfile.Write(path, data, 0o600, false); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("federation: write key file: %s already exists; refusing to overwrite a node key (move it away first)", path)
 		}
@@ -145,7 +146,7 @@ func RotateEncryptionKey(path string) (NodeKeys, error) {
 	if err != nil {
 		return NodeKeys{}, fmt.Errorf("federation: rotate key: %w", err)
 	}
-	if err := writeAtomic(path, data, 0o600, true); err != nil {
+	if err := atomicfile.Write(path, data, 0o600, true); err != nil {
 		return NodeKeys{}, fmt.Errorf("federation: rotate key: %w", err)
 	}
 	return keys, nil

@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/provex/provex/internal/atomicfile"
 	"github.com/provex/provex/resource"
 )
 
@@ -378,7 +378,7 @@ func (m *Manifest) WriteFile(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(path, data, 0o644, true); err != nil {
+	if err := atomicfile.Write(path, data, 0o644, true); err != nil {
 		return fmt.Errorf("federation: write manifest: %w", err)
 	}
 	return nil
@@ -485,68 +485,6 @@ func DevFederationKey(ids, addrs []string, now time.Time) (*Manifest, map[string
 	}
 	m.FederationKey = fedPub
 	return m, keys, fedKey, nil
-}
-
-// writeAtomic writes data to a temporary file in path's directory, syncs it
-// and moves it to path. With replace, an existing file is replaced; without,
-// an existing file makes it fail and stay untouched.
-func writeAtomic(path string, data []byte, mode os.FileMode, replace bool) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-		}
-		os.Remove(tmpName) // after a rename there is nothing left to remove
-	}()
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	err = tmp.Close()
-	tmp = nil
-	if err != nil {
-		return err
-	}
-	if replace {
-		err = os.Rename(tmpName, path)
-	} else {
-		// A hard link fails if path exists, so no check-then-write race.
-		err = os.Link(tmpName, path)
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			// Filesystems without hard links: check, then rename.
-			if _, statErr := os.Lstat(path); statErr == nil {
-				err = &os.PathError{Op: "write", Path: path, Err: os.ErrExist}
-			} else if errors.Is(statErr, os.ErrNotExist) {
-				err = os.Rename(tmpName, path)
-			}
-		}
-	}
-	if err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a rename in dir durable, where the platform allows.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // CAPool returns the federation CA's certificates as a pool for verifying

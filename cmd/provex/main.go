@@ -28,6 +28,8 @@ func commands() []cli.Command {
 		tokenCommand,
 		auditCommand,
 		verifyCommand,
+		backupCommand,
+		restoreBackupCommand,
 		{Name: "keygen", Usage: "[--out node.key | --rotate-encryption node.key] [--member SLUG --address HOST:PORT]", Summary: "make a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
 	}, cli.Commands()...)
 }
@@ -73,8 +75,12 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "provex: the data exchange of the provincial Departments of Foreign Affairs")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n  %-9s   %s\n", c.Name, c.Summary, "", c.Usage)
+		width = max(width, len(c.Name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s %s\n  %-*s   %s\n", width, c.Name, c.Summary, width, "", c.Usage)
 	}
 	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+").")
 }

@@ -120,7 +120,7 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return &cli.UsageError{Msg: "audit verify: " + err.Error()}
 	}
-	src, err := openForVerify(ctx, env.Stdout, *dataDir, *keyFile, *manifestFile)
+	src, err := openForVerify(ctx, env.Stdout, *dataDir, "", *keyFile, *manifestFile)
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/provex/provex/storage/sqlite"
 )
 
-var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR] [--manifest FILE] [--key FILE] [--repair]",
-	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries), audit trail and summary rollups from its database file", Run: runVerify}
+var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR | --db FILE] [--manifest FILE] [--key FILE] [--repair]",
+	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries), audit trail and summary rollups from its database file (--db: a backup)", Run: runVerify}
 
 // verifySources are the keys an offline check trusts: the node's own public
 // key from its key file, and the other members' from a manifest.
@@ -30,18 +30,23 @@ type verifySources struct {
 	manifest *federation.Manifest
 }
 
-// openForVerify opens a node's database with the keys to check it: the
-// node's public key from --key (default DIR/node.key), else from the
-// manifest; the manifest from --manifest, else the copy the node saved when
-// it last started (which someone with the database file could have
-// replaced: give your own copy to rule that out). It says on w where the
-// keys come from when that is not the operator's choice.
-func openForVerify(ctx context.Context, w io.Writer, dir, keyFile, manifestFile string) (*verifySources, error) {
+// openForVerify opens a node's database, dir's provex.db or the file
+// dbFile (a backup), with the keys to check it: the node's public key from
+// keyFile (default node.key in dir; a backup lies outside any data
+// directory, so only --key names its key file), else from the manifest;
+// the manifest from --manifest, else the copy the node saved when it last
+// started (which someone with the database file could have replaced: give
+// your own copy to rule that out). It says on w where the keys come from
+// when that is not the operator's choice.
+func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manifestFile string) (*verifySources, error) {
 	var src verifySources
-	if keyFile == "" {
-		keyFile = filepath.Join(dir, server.KeyFile)
-		if _, err := os.Stat(keyFile); err != nil {
-			keyFile = ""
+	path := dbFile
+	if path == "" {
+		path = filepath.Join(dir, server.DatabaseFile)
+		if keyFile == "" {
+			if _, err := os.Stat(filepath.Join(dir, server.KeyFile)); err == nil {
+				keyFile = filepath.Join(dir, server.KeyFile)
+			}
 		}
 	}
 	if keyFile != "" {
@@ -61,9 +66,8 @@ func openForVerify(ctx context.Context, w io.Writer, dir, keyFile, manifestFile 
 		}
 		src.manifest = m
 	}
-	path := filepath.Join(dir, server.DatabaseFile)
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no node database in %s: %w", dir, err)
+		return nil, fmt.Errorf("no node database: %w", err)
 	}
 	probe, err := sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -86,7 +90,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, keyFile, manifestFile 
 		}
 	}
 	if src.own == nil {
-		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked")
+		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked; give --key")
 	}
 	if src.db, err = sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own)}); err != nil {
 		return nil, err
@@ -117,13 +121,21 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "data", "the node's data directory")
+	dbFile := fs.String("db", "", "a node's database file instead of a data directory: a backup from provex backup")
 	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
 	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
 	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount")
-	if err := fs.Parse(args); err != nil {
-		return &cli.UsageError{Msg: "verify: " + err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	src, err := openForVerify(ctx, env.Stdout, *dataDir, *keyFile, *manifestFile)
+	what := "the data directory " + *dataDir
+	if *dbFile != "" {
+		if isSet(fs, "data") {
+			return &cli.UsageError{Msg: "verify: give --data DIR or --db FILE, not both"}
+		}
+		what = "the database " + *dbFile
+	}
+	src, err := openForVerify(ctx, env.Stdout, *dataDir, *dbFile, *keyFile, *manifestFile)
 	if err != nil {
 		return err
 	}
@@ -160,14 +172,34 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The logs' hashes cover the records' content; the file check covers
+	// the columns and indexes derived from it, and the file's structure.
+	fileProblems, err := src.db.CheckFile(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range fileProblems {
+		fmt.Fprintln(env.Stdout, "PROBLEM: database file:", p)
+	}
+	if len(fileProblems) == 0 {
+		fmt.Fprintln(env.Stdout, "database file: SQLite integrity check passed (tables, indexes, pages)")
+	}
+	problems += len(fileProblems)
 	wrong, err := checkRollups(ctx, env.Stdout, src.db, *repair)
 	if err != nil {
 		return err
 	}
 	if bad > 0 || problems > 0 || wrong > 0 {
-		return errors.New("the data directory " + *dataDir + " does not verify")
+		return errors.New(what + " does not verify")
 	}
 	return nil
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // checkAudit checks the audit trail, prints what it finds, and returns the

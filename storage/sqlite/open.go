@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -39,6 +40,7 @@ import (
 	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/atomicfile"
 	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -353,6 +355,106 @@ func OpenConns(path string, readOnly bool) (*sql.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// BackupInfo is what Backup copied: whose database, its size, and how far
+// it holds each origin's log.
+type BackupInfo struct {
+	Member string
+	Bytes  int64
+	Heads  []BackupHead
+}
+
+// BackupHead is the last sequence number of one origin's log in a backup.
+type BackupHead struct {
+	Origin string
+	Seq    uint64
+}
+
+// Backup writes a consistent copy of the database at path to out, while a
+// node may hold path open and write to it. The copy is one self-contained
+// file (no -wal), owner-only, written atomically; out, and any -wal or -shm
+// beside it, must not exist, as SQLite would read a stale WAL into the
+// copy. Copying a backup into a data directory is the same operation.
+//
+// It reads through a connection of its own rather than Open: Open writes
+// (migrations, rollups, statistics) and would compete with the serving
+// node's writer, while VACUUM INTO copies one read transaction's snapshot
+// and never blocks it.
+func Backup(ctx context.Context, path, out string) (*BackupInfo, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("backup: no database at %s: %w", path, err)
+	}
+	for _, f := range []string{out, out + "-wal", out + "-shm"} {
+		if _, err := os.Lstat(f); err == nil {
+			return nil, fmt.Errorf("backup: %s already exists; a backup never overwrites a file: give another name or move it away", f)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
+	// Read-only, but without query_only: that forbids VACUUM INTO writing
+	// its output even though the source is never written.
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Set("_busy_timeout", "10000")
+	src, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", path, err)
+	}
+	defer src.Close()
+	src.SetMaxOpenConns(1)
+	var info *BackupInfo
+	err = atomicfile.Fill(out, ownerfile.FileMode, false, func(f *os.File) error {
+		if _, err := src.ExecContext(ctx, "VACUUM INTO ?", f.Name()); err != nil {
+			return err
+		}
+		var err error
+		if info, err = describeBackup(ctx, f.Name()); err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		info.Bytes = fi.Size()
+		return err
+	})
+	if errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("backup: %s appeared while the copy was made; a backup never overwrites a file", out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", path, err)
+	}
+	return info, nil
+}
+
+// describeBackup reads whose database the copy at path is and its logs'
+// heads. A file that is not a provex database fails here, before it takes
+// its name.
+func describeBackup(ctx context.Context, path string) (*BackupInfo, error) {
+	db, err := sql.Open("sqlite3", dsn(path, true))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	info := &BackupInfo{}
+	if err := db.QueryRowContext(ctx, "SELECT member FROM node").Scan(&info.Member); err != nil {
+		return nil, fmt.Errorf("not a provex node's database (it does not say whose it is): %w", err)
+	}
+	// One index seek per origin, as in Origins, rather than a scan.
+	origin := ""
+	for {
+		var next sql.NullString
+		if err := db.QueryRowContext(ctx, "SELECT min(origin) FROM changes WHERE origin > ?", origin).Scan(&next); err != nil {
+			return nil, err
+		}
+		if !next.Valid {
+			return info, nil
+		}
+		origin = next.String
+		h := BackupHead{Origin: origin}
+		if err := db.QueryRowContext(ctx, "SELECT max(seq) FROM changes WHERE origin = ?", origin).Scan(&h.Seq); err != nil {
+			return nil, err
+		}
+		info.Heads = append(info.Heads, h)
+	}
 }
 
 // dsn builds the connection string. Every connection gets the same pragmas
