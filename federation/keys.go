@@ -172,7 +172,7 @@ func RotateKeys(path string) (NodeKeys, error) {
 	if err != nil {
 		return NodeKeys{}, fmt.Errorf("federation: rotate keys: %w", err)
 	}
-	if err := writeAtomic(path, data, 0o600, true); err != nil {
+	if err := atomicfile.Write(path, data, 0o600, true); err != nil {
 		return NodeKeys{}, fmt.Errorf("federation: rotate keys: %w", err)
 	}
 	return keys, nil

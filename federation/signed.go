@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/provex/provex/internal/atomicfile"
 	"github.com/provex/provex/internal/ownerfile"
 )
 
@@ -220,7 +221,7 @@ func WriteSigningKeyFile(path string, key ed25519.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("federation: write signing key: %w", err)
 	}
-	if err := writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: signingKeyType, Bytes: der}), 0o600, false); err != nil {
+	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: signingKeyType, Bytes: der}), 0o600, false); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("federation: write signing key: %s already exists; refusing to overwrite a key (move it away first)", path)
 		}

@@ -105,7 +105,7 @@ func TestBackupUnderWritesIsConsistent(t *testing.T) {
 	if err != nil || head.Seq != info.Heads[0].Seq {
 		t.Fatalf("copy's head %d (%v), Backup said %d", head.Seq, err, info.Heads[0].Seq)
 	}
-	res, err := cp.VerifyLog(ctx, "cao-bang", pub, true)
+	res, err := cp.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true)
 	if err != nil || len(res.Damaged) != 0 || uint64(res.Checked) != head.Seq {
 		t.Fatalf("copy's log: %+v, %v", res, err)
 	}
