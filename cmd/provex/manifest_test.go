@@ -164,6 +164,11 @@ func TestManifestCommands(t *testing.T) {
 	if err := federation.WriteSigningKeyFile(filepath.Join(dir, "other.key"), stranger); err != nil {
 		t.Fatal(err)
 	}
+	if runtime.GOOS != "windows" {
+		mustChmod(t, filepath.Join(dir, "federation.key"), 0o644)
+		refused(1, "chmod 600", "", "manifest", "sign")
+		mustChmod(t, filepath.Join(dir, "federation.key"), 0o600)
+	}
 	refused(1, "names the federation key", "", "manifest", "sign", "--federation-key", "other.key")
 	refused(1, "names the federation key", "", "manifest", "sign", "--federation-key", "other.key", "--accept-changes")
 	refused(1, "names the federation key", "", "manifest", "remove", "--member", "cao-bang", "--federation-key", "other.key")
@@ -306,6 +311,16 @@ func TestREADMEOperatorPathMakesTheFederation(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, id, "tls.crt")); err != nil {
 			t.Errorf("%s has no certificate: %v", id, err)
 		}
+	}
+	// Every change the block makes is signed with the next serial.
+	changes := 0
+	for _, c := range cmds {
+		if strings.HasPrefix(c, "provex manifest ") && !strings.HasPrefix(c, "provex manifest show") {
+			changes++
+		}
+	}
+	if m.Serial != changes {
+		t.Errorf("serial %d after %d changes", m.Serial, changes)
 	}
 	if len(m.Members) < 3 {
 		t.Errorf("the README's federation has %d members", len(m.Members))
