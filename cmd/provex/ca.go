@@ -86,7 +86,7 @@ func runCAInit(env *cli.Env, args []string) error {
 	certPath := filepath.Join(*dir, pki.CACertFile)
 	fmt.Fprintf(env.Stderr, "wrote %s (the federation CA certificate, expires %s)\n", certPath, ca.Certificate().NotAfter.UTC().Format(time.RFC3339))
 	fmt.Fprintf(env.Stderr, "wrote %s (the CA private key: keep it private and offline; nodes never need it)\n", filepath.Join(*dir, pki.CAKeyFile))
-	fmt.Fprintf(env.Stderr, "put the CA certificate into the federation manifest's ca: field, as below, then issue each node's certificate with\n  provex ca issue --ca-dir %s --member SLUG --host HOST --out NODE_DATA_DIR\n", *dir)
+	fmt.Fprintf(env.Stderr, "provex manifest init --ca-dir %s puts the CA certificate (printed below) into the federation manifest; issue each node's certificate with\n  provex ca issue --ca-dir %s --member SLUG --host HOST --out NODE_DATA_DIR\n", *dir, *dir)
 	fmt.Fprintf(env.Stdout, "ca: |\n%s", indent(string(ca.CertPEM()), "  "))
 	return nil
 }

@@ -30,7 +30,8 @@ func commands() []cli.Command {
 		verifyCommand,
 		backupCommand,
 		restoreBackupCommand,
-		{Name: "keygen", Usage: "[--out node.key | --rotate-encryption node.key] [--member SLUG --address HOST:PORT]", Summary: "make a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
+		{Name: "keygen", Usage: keygenUsage, Summary: "make (or rotate) a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
+		manifestCommand,
 	}, cli.Commands()...)
 }
 

@@ -195,12 +195,6 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	return nil
 }
 
-// isSet reports whether the flag name was given on the command line.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
 
 // checkAudit checks the audit trail, prints what it finds, and returns the
 // number of problems.
