@@ -195,7 +195,6 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	return nil
 }
 
-
 // checkAudit checks the audit trail, prints what it finds, and returns the
 // number of problems.
 func (s *verifySources) checkAudit(ctx context.Context, w io.Writer) (int, error) {
