@@ -28,6 +28,7 @@ func commands() []cli.Command {
 		tokenCommand,
 		auditCommand,
 		verifyCommand,
+		restoreCommand,
 		{Name: "keygen", Usage: "[--out node.key | --rotate-encryption node.key] [--member SLUG --address HOST:PORT]", Summary: "make a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
 	}, cli.Commands()...)
 }
