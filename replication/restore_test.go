@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,40 @@ func TestRestoreSaysWhatIsMissing(t *testing.T) {
 	}
 	if got.Held != "" || got.Head != 6 {
 		t.Fatalf("restore run again: head %d, held %q", got.Head, got.Held)
+	}
+}
+
+// TestNodeBehindItsPeersCopyDoesNotFork: a node is started on an old copy
+// of its data directory (a backup), missing entries it wrote since. Its
+// peer holds them and sends its newest checkpoint of the node's log, which
+// verifies with the node's key: the node refuses writes until the entries
+// come back as repairs, then writes after them. No peer refuses a run.
+func TestNodeBehindItsPeersCopyDoesNotFork(t *testing.T) {
+	f := newFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 3, "a")
+	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
+	f.stop(p1)
+	old := f.nodes[p1].dir
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(old)); err != nil {
+		t.Fatal(err)
+	}
+	a := f.start(p1)
+	createAgreements(t, a, 3, "b")
+	f.waitConverged(t, map[string]uint64{p1: 6}, 10*time.Second)
+	f.stop(p1)
+	f.nodes[p1].dir = backup
+	a = f.start(p1)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := a.origin(t, p1)
+		return st.GetSeq() == 6 && len(st.GetDamaged()) == 0, fmt.Sprintf("own log: seq %d damaged %v", st.GetSeq(), st.GetDamaged())
+	})
+	if err := tryCreate(a, "after"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 7}, 10*time.Second)
+	if r := f.nodes[p2].metrics(t).GetRunsRefused(); r != 0 {
+		t.Errorf("the peer refused %d runs: the node forked its log", r)
 	}
 }
