@@ -4,6 +4,7 @@
 //	go run ./bench crud [-duration 5s] [-rounds 1] [-busy 0]   Create and Get, concurrency 1 and 64, beside busy CPU-bound processes
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
 //	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed, vs NATS JetStream (bench/jetstream); bytes per record by table
+//	go run ./bench restore [-records 200000]    a node restoring its own log (30% sealed) from one peer vs the plain batched insert of its rows
 //	go run ./bench sealing                      Create of public, national and restricted records
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //	go run ./bench summary [-records 1000000]   national summaries over many records
@@ -37,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|propagation|summary|security|sealing|soak|reads|gateway|memory [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|restore|propagation|summary|security|sealing|soak|reads|gateway|memory [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -48,6 +49,8 @@ func main() {
 		err = runList(os.Args[2:])
 	case "catchup":
 		err = runCatchUp(os.Args[2:])
+	case "restore":
+		err = runRestore(os.Args[2:])
 	case "propagation":
 		err = runPropagation(os.Args[2:])
 	case "security":

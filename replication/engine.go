@@ -70,7 +70,11 @@ type Config struct {
 	// auth). Only for tests and benchmarks of sync alone: without it such a
 	// call is refused.
 	TrustClaimedMember bool
-	Logger             *slog.Logger
+	// Restoring accepts entries of the node's own origin from peers (the
+	// store must take them: sqlite's Options.Restore). Only provex restore
+	// sets it; a serving node is the sole writer of its log.
+	Restoring bool
+	Logger    *slog.Logger
 }
 
 // DialOptions are the options of a connection to a peer, but its
@@ -115,6 +119,12 @@ type Engine struct {
 	changed, recheck chan struct{}
 	// lastTrigger is when triggerOthers last woke the peers (Unix ns).
 	lastTrigger atomic.Int64
+
+	// ownSigned is the newest checkpoint of this node's own log that a
+	// peer showed, verified with the node's key, and who showed it.
+	ownMu     sync.Mutex
+	ownSigned changelog.Checkpoint
+	ownFrom   string
 }
 
 type metrics struct {
@@ -716,9 +726,10 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 	}
 	for _, pe := range resp.GetEntries() {
 		entry := entryFromProto(pe)
-		if entry.Origin == e.cfg.Member {
+		if entry.Origin == e.cfg.Member && !e.cfg.Restoring {
 			// Only this node writes its own log; a copy from elsewhere adds
-			// nothing (honest servers do not send it).
+			// nothing. (A peer sends it when this node's log is behind its
+			// copy: the checkpoints that come with it say so, below.)
 			continue
 		}
 		r := st.runs[entry.Origin]
@@ -751,6 +762,11 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 	}
 	for _, pc := range resp.GetCheckpoints() {
 		cp := checkpointFromProto(pc)
+		if cp.Origin == e.cfg.Member {
+			if err := e.ownCheckpoint(ctx, p, cp); err != nil {
+				return err
+			}
+		}
 		r := st.runs[cp.Origin]
 		if r == nil || r.refused || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
 			continue // covers entries this node has already

@@ -143,12 +143,27 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	if err != nil {
 		return err
 	}
+	// The caller's own log first: a caller that holds less of it than
+	// this node lost entries it wrote (a restore from peers), and it must
+	// know how far its log went before it takes anything else.
+	if i := slices.IndexFunc(origins, func(o storage.OriginState) bool { return o.Origin == caller }); i > 0 {
+		own := origins[i]
+		copy(origins[1:i+1], origins[:i])
+		origins[0] = own
+	}
 	for _, o := range origins {
 		from := have[o.Origin].GetSeq()
-		// A member is the authority on its own log: it never needs it back.
+		if o.Origin == caller && o.Checkpoint.Seq > from {
+			// The caller lost entries it wrote: first the newest of its
+			// checkpoints held here, which may reach past the entries this
+			// node can serve, so that it learns how far its log went.
+			if err := stream.Send(&syncv1.PullResponse{Checkpoints: []*syncv1.Checkpoint{checkpointToProto(o.Checkpoint)}}); err != nil {
+				return err
+			}
+		}
 		// The log of an origin not in the manifest (a member removed)
 		// would be of use to no one.
-		if _, member := s.e.manifest().Member(o.Origin); o.Origin == caller || from >= o.Seq || !member {
+		if _, member := s.e.manifest().Member(o.Origin); from >= o.Seq || !member {
 			continue
 		}
 		prev := changelog.ZeroHash

@@ -30,6 +30,7 @@ func commands() []cli.Command {
 		verifyCommand,
 		backupCommand,
 		restoreBackupCommand,
+		restoreCommand,
 		{Name: "keygen", Usage: keygenUsage, Summary: "make (or rotate) a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
 		manifestCommand,
 	}, cli.Commands()...)

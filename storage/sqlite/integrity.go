@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"time"
@@ -667,4 +668,44 @@ func (db *DB) SavedManifest(ctx context.Context) (*federation.Manifest, error) {
 		return nil, err
 	}
 	return federation.ParseManifest(data)
+}
+
+// Holds on the node's own log. A restore from peers that could not reach
+// every member cannot know whether an unreached one holds newer entries of
+// the node's log than it got back: writing on could give a seq two
+// different entries. It holds the log as damage from the entry after the
+// restored head on, open-ended, so that writes are refused (ownLogBrokenReason)
+// until an operator runs the restore again or accepts the risk.
+
+// OpenEnded is the last seq of a hold: no entry will ever reach it.
+const OpenEnded = uint64(math.MaxInt64)
+
+// HoldOwnLog refuses writes of the node's own log after its head, with why.
+func (db *DB) HoldOwnLog(ctx context.Context, why string) error {
+	after := db.currentHead().Seq
+	return db.ReportDamage(ctx, storage.Damage{Range: changelog.Range{Origin: db.origin, First: after + 1, Last: OpenEnded}, Problem: why})
+}
+
+// OwnLogHold returns the hold on the node's own log, if there is one.
+func (db *DB) OwnLogHold() (storage.Damage, bool) {
+	for _, d := range db.Damaged(db.origin) {
+		if d.Last == OpenEnded {
+			return d, true
+		}
+	}
+	return storage.Damage{}, false
+}
+
+// ReleaseOwnLog lifts the hold on the node's own log; damage known
+// elsewhere stays.
+func (db *DB) ReleaseOwnLog(ctx context.Context) error {
+	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+		var kept []storage.Damage
+		for _, d := range db.damagedNow(db.origin) {
+			if d.Last != OpenEnded {
+				kept = append(kept, d)
+			}
+		}
+		return db.storeDamage(tx, db.origin, kept)
+	})
 }

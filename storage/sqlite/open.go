@@ -80,6 +80,10 @@ type Options struct {
 	// (default 1s) for room, then is refused (RESOURCE_EXHAUSTED).
 	ReadAuditQueue int
 	ReadAuditWait  time.Duration
+	// Restore lets ApplyRemote take the node's own entries back from its
+	// peers (provex restore, into a store that lost them). Never for a
+	// serving node: its own log has one writer, itself.
+	Restore bool
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
 	Committed func()
@@ -142,6 +146,7 @@ type DB struct {
 	anyWithdrawn bool
 	committed    func()
 	noAudit      bool
+	restoring    bool
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
 	auditHead audit.Record
@@ -280,6 +285,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		damageGen:     map[string]uint64{},
 		committed:     opts.Committed,
 		noAudit:       opts.NoAudit,
+		restoring:     opts.Restore,
 		reads:         make(chan audit.Record, opts.ReadAuditQueue),
 		readWait:      opts.ReadAuditWait,
 	}

@@ -127,13 +127,16 @@ func lastEntry(tx *sql.Tx, origin string) (uint64, []byte, error) {
 }
 
 // ApplyRemote appends a verified run of another origin's entries and
-// applies the record states they carry, in one transaction.
+// applies the record states they carry, in one transaction. The node's own
+// entries come back this way only into a store opened to restore them
+// (Options.Restore): they continue its log, which its writes then extend.
 func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
 	origin := entries[0].Origin
-	if origin == db.origin {
+	own := origin == db.origin
+	if own && !db.restoring {
 		return nil, apperr.PermissionDenied("entries of %s come only from this node itself", origin)
 	}
 	var refusals []storage.Refusal
@@ -188,8 +191,14 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 			if r != nil {
 				refusals = append(refusals, *r)
 			}
-			if read && e.Seq > restored {
+			if read && e.Seq > restored && !own {
 				opened++
+			}
+			if own && e.Sealed {
+				// What seal counted when the node first wrote the entry.
+				if err := db.recountSealed(tx, e); err != nil {
+					return err
+				}
 			}
 			maxHLC = max(maxHLC, e.HLC)
 		}
@@ -208,6 +217,11 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 			return err
 		}
 		db.clock.Observe(maxHLC)
+		if own {
+			// The node's next write continues the restored log.
+			e := run[len(run)-1]
+			db.setHead(changelog.Entry{Origin: origin, Seq: e.Seq, HLC: e.HLC, PrevHash: e.PrevHash, Hash: e.Hash})
+		}
 		return nil
 	})
 	if err != nil {

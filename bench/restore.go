@@ -1,0 +1,129 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/provex/provex/server"
+)
+
+// runRestore measures provex restore of a node's own log from one peer
+// against the plain batched insert of the rows the node then holds (its
+// own node reads every record), in interleaved rounds of the same run.
+// The origin of bench catchup is loaded (or reused from -data), the
+// ministry catches up on it once (untimed), the origin stops, and each
+// round restores the origin into an empty directory from the ministry.
+func runRestore(args []string) error {
+	fs := flag.NewFlagSet("restore", flag.ExitOnError)
+	records := fs.Int("records", 200_000, "entries in the node's own log")
+	confidential := fs.Int("confidential", 30, "percentage of the records that are national or restricted (sealed)")
+	dataDir := fs.String("data", "", "keep the loaded origin here and reuse it (default: temporary)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the restores to this file")
+	rounds := fs.Int("rounds", 3, "rounds of each path, interleaved; the table gives medians")
+	fs.Parse(args)
+	dir := *dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "provex-bench-restore-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	srcDir := filepath.Join(dir, "origin")
+	manifest, keys, err := catchUpFederation(dir, *records, *confidential)
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	certOf, err := devPKI(filepath.Join(dir, "ca-"+fmt.Sprint(time.Now().UnixNano())), manifest)
+	if err != nil {
+		return err
+	}
+	rows, err := baselineRows(filepath.Join(srcDir, server.DatabaseFile), keys["mofa"])
+	if err != nil {
+		return err
+	}
+	// The peer: the ministry, caught up on the origin's log (untimed).
+	peerDir := filepath.Join(dir, "restore-peer")
+	os.RemoveAll(peerDir)
+	src, err := startNode(server.Config{Member: "cao-bang", DataDir: srcDir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Keys: keys["cao-bang"], Manifest: manifest, Logger: quiet, Cert: certOf("cao-bang"), PlaintextAPI: true})
+	if err != nil {
+		return err
+	}
+	peer, err := startNode(server.Config{Member: "mofa", DataDir: peerDir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Keys: keys["mofa"], Manifest: manifest, Peers: []string{"cao-bang"}, Logger: quiet, Cert: certOf("mofa"), PlaintextAPI: true})
+	if err != nil {
+		src.stop()
+		return err
+	}
+	defer peer.stop()
+	for {
+		head, err := peerHead(peer, "cao-bang")
+		if err != nil {
+			src.stop()
+			return err
+		}
+		if head == uint64(*records) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	src.stop()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+
+	var restores, bases []time.Duration
+	for round := 0; round < *rounds; round++ {
+		base, err := baselineInsert(filepath.Join(dir, "baseline-restore.db"), rows, true)
+		if err != nil {
+			return err
+		}
+		bases = append(bases, base)
+		dst := filepath.Join(dir, "restored")
+		os.RemoveAll(dst)
+		start := time.Now()
+		// The other members are down: the restore says so and holds the
+		// node's writes, which does not change what it got back.
+		res, err := server.Restore(ctx, server.Config{Member: "cao-bang", DataDir: dst, Keys: keys["cao-bang"], Manifest: manifest,
+			Cert: certOf("cao-bang"), Logger: quiet}, server.RestoreOptions{})
+		if err != nil {
+			return err
+		}
+		took := time.Since(start)
+		if res.Head != uint64(*records) {
+			return fmt.Errorf("restore got back %d entries, want %d", res.Head, *records)
+		}
+		restores = append(restores, took)
+		fmt.Fprintf(os.Stderr, "round %d: restore %s, plain insert %s\n", round+1, took.Round(time.Millisecond), base.Round(time.Millisecond))
+	}
+	rate := func(d time.Duration) float64 { return float64(*records) / d.Seconds() }
+	r, b := medianDuration(restores), medianDuration(bases)
+	fmt.Printf("Restore of a node's own log of %d entries (%d%% national or restricted, sealed) from one peer, same machine, same run, median of %d rounds:\n\n",
+		*records, *confidential, *rounds)
+	fmt.Printf("| provex restore entries/s | plain batched insert of the rows it holds, entries/s | restore / plain (target at least 0.5) |\n|---|---|---|\n")
+	fmt.Printf("| %.0f | %.0f | %.2f |\n", rate(r), rate(b), b.Seconds()/r.Seconds())
+	return nil
+}
+
+// peerHead is how far a running node holds origin's log.
+func peerHead(n *runningNode, origin string) (uint64, error) {
+	origins, err := n.node.Store().Origins(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range origins {
+		if o.Origin == origin {
+			return o.Seq, nil
+		}
+	}
+	return 0, nil
+}

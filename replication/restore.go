@@ -1,0 +1,131 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/storage"
+)
+
+// ownCheckpoint takes note of a checkpoint of this node's own log that a
+// peer sent: the peer holds its copy of the log that far. Only this node
+// signs its checkpoints, so one that verifies with its key and names an
+// entry after the node's head proves the node wrote entries it no longer
+// holds (its data directory restored from peers, or from an old copy).
+// Writing on would give their seqs a second entry and fork the log: a
+// serving node records them as missing, which holds its writes until a
+// peer's copies repair them; a restore reports them.
+func (e *Engine) ownCheckpoint(ctx context.Context, p *peer, cp changelog.Checkpoint) error {
+	keys, ok := e.manifest().SigningKeys(cp.Origin)
+	if !ok || !cp.Verify(keys...) {
+		e.refusedFrom(p, "a checkpoint of this node's own log", fmt.Sprintf("checkpoint %s/%d does not verify with this node's key", cp.Origin, cp.Seq))
+		return nil
+	}
+	e.ownMu.Lock()
+	if cp.Seq > e.ownSigned.Seq {
+		e.ownSigned, e.ownFrom = cp, p.member
+	}
+	e.ownMu.Unlock()
+	if e.cfg.Restoring {
+		return nil
+	}
+	head, err := e.cfg.Store.Head(ctx)
+	if err != nil || cp.Seq <= head.Seq {
+		return err
+	}
+	for _, d := range e.cfg.Store.Damaged(cp.Origin) {
+		if d.First <= head.Seq+1 && d.Last >= cp.Seq {
+			return nil // known already
+		}
+	}
+	r := changelog.Range{Origin: cp.Origin, First: head.Seq + 1, Last: cp.Seq}
+	problem := fmt.Sprintf("%s holds this node's checkpoint %s/%d, after its newest entry %d: entries %s were written here and are lost from this copy of the log", p.member, cp.Origin, cp.Seq, head.Seq, r)
+	e.log.Error("own change log is behind a peer's copy; writes wait for a repair from peers", "peer", p.member, "problem", problem)
+	return e.cfg.Store.ReportDamage(ctx, storage.Damage{Range: r, Problem: problem})
+}
+
+// RestoreReport is what a restore from peers got back.
+type RestoreReport struct {
+	// Head is the last entry of the node's own log it got back, checked
+	// against the node's signed checkpoints.
+	Head uint64
+	// Signed is the newest checkpoint of the node's own log any peer
+	// showed (verified with the node's key), and SignedBy the peer. When
+	// it is after Head, entries Head+1..Signed.Seq are known to exist and
+	// were not got back.
+	Signed   changelog.Checkpoint
+	SignedBy string
+	// Reached are the peers a pull completed with; Unreached, the others
+	// and why.
+	Reached   []string
+	Unreached map[string]string
+	// Origins are the logs the node holds at the end.
+	Origins []storage.OriginState
+}
+
+// Missing is the range of the node's own log known to exist on a peer and
+// not got back (ok false when none).
+func (r *RestoreReport) Missing() (changelog.Range, bool) {
+	if r.Signed.Seq <= r.Head {
+		return changelog.Range{}, false
+	}
+	return changelog.Range{Origin: r.Signed.Origin, First: r.Head + 1, Last: r.Signed.Seq}, true
+}
+
+// Restore rebuilds the node's store from its peers: one pull from each,
+// in turn, which brings the node's own log first (the servers send it
+// first) and then every other origin. Each pull continues the own log
+// where the one before ended, so the node ends with the longest chain
+// that verifies against its own signed checkpoints among the peers it
+// reached. If a peer showed a newer checkpoint than that chain reaches,
+// each reached peer is asked once more. The engine must be made with
+// Restoring; Run must not be running.
+func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
+	if !e.cfg.Restoring {
+		return nil, fmt.Errorf("replication: the engine was not made to restore")
+	}
+	rep := &RestoreReport{Unreached: map[string]string{}}
+	members := make([]string, 0, len(e.peers))
+	for m := range e.peers {
+		members = append(members, m)
+	}
+	slices.Sort(members)
+	for round := 0; round < 2; round++ {
+		for _, m := range members {
+			if _, failed := rep.Unreached[m]; failed {
+				continue
+			}
+			p := e.peers[m]
+			if err := e.pullFrom(ctx, p); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				rep.Unreached[m] = err.Error()
+				e.log.Warn("restore: pull failed", "peer", m, "err", err)
+				continue
+			}
+			if round == 0 {
+				rep.Reached = append(rep.Reached, m)
+			}
+		}
+		head, err := e.cfg.Store.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Head = head.Seq
+		e.ownMu.Lock()
+		rep.Signed, rep.SignedBy = e.ownSigned, e.ownFrom
+		e.ownMu.Unlock()
+		if rep.Signed.Seq <= rep.Head {
+			break
+		}
+	}
+	origins, err := e.cfg.Store.Origins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Origins = origins
+	return rep, nil
+}

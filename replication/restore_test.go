@@ -1,0 +1,265 @@
+package replication_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/changelog"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/server"
+)
+
+// restore rebuilds member's node into a new, empty data directory from
+// the running members, as provex restore does; it returns the result or
+// the error.
+func (f *testFederation) restore(t *testing.T, member string, fresh bool, opts server.RestoreOptions) (*server.RestoreResult, error) {
+	t.Helper()
+	n := f.nodes[member]
+	if fresh {
+		n.dir = t.TempDir()
+	}
+	cert := f.cert(member)
+	return server.Restore(context.Background(), server.Config{
+		Member: member, DataDir: n.dir, Keys: f.keys[member], Manifest: f.manifest, Cert: &cert,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, opts)
+}
+
+func tryCreate(n *testNode, id string) error {
+	_, err := n.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+		Parent: "provinces/" + n.member, AgreementId: id, Agreement: &twinningv1.Agreement{DisplayName: "x", Kind: twinningv1.Agreement_KIND_MOU}})
+	return err
+}
+
+// TestRestoreFromPeersContinuesTheLog: a node's data directory is lost; it
+// is rebuilt from its peers: its own log (public and sealed entries, the
+// sealed ones opened again with its own key), the other origins' logs. It
+// then writes at the next seq, and every node converges on one head per
+// origin, no run refused anywhere (no fork).
+func TestRestoreFromPeersContinuesTheLog(t *testing.T) {
+	members := []string{p1, p2, p3}
+	f := newFederation(t, members, mesh(members))
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 5, "pub")
+	nat := createVisible(t, f.nodes[p1], "nat", typev1.Visibility_VISIBILITY_NATIONAL)
+	res := createVisible(t, f.nodes[p1], "res", typev1.Visibility_VISIBILITY_RESTRICTED, p3)
+	createAgreements(t, f.nodes[p2], 3, "other")
+	f.waitConverged(t, map[string]uint64{p1: 7, p2: 3}, 15*time.Second)
+	before := f.nodes[p1].origin(t, p1)
+
+	f.stop(p1)
+	got, err := f.restore(t, p1, true, server.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Held != "" || got.Head != 7 || len(got.Unreached) != 0 {
+		t.Fatalf("restore: head %d, held %q, unreached %v", got.Head, got.Held, got.Unreached)
+	}
+	a := f.start(p1)
+	own := a.origin(t, p1)
+	if own.GetSeq() != 7 || string(own.GetHeadHash()) != string(before.GetHeadHash()) {
+		t.Fatalf("restored own log: seq %d, want 7 with the same head", own.GetSeq())
+	}
+	if own.GetSealedFor()[p3] != before.GetSealedFor()[p3] {
+		t.Errorf("entries sealed to %s: %d restored, %d before", p3, own.GetSealedFor()[p3], before.GetSealedFor()[p3])
+	}
+	for _, want := range []*twinningv1.Agreement{nat, res} {
+		rec, code := getAgreement(t, a, want.GetName())
+		if code != codes.OK || rec.GetVisibility() != want.GetVisibility() || rec.GetEtag() != want.GetEtag() {
+			t.Errorf("confidential %s after restore: %v %v", want.GetName(), code, rec)
+		}
+	}
+	if n := countAll(t, a); n != 10 {
+		t.Errorf("records after restore: %d, want 10", n)
+	}
+	createAgreements(t, a, 2, "after")
+	f.waitConverged(t, map[string]uint64{p1: 9, p2: 3}, 15*time.Second)
+	for _, m := range members {
+		if r := f.nodes[m].metrics(t).GetRunsRefused(); r != 0 {
+			t.Errorf("%s refused %d runs: the restored node forked its log", m, r)
+		}
+	}
+}
+
+// TestRestoreRefusesForgedOwnLog: the first peer asked serves an altered
+// copy of the node's own log, signed with another key. The restore refuses
+// it (its checkpoints do not verify with the node's own key) and takes the
+// real log from the next peer.
+func TestRestoreRefusesForgedOwnLog(t *testing.T) {
+	f := newFederation(t, []string{p1, p2, p3}, map[string][]string{p1: {p3}, p3: {p1}})
+	f.start(p1)
+	f.start(p3)
+	createAgreements(t, f.nodes[p1], 4, "real")
+	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
+	real := f.nodes[p1].origin(t, p1).GetHeadHash()
+	f.stop(p1)
+
+	var states []forgedState
+	for i := range 6 {
+		states = append(states, forgedState{rec: &twinningv1.Agreement{Name: fmt.Sprintf("provinces/%s/agreements/forged-%d", p1, i),
+			DisplayName: "forged", Kind: twinningv1.Agreement_KIND_MOU}})
+	}
+	forged := forgedLog(t, f, p1, states)
+	for _, cp := range append(forged.cps, forged.cp) {
+		cp.Signature = changelog.SignCheckpoint(f.keys[p2].Signing, p1, cp.GetSeq(), cp.GetHash()).Signature
+	}
+	f.peerServer(t, p2, forged) // p2 sorts before p3: asked first
+
+	got, err := f.restore(t, p1, true, server.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Head != 4 || got.Held != "" {
+		t.Fatalf("restore with a forger among the peers: head %d, held %q", got.Head, got.Held)
+	}
+	a := f.start(p1)
+	if h := a.origin(t, p1).GetHeadHash(); string(h) != string(real) {
+		t.Fatal("the restored own log is not the one the node wrote")
+	}
+	if _, code := getAgreement(t, a, "provinces/"+p1+"/agreements/forged-0"); code != codes.NotFound {
+		t.Errorf("a forged record after restore: %v", code)
+	}
+	if err := tryCreate(a, "next"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 5}, 10*time.Second)
+}
+
+// TestRestoreRefusesDataWithOwnLog: a restore into a data directory that
+// holds the node's own log (not left held by an earlier restore) is
+// refused, and the log is untouched.
+func TestRestoreRefusesDataWithOwnLog(t *testing.T) {
+	f := newFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 3, "a")
+	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
+	f.stop(p1)
+	_, err := f.restore(t, p1, false, server.RestoreOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already holds 3 entries") {
+		t.Fatalf("restore into a data directory with the own log: %v", err)
+	}
+	a := f.start(p1)
+	if err := tryCreate(a, "still"); err != nil {
+		t.Fatalf("a write after the refused restore: %v", err)
+	}
+}
+
+// TestRestoreHoldsWritesWhilePeersAreUnreached: a member is down during
+// the restore, and may hold newer entries of the node's log: writes are
+// refused until the restore is run again with it up.
+func TestRestoreHoldsWritesWhilePeersAreUnreached(t *testing.T) {
+	members := []string{p1, p2, p3}
+	f := newFederation(t, members, mesh(members))
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 3, "a")
+	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
+	f.stop(p1)
+	f.stop(p3)
+	got, err := f.restore(t, p1, true, server.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, down := got.Unreached[p3]; !down || !strings.Contains(got.Held, p3) || got.Head != 3 {
+		t.Fatalf("restore with %s down: head %d, held %q, unreached %v", p3, got.Head, got.Held, got.Unreached)
+	}
+	a := f.start(p1)
+	if err := tryCreate(a, "held"); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "could not be reached") {
+		t.Fatalf("a write while the restore is held: %v, want UNAVAILABLE", err)
+	}
+	f.stop(p1)
+	f.start(p3)
+	got, err = f.restore(t, p1, false, server.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Held != "" {
+		t.Fatalf("restore run again with every member up: held %q", got.Held)
+	}
+	a = f.start(p1)
+	if err := tryCreate(a, "next"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
+}
+
+// TestRestoreSaysWhatIsMissing: the only peer reached holds the node's
+// signed checkpoint 6 but entries up to 4 only (its copy lost the rest):
+// the restore gets 1..4, says 5..6 are missing, and holds writes even when
+// the operator accepts unreached members, since a write at 5 would fork.
+// Once the member holding them is up, a restore run again gets them.
+func TestRestoreSaysWhatIsMissing(t *testing.T) {
+	members := []string{p1, p2, p3}
+	f := newFederation(t, members, mesh(members))
+	f.startAll()
+	// Two pulls, so the peers hold checkpoints 4 and 6.
+	createAgreements(t, f.nodes[p1], 4, "a")
+	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
+	createAgreements(t, f.nodes[p1], 2, "b")
+	f.waitConverged(t, map[string]uint64{p1: 6}, 10*time.Second)
+	f.stop(p1)
+	f.stop(p2)
+	f.stop(p3)
+	editDB(t, f.nodes[p2], fmt.Sprintf("DELETE FROM changes WHERE origin = '%s' AND seq > 4", p1))
+	f.start(p2)
+	got, err := f.restore(t, p1, true, server.RestoreOptions{AcceptUnreached: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing, ok := got.Missing()
+	if !ok || missing.First != 5 || missing.Last != 6 || got.SignedBy != p2 || !strings.Contains(got.Held, p1+"/5..6") {
+		t.Fatalf("restore from a peer whose copy ends before its checkpoint: head %d, missing %v %v, held %q", got.Head, missing, ok, got.Held)
+	}
+	f.start(p3)
+	got, err = f.restore(t, p1, false, server.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Held != "" || got.Head != 6 {
+		t.Fatalf("restore run again: head %d, held %q", got.Head, got.Held)
+	}
+}
+
+// TestNodeBehindItsPeersCopyDoesNotFork: a node is started on an old copy
+// of its data directory (a backup), missing entries it wrote since. Its
+// peer holds them and sends its newest checkpoint of the node's log, which
+// verifies with the node's key: the node refuses writes until the entries
+// come back as repairs, then writes after them. No peer refuses a run.
+func TestNodeBehindItsPeersCopyDoesNotFork(t *testing.T) {
+	f := newFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 3, "a")
+	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
+	f.stop(p1)
+	old := f.nodes[p1].dir
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(old)); err != nil {
+		t.Fatal(err)
+	}
+	a := f.start(p1)
+	createAgreements(t, a, 3, "b")
+	f.waitConverged(t, map[string]uint64{p1: 6}, 10*time.Second)
+	f.stop(p1)
+	f.nodes[p1].dir = backup
+	a = f.start(p1)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := a.origin(t, p1)
+		return st.GetSeq() == 6 && len(st.GetDamaged()) == 0, fmt.Sprintf("own log: seq %d damaged %v", st.GetSeq(), st.GetDamaged())
+	})
+	if err := tryCreate(a, "after"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 7}, 10*time.Second)
+	if r := f.nodes[p2].metrics(t).GetRunsRefused(); r != 0 {
+		t.Errorf("the peer refused %d runs: the node forked its log", r)
+	}
+}
