@@ -53,9 +53,7 @@ func TestDataDirLostRestoredFromPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := filepath.Join(dir, "manifest.yaml")
-	if err := m.WriteFile(manifest); err != nil {
-		t.Fatal(err)
-	}
+	writeSignedManifest(t, m, manifest)
 	for id, k := range keys {
 		if err := federation.WriteKeyFile(filepath.Join(dir, id+".key"), k); err != nil {
 			t.Fatal(err)

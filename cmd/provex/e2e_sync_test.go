@@ -85,16 +85,7 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := filepath.Join(dir, "manifest.yaml")
-	_, fedKey, err := federation.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Sign(fedKey); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.WriteFile(manifest); err != nil {
-		t.Fatal(err)
-	}
+	writeSignedManifest(t, m, manifest)
 	for id, k := range keys {
 		if err := federation.WriteKeyFile(filepath.Join(dir, id+".key"), k); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/provex/provex/client"
+	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 )
@@ -115,6 +117,25 @@ func (p *process) stop(t *testing.T, sig syscall.Signal) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("provex serve did not stop in 30s")
 	}
+}
+
+// writeSignedManifest signs m with a new federation key and writes it to
+// path, as nodes started from a file take only signed manifests; it returns
+// the key, to sign the manifests that follow.
+func writeSignedManifest(t *testing.T, m *federation.Manifest, path string) ed25519.PrivateKey {
+	t.Helper()
+	_, key, err := federation.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.FederationKey = nil
+	if err := m.Sign(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 // runCLI runs the binary with PROVEX_TOKEN set to token (when not "").

@@ -63,20 +63,11 @@ func newLineFederation(t *testing.T, members []string) *lineFederation {
 	}
 	manifest.WriteString(caBlock)
 	f.manifest = filepath.Join(f.dir, "manifest.yaml")
-	signed, err := federation.ParseManifest([]byte(manifest.String()))
+	parsed, err := federation.ParseManifest([]byte(manifest.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, fedKey, err := federation.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := signed.Sign(fedKey); err != nil {
-		t.Fatal(err)
-	}
-	if err := signed.WriteFile(f.manifest); err != nil {
-		t.Fatal(err)
-	}
+	writeSignedManifest(t, parsed, f.manifest)
 	// The nodes file of the convergence check: half the entries name the
 	// CA, the others take it from PROVEX_CA.
 	var nodes strings.Builder
