@@ -10,13 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/internal/ownerfile"
-	"github.com/provex/provex/pki"
 	"github.com/provex/provex/replication"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage/sqlite"
@@ -85,11 +81,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		if err != nil {
 			return nil, fmt.Errorf("mutual TLS between nodes: %w", err)
 		}
-		cert := *cfg.Cert
-		dial = func(member, addr string) (*grpc.ClientConn, error) {
-			creds := credentials.NewTLS(pki.PeerClientConfig(cert, caPool, member))
-			return grpc.NewClient(addr, append(replication.DialOptions(5*time.Second), grpc.WithTransportCredentials(creds))...)
-		}
+		dial = peerDial(*cfg.Cert, caPool, 5*time.Second)
 	}
 	if err := ownerfile.MkdirPrivate(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)

@@ -271,11 +271,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if interval <= 0 {
 			interval = 5 * time.Second
 		}
-		cert := *cfg.Cert
-		dial = func(member, addr string) (*grpc.ClientConn, error) {
-			creds := credentials.NewTLS(pki.PeerClientConfig(cert, caPool, member))
-			return grpc.NewClient(addr, append(replication.DialOptions(interval), grpc.WithTransportCredentials(creds))...)
-		}
+		dial = peerDial(*cfg.Cert, caPool, interval)
 	}
 	live.OnChange(func(m *federation.Manifest) {
 		key, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile)
@@ -573,6 +569,15 @@ func nodeKeys(dataDir string) (federation.NodeKeys, error) {
 		return federation.NodeKeys{}, err
 	}
 	return keys, nil
+}
+
+// peerDial connects to peers over mutual TLS with the node's certificate,
+// checking that the peer's names the member it meant to reach.
+func peerDial(cert tls.Certificate, caPool *x509.CertPool, interval time.Duration) func(member, addr string) (*grpc.ClientConn, error) {
+	return func(member, addr string) (*grpc.ClientConn, error) {
+		creds := credentials.NewTLS(pki.PeerClientConfig(cert, caPool, member))
+		return grpc.NewClient(addr, append(replication.DialOptions(interval), grpc.WithTransportCredentials(creds))...)
+	}
 }
 
 // soloManifest is the federation of a node running alone: itself only.
