@@ -5,7 +5,7 @@
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
 //	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed, vs NATS JetStream (bench/jetstream); bytes per record by table
 //	go run ./bench restore [-records 200000]    a node restoring its own log (30% sealed) from one peer vs the plain batched insert of its rows and of the minimal table
-//	go run ./bench manifest [-members 35] [-changes 20] [-topology ring|line|star]   a signed manifest given to one member reaching every member
+//	go run ./bench manifest [-members 35] [-changes 20] [-topology ring|line|star] [-interval 5s]   a signed manifest given to one member reaching every member
 //	go run ./bench sealing                      Create of public, national and restricted records
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //	go run ./bench summary [-records 1000000]   national summaries over many records
