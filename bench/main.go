@@ -4,7 +4,8 @@
 //	go run ./bench crud [-duration 5s] [-rounds 1] [-busy 0]   Create and Get, concurrency 1 and 64, beside busy CPU-bound processes
 //	go run ./bench list [-records 1000000]      List page 1 with filters over many records
 //	go run ./bench catchup [-records 1000000]   the ministry and a relay catching up on one origin's log, 30% sealed, vs NATS JetStream (bench/jetstream); bytes per record by table
-//	go run ./bench restore [-records 200000]    a node restoring its own log (30% sealed) from one peer vs the plain batched insert of its rows
+//	go run ./bench restore [-records 200000]    a node restoring its own log (30% sealed) from one peer vs the plain batched insert of its rows and of the minimal table
+//	go run ./bench manifest [-members 35] [-changes 20] [-topology ring|line|star] [-interval 5s]   a signed manifest given to one member reaching every member
 //	go run ./bench sealing                      Create of public, national and restricted records
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //	go run ./bench summary [-records 1000000]   national summaries over many records
@@ -38,7 +39,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|restore|propagation|summary|security|sealing|soak|reads|gateway|memory [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|catchup|restore|manifest|propagation|summary|security|sealing|soak|reads|gateway|memory [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -51,6 +52,8 @@ func main() {
 		err = runCatchUp(os.Args[2:])
 	case "restore":
 		err = runRestore(os.Args[2:])
+	case "manifest":
+		err = runManifest(os.Args[2:])
 	case "propagation":
 		err = runPropagation(os.Args[2:])
 	case "security":
