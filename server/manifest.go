@@ -77,6 +77,40 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 	}
 }
 
+// expiryLogEvery is how often a node repeats its warning about a manifest
+// near or past its expiry; a change of state is logged at once.
+const expiryLogEvery = 24 * time.Hour
+
+// watchExpiry logs where the manifest stands against its expiry
+// (federation.ExpiryWarning, ExpiryGrace) when that changes, and again daily
+// while it is not fresh, checking every interval, until ctx ends.
+func (n *Node) watchExpiry(ctx context.Context, interval time.Duration) {
+	last, lastLogged := federation.Fresh, time.Time{}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		m := n.manifest.Load()
+		now := time.Now()
+		f, msg := m.Freshness(now)
+		if f != last || f != federation.Fresh && now.Sub(lastLogged) >= expiryLogEvery {
+			switch f {
+			case federation.Fresh:
+				n.log.Info("the federation manifest is current", "serial", m.Serial, "expires", m.Expires)
+			case federation.Stale:
+				n.log.Error(msg, "serial", m.Serial, "expires", m.Expires)
+			default:
+				n.log.Warn(msg, "serial", m.Serial, "expires", m.Expires)
+			}
+			last, lastLogged = f, now
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
 // OfferManifest gives the node a newer signed manifest, as its file or a
 // peer would: it takes effect only if the federation key the node trusts
 // signed it and its serial is higher (federation.ErrNotNewer otherwise),

@@ -206,9 +206,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f, msg := cfg.Manifest.Freshness(time.Now()); f != federation.Fresh {
-		cfg.Logger.Warn(msg, "serial", cfg.Manifest.Serial, "expires", cfg.Manifest.Expires)
-	}
 	self, _ := cfg.Manifest.Member(cfg.Member)
 	hasPeers := len(cfg.Manifest.Members) > 1
 	cfg.Limits = cfg.Limits.withDefaults()
@@ -497,6 +494,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	if n.cfg.ManifestFile != "" {
 		go n.watchManifest(syncCtx, n.cfg.ManifestFile)
 	}
+	go n.watchExpiry(syncCtx, time.Minute)
 	defer func() { stopSync(); <-syncDone }()
 
 	var serveErr error

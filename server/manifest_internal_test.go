@@ -1,0 +1,84 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/provex/provex/federation"
+)
+
+// lockedBuffer is a log sink the watcher writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestExpiryIsLoggedWhileTheNodeRuns: a running node says in its log when
+// its manifest comes within ExpiryWarning of its expiry, and when it is
+// past its grace, as the state changes, without a restart.
+func TestExpiryIsLoggedWhileTheNodeRuns(t *testing.T) {
+	m, _, fedKey, err := federation.DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Issued = time.Now().Add(-time.Hour).Truncate(time.Second)
+	m.Expires = time.Now().Add(24 * time.Hour).Truncate(time.Second)
+	if err := m.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	n := &Node{manifest: federation.NewLive(m, nil), log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.watchExpiry(ctx, 5*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitLog := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(logs.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no log line with %q in:\n%s", want, logs.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitLog("level=WARN msg=\"the federation manifest (serial 1) expires at")
+	stale := *m
+	stale.Serial = 2
+	stale.Issued, stale.Expires = m.Issued.Add(-30*24*time.Hour), m.Issued.Add(-federation.ExpiryGrace-time.Hour)
+	if err := stale.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.manifest.Offer(&stale); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("level=ERROR msg=\"the federation manifest (serial 2) expired at")
+	waitLog("sync has stopped")
+	fresh := *m
+	fresh.Serial = 3
+	fresh.Expires = time.Now().AddDate(1, 0, 0).Truncate(time.Second)
+	if err := fresh.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.manifest.Offer(&fresh); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("msg=\"the federation manifest is current\" serial=3")
+}
