@@ -31,11 +31,12 @@ import (
 	"github.com/provex/provex/storage/sqlite"
 )
 
-// scriptedPeer serves a fixed Pull response (entries closed by their
+// scriptedPeer serves fixed Pull responses (entries closed by their
 // checkpoint, and/or a manifest) and counts the pulls it got.
 type scriptedPeer struct {
 	syncv1.UnimplementedSyncServiceServer
 	resp  *syncv1.PullResponse
+	more  []*syncv1.PullResponse // sent after resp
 	pulls atomic.Int64
 }
 
@@ -45,7 +46,12 @@ func (p *scriptedPeer) Announce(context.Context, *syncv1.AnnounceRequest) (*sync
 
 func (p *scriptedPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
 	defer p.pulls.Add(1)
-	return stream.Send(p.resp)
+	for _, r := range append([]*syncv1.PullResponse{p.resp}, p.more...) {
+		if err := stream.Send(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitPulls waits until p served n pulls. A peer's loop pulls again only
@@ -302,4 +308,91 @@ func TestReviewConcurrentOffersWhileWriting(t *testing.T) {
 	if r := f.nodes[mofa].metrics(t).GetRunsRefused(); r != 0 {
 		t.Errorf("the ministry refused %d runs of cao-bang's", r)
 	}
+}
+
+// TestReviewRetiredKeyFreezesItsOwnersWrites: the same retired key, used
+// against its owner. A member that cao-bang pulls from (lang-son) shows it
+// a checkpoint of cao-bang's own log at seq 1000, signed by cao-bang's
+// retired key after the rotation. cao-bang believes entries 4..1000 were
+// written and lost, and refuses its own writes until a repair that can
+// never come: whoever kept the retired key stops a province's node.
+func TestReviewRetiredKeyFreezesItsOwnersWrites(t *testing.T) {
+	t.Skip("finding 1: a retired signing key signs a checkpoint of its owner's own log far ahead, and the owner stops writing")
+	members := []string{p1, p2, mofa}
+	f, fedKey := signedFederation(t, members, map[string][]string{p1: {mofa, p2}, mofa: {p1}})
+	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
+	if err := federation.WriteKeyFile(keyFile, f.keys[p1]); err != nil {
+		t.Fatal(err)
+	}
+	f.nodes[p1].keyFile = keyFile
+	f.start(p1)
+	f.start(mofa)
+	createAgreements(t, f.nodes[p1], 3, "before")
+	oldPriv := f.keys[p1].Signing
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
+	if err := f.nodes[mofa].node.OfferManifest(m2); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 2, p1, mofa)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return f.nodes[p1].node.Store().SigningKey().Equal(rotated.SigningPublic()), "cao-bang still signs with its old key"
+	})
+	c := changelog.SignCheckpoint(oldPriv, p1, 1000, make([]byte, changelog.HashSize))
+	relay := &scriptedPeer{resp: &syncv1.PullResponse{Checkpoints: []*syncv1.Checkpoint{{Origin: c.Origin, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature}}}}
+	f.peerServer(t, p2, relay)
+	relay.waitPulls(t, 2)
+	if err := tryCreate(f.nodes[p1], "after-forged-checkpoint"); err != nil {
+		t.Errorf("cao-bang refuses its own writes after a checkpoint signed by its retired key: %v", err)
+	}
+}
+
+// TestReviewPeerManifestsRefused: a member that cao-bang pulls from
+// (lang-son, with its valid certificate) answers each pull with manifests:
+// garbage bytes, one over 1 MiB, one signed by lang-son's own key (serial
+// 99, naming lang-son's key as the federation's and moving the ministry to
+// lang-son's address), an unsigned one, and the genuine serial-1 manifest
+// again. cao-bang stays on serial 1 and goes on syncing with the ministry.
+func TestReviewPeerManifestsRefused(t *testing.T) {
+	members := []string{p1, p2, mofa}
+	f, _ := signedFederation(t, members, map[string][]string{p1: {p2, mofa}, mofa: {p1}})
+	f.start(p1)
+	f.start(mofa)
+	own := nextManifest(t, f.manifest, f.keys[p2].Signing, func(m *federation.Manifest) {
+		m.Serial = 99
+		m.FederationKey = f.keys[p2].SigningPublic()
+		for i := range m.Members {
+			if m.Members[i].ID == mofa {
+				m.Members[i].Address = f.nodes[p2].addr
+			}
+		}
+	})
+	unsigned := *nextManifest(t, f.manifest, f.keys[p2].Signing, nil)
+	unsigned.Signature, unsigned.FederationKey = nil, nil
+	var wire [][]byte
+	for _, m := range []*federation.Manifest{own, &unsigned, f.manifest} {
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire = append(wire, data)
+	}
+	huge := append([]byte("serial: 100\nmembers: []\n# "), make([]byte, federation.MaxManifestSize+1)...)
+	relay := &scriptedPeer{resp: &syncv1.PullResponse{Manifest: []byte("\x00\xffnot yaml: [")}}
+	for _, data := range append(wire, huge) {
+		relay.more = append(relay.more, &syncv1.PullResponse{Manifest: data})
+	}
+	f.peerServer(t, p2, relay)
+	relay.waitPulls(t, 2)
+	if got := f.nodes[p1].node.Manifest().Serial; got != 1 {
+		t.Fatalf("cao-bang took manifest serial %d from a member", got)
+	}
+	createAgreements(t, f.nodes[mofa], 2, "still")
+	eventually(t, 15*time.Second, func() (bool, string) {
+		o := f.nodes[p1].origin(t, mofa)
+		return o.GetSeq() == 2, fmt.Sprintf("cao-bang holds mofa up to %d", o.GetSeq())
+	})
 }
