@@ -122,26 +122,22 @@ func Accept(current, next *Manifest) error {
 
 // Newest picks the manifest a starting node uses from the one its operator
 // gave (a file) and the one it stored (nil for a new node). The operator's
-// must be signed: by its own federation key when the node has nothing
-// stored or stored one that predates signing, else by the stored one's
-// key. A stored manifest with a higher serial (it came through sync) wins
-// over an older file; at an equal serial the file wins only if it is the
-// signed copy of an unsigned stored one.
+// must be signed, whatever its serial: by its own federation key when the
+// node has nothing stored or stored one that predates signing (the file
+// then wins, being the first signed one), else by the stored one's key. A
+// stored manifest with a higher serial (it came through sync) wins over an
+// older file.
 func Newest(stored, given *Manifest) (*Manifest, error) {
-	trusted := given.FederationKey
-	if stored != nil && stored.FederationKey != nil {
-		trusted = stored.FederationKey
-	}
-	switch {
-	case stored == nil, stored.FederationKey == nil && given.Serial >= stored.Serial:
-		if err := given.VerifySignature(trusted); err != nil {
+	if stored == nil || stored.FederationKey == nil {
+		if err := given.VerifySignature(given.FederationKey); err != nil {
 			return nil, err
 		}
 		return given, nil
-	case given.Serial > stored.Serial:
-		if err := given.VerifySignature(trusted); err != nil {
-			return nil, fmt.Errorf("%w (the node holds serial %d, signed by that key; a manifest that changes the federation key must be signed with the old one)", err, stored.Serial)
-		}
+	}
+	if err := given.VerifySignature(stored.FederationKey); err != nil {
+		return nil, fmt.Errorf("%w (the node holds serial %d, signed by that key: a manifest that changes the federation key must be signed with the old one, and a node that missed it needs that one first)", err, stored.Serial)
+	}
+	if given.Serial > stored.Serial {
 		return given, nil
 	}
 	return stored, nil

@@ -23,6 +23,31 @@ func PeerServerConfig(cert tls.Certificate, roots *x509.CertPool) *tls.Config {
 	if roots == nil {
 		roots = x509.NewCertPool()
 	}
+	return peerServerConfig(cert, roots)
+}
+
+// PeerServerConfigLive is PeerServerConfig with the roots read at every
+// handshake: a federation manifest that replaces the CA takes effect for
+// new connections without a restart.
+func PeerServerConfigLive(cert tls.Certificate, roots func() *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			pool := roots()
+			if pool == nil {
+				pool = x509.NewCertPool()
+			}
+			c := peerServerConfig(cert, pool)
+			// The config returned here is the handshake's whole config:
+			// gRPC's ALPN protocol must be in it.
+			c.NextProtos = []string{"h2"}
+			return c, nil
+		},
+	}
+}
+
+func peerServerConfig(cert tls.Certificate, roots *x509.CertPool) *tls.Config {
 	return &tls.Config{
 		MinVersion:             tls.VersionTLS13,
 		Certificates:           []tls.Certificate{cert},
@@ -60,16 +85,38 @@ func PeerServerConfig(cert tls.Certificate, roots *x509.CertPool) *tls.Config {
 // The config may be cloned (gRPC does), but VerifyConnection must stay: without
 // it the config would accept any server.
 func PeerClientConfig(cert tls.Certificate, roots *x509.CertPool, wantMember string) *tls.Config {
+	return PeerClientConfigLive(cert, func() *x509.CertPool { return roots }, wantMember)
+}
+
+// PeerClientConfigLive is PeerClientConfig with the roots read at every
+// handshake.
+func PeerClientConfigLive(cert tls.Certificate, roots func() *x509.CertPool, wantMember string) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
-		RootCAs:      roots,
 		// Verification is done in full by VerifyConnection; see above.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifyServer(cs, roots, wantMember)
+			return verifyServer(cs, roots(), wantMember)
 		},
 	}
+}
+
+// ChainsTo reports whether the peer certificate a call came with (over a
+// connection served with PeerServerConfig) chains to roots now: a
+// connection made before the federation CA changed carries a certificate
+// the node may no longer trust.
+func ChainsTo(ctx context.Context, roots *x509.CertPool) bool {
+	state, ok := tlsState(ctx)
+	if !ok || roots == nil || len(state.PeerCertificates) == 0 {
+		return false
+	}
+	inter := x509.NewCertPool()
+	for _, c := range state.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := state.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err == nil
 }
 
 func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, wantMember string) error {
@@ -109,20 +156,8 @@ func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, wantMember strin
 // leaf of the client's verified certificate chain. ok is false when the call
 // did not come over such a connection.
 func PeerFromContext(ctx context.Context) (member string, ok bool) {
-	p, found := peer.FromContext(ctx)
-	if !found || p == nil || p.AuthInfo == nil {
-		return "", false
-	}
-	var state tls.ConnectionState
-	switch ai := p.AuthInfo.(type) {
-	case credentials.TLSInfo:
-		state = ai.State
-	case *credentials.TLSInfo:
-		if ai == nil {
-			return "", false
-		}
-		state = ai.State
-	default:
+	state, ok := tlsState(ctx)
+	if !ok {
 		return "", false
 	}
 	// Only verified chains count; PeerCertificates alone are whatever the
@@ -145,4 +180,21 @@ func ServerConfig(cert tls.Certificate) *tls.Config {
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 	}
+}
+
+// tlsState is the TLS state of the connection a gRPC call came over.
+func tlsState(ctx context.Context) (tls.ConnectionState, bool) {
+	p, found := peer.FromContext(ctx)
+	if !found || p == nil || p.AuthInfo == nil {
+		return tls.ConnectionState{}, false
+	}
+	switch ai := p.AuthInfo.(type) {
+	case credentials.TLSInfo:
+		return ai.State, true
+	case *credentials.TLSInfo:
+		if ai != nil {
+			return ai.State, true
+		}
+	}
+	return tls.ConnectionState{}, false
 }

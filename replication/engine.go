@@ -113,6 +113,8 @@ type Engine struct {
 	// running is Run's context and goroutines while it runs, for the loops
 	// of adopted peers.
 	running *runState
+	// ca is the federation CA of the manifest in effect (manifestChanged).
+	ca      []byte
 	metrics metrics
 	// changed is signalled when this node has new entries to announce;
 	// recheck when a repair ran, so the stored logs are checked again.
@@ -204,6 +206,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.peers[id] = &peer{member: id, wake: make(chan struct{}, 1)}
 	}
+	e.ca = cfg.Manifest.Load().CA
 	cfg.Manifest.OnChange(e.manifestChanged)
 	return e, nil
 }
@@ -215,6 +218,19 @@ func (e *Engine) manifest() *federation.Manifest { return e.cfg.Manifest.Load() 
 // keys may verify what was refused before.
 func (e *Engine) manifestChanged(m *federation.Manifest) {
 	e.log.Info("federation manifest in effect", "serial", m.Serial, "members", len(m.Members), "expires", m.Expires)
+	if !bytes.Equal(m.CA, e.ca) {
+		// Connections made under the old CA are dropped; the next dials
+		// check peers against the new one.
+		e.ca = m.CA
+		for _, p := range e.peerList() {
+			p.mu.Lock()
+			if p.conn != nil {
+				p.conn.Close()
+				p.conn = nil
+			}
+			p.mu.Unlock()
+		}
+	}
 	e.Changed()
 	for _, p := range e.peerList() {
 		e.trigger(p.member)
@@ -460,6 +476,36 @@ func (e *Engine) connect(p *peer) (*grpc.ClientConn, error) {
 	return p.conn, nil
 }
 
+// nextOrZero is the seq due next, or 0 for an origin the pull knows
+// nothing of.
+func (r *originRun) nextOrZero() uint64 {
+	if r == nil {
+		return 0
+	}
+	return r.next
+}
+
+// refreshCheckpoint keeps a peer's checkpoint of an entry this node holds
+// at the head of an origin's log when it is signed by the origin's current
+// key and the node's own is not: the origin re-signed its head after a key
+// rotation, and this way the new key comes to cover every copy of the log,
+// even where the origin writes nothing new.
+func (e *Engine) refreshCheckpoint(ctx context.Context, cp changelog.Checkpoint) {
+	held, err := e.cfg.Store.Checkpoint(ctx, cp.Origin, cp.Seq)
+	if err != nil || held.Seq == cp.Seq && bytes.Equal(held.Signature, cp.Signature) {
+		return
+	}
+	mem, ok := e.manifest().Member(cp.Origin)
+	if !ok || !cp.Verify(mem.PublicKey) || held.Seq == cp.Seq && held.Verify(mem.PublicKey) {
+		return
+	}
+	if kept, err := e.cfg.Store.KeepCheckpoint(ctx, cp); err != nil {
+		e.log.Warn("keeping a checkpoint of the current key", "origin", cp.Origin, "seq", cp.Seq, "err", err)
+	} else if kept {
+		e.log.Debug("kept a checkpoint of the current key", "origin", cp.Origin, "seq", cp.Seq)
+	}
+}
+
 // originRun is what a pull knows of one origin: the last entry verified
 // (applied or pending) and the entries waiting for a checkpoint. A refused
 // origin is skipped for the rest of the pull.
@@ -557,6 +603,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.mu.Lock()
 	p.pulls++
 	p.mu.Unlock()
+	received := false
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -568,9 +615,12 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		p.mu.Lock()
 		p.lastContact = time.Now()
 		p.mu.Unlock()
-		if len(resp.GetManifest()) > 0 {
+		// A server sends its manifest first, once; any other is ignored, so
+		// a peer cannot make this node parse manifests all pull long.
+		if len(resp.GetManifest()) > 0 && !received {
 			e.offerManifest(p.member, resp.GetManifest())
 		}
+		received = true
 		if stopped := e.syncStopped(); stopped != "" {
 			// Fail closed: only a newer manifest is taken from peers.
 			return errors.New(stopped)
@@ -768,15 +818,26 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			}
 		}
 		r := st.runs[cp.Origin]
+		if r != nil && len(r.pending) == 0 && cp.Origin != e.cfg.Member && cp.Seq+1 == r.next && bytes.Equal(cp.Hash, r.prev) {
+			e.refreshCheckpoint(ctx, cp)
+			continue
+		}
 		if r == nil || r.refused || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
 			continue // covers entries this node has already
 		}
-		keys, ok := e.manifest().SigningKeys(cp.Origin)
+		mem, ok := e.manifest().Member(cp.Origin)
 		if !ok {
 			refuse(r, cp.Origin, "checkpoint of %s, which has no key in the manifest", cp.Origin)
 			continue
 		}
-		if !cp.Verify(keys...) {
+		if !cp.Verify(mem.PublicKey) {
+			if cp.Verify(mem.PreviousPublicKeys...) {
+				// Signed before a rotation: whoever holds a retired key could
+				// sign new entries with it, so only the current key proves
+				// new entries. A later checkpoint of the current key covers
+				// these too (the origin re-signs its head when it rotates).
+				continue
+			}
 			refuse(r, cp.Origin, "checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
 			continue
 		}
@@ -862,12 +923,16 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 	entries := st.repair
 	st.repair, st.repairBytes = nil, 0
 	cp := checkpointFromProto(rep.GetCheckpoint())
-	keys, ok := e.manifest().SigningKeys(cp.Origin)
+	mem, ok := e.manifest().Member(cp.Origin)
+	// Copies replace entries the node holds and found damaged, so they must
+	// link to its chain; a retired key may prove them only within the log
+	// the node already holds, never past its head.
+	retiredOK := cp.Seq < st.runs[cp.Origin].nextOrZero()
 	switch {
 	case !ok:
 		fail("checkpoint of %s, which has no key in the manifest", cp.Origin)
 		return
-	case cp.Origin != entries[0].Origin || !cp.Verify(keys...):
+	case cp.Origin != entries[0].Origin || !cp.Verify(mem.PublicKey) && !(retiredOK && cp.Verify(mem.PreviousPublicKeys...)):
 		fail("checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
 		return
 	}

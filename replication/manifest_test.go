@@ -3,17 +3,23 @@ package replication_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	"github.com/provex/provex/pki"
 )
 
 // signedFederation is newFederation with a manifest signed by a federation
@@ -101,6 +107,16 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 		got := f.nodes["cao-bang"].node.Store().SigningKey()
 		return got.Equal(rotated.SigningPublic()), "cao-bang still signs with its old key"
 	})
+	// Before it writes anything new, its re-signed head reaches every
+	// copy: the new key alone proves the whole log everywhere, so the old
+	// one could be dropped from the manifest.
+	for _, id := range members {
+		eventually(t, 10*time.Second, func() (bool, string) {
+			held, err := f.nodes[id].node.Store().Checkpoint(context.Background(), "cao-bang", 5)
+			return err == nil && held.Seq == 5 && held.Verify(rotated.SigningPublic()),
+				fmt.Sprintf("%s holds cao-bang's checkpoint %d, not of the new key (%v)", id, held.Seq, err)
+		})
+	}
 	createAgreements(t, f.nodes["cao-bang"], 5, "after")
 	f.waitConverged(t, map[string]uint64{"cao-bang": 10}, 15*time.Second)
 	for _, id := range members {
@@ -233,5 +249,70 @@ func TestStaleManifestFailsClosed(t *testing.T) {
 	f.waitConverged(t, map[string]uint64{"cao-bang": 3}, 15*time.Second)
 	if st := f.nodes["lang-son"].state(t).GetManifest(); st.GetSyncStopped() || st.GetWarning() != "" {
 		t.Errorf("after a fresh manifest: %+v", st)
+	}
+}
+
+// TestNewCAIsTrustedLive: a manifest that adds a second CA (the first step
+// of replacing the federation CA) lets in, without a restart, a member
+// whose certificate the new CA signed; one that then drops the old CA
+// shuts out certificates of the old one, even on connections made before.
+func TestNewCAIsTrustedLive(t *testing.T) {
+	members := []string{"cao-bang", "mofa"}
+	f, fedKey := signedFederation(t, members, line(members))
+	f.startAll()
+	ca2, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCert, err := ca2.IssueTLS("mofa", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bothPool := x509.NewCertPool()
+	bothPool.AppendCertsFromPEM(f.manifest.CA)
+	bothPool.AppendCertsFromPEM(ca2.CertPEM())
+	pull := func(cert tls.Certificate) error {
+		// The client trusts both CAs: the node's own certificate is still
+		// the old CA's until it is issued again and the node restarted.
+		creds := credentials.NewTLS(pki.PeerClientConfig(cert, bothPool, "cao-bang"))
+		conn, err := grpc.NewClient(f.nodes["cao-bang"].addr, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		stream, err := syncv1.NewSyncServiceClient(conn).Pull(context.Background(), &syncv1.PullRequest{Member: "mofa", ManifestSerial: 99})
+		if err != nil {
+			return err
+		}
+		for {
+			if _, err := stream.Recv(); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	if err := pull(newCert); err == nil {
+		t.Fatal("a certificate of a CA the manifest does not list was let in")
+	}
+	m2 := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		m.CA = append(append([]byte(nil), m.CA...), ca2.CertPEM()...)
+	})
+	if err := f.nodes["cao-bang"].node.OfferManifest(m2); err != nil {
+		t.Fatal(err)
+	}
+	if err := pull(newCert); err != nil {
+		t.Fatalf("a certificate of the CA the manifest added: %v", err)
+	}
+	if err := pull(f.cert("mofa")); err != nil {
+		t.Fatalf("a certificate of the CA still listed: %v", err)
+	}
+	m3 := nextManifest(t, m2, fedKey, func(m *federation.Manifest) { m.CA = ca2.CertPEM() })
+	if err := f.nodes["cao-bang"].node.OfferManifest(m3); err != nil {
+		t.Fatal(err)
+	}
+	if err := pull(f.cert("mofa")); err == nil {
+		t.Error("a certificate of the CA the manifest dropped was let in")
 	}
 }

@@ -18,8 +18,13 @@ import (
 // serving node records them as missing, which holds its writes until a
 // peer's copies repair them; a restore reports them.
 func (e *Engine) ownCheckpoint(ctx context.Context, p *peer, cp changelog.Checkpoint) error {
-	keys, ok := e.manifest().SigningKeys(cp.Origin)
-	if !ok || !cp.Verify(keys...) {
+	// Only the current key: a retired one, perhaps in other hands, must not
+	// be able to make the node think it lost entries and stop its writes.
+	mem, ok := e.manifest().Member(cp.Origin)
+	if ok && !cp.Verify(mem.PublicKey) && cp.Verify(mem.PreviousPublicKeys...) {
+		return nil // signed before a rotation: proves nothing new
+	}
+	if !ok || !cp.Verify(mem.PublicKey) {
 		e.refusedFrom(p, "a checkpoint of this node's own log", fmt.Sprintf("checkpoint %s/%d does not verify with this node's key", cp.Origin, cp.Seq))
 		return nil
 	}

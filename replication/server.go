@@ -151,6 +151,7 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		copy(origins[1:i+1], origins[:i])
 		origins[0] = own
 	}
+	var heads []*syncv1.Checkpoint
 	for _, o := range origins {
 		from := have[o.Origin].GetSeq()
 		if o.Origin == caller && o.Checkpoint.Seq > from {
@@ -163,7 +164,14 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		}
 		// The log of an origin not in the manifest (a member removed)
 		// would be of use to no one.
-		if _, member := s.e.manifest().Member(o.Origin); from >= o.Seq || !member {
+		_, member := s.e.manifest().Member(o.Origin)
+		if member && o.Origin != caller && from == o.Seq && o.Checkpoint.Seq == o.Seq && bytes.Equal(have[o.Origin].GetHash(), o.Hash) {
+			// The caller holds what this node holds: the checkpoint of the
+			// head goes along, in case its origin re-signed it with a new
+			// key (the caller keeps it only then).
+			heads = append(heads, checkpointToProto(o.Checkpoint))
+		}
+		if from >= o.Seq || !member {
 			continue
 		}
 		prev := changelog.ZeroHash
@@ -198,6 +206,9 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		if err := s.serveOrigin(ctx, stream, o.Origin, from, limit, prev, batch); err != nil {
 			return err
 		}
+	}
+	if len(heads) > 0 {
+		return stream.Send(&syncv1.PullResponse{Checkpoints: heads})
 	}
 	return nil
 }

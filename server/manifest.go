@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/provex/provex/federation"
@@ -108,6 +110,25 @@ func (n *Node) watchExpiry(ctx context.Context, interval time.Duration) {
 			return
 		case <-ticker.C:
 		}
+	}
+}
+
+// caRoots returns the federation CA pool of the manifest in effect, parsed
+// once per manifest: mutual TLS takes a new CA without a restart.
+func caRoots(live *federation.Live) func() *x509.CertPool {
+	var (
+		mu   sync.Mutex
+		from *federation.Manifest
+		pool *x509.CertPool
+	)
+	return func() *x509.CertPool {
+		mu.Lock()
+		defer mu.Unlock()
+		if m := live.Load(); m != from {
+			from = m
+			pool, _ = m.CAPool() // nil, trusting nothing, for a manifest without a CA
+		}
+		return pool
 	}
 }
 

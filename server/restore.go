@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,7 +82,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		if err != nil {
 			return nil, fmt.Errorf("mutual TLS between nodes: %w", err)
 		}
-		dial = peerDial(*cfg.Cert, caPool, 5*time.Second)
+		dial = peerDial(*cfg.Cert, func() *x509.CertPool { return caPool }, 5*time.Second)
 	}
 	if err := ownerfile.MkdirPrivate(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -156,7 +157,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 			return nil, err
 		}
 	}
-	if err := store.SaveManifest(ctx, cfg.Manifest); err != nil {
+	if err := store.SaveManifest(ctx, live.Load()); err != nil {
 		return nil, err
 	}
 	return res, nil

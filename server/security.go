@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"math"
 	"sync"
 	"time"
@@ -115,8 +116,10 @@ func (l Limits) withDefaults() Limits {
 // API), and applies the rate limit of that identity and the policy. (The
 // call's duration is capped earlier, by deadlines.)
 type guard struct {
-	member      string
-	manifest    *federation.Live
+	member   string
+	manifest *federation.Live
+	// roots is the federation CA of the manifest in effect.
+	roots       func() *x509.CertPool
 	tokens      auth.TokenStore
 	policy      *auth.Policy
 	limits      Limits
@@ -161,6 +164,10 @@ func (g *guard) identify(ctx context.Context) (auth.Identity, error) {
 	if member, ok := pki.PeerFromContext(ctx); ok {
 		if _, listed := g.manifest.Load().Member(member); !listed {
 			return auth.Anonymous, apperr.PermissionDenied("%s's certificate is signed by the federation CA, but %s is not in this node's federation manifest", member, member)
+		}
+		if !pki.ChainsTo(ctx, g.roots()) {
+			// A connection made before the manifest changed the CA.
+			return auth.Anonymous, apperr.PermissionDenied("%s's certificate is not signed by the federation CA of this node's manifest (serial %d); connect again with one that is", member, g.manifest.Load().Serial)
 		}
 		return auth.Peer(member), nil
 	}

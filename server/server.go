@@ -209,13 +209,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	self, _ := cfg.Manifest.Member(cfg.Member)
 	hasPeers := len(cfg.Manifest.Members) > 1
 	cfg.Limits = cfg.Limits.withDefaults()
-	var caPool *x509.CertPool
 	if !cfg.Unprotected {
 		if cfg.Cert == nil && (hasPeers || !cfg.PlaintextAPI) {
 			return nil, errors.New("the node needs its TLS certificate from the federation CA (provex ca issue --member " + cfg.Member + "); only dev mode runs a lone node without one")
 		}
 		if hasPeers {
-			if caPool, err = cfg.Manifest.CAPool(); err != nil {
+			if _, err = cfg.Manifest.CAPool(); err != nil {
 				return nil, fmt.Errorf("mutual TLS between nodes: %w", err)
 			}
 		}
@@ -245,6 +244,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	live := federation.NewLive(cfg.Manifest, save)
+	roots := caRoots(live)
 	store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
 		Logger:    cfg.Logger,
 		Key:       signingKey,
@@ -268,7 +268,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if interval <= 0 {
 			interval = 5 * time.Second
 		}
-		dial = peerDial(*cfg.Cert, caPool, interval)
+		dial = peerDial(*cfg.Cert, roots, interval)
 	}
 	live.OnChange(func(m *federation.Manifest) {
 		key, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile)
@@ -307,7 +307,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		reads = storage.ReadsAll
 	}
 	ic := &interceptors{log: cfg.Logger, validator: validator, reads: reads, guard: &guard{
-		member: cfg.Member, manifest: live, tokens: store, policy: policy, limits: cfg.Limits,
+		member: cfg.Member, manifest: live, roots: roots, tokens: store, policy: policy, limits: cfg.Limits,
 		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 	}, codec: newRequestCodec()}
@@ -356,7 +356,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if hasPeers {
 		var peerCreds credentials.TransportCredentials
 		if !cfg.Unprotected {
-			peerCreds = credentials.NewTLS(pki.PeerServerConfig(*cfg.Cert, caPool))
+			peerCreds = credentials.NewTLS(pki.PeerServerConfigLive(*cfg.Cert, roots))
 		}
 		// A single record can be as large as the API accepts, and its entry
 		// a little larger: peers send and take up to 64 MiB.
@@ -571,9 +571,9 @@ func nodeKeys(dataDir string) (federation.NodeKeys, error) {
 
 // peerDial connects to peers over mutual TLS with the node's certificate,
 // checking that the peer's names the member it meant to reach.
-func peerDial(cert tls.Certificate, caPool *x509.CertPool, interval time.Duration) func(member, addr string) (*grpc.ClientConn, error) {
+func peerDial(cert tls.Certificate, roots func() *x509.CertPool, interval time.Duration) func(member, addr string) (*grpc.ClientConn, error) {
 	return func(member, addr string) (*grpc.ClientConn, error) {
-		creds := credentials.NewTLS(pki.PeerClientConfig(cert, caPool, member))
+		creds := credentials.NewTLS(pki.PeerClientConfigLive(cert, roots, member))
 		return grpc.NewClient(addr, append(replication.DialOptions(interval), grpc.WithTransportCredentials(creds))...)
 	}
 }

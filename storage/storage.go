@@ -66,6 +66,11 @@ type Store interface {
 	// NextCheckpoint returns origin's oldest checkpoint with Seq >= from
 	// (Seq 0 when there is none).
 	NextCheckpoint(ctx context.Context, origin string, from uint64) (changelog.Checkpoint, error)
+	// KeepCheckpoint stores cp, verified by the caller, in place of the one
+	// held at its Seq, when the entry held there has cp's Hash (a newer
+	// signature of an entry already held: the origin re-signed its head
+	// after a key rotation). It reports whether it stored it.
+	KeepCheckpoint(ctx context.Context, cp changelog.Checkpoint) (bool, error)
 	// ApplyRemote appends entries of another origin, verified by the caller
 	// up to the signed checkpoint cp (which ends them), and applies the
 	// record states they carry, all in one transaction. earlier are

@@ -100,6 +100,28 @@ func (db *DB) NextCheckpoint(ctx context.Context, origin string, from uint64) (c
 	return db.checkpointWhere(ctx, origin, "seq >= ? ORDER BY seq", from)
 }
 
+// KeepCheckpoint stores a newer signature of an entry held (see
+// storage.Store).
+func (db *DB) KeepCheckpoint(ctx context.Context, cp changelog.Checkpoint) (bool, error) {
+	kept := false
+	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+		var hash []byte
+		err := tx.QueryRowContext(ctx, "SELECT hash FROM changes WHERE origin = ? AND seq = ?", cp.Origin, cp.Seq).Scan(&hash)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && !bytes.Equal(hash, cp.Hash) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+			return fmt.Errorf("store checkpoint of %s: %w", cp.Origin, err)
+		}
+		kept = true
+		return nil
+	})
+	return kept, err
+}
+
 func (db *DB) checkpointWhere(ctx context.Context, origin, where string, seq uint64) (changelog.Checkpoint, error) {
 	c := changelog.Checkpoint{Origin: origin}
 	err := db.reader.QueryRowContext(ctx, "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND "+where+" LIMIT 1", origin, seq).
