@@ -200,9 +200,11 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	converged := len(unreachable) == 0 && len(problems) == 0
 	// Members on different manifests disagree on who is in the federation
-	// and with which keys: not converged until the newest reached all.
+	// and with which keys: not converged until the newest, the checker's
+	// own copy included, reached all. So after a new manifest is written
+	// to one node's file, the check says yes only once it has travelled.
 	serials := []string{"manifest serial"}
-	var newest uint64
+	newest := uint64(m.Serial)
 	for _, st := range all {
 		newest = max(newest, st.GetManifest().GetSerial())
 	}
@@ -220,6 +222,9 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 		serials = append(serials, cell)
 	}
 	fmt.Fprintln(tw, strings.Join(serials, "\t"))
+	if uint64(m.Serial) < newest {
+		warnings = append(warnings, fmt.Sprintf("the manifest checked against is serial %d, older than the nodes' %d", m.Serial, newest))
+	}
 	for _, o := range originList {
 		var furthest pos
 		for _, st := range states {

@@ -105,6 +105,13 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 	if out, err := run(states); err != nil || !strings.Contains(out, "WARNING: nghe-an refused 1 entries of cao-bang") {
 		t.Errorf("rejected entries: %v\n%s", err, out)
 	}
+	// A manifest newer than every node's, in the checker's hands: it has
+	// not reached them yet.
+	m.Serial = 5
+	if out, err := run(good()); !errors.Is(err, ErrNotConverged) || !strings.Contains(out, "4 (behind)") {
+		t.Errorf("nodes behind the checker's manifest: %v\n%s", err, out)
+	}
+	m.Serial = 4
 	// A manifest nearing expiry is a warning on a federation that works.
 	states = good()
 	states["cao-bang"].Manifest.Warning = "expires in 3 days"
