@@ -72,8 +72,11 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 		switch {
 		case err == nil:
 			n.log.Info("took the newer federation manifest from its file", "file", path, "serial", m.Serial)
-		case errors.Is(err, federation.ErrNotNewer):
+		case errors.Is(err, federation.ErrNotNewer) && m.Serial == n.manifest.Load().Serial:
+			// The file holds the manifest the node already uses.
 		default:
+			// An older serial is refused too, and said: someone gave the
+			// node a manifest it will never take.
 			n.log.Warn("refused the federation manifest in its file", "file", path, "err", err)
 		}
 	}

@@ -93,7 +93,9 @@ func ago(t interface{ AsTime() time.Time }, set bool) string {
 }
 
 func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
-	fmt.Fprintf(w, "node %s\n\n", st.GetMember())
+	fmt.Fprintf(w, "node %s\n", st.GetMember())
+	fmt.Fprintf(w, "manifest %s\n", manifestLine(st.GetManifest()))
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ORIGIN\tSEQ\tHEAD\tSIGNED UP TO\tVERIFIED UP TO\tUNOPENED\tREJECTED\tDAMAGED")
 	for _, o := range st.GetOrigins() {
@@ -117,6 +119,22 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 	fmt.Fprintf(w, "\napplied %d, rejected %d, unopened %d, runs refused %d, repaired %d, served %d, pulls %d (%d failed), announcements %d, bytes received %d\n",
 		m.GetEntriesApplied(), m.GetEntriesRejected(), m.GetEntriesUnopened(), m.GetRunsRefused(), m.GetEntriesRepaired(), m.GetEntriesServed(),
 		m.GetPulls(), m.GetPullErrors(), m.GetAnnouncementsReceived(), m.GetBytesReceived())
+}
+
+// manifestLine says where a node's manifest stands: its serial, expiry,
+// and the expiry warning or the stop of sync past the grace period.
+func manifestLine(m *syncv1.ManifestState) string {
+	line := fmt.Sprintf("serial %d", m.GetSerial())
+	if m.GetExpireTime() != nil {
+		line += ", expires " + m.GetExpireTime().AsTime().UTC().Format(time.RFC3339)
+	}
+	if m.GetSyncStopped() {
+		line += ", SYNC STOPPED"
+	}
+	if m.GetWarning() != "" {
+		line += ": " + m.GetWarning()
+	}
+	return line
 }
 
 // ErrNotConverged is the error of a convergence check that found the
@@ -148,6 +166,11 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 		}
 		all[mem.ID] = st
 		states[mem.ID] = map[string]pos{}
+		if ms := st.GetManifest(); ms.GetSyncStopped() {
+			problems = append(problems, fmt.Sprintf("%s has stopped syncing: manifest %s", mem.ID, manifestLine(ms)))
+		} else if ms.GetWarning() != "" {
+			warnings = append(warnings, fmt.Sprintf("%s: manifest %s", mem.ID, manifestLine(ms)))
+		}
 		for _, o := range st.GetOrigins() {
 			states[mem.ID][o.GetOrigin()] = pos{o.GetSeq(), hex.EncodeToString(o.GetHeadHash())}
 			origins[o.GetOrigin()] = true
@@ -176,6 +199,32 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	converged := len(unreachable) == 0 && len(problems) == 0
+	// Members on different manifests disagree on who is in the federation
+	// and with which keys: not converged until the newest, the checker's
+	// own copy included, reached all. So after a new manifest is written
+	// to one node's file, the check says yes only once it has travelled.
+	serials := []string{"manifest serial"}
+	newest := uint64(m.Serial)
+	for _, st := range all {
+		newest = max(newest, st.GetManifest().GetSerial())
+	}
+	for _, mem := range m.Members {
+		st, ok := all[mem.ID]
+		if !ok {
+			serials = append(serials, "unreachable")
+			continue
+		}
+		cell := fmt.Sprint(st.GetManifest().GetSerial())
+		if st.GetManifest().GetSerial() != newest {
+			converged = false
+			cell += " (behind)"
+		}
+		serials = append(serials, cell)
+	}
+	fmt.Fprintln(tw, strings.Join(serials, "\t"))
+	if uint64(m.Serial) < newest {
+		warnings = append(warnings, fmt.Sprintf("the manifest checked against is serial %d, older than the nodes' %d", m.Serial, newest))
+	}
 	for _, o := range originList {
 		var furthest pos
 		for _, st := range states {
@@ -222,7 +271,7 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 		fmt.Fprintln(w, "converged: no")
 		return ErrNotConverged
 	}
-	fmt.Fprintln(w, "converged: yes (every node reports the same head hash for every origin, opens everything sealed to it, and finds its logs intact)")
+	fmt.Fprintln(w, "converged: yes (every node is on the same manifest, reports the same head hash for every origin, opens everything sealed to it, and finds its logs intact)")
 	return nil
 }
 

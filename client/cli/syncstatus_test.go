@@ -38,7 +38,7 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 			case "mofa":
 				o.Opened = 5
 			}
-			st[id] = &syncv1.GetSyncStateResponse{Member: id, Origins: []*syncv1.OriginState{o}}
+			st[id] = &syncv1.GetSyncStateResponse{Member: id, Origins: []*syncv1.OriginState{o}, Manifest: &syncv1.ManifestState{Serial: 4}}
 		}
 		return st
 	}
@@ -78,6 +78,12 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 		"another chain": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			s["mofa"].Origins[0].HeadHash = []byte{9}
 		}, "DIVERGED"},
+		"a member on an older manifest": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["nghe-an"].Manifest.Serial = 3
+		}, "3 (behind)"},
+		"a member past its manifest's grace": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["mofa"].Manifest = &syncv1.ManifestState{Serial: 4, SyncStopped: true, Warning: "expired"}
+		}, "mofa has stopped syncing: manifest serial 4, SYNC STOPPED: expired"},
 		"a member down": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			delete(s, "nghe-an")
 		}, "nghe-an unreachable"},
@@ -98,5 +104,18 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 	}
 	if out, err := run(states); err != nil || !strings.Contains(out, "WARNING: nghe-an refused 1 entries of cao-bang") {
 		t.Errorf("rejected entries: %v\n%s", err, out)
+	}
+	// A manifest newer than every node's, in the checker's hands: it has
+	// not reached them yet.
+	m.Serial = 5
+	if out, err := run(good()); !errors.Is(err, ErrNotConverged) || !strings.Contains(out, "4 (behind)") {
+		t.Errorf("nodes behind the checker's manifest: %v\n%s", err, out)
+	}
+	m.Serial = 4
+	// A manifest nearing expiry is a warning on a federation that works.
+	states = good()
+	states["cao-bang"].Manifest.Warning = "expires in 3 days"
+	if out, err := run(states); err != nil || !strings.Contains(out, "WARNING: cao-bang: manifest serial 4: expires in 3 days") {
+		t.Errorf("a manifest nearing expiry: %v\n%s", err, out)
 	}
 }

@@ -45,6 +45,25 @@ type process struct {
 	// token is an admin token of the node, made with provex token create.
 	token string
 	done  chan error
+
+	mu sync.Mutex
+	// logs holds the node's stderr, one log line each.
+	logs []string
+}
+
+// logCount counts the JSON lines the node logged with msg at level (slog's
+// "WARN", "INFO", ...).
+func (p *process) logCount(level, msg string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.logs {
+		var line struct{ Level, Msg string }
+		if json.Unmarshal([]byte(l), &line) == nil && line.Level == level && line.Msg == msg {
+			n++
+		}
+	}
+	return n
 }
 
 // startServe runs "provex serve" on free ports and waits until it logs that
@@ -85,6 +104,9 @@ func startProcess(t *testing.T, bin string, args ...string) *process {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			p.mu.Lock()
+			p.logs = append(p.logs, sc.Text())
+			p.mu.Unlock()
 			var line struct{ Msg, GRPC, HTTP string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "node serving" {
 				p.grpcAddr, p.httpAddr = line.GRPC, line.HTTP

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/provex/provex/client"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/freeport"
+)
+
+// manifestFederation is a federation made with the CLI alone (keygen, ca,
+// provex manifest), whose nodes run as processes, each on its own copy of
+// the manifest file: a manifest written to one node's file reaches the
+// others only through sync.
+type manifestFederation struct {
+	bin, dir string
+	procs    map[string]*process
+}
+
+func (f *manifestFederation) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	out, stderr, code := runCLI(t, f.bin, "", "", args...)
+	if code != 0 {
+		t.Fatalf("provex %s: exit %d\n%s%s", strings.Join(args, " "), code, out, stderr)
+	}
+	return out
+}
+
+func (f *manifestFederation) path(name string) string { return filepath.Join(f.dir, name) }
+
+// master is the ministry's copy, the one provex manifest changes.
+func (f *manifestFederation) master() string { return f.path("manifest.yaml") }
+
+// nodeManifest is the manifest file a member's node watches.
+func (f *manifestFederation) nodeManifest(member string) string {
+	return f.path(member + ".manifest.yaml")
+}
+
+// give writes data to a member's manifest file the way an operator's copy
+// lands: whole, under a temporary name, then renamed.
+func (f *manifestFederation) give(t *testing.T, member string, data []byte) {
+	t.Helper()
+	tmp := f.nodeManifest(member) + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.nodeManifest(member)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *manifestFederation) masterBytes(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(f.master())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// join makes a member's keys on its node and its certificate, and adds its
+// entry to the master copy with provex manifest.
+func (f *manifestFederation) join(t *testing.T, member, addr string, first bool) {
+	t.Helper()
+	entry := f.cli(t, "keygen", "--out", f.path(member+".key"), "--member", member, "--address", addr)
+	if err := os.WriteFile(f.path(member+".entry"), []byte(entry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if first {
+		f.cli(t, "manifest", "init", "--federation-key", f.path("federation.key"), "--ca-dir", f.path("ca"), "--entry", f.path(member+".entry"), "--out", f.master())
+	} else {
+		f.cli(t, "manifest", "add", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path(member+".entry"))
+	}
+	f.cli(t, "ca", "issue", "--ca-dir", f.path("ca"), "--member", member, "--out", f.path(member))
+}
+
+func (f *manifestFederation) start(t *testing.T, member, peers string) {
+	t.Helper()
+	f.procs[member] = startMember(t, f.bin, f.dir, f.nodeManifest(member), member, peers)
+}
+
+func (f *manifestFederation) state(t *testing.T, member string) *syncv1.GetSyncStateResponse {
+	t.Helper()
+	p := f.procs[member]
+	c, err := client.Dial(p.grpcAddr, client.WithToken(p.token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := syncv1.NewSyncServiceClient(c.Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
+	if err != nil {
+		t.Fatalf("%s: GetSyncState: %v", member, err)
+	}
+	return st
+}
+
+var statusSerial = regexp.MustCompile(`(?m)^manifest serial (\d+)`)
+
+// waitSerial waits until every member's node is on the manifest serial,
+// then checks that provex sync status says so too.
+func (f *manifestFederation) waitSerial(t *testing.T, serial uint64, members ...string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		for _, m := range members {
+			if got := f.state(t, m).GetManifest().GetSerial(); got != serial {
+				return false, fmt.Sprintf("%s is on manifest serial %d, want %d", m, got, serial)
+			}
+		}
+		return true, ""
+	})
+	for _, m := range members {
+		p := f.procs[m]
+		out := f.cliToken(t, p.token, "sync", "status", "--addr", p.grpcAddr)
+		if got := statusSerial.FindStringSubmatch(out); got == nil || got[1] != fmt.Sprint(serial) {
+			t.Fatalf("provex sync status of %s does not say manifest serial %d:\n%s", m, serial, out)
+		}
+	}
+}
+
+func (f *manifestFederation) cliToken(t *testing.T, token string, args ...string) string {
+	t.Helper()
+	out, stderr, code := runCLI(t, f.bin, token, "", args...)
+	if code != 0 {
+		t.Fatalf("provex %s: exit %d\n%s%s", strings.Join(args, " "), code, out, stderr)
+	}
+	return out
+}
+
+func (f *manifestFederation) write(t *testing.T, member, prefix string, n int) {
+	t.Helper()
+	p := f.procs[member]
+	c, err := client.Dial(p.grpcAddr, client.WithToken(p.token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range n {
+		if _, err := c.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+			Parent: "provinces/" + member, AgreementId: fmt.Sprintf("%s-%d", prefix, i),
+			Agreement: &twinningv1.Agreement{DisplayName: prefix, Kind: twinningv1.Agreement_KIND_MOU},
+		}); err != nil {
+			t.Fatalf("%s writes %s-%d: %v", member, prefix, i, err)
+		}
+	}
+}
+
+// waitConverged waits until every node named holds origin's log up to seq
+// with the same head hash.
+func (f *manifestFederation) waitConverged(t *testing.T, origin string, seq uint64, members ...string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, func() (bool, string) {
+		var hash []byte
+		for _, m := range members {
+			got, h := originSeq(t, f.procs[m], origin)
+			if got != seq || hash != nil && !bytes.Equal(h, hash) {
+				return false, fmt.Sprintf("%s holds %s up to %d, want %d", m, origin, got, seq)
+			}
+			hash = h
+		}
+		return true, ""
+	})
+}
+
+const refusedManifestLog = "refused the federation manifest in its file"
+
+// TestManifestGivenToOneNodeReachesAll is replication's
+// TestManifestTravelsAddsRotatesAndRemoves with processes and the CLI: four
+// nodes in a line (cao-bang - lang-son - quang-ninh - mofa) over mutual
+// TLS, each watching its own copy of the manifest. Each change is made with
+// provex manifest on the ministry's master copy and written to one node's
+// file only, and reaches all: a fifth member joins and its records reach
+// everyone; cao-bang rotates its keys while its node runs, writes with the
+// new ones, and every node's copy (a backup taken while it runs, then the
+// stopped data directory) verifies across the rotation, but not with the
+// manifest from before it; an unsigned and an older manifest are refused
+// with a log line and change nothing; a removed member is refused by its
+// former peer and says so in its sync status.
+func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
+	f := &manifestFederation{bin: buildBinary(t), dir: t.TempDir(), procs: map[string]*process{}}
+	line := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
+	addrs, err := freeport.Addrs(len(line) + 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cli(t, "ca", "init", "--dir", f.path("ca"))
+	// mofa first: manifest init takes the first member.
+	f.join(t, "mofa", addrs[3], true)
+	for i, m := range line[:3] {
+		f.join(t, m, addrs[i], false)
+	}
+	serial4 := f.masterBytes(t)
+	for i, m := range line {
+		f.give(t, m, serial4)
+		var peers []string
+		if i > 0 {
+			peers = append(peers, line[i-1])
+		}
+		if i+1 < len(line) {
+			peers = append(peers, line[i+1])
+		}
+		f.start(t, m, strings.Join(peers, ","))
+	}
+	f.waitSerial(t, 4, line...)
+	f.write(t, "cao-bang", "before", 5)
+	f.waitConverged(t, "cao-bang", 5, line...)
+
+	// a. ha-noi joins: its entry goes into the master copy, which goes to
+	// cao-bang alone; ha-noi's node starts on it, peering only with mofa,
+	// at the far end. mofa pulls from it when it announces.
+	f.join(t, "ha-noi", addrs[4], false)
+	serial5 := f.masterBytes(t)
+	f.give(t, "cao-bang", serial5)
+	f.waitSerial(t, 5, line...)
+	f.give(t, "ha-noi", serial5)
+	f.start(t, "ha-noi", "mofa")
+	all := append(append([]string(nil), line...), "ha-noi")
+	f.waitSerial(t, 5, all...)
+	f.write(t, "ha-noi", "joined", 3)
+	f.waitConverged(t, "ha-noi", 3, all...)
+	f.waitConverged(t, "cao-bang", 5, all...)
+
+	// b. cao-bang rotates its keys in its key file while its node runs;
+	// the ministry publishes them; the file goes to mofa.
+	rotated := f.cli(t, "keygen", "--rotate", f.path("cao-bang.key"), "--member", "cao-bang")
+	if err := os.WriteFile(f.path("cao-bang.rotated"), []byte(rotated), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.cli(t, "manifest", "rotate", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("cao-bang.rotated"))
+	serial6 := f.masterBytes(t)
+	f.give(t, "mofa", serial6)
+	f.waitSerial(t, 6, all...)
+	f.write(t, "cao-bang", "rotated", 5)
+	f.waitConverged(t, "cao-bang", 10, all...)
+	if err := os.WriteFile(f.path("manifest-5.yaml"), serial5, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		backup := f.path(m + "-backup.db")
+		f.cli(t, "backup", "--data", f.path(m), "--out", backup)
+		out := f.cli(t, "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.master())
+		if strings.Contains(out, "PROBLEM") {
+			t.Errorf("verify of %s's backup across the rotation:\n%s", m, out)
+		}
+		// The checkpoints signed after the rotation do not verify with
+		// the keys of the manifest before it: the new key signs them.
+		out, _, code := runCLI(t, f.bin, "", "", "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.path("manifest-5.yaml"))
+		if m != "cao-bang" && (code == 0 || !strings.Contains(out, "checkpoint cao-bang/10 does not carry cao-bang's signature")) {
+			t.Errorf("%s's backup verifies cao-bang's log with the keys from before the rotation: exit %d\n%s", m, code, out)
+		}
+	}
+
+	// c. Refused: an unsigned manifest with a higher serial (signed, then
+	// its signature line taken out), and an older signed one, each written
+	// to lang-son's file. The node logs the refusal and stays on serial 6.
+	scratch := f.path("scratch.yaml")
+	if err := os.WriteFile(scratch, serial6, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.cli(t, "manifest", "sign", "--manifest", scratch, "--federation-key", f.path("federation.key"))
+	signed7, err := os.ReadFile(scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned := regexp.MustCompile(`(?m)^signature: .*\n`).ReplaceAll(signed7, nil)
+	if bytes.Equal(unsigned, signed7) || !bytes.Contains(unsigned, []byte("serial: 7")) {
+		t.Fatalf("no signature line taken out of serial 7:\n%s", signed7)
+	}
+	lang := f.procs["lang-son"]
+	for _, c := range []struct {
+		what string
+		data []byte
+	}{{"unsigned", unsigned}, {"older", serial4}} {
+		before := lang.logCount("WARN", refusedManifestLog)
+		f.give(t, "lang-son", c.data)
+		waitFor(t, 15*time.Second, func() (bool, string) {
+			return lang.logCount("WARN", refusedManifestLog) > before, "lang-son did not log the refusal of the " + c.what + " manifest"
+		})
+		if got := f.state(t, "lang-son").GetManifest().GetSerial(); got != 6 {
+			t.Fatalf("lang-son is on serial %d after the %s manifest", got, c.what)
+		}
+	}
+
+	// d. ha-noi leaves, by the master copy given to lang-son: the others
+	// take it, ha-noi does not (it does not list ha-noi), and mofa
+	// refuses its pulls, which its sync status shows.
+	f.cli(t, "manifest", "remove", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--member", "ha-noi")
+	f.give(t, "lang-son", f.masterBytes(t))
+	f.waitSerial(t, 7, line...)
+	if got := f.state(t, "ha-noi").GetManifest().GetSerial(); got != 6 {
+		t.Errorf("ha-noi took serial %d, which removes it", got)
+	}
+	var refusal string
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		for _, p := range f.state(t, "ha-noi").GetPeers() {
+			if p.GetMember() == "mofa" && strings.Contains(p.GetLastError(), "ha-noi is not in this node's federation manifest") {
+				refusal = p.GetLastError()
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("ha-noi's peers: %v", f.state(t, "ha-noi").GetPeers())
+	})
+	if out := f.cliToken(t, f.procs["ha-noi"].token, "sync", "status", "--addr", f.procs["ha-noi"].grpcAddr); !strings.Contains(out, refusal) {
+		t.Errorf("provex sync status of ha-noi does not show mofa's refusal %q:\n%s", refusal, out)
+	}
+	f.write(t, "cao-bang", "after-removal", 1)
+	f.waitConverged(t, "cao-bang", 11, line...)
+	f.waitConverged(t, "ha-noi", 3, line...)
+
+	for _, m := range all {
+		f.procs[m].stop(t, syscall.SIGTERM)
+	}
+	// With serial 6: the last manifest listing ha-noi, whose log they keep.
+	if err := os.WriteFile(f.path("manifest-6.yaml"), serial6, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range line {
+		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.path("manifest-6.yaml")); strings.Contains(out, "PROBLEM") {
+			t.Errorf("verify of %s's data directory:\n%s", m, out)
+		}
+	}
+}
