@@ -599,7 +599,7 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// reindex recomputes the filter columns of every row of the kinds a
+// reindex recomputes the filter columns and search text of every row of the kinds a
 // migration listed in the reindex table (columns it added), from the stored
 // records, one transaction per kind.
 func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
@@ -629,7 +629,7 @@ func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	return nil
 }
 
-// reindexKind recomputes k's columns. A row whose state cannot be read (its
+// reindexKind recomputes k's columns and search text (search.go). A row whose state cannot be read (its
 // change-log entry is damaged) keeps its columns, and the kind stays listed
 // in reindex, so the next start tries again, once peers have repaired the
 // log; it must not keep the node from starting, which repairs need.
@@ -639,7 +639,7 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		return err
 	}
 	defer tx.Rollback()
-	var sets []string
+	sets := []string{"search_text = ?"}
 	for _, f := range k.Schema.Fields() {
 		if !f.Repeated {
 			sets = append(sets, f.Column+" = ?")
@@ -650,14 +650,23 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		return err
 	}
 	t := k.Table()
+	insertWord, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO "+t+"_words (word, record) VALUES (?, ?)")
+	if err != nil {
+		return err
+	}
+	deleteWord, err := tx.PrepareContext(ctx, "DELETE FROM "+t+"_words WHERE word = ? AND record = ?")
+	if err != nil {
+		return err
+	}
 	stateCols, from := stateJoin(t, t)
-	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+stateCols+" FROM "+from)
+	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+t+".search_text, "+stateCols+" FROM "+from)
 	if err != nil {
 		return err
 	}
 	type row struct {
-		id   int64
-		args []any
+		id       int64
+		old, new string // search_text
+		args     []any
 	}
 	var (
 		updates    []row
@@ -666,9 +675,10 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 	for rows.Next() {
 		var (
 			id     int64
+			old    string
 			stored recordState
 		)
-		if err := rows.Scan(append([]any{&id}, stored.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&id, &old}, stored.dest()...)...); err != nil {
 			rows.Close()
 			return err
 		}
@@ -681,18 +691,31 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 			rows.Close()
 			return err
 		}
-		var args []any
+		text := searchText(k, m)
+		args := []any{text}
 		for _, f := range k.Schema.Fields() {
 			if !f.Repeated {
 				args = append(args, f.Values(m.ProtoReflect())[0])
 			}
 		}
-		updates = append(updates, row{id, append(args, id)})
+		updates = append(updates, row{id, old, text, append(args, id)})
 	}
 	rows.Close()
 	for _, u := range updates {
 		if _, err := update.ExecContext(ctx, u.args...); err != nil {
 			return err
+		}
+		// The words of the row's text before (none, for a row older than
+		// search_text), then those of its text now.
+		for _, w := range searchWords(u.old) {
+			if _, err := deleteWord.ExecContext(ctx, w, u.id); err != nil {
+				return err
+			}
+		}
+		for _, w := range searchWords(u.new) {
+			if _, err := insertWord.ExecContext(ctx, w, u.id); err != nil {
+				return err
+			}
 		}
 	}
 	if unreadable > 0 {
