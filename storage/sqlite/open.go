@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -650,11 +651,11 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		return err
 	}
 	t := k.Table()
-	insertWord, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO "+t+"_words (word, record) VALUES (?, ?)")
+	insertWords, err := tx.PrepareContext(ctx, insertWordsSQL(t))
 	if err != nil {
 		return err
 	}
-	deleteWord, err := tx.PrepareContext(ctx, "DELETE FROM "+t+"_words WHERE word = ? AND record = ?")
+	deleteWords, err := tx.PrepareContext(ctx, deleteWordsSQL(t))
 	if err != nil {
 		return err
 	}
@@ -707,13 +708,18 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		}
 		// The words of the row's text before (none, for a row older than
 		// search_text), then those of its text now.
-		for _, w := range searchWords(u.old) {
-			if _, err := deleteWord.ExecContext(ctx, w, u.id); err != nil {
+		for _, c := range []struct {
+			stmt *sql.Stmt
+			text string
+		}{{deleteWords, u.old}, {insertWords, u.new}} {
+			if c.text == "" {
+				continue
+			}
+			words, err := json.Marshal(searchWords(c.text))
+			if err != nil {
 				return err
 			}
-		}
-		for _, w := range searchWords(u.new) {
-			if _, err := insertWord.ExecContext(ctx, w, u.id); err != nil {
+			if _, err := c.stmt.ExecContext(ctx, u.id, string(words)); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -23,9 +24,14 @@ import (
 // The LIKE alone would read every row. {table}_words holds each distinct
 // word of each row, keyed (word, record), so the rows holding one word, or
 // a word starting with the last one, come from an index range; a search
-// reads those of its rarest word and checks them with the LIKE. A word held
-// by searchDense rows or more is not worth it: matches are then dense
-// enough that reading the table in order finds a page of them soon.
+// reads those of its rarest word and checks them with the LIKE. When every
+// word is held by searchDense rows or more, it reads the table in order
+// instead: so many rows holding each word make matches likely dense enough
+// to fill a page soon, while sorting that many rows' ids would cost more.
+// Below that, the rarest word's rows are read even when they are many: a
+// phrase of two common syllables ("ta lung": about 2% of the rows hold
+// each) matches few rows, and reading the table for them read a third of
+// it (100 ms at 1,000,000 rows with searchDense 5,000; BENCHMARKS.md).
 
 // searchFieldSep keeps a phrase from running from one field into the next.
 // Folded words never hold it (textfold makes punctuation a space).
@@ -34,7 +40,7 @@ const searchFieldSep = " | "
 // searchDense is the count of rows holding a word above which a search
 // reads the table in order instead of the word's rows (see above). A
 // variable so that tests can make every word dense.
-var searchDense = 5000
+var searchDense = 50000
 
 // searchText is what a row of kind k keeps in search_text for record m.
 func searchText(k *resource.Kind, m proto.Message) string {
@@ -65,23 +71,39 @@ func searchWords(text string) []string {
 }
 
 // putWords and takeWords index and unindex the words of row id's search
-// text; only the writer calls them, inside its transaction.
+// text; only the writer calls them, inside its transaction. The words go
+// as one JSON array to one statement: a statement per word made a write
+// of 64 concurrent writers cost about a fifth more.
 func (db *DB) putWords(tx *sql.Tx, st *kindStmts, id int64, text string) error {
-	for _, w := range searchWords(text) {
-		if _, err := db.bound(tx, st.insertWord).Exec(w, id); err != nil {
-			return fmt.Errorf("index the words of row %d: %w", id, err)
-		}
+	return db.execWords(tx, st.insertWords, id, text)
+}
+
+func (db *DB) takeWords(tx *sql.Tx, st *kindStmts, id int64, text string) error {
+	return db.execWords(tx, st.deleteWords, id, text)
+}
+
+func (db *DB) execWords(tx *sql.Tx, stmt *sql.Stmt, id int64, text string) error {
+	words := searchWords(text)
+	if len(words) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(words)
+	if err != nil {
+		return err
+	}
+	if _, err := db.bound(tx, stmt).Exec(id, string(list)); err != nil {
+		return fmt.Errorf("words of row %d: %w", id, err)
 	}
 	return nil
 }
 
-func (db *DB) takeWords(tx *sql.Tx, st *kindStmts, id int64, text string) error {
-	for _, w := range searchWords(text) {
-		if _, err := db.bound(tx, st.deleteWord).Exec(w, id); err != nil {
-			return fmt.Errorf("unindex the words of row %d: %w", id, err)
-		}
-	}
-	return nil
+// The statements of execWords, on a kind's table t.
+func insertWordsSQL(t string) string {
+	return "INSERT OR IGNORE INTO " + t + "_words (record, word) SELECT ?1, value FROM json_each(?2)"
+}
+
+func deleteWordsSQL(t string) string {
+	return "DELETE FROM " + t + "_words WHERE record = ?1 AND word IN (SELECT value FROM json_each(?2))"
 }
 
 // takeAllWords unindexes the words of every row of kind k of province: by

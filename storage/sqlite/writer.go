@@ -699,8 +699,8 @@ type kindStmts struct {
 	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
 	deleteRow      *sql.Stmt
 	// The kind's words table (search.go).
-	insertWord, deleteWord *sql.Stmt
-	get                    *sql.Stmt // on the reader pool
+	insertWords, deleteWords *sql.Stmt
+	get                      *sql.Stmt // on the reader pool
 }
 
 // prepareAll prepares every statement the store runs repeatedly, at open:
@@ -783,8 +783,8 @@ func (db *DB) prepareAll() error {
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, search_text = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
 		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s, search_text FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
 		st.deleteRow = prepare(db.writer, "DELETE FROM "+t+" WHERE id = ?")
-		st.insertWord = prepare(db.writer, "INSERT INTO "+t+"_words (word, record) VALUES (?, ?)")
-		st.deleteWord = prepare(db.writer, "DELETE FROM "+t+"_words WHERE word = ? AND record = ?")
+		st.insertWords = prepare(db.writer, insertWordsSQL(t))
+		st.deleteWords = prepare(db.writer, deleteWordsSQL(t))
 		st.get = prepare(db.reader, "SELECT "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		db.stmts[k] = st
 	}
