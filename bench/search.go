@@ -141,6 +141,7 @@ func runSearch(args []string) error {
 		{"t", "one letter (every word starting with t)"},
 		{"zzzz", "no match"},
 		{"lùng tà", "the same words the other way round"},
+		{"khẩu cửa", "words of every gate, never in that order"},
 	}
 	fmt.Printf("SearchRecords (all collections, parent provinces/-, page_size 50) over %d records, %d runs each, concurrency 1:\n\n", *records, *queries)
 	fmt.Printf("| text | what | results on page | p50 ms | p99 ms |\n|---|---|---|---|---|\n")
