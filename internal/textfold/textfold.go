@@ -25,7 +25,11 @@ import (
 // vowel signs, the Cyrillic breve of й) are kept, since they tell letters
 // apart there; such text is only case-folded and composed again (NFC).
 func Fold(s string) string {
-	d := norm.NFKD.String(s)
+	// Case folding runs between two decompositions: a compatibility
+	// character may decompose to capitals ("㎒" is "MHz"), and a folded
+	// letter may compose ("ǰ" folds to itself, j with a caron). Bytes that
+	// are not UTF-8 separate words, like punctuation.
+	d := norm.NFKD.String(cases.Fold().String(norm.NFKD.String(strings.ToValidUTF8(s, " "))))
 	var b strings.Builder
 	b.Grow(len(d))
 	latin, space := false, true
@@ -35,6 +39,8 @@ func Fold(s string) string {
 			if latin {
 				continue
 			}
+		case r == 'đ' || r == 'ð' || r == 'ɖ':
+			r, latin = 'd', true
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r):
 			latin = unicode.Is(unicode.Latin, r)
 		default:
@@ -48,14 +54,7 @@ func Fold(s string) string {
 		b.WriteRune(r)
 		space = false
 	}
-	out := cases.Fold().String(strings.TrimSuffix(b.String(), " "))
-	out = strings.Map(func(r rune) rune {
-		switch r {
-		case 'đ', 'ð', 'ɖ':
-			return 'd'
-		}
-		return r
-	}, out)
+	out := strings.TrimSuffix(b.String(), " ")
 	if isASCII(out) {
 		return out
 	}

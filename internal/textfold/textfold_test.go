@@ -2,7 +2,9 @@ package textfold
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -66,4 +68,34 @@ func TestWords(t *testing.T) {
 	if got := Words("—"); len(got) != 0 {
 		t.Errorf("Words of punctuation = %q, want none", got)
 	}
+}
+
+// FuzzFold checks on any text what search relies on: folding is stable
+// (the stored text folds to itself), ignores the normal form, leaves no
+// upper case and no mark on a Latin letter, and yields valid UTF-8 whose
+// words Words returns.
+func FuzzFold(f *testing.F) {
+	for _, s := range []string{"Tà Lùng", "ĐỒNG ĐĂNG", "Ǆ ǰ İ ẞ ŉ", "ＴÀ", "서울", "ສະຫວັນ", "a\u0301\u0323", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Fold(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("Fold(%q) = %q, not UTF-8", s, got)
+		}
+		if again := Fold(got); again != got {
+			t.Fatalf("Fold(%q) = %q, which folds to %q", s, got, again)
+		}
+		if !utf8.ValidString(s) {
+			return
+		}
+		for _, f := range []norm.Form{norm.NFC, norm.NFD} {
+			if other := Fold(f.String(s)); other != got {
+				t.Fatalf("Fold(%q) = %q but in form %v %q", s, got, f, other)
+			}
+		}
+		if got != strings.Join(Words(s), " ") {
+			t.Fatalf("Fold(%q) = %q, Words %q", s, got, Words(s))
+		}
+	})
 }
