@@ -600,9 +600,9 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// reindex recomputes the filter columns and search text of every row of the kinds a
-// migration listed in the reindex table (columns it added), from the stored
-// records, one transaction per kind.
+// reindex recomputes the filter columns and search text of every row of
+// the kinds a migration listed in the reindex table (columns it added),
+// from the stored records, one transaction per kind.
 func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	rows, err := db.QueryContext(ctx, "SELECT kind FROM reindex")
 	if err != nil {
@@ -630,10 +630,11 @@ func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	return nil
 }
 
-// reindexKind recomputes k's columns and search text (search.go). A row whose state cannot be read (its
-// change-log entry is damaged) keeps its columns, and the kind stays listed
-// in reindex, so the next start tries again, once peers have repaired the
-// log; it must not keep the node from starting, which repairs need.
+// reindexKind recomputes k's columns and search text (search.go). A row
+// whose state cannot be read (its change-log entry is damaged) keeps its
+// columns, and the kind stays listed in reindex, so the next start tries
+// again, once peers have repaired the log; it must not keep the node from
+// starting, which repairs need.
 func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Logger) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
