@@ -368,7 +368,7 @@ func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	owner := f.nodes[p1]
 	rec, err := owner.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
 		Parent: "provinces/" + p1, AgreementId: "shared",
-		Agreement: &twinningv1.Agreement{DisplayName: "shared", Summary: "WITHDRAWN-TEXT-5521 joint patrol plan", Kind: twinningv1.Agreement_KIND_MOU,
+		Agreement: &twinningv1.Agreement{DisplayName: "Zqxwithdrawn patrol", Summary: "WITHDRAWN-TEXT-5521 joint patrol plan", Kind: twinningv1.Agreement_KIND_MOU,
 			Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{p2, p3}},
 	})
 	if err != nil {
@@ -377,6 +377,9 @@ func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
 	if _, code := getAgreement(t, f.nodes[p3], rec.GetName()); code != codes.OK {
 		t.Fatalf("P3 cannot read the record restricted to it: %v", code)
+	}
+	if found := filesHold(t, f.nodes[p3], []byte("zqxwithdrawn")); len(found) == 0 {
+		t.Fatal("P3's files do not hold the search words of the record it may read, so their absence below would prove nothing")
 	}
 	setVisibility(t, owner, rec.GetName(), typev1.Visibility_VISIBILITY_RESTRICTED, p2)
 	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
@@ -387,5 +390,9 @@ func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	f.stop(p3)
 	if found := filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521")); len(found) > 0 {
 		t.Errorf("P3's files still hold the text of the record withdrawn from it")
+	}
+	// Nor its title's words, which text search indexed folded.
+	if found := filesHold(t, f.nodes[p3], []byte("zqxwithdrawn")); len(found) > 0 {
+		t.Errorf("P3's files still hold the search words of the record withdrawn from it")
 	}
 }

@@ -31,6 +31,9 @@ type Kind struct {
 
 	name, etag, createTime, updateTime, deleteTime protoreflect.FieldDescriptor
 	visibility, visibleTo                          protoreflect.FieldDescriptor
+	// search holds the fields of searchPaths, each as its path of fields.
+	searchPaths []string
+	search      [][]protoreflect.FieldDescriptor
 }
 
 // Method returns the descriptor of a standard method of the kind: verb is
@@ -62,6 +65,69 @@ func (k *Kind) TitleField() (filter.Field, bool) {
 		}
 	}
 	return filter.Field{}, false
+}
+
+// SearchPaths are the fields text search looks in: the title and the other
+// names a person looks a record up by, such as the counterpart gate across
+// the border or the foreign locality of a partnership.
+func (k *Kind) SearchPaths() []string { return append([]string(nil), k.searchPaths...) }
+
+// SearchText returns the values of m's SearchPaths, each element of
+// repeated ones, leaving out empty ones.
+func (k *Kind) SearchText(m protoreflect.ProtoMessage) []string {
+	var out []string
+	var walk func(r protoreflect.Message, path []protoreflect.FieldDescriptor)
+	walk = func(r protoreflect.Message, path []protoreflect.FieldDescriptor) {
+		fd := path[0]
+		if !r.Has(fd) {
+			return
+		}
+		v := r.Get(fd)
+		vs := []protoreflect.Value{v}
+		if fd.IsList() {
+			vs = vs[:0]
+			for i := 0; i < v.List().Len(); i++ {
+				vs = append(vs, v.List().Get(i))
+			}
+		}
+		for _, v := range vs {
+			if len(path) > 1 {
+				walk(v.Message(), path[1:])
+			} else if s := v.String(); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	for _, path := range k.search {
+		walk(m.ProtoReflect(), path)
+	}
+	return out
+}
+
+// searching sets the kind's SearchPaths: string fields, or string fields of
+// (repeated) message fields ("foreign_parties.name").
+func (k *Kind) searching(paths ...string) *Kind {
+	for _, p := range paths {
+		md := k.Message.Descriptor()
+		var fds []protoreflect.FieldDescriptor
+		for _, seg := range strings.Split(p, ".") {
+			var fd protoreflect.FieldDescriptor
+			if md != nil {
+				fd = md.Fields().ByName(protoreflect.Name(seg))
+			}
+			if fd == nil {
+				panic(fmt.Sprintf("resource: %s has no field %s to search", k.Message.Descriptor().FullName(), p))
+			}
+			fds = append(fds, fd)
+			md = fd.Message()
+		}
+		if fds[len(fds)-1].Kind() != protoreflect.StringKind {
+			panic(fmt.Sprintf("resource: %s.%s is not a string to search", k.Message.Descriptor().FullName(), p))
+		}
+		k.searchPaths = append(k.searchPaths, p)
+		k.search = append(k.search, fds)
+	}
+	return k
 }
 
 // MoneyField reports whether path names a provex.type.v1.Money field of
@@ -136,37 +202,48 @@ func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...s
 // The kinds, in the order services declare them.
 var (
 	Partnerships = newKind("partnerships", "partnership", &twinningv1.Partnership{},
-		"display_name", "kind", "state", "partner.country_code", "local_unit.level", "established_date", "fields")
+		"display_name", "kind", "state", "partner.country_code", "local_unit.level", "established_date", "fields").
+		searching("display_name", "partner.name", "local_unit.name")
 	Agreements = newKind("agreements", "agreement", &twinningv1.Agreement{},
 		"display_name", "kind", "state", "partner_countries", "signed_date", "effective_date", "expiry_date",
-		"consultation.state", "report_date", "partnership")
+		"consultation.state", "report_date", "partnership").
+		searching("display_name", "foreign_parties.name", "signatory.name", "signed_place")
 	Delegations = newKind("delegations", "delegation", &twinningv1.Delegation{},
-		"display_name", "direction", "level", "countries", "start_date", "end_date", "member_count", "foreigner_count")
+		"display_name", "direction", "level", "countries", "start_date", "end_date", "member_count", "foreigner_count").
+		searching("display_name", "leader")
 	FriendshipAssociations = newKind("friendship-associations", "friendship_association", &twinningv1.FriendshipAssociation{},
-		"display_name", "partner_country", "state", "founded_date", "member_count")
+		"display_name", "partner_country", "state", "founded_date", "member_count").
+		searching("display_name")
 
 	BorderGates = newKind("border-gates", "border_gate", &borderv1.BorderGate{},
-		"display_name", "neighbour_country", "level", "counterpart_level", "transport", "state", "opened_date")
+		"display_name", "neighbour_country", "level", "counterpart_level", "transport", "state", "opened_date").
+		searching("display_name", "counterpart_name")
 	BorderMarkers = newKind("border-markers", "border_marker", &borderv1.BorderMarker{},
-		"number", "neighbour_country", "type", "condition", "repair_state", "last_inspected_date", "border_gate")
+		"number", "neighbour_country", "type", "condition", "repair_state", "last_inspected_date", "border_gate").
+		searching("number")
 	BorderIncidents = newKind("border-incidents", "border_incident", &borderv1.BorderIncident{},
 		"display_name", "category", "severity", "state", "occur_time", "resolve_time", "neighbour_country",
-		"notify_provinces", "border_gate", "border_marker")
+		"notify_provinces", "border_gate", "border_marker").
+		searching("display_name")
 	TradeReports = newKind("trade-reports", "trade_report", &borderv1.TradeReport{},
 		"border_gate", "period_kind", "period_start", "period_end",
 		"export_value.currency_code", "export_value.units", "import_value.currency_code", "import_value.units",
-		"budget_revenue.currency_code", "budget_revenue.units", "vehicle_count", "passenger_count")
+		"budget_revenue.currency_code", "budget_revenue.units", "vehicle_count", "passenger_count").
+		searching("border_gate")
 
 	Projects = newKind("projects", "project", &investmentv1.Project{},
 		"display_name", "kind", "state", "sector", "investor", "investor_country", "approved_date", "completed_date",
 		"registered_capital.currency_code", "registered_capital.units", "investor_lead",
-		"disbursed_capital.currency_code", "disbursed_capital.units")
+		"disbursed_capital.currency_code", "disbursed_capital.units").
+		searching("display_name", "investor", "location")
 	PromotionEvents = newKind("promotion-events", "promotion_event", &investmentv1.PromotionEvent{},
 		"display_name", "kind", "start_date", "host_country", "partner_countries",
-		"attendee_count", "lead_count", "agreements_signed", "committed_capital.currency_code", "committed_capital.units")
+		"attendee_count", "lead_count", "agreements_signed", "committed_capital.currency_code", "committed_capital.units").
+		searching("display_name", "location")
 	InvestorLeads = newKind("investor-leads", "investor_lead", &investmentv1.InvestorLead{},
 		"investor", "state", "country", "sector", "promotion_event", "project", "first_contact_date",
-		"expected_capital.currency_code", "expected_capital.units")
+		"expected_capital.currency_code", "expected_capital.units").
+		searching("investor")
 )
 
 var kinds = []*Kind{

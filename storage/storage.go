@@ -170,8 +170,9 @@ type Query struct {
 	Filter      filter.Expr
 	OrderBy     []filter.OrderKey
 	ShowDeleted bool
-	// Text, when set, keeps records whose title field (resource.Kind
-	// TitleField) contains it, ignoring case.
+	// Text, when set, keeps records whose searched fields (resource.Kind
+	// SearchPaths) hold its words in order, the last possibly cut short,
+	// ignoring case, diacritics and normal form (internal/textfold).
 	Text string
 	// After continues a previous page; nil starts from the beginning.
 	After *Cursor

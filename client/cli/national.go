@@ -83,7 +83,7 @@ func printSummary(w io.Writer, resp *nationalv1.SummarizeResponse, asCSV bool) e
 func runNationalSearch(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("national search")
 	collections := fs.String("collection", "", "comma-separated collections (default: all)")
-	text := fs.String("text", "", "text to find in titles")
+	text := fs.String("text", "", "text to find in titles and counterpart names, ignoring case and diacritics")
 	filter := fs.String("filter", "", "AIP-160 filter (with exactly one collection)")
 	parent := fs.String("parent", "", "provinces/{province} (default: all provinces)")
 	pageSize := fs.Int("page-size", 50, "records per page")

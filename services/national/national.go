@@ -400,7 +400,7 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 	resp := &nationalv1.SearchRecordsResponse{}
 	for i := start; i < len(kinds) && limit > 0; i++ {
 		k := kinds[i]
-		if _, ok := k.TitleField(); req.GetText() != "" && !ok {
+		if req.GetText() != "" && len(k.SearchPaths()) == 0 {
 			after = nil
 			continue
 		}

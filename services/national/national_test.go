@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -252,9 +253,37 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 		t.Fatalf("search: %v, %d records", err, len(found.GetRecords()))
 	}
 	for _, r := range found.GetRecords() {
-		if !strings.Contains(strings.ToLower(r.GetTitle()), "nanning") {
-			t.Errorf("search result %s titled %q", r.GetName(), r.GetTitle())
+		// In the title, or the other names searched: a foreign party, the
+		// place of signing.
+		m, err := r.GetResource().UnmarshalNew()
+		if err != nil {
+			t.Fatal(err)
 		}
+		if text := strings.Join(resource.Agreements.SearchText(m), " | "); !strings.Contains(strings.ToLower(text), "nanning") {
+			t.Errorf("search result %s has no Nanning in %q", r.GetName(), text)
+		}
+	}
+	// Search ignores case, diacritics and normal form, and finds a gate by
+	// its counterpart's name (issue 13, point 8).
+	for _, text := range []string{"Ta Lung", "TÀ LÙNG", "tà lùng", norm.NFD.String("Tà Lùng"), "shuikou", "Nam On"} {
+		found, err := nc.SearchRecords(ctx, &nationalv1.SearchRecordsRequest{Text: text, Collections: []string{"border-gates"}})
+		if err != nil {
+			t.Fatalf("search %q: %v", text, err)
+		}
+		var names []string
+		for _, r := range found.GetRecords() {
+			names = append(names, r.GetName())
+		}
+		want := "provinces/cao-bang/border-gates/"
+		if text == "Nam On" {
+			want = "provinces/nghe-an/border-gates/"
+		}
+		if len(names) != 1 || !strings.HasPrefix(names[0], want) {
+			t.Errorf("search %q found %q, want one gate under %s", text, names, want)
+		}
+	}
+	if _, err := nc.SearchRecords(ctx, &nationalv1.SearchRecordsRequest{Text: "?!"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("search for punctuation only: %v, want INVALID_ARGUMENT", err)
 	}
 	// Paging across two collections serves every live record once; a token
 	// is bound to its query.

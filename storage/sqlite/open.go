@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -599,9 +600,9 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// reindex recomputes the filter columns of every row of the kinds a
-// migration listed in the reindex table (columns it added), from the stored
-// records, one transaction per kind.
+// reindex recomputes the filter columns and search text of every row of
+// the kinds a migration listed in the reindex table (columns it added),
+// from the stored records, one transaction per kind.
 func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	rows, err := db.QueryContext(ctx, "SELECT kind FROM reindex")
 	if err != nil {
@@ -629,17 +630,18 @@ func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	return nil
 }
 
-// reindexKind recomputes k's columns. A row whose state cannot be read (its
-// change-log entry is damaged) keeps its columns, and the kind stays listed
-// in reindex, so the next start tries again, once peers have repaired the
-// log; it must not keep the node from starting, which repairs need.
+// reindexKind recomputes k's columns and search text (search.go). A row
+// whose state cannot be read (its change-log entry is damaged) keeps its
+// columns, and the kind stays listed in reindex, so the next start tries
+// again, once peers have repaired the log; it must not keep the node from
+// starting, which repairs need.
 func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Logger) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var sets []string
+	sets := []string{"search_text = ?"}
 	for _, f := range k.Schema.Fields() {
 		if !f.Repeated {
 			sets = append(sets, f.Column+" = ?")
@@ -650,14 +652,23 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		return err
 	}
 	t := k.Table()
+	insertWords, err := tx.PrepareContext(ctx, insertWordsSQL(t))
+	if err != nil {
+		return err
+	}
+	deleteWords, err := tx.PrepareContext(ctx, deleteWordsSQL(t))
+	if err != nil {
+		return err
+	}
 	stateCols, from := stateJoin(t, t)
-	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+stateCols+" FROM "+from)
+	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+t+".search_text, "+stateCols+" FROM "+from)
 	if err != nil {
 		return err
 	}
 	type row struct {
-		id   int64
-		args []any
+		id       int64
+		old, new string // search_text
+		args     []any
 	}
 	var (
 		updates    []row
@@ -666,9 +677,10 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 	for rows.Next() {
 		var (
 			id     int64
+			old    string
 			stored recordState
 		)
-		if err := rows.Scan(append([]any{&id}, stored.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&id, &old}, stored.dest()...)...); err != nil {
 			rows.Close()
 			return err
 		}
@@ -681,18 +693,36 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 			rows.Close()
 			return err
 		}
-		var args []any
+		text := searchText(k, m)
+		args := []any{text}
 		for _, f := range k.Schema.Fields() {
 			if !f.Repeated {
 				args = append(args, f.Values(m.ProtoReflect())[0])
 			}
 		}
-		updates = append(updates, row{id, append(args, id)})
+		updates = append(updates, row{id, old, text, append(args, id)})
 	}
 	rows.Close()
 	for _, u := range updates {
 		if _, err := update.ExecContext(ctx, u.args...); err != nil {
 			return err
+		}
+		// The words of the row's text before (none, for a row older than
+		// search_text), then those of its text now.
+		for _, c := range []struct {
+			stmt *sql.Stmt
+			text string
+		}{{deleteWords, u.old}, {insertWords, u.new}} {
+			if c.text == "" {
+				continue
+			}
+			words, err := json.Marshal(searchWords(c.text))
+			if err != nil {
+				return err
+			}
+			if _, err := c.stmt.ExecContext(ctx, u.id, string(words)); err != nil {
+				return err
+			}
 		}
 	}
 	if unreadable > 0 {

@@ -132,12 +132,12 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		args = append(args, a...)
 	}
 	if q.Text != "" {
-		title, ok := k.TitleField()
-		if !ok {
-			return storage.Page{}, apperr.Invalid("text", "%s have no title to search", k.Collection)
+		s, a, err := db.searchWhere(ctx, k, q.Text)
+		if err != nil {
+			return storage.Page{}, err
 		}
-		where = append(where, title.Column+` LIKE ? ESCAPE '\'`)
-		args = append(args, "%"+likeEscaper.Replace(q.Text)+"%")
+		where = append(where, s)
+		args = append(args, a...)
 	}
 	cols := make([]string, 0, len(q.OrderBy)+1)
 	desc := make([]bool, 0, len(q.OrderBy)+1)

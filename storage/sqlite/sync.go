@@ -416,6 +416,9 @@ func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
 				return err
 			}
 		}
+		if err := db.takeAllWords(tx, k, origin); err != nil {
+			return err
+		}
 		if _, err := tx.Exec("DELETE FROM "+k.Table()+" WHERE province = ?", origin); err != nil {
 			return err
 		}

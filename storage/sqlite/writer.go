@@ -462,8 +462,9 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 		elements[f.Path] = f.Values(r)
 	}
 	province := provinceOf(name)
+	text := searchText(k, m)
 	if !exists {
-		res, err := db.bound(tx, st.insert).Exec(append([]any{name, province, seq, data}, cols...)...)
+		res, err := db.bound(tx, st.insert).Exec(append([]any{name, province, seq, data, text}, cols...)...)
 		if err != nil {
 			return fmt.Errorf("insert %s: %w", name, err)
 		}
@@ -477,9 +478,12 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 		if err := db.takeRow(tx, k, st, id, false); err != nil {
 			return fmt.Errorf("update %s: %w", name, err)
 		}
-		if _, err := db.bound(tx, st.update).Exec(append(append([]any{seq, data}, cols...), id)...); err != nil {
+		if _, err := db.bound(tx, st.update).Exec(append(append([]any{seq, data, text}, cols...), id)...); err != nil {
 			return fmt.Errorf("update %s: %w", name, err)
 		}
+	}
+	if err := db.putWords(tx, st, id, text); err != nil {
+		return err
 	}
 	for i, f := range st.repeated {
 		for _, v := range elements[f.Path] {
@@ -494,10 +498,10 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 }
 
 // takeRow takes the row id of kind k out of the rollups and deletes its
-// repeated values, and the row itself when remove is set (else the caller
-// writes its next state).
+// repeated values and its words, and the row itself when remove is set
+// (else the caller writes its next state).
 func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, remove bool) error {
-	cols := make([]any, len(st.columns)+1)
+	cols := make([]any, len(st.columns)+2) // province, columns, search_text
 	dest := make([]any, len(cols))
 	for i := range cols {
 		dest[i] = &cols[i]
@@ -528,8 +532,12 @@ func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, rem
 			return fmt.Errorf("clear %s of row %d of %s: %w", f.Path, id, k.Collection, err)
 		}
 	}
+	text, _ := cols[len(cols)-1].(string)
+	if err := db.takeWords(tx, st, id, text); err != nil {
+		return err
+	}
 	province, _ := cols[0].(string)
-	db.deltas.add(k, province, cols[1:], elements, -1)
+	db.deltas.add(k, province, cols[1:len(cols)-1], elements, -1)
 	if remove {
 		if _, err := db.bound(tx, st.deleteRow).Exec(id); err != nil {
 			return fmt.Errorf("delete row %d of %s: %w", id, k.Collection, err)
@@ -688,9 +696,11 @@ type kindStmts struct {
 	selectForWrite *sql.Stmt
 	selectState    *sql.Stmt // id, seq by name, for applying others' entries
 	insert, update *sql.Stmt
-	selectColumns  *sql.Stmt // province and columns (as putRecord binds them) by id
+	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
 	deleteRow      *sql.Stmt
-	get            *sql.Stmt // on the reader pool
+	// The kind's words table (search.go).
+	insertWords, deleteWords *sql.Stmt
+	get                      *sql.Stmt // on the reader pool
 }
 
 // prepareAll prepares every statement the store runs repeatedly, at open:
@@ -768,11 +778,13 @@ func (db *DB) prepareAll() error {
 		t := k.Table()
 		st.selectForWrite = prepare(db.writer, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
-		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, %s) VALUES (?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING",
+		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, search_text, %s) VALUES (?, ?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING",
 			t, strings.Join(cols, ", "), placeholders(len(cols))))
-		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
-		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
+		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, search_text = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
+		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s, search_text FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
 		st.deleteRow = prepare(db.writer, "DELETE FROM "+t+" WHERE id = ?")
+		st.insertWords = prepare(db.writer, insertWordsSQL(t))
+		st.deleteWords = prepare(db.writer, deleteWordsSQL(t))
 		st.get = prepare(db.reader, "SELECT "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		db.stmts[k] = st
 	}

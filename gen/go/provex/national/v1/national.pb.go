@@ -316,8 +316,20 @@ type SearchRecordsRequest struct {
 	Collections []string `protobuf:"bytes,1,rep,name=collections,proto3" json:"collections,omitempty"`
 	// provinces/- (the default) or provinces/{province}.
 	Parent string `protobuf:"bytes,2,opt,name=parent,proto3" json:"parent,omitempty"`
-	// Case-insensitive text to find in the records' titles (display_name,
-	// investor or marker number).
+	// Text to find, ignoring case, diacritics (Vietnamese tone and vowel
+	// marks; đ is d) and Unicode normal form (NFC, NFD): "Ta Lung", "TÀ LÙNG"
+	// and "tà lùng" all find "Tà Lùng". Its words must appear in that order
+	// within one of the fields searched, each whole but the last, which may
+	// be the start of a word: "ta lu" finds "Tà Lùng", "ung" does not.
+	// Searched are the title and the other names a record is looked up by,
+	// per collection: partnerships: display_name, partner.name,
+	// local_unit.name; agreements: display_name, foreign_parties.name,
+	// signatory.name, signed_place; delegations: display_name, leader;
+	// friendship-associations: display_name; border-gates: display_name,
+	// counterpart_name; border-markers: number; border-incidents:
+	// display_name; trade-reports: border_gate; projects: display_name,
+	// investor, location; promotion-events: display_name, location;
+	// investor-leads: investor. Text without a letter or digit is refused.
 	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	// AIP-160 filter; only with exactly one collection.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`

@@ -39,7 +39,8 @@ type NationalServiceClient interface {
 	// currency, never mixed). CSV of the same answer:
 	// GET /v1/national/{collection}/summary.csv with the same query parameters.
 	Summarize(ctx context.Context, in *SummarizeRequest, opts ...grpc.CallOption) (*SummarizeResponse, error)
-	// Finds records across provinces and kinds by text and filter.
+	// Finds records across provinces and kinds by text (ignoring case and
+	// diacritics, in titles and counterpart names) and filter.
 	SearchRecords(ctx context.Context, in *SearchRecordsRequest, opts ...grpc.CallOption) (*SearchRecordsResponse, error)
 	// How current this node's copy of each province's records is.
 	GetFreshness(ctx context.Context, in *GetFreshnessRequest, opts ...grpc.CallOption) (*GetFreshnessResponse, error)
@@ -94,7 +95,8 @@ type NationalServiceServer interface {
 	// currency, never mixed). CSV of the same answer:
 	// GET /v1/national/{collection}/summary.csv with the same query parameters.
 	Summarize(context.Context, *SummarizeRequest) (*SummarizeResponse, error)
-	// Finds records across provinces and kinds by text and filter.
+	// Finds records across provinces and kinds by text (ignoring case and
+	// diacritics, in titles and counterpart names) and filter.
 	SearchRecords(context.Context, *SearchRecordsRequest) (*SearchRecordsResponse, error)
 	// How current this node's copy of each province's records is.
 	GetFreshness(context.Context, *GetFreshnessRequest) (*GetFreshnessResponse, error)

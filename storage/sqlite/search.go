@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/textfold"
+	"github.com/provex/provex/resource"
+)
+
+// Text search (storage.Query.Text). A row's search_text is its kind's
+// SearchPaths folded by textfold, each field's words between single spaces,
+// the fields apart, and a space at both ends: " cua khau ta lung | shuikou ".
+// A search for "Tà Lùng" keeps the rows whose search_text is LIKE
+// "% ta lung%": the words in that order within one field, each whole but
+// the last, which may be the start of a word ("ta lu" finds it too).
+//
+// The LIKE alone would read every row. {table}_words holds each distinct
+// word of each row, keyed (word, record), so the rows holding one word, or
+// a word starting with the last one, come from an index range; a search
+// reads those of its rarest word and checks them with the LIKE. When every
+// word is held by searchDense rows or more, it reads the table in order
+// instead: so many rows holding each word make matches likely dense enough
+// to fill a page soon, while sorting that many rows' ids would cost more.
+// Below that, the rarest word's rows are read even when they are many: a
+// phrase of two common syllables ("ta lung": about 2% of the rows hold
+// each) matches few rows, and reading the table for them read a third of
+// it (100 ms at 1,000,000 rows with searchDense 5,000; BENCHMARKS.md).
+
+// searchFieldSep keeps a phrase from running from one field into the next.
+// Folded words never hold it (textfold makes punctuation a space).
+const searchFieldSep = " | "
+
+// searchDense is the count of rows holding a word above which a search
+// reads the table in order instead of the word's rows (see above). A
+// variable so that tests can make every word dense.
+var searchDense = 50000
+
+// searchText is what a row of kind k keeps in search_text for record m.
+func searchText(k *resource.Kind, m proto.Message) string {
+	var fields []string
+	for _, v := range k.SearchText(m) {
+		if f := textfold.Fold(v); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		return ""
+	}
+	return " " + strings.Join(fields, searchFieldSep) + " "
+}
+
+// searchWords are the distinct words of a search_text, which the kind's
+// words table holds for its row.
+func searchWords(text string) []string {
+	seen := map[string]bool{searchFieldSep[1:2]: true}
+	var out []string
+	for _, w := range strings.Fields(text) {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// putWords and takeWords index and unindex the words of row id's search
+// text; only the writer calls them, inside its transaction. The words go
+// as one JSON array to one statement: a statement per word made a write
+// of 64 concurrent writers cost about a fifth more.
+func (db *DB) putWords(tx *sql.Tx, st *kindStmts, id int64, text string) error {
+	return db.execWords(tx, st.insertWords, id, text)
+}
+
+func (db *DB) takeWords(tx *sql.Tx, st *kindStmts, id int64, text string) error {
+	return db.execWords(tx, st.deleteWords, id, text)
+}
+
+func (db *DB) execWords(tx *sql.Tx, stmt *sql.Stmt, id int64, text string) error {
+	words := searchWords(text)
+	if len(words) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(words)
+	if err != nil {
+		return err
+	}
+	if _, err := db.bound(tx, stmt).Exec(id, string(list)); err != nil {
+		return fmt.Errorf("words of row %d: %w", id, err)
+	}
+	return nil
+}
+
+// The statements of execWords, on a kind's table t.
+func insertWordsSQL(t string) string {
+	return "INSERT OR IGNORE INTO " + t + "_words (record, word) SELECT ?1, value FROM json_each(?2)"
+}
+
+func deleteWordsSQL(t string) string {
+	return "DELETE FROM " + t + "_words WHERE record = ?1 AND word IN (SELECT value FROM json_each(?2))"
+}
+
+// takeAllWords unindexes the words of every row of kind k of province: by
+// their keys, read from the rows, since the words table has no index by
+// record.
+func (db *DB) takeAllWords(tx *sql.Tx, k *resource.Kind, province string) error {
+	st, err := db.kindStmts(k)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query("SELECT id, search_text FROM "+k.Table()+" WHERE province = ? AND search_text != ''", province)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id   int64
+		text string
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.text); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range all {
+		if err := db.takeWords(tx, st, r.id, r.text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchWhere is the condition of a search for text in k's rows, and its
+// arguments. It counts (up to searchDense) the rows of each word of text
+// to pick the one whose rows to read.
+func (db *DB) searchWhere(ctx context.Context, k *resource.Kind, text string) (string, []any, error) {
+	if len(k.SearchPaths()) == 0 {
+		return "", nil, apperr.Invalid("text", "%s have no title to search", k.Collection)
+	}
+	words := textfold.Words(text)
+	if len(words) == 0 {
+		return "", nil, apperr.Invalid("text", "has no letter or digit to search for")
+	}
+	table := k.Table() + "_words"
+	like := "search_text LIKE ? ESCAPE '\\'"
+	args := []any{"% " + likeEscaper.Replace(strings.Join(words, " ")) + "%"}
+	var (
+		best     = searchDense
+		bestCond string
+		bestArgs []any
+	)
+	for i, w := range words {
+		cond, wargs := "word = ?", []any{w}
+		if i == len(words)-1 {
+			// Any word starting with w: BINARY order puts them from w up to
+			// w followed by 0xFF, a byte UTF-8 never holds.
+			cond, wargs = "word >= ? AND word < ?", []any{w, w + "\xff"}
+		}
+		var n int
+		err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT ?)", append(wargs, searchDense)...).Scan(&n)
+		if err != nil {
+			return "", nil, fmt.Errorf("search %s: %w", k.Collection, err)
+		}
+		if n < best {
+			best, bestCond, bestArgs = n, cond, wargs
+		}
+	}
+	if bestCond == "" {
+		return like, args, nil
+	}
+	return "id IN (SELECT record FROM " + table + " WHERE " + bestCond + ") AND " + like, append(bestArgs, args...), nil
+}

@@ -1,0 +1,298 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/text/unicode/norm"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+func writeRecord(t *testing.T, db *DB, m proto.Message) {
+	t.Helper()
+	k, _ := resource.KindOfMessage(m.ProtoReflect().Descriptor())
+	if _, err := db.Write(context.Background(), storage.Write{Kind: k, Name: k.Name(m), Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return m, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// searchNames runs a search of every province's records of k for text,
+// a page of 3 at a time, and returns the ids of the records found.
+func searchNames(t *testing.T, db *DB, k *resource.Kind, text string) []string {
+	t.Helper()
+	var (
+		out   []string
+		after *storage.Cursor
+	)
+	for {
+		page, err := db.List(context.Background(), storage.Query{Kind: k, Province: resource.AllProvinces, Text: text, After: after, Limit: 3})
+		if err != nil {
+			t.Fatalf("search %s for %q: %v", k.Collection, text, err)
+		}
+		for _, m := range page.Records {
+			name := k.Name(m)
+			out = append(out, name[strings.LastIndexByte(name, '/')+1:])
+		}
+		if page.Next == nil {
+			return out
+		}
+		after = page.Next
+	}
+}
+
+// searchFixture writes border gates and partnerships whose names differ by
+// diacritics only, or by a syllable.
+func searchFixture(t *testing.T, db *DB) {
+	gates := []*borderv1.BorderGate{
+		{Name: "provinces/cao-bang/border-gates/ta-lung", DisplayName: "Cửa khẩu quốc tế Tà Lùng", CounterpartName: "Shuikou (水口)"},
+		{Name: "provinces/cao-bang/border-gates/tan-lung", DisplayName: "Cửa khẩu Tân Lũng", CounterpartName: "Longbang"},
+		{Name: "provinces/cao-bang/border-gates/tra-linh", DisplayName: "Cửa khẩu Trà Lĩnh", CounterpartName: "Longbang"},
+		{Name: "provinces/cao-bang/border-gates/dong-dang", DisplayName: norm.NFD.String("ĐỒNG ĐĂNG"), CounterpartName: "Pingxiang 凭祥"},
+	}
+	for _, g := range gates {
+		writeRecord(t, db, g)
+	}
+	writeRecord(t, db, &twinningv1.Partnership{Name: "provinces/cao-bang/partnerships/baise", DisplayName: "Kết nghĩa Cao Bằng",
+		Partner: &typev1.ForeignParty{Name: "Thành phố Bách Sắc (Baise)", CountryCode: "CN"}, LocalUnit: &typev1.LocalUnit{Name: "Hạ Lang"}})
+	writeRecord(t, db, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/mou", DisplayName: "Biên bản ghi nhớ",
+		ForeignParties: []*typev1.ForeignParty{{Name: "Sở Thương mại Quảng Tây"}, {Name: "Chính quyền Long Châu"}}})
+}
+
+// TestSearchFoldsCaseAndDiacritics: a search finds a record whatever the
+// case, diacritics and normal form of the text and of the record, in its
+// title and in its counterpart and partner names, read from the words
+// index or, for words held by many rows, from the table in order.
+func TestSearchFoldsCaseAndDiacritics(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "provex.db"))
+	defer db.Close()
+	searchFixture(t, db)
+	cases := []struct {
+		kind *resource.Kind
+		text string
+		want []string
+	}{
+		{resource.BorderGates, "Ta Lung", []string{"ta-lung"}},
+		{resource.BorderGates, "TÀ LÙNG", []string{"ta-lung"}},
+		{resource.BorderGates, "tà lùng", []string{"ta-lung"}},
+		{resource.BorderGates, norm.NFD.String("Tà Lùng"), []string{"ta-lung"}},
+		{resource.BorderGates, "ta lu", []string{"ta-lung"}},            // the last word may be cut short
+		{resource.BorderGates, "lung", []string{"ta-lung", "tan-lung"}}, // a word of the title
+		{resource.BorderGates, "Lũng", []string{"ta-lung", "tan-lung"}},
+		{resource.BorderGates, "ung", nil},     // words match from their start only
+		{resource.BorderGates, "lung ta", nil}, // in their order
+		{resource.BorderGates, "t lung", nil},  // and whole, but the last
+		{resource.BorderGates, "Đồng Đăng", []string{"dong-dang"}},
+		{resource.BorderGates, "dong dang", []string{"dong-dang"}},
+		{resource.BorderGates, "ĐÔNG", []string{"dong-dang"}},
+		{resource.BorderGates, "shuikou", []string{"ta-lung"}}, // the counterpart's name
+		{resource.BorderGates, "水口", []string{"ta-lung"}},
+		{resource.BorderGates, "凭祥", []string{"dong-dang"}},
+		{resource.BorderGates, "longbang", []string{"tan-lung", "tra-linh"}},
+		{resource.BorderGates, "cua khau", []string{"ta-lung", "tan-lung", "tra-linh"}},
+		{resource.BorderGates, "lung longbang", nil}, // a phrase stays within one field
+		{resource.BorderGates, "  Cửa—khẩu  ", []string{"ta-lung", "tan-lung", "tra-linh"}},
+		{resource.Partnerships, "bach sac", []string{"baise"}}, // the partner's locality
+		{resource.Partnerships, "BAISE", []string{"baise"}},
+		{resource.Partnerships, "ha lang", []string{"baise"}},
+		{resource.Agreements, "quang tay", []string{"mou"}}, // each foreign party
+		{resource.Agreements, "long chau", []string{"mou"}},
+	}
+	run := func(stage string) {
+		for _, c := range cases {
+			if got := searchNames(t, db, c.kind, c.text); !slices.Equal(got, c.want) {
+				t.Errorf("%s: search %s for %q found %q, want %q", stage, c.kind.Collection, c.text, got, c.want)
+			}
+		}
+	}
+	run("from the words index")
+	defer func(n int) { searchDense = n }(searchDense)
+	searchDense = 1
+	run("reading the table in order")
+
+	for _, text := range []string{"", " ", "!?", "—"} {
+		_, err := db.List(context.Background(), storage.Query{Kind: resource.BorderGates, Province: resource.AllProvinces, Text: text, Limit: 10})
+		if text == "" {
+			continue // no search
+		}
+		if e, ok := apperr.As(err); !ok || e.Code != codes.InvalidArgument || e.Violations[0].GetField() != "text" {
+			t.Errorf("search for %q: %v, want INVALID_ARGUMENT naming text", text, err)
+		}
+	}
+}
+
+// TestSearchWordsFollowRecords: the words index holds exactly the words of
+// the records' current search text through updates, a record withdrawn
+// from the node, and a rebuild of an origin's records.
+func TestSearchWordsFollowRecords(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "provex.db"))
+	defer db.Close()
+	searchFixture(t, db)
+	writeRecord(t, db, &borderv1.BorderGate{Name: "provinces/cao-bang/border-gates/ta-lung", DisplayName: "Cửa khẩu Hùng Quốc"})
+	if got := searchNames(t, db, resource.BorderGates, "tà lùng"); len(got) != 0 {
+		t.Errorf("the old name still finds %q", got)
+	}
+	if got := searchNames(t, db, resource.BorderGates, "hung quoc"); !slices.Equal(got, []string{"ta-lung"}) {
+		t.Errorf("the new name finds %q", got)
+	}
+	checkWords(t, db, "after an update")
+	applyRemote(t, db, resource.BorderGates, func(name string) proto.Message {
+		return &borderv1.BorderGate{Name: name, DisplayName: "Cửa khẩu Thanh Thủy " + name[len(name)-3:], CounterpartName: "Tianbao"}
+	})
+	if got := searchNames(t, db, resource.BorderGates, "thanh thuy q00"); len(got) != 0 {
+		t.Errorf("the record withdrawn from the node is found: %q", got)
+	}
+	if got := searchNames(t, db, resource.BorderGates, "thanh thuy q01"); len(got) != 1 {
+		t.Errorf("a record applied from nghe-an's log: found %q", got)
+	}
+	checkWords(t, db, "after applying another's log")
+	rebuildOrigin(t, db, "nghe-an")
+	checkWords(t, db, "after rebuilding nghe-an")
+	if got := searchNames(t, db, resource.BorderGates, "tianbao"); len(got) != 59 {
+		t.Errorf("after rebuilding nghe-an, its counterpart name finds %d records, want 59", len(got))
+	}
+}
+
+// checkWords fails t unless every kind's words table holds exactly the
+// words of its rows' search text.
+func checkWords(t *testing.T, db *DB, stage string) {
+	t.Helper()
+	for _, k := range resource.Kinds() {
+		want := map[string]bool{}
+		rows, err := db.reader.Query("SELECT id, search_text FROM " + k.Table())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var (
+				id   int64
+				text string
+			)
+			rows.Scan(&id, &text)
+			for _, w := range searchWords(text) {
+				want[fmt.Sprint(w, "/", id)] = true
+			}
+		}
+		rows.Close()
+		got := map[string]bool{}
+		rows, err = db.reader.Query("SELECT word, record FROM " + k.Table() + "_words")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var (
+				w  string
+				id int64
+			)
+			rows.Scan(&w, &id)
+			got[fmt.Sprint(w, "/", id)] = true
+		}
+		rows.Close()
+		for w := range want {
+			if !got[w] {
+				t.Errorf("%s: %s: word/row %s is not indexed", stage, k.Collection, w)
+			}
+		}
+		for w := range got {
+			if !want[w] {
+				t.Errorf("%s: %s: word/row %s is indexed but in no row's text", stage, k.Collection, w)
+			}
+		}
+	}
+}
+
+// TestSearchTextOfOldRows: a database written before search_text (schema
+// 11) gets the text and words of its rows when it is opened.
+func TestSearchTextOfOldRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db := openAt(t, path)
+	searchFixture(t, db)
+	db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(UndoMigration12() + "PRAGMA user_version = 11"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db = openAt(t, path)
+	defer db.Close()
+	for text, want := range map[string]string{"TA LUNG": "ta-lung", "shuikou": "ta-lung", "dong dang": "dong-dang"} {
+		if got := searchNames(t, db, resource.BorderGates, text); !slices.Equal(got, []string{want}) {
+			t.Errorf("after the migration, %q finds %q, want %s", text, got, want)
+		}
+	}
+	if got := searchNames(t, db, resource.Partnerships, "bach sac"); !slices.Equal(got, []string{"baise"}) {
+		t.Errorf("after the migration, the partner's locality finds %q", got)
+	}
+	checkWords(t, db, "after the migration")
+	var pending int
+	db.reader.QueryRow("SELECT count(*) FROM reindex").Scan(&pending)
+	if pending != 0 {
+		t.Errorf("%d kinds still listed for reindexing", pending)
+	}
+}
+
+// TestSearchReadsTheWordsIndex: a search for a rare word reads the rows
+// the words table names (the planner looks each up by row id, in the
+// table or in the delete_time index), not the whole table.
+func TestSearchReadsTheWordsIndex(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "provex.db"))
+	defer db.Close()
+	searchFixture(t, db)
+	for _, province := range []string{resource.AllProvinces, "cao-bang"} {
+		where, args, err := db.searchWhere(context.Background(), resource.BorderGates, "Tà Lùng")
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := "EXPLAIN QUERY PLAN SELECT id FROM border_gates WHERE delete_time = 0 AND " + where
+		if province != resource.AllProvinces {
+			q += " AND province = ?"
+			args = append(args, province)
+		}
+		rows, err := db.reader.Query(q+" ORDER BY id LIMIT 51", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var (
+				a, b, c int
+				detail  string
+			)
+			rows.Scan(&a, &b, &c, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		if !strings.Contains(p, "SEARCH border_gates_words USING PRIMARY KEY") || !strings.Contains(p, "rowid=?)") || strings.Contains(p, "SCAN border_gates") {
+			t.Errorf("province %s: the search does not start from the words index: %s", province, p)
+		}
+	}
+}
+
+// UndoMigration12 is SQL that takes a database back to schema 11 (for
+// tests, here and in package sqlite_test, that play older databases).
+func UndoMigration12() string {
+	var undo strings.Builder
+	for _, k := range resource.Kinds() {
+		fmt.Fprintf(&undo, "ALTER TABLE %s DROP COLUMN search_text; DROP TABLE %s_words;\n", k.Table(), k.Table())
+	}
+	return undo.String()
+}
