@@ -162,11 +162,13 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 	if err != nil {
 		return nil, err
 	}
-	expr, err := filter.Parse(req.GetFilter(), k.Schema)
+	// One clock for the filter's .age and the .age buckets.
+	now := s.now()
+	expr, err := filter.ParseAt(req.GetFilter(), k.Schema, now)
 	if err != nil {
 		return nil, apperr.Invalid("filter", "%v", err)
 	}
-	q := storage.SummaryQuery{Kind: k, Province: province, Filter: expr, Sums: ints, Now: s.now()}
+	q := storage.SummaryQuery{Kind: k, Province: province, Filter: expr, Sums: ints, Now: now}
 	for _, d := range dims {
 		q.Dims = append(q.Dims, d.Dim)
 	}
