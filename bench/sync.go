@@ -56,16 +56,19 @@ func freePort() string {
 
 // writeSigned signs m with a new federation key of its own and writes it
 // to path, for nodes started from the file (which take only signed ones).
+// m itself stays unsigned: nodes started in the process take it as given,
+// whatever the caller changes in it after (its CA, say).
 func writeSigned(m *federation.Manifest, path string) error {
 	_, key, err := federation.GenerateKey()
 	if err != nil {
 		return err
 	}
-	m.FederationKey = nil
-	if err := m.Sign(key); err != nil {
+	signed := *m
+	signed.FederationKey = nil
+	if err := signed.Sign(key); err != nil {
 		return err
 	}
-	return m.WriteFile(path)
+	return signed.WriteFile(path)
 }
 
 // devFederation makes keys and a manifest for members, each at a
@@ -264,6 +267,9 @@ func catchUpFederation(dir string, records, confidential int) (*federation.Manif
 		if err != nil {
 			return nil, nil, err
 		}
+		// The nodes in this process take it as given; the caller may
+		// still change it (its CA), which a signature would not allow.
+		m.FederationKey, m.Signature = nil, nil
 		keys := map[string]federation.NodeKeys{}
 		for _, id := range catchUpMembers {
 			if keys[id], err = federation.ReadKeyFile(keyFile(id)); err != nil {

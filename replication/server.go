@@ -378,25 +378,49 @@ func (e *Engine) State(ctx context.Context) (*syncv1.GetSyncStateResponse, error
 	return resp, nil
 }
 
+// StaleAfter is how long this node may hear nothing of a province, neither
+// a change nor an exchange with its node, before its copy of the
+// province's records is marked stale (ProvinceFreshness.stale). A day:
+// nodes sync every few minutes, so a day's silence is an outage or a
+// province that did nothing, and an analyst should know which before
+// quoting its figures.
+const StaleAfter = 24 * time.Hour
+
 // Freshness is how current this node's copy of each origin's log is: the
-// last entry applied, when its origin made it, and the last exchange with
-// the origin's own node when that node is a peer.
+// last entry applied, when its origin made it, the last exchange with the
+// origin's own node when that node is a peer, and whether that is all
+// older than StaleAfter.
 func (e *Engine) Freshness(ctx context.Context) ([]*nationalv1.ProvinceFreshness, error) {
 	origins, err := e.cfg.Store.Origins(ctx)
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now()
 	out := make([]*nationalv1.ProvinceFreshness, 0, len(origins))
 	for _, o := range origins {
-		f := &nationalv1.ProvinceFreshness{Province: o.Origin, Seq: o.Seq, LastChangeTime: timestamppb.New(time.Unix(0, o.HLC))}
+		change := time.Unix(0, o.HLC)
+		f := &nationalv1.ProvinceFreshness{Province: o.Origin, Seq: o.Seq, LastChangeTime: timestamppb.New(change)}
+		var contact time.Time
 		if p, ok := e.peerOf(o.Origin); ok {
 			p.mu.Lock()
-			f.LastContactTime = timestampOrNil(p.lastContact)
+			contact = p.lastContact
 			p.mu.Unlock()
+			f.LastContactTime = timestampOrNil(contact)
 		}
+		f.Stale = o.Origin != e.cfg.Member && stale(now, change, contact)
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// stale is whether the latest news of a province, its last change or the
+// last contact with its node (zero when never), is older than StaleAfter.
+func stale(now, lastChange, lastContact time.Time) bool {
+	latest := lastChange
+	if lastContact.After(latest) {
+		latest = lastContact
+	}
+	return now.Sub(latest) > StaleAfter
 }
 
 // ManifestState is where the node's manifest stands at now.

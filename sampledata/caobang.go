@@ -368,31 +368,31 @@ func buildCaoBang(g *gen) {
 			{DisplayName: "Nà Đoỏng – Nà Ráy", Kind: borderv1.BorderGate_LANE_KIND_CLEARANCE_ROUTE, OpenedDate: date(2023, 12, 28)},
 		},
 		Upgrades: []*borderv1.BorderGate_Upgrade{
-			{FromLevel: borderv1.BorderGate_LEVEL_BILATERAL, ToLevel: borderv1.BorderGate_LEVEL_INTERNATIONAL, EffectiveDate: date(2023, 12, 28), Decision: "Announcement of the opening of the Trà Lĩnh – Longbang international border gate pair"},
+			{FromLevel: borderv1.BorderGate_LEVEL_MAIN, ToLevel: borderv1.BorderGate_LEVEL_INTERNATIONAL, EffectiveDate: date(2023, 12, 28), Decision: "Announcement of the opening of the Trà Lĩnh – Longbang international border gate pair"},
 		},
 		Notes:      "Facing Jingxi City, Guangxi.",
 		Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 	lyVan := g.add(BorderGates, "ly-van", &borderv1.BorderGate{
 		DisplayName: "Lý Vạn", CounterpartName: "Thạc Long (Shuolong)", NeighbourCountry: cn,
-		Level: borderv1.BorderGate_LEVEL_BILATERAL, CounterpartLevel: borderv1.BorderGate_LEVEL_BILATERAL,
+		Level: borderv1.BorderGate_LEVEL_MAIN, CounterpartLevel: borderv1.BorderGate_LEVEL_MAIN,
 		Transport: borderv1.BorderGate_TRANSPORT_ROAD, State: borderv1.BorderGate_STATE_OPEN,
 		OpenedDate: date(2024, 0, 0),
 		Upgrades: []*borderv1.BorderGate_Upgrade{
-			{FromLevel: borderv1.BorderGate_LEVEL_SECONDARY, ToLevel: borderv1.BorderGate_LEVEL_BILATERAL, EffectiveDate: date(2024, 0, 0), Decision: "Opening of the Lý Vạn – Thạc Long bilateral border gate pair"},
+			{FromLevel: borderv1.BorderGate_LEVEL_SECONDARY, ToLevel: borderv1.BorderGate_LEVEL_MAIN, EffectiveDate: date(2024, 0, 0), Decision: "Opening of the Lý Vạn – Thạc Long bilateral border gate pair"},
 		},
 		Notes:      "Hạ Lang district facing Daxin County, Guangxi; opened as bilateral during 2020–2025 (exact date not in the report).",
 		Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 	socGiang := g.add(BorderGates, "soc-giang", &borderv1.BorderGate{
 		DisplayName: "Sóc Giang", CounterpartName: "Pingmeng", NeighbourCountry: cn,
-		Level: borderv1.BorderGate_LEVEL_BILATERAL, CounterpartLevel: borderv1.BorderGate_LEVEL_BILATERAL,
+		Level: borderv1.BorderGate_LEVEL_MAIN, CounterpartLevel: borderv1.BorderGate_LEVEL_MAIN,
 		Transport: borderv1.BorderGate_TRANSPORT_ROAD, State: borderv1.BorderGate_STATE_OPEN,
 		Notes: "Hà Quảng district facing Napo County, Guangxi.", Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 	poPeo := g.add(BorderGates, "po-peo", &borderv1.BorderGate{
 		DisplayName: "Pò Peo", CounterpartName: "Yuewei", NeighbourCountry: cn,
-		Level: borderv1.BorderGate_LEVEL_BILATERAL, CounterpartLevel: borderv1.BorderGate_LEVEL_BILATERAL,
+		Level: borderv1.BorderGate_LEVEL_MAIN, CounterpartLevel: borderv1.BorderGate_LEVEL_MAIN,
 		Transport: borderv1.BorderGate_TRANSPORT_ROAD, State: borderv1.BorderGate_STATE_OPEN,
 		Notes: "Trùng Khánh district facing Jingxi City, Guangxi.", Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})

@@ -243,7 +243,7 @@ func TestCaoBangFigures(t *testing.T) {
 	}
 	for id, level := range map[string]borderv1.BorderGate_Level{
 		"ta-lung": borderv1.BorderGate_LEVEL_INTERNATIONAL, "tra-linh": borderv1.BorderGate_LEVEL_INTERNATIONAL,
-		"ly-van": borderv1.BorderGate_LEVEL_BILATERAL, "soc-giang": borderv1.BorderGate_LEVEL_BILATERAL, "po-peo": borderv1.BorderGate_LEVEL_BILATERAL,
+		"ly-van": borderv1.BorderGate_LEVEL_MAIN, "soc-giang": borderv1.BorderGate_LEVEL_MAIN, "po-peo": borderv1.BorderGate_LEVEL_MAIN,
 	} {
 		g := gates[id]
 		if g == nil {

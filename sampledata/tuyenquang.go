@@ -217,7 +217,7 @@ func buildTuyenQuang(g *gen) {
 	})
 	xinMan := g.add(BorderGates, "xin-man", &borderv1.BorderGate{
 		DisplayName: "Xín Mần", CounterpartName: "Dujia", NeighbourCountry: "CN",
-		Level: borderv1.BorderGate_LEVEL_BILATERAL, CounterpartLevel: borderv1.BorderGate_LEVEL_BILATERAL,
+		Level: borderv1.BorderGate_LEVEL_MAIN, CounterpartLevel: borderv1.BorderGate_LEVEL_MAIN,
 		Transport: borderv1.BorderGate_TRANSPORT_ROAD, State: borderv1.BorderGate_STATE_OPEN,
 		Notes: "Gate of the former Hà Giang province facing Maguan County, Yunnan.", Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})

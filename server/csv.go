@@ -19,8 +19,9 @@ import (
 // GET /v1/national/{collection}/summary.csv?group_by=province&group_by=signed_date.year&sum=...&filter=...
 // group_by and sum may also be comma-separated. The call goes through the
 // gRPC server, so it passes the same interceptors as every other call.
-// Columns as national.Table lays them out, text cells quoted and escaped
-// (writeCSV).
+// Rows as national.Report lays them out (the summary's table, an empty row,
+// then each province's freshness with its stale flag), text cells quoted
+// and escaped (writeCSV).
 func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -42,12 +43,13 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-summary.csv"`, req.GetCollection()))
-		writeCSV(w, national.Table(resp))
+		writeCSV(w, national.Report(resp))
 	})
 }
 
 // writeCSV writes rows with every text cell double-quoted (quotes doubled)
-// and escaped (csvCell); whole numbers stay bare, so they stay numbers.
+// and escaped (csvCell); whole numbers stay bare, so they stay numbers, and
+// so do empty cells.
 // encoding/csv cannot do this: it quotes a cell only when it holds a comma,
 // a quote, a line break or a leading space, and a spreadsheet whose list
 // separator is ";" (decimal-comma locales) splits the bare cell
@@ -60,7 +62,10 @@ func writeCSV(w io.Writer, rows [][]string) error {
 			if i > 0 {
 				out.WriteByte(',')
 			}
-			if integer.MatchString(cell) {
+			// An empty cell stays bare too: quoted, the padding of a
+			// row ("-42,1,\"\"") would be one text cell starting with
+			// "-" to a spreadsheet that splits on ";".
+			if cell == "" || integer.MatchString(cell) {
 				out.WriteString(cell)
 				continue
 			}

@@ -262,6 +262,9 @@ func TestSummaryCSVEscapesFormulas(t *testing.T) {
 	mustf(t, err, "read the CSV %s", body)
 	got := map[string]bool{}
 	for _, row := range rows[1:] {
+		if row[0] == "freshness of" { // the province's freshness follows
+			break
+		}
 		got[row[0]] = true
 		if row[1] != "1" && row[0] != "total" {
 			t.Errorf("row %q: count %q, want 1", row, row[1])
@@ -283,7 +286,8 @@ func TestSummaryCSVEscapesFormulas(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(string(body), `"x;=1",1`+"\n") || !strings.Contains(string(body), `"a""b",1`+"\n") || !strings.Contains(string(body), "\n-42,1\n") {
+	// Rows are padded to the width of the freshness rows below them.
+	if !strings.Contains(string(body), `"x;=1",1,,`) || !strings.Contains(string(body), `"a""b",1,,`) || !strings.Contains(string(body), "\n-42,1,,") {
 		t.Errorf("text cells are not all quoted, or numbers are:\n%s", body)
 	}
 }

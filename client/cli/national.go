@@ -66,8 +66,10 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 	return printSummary(env.Stdout, resp, *asCSV)
 }
 
+// printSummary prints the summary and, under it, how current each
+// province's records are, stale ones flagged (national.Report).
 func printSummary(w io.Writer, resp *nationalv1.SummarizeResponse, asCSV bool) error {
-	rows := national.Table(resp)
+	rows := national.Report(resp)
 	if asCSV {
 		out := csv.NewWriter(w)
 		out.WriteAll(rows)
@@ -135,10 +137,10 @@ func runNationalFreshness(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVINCE\tSEQ\tLAST CHANGE\tLAST CONTACT")
+	fmt.Fprintln(tw, "PROVINCE\tSEQ\tLAST CHANGE\tLAST CONTACT\tSTALE")
 	for _, p := range resp.GetProvinces() {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.GetProvince(), p.GetSeq(), ago(p.GetLastChangeTime(), p.GetLastChangeTime() != nil),
-			ago(p.GetLastContactTime(), p.GetLastContactTime() != nil))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%t\n", p.GetProvince(), p.GetSeq(), ago(p.GetLastChangeTime(), p.GetLastChangeTime() != nil),
+			ago(p.GetLastContactTime(), p.GetLastContactTime() != nil), p.GetStale())
 	}
 	return tw.Flush()
 }

@@ -36,6 +36,8 @@ func decodeDate(v int64) (y, m, d int64) { return v / 10000, v / 100 % 100, v % 
 
 func dayOf(t time.Time) day { return day{int64(t.Year()), int64(t.Month()), int64(t.Day())} }
 
+func (x day) ymd() (y, m, d int64) { return x.y, x.m, x.d }
+
 // firstDay is the first day of the period of the encoded date v.
 func firstDay(v int64) day {
 	y, m, d := decodeDate(v)

@@ -56,6 +56,13 @@
 //	           every day of its period does (date.go). Unset dates compare
 //	           as earlier than every date.
 //	Timestamp  RFC 3339; all six comparisons.
+//	Age        "field.age" of a Date or Timestamp field: a whole number of
+//	           days, 0 to 36500, with <, <=, > or >= only, relative to the
+//	           now given to ParseAt (Parse: the current time).
+//	           "occur_time.age > 30" is older than 30 days, 30×24 hours for a
+//	           timestamp; a date's age is whole days to today (UTC),
+//	           compared as dates are. Unset values have no age and match
+//	           no .age restriction (see parser.age).
 //	Repeated   only "field:value" (some element equals value) and "field:*"
 //	           (the field has at least one element).
 //

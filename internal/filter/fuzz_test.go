@@ -36,6 +36,10 @@ var fuzzSeeds = []string{
 	"display_name = \"\xf4\x8f\xbf\xbf*\"",
 	"NOT NOT a",
 	"a = (b)",
+	"update_time.age > 30",
+	"signed_date.age <= 400",
+	"display_name.age > 1",
+	"update_time.age > -1",
 }
 
 // evalExpr is the meaning of an Expr in Go, over the encoded values; the
@@ -60,6 +64,8 @@ func evalExpr(e Expr, m protoreflect.Message) bool {
 		return !evalExpr(e.x, m)
 	case prefixExpr:
 		return strings.HasPrefix(e.field.Values(m)[0].(string), e.prefix)
+	case setExpr:
+		return e.field.Values(m)[0].(int64) != 0
 	case hasExpr:
 		values := e.field.Values(m)
 		if e.anyValue {

@@ -65,14 +65,26 @@ func (notExpr) isExpr()     {}
 func (compareExpr) isExpr() {}
 func (prefixExpr) isExpr()  {}
 func (hasExpr) isExpr()     {}
+func (setExpr) isExpr()     {}
 
-// Parse parses and type-checks src against s. An empty or all-whitespace
-// src yields (nil, nil), which SQL compiles to a condition matching all rows.
+// setExpr holds when a date or timestamp field is set (not 0): what has no
+// date has no age.
+type setExpr struct{ field Field }
+
+// Parse parses and type-checks src against s, ages (".age") relative to
+// the current time. An empty or all-whitespace src yields (nil, nil), which
+// SQL compiles to a condition matching all rows.
 func Parse(src string, s *Schema) (Expr, error) {
+	return ParseAt(src, s, time.Now())
+}
+
+// ParseAt is Parse with ages relative to now, so that a summary's filter
+// and its ".age" buckets use one clock.
+func ParseAt(src string, s *Schema, now time.Time) (Expr, error) {
 	if err := checkSource(src, "filter"); err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, schema: s}
+	p := &parser{src: src, schema: s, now: now}
 	p.skipSpace()
 	if p.eof() {
 		return nil, nil
@@ -109,6 +121,7 @@ type parser struct {
 	src          string
 	pos          int
 	schema       *Schema
+	now          time.Time
 	depth        int
 	restrictions int
 }
@@ -346,8 +359,17 @@ func (p *parser) restriction() (Expr, error) {
 		return nil, p.errorf(start, "more than %d restrictions", maxRestrictions)
 	}
 	f, ok := p.schema.Lookup(path)
+	base, age := strings.CutSuffix(path, ".age")
+	if !ok && age {
+		f, ok = p.schema.Lookup(base)
+	} else {
+		age = false
+	}
 	if !ok {
 		return nil, p.errorf(start, "unknown field %q; filterable fields: %s", path, strings.Join(p.schema.paths(false), ", "))
+	}
+	if age && (f.Repeated || f.Type != Date && f.Type != Timestamp) {
+		return nil, p.errorf(start, "%s is a %s field; only dates and timestamps have an age (.age, in days)", base, f.Type)
 	}
 	p.pos += len(op)
 	p.skipSpace()
@@ -357,6 +379,9 @@ func (p *parser) restriction() (Expr, error) {
 	v, err := p.value()
 	if err != nil {
 		return nil, err
+	}
+	if age {
+		return p.age(f, op, opPos, v)
 	}
 	return p.check(f, op, opPos, v)
 }
@@ -558,6 +583,36 @@ func (p *parser) check(f Field, op string, opPos int, v literal) (Expr, error) {
 		value = t.UnixNano()
 	}
 	return compareExpr{field: f, op: op, value: value}, nil
+}
+
+// maxAgeDays bounds ".age" literals: a century, which keeps now minus the
+// age inside the timestamps' range (1678..2262).
+const maxAgeDays = 36500
+
+// age compiles "field.age op N": the field is set and lies more (>), at
+// least (>=), less (<) or at most (<=) N days before p.now. A timestamp's
+// age is the time elapsed, N days being N×24 hours; a date's is whole days
+// from it to today (UTC), compared as date restrictions are (date.go), so
+// "signed_date.age > 30" is "signed_date < today minus 30 days".
+func (p *parser) age(f Field, op string, opPos int, v literal) (Expr, error) {
+	switch op {
+	case "<", "<=", ">", ">=":
+	default:
+		return nil, p.errorf(opPos, "%s.age compares with <, <=, > or >= only, e.g. %s.age > 30 (days)", f.Path, f.Path)
+	}
+	n, err := strconv.ParseInt(v.text, 10, 64)
+	if err != nil || v.wildcard || n < 0 || n > maxAgeDays {
+		return nil, p.errorf(v.pos, "%s.age is in whole days from 0 to %d; got %s", f.Path, maxAgeDays, v.display())
+	}
+	// An older record has an earlier value: age > N is value < now - N.
+	cmp := map[string]string{"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
+	var cutoff int64
+	if f.Type == Timestamp {
+		cutoff = p.now.UnixNano() - n*int64(24*time.Hour)
+	} else {
+		cutoff = encodeDate(dayOf(p.now.UTC().AddDate(0, 0, -int(n))).ymd())
+	}
+	return andExpr{terms: []Expr{setExpr{field: f}, compareExpr{field: f, op: cmp, value: cutoff}}}, nil
 }
 
 var (

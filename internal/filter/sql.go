@@ -57,6 +57,9 @@ func (c *compiler) expr(e Expr) {
 		c.args = append(c.args, e.value)
 	case prefixExpr:
 		c.prefix(e)
+	case setExpr:
+		c.column(e.field)
+		c.b.WriteString(" != 0")
 	case hasExpr:
 		c.b.WriteString("rowid IN (SELECT record FROM record_elements WHERE list = ?")
 		c.args = append(c.args, ListID(c.kind, e.field.Path))
@@ -131,6 +134,8 @@ func Restrictions(e Expr, fn func(f Field, value any) bool) bool {
 		return fn(e.field, e.value)
 	case prefixExpr:
 		return fn(e.field, e.prefix)
+	case setExpr:
+		return fn(e.field, int64(0))
 	case hasExpr:
 		if e.anyValue {
 			return fn(e.field, nil)

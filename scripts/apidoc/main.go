@@ -332,6 +332,7 @@ func (g *gen) intro() {
 	p("- **enum**: the value name in full (`STATE_IN_FORCE`) or without the prefix of the enum's `UNSPECIFIED` value (`IN_FORCE`); `=` and `!=` only.")
 	p("- **date**: `YYYY-MM-DD`, `YYYY-MM` or `YYYY`; all six comparisons. A value names a period: that day, that whole month or that whole year. `= P` matches dates within P, `!= P` every record `= P` does not match, `< P` dates before P's first day, `<= P` dates up to P's last day, `> P` dates after P's last day and `>= P` dates from P's first day on. So `start_date = 2023-05` matches 2023-05-01, `start_date <= 2025` includes all of 2025 and `start_date > 2025` begins with 2026. A stored date may itself be a whole month or year (day or month 0); it matches only when every day of it would: a record dated `2025` matches `= 2025`, `>= 2025-01` and `<= 2025-12`, but neither `= 2025-05` nor `< 2025-06` nor `> 2025-04`, and it matches `!= 2025-05`. An unset date counts as earlier than every date (it matches `<`, `<=` and `!=`). In `order_by`, unset dates come first and a whole month or year just before its first day.")
 	p("- **timestamp**: RFC 3339, e.g. `2025-07-01T00:00:00+07:00`; all six comparisons.")
+	p("- **age** of a date or timestamp, in **days**: `field.age` with `<`, `<=`, `>` or `>=` and a whole number from 0 to 36500, relative to now (a summary's filter and its `.age` buckets use one clock). `occur_time.age > 30` means older than 30 days (more than 30×24 hours ago); a date's age is whole days from it to today (UTC), a stored month or year matching only when every day of it would, so `signed_date.age > 30` is `signed_date` before today minus 30 days. Unset values have no age and match no `.age` restriction; future values have negative ages. `.age` of any other field, a negative, fractional or larger number, or `=`, `!=`, `:` is `INVALID_ARGUMENT` on `filter`.")
 	p("- **repeated** fields: only `field:value` (some element equals the value) and `field:*` (at least one element).")
 	p("- Limits: 4096 bytes, 32 levels of parentheses and 64 restrictions per filter.")
 	p("")
@@ -340,6 +341,12 @@ func (g *gen) intro() {
 		fail(fmt.Errorf("filter example: %w", err))
 	}
 	p("Example on agreements: `%s`.", example)
+	p("")
+	const ageExample = "state != RESOLVED AND occur_time.age > 30"
+	if _, err := filter.Parse(ageExample, resource.BorderIncidents.Schema); err != nil {
+		fail(fmt.Errorf("filter example: %w", err))
+	}
+	p("Unresolved border incidents older than 30 days: `%s`.", ageExample)
 	p("")
 }
 
@@ -621,9 +628,9 @@ func (g *gen) filterable(k *resource.Kind, pkg protoreflect.FullName) {
 		case filter.Enum:
 			ops, values = "`=` `!=`", fmt.Sprintf("values of %s, full or short name", g.typeRef(f.Enum.FullName(), pkg))
 		case filter.Date:
-			values = "`YYYY`, `YYYY-MM`, `YYYY-MM-DD`"
+			values = "`YYYY`, `YYYY-MM`, `YYYY-MM-DD`; `.age` in days"
 		case filter.Timestamp:
-			values = "RFC 3339"
+			values = "RFC 3339; `.age` in days"
 		}
 		typ := f.Type.String()
 		if f.Repeated {

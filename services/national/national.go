@@ -162,17 +162,34 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 	if err != nil {
 		return nil, err
 	}
-	expr, err := filter.Parse(req.GetFilter(), k.Schema)
+	// One clock for the filter's .age and the .age buckets.
+	now := s.now()
+	expr, err := filter.ParseAt(req.GetFilter(), k.Schema, now)
 	if err != nil {
 		return nil, apperr.Invalid("filter", "%v", err)
 	}
-	q := storage.SummaryQuery{Kind: k, Province: province, Filter: expr, Sums: ints, Now: s.now()}
+	q := storage.SummaryQuery{Kind: k, Province: province, Filter: expr, Sums: ints, Now: now}
 	for _, d := range dims {
 		q.Dims = append(q.Dims, d.Dim)
 	}
 	rows, err := s.store.Summarize(ctx, q)
 	if err != nil {
 		return nil, outOfRange(dims, err, "")
+	}
+	// A repeated dimension puts a record in a group per element, so the
+	// groups' rows add up to more than the records: the total is then a
+	// query of its own, without dimensions.
+	repeated := false
+	for _, d := range dims {
+		repeated = repeated || (d.Field != nil && d.Field.Repeated)
+	}
+	totalRows := rows
+	if repeated {
+		tq := q
+		tq.Dims = nil
+		if totalRows, err = s.store.Summarize(ctx, tq); err != nil {
+			return nil, outOfRange(nil, err, "")
+		}
 	}
 	resp := &nationalv1.SummarizeResponse{GroupBy: req.GetGroupBy(), Total: &nationalv1.Group{}}
 	ok := true
@@ -183,24 +200,28 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		id := strings.Join(keys, "\x00")
 		g := &nationalv1.Group{Keys: keys, Count: r.Count}
 		for i, f := range ints {
-			g.Sums = append(g.Sums, &nationalv1.Sum{Field: f.Path, Value: r.Sums[i]})
+			g.Sums = append(g.Sums, sum(f.Path, "", r.Sums[i]))
 		}
 		groups[id] = g
 		order = append(order, id)
+	}
+	for _, r := range totalRows {
 		if resp.Total.Count, ok = add(resp.Total.Count, r.Count); !ok {
 			return nil, apperr.OutOfRange("the total count of %s does not fit in int64", k.Collection)
 		}
 	}
 	for i, f := range ints {
 		var total int64
-		for _, r := range rows {
+		for _, r := range totalRows {
 			if total, ok = add(total, r.Sums[i]); !ok {
 				return nil, apperr.OutOfRange("the total of %s over all groups of %s does not fit in int64: narrow the filter or sum by group", f.Path, k.Collection)
 			}
 		}
-		resp.Total.Sums = append(resp.Total.Sums, &nationalv1.Sum{Field: f.Path, Value: total})
+		resp.Total.Sums = append(resp.Total.Sums, sum(f.Path, "", total))
 	}
-	// Money: one query per field, split by currency, never mixed.
+	// Money: one query per field, split by currency, never mixed. Every
+	// group gets a Sum in every currency of the answer, 0 when it has no
+	// amounts in it, so that a zero is a zero and not a missing column.
 	for _, m := range money {
 		mq := q
 		mq.Sums, mq.Currency = []filter.Field{m.units}, &m.currency
@@ -208,20 +229,41 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		if err != nil {
 			return nil, outOfRange(dims, err, m.name)
 		}
-		name := m.name
-		perCurrency := map[string]int64{}
-		for _, r := range mrows {
-			keys := formatKeys(dims, r.Keys[:len(dims)])
-			currency := fmt.Sprint(r.Keys[len(dims)])
-			if g := groups[strings.Join(keys, "\x00")]; g != nil {
-				g.Sums = append(g.Sums, &nationalv1.Sum{Field: name, CurrencyCode: currency, Value: r.Sums[0]})
+		mtotal := mrows
+		if repeated {
+			tq := mq
+			tq.Dims = nil
+			if mtotal, err = s.store.Summarize(ctx, tq); err != nil {
+				return nil, outOfRange(nil, err, m.name)
 			}
+		}
+		name := m.name
+		perGroup := map[string]map[string]int64{}
+		for _, r := range mrows {
+			id := strings.Join(formatKeys(dims, r.Keys[:len(dims)]), "\x00")
+			if perGroup[id] == nil {
+				perGroup[id] = map[string]int64{}
+			}
+			perGroup[id][fmt.Sprint(r.Keys[len(dims)])] = r.Sums[0]
+		}
+		perCurrency := map[string]int64{}
+		for _, r := range mtotal {
+			currency := fmt.Sprint(r.Keys[len(r.Keys)-1])
 			if perCurrency[currency], ok = add(perCurrency[currency], r.Sums[0]); !ok {
 				return nil, apperr.OutOfRange("the total of %s in %s over all groups of %s does not fit in int64: narrow the filter or sum by group", name, currency, k.Collection)
 			}
 		}
-		for _, c := range sortedKeys(perCurrency) {
-			resp.Total.Sums = append(resp.Total.Sums, &nationalv1.Sum{Field: name, CurrencyCode: c, Value: perCurrency[c]})
+		currencies := sortedKeys(perCurrency)
+		if len(currencies) == 0 {
+			currencies = []string{""} // no amounts at all: a 0 without a currency
+		}
+		for _, id := range order {
+			for _, c := range currencies {
+				groups[id].Sums = append(groups[id].Sums, sum(name, c, perGroup[id][c]))
+			}
+		}
+		for _, c := range currencies {
+			resp.Total.Sums = append(resp.Total.Sums, sum(name, c, perCurrency[c]))
 		}
 	}
 	for _, id := range order {
@@ -231,6 +273,11 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		return nil, err
 	}
 	return resp, nil
+}
+
+// sum is one Sum, its value always present (0 included).
+func sum(field, currency string, value int64) *nationalv1.Sum {
+	return &nationalv1.Sum{Field: field, CurrencyCode: currency, Value: &value}
 }
 
 // add is a + b, or false when that does not fit in int64: totals never

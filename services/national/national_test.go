@@ -242,8 +242,17 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), `"province","direction","count"`+"\n") || !strings.Contains(string(body), `"tuyen-quang","DIRECTION_INCOMING",543`+"\n") {
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), `"province","direction","count",,`+"\n") || !strings.Contains(string(body), `"tuyen-quang","DIRECTION_INCOMING",543,,`+"\n") {
 		t.Errorf("CSV: %d\n%s", resp.StatusCode, body)
+	}
+	// ... and how current each province's part is, none of them stale.
+	if !strings.Contains(string(body), "\n\n"+`"freshness of","seq","last_change_time","last_contact_time","stale"`+"\n") { // rows padded to its width
+		t.Errorf("CSV without freshness:\n%s", body)
+	}
+	for _, p := range sampledata.Provinces() {
+		if !strings.Contains(string(body), "\n\""+p+"\",") || !strings.Contains(string(body), ",\"false\"\n") || strings.Contains(string(body), "\"true\"") {
+			t.Errorf("CSV freshness of %s missing or stale:\n%s", p, body)
+		}
 	}
 
 	// Search and freshness.
@@ -327,7 +336,7 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 		t.Fatalf("freshness: %v, %v", err, fr)
 	}
 	for _, p := range fr.GetProvinces() {
-		if p.GetSeq() == 0 || p.GetLastContactTime() == nil || p.GetLastChangeTime() == nil {
+		if p.GetSeq() == 0 || p.GetLastContactTime() == nil || p.GetLastChangeTime() == nil || p.GetStale() {
 			t.Errorf("freshness of %s: %v", p.GetProvince(), p)
 		}
 	}

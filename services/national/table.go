@@ -2,9 +2,56 @@ package national
 
 import (
 	"fmt"
+	"time"
 
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 )
+
+// Report is a summary as people and spreadsheets get it (the CLI and
+// summary.csv): its Table, an empty row, then its Freshness, so that
+// figures never travel without how current they are. Rows are padded with
+// empty cells to one width, since CSV readers (encoding/csv, pandas) refuse
+// a file whose rows differ in length; they skip the empty row.
+func Report(resp *nationalv1.SummarizeResponse) [][]string {
+	table, fresh := Table(resp), Freshness(resp.GetFreshness())
+	width := max(len(table[0]), len(fresh[0]))
+	rows := make([][]string, 0, len(table)+1+len(fresh))
+	for _, r := range table {
+		rows = append(rows, pad(r, width))
+	}
+	rows = append(rows, nil)
+	for _, r := range fresh {
+		rows = append(rows, pad(r, width))
+	}
+	return rows
+}
+
+func pad(row []string, width int) []string {
+	for len(row) < width {
+		row = append(row, "")
+	}
+	return row
+}
+
+// Freshness lays out how current each province's records are: a header
+// ("freshness of", seq, last_change_time, last_contact_time, stale), then
+// a row per province with times in RFC 3339 (UTC, empty when unknown) and
+// stale as "true" or "false".
+func Freshness(provinces []*nationalv1.ProvinceFreshness) [][]string {
+	rows := [][]string{{"freshness of", "seq", "last_change_time", "last_contact_time", "stale"}}
+	for _, p := range provinces {
+		rows = append(rows, []string{p.GetProvince(), fmt.Sprint(p.GetSeq()), rfc3339(p.GetLastChangeTime().AsTime(), p.GetLastChangeTime() != nil),
+			rfc3339(p.GetLastContactTime().AsTime(), p.GetLastContactTime() != nil), fmt.Sprint(p.GetStale())})
+	}
+	return rows
+}
+
+func rfc3339(t time.Time, ok bool) string {
+	if !ok {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
 
 // Table lays a summary out for people and spreadsheets: a header (the
 // dimensions, count, then one column per summed field, money fields one per

@@ -103,8 +103,8 @@ func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, erro
 		}
 		data = e.Data
 	}
-	m := k.New()
-	if err := proto.Unmarshal(data, m); err != nil {
+	m, err := k.Decode(data)
+	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", name, err)
 	}
 	return m, nil

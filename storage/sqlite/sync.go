@@ -300,8 +300,8 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 	if withdrawn {
 		return nil, false, db.withdraw(tx, k, name, e.Seq)
 	}
-	m := k.New()
-	if err := proto.Unmarshal(data, m); err != nil {
+	m, err := k.Decode(data)
+	if err != nil {
 		return refuse(false, "the state of %s does not decode: %v", name, err)
 	}
 	if got := k.Name(m); got != name {
@@ -493,8 +493,8 @@ func (db *DB) recountSealed(tx *sql.Tx, e *changelog.Entry) error {
 	if !ok {
 		return nil
 	}
-	m := k.New()
-	if err := proto.Unmarshal(o.Data, m); err != nil {
+	m, err := k.Decode(o.Data)
+	if err != nil {
 		return nil
 	}
 	v, to := k.Audience(m)

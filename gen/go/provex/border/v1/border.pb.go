@@ -30,15 +30,24 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Categories of Decree 112/2014 as amended by Decree 34/2023.
+// Categories of Decree 112/2014 as amended by Decree 34/2023, one value
+// each.
 type BorderGate_Level int32
 
 const (
-	BorderGate_LEVEL_UNSPECIFIED   BorderGate_Level = 0
+	BorderGate_LEVEL_UNSPECIFIED BorderGate_Level = 0
+	// Cửa khẩu quốc tế.
 	BorderGate_LEVEL_INTERNATIONAL BorderGate_Level = 1
-	BorderGate_LEVEL_MAIN          BorderGate_Level = 2
-	BorderGate_LEVEL_BILATERAL     BorderGate_Level = 3
-	BorderGate_LEVEL_SECONDARY     BorderGate_Level = 4
+	// Cửa khẩu chính, which the decree also calls song phương (bilateral):
+	// one category under two names.
+	BorderGate_LEVEL_MAIN BorderGate_Level = 2
+	// Deprecated: the same category as LEVEL_MAIN, accepted in requests and
+	// filters; answers say LEVEL_MAIN.
+	//
+	// Deprecated: Marked as deprecated in provex/border/v1/border.proto.
+	BorderGate_LEVEL_BILATERAL BorderGate_Level = 2
+	// Cửa khẩu phụ.
+	BorderGate_LEVEL_SECONDARY BorderGate_Level = 4
 	// A border opening (lối mở) or crossing point.
 	BorderGate_LEVEL_CROSSING_POINT BorderGate_Level = 5
 )
@@ -49,7 +58,7 @@ var (
 		0: "LEVEL_UNSPECIFIED",
 		1: "LEVEL_INTERNATIONAL",
 		2: "LEVEL_MAIN",
-		3: "LEVEL_BILATERAL",
+		// Duplicate value: 2: "LEVEL_BILATERAL",
 		4: "LEVEL_SECONDARY",
 		5: "LEVEL_CROSSING_POINT",
 	}
@@ -57,7 +66,7 @@ var (
 		"LEVEL_UNSPECIFIED":    0,
 		"LEVEL_INTERNATIONAL":  1,
 		"LEVEL_MAIN":           2,
-		"LEVEL_BILATERAL":      3,
+		"LEVEL_BILATERAL":      2,
 		"LEVEL_SECONDARY":      4,
 		"LEVEL_CROSSING_POINT": 5,
 	}
@@ -667,8 +676,11 @@ type BorderGate struct {
 	// Counterpart gate, e.g. "Shuikou".
 	CounterpartName string `protobuf:"bytes,3,opt,name=counterpart_name,json=counterpartName,proto3" json:"counterpart_name,omitempty"`
 	// CN, LA or KH.
-	NeighbourCountry string               `protobuf:"bytes,4,opt,name=neighbour_country,json=neighbourCountry,proto3" json:"neighbour_country,omitempty"`
-	Level            BorderGate_Level     `protobuf:"varint,5,opt,name=level,proto3,enum=provex.border.v1.BorderGate_Level" json:"level,omitempty"`
+	NeighbourCountry string `protobuf:"bytes,4,opt,name=neighbour_country,json=neighbourCountry,proto3" json:"neighbour_country,omitempty"`
+	// The Vietnamese side's category.
+	Level BorderGate_Level `protobuf:"varint,5,opt,name=level,proto3,enum=provex.border.v1.BorderGate_Level" json:"level,omitempty"`
+	// The neighbour's own category for its side, which may differ: Laos
+	// kept Nậm On secondary when Vietnam made Thanh Thủy main.
 	CounterpartLevel BorderGate_Level     `protobuf:"varint,6,opt,name=counterpart_level,json=counterpartLevel,proto3,enum=provex.border.v1.BorderGate_Level" json:"counterpart_level,omitempty"`
 	Transport        BorderGate_Transport `protobuf:"varint,7,opt,name=transport,proto3,enum=provex.border.v1.BorderGate_Transport" json:"transport,omitempty"`
 	State            BorderGate_State     `protobuf:"varint,8,opt,name=state,proto3,enum=provex.border.v1.BorderGate_State" json:"state,omitempty"`
@@ -3345,7 +3357,7 @@ var File_provex_border_v1_border_proto protoreflect.FileDescriptor
 
 const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x8b\x14\n" +
+	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x99\x14\n" +
 	"\n" +
 	"BorderGate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -3387,15 +3399,15 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\fdecided_date\x18\x03 \x01(\v2\x14.provex.type.v1.DateR\vdecidedDate\x12;\n" +
 	"\x0eeffective_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateR\reffectiveDate\x12$\n" +
 	"\bdecision\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\bdecision:\x91\x03\xbaH\x8d\x03\x1a\x8a\x03\n" +
-	"&effective_date.not_before_decided_date\x12\x1fmust not be before decided_date\x1a\xbe\x02!has(this.decided_date) || !has(this.effective_date) || this.effective_date.year * 10000 + (this.effective_date.month == 0 ? 1231 : this.effective_date.month * 100 + (this.effective_date.day == 0 ? 31 : this.effective_date.day)) >= this.decided_date.year * 10000 + this.decided_date.month * 100 + this.decided_date.day\"\x8b\x01\n" +
+	"&effective_date.not_before_decided_date\x12\x1fmust not be before decided_date\x1a\xbe\x02!has(this.decided_date) || !has(this.effective_date) || this.effective_date.year * 10000 + (this.effective_date.month == 0 ? 1231 : this.effective_date.month * 100 + (this.effective_date.day == 0 ? 31 : this.effective_date.day)) >= this.decided_date.year * 10000 + this.decided_date.month * 100 + this.decided_date.day\"\x99\x01\n" +
 	"\x05Level\x12\x15\n" +
 	"\x11LEVEL_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13LEVEL_INTERNATIONAL\x10\x01\x12\x0e\n" +
 	"\n" +
-	"LEVEL_MAIN\x10\x02\x12\x13\n" +
-	"\x0fLEVEL_BILATERAL\x10\x03\x12\x13\n" +
+	"LEVEL_MAIN\x10\x02\x12\x17\n" +
+	"\x0fLEVEL_BILATERAL\x10\x02\x1a\x02\b\x01\x12\x13\n" +
 	"\x0fLEVEL_SECONDARY\x10\x04\x12\x18\n" +
-	"\x14LEVEL_CROSSING_POINT\x10\x05\"\x80\x01\n" +
+	"\x14LEVEL_CROSSING_POINT\x10\x05\x1a\x02\x10\x01\"\x04\b\x03\x10\x03\"\x80\x01\n" +
 	"\tTransport\x12\x19\n" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTRANSPORT_ROAD\x10\x01\x12\x12\n" +

@@ -121,9 +121,12 @@ type SummarizeResponse struct {
 	GroupBy []string               `protobuf:"bytes,1,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
 	// Groups in the order of their keys.
 	Groups []*Group `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
-	// The totals over all groups.
+	// The totals over the records matched, each record counted once: with a
+	// repeated dimension a record is in several groups, so the total is not
+	// the sum of the groups' rows.
 	Total *Group `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
-	// How current the provinces' records behind these numbers are.
+	// How current the provinces' records behind these numbers are, one entry
+	// per province this node holds records of; see ProvinceFreshness.stale.
 	Freshness     []*ProvinceFreshness `protobuf:"bytes,4,rep,name=freshness,proto3" json:"freshness,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -191,9 +194,11 @@ type Group struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The group's value of each group_by dimension, as text: province slugs,
 	// enum names, "2023", "2023-Q2", "2023-05", or "unset".
-	Keys          []string `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
-	Count         int64    `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
-	Sums          []*Sum   `protobuf:"bytes,3,rep,name=sums,proto3" json:"sums,omitempty"`
+	Keys  []string `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	Count int64    `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// One Sum per field summed (per currency for money fields), in every
+	// group and the total alike: a group whose sum is 0 has its Sum of 0.
+	Sums          []*Sum `protobuf:"bytes,3,rep,name=sums,proto3" json:"sums,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -252,9 +257,11 @@ func (x *Group) GetSums() []*Sum {
 type Sum struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	// For money fields: the currency summed (one Sum per currency).
-	CurrencyCode  string `protobuf:"bytes,2,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
-	Value         int64  `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`
+	// For money fields: the currency summed (one Sum per currency that any
+	// group of the answer has amounts in; empty when none has any).
+	CurrencyCode string `protobuf:"bytes,2,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
+	// Always present, also when 0 (JSON carries "value": "0").
+	Value         *int64 `protobuf:"varint,3,opt,name=value,proto3,oneof" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -304,8 +311,8 @@ func (x *Sum) GetCurrencyCode() string {
 }
 
 func (x *Sum) GetValue() int64 {
-	if x != nil {
-		return x.Value
+	if x != nil && x.Value != nil {
+		return *x.Value
 	}
 	return 0
 }
@@ -641,8 +648,15 @@ type ProvinceFreshness struct {
 	// Last successful exchange with the province's own node, if it is a
 	// peer of this node.
 	LastContactTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_contact_time,json=lastContactTime,proto3" json:"last_contact_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// True when this node has heard nothing of the province for more than
+	// 24 hours: neither last_contact_time nor last_change_time is within the
+	// last 24 hours (replication.StaleAfter). This node's own province is
+	// never stale. A province whose node is not a peer of this one and that
+	// changes nothing for a day turns stale although its copy may be
+	// complete: the numbers are then as of last_change_time, unconfirmed.
+	Stale         bool `protobuf:"varint,5,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProvinceFreshness) Reset() {
@@ -703,6 +717,13 @@ func (x *ProvinceFreshness) GetLastContactTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ProvinceFreshness) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
 var File_provex_national_v1_national_proto protoreflect.FileDescriptor
 
 const file_provex_national_v1_national_proto_rawDesc = "" +
@@ -724,11 +745,12 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\x05Group\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12+\n" +
-	"\x04sums\x18\x03 \x03(\v2\x17.provex.national.v1.SumR\x04sums\"V\n" +
+	"\x04sums\x18\x03 \x03(\v2\x17.provex.national.v1.SumR\x04sums\"e\n" +
 	"\x03Sum\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12#\n" +
-	"\rcurrency_code\x18\x02 \x01(\tR\fcurrencyCode\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\x03R\x05value\"\xf2\x01\n" +
+	"\rcurrency_code\x18\x02 \x01(\tR\fcurrencyCode\x12\x19\n" +
+	"\x05value\x18\x03 \x01(\x03H\x00R\x05value\x88\x01\x01B\b\n" +
+	"\x06_value\"\xf2\x01\n" +
 	"\x14SearchRecordsRequest\x12*\n" +
 	"\vcollections\x18\x01 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10\x14R\vcollections\x12\x1f\n" +
 	"\x06parent\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06parent\x12\x1c\n" +
@@ -752,12 +774,13 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\bresource\x18\x06 \x01(\v2\x14.google.protobuf.AnyR\bresource\"\x15\n" +
 	"\x13GetFreshnessRequest\"[\n" +
 	"\x14GetFreshnessResponse\x12C\n" +
-	"\tprovinces\x18\x01 \x03(\v2%.provex.national.v1.ProvinceFreshnessR\tprovinces\"\xcf\x01\n" +
+	"\tprovinces\x18\x01 \x03(\v2%.provex.national.v1.ProvinceFreshnessR\tprovinces\"\xe5\x01\n" +
 	"\x11ProvinceFreshness\x12\x1a\n" +
 	"\bprovince\x18\x01 \x01(\tR\bprovince\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12D\n" +
 	"\x10last_change_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastChangeTime\x12F\n" +
-	"\x11last_contact_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastContactTime2\xa2\x03\n" +
+	"\x11last_contact_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastContactTime\x12\x14\n" +
+	"\x05stale\x18\x05 \x01(\bR\x05stale2\xa2\x03\n" +
 	"\x0fNationalService\x12\x85\x01\n" +
 	"\tSummarize\x12$.provex.national.v1.SummarizeRequest\x1a%.provex.national.v1.SummarizeResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/national/{collection}:summarize\x12\x82\x01\n" +
 	"\rSearchRecords\x12(.provex.national.v1.SearchRecordsRequest\x1a).provex.national.v1.SearchRecordsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/national/records\x12\x81\x01\n" +
@@ -819,6 +842,7 @@ func file_provex_national_v1_national_proto_init() {
 	if File_provex_national_v1_national_proto != nil {
 		return
 	}
+	file_provex_national_v1_national_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,0 +1,120 @@
+package national_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/services/national"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// trustStore is a real SQLite store with a national server over it.
+func trustStore(t *testing.T) (*sqlite.DB, *national.Server) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, national.New(db, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
+}
+
+func putRecord(t *testing.T, db *sqlite.DB, k *resource.Kind, name string, m proto.Message) {
+	t.Helper()
+	if _, err := db.Write(context.Background(), storage.Write{Kind: k, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return m, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSummaryTotalCountsEachRecordOnce groups delegations by their repeated
+// countries: a delegation to CN and LA is in both groups, but once in the
+// total's count and sum.
+func TestSummaryTotalCountsEachRecordOnce(t *testing.T) {
+	db, s := trustStore(t)
+	for _, d := range []struct {
+		id        string
+		countries []string
+		members   int32
+	}{{"a", []string{"CN", "LA"}, 10}, {"b", []string{"CN"}, 5}, {"c", []string{"LA"}, 0}} {
+		name := "provinces/cao-bang/delegations/" + d.id
+		putRecord(t, db, resource.Delegations, name, &twinningv1.Delegation{Name: name, DisplayName: d.id,
+			Direction: twinningv1.Delegation_DIRECTION_OUTGOING, Countries: d.countries, MemberCount: d.members})
+	}
+	for _, groupBy := range [][]string{{"countries"}, {"countries", "province"}, {"direction", "countries"}} {
+		resp, err := s.Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "delegations", GroupBy: groupBy, Sum: []string{"member_count"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var groups int64
+		for _, g := range resp.GetGroups() {
+			groups += g.GetCount()
+		}
+		if groups != 4 {
+			t.Errorf("%v: groups count %d record-elements, want 4 (CN twice, LA twice)", groupBy, groups)
+		}
+		if c, sum := resp.GetTotal().GetCount(), resp.GetTotal().GetSums()[0].GetValue(); c != 3 || sum != 15 {
+			t.Errorf("%v: total count %d, member_count %d; want 3 records of 15 members", groupBy, c, sum)
+		}
+	}
+}
+
+// TestSummaryZeroSumsArePresent checks that a group without amounts still
+// has its Sum of 0, in the proto and in JSON, for integer and money fields.
+func TestSummaryZeroSumsArePresent(t *testing.T) {
+	db, s := trustStore(t)
+	put := func(id string, kind investmentv1.Project_Kind, capital *typev1.Money) {
+		name := "provinces/cao-bang/projects/" + id
+		putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: id, Kind: kind, RegisteredCapital: capital})
+	}
+	put("fdi", investmentv1.Project_KIND_FDI, &typev1.Money{CurrencyCode: "USD", Units: 100})
+	put("oda", investmentv1.Project_KIND_ODA, nil)
+	put("ngo", investmentv1.Project_KIND_NGO_AID, &typev1.Money{CurrencyCode: "USD", Units: 0})
+
+	resp, err := s.Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"kind"}, Sum: []string{"registered_capital"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetGroups()) != 3 {
+		t.Fatalf("groups: %v", resp.GetGroups())
+	}
+	for _, g := range append(resp.GetGroups(), resp.GetTotal()) {
+		if len(g.GetSums()) != 1 || g.GetSums()[0].GetCurrencyCode() != "USD" || g.GetSums()[0].Value == nil {
+			t.Errorf("group %v: sums %v, want one USD sum", g.GetKeys(), g.GetSums())
+		}
+	}
+	js, err := protojson.Marshal(resp.GetGroups()[1]) // KIND_ODA: no capital at all
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.ReplaceAll(string(js), " ", ""), `"value":"0"`) {
+		t.Errorf("JSON of a zero sum: %s", js)
+	}
+	table := national.Table(resp)
+	if got := strings.Join(table[2], ","); got != "KIND_ODA,1,0" {
+		t.Errorf("table row %q, want KIND_ODA,1,0", got)
+	}
+
+	// No amounts anywhere: still a Sum of 0 per group, without a currency.
+	resp, err = s.Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"kind"}, Sum: []string{"registered_capital"}, Filter: "kind = ODA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range append(resp.GetGroups(), resp.GetTotal()) {
+		if len(g.GetSums()) != 1 || g.GetSums()[0].Value == nil || g.GetSums()[0].GetValue() != 0 {
+			t.Errorf("no amounts, group %v: sums %v", g.GetKeys(), g.GetSums())
+		}
+	}
+}
