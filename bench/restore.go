@@ -28,25 +28,13 @@ func runRestore(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the restores to this file")
 	rounds := fs.Int("rounds", 3, "rounds of each path, interleaved; the table gives medians")
 	fs.Parse(args)
-	dir := *dataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "provex-bench-restore-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	srcDir := filepath.Join(dir, "origin")
-	manifest, keys, err := catchUpFederation(dir, *records, *confidential)
+	o, err := loadOrigin("restore", *dataDir, *records, *confidential)
 	if err != nil {
 		return err
 	}
+	defer o.cleanup()
+	dir, srcDir, manifest, keys, certOf := o.dir, o.srcDir, o.manifest, o.keys, o.certOf
 	quiet := slog.New(slog.DiscardHandler)
-	certOf, err := devPKI(filepath.Join(dir, "ca-"+fmt.Sprint(time.Now().UnixNano())), manifest)
-	if err != nil {
-		return err
-	}
 	rows, err := baselineRows(filepath.Join(srcDir, server.DatabaseFile), keys["mofa"])
 	if err != nil {
 		return err

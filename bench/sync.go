@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -52,6 +54,40 @@ func freePort() string {
 		panic(err)
 	}
 	return addr
+}
+
+// origin is what the catch-up and restore benches start from: an origin's
+// log loaded (or reused from a kept directory), its federation's keys and
+// a PKI for its nodes.
+type origin struct {
+	dir, srcDir string
+	manifest    *federation.Manifest
+	keys        map[string]federation.NodeKeys
+	certOf      func(member string) *tls.Certificate
+	cleanup     func()
+}
+
+// loadOrigin loads records entries into an origin in dataDir, or in a
+// temporary directory removed by cleanup when dataDir is "".
+func loadOrigin(bench, dataDir string, records, confidential int) (*origin, error) {
+	o := &origin{dir: dataDir, cleanup: func() {}}
+	if o.dir == "" {
+		tmp, err := os.MkdirTemp("", "provex-bench-"+bench+"-")
+		if err != nil {
+			return nil, err
+		}
+		o.dir, o.cleanup = tmp, func() { os.RemoveAll(tmp) }
+	}
+	o.srcDir = filepath.Join(o.dir, "origin")
+	var err error
+	if o.manifest, o.keys, err = catchUpFederation(o.dir, records, confidential); err == nil {
+		o.certOf, err = devPKI(filepath.Join(o.dir, "ca-"+fmt.Sprint(time.Now().UnixNano())), o.manifest)
+	}
+	if err != nil {
+		o.cleanup()
+		return nil, err
+	}
+	return o, nil
 }
 
 // writeSigned signs m with a new federation key of its own and writes it
@@ -117,25 +153,13 @@ func runCatchUp(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the catch-ups to this file")
 	rounds := fs.Int("rounds", 3, "rounds of every path, interleaved; the tables give medians")
 	fs.Parse(args)
-	dir := *dataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "provex-bench-catchup-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	srcDir := filepath.Join(dir, "origin")
-	manifest, keys, err := catchUpFederation(dir, *records, *confidential)
+	o, err := loadOrigin("catchup", *dataDir, *records, *confidential)
 	if err != nil {
 		return err
 	}
+	defer o.cleanup()
+	dir, srcDir, manifest, keys, certOf := o.dir, o.srcDir, o.manifest, o.keys, o.certOf
 	quiet := slog.New(slog.DiscardHandler)
-	certOf, err := devPKI(filepath.Join(dir, "ca-"+fmt.Sprint(time.Now().UnixNano())), manifest)
-	if err != nil {
-		return err
-	}
 	pool, err := manifest.CAPool()
 	if err != nil {
 		return err
@@ -301,12 +325,14 @@ func catchUpFederation(dir string, records, confidential int) (*federation.Manif
 }
 
 // baselineRow is one entry as a follower holds it: the change row, and,
-// for a reader of the state, the record row and its repeated values.
+// for a reader of the state, the record row, its repeated values and its
+// search words.
 type baselineRow struct {
 	change []any
 	public bool
 	record []any
-	values []any // field, value pairs of repeated filter fields
+	values []any  // field, value pairs of repeated filter fields
+	words  string // JSON array of the record's search words
 }
 
 // baselineRows reads the origin's log and precomputes every row a follower
@@ -360,7 +386,12 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 		if sealed {
 			kept = state
 		}
-		rec := []any{name, "cao-bang", seq, kept}
+		text, words := sqlite.SearchIndex(k, a)
+		wordList, err := json.Marshal(words)
+		if err != nil {
+			return nil, err
+		}
+		rec := []any{name, "cao-bang", seq, kept, text}
 		var values []any
 		for _, f := range k.Schema.Fields() {
 			if f.Repeated {
@@ -371,7 +402,7 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 				rec = append(rec, f.Values(a.ProtoReflect())[0])
 			}
 		}
-		rows = append(rows, baselineRow{change: []any{origin, seq, hlc, storedName, data, form, prev, hash}, public: !sealed, record: rec, values: values})
+		rows = append(rows, baselineRow{change: []any{origin, seq, hlc, storedName, data, form, prev, hash}, public: !sealed, record: rec, values: values, words: string(wordList)})
 	}
 	return rows, q.Err()
 }
@@ -407,11 +438,15 @@ func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Durat
 	if err != nil {
 		return 0, err
 	}
-	insRecord, err := dst.Prepare(fmt.Sprintf("INSERT INTO agreements (name, province, seq, data, %s) VALUES (?, ?, ?, ?%s)", strings.Join(cols, ", "), strings.Repeat(", ?", len(cols))))
+	insRecord, err := dst.Prepare(fmt.Sprintf("INSERT INTO agreements (name, province, seq, data, search_text, %s) VALUES (?, ?, ?, ?, ?%s)", strings.Join(cols, ", "), strings.Repeat(", ?", len(cols))))
 	if err != nil {
 		return 0, err
 	}
 	insValue, err := dst.Prepare("INSERT OR IGNORE INTO record_elements (list, value, record) VALUES (?, ?, ?)")
+	if err != nil {
+		return 0, err
+	}
+	insWords, err := dst.Prepare("INSERT OR IGNORE INTO agreements_words (record, word) SELECT ?1, value FROM json_each(?2)")
 	if err != nil {
 		return 0, err
 	}
@@ -433,6 +468,9 @@ func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Durat
 				return 0, err
 			}
 			id, _ := res.LastInsertId()
+			if _, err := tx.Stmt(insWords).Exec(id, r.words); err != nil {
+				return 0, err
+			}
 			for j := 0; j < len(r.values); j += 2 {
 				if _, err := tx.Stmt(insValue).Exec(filter.ListID(k.Collection, r.values[j].(string)), r.values[j+1], id); err != nil {
 					return 0, err

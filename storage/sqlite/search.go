@@ -56,6 +56,14 @@ func searchText(k *resource.Kind, m proto.Message) string {
 	return " " + strings.Join(fields, searchFieldSep) + " "
 }
 
+// SearchIndex is what the store keeps to find record m of kind k: the text
+// of its row's search_text and the words its words table holds. For
+// baselines that insert a node's rows without the node (bench).
+func SearchIndex(k *resource.Kind, m proto.Message) (text string, words []string) {
+	text = searchText(k, m)
+	return text, searchWords(text)
+}
+
 // searchWords are the distinct words of a search_text, which the kind's
 // words table holds for its row.
 func searchWords(text string) []string {
