@@ -29,7 +29,9 @@ func Fold(s string) string {
 	// character may decompose to capitals ("㎒" is "MHz"), and a folded
 	// letter may compose ("ǰ" folds to itself, j with a caron). Bytes that
 	// are not UTF-8 separate words, like punctuation.
-	d := norm.NFKD.String(cases.Fold().String(norm.NFKD.String(strings.ToValidUTF8(s, " "))))
+	// Lower after folding: Unicode folds Cherokee to its capitals, and
+	// those capitals' lower case back, so folding alone would not settle.
+	d := norm.NFKD.String(strings.ToLower(cases.Fold().String(norm.NFKD.String(strings.ToValidUTF8(s, " ")))))
 	var b strings.Builder
 	b.Grow(len(d))
 	latin, space := false, true
