@@ -225,6 +225,8 @@ var (
 		"display_name", "category", "severity", "state", "occur_time", "resolve_time", "neighbour_country",
 		"notify_provinces", "border_gate", "border_marker").
 		searching("display_name")
+	IncidentAcknowledgements = newKind("incident-acknowledgements", "incident_acknowledgement", &borderv1.IncidentAcknowledgement{},
+		"border_incident", "acknowledge_time")
 	TradeReports = newKind("trade-reports", "trade_report", &borderv1.TradeReport{},
 		"border_gate", "period_kind", "period_start", "period_end",
 		"export_value.currency_code", "export_value.units", "import_value.currency_code", "import_value.units",
@@ -248,7 +250,7 @@ var (
 
 var kinds = []*Kind{
 	Partnerships, Agreements, Delegations, FriendshipAssociations,
-	BorderGates, BorderMarkers, BorderIncidents, TradeReports,
+	BorderGates, BorderMarkers, BorderIncidents, IncidentAcknowledgements, TradeReports,
 	Projects, PromotionEvents, InvestorLeads,
 }
 

@@ -11,15 +11,16 @@ import (
 // references are the string fields of records that hold the name of another
 // record, with the kind they must name. An empty reference means none.
 var references = map[protoreflect.FullName]*Kind{
-	field(Agreements, "partnership"):        Partnerships,
-	field(Delegations, "agreements"):        Agreements,
-	field(BorderMarkers, "border_gate"):     BorderGates,
-	field(BorderIncidents, "border_gate"):   BorderGates,
-	field(BorderIncidents, "border_marker"): BorderMarkers,
-	field(TradeReports, "border_gate"):      BorderGates,
-	field(Projects, "investor_lead"):        InvestorLeads,
-	field(InvestorLeads, "promotion_event"): PromotionEvents,
-	field(InvestorLeads, "project"):         Projects,
+	field(Agreements, "partnership"):                   Partnerships,
+	field(Delegations, "agreements"):                   Agreements,
+	field(BorderMarkers, "border_gate"):                BorderGates,
+	field(BorderIncidents, "border_gate"):              BorderGates,
+	field(BorderIncidents, "border_marker"):            BorderMarkers,
+	field(TradeReports, "border_gate"):                 BorderGates,
+	field(IncidentAcknowledgements, "border_incident"): BorderIncidents,
+	field(Projects, "investor_lead"):                   InvestorLeads,
+	field(InvestorLeads, "promotion_event"):            PromotionEvents,
+	field(InvestorLeads, "project"):                    Projects,
 }
 
 // provinceLists are the string fields that list province slugs besides every

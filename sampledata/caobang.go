@@ -559,6 +559,12 @@ func buildCaoBang(g *gen) {
 		NotifyProvinces: []string{"lang-son"},
 		Visibility:      typev1.Visibility_VISIBILITY_PUBLIC,
 	})
+	// Tuyên Quang's Xín Mần landslide notified Cao Bằng.
+	g.add(IncidentAcknowledgements, "xin-man-landslide-2025", &borderv1.IncidentAcknowledgement{
+		BorderIncident: "provinces/tuyen-quang/border-incidents/xin-man-landslide-2025",
+		Note:           "Freight for Xín Mần redirected to Trà Lĩnh until the road reopens.",
+		Visibility:     typev1.Visibility_VISIBILITY_PUBLIC,
+	})
 }
 
 var vnZone = time.FixedZone("ICT", 7*60*60)

@@ -46,10 +46,13 @@ const (
 	BorderGates            = "border-gates"
 	BorderMarkers          = "border-markers"
 	BorderIncidents        = "border-incidents"
-	TradeReports           = "trade-reports"
-	Projects               = "projects"
-	PromotionEvents        = "promotion-events"
-	InvestorLeads          = "investor-leads"
+	// IncidentAcknowledgements reference another sample province's
+	// incident: each province acknowledges only some of those naming it.
+	IncidentAcknowledgements = "incident-acknowledgements"
+	TradeReports             = "trade-reports"
+	Projects                 = "projects"
+	PromotionEvents          = "promotion-events"
+	InvestorLeads            = "investor-leads"
 )
 
 // Figures from the published reports that the dataset reproduces exactly.

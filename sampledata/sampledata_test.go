@@ -3,6 +3,7 @@ package sampledata
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,17 +20,18 @@ import (
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 var collectionTypes = map[string]string{
-	Partnerships:           "provex.twinning.v1.Partnership",
-	Agreements:             "provex.twinning.v1.Agreement",
-	Delegations:            "provex.twinning.v1.Delegation",
-	FriendshipAssociations: "provex.twinning.v1.FriendshipAssociation",
-	BorderGates:            "provex.border.v1.BorderGate",
-	BorderMarkers:          "provex.border.v1.BorderMarker",
-	BorderIncidents:        "provex.border.v1.BorderIncident",
-	TradeReports:           "provex.border.v1.TradeReport",
-	Projects:               "provex.investment.v1.Project",
-	PromotionEvents:        "provex.investment.v1.PromotionEvent",
-	InvestorLeads:          "provex.investment.v1.InvestorLead",
+	Partnerships:             "provex.twinning.v1.Partnership",
+	Agreements:               "provex.twinning.v1.Agreement",
+	Delegations:              "provex.twinning.v1.Delegation",
+	FriendshipAssociations:   "provex.twinning.v1.FriendshipAssociation",
+	BorderGates:              "provex.border.v1.BorderGate",
+	BorderMarkers:            "provex.border.v1.BorderMarker",
+	BorderIncidents:          "provex.border.v1.BorderIncident",
+	TradeReports:             "provex.border.v1.TradeReport",
+	IncidentAcknowledgements: "provex.border.v1.IncidentAcknowledgement",
+	Projects:                 "provex.investment.v1.Project",
+	PromotionEvents:          "provex.investment.v1.PromotionEvent",
+	InvestorLeads:            "provex.investment.v1.InvestorLead",
 }
 
 // refs returns the resource names a record points at, with the collection
@@ -110,6 +112,9 @@ func TestRecordsValid(t *testing.T) {
 				t.Errorf("%s: output-only field %s set", key, f)
 			}
 		}
+		if ack, ok := r.Message.(*borderv1.IncidentAcknowledgement); ok {
+			checkAcknowledgement(t, key, r.Province, ack, all)
+		}
 		for ref, coll := range refs(r.Message) {
 			prefix := "provinces/" + r.Province + "/" + coll + "/"
 			if !strings.HasPrefix(ref, prefix) {
@@ -123,6 +128,22 @@ func TestRecordsValid(t *testing.T) {
 	if n := len(all); n < 2000 || n > 3000 {
 		t.Errorf("dataset has %d records, want roughly 2,500", n)
 	}
+}
+
+// checkAcknowledgement: a sample acknowledgement is of another province's
+// incident of the dataset that notifies the acknowledging province.
+func checkAcknowledgement(t *testing.T, key, province string, ack *borderv1.IncidentAcknowledgement, all []Record) {
+	t.Helper()
+	for _, r := range all {
+		if r.Name() != ack.BorderIncident {
+			continue
+		}
+		if r.Province == province || !slices.Contains(r.Message.(*borderv1.BorderIncident).NotifyProvinces, province) {
+			t.Errorf("%s: acknowledges %s, which is its own or does not notify it", key, ack.BorderIncident)
+		}
+		return
+	}
+	t.Errorf("%s: incident %q not in the dataset", key, ack.BorderIncident)
 }
 
 func TestUnknownProvince(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Tuyên Quang's report covers 2020–2025 and, since 1 July 2025, includes
@@ -234,6 +235,29 @@ func buildTuyenQuang(g *gen) {
 		BorderGate: xinMan, PeriodKind: borderv1.TradeReport_PERIOD_KIND_YEAR, PeriodStart: date(2024, 1, 1), PeriodEnd: date(2024, 12, 31),
 		ExportValue: usd(12_400_000), ImportValue: usd(9_800_000), BudgetRevenue: vnd(18_600_000_000), VehicleCount: 3100, PassengerCount: 8700,
 		Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
+	})
+	tuyenQuangIncidents(g)
+}
+
+// tuyenQuangIncidents: a landslide at Xín Mần that Cao Bằng (which has
+// acknowledged it) and Lào Cai (which has not) must hear about, and Tuyên
+// Quang's acknowledgement of Cao Bằng's Trà Lĩnh closure, which also
+// notified Lạng Sơn (which has not acknowledged it).
+func tuyenQuangIncidents(g *gen) {
+	g.add(BorderIncidents, "xin-man-landslide-2025", &borderv1.BorderIncident{
+		DisplayName: "Landslide blocks the road to Xín Mần gate",
+		Category:    borderv1.BorderIncident_CATEGORY_NATURAL_DISASTER, Severity: borderv1.BorderIncident_SEVERITY_MEDIUM,
+		State:            borderv1.BorderIncident_STATE_MONITORING,
+		OccurTime:        timestamppb.New(time.Date(2025, 8, 12, 5, 30, 0, 0, vnZone)),
+		NeighbourCountry: "CN",
+		Description:      "Heavy rain brought down the provincial road 178 embankment 6 km from the gate; freight is held on both sides.",
+		NotifyProvinces:  []string{"cao-bang", "lao-cai"},
+		Visibility:       typev1.Visibility_VISIBILITY_PUBLIC,
+	})
+	g.add(IncidentAcknowledgements, "tra-linh-closure-2021", &borderv1.IncidentAcknowledgement{
+		BorderIncident: "provinces/cao-bang/border-incidents/tra-linh-closure-2021",
+		Note:           "Traders of Hà Giang told to route freight through Thanh Thủy meanwhile.",
+		Visibility:     typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 }
 

@@ -61,6 +61,9 @@ func kindExamples() []kindExample {
 				OccurTime: timestamppb.New(time.Date(2024, 9, 8, 6, 30, 0, 0, time.UTC)),
 			}
 		}, "description", "display_name"},
+		{resource.IncidentAcknowledgements, func() proto.Message {
+			return &borderv1.IncidentAcknowledgement{BorderIncident: "provinces/lang-son/border-incidents/flood"}
+		}, "note", "border_incident"},
 		{resource.TradeReports, func() proto.Message {
 			return &borderv1.TradeReport{
 				PeriodKind: borderv1.TradeReport_PERIOD_KIND_YEAR, PeriodStart: date(2023, 1, 1), PeriodEnd: date(2023, 12, 31),

@@ -1,15 +1,18 @@
 // Package border serves provex.border.v1.BorderService: border gates, markers,
-// incidents and trade reports.
-// Every method delegates to the shared standard-method engine in
-// services/collection.
+// incidents, their acknowledgements and trade reports.
+// The standard methods delegate to the shared standard-method engine in
+// services/collection; the acknowledgement statuses pair incidents with the
+// acknowledgements of them this node holds (acknowledgements.go).
 package border
 
 import (
 	"context"
+	"time"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
+	"github.com/provex/provex/storage"
 )
 
 // Server implements borderv1.BorderServiceServer.
@@ -19,6 +22,10 @@ type Server struct {
 	borderMarkers   *collection.Collection[*borderv1.BorderMarker]
 	borderIncidents *collection.Collection[*borderv1.BorderIncident]
 	tradeReports    *collection.Collection[*borderv1.TradeReport]
+
+	acknowledgements *collection.Collection[*borderv1.IncidentAcknowledgement]
+	store            storage.Store
+	now              func() time.Time
 }
 
 func New(node *collection.Node) *Server {
@@ -27,6 +34,10 @@ func New(node *collection.Node) *Server {
 		borderMarkers:   collection.New[*borderv1.BorderMarker](node, resource.BorderMarkers),
 		borderIncidents: collection.New[*borderv1.BorderIncident](node, resource.BorderIncidents),
 		tradeReports:    collection.New[*borderv1.TradeReport](node, resource.TradeReports),
+
+		acknowledgements: collection.New[*borderv1.IncidentAcknowledgement](node, resource.IncidentAcknowledgements),
+		store:            node.Store,
+		now:              time.Now,
 	}
 }
 

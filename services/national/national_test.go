@@ -17,6 +17,7 @@ import (
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
@@ -344,5 +345,34 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 	_, err = nc.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"approved_date"}})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), ".year") {
 		t.Errorf("grouping by a bare date: %v", err)
+	}
+
+	// Acknowledgements of the sample incidents, as the ministry sees them:
+	// who of the notified provinces has acknowledged, who is waiting.
+	statuses, err := borderv1.NewBorderServiceClient(mofa.Conn()).ListIncidentAcknowledgementStatuses(ctx,
+		&borderv1.ListIncidentAcknowledgementStatusesRequest{Parent: "provinces/-", WaitingOnly: true, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range statuses.GetStatuses() {
+		for _, p := range st.GetProvinces() {
+			state := "waiting"
+			if p.GetAcknowledgement() != "" {
+				state = "acknowledged"
+			}
+			got[st.GetIncident()+" "+p.GetProvince()] = state
+		}
+	}
+	for key, want := range map[string]string{
+		"provinces/cao-bang/border-incidents/tra-linh-closure-2021 tuyen-quang":  "acknowledged",
+		"provinces/cao-bang/border-incidents/tra-linh-closure-2021 lang-son":     "waiting",
+		"provinces/tuyen-quang/border-incidents/xin-man-landslide-2025 cao-bang": "acknowledged",
+		"provinces/tuyen-quang/border-incidents/xin-man-landslide-2025 lao-cai":  "waiting",
+		"provinces/nghe-an/border-incidents/iuu-vessel-2023-07 ha-tinh":          "waiting",
+	} {
+		if got[key] != want {
+			t.Errorf("%s: %q, want %s", key, got[key], want)
+		}
 	}
 }

@@ -290,8 +290,13 @@ func TestSearchReadsTheWordsIndex(t *testing.T) {
 // UndoMigration12 is SQL that takes a database back to schema 11 (for
 // tests, here and in package sqlite_test, that play older databases).
 func UndoMigration12() string {
+	// Kinds of later migrations have no table in a stand-in for schema 11.
 	var undo strings.Builder
+	undo.WriteString("DROP TABLE incident_acknowledgements; DROP TABLE incident_acknowledgements_words;\n")
 	for _, k := range resource.Kinds() {
+		if k == resource.IncidentAcknowledgements {
+			continue
+		}
 		fmt.Fprintf(&undo, "ALTER TABLE %s DROP COLUMN search_text; DROP TABLE %s_words;\n", k.Table(), k.Table())
 	}
 	return undo.String()

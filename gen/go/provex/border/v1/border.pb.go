@@ -16,6 +16,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -659,7 +660,7 @@ func (x TradeReport_PeriodKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TradeReport_PeriodKind.Descriptor instead.
 func (TradeReport_PeriodKind) EnumDescriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{3, 0}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{16, 0}
 }
 
 // A border gate (cửa khẩu) and its counterpart across the border. A level is
@@ -1047,7 +1048,9 @@ func (x *BorderMarker) GetDeleteTime() *timestamppb.Timestamp {
 }
 
 // Something on the border that neighbouring provinces or the ministry must
-// hear about. Acknowledgements are records of the provinces that make them.
+// hear about. Each province of notify_provinces acknowledges it with an
+// IncidentAcknowledgement of its own; GetIncidentAcknowledgementStatus
+// tells who has and who is still waiting.
 //
 // Filterable fields: category, severity, state, occur_time, resolve_time,
 // neighbour_country, notify_provinces (has ':'), border_gate, border_marker,
@@ -1255,6 +1258,921 @@ func (x *BorderIncident) GetDeleteTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A province's acknowledgement that it has been told of another province's
+// border incident (one whose notify_provinces names it). It is a record of
+// the acknowledging province, written by its node and synced like every
+// record; the incident's owner learns of it by sync. Whether the
+// acknowledger is among the incident's notify_provinces is not checked on
+// write (the incident may not be on this node yet): the status views count
+// only acknowledgements of notified provinces.
+//
+// Filterable fields: border_incident, acknowledge_time, create_time, update_time.
+type IncidentAcknowledgement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/incident-acknowledgements/{incident_acknowledgement}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The incident acknowledged, of another province:
+	// provinces/{province}/border-incidents/{border_incident}.
+	BorderIncident string `protobuf:"bytes,2,opt,name=border_incident,json=borderIncident,proto3" json:"border_incident,omitempty"`
+	// When the province took note of the incident, if not when it created
+	// this record (create_time then stands for it in the status views).
+	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
+	// E.g. what the province has done or will do about it.
+	Note       string        `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	Visibility v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	// Provinces that may see a restricted record, by slug.
+	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Output only. Changes on every write.
+	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. Set while the record is deleted.
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncidentAcknowledgement) Reset() {
+	*x = IncidentAcknowledgement{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncidentAcknowledgement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncidentAcknowledgement) ProtoMessage() {}
+
+func (x *IncidentAcknowledgement) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncidentAcknowledgement.ProtoReflect.Descriptor instead.
+func (*IncidentAcknowledgement) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *IncidentAcknowledgement) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *IncidentAcknowledgement) GetBorderIncident() string {
+	if x != nil {
+		return x.BorderIncident
+	}
+	return ""
+}
+
+func (x *IncidentAcknowledgement) GetAcknowledgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgeTime
+	}
+	return nil
+}
+
+func (x *IncidentAcknowledgement) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *IncidentAcknowledgement) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *IncidentAcknowledgement) GetVisibleTo() []string {
+	if x != nil {
+		return x.VisibleTo
+	}
+	return nil
+}
+
+func (x *IncidentAcknowledgement) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *IncidentAcknowledgement) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *IncidentAcknowledgement) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *IncidentAcknowledgement) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+// Who of one incident's notify_provinces has acknowledged it.
+type IncidentAcknowledgementStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/border-incidents/{border_incident}.
+	Incident    string                 `protobuf:"bytes,1,opt,name=incident,proto3" json:"incident,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	OccurTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
+	// When the incident was recorded: the notified provinces wait from then.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// One per notify_provinces entry, in its order.
+	Provinces []*ProvinceAcknowledgement `protobuf:"bytes,5,rep,name=provinces,proto3" json:"provinces,omitempty"`
+	// How many of provinces have acknowledged, and how many have not.
+	AcknowledgedCount int32 `protobuf:"varint,6,opt,name=acknowledged_count,json=acknowledgedCount,proto3" json:"acknowledged_count,omitempty"`
+	WaitingCount      int32 `protobuf:"varint,7,opt,name=waiting_count,json=waitingCount,proto3" json:"waiting_count,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *IncidentAcknowledgementStatus) Reset() {
+	*x = IncidentAcknowledgementStatus{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncidentAcknowledgementStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncidentAcknowledgementStatus) ProtoMessage() {}
+
+func (x *IncidentAcknowledgementStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncidentAcknowledgementStatus.ProtoReflect.Descriptor instead.
+func (*IncidentAcknowledgementStatus) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *IncidentAcknowledgementStatus) GetIncident() string {
+	if x != nil {
+		return x.Incident
+	}
+	return ""
+}
+
+func (x *IncidentAcknowledgementStatus) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *IncidentAcknowledgementStatus) GetOccurTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurTime
+	}
+	return nil
+}
+
+func (x *IncidentAcknowledgementStatus) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *IncidentAcknowledgementStatus) GetProvinces() []*ProvinceAcknowledgement {
+	if x != nil {
+		return x.Provinces
+	}
+	return nil
+}
+
+func (x *IncidentAcknowledgementStatus) GetAcknowledgedCount() int32 {
+	if x != nil {
+		return x.AcknowledgedCount
+	}
+	return 0
+}
+
+func (x *IncidentAcknowledgementStatus) GetWaitingCount() int32 {
+	if x != nil {
+		return x.WaitingCount
+	}
+	return 0
+}
+
+// One notified province and its acknowledgement, if any.
+type ProvinceAcknowledgement struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Province string                 `protobuf:"bytes,1,opt,name=province,proto3" json:"province,omitempty"`
+	// Its earliest live acknowledgement this node holds; empty while waiting.
+	Acknowledgement string `protobuf:"bytes,2,opt,name=acknowledgement,proto3" json:"acknowledgement,omitempty"`
+	// Its acknowledge_time, or its create_time when it has none; unset
+	// while waiting.
+	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
+	// From the incident's create_time to acknowledge_time (zero if it came
+	// before), or, while waiting, to now.
+	Wait          *durationpb.Duration `protobuf:"bytes,4,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvinceAcknowledgement) Reset() {
+	*x = ProvinceAcknowledgement{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvinceAcknowledgement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvinceAcknowledgement) ProtoMessage() {}
+
+func (x *ProvinceAcknowledgement) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvinceAcknowledgement.ProtoReflect.Descriptor instead.
+func (*ProvinceAcknowledgement) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ProvinceAcknowledgement) GetProvince() string {
+	if x != nil {
+		return x.Province
+	}
+	return ""
+}
+
+func (x *ProvinceAcknowledgement) GetAcknowledgement() string {
+	if x != nil {
+		return x.Acknowledgement
+	}
+	return ""
+}
+
+func (x *ProvinceAcknowledgement) GetAcknowledgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgeTime
+	}
+	return nil
+}
+
+func (x *ProvinceAcknowledgement) GetWait() *durationpb.Duration {
+	if x != nil {
+		return x.Wait
+	}
+	return nil
+}
+
+type GetIncidentAcknowledgementStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/border-incidents/{border_incident}
+	Incident      string `protobuf:"bytes,1,opt,name=incident,proto3" json:"incident,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetIncidentAcknowledgementStatusRequest) Reset() {
+	*x = GetIncidentAcknowledgementStatusRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIncidentAcknowledgementStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIncidentAcknowledgementStatusRequest) ProtoMessage() {}
+
+func (x *GetIncidentAcknowledgementStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIncidentAcknowledgementStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetIncidentAcknowledgementStatusRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetIncidentAcknowledgementStatusRequest) GetIncident() string {
+	if x != nil {
+		return x.Incident
+	}
+	return ""
+}
+
+type ListIncidentAcknowledgementStatusesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent, filter and waiting_only.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter over the filterable fields of BorderIncident, e.g.
+	// 'state != STATE_RESOLVED AND occur_time.age > 7'. Only incidents that
+	// notify some province are listed.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Only incidents with a notified province that has not acknowledged. A
+	// page may then hold fewer than page_size statuses, or none, and still
+	// have a next page.
+	WaitingOnly   bool `protobuf:"varint,5,opt,name=waiting_only,json=waitingOnly,proto3" json:"waiting_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) Reset() {
+	*x = ListIncidentAcknowledgementStatusesRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncidentAcknowledgementStatusesRequest) ProtoMessage() {}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncidentAcknowledgementStatusesRequest.ProtoReflect.Descriptor instead.
+func (*ListIncidentAcknowledgementStatusesRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListIncidentAcknowledgementStatusesRequest) GetWaitingOnly() bool {
+	if x != nil {
+		return x.WaitingOnly
+	}
+	return false
+}
+
+type ListIncidentAcknowledgementStatusesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In the order incidents arrived at this node.
+	Statuses []*IncidentAcknowledgementStatus `protobuf:"bytes,1,rep,name=statuses,proto3" json:"statuses,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncidentAcknowledgementStatusesResponse) Reset() {
+	*x = ListIncidentAcknowledgementStatusesResponse{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncidentAcknowledgementStatusesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncidentAcknowledgementStatusesResponse) ProtoMessage() {}
+
+func (x *ListIncidentAcknowledgementStatusesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncidentAcknowledgementStatusesResponse.ProtoReflect.Descriptor instead.
+func (*ListIncidentAcknowledgementStatusesResponse) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListIncidentAcknowledgementStatusesResponse) GetStatuses() []*IncidentAcknowledgementStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *ListIncidentAcknowledgementStatusesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetIncidentAcknowledgementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/incident-acknowledgements/{incident_acknowledgement}
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetIncidentAcknowledgementRequest) Reset() {
+	*x = GetIncidentAcknowledgementRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIncidentAcknowledgementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIncidentAcknowledgementRequest) ProtoMessage() {}
+
+func (x *GetIncidentAcknowledgementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIncidentAcknowledgementRequest.ProtoReflect.Descriptor instead.
+func (*GetIncidentAcknowledgementRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetIncidentAcknowledgementRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListIncidentAcknowledgementsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter over the filterable fields of IncidentAcknowledgement (docs/API.md lists them).
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
+	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Include deleted records.
+	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncidentAcknowledgementsRequest) Reset() {
+	*x = ListIncidentAcknowledgementsRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncidentAcknowledgementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncidentAcknowledgementsRequest) ProtoMessage() {}
+
+func (x *ListIncidentAcknowledgementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncidentAcknowledgementsRequest.ProtoReflect.Descriptor instead.
+func (*ListIncidentAcknowledgementsRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListIncidentAcknowledgementsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListIncidentAcknowledgementsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListIncidentAcknowledgementsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListIncidentAcknowledgementsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListIncidentAcknowledgementsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListIncidentAcknowledgementsRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
+}
+
+type ListIncidentAcknowledgementsResponse struct {
+	state                    protoimpl.MessageState     `protogen:"open.v1"`
+	IncidentAcknowledgements []*IncidentAcknowledgement `protobuf:"bytes,1,rep,name=incident_acknowledgements,json=incidentAcknowledgements,proto3" json:"incident_acknowledgements,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIncidentAcknowledgementsResponse) Reset() {
+	*x = ListIncidentAcknowledgementsResponse{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIncidentAcknowledgementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIncidentAcknowledgementsResponse) ProtoMessage() {}
+
+func (x *ListIncidentAcknowledgementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIncidentAcknowledgementsResponse.ProtoReflect.Descriptor instead.
+func (*ListIncidentAcknowledgementsResponse) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListIncidentAcknowledgementsResponse) GetIncidentAcknowledgements() []*IncidentAcknowledgement {
+	if x != nil {
+		return x.IncidentAcknowledgements
+	}
+	return nil
+}
+
+func (x *ListIncidentAcknowledgementsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CreateIncidentAcknowledgementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}: must be this node's province.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Optional id of the new record: a lower-case letter, then letters, digits or hyphens (at most 63).
+	// The server chooses one when empty.
+	IncidentAcknowledgementId string                   `protobuf:"bytes,2,opt,name=incident_acknowledgement_id,json=incidentAcknowledgementId,proto3" json:"incident_acknowledgement_id,omitempty"`
+	IncidentAcknowledgement   *IncidentAcknowledgement `protobuf:"bytes,3,opt,name=incident_acknowledgement,json=incidentAcknowledgement,proto3" json:"incident_acknowledgement,omitempty"`
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIncidentAcknowledgementRequest) Reset() {
+	*x = CreateIncidentAcknowledgementRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIncidentAcknowledgementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIncidentAcknowledgementRequest) ProtoMessage() {}
+
+func (x *CreateIncidentAcknowledgementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIncidentAcknowledgementRequest.ProtoReflect.Descriptor instead.
+func (*CreateIncidentAcknowledgementRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateIncidentAcknowledgementRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateIncidentAcknowledgementRequest) GetIncidentAcknowledgementId() string {
+	if x != nil {
+		return x.IncidentAcknowledgementId
+	}
+	return ""
+}
+
+func (x *CreateIncidentAcknowledgementRequest) GetIncidentAcknowledgement() *IncidentAcknowledgement {
+	if x != nil {
+		return x.IncidentAcknowledgement
+	}
+	return nil
+}
+
+func (x *CreateIncidentAcknowledgementRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type UpdateIncidentAcknowledgementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
+	// Validated after the update_mask is applied.
+	IncidentAcknowledgement *IncidentAcknowledgement `protobuf:"bytes,1,opt,name=incident_acknowledgement,json=incidentAcknowledgement,proto3" json:"incident_acknowledgement,omitempty"`
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateIncidentAcknowledgementRequest) Reset() {
+	*x = UpdateIncidentAcknowledgementRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateIncidentAcknowledgementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateIncidentAcknowledgementRequest) ProtoMessage() {}
+
+func (x *UpdateIncidentAcknowledgementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateIncidentAcknowledgementRequest.ProtoReflect.Descriptor instead.
+func (*UpdateIncidentAcknowledgementRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UpdateIncidentAcknowledgementRequest) GetIncidentAcknowledgement() *IncidentAcknowledgement {
+	if x != nil {
+		return x.IncidentAcknowledgement
+	}
+	return nil
+}
+
+func (x *UpdateIncidentAcknowledgementRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type DeleteIncidentAcknowledgementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: delete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIncidentAcknowledgementRequest) Reset() {
+	*x = DeleteIncidentAcknowledgementRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIncidentAcknowledgementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIncidentAcknowledgementRequest) ProtoMessage() {}
+
+func (x *DeleteIncidentAcknowledgementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIncidentAcknowledgementRequest.ProtoReflect.Descriptor instead.
+func (*DeleteIncidentAcknowledgementRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteIncidentAcknowledgementRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteIncidentAcknowledgementRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type UndeleteIncidentAcknowledgementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: undelete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteIncidentAcknowledgementRequest) Reset() {
+	*x = UndeleteIncidentAcknowledgementRequest{}
+	mi := &file_provex_border_v1_border_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteIncidentAcknowledgementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteIncidentAcknowledgementRequest) ProtoMessage() {}
+
+func (x *UndeleteIncidentAcknowledgementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_border_v1_border_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteIncidentAcknowledgementRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteIncidentAcknowledgementRequest) Descriptor() ([]byte, []int) {
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UndeleteIncidentAcknowledgementRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UndeleteIncidentAcknowledgementRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Border-trade figures for one gate (or the province's whole border economy
 // when border_gate is empty) over one period.
 //
@@ -1296,7 +2214,7 @@ type TradeReport struct {
 
 func (x *TradeReport) Reset() {
 	*x = TradeReport{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[3]
+	mi := &file_provex_border_v1_border_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +2226,7 @@ func (x *TradeReport) String() string {
 func (*TradeReport) ProtoMessage() {}
 
 func (x *TradeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[3]
+	mi := &file_provex_border_v1_border_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +2239,7 @@ func (x *TradeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TradeReport.ProtoReflect.Descriptor instead.
 func (*TradeReport) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{3}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TradeReport) GetName() string {
@@ -1453,7 +2371,7 @@ type GetBorderGateRequest struct {
 
 func (x *GetBorderGateRequest) Reset() {
 	*x = GetBorderGateRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[4]
+	mi := &file_provex_border_v1_border_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +2383,7 @@ func (x *GetBorderGateRequest) String() string {
 func (*GetBorderGateRequest) ProtoMessage() {}
 
 func (x *GetBorderGateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[4]
+	mi := &file_provex_border_v1_border_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +2396,7 @@ func (x *GetBorderGateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBorderGateRequest.ProtoReflect.Descriptor instead.
 func (*GetBorderGateRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{4}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetBorderGateRequest) GetName() string {
@@ -1508,7 +2426,7 @@ type ListBorderGatesRequest struct {
 
 func (x *ListBorderGatesRequest) Reset() {
 	*x = ListBorderGatesRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[5]
+	mi := &file_provex_border_v1_border_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +2438,7 @@ func (x *ListBorderGatesRequest) String() string {
 func (*ListBorderGatesRequest) ProtoMessage() {}
 
 func (x *ListBorderGatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[5]
+	mi := &file_provex_border_v1_border_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +2451,7 @@ func (x *ListBorderGatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorderGatesRequest.ProtoReflect.Descriptor instead.
 func (*ListBorderGatesRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{5}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListBorderGatesRequest) GetParent() string {
@@ -1589,7 +2507,7 @@ type ListBorderGatesResponse struct {
 
 func (x *ListBorderGatesResponse) Reset() {
 	*x = ListBorderGatesResponse{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[6]
+	mi := &file_provex_border_v1_border_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1601,7 +2519,7 @@ func (x *ListBorderGatesResponse) String() string {
 func (*ListBorderGatesResponse) ProtoMessage() {}
 
 func (x *ListBorderGatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[6]
+	mi := &file_provex_border_v1_border_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1614,7 +2532,7 @@ func (x *ListBorderGatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorderGatesResponse.ProtoReflect.Descriptor instead.
 func (*ListBorderGatesResponse) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{6}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListBorderGatesResponse) GetBorderGates() []*BorderGate {
@@ -1648,7 +2566,7 @@ type CreateBorderGateRequest struct {
 
 func (x *CreateBorderGateRequest) Reset() {
 	*x = CreateBorderGateRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[7]
+	mi := &file_provex_border_v1_border_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +2578,7 @@ func (x *CreateBorderGateRequest) String() string {
 func (*CreateBorderGateRequest) ProtoMessage() {}
 
 func (x *CreateBorderGateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[7]
+	mi := &file_provex_border_v1_border_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +2591,7 @@ func (x *CreateBorderGateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBorderGateRequest.ProtoReflect.Descriptor instead.
 func (*CreateBorderGateRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{7}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateBorderGateRequest) GetParent() string {
@@ -1719,7 +2637,7 @@ type UpdateBorderGateRequest struct {
 
 func (x *UpdateBorderGateRequest) Reset() {
 	*x = UpdateBorderGateRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[8]
+	mi := &file_provex_border_v1_border_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +2649,7 @@ func (x *UpdateBorderGateRequest) String() string {
 func (*UpdateBorderGateRequest) ProtoMessage() {}
 
 func (x *UpdateBorderGateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[8]
+	mi := &file_provex_border_v1_border_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +2662,7 @@ func (x *UpdateBorderGateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBorderGateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBorderGateRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{8}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateBorderGateRequest) GetBorderGate() *BorderGate {
@@ -1772,7 +2690,7 @@ type DeleteBorderGateRequest struct {
 
 func (x *DeleteBorderGateRequest) Reset() {
 	*x = DeleteBorderGateRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[9]
+	mi := &file_provex_border_v1_border_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +2702,7 @@ func (x *DeleteBorderGateRequest) String() string {
 func (*DeleteBorderGateRequest) ProtoMessage() {}
 
 func (x *DeleteBorderGateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[9]
+	mi := &file_provex_border_v1_border_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +2715,7 @@ func (x *DeleteBorderGateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBorderGateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBorderGateRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{9}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteBorderGateRequest) GetName() string {
@@ -1825,7 +2743,7 @@ type UndeleteBorderGateRequest struct {
 
 func (x *UndeleteBorderGateRequest) Reset() {
 	*x = UndeleteBorderGateRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[10]
+	mi := &file_provex_border_v1_border_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +2755,7 @@ func (x *UndeleteBorderGateRequest) String() string {
 func (*UndeleteBorderGateRequest) ProtoMessage() {}
 
 func (x *UndeleteBorderGateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[10]
+	mi := &file_provex_border_v1_border_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +2768,7 @@ func (x *UndeleteBorderGateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteBorderGateRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteBorderGateRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{10}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UndeleteBorderGateRequest) GetName() string {
@@ -1877,7 +2795,7 @@ type GetBorderMarkerRequest struct {
 
 func (x *GetBorderMarkerRequest) Reset() {
 	*x = GetBorderMarkerRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[11]
+	mi := &file_provex_border_v1_border_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +2807,7 @@ func (x *GetBorderMarkerRequest) String() string {
 func (*GetBorderMarkerRequest) ProtoMessage() {}
 
 func (x *GetBorderMarkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[11]
+	mi := &file_provex_border_v1_border_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2820,7 @@ func (x *GetBorderMarkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBorderMarkerRequest.ProtoReflect.Descriptor instead.
 func (*GetBorderMarkerRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{11}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetBorderMarkerRequest) GetName() string {
@@ -1932,7 +2850,7 @@ type ListBorderMarkersRequest struct {
 
 func (x *ListBorderMarkersRequest) Reset() {
 	*x = ListBorderMarkersRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[12]
+	mi := &file_provex_border_v1_border_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1944,7 +2862,7 @@ func (x *ListBorderMarkersRequest) String() string {
 func (*ListBorderMarkersRequest) ProtoMessage() {}
 
 func (x *ListBorderMarkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[12]
+	mi := &file_provex_border_v1_border_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1957,7 +2875,7 @@ func (x *ListBorderMarkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorderMarkersRequest.ProtoReflect.Descriptor instead.
 func (*ListBorderMarkersRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{12}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListBorderMarkersRequest) GetParent() string {
@@ -2013,7 +2931,7 @@ type ListBorderMarkersResponse struct {
 
 func (x *ListBorderMarkersResponse) Reset() {
 	*x = ListBorderMarkersResponse{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[13]
+	mi := &file_provex_border_v1_border_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2943,7 @@ func (x *ListBorderMarkersResponse) String() string {
 func (*ListBorderMarkersResponse) ProtoMessage() {}
 
 func (x *ListBorderMarkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[13]
+	mi := &file_provex_border_v1_border_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2956,7 @@ func (x *ListBorderMarkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorderMarkersResponse.ProtoReflect.Descriptor instead.
 func (*ListBorderMarkersResponse) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{13}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListBorderMarkersResponse) GetBorderMarkers() []*BorderMarker {
@@ -2072,7 +2990,7 @@ type CreateBorderMarkerRequest struct {
 
 func (x *CreateBorderMarkerRequest) Reset() {
 	*x = CreateBorderMarkerRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[14]
+	mi := &file_provex_border_v1_border_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +3002,7 @@ func (x *CreateBorderMarkerRequest) String() string {
 func (*CreateBorderMarkerRequest) ProtoMessage() {}
 
 func (x *CreateBorderMarkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[14]
+	mi := &file_provex_border_v1_border_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +3015,7 @@ func (x *CreateBorderMarkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBorderMarkerRequest.ProtoReflect.Descriptor instead.
 func (*CreateBorderMarkerRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{14}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateBorderMarkerRequest) GetParent() string {
@@ -2143,7 +3061,7 @@ type UpdateBorderMarkerRequest struct {
 
 func (x *UpdateBorderMarkerRequest) Reset() {
 	*x = UpdateBorderMarkerRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[15]
+	mi := &file_provex_border_v1_border_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +3073,7 @@ func (x *UpdateBorderMarkerRequest) String() string {
 func (*UpdateBorderMarkerRequest) ProtoMessage() {}
 
 func (x *UpdateBorderMarkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[15]
+	mi := &file_provex_border_v1_border_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +3086,7 @@ func (x *UpdateBorderMarkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBorderMarkerRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBorderMarkerRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{15}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateBorderMarkerRequest) GetBorderMarker() *BorderMarker {
@@ -2196,7 +3114,7 @@ type DeleteBorderMarkerRequest struct {
 
 func (x *DeleteBorderMarkerRequest) Reset() {
 	*x = DeleteBorderMarkerRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[16]
+	mi := &file_provex_border_v1_border_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +3126,7 @@ func (x *DeleteBorderMarkerRequest) String() string {
 func (*DeleteBorderMarkerRequest) ProtoMessage() {}
 
 func (x *DeleteBorderMarkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[16]
+	mi := &file_provex_border_v1_border_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +3139,7 @@ func (x *DeleteBorderMarkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBorderMarkerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBorderMarkerRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{16}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteBorderMarkerRequest) GetName() string {
@@ -2249,7 +3167,7 @@ type UndeleteBorderMarkerRequest struct {
 
 func (x *UndeleteBorderMarkerRequest) Reset() {
 	*x = UndeleteBorderMarkerRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[17]
+	mi := &file_provex_border_v1_border_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +3179,7 @@ func (x *UndeleteBorderMarkerRequest) String() string {
 func (*UndeleteBorderMarkerRequest) ProtoMessage() {}
 
 func (x *UndeleteBorderMarkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[17]
+	mi := &file_provex_border_v1_border_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +3192,7 @@ func (x *UndeleteBorderMarkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteBorderMarkerRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteBorderMarkerRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{17}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UndeleteBorderMarkerRequest) GetName() string {
@@ -2301,7 +3219,7 @@ type GetBorderIncidentRequest struct {
 
 func (x *GetBorderIncidentRequest) Reset() {
 	*x = GetBorderIncidentRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[18]
+	mi := &file_provex_border_v1_border_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +3231,7 @@ func (x *GetBorderIncidentRequest) String() string {
 func (*GetBorderIncidentRequest) ProtoMessage() {}
 
 func (x *GetBorderIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[18]
+	mi := &file_provex_border_v1_border_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +3244,7 @@ func (x *GetBorderIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBorderIncidentRequest.ProtoReflect.Descriptor instead.
 func (*GetBorderIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{18}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetBorderIncidentRequest) GetName() string {
@@ -2356,7 +3274,7 @@ type ListBorderIncidentsRequest struct {
 
 func (x *ListBorderIncidentsRequest) Reset() {
 	*x = ListBorderIncidentsRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[19]
+	mi := &file_provex_border_v1_border_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +3286,7 @@ func (x *ListBorderIncidentsRequest) String() string {
 func (*ListBorderIncidentsRequest) ProtoMessage() {}
 
 func (x *ListBorderIncidentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[19]
+	mi := &file_provex_border_v1_border_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +3299,7 @@ func (x *ListBorderIncidentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorderIncidentsRequest.ProtoReflect.Descriptor instead.
 func (*ListBorderIncidentsRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{19}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListBorderIncidentsRequest) GetParent() string {
@@ -2437,7 +3355,7 @@ type ListBorderIncidentsResponse struct {
 
 func (x *ListBorderIncidentsResponse) Reset() {
 	*x = ListBorderIncidentsResponse{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[20]
+	mi := &file_provex_border_v1_border_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2449,7 +3367,7 @@ func (x *ListBorderIncidentsResponse) String() string {
 func (*ListBorderIncidentsResponse) ProtoMessage() {}
 
 func (x *ListBorderIncidentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[20]
+	mi := &file_provex_border_v1_border_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2462,7 +3380,7 @@ func (x *ListBorderIncidentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorderIncidentsResponse.ProtoReflect.Descriptor instead.
 func (*ListBorderIncidentsResponse) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{20}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListBorderIncidentsResponse) GetBorderIncidents() []*BorderIncident {
@@ -2496,7 +3414,7 @@ type CreateBorderIncidentRequest struct {
 
 func (x *CreateBorderIncidentRequest) Reset() {
 	*x = CreateBorderIncidentRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[21]
+	mi := &file_provex_border_v1_border_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +3426,7 @@ func (x *CreateBorderIncidentRequest) String() string {
 func (*CreateBorderIncidentRequest) ProtoMessage() {}
 
 func (x *CreateBorderIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[21]
+	mi := &file_provex_border_v1_border_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +3439,7 @@ func (x *CreateBorderIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBorderIncidentRequest.ProtoReflect.Descriptor instead.
 func (*CreateBorderIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{21}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateBorderIncidentRequest) GetParent() string {
@@ -2567,7 +3485,7 @@ type UpdateBorderIncidentRequest struct {
 
 func (x *UpdateBorderIncidentRequest) Reset() {
 	*x = UpdateBorderIncidentRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[22]
+	mi := &file_provex_border_v1_border_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2579,7 +3497,7 @@ func (x *UpdateBorderIncidentRequest) String() string {
 func (*UpdateBorderIncidentRequest) ProtoMessage() {}
 
 func (x *UpdateBorderIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[22]
+	mi := &file_provex_border_v1_border_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +3510,7 @@ func (x *UpdateBorderIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBorderIncidentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBorderIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{22}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateBorderIncidentRequest) GetBorderIncident() *BorderIncident {
@@ -2620,7 +3538,7 @@ type DeleteBorderIncidentRequest struct {
 
 func (x *DeleteBorderIncidentRequest) Reset() {
 	*x = DeleteBorderIncidentRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[23]
+	mi := &file_provex_border_v1_border_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +3550,7 @@ func (x *DeleteBorderIncidentRequest) String() string {
 func (*DeleteBorderIncidentRequest) ProtoMessage() {}
 
 func (x *DeleteBorderIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[23]
+	mi := &file_provex_border_v1_border_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +3563,7 @@ func (x *DeleteBorderIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBorderIncidentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBorderIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{23}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteBorderIncidentRequest) GetName() string {
@@ -2673,7 +3591,7 @@ type UndeleteBorderIncidentRequest struct {
 
 func (x *UndeleteBorderIncidentRequest) Reset() {
 	*x = UndeleteBorderIncidentRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[24]
+	mi := &file_provex_border_v1_border_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +3603,7 @@ func (x *UndeleteBorderIncidentRequest) String() string {
 func (*UndeleteBorderIncidentRequest) ProtoMessage() {}
 
 func (x *UndeleteBorderIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[24]
+	mi := &file_provex_border_v1_border_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +3616,7 @@ func (x *UndeleteBorderIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteBorderIncidentRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteBorderIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{24}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UndeleteBorderIncidentRequest) GetName() string {
@@ -2725,7 +3643,7 @@ type GetTradeReportRequest struct {
 
 func (x *GetTradeReportRequest) Reset() {
 	*x = GetTradeReportRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[25]
+	mi := &file_provex_border_v1_border_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +3655,7 @@ func (x *GetTradeReportRequest) String() string {
 func (*GetTradeReportRequest) ProtoMessage() {}
 
 func (x *GetTradeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[25]
+	mi := &file_provex_border_v1_border_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +3668,7 @@ func (x *GetTradeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTradeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetTradeReportRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{25}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetTradeReportRequest) GetName() string {
@@ -2780,7 +3698,7 @@ type ListTradeReportsRequest struct {
 
 func (x *ListTradeReportsRequest) Reset() {
 	*x = ListTradeReportsRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[26]
+	mi := &file_provex_border_v1_border_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2792,7 +3710,7 @@ func (x *ListTradeReportsRequest) String() string {
 func (*ListTradeReportsRequest) ProtoMessage() {}
 
 func (x *ListTradeReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[26]
+	mi := &file_provex_border_v1_border_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2805,7 +3723,7 @@ func (x *ListTradeReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTradeReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListTradeReportsRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{26}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListTradeReportsRequest) GetParent() string {
@@ -2861,7 +3779,7 @@ type ListTradeReportsResponse struct {
 
 func (x *ListTradeReportsResponse) Reset() {
 	*x = ListTradeReportsResponse{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[27]
+	mi := &file_provex_border_v1_border_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3791,7 @@ func (x *ListTradeReportsResponse) String() string {
 func (*ListTradeReportsResponse) ProtoMessage() {}
 
 func (x *ListTradeReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[27]
+	mi := &file_provex_border_v1_border_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3804,7 @@ func (x *ListTradeReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTradeReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListTradeReportsResponse) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{27}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListTradeReportsResponse) GetTradeReports() []*TradeReport {
@@ -2920,7 +3838,7 @@ type CreateTradeReportRequest struct {
 
 func (x *CreateTradeReportRequest) Reset() {
 	*x = CreateTradeReportRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[28]
+	mi := &file_provex_border_v1_border_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2932,7 +3850,7 @@ func (x *CreateTradeReportRequest) String() string {
 func (*CreateTradeReportRequest) ProtoMessage() {}
 
 func (x *CreateTradeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[28]
+	mi := &file_provex_border_v1_border_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2945,7 +3863,7 @@ func (x *CreateTradeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTradeReportRequest.ProtoReflect.Descriptor instead.
 func (*CreateTradeReportRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{28}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateTradeReportRequest) GetParent() string {
@@ -2991,7 +3909,7 @@ type UpdateTradeReportRequest struct {
 
 func (x *UpdateTradeReportRequest) Reset() {
 	*x = UpdateTradeReportRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[29]
+	mi := &file_provex_border_v1_border_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3003,7 +3921,7 @@ func (x *UpdateTradeReportRequest) String() string {
 func (*UpdateTradeReportRequest) ProtoMessage() {}
 
 func (x *UpdateTradeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[29]
+	mi := &file_provex_border_v1_border_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3016,7 +3934,7 @@ func (x *UpdateTradeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTradeReportRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTradeReportRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{29}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateTradeReportRequest) GetTradeReport() *TradeReport {
@@ -3044,7 +3962,7 @@ type DeleteTradeReportRequest struct {
 
 func (x *DeleteTradeReportRequest) Reset() {
 	*x = DeleteTradeReportRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[30]
+	mi := &file_provex_border_v1_border_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3056,7 +3974,7 @@ func (x *DeleteTradeReportRequest) String() string {
 func (*DeleteTradeReportRequest) ProtoMessage() {}
 
 func (x *DeleteTradeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[30]
+	mi := &file_provex_border_v1_border_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3069,7 +3987,7 @@ func (x *DeleteTradeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTradeReportRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTradeReportRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{30}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteTradeReportRequest) GetName() string {
@@ -3097,7 +4015,7 @@ type UndeleteTradeReportRequest struct {
 
 func (x *UndeleteTradeReportRequest) Reset() {
 	*x = UndeleteTradeReportRequest{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[31]
+	mi := &file_provex_border_v1_border_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +4027,7 @@ func (x *UndeleteTradeReportRequest) String() string {
 func (*UndeleteTradeReportRequest) ProtoMessage() {}
 
 func (x *UndeleteTradeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[31]
+	mi := &file_provex_border_v1_border_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +4040,7 @@ func (x *UndeleteTradeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteTradeReportRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteTradeReportRequest) Descriptor() ([]byte, []int) {
-	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{31}
+	return file_provex_border_v1_border_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UndeleteTradeReportRequest) GetName() string {
@@ -3152,7 +4070,7 @@ type BorderGate_ClearanceLane struct {
 
 func (x *BorderGate_ClearanceLane) Reset() {
 	*x = BorderGate_ClearanceLane{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[32]
+	mi := &file_provex_border_v1_border_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3164,7 +4082,7 @@ func (x *BorderGate_ClearanceLane) String() string {
 func (*BorderGate_ClearanceLane) ProtoMessage() {}
 
 func (x *BorderGate_ClearanceLane) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[32]
+	mi := &file_provex_border_v1_border_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +4140,7 @@ type BorderGate_Upgrade struct {
 
 func (x *BorderGate_Upgrade) Reset() {
 	*x = BorderGate_Upgrade{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[33]
+	mi := &file_provex_border_v1_border_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3234,7 +4152,7 @@ func (x *BorderGate_Upgrade) String() string {
 func (*BorderGate_Upgrade) ProtoMessage() {}
 
 func (x *BorderGate_Upgrade) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[33]
+	mi := &file_provex_border_v1_border_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3297,7 +4215,7 @@ type BorderMarker_Inspection struct {
 
 func (x *BorderMarker_Inspection) Reset() {
 	*x = BorderMarker_Inspection{}
-	mi := &file_provex_border_v1_border_proto_msgTypes[34]
+	mi := &file_provex_border_v1_border_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3309,7 +4227,7 @@ func (x *BorderMarker_Inspection) String() string {
 func (*BorderMarker_Inspection) ProtoMessage() {}
 
 func (x *BorderMarker_Inspection) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_border_v1_border_proto_msgTypes[34]
+	mi := &file_provex_border_v1_border_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3357,7 +4275,7 @@ var File_provex_border_v1_border_proto protoreflect.FileDescriptor
 
 const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x99\x14\n" +
+	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x99\x14\n" +
 	"\n" +
 	"BorderGate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -3532,7 +4450,81 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"STATE_OPEN\x10\x01\x12\x14\n" +
 	"\x10STATE_MONITORING\x10\x02\x12\x12\n" +
 	"\x0eSTATE_RESOLVED\x10\x03:\xa4\x01\xbaH\xa0\x01\x1a\x9d\x01\n" +
-	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\xb5\v\n" +
+	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\x9c\x04\n" +
+	"\x17IncidentAcknowledgement\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\x0fborder_incident\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0eborderIncident\x12E\n" +
+	"\x10acknowledge_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12\x1c\n" +
+	"\x04note\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04note\x12D\n" +
+	"\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12B\n" +
+	"\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\"\xf3\x02\n" +
+	"\x1dIncidentAcknowledgementStatus\x12\x1a\n" +
+	"\bincident\x18\x01 \x01(\tR\bincident\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x129\n" +
+	"\n" +
+	"occur_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12G\n" +
+	"\tprovinces\x18\x05 \x03(\v2).provex.border.v1.ProvinceAcknowledgementR\tprovinces\x12-\n" +
+	"\x12acknowledged_count\x18\x06 \x01(\x05R\x11acknowledgedCount\x12#\n" +
+	"\rwaiting_count\x18\a \x01(\x05R\fwaitingCount\"\xd5\x01\n" +
+	"\x17ProvinceAcknowledgement\x12\x1a\n" +
+	"\bprovince\x18\x01 \x01(\tR\bprovince\x12(\n" +
+	"\x0facknowledgement\x18\x02 \x01(\tR\x0facknowledgement\x12E\n" +
+	"\x10acknowledge_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12-\n" +
+	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"N\n" +
+	"'GetIncidentAcknowledgementStatusRequest\x12#\n" +
+	"\bincident\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\bincident\"\xe1\x01\n" +
+	"*ListIncidentAcknowledgementStatusesRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12!\n" +
+	"\fwaiting_only\x18\x05 \x01(\bR\vwaitingOnly\"\xa2\x01\n" +
+	"+ListIncidentAcknowledgementStatusesResponse\x12K\n" +
+	"\bstatuses\x18\x01 \x03(\v2/.provex.border.v1.IncidentAcknowledgementStatusR\bstatuses\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"@\n" +
+	"!GetIncidentAcknowledgementRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xff\x01\n" +
+	"#ListIncidentAcknowledgementsRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
+	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\xb6\x01\n" +
+	"$ListIncidentAcknowledgementsResponse\x12f\n" +
+	"\x19incident_acknowledgements\x18\x01 \x03(\v2).provex.border.v1.IncidentAcknowledgementR\x18incidentAcknowledgements\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x02\n" +
+	"$CreateIncidentAcknowledgementRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12`\n" +
+	"\x1bincident_acknowledgement_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x19incidentAcknowledgementId\x12l\n" +
+	"\x18incident_acknowledgement\x18\x03 \x01(\v2).provex.border.v1.IncidentAcknowledgementB\x06\xbaH\x03\xc8\x01\x01R\x17incidentAcknowledgement\x12&\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xd1\x01\n" +
+	"$UpdateIncidentAcknowledgementRequest\x12l\n" +
+	"\x18incident_acknowledgement\x18\x01 \x01(\v2).provex.border.v1.IncidentAcknowledgementB\x06\xbaH\x03\xd8\x01\x03R\x17incidentAcknowledgement\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"W\n" +
+	"$DeleteIncidentAcknowledgementRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"Y\n" +
+	"&UndeleteIncidentAcknowledgementRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xb5\v\n" +
 	"\vTradeReport\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\vborder_gate\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
@@ -3688,7 +4680,7 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"M\n" +
 	"\x1aUndeleteTradeReportRequest\x12\x1b\n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xf0\x1d\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xaa+\n" +
 	"\rBorderService\x12\x84\x01\n" +
 	"\rGetBorderGate\x12&.provex.border.v1.GetBorderGateRequest\x1a\x1c.provex.border.v1.BorderGate\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{name=provinces/*/border-gates/*}\x12\x95\x01\n" +
 	"\x0fListBorderGates\x12(.provex.border.v1.ListBorderGatesRequest\x1a).provex.border.v1.ListBorderGatesResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{parent=provinces/*}/border-gates\x12\x97\x01\n" +
@@ -3707,7 +4699,15 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x14CreateBorderIncident\x12-.provex.border.v1.CreateBorderIncidentRequest\x1a .provex.border.v1.BorderIncident\"B\x82\xd3\xe4\x93\x02<:\x0fborder_incident\")/v1/{parent=provinces/*}/border-incidents\x12\xbb\x01\n" +
 	"\x14UpdateBorderIncident\x12-.provex.border.v1.UpdateBorderIncidentRequest\x1a .provex.border.v1.BorderIncident\"R\x82\xd3\xe4\x93\x02L:\x0fborder_incident29/v1/{border_incident.name=provinces/*/border-incidents/*}\x12\x9a\x01\n" +
 	"\x14DeleteBorderIncident\x12-.provex.border.v1.DeleteBorderIncidentRequest\x1a .provex.border.v1.BorderIncident\"1\x82\xd3\xe4\x93\x02+*)/v1/{name=provinces/*/border-incidents/*}\x12\xaa\x01\n" +
-	"\x16UndeleteBorderIncident\x12/.provex.border.v1.UndeleteBorderIncidentRequest\x1a .provex.border.v1.BorderIncident\"=\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=provinces/*/border-incidents/*}:undelete\x12\x88\x01\n" +
+	"\x16UndeleteBorderIncident\x12/.provex.border.v1.UndeleteBorderIncidentRequest\x1a .provex.border.v1.BorderIncident\"=\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=provinces/*/border-incidents/*}:undelete\x12\xb8\x01\n" +
+	"\x1aGetIncidentAcknowledgement\x123.provex.border.v1.GetIncidentAcknowledgementRequest\x1a).provex.border.v1.IncidentAcknowledgement\":\x82\xd3\xe4\x93\x024\x122/v1/{name=provinces/*/incident-acknowledgements/*}\x12\xc9\x01\n" +
+	"\x1cListIncidentAcknowledgements\x125.provex.border.v1.ListIncidentAcknowledgementsRequest\x1a6.provex.border.v1.ListIncidentAcknowledgementsResponse\":\x82\xd3\xe4\x93\x024\x122/v1/{parent=provinces/*}/incident-acknowledgements\x12\xd8\x01\n" +
+	"\x1dCreateIncidentAcknowledgement\x126.provex.border.v1.CreateIncidentAcknowledgementRequest\x1a).provex.border.v1.IncidentAcknowledgement\"T\x82\xd3\xe4\x93\x02N:\x18incident_acknowledgement\"2/v1/{parent=provinces/*}/incident-acknowledgements\x12\xf1\x01\n" +
+	"\x1dUpdateIncidentAcknowledgement\x126.provex.border.v1.UpdateIncidentAcknowledgementRequest\x1a).provex.border.v1.IncidentAcknowledgement\"m\x82\xd3\xe4\x93\x02g:\x18incident_acknowledgement2K/v1/{incident_acknowledgement.name=provinces/*/incident-acknowledgements/*}\x12\xbe\x01\n" +
+	"\x1dDeleteIncidentAcknowledgement\x126.provex.border.v1.DeleteIncidentAcknowledgementRequest\x1a).provex.border.v1.IncidentAcknowledgement\":\x82\xd3\xe4\x93\x024*2/v1/{name=provinces/*/incident-acknowledgements/*}\x12\xce\x01\n" +
+	"\x1fUndeleteIncidentAcknowledgement\x128.provex.border.v1.UndeleteIncidentAcknowledgementRequest\x1a).provex.border.v1.IncidentAcknowledgement\"F\x82\xd3\xe4\x93\x02@:\x01*\";/v1/{name=provinces/*/incident-acknowledgements/*}:undelete\x12\xdc\x01\n" +
+	" GetIncidentAcknowledgementStatus\x129.provex.border.v1.GetIncidentAcknowledgementStatusRequest\x1a/.provex.border.v1.IncidentAcknowledgementStatus\"L\x82\xd3\xe4\x93\x02F\x12D/v1/{incident=provinces/*/border-incidents/*}/acknowledgement-status\x12\xf0\x01\n" +
+	"#ListIncidentAcknowledgementStatuses\x12<.provex.border.v1.ListIncidentAcknowledgementStatusesRequest\x1a=.provex.border.v1.ListIncidentAcknowledgementStatusesResponse\"L\x82\xd3\xe4\x93\x02F\x12D/v1/{parent=provinces/*}/border-incidents/-/acknowledgement-statuses\x12\x88\x01\n" +
 	"\x0eGetTradeReport\x12'.provex.border.v1.GetTradeReportRequest\x1a\x1d.provex.border.v1.TradeReport\".\x82\xd3\xe4\x93\x02(\x12&/v1/{name=provinces/*/trade-reports/*}\x12\x99\x01\n" +
 	"\x10ListTradeReports\x12).provex.border.v1.ListTradeReportsRequest\x1a*.provex.border.v1.ListTradeReportsResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/{parent=provinces/*}/trade-reports\x12\x9c\x01\n" +
 	"\x11CreateTradeReport\x12*.provex.border.v1.CreateTradeReportRequest\x1a\x1d.provex.border.v1.TradeReport\"<\x82\xd3\xe4\x93\x026:\ftrade_report\"&/v1/{parent=provinces/*}/trade-reports\x12\xa9\x01\n" +
@@ -3728,180 +4728,225 @@ func file_provex_border_v1_border_proto_rawDescGZIP() []byte {
 }
 
 var file_provex_border_v1_border_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_provex_border_v1_border_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_provex_border_v1_border_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_provex_border_v1_border_proto_goTypes = []any{
-	(BorderGate_Level)(0),                 // 0: provex.border.v1.BorderGate.Level
-	(BorderGate_Transport)(0),             // 1: provex.border.v1.BorderGate.Transport
-	(BorderGate_State)(0),                 // 2: provex.border.v1.BorderGate.State
-	(BorderGate_LaneKind)(0),              // 3: provex.border.v1.BorderGate.LaneKind
-	(BorderMarker_Type)(0),                // 4: provex.border.v1.BorderMarker.Type
-	(BorderMarker_Condition)(0),           // 5: provex.border.v1.BorderMarker.Condition
-	(BorderMarker_RepairState)(0),         // 6: provex.border.v1.BorderMarker.RepairState
-	(BorderIncident_Category)(0),          // 7: provex.border.v1.BorderIncident.Category
-	(BorderIncident_Severity)(0),          // 8: provex.border.v1.BorderIncident.Severity
-	(BorderIncident_State)(0),             // 9: provex.border.v1.BorderIncident.State
-	(TradeReport_PeriodKind)(0),           // 10: provex.border.v1.TradeReport.PeriodKind
-	(*BorderGate)(nil),                    // 11: provex.border.v1.BorderGate
-	(*BorderMarker)(nil),                  // 12: provex.border.v1.BorderMarker
-	(*BorderIncident)(nil),                // 13: provex.border.v1.BorderIncident
-	(*TradeReport)(nil),                   // 14: provex.border.v1.TradeReport
-	(*GetBorderGateRequest)(nil),          // 15: provex.border.v1.GetBorderGateRequest
-	(*ListBorderGatesRequest)(nil),        // 16: provex.border.v1.ListBorderGatesRequest
-	(*ListBorderGatesResponse)(nil),       // 17: provex.border.v1.ListBorderGatesResponse
-	(*CreateBorderGateRequest)(nil),       // 18: provex.border.v1.CreateBorderGateRequest
-	(*UpdateBorderGateRequest)(nil),       // 19: provex.border.v1.UpdateBorderGateRequest
-	(*DeleteBorderGateRequest)(nil),       // 20: provex.border.v1.DeleteBorderGateRequest
-	(*UndeleteBorderGateRequest)(nil),     // 21: provex.border.v1.UndeleteBorderGateRequest
-	(*GetBorderMarkerRequest)(nil),        // 22: provex.border.v1.GetBorderMarkerRequest
-	(*ListBorderMarkersRequest)(nil),      // 23: provex.border.v1.ListBorderMarkersRequest
-	(*ListBorderMarkersResponse)(nil),     // 24: provex.border.v1.ListBorderMarkersResponse
-	(*CreateBorderMarkerRequest)(nil),     // 25: provex.border.v1.CreateBorderMarkerRequest
-	(*UpdateBorderMarkerRequest)(nil),     // 26: provex.border.v1.UpdateBorderMarkerRequest
-	(*DeleteBorderMarkerRequest)(nil),     // 27: provex.border.v1.DeleteBorderMarkerRequest
-	(*UndeleteBorderMarkerRequest)(nil),   // 28: provex.border.v1.UndeleteBorderMarkerRequest
-	(*GetBorderIncidentRequest)(nil),      // 29: provex.border.v1.GetBorderIncidentRequest
-	(*ListBorderIncidentsRequest)(nil),    // 30: provex.border.v1.ListBorderIncidentsRequest
-	(*ListBorderIncidentsResponse)(nil),   // 31: provex.border.v1.ListBorderIncidentsResponse
-	(*CreateBorderIncidentRequest)(nil),   // 32: provex.border.v1.CreateBorderIncidentRequest
-	(*UpdateBorderIncidentRequest)(nil),   // 33: provex.border.v1.UpdateBorderIncidentRequest
-	(*DeleteBorderIncidentRequest)(nil),   // 34: provex.border.v1.DeleteBorderIncidentRequest
-	(*UndeleteBorderIncidentRequest)(nil), // 35: provex.border.v1.UndeleteBorderIncidentRequest
-	(*GetTradeReportRequest)(nil),         // 36: provex.border.v1.GetTradeReportRequest
-	(*ListTradeReportsRequest)(nil),       // 37: provex.border.v1.ListTradeReportsRequest
-	(*ListTradeReportsResponse)(nil),      // 38: provex.border.v1.ListTradeReportsResponse
-	(*CreateTradeReportRequest)(nil),      // 39: provex.border.v1.CreateTradeReportRequest
-	(*UpdateTradeReportRequest)(nil),      // 40: provex.border.v1.UpdateTradeReportRequest
-	(*DeleteTradeReportRequest)(nil),      // 41: provex.border.v1.DeleteTradeReportRequest
-	(*UndeleteTradeReportRequest)(nil),    // 42: provex.border.v1.UndeleteTradeReportRequest
-	(*BorderGate_ClearanceLane)(nil),      // 43: provex.border.v1.BorderGate.ClearanceLane
-	(*BorderGate_Upgrade)(nil),            // 44: provex.border.v1.BorderGate.Upgrade
-	(*BorderMarker_Inspection)(nil),       // 45: provex.border.v1.BorderMarker.Inspection
-	(*v1.Date)(nil),                       // 46: provex.type.v1.Date
-	(v1.Visibility)(0),                    // 47: provex.type.v1.Visibility
-	(*timestamppb.Timestamp)(nil),         // 48: google.protobuf.Timestamp
-	(*v1.LatLng)(nil),                     // 49: provex.type.v1.LatLng
-	(*v1.Money)(nil),                      // 50: provex.type.v1.Money
-	(*fieldmaskpb.FieldMask)(nil),         // 51: google.protobuf.FieldMask
+	(BorderGate_Level)(0),                               // 0: provex.border.v1.BorderGate.Level
+	(BorderGate_Transport)(0),                           // 1: provex.border.v1.BorderGate.Transport
+	(BorderGate_State)(0),                               // 2: provex.border.v1.BorderGate.State
+	(BorderGate_LaneKind)(0),                            // 3: provex.border.v1.BorderGate.LaneKind
+	(BorderMarker_Type)(0),                              // 4: provex.border.v1.BorderMarker.Type
+	(BorderMarker_Condition)(0),                         // 5: provex.border.v1.BorderMarker.Condition
+	(BorderMarker_RepairState)(0),                       // 6: provex.border.v1.BorderMarker.RepairState
+	(BorderIncident_Category)(0),                        // 7: provex.border.v1.BorderIncident.Category
+	(BorderIncident_Severity)(0),                        // 8: provex.border.v1.BorderIncident.Severity
+	(BorderIncident_State)(0),                           // 9: provex.border.v1.BorderIncident.State
+	(TradeReport_PeriodKind)(0),                         // 10: provex.border.v1.TradeReport.PeriodKind
+	(*BorderGate)(nil),                                  // 11: provex.border.v1.BorderGate
+	(*BorderMarker)(nil),                                // 12: provex.border.v1.BorderMarker
+	(*BorderIncident)(nil),                              // 13: provex.border.v1.BorderIncident
+	(*IncidentAcknowledgement)(nil),                     // 14: provex.border.v1.IncidentAcknowledgement
+	(*IncidentAcknowledgementStatus)(nil),               // 15: provex.border.v1.IncidentAcknowledgementStatus
+	(*ProvinceAcknowledgement)(nil),                     // 16: provex.border.v1.ProvinceAcknowledgement
+	(*GetIncidentAcknowledgementStatusRequest)(nil),     // 17: provex.border.v1.GetIncidentAcknowledgementStatusRequest
+	(*ListIncidentAcknowledgementStatusesRequest)(nil),  // 18: provex.border.v1.ListIncidentAcknowledgementStatusesRequest
+	(*ListIncidentAcknowledgementStatusesResponse)(nil), // 19: provex.border.v1.ListIncidentAcknowledgementStatusesResponse
+	(*GetIncidentAcknowledgementRequest)(nil),           // 20: provex.border.v1.GetIncidentAcknowledgementRequest
+	(*ListIncidentAcknowledgementsRequest)(nil),         // 21: provex.border.v1.ListIncidentAcknowledgementsRequest
+	(*ListIncidentAcknowledgementsResponse)(nil),        // 22: provex.border.v1.ListIncidentAcknowledgementsResponse
+	(*CreateIncidentAcknowledgementRequest)(nil),        // 23: provex.border.v1.CreateIncidentAcknowledgementRequest
+	(*UpdateIncidentAcknowledgementRequest)(nil),        // 24: provex.border.v1.UpdateIncidentAcknowledgementRequest
+	(*DeleteIncidentAcknowledgementRequest)(nil),        // 25: provex.border.v1.DeleteIncidentAcknowledgementRequest
+	(*UndeleteIncidentAcknowledgementRequest)(nil),      // 26: provex.border.v1.UndeleteIncidentAcknowledgementRequest
+	(*TradeReport)(nil),                                 // 27: provex.border.v1.TradeReport
+	(*GetBorderGateRequest)(nil),                        // 28: provex.border.v1.GetBorderGateRequest
+	(*ListBorderGatesRequest)(nil),                      // 29: provex.border.v1.ListBorderGatesRequest
+	(*ListBorderGatesResponse)(nil),                     // 30: provex.border.v1.ListBorderGatesResponse
+	(*CreateBorderGateRequest)(nil),                     // 31: provex.border.v1.CreateBorderGateRequest
+	(*UpdateBorderGateRequest)(nil),                     // 32: provex.border.v1.UpdateBorderGateRequest
+	(*DeleteBorderGateRequest)(nil),                     // 33: provex.border.v1.DeleteBorderGateRequest
+	(*UndeleteBorderGateRequest)(nil),                   // 34: provex.border.v1.UndeleteBorderGateRequest
+	(*GetBorderMarkerRequest)(nil),                      // 35: provex.border.v1.GetBorderMarkerRequest
+	(*ListBorderMarkersRequest)(nil),                    // 36: provex.border.v1.ListBorderMarkersRequest
+	(*ListBorderMarkersResponse)(nil),                   // 37: provex.border.v1.ListBorderMarkersResponse
+	(*CreateBorderMarkerRequest)(nil),                   // 38: provex.border.v1.CreateBorderMarkerRequest
+	(*UpdateBorderMarkerRequest)(nil),                   // 39: provex.border.v1.UpdateBorderMarkerRequest
+	(*DeleteBorderMarkerRequest)(nil),                   // 40: provex.border.v1.DeleteBorderMarkerRequest
+	(*UndeleteBorderMarkerRequest)(nil),                 // 41: provex.border.v1.UndeleteBorderMarkerRequest
+	(*GetBorderIncidentRequest)(nil),                    // 42: provex.border.v1.GetBorderIncidentRequest
+	(*ListBorderIncidentsRequest)(nil),                  // 43: provex.border.v1.ListBorderIncidentsRequest
+	(*ListBorderIncidentsResponse)(nil),                 // 44: provex.border.v1.ListBorderIncidentsResponse
+	(*CreateBorderIncidentRequest)(nil),                 // 45: provex.border.v1.CreateBorderIncidentRequest
+	(*UpdateBorderIncidentRequest)(nil),                 // 46: provex.border.v1.UpdateBorderIncidentRequest
+	(*DeleteBorderIncidentRequest)(nil),                 // 47: provex.border.v1.DeleteBorderIncidentRequest
+	(*UndeleteBorderIncidentRequest)(nil),               // 48: provex.border.v1.UndeleteBorderIncidentRequest
+	(*GetTradeReportRequest)(nil),                       // 49: provex.border.v1.GetTradeReportRequest
+	(*ListTradeReportsRequest)(nil),                     // 50: provex.border.v1.ListTradeReportsRequest
+	(*ListTradeReportsResponse)(nil),                    // 51: provex.border.v1.ListTradeReportsResponse
+	(*CreateTradeReportRequest)(nil),                    // 52: provex.border.v1.CreateTradeReportRequest
+	(*UpdateTradeReportRequest)(nil),                    // 53: provex.border.v1.UpdateTradeReportRequest
+	(*DeleteTradeReportRequest)(nil),                    // 54: provex.border.v1.DeleteTradeReportRequest
+	(*UndeleteTradeReportRequest)(nil),                  // 55: provex.border.v1.UndeleteTradeReportRequest
+	(*BorderGate_ClearanceLane)(nil),                    // 56: provex.border.v1.BorderGate.ClearanceLane
+	(*BorderGate_Upgrade)(nil),                          // 57: provex.border.v1.BorderGate.Upgrade
+	(*BorderMarker_Inspection)(nil),                     // 58: provex.border.v1.BorderMarker.Inspection
+	(*v1.Date)(nil),                                     // 59: provex.type.v1.Date
+	(v1.Visibility)(0),                                  // 60: provex.type.v1.Visibility
+	(*timestamppb.Timestamp)(nil),                       // 61: google.protobuf.Timestamp
+	(*v1.LatLng)(nil),                                   // 62: provex.type.v1.LatLng
+	(*durationpb.Duration)(nil),                         // 63: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),                       // 64: google.protobuf.FieldMask
+	(*v1.Money)(nil),                                    // 65: provex.type.v1.Money
 }
 var file_provex_border_v1_border_proto_depIdxs = []int32{
-	0,  // 0: provex.border.v1.BorderGate.level:type_name -> provex.border.v1.BorderGate.Level
-	0,  // 1: provex.border.v1.BorderGate.counterpart_level:type_name -> provex.border.v1.BorderGate.Level
-	1,  // 2: provex.border.v1.BorderGate.transport:type_name -> provex.border.v1.BorderGate.Transport
-	2,  // 3: provex.border.v1.BorderGate.state:type_name -> provex.border.v1.BorderGate.State
-	46, // 4: provex.border.v1.BorderGate.opened_date:type_name -> provex.type.v1.Date
-	43, // 5: provex.border.v1.BorderGate.clearance_lanes:type_name -> provex.border.v1.BorderGate.ClearanceLane
-	44, // 6: provex.border.v1.BorderGate.upgrades:type_name -> provex.border.v1.BorderGate.Upgrade
-	47, // 7: provex.border.v1.BorderGate.visibility:type_name -> provex.type.v1.Visibility
-	48, // 8: provex.border.v1.BorderGate.create_time:type_name -> google.protobuf.Timestamp
-	48, // 9: provex.border.v1.BorderGate.update_time:type_name -> google.protobuf.Timestamp
-	48, // 10: provex.border.v1.BorderGate.delete_time:type_name -> google.protobuf.Timestamp
-	4,  // 11: provex.border.v1.BorderMarker.type:type_name -> provex.border.v1.BorderMarker.Type
-	49, // 12: provex.border.v1.BorderMarker.location:type_name -> provex.type.v1.LatLng
-	5,  // 13: provex.border.v1.BorderMarker.condition:type_name -> provex.border.v1.BorderMarker.Condition
-	6,  // 14: provex.border.v1.BorderMarker.repair_state:type_name -> provex.border.v1.BorderMarker.RepairState
-	45, // 15: provex.border.v1.BorderMarker.inspections:type_name -> provex.border.v1.BorderMarker.Inspection
-	46, // 16: provex.border.v1.BorderMarker.last_inspected_date:type_name -> provex.type.v1.Date
-	47, // 17: provex.border.v1.BorderMarker.visibility:type_name -> provex.type.v1.Visibility
-	48, // 18: provex.border.v1.BorderMarker.create_time:type_name -> google.protobuf.Timestamp
-	48, // 19: provex.border.v1.BorderMarker.update_time:type_name -> google.protobuf.Timestamp
-	48, // 20: provex.border.v1.BorderMarker.delete_time:type_name -> google.protobuf.Timestamp
-	7,  // 21: provex.border.v1.BorderIncident.category:type_name -> provex.border.v1.BorderIncident.Category
-	8,  // 22: provex.border.v1.BorderIncident.severity:type_name -> provex.border.v1.BorderIncident.Severity
-	9,  // 23: provex.border.v1.BorderIncident.state:type_name -> provex.border.v1.BorderIncident.State
-	48, // 24: provex.border.v1.BorderIncident.occur_time:type_name -> google.protobuf.Timestamp
-	48, // 25: provex.border.v1.BorderIncident.resolve_time:type_name -> google.protobuf.Timestamp
-	49, // 26: provex.border.v1.BorderIncident.location:type_name -> provex.type.v1.LatLng
-	47, // 27: provex.border.v1.BorderIncident.visibility:type_name -> provex.type.v1.Visibility
-	48, // 28: provex.border.v1.BorderIncident.create_time:type_name -> google.protobuf.Timestamp
-	48, // 29: provex.border.v1.BorderIncident.update_time:type_name -> google.protobuf.Timestamp
-	48, // 30: provex.border.v1.BorderIncident.delete_time:type_name -> google.protobuf.Timestamp
-	10, // 31: provex.border.v1.TradeReport.period_kind:type_name -> provex.border.v1.TradeReport.PeriodKind
-	46, // 32: provex.border.v1.TradeReport.period_start:type_name -> provex.type.v1.Date
-	46, // 33: provex.border.v1.TradeReport.period_end:type_name -> provex.type.v1.Date
-	50, // 34: provex.border.v1.TradeReport.export_value:type_name -> provex.type.v1.Money
-	50, // 35: provex.border.v1.TradeReport.import_value:type_name -> provex.type.v1.Money
-	50, // 36: provex.border.v1.TradeReport.budget_revenue:type_name -> provex.type.v1.Money
-	47, // 37: provex.border.v1.TradeReport.visibility:type_name -> provex.type.v1.Visibility
-	48, // 38: provex.border.v1.TradeReport.create_time:type_name -> google.protobuf.Timestamp
-	48, // 39: provex.border.v1.TradeReport.update_time:type_name -> google.protobuf.Timestamp
-	48, // 40: provex.border.v1.TradeReport.delete_time:type_name -> google.protobuf.Timestamp
-	11, // 41: provex.border.v1.ListBorderGatesResponse.border_gates:type_name -> provex.border.v1.BorderGate
-	11, // 42: provex.border.v1.CreateBorderGateRequest.border_gate:type_name -> provex.border.v1.BorderGate
-	11, // 43: provex.border.v1.UpdateBorderGateRequest.border_gate:type_name -> provex.border.v1.BorderGate
-	51, // 44: provex.border.v1.UpdateBorderGateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 45: provex.border.v1.ListBorderMarkersResponse.border_markers:type_name -> provex.border.v1.BorderMarker
-	12, // 46: provex.border.v1.CreateBorderMarkerRequest.border_marker:type_name -> provex.border.v1.BorderMarker
-	12, // 47: provex.border.v1.UpdateBorderMarkerRequest.border_marker:type_name -> provex.border.v1.BorderMarker
-	51, // 48: provex.border.v1.UpdateBorderMarkerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 49: provex.border.v1.ListBorderIncidentsResponse.border_incidents:type_name -> provex.border.v1.BorderIncident
-	13, // 50: provex.border.v1.CreateBorderIncidentRequest.border_incident:type_name -> provex.border.v1.BorderIncident
-	13, // 51: provex.border.v1.UpdateBorderIncidentRequest.border_incident:type_name -> provex.border.v1.BorderIncident
-	51, // 52: provex.border.v1.UpdateBorderIncidentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	14, // 53: provex.border.v1.ListTradeReportsResponse.trade_reports:type_name -> provex.border.v1.TradeReport
-	14, // 54: provex.border.v1.CreateTradeReportRequest.trade_report:type_name -> provex.border.v1.TradeReport
-	14, // 55: provex.border.v1.UpdateTradeReportRequest.trade_report:type_name -> provex.border.v1.TradeReport
-	51, // 56: provex.border.v1.UpdateTradeReportRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 57: provex.border.v1.BorderGate.ClearanceLane.kind:type_name -> provex.border.v1.BorderGate.LaneKind
-	46, // 58: provex.border.v1.BorderGate.ClearanceLane.opened_date:type_name -> provex.type.v1.Date
-	0,  // 59: provex.border.v1.BorderGate.Upgrade.from_level:type_name -> provex.border.v1.BorderGate.Level
-	0,  // 60: provex.border.v1.BorderGate.Upgrade.to_level:type_name -> provex.border.v1.BorderGate.Level
-	46, // 61: provex.border.v1.BorderGate.Upgrade.decided_date:type_name -> provex.type.v1.Date
-	46, // 62: provex.border.v1.BorderGate.Upgrade.effective_date:type_name -> provex.type.v1.Date
-	46, // 63: provex.border.v1.BorderMarker.Inspection.date:type_name -> provex.type.v1.Date
-	5,  // 64: provex.border.v1.BorderMarker.Inspection.condition:type_name -> provex.border.v1.BorderMarker.Condition
-	15, // 65: provex.border.v1.BorderService.GetBorderGate:input_type -> provex.border.v1.GetBorderGateRequest
-	16, // 66: provex.border.v1.BorderService.ListBorderGates:input_type -> provex.border.v1.ListBorderGatesRequest
-	18, // 67: provex.border.v1.BorderService.CreateBorderGate:input_type -> provex.border.v1.CreateBorderGateRequest
-	19, // 68: provex.border.v1.BorderService.UpdateBorderGate:input_type -> provex.border.v1.UpdateBorderGateRequest
-	20, // 69: provex.border.v1.BorderService.DeleteBorderGate:input_type -> provex.border.v1.DeleteBorderGateRequest
-	21, // 70: provex.border.v1.BorderService.UndeleteBorderGate:input_type -> provex.border.v1.UndeleteBorderGateRequest
-	22, // 71: provex.border.v1.BorderService.GetBorderMarker:input_type -> provex.border.v1.GetBorderMarkerRequest
-	23, // 72: provex.border.v1.BorderService.ListBorderMarkers:input_type -> provex.border.v1.ListBorderMarkersRequest
-	25, // 73: provex.border.v1.BorderService.CreateBorderMarker:input_type -> provex.border.v1.CreateBorderMarkerRequest
-	26, // 74: provex.border.v1.BorderService.UpdateBorderMarker:input_type -> provex.border.v1.UpdateBorderMarkerRequest
-	27, // 75: provex.border.v1.BorderService.DeleteBorderMarker:input_type -> provex.border.v1.DeleteBorderMarkerRequest
-	28, // 76: provex.border.v1.BorderService.UndeleteBorderMarker:input_type -> provex.border.v1.UndeleteBorderMarkerRequest
-	29, // 77: provex.border.v1.BorderService.GetBorderIncident:input_type -> provex.border.v1.GetBorderIncidentRequest
-	30, // 78: provex.border.v1.BorderService.ListBorderIncidents:input_type -> provex.border.v1.ListBorderIncidentsRequest
-	32, // 79: provex.border.v1.BorderService.CreateBorderIncident:input_type -> provex.border.v1.CreateBorderIncidentRequest
-	33, // 80: provex.border.v1.BorderService.UpdateBorderIncident:input_type -> provex.border.v1.UpdateBorderIncidentRequest
-	34, // 81: provex.border.v1.BorderService.DeleteBorderIncident:input_type -> provex.border.v1.DeleteBorderIncidentRequest
-	35, // 82: provex.border.v1.BorderService.UndeleteBorderIncident:input_type -> provex.border.v1.UndeleteBorderIncidentRequest
-	36, // 83: provex.border.v1.BorderService.GetTradeReport:input_type -> provex.border.v1.GetTradeReportRequest
-	37, // 84: provex.border.v1.BorderService.ListTradeReports:input_type -> provex.border.v1.ListTradeReportsRequest
-	39, // 85: provex.border.v1.BorderService.CreateTradeReport:input_type -> provex.border.v1.CreateTradeReportRequest
-	40, // 86: provex.border.v1.BorderService.UpdateTradeReport:input_type -> provex.border.v1.UpdateTradeReportRequest
-	41, // 87: provex.border.v1.BorderService.DeleteTradeReport:input_type -> provex.border.v1.DeleteTradeReportRequest
-	42, // 88: provex.border.v1.BorderService.UndeleteTradeReport:input_type -> provex.border.v1.UndeleteTradeReportRequest
-	11, // 89: provex.border.v1.BorderService.GetBorderGate:output_type -> provex.border.v1.BorderGate
-	17, // 90: provex.border.v1.BorderService.ListBorderGates:output_type -> provex.border.v1.ListBorderGatesResponse
-	11, // 91: provex.border.v1.BorderService.CreateBorderGate:output_type -> provex.border.v1.BorderGate
-	11, // 92: provex.border.v1.BorderService.UpdateBorderGate:output_type -> provex.border.v1.BorderGate
-	11, // 93: provex.border.v1.BorderService.DeleteBorderGate:output_type -> provex.border.v1.BorderGate
-	11, // 94: provex.border.v1.BorderService.UndeleteBorderGate:output_type -> provex.border.v1.BorderGate
-	12, // 95: provex.border.v1.BorderService.GetBorderMarker:output_type -> provex.border.v1.BorderMarker
-	24, // 96: provex.border.v1.BorderService.ListBorderMarkers:output_type -> provex.border.v1.ListBorderMarkersResponse
-	12, // 97: provex.border.v1.BorderService.CreateBorderMarker:output_type -> provex.border.v1.BorderMarker
-	12, // 98: provex.border.v1.BorderService.UpdateBorderMarker:output_type -> provex.border.v1.BorderMarker
-	12, // 99: provex.border.v1.BorderService.DeleteBorderMarker:output_type -> provex.border.v1.BorderMarker
-	12, // 100: provex.border.v1.BorderService.UndeleteBorderMarker:output_type -> provex.border.v1.BorderMarker
-	13, // 101: provex.border.v1.BorderService.GetBorderIncident:output_type -> provex.border.v1.BorderIncident
-	31, // 102: provex.border.v1.BorderService.ListBorderIncidents:output_type -> provex.border.v1.ListBorderIncidentsResponse
-	13, // 103: provex.border.v1.BorderService.CreateBorderIncident:output_type -> provex.border.v1.BorderIncident
-	13, // 104: provex.border.v1.BorderService.UpdateBorderIncident:output_type -> provex.border.v1.BorderIncident
-	13, // 105: provex.border.v1.BorderService.DeleteBorderIncident:output_type -> provex.border.v1.BorderIncident
-	13, // 106: provex.border.v1.BorderService.UndeleteBorderIncident:output_type -> provex.border.v1.BorderIncident
-	14, // 107: provex.border.v1.BorderService.GetTradeReport:output_type -> provex.border.v1.TradeReport
-	38, // 108: provex.border.v1.BorderService.ListTradeReports:output_type -> provex.border.v1.ListTradeReportsResponse
-	14, // 109: provex.border.v1.BorderService.CreateTradeReport:output_type -> provex.border.v1.TradeReport
-	14, // 110: provex.border.v1.BorderService.UpdateTradeReport:output_type -> provex.border.v1.TradeReport
-	14, // 111: provex.border.v1.BorderService.DeleteTradeReport:output_type -> provex.border.v1.TradeReport
-	14, // 112: provex.border.v1.BorderService.UndeleteTradeReport:output_type -> provex.border.v1.TradeReport
-	89, // [89:113] is the sub-list for method output_type
-	65, // [65:89] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	0,   // 0: provex.border.v1.BorderGate.level:type_name -> provex.border.v1.BorderGate.Level
+	0,   // 1: provex.border.v1.BorderGate.counterpart_level:type_name -> provex.border.v1.BorderGate.Level
+	1,   // 2: provex.border.v1.BorderGate.transport:type_name -> provex.border.v1.BorderGate.Transport
+	2,   // 3: provex.border.v1.BorderGate.state:type_name -> provex.border.v1.BorderGate.State
+	59,  // 4: provex.border.v1.BorderGate.opened_date:type_name -> provex.type.v1.Date
+	56,  // 5: provex.border.v1.BorderGate.clearance_lanes:type_name -> provex.border.v1.BorderGate.ClearanceLane
+	57,  // 6: provex.border.v1.BorderGate.upgrades:type_name -> provex.border.v1.BorderGate.Upgrade
+	60,  // 7: provex.border.v1.BorderGate.visibility:type_name -> provex.type.v1.Visibility
+	61,  // 8: provex.border.v1.BorderGate.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 9: provex.border.v1.BorderGate.update_time:type_name -> google.protobuf.Timestamp
+	61,  // 10: provex.border.v1.BorderGate.delete_time:type_name -> google.protobuf.Timestamp
+	4,   // 11: provex.border.v1.BorderMarker.type:type_name -> provex.border.v1.BorderMarker.Type
+	62,  // 12: provex.border.v1.BorderMarker.location:type_name -> provex.type.v1.LatLng
+	5,   // 13: provex.border.v1.BorderMarker.condition:type_name -> provex.border.v1.BorderMarker.Condition
+	6,   // 14: provex.border.v1.BorderMarker.repair_state:type_name -> provex.border.v1.BorderMarker.RepairState
+	58,  // 15: provex.border.v1.BorderMarker.inspections:type_name -> provex.border.v1.BorderMarker.Inspection
+	59,  // 16: provex.border.v1.BorderMarker.last_inspected_date:type_name -> provex.type.v1.Date
+	60,  // 17: provex.border.v1.BorderMarker.visibility:type_name -> provex.type.v1.Visibility
+	61,  // 18: provex.border.v1.BorderMarker.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 19: provex.border.v1.BorderMarker.update_time:type_name -> google.protobuf.Timestamp
+	61,  // 20: provex.border.v1.BorderMarker.delete_time:type_name -> google.protobuf.Timestamp
+	7,   // 21: provex.border.v1.BorderIncident.category:type_name -> provex.border.v1.BorderIncident.Category
+	8,   // 22: provex.border.v1.BorderIncident.severity:type_name -> provex.border.v1.BorderIncident.Severity
+	9,   // 23: provex.border.v1.BorderIncident.state:type_name -> provex.border.v1.BorderIncident.State
+	61,  // 24: provex.border.v1.BorderIncident.occur_time:type_name -> google.protobuf.Timestamp
+	61,  // 25: provex.border.v1.BorderIncident.resolve_time:type_name -> google.protobuf.Timestamp
+	62,  // 26: provex.border.v1.BorderIncident.location:type_name -> provex.type.v1.LatLng
+	60,  // 27: provex.border.v1.BorderIncident.visibility:type_name -> provex.type.v1.Visibility
+	61,  // 28: provex.border.v1.BorderIncident.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 29: provex.border.v1.BorderIncident.update_time:type_name -> google.protobuf.Timestamp
+	61,  // 30: provex.border.v1.BorderIncident.delete_time:type_name -> google.protobuf.Timestamp
+	61,  // 31: provex.border.v1.IncidentAcknowledgement.acknowledge_time:type_name -> google.protobuf.Timestamp
+	60,  // 32: provex.border.v1.IncidentAcknowledgement.visibility:type_name -> provex.type.v1.Visibility
+	61,  // 33: provex.border.v1.IncidentAcknowledgement.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 34: provex.border.v1.IncidentAcknowledgement.update_time:type_name -> google.protobuf.Timestamp
+	61,  // 35: provex.border.v1.IncidentAcknowledgement.delete_time:type_name -> google.protobuf.Timestamp
+	61,  // 36: provex.border.v1.IncidentAcknowledgementStatus.occur_time:type_name -> google.protobuf.Timestamp
+	61,  // 37: provex.border.v1.IncidentAcknowledgementStatus.create_time:type_name -> google.protobuf.Timestamp
+	16,  // 38: provex.border.v1.IncidentAcknowledgementStatus.provinces:type_name -> provex.border.v1.ProvinceAcknowledgement
+	61,  // 39: provex.border.v1.ProvinceAcknowledgement.acknowledge_time:type_name -> google.protobuf.Timestamp
+	63,  // 40: provex.border.v1.ProvinceAcknowledgement.wait:type_name -> google.protobuf.Duration
+	15,  // 41: provex.border.v1.ListIncidentAcknowledgementStatusesResponse.statuses:type_name -> provex.border.v1.IncidentAcknowledgementStatus
+	14,  // 42: provex.border.v1.ListIncidentAcknowledgementsResponse.incident_acknowledgements:type_name -> provex.border.v1.IncidentAcknowledgement
+	14,  // 43: provex.border.v1.CreateIncidentAcknowledgementRequest.incident_acknowledgement:type_name -> provex.border.v1.IncidentAcknowledgement
+	14,  // 44: provex.border.v1.UpdateIncidentAcknowledgementRequest.incident_acknowledgement:type_name -> provex.border.v1.IncidentAcknowledgement
+	64,  // 45: provex.border.v1.UpdateIncidentAcknowledgementRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10,  // 46: provex.border.v1.TradeReport.period_kind:type_name -> provex.border.v1.TradeReport.PeriodKind
+	59,  // 47: provex.border.v1.TradeReport.period_start:type_name -> provex.type.v1.Date
+	59,  // 48: provex.border.v1.TradeReport.period_end:type_name -> provex.type.v1.Date
+	65,  // 49: provex.border.v1.TradeReport.export_value:type_name -> provex.type.v1.Money
+	65,  // 50: provex.border.v1.TradeReport.import_value:type_name -> provex.type.v1.Money
+	65,  // 51: provex.border.v1.TradeReport.budget_revenue:type_name -> provex.type.v1.Money
+	60,  // 52: provex.border.v1.TradeReport.visibility:type_name -> provex.type.v1.Visibility
+	61,  // 53: provex.border.v1.TradeReport.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 54: provex.border.v1.TradeReport.update_time:type_name -> google.protobuf.Timestamp
+	61,  // 55: provex.border.v1.TradeReport.delete_time:type_name -> google.protobuf.Timestamp
+	11,  // 56: provex.border.v1.ListBorderGatesResponse.border_gates:type_name -> provex.border.v1.BorderGate
+	11,  // 57: provex.border.v1.CreateBorderGateRequest.border_gate:type_name -> provex.border.v1.BorderGate
+	11,  // 58: provex.border.v1.UpdateBorderGateRequest.border_gate:type_name -> provex.border.v1.BorderGate
+	64,  // 59: provex.border.v1.UpdateBorderGateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12,  // 60: provex.border.v1.ListBorderMarkersResponse.border_markers:type_name -> provex.border.v1.BorderMarker
+	12,  // 61: provex.border.v1.CreateBorderMarkerRequest.border_marker:type_name -> provex.border.v1.BorderMarker
+	12,  // 62: provex.border.v1.UpdateBorderMarkerRequest.border_marker:type_name -> provex.border.v1.BorderMarker
+	64,  // 63: provex.border.v1.UpdateBorderMarkerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13,  // 64: provex.border.v1.ListBorderIncidentsResponse.border_incidents:type_name -> provex.border.v1.BorderIncident
+	13,  // 65: provex.border.v1.CreateBorderIncidentRequest.border_incident:type_name -> provex.border.v1.BorderIncident
+	13,  // 66: provex.border.v1.UpdateBorderIncidentRequest.border_incident:type_name -> provex.border.v1.BorderIncident
+	64,  // 67: provex.border.v1.UpdateBorderIncidentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	27,  // 68: provex.border.v1.ListTradeReportsResponse.trade_reports:type_name -> provex.border.v1.TradeReport
+	27,  // 69: provex.border.v1.CreateTradeReportRequest.trade_report:type_name -> provex.border.v1.TradeReport
+	27,  // 70: provex.border.v1.UpdateTradeReportRequest.trade_report:type_name -> provex.border.v1.TradeReport
+	64,  // 71: provex.border.v1.UpdateTradeReportRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,   // 72: provex.border.v1.BorderGate.ClearanceLane.kind:type_name -> provex.border.v1.BorderGate.LaneKind
+	59,  // 73: provex.border.v1.BorderGate.ClearanceLane.opened_date:type_name -> provex.type.v1.Date
+	0,   // 74: provex.border.v1.BorderGate.Upgrade.from_level:type_name -> provex.border.v1.BorderGate.Level
+	0,   // 75: provex.border.v1.BorderGate.Upgrade.to_level:type_name -> provex.border.v1.BorderGate.Level
+	59,  // 76: provex.border.v1.BorderGate.Upgrade.decided_date:type_name -> provex.type.v1.Date
+	59,  // 77: provex.border.v1.BorderGate.Upgrade.effective_date:type_name -> provex.type.v1.Date
+	59,  // 78: provex.border.v1.BorderMarker.Inspection.date:type_name -> provex.type.v1.Date
+	5,   // 79: provex.border.v1.BorderMarker.Inspection.condition:type_name -> provex.border.v1.BorderMarker.Condition
+	28,  // 80: provex.border.v1.BorderService.GetBorderGate:input_type -> provex.border.v1.GetBorderGateRequest
+	29,  // 81: provex.border.v1.BorderService.ListBorderGates:input_type -> provex.border.v1.ListBorderGatesRequest
+	31,  // 82: provex.border.v1.BorderService.CreateBorderGate:input_type -> provex.border.v1.CreateBorderGateRequest
+	32,  // 83: provex.border.v1.BorderService.UpdateBorderGate:input_type -> provex.border.v1.UpdateBorderGateRequest
+	33,  // 84: provex.border.v1.BorderService.DeleteBorderGate:input_type -> provex.border.v1.DeleteBorderGateRequest
+	34,  // 85: provex.border.v1.BorderService.UndeleteBorderGate:input_type -> provex.border.v1.UndeleteBorderGateRequest
+	35,  // 86: provex.border.v1.BorderService.GetBorderMarker:input_type -> provex.border.v1.GetBorderMarkerRequest
+	36,  // 87: provex.border.v1.BorderService.ListBorderMarkers:input_type -> provex.border.v1.ListBorderMarkersRequest
+	38,  // 88: provex.border.v1.BorderService.CreateBorderMarker:input_type -> provex.border.v1.CreateBorderMarkerRequest
+	39,  // 89: provex.border.v1.BorderService.UpdateBorderMarker:input_type -> provex.border.v1.UpdateBorderMarkerRequest
+	40,  // 90: provex.border.v1.BorderService.DeleteBorderMarker:input_type -> provex.border.v1.DeleteBorderMarkerRequest
+	41,  // 91: provex.border.v1.BorderService.UndeleteBorderMarker:input_type -> provex.border.v1.UndeleteBorderMarkerRequest
+	42,  // 92: provex.border.v1.BorderService.GetBorderIncident:input_type -> provex.border.v1.GetBorderIncidentRequest
+	43,  // 93: provex.border.v1.BorderService.ListBorderIncidents:input_type -> provex.border.v1.ListBorderIncidentsRequest
+	45,  // 94: provex.border.v1.BorderService.CreateBorderIncident:input_type -> provex.border.v1.CreateBorderIncidentRequest
+	46,  // 95: provex.border.v1.BorderService.UpdateBorderIncident:input_type -> provex.border.v1.UpdateBorderIncidentRequest
+	47,  // 96: provex.border.v1.BorderService.DeleteBorderIncident:input_type -> provex.border.v1.DeleteBorderIncidentRequest
+	48,  // 97: provex.border.v1.BorderService.UndeleteBorderIncident:input_type -> provex.border.v1.UndeleteBorderIncidentRequest
+	20,  // 98: provex.border.v1.BorderService.GetIncidentAcknowledgement:input_type -> provex.border.v1.GetIncidentAcknowledgementRequest
+	21,  // 99: provex.border.v1.BorderService.ListIncidentAcknowledgements:input_type -> provex.border.v1.ListIncidentAcknowledgementsRequest
+	23,  // 100: provex.border.v1.BorderService.CreateIncidentAcknowledgement:input_type -> provex.border.v1.CreateIncidentAcknowledgementRequest
+	24,  // 101: provex.border.v1.BorderService.UpdateIncidentAcknowledgement:input_type -> provex.border.v1.UpdateIncidentAcknowledgementRequest
+	25,  // 102: provex.border.v1.BorderService.DeleteIncidentAcknowledgement:input_type -> provex.border.v1.DeleteIncidentAcknowledgementRequest
+	26,  // 103: provex.border.v1.BorderService.UndeleteIncidentAcknowledgement:input_type -> provex.border.v1.UndeleteIncidentAcknowledgementRequest
+	17,  // 104: provex.border.v1.BorderService.GetIncidentAcknowledgementStatus:input_type -> provex.border.v1.GetIncidentAcknowledgementStatusRequest
+	18,  // 105: provex.border.v1.BorderService.ListIncidentAcknowledgementStatuses:input_type -> provex.border.v1.ListIncidentAcknowledgementStatusesRequest
+	49,  // 106: provex.border.v1.BorderService.GetTradeReport:input_type -> provex.border.v1.GetTradeReportRequest
+	50,  // 107: provex.border.v1.BorderService.ListTradeReports:input_type -> provex.border.v1.ListTradeReportsRequest
+	52,  // 108: provex.border.v1.BorderService.CreateTradeReport:input_type -> provex.border.v1.CreateTradeReportRequest
+	53,  // 109: provex.border.v1.BorderService.UpdateTradeReport:input_type -> provex.border.v1.UpdateTradeReportRequest
+	54,  // 110: provex.border.v1.BorderService.DeleteTradeReport:input_type -> provex.border.v1.DeleteTradeReportRequest
+	55,  // 111: provex.border.v1.BorderService.UndeleteTradeReport:input_type -> provex.border.v1.UndeleteTradeReportRequest
+	11,  // 112: provex.border.v1.BorderService.GetBorderGate:output_type -> provex.border.v1.BorderGate
+	30,  // 113: provex.border.v1.BorderService.ListBorderGates:output_type -> provex.border.v1.ListBorderGatesResponse
+	11,  // 114: provex.border.v1.BorderService.CreateBorderGate:output_type -> provex.border.v1.BorderGate
+	11,  // 115: provex.border.v1.BorderService.UpdateBorderGate:output_type -> provex.border.v1.BorderGate
+	11,  // 116: provex.border.v1.BorderService.DeleteBorderGate:output_type -> provex.border.v1.BorderGate
+	11,  // 117: provex.border.v1.BorderService.UndeleteBorderGate:output_type -> provex.border.v1.BorderGate
+	12,  // 118: provex.border.v1.BorderService.GetBorderMarker:output_type -> provex.border.v1.BorderMarker
+	37,  // 119: provex.border.v1.BorderService.ListBorderMarkers:output_type -> provex.border.v1.ListBorderMarkersResponse
+	12,  // 120: provex.border.v1.BorderService.CreateBorderMarker:output_type -> provex.border.v1.BorderMarker
+	12,  // 121: provex.border.v1.BorderService.UpdateBorderMarker:output_type -> provex.border.v1.BorderMarker
+	12,  // 122: provex.border.v1.BorderService.DeleteBorderMarker:output_type -> provex.border.v1.BorderMarker
+	12,  // 123: provex.border.v1.BorderService.UndeleteBorderMarker:output_type -> provex.border.v1.BorderMarker
+	13,  // 124: provex.border.v1.BorderService.GetBorderIncident:output_type -> provex.border.v1.BorderIncident
+	44,  // 125: provex.border.v1.BorderService.ListBorderIncidents:output_type -> provex.border.v1.ListBorderIncidentsResponse
+	13,  // 126: provex.border.v1.BorderService.CreateBorderIncident:output_type -> provex.border.v1.BorderIncident
+	13,  // 127: provex.border.v1.BorderService.UpdateBorderIncident:output_type -> provex.border.v1.BorderIncident
+	13,  // 128: provex.border.v1.BorderService.DeleteBorderIncident:output_type -> provex.border.v1.BorderIncident
+	13,  // 129: provex.border.v1.BorderService.UndeleteBorderIncident:output_type -> provex.border.v1.BorderIncident
+	14,  // 130: provex.border.v1.BorderService.GetIncidentAcknowledgement:output_type -> provex.border.v1.IncidentAcknowledgement
+	22,  // 131: provex.border.v1.BorderService.ListIncidentAcknowledgements:output_type -> provex.border.v1.ListIncidentAcknowledgementsResponse
+	14,  // 132: provex.border.v1.BorderService.CreateIncidentAcknowledgement:output_type -> provex.border.v1.IncidentAcknowledgement
+	14,  // 133: provex.border.v1.BorderService.UpdateIncidentAcknowledgement:output_type -> provex.border.v1.IncidentAcknowledgement
+	14,  // 134: provex.border.v1.BorderService.DeleteIncidentAcknowledgement:output_type -> provex.border.v1.IncidentAcknowledgement
+	14,  // 135: provex.border.v1.BorderService.UndeleteIncidentAcknowledgement:output_type -> provex.border.v1.IncidentAcknowledgement
+	15,  // 136: provex.border.v1.BorderService.GetIncidentAcknowledgementStatus:output_type -> provex.border.v1.IncidentAcknowledgementStatus
+	19,  // 137: provex.border.v1.BorderService.ListIncidentAcknowledgementStatuses:output_type -> provex.border.v1.ListIncidentAcknowledgementStatusesResponse
+	27,  // 138: provex.border.v1.BorderService.GetTradeReport:output_type -> provex.border.v1.TradeReport
+	51,  // 139: provex.border.v1.BorderService.ListTradeReports:output_type -> provex.border.v1.ListTradeReportsResponse
+	27,  // 140: provex.border.v1.BorderService.CreateTradeReport:output_type -> provex.border.v1.TradeReport
+	27,  // 141: provex.border.v1.BorderService.UpdateTradeReport:output_type -> provex.border.v1.TradeReport
+	27,  // 142: provex.border.v1.BorderService.DeleteTradeReport:output_type -> provex.border.v1.TradeReport
+	27,  // 143: provex.border.v1.BorderService.UndeleteTradeReport:output_type -> provex.border.v1.TradeReport
+	112, // [112:144] is the sub-list for method output_type
+	80,  // [80:112] is the sub-list for method input_type
+	80,  // [80:80] is the sub-list for extension type_name
+	80,  // [80:80] is the sub-list for extension extendee
+	0,   // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_provex_border_v1_border_proto_init() }
@@ -3915,7 +4960,7 @@ func file_provex_border_v1_border_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_border_v1_border_proto_rawDesc), len(file_provex_border_v1_border_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   35,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

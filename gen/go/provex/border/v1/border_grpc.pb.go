@@ -23,30 +23,38 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BorderService_GetBorderGate_FullMethodName          = "/provex.border.v1.BorderService/GetBorderGate"
-	BorderService_ListBorderGates_FullMethodName        = "/provex.border.v1.BorderService/ListBorderGates"
-	BorderService_CreateBorderGate_FullMethodName       = "/provex.border.v1.BorderService/CreateBorderGate"
-	BorderService_UpdateBorderGate_FullMethodName       = "/provex.border.v1.BorderService/UpdateBorderGate"
-	BorderService_DeleteBorderGate_FullMethodName       = "/provex.border.v1.BorderService/DeleteBorderGate"
-	BorderService_UndeleteBorderGate_FullMethodName     = "/provex.border.v1.BorderService/UndeleteBorderGate"
-	BorderService_GetBorderMarker_FullMethodName        = "/provex.border.v1.BorderService/GetBorderMarker"
-	BorderService_ListBorderMarkers_FullMethodName      = "/provex.border.v1.BorderService/ListBorderMarkers"
-	BorderService_CreateBorderMarker_FullMethodName     = "/provex.border.v1.BorderService/CreateBorderMarker"
-	BorderService_UpdateBorderMarker_FullMethodName     = "/provex.border.v1.BorderService/UpdateBorderMarker"
-	BorderService_DeleteBorderMarker_FullMethodName     = "/provex.border.v1.BorderService/DeleteBorderMarker"
-	BorderService_UndeleteBorderMarker_FullMethodName   = "/provex.border.v1.BorderService/UndeleteBorderMarker"
-	BorderService_GetBorderIncident_FullMethodName      = "/provex.border.v1.BorderService/GetBorderIncident"
-	BorderService_ListBorderIncidents_FullMethodName    = "/provex.border.v1.BorderService/ListBorderIncidents"
-	BorderService_CreateBorderIncident_FullMethodName   = "/provex.border.v1.BorderService/CreateBorderIncident"
-	BorderService_UpdateBorderIncident_FullMethodName   = "/provex.border.v1.BorderService/UpdateBorderIncident"
-	BorderService_DeleteBorderIncident_FullMethodName   = "/provex.border.v1.BorderService/DeleteBorderIncident"
-	BorderService_UndeleteBorderIncident_FullMethodName = "/provex.border.v1.BorderService/UndeleteBorderIncident"
-	BorderService_GetTradeReport_FullMethodName         = "/provex.border.v1.BorderService/GetTradeReport"
-	BorderService_ListTradeReports_FullMethodName       = "/provex.border.v1.BorderService/ListTradeReports"
-	BorderService_CreateTradeReport_FullMethodName      = "/provex.border.v1.BorderService/CreateTradeReport"
-	BorderService_UpdateTradeReport_FullMethodName      = "/provex.border.v1.BorderService/UpdateTradeReport"
-	BorderService_DeleteTradeReport_FullMethodName      = "/provex.border.v1.BorderService/DeleteTradeReport"
-	BorderService_UndeleteTradeReport_FullMethodName    = "/provex.border.v1.BorderService/UndeleteTradeReport"
+	BorderService_GetBorderGate_FullMethodName                       = "/provex.border.v1.BorderService/GetBorderGate"
+	BorderService_ListBorderGates_FullMethodName                     = "/provex.border.v1.BorderService/ListBorderGates"
+	BorderService_CreateBorderGate_FullMethodName                    = "/provex.border.v1.BorderService/CreateBorderGate"
+	BorderService_UpdateBorderGate_FullMethodName                    = "/provex.border.v1.BorderService/UpdateBorderGate"
+	BorderService_DeleteBorderGate_FullMethodName                    = "/provex.border.v1.BorderService/DeleteBorderGate"
+	BorderService_UndeleteBorderGate_FullMethodName                  = "/provex.border.v1.BorderService/UndeleteBorderGate"
+	BorderService_GetBorderMarker_FullMethodName                     = "/provex.border.v1.BorderService/GetBorderMarker"
+	BorderService_ListBorderMarkers_FullMethodName                   = "/provex.border.v1.BorderService/ListBorderMarkers"
+	BorderService_CreateBorderMarker_FullMethodName                  = "/provex.border.v1.BorderService/CreateBorderMarker"
+	BorderService_UpdateBorderMarker_FullMethodName                  = "/provex.border.v1.BorderService/UpdateBorderMarker"
+	BorderService_DeleteBorderMarker_FullMethodName                  = "/provex.border.v1.BorderService/DeleteBorderMarker"
+	BorderService_UndeleteBorderMarker_FullMethodName                = "/provex.border.v1.BorderService/UndeleteBorderMarker"
+	BorderService_GetBorderIncident_FullMethodName                   = "/provex.border.v1.BorderService/GetBorderIncident"
+	BorderService_ListBorderIncidents_FullMethodName                 = "/provex.border.v1.BorderService/ListBorderIncidents"
+	BorderService_CreateBorderIncident_FullMethodName                = "/provex.border.v1.BorderService/CreateBorderIncident"
+	BorderService_UpdateBorderIncident_FullMethodName                = "/provex.border.v1.BorderService/UpdateBorderIncident"
+	BorderService_DeleteBorderIncident_FullMethodName                = "/provex.border.v1.BorderService/DeleteBorderIncident"
+	BorderService_UndeleteBorderIncident_FullMethodName              = "/provex.border.v1.BorderService/UndeleteBorderIncident"
+	BorderService_GetIncidentAcknowledgement_FullMethodName          = "/provex.border.v1.BorderService/GetIncidentAcknowledgement"
+	BorderService_ListIncidentAcknowledgements_FullMethodName        = "/provex.border.v1.BorderService/ListIncidentAcknowledgements"
+	BorderService_CreateIncidentAcknowledgement_FullMethodName       = "/provex.border.v1.BorderService/CreateIncidentAcknowledgement"
+	BorderService_UpdateIncidentAcknowledgement_FullMethodName       = "/provex.border.v1.BorderService/UpdateIncidentAcknowledgement"
+	BorderService_DeleteIncidentAcknowledgement_FullMethodName       = "/provex.border.v1.BorderService/DeleteIncidentAcknowledgement"
+	BorderService_UndeleteIncidentAcknowledgement_FullMethodName     = "/provex.border.v1.BorderService/UndeleteIncidentAcknowledgement"
+	BorderService_GetIncidentAcknowledgementStatus_FullMethodName    = "/provex.border.v1.BorderService/GetIncidentAcknowledgementStatus"
+	BorderService_ListIncidentAcknowledgementStatuses_FullMethodName = "/provex.border.v1.BorderService/ListIncidentAcknowledgementStatuses"
+	BorderService_GetTradeReport_FullMethodName                      = "/provex.border.v1.BorderService/GetTradeReport"
+	BorderService_ListTradeReports_FullMethodName                    = "/provex.border.v1.BorderService/ListTradeReports"
+	BorderService_CreateTradeReport_FullMethodName                   = "/provex.border.v1.BorderService/CreateTradeReport"
+	BorderService_UpdateTradeReport_FullMethodName                   = "/provex.border.v1.BorderService/UpdateTradeReport"
+	BorderService_DeleteTradeReport_FullMethodName                   = "/provex.border.v1.BorderService/DeleteTradeReport"
+	BorderService_UndeleteTradeReport_FullMethodName                 = "/provex.border.v1.BorderService/UndeleteTradeReport"
 )
 
 // BorderServiceClient is the client API for BorderService service.
@@ -74,6 +82,24 @@ type BorderServiceClient interface {
 	UpdateBorderIncident(ctx context.Context, in *UpdateBorderIncidentRequest, opts ...grpc.CallOption) (*BorderIncident, error)
 	DeleteBorderIncident(ctx context.Context, in *DeleteBorderIncidentRequest, opts ...grpc.CallOption) (*BorderIncident, error)
 	UndeleteBorderIncident(ctx context.Context, in *UndeleteBorderIncidentRequest, opts ...grpc.CallOption) (*BorderIncident, error)
+	GetIncidentAcknowledgement(ctx context.Context, in *GetIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error)
+	ListIncidentAcknowledgements(ctx context.Context, in *ListIncidentAcknowledgementsRequest, opts ...grpc.CallOption) (*ListIncidentAcknowledgementsResponse, error)
+	// The acknowledging province's node writes under its own province, like
+	// every record: border_incident must name another province's incident.
+	CreateIncidentAcknowledgement(ctx context.Context, in *CreateIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error)
+	UpdateIncidentAcknowledgement(ctx context.Context, in *UpdateIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error)
+	DeleteIncidentAcknowledgement(ctx context.Context, in *DeleteIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error)
+	UndeleteIncidentAcknowledgement(ctx context.Context, in *UndeleteIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error)
+	// Who of an incident's notify_provinces has acknowledged it, when, and
+	// how long the others have waited. Answered from the records this node
+	// holds: the owner's node, the ministry's, and a notified province's
+	// (which holds the incident if it may read it) give the same answer once
+	// synced.
+	GetIncidentAcknowledgementStatus(ctx context.Context, in *GetIncidentAcknowledgementStatusRequest, opts ...grpc.CallOption) (*IncidentAcknowledgementStatus, error)
+	// The acknowledgement status of many incidents: provinces/- on the
+	// ministry's node is the national view. With waiting_only, only
+	// incidents some notified province has not acknowledged.
+	ListIncidentAcknowledgementStatuses(ctx context.Context, in *ListIncidentAcknowledgementStatusesRequest, opts ...grpc.CallOption) (*ListIncidentAcknowledgementStatusesResponse, error)
 	GetTradeReport(ctx context.Context, in *GetTradeReportRequest, opts ...grpc.CallOption) (*TradeReport, error)
 	ListTradeReports(ctx context.Context, in *ListTradeReportsRequest, opts ...grpc.CallOption) (*ListTradeReportsResponse, error)
 	CreateTradeReport(ctx context.Context, in *CreateTradeReportRequest, opts ...grpc.CallOption) (*TradeReport, error)
@@ -270,6 +296,86 @@ func (c *borderServiceClient) UndeleteBorderIncident(ctx context.Context, in *Un
 	return out, nil
 }
 
+func (c *borderServiceClient) GetIncidentAcknowledgement(ctx context.Context, in *GetIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IncidentAcknowledgement)
+	err := c.cc.Invoke(ctx, BorderService_GetIncidentAcknowledgement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *borderServiceClient) ListIncidentAcknowledgements(ctx context.Context, in *ListIncidentAcknowledgementsRequest, opts ...grpc.CallOption) (*ListIncidentAcknowledgementsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIncidentAcknowledgementsResponse)
+	err := c.cc.Invoke(ctx, BorderService_ListIncidentAcknowledgements_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *borderServiceClient) CreateIncidentAcknowledgement(ctx context.Context, in *CreateIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IncidentAcknowledgement)
+	err := c.cc.Invoke(ctx, BorderService_CreateIncidentAcknowledgement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *borderServiceClient) UpdateIncidentAcknowledgement(ctx context.Context, in *UpdateIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IncidentAcknowledgement)
+	err := c.cc.Invoke(ctx, BorderService_UpdateIncidentAcknowledgement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *borderServiceClient) DeleteIncidentAcknowledgement(ctx context.Context, in *DeleteIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IncidentAcknowledgement)
+	err := c.cc.Invoke(ctx, BorderService_DeleteIncidentAcknowledgement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *borderServiceClient) UndeleteIncidentAcknowledgement(ctx context.Context, in *UndeleteIncidentAcknowledgementRequest, opts ...grpc.CallOption) (*IncidentAcknowledgement, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IncidentAcknowledgement)
+	err := c.cc.Invoke(ctx, BorderService_UndeleteIncidentAcknowledgement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *borderServiceClient) GetIncidentAcknowledgementStatus(ctx context.Context, in *GetIncidentAcknowledgementStatusRequest, opts ...grpc.CallOption) (*IncidentAcknowledgementStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IncidentAcknowledgementStatus)
+	err := c.cc.Invoke(ctx, BorderService_GetIncidentAcknowledgementStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *borderServiceClient) ListIncidentAcknowledgementStatuses(ctx context.Context, in *ListIncidentAcknowledgementStatusesRequest, opts ...grpc.CallOption) (*ListIncidentAcknowledgementStatusesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIncidentAcknowledgementStatusesResponse)
+	err := c.cc.Invoke(ctx, BorderService_ListIncidentAcknowledgementStatuses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *borderServiceClient) GetTradeReport(ctx context.Context, in *GetTradeReportRequest, opts ...grpc.CallOption) (*TradeReport, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(TradeReport)
@@ -355,6 +461,24 @@ type BorderServiceServer interface {
 	UpdateBorderIncident(context.Context, *UpdateBorderIncidentRequest) (*BorderIncident, error)
 	DeleteBorderIncident(context.Context, *DeleteBorderIncidentRequest) (*BorderIncident, error)
 	UndeleteBorderIncident(context.Context, *UndeleteBorderIncidentRequest) (*BorderIncident, error)
+	GetIncidentAcknowledgement(context.Context, *GetIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error)
+	ListIncidentAcknowledgements(context.Context, *ListIncidentAcknowledgementsRequest) (*ListIncidentAcknowledgementsResponse, error)
+	// The acknowledging province's node writes under its own province, like
+	// every record: border_incident must name another province's incident.
+	CreateIncidentAcknowledgement(context.Context, *CreateIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error)
+	UpdateIncidentAcknowledgement(context.Context, *UpdateIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error)
+	DeleteIncidentAcknowledgement(context.Context, *DeleteIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error)
+	UndeleteIncidentAcknowledgement(context.Context, *UndeleteIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error)
+	// Who of an incident's notify_provinces has acknowledged it, when, and
+	// how long the others have waited. Answered from the records this node
+	// holds: the owner's node, the ministry's, and a notified province's
+	// (which holds the incident if it may read it) give the same answer once
+	// synced.
+	GetIncidentAcknowledgementStatus(context.Context, *GetIncidentAcknowledgementStatusRequest) (*IncidentAcknowledgementStatus, error)
+	// The acknowledgement status of many incidents: provinces/- on the
+	// ministry's node is the national view. With waiting_only, only
+	// incidents some notified province has not acknowledged.
+	ListIncidentAcknowledgementStatuses(context.Context, *ListIncidentAcknowledgementStatusesRequest) (*ListIncidentAcknowledgementStatusesResponse, error)
 	GetTradeReport(context.Context, *GetTradeReportRequest) (*TradeReport, error)
 	ListTradeReports(context.Context, *ListTradeReportsRequest) (*ListTradeReportsResponse, error)
 	CreateTradeReport(context.Context, *CreateTradeReportRequest) (*TradeReport, error)
@@ -424,6 +548,30 @@ func (UnimplementedBorderServiceServer) DeleteBorderIncident(context.Context, *D
 }
 func (UnimplementedBorderServiceServer) UndeleteBorderIncident(context.Context, *UndeleteBorderIncidentRequest) (*BorderIncident, error) {
 	return nil, status.Error(codes.Unimplemented, "method UndeleteBorderIncident not implemented")
+}
+func (UnimplementedBorderServiceServer) GetIncidentAcknowledgement(context.Context, *GetIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetIncidentAcknowledgement not implemented")
+}
+func (UnimplementedBorderServiceServer) ListIncidentAcknowledgements(context.Context, *ListIncidentAcknowledgementsRequest) (*ListIncidentAcknowledgementsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIncidentAcknowledgements not implemented")
+}
+func (UnimplementedBorderServiceServer) CreateIncidentAcknowledgement(context.Context, *CreateIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateIncidentAcknowledgement not implemented")
+}
+func (UnimplementedBorderServiceServer) UpdateIncidentAcknowledgement(context.Context, *UpdateIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateIncidentAcknowledgement not implemented")
+}
+func (UnimplementedBorderServiceServer) DeleteIncidentAcknowledgement(context.Context, *DeleteIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteIncidentAcknowledgement not implemented")
+}
+func (UnimplementedBorderServiceServer) UndeleteIncidentAcknowledgement(context.Context, *UndeleteIncidentAcknowledgementRequest) (*IncidentAcknowledgement, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteIncidentAcknowledgement not implemented")
+}
+func (UnimplementedBorderServiceServer) GetIncidentAcknowledgementStatus(context.Context, *GetIncidentAcknowledgementStatusRequest) (*IncidentAcknowledgementStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetIncidentAcknowledgementStatus not implemented")
+}
+func (UnimplementedBorderServiceServer) ListIncidentAcknowledgementStatuses(context.Context, *ListIncidentAcknowledgementStatusesRequest) (*ListIncidentAcknowledgementStatusesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIncidentAcknowledgementStatuses not implemented")
 }
 func (UnimplementedBorderServiceServer) GetTradeReport(context.Context, *GetTradeReportRequest) (*TradeReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTradeReport not implemented")
@@ -788,6 +936,150 @@ func _BorderService_UndeleteBorderIncident_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BorderService_GetIncidentAcknowledgement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetIncidentAcknowledgementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).GetIncidentAcknowledgement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_GetIncidentAcknowledgement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).GetIncidentAcknowledgement(ctx, req.(*GetIncidentAcknowledgementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BorderService_ListIncidentAcknowledgements_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIncidentAcknowledgementsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).ListIncidentAcknowledgements(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_ListIncidentAcknowledgements_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).ListIncidentAcknowledgements(ctx, req.(*ListIncidentAcknowledgementsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BorderService_CreateIncidentAcknowledgement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateIncidentAcknowledgementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).CreateIncidentAcknowledgement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_CreateIncidentAcknowledgement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).CreateIncidentAcknowledgement(ctx, req.(*CreateIncidentAcknowledgementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BorderService_UpdateIncidentAcknowledgement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateIncidentAcknowledgementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).UpdateIncidentAcknowledgement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_UpdateIncidentAcknowledgement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).UpdateIncidentAcknowledgement(ctx, req.(*UpdateIncidentAcknowledgementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BorderService_DeleteIncidentAcknowledgement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteIncidentAcknowledgementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).DeleteIncidentAcknowledgement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_DeleteIncidentAcknowledgement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).DeleteIncidentAcknowledgement(ctx, req.(*DeleteIncidentAcknowledgementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BorderService_UndeleteIncidentAcknowledgement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteIncidentAcknowledgementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).UndeleteIncidentAcknowledgement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_UndeleteIncidentAcknowledgement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).UndeleteIncidentAcknowledgement(ctx, req.(*UndeleteIncidentAcknowledgementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BorderService_GetIncidentAcknowledgementStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetIncidentAcknowledgementStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).GetIncidentAcknowledgementStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_GetIncidentAcknowledgementStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).GetIncidentAcknowledgementStatus(ctx, req.(*GetIncidentAcknowledgementStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BorderService_ListIncidentAcknowledgementStatuses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIncidentAcknowledgementStatusesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BorderServiceServer).ListIncidentAcknowledgementStatuses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BorderService_ListIncidentAcknowledgementStatuses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BorderServiceServer).ListIncidentAcknowledgementStatuses(ctx, req.(*ListIncidentAcknowledgementStatusesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BorderService_GetTradeReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTradeReportRequest)
 	if err := dec(in); err != nil {
@@ -974,6 +1266,38 @@ var BorderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UndeleteBorderIncident",
 			Handler:    _BorderService_UndeleteBorderIncident_Handler,
+		},
+		{
+			MethodName: "GetIncidentAcknowledgement",
+			Handler:    _BorderService_GetIncidentAcknowledgement_Handler,
+		},
+		{
+			MethodName: "ListIncidentAcknowledgements",
+			Handler:    _BorderService_ListIncidentAcknowledgements_Handler,
+		},
+		{
+			MethodName: "CreateIncidentAcknowledgement",
+			Handler:    _BorderService_CreateIncidentAcknowledgement_Handler,
+		},
+		{
+			MethodName: "UpdateIncidentAcknowledgement",
+			Handler:    _BorderService_UpdateIncidentAcknowledgement_Handler,
+		},
+		{
+			MethodName: "DeleteIncidentAcknowledgement",
+			Handler:    _BorderService_DeleteIncidentAcknowledgement_Handler,
+		},
+		{
+			MethodName: "UndeleteIncidentAcknowledgement",
+			Handler:    _BorderService_UndeleteIncidentAcknowledgement_Handler,
+		},
+		{
+			MethodName: "GetIncidentAcknowledgementStatus",
+			Handler:    _BorderService_GetIncidentAcknowledgementStatus_Handler,
+		},
+		{
+			MethodName: "ListIncidentAcknowledgementStatuses",
+			Handler:    _BorderService_ListIncidentAcknowledgementStatuses_Handler,
 		},
 		{
 			MethodName: "GetTradeReport",

@@ -334,7 +334,8 @@ type SearchRecordsRequest struct {
 	// signatory.name, signed_place; delegations: display_name, leader;
 	// friendship-associations: display_name; border-gates: display_name,
 	// counterpart_name; border-markers: number; border-incidents:
-	// display_name; trade-reports: border_gate; projects: display_name,
+	// display_name; incident-acknowledgements: nothing; trade-reports:
+	// border_gate; projects: display_name,
 	// investor, location; promotion-events: display_name, location;
 	// investor-leads: investor. Text without a letter or digit is refused.
 	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`

@@ -1,0 +1,273 @@
+package border_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/provex/provex/auth"
+	"github.com/provex/provex/client"
+	"github.com/provex/provex/federation"
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	"github.com/provex/provex/internal/freeport"
+	"github.com/provex/provex/pki"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/server"
+	"github.com/provex/provex/services/border"
+)
+
+type node struct {
+	border borderv1.BorderServiceClient
+	http   string
+	token  string
+}
+
+// startNodes runs a node per member, each on its own SQLite file, the
+// provinces syncing through the ministry's node, as deployed.
+func startNodes(t *testing.T, provinces ...string) map[string]node {
+	t.Helper()
+	members := append(append([]string(nil), provinces...), resource.Ministry)
+	addrs, err := freeport.Addrs(len(members))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, keys, err := federation.DevFederation(members, addrs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CA = ca.CertPEM()
+	nodes := map[string]node{}
+	for _, id := range members {
+		peers := []string{resource.Ministry}
+		if id == resource.Ministry {
+			peers = provinces
+		}
+		cert, err := ca.IssueTLS(id, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			Keys: keys[id], Manifest: m, Peers: peers, SyncInterval: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Cert: &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Serve(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		token, err := n.IssueToken(ctx, auth.RoleEditor, "test", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := client.Dial(n.GRPCAddr(), client.WithToken(token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		nodes[id] = node{border: borderv1.NewBorderServiceClient(c.Conn()), http: n.HTTPAddr(), token: token}
+	}
+	return nodes
+}
+
+// waitStatus asks member's node for the incident's status until ok accepts
+// it, and fails t at the deadline.
+func waitStatus(t *testing.T, n node, member, incident string, ok func(*borderv1.IncidentAcknowledgementStatus) bool) *borderv1.IncidentAcknowledgementStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := n.border.GetIncidentAcknowledgementStatus(context.Background(), &borderv1.GetIncidentAcknowledgementStatusRequest{Incident: incident})
+		if err == nil && ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status of %s never as wanted: %v, %v", member, incident, st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func byProvince(st *borderv1.IncidentAcknowledgementStatus) map[string]*borderv1.ProvinceAcknowledgement {
+	out := map[string]*borderv1.ProvinceAcknowledgement{}
+	for _, p := range st.GetProvinces() {
+		out[p.GetProvince()] = p
+	}
+	return out
+}
+
+// violation is the field of err's only BadRequest violation and its
+// reason, or fails t unless err is INVALID_ARGUMENT with one.
+func violation(t *testing.T, err error) (field, reason string) {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("got %v, want INVALID_ARGUMENT", err)
+	}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			return br.GetFieldViolations()[0].GetField(), br.GetFieldViolations()[0].GetReason()
+		}
+	}
+	t.Fatalf("INVALID_ARGUMENT without a field violation: %v", err)
+	return "", ""
+}
+
+// TestIncidentAcknowledgedAcrossNodes: Cao Bằng notifies Lạng Sơn and
+// Quảng Ninh of an incident; Lạng Sơn's node acknowledges it with a record
+// of its own. Once synced, the owner's node, the ministry's and Lạng Sơn's
+// all say Lạng Sơn acknowledged (when, after how long) and Quảng Ninh is
+// waiting, and the ministry's national list of waiting incidents has it
+// until Quảng Ninh acknowledges too.
+func TestIncidentAcknowledgedAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, "cao-bang", "lang-son", "quang-ninh")
+	occur := time.Now().Add(-48 * time.Hour)
+	incident, err := nodes["cao-bang"].border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{
+		Parent: "provinces/cao-bang", BorderIncidentId: "ta-lung-crossing",
+		BorderIncident: &borderv1.BorderIncident{DisplayName: "Illegal crossing near Tà Lùng", Category: borderv1.BorderIncident_CATEGORY_ILLEGAL_CROSSING,
+			OccurTime: timestamppb.New(occur), NotifyProvinces: []string{"lang-son", "quang-ninh"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := incident.GetName()
+
+	// Before anyone acknowledges: both wait, from the incident's create_time.
+	st := waitStatus(t, nodes["cao-bang"], "cao-bang", name, func(*borderv1.IncidentAcknowledgementStatus) bool { return true })
+	if st.GetAcknowledgedCount() != 0 || st.GetWaitingCount() != 2 || len(st.GetProvinces()) != 2 || st.GetProvinces()[0].GetProvince() != "lang-son" {
+		t.Fatalf("fresh incident: %v", st)
+	}
+
+	ackTime := time.Now().Truncate(time.Second)
+	ack, err := nodes["lang-son"].border.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{
+		Parent:                  "provinces/lang-son",
+		IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: name, AcknowledgeTime: timestamppb.New(ackTime), Note: "Border guard post Tân Thanh informed"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ministry is not notified: its acknowledgement is its own record,
+	// and counts for nobody.
+	if _, err := nodes[resource.Ministry].border.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{
+		Parent: "provinces/mofa", IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: name},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, member := range []string{"cao-bang", resource.Ministry, "lang-son"} {
+		st := waitStatus(t, nodes[member], member, name, func(st *borderv1.IncidentAcknowledgementStatus) bool { return st.GetAcknowledgedCount() == 1 })
+		p := byProvince(st)
+		if got := p["lang-son"]; got.GetAcknowledgement() != ack.GetName() || !got.GetAcknowledgeTime().AsTime().Equal(ackTime) ||
+			got.GetWait().AsDuration() != max(ackTime.Sub(incident.GetCreateTime().AsTime()), 0) {
+			t.Errorf("%s: lang-son %v, want acknowledged by %s at %v", member, got, ack.GetName(), ackTime)
+		}
+		if got := p["quang-ninh"]; got.GetAcknowledgement() != "" || got.GetAcknowledgeTime() != nil || got.GetWait().AsDuration() <= 0 {
+			t.Errorf("%s: quang-ninh %v, want waiting", member, got)
+		}
+		if st.GetWaitingCount() != 1 || len(st.GetProvinces()) != 2 {
+			t.Errorf("%s: waiting_count %d of %d, want 1 of 2", member, st.GetWaitingCount(), len(st.GetProvinces()))
+		}
+	}
+
+	// The national view on the ministry's node: incidents still waiting.
+	waiting := func() []string {
+		resp, err := nodes[resource.Ministry].border.ListIncidentAcknowledgementStatuses(ctx, &borderv1.ListIncidentAcknowledgementStatusesRequest{Parent: "provinces/-", WaitingOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range resp.GetStatuses() {
+			out = append(out, s.GetIncident())
+		}
+		return out
+	}
+	if got := waiting(); len(got) != 1 || got[0] != name {
+		t.Errorf("waiting incidents on the ministry: %v, want [%s]", got, name)
+	}
+
+	// Over HTTP, as the gateway serves it.
+	req, _ := http.NewRequest("GET", "http://"+nodes[resource.Ministry].http+"/v1/"+name+"/acknowledgement-status", nil)
+	req.Header.Set("Authorization", "Bearer "+nodes[resource.Ministry].token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		AcknowledgedCount int `json:"acknowledged_count"`
+		WaitingCount      int `json:"waiting_count"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AcknowledgedCount != 1 || body.WaitingCount != 1 {
+		t.Errorf("HTTP status: %d %+v %v", resp.StatusCode, body, err)
+	}
+	resp.Body.Close()
+
+	if _, err := nodes["quang-ninh"].border.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{
+		Parent: "provinces/quang-ninh", IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: name},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, nodes[resource.Ministry], resource.Ministry, name, func(st *borderv1.IncidentAcknowledgementStatus) bool { return st.GetWaitingCount() == 0 })
+	if got := waiting(); len(got) != 0 {
+		t.Errorf("waiting incidents on the ministry after both acknowledged: %v", got)
+	}
+}
+
+// TestIncidentAcknowledgementRefused: a province acknowledges only another
+// province's incident, named as an incident, and only under its own name.
+func TestIncidentAcknowledgementRefused(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, "cao-bang", "lang-son")
+	ls := nodes["lang-son"].border
+	create := func(parent, incident string) error {
+		_, err := ls.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{
+			Parent: parent, IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: incident}})
+		return err
+	}
+	field, reason := violation(t, create("provinces/lang-son", "provinces/lang-son/border-incidents/own"))
+	if field != "incident_acknowledgement.border_incident" || reason != border.ReasonOwnIncident {
+		t.Errorf("own incident: violation %s (%s)", field, reason)
+	}
+	for _, bad := range []string{"provinces/cao-bang/border-gates/ta-lung", "cao-bang/incident", "provinces/nowhere/border-incidents/x", ""} {
+		if field, _ := violation(t, create("provinces/lang-son", bad)); field != "incident_acknowledgement.border_incident" {
+			t.Errorf("%q: violation of %s", bad, field)
+		}
+	}
+	if err := create("provinces/cao-bang", "provinces/quang-ninh/border-incidents/x"); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("lang-son writing under cao-bang: %v, want PERMISSION_DENIED", err)
+	}
+	ok, err := ls.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{
+		Parent: "provinces/lang-son", IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: "provinces/cao-bang/border-incidents/x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nor may an update turn it into an acknowledgement of its own incident.
+	ok.BorderIncident = "provinces/lang-son/border-incidents/own"
+	if field, _ := violation(t, func() error {
+		_, err := ls.UpdateIncidentAcknowledgement(ctx, &borderv1.UpdateIncidentAcknowledgementRequest{IncidentAcknowledgement: ok})
+		return err
+	}()); field != "incident_acknowledgement.border_incident" {
+		t.Errorf("update to own incident: violation of %s", field)
+	}
+	if _, err := ls.GetIncidentAcknowledgementStatus(ctx, &borderv1.GetIncidentAcknowledgementStatusRequest{Incident: "provinces/cao-bang/border-gates/x"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("status of a gate: %v, want INVALID_ARGUMENT", err)
+	}
+	if _, err := ls.GetIncidentAcknowledgementStatus(ctx, &borderv1.GetIncidentAcknowledgementStatusRequest{Incident: "provinces/cao-bang/border-incidents/unknown"}); status.Code(err) != codes.NotFound {
+		t.Errorf("status of an incident the node does not hold: %v, want NOT_FOUND", err)
+	}
+}
