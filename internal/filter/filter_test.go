@@ -48,14 +48,14 @@ func TestNewSchema(t *testing.T) {
 
 	for _, paths := range [][]string{
 		{"nope"},
-		{"parties"},              // repeated message as a leaf
-		{"display_name.x"},       // not a message
-		{"partner"},              // message that is not Date/Timestamp
-		{"blob"},                 // bytes
-		{"score"},                // double
-		{"numbers"},              // repeated int
-		{"state", "state"},       // duplicate
-		{""},                     // empty
+		{"parties"},        // repeated message as a leaf
+		{"display_name.x"}, // not a message
+		{"partner"},        // message that is not Date/Timestamp
+		{"blob"},           // bytes
+		{"score"},          // double
+		{"numbers"},        // repeated int
+		{"state", "state"}, // duplicate
+		{""},               // empty
 		{"partner.country_code", "partner_country_code"}, // same column
 	} {
 		if _, err := NewSchema(resourceDesc, paths...); err == nil {
