@@ -71,10 +71,10 @@ func fieldViolations(t *testing.T, err error) []violation {
 func TestRules(t *testing.T) {
 	v := newValidator(t)
 	party := func(cc, sub string) func(*twinningv1.Delegation) {
-			return func(d *twinningv1.Delegation) {
-				d.ForeignParties = []*typev1.ForeignParty{{Name: "Pingxiang", CountryCode: "CN", Subdivision: "CN-GX"}, {Name: "p", CountryCode: cc, Subdivision: sub, Locality: "Longzhou county"}}
-			}
+		return func(d *twinningv1.Delegation) {
+			d.ForeignParties = []*typev1.ForeignParty{{Name: "Pingxiang", CountryCode: "CN", Subdivision: "CN-GX"}, {Name: "p", CountryCode: cc, Subdivision: sub, Locality: "Longzhou county"}}
 		}
+	}
 	incident := func(edit func(*borderv1.BorderIncident)) *borderv1.BorderIncident {
 		bi := &borderv1.BorderIncident{DisplayName: "Flood at marker 836", Category: 1,
 			OccurTime: timestamppb.New(time.Date(2024, 9, 8, 6, 0, 0, 0, time.UTC))}
