@@ -202,15 +202,15 @@ func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...s
 // The kinds, in the order services declare them.
 var (
 	Partnerships = newKind("partnerships", "partnership", &twinningv1.Partnership{},
-		"display_name", "kind", "state", "partner.country_code", "local_unit.level", "established_date", "fields").
-		searching("display_name", "partner.name", "local_unit.name")
+		"display_name", "kind", "state", "partner.country_code", "partner.subdivision", "local_unit.level", "established_date", "fields").
+		searching("display_name", "partner.name", "partner.locality", "local_unit.name")
 	Agreements = newKind("agreements", "agreement", &twinningv1.Agreement{},
-		"display_name", "kind", "state", "partner_countries", "signed_date", "effective_date", "expiry_date",
+		"display_name", "kind", "state", "partner_countries", "foreign_parties.subdivision", "signed_date", "effective_date", "expiry_date",
 		"consultation.state", "report_date", "partnership").
-		searching("display_name", "foreign_parties.name", "signatory.name", "signed_place")
+		searching("display_name", "foreign_parties.name", "foreign_parties.locality", "signatory.name", "signed_place")
 	Delegations = newKind("delegations", "delegation", &twinningv1.Delegation{},
-		"display_name", "direction", "level", "countries", "start_date", "end_date", "member_count", "foreigner_count").
-		searching("display_name", "leader")
+		"display_name", "direction", "level", "countries", "foreign_parties.subdivision", "start_date", "end_date", "member_count", "foreigner_count").
+		searching("display_name", "leader", "foreign_parties.name", "foreign_parties.locality")
 	FriendshipAssociations = newKind("friendship-associations", "friendship_association", &twinningv1.FriendshipAssociation{},
 		"display_name", "partner_country", "state", "founded_date", "member_count").
 		searching("display_name")

@@ -64,19 +64,19 @@ func buildBacNinh(g *gen) {
 	// Partnerships and the four agreements of 2023.
 	nanningP := g.add(Partnerships, "nanning", &twinningv1.Partnership{
 		DisplayName: "Bắc Giang – Nanning City (Guangxi)", LocalUnit: local(typev1.LocalLevel_LOCAL_LEVEL_PROVINCE, "Bắc Giang province"),
-		Partner: party("Nanning City", "CN", "city"), Kind: twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION,
+		Partner: in(party("Nanning City", "CN", "city"), "CN-GX", "Nanning"), Kind: twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION,
 		State: twinningv1.Partnership_STATE_ACTIVE, EstablishedDate: date(2023, 4, 0),
 		Fields: []string{"agricultural trade", "lychee export", "logistics", "investment"}, Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 	oudomxayP := g.add(Partnerships, "oudomxay", &twinningv1.Partnership{
 		DisplayName: "Bắc Giang – Oudomxay province (Laos)", LocalUnit: local(typev1.LocalLevel_LOCAL_LEVEL_PROVINCE, "Bắc Giang province"),
-		Partner: party("Oudomxay province", "LA", "province"), Kind: twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION,
+		Partner: in(party("Oudomxay province", "LA", "province"), "LA-OU", ""), Kind: twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION,
 		State: twinningv1.Partnership_STATE_ACTIVE, EstablishedDate: date(2015, 0, 0),
 		Fields: []string{"education", "agriculture", "culture"}, Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 	gimhaeP := g.add(Partnerships, "gimhae", &twinningv1.Partnership{
 		DisplayName: "Bắc Giang – Gimhae city (Republic of Korea)", LocalUnit: local(typev1.LocalLevel_LOCAL_LEVEL_PROVINCE, "Bắc Giang province"),
-		Partner: party("Gimhae city", "KR", "city"), Kind: twinningv1.Partnership_KIND_TWINNING,
+		Partner: in(party("Gimhae city", "KR", "city"), "KR-48", "Gimhae"), Kind: twinningv1.Partnership_KIND_TWINNING,
 		State: twinningv1.Partnership_STATE_ACTIVE, EstablishedDate: date(2018, 0, 0),
 		Fields: []string{"labour", "investment", "culture"}, Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
@@ -89,10 +89,10 @@ func buildBacNinh(g *gen) {
 		place            string
 		fields           []string
 	}{
-		{"nanning-mou-2023", "Memorandum of understanding on friendly cooperation between Bắc Giang province and Nanning City", nanningP, twinningv1.Agreement_KIND_MOU, party("Nanning Municipal People's Government", "CN", "city"), ymd(2023, 4, 12), 5, "Nanning", []string{"trade", "agriculture", "logistics"}},
-		{"oudomxay-2023", "Cooperation agreement between Bắc Giang and Oudomxay provinces for 2023–2027", oudomxayP, twinningv1.Agreement_KIND_INTERNATIONAL_AGREEMENT, party("Oudomxay province", "LA", "province"), ymd(2023, 6, 20), 5, "Bắc Giang", []string{"education", "agriculture"}},
-		{"gimhae-2023", "Cooperation programme between Bắc Giang province and Gimhae city, 2023–2025", gimhaeP, twinningv1.Agreement_KIND_COOPERATION_PROGRAMME, party("Gimhae city", "KR", "city"), ymd(2023, 8, 29), 3, "Gimhae", []string{"labour", "investment"}},
-		{"chongzuo-2023", "Cooperation agreement on agricultural trade and border clearance of lychee with Chongzuo City", "", twinningv1.Agreement_KIND_INTERNATIONAL_AGREEMENT, party("Chongzuo City People's Government", "CN", "city"), ymd(2023, 5, 26), 3, "Bắc Giang", []string{"trade", "agriculture"}},
+		{"nanning-mou-2023", "Memorandum of understanding on friendly cooperation between Bắc Giang province and Nanning City", nanningP, twinningv1.Agreement_KIND_MOU, in(party("Nanning Municipal People's Government", "CN", "city"), "CN-GX", "Nanning"), ymd(2023, 4, 12), 5, "Nanning", []string{"trade", "agriculture", "logistics"}},
+		{"oudomxay-2023", "Cooperation agreement between Bắc Giang and Oudomxay provinces for 2023–2027", oudomxayP, twinningv1.Agreement_KIND_INTERNATIONAL_AGREEMENT, in(party("Oudomxay province", "LA", "province"), "LA-OU", ""), ymd(2023, 6, 20), 5, "Bắc Giang", []string{"education", "agriculture"}},
+		{"gimhae-2023", "Cooperation programme between Bắc Giang province and Gimhae city, 2023–2025", gimhaeP, twinningv1.Agreement_KIND_COOPERATION_PROGRAMME, in(party("Gimhae city", "KR", "city"), "KR-48", "Gimhae"), ymd(2023, 8, 29), 3, "Gimhae", []string{"labour", "investment"}},
+		{"chongzuo-2023", "Cooperation agreement on agricultural trade and border clearance of lychee with Chongzuo City", "", twinningv1.Agreement_KIND_INTERNATIONAL_AGREEMENT, in(party("Chongzuo City People's Government", "CN", "city"), "CN-GX", "Chongzuo"), ymd(2023, 5, 26), 3, "Bắc Giang", []string{"trade", "agriculture"}},
 	}
 	if len(agrs) != BacGiangAgreements {
 		panic("sampledata: Bắc Giang agreements")

@@ -27,11 +27,11 @@ func buildNgheAn(g *gen) {
 		p   *typev1.ForeignParty
 		est *typev1.Date
 	}{
-		{"xiangkhouang", party("Xiangkhouang province", "LA", "province"), date(1998, 0, 0)},
-		{"houaphanh", party("Houaphanh province", "LA", "province"), date(2002, 0, 0)},
-		{"bolikhamxay", party("Bolikhamxay province", "LA", "province"), date(2004, 0, 0)},
-		{"vientiane-capital", party("Vientiane Capital", "LA", "city"), date(2019, 0, 0)},
-		{"luang-prabang", party("Luang Prabang province", "LA", "province"), date(2022, 0, 0)},
+		{"xiangkhouang", in(party("Xiangkhouang province", "LA", "province"), "LA-XI", ""), date(1998, 0, 0)},
+		{"houaphanh", in(party("Houaphanh province", "LA", "province"), "LA-HO", ""), date(2002, 0, 0)},
+		{"bolikhamxay", in(party("Bolikhamxay province", "LA", "province"), "LA-BL", ""), date(2004, 0, 0)},
+		{"vientiane-capital", in(party("Vientiane Capital", "LA", "city"), "LA-VT", ""), date(2019, 0, 0)},
+		{"luang-prabang", in(party("Luang Prabang province", "LA", "province"), "LA-LP", ""), date(2022, 0, 0)},
 	}
 	pnames := map[string]string{}
 	for _, p := range pships {

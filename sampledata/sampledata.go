@@ -259,6 +259,14 @@ func party(name, country, level string) *typev1.ForeignParty {
 	return &typev1.ForeignParty{Name: name, CountryCode: country, Level: level}
 }
 
+// in places a party in its ISO 3166-2 subdivision and locality, so that
+// "agreements with Guangxi localities" (foreign_parties.subdivision:CN-GX)
+// finds the sample records.
+func in(p *typev1.ForeignParty, subdivision, locality string) *typev1.ForeignParty {
+	p.Subdivision, p.Locality = subdivision, locality
+	return p
+}
+
 func local(level typev1.LocalLevel, name string) *typev1.LocalUnit {
 	return &typev1.LocalUnit{Level: level, Name: name}
 }

@@ -13,6 +13,7 @@ import (
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/resource"
 )
@@ -457,4 +458,49 @@ func check[T comparable](t *testing.T, what string, got, want T) {
 	if got != want {
 		t.Errorf("%s = %v, want %v", what, got, want)
 	}
+}
+
+// TestForeignPartySubdivisions: the sample agreements answer "agreements
+// with Guangxi localities" (Cao Bằng, and Bắc Giang's under Bắc Ninh) and
+// "with Lao provinces" (Nghệ An), and every subdivision is its party's
+// country's.
+func TestForeignPartySubdivisions(t *testing.T) {
+	with := func(province, subdivisionPrefix string) int {
+		n := 0
+		for _, a := range collect[*twinningv1.Agreement](For(province), Agreements) {
+			for _, p := range a.ForeignParties {
+				if p.Subdivision != "" && !strings.HasPrefix(p.Subdivision, p.CountryCode+"-") {
+					t.Errorf("%s: party %q in %s of %s", a.DisplayName, p.Name, p.Subdivision, p.CountryCode)
+				}
+			}
+			if anySubdivision(a.ForeignParties, func(s string) bool { return strings.HasPrefix(s, subdivisionPrefix) }) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := with("cao-bang", "CN-GX"); n < 40 {
+		t.Errorf("Cao Bằng: %d agreements with Guangxi localities, want most of its 69", n)
+	}
+	if n := with("cao-bang", "CN-YN"); n == 0 {
+		t.Error("Cao Bằng: no agreement with a Yunnan party")
+	}
+	if n := with("bac-ninh", "CN-GX"); n != 2 {
+		t.Errorf("Bắc Ninh: %d agreements with Guangxi localities (Nanning, Chongzuo), want 2", n)
+	}
+	if n := with("nghe-an", "LA-"); n == 0 {
+		t.Error("Nghệ An: no agreement with a Lao province")
+	}
+	if n := with("nghe-an", "LA-XI"); n == 0 {
+		t.Error("Nghệ An: no agreement with Xiangkhouang")
+	}
+}
+
+func anySubdivision(parties []*typev1.ForeignParty, f func(subdivision string) bool) bool {
+	for _, p := range parties {
+		if f(p.Subdivision) {
+			return true
+		}
+	}
+	return false
 }

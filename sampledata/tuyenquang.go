@@ -31,17 +31,17 @@ func buildTuyenQuang(g *gen) {
 		flds  []string
 		notes string
 	}{
-		{"xieng-khouang", tq, party("Xieng Khouang province", "LA", "province"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2008, 0, 0), []string{"agriculture", "education", "health", "culture"}, "Training of Lao students in Tuyên Quang; agricultural demonstration models."},
-		{"phongsaly", tq, party("Phongsaly province", "LA", "province"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2016, 0, 0), []string{"education", "agriculture", "trade"}, ""},
-		{"chungcheongbuk-do", tq, party("Chungcheongbuk-do", "KR", "province"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2018, 0, 0), []string{"labour", "investment", "agriculture", "education"}, "Seasonal workers programme."},
+		{"xieng-khouang", tq, in(party("Xieng Khouang province", "LA", "province"), "LA-XI", ""), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2008, 0, 0), []string{"agriculture", "education", "health", "culture"}, "Training of Lao students in Tuyên Quang; agricultural demonstration models."},
+		{"phongsaly", tq, in(party("Phongsaly province", "LA", "province"), "LA-PH", ""), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2016, 0, 0), []string{"education", "agriculture", "trade"}, ""},
+		{"chungcheongbuk-do", tq, in(party("Chungcheongbuk-do", "KR", "province"), "KR-43", ""), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2018, 0, 0), []string{"labour", "investment", "agriculture", "education"}, "Seasonal workers programme."},
 		{"anseong", tq, party("Anseong city", "KR", "city"), twinningv1.Partnership_KIND_TWINNING, date(2019, 0, 0), []string{"culture", "labour", "agriculture"}, ""},
 		{"buyeo", tq, party("Buyeo County", "KR", "county"), twinningv1.Partnership_KIND_TWINNING, date(2023, 0, 0), []string{"tourism", "culture", "labour"}, ""},
-		{"moriya", tq, party("Moriya city", "JP", "city"), twinningv1.Partnership_KIND_TWINNING, date(2022, 0, 0), []string{"education", "labour", "culture"}, ""},
+		{"moriya", tq, in(party("Moriya city", "JP", "city"), "JP-08", "Moriya"), twinningv1.Partnership_KIND_TWINNING, date(2022, 0, 0), []string{"education", "labour", "culture"}, ""},
 		{"benguet", tq, party("Benguet province", "PH", "province"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2017, 0, 0), []string{"agriculture", "tourism", "culture"}, ""},
 		{"mecklenburg-vorpommern", tq, party("Mecklenburg-Vorpommern", "DE", "state"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2024, 0, 0), []string{"vocational training", "renewable energy", "tourism"}, "Contacts with the districts of Rostock and Güstrow."},
-		{"yunnan", hg, party("Yunnan province", "CN", "province"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2009, 0, 0), []string{"border management", "trade", "transport"}, "Relationship of the former Hà Giang province."},
-		{"wenshan", hg, party("Wenshan Zhuang and Miao Autonomous Prefecture", "CN", "prefecture"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2009, 0, 0), []string{"border management", "trade", "tourism"}, "Relationship of the former Hà Giang province; joint working group on the Thanh Thủy – Tianbao gate."},
-		{"guangxi", hg, party("Guangxi Zhuang Autonomous Region", "CN", "region"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2012, 0, 0), []string{"border management", "trade"}, "Spring meeting of the Party secretaries of the border provinces with Guangxi."},
+		{"yunnan", hg, in(party("Yunnan province", "CN", "province"), "CN-YN", ""), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2009, 0, 0), []string{"border management", "trade", "transport"}, "Relationship of the former Hà Giang province."},
+		{"wenshan", hg, in(party("Wenshan Zhuang and Miao Autonomous Prefecture", "CN", "prefecture"), "CN-YN", "Wenshan"), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2009, 0, 0), []string{"border management", "trade", "tourism"}, "Relationship of the former Hà Giang province; joint working group on the Thanh Thủy – Tianbao gate."},
+		{"guangxi", hg, in(party("Guangxi Zhuang Autonomous Region", "CN", "region"), "CN-GX", ""), twinningv1.Partnership_KIND_FRIENDSHIP_COOPERATION, date(2012, 0, 0), []string{"border management", "trade"}, "Spring meeting of the Party secretaries of the border provinces with Guangxi."},
 	}
 	pnames := map[string]string{}
 	for _, p := range pships {

@@ -12,7 +12,9 @@
 //	Date       INTEGER year*10000 + month*100 + day; 0 when unset, so unset sorts first
 //	Timestamp  INTEGER Unix nanoseconds; 0 when unset, so unset compares as 1970-01-01T00:00:00Z
 //
-// Repeated string and enum fields live in a side table
+// Repeated string and enum fields, and string and enum fields reached
+// through one repeated message field ("foreign_parties.subdivision": the
+// set values of each element), live in a side table
 // record_elements(list, value, record) with one TEXT row per distinct
 // element, list being ListID of the kind and the field's path; repeated
 // enums store the value's full NAME there.

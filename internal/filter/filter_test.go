@@ -48,14 +48,14 @@ func TestNewSchema(t *testing.T) {
 
 	for _, paths := range [][]string{
 		{"nope"},
-		{"parties.country_code"}, // repeated in the middle
-		{"display_name.x"},       // not a message
-		{"partner"},              // message that is not Date/Timestamp
-		{"blob"},                 // bytes
-		{"score"},                // double
-		{"numbers"},              // repeated int
-		{"state", "state"},       // duplicate
-		{""},                     // empty
+		{"parties"},        // repeated message as a leaf
+		{"display_name.x"}, // not a message
+		{"partner"},        // message that is not Date/Timestamp
+		{"blob"},           // bytes
+		{"score"},          // double
+		{"numbers"},        // repeated int
+		{"state", "state"}, // duplicate
+		{""},               // empty
 		{"partner.country_code", "partner_country_code"}, // same column
 	} {
 		if _, err := NewSchema(resourceDesc, paths...); err == nil {
@@ -64,6 +64,45 @@ func TestNewSchema(t *testing.T) {
 	}
 	if s, err := NewSchema(resourceDesc, "big", "signed_date.year"); err != nil || s.Fields()[0].Type != Int || s.Fields()[1].Type != Int {
 		t.Errorf("NewSchema(big, signed_date.year) = %v, %v", s, err)
+	}
+}
+
+// TestThroughRepeatedMessage checks a path through a repeated message
+// field: it is a repeated field whose elements are the set leaves, so a
+// party without the leaf (recorded before it existed) adds none.
+func TestThroughRepeatedMessage(t *testing.T) {
+	s, err := NewSchema(resourceDesc, "parties.country_code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.Fields()[0]
+	if f.Type != String || !f.Repeated || f.Column != "parties_country_code" {
+		t.Fatalf("parties.country_code = %+v, want a repeated string", f)
+	}
+	m := dynamicpb.NewMessage(resourceDesc)
+	if got := f.Values(m); len(got) != 0 {
+		t.Errorf("no parties: %#v", got)
+	}
+	parties := m.Mutable(resourceDesc.Fields().ByName("parties")).List()
+	partyDesc := resourceDesc.Fields().ByName("parties").Message()
+	for _, cc := range []string{"CN", "", "LA", "CN"} {
+		p := dynamicpb.NewMessage(partyDesc)
+		if cc != "" {
+			p.Set(partyDesc.Fields().ByName("country_code"), protoreflect.ValueOfString(cc))
+		}
+		parties.Append(protoreflect.ValueOfMessage(p))
+	}
+	if got, want := f.Values(m), []any{"CN", "LA", "CN"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Values = %#v, want %#v", got, want)
+	}
+	if _, err := Parse("parties.country_code:LA", s); err != nil {
+		t.Errorf("':' on it: %v", err)
+	}
+	if _, err := Parse(`parties.country_code = "LA"`, s); err == nil {
+		t.Error("'=' on it succeeded; only ':' applies to repeated fields")
+	}
+	if _, err := ParseOrderBy("parties.country_code", s); err == nil {
+		t.Error("ordering by it succeeded")
 	}
 }
 

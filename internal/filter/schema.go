@@ -54,6 +54,11 @@ type Field struct {
 	Enum     protoreflect.EnumDescriptor // set when Type == Enum
 
 	chain []protoreflect.FieldDescriptor // from the root message to the leaf
+	// through is 1 + the index in the path of the repeated message field
+	// it goes through ("foreign_parties" of "foreign_parties.subdivision"),
+	// 0 when none. Such a field is Repeated: its values are the leaf's set
+	// values in each element.
+	through int
 }
 
 // Schema is the set of documented fields of one resource message.
@@ -66,7 +71,11 @@ type Schema struct {
 // NewSchema builds a schema from the message descriptor and dotted paths.
 // A path may walk through singular message fields; its leaf must be a string,
 // integer, bool, enum, provex.type.v1.Date or google.protobuf.Timestamp field,
-// or a repeated string or enum field.
+// or a repeated string or enum field. A path may also go through one
+// repeated message field to a singular string or enum leaf
+// ("foreign_parties.subdivision"): it is then a repeated field whose
+// elements are the leaf's set values in every element of the list, so that
+// a record's parts are filterable without a copy of them in another field.
 func NewSchema(md protoreflect.MessageDescriptor, paths ...string) (*Schema, error) {
 	s := &Schema{md: md, byPath: make(map[string]int, len(paths))}
 	columns := make(map[string]string, len(paths))
@@ -119,11 +128,14 @@ func newField(md protoreflect.MessageDescriptor, path string) (Field, error) {
 		if i == len(names)-1 {
 			break
 		}
-		if fd.Cardinality() == protoreflect.Repeated {
-			return fail("%q is repeated; only the last field of a path may be repeated", name)
-		}
 		if fd.Message() == nil {
 			return fail("%q is not a message field", name)
+		}
+		if fd.Cardinality() == protoreflect.Repeated {
+			if fd.IsMap() || f.through > 0 {
+				return fail("%q is repeated; a path may go through one repeated message field, not a map or a second list", name)
+			}
+			f.through = i + 1
 		}
 		cur = fd.Message()
 	}
@@ -132,6 +144,15 @@ func newField(md protoreflect.MessageDescriptor, path string) (Field, error) {
 		return fail("map fields are not filterable")
 	}
 	f.Repeated = leaf.Cardinality() == protoreflect.Repeated
+	if f.through > 0 {
+		if f.Repeated {
+			return fail("%q is repeated; only the last field of a path may be repeated", leaf.Name())
+		}
+		if leaf.Kind() != protoreflect.StringKind && leaf.Kind() != protoreflect.EnumKind {
+			return fail("only string and enum fields are filterable through the repeated field %q", f.chain[f.through-1].Name())
+		}
+		f.Repeated = true
+	}
 	switch leaf.Kind() {
 	case protoreflect.StringKind:
 		f.Type = String
@@ -180,6 +201,9 @@ func (s *Schema) Lookup(path string) (Field, bool) {
 // for a non-repeated field (the zero encoding when the field or an enclosing
 // message is unset), one per element for a repeated field.
 func (f Field) Values(m protoreflect.Message) []any {
+	if f.through > 0 {
+		return f.throughValues(m)
+	}
 	for _, fd := range f.chain[:len(f.chain)-1] {
 		if !m.Has(fd) {
 			return f.zero()
@@ -215,6 +239,39 @@ func (f Field) Values(m protoreflect.Message) []any {
 		return []any{unixNanos(intField(ts, "seconds"), intField(ts, "nanos"))}
 	}
 	return []any{encodeScalar(f.Type, m.Get(leaf))}
+}
+
+// throughValues returns the set leaf values of a path through a repeated
+// message field, one per element that has one: an element without the
+// leaf (a party recorded before it existed) adds nothing, so "field:*"
+// means some element has it.
+func (f Field) throughValues(m protoreflect.Message) []any {
+	var out []any
+	var walk func(m protoreflect.Message, chain []protoreflect.FieldDescriptor)
+	walk = func(m protoreflect.Message, chain []protoreflect.FieldDescriptor) {
+		fd := chain[0]
+		if !m.Has(fd) {
+			return
+		}
+		if len(chain) == 1 {
+			if f.Type == Enum {
+				out = append(out, enumName(f.Enum, m.Get(fd).Enum()))
+			} else {
+				out = append(out, m.Get(fd).String())
+			}
+			return
+		}
+		if fd.IsList() {
+			list := m.Get(fd).List()
+			for i := range list.Len() {
+				walk(list.Get(i).Message(), chain[1:])
+			}
+			return
+		}
+		walk(m.Get(fd).Message(), chain[1:])
+	}
+	walk(m, f.chain)
+	return out
 }
 
 func (f Field) zero() []any {

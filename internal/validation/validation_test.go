@@ -70,6 +70,11 @@ func fieldViolations(t *testing.T, err error) []violation {
 // reported once, on the exact field, with the rule's reason.
 func TestRules(t *testing.T) {
 	v := newValidator(t)
+	party := func(cc, sub string) func(*twinningv1.Delegation) {
+		return func(d *twinningv1.Delegation) {
+			d.ForeignParties = []*typev1.ForeignParty{{Name: "Pingxiang", CountryCode: "CN", Subdivision: "CN-GX"}, {Name: "p", CountryCode: cc, Subdivision: sub, Locality: "Longzhou county"}}
+		}
+	}
 	incident := func(edit func(*borderv1.BorderIncident)) *borderv1.BorderIncident {
 		bi := &borderv1.BorderIncident{DisplayName: "Flood at marker 836", Category: 1,
 			OccurTime: timestamppb.New(time.Date(2024, 9, 8, 6, 0, 0, 0, time.UTC))}
@@ -128,6 +133,21 @@ func TestRules(t *testing.T) {
 		{"country ZZ", delegation(func(d *twinningv1.Delegation) { d.Countries = []string{"ZZ"} }), "", "countries[0]", "string.iso3166_alpha2"},
 		{"country GB VN LA KH", delegation(func(d *twinningv1.Delegation) { d.Countries = []string{"GB", "VN", "LA", "KH"} }), "", "", ""},
 		{"lower-case country: one violation", delegation(func(d *twinningv1.Delegation) { d.Countries = []string{"cn"} }), "", "countries[0]", "string.pattern"},
+		{"subdivision Guangxi", delegation(party("CN", "CN-GX")), "", "", ""},
+		{"subdivision Yunnan", delegation(party("CN", "CN-YN")), "", "", ""},
+		{"subdivision Xiangkhouang", delegation(party("LA", "LA-XI")), "", "", ""},
+		{"subdivision Siem Reap", delegation(party("KH", "KH-17")), "", "", ""},
+		{"subdivision Busan", delegation(party("KR", "KR-26")), "", "", ""},
+		{"subdivision Osaka", delegation(party("JP", "JP-27")), "", "", ""},
+		{"subdivision of a country outside the table: form only", delegation(party("FR", "FR-IDF")), "", "", ""},
+		{"subdivision not in the table", delegation(party("CN", "CN-XX")), "delegation.", "delegation.foreign_parties[1].subdivision", "string.iso3166_2"},
+		{"Lao subdivision not in the table", delegation(party("LA", "LA-ZZ")), "", "foreign_parties[1].subdivision", "string.iso3166_2"},
+		{"subdivision bad form", delegation(party("CN", "GX")), "", "foreign_parties[1].subdivision", "string.iso3166_2"},
+		{"subdivision lower case", delegation(party("CN", "cn-gx")), "", "foreign_parties[1].subdivision", "string.iso3166_2"},
+		{"subdivision of another country", delegation(party("LA", "CN-GX")), "delegation.", "delegation.foreign_parties[1].subdivision", "subdivision.country_code"},
+		{"untrimmed locality", delegation(func(d *twinningv1.Delegation) {
+			d.ForeignParties = []*typev1.ForeignParty{{Name: "Pingxiang", CountryCode: "CN", Locality: " Pingxiang"}}
+		}), "", "foreign_parties[0].locality", "string.name"},
 		{"merged-away province in visible_to", delegation(func(d *twinningv1.Delegation) { d.VisibleTo = []string{"lang-son", "bac-giang"} }), "", "visible_to[1]", validation.FieldRuleReason},
 		{"unknown province in visible_to", delegation(func(d *twinningv1.Delegation) { d.VisibleTo = []string{"atlantis"} }), "", "visible_to[0]", validation.FieldRuleReason},
 		{"the ministry in visible_to", delegation(func(d *twinningv1.Delegation) { d.VisibleTo = []string{"mofa"} }), "", "visible_to[0]", validation.FieldRuleReason},

@@ -1,6 +1,6 @@
 // Command isogen writes proto/provex/type/v1/iso.proto, the one table of
-// ISO 3166-1 alpha-2 country codes and ISO 4217 currency codes that provex
-// accepts, from the JSON files of Debian's iso-codes package. The table is a
+// ISO 3166-1 alpha-2 country codes, ISO 3166-2 subdivision codes and ISO
+// 4217 currency codes that provex accepts, from the JSON files of Debian's iso-codes package. The table is a
 // pair of protovalidate predefined rules, so the codes are checked by the
 // same validator (and any other protovalidate implementation) as every other
 // rule of the schema, and the list is visible in the schema itself.
@@ -9,6 +9,12 @@
 // YU, AN) are not in these files, and the 4217 entries that are not money
 // (test and "no currency" codes, precious metals, bond-market units) are
 // dropped, since national totals sum money per currency.
+//
+// Subdivision codes are listed for the countries whose localities the
+// provinces deal with most (subdivisionTable: the neighbours and main
+// partners); a code of another country is accepted by its form alone
+// (CC-XXX), so a record about a new partner is never refused for want of a
+// table, and the table stays a few hundred codes a validator checks fast.
 //
 // Usage, after `apt-get install iso-codes` (CI does not regenerate: the
 // committed iso.proto is the table; run this when iso-codes has a new
@@ -36,6 +42,11 @@ var notMoney = map[string]bool{
 	"XBA": true, "XBB": true, "XBC": true, "XBD": true, // European bond-market units
 }
 
+// subdivisionTable are the countries whose ISO 3166-2 codes are checked
+// against the standard's list: China, Laos and Cambodia (the neighbours),
+// Korea, Japan and Thailand (the main partners of provinces' agreements).
+var subdivisionTable = []string{"CN", "JP", "KH", "KR", "LA", "TH"}
+
 func main() {
 	dir := flag.String("dir", "/usr/share/iso-codes/json", "directory of iso-codes' iso_3166-1.json and iso_4217.json")
 	flag.Parse()
@@ -52,6 +63,11 @@ func main() {
 		fail(err)
 	}
 	currencies = slices.DeleteFunc(currencies, func(c string) bool { return notMoney[c] })
+	subdivisions, _, err := codes(*dir+"/iso_3166-2.json", "3166-2", "code", `^[A-Z]{2}-[A-Z0-9]{1,3}$`)
+	if err != nil {
+		fail(err)
+	}
+	subdivisions = slices.DeleteFunc(subdivisions, func(c string) bool { return !slices.Contains(subdivisionTable, c[:2]) })
 	if version == "" {
 		version = "unknown"
 	}
@@ -60,8 +76,8 @@ func main() {
 
 edition = "2023";
 
-// The ISO 3166-1 and ISO 4217 codes provex accepts, as predefined rules for
-// string fields.
+// The ISO 3166-1, ISO 3166-2 and ISO 4217 codes provex accepts, as
+// predefined rules for string fields.
 package provex.type.v1;
 
 import "buf/validate/validate.proto";
@@ -76,6 +92,15 @@ extend buf.validate.StringRules {
     message: "must be a current ISO 3166-1 alpha-2 country code, e.g. VN, CN, LA, KH, GB"
     expression:
 %s  }];
+  // An ISO 3166-2 subdivision code: two letters, a hyphen and one to three
+  // letters or digits. For %s the code must also be a current one of
+  // the standard's list (%d codes); other countries' codes are checked by
+  // form only. An empty string passes.
+  bool iso3166_2 = 91004 [(buf.validate.predefined).cel = {
+    id: "string.iso3166_2"
+    message: "must be an ISO 3166-2 subdivision code such as CN-GX or LA-XI (for %s, one in the standard's list)"
+    expression:
+%s  }];
   // A current ISO 4217 currency code (%d codes). An empty string passes; a
   // required code also sets a pattern or min_len.
   bool iso4217 = 91003 [(buf.validate.predefined).cel = {
@@ -84,7 +109,9 @@ extend buf.validate.StringRules {
     expression:
 %s  }];
 }
-`, version, len(countries), list(countries), len(currencies), list(currencies))
+`, version, len(countries), list(countries),
+		strings.Join(subdivisionTable, ", "), len(subdivisions), strings.Join(subdivisionTable, ", "), subdivisionList(subdivisions),
+		len(currencies), list(currencies))
 	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
 		fail(err)
 	}
@@ -109,6 +136,16 @@ func list(codes []string) string {
 	}
 	b.WriteString("      \"]\"\n")
 	return b.String()
+}
+
+// subdivisionList renders the subdivision rule: the form, then the list
+// for the countries of subdivisionTable.
+func subdivisionList(codes []string) string {
+	l := list(codes)
+	l = strings.Replace(l, `"!rule || this == '' || this in [`,
+		`"!rule || this == '' || this.matches('^[A-Z]{2}-[A-Z0-9]{1,3}$') && ("`+"\n"+
+			`      "!this.matches('^(`+strings.Join(subdivisionTable, "|")+`)-') || this in [`, 1)
+	return strings.Replace(l, "\"]\"\n", "\"])\"\n", 1)
 }
 
 // codes reads one iso-codes JSON file and returns the sorted values of key.

@@ -165,10 +165,25 @@ func randomRecord(r *rand.Rand, k *resource.Kind, name string) proto.Message {
 	for _, f := range k.Schema.Fields() {
 		parent := m.ProtoReflect()
 		names := strings.Split(f.Path, ".")
+		var through protoreflect.List // a repeated message on the path ("foreign_parties.subdivision")
 		for _, n := range names[:len(names)-1] {
-			parent = parent.Mutable(parent.Descriptor().Fields().ByName(protoreflect.Name(n))).Message()
+			fd := parent.Descriptor().Fields().ByName(protoreflect.Name(n))
+			if fd.IsList() {
+				through = parent.Mutable(fd).List()
+				parent = through.NewElement().Message()
+				continue
+			}
+			parent = parent.Mutable(fd).Message()
 		}
 		fd := parent.Descriptor().Fields().ByName(protoreflect.Name(names[len(names)-1]))
+		if through != nil {
+			for range r.IntN(3) {
+				el := through.NewElement().Message()
+				el.Set(fd, randomValue(r, fd))
+				through.Append(protoreflect.ValueOfMessage(el))
+			}
+			continue
+		}
 		if fd.Cardinality() == protoreflect.Repeated {
 			list := parent.Mutable(fd).List()
 			for range r.IntN(3) {

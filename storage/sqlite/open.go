@@ -42,6 +42,7 @@ import (
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/atomicfile"
+	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -630,7 +631,8 @@ func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	return nil
 }
 
-// reindexKind recomputes k's columns and search text (search.go). A row
+// reindexKind recomputes k's columns, repeated fields' record_elements and
+// search text (search.go). A row
 // whose state cannot be read (its change-log entry is damaged) keeps its
 // columns, and the kind stays listed in reindex, so the next start tries
 // again, once peers have repaired the log; it must not keep the node from
@@ -660,6 +662,14 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	deleteValues, err := tx.PrepareContext(ctx, "DELETE FROM record_elements WHERE list = ? AND record = ?")
+	if err != nil {
+		return err
+	}
+	insertValue, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO record_elements (list, value, record) VALUES (?, ?, ?)")
+	if err != nil {
+		return err
+	}
 	stateCols, from := stateJoin(t, t)
 	rows, err := tx.QueryContext(ctx, "SELECT "+t+".id, "+t+".search_text, "+stateCols+" FROM "+from)
 	if err != nil {
@@ -669,6 +679,7 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		id       int64
 		old, new string // search_text
 		args     []any
+		elements [][]any // per repeated field of k.Schema, in order
 	}
 	var (
 		updates    []row
@@ -695,17 +706,36 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		}
 		text := searchText(k, m)
 		args := []any{text}
+		var elements [][]any
 		for _, f := range k.Schema.Fields() {
-			if !f.Repeated {
+			if f.Repeated {
+				elements = append(elements, f.Values(m.ProtoReflect()))
+			} else {
 				args = append(args, f.Values(m.ProtoReflect())[0])
 			}
 		}
-		updates = append(updates, row{id, old, text, append(args, id)})
+		updates = append(updates, row{id, old, text, append(args, id), elements})
 	}
 	rows.Close()
 	for _, u := range updates {
 		if _, err := update.ExecContext(ctx, u.args...); err != nil {
 			return err
+		}
+		i := 0
+		for _, f := range k.Schema.Fields() {
+			if !f.Repeated {
+				continue
+			}
+			list := filter.ListID(k.Collection, f.Path)
+			if _, err := deleteValues.ExecContext(ctx, list, u.id); err != nil {
+				return err
+			}
+			for _, v := range u.elements[i] {
+				if _, err := insertValue.ExecContext(ctx, list, v, u.id); err != nil {
+					return err
+				}
+			}
+			i++
 		}
 		// The words of the row's text before (none, for a row older than
 		// search_text), then those of its text now.

@@ -330,9 +330,10 @@ type SearchRecordsRequest struct {
 	// be the start of a word: "ta lu" finds "Tà Lùng", "ung" does not.
 	// Searched are the title and the other names a record is looked up by,
 	// per collection: partnerships: display_name, partner.name,
-	// local_unit.name; agreements: display_name, foreign_parties.name,
-	// signatory.name, signed_place; delegations: display_name, leader;
-	// friendship-associations: display_name; border-gates: display_name,
+	// partner.locality, local_unit.name; agreements: display_name,
+	// foreign_parties.name, foreign_parties.locality, signatory.name,
+	// signed_place; delegations: display_name, leader, foreign_parties.name,
+	// foreign_parties.locality; friendship-associations: display_name; border-gates: display_name,
 	// counterpart_name; border-markers: number; border-incidents:
 	// display_name; incident-acknowledgements: nothing; trade-reports:
 	// border_gate; projects: display_name,

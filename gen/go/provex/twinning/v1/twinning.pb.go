@@ -465,7 +465,8 @@ func (FriendshipAssociation_State) EnumDescriptor() ([]byte, []int) {
 // locality: twinning, friendship and cooperation, or the twinning of border
 // residential areas (villages and communes on both sides of the border).
 //
-// Filterable fields: kind, state, partner.country_code, local_unit.level,
+// Filterable fields: kind, state, partner.country_code, partner.subdivision
+// (ISO 3166-2, e.g. partner.subdivision = "CN-GX"), local_unit.level,
 // established_date, fields (has ':'), display_name, create_time, update_time.
 type Partnership struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -635,9 +636,12 @@ func (x *Partnership) GetDeleteTime() *timestamppb.Timestamp {
 // International Agreements, an MoU, a cooperation programme or another
 // document signed with foreign parties. ODA loans and NGO aid are Projects.
 //
-// Filterable fields: kind, state, partner_countries (has ':'), signed_date,
-// effective_date, expiry_date, consultation.state, report_date, partnership,
-// display_name, create_time, update_time.
+// Filterable fields: kind, state, partner_countries (has ':'),
+// foreign_parties.subdivision (has ':': the ISO 3166-2 subdivision of any
+// foreign party, e.g. foreign_parties.subdivision:CN-GX for agreements with
+// Guangxi localities), signed_date, effective_date, expiry_date,
+// consultation.state, report_date, partnership, display_name, create_time,
+// update_time.
 type Agreement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// provinces/{province}/agreements/{agreement}.
@@ -861,9 +865,9 @@ func (x *Agreement) GetDeleteTime() *timestamppb.Timestamp {
 
 // A delegation received by or sent out from the province.
 //
-// Filterable fields: direction, level, countries (has ':'), start_date,
-// end_date, member_count, foreigner_count, display_name, create_time,
-// update_time.
+// Filterable fields: direction, level, countries (has ':'),
+// foreign_parties.subdivision (has ':'), start_date, end_date, member_count,
+// foreigner_count, display_name, create_time, update_time.
 type Delegation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// provinces/{province}/delegations/{delegation}.
@@ -886,15 +890,20 @@ type Delegation struct {
 	Purpose   string   `protobuf:"bytes,12,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	Outcomes  string   `protobuf:"bytes,13,opt,name=outcomes,proto3" json:"outcomes,omitempty"`
 	// Agreements signed during the visit.
-	Agreements    []string               `protobuf:"bytes,14,rep,name=agreements,proto3" json:"agreements,omitempty"`
-	Visibility    v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
-	VisibleTo     []string               `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
-	Etag          string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Agreements []string `protobuf:"bytes,14,rep,name=agreements,proto3" json:"agreements,omitempty"`
+	// The foreign localities and organisations the delegation visited or came
+	// from, each with its country and, where known, its ISO 3166-2
+	// subdivision and locality. countries stays the list of countries;
+	// delegations recorded before this field have only that.
+	ForeignParties []*v1.ForeignParty     `protobuf:"bytes,15,rep,name=foreign_parties,json=foreignParties,proto3" json:"foreign_parties,omitempty"`
+	Visibility     v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	VisibleTo      []string               `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	Etag           string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	DeleteTime     *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Delegation) Reset() {
@@ -1021,6 +1030,13 @@ func (x *Delegation) GetOutcomes() string {
 func (x *Delegation) GetAgreements() []string {
 	if x != nil {
 		return x.Agreements
+	}
+	return nil
+}
+
+func (x *Delegation) GetForeignParties() []*v1.ForeignParty {
+	if x != nil {
+		return x.ForeignParties
 	}
 	return nil
 }
@@ -3088,7 +3104,7 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04:\xec\b\xbaH\xe8\b\x1a\x81\x03\n" +
 	"%expiry_date.not_before_effective_date\x12!must not be before effective_date\x1a\xb4\x02!has(this.effective_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.effective_date.year * 10000 + this.effective_date.month * 100 + this.effective_date.day\x1a\xef\x02\n" +
 	"\"expiry_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\x1a\xef\x02\n" +
-	"\"report_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.report_date) || this.report_date.year * 10000 + (this.report_date.month == 0 ? 1231 : this.report_date.month * 100 + (this.report_date.day == 0 ? 31 : this.report_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\"\x8b\x0e\n" +
+	"\"report_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.report_date) || this.report_date.year * 10000 + (this.report_date.month == 0 ? 1231 : this.report_date.month * 100 + (this.report_date.day == 0 ? 31 : this.report_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\"\xdc\x0e\n" +
 	"\n" +
 	"Delegation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -3109,7 +3125,8 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\boutcomes\x18\r \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\boutcomes\x12(\n" +
 	"\n" +
 	"agreements\x18\x0e \x03(\tB\b\xbaH\x05\x92\x01\x02\x102R\n" +
-	"agreements\x12D\n" +
+	"agreements\x12O\n" +
+	"\x0fforeign_parties\x18\x0f \x03(\v2\x1c.provex.type.v1.ForeignPartyB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x0eforeignParties\x12D\n" +
 	"\n" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
@@ -3401,88 +3418,89 @@ var file_provex_twinning_v1_twinning_proto_depIdxs = []int32{
 	6,  // 23: provex.twinning.v1.Delegation.level:type_name -> provex.twinning.v1.Delegation.Level
 	43, // 24: provex.twinning.v1.Delegation.start_date:type_name -> provex.type.v1.Date
 	43, // 25: provex.twinning.v1.Delegation.end_date:type_name -> provex.type.v1.Date
-	44, // 26: provex.twinning.v1.Delegation.visibility:type_name -> provex.type.v1.Visibility
-	45, // 27: provex.twinning.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
-	45, // 28: provex.twinning.v1.Delegation.update_time:type_name -> google.protobuf.Timestamp
-	45, // 29: provex.twinning.v1.Delegation.delete_time:type_name -> google.protobuf.Timestamp
-	7,  // 30: provex.twinning.v1.FriendshipAssociation.state:type_name -> provex.twinning.v1.FriendshipAssociation.State
-	43, // 31: provex.twinning.v1.FriendshipAssociation.founded_date:type_name -> provex.type.v1.Date
-	44, // 32: provex.twinning.v1.FriendshipAssociation.visibility:type_name -> provex.type.v1.Visibility
-	45, // 33: provex.twinning.v1.FriendshipAssociation.create_time:type_name -> google.protobuf.Timestamp
-	45, // 34: provex.twinning.v1.FriendshipAssociation.update_time:type_name -> google.protobuf.Timestamp
-	45, // 35: provex.twinning.v1.FriendshipAssociation.delete_time:type_name -> google.protobuf.Timestamp
-	8,  // 36: provex.twinning.v1.ListPartnershipsResponse.partnerships:type_name -> provex.twinning.v1.Partnership
-	8,  // 37: provex.twinning.v1.CreatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
-	8,  // 38: provex.twinning.v1.UpdatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
-	46, // 39: provex.twinning.v1.UpdatePartnershipRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 40: provex.twinning.v1.ListAgreementsResponse.agreements:type_name -> provex.twinning.v1.Agreement
-	9,  // 41: provex.twinning.v1.CreateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
-	9,  // 42: provex.twinning.v1.UpdateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
-	46, // 43: provex.twinning.v1.UpdateAgreementRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 44: provex.twinning.v1.ListDelegationsResponse.delegations:type_name -> provex.twinning.v1.Delegation
-	10, // 45: provex.twinning.v1.CreateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
-	10, // 46: provex.twinning.v1.UpdateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
-	46, // 47: provex.twinning.v1.UpdateDelegationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11, // 48: provex.twinning.v1.ListFriendshipAssociationsResponse.friendship_associations:type_name -> provex.twinning.v1.FriendshipAssociation
-	11, // 49: provex.twinning.v1.CreateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
-	11, // 50: provex.twinning.v1.UpdateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
-	46, // 51: provex.twinning.v1.UpdateFriendshipAssociationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 52: provex.twinning.v1.Agreement.Consultation.state:type_name -> provex.twinning.v1.Agreement.ConsultationState
-	43, // 53: provex.twinning.v1.Agreement.Consultation.requested_date:type_name -> provex.type.v1.Date
-	43, // 54: provex.twinning.v1.Agreement.Consultation.opinion_date:type_name -> provex.type.v1.Date
-	12, // 55: provex.twinning.v1.TwinningService.GetPartnership:input_type -> provex.twinning.v1.GetPartnershipRequest
-	13, // 56: provex.twinning.v1.TwinningService.ListPartnerships:input_type -> provex.twinning.v1.ListPartnershipsRequest
-	15, // 57: provex.twinning.v1.TwinningService.CreatePartnership:input_type -> provex.twinning.v1.CreatePartnershipRequest
-	16, // 58: provex.twinning.v1.TwinningService.UpdatePartnership:input_type -> provex.twinning.v1.UpdatePartnershipRequest
-	17, // 59: provex.twinning.v1.TwinningService.DeletePartnership:input_type -> provex.twinning.v1.DeletePartnershipRequest
-	18, // 60: provex.twinning.v1.TwinningService.UndeletePartnership:input_type -> provex.twinning.v1.UndeletePartnershipRequest
-	19, // 61: provex.twinning.v1.TwinningService.GetAgreement:input_type -> provex.twinning.v1.GetAgreementRequest
-	20, // 62: provex.twinning.v1.TwinningService.ListAgreements:input_type -> provex.twinning.v1.ListAgreementsRequest
-	22, // 63: provex.twinning.v1.TwinningService.CreateAgreement:input_type -> provex.twinning.v1.CreateAgreementRequest
-	23, // 64: provex.twinning.v1.TwinningService.UpdateAgreement:input_type -> provex.twinning.v1.UpdateAgreementRequest
-	24, // 65: provex.twinning.v1.TwinningService.DeleteAgreement:input_type -> provex.twinning.v1.DeleteAgreementRequest
-	25, // 66: provex.twinning.v1.TwinningService.UndeleteAgreement:input_type -> provex.twinning.v1.UndeleteAgreementRequest
-	26, // 67: provex.twinning.v1.TwinningService.GetDelegation:input_type -> provex.twinning.v1.GetDelegationRequest
-	27, // 68: provex.twinning.v1.TwinningService.ListDelegations:input_type -> provex.twinning.v1.ListDelegationsRequest
-	29, // 69: provex.twinning.v1.TwinningService.CreateDelegation:input_type -> provex.twinning.v1.CreateDelegationRequest
-	30, // 70: provex.twinning.v1.TwinningService.UpdateDelegation:input_type -> provex.twinning.v1.UpdateDelegationRequest
-	31, // 71: provex.twinning.v1.TwinningService.DeleteDelegation:input_type -> provex.twinning.v1.DeleteDelegationRequest
-	32, // 72: provex.twinning.v1.TwinningService.UndeleteDelegation:input_type -> provex.twinning.v1.UndeleteDelegationRequest
-	33, // 73: provex.twinning.v1.TwinningService.GetFriendshipAssociation:input_type -> provex.twinning.v1.GetFriendshipAssociationRequest
-	34, // 74: provex.twinning.v1.TwinningService.ListFriendshipAssociations:input_type -> provex.twinning.v1.ListFriendshipAssociationsRequest
-	36, // 75: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:input_type -> provex.twinning.v1.CreateFriendshipAssociationRequest
-	37, // 76: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:input_type -> provex.twinning.v1.UpdateFriendshipAssociationRequest
-	38, // 77: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:input_type -> provex.twinning.v1.DeleteFriendshipAssociationRequest
-	39, // 78: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:input_type -> provex.twinning.v1.UndeleteFriendshipAssociationRequest
-	8,  // 79: provex.twinning.v1.TwinningService.GetPartnership:output_type -> provex.twinning.v1.Partnership
-	14, // 80: provex.twinning.v1.TwinningService.ListPartnerships:output_type -> provex.twinning.v1.ListPartnershipsResponse
-	8,  // 81: provex.twinning.v1.TwinningService.CreatePartnership:output_type -> provex.twinning.v1.Partnership
-	8,  // 82: provex.twinning.v1.TwinningService.UpdatePartnership:output_type -> provex.twinning.v1.Partnership
-	8,  // 83: provex.twinning.v1.TwinningService.DeletePartnership:output_type -> provex.twinning.v1.Partnership
-	8,  // 84: provex.twinning.v1.TwinningService.UndeletePartnership:output_type -> provex.twinning.v1.Partnership
-	9,  // 85: provex.twinning.v1.TwinningService.GetAgreement:output_type -> provex.twinning.v1.Agreement
-	21, // 86: provex.twinning.v1.TwinningService.ListAgreements:output_type -> provex.twinning.v1.ListAgreementsResponse
-	9,  // 87: provex.twinning.v1.TwinningService.CreateAgreement:output_type -> provex.twinning.v1.Agreement
-	9,  // 88: provex.twinning.v1.TwinningService.UpdateAgreement:output_type -> provex.twinning.v1.Agreement
-	9,  // 89: provex.twinning.v1.TwinningService.DeleteAgreement:output_type -> provex.twinning.v1.Agreement
-	9,  // 90: provex.twinning.v1.TwinningService.UndeleteAgreement:output_type -> provex.twinning.v1.Agreement
-	10, // 91: provex.twinning.v1.TwinningService.GetDelegation:output_type -> provex.twinning.v1.Delegation
-	28, // 92: provex.twinning.v1.TwinningService.ListDelegations:output_type -> provex.twinning.v1.ListDelegationsResponse
-	10, // 93: provex.twinning.v1.TwinningService.CreateDelegation:output_type -> provex.twinning.v1.Delegation
-	10, // 94: provex.twinning.v1.TwinningService.UpdateDelegation:output_type -> provex.twinning.v1.Delegation
-	10, // 95: provex.twinning.v1.TwinningService.DeleteDelegation:output_type -> provex.twinning.v1.Delegation
-	10, // 96: provex.twinning.v1.TwinningService.UndeleteDelegation:output_type -> provex.twinning.v1.Delegation
-	11, // 97: provex.twinning.v1.TwinningService.GetFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	35, // 98: provex.twinning.v1.TwinningService.ListFriendshipAssociations:output_type -> provex.twinning.v1.ListFriendshipAssociationsResponse
-	11, // 99: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	11, // 100: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	11, // 101: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	11, // 102: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	79, // [79:103] is the sub-list for method output_type
-	55, // [55:79] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	42, // 26: provex.twinning.v1.Delegation.foreign_parties:type_name -> provex.type.v1.ForeignParty
+	44, // 27: provex.twinning.v1.Delegation.visibility:type_name -> provex.type.v1.Visibility
+	45, // 28: provex.twinning.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
+	45, // 29: provex.twinning.v1.Delegation.update_time:type_name -> google.protobuf.Timestamp
+	45, // 30: provex.twinning.v1.Delegation.delete_time:type_name -> google.protobuf.Timestamp
+	7,  // 31: provex.twinning.v1.FriendshipAssociation.state:type_name -> provex.twinning.v1.FriendshipAssociation.State
+	43, // 32: provex.twinning.v1.FriendshipAssociation.founded_date:type_name -> provex.type.v1.Date
+	44, // 33: provex.twinning.v1.FriendshipAssociation.visibility:type_name -> provex.type.v1.Visibility
+	45, // 34: provex.twinning.v1.FriendshipAssociation.create_time:type_name -> google.protobuf.Timestamp
+	45, // 35: provex.twinning.v1.FriendshipAssociation.update_time:type_name -> google.protobuf.Timestamp
+	45, // 36: provex.twinning.v1.FriendshipAssociation.delete_time:type_name -> google.protobuf.Timestamp
+	8,  // 37: provex.twinning.v1.ListPartnershipsResponse.partnerships:type_name -> provex.twinning.v1.Partnership
+	8,  // 38: provex.twinning.v1.CreatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
+	8,  // 39: provex.twinning.v1.UpdatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
+	46, // 40: provex.twinning.v1.UpdatePartnershipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 41: provex.twinning.v1.ListAgreementsResponse.agreements:type_name -> provex.twinning.v1.Agreement
+	9,  // 42: provex.twinning.v1.CreateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
+	9,  // 43: provex.twinning.v1.UpdateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
+	46, // 44: provex.twinning.v1.UpdateAgreementRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 45: provex.twinning.v1.ListDelegationsResponse.delegations:type_name -> provex.twinning.v1.Delegation
+	10, // 46: provex.twinning.v1.CreateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
+	10, // 47: provex.twinning.v1.UpdateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
+	46, // 48: provex.twinning.v1.UpdateDelegationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	11, // 49: provex.twinning.v1.ListFriendshipAssociationsResponse.friendship_associations:type_name -> provex.twinning.v1.FriendshipAssociation
+	11, // 50: provex.twinning.v1.CreateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
+	11, // 51: provex.twinning.v1.UpdateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
+	46, // 52: provex.twinning.v1.UpdateFriendshipAssociationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 53: provex.twinning.v1.Agreement.Consultation.state:type_name -> provex.twinning.v1.Agreement.ConsultationState
+	43, // 54: provex.twinning.v1.Agreement.Consultation.requested_date:type_name -> provex.type.v1.Date
+	43, // 55: provex.twinning.v1.Agreement.Consultation.opinion_date:type_name -> provex.type.v1.Date
+	12, // 56: provex.twinning.v1.TwinningService.GetPartnership:input_type -> provex.twinning.v1.GetPartnershipRequest
+	13, // 57: provex.twinning.v1.TwinningService.ListPartnerships:input_type -> provex.twinning.v1.ListPartnershipsRequest
+	15, // 58: provex.twinning.v1.TwinningService.CreatePartnership:input_type -> provex.twinning.v1.CreatePartnershipRequest
+	16, // 59: provex.twinning.v1.TwinningService.UpdatePartnership:input_type -> provex.twinning.v1.UpdatePartnershipRequest
+	17, // 60: provex.twinning.v1.TwinningService.DeletePartnership:input_type -> provex.twinning.v1.DeletePartnershipRequest
+	18, // 61: provex.twinning.v1.TwinningService.UndeletePartnership:input_type -> provex.twinning.v1.UndeletePartnershipRequest
+	19, // 62: provex.twinning.v1.TwinningService.GetAgreement:input_type -> provex.twinning.v1.GetAgreementRequest
+	20, // 63: provex.twinning.v1.TwinningService.ListAgreements:input_type -> provex.twinning.v1.ListAgreementsRequest
+	22, // 64: provex.twinning.v1.TwinningService.CreateAgreement:input_type -> provex.twinning.v1.CreateAgreementRequest
+	23, // 65: provex.twinning.v1.TwinningService.UpdateAgreement:input_type -> provex.twinning.v1.UpdateAgreementRequest
+	24, // 66: provex.twinning.v1.TwinningService.DeleteAgreement:input_type -> provex.twinning.v1.DeleteAgreementRequest
+	25, // 67: provex.twinning.v1.TwinningService.UndeleteAgreement:input_type -> provex.twinning.v1.UndeleteAgreementRequest
+	26, // 68: provex.twinning.v1.TwinningService.GetDelegation:input_type -> provex.twinning.v1.GetDelegationRequest
+	27, // 69: provex.twinning.v1.TwinningService.ListDelegations:input_type -> provex.twinning.v1.ListDelegationsRequest
+	29, // 70: provex.twinning.v1.TwinningService.CreateDelegation:input_type -> provex.twinning.v1.CreateDelegationRequest
+	30, // 71: provex.twinning.v1.TwinningService.UpdateDelegation:input_type -> provex.twinning.v1.UpdateDelegationRequest
+	31, // 72: provex.twinning.v1.TwinningService.DeleteDelegation:input_type -> provex.twinning.v1.DeleteDelegationRequest
+	32, // 73: provex.twinning.v1.TwinningService.UndeleteDelegation:input_type -> provex.twinning.v1.UndeleteDelegationRequest
+	33, // 74: provex.twinning.v1.TwinningService.GetFriendshipAssociation:input_type -> provex.twinning.v1.GetFriendshipAssociationRequest
+	34, // 75: provex.twinning.v1.TwinningService.ListFriendshipAssociations:input_type -> provex.twinning.v1.ListFriendshipAssociationsRequest
+	36, // 76: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:input_type -> provex.twinning.v1.CreateFriendshipAssociationRequest
+	37, // 77: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:input_type -> provex.twinning.v1.UpdateFriendshipAssociationRequest
+	38, // 78: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:input_type -> provex.twinning.v1.DeleteFriendshipAssociationRequest
+	39, // 79: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:input_type -> provex.twinning.v1.UndeleteFriendshipAssociationRequest
+	8,  // 80: provex.twinning.v1.TwinningService.GetPartnership:output_type -> provex.twinning.v1.Partnership
+	14, // 81: provex.twinning.v1.TwinningService.ListPartnerships:output_type -> provex.twinning.v1.ListPartnershipsResponse
+	8,  // 82: provex.twinning.v1.TwinningService.CreatePartnership:output_type -> provex.twinning.v1.Partnership
+	8,  // 83: provex.twinning.v1.TwinningService.UpdatePartnership:output_type -> provex.twinning.v1.Partnership
+	8,  // 84: provex.twinning.v1.TwinningService.DeletePartnership:output_type -> provex.twinning.v1.Partnership
+	8,  // 85: provex.twinning.v1.TwinningService.UndeletePartnership:output_type -> provex.twinning.v1.Partnership
+	9,  // 86: provex.twinning.v1.TwinningService.GetAgreement:output_type -> provex.twinning.v1.Agreement
+	21, // 87: provex.twinning.v1.TwinningService.ListAgreements:output_type -> provex.twinning.v1.ListAgreementsResponse
+	9,  // 88: provex.twinning.v1.TwinningService.CreateAgreement:output_type -> provex.twinning.v1.Agreement
+	9,  // 89: provex.twinning.v1.TwinningService.UpdateAgreement:output_type -> provex.twinning.v1.Agreement
+	9,  // 90: provex.twinning.v1.TwinningService.DeleteAgreement:output_type -> provex.twinning.v1.Agreement
+	9,  // 91: provex.twinning.v1.TwinningService.UndeleteAgreement:output_type -> provex.twinning.v1.Agreement
+	10, // 92: provex.twinning.v1.TwinningService.GetDelegation:output_type -> provex.twinning.v1.Delegation
+	28, // 93: provex.twinning.v1.TwinningService.ListDelegations:output_type -> provex.twinning.v1.ListDelegationsResponse
+	10, // 94: provex.twinning.v1.TwinningService.CreateDelegation:output_type -> provex.twinning.v1.Delegation
+	10, // 95: provex.twinning.v1.TwinningService.UpdateDelegation:output_type -> provex.twinning.v1.Delegation
+	10, // 96: provex.twinning.v1.TwinningService.DeleteDelegation:output_type -> provex.twinning.v1.Delegation
+	10, // 97: provex.twinning.v1.TwinningService.UndeleteDelegation:output_type -> provex.twinning.v1.Delegation
+	11, // 98: provex.twinning.v1.TwinningService.GetFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	35, // 99: provex.twinning.v1.TwinningService.ListFriendshipAssociations:output_type -> provex.twinning.v1.ListFriendshipAssociationsResponse
+	11, // 100: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	11, // 101: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	11, // 102: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	11, // 103: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	80, // [80:104] is the sub-list for method output_type
+	56, // [56:80] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_provex_twinning_v1_twinning_proto_init() }

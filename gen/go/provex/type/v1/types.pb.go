@@ -375,7 +375,12 @@ func (x *LocalUnit) GetName() string {
 	return ""
 }
 
-// A foreign locality or organisation.
+// A foreign locality or organisation: its country, the first-level
+// subdivision of that country it belongs to (a province, autonomous region,
+// prefecture ...), and the locality below it, so that "agreements with
+// Guangxi localities" is a filter on subdivision rather than a guess from
+// names. Records written before subdivision and locality existed have
+// neither, and filters on them do not match those records.
 type ForeignParty struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// e.g. "Guangxi Zhuang Autonomous Region", "Xieng Khouang province".
@@ -383,7 +388,16 @@ type ForeignParty struct {
 	// ISO 3166-1 alpha-2 country code, upper case.
 	CountryCode string `protobuf:"bytes,2,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
 	// Free text level: region, province, prefecture, city, county, town, village, organisation.
-	Level         string `protobuf:"bytes,3,opt,name=level,proto3" json:"level,omitempty"`
+	Level string `protobuf:"bytes,3,opt,name=level,proto3" json:"level,omitempty"`
+	// ISO 3166-2 code of the first-level subdivision of country_code the
+	// party is in or is, e.g. "CN-GX" (Guangxi), "CN-YN" (Yunnan), "LA-XI"
+	// (Xiangkhouang). Checked against the table of iso.proto for the
+	// neighbours and main partners listed there; other countries' codes are
+	// checked by form only. Optional.
+	Subdivision string `protobuf:"bytes,4,opt,name=subdivision,proto3" json:"subdivision,omitempty"`
+	// The locality below the subdivision, as the partner writes it in Latin
+	// letters: "Pingxiang", "Longzhou county", "Hekou". Optional.
+	Locality      string `protobuf:"bytes,5,opt,name=locality,proto3" json:"locality,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -439,6 +453,20 @@ func (x *ForeignParty) GetLevel() string {
 	return ""
 }
 
+func (x *ForeignParty) GetSubdivision() string {
+	if x != nil {
+		return x.Subdivision
+	}
+	return ""
+}
+
+func (x *ForeignParty) GetLocality() string {
+	if x != nil {
+		return x.Locality
+	}
+	return ""
+}
+
 var File_provex_type_v1_types_proto protoreflect.FileDescriptor
 
 const file_provex_type_v1_types_proto_rawDesc = "" +
@@ -459,12 +487,15 @@ const file_provex_type_v1_types_proto_rawDesc = "" +
 	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80f@)\x00\x00\x00\x00\x00\x80f\xc0R\tlongitude\"_\n" +
 	"\tLocalUnit\x120\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x1a.provex.type.v1.LocalLevelR\x05level\x12 \n" +
-	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x04name\"\x8b\x01\n" +
+	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x04name\"\xc8\x03\n" +
 	"\fForeignParty\x12\"\n" +
 	"\x04name\x18\x01 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\x04name\x128\n" +
 	"\fcountry_code\x18\x02 \x01(\tB\x15\xbaH\x12r\x10з,\x012\n" +
 	"^[A-Z]{2}$R\vcountryCode\x12\x1d\n" +
-	"\x05level\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x182R\x05level*s\n" +
+	"\x05level\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x182R\x05level\x12-\n" +
+	"\vsubdivision\x18\x04 \x01(\tB\v\xbaH\br\x06\xe0\xb7,\x01\x18\x06R\vsubdivision\x12(\n" +
+	"\blocality\x18\x05 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\blocality:\xe1\x01\xbaH\xdd\x01\x1a\xda\x01\n" +
+	"\x18subdivision.country_code\x12]must be a subdivision of country_code (its first two letters and a hyphen, e.g. CN-GX for CN)\x1a_!this.subdivision.matches('^[A-Z]{2}-') || this.subdivision.startsWith(this.country_code + '-')*s\n" +
 	"\n" +
 	"Visibility\x12\x1a\n" +
 	"\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x15\n" +
