@@ -17,7 +17,7 @@ import (
 // Kind describes one resource type: its collection in names and URLs, its
 // message, and the fields List can filter and order on. Every resource
 // message carries the same standard fields (name, etag, create_time,
-// update_time, delete_time, visibility, visible_to), which Kind reads and
+// update_time, delete_time, visibility, visible_to, former_province), which Kind reads and
 // writes through reflection so one engine serves every kind.
 type Kind struct {
 	// Collection is the name segment, e.g. "border-gates".
@@ -30,7 +30,7 @@ type Kind struct {
 	Schema *filter.Schema
 
 	name, etag, createTime, updateTime, deleteTime protoreflect.FieldDescriptor
-	visibility, visibleTo                          protoreflect.FieldDescriptor
+	visibility, visibleTo, formerProvince          protoreflect.FieldDescriptor
 	// search holds the fields of searchPaths, each as its path of fields.
 	searchPaths []string
 	search      [][]protoreflect.FieldDescriptor
@@ -174,8 +174,10 @@ func (k *Kind) isMoney(path string) bool {
 // Table is the kind's SQL table.
 func (k *Kind) Table() string { return strings.ReplaceAll(k.Collection, "-", "_") }
 
-// standardPaths are filterable on every kind.
-var standardPaths = []string{"create_time", "update_time", "delete_time"}
+// standardPaths are filterable on every kind. former_province is one too,
+// so a pre-merger province's records are a filter and a summary dimension
+// of every kind.
+var standardPaths = []string{"create_time", "update_time", "delete_time", "former_province"}
 
 func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...string) *Kind {
 	mt := msg.ProtoReflect().Type()
@@ -196,6 +198,7 @@ func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...s
 	k.name, k.etag = fd("name"), fd("etag")
 	k.createTime, k.updateTime, k.deleteTime = fd("create_time"), fd("update_time"), fd("delete_time")
 	k.visibility, k.visibleTo = fd("visibility"), fd("visible_to")
+	k.formerProvince = fd("former_province")
 	return k
 }
 
@@ -316,6 +319,12 @@ func (k *Kind) Audience(m protoreflect.ProtoMessage) (visibility int32, visibleT
 		visibleTo = append(visibleTo, list.Get(i).String())
 	}
 	return int32(r.Get(k.visibility).Enum()), visibleTo
+}
+
+// FormerProvince returns the pre-merger province the record came from, or
+// "" when it names none.
+func (k *Kind) FormerProvince(m protoreflect.ProtoMessage) string {
+	return m.ProtoReflect().Get(k.formerProvince).String()
 }
 
 // Deleted reports whether the record is soft-deleted.

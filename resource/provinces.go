@@ -1,6 +1,11 @@
 package resource
 
-import "sort"
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
 
 // Province is one of the 34 provinces and centrally-run cities in force since
 // the merger of 1 July 2025 (codes of Decision 19/2025/QĐ-TTg).
@@ -97,6 +102,24 @@ func LookupProvince(slug string) (Province, bool) {
 func MergedInto(oldSlug string) (string, bool) {
 	s, ok := mergedInto[oldSlug]
 	return s, ok
+}
+
+// CheckFormerProvince checks the former_province of a record owned by
+// owner: empty, or one of the pre-merger provinces merged into owner (its
+// MergedFrom, the one table of them). A province that no merger formed
+// has none to name, and neither has the ministry.
+func CheckFormerProvince(owner, former string) error {
+	if former == "" {
+		return nil
+	}
+	p, ok := provinceBySlug[owner]
+	if !ok || len(p.MergedFrom) == 0 {
+		return fmt.Errorf("%s was not formed by a merger; leave former_province empty", owner)
+	}
+	if !slices.Contains(p.MergedFrom, former) {
+		return fmt.Errorf("%q is not a province merged into %s; use one of %s", former, owner, strings.Join(p.MergedFrom, ", "))
+	}
+	return nil
 }
 
 // IsMember reports whether id names a member of the federation: a province or

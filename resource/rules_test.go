@@ -68,3 +68,26 @@ func TestFieldRules(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckFormerProvince: a record's former province must be one merged
+// into its owner, per the one table of mergers (Province.MergedFrom).
+func TestCheckFormerProvince(t *testing.T) {
+	for _, c := range []struct {
+		owner, former string
+		ok            bool
+	}{
+		{"bac-ninh", "", true},
+		{"bac-ninh", "bac-giang", true},
+		{"bac-ninh", "bac-ninh", true},
+		{"tuyen-quang", "ha-giang", true},
+		{"bac-ninh", "ha-giang", false},
+		{"tuyen-quang", "bac-giang", false},
+		{"cao-bang", "cao-bang", false},
+		{"cao-bang", "bac-giang", false},
+		{"mofa", "bac-giang", false},
+	} {
+		if err := CheckFormerProvince(c.owner, c.former); (err == nil) != c.ok {
+			t.Errorf("CheckFormerProvince(%q, %q) = %v, want ok %v", c.owner, c.former, err, c.ok)
+		}
+	}
+}

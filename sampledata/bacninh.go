@@ -10,10 +10,12 @@ import (
 )
 
 // Bắc Giang's 2023 report (figures as of mid-November 2023). Its records
-// keep the name Bắc Giang but belong to Bắc Ninh since 1 July 2025.
+// keep the name Bắc Giang but belong to Bắc Ninh since 1 July 2025, and
+// carry former_province bac-giang, so its 551 FDI projects are a filter.
 var bacGiangAsOf = ymd(2023, 11, 15)
 
 func buildBacNinh(g *gen) {
+	g.former = "bac-giang"
 	bg := local(typev1.LocalLevel_LOCAL_LEVEL_PROVINCE, "Bắc Giang Provincial People's Committee")
 
 	// FDI: 551 projects from 34 countries and territories, USD 10.8 billion.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 )
@@ -130,9 +131,12 @@ func All() []Record {
 // gen accumulates one province's records.
 type gen struct {
 	province string
-	r        *rand.Rand
-	recs     []Record
-	seen     map[string]bool
+	// former is the pre-merger province add gives the records it adds
+	// (their former_province), while a builder sets it.
+	former string
+	r      *rand.Rand
+	recs   []Record
+	seen   map[string]bool
 }
 
 // add appends a record and returns its full name. Duplicate ids are a bug in
@@ -143,8 +147,17 @@ func (g *gen) add(collection, id string, m proto.Message) string {
 		panic("sampledata: duplicate id " + g.province + "/" + key)
 	}
 	g.seen[key] = true
+	if g.former != "" {
+		setFormer(m, g.former)
+	}
 	g.recs = append(g.recs, Record{Province: g.province, Collection: collection, ID: id, Message: m})
 	return g.name(collection, id)
+}
+
+// setFormer sets the former_province every kind of record carries.
+func setFormer(m proto.Message, former string) {
+	r := m.ProtoReflect()
+	r.Set(r.Descriptor().Fields().ByName("former_province"), protoreflect.ValueOfString(former))
 }
 
 func (g *gen) name(collection, id string) string {

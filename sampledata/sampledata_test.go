@@ -504,3 +504,42 @@ func anySubdivision(parties []*typev1.ForeignParty, f func(subdivision string) b
 	}
 	return false
 }
+
+// TestFormerProvinces checks that the merged provinces' records say where
+// they came from, as the server requires (resource.CheckFormerProvince),
+// so Bắc Giang's 551 FDI projects are a filter on bac-ninh's records.
+func TestFormerProvinces(t *testing.T) {
+	counts := map[string]map[string]int{} // province -> former -> records
+	bacGiangProjects := 0
+	for _, r := range All() {
+		k, ok := resource.KindOf(r.Collection)
+		if !ok {
+			t.Fatalf("%s: unknown collection", r.Name())
+		}
+		former := k.FormerProvince(r.Message)
+		if err := resource.CheckFormerProvince(r.Province, former); err != nil {
+			t.Errorf("%s: %v", r.Name(), err)
+		}
+		if counts[r.Province] == nil {
+			counts[r.Province] = map[string]int{}
+		}
+		counts[r.Province][former]++
+		if r.Collection == Projects && former == "bac-giang" && strings.HasPrefix(r.ID, "fdi-") {
+			bacGiangProjects++
+		}
+	}
+	if bacGiangProjects != BacGiangFDIProjects {
+		t.Errorf("bac-ninh FDI projects from bac-giang: %d, want %d", bacGiangProjects, BacGiangFDIProjects)
+	}
+	if n := counts["bac-ninh"][""]; n != 0 {
+		t.Errorf("%d of bac-ninh's records (all from Bắc Giang's report) have no former_province", n)
+	}
+	if counts["tuyen-quang"]["ha-giang"] == 0 || counts["tuyen-quang"][""] == 0 {
+		t.Errorf("tuyen-quang's records by former province: %v; want some from ha-giang and some not", counts["tuyen-quang"])
+	}
+	for _, p := range []string{"cao-bang", "nghe-an"} {
+		if len(counts[p]) != 1 || counts[p][""] == 0 {
+			t.Errorf("%s was formed by no merger, yet its records name former provinces: %v", p, counts[p])
+		}
+	}
+}

@@ -3,6 +3,7 @@ package sampledata
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
@@ -237,6 +238,35 @@ func buildTuyenQuang(g *gen) {
 		Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 	tuyenQuangIncidents(g)
+	haGiangRecords(g, hg)
+}
+
+// haGiangLocations are the places of the former Hà Giang province among
+// Tuyên Quang's project and event locations.
+var haGiangLocations = []string{"Bình Vàng industrial park (former Hà Giang)", "Hà Giang city", "Vị Xuyên district", "Bắc Quang district"}
+
+// haGiangRecords gives former_province ha-giang to the records of the
+// former Hà Giang province: those its committee signed, those located in
+// it, and every border record (the former Tuyên Quang had no land border).
+func haGiangRecords(g *gen, hg *typev1.LocalUnit) {
+	for _, r := range g.recs {
+		var from bool
+		switch x := r.Message.(type) {
+		case *twinningv1.Partnership:
+			from = x.LocalUnit == hg
+		case *twinningv1.Agreement:
+			from = x.Signatory == hg
+		case *investmentv1.Project:
+			from = slices.Contains(haGiangLocations, x.Location)
+		case *investmentv1.PromotionEvent:
+			from = slices.Contains(haGiangLocations, x.Location)
+		case *borderv1.BorderGate, *borderv1.TradeReport, *borderv1.BorderIncident, *borderv1.IncidentAcknowledgement:
+			from = true
+		}
+		if from {
+			setFormer(r.Message, "ha-giang")
+		}
+	}
 }
 
 // tuyenQuangIncidents: a landslide at Xín Mần that Cao Bằng (which has

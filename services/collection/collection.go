@@ -137,6 +137,9 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	if err := c.checkAudience(province, fresh); err != nil {
 		return zero, err
 	}
+	if err := c.checkFormer(province, fresh); err != nil {
+		return zero, err
+	}
 	var fp []byte
 	if requestID != "" {
 		// Before the id is chosen and the name set: a retry of a request
@@ -202,6 +205,9 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 			return nil, err
 		}
 		if err := c.checkAudience(n.Province, next); err != nil {
+			return nil, err
+		}
+		if err := c.checkFormer(n.Province, next); err != nil {
 			return nil, err
 		}
 		return next, nil

@@ -694,6 +694,14 @@ type BorderGate struct {
 	Visibility v1.Visibility         `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -834,6 +842,13 @@ func (x *BorderGate) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *BorderGate) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *BorderGate) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -886,6 +901,14 @@ type BorderMarker struct {
 	Visibility v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -1019,6 +1042,13 @@ func (x *BorderMarker) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *BorderMarker) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *BorderMarker) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -1076,6 +1106,14 @@ type BorderIncident struct {
 	Visibility      v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -1230,6 +1268,13 @@ func (x *BorderIncident) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *BorderIncident) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *BorderIncident) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -1282,6 +1327,14 @@ type IncidentAcknowledgement struct {
 	Visibility v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -1364,6 +1417,13 @@ func (x *IncidentAcknowledgement) GetVisibleTo() []string {
 		return x.VisibleTo
 	}
 	return nil
+}
+
+func (x *IncidentAcknowledgement) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
 }
 
 func (x *IncidentAcknowledgement) GetEtag() string {
@@ -2200,6 +2260,14 @@ type TradeReport struct {
 	Visibility     v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -2331,6 +2399,13 @@ func (x *TradeReport) GetVisibleTo() []string {
 		return x.VisibleTo
 	}
 	return nil
+}
+
+func (x *TradeReport) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
 }
 
 func (x *TradeReport) GetEtag() string {
@@ -4275,7 +4350,7 @@ var File_provex_border_v1_border_proto protoreflect.FileDescriptor
 
 const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x99\x14\n" +
+	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xe1\x14\n" +
 	"\n" +
 	"BorderGate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -4296,7 +4371,8 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -4343,7 +4419,7 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x15LANE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18LANE_KIND_BORDER_OPENING\x10\x01\x12\x1d\n" +
 	"\x19LANE_KIND_CLEARANCE_ROUTE\x10\x02\x12\x1b\n" +
-	"\x17LANE_KIND_FREIGHT_ROUTE\x10\x03\"\x94\r\n" +
+	"\x17LANE_KIND_FREIGHT_ROUTE\x10\x03\"\xdc\r\n" +
 	"\fBorderMarker\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x06number\x18\x02 \x01(\tB\r\xbaH\n" +
@@ -4363,7 +4439,8 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -4398,7 +4475,7 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x13REPAIR_STATE_NEEDED\x10\x02\x12\x1a\n" +
 	"\x16REPAIR_STATE_SCHEDULED\x10\x03\x12\x1c\n" +
 	"\x18REPAIR_STATE_IN_PROGRESS\x10\x04\x12\x1a\n" +
-	"\x16REPAIR_STATE_COMPLETED\x10\x05\"\xf5\r\n" +
+	"\x16REPAIR_STATE_COMPLETED\x10\x05\"\xbd\x0e\n" +
 	"\x0eBorderIncident\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12R\n" +
@@ -4421,7 +4498,8 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -4450,7 +4528,7 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"STATE_OPEN\x10\x01\x12\x14\n" +
 	"\x10STATE_MONITORING\x10\x02\x12\x12\n" +
 	"\x0eSTATE_RESOLVED\x10\x03:\xa4\x01\xbaH\xa0\x01\x1a\x9d\x01\n" +
-	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\x9c\x04\n" +
+	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\xe4\x04\n" +
 	"\x17IncidentAcknowledgement\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
 	"\x0fborder_incident\x18\x02 \x01(\tB\n" +
@@ -4461,7 +4539,8 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -4524,7 +4603,7 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"Y\n" +
 	"&UndeleteIncidentAcknowledgementRequest\x12\x1b\n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xb5\v\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xfd\v\n" +
 	"\vTradeReport\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\vborder_gate\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
@@ -4547,7 +4626,8 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +

@@ -386,6 +386,14 @@ type Project struct {
 	Visibility   v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -540,6 +548,13 @@ func (x *Project) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *Project) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *Project) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -598,6 +613,14 @@ type PromotionEvent struct {
 	Visibility       v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -745,6 +768,13 @@ func (x *PromotionEvent) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *PromotionEvent) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *PromotionEvent) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -797,6 +827,14 @@ type InvestorLead struct {
 	Visibility       v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -928,6 +966,13 @@ func (x *InvestorLead) GetVisibleTo() []string {
 		return x.VisibleTo
 	}
 	return nil
+}
+
+func (x *InvestorLead) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
 }
 
 func (x *InvestorLead) GetEtag() string {
@@ -2234,7 +2279,7 @@ var File_provex_investment_v1_investment_proto protoreflect.FileDescriptor
 
 const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\n" +
-	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x88\x0e\n" +
+	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xd0\x0e\n" +
 	"\aProject\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
@@ -2255,7 +2300,8 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -2277,7 +2323,7 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x0fSTATE_COMPLETED\x10\x04\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x05\x12\x14\n" +
 	"\x10STATE_TERMINATED\x10\x06:\x97\x03\xbaH\x93\x03\x1a\x90\x03\n" +
-	"'completed_date.not_before_approved_date\x12 must not be before approved_date\x1a\xc2\x02!has(this.approved_date) || !has(this.completed_date) || this.completed_date.year * 10000 + (this.completed_date.month == 0 ? 1231 : this.completed_date.month * 100 + (this.completed_date.day == 0 ? 31 : this.completed_date.day)) >= this.approved_date.year * 10000 + this.approved_date.month * 100 + this.approved_date.day\"\x87\f\n" +
+	"'completed_date.not_before_approved_date\x12 must not be before approved_date\x1a\xc2\x02!has(this.approved_date) || !has(this.completed_date) || this.completed_date.year * 10000 + (this.completed_date.month == 0 ? 1231 : this.completed_date.month * 100 + (this.completed_date.day == 0 ? 31 : this.completed_date.day)) >= this.approved_date.year * 10000 + this.approved_date.month * 100 + this.approved_date.day\"\xcf\f\n" +
 	"\x0ePromotionEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12J\n" +
@@ -2300,7 +2346,8 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -2317,7 +2364,7 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"KIND_FORUM\x10\x04\x12\x11\n" +
 	"\rKIND_WORKSHOP\x10\x05\x12\x10\n" +
 	"\fKIND_MISSION\x10\x06:\xdb\x02\xbaH\xd7\x02\x1a\xd4\x02\n" +
-	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\"\x86\b\n" +
+	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\"\xce\b\n" +
 	"\fInvestorLead\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\binvestor\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\binvestor\x122\n" +
@@ -2335,7 +2382,8 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +

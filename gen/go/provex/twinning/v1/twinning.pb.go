@@ -484,6 +484,14 @@ type Partnership struct {
 	Visibility v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write; send it back to update or delete
 	// only the version you read.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -604,6 +612,13 @@ func (x *Partnership) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *Partnership) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *Partnership) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -666,17 +681,25 @@ type Agreement struct {
 	// to MOFA (due within 15 days of signing).
 	ReportDate *v1.Date `protobuf:"bytes,13,opt,name=report_date,json=reportDate,proto3" json:"report_date,omitempty"`
 	// The partnership this agreement belongs to, if any.
-	Partnership   string                 `protobuf:"bytes,14,opt,name=partnership,proto3" json:"partnership,omitempty"`
-	Fields        []string               `protobuf:"bytes,15,rep,name=fields,proto3" json:"fields,omitempty"`
-	Summary       string                 `protobuf:"bytes,16,opt,name=summary,proto3" json:"summary,omitempty"`
-	Visibility    v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
-	VisibleTo     []string               `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
-	Etag          string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Partnership string        `protobuf:"bytes,14,opt,name=partnership,proto3" json:"partnership,omitempty"`
+	Fields      []string      `protobuf:"bytes,15,rep,name=fields,proto3" json:"fields,omitempty"`
+	Summary     string        `protobuf:"bytes,16,opt,name=summary,proto3" json:"summary,omitempty"`
+	Visibility  v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	VisibleTo   []string      `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string                 `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
+	Etag           string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	DeleteTime     *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Agreement) Reset() {
@@ -835,6 +858,13 @@ func (x *Agreement) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *Agreement) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *Agreement) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -895,9 +925,17 @@ type Delegation struct {
 	// from, each with its country and, where known, its ISO 3166-2
 	// subdivision and locality. countries stays the list of countries;
 	// delegations recorded before this field have only that.
-	ForeignParties []*v1.ForeignParty     `protobuf:"bytes,15,rep,name=foreign_parties,json=foreignParties,proto3" json:"foreign_parties,omitempty"`
-	Visibility     v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
-	VisibleTo      []string               `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	ForeignParties []*v1.ForeignParty `protobuf:"bytes,15,rep,name=foreign_parties,json=foreignParties,proto3" json:"foreign_parties,omitempty"`
+	Visibility     v1.Visibility      `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	VisibleTo      []string           `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string                 `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	Etag           string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
@@ -1055,6 +1093,13 @@ func (x *Delegation) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *Delegation) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *Delegation) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -1097,17 +1142,25 @@ type FriendshipAssociation struct {
 	State          FriendshipAssociation_State `protobuf:"varint,4,opt,name=state,proto3,enum=provex.twinning.v1.FriendshipAssociation_State" json:"state,omitempty"`
 	FoundedDate    *v1.Date                    `protobuf:"bytes,5,opt,name=founded_date,json=foundedDate,proto3" json:"founded_date,omitempty"`
 	// Members of the association: at most 10,000,000.
-	MemberCount   int32                  `protobuf:"varint,6,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
-	Chair         string                 `protobuf:"bytes,7,opt,name=chair,proto3" json:"chair,omitempty"`
-	Notes         string                 `protobuf:"bytes,8,opt,name=notes,proto3" json:"notes,omitempty"`
-	Visibility    v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
-	VisibleTo     []string               `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
-	Etag          string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MemberCount int32         `protobuf:"varint,6,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	Chair       string        `protobuf:"bytes,7,opt,name=chair,proto3" json:"chair,omitempty"`
+	Notes       string        `protobuf:"bytes,8,opt,name=notes,proto3" json:"notes,omitempty"`
+	Visibility  v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	VisibleTo   []string      `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string                 `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
+	Etag           string                 `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	DeleteTime     *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FriendshipAssociation) Reset() {
@@ -1208,6 +1261,13 @@ func (x *FriendshipAssociation) GetVisibleTo() []string {
 		return x.VisibleTo
 	}
 	return nil
+}
+
+func (x *FriendshipAssociation) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
 }
 
 func (x *FriendshipAssociation) GetEtag() string {
@@ -3006,7 +3066,7 @@ var File_provex_twinning_v1_twinning_proto protoreflect.FileDescriptor
 
 const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\n" +
-	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xa8\b\n" +
+	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xf0\b\n" +
 	"\vPartnership\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12@\n" +
@@ -3023,7 +3083,8 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -3041,7 +3102,7 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x0eSTATE_PROPOSED\x10\x01\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x02\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x03\x12\x0f\n" +
-	"\vSTATE_ENDED\x10\x04\"\xa1\x1b\n" +
+	"\vSTATE_ENDED\x10\x04\"\xe9\x1b\n" +
 	"\tAgreement\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
@@ -3068,7 +3129,8 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -3104,7 +3166,7 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04:\xec\b\xbaH\xe8\b\x1a\x81\x03\n" +
 	"%expiry_date.not_before_effective_date\x12!must not be before effective_date\x1a\xb4\x02!has(this.effective_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.effective_date.year * 10000 + this.effective_date.month * 100 + this.effective_date.day\x1a\xef\x02\n" +
 	"\"expiry_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\x1a\xef\x02\n" +
-	"\"report_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.report_date) || this.report_date.year * 10000 + (this.report_date.month == 0 ? 1231 : this.report_date.month * 100 + (this.report_date.day == 0 ? 31 : this.report_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\"\xdc\x0e\n" +
+	"\"report_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.report_date) || this.report_date.year * 10000 + (this.report_date.month == 0 ? 1231 : this.report_date.month * 100 + (this.report_date.day == 0 ? 31 : this.report_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\"\xa4\x0f\n" +
 	"\n" +
 	"Delegation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -3131,7 +3193,8 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -3150,7 +3213,7 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\vLEVEL_LOCAL\x10\x03\x12\x12\n" +
 	"\x0eLEVEL_BUSINESS\x10\x04:\x96\x04\xbaH\x92\x04\x1a\xd4\x02\n" +
 	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\x1a\xb8\x01\n" +
-	"\"foreigner_count.above_member_count\x12Mmust not be more than member_count (foreigners are members of the delegation)\x1aCthis.foreigner_count <= this.member_count || this.member_count <= 0\"\xcd\x06\n" +
+	"\"foreigner_count.above_member_count\x12Mmust not be more than member_count (foreigners are members of the delegation)\x1aCthis.foreigner_count <= this.member_count || this.member_count <= 0\"\x95\a\n" +
 	"\x15FriendshipAssociation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12>\n" +
@@ -3165,7 +3228,8 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
