@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -95,6 +96,28 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 		}
 	}
 	return rules
+}
+
+// RuleDescription says, for the documentation, what the rule of
+// FieldRules on field accepts; ok is false if it has none.
+func RuleDescription(field protoreflect.FullName) (what string, ok bool) {
+	if _, ok := FieldRules()[field]; !ok {
+		return "", false
+	}
+	if k, ok := references[field]; ok {
+		owner := "{province}"
+		if k.MinistryOwned() {
+			owner = Ministry
+		}
+		return fmt.Sprintf("names of `%s` records (`provinces/%s/%s/{id}`)", k.Message.Descriptor().Name(), owner, k.Collection), true
+	}
+	if slices.Contains(anyReferences, field) {
+		return "names of records of any kind (`provinces/{province}/{collection}/{id}`)", true
+	}
+	if slices.Contains(collectionFields, field) {
+		return "a collection of this API (`trade-reports`), or empty", true
+	}
+	return "current province slugs", true
 }
 
 // ReferenceTo tells which kind of record a reference field must name.

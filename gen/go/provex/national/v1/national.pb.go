@@ -340,7 +340,9 @@ type SearchRecordsRequest struct {
 	// display_name; incident-acknowledgements: nothing; trade-reports:
 	// border_gate; projects: display_name,
 	// investor, location; promotion-events: display_name, location;
-	// investor-leads: investor. Text without a letter or digit is refused.
+	// investor-leads: investor; information-requests: display_name;
+	// information-responses: nothing. Text without a letter or digit is
+	// refused.
 	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	// AIP-160 filter; only with exactly one collection.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
