@@ -9,6 +9,7 @@ import (
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
@@ -249,12 +250,20 @@ var (
 		"investor", "state", "country", "sector", "promotion_event", "project", "first_contact_date",
 		"expected_capital.currency_code", "expected_capital.units").
 		searching("investor")
+
+	// The ministry's requests for information and the provinces' answers.
+	InformationRequests = newKind("information-requests", "information_request", &nationalv1.InformationRequest{},
+		"display_name", "collection", "provinces", "due_time").
+		searching("display_name")
+	InformationResponses = newKind("information-responses", "information_response", &nationalv1.InformationResponse{},
+		"request", "records")
 )
 
 var kinds = []*Kind{
 	Partnerships, Agreements, Delegations, FriendshipAssociations,
 	BorderGates, BorderMarkers, BorderIncidents, IncidentAcknowledgements, TradeReports,
 	Projects, PromotionEvents, InvestorLeads,
+	InformationRequests, InformationResponses,
 }
 
 var kindByCollection = func() map[string]*Kind {

@@ -123,5 +123,8 @@ func CheckOwned(name, origin string) (*Kind, error) {
 	if n.Province != origin {
 		return nil, fmt.Errorf("%s belongs to %s, not to %s", name, n.Province, origin)
 	}
+	if k.MinistryOwned() && origin != Ministry {
+		return nil, fmt.Errorf("%s: only the ministry writes %s", name, k.Collection)
+	}
 	return k, nil
 }

@@ -129,3 +129,23 @@ func FuzzParseName(f *testing.F) {
 }
 
 func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
+
+// TestCheckOwned: an origin's log may hold only its own records, and only
+// the ministry's may hold requests for information.
+func TestCheckOwned(t *testing.T) {
+	for _, c := range []struct {
+		name, origin string
+		ok           bool
+	}{
+		{"provinces/lang-son/agreements/a1", "lang-son", true},
+		{"provinces/lang-son/agreements/a1", "cao-bang", false},
+		{"provinces/mofa/information-requests/r1", Ministry, true},
+		{"provinces/lang-son/information-requests/r1", "lang-son", false},
+		{"provinces/lang-son/information-responses/r1", "lang-son", true},
+		{"provinces/lang-son/nothing/r1", "lang-son", false},
+	} {
+		if _, err := CheckOwned(c.name, c.origin); (err == nil) != c.ok {
+			t.Errorf("CheckOwned(%s, %s) = %v, want ok %v", c.name, c.origin, err, c.ok)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -21,13 +22,30 @@ var references = map[protoreflect.FullName]*Kind{
 	field(Projects, "investor_lead"):                   InvestorLeads,
 	field(InvestorLeads, "promotion_event"):            PromotionEvents,
 	field(InvestorLeads, "project"):                    Projects,
+	field(InformationResponses, "request"):             InformationRequests,
 }
+
+// ministryOwned are the kinds only the ministry writes: their records are
+// named provinces/mofa/..., and a reference to one must name the ministry's.
+var ministryOwned = map[*Kind]bool{InformationRequests: true}
+
+// MinistryOwned reports whether only the ministry owns records of k.
+func (k *Kind) MinistryOwned() bool { return ministryOwned[k] }
 
 // provinceLists are the string fields that list province slugs besides every
 // record's visible_to.
 var provinceLists = []protoreflect.FullName{
 	(&borderv1.BorderIncident{}).ProtoReflect().Descriptor().Fields().ByName("notify_provinces").FullName(),
+	field(InformationRequests, "provinces"),
 }
+
+// anyReferences are the string fields that hold the name of a record of
+// any kind.
+var anyReferences = []protoreflect.FullName{field(InformationResponses, "records")}
+
+// collectionFields are the string fields that name a collection, or none
+// when empty.
+var collectionFields = []protoreflect.FullName{field(InformationRequests, "collection")}
 
 func field(k *Kind, name protoreflect.Name) protoreflect.FullName {
 	fd := k.Message.Descriptor().Fields().ByName(name)
@@ -51,13 +69,55 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 		rules[f] = CheckProvince
 	}
 	for f, k := range references {
-		collection := k.Collection
 		rules[f] = func(s string) error {
-			_, err := ParseName(s, collection)
+			n, err := ParseName(s, k.Collection)
+			if err == nil && k.MinistryOwned() && n.Province != Ministry {
+				return fmt.Errorf("%s are the ministry's: must have the form provinces/%s/%s/{id}, got %q", k.Collection, Ministry, k.Collection, s)
+			}
 			return err
 		}
 	}
+	for _, f := range anyReferences {
+		rules[f] = func(s string) error {
+			k, ok := KindOfName(s)
+			if !ok {
+				return fmt.Errorf("must name a record, provinces/{province}/{collection}/{id}, got %q", s)
+			}
+			_, err := ParseName(s, k.Collection)
+			return err
+		}
+	}
+	for _, f := range collectionFields {
+		rules[f] = func(s string) error {
+			if _, ok := KindOf(s); !ok && s != "" {
+				return fmt.Errorf("unknown collection %q", s)
+			}
+			return nil
+		}
+	}
 	return rules
+}
+
+// RuleDescription says, for the documentation, what the rule of
+// FieldRules on field accepts; ok is false if it has none.
+func RuleDescription(field protoreflect.FullName) (what string, ok bool) {
+	if _, ok := FieldRules()[field]; !ok {
+		return "", false
+	}
+	if k, ok := references[field]; ok {
+		owner := "{province}"
+		if k.MinistryOwned() {
+			owner = Ministry
+		}
+		return fmt.Sprintf("names of `%s` records (`provinces/%s/%s/{id}`)", k.Message.Descriptor().Name(), owner, k.Collection), true
+	}
+	if slices.Contains(anyReferences, field) {
+		return "names of records of any kind (`provinces/{province}/{collection}/{id}`)", true
+	}
+	if slices.Contains(collectionFields, field) {
+		return "a collection of this API (`trade-reports`), or empty", true
+	}
+	return "current province slugs", true
 }
 
 // ReferenceTo tells which kind of record a reference field must name.

@@ -565,6 +565,7 @@ func buildCaoBang(g *gen) {
 		Note:           "Freight for Xín Mần redirected to Trà Lĩnh until the road reopens.",
 		Visibility:     typev1.Visibility_VISIBILITY_PUBLIC,
 	})
+	caoBangAnswer(g)
 }
 
 var vnZone = time.FixedZone("ICT", 7*60*60)

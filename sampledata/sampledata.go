@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/resource"
 )
 
 // Record is one sample record: the collection segment ("agreements",
@@ -54,6 +55,10 @@ const (
 	Projects                 = "projects"
 	PromotionEvents          = "promotion-events"
 	InvestorLeads            = "investor-leads"
+	// InformationRequests are the ministry's; InformationResponses
+	// reference them.
+	InformationRequests  = "information-requests"
+	InformationResponses = "information-responses"
 )
 
 // Figures from the published reports that the dataset reproduces exactly.
@@ -94,6 +99,8 @@ var builders = map[string]struct {
 	"tuyen-quang": {0x7408_2020_2025, buildTuyenQuang},
 	"nghe-an":     {0x4A40_2020_2025, buildNgheAn},
 	"bac-ninh":    {0xB624_2023_1115, buildBacNinh},
+	// The ministry's own records: its requests for information.
+	resource.Ministry: {0x40FA_2025_0829, buildMinistry},
 }
 
 // Provinces returns the provinces that have sample data: cao-bang, nghe-an,
@@ -102,7 +109,8 @@ func Provinces() []string {
 	return []string{"cao-bang", "nghe-an", "tuyen-quang", "bac-ninh"}
 }
 
-// For returns the sample records owned by one province, in a fixed order;
+// For returns the sample records owned by one member (a province of
+// Provinces, or the ministry), in a fixed order;
 // every call returns the same records. It returns nil for a province without
 // sample data.
 func For(province string) []Record {
@@ -119,10 +127,14 @@ func For(province string) []Record {
 	return g.recs
 }
 
-// All returns the records of every province of Provinces, in that order.
+// Members returns the members with sample records: Provinces, then the
+// ministry, whose node holds its requests for information.
+func Members() []string { return append(Provinces(), resource.Ministry) }
+
+// All returns the records of every member of Members, in that order.
 func All() []Record {
 	var out []Record
-	for _, p := range Provinces() {
+	for _, p := range Members() {
 		out = append(out, For(p)...)
 	}
 	return out

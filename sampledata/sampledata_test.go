@@ -12,6 +12,7 @@ import (
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/validation"
@@ -33,6 +34,8 @@ var collectionTypes = map[string]string{
 	Projects:                 "provex.investment.v1.Project",
 	PromotionEvents:          "provex.investment.v1.PromotionEvent",
 	InvestorLeads:            "provex.investment.v1.InvestorLead",
+	InformationRequests:      "provex.national.v1.InformationRequest",
+	InformationResponses:     "provex.national.v1.InformationResponse",
 }
 
 // refs returns the resource names a record points at, with the collection
@@ -75,7 +78,7 @@ func TestRecordsValid(t *testing.T) {
 	}
 	names := map[string]bool{}
 	var all []Record
-	for _, p := range Provinces() {
+	for _, p := range Members() {
 		recs := For(p)
 		if len(recs) == 0 {
 			t.Fatalf("%s: no records", p)
@@ -116,6 +119,9 @@ func TestRecordsValid(t *testing.T) {
 		if ack, ok := r.Message.(*borderv1.IncidentAcknowledgement); ok {
 			checkAcknowledgement(t, key, r.Province, ack, all)
 		}
+		if resp, ok := r.Message.(*nationalv1.InformationResponse); ok {
+			checkResponse(t, key, r.Province, resp, all)
+		}
 		for ref, coll := range refs(r.Message) {
 			prefix := "provinces/" + r.Province + "/" + coll + "/"
 			if !strings.HasPrefix(ref, prefix) {
@@ -145,6 +151,26 @@ func checkAcknowledgement(t *testing.T, key, province string, ack *borderv1.Inci
 		return
 	}
 	t.Errorf("%s: incident %q not in the dataset", key, ack.BorderIncident)
+}
+
+// checkResponse: a sample response answers a request of the dataset that
+// asks the answering province, and provides records of that province that
+// the dataset has.
+func checkResponse(t *testing.T, key, province string, resp *nationalv1.InformationResponse, all []Record) {
+	t.Helper()
+	names := map[string]Record{}
+	for _, r := range all {
+		names[r.Name()] = r
+	}
+	req, ok := names[resp.Request]
+	if !ok || !slices.Contains(req.Message.(*nationalv1.InformationRequest).Provinces, province) {
+		t.Errorf("%s: answers %q, not a request of the dataset asking %s", key, resp.Request, province)
+	}
+	for _, rec := range resp.Records {
+		if r, ok := names[rec]; !ok || r.Province != province {
+			t.Errorf("%s: provides %q, not a record of %s in the dataset", key, rec, province)
+		}
+	}
 }
 
 func TestUnknownProvince(t *testing.T) {

@@ -35,9 +35,14 @@ func TestGatewayFastGetIsTheGateway(t *testing.T) {
 	var requests []request
 	for _, ex := range kindExamples() {
 		k := ex.kind
-		created, err := tn.Create(ctx, tn.parent(), k, "fast-get", "", ex.example())
-		mustf(t, err, "Create %s", k.Collection)
-		name := k.Name(created)
+		// A province's node holds none of the ministry's records until
+		// synced: their Get is answered NOT_FOUND, by both paths alike.
+		name := "provinces/mofa/" + k.Collection + "/fast-get"
+		if !k.MinistryOwned() {
+			created, err := tn.Create(ctx, tn.parent(), k, "fast-get", "", ex.example())
+			mustf(t, err, "Create %s", k.Collection)
+			name = k.Name(created)
+		}
 		admin := map[string]string{"Authorization": "Bearer " + tn.Token}
 		requests = append(requests,
 			request{k.Collection + ": a record", "/v1/" + name, admin},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -110,11 +109,7 @@ func stringRules(fd protoreflect.FieldDescriptor) [][2]string {
 			}
 		}
 	}
-	if _, ok := resource.FieldRules()[fd.FullName()]; ok {
-		what := "current province slugs"
-		if k, ok := resource.ReferenceTo(fd.FullName()); ok {
-			what = fmt.Sprintf("names of `%s` records (`provinces/{province}/%s/{id}`)", k.Message.Descriptor().Name(), k.Collection)
-		}
+	if what, ok := resource.RuleDescription(fd.FullName()); ok {
 		out = append(out, [2]string{what, "field_rule"})
 	}
 	return slices.Clip(out)

@@ -2,6 +2,10 @@
 // searches across every province's records a node holds, with how current
 // each province's part is. The ministry's node holds them all; on a province
 // node the same questions cover its own records and those visible to it.
+// It also serves the ministry's requests for information and the
+// provinces' responses (requests.go): their standard methods delegate to
+// services/collection, and the request statuses pair each request with the
+// responses of it this node holds.
 package national
 
 import (
@@ -21,6 +25,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/internal/pagetoken"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/storage"
 )
 
@@ -30,12 +35,18 @@ type Server struct {
 	store     storage.Store
 	freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error)
 	now       func() time.Time
+
+	requests  *collection.Collection[*nationalv1.InformationRequest]
+	responses *collection.Collection[*nationalv1.InformationResponse]
 }
 
-// New serves national views over store; freshness reports how current each
-// origin's records are (the sync engine knows).
-func New(store storage.Store, freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error)) *Server {
-	return &Server{store: store, freshness: freshness, now: time.Now}
+// New serves national views over node's store; freshness reports how
+// current each origin's records are (the sync engine knows).
+func New(node *collection.Node, freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error)) *Server {
+	return &Server{store: node.Store, freshness: freshness, now: time.Now,
+		requests:  collection.New[*nationalv1.InformationRequest](node, resource.InformationRequests),
+		responses: collection.New[*nationalv1.InformationResponse](node, resource.InformationResponses),
+	}
 }
 
 func (s *Server) GetFreshness(ctx context.Context, _ *nationalv1.GetFreshnessRequest) (*nationalv1.GetFreshnessResponse, error) {

@@ -2,8 +2,10 @@ package national_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,7 +92,7 @@ func startFederation(t *testing.T) *fed {
 		t.Cleanup(func() { c.Close() })
 		f.clients[id], f.http[id] = c, n.HTTPAddr()
 	}
-	for _, p := range provinces {
+	for _, p := range sampledata.Members() {
 		if _, err := cli.Seed(context.Background(), f.clients[p], p); err != nil {
 			t.Fatal(err)
 		}
@@ -333,11 +335,13 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 		t.Errorf("search paged through %d records; %d are live", len(seen), live)
 	}
 	fr, err := nc.GetFreshness(ctx, &nationalv1.GetFreshnessRequest{})
-	if err != nil || len(fr.GetProvinces()) != len(sampledata.Provinces()) {
+	if err != nil || len(fr.GetProvinces()) != len(sampledata.Members()) {
 		t.Fatalf("freshness: %v, %v", err, fr)
 	}
 	for _, p := range fr.GetProvinces() {
-		if p.GetSeq() == 0 || p.GetLastContactTime() == nil || p.GetLastChangeTime() == nil || p.GetStale() {
+		// The ministry's own records (its sample request) have no contact
+		// time on its own node: it never pulls from itself.
+		if p.GetSeq() == 0 || (p.GetLastContactTime() == nil && p.GetProvince() != resource.Ministry) || p.GetLastChangeTime() == nil || p.GetStale() {
 			t.Errorf("freshness of %s: %v", p.GetProvince(), p)
 		}
 	}
@@ -374,5 +378,26 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 		if got[key] != want {
 			t.Errorf("%s: %q, want %s", key, got[key], want)
 		}
+	}
+
+	// The ministry's sample request, half answered: Cao Bằng has, Tuyên
+	// Quang has not and is overdue.
+	overdue, err := nationalv1.NewNationalServiceClient(mofa.Conn()).ListInformationRequestStatuses(ctx,
+		&nationalv1.ListInformationRequestStatusesRequest{Parent: "provinces/-", OverdueOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(overdue.GetStatuses()) != 1 {
+		t.Fatalf("overdue requests on the ministry: %v", overdue.GetStatuses())
+	}
+	answered := map[string]string{}
+	for _, p := range overdue.GetStatuses()[0].GetProvinces() {
+		answered[p.GetProvince()] = fmt.Sprintf("%s %v", p.GetResponse(), p.GetOverdue())
+	}
+	if want := map[string]string{
+		"cao-bang":    "provinces/cao-bang/information-responses/border-economy-2020-2025 false",
+		"tuyen-quang": " true",
+	}; !maps.Equal(answered, want) {
+		t.Errorf("sample request: %v, want %v", answered, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/national"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlite"
@@ -43,7 +44,7 @@ func TestSummaryTotalsNeverWrap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := national.New(db, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
+	s := national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
 	summarize := func(groupBy, sum string) (*nationalv1.SummarizeResponse, error) {
 		return s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "trade-reports", GroupBy: strings.Fields(groupBy), Sum: []string{sum}})
 	}

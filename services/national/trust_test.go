@@ -14,6 +14,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/national"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlite"
@@ -27,7 +28,7 @@ func trustStore(t *testing.T) (*sqlite.DB, *national.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, national.New(db, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
+	return db, national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
 }
 
 func putRecord(t *testing.T, db *sqlite.DB, k *resource.Kind, name string, m proto.Message) {

@@ -309,10 +309,11 @@ func UndoMigration15() string {
 // tests, here and in package sqlite_test, that play older databases).
 func UndoMigration12() string {
 	// Kinds of later migrations have no table in a stand-in for schema 11.
+	later := map[*resource.Kind]bool{resource.IncidentAcknowledgements: true, resource.InformationRequests: true, resource.InformationResponses: true}
 	var undo strings.Builder
-	undo.WriteString("DROP TABLE incident_acknowledgements; DROP TABLE incident_acknowledgements_words;\n")
 	for _, k := range resource.Kinds() {
-		if k == resource.IncidentAcknowledgements {
+		if later[k] {
+			fmt.Fprintf(&undo, "DROP TABLE %s; DROP TABLE %s_words;\n", k.Table(), k.Table())
 			continue
 		}
 		fmt.Fprintf(&undo, "ALTER TABLE %s DROP COLUMN search_text; DROP TABLE %s_words;\n", k.Table(), k.Table())

@@ -12,10 +12,12 @@ package nationalv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/provex/provex/gen/go/provex/type/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	anypb "google.golang.org/protobuf/types/known/anypb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -338,7 +340,9 @@ type SearchRecordsRequest struct {
 	// display_name; incident-acknowledgements: nothing; trade-reports:
 	// border_gate; projects: display_name,
 	// investor, location; promotion-events: display_name, location;
-	// investor-leads: investor. Text without a letter or digit is refused.
+	// investor-leads: investor; information-requests: display_name;
+	// information-responses: nothing. Text without a letter or digit is
+	// refused.
 	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	// AIP-160 filter; only with exactly one collection.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
@@ -726,11 +730,1516 @@ func (x *ProvinceFreshness) GetStale() bool {
 	return false
 }
 
+// The ministry's request for information to chosen provinces: what it asks
+// (display_name), about which collection or in a free question, and by
+// when. A record of the ministry, provinces/mofa/information-requests/{id},
+// written only by its node and synced to the provinces like every record.
+// Each asked province answers with an InformationResponse of its own;
+// GetInformationRequestStatus tells who has and who is overdue.
+//
+// Filterable fields: display_name, collection, provinces (has ':'),
+// due_time, create_time, update_time.
+type InformationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/mofa/information-requests/{information_request}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What is asked, e.g. "Border trade figures for the first half of 2025".
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The collection the answer concerns ("trade-reports"), if any: a
+	// collection of this API.
+	Collection string `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	// The question in free text, when it is not (only) about a collection.
+	Question string `protobuf:"bytes,4,opt,name=question,proto3" json:"question,omitempty"`
+	// The provinces asked, by slug: current provinces only.
+	Provinces []string `protobuf:"bytes,5,rep,name=provinces,proto3" json:"provinces,omitempty"`
+	// When the answers are due: a province that has not answered by then is
+	// overdue.
+	DueTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	Visibility v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	// Provinces that may see a restricted record, by slug.
+	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Output only. Changes on every write.
+	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. Set while the record is deleted.
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InformationRequest) Reset() {
+	*x = InformationRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InformationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InformationRequest) ProtoMessage() {}
+
+func (x *InformationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InformationRequest.ProtoReflect.Descriptor instead.
+func (*InformationRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *InformationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InformationRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *InformationRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *InformationRequest) GetQuestion() string {
+	if x != nil {
+		return x.Question
+	}
+	return ""
+}
+
+func (x *InformationRequest) GetProvinces() []string {
+	if x != nil {
+		return x.Provinces
+	}
+	return nil
+}
+
+func (x *InformationRequest) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *InformationRequest) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *InformationRequest) GetVisibleTo() []string {
+	if x != nil {
+		return x.VisibleTo
+	}
+	return nil
+}
+
+func (x *InformationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *InformationRequest) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *InformationRequest) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *InformationRequest) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+// A province's answer to a ministry's InformationRequest: a record of the
+// answering province, provinces/{province}/information-responses/{id},
+// written by its node and synced like every record. Whether the province
+// was asked is not checked on write (the request may not be on its node
+// yet): the status views count only the asked provinces' responses.
+//
+// Filterable fields: request, records (has ':'), create_time, update_time.
+type InformationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/information-responses/{information_response}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The request answered: provinces/mofa/information-requests/{id}.
+	Request string `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// The answer.
+	Answer string `protobuf:"bytes,3,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Records provided with the answer, by name
+	// (provinces/{province}/{collection}/{id}).
+	Records    []string      `protobuf:"bytes,4,rep,name=records,proto3" json:"records,omitempty"`
+	Visibility v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	// Provinces that may see a restricted record, by slug.
+	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Output only. Changes on every write.
+	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. Set while the record is deleted.
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InformationResponse) Reset() {
+	*x = InformationResponse{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InformationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InformationResponse) ProtoMessage() {}
+
+func (x *InformationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InformationResponse.ProtoReflect.Descriptor instead.
+func (*InformationResponse) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *InformationResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InformationResponse) GetRequest() string {
+	if x != nil {
+		return x.Request
+	}
+	return ""
+}
+
+func (x *InformationResponse) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+func (x *InformationResponse) GetRecords() []string {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *InformationResponse) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *InformationResponse) GetVisibleTo() []string {
+	if x != nil {
+		return x.VisibleTo
+	}
+	return nil
+}
+
+func (x *InformationResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *InformationResponse) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *InformationResponse) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *InformationResponse) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+// Who of one request's provinces has answered it.
+type InformationRequestStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/mofa/information-requests/{information_request}.
+	Request     string                 `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	DueTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// One per provinces entry of the request, in its order.
+	Provinces []*ProvinceResponse `protobuf:"bytes,5,rep,name=provinces,proto3" json:"provinces,omitempty"`
+	// How many of provinces have answered, and how many have not.
+	AnsweredCount int32 `protobuf:"varint,6,opt,name=answered_count,json=answeredCount,proto3" json:"answered_count,omitempty"`
+	WaitingCount  int32 `protobuf:"varint,7,opt,name=waiting_count,json=waitingCount,proto3" json:"waiting_count,omitempty"`
+	// How many of the waiting provinces are past due_time.
+	OverdueCount  int32 `protobuf:"varint,8,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InformationRequestStatus) Reset() {
+	*x = InformationRequestStatus{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InformationRequestStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InformationRequestStatus) ProtoMessage() {}
+
+func (x *InformationRequestStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InformationRequestStatus.ProtoReflect.Descriptor instead.
+func (*InformationRequestStatus) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *InformationRequestStatus) GetRequest() string {
+	if x != nil {
+		return x.Request
+	}
+	return ""
+}
+
+func (x *InformationRequestStatus) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *InformationRequestStatus) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *InformationRequestStatus) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *InformationRequestStatus) GetProvinces() []*ProvinceResponse {
+	if x != nil {
+		return x.Provinces
+	}
+	return nil
+}
+
+func (x *InformationRequestStatus) GetAnsweredCount() int32 {
+	if x != nil {
+		return x.AnsweredCount
+	}
+	return 0
+}
+
+func (x *InformationRequestStatus) GetWaitingCount() int32 {
+	if x != nil {
+		return x.WaitingCount
+	}
+	return 0
+}
+
+func (x *InformationRequestStatus) GetOverdueCount() int32 {
+	if x != nil {
+		return x.OverdueCount
+	}
+	return 0
+}
+
+// One asked province and its response, if any.
+type ProvinceResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Province string                 `protobuf:"bytes,1,opt,name=province,proto3" json:"province,omitempty"`
+	// Its earliest live response this node holds; empty while waiting.
+	Response string `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	// That response's create_time; unset while waiting.
+	RespondTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=respond_time,json=respondTime,proto3" json:"respond_time,omitempty"`
+	// Waiting, and now is past the request's due_time.
+	Overdue       bool `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvinceResponse) Reset() {
+	*x = ProvinceResponse{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvinceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvinceResponse) ProtoMessage() {}
+
+func (x *ProvinceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvinceResponse.ProtoReflect.Descriptor instead.
+func (*ProvinceResponse) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ProvinceResponse) GetProvince() string {
+	if x != nil {
+		return x.Province
+	}
+	return ""
+}
+
+func (x *ProvinceResponse) GetResponse() string {
+	if x != nil {
+		return x.Response
+	}
+	return ""
+}
+
+func (x *ProvinceResponse) GetRespondTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RespondTime
+	}
+	return nil
+}
+
+func (x *ProvinceResponse) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+type GetInformationRequestStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/mofa/information-requests/{information_request}
+	Request       string `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInformationRequestStatusRequest) Reset() {
+	*x = GetInformationRequestStatusRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInformationRequestStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInformationRequestStatusRequest) ProtoMessage() {}
+
+func (x *GetInformationRequestStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInformationRequestStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetInformationRequestStatusRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetInformationRequestStatusRequest) GetRequest() string {
+	if x != nil {
+		return x.Request
+	}
+	return ""
+}
+
+type ListInformationRequestStatusesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/mofa, or provinces/- (the same: only the ministry has requests).
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent, filter, waiting_only and overdue_only.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter over the filterable fields of InformationRequest, e.g.
+	// 'provinces:"lang-son" AND due_time.age > 0'.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Only requests with an asked province that has not answered. A page
+	// may then hold fewer than page_size statuses, or none, and still have a
+	// next page.
+	WaitingOnly bool `protobuf:"varint,5,opt,name=waiting_only,json=waitingOnly,proto3" json:"waiting_only,omitempty"`
+	// Only requests past their due_time with an asked province that has not
+	// answered (paged as waiting_only).
+	OverdueOnly   bool `protobuf:"varint,6,opt,name=overdue_only,json=overdueOnly,proto3" json:"overdue_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInformationRequestStatusesRequest) Reset() {
+	*x = ListInformationRequestStatusesRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInformationRequestStatusesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInformationRequestStatusesRequest) ProtoMessage() {}
+
+func (x *ListInformationRequestStatusesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInformationRequestStatusesRequest.ProtoReflect.Descriptor instead.
+func (*ListInformationRequestStatusesRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListInformationRequestStatusesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListInformationRequestStatusesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListInformationRequestStatusesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListInformationRequestStatusesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListInformationRequestStatusesRequest) GetWaitingOnly() bool {
+	if x != nil {
+		return x.WaitingOnly
+	}
+	return false
+}
+
+func (x *ListInformationRequestStatusesRequest) GetOverdueOnly() bool {
+	if x != nil {
+		return x.OverdueOnly
+	}
+	return false
+}
+
+type ListInformationRequestStatusesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In the order requests arrived at this node.
+	Statuses []*InformationRequestStatus `protobuf:"bytes,1,rep,name=statuses,proto3" json:"statuses,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInformationRequestStatusesResponse) Reset() {
+	*x = ListInformationRequestStatusesResponse{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInformationRequestStatusesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInformationRequestStatusesResponse) ProtoMessage() {}
+
+func (x *ListInformationRequestStatusesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInformationRequestStatusesResponse.ProtoReflect.Descriptor instead.
+func (*ListInformationRequestStatusesResponse) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListInformationRequestStatusesResponse) GetStatuses() []*InformationRequestStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *ListInformationRequestStatusesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetInformationRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/information-requests/{information_request}
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInformationRequestRequest) Reset() {
+	*x = GetInformationRequestRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInformationRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInformationRequestRequest) ProtoMessage() {}
+
+func (x *GetInformationRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInformationRequestRequest.ProtoReflect.Descriptor instead.
+func (*GetInformationRequestRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetInformationRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListInformationRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter over the filterable fields of InformationRequest (docs/API.md lists them).
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
+	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Include deleted records.
+	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInformationRequestsRequest) Reset() {
+	*x = ListInformationRequestsRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInformationRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInformationRequestsRequest) ProtoMessage() {}
+
+func (x *ListInformationRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInformationRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ListInformationRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListInformationRequestsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListInformationRequestsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListInformationRequestsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListInformationRequestsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListInformationRequestsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListInformationRequestsRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
+}
+
+type ListInformationRequestsResponse struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	InformationRequests []*InformationRequest  `protobuf:"bytes,1,rep,name=information_requests,json=informationRequests,proto3" json:"information_requests,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInformationRequestsResponse) Reset() {
+	*x = ListInformationRequestsResponse{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInformationRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInformationRequestsResponse) ProtoMessage() {}
+
+func (x *ListInformationRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInformationRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ListInformationRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListInformationRequestsResponse) GetInformationRequests() []*InformationRequest {
+	if x != nil {
+		return x.InformationRequests
+	}
+	return nil
+}
+
+func (x *ListInformationRequestsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CreateInformationRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}: must be this node's province.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Optional id of the new record: a lower-case letter, then letters, digits or hyphens (at most 63).
+	// The server chooses one when empty.
+	InformationRequestId string              `protobuf:"bytes,2,opt,name=information_request_id,json=informationRequestId,proto3" json:"information_request_id,omitempty"`
+	InformationRequest   *InformationRequest `protobuf:"bytes,3,opt,name=information_request,json=informationRequest,proto3" json:"information_request,omitempty"`
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInformationRequestRequest) Reset() {
+	*x = CreateInformationRequestRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInformationRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInformationRequestRequest) ProtoMessage() {}
+
+func (x *CreateInformationRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInformationRequestRequest.ProtoReflect.Descriptor instead.
+func (*CreateInformationRequestRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateInformationRequestRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateInformationRequestRequest) GetInformationRequestId() string {
+	if x != nil {
+		return x.InformationRequestId
+	}
+	return ""
+}
+
+func (x *CreateInformationRequestRequest) GetInformationRequest() *InformationRequest {
+	if x != nil {
+		return x.InformationRequest
+	}
+	return nil
+}
+
+func (x *CreateInformationRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type UpdateInformationRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
+	// Validated after the update_mask is applied.
+	InformationRequest *InformationRequest `protobuf:"bytes,1,opt,name=information_request,json=informationRequest,proto3" json:"information_request,omitempty"`
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInformationRequestRequest) Reset() {
+	*x = UpdateInformationRequestRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInformationRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInformationRequestRequest) ProtoMessage() {}
+
+func (x *UpdateInformationRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInformationRequestRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInformationRequestRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UpdateInformationRequestRequest) GetInformationRequest() *InformationRequest {
+	if x != nil {
+		return x.InformationRequest
+	}
+	return nil
+}
+
+func (x *UpdateInformationRequestRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type DeleteInformationRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: delete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteInformationRequestRequest) Reset() {
+	*x = DeleteInformationRequestRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteInformationRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteInformationRequestRequest) ProtoMessage() {}
+
+func (x *DeleteInformationRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteInformationRequestRequest.ProtoReflect.Descriptor instead.
+func (*DeleteInformationRequestRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeleteInformationRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteInformationRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type UndeleteInformationRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: undelete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteInformationRequestRequest) Reset() {
+	*x = UndeleteInformationRequestRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteInformationRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteInformationRequestRequest) ProtoMessage() {}
+
+func (x *UndeleteInformationRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteInformationRequestRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteInformationRequestRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UndeleteInformationRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UndeleteInformationRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type GetInformationResponseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/information-responses/{information_response}
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInformationResponseRequest) Reset() {
+	*x = GetInformationResponseRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInformationResponseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInformationResponseRequest) ProtoMessage() {}
+
+func (x *GetInformationResponseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInformationResponseRequest.ProtoReflect.Descriptor instead.
+func (*GetInformationResponseRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetInformationResponseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListInformationResponsesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter over the filterable fields of InformationResponse (docs/API.md lists them).
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
+	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Include deleted records.
+	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInformationResponsesRequest) Reset() {
+	*x = ListInformationResponsesRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInformationResponsesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInformationResponsesRequest) ProtoMessage() {}
+
+func (x *ListInformationResponsesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInformationResponsesRequest.ProtoReflect.Descriptor instead.
+func (*ListInformationResponsesRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListInformationResponsesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListInformationResponsesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListInformationResponsesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListInformationResponsesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListInformationResponsesRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListInformationResponsesRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
+}
+
+type ListInformationResponsesResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	InformationResponses []*InformationResponse `protobuf:"bytes,1,rep,name=information_responses,json=informationResponses,proto3" json:"information_responses,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInformationResponsesResponse) Reset() {
+	*x = ListInformationResponsesResponse{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInformationResponsesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInformationResponsesResponse) ProtoMessage() {}
+
+func (x *ListInformationResponsesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInformationResponsesResponse.ProtoReflect.Descriptor instead.
+func (*ListInformationResponsesResponse) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListInformationResponsesResponse) GetInformationResponses() []*InformationResponse {
+	if x != nil {
+		return x.InformationResponses
+	}
+	return nil
+}
+
+func (x *ListInformationResponsesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CreateInformationResponseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}: must be this node's province.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Optional id of the new record: a lower-case letter, then letters, digits or hyphens (at most 63).
+	// The server chooses one when empty.
+	InformationResponseId string               `protobuf:"bytes,2,opt,name=information_response_id,json=informationResponseId,proto3" json:"information_response_id,omitempty"`
+	InformationResponse   *InformationResponse `protobuf:"bytes,3,opt,name=information_response,json=informationResponse,proto3" json:"information_response,omitempty"`
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInformationResponseRequest) Reset() {
+	*x = CreateInformationResponseRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInformationResponseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInformationResponseRequest) ProtoMessage() {}
+
+func (x *CreateInformationResponseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInformationResponseRequest.ProtoReflect.Descriptor instead.
+func (*CreateInformationResponseRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CreateInformationResponseRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateInformationResponseRequest) GetInformationResponseId() string {
+	if x != nil {
+		return x.InformationResponseId
+	}
+	return ""
+}
+
+func (x *CreateInformationResponseRequest) GetInformationResponse() *InformationResponse {
+	if x != nil {
+		return x.InformationResponse
+	}
+	return nil
+}
+
+func (x *CreateInformationResponseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type UpdateInformationResponseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
+	// Validated after the update_mask is applied.
+	InformationResponse *InformationResponse `protobuf:"bytes,1,opt,name=information_response,json=informationResponse,proto3" json:"information_response,omitempty"`
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInformationResponseRequest) Reset() {
+	*x = UpdateInformationResponseRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInformationResponseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInformationResponseRequest) ProtoMessage() {}
+
+func (x *UpdateInformationResponseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInformationResponseRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInformationResponseRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UpdateInformationResponseRequest) GetInformationResponse() *InformationResponse {
+	if x != nil {
+		return x.InformationResponse
+	}
+	return nil
+}
+
+func (x *UpdateInformationResponseRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type DeleteInformationResponseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: delete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteInformationResponseRequest) Reset() {
+	*x = DeleteInformationResponseRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteInformationResponseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteInformationResponseRequest) ProtoMessage() {}
+
+func (x *DeleteInformationResponseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteInformationResponseRequest.ProtoReflect.Descriptor instead.
+func (*DeleteInformationResponseRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DeleteInformationResponseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteInformationResponseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type UndeleteInformationResponseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: undelete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteInformationResponseRequest) Reset() {
+	*x = UndeleteInformationResponseRequest{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteInformationResponseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteInformationResponseRequest) ProtoMessage() {}
+
+func (x *UndeleteInformationResponseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteInformationResponseRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteInformationResponseRequest) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UndeleteInformationResponseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UndeleteInformationResponseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 var File_provex_national_v1_national_proto protoreflect.FileDescriptor
 
 const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\n" +
-	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x01\n" +
+	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xcd\x01\n" +
 	"\x10SummarizeRequest\x12)\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\n" +
@@ -782,11 +2291,151 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12D\n" +
 	"\x10last_change_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastChangeTime\x12F\n" +
 	"\x11last_contact_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastContactTime\x12\x14\n" +
-	"\x05stale\x18\x05 \x01(\bR\x05stale2\xa2\x03\n" +
+	"\x05stale\x18\x05 \x01(\bR\x05stale\"\xff\x04\n" +
+	"\x12InformationRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12'\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18(R\n" +
+	"collection\x12$\n" +
+	"\bquestion\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\bquestion\x12C\n" +
+	"\tprovinces\x18\x05 \x03(\tB%\xbaH\"\x92\x01\x1f\b\x01\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tprovinces\x12=\n" +
+	"\bdue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\adueTime\x12D\n" +
+	"\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12B\n" +
+	"\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\"\xf5\x03\n" +
+	"\x13InformationResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
+	"\arequest\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\arequest\x12!\n" +
+	"\x06answer\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\x06answer\x12,\n" +
+	"\arecords\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\x18\xc8\x01R\arecords\x12D\n" +
+	"\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12B\n" +
+	"\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\"\x80\x03\n" +
+	"\x18InformationRequestStatus\x12\x18\n" +
+	"\arequest\x18\x01 \x01(\tR\arequest\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x125\n" +
+	"\bdue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12B\n" +
+	"\tprovinces\x18\x05 \x03(\v2$.provex.national.v1.ProvinceResponseR\tprovinces\x12%\n" +
+	"\x0eanswered_count\x18\x06 \x01(\x05R\ransweredCount\x12#\n" +
+	"\rwaiting_count\x18\a \x01(\x05R\fwaitingCount\x12#\n" +
+	"\roverdue_count\x18\b \x01(\x05R\foverdueCount\"\xa3\x01\n" +
+	"\x10ProvinceResponse\x12\x1a\n" +
+	"\bprovince\x18\x01 \x01(\tR\bprovince\x12\x1a\n" +
+	"\bresponse\x18\x02 \x01(\tR\bresponse\x12=\n" +
+	"\frespond_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrespondTime\x12\x18\n" +
+	"\aoverdue\x18\x04 \x01(\bR\aoverdue\"G\n" +
+	"\"GetInformationRequestStatusRequest\x12!\n" +
+	"\arequest\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\arequest\"\xff\x01\n" +
+	"%ListInformationRequestStatusesRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12!\n" +
+	"\fwaiting_only\x18\x05 \x01(\bR\vwaitingOnly\x12!\n" +
+	"\foverdue_only\x18\x06 \x01(\bR\voverdueOnly\"\x9a\x01\n" +
+	"&ListInformationRequestStatusesResponse\x12H\n" +
+	"\bstatuses\x18\x01 \x03(\v2,.provex.national.v1.InformationRequestStatusR\bstatuses\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
+	"\x1cGetInformationRequestRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xfa\x01\n" +
+	"\x1eListInformationRequestsRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
+	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\xa4\x01\n" +
+	"\x1fListInformationRequestsResponse\x12Y\n" +
+	"\x14information_requests\x18\x01 \x03(\v2&.provex.national.v1.InformationRequestR\x13informationRequests\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa3\x02\n" +
+	"\x1fCreateInformationRequestRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12V\n" +
+	"\x16information_request_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x14informationRequestId\x12_\n" +
+	"\x13information_request\x18\x03 \x01(\v2&.provex.national.v1.InformationRequestB\x06\xbaH\x03\xc8\x01\x01R\x12informationRequest\x12&\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xbf\x01\n" +
+	"\x1fUpdateInformationRequestRequest\x12_\n" +
+	"\x13information_request\x18\x01 \x01(\v2&.provex.national.v1.InformationRequestB\x06\xbaH\x03\xd8\x01\x03R\x12informationRequest\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"R\n" +
+	"\x1fDeleteInformationRequestRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"T\n" +
+	"!UndeleteInformationRequestRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"<\n" +
+	"\x1dGetInformationResponseRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xfb\x01\n" +
+	"\x1fListInformationResponsesRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
+	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\xa8\x01\n" +
+	" ListInformationResponsesResponse\x12\\\n" +
+	"\x15information_responses\x18\x01 \x03(\v2'.provex.national.v1.InformationResponseR\x14informationResponses\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa9\x02\n" +
+	" CreateInformationResponseRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12X\n" +
+	"\x17information_response_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x15informationResponseId\x12b\n" +
+	"\x14information_response\x18\x03 \x01(\v2'.provex.national.v1.InformationResponseB\x06\xbaH\x03\xc8\x01\x01R\x13informationResponse\x12&\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xc3\x01\n" +
+	" UpdateInformationResponseRequest\x12b\n" +
+	"\x14information_response\x18\x01 \x01(\v2'.provex.national.v1.InformationResponseB\x06\xbaH\x03\xd8\x01\x03R\x13informationResponse\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"S\n" +
+	" DeleteInformationResponseRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"U\n" +
+	"\"UndeleteInformationResponseRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xd2\x18\n" +
 	"\x0fNationalService\x12\x85\x01\n" +
 	"\tSummarize\x12$.provex.national.v1.SummarizeRequest\x1a%.provex.national.v1.SummarizeResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/national/{collection}:summarize\x12\x82\x01\n" +
 	"\rSearchRecords\x12(.provex.national.v1.SearchRecordsRequest\x1a).provex.national.v1.SearchRecordsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/national/records\x12\x81\x01\n" +
-	"\fGetFreshness\x12'.provex.national.v1.GetFreshnessRequest\x1a(.provex.national.v1.GetFreshnessResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/national/freshnessB?Z=github.com/provex/provex/gen/go/provex/national/v1;nationalv1b\x06proto3"
+	"\fGetFreshness\x12'.provex.national.v1.GetFreshnessRequest\x1a(.provex.national.v1.GetFreshnessResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/national/freshness\x12\xa8\x01\n" +
+	"\x15GetInformationRequest\x120.provex.national.v1.GetInformationRequestRequest\x1a&.provex.national.v1.InformationRequest\"5\x82\xd3\xe4\x93\x02/\x12-/v1/{name=provinces/*/information-requests/*}\x12\xb9\x01\n" +
+	"\x17ListInformationRequests\x122.provex.national.v1.ListInformationRequestsRequest\x1a3.provex.national.v1.ListInformationRequestsResponse\"5\x82\xd3\xe4\x93\x02/\x12-/v1/{parent=provinces/*}/information-requests\x12\xc3\x01\n" +
+	"\x18CreateInformationRequest\x123.provex.national.v1.CreateInformationRequestRequest\x1a&.provex.national.v1.InformationRequest\"J\x82\xd3\xe4\x93\x02D:\x13information_request\"-/v1/{parent=provinces/*}/information-requests\x12\xd7\x01\n" +
+	"\x18UpdateInformationRequest\x123.provex.national.v1.UpdateInformationRequestRequest\x1a&.provex.national.v1.InformationRequest\"^\x82\xd3\xe4\x93\x02X:\x13information_request2A/v1/{information_request.name=provinces/*/information-requests/*}\x12\xae\x01\n" +
+	"\x18DeleteInformationRequest\x123.provex.national.v1.DeleteInformationRequestRequest\x1a&.provex.national.v1.InformationRequest\"5\x82\xd3\xe4\x93\x02/*-/v1/{name=provinces/*/information-requests/*}\x12\xbe\x01\n" +
+	"\x1aUndeleteInformationRequest\x125.provex.national.v1.UndeleteInformationRequestRequest\x1a&.provex.national.v1.InformationRequest\"A\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{name=provinces/*/information-requests/*}:undelete\x12\xac\x01\n" +
+	"\x16GetInformationResponse\x121.provex.national.v1.GetInformationResponseRequest\x1a'.provex.national.v1.InformationResponse\"6\x82\xd3\xe4\x93\x020\x12./v1/{name=provinces/*/information-responses/*}\x12\xbd\x01\n" +
+	"\x18ListInformationResponses\x123.provex.national.v1.ListInformationResponsesRequest\x1a4.provex.national.v1.ListInformationResponsesResponse\"6\x82\xd3\xe4\x93\x020\x12./v1/{parent=provinces/*}/information-responses\x12\xc8\x01\n" +
+	"\x19CreateInformationResponse\x124.provex.national.v1.CreateInformationResponseRequest\x1a'.provex.national.v1.InformationResponse\"L\x82\xd3\xe4\x93\x02F:\x14information_response\"./v1/{parent=provinces/*}/information-responses\x12\xdd\x01\n" +
+	"\x19UpdateInformationResponse\x124.provex.national.v1.UpdateInformationResponseRequest\x1a'.provex.national.v1.InformationResponse\"a\x82\xd3\xe4\x93\x02[:\x14information_response2C/v1/{information_response.name=provinces/*/information-responses/*}\x12\xb2\x01\n" +
+	"\x19DeleteInformationResponse\x124.provex.national.v1.DeleteInformationResponseRequest\x1a'.provex.national.v1.InformationResponse\"6\x82\xd3\xe4\x93\x020*./v1/{name=provinces/*/information-responses/*}\x12\xc2\x01\n" +
+	"\x1bUndeleteInformationResponse\x126.provex.national.v1.UndeleteInformationResponseRequest\x1a'.provex.national.v1.InformationResponse\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=provinces/*/information-responses/*}:undelete\x12\xc4\x01\n" +
+	"\x1bGetInformationRequestStatus\x126.provex.national.v1.GetInformationRequestStatusRequest\x1a,.provex.national.v1.InformationRequestStatus\"?\x82\xd3\xe4\x93\x029\x127/v1/{request=provinces/*/information-requests/*}/status\x12\xd9\x01\n" +
+	"\x1eListInformationRequestStatuses\x129.provex.national.v1.ListInformationRequestStatusesRequest\x1a:.provex.national.v1.ListInformationRequestStatusesResponse\"@\x82\xd3\xe4\x93\x02:\x128/v1/{parent=provinces/*}/information-requests/-/statusesB?Z=github.com/provex/provex/gen/go/provex/national/v1;nationalv1b\x06proto3"
 
 var (
 	file_provex_national_v1_national_proto_rawDescOnce sync.Once
@@ -800,20 +2449,43 @@ func file_provex_national_v1_national_proto_rawDescGZIP() []byte {
 	return file_provex_national_v1_national_proto_rawDescData
 }
 
-var file_provex_national_v1_national_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_provex_national_v1_national_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_provex_national_v1_national_proto_goTypes = []any{
-	(*SummarizeRequest)(nil),      // 0: provex.national.v1.SummarizeRequest
-	(*SummarizeResponse)(nil),     // 1: provex.national.v1.SummarizeResponse
-	(*Group)(nil),                 // 2: provex.national.v1.Group
-	(*Sum)(nil),                   // 3: provex.national.v1.Sum
-	(*SearchRecordsRequest)(nil),  // 4: provex.national.v1.SearchRecordsRequest
-	(*SearchRecordsResponse)(nil), // 5: provex.national.v1.SearchRecordsResponse
-	(*Record)(nil),                // 6: provex.national.v1.Record
-	(*GetFreshnessRequest)(nil),   // 7: provex.national.v1.GetFreshnessRequest
-	(*GetFreshnessResponse)(nil),  // 8: provex.national.v1.GetFreshnessResponse
-	(*ProvinceFreshness)(nil),     // 9: provex.national.v1.ProvinceFreshness
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*anypb.Any)(nil),             // 11: google.protobuf.Any
+	(*SummarizeRequest)(nil),                       // 0: provex.national.v1.SummarizeRequest
+	(*SummarizeResponse)(nil),                      // 1: provex.national.v1.SummarizeResponse
+	(*Group)(nil),                                  // 2: provex.national.v1.Group
+	(*Sum)(nil),                                    // 3: provex.national.v1.Sum
+	(*SearchRecordsRequest)(nil),                   // 4: provex.national.v1.SearchRecordsRequest
+	(*SearchRecordsResponse)(nil),                  // 5: provex.national.v1.SearchRecordsResponse
+	(*Record)(nil),                                 // 6: provex.national.v1.Record
+	(*GetFreshnessRequest)(nil),                    // 7: provex.national.v1.GetFreshnessRequest
+	(*GetFreshnessResponse)(nil),                   // 8: provex.national.v1.GetFreshnessResponse
+	(*ProvinceFreshness)(nil),                      // 9: provex.national.v1.ProvinceFreshness
+	(*InformationRequest)(nil),                     // 10: provex.national.v1.InformationRequest
+	(*InformationResponse)(nil),                    // 11: provex.national.v1.InformationResponse
+	(*InformationRequestStatus)(nil),               // 12: provex.national.v1.InformationRequestStatus
+	(*ProvinceResponse)(nil),                       // 13: provex.national.v1.ProvinceResponse
+	(*GetInformationRequestStatusRequest)(nil),     // 14: provex.national.v1.GetInformationRequestStatusRequest
+	(*ListInformationRequestStatusesRequest)(nil),  // 15: provex.national.v1.ListInformationRequestStatusesRequest
+	(*ListInformationRequestStatusesResponse)(nil), // 16: provex.national.v1.ListInformationRequestStatusesResponse
+	(*GetInformationRequestRequest)(nil),           // 17: provex.national.v1.GetInformationRequestRequest
+	(*ListInformationRequestsRequest)(nil),         // 18: provex.national.v1.ListInformationRequestsRequest
+	(*ListInformationRequestsResponse)(nil),        // 19: provex.national.v1.ListInformationRequestsResponse
+	(*CreateInformationRequestRequest)(nil),        // 20: provex.national.v1.CreateInformationRequestRequest
+	(*UpdateInformationRequestRequest)(nil),        // 21: provex.national.v1.UpdateInformationRequestRequest
+	(*DeleteInformationRequestRequest)(nil),        // 22: provex.national.v1.DeleteInformationRequestRequest
+	(*UndeleteInformationRequestRequest)(nil),      // 23: provex.national.v1.UndeleteInformationRequestRequest
+	(*GetInformationResponseRequest)(nil),          // 24: provex.national.v1.GetInformationResponseRequest
+	(*ListInformationResponsesRequest)(nil),        // 25: provex.national.v1.ListInformationResponsesRequest
+	(*ListInformationResponsesResponse)(nil),       // 26: provex.national.v1.ListInformationResponsesResponse
+	(*CreateInformationResponseRequest)(nil),       // 27: provex.national.v1.CreateInformationResponseRequest
+	(*UpdateInformationResponseRequest)(nil),       // 28: provex.national.v1.UpdateInformationResponseRequest
+	(*DeleteInformationResponseRequest)(nil),       // 29: provex.national.v1.DeleteInformationResponseRequest
+	(*UndeleteInformationResponseRequest)(nil),     // 30: provex.national.v1.UndeleteInformationResponseRequest
+	(*timestamppb.Timestamp)(nil),                  // 31: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                              // 32: google.protobuf.Any
+	(v1.Visibility)(0),                             // 33: provex.type.v1.Visibility
+	(*fieldmaskpb.FieldMask)(nil),                  // 34: google.protobuf.FieldMask
 }
 var file_provex_national_v1_national_proto_depIdxs = []int32{
 	2,  // 0: provex.national.v1.SummarizeResponse.groups:type_name -> provex.national.v1.Group
@@ -821,22 +2493,72 @@ var file_provex_national_v1_national_proto_depIdxs = []int32{
 	9,  // 2: provex.national.v1.SummarizeResponse.freshness:type_name -> provex.national.v1.ProvinceFreshness
 	3,  // 3: provex.national.v1.Group.sums:type_name -> provex.national.v1.Sum
 	6,  // 4: provex.national.v1.SearchRecordsResponse.records:type_name -> provex.national.v1.Record
-	10, // 5: provex.national.v1.Record.update_time:type_name -> google.protobuf.Timestamp
-	11, // 6: provex.national.v1.Record.resource:type_name -> google.protobuf.Any
+	31, // 5: provex.national.v1.Record.update_time:type_name -> google.protobuf.Timestamp
+	32, // 6: provex.national.v1.Record.resource:type_name -> google.protobuf.Any
 	9,  // 7: provex.national.v1.GetFreshnessResponse.provinces:type_name -> provex.national.v1.ProvinceFreshness
-	10, // 8: provex.national.v1.ProvinceFreshness.last_change_time:type_name -> google.protobuf.Timestamp
-	10, // 9: provex.national.v1.ProvinceFreshness.last_contact_time:type_name -> google.protobuf.Timestamp
-	0,  // 10: provex.national.v1.NationalService.Summarize:input_type -> provex.national.v1.SummarizeRequest
-	4,  // 11: provex.national.v1.NationalService.SearchRecords:input_type -> provex.national.v1.SearchRecordsRequest
-	7,  // 12: provex.national.v1.NationalService.GetFreshness:input_type -> provex.national.v1.GetFreshnessRequest
-	1,  // 13: provex.national.v1.NationalService.Summarize:output_type -> provex.national.v1.SummarizeResponse
-	5,  // 14: provex.national.v1.NationalService.SearchRecords:output_type -> provex.national.v1.SearchRecordsResponse
-	8,  // 15: provex.national.v1.NationalService.GetFreshness:output_type -> provex.national.v1.GetFreshnessResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	31, // 8: provex.national.v1.ProvinceFreshness.last_change_time:type_name -> google.protobuf.Timestamp
+	31, // 9: provex.national.v1.ProvinceFreshness.last_contact_time:type_name -> google.protobuf.Timestamp
+	31, // 10: provex.national.v1.InformationRequest.due_time:type_name -> google.protobuf.Timestamp
+	33, // 11: provex.national.v1.InformationRequest.visibility:type_name -> provex.type.v1.Visibility
+	31, // 12: provex.national.v1.InformationRequest.create_time:type_name -> google.protobuf.Timestamp
+	31, // 13: provex.national.v1.InformationRequest.update_time:type_name -> google.protobuf.Timestamp
+	31, // 14: provex.national.v1.InformationRequest.delete_time:type_name -> google.protobuf.Timestamp
+	33, // 15: provex.national.v1.InformationResponse.visibility:type_name -> provex.type.v1.Visibility
+	31, // 16: provex.national.v1.InformationResponse.create_time:type_name -> google.protobuf.Timestamp
+	31, // 17: provex.national.v1.InformationResponse.update_time:type_name -> google.protobuf.Timestamp
+	31, // 18: provex.national.v1.InformationResponse.delete_time:type_name -> google.protobuf.Timestamp
+	31, // 19: provex.national.v1.InformationRequestStatus.due_time:type_name -> google.protobuf.Timestamp
+	31, // 20: provex.national.v1.InformationRequestStatus.create_time:type_name -> google.protobuf.Timestamp
+	13, // 21: provex.national.v1.InformationRequestStatus.provinces:type_name -> provex.national.v1.ProvinceResponse
+	31, // 22: provex.national.v1.ProvinceResponse.respond_time:type_name -> google.protobuf.Timestamp
+	12, // 23: provex.national.v1.ListInformationRequestStatusesResponse.statuses:type_name -> provex.national.v1.InformationRequestStatus
+	10, // 24: provex.national.v1.ListInformationRequestsResponse.information_requests:type_name -> provex.national.v1.InformationRequest
+	10, // 25: provex.national.v1.CreateInformationRequestRequest.information_request:type_name -> provex.national.v1.InformationRequest
+	10, // 26: provex.national.v1.UpdateInformationRequestRequest.information_request:type_name -> provex.national.v1.InformationRequest
+	34, // 27: provex.national.v1.UpdateInformationRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	11, // 28: provex.national.v1.ListInformationResponsesResponse.information_responses:type_name -> provex.national.v1.InformationResponse
+	11, // 29: provex.national.v1.CreateInformationResponseRequest.information_response:type_name -> provex.national.v1.InformationResponse
+	11, // 30: provex.national.v1.UpdateInformationResponseRequest.information_response:type_name -> provex.national.v1.InformationResponse
+	34, // 31: provex.national.v1.UpdateInformationResponseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 32: provex.national.v1.NationalService.Summarize:input_type -> provex.national.v1.SummarizeRequest
+	4,  // 33: provex.national.v1.NationalService.SearchRecords:input_type -> provex.national.v1.SearchRecordsRequest
+	7,  // 34: provex.national.v1.NationalService.GetFreshness:input_type -> provex.national.v1.GetFreshnessRequest
+	17, // 35: provex.national.v1.NationalService.GetInformationRequest:input_type -> provex.national.v1.GetInformationRequestRequest
+	18, // 36: provex.national.v1.NationalService.ListInformationRequests:input_type -> provex.national.v1.ListInformationRequestsRequest
+	20, // 37: provex.national.v1.NationalService.CreateInformationRequest:input_type -> provex.national.v1.CreateInformationRequestRequest
+	21, // 38: provex.national.v1.NationalService.UpdateInformationRequest:input_type -> provex.national.v1.UpdateInformationRequestRequest
+	22, // 39: provex.national.v1.NationalService.DeleteInformationRequest:input_type -> provex.national.v1.DeleteInformationRequestRequest
+	23, // 40: provex.national.v1.NationalService.UndeleteInformationRequest:input_type -> provex.national.v1.UndeleteInformationRequestRequest
+	24, // 41: provex.national.v1.NationalService.GetInformationResponse:input_type -> provex.national.v1.GetInformationResponseRequest
+	25, // 42: provex.national.v1.NationalService.ListInformationResponses:input_type -> provex.national.v1.ListInformationResponsesRequest
+	27, // 43: provex.national.v1.NationalService.CreateInformationResponse:input_type -> provex.national.v1.CreateInformationResponseRequest
+	28, // 44: provex.national.v1.NationalService.UpdateInformationResponse:input_type -> provex.national.v1.UpdateInformationResponseRequest
+	29, // 45: provex.national.v1.NationalService.DeleteInformationResponse:input_type -> provex.national.v1.DeleteInformationResponseRequest
+	30, // 46: provex.national.v1.NationalService.UndeleteInformationResponse:input_type -> provex.national.v1.UndeleteInformationResponseRequest
+	14, // 47: provex.national.v1.NationalService.GetInformationRequestStatus:input_type -> provex.national.v1.GetInformationRequestStatusRequest
+	15, // 48: provex.national.v1.NationalService.ListInformationRequestStatuses:input_type -> provex.national.v1.ListInformationRequestStatusesRequest
+	1,  // 49: provex.national.v1.NationalService.Summarize:output_type -> provex.national.v1.SummarizeResponse
+	5,  // 50: provex.national.v1.NationalService.SearchRecords:output_type -> provex.national.v1.SearchRecordsResponse
+	8,  // 51: provex.national.v1.NationalService.GetFreshness:output_type -> provex.national.v1.GetFreshnessResponse
+	10, // 52: provex.national.v1.NationalService.GetInformationRequest:output_type -> provex.national.v1.InformationRequest
+	19, // 53: provex.national.v1.NationalService.ListInformationRequests:output_type -> provex.national.v1.ListInformationRequestsResponse
+	10, // 54: provex.national.v1.NationalService.CreateInformationRequest:output_type -> provex.national.v1.InformationRequest
+	10, // 55: provex.national.v1.NationalService.UpdateInformationRequest:output_type -> provex.national.v1.InformationRequest
+	10, // 56: provex.national.v1.NationalService.DeleteInformationRequest:output_type -> provex.national.v1.InformationRequest
+	10, // 57: provex.national.v1.NationalService.UndeleteInformationRequest:output_type -> provex.national.v1.InformationRequest
+	11, // 58: provex.national.v1.NationalService.GetInformationResponse:output_type -> provex.national.v1.InformationResponse
+	26, // 59: provex.national.v1.NationalService.ListInformationResponses:output_type -> provex.national.v1.ListInformationResponsesResponse
+	11, // 60: provex.national.v1.NationalService.CreateInformationResponse:output_type -> provex.national.v1.InformationResponse
+	11, // 61: provex.national.v1.NationalService.UpdateInformationResponse:output_type -> provex.national.v1.InformationResponse
+	11, // 62: provex.national.v1.NationalService.DeleteInformationResponse:output_type -> provex.national.v1.InformationResponse
+	11, // 63: provex.national.v1.NationalService.UndeleteInformationResponse:output_type -> provex.national.v1.InformationResponse
+	12, // 64: provex.national.v1.NationalService.GetInformationRequestStatus:output_type -> provex.national.v1.InformationRequestStatus
+	16, // 65: provex.national.v1.NationalService.ListInformationRequestStatuses:output_type -> provex.national.v1.ListInformationRequestStatusesResponse
+	49, // [49:66] is the sub-list for method output_type
+	32, // [32:49] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_provex_national_v1_national_proto_init() }
@@ -851,7 +2573,7 @@ func file_provex_national_v1_national_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_national_v1_national_proto_rawDesc), len(file_provex_national_v1_national_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

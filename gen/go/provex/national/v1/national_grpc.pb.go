@@ -23,9 +23,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NationalService_Summarize_FullMethodName     = "/provex.national.v1.NationalService/Summarize"
-	NationalService_SearchRecords_FullMethodName = "/provex.national.v1.NationalService/SearchRecords"
-	NationalService_GetFreshness_FullMethodName  = "/provex.national.v1.NationalService/GetFreshness"
+	NationalService_Summarize_FullMethodName                      = "/provex.national.v1.NationalService/Summarize"
+	NationalService_SearchRecords_FullMethodName                  = "/provex.national.v1.NationalService/SearchRecords"
+	NationalService_GetFreshness_FullMethodName                   = "/provex.national.v1.NationalService/GetFreshness"
+	NationalService_GetInformationRequest_FullMethodName          = "/provex.national.v1.NationalService/GetInformationRequest"
+	NationalService_ListInformationRequests_FullMethodName        = "/provex.national.v1.NationalService/ListInformationRequests"
+	NationalService_CreateInformationRequest_FullMethodName       = "/provex.national.v1.NationalService/CreateInformationRequest"
+	NationalService_UpdateInformationRequest_FullMethodName       = "/provex.national.v1.NationalService/UpdateInformationRequest"
+	NationalService_DeleteInformationRequest_FullMethodName       = "/provex.national.v1.NationalService/DeleteInformationRequest"
+	NationalService_UndeleteInformationRequest_FullMethodName     = "/provex.national.v1.NationalService/UndeleteInformationRequest"
+	NationalService_GetInformationResponse_FullMethodName         = "/provex.national.v1.NationalService/GetInformationResponse"
+	NationalService_ListInformationResponses_FullMethodName       = "/provex.national.v1.NationalService/ListInformationResponses"
+	NationalService_CreateInformationResponse_FullMethodName      = "/provex.national.v1.NationalService/CreateInformationResponse"
+	NationalService_UpdateInformationResponse_FullMethodName      = "/provex.national.v1.NationalService/UpdateInformationResponse"
+	NationalService_DeleteInformationResponse_FullMethodName      = "/provex.national.v1.NationalService/DeleteInformationResponse"
+	NationalService_UndeleteInformationResponse_FullMethodName    = "/provex.national.v1.NationalService/UndeleteInformationResponse"
+	NationalService_GetInformationRequestStatus_FullMethodName    = "/provex.national.v1.NationalService/GetInformationRequestStatus"
+	NationalService_ListInformationRequestStatuses_FullMethodName = "/provex.national.v1.NationalService/ListInformationRequestStatuses"
 )
 
 // NationalServiceClient is the client API for NationalService service.
@@ -44,6 +58,32 @@ type NationalServiceClient interface {
 	SearchRecords(ctx context.Context, in *SearchRecordsRequest, opts ...grpc.CallOption) (*SearchRecordsResponse, error)
 	// How current this node's copy of each province's records is.
 	GetFreshness(ctx context.Context, in *GetFreshnessRequest, opts ...grpc.CallOption) (*GetFreshnessResponse, error)
+	// Requests for information are the ministry's records: only its node
+	// writes them, under provinces/mofa.
+	GetInformationRequest(ctx context.Context, in *GetInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error)
+	ListInformationRequests(ctx context.Context, in *ListInformationRequestsRequest, opts ...grpc.CallOption) (*ListInformationRequestsResponse, error)
+	// parent must be provinces/mofa (INVALID_ARGUMENT otherwise), and, like
+	// every record, be this node's (PERMISSION_DENIED otherwise).
+	CreateInformationRequest(ctx context.Context, in *CreateInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error)
+	UpdateInformationRequest(ctx context.Context, in *UpdateInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error)
+	DeleteInformationRequest(ctx context.Context, in *DeleteInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error)
+	UndeleteInformationRequest(ctx context.Context, in *UndeleteInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error)
+	// A province's answer to a request is its own record, written by its
+	// node under its own province (never provinces/mofa).
+	GetInformationResponse(ctx context.Context, in *GetInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error)
+	ListInformationResponses(ctx context.Context, in *ListInformationResponsesRequest, opts ...grpc.CallOption) (*ListInformationResponsesResponse, error)
+	CreateInformationResponse(ctx context.Context, in *CreateInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error)
+	UpdateInformationResponse(ctx context.Context, in *UpdateInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error)
+	DeleteInformationResponse(ctx context.Context, in *DeleteInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error)
+	UndeleteInformationResponse(ctx context.Context, in *UndeleteInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error)
+	// Who of a request's provinces has answered it, when, and who is
+	// overdue. Answered from the records this node holds: the ministry's
+	// node, and an asked province's once synced.
+	GetInformationRequestStatus(ctx context.Context, in *GetInformationRequestStatusRequest, opts ...grpc.CallOption) (*InformationRequestStatus, error)
+	// The status of many requests (provinces/mofa or provinces/-): with
+	// waiting_only, those some asked province has not answered; with
+	// overdue_only, those past their due_time with a province still waiting.
+	ListInformationRequestStatuses(ctx context.Context, in *ListInformationRequestStatusesRequest, opts ...grpc.CallOption) (*ListInformationRequestStatusesResponse, error)
 }
 
 type nationalServiceClient struct {
@@ -84,6 +124,146 @@ func (c *nationalServiceClient) GetFreshness(ctx context.Context, in *GetFreshne
 	return out, nil
 }
 
+func (c *nationalServiceClient) GetInformationRequest(ctx context.Context, in *GetInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationRequest)
+	err := c.cc.Invoke(ctx, NationalService_GetInformationRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) ListInformationRequests(ctx context.Context, in *ListInformationRequestsRequest, opts ...grpc.CallOption) (*ListInformationRequestsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInformationRequestsResponse)
+	err := c.cc.Invoke(ctx, NationalService_ListInformationRequests_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) CreateInformationRequest(ctx context.Context, in *CreateInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationRequest)
+	err := c.cc.Invoke(ctx, NationalService_CreateInformationRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) UpdateInformationRequest(ctx context.Context, in *UpdateInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationRequest)
+	err := c.cc.Invoke(ctx, NationalService_UpdateInformationRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) DeleteInformationRequest(ctx context.Context, in *DeleteInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationRequest)
+	err := c.cc.Invoke(ctx, NationalService_DeleteInformationRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) UndeleteInformationRequest(ctx context.Context, in *UndeleteInformationRequestRequest, opts ...grpc.CallOption) (*InformationRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationRequest)
+	err := c.cc.Invoke(ctx, NationalService_UndeleteInformationRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) GetInformationResponse(ctx context.Context, in *GetInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationResponse)
+	err := c.cc.Invoke(ctx, NationalService_GetInformationResponse_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) ListInformationResponses(ctx context.Context, in *ListInformationResponsesRequest, opts ...grpc.CallOption) (*ListInformationResponsesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInformationResponsesResponse)
+	err := c.cc.Invoke(ctx, NationalService_ListInformationResponses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) CreateInformationResponse(ctx context.Context, in *CreateInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationResponse)
+	err := c.cc.Invoke(ctx, NationalService_CreateInformationResponse_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) UpdateInformationResponse(ctx context.Context, in *UpdateInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationResponse)
+	err := c.cc.Invoke(ctx, NationalService_UpdateInformationResponse_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) DeleteInformationResponse(ctx context.Context, in *DeleteInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationResponse)
+	err := c.cc.Invoke(ctx, NationalService_DeleteInformationResponse_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) UndeleteInformationResponse(ctx context.Context, in *UndeleteInformationResponseRequest, opts ...grpc.CallOption) (*InformationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationResponse)
+	err := c.cc.Invoke(ctx, NationalService_UndeleteInformationResponse_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) GetInformationRequestStatus(ctx context.Context, in *GetInformationRequestStatusRequest, opts ...grpc.CallOption) (*InformationRequestStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InformationRequestStatus)
+	err := c.cc.Invoke(ctx, NationalService_GetInformationRequestStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nationalServiceClient) ListInformationRequestStatuses(ctx context.Context, in *ListInformationRequestStatusesRequest, opts ...grpc.CallOption) (*ListInformationRequestStatusesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInformationRequestStatusesResponse)
+	err := c.cc.Invoke(ctx, NationalService_ListInformationRequestStatuses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NationalServiceServer is the server API for NationalService service.
 // All implementations must embed UnimplementedNationalServiceServer
 // for forward compatibility.
@@ -100,6 +280,32 @@ type NationalServiceServer interface {
 	SearchRecords(context.Context, *SearchRecordsRequest) (*SearchRecordsResponse, error)
 	// How current this node's copy of each province's records is.
 	GetFreshness(context.Context, *GetFreshnessRequest) (*GetFreshnessResponse, error)
+	// Requests for information are the ministry's records: only its node
+	// writes them, under provinces/mofa.
+	GetInformationRequest(context.Context, *GetInformationRequestRequest) (*InformationRequest, error)
+	ListInformationRequests(context.Context, *ListInformationRequestsRequest) (*ListInformationRequestsResponse, error)
+	// parent must be provinces/mofa (INVALID_ARGUMENT otherwise), and, like
+	// every record, be this node's (PERMISSION_DENIED otherwise).
+	CreateInformationRequest(context.Context, *CreateInformationRequestRequest) (*InformationRequest, error)
+	UpdateInformationRequest(context.Context, *UpdateInformationRequestRequest) (*InformationRequest, error)
+	DeleteInformationRequest(context.Context, *DeleteInformationRequestRequest) (*InformationRequest, error)
+	UndeleteInformationRequest(context.Context, *UndeleteInformationRequestRequest) (*InformationRequest, error)
+	// A province's answer to a request is its own record, written by its
+	// node under its own province (never provinces/mofa).
+	GetInformationResponse(context.Context, *GetInformationResponseRequest) (*InformationResponse, error)
+	ListInformationResponses(context.Context, *ListInformationResponsesRequest) (*ListInformationResponsesResponse, error)
+	CreateInformationResponse(context.Context, *CreateInformationResponseRequest) (*InformationResponse, error)
+	UpdateInformationResponse(context.Context, *UpdateInformationResponseRequest) (*InformationResponse, error)
+	DeleteInformationResponse(context.Context, *DeleteInformationResponseRequest) (*InformationResponse, error)
+	UndeleteInformationResponse(context.Context, *UndeleteInformationResponseRequest) (*InformationResponse, error)
+	// Who of a request's provinces has answered it, when, and who is
+	// overdue. Answered from the records this node holds: the ministry's
+	// node, and an asked province's once synced.
+	GetInformationRequestStatus(context.Context, *GetInformationRequestStatusRequest) (*InformationRequestStatus, error)
+	// The status of many requests (provinces/mofa or provinces/-): with
+	// waiting_only, those some asked province has not answered; with
+	// overdue_only, those past their due_time with a province still waiting.
+	ListInformationRequestStatuses(context.Context, *ListInformationRequestStatusesRequest) (*ListInformationRequestStatusesResponse, error)
 	mustEmbedUnimplementedNationalServiceServer()
 }
 
@@ -118,6 +324,48 @@ func (UnimplementedNationalServiceServer) SearchRecords(context.Context, *Search
 }
 func (UnimplementedNationalServiceServer) GetFreshness(context.Context, *GetFreshnessRequest) (*GetFreshnessResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetFreshness not implemented")
+}
+func (UnimplementedNationalServiceServer) GetInformationRequest(context.Context, *GetInformationRequestRequest) (*InformationRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInformationRequest not implemented")
+}
+func (UnimplementedNationalServiceServer) ListInformationRequests(context.Context, *ListInformationRequestsRequest) (*ListInformationRequestsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInformationRequests not implemented")
+}
+func (UnimplementedNationalServiceServer) CreateInformationRequest(context.Context, *CreateInformationRequestRequest) (*InformationRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInformationRequest not implemented")
+}
+func (UnimplementedNationalServiceServer) UpdateInformationRequest(context.Context, *UpdateInformationRequestRequest) (*InformationRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInformationRequest not implemented")
+}
+func (UnimplementedNationalServiceServer) DeleteInformationRequest(context.Context, *DeleteInformationRequestRequest) (*InformationRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteInformationRequest not implemented")
+}
+func (UnimplementedNationalServiceServer) UndeleteInformationRequest(context.Context, *UndeleteInformationRequestRequest) (*InformationRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteInformationRequest not implemented")
+}
+func (UnimplementedNationalServiceServer) GetInformationResponse(context.Context, *GetInformationResponseRequest) (*InformationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInformationResponse not implemented")
+}
+func (UnimplementedNationalServiceServer) ListInformationResponses(context.Context, *ListInformationResponsesRequest) (*ListInformationResponsesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInformationResponses not implemented")
+}
+func (UnimplementedNationalServiceServer) CreateInformationResponse(context.Context, *CreateInformationResponseRequest) (*InformationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInformationResponse not implemented")
+}
+func (UnimplementedNationalServiceServer) UpdateInformationResponse(context.Context, *UpdateInformationResponseRequest) (*InformationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInformationResponse not implemented")
+}
+func (UnimplementedNationalServiceServer) DeleteInformationResponse(context.Context, *DeleteInformationResponseRequest) (*InformationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteInformationResponse not implemented")
+}
+func (UnimplementedNationalServiceServer) UndeleteInformationResponse(context.Context, *UndeleteInformationResponseRequest) (*InformationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteInformationResponse not implemented")
+}
+func (UnimplementedNationalServiceServer) GetInformationRequestStatus(context.Context, *GetInformationRequestStatusRequest) (*InformationRequestStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInformationRequestStatus not implemented")
+}
+func (UnimplementedNationalServiceServer) ListInformationRequestStatuses(context.Context, *ListInformationRequestStatusesRequest) (*ListInformationRequestStatusesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInformationRequestStatuses not implemented")
 }
 func (UnimplementedNationalServiceServer) mustEmbedUnimplementedNationalServiceServer() {}
 func (UnimplementedNationalServiceServer) testEmbeddedByValue()                         {}
@@ -194,6 +442,258 @@ func _NationalService_GetFreshness_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NationalService_GetInformationRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInformationRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).GetInformationRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_GetInformationRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).GetInformationRequest(ctx, req.(*GetInformationRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_ListInformationRequests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInformationRequestsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).ListInformationRequests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_ListInformationRequests_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).ListInformationRequests(ctx, req.(*ListInformationRequestsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_CreateInformationRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInformationRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).CreateInformationRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_CreateInformationRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).CreateInformationRequest(ctx, req.(*CreateInformationRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_UpdateInformationRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInformationRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).UpdateInformationRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_UpdateInformationRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).UpdateInformationRequest(ctx, req.(*UpdateInformationRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_DeleteInformationRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteInformationRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).DeleteInformationRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_DeleteInformationRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).DeleteInformationRequest(ctx, req.(*DeleteInformationRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_UndeleteInformationRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteInformationRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).UndeleteInformationRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_UndeleteInformationRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).UndeleteInformationRequest(ctx, req.(*UndeleteInformationRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_GetInformationResponse_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInformationResponseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).GetInformationResponse(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_GetInformationResponse_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).GetInformationResponse(ctx, req.(*GetInformationResponseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_ListInformationResponses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInformationResponsesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).ListInformationResponses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_ListInformationResponses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).ListInformationResponses(ctx, req.(*ListInformationResponsesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_CreateInformationResponse_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInformationResponseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).CreateInformationResponse(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_CreateInformationResponse_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).CreateInformationResponse(ctx, req.(*CreateInformationResponseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_UpdateInformationResponse_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInformationResponseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).UpdateInformationResponse(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_UpdateInformationResponse_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).UpdateInformationResponse(ctx, req.(*UpdateInformationResponseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_DeleteInformationResponse_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteInformationResponseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).DeleteInformationResponse(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_DeleteInformationResponse_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).DeleteInformationResponse(ctx, req.(*DeleteInformationResponseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_UndeleteInformationResponse_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteInformationResponseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).UndeleteInformationResponse(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_UndeleteInformationResponse_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).UndeleteInformationResponse(ctx, req.(*UndeleteInformationResponseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_GetInformationRequestStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInformationRequestStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).GetInformationRequestStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_GetInformationRequestStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).GetInformationRequestStatus(ctx, req.(*GetInformationRequestStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NationalService_ListInformationRequestStatuses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInformationRequestStatusesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NationalServiceServer).ListInformationRequestStatuses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NationalService_ListInformationRequestStatuses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NationalServiceServer).ListInformationRequestStatuses(ctx, req.(*ListInformationRequestStatusesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NationalService_ServiceDesc is the grpc.ServiceDesc for NationalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -212,6 +712,62 @@ var NationalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetFreshness",
 			Handler:    _NationalService_GetFreshness_Handler,
+		},
+		{
+			MethodName: "GetInformationRequest",
+			Handler:    _NationalService_GetInformationRequest_Handler,
+		},
+		{
+			MethodName: "ListInformationRequests",
+			Handler:    _NationalService_ListInformationRequests_Handler,
+		},
+		{
+			MethodName: "CreateInformationRequest",
+			Handler:    _NationalService_CreateInformationRequest_Handler,
+		},
+		{
+			MethodName: "UpdateInformationRequest",
+			Handler:    _NationalService_UpdateInformationRequest_Handler,
+		},
+		{
+			MethodName: "DeleteInformationRequest",
+			Handler:    _NationalService_DeleteInformationRequest_Handler,
+		},
+		{
+			MethodName: "UndeleteInformationRequest",
+			Handler:    _NationalService_UndeleteInformationRequest_Handler,
+		},
+		{
+			MethodName: "GetInformationResponse",
+			Handler:    _NationalService_GetInformationResponse_Handler,
+		},
+		{
+			MethodName: "ListInformationResponses",
+			Handler:    _NationalService_ListInformationResponses_Handler,
+		},
+		{
+			MethodName: "CreateInformationResponse",
+			Handler:    _NationalService_CreateInformationResponse_Handler,
+		},
+		{
+			MethodName: "UpdateInformationResponse",
+			Handler:    _NationalService_UpdateInformationResponse_Handler,
+		},
+		{
+			MethodName: "DeleteInformationResponse",
+			Handler:    _NationalService_DeleteInformationResponse_Handler,
+		},
+		{
+			MethodName: "UndeleteInformationResponse",
+			Handler:    _NationalService_UndeleteInformationResponse_Handler,
+		},
+		{
+			MethodName: "GetInformationRequestStatus",
+			Handler:    _NationalService_GetInformationRequestStatus_Handler,
+		},
+		{
+			MethodName: "ListInformationRequestStatuses",
+			Handler:    _NationalService_ListInformationRequestStatuses_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
