@@ -7,6 +7,10 @@
 -- this version have none and keep an empty column; the re-index brings
 -- along any that came from a newer peer with the field set (kept as an
 -- unknown field until this node was upgraded).
+ALTER TABLE information_requests ADD COLUMN former_province TEXT NOT NULL DEFAULT '';
+CREATE INDEX information_requests_former_province ON information_requests (former_province);
+ALTER TABLE information_responses ADD COLUMN former_province TEXT NOT NULL DEFAULT '';
+CREATE INDEX information_responses_former_province ON information_responses (former_province);
 ALTER TABLE partnerships ADD COLUMN former_province TEXT NOT NULL DEFAULT '';
 CREATE INDEX partnerships_former_province ON partnerships (former_province);
 ALTER TABLE agreements ADD COLUMN former_province TEXT NOT NULL DEFAULT '';
@@ -44,4 +48,6 @@ INSERT OR IGNORE INTO reindex (kind) VALUES
   ('trade-reports'),
   ('projects'),
   ('promotion-events'),
-  ('investor-leads');
+  ('investor-leads'),
+  ('information-requests'),
+  ('information-responses');

@@ -758,6 +758,10 @@ type InformationRequest struct {
 	Visibility v1.Visibility          `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from (see
+	// provex.border.v1.BorderGate.former_province); always empty on the
+	// ministry's records. Filterable and a summary dimension.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -856,6 +860,13 @@ func (x *InformationRequest) GetVisibleTo() []string {
 	return nil
 }
 
+func (x *InformationRequest) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
 func (x *InformationRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
@@ -905,6 +916,10 @@ type InformationResponse struct {
 	Visibility v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from (see
+	// provex.border.v1.BorderGate.former_province); always empty on the
+	// ministry's records. Filterable and a summary dimension.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
 	// Output only. Changes on every write.
 	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
@@ -987,6 +1002,13 @@ func (x *InformationResponse) GetVisibleTo() []string {
 		return x.VisibleTo
 	}
 	return nil
+}
+
+func (x *InformationResponse) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
 }
 
 func (x *InformationResponse) GetEtag() string {
@@ -2291,7 +2313,7 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12D\n" +
 	"\x10last_change_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastChangeTime\x12F\n" +
 	"\x11last_contact_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastContactTime\x12\x14\n" +
-	"\x05stale\x18\x05 \x01(\bR\x05stale\"\xff\x04\n" +
+	"\x05stale\x18\x05 \x01(\bR\x05stale\"\xc7\x05\n" +
 	"\x12InformationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
@@ -2306,14 +2328,15 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\"\xf5\x03\n" +
+	"deleteTime\"\xbd\x04\n" +
 	"\x13InformationResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\arequest\x18\x02 \x01(\tB\n" +
@@ -2324,7 +2347,8 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12\x12\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
 	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
