@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -162,32 +163,10 @@ func (s *Server) ListIncidentAcknowledgementStatuses(ctx context.Context, req *b
 // border_incident column. Only a notified province's acknowledgement counts, its
 // earliest if it made several; the others' are not the incident's business.
 func (s *Server) status(ctx context.Context, incident *borderv1.BorderIncident, now time.Time) (*borderv1.IncidentAcknowledgementStatus, error) {
-	kind := resource.IncidentAcknowledgements
-	expr, err := filter.Parse(fmt.Sprintf("border_incident = %q", incident.GetName()), kind.Schema)
+	earliest, err := collection.EarliestReplies(ctx, s.store, resource.IncidentAcknowledgements, "border_incident", incident.GetName(),
+		func(m proto.Message) time.Time { return acknowledged(m.(*borderv1.IncidentAcknowledgement)) })
 	if err != nil {
 		return nil, err
-	}
-	earliest := map[string]*borderv1.IncidentAcknowledgement{}
-	q := storage.Query{Kind: kind, Province: resource.AllProvinces, Filter: expr, Limit: collection.MaxPageSize}
-	for {
-		page, err := s.store.List(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range page.Records {
-			ack := m.(*borderv1.IncidentAcknowledgement)
-			n, err := resource.ParseName(ack.GetName(), kind.Collection)
-			if err != nil {
-				continue
-			}
-			if e := earliest[n.Province]; e == nil || acknowledged(ack).Before(acknowledged(e)) {
-				earliest[n.Province] = ack
-			}
-		}
-		if page.Next == nil {
-			break
-		}
-		q.After = page.Next
 	}
 	st := &borderv1.IncidentAcknowledgementStatus{
 		Incident:    incident.GetName(),
@@ -199,7 +178,8 @@ func (s *Server) status(ctx context.Context, incident *borderv1.BorderIncident, 
 	for _, p := range incident.GetNotifyProvinces() {
 		pa := &borderv1.ProvinceAcknowledgement{Province: p}
 		until := now
-		if ack := earliest[p]; ack != nil {
+		if m := earliest[p]; m != nil {
+			ack := m.(*borderv1.IncidentAcknowledgement)
 			until = acknowledged(ack)
 			pa.Acknowledgement, pa.AcknowledgeTime = ack.GetName(), timestamppb.New(until)
 			st.AcknowledgedCount++

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
@@ -189,32 +190,10 @@ func (s *Server) ListInformationRequestStatuses(ctx context.Context, req *nation
 // it this node holds, found by the index on their request column. Only an
 // asked province's response counts, its earliest if it made several.
 func (s *Server) requestStatus(ctx context.Context, request *nationalv1.InformationRequest, now time.Time) (*nationalv1.InformationRequestStatus, error) {
-	kind := resource.InformationResponses
-	expr, err := filter.Parse(fmt.Sprintf("request = %q", request.GetName()), kind.Schema)
+	earliest, err := collection.EarliestReplies(ctx, s.store, resource.InformationResponses, "request", request.GetName(),
+		func(m proto.Message) time.Time { return m.(*nationalv1.InformationResponse).GetCreateTime().AsTime() })
 	if err != nil {
 		return nil, err
-	}
-	earliest := map[string]*nationalv1.InformationResponse{}
-	q := storage.Query{Kind: kind, Province: resource.AllProvinces, Filter: expr, Limit: collection.MaxPageSize}
-	for {
-		page, err := s.store.List(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range page.Records {
-			r := m.(*nationalv1.InformationResponse)
-			n, err := resource.ParseName(r.GetName(), kind.Collection)
-			if err != nil {
-				continue
-			}
-			if e := earliest[n.Province]; e == nil || r.GetCreateTime().AsTime().Before(e.GetCreateTime().AsTime()) {
-				earliest[n.Province] = r
-			}
-		}
-		if page.Next == nil {
-			break
-		}
-		q.After = page.Next
 	}
 	st := &nationalv1.InformationRequestStatus{
 		Request:     request.GetName(),
@@ -225,7 +204,8 @@ func (s *Server) requestStatus(ctx context.Context, request *nationalv1.Informat
 	late := request.GetDueTime() != nil && now.After(request.GetDueTime().AsTime())
 	for _, p := range request.GetProvinces() {
 		pr := &nationalv1.ProvinceResponse{Province: p}
-		if r := earliest[p]; r != nil {
+		if m := earliest[p]; m != nil {
+			r := m.(*nationalv1.InformationResponse)
 			pr.Response, pr.RespondTime = r.GetName(), timestamppb.New(r.GetCreateTime().AsTime())
 			st.AnsweredCount++
 		} else {
