@@ -490,11 +490,7 @@ func (r *originRun) nextOrZero() uint64 {
 // key and the node's own is not: the origin re-signed its head after a key
 // rotation, and this way the new key comes to cover every copy of the log,
 // even where the origin writes nothing new.
-func (e *Engine) refreshCheckpoint(ctx context.Context, cp changelog.Checkpoint) {
-	held, err := e.cfg.Store.Checkpoint(ctx, cp.Origin, cp.Seq)
-	if err != nil || held.Seq == cp.Seq && bytes.Equal(held.Signature, cp.Signature) {
-		return
-	}
+func (e *Engine) refreshCheckpoint(ctx context.Context, cp, held changelog.Checkpoint) {
 	mem, ok := e.manifest().Member(cp.Origin)
 	if !ok || !cp.Verify(mem.PublicKey) || held.Seq == cp.Seq && held.Verify(mem.PublicKey) {
 		return
@@ -510,8 +506,11 @@ func (e *Engine) refreshCheckpoint(ctx context.Context, cp changelog.Checkpoint)
 // (applied or pending) and the entries waiting for a checkpoint. A refused
 // origin is skipped for the rest of the pull.
 type originRun struct {
-	next    uint64
-	prev    []byte
+	next uint64
+	prev []byte
+	// held is the newest checkpoint this node held of the origin when the
+	// pull began.
+	held    changelog.Checkpoint
 	pending []changelog.Entry
 	// refused: nothing more of the origin in this pull.
 	refused bool
@@ -579,7 +578,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	}
 	for _, o := range origins {
 		req.Have = append(req.Have, &syncv1.Position{Origin: o.Origin, Seq: o.Seq, Hash: o.Hash})
-		st.runs[o.Origin] = &originRun{next: o.Seq + 1, prev: o.Hash}
+		st.runs[o.Origin] = &originRun{next: o.Seq + 1, prev: o.Hash, held: o.Checkpoint}
 		askRepair(o.Damaged)
 	}
 	// The node's own newest entries may be missing (a damaged store):
@@ -819,7 +818,9 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 		}
 		r := st.runs[cp.Origin]
 		if r != nil && len(r.pending) == 0 && cp.Origin != e.cfg.Member && cp.Seq+1 == r.next && bytes.Equal(cp.Hash, r.prev) {
-			e.refreshCheckpoint(ctx, cp)
+			if cp.Seq != r.held.Seq || !bytes.Equal(cp.Signature, r.held.Signature) {
+				e.refreshCheckpoint(ctx, cp, r.held)
+			}
 			continue
 		}
 		if r == nil || r.refused || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
