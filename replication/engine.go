@@ -222,14 +222,7 @@ func (e *Engine) manifestChanged(m *federation.Manifest) {
 		// Connections made under the old CA are dropped; the next dials
 		// check peers against the new one.
 		e.ca = m.CA
-		for _, p := range e.peerList() {
-			p.mu.Lock()
-			if p.conn != nil {
-				p.conn.Close()
-				p.conn = nil
-			}
-			p.mu.Unlock()
-		}
+		e.closeConns()
 	}
 	e.Changed()
 	for _, p := range e.peerList() {
@@ -369,6 +362,11 @@ func (e *Engine) Run(ctx context.Context) {
 	e.peersMu.Lock()
 	e.running = nil
 	e.peersMu.Unlock()
+	e.closeConns()
+}
+
+// closeConns closes every peer connection; the next call dials again.
+func (e *Engine) closeConns() {
 	for _, p := range e.peerList() {
 		p.mu.Lock()
 		if p.conn != nil {
