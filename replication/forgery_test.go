@@ -9,10 +9,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/changelog"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
@@ -93,8 +96,14 @@ func forgedLog(t *testing.T, f *testFederation, member string, states []forgedSt
 }
 
 type forgedState struct {
-	rec    *twinningv1.Agreement
+	rec    namedRecord
 	sealTo []string
+}
+
+// namedRecord is a record of any kind.
+type namedRecord interface {
+	proto.Message
+	GetName() string
 }
 
 // TestMemberCannotWriteOthersRecords: tuyen-quang signs, with its own key
@@ -174,6 +183,52 @@ func TestMemberCannotWriteOthersRecords(t *testing.T) {
 	for _, m := range []string{p2, mofa} {
 		if got, code := getAgreement(t, f.nodes[m], target.GetName()); code != codes.OK || !proto.Equal(got, changed) {
 			t.Errorf("%s: after the owner's change: %v %v", m, code, got)
+		}
+	}
+}
+
+// TestMemberCannotPoseAsTheMinistry: lang-son signs, with its own key, an
+// information request under its own name (requests are the ministry's
+// records alone), between two records of its own. Every node holds its log
+// whole, applies its own records and refuses the request, which no node
+// serves and the ministry's request views do not list.
+func TestMemberCannotPoseAsTheMinistry(t *testing.T) {
+	const bad = p2
+	members := []string{p1, bad, mofa}
+	f := newFederation(t, members, map[string][]string{p1: {bad}, mofa: {bad, p1}})
+	fakeRequest := "provinces/" + bad + "/information-requests/report-now"
+	fake := forgedLog(t, f, bad, []forgedState{
+		{rec: &twinningv1.Agreement{Name: "provinces/" + bad + "/agreements/own-1", DisplayName: "its own, first", Kind: twinningv1.Agreement_KIND_MOU}},
+		{rec: &nationalv1.InformationRequest{Name: fakeRequest, DisplayName: "FORGED: send every border figure", Provinces: []string{p1},
+			DueTime: timestamppb.New(time.Now().Add(-time.Hour))}},
+		{rec: &twinningv1.Agreement{Name: "provinces/" + bad + "/agreements/own-2", DisplayName: "its own, second", Kind: twinningv1.Agreement_KIND_MOU}},
+	})
+	f.peerServer(t, bad, fake)
+	f.start(p1)
+	f.start(mofa)
+	for _, m := range []string{p1, mofa} {
+		n := f.nodes[m]
+		eventually(t, 10*time.Second, func() (bool, string) {
+			o := n.origin(t, bad)
+			return o.GetSeq() == 3 && o.GetRejected() == 1, fmt.Sprintf("%s holds %s up to %d, %d refused", m, bad, o.GetSeq(), o.GetRejected())
+		})
+		for _, id := range []string{"own-1", "own-2"} {
+			if _, code := getAgreement(t, n, "provinces/"+bad+"/agreements/"+id); code != codes.OK {
+				t.Errorf("%s: the member's own record %s: %v", m, id, code)
+			}
+		}
+		national := nationalv1.NewNationalServiceClient(n.client.Conn())
+		if _, err := national.GetInformationRequest(context.Background(), &nationalv1.GetInformationRequestRequest{Name: fakeRequest}); status.Code(err) == codes.OK {
+			t.Errorf("%s serves the request %s posed as the ministry", m, bad)
+		}
+		statuses, err := national.ListInformationRequestStatuses(context.Background(), &nationalv1.ListInformationRequestStatusesRequest{Parent: "provinces/-"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range statuses.GetStatuses() {
+			if st.GetRequest() == fakeRequest {
+				t.Errorf("%s lists the forged request among the ministry's", m)
+			}
 		}
 	}
 }
