@@ -44,7 +44,7 @@ func runSummary(args []string) error {
 		cleanup = func() { os.RemoveAll(dir) }
 	}
 	defer cleanup()
-	if err := loadFederation(dir, *records); err != nil {
+	if err := loadFederation(dir, *records, "national", nationalRecord); err != nil {
 		return err
 	}
 	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
@@ -97,8 +97,9 @@ func runSummary(args []string) error {
 // with records spread over the 35 members, as the ministry's node holds
 // them after syncing: the provinces' entries applied in batches exactly as
 // sync applies them, the ministry's own through local writes.
-func loadFederation(dir string, records int) error {
-	marker := filepath.Join(dir, fmt.Sprintf("national-%d", records))
+// dataset names what record generates, so one directory keeps one dataset.
+func loadFederation(dir string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) error {
+	marker := filepath.Join(dir, fmt.Sprintf("%s-%d", dataset, records))
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
@@ -138,7 +139,7 @@ func loadFederation(dir string, records int) error {
 				prev := changelog.ZeroHash
 				var entries []changelog.Entry
 				for i := range perMember {
-					m := nationalRecord(origin, p, i)
+					m := record(origin, p, i)
 					data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 					if err != nil {
 						panic(err)
@@ -169,7 +170,7 @@ func loadFederation(dir string, records int) error {
 	}
 	// The ministry's own records, written as its users would.
 	if err := writeRecords(db, perMember, 64, func(i int) proto.Message {
-		return nationalRecord(resource.Ministry, len(provinces), i)
+		return record(resource.Ministry, len(provinces), i)
 	}); err != nil {
 		return err
 	}
