@@ -16,8 +16,9 @@ import (
 
 // TestOrganizations: donors, NGOs and lenders are records of their own,
 // listed and filtered by kind and acronym, found by search by acronym and by
-// a name without its diacritics; projects name them, and "projects naming
-// ADB" is a filter over gRPC and HTTP; an organisation without a kind or
+// a name without its diacritics; the ministry records them too; projects
+// name them (a province's or the ministry's), and "projects naming ADB" is
+// a filter over gRPC and HTTP; an organisation without a kind or
 // with a malformed website, and a project naming something that is not an
 // organisation, are INVALID_ARGUMENT on that field and write nothing.
 func TestOrganizations(t *testing.T) {
@@ -90,6 +91,16 @@ func TestOrganizations(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "projects/road") || strings.Contains(string(body), "projects/water") {
 		t.Errorf("GET projects naming JICA: %d %s", resp.StatusCode, body)
 	}
+
+	// The ministry records organisations too, and a province's project may
+	// name one of its.
+	mofa := startNode(t, resource.Ministry)
+	wb, err := mofa.Investment.CreateOrganization(ctx, &investmentv1.CreateOrganizationRequest{Parent: mofa.parent(), OrganizationId: "world-bank",
+		Organization: &investmentv1.Organization{DisplayName: "World Bank", ShortName: "WB", Kind: investmentv1.Organization_KIND_MULTILATERAL_LENDER}})
+	mustf(t, err, "the ministry records the World Bank")
+	_, err = tn.Investment.CreateProject(ctx, &investmentv1.CreateProjectRequest{Parent: tn.parent(), ProjectId: "roads",
+		Project: &investmentv1.Project{DisplayName: "Local roads", Kind: investmentv1.Project_KIND_ODA, Organizations: []string{wb.GetName(), org("adb")}}})
+	mustf(t, err, "a project naming the ministry's World Bank")
 
 	_, err = tn.Investment.CreateProject(ctx, &investmentv1.CreateProjectRequest{Parent: tn.parent(), ProjectId: "bad",
 		Project: &investmentv1.Project{DisplayName: "Bad", Kind: investmentv1.Project_KIND_ODA,
