@@ -75,9 +75,12 @@ func runSummary(args []string) error {
 		// Not pre-aggregated: a full-date filter, or a repeated field by year, read every matching record.
 		{Collection: "projects", GroupBy: []string{"kind"}, Filter: "approved_date >= 2024-07-15"},
 		{Collection: "agreements", GroupBy: []string{"partner_countries", "signed_date.year"}},
+		// Distinct counts (issue 13): queries of their own over the matching records, never a rollup.
+		{Collection: "projects", GroupBy: []string{"province"}, CountDistinct: []string{"investor_country"}, Filter: "kind = FDI"},
+		{Collection: "agreements", GroupBy: []string{"kind"}, CountDistinct: []string{"partner_countries"}},
 	}
 	fmt.Printf("Summaries on the ministry's node over %d records of 35 members, %d queries each, concurrency 1:\n\n", *records, *queries)
-	fmt.Printf("| collection | parent | group_by | sum | filter | groups | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| collection | parent | group_by | sum | count_distinct | filter | groups | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, req := range cases {
 		var groups int
 		r := measureN(*queries, func() error {
@@ -88,7 +91,7 @@ func runSummary(args []string) error {
 		if r.errors > 0 {
 			return fmt.Errorf("summary %v failed", req)
 		}
-		fmt.Printf("| %s | %s | `%v` | `%v` | `%s` | %d | %s | %s |\n", req.GetCollection(), req.GetParent(), req.GetGroupBy(), req.GetSum(), req.GetFilter(), groups, ms(r.p50), ms(r.p99))
+		fmt.Printf("| %s | %s | `%v` | `%v` | `%v` | `%s` | %d | %s | %s |\n", req.GetCollection(), req.GetParent(), req.GetGroupBy(), req.GetSum(), req.GetCountDistinct(), req.GetFilter(), groups, ms(r.p50), ms(r.p99))
 	}
 	return nil
 }

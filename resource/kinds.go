@@ -240,7 +240,7 @@ var (
 	Projects = newKind("projects", "project", &investmentv1.Project{},
 		"display_name", "kind", "state", "sector", "investor", "investor_country", "approved_date", "completed_date",
 		"registered_capital.currency_code", "registered_capital.units", "investor_lead",
-		"disbursed_capital.currency_code", "disbursed_capital.units").
+		"disbursed_capital.currency_code", "disbursed_capital.units", "organizations").
 		searching("display_name", "investor", "location")
 	PromotionEvents = newKind("promotion-events", "promotion_event", &investmentv1.PromotionEvent{},
 		"display_name", "kind", "start_date", "host_country", "partner_countries",
@@ -250,6 +250,10 @@ var (
 		"investor", "state", "country", "sector", "promotion_event", "project", "first_contact_date",
 		"expected_capital.currency_code", "expected_capital.units").
 		searching("investor")
+	// The donors, NGOs, lenders and investors projects name.
+	Organizations = newKind("organizations", "organization", &investmentv1.Organization{},
+		"display_name", "short_name", "kind", "country", "registration").
+		searching("display_name", "short_name")
 
 	// The ministry's requests for information and the provinces' answers.
 	InformationRequests = newKind("information-requests", "information_request", &nationalv1.InformationRequest{},
@@ -262,7 +266,7 @@ var (
 var kinds = []*Kind{
 	Partnerships, Agreements, Delegations, FriendshipAssociations,
 	BorderGates, BorderMarkers, BorderIncidents, IncidentAcknowledgements, TradeReports,
-	Projects, PromotionEvents, InvestorLeads,
+	Projects, PromotionEvents, InvestorLeads, Organizations,
 	InformationRequests, InformationResponses,
 }
 

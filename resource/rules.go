@@ -20,6 +20,7 @@ var references = map[protoreflect.FullName]*Kind{
 	field(TradeReports, "border_gate"):                 BorderGates,
 	field(IncidentAcknowledgements, "border_incident"): BorderIncidents,
 	field(Projects, "investor_lead"):                   InvestorLeads,
+	field(Projects, "organizations"):                   Organizations,
 	field(InvestorLeads, "promotion_event"):            PromotionEvents,
 	field(InvestorLeads, "project"):                    Projects,
 	field(InformationResponses, "request"):             InformationRequests,

@@ -256,9 +256,10 @@ func buildCaoBang(g *gen) {
 		p := &investmentv1.Project{
 			DisplayName: o.title, Kind: o.kind, Sector: o.sector, Investor: o.donor, InvestorCountry: o.cc,
 			RegisteredCapital: vnd(cap), ApprovedDate: o.approved, CompletedDate: o.completed,
-			Location:    "Cao Bằng province",
-			Description: fmt.Sprintf("Total funding %s million VND (ODA and counterpart capital).", thousands(o.millionVND)),
-			Visibility:  typev1.Visibility_VISIBILITY_PUBLIC,
+			Location:      "Cao Bằng province",
+			Description:   fmt.Sprintf("Total funding %s million VND (ODA and counterpart capital).", thousands(o.millionVND)),
+			Visibility:    typev1.Visibility_VISIBILITY_PUBLIC,
+			Organizations: []string{g.organization(o.donor, o.cc)},
 		}
 		if o.completed != nil {
 			p.State = investmentv1.Project_STATE_COMPLETED
@@ -269,6 +270,10 @@ func buildCaoBang(g *gen) {
 		}
 		g.add(Projects, o.id, p)
 	}
+
+	// KOICA funds none of these projects but visits (see the delegations):
+	// an organisation the province records all the same.
+	g.organization("Korea International Cooperation Agency", "KR")
 
 	// NGO aid: 42 foreign NGOs and donors, USD 52 million.
 	type donor struct {
@@ -332,8 +337,9 @@ func buildCaoBang(g *gen) {
 			DisplayName: fmt.Sprintf("%s – %s", d.title, pick(g, districts)), Kind: investmentv1.Project_KIND_NGO_AID,
 			Sector: d.sector, Investor: d.name, InvestorCountry: d.cc, RegisteredCapital: usd(aid[i]),
 			ApprovedDate: dateOf(approved), Location: pick(g, districts),
-			Description: "Non-governmental aid under Decree 80/2020; foreign NGO registered under Decree 58/2022.",
-			Visibility:  typev1.Visibility_VISIBILITY_PUBLIC,
+			Description:   "Non-governmental aid under Decree 80/2020; foreign NGO registered under Decree 58/2022.",
+			Visibility:    typev1.Visibility_VISIBILITY_PUBLIC,
+			Organizations: []string{g.organization(d.name, d.cc)},
 		}
 		if end.Before(caoBangTo) {
 			p.State = investmentv1.Project_STATE_COMPLETED

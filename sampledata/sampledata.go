@@ -28,7 +28,7 @@ import (
 // name/etag/times.
 type Record struct {
 	Province   string // owner slug, e.g. "cao-bang"
-	Collection string // "partnerships","agreements","delegations","friendship-associations","border-gates","border-markers","border-incidents","trade-reports","projects","promotion-events","investor-leads"
+	Collection string // "partnerships","agreements","delegations","friendship-associations","border-gates","border-markers","border-incidents","trade-reports","projects","promotion-events","investor-leads","organizations"
 	ID         string
 	Message    proto.Message // *twinningv1.Agreement etc.; Name/Etag/create/update/delete times left empty
 }
@@ -55,6 +55,8 @@ const (
 	Projects                 = "projects"
 	PromotionEvents          = "promotion-events"
 	InvestorLeads            = "investor-leads"
+	// Organizations are the donors, NGOs and lenders projects name.
+	Organizations = "organizations"
 	// InformationRequests are the ministry's; InformationResponses
 	// reference them.
 	InformationRequests  = "information-requests"

@@ -34,6 +34,7 @@ var collectionTypes = map[string]string{
 	Projects:                 "provex.investment.v1.Project",
 	PromotionEvents:          "provex.investment.v1.PromotionEvent",
 	InvestorLeads:            "provex.investment.v1.InvestorLead",
+	Organizations:            "provex.investment.v1.Organization",
 	InformationRequests:      "provex.national.v1.InformationRequest",
 	InformationResponses:     "provex.national.v1.InformationResponse",
 }
@@ -63,6 +64,9 @@ func refs(m proto.Message) map[string]string {
 		add(x.BorderGate, BorderGates)
 	case *investmentv1.Project:
 		add(x.InvestorLead, InvestorLeads)
+		for _, o := range x.Organizations {
+			add(o, Organizations)
+		}
 	case *investmentv1.InvestorLead:
 		add(x.PromotionEvent, PromotionEvents)
 		add(x.Project, Projects)
@@ -259,6 +263,45 @@ func TestCaoBangFigures(t *testing.T) {
 		t.Errorf("NGO donors = %d distinct over %d projects, want more than 40 distinct", len(donors), ngoN)
 	}
 	check(t, "NGO aid USD", ngoUSD, int64(52_000_000))
+
+	// Each ODA and NGO-aid project names its organisation, recorded once
+	// however many projects name it: "42 NGOs funding 42 projects", "the
+	// ADB's three ODA projects".
+	orgs := map[string]*investmentv1.Organization{}
+	for _, r := range recs {
+		if o, ok := r.Message.(*investmentv1.Organization); ok {
+			orgs[r.Name()] = o
+		}
+	}
+	byKind := map[investmentv1.Project_Kind]map[string]int{}
+	for _, p := range collect[*investmentv1.Project](recs, Projects) {
+		if p.Kind == investmentv1.Project_KIND_FDI {
+			continue
+		}
+		if len(p.Organizations) != 1 || orgs[p.Organizations[0]] == nil || orgs[p.Organizations[0]].DisplayName != p.Investor {
+			t.Errorf("project %s (%s) names organisations %q", p.DisplayName, p.Investor, p.Organizations)
+			continue
+		}
+		if byKind[p.Kind] == nil {
+			byKind[p.Kind] = map[string]int{}
+		}
+		byKind[p.Kind][p.Organizations[0]]++
+	}
+	check(t, "organisations of NGO-aid projects", len(byKind[investmentv1.Project_KIND_NGO_AID]), CaoBangNGODonors)
+	check(t, "ADB's ODA projects", byKind[investmentv1.Project_KIND_ODA]["provinces/cao-bang/organizations/asian-development-bank"], 3)
+	for short, kind := range map[string]investmentv1.Organization_Kind{
+		"ADB": investmentv1.Organization_KIND_MULTILATERAL_LENDER, "WB": investmentv1.Organization_KIND_MULTILATERAL_LENDER,
+		"JICA": investmentv1.Organization_KIND_BILATERAL_DONOR, "KOICA": investmentv1.Organization_KIND_BILATERAL_DONOR,
+	} {
+		n := 0
+		for _, o := range orgs {
+			if o.ShortName == short {
+				n++
+				check(t, short+" kind", o.Kind, kind)
+			}
+		}
+		check(t, short+" recorded", n, 1)
+	}
 
 	var twins int
 	for _, p := range collect[*twinningv1.Partnership](recs, Partnerships) {

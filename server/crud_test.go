@@ -86,6 +86,9 @@ func kindExamples() []kindExample {
 		{resource.InvestorLeads, func() proto.Message {
 			return &investmentv1.InvestorLead{Investor: "Foxconn"}
 		}, "notes", "investor"},
+		{resource.Organizations, func() proto.Message {
+			return &investmentv1.Organization{DisplayName: "Asian Development Bank", ShortName: "ADB", Kind: investmentv1.Organization_KIND_MULTILATERAL_LENDER}
+		}, "description", "display_name"},
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 )
 
 // summaryCSV serves NationalService.Summarize as CSV for spreadsheets:
-// GET /v1/national/{collection}/summary.csv?group_by=province&group_by=signed_date.year&sum=...&filter=...
-// group_by and sum may also be comma-separated. The call goes through the
+// GET /v1/national/{collection}/summary.csv?group_by=province&group_by=signed_date.year&sum=...&count_distinct=...&filter=...
+// group_by, sum and count_distinct may also be comma-separated. The call goes through the
 // gRPC server, so it passes the same interceptors as every other call.
 // Rows as national.Report lays them out (the summary's table, an empty row,
 // then each province's freshness with its stale flag), text cells quoted
@@ -26,11 +26,12 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		req := &nationalv1.SummarizeRequest{
-			Collection: r.PathValue("collection"),
-			Parent:     q.Get("parent"),
-			Filter:     q.Get("filter"),
-			GroupBy:    splitList(q["group_by"]),
-			Sum:        splitList(q["sum"]),
+			Collection:    r.PathValue("collection"),
+			Parent:        q.Get("parent"),
+			Filter:        q.Get("filter"),
+			GroupBy:       splitList(q["group_by"]),
+			Sum:           splitList(q["sum"]),
+			CountDistinct: splitList(q["count_distinct"]),
 		}
 		ctx := r.Context()
 		if a := r.Header.Get("Authorization"); a != "" {

@@ -204,6 +204,13 @@ type SummaryQuery struct {
 	Currency *filter.Field
 	// Now is the reference time of "age" buckets.
 	Now time.Time
+	// Distinct, when set, makes each row's Count the number of distinct
+	// set values of this string or enum field among the group's records
+	// (each element of a repeated field once; empty strings and enum 0
+	// not counted) instead of the number of records. Sums and Currency
+	// are then empty. It reads the matching records rather than a rollup,
+	// so queries without it stay as fast as they were.
+	Distinct *filter.Field
 }
 
 // SummaryRow is one group: its keys (one per Dim, then the currency), the

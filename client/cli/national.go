@@ -41,6 +41,7 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("national summary")
 	groupBy := fs.String("group-by", "", "comma-separated dimensions, e.g. province,signed_date.year")
 	sum := fs.String("sum", "", "comma-separated fields to sum, e.g. member_count or registered_capital")
+	countDistinct := fs.String("count-distinct", "", "comma-separated fields whose distinct values are counted, e.g. organizations")
 	filter := fs.String("filter", "", "AIP-160 filter")
 	parent := fs.String("parent", "", "provinces/{province} (default: all provinces)")
 	asCSV := fs.Bool("csv", false, "print CSV instead of a table")
@@ -59,6 +60,7 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 	defer c.Close()
 	resp, err := nationalv1.NewNationalServiceClient(c.Conn()).Summarize(ctx, &nationalv1.SummarizeRequest{
 		Collection: collection, Parent: *parent, GroupBy: commaList(*groupBy), Sum: commaList(*sum), Filter: *filter,
+		CountDistinct: commaList(*countDistinct),
 	})
 	if err != nil {
 		return err

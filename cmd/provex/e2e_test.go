@@ -225,7 +225,7 @@ func TestServeStopRestartKeepsEverything(t *testing.T) {
 	p := startServe(t, bin, data)
 
 	out, stderr, code := runCLI(t, bin, p.token, "", "seed", "--addr", p.grpcAddr)
-	if code != 0 || !strings.Contains(out, "loaded 497 sample records of cao-bang") {
+	if code != 0 || !strings.Contains(out, "loaded 546 sample records of cao-bang") {
 		t.Fatalf("seed: exit %d, out %q, err %q", code, out, stderr)
 	}
 	yaml := "display_name: MoU on border tourism\nkind: KIND_MOU\npartner_countries: [CN]\nsigned_date: {year: 2025, month: 3, day: 14}\n"
@@ -255,8 +255,8 @@ func TestServeStopRestartKeepsEverything(t *testing.T) {
 	}
 
 	before := snapshot(t, p)
-	if len(before) != 498 {
-		t.Fatalf("%d records before restart, want 498", len(before))
+	if len(before) != 547 {
+		t.Fatalf("%d records before restart, want 547", len(before))
 	}
 	p.stop(t, syscall.SIGTERM)
 

@@ -1,5 +1,5 @@
 // Package investment serves provex.investment.v1.InvestmentService: projects,
-// promotion events and investor leads.
+// promotion events, investor leads and the organisations projects name.
 // Every method delegates to the shared standard-method engine in
 // services/collection.
 package investment
@@ -18,6 +18,7 @@ type Server struct {
 	projects        *collection.Collection[*investmentv1.Project]
 	promotionEvents *collection.Collection[*investmentv1.PromotionEvent]
 	investorLeads   *collection.Collection[*investmentv1.InvestorLead]
+	organizations   *collection.Collection[*investmentv1.Organization]
 }
 
 func New(node *collection.Node) *Server {
@@ -25,6 +26,7 @@ func New(node *collection.Node) *Server {
 		projects:        collection.New[*investmentv1.Project](node, resource.Projects),
 		promotionEvents: collection.New[*investmentv1.PromotionEvent](node, resource.PromotionEvents),
 		investorLeads:   collection.New[*investmentv1.InvestorLead](node, resource.InvestorLeads),
+		organizations:   collection.New[*investmentv1.Organization](node, resource.Organizations),
 	}
 }
 
@@ -110,4 +112,32 @@ func (s *Server) DeleteInvestorLead(ctx context.Context, req *investmentv1.Delet
 
 func (s *Server) UndeleteInvestorLead(ctx context.Context, req *investmentv1.UndeleteInvestorLeadRequest) (*investmentv1.InvestorLead, error) {
 	return s.investorLeads.Undelete(ctx, req.GetName(), req.GetEtag())
+}
+
+func (s *Server) GetOrganization(ctx context.Context, req *investmentv1.GetOrganizationRequest) (*investmentv1.Organization, error) {
+	return s.organizations.Get(ctx, req.GetName())
+}
+
+func (s *Server) ListOrganizations(ctx context.Context, req *investmentv1.ListOrganizationsRequest) (*investmentv1.ListOrganizationsResponse, error) {
+	items, next, err := s.organizations.List(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &investmentv1.ListOrganizationsResponse{Organizations: items, NextPageToken: next}, nil
+}
+
+func (s *Server) CreateOrganization(ctx context.Context, req *investmentv1.CreateOrganizationRequest) (*investmentv1.Organization, error) {
+	return s.organizations.Create(ctx, req.GetParent(), req.GetOrganizationId(), req.GetRequestId(), req.GetOrganization())
+}
+
+func (s *Server) UpdateOrganization(ctx context.Context, req *investmentv1.UpdateOrganizationRequest) (*investmentv1.Organization, error) {
+	return s.organizations.Update(ctx, req.GetOrganization(), req.GetUpdateMask())
+}
+
+func (s *Server) DeleteOrganization(ctx context.Context, req *investmentv1.DeleteOrganizationRequest) (*investmentv1.Organization, error) {
+	return s.organizations.Delete(ctx, req.GetName(), req.GetEtag())
+}
+
+func (s *Server) UndeleteOrganization(ctx context.Context, req *investmentv1.UndeleteOrganizationRequest) (*investmentv1.Organization, error) {
+	return s.organizations.Undelete(ctx, req.GetName(), req.GetEtag())
 }

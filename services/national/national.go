@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -155,6 +156,26 @@ func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money []mon
 	return ints, money, nil
 }
 
+// parseDistinct checks the fields whose distinct values are counted: string
+// or enum fields, scalar or repeated, each named once.
+func parseDistinct(k *resource.Kind, names []string) ([]filter.Field, error) {
+	var out []filter.Field
+	for i, name := range names {
+		field := fmt.Sprintf("count_distinct[%d]", i)
+		f, ok := k.Schema.Lookup(name)
+		switch {
+		case !ok:
+			return nil, apperr.Invalid(field, "%s has no filterable field %q to count distinct values of", k.Collection, name)
+		case f.Type != filter.String && f.Type != filter.Enum:
+			return nil, apperr.Invalid(field, "%s is a %s; distinct values are counted of string and enum fields", name, f.Type)
+		case slices.Index(names, name) < i:
+			return nil, apperr.Invalid(field, "%s is named twice", name)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // Summarize groups and totals one collection's live records.
 func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest) (*nationalv1.SummarizeResponse, error) {
 	k, err := kindOf(req.GetCollection())
@@ -170,6 +191,10 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		return nil, err
 	}
 	ints, money, err := parseSums(k, req.GetSum())
+	if err != nil {
+		return nil, err
+	}
+	distinct, err := parseDistinct(k, req.GetCountDistinct())
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +302,38 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 			resp.Total.Sums = append(resp.Total.Sums, sum(name, c, perCurrency[c]))
 		}
 	}
+	// Distinct values: a query per field, per group and then over all the
+	// records matched, since a value may be in many groups and the total
+	// counts it once. Queries without count_distinct never run these.
+	for _, f := range distinct {
+		dq := q
+		dq.Sums, dq.Distinct = nil, &f
+		drows, err := s.store.Summarize(ctx, dq)
+		if err != nil {
+			return nil, err
+		}
+		perGroup := map[string]int64{}
+		for _, r := range drows {
+			perGroup[strings.Join(formatKeys(dims, r.Keys), "\x00")] = r.Count
+		}
+		for _, id := range order {
+			groups[id].DistinctCounts = append(groups[id].DistinctCounts, distinctCount(f.Path, perGroup[id]))
+		}
+		var total int64
+		if len(dims) == 0 {
+			total = perGroup[""]
+		} else {
+			dq.Dims = nil
+			trows, err := s.store.Summarize(ctx, dq)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range trows {
+				total = r.Count
+			}
+		}
+		resp.Total.DistinctCounts = append(resp.Total.DistinctCounts, distinctCount(f.Path, total))
+	}
 	for _, id := range order {
 		resp.Groups = append(resp.Groups, groups[id])
 	}
@@ -289,6 +346,11 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 // sum is one Sum, its value always present (0 included).
 func sum(field, currency string, value int64) *nationalv1.Sum {
 	return &nationalv1.Sum{Field: field, CurrencyCode: currency, Value: &value}
+}
+
+// distinctCount is one DistinctCount, its count always present (0 included).
+func distinctCount(field string, n int64) *nationalv1.DistinctCount {
+	return &nationalv1.DistinctCount{Field: field, Count: &n}
 }
 
 // add is a + b, or false when that does not fit in int64: totals never

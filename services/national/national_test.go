@@ -200,6 +200,27 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 		t.Errorf("Bắc Giang FDI: %d projects from %d countries, USD %d", fdi["total"].GetCount(), len(fdi)-1, sum(fdi["total"], "registered_capital", "USD"))
 	}
 
+	// Cao Bằng: more than 40 foreign NGOs and donors, USD 52 million of
+	// aid: one call counts the projects and, once each, the organisations
+	// funding them (issue 13 point 6); the ADB once for its three projects.
+	ngo, err := nationalv1.NewNationalServiceClient(mofa.Conn()).Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "projects",
+		Parent: "provinces/cao-bang", GroupBy: []string{"kind"}, Sum: []string{"registered_capital"}, CountDistinct: []string{"organizations"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := map[string]int64{}
+	for _, g := range ngo.GetGroups() {
+		distinct[g.GetKeys()[0]] = g.GetDistinctCounts()[0].GetCount()
+		if g.GetKeys()[0] == "KIND_NGO_AID" && (g.GetCount() != sampledata.CaoBangNGODonors || sum(g, "registered_capital", "USD") != sampledata.CaoBangNGOAidUSD) {
+			t.Errorf("Cao Bằng NGO aid: %d projects, USD %d", g.GetCount(), sum(g, "registered_capital", "USD"))
+		}
+	}
+	// ODA: ADB, World Bank, IFAD; loans: JICA, KfW, EDCF.
+	if distinct["KIND_NGO_AID"] != sampledata.CaoBangNGODonors || distinct["KIND_ODA"] != 3 || distinct["KIND_CONCESSIONAL_LOAN"] != 3 ||
+		ngo.GetTotal().GetDistinctCounts()[0].GetCount() != sampledata.CaoBangNGODonors+6 {
+		t.Errorf("Cao Bằng organisations by project kind: %v, total %v", distinct, ngo.GetTotal().GetDistinctCounts())
+	}
+
 	// The national figures equal the sums of what each province holds.
 	for _, p := range sampledata.Provinces() {
 		own := summarize(t, f.clients[p], &nationalv1.SummarizeRequest{Collection: "projects", Parent: "provinces/" + p, Sum: []string{"registered_capital"}})
@@ -212,7 +233,7 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 	// Updates and deletes after the first sync change the national figures.
 	cb := f.clients["cao-bang"]
 	ctx := context.Background()
-	_, err := cb.Twinning.DeleteDelegation(ctx, &twinningv1.DeleteDelegationRequest{Name: "provinces/cao-bang/delegations/out-001"})
+	_, err = cb.Twinning.DeleteDelegation(ctx, &twinningv1.DeleteDelegationRequest{Name: "provinces/cao-bang/delegations/out-001"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,8 +55,9 @@ func rfc3339(t time.Time, ok bool) string {
 
 // Table lays a summary out for people and spreadsheets: a header (the
 // dimensions, count, then one column per summed field, money fields one per
-// currency as "registered_capital USD"), a row per group, and a last row of
-// totals whose first key is "total".
+// currency as "registered_capital USD", then one per count_distinct field as
+// "distinct organizations"), a row per group, and a last row of totals
+// whose first key is "total".
 func Table(resp *nationalv1.SummarizeResponse) [][]string {
 	type column struct{ field, currency string }
 	var columns []column
@@ -77,6 +78,11 @@ func Table(resp *nationalv1.SummarizeResponse) [][]string {
 		}
 		header = append(header, name)
 	}
+	var distinct []string
+	for _, d := range resp.GetTotal().GetDistinctCounts() {
+		distinct = append(distinct, d.GetField())
+		header = append(header, "distinct "+d.GetField())
+	}
 	rows := [][]string{header}
 	add := func(keys []string, g *nationalv1.Group) {
 		values := map[column]int64{}
@@ -86,6 +92,13 @@ func Table(resp *nationalv1.SummarizeResponse) [][]string {
 		row := append(append([]string(nil), keys...), fmt.Sprint(g.GetCount()))
 		for _, c := range columns {
 			row = append(row, fmt.Sprint(values[c]))
+		}
+		counts := map[string]int64{}
+		for _, d := range g.GetDistinctCounts() {
+			counts[d.GetField()] = d.GetCount()
+		}
+		for _, f := range distinct {
+			row = append(row, fmt.Sprint(counts[f]))
 		}
 		rows = append(rows, row)
 	}

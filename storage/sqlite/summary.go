@@ -18,9 +18,14 @@ const day = int64(24 * 60 * 60 * 1_000_000_000)
 // query's dimensions, sums and filter (see rollup.go), else over the kind's
 // indexed columns. The filter runs in a subquery on one table alone, so a
 // join with record_elements for a repeated dimension cannot make its columns
-// ambiguous. The read is audited (auditRead) as any summary's is.
+// ambiguous. The read is audited (auditRead) as any summary's is. A count
+// of distinct values reads the table: rollups keep counts, not values.
 func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.SummaryRow, error) {
-	rows, err := db.summarize(ctx, q, rollupFor(q))
+	r := rollupFor(q)
+	if q.Distinct != nil {
+		r = nil
+	}
+	rows, err := db.summarize(ctx, q, r)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +84,25 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 	}
 	if q.Currency != nil {
 		keys = append(keys, "s."+q.Currency.Column)
+	}
+	if d := q.Distinct; d != nil {
+		switch {
+		case len(q.Sums) > 0 || q.Currency != nil:
+			return nil, fmt.Errorf("summary: a distinct count has no sums")
+		case d.Repeated:
+			// A left join, so that groups whose records have no element
+			// are still rows, with 0; count(DISTINCT) ignores the NULLs
+			// and counts an element named by many records once.
+			join += " LEFT JOIN record_elements dv ON dv.list = ? AND dv.record = s.id"
+			joinArg = append(joinArg, filter.ListID(k.Collection, d.Path))
+			count = "count(DISTINCT NULLIF(dv.value, ''))"
+		case d.Type == filter.String:
+			count = `count(DISTINCT NULLIF(s."` + d.Column + `", ''))`
+		case d.Type == filter.Enum:
+			count = `count(DISTINCT NULLIF(s."` + d.Column + `", 0))`
+		default:
+			return nil, fmt.Errorf("summary: distinct values of %s (%s) are not counted", d.Path, d.Type)
+		}
 	}
 	sel := append([]string(nil), keys...)
 	sel = append(sel, count)

@@ -353,13 +353,75 @@ func (InvestorLead_State) EnumDescriptor() ([]byte, []int) {
 	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{2, 0}
 }
 
+type Organization_Kind int32
+
+const (
+	Organization_KIND_UNSPECIFIED Organization_Kind = 0
+	// A foreign non-governmental organisation (Decree 58/2022).
+	Organization_KIND_FOREIGN_NGO Organization_Kind = 1
+	// A foreign government's aid agency, e.g. JICA, KOICA.
+	Organization_KIND_BILATERAL_DONOR Organization_Kind = 2
+	// A multilateral lender or fund, e.g. ADB, the World Bank.
+	Organization_KIND_MULTILATERAL_LENDER Organization_Kind = 3
+	// A company investing in the province.
+	Organization_KIND_COMPANY Organization_Kind = 4
+	Organization_KIND_OTHER   Organization_Kind = 5
+)
+
+// Enum value maps for Organization_Kind.
+var (
+	Organization_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_FOREIGN_NGO",
+		2: "KIND_BILATERAL_DONOR",
+		3: "KIND_MULTILATERAL_LENDER",
+		4: "KIND_COMPANY",
+		5: "KIND_OTHER",
+	}
+	Organization_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":         0,
+		"KIND_FOREIGN_NGO":         1,
+		"KIND_BILATERAL_DONOR":     2,
+		"KIND_MULTILATERAL_LENDER": 3,
+		"KIND_COMPANY":             4,
+		"KIND_OTHER":               5,
+	}
+)
+
+func (x Organization_Kind) Enum() *Organization_Kind {
+	p := new(Organization_Kind)
+	*p = x
+	return p
+}
+
+func (x Organization_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Organization_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_provex_investment_v1_investment_proto_enumTypes[5].Descriptor()
+}
+
+func (Organization_Kind) Type() protoreflect.EnumType {
+	return &file_provex_investment_v1_investment_proto_enumTypes[5]
+}
+
+func (x Organization_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Organization_Kind.Descriptor instead.
+func (Organization_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{3, 0}
+}
+
 // A foreign-funded project: foreign direct investment, official development
 // assistance, a concessional loan or non-governmental aid.
 //
 // Filterable fields: kind, state, sector, investor, investor_country,
 // approved_date, completed_date, registered_capital.currency_code,
-// registered_capital.units, investor_lead, display_name, create_time,
-// update_time.
+// registered_capital.units, investor_lead, organizations (has ':'),
+// display_name, create_time, update_time.
 type Project struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// provinces/{province}/projects/{project}.
@@ -381,9 +443,16 @@ type Project struct {
 	// Industrial park, commune or area.
 	Location string `protobuf:"bytes,12,opt,name=location,proto3" json:"location,omitempty"`
 	// The lead this project came from: provinces/{province}/investor-leads/{investor_lead}.
-	InvestorLead string        `protobuf:"bytes,13,opt,name=investor_lead,json=investorLead,proto3" json:"investor_lead,omitempty"`
-	Description  string        `protobuf:"bytes,14,opt,name=description,proto3" json:"description,omitempty"`
-	Visibility   v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	InvestorLead string `protobuf:"bytes,13,opt,name=investor_lead,json=investorLead,proto3" json:"investor_lead,omitempty"`
+	Description  string `protobuf:"bytes,14,opt,name=description,proto3" json:"description,omitempty"`
+	// The organisations funding, lending to or carrying out the project:
+	// names of Organization records of any province
+	// (provinces/{province}/organizations/{organization}), most often the
+	// project's own province's or the ministry's. investor stays the name as
+	// first recorded; this is what summaries count distinct values of ("40
+	// NGOs funding 52 projects").
+	Organizations []string      `protobuf:"bytes,15,rep,name=organizations,proto3" json:"organizations,omitempty"`
+	Visibility    v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
 	// Provinces that may see a restricted record, by slug.
 	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
 	// Slug of the pre-merger province the record came from, for records of a
@@ -532,6 +601,13 @@ func (x *Project) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *Project) GetOrganizations() []string {
+	if x != nil {
+		return x.Organizations
+	}
+	return nil
 }
 
 func (x *Project) GetVisibility() v1.Visibility {
@@ -1003,6 +1079,191 @@ func (x *InvestorLead) GetDeleteTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A donor, non-governmental organisation, lender or investor the province
+// works with: a resource of its own, so that projects name it rather than
+// spell it, and summaries count it once ("40 NGOs funding 52 projects").
+// Foreign NGOs working in Viet Nam are registered under Decree 58/2022;
+// their non-ODA aid is governed by Decree 80/2020.
+//
+// Filterable fields: display_name, short_name, kind, country,
+// registration, create_time, update_time. Search looks in display_name and
+// short_name ("ADB").
+type Organization struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/organizations/{organization}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Full name, e.g. "Asian Development Bank", "Plan International".
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Acronym or short name people use, e.g. "ADB", "JICA", "KOICA".
+	ShortName string            `protobuf:"bytes,3,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	Kind      Organization_Kind `protobuf:"varint,4,opt,name=kind,proto3,enum=provex.investment.v1.Organization_Kind" json:"kind,omitempty"`
+	// ISO 3166-1 alpha-2 country of the organisation's seat; empty for
+	// multilateral lenders and international organisations.
+	Country string `protobuf:"bytes,5,opt,name=country,proto3" json:"country,omitempty"`
+	// Registration in Viet Nam, e.g. a foreign NGO's registration certificate
+	// number under Decree 58/2022, or an enterprise registration number.
+	Registration string `protobuf:"bytes,6,opt,name=registration,proto3" json:"registration,omitempty"`
+	// https URL of the organisation's site.
+	Website     string        `protobuf:"bytes,7,opt,name=website,proto3" json:"website,omitempty"`
+	Description string        `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	Visibility  v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	// Provinces that may see a restricted record, by slug.
+	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from, for records of a
+	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
+	// record owned by bac-ninh): one of the provinces merged into the owner
+	// (node.v1 ListProvinces' merged_from), checked on every write. Empty when
+	// the record is not attributed to one. Filterable and a summary dimension,
+	// so a former province's records are a query rather than a naming
+	// convention.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
+	// Output only. Changes on every write.
+	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. Set while the record is deleted.
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Organization) Reset() {
+	*x = Organization{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Organization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Organization) ProtoMessage() {}
+
+func (x *Organization) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Organization.ProtoReflect.Descriptor instead.
+func (*Organization) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Organization) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Organization) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Organization) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
+}
+
+func (x *Organization) GetKind() Organization_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Organization_KIND_UNSPECIFIED
+}
+
+func (x *Organization) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Organization) GetRegistration() string {
+	if x != nil {
+		return x.Registration
+	}
+	return ""
+}
+
+func (x *Organization) GetWebsite() string {
+	if x != nil {
+		return x.Website
+	}
+	return ""
+}
+
+func (x *Organization) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Organization) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *Organization) GetVisibleTo() []string {
+	if x != nil {
+		return x.VisibleTo
+	}
+	return nil
+}
+
+func (x *Organization) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
+func (x *Organization) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *Organization) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Organization) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Organization) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
 type GetProjectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// provinces/{province}/projects/{project}
@@ -1013,7 +1274,7 @@ type GetProjectRequest struct {
 
 func (x *GetProjectRequest) Reset() {
 	*x = GetProjectRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[3]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1286,7 @@ func (x *GetProjectRequest) String() string {
 func (*GetProjectRequest) ProtoMessage() {}
 
 func (x *GetProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[3]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1299,7 @@ func (x *GetProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProjectRequest.ProtoReflect.Descriptor instead.
 func (*GetProjectRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{3}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetProjectRequest) GetName() string {
@@ -1068,7 +1329,7 @@ type ListProjectsRequest struct {
 
 func (x *ListProjectsRequest) Reset() {
 	*x = ListProjectsRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[4]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1341,7 @@ func (x *ListProjectsRequest) String() string {
 func (*ListProjectsRequest) ProtoMessage() {}
 
 func (x *ListProjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[4]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1354,7 @@ func (x *ListProjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListProjectsRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{4}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListProjectsRequest) GetParent() string {
@@ -1149,7 +1410,7 @@ type ListProjectsResponse struct {
 
 func (x *ListProjectsResponse) Reset() {
 	*x = ListProjectsResponse{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[5]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1422,7 @@ func (x *ListProjectsResponse) String() string {
 func (*ListProjectsResponse) ProtoMessage() {}
 
 func (x *ListProjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[5]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1435,7 @@ func (x *ListProjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListProjectsResponse) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{5}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListProjectsResponse) GetProjects() []*Project {
@@ -1208,7 +1469,7 @@ type CreateProjectRequest struct {
 
 func (x *CreateProjectRequest) Reset() {
 	*x = CreateProjectRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[6]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1481,7 @@ func (x *CreateProjectRequest) String() string {
 func (*CreateProjectRequest) ProtoMessage() {}
 
 func (x *CreateProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[6]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1494,7 @@ func (x *CreateProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProjectRequest.ProtoReflect.Descriptor instead.
 func (*CreateProjectRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{6}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateProjectRequest) GetParent() string {
@@ -1279,7 +1540,7 @@ type UpdateProjectRequest struct {
 
 func (x *UpdateProjectRequest) Reset() {
 	*x = UpdateProjectRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[7]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1552,7 @@ func (x *UpdateProjectRequest) String() string {
 func (*UpdateProjectRequest) ProtoMessage() {}
 
 func (x *UpdateProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[7]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1565,7 @@ func (x *UpdateProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProjectRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProjectRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{7}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateProjectRequest) GetProject() *Project {
@@ -1332,7 +1593,7 @@ type DeleteProjectRequest struct {
 
 func (x *DeleteProjectRequest) Reset() {
 	*x = DeleteProjectRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[8]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1605,7 @@ func (x *DeleteProjectRequest) String() string {
 func (*DeleteProjectRequest) ProtoMessage() {}
 
 func (x *DeleteProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[8]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1618,7 @@ func (x *DeleteProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProjectRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProjectRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{8}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteProjectRequest) GetName() string {
@@ -1385,7 +1646,7 @@ type UndeleteProjectRequest struct {
 
 func (x *UndeleteProjectRequest) Reset() {
 	*x = UndeleteProjectRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[9]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1658,7 @@ func (x *UndeleteProjectRequest) String() string {
 func (*UndeleteProjectRequest) ProtoMessage() {}
 
 func (x *UndeleteProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[9]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1671,7 @@ func (x *UndeleteProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteProjectRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteProjectRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{9}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UndeleteProjectRequest) GetName() string {
@@ -1437,7 +1698,7 @@ type GetPromotionEventRequest struct {
 
 func (x *GetPromotionEventRequest) Reset() {
 	*x = GetPromotionEventRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[10]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1710,7 @@ func (x *GetPromotionEventRequest) String() string {
 func (*GetPromotionEventRequest) ProtoMessage() {}
 
 func (x *GetPromotionEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[10]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1723,7 @@ func (x *GetPromotionEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPromotionEventRequest.ProtoReflect.Descriptor instead.
 func (*GetPromotionEventRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{10}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetPromotionEventRequest) GetName() string {
@@ -1492,7 +1753,7 @@ type ListPromotionEventsRequest struct {
 
 func (x *ListPromotionEventsRequest) Reset() {
 	*x = ListPromotionEventsRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[11]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1765,7 @@ func (x *ListPromotionEventsRequest) String() string {
 func (*ListPromotionEventsRequest) ProtoMessage() {}
 
 func (x *ListPromotionEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[11]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1778,7 @@ func (x *ListPromotionEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPromotionEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListPromotionEventsRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{11}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListPromotionEventsRequest) GetParent() string {
@@ -1573,7 +1834,7 @@ type ListPromotionEventsResponse struct {
 
 func (x *ListPromotionEventsResponse) Reset() {
 	*x = ListPromotionEventsResponse{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[12]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1846,7 @@ func (x *ListPromotionEventsResponse) String() string {
 func (*ListPromotionEventsResponse) ProtoMessage() {}
 
 func (x *ListPromotionEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[12]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1859,7 @@ func (x *ListPromotionEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPromotionEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListPromotionEventsResponse) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{12}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListPromotionEventsResponse) GetPromotionEvents() []*PromotionEvent {
@@ -1632,7 +1893,7 @@ type CreatePromotionEventRequest struct {
 
 func (x *CreatePromotionEventRequest) Reset() {
 	*x = CreatePromotionEventRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[13]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1905,7 @@ func (x *CreatePromotionEventRequest) String() string {
 func (*CreatePromotionEventRequest) ProtoMessage() {}
 
 func (x *CreatePromotionEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[13]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1918,7 @@ func (x *CreatePromotionEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePromotionEventRequest.ProtoReflect.Descriptor instead.
 func (*CreatePromotionEventRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{13}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreatePromotionEventRequest) GetParent() string {
@@ -1703,7 +1964,7 @@ type UpdatePromotionEventRequest struct {
 
 func (x *UpdatePromotionEventRequest) Reset() {
 	*x = UpdatePromotionEventRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[14]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1715,7 +1976,7 @@ func (x *UpdatePromotionEventRequest) String() string {
 func (*UpdatePromotionEventRequest) ProtoMessage() {}
 
 func (x *UpdatePromotionEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[14]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1728,7 +1989,7 @@ func (x *UpdatePromotionEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePromotionEventRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePromotionEventRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{14}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdatePromotionEventRequest) GetPromotionEvent() *PromotionEvent {
@@ -1756,7 +2017,7 @@ type DeletePromotionEventRequest struct {
 
 func (x *DeletePromotionEventRequest) Reset() {
 	*x = DeletePromotionEventRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[15]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +2029,7 @@ func (x *DeletePromotionEventRequest) String() string {
 func (*DeletePromotionEventRequest) ProtoMessage() {}
 
 func (x *DeletePromotionEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[15]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +2042,7 @@ func (x *DeletePromotionEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePromotionEventRequest.ProtoReflect.Descriptor instead.
 func (*DeletePromotionEventRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{15}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeletePromotionEventRequest) GetName() string {
@@ -1809,7 +2070,7 @@ type UndeletePromotionEventRequest struct {
 
 func (x *UndeletePromotionEventRequest) Reset() {
 	*x = UndeletePromotionEventRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[16]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +2082,7 @@ func (x *UndeletePromotionEventRequest) String() string {
 func (*UndeletePromotionEventRequest) ProtoMessage() {}
 
 func (x *UndeletePromotionEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[16]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +2095,7 @@ func (x *UndeletePromotionEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeletePromotionEventRequest.ProtoReflect.Descriptor instead.
 func (*UndeletePromotionEventRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{16}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UndeletePromotionEventRequest) GetName() string {
@@ -1861,7 +2122,7 @@ type GetInvestorLeadRequest struct {
 
 func (x *GetInvestorLeadRequest) Reset() {
 	*x = GetInvestorLeadRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[17]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2134,7 @@ func (x *GetInvestorLeadRequest) String() string {
 func (*GetInvestorLeadRequest) ProtoMessage() {}
 
 func (x *GetInvestorLeadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[17]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2147,7 @@ func (x *GetInvestorLeadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvestorLeadRequest.ProtoReflect.Descriptor instead.
 func (*GetInvestorLeadRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{17}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetInvestorLeadRequest) GetName() string {
@@ -1916,7 +2177,7 @@ type ListInvestorLeadsRequest struct {
 
 func (x *ListInvestorLeadsRequest) Reset() {
 	*x = ListInvestorLeadsRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[18]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +2189,7 @@ func (x *ListInvestorLeadsRequest) String() string {
 func (*ListInvestorLeadsRequest) ProtoMessage() {}
 
 func (x *ListInvestorLeadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[18]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2202,7 @@ func (x *ListInvestorLeadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvestorLeadsRequest.ProtoReflect.Descriptor instead.
 func (*ListInvestorLeadsRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{18}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListInvestorLeadsRequest) GetParent() string {
@@ -1997,7 +2258,7 @@ type ListInvestorLeadsResponse struct {
 
 func (x *ListInvestorLeadsResponse) Reset() {
 	*x = ListInvestorLeadsResponse{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[19]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2270,7 @@ func (x *ListInvestorLeadsResponse) String() string {
 func (*ListInvestorLeadsResponse) ProtoMessage() {}
 
 func (x *ListInvestorLeadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[19]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2283,7 @@ func (x *ListInvestorLeadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvestorLeadsResponse.ProtoReflect.Descriptor instead.
 func (*ListInvestorLeadsResponse) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{19}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListInvestorLeadsResponse) GetInvestorLeads() []*InvestorLead {
@@ -2056,7 +2317,7 @@ type CreateInvestorLeadRequest struct {
 
 func (x *CreateInvestorLeadRequest) Reset() {
 	*x = CreateInvestorLeadRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[20]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2068,7 +2329,7 @@ func (x *CreateInvestorLeadRequest) String() string {
 func (*CreateInvestorLeadRequest) ProtoMessage() {}
 
 func (x *CreateInvestorLeadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[20]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2081,7 +2342,7 @@ func (x *CreateInvestorLeadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvestorLeadRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvestorLeadRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{20}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateInvestorLeadRequest) GetParent() string {
@@ -2127,7 +2388,7 @@ type UpdateInvestorLeadRequest struct {
 
 func (x *UpdateInvestorLeadRequest) Reset() {
 	*x = UpdateInvestorLeadRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[21]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2139,7 +2400,7 @@ func (x *UpdateInvestorLeadRequest) String() string {
 func (*UpdateInvestorLeadRequest) ProtoMessage() {}
 
 func (x *UpdateInvestorLeadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[21]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2152,7 +2413,7 @@ func (x *UpdateInvestorLeadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvestorLeadRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvestorLeadRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{21}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateInvestorLeadRequest) GetInvestorLead() *InvestorLead {
@@ -2180,7 +2441,7 @@ type DeleteInvestorLeadRequest struct {
 
 func (x *DeleteInvestorLeadRequest) Reset() {
 	*x = DeleteInvestorLeadRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[22]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2453,7 @@ func (x *DeleteInvestorLeadRequest) String() string {
 func (*DeleteInvestorLeadRequest) ProtoMessage() {}
 
 func (x *DeleteInvestorLeadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[22]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2205,7 +2466,7 @@ func (x *DeleteInvestorLeadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvestorLeadRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInvestorLeadRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{22}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteInvestorLeadRequest) GetName() string {
@@ -2233,7 +2494,7 @@ type UndeleteInvestorLeadRequest struct {
 
 func (x *UndeleteInvestorLeadRequest) Reset() {
 	*x = UndeleteInvestorLeadRequest{}
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[23]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2506,7 @@ func (x *UndeleteInvestorLeadRequest) String() string {
 func (*UndeleteInvestorLeadRequest) ProtoMessage() {}
 
 func (x *UndeleteInvestorLeadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_investment_v1_investment_proto_msgTypes[23]
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2519,7 @@ func (x *UndeleteInvestorLeadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteInvestorLeadRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteInvestorLeadRequest) Descriptor() ([]byte, []int) {
-	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{23}
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UndeleteInvestorLeadRequest) GetName() string {
@@ -2275,11 +2536,435 @@ func (x *UndeleteInvestorLeadRequest) GetEtag() string {
 	return ""
 }
 
+type GetOrganizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/organizations/{organization}
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrganizationRequest) Reset() {
+	*x = GetOrganizationRequest{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrganizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrganizationRequest) ProtoMessage() {}
+
+func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrganizationRequest.ProtoReflect.Descriptor instead.
+func (*GetOrganizationRequest) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetOrganizationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListOrganizationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter over the filterable fields of Organization (docs/API.md lists them).
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
+	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Include deleted records.
+	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrganizationsRequest) Reset() {
+	*x = ListOrganizationsRequest{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrganizationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrganizationsRequest) ProtoMessage() {}
+
+func (x *ListOrganizationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrganizationsRequest.ProtoReflect.Descriptor instead.
+func (*ListOrganizationsRequest) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListOrganizationsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListOrganizationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOrganizationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListOrganizationsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListOrganizationsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListOrganizationsRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
+}
+
+type ListOrganizationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Organizations []*Organization        `protobuf:"bytes,1,rep,name=organizations,proto3" json:"organizations,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrganizationsResponse) Reset() {
+	*x = ListOrganizationsResponse{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrganizationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrganizationsResponse) ProtoMessage() {}
+
+func (x *ListOrganizationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrganizationsResponse.ProtoReflect.Descriptor instead.
+func (*ListOrganizationsResponse) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListOrganizationsResponse) GetOrganizations() []*Organization {
+	if x != nil {
+		return x.Organizations
+	}
+	return nil
+}
+
+func (x *ListOrganizationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CreateOrganizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}: must be this node's province.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Optional id of the new record: a lower-case letter, then letters, digits or hyphens (at most 63).
+	// The server chooses one when empty.
+	OrganizationId string        `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	Organization   *Organization `protobuf:"bytes,3,opt,name=organization,proto3" json:"organization,omitempty"`
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateOrganizationRequest) Reset() {
+	*x = CreateOrganizationRequest{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateOrganizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateOrganizationRequest) ProtoMessage() {}
+
+func (x *CreateOrganizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateOrganizationRequest.ProtoReflect.Descriptor instead.
+func (*CreateOrganizationRequest) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CreateOrganizationRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateOrganizationRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *CreateOrganizationRequest) GetOrganization() *Organization {
+	if x != nil {
+		return x.Organization
+	}
+	return nil
+}
+
+func (x *CreateOrganizationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type UpdateOrganizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
+	// Validated after the update_mask is applied.
+	Organization *Organization `protobuf:"bytes,1,opt,name=organization,proto3" json:"organization,omitempty"`
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrganizationRequest) Reset() {
+	*x = UpdateOrganizationRequest{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrganizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrganizationRequest) ProtoMessage() {}
+
+func (x *UpdateOrganizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrganizationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateOrganizationRequest) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *UpdateOrganizationRequest) GetOrganization() *Organization {
+	if x != nil {
+		return x.Organization
+	}
+	return nil
+}
+
+func (x *UpdateOrganizationRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type DeleteOrganizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: delete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteOrganizationRequest) Reset() {
+	*x = DeleteOrganizationRequest{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteOrganizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteOrganizationRequest) ProtoMessage() {}
+
+func (x *DeleteOrganizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteOrganizationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteOrganizationRequest) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DeleteOrganizationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteOrganizationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type UndeleteOrganizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: undelete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteOrganizationRequest) Reset() {
+	*x = UndeleteOrganizationRequest{}
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteOrganizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteOrganizationRequest) ProtoMessage() {}
+
+func (x *UndeleteOrganizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_investment_v1_investment_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteOrganizationRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteOrganizationRequest) Descriptor() ([]byte, []int) {
+	return file_provex_investment_v1_investment_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *UndeleteOrganizationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UndeleteOrganizationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 var File_provex_investment_v1_investment_proto protoreflect.FileDescriptor
 
 const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\n" +
-	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xd0\x0e\n" +
+	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x89\x0f\n" +
 	"\aProject\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
@@ -2295,7 +2980,8 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x0ecompleted_date\x18\v \x01(\v2\x14.provex.type.v1.DateR\rcompletedDate\x12(\n" +
 	"\blocation\x18\f \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x12-\n" +
 	"\rinvestor_lead\x18\r \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\finvestorLead\x12*\n" +
-	"\vdescription\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vdescription\x12D\n" +
+	"\vdescription\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vdescription\x127\n" +
+	"\rorganizations\x18\x0f \x03(\tB\x11\xbaH\x0e\x92\x01\v\x102\x18\x01\"\x05r\x03\x18\xc8\x01R\rorganizations\x12D\n" +
 	"\n" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12B\n" +
@@ -2398,7 +3084,38 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x11STATE_NEGOTIATING\x10\x03\x12\x13\n" +
 	"\x0fSTATE_CONVERTED\x10\x04\x12\x0e\n" +
 	"\n" +
-	"STATE_LOST\x10\x05\"0\n" +
+	"STATE_LOST\x10\x05\"\xc2\a\n" +
+	"\fOrganization\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12*\n" +
+	"\n" +
+	"short_name\x18\x03 \x01(\tB\v\xbaH\br\x06ȷ,\x01\x18<R\tshortName\x12H\n" +
+	"\x04kind\x18\x04 \x01(\x0e2'.provex.investment.v1.Organization.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x122\n" +
+	"\acountry\x18\x05 \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\acountry\x12/\n" +
+	"\fregistration\x18\x06 \x01(\tB\v\xbaH\br\x06ȷ,\x01\x18dR\fregistration\x128\n" +
+	"\awebsite\x18\a \x01(\tB\x1e\xbaH\x1br\x19\x18\xac\x022\x14^(https?://[^\\s]+)?$R\awebsite\x12*\n" +
+	"\vdescription\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vdescription\x12D\n" +
+	"\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12B\n" +
+	"\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
+	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\"\x8c\x01\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10KIND_FOREIGN_NGO\x10\x01\x12\x18\n" +
+	"\x14KIND_BILATERAL_DONOR\x10\x02\x12\x1c\n" +
+	"\x18KIND_MULTILATERAL_LENDER\x10\x03\x12\x10\n" +
+	"\fKIND_COMPANY\x10\x04\x12\x0e\n" +
+	"\n" +
+	"KIND_OTHER\x10\x05\"0\n" +
 	"\x11GetProjectRequest\x12\x1b\n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xef\x01\n" +
 	"\x13ListProjectsRequest\x12\x1f\n" +
@@ -2486,6 +3203,35 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"N\n" +
 	"\x1bUndeleteInvestorLeadRequest\x12\x1b\n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"5\n" +
+	"\x16GetOrganizationRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf4\x01\n" +
+	"\x18ListOrganizationsRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
+	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x8d\x01\n" +
+	"\x19ListOrganizationsResponse\x12H\n" +
+	"\rorganizations\x18\x01 \x03(\v2\".provex.investment.v1.OrganizationR\rorganizations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xff\x01\n" +
+	"\x19CreateOrganizationRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12I\n" +
+	"\x0forganization_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x0eorganizationId\x12N\n" +
+	"\forganization\x18\x03 \x01(\v2\".provex.investment.v1.OrganizationB\x06\xbaH\x03\xc8\x01\x01R\forganization\x12&\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xa8\x01\n" +
+	"\x19UpdateOrganizationRequest\x12N\n" +
+	"\forganization\x18\x01 \x01(\v2\".provex.investment.v1.OrganizationB\x06\xbaH\x03\xd8\x01\x03R\forganization\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"L\n" +
+	"\x19DeleteOrganizationRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"N\n" +
+	"\x1bUndeleteOrganizationRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag*\x87\x03\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -2504,7 +3250,7 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x18SECTOR_POVERTY_REDUCTION\x10\f\x12\x12\n" +
 	"\x0eSECTOR_DIGITAL\x10\r\x12\x1f\n" +
 	"\x1bSECTOR_WATER_AND_SANITATION\x10\x0e\x12\x10\n" +
-	"\fSECTOR_OTHER\x10\x0f2\x85\x17\n" +
+	"\fSECTOR_OTHER\x10\x0f2\xeb\x1e\n" +
 	"\x11InvestmentService\x12\x7f\n" +
 	"\n" +
 	"GetProject\x12'.provex.investment.v1.GetProjectRequest\x1a\x1d.provex.investment.v1.Project\")\x82\xd3\xe4\x93\x02#\x12!/v1/{name=provinces/*/projects/*}\x12\x90\x01\n" +
@@ -2524,7 +3270,13 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x12CreateInvestorLead\x12/.provex.investment.v1.CreateInvestorLeadRequest\x1a\".provex.investment.v1.InvestorLead\">\x82\xd3\xe4\x93\x028:\rinvestor_lead\"'/v1/{parent=provinces/*}/investor-leads\x12\xb7\x01\n" +
 	"\x12UpdateInvestorLead\x12/.provex.investment.v1.UpdateInvestorLeadRequest\x1a\".provex.investment.v1.InvestorLead\"L\x82\xd3\xe4\x93\x02F:\rinvestor_lead25/v1/{investor_lead.name=provinces/*/investor-leads/*}\x12\x9a\x01\n" +
 	"\x12DeleteInvestorLead\x12/.provex.investment.v1.DeleteInvestorLeadRequest\x1a\".provex.investment.v1.InvestorLead\"/\x82\xd3\xe4\x93\x02)*'/v1/{name=provinces/*/investor-leads/*}\x12\xaa\x01\n" +
-	"\x14UndeleteInvestorLead\x121.provex.investment.v1.UndeleteInvestorLeadRequest\x1a\".provex.investment.v1.InvestorLead\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=provinces/*/investor-leads/*}:undeleteBCZAgithub.com/provex/provex/gen/go/provex/investment/v1;investmentv1b\x06proto3"
+	"\x14UndeleteInvestorLead\x121.provex.investment.v1.UndeleteInvestorLeadRequest\x1a\".provex.investment.v1.InvestorLead\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=provinces/*/investor-leads/*}:undelete\x12\x93\x01\n" +
+	"\x0fGetOrganization\x12,.provex.investment.v1.GetOrganizationRequest\x1a\".provex.investment.v1.Organization\".\x82\xd3\xe4\x93\x02(\x12&/v1/{name=provinces/*/organizations/*}\x12\xa4\x01\n" +
+	"\x11ListOrganizations\x12..provex.investment.v1.ListOrganizationsRequest\x1a/.provex.investment.v1.ListOrganizationsResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/{parent=provinces/*}/organizations\x12\xa7\x01\n" +
+	"\x12CreateOrganization\x12/.provex.investment.v1.CreateOrganizationRequest\x1a\".provex.investment.v1.Organization\"<\x82\xd3\xe4\x93\x026:\forganization\"&/v1/{parent=provinces/*}/organizations\x12\xb4\x01\n" +
+	"\x12UpdateOrganization\x12/.provex.investment.v1.UpdateOrganizationRequest\x1a\".provex.investment.v1.Organization\"I\x82\xd3\xe4\x93\x02C:\forganization23/v1/{organization.name=provinces/*/organizations/*}\x12\x99\x01\n" +
+	"\x12DeleteOrganization\x12/.provex.investment.v1.DeleteOrganizationRequest\x1a\".provex.investment.v1.Organization\".\x82\xd3\xe4\x93\x02(*&/v1/{name=provinces/*/organizations/*}\x12\xa9\x01\n" +
+	"\x14UndeleteOrganization\x121.provex.investment.v1.UndeleteOrganizationRequest\x1a\".provex.investment.v1.Organization\":\x82\xd3\xe4\x93\x024:\x01*\"//v1/{name=provinces/*/organizations/*}:undeleteBCZAgithub.com/provex/provex/gen/go/provex/investment/v1;investmentv1b\x06proto3"
 
 var (
 	file_provex_investment_v1_investment_proto_rawDescOnce sync.Once
@@ -2538,125 +3290,155 @@ func file_provex_investment_v1_investment_proto_rawDescGZIP() []byte {
 	return file_provex_investment_v1_investment_proto_rawDescData
 }
 
-var file_provex_investment_v1_investment_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_provex_investment_v1_investment_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_provex_investment_v1_investment_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_provex_investment_v1_investment_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_provex_investment_v1_investment_proto_goTypes = []any{
 	(Sector)(0),                           // 0: provex.investment.v1.Sector
 	(Project_Kind)(0),                     // 1: provex.investment.v1.Project.Kind
 	(Project_State)(0),                    // 2: provex.investment.v1.Project.State
 	(PromotionEvent_Kind)(0),              // 3: provex.investment.v1.PromotionEvent.Kind
 	(InvestorLead_State)(0),               // 4: provex.investment.v1.InvestorLead.State
-	(*Project)(nil),                       // 5: provex.investment.v1.Project
-	(*PromotionEvent)(nil),                // 6: provex.investment.v1.PromotionEvent
-	(*InvestorLead)(nil),                  // 7: provex.investment.v1.InvestorLead
-	(*GetProjectRequest)(nil),             // 8: provex.investment.v1.GetProjectRequest
-	(*ListProjectsRequest)(nil),           // 9: provex.investment.v1.ListProjectsRequest
-	(*ListProjectsResponse)(nil),          // 10: provex.investment.v1.ListProjectsResponse
-	(*CreateProjectRequest)(nil),          // 11: provex.investment.v1.CreateProjectRequest
-	(*UpdateProjectRequest)(nil),          // 12: provex.investment.v1.UpdateProjectRequest
-	(*DeleteProjectRequest)(nil),          // 13: provex.investment.v1.DeleteProjectRequest
-	(*UndeleteProjectRequest)(nil),        // 14: provex.investment.v1.UndeleteProjectRequest
-	(*GetPromotionEventRequest)(nil),      // 15: provex.investment.v1.GetPromotionEventRequest
-	(*ListPromotionEventsRequest)(nil),    // 16: provex.investment.v1.ListPromotionEventsRequest
-	(*ListPromotionEventsResponse)(nil),   // 17: provex.investment.v1.ListPromotionEventsResponse
-	(*CreatePromotionEventRequest)(nil),   // 18: provex.investment.v1.CreatePromotionEventRequest
-	(*UpdatePromotionEventRequest)(nil),   // 19: provex.investment.v1.UpdatePromotionEventRequest
-	(*DeletePromotionEventRequest)(nil),   // 20: provex.investment.v1.DeletePromotionEventRequest
-	(*UndeletePromotionEventRequest)(nil), // 21: provex.investment.v1.UndeletePromotionEventRequest
-	(*GetInvestorLeadRequest)(nil),        // 22: provex.investment.v1.GetInvestorLeadRequest
-	(*ListInvestorLeadsRequest)(nil),      // 23: provex.investment.v1.ListInvestorLeadsRequest
-	(*ListInvestorLeadsResponse)(nil),     // 24: provex.investment.v1.ListInvestorLeadsResponse
-	(*CreateInvestorLeadRequest)(nil),     // 25: provex.investment.v1.CreateInvestorLeadRequest
-	(*UpdateInvestorLeadRequest)(nil),     // 26: provex.investment.v1.UpdateInvestorLeadRequest
-	(*DeleteInvestorLeadRequest)(nil),     // 27: provex.investment.v1.DeleteInvestorLeadRequest
-	(*UndeleteInvestorLeadRequest)(nil),   // 28: provex.investment.v1.UndeleteInvestorLeadRequest
-	(*v1.Money)(nil),                      // 29: provex.type.v1.Money
-	(*v1.Date)(nil),                       // 30: provex.type.v1.Date
-	(v1.Visibility)(0),                    // 31: provex.type.v1.Visibility
-	(*timestamppb.Timestamp)(nil),         // 32: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 33: google.protobuf.FieldMask
+	(Organization_Kind)(0),                // 5: provex.investment.v1.Organization.Kind
+	(*Project)(nil),                       // 6: provex.investment.v1.Project
+	(*PromotionEvent)(nil),                // 7: provex.investment.v1.PromotionEvent
+	(*InvestorLead)(nil),                  // 8: provex.investment.v1.InvestorLead
+	(*Organization)(nil),                  // 9: provex.investment.v1.Organization
+	(*GetProjectRequest)(nil),             // 10: provex.investment.v1.GetProjectRequest
+	(*ListProjectsRequest)(nil),           // 11: provex.investment.v1.ListProjectsRequest
+	(*ListProjectsResponse)(nil),          // 12: provex.investment.v1.ListProjectsResponse
+	(*CreateProjectRequest)(nil),          // 13: provex.investment.v1.CreateProjectRequest
+	(*UpdateProjectRequest)(nil),          // 14: provex.investment.v1.UpdateProjectRequest
+	(*DeleteProjectRequest)(nil),          // 15: provex.investment.v1.DeleteProjectRequest
+	(*UndeleteProjectRequest)(nil),        // 16: provex.investment.v1.UndeleteProjectRequest
+	(*GetPromotionEventRequest)(nil),      // 17: provex.investment.v1.GetPromotionEventRequest
+	(*ListPromotionEventsRequest)(nil),    // 18: provex.investment.v1.ListPromotionEventsRequest
+	(*ListPromotionEventsResponse)(nil),   // 19: provex.investment.v1.ListPromotionEventsResponse
+	(*CreatePromotionEventRequest)(nil),   // 20: provex.investment.v1.CreatePromotionEventRequest
+	(*UpdatePromotionEventRequest)(nil),   // 21: provex.investment.v1.UpdatePromotionEventRequest
+	(*DeletePromotionEventRequest)(nil),   // 22: provex.investment.v1.DeletePromotionEventRequest
+	(*UndeletePromotionEventRequest)(nil), // 23: provex.investment.v1.UndeletePromotionEventRequest
+	(*GetInvestorLeadRequest)(nil),        // 24: provex.investment.v1.GetInvestorLeadRequest
+	(*ListInvestorLeadsRequest)(nil),      // 25: provex.investment.v1.ListInvestorLeadsRequest
+	(*ListInvestorLeadsResponse)(nil),     // 26: provex.investment.v1.ListInvestorLeadsResponse
+	(*CreateInvestorLeadRequest)(nil),     // 27: provex.investment.v1.CreateInvestorLeadRequest
+	(*UpdateInvestorLeadRequest)(nil),     // 28: provex.investment.v1.UpdateInvestorLeadRequest
+	(*DeleteInvestorLeadRequest)(nil),     // 29: provex.investment.v1.DeleteInvestorLeadRequest
+	(*UndeleteInvestorLeadRequest)(nil),   // 30: provex.investment.v1.UndeleteInvestorLeadRequest
+	(*GetOrganizationRequest)(nil),        // 31: provex.investment.v1.GetOrganizationRequest
+	(*ListOrganizationsRequest)(nil),      // 32: provex.investment.v1.ListOrganizationsRequest
+	(*ListOrganizationsResponse)(nil),     // 33: provex.investment.v1.ListOrganizationsResponse
+	(*CreateOrganizationRequest)(nil),     // 34: provex.investment.v1.CreateOrganizationRequest
+	(*UpdateOrganizationRequest)(nil),     // 35: provex.investment.v1.UpdateOrganizationRequest
+	(*DeleteOrganizationRequest)(nil),     // 36: provex.investment.v1.DeleteOrganizationRequest
+	(*UndeleteOrganizationRequest)(nil),   // 37: provex.investment.v1.UndeleteOrganizationRequest
+	(*v1.Money)(nil),                      // 38: provex.type.v1.Money
+	(*v1.Date)(nil),                       // 39: provex.type.v1.Date
+	(v1.Visibility)(0),                    // 40: provex.type.v1.Visibility
+	(*timestamppb.Timestamp)(nil),         // 41: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 42: google.protobuf.FieldMask
 }
 var file_provex_investment_v1_investment_proto_depIdxs = []int32{
 	1,  // 0: provex.investment.v1.Project.kind:type_name -> provex.investment.v1.Project.Kind
 	2,  // 1: provex.investment.v1.Project.state:type_name -> provex.investment.v1.Project.State
 	0,  // 2: provex.investment.v1.Project.sector:type_name -> provex.investment.v1.Sector
-	29, // 3: provex.investment.v1.Project.registered_capital:type_name -> provex.type.v1.Money
-	29, // 4: provex.investment.v1.Project.disbursed_capital:type_name -> provex.type.v1.Money
-	30, // 5: provex.investment.v1.Project.approved_date:type_name -> provex.type.v1.Date
-	30, // 6: provex.investment.v1.Project.completed_date:type_name -> provex.type.v1.Date
-	31, // 7: provex.investment.v1.Project.visibility:type_name -> provex.type.v1.Visibility
-	32, // 8: provex.investment.v1.Project.create_time:type_name -> google.protobuf.Timestamp
-	32, // 9: provex.investment.v1.Project.update_time:type_name -> google.protobuf.Timestamp
-	32, // 10: provex.investment.v1.Project.delete_time:type_name -> google.protobuf.Timestamp
+	38, // 3: provex.investment.v1.Project.registered_capital:type_name -> provex.type.v1.Money
+	38, // 4: provex.investment.v1.Project.disbursed_capital:type_name -> provex.type.v1.Money
+	39, // 5: provex.investment.v1.Project.approved_date:type_name -> provex.type.v1.Date
+	39, // 6: provex.investment.v1.Project.completed_date:type_name -> provex.type.v1.Date
+	40, // 7: provex.investment.v1.Project.visibility:type_name -> provex.type.v1.Visibility
+	41, // 8: provex.investment.v1.Project.create_time:type_name -> google.protobuf.Timestamp
+	41, // 9: provex.investment.v1.Project.update_time:type_name -> google.protobuf.Timestamp
+	41, // 10: provex.investment.v1.Project.delete_time:type_name -> google.protobuf.Timestamp
 	3,  // 11: provex.investment.v1.PromotionEvent.kind:type_name -> provex.investment.v1.PromotionEvent.Kind
-	30, // 12: provex.investment.v1.PromotionEvent.start_date:type_name -> provex.type.v1.Date
-	30, // 13: provex.investment.v1.PromotionEvent.end_date:type_name -> provex.type.v1.Date
-	29, // 14: provex.investment.v1.PromotionEvent.committed_capital:type_name -> provex.type.v1.Money
-	31, // 15: provex.investment.v1.PromotionEvent.visibility:type_name -> provex.type.v1.Visibility
-	32, // 16: provex.investment.v1.PromotionEvent.create_time:type_name -> google.protobuf.Timestamp
-	32, // 17: provex.investment.v1.PromotionEvent.update_time:type_name -> google.protobuf.Timestamp
-	32, // 18: provex.investment.v1.PromotionEvent.delete_time:type_name -> google.protobuf.Timestamp
+	39, // 12: provex.investment.v1.PromotionEvent.start_date:type_name -> provex.type.v1.Date
+	39, // 13: provex.investment.v1.PromotionEvent.end_date:type_name -> provex.type.v1.Date
+	38, // 14: provex.investment.v1.PromotionEvent.committed_capital:type_name -> provex.type.v1.Money
+	40, // 15: provex.investment.v1.PromotionEvent.visibility:type_name -> provex.type.v1.Visibility
+	41, // 16: provex.investment.v1.PromotionEvent.create_time:type_name -> google.protobuf.Timestamp
+	41, // 17: provex.investment.v1.PromotionEvent.update_time:type_name -> google.protobuf.Timestamp
+	41, // 18: provex.investment.v1.PromotionEvent.delete_time:type_name -> google.protobuf.Timestamp
 	0,  // 19: provex.investment.v1.InvestorLead.sector:type_name -> provex.investment.v1.Sector
 	4,  // 20: provex.investment.v1.InvestorLead.state:type_name -> provex.investment.v1.InvestorLead.State
-	29, // 21: provex.investment.v1.InvestorLead.expected_capital:type_name -> provex.type.v1.Money
-	30, // 22: provex.investment.v1.InvestorLead.first_contact_date:type_name -> provex.type.v1.Date
-	31, // 23: provex.investment.v1.InvestorLead.visibility:type_name -> provex.type.v1.Visibility
-	32, // 24: provex.investment.v1.InvestorLead.create_time:type_name -> google.protobuf.Timestamp
-	32, // 25: provex.investment.v1.InvestorLead.update_time:type_name -> google.protobuf.Timestamp
-	32, // 26: provex.investment.v1.InvestorLead.delete_time:type_name -> google.protobuf.Timestamp
-	5,  // 27: provex.investment.v1.ListProjectsResponse.projects:type_name -> provex.investment.v1.Project
-	5,  // 28: provex.investment.v1.CreateProjectRequest.project:type_name -> provex.investment.v1.Project
-	5,  // 29: provex.investment.v1.UpdateProjectRequest.project:type_name -> provex.investment.v1.Project
-	33, // 30: provex.investment.v1.UpdateProjectRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 31: provex.investment.v1.ListPromotionEventsResponse.promotion_events:type_name -> provex.investment.v1.PromotionEvent
-	6,  // 32: provex.investment.v1.CreatePromotionEventRequest.promotion_event:type_name -> provex.investment.v1.PromotionEvent
-	6,  // 33: provex.investment.v1.UpdatePromotionEventRequest.promotion_event:type_name -> provex.investment.v1.PromotionEvent
-	33, // 34: provex.investment.v1.UpdatePromotionEventRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 35: provex.investment.v1.ListInvestorLeadsResponse.investor_leads:type_name -> provex.investment.v1.InvestorLead
-	7,  // 36: provex.investment.v1.CreateInvestorLeadRequest.investor_lead:type_name -> provex.investment.v1.InvestorLead
-	7,  // 37: provex.investment.v1.UpdateInvestorLeadRequest.investor_lead:type_name -> provex.investment.v1.InvestorLead
-	33, // 38: provex.investment.v1.UpdateInvestorLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 39: provex.investment.v1.InvestmentService.GetProject:input_type -> provex.investment.v1.GetProjectRequest
-	9,  // 40: provex.investment.v1.InvestmentService.ListProjects:input_type -> provex.investment.v1.ListProjectsRequest
-	11, // 41: provex.investment.v1.InvestmentService.CreateProject:input_type -> provex.investment.v1.CreateProjectRequest
-	12, // 42: provex.investment.v1.InvestmentService.UpdateProject:input_type -> provex.investment.v1.UpdateProjectRequest
-	13, // 43: provex.investment.v1.InvestmentService.DeleteProject:input_type -> provex.investment.v1.DeleteProjectRequest
-	14, // 44: provex.investment.v1.InvestmentService.UndeleteProject:input_type -> provex.investment.v1.UndeleteProjectRequest
-	15, // 45: provex.investment.v1.InvestmentService.GetPromotionEvent:input_type -> provex.investment.v1.GetPromotionEventRequest
-	16, // 46: provex.investment.v1.InvestmentService.ListPromotionEvents:input_type -> provex.investment.v1.ListPromotionEventsRequest
-	18, // 47: provex.investment.v1.InvestmentService.CreatePromotionEvent:input_type -> provex.investment.v1.CreatePromotionEventRequest
-	19, // 48: provex.investment.v1.InvestmentService.UpdatePromotionEvent:input_type -> provex.investment.v1.UpdatePromotionEventRequest
-	20, // 49: provex.investment.v1.InvestmentService.DeletePromotionEvent:input_type -> provex.investment.v1.DeletePromotionEventRequest
-	21, // 50: provex.investment.v1.InvestmentService.UndeletePromotionEvent:input_type -> provex.investment.v1.UndeletePromotionEventRequest
-	22, // 51: provex.investment.v1.InvestmentService.GetInvestorLead:input_type -> provex.investment.v1.GetInvestorLeadRequest
-	23, // 52: provex.investment.v1.InvestmentService.ListInvestorLeads:input_type -> provex.investment.v1.ListInvestorLeadsRequest
-	25, // 53: provex.investment.v1.InvestmentService.CreateInvestorLead:input_type -> provex.investment.v1.CreateInvestorLeadRequest
-	26, // 54: provex.investment.v1.InvestmentService.UpdateInvestorLead:input_type -> provex.investment.v1.UpdateInvestorLeadRequest
-	27, // 55: provex.investment.v1.InvestmentService.DeleteInvestorLead:input_type -> provex.investment.v1.DeleteInvestorLeadRequest
-	28, // 56: provex.investment.v1.InvestmentService.UndeleteInvestorLead:input_type -> provex.investment.v1.UndeleteInvestorLeadRequest
-	5,  // 57: provex.investment.v1.InvestmentService.GetProject:output_type -> provex.investment.v1.Project
-	10, // 58: provex.investment.v1.InvestmentService.ListProjects:output_type -> provex.investment.v1.ListProjectsResponse
-	5,  // 59: provex.investment.v1.InvestmentService.CreateProject:output_type -> provex.investment.v1.Project
-	5,  // 60: provex.investment.v1.InvestmentService.UpdateProject:output_type -> provex.investment.v1.Project
-	5,  // 61: provex.investment.v1.InvestmentService.DeleteProject:output_type -> provex.investment.v1.Project
-	5,  // 62: provex.investment.v1.InvestmentService.UndeleteProject:output_type -> provex.investment.v1.Project
-	6,  // 63: provex.investment.v1.InvestmentService.GetPromotionEvent:output_type -> provex.investment.v1.PromotionEvent
-	17, // 64: provex.investment.v1.InvestmentService.ListPromotionEvents:output_type -> provex.investment.v1.ListPromotionEventsResponse
-	6,  // 65: provex.investment.v1.InvestmentService.CreatePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
-	6,  // 66: provex.investment.v1.InvestmentService.UpdatePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
-	6,  // 67: provex.investment.v1.InvestmentService.DeletePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
-	6,  // 68: provex.investment.v1.InvestmentService.UndeletePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
-	7,  // 69: provex.investment.v1.InvestmentService.GetInvestorLead:output_type -> provex.investment.v1.InvestorLead
-	24, // 70: provex.investment.v1.InvestmentService.ListInvestorLeads:output_type -> provex.investment.v1.ListInvestorLeadsResponse
-	7,  // 71: provex.investment.v1.InvestmentService.CreateInvestorLead:output_type -> provex.investment.v1.InvestorLead
-	7,  // 72: provex.investment.v1.InvestmentService.UpdateInvestorLead:output_type -> provex.investment.v1.InvestorLead
-	7,  // 73: provex.investment.v1.InvestmentService.DeleteInvestorLead:output_type -> provex.investment.v1.InvestorLead
-	7,  // 74: provex.investment.v1.InvestmentService.UndeleteInvestorLead:output_type -> provex.investment.v1.InvestorLead
-	57, // [57:75] is the sub-list for method output_type
-	39, // [39:57] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	38, // 21: provex.investment.v1.InvestorLead.expected_capital:type_name -> provex.type.v1.Money
+	39, // 22: provex.investment.v1.InvestorLead.first_contact_date:type_name -> provex.type.v1.Date
+	40, // 23: provex.investment.v1.InvestorLead.visibility:type_name -> provex.type.v1.Visibility
+	41, // 24: provex.investment.v1.InvestorLead.create_time:type_name -> google.protobuf.Timestamp
+	41, // 25: provex.investment.v1.InvestorLead.update_time:type_name -> google.protobuf.Timestamp
+	41, // 26: provex.investment.v1.InvestorLead.delete_time:type_name -> google.protobuf.Timestamp
+	5,  // 27: provex.investment.v1.Organization.kind:type_name -> provex.investment.v1.Organization.Kind
+	40, // 28: provex.investment.v1.Organization.visibility:type_name -> provex.type.v1.Visibility
+	41, // 29: provex.investment.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	41, // 30: provex.investment.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	41, // 31: provex.investment.v1.Organization.delete_time:type_name -> google.protobuf.Timestamp
+	6,  // 32: provex.investment.v1.ListProjectsResponse.projects:type_name -> provex.investment.v1.Project
+	6,  // 33: provex.investment.v1.CreateProjectRequest.project:type_name -> provex.investment.v1.Project
+	6,  // 34: provex.investment.v1.UpdateProjectRequest.project:type_name -> provex.investment.v1.Project
+	42, // 35: provex.investment.v1.UpdateProjectRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 36: provex.investment.v1.ListPromotionEventsResponse.promotion_events:type_name -> provex.investment.v1.PromotionEvent
+	7,  // 37: provex.investment.v1.CreatePromotionEventRequest.promotion_event:type_name -> provex.investment.v1.PromotionEvent
+	7,  // 38: provex.investment.v1.UpdatePromotionEventRequest.promotion_event:type_name -> provex.investment.v1.PromotionEvent
+	42, // 39: provex.investment.v1.UpdatePromotionEventRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8,  // 40: provex.investment.v1.ListInvestorLeadsResponse.investor_leads:type_name -> provex.investment.v1.InvestorLead
+	8,  // 41: provex.investment.v1.CreateInvestorLeadRequest.investor_lead:type_name -> provex.investment.v1.InvestorLead
+	8,  // 42: provex.investment.v1.UpdateInvestorLeadRequest.investor_lead:type_name -> provex.investment.v1.InvestorLead
+	42, // 43: provex.investment.v1.UpdateInvestorLeadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 44: provex.investment.v1.ListOrganizationsResponse.organizations:type_name -> provex.investment.v1.Organization
+	9,  // 45: provex.investment.v1.CreateOrganizationRequest.organization:type_name -> provex.investment.v1.Organization
+	9,  // 46: provex.investment.v1.UpdateOrganizationRequest.organization:type_name -> provex.investment.v1.Organization
+	42, // 47: provex.investment.v1.UpdateOrganizationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 48: provex.investment.v1.InvestmentService.GetProject:input_type -> provex.investment.v1.GetProjectRequest
+	11, // 49: provex.investment.v1.InvestmentService.ListProjects:input_type -> provex.investment.v1.ListProjectsRequest
+	13, // 50: provex.investment.v1.InvestmentService.CreateProject:input_type -> provex.investment.v1.CreateProjectRequest
+	14, // 51: provex.investment.v1.InvestmentService.UpdateProject:input_type -> provex.investment.v1.UpdateProjectRequest
+	15, // 52: provex.investment.v1.InvestmentService.DeleteProject:input_type -> provex.investment.v1.DeleteProjectRequest
+	16, // 53: provex.investment.v1.InvestmentService.UndeleteProject:input_type -> provex.investment.v1.UndeleteProjectRequest
+	17, // 54: provex.investment.v1.InvestmentService.GetPromotionEvent:input_type -> provex.investment.v1.GetPromotionEventRequest
+	18, // 55: provex.investment.v1.InvestmentService.ListPromotionEvents:input_type -> provex.investment.v1.ListPromotionEventsRequest
+	20, // 56: provex.investment.v1.InvestmentService.CreatePromotionEvent:input_type -> provex.investment.v1.CreatePromotionEventRequest
+	21, // 57: provex.investment.v1.InvestmentService.UpdatePromotionEvent:input_type -> provex.investment.v1.UpdatePromotionEventRequest
+	22, // 58: provex.investment.v1.InvestmentService.DeletePromotionEvent:input_type -> provex.investment.v1.DeletePromotionEventRequest
+	23, // 59: provex.investment.v1.InvestmentService.UndeletePromotionEvent:input_type -> provex.investment.v1.UndeletePromotionEventRequest
+	24, // 60: provex.investment.v1.InvestmentService.GetInvestorLead:input_type -> provex.investment.v1.GetInvestorLeadRequest
+	25, // 61: provex.investment.v1.InvestmentService.ListInvestorLeads:input_type -> provex.investment.v1.ListInvestorLeadsRequest
+	27, // 62: provex.investment.v1.InvestmentService.CreateInvestorLead:input_type -> provex.investment.v1.CreateInvestorLeadRequest
+	28, // 63: provex.investment.v1.InvestmentService.UpdateInvestorLead:input_type -> provex.investment.v1.UpdateInvestorLeadRequest
+	29, // 64: provex.investment.v1.InvestmentService.DeleteInvestorLead:input_type -> provex.investment.v1.DeleteInvestorLeadRequest
+	30, // 65: provex.investment.v1.InvestmentService.UndeleteInvestorLead:input_type -> provex.investment.v1.UndeleteInvestorLeadRequest
+	31, // 66: provex.investment.v1.InvestmentService.GetOrganization:input_type -> provex.investment.v1.GetOrganizationRequest
+	32, // 67: provex.investment.v1.InvestmentService.ListOrganizations:input_type -> provex.investment.v1.ListOrganizationsRequest
+	34, // 68: provex.investment.v1.InvestmentService.CreateOrganization:input_type -> provex.investment.v1.CreateOrganizationRequest
+	35, // 69: provex.investment.v1.InvestmentService.UpdateOrganization:input_type -> provex.investment.v1.UpdateOrganizationRequest
+	36, // 70: provex.investment.v1.InvestmentService.DeleteOrganization:input_type -> provex.investment.v1.DeleteOrganizationRequest
+	37, // 71: provex.investment.v1.InvestmentService.UndeleteOrganization:input_type -> provex.investment.v1.UndeleteOrganizationRequest
+	6,  // 72: provex.investment.v1.InvestmentService.GetProject:output_type -> provex.investment.v1.Project
+	12, // 73: provex.investment.v1.InvestmentService.ListProjects:output_type -> provex.investment.v1.ListProjectsResponse
+	6,  // 74: provex.investment.v1.InvestmentService.CreateProject:output_type -> provex.investment.v1.Project
+	6,  // 75: provex.investment.v1.InvestmentService.UpdateProject:output_type -> provex.investment.v1.Project
+	6,  // 76: provex.investment.v1.InvestmentService.DeleteProject:output_type -> provex.investment.v1.Project
+	6,  // 77: provex.investment.v1.InvestmentService.UndeleteProject:output_type -> provex.investment.v1.Project
+	7,  // 78: provex.investment.v1.InvestmentService.GetPromotionEvent:output_type -> provex.investment.v1.PromotionEvent
+	19, // 79: provex.investment.v1.InvestmentService.ListPromotionEvents:output_type -> provex.investment.v1.ListPromotionEventsResponse
+	7,  // 80: provex.investment.v1.InvestmentService.CreatePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
+	7,  // 81: provex.investment.v1.InvestmentService.UpdatePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
+	7,  // 82: provex.investment.v1.InvestmentService.DeletePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
+	7,  // 83: provex.investment.v1.InvestmentService.UndeletePromotionEvent:output_type -> provex.investment.v1.PromotionEvent
+	8,  // 84: provex.investment.v1.InvestmentService.GetInvestorLead:output_type -> provex.investment.v1.InvestorLead
+	26, // 85: provex.investment.v1.InvestmentService.ListInvestorLeads:output_type -> provex.investment.v1.ListInvestorLeadsResponse
+	8,  // 86: provex.investment.v1.InvestmentService.CreateInvestorLead:output_type -> provex.investment.v1.InvestorLead
+	8,  // 87: provex.investment.v1.InvestmentService.UpdateInvestorLead:output_type -> provex.investment.v1.InvestorLead
+	8,  // 88: provex.investment.v1.InvestmentService.DeleteInvestorLead:output_type -> provex.investment.v1.InvestorLead
+	8,  // 89: provex.investment.v1.InvestmentService.UndeleteInvestorLead:output_type -> provex.investment.v1.InvestorLead
+	9,  // 90: provex.investment.v1.InvestmentService.GetOrganization:output_type -> provex.investment.v1.Organization
+	33, // 91: provex.investment.v1.InvestmentService.ListOrganizations:output_type -> provex.investment.v1.ListOrganizationsResponse
+	9,  // 92: provex.investment.v1.InvestmentService.CreateOrganization:output_type -> provex.investment.v1.Organization
+	9,  // 93: provex.investment.v1.InvestmentService.UpdateOrganization:output_type -> provex.investment.v1.Organization
+	9,  // 94: provex.investment.v1.InvestmentService.DeleteOrganization:output_type -> provex.investment.v1.Organization
+	9,  // 95: provex.investment.v1.InvestmentService.UndeleteOrganization:output_type -> provex.investment.v1.Organization
+	72, // [72:96] is the sub-list for method output_type
+	48, // [48:72] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_provex_investment_v1_investment_proto_init() }
@@ -2669,8 +3451,8 @@ func file_provex_investment_v1_investment_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_investment_v1_investment_proto_rawDesc), len(file_provex_investment_v1_investment_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   24,
+			NumEnums:      6,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,12 @@ const (
 	InvestmentService_UpdateInvestorLead_FullMethodName     = "/provex.investment.v1.InvestmentService/UpdateInvestorLead"
 	InvestmentService_DeleteInvestorLead_FullMethodName     = "/provex.investment.v1.InvestmentService/DeleteInvestorLead"
 	InvestmentService_UndeleteInvestorLead_FullMethodName   = "/provex.investment.v1.InvestmentService/UndeleteInvestorLead"
+	InvestmentService_GetOrganization_FullMethodName        = "/provex.investment.v1.InvestmentService/GetOrganization"
+	InvestmentService_ListOrganizations_FullMethodName      = "/provex.investment.v1.InvestmentService/ListOrganizations"
+	InvestmentService_CreateOrganization_FullMethodName     = "/provex.investment.v1.InvestmentService/CreateOrganization"
+	InvestmentService_UpdateOrganization_FullMethodName     = "/provex.investment.v1.InvestmentService/UpdateOrganization"
+	InvestmentService_DeleteOrganization_FullMethodName     = "/provex.investment.v1.InvestmentService/DeleteOrganization"
+	InvestmentService_UndeleteOrganization_FullMethodName   = "/provex.investment.v1.InvestmentService/UndeleteOrganization"
 )
 
 // InvestmentServiceClient is the client API for InvestmentService service.
@@ -67,6 +73,14 @@ type InvestmentServiceClient interface {
 	UpdateInvestorLead(ctx context.Context, in *UpdateInvestorLeadRequest, opts ...grpc.CallOption) (*InvestorLead, error)
 	DeleteInvestorLead(ctx context.Context, in *DeleteInvestorLeadRequest, opts ...grpc.CallOption) (*InvestorLead, error)
 	UndeleteInvestorLead(ctx context.Context, in *UndeleteInvestorLeadRequest, opts ...grpc.CallOption) (*InvestorLead, error)
+	// Organisations: the donors, NGOs, lenders and investors a province (or
+	// the ministry, under provinces/mofa) works with, referenced by projects.
+	GetOrganization(ctx context.Context, in *GetOrganizationRequest, opts ...grpc.CallOption) (*Organization, error)
+	ListOrganizations(ctx context.Context, in *ListOrganizationsRequest, opts ...grpc.CallOption) (*ListOrganizationsResponse, error)
+	CreateOrganization(ctx context.Context, in *CreateOrganizationRequest, opts ...grpc.CallOption) (*Organization, error)
+	UpdateOrganization(ctx context.Context, in *UpdateOrganizationRequest, opts ...grpc.CallOption) (*Organization, error)
+	DeleteOrganization(ctx context.Context, in *DeleteOrganizationRequest, opts ...grpc.CallOption) (*Organization, error)
+	UndeleteOrganization(ctx context.Context, in *UndeleteOrganizationRequest, opts ...grpc.CallOption) (*Organization, error)
 }
 
 type investmentServiceClient struct {
@@ -257,6 +271,66 @@ func (c *investmentServiceClient) UndeleteInvestorLead(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *investmentServiceClient) GetOrganization(ctx context.Context, in *GetOrganizationRequest, opts ...grpc.CallOption) (*Organization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Organization)
+	err := c.cc.Invoke(ctx, InvestmentService_GetOrganization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *investmentServiceClient) ListOrganizations(ctx context.Context, in *ListOrganizationsRequest, opts ...grpc.CallOption) (*ListOrganizationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOrganizationsResponse)
+	err := c.cc.Invoke(ctx, InvestmentService_ListOrganizations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *investmentServiceClient) CreateOrganization(ctx context.Context, in *CreateOrganizationRequest, opts ...grpc.CallOption) (*Organization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Organization)
+	err := c.cc.Invoke(ctx, InvestmentService_CreateOrganization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *investmentServiceClient) UpdateOrganization(ctx context.Context, in *UpdateOrganizationRequest, opts ...grpc.CallOption) (*Organization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Organization)
+	err := c.cc.Invoke(ctx, InvestmentService_UpdateOrganization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *investmentServiceClient) DeleteOrganization(ctx context.Context, in *DeleteOrganizationRequest, opts ...grpc.CallOption) (*Organization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Organization)
+	err := c.cc.Invoke(ctx, InvestmentService_DeleteOrganization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *investmentServiceClient) UndeleteOrganization(ctx context.Context, in *UndeleteOrganizationRequest, opts ...grpc.CallOption) (*Organization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Organization)
+	err := c.cc.Invoke(ctx, InvestmentService_UndeleteOrganization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InvestmentServiceServer is the server API for InvestmentService service.
 // All implementations must embed UnimplementedInvestmentServiceServer
 // for forward compatibility.
@@ -282,6 +356,14 @@ type InvestmentServiceServer interface {
 	UpdateInvestorLead(context.Context, *UpdateInvestorLeadRequest) (*InvestorLead, error)
 	DeleteInvestorLead(context.Context, *DeleteInvestorLeadRequest) (*InvestorLead, error)
 	UndeleteInvestorLead(context.Context, *UndeleteInvestorLeadRequest) (*InvestorLead, error)
+	// Organisations: the donors, NGOs, lenders and investors a province (or
+	// the ministry, under provinces/mofa) works with, referenced by projects.
+	GetOrganization(context.Context, *GetOrganizationRequest) (*Organization, error)
+	ListOrganizations(context.Context, *ListOrganizationsRequest) (*ListOrganizationsResponse, error)
+	CreateOrganization(context.Context, *CreateOrganizationRequest) (*Organization, error)
+	UpdateOrganization(context.Context, *UpdateOrganizationRequest) (*Organization, error)
+	DeleteOrganization(context.Context, *DeleteOrganizationRequest) (*Organization, error)
+	UndeleteOrganization(context.Context, *UndeleteOrganizationRequest) (*Organization, error)
 	mustEmbedUnimplementedInvestmentServiceServer()
 }
 
@@ -345,6 +427,24 @@ func (UnimplementedInvestmentServiceServer) DeleteInvestorLead(context.Context, 
 }
 func (UnimplementedInvestmentServiceServer) UndeleteInvestorLead(context.Context, *UndeleteInvestorLeadRequest) (*InvestorLead, error) {
 	return nil, status.Error(codes.Unimplemented, "method UndeleteInvestorLead not implemented")
+}
+func (UnimplementedInvestmentServiceServer) GetOrganization(context.Context, *GetOrganizationRequest) (*Organization, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOrganization not implemented")
+}
+func (UnimplementedInvestmentServiceServer) ListOrganizations(context.Context, *ListOrganizationsRequest) (*ListOrganizationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOrganizations not implemented")
+}
+func (UnimplementedInvestmentServiceServer) CreateOrganization(context.Context, *CreateOrganizationRequest) (*Organization, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateOrganization not implemented")
+}
+func (UnimplementedInvestmentServiceServer) UpdateOrganization(context.Context, *UpdateOrganizationRequest) (*Organization, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateOrganization not implemented")
+}
+func (UnimplementedInvestmentServiceServer) DeleteOrganization(context.Context, *DeleteOrganizationRequest) (*Organization, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteOrganization not implemented")
+}
+func (UnimplementedInvestmentServiceServer) UndeleteOrganization(context.Context, *UndeleteOrganizationRequest) (*Organization, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteOrganization not implemented")
 }
 func (UnimplementedInvestmentServiceServer) mustEmbedUnimplementedInvestmentServiceServer() {}
 func (UnimplementedInvestmentServiceServer) testEmbeddedByValue()                           {}
@@ -691,6 +791,114 @@ func _InvestmentService_UndeleteInvestorLead_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InvestmentService_GetOrganization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOrganizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvestmentServiceServer).GetOrganization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvestmentService_GetOrganization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvestmentServiceServer).GetOrganization(ctx, req.(*GetOrganizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvestmentService_ListOrganizations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOrganizationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvestmentServiceServer).ListOrganizations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvestmentService_ListOrganizations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvestmentServiceServer).ListOrganizations(ctx, req.(*ListOrganizationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvestmentService_CreateOrganization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateOrganizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvestmentServiceServer).CreateOrganization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvestmentService_CreateOrganization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvestmentServiceServer).CreateOrganization(ctx, req.(*CreateOrganizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvestmentService_UpdateOrganization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateOrganizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvestmentServiceServer).UpdateOrganization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvestmentService_UpdateOrganization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvestmentServiceServer).UpdateOrganization(ctx, req.(*UpdateOrganizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvestmentService_DeleteOrganization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteOrganizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvestmentServiceServer).DeleteOrganization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvestmentService_DeleteOrganization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvestmentServiceServer).DeleteOrganization(ctx, req.(*DeleteOrganizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvestmentService_UndeleteOrganization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteOrganizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvestmentServiceServer).UndeleteOrganization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvestmentService_UndeleteOrganization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvestmentServiceServer).UndeleteOrganization(ctx, req.(*UndeleteOrganizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // InvestmentService_ServiceDesc is the grpc.ServiceDesc for InvestmentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -769,6 +977,30 @@ var InvestmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UndeleteInvestorLead",
 			Handler:    _InvestmentService_UndeleteInvestorLead_Handler,
+		},
+		{
+			MethodName: "GetOrganization",
+			Handler:    _InvestmentService_GetOrganization_Handler,
+		},
+		{
+			MethodName: "ListOrganizations",
+			Handler:    _InvestmentService_ListOrganizations_Handler,
+		},
+		{
+			MethodName: "CreateOrganization",
+			Handler:    _InvestmentService_CreateOrganization_Handler,
+		},
+		{
+			MethodName: "UpdateOrganization",
+			Handler:    _InvestmentService_UpdateOrganization_Handler,
+		},
+		{
+			MethodName: "DeleteOrganization",
+			Handler:    _InvestmentService_DeleteOrganization_Handler,
+		},
+		{
+			MethodName: "UndeleteOrganization",
+			Handler:    _InvestmentService_UndeleteOrganization_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

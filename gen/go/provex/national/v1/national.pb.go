@@ -48,7 +48,15 @@ type SummarizeRequest struct {
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	// Fields to sum: integer fields ("member_count") and money fields
 	// ("registered_capital"), the latter per currency.
-	Sum           []string `protobuf:"bytes,5,rep,name=sum,proto3" json:"sum,omitempty"`
+	Sum []string `protobuf:"bytes,5,rep,name=sum,proto3" json:"sum,omitempty"`
+	// Fields whose distinct values are counted per group and in the total:
+	// any filterable string or enum field, scalar ("investor_country") or
+	// repeated ("organizations", each value once however many records name
+	// it). Unset values (empty, or an enum's UNSPECIFIED) are not counted.
+	// The total's count is over every record matched, not a sum of the
+	// groups'. "52 NGO-aid projects funded by 40 organisations" is
+	// filter=kind = KIND_NGO_AID with count_distinct=organizations.
+	CountDistinct []string `protobuf:"bytes,6,rep,name=count_distinct,json=countDistinct,proto3" json:"count_distinct,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -114,6 +122,13 @@ func (x *SummarizeRequest) GetFilter() string {
 func (x *SummarizeRequest) GetSum() []string {
 	if x != nil {
 		return x.Sum
+	}
+	return nil
+}
+
+func (x *SummarizeRequest) GetCountDistinct() []string {
+	if x != nil {
+		return x.CountDistinct
 	}
 	return nil
 }
@@ -200,9 +215,12 @@ type Group struct {
 	Count int64    `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	// One Sum per field summed (per currency for money fields), in every
 	// group and the total alike: a group whose sum is 0 has its Sum of 0.
-	Sums          []*Sum `protobuf:"bytes,3,rep,name=sums,proto3" json:"sums,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sums []*Sum `protobuf:"bytes,3,rep,name=sums,proto3" json:"sums,omitempty"`
+	// One DistinctCount per count_distinct field, in its order, in every
+	// group and the total alike (0 when the group has no value of it).
+	DistinctCounts []*DistinctCount `protobuf:"bytes,4,rep,name=distinct_counts,json=distinctCounts,proto3" json:"distinct_counts,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Group) Reset() {
@@ -256,6 +274,67 @@ func (x *Group) GetSums() []*Sum {
 	return nil
 }
 
+func (x *Group) GetDistinctCounts() []*DistinctCount {
+	if x != nil {
+		return x.DistinctCounts
+	}
+	return nil
+}
+
+// The number of distinct values of a field among a group's records.
+type DistinctCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Always present, also when 0 (JSON carries "count": "0").
+	Count         *int64 `protobuf:"varint,2,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DistinctCount) Reset() {
+	*x = DistinctCount{}
+	mi := &file_provex_national_v1_national_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DistinctCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DistinctCount) ProtoMessage() {}
+
+func (x *DistinctCount) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_national_v1_national_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DistinctCount.ProtoReflect.Descriptor instead.
+func (*DistinctCount) Descriptor() ([]byte, []int) {
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DistinctCount) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *DistinctCount) GetCount() int64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
 type Sum struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
@@ -270,7 +349,7 @@ type Sum struct {
 
 func (x *Sum) Reset() {
 	*x = Sum{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[3]
+	mi := &file_provex_national_v1_national_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +361,7 @@ func (x *Sum) String() string {
 func (*Sum) ProtoMessage() {}
 
 func (x *Sum) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[3]
+	mi := &file_provex_national_v1_national_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +374,7 @@ func (x *Sum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sum.ProtoReflect.Descriptor instead.
 func (*Sum) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{3}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Sum) GetField() string {
@@ -340,7 +419,8 @@ type SearchRecordsRequest struct {
 	// display_name; incident-acknowledgements: nothing; trade-reports:
 	// border_gate; projects: display_name,
 	// investor, location; promotion-events: display_name, location;
-	// investor-leads: investor; information-requests: display_name;
+	// investor-leads: investor; organizations: display_name, short_name;
+	// information-requests: display_name;
 	// information-responses: nothing. Text without a letter or digit is
 	// refused.
 	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
@@ -355,7 +435,7 @@ type SearchRecordsRequest struct {
 
 func (x *SearchRecordsRequest) Reset() {
 	*x = SearchRecordsRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[4]
+	mi := &file_provex_national_v1_national_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +447,7 @@ func (x *SearchRecordsRequest) String() string {
 func (*SearchRecordsRequest) ProtoMessage() {}
 
 func (x *SearchRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[4]
+	mi := &file_provex_national_v1_national_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +460,7 @@ func (x *SearchRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRecordsRequest.ProtoReflect.Descriptor instead.
 func (*SearchRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{4}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SearchRecordsRequest) GetCollections() []string {
@@ -435,7 +515,7 @@ type SearchRecordsResponse struct {
 
 func (x *SearchRecordsResponse) Reset() {
 	*x = SearchRecordsResponse{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[5]
+	mi := &file_provex_national_v1_national_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +527,7 @@ func (x *SearchRecordsResponse) String() string {
 func (*SearchRecordsResponse) ProtoMessage() {}
 
 func (x *SearchRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[5]
+	mi := &file_provex_national_v1_national_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +540,7 @@ func (x *SearchRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRecordsResponse.ProtoReflect.Descriptor instead.
 func (*SearchRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{5}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SearchRecordsResponse) GetRecords() []*Record {
@@ -493,7 +573,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[6]
+	mi := &file_provex_national_v1_national_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +585,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[6]
+	mi := &file_provex_national_v1_national_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +598,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{6}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Record) GetName() string {
@@ -571,7 +651,7 @@ type GetFreshnessRequest struct {
 
 func (x *GetFreshnessRequest) Reset() {
 	*x = GetFreshnessRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[7]
+	mi := &file_provex_national_v1_national_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +663,7 @@ func (x *GetFreshnessRequest) String() string {
 func (*GetFreshnessRequest) ProtoMessage() {}
 
 func (x *GetFreshnessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[7]
+	mi := &file_provex_national_v1_national_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +676,7 @@ func (x *GetFreshnessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFreshnessRequest.ProtoReflect.Descriptor instead.
 func (*GetFreshnessRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{7}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{8}
 }
 
 type GetFreshnessResponse struct {
@@ -608,7 +688,7 @@ type GetFreshnessResponse struct {
 
 func (x *GetFreshnessResponse) Reset() {
 	*x = GetFreshnessResponse{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[8]
+	mi := &file_provex_national_v1_national_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +700,7 @@ func (x *GetFreshnessResponse) String() string {
 func (*GetFreshnessResponse) ProtoMessage() {}
 
 func (x *GetFreshnessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[8]
+	mi := &file_provex_national_v1_national_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +713,7 @@ func (x *GetFreshnessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFreshnessResponse.ProtoReflect.Descriptor instead.
 func (*GetFreshnessResponse) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{8}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetFreshnessResponse) GetProvinces() []*ProvinceFreshness {
@@ -667,7 +747,7 @@ type ProvinceFreshness struct {
 
 func (x *ProvinceFreshness) Reset() {
 	*x = ProvinceFreshness{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[9]
+	mi := &file_provex_national_v1_national_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +759,7 @@ func (x *ProvinceFreshness) String() string {
 func (*ProvinceFreshness) ProtoMessage() {}
 
 func (x *ProvinceFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[9]
+	mi := &file_provex_national_v1_national_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +772,7 @@ func (x *ProvinceFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvinceFreshness.ProtoReflect.Descriptor instead.
 func (*ProvinceFreshness) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{9}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProvinceFreshness) GetProvince() string {
@@ -776,7 +856,7 @@ type InformationRequest struct {
 
 func (x *InformationRequest) Reset() {
 	*x = InformationRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[10]
+	mi := &file_provex_national_v1_national_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +868,7 @@ func (x *InformationRequest) String() string {
 func (*InformationRequest) ProtoMessage() {}
 
 func (x *InformationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[10]
+	mi := &file_provex_national_v1_national_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +881,7 @@ func (x *InformationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InformationRequest.ProtoReflect.Descriptor instead.
 func (*InformationRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{10}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InformationRequest) GetName() string {
@@ -934,7 +1014,7 @@ type InformationResponse struct {
 
 func (x *InformationResponse) Reset() {
 	*x = InformationResponse{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[11]
+	mi := &file_provex_national_v1_national_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1026,7 @@ func (x *InformationResponse) String() string {
 func (*InformationResponse) ProtoMessage() {}
 
 func (x *InformationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[11]
+	mi := &file_provex_national_v1_national_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1039,7 @@ func (x *InformationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InformationResponse.ProtoReflect.Descriptor instead.
 func (*InformationResponse) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{11}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InformationResponse) GetName() string {
@@ -1060,7 +1140,7 @@ type InformationRequestStatus struct {
 
 func (x *InformationRequestStatus) Reset() {
 	*x = InformationRequestStatus{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[12]
+	mi := &file_provex_national_v1_national_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1152,7 @@ func (x *InformationRequestStatus) String() string {
 func (*InformationRequestStatus) ProtoMessage() {}
 
 func (x *InformationRequestStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[12]
+	mi := &file_provex_national_v1_national_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1165,7 @@ func (x *InformationRequestStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InformationRequestStatus.ProtoReflect.Descriptor instead.
 func (*InformationRequestStatus) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{12}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *InformationRequestStatus) GetRequest() string {
@@ -1160,7 +1240,7 @@ type ProvinceResponse struct {
 
 func (x *ProvinceResponse) Reset() {
 	*x = ProvinceResponse{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[13]
+	mi := &file_provex_national_v1_national_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1252,7 @@ func (x *ProvinceResponse) String() string {
 func (*ProvinceResponse) ProtoMessage() {}
 
 func (x *ProvinceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[13]
+	mi := &file_provex_national_v1_national_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1265,7 @@ func (x *ProvinceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvinceResponse.ProtoReflect.Descriptor instead.
 func (*ProvinceResponse) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{13}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ProvinceResponse) GetProvince() string {
@@ -1226,7 +1306,7 @@ type GetInformationRequestStatusRequest struct {
 
 func (x *GetInformationRequestStatusRequest) Reset() {
 	*x = GetInformationRequestStatusRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[14]
+	mi := &file_provex_national_v1_national_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1318,7 @@ func (x *GetInformationRequestStatusRequest) String() string {
 func (*GetInformationRequestStatusRequest) ProtoMessage() {}
 
 func (x *GetInformationRequestStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[14]
+	mi := &file_provex_national_v1_national_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1331,7 @@ func (x *GetInformationRequestStatusRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use GetInformationRequestStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetInformationRequestStatusRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{14}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetInformationRequestStatusRequest) GetRequest() string {
@@ -1285,7 +1365,7 @@ type ListInformationRequestStatusesRequest struct {
 
 func (x *ListInformationRequestStatusesRequest) Reset() {
 	*x = ListInformationRequestStatusesRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[15]
+	mi := &file_provex_national_v1_national_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1377,7 @@ func (x *ListInformationRequestStatusesRequest) String() string {
 func (*ListInformationRequestStatusesRequest) ProtoMessage() {}
 
 func (x *ListInformationRequestStatusesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[15]
+	mi := &file_provex_national_v1_national_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1390,7 @@ func (x *ListInformationRequestStatusesRequest) ProtoReflect() protoreflect.Mess
 
 // Deprecated: Use ListInformationRequestStatusesRequest.ProtoReflect.Descriptor instead.
 func (*ListInformationRequestStatusesRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{15}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListInformationRequestStatusesRequest) GetParent() string {
@@ -1367,7 +1447,7 @@ type ListInformationRequestStatusesResponse struct {
 
 func (x *ListInformationRequestStatusesResponse) Reset() {
 	*x = ListInformationRequestStatusesResponse{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[16]
+	mi := &file_provex_national_v1_national_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1459,7 @@ func (x *ListInformationRequestStatusesResponse) String() string {
 func (*ListInformationRequestStatusesResponse) ProtoMessage() {}
 
 func (x *ListInformationRequestStatusesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[16]
+	mi := &file_provex_national_v1_national_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1472,7 @@ func (x *ListInformationRequestStatusesResponse) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use ListInformationRequestStatusesResponse.ProtoReflect.Descriptor instead.
 func (*ListInformationRequestStatusesResponse) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{16}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListInformationRequestStatusesResponse) GetStatuses() []*InformationRequestStatus {
@@ -1419,7 +1499,7 @@ type GetInformationRequestRequest struct {
 
 func (x *GetInformationRequestRequest) Reset() {
 	*x = GetInformationRequestRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[17]
+	mi := &file_provex_national_v1_national_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1511,7 @@ func (x *GetInformationRequestRequest) String() string {
 func (*GetInformationRequestRequest) ProtoMessage() {}
 
 func (x *GetInformationRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[17]
+	mi := &file_provex_national_v1_national_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1524,7 @@ func (x *GetInformationRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInformationRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetInformationRequestRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{17}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetInformationRequestRequest) GetName() string {
@@ -1474,7 +1554,7 @@ type ListInformationRequestsRequest struct {
 
 func (x *ListInformationRequestsRequest) Reset() {
 	*x = ListInformationRequestsRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[18]
+	mi := &file_provex_national_v1_national_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1566,7 @@ func (x *ListInformationRequestsRequest) String() string {
 func (*ListInformationRequestsRequest) ProtoMessage() {}
 
 func (x *ListInformationRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[18]
+	mi := &file_provex_national_v1_national_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1579,7 @@ func (x *ListInformationRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInformationRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListInformationRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{18}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListInformationRequestsRequest) GetParent() string {
@@ -1555,7 +1635,7 @@ type ListInformationRequestsResponse struct {
 
 func (x *ListInformationRequestsResponse) Reset() {
 	*x = ListInformationRequestsResponse{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[19]
+	mi := &file_provex_national_v1_national_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1647,7 @@ func (x *ListInformationRequestsResponse) String() string {
 func (*ListInformationRequestsResponse) ProtoMessage() {}
 
 func (x *ListInformationRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[19]
+	mi := &file_provex_national_v1_national_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1660,7 @@ func (x *ListInformationRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInformationRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListInformationRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{19}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListInformationRequestsResponse) GetInformationRequests() []*InformationRequest {
@@ -1614,7 +1694,7 @@ type CreateInformationRequestRequest struct {
 
 func (x *CreateInformationRequestRequest) Reset() {
 	*x = CreateInformationRequestRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[20]
+	mi := &file_provex_national_v1_national_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1706,7 @@ func (x *CreateInformationRequestRequest) String() string {
 func (*CreateInformationRequestRequest) ProtoMessage() {}
 
 func (x *CreateInformationRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[20]
+	mi := &file_provex_national_v1_national_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1719,7 @@ func (x *CreateInformationRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInformationRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateInformationRequestRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{20}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateInformationRequestRequest) GetParent() string {
@@ -1685,7 +1765,7 @@ type UpdateInformationRequestRequest struct {
 
 func (x *UpdateInformationRequestRequest) Reset() {
 	*x = UpdateInformationRequestRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[21]
+	mi := &file_provex_national_v1_national_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1777,7 @@ func (x *UpdateInformationRequestRequest) String() string {
 func (*UpdateInformationRequestRequest) ProtoMessage() {}
 
 func (x *UpdateInformationRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[21]
+	mi := &file_provex_national_v1_national_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1790,7 @@ func (x *UpdateInformationRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInformationRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInformationRequestRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{21}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateInformationRequestRequest) GetInformationRequest() *InformationRequest {
@@ -1738,7 +1818,7 @@ type DeleteInformationRequestRequest struct {
 
 func (x *DeleteInformationRequestRequest) Reset() {
 	*x = DeleteInformationRequestRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[22]
+	mi := &file_provex_national_v1_national_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1830,7 @@ func (x *DeleteInformationRequestRequest) String() string {
 func (*DeleteInformationRequestRequest) ProtoMessage() {}
 
 func (x *DeleteInformationRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[22]
+	mi := &file_provex_national_v1_national_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1843,7 @@ func (x *DeleteInformationRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInformationRequestRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInformationRequestRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{22}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteInformationRequestRequest) GetName() string {
@@ -1791,7 +1871,7 @@ type UndeleteInformationRequestRequest struct {
 
 func (x *UndeleteInformationRequestRequest) Reset() {
 	*x = UndeleteInformationRequestRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[23]
+	mi := &file_provex_national_v1_national_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1883,7 @@ func (x *UndeleteInformationRequestRequest) String() string {
 func (*UndeleteInformationRequestRequest) ProtoMessage() {}
 
 func (x *UndeleteInformationRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[23]
+	mi := &file_provex_national_v1_national_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +1896,7 @@ func (x *UndeleteInformationRequestRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use UndeleteInformationRequestRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteInformationRequestRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{23}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UndeleteInformationRequestRequest) GetName() string {
@@ -1843,7 +1923,7 @@ type GetInformationResponseRequest struct {
 
 func (x *GetInformationResponseRequest) Reset() {
 	*x = GetInformationResponseRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[24]
+	mi := &file_provex_national_v1_national_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1935,7 @@ func (x *GetInformationResponseRequest) String() string {
 func (*GetInformationResponseRequest) ProtoMessage() {}
 
 func (x *GetInformationResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[24]
+	mi := &file_provex_national_v1_national_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1948,7 @@ func (x *GetInformationResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInformationResponseRequest.ProtoReflect.Descriptor instead.
 func (*GetInformationResponseRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{24}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetInformationResponseRequest) GetName() string {
@@ -1898,7 +1978,7 @@ type ListInformationResponsesRequest struct {
 
 func (x *ListInformationResponsesRequest) Reset() {
 	*x = ListInformationResponsesRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[25]
+	mi := &file_provex_national_v1_national_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +1990,7 @@ func (x *ListInformationResponsesRequest) String() string {
 func (*ListInformationResponsesRequest) ProtoMessage() {}
 
 func (x *ListInformationResponsesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[25]
+	mi := &file_provex_national_v1_national_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2003,7 @@ func (x *ListInformationResponsesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInformationResponsesRequest.ProtoReflect.Descriptor instead.
 func (*ListInformationResponsesRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{25}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListInformationResponsesRequest) GetParent() string {
@@ -1979,7 +2059,7 @@ type ListInformationResponsesResponse struct {
 
 func (x *ListInformationResponsesResponse) Reset() {
 	*x = ListInformationResponsesResponse{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[26]
+	mi := &file_provex_national_v1_national_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2071,7 @@ func (x *ListInformationResponsesResponse) String() string {
 func (*ListInformationResponsesResponse) ProtoMessage() {}
 
 func (x *ListInformationResponsesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[26]
+	mi := &file_provex_national_v1_national_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2084,7 @@ func (x *ListInformationResponsesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInformationResponsesResponse.ProtoReflect.Descriptor instead.
 func (*ListInformationResponsesResponse) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{26}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListInformationResponsesResponse) GetInformationResponses() []*InformationResponse {
@@ -2038,7 +2118,7 @@ type CreateInformationResponseRequest struct {
 
 func (x *CreateInformationResponseRequest) Reset() {
 	*x = CreateInformationResponseRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[27]
+	mi := &file_provex_national_v1_national_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2130,7 @@ func (x *CreateInformationResponseRequest) String() string {
 func (*CreateInformationResponseRequest) ProtoMessage() {}
 
 func (x *CreateInformationResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[27]
+	mi := &file_provex_national_v1_national_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2143,7 @@ func (x *CreateInformationResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInformationResponseRequest.ProtoReflect.Descriptor instead.
 func (*CreateInformationResponseRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{27}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateInformationResponseRequest) GetParent() string {
@@ -2109,7 +2189,7 @@ type UpdateInformationResponseRequest struct {
 
 func (x *UpdateInformationResponseRequest) Reset() {
 	*x = UpdateInformationResponseRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[28]
+	mi := &file_provex_national_v1_national_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2201,7 @@ func (x *UpdateInformationResponseRequest) String() string {
 func (*UpdateInformationResponseRequest) ProtoMessage() {}
 
 func (x *UpdateInformationResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[28]
+	mi := &file_provex_national_v1_national_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2214,7 @@ func (x *UpdateInformationResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInformationResponseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInformationResponseRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{28}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateInformationResponseRequest) GetInformationResponse() *InformationResponse {
@@ -2162,7 +2242,7 @@ type DeleteInformationResponseRequest struct {
 
 func (x *DeleteInformationResponseRequest) Reset() {
 	*x = DeleteInformationResponseRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[29]
+	mi := &file_provex_national_v1_national_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2254,7 @@ func (x *DeleteInformationResponseRequest) String() string {
 func (*DeleteInformationResponseRequest) ProtoMessage() {}
 
 func (x *DeleteInformationResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[29]
+	mi := &file_provex_national_v1_national_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2267,7 @@ func (x *DeleteInformationResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInformationResponseRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInformationResponseRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{29}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteInformationResponseRequest) GetName() string {
@@ -2215,7 +2295,7 @@ type UndeleteInformationResponseRequest struct {
 
 func (x *UndeleteInformationResponseRequest) Reset() {
 	*x = UndeleteInformationResponseRequest{}
-	mi := &file_provex_national_v1_national_proto_msgTypes[30]
+	mi := &file_provex_national_v1_national_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2227,7 +2307,7 @@ func (x *UndeleteInformationResponseRequest) String() string {
 func (*UndeleteInformationResponseRequest) ProtoMessage() {}
 
 func (x *UndeleteInformationResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_national_v1_national_proto_msgTypes[30]
+	mi := &file_provex_national_v1_national_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2320,7 @@ func (x *UndeleteInformationResponseRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use UndeleteInformationResponseRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteInformationResponseRequest) Descriptor() ([]byte, []int) {
-	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{30}
+	return file_provex_national_v1_national_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UndeleteInformationResponseRequest) GetName() string {
@@ -2261,7 +2341,7 @@ var File_provex_national_v1_national_proto protoreflect.FileDescriptor
 
 const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\n" +
-	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xcd\x01\n" +
+	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\x84\x02\n" +
 	"\x10SummarizeRequest\x12)\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\n" +
@@ -2269,16 +2349,22 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\x06parent\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06parent\x12)\n" +
 	"\bgroup_by\x18\x03 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\agroupBy\x12 \n" +
 	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12 \n" +
-	"\x03sum\x18\x05 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\b\"\x04r\x02\x18<R\x03sum\"\xd7\x01\n" +
+	"\x03sum\x18\x05 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\b\"\x04r\x02\x18<R\x03sum\x125\n" +
+	"\x0ecount_distinct\x18\x06 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\rcountDistinct\"\xd7\x01\n" +
 	"\x11SummarizeResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.provex.national.v1.GroupR\x06groups\x12/\n" +
 	"\x05total\x18\x03 \x01(\v2\x19.provex.national.v1.GroupR\x05total\x12C\n" +
-	"\tfreshness\x18\x04 \x03(\v2%.provex.national.v1.ProvinceFreshnessR\tfreshness\"^\n" +
+	"\tfreshness\x18\x04 \x03(\v2%.provex.national.v1.ProvinceFreshnessR\tfreshness\"\xaa\x01\n" +
 	"\x05Group\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12+\n" +
-	"\x04sums\x18\x03 \x03(\v2\x17.provex.national.v1.SumR\x04sums\"e\n" +
+	"\x04sums\x18\x03 \x03(\v2\x17.provex.national.v1.SumR\x04sums\x12J\n" +
+	"\x0fdistinct_counts\x18\x04 \x03(\v2!.provex.national.v1.DistinctCountR\x0edistinctCounts\"J\n" +
+	"\rDistinctCount\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x19\n" +
+	"\x05count\x18\x02 \x01(\x03H\x00R\x05count\x88\x01\x01B\b\n" +
+	"\x06_count\"e\n" +
 	"\x03Sum\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12#\n" +
 	"\rcurrency_code\x18\x02 \x01(\tR\fcurrencyCode\x12\x19\n" +
@@ -2473,116 +2559,118 @@ func file_provex_national_v1_national_proto_rawDescGZIP() []byte {
 	return file_provex_national_v1_national_proto_rawDescData
 }
 
-var file_provex_national_v1_national_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_provex_national_v1_national_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_provex_national_v1_national_proto_goTypes = []any{
 	(*SummarizeRequest)(nil),                       // 0: provex.national.v1.SummarizeRequest
 	(*SummarizeResponse)(nil),                      // 1: provex.national.v1.SummarizeResponse
 	(*Group)(nil),                                  // 2: provex.national.v1.Group
-	(*Sum)(nil),                                    // 3: provex.national.v1.Sum
-	(*SearchRecordsRequest)(nil),                   // 4: provex.national.v1.SearchRecordsRequest
-	(*SearchRecordsResponse)(nil),                  // 5: provex.national.v1.SearchRecordsResponse
-	(*Record)(nil),                                 // 6: provex.national.v1.Record
-	(*GetFreshnessRequest)(nil),                    // 7: provex.national.v1.GetFreshnessRequest
-	(*GetFreshnessResponse)(nil),                   // 8: provex.national.v1.GetFreshnessResponse
-	(*ProvinceFreshness)(nil),                      // 9: provex.national.v1.ProvinceFreshness
-	(*InformationRequest)(nil),                     // 10: provex.national.v1.InformationRequest
-	(*InformationResponse)(nil),                    // 11: provex.national.v1.InformationResponse
-	(*InformationRequestStatus)(nil),               // 12: provex.national.v1.InformationRequestStatus
-	(*ProvinceResponse)(nil),                       // 13: provex.national.v1.ProvinceResponse
-	(*GetInformationRequestStatusRequest)(nil),     // 14: provex.national.v1.GetInformationRequestStatusRequest
-	(*ListInformationRequestStatusesRequest)(nil),  // 15: provex.national.v1.ListInformationRequestStatusesRequest
-	(*ListInformationRequestStatusesResponse)(nil), // 16: provex.national.v1.ListInformationRequestStatusesResponse
-	(*GetInformationRequestRequest)(nil),           // 17: provex.national.v1.GetInformationRequestRequest
-	(*ListInformationRequestsRequest)(nil),         // 18: provex.national.v1.ListInformationRequestsRequest
-	(*ListInformationRequestsResponse)(nil),        // 19: provex.national.v1.ListInformationRequestsResponse
-	(*CreateInformationRequestRequest)(nil),        // 20: provex.national.v1.CreateInformationRequestRequest
-	(*UpdateInformationRequestRequest)(nil),        // 21: provex.national.v1.UpdateInformationRequestRequest
-	(*DeleteInformationRequestRequest)(nil),        // 22: provex.national.v1.DeleteInformationRequestRequest
-	(*UndeleteInformationRequestRequest)(nil),      // 23: provex.national.v1.UndeleteInformationRequestRequest
-	(*GetInformationResponseRequest)(nil),          // 24: provex.national.v1.GetInformationResponseRequest
-	(*ListInformationResponsesRequest)(nil),        // 25: provex.national.v1.ListInformationResponsesRequest
-	(*ListInformationResponsesResponse)(nil),       // 26: provex.national.v1.ListInformationResponsesResponse
-	(*CreateInformationResponseRequest)(nil),       // 27: provex.national.v1.CreateInformationResponseRequest
-	(*UpdateInformationResponseRequest)(nil),       // 28: provex.national.v1.UpdateInformationResponseRequest
-	(*DeleteInformationResponseRequest)(nil),       // 29: provex.national.v1.DeleteInformationResponseRequest
-	(*UndeleteInformationResponseRequest)(nil),     // 30: provex.national.v1.UndeleteInformationResponseRequest
-	(*timestamppb.Timestamp)(nil),                  // 31: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                              // 32: google.protobuf.Any
-	(v1.Visibility)(0),                             // 33: provex.type.v1.Visibility
-	(*fieldmaskpb.FieldMask)(nil),                  // 34: google.protobuf.FieldMask
+	(*DistinctCount)(nil),                          // 3: provex.national.v1.DistinctCount
+	(*Sum)(nil),                                    // 4: provex.national.v1.Sum
+	(*SearchRecordsRequest)(nil),                   // 5: provex.national.v1.SearchRecordsRequest
+	(*SearchRecordsResponse)(nil),                  // 6: provex.national.v1.SearchRecordsResponse
+	(*Record)(nil),                                 // 7: provex.national.v1.Record
+	(*GetFreshnessRequest)(nil),                    // 8: provex.national.v1.GetFreshnessRequest
+	(*GetFreshnessResponse)(nil),                   // 9: provex.national.v1.GetFreshnessResponse
+	(*ProvinceFreshness)(nil),                      // 10: provex.national.v1.ProvinceFreshness
+	(*InformationRequest)(nil),                     // 11: provex.national.v1.InformationRequest
+	(*InformationResponse)(nil),                    // 12: provex.national.v1.InformationResponse
+	(*InformationRequestStatus)(nil),               // 13: provex.national.v1.InformationRequestStatus
+	(*ProvinceResponse)(nil),                       // 14: provex.national.v1.ProvinceResponse
+	(*GetInformationRequestStatusRequest)(nil),     // 15: provex.national.v1.GetInformationRequestStatusRequest
+	(*ListInformationRequestStatusesRequest)(nil),  // 16: provex.national.v1.ListInformationRequestStatusesRequest
+	(*ListInformationRequestStatusesResponse)(nil), // 17: provex.national.v1.ListInformationRequestStatusesResponse
+	(*GetInformationRequestRequest)(nil),           // 18: provex.national.v1.GetInformationRequestRequest
+	(*ListInformationRequestsRequest)(nil),         // 19: provex.national.v1.ListInformationRequestsRequest
+	(*ListInformationRequestsResponse)(nil),        // 20: provex.national.v1.ListInformationRequestsResponse
+	(*CreateInformationRequestRequest)(nil),        // 21: provex.national.v1.CreateInformationRequestRequest
+	(*UpdateInformationRequestRequest)(nil),        // 22: provex.national.v1.UpdateInformationRequestRequest
+	(*DeleteInformationRequestRequest)(nil),        // 23: provex.national.v1.DeleteInformationRequestRequest
+	(*UndeleteInformationRequestRequest)(nil),      // 24: provex.national.v1.UndeleteInformationRequestRequest
+	(*GetInformationResponseRequest)(nil),          // 25: provex.national.v1.GetInformationResponseRequest
+	(*ListInformationResponsesRequest)(nil),        // 26: provex.national.v1.ListInformationResponsesRequest
+	(*ListInformationResponsesResponse)(nil),       // 27: provex.national.v1.ListInformationResponsesResponse
+	(*CreateInformationResponseRequest)(nil),       // 28: provex.national.v1.CreateInformationResponseRequest
+	(*UpdateInformationResponseRequest)(nil),       // 29: provex.national.v1.UpdateInformationResponseRequest
+	(*DeleteInformationResponseRequest)(nil),       // 30: provex.national.v1.DeleteInformationResponseRequest
+	(*UndeleteInformationResponseRequest)(nil),     // 31: provex.national.v1.UndeleteInformationResponseRequest
+	(*timestamppb.Timestamp)(nil),                  // 32: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                              // 33: google.protobuf.Any
+	(v1.Visibility)(0),                             // 34: provex.type.v1.Visibility
+	(*fieldmaskpb.FieldMask)(nil),                  // 35: google.protobuf.FieldMask
 }
 var file_provex_national_v1_national_proto_depIdxs = []int32{
 	2,  // 0: provex.national.v1.SummarizeResponse.groups:type_name -> provex.national.v1.Group
 	2,  // 1: provex.national.v1.SummarizeResponse.total:type_name -> provex.national.v1.Group
-	9,  // 2: provex.national.v1.SummarizeResponse.freshness:type_name -> provex.national.v1.ProvinceFreshness
-	3,  // 3: provex.national.v1.Group.sums:type_name -> provex.national.v1.Sum
-	6,  // 4: provex.national.v1.SearchRecordsResponse.records:type_name -> provex.national.v1.Record
-	31, // 5: provex.national.v1.Record.update_time:type_name -> google.protobuf.Timestamp
-	32, // 6: provex.national.v1.Record.resource:type_name -> google.protobuf.Any
-	9,  // 7: provex.national.v1.GetFreshnessResponse.provinces:type_name -> provex.national.v1.ProvinceFreshness
-	31, // 8: provex.national.v1.ProvinceFreshness.last_change_time:type_name -> google.protobuf.Timestamp
-	31, // 9: provex.national.v1.ProvinceFreshness.last_contact_time:type_name -> google.protobuf.Timestamp
-	31, // 10: provex.national.v1.InformationRequest.due_time:type_name -> google.protobuf.Timestamp
-	33, // 11: provex.national.v1.InformationRequest.visibility:type_name -> provex.type.v1.Visibility
-	31, // 12: provex.national.v1.InformationRequest.create_time:type_name -> google.protobuf.Timestamp
-	31, // 13: provex.national.v1.InformationRequest.update_time:type_name -> google.protobuf.Timestamp
-	31, // 14: provex.national.v1.InformationRequest.delete_time:type_name -> google.protobuf.Timestamp
-	33, // 15: provex.national.v1.InformationResponse.visibility:type_name -> provex.type.v1.Visibility
-	31, // 16: provex.national.v1.InformationResponse.create_time:type_name -> google.protobuf.Timestamp
-	31, // 17: provex.national.v1.InformationResponse.update_time:type_name -> google.protobuf.Timestamp
-	31, // 18: provex.national.v1.InformationResponse.delete_time:type_name -> google.protobuf.Timestamp
-	31, // 19: provex.national.v1.InformationRequestStatus.due_time:type_name -> google.protobuf.Timestamp
-	31, // 20: provex.national.v1.InformationRequestStatus.create_time:type_name -> google.protobuf.Timestamp
-	13, // 21: provex.national.v1.InformationRequestStatus.provinces:type_name -> provex.national.v1.ProvinceResponse
-	31, // 22: provex.national.v1.ProvinceResponse.respond_time:type_name -> google.protobuf.Timestamp
-	12, // 23: provex.national.v1.ListInformationRequestStatusesResponse.statuses:type_name -> provex.national.v1.InformationRequestStatus
-	10, // 24: provex.national.v1.ListInformationRequestsResponse.information_requests:type_name -> provex.national.v1.InformationRequest
-	10, // 25: provex.national.v1.CreateInformationRequestRequest.information_request:type_name -> provex.national.v1.InformationRequest
-	10, // 26: provex.national.v1.UpdateInformationRequestRequest.information_request:type_name -> provex.national.v1.InformationRequest
-	34, // 27: provex.national.v1.UpdateInformationRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11, // 28: provex.national.v1.ListInformationResponsesResponse.information_responses:type_name -> provex.national.v1.InformationResponse
-	11, // 29: provex.national.v1.CreateInformationResponseRequest.information_response:type_name -> provex.national.v1.InformationResponse
-	11, // 30: provex.national.v1.UpdateInformationResponseRequest.information_response:type_name -> provex.national.v1.InformationResponse
-	34, // 31: provex.national.v1.UpdateInformationResponseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 32: provex.national.v1.NationalService.Summarize:input_type -> provex.national.v1.SummarizeRequest
-	4,  // 33: provex.national.v1.NationalService.SearchRecords:input_type -> provex.national.v1.SearchRecordsRequest
-	7,  // 34: provex.national.v1.NationalService.GetFreshness:input_type -> provex.national.v1.GetFreshnessRequest
-	17, // 35: provex.national.v1.NationalService.GetInformationRequest:input_type -> provex.national.v1.GetInformationRequestRequest
-	18, // 36: provex.national.v1.NationalService.ListInformationRequests:input_type -> provex.national.v1.ListInformationRequestsRequest
-	20, // 37: provex.national.v1.NationalService.CreateInformationRequest:input_type -> provex.national.v1.CreateInformationRequestRequest
-	21, // 38: provex.national.v1.NationalService.UpdateInformationRequest:input_type -> provex.national.v1.UpdateInformationRequestRequest
-	22, // 39: provex.national.v1.NationalService.DeleteInformationRequest:input_type -> provex.national.v1.DeleteInformationRequestRequest
-	23, // 40: provex.national.v1.NationalService.UndeleteInformationRequest:input_type -> provex.national.v1.UndeleteInformationRequestRequest
-	24, // 41: provex.national.v1.NationalService.GetInformationResponse:input_type -> provex.national.v1.GetInformationResponseRequest
-	25, // 42: provex.national.v1.NationalService.ListInformationResponses:input_type -> provex.national.v1.ListInformationResponsesRequest
-	27, // 43: provex.national.v1.NationalService.CreateInformationResponse:input_type -> provex.national.v1.CreateInformationResponseRequest
-	28, // 44: provex.national.v1.NationalService.UpdateInformationResponse:input_type -> provex.national.v1.UpdateInformationResponseRequest
-	29, // 45: provex.national.v1.NationalService.DeleteInformationResponse:input_type -> provex.national.v1.DeleteInformationResponseRequest
-	30, // 46: provex.national.v1.NationalService.UndeleteInformationResponse:input_type -> provex.national.v1.UndeleteInformationResponseRequest
-	14, // 47: provex.national.v1.NationalService.GetInformationRequestStatus:input_type -> provex.national.v1.GetInformationRequestStatusRequest
-	15, // 48: provex.national.v1.NationalService.ListInformationRequestStatuses:input_type -> provex.national.v1.ListInformationRequestStatusesRequest
-	1,  // 49: provex.national.v1.NationalService.Summarize:output_type -> provex.national.v1.SummarizeResponse
-	5,  // 50: provex.national.v1.NationalService.SearchRecords:output_type -> provex.national.v1.SearchRecordsResponse
-	8,  // 51: provex.national.v1.NationalService.GetFreshness:output_type -> provex.national.v1.GetFreshnessResponse
-	10, // 52: provex.national.v1.NationalService.GetInformationRequest:output_type -> provex.national.v1.InformationRequest
-	19, // 53: provex.national.v1.NationalService.ListInformationRequests:output_type -> provex.national.v1.ListInformationRequestsResponse
-	10, // 54: provex.national.v1.NationalService.CreateInformationRequest:output_type -> provex.national.v1.InformationRequest
-	10, // 55: provex.national.v1.NationalService.UpdateInformationRequest:output_type -> provex.national.v1.InformationRequest
-	10, // 56: provex.national.v1.NationalService.DeleteInformationRequest:output_type -> provex.national.v1.InformationRequest
-	10, // 57: provex.national.v1.NationalService.UndeleteInformationRequest:output_type -> provex.national.v1.InformationRequest
-	11, // 58: provex.national.v1.NationalService.GetInformationResponse:output_type -> provex.national.v1.InformationResponse
-	26, // 59: provex.national.v1.NationalService.ListInformationResponses:output_type -> provex.national.v1.ListInformationResponsesResponse
-	11, // 60: provex.national.v1.NationalService.CreateInformationResponse:output_type -> provex.national.v1.InformationResponse
-	11, // 61: provex.national.v1.NationalService.UpdateInformationResponse:output_type -> provex.national.v1.InformationResponse
-	11, // 62: provex.national.v1.NationalService.DeleteInformationResponse:output_type -> provex.national.v1.InformationResponse
-	11, // 63: provex.national.v1.NationalService.UndeleteInformationResponse:output_type -> provex.national.v1.InformationResponse
-	12, // 64: provex.national.v1.NationalService.GetInformationRequestStatus:output_type -> provex.national.v1.InformationRequestStatus
-	16, // 65: provex.national.v1.NationalService.ListInformationRequestStatuses:output_type -> provex.national.v1.ListInformationRequestStatusesResponse
-	49, // [49:66] is the sub-list for method output_type
-	32, // [32:49] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	10, // 2: provex.national.v1.SummarizeResponse.freshness:type_name -> provex.national.v1.ProvinceFreshness
+	4,  // 3: provex.national.v1.Group.sums:type_name -> provex.national.v1.Sum
+	3,  // 4: provex.national.v1.Group.distinct_counts:type_name -> provex.national.v1.DistinctCount
+	7,  // 5: provex.national.v1.SearchRecordsResponse.records:type_name -> provex.national.v1.Record
+	32, // 6: provex.national.v1.Record.update_time:type_name -> google.protobuf.Timestamp
+	33, // 7: provex.national.v1.Record.resource:type_name -> google.protobuf.Any
+	10, // 8: provex.national.v1.GetFreshnessResponse.provinces:type_name -> provex.national.v1.ProvinceFreshness
+	32, // 9: provex.national.v1.ProvinceFreshness.last_change_time:type_name -> google.protobuf.Timestamp
+	32, // 10: provex.national.v1.ProvinceFreshness.last_contact_time:type_name -> google.protobuf.Timestamp
+	32, // 11: provex.national.v1.InformationRequest.due_time:type_name -> google.protobuf.Timestamp
+	34, // 12: provex.national.v1.InformationRequest.visibility:type_name -> provex.type.v1.Visibility
+	32, // 13: provex.national.v1.InformationRequest.create_time:type_name -> google.protobuf.Timestamp
+	32, // 14: provex.national.v1.InformationRequest.update_time:type_name -> google.protobuf.Timestamp
+	32, // 15: provex.national.v1.InformationRequest.delete_time:type_name -> google.protobuf.Timestamp
+	34, // 16: provex.national.v1.InformationResponse.visibility:type_name -> provex.type.v1.Visibility
+	32, // 17: provex.national.v1.InformationResponse.create_time:type_name -> google.protobuf.Timestamp
+	32, // 18: provex.national.v1.InformationResponse.update_time:type_name -> google.protobuf.Timestamp
+	32, // 19: provex.national.v1.InformationResponse.delete_time:type_name -> google.protobuf.Timestamp
+	32, // 20: provex.national.v1.InformationRequestStatus.due_time:type_name -> google.protobuf.Timestamp
+	32, // 21: provex.national.v1.InformationRequestStatus.create_time:type_name -> google.protobuf.Timestamp
+	14, // 22: provex.national.v1.InformationRequestStatus.provinces:type_name -> provex.national.v1.ProvinceResponse
+	32, // 23: provex.national.v1.ProvinceResponse.respond_time:type_name -> google.protobuf.Timestamp
+	13, // 24: provex.national.v1.ListInformationRequestStatusesResponse.statuses:type_name -> provex.national.v1.InformationRequestStatus
+	11, // 25: provex.national.v1.ListInformationRequestsResponse.information_requests:type_name -> provex.national.v1.InformationRequest
+	11, // 26: provex.national.v1.CreateInformationRequestRequest.information_request:type_name -> provex.national.v1.InformationRequest
+	11, // 27: provex.national.v1.UpdateInformationRequestRequest.information_request:type_name -> provex.national.v1.InformationRequest
+	35, // 28: provex.national.v1.UpdateInformationRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12, // 29: provex.national.v1.ListInformationResponsesResponse.information_responses:type_name -> provex.national.v1.InformationResponse
+	12, // 30: provex.national.v1.CreateInformationResponseRequest.information_response:type_name -> provex.national.v1.InformationResponse
+	12, // 31: provex.national.v1.UpdateInformationResponseRequest.information_response:type_name -> provex.national.v1.InformationResponse
+	35, // 32: provex.national.v1.UpdateInformationResponseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 33: provex.national.v1.NationalService.Summarize:input_type -> provex.national.v1.SummarizeRequest
+	5,  // 34: provex.national.v1.NationalService.SearchRecords:input_type -> provex.national.v1.SearchRecordsRequest
+	8,  // 35: provex.national.v1.NationalService.GetFreshness:input_type -> provex.national.v1.GetFreshnessRequest
+	18, // 36: provex.national.v1.NationalService.GetInformationRequest:input_type -> provex.national.v1.GetInformationRequestRequest
+	19, // 37: provex.national.v1.NationalService.ListInformationRequests:input_type -> provex.national.v1.ListInformationRequestsRequest
+	21, // 38: provex.national.v1.NationalService.CreateInformationRequest:input_type -> provex.national.v1.CreateInformationRequestRequest
+	22, // 39: provex.national.v1.NationalService.UpdateInformationRequest:input_type -> provex.national.v1.UpdateInformationRequestRequest
+	23, // 40: provex.national.v1.NationalService.DeleteInformationRequest:input_type -> provex.national.v1.DeleteInformationRequestRequest
+	24, // 41: provex.national.v1.NationalService.UndeleteInformationRequest:input_type -> provex.national.v1.UndeleteInformationRequestRequest
+	25, // 42: provex.national.v1.NationalService.GetInformationResponse:input_type -> provex.national.v1.GetInformationResponseRequest
+	26, // 43: provex.national.v1.NationalService.ListInformationResponses:input_type -> provex.national.v1.ListInformationResponsesRequest
+	28, // 44: provex.national.v1.NationalService.CreateInformationResponse:input_type -> provex.national.v1.CreateInformationResponseRequest
+	29, // 45: provex.national.v1.NationalService.UpdateInformationResponse:input_type -> provex.national.v1.UpdateInformationResponseRequest
+	30, // 46: provex.national.v1.NationalService.DeleteInformationResponse:input_type -> provex.national.v1.DeleteInformationResponseRequest
+	31, // 47: provex.national.v1.NationalService.UndeleteInformationResponse:input_type -> provex.national.v1.UndeleteInformationResponseRequest
+	15, // 48: provex.national.v1.NationalService.GetInformationRequestStatus:input_type -> provex.national.v1.GetInformationRequestStatusRequest
+	16, // 49: provex.national.v1.NationalService.ListInformationRequestStatuses:input_type -> provex.national.v1.ListInformationRequestStatusesRequest
+	1,  // 50: provex.national.v1.NationalService.Summarize:output_type -> provex.national.v1.SummarizeResponse
+	6,  // 51: provex.national.v1.NationalService.SearchRecords:output_type -> provex.national.v1.SearchRecordsResponse
+	9,  // 52: provex.national.v1.NationalService.GetFreshness:output_type -> provex.national.v1.GetFreshnessResponse
+	11, // 53: provex.national.v1.NationalService.GetInformationRequest:output_type -> provex.national.v1.InformationRequest
+	20, // 54: provex.national.v1.NationalService.ListInformationRequests:output_type -> provex.national.v1.ListInformationRequestsResponse
+	11, // 55: provex.national.v1.NationalService.CreateInformationRequest:output_type -> provex.national.v1.InformationRequest
+	11, // 56: provex.national.v1.NationalService.UpdateInformationRequest:output_type -> provex.national.v1.InformationRequest
+	11, // 57: provex.national.v1.NationalService.DeleteInformationRequest:output_type -> provex.national.v1.InformationRequest
+	11, // 58: provex.national.v1.NationalService.UndeleteInformationRequest:output_type -> provex.national.v1.InformationRequest
+	12, // 59: provex.national.v1.NationalService.GetInformationResponse:output_type -> provex.national.v1.InformationResponse
+	27, // 60: provex.national.v1.NationalService.ListInformationResponses:output_type -> provex.national.v1.ListInformationResponsesResponse
+	12, // 61: provex.national.v1.NationalService.CreateInformationResponse:output_type -> provex.national.v1.InformationResponse
+	12, // 62: provex.national.v1.NationalService.UpdateInformationResponse:output_type -> provex.national.v1.InformationResponse
+	12, // 63: provex.national.v1.NationalService.DeleteInformationResponse:output_type -> provex.national.v1.InformationResponse
+	12, // 64: provex.national.v1.NationalService.UndeleteInformationResponse:output_type -> provex.national.v1.InformationResponse
+	13, // 65: provex.national.v1.NationalService.GetInformationRequestStatus:output_type -> provex.national.v1.InformationRequestStatus
+	17, // 66: provex.national.v1.NationalService.ListInformationRequestStatuses:output_type -> provex.national.v1.ListInformationRequestStatusesResponse
+	50, // [50:67] is the sub-list for method output_type
+	33, // [33:50] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_provex_national_v1_national_proto_init() }
@@ -2591,13 +2679,14 @@ func file_provex_national_v1_national_proto_init() {
 		return
 	}
 	file_provex_national_v1_national_proto_msgTypes[3].OneofWrappers = []any{}
+	file_provex_national_v1_national_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_national_v1_national_proto_rawDesc), len(file_provex_national_v1_national_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
