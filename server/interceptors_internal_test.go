@@ -31,7 +31,7 @@ func TestPanicsAndInternalErrorsAreMasked(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			logs.Reset()
-			resp, err := ic.unary(context.Background(), &nodev1.GetNodeInfoRequest{}, info, handler)
+			resp, err := ic.unary()(context.Background(), &nodev1.GetNodeInfoRequest{}, info, handler)
 			st := status.Convert(err)
 			if resp != nil || st.Code() != codes.Internal {
 				t.Fatalf("got %v, %v; want INTERNAL", resp, err)
