@@ -19,6 +19,11 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	otelresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -68,6 +73,10 @@ type Config struct {
 	// without a token, and no longer on HTTPAddr, where it needs an admin
 	// token: for operators who scrape on a private network.
 	MetricsAddr string
+	// TraceExporter, when set, receives a span of every gRPC call the node
+	// serves (OpenTelemetry, W3C trace context taken from callers); off by
+	// default. The node flushes and shuts it down when it stops.
+	TraceExporter sdktrace.SpanExporter
 	// ShutdownTimeout bounds how long in-flight calls may take to finish
 	// after a stop signal (default 15s).
 	ShutdownTimeout time.Duration
@@ -154,6 +163,8 @@ type Node struct {
 	// listeners are the bound listeners by name, whose open connections
 	// the metrics show; set by Listen, read at scrapes after it.
 	listeners map[string]*netlimit.Listener
+	// tracer is the trace provider of Config.TraceExporter, or nil.
+	tracer *sdktrace.TracerProvider
 	// routes and httpErrs are the HTTP API's routes and errors, under the
 	// HTTP chain (tests).
 	routes   *http.ServeMux
@@ -315,6 +326,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, manifest: live, metrics: metrics, listeners: map[string]*netlimit.Listener{}}
 	metrics.registry.MustRegister(stateCollector{n})
+	if cfg.TraceExporter != nil {
+		n.tracer = sdktrace.NewTracerProvider(sdktrace.WithBatcher(cfg.TraceExporter),
+			sdktrace.WithResource(otelresource.NewSchemaless(attribute.String("service.name", "provex"), attribute.String("provex.member", cfg.Member))))
+	}
 
 	policy := auth.DefaultPolicy()
 	policy.Set(nodev1.NodeService_GetCaller_FullMethodName, auth.RequireOpen)
@@ -343,6 +358,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
 		}
 		opts = append(opts, connectionOptions(cfg.Limits)...)
+		if n.tracer != nil {
+			opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+				otelgrpc.WithTracerProvider(n.tracer), otelgrpc.WithPropagators(propagation.TraceContext{}))))
+		}
 		if creds != nil {
 			opts = append(opts, grpc.Creds(creds))
 		}
@@ -606,6 +625,11 @@ func (n *Node) shutdown() {
 	}
 	if err := n.store.Close(); err != nil {
 		n.log.Error("close store", "err", err)
+	}
+	if n.tracer != nil {
+		if err := n.tracer.Shutdown(ctx); err != nil {
+			n.log.Warn("trace exporter shutdown", "err", err)
+		}
 	}
 	n.log.Info("stopped")
 }
