@@ -173,8 +173,8 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	}
 }
 
-// TestMetricsCountRateLimitRefusals: every call a caller's rate limit
-// refuses is counted, and only those.
+// TestMetricsCountRateLimitRefusals: every call a caller's rate limit, or
+// the shared one of bad credentials, refuses is counted, and only those.
 func TestMetricsCountRateLimitRefusals(t *testing.T) {
 	t.Parallel()
 	tn := startSecNode(t, "cao-bang", func(c *server.Config) {
@@ -196,9 +196,25 @@ func TestMetricsCountRateLimitRefusals(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("no call was refused: the test exercises nothing")
 	}
+	forger := dialAs(t, tn.Srv.GRPCAddr(), "pvx_forged")
+	badRefused := 0
+	for range 10 {
+		_, err := forger.Twinning.ListAgreements(testCtx(t), &twinningv1.ListAgreementsRequest{Parent: "provinces/-"})
+		switch status.Code(err) {
+		case codes.Unauthenticated:
+		case codes.ResourceExhausted:
+			badRefused++
+		default:
+			t.Fatalf("ListAgreements with a forged token: %v", err)
+		}
+	}
+	if badRefused == 0 {
+		t.Fatal("no call with bad credentials was refused: the test exercises nothing")
+	}
 	m := scrape(t, http.DefaultClient, "http://"+tn.Srv.MetricsAddr()+"/metrics", "")
 	wantValue(t, m, "provex_rate_limit_refusals_total", map[string]string{"limit": "calls"}, float64(refused))
-	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_method": "ListAgreements", "grpc_code": "ResourceExhausted"}, float64(refused))
+	wantValue(t, m, "provex_rate_limit_refusals_total", map[string]string{"limit": "bad_credentials"}, float64(badRefused))
+	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_method": "ListAgreements", "grpc_code": "ResourceExhausted"}, float64(refused+badRefused))
 }
 
 // TestMetricsShowSyncOfAFederation: after cao-bang writes, the ministry's
