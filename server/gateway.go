@@ -33,7 +33,8 @@ import (
 // jhump/protoreflect and golang/protobuf into the module and runs each call
 // in a goroutine of its own; the gateway maps no streaming method.
 type gatewayChannel struct {
-	ic       *interceptors
+	// unary is the interceptor chain composed.
+	unary    grpc.UnaryServerInterceptor
 	calls    *deadlines
 	maxBytes int
 	methods  map[string]gatewayMethod
@@ -46,8 +47,8 @@ type gatewayMethod struct {
 
 var _ grpc.ClientConnInterface = (*gatewayChannel)(nil)
 
-func newGatewayChannel(ic *interceptors, calls *deadlines, maxBytes int) *gatewayChannel {
-	return &gatewayChannel{ic: ic, calls: calls, maxBytes: maxBytes, methods: map[string]gatewayMethod{}}
+func newGatewayChannel(unary grpc.UnaryServerInterceptor, calls *deadlines, maxBytes int) *gatewayChannel {
+	return &gatewayChannel{unary: unary, calls: calls, maxBytes: maxBytes, methods: map[string]gatewayMethod{}}
 }
 
 // RegisterService makes g a grpc.ServiceRegistrar, for the services'
@@ -132,7 +133,7 @@ func (g *gatewayChannel) call(ctx context.Context, method string, in proto.Messa
 	resp, err := m.handler(m.service, sctx, func(v any) error {
 		proto.Merge(v.(proto.Message), in)
 		return nil
-	}, g.ic.unary)
+	}, g.unary)
 	*header, *trailer = c.header, c.trailer
 	if err != nil {
 		return nil, err

@@ -18,7 +18,9 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log), nil
+	limited := netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log)
+	n.listeners[name] = limited
+	return limited, nil
 }
 
 // checkFileLimit warns when the listeners' connection caps together do not

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/x509"
+	"github.com/prometheus/client_golang/prometheus"
 	"math"
 	"sync"
 	"time"
@@ -126,6 +127,8 @@ type guard struct {
 	rates       *rateLimiter
 	pulls       *streamLimiter
 	unprotected bool
+	// refusals counts the limits' refusals (nil: not counted).
+	refusals *prometheus.CounterVec
 }
 
 // admit returns ctx carrying the caller's identity, or the error that
@@ -135,18 +138,9 @@ type guard struct {
 // is nothing to authorize, and a caller learns no more than grpc-go told it
 // before and server reflection, open to all, tells it.
 func (g *guard) admit(ctx context.Context, method string, unknown bool) (context.Context, error) {
-	id, err := g.identify(ctx)
+	ctx, id, err := g.authenticate(ctx)
 	if err != nil {
-		// Bad credentials cost a lookup and a hash each: they share one
-		// bucket, so a flood of them is refused before it costs more.
-		if !g.rates.allow("rejected credentials") {
-			return ctx, apperr.ResourceExhausted("too many calls with bad credentials; slow down and retry")
-		}
 		return ctx, err
-	}
-	ctx = auth.WithIdentity(ctx, id)
-	if !g.rates.allow(id.String()) {
-		return ctx, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond)
 	}
 	if unknown {
 		return ctx, apperr.Unimplemented("unknown method %s", method)
@@ -155,6 +149,34 @@ func (g *guard) admit(ctx context.Context, method string, unknown bool) (context
 		return ctx, nil
 	}
 	return ctx, g.policy.Authorize(id, method)
+}
+
+// authenticate identifies the caller and applies its rate limit, returning
+// ctx carrying its identity.
+func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identity, error) {
+	id, err := g.identify(ctx)
+	if err != nil {
+		// Bad credentials cost a lookup and a hash each: they share one
+		// bucket, so a flood of them is refused before it costs more.
+		if !g.rates.allow("rejected credentials") {
+			g.refused(limitBadCredentials)
+			return ctx, id, apperr.ResourceExhausted("too many calls with bad credentials; slow down and retry")
+		}
+		return ctx, id, err
+	}
+	ctx = auth.WithIdentity(ctx, id)
+	if !g.rates.allow(id.String()) {
+		g.refused(limitCalls)
+		return ctx, id, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond)
+	}
+	return ctx, id, nil
+}
+
+// refused counts a refusal by limit in the node's metrics.
+func (g *guard) refused(limit string) {
+	if g.refusals != nil {
+		g.refusals.WithLabelValues(limit).Inc()
+	}
 }
 
 func (g *guard) identify(ctx context.Context) (auth.Identity, error) {

@@ -19,6 +19,11 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	otelresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -37,6 +42,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/gen/openapi"
+	"github.com/provex/provex/internal/netlimit"
 	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/pki"
@@ -63,6 +69,14 @@ type Config struct {
 	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free one.
 	GRPCAddr string
 	HTTPAddr string
+	// MetricsAddr, when set, serves /metrics on a listener of its own,
+	// without a token, and no longer on HTTPAddr, where it needs an admin
+	// token: for operators who scrape on a private network.
+	MetricsAddr string
+	// TraceExporter, when set, receives a span of every gRPC call the node
+	// serves (OpenTelemetry, W3C trace context taken from callers); off by
+	// default. The node flushes and shuts it down when it stops.
+	TraceExporter sdktrace.SpanExporter
 	// ShutdownTimeout bounds how long in-flight calls may take to finish
 	// after a stop signal (default 15s).
 	ShutdownTimeout time.Duration
@@ -141,6 +155,16 @@ type Node struct {
 	peerListener net.Listener
 	peerAddr     string
 	httpTLS      *tls.Config
+	// metrics is the node's registry and the collectors it feeds; the
+	// metrics listener and server are set with Config.MetricsAddr only.
+	metrics         *nodeMetrics
+	metricsHTTP     *http.Server
+	metricsListener net.Listener
+	// listeners are the bound listeners by name, whose open connections
+	// the metrics show; set by Listen, read at scrapes after it.
+	listeners map[string]*netlimit.Listener
+	// tracer is the trace provider of Config.TraceExporter, or nil.
+	tracer *sdktrace.TracerProvider
 	// routes and httpErrs are the HTTP API's routes and errors, under the
 	// HTTP chain (tests).
 	routes   *http.ServeMux
@@ -245,7 +269,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	live := federation.NewLive(cfg.Manifest, save)
 	roots := caRoots(live)
+	metrics := newNodeMetrics()
 	store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
+		Observe:   metrics.observeCommit,
 		Logger:    cfg.Logger,
 		Key:       signingKey,
 		Sealer:    sealer,
@@ -298,7 +324,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, manifest: live}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, manifest: live, metrics: metrics, listeners: map[string]*netlimit.Listener{}}
+	metrics.registry.MustRegister(stateCollector{n})
+	if cfg.TraceExporter != nil {
+		n.tracer = sdktrace.NewTracerProvider(sdktrace.WithBatcher(cfg.TraceExporter),
+			sdktrace.WithResource(otelresource.NewSchemaless(attribute.String("service.name", "provex"), attribute.String("provex.member", cfg.Member))))
+	}
 
 	policy := auth.DefaultPolicy()
 	policy.Set(nodev1.NodeService_GetCaller_FullMethodName, auth.RequireOpen)
@@ -310,14 +341,20 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		member: cfg.Member, manifest: live, roots: roots, tokens: store, policy: policy, limits: cfg.Limits,
 		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
-	}, codec: newRequestCodec()}
+		refusals: metrics.refusals,
+	}, codec: newRequestCodec(), metrics: metrics.grpc}
+	// One concern each, in an order explained at interceptors.chain: request
+	// id, log, metrics, error mapping, panic recovery, malformed requests,
+	// guard (authentication, rate limit, authorization), validation. The
+	// gateway runs the same chain (ic.unary).
+	unary, stream := ic.chain()
 	n.health = health.NewServer()
 	calls := &deadlines{call: cfg.Limits.CallTimeout, stream: cfg.Limits.StreamTimeout, streaming: map[string]bool{}}
 	serverOptions := func(creds credentials.TransportCredentials) []grpc.ServerOption {
 		opts := []grpc.ServerOption{
 			grpc.InTapHandle(calls.tap),
-			grpc.ChainUnaryInterceptor(ic.unary),
-			grpc.ChainStreamInterceptor(ic.stream),
+			grpc.ChainUnaryInterceptor(unary...),
+			grpc.ChainStreamInterceptor(stream...),
 			grpc.UnknownServiceHandler(unknownMethod),
 			grpc.ForceServerCodecV2(ic.codec),
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
@@ -325,6 +362,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
 		}
 		opts = append(opts, connectionOptions(cfg.Limits)...)
+		if n.tracer != nil {
+			opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+				otelgrpc.WithTracerProvider(n.tracer), otelgrpc.WithPropagators(propagation.TraceContext{}))))
+		}
 		if creds != nil {
 			opts = append(opts, grpc.Creds(creds))
 		}
@@ -351,7 +392,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
 	calls.learn(n.grpc)
-	channel := newGatewayChannel(ic, calls, cfg.Limits.MaxMessageBytes)
+	channel := newGatewayChannel(ic.unary(), calls, cfg.Limits.MaxMessageBytes)
 	services(channel)
 	if hasPeers {
 		var peerCreds credentials.TransportCredentials
@@ -367,7 +408,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.peerAddr = self.Address
 	}
 
-	if err := n.buildGateway(ctx, channel); err != nil {
+	if err := n.buildGateway(ctx, channel, ic); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -375,7 +416,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 }
 
 // buildGateway serves HTTP/JSON by calling the services through conn.
-func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel) error {
+func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *interceptors) error {
 	errs := &httpErrors{log: n.log, marshaler: bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -395,6 +436,21 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel) error {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
 	})))
+	if n.cfg.MetricsAddr == "" {
+		root.Handle("/metrics", errs.only(http.MethodGet, n.metricsHandler(ic, errs, true)))
+	} else {
+		own := http.NewServeMux()
+		own.Handle("/metrics", errs.only(http.MethodGet, n.metricsHandler(ic, errs, false)))
+		n.metricsHTTP = &http.Server{
+			Handler:           errs.httpChain(own, n.cfg.Limits.MaxMessageBytes),
+			ReadHeaderTimeout: n.cfg.Limits.HandshakeTimeout,
+			ReadTimeout:       n.cfg.Limits.ReadTimeout,
+			WriteTimeout:      n.cfg.Limits.WriteTimeout,
+			IdleTimeout:       n.cfg.Limits.IdleTimeout,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		}
+	}
 	root.Handle("/healthz", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := n.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
@@ -438,17 +494,37 @@ func (n *Node) Listen() error {
 		n.grpcListener.Close()
 		return fmt.Errorf("listen HTTP on %s: %w", n.cfg.HTTPAddr, err)
 	}
+	listeners := 2
+	if n.metricsHTTP != nil {
+		if n.metricsListener, err = n.listen("metrics", n.cfg.MetricsAddr); err != nil {
+			n.grpcListener.Close()
+			n.httpListener.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", n.cfg.MetricsAddr, err)
+		}
+		listeners++
+	}
 	if n.peer != nil {
 		if n.peerListener, err = n.listen("peer", n.peerAddr); err != nil {
 			n.grpcListener.Close()
 			n.httpListener.Close()
+			if n.metricsListener != nil {
+				n.metricsListener.Close()
+			}
 			return fmt.Errorf("listen for peers on %s (the member's address in the manifest): %w", n.peerAddr, err)
 		}
-		n.checkFileLimit(3)
-	} else {
-		n.checkFileLimit(2)
+		listeners++
 	}
+	n.checkFileLimit(listeners)
 	return nil
+}
+
+// MetricsAddr is the bound address of the metrics listener after Listen
+// ("" without Config.MetricsAddr).
+func (n *Node) MetricsAddr() string {
+	if n.metricsListener == nil {
+		return ""
+	}
+	return n.metricsListener.Addr().String()
 }
 
 // GRPCAddr and HTTPAddr are the bound addresses after Listen.
@@ -465,10 +541,17 @@ func (n *Node) Serve(ctx context.Context) error {
 		}
 	}
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	go func() { errs <- n.grpc.Serve(n.grpcListener) }()
 	if n.peer != nil {
 		go func() { errs <- n.peer.Serve(n.peerListener) }()
+	}
+	if n.metricsHTTP != nil {
+		go func() {
+			if err := n.metricsHTTP.Serve(n.metricsListener); !errors.Is(err, http.ErrServerClosed) {
+				errs <- err
+			}
+		}()
 	}
 	go func() {
 		var err error
@@ -487,7 +570,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	case n.cfg.PlaintextAPI:
 		n.log.Warn("dev mode: the API is served without TLS; use it on this machine only")
 	}
-	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "peer", n.peerAddr, "tls", n.httpTLS != nil, "data", n.cfg.DataDir, "peers", n.cfg.Peers)
+	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "peer", n.peerAddr, "metrics", n.MetricsAddr(), "tls", n.httpTLS != nil, "data", n.cfg.DataDir, "peers", n.cfg.Peers)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() { n.sync.Run(syncCtx); close(syncDone) }()
@@ -520,6 +603,11 @@ func (n *Node) shutdown() {
 	if err := n.http.Shutdown(ctx); err != nil {
 		n.log.Warn("HTTP shutdown", "err", err)
 	}
+	if n.metricsHTTP != nil {
+		if err := n.metricsHTTP.Shutdown(ctx); err != nil {
+			n.log.Warn("metrics shutdown", "err", err)
+		}
+	}
 	servers := []*grpc.Server{n.grpc}
 	if n.peer != nil {
 		servers = append(servers, n.peer)
@@ -541,6 +629,11 @@ func (n *Node) shutdown() {
 	}
 	if err := n.store.Close(); err != nil {
 		n.log.Error("close store", "err", err)
+	}
+	if n.tracer != nil {
+		if err := n.tracer.Shutdown(ctx); err != nil {
+			n.log.Warn("trace exporter shutdown", "err", err)
+		}
 	}
 	n.log.Info("stopped")
 }

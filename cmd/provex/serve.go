@@ -13,6 +13,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/pki"
@@ -49,6 +52,13 @@ type serveConfig struct {
 	// AuditAllReads records every read in the audit trail, not only those
 	// of national and restricted records.
 	AuditAllReads bool `json:"audit_all_reads"`
+	// MetricsAddr serves /metrics on a listener of its own, without a
+	// token (default: on the HTTP listener, for admin tokens).
+	MetricsAddr string `json:"metrics_addr"`
+	// TraceOTLP is an OpenTelemetry collector's OTLP/gRPC address
+	// (HOST:PORT, plaintext) that receives a span of every gRPC call
+	// (default: no tracing, unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+	TraceOTLP string `json:"trace_otlp"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -74,6 +84,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	maxConns := fs.Int("max-connections", 0, "open connections each listener holds at most (default 4096; keep 3 times it under ulimit -n)")
 	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "open connections each listener holds from one IPv4 address or IPv6 /64 (default 256)")
 	auditAllReads := fs.Bool("audit-all-reads", false, "record every read in the audit trail, public records too (default: reads of national and restricted records, and summaries)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here, without a token, instead of on the HTTP listener for admin tokens")
+	traceOTLP := fs.String("trace-otlp", "", "send a trace span of every gRPC call to this OpenTelemetry collector (OTLP/gRPC HOST:PORT, plaintext); default off, or OTEL_EXPORTER_OTLP_ENDPOINT")
 	dev := fs.Bool("dev", false, "dev mode: serve the API without TLS (this machine only); sync keeps mutual TLS")
 	if err := fs.Parse(args); err != nil {
 		return &cli.UsageError{Msg: "serve: " + err.Error()}
@@ -119,6 +131,10 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.MaxConnectionsPerClient = *maxConnsPerClient
 		case "audit-all-reads":
 			cfg.AuditAllReads = *auditAllReads
+		case "metrics-addr":
+			cfg.MetricsAddr = *metricsAddr
+		case "trace-otlp":
+			cfg.TraceOTLP = *traceOTLP
 		}
 	})
 	if cfg.Member == "" {
@@ -133,7 +149,10 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		Version: version(), Logger: logger, Peers: cfg.Peers, PlaintextAPI: cfg.Dev,
 		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit),
 			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient},
-		AuditAllReads: cfg.AuditAllReads,
+		AuditAllReads: cfg.AuditAllReads, MetricsAddr: cfg.MetricsAddr,
+	}
+	if sc.TraceExporter, err = traceExporter(ctx, cfg.TraceOTLP); err != nil {
+		return err
 	}
 	if cfg.TLSDir == "" {
 		cfg.TLSDir = cfg.DataDir
@@ -179,4 +198,17 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// traceExporter is the OTLP/gRPC exporter of the node's traces: to addr,
+// or where OTEL_EXPORTER_OTLP_ENDPOINT (and the exporter's other standard
+// variables) say when addr is empty; nil, no tracing, when neither is set.
+func traceExporter(ctx context.Context, addr string) (sdktrace.SpanExporter, error) {
+	switch {
+	case addr != "":
+		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
+	case os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "":
+		return otlptracegrpc.New(ctx)
+	}
+	return nil, nil
 }

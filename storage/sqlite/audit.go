@@ -48,8 +48,13 @@ func (db *DB) loadAuditHead(ctx context.Context) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
+	db.auditLength.Store(db.auditHead.Seq)
 	return err
 }
+
+// AuditLength is the number of records in the audit trail (the seq of its
+// head), as of the last commit.
+func (db *DB) AuditLength() int64 { return db.auditLength.Load() }
 
 func newAuditRecord(ctx context.Context, resource, origin string, first, last uint64, hash []byte) audit.Record {
 	a := storage.ActorFrom(ctx)
@@ -174,6 +179,7 @@ fill:
 		db.auditHead = before
 		db.log.Error("read audit records lost: their commit failed", "records", len(batch), "err", err)
 	}
+	db.auditLength.Store(db.auditHead.Seq)
 	clear(batch)
 	db.readBatch = batch[:0]
 }

@@ -89,6 +89,11 @@ type Options struct {
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
 	Committed func()
+	// Observe, when set, is told of every transaction the writer commits:
+	// how many writes it held (the group commit's batch) and how long it
+	// took from its start to its commit, for the node's metrics. It must
+	// not block.
+	Observe func(writes int, took time.Duration)
 }
 
 // DB is a node's SQLite store. It implements storage.Store.
@@ -147,8 +152,12 @@ type DB struct {
 	// in it. Only the writer goroutine uses it; it is never reset.
 	anyWithdrawn bool
 	committed    func()
-	noAudit      bool
-	restoring    bool
+	observe      func(writes int, took time.Duration)
+	// auditLength is the audit trail's length (its head's seq), for
+	// readers outside the writer.
+	auditLength atomic.Int64
+	noAudit     bool
+	restoring   bool
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
 	auditHead audit.Record
@@ -286,6 +295,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		fullCheck:     map[string]bool{},
 		damageGen:     map[string]uint64{},
 		committed:     opts.Committed,
+		observe:       opts.Observe,
 		noAudit:       opts.NoAudit,
 		restoring:     opts.Restore,
 		reads:         make(chan audit.Record, opts.ReadAuditQueue),

@@ -157,6 +157,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			close(p.done)
 		}
 	}()
+	start := time.Now()
 	headBefore, auditBefore := db.currentHead(), db.auditHead
 	clear(db.txDeltas)
 	tx, err := db.writer.Begin()
@@ -263,6 +264,10 @@ func (db *DB) commit(batch []*pendingWrite) {
 		return
 	}
 	db.publishDamage()
+	db.auditLength.Store(db.auditHead.Seq)
+	if db.observe != nil {
+		db.observe(applied, time.Since(start))
+	}
 	if db.committed != nil && db.currentHead().Seq != headBefore.Seq {
 		db.committed()
 	}

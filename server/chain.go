@@ -1,0 +1,304 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/auth"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/storage"
+)
+
+// interceptors are what every call goes through, gRPC and HTTP alike (the
+// gateway calls the services through them too): one concern each, in the
+// order chain gives and explains.
+type interceptors struct {
+	log       *slog.Logger
+	validator *validation.Validator
+	guard     *guard
+	codec     *requestCodec
+	// reads is which reads of people and programs the audit trail records.
+	reads storage.ReadAudit
+	// metrics counts calls by method and code, with their latency; nil
+	// counts nothing (tests of the chain alone).
+	metrics *grpcprom.ServerMetrics
+}
+
+// chain is the unary and the stream interceptors, outermost first:
+//
+//  1. request id: every later concern (the log line, the reference of an
+//     internal error, the audit trail) names the call by it.
+//  2. log: one line per call, refused and panicking calls included, with
+//     the code the client sees.
+//  3. metrics: calls by method and code, and their latency, counted with
+//     the code the client sees, so outside the mapping of errors.
+//  4. error mapping (apperr.Status): the one place an error becomes a
+//     status; an internal error is masked behind the request id, its cause
+//     kept for the log.
+//  5. panic recovery: a panic becomes an internal error, which 4 masks.
+//  6. malformed requests (unary): the codec's note of a request that did
+//     not unmarshal is taken at once, so it is forgotten even for a call 7
+//     refuses (streamed messages are checked as they arrive, by 8).
+//  7. guard: authentication, the rate limit, authorization, the actor of
+//     the audit trail, and a peer's open pulls. Before validation: a caller
+//     who may not call learns nothing of what a request must hold.
+//  8. validation: a request that did not unmarshal (6), or breaks the
+//     schema's rules, is INVALID_ARGUMENT.
+//
+// The deadline of a call is not here: it is set by the tap handle
+// (deadlines), before the request is read.
+func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	unary := []grpc.UnaryServerInterceptor{ic.unaryRequestID, ic.unaryLog}
+	stream := []grpc.StreamServerInterceptor{ic.streamRequestID, ic.streamLog}
+	if ic.metrics != nil {
+		unary = append(unary, ic.metrics.UnaryServerInterceptor())
+		stream = append(stream, ic.metrics.StreamServerInterceptor())
+	}
+	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryTakeMalformed, ic.unaryGuard, ic.unaryValidate)
+	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamGuard, ic.streamValidate)
+	return unary, stream
+}
+
+// unary is the unary chain as one interceptor, for the gateway, which calls
+// handlers itself.
+func (ic *interceptors) unary() grpc.UnaryServerInterceptor {
+	chain, _ := ic.chain()
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		var next func(i int) grpc.UnaryHandler
+		next = func(i int) grpc.UnaryHandler {
+			if i == len(chain) {
+				return handler
+			}
+			return func(ctx context.Context, req any) (any, error) { return chain[i](ctx, req, info, next(i+1)) }
+		}
+		return next(0)(ctx, req)
+	}
+}
+
+// call is what the interceptors inside learn of a call for the log line
+// outside: its caller once authenticated (guard) and the error behind a
+// masked internal status (error mapping).
+type call struct {
+	caller string
+	cause  error
+}
+
+type callKey struct{}
+
+func callOf(ctx context.Context) *call {
+	if c, ok := ctx.Value(callKey{}).(*call); ok {
+		return c
+	}
+	return &call{} // no log interceptor outside: noted and dropped
+}
+
+// malformedKey carries why a unary request did not unmarshal from 6 to 8.
+type malformedKey struct{}
+
+// withRequestIDContext takes the caller's request id if it is sane, or
+// makes one, and returns it in the response header.
+func withRequestIDContext(ctx context.Context) context.Context {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(RequestIDHeader); len(v) > 0 && saneRequestID(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = newRequestID()
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// logCall logs an answered call. Internal errors are logged in full (the
+// cause the error mapping kept) under the reference the client was given.
+func (ic *interceptors) logCall(ctx context.Context, method string, start time.Time, err error) {
+	c := callOf(ctx)
+	st := status.Convert(err)
+	code := st.Code()
+	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", RequestID(ctx)}
+	if c.caller != "" {
+		attrs = append(attrs, "caller", c.caller)
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		attrs = append(attrs, "peer", p.Addr.String())
+	}
+	switch {
+	case code == codes.Internal || code == codes.Unknown:
+		cause := err
+		if c.cause != nil {
+			cause = c.cause
+		}
+		ic.log.Error("call failed", append(attrs, "err", cause)...)
+	case code != codes.OK:
+		ic.log.Info("call", append(attrs, "err", st.Message())...)
+	default:
+		ic.log.Debug("call", attrs...)
+	}
+}
+
+// mapError is the one mapping of errors to statuses, noting the cause of
+// an internal error it masks for the log.
+func mapError(ctx context.Context, err error) error {
+	st := apperr.Status(err, RequestID(ctx))
+	if st == nil {
+		return nil
+	}
+	if st.Code() == codes.Internal {
+		callOf(ctx).cause = err
+	}
+	return st.Err()
+}
+
+// recovered turns a panic into an error carrying the stack, for the log.
+func recovered(r any) error {
+	return fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+}
+
+// admit runs the guard and, for an admitted call, names its actor for the
+// audit trail: of its writes, and of its reads as ic.reads says. A peer's
+// calls read no records for anyone's eyes (sync serves stored entries,
+// sealed unless public), so they are not audited as reads.
+func (ic *interceptors) admit(ctx context.Context, method string, unknown bool) (context.Context, error) {
+	ctx, err := ic.guard.admit(ctx, method, unknown)
+	if err != nil {
+		return ctx, err
+	}
+	id, _ := auth.FromContext(ctx)
+	callOf(ctx).caller = id.String()
+	reads := ic.reads
+	if id.Kind == auth.KindPeer {
+		reads = storage.ReadsNotAudited
+	}
+	return storage.WithActor(ctx, storage.Actor{Name: id.String(), RequestID: RequestID(ctx), Action: method, Reads: reads}), nil
+}
+
+// The unary chain.
+
+func (ic *interceptors) unaryRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	return next(withRequestIDContext(ctx), req)
+}
+
+func (ic *interceptors) unaryLog(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	ctx = context.WithValue(ctx, callKey{}, &call{})
+	resp, err := next(ctx, req)
+	ic.logCall(ctx, info.FullMethod, start, err)
+	return resp, err
+}
+
+func (ic *interceptors) unaryMapErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	resp, err := next(ctx, req)
+	if err != nil {
+		return nil, mapError(ctx, err)
+	}
+	return resp, nil
+}
+
+func (ic *interceptors) unaryRecover(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, recovered(r)
+		}
+	}()
+	return next(ctx, req)
+}
+
+func (ic *interceptors) unaryTakeMalformed(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if err := ic.codec.take(req); err != nil {
+		ctx = context.WithValue(ctx, malformedKey{}, err)
+	}
+	return next(ctx, req)
+}
+
+func (ic *interceptors) unaryGuard(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	ctx, err := ic.admit(ctx, info.FullMethod, false)
+	if err != nil {
+		return nil, err
+	}
+	return next(ctx, req)
+}
+
+func (ic *interceptors) unaryValidate(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if err, ok := ctx.Value(malformedKey{}).(error); ok {
+		return nil, err
+	}
+	if m, ok := req.(proto.Message); ok {
+		if err := ic.validator.Check(m, ""); err != nil {
+			return nil, err
+		}
+	}
+	return next(ctx, req)
+}
+
+// The stream chain.
+
+func (ic *interceptors) streamRequestID(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return next(srv, &contextStream{ss, withRequestIDContext(ss.Context())})
+}
+
+func (ic *interceptors) streamLog(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	start := time.Now()
+	ctx := context.WithValue(ss.Context(), callKey{}, &call{})
+	err := next(srv, &contextStream{ss, ctx})
+	ic.logCall(ctx, info.FullMethod, start, err)
+	return err
+}
+
+func (ic *interceptors) streamMapErrors(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return mapError(ss.Context(), next(srv, ss))
+}
+
+func (ic *interceptors) streamRecover(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(r)
+		}
+	}()
+	return next(srv, ss)
+}
+
+// streamGuard admits the call and holds one of a peer's pulls while it
+// streams. grpc-go hands a call of a method no service registered
+// (unknownMethod, via grpc.UnknownServiceHandler) to the stream
+// interceptors without a service: srv is nil.
+func (ic *interceptors) streamGuard(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	ctx, err := ic.admit(ss.Context(), info.FullMethod, srv == nil)
+	if err != nil {
+		return err
+	}
+	if who, _ := auth.FromContext(ctx); who.Kind == auth.KindPeer {
+		release, err := ic.guard.pulls.acquire(who.String())
+		if err != nil {
+			ic.guard.refused(limitPulls)
+			return err
+		}
+		defer release()
+	}
+	return next(srv, &contextStream{ss, ctx})
+}
+
+func (ic *interceptors) streamValidate(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return next(srv, &validatingStream{ServerStream: ss, validator: ic.validator, codec: ic.codec})
+}
+
+// contextStream is a stream with the context the interceptors so far made.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }

@@ -1,0 +1,282 @@
+package server_test
+
+// Tests of the node's metrics (issue 14, point 1): /metrics in Prometheus
+// format, who may read it, what it counts, and the optional traces.
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/auth"
+	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/server"
+)
+
+// scrape reads url (a node's /metrics) with token, or none, and parses it.
+func scrape(t *testing.T, hc *http.Client, url, token string) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := get(t, hc, url, token)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d %s", url, code, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("GET %s: not the Prometheus text format: %v\n%s", url, err, body)
+	}
+	return families
+}
+
+func get(t *testing.T, hc *http.Client, url, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	mustf(t, err, "request %s", url)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	mustf(t, err, "GET %s", url)
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.Bytes()
+}
+
+// value is the value of the series of name whose labels include labels
+// (a counter's, a gauge's, or a histogram's count), and whether there is
+// one.
+func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	f, ok := families[name]
+	if !ok {
+		return 0, false
+	}
+series:
+	for _, m := range f.GetMetric() {
+		for k, v := range labels {
+			found := false
+			for _, l := range m.GetLabel() {
+				if l.GetName() == k && l.GetValue() == v {
+					found = true
+				}
+			}
+			if !found {
+				continue series
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func wantValue(t *testing.T, families map[string]*dto.MetricFamily, name string, labels map[string]string, want float64) {
+	t.Helper()
+	got, ok := value(families, name, labels)
+	if !ok || got != want {
+		t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
+	}
+}
+
+// TestMetricsCountCallsByMethodAndCode: after gRPC and HTTP calls, a
+// node's /metrics counts them by method and code, the HTTP ones (which the
+// gateway serves through the same interceptors) with the gRPC ones, with
+// their latency histograms, and shows the store's commits, the audit
+// trail's length and the open connections.
+func TestMetricsCountCallsByMethodAndCode(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	for range 2 {
+		_, err := tn.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: tn.parent()})
+		mustf(t, err, "ListAgreements")
+	}
+	_, err := tn.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: tn.parent() + "/agreements/none"})
+	wantCode(t, err, codes.NotFound, "GetAgreement of none")
+	_, err = tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "mou",
+		Agreement: &twinningv1.Agreement{DisplayName: "MoU", Kind: twinningv1.Agreement_KIND_MOU}})
+	mustf(t, err, "CreateAgreement")
+	for _, path := range []string{"/v1/provinces/cao-bang/agreements", "/v1/provinces/cao-bang/agreements/mou", "/v1/provinces/cao-bang/agreements/none"} {
+		tn.httpDo(t, http.MethodGet, path, "", nil)
+	}
+
+	m := scrape(t, http.DefaultClient, tn.BaseURL+"/metrics", tn.Token)
+	const svc = "provex.twinning.v1.TwinningService"
+	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_service": svc, "grpc_method": "ListAgreements", "grpc_code": "OK"}, 3)
+	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_service": svc, "grpc_method": "GetAgreement", "grpc_code": "OK"}, 1)
+	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_service": svc, "grpc_method": "GetAgreement", "grpc_code": "NotFound"}, 2)
+	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_service": svc, "grpc_method": "CreateAgreement", "grpc_code": "OK"}, 1)
+	wantValue(t, m, "grpc_server_handling_seconds", map[string]string{"grpc_service": svc, "grpc_method": "ListAgreements"}, 3)
+	wantValue(t, m, "grpc_server_handling_seconds", map[string]string{"grpc_service": svc, "grpc_method": "GetAgreement"}, 3)
+	if n, _ := value(m, "provex_store_commit_writes", nil); n < 1 {
+		t.Errorf("provex_store_commit_writes counts %v commits, want the create's at least", n)
+	}
+	if n, _ := value(m, "provex_store_commit_seconds", nil); n < 1 {
+		t.Errorf("provex_store_commit_seconds counts %v commits, want the create's at least", n)
+	}
+	if n, _ := value(m, "provex_audit_chain_length", nil); n < 1 {
+		t.Errorf("provex_audit_chain_length = %v, want the create's record at least", n)
+	}
+	if n, _ := value(m, "provex_open_connections", map[string]string{"listener": "gRPC"}); n < 1 {
+		t.Errorf("provex_open_connections{listener=gRPC} = %v, want the test's client's", n)
+	}
+	wantValue(t, m, "provex_rate_limit_refusals_total", map[string]string{"limit": "calls"}, 0)
+}
+
+// TestMetricsNeedAnAdminTokenOnTheAPIListener: on the API's HTTP listener
+// /metrics is for admin tokens: none is 401, a viewer's 403.
+func TestMetricsNeedAnAdminTokenOnTheAPIListener(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t, "cao-bang")
+	if code, body := get(t, http.DefaultClient, tn.BaseURL+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: HTTP %d %s, want 401", code, body)
+	}
+	viewer, err := tn.Srv.IssueToken(testCtx(t), auth.RoleViewer, "viewer", time.Time{})
+	mustf(t, err, "viewer token")
+	if code, body := get(t, http.DefaultClient, tn.BaseURL+"/metrics", viewer); code != http.StatusForbidden {
+		t.Errorf("/metrics with a viewer token: HTTP %d %s, want 403", code, body)
+	}
+	if code, body := get(t, http.DefaultClient, tn.BaseURL+"/metrics", "pvx_not-a-token"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics with a bad token: HTTP %d %s, want 401", code, body)
+	}
+	scrape(t, http.DefaultClient, tn.BaseURL+"/metrics", tn.Token)
+}
+
+// TestMetricsOnTheirOwnListener: with MetricsAddr, /metrics is served
+// there without a token, and no longer on the API's listener.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
+	tn := startNodeWith(t, "cao-bang", t.TempDir(), func(c *server.Config) { c.MetricsAddr = "127.0.0.1:0" })
+	_, err := tn.Node.GetNodeInfo(testCtx(t), &nodev1.GetNodeInfoRequest{})
+	mustf(t, err, "GetNodeInfo")
+	m := scrape(t, http.DefaultClient, "http://"+tn.Srv.MetricsAddr()+"/metrics", "")
+	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_method": "GetNodeInfo", "grpc_code": "OK"}, 1)
+	if code, body := get(t, http.DefaultClient, tn.BaseURL+"/metrics", tn.Token); code != http.StatusNotFound {
+		t.Errorf("/metrics on the API's listener with MetricsAddr set: HTTP %d %s, want 404", code, body)
+	}
+}
+
+// TestMetricsCountRateLimitRefusals: every call a caller's rate limit, or
+// the shared one of bad credentials, refuses is counted, and only those.
+func TestMetricsCountRateLimitRefusals(t *testing.T) {
+	t.Parallel()
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) {
+		c.Limits = server.Limits{RatePerSecond: 1, Burst: 3}
+		c.MetricsAddr = "127.0.0.1:0"
+	})
+	c := dialAs(t, tn.Srv.GRPCAddr(), issue(t, tn, auth.RoleViewer))
+	refused := 0
+	for range 10 {
+		_, err := c.Twinning.ListAgreements(testCtx(t), &twinningv1.ListAgreementsRequest{Parent: "provinces/-"})
+		switch status.Code(err) {
+		case codes.OK:
+		case codes.ResourceExhausted:
+			refused++
+		default:
+			t.Fatalf("ListAgreements: %v", err)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no call was refused: the test exercises nothing")
+	}
+	forger := dialAs(t, tn.Srv.GRPCAddr(), "pvx_forged")
+	badRefused := 0
+	for range 10 {
+		_, err := forger.Twinning.ListAgreements(testCtx(t), &twinningv1.ListAgreementsRequest{Parent: "provinces/-"})
+		switch status.Code(err) {
+		case codes.Unauthenticated:
+		case codes.ResourceExhausted:
+			badRefused++
+		default:
+			t.Fatalf("ListAgreements with a forged token: %v", err)
+		}
+	}
+	if badRefused == 0 {
+		t.Fatal("no call with bad credentials was refused: the test exercises nothing")
+	}
+	m := scrape(t, http.DefaultClient, "http://"+tn.Srv.MetricsAddr()+"/metrics", "")
+	wantValue(t, m, "provex_rate_limit_refusals_total", map[string]string{"limit": "calls"}, float64(refused))
+	wantValue(t, m, "provex_rate_limit_refusals_total", map[string]string{"limit": "bad_credentials"}, float64(badRefused))
+	wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_method": "ListAgreements", "grpc_code": "ResourceExhausted"}, float64(refused+badRefused))
+}
+
+// TestMetricsShowSyncOfAFederation: after cao-bang writes, the ministry's
+// metrics show the entries it applied, cao-bang's log applied up to its
+// head with no lag, and a recent contact with its peer.
+func TestMetricsShowSyncOfAFederation(t *testing.T) {
+	t.Parallel()
+	p := newPair(t, server.Limits{})
+	cb := p.start("cao-bang")
+	mofa := p.start(resource.Ministry)
+	ctx := testCtx(t)
+	_, err := cb.api.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: "mou",
+		Agreement: &twinningv1.Agreement{DisplayName: "MoU", Kind: twinningv1.Agreement_KIND_MOU}})
+	mustf(t, err, "CreateAgreement")
+	own := scrape(t, cb.http, "http://"+cb.srv.HTTPAddr()+"/metrics", cb.token)
+	head, ok := value(own, "provex_sync_origin_applied_seq", map[string]string{"origin": "cao-bang"})
+	if !ok || head < 1 {
+		t.Fatalf("cao-bang's own log is at %v (present %v)", head, ok)
+	}
+	url := "http://" + mofa.srv.HTTPAddr() + "/metrics"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m := scrape(t, mofa.http, url, mofa.token)
+		seq, _ := value(m, "provex_sync_origin_applied_seq", map[string]string{"origin": "cao-bang"})
+		if seq >= head {
+			if n, _ := value(m, "provex_sync_entries_applied_total", nil); n < head {
+				t.Errorf("provex_sync_entries_applied_total = %v, want cao-bang's %v entries at least", n, head)
+			}
+			wantValue(t, m, "provex_sync_origin_lag_entries", map[string]string{"origin": "cao-bang"}, 0)
+			if age, ok := value(m, "provex_sync_peer_last_contact_age_seconds", map[string]string{"peer": "cao-bang"}); !ok || age < 0 || age > 60 {
+				t.Errorf("provex_sync_peer_last_contact_age_seconds{peer=cao-bang} = %v (present %v), want a recent contact", age, ok)
+			}
+			wantValue(t, m, "provex_sync_entries_rejected_total", nil, 0)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ministry's metrics show cao-bang's log at %v, not %v, after 20s", seq, head)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTracingSpansOfGRPCCalls: with a trace exporter, every gRPC call
+// served is a span named after its method; without one (the default)
+// nothing is traced, which the other tests run.
+func TestTracingSpansOfGRPCCalls(t *testing.T) {
+	t.Parallel()
+	spans := keptSpans{tracetest.NewInMemoryExporter()}
+	tn := startNodeWith(t, "cao-bang", t.TempDir(), func(c *server.Config) { c.TraceExporter = spans })
+	_, err := tn.Node.GetNodeInfo(testCtx(t), &nodev1.GetNodeInfoRequest{})
+	mustf(t, err, "GetNodeInfo")
+	tn.Stop(t) // flushes the spans
+	for _, s := range spans.GetSpans() {
+		if s.Name == "provex.node.v1.NodeService/GetNodeInfo" {
+			return
+		}
+	}
+	t.Errorf("no span of GetNodeInfo among %d: %v", len(spans.GetSpans()), spans.GetSpans().Snapshots())
+}
+
+// keptSpans keeps the spans when the node shuts its exporter down, which
+// the in-memory exporter's Shutdown would drop.
+type keptSpans struct{ *tracetest.InMemoryExporter }
+
+func (keptSpans) Shutdown(context.Context) error { return nil }
