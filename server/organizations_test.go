@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/provex/provex/client"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 )
 
@@ -246,4 +249,34 @@ func TestSummaryCountsDistinct(t *testing.T) {
 	}
 	_, err = national.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", CountDistinct: []string{"kind", "kind"}})
 	wantInvalid(t, err, "count_distinct twice", "count_distinct[1]")
+}
+
+// TestEmptyReferenceElements: an empty element of a list of references
+// names no record, so it is INVALID_ARGUMENT on that element like any
+// other malformed name (a project "funded by" an empty organisation would
+// otherwise be stored, match organizations:* and be in the "unset" group
+// of a summary by organisation), and nothing is written. The same holds
+// for every repeated field with a rule: a delegation's agreements, an
+// incident's notify_provinces.
+func TestEmptyReferenceElements(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	org := tn.parent() + "/organizations/adb"
+	_, err := tn.Investment.CreateProject(ctx, &investmentv1.CreateProjectRequest{Parent: tn.parent(), ProjectId: "empty",
+		Project: &investmentv1.Project{DisplayName: "Empty", Kind: investmentv1.Project_KIND_ODA, Organizations: []string{org, ""}}})
+	wantInvalid(t, err, "a project naming an empty organisation", "project.organizations[1]")
+	_, err = tn.Investment.GetProject(ctx, &investmentv1.GetProjectRequest{Name: tn.parent() + "/projects/empty"})
+	wantCode(t, err, codes.NotFound, "the refused project")
+
+	p, err := tn.Investment.CreateProject(ctx, &investmentv1.CreateProjectRequest{Parent: tn.parent(), ProjectId: "road",
+		Project: &investmentv1.Project{DisplayName: "Road", Kind: investmentv1.Project_KIND_ODA, Organizations: []string{org}}})
+	mustf(t, err, "create a project naming the ADB")
+	p.Organizations = []string{""}
+	_, err = tn.Investment.UpdateProject(ctx, &investmentv1.UpdateProjectRequest{Project: p})
+	wantInvalid(t, err, "an update to an empty organisation", "project.organizations[0]")
+
+	_, err = tn.Twinning.CreateDelegation(ctx, &twinningv1.CreateDelegationRequest{Parent: tn.parent(),
+		Delegation: &twinningv1.Delegation{DisplayName: "Visit", Direction: twinningv1.Delegation_DIRECTION_INCOMING, Countries: []string{"CN"},
+			StartDate: date(2024, 5, 2), Agreements: []string{""}}})
+	wantInvalid(t, err, "a delegation under an empty agreement", "delegation.agreements[0]")
 }

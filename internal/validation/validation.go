@@ -178,11 +178,11 @@ func (v *Validator) walk(msg protoreflect.Message, path string, report func(stri
 		name := path + string(rf.fd.Name())
 		if rf.fd.IsList() {
 			list := msg.Get(rf.fd).List()
+			// An empty element is checked too: unlike an empty scalar
+			// reference ("none"), it names nothing a list could hold.
 			for i := range list.Len() {
-				if s := list.Get(i).String(); s != "" {
-					if err := rf.rule(s); err != nil {
-						report(fmt.Sprintf("%s[%d]", name, i), err)
-					}
+				if err := rf.rule(list.Get(i).String()); err != nil {
+					report(fmt.Sprintf("%s[%d]", name, i), err)
 				}
 			}
 			continue
