@@ -79,7 +79,7 @@ func TestFormerProvince(t *testing.T) {
 	check(db, "written")
 	db.Close()
 
-	// Back before the migration: no column, the records' states keep the
+	// Back before migration 17 (and 18, which follows it): no column, the records' states keep the
 	// field (as a node holds what came from a newer peer).
 	raw, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
@@ -89,7 +89,7 @@ func TestFormerProvince(t *testing.T) {
 	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(sqlite.UndoMigration17() + fmt.Sprintf("DELETE FROM reindex; PRAGMA user_version = %d", version-1)); err != nil {
+	if _, err := raw.Exec(sqlite.UndoMigration18() + sqlite.UndoMigration17() + fmt.Sprintf("DELETE FROM reindex; PRAGMA user_version = %d", version-2)); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()

@@ -226,7 +226,7 @@ func TestSearchTextOfOldRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(UndoMigration17() + UndoMigration15() + UndoMigration12() + "PRAGMA user_version = 11"); err != nil {
+	if _, err := raw.Exec(UndoMigration18() + UndoMigration17() + UndoMigration15() + UndoMigration12() + "PRAGMA user_version = 11"); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
@@ -287,12 +287,30 @@ func TestSearchReadsTheWordsIndex(t *testing.T) {
 	}
 }
 
+// UndoMigration18 returns the SQL that takes a database back from schema 18
+// (the agreement procedure: agreement_opinions and the agreements' new
+// column and indexes), for tests that stand at an older schema and have the
+// migrations applied again. Run it before UndoMigration17.
+func UndoMigration18() string {
+	return `DROP TABLE agreement_opinions; DROP TABLE agreement_opinions_words;
+DROP INDEX agreements_consultation_due; DROP INDEX agreements_report_due;
+DROP INDEX agreements_consultation_requested_date; ALTER TABLE agreements DROP COLUMN consultation_requested_date;
+`
+}
+
+// since18 are the kinds whose tables migration 18 creates: the undo of an
+// earlier migration leaves them alone, UndoMigration18 having dropped them.
+var since18 = map[*resource.Kind]bool{resource.AgreementOpinions: true}
+
 // UndoMigration17 returns the SQL that takes a database back from schema 17
 // (the former_province columns), for tests that stand at an older schema
 // and have the migrations applied again.
 func UndoMigration17() string {
 	var undo strings.Builder
 	for _, k := range resource.Kinds() {
+		if since18[k] {
+			continue
+		}
 		fmt.Fprintf(&undo, "DROP INDEX %s_former_province; ALTER TABLE %s DROP COLUMN former_province;\n", k.Table(), k.Table())
 	}
 	return undo.String()
@@ -312,6 +330,9 @@ func UndoMigration12() string {
 	later := map[*resource.Kind]bool{resource.IncidentAcknowledgements: true, resource.InformationRequests: true, resource.InformationResponses: true}
 	var undo strings.Builder
 	for _, k := range resource.Kinds() {
+		if since18[k] {
+			continue
+		}
 		if later[k] {
 			fmt.Fprintf(&undo, "DROP TABLE %s; DROP TABLE %s_words;\n", k.Table(), k.Table())
 			continue
