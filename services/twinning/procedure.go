@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -68,18 +69,19 @@ var phases = []phase{
 		items: (*Server).overdueOpinions,
 	},
 	{
-		// Unreported (report_date unset, stored 0) and signed on or after 1
-		// July 2021: the live report_date 0 entries of
-		// agreements_report_due (delete_time, report_date, signed_date),
-		// filtered on their signed_date without reading the agreements.
+		// Unreported (report_date unset, stored 0), signed on or after 1
+		// July 2021, and under the procedure (consultation.state is not
+		// NOT_REQUIRED): the live report_date 0 entries of
+		// agreements_report_due (delete_time, report_date, signed_date,
+		// consultation_state), filtered without reading the agreements.
 		// Those signed in the last 15 days are candidates too: bounding
 		// signed_date on both sides makes the planner prefer the
 		// signed_date index and sort, reading every signed agreement.
 		name: "reports",
 		filter: func(time.Time) string {
-			return fmt.Sprintf("report_date < 1900 AND signed_date >= %s", lawInForce.Format(time.DateOnly))
+			return fmt.Sprintf("report_date < 1900 AND signed_date >= %s AND consultation.state != NOT_REQUIRED", lawInForce.Format(time.DateOnly))
 		},
-		order: "report_date, signed_date",
+		order: "report_date, signed_date, consultation.state",
 		items: func(_ *Server, _ context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error) {
 			return overdueReport(a, today), nil
 		},
@@ -180,8 +182,13 @@ func (s *Server) ListOverdueAgreementDeadlines(ctx context.Context, req *twinnin
 		after = nil
 		if limit -= len(page.Records); limit == 0 && i+1 < len(todo) {
 			// The page is full: the next starts the next phase, before
-			// the first key of its order.
-			resp.NextPageToken = pagetoken.Encode(&storage.Cursor{Values: []any{int64(-1), int64(-1)}, Row: 0}, fingerprint(req, todo[i+1].name))
+			// the first key of its order (every key is a date or an enum,
+			// never negative).
+			start := &storage.Cursor{}
+			for range strings.Split(todo[i+1].order, ",") {
+				start.Values = append(start.Values, int64(-1))
+			}
+			resp.NextPageToken = pagetoken.Encode(start, fingerprint(req, todo[i+1].name))
 			return resp, nil
 		}
 	}
@@ -290,10 +297,14 @@ func (s *Server) overdueOpinions(ctx context.Context, a *twinningv1.Agreement, t
 }
 
 // overdueReport returns a's report if it is past due: signed (on or after
-// the law took effect), unreported, and 15 days gone since.
+// the law took effect), unreported, and 15 days gone since. An agreement
+// whose consultation is NOT_REQUIRED is outside the procedure of the
+// provincial level (a department's document with a business, say, under
+// Decree 64/2021 [U]) and owes no report to the Prime Minister.
 func overdueReport(a *twinningv1.Agreement, today time.Time) []*twinningv1.OverdueDeadline {
 	signed, ok := lastDay(a.GetSignedDate())
-	if !ok || a.GetReportDate() != nil || firstDay(a.GetSignedDate()).Before(lawInForce) {
+	if !ok || a.GetReportDate() != nil || firstDay(a.GetSignedDate()).Before(lawInForce) ||
+		a.GetConsultation().GetState() == twinningv1.Agreement_CONSULTATION_STATE_NOT_REQUIRED {
 		return nil
 	}
 	if due := signed.AddDate(0, 0, reportDays); due.Before(today) {

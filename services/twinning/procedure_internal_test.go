@@ -24,7 +24,8 @@ func day(y, m, d int32) *typev1.Date { return &typev1.Date{Year: y, Month: m, Da
 // on Monday 23 February are due today and are not. A report of an
 // agreement signed on 16 February was due on 3 March; one signed on 17
 // February is due today. An agreement signed before the law took effect
-// owes no report; one known only by its month counts from the month's last
+// owes no report, nor one outside the procedure (consultation
+// NOT_REQUIRED); one known only by its month counts from the month's last
 // day.
 func TestOverdueOnTheDayAfterTheDeadline(t *testing.T) {
 	ctx := context.Background()
@@ -50,6 +51,8 @@ func TestOverdueOnTheDayAfterTheDeadline(t *testing.T) {
 	put(resource.Agreements, "provinces/lang-son/agreements/signed-16", &twinningv1.Agreement{DisplayName: "signed 16 Feb", SignedDate: day(2026, 2, 16)})
 	put(resource.Agreements, "provinces/lang-son/agreements/signed-17", &twinningv1.Agreement{DisplayName: "signed 17 Feb", SignedDate: day(2026, 2, 17)})
 	put(resource.Agreements, "provinces/lang-son/agreements/signed-2020", &twinningv1.Agreement{DisplayName: "before the law", SignedDate: day(2020, 5, 4)})
+	put(resource.Agreements, "provinces/lang-son/agreements/outside", &twinningv1.Agreement{DisplayName: "a department's MoU with a business", SignedDate: day(2026, 2, 2),
+		Consultation: &twinningv1.Agreement_Consultation{State: twinningv1.Agreement_CONSULTATION_STATE_NOT_REQUIRED}})
 	put(resource.Agreements, "provinces/lang-son/agreements/signed-jan", &twinningv1.Agreement{DisplayName: "January", SignedDate: day(2026, 1, 0)})
 
 	s := New(&collection.Node{Store: db, Member: "lang-son"})

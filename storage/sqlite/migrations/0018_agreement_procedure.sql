@@ -10,7 +10,8 @@
 -- agreements_consultation_due seeks the agreements still awaiting
 -- opinions (consultation_state = REQUESTED) asked on or before a day;
 -- agreements_report_due seeks the live unreported ones (delete_time and
--- report_date 0) and yields them in signing order. Each gives the rows in
+-- report_date 0) and yields them in signing order, with the consultation
+-- state that says whether they owe a report. Each gives the rows in
 -- the order the view asks, so the planner prefers it to walking every live
 -- agreement, with or without statistics. Agreements stored before this version are
 -- re-indexed to fill the new column.
@@ -43,6 +44,6 @@ CREATE TABLE IF NOT EXISTS agreement_opinions_words (word TEXT NOT NULL, record 
 ALTER TABLE agreements ADD COLUMN consultation_requested_date INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX agreements_consultation_requested_date ON agreements (consultation_requested_date);
 CREATE INDEX agreements_consultation_due ON agreements (consultation_state, consultation_requested_date);
-CREATE INDEX agreements_report_due ON agreements (delete_time, report_date, signed_date);
+CREATE INDEX agreements_report_due ON agreements (delete_time, report_date, signed_date, consultation_state);
 
 INSERT OR IGNORE INTO reindex (kind) VALUES ('agreements');

@@ -111,7 +111,8 @@ type TwinningServiceClient interface {
 	// with the working-day calendar of README.md ("Deadlines"). Only
 	// agreements whose consultation.state is REQUESTED owe opinions; reports
 	// are owed for agreements signed from 1 July 2021, when the law took
-	// effect. Paged by agreement: a page may hold fewer items than page_size,
+	// effect, unless their consultation.state is NOT_REQUIRED (outside the
+	// procedure of the provincial level). Paged by agreement: a page may hold fewer items than page_size,
 	// or none, and still have a next page.
 	ListOverdueAgreementDeadlines(ctx context.Context, in *ListOverdueAgreementDeadlinesRequest, opts ...grpc.CallOption) (*ListOverdueAgreementDeadlinesResponse, error)
 	// How many opinions and reports are overdue, by province, as
@@ -502,7 +503,8 @@ type TwinningServiceServer interface {
 	// with the working-day calendar of README.md ("Deadlines"). Only
 	// agreements whose consultation.state is REQUESTED owe opinions; reports
 	// are owed for agreements signed from 1 July 2021, when the law took
-	// effect. Paged by agreement: a page may hold fewer items than page_size,
+	// effect, unless their consultation.state is NOT_REQUIRED (outside the
+	// procedure of the provincial level). Paged by agreement: a page may hold fewer items than page_size,
 	// or none, and still have a next page.
 	ListOverdueAgreementDeadlines(context.Context, *ListOverdueAgreementDeadlinesRequest) (*ListOverdueAgreementDeadlinesResponse, error)
 	// How many opinions and reports are overdue, by province, as
