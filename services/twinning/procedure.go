@@ -50,6 +50,10 @@ type phase struct {
 	order  string
 	// items are the deadlines of a candidate passed unmet today.
 	items func(s *Server, ctx context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error)
+	// notLate, when set, filters exactly the candidates without a
+	// deadline passed today; every other candidate has one deadline of the
+	// phase passed, so that they are counted without being read.
+	notLate func(today time.Time) string
 }
 
 var phases = []phase{
@@ -80,6 +84,16 @@ var phases = []phase{
 		name: "reports",
 		filter: func(time.Time) string {
 			return fmt.Sprintf("report_date < 1900 AND signed_date >= %s AND consultation.state != NOT_REQUIRED", lawInForce.Format(time.DateOnly))
+		},
+		// The candidates not yet late: signed too recently (the filter
+		// compares partial dates as overdueReport does). The reports are
+		// counted in SQL, from agreements_report_due alone, as the
+		// candidates less these: a signed_date bounded on both sides in
+		// one filter would make the planner read the signed_date index and
+		// every row it names instead.
+		notLate: func(today time.Time) string {
+			return fmt.Sprintf("report_date < 1900 AND signed_date >= %s AND consultation.state != NOT_REQUIRED AND NOT signed_date <= %s",
+				lawInForce.Format(time.DateOnly), today.AddDate(0, 0, -reportDays-1).Format(time.DateOnly))
 		},
 		order: "report_date, signed_date, consultation.state",
 		items: func(_ *Server, _ context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error) {
@@ -195,9 +209,12 @@ func (s *Server) ListOverdueAgreementDeadlines(ctx context.Context, req *twinnin
 	return resp, nil
 }
 
-// SummarizeOverdueAgreementDeadlines reads every candidate of each phase, a
-// page at a time: the agreements with a deadline passed (or an opinion in
-// but not yet marked received), not every agreement.
+// SummarizeOverdueAgreementDeadlines counts the late reports in SQL
+// (Store.Summarize by province over agreements_report_due, which holds
+// every column the filters and the grouping read) and reads the candidates
+// of the opinions, a page at a time: the agreements still awaiting
+// opinions past their deadline, whose MOFA opinion is looked up in
+// another table.
 func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *twinningv1.SummarizeOverdueAgreementDeadlinesRequest) (*twinningv1.SummarizeOverdueAgreementDeadlinesResponse, error) {
 	province, err := resource.ParseParent(req.GetParent(), true)
 	if err != nil {
@@ -206,7 +223,33 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 	today := workdays.Day(s.now().In(vietnam))
 	counts := map[string]*twinningv1.ProvinceOverdueCount{}
 	resp := &twinningv1.SummarizeOverdueAgreementDeadlinesResponse{}
+	count := func(province string) *twinningv1.ProvinceOverdueCount {
+		c := counts[province]
+		if c == nil {
+			c = &twinningv1.ProvinceOverdueCount{Province: province}
+			counts[province] = c
+		}
+		return c
+	}
 	for _, p := range phases {
+		if p.notLate != nil {
+			for sign, f := range map[int32]string{1: p.filter(today), -1: p.notLate(today)} {
+				expr, err := filter.Parse(f, resource.Agreements.Schema)
+				if err != nil {
+					return nil, err
+				}
+				rows, err := s.store.Summarize(ctx, storage.SummaryQuery{Kind: resource.Agreements, Province: province, Filter: expr, Dims: []storage.Dim{{}}, Now: today})
+				if err != nil {
+					return nil, err
+				}
+				for _, r := range rows {
+					p, _ := r.Keys[0].(string)
+					count(p).OverdueReports += sign * int32(r.Count)
+					resp.OverdueReports += sign * int32(r.Count)
+				}
+			}
+			continue
+		}
 		q, err := p.query(province, today)
 		if err != nil {
 			return nil, err
@@ -223,18 +266,8 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 					return nil, err
 				}
 				for _, it := range items {
-					c := counts[it.GetProvince()]
-					if c == nil {
-						c = &twinningv1.ProvinceOverdueCount{Province: it.GetProvince()}
-						counts[it.GetProvince()] = c
-					}
-					if it.GetDeadline() == twinningv1.Deadline_DEADLINE_REPORT {
-						c.OverdueReports++
-						resp.OverdueReports++
-					} else {
-						c.OverdueOpinions++
-						resp.OverdueOpinions++
-					}
+					count(it.GetProvince()).OverdueOpinions++
+					resp.OverdueOpinions++
 				}
 			}
 			if page.Next == nil {

@@ -11,7 +11,8 @@
 -- opinions (consultation_state = REQUESTED) asked on or before a day;
 -- agreements_report_due seeks the live unreported ones (delete_time and
 -- report_date 0) and yields them in signing order, with the consultation
--- state that says whether they owe a report. Each gives the rows in
+-- state that says whether they owe a report and the province they are
+-- counted by: the overdue reports are counted from it alone. Each gives the rows in
 -- the order the view asks, so the planner prefers it to walking every live
 -- agreement, with or without statistics. Agreements stored before this version are
 -- re-indexed to fill the new column.
@@ -44,6 +45,6 @@ CREATE TABLE IF NOT EXISTS agreement_opinions_words (word TEXT NOT NULL, record 
 ALTER TABLE agreements ADD COLUMN consultation_requested_date INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX agreements_consultation_requested_date ON agreements (consultation_requested_date);
 CREATE INDEX agreements_consultation_due ON agreements (consultation_state, consultation_requested_date);
-CREATE INDEX agreements_report_due ON agreements (delete_time, report_date, signed_date, consultation_state);
+CREATE INDEX agreements_report_due ON agreements (delete_time, report_date, signed_date, consultation_state, province);
 
 INSERT OR IGNORE INTO reindex (kind) VALUES ('agreements');
