@@ -9,6 +9,7 @@
 //	go run ./bench sealing                      Create of public, national and restricted records
 //	go run ./bench propagation                  write-to-everywhere latency on 35 nodes
 //	go run ./bench summary [-records 1000000]   national summaries over many records
+//	go run ./bench overdue [-records 3500000]   the overdue views of the agreement procedure over many records
 //	go run ./bench search [-records 1000000]    SearchRecords with case and diacritic folding over many records
 //	go run ./bench soak [-duration 1m]          three node processes under mixed load: RSS, files, goroutines, errors
 //	go run ./bench reads                        Get and List of public and national records (audited reads)
@@ -40,7 +41,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|search|catchup|restore|manifest|propagation|summary|security|sealing|soak|reads|gateway|memory [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|search|catchup|restore|manifest|propagation|summary|overdue|security|sealing|soak|reads|gateway|memory [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -63,6 +64,8 @@ func main() {
 		err = runSearch(os.Args[2:])
 	case "summary":
 		err = runSummary(os.Args[2:])
+	case "overdue":
+		err = runOverdue(os.Args[2:])
 	case "sealing":
 		err = runSealing(os.Args[2:])
 	case "soak":
