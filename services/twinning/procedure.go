@@ -50,10 +50,10 @@ type phase struct {
 	order  string
 	// items are the deadlines of a candidate passed unmet today.
 	items func(s *Server, ctx context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error)
-	// notLate, when set, filters exactly the candidates without a
-	// deadline passed today; every other candidate has one deadline of the
-	// phase passed, so that they are counted without being read.
-	notLate func(today time.Time) string
+	// counted: filter matches exactly the agreements with a deadline of
+	// the phase passed unmet today, one each, so that they are counted
+	// without being read.
+	counted bool
 }
 
 var phases = []phase{
@@ -73,29 +73,21 @@ var phases = []phase{
 		items: (*Server).overdueOpinions,
 	},
 	{
-		// Unreported (report_date unset, stored 0), signed on or after 1
-		// July 2021, and under the procedure (consultation.state is not
-		// NOT_REQUIRED): the live report_date 0 entries of
-		// agreements_report_due (delete_time, report_date, signed_date,
-		// consultation_state), filtered without reading the agreements.
-		// Those signed in the last 15 days are candidates too: bounding
-		// signed_date on both sides makes the planner prefer the
-		// signed_date index and sort, reading every signed agreement.
+		// Unreported (report_date unset, stored 0: "< 0001" compiles to an
+		// equality), signed from 1 July 2021 to 16 days before today, and
+		// under the procedure (consultation.state is not NOT_REQUIRED): a
+		// seek in agreements_report_due (delete_time, report_date,
+		// signed_date, consultation_state, province), which holds every
+		// column read. Every agreement this matches has its report overdue
+		// (the filter compares partial dates as overdueReport does), so
+		// the reports are counted in SQL, without reading the agreements.
 		name: "reports",
-		filter: func(time.Time) string {
-			return fmt.Sprintf("report_date < 1900 AND signed_date >= %s AND consultation.state != NOT_REQUIRED", lawInForce.Format(time.DateOnly))
-		},
-		// The candidates not yet late: signed too recently (the filter
-		// compares partial dates as overdueReport does). The reports are
-		// counted in SQL, from agreements_report_due alone, as the
-		// candidates less these: a signed_date bounded on both sides in
-		// one filter would make the planner read the signed_date index and
-		// every row it names instead.
-		notLate: func(today time.Time) string {
-			return fmt.Sprintf("report_date < 1900 AND signed_date >= %s AND consultation.state != NOT_REQUIRED AND NOT signed_date <= %s",
+		filter: func(today time.Time) string {
+			return fmt.Sprintf("report_date < 0001 AND signed_date >= %s AND signed_date <= %s AND consultation.state != NOT_REQUIRED",
 				lawInForce.Format(time.DateOnly), today.AddDate(0, 0, -reportDays-1).Format(time.DateOnly))
 		},
-		order: "report_date, signed_date, consultation.state",
+		counted: true,
+		order:   "report_date, signed_date, consultation.state",
 		items: func(_ *Server, _ context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error) {
 			return overdueReport(a, today), nil
 		},
@@ -232,21 +224,19 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 		return c
 	}
 	for _, p := range phases {
-		if p.notLate != nil {
-			for sign, f := range map[int32]string{1: p.filter(today), -1: p.notLate(today)} {
-				expr, err := filter.Parse(f, resource.Agreements.Schema)
-				if err != nil {
-					return nil, err
-				}
-				rows, err := s.store.Summarize(ctx, storage.SummaryQuery{Kind: resource.Agreements, Province: province, Filter: expr, Dims: []storage.Dim{{}}, Now: today})
-				if err != nil {
-					return nil, err
-				}
-				for _, r := range rows {
-					p, _ := r.Keys[0].(string)
-					count(p).OverdueReports += sign * int32(r.Count)
-					resp.OverdueReports += sign * int32(r.Count)
-				}
+		if p.counted {
+			expr, err := filter.Parse(p.filter(today), resource.Agreements.Schema)
+			if err != nil {
+				return nil, err
+			}
+			rows, err := s.store.Summarize(ctx, storage.SummaryQuery{Kind: resource.Agreements, Province: province, Filter: expr, Dims: []storage.Dim{{}}, Now: today})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rows {
+				p, _ := r.Keys[0].(string)
+				count(p).OverdueReports += int32(r.Count)
+				resp.OverdueReports += int32(r.Count)
 			}
 			continue
 		}
