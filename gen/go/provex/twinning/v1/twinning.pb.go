@@ -765,8 +765,10 @@ func (x *Partnership) GetDeleteTime() *timestamppb.Timestamp {
 // foreign_parties.subdivision (has ':': the ISO 3166-2 subdivision of any
 // foreign party, e.g. foreign_parties.subdivision:CN-GX for agreements with
 // Guangxi localities), signed_date, effective_date, expiry_date,
-// consultation.state, report_date, partnership, display_name, create_time,
-// update_time.
+// consultation.state, consultation.requested_date, report_date, partnership,
+// display_name, create_time, update_time. The deadlines of its procedure
+// (Law 70/2020) are not fields: TwinningService.ListOverdueAgreementDeadlines
+// computes them when read.
 type Agreement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// provinces/{province}/agreements/{agreement}.
