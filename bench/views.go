@@ -52,7 +52,7 @@ func runViews(args []string) error {
 		return err
 	}
 	defer conn.Close()
-	border, national := borderv1.NewBorderServiceClient(conn), nationalv1.NewNationalServiceClient(conn)
+	border, national, twinning := borderv1.NewBorderServiceClient(conn), nationalv1.NewNationalServiceClient(conn), twinningv1.NewTwinningServiceClient(conn)
 
 	type view struct {
 		name string
@@ -76,8 +76,20 @@ func runViews(args []string) error {
 			return len(r.GetStatuses()), err
 		}},
 	}
+	for _, parent := range []string{"provinces/-", "provinces/cao-bang"} {
+		for _, d := range []twinningv1.Deadline{twinningv1.Deadline_DEADLINE_UNSPECIFIED, twinningv1.Deadline_DEADLINE_MOFA_OPINION, twinningv1.Deadline_DEADLINE_REPORT} {
+			views = append(views, view{fmt.Sprintf("overdue agreement deadlines (%s), %s, page of 50", d, parent), func() (int, error) {
+				r, err := twinning.ListOverdueAgreementDeadlines(ctx, &twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: parent, Deadline: d, PageSize: 50})
+				return len(r.GetOverdueDeadlines()), err
+			}})
+		}
+		views = append(views, view{"overdue opinions and reports counted by province, " + parent, func() (int, error) {
+			r, err := twinning.SummarizeOverdueAgreementDeadlines(ctx, &twinningv1.SummarizeOverdueAgreementDeadlinesRequest{Parent: parent})
+			return int(r.GetOverdueReports() + r.GetOverdueOpinions()), err
+		}})
+	}
 	fmt.Printf("Workflow views on the ministry's node over %d records of 35 members, %d queries each, concurrency 1:\n\n", *records, *queries)
-	fmt.Printf("| view | items on the page | p50 ms | p99 ms |\n|---|---|---|---|\n")
+	fmt.Printf("| view | items on the page (counts: overdue in all) | p50 ms | p99 ms |\n|---|---|---|---|\n")
 	for _, v := range views {
 		var items int
 		r := measureN(*queries, func() error {
@@ -112,7 +124,8 @@ const (
 // nationalRecord's records, incidents that notify the next two provinces,
 // their acknowledgements (70% and 60% of them), the ministry's requests
 // for information to five provinces each and the provinces' answers (80%),
-// and agreements going through the Law 70/2020 procedure.
+// and agreements going through the Law 70/2020 procedure, with the
+// ministry's opinions on some of the drafts.
 func workflowRecord(member string, memberIndex, i int) proto.Message {
 	provinces := resource.Provinces()
 	r := rand.New(rand.NewPCG(uint64(i), uint64(memberIndex)+1000))
@@ -155,6 +168,15 @@ func workflowRecord(member string, memberIndex, i int) proto.Message {
 			Question: "Vessels and incidents of the quarter, with measures taken.", Provinces: addressed,
 			DueTime: timestamppb.New(t.AddDate(0, 0, 30)), Visibility: public}
 		return m // the ministry's own records are stamped by its write path
+	case member == resource.Ministry && slot == slotAcknowledgeFirst:
+		// The ministry's opinion on a province's draft agreement (slot 13
+		// a little earlier), for 70% of those waiting for one.
+		q, j := provinces[(i/20)%n].Slug, i-5
+		if draftAgreement(j, (i/20)%n) && r.IntN(100) < 70 {
+			return &twinningv1.AgreementOpinion{Name: fmt.Sprintf("provinces/%s/agreement-opinions/o%07d", member, i),
+				Agreement: fmt.Sprintf("provinces/%s/agreements/a%07d", q, j), Position: twinningv1.OpinionPosition(1 + r.IntN(3)),
+				OpinionDate: &typev1.Date{Year: 2026, Month: 10, Day: int32(1 + r.IntN(28))}, Summary: "No objection; align the text with Law 70/2020.", Visibility: public}
+		}
 	case member == resource.Ministry:
 	case slot == slotIncident:
 		t := ago(1000)
@@ -192,6 +214,16 @@ func workflowRecord(member string, memberIndex, i int) proto.Message {
 		stamp(m, ago(3000))
 	}
 	return m
+}
+
+// draftAgreement reports whether record i of the member at memberIndex is
+// an agreement inProcedure made a draft waiting for opinions.
+func draftAgreement(i, memberIndex int) bool {
+	if i < 0 || i%20 < 13 || i%20 > 15 {
+		return false
+	}
+	r := rand.New(rand.NewPCG(uint64(i), uint64(memberIndex)+1000))
+	return r.IntN(10) == 0
 }
 
 // inProcedure gives an agreement the dates of the Law 70/2020 procedure:

@@ -210,8 +210,11 @@ var (
 		searching("display_name", "partner.name", "partner.locality", "local_unit.name")
 	Agreements = newKind("agreements", "agreement", &twinningv1.Agreement{},
 		"display_name", "kind", "state", "partner_countries", "foreign_parties.subdivision", "signed_date", "effective_date", "expiry_date",
-		"consultation.state", "report_date", "partnership").
+		"consultation.state", "consultation.requested_date", "report_date", "partnership").
 		searching("display_name", "foreign_parties.name", "foreign_parties.locality", "signatory.name", "signed_place")
+	// The ministry's opinions on provinces' draft agreements.
+	AgreementOpinions = newKind("agreement-opinions", "agreement_opinion", &twinningv1.AgreementOpinion{},
+		"agreement", "position", "opinion_date")
 	Delegations = newKind("delegations", "delegation", &twinningv1.Delegation{},
 		"display_name", "direction", "level", "countries", "foreign_parties.subdivision", "start_date", "end_date", "member_count", "foreigner_count").
 		searching("display_name", "leader", "foreign_parties.name", "foreign_parties.locality")
@@ -264,7 +267,7 @@ var (
 )
 
 var kinds = []*Kind{
-	Partnerships, Agreements, Delegations, FriendshipAssociations,
+	Partnerships, Agreements, AgreementOpinions, Delegations, FriendshipAssociations,
 	BorderGates, BorderMarkers, BorderIncidents, IncidentAcknowledgements, TradeReports,
 	Projects, PromotionEvents, InvestorLeads, Organizations,
 	InformationRequests, InformationResponses,

@@ -131,7 +131,8 @@ func FuzzParseName(f *testing.F) {
 func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
 
 // TestCheckOwned: an origin's log may hold only its own records, and only
-// the ministry's may hold requests for information.
+// the ministry's may hold requests for information and opinions on
+// agreements.
 func TestCheckOwned(t *testing.T) {
 	for _, c := range []struct {
 		name, origin string
@@ -142,6 +143,8 @@ func TestCheckOwned(t *testing.T) {
 		{"provinces/mofa/information-requests/r1", Ministry, true},
 		{"provinces/lang-son/information-requests/r1", "lang-son", false},
 		{"provinces/lang-son/information-responses/r1", "lang-son", true},
+		{"provinces/mofa/agreement-opinions/o1", Ministry, true},
+		{"provinces/lang-son/agreement-opinions/o1", "lang-son", false},
 		{"provinces/lang-son/nothing/r1", "lang-son", false},
 	} {
 		if _, err := CheckOwned(c.name, c.origin); (err == nil) != c.ok {

@@ -14,6 +14,7 @@ import (
 var references = map[protoreflect.FullName]*Kind{
 	field(Agreements, "partnership"):                   Partnerships,
 	field(Delegations, "agreements"):                   Agreements,
+	field(AgreementOpinions, "agreement"):              Agreements,
 	field(BorderMarkers, "border_gate"):                BorderGates,
 	field(BorderIncidents, "border_gate"):              BorderGates,
 	field(BorderIncidents, "border_marker"):            BorderMarkers,
@@ -28,7 +29,7 @@ var references = map[protoreflect.FullName]*Kind{
 
 // ministryOwned are the kinds only the ministry writes: their records are
 // named provinces/mofa/..., and a reference to one must name the ministry's.
-var ministryOwned = map[*Kind]bool{InformationRequests: true}
+var ministryOwned = map[*Kind]bool{InformationRequests: true, AgreementOpinions: true}
 
 // MinistryOwned reports whether only the ministry owns records of k.
 func (k *Kind) MinistryOwned() bool { return ministryOwned[k] }

@@ -61,6 +61,8 @@ func TestFieldRules(t *testing.T) {
 		{"provex.twinning.v1.Delegation.agreements", "provinces/mofa/agreements/a1", true},
 		{"provex.investment.v1.InvestorLead.promotion_event", "provinces/bac-giang/promotion-events/e1", false},
 		{"provex.national.v1.InformationResponse.request", "provinces/mofa/information-requests/r1", true},
+		{"provex.twinning.v1.AgreementOpinion.agreement", "provinces/lang-son/agreements/a1", true},
+		{"provex.twinning.v1.AgreementOpinion.agreement", "provinces/lang-son/partnerships/a1", false},
 		{"provex.national.v1.InformationResponse.request", "provinces/lang-son/information-requests/r1", false},
 		{"provex.national.v1.InformationResponse.request", "provinces/mofa/agreements/r1", false},
 		{"provex.national.v1.InformationResponse.request", "mofa/information-requests/r1", false},

@@ -22,6 +22,7 @@ func buildMinistry(g *gen) {
 		DueTime:     timestamppb.New(time.Date(2025, 8, 29, 17, 0, 0, 0, vnZone)),
 		Visibility:  typev1.Visibility_VISIBILITY_PUBLIC,
 	})
+	mofaOpinion(g)
 }
 
 // caoBangAnswer is Cao Bằng's response to the ministry's request.

@@ -61,6 +61,9 @@ const (
 	// reference them.
 	InformationRequests  = "information-requests"
 	InformationResponses = "information-responses"
+	// AgreementOpinions are the ministry's opinions on provinces' draft
+	// agreements.
+	AgreementOpinions = "agreement-opinions"
 )
 
 // Figures from the published reports that the dataset reproduces exactly.

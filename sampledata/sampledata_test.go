@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -16,6 +17,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/internal/workdays"
 	"github.com/provex/provex/resource"
 )
 
@@ -37,6 +39,7 @@ var collectionTypes = map[string]string{
 	Organizations:            "provex.investment.v1.Organization",
 	InformationRequests:      "provex.national.v1.InformationRequest",
 	InformationResponses:     "provex.national.v1.InformationResponse",
+	AgreementOpinions:        "provex.twinning.v1.AgreementOpinion",
 }
 
 // refs returns the resource names a record points at, with the collection
@@ -610,5 +613,43 @@ func TestFormerProvinces(t *testing.T) {
 		if len(counts[p]) != 1 || counts[p][""] == 0 {
 			t.Errorf("%s was formed by no merger, yet its records name former provinces: %v", p, counts[p])
 		}
+	}
+}
+
+// TestAgreementProcedure: the ministry's sample opinion answers, in time,
+// a request of the dataset still marked REQUESTED by its province; the one
+// agreement under the procedure signed since the law took effect without a
+// report is Tuyên Quang's programme with Anseong.
+func TestAgreementProcedure(t *testing.T) {
+	all := All()
+	agreements := map[string]*twinningv1.Agreement{}
+	for _, r := range all {
+		if a, ok := r.Message.(*twinningv1.Agreement); ok {
+			agreements[r.Name()] = a
+		}
+	}
+	opinions := collect[*twinningv1.AgreementOpinion](For(resource.Ministry), AgreementOpinions)
+	if len(opinions) != 1 {
+		t.Fatalf("%d sample opinions of the ministry, want 1", len(opinions))
+	}
+	o := opinions[0]
+	a, ok := agreements[o.Agreement]
+	if !ok || a.GetConsultation().GetState() != twinningv1.Agreement_CONSULTATION_STATE_REQUESTED {
+		t.Fatalf("the opinion answers %q, not a requested consultation of the dataset", o.Agreement)
+	}
+	r := a.GetConsultation().GetRequestedDate()
+	due, _ := workdays.AddWorkingDays(workdays.Date(int(r.Year), time.Month(r.Month), int(r.Day)), 7)
+	if od := o.GetOpinionDate(); workdays.Date(int(od.Year), time.Month(od.Month), int(od.Day)).After(due) {
+		t.Errorf("the ministry's opinion of %v is after its due date %v", od, due)
+	}
+	var unreported []string
+	for name, a := range agreements {
+		if a.GetSignedDate() != nil && a.GetReportDate() == nil && a.GetSignedDate().GetYear() >= 2021 &&
+			a.GetConsultation().GetState() != twinningv1.Agreement_CONSULTATION_STATE_NOT_REQUIRED {
+			unreported = append(unreported, name)
+		}
+	}
+	if want := []string{"provinces/tuyen-quang/agreements/" + procedureUnreport}; !slices.Equal(unreported, want) {
+		t.Errorf("agreements signed and not reported: %v, want %v", unreported, want)
 	}
 }

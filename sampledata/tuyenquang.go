@@ -238,6 +238,7 @@ func buildTuyenQuang(g *gen) {
 		Visibility: typev1.Visibility_VISIBILITY_PUBLIC,
 	})
 	tuyenQuangIncidents(g)
+	tuyenQuangProcedure(g)
 	haGiangRecords(g, hg)
 }
 

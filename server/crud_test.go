@@ -41,6 +41,10 @@ func kindExamples() []kindExample {
 		{resource.Agreements, func() proto.Message {
 			return &twinningv1.Agreement{DisplayName: "MoU on border trade", Kind: twinningv1.Agreement_KIND_MOU}
 		}, "summary", "display_name"},
+		{resource.AgreementOpinions, func() proto.Message {
+			return &twinningv1.AgreementOpinion{Agreement: "provinces/cao-bang/agreements/mou-baise",
+				Position: twinningv1.OpinionPosition_OPINION_POSITION_AGREE, OpinionDate: date(2025, 3, 12)}
+		}, "summary", "agreement"},
 		{resource.Delegations, func() proto.Message {
 			return &twinningv1.Delegation{
 				DisplayName: "Guangxi delegation", Direction: twinningv1.Delegation_DIRECTION_INCOMING,

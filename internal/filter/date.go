@@ -18,7 +18,8 @@ import (
 //	> L    the stored period starts after L's last day
 //	>= L   the stored period starts on or after L's first day
 //
-// An unset date is stored as 0 and compares as earlier than every date.
+// An unset date is stored as 0 and compares as earlier than every date:
+// "< 0001" selects the unset dates alone.
 //
 // Stored dates are encoded yyyymmdd with the missing parts 0, so a partial
 // date sorts just before the first day of its period: year Y is Y0000,
@@ -129,6 +130,16 @@ func (c *compiler) date(e compareExpr) {
 
 // before selects the dates that end before x, and unset dates.
 func (c *compiler) before(f Field, x day) {
+	if x.from() <= encodeDate(1, 0, 0) {
+		// No date is encoded below year 1 but the unset one, 0: an
+		// equality, which an index seeks and can go on seeking in its next
+		// column ("report_date < 0001 AND signed_date >= 2025" finds the
+		// unreported agreements signed since 2025 in an index of both).
+		c.column(f)
+		c.b.WriteString(" = ?")
+		c.args = append(c.args, int64(0))
+		return
+	}
 	straddling := x.straddling()
 	if len(straddling) == 0 {
 		c.column(f)

@@ -101,6 +101,8 @@ func TestDateLiterals(t *testing.T) {
 		{"= 2025", all2025},
 		{"!= 2025", "unset 2024-12-31 " + all2026},
 		{"< 2025", "unset 2024-12-31"},
+		{"< 0001", "unset"},
+		{">= 0001", "2024-12-31 " + all2025 + " " + all2026},
 		{"<= 2025", "unset 2024-12-31 " + all2025}, // the issue: all of 2025 was left out
 		{"> 2025", all2026},
 		{">= 2025", all2025 + " " + all2026},
@@ -245,7 +247,7 @@ func TestDateSemantics(t *testing.T) {
 func TestDateFiltersUseIndex(t *testing.T) {
 	db := openTestDB(t, t.TempDir(), testSchema, dateRecords(t, testDates()))
 	for _, op := range []string{"=", "!=", "<", "<=", ">", ">="} {
-		for _, lit := range []string{"2025", "2025-01", "2025-05", "2025-12", "2025-01-01", "2025-05-01", "2025-05-17", "2025-12-31"} {
+		for _, lit := range []string{"0001", "2025", "2025-01", "2025-05", "2025-12", "2025-01-01", "2025-05-01", "2025-05-17", "2025-12-31"} {
 			src := "signed_date " + op + " " + lit
 			e, err := Parse(src, testSchema)
 			if err != nil {

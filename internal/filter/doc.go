@@ -56,7 +56,7 @@
 //	           it, "> 2021" after it, ">= 2021" within or after it, and "!="
 //	           the negation of "="; a stored partial date matches only when
 //	           every day of its period does (date.go). Unset dates compare
-//	           as earlier than every date.
+//	           as earlier than every date; "< 0001" selects them alone.
 //	Timestamp  RFC 3339; all six comparisons.
 //	Age        "field.age" of a Date or Timestamp field: a whole number of
 //	           days, 0 to 36500, with <, <=, > or >= only, relative to the

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -31,6 +32,11 @@ const (
 	DefaultPageSize = 50
 	MaxPageSize     = 1000
 )
+
+// ReasonNotMinistry is the reason of the violation a Create of a kind only
+// the ministry owns (resource.Kind.MinistryOwned) gets under another
+// parent than provinces/mofa.
+const ReasonNotMinistry = "parent.not_ministry"
 
 // Node is what every collection of one node shares.
 type Node struct {
@@ -120,6 +126,15 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	province, err := resource.ParseParent(parent, false)
 	if err != nil {
 		return zero, apperr.Invalid("parent", "%v", err)
+	}
+	if c.kind.MinistryOwned() && province != resource.Ministry {
+		// The node of a province would otherwise write one under its own
+		// name, which no node accepts from its log (resource.CheckOwned).
+		return zero, apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{
+			Field:       "parent",
+			Reason:      ReasonNotMinistry,
+			Description: fmt.Sprintf("%s are the ministry's records: parent must be provinces/%s, got %q", c.kind.Collection, resource.Ministry, parent),
+		})
 	}
 	if err := c.mayWrite(province, parent); err != nil {
 		return zero, err

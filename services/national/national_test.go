@@ -421,4 +421,16 @@ func TestNationalFiguresFromTheReports(t *testing.T) {
 	}; !maps.Equal(answered, want) {
 		t.Errorf("sample request: %v, want %v", answered, want)
 	}
+
+	// The agreement procedure in the sample: the ministry answered Tuyên
+	// Quang's request by its own record, so only Tuyên Quang's unreported
+	// programme with Anseong is overdue.
+	late, err := twinningv1.NewTwinningServiceClient(mofa.Conn()).ListOverdueAgreementDeadlines(ctx,
+		&twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: "provinces/-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := late.GetOverdueDeadlines(); len(d) != 1 || d[0].GetAgreement() != "provinces/tuyen-quang/agreements/anseong-2026" || d[0].GetDeadline() != twinningv1.Deadline_DEADLINE_REPORT {
+		t.Errorf("sample overdue deadlines on the ministry: %v", d)
+	}
 }

@@ -23,27 +23,13 @@ import (
 // gets.
 const (
 	// ReasonRequestNotMinistry: a request for information outside
-	// provinces/mofa. Only the ministry asks.
-	ReasonRequestNotMinistry = "parent.not_ministry"
+	// provinces/mofa. Only the ministry asks (the engine refuses it, as
+	// for every kind only the ministry owns).
+	ReasonRequestNotMinistry = collection.ReasonNotMinistry
 	// ReasonResponseByMinistry: a response under provinces/mofa. The
 	// provinces answer; the ministry does not answer itself.
 	ReasonResponseByMinistry = "parent.ministry"
 )
-
-// checkRequestParent refuses a request for information a province would
-// own. The engine lets each node write under its own province only, so this
-// leaves the ministry's node, under provinces/mofa, the only writer.
-// Malformed parents are the engine's to refuse.
-func checkRequestParent(parent string) error {
-	if p, err := resource.ParseParent(parent, false); err != nil || p == resource.Ministry {
-		return nil
-	}
-	return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{
-		Field:       "parent",
-		Reason:      ReasonRequestNotMinistry,
-		Description: fmt.Sprintf("requests for information are the ministry's records: parent must be provinces/%s, got %q", resource.Ministry, parent),
-	})
-}
 
 // checkResponseParent refuses a response the ministry would own: the status
 // views count only asked provinces, and the ministry is never one.
@@ -71,9 +57,6 @@ func (s *Server) ListInformationRequests(ctx context.Context, req *nationalv1.Li
 }
 
 func (s *Server) CreateInformationRequest(ctx context.Context, req *nationalv1.CreateInformationRequestRequest) (*nationalv1.InformationRequest, error) {
-	if err := checkRequestParent(req.GetParent()); err != nil {
-		return nil, err
-	}
 	return s.requests.Create(ctx, req.GetParent(), req.GetInformationRequestId(), req.GetRequestId(), req.GetInformationRequest())
 }
 

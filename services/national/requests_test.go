@@ -18,6 +18,7 @@ import (
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/federation"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/freeport"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
@@ -27,6 +28,7 @@ import (
 
 type node struct {
 	national nationalv1.NationalServiceClient
+	twinning twinningv1.TwinningServiceClient
 	http     string
 	token    string
 }
@@ -81,7 +83,7 @@ func startNodes(t *testing.T, provinces ...string) map[string]node {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		nodes[id] = node{national: nationalv1.NewNationalServiceClient(c.Conn()), http: n.HTTPAddr(), token: token}
+		nodes[id] = node{national: nationalv1.NewNationalServiceClient(c.Conn()), twinning: twinningv1.NewTwinningServiceClient(c.Conn()), http: n.HTTPAddr(), token: token}
 	}
 	return nodes
 }

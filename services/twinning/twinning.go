@@ -1,15 +1,18 @@
 // Package twinning serves provex.twinning.v1.TwinningService: partnerships,
-// agreements, delegations and friendship associations.
-// Every method delegates to the shared standard-method engine in
-// services/collection.
+// agreements and the ministry's opinions on them, delegations and
+// friendship associations. The standard methods delegate to the shared
+// engine in services/collection; procedure.go adds the views of overdue
+// deadlines of the agreement procedure.
 package twinning
 
 import (
 	"context"
+	"time"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
+	"github.com/provex/provex/storage"
 )
 
 // Server implements twinningv1.TwinningServiceServer.
@@ -17,16 +20,23 @@ type Server struct {
 	twinningv1.UnimplementedTwinningServiceServer
 	partnerships           *collection.Collection[*twinningv1.Partnership]
 	agreements             *collection.Collection[*twinningv1.Agreement]
+	agreementOpinions      *collection.Collection[*twinningv1.AgreementOpinion]
 	delegations            *collection.Collection[*twinningv1.Delegation]
 	friendshipAssociations *collection.Collection[*twinningv1.FriendshipAssociation]
+	store                  storage.Store
+	// now is the clock of the overdue views.
+	now func() time.Time
 }
 
 func New(node *collection.Node) *Server {
 	return &Server{
 		partnerships:           collection.New[*twinningv1.Partnership](node, resource.Partnerships),
 		agreements:             collection.New[*twinningv1.Agreement](node, resource.Agreements),
+		agreementOpinions:      collection.New[*twinningv1.AgreementOpinion](node, resource.AgreementOpinions),
 		delegations:            collection.New[*twinningv1.Delegation](node, resource.Delegations),
 		friendshipAssociations: collection.New[*twinningv1.FriendshipAssociation](node, resource.FriendshipAssociations),
+		store:                  node.Store,
+		now:                    time.Now,
 	}
 }
 
@@ -140,4 +150,32 @@ func (s *Server) DeleteFriendshipAssociation(ctx context.Context, req *twinningv
 
 func (s *Server) UndeleteFriendshipAssociation(ctx context.Context, req *twinningv1.UndeleteFriendshipAssociationRequest) (*twinningv1.FriendshipAssociation, error) {
 	return s.friendshipAssociations.Undelete(ctx, req.GetName(), req.GetEtag())
+}
+
+func (s *Server) GetAgreementOpinion(ctx context.Context, req *twinningv1.GetAgreementOpinionRequest) (*twinningv1.AgreementOpinion, error) {
+	return s.agreementOpinions.Get(ctx, req.GetName())
+}
+
+func (s *Server) ListAgreementOpinions(ctx context.Context, req *twinningv1.ListAgreementOpinionsRequest) (*twinningv1.ListAgreementOpinionsResponse, error) {
+	items, next, err := s.agreementOpinions.List(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &twinningv1.ListAgreementOpinionsResponse{AgreementOpinions: items, NextPageToken: next}, nil
+}
+
+func (s *Server) CreateAgreementOpinion(ctx context.Context, req *twinningv1.CreateAgreementOpinionRequest) (*twinningv1.AgreementOpinion, error) {
+	return s.agreementOpinions.Create(ctx, req.GetParent(), req.GetAgreementOpinionId(), req.GetRequestId(), req.GetAgreementOpinion())
+}
+
+func (s *Server) UpdateAgreementOpinion(ctx context.Context, req *twinningv1.UpdateAgreementOpinionRequest) (*twinningv1.AgreementOpinion, error) {
+	return s.agreementOpinions.Update(ctx, req.GetAgreementOpinion(), req.GetUpdateMask())
+}
+
+func (s *Server) DeleteAgreementOpinion(ctx context.Context, req *twinningv1.DeleteAgreementOpinionRequest) (*twinningv1.AgreementOpinion, error) {
+	return s.agreementOpinions.Delete(ctx, req.GetName(), req.GetEtag())
+}
+
+func (s *Server) UndeleteAgreementOpinion(ctx context.Context, req *twinningv1.UndeleteAgreementOpinionRequest) (*twinningv1.AgreementOpinion, error) {
+	return s.agreementOpinions.Undelete(ctx, req.GetName(), req.GetEtag())
 }

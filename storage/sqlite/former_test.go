@@ -79,14 +79,14 @@ func TestFormerProvince(t *testing.T) {
 	check(db, "written")
 	db.Close()
 
-	// Back before the migration: no column, the records' states keep the
+	// Back before migration 17 (and 18, which follows it): no column, the records' states keep the
 	// field (as a node holds what came from a newer peer).
 	raw, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Schema 16: before 0017 and the migrations after it.
-	if _, err := raw.Exec(sqlite.UndoMigration19() + sqlite.UndoMigration17() + "DELETE FROM reindex; PRAGMA user_version = 16"); err != nil {
+	if _, err := raw.Exec(sqlite.UndoMigration19() + sqlite.UndoMigration18() + sqlite.UndoMigration17() + "DELETE FROM reindex; PRAGMA user_version = 16"); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()

@@ -226,7 +226,7 @@ func TestSearchTextOfOldRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(UndoMigration19() + UndoMigration17() + UndoMigration15() + UndoMigration12() + "PRAGMA user_version = 11"); err != nil {
+	if _, err := raw.Exec(UndoMigration19() + UndoMigration18() + UndoMigration17() + UndoMigration15() + UndoMigration12() + "PRAGMA user_version = 11"); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
@@ -295,8 +295,21 @@ func UndoMigration19() string {
 	return "DROP TABLE organizations; DROP TABLE organizations_words;\n"
 }
 
-// laterThan17 are the kinds whose tables migrations after 17 create.
-var laterThan17 = map[*resource.Kind]bool{resource.Organizations: true}
+// UndoMigration18 returns the SQL that takes a database back from schema 18
+// (the agreement procedure: agreement_opinions and the agreements' new
+// column and indexes), for tests that stand at an older schema and have the
+// migrations applied again. Run it after UndoMigration19, before UndoMigration17.
+func UndoMigration18() string {
+	return `DROP TABLE agreement_opinions; DROP TABLE agreement_opinions_words;
+DROP INDEX agreements_consultation_due; DROP INDEX agreements_report_due;
+DROP INDEX agreements_consultation_requested_date; ALTER TABLE agreements DROP COLUMN consultation_requested_date;
+`
+}
+
+// laterThan17 are the kinds whose tables migrations after 17 create: the
+// undo of an earlier migration leaves them alone, UndoMigration18 and 19
+// having dropped them.
+var laterThan17 = map[*resource.Kind]bool{resource.AgreementOpinions: true, resource.Organizations: true}
 
 // UndoMigration17 returns the SQL that takes a database back from schema 17
 // (the former_province columns), for tests that stand at an older schema

@@ -413,7 +413,8 @@ type SearchRecordsRequest struct {
 	// per collection: partnerships: display_name, partner.name,
 	// partner.locality, local_unit.name; agreements: display_name,
 	// foreign_parties.name, foreign_parties.locality, signatory.name,
-	// signed_place; delegations: display_name, leader, foreign_parties.name,
+	// signed_place; agreement-opinions: nothing; delegations: display_name,
+	// leader, foreign_parties.name,
 	// foreign_parties.locality; friendship-associations: display_name; border-gates: display_name,
 	// counterpart_name; border-markers: number; border-incidents:
 	// display_name; incident-acknowledgements: nothing; trade-reports:

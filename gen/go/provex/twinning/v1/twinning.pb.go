@@ -29,6 +29,116 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What an opinion on a draft agreement says.
+type OpinionPosition int32
+
+const (
+	OpinionPosition_OPINION_POSITION_UNSPECIFIED         OpinionPosition = 0
+	OpinionPosition_OPINION_POSITION_AGREE               OpinionPosition = 1
+	OpinionPosition_OPINION_POSITION_AGREE_WITH_COMMENTS OpinionPosition = 2
+	// An objection: the province takes the agreement to the Prime Minister.
+	OpinionPosition_OPINION_POSITION_OBJECT OpinionPosition = 3
+)
+
+// Enum value maps for OpinionPosition.
+var (
+	OpinionPosition_name = map[int32]string{
+		0: "OPINION_POSITION_UNSPECIFIED",
+		1: "OPINION_POSITION_AGREE",
+		2: "OPINION_POSITION_AGREE_WITH_COMMENTS",
+		3: "OPINION_POSITION_OBJECT",
+	}
+	OpinionPosition_value = map[string]int32{
+		"OPINION_POSITION_UNSPECIFIED":         0,
+		"OPINION_POSITION_AGREE":               1,
+		"OPINION_POSITION_AGREE_WITH_COMMENTS": 2,
+		"OPINION_POSITION_OBJECT":              3,
+	}
+)
+
+func (x OpinionPosition) Enum() *OpinionPosition {
+	p := new(OpinionPosition)
+	*p = x
+	return p
+}
+
+func (x OpinionPosition) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OpinionPosition) Descriptor() protoreflect.EnumDescriptor {
+	return file_provex_twinning_v1_twinning_proto_enumTypes[0].Descriptor()
+}
+
+func (OpinionPosition) Type() protoreflect.EnumType {
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[0]
+}
+
+func (x OpinionPosition) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OpinionPosition.Descriptor instead.
+func (OpinionPosition) EnumDescriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{0}
+}
+
+// A deadline of the agreement procedure.
+type Deadline int32
+
+const (
+	Deadline_DEADLINE_UNSPECIFIED Deadline = 0
+	// MOFA's opinion, 7 working days after consultation.requested_date.
+	Deadline_DEADLINE_MOFA_OPINION Deadline = 1
+	// Another agency's opinion, 7 working days after it was asked.
+	Deadline_DEADLINE_AGENCY_OPINION Deadline = 2
+	// The report to the Prime Minister, 15 days after signed_date.
+	Deadline_DEADLINE_REPORT Deadline = 3
+)
+
+// Enum value maps for Deadline.
+var (
+	Deadline_name = map[int32]string{
+		0: "DEADLINE_UNSPECIFIED",
+		1: "DEADLINE_MOFA_OPINION",
+		2: "DEADLINE_AGENCY_OPINION",
+		3: "DEADLINE_REPORT",
+	}
+	Deadline_value = map[string]int32{
+		"DEADLINE_UNSPECIFIED":    0,
+		"DEADLINE_MOFA_OPINION":   1,
+		"DEADLINE_AGENCY_OPINION": 2,
+		"DEADLINE_REPORT":         3,
+	}
+)
+
+func (x Deadline) Enum() *Deadline {
+	p := new(Deadline)
+	*p = x
+	return p
+}
+
+func (x Deadline) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Deadline) Descriptor() protoreflect.EnumDescriptor {
+	return file_provex_twinning_v1_twinning_proto_enumTypes[1].Descriptor()
+}
+
+func (Deadline) Type() protoreflect.EnumType {
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[1]
+}
+
+func (x Deadline) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Deadline.Descriptor instead.
+func (Deadline) EnumDescriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{1}
+}
+
 type Partnership_Kind int32
 
 const (
@@ -65,11 +175,11 @@ func (x Partnership_Kind) String() string {
 }
 
 func (Partnership_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[0].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[2].Descriptor()
 }
 
 func (Partnership_Kind) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[0]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[2]
 }
 
 func (x Partnership_Kind) Number() protoreflect.EnumNumber {
@@ -120,11 +230,11 @@ func (x Partnership_State) String() string {
 }
 
 func (Partnership_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[1].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[3].Descriptor()
 }
 
 func (Partnership_State) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[1]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[3]
 }
 
 func (x Partnership_State) Number() protoreflect.EnumNumber {
@@ -175,11 +285,11 @@ func (x Agreement_Kind) String() string {
 }
 
 func (Agreement_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[2].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[4].Descriptor()
 }
 
 func (Agreement_Kind) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[2]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[4]
 }
 
 func (x Agreement_Kind) Number() protoreflect.EnumNumber {
@@ -233,11 +343,11 @@ func (x Agreement_State) String() string {
 }
 
 func (Agreement_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[3].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[5].Descriptor()
 }
 
 func (Agreement_State) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[3]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[5]
 }
 
 func (x Agreement_State) Number() protoreflect.EnumNumber {
@@ -288,11 +398,11 @@ func (x Agreement_ConsultationState) String() string {
 }
 
 func (Agreement_ConsultationState) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[4].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[6].Descriptor()
 }
 
 func (Agreement_ConsultationState) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[4]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[6]
 }
 
 func (x Agreement_ConsultationState) Number() protoreflect.EnumNumber {
@@ -337,11 +447,11 @@ func (x Delegation_Direction) String() string {
 }
 
 func (Delegation_Direction) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[5].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[7].Descriptor()
 }
 
 func (Delegation_Direction) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[5]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[7]
 }
 
 func (x Delegation_Direction) Number() protoreflect.EnumNumber {
@@ -393,11 +503,11 @@ func (x Delegation_Level) String() string {
 }
 
 func (Delegation_Level) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[6].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[8].Descriptor()
 }
 
 func (Delegation_Level) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[6]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[8]
 }
 
 func (x Delegation_Level) Number() protoreflect.EnumNumber {
@@ -445,11 +555,11 @@ func (x FriendshipAssociation_State) String() string {
 }
 
 func (FriendshipAssociation_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_provex_twinning_v1_twinning_proto_enumTypes[7].Descriptor()
+	return file_provex_twinning_v1_twinning_proto_enumTypes[9].Descriptor()
 }
 
 func (FriendshipAssociation_State) Type() protoreflect.EnumType {
-	return &file_provex_twinning_v1_twinning_proto_enumTypes[7]
+	return &file_provex_twinning_v1_twinning_proto_enumTypes[9]
 }
 
 func (x FriendshipAssociation_State) Number() protoreflect.EnumNumber {
@@ -655,8 +765,10 @@ func (x *Partnership) GetDeleteTime() *timestamppb.Timestamp {
 // foreign_parties.subdivision (has ':': the ISO 3166-2 subdivision of any
 // foreign party, e.g. foreign_parties.subdivision:CN-GX for agreements with
 // Guangxi localities), signed_date, effective_date, expiry_date,
-// consultation.state, report_date, partnership, display_name, create_time,
-// update_time.
+// consultation.state, consultation.requested_date, report_date, partnership,
+// display_name, create_time, update_time. The deadlines of its procedure
+// (Law 70/2020) are not fields: TwinningService.ListOverdueAgreementDeadlines
+// computes them when read.
 type Agreement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// provinces/{province}/agreements/{agreement}.
@@ -2994,19 +3106,1014 @@ func (x *UndeleteFriendshipAssociationRequest) GetEtag() string {
 	return ""
 }
 
-type Agreement_Consultation struct {
-	state         protoimpl.MessageState      `protogen:"open.v1"`
-	State         Agreement_ConsultationState `protobuf:"varint,1,opt,name=state,proto3,enum=provex.twinning.v1.Agreement_ConsultationState" json:"state,omitempty"`
-	RequestedDate *v1.Date                    `protobuf:"bytes,2,opt,name=requested_date,json=requestedDate,proto3" json:"requested_date,omitempty"`
-	OpinionDate   *v1.Date                    `protobuf:"bytes,3,opt,name=opinion_date,json=opinionDate,proto3" json:"opinion_date,omitempty"`
-	Opinion       string                      `protobuf:"bytes,4,opt,name=opinion,proto3" json:"opinion,omitempty"`
+// The ministry's (MOFA's) written opinion on a province's draft agreement,
+// asked under Law 70/2020 and due within 7 working days of the request: a
+// record of the ministry only, provinces/mofa/agreement-opinions/{id},
+// written by its node and synced like every record. The opinions of other
+// ministries and agencies are recorded by the province on the agreement
+// (Agreement.Consultation.agency_opinions).
+//
+// Filterable fields: agreement, position, opinion_date, create_time,
+// update_time.
+type AgreementOpinion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/mofa/agreement-opinions/{agreement_opinion}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The agreement answered: provinces/{province}/agreements/{id}.
+	Agreement string          `protobuf:"bytes,2,opt,name=agreement,proto3" json:"agreement,omitempty"`
+	Position  OpinionPosition `protobuf:"varint,3,opt,name=position,proto3,enum=provex.twinning.v1.OpinionPosition" json:"position,omitempty"`
+	// The date of the ministry's letter.
+	OpinionDate *v1.Date      `protobuf:"bytes,4,opt,name=opinion_date,json=opinionDate,proto3" json:"opinion_date,omitempty"`
+	Summary     string        `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	Visibility  v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	// Provinces that may see a restricted record, by slug.
+	VisibleTo []string `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Slug of the pre-merger province the record came from (see
+	// Partnership.former_province); always empty on the ministry's records.
+	FormerProvince string `protobuf:"bytes,92,opt,name=former_province,json=formerProvince,proto3" json:"former_province,omitempty"`
+	// Output only. Changes on every write.
+	Etag string `protobuf:"bytes,95,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,96,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,97,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. Set while the record is deleted.
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,98,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *AgreementOpinion) Reset() {
+	*x = AgreementOpinion{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgreementOpinion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgreementOpinion) ProtoMessage() {}
+
+func (x *AgreementOpinion) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgreementOpinion.ProtoReflect.Descriptor instead.
+func (*AgreementOpinion) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *AgreementOpinion) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgreementOpinion) GetAgreement() string {
+	if x != nil {
+		return x.Agreement
+	}
+	return ""
+}
+
+func (x *AgreementOpinion) GetPosition() OpinionPosition {
+	if x != nil {
+		return x.Position
+	}
+	return OpinionPosition_OPINION_POSITION_UNSPECIFIED
+}
+
+func (x *AgreementOpinion) GetOpinionDate() *v1.Date {
+	if x != nil {
+		return x.OpinionDate
+	}
+	return nil
+}
+
+func (x *AgreementOpinion) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *AgreementOpinion) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *AgreementOpinion) GetVisibleTo() []string {
+	if x != nil {
+		return x.VisibleTo
+	}
+	return nil
+}
+
+func (x *AgreementOpinion) GetFormerProvince() string {
+	if x != nil {
+		return x.FormerProvince
+	}
+	return ""
+}
+
+func (x *AgreementOpinion) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AgreementOpinion) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AgreementOpinion) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *AgreementOpinion) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+type GetAgreementOpinionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/mofa/agreement-opinions/{agreement_opinion}
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAgreementOpinionRequest) Reset() {
+	*x = GetAgreementOpinionRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAgreementOpinionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAgreementOpinionRequest) ProtoMessage() {}
+
+func (x *GetAgreementOpinionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAgreementOpinionRequest.ProtoReflect.Descriptor instead.
+func (*GetAgreementOpinionRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetAgreementOpinionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListAgreementOpinionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent, filter, order_by and show_deleted.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter over the filterable fields of AgreementOpinion (docs/API.md lists them).
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Comma-separated fields, each optionally followed by "desc"; ties (and the default order) follow the order records arrived at this node.
+	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Include deleted records.
+	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgreementOpinionsRequest) Reset() {
+	*x = ListAgreementOpinionsRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgreementOpinionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgreementOpinionsRequest) ProtoMessage() {}
+
+func (x *ListAgreementOpinionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgreementOpinionsRequest.ProtoReflect.Descriptor instead.
+func (*ListAgreementOpinionsRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListAgreementOpinionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListAgreementOpinionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAgreementOpinionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAgreementOpinionsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListAgreementOpinionsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListAgreementOpinionsRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
+}
+
+type ListAgreementOpinionsResponse struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	AgreementOpinions []*AgreementOpinion    `protobuf:"bytes,1,rep,name=agreement_opinions,json=agreementOpinions,proto3" json:"agreement_opinions,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgreementOpinionsResponse) Reset() {
+	*x = ListAgreementOpinionsResponse{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgreementOpinionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgreementOpinionsResponse) ProtoMessage() {}
+
+func (x *ListAgreementOpinionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgreementOpinionsResponse.ProtoReflect.Descriptor instead.
+func (*ListAgreementOpinionsResponse) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListAgreementOpinionsResponse) GetAgreementOpinions() []*AgreementOpinion {
+	if x != nil {
+		return x.AgreementOpinions
+	}
+	return nil
+}
+
+func (x *ListAgreementOpinionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CreateAgreementOpinionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/mofa: only the ministry's node writes opinions.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Optional id of the new record: a lower-case letter, then letters, digits or hyphens (at most 63).
+	// The server chooses one when empty.
+	AgreementOpinionId string            `protobuf:"bytes,2,opt,name=agreement_opinion_id,json=agreementOpinionId,proto3" json:"agreement_opinion_id,omitempty"`
+	AgreementOpinion   *AgreementOpinion `protobuf:"bytes,3,opt,name=agreement_opinion,json=agreementOpinion,proto3" json:"agreement_opinion,omitempty"`
+	// Optional idempotency key: a retried Create with the same request_id returns the record the first call created;
+	// the same request_id with a different request is INVALID_ARGUMENT (AIP-155).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAgreementOpinionRequest) Reset() {
+	*x = CreateAgreementOpinionRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAgreementOpinionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAgreementOpinionRequest) ProtoMessage() {}
+
+func (x *CreateAgreementOpinionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAgreementOpinionRequest.ProtoReflect.Descriptor instead.
+func (*CreateAgreementOpinionRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CreateAgreementOpinionRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateAgreementOpinionRequest) GetAgreementOpinionId() string {
+	if x != nil {
+		return x.AgreementOpinionId
+	}
+	return ""
+}
+
+func (x *CreateAgreementOpinionRequest) GetAgreementOpinion() *AgreementOpinion {
+	if x != nil {
+		return x.AgreementOpinion
+	}
+	return nil
+}
+
+func (x *CreateAgreementOpinionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type UpdateAgreementOpinionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record with its name set. Its etag, when set, must match the stored one (else ABORTED).
+	// Validated after the update_mask is applied.
+	AgreementOpinion *AgreementOpinion `protobuf:"bytes,1,opt,name=agreement_opinion,json=agreementOpinion,proto3" json:"agreement_opinion,omitempty"`
+	// Fields to change (AIP-134). Empty: the fields populated in the record; a field at its
+	// zero value is not populated, so name it here to clear it. "*": every writable field.
+	// Naming an output-only field is INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAgreementOpinionRequest) Reset() {
+	*x = UpdateAgreementOpinionRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAgreementOpinionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAgreementOpinionRequest) ProtoMessage() {}
+
+func (x *UpdateAgreementOpinionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAgreementOpinionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAgreementOpinionRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *UpdateAgreementOpinionRequest) GetAgreementOpinion() *AgreementOpinion {
+	if x != nil {
+		return x.AgreementOpinion
+	}
+	return nil
+}
+
+func (x *UpdateAgreementOpinionRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type DeleteAgreementOpinionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: delete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAgreementOpinionRequest) Reset() {
+	*x = DeleteAgreementOpinionRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAgreementOpinionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAgreementOpinionRequest) ProtoMessage() {}
+
+func (x *DeleteAgreementOpinionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAgreementOpinionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAgreementOpinionRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DeleteAgreementOpinionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteAgreementOpinionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type UndeleteAgreementOpinionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional: undelete only if the record still has this etag (else ABORTED).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteAgreementOpinionRequest) Reset() {
+	*x = UndeleteAgreementOpinionRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteAgreementOpinionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteAgreementOpinionRequest) ProtoMessage() {}
+
+func (x *UndeleteAgreementOpinionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteAgreementOpinionRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteAgreementOpinionRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *UndeleteAgreementOpinionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UndeleteAgreementOpinionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type ListOverdueAgreementDeadlinesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Agreements per page: default 50, maximum 1000; larger values are served as 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same parent and deadline.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only this deadline; unspecified lists every kind.
+	Deadline      Deadline `protobuf:"varint,4,opt,name=deadline,proto3,enum=provex.twinning.v1.Deadline" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOverdueAgreementDeadlinesRequest) Reset() {
+	*x = ListOverdueAgreementDeadlinesRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOverdueAgreementDeadlinesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOverdueAgreementDeadlinesRequest) ProtoMessage() {}
+
+func (x *ListOverdueAgreementDeadlinesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOverdueAgreementDeadlinesRequest.ProtoReflect.Descriptor instead.
+func (*ListOverdueAgreementDeadlinesRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListOverdueAgreementDeadlinesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListOverdueAgreementDeadlinesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOverdueAgreementDeadlinesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListOverdueAgreementDeadlinesRequest) GetDeadline() Deadline {
+	if x != nil {
+		return x.Deadline
+	}
+	return Deadline_DEADLINE_UNSPECIFIED
+}
+
+type ListOverdueAgreementDeadlinesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The late opinions first, by consultation.requested_date (MOFA's, then
+	// the agencies' in their order), then the late reports by signed_date.
+	OverdueDeadlines []*OverdueDeadline `protobuf:"bytes,1,rep,name=overdue_deadlines,json=overdueDeadlines,proto3" json:"overdue_deadlines,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOverdueAgreementDeadlinesResponse) Reset() {
+	*x = ListOverdueAgreementDeadlinesResponse{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOverdueAgreementDeadlinesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOverdueAgreementDeadlinesResponse) ProtoMessage() {}
+
+func (x *ListOverdueAgreementDeadlinesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOverdueAgreementDeadlinesResponse.ProtoReflect.Descriptor instead.
+func (*ListOverdueAgreementDeadlinesResponse) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListOverdueAgreementDeadlinesResponse) GetOverdueDeadlines() []*OverdueDeadline {
+	if x != nil {
+		return x.OverdueDeadlines
+	}
+	return nil
+}
+
+func (x *ListOverdueAgreementDeadlinesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// One deadline passed unmet.
+type OverdueDeadline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}/agreements/{agreement}.
+	Agreement string `protobuf:"bytes,1,opt,name=agreement,proto3" json:"agreement,omitempty"`
+	// The agreement's province, by slug.
+	Province    string   `protobuf:"bytes,2,opt,name=province,proto3" json:"province,omitempty"`
+	DisplayName string   `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Deadline    Deadline `protobuf:"varint,4,opt,name=deadline,proto3,enum=provex.twinning.v1.Deadline" json:"deadline,omitempty"`
+	// The agency awaited, for DEADLINE_AGENCY_OPINION.
+	Agency string `protobuf:"bytes,5,opt,name=agency,proto3" json:"agency,omitempty"`
+	// When the period started: the request, or the signing. A partial date
+	// (a month, a year) is taken at its last day.
+	StartDate *v1.Date `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The last day to meet the deadline.
+	DueDate *v1.Date `protobuf:"bytes,7,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// Calendar days from due_date to today (Vietnam time).
+	DaysLate int32 `protobuf:"varint,8,opt,name=days_late,json=daysLate,proto3" json:"days_late,omitempty"`
+	// The due date was counted over days outside the calendar's table of
+	// announced holidays (weekends and fixed holidays only).
+	Estimated     bool `protobuf:"varint,9,opt,name=estimated,proto3" json:"estimated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverdueDeadline) Reset() {
+	*x = OverdueDeadline{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverdueDeadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverdueDeadline) ProtoMessage() {}
+
+func (x *OverdueDeadline) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverdueDeadline.ProtoReflect.Descriptor instead.
+func (*OverdueDeadline) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *OverdueDeadline) GetAgreement() string {
+	if x != nil {
+		return x.Agreement
+	}
+	return ""
+}
+
+func (x *OverdueDeadline) GetProvince() string {
+	if x != nil {
+		return x.Province
+	}
+	return ""
+}
+
+func (x *OverdueDeadline) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *OverdueDeadline) GetDeadline() Deadline {
+	if x != nil {
+		return x.Deadline
+	}
+	return Deadline_DEADLINE_UNSPECIFIED
+}
+
+func (x *OverdueDeadline) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *OverdueDeadline) GetStartDate() *v1.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *OverdueDeadline) GetDueDate() *v1.Date {
+	if x != nil {
+		return x.DueDate
+	}
+	return nil
+}
+
+func (x *OverdueDeadline) GetDaysLate() int32 {
+	if x != nil {
+		return x.DaysLate
+	}
+	return 0
+}
+
+func (x *OverdueDeadline) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
+type SummarizeOverdueAgreementDeadlinesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provinces/{province}, or provinces/- for every province this node holds.
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesRequest) Reset() {
+	*x = SummarizeOverdueAgreementDeadlinesRequest{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SummarizeOverdueAgreementDeadlinesRequest) ProtoMessage() {}
+
+func (x *SummarizeOverdueAgreementDeadlinesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SummarizeOverdueAgreementDeadlinesRequest.ProtoReflect.Descriptor instead.
+func (*SummarizeOverdueAgreementDeadlinesRequest) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+type SummarizeOverdueAgreementDeadlinesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Provinces with at least one overdue deadline, by slug.
+	Provinces []*ProvinceOverdueCount `protobuf:"bytes,1,rep,name=provinces,proto3" json:"provinces,omitempty"`
+	// The totals over provinces.
+	OverdueOpinions int32 `protobuf:"varint,2,opt,name=overdue_opinions,json=overdueOpinions,proto3" json:"overdue_opinions,omitempty"`
+	OverdueReports  int32 `protobuf:"varint,3,opt,name=overdue_reports,json=overdueReports,proto3" json:"overdue_reports,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesResponse) Reset() {
+	*x = SummarizeOverdueAgreementDeadlinesResponse{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SummarizeOverdueAgreementDeadlinesResponse) ProtoMessage() {}
+
+func (x *SummarizeOverdueAgreementDeadlinesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SummarizeOverdueAgreementDeadlinesResponse.ProtoReflect.Descriptor instead.
+func (*SummarizeOverdueAgreementDeadlinesResponse) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesResponse) GetProvinces() []*ProvinceOverdueCount {
+	if x != nil {
+		return x.Provinces
+	}
+	return nil
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesResponse) GetOverdueOpinions() int32 {
+	if x != nil {
+		return x.OverdueOpinions
+	}
+	return 0
+}
+
+func (x *SummarizeOverdueAgreementDeadlinesResponse) GetOverdueReports() int32 {
+	if x != nil {
+		return x.OverdueReports
+	}
+	return 0
+}
+
+type ProvinceOverdueCount struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Province string                 `protobuf:"bytes,1,opt,name=province,proto3" json:"province,omitempty"`
+	// Opinions overdue: MOFA's and the other agencies', each one.
+	OverdueOpinions int32 `protobuf:"varint,2,opt,name=overdue_opinions,json=overdueOpinions,proto3" json:"overdue_opinions,omitempty"`
+	OverdueReports  int32 `protobuf:"varint,3,opt,name=overdue_reports,json=overdueReports,proto3" json:"overdue_reports,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ProvinceOverdueCount) Reset() {
+	*x = ProvinceOverdueCount{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvinceOverdueCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvinceOverdueCount) ProtoMessage() {}
+
+func (x *ProvinceOverdueCount) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvinceOverdueCount.ProtoReflect.Descriptor instead.
+func (*ProvinceOverdueCount) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ProvinceOverdueCount) GetProvince() string {
+	if x != nil {
+		return x.Province
+	}
+	return ""
+}
+
+func (x *ProvinceOverdueCount) GetOverdueOpinions() int32 {
+	if x != nil {
+		return x.OverdueOpinions
+	}
+	return 0
+}
+
+func (x *ProvinceOverdueCount) GetOverdueReports() int32 {
+	if x != nil {
+		return x.OverdueReports
+	}
+	return 0
+}
+
+type Agreement_Consultation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// REQUESTED while opinions are awaited: the overdue views look for
+	// late opinions among these agreements only (and their index serves
+	// them), so move it on once the opinions are in.
+	State         Agreement_ConsultationState `protobuf:"varint,1,opt,name=state,proto3,enum=provex.twinning.v1.Agreement_ConsultationState" json:"state,omitempty"`
+	RequestedDate *v1.Date                    `protobuf:"bytes,2,opt,name=requested_date,json=requestedDate,proto3" json:"requested_date,omitempty"`
+	OpinionDate   *v1.Date                    `protobuf:"bytes,3,opt,name=opinion_date,json=opinionDate,proto3" json:"opinion_date,omitempty"`
+	Opinion       string                      `protobuf:"bytes,4,opt,name=opinion,proto3" json:"opinion,omitempty"`
+	// The opinions of the ministries and agencies other than MOFA that the
+	// province asked, recorded by the province (MOFA's opinion is the
+	// ministry's own AgreementOpinion record).
+	AgencyOpinions []*Agreement_AgencyOpinion `protobuf:"bytes,5,rep,name=agency_opinions,json=agencyOpinions,proto3" json:"agency_opinions,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
 func (x *Agreement_Consultation) Reset() {
 	*x = Agreement_Consultation{}
-	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[32]
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3018,7 +4125,7 @@ func (x *Agreement_Consultation) String() string {
 func (*Agreement_Consultation) ProtoMessage() {}
 
 func (x *Agreement_Consultation) ProtoReflect() protoreflect.Message {
-	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[32]
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3058,6 +4165,95 @@ func (x *Agreement_Consultation) GetOpinionDate() *v1.Date {
 func (x *Agreement_Consultation) GetOpinion() string {
 	if x != nil {
 		return x.Opinion
+	}
+	return ""
+}
+
+func (x *Agreement_Consultation) GetAgencyOpinions() []*Agreement_AgencyOpinion {
+	if x != nil {
+		return x.AgencyOpinions
+	}
+	return nil
+}
+
+// The written opinion of a ministry or agency other than MOFA, due within
+// 7 working days of being asked.
+type Agreement_AgencyOpinion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agency asked, e.g. "Ministry of Public Security".
+	Agency string `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	// When it was asked; unset means with the consultation
+	// (Consultation.requested_date), which it must not precede.
+	RequestedDate *v1.Date `protobuf:"bytes,2,opt,name=requested_date,json=requestedDate,proto3" json:"requested_date,omitempty"`
+	// When its written opinion arrived; unset while awaited.
+	OpinionDate   *v1.Date        `protobuf:"bytes,3,opt,name=opinion_date,json=opinionDate,proto3" json:"opinion_date,omitempty"`
+	Position      OpinionPosition `protobuf:"varint,4,opt,name=position,proto3,enum=provex.twinning.v1.OpinionPosition" json:"position,omitempty"`
+	Summary       string          `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Agreement_AgencyOpinion) Reset() {
+	*x = Agreement_AgencyOpinion{}
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Agreement_AgencyOpinion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Agreement_AgencyOpinion) ProtoMessage() {}
+
+func (x *Agreement_AgencyOpinion) ProtoReflect() protoreflect.Message {
+	mi := &file_provex_twinning_v1_twinning_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Agreement_AgencyOpinion.ProtoReflect.Descriptor instead.
+func (*Agreement_AgencyOpinion) Descriptor() ([]byte, []int) {
+	return file_provex_twinning_v1_twinning_proto_rawDescGZIP(), []int{1, 1}
+}
+
+func (x *Agreement_AgencyOpinion) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *Agreement_AgencyOpinion) GetRequestedDate() *v1.Date {
+	if x != nil {
+		return x.RequestedDate
+	}
+	return nil
+}
+
+func (x *Agreement_AgencyOpinion) GetOpinionDate() *v1.Date {
+	if x != nil {
+		return x.OpinionDate
+	}
+	return nil
+}
+
+func (x *Agreement_AgencyOpinion) GetPosition() OpinionPosition {
+	if x != nil {
+		return x.Position
+	}
+	return OpinionPosition_OPINION_POSITION_UNSPECIFIED
+}
+
+func (x *Agreement_AgencyOpinion) GetSummary() string {
+	if x != nil {
+		return x.Summary
 	}
 	return ""
 }
@@ -3102,7 +4298,7 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x0eSTATE_PROPOSED\x10\x01\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x02\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x03\x12\x0f\n" +
-	"\vSTATE_ENDED\x10\x04\"\xe9\x1b\n" +
+	"\vSTATE_ENDED\x10\x04\"\x9f(\n" +
 	"\tAgreement\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
@@ -3137,13 +4333,24 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\x1a\x8b\x05\n" +
+	"deleteTime\x1a\x8d\v\n" +
 	"\fConsultation\x12O\n" +
 	"\x05state\x18\x01 \x01(\x0e2/.provex.twinning.v1.Agreement.ConsultationStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12;\n" +
 	"\x0erequested_date\x18\x02 \x01(\v2\x14.provex.type.v1.DateR\rrequestedDate\x127\n" +
 	"\fopinion_date\x18\x03 \x01(\v2\x14.provex.type.v1.DateR\vopinionDate\x12\"\n" +
-	"\aopinion\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\aopinion:\x8f\x03\xbaH\x8b\x03\x1a\x88\x03\n" +
-	"&opinion_date.not_before_requested_date\x12!must not be before requested_date\x1a\xba\x02!has(this.requested_date) || !has(this.opinion_date) || this.opinion_date.year * 10000 + (this.opinion_date.month == 0 ? 1231 : this.opinion_date.month * 100 + (this.opinion_date.day == 0 ? 31 : this.opinion_date.day)) >= this.requested_date.year * 10000 + this.requested_date.month * 100 + this.requested_date.day\"|\n" +
+	"\aopinion\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\aopinion\x12^\n" +
+	"\x0fagency_opinions\x18\x05 \x03(\v2+.provex.twinning.v1.Agreement.AgencyOpinionB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x0eagencyOpinions:\xb1\b\xbaH\xad\b\x1a\x88\x03\n" +
+	"&opinion_date.not_before_requested_date\x12!must not be before requested_date\x1a\xba\x02!has(this.requested_date) || !has(this.opinion_date) || this.opinion_date.year * 10000 + (this.opinion_date.month == 0 ? 1231 : this.opinion_date.month * 100 + (this.opinion_date.day == 0 ? 31 : this.opinion_date.day)) >= this.requested_date.year * 10000 + this.requested_date.month * 100 + this.requested_date.day\x1a\xdf\x03\n" +
+	"8agency_opinions.requested_date.not_before_requested_date\x12Oan agency's requested_date must not be before the consultation's requested_date\x1a\xd1\x02!has(this.requested_date) || this.agency_opinions.all(a, !has(a.requested_date) || a.requested_date.year * 10000 + (a.requested_date.month == 0 ? 1231 : a.requested_date.month * 100 + (a.requested_date.day == 0 ? 31 : a.requested_date.day)) >= this.requested_date.year * 10000 + this.requested_date.month * 100 + this.requested_date.day)\x1a\xbd\x01\n" +
+	"&agency_opinions.without_requested_date\x12Vagency opinions need the consultation's requested_date, from which their deadlines run\x1a;size(this.agency_opinions) == 0 || has(this.requested_date)\x1a\xb1\x06\n" +
+	"\rAgencyOpinion\x12&\n" +
+	"\x06agency\x18\x01 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\x06agency\x12;\n" +
+	"\x0erequested_date\x18\x02 \x01(\v2\x14.provex.type.v1.DateR\rrequestedDate\x127\n" +
+	"\fopinion_date\x18\x03 \x01(\v2\x14.provex.type.v1.DateR\vopinionDate\x12I\n" +
+	"\bposition\x18\x04 \x01(\x0e2#.provex.twinning.v1.OpinionPositionB\b\xbaH\x05\x82\x01\x02\x10\x01R\bposition\x12\"\n" +
+	"\asummary\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\asummary:\x92\x04\xbaH\x8e\x04\x1a\x88\x03\n" +
+	"&opinion_date.not_before_requested_date\x12!must not be before requested_date\x1a\xba\x02!has(this.requested_date) || !has(this.opinion_date) || this.opinion_date.year * 10000 + (this.opinion_date.month == 0 ? 1231 : this.opinion_date.month * 100 + (this.opinion_date.day == 0 ? 31 : this.opinion_date.day)) >= this.requested_date.year * 10000 + this.requested_date.month * 100 + this.requested_date.day\x1a\x80\x01\n" +
+	"\x1dposition.without_opinion_date\x121a position needs the opinion_date it was given on\x1a,this.position == 0 || has(this.opinion_date)\"|\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cKIND_INTERNATIONAL_AGREEMENT\x10\x01\x12\f\n" +
@@ -3363,7 +4570,96 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"W\n" +
 	"$UndeleteFriendshipAssociationRequest\x12\x1b\n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xa3\x1f\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xa0\x05\n" +
+	"\x10AgreementOpinion\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
+	"\tagreement\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\tagreement\x12L\n" +
+	"\bposition\x18\x03 \x01(\x0e2#.provex.twinning.v1.OpinionPositionB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bposition\x12?\n" +
+	"\fopinion_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\vopinionDate\x12\"\n" +
+	"\asummary\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\asummary\x12D\n" +
+	"\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12B\n" +
+	"\n" +
+	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
+	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
+	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\"9\n" +
+	"\x1aGetAgreementOpinionRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf8\x01\n" +
+	"\x1cListAgreementOpinionsRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
+	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x9c\x01\n" +
+	"\x1dListAgreementOpinionsResponse\x12S\n" +
+	"\x12agreement_opinions\x18\x01 \x03(\v2$.provex.twinning.v1.AgreementOpinionR\x11agreementOpinions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x02\n" +
+	"\x1dCreateAgreementOpinionRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12R\n" +
+	"\x14agreement_opinion_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x12agreementOpinionId\x12Y\n" +
+	"\x11agreement_opinion\x18\x03 \x01(\v2$.provex.twinning.v1.AgreementOpinionB\x06\xbaH\x03\xc8\x01\x01R\x10agreementOpinion\x12&\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xb7\x01\n" +
+	"\x1dUpdateAgreementOpinionRequest\x12Y\n" +
+	"\x11agreement_opinion\x18\x01 \x01(\v2$.provex.twinning.v1.AgreementOpinionB\x06\xbaH\x03\xd8\x01\x03R\x10agreementOpinion\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"P\n" +
+	"\x1dDeleteAgreementOpinionRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"R\n" +
+	"\x1fUndeleteAgreementOpinionRequest\x12\x1b\n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xda\x01\n" +
+	"$ListOverdueAgreementDeadlinesRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12B\n" +
+	"\bdeadline\x18\x04 \x01(\x0e2\x1c.provex.twinning.v1.DeadlineB\b\xbaH\x05\x82\x01\x02\x10\x01R\bdeadline\"\xa1\x01\n" +
+	"%ListOverdueAgreementDeadlinesResponse\x12P\n" +
+	"\x11overdue_deadlines\x18\x01 \x03(\v2#.provex.twinning.v1.OverdueDeadlineR\x10overdueDeadlines\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe1\x02\n" +
+	"\x0fOverdueDeadline\x12\x1c\n" +
+	"\tagreement\x18\x01 \x01(\tR\tagreement\x12\x1a\n" +
+	"\bprovince\x18\x02 \x01(\tR\bprovince\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x128\n" +
+	"\bdeadline\x18\x04 \x01(\x0e2\x1c.provex.twinning.v1.DeadlineR\bdeadline\x12\x16\n" +
+	"\x06agency\x18\x05 \x01(\tR\x06agency\x123\n" +
+	"\n" +
+	"start_date\x18\x06 \x01(\v2\x14.provex.type.v1.DateR\tstartDate\x12/\n" +
+	"\bdue_date\x18\a \x01(\v2\x14.provex.type.v1.DateR\adueDate\x12\x1b\n" +
+	"\tdays_late\x18\b \x01(\x05R\bdaysLate\x12\x1c\n" +
+	"\testimated\x18\t \x01(\bR\testimated\"L\n" +
+	")SummarizeOverdueAgreementDeadlinesRequest\x12\x1f\n" +
+	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\"\xc8\x01\n" +
+	"*SummarizeOverdueAgreementDeadlinesResponse\x12F\n" +
+	"\tprovinces\x18\x01 \x03(\v2(.provex.twinning.v1.ProvinceOverdueCountR\tprovinces\x12)\n" +
+	"\x10overdue_opinions\x18\x02 \x01(\x05R\x0foverdueOpinions\x12'\n" +
+	"\x0foverdue_reports\x18\x03 \x01(\x05R\x0eoverdueReports\"\x86\x01\n" +
+	"\x14ProvinceOverdueCount\x12\x1a\n" +
+	"\bprovince\x18\x01 \x01(\tR\bprovince\x12)\n" +
+	"\x10overdue_opinions\x18\x02 \x01(\x05R\x0foverdueOpinions\x12'\n" +
+	"\x0foverdue_reports\x18\x03 \x01(\x05R\x0eoverdueReports*\x96\x01\n" +
+	"\x0fOpinionPosition\x12 \n" +
+	"\x1cOPINION_POSITION_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16OPINION_POSITION_AGREE\x10\x01\x12(\n" +
+	"$OPINION_POSITION_AGREE_WITH_COMMENTS\x10\x02\x12\x1b\n" +
+	"\x17OPINION_POSITION_OBJECT\x10\x03*q\n" +
+	"\bDeadline\x12\x18\n" +
+	"\x14DEADLINE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15DEADLINE_MOFA_OPINION\x10\x01\x12\x1b\n" +
+	"\x17DEADLINE_AGENCY_OPINION\x10\x02\x12\x13\n" +
+	"\x0fDEADLINE_REPORT\x10\x032\xa3+\n" +
 	"\x0fTwinningService\x12\x8b\x01\n" +
 	"\x0eGetPartnership\x12).provex.twinning.v1.GetPartnershipRequest\x1a\x1f.provex.twinning.v1.Partnership\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{name=provinces/*/partnerships/*}\x12\x9c\x01\n" +
 	"\x10ListPartnerships\x12+.provex.twinning.v1.ListPartnershipsRequest\x1a,.provex.twinning.v1.ListPartnershipsResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{parent=provinces/*}/partnerships\x12\x9e\x01\n" +
@@ -3390,7 +4686,15 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x1bCreateFriendshipAssociation\x126.provex.twinning.v1.CreateFriendshipAssociationRequest\x1a).provex.twinning.v1.FriendshipAssociation\"P\x82\xd3\xe4\x93\x02J:\x16friendship_association\"0/v1/{parent=provinces/*}/friendship-associations\x12\xe9\x01\n" +
 	"\x1bUpdateFriendshipAssociation\x126.provex.twinning.v1.UpdateFriendshipAssociationRequest\x1a).provex.twinning.v1.FriendshipAssociation\"g\x82\xd3\xe4\x93\x02a:\x16friendship_association2G/v1/{friendship_association.name=provinces/*/friendship-associations/*}\x12\xba\x01\n" +
 	"\x1bDeleteFriendshipAssociation\x126.provex.twinning.v1.DeleteFriendshipAssociationRequest\x1a).provex.twinning.v1.FriendshipAssociation\"8\x82\xd3\xe4\x93\x022*0/v1/{name=provinces/*/friendship-associations/*}\x12\xca\x01\n" +
-	"\x1dUndeleteFriendshipAssociation\x128.provex.twinning.v1.UndeleteFriendshipAssociationRequest\x1a).provex.twinning.v1.FriendshipAssociation\"D\x82\xd3\xe4\x93\x02>:\x01*\"9/v1/{name=provinces/*/friendship-associations/*}:undeleteB?Z=github.com/provex/provex/gen/go/provex/twinning/v1;twinningv1b\x06proto3"
+	"\x1dUndeleteFriendshipAssociation\x128.provex.twinning.v1.UndeleteFriendshipAssociationRequest\x1a).provex.twinning.v1.FriendshipAssociation\"D\x82\xd3\xe4\x93\x02>:\x01*\"9/v1/{name=provinces/*/friendship-associations/*}:undelete\x12\xa0\x01\n" +
+	"\x13GetAgreementOpinion\x12..provex.twinning.v1.GetAgreementOpinionRequest\x1a$.provex.twinning.v1.AgreementOpinion\"3\x82\xd3\xe4\x93\x02-\x12+/v1/{name=provinces/*/agreement-opinions/*}\x12\xb1\x01\n" +
+	"\x15ListAgreementOpinions\x120.provex.twinning.v1.ListAgreementOpinionsRequest\x1a1.provex.twinning.v1.ListAgreementOpinionsResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/{parent=provinces/*}/agreement-opinions\x12\xb9\x01\n" +
+	"\x16CreateAgreementOpinion\x121.provex.twinning.v1.CreateAgreementOpinionRequest\x1a$.provex.twinning.v1.AgreementOpinion\"F\x82\xd3\xe4\x93\x02@:\x11agreement_opinion\"+/v1/{parent=provinces/*}/agreement-opinions\x12\xcb\x01\n" +
+	"\x16UpdateAgreementOpinion\x121.provex.twinning.v1.UpdateAgreementOpinionRequest\x1a$.provex.twinning.v1.AgreementOpinion\"X\x82\xd3\xe4\x93\x02R:\x11agreement_opinion2=/v1/{agreement_opinion.name=provinces/*/agreement-opinions/*}\x12\xa6\x01\n" +
+	"\x16DeleteAgreementOpinion\x121.provex.twinning.v1.DeleteAgreementOpinionRequest\x1a$.provex.twinning.v1.AgreementOpinion\"3\x82\xd3\xe4\x93\x02-*+/v1/{name=provinces/*/agreement-opinions/*}\x12\xb6\x01\n" +
+	"\x18UndeleteAgreementOpinion\x123.provex.twinning.v1.UndeleteAgreementOpinionRequest\x1a$.provex.twinning.v1.AgreementOpinion\"?\x82\xd3\xe4\x93\x029:\x01*\"4/v1/{name=provinces/*/agreement-opinions/*}:undelete\x12\xd5\x01\n" +
+	"\x1dListOverdueAgreementDeadlines\x128.provex.twinning.v1.ListOverdueAgreementDeadlinesRequest\x1a9.provex.twinning.v1.ListOverdueAgreementDeadlinesResponse\"?\x82\xd3\xe4\x93\x029\x127/v1/{parent=provinces/*}/agreements/-/overdue-deadlines\x12\xe2\x01\n" +
+	"\"SummarizeOverdueAgreementDeadlines\x12=.provex.twinning.v1.SummarizeOverdueAgreementDeadlinesRequest\x1a>.provex.twinning.v1.SummarizeOverdueAgreementDeadlinesResponse\"=\x82\xd3\xe4\x93\x027\x125/v1/{parent=provinces/*}/agreements/-/overdue-summaryB?Z=github.com/provex/provex/gen/go/provex/twinning/v1;twinningv1b\x06proto3"
 
 var (
 	file_provex_twinning_v1_twinning_proto_rawDescOnce sync.Once
@@ -3404,167 +4708,220 @@ func file_provex_twinning_v1_twinning_proto_rawDescGZIP() []byte {
 	return file_provex_twinning_v1_twinning_proto_rawDescData
 }
 
-var file_provex_twinning_v1_twinning_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_provex_twinning_v1_twinning_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_provex_twinning_v1_twinning_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_provex_twinning_v1_twinning_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_provex_twinning_v1_twinning_proto_goTypes = []any{
-	(Partnership_Kind)(0),                        // 0: provex.twinning.v1.Partnership.Kind
-	(Partnership_State)(0),                       // 1: provex.twinning.v1.Partnership.State
-	(Agreement_Kind)(0),                          // 2: provex.twinning.v1.Agreement.Kind
-	(Agreement_State)(0),                         // 3: provex.twinning.v1.Agreement.State
-	(Agreement_ConsultationState)(0),             // 4: provex.twinning.v1.Agreement.ConsultationState
-	(Delegation_Direction)(0),                    // 5: provex.twinning.v1.Delegation.Direction
-	(Delegation_Level)(0),                        // 6: provex.twinning.v1.Delegation.Level
-	(FriendshipAssociation_State)(0),             // 7: provex.twinning.v1.FriendshipAssociation.State
-	(*Partnership)(nil),                          // 8: provex.twinning.v1.Partnership
-	(*Agreement)(nil),                            // 9: provex.twinning.v1.Agreement
-	(*Delegation)(nil),                           // 10: provex.twinning.v1.Delegation
-	(*FriendshipAssociation)(nil),                // 11: provex.twinning.v1.FriendshipAssociation
-	(*GetPartnershipRequest)(nil),                // 12: provex.twinning.v1.GetPartnershipRequest
-	(*ListPartnershipsRequest)(nil),              // 13: provex.twinning.v1.ListPartnershipsRequest
-	(*ListPartnershipsResponse)(nil),             // 14: provex.twinning.v1.ListPartnershipsResponse
-	(*CreatePartnershipRequest)(nil),             // 15: provex.twinning.v1.CreatePartnershipRequest
-	(*UpdatePartnershipRequest)(nil),             // 16: provex.twinning.v1.UpdatePartnershipRequest
-	(*DeletePartnershipRequest)(nil),             // 17: provex.twinning.v1.DeletePartnershipRequest
-	(*UndeletePartnershipRequest)(nil),           // 18: provex.twinning.v1.UndeletePartnershipRequest
-	(*GetAgreementRequest)(nil),                  // 19: provex.twinning.v1.GetAgreementRequest
-	(*ListAgreementsRequest)(nil),                // 20: provex.twinning.v1.ListAgreementsRequest
-	(*ListAgreementsResponse)(nil),               // 21: provex.twinning.v1.ListAgreementsResponse
-	(*CreateAgreementRequest)(nil),               // 22: provex.twinning.v1.CreateAgreementRequest
-	(*UpdateAgreementRequest)(nil),               // 23: provex.twinning.v1.UpdateAgreementRequest
-	(*DeleteAgreementRequest)(nil),               // 24: provex.twinning.v1.DeleteAgreementRequest
-	(*UndeleteAgreementRequest)(nil),             // 25: provex.twinning.v1.UndeleteAgreementRequest
-	(*GetDelegationRequest)(nil),                 // 26: provex.twinning.v1.GetDelegationRequest
-	(*ListDelegationsRequest)(nil),               // 27: provex.twinning.v1.ListDelegationsRequest
-	(*ListDelegationsResponse)(nil),              // 28: provex.twinning.v1.ListDelegationsResponse
-	(*CreateDelegationRequest)(nil),              // 29: provex.twinning.v1.CreateDelegationRequest
-	(*UpdateDelegationRequest)(nil),              // 30: provex.twinning.v1.UpdateDelegationRequest
-	(*DeleteDelegationRequest)(nil),              // 31: provex.twinning.v1.DeleteDelegationRequest
-	(*UndeleteDelegationRequest)(nil),            // 32: provex.twinning.v1.UndeleteDelegationRequest
-	(*GetFriendshipAssociationRequest)(nil),      // 33: provex.twinning.v1.GetFriendshipAssociationRequest
-	(*ListFriendshipAssociationsRequest)(nil),    // 34: provex.twinning.v1.ListFriendshipAssociationsRequest
-	(*ListFriendshipAssociationsResponse)(nil),   // 35: provex.twinning.v1.ListFriendshipAssociationsResponse
-	(*CreateFriendshipAssociationRequest)(nil),   // 36: provex.twinning.v1.CreateFriendshipAssociationRequest
-	(*UpdateFriendshipAssociationRequest)(nil),   // 37: provex.twinning.v1.UpdateFriendshipAssociationRequest
-	(*DeleteFriendshipAssociationRequest)(nil),   // 38: provex.twinning.v1.DeleteFriendshipAssociationRequest
-	(*UndeleteFriendshipAssociationRequest)(nil), // 39: provex.twinning.v1.UndeleteFriendshipAssociationRequest
-	(*Agreement_Consultation)(nil),               // 40: provex.twinning.v1.Agreement.Consultation
-	(*v1.LocalUnit)(nil),                         // 41: provex.type.v1.LocalUnit
-	(*v1.ForeignParty)(nil),                      // 42: provex.type.v1.ForeignParty
-	(*v1.Date)(nil),                              // 43: provex.type.v1.Date
-	(v1.Visibility)(0),                           // 44: provex.type.v1.Visibility
-	(*timestamppb.Timestamp)(nil),                // 45: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),                // 46: google.protobuf.FieldMask
+	(OpinionPosition)(0),                               // 0: provex.twinning.v1.OpinionPosition
+	(Deadline)(0),                                      // 1: provex.twinning.v1.Deadline
+	(Partnership_Kind)(0),                              // 2: provex.twinning.v1.Partnership.Kind
+	(Partnership_State)(0),                             // 3: provex.twinning.v1.Partnership.State
+	(Agreement_Kind)(0),                                // 4: provex.twinning.v1.Agreement.Kind
+	(Agreement_State)(0),                               // 5: provex.twinning.v1.Agreement.State
+	(Agreement_ConsultationState)(0),                   // 6: provex.twinning.v1.Agreement.ConsultationState
+	(Delegation_Direction)(0),                          // 7: provex.twinning.v1.Delegation.Direction
+	(Delegation_Level)(0),                              // 8: provex.twinning.v1.Delegation.Level
+	(FriendshipAssociation_State)(0),                   // 9: provex.twinning.v1.FriendshipAssociation.State
+	(*Partnership)(nil),                                // 10: provex.twinning.v1.Partnership
+	(*Agreement)(nil),                                  // 11: provex.twinning.v1.Agreement
+	(*Delegation)(nil),                                 // 12: provex.twinning.v1.Delegation
+	(*FriendshipAssociation)(nil),                      // 13: provex.twinning.v1.FriendshipAssociation
+	(*GetPartnershipRequest)(nil),                      // 14: provex.twinning.v1.GetPartnershipRequest
+	(*ListPartnershipsRequest)(nil),                    // 15: provex.twinning.v1.ListPartnershipsRequest
+	(*ListPartnershipsResponse)(nil),                   // 16: provex.twinning.v1.ListPartnershipsResponse
+	(*CreatePartnershipRequest)(nil),                   // 17: provex.twinning.v1.CreatePartnershipRequest
+	(*UpdatePartnershipRequest)(nil),                   // 18: provex.twinning.v1.UpdatePartnershipRequest
+	(*DeletePartnershipRequest)(nil),                   // 19: provex.twinning.v1.DeletePartnershipRequest
+	(*UndeletePartnershipRequest)(nil),                 // 20: provex.twinning.v1.UndeletePartnershipRequest
+	(*GetAgreementRequest)(nil),                        // 21: provex.twinning.v1.GetAgreementRequest
+	(*ListAgreementsRequest)(nil),                      // 22: provex.twinning.v1.ListAgreementsRequest
+	(*ListAgreementsResponse)(nil),                     // 23: provex.twinning.v1.ListAgreementsResponse
+	(*CreateAgreementRequest)(nil),                     // 24: provex.twinning.v1.CreateAgreementRequest
+	(*UpdateAgreementRequest)(nil),                     // 25: provex.twinning.v1.UpdateAgreementRequest
+	(*DeleteAgreementRequest)(nil),                     // 26: provex.twinning.v1.DeleteAgreementRequest
+	(*UndeleteAgreementRequest)(nil),                   // 27: provex.twinning.v1.UndeleteAgreementRequest
+	(*GetDelegationRequest)(nil),                       // 28: provex.twinning.v1.GetDelegationRequest
+	(*ListDelegationsRequest)(nil),                     // 29: provex.twinning.v1.ListDelegationsRequest
+	(*ListDelegationsResponse)(nil),                    // 30: provex.twinning.v1.ListDelegationsResponse
+	(*CreateDelegationRequest)(nil),                    // 31: provex.twinning.v1.CreateDelegationRequest
+	(*UpdateDelegationRequest)(nil),                    // 32: provex.twinning.v1.UpdateDelegationRequest
+	(*DeleteDelegationRequest)(nil),                    // 33: provex.twinning.v1.DeleteDelegationRequest
+	(*UndeleteDelegationRequest)(nil),                  // 34: provex.twinning.v1.UndeleteDelegationRequest
+	(*GetFriendshipAssociationRequest)(nil),            // 35: provex.twinning.v1.GetFriendshipAssociationRequest
+	(*ListFriendshipAssociationsRequest)(nil),          // 36: provex.twinning.v1.ListFriendshipAssociationsRequest
+	(*ListFriendshipAssociationsResponse)(nil),         // 37: provex.twinning.v1.ListFriendshipAssociationsResponse
+	(*CreateFriendshipAssociationRequest)(nil),         // 38: provex.twinning.v1.CreateFriendshipAssociationRequest
+	(*UpdateFriendshipAssociationRequest)(nil),         // 39: provex.twinning.v1.UpdateFriendshipAssociationRequest
+	(*DeleteFriendshipAssociationRequest)(nil),         // 40: provex.twinning.v1.DeleteFriendshipAssociationRequest
+	(*UndeleteFriendshipAssociationRequest)(nil),       // 41: provex.twinning.v1.UndeleteFriendshipAssociationRequest
+	(*AgreementOpinion)(nil),                           // 42: provex.twinning.v1.AgreementOpinion
+	(*GetAgreementOpinionRequest)(nil),                 // 43: provex.twinning.v1.GetAgreementOpinionRequest
+	(*ListAgreementOpinionsRequest)(nil),               // 44: provex.twinning.v1.ListAgreementOpinionsRequest
+	(*ListAgreementOpinionsResponse)(nil),              // 45: provex.twinning.v1.ListAgreementOpinionsResponse
+	(*CreateAgreementOpinionRequest)(nil),              // 46: provex.twinning.v1.CreateAgreementOpinionRequest
+	(*UpdateAgreementOpinionRequest)(nil),              // 47: provex.twinning.v1.UpdateAgreementOpinionRequest
+	(*DeleteAgreementOpinionRequest)(nil),              // 48: provex.twinning.v1.DeleteAgreementOpinionRequest
+	(*UndeleteAgreementOpinionRequest)(nil),            // 49: provex.twinning.v1.UndeleteAgreementOpinionRequest
+	(*ListOverdueAgreementDeadlinesRequest)(nil),       // 50: provex.twinning.v1.ListOverdueAgreementDeadlinesRequest
+	(*ListOverdueAgreementDeadlinesResponse)(nil),      // 51: provex.twinning.v1.ListOverdueAgreementDeadlinesResponse
+	(*OverdueDeadline)(nil),                            // 52: provex.twinning.v1.OverdueDeadline
+	(*SummarizeOverdueAgreementDeadlinesRequest)(nil),  // 53: provex.twinning.v1.SummarizeOverdueAgreementDeadlinesRequest
+	(*SummarizeOverdueAgreementDeadlinesResponse)(nil), // 54: provex.twinning.v1.SummarizeOverdueAgreementDeadlinesResponse
+	(*ProvinceOverdueCount)(nil),                       // 55: provex.twinning.v1.ProvinceOverdueCount
+	(*Agreement_Consultation)(nil),                     // 56: provex.twinning.v1.Agreement.Consultation
+	(*Agreement_AgencyOpinion)(nil),                    // 57: provex.twinning.v1.Agreement.AgencyOpinion
+	(*v1.LocalUnit)(nil),                               // 58: provex.type.v1.LocalUnit
+	(*v1.ForeignParty)(nil),                            // 59: provex.type.v1.ForeignParty
+	(*v1.Date)(nil),                                    // 60: provex.type.v1.Date
+	(v1.Visibility)(0),                                 // 61: provex.type.v1.Visibility
+	(*timestamppb.Timestamp)(nil),                      // 62: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),                      // 63: google.protobuf.FieldMask
 }
 var file_provex_twinning_v1_twinning_proto_depIdxs = []int32{
-	41, // 0: provex.twinning.v1.Partnership.local_unit:type_name -> provex.type.v1.LocalUnit
-	42, // 1: provex.twinning.v1.Partnership.partner:type_name -> provex.type.v1.ForeignParty
-	0,  // 2: provex.twinning.v1.Partnership.kind:type_name -> provex.twinning.v1.Partnership.Kind
-	1,  // 3: provex.twinning.v1.Partnership.state:type_name -> provex.twinning.v1.Partnership.State
-	43, // 4: provex.twinning.v1.Partnership.established_date:type_name -> provex.type.v1.Date
-	44, // 5: provex.twinning.v1.Partnership.visibility:type_name -> provex.type.v1.Visibility
-	45, // 6: provex.twinning.v1.Partnership.create_time:type_name -> google.protobuf.Timestamp
-	45, // 7: provex.twinning.v1.Partnership.update_time:type_name -> google.protobuf.Timestamp
-	45, // 8: provex.twinning.v1.Partnership.delete_time:type_name -> google.protobuf.Timestamp
-	2,  // 9: provex.twinning.v1.Agreement.kind:type_name -> provex.twinning.v1.Agreement.Kind
-	3,  // 10: provex.twinning.v1.Agreement.state:type_name -> provex.twinning.v1.Agreement.State
-	41, // 11: provex.twinning.v1.Agreement.signatory:type_name -> provex.type.v1.LocalUnit
-	42, // 12: provex.twinning.v1.Agreement.foreign_parties:type_name -> provex.type.v1.ForeignParty
-	43, // 13: provex.twinning.v1.Agreement.signed_date:type_name -> provex.type.v1.Date
-	43, // 14: provex.twinning.v1.Agreement.effective_date:type_name -> provex.type.v1.Date
-	43, // 15: provex.twinning.v1.Agreement.expiry_date:type_name -> provex.type.v1.Date
-	40, // 16: provex.twinning.v1.Agreement.consultation:type_name -> provex.twinning.v1.Agreement.Consultation
-	43, // 17: provex.twinning.v1.Agreement.report_date:type_name -> provex.type.v1.Date
-	44, // 18: provex.twinning.v1.Agreement.visibility:type_name -> provex.type.v1.Visibility
-	45, // 19: provex.twinning.v1.Agreement.create_time:type_name -> google.protobuf.Timestamp
-	45, // 20: provex.twinning.v1.Agreement.update_time:type_name -> google.protobuf.Timestamp
-	45, // 21: provex.twinning.v1.Agreement.delete_time:type_name -> google.protobuf.Timestamp
-	5,  // 22: provex.twinning.v1.Delegation.direction:type_name -> provex.twinning.v1.Delegation.Direction
-	6,  // 23: provex.twinning.v1.Delegation.level:type_name -> provex.twinning.v1.Delegation.Level
-	43, // 24: provex.twinning.v1.Delegation.start_date:type_name -> provex.type.v1.Date
-	43, // 25: provex.twinning.v1.Delegation.end_date:type_name -> provex.type.v1.Date
-	42, // 26: provex.twinning.v1.Delegation.foreign_parties:type_name -> provex.type.v1.ForeignParty
-	44, // 27: provex.twinning.v1.Delegation.visibility:type_name -> provex.type.v1.Visibility
-	45, // 28: provex.twinning.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
-	45, // 29: provex.twinning.v1.Delegation.update_time:type_name -> google.protobuf.Timestamp
-	45, // 30: provex.twinning.v1.Delegation.delete_time:type_name -> google.protobuf.Timestamp
-	7,  // 31: provex.twinning.v1.FriendshipAssociation.state:type_name -> provex.twinning.v1.FriendshipAssociation.State
-	43, // 32: provex.twinning.v1.FriendshipAssociation.founded_date:type_name -> provex.type.v1.Date
-	44, // 33: provex.twinning.v1.FriendshipAssociation.visibility:type_name -> provex.type.v1.Visibility
-	45, // 34: provex.twinning.v1.FriendshipAssociation.create_time:type_name -> google.protobuf.Timestamp
-	45, // 35: provex.twinning.v1.FriendshipAssociation.update_time:type_name -> google.protobuf.Timestamp
-	45, // 36: provex.twinning.v1.FriendshipAssociation.delete_time:type_name -> google.protobuf.Timestamp
-	8,  // 37: provex.twinning.v1.ListPartnershipsResponse.partnerships:type_name -> provex.twinning.v1.Partnership
-	8,  // 38: provex.twinning.v1.CreatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
-	8,  // 39: provex.twinning.v1.UpdatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
-	46, // 40: provex.twinning.v1.UpdatePartnershipRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 41: provex.twinning.v1.ListAgreementsResponse.agreements:type_name -> provex.twinning.v1.Agreement
-	9,  // 42: provex.twinning.v1.CreateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
-	9,  // 43: provex.twinning.v1.UpdateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
-	46, // 44: provex.twinning.v1.UpdateAgreementRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 45: provex.twinning.v1.ListDelegationsResponse.delegations:type_name -> provex.twinning.v1.Delegation
-	10, // 46: provex.twinning.v1.CreateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
-	10, // 47: provex.twinning.v1.UpdateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
-	46, // 48: provex.twinning.v1.UpdateDelegationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11, // 49: provex.twinning.v1.ListFriendshipAssociationsResponse.friendship_associations:type_name -> provex.twinning.v1.FriendshipAssociation
-	11, // 50: provex.twinning.v1.CreateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
-	11, // 51: provex.twinning.v1.UpdateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
-	46, // 52: provex.twinning.v1.UpdateFriendshipAssociationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 53: provex.twinning.v1.Agreement.Consultation.state:type_name -> provex.twinning.v1.Agreement.ConsultationState
-	43, // 54: provex.twinning.v1.Agreement.Consultation.requested_date:type_name -> provex.type.v1.Date
-	43, // 55: provex.twinning.v1.Agreement.Consultation.opinion_date:type_name -> provex.type.v1.Date
-	12, // 56: provex.twinning.v1.TwinningService.GetPartnership:input_type -> provex.twinning.v1.GetPartnershipRequest
-	13, // 57: provex.twinning.v1.TwinningService.ListPartnerships:input_type -> provex.twinning.v1.ListPartnershipsRequest
-	15, // 58: provex.twinning.v1.TwinningService.CreatePartnership:input_type -> provex.twinning.v1.CreatePartnershipRequest
-	16, // 59: provex.twinning.v1.TwinningService.UpdatePartnership:input_type -> provex.twinning.v1.UpdatePartnershipRequest
-	17, // 60: provex.twinning.v1.TwinningService.DeletePartnership:input_type -> provex.twinning.v1.DeletePartnershipRequest
-	18, // 61: provex.twinning.v1.TwinningService.UndeletePartnership:input_type -> provex.twinning.v1.UndeletePartnershipRequest
-	19, // 62: provex.twinning.v1.TwinningService.GetAgreement:input_type -> provex.twinning.v1.GetAgreementRequest
-	20, // 63: provex.twinning.v1.TwinningService.ListAgreements:input_type -> provex.twinning.v1.ListAgreementsRequest
-	22, // 64: provex.twinning.v1.TwinningService.CreateAgreement:input_type -> provex.twinning.v1.CreateAgreementRequest
-	23, // 65: provex.twinning.v1.TwinningService.UpdateAgreement:input_type -> provex.twinning.v1.UpdateAgreementRequest
-	24, // 66: provex.twinning.v1.TwinningService.DeleteAgreement:input_type -> provex.twinning.v1.DeleteAgreementRequest
-	25, // 67: provex.twinning.v1.TwinningService.UndeleteAgreement:input_type -> provex.twinning.v1.UndeleteAgreementRequest
-	26, // 68: provex.twinning.v1.TwinningService.GetDelegation:input_type -> provex.twinning.v1.GetDelegationRequest
-	27, // 69: provex.twinning.v1.TwinningService.ListDelegations:input_type -> provex.twinning.v1.ListDelegationsRequest
-	29, // 70: provex.twinning.v1.TwinningService.CreateDelegation:input_type -> provex.twinning.v1.CreateDelegationRequest
-	30, // 71: provex.twinning.v1.TwinningService.UpdateDelegation:input_type -> provex.twinning.v1.UpdateDelegationRequest
-	31, // 72: provex.twinning.v1.TwinningService.DeleteDelegation:input_type -> provex.twinning.v1.DeleteDelegationRequest
-	32, // 73: provex.twinning.v1.TwinningService.UndeleteDelegation:input_type -> provex.twinning.v1.UndeleteDelegationRequest
-	33, // 74: provex.twinning.v1.TwinningService.GetFriendshipAssociation:input_type -> provex.twinning.v1.GetFriendshipAssociationRequest
-	34, // 75: provex.twinning.v1.TwinningService.ListFriendshipAssociations:input_type -> provex.twinning.v1.ListFriendshipAssociationsRequest
-	36, // 76: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:input_type -> provex.twinning.v1.CreateFriendshipAssociationRequest
-	37, // 77: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:input_type -> provex.twinning.v1.UpdateFriendshipAssociationRequest
-	38, // 78: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:input_type -> provex.twinning.v1.DeleteFriendshipAssociationRequest
-	39, // 79: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:input_type -> provex.twinning.v1.UndeleteFriendshipAssociationRequest
-	8,  // 80: provex.twinning.v1.TwinningService.GetPartnership:output_type -> provex.twinning.v1.Partnership
-	14, // 81: provex.twinning.v1.TwinningService.ListPartnerships:output_type -> provex.twinning.v1.ListPartnershipsResponse
-	8,  // 82: provex.twinning.v1.TwinningService.CreatePartnership:output_type -> provex.twinning.v1.Partnership
-	8,  // 83: provex.twinning.v1.TwinningService.UpdatePartnership:output_type -> provex.twinning.v1.Partnership
-	8,  // 84: provex.twinning.v1.TwinningService.DeletePartnership:output_type -> provex.twinning.v1.Partnership
-	8,  // 85: provex.twinning.v1.TwinningService.UndeletePartnership:output_type -> provex.twinning.v1.Partnership
-	9,  // 86: provex.twinning.v1.TwinningService.GetAgreement:output_type -> provex.twinning.v1.Agreement
-	21, // 87: provex.twinning.v1.TwinningService.ListAgreements:output_type -> provex.twinning.v1.ListAgreementsResponse
-	9,  // 88: provex.twinning.v1.TwinningService.CreateAgreement:output_type -> provex.twinning.v1.Agreement
-	9,  // 89: provex.twinning.v1.TwinningService.UpdateAgreement:output_type -> provex.twinning.v1.Agreement
-	9,  // 90: provex.twinning.v1.TwinningService.DeleteAgreement:output_type -> provex.twinning.v1.Agreement
-	9,  // 91: provex.twinning.v1.TwinningService.UndeleteAgreement:output_type -> provex.twinning.v1.Agreement
-	10, // 92: provex.twinning.v1.TwinningService.GetDelegation:output_type -> provex.twinning.v1.Delegation
-	28, // 93: provex.twinning.v1.TwinningService.ListDelegations:output_type -> provex.twinning.v1.ListDelegationsResponse
-	10, // 94: provex.twinning.v1.TwinningService.CreateDelegation:output_type -> provex.twinning.v1.Delegation
-	10, // 95: provex.twinning.v1.TwinningService.UpdateDelegation:output_type -> provex.twinning.v1.Delegation
-	10, // 96: provex.twinning.v1.TwinningService.DeleteDelegation:output_type -> provex.twinning.v1.Delegation
-	10, // 97: provex.twinning.v1.TwinningService.UndeleteDelegation:output_type -> provex.twinning.v1.Delegation
-	11, // 98: provex.twinning.v1.TwinningService.GetFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	35, // 99: provex.twinning.v1.TwinningService.ListFriendshipAssociations:output_type -> provex.twinning.v1.ListFriendshipAssociationsResponse
-	11, // 100: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	11, // 101: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	11, // 102: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	11, // 103: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
-	80, // [80:104] is the sub-list for method output_type
-	56, // [56:80] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	58,  // 0: provex.twinning.v1.Partnership.local_unit:type_name -> provex.type.v1.LocalUnit
+	59,  // 1: provex.twinning.v1.Partnership.partner:type_name -> provex.type.v1.ForeignParty
+	2,   // 2: provex.twinning.v1.Partnership.kind:type_name -> provex.twinning.v1.Partnership.Kind
+	3,   // 3: provex.twinning.v1.Partnership.state:type_name -> provex.twinning.v1.Partnership.State
+	60,  // 4: provex.twinning.v1.Partnership.established_date:type_name -> provex.type.v1.Date
+	61,  // 5: provex.twinning.v1.Partnership.visibility:type_name -> provex.type.v1.Visibility
+	62,  // 6: provex.twinning.v1.Partnership.create_time:type_name -> google.protobuf.Timestamp
+	62,  // 7: provex.twinning.v1.Partnership.update_time:type_name -> google.protobuf.Timestamp
+	62,  // 8: provex.twinning.v1.Partnership.delete_time:type_name -> google.protobuf.Timestamp
+	4,   // 9: provex.twinning.v1.Agreement.kind:type_name -> provex.twinning.v1.Agreement.Kind
+	5,   // 10: provex.twinning.v1.Agreement.state:type_name -> provex.twinning.v1.Agreement.State
+	58,  // 11: provex.twinning.v1.Agreement.signatory:type_name -> provex.type.v1.LocalUnit
+	59,  // 12: provex.twinning.v1.Agreement.foreign_parties:type_name -> provex.type.v1.ForeignParty
+	60,  // 13: provex.twinning.v1.Agreement.signed_date:type_name -> provex.type.v1.Date
+	60,  // 14: provex.twinning.v1.Agreement.effective_date:type_name -> provex.type.v1.Date
+	60,  // 15: provex.twinning.v1.Agreement.expiry_date:type_name -> provex.type.v1.Date
+	56,  // 16: provex.twinning.v1.Agreement.consultation:type_name -> provex.twinning.v1.Agreement.Consultation
+	60,  // 17: provex.twinning.v1.Agreement.report_date:type_name -> provex.type.v1.Date
+	61,  // 18: provex.twinning.v1.Agreement.visibility:type_name -> provex.type.v1.Visibility
+	62,  // 19: provex.twinning.v1.Agreement.create_time:type_name -> google.protobuf.Timestamp
+	62,  // 20: provex.twinning.v1.Agreement.update_time:type_name -> google.protobuf.Timestamp
+	62,  // 21: provex.twinning.v1.Agreement.delete_time:type_name -> google.protobuf.Timestamp
+	7,   // 22: provex.twinning.v1.Delegation.direction:type_name -> provex.twinning.v1.Delegation.Direction
+	8,   // 23: provex.twinning.v1.Delegation.level:type_name -> provex.twinning.v1.Delegation.Level
+	60,  // 24: provex.twinning.v1.Delegation.start_date:type_name -> provex.type.v1.Date
+	60,  // 25: provex.twinning.v1.Delegation.end_date:type_name -> provex.type.v1.Date
+	59,  // 26: provex.twinning.v1.Delegation.foreign_parties:type_name -> provex.type.v1.ForeignParty
+	61,  // 27: provex.twinning.v1.Delegation.visibility:type_name -> provex.type.v1.Visibility
+	62,  // 28: provex.twinning.v1.Delegation.create_time:type_name -> google.protobuf.Timestamp
+	62,  // 29: provex.twinning.v1.Delegation.update_time:type_name -> google.protobuf.Timestamp
+	62,  // 30: provex.twinning.v1.Delegation.delete_time:type_name -> google.protobuf.Timestamp
+	9,   // 31: provex.twinning.v1.FriendshipAssociation.state:type_name -> provex.twinning.v1.FriendshipAssociation.State
+	60,  // 32: provex.twinning.v1.FriendshipAssociation.founded_date:type_name -> provex.type.v1.Date
+	61,  // 33: provex.twinning.v1.FriendshipAssociation.visibility:type_name -> provex.type.v1.Visibility
+	62,  // 34: provex.twinning.v1.FriendshipAssociation.create_time:type_name -> google.protobuf.Timestamp
+	62,  // 35: provex.twinning.v1.FriendshipAssociation.update_time:type_name -> google.protobuf.Timestamp
+	62,  // 36: provex.twinning.v1.FriendshipAssociation.delete_time:type_name -> google.protobuf.Timestamp
+	10,  // 37: provex.twinning.v1.ListPartnershipsResponse.partnerships:type_name -> provex.twinning.v1.Partnership
+	10,  // 38: provex.twinning.v1.CreatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
+	10,  // 39: provex.twinning.v1.UpdatePartnershipRequest.partnership:type_name -> provex.twinning.v1.Partnership
+	63,  // 40: provex.twinning.v1.UpdatePartnershipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	11,  // 41: provex.twinning.v1.ListAgreementsResponse.agreements:type_name -> provex.twinning.v1.Agreement
+	11,  // 42: provex.twinning.v1.CreateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
+	11,  // 43: provex.twinning.v1.UpdateAgreementRequest.agreement:type_name -> provex.twinning.v1.Agreement
+	63,  // 44: provex.twinning.v1.UpdateAgreementRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12,  // 45: provex.twinning.v1.ListDelegationsResponse.delegations:type_name -> provex.twinning.v1.Delegation
+	12,  // 46: provex.twinning.v1.CreateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
+	12,  // 47: provex.twinning.v1.UpdateDelegationRequest.delegation:type_name -> provex.twinning.v1.Delegation
+	63,  // 48: provex.twinning.v1.UpdateDelegationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13,  // 49: provex.twinning.v1.ListFriendshipAssociationsResponse.friendship_associations:type_name -> provex.twinning.v1.FriendshipAssociation
+	13,  // 50: provex.twinning.v1.CreateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
+	13,  // 51: provex.twinning.v1.UpdateFriendshipAssociationRequest.friendship_association:type_name -> provex.twinning.v1.FriendshipAssociation
+	63,  // 52: provex.twinning.v1.UpdateFriendshipAssociationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,   // 53: provex.twinning.v1.AgreementOpinion.position:type_name -> provex.twinning.v1.OpinionPosition
+	60,  // 54: provex.twinning.v1.AgreementOpinion.opinion_date:type_name -> provex.type.v1.Date
+	61,  // 55: provex.twinning.v1.AgreementOpinion.visibility:type_name -> provex.type.v1.Visibility
+	62,  // 56: provex.twinning.v1.AgreementOpinion.create_time:type_name -> google.protobuf.Timestamp
+	62,  // 57: provex.twinning.v1.AgreementOpinion.update_time:type_name -> google.protobuf.Timestamp
+	62,  // 58: provex.twinning.v1.AgreementOpinion.delete_time:type_name -> google.protobuf.Timestamp
+	42,  // 59: provex.twinning.v1.ListAgreementOpinionsResponse.agreement_opinions:type_name -> provex.twinning.v1.AgreementOpinion
+	42,  // 60: provex.twinning.v1.CreateAgreementOpinionRequest.agreement_opinion:type_name -> provex.twinning.v1.AgreementOpinion
+	42,  // 61: provex.twinning.v1.UpdateAgreementOpinionRequest.agreement_opinion:type_name -> provex.twinning.v1.AgreementOpinion
+	63,  // 62: provex.twinning.v1.UpdateAgreementOpinionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,   // 63: provex.twinning.v1.ListOverdueAgreementDeadlinesRequest.deadline:type_name -> provex.twinning.v1.Deadline
+	52,  // 64: provex.twinning.v1.ListOverdueAgreementDeadlinesResponse.overdue_deadlines:type_name -> provex.twinning.v1.OverdueDeadline
+	1,   // 65: provex.twinning.v1.OverdueDeadline.deadline:type_name -> provex.twinning.v1.Deadline
+	60,  // 66: provex.twinning.v1.OverdueDeadline.start_date:type_name -> provex.type.v1.Date
+	60,  // 67: provex.twinning.v1.OverdueDeadline.due_date:type_name -> provex.type.v1.Date
+	55,  // 68: provex.twinning.v1.SummarizeOverdueAgreementDeadlinesResponse.provinces:type_name -> provex.twinning.v1.ProvinceOverdueCount
+	6,   // 69: provex.twinning.v1.Agreement.Consultation.state:type_name -> provex.twinning.v1.Agreement.ConsultationState
+	60,  // 70: provex.twinning.v1.Agreement.Consultation.requested_date:type_name -> provex.type.v1.Date
+	60,  // 71: provex.twinning.v1.Agreement.Consultation.opinion_date:type_name -> provex.type.v1.Date
+	57,  // 72: provex.twinning.v1.Agreement.Consultation.agency_opinions:type_name -> provex.twinning.v1.Agreement.AgencyOpinion
+	60,  // 73: provex.twinning.v1.Agreement.AgencyOpinion.requested_date:type_name -> provex.type.v1.Date
+	60,  // 74: provex.twinning.v1.Agreement.AgencyOpinion.opinion_date:type_name -> provex.type.v1.Date
+	0,   // 75: provex.twinning.v1.Agreement.AgencyOpinion.position:type_name -> provex.twinning.v1.OpinionPosition
+	14,  // 76: provex.twinning.v1.TwinningService.GetPartnership:input_type -> provex.twinning.v1.GetPartnershipRequest
+	15,  // 77: provex.twinning.v1.TwinningService.ListPartnerships:input_type -> provex.twinning.v1.ListPartnershipsRequest
+	17,  // 78: provex.twinning.v1.TwinningService.CreatePartnership:input_type -> provex.twinning.v1.CreatePartnershipRequest
+	18,  // 79: provex.twinning.v1.TwinningService.UpdatePartnership:input_type -> provex.twinning.v1.UpdatePartnershipRequest
+	19,  // 80: provex.twinning.v1.TwinningService.DeletePartnership:input_type -> provex.twinning.v1.DeletePartnershipRequest
+	20,  // 81: provex.twinning.v1.TwinningService.UndeletePartnership:input_type -> provex.twinning.v1.UndeletePartnershipRequest
+	21,  // 82: provex.twinning.v1.TwinningService.GetAgreement:input_type -> provex.twinning.v1.GetAgreementRequest
+	22,  // 83: provex.twinning.v1.TwinningService.ListAgreements:input_type -> provex.twinning.v1.ListAgreementsRequest
+	24,  // 84: provex.twinning.v1.TwinningService.CreateAgreement:input_type -> provex.twinning.v1.CreateAgreementRequest
+	25,  // 85: provex.twinning.v1.TwinningService.UpdateAgreement:input_type -> provex.twinning.v1.UpdateAgreementRequest
+	26,  // 86: provex.twinning.v1.TwinningService.DeleteAgreement:input_type -> provex.twinning.v1.DeleteAgreementRequest
+	27,  // 87: provex.twinning.v1.TwinningService.UndeleteAgreement:input_type -> provex.twinning.v1.UndeleteAgreementRequest
+	28,  // 88: provex.twinning.v1.TwinningService.GetDelegation:input_type -> provex.twinning.v1.GetDelegationRequest
+	29,  // 89: provex.twinning.v1.TwinningService.ListDelegations:input_type -> provex.twinning.v1.ListDelegationsRequest
+	31,  // 90: provex.twinning.v1.TwinningService.CreateDelegation:input_type -> provex.twinning.v1.CreateDelegationRequest
+	32,  // 91: provex.twinning.v1.TwinningService.UpdateDelegation:input_type -> provex.twinning.v1.UpdateDelegationRequest
+	33,  // 92: provex.twinning.v1.TwinningService.DeleteDelegation:input_type -> provex.twinning.v1.DeleteDelegationRequest
+	34,  // 93: provex.twinning.v1.TwinningService.UndeleteDelegation:input_type -> provex.twinning.v1.UndeleteDelegationRequest
+	35,  // 94: provex.twinning.v1.TwinningService.GetFriendshipAssociation:input_type -> provex.twinning.v1.GetFriendshipAssociationRequest
+	36,  // 95: provex.twinning.v1.TwinningService.ListFriendshipAssociations:input_type -> provex.twinning.v1.ListFriendshipAssociationsRequest
+	38,  // 96: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:input_type -> provex.twinning.v1.CreateFriendshipAssociationRequest
+	39,  // 97: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:input_type -> provex.twinning.v1.UpdateFriendshipAssociationRequest
+	40,  // 98: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:input_type -> provex.twinning.v1.DeleteFriendshipAssociationRequest
+	41,  // 99: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:input_type -> provex.twinning.v1.UndeleteFriendshipAssociationRequest
+	43,  // 100: provex.twinning.v1.TwinningService.GetAgreementOpinion:input_type -> provex.twinning.v1.GetAgreementOpinionRequest
+	44,  // 101: provex.twinning.v1.TwinningService.ListAgreementOpinions:input_type -> provex.twinning.v1.ListAgreementOpinionsRequest
+	46,  // 102: provex.twinning.v1.TwinningService.CreateAgreementOpinion:input_type -> provex.twinning.v1.CreateAgreementOpinionRequest
+	47,  // 103: provex.twinning.v1.TwinningService.UpdateAgreementOpinion:input_type -> provex.twinning.v1.UpdateAgreementOpinionRequest
+	48,  // 104: provex.twinning.v1.TwinningService.DeleteAgreementOpinion:input_type -> provex.twinning.v1.DeleteAgreementOpinionRequest
+	49,  // 105: provex.twinning.v1.TwinningService.UndeleteAgreementOpinion:input_type -> provex.twinning.v1.UndeleteAgreementOpinionRequest
+	50,  // 106: provex.twinning.v1.TwinningService.ListOverdueAgreementDeadlines:input_type -> provex.twinning.v1.ListOverdueAgreementDeadlinesRequest
+	53,  // 107: provex.twinning.v1.TwinningService.SummarizeOverdueAgreementDeadlines:input_type -> provex.twinning.v1.SummarizeOverdueAgreementDeadlinesRequest
+	10,  // 108: provex.twinning.v1.TwinningService.GetPartnership:output_type -> provex.twinning.v1.Partnership
+	16,  // 109: provex.twinning.v1.TwinningService.ListPartnerships:output_type -> provex.twinning.v1.ListPartnershipsResponse
+	10,  // 110: provex.twinning.v1.TwinningService.CreatePartnership:output_type -> provex.twinning.v1.Partnership
+	10,  // 111: provex.twinning.v1.TwinningService.UpdatePartnership:output_type -> provex.twinning.v1.Partnership
+	10,  // 112: provex.twinning.v1.TwinningService.DeletePartnership:output_type -> provex.twinning.v1.Partnership
+	10,  // 113: provex.twinning.v1.TwinningService.UndeletePartnership:output_type -> provex.twinning.v1.Partnership
+	11,  // 114: provex.twinning.v1.TwinningService.GetAgreement:output_type -> provex.twinning.v1.Agreement
+	23,  // 115: provex.twinning.v1.TwinningService.ListAgreements:output_type -> provex.twinning.v1.ListAgreementsResponse
+	11,  // 116: provex.twinning.v1.TwinningService.CreateAgreement:output_type -> provex.twinning.v1.Agreement
+	11,  // 117: provex.twinning.v1.TwinningService.UpdateAgreement:output_type -> provex.twinning.v1.Agreement
+	11,  // 118: provex.twinning.v1.TwinningService.DeleteAgreement:output_type -> provex.twinning.v1.Agreement
+	11,  // 119: provex.twinning.v1.TwinningService.UndeleteAgreement:output_type -> provex.twinning.v1.Agreement
+	12,  // 120: provex.twinning.v1.TwinningService.GetDelegation:output_type -> provex.twinning.v1.Delegation
+	30,  // 121: provex.twinning.v1.TwinningService.ListDelegations:output_type -> provex.twinning.v1.ListDelegationsResponse
+	12,  // 122: provex.twinning.v1.TwinningService.CreateDelegation:output_type -> provex.twinning.v1.Delegation
+	12,  // 123: provex.twinning.v1.TwinningService.UpdateDelegation:output_type -> provex.twinning.v1.Delegation
+	12,  // 124: provex.twinning.v1.TwinningService.DeleteDelegation:output_type -> provex.twinning.v1.Delegation
+	12,  // 125: provex.twinning.v1.TwinningService.UndeleteDelegation:output_type -> provex.twinning.v1.Delegation
+	13,  // 126: provex.twinning.v1.TwinningService.GetFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	37,  // 127: provex.twinning.v1.TwinningService.ListFriendshipAssociations:output_type -> provex.twinning.v1.ListFriendshipAssociationsResponse
+	13,  // 128: provex.twinning.v1.TwinningService.CreateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	13,  // 129: provex.twinning.v1.TwinningService.UpdateFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	13,  // 130: provex.twinning.v1.TwinningService.DeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	13,  // 131: provex.twinning.v1.TwinningService.UndeleteFriendshipAssociation:output_type -> provex.twinning.v1.FriendshipAssociation
+	42,  // 132: provex.twinning.v1.TwinningService.GetAgreementOpinion:output_type -> provex.twinning.v1.AgreementOpinion
+	45,  // 133: provex.twinning.v1.TwinningService.ListAgreementOpinions:output_type -> provex.twinning.v1.ListAgreementOpinionsResponse
+	42,  // 134: provex.twinning.v1.TwinningService.CreateAgreementOpinion:output_type -> provex.twinning.v1.AgreementOpinion
+	42,  // 135: provex.twinning.v1.TwinningService.UpdateAgreementOpinion:output_type -> provex.twinning.v1.AgreementOpinion
+	42,  // 136: provex.twinning.v1.TwinningService.DeleteAgreementOpinion:output_type -> provex.twinning.v1.AgreementOpinion
+	42,  // 137: provex.twinning.v1.TwinningService.UndeleteAgreementOpinion:output_type -> provex.twinning.v1.AgreementOpinion
+	51,  // 138: provex.twinning.v1.TwinningService.ListOverdueAgreementDeadlines:output_type -> provex.twinning.v1.ListOverdueAgreementDeadlinesResponse
+	54,  // 139: provex.twinning.v1.TwinningService.SummarizeOverdueAgreementDeadlines:output_type -> provex.twinning.v1.SummarizeOverdueAgreementDeadlinesResponse
+	108, // [108:140] is the sub-list for method output_type
+	76,  // [76:108] is the sub-list for method input_type
+	76,  // [76:76] is the sub-list for extension type_name
+	76,  // [76:76] is the sub-list for extension extendee
+	0,   // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_provex_twinning_v1_twinning_proto_init() }
@@ -3577,8 +4934,8 @@ func file_provex_twinning_v1_twinning_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provex_twinning_v1_twinning_proto_rawDesc), len(file_provex_twinning_v1_twinning_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   33,
+			NumEnums:      10,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,30 +22,38 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TwinningService_GetPartnership_FullMethodName                = "/provex.twinning.v1.TwinningService/GetPartnership"
-	TwinningService_ListPartnerships_FullMethodName              = "/provex.twinning.v1.TwinningService/ListPartnerships"
-	TwinningService_CreatePartnership_FullMethodName             = "/provex.twinning.v1.TwinningService/CreatePartnership"
-	TwinningService_UpdatePartnership_FullMethodName             = "/provex.twinning.v1.TwinningService/UpdatePartnership"
-	TwinningService_DeletePartnership_FullMethodName             = "/provex.twinning.v1.TwinningService/DeletePartnership"
-	TwinningService_UndeletePartnership_FullMethodName           = "/provex.twinning.v1.TwinningService/UndeletePartnership"
-	TwinningService_GetAgreement_FullMethodName                  = "/provex.twinning.v1.TwinningService/GetAgreement"
-	TwinningService_ListAgreements_FullMethodName                = "/provex.twinning.v1.TwinningService/ListAgreements"
-	TwinningService_CreateAgreement_FullMethodName               = "/provex.twinning.v1.TwinningService/CreateAgreement"
-	TwinningService_UpdateAgreement_FullMethodName               = "/provex.twinning.v1.TwinningService/UpdateAgreement"
-	TwinningService_DeleteAgreement_FullMethodName               = "/provex.twinning.v1.TwinningService/DeleteAgreement"
-	TwinningService_UndeleteAgreement_FullMethodName             = "/provex.twinning.v1.TwinningService/UndeleteAgreement"
-	TwinningService_GetDelegation_FullMethodName                 = "/provex.twinning.v1.TwinningService/GetDelegation"
-	TwinningService_ListDelegations_FullMethodName               = "/provex.twinning.v1.TwinningService/ListDelegations"
-	TwinningService_CreateDelegation_FullMethodName              = "/provex.twinning.v1.TwinningService/CreateDelegation"
-	TwinningService_UpdateDelegation_FullMethodName              = "/provex.twinning.v1.TwinningService/UpdateDelegation"
-	TwinningService_DeleteDelegation_FullMethodName              = "/provex.twinning.v1.TwinningService/DeleteDelegation"
-	TwinningService_UndeleteDelegation_FullMethodName            = "/provex.twinning.v1.TwinningService/UndeleteDelegation"
-	TwinningService_GetFriendshipAssociation_FullMethodName      = "/provex.twinning.v1.TwinningService/GetFriendshipAssociation"
-	TwinningService_ListFriendshipAssociations_FullMethodName    = "/provex.twinning.v1.TwinningService/ListFriendshipAssociations"
-	TwinningService_CreateFriendshipAssociation_FullMethodName   = "/provex.twinning.v1.TwinningService/CreateFriendshipAssociation"
-	TwinningService_UpdateFriendshipAssociation_FullMethodName   = "/provex.twinning.v1.TwinningService/UpdateFriendshipAssociation"
-	TwinningService_DeleteFriendshipAssociation_FullMethodName   = "/provex.twinning.v1.TwinningService/DeleteFriendshipAssociation"
-	TwinningService_UndeleteFriendshipAssociation_FullMethodName = "/provex.twinning.v1.TwinningService/UndeleteFriendshipAssociation"
+	TwinningService_GetPartnership_FullMethodName                     = "/provex.twinning.v1.TwinningService/GetPartnership"
+	TwinningService_ListPartnerships_FullMethodName                   = "/provex.twinning.v1.TwinningService/ListPartnerships"
+	TwinningService_CreatePartnership_FullMethodName                  = "/provex.twinning.v1.TwinningService/CreatePartnership"
+	TwinningService_UpdatePartnership_FullMethodName                  = "/provex.twinning.v1.TwinningService/UpdatePartnership"
+	TwinningService_DeletePartnership_FullMethodName                  = "/provex.twinning.v1.TwinningService/DeletePartnership"
+	TwinningService_UndeletePartnership_FullMethodName                = "/provex.twinning.v1.TwinningService/UndeletePartnership"
+	TwinningService_GetAgreement_FullMethodName                       = "/provex.twinning.v1.TwinningService/GetAgreement"
+	TwinningService_ListAgreements_FullMethodName                     = "/provex.twinning.v1.TwinningService/ListAgreements"
+	TwinningService_CreateAgreement_FullMethodName                    = "/provex.twinning.v1.TwinningService/CreateAgreement"
+	TwinningService_UpdateAgreement_FullMethodName                    = "/provex.twinning.v1.TwinningService/UpdateAgreement"
+	TwinningService_DeleteAgreement_FullMethodName                    = "/provex.twinning.v1.TwinningService/DeleteAgreement"
+	TwinningService_UndeleteAgreement_FullMethodName                  = "/provex.twinning.v1.TwinningService/UndeleteAgreement"
+	TwinningService_GetDelegation_FullMethodName                      = "/provex.twinning.v1.TwinningService/GetDelegation"
+	TwinningService_ListDelegations_FullMethodName                    = "/provex.twinning.v1.TwinningService/ListDelegations"
+	TwinningService_CreateDelegation_FullMethodName                   = "/provex.twinning.v1.TwinningService/CreateDelegation"
+	TwinningService_UpdateDelegation_FullMethodName                   = "/provex.twinning.v1.TwinningService/UpdateDelegation"
+	TwinningService_DeleteDelegation_FullMethodName                   = "/provex.twinning.v1.TwinningService/DeleteDelegation"
+	TwinningService_UndeleteDelegation_FullMethodName                 = "/provex.twinning.v1.TwinningService/UndeleteDelegation"
+	TwinningService_GetFriendshipAssociation_FullMethodName           = "/provex.twinning.v1.TwinningService/GetFriendshipAssociation"
+	TwinningService_ListFriendshipAssociations_FullMethodName         = "/provex.twinning.v1.TwinningService/ListFriendshipAssociations"
+	TwinningService_CreateFriendshipAssociation_FullMethodName        = "/provex.twinning.v1.TwinningService/CreateFriendshipAssociation"
+	TwinningService_UpdateFriendshipAssociation_FullMethodName        = "/provex.twinning.v1.TwinningService/UpdateFriendshipAssociation"
+	TwinningService_DeleteFriendshipAssociation_FullMethodName        = "/provex.twinning.v1.TwinningService/DeleteFriendshipAssociation"
+	TwinningService_UndeleteFriendshipAssociation_FullMethodName      = "/provex.twinning.v1.TwinningService/UndeleteFriendshipAssociation"
+	TwinningService_GetAgreementOpinion_FullMethodName                = "/provex.twinning.v1.TwinningService/GetAgreementOpinion"
+	TwinningService_ListAgreementOpinions_FullMethodName              = "/provex.twinning.v1.TwinningService/ListAgreementOpinions"
+	TwinningService_CreateAgreementOpinion_FullMethodName             = "/provex.twinning.v1.TwinningService/CreateAgreementOpinion"
+	TwinningService_UpdateAgreementOpinion_FullMethodName             = "/provex.twinning.v1.TwinningService/UpdateAgreementOpinion"
+	TwinningService_DeleteAgreementOpinion_FullMethodName             = "/provex.twinning.v1.TwinningService/DeleteAgreementOpinion"
+	TwinningService_UndeleteAgreementOpinion_FullMethodName           = "/provex.twinning.v1.TwinningService/UndeleteAgreementOpinion"
+	TwinningService_ListOverdueAgreementDeadlines_FullMethodName      = "/provex.twinning.v1.TwinningService/ListOverdueAgreementDeadlines"
+	TwinningService_SummarizeOverdueAgreementDeadlines_FullMethodName = "/provex.twinning.v1.TwinningService/SummarizeOverdueAgreementDeadlines"
 )
 
 // TwinningServiceClient is the client API for TwinningService service.
@@ -85,6 +93,31 @@ type TwinningServiceClient interface {
 	UpdateFriendshipAssociation(ctx context.Context, in *UpdateFriendshipAssociationRequest, opts ...grpc.CallOption) (*FriendshipAssociation, error)
 	DeleteFriendshipAssociation(ctx context.Context, in *DeleteFriendshipAssociationRequest, opts ...grpc.CallOption) (*FriendshipAssociation, error)
 	UndeleteFriendshipAssociation(ctx context.Context, in *UndeleteFriendshipAssociationRequest, opts ...grpc.CallOption) (*FriendshipAssociation, error)
+	// The ministry's opinions on provinces' draft agreements: its records
+	// only (provinces/mofa/agreement-opinions/{id}), each naming the
+	// agreement it answers. A province's node cannot write one.
+	GetAgreementOpinion(ctx context.Context, in *GetAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error)
+	ListAgreementOpinions(ctx context.Context, in *ListAgreementOpinionsRequest, opts ...grpc.CallOption) (*ListAgreementOpinionsResponse, error)
+	CreateAgreementOpinion(ctx context.Context, in *CreateAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error)
+	UpdateAgreementOpinion(ctx context.Context, in *UpdateAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error)
+	DeleteAgreementOpinion(ctx context.Context, in *DeleteAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error)
+	UndeleteAgreementOpinion(ctx context.Context, in *UndeleteAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error)
+	// The deadlines of the agreement procedure (Law 70/2020) that have
+	// passed unmet, on the agreements this node holds: the ministry's opinion
+	// (no AgreementOpinion of provinces/mofa names the agreement) and the
+	// other agencies' opinions (no opinion_date), each due 7 working days
+	// after it was asked; the report to the Prime Minister, due 15 days after
+	// signing. Due dates are computed when read, from the agreement's dates,
+	// with the working-day calendar of README.md ("Deadlines"). Only
+	// agreements whose consultation.state is REQUESTED owe opinions; reports
+	// are owed for agreements signed from 1 July 2021, when the law took
+	// effect, unless their consultation.state is NOT_REQUIRED (outside the
+	// procedure of the provincial level). Paged by agreement: a page may hold fewer items than page_size,
+	// or none, and still have a next page.
+	ListOverdueAgreementDeadlines(ctx context.Context, in *ListOverdueAgreementDeadlinesRequest, opts ...grpc.CallOption) (*ListOverdueAgreementDeadlinesResponse, error)
+	// How many opinions and reports are overdue, by province, as
+	// ListOverdueAgreementDeadlines lists them.
+	SummarizeOverdueAgreementDeadlines(ctx context.Context, in *SummarizeOverdueAgreementDeadlinesRequest, opts ...grpc.CallOption) (*SummarizeOverdueAgreementDeadlinesResponse, error)
 }
 
 type twinningServiceClient struct {
@@ -335,6 +368,86 @@ func (c *twinningServiceClient) UndeleteFriendshipAssociation(ctx context.Contex
 	return out, nil
 }
 
+func (c *twinningServiceClient) GetAgreementOpinion(ctx context.Context, in *GetAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AgreementOpinion)
+	err := c.cc.Invoke(ctx, TwinningService_GetAgreementOpinion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinningServiceClient) ListAgreementOpinions(ctx context.Context, in *ListAgreementOpinionsRequest, opts ...grpc.CallOption) (*ListAgreementOpinionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAgreementOpinionsResponse)
+	err := c.cc.Invoke(ctx, TwinningService_ListAgreementOpinions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinningServiceClient) CreateAgreementOpinion(ctx context.Context, in *CreateAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AgreementOpinion)
+	err := c.cc.Invoke(ctx, TwinningService_CreateAgreementOpinion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinningServiceClient) UpdateAgreementOpinion(ctx context.Context, in *UpdateAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AgreementOpinion)
+	err := c.cc.Invoke(ctx, TwinningService_UpdateAgreementOpinion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinningServiceClient) DeleteAgreementOpinion(ctx context.Context, in *DeleteAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AgreementOpinion)
+	err := c.cc.Invoke(ctx, TwinningService_DeleteAgreementOpinion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinningServiceClient) UndeleteAgreementOpinion(ctx context.Context, in *UndeleteAgreementOpinionRequest, opts ...grpc.CallOption) (*AgreementOpinion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AgreementOpinion)
+	err := c.cc.Invoke(ctx, TwinningService_UndeleteAgreementOpinion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinningServiceClient) ListOverdueAgreementDeadlines(ctx context.Context, in *ListOverdueAgreementDeadlinesRequest, opts ...grpc.CallOption) (*ListOverdueAgreementDeadlinesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOverdueAgreementDeadlinesResponse)
+	err := c.cc.Invoke(ctx, TwinningService_ListOverdueAgreementDeadlines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinningServiceClient) SummarizeOverdueAgreementDeadlines(ctx context.Context, in *SummarizeOverdueAgreementDeadlinesRequest, opts ...grpc.CallOption) (*SummarizeOverdueAgreementDeadlinesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SummarizeOverdueAgreementDeadlinesResponse)
+	err := c.cc.Invoke(ctx, TwinningService_SummarizeOverdueAgreementDeadlines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TwinningServiceServer is the server API for TwinningService service.
 // All implementations must embed UnimplementedTwinningServiceServer
 // for forward compatibility.
@@ -372,6 +485,31 @@ type TwinningServiceServer interface {
 	UpdateFriendshipAssociation(context.Context, *UpdateFriendshipAssociationRequest) (*FriendshipAssociation, error)
 	DeleteFriendshipAssociation(context.Context, *DeleteFriendshipAssociationRequest) (*FriendshipAssociation, error)
 	UndeleteFriendshipAssociation(context.Context, *UndeleteFriendshipAssociationRequest) (*FriendshipAssociation, error)
+	// The ministry's opinions on provinces' draft agreements: its records
+	// only (provinces/mofa/agreement-opinions/{id}), each naming the
+	// agreement it answers. A province's node cannot write one.
+	GetAgreementOpinion(context.Context, *GetAgreementOpinionRequest) (*AgreementOpinion, error)
+	ListAgreementOpinions(context.Context, *ListAgreementOpinionsRequest) (*ListAgreementOpinionsResponse, error)
+	CreateAgreementOpinion(context.Context, *CreateAgreementOpinionRequest) (*AgreementOpinion, error)
+	UpdateAgreementOpinion(context.Context, *UpdateAgreementOpinionRequest) (*AgreementOpinion, error)
+	DeleteAgreementOpinion(context.Context, *DeleteAgreementOpinionRequest) (*AgreementOpinion, error)
+	UndeleteAgreementOpinion(context.Context, *UndeleteAgreementOpinionRequest) (*AgreementOpinion, error)
+	// The deadlines of the agreement procedure (Law 70/2020) that have
+	// passed unmet, on the agreements this node holds: the ministry's opinion
+	// (no AgreementOpinion of provinces/mofa names the agreement) and the
+	// other agencies' opinions (no opinion_date), each due 7 working days
+	// after it was asked; the report to the Prime Minister, due 15 days after
+	// signing. Due dates are computed when read, from the agreement's dates,
+	// with the working-day calendar of README.md ("Deadlines"). Only
+	// agreements whose consultation.state is REQUESTED owe opinions; reports
+	// are owed for agreements signed from 1 July 2021, when the law took
+	// effect, unless their consultation.state is NOT_REQUIRED (outside the
+	// procedure of the provincial level). Paged by agreement: a page may hold fewer items than page_size,
+	// or none, and still have a next page.
+	ListOverdueAgreementDeadlines(context.Context, *ListOverdueAgreementDeadlinesRequest) (*ListOverdueAgreementDeadlinesResponse, error)
+	// How many opinions and reports are overdue, by province, as
+	// ListOverdueAgreementDeadlines lists them.
+	SummarizeOverdueAgreementDeadlines(context.Context, *SummarizeOverdueAgreementDeadlinesRequest) (*SummarizeOverdueAgreementDeadlinesResponse, error)
 	mustEmbedUnimplementedTwinningServiceServer()
 }
 
@@ -453,6 +591,30 @@ func (UnimplementedTwinningServiceServer) DeleteFriendshipAssociation(context.Co
 }
 func (UnimplementedTwinningServiceServer) UndeleteFriendshipAssociation(context.Context, *UndeleteFriendshipAssociationRequest) (*FriendshipAssociation, error) {
 	return nil, status.Error(codes.Unimplemented, "method UndeleteFriendshipAssociation not implemented")
+}
+func (UnimplementedTwinningServiceServer) GetAgreementOpinion(context.Context, *GetAgreementOpinionRequest) (*AgreementOpinion, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAgreementOpinion not implemented")
+}
+func (UnimplementedTwinningServiceServer) ListAgreementOpinions(context.Context, *ListAgreementOpinionsRequest) (*ListAgreementOpinionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAgreementOpinions not implemented")
+}
+func (UnimplementedTwinningServiceServer) CreateAgreementOpinion(context.Context, *CreateAgreementOpinionRequest) (*AgreementOpinion, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAgreementOpinion not implemented")
+}
+func (UnimplementedTwinningServiceServer) UpdateAgreementOpinion(context.Context, *UpdateAgreementOpinionRequest) (*AgreementOpinion, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAgreementOpinion not implemented")
+}
+func (UnimplementedTwinningServiceServer) DeleteAgreementOpinion(context.Context, *DeleteAgreementOpinionRequest) (*AgreementOpinion, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAgreementOpinion not implemented")
+}
+func (UnimplementedTwinningServiceServer) UndeleteAgreementOpinion(context.Context, *UndeleteAgreementOpinionRequest) (*AgreementOpinion, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteAgreementOpinion not implemented")
+}
+func (UnimplementedTwinningServiceServer) ListOverdueAgreementDeadlines(context.Context, *ListOverdueAgreementDeadlinesRequest) (*ListOverdueAgreementDeadlinesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOverdueAgreementDeadlines not implemented")
+}
+func (UnimplementedTwinningServiceServer) SummarizeOverdueAgreementDeadlines(context.Context, *SummarizeOverdueAgreementDeadlinesRequest) (*SummarizeOverdueAgreementDeadlinesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SummarizeOverdueAgreementDeadlines not implemented")
 }
 func (UnimplementedTwinningServiceServer) mustEmbedUnimplementedTwinningServiceServer() {}
 func (UnimplementedTwinningServiceServer) testEmbeddedByValue()                         {}
@@ -907,6 +1069,150 @@ func _TwinningService_UndeleteFriendshipAssociation_Handler(srv interface{}, ctx
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TwinningService_GetAgreementOpinion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAgreementOpinionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).GetAgreementOpinion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_GetAgreementOpinion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).GetAgreementOpinion(ctx, req.(*GetAgreementOpinionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinningService_ListAgreementOpinions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAgreementOpinionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).ListAgreementOpinions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_ListAgreementOpinions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).ListAgreementOpinions(ctx, req.(*ListAgreementOpinionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinningService_CreateAgreementOpinion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAgreementOpinionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).CreateAgreementOpinion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_CreateAgreementOpinion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).CreateAgreementOpinion(ctx, req.(*CreateAgreementOpinionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinningService_UpdateAgreementOpinion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAgreementOpinionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).UpdateAgreementOpinion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_UpdateAgreementOpinion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).UpdateAgreementOpinion(ctx, req.(*UpdateAgreementOpinionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinningService_DeleteAgreementOpinion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAgreementOpinionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).DeleteAgreementOpinion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_DeleteAgreementOpinion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).DeleteAgreementOpinion(ctx, req.(*DeleteAgreementOpinionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinningService_UndeleteAgreementOpinion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteAgreementOpinionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).UndeleteAgreementOpinion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_UndeleteAgreementOpinion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).UndeleteAgreementOpinion(ctx, req.(*UndeleteAgreementOpinionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinningService_ListOverdueAgreementDeadlines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOverdueAgreementDeadlinesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).ListOverdueAgreementDeadlines(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_ListOverdueAgreementDeadlines_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).ListOverdueAgreementDeadlines(ctx, req.(*ListOverdueAgreementDeadlinesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinningService_SummarizeOverdueAgreementDeadlines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SummarizeOverdueAgreementDeadlinesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinningServiceServer).SummarizeOverdueAgreementDeadlines(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinningService_SummarizeOverdueAgreementDeadlines_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinningServiceServer).SummarizeOverdueAgreementDeadlines(ctx, req.(*SummarizeOverdueAgreementDeadlinesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TwinningService_ServiceDesc is the grpc.ServiceDesc for TwinningService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1009,6 +1315,38 @@ var TwinningService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UndeleteFriendshipAssociation",
 			Handler:    _TwinningService_UndeleteFriendshipAssociation_Handler,
+		},
+		{
+			MethodName: "GetAgreementOpinion",
+			Handler:    _TwinningService_GetAgreementOpinion_Handler,
+		},
+		{
+			MethodName: "ListAgreementOpinions",
+			Handler:    _TwinningService_ListAgreementOpinions_Handler,
+		},
+		{
+			MethodName: "CreateAgreementOpinion",
+			Handler:    _TwinningService_CreateAgreementOpinion_Handler,
+		},
+		{
+			MethodName: "UpdateAgreementOpinion",
+			Handler:    _TwinningService_UpdateAgreementOpinion_Handler,
+		},
+		{
+			MethodName: "DeleteAgreementOpinion",
+			Handler:    _TwinningService_DeleteAgreementOpinion_Handler,
+		},
+		{
+			MethodName: "UndeleteAgreementOpinion",
+			Handler:    _TwinningService_UndeleteAgreementOpinion_Handler,
+		},
+		{
+			MethodName: "ListOverdueAgreementDeadlines",
+			Handler:    _TwinningService_ListOverdueAgreementDeadlines_Handler,
+		},
+		{
+			MethodName: "SummarizeOverdueAgreementDeadlines",
+			Handler:    _TwinningService_SummarizeOverdueAgreementDeadlines_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
