@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path"
 	"runtime"
 	"sort"
 	"strings"
@@ -517,6 +518,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	sort.Strings(names)
+	if err := numberedInOrder(names); err != nil {
+		return err
+	}
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
@@ -553,6 +557,19 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("%s: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+// numberedInOrder checks that the migration files are numbered 1 to N
+// without a gap or a repeat: user_version counts the migrations applied, so
+// a file whose number is not its place (two branches each adding one, one
+// left out) would make a database that has version n skip or re-run one.
+func numberedInOrder(names []string) error {
+	for i, name := range names {
+		if want := fmt.Sprintf("%04d_", i+1); !strings.HasPrefix(path.Base(name), want) {
+			return fmt.Errorf("migration %s is number %d in order: its name must begin %q (migrations are numbered 1 to N without gaps)", name, i+1, want)
 		}
 	}
 	return nil

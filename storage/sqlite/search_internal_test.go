@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -349,4 +351,27 @@ func UndoMigration12() string {
 		fmt.Fprintf(&undo, "ALTER TABLE %s DROP COLUMN search_text; DROP TABLE %s_words;\n", k.Table(), k.Table())
 	}
 	return undo.String()
+}
+
+// TestMigrationsNumberedInOrder: the embedded migrations are numbered 1 to
+// N, and a gap or a repeat (two branches each adding "their" next number)
+// is refused before any is applied.
+func TestMigrationsNumberedInOrder(t *testing.T) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatal(names, err)
+	}
+	sort.Strings(names)
+	if err := numberedInOrder(names); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{
+		{"migrations/0001_a.sql", "migrations/0003_c.sql"},
+		{"migrations/0001_a.sql", "migrations/0002_b.sql", "migrations/0002_c.sql"},
+		{"migrations/1_a.sql"},
+	} {
+		if err := numberedInOrder(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
 }
