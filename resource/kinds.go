@@ -210,7 +210,7 @@ var (
 		searching("display_name", "partner.name", "partner.locality", "local_unit.name")
 	Agreements = newKind("agreements", "agreement", &twinningv1.Agreement{},
 		"display_name", "kind", "state", "partner_countries", "foreign_parties.subdivision", "signed_date", "effective_date", "expiry_date",
-		"consultation.state", "consultation.requested_date", "report_date", "partnership").
+		"consultation.state", "consultation.requested_date", "consultation.agency_opinions.agency", "report_date", "partnership").
 		searching("display_name", "foreign_parties.name", "foreign_parties.locality", "signatory.name", "signed_place")
 	// The ministry's opinions on provinces' draft agreements.
 	AgreementOpinions = newKind("agreement-opinions", "agreement_opinion", &twinningv1.AgreementOpinion{},

@@ -211,6 +211,21 @@ type SummaryQuery struct {
 	// are then empty. It reads the matching records rather than a rollup,
 	// so queries without it stay as fast as they were.
 	Distinct *filter.Field
+	// Unanswered, when set, keeps only the records that no live record of
+	// Unanswered.Kind owned by Unanswered.Province names in its field
+	// Unanswered.Field: what a workflow still awaits (an agreement without
+	// the ministry's opinion), counted without reading the records. It
+	// reads the table, with one seek in the answers' index per record the
+	// filter matches.
+	Unanswered *Answers
+}
+
+// Answers are the records of Kind owned by Province that answer another
+// record by naming it in Field.
+type Answers struct {
+	Kind     *resource.Kind
+	Field    filter.Field
+	Province string
 }
 
 // SummaryRow is one group: its keys (one per Dim, then the currency), the

@@ -30,6 +30,10 @@ const (
 	reportDays         = 15
 )
 
+// opinionAgreement is the field of the ministry's opinions that names the
+// agreement answered.
+var opinionAgreement, _ = resource.AgreementOpinions.Schema.Lookup("agreement")
+
 // lawInForce is the day Law 70/2020 took effect: agreements signed before
 // it owe no report under it.
 var lawInForce = workdays.Date(2021, 7, 1)
@@ -203,10 +207,12 @@ func (s *Server) ListOverdueAgreementDeadlines(ctx context.Context, req *twinnin
 
 // SummarizeOverdueAgreementDeadlines counts the late reports in SQL
 // (Store.Summarize by province over agreements_report_due, which holds
-// every column the filters and the grouping read) and reads the candidates
-// of the opinions, a page at a time: the agreements still awaiting
-// opinions past their deadline, whose MOFA opinion is looked up in
-// another table.
+// every column the filters and the grouping read), and the ministry's late
+// opinions in SQL too (the agreements awaiting opinions past their
+// deadline, from agreements_consultation_due, that no live opinion of
+// provinces/mofa names); only the candidates that name another agency are
+// read, a page at a time, for the agencies' late opinions. So its cost
+// follows the agreements awaiting opinions, not every agreement held.
 func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *twinningv1.SummarizeOverdueAgreementDeadlinesRequest) (*twinningv1.SummarizeOverdueAgreementDeadlinesResponse, error) {
 	province, err := resource.ParseParent(req.GetParent(), true)
 	if err != nil {
@@ -240,8 +246,30 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 			}
 			continue
 		}
+		// The ministry's opinions, counted in SQL: the candidates that no
+		// live opinion of provinces/mofa names (one seek each in the
+		// opinions' agreement index).
+		expr, err := filter.Parse(p.filter(today)+" AND consultation.requested_date >= 0001", resource.Agreements.Schema)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.store.Summarize(ctx, storage.SummaryQuery{Kind: resource.Agreements, Province: province, Filter: expr, Dims: []storage.Dim{{}}, Now: today,
+			Unanswered: &storage.Answers{Kind: resource.AgreementOpinions, Field: opinionAgreement, Province: resource.Ministry}})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			p, _ := r.Keys[0].(string)
+			count(p).OverdueOpinions += int32(r.Count)
+			resp.OverdueOpinions += int32(r.Count)
+		}
+		// The agencies' opinions, from the candidates that name an agency
+		// (the index of consultation.agency_opinions.agency), a page at a time.
 		q, err := p.query(province, today)
 		if err != nil {
+			return nil, err
+		}
+		if q.Filter, err = filter.Parse(p.filter(today)+" AND consultation.agency_opinions.agency:*", resource.Agreements.Schema); err != nil {
 			return nil, err
 		}
 		q.Limit = collection.MaxPageSize
@@ -251,11 +279,7 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 				return nil, err
 			}
 			for _, m := range page.Records {
-				items, err := p.items(s, ctx, m.(*twinningv1.Agreement), today)
-				if err != nil {
-					return nil, err
-				}
-				for _, it := range items {
+				for _, it := range overdueAgencyOpinions(m.(*twinningv1.Agreement), today) {
 					count(it.GetProvince()).OverdueOpinions++
 					resp.OverdueOpinions++
 				}
@@ -304,6 +328,19 @@ func (s *Server) overdueOpinions(ctx context.Context, a *twinningv1.Agreement, t
 			out = append(out, item(a, today, twinningv1.Deadline_DEADLINE_MOFA_OPINION, "", requested, due, est))
 		}
 	}
+	return append(out, overdueAgencyOpinions(a, today)...), nil
+}
+
+// overdueAgencyOpinions returns the opinions of other agencies that a's
+// province asked for and has not recorded, past their deadline: from the
+// consultation's requested_date, or the agency's own when later.
+func overdueAgencyOpinions(a *twinningv1.Agreement, today time.Time) []*twinningv1.OverdueDeadline {
+	c := a.GetConsultation()
+	requested, ok := lastDay(c.GetRequestedDate())
+	if !ok || c.GetState() != twinningv1.Agreement_CONSULTATION_STATE_REQUESTED {
+		return nil
+	}
+	var out []*twinningv1.OverdueDeadline
 	for _, o := range c.GetAgencyOpinions() {
 		if o.GetOpinionDate() != nil {
 			continue
@@ -316,7 +353,7 @@ func (s *Server) overdueOpinions(ctx context.Context, a *twinningv1.Agreement, t
 			out = append(out, item(a, today, twinningv1.Deadline_DEADLINE_AGENCY_OPINION, o.GetAgency(), start, due, est))
 		}
 	}
-	return out, nil
+	return out
 }
 
 // overdueReport returns a's report if it is past due: signed (on or after

@@ -22,7 +22,7 @@ const day = int64(24 * 60 * 60 * 1_000_000_000)
 // of distinct values reads the table: rollups keep counts, not values.
 func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.SummaryRow, error) {
 	r := rollupFor(q)
-	if q.Distinct != nil {
+	if q.Distinct != nil || q.Unanswered != nil {
 		r = nil
 	}
 	rows, err := db.summarize(ctx, q, r)
@@ -53,6 +53,11 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		s, a := filter.SQL(q.Filter, k.Collection)
 		where = append(where, s)
 		args = append(args, a...)
+	}
+	if u := q.Unanswered; u != nil {
+		where = append(where, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s a WHERE a.%s = %s.name AND a.province = ? AND a.delete_time = 0)",
+			u.Kind.Table(), u.Field.Column, table))
+		args = append(args, u.Province)
 	}
 	var (
 		keys    []string
