@@ -214,14 +214,27 @@ Try, in another terminal:
 
 Records move between nodes: write on %[3]s, read the same record on %[7]s's node a moment later:
 
-  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -X POST 'http://%[2]s/v1/provinces/%[3]s/border-incidents?border_incident_id=flood-demo' -d '{"display_name": "Flash flood closes the Tà Lùng gate", "category": "CATEGORY_NATURAL_DISASTER", "occur_time": "2025-08-01T06:00:00Z", "notify_provinces": ["lang-son"]}'
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -X POST 'http://%[2]s/v1/provinces/%[3]s/border-incidents?border_incident_id=flood-demo' -d '{"display_name": "Flash flood closes the Tà Lùng gate", "category": "CATEGORY_NATURAL_DISASTER", "occur_time": "2025-08-01T06:00:00Z", "notify_provinces": ["lang-son", "%[7]s"]}'
   curl -s -H "Authorization: Bearer $(cat %[8]s/%[7]s/admin.token)" http://%[4]s/v1/provinces/%[3]s/border-incidents/flood-demo
   curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/v1/audit/entries?page_size=3
   curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/metrics | grep -E '^(grpc_server_handled_total|provex_sync_origin_lag_entries)'
   go run ./cmd/provex sync status --all --manifest %[5]s --nodes %[8]s/nodes.yaml
 
+Work between provinces and the ministry: %[7]s acknowledges the incident on its own node, and %[3]s sees who has and who is still waiting:
+
+  curl -s -H "Authorization: Bearer $(cat %[8]s/%[7]s/admin.token)" -X POST http://%[4]s/v1/provinces/%[7]s/incident-acknowledgements -d '{"border_incident": "provinces/%[3]s/border-incidents/flood-demo", "note": "Border guard posts informed."}'
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/v1/provinces/%[3]s/border-incidents/flood-demo/acknowledgement-status
+
+On the ministry's node: incidents still unacknowledged, its request for information half answered, and the agreement procedure's late opinions and reports:
+
+  export MOFA_TOKEN=$(cat %[8]s/%[10]s/admin.token)
+  curl -s -H "Authorization: Bearer $MOFA_TOKEN" 'http://%[9]s/v1/provinces/-/border-incidents/-/acknowledgement-statuses?waiting_only=true'
+  curl -s -H "Authorization: Bearer $MOFA_TOKEN" 'http://%[9]s/v1/provinces/-/information-requests/-/statuses'
+  curl -s -H "Authorization: Bearer $MOFA_TOKEN" 'http://%[9]s/v1/provinces/-/agreements/-/overdue-deadlines'
+  curl -s -H "Authorization: Bearer $MOFA_TOKEN" 'http://%[9]s/v1/provinces/-/agreements/-/overdue-summary'
+
 The OpenAPI document is at http://%[2]s/openapi.json. Stop with Ctrl-C.
-`, g, h, members[0], other, filepath.Join(dataDir, manifestFile), ministry, members[1], dataDir)
+`, g, h, members[0], other, filepath.Join(dataDir, manifestFile), ministry, members[1], dataDir, loopbackName(nodes[len(nodes)-1].HTTPAddr()), members[len(members)-1])
 }
 
 // writeNodesFile lists each demo node's API and token file for the
