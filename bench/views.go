@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -169,12 +170,14 @@ func workflowRecord(member string, memberIndex, i int) proto.Message {
 			DueTime: timestamppb.New(t.AddDate(0, 0, 30)), Visibility: public}
 		return m // the ministry's own records are stamped by its write path
 	case member == resource.Ministry && slot == slotAcknowledgeFirst:
-		// The ministry's opinion on a province's draft agreement (slot 13
-		// a little earlier), for 70% of those awaiting one.
-		q, j := provinces[(i/20)%n].Slug, i-5
-		if draftAgreement(j, (i/20)%n) && r.IntN(100) < 70 {
+		// The ministry's opinion on the m-th draft of province q, for 70%
+		// of the drafts: its records of this slot take the provinces in
+		// turn, so they cover about as many drafts as the provinces hold.
+		k := i / 20
+		q, m := k%n, k/n
+		if drafts := draftsOf(q); m < len(drafts) && r.IntN(100) < 70 {
 			return &twinningv1.AgreementOpinion{Name: fmt.Sprintf("provinces/%s/agreement-opinions/o%07d", member, i),
-				Agreement: fmt.Sprintf("provinces/%s/agreements/a%07d", q, j), Position: twinningv1.OpinionPosition(1 + r.IntN(3)),
+				Agreement: fmt.Sprintf("provinces/%s/agreements/a%07d", provinces[q].Slug, drafts[m]), Position: twinningv1.OpinionPosition(1 + r.IntN(3)),
 				OpinionDate: &typev1.Date{Year: 2026, Month: 10, Day: int32(1 + r.IntN(28))}, Summary: "No objection; align the text with Law 70/2020.", Visibility: public}
 		}
 	case member == resource.Ministry:
@@ -215,6 +218,26 @@ func workflowRecord(member string, memberIndex, i int) proto.Message {
 	}
 	return m
 }
+
+// draftsOf returns the indexes of the drafts inProcedure makes among the
+// first records of the member at memberIndex, in order.
+func draftsOf(memberIndex int) []int {
+	draftsOnce.Do(func() {
+		for p := range draftIndexes {
+			for i := range 400_000 {
+				if draftAgreement(i, p) {
+					draftIndexes[p] = append(draftIndexes[p], i)
+				}
+			}
+		}
+	})
+	return draftIndexes[memberIndex]
+}
+
+var (
+	draftsOnce   sync.Once
+	draftIndexes [34][]int
+)
 
 // draftAgreement reports whether record i of the member at memberIndex is
 // an agreement inProcedure made a draft waiting for opinions.
