@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -126,6 +128,26 @@ func TestOverdueCountAgreesWithList(t *testing.T) {
 		}
 	}
 	s := New(&collection.Node{Store: db, Member: "mofa"})
+	for _, bad := range []*twinningv1.ListOverdueAgreementDeadlinesRequest{
+		{Parent: "provinces/-", PageSize: -1},
+		{Parent: "provinces/-", Deadline: 99},
+		{Parent: "provinces/-", PageToken: "not a token"},
+		{Parent: "provinces/nowhere"},
+		{Parent: "provinces/ha-giang"},
+		{Parent: "agreements"},
+	} {
+		if _, err := s.ListOverdueAgreementDeadlines(ctx, bad); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%v: %v, want INVALID_ARGUMENT", bad, err)
+		}
+	}
+	for _, bad := range []string{"provinces/nowhere", "provinces/ha-giang", "agreements", ""} {
+		if _, err := s.SummarizeOverdueAgreementDeadlines(ctx, &twinningv1.SummarizeOverdueAgreementDeadlinesRequest{Parent: bad}); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("summary of %q: %v, want INVALID_ARGUMENT", bad, err)
+		}
+	}
+	if resp, err := s.ListOverdueAgreementDeadlines(ctx, &twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: "provinces/-", PageSize: 1 << 30}); err != nil || len(resp.GetOverdueDeadlines()) == 0 {
+		t.Errorf("a huge page: %v", err)
+	}
 	type key struct {
 		province string
 		deadline twinningv1.Deadline
@@ -185,6 +207,33 @@ func TestOverdueCountAgreesWithList(t *testing.T) {
 				}
 				if opinions != sum.GetOverdueOpinions() || reports != sum.GetOverdueReports() {
 					t.Errorf("%v %s size %d: listed %d opinions %d reports, counted %d, %d", now, parent, size, opinions, reports, sum.GetOverdueOpinions(), sum.GetOverdueReports())
+				}
+				// Asked for one kind of deadline at a time, the list gives
+				// the same items split.
+				var split int32
+				for _, d := range []twinningv1.Deadline{twinningv1.Deadline_DEADLINE_MOFA_OPINION, twinningv1.Deadline_DEADLINE_AGENCY_OPINION, twinningv1.Deadline_DEADLINE_REPORT} {
+					for tok := ""; ; {
+						resp, err := s.ListOverdueAgreementDeadlines(ctx, &twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: parent, PageSize: size, PageToken: tok, Deadline: d})
+						if err != nil {
+							t.Fatalf("%v %s size %d %v: %v", now, parent, size, d, err)
+						}
+						for _, it := range resp.GetOverdueDeadlines() {
+							if it.GetDeadline() != d {
+								t.Errorf("%v %s: asked for %v, got %v", now, parent, d, it)
+							}
+							split++
+						}
+						if tok = resp.GetNextPageToken(); tok == "" {
+							break
+						}
+						// Another deadline's token is refused.
+						if _, err := s.ListOverdueAgreementDeadlines(ctx, &twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: parent, PageToken: tok}); status.Code(err) != codes.InvalidArgument {
+							t.Errorf("%v's token reused without the deadline: %v", d, err)
+						}
+					}
+				}
+				if split != opinions+reports {
+					t.Errorf("%v %s size %d: %d items by deadline, %d in all", now, parent, size, split, opinions+reports)
 				}
 			}
 		}
