@@ -284,3 +284,77 @@ func TestAgencyAskedWithinTheConsultationsMonth(t *testing.T) {
 		t.Errorf("11 March: %v, want %v", got, want)
 	}
 }
+
+// TestOverdueFollowsTheAgreementsChanges: one agreement, changed in turn,
+// is counted and listed as its latest state says: awaiting the ministry's
+// opinion and its report, then its opinions received, then reported,
+// then deleted, then undeleted unreported and asked again.
+func TestOverdueFollowsTheAgreementsChanges(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "lang-son", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	name := "provinces/lang-son/agreements/changing"
+	write := func(change func(a *twinningv1.Agreement)) {
+		t.Helper()
+		if _, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name, Mutate: func(cur proto.Message, _ storage.Stamp) (proto.Message, error) {
+			a := &twinningv1.Agreement{Name: name}
+			if cur != nil {
+				a = proto.Clone(cur).(*twinningv1.Agreement)
+			}
+			change(a)
+			return a, nil
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(&collection.Node{Store: db, Member: "lang-son"})
+	s.now = func() time.Time { return time.Date(2026, 3, 4, 2, 0, 0, 0, time.UTC) }
+	check := func(step string, opinions, reports int32) {
+		t.Helper()
+		resp, err := s.ListOverdueAgreementDeadlines(ctx, &twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: "provinces/lang-son"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o, r int32
+		for _, it := range resp.GetOverdueDeadlines() {
+			if it.GetDeadline() == twinningv1.Deadline_DEADLINE_REPORT {
+				r++
+			} else {
+				o++
+			}
+		}
+		sum, err := s.SummarizeOverdueAgreementDeadlines(ctx, &twinningv1.SummarizeOverdueAgreementDeadlinesRequest{Parent: "provinces/lang-son"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o != opinions || r != reports || sum.GetOverdueOpinions() != opinions || sum.GetOverdueReports() != reports {
+			t.Errorf("%s: listed %d opinions %d reports, counted %d %d, want %d %d", step, o, r, sum.GetOverdueOpinions(), sum.GetOverdueReports(), opinions, reports)
+		}
+	}
+	write(func(a *twinningv1.Agreement) {
+		a.SignedDate = day(2026, 2, 16)
+		a.Consultation = &twinningv1.Agreement_Consultation{State: twinningv1.Agreement_CONSULTATION_STATE_REQUESTED, RequestedDate: day(2026, 2, 13)}
+	})
+	check("asked and signed", 1, 1)
+	write(func(a *twinningv1.Agreement) {
+		a.Consultation.State = twinningv1.Agreement_CONSULTATION_STATE_OPINION_RECEIVED
+	})
+	check("opinions received", 0, 1)
+	write(func(a *twinningv1.Agreement) { a.ReportDate = day(2026, 3, 1) })
+	check("reported", 0, 0)
+	write(func(a *twinningv1.Agreement) {
+		a.ReportDate = nil
+		a.Consultation.State = twinningv1.Agreement_CONSULTATION_STATE_REQUESTED
+		a.DeleteTime = timestamppb.New(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+	})
+	check("deleted", 0, 0)
+	write(func(a *twinningv1.Agreement) { a.DeleteTime = nil })
+	check("undeleted", 1, 1)
+	write(func(a *twinningv1.Agreement) {
+		a.Consultation.State = twinningv1.Agreement_CONSULTATION_STATE_NOT_REQUIRED
+	})
+	check("outside the procedure", 0, 0)
+}
