@@ -232,3 +232,56 @@ func TestMemberCannotPoseAsTheMinistry(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberCannotPoseAsTheMinistryAnswering: lang-son signs, with its own
+// key, a draft agreement whose opinions it asked long ago, then the
+// ministry's opinion on it twice, once under its own name and once under
+// provinces/mofa. Every node refuses both opinions (only the ministry
+// writes them), serves neither, and still counts and lists the ministry's
+// opinion on the draft as overdue.
+func TestMemberCannotPoseAsTheMinistryAnswering(t *testing.T) {
+	const bad = p2
+	members := []string{p1, bad, mofa}
+	f := newFederation(t, members, map[string][]string{p1: {bad}, mofa: {bad, p1}})
+	draft := "provinces/" + bad + "/agreements/draft"
+	answer := func(name string) *twinningv1.AgreementOpinion {
+		return &twinningv1.AgreementOpinion{Name: name, Agreement: draft, Position: twinningv1.OpinionPosition_OPINION_POSITION_AGREE,
+			OpinionDate: &typev1.Date{Year: 2026, Month: 1, Day: 6}}
+	}
+	forged := []string{"provinces/" + bad + "/agreement-opinions/draft", "provinces/mofa/agreement-opinions/draft"}
+	fake := forgedLog(t, f, bad, []forgedState{
+		{rec: &twinningv1.Agreement{Name: draft, DisplayName: "a draft asked of the ministry", Kind: twinningv1.Agreement_KIND_MOU,
+			Consultation: &twinningv1.Agreement_Consultation{State: twinningv1.Agreement_CONSULTATION_STATE_REQUESTED, RequestedDate: &typev1.Date{Year: 2026, Month: 1, Day: 5}}}},
+		{rec: answer(forged[0])},
+		{rec: answer(forged[1])},
+	})
+	f.peerServer(t, bad, fake)
+	f.start(p1)
+	f.start(mofa)
+	for _, m := range []string{p1, mofa} {
+		n := f.nodes[m]
+		eventually(t, 10*time.Second, func() (bool, string) {
+			o := n.origin(t, bad)
+			return o.GetSeq() == 3 && o.GetRejected() == 2, fmt.Sprintf("%s holds %s up to %d, %d refused", m, bad, o.GetSeq(), o.GetRejected())
+		})
+		for _, name := range forged {
+			if _, err := n.client.Twinning.GetAgreementOpinion(context.Background(), &twinningv1.GetAgreementOpinionRequest{Name: name}); status.Code(err) == codes.OK {
+				t.Errorf("%s serves %s, posed as the ministry by %s", m, name, bad)
+			}
+		}
+		late, err := n.client.Twinning.ListOverdueAgreementDeadlines(context.Background(), &twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: "provinces/" + bad, Deadline: twinningv1.Deadline_DEADLINE_MOFA_OPINION})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := late.GetOverdueDeadlines(); len(d) != 1 || d[0].GetAgreement() != draft {
+			t.Errorf("%s: the ministry's late opinions of %s: %v, want the draft's", m, bad, d)
+		}
+		sum, err := n.client.Twinning.SummarizeOverdueAgreementDeadlines(context.Background(), &twinningv1.SummarizeOverdueAgreementDeadlinesRequest{Parent: "provinces/" + bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.GetOverdueOpinions() != 1 {
+			t.Errorf("%s: %d overdue opinions of %s counted, want 1", m, sum.GetOverdueOpinions(), bad)
+		}
+	}
+}

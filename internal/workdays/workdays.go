@@ -51,12 +51,15 @@ type year struct {
 //	      Saturday 4 May; 31 Aug–3 Sep.
 //	2025  MOLISA (baochinhphu.vn, 4 Mar 2025): 1 Jan; Tết 25 Jan–2 Feb;
 //	      Hùng Kings 5–7 Apr; 30 Apr–4 May, 2 May swapped with Saturday
-//	      26 Apr; 30 Aug–2 Sep [U].
+//	      26 Apr; 30 Aug–2 Sep (Ministry of Home Affairs, vietnamnews.vn
+//	      4 Aug 2025).
 //	2026  Ministry of Home Affairs: 1–4 Jan, 2 Jan swapped with Saturday
-//	      10 Jan [U]; Tết 14–22 Feb (Công an TP.HCM, "chốt phương án Tết
-//	      Bính Ngọ 2026 nghỉ 9 ngày"); Hùng Kings 26 Apr a Sunday, off 25–27
-//	      Apr; 30 Apr–3 May (VnExpress International); 2 Sep with 1 Sep
-//	      [U: which adjacent day].
+//	      10 Jan (Government Office letter 12729/VPCP-KGVX, 25 Dec 2025,
+//	      dantri.com.vn); Tết 14–22 Feb (Công an TP.HCM, "chốt phương án
+//	      Tết Bính Ngọ 2026 nghỉ 9 ngày"); Hùng Kings 26 Apr a Sunday, off
+//	      25–27 Apr; 30 Apr–3 May (VnExpress International); 29 Aug–2 Sep,
+//	      2 Sep with 1 Sep and Monday 31 Aug swapped with Saturday 22 Aug
+//	      (Ministry of Home Affairs, vietnamnews.vn 17 Oct 2025, with Tết).
 //	2027  Not announced when written, derived from the Code [U]: 1 Jan;
 //	      Tết (New Year 6 Feb) 4–10 Feb; Hùng Kings 16 Apr; 30 Apr, 1 May
 //	      a Saturday so 3 May; 2–3 Sep.
@@ -71,7 +74,7 @@ var years = map[int]year{
 	2023: {off: []int{102, 120, 123, 124, 125, 126, 501, 502, 503, 901, 904}},
 	2024: {off: []int{101, 208, 209, 212, 213, 214, 418, 429, 430, 501, 902, 903}, worked: []int{504}},
 	2025: {off: []int{101, 127, 128, 129, 130, 131, 407, 430, 501, 502, 901, 902}, worked: []int{426}},
-	2026: {off: []int{101, 102, 216, 217, 218, 219, 220, 427, 430, 501, 901, 902}, worked: []int{110}},
+	2026: {off: []int{101, 102, 216, 217, 218, 219, 220, 427, 430, 501, 831, 901, 902}, worked: []int{110, 822}},
 	2027: {off: []int{101, 204, 205, 208, 209, 210, 416, 430, 503, 902, 903}},
 }
 

@@ -23,6 +23,11 @@ func TestAddWorkingDaysOnRealDates(t *testing.T) {
 		{"over 2/9 2024", Date(2024, 8, 30), Date(2024, 9, 12)},
 		// Hùng Kings 2022 on a Sunday, compensated Monday 11 April.
 		{"over Hùng Kings 2022", Date(2022, 4, 8), Date(2022, 4, 20)},
+		// 2/9 2026 with 1 Sep, and Monday 31 Aug swapped for Saturday 22
+		// Aug: off Saturday 29 Aug to Wednesday 2 Sep (Ministry of Home
+		// Affairs, vietnamnews.vn 17 Oct 2025).
+		{"over 2/9 2026", Date(2026, 8, 27), Date(2026, 9, 10)},
+		{"over the Saturday worked in 2026", Date(2026, 8, 20), Date(2026, 8, 28)},
 		{"an ordinary week", Date(2026, 11, 2), Date(2026, 11, 11)},
 	} {
 		due, est := AddWorkingDays(c.from, 7)
@@ -46,6 +51,9 @@ func TestIsWorkingDay(t *testing.T) {
 		{Date(2026, 2, 23), true},   // first working day after it
 		{Date(2023, 5, 3), false},   // compensating 30/4 2023, a Sunday
 		{Date(2022, 1, 3), false},   // compensating 1/1 2022, a Saturday
+		{Date(2026, 8, 22), true},   // Saturday worked for Monday 31 August 2026
+		{Date(2026, 8, 31), false},  // that Monday
+		{Date(2026, 1, 10), true},   // Saturday worked for Friday 2 January 2026
 		{Date(2026, 11, 24), true},  // Vietnam Culture Day: not a holiday in force
 		{Date(2026, 11, 28), false}, // a Saturday
 	} {

@@ -194,6 +194,37 @@ func TestAgreementProcedureAcrossNodes(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.OverdueOpinions != 1 || body.OverdueReports != 1 {
 		t.Errorf("HTTP counts: %d %+v %v", resp.StatusCode, body, err)
 	}
+	// The late reports over HTTP, as the README spells the query, agree
+	// with the count; a negative page size is a 400.
+	get := func(query string) (int, []map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+nodes[resource.Ministry].http+"/v1/provinces/-/agreements/-/overdue-deadlines?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+nodes[resource.Ministry].token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list struct {
+			OverdueDeadlines []map[string]any `json:"overdue_deadlines"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&list)
+		return resp.StatusCode, list.OverdueDeadlines
+	}
+	for _, q := range []string{"deadline=DEADLINE_REPORT"} {
+		code, items := get(q)
+		if code != http.StatusOK || len(items) != body.OverdueReports {
+			t.Errorf("HTTP %s: %d, %d items, want 200 and %d", q, code, len(items), body.OverdueReports)
+		}
+		for _, it := range items {
+			if it["deadline"] != "DEADLINE_REPORT" {
+				t.Errorf("HTTP %s: %v", q, it)
+			}
+		}
+	}
+	if code, _ := get("page_size=-1"); code != http.StatusBadRequest {
+		t.Errorf("HTTP page_size=-1: %d, want 400", code)
+	}
 }
 
 // TestAgreementProcedureRefused: opinions of agencies without the

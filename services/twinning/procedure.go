@@ -333,7 +333,12 @@ func (s *Server) overdueOpinions(ctx context.Context, a *twinningv1.Agreement, t
 
 // overdueAgencyOpinions returns the opinions of other agencies that a's
 // province asked for and has not recorded, past their deadline: from the
-// consultation's requested_date, or the agency's own when later.
+// consultation's requested_date, or the agency's own when later. Both
+// count from their last day, and the later one wins: an agency asked on a
+// day within a consultation known by its month only (allowed, as the day
+// may be the month's) counts from the month's last day too, as the views
+// seek candidates by the consultation's date and would otherwise miss it
+// until then.
 func overdueAgencyOpinions(a *twinningv1.Agreement, today time.Time) []*twinningv1.OverdueDeadline {
 	c := a.GetConsultation()
 	requested, ok := lastDay(c.GetRequestedDate())
@@ -346,7 +351,7 @@ func overdueAgencyOpinions(a *twinningv1.Agreement, today time.Time) []*twinning
 			continue
 		}
 		start := requested
-		if d, ok := lastDay(o.GetRequestedDate()); ok {
+		if d, ok := lastDay(o.GetRequestedDate()); ok && d.After(start) {
 			start = d
 		}
 		if due, est := workdays.AddWorkingDays(start, opinionWorkingDays); due.Before(today) {
