@@ -44,10 +44,40 @@ type Env struct {
 	Stdin          io.Reader
 }
 
-// UsageError marks a mistake in the command line itself (exit status 2).
-type UsageError struct{ Msg string }
+// UsageError marks a mistake in the command line itself (exit status 2),
+// or a request for help (Err is flag.ErrHelp: the usage goes to stdout and
+// the exit status is 0). The dispatcher prints the command's usage line and,
+// when Flags is set, its flags with their defaults.
+type UsageError struct {
+	Msg   string
+	Flags *flag.FlagSet // the flags of the (sub)command that failed to parse
+	Err   error
+}
 
 func (e *UsageError) Error() string { return e.Msg }
+
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// FlagError is the error of fs.Parse failing: a usage error that carries fs,
+// so that the dispatcher can print its flags, and so that -h and --help
+// (flag.ErrHelp) are answered once, by the dispatcher, for every command.
+func FlagError(fs *flag.FlagSet, err error) error {
+	return &UsageError{Msg: fs.Name() + ": " + err.Error(), Flags: fs, Err: err}
+}
+
+// IsHelp reports whether a command group's first argument asks for help.
+func IsHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// Help is what a command group returns for IsHelp: its usage, exit 0.
+func Help(group string) error {
+	return &UsageError{Msg: group + ": help requested", Err: flag.ErrHelp}
+}
 
 // Commands returns the client-side commands.
 func Commands() []Command {
@@ -108,7 +138,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, &UsageError{Msg: fs.Name() + ": " + err.Error()}
+			return nil, FlagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {

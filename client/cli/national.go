@@ -16,6 +16,9 @@ func runNational(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
 		return &UsageError{Msg: "national: want summary, search or freshness"}
 	}
+	if IsHelp(args[0]) {
+		return Help("national")
+	}
 	switch args[0] {
 	case "summary":
 		return runNationalSummary(ctx, env, args[1:])

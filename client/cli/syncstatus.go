@@ -20,6 +20,9 @@ import (
 )
 
 func runSync(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && IsHelp(args[0]) {
+		return Help("sync")
+	}
 	if len(args) == 0 || args[0] != "status" {
 		return &UsageError{Msg: "sync: the subcommand is status"}
 	}

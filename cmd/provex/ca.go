@@ -48,10 +48,10 @@ func runCACommand(_ context.Context, env *cli.Env, args []string) error {
 		return runCAInit(env, args[1:])
 	case "issue":
 		return runCAIssue(env, args[1:])
-	case "help", "-h", "-help", "--help":
-		fmt.Fprintf(env.Stdout, "usage: provex ca %s\n", caUsage)
-		return nil
 	default:
+		if cli.IsHelp(args[0]) {
+			return cli.Help("ca")
+		}
 		return &cli.UsageError{Msg: fmt.Sprintf("ca: unknown subcommand %q (want init or issue)", args[0])}
 	}
 }
@@ -59,7 +59,7 @@ func runCACommand(_ context.Context, env *cli.Env, args []string) error {
 func parseFlags(flags *flag.FlagSet, args []string) error {
 	flags.SetOutput(io.Discard)
 	if err := flags.Parse(args); err != nil {
-		return &cli.UsageError{Msg: flags.Name() + ": " + err.Error()}
+		return cli.FlagError(flags, err)
 	}
 	if flags.NArg() > 0 {
 		return &cli.UsageError{Msg: fmt.Sprintf("%s: unexpected argument %q", flags.Name(), flags.Arg(0))}

@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, env *cli.Env, args []string) error {
 	basePort := fs.Int("base-port", 7400, "first gRPC port; HTTP ports start 1000 higher, sync (mutual TLS) ports 2000 higher")
 	logLevel := fs.String("log-level", "warn", "node log level")
 	if err := fs.Parse(args); err != nil {
-		return &cli.UsageError{Msg: "demo: " + err.Error()}
+		return cli.FlagError(fs, err)
 	}
 	logger, err := newLogger(env.Stderr, *logLevel)
 	if err != nil {

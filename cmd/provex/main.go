@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -60,17 +61,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err == nil {
 			return 0
 		}
-		fmt.Fprintln(stderr, "provex:", cli.FormatError(err))
 		var ue *cli.UsageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "usage: provex %s %s\n", c.Name, c.Usage)
-			return 2
+		if !errors.As(err, &ue) {
+			fmt.Fprintln(stderr, "provex:", cli.FormatError(err))
+			return 1
 		}
-		return 1
+		// -h and --help of every command and subcommand end here: flag
+		// sets stay silent (io.Discard) and report flag.ErrHelp.
+		if errors.Is(err, flag.ErrHelp) {
+			commandUsage(stdout, c, ue.Flags)
+			return 0
+		}
+		fmt.Fprintln(stderr, "provex:", cli.FormatError(err))
+		fmt.Fprintf(stderr, "usage: provex %s %s\n(provex %s --help lists the flags with their defaults)\n", c.Name, c.Usage, c.Name)
+		return 2
 	}
 	fmt.Fprintf(stderr, "provex: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// commandUsage prints a command's usage and, for a (sub)command's flag set,
+// every flag with its default.
+func commandUsage(w io.Writer, c cli.Command, flags *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: provex %s %s\n\n%s\n", c.Name, c.Usage, c.Summary)
+	if flags == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nFlags of provex %s:\n", flags.Name())
+	flags.SetOutput(w)
+	flags.PrintDefaults()
 }
 
 func usage(w io.Writer) {
@@ -85,6 +105,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-*s %s\n  %-*s   %s\n", width, c.Name, c.Summary, width, "", c.Usage)
 	}
 	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+").")
+	fmt.Fprintln(w, "provex COMMAND --help lists a command's flags with their defaults.")
 }
 
 func version() string {

@@ -60,10 +60,10 @@ func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 		return runManifestSign(env, args[1:])
 	case "show":
 		return runManifestShow(env, args[1:])
-	case "help", "-h", "-help", "--help":
-		fmt.Fprintf(env.Stdout, "usage: provex manifest %s\n", manifestUsage)
-		return nil
 	default:
+		if cli.IsHelp(args[0]) {
+			return cli.Help("manifest")
+		}
 		return &cli.UsageError{Msg: fmt.Sprintf("manifest: unknown subcommand %q (want init, add, remove, rotate, sign or show)", args[0])}
 	}
 }

@@ -29,7 +29,7 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	acceptUnreached := fs.Bool("accept-unreached", false, "write on even though some members could not be reached (they may hold later entries of this node's log)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return &cli.UsageError{Msg: "restore: " + err.Error()}
+		return cli.FlagError(fs, err)
 	}
 	if *member == "" || *keyFile == "" || *manifest == "" {
 		return &cli.UsageError{Msg: "restore: --member, --key and --manifest are required"}

@@ -88,7 +88,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	traceOTLP := fs.String("trace-otlp", "", "send a trace span of every gRPC call to this OpenTelemetry collector (OTLP/gRPC HOST:PORT, plaintext); default off, or OTEL_EXPORTER_OTLP_ENDPOINT")
 	dev := fs.Bool("dev", false, "dev mode: serve the API without TLS (this machine only); sync keeps mutual TLS")
 	if err := fs.Parse(args); err != nil {
-		return &cli.UsageError{Msg: "serve: " + err.Error()}
+		return cli.FlagError(fs, err)
 	}
 	if *configFile != "" {
 		raw, err := os.ReadFile(*configFile)

@@ -39,6 +39,9 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
 		return &cli.UsageError{Msg: "token: the subcommand is create, list or revoke"}
 	}
+	if cli.IsHelp(args[0]) {
+		return cli.Help("token")
+	}
 	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "data", "the node's data directory")
@@ -47,7 +50,7 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
 	member := fs.String("member", "", "the node's member, to make tokens before the node first starts")
 	if err := fs.Parse(args[1:]); err != nil {
-		return &cli.UsageError{Msg: "token: " + err.Error()}
+		return cli.FlagError(fs, err)
 	}
 	db, err := openData(ctx, *dataDir, *member)
 	if err != nil {
@@ -109,6 +112,9 @@ var auditCommand = cli.Command{Name: "audit", Usage: "verify [--data DIR] [--key
 	Summary: "check a node's audit trail (chain, head signed by the node key, cover of the change log), from its database file", Run: runAudit}
 
 func runAudit(ctx context.Context, env *cli.Env, args []string) error {
+	if len(args) > 0 && cli.IsHelp(args[0]) {
+		return cli.Help("audit")
+	}
 	if len(args) == 0 || args[0] != "verify" {
 		return &cli.UsageError{Msg: "audit: the subcommand is verify"}
 	}
@@ -118,7 +124,7 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	keyFile := fs.String("key", "", "the node's key file, whose public key checks the signed head (default: node.key in the data directory)")
 	manifestFile := fs.String("manifest", "", "federation manifest, for the node's public key when its key file is elsewhere")
 	if err := fs.Parse(args[1:]); err != nil {
-		return &cli.UsageError{Msg: "audit verify: " + err.Error()}
+		return cli.FlagError(fs, err)
 	}
 	src, err := openForVerify(ctx, env.Stdout, *dataDir, "", *keyFile, *manifestFile)
 	if err != nil {

@@ -127,3 +127,62 @@ func ephemeralStart() int {
 	}
 	return p
 }
+
+// Base returns a loopback port base such that, for each offset, the n ports
+// base+offset ... base+offset+n-1 are free, all claimed for this process:
+// for programs that lay their ports out from one base, as provex demo
+// does (gRPC at base, HTTP at base+1000, sync at base+2000).
+func Base(n int, offsets ...int) (int, error) {
+	if len(offsets) == 0 {
+		offsets = []int{0}
+	}
+	top := 0
+	for _, o := range offsets {
+		top = max(top, o+n)
+	}
+	lo, hi := lowest, ephemeralStart()
+	if hi-lo <= top {
+		return 0, fmt.Errorf("freeport: no room for %d ports spread over %d below port %d", n*len(offsets), top, hi)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	dir := filepath.Join(os.TempDir(), "provex-freeport")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return 0, fmt.Errorf("freeport: %w", err)
+	}
+	span := hi - lo - top
+	start := rand.IntN(span)
+	for i := 0; i < span; i++ {
+		base := lo + (start+i)%span
+		got := map[int]*os.File{}
+		ok := true
+		for _, o := range offsets {
+			for p := base + o; ok && p < base+o+n; p++ {
+				var lock *os.File
+				if _, held := claimed[p]; !held {
+					lock, ok = claim(dir, p)
+				} else {
+					ok = false
+				}
+				if !ok {
+					break
+				}
+				got[p] = lock
+				l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+				if ok = err == nil; ok {
+					l.Close()
+				}
+			}
+		}
+		if ok {
+			for p, lock := range got {
+				claimed[p] = lock
+			}
+			return base, nil
+		}
+		for _, lock := range got {
+			lock.Close()
+		}
+	}
+	return 0, fmt.Errorf("freeport: no base with %d free ports at offsets %v in [%d, %d)", n, offsets, lo, hi)
+}

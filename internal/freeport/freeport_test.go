@@ -69,3 +69,36 @@ func TestBoundPortsAreSkipped(t *testing.T) {
 		t.Fatalf("pick handed out %v while %s is bound", got, addr)
 	}
 }
+
+func TestBaseClaimsEveryPortOfItsRanges(t *testing.T) {
+	base, err := Base(5, 0, 1000, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Base(5, 0, 1000, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []int{base, other} {
+		if b < lowest || b+2005 > ephemeralStart() {
+			t.Errorf("base %d: its ports are not all in [%d, %d)", b, lowest, ephemeralStart())
+		}
+	}
+	for _, off := range []int{0, 1000, 2000} {
+		for i := range 5 {
+			port := base + off + i
+			if o := port - other; o >= 0 && o%1000 < 5 && o <= 2004 {
+				t.Errorf("port %d handed out in two bases (%d and %d)", port, base, other)
+			}
+			if f, ok := claim(filepath.Join(os.TempDir(), "provex-freeport"), port); ok {
+				f.Close()
+				t.Errorf("port %d of base %d could be claimed again", port, base)
+			}
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				t.Fatalf("port %d of base %d is not bindable: %v", port, base, err)
+			}
+			l.Close()
+		}
+	}
+}

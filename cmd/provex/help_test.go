@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// helpCommands is every command and subcommand of provex with its flags;
+// groups lists the commands that only dispatch to subcommands.
+var (
+	helpCommands = [][]string{
+		{"demo"}, {"serve"}, {"ca", "init"}, {"ca", "issue"},
+		{"token", "create"}, {"token", "list"}, {"token", "revoke"},
+		{"audit", "verify"}, {"verify"}, {"backup"}, {"restore-backup"}, {"restore"}, {"keygen"},
+		{"manifest", "init"}, {"manifest", "add"}, {"manifest", "remove"}, {"manifest", "rotate"}, {"manifest", "sign"}, {"manifest", "show"},
+		{"get"}, {"list"}, {"create"}, {"update"}, {"delete"}, {"undelete"}, {"seed"},
+		{"sync", "status"}, {"national", "summary"}, {"national", "search"}, {"national", "freshness"},
+	}
+	helpGroups = []string{"ca", "token", "audit", "manifest", "sync", "national"}
+)
+
+var flagWithDefault = regexp.MustCompile(`(?m)^  -[a-z-]+ .*\n\s+.*\(default [^)]+\)`)
+
+// TestEveryCommandHelpPrintsItsFlags runs -h and --help of every command
+// and subcommand: usage on stdout with the flags and their defaults, exit
+// status 0, nothing on stderr. Once "serve --help" printed "flag: help
+// requested" and exited 2.
+func TestEveryCommandHelpPrintsItsFlags(t *testing.T) {
+	t.Setenv("PROVEX_ADDR", "")
+	listed := map[string]bool{}
+	for _, cmd := range helpCommands {
+		listed[cmd[0]] = true
+		for _, h := range []string{"--help", "-h"} {
+			args := append(append([]string(nil), cmd...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				code := run(args, strings.NewReader(""), &stdout, &stderr)
+				out := stdout.String()
+				if code != 0 || stderr.Len() > 0 {
+					t.Fatalf("exit %d, want 0; stderr: %s", code, stderr.String())
+				}
+				if !strings.HasPrefix(out, "Usage: provex "+cmd[0]) {
+					t.Errorf("stdout does not start with the usage line:\n%s", out)
+				}
+				if !strings.Contains(out, "Flags of provex "+strings.Join(cmd, " ")+":") {
+					t.Errorf("stdout does not list the flags of %q:\n%s", strings.Join(cmd, " "), out)
+				}
+				if !flagWithDefault.MatchString(out) {
+					t.Errorf("no flag is printed with its default:\n%s", out)
+				}
+			})
+		}
+	}
+	for _, g := range helpGroups {
+		for _, h := range []string{"--help", "-h", "help"} {
+			t.Run(g+" "+h, func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				if code := run([]string{g, h}, strings.NewReader(""), &stdout, &stderr); code != 0 || stderr.Len() > 0 {
+					t.Fatalf("exit %d, want 0; stderr: %s", code, stderr.String())
+				}
+				if !strings.HasPrefix(stdout.String(), "Usage: provex "+g+" ") {
+					t.Errorf("stdout does not start with the usage line:\n%s", stdout.String())
+				}
+			})
+		}
+	}
+	for _, c := range commands() {
+		if !listed[c.Name] {
+			t.Errorf("command %q is not in helpCommands: add it with its subcommands", c.Name)
+		}
+	}
+	// A mistake is still one: exit 2, usage on stderr.
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"serve", "--no-such-flag"}, strings.NewReader(""), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage: provex serve") {
+		t.Errorf("serve --no-such-flag: exit %d, stderr %q; want 2 and the usage", code, stderr.String())
+	}
+}
