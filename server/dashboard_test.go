@@ -319,20 +319,28 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("overdue on screen %v, API opinions %d reports %d", domOverdue, overdue.Opinions, overdue.Reports)
 	}
 
-	// Drill down into the first delegations group: as many records as its
-	// count, each a delegation of the province.
-	first, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`#view-delegations button[data-drill]`), "data-drill"))
-	if err != nil {
-		t.Fatal(err)
+	// drill clicks a view's first drill-down and returns the group's key and
+	// the number of records listed.
+	drill := func(view string) (key, count string) {
+		t.Helper()
+		button := chromedp.CSS("#view-" + view + " button[data-drill]")
+		first, err := chromedp.Run(bctx, chromedp.AttributeValue(button, "data-drill"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		do(chromedp.Click(button))
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`(d => d.state === 'ready' && d.view === `+strconv.Quote(view)+` && d.key === `+strconv.Quote(first.Value)+`)(document.getElementById('drill').dataset)`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("drill-down of %s %q: %v (error %q)", view, first.Value, err, text("#error"))
+		}
+		n, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`#drill-count`), "data-count"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return first.Value, n.Value
 	}
-	do(chromedp.Click(chromedp.CSS(`#view-delegations button[data-drill]`)))
-	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById('drill').dataset.state === 'ready'`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-		t.Fatal(err)
-	}
-	drillCount, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`#drill-count`), "data-count"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The first delegations group, as many records as its count; among
+	// them the one titled with markup.
+	first, drillCount := drill("delegations")
 	shot("drill-down.png")
 	titles, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#records tbody tr td:nth-child(2)')].map(td => td.textContent)`))
 	if err != nil {
@@ -344,8 +352,15 @@ func TestDashboardInChromium(t *testing.T) {
 	if pwned, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`'pwned' in document.body.dataset || document.querySelector('#records img, #records b') !== null`)); err != nil || pwned {
 		t.Errorf("markup in a record's title became part of the page (err %v)", err)
 	}
-	if want := views["delegations:view-delegations"].Counts[first.Value]; drillCount.Value != want || want == "" {
-		t.Errorf("drill-down into %q lists %s records, the summary counts %s", first.Value, drillCount.Value, want)
+	if want := views["delegations:view-delegations"].Counts[first]; drillCount != want || want == "" {
+		t.Errorf("drill-down into %q lists %s records, the summary counts %s", first, drillCount, want)
+	}
+	// The other drill-downs' filters select what their groups count.
+	for _, id := range []string{"projects:view-fdi", "agreements:view-agreements"} {
+		key, n := drill(strings.TrimPrefix(id, strings.Split(id, ":")[0]+":view-"))
+		if want := views[id].Counts[key]; n != want || want == "" {
+			t.Errorf("%s: drill-down into %q lists %s records, the summary counts %s", id, key, n, want)
+		}
 	}
 
 	// The CSV button downloads the same summary as the CSV route.
