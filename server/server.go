@@ -48,6 +48,7 @@ import (
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/replication"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/server/web"
 	"github.com/provex/provex/services/auditlog"
 	"github.com/provex/provex/services/border"
 	"github.com/provex/provex/services/collection"
@@ -432,6 +433,11 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 		return err
 	}
 	root.Handle("/v1/national/{collection}/summary.csv", errs.only(http.MethodGet, summaryCSV(nationalv1.NewNationalServiceClient(conn), errs)))
+	// The dashboard at "/" exactly and its two assets; every other path
+	// stays the gateway's.
+	for _, p := range web.Patterns() {
+		root.Handle(p, errs.only(http.MethodGet, web.Handler()))
+	}
 	root.Handle("/openapi.json", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)

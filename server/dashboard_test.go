@@ -1,0 +1,421 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/provex/provex/client/cli"
+)
+
+// TestDashboardServedBesideTheAPI checks the page and its assets come with
+// their types, the CSP and revalidation headers, and that "/" takes nothing
+// from the API: other paths are still the gateway's JSON answers.
+func TestDashboardServedBesideTheAPI(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	for path, ctype := range map[string]string{
+		"/":                 "text/html; charset=utf-8",
+		"/assets/app.js":    "text/javascript; charset=utf-8",
+		"/assets/style.css": "text/css; charset=utf-8",
+	} {
+		resp, body := tn.httpDo(t, http.MethodGet, path, "", map[string]string{"Authorization": ""})
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != ctype || len(body) == 0 {
+			t.Fatalf("GET %s: %d %q, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
+			resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Errorf("GET %s: headers %v", path, resp.Header)
+		}
+		etag := resp.Header.Get("ETag")
+		again, _ := tn.httpDo(t, http.MethodGet, path, "", map[string]string{"If-None-Match": etag})
+		if etag == "" || again.StatusCode != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match %q: %d, want 304", path, etag, again.StatusCode)
+		}
+	}
+	_, page := tn.httpDo(t, http.MethodGet, "/", "", nil)
+	if !strings.Contains(string(page), `<meta charset="utf-8">`) || strings.Contains(string(page), "<script>") {
+		t.Errorf("page must declare UTF-8 and hold no inline script:\n%s", page)
+	}
+	for path, want := range map[string]int{
+		"/assets/other.js": http.StatusNotFound,
+		"/index.html":      http.StatusNotFound,
+		"/healthz":         http.StatusOK,
+		"/openapi.json":    http.StatusOK,
+		"/v1/node":         http.StatusOK,
+	} {
+		resp, body := tn.httpDo(t, http.MethodGet, path, "", nil)
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d: %s", path, resp.StatusCode, want, body)
+		}
+		if want == http.StatusNotFound && !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+			t.Errorf("GET %s: a 404 of the API's, JSON, got %q", path, resp.Header.Get("Content-Type"))
+		}
+	}
+	if resp, _ := tn.httpDo(t, http.MethodPost, "/", "", nil); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: %d, want 405", resp.StatusCode)
+	}
+}
+
+// chromium finds Debian's chromium. Without it the browser test skips,
+// unless PROVEX_REQUIRE_CHROMIUM is set (CI sets it: there a missing
+// browser is a failure, not a pass).
+func chromium(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("PROVEX_CHROMIUM")
+	if path == "" {
+		path, _ = exec.LookPath("chromium")
+	}
+	if path == "" {
+		if os.Getenv("PROVEX_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("chromium not found and PROVEX_REQUIRE_CHROMIUM is set (apt-get install -y chromium)")
+		}
+		t.Skip("chromium not found: apt-get install -y chromium to run the dashboard in a browser")
+	}
+	return path
+}
+
+// artifacts is where screenshots go: $PROVEX_ARTIFACTS, kept after the
+// run, or a temporary directory.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PROVEX_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// domView is what the page shows of one summary, read from its data-*
+// attributes.
+type domView struct {
+	State  string            `json:"state"`
+	Bars   int               `json:"bars"`
+	Counts map[string]string `json:"counts"` // group key ("a|b") or "total" -> data-count
+	Sums   map[string]string `json:"sums"`   // group key + " " + field + " " + currency -> data-value
+	Cities []string          `json:"cities"` // the province cells' text
+}
+
+const readViews = `(() => {
+  const out = {};
+  for (const s of document.querySelectorAll('#views section')) {
+    const v = {state: s.dataset.state, bars: s.querySelectorAll('svg.chart rect.bar').length, counts: {}, sums: {}, cities: []};
+    const svgBars = s.querySelector('svg.chart');
+    if (svgBars && Number(svgBars.dataset.bars) !== v.bars) v.state = 'bars-mismatch';
+    for (const tr of s.querySelectorAll('table.summary tbody tr')) {
+      const key = tr.dataset.total ? 'total' : tr.dataset.key;
+      v.counts[key] = tr.querySelector('td[data-count]').dataset.count;
+      for (const td of tr.querySelectorAll('td[data-sum]')) v.sums[key + ' ' + td.dataset.sum + ' ' + td.dataset.currency] = td.dataset.value;
+      for (const td of tr.querySelectorAll('td[data-dim="province"]')) v.cities.push(td.textContent);
+    }
+    out[s.dataset.collection + ':' + s.id] = v;
+  }
+  return out;
+})()`
+
+// TestDashboardInChromium loads the page in headless Chromium against a
+// node holding Bắc Ninh's sample data (with Bắc Giang's FDI), signs in through the form, waits for
+// the charts, and compares every figure on screen with the API's answer;
+// then drills down into a group and downloads a CSV. Screenshots are saved
+// under $PROVEX_ARTIFACTS.
+func TestDashboardInChromium(t *testing.T) {
+	exe := chromium(t)
+	tn := startNode(t, "bac-ninh")
+	if _, err := cli.Seed(testCtx(t), tn.Client, "bac-ninh"); err != nil {
+		t.Fatal(err)
+	}
+	// A record whose title is markup: the page must show it as text, and
+	// run nothing of it (A23).
+	const injected = `<img src=x onerror="document.body.dataset.pwned=1">Đoàn <b>thử</b>`
+	body, _ := json.Marshal(map[string]any{"display_name": injected, "direction": "DIRECTION_INCOMING",
+		"start_date": map[string]int{"year": 2023, "month": 5, "day": 4}, "countries": []string{"CN"}})
+	if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/delegations", string(body), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("create the delegation titled with markup: %d %s", resp.StatusCode, b)
+	}
+	out := artifacts(t)
+	downloads := t.TempDir()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1600),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(out, name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// settled waits for the page to finish loading, one way or the other.
+	settled := func() string {
+		t.Helper()
+		state, err := chromedp.Run(bctx, chromedp.Poll[string](`(s => s !== 'loading' && s)(document.body.dataset.state)`, chromedp.WithPollingTimeout(60*time.Second)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return state
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	// Signed out first: the page asks for a token.
+	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/"))
+	if state := settled(); state != "signed-out" {
+		t.Fatalf("page without a token: state %q, want signed-out", state)
+	}
+	do(chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token"), chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
+	if state, msg := settled(), text("#signin-error"); state != "signed-out" || msg == "" {
+		t.Fatalf("a bad token: state %q, message %q; want signed-out with a message", state, msg)
+	}
+	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatal(err)
+	}
+	do(chromedp.SendKeys(chromedp.CSS("#token"), tn.Token), chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
+	state := settled()
+	shot("dashboard.png")
+	if state != "ready" {
+		t.Fatalf("signed in: state %q, error %q", state, text("#error"))
+	}
+	href, err := chromedp.Run(bctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(href, tn.Token) {
+		t.Errorf("the token is in the address: %s", href)
+	}
+
+	views, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]domView](readViews))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]url.Values{
+		"delegations:view-delegations":    {"group_by": {"province", "start_date.year"}},
+		"projects:view-fdi":               {"group_by": {"investor_country"}, "sum": {"registered_capital"}, "filter": {"kind = KIND_FDI"}},
+		"agreements:view-agreements":      {"group_by": {"partner_countries"}},
+		"border-incidents:view-incidents": {"group_by": {"occur_time.age"}, "filter": {"state != STATE_RESOLVED"}},
+	}
+	if len(views) != len(want) {
+		t.Fatalf("the page shows %d summaries, want %d: %v", len(views), len(want), views)
+	}
+	for id, q := range want {
+		got, ok := views[id]
+		if !ok || got.State != "ready" {
+			t.Errorf("%s: not shown or not ready: %+v", id, got)
+			continue
+		}
+		var api summary
+		getJSON(t, tn, "/v1/national/"+strings.Split(id, ":")[0]+":summarize?"+q.Encode(), &api)
+		// Bắc Ninh has no land border, so no incidents: that chart is empty
+		// (and must be: no bars); the others have groups to compare.
+		if len(api.Groups) == 0 && id != "border-incidents:view-incidents" {
+			t.Errorf("%s: the API has no groups: the sample data should give some", id)
+		}
+		if got.Bars != len(api.Groups) {
+			t.Errorf("%s: %d bars, the API has %d groups", id, got.Bars, len(api.Groups))
+		}
+		wantCounts := map[string]string{"total": api.Total.Count}
+		wantSums := map[string]string{}
+		for _, g := range append(api.Groups, group{Keys: []string{"total"}, Count: api.Total.Count, Sums: api.Total.Sums}) {
+			key := strings.Join(g.Keys, "|")
+			wantCounts[key] = orZero(g.Count)
+			for _, s := range g.Sums {
+				wantSums[key+" "+s.Field+" "+s.CurrencyCode] = orZero(s.Value)
+			}
+		}
+		if !maps.Equal(got.Counts, wantCounts) || !maps.Equal(got.Sums, wantSums) {
+			t.Errorf("%s: on screen counts %v sums %v\nAPI counts %v sums %v", id, got.Counts, got.Sums, wantCounts, wantSums)
+		}
+		if id == "projects:view-fdi" && len(wantSums) == 0 {
+			t.Errorf("%s: no capital summed", id)
+		}
+	}
+	// Vietnamese names come through as the API gives them, in NFC.
+	if c := views["delegations:view-delegations"].Cities; len(c) == 0 || c[0] != "Bắc Ninh" || !norm.NFC.IsNormalString(c[0]) {
+		t.Errorf("province cells %q, want Bắc Ninh", c)
+	}
+
+	// Freshness and the overdue counts equal the API's.
+	var fresh struct {
+		Provinces []struct {
+			Province string `json:"province"`
+			Seq      string `json:"seq"`
+			Stale    bool   `json:"stale"`
+		} `json:"provinces"`
+	}
+	getJSON(t, tn, "/v1/national/freshness", &fresh)
+	domFresh, err := chromedp.Run(bctx, chromedp.Evaluate[[]map[string]string](`[...document.querySelectorAll('#freshness tbody tr')].map(tr => ({province: tr.dataset.province, seq: tr.dataset.seq, stale: tr.dataset.stale, name: tr.cells[0].textContent, cls: tr.className}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(domFresh) != len(fresh.Provinces) || len(domFresh) == 0 {
+		t.Fatalf("freshness rows %v, API %v", domFresh, fresh.Provinces)
+	}
+	for i, p := range fresh.Provinces {
+		d := domFresh[i]
+		stale := "false"
+		if p.Stale {
+			stale = "true"
+		}
+		if d["province"] != p.Province || d["seq"] != orZero(p.Seq) || d["stale"] != stale || (d["cls"] == "stale") != p.Stale {
+			t.Errorf("freshness row %d: %v, API %+v", i, d, p)
+		}
+	}
+	if domFresh[0]["name"] != "Bắc Ninh" {
+		t.Errorf("freshness shows %q, want Bắc Ninh", domFresh[0]["name"])
+	}
+	var overdue struct {
+		Opinions int `json:"overdue_opinions"`
+		Reports  int `json:"overdue_reports"`
+	}
+	getJSON(t, tn, "/v1/provinces/-/agreements/-/overdue-summary", &overdue)
+	domOverdue, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll('#overdue-totals td')].map(td => [td.dataset.overdue, td.dataset.value]))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if domOverdue["opinions"] != itoa(overdue.Opinions) || domOverdue["reports"] != itoa(overdue.Reports) ||
+		domOverdue["information-requests"] == "" || domOverdue["incidents-waiting"] == "" {
+		t.Errorf("overdue on screen %v, API opinions %d reports %d", domOverdue, overdue.Opinions, overdue.Reports)
+	}
+
+	// drill clicks a view's first drill-down and returns the group's key and
+	// the number of records listed.
+	drill := func(view string) (key, count string) {
+		t.Helper()
+		button := chromedp.CSS("#view-" + view + " button[data-drill]")
+		first, err := chromedp.Run(bctx, chromedp.AttributeValue(button, "data-drill"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		do(chromedp.Click(button))
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`(d => d.state === 'ready' && d.view === `+strconv.Quote(view)+` && d.key === `+strconv.Quote(first.Value)+`)(document.getElementById('drill').dataset)`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("drill-down of %s %q: %v (error %q)", view, first.Value, err, text("#error"))
+		}
+		n, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`#drill-count`), "data-count"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return first.Value, n.Value
+	}
+	// The first delegations group, as many records as its count; among
+	// them the one titled with markup.
+	first, drillCount := drill("delegations")
+	shot("drill-down.png")
+	titles, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#records tbody tr td:nth-child(2)')].map(td => td.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(titles, injected) {
+		t.Errorf("the title with markup is not shown as text among %d drilled records", len(titles))
+	}
+	if pwned, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`'pwned' in document.body.dataset || document.querySelector('#records img, #records b') !== null`)); err != nil || pwned {
+		t.Errorf("markup in a record's title became part of the page (err %v)", err)
+	}
+	if want := views["delegations:view-delegations"].Counts[first]; drillCount != want || want == "" {
+		t.Errorf("drill-down into %q lists %s records, the summary counts %s", first, drillCount, want)
+	}
+	// The other drill-downs' filters select what their groups count.
+	for _, id := range []string{"projects:view-fdi", "agreements:view-agreements"} {
+		key, n := drill(strings.TrimPrefix(id, strings.Split(id, ":")[0]+":view-"))
+		if want := views[id].Counts[key]; n != want || want == "" {
+			t.Errorf("%s: drill-down into %q lists %s records, the summary counts %s", id, key, n, want)
+		}
+	}
+
+	// The CSV button downloads the same summary as the CSV route.
+	do(chromedp.Click(chromedp.CSS(`button[data-csv="delegations"]`)))
+	var csv []byte
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		matches, _ := filepath.Glob(filepath.Join(downloads, "*.csv"))
+		if len(matches) == 1 {
+			if csv, _ = os.ReadFile(matches[0]); len(csv) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no CSV downloaded in %s", downloads)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, apiCSV := tn.httpDo(t, http.MethodGet, "/v1/national/delegations/summary.csv?"+want["delegations:view-delegations"].Encode(), "", nil)
+	if string(csv) != string(apiCSV) {
+		t.Errorf("downloaded CSV differs from the API's:\n%s\nAPI:\n%s", csv, apiCSV)
+	}
+}
+
+type group struct {
+	Keys  []string `json:"keys"`
+	Count string   `json:"count"`
+	Sums  []struct {
+		Field        string `json:"field"`
+		CurrencyCode string `json:"currency_code"`
+		Value        string `json:"value"`
+	} `json:"sums"`
+}
+
+type summary struct {
+	Groups []group `json:"groups"`
+	Total  group   `json:"total"`
+}
+
+func getJSON(t *testing.T, tn *testNode, path string, v any) {
+	t.Helper()
+	resp, body := tn.httpDo(t, http.MethodGet, path, "", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

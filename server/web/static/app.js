@@ -1,0 +1,335 @@
+// The national dashboard: reads the node's HTTP/JSON API with the token the
+// user signed in with (kept in sessionStorage, sent only in the
+// Authorization header) and draws tables and SVG bar charts. Every figure is
+// put in the DOM as text and as a data-* attribute holding the API's own
+// value, so what is shown can be checked against the API.
+'use strict';
+
+const TOKEN_KEY = 'provex-token';
+
+// The summaries shown, each one Summarize call. drill turns a group's keys
+// into the list call that shows its records (null: no drill-down).
+const VIEWS = [
+  {
+    id: 'delegations', title: 'Delegations by province and year', collection: 'delegations',
+    groupBy: ['province', 'start_date.year'],
+    drill: ([province, year]) => year === 'unset' ? null :
+      { province, filter: 'start_date = ' + year },
+  },
+  {
+    id: 'fdi', title: 'FDI capital by investor country', collection: 'projects',
+    groupBy: ['investor_country'], sum: ['registered_capital'], filter: 'kind = KIND_FDI',
+    drill: ([country]) => country === 'unset' ? null :
+      { province: '-', filter: 'kind = KIND_FDI AND investor_country = ' + quote(country) },
+  },
+  {
+    id: 'agreements', title: 'Agreements by partner country', collection: 'agreements',
+    groupBy: ['partner_countries'],
+    drill: ([country]) => country === 'unset' ? null :
+      { province: '-', filter: 'partner_countries:' + quote(country) },
+  },
+  {
+    id: 'incidents', title: 'Open border incidents by age', collection: 'border-incidents',
+    groupBy: ['occur_time.age'], filter: 'state != STATE_RESOLVED',
+    drill: ([bucket]) => {
+      const m = /^(\d+)-(\d+)d$/.exec(bucket);
+      let age;
+      if (m) age = 'occur_time.age >= ' + m[1] + ' AND occur_time.age <= ' + m[2];
+      else if (/^>\d+d$/.test(bucket)) age = 'occur_time.age > ' + bucket.slice(1, -1);
+      else return null;
+      return { province: '-', filter: 'state != STATE_RESOLVED AND ' + age };
+    },
+  },
+];
+
+let provinceNames = {};
+
+function quote(s) { return '"' + String(s).replace(/["\\]/g, '\\$&') + '"'; }
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('data-')) e.setAttribute(k, v);
+    else e[k] = v;
+  }
+  for (const c of children) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+
+function svg(tag, attrs) {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+
+// int64s arrive as JSON strings; BigInt keeps them exact for display.
+function fmt(v) {
+  try { return BigInt(v || 0).toLocaleString('vi-VN'); } catch (_) { return String(v); }
+}
+
+function fmtTime(t) {
+  if (!t) return '—';
+  return new Date(t).toLocaleString('vi-VN', { timeZone: 'Asia/Ho_Chi_Minh' });
+}
+
+function provinceLabel(slug) {
+  return provinceNames[slug] || slug;
+}
+
+class SignedOut extends Error {}
+
+async function api(path, params) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) throw new SignedOut('no token');
+  const q = params ? '?' + new URLSearchParams(params).toString() : '';
+  const resp = await fetch(path + q, { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
+  if (resp.status === 401) throw new SignedOut('the node refused the token');
+  if (!resp.ok) {
+    let msg = resp.status + ' ' + resp.statusText;
+    try { msg = (await resp.json()).message || msg; } catch (_) { /* not JSON */ }
+    throw new Error(path + ': ' + msg);
+  }
+  return path.endsWith('.csv') ? resp.blob() : resp.json();
+}
+
+// listAll pages through a List call; key names the repeated field.
+async function listAll(path, params, key) {
+  const out = [];
+  let token = '';
+  do {
+    const p = Object.assign({}, params, { page_size: '1000' });
+    if (token) p.page_token = token;
+    const r = await api(path, p);
+    out.push(...(r[key] || []));
+    token = r.next_page_token || '';
+  } while (token);
+  return out;
+}
+
+function summaryParams(v) {
+  const p = new URLSearchParams();
+  for (const g of v.groupBy) p.append('group_by', g);
+  for (const s of v.sum || []) p.append('sum', s);
+  if (v.filter) p.append('filter', v.filter);
+  return p;
+}
+
+// measure is what a view's chart draws: the count, or for a view of sums
+// the first sum the total carries (one currency of its money field).
+function measureOf(v, total) {
+  if (!v.sum) return { label: 'count', value: (g) => g.count || '0' };
+  const s = (total.sums || [])[0];
+  if (!s) return { label: 'count', value: (g) => g.count || '0' };
+  const pick = (g) => ((g.sums || []).find((x) => x.field === s.field && (x.currency_code || '') === (s.currency_code || '')) || {}).value || '0';
+  return { label: s.field + (s.currency_code ? ' (' + s.currency_code + ')' : ''), value: pick };
+}
+
+function keyLabel(dim, key) {
+  return dim === 'province' ? provinceLabel(key) : key;
+}
+
+function drawChart(v, groups, measure) {
+  const rowH = 20, labelW = 220, barW = 420, pad = 4;
+  const h = Math.max(1, groups.length) * rowH + pad * 2;
+  const chart = svg('svg', { class: 'chart', viewBox: `0 0 ${labelW + barW + 140} ${h}`, role: 'img',
+    'aria-label': v.title + ', ' + measure.label, 'data-bars': String(groups.length) });
+  if (!groups.length) {
+    const none = svg('text', { x: 4, y: rowH * 0.7 });
+    none.textContent = 'No records.';
+    chart.append(none);
+  }
+  const max = groups.reduce((m, g) => Math.max(m, Number(measure.value(g))), 0) || 1;
+  groups.forEach((g, i) => {
+    const y = pad + i * rowH;
+    const value = measure.value(g);
+    const label = g.keys.map((k, j) => keyLabel(v.groupBy[j], k)).join(' · ');
+    const t = svg('text', { x: labelW - 6, y: y + rowH * 0.7, 'text-anchor': 'end' });
+    t.textContent = label;
+    const w = Math.max(1, Math.round(barW * Number(value) / max));
+    const bar = svg('rect', { class: 'bar', x: labelW, y: y + 3, width: w, height: rowH - 6,
+      'data-key': g.keys.join('|'), 'data-value': value });
+    const tip = svg('title');
+    tip.textContent = label + ': ' + fmt(value);
+    bar.append(tip);
+    const n = svg('text', { x: labelW + w + 4, y: y + rowH * 0.7 });
+    n.textContent = fmt(value);
+    chart.append(t, bar, n);
+  });
+  return chart;
+}
+
+function sumColumns(total) {
+  return (total.sums || []).map((s) => ({ field: s.field, currency: s.currency_code || '' }));
+}
+
+function drawTable(v, resp) {
+  const cols = sumColumns(resp.total || {});
+  const head = el('tr', {}, ...v.groupBy.map((d) => el('th', {}, d)), el('th', { class: 'num' }, 'count'),
+    ...cols.map((c) => el('th', { class: 'num' }, c.field + (c.currency ? ' (' + c.currency + ')' : ''))), el('th', {}, ''));
+  const body = el('tbody');
+  const row = (g, isTotal) => {
+    const key = isTotal ? '' : g.keys.join('|');
+    const tr = el('tr', isTotal ? { 'data-total': 'true' } : { 'data-key': key });
+    if (isTotal) tr.append(el('th', { colSpan: v.groupBy.length }, 'Total'));
+    else g.keys.forEach((k, j) => tr.append(el('td', { 'data-dim': v.groupBy[j], 'data-raw': k }, keyLabel(v.groupBy[j], k))));
+    tr.append(el('td', { class: 'num', 'data-count': g.count || '0' }, fmt(g.count)));
+    for (const c of cols) {
+      const s = (g.sums || []).find((x) => x.field === c.field && (x.currency_code || '') === c.currency) || {};
+      tr.append(el('td', { class: 'num', 'data-sum': c.field, 'data-currency': c.currency, 'data-value': s.value || '0' }, fmt(s.value)));
+    }
+    const d = isTotal ? null : v.drill(g.keys);
+    const cell = el('td');
+    if (d) {
+      const b = el('button', { type: 'button', class: 'link', 'data-drill': key }, 'records');
+      b.addEventListener('click', () => drill(v, g, d));
+      cell.append(b);
+    }
+    tr.append(cell);
+    return tr;
+  };
+  for (const g of resp.groups || []) body.append(row(g, false));
+  body.append(row(resp.total || {}, true));
+  return el('table', { class: 'summary' }, el('thead', {}, head), body);
+}
+
+async function downloadCSV(v) {
+  const blob = await api('/v1/national/' + v.collection + '/summary.csv', summaryParams(v));
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: v.collection + '-summary.csv' });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+async function showView(v) {
+  const section = el('section', { id: 'view-' + v.id, 'data-collection': v.collection, 'data-state': 'loading' });
+  const csv = el('button', { type: 'button', 'data-csv': v.collection }, 'Download CSV');
+  csv.addEventListener('click', () => downloadCSV(v).catch(fail));
+  section.append(el('h2', {}, v.title), el('div', { class: 'actions' },
+    el('span', { class: 'muted' }, v.filter ? 'filter: ' + v.filter : ''), csv));
+  document.getElementById('views').append(section);
+  const resp = await api('/v1/national/' + v.collection + ':summarize', summaryParams(v));
+  const measure = measureOf(v, resp.total || {});
+  section.append(drawChart(v, resp.groups || [], measure), drawTable(v, resp));
+  section.dataset.state = 'ready';
+}
+
+async function drill(v, g, d) {
+  const section = document.getElementById('drill');
+  const body = section.querySelector('tbody');
+  section.hidden = false;
+  section.dataset.state = 'loading';
+  body.replaceChildren();
+  const label = g.keys.map((k, j) => keyLabel(v.groupBy[j], k)).join(' · ');
+  document.getElementById('drill-title').textContent = v.title + ': ' + label;
+  try {
+    const records = await listAll('/v1/provinces/' + encodeURIComponent(d.province) + '/' + v.collection,
+      { filter: d.filter }, v.collection.replace(/-/g, '_'));
+    for (const r of records) {
+      body.append(el('tr', { 'data-name': r.name }, el('td', {}, r.name), el('td', {}, r.display_name || r.title || '')));
+    }
+    const count = document.getElementById('drill-count');
+    count.textContent = records.length + ' records · filter: ' + d.filter;
+    count.dataset.count = String(records.length);
+    section.dataset.key = g.keys.join('|');
+    section.dataset.view = v.id;
+    section.dataset.state = 'ready';
+    section.scrollIntoView();
+  } catch (e) { fail(e); }
+}
+
+async function showFreshness() {
+  const r = await api('/v1/national/freshness');
+  const body = document.querySelector('#freshness tbody');
+  body.replaceChildren();
+  for (const p of r.provinces || []) {
+    const stale = Boolean(p.stale);
+    body.append(el('tr', { class: stale ? 'stale' : '', 'data-province': p.province, 'data-stale': String(stale), 'data-seq': p.seq || '0' },
+      el('td', {}, provinceLabel(p.province)), el('td', { class: 'num' }, fmt(p.seq)),
+      el('td', {}, fmtTime(p.last_change_time)), el('td', {}, fmtTime(p.last_contact_time)),
+      el('td', {}, el('span', { class: 'badge' }, stale ? 'stale' : 'current'))));
+  }
+}
+
+async function showOverdue() {
+  const [sum, requests, incidents] = await Promise.all([
+    api('/v1/provinces/-/agreements/-/overdue-summary'),
+    listAll('/v1/provinces/-/information-requests/-/statuses', { overdue_only: 'true' }, 'statuses'),
+    listAll('/v1/provinces/-/border-incidents/-/acknowledgement-statuses', { waiting_only: 'true' }, 'statuses'),
+  ]);
+  const set = (k, n) => {
+    const td = document.querySelector(`#overdue-totals td[data-overdue="${k}"]`);
+    td.textContent = fmt(n);
+    td.dataset.value = String(n);
+  };
+  set('opinions', sum.overdue_opinions || 0);
+  set('reports', sum.overdue_reports || 0);
+  set('information-requests', requests.length);
+  set('incidents-waiting', incidents.length);
+  const body = document.querySelector('#overdue tbody');
+  body.replaceChildren();
+  for (const p of sum.provinces || []) {
+    body.append(el('tr', { 'data-province': p.province },
+      el('td', {}, provinceLabel(p.province)),
+      el('td', { class: 'num', 'data-value': String(p.overdue_opinions || 0) }, fmt(p.overdue_opinions)),
+      el('td', { class: 'num', 'data-value': String(p.overdue_reports || 0) }, fmt(p.overdue_reports))));
+  }
+}
+
+function fail(e) {
+  if (e instanceof SignedOut) { signOut(e.message); return; }
+  document.getElementById('error').textContent = e.message;
+  document.body.dataset.state = 'error';
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  document.getElementById('dashboard').hidden = true;
+  document.getElementById('signout').hidden = true;
+  document.getElementById('views').replaceChildren();
+  document.getElementById('node').textContent = '';
+  document.getElementById('signin').hidden = false;
+  document.getElementById('signin-error').textContent = message || '';
+  document.body.dataset.state = 'signed-out';
+}
+
+async function load() {
+  document.body.dataset.state = 'loading';
+  document.getElementById('signin').hidden = true;
+  document.getElementById('dashboard').hidden = false;
+  document.getElementById('signout').hidden = false;
+  document.getElementById('error').textContent = '';
+  try {
+    const [node, provinces] = await Promise.all([api('/v1/node'), api('/v1/provinces')]);
+    provinceNames = {};
+    for (const p of provinces.provinces || []) provinceNames[p.slug] = p.display_name;
+    document.getElementById('node').textContent =
+      'Node: ' + (node.display_name || node.member) + (node.version ? ' · ' + node.version : '');
+    await Promise.all([showFreshness(), showOverdue(), ...VIEWS.map(showView)]);
+    document.body.dataset.state = 'ready';
+  } catch (e) { fail(e); }
+}
+
+function start() {
+  // A test or a link may pass the token in the fragment, which browsers
+  // never send to the server; it is moved to sessionStorage and dropped
+  // from the address at once.
+  const m = /^#token=(.+)$/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  document.getElementById('signin-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const input = document.getElementById('token');
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    input.value = '';
+    load();
+  });
+  document.getElementById('signout').addEventListener('click', () => signOut(''));
+  if (sessionStorage.getItem(TOKEN_KEY)) load(); else signOut('');
+}
+
+start();
