@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/provex/provex/client/cli"
@@ -33,6 +32,7 @@ func commands() []cli.Command {
 		restoreCommand,
 		{Name: "keygen", Usage: keygenUsage, Summary: "make (or rotate) a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
 		manifestCommand,
+		{Name: "version", Usage: versionUsage, Summary: "print the version, commit, Go and SQLite versions of this binary", Run: func(_ context.Context, env *cli.Env, args []string) error { return runVersion(args, env.Stdout) }},
 	}, cli.Commands()...)
 }
 
@@ -43,10 +43,6 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
-		return 0
-	}
-	if args[0] == "version" {
-		fmt.Fprintln(stdout, version())
 		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -85,18 +81,4 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-*s %s\n  %-*s   %s\n", width, c.Name, c.Summary, width, "", c.Usage)
 	}
 	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+").")
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				return "provex " + s.Value
-			}
-		}
-		if bi.Main.Version != "" {
-			return "provex " + bi.Main.Version
-		}
-	}
-	return "provex dev"
 }
