@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/provex/provex/client/cli"
@@ -34,6 +33,7 @@ func commands() []cli.Command {
 		restoreCommand,
 		{Name: "keygen", Usage: keygenUsage, Summary: "make (or rotate) a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
 		manifestCommand,
+		{Name: "version", Usage: versionUsage, Summary: "print the version, commit, Go and SQLite versions of this binary", Run: func(_ context.Context, env *cli.Env, args []string) error { return runVersion(args, env.Stdout) }},
 	}, cli.Commands()...)
 }
 
@@ -44,10 +44,6 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
-		return 0
-	}
-	if args[0] == "version" {
-		fmt.Fprintln(stdout, version())
 		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -106,18 +102,4 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+").")
 	fmt.Fprintln(w, "provex COMMAND --help lists a command's flags with their defaults.")
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				return "provex " + s.Value
-			}
-		}
-		if bi.Main.Version != "" {
-			return "provex " + bi.Main.Version
-		}
-	}
-	return "provex dev"
 }
