@@ -101,6 +101,12 @@ var docNotRun = []struct{ part, why string }{
 	{"./scripts/gen.sh", "development: regenerates gen/ (CI runs --check)"},
 	{".ci/run", "development: runs CI, this test included"},
 	{"go run ./bench ", "development: a benchmark"},
+	{"scripts/release.sh", "builds a release (TestReleaseScriptBuildsAVersionedBinary runs the script)"},
+	{"tar -xzf provex-", "unpacks a release tarball (TestReleaseScriptBuildsAVersionedBinary checks its contents)"},
+	{"sudo ", "installs the node on an operator's machine under systemd (TestSystemdUnitVerifiesAndIsConfined checks the unit)"},
+	{"journalctl -u provex", "reads the log of the systemd unit on an operator's machine"},
+	{"docker ", "needs a Docker engine, which the machines tests run on do not have (TestDockerfileAgreesWithItsConfig checks the Dockerfile against its config)"},
+	{"--out tls", "issues the container's certificate on an operator's machine"},
 }
 
 // docEventually marks commands that read what sync brings from another

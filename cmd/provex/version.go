@@ -71,7 +71,7 @@ func runVersion(args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print a JSON object (version, commit, go, sqlite)")
 	if err := fs.Parse(args); err != nil {
-		return &cli.UsageError{Msg: "version: " + err.Error()}
+		return cli.FlagError(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return &cli.UsageError{Msg: fmt.Sprintf("version: unexpected argument %q", fs.Arg(0))}
