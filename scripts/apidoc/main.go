@@ -273,7 +273,7 @@ func (g *gen) intro() {
 	p("- With `update_mask`, exactly the named fields change: to their value in the record, or cleared where the record leaves them unset. A path may name a field inside a message (`signed_date.day`).")
 	p("- `update_mask=*` replaces every writable field, clearing those the record leaves unset.")
 	p("")
-	p("Output-only fields (`name`, `etag`, `create_time`, `update_time`, `delete_time`) may be sent back in the record as read (`name` says which record, `etag` is the concurrency check) and are otherwise ignored; a mask that names one is refused with `INVALID_ARGUMENT` naming `update_mask`. The record is validated after the mask is applied. An update that changes nothing writes nothing: it returns the record with its `etag` and `update_time` as they were.")
+	p("Output-only fields (%s: the name and the fields the schema annotates `OUTPUT_ONLY`) may be sent back in the record as read (`name` says which record, `etag` is the concurrency check) and are otherwise ignored; a mask that names one is refused with `INVALID_ARGUMENT` naming `update_mask`. The record is validated after the mask is applied. An update that changes nothing writes nothing: it returns the record with its `etag` and `update_time` as they were.", outputOnly())
 	p("")
 	p("**Soft delete.** Delete sets `delete_time` and keeps the record as a tombstone, which syncs to other nodes and can be restored with Undelete. Get returns deleted records; List skips them unless `show_deleted` is true. Updating a deleted record fails with `FAILED_PRECONDITION`, deleting it again with `NOT_FOUND`; creating a record under the name of a deleted one fails with `ALREADY_EXISTS`.")
 	p("")
@@ -909,4 +909,14 @@ func cell(s string) string {
 		paras[i] = strings.Join(strings.Fields(para), " ")
 	}
 	return strings.ReplaceAll(strings.Join(paras, "<br><br>"), "|", `\|`)
+}
+
+// outputOnly lists, as Markdown code, the fields no update sets: the same
+// on every kind, and derived by resource.Kind from the schema.
+func outputOnly() string {
+	var out []string
+	for _, f := range resource.Kinds()[0].OutputOnlyFields() {
+		out = append(out, "`"+f+"`")
+	}
+	return strings.Join(out, ", ")
 }
