@@ -463,8 +463,8 @@ func (g *gen) standardMethods() {
 		}
 		p("`%s` ([AIP-%s](https://google.aip.dev/%s)) returns %s.", strings.Replace(string(in.Name()), string(first.Message.Descriptor().Name()), "{Resource}", 1), aip[v], aip[v], res)
 		p("")
-		p("| Field | Type | Description |")
-		p("|---|---|---|")
+		p("| Field | Type | Behaviour | Description |")
+		p("|---|---|---|---|")
 		for i := 0; i < in.Fields().Len(); i++ {
 			f := in.Fields().Get(i)
 			name := strings.Replace(string(f.Name()), first.Field, "{resource}", 1)
@@ -472,7 +472,7 @@ func (g *gen) standardMethods() {
 			if f.Message() != nil && f.Message().FullName() == first.Message.Descriptor().FullName() {
 				typ = "`{Resource}`"
 			}
-			p("| `%s` | %s | %s |", name, typ, cell(g.comment(f)))
+			p("| `%s` | %s | %s | %s |", name, typ, behaviour(f, false), cell(g.comment(f)))
 		}
 		p("")
 		if len(differ) > 0 {
@@ -510,8 +510,9 @@ func (g *gen) resources() {
 		p("| | |")
 		p("|---|---|")
 		p("| Message | `%s` |", md.FullName())
+		p("| Resource type | `%s` |", resource.Descriptor(md).GetType())
 		p("| Collection | `%s` |", k.Collection)
-		p("| Name | `provinces/{province}/%s/{%s}` |", k.Collection, k.Field)
+		p("| Name | `%s` |", strings.Join(resource.Descriptor(md).GetPattern(), "`, `"))
 		p("| Service | [%s](#%s) |", svc.Name(), strings.ToLower(string(svc.Name())))
 		for _, v := range verbs {
 			p("| %s | `%s`: %s |", v, k.Method(v).Name(), strings.Join(httpRules(k.Method(v)), "<br>"))
@@ -563,13 +564,22 @@ func (g *gen) fieldTable(md protoreflect.MessageDescriptor, pkg protoreflect.Ful
 		p("")
 		return
 	}
-	p("| Field | Type | Description |")
-	p("|---|---|---|")
+	if resourceMsg {
+		p("| Field | Type | Behaviour | Description |")
+		p("|---|---|---|---|")
+	} else {
+		p("| Field | Type | Description |")
+		p("|---|---|---|")
+	}
 	for i := 0; i < md.Fields().Len(); i++ {
 		f := md.Fields().Get(i)
 		c := g.comment(f)
 		if c == "" && resourceMsg && slices.Contains(standardFields, f.Name()) {
 			c = g.std[f.Name()]
+		}
+		if resourceMsg {
+			p("| `%s` | %s | %s | %s |", f.Name(), g.fieldTypeRef(f, pkg), behaviour(f, true), cell(c))
+			continue
 		}
 		p("| `%s` | %s | %s |", f.Name(), g.fieldTypeRef(f, pkg), cell(c))
 	}
@@ -919,4 +929,24 @@ func outputOnly() string {
 		out = append(out, "`"+f+"`")
 	}
 	return strings.Join(out, ", ")
+}
+
+// behaviour is a field's google.api.field_behavior as the docs say it; a
+// resource's name field, which has none, is its identifier.
+func behaviour(f protoreflect.FieldDescriptor, resourceMsg bool) string {
+	if resourceMsg && string(f.Name()) == nameField(f.ContainingMessage()) {
+		return "identifier"
+	}
+	var out []string
+	for _, b := range resource.Behaviors(f) {
+		out = append(out, strings.ToLower(strings.ReplaceAll(b.String(), "_", " ")))
+	}
+	return strings.Join(out, ", ")
+}
+
+func nameField(md protoreflect.MessageDescriptor) string {
+	if n := resource.Descriptor(md).GetNameField(); n != "" {
+		return n
+	}
+	return "name"
 }
