@@ -13,7 +13,11 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	// Every file of the schema, so provexMessages sees them all.
+	_ "github.com/provex/provex/gen/go/provex/audit/v1"
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	_ "github.com/provex/provex/gen/go/provex/node/v1"
+	_ "github.com/provex/provex/gen/go/provex/sync/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 )
@@ -108,10 +112,10 @@ func provexMessages() []protoreflect.MessageDescriptor {
 // TestSchemaAnnotations is provex's check of the AIP rules its schema
 // follows (the AIP linter is not served by the Go module proxy, so CI
 // cannot install it): every resource message is a kind with a
-// google.api.resource; every field of a resource and of its standard
-// methods' requests has a field_behavior, except the resource's name
-// (the identifier, see scripts/gen.sh); parent and name of those requests
-// are REQUIRED and reference the resource; and REQUIRED is exactly what
+// google.api.resource; every field of a resource and of every request
+// message has a field_behavior, except the resource's name (the
+// identifier, see scripts/gen.sh); parent and name of the standard
+// methods' requests are REQUIRED and reference the resource; and REQUIRED is exactly what
 // validation requires (AIP-203: required fields are rejected when absent).
 func TestSchemaAnnotations(t *testing.T) {
 	v, err := protovalidate.New()
@@ -122,7 +126,7 @@ func TestSchemaAnnotations(t *testing.T) {
 	for _, k := range resource.Kinds() {
 		kinds[k.Message.Descriptor().FullName()] = k
 	}
-	var resources, requests int
+	var resources, requests, others int
 	for _, md := range provexMessages() {
 		rd := resource.Descriptor(md)
 		if (rd != nil) != (kinds[md.FullName()] != nil) {
@@ -138,6 +142,10 @@ func TestSchemaAnnotations(t *testing.T) {
 		}
 		k, verb := standardRequest(md, kinds)
 		if k == nil {
+			if strings.HasSuffix(string(md.Name()), "Request") {
+				others++
+				checkBehaviors(t, v, md, "", "")
+			}
 			continue
 		}
 		requests++
@@ -165,8 +173,9 @@ func TestSchemaAnnotations(t *testing.T) {
 			}
 		}
 	}
-	if resources != len(kinds) || requests != 6*len(kinds) {
-		t.Errorf("checked %d resources and %d requests, want %d and %d", resources, requests, len(kinds), 6*len(kinds))
+	if resources != len(kinds) || requests != 6*len(kinds) || others < 10 {
+		t.Errorf("checked %d resources, %d standard requests and %d other requests, want %d, %d and at least 10",
+			resources, requests, others, len(kinds), 6*len(kinds))
 	}
 }
 

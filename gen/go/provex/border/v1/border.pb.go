@@ -4566,16 +4566,16 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\bprovince\x18\x01 \x01(\tR\bprovince\x12(\n" +
 	"\x0facknowledgement\x18\x02 \x01(\tR\x0facknowledgement\x12E\n" +
 	"\x10acknowledge_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12-\n" +
-	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"N\n" +
-	"'GetIncidentAcknowledgementStatusRequest\x12#\n" +
-	"\bincident\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\bincident\"\xe1\x01\n" +
-	"*ListIncidentAcknowledgementStatusesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"R\n" +
+	"'GetIncidentAcknowledgementStatusRequest\x12'\n" +
+	"\bincident\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\bincident\"\xf7\x01\n" +
+	"*ListIncidentAcknowledgementStatusesRequest\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12!\n" +
-	"\fwaiting_only\x18\x05 \x01(\bR\vwaitingOnly\"\xa2\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\fwaiting_only\x18\x05 \x01(\bB\x04\xe2A\x01\x01R\vwaitingOnly\"\xa2\x01\n" +
 	"+ListIncidentAcknowledgementStatusesResponse\x12K\n" +
 	"\bstatuses\x18\x01 \x03(\v2/.provex.border.v1.IncidentAcknowledgementStatusR\bstatuses\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"n\n" +

@@ -4653,13 +4653,13 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x1fUndeleteAgreementOpinionRequest\x12B\n" +
 	"\x04name\x18\x01 \x01(\tB.\xe2A\x01\x02\xfaA \n" +
 	"\x1eprovex.gov.vn/AgreementOpinion\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
-	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\xda\x01\n" +
-	"$ListOverdueAgreementDeadlinesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\xea\x01\n" +
+	"$ListOverdueAgreementDeadlinesRequest\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12B\n" +
-	"\bdeadline\x18\x04 \x01(\x0e2\x1c.provex.twinning.v1.DeadlineB\b\xbaH\x05\x82\x01\x02\x10\x01R\bdeadline\"\xa1\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12F\n" +
+	"\bdeadline\x18\x04 \x01(\x0e2\x1c.provex.twinning.v1.DeadlineB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\bdeadline\"\xa1\x01\n" +
 	"%ListOverdueAgreementDeadlinesResponse\x12P\n" +
 	"\x11overdue_deadlines\x18\x01 \x03(\v2#.provex.twinning.v1.OverdueDeadlineR\x10overdueDeadlines\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe1\x02\n" +
@@ -4673,9 +4673,9 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"start_date\x18\x06 \x01(\v2\x14.provex.type.v1.DateR\tstartDate\x12/\n" +
 	"\bdue_date\x18\a \x01(\v2\x14.provex.type.v1.DateR\adueDate\x12\x1b\n" +
 	"\tdays_late\x18\b \x01(\x05R\bdaysLate\x12\x1c\n" +
-	"\testimated\x18\t \x01(\bR\testimated\"L\n" +
-	")SummarizeOverdueAgreementDeadlinesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\"\xc8\x01\n" +
+	"\testimated\x18\t \x01(\bR\testimated\"P\n" +
+	")SummarizeOverdueAgreementDeadlinesRequest\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\x06parent\"\xc8\x01\n" +
 	"*SummarizeOverdueAgreementDeadlinesResponse\x12F\n" +
 	"\tprovinces\x18\x01 \x03(\v2(.provex.twinning.v1.ProvinceOverdueCountR\tprovinces\x12)\n" +
 	"\x10overdue_opinions\x18\x02 \x01(\x05R\x0foverdueOpinions\x12'\n" +
