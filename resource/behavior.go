@@ -28,6 +28,16 @@ func Descriptor(md protoreflect.MessageDescriptor) *annotations.ResourceDescript
 	return rd
 }
 
+// NameField is the field holding a resource's name: the annotation's
+// name_field, "name" by default (AIP-122). It is the resource's identifier
+// (AIP-203), which no update changes.
+func NameField(md protoreflect.MessageDescriptor) protoreflect.Name {
+	if n := Descriptor(md).GetNameField(); n != "" {
+		return protoreflect.Name(n)
+	}
+	return "name"
+}
+
 // Required returns the fields of md annotated REQUIRED, in field order.
 func Required(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
 	return withBehavior(md, annotations.FieldBehavior_REQUIRED)

@@ -208,11 +208,7 @@ func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...s
 	if rd == nil || !slices.Contains(rd.GetPattern(), pattern) {
 		panic(fmt.Sprintf("resource: %s has no google.api.resource with pattern %q", md.FullName(), pattern))
 	}
-	nameField := rd.GetNameField()
-	if nameField == "" {
-		nameField = "name"
-	}
-	k.name, k.etag = fd(protoreflect.Name(nameField)), fd("etag")
+	k.name, k.etag = fd(NameField(md)), fd("etag")
 	k.outputOnly = withBehavior(md, annotations.FieldBehavior_OUTPUT_ONLY)
 	k.createTime, k.updateTime, k.deleteTime = fd("create_time"), fd("update_time"), fd("delete_time")
 	k.visibility, k.visibleTo = fd("visibility"), fd("visible_to")

@@ -934,7 +934,7 @@ func outputOnly() string {
 // behaviour is a field's google.api.field_behavior as the docs say it; a
 // resource's name field, which has none, is its identifier.
 func behaviour(f protoreflect.FieldDescriptor, resourceMsg bool) string {
-	if resourceMsg && string(f.Name()) == nameField(f.ContainingMessage()) {
+	if resourceMsg && f.Name() == resource.NameField(f.ContainingMessage()) {
 		return "identifier"
 	}
 	var out []string
@@ -942,11 +942,4 @@ func behaviour(f protoreflect.FieldDescriptor, resourceMsg bool) string {
 		out = append(out, strings.ToLower(strings.ReplaceAll(b.String(), "_", " ")))
 	}
 	return strings.Join(out, ", ")
-}
-
-func nameField(md protoreflect.MessageDescriptor) string {
-	if n := resource.Descriptor(md).GetNameField(); n != "" {
-		return n
-	}
-	return "name"
 }
