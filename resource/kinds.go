@@ -2,8 +2,10 @@ package resource
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -31,7 +33,9 @@ type Kind struct {
 	Schema *filter.Schema
 
 	name, etag, createTime, updateTime, deleteTime protoreflect.FieldDescriptor
-	visibility, visibleTo, formerProvince          protoreflect.FieldDescriptor
+	// outputOnly are the fields annotated OUTPUT_ONLY in the schema.
+	outputOnly                            []protoreflect.FieldDescriptor
+	visibility, visibleTo, formerProvince protoreflect.FieldDescriptor
 	// search holds the fields of searchPaths, each as its path of fields.
 	searchPaths []string
 	search      [][]protoreflect.FieldDescriptor
@@ -196,7 +200,16 @@ func newKind(collection, field string, msg protoreflect.ProtoMessage, paths ...s
 		}
 		return f
 	}
-	k.name, k.etag = fd("name"), fd("etag")
+	// The schema names the kind: its google.api.resource pattern must be the
+	// one names and URLs use, and it says which field holds the name (the
+	// identifier, which no update changes).
+	rd := Descriptor(md)
+	pattern := "provinces/{province}/" + collection + "/{" + field + "}"
+	if rd == nil || !slices.Contains(rd.GetPattern(), pattern) {
+		panic(fmt.Sprintf("resource: %s has no google.api.resource with pattern %q", md.FullName(), pattern))
+	}
+	k.name, k.etag = fd(NameField(md)), fd("etag")
+	k.outputOnly = withBehavior(md, annotations.FieldBehavior_OUTPUT_ONLY)
 	k.createTime, k.updateTime, k.deleteTime = fd("create_time"), fd("update_time"), fd("delete_time")
 	k.visibility, k.visibleTo = fd("visibility"), fd("visible_to")
 	k.formerProvince = fd("former_province")
@@ -366,22 +379,32 @@ func (k *Kind) SetDeleteTime(m protoreflect.ProtoMessage, t *timestamppb.Timesta
 	setTimestamp(m, k.deleteTime, t)
 }
 
-// ClearOutputOnly clears the fields only the server sets, so what a client
-// sends in them never reaches storage.
+// ClearOutputOnly clears the fields the schema annotates OUTPUT_ONLY, so
+// what a client sends in them never reaches storage.
 func (k *Kind) ClearOutputOnly(m protoreflect.ProtoMessage) {
 	r := m.ProtoReflect()
-	for _, f := range []protoreflect.FieldDescriptor{k.etag, k.createTime, k.updateTime, k.deleteTime} {
+	for _, f := range k.outputOnly {
 		r.Clear(f)
 	}
 }
 
-// OutputOnly reports whether a top-level field is set only by the server.
+// OutputOnly reports whether a top-level field is one no update can set:
+// annotated OUTPUT_ONLY in the schema, or the name (the identifier of
+// AIP-203, which says which record an update changes).
 func (k *Kind) OutputOnly(field protoreflect.Name) bool {
-	switch field {
-	case k.name.Name(), k.etag.Name(), k.createTime.Name(), k.updateTime.Name(), k.deleteTime.Name():
+	if field == k.name.Name() {
 		return true
 	}
-	return false
+	return slices.ContainsFunc(k.outputOnly, func(f protoreflect.FieldDescriptor) bool { return f.Name() == field })
+}
+
+// OutputOnlyFields names the fields OutputOnly reports, the name first.
+func (k *Kind) OutputOnlyFields() []string {
+	out := []string{string(k.name.Name())}
+	for _, f := range k.outputOnly {
+		out = append(out, string(f.Name()))
+	}
+	return out
 }
 
 func timestampOf(m protoreflect.ProtoMessage, f protoreflect.FieldDescriptor) *timestamppb.Timestamp {

@@ -7,13 +7,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROTOVALIDATE=github.com/bufbuild/protovalidate@v1.2.2
-GOOGLEAPIS=github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+# google/api's protos from a tagged Go module that ships them: grpc-gateway
+# v1.16.0's copy (the one used before) has no resource.proto or
+# field_behavior.proto, and the googleapis repository is not a Go module.
+# istio.io/api's copy of field_behavior.proto predates IDENTIFIER (AIP-203),
+# so a resource's name field carries no behaviour: google.api.resource
+# names it, and resource.Kind treats it as the identifier.
+GOOGLEAPIS=istio.io/api@v1.32.0
+GOOGLEAPIS_FILES="annotations http field_behavior resource"
 
 moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
 
 rm -rf .protodeps && mkdir -p .protodeps
 ln -s "$(moddir "$PROTOVALIDATE")/proto/protovalidate" .protodeps/protovalidate
-ln -s "$(moddir "$GOOGLEAPIS")/third_party/googleapis" .protodeps/googleapis
+# Only the files provex imports: the module's other google/api protos import
+# packages (google/rpc, google/type ...) that are not linked here.
+mkdir -p .protodeps/googleapis/google/api
+googleapis=$(moddir "$GOOGLEAPIS")/common-protos/google/api
+for f in $GOOGLEAPIS_FILES; do
+  ln -s "$googleapis/$f.proto" ".protodeps/googleapis/google/api/$f.proto"
+done
 
 buf() { go tool -modfile=tools/go.mod buf "$@"; }
 

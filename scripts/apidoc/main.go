@@ -308,7 +308,7 @@ func (g *gen) intro() {
 	p("- With `update_mask`, exactly the named fields change: to their value in the record, or cleared where the record leaves them unset. A path may name a field inside a message (`signed_date.day`).")
 	p("- `update_mask=*` replaces every writable field, clearing those the record leaves unset.")
 	p("")
-	p("Output-only fields (`name`, `etag`, `create_time`, `update_time`, `delete_time`) may be sent back in the record as read (`name` says which record, `etag` is the concurrency check) and are otherwise ignored; a mask that names one is refused with `INVALID_ARGUMENT` naming `update_mask`. The record is validated after the mask is applied. An update that changes nothing writes nothing: it returns the record with its `etag` and `update_time` as they were.")
+	p("Output-only fields (%s: the name and the fields the schema annotates `OUTPUT_ONLY`) may be sent back in the record as read (`name` says which record, `etag` is the concurrency check) and are otherwise ignored; a mask that names one is refused with `INVALID_ARGUMENT` naming `update_mask`. The record is validated after the mask is applied. An update that changes nothing writes nothing: it returns the record with its `etag` and `update_time` as they were.", outputOnly())
 	p("")
 	p("**Soft delete.** Delete sets `delete_time` and keeps the record as a tombstone, which syncs to other nodes and can be restored with Undelete. Get returns deleted records; List skips them unless `show_deleted` is true. Updating a deleted record fails with `FAILED_PRECONDITION`, deleting it again with `NOT_FOUND`; creating a record under the name of a deleted one fails with `ALREADY_EXISTS`.")
 	p("")
@@ -498,8 +498,8 @@ func (g *gen) standardMethods() {
 		}
 		p("`%s` ([AIP-%s](https://google.aip.dev/%s)) returns %s.", strings.Replace(string(in.Name()), string(first.Message.Descriptor().Name()), "{Resource}", 1), aip[v], aip[v], res)
 		p("")
-		p("| Field | Type | Description |")
-		p("|---|---|---|")
+		p("| Field | Type | Behaviour | Description |")
+		p("|---|---|---|---|")
 		for i := 0; i < in.Fields().Len(); i++ {
 			f := in.Fields().Get(i)
 			name := strings.Replace(string(f.Name()), first.Field, "{resource}", 1)
@@ -507,7 +507,7 @@ func (g *gen) standardMethods() {
 			if f.Message() != nil && f.Message().FullName() == first.Message.Descriptor().FullName() {
 				typ = "`{Resource}`"
 			}
-			p("| `%s` | %s | %s |", name, typ, cell(g.comment(f)))
+			p("| `%s` | %s | %s | %s |", name, typ, behaviour(f, false), cell(g.comment(f)))
 		}
 		p("")
 		if len(differ) > 0 {
@@ -545,8 +545,9 @@ func (g *gen) resources() {
 		p("| | |")
 		p("|---|---|")
 		p("| Message | `%s` |", md.FullName())
+		p("| Resource type | `%s` |", resource.Descriptor(md).GetType())
 		p("| Collection | `%s` |", k.Collection)
-		p("| Name | `provinces/{province}/%s/{%s}` |", k.Collection, k.Field)
+		p("| Name | `%s` |", strings.Join(resource.Descriptor(md).GetPattern(), "`, `"))
 		p("| Service | [%s](#%s) |", svc.Name(), strings.ToLower(string(svc.Name())))
 		for _, v := range verbs {
 			p("| %s | `%s`: %s |", v, k.Method(v).Name(), strings.Join(httpRules(k.Method(v)), "<br>"))
@@ -598,13 +599,22 @@ func (g *gen) fieldTable(md protoreflect.MessageDescriptor, pkg protoreflect.Ful
 		p("")
 		return
 	}
-	p("| Field | Type | Description |")
-	p("|---|---|---|")
+	if resourceMsg {
+		p("| Field | Type | Behaviour | Description |")
+		p("|---|---|---|---|")
+	} else {
+		p("| Field | Type | Description |")
+		p("|---|---|---|")
+	}
 	for i := 0; i < md.Fields().Len(); i++ {
 		f := md.Fields().Get(i)
 		c := g.comment(f)
 		if c == "" && resourceMsg && slices.Contains(standardFields, f.Name()) {
 			c = g.std[f.Name()]
+		}
+		if resourceMsg {
+			p("| `%s` | %s | %s | %s |", f.Name(), g.fieldTypeRef(f, pkg), behaviour(f, true), cell(c))
+			continue
 		}
 		p("| `%s` | %s | %s |", f.Name(), g.fieldTypeRef(f, pkg), cell(c))
 	}
@@ -944,4 +954,27 @@ func cell(s string) string {
 		paras[i] = strings.Join(strings.Fields(para), " ")
 	}
 	return strings.ReplaceAll(strings.Join(paras, "<br><br>"), "|", `\|`)
+}
+
+// outputOnly lists, as Markdown code, the fields no update sets: the same
+// on every kind, and derived by resource.Kind from the schema.
+func outputOnly() string {
+	var out []string
+	for _, f := range resource.Kinds()[0].OutputOnlyFields() {
+		out = append(out, "`"+f+"`")
+	}
+	return strings.Join(out, ", ")
+}
+
+// behaviour is a field's google.api.field_behavior as the docs say it; a
+// resource's name field, which has none, is its identifier.
+func behaviour(f protoreflect.FieldDescriptor, resourceMsg bool) string {
+	if resourceMsg && f.Name() == resource.NameField(f.ContainingMessage()) {
+		return "identifier"
+	}
+	var out []string
+	for _, b := range resource.Behaviors(f) {
+		out = append(out, strings.ToLower(strings.ReplaceAll(b.String(), "_", " ")))
+	}
+	return strings.Join(out, ", ")
 }

@@ -434,7 +434,7 @@ var File_provex_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_provex_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1bprovex/audit/v1/audit.proto\x12\x0fprovex.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n" +
+	"\x1bprovex/audit/v1/audit.proto\x12\x0fprovex.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n" +
 	"\n" +
 	"AuditEntry\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12.\n" +
@@ -453,14 +453,13 @@ const file_provex_audit_v1_audit_proto_rawDesc = "" +
 	"\tprev_hash\x18\v \x01(\fR\bprevHash\x12\x12\n" +
 	"\x04hash\x18\f \x01(\fR\x04hash\x12\x12\n" +
 	"\x04read\x18\r \x01(\bR\x04read\x12!\n" +
-	"\frecords_read\x18\x0e \x03(\tR\vrecordsRead\"\xb1\x01\n" +
-	"\x17ListAuditEntriesRequest\x12'\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\frecords_read\x18\x0e \x03(\tR\vrecordsRead\"\xc1\x01\n" +
+	"\x17ListAuditEntriesRequest\x12+\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12\x1e\n" +
-	"\x05actor\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05actor\x12$\n" +
-	"\bresource\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\bresource\"y\n" +
+	"page_token\x18\x02 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12\"\n" +
+	"\x05actor\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\x05actor\x12(\n" +
+	"\bresource\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xac\x02R\bresource\"y\n" +
 	"\x18ListAuditEntriesResponse\x125\n" +
 	"\aentries\x18\x01 \x03(\v2\x1b.provex.audit.v1.AuditEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x17\n" +

@@ -4350,35 +4350,35 @@ var File_provex_border_v1_border_proto protoreflect.FileDescriptor
 
 const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xe1\x14\n" +
+	"\x1dprovex/border/v1/border.proto\x12\x10provex.border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x83\x16\n" +
 	"\n" +
 	"BorderGate\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\vdisplayName\x127\n" +
-	"\x10counterpart_name\x18\x03 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x0fcounterpartName\x12>\n" +
-	"\x11neighbour_country\x18\x04 \x01(\tB\x11\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12E\n" +
-	"\x05level\x18\x05 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x05level\x12Y\n" +
-	"\x11counterpart_level\x18\x06 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x10counterpartLevel\x12N\n" +
-	"\ttransport\x18\a \x01(\x0e2&.provex.border.v1.BorderGate.TransportB\b\xbaH\x05\x82\x01\x02\x10\x01R\ttransport\x12B\n" +
-	"\x05state\x18\b \x01(\x0e2\".provex.border.v1.BorderGate.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x125\n" +
-	"\vopened_date\x18\t \x01(\v2\x14.provex.type.v1.DateR\n" +
-	"openedDate\x12]\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\vdisplayName\x12;\n" +
+	"\x10counterpart_name\x18\x03 \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x0fcounterpartName\x12B\n" +
+	"\x11neighbour_country\x18\x04 \x01(\tB\x15\xe2A\x01\x02\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12I\n" +
+	"\x05level\x18\x05 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x05level\x12]\n" +
+	"\x11counterpart_level\x18\x06 \x01(\x0e2\".provex.border.v1.BorderGate.LevelB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x10counterpartLevel\x12R\n" +
+	"\ttransport\x18\a \x01(\x0e2&.provex.border.v1.BorderGate.TransportB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\ttransport\x12F\n" +
+	"\x05state\x18\b \x01(\x0e2\".provex.border.v1.BorderGate.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12;\n" +
+	"\vopened_date\x18\t \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\n" +
+	"openedDate\x12a\n" +
 	"\x0fclearance_lanes\x18\n" +
-	" \x03(\v2*.provex.border.v1.BorderGate.ClearanceLaneB\b\xbaH\x05\x92\x01\x02\x102R\x0eclearanceLanes\x12J\n" +
-	"\bupgrades\x18\v \x03(\v2$.provex.border.v1.BorderGate.UpgradeB\b\xbaH\x05\x92\x01\x02\x102R\bupgrades\x12\x1e\n" +
-	"\x05notes\x18\f \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
+	" \x03(\v2*.provex.border.v1.BorderGate.ClearanceLaneB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x102R\x0eclearanceLanes\x12N\n" +
+	"\bupgrades\x18\v \x03(\v2$.provex.border.v1.BorderGate.UpgradeB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x102R\bupgrades\x12\"\n" +
+	"\x05notes\x18\f \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\x1a\xe1\x01\n" +
 	"\rClearanceLane\x121\n" +
 	"\fdisplay_name\x18\x01 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\vdisplayName\x12C\n" +
@@ -4419,34 +4419,35 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x15LANE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18LANE_KIND_BORDER_OPENING\x10\x01\x12\x1d\n" +
 	"\x19LANE_KIND_CLEARANCE_ROUTE\x10\x02\x12\x1b\n" +
-	"\x17LANE_KIND_FREIGHT_ROUTE\x10\x03\"\xdc\r\n" +
+	"\x17LANE_KIND_FREIGHT_ROUTE\x10\x03:N\xeaAK\n" +
+	"\x18provex.gov.vn/BorderGate\x12/provinces/{province}/border-gates/{border_gate}\"\x82\x0f\n" +
 	"\fBorderMarker\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
-	"\x06number\x18\x02 \x01(\tB\r\xbaH\n" +
-	"r\bȷ,\x01\x10\x01\x18\x14R\x06number\x12>\n" +
-	"\x11neighbour_country\x18\x03 \x01(\tB\x11\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12A\n" +
-	"\x04type\x18\x04 \x01(\x0e2#.provex.border.v1.BorderMarker.TypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x122\n" +
-	"\blocation\x18\x05 \x01(\v2\x16.provex.type.v1.LatLngR\blocation\x12P\n" +
-	"\tcondition\x18\x06 \x01(\x0e2(.provex.border.v1.BorderMarker.ConditionB\b\xbaH\x05\x82\x01\x02\x10\x01R\tcondition\x12W\n" +
-	"\frepair_state\x18\a \x01(\x0e2*.provex.border.v1.BorderMarker.RepairStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\vrepairState\x12V\n" +
-	"\vinspections\x18\b \x03(\v2).provex.border.v1.BorderMarker.InspectionB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03R\vinspections\x12D\n" +
-	"\x13last_inspected_date\x18\t \x01(\v2\x14.provex.type.v1.DateR\x11lastInspectedDate\x12)\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x06number\x18\x02 \x01(\tB\x11\xe2A\x01\x02\xbaH\n" +
+	"r\bȷ,\x01\x10\x01\x18\x14R\x06number\x12B\n" +
+	"\x11neighbour_country\x18\x03 \x01(\tB\x15\xe2A\x01\x02\xbaH\x0er\fR\x02CNR\x02LAR\x02KHR\x10neighbourCountry\x12E\n" +
+	"\x04type\x18\x04 \x01(\x0e2#.provex.border.v1.BorderMarker.TypeB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x128\n" +
+	"\blocation\x18\x05 \x01(\v2\x16.provex.type.v1.LatLngB\x04\xe2A\x01\x01R\blocation\x12T\n" +
+	"\tcondition\x18\x06 \x01(\x0e2(.provex.border.v1.BorderMarker.ConditionB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\tcondition\x12[\n" +
+	"\frepair_state\x18\a \x01(\x0e2*.provex.border.v1.BorderMarker.RepairStateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\vrepairState\x12Z\n" +
+	"\vinspections\x18\b \x03(\v2).provex.border.v1.BorderMarker.InspectionB\r\xe2A\x01\x01\xbaH\x06\x92\x01\x03\x10\xf4\x03R\vinspections\x12J\n" +
+	"\x13last_inspected_date\x18\t \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\x11lastInspectedDate\x12-\n" +
 	"\vborder_gate\x18\n" +
-	" \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
-	"borderGate\x12\x1e\n" +
-	"\x05notes\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
+	" \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\n" +
+	"borderGate\x12\"\n" +
+	"\x05notes\x18\v \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\x1a\xdc\x01\n" +
 	"\n" +
 	"Inspection\x120\n" +
@@ -4475,37 +4476,39 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x13REPAIR_STATE_NEEDED\x10\x02\x12\x1a\n" +
 	"\x16REPAIR_STATE_SCHEDULED\x10\x03\x12\x1c\n" +
 	"\x18REPAIR_STATE_IN_PROGRESS\x10\x04\x12\x1a\n" +
-	"\x16REPAIR_STATE_COMPLETED\x10\x05\"\xbd\x0e\n" +
+	"\x16REPAIR_STATE_COMPLETED\x10\x05:T\xeaAQ\n" +
+	"\x1aprovex.gov.vn/BorderMarker\x123provinces/{province}/border-markers/{border_marker}\"\xf3\x0f\n" +
 	"\x0eBorderIncident\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12R\n" +
-	"\bcategory\x18\x03 \x01(\x0e2).provex.border.v1.BorderIncident.CategoryB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bcategory\x12O\n" +
-	"\bseverity\x18\x04 \x01(\x0e2).provex.border.v1.BorderIncident.SeverityB\b\xbaH\x05\x82\x01\x02\x10\x01R\bseverity\x12F\n" +
-	"\x05state\x18\x05 \x01(\x0e2&.provex.border.v1.BorderIncident.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12A\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12V\n" +
+	"\bcategory\x18\x03 \x01(\x0e2).provex.border.v1.BorderIncident.CategoryB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bcategory\x12S\n" +
+	"\bseverity\x18\x04 \x01(\x0e2).provex.border.v1.BorderIncident.SeverityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\bseverity\x12J\n" +
+	"\x05state\x18\x05 \x01(\x0e2&.provex.border.v1.BorderIncident.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12E\n" +
 	"\n" +
-	"occur_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\toccurTime\x12=\n" +
-	"\fresolve_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\x12E\n" +
-	"\x11neighbour_country\x18\b \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\x10neighbourCountry\x12)\n" +
-	"\vborder_gate\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
-	"borderGate\x12-\n" +
+	"occur_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\toccurTime\x12C\n" +
+	"\fresolve_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\vresolveTime\x12I\n" +
+	"\x11neighbour_country\x18\b \x01(\tB\x1c\xe2A\x01\x01\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\x10neighbourCountry\x12-\n" +
+	"\vborder_gate\x18\t \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\n" +
+	"borderGate\x121\n" +
 	"\rborder_marker\x18\n" +
-	" \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\fborderMarker\x122\n" +
-	"\blocation\x18\v \x01(\v2\x16.provex.type.v1.LatLngR\blocation\x12*\n" +
-	"\vdescription\x18\f \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vdescription\x12N\n" +
-	"\x10notify_provinces\x18\r \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\x0fnotifyProvinces\x12-\n" +
-	"\ractions_taken\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\factionsTaken\x12D\n" +
+	" \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\fborderMarker\x128\n" +
+	"\blocation\x18\v \x01(\v2\x16.provex.type.v1.LatLngB\x04\xe2A\x01\x01R\blocation\x12.\n" +
+	"\vdescription\x18\f \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\vdescription\x12R\n" +
+	"\x10notify_provinces\x18\r \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\x0fnotifyProvinces\x121\n" +
+	"\ractions_taken\x18\x0e \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\factionsTaken\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"\xdf\x01\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\x1a\n" +
@@ -4527,27 +4530,28 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\n" +
 	"STATE_OPEN\x10\x01\x12\x14\n" +
 	"\x10STATE_MONITORING\x10\x02\x12\x12\n" +
-	"\x0eSTATE_RESOLVED\x10\x03:\xa4\x01\xbaH\xa0\x01\x1a\x9d\x01\n" +
-	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\xe4\x04\n" +
+	"\x0eSTATE_RESOLVED\x10\x03:\xfe\x01\xeaAW\n" +
+	"\x1cprovex.gov.vn/BorderIncident\x127provinces/{province}/border-incidents/{border_incident}\xbaH\xa0\x01\x1a\x9d\x01\n" +
+	"\"resolve_time.not_before_occur_time\x12\x1dmust not be before occur_time\x1aX!has(this.occur_time) || !has(this.resolve_time) || this.resolve_time >= this.occur_time\"\x8d\x06\n" +
 	"\x17IncidentAcknowledgement\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
-	"\x0fborder_incident\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0eborderIncident\x12E\n" +
-	"\x10acknowledge_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12\x1c\n" +
-	"\x04note\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04note\x12D\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
+	"\x0fborder_incident\x18\x02 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0eborderIncident\x12K\n" +
+	"\x10acknowledge_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\x0facknowledgeTime\x12 \n" +
+	"\x04note\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x04note\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\"\xf3\x02\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"deleteTime:u\xeaAr\n" +
+	"%provex.gov.vn/IncidentAcknowledgement\x12Iprovinces/{province}/incident-acknowledgements/{incident_acknowledgement}\"\xf3\x02\n" +
 	"\x1dIncidentAcknowledgementStatus\x12\x1a\n" +
 	"\bincident\x18\x01 \x01(\tR\bincident\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x129\n" +
@@ -4562,78 +4566,85 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\bprovince\x18\x01 \x01(\tR\bprovince\x12(\n" +
 	"\x0facknowledgement\x18\x02 \x01(\tR\x0facknowledgement\x12E\n" +
 	"\x10acknowledge_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12-\n" +
-	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"N\n" +
-	"'GetIncidentAcknowledgementStatusRequest\x12#\n" +
-	"\bincident\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\bincident\"\xe1\x01\n" +
-	"*ListIncidentAcknowledgementStatusesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x04wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"R\n" +
+	"'GetIncidentAcknowledgementStatusRequest\x12'\n" +
+	"\bincident\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\bincident\"\xf7\x01\n" +
+	"*ListIncidentAcknowledgementStatusesRequest\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12!\n" +
-	"\fwaiting_only\x18\x05 \x01(\bR\vwaitingOnly\"\xa2\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\fwaiting_only\x18\x05 \x01(\bB\x04\xe2A\x01\x01R\vwaitingOnly\"\xa2\x01\n" +
 	"+ListIncidentAcknowledgementStatusesResponse\x12K\n" +
 	"\bstatuses\x18\x01 \x03(\v2/.provex.border.v1.IncidentAcknowledgementStatusR\bstatuses\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"@\n" +
-	"!GetIncidentAcknowledgementRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xff\x01\n" +
-	"#ListIncidentAcknowledgementsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"n\n" +
+	"!GetIncidentAcknowledgementRequest\x12I\n" +
+	"\x04name\x18\x01 \x01(\tB5\xe2A\x01\x02\xfaA'\n" +
+	"%provex.gov.vn/IncidentAcknowledgement\xbaH\x04r\x02\x10\x01R\x04name\"\xc3\x02\n" +
+	"#ListIncidentAcknowledgementsRequest\x12M\n" +
+	"\x06parent\x18\x01 \x01(\tB5\xe2A\x01\x02\xfaA'\x12%provex.gov.vn/IncidentAcknowledgement\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\xb6\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\xb6\x01\n" +
 	"$ListIncidentAcknowledgementsResponse\x12f\n" +
 	"\x19incident_acknowledgements\x18\x01 \x03(\v2).provex.border.v1.IncidentAcknowledgementR\x18incidentAcknowledgements\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x02\n" +
-	"$CreateIncidentAcknowledgementRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12`\n" +
-	"\x1bincident_acknowledgement_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x19incidentAcknowledgementId\x12l\n" +
-	"\x18incident_acknowledgement\x18\x03 \x01(\v2).provex.border.v1.IncidentAcknowledgementB\x06\xbaH\x03\xc8\x01\x01R\x17incidentAcknowledgement\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf9\x02\n" +
+	"$CreateIncidentAcknowledgementRequest\x12M\n" +
+	"\x06parent\x18\x01 \x01(\tB5\xe2A\x01\x02\xfaA'\x12%provex.gov.vn/IncidentAcknowledgement\xbaH\x04r\x02\x10\x01R\x06parent\x12d\n" +
+	"\x1bincident_acknowledgement_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x19incidentAcknowledgementId\x12p\n" +
+	"\x18incident_acknowledgement\x18\x03 \x01(\v2).provex.border.v1.IncidentAcknowledgementB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x17incidentAcknowledgement\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xd1\x01\n" +
-	"$UpdateIncidentAcknowledgementRequest\x12l\n" +
-	"\x18incident_acknowledgement\x18\x01 \x01(\v2).provex.border.v1.IncidentAcknowledgementB\x06\xbaH\x03\xd8\x01\x03R\x17incidentAcknowledgement\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"W\n" +
-	"$DeleteIncidentAcknowledgementRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"Y\n" +
-	"&UndeleteIncidentAcknowledgementRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xfd\v\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xdb\x01\n" +
+	"$UpdateIncidentAcknowledgementRequest\x12p\n" +
+	"\x18incident_acknowledgement\x18\x01 \x01(\v2).provex.border.v1.IncidentAcknowledgementB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\x17incidentAcknowledgement\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"\x8b\x01\n" +
+	"$DeleteIncidentAcknowledgementRequest\x12I\n" +
+	"\x04name\x18\x01 \x01(\tB5\xe2A\x01\x02\xfaA'\n" +
+	"%provex.gov.vn/IncidentAcknowledgement\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\x8d\x01\n" +
+	"&UndeleteIncidentAcknowledgementRequest\x12I\n" +
+	"\x04name\x18\x01 \x01(\tB5\xe2A\x01\x02\xfaA'\n" +
+	"%provex.gov.vn/IncidentAcknowledgement\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\xa0\r\n" +
 	"\vTradeReport\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
-	"\vborder_gate\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
-	"borderGate\x12V\n" +
-	"\vperiod_kind\x18\x03 \x01(\x0e2(.provex.border.v1.TradeReport.PeriodKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\n" +
-	"periodKind\x12?\n" +
-	"\fperiod_start\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\vperiodStart\x12;\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\vborder_gate\x18\x02 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\n" +
+	"borderGate\x12Z\n" +
+	"\vperiod_kind\x18\x03 \x01(\x0e2(.provex.border.v1.TradeReport.PeriodKindB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\n" +
+	"periodKind\x12C\n" +
+	"\fperiod_start\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\vperiodStart\x12?\n" +
 	"\n" +
-	"period_end\x18\x05 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\tperiodEnd\x128\n" +
-	"\fexport_value\x18\x06 \x01(\v2\x15.provex.type.v1.MoneyR\vexportValue\x128\n" +
-	"\fimport_value\x18\a \x01(\v2\x15.provex.type.v1.MoneyR\vimportValue\x12<\n" +
-	"\x0ebudget_revenue\x18\b \x01(\v2\x15.provex.type.v1.MoneyR\rbudgetRevenue\x122\n" +
-	"\rvehicle_count\x18\t \x01(\x03B\r\xbaH\n" +
-	"\"\b\x18\x80\x94\xeb\xdc\x03(\x00R\fvehicleCount\x126\n" +
+	"period_end\x18\x05 \x01(\v2\x14.provex.type.v1.DateB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\tperiodEnd\x12>\n" +
+	"\fexport_value\x18\x06 \x01(\v2\x15.provex.type.v1.MoneyB\x04\xe2A\x01\x01R\vexportValue\x12>\n" +
+	"\fimport_value\x18\a \x01(\v2\x15.provex.type.v1.MoneyB\x04\xe2A\x01\x01R\vimportValue\x12B\n" +
+	"\x0ebudget_revenue\x18\b \x01(\v2\x15.provex.type.v1.MoneyB\x04\xe2A\x01\x01R\rbudgetRevenue\x126\n" +
+	"\rvehicle_count\x18\t \x01(\x03B\x11\xe2A\x01\x01\xbaH\n" +
+	"\"\b\x18\x80\x94\xeb\xdc\x03(\x00R\fvehicleCount\x12:\n" +
 	"\x0fpassenger_count\x18\n" +
-	" \x01(\x03B\r\xbaH\n" +
-	"\"\b\x18\x80ȯ\xa0%(\x00R\x0epassengerCount\x12\x1e\n" +
-	"\x05notes\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
+	" \x01(\x03B\x11\xe2A\x01\x01\xbaH\n" +
+	"\"\b\x18\x80ȯ\xa0%(\x00R\x0epassengerCount\x12\"\n" +
+	"\x05notes\x18\v \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"\x85\x01\n" +
 	"\n" +
 	"PeriodKind\x12\x1b\n" +
@@ -4641,126 +4652,147 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x11PERIOD_KIND_MONTH\x10\x01\x12\x17\n" +
 	"\x13PERIOD_KIND_QUARTER\x10\x02\x12\x14\n" +
 	"\x10PERIOD_KIND_YEAR\x10\x03\x12\x14\n" +
-	"\x10PERIOD_KIND_TERM\x10\x04:\xf5\x02\xbaH\xf1\x02\x1a\xee\x02\n" +
-	"\"period_end.not_before_period_start\x12\x1fmust not be before period_start\x1a\xa6\x02!has(this.period_start) || !has(this.period_end) || this.period_end.year * 10000 + (this.period_end.month == 0 ? 1231 : this.period_end.month * 100 + (this.period_end.day == 0 ? 31 : this.period_end.day)) >= this.period_start.year * 10000 + this.period_start.month * 100 + this.period_start.day\"3\n" +
-	"\x14GetBorderGateRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf2\x01\n" +
-	"\x16ListBorderGatesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x10PERIOD_KIND_TERM\x10\x04:\xc6\x03\xeaAN\n" +
+	"\x19provex.gov.vn/TradeReport\x121provinces/{province}/trade-reports/{trade_report}\xbaH\xf1\x02\x1a\xee\x02\n" +
+	"\"period_end.not_before_period_start\x12\x1fmust not be before period_start\x1a\xa6\x02!has(this.period_start) || !has(this.period_end) || this.period_end.year * 10000 + (this.period_end.month == 0 ? 1231 : this.period_end.month * 100 + (this.period_end.day == 0 ? 31 : this.period_end.day)) >= this.period_start.year * 10000 + this.period_start.month * 100 + this.period_start.day\"T\n" +
+	"\x14GetBorderGateRequest\x12<\n" +
+	"\x04name\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\n" +
+	"\x18provex.gov.vn/BorderGate\xbaH\x04r\x02\x10\x01R\x04name\"\xa9\x02\n" +
+	"\x16ListBorderGatesRequest\x12@\n" +
+	"\x06parent\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\x12\x18provex.gov.vn/BorderGate\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x82\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x82\x01\n" +
 	"\x17ListBorderGatesResponse\x12?\n" +
 	"\fborder_gates\x18\x01 \x03(\v2\x1c.provex.border.v1.BorderGateR\vborderGates\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf1\x01\n" +
-	"\x17CreateBorderGateRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12F\n" +
-	"\x0eborder_gate_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\fborderGateId\x12E\n" +
-	"\vborder_gate\x18\x03 \x01(\v2\x1c.provex.border.v1.BorderGateB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"borderGate\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9e\x02\n" +
+	"\x17CreateBorderGateRequest\x12@\n" +
+	"\x06parent\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\x12\x18provex.gov.vn/BorderGate\xbaH\x04r\x02\x10\x01R\x06parent\x12J\n" +
+	"\x0eborder_gate_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\fborderGateId\x12I\n" +
+	"\vborder_gate\x18\x03 \x01(\v2\x1c.provex.border.v1.BorderGateB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\n" +
+	"borderGate\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\x9d\x01\n" +
-	"\x17UpdateBorderGateRequest\x12E\n" +
-	"\vborder_gate\x18\x01 \x01(\v2\x1c.provex.border.v1.BorderGateB\x06\xbaH\x03\xd8\x01\x03R\n" +
-	"borderGate\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"J\n" +
-	"\x17DeleteBorderGateRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"L\n" +
-	"\x19UndeleteBorderGateRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"5\n" +
-	"\x16GetBorderMarkerRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf4\x01\n" +
-	"\x18ListBorderMarkersRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xa7\x01\n" +
+	"\x17UpdateBorderGateRequest\x12I\n" +
+	"\vborder_gate\x18\x01 \x01(\v2\x1c.provex.border.v1.BorderGateB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\n" +
+	"borderGate\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"q\n" +
+	"\x17DeleteBorderGateRequest\x12<\n" +
+	"\x04name\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\n" +
+	"\x18provex.gov.vn/BorderGate\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"s\n" +
+	"\x19UndeleteBorderGateRequest\x12<\n" +
+	"\x04name\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\n" +
+	"\x18provex.gov.vn/BorderGate\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"X\n" +
+	"\x16GetBorderMarkerRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/BorderMarker\xbaH\x04r\x02\x10\x01R\x04name\"\xad\x02\n" +
+	"\x18ListBorderMarkersRequest\x12B\n" +
+	"\x06parent\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\x12\x1aprovex.gov.vn/BorderMarker\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x8a\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x8a\x01\n" +
 	"\x19ListBorderMarkersResponse\x12E\n" +
 	"\x0eborder_markers\x18\x01 \x03(\v2\x1e.provex.border.v1.BorderMarkerR\rborderMarkers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xfd\x01\n" +
-	"\x19CreateBorderMarkerRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12J\n" +
-	"\x10border_marker_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x0eborderMarkerId\x12K\n" +
-	"\rborder_marker\x18\x03 \x01(\v2\x1e.provex.border.v1.BorderMarkerB\x06\xbaH\x03\xc8\x01\x01R\fborderMarker\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xac\x02\n" +
+	"\x19CreateBorderMarkerRequest\x12B\n" +
+	"\x06parent\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\x12\x1aprovex.gov.vn/BorderMarker\xbaH\x04r\x02\x10\x01R\x06parent\x12N\n" +
+	"\x10border_marker_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x0eborderMarkerId\x12O\n" +
+	"\rborder_marker\x18\x03 \x01(\v2\x1e.provex.border.v1.BorderMarkerB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\fborderMarker\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xa5\x01\n" +
-	"\x19UpdateBorderMarkerRequest\x12K\n" +
-	"\rborder_marker\x18\x01 \x01(\v2\x1e.provex.border.v1.BorderMarkerB\x06\xbaH\x03\xd8\x01\x03R\fborderMarker\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"L\n" +
-	"\x19DeleteBorderMarkerRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"N\n" +
-	"\x1bUndeleteBorderMarkerRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"7\n" +
-	"\x18GetBorderIncidentRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf6\x01\n" +
-	"\x1aListBorderIncidentsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xaf\x01\n" +
+	"\x19UpdateBorderMarkerRequest\x12O\n" +
+	"\rborder_marker\x18\x01 \x01(\v2\x1e.provex.border.v1.BorderMarkerB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\fborderMarker\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"u\n" +
+	"\x19DeleteBorderMarkerRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/BorderMarker\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"w\n" +
+	"\x1bUndeleteBorderMarkerRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/BorderMarker\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\\\n" +
+	"\x18GetBorderIncidentRequest\x12@\n" +
+	"\x04name\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\n" +
+	"\x1cprovex.gov.vn/BorderIncident\xbaH\x04r\x02\x10\x01R\x04name\"\xb1\x02\n" +
+	"\x1aListBorderIncidentsRequest\x12D\n" +
+	"\x06parent\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\x12\x1cprovex.gov.vn/BorderIncident\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x92\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x92\x01\n" +
 	"\x1bListBorderIncidentsResponse\x12K\n" +
 	"\x10border_incidents\x18\x01 \x03(\v2 .provex.border.v1.BorderIncidentR\x0fborderIncidents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x02\n" +
-	"\x1bCreateBorderIncidentRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12N\n" +
-	"\x12border_incident_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x10borderIncidentId\x12Q\n" +
-	"\x0fborder_incident\x18\x03 \x01(\v2 .provex.border.v1.BorderIncidentB\x06\xbaH\x03\xc8\x01\x01R\x0eborderIncident\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x02\n" +
+	"\x1bCreateBorderIncidentRequest\x12D\n" +
+	"\x06parent\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\x12\x1cprovex.gov.vn/BorderIncident\xbaH\x04r\x02\x10\x01R\x06parent\x12R\n" +
+	"\x12border_incident_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x10borderIncidentId\x12U\n" +
+	"\x0fborder_incident\x18\x03 \x01(\v2 .provex.border.v1.BorderIncidentB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x0eborderIncident\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xad\x01\n" +
-	"\x1bUpdateBorderIncidentRequest\x12Q\n" +
-	"\x0fborder_incident\x18\x01 \x01(\v2 .provex.border.v1.BorderIncidentB\x06\xbaH\x03\xd8\x01\x03R\x0eborderIncident\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"N\n" +
-	"\x1bDeleteBorderIncidentRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"P\n" +
-	"\x1dUndeleteBorderIncidentRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"4\n" +
-	"\x15GetTradeReportRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf3\x01\n" +
-	"\x17ListTradeReportsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xb7\x01\n" +
+	"\x1bUpdateBorderIncidentRequest\x12U\n" +
+	"\x0fborder_incident\x18\x01 \x01(\v2 .provex.border.v1.BorderIncidentB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\x0eborderIncident\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"y\n" +
+	"\x1bDeleteBorderIncidentRequest\x12@\n" +
+	"\x04name\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\n" +
+	"\x1cprovex.gov.vn/BorderIncident\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"{\n" +
+	"\x1dUndeleteBorderIncidentRequest\x12@\n" +
+	"\x04name\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\n" +
+	"\x1cprovex.gov.vn/BorderIncident\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"V\n" +
+	"\x15GetTradeReportRequest\x12=\n" +
+	"\x04name\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\n" +
+	"\x19provex.gov.vn/TradeReport\xbaH\x04r\x02\x10\x01R\x04name\"\xab\x02\n" +
+	"\x17ListTradeReportsRequest\x12A\n" +
+	"\x06parent\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\x12\x19provex.gov.vn/TradeReport\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x86\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x86\x01\n" +
 	"\x18ListTradeReportsResponse\x12B\n" +
 	"\rtrade_reports\x18\x01 \x03(\v2\x1d.provex.border.v1.TradeReportR\ftradeReports\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf7\x01\n" +
-	"\x18CreateTradeReportRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12H\n" +
-	"\x0ftrade_report_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\rtradeReportId\x12H\n" +
-	"\ftrade_report\x18\x03 \x01(\v2\x1d.provex.border.v1.TradeReportB\x06\xbaH\x03\xc8\x01\x01R\vtradeReport\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x02\n" +
+	"\x18CreateTradeReportRequest\x12A\n" +
+	"\x06parent\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\x12\x19provex.gov.vn/TradeReport\xbaH\x04r\x02\x10\x01R\x06parent\x12L\n" +
+	"\x0ftrade_report_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\rtradeReportId\x12L\n" +
+	"\ftrade_report\x18\x03 \x01(\v2\x1d.provex.border.v1.TradeReportB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\vtradeReport\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xa1\x01\n" +
-	"\x18UpdateTradeReportRequest\x12H\n" +
-	"\ftrade_report\x18\x01 \x01(\v2\x1d.provex.border.v1.TradeReportB\x06\xbaH\x03\xd8\x01\x03R\vtradeReport\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"K\n" +
-	"\x18DeleteTradeReportRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"M\n" +
-	"\x1aUndeleteTradeReportRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xaa+\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xab\x01\n" +
+	"\x18UpdateTradeReportRequest\x12L\n" +
+	"\ftrade_report\x18\x01 \x01(\v2\x1d.provex.border.v1.TradeReportB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\vtradeReport\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"s\n" +
+	"\x18DeleteTradeReportRequest\x12=\n" +
+	"\x04name\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\n" +
+	"\x19provex.gov.vn/TradeReport\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"u\n" +
+	"\x1aUndeleteTradeReportRequest\x12=\n" +
+	"\x04name\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\n" +
+	"\x19provex.gov.vn/TradeReport\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag2\xaa+\n" +
 	"\rBorderService\x12\x84\x01\n" +
 	"\rGetBorderGate\x12&.provex.border.v1.GetBorderGateRequest\x1a\x1c.provex.border.v1.BorderGate\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{name=provinces/*/border-gates/*}\x12\x95\x01\n" +
 	"\x0fListBorderGates\x12(.provex.border.v1.ListBorderGatesRequest\x1a).provex.border.v1.ListBorderGatesResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{parent=provinces/*}/border-gates\x12\x97\x01\n" +

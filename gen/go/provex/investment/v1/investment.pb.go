@@ -2964,36 +2964,36 @@ var File_provex_investment_v1_investment_proto protoreflect.FileDescriptor
 
 const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\n" +
-	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x89\x0f\n" +
+	"%provex/investment/v1/investment.proto\x12\x14provex.investment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xb0\x10\n" +
 	"\aProject\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\".provex.investment.v1.Project.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12C\n" +
-	"\x05state\x18\x04 \x01(\x0e2#.provex.investment.v1.Project.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12>\n" +
-	"\x06sector\x18\x05 \x01(\x0e2\x1c.provex.investment.v1.SectorB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12(\n" +
-	"\binvestor\x18\x06 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\binvestor\x12C\n" +
-	"\x10investor_country\x18\a \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\x0finvestorCountry\x12D\n" +
-	"\x12registered_capital\x18\b \x01(\v2\x15.provex.type.v1.MoneyR\x11registeredCapital\x12B\n" +
-	"\x11disbursed_capital\x18\t \x01(\v2\x15.provex.type.v1.MoneyR\x10disbursedCapital\x129\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12G\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".provex.investment.v1.Project.KindB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12G\n" +
+	"\x05state\x18\x04 \x01(\x0e2#.provex.investment.v1.Project.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12B\n" +
+	"\x06sector\x18\x05 \x01(\x0e2\x1c.provex.investment.v1.SectorB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12,\n" +
+	"\binvestor\x18\x06 \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xac\x02R\binvestor\x12G\n" +
+	"\x10investor_country\x18\a \x01(\tB\x1c\xe2A\x01\x01\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\x0finvestorCountry\x12J\n" +
+	"\x12registered_capital\x18\b \x01(\v2\x15.provex.type.v1.MoneyB\x04\xe2A\x01\x01R\x11registeredCapital\x12H\n" +
+	"\x11disbursed_capital\x18\t \x01(\v2\x15.provex.type.v1.MoneyB\x04\xe2A\x01\x01R\x10disbursedCapital\x12?\n" +
 	"\rapproved_date\x18\n" +
-	" \x01(\v2\x14.provex.type.v1.DateR\fapprovedDate\x12;\n" +
-	"\x0ecompleted_date\x18\v \x01(\v2\x14.provex.type.v1.DateR\rcompletedDate\x12(\n" +
-	"\blocation\x18\f \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x12-\n" +
-	"\rinvestor_lead\x18\r \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\finvestorLead\x12*\n" +
-	"\vdescription\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vdescription\x127\n" +
-	"\rorganizations\x18\x0f \x03(\tB\x11\xbaH\x0e\x92\x01\v\x102\x18\x01\"\x05r\x03\x18\xc8\x01R\rorganizations\x12D\n" +
+	" \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\fapprovedDate\x12A\n" +
+	"\x0ecompleted_date\x18\v \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\rcompletedDate\x12,\n" +
+	"\blocation\x18\f \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x121\n" +
+	"\rinvestor_lead\x18\r \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\finvestorLead\x12.\n" +
+	"\vdescription\x18\x0e \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\vdescription\x12;\n" +
+	"\rorganizations\x18\x0f \x03(\tB\x15\xe2A\x01\x01\xbaH\x0e\x92\x01\v\x102\x18\x01\"\x05r\x03\x18\xc8\x01R\rorganizations\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"f\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\f\n" +
@@ -3008,38 +3008,40 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x12STATE_IMPLEMENTING\x10\x03\x12\x13\n" +
 	"\x0fSTATE_COMPLETED\x10\x04\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x05\x12\x14\n" +
-	"\x10STATE_TERMINATED\x10\x06:\x97\x03\xbaH\x93\x03\x1a\x90\x03\n" +
-	"'completed_date.not_before_approved_date\x12 must not be before approved_date\x1a\xc2\x02!has(this.approved_date) || !has(this.completed_date) || this.completed_date.year * 10000 + (this.completed_date.month == 0 ? 1231 : this.completed_date.month * 100 + (this.completed_date.day == 0 ? 31 : this.completed_date.day)) >= this.approved_date.year * 10000 + this.approved_date.month * 100 + this.approved_date.day\"\xcf\f\n" +
+	"\x10STATE_TERMINATED\x10\x06:\xda\x03\xeaA@\n" +
+	"\x15provex.gov.vn/Project\x12'provinces/{province}/projects/{project}\xbaH\x93\x03\x1a\x90\x03\n" +
+	"'completed_date.not_before_approved_date\x12 must not be before approved_date\x1a\xc2\x02!has(this.approved_date) || !has(this.completed_date) || this.completed_date.year * 10000 + (this.completed_date.month == 0 ? 1231 : this.completed_date.month * 100 + (this.completed_date.day == 0 ? 31 : this.completed_date.day)) >= this.approved_date.year * 10000 + this.approved_date.month * 100 + this.approved_date.day\"\x81\x0e\n" +
 	"\x0ePromotionEvent\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12J\n" +
-	"\x04kind\x18\x03 \x01(\x0e2).provex.investment.v1.PromotionEvent.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12;\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12N\n" +
+	"\x04kind\x18\x03 \x01(\x0e2).provex.investment.v1.PromotionEvent.KindB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12?\n" +
 	"\n" +
-	"start_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\tstartDate\x12/\n" +
-	"\bend_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateR\aendDate\x12(\n" +
-	"\blocation\x18\x06 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x12;\n" +
-	"\fhost_country\x18\a \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\vhostCountry\x12I\n" +
-	"\x11partner_countries\x18\b \x03(\tB\x1c\xbaH\x19\x92\x01\x16\x102\"\x12r\x10з,\x012\n" +
-	"^[A-Z]{2}$R\x10partnerCountries\x122\n" +
-	"\x0eattendee_count\x18\t \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\rattendeeCount\x12*\n" +
+	"start_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\tstartDate\x125\n" +
+	"\bend_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\aendDate\x12,\n" +
+	"\blocation\x18\x06 \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xac\x02R\blocation\x12?\n" +
+	"\fhost_country\x18\a \x01(\tB\x1c\xe2A\x01\x01\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\vhostCountry\x12M\n" +
+	"\x11partner_countries\x18\b \x03(\tB \xe2A\x01\x01\xbaH\x19\x92\x01\x16\x102\"\x12r\x10з,\x012\n" +
+	"^[A-Z]{2}$R\x10partnerCountries\x126\n" +
+	"\x0eattendee_count\x18\t \x01(\x05B\x0f\xe2A\x01\x01\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\rattendeeCount\x12.\n" +
 	"\n" +
 	"lead_count\x18\n" +
-	" \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\tleadCount\x128\n" +
-	"\x11agreements_signed\x18\v \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x10agreementsSigned\x12B\n" +
-	"\x11committed_capital\x18\f \x01(\v2\x15.provex.type.v1.MoneyR\x10committedCapital\x12$\n" +
-	"\boutcomes\x18\r \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\boutcomes\x12D\n" +
+	" \x01(\x05B\x0f\xe2A\x01\x01\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\tleadCount\x12<\n" +
+	"\x11agreements_signed\x18\v \x01(\x05B\x0f\xe2A\x01\x01\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x10agreementsSigned\x12H\n" +
+	"\x11committed_capital\x18\f \x01(\v2\x15.provex.type.v1.MoneyB\x04\xe2A\x01\x01R\x10committedCapital\x12(\n" +
+	"\boutcomes\x18\r \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\boutcomes\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"\x8a\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -3049,33 +3051,34 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\n" +
 	"KIND_FORUM\x10\x04\x12\x11\n" +
 	"\rKIND_WORKSHOP\x10\x05\x12\x10\n" +
-	"\fKIND_MISSION\x10\x06:\xdb\x02\xbaH\xd7\x02\x1a\xd4\x02\n" +
-	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\"\xce\b\n" +
+	"\fKIND_MISSION\x10\x06:\xb5\x03\xeaAW\n" +
+	"\x1cprovex.gov.vn/PromotionEvent\x127provinces/{province}/promotion-events/{promotion_event}\xbaH\xd7\x02\x1a\xd4\x02\n" +
+	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\"\xf4\t\n" +
 	"\fInvestorLead\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
-	"\binvestor\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\binvestor\x122\n" +
-	"\acountry\x18\x03 \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\acountry\x12>\n" +
-	"\x06sector\x18\x04 \x01(\x0e2\x1c.provex.investment.v1.SectorB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12H\n" +
-	"\x05state\x18\x05 \x01(\x0e2(.provex.investment.v1.InvestorLead.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12@\n" +
-	"\x10expected_capital\x18\x06 \x01(\v2\x15.provex.type.v1.MoneyR\x0fexpectedCapital\x121\n" +
-	"\x0fpromotion_event\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x0epromotionEvent\x12\"\n" +
-	"\aproject\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\aproject\x12&\n" +
-	"\acontact\x18\t \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xac\x02R\acontact\x12B\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\binvestor\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\binvestor\x126\n" +
+	"\acountry\x18\x03 \x01(\tB\x1c\xe2A\x01\x01\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\acountry\x12B\n" +
+	"\x06sector\x18\x04 \x01(\x0e2\x1c.provex.investment.v1.SectorB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x06sector\x12L\n" +
+	"\x05state\x18\x05 \x01(\x0e2(.provex.investment.v1.InvestorLead.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12F\n" +
+	"\x10expected_capital\x18\x06 \x01(\v2\x15.provex.type.v1.MoneyB\x04\xe2A\x01\x01R\x0fexpectedCapital\x125\n" +
+	"\x0fpromotion_event\x18\a \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\x0epromotionEvent\x12&\n" +
+	"\aproject\x18\b \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\aproject\x12*\n" +
+	"\acontact\x18\t \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xac\x02R\acontact\x12H\n" +
 	"\x12first_contact_date\x18\n" +
-	" \x01(\v2\x14.provex.type.v1.DateR\x10firstContactDate\x12\x1e\n" +
-	"\x05notes\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
+	" \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\x10firstContactDate\x12\"\n" +
+	"\x05notes\x18\v \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"~\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\r\n" +
@@ -3084,29 +3087,30 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x11STATE_NEGOTIATING\x10\x03\x12\x13\n" +
 	"\x0fSTATE_CONVERTED\x10\x04\x12\x0e\n" +
 	"\n" +
-	"STATE_LOST\x10\x05\"\xc2\a\n" +
+	"STATE_LOST\x10\x05:T\xeaAQ\n" +
+	"\x1aprovex.gov.vn/InvestorLead\x123provinces/{province}/investor-leads/{investor_lead}\"\xd6\b\n" +
 	"\fOrganization\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12.\n" +
 	"\n" +
-	"short_name\x18\x03 \x01(\tB\v\xbaH\br\x06ȷ,\x01\x18<R\tshortName\x12H\n" +
-	"\x04kind\x18\x04 \x01(\x0e2'.provex.investment.v1.Organization.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x122\n" +
-	"\acountry\x18\x05 \x01(\tB\x18\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\acountry\x12/\n" +
-	"\fregistration\x18\x06 \x01(\tB\v\xbaH\br\x06ȷ,\x01\x18dR\fregistration\x128\n" +
-	"\awebsite\x18\a \x01(\tB\x1e\xbaH\x1br\x19\x18\xac\x022\x14^(https?://[^\\s]+)?$R\awebsite\x12*\n" +
-	"\vdescription\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vdescription\x12D\n" +
+	"short_name\x18\x03 \x01(\tB\x0f\xe2A\x01\x01\xbaH\br\x06ȷ,\x01\x18<R\tshortName\x12L\n" +
+	"\x04kind\x18\x04 \x01(\x0e2'.provex.investment.v1.Organization.KindB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x126\n" +
+	"\acountry\x18\x05 \x01(\tB\x1c\xe2A\x01\x01\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\acountry\x123\n" +
+	"\fregistration\x18\x06 \x01(\tB\x0f\xe2A\x01\x01\xbaH\br\x06ȷ,\x01\x18dR\fregistration\x12<\n" +
+	"\awebsite\x18\a \x01(\tB\"\xe2A\x01\x01\xbaH\x1br\x19\x18\xac\x022\x14^(https?://[^\\s]+)?$R\awebsite\x12.\n" +
+	"\vdescription\x18\b \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\vdescription\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"\x8c\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -3115,124 +3119,145 @@ const file_provex_investment_v1_investment_proto_rawDesc = "" +
 	"\x18KIND_MULTILATERAL_LENDER\x10\x03\x12\x10\n" +
 	"\fKIND_COMPANY\x10\x04\x12\x0e\n" +
 	"\n" +
-	"KIND_OTHER\x10\x05\"0\n" +
-	"\x11GetProjectRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xef\x01\n" +
-	"\x13ListProjectsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"KIND_OTHER\x10\x05:R\xeaAO\n" +
+	"\x1aprovex.gov.vn/Organization\x121provinces/{province}/organizations/{organization}\"N\n" +
+	"\x11GetProjectRequest\x129\n" +
+	"\x04name\x18\x01 \x01(\tB%\xe2A\x01\x02\xfaA\x17\n" +
+	"\x15provex.gov.vn/Project\xbaH\x04r\x02\x10\x01R\x04name\"\xa3\x02\n" +
+	"\x13ListProjectsRequest\x12=\n" +
+	"\x06parent\x18\x01 \x01(\tB%\xe2A\x01\x02\xfaA\x17\x12\x15provex.gov.vn/Project\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"y\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"y\n" +
 	"\x14ListProjectsResponse\x129\n" +
 	"\bprojects\x18\x01 \x03(\v2\x1d.provex.investment.v1.ProjectR\bprojects\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe1\x01\n" +
-	"\x14CreateProjectRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12?\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x02\n" +
+	"\x14CreateProjectRequest\x12=\n" +
+	"\x06parent\x18\x01 \x01(\tB%\xe2A\x01\x02\xfaA\x17\x12\x15provex.gov.vn/Project\xbaH\x04r\x02\x10\x01R\x06parent\x12C\n" +
 	"\n" +
-	"project_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\tprojectId\x12?\n" +
-	"\aproject\x18\x03 \x01(\v2\x1d.provex.investment.v1.ProjectB\x06\xbaH\x03\xc8\x01\x01R\aproject\x12&\n" +
+	"project_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\tprojectId\x12C\n" +
+	"\aproject\x18\x03 \x01(\v2\x1d.provex.investment.v1.ProjectB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\aproject\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\x94\x01\n" +
-	"\x14UpdateProjectRequest\x12?\n" +
-	"\aproject\x18\x01 \x01(\v2\x1d.provex.investment.v1.ProjectB\x06\xbaH\x03\xd8\x01\x03R\aproject\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"G\n" +
-	"\x14DeleteProjectRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"I\n" +
-	"\x16UndeleteProjectRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"7\n" +
-	"\x18GetPromotionEventRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf6\x01\n" +
-	"\x1aListPromotionEventsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\x9e\x01\n" +
+	"\x14UpdateProjectRequest\x12C\n" +
+	"\aproject\x18\x01 \x01(\v2\x1d.provex.investment.v1.ProjectB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\aproject\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"k\n" +
+	"\x14DeleteProjectRequest\x129\n" +
+	"\x04name\x18\x01 \x01(\tB%\xe2A\x01\x02\xfaA\x17\n" +
+	"\x15provex.gov.vn/Project\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"m\n" +
+	"\x16UndeleteProjectRequest\x129\n" +
+	"\x04name\x18\x01 \x01(\tB%\xe2A\x01\x02\xfaA\x17\n" +
+	"\x15provex.gov.vn/Project\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\\\n" +
+	"\x18GetPromotionEventRequest\x12@\n" +
+	"\x04name\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\n" +
+	"\x1cprovex.gov.vn/PromotionEvent\xbaH\x04r\x02\x10\x01R\x04name\"\xb1\x02\n" +
+	"\x1aListPromotionEventsRequest\x12D\n" +
+	"\x06parent\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\x12\x1cprovex.gov.vn/PromotionEvent\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x96\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x96\x01\n" +
 	"\x1bListPromotionEventsResponse\x12O\n" +
 	"\x10promotion_events\x18\x01 \x03(\v2$.provex.investment.v1.PromotionEventR\x0fpromotionEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8d\x02\n" +
-	"\x1bCreatePromotionEventRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12N\n" +
-	"\x12promotion_event_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x10promotionEventId\x12U\n" +
-	"\x0fpromotion_event\x18\x03 \x01(\v2$.provex.investment.v1.PromotionEventB\x06\xbaH\x03\xc8\x01\x01R\x0epromotionEvent\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbe\x02\n" +
+	"\x1bCreatePromotionEventRequest\x12D\n" +
+	"\x06parent\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\x12\x1cprovex.gov.vn/PromotionEvent\xbaH\x04r\x02\x10\x01R\x06parent\x12R\n" +
+	"\x12promotion_event_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x10promotionEventId\x12Y\n" +
+	"\x0fpromotion_event\x18\x03 \x01(\v2$.provex.investment.v1.PromotionEventB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x0epromotionEvent\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xb1\x01\n" +
-	"\x1bUpdatePromotionEventRequest\x12U\n" +
-	"\x0fpromotion_event\x18\x01 \x01(\v2$.provex.investment.v1.PromotionEventB\x06\xbaH\x03\xd8\x01\x03R\x0epromotionEvent\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"N\n" +
-	"\x1bDeletePromotionEventRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"P\n" +
-	"\x1dUndeletePromotionEventRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"5\n" +
-	"\x16GetInvestorLeadRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf4\x01\n" +
-	"\x18ListInvestorLeadsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xbb\x01\n" +
+	"\x1bUpdatePromotionEventRequest\x12Y\n" +
+	"\x0fpromotion_event\x18\x01 \x01(\v2$.provex.investment.v1.PromotionEventB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\x0epromotionEvent\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"y\n" +
+	"\x1bDeletePromotionEventRequest\x12@\n" +
+	"\x04name\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\n" +
+	"\x1cprovex.gov.vn/PromotionEvent\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"{\n" +
+	"\x1dUndeletePromotionEventRequest\x12@\n" +
+	"\x04name\x18\x01 \x01(\tB,\xe2A\x01\x02\xfaA\x1e\n" +
+	"\x1cprovex.gov.vn/PromotionEvent\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"X\n" +
+	"\x16GetInvestorLeadRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/InvestorLead\xbaH\x04r\x02\x10\x01R\x04name\"\xad\x02\n" +
+	"\x18ListInvestorLeadsRequest\x12B\n" +
+	"\x06parent\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\x12\x1aprovex.gov.vn/InvestorLead\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x8e\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x8e\x01\n" +
 	"\x19ListInvestorLeadsResponse\x12I\n" +
 	"\x0einvestor_leads\x18\x01 \x03(\v2\".provex.investment.v1.InvestorLeadR\rinvestorLeads\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x02\n" +
-	"\x19CreateInvestorLeadRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12J\n" +
-	"\x10investor_lead_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x0einvestorLeadId\x12O\n" +
-	"\rinvestor_lead\x18\x03 \x01(\v2\".provex.investment.v1.InvestorLeadB\x06\xbaH\x03\xc8\x01\x01R\finvestorLead\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb0\x02\n" +
+	"\x19CreateInvestorLeadRequest\x12B\n" +
+	"\x06parent\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\x12\x1aprovex.gov.vn/InvestorLead\xbaH\x04r\x02\x10\x01R\x06parent\x12N\n" +
+	"\x10investor_lead_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x0einvestorLeadId\x12S\n" +
+	"\rinvestor_lead\x18\x03 \x01(\v2\".provex.investment.v1.InvestorLeadB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\finvestorLead\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xa9\x01\n" +
-	"\x19UpdateInvestorLeadRequest\x12O\n" +
-	"\rinvestor_lead\x18\x01 \x01(\v2\".provex.investment.v1.InvestorLeadB\x06\xbaH\x03\xd8\x01\x03R\finvestorLead\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"L\n" +
-	"\x19DeleteInvestorLeadRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"N\n" +
-	"\x1bUndeleteInvestorLeadRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"5\n" +
-	"\x16GetOrganizationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf4\x01\n" +
-	"\x18ListOrganizationsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xb3\x01\n" +
+	"\x19UpdateInvestorLeadRequest\x12S\n" +
+	"\rinvestor_lead\x18\x01 \x01(\v2\".provex.investment.v1.InvestorLeadB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\finvestorLead\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"u\n" +
+	"\x19DeleteInvestorLeadRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/InvestorLead\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"w\n" +
+	"\x1bUndeleteInvestorLeadRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/InvestorLead\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"X\n" +
+	"\x16GetOrganizationRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/Organization\xbaH\x04r\x02\x10\x01R\x04name\"\xad\x02\n" +
+	"\x18ListOrganizationsRequest\x12B\n" +
+	"\x06parent\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\x12\x1aprovex.gov.vn/Organization\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x8d\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x8d\x01\n" +
 	"\x19ListOrganizationsResponse\x12H\n" +
 	"\rorganizations\x18\x01 \x03(\v2\".provex.investment.v1.OrganizationR\rorganizations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xff\x01\n" +
-	"\x19CreateOrganizationRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12I\n" +
-	"\x0forganization_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x0eorganizationId\x12N\n" +
-	"\forganization\x18\x03 \x01(\v2\".provex.investment.v1.OrganizationB\x06\xbaH\x03\xc8\x01\x01R\forganization\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xae\x02\n" +
+	"\x19CreateOrganizationRequest\x12B\n" +
+	"\x06parent\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\x12\x1aprovex.gov.vn/Organization\xbaH\x04r\x02\x10\x01R\x06parent\x12M\n" +
+	"\x0forganization_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x0eorganizationId\x12R\n" +
+	"\forganization\x18\x03 \x01(\v2\".provex.investment.v1.OrganizationB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\forganization\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xa8\x01\n" +
-	"\x19UpdateOrganizationRequest\x12N\n" +
-	"\forganization\x18\x01 \x01(\v2\".provex.investment.v1.OrganizationB\x06\xbaH\x03\xd8\x01\x03R\forganization\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"L\n" +
-	"\x19DeleteOrganizationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"N\n" +
-	"\x1bUndeleteOrganizationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag*\x87\x03\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xb2\x01\n" +
+	"\x19UpdateOrganizationRequest\x12R\n" +
+	"\forganization\x18\x01 \x01(\v2\".provex.investment.v1.OrganizationB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\forganization\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"u\n" +
+	"\x19DeleteOrganizationRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/Organization\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"w\n" +
+	"\x1bUndeleteOrganizationRequest\x12>\n" +
+	"\x04name\x18\x01 \x01(\tB*\xe2A\x01\x02\xfaA\x1c\n" +
+	"\x1aprovex.gov.vn/Organization\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag*\x87\x03\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SECTOR_AGRICULTURE\x10\x01\x12\x18\n" +

@@ -2342,16 +2342,16 @@ var File_provex_national_v1_national_proto protoreflect.FileDescriptor
 
 const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\n" +
-	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\x84\x02\n" +
-	"\x10SummarizeRequest\x12)\n" +
+	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\x9c\x02\n" +
+	"\x10SummarizeRequest\x12-\n" +
 	"\n" +
-	"collection\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\n" +
-	"collection\x12\x1f\n" +
-	"\x06parent\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06parent\x12)\n" +
-	"\bgroup_by\x18\x03 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\agroupBy\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12 \n" +
-	"\x03sum\x18\x05 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\b\"\x04r\x02\x18<R\x03sum\x125\n" +
-	"\x0ecount_distinct\x18\x06 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\rcountDistinct\"\xd7\x01\n" +
+	"collection\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18(R\n" +
+	"collection\x12#\n" +
+	"\x06parent\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\x06parent\x12-\n" +
+	"\bgroup_by\x18\x03 \x03(\tB\x12\xe2A\x01\x01\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\agroupBy\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12$\n" +
+	"\x03sum\x18\x05 \x03(\tB\x12\xe2A\x01\x01\xbaH\v\x92\x01\b\x10\b\"\x04r\x02\x18<R\x03sum\x129\n" +
+	"\x0ecount_distinct\x18\x06 \x03(\tB\x12\xe2A\x01\x01\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\rcountDistinct\"\xd7\x01\n" +
 	"\x11SummarizeResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.provex.national.v1.GroupR\x06groups\x12/\n" +
@@ -2370,15 +2370,15 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12#\n" +
 	"\rcurrency_code\x18\x02 \x01(\tR\fcurrencyCode\x12\x19\n" +
 	"\x05value\x18\x03 \x01(\x03H\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xf2\x01\n" +
-	"\x14SearchRecordsRequest\x12*\n" +
-	"\vcollections\x18\x01 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10\x14R\vcollections\x12\x1f\n" +
-	"\x06parent\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06parent\x12\x1c\n" +
-	"\x04text\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04text\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12$\n" +
-	"\tpage_size\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x06_value\"\x8a\x02\n" +
+	"\x14SearchRecordsRequest\x12.\n" +
+	"\vcollections\x18\x01 \x03(\tB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10\x14R\vcollections\x12#\n" +
+	"\x06parent\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\x06parent\x12 \n" +
+	"\x04text\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\x04text\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12(\n" +
+	"\tpage_size\x18\x05 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"u\n" +
+	"page_token\x18\x06 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"u\n" +
 	"\x15SearchRecordsResponse\x124\n" +
 	"\arecords\x18\x01 \x03(\v2\x1a.provex.national.v1.RecordR\arecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdd\x01\n" +
@@ -2400,49 +2400,50 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12D\n" +
 	"\x10last_change_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastChangeTime\x12F\n" +
 	"\x11last_contact_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastContactTime\x12\x14\n" +
-	"\x05stale\x18\x05 \x01(\bR\x05stale\"\xc7\x05\n" +
+	"\x05stale\x18\x05 \x01(\bR\x05stale\"\xe7\x06\n" +
 	"\x12InformationRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12'\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\vdisplayName\x12+\n" +
 	"\n" +
-	"collection\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18(R\n" +
-	"collection\x12$\n" +
-	"\bquestion\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\bquestion\x12C\n" +
-	"\tprovinces\x18\x05 \x03(\tB%\xbaH\"\x92\x01\x1f\b\x01\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tprovinces\x12=\n" +
-	"\bdue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\adueTime\x12D\n" +
+	"collection\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18(R\n" +
+	"collection\x12(\n" +
+	"\bquestion\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\bquestion\x12G\n" +
+	"\tprovinces\x18\x05 \x03(\tB)\xe2A\x01\x02\xbaH\"\x92\x01\x1f\b\x01\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tprovinces\x12A\n" +
+	"\bdue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\adueTime\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\"\xbd\x04\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"deleteTime:f\xeaAc\n" +
+	" provex.gov.vn/InformationRequest\x12?provinces/{province}/information-requests/{information_request}\"\xd8\x05\n" +
 	"\x13InformationResponse\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
-	"\arequest\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\arequest\x12!\n" +
-	"\x06answer\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\x06answer\x12,\n" +
-	"\arecords\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\x18\xc8\x01R\arecords\x12D\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
+	"\arequest\x18\x02 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\arequest\x12%\n" +
+	"\x06answer\x18\x03 \x01(\tB\r\xe2A\x01\x01\xbaH\x06r\x04\x18\xa0\x9c\x01R\x06answer\x120\n" +
+	"\arecords\x18\x04 \x03(\tB\x16\xe2A\x01\x01\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\x18\xc8\x01R\arecords\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\"\x80\x03\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"deleteTime:i\xeaAf\n" +
+	"!provex.gov.vn/InformationResponse\x12Aprovinces/{province}/information-responses/{information_response}\"\x80\x03\n" +
 	"\x18InformationRequestStatus\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\tR\arequest\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x125\n" +
@@ -2457,78 +2458,88 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\bprovince\x18\x01 \x01(\tR\bprovince\x12\x1a\n" +
 	"\bresponse\x18\x02 \x01(\tR\bresponse\x12=\n" +
 	"\frespond_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrespondTime\x12\x18\n" +
-	"\aoverdue\x18\x04 \x01(\bR\aoverdue\"G\n" +
-	"\"GetInformationRequestStatusRequest\x12!\n" +
-	"\arequest\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\arequest\"\xff\x01\n" +
-	"%ListInformationRequestStatusesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\aoverdue\x18\x04 \x01(\bR\aoverdue\"K\n" +
+	"\"GetInformationRequestStatusRequest\x12%\n" +
+	"\arequest\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\arequest\"\x9b\x02\n" +
+	"%ListInformationRequestStatusesRequest\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12!\n" +
-	"\fwaiting_only\x18\x05 \x01(\bR\vwaitingOnly\x12!\n" +
-	"\foverdue_only\x18\x06 \x01(\bR\voverdueOnly\"\x9a\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\fwaiting_only\x18\x05 \x01(\bB\x04\xe2A\x01\x01R\vwaitingOnly\x12'\n" +
+	"\foverdue_only\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\voverdueOnly\"\x9a\x01\n" +
 	"&ListInformationRequestStatusesResponse\x12H\n" +
 	"\bstatuses\x18\x01 \x03(\v2,.provex.national.v1.InformationRequestStatusR\bstatuses\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
-	"\x1cGetInformationRequestRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xfa\x01\n" +
-	"\x1eListInformationRequestsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"d\n" +
+	"\x1cGetInformationRequestRequest\x12D\n" +
+	"\x04name\x18\x01 \x01(\tB0\xe2A\x01\x02\xfaA\"\n" +
+	" provex.gov.vn/InformationRequest\xbaH\x04r\x02\x10\x01R\x04name\"\xb9\x02\n" +
+	"\x1eListInformationRequestsRequest\x12H\n" +
+	"\x06parent\x18\x01 \x01(\tB0\xe2A\x01\x02\xfaA\"\x12 provex.gov.vn/InformationRequest\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\xa4\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\xa4\x01\n" +
 	"\x1fListInformationRequestsResponse\x12Y\n" +
 	"\x14information_requests\x18\x01 \x03(\v2&.provex.national.v1.InformationRequestR\x13informationRequests\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa3\x02\n" +
-	"\x1fCreateInformationRequestRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12V\n" +
-	"\x16information_request_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x14informationRequestId\x12_\n" +
-	"\x13information_request\x18\x03 \x01(\v2&.provex.national.v1.InformationRequestB\x06\xbaH\x03\xc8\x01\x01R\x12informationRequest\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd8\x02\n" +
+	"\x1fCreateInformationRequestRequest\x12H\n" +
+	"\x06parent\x18\x01 \x01(\tB0\xe2A\x01\x02\xfaA\"\x12 provex.gov.vn/InformationRequest\xbaH\x04r\x02\x10\x01R\x06parent\x12Z\n" +
+	"\x16information_request_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x14informationRequestId\x12c\n" +
+	"\x13information_request\x18\x03 \x01(\v2&.provex.national.v1.InformationRequestB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x12informationRequest\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xbf\x01\n" +
-	"\x1fUpdateInformationRequestRequest\x12_\n" +
-	"\x13information_request\x18\x01 \x01(\v2&.provex.national.v1.InformationRequestB\x06\xbaH\x03\xd8\x01\x03R\x12informationRequest\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"R\n" +
-	"\x1fDeleteInformationRequestRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"T\n" +
-	"!UndeleteInformationRequestRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"<\n" +
-	"\x1dGetInformationResponseRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xfb\x01\n" +
-	"\x1fListInformationResponsesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xc9\x01\n" +
+	"\x1fUpdateInformationRequestRequest\x12c\n" +
+	"\x13information_request\x18\x01 \x01(\v2&.provex.national.v1.InformationRequestB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\x12informationRequest\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"\x81\x01\n" +
+	"\x1fDeleteInformationRequestRequest\x12D\n" +
+	"\x04name\x18\x01 \x01(\tB0\xe2A\x01\x02\xfaA\"\n" +
+	" provex.gov.vn/InformationRequest\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\x83\x01\n" +
+	"!UndeleteInformationRequestRequest\x12D\n" +
+	"\x04name\x18\x01 \x01(\tB0\xe2A\x01\x02\xfaA\"\n" +
+	" provex.gov.vn/InformationRequest\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"f\n" +
+	"\x1dGetInformationResponseRequest\x12E\n" +
+	"\x04name\x18\x01 \x01(\tB1\xe2A\x01\x02\xfaA#\n" +
+	"!provex.gov.vn/InformationResponse\xbaH\x04r\x02\x10\x01R\x04name\"\xbb\x02\n" +
+	"\x1fListInformationResponsesRequest\x12I\n" +
+	"\x06parent\x18\x01 \x01(\tB1\xe2A\x01\x02\xfaA#\x12!provex.gov.vn/InformationResponse\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\xa8\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\xa8\x01\n" +
 	" ListInformationResponsesResponse\x12\\\n" +
 	"\x15information_responses\x18\x01 \x03(\v2'.provex.national.v1.InformationResponseR\x14informationResponses\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa9\x02\n" +
-	" CreateInformationResponseRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12X\n" +
-	"\x17information_response_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x15informationResponseId\x12b\n" +
-	"\x14information_response\x18\x03 \x01(\v2'.provex.national.v1.InformationResponseB\x06\xbaH\x03\xc8\x01\x01R\x13informationResponse\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdf\x02\n" +
+	" CreateInformationResponseRequest\x12I\n" +
+	"\x06parent\x18\x01 \x01(\tB1\xe2A\x01\x02\xfaA#\x12!provex.gov.vn/InformationResponse\xbaH\x04r\x02\x10\x01R\x06parent\x12\\\n" +
+	"\x17information_response_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x15informationResponseId\x12f\n" +
+	"\x14information_response\x18\x03 \x01(\v2'.provex.national.v1.InformationResponseB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x13informationResponse\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xc3\x01\n" +
-	" UpdateInformationResponseRequest\x12b\n" +
-	"\x14information_response\x18\x01 \x01(\v2'.provex.national.v1.InformationResponseB\x06\xbaH\x03\xd8\x01\x03R\x13informationResponse\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"S\n" +
-	" DeleteInformationResponseRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"U\n" +
-	"\"UndeleteInformationResponseRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xd2\x18\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xcd\x01\n" +
+	" UpdateInformationResponseRequest\x12f\n" +
+	"\x14information_response\x18\x01 \x01(\v2'.provex.national.v1.InformationResponseB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\x13informationResponse\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"\x83\x01\n" +
+	" DeleteInformationResponseRequest\x12E\n" +
+	"\x04name\x18\x01 \x01(\tB1\xe2A\x01\x02\xfaA#\n" +
+	"!provex.gov.vn/InformationResponse\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\x85\x01\n" +
+	"\"UndeleteInformationResponseRequest\x12E\n" +
+	"\x04name\x18\x01 \x01(\tB1\xe2A\x01\x02\xfaA#\n" +
+	"!provex.gov.vn/InformationResponse\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag2\xd2\x18\n" +
 	"\x0fNationalService\x12\x85\x01\n" +
 	"\tSummarize\x12$.provex.national.v1.SummarizeRequest\x1a%.provex.national.v1.SummarizeResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/national/{collection}:summarize\x12\x82\x01\n" +
 	"\rSearchRecords\x12(.provex.national.v1.SearchRecordsRequest\x1a).provex.national.v1.SearchRecordsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/national/records\x12\x81\x01\n" +

@@ -1259,7 +1259,7 @@ var File_provex_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19provex/sync/v1/sync.proto\x12\x0eprovex.sync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n" +
+	"\x19provex/sync/v1/sync.proto\x12\x0eprovex.sync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n" +
 	"\x05Entry\x12\x1f\n" +
 	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x10\n" +
@@ -1346,14 +1346,14 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\fruns_refused\x18\t \x01(\x03R\vrunsRefused\x12)\n" +
 	"\x10entries_repaired\x18\n" +
 	" \x01(\x03R\x0fentriesRepaired\x12)\n" +
-	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\x80\x02\n" +
-	"\vPullRequest\x12!\n" +
-	"\x06member\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\x06member\x126\n" +
-	"\x04have\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x04have\x12'\n" +
+	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\x96\x02\n" +
+	"\vPullRequest\x12%\n" +
+	"\x06member\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18(R\x06member\x12:\n" +
+	"\x04have\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10dR\x04have\x12+\n" +
 	"\n" +
-	"batch_size\x18\x04 \x01(\rB\b\xbaH\x05*\x03\x18\x88'R\tbatchSize\x127\n" +
-	"\x06repair\x18\x05 \x03(\v2\x15.provex.sync.v1.RangeB\b\xbaH\x05\x92\x01\x02\x10@R\x06repair\x12'\n" +
-	"\x0fmanifest_serial\x18\x06 \x01(\x04R\x0emanifestSerialJ\x04\b\x03\x10\x04R\x05holes\"\xd6\x01\n" +
+	"batch_size\x18\x04 \x01(\rB\f\xe2A\x01\x01\xbaH\x05*\x03\x18\x88'R\tbatchSize\x12;\n" +
+	"\x06repair\x18\x05 \x03(\v2\x15.provex.sync.v1.RangeB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10@R\x06repair\x12-\n" +
+	"\x0fmanifest_serial\x18\x06 \x01(\x04B\x04\xe2A\x01\x01R\x0emanifestSerialJ\x04\b\x03\x10\x04R\x05holes\"\xd6\x01\n" +
 	"\fPullResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12<\n" +
 	"\vcheckpoints\x18\x02 \x03(\v2\x1a.provex.sync.v1.CheckpointR\vcheckpoints\x12.\n" +
@@ -1363,11 +1363,11 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x1a.provex.sync.v1.CheckpointR\n" +
-	"checkpoint\"\x97\x01\n" +
-	"\x0fAnnounceRequest\x12!\n" +
-	"\x06member\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\x06member\x128\n" +
-	"\x05heads\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\b\xbaH\x05\x92\x01\x02\x10dR\x05heads\x12'\n" +
-	"\x0fmanifest_serial\x18\x03 \x01(\x04R\x0emanifestSerial\"\x12\n" +
+	"checkpoint\"\xa5\x01\n" +
+	"\x0fAnnounceRequest\x12%\n" +
+	"\x06member\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18(R\x06member\x12<\n" +
+	"\x05heads\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10dR\x05heads\x12-\n" +
+	"\x0fmanifest_serial\x18\x03 \x01(\x04B\x04\xe2A\x01\x01R\x0emanifestSerial\"\x12\n" +
 	"\x10AnnounceResponse2\x94\x02\n" +
 	"\vSyncService\x12q\n" +
 	"\fGetSyncState\x12#.provex.sync.v1.GetSyncStateRequest\x1a$.provex.sync.v1.GetSyncStateResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/sync/state\x12C\n" +

@@ -4262,31 +4262,34 @@ var File_provex_twinning_v1_twinning_proto protoreflect.FileDescriptor
 
 const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\n" +
-	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\xf0\b\n" +
+	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x87\n" +
+	"\n" +
 	"\vPartnership\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12@\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12D\n" +
 	"\n" +
-	"local_unit\x18\x03 \x01(\v2\x19.provex.type.v1.LocalUnitB\x06\xbaH\x03\xc8\x01\x01R\tlocalUnit\x12>\n" +
-	"\apartner\x18\x04 \x01(\v2\x1c.provex.type.v1.ForeignPartyB\x06\xbaH\x03\xc8\x01\x01R\apartner\x12E\n" +
-	"\x04kind\x18\x05 \x01(\x0e2$.provex.twinning.v1.Partnership.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12E\n" +
-	"\x05state\x18\x06 \x01(\x0e2%.provex.twinning.v1.Partnership.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12?\n" +
-	"\x10established_date\x18\a \x01(\v2\x14.provex.type.v1.DateR\x0festablishedDate\x12(\n" +
-	"\x06fields\x18\b \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x10\x1e\"\x06r\x04\x10\x01\x18<R\x06fields\x12\x1e\n" +
-	"\x05notes\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
+	"local_unit\x18\x03 \x01(\v2\x19.provex.type.v1.LocalUnitB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\tlocalUnit\x12B\n" +
+	"\apartner\x18\x04 \x01(\v2\x1c.provex.type.v1.ForeignPartyB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\apartner\x12I\n" +
+	"\x04kind\x18\x05 \x01(\x0e2$.provex.twinning.v1.Partnership.KindB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12I\n" +
+	"\x05state\x18\x06 \x01(\x0e2%.provex.twinning.v1.Partnership.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12E\n" +
+	"\x10established_date\x18\a \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\x0festablishedDate\x12,\n" +
+	"\x06fields\x18\b \x03(\tB\x14\xe2A\x01\x01\xbaH\r\x92\x01\n" +
+	"\x10\x1e\"\x06r\x04\x10\x01\x18<R\x06fields\x12\"\n" +
+	"\x05notes\x18\t \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"v\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
@@ -4298,41 +4301,42 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x0eSTATE_PROPOSED\x10\x01\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x02\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x03\x12\x0f\n" +
-	"\vSTATE_ENDED\x10\x04\"\x9f(\n" +
+	"\vSTATE_ENDED\x10\x04:O\xeaAL\n" +
+	"\x19provex.gov.vn/Partnership\x12/provinces/{province}/partnerships/{partnership}\"\xd4)\n" +
 	"\tAgreement\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12C\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\".provex.twinning.v1.Agreement.KindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12C\n" +
-	"\x05state\x18\x04 \x01(\x0e2#.provex.twinning.v1.Agreement.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x127\n" +
-	"\tsignatory\x18\x05 \x01(\v2\x19.provex.type.v1.LocalUnitR\tsignatory\x12O\n" +
-	"\x0fforeign_parties\x18\x06 \x03(\v2\x1c.provex.type.v1.ForeignPartyB\b\xbaH\x05\x92\x01\x02\x10\x14R\x0eforeignParties\x12I\n" +
-	"\x11partner_countries\x18\a \x03(\tB\x1c\xbaH\x19\x92\x01\x16\x10\x14\"\x12r\x10з,\x012\n" +
-	"^[A-Z]{2}$R\x10partnerCountries\x125\n" +
-	"\vsigned_date\x18\b \x01(\v2\x14.provex.type.v1.DateR\n" +
-	"signedDate\x12/\n" +
-	"\fsigned_place\x18\t \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\vsignedPlace\x12;\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12G\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".provex.twinning.v1.Agreement.KindB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12G\n" +
+	"\x05state\x18\x04 \x01(\x0e2#.provex.twinning.v1.Agreement.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12=\n" +
+	"\tsignatory\x18\x05 \x01(\v2\x19.provex.type.v1.LocalUnitB\x04\xe2A\x01\x01R\tsignatory\x12S\n" +
+	"\x0fforeign_parties\x18\x06 \x03(\v2\x1c.provex.type.v1.ForeignPartyB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10\x14R\x0eforeignParties\x12M\n" +
+	"\x11partner_countries\x18\a \x03(\tB \xe2A\x01\x01\xbaH\x19\x92\x01\x16\x10\x14\"\x12r\x10з,\x012\n" +
+	"^[A-Z]{2}$R\x10partnerCountries\x12;\n" +
+	"\vsigned_date\x18\b \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\n" +
+	"signedDate\x123\n" +
+	"\fsigned_place\x18\t \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xc8\x01R\vsignedPlace\x12A\n" +
 	"\x0eeffective_date\x18\n" +
-	" \x01(\v2\x14.provex.type.v1.DateR\reffectiveDate\x125\n" +
-	"\vexpiry_date\x18\v \x01(\v2\x14.provex.type.v1.DateR\n" +
-	"expiryDate\x12N\n" +
-	"\fconsultation\x18\f \x01(\v2*.provex.twinning.v1.Agreement.ConsultationR\fconsultation\x125\n" +
-	"\vreport_date\x18\r \x01(\v2\x14.provex.type.v1.DateR\n" +
-	"reportDate\x12*\n" +
-	"\vpartnership\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vpartnership\x12 \n" +
-	"\x06fields\x18\x0f \x03(\tB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x06fields\x12\"\n" +
-	"\asummary\x18\x10 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\asummary\x12D\n" +
+	" \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\reffectiveDate\x12;\n" +
+	"\vexpiry_date\x18\v \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\n" +
+	"expiryDate\x12T\n" +
+	"\fconsultation\x18\f \x01(\v2*.provex.twinning.v1.Agreement.ConsultationB\x04\xe2A\x01\x01R\fconsultation\x12;\n" +
+	"\vreport_date\x18\r \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\n" +
+	"reportDate\x12.\n" +
+	"\vpartnership\x18\x0e \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\vpartnership\x12$\n" +
+	"\x06fields\x18\x0f \x03(\tB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10\x1eR\x06fields\x12&\n" +
+	"\asummary\x18\x10 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\asummary\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\x1a\x8d\v\n" +
 	"\fConsultation\x12O\n" +
 	"\x05state\x18\x01 \x01(\x0e2/.provex.twinning.v1.Agreement.ConsultationStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12;\n" +
@@ -4370,44 +4374,46 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x1fCONSULTATION_STATE_NOT_REQUIRED\x10\x01\x12 \n" +
 	"\x1cCONSULTATION_STATE_REQUESTED\x10\x02\x12'\n" +
 	"#CONSULTATION_STATE_OPINION_RECEIVED\x10\x03\x12\x1f\n" +
-	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04:\xec\b\xbaH\xe8\b\x1a\x81\x03\n" +
+	"\x1bCONSULTATION_STATE_OBJECTED\x10\x04:\xb5\t\xeaAF\n" +
+	"\x17provex.gov.vn/Agreement\x12+provinces/{province}/agreements/{agreement}\xbaH\xe8\b\x1a\x81\x03\n" +
 	"%expiry_date.not_before_effective_date\x12!must not be before effective_date\x1a\xb4\x02!has(this.effective_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.effective_date.year * 10000 + this.effective_date.month * 100 + this.effective_date.day\x1a\xef\x02\n" +
 	"\"expiry_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.expiry_date) || this.expiry_date.year * 10000 + (this.expiry_date.month == 0 ? 1231 : this.expiry_date.month * 100 + (this.expiry_date.day == 0 ? 31 : this.expiry_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\x1a\xef\x02\n" +
-	"\"report_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.report_date) || this.report_date.year * 10000 + (this.report_date.month == 0 ? 1231 : this.report_date.month * 100 + (this.report_date.day == 0 ? 31 : this.report_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\"\xa4\x0f\n" +
+	"\"report_date.not_before_signed_date\x12\x1emust not be before signed_date\x1a\xa8\x02!has(this.signed_date) || !has(this.report_date) || this.report_date.year * 10000 + (this.report_date.month == 0 ? 1231 : this.report_date.month * 100 + (this.report_date.day == 0 ? 31 : this.report_date.day)) >= this.signed_date.year * 10000 + this.signed_date.month * 100 + this.signed_date.day\"\xce\x10\n" +
 	"\n" +
 	"Delegation\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12S\n" +
-	"\tdirection\x18\x03 \x01(\x0e2(.provex.twinning.v1.Delegation.DirectionB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\tdirection\x12D\n" +
-	"\x05level\x18\x04 \x01(\x0e2$.provex.twinning.v1.Delegation.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12$\n" +
-	"\x06leader\x18\x05 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x06leader\x12/\n" +
-	"\fleader_title\x18\x06 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\vleaderTitle\x12.\n" +
-	"\fmember_count\x18\a \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\vmemberCount\x124\n" +
-	"\x0fforeigner_count\x18\b \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x0eforeignerCount\x12<\n" +
-	"\tcountries\x18\t \x03(\tB\x1e\xbaH\x1b\x92\x01\x18\b\x01\x10\x1e\"\x12r\x10з,\x012\n" +
-	"^[A-Z]{2}$R\tcountries\x12;\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12W\n" +
+	"\tdirection\x18\x03 \x01(\x0e2(.provex.twinning.v1.Delegation.DirectionB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\tdirection\x12H\n" +
+	"\x05level\x18\x04 \x01(\x0e2$.provex.twinning.v1.Delegation.LevelB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12(\n" +
+	"\x06leader\x18\x05 \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x06leader\x123\n" +
+	"\fleader_title\x18\x06 \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xc8\x01R\vleaderTitle\x122\n" +
+	"\fmember_count\x18\a \x01(\x05B\x0f\xe2A\x01\x01\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\vmemberCount\x128\n" +
+	"\x0fforeigner_count\x18\b \x01(\x05B\x0f\xe2A\x01\x01\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x0eforeignerCount\x12@\n" +
+	"\tcountries\x18\t \x03(\tB\"\xe2A\x01\x02\xbaH\x1b\x92\x01\x18\b\x01\x10\x1e\"\x12r\x10з,\x012\n" +
+	"^[A-Z]{2}$R\tcountries\x12?\n" +
 	"\n" +
 	"start_date\x18\n" +
-	" \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\tstartDate\x12/\n" +
-	"\bend_date\x18\v \x01(\v2\x14.provex.type.v1.DateR\aendDate\x12\"\n" +
-	"\apurpose\x18\f \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\apurpose\x12$\n" +
-	"\boutcomes\x18\r \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\boutcomes\x12(\n" +
+	" \x01(\v2\x14.provex.type.v1.DateB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\tstartDate\x125\n" +
+	"\bend_date\x18\v \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\aendDate\x12&\n" +
+	"\apurpose\x18\f \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\apurpose\x12(\n" +
+	"\boutcomes\x18\r \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\boutcomes\x12,\n" +
 	"\n" +
-	"agreements\x18\x0e \x03(\tB\b\xbaH\x05\x92\x01\x02\x102R\n" +
-	"agreements\x12O\n" +
-	"\x0fforeign_parties\x18\x0f \x03(\v2\x1c.provex.type.v1.ForeignPartyB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x0eforeignParties\x12D\n" +
+	"agreements\x18\x0e \x03(\tB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x102R\n" +
+	"agreements\x12S\n" +
+	"\x0fforeign_parties\x18\x0f \x03(\v2\x1c.provex.type.v1.ForeignPartyB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10\x1eR\x0eforeignParties\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"V\n" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -4418,214 +4424,242 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\x19LEVEL_PROVINCE_LEADERSHIP\x10\x01\x12\x14\n" +
 	"\x10LEVEL_DEPARTMENT\x10\x02\x12\x0f\n" +
 	"\vLEVEL_LOCAL\x10\x03\x12\x12\n" +
-	"\x0eLEVEL_BUSINESS\x10\x04:\x96\x04\xbaH\x92\x04\x1a\xd4\x02\n" +
+	"\x0eLEVEL_BUSINESS\x10\x04:\xe2\x04\xeaAI\n" +
+	"\x18provex.gov.vn/Delegation\x12-provinces/{province}/delegations/{delegation}\xbaH\x92\x04\x1a\xd4\x02\n" +
 	"\x1eend_date.not_before_start_date\x12\x1dmust not be before start_date\x1a\x92\x02!has(this.start_date) || !has(this.end_date) || this.end_date.year * 10000 + (this.end_date.month == 0 ? 1231 : this.end_date.month * 100 + (this.end_date.day == 0 ? 31 : this.end_date.day)) >= this.start_date.year * 10000 + this.start_date.month * 100 + this.start_date.day\x1a\xb8\x01\n" +
-	"\"foreigner_count.above_member_count\x12Mmust not be more than member_count (foreigners are members of the delegation)\x1aCthis.foreigner_count <= this.member_count || this.member_count <= 0\"\x95\a\n" +
+	"\"foreigner_count.above_member_count\x12Mmust not be more than member_count (foreigners are members of the delegation)\x1aCthis.foreigner_count <= this.member_count || this.member_count <= 0\"\xc8\b\n" +
 	"\x15FriendshipAssociation\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12>\n" +
-	"\x0fpartner_country\x18\x03 \x01(\tB\x15\xbaH\x12r\x10з,\x012\n" +
-	"^[A-Z]{2}$R\x0epartnerCountry\x12O\n" +
-	"\x05state\x18\x04 \x01(\x0e2/.provex.twinning.v1.FriendshipAssociation.StateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x127\n" +
-	"\ffounded_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateR\vfoundedDate\x12/\n" +
-	"\fmember_count\x18\x06 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\vmemberCount\x12\"\n" +
-	"\x05chair\x18\a \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x05chair\x12\x1e\n" +
-	"\x05notes\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12D\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12B\n" +
+	"\x0fpartner_country\x18\x03 \x01(\tB\x19\xe2A\x01\x02\xbaH\x12r\x10з,\x012\n" +
+	"^[A-Z]{2}$R\x0epartnerCountry\x12S\n" +
+	"\x05state\x18\x04 \x01(\x0e2/.provex.twinning.v1.FriendshipAssociation.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12=\n" +
+	"\ffounded_date\x18\x05 \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\vfoundedDate\x123\n" +
+	"\fmember_count\x18\x06 \x01(\x05B\x10\xe2A\x01\x01\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\vmemberCount\x12&\n" +
+	"\x05chair\x18\a \x01(\tB\x10\xe2A\x01\x01\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x05chair\x12\"\n" +
+	"\x05notes\x18\b \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"deleteTime\"Y\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x01\x12\x12\n" +
 	"\x0eSTATE_INACTIVE\x10\x02\x12\x13\n" +
-	"\x0fSTATE_DISSOLVED\x10\x03\"4\n" +
-	"\x15GetPartnershipRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf3\x01\n" +
-	"\x17ListPartnershipsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x0fSTATE_DISSOLVED\x10\x03:o\xeaAl\n" +
+	"#provex.gov.vn/FriendshipAssociation\x12Eprovinces/{province}/friendship-associations/{friendship_association}\"V\n" +
+	"\x15GetPartnershipRequest\x12=\n" +
+	"\x04name\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\n" +
+	"\x19provex.gov.vn/Partnership\xbaH\x04r\x02\x10\x01R\x04name\"\xab\x02\n" +
+	"\x17ListPartnershipsRequest\x12A\n" +
+	"\x06parent\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\x12\x19provex.gov.vn/Partnership\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x87\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x87\x01\n" +
 	"\x18ListPartnershipsResponse\x12C\n" +
 	"\fpartnerships\x18\x01 \x03(\v2\x1f.provex.twinning.v1.PartnershipR\fpartnerships\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf7\x01\n" +
-	"\x18CreatePartnershipRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12G\n" +
-	"\x0epartnership_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\rpartnershipId\x12I\n" +
-	"\vpartnership\x18\x03 \x01(\v2\x1f.provex.twinning.v1.PartnershipB\x06\xbaH\x03\xc8\x01\x01R\vpartnership\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x02\n" +
+	"\x18CreatePartnershipRequest\x12A\n" +
+	"\x06parent\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\x12\x19provex.gov.vn/Partnership\xbaH\x04r\x02\x10\x01R\x06parent\x12K\n" +
+	"\x0epartnership_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\rpartnershipId\x12M\n" +
+	"\vpartnership\x18\x03 \x01(\v2\x1f.provex.twinning.v1.PartnershipB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\vpartnership\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xa2\x01\n" +
-	"\x18UpdatePartnershipRequest\x12I\n" +
-	"\vpartnership\x18\x01 \x01(\v2\x1f.provex.twinning.v1.PartnershipB\x06\xbaH\x03\xd8\x01\x03R\vpartnership\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"K\n" +
-	"\x18DeletePartnershipRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"M\n" +
-	"\x1aUndeletePartnershipRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"2\n" +
-	"\x13GetAgreementRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf1\x01\n" +
-	"\x15ListAgreementsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xac\x01\n" +
+	"\x18UpdatePartnershipRequest\x12M\n" +
+	"\vpartnership\x18\x01 \x01(\v2\x1f.provex.twinning.v1.PartnershipB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\vpartnership\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"s\n" +
+	"\x18DeletePartnershipRequest\x12=\n" +
+	"\x04name\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\n" +
+	"\x19provex.gov.vn/Partnership\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"u\n" +
+	"\x1aUndeletePartnershipRequest\x12=\n" +
+	"\x04name\x18\x01 \x01(\tB)\xe2A\x01\x02\xfaA\x1b\n" +
+	"\x19provex.gov.vn/Partnership\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"R\n" +
+	"\x13GetAgreementRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe2A\x01\x02\xfaA\x19\n" +
+	"\x17provex.gov.vn/Agreement\xbaH\x04r\x02\x10\x01R\x04name\"\xa7\x02\n" +
+	"\x15ListAgreementsRequest\x12?\n" +
+	"\x06parent\x18\x01 \x01(\tB'\xe2A\x01\x02\xfaA\x19\x12\x17provex.gov.vn/Agreement\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x7f\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x7f\n" +
 	"\x16ListAgreementsResponse\x12=\n" +
 	"\n" +
 	"agreements\x18\x01 \x03(\v2\x1d.provex.twinning.v1.AgreementR\n" +
 	"agreements\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xeb\x01\n" +
-	"\x16CreateAgreementRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12C\n" +
-	"\fagreement_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\vagreementId\x12C\n" +
-	"\tagreement\x18\x03 \x01(\v2\x1d.provex.twinning.v1.AgreementB\x06\xbaH\x03\xc8\x01\x01R\tagreement\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x02\n" +
+	"\x16CreateAgreementRequest\x12?\n" +
+	"\x06parent\x18\x01 \x01(\tB'\xe2A\x01\x02\xfaA\x19\x12\x17provex.gov.vn/Agreement\xbaH\x04r\x02\x10\x01R\x06parent\x12G\n" +
+	"\fagreement_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\vagreementId\x12G\n" +
+	"\tagreement\x18\x03 \x01(\v2\x1d.provex.twinning.v1.AgreementB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\tagreement\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\x9a\x01\n" +
-	"\x16UpdateAgreementRequest\x12C\n" +
-	"\tagreement\x18\x01 \x01(\v2\x1d.provex.twinning.v1.AgreementB\x06\xbaH\x03\xd8\x01\x03R\tagreement\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"I\n" +
-	"\x16DeleteAgreementRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"K\n" +
-	"\x18UndeleteAgreementRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"3\n" +
-	"\x14GetDelegationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf2\x01\n" +
-	"\x16ListDelegationsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xa4\x01\n" +
+	"\x16UpdateAgreementRequest\x12G\n" +
+	"\tagreement\x18\x01 \x01(\v2\x1d.provex.twinning.v1.AgreementB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\tagreement\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"o\n" +
+	"\x16DeleteAgreementRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe2A\x01\x02\xfaA\x19\n" +
+	"\x17provex.gov.vn/Agreement\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"q\n" +
+	"\x18UndeleteAgreementRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe2A\x01\x02\xfaA\x19\n" +
+	"\x17provex.gov.vn/Agreement\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"T\n" +
+	"\x14GetDelegationRequest\x12<\n" +
+	"\x04name\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\n" +
+	"\x18provex.gov.vn/Delegation\xbaH\x04r\x02\x10\x01R\x04name\"\xa9\x02\n" +
+	"\x16ListDelegationsRequest\x12@\n" +
+	"\x06parent\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\x12\x18provex.gov.vn/Delegation\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x83\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x83\x01\n" +
 	"\x17ListDelegationsResponse\x12@\n" +
 	"\vdelegations\x18\x01 \x03(\v2\x1e.provex.twinning.v1.DelegationR\vdelegations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf1\x01\n" +
-	"\x17CreateDelegationRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12E\n" +
-	"\rdelegation_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\fdelegationId\x12F\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9e\x02\n" +
+	"\x17CreateDelegationRequest\x12@\n" +
+	"\x06parent\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\x12\x18provex.gov.vn/Delegation\xbaH\x04r\x02\x10\x01R\x06parent\x12I\n" +
+	"\rdelegation_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\fdelegationId\x12J\n" +
 	"\n" +
-	"delegation\x18\x03 \x01(\v2\x1e.provex.twinning.v1.DelegationB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"delegation\x12&\n" +
+	"delegation\x18\x03 \x01(\v2\x1e.provex.twinning.v1.DelegationB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\n" +
+	"delegation\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\x9e\x01\n" +
-	"\x17UpdateDelegationRequest\x12F\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xa8\x01\n" +
+	"\x17UpdateDelegationRequest\x12J\n" +
 	"\n" +
-	"delegation\x18\x01 \x01(\v2\x1e.provex.twinning.v1.DelegationB\x06\xbaH\x03\xd8\x01\x03R\n" +
-	"delegation\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"J\n" +
-	"\x17DeleteDelegationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"L\n" +
-	"\x19UndeleteDelegationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\">\n" +
-	"\x1fGetFriendshipAssociationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xfd\x01\n" +
-	"!ListFriendshipAssociationsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"delegation\x18\x01 \x01(\v2\x1e.provex.twinning.v1.DelegationB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\n" +
+	"delegation\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"q\n" +
+	"\x17DeleteDelegationRequest\x12<\n" +
+	"\x04name\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\n" +
+	"\x18provex.gov.vn/Delegation\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"s\n" +
+	"\x19UndeleteDelegationRequest\x12<\n" +
+	"\x04name\x18\x01 \x01(\tB(\xe2A\x01\x02\xfaA\x1a\n" +
+	"\x18provex.gov.vn/Delegation\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"j\n" +
+	"\x1fGetFriendshipAssociationRequest\x12G\n" +
+	"\x04name\x18\x01 \x01(\tB3\xe2A\x01\x02\xfaA%\n" +
+	"#provex.gov.vn/FriendshipAssociation\xbaH\x04r\x02\x10\x01R\x04name\"\xbf\x02\n" +
+	"!ListFriendshipAssociationsRequest\x12K\n" +
+	"\x06parent\x18\x01 \x01(\tB3\xe2A\x01\x02\xfaA%\x12#provex.gov.vn/FriendshipAssociation\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\xb0\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\xb0\x01\n" +
 	"\"ListFriendshipAssociationsResponse\x12b\n" +
 	"\x17friendship_associations\x18\x01 \x03(\v2).provex.twinning.v1.FriendshipAssociationR\x16friendshipAssociations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb5\x02\n" +
-	"\"CreateFriendshipAssociationRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12\\\n" +
-	"\x19friendship_association_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x17friendshipAssociationId\x12h\n" +
-	"\x16friendship_association\x18\x03 \x01(\v2).provex.twinning.v1.FriendshipAssociationB\x06\xbaH\x03\xc8\x01\x01R\x15friendshipAssociation\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x02\n" +
+	"\"CreateFriendshipAssociationRequest\x12K\n" +
+	"\x06parent\x18\x01 \x01(\tB3\xe2A\x01\x02\xfaA%\x12#provex.gov.vn/FriendshipAssociation\xbaH\x04r\x02\x10\x01R\x06parent\x12`\n" +
+	"\x19friendship_association_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x17friendshipAssociationId\x12l\n" +
+	"\x16friendship_association\x18\x03 \x01(\v2).provex.twinning.v1.FriendshipAssociationB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x15friendshipAssociation\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xcb\x01\n" +
-	"\"UpdateFriendshipAssociationRequest\x12h\n" +
-	"\x16friendship_association\x18\x01 \x01(\v2).provex.twinning.v1.FriendshipAssociationB\x06\xbaH\x03\xd8\x01\x03R\x15friendshipAssociation\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"U\n" +
-	"\"DeleteFriendshipAssociationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"W\n" +
-	"$UndeleteFriendshipAssociationRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xa0\x05\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xd5\x01\n" +
+	"\"UpdateFriendshipAssociationRequest\x12l\n" +
+	"\x16friendship_association\x18\x01 \x01(\v2).provex.twinning.v1.FriendshipAssociationB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\x15friendshipAssociation\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"\x87\x01\n" +
+	"\"DeleteFriendshipAssociationRequest\x12G\n" +
+	"\x04name\x18\x01 \x01(\tB3\xe2A\x01\x02\xfaA%\n" +
+	"#provex.gov.vn/FriendshipAssociation\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\x89\x01\n" +
+	"$UndeleteFriendshipAssociationRequest\x12G\n" +
+	"\x04name\x18\x01 \x01(\tB3\xe2A\x01\x02\xfaA%\n" +
+	"#provex.gov.vn/FriendshipAssociation\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\xb6\x06\n" +
 	"\x10AgreementOpinion\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
-	"\tagreement\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\tagreement\x12L\n" +
-	"\bposition\x18\x03 \x01(\x0e2#.provex.twinning.v1.OpinionPositionB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bposition\x12?\n" +
-	"\fopinion_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\x06\xbaH\x03\xc8\x01\x01R\vopinionDate\x12\"\n" +
-	"\asummary\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\asummary\x12D\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
+	"\tagreement\x18\x02 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\tagreement\x12P\n" +
+	"\bposition\x18\x03 \x01(\x0e2#.provex.twinning.v1.OpinionPositionB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bposition\x12C\n" +
+	"\fopinion_date\x18\x04 \x01(\v2\x14.provex.type.v1.DateB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\vopinionDate\x12&\n" +
+	"\asummary\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\asummary\x12H\n" +
 	"\n" +
-	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"visibility\x12B\n" +
+	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12F\n" +
 	"\n" +
-	"visible_to\x18[ \x03(\tB#\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12F\n" +
-	"\x0fformer_province\x18\\ \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x12\n" +
-	"\x04etag\x18_ \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\"9\n" +
-	"\x1aGetAgreementOpinionRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\xf8\x01\n" +
-	"\x1cListAgreementOpinionsRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"visible_to\x18[ \x03(\tB'\xe2A\x01\x01\xbaH \x92\x01\x1d\x10\"\x18\x01\"\x17r\x152\x13^[a-z][a-z-]{1,30}$R\tvisibleTo\x12J\n" +
+	"\x0fformer_province\x18\\ \x01(\tB!\xe2A\x01\x01\xbaH\x1ar\x182\x16^([a-z][a-z-]{1,30})?$R\x0eformerProvince\x12\x18\n" +
+	"\x04etag\x18_ \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18` \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12A\n" +
+	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"deleteTime:`\xeaA]\n" +
+	"\x1eprovex.gov.vn/AgreementOpinion\x12;provinces/{province}/agreement-opinions/{agreement_opinion}\"`\n" +
+	"\x1aGetAgreementOpinionRequest\x12B\n" +
+	"\x04name\x18\x01 \x01(\tB.\xe2A\x01\x02\xfaA \n" +
+	"\x1eprovex.gov.vn/AgreementOpinion\xbaH\x04r\x02\x10\x01R\x04name\"\xb5\x02\n" +
+	"\x1cListAgreementOpinionsRequest\x12F\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xe2A\x01\x02\xfaA \x12\x1eprovex.gov.vn/AgreementOpinion\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\x06filter\x12#\n" +
-	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12!\n" +
-	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"\x9c\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12$\n" +
+	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12'\n" +
+	"\border_by\x18\x05 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12'\n" +
+	"\fshow_deleted\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\vshowDeleted\"\x9c\x01\n" +
 	"\x1dListAgreementOpinionsResponse\x12S\n" +
 	"\x12agreement_opinions\x18\x01 \x03(\v2$.provex.twinning.v1.AgreementOpinionR\x11agreementOpinions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x02\n" +
-	"\x1dCreateAgreementOpinionRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12R\n" +
-	"\x14agreement_opinion_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x12agreementOpinionId\x12Y\n" +
-	"\x11agreement_opinion\x18\x03 \x01(\v2$.provex.twinning.v1.AgreementOpinionB\x06\xbaH\x03\xc8\x01\x01R\x10agreementOpinion\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xca\x02\n" +
+	"\x1dCreateAgreementOpinionRequest\x12F\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xe2A\x01\x02\xfaA \x12\x1eprovex.gov.vn/AgreementOpinion\xbaH\x04r\x02\x10\x01R\x06parent\x12V\n" +
+	"\x14agreement_opinion_id\x18\x02 \x01(\tB$\xe2A\x01\x01\xbaH\x1dr\x1b2\x19^([a-z][a-z0-9-]{0,62})?$R\x12agreementOpinionId\x12]\n" +
+	"\x11agreement_opinion\x18\x03 \x01(\v2$.provex.twinning.v1.AgreementOpinionB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x10agreementOpinion\x12*\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\trequestId\"\xb7\x01\n" +
-	"\x1dUpdateAgreementOpinionRequest\x12Y\n" +
-	"\x11agreement_opinion\x18\x01 \x01(\v2$.provex.twinning.v1.AgreementOpinionB\x06\xbaH\x03\xd8\x01\x03R\x10agreementOpinion\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"P\n" +
-	"\x1dDeleteAgreementOpinionRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"R\n" +
-	"\x1fUndeleteAgreementOpinionRequest\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xda\x01\n" +
-	"$ListOverdueAgreementDeadlinesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"request_id\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18dR\trequestId\"\xc1\x01\n" +
+	"\x1dUpdateAgreementOpinionRequest\x12]\n" +
+	"\x11agreement_opinion\x18\x01 \x01(\v2$.provex.twinning.v1.AgreementOpinionB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xd8\x01\x03R\x10agreementOpinion\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"}\n" +
+	"\x1dDeleteAgreementOpinionRequest\x12B\n" +
+	"\x04name\x18\x01 \x01(\tB.\xe2A\x01\x02\xfaA \n" +
+	"\x1eprovex.gov.vn/AgreementOpinion\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\x7f\n" +
+	"\x1fUndeleteAgreementOpinionRequest\x12B\n" +
+	"\x04name\x18\x01 \x01(\tB.\xe2A\x01\x02\xfaA \n" +
+	"\x1eprovex.gov.vn/AgreementOpinion\xbaH\x04r\x02\x10\x01R\x04name\x12\x18\n" +
+	"\x04etag\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04etag\"\xea\x01\n" +
+	"$ListOverdueAgreementDeadlinesRequest\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\x06parent\x12(\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12B\n" +
-	"\bdeadline\x18\x04 \x01(\x0e2\x1c.provex.twinning.v1.DeadlineB\b\xbaH\x05\x82\x01\x02\x10\x01R\bdeadline\"\xa1\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12F\n" +
+	"\bdeadline\x18\x04 \x01(\x0e2\x1c.provex.twinning.v1.DeadlineB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\bdeadline\"\xa1\x01\n" +
 	"%ListOverdueAgreementDeadlinesResponse\x12P\n" +
 	"\x11overdue_deadlines\x18\x01 \x03(\v2#.provex.twinning.v1.OverdueDeadlineR\x10overdueDeadlines\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe1\x02\n" +
@@ -4639,9 +4673,9 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"start_date\x18\x06 \x01(\v2\x14.provex.type.v1.DateR\tstartDate\x12/\n" +
 	"\bdue_date\x18\a \x01(\v2\x14.provex.type.v1.DateR\adueDate\x12\x1b\n" +
 	"\tdays_late\x18\b \x01(\x05R\bdaysLate\x12\x1c\n" +
-	"\testimated\x18\t \x01(\bR\testimated\"L\n" +
-	")SummarizeOverdueAgreementDeadlinesRequest\x12\x1f\n" +
-	"\x06parent\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06parent\"\xc8\x01\n" +
+	"\testimated\x18\t \x01(\bR\testimated\"P\n" +
+	")SummarizeOverdueAgreementDeadlinesRequest\x12#\n" +
+	"\x06parent\x18\x01 \x01(\tB\v\xe2A\x01\x02\xbaH\x04r\x02\x10\x01R\x06parent\"\xc8\x01\n" +
 	"*SummarizeOverdueAgreementDeadlinesResponse\x12F\n" +
 	"\tprovinces\x18\x01 \x03(\v2(.provex.twinning.v1.ProvinceOverdueCountR\tprovinces\x12)\n" +
 	"\x10overdue_opinions\x18\x02 \x01(\x05R\x0foverdueOpinions\x12'\n" +
