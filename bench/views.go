@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,8 @@ func runViews(args []string) error {
 	records := fs.Int("records", 3_500_000, "records in all, spread evenly over the 35 members")
 	dataDir := fs.String("data", "", "keep the loaded node here and reuse it (default: temporary)")
 	queries := fs.Int("queries", 20, "queries per view")
+	only := fs.String("only", "", "time only the views whose name contains this")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the queries here")
 	fs.Parse(args)
 
 	dir, cleanup := *dataDir, func() {}
@@ -89,9 +92,17 @@ func runViews(args []string) error {
 			return int(r.GetOverdueReports() + r.GetOverdueOpinions()), err
 		}})
 	}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	fmt.Printf("Workflow views on the ministry's node over %d records of 35 members, %d queries each, concurrency 1:\n\n", *records, *queries)
 	fmt.Printf("| view | items on the page (counts: overdue in all) | p50 ms | p99 ms |\n|---|---|---|---|\n")
 	for _, v := range views {
+		if !strings.Contains(v.name, *only) {
+			continue
+		}
 		var items int
 		r := measureN(*queries, func() error {
 			n, err := v.call()
