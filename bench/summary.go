@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
@@ -35,28 +36,11 @@ func runSummary(args []string) error {
 	queries := fs.Int("queries", 20, "queries per summary")
 	fs.Parse(args)
 
-	dir, cleanup := *dataDir, func() {}
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "provex-bench-"); err != nil {
-			return err
-		}
-		cleanup = func() { os.RemoveAll(dir) }
-	}
-	defer cleanup()
-	if err := loadFederation(dir, *records, "national", nationalRecord); err != nil {
-		return err
-	}
-	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	conn, stop, err := ministryOver(*dataDir, *records, "national", nationalRecord)
 	if err != nil {
 		return err
 	}
-	defer node.stop()
-	_, conn, err := dial(node.node.GRPCAddr(), token)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer stop()
 	c := nationalv1.NewNationalServiceClient(conn)
 	cases := []*nationalv1.SummarizeRequest{
 		{Collection: "agreements", GroupBy: []string{"province", "signed_date.year"}},
@@ -94,6 +78,36 @@ func runSummary(args []string) error {
 		fmt.Printf("| %s | %s | `%v` | `%v` | `%v` | `%s` | %d | %s | %s |\n", req.GetCollection(), req.GetParent(), req.GetGroupBy(), req.GetSum(), req.GetCountDistinct(), req.GetFilter(), groups, ms(r.p50), ms(r.p99))
 	}
 	return nil
+}
+
+// ministryOver starts the ministry's node on dir's federation, loaded once
+// by loadFederation with record (dir empty: a temporary directory removed
+// by stop), and dials it with an admin token.
+func ministryOver(dir string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) (*grpc.ClientConn, func(), error) {
+	cleanup := func() {}
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "provex-bench-"); err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	if err := loadFederation(dir, records, dataset, record); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	_, conn, err := dial(node.node.GRPCAddr(), token)
+	if err != nil {
+		node.stop()
+		cleanup()
+		return nil, nil, err
+	}
+	return conn, func() { conn.Close(); node.stop(); cleanup() }, nil
 }
 
 // loadFederation fills dir's database once (a marker file remembers it)

@@ -3,9 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +16,6 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
-	"github.com/provex/provex/server"
 )
 
 // runViews times the workflow views on the ministry's node holding the
@@ -34,28 +31,11 @@ func runViews(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the queries here")
 	fs.Parse(args)
 
-	dir, cleanup := *dataDir, func() {}
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "provex-bench-"); err != nil {
-			return err
-		}
-		cleanup = func() { os.RemoveAll(dir) }
-	}
-	defer cleanup()
-	if err := loadFederation(dir, *records, "workflow", workflowRecord); err != nil {
-		return err
-	}
-	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	conn, stop, err := ministryOver(*dataDir, *records, "workflow", workflowRecord)
 	if err != nil {
 		return err
 	}
-	defer node.stop()
-	_, conn, err := dial(node.node.GRPCAddr(), token)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer stop()
 	border, national, twinning := borderv1.NewBorderServiceClient(conn), nationalv1.NewNationalServiceClient(conn), twinningv1.NewTwinningServiceClient(conn)
 
 	type view struct {

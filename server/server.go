@@ -447,15 +447,7 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 	} else {
 		own := http.NewServeMux()
 		own.Handle("/metrics", errs.only(http.MethodGet, n.metricsHandler(ic, errs, false)))
-		n.metricsHTTP = &http.Server{
-			Handler:           errs.httpChain(own, n.cfg.Limits.MaxMessageBytes),
-			ReadHeaderTimeout: n.cfg.Limits.HandshakeTimeout,
-			ReadTimeout:       n.cfg.Limits.ReadTimeout,
-			WriteTimeout:      n.cfg.Limits.WriteTimeout,
-			IdleTimeout:       n.cfg.Limits.IdleTimeout,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
-		}
+		n.metricsHTTP = n.httpServer(errs.httpChain(own, n.cfg.Limits.MaxMessageBytes))
 	}
 	root.Handle("/healthz", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := n.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
@@ -475,9 +467,16 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 			fmt.Fprintln(w, "-", p)
 		}
 	})))
-	n.http = &http.Server{
-		Handler:           errs.httpChain(root, n.cfg.Limits.MaxMessageBytes),
-		TLSConfig:         n.httpTLS,
+	n.http = n.httpServer(errs.httpChain(root, n.cfg.Limits.MaxMessageBytes))
+	n.http.TLSConfig = n.httpTLS
+	return nil
+}
+
+// httpServer is an HTTP server of h under the node's limits: every listener
+// of the node (the API's, the metrics' own) reads and writes within them.
+func (n *Node) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: n.cfg.Limits.HandshakeTimeout,
 		ReadTimeout:       n.cfg.Limits.ReadTimeout,
 		WriteTimeout:      n.cfg.Limits.WriteTimeout,
@@ -485,7 +484,6 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
-	return nil
 }
 
 // Listen binds the gRPC and HTTP addresses, so callers know the ports (for
