@@ -215,7 +215,14 @@ func TestDashboardOverTheFederation(t *testing.T) {
 		}
 	}
 
-	fresh, _ := checkFreshness(t, p, ministry)
+	fresh, names := checkFreshness(t, p, ministry)
+	var node struct {
+		DisplayName string `json:"display_name"`
+	}
+	getJSON(t, ministry, "/v1/node", &node)
+	if i := slices.IndexFunc(fresh, func(f freshness) bool { return f.Province == resource.Ministry }); i < 0 || node.DisplayName == "" || names[i] != node.DisplayName {
+		t.Errorf("the ministry's own row is named %q, want the node's name %q", names, node.DisplayName)
+	}
 	var stale, members []string
 	for _, f := range fresh {
 		members = append(members, f.Province)
