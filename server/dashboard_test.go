@@ -130,116 +130,105 @@ const readViews = `(() => {
   return out;
 })()`
 
-// TestDashboardInChromium loads the page in headless Chromium against a
-// node holding Bắc Ninh's sample data (with Bắc Giang's FDI), signs in through the form, waits for
-// the charts, and compares every figure on screen with the API's answer;
-// then drills down into a group and downloads a CSV. Screenshots are saved
-// under $PROVEX_ARTIFACTS.
-func TestDashboardInChromium(t *testing.T) {
-	exe := chromium(t)
-	tn := startNode(t, "bac-ninh")
-	if _, err := cli.Seed(testCtx(t), tn.Client, "bac-ninh"); err != nil {
-		t.Fatal(err)
-	}
-	// A record whose title is markup: the page must show it as text, and
-	// run nothing of it (A23).
-	const injected = `<img src=x onerror="document.body.dataset.pwned=1">Đoàn <b>thử</b>`
-	body, _ := json.Marshal(map[string]any{"display_name": injected, "direction": "DIRECTION_INCOMING",
-		"start_date": map[string]int{"year": 2023, "month": 5, "day": 4}, "countries": []string{"CN"}})
-	if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/delegations", string(body), nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("create the delegation titled with markup: %d %s", resp.StatusCode, b)
-	}
-	out := artifacts(t)
-	downloads := t.TempDir()
+// browserPage is a headless Chromium tab and the test's ways to drive it.
+type browserPage struct {
+	t   *testing.T
+	ctx context.Context
+	out string // where screenshots go
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// openBrowser starts headless Chromium for the test's duration.
+func openBrowser(t *testing.T) *browserPage {
+	t.Helper()
+	exe := chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1600),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
-	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
+	return &browserPage{t: t, ctx: bctx, out: artifacts(t)}
+}
 
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(out, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// settled waits for the page to finish loading, one way or the other.
-	settled := func() string {
-		t.Helper()
-		state, err := chromedp.Run(bctx, chromedp.Poll[string](`(s => s !== 'loading' && s)(document.body.dataset.state)`, chromedp.WithPollingTimeout(60*time.Second)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return state
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-
-	// Signed out first: the page asks for a token.
-	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/"))
-	if state := settled(); state != "signed-out" {
-		t.Fatalf("page without a token: state %q, want signed-out", state)
-	}
-	do(chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token"), chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
-	if state, msg := settled(), text("#signin-error"); state != "signed-out" || msg == "" {
-		t.Fatalf("a bad token: state %q, message %q; want signed-out with a message", state, msg)
-	}
-	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
-		t.Fatal(err)
-	}
-	do(chromedp.SendKeys(chromedp.CSS("#token"), tn.Token), chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
-	state := settled()
-	shot("dashboard.png")
-	if state != "ready" {
-		t.Fatalf("signed in: state %q, error %q", state, text("#error"))
-	}
-	href, err := chromedp.Run(bctx, chromedp.Location())
+func (p *browserPage) shot(name string) {
+	p.t.Helper()
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
-	if strings.Contains(href, tn.Token) {
-		t.Errorf("the token is in the address: %s", href)
+	path := filepath.Join(p.out, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		p.t.Fatal(err)
 	}
+	p.t.Logf("screenshot: %s", path)
+}
 
-	views, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]domView](readViews))
+func (p *browserPage) do(steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// settled waits for the page to finish loading, one way or the other.
+func (p *browserPage) settled() string {
+	p.t.Helper()
+	state, err := chromedp.Run(p.ctx, chromedp.Poll[string](`(s => s !== 'loading' && s)(document.body.dataset.state)`, chromedp.WithPollingTimeout(90*time.Second)))
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
-	want := map[string]url.Values{
-		"delegations:view-delegations":    {"group_by": {"province", "start_date.year"}},
-		"projects:view-fdi":               {"group_by": {"investor_country"}, "sum": {"registered_capital"}, "filter": {"kind = KIND_FDI"}},
-		"agreements:view-agreements":      {"group_by": {"partner_countries"}},
-		"border-incidents:view-incidents": {"group_by": {"occur_time.age"}, "filter": {"state != STATE_RESOLVED"}},
+	return state
+}
+
+func (p *browserPage) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatal(err)
 	}
-	if len(views) != len(want) {
-		t.Fatalf("the page shows %d summaries, want %d: %v", len(views), len(want), views)
+	return s
+}
+
+func (p *browserPage) location() string {
+	p.t.Helper()
+	href, err := chromedp.Run(p.ctx, chromedp.Location())
+	if err != nil {
+		p.t.Fatal(err)
 	}
-	for id, q := range want {
+	return href
+}
+
+// evalJS evaluates expr in the page.
+func evalJS[T any](p *browserPage, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// dashboardViews are the summaries the page shows, by collection and
+// section id, with the query each is.
+var dashboardViews = map[string]url.Values{
+	"delegations:view-delegations":    {"group_by": {"province", "start_date.year"}},
+	"projects:view-fdi":               {"group_by": {"investor_country"}, "sum": {"registered_capital"}, "filter": {"kind = KIND_FDI"}},
+	"agreements:view-agreements":      {"group_by": {"partner_countries"}},
+	"border-incidents:view-incidents": {"group_by": {"occur_time.age"}, "filter": {"state != STATE_RESOLVED"}},
+}
+
+// checkSummaries compares every summary on the page with tn's API answer
+// (bars, counts, sums) and returns what the page shows. A view in mayBeEmpty
+// may have no groups; every other must have some.
+func checkSummaries(t *testing.T, p *browserPage, tn *testNode, mayBeEmpty ...string) map[string]domView {
+	t.Helper()
+	views := evalJS[map[string]domView](p, readViews)
+	if len(views) != len(dashboardViews) {
+		t.Fatalf("the page shows %d summaries, want %d: %v", len(views), len(dashboardViews), views)
+	}
+	for id, q := range dashboardViews {
 		got, ok := views[id]
 		if !ok || got.State != "ready" {
 			t.Errorf("%s: not shown or not ready: %+v", id, got)
@@ -247,9 +236,7 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 		var api summary
 		getJSON(t, tn, "/v1/national/"+strings.Split(id, ":")[0]+":summarize?"+q.Encode(), &api)
-		// Bắc Ninh has no land border, so no incidents: that chart is empty
-		// (and must be: no bars); the others have groups to compare.
-		if len(api.Groups) == 0 && id != "border-incidents:view-incidents" {
+		if len(api.Groups) == 0 && !slices.Contains(mayBeEmpty, id) {
 			t.Errorf("%s: the API has no groups: the sample data should give some", id)
 		}
 		if got.Bars != len(api.Groups) {
@@ -271,53 +258,136 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Errorf("%s: no capital summed", id)
 		}
 	}
+	return views
+}
+
+type freshness struct {
+	Province string `json:"province"`
+	Seq      string `json:"seq"`
+	Stale    bool   `json:"stale"`
+}
+
+// checkFreshness compares the page's freshness rows with tn's API, stale
+// marks included, and returns the API's rows and the names shown.
+func checkFreshness(t *testing.T, p *browserPage, tn *testNode) ([]freshness, []string) {
+	t.Helper()
+	var fresh struct {
+		Provinces []freshness `json:"provinces"`
+	}
+	getJSON(t, tn, "/v1/national/freshness", &fresh)
+	domFresh := evalJS[[]map[string]string](p, `[...document.querySelectorAll('#freshness tbody tr')].map(tr => ({province: tr.dataset.province, seq: tr.dataset.seq, stale: tr.dataset.stale, name: tr.cells[0].textContent, cls: tr.className, badge: tr.querySelector('.badge').textContent}))`)
+	if len(domFresh) != len(fresh.Provinces) || len(domFresh) == 0 {
+		t.Fatalf("freshness rows %v, API %v", domFresh, fresh.Provinces)
+	}
+	names := make([]string, len(domFresh))
+	for i, p := range fresh.Provinces {
+		d := domFresh[i]
+		names[i] = d["name"]
+		stale, badge := "false", "current"
+		if p.Stale {
+			stale, badge = "true", "stale"
+		}
+		if d["province"] != p.Province || d["seq"] != orZero(p.Seq) || d["stale"] != stale || (d["cls"] == "stale") != p.Stale || d["badge"] != badge {
+			t.Errorf("freshness row %d: %v, API %+v", i, d, p)
+		}
+	}
+	return fresh.Provinces, names
+}
+
+// checkOverdue compares the page's overdue totals with tn's API and
+// returns them.
+func checkOverdue(t *testing.T, p *browserPage, tn *testNode) map[string]int {
+	t.Helper()
+	var overdue struct {
+		Opinions int `json:"overdue_opinions"`
+		Reports  int `json:"overdue_reports"`
+	}
+	getJSON(t, tn, "/v1/provinces/-/agreements/-/overdue-summary", &overdue)
+	count := func(path string) int {
+		var page struct {
+			Statuses []json.RawMessage `json:"statuses"`
+			Next     string            `json:"next_page_token"`
+		}
+		getJSON(t, tn, path+"&page_size=1000", &page)
+		if page.Next != "" {
+			t.Fatalf("GET %s: more than a page", path)
+		}
+		return len(page.Statuses)
+	}
+	want := map[string]int{
+		"opinions":             overdue.Opinions,
+		"reports":              overdue.Reports,
+		"information-requests": count("/v1/provinces/-/information-requests/-/statuses?overdue_only=true"),
+		"incidents-waiting":    count("/v1/provinces/-/border-incidents/-/acknowledgement-statuses?waiting_only=true"),
+	}
+	dom := evalJS[map[string]string](p, `Object.fromEntries([...document.querySelectorAll('#overdue-totals td')].map(td => [td.dataset.overdue, td.dataset.value]))`)
+	for k, n := range want {
+		if dom[k] != itoa(n) {
+			t.Errorf("overdue %s on screen %q, API %d", k, dom[k], n)
+		}
+	}
+	return want
+}
+
+// TestDashboardInChromium loads the page in headless Chromium against a
+// node holding Bắc Ninh's sample data (with Bắc Giang's FDI), signs in through the form, waits for
+// the charts, and compares every figure on screen with the API's answer;
+// then drills down into a group and downloads a CSV. Screenshots are saved
+// under $PROVEX_ARTIFACTS.
+func TestDashboardInChromium(t *testing.T) {
+	p := openBrowser(t)
+	tn := startNode(t, "bac-ninh")
+	if _, err := cli.Seed(testCtx(t), tn.Client, "bac-ninh"); err != nil {
+		t.Fatal(err)
+	}
+	// A record whose title is markup: the page must show it as text, and
+	// run nothing of it (A23).
+	const injected = `<img src=x onerror="document.body.dataset.pwned=1">Đoàn <b>thử</b>`
+	body, _ := json.Marshal(map[string]any{"display_name": injected, "direction": "DIRECTION_INCOMING",
+		"start_date": map[string]int{"year": 2023, "month": 5, "day": 4}, "countries": []string{"CN"}})
+	if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/delegations", string(body), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("create the delegation titled with markup: %d %s", resp.StatusCode, b)
+	}
+	downloads := t.TempDir()
+	bctx, do, settled, text, shot := p.ctx, p.do, p.settled, p.text, p.shot
+
+	// Signed out first: the page asks for a token.
+	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/"))
+	if state := settled(); state != "signed-out" {
+		t.Fatalf("page without a token: state %q, want signed-out", state)
+	}
+	do(chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token"), chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
+	if state, msg := settled(), text("#signin-error"); state != "signed-out" || msg == "" {
+		t.Fatalf("a bad token: state %q, message %q; want signed-out with a message", state, msg)
+	}
+	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatal(err)
+	}
+	do(chromedp.SendKeys(chromedp.CSS("#token"), tn.Token), chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
+	state := settled()
+	shot("dashboard.png")
+	if state != "ready" {
+		t.Fatalf("signed in: state %q, error %q", state, text("#error"))
+	}
+	if href := p.location(); strings.Contains(href, tn.Token) {
+		t.Errorf("the token is in the address: %s", href)
+	}
+
+	// Bắc Ninh has no land border, so no incidents: that chart is empty
+	// (and must be: no bars); the others have groups to compare.
+	views := checkSummaries(t, p, tn, "border-incidents:view-incidents")
+	want := dashboardViews
 	// Vietnamese names come through as the API gives them, in NFC.
 	if c := views["delegations:view-delegations"].Cities; len(c) == 0 || c[0] != "Bắc Ninh" || !norm.NFC.IsNormalString(c[0]) {
 		t.Errorf("province cells %q, want Bắc Ninh", c)
 	}
 
 	// Freshness and the overdue counts equal the API's.
-	var fresh struct {
-		Provinces []struct {
-			Province string `json:"province"`
-			Seq      string `json:"seq"`
-			Stale    bool   `json:"stale"`
-		} `json:"provinces"`
+	if _, names := checkFreshness(t, p, tn); names[0] != "Bắc Ninh" {
+		t.Errorf("freshness shows %q, want Bắc Ninh", names[0])
 	}
-	getJSON(t, tn, "/v1/national/freshness", &fresh)
-	domFresh, err := chromedp.Run(bctx, chromedp.Evaluate[[]map[string]string](`[...document.querySelectorAll('#freshness tbody tr')].map(tr => ({province: tr.dataset.province, seq: tr.dataset.seq, stale: tr.dataset.stale, name: tr.cells[0].textContent, cls: tr.className}))`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(domFresh) != len(fresh.Provinces) || len(domFresh) == 0 {
-		t.Fatalf("freshness rows %v, API %v", domFresh, fresh.Provinces)
-	}
-	for i, p := range fresh.Provinces {
-		d := domFresh[i]
-		stale := "false"
-		if p.Stale {
-			stale = "true"
-		}
-		if d["province"] != p.Province || d["seq"] != orZero(p.Seq) || d["stale"] != stale || (d["cls"] == "stale") != p.Stale {
-			t.Errorf("freshness row %d: %v, API %+v", i, d, p)
-		}
-	}
-	if domFresh[0]["name"] != "Bắc Ninh" {
-		t.Errorf("freshness shows %q, want Bắc Ninh", domFresh[0]["name"])
-	}
-	var overdue struct {
-		Opinions int `json:"overdue_opinions"`
-		Reports  int `json:"overdue_reports"`
-	}
-	getJSON(t, tn, "/v1/provinces/-/agreements/-/overdue-summary", &overdue)
-	domOverdue, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll('#overdue-totals td')].map(td => [td.dataset.overdue, td.dataset.value]))`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if domOverdue["opinions"] != itoa(overdue.Opinions) || domOverdue["reports"] != itoa(overdue.Reports) ||
-		domOverdue["information-requests"] == "" || domOverdue["incidents-waiting"] == "" {
-		t.Errorf("overdue on screen %v, API opinions %d reports %d", domOverdue, overdue.Opinions, overdue.Reports)
-	}
+	checkOverdue(t, p, tn)
 
 	// drill clicks a view's first drill-down and returns the group's key and
 	// the number of records listed.

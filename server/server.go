@@ -133,6 +133,10 @@ type Config struct {
 	// and believes the member a sync caller claims: only to measure what
 	// security costs (bench). Never for a node anyone else can reach.
 	Unprotected bool
+	// Wall, when set, is the wall clock under the node's change-log clock,
+	// so a test can run a node whose changes are days old (a stale
+	// province); time.Now when nil.
+	Wall func() time.Time
 }
 
 // MaxMessageBytes is the default largest request or response message.
@@ -279,6 +283,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Directory: live,
 		Committed: func() { engine.Changed() },
 		NoAudit:   cfg.Unprotected,
+		Wall:      cfg.Wall,
 	})
 	if err != nil {
 		return nil, err

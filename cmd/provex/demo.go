@@ -233,6 +233,12 @@ On the ministry's node: incidents still unacknowledged, its request for informat
   curl -s -H "Authorization: Bearer $MOFA_TOKEN" 'http://%[9]s/v1/provinces/-/agreements/-/overdue-deadlines'
   curl -s -H "Authorization: Bearer $MOFA_TOKEN" 'http://%[9]s/v1/provinces/-/agreements/-/overdue-summary'
 
+The national dashboard is the ministry's node's page (every province's figures, stale provinces marked): open
+
+  http://%[9]s/
+
+and paste the ministry's token, from %[8]s/%[10]s/admin.token, into its sign-in form (a token is good only on the node that issued it).
+
 The OpenAPI document is at http://%[2]s/openapi.json. Stop with Ctrl-C.
 `, g, h, members[0], other, filepath.Join(dataDir, manifestFile), ministry, members[1], dataDir, loopbackName(nodes[len(nodes)-1].HTTPAddr()), members[len(members)-1])
 }

@@ -305,6 +305,8 @@ async function load() {
     const [node, provinces] = await Promise.all([api('/v1/node'), api('/v1/provinces')]);
     provinceNames = {};
     for (const p of provinces.provinces || []) provinceNames[p.slug] = p.display_name;
+    // The ministry is no province, but its log is one of the freshness rows.
+    if (node.member && node.display_name && !provinceNames[node.member]) provinceNames[node.member] = node.display_name;
     document.getElementById('node').textContent =
       'Node: ' + (node.display_name || node.member) + (node.version ? ' · ' + node.version : '');
     await Promise.all([showFreshness(), showOverdue(), ...VIEWS.map(showView)]);
