@@ -81,3 +81,38 @@ func TestEveryCommandHelpPrintsItsFlags(t *testing.T) {
 		t.Errorf("serve --no-such-flag: exit %d, stderr %q; want 2 and the usage", code, stderr.String())
 	}
 }
+
+// TestTokenRevokeTakesFlagsAfterItsID: "token revoke ID [--data DIR]" as
+// its usage writes it revokes the token in DIR, and "token revoke ID -h"
+// prints the help instead of revoking. The flags after the id were once
+// taken for more ids: a usage error, after opening ./data.
+func TestTokenRevokeTakesFlagsAfterItsID(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"token", "create", "--data", dir, "--member", "cao-bang", "--role", "viewer", "--label", "ops"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, stderr.String())
+	}
+	id, _, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(stdout.String()), "pvx_"), "_")
+	if !ok {
+		t.Fatalf("token create printed %q, not a token", stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"token", "revoke", id, "-h"}, strings.NewReader(""), &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "Usage: provex token") {
+		t.Errorf("token revoke ID -h: exit %d, stdout %q, stderr %q; want 0 and the usage", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"token", "revoke", id, "--data", dir}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("token revoke ID --data DIR: exit %d: %s", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"token", "list", "--data", dir}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("token list: exit %d: %s", code, stderr.String())
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[0] == id && f[5] == "-" {
+			t.Errorf("token %s is not revoked:\n%s", id, stdout.String())
+		}
+	}
+}

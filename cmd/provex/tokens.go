@@ -49,8 +49,10 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	label := fs.String("label", "", "who or what holds the token")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
 	member := fs.String("member", "", "the node's member, to make tokens before the node first starts")
-	if err := fs.Parse(args[1:]); err != nil {
-		return cli.FlagError(fs, err)
+	// The id of revoke may come before the flags, as the usage writes it.
+	ids, err := cli.ParseFlags(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	db, err := openData(ctx, *dataDir, *member)
 	if err != nil {
@@ -89,13 +91,13 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		return tw.Flush()
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(ids) != 1 {
 			return &cli.UsageError{Msg: "token revoke takes the token's id (see token list)"}
 		}
-		if err := db.RevokeToken(ctx, fs.Arg(0), time.Now()); err != nil {
+		if err := db.RevokeToken(ctx, ids[0], time.Now()); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stderr, "token %s revoked\n", fs.Arg(0))
+		fmt.Fprintf(env.Stderr, "token %s revoked\n", ids[0])
 		return nil
 	}
 	return &cli.UsageError{Msg: fmt.Sprintf("token: unknown subcommand %q", args[0])}
