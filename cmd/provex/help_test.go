@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -113,6 +114,42 @@ func TestTokenRevokeTakesFlagsAfterItsID(t *testing.T) {
 	for _, line := range strings.Split(stdout.String(), "\n") {
 		if f := strings.Fields(line); len(f) > 5 && f[0] == id && f[5] == "-" {
 			t.Errorf("token %s is not revoked:\n%s", id, stdout.String())
+		}
+	}
+}
+
+// TestDashboardNamesRealCommands: the commands the dashboard's sign-in
+// page tells its reader to run exist (are in helpCommands). It once said
+// "provex token issue", which is "token create".
+func TestDashboardNamesRealCommands(t *testing.T) {
+	page, err := os.ReadFile("../../server/web/static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile(`<code>provex ([a-z-]+(?: [a-z-]+)?)`).FindAllStringSubmatch(string(page), -1)
+	if len(found) == 0 {
+		t.Fatal("the page names no provex command: the test checks nothing")
+	}
+	known := map[string]bool{}
+	for _, c := range helpCommands {
+		known[strings.Join(c, " ")] = true
+	}
+	for _, m := range found {
+		if !known[m[1]] {
+			t.Errorf("the dashboard names provex %s, which is not a command", m[1])
+		}
+	}
+}
+
+// TestUnknownSubcommandHelpIsAMistake: "GROUP bogus --help" is a usage
+// error (exit 2) in every command group, not the help of a subcommand that
+// does not exist; "token issue --help" once printed "Flags of provex token
+// issue" and exited 0.
+func TestUnknownSubcommandHelpIsAMistake(t *testing.T) {
+	for _, g := range helpGroups {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{g, "bogus", "--help"}, strings.NewReader(""), &stdout, &stderr); code != 2 {
+			t.Errorf("%s bogus --help: exit %d, want 2; stdout %q", g, code, stdout.String())
 		}
 	}
 }

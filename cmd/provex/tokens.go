@@ -39,8 +39,13 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
 		return &cli.UsageError{Msg: "token: the subcommand is create, list or revoke"}
 	}
-	if cli.IsHelp(args[0]) {
+	switch {
+	case cli.IsHelp(args[0]):
 		return cli.Help("token")
+	case args[0] != "create" && args[0] != "list" && args[0] != "revoke":
+		// Before the flags and the database: "token issue --help" is no
+		// command's help, and a wrong name opens (or makes) no database.
+		return &cli.UsageError{Msg: fmt.Sprintf("token: unknown subcommand %q (want create, list or revoke)", args[0])}
 	}
 	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
