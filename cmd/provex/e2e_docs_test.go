@@ -100,6 +100,8 @@ var docNotRun = []struct{ part, why string }{
 	{"provex manifest remove", "changes the operator path's federation (its manifest and federation key)"},
 	{"./scripts/gen.sh", "development: regenerates gen/ (CI runs --check)"},
 	{".ci/run", "development: runs CI, this test included"},
+	{"./scripts/breaking.sh", "development: compares proto/ with the previous commit's in a checkout (CI runs it, .ci/run)"},
+	{"./scripts/deps.sh", "development: checks the go.mod files of a checkout (CI runs it, .ci/run)"},
 	{"go run ./bench ", "development: a benchmark"},
 	{"scripts/release.sh", "builds a release (TestReleaseScriptBuildsAVersionedBinary runs the script)"},
 	{"tar -xzf provex-", "unpacks a release tarball (TestReleaseScriptBuildsAVersionedBinary checks its contents)"},
