@@ -153,3 +153,18 @@ func TestUnknownSubcommandHelpIsAMistake(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHelpNamesEveryConfigKey: serve --help names each key the config
+// file takes (yaml.UnmarshalStrict refuses any other); it once named 5 of
+// 17, none of metrics_addr, tls_dir or trace_otlp.
+func TestServeHelpNamesEveryConfigKey(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"serve", "--help"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("serve --help: exit %d %s", code, stderr.String())
+	}
+	for _, key := range []string{"member", "data_dir", "key_file", "tls_dir", "metrics_addr", "trace_otlp", "max_connections_per_client", "audit_all_reads"} {
+		if !strings.Contains(stdout.String(), key) {
+			t.Errorf("serve --help does not name the config key %s", key)
+		}
+	}
+}
