@@ -64,7 +64,7 @@ func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamSer
 	stream := []grpc.StreamServerInterceptor{ic.streamRequestID, ic.streamLog}
 	if ic.metrics != nil {
 		unary = append(unary, ic.metrics.UnaryServerInterceptor())
-		stream = append(stream, ic.metrics.StreamServerInterceptor())
+		stream = append(stream, unknownAsOne(ic.metrics.StreamServerInterceptor()))
 	}
 	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryTakeMalformed, ic.unaryGuard, ic.unaryValidate)
 	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamGuard, ic.streamValidate)
@@ -293,6 +293,23 @@ func (ic *interceptors) streamGuard(srv any, ss grpc.ServerStream, info *grpc.St
 
 func (ic *interceptors) streamValidate(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	return next(srv, &validatingStream{ServerStream: ss, validator: ic.validator, codec: ic.codec})
+}
+
+// unknownMethodName is the one method name under which calls of methods no
+// service registered are counted.
+const unknownMethodName = "/unknown/unknown"
+
+// unknownAsOne hands next the calls of unknown methods (srv nil, see
+// streamGuard) under one name: the metrics label calls by the method they
+// name, and a caller who makes names up would otherwise add a series per
+// name, without bound.
+func unknownAsOne(next grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if srv == nil {
+			info = &grpc.StreamServerInfo{FullMethod: unknownMethodName, IsClientStream: info.IsClientStream, IsServerStream: info.IsServerStream}
+		}
+		return next(srv, ss, info, handler)
+	}
 }
 
 // contextStream is a stream with the context the interceptors so far made.

@@ -6,7 +6,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/provex/provex/auth"
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
@@ -280,3 +283,46 @@ func TestTracingSpansOfGRPCCalls(t *testing.T) {
 type keptSpans struct{ *tracetest.InMemoryExporter }
 
 func (keptSpans) Shutdown(context.Context) error { return nil }
+
+// TestMetricsUnknownMethodsShareOneSeries: calls of methods the node does
+// not serve, with or without a token, are counted, but under one method
+// label: a caller who sends many distinct made-up method names must not
+// add a series per name to every scrape (and to the node's memory).
+func TestMetricsUnknownMethodsShareOneSeries(t *testing.T) {
+	t.Parallel()
+	tn := startNodeWith(t, "cao-bang", t.TempDir(), func(c *server.Config) { c.MetricsAddr = "127.0.0.1:0" })
+	anonymous := dialAs(t, tn.Srv.GRPCAddr(), "")
+	const calls = 20
+	for i := range calls {
+		c := tn.Client
+		if i%2 == 1 {
+			c = anonymous
+		}
+		method := fmt.Sprintf("/bogus%d.Service/Method%d", i, i)
+		err := c.Conn().Invoke(testCtx(t), method, &emptypb.Empty{}, &emptypb.Empty{})
+		if code := status.Code(err); code != codes.Unimplemented && code != codes.Unauthenticated {
+			t.Fatalf("%s: %v, want UNIMPLEMENTED or UNAUTHENTICATED", method, err)
+		}
+	}
+	m := scrape(t, http.DefaultClient, "http://"+tn.Srv.MetricsAddr()+"/metrics", "")
+	handled := 0.0
+	for _, f := range []string{"grpc_server_started_total", "grpc_server_handled_total", "grpc_server_handling_seconds", "grpc_server_msg_received_total", "grpc_server_msg_sent_total"} {
+		for _, s := range m[f].GetMetric() {
+			for _, l := range s.GetLabel() {
+				if strings.HasPrefix(l.GetValue(), "bogus") || strings.HasPrefix(l.GetValue(), "Method") {
+					t.Fatalf("%s has a series of the made-up method %s=%q", f, l.GetName(), l.GetValue())
+				}
+			}
+			if f == "grpc_server_handled_total" {
+				for _, l := range s.GetLabel() {
+					if l.GetName() == "grpc_method" && l.GetValue() == "unknown" {
+						handled += s.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+	}
+	if handled != calls {
+		t.Errorf("grpc_server_handled_total{grpc_method=unknown} sums to %v, want the %d calls", handled, calls)
+	}
+}

@@ -49,7 +49,9 @@ func TestOpenAPIDocumentSaysWhatTheNodeServes(t *testing.T) {
 	if len(doc.Security) != 1 || doc.Security[0]["bearer"] == nil {
 		t.Errorf("security = %v, want bearer on every operation", doc.Security)
 	}
-	for path, open := range map[string]bool{"/healthz": true, "/openapi.json": true, "/v1/national/{collection}/summary.csv": false, "/v1/node": false} {
+	// GetCaller (who am I) is open to anyone, as docs/API.md says: a client
+	// generated from the document must not need a token for it.
+	for path, open := range map[string]bool{"/healthz": true, "/openapi.json": true, "/v1/caller": true, "/v1/national/{collection}/summary.csv": false, "/v1/node": false} {
 		op, ok := doc.Paths[path]["get"]
 		if !ok {
 			t.Errorf("openapi.json has no GET %s", path)
@@ -77,6 +79,9 @@ func TestOpenAPIDocumentSaysWhatTheNodeServes(t *testing.T) {
 	resp, body = tn.httpDo(t, "GET", "/healthz", "", map[string]string{"Authorization": ""})
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "ok") {
 		t.Errorf("GET /healthz without a token: HTTP %d %q", resp.StatusCode, body)
+	}
+	if code, body := get(t, http.DefaultClient, tn.BaseURL+"/v1/caller", ""); code != http.StatusOK || !strings.Contains(string(body), "anonymous") {
+		t.Errorf("GET /v1/caller without a token: HTTP %d %q, want 200 and anonymous", code, body)
 	}
 	resp, body = tn.httpDo(t, "GET", "/v1/national/delegations/summary.csv?group_by=province", "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {

@@ -131,9 +131,9 @@ func CodeName(c codes.Code) string {
 	return b.String()
 }
 
-// flags parses args with positional arguments allowed before or after
-// flags, returning the positional ones.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+// ParseFlags parses args with positional arguments allowed before or
+// after flags, returning the positional ones.
+func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var positional []string
 	for {
@@ -207,7 +207,7 @@ func oneArg(cmd string, pos []string, what string) (string, error) {
 
 func runGet(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("get")
-	pos, err := parseFlags(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func runList(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.PageToken, "page-token", "", "continue from a next_page_token")
 	fs.BoolVar(&o.ShowDeleted, "show-deleted", false, "include deleted records")
 	all := fs.Bool("all", false, "follow next_page_token to the end")
-	pos, err := parseFlags(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 	file := fs.String("f", "", "JSON or YAML file with the record (- for stdin)")
 	id := fs.String("id", "", "id of the new record (default: chosen by the server)")
 	requestID := fs.String("request-id", "", "idempotency key: retrying with it never creates twice")
-	pos, err := parseFlags(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func runUpdate(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("update")
 	file := fs.String("f", "", "JSON or YAML file with the fields to change (- for stdin)")
 	mask := fs.String("mask", "", "comma-separated fields to change (default: the fields set in the file; name a field here to clear it)")
-	pos, err := parseFlags(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
@@ -407,7 +407,7 @@ func runUndelete(ctx context.Context, env *Env, args []string) error {
 func runByName(ctx context.Context, env *Env, cmd string, args []string, call func(*client.Client, context.Context, string, string) (proto.Message, error)) error {
 	fs, addr := newFlagSet(cmd)
 	etag := fs.String("etag", "", "act only if the record still has this etag")
-	pos, err := parseFlags(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}

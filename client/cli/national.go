@@ -48,7 +48,7 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 	filter := fs.String("filter", "", "AIP-160 filter")
 	parent := fs.String("parent", "", "provinces/{province} (default: all provinces)")
 	asCSV := fs.Bool("csv", false, "print CSV instead of a table")
-	pos, err := parseFlags(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func runNationalSearch(ctx context.Context, env *Env, args []string) error {
 	parent := fs.String("parent", "", "provinces/{province} (default: all provinces)")
 	pageSize := fs.Int("page-size", 50, "records per page")
 	all := fs.Bool("all", false, "follow next_page_token to the end")
-	if _, err := parseFlags(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := dial(*addr)
@@ -129,7 +129,7 @@ func runNationalSearch(ctx context.Context, env *Env, args []string) error {
 
 func runNationalFreshness(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("national freshness")
-	if _, err := parseFlags(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := dial(*addr)

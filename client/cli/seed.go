@@ -15,7 +15,7 @@ import (
 func runSeed(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("seed")
 	province := fs.String("province", "", "province whose sample data to load (default: the node's own)")
-	if _, err := parseFlags(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := dial(*addr)

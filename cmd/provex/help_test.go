@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -79,5 +80,91 @@ func TestEveryCommandHelpPrintsItsFlags(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"serve", "--no-such-flag"}, strings.NewReader(""), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage: provex serve") {
 		t.Errorf("serve --no-such-flag: exit %d, stderr %q; want 2 and the usage", code, stderr.String())
+	}
+}
+
+// TestTokenRevokeTakesFlagsAfterItsID: "token revoke ID [--data DIR]" as
+// its usage writes it revokes the token in DIR, and "token revoke ID -h"
+// prints the help instead of revoking. The flags after the id were once
+// taken for more ids: a usage error, after opening ./data.
+func TestTokenRevokeTakesFlagsAfterItsID(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"token", "create", "--data", dir, "--member", "cao-bang", "--role", "viewer", "--label", "ops"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, stderr.String())
+	}
+	id, _, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(stdout.String()), "pvx_"), "_")
+	if !ok {
+		t.Fatalf("token create printed %q, not a token", stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"token", "revoke", id, "-h"}, strings.NewReader(""), &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "Usage: provex token") {
+		t.Errorf("token revoke ID -h: exit %d, stdout %q, stderr %q; want 0 and the usage", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"token", "revoke", id, "--data", dir}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("token revoke ID --data DIR: exit %d: %s", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"token", "list", "--data", dir}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("token list: exit %d: %s", code, stderr.String())
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[0] == id && f[5] == "-" {
+			t.Errorf("token %s is not revoked:\n%s", id, stdout.String())
+		}
+	}
+}
+
+// TestDashboardNamesRealCommands: the commands the dashboard's sign-in
+// page tells its reader to run exist (are in helpCommands). It once said
+// "provex token issue", which is "token create".
+func TestDashboardNamesRealCommands(t *testing.T) {
+	page, err := os.ReadFile("../../server/web/static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile(`<code>provex ([a-z-]+(?: [a-z-]+)?)`).FindAllStringSubmatch(string(page), -1)
+	if len(found) == 0 {
+		t.Fatal("the page names no provex command: the test checks nothing")
+	}
+	known := map[string]bool{}
+	for _, c := range helpCommands {
+		known[strings.Join(c, " ")] = true
+	}
+	for _, m := range found {
+		if !known[m[1]] {
+			t.Errorf("the dashboard names provex %s, which is not a command", m[1])
+		}
+	}
+}
+
+// TestUnknownSubcommandHelpIsAMistake: "GROUP bogus --help" is a usage
+// error (exit 2) in every command group, not the help of a subcommand that
+// does not exist; "token issue --help" once printed "Flags of provex token
+// issue" and exited 0.
+func TestUnknownSubcommandHelpIsAMistake(t *testing.T) {
+	for _, g := range helpGroups {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{g, "bogus", "--help"}, strings.NewReader(""), &stdout, &stderr); code != 2 {
+			t.Errorf("%s bogus --help: exit %d, want 2; stdout %q", g, code, stdout.String())
+		}
+	}
+}
+
+// TestServeHelpNamesEveryConfigKey: serve --help names each key the config
+// file takes (yaml.UnmarshalStrict refuses any other); it once named 5 of
+// 17, none of metrics_addr, tls_dir or trace_otlp.
+func TestServeHelpNamesEveryConfigKey(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"serve", "--help"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("serve --help: exit %d %s", code, stderr.String())
+	}
+	for _, key := range []string{"member", "data_dir", "key_file", "tls_dir", "metrics_addr", "trace_otlp", "max_connections_per_client", "audit_all_reads"} {
+		if !strings.Contains(stdout.String(), key) {
+			t.Errorf("serve --help does not name the config key %s", key)
+		}
 	}
 }

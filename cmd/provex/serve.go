@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -61,6 +62,17 @@ type serveConfig struct {
 	TraceOTLP string `json:"trace_otlp"`
 }
 
+// configKeys lists the config file's keys, from serveConfig itself, so the
+// help cannot fall behind it (it once named 5 of them).
+func configKeys() string {
+	t := reflect.TypeFor[serveConfig]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, t.Field(i).Tag.Get("json"))
+	}
+	return strings.Join(keys, ", ")
+}
+
 func defaultServeConfig() serveConfig {
 	return serveConfig{GRPCAddr: "localhost:7400", HTTPAddr: "localhost:8400", DataDir: "data", LogLevel: "info"}
 }
@@ -69,7 +81,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	cfg := defaultServeConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	configFile := fs.String("config", "", "YAML config file (keys: member, grpc_addr, http_addr, data_dir, log_level)")
+	configFile := fs.String("config", "", "YAML config file (keys: "+configKeys()+"; flags override them)")
 	member := fs.String("member", "", "this node's member id: a province slug (e.g. cao-bang) or mofa")
 	grpcAddr := fs.String("grpc-addr", cfg.GRPCAddr, "gRPC listen address")
 	httpAddr := fs.String("http-addr", cfg.HTTPAddr, "HTTP/JSON gateway listen address")

@@ -39,8 +39,13 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
 		return &cli.UsageError{Msg: "token: the subcommand is create, list or revoke"}
 	}
-	if cli.IsHelp(args[0]) {
+	switch {
+	case cli.IsHelp(args[0]):
 		return cli.Help("token")
+	case args[0] != "create" && args[0] != "list" && args[0] != "revoke":
+		// Before the flags and the database: "token issue --help" is no
+		// command's help, and a wrong name opens (or makes) no database.
+		return &cli.UsageError{Msg: fmt.Sprintf("token: unknown subcommand %q (want create, list or revoke)", args[0])}
 	}
 	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -49,8 +54,10 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	label := fs.String("label", "", "who or what holds the token")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
 	member := fs.String("member", "", "the node's member, to make tokens before the node first starts")
-	if err := fs.Parse(args[1:]); err != nil {
-		return cli.FlagError(fs, err)
+	// The id of revoke may come before the flags, as the usage writes it.
+	ids, err := cli.ParseFlags(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	db, err := openData(ctx, *dataDir, *member)
 	if err != nil {
@@ -89,13 +96,13 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		return tw.Flush()
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(ids) != 1 {
 			return &cli.UsageError{Msg: "token revoke takes the token's id (see token list)"}
 		}
-		if err := db.RevokeToken(ctx, fs.Arg(0), time.Now()); err != nil {
+		if err := db.RevokeToken(ctx, ids[0], time.Now()); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stderr, "token %s revoked\n", fs.Arg(0))
+		fmt.Fprintf(env.Stderr, "token %s revoked\n", ids[0])
 		return nil
 	}
 	return &cli.UsageError{Msg: fmt.Sprintf("token: unknown subcommand %q", args[0])}

@@ -13,8 +13,10 @@
 //
 // FILE is rewritten in place: overlay.json's "paths" and "definitions" are
 // added to the document's (a path already there is an error, so the
-// overlay never hides a generated route); its other keys replace the
-// document's. Key order is kept, so the output differs from the generator's
+// overlay never hides a generated route); "open" lists generated
+// operations ("get /v1/caller") that need no token, which get an empty
+// security requirement (the document's own bearer one applies to every
+// other); its other keys replace the document's. Key order is kept, so the output differs from the generator's
 // only where the overlay says.
 package main
 
@@ -24,6 +26,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 )
 
 //go:embed overlay.json
@@ -67,9 +70,14 @@ func apply(doc, over []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("overlay: %w", err)
 	}
+	var open []string
 	for _, a := range add {
 		i := index(top, a.key)
 		switch {
+		case a.key == "open":
+			if err := json.Unmarshal(a.val, &open); err != nil {
+				return nil, fmt.Errorf("overlay open: %w", err)
+			}
 		case i < 0:
 			top = append(top, a)
 		case a.key == "paths" || a.key == "definitions":
@@ -92,12 +100,57 @@ func apply(doc, over []byte) ([]byte, error) {
 			top[i].val = a.val
 		}
 	}
+	for _, o := range open {
+		if err := openOperation(top, o); err != nil {
+			return nil, fmt.Errorf("overlay open %q: %w", o, err)
+		}
+	}
 	var out bytes.Buffer
 	if err := json.Indent(&out, writeObject(top), "", "  "); err != nil {
 		return nil, err
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
+}
+
+// openOperation gives the operation "method path" of top's paths an empty
+// security requirement: no token needed.
+func openOperation(top []member, op string) error {
+	method, path, ok := strings.Cut(op, " ")
+	if !ok {
+		return fmt.Errorf(`want "method path"`)
+	}
+	p := index(top, "paths")
+	if p < 0 {
+		return fmt.Errorf("the document has no paths")
+	}
+	paths, err := readObject(top[p].val)
+	if err != nil {
+		return err
+	}
+	i := index(paths, path)
+	if i < 0 {
+		return fmt.Errorf("no such path")
+	}
+	item, err := readObject(paths[i].val)
+	if err != nil {
+		return err
+	}
+	j := index(item, method)
+	if j < 0 {
+		return fmt.Errorf("no such method")
+	}
+	fields, err := readObject(item[j].val)
+	if err != nil {
+		return err
+	}
+	if index(fields, "security") >= 0 {
+		return fmt.Errorf("it has a security requirement already")
+	}
+	item[j].val = writeObject(append(fields, member{"security", json.RawMessage("[]")}))
+	paths[i].val = writeObject(item)
+	top[p].val = writeObject(paths)
+	return nil
 }
 
 func index(ms []member, key string) int {
