@@ -419,3 +419,37 @@ func TestMetricsShowSyncLagAndPullRefusals(t *testing.T) {
 		return seq == h1 && lag == 0 && peerLag == 0
 	})
 }
+
+// TestTracingSpansOfHTTPCalls: with a trace exporter, an HTTP/JSON call
+// is a span, in the trace its caller's traceparent names, and the
+// gateway's call of the gRPC method is its child, named after the method.
+func TestTracingSpansOfHTTPCalls(t *testing.T) {
+	t.Parallel()
+	spans := keptSpans{tracetest.NewInMemoryExporter()}
+	tn := startNodeWith(t, "cao-bang", t.TempDir(), func(c *server.Config) { c.TraceExporter = spans })
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	resp, body := tn.httpDo(t, http.MethodGet, "/v1/provinces/cao-bang/agreements", "", map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET agreements: HTTP %d %s", resp.StatusCode, body)
+	}
+	tn.Stop(t) // flushes the spans
+	got := spans.GetSpans()
+	var httpSpan, call *tracetest.SpanStub
+	for i := range got {
+		switch s := &got[i]; {
+		case s.InstrumentationScope.Name == "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp":
+			httpSpan = s
+		case s.Name == "provex.twinning.v1.TwinningService/ListAgreements":
+			call = s
+		}
+	}
+	if httpSpan == nil || call == nil {
+		t.Fatalf("want a span of the HTTP request and one of ListAgreements; got %d: %v", len(got), got.Snapshots())
+	}
+	if id := httpSpan.SpanContext.TraceID().String(); id != traceID {
+		t.Errorf("the HTTP request's span is in trace %s, not the caller's %s", id, traceID)
+	}
+	if call.Parent.SpanID() != httpSpan.SpanContext.SpanID() || call.SpanContext.TraceID() != httpSpan.SpanContext.TraceID() {
+		t.Errorf("ListAgreements' span (parent %v) is not the HTTP request's (%v) child", call.Parent.SpanID(), httpSpan.SpanContext.SpanID())
+	}
+}
