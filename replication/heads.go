@@ -64,6 +64,9 @@ func (p *peer) pulled(start time.Time, seen map[string]uint64) {
 	}
 }
 
+// maxAnnouncedHeads is AnnounceRequest.heads' limit (its max_items).
+const maxAnnouncedHeads = 100
+
 // ownHeads are the checkpointed heads of the logs this node holds, which
 // it announces: what a peer pulling from it can get.
 func (e *Engine) ownHeads(ctx context.Context) []*syncv1.Position {
@@ -73,6 +76,9 @@ func (e *Engine) ownHeads(ctx context.Context) []*syncv1.Position {
 	}
 	out := make([]*syncv1.Position, 0, len(origins))
 	for _, o := range origins {
+		if len(out) == maxAnnouncedHeads {
+			break // an announcement over the limit would be refused whole
+		}
 		if o.Checkpoint.Seq > 0 {
 			out = append(out, &syncv1.Position{Origin: o.Origin, Seq: o.Checkpoint.Seq, Hash: o.Checkpoint.Hash})
 		}
