@@ -157,6 +157,8 @@ type peer struct {
 	lastContact, lastErrorTime         time.Time
 	lastError                          string
 	received, refused, repaired, pulls int64
+	// heads are what the peer last said it holds (heads.go).
+	heads map[string]claim
 }
 
 func (p *peer) state() *syncv1.PeerState {
@@ -443,7 +445,7 @@ func (e *Engine) announce(ctx context.Context, p *peer) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, ManifestSerial: uint64(e.manifest().Serial)}); err != nil && ctx.Err() == nil {
+	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, Heads: e.ownHeads(ctx), ManifestSerial: uint64(e.manifest().Serial)}); err != nil && ctx.Err() == nil {
 		e.log.Debug("announce failed", "peer", p.member, "err", err)
 	}
 }
@@ -535,6 +537,8 @@ type pullState struct {
 	repairFailed bool
 	repairBytes  int
 	pendingBytes int
+	// heads are the highest checkpoint of each origin the pull carried.
+	heads map[string]uint64
 }
 
 type repairStart struct {
@@ -564,7 +568,8 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		return err
 	}
 	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize), ManifestSerial: uint64(e.manifest().Serial)}
-	st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{}}
+	st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{}, heads: map[string]uint64{}}
+	start := time.Now()
 	askRepair := func(damaged []storage.Damage) {
 		for _, d := range damaged {
 			for first := d.First; first <= d.Last && len(req.Repair) < maxRepairRanges; first += maxRepairRange {
@@ -630,6 +635,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.mu.Lock()
 	p.lastContact = time.Now()
 	p.mu.Unlock()
+	p.pulled(start, st.heads)
 	if ap.appliedAny.Load() {
 		// Pass the news on: peers of this node pull what it just got.
 		e.Changed()
@@ -809,6 +815,9 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 	}
 	for _, pc := range resp.GetCheckpoints() {
 		cp := checkpointFromProto(pc)
+		if _, member := e.manifest().Member(cp.Origin); member && cp.Origin != e.cfg.Member {
+			st.heads[cp.Origin] = max(st.heads[cp.Origin], cp.Seq)
+		}
 		if cp.Origin == e.cfg.Member {
 			if err := e.ownCheckpoint(ctx, p, cp); err != nil {
 				return err

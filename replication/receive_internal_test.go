@@ -25,7 +25,7 @@ func TestReceiveHoldsBoundedMemory(t *testing.T) {
 	e := &Engine{cfg: Config{Member: "cao-bang", Manifest: federation.NewLive(m, nil)}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), peers: map[string]*peer{}}
 	p := &peer{member: "tuyen-quang"}
 	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 4), done: make(chan struct{}), failed: map[string]bool{}}
-	st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{}}
+	st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{}, heads: map[string]uint64{}}
 	held := func() int {
 		n := 0
 		for _, r := range st.runs {

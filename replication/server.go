@@ -72,6 +72,9 @@ func (s *server) Announce(ctx context.Context, req *syncv1.AnnounceRequest) (*sy
 	}
 	s.e.metrics.announcements.Add(1)
 	s.e.adopt(member)
+	if p, ok := s.e.peerOf(member); ok {
+		s.e.heard(p, req.GetHeads(), time.Now())
+	}
 	s.e.trigger(member)
 	return &syncv1.AnnounceResponse{}, nil
 }

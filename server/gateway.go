@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net"
 
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/internal/apperr"
@@ -38,6 +41,11 @@ type gatewayChannel struct {
 	calls    *deadlines
 	maxBytes int
 	methods  map[string]gatewayMethod
+	// tracer, when tracing is on, makes each call a span under the HTTP
+	// request's (otelhttp's), named as otelgrpc names a gRPC call's; the
+	// call's context keeps no values of the request's, so it would have
+	// none.
+	tracer trace.Tracer
 }
 
 type gatewayMethod struct {
@@ -100,7 +108,7 @@ func (g *gatewayChannel) Invoke(ctx context.Context, method string, req, reply a
 // call is Invoke answering the service's own response message, which the
 // caller only reads (fastGet marshals it), and the header and trailer the
 // call set.
-func (g *gatewayChannel) call(ctx context.Context, method string, in proto.Message, header, trailer *metadata.MD) (proto.Message, error) {
+func (g *gatewayChannel) call(ctx context.Context, method string, in proto.Message, header, trailer *metadata.MD) (_ proto.Message, err error) {
 	m, ok := g.methods[method]
 	if !ok {
 		return nil, apperr.Unimplemented("the gateway does not serve %s", method)
@@ -130,6 +138,16 @@ func (g *gatewayChannel) call(ctx context.Context, method string, in proto.Messa
 	sctx = grpc.NewContextWithServerTransportStream(sctx, c)
 	sctx, cancel := g.calls.within(sctx, method)
 	defer cancel()
+	if g.tracer != nil {
+		var span trace.Span
+		sctx, span = g.tracer.Start(trace.ContextWithSpanContext(sctx, trace.SpanContextFromContext(ctx)), method[1:], trace.WithSpanKind(trace.SpanKindServer))
+		defer func(err *error) {
+			if *err != nil {
+				span.SetStatus(otelcodes.Error, status.Convert(*err).Message())
+			}
+			span.End()
+		}(&err)
+	}
 	resp, err := m.handler(m.service, sctx, func(v any) error {
 		proto.Merge(v.(proto.Message), in)
 		return nil

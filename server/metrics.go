@@ -68,7 +68,8 @@ func (m *nodeMetrics) observeCommit(writes int, took time.Duration) {
 }
 
 // stateCollector reads what the node holds at each scrape: sync lag by
-// origin and by peer, entries applied and rejected (the engine's counters),
+// origin and by peer (against the heads peers said they hold, the only
+// news of entries not applied yet), entries applied and rejected (the engine's counters),
 // open connections by listener and the audit trail's length.
 type stateCollector struct {
 	n *Node
@@ -78,9 +79,11 @@ var (
 	descOriginSeq = prometheus.NewDesc("provex_sync_origin_applied_seq",
 		"Last entry of an origin's log this node has applied.", []string{"origin"}, nil)
 	descOriginKnown = prometheus.NewDesc("provex_sync_origin_known_seq",
-		"Highest entry of an origin's log this node knows of (its latest checkpoint).", []string{"origin"}, nil)
+		"Highest checkpointed entry of an origin's log this node knows exists: the highest its peers said they hold, or what it applied.", []string{"origin"}, nil)
 	descOriginLag = prometheus.NewDesc("provex_sync_origin_lag_entries",
-		"Entries of an origin's log known (checkpointed) but not yet applied here.", []string{"origin"}, nil)
+		"Entries of an origin's log some peer said it holds that this node has not applied.", []string{"origin"}, nil)
+	descPeerLag = prometheus.NewDesc("provex_sync_peer_lag_entries",
+		"Entries a peer said it holds that this node has not applied, summed over origins.", []string{"peer"}, nil)
 	descPeerAge = prometheus.NewDesc("provex_sync_peer_last_contact_age_seconds",
 		"Seconds since the last successful exchange with a peer (absent until the first).", []string{"peer"}, nil)
 	descPeerReceived = prometheus.NewDesc("provex_sync_peer_entries_received_total",
@@ -100,7 +103,7 @@ var (
 )
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOriginSeq, descOriginKnown, descOriginLag, descPeerAge, descPeerReceived,
+	for _, d := range []*prometheus.Desc{descOriginSeq, descOriginKnown, descOriginLag, descPeerLag, descPeerAge, descPeerReceived,
 		descApplied, descRejected, descUnopened, descPullErrors, descConnections, descAudit} {
 		ch <- d
 	}
@@ -110,14 +113,32 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if st, err := c.n.sync.State(ctx); err == nil {
+		// Lag is measured against what peers said they hold: an origin
+		// this node holds nothing of yet is behind from 0.
+		peerHeads := c.n.sync.PeerHeads()
+		applied := map[string]uint64{}
+		known := map[string]uint64{}
 		for _, o := range st.GetOrigins() {
-			known := max(o.GetCheckpoint().GetSeq(), o.GetSeq())
-			ch <- prometheus.MustNewConstMetric(descOriginSeq, prometheus.GaugeValue, float64(o.GetSeq()), o.GetOrigin())
-			ch <- prometheus.MustNewConstMetric(descOriginKnown, prometheus.GaugeValue, float64(known), o.GetOrigin())
-			ch <- prometheus.MustNewConstMetric(descOriginLag, prometheus.GaugeValue, float64(known-o.GetSeq()), o.GetOrigin())
+			applied[o.GetOrigin()] = o.GetSeq()
+			known[o.GetOrigin()] = o.GetSeq()
+		}
+		for _, heads := range peerHeads {
+			for origin, seq := range heads {
+				known[origin] = max(known[origin], seq)
+			}
+		}
+		for origin, k := range known {
+			ch <- prometheus.MustNewConstMetric(descOriginSeq, prometheus.GaugeValue, float64(applied[origin]), origin)
+			ch <- prometheus.MustNewConstMetric(descOriginKnown, prometheus.GaugeValue, float64(k), origin)
+			ch <- prometheus.MustNewConstMetric(descOriginLag, prometheus.GaugeValue, float64(k-applied[origin]), origin)
 		}
 		now := time.Now()
 		for _, p := range st.GetPeers() {
+			var behind uint64
+			for origin, seq := range peerHeads[p.GetMember()] {
+				behind += seq - min(seq, applied[origin])
+			}
+			ch <- prometheus.MustNewConstMetric(descPeerLag, prometheus.GaugeValue, float64(behind), p.GetMember())
 			if p.GetLastContact() != nil {
 				ch <- prometheus.MustNewConstMetric(descPeerAge, prometheus.GaugeValue, now.Sub(p.GetLastContact().AsTime()).Seconds(), p.GetMember())
 			}

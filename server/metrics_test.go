@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,13 +17,17 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/provex/provex/auth"
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
 )
@@ -324,5 +329,171 @@ func TestMetricsUnknownMethodsShareOneSeries(t *testing.T) {
 	}
 	if handled != calls {
 		t.Errorf("grpc_server_handled_total{grpc_method=unknown} sums to %v, want the %d calls", handled, calls)
+	}
+}
+
+// waitMetrics scrapes n's /metrics until ok holds of them, for 30s at
+// most, and returns the last scrape.
+func waitMetrics(t *testing.T, n *pairNode, what string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+	t.Helper()
+	url := "http://" + n.srv.HTTPAddr() + "/metrics"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := scrape(t, n.http, url, n.token)
+		if ok(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			var sync bytes.Buffer
+			for name, f := range m {
+				if strings.HasPrefix(name, "provex_sync_") || strings.HasPrefix(name, "provex_rate_") {
+					fmt.Fprintf(&sync, "%s %v\n", name, f.GetMetric())
+				}
+			}
+			t.Fatalf("after 30s, %s does not hold:\n%s", what, sync.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMetricsShowSyncLagAndPullRefusals: while cao-bang refuses the
+// ministry's pulls (another pull of the ministry's holds the only one it
+// allows a peer), cao-bang writes and announces; the ministry's metrics
+// show the entries it was told of and has not applied as the lag of
+// cao-bang's log and of the peer cao-bang, and cao-bang counts the pulls
+// it refused. Once the held pull ends, the lag falls to 0.
+func TestMetricsShowSyncLagAndPullRefusals(t *testing.T) {
+	t.Parallel()
+	p := newPair(t, server.Limits{PullsPerPeer: 1})
+	cb := p.start("cao-bang")
+	mofa := p.start(resource.Ministry)
+	ctx := testCtx(t)
+	create := func(id string, size int) {
+		_, err := cb.api.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: id,
+			Agreement: &twinningv1.Agreement{DisplayName: "bulk", Kind: twinningv1.Agreement_KIND_MOU, Summary: strings.Repeat("s", size)}})
+		mustf(t, err, "CreateAgreement %s", id)
+	}
+	// About 250 kB of log: with 64 kB flow-control windows and a client
+	// that stops reading, a Pull of it from the start cannot finish.
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < 100; i += 4 {
+				create(fmt.Sprintf("bulk-%03d", i), 2000)
+			}
+		})
+	}
+	wg.Wait()
+	headOf := func(n *pairNode, origin string) float64 {
+		m := scrape(t, n.http, "http://"+n.srv.HTTPAddr()+"/metrics", n.token)
+		v, _ := value(m, "provex_sync_origin_applied_seq", map[string]string{"origin": origin})
+		return v
+	}
+	h0 := headOf(cb, "cao-bang")
+	cbLabels, peerLabels := map[string]string{"origin": "cao-bang"}, map[string]string{"peer": "cao-bang"}
+	waitMetrics(t, mofa, "the ministry applied cao-bang's log with no lag", func(m map[string]*dto.MetricFamily) bool {
+		seq, _ := value(m, "provex_sync_origin_applied_seq", cbLabels)
+		lag, _ := value(m, "provex_sync_origin_lag_entries", cbLabels)
+		peerLag, _ := value(m, "provex_sync_peer_lag_entries", peerLabels)
+		return seq == h0 && lag == 0 && peerLag == 0
+	})
+
+	// Hold the ministry's one pull: a stream opened with its certificate
+	// that reads one message and no more. The ministry's own engine may
+	// hold it for a moment; the test tries until it has it.
+	cert, err := p.ca.IssueTLS(resource.Ministry, time.Now())
+	mustf(t, err, "ministry certificate")
+	conn, err := grpc.NewClient(cb.srv.PeerAddr(), grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(cert, p.pool, "cao-bang"))),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	mustf(t, err, "dial cao-bang's peer endpoint")
+	t.Cleanup(func() { conn.Close() })
+	hold, release := context.WithCancel(ctx)
+	defer release()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		stream, err := syncv1.NewSyncServiceClient(conn).Pull(hold, &syncv1.PullRequest{Member: resource.Ministry, BatchSize: 1})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		if err == nil {
+			break
+		}
+		if status.Code(err) != codes.ResourceExhausted || time.Now().After(deadline) {
+			t.Fatalf("holding a pull of the ministry's: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// cao-bang writes, one record at a time, until the ministry hears of
+	// it (cao-bang's first announcements may find the ministry's node not
+	// up yet), then once more.
+	late := 0
+	for deadline := time.Now().Add(20 * time.Second); ; late++ {
+		create(fmt.Sprintf("late-%d", late), 10)
+		m := scrape(t, mofa.http, "http://"+mofa.srv.HTTPAddr()+"/metrics", mofa.token)
+		if lag, _ := value(m, "provex_sync_origin_lag_entries", cbLabels); lag > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ministry heard of none of %d records cao-bang wrote while its pulls were refused", late+1)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	create("last", 10)
+	h1 := headOf(cb, "cao-bang")
+	if h1-h0 < float64(late+2) {
+		t.Fatalf("cao-bang's log went from %v to %v after %d creates", h0, h1, late+2)
+	}
+	m := waitMetrics(t, mofa, "the ministry shows the lag cao-bang announced", func(m map[string]*dto.MetricFamily) bool {
+		lag, _ := value(m, "provex_sync_origin_lag_entries", cbLabels)
+		return lag == h1-h0
+	})
+	wantValue(t, m, "provex_sync_origin_known_seq", cbLabels, h1)
+	wantValue(t, m, "provex_sync_origin_applied_seq", cbLabels, h0)
+	wantValue(t, m, "provex_sync_peer_lag_entries", peerLabels, h1-h0)
+	waitMetrics(t, cb, "cao-bang counted a refused pull", func(m map[string]*dto.MetricFamily) bool {
+		n, _ := value(m, "provex_rate_limit_refusals_total", map[string]string{"limit": "pulls"})
+		return n >= 1
+	})
+
+	release()
+	waitMetrics(t, mofa, "the ministry caught up", func(m map[string]*dto.MetricFamily) bool {
+		seq, _ := value(m, "provex_sync_origin_applied_seq", cbLabels)
+		lag, _ := value(m, "provex_sync_origin_lag_entries", cbLabels)
+		peerLag, _ := value(m, "provex_sync_peer_lag_entries", peerLabels)
+		return seq == h1 && lag == 0 && peerLag == 0
+	})
+}
+
+// TestTracingSpansOfHTTPCalls: with a trace exporter, an HTTP/JSON call
+// is a span, in the trace its caller's traceparent names, and the
+// gateway's call of the gRPC method is its child, named after the method.
+func TestTracingSpansOfHTTPCalls(t *testing.T) {
+	t.Parallel()
+	spans := keptSpans{tracetest.NewInMemoryExporter()}
+	tn := startNodeWith(t, "cao-bang", t.TempDir(), func(c *server.Config) { c.TraceExporter = spans })
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	resp, body := tn.httpDo(t, http.MethodGet, "/v1/provinces/cao-bang/agreements", "", map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET agreements: HTTP %d %s", resp.StatusCode, body)
+	}
+	tn.Stop(t) // flushes the spans
+	got := spans.GetSpans()
+	var httpSpan, call *tracetest.SpanStub
+	for i := range got {
+		switch s := &got[i]; {
+		case s.InstrumentationScope.Name == "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp":
+			httpSpan = s
+		case s.Name == "provex.twinning.v1.TwinningService/ListAgreements":
+			call = s
+		}
+	}
+	if httpSpan == nil || call == nil {
+		t.Fatalf("want a span of the HTTP request and one of ListAgreements; got %d: %v", len(got), got.Snapshots())
+	}
+	if id := httpSpan.SpanContext.TraceID().String(); id != traceID {
+		t.Errorf("the HTTP request's span is in trace %s, not the caller's %s", id, traceID)
+	}
+	if call.Parent.SpanID() != httpSpan.SpanContext.SpanID() || call.SpanContext.TraceID() != httpSpan.SpanContext.TraceID() {
+		t.Errorf("ListAgreements' span (parent %v) is not the HTTP request's (%v) child", call.Parent.SpanID(), httpSpan.SpanContext.SpanID())
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	otelresource "go.opentelemetry.io/otel/sdk/resource"
@@ -74,9 +75,10 @@ type Config struct {
 	// without a token, and no longer on HTTPAddr, where it needs an admin
 	// token: for operators who scrape on a private network.
 	MetricsAddr string
-	// TraceExporter, when set, receives a span of every gRPC call the node
-	// serves (OpenTelemetry, W3C trace context taken from callers); off by
-	// default. The node flushes and shuts it down when it stops.
+	// TraceExporter, when set, receives a span of every gRPC call and HTTP
+	// request the node serves (OpenTelemetry, W3C trace context taken from
+	// callers); off by default. The node flushes and shuts it down when it
+	// stops.
 	TraceExporter sdktrace.SpanExporter
 	// ShutdownTimeout bounds how long in-flight calls may take to finish
 	// after a stop signal (default 15s).
@@ -399,6 +401,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	reflection.Register(n.grpc)
 	calls.learn(n.grpc)
 	channel := newGatewayChannel(ic.unary(), calls, cfg.Limits.MaxMessageBytes)
+	if n.tracer != nil {
+		channel.tracer = n.tracer.Tracer("github.com/provex/provex/server")
+	}
 	services(channel)
 	if hasPeers {
 		var peerCreds credentials.TransportCredentials
@@ -472,7 +477,13 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 			fmt.Fprintln(w, "-", p)
 		}
 	})))
-	n.http = n.httpServer(errs.httpChain(root, n.cfg.Limits.MaxMessageBytes))
+	h := errs.httpChain(root, n.cfg.Limits.MaxMessageBytes)
+	if n.tracer != nil {
+		// Outermost, so a request refused by the chain (413, 404) has its
+		// span too; the gateway's call is its child (gatewayChannel).
+		h = otelhttp.NewHandler(h, "provex.http", otelhttp.WithTracerProvider(n.tracer), otelhttp.WithPropagators(propagation.TraceContext{}))
+	}
+	n.http = n.httpServer(h)
 	n.http.TLSConfig = n.httpTLS
 	return nil
 }
