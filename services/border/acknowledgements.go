@@ -121,13 +121,8 @@ func (s *Server) ListIncidentAcknowledgementStatuses(ctx context.Context, req *b
 	}
 	now := s.now()
 	q := storage.Query{Kind: resource.BorderIncidents, Province: province}
-	switch size := req.GetPageSize(); {
-	case size < 0:
-		return nil, apperr.Invalid("page_size", "must not be negative")
-	case size == 0:
-		q.Limit = collection.DefaultPageSize
-	default:
-		q.Limit = min(int(size), collection.MaxPageSize)
+	if q.Limit, err = collection.PageLimit(req.GetPageSize()); err != nil {
+		return nil, err
 	}
 	if q.Filter, err = filter.ParseAt(req.GetFilter(), resource.BorderIncidents.Schema, now); err != nil {
 		return nil, apperr.Invalid("filter", "%v", err)

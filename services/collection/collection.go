@@ -58,6 +58,19 @@ func New[T proto.Message](node *Node, kind *resource.Kind) *Collection[T] {
 }
 
 // Get returns a record, deleted or not.
+// PageLimit is the number of records a page of a list holds for a
+// request's page_size: DefaultPageSize for 0, at most MaxPageSize, and
+// INVALID_ARGUMENT for a negative size. Every list and view pages by it.
+func PageLimit(size int32) (int, error) {
+	switch {
+	case size < 0:
+		return 0, apperr.Invalid("page_size", "must not be negative")
+	case size == 0:
+		return DefaultPageSize, nil
+	}
+	return min(int(size), MaxPageSize), nil
+}
+
 func (c *Collection[T]) Get(ctx context.Context, name string) (T, error) {
 	var zero T
 	if _, err := resource.ParseName(name, c.kind.Collection); err != nil {
@@ -87,13 +100,8 @@ func (c *Collection[T]) List(ctx context.Context, req ListRequest) ([]T, string,
 		return nil, "", apperr.Invalid("parent", "%v", err)
 	}
 	q := storage.Query{Kind: c.kind, Province: province, ShowDeleted: req.GetShowDeleted()}
-	switch size := req.GetPageSize(); {
-	case size < 0:
-		return nil, "", apperr.Invalid("page_size", "must not be negative")
-	case size == 0:
-		q.Limit = DefaultPageSize
-	default:
-		q.Limit = min(int(size), MaxPageSize)
+	if q.Limit, err = PageLimit(req.GetPageSize()); err != nil {
+		return nil, "", err
 	}
 	if q.Filter, err = filter.Parse(req.GetFilter(), c.kind.Schema); err != nil {
 		return nil, "", apperr.Invalid("filter", "%v", err)

@@ -486,14 +486,9 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 			return nil, apperr.Invalid("filter", "%v", err)
 		}
 	}
-	limit := int(req.GetPageSize())
-	switch {
-	case limit < 0:
-		return nil, apperr.Invalid("page_size", "must not be negative")
-	case limit == 0:
-		limit = 50
-	case limit > 1000:
-		limit = 1000
+	limit, err := collection.PageLimit(req.GetPageSize())
+	if err != nil {
+		return nil, err
 	}
 	query := pagetoken.Fingerprint(append([]string{req.GetParent(), req.GetFilter(), req.GetText()}, req.GetCollections()...)...)
 	cursor, err := pagetoken.Decode(req.GetPageToken(), query)

@@ -135,13 +135,8 @@ func (s *Server) ListInformationRequestStatuses(ctx context.Context, req *nation
 	// Only the ministry's records are requests: a province's log cannot
 	// hold one (resource.CheckOwned), and this keeps it so on any node.
 	q := storage.Query{Kind: kind, Province: resource.Ministry}
-	switch size := req.GetPageSize(); {
-	case size < 0:
-		return nil, apperr.Invalid("page_size", "must not be negative")
-	case size == 0:
-		q.Limit = collection.DefaultPageSize
-	default:
-		q.Limit = min(int(size), collection.MaxPageSize)
+	if q.Limit, err = collection.PageLimit(req.GetPageSize()); err != nil {
+		return nil, err
 	}
 	if q.Filter, err = filter.ParseAt(req.GetFilter(), kind.Schema, now); err != nil {
 		return nil, apperr.Invalid("filter", "%v", err)

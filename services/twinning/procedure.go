@@ -142,12 +142,9 @@ func (s *Server) ListOverdueAgreementDeadlines(ctx context.Context, req *twinnin
 	if _, ok := twinningv1.Deadline_name[int32(deadline)]; !ok {
 		return nil, apperr.Invalid("deadline", "unknown deadline %d", deadline)
 	}
-	limit := collection.DefaultPageSize
-	switch size := req.GetPageSize(); {
-	case size < 0:
-		return nil, apperr.Invalid("page_size", "must not be negative")
-	case size > 0:
-		limit = min(int(size), collection.MaxPageSize)
+	limit, err := collection.PageLimit(req.GetPageSize())
+	if err != nil {
+		return nil, err
 	}
 	todo := phasesOf(deadline)
 	// The token's phase: the first whose fingerprint decodes it.
