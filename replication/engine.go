@@ -110,6 +110,9 @@ type Engine struct {
 	// pulled from once it announces, without a change of configuration.
 	peersMu sync.Mutex
 	peers   map[string]*peer
+	// announcedHeads are the heads this node's announcements carry, read
+	// once per round of announcements (announceLoop) for every peer.
+	announcedHeads atomic.Pointer[[]*syncv1.Position]
 	// running is Run's context and goroutines while it runs, for the loops
 	// of adopted peers.
 	running *runState
@@ -415,6 +418,8 @@ func (e *Engine) announceLoop(ctx context.Context) {
 		case <-e.changed:
 		default:
 		}
+		heads := e.ownHeads(ctx)
+		e.announcedHeads.Store(&heads)
 		for _, p := range e.peerList() {
 			p.pending.Store(true)
 			if p.announcing.CompareAndSwap(false, true) {
@@ -445,7 +450,11 @@ func (e *Engine) announce(ctx context.Context, p *peer) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, Heads: e.ownHeads(ctx), ManifestSerial: uint64(e.manifest().Serial)}); err != nil && ctx.Err() == nil {
+	var heads []*syncv1.Position
+	if h := e.announcedHeads.Load(); h != nil {
+		heads = *h
+	}
+	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, Heads: heads, ManifestSerial: uint64(e.manifest().Serial)}); err != nil && ctx.Err() == nil {
 		e.log.Debug("announce failed", "peer", p.member, "err", err)
 	}
 }

@@ -68,7 +68,8 @@ func (p *peer) pulled(start time.Time, seen map[string]uint64) {
 const maxAnnouncedHeads = 100
 
 // ownHeads are the checkpointed heads of the logs this node holds, which
-// it announces: what a peer pulling from it can get.
+// it announces: what a peer pulling from it can get. A read per origin, so
+// it is read once per round of announcements, not once per peer.
 func (e *Engine) ownHeads(ctx context.Context) []*syncv1.Position {
 	origins, err := e.cfg.Store.Origins(ctx)
 	if err != nil {
