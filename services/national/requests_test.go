@@ -3,8 +3,6 @@ package national_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -14,15 +12,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/provex/provex/auth"
-	"github.com/provex/provex/client"
-	"github.com/provex/provex/federation"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
-	"github.com/provex/provex/internal/freeport"
-	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
-	"github.com/provex/provex/server"
+	"github.com/provex/provex/server/servertest"
 	"github.com/provex/provex/services/national"
 )
 
@@ -36,54 +29,9 @@ type node struct {
 // startNodes runs a node per member, each on its own SQLite file, the
 // provinces syncing through the ministry's node, as deployed.
 func startNodes(t *testing.T, provinces ...string) map[string]node {
-	t.Helper()
-	members := append(append([]string(nil), provinces...), resource.Ministry)
-	addrs, err := freeport.Addrs(len(members))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, keys, err := federation.DevFederation(members, addrs, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.CA = ca.CertPEM()
 	nodes := map[string]node{}
-	for _, id := range members {
-		peers := []string{resource.Ministry}
-		if id == resource.Ministry {
-			peers = provinces
-		}
-		cert, err := ca.IssueTLS(id, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-			Keys: keys[id], Manifest: m, Peers: peers, SyncInterval: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Cert: &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Listen(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Serve(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		token, err := n.IssueToken(ctx, auth.RoleEditor, "test", time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := client.Dial(n.GRPCAddr(), client.WithToken(token))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		nodes[id] = node{national: nationalv1.NewNationalServiceClient(c.Conn()), twinning: twinningv1.NewTwinningServiceClient(c.Conn()), http: n.HTTPAddr(), token: token}
+	for id, n := range servertest.Federation(t, provinces...) {
+		nodes[id] = node{national: nationalv1.NewNationalServiceClient(n.Conn), twinning: twinningv1.NewTwinningServiceClient(n.Conn), http: n.HTTP, token: n.Token}
 	}
 	return nodes
 }
