@@ -54,10 +54,6 @@ type phase struct {
 	order  string
 	// items are the deadlines of a candidate passed unmet today.
 	items func(s *Server, ctx context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error)
-	// counted: filter matches exactly the agreements with a deadline of
-	// the phase passed unmet today, one each, so that they are counted
-	// without being read.
-	counted bool
 }
 
 var phases = []phase{
@@ -90,8 +86,7 @@ var phases = []phase{
 			return fmt.Sprintf("report_date < 0001 AND signed_date >= %s AND signed_date <= %s AND consultation.state != NOT_REQUIRED",
 				lawInForce.Format(time.DateOnly), today.AddDate(0, 0, -reportDays-1).Format(time.DateOnly))
 		},
-		counted: true,
-		order:   "report_date, signed_date, consultation.state",
+		order: "report_date, signed_date, consultation.state",
 		items: func(_ *Server, _ context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error) {
 			return overdueReport(a, today), nil
 		},
@@ -226,69 +221,64 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 		}
 		return c
 	}
-	for _, p := range phases {
-		if p.counted {
-			expr, err := filter.Parse(p.filter(today), resource.Agreements.Schema)
-			if err != nil {
-				return nil, err
-			}
-			rows, err := s.store.Summarize(ctx, storage.SummaryQuery{Kind: resource.Agreements, Province: province, Filter: expr, Dims: []storage.Dim{{}}, Now: today})
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range rows {
-				p, _ := r.Keys[0].(string)
-				count(p).OverdueReports += int32(r.Count)
-				resp.OverdueReports += int32(r.Count)
-			}
-			continue
-		}
-		// The ministry's opinions, counted in SQL: the candidates that no
-		// live opinion of provinces/mofa names (one seek each in the
-		// opinions' agreement index).
-		expr, err := filter.Parse(p.filter(today)+" AND consultation.requested_date >= 0001", resource.Agreements.Schema)
+	// countSQL adds to each province's count, by add, the agreements that
+	// filter matches (and, with unanswered, that no such answer names),
+	// counted by Store.Summarize without reading the agreements.
+	countSQL := func(f string, unanswered *storage.Answers, add func(*twinningv1.ProvinceOverdueCount, int32)) error {
+		expr, err := filter.Parse(f, resource.Agreements.Schema)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows, err := s.store.Summarize(ctx, storage.SummaryQuery{Kind: resource.Agreements, Province: province, Filter: expr, Dims: []storage.Dim{{}}, Now: today,
-			Unanswered: &storage.Answers{Kind: resource.AgreementOpinions, Field: opinionAgreement, Province: resource.Ministry}})
-		if err != nil {
-			return nil, err
-		}
+		rows, err := s.store.Summarize(ctx, storage.SummaryQuery{Kind: resource.Agreements, Province: province, Filter: expr, Dims: []storage.Dim{{}}, Now: today, Unanswered: unanswered})
 		for _, r := range rows {
 			p, _ := r.Keys[0].(string)
-			count(p).OverdueOpinions += int32(r.Count)
-			resp.OverdueOpinions += int32(r.Count)
+			add(count(p), int32(r.Count))
 		}
-		// The agencies' opinions, from the candidates that name an agency
-		// (the index of consultation.agency_opinions.agency), a page at a time.
-		q, err := p.query(province, today)
+		return err
+	}
+	opinions, reports := phases[0], phases[1]
+	// Every agreement reports' filter matches has its report overdue.
+	if err := countSQL(reports.filter(today), nil, func(c *twinningv1.ProvinceOverdueCount, n int32) { c.OverdueReports += n }); err != nil {
+		return nil, err
+	}
+	// The ministry's late opinions: the candidates with a request date (an
+	// overdue opinion needs one) that no live opinion of provinces/mofa
+	// names, one seek each in the opinions' agreement index.
+	if err := countSQL(opinions.filter(today)+" AND consultation.requested_date >= 0001",
+		&storage.Answers{Kind: resource.AgreementOpinions, Field: opinionAgreement, Province: resource.Ministry},
+		func(c *twinningv1.ProvinceOverdueCount, n int32) { c.OverdueOpinions += n }); err != nil {
+		return nil, err
+	}
+	// The agencies' late opinions, from the candidates that name an agency
+	// (the index of consultation.agency_opinions.agency), a page at a time.
+	q, err := opinions.query(province, today)
+	if err != nil {
+		return nil, err
+	}
+	if q.Filter, err = filter.Parse(opinions.filter(today)+" AND consultation.agency_opinions.agency:*", resource.Agreements.Schema); err != nil {
+		return nil, err
+	}
+	q.Limit = collection.MaxPageSize
+	for {
+		page, err := s.store.List(ctx, q)
 		if err != nil {
 			return nil, err
 		}
-		if q.Filter, err = filter.Parse(p.filter(today)+" AND consultation.agency_opinions.agency:*", resource.Agreements.Schema); err != nil {
-			return nil, err
+		for _, m := range page.Records {
+			for _, it := range overdueAgencyOpinions(m.(*twinningv1.Agreement), today) {
+				count(it.GetProvince()).OverdueOpinions++
+			}
 		}
-		q.Limit = collection.MaxPageSize
-		for {
-			page, err := s.store.List(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range page.Records {
-				for _, it := range overdueAgencyOpinions(m.(*twinningv1.Agreement), today) {
-					count(it.GetProvince()).OverdueOpinions++
-					resp.OverdueOpinions++
-				}
-			}
-			if page.Next == nil {
-				break
-			}
-			q.After = page.Next
+		if page.Next == nil {
+			break
 		}
+		q.After = page.Next
 	}
 	for _, p := range slices.Sorted(maps.Keys(counts)) {
-		resp.Provinces = append(resp.Provinces, counts[p])
+		c := counts[p]
+		resp.Provinces = append(resp.Provinces, c)
+		resp.OverdueOpinions += c.OverdueOpinions
+		resp.OverdueReports += c.OverdueReports
 	}
 	return resp, nil
 }

@@ -55,7 +55,10 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		args = append(args, a...)
 	}
 	if u := q.Unanswered; u != nil {
-		where = append(where, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s a WHERE a.%s = %s.name AND a.province = ? AND a.delete_time = 0)",
+		// By the index on the answers' reference, named: with statistics
+		// gathered while the answers were few, SQLite prefers their
+		// delete_time index and reads every live answer per record.
+		where = append(where, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %[1]s a INDEXED BY %[1]s_%[2]s WHERE a.%[2]s = %[3]s.name AND a.province = ? AND a.delete_time = 0)",
 			u.Kind.Table(), u.Field.Column, table))
 		args = append(args, u.Province)
 	}
