@@ -464,6 +464,75 @@ func TestMetricsShowSyncLagAndPullRefusals(t *testing.T) {
 	})
 }
 
+// TestAPeerLyingAboutHeadsMovesOnlyItsGauges tries THREATS A24 from
+// outside: cao-bang, with its valid certificate, announces to the ministry
+// a head of its log a million entries past the real one, heads of 50
+// origins that are not members, and a head of the ministry's own log. The
+// lie shows as lag of cao-bang's log only (a head is a peer's word), no
+// invented origin gets a series, nothing is applied that cao-bang did not
+// sign, and the next pull from cao-bang replaces the lie with what it
+// served.
+func TestAPeerLyingAboutHeadsMovesOnlyItsGauges(t *testing.T) {
+	t.Parallel()
+	p := newPair(t, server.Limits{})
+	cb := p.start("cao-bang")
+	mofa := p.start(resource.Ministry)
+	ctx := testCtx(t)
+	_, err := cb.api.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: "real",
+		Agreement: &twinningv1.Agreement{DisplayName: "real", Kind: twinningv1.Agreement_KIND_MOU}})
+	mustf(t, err, "CreateAgreement")
+	cbLabels := map[string]string{"origin": "cao-bang"}
+	m := waitMetrics(t, mofa, "the ministry applied cao-bang's log with no lag", func(m map[string]*dto.MetricFamily) bool {
+		seq, _ := value(m, "provex_sync_origin_applied_seq", cbLabels)
+		lag, _ := value(m, "provex_sync_origin_lag_entries", cbLabels)
+		return seq > 0 && lag == 0
+	})
+	applied, _ := value(m, "provex_sync_origin_applied_seq", cbLabels)
+
+	cert, err := p.ca.IssueTLS("cao-bang", time.Now())
+	mustf(t, err, "cao-bang certificate")
+	conn, err := grpc.NewClient(mofa.srv.PeerAddr(), grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(cert, p.pool, resource.Ministry))))
+	mustf(t, err, "dial the ministry's peer endpoint")
+	t.Cleanup(func() { conn.Close() })
+	lie := []*syncv1.Position{{Origin: "cao-bang", Seq: uint64(applied) + 1_000_000}, {Origin: resource.Ministry, Seq: 1 << 40}}
+	for i := range 50 {
+		lie = append(lie, &syncv1.Position{Origin: fmt.Sprintf("invented-%02d", i), Seq: 1 << 30})
+	}
+	// The ministry pulls from cao-bang at once and may replace the lie
+	// before the scrape: lie until a scrape shows it.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		_, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: "cao-bang", Heads: lie})
+		mustf(t, err, "Announce")
+		m = scrape(t, mofa.http, "http://"+mofa.srv.HTTPAddr()+"/metrics", mofa.token)
+		if lag, _ := value(m, "provex_sync_origin_lag_entries", cbLabels); lag == 1_000_000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ministry never showed the lag cao-bang announced")
+		}
+	}
+	wantValue(t, m, "provex_sync_origin_applied_seq", cbLabels, applied)
+	for _, f := range m {
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if strings.HasPrefix(l.GetValue(), "invented-") {
+					t.Fatalf("%s has a series of an origin a peer made up: %s", f.GetName(), l.GetValue())
+				}
+				if l.GetName() == "origin" && l.GetValue() == resource.Ministry && strings.Contains(f.GetName(), "lag") {
+					if v := s.GetGauge().GetValue(); v != 0 {
+						t.Errorf("%s shows the ministry %v behind its own log", f.GetName(), v)
+					}
+				}
+			}
+		}
+	}
+	waitMetrics(t, mofa, "a pull from cao-bang replaced the lie", func(m map[string]*dto.MetricFamily) bool {
+		lag, _ := value(m, "provex_sync_origin_lag_entries", cbLabels)
+		seq, _ := value(m, "provex_sync_origin_applied_seq", cbLabels)
+		return lag == 0 && seq == applied
+	})
+}
+
 // TestTracingSpansOfHTTPCalls: with a trace exporter, an HTTP/JSON call
 // is a span, in the trace its caller's traceparent names, and the
 // gateway's call of the gRPC method is its child, named after the method.
