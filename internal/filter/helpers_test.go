@@ -220,7 +220,7 @@ func openTestDB(tb testing.TB, dir string, s *Schema, recs []rec) *sql.DB {
 		scalar = append(scalar, f)
 	}
 	stmts := []string{
-		"CREATE TABLE t (" + strings.Join(cols, ", ") + ")",
+		"CREATE TABLE t (id INTEGER PRIMARY KEY, " + strings.Join(cols, ", ") + ")",
 		"CREATE TABLE record_elements (list INTEGER NOT NULL, value TEXT NOT NULL, record INTEGER NOT NULL, PRIMARY KEY (list, value, record)) WITHOUT ROWID",
 	}
 	for _, f := range scalar {
@@ -231,7 +231,7 @@ func openTestDB(tb testing.TB, dir string, s *Schema, recs []rec) *sql.DB {
 			tb.Fatal(stmt, err)
 		}
 	}
-	insert := "INSERT INTO t (rowid, " + strings.Join(names, ", ") + ") VALUES (?, " + strings.Join(marks, ", ") + ")"
+	insert := "INSERT INTO t (id, " + strings.Join(names, ", ") + ") VALUES (?, " + strings.Join(marks, ", ") + ")"
 	for _, r := range recs {
 		m := r.message()
 		args := []any{r.id}
@@ -256,7 +256,7 @@ func openTestDB(tb testing.TB, dir string, s *Schema, recs []rec) *sql.DB {
 }
 
 func queryIDs(tb testing.TB, db *sql.DB, where string, args []any) ([]int64, error) {
-	rows, err := db.Query("SELECT rowid FROM t WHERE "+where+" ORDER BY rowid", args...)
+	rows, err := db.Query("SELECT id FROM t WHERE "+where+" ORDER BY id", args...)
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func (c *compiler) expr(e Expr) {
 		c.column(e.field)
 		c.b.WriteString(" != 0")
 	case hasExpr:
-		c.b.WriteString("rowid IN (SELECT record FROM record_elements WHERE list = ?")
+		c.b.WriteString("id IN (SELECT record FROM record_elements WHERE list = ?")
 		c.args = append(c.args, ListID(c.kind, e.field.Path))
 		if !e.anyValue {
 			c.b.WriteString(" AND value = ?")

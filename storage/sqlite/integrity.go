@@ -266,7 +266,8 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 				}
 			}
 		}
-		_, err := tx.Exec("INSERT OR REPLACE INTO log_verified (origin, seq, hash, checked, checked_hash) VALUES (?, ?, ?, ?, ?)",
+		_, err := tx.Exec("INSERT INTO log_verified (origin, seq, hash, checked, checked_hash) VALUES (?, ?, ?, ?, ?)"+
+			" ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, checked = excluded.checked, checked_hash = excluded.checked_hash",
 			origin, res.Verified, vHash, max(last, res.Verified), lastHash)
 		return err
 	})
@@ -443,7 +444,8 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 				}
 				replacedIntact = true
 			}
-			if _, err := tx.Exec("INSERT OR REPLACE INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			if _, err := tx.Exec("INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"+
+				" ON CONFLICT (origin, seq) DO UPDATE SET hlc = excluded.hlc, name = excluded.name, data = excluded.data, sealed = excluded.sealed, prev_hash = excluded.prev_hash, hash = excluded.hash",
 				appendEntryArgs(nil, e)...); err != nil {
 				return err
 			}
@@ -587,7 +589,7 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 		return err
 	}
 	return db.runInWriter(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec("INSERT OR REPLACE INTO manifest (id, data) VALUES (1, ?)", data)
+		_, err := tx.Exec("INSERT INTO manifest (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", data)
 		return err
 	})
 }

@@ -99,11 +99,12 @@ type Options struct {
 
 // DB is a node's SQLite store. It implements storage.Store.
 type DB struct {
-	origin string
-	log    *slog.Logger
-	writer *sql.DB
-	reader *sql.DB
-	clock  *changelog.Clock
+	dialect dialect
+	origin  string
+	log     *slog.Logger
+	writer  *sql.DB
+	reader  *sql.DB
+	clock   *changelog.Clock
 
 	queue    chan *pendingWrite
 	maxBatch int
@@ -199,6 +200,9 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	if opts.Readers <= 0 {
 		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
+	if IsPostgres(path) {
+		return openStore(ctx, path, origin, opts, postgresDialect)
+	}
 	// Owner-only before SQLite opens it: SQLite creates the -wal and -shm
 	// files with the database file's mode.
 	if err := ownerfile.CreatePrivate(path, opts.Logger); err != nil {
@@ -209,29 +213,68 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	writer, err := sql.Open("sqlite3", dsn(path, false))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	return openStore(ctx, path, origin, opts, sqliteDialect)
+}
+
+// openStore is Open on either database: path is a file for SQLite, a URL
+// for PostgreSQL (which error messages do not repeat: it may hold a
+// password).
+func openStore(ctx context.Context, path, origin string, opts Options, d dialect) (*DB, error) {
+	where := path
+	var writer, reader *sql.DB
+	var err error
+	if d.postgres {
+		where = "the PostgreSQL store"
+		if writer, reader, err = openPostgres(ctx, path, opts.Readers); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		if err := migratePostgres(ctx, writer, len(sqliteMigrationNames())); err != nil {
+			writer.Close()
+			reader.Close()
+			return nil, fmt.Errorf("migrate %s: %w", where, err)
+		}
+	} else {
+		if writer, err = sql.Open("sqlite3", dsn(path, false)); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		writer.SetMaxOpenConns(1)
+		writer.SetMaxIdleConns(1)
+		writer.SetConnMaxLifetime(0)
+		if err := migrate(ctx, writer); err != nil {
+			writer.Close()
+			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
 	}
-	writer.SetMaxOpenConns(1)
-	writer.SetMaxIdleConns(1)
-	writer.SetConnMaxLifetime(0)
-	if err := migrate(ctx, writer); err != nil {
+	closeAll := func() {
 		writer.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+		if reader != nil {
+			reader.Close()
+		}
 	}
 	if origin, err = claimDatabase(ctx, writer, origin); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		closeAll()
+		return nil, fmt.Errorf("open %s: %w", where, err)
 	}
-	if err := reindex(ctx, writer, opts.Logger); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	if err := reindex(ctx, writer, d, opts.Logger); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("migrate %s: %w", where, err)
 	}
-	if err := ensureRollups(ctx, writer); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("build rollups in %s: %w", path, err)
+	if err := ensureRollups(ctx, writer, d); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("build rollups in %s: %w", where, err)
 	}
+	if !d.postgres {
+		if reader, err = openSQLiteFinish(ctx, writer, path, opts.Readers); err != nil {
+			writer.Close()
+			return nil, err
+		}
+	}
+	return newDB(ctx, origin, writer, reader, opts, d)
+}
+
+// openSQLiteFinish gathers the planner's statistics, sets the writer's
+// last settings and opens the read pool of a SQLite store.
+func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers int) (*sql.DB, error) {
 	// The query planner needs table statistics to pick the right index for
 	// a filter; 0x10002 analyses any table whose statistics are missing or
 	// stale. The writer repeats a plain optimize now and then (optimizeEvery).
@@ -239,7 +282,6 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	// trust the province index on a node where every row has one province,
 	// and a full ANALYZE costs about a second per million rows.
 	if _, err := writer.ExecContext(ctx, "PRAGMA optimize = 0x10002"); err != nil {
-		writer.Close()
 		return nil, fmt.Errorf("optimize %s: %w", path, err)
 	}
 	// A write whose statements fired triggers (the rollups' before issue
@@ -249,22 +291,25 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	// bulk work above (rollup backfills, re-indexing) sorts on disk, not in
 	// memory. The writer's one connection is never recycled.
 	if _, err := writer.ExecContext(ctx, writerPragmas); err != nil {
-		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	reader, err := sql.Open("sqlite3", dsn(path, true))
 	if err != nil {
-		writer.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
-	reader.SetMaxOpenConns(opts.Readers)
-	reader.SetMaxIdleConns(opts.Readers)
+	reader.SetMaxOpenConns(readers)
+	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
+	return reader, nil
+}
 
+// newDB starts the store on its open, migrated database.
+func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Options, d dialect) (*DB, error) {
 	if opts.Sealer == nil {
 		key, err := ecdh.X25519().GenerateKey(rand.Reader)
 		if err != nil {
 			writer.Close()
+			reader.Close()
 			return nil, err
 		}
 		opts.Sealer, _ = changelog.NewSealer(key)
@@ -276,6 +321,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		opts.PublicKey = opts.Key.Public().(ed25519.PublicKey)
 	}
 	db := &DB{
+		dialect:       d,
 		origin:        origin,
 		log:           opts.Logger,
 		writer:        writer,
@@ -320,7 +366,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		db.reader.Close()
 		return nil, err
 	}
-	err = db.loadDamage(ctx)
+	err := db.loadDamage(ctx)
 	if err == nil {
 		err = db.writer.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM withdrawn)").Scan(&db.anyWithdrawn)
 	}
@@ -513,11 +559,7 @@ var ErrOldFormat = fmt.Errorf("the database holds a change log in format %d or o
 // migrate applies the embedded migrations above the database's user_version,
 // each in its own transaction.
 func migrate(ctx context.Context, db *sql.DB) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
+	names := sqliteMigrationNames()
 	if err := numberedInOrder(names); err != nil {
 		return err
 	}
@@ -560,6 +602,16 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// sqliteMigrationNames are the embedded SQLite migrations, in order.
+func sqliteMigrationNames() []string {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		panic(err) // a constant pattern
+	}
+	sort.Strings(names)
+	return names
 }
 
 // numberedInOrder checks that the migration files are numbered 1 to N
@@ -614,8 +666,10 @@ func (db *DB) Close() error {
 	<-db.stopped
 	rerr := db.reader.Close()
 	// A clean checkpoint folds the WAL back into the main file.
-	if _, err := db.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		db.log.Warn("checkpoint on close", "err", err)
+	if !db.dialect.postgres {
+		if _, err := db.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			db.log.Warn("checkpoint on close", "err", err)
+		}
 	}
 	werr := db.writer.Close()
 	if werr != nil {
@@ -631,7 +685,7 @@ func placeholders(n int) string {
 // reindex recomputes the filter columns and search text of every row of
 // the kinds a migration listed in the reindex table (columns it added),
 // from the stored records, one transaction per kind.
-func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+func reindex(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error {
 	rows, err := db.QueryContext(ctx, "SELECT kind FROM reindex")
 	if err != nil {
 		return err
@@ -651,7 +705,7 @@ func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		if !ok {
 			return fmt.Errorf("reindex: unknown kind %q", collection)
 		}
-		if err := reindexKind(ctx, db, k, log); err != nil {
+		if err := reindexKind(ctx, db, d, k, log); err != nil {
 			return fmt.Errorf("reindex %s: %w", collection, err)
 		}
 	}
@@ -664,7 +718,7 @@ func reindex(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 // columns, and the kind stays listed in reindex, so the next start tries
 // again, once peers have repaired the log; it must not keep the node from
 // starting, which repairs need.
-func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Logger) error {
+func reindexKind(ctx context.Context, db *sql.DB, d dialect, k *resource.Kind, log *slog.Logger) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -681,11 +735,11 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 		return err
 	}
 	t := k.Table()
-	insertWords, err := tx.PrepareContext(ctx, insertWordsSQL(t))
+	insertWords, err := tx.PrepareContext(ctx, insertWordsSQL(d, t))
 	if err != nil {
 		return err
 	}
-	deleteWords, err := tx.PrepareContext(ctx, deleteWordsSQL(t))
+	deleteWords, err := tx.PrepareContext(ctx, deleteWordsSQL(d, t))
 	if err != nil {
 		return err
 	}
@@ -693,7 +747,7 @@ func reindexKind(ctx context.Context, db *sql.DB, k *resource.Kind, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	insertValue, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO record_elements (list, value, record) VALUES (?, ?, ?)")
+	insertValue, err := tx.PrepareContext(ctx, insertElementSQL)
 	if err != nil {
 		return err
 	}

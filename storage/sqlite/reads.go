@@ -168,7 +168,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		// rows in order and the query stops after one page. SQLite's planner
 		// prefers the province index and sorts every row instead, even when
 		// its statistics show that index selects the whole table.
-		from += " INDEXED BY " + k.Table() + "_" + q.OrderBy[0].Field.Column
+		from += db.dialect.indexedBy(k.Table() + "_" + q.OrderBy[0].Field.Column)
 	}
 	// The page's rows are found first, by the filter and order alone, and
 	// only they join their states: a sort of every match (a prefix, a

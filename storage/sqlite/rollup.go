@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -157,7 +159,7 @@ var rollups = func() map[*resource.Kind][]*rollup {
 				cols = append(cols, f.Column)
 			}
 			r.keys = append(r.keys, currencies...)
-			r.table = "rollup_" + strings.Join(cols, "_")
+			r.table = rollupTable(cols)
 			for _, f := range r.keys {
 				at, ok := column[f.Column]
 				if f.Repeated {
@@ -253,6 +255,23 @@ func (r *rollup) keyExpr(f filter.Field, row string) string {
 	return c
 }
 
+// maxIdentifier is the longest name PostgreSQL keeps whole (NAMEDATALEN
+// - 1); it cuts longer ones, and two rollups whose names share their
+// first 63 bytes would be one table.
+const maxIdentifier = 63
+
+// rollupTable names the rollup of a kind's table by the columns it groups
+// by: in full when that fits in maxIdentifier, else cut, with a hash of the
+// whole name that keeps it unique.
+func rollupTable(cols []string) string {
+	name := "rollup_" + strings.Join(cols, "_")
+	if len(name) <= maxIdentifier {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:maxIdentifier-9] + "_" + hex.EncodeToString(sum[:4])
+}
+
 func (r *rollup) keyColumns() []string {
 	cols := []string{"province"}
 	for _, f := range r.keys {
@@ -263,22 +282,22 @@ func (r *rollup) keyColumns() []string {
 
 // ddl returns the statement that creates the rollup; the text is also the
 // rollup's definition, so any change to it rebuilds it.
-func (r *rollup) ddl() []string {
+func (r *rollup) ddl(d dialect) []string {
 	keys := r.keyColumns()
 	var cols []string
 	for i, f := range r.keys {
-		typ := "INTEGER"
+		typ := d.integer()
 		if f.Type == filter.String {
-			typ = "TEXT"
+			typ = d.text()
 		}
 		cols = append(cols, keys[i+1]+" "+typ+" NOT NULL")
 	}
 	for _, f := range r.sums {
 		hi, lo := sumColumns(f)
-		cols = append(cols, hi+" INTEGER NOT NULL", lo+" INTEGER NOT NULL")
+		cols = append(cols, hi+" "+d.integer()+" NOT NULL", lo+" "+d.integer()+" NOT NULL")
 	}
-	return []string{"CREATE TABLE " + r.table + " (province TEXT NOT NULL, " + strings.Join(cols, ", ") + ", n INTEGER NOT NULL, " +
-		"PRIMARY KEY (" + strings.Join(keys, ", ") + ")) WITHOUT ROWID"}
+	return []string{"CREATE TABLE " + r.table + " (province " + d.text() + " NOT NULL, " + strings.Join(cols, ", ") + ", n " + d.integer() + " NOT NULL, " +
+		"PRIMARY KEY (" + strings.Join(keys, ", ") + "))" + d.withoutRowid()}
 }
 
 // upsertSQL adds a group's net change (its keys, n and the halves of its
@@ -286,11 +305,13 @@ func (r *rollup) ddl() []string {
 func (r *rollup) upsertSQL() string {
 	keys := r.keyColumns()
 	all := append(append([]string(nil), keys...), "n")
-	updates := []string{"n = n + excluded.n"}
+	// The stored values named by table: in PostgreSQL a bare name is
+	// ambiguous between them and excluded's.
+	updates := []string{"n = " + r.table + ".n + excluded.n"}
 	for _, f := range r.sums {
 		hi, lo := sumColumns(f)
 		all = append(all, hi, lo)
-		updates = append(updates, hi+" = "+hi+" + excluded."+hi, lo+" = "+lo+" + excluded."+lo)
+		updates = append(updates, hi+" = "+r.table+"."+hi+" + excluded."+hi, lo+" = "+r.table+"."+lo+" + excluded."+lo)
 	}
 	return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") VALUES (" + placeholders(len(all)) + ")" +
 		" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(updates, ", ")
@@ -477,7 +498,7 @@ func (r *rollup) recount() string {
 // ensureRollups makes the database's rollups those of this binary: it
 // builds (and fills) any that is new or whose definition changed, and drops
 // those no longer defined, in one transaction.
-func ensureRollups(ctx context.Context, db *sql.DB) error {
+func ensureRollups(ctx context.Context, db *sql.DB, d dialect) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -502,14 +523,14 @@ func ensureRollups(ctx context.Context, db *sql.DB) error {
 	}
 	for _, k := range resource.Kinds() {
 		for _, r := range rollups[k] {
-			ddl := r.ddl()
+			ddl := r.ddl(d)
 			def := strings.Join(ddl, ";\n")
 			old, ok := stored[r.table]
 			delete(stored, r.table)
 			if ok && old == def {
 				continue
 			}
-			if err := dropRollup(ctx, tx, r.table); err != nil {
+			if err := dropRollup(ctx, tx, d, r.table); err != nil {
 				return err
 			}
 			for _, s := range append(ddl, r.backfill()) {
@@ -517,13 +538,13 @@ func ensureRollups(ctx context.Context, db *sql.DB) error {
 					return fmt.Errorf("rollup %s: %w", r.table, err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO rollups (name, definition) VALUES (?, ?)", r.table, def); err != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO rollups (name, definition) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET definition = excluded.definition", r.table, def); err != nil {
 				return err
 			}
 		}
 	}
 	for name := range stored {
-		if err := dropRollup(ctx, tx, name); err != nil {
+		if err := dropRollup(ctx, tx, d, name); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM rollups WHERE name = ?", name); err != nil {
@@ -533,19 +554,18 @@ func ensureRollups(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-func dropRollup(ctx context.Context, tx *sql.Tx, table string) error {
+func dropRollup(ctx context.Context, tx *sql.Tx, d dialect, table string) error {
 	// Names come from rollupDims (or the rollups table, which only ever
-	// holds those), never from a request. The triggers are those of
+	// holds those), never from a request. The triggers are those of SQLite
 	// databases written before issue 11, which kept rollups with them.
-	for _, s := range []string{
-		"DROP TRIGGER IF EXISTS " + table + "_insert",
-		"DROP TRIGGER IF EXISTS " + table + "_delete",
-		"DROP TRIGGER IF EXISTS " + table + "_update",
-		"DROP TRIGGER IF EXISTS " + table + "_values_insert",
-		"DROP TRIGGER IF EXISTS " + table + "_values_delete",
-		"DROP TRIGGER IF EXISTS " + table + "_values_update",
-		"DROP TABLE IF EXISTS " + table,
-	} {
+	drops := []string{"DROP TABLE IF EXISTS " + table}
+	if !d.postgres {
+		for _, t := range []string{"insert", "delete", "update", "values_insert", "values_delete", "values_update"} {
+			drops = append(drops, "DROP TRIGGER IF EXISTS "+table+"_"+t)
+		}
+		drops = append(drops[1:], drops[0])
+	}
+	for _, s := range drops {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("drop rollup %s: %w", table, err)
 		}
@@ -632,7 +652,7 @@ func (r *rollup) mismatches(ctx context.Context, q querier) ([]RollupMismatch, e
 	}
 	stored := "SELECT " + strings.Join(cols, ", ") + " FROM " + r.table + " WHERE NOT (" + strings.Join(empty, " AND ") + ")"
 	recount := r.recount()
-	rows, err := q.QueryContext(ctx, "SELECT 0, * FROM ("+stored+" EXCEPT "+recount+") UNION ALL SELECT 1, * FROM ("+recount+" EXCEPT "+stored+")")
+	rows, err := q.QueryContext(ctx, "SELECT 0, * FROM ("+stored+" EXCEPT "+recount+") AS missing UNION ALL SELECT 1, * FROM ("+recount+" EXCEPT "+stored+") AS extra")
 	if err != nil {
 		return nil, err
 	}

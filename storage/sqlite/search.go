@@ -105,13 +105,14 @@ func (db *DB) execWords(tx *sql.Tx, stmt *sql.Stmt, id int64, text string) error
 	return nil
 }
 
-// The statements of execWords, on a kind's table t.
-func insertWordsSQL(t string) string {
-	return "INSERT OR IGNORE INTO " + t + "_words (record, word) SELECT ?1, value FROM json_each(?2)"
+// The statements of execWords, on a kind's table t. (WHERE true: SQLite
+// would read the ON of an upsert after a bare FROM as a join's.)
+func insertWordsSQL(d dialect, t string) string {
+	return "INSERT INTO " + t + "_words (record, word) SELECT CAST(?1 AS BIGINT), value FROM " + d.jsonStrings("?2") + " WHERE true ON CONFLICT DO NOTHING"
 }
 
-func deleteWordsSQL(t string) string {
-	return "DELETE FROM " + t + "_words WHERE record = ?1 AND word IN (SELECT value FROM json_each(?2))"
+func deleteWordsSQL(d dialect, t string) string {
+	return "DELETE FROM " + t + "_words WHERE record = ?1 AND word IN (SELECT value FROM " + d.jsonStrings("?2") + ")"
 }
 
 // takeAllWords unindexes the words of every row of kind k of province: by
@@ -178,7 +179,7 @@ func (db *DB) searchWhere(ctx context.Context, k *resource.Kind, text string) (s
 			cond, wargs = "word >= ? AND word < ?", []any{w, w + "\xff"}
 		}
 		var n int
-		err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT ?)", append(wargs, searchDense)...).Scan(&n)
+		err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT ?) AS found", append(wargs, searchDense)...).Scan(&n)
 		if err != nil {
 			return "", nil, fmt.Errorf("search %s: %w", k.Collection, err)
 		}

@@ -58,8 +58,8 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		// By the index on the answers' reference, named: with statistics
 		// gathered while the answers were few, SQLite prefers their
 		// delete_time index and reads every live answer per record.
-		where = append(where, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %[1]s a INDEXED BY %[1]s_%[2]s WHERE a.%[2]s = %[3]s.name AND a.province = ? AND a.delete_time = 0)",
-			u.Kind.Table(), u.Field.Column, table))
+		where = append(where, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %[1]s a%[4]s WHERE a.%[2]s = %[3]s.name AND a.province = ? AND a.delete_time = 0)",
+			u.Kind.Table(), u.Field.Column, table, db.dialect.indexedBy(u.Kind.Table()+"_"+u.Field.Column)))
 		args = append(args, u.Province)
 	}
 	var (
@@ -82,7 +82,7 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 			joinArg = []any{filter.ListID(k.Collection, d.Field.Path)}
 			keys = append(keys, "rv.value")
 		default:
-			expr, a, err := bucketExpr("s."+d.Field.Column, d.Field.Type, d.Bucket, q.Now.UnixNano())
+			expr, a, err := bucketExpr(db.dialect, "s."+d.Field.Column, d.Field.Type, d.Bucket, q.Now.UnixNano())
 			if err != nil {
 				return nil, err
 			}
@@ -207,7 +207,7 @@ func summaryErr(k *resource.Kind, err error) error {
 }
 
 // bucketExpr is the SQL of a dimension over column c.
-func bucketExpr(c string, t filter.Type, bucket string, now int64) (string, []any, error) {
+func bucketExpr(d dialect, c string, t filter.Type, bucket string, now int64) (string, []any, error) {
 	if bucket == "" {
 		return c, nil, nil
 	}
@@ -221,7 +221,7 @@ func bucketExpr(c string, t filter.Type, bucket string, now int64) (string, []an
 			return fmt.Sprintf("CASE WHEN %[1]s = 0 THEN -1 WHEN ? - %[1]s <= 7*%[2]d THEN 0 WHEN ? - %[1]s <= 30*%[2]d THEN 1 "+
 				"WHEN ? - %[1]s <= 90*%[2]d THEN 2 WHEN ? - %[1]s <= 365*%[2]d THEN 3 ELSE 4 END", c, day), []any{now, now, now, now}, nil
 		}
-		ymd = fmt.Sprintf("CASE WHEN %[1]s = 0 THEN 0 ELSE CAST(strftime('%%Y%%m%%d', %[1]s / 1000000000, 'unixepoch') AS INTEGER) END", c)
+		ymd = fmt.Sprintf("CASE WHEN %[1]s = 0 THEN 0 ELSE %[2]s END", c, d.ymdOfNanos(c))
 	default:
 		return "", nil, fmt.Errorf("summary: only dates and timestamps can be bucketed")
 	}

@@ -276,7 +276,8 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 		if unopened {
 			state = "unopened"
 		}
-		_, err := tx.Exec("INSERT OR REPLACE INTO unapplied (origin, seq, state, reason) VALUES (?, ?, ?, ?)", e.Origin, e.Seq, state, r.Reason)
+		_, err := tx.Exec("INSERT INTO unapplied (origin, seq, state, reason) VALUES (?, ?, ?, ?)"+
+			" ON CONFLICT (origin, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason", e.Origin, e.Seq, state, r.Reason)
 		return r, opened, err
 	}
 	name, data, withdrawn := e.Name, e.Data, false
@@ -385,7 +386,7 @@ func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) er
 		}
 	}
 	db.anyWithdrawn = true
-	_, err = tx.Exec("INSERT OR REPLACE INTO withdrawn (name, seq) VALUES (?, ?)", name, seq)
+	_, err = tx.Exec("INSERT INTO withdrawn (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq", name, seq)
 	return err
 }
 

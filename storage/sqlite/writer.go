@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/ecdh"
 	"database/sql"
@@ -107,6 +106,10 @@ func (db *DB) runWriter() {
 	for {
 		select {
 		case <-optimize.C:
+			// PostgreSQL's autovacuum keeps its statistics.
+			if db.dialect.postgres {
+				continue
+			}
 			if _, err := db.writer.Exec("PRAGMA optimize"); err != nil {
 				db.log.Warn("optimize", "err", err)
 			}
@@ -469,15 +472,12 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 	province := provinceOf(name)
 	text := searchText(k, m)
 	if !exists {
-		res, err := db.bound(tx, st.insert).Exec(append([]any{name, province, seq, data, text}, cols...)...)
+		err := db.bound(tx, st.insert).QueryRow(append([]any{name, province, seq, data, text}, cols...)...).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errRowExists
+		}
 		if err != nil {
 			return fmt.Errorf("insert %s: %w", name, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return cmp.Or(err, errRowExists)
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
 		}
 	} else {
 		if err := db.takeRow(tx, k, st, id, false); err != nil {
@@ -729,19 +729,21 @@ func (db *DB) prepareAll() error {
 		insertChange:  prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
 		insertChanges: prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"+
 			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", entriesPerInsert-1)),
-		upsertAuditHead:  prepare(db.writer, "INSERT OR REPLACE INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)"),
-		countSealed:      prepare(db.writer, "INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = entries + 1"),
-		selectWithdrawn:  prepare(db.writer, "SELECT seq FROM withdrawn WHERE name = ?"),
-		countOpened:      prepare(db.writer, "INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = entries + excluded.entries"),
-		insertCheckpoint: prepare(db.writer, "INSERT OR REPLACE INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"),
-		deleteValues:     prepare(db.writer, "DELETE FROM record_elements WHERE list = ? AND record = ?"),
-		insertValue:      prepare(db.writer, "INSERT OR IGNORE INTO record_elements (list, value, record) VALUES (?, ?, ?)"),
-		insertAudit:      prepare(db.writer, insertAuditSQL),
-		insertAuditName:  prepare(db.writer, "INSERT OR IGNORE INTO audit_names (name, seq) VALUES (?, ?)"),
-		selectValues:     prepare(db.writer, "SELECT value FROM record_elements WHERE list = ? AND record = ?"),
-		savepoint:        prepare(db.writer, "SAVEPOINT write"),
-		rollbackTo:       prepare(db.writer, "ROLLBACK TO write"),
-		release:          prepare(db.writer, "RELEASE write"),
+		upsertAuditHead: prepare(db.writer, "INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)"+
+			" ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature"),
+		countSealed:     prepare(db.writer, "INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = sealed_counts.entries + 1"),
+		selectWithdrawn: prepare(db.writer, "SELECT seq FROM withdrawn WHERE name = ?"),
+		countOpened:     prepare(db.writer, "INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = opened_counts.entries + excluded.entries"),
+		insertCheckpoint: prepare(db.writer, "INSERT INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"+
+			" ON CONFLICT (origin, seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature"),
+		deleteValues:    prepare(db.writer, "DELETE FROM record_elements WHERE list = ? AND record = ?"),
+		insertValue:     prepare(db.writer, insertElementSQL),
+		insertAudit:     prepare(db.writer, insertAuditSQL),
+		insertAuditName: prepare(db.writer, "INSERT INTO audit_names (name, seq) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+		selectValues:    prepare(db.writer, "SELECT value FROM record_elements WHERE list = ? AND record = ?"),
+		savepoint:       prepare(db.writer, "SAVEPOINT write"),
+		rollbackTo:      prepare(db.writer, "ROLLBACK TO write"),
+		release:         prepare(db.writer, "RELEASE write"),
 	}
 	for _, k := range resource.Kinds() {
 		for _, r := range rollups[k] {
@@ -783,13 +785,13 @@ func (db *DB) prepareAll() error {
 		t := k.Table()
 		st.selectForWrite = prepare(db.writer, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
-		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, search_text, %s) VALUES (?, ?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING",
+		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, search_text, %s) VALUES (?, ?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING RETURNING id",
 			t, strings.Join(cols, ", "), placeholders(len(cols))))
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, search_text = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
 		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s, search_text FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
 		st.deleteRow = prepare(db.writer, "DELETE FROM "+t+" WHERE id = ?")
-		st.insertWords = prepare(db.writer, insertWordsSQL(t))
-		st.deleteWords = prepare(db.writer, deleteWordsSQL(t))
+		st.insertWords = prepare(db.writer, insertWordsSQL(db.dialect, t))
+		st.deleteWords = prepare(db.writer, deleteWordsSQL(db.dialect, t))
 		st.get = prepare(db.reader, "SELECT "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		db.stmts[k] = st
 	}

@@ -1,0 +1,187 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// The schema of a store on PostgreSQL: postgres/NNNN_*.sql, where NNNN is
+// the SQLite migration (migrations/NNNN_*.sql) whose schema the file
+// reaches. The first file makes the whole schema of its version at once; a
+// later SQLite migration needs its PostgreSQL counterpart, or a store on
+// PostgreSQL refuses to open (migratePostgres).
+//
+//go:embed postgres/*.sql
+var postgresMigrations embed.FS
+
+// IsPostgres reports whether store names a PostgreSQL database (a
+// postgres:// or postgresql:// URL) rather than a SQLite file.
+func IsPostgres(store string) bool {
+	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
+}
+
+// writerLock is the key of the session-level advisory lock a node's writer
+// holds on its database: one node, one writer, as SQLite's file lock
+// ensures for a file. A second node started on the same database fails to
+// open instead of forking the log.
+const writerLock = 0x70726f766578 // "provex"
+
+// openPostgres opens the writer's connection and the read pool of the
+// database at url.
+func openPostgres(ctx context.Context, url string, readers int) (writer, reader *sql.DB, err error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the whole URL, password included.
+		return nil, nil, fmt.Errorf("the store's PostgreSQL URL does not parse (postgres://user:password@host:port/database?sslmode=...)")
+	}
+	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+		var locked bool
+		if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(writerLock)).Scan(&locked); err != nil {
+			return err
+		}
+		if !locked {
+			return fmt.Errorf("another provex node is writing to database %q (it holds the writer's advisory lock): one database, one node", c.Config().Database)
+		}
+		return nil
+	}))})
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, nil, fmt.Errorf("connect to PostgreSQL at %s:%d database %q: %w", cfg.Host, cfg.Port, cfg.Database, err)
+	}
+	rcfg := cfg.Copy()
+	if rcfg.RuntimeParams == nil {
+		rcfg.RuntimeParams = map[string]string{}
+	}
+	// Reads, as on SQLite's query_only connections, can never write.
+	rcfg.RuntimeParams["default_transaction_read_only"] = "on"
+	reader = sql.OpenDB(rebindConnector{stdlib.GetConnector(*rcfg)})
+	reader.SetMaxOpenConns(readers)
+	reader.SetMaxIdleConns(readers)
+	return writer, reader, nil
+}
+
+// migratePostgres brings the database's schema to this binary's version,
+// each file in its own transaction (PostgreSQL's DDL is transactional).
+// The version is in schema_version, SQLite's user_version.
+func migratePostgres(ctx context.Context, db *sql.DB, sqliteMigrations int) error {
+	names, err := fs.Glob(postgresMigrations, "postgres/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	versions := make([]int, len(names))
+	for i, name := range names {
+		base := strings.TrimPrefix(name, "postgres/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil || (i > 0 && v != versions[i-1]+1) {
+			return fmt.Errorf("PostgreSQL migration %s: its number must follow the one before it", name)
+		}
+		versions[i] = v
+	}
+	latest := versions[len(versions)-1]
+	if latest != sqliteMigrations {
+		return fmt.Errorf("this binary's PostgreSQL schema is at version %d and its SQLite schema at %d: every SQLite migration needs its PostgreSQL counterpart in storage/sqlite/postgres", latest, sqliteMigrations)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"); err != nil {
+		return err
+	}
+	version := 0
+	switch err := db.QueryRowContext(ctx, "SELECT version FROM schema_version").Scan(&version); {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := db.ExecContext(ctx, "INSERT INTO schema_version (version) VALUES (0)"); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	if version > latest {
+		return fmt.Errorf("database is at schema version %d, newer than this binary's %d", version, latest)
+	}
+	for i, name := range names {
+		// The first file makes the schema of its version from nothing (a
+		// database is never between 0 and it); each after it goes one up.
+		if versions[i] <= version {
+			continue
+		}
+		body, err := postgresMigrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", versions[i]); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		version = versions[i]
+	}
+	return nil
+}
+
+// rebindConnector gives connections whose queries are rewritten from
+// SQLite's parameters to PostgreSQL's (rebind) before pgx sees them, so
+// the store's SQL is written once.
+type rebindConnector struct{ driver.Connector }
+
+func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rebindConn{conn.(*stdlib.Conn)}, nil
+}
+
+// rebindConn is pgx's connection with its queries rebound; every other
+// method (transactions, value checks, session resets) is pgx's own.
+type rebindConn struct{ *stdlib.Conn }
+
+func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
+	return c.Conn.Prepare(rebind(query))
+}
+
+func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.PrepareContext(ctx, rebind(query))
+}
+
+func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.ExecContext(ctx, rebind(query), args)
+}
+
+func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.QueryContext(ctx, rebind(query), args)
+}
+
+// CheckNamedValue passes every value to pgx as it is, but booleans, which
+// the store keeps in integer columns (0 or 1) as SQLite does.
+func (c rebindConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if b, ok := nv.Value.(bool); ok {
+		nv.Value = int64(0)
+		if b {
+			nv.Value = int64(1)
+		}
+	}
+	return c.Conn.CheckNamedValue(nv)
+}
