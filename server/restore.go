@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -99,7 +98,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		}
 		return store.SaveManifest(ctx, m)
 	})
-	store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
+	store, err = sqlite.Open(ctx, cfg.storeLocation(), cfg.Member, sqlite.Options{
 		Logger: cfg.Logger, Key: signingKey, Sealer: sealer, Directory: live, Restore: true,
 	})
 	if err != nil {

@@ -68,6 +68,11 @@ type Config struct {
 	// DataDir holds the node's database (provex.db). It is made owner-only
 	// (0700), as are the database's files (0600).
 	DataDir string
+	// Store, when set, is a PostgreSQL URL (postgres://...) of the database
+	// that holds the node's store instead of provex.db in DataDir, which
+	// still holds the node's key (issue 15: the ministry's national store
+	// on a database server).
+	Store string
 	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free one.
 	GRPCAddr string
 	HTTPAddr string
@@ -181,6 +186,15 @@ type Node struct {
 // DatabaseFile is the name of a node's database inside its data directory.
 const DatabaseFile = "provex.db"
 
+// storeLocation is where the node's store is: Store, else its database
+// file in the data directory.
+func (cfg *Config) storeLocation() string {
+	if cfg.Store != "" {
+		return cfg.Store
+	}
+	return filepath.Join(cfg.DataDir, DatabaseFile)
+}
+
 // New opens the node's store and builds its servers; Serve starts them.
 func New(ctx context.Context, cfg Config) (*Node, error) {
 	if !resource.IsMember(cfg.Member) {
@@ -191,6 +205,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.Store != "" && !sqlite.IsPostgres(cfg.Store) {
+		return nil, errors.New("the store must be a PostgreSQL URL (postgres://...), or empty for provex.db in the data directory")
 	}
 	if err := ownerfile.MkdirPrivate(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -220,7 +237,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, errors.New("peers need a federation manifest that lists them")
 		}
 	} else if cfg.Manifest.Signature != nil {
-		stored, err := sqlite.ReadSavedManifest(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+		stored, err := sqlite.ReadSavedManifest(ctx, cfg.storeLocation())
 		if err != nil {
 			return nil, err
 		}
@@ -277,7 +294,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	live := federation.NewLive(cfg.Manifest, save)
 	roots := caRoots(live)
 	metrics := newNodeMetrics()
-	store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), cfg.Member, sqlite.Options{
+	store, err = sqlite.Open(ctx, cfg.storeLocation(), cfg.Member, sqlite.Options{
 		Observe:   metrics.observeCommit,
 		Logger:    cfg.Logger,
 		Key:       signingKey,
@@ -590,7 +607,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	case n.cfg.PlaintextAPI:
 		n.log.Warn("dev mode: the API is served without TLS; use it on this machine only")
 	}
-	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "peer", n.peerAddr, "metrics", n.MetricsAddr(), "tls", n.httpTLS != nil, "data", n.cfg.DataDir, "peers", n.cfg.Peers)
+	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "peer", n.peerAddr, "metrics", n.MetricsAddr(), "tls", n.httpTLS != nil, "data", n.cfg.DataDir, "store", n.store.Dialect(), "peers", n.cfg.Peers)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() { n.sync.Run(syncCtx); close(syncDone) }()

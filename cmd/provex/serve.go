@@ -21,6 +21,7 @@ import (
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage/sqlite"
 )
 
 // serveConfig is the config file of "provex serve" (YAML or JSON); flags
@@ -30,6 +31,9 @@ type serveConfig struct {
 	GRPCAddr string `json:"grpc_addr"`
 	HTTPAddr string `json:"http_addr"`
 	DataDir  string `json:"data_dir"`
+	// Store is a PostgreSQL URL for the node's store instead of provex.db
+	// in the data directory (the ministry's node on a database server).
+	Store    string `json:"store"`
 	LogLevel string `json:"log_level"`
 	// Manifest is the federation manifest file; KeyFile the node's keys
 	// (default: node.key in the data directory, created if missing).
@@ -85,7 +89,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	member := fs.String("member", "", "this node's member id: a province slug (e.g. cao-bang) or mofa")
 	grpcAddr := fs.String("grpc-addr", cfg.GRPCAddr, "gRPC listen address")
 	httpAddr := fs.String("http-addr", cfg.HTTPAddr, "HTTP/JSON gateway listen address")
-	dataDir := fs.String("data", cfg.DataDir, "data directory (holds provex.db)")
+	dataDir := fs.String("data", cfg.DataDir, "data directory (holds provex.db and node.key)")
+	store := fs.String("store", "", "keep the store in this PostgreSQL database instead of provex.db: postgres://USER@HOST:PORT/DATABASE (password from PGPASSWORD or ~/.pgpass)")
 	logLevel := fs.String("log-level", cfg.LogLevel, "debug, info, warn or error")
 	manifest := fs.String("manifest", "", "federation manifest file (without one the node runs alone)")
 	keyFile := fs.String("key", "", "the node's key file, from provex keygen (default: node.key in the data directory)")
@@ -121,6 +126,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.HTTPAddr = *httpAddr
 		case "data":
 			cfg.DataDir = *dataDir
+		case "store":
+			cfg.Store = *store
 		case "log-level":
 			cfg.LogLevel = *logLevel
 		case "manifest":
@@ -152,12 +159,15 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	if cfg.Member == "" {
 		return &cli.UsageError{Msg: "serve: --member (or member: in the config file) is required"}
 	}
+	if cfg.Store != "" && !sqlite.IsPostgres(cfg.Store) {
+		return &cli.UsageError{Msg: "serve: --store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE); without it the store is provex.db in the data directory"}
+	}
 	logger, err := newLogger(env.Stderr, cfg.LogLevel)
 	if err != nil {
 		return &cli.UsageError{Msg: "serve: " + err.Error()}
 	}
 	sc := server.Config{
-		Member: cfg.Member, DataDir: cfg.DataDir, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
+		Member: cfg.Member, DataDir: cfg.DataDir, Store: cfg.Store, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
 		Version: version(), Logger: logger, Peers: cfg.Peers, PlaintextAPI: cfg.Dev,
 		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit),
 			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient},

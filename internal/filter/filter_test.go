@@ -234,7 +234,7 @@ func TestParseEmpty(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v; want nil, nil", src, e, err)
 		}
 	}
-	if where, args := SQL(nil, testKind); where != "1" || args != nil {
+	if where, args := SQL(nil, testKind); where != "true" || args != nil {
 		t.Errorf("SQL(nil) = %q, %v", where, args)
 	}
 }

@@ -24,7 +24,7 @@ func ListID(kind, path string) int64 {
 // condition that holds for every row.
 func SQL(e Expr, kind string) (string, []any) {
 	if e == nil {
-		return "1", nil
+		return "true", nil
 	}
 	c := compiler{kind: kind}
 	c.expr(e)

@@ -25,6 +25,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/freeport"
+	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/sampledata"
@@ -39,8 +40,9 @@ type fed struct {
 
 // startFederation runs the sample provinces and the ministry's node, each on
 // its own SQLite file, provinces syncing through the ministry, and loads the
-// sample data of every province over gRPC.
-func startFederation(t *testing.T) *fed {
+// sample data of every province over gRPC. The ministry's store is
+// ministryStore when it is set (a PostgreSQL database).
+func startFederation(t *testing.T, ministryStore string) *fed {
 	t.Helper()
 	provinces := sampledata.Provinces()
 	members := append(append([]string(nil), provinces...), resource.Ministry)
@@ -67,7 +69,11 @@ func startFederation(t *testing.T) *fed {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		store := ""
+		if id == resource.Ministry {
+			store = ministryStore
+		}
+		n, err := server.New(context.Background(), server.Config{Member: id, DataDir: t.TempDir(), Store: store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			Keys: keys[id], Manifest: m, Peers: peers, SyncInterval: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Cert: &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6}})
 		if err != nil {
@@ -163,7 +169,16 @@ func sum(g *nationalv1.Group, field, currency string) int64 {
 }
 
 func TestNationalFiguresFromTheReports(t *testing.T) {
-	f := startFederation(t)
+	nationalFigures(t, startFederation(t, ""))
+}
+
+// TestNationalFiguresOnPostgres is the same with the ministry's store on
+// PostgreSQL, syncing with provinces on SQLite (issue 15).
+func TestNationalFiguresOnPostgres(t *testing.T) {
+	nationalFigures(t, startFederation(t, pgtest.NewDatabase(t)))
+}
+
+func nationalFigures(t *testing.T, f *fed) {
 	f.waitSynced(t)
 	mofa := f.clients[resource.Ministry]
 

@@ -140,3 +140,6 @@ func rebind(query string) string {
 	}
 	return b.String()
 }
+
+// Dialect names the database the store runs on: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.String() }

@@ -595,27 +595,39 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 }
 
 // ReadSavedManifest returns the manifest saved in the node database at path
-// without opening the node: nil if there is no database yet, or it has none.
+// (a file, or a PostgreSQL URL) without opening the node: nil if there is
+// no database yet, or it has none.
 // A starting node compares it with the one its operator gave
 // (federation.Newest), as a newer one may have come through sync.
 func ReadSavedManifest(ctx context.Context, path string) (*federation.Manifest, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	conn, err := OpenConns(path, true)
-	if err != nil {
-		return nil, err
+	var conn *sql.DB
+	exists := "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'manifest'"
+	if IsPostgres(path) {
+		cfg, err := parsePostgresURL(path)
+		if err != nil {
+			return nil, err
+		}
+		conn = postgresReader(cfg)
+		exists = "SELECT to_regclass('manifest') IS NOT NULL"
+	} else {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		var err error
+		if conn, err = OpenConns(path, true); err != nil {
+			return nil, err
+		}
 	}
 	defer conn.Close()
-	var exists bool
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'manifest'").Scan(&exists); err != nil {
+	var found bool
+	if err := conn.QueryRowContext(ctx, exists).Scan(&found); err != nil {
 		return nil, fmt.Errorf("read saved manifest: %w", err)
 	}
-	if !exists {
+	if !found {
 		return nil, nil
 	}
 	var data []byte
-	err = conn.QueryRowContext(ctx, "SELECT data FROM manifest").Scan(&data)
+	err := conn.QueryRowContext(ctx, "SELECT data FROM manifest").Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

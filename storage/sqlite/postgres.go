@@ -40,10 +40,9 @@ const writerLock = 0x70726f766578 // "provex"
 // openPostgres opens the writer's connection and the read pool of the
 // database at url.
 func openPostgres(ctx context.Context, url string, readers int) (writer, reader *sql.DB, err error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := parsePostgresURL(url)
 	if err != nil {
-		// pgx's message may quote the whole URL, password included.
-		return nil, nil, fmt.Errorf("the store's PostgreSQL URL does not parse (postgres://user:password@host:port/database?sslmode=...)")
+		return nil, nil, err
 	}
 	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		var locked bool
@@ -62,16 +61,31 @@ func openPostgres(ctx context.Context, url string, readers int) (writer, reader 
 		writer.Close()
 		return nil, nil, fmt.Errorf("connect to PostgreSQL at %s:%d database %q: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
+	reader = postgresReader(cfg)
+	reader.SetMaxOpenConns(readers)
+	reader.SetMaxIdleConns(readers)
+	return writer, reader, nil
+}
+
+// postgresReader is a pool of read-only sessions: reads, as on SQLite's
+// query_only connections, can never write.
+func postgresReader(cfg *pgx.ConnConfig) *sql.DB {
 	rcfg := cfg.Copy()
 	if rcfg.RuntimeParams == nil {
 		rcfg.RuntimeParams = map[string]string{}
 	}
-	// Reads, as on SQLite's query_only connections, can never write.
 	rcfg.RuntimeParams["default_transaction_read_only"] = "on"
-	reader = sql.OpenDB(rebindConnector{stdlib.GetConnector(*rcfg)})
-	reader.SetMaxOpenConns(readers)
-	reader.SetMaxIdleConns(readers)
-	return writer, reader, nil
+	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*rcfg)})
+}
+
+// parsePostgresURL parses a store's URL; its error never repeats the URL,
+// which may hold a password.
+func parsePostgresURL(url string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("the store's PostgreSQL URL does not parse (postgres://user:password@host:port/database?sslmode=...)")
+	}
+	return cfg, nil
 }
 
 // migratePostgres brings the database's schema to this binary's version,

@@ -174,9 +174,11 @@ func (db *DB) searchWhere(ctx context.Context, k *resource.Kind, text string) (s
 	for i, w := range words {
 		cond, wargs := "word = ?", []any{w}
 		if i == len(words)-1 {
-			// Any word starting with w: BINARY order puts them from w up to
-			// w followed by 0xFF, a byte UTF-8 never holds.
-			cond, wargs = "word >= ? AND word < ?", []any{w, w + "\xff"}
+			// Any word starting with w: byte order puts them from w up to w
+			// followed by U+10FFFF, the last code point (F4 8F BF BF), which
+			// folded words never hold (a bound of 0xFF, not UTF-8, is
+			// refused by PostgreSQL's text).
+			cond, wargs = "word >= ? AND word < ?", []any{w, w + "\U0010FFFF"}
 		}
 		var n int
 		err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT ?) AS found", append(wargs, searchDense)...).Scan(&n)

@@ -126,7 +126,7 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		sel = append(sel, "coalesce(sum("+hi+"), 0)", "coalesce(sum("+lo+"), 0)")
 	}
 	if len(where) == 0 {
-		where = []string{"1"}
+		where = []string{"true"}
 	}
 	query := "SELECT " + strings.Join(sel, ", ") + " FROM (SELECT * FROM " + table + " WHERE " + strings.Join(where, " AND ") + ") s" + join
 	if q.Currency != nil {
