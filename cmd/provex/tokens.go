@@ -18,20 +18,28 @@ import (
 	"github.com/provex/provex/storage/sqlite"
 )
 
-// openData opens a node's database by its data directory, for the
-// commands that manage a node from its machine (tokens, audit). The node
-// may be running: SQLite lets both at the database. member may be "" for
-// a database that exists; with it, a new node's database is made.
-func openData(ctx context.Context, dir, member string) (*sqlite.DB, error) {
-	if member != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+// openData opens a node's database by its data directory, or its
+// PostgreSQL store when store is set, for the commands that manage a node
+// from its machine (tokens, audit). The node may be running beside them
+// (Options.Beside). member may be "" for a database that exists; with it,
+// a new node's database is made.
+func openData(ctx context.Context, dir, store, member string) (*sqlite.DB, error) {
+	if store != "" {
+		if !sqlite.IsPostgres(store) {
+			return nil, &cli.UsageError{Msg: "--store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)"}
 		}
+	} else {
+		if member != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, err
+			}
+		}
+		store = filepath.Join(dir, server.DatabaseFile)
 	}
-	return sqlite.Open(ctx, filepath.Join(dir, server.DatabaseFile), member, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	return sqlite.Open(ctx, store, member, sqlite.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
 }
 
-const tokenUsage = "create --role viewer|editor|admin [--label L] [--expires 720h] [--member M] | list | revoke ID  [--data DIR]"
+const tokenUsage = "create --role viewer|editor|admin [--label L] [--expires 720h] [--member M] | list | revoke ID  [--data DIR | --store URL]"
 
 var tokenCommand = cli.Command{Name: "token", Usage: tokenUsage, Summary: "make, list or revoke a node's bearer tokens (on the node's machine)", Run: runToken}
 
@@ -50,6 +58,7 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "data", "the node's data directory")
+	store := fs.String("store", "", "the node's PostgreSQL store (postgres://...), when it runs with serve --store")
 	role := fs.String("role", "", "viewer (reads), editor (reads and writes the node's own records) or admin (also the audit trail)")
 	label := fs.String("label", "", "who or what holds the token")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
@@ -59,7 +68,7 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openData(ctx, *dataDir, *member)
+	db, err := openData(ctx, *dataDir, *store, *member)
 	if err != nil {
 		return err
 	}

@@ -90,6 +90,11 @@ type Options struct {
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
 	Committed func()
+	// Beside opens the store for a tool that runs beside the node serving
+	// on it (tokens, audit checks), which must write no change-log entry:
+	// on PostgreSQL it does not take the writer's lock, which the serving
+	// node holds. (SQLite's own locks let both at a file.)
+	Beside bool
 	// Observe, when set, is told of every transaction the writer commits:
 	// how many writes it held (the group commit's batch) and how long it
 	// took from its start to its commit, for the node's metrics. It must
@@ -225,7 +230,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	var err error
 	if d.postgres {
 		where = "the PostgreSQL store"
-		if writer, reader, err = openPostgres(ctx, path, opts.Readers); err != nil {
+		if writer, reader, err = openPostgres(ctx, path, opts.Readers, !opts.Beside); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		if err := migratePostgres(ctx, writer, len(sqliteMigrationNames())); err != nil {

@@ -38,13 +38,16 @@ func IsPostgres(store string) bool {
 const writerLock = 0x70726f766578 // "provex"
 
 // openPostgres opens the writer's connection and the read pool of the
-// database at url.
-func openPostgres(ctx context.Context, url string, readers int) (writer, reader *sql.DB, err error) {
+// database at url; the writer takes writerLock when lock is set.
+func openPostgres(ctx context.Context, url string, readers int, lock bool) (writer, reader *sql.DB, err error) {
 	cfg, err := parsePostgresURL(url)
 	if err != nil {
 		return nil, nil, err
 	}
 	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+		if !lock {
+			return nil
+		}
 		var locked bool
 		if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(writerLock)).Scan(&locked); err != nil {
 			return err
