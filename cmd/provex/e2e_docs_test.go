@@ -102,6 +102,7 @@ var docNotRun = []struct{ part, why string }{
 	{".ci/run", "development: runs CI, this test included"},
 	{"./scripts/breaking.sh", "development: compares proto/ with the previous commit in a checkout (CI runs it)"},
 	{"./scripts/deps.sh", "development: checks the checkout's go.mod files (CI runs it)"},
+	{"scripts/postgres.sh", "development: installs and starts a PostgreSQL server for the tests (CI runs it)"},
 	{"go run ./bench ", "development: a benchmark"},
 	{"scripts/release.sh", "builds a release (TestReleaseScriptBuildsAVersionedBinary runs the script)"},
 	{"tar -xzf provex-", "unpacks a release tarball (TestReleaseScriptBuildsAVersionedBinary checks its contents)"},
