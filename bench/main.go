@@ -41,7 +41,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench crud|list|search|catchup|restore|manifest|propagation|summary|views|security|sealing|soak|reads|gateway|memory [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench crud|list|search|catchup|pgcatchup|restore|manifest|propagation|summary|views|security|sealing|soak|reads|gateway|memory [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -52,6 +52,8 @@ func main() {
 		err = runList(os.Args[2:])
 	case "catchup":
 		err = runCatchUp(os.Args[2:])
+	case "pgcatchup":
+		err = runPostgresCatchUp(os.Args[2:])
 	case "restore":
 		err = runRestore(os.Args[2:])
 	case "manifest":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"flag"
 	"fmt"
@@ -34,9 +35,10 @@ func runSummary(args []string) error {
 	records := fs.Int("records", 3_500_000, "records in all, spread evenly over the 35 members")
 	dataDir := fs.String("data", "", "keep the loaded node here and reuse it (default: temporary)")
 	queries := fs.Int("queries", 20, "queries per summary")
+	store := fs.String("store", "", "the ministry's store on this PostgreSQL database (postgres://...; an empty one, loaded once, remembered by -data) instead of SQLite in -data")
 	fs.Parse(args)
 
-	conn, stop, err := ministryOver(*dataDir, *records, "national", nationalRecord)
+	conn, stop, err := ministryOver(*dataDir, *store, *records, "national", nationalRecord)
 	if err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func runSummary(args []string) error {
 		{Collection: "projects", GroupBy: []string{"province"}, CountDistinct: []string{"investor_country"}, Filter: "kind = FDI"},
 		{Collection: "agreements", GroupBy: []string{"kind"}, CountDistinct: []string{"partner_countries"}},
 	}
-	fmt.Printf("Summaries on the ministry's node over %d records of 35 members, %d queries each, concurrency 1:\n\n", *records, *queries)
+	fmt.Printf("Summaries on the ministry's node (store on %s) over %d records of 35 members, %d queries each, concurrency 1:\n\n", storeKind(*store), *records, *queries)
 	fmt.Printf("| collection | parent | group_by | sum | count_distinct | filter | groups | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, req := range cases {
 		var groups int
@@ -80,10 +82,19 @@ func runSummary(args []string) error {
 	return nil
 }
 
+// storeKind names the database of a -store flag.
+func storeKind(store string) string {
+	if store == "" {
+		return "SQLite"
+	}
+	return "PostgreSQL"
+}
+
 // ministryOver starts the ministry's node on dir's federation, loaded once
 // by loadFederation with record (dir empty: a temporary directory removed
-// by stop), and dials it with an admin token.
-func ministryOver(dir string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) (*grpc.ClientConn, func(), error) {
+// by stop), and dials it with an admin token. Its store is store when set
+// (a PostgreSQL URL), else provex.db in dir.
+func ministryOver(dir, store string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) (*grpc.ClientConn, func(), error) {
 	cleanup := func() {}
 	if dir == "" {
 		var err error
@@ -92,11 +103,11 @@ func ministryOver(dir string, records int, dataset string, record func(member st
 		}
 		cleanup = func() { os.RemoveAll(dir) }
 	}
-	if err := loadFederation(dir, records, dataset, record); err != nil {
+	if err := loadFederation(dir, store, records, dataset, record); err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, Store: store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -115,20 +126,32 @@ func ministryOver(dir string, records int, dataset string, record func(member st
 // them after syncing: the provinces' entries applied in batches exactly as
 // sync applies them, the ministry's own through local writes.
 // dataset names what record generates, so one directory keeps one dataset.
-func loadFederation(dir string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) error {
+// With store (PostgreSQL) the marker in dir remembers that store's load,
+// and the store must be empty to be loaded.
+func loadFederation(dir, store string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) error {
 	marker := filepath.Join(dir, fmt.Sprintf("%s-%d", dataset, records))
+	location := filepath.Join(dir, server.DatabaseFile)
+	if store != "" {
+		marker += "-postgres"
+		location = store
+	}
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
-	os.RemoveAll(filepath.Join(dir, server.DatabaseFile))
+	if store == "" {
+		os.RemoveAll(location)
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, server.DatabaseFile), resource.Ministry, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	db, err := sqlite.Open(ctx, location, resource.Ministry, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if origins, err := db.Origins(ctx); err != nil || len(origins) > 0 {
+		return cmp.Or(err, fmt.Errorf("the store holds %d origins' logs but %s does not say it was loaded: give an empty database", len(origins), marker))
+	}
 	provinces := resource.Provinces()
 	perMember := records / (len(provinces) + 1)
 	start := time.Now()

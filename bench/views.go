@@ -29,9 +29,10 @@ func runViews(args []string) error {
 	queries := fs.Int("queries", 20, "queries per view")
 	only := fs.String("only", "", "time only the views whose name contains this")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the queries here")
+	store := fs.String("store", "", "the ministry's store on this PostgreSQL database (postgres://...; an empty one, loaded once, remembered by -data) instead of SQLite in -data")
 	fs.Parse(args)
 
-	conn, stop, err := ministryOver(*dataDir, *records, "workflow", workflowRecord)
+	conn, stop, err := ministryOver(*dataDir, *store, *records, "workflow", workflowRecord)
 	if err != nil {
 		return err
 	}
