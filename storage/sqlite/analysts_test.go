@@ -185,6 +185,21 @@ func TestNationalViews(t *testing.T) {
 			t.Errorf("an analyst reading public.%s: %v, want permission denied (42501)", table, err)
 		}
 	}
+	// The examples of docs/POSTGRES.md.
+	for _, q := range []string{
+		`SELECT investor_country, registered_capital_currency_code AS currency, count(*) AS projects, sum(registered_capital_units) AS capital
+		 FROM national.projects WHERE kind = 'KIND_FDI' AND approved_date_ymd >= 20250000
+		 GROUP BY investor_country, registered_capital_currency_code ORDER BY capital DESC`,
+		`SELECT country, count(*) FROM national.agreements, unnest(partner_countries) AS country
+		 WHERE state = 'STATE_IN_FORCE' GROUP BY country ORDER BY 2 DESC`,
+	} {
+		rows, err := reader.Query(q)
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		rows.Close()
+	}
 	if _, err := reader.Exec("DELETE FROM national.projects"); err == nil {
 		t.Error("an analyst deleted through a view")
 	}
