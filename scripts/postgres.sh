@@ -7,7 +7,7 @@
 #
 # The tests make (and drop) one database per test on that server as the
 # role `provex`, which this script creates with the right to make
-# databases. Without PROVEX_TEST_POSTGRES the PostgreSQL tests are skipped;
+# databases and roles. Without PROVEX_TEST_POSTGRES the PostgreSQL tests are skipped;
 # with PROVEX_REQUIRE_POSTGRES=1 (as .ci/run sets) they fail instead.
 set -euo pipefail
 log() { echo "$*" >&2; }
@@ -29,7 +29,12 @@ fi
 port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3}')
 psql_admin() { $SUDO runuser -u postgres -- psql -p "$port" -v ON_ERROR_STOP=1 -qtA "$@"; }
 if [[ -z $(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'provex'") ]]; then
-  psql_admin -c "CREATE ROLE provex LOGIN CREATEDB PASSWORD 'provex'" >&2
+  psql_admin -c "CREATE ROLE provex LOGIN CREATEDB CREATEROLE PASSWORD 'provex'" >&2
+fi
+# The analysts' tests make (and drop) roles; servers set up before them
+# gave provex no such right.
+if [[ -z $(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'provex' AND rolcreaterole") ]]; then
+  psql_admin -c "ALTER ROLE provex CREATEROLE" >&2
 fi
 log "PostgreSQL $version is running on port $port"
 echo "export PROVEX_TEST_POSTGRES='postgres://provex:provex@localhost:$port/postgres?sslmode=disable'"

@@ -268,6 +268,12 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		closeAll()
 		return nil, fmt.Errorf("build rollups in %s: %w", where, err)
 	}
+	if d.postgres {
+		if err := ensureNational(ctx, writer); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("make the national views in %s: %w", where, err)
+		}
+	}
 	if !d.postgres {
 		if reader, err = openSQLiteFinish(ctx, writer, path, opts.Readers); err != nil {
 			writer.Close()

@@ -142,6 +142,12 @@ func migratePostgres(ctx context.Context, db *sql.DB, sqliteMigrations int) erro
 		if err != nil {
 			return err
 		}
+		// The national views depend on the columns a migration may change;
+		// ensureNational makes them again after it.
+		if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+nationalSchema+" CASCADE"); err != nil {
+			tx.Rollback()
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("%s: %w", name, err)

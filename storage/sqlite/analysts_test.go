@@ -1,0 +1,326 @@
+package sqlite_test
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/provex/provex/changelog"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlite"
+)
+
+// analyst makes a login role in the group provex_analysts (and the group,
+// if the server has none yet) and returns a function that connects as it
+// to a database made after this call. Roles are the server's, not the database's: both go when t ends,
+// after the databases made before this call (t.Cleanup runs last in,
+// first out), whose grants would keep the group from being dropped.
+func analyst(t *testing.T) (connect func(dbURL string) *sql.DB) {
+	t.Helper()
+	pgtest.Skip(t)
+	admin, err := sql.Open("pgx", os.Getenv(pgtest.Env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	login := "provex_analyst_" + hex.EncodeToString(b[:])
+	var exists bool
+	if err := admin.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'provex_analysts')").Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		if _, err := admin.Exec("CREATE ROLE provex_analysts NOLOGIN"); err != nil {
+			t.Fatalf("make the group role (the test's role needs CREATEROLE: run scripts/postgres.sh): %v", err)
+		}
+	}
+	// A name of our own making; CREATE ROLE takes no parameters.
+	if _, err := admin.Exec("CREATE ROLE " + login + " LOGIN PASSWORD 'analyst' IN ROLE provex_analysts"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP ROLE " + login); err != nil {
+			t.Errorf("drop role %s: %v", login, err)
+		}
+		if !exists {
+			// Another test's database on this server may hold grants to
+			// the group at this moment; the group is then left to it.
+			if _, err := admin.Exec("DROP ROLE provex_analysts"); err != nil {
+				t.Logf("the group role provex_analysts stays: %v", err)
+			}
+		}
+	})
+	return func(dbURL string) *sql.DB {
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(login, "analyst")
+		c, err := sql.Open("pgx", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Closed before the database goes: the test's role may not end
+		// the analyst's sessions, which DROP DATABASE ... FORCE would.
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+}
+
+func putProject(t *testing.T, db *sqlite.DB, p *investmentv1.Project) {
+	t.Helper()
+	if _, err := db.Write(context.Background(), storage.Write{Kind: resource.Projects, Name: p.GetName(),
+		Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
+			p := proto.Clone(p).(*investmentv1.Project)
+			p.CreateTime, p.UpdateTime = timestamppb.New(st.Time), timestamppb.New(st.Time)
+			return p, nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// projectRow is a row of national.projects, its values as text.
+type projectRow struct {
+	name, province, kind, state, sector, country, approved, approvedYMD, completed, completedYMD, capital, currency, organizations string
+	created                                                                                                                        bool
+}
+
+func nationalProjects(t *testing.T, db *sql.DB) []projectRow {
+	t.Helper()
+	rows, err := db.Query(`SELECT name, province, kind, state, sector, investor_country,
+		COALESCE(CAST(approved_date AS TEXT), 'NULL'), CAST(approved_date_ymd AS TEXT),
+		COALESCE(CAST(completed_date AS TEXT), 'NULL'), CAST(completed_date_ymd AS TEXT),
+		CAST(registered_capital_units AS TEXT), registered_capital_currency_code,
+		CAST(organizations AS TEXT), create_time > now() - INTERVAL '1 hour'
+		FROM national.projects ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []projectRow
+	for rows.Next() {
+		var r projectRow
+		if err := rows.Scan(&r.name, &r.province, &r.kind, &r.state, &r.sector, &r.country, &r.approved, &r.approvedYMD,
+			&r.completed, &r.completedYMD, &r.capital, &r.currency, &r.organizations, &r.created); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestNationalViews: a store on PostgreSQL shows its live records in
+// national.projects, enums by name, whole dates as dates and partial ones
+// only as yyyymmdd, repeated fields as arrays; a member of provex_analysts
+// reads the views, and nothing of the tables in public.
+func TestNationalViews(t *testing.T) {
+	ctx := context.Background()
+	connect := analyst(t)
+	dbURL := pgtest.NewDatabase(t)
+	_, key, _ := ed25519.GenerateKey(nil)
+	store, err := sqlite.Open(ctx, dbURL, "cao-bang", sqlite.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	name := func(id string) string { return "provinces/cao-bang/projects/" + id }
+	fdi := &investmentv1.Project{Name: name("fdi"), DisplayName: "Factory", Kind: investmentv1.Project_KIND_FDI,
+		State: investmentv1.Project_STATE_APPROVED, Sector: investmentv1.Sector_SECTOR_MANUFACTURING, Investor: "Foxconn", InvestorCountry: "TW",
+		ApprovedDate:      &typev1.Date{Year: 2024, Month: 3, Day: 15},
+		CompletedDate:     &typev1.Date{Year: 2026}, // known only to its year
+		RegisteredCapital: &typev1.Money{CurrencyCode: "USD", Units: 250000000},
+		Organizations:     []string{"provinces/mofa/organizations/b", "provinces/mofa/organizations/a"}}
+	putProject(t, store, fdi)
+	gone := &investmentv1.Project{Name: name("gone"), DisplayName: "Withdrawn", Kind: investmentv1.Project_KIND_ODA}
+	putProject(t, store, gone)
+	gone.DeleteTime = timestamppb.Now()
+	putProject(t, store, gone)
+
+	reader := connect(dbURL)
+	want := projectRow{name: fdi.Name, province: "cao-bang", kind: "KIND_FDI", state: "STATE_APPROVED", sector: "SECTOR_MANUFACTURING",
+		country: "TW", approved: "2024-03-15", approvedYMD: "20240315", completed: "NULL", completedYMD: "20260000",
+		capital: "250000000", currency: "USD", organizations: "{provinces/mofa/organizations/a,provinces/mofa/organizations/b}", created: true}
+	if got := nationalProjects(t, reader); !slices.Equal(got, []projectRow{want}) {
+		t.Errorf("national.projects as an analyst:\n got %+v\nwant %+v", got, []projectRow{want})
+	}
+
+	fdi.State = investmentv1.Project_STATE_IMPLEMENTING
+	putProject(t, store, fdi)
+	want.state = "STATE_IMPLEMENTING"
+	if got := nationalProjects(t, reader); !slices.Equal(got, []projectRow{want}) {
+		t.Errorf("after an update:\n got %+v\nwant %+v", got, []projectRow{want})
+	}
+
+	// Every kind has its view, readable by the analyst.
+	for _, k := range resource.Kinds() {
+		var n int
+		if err := reader.QueryRow("SELECT count(*) FROM national." + k.Table()).Scan(&n); err != nil {
+			t.Errorf("national.%s: %v", k.Table(), err)
+		}
+	}
+	for _, table := range []string{"changes", "tokens", "audit", "manifest", "projects", "record_elements", "rollups"} {
+		_, err := reader.Exec("SELECT * FROM public." + table + " LIMIT 1")
+		if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "42501" {
+			t.Errorf("an analyst reading public.%s: %v, want permission denied (42501)", table, err)
+		}
+	}
+	// The examples of docs/POSTGRES.md.
+	for _, q := range []string{
+		`SELECT investor_country, registered_capital_currency_code AS currency, count(*) AS projects, sum(registered_capital_units) AS capital
+		 FROM national.projects WHERE kind = 'KIND_FDI' AND approved_date_ymd >= 20250000
+		 GROUP BY investor_country, registered_capital_currency_code ORDER BY capital DESC`,
+		`SELECT country, count(*) FROM national.agreements, unnest(partner_countries) AS country
+		 WHERE state = 'STATE_IN_FORCE' GROUP BY country ORDER BY 2 DESC`,
+	} {
+		rows, err := reader.Query(q)
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		rows.Close()
+	}
+	if _, err := reader.Exec("DELETE FROM national.projects"); err == nil {
+		t.Error("an analyst deleted through a view")
+	}
+}
+
+// TestNationalViewsHoldOnlyReadableRecords: a province's node on
+// PostgreSQL holds the entry of a record sealed to another province, but
+// not the record, so its views do not show it; the ministry's, which reads
+// every record, shows both.
+func TestNationalViewsHoldOnlyReadableRecords(t *testing.T) {
+	ctx := context.Background()
+	keys := changelog.Keys{}
+	sealers := map[string]*changelog.Sealer{}
+	for _, id := range []string{"cao-bang", "nghe-an", "lang-son", "mofa"} {
+		k, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = k.PublicKey()
+		sealers[id], _ = changelog.NewSealer(k)
+	}
+	_, sign, _ := ed25519.GenerateKey(nil)
+	origin, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cao-bang.db"), "cao-bang", sqlite.Options{Key: sign, Sealer: sealers["cao-bang"], Directory: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer origin.Close()
+	name := func(id string) string { return "provinces/cao-bang/projects/" + id }
+	putProject(t, origin, &investmentv1.Project{Name: name("public"), Kind: investmentv1.Project_KIND_FDI})
+	putProject(t, origin, &investmentv1.Project{Name: name("sealed"), Kind: investmentv1.Project_KIND_FDI,
+		Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{"lang-son"}})
+	entries, err := origin.Changes(ctx, "cao-bang", 0, 100)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("%d entries, %v", len(entries), err)
+	}
+	last := entries[len(entries)-1]
+	cp := changelog.SignCheckpoint(sign, "cao-bang", last.Seq, last.Hash)
+
+	for node, want := range map[string][]string{"nghe-an": {name("public")}, "mofa": {name("public"), name("sealed")}} {
+		dbURL := pgtest.NewDatabase(t)
+		store, err := sqlite.Open(ctx, dbURL, node, sqlite.Options{Sealer: sealers[node], Directory: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.ApplyRemote(ctx, entries, cp); err != nil {
+			t.Fatal(err)
+		}
+		store.Close()
+		db, err := sql.Open("pgx", dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var held int
+		if err := db.QueryRow("SELECT count(*) FROM changes WHERE origin = 'cao-bang'").Scan(&held); err != nil || held != 2 {
+			t.Errorf("%s holds %d entries of cao-bang (%v), want 2", node, held, err)
+		}
+		var got []string
+		rows, err := db.Query("SELECT name FROM national.projects ORDER BY name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, n)
+		}
+		rows.Close()
+		db.Close()
+		if !slices.Equal(got, want) {
+			t.Errorf("national.projects of %s: %v, want %v", node, got, want)
+		}
+	}
+}
+
+// TestNationalViewsAreMadeAgainOnlyWhenChanged: a store opened again
+// keeps its views as they are; a view whose definition differs from this
+// binary's (its comment says which it was made from) is made again, and
+// granted again to the analysts.
+func TestNationalViewsAreMadeAgainOnlyWhenChanged(t *testing.T) {
+	ctx := context.Background()
+	connect := analyst(t)
+	dbURL := pgtest.NewDatabase(t)
+	open := func() {
+		store, err := sqlite.Open(ctx, dbURL, "cao-bang", sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.Close()
+	}
+	open()
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	oid := func(view string) (n int64) {
+		t.Helper()
+		if err := db.QueryRow("SELECT CAST(CAST($1 AS regclass) AS oid)", "national."+view).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	projects, agreements := oid("projects"), oid("agreements")
+	open()
+	if oid("projects") != projects || oid("agreements") != agreements {
+		t.Error("a view was made again though its definition is the same")
+	}
+	if _, err := db.Exec("COMMENT ON VIEW national.projects IS 'provex national view of an older binary'"); err != nil {
+		t.Fatal(err)
+	}
+	open()
+	if oid("projects") == projects {
+		t.Error("a view made from another definition was kept")
+	}
+	if oid("agreements") != agreements {
+		t.Error("a view was made again though its definition is the same")
+	}
+	var n int
+	if err := connect(dbURL).QueryRow("SELECT count(*) FROM national.projects").Scan(&n); err != nil {
+		t.Errorf("an analyst reading the view made again: %v", err)
+	}
+}
