@@ -34,6 +34,7 @@ func runCRUD(args []string) error {
 	busy := fs.Int("busy", 0, "CPU-bound processes to run beside the whole run")
 	only := fs.String("only", "", "run only this operation/concurrency, e.g. Create/64")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	store := fs.String("store", "", "provex's store on this PostgreSQL database (postgres://...; empty) instead of SQLite; the baseline stays on SQLite")
 	fs.Parse(args)
 	stopBusy, err := startBusy(*busy)
 	if err != nil {
@@ -53,7 +54,7 @@ func runCRUD(args []string) error {
 	defer os.RemoveAll(dir)
 
 	node, token, err := benchNode(server.Config{
-		Member: "cao-bang", DataDir: filepath.Join(dir, "provex"), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Member: "cao-bang", DataDir: filepath.Join(dir, "provex"), Store: *store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -106,6 +107,7 @@ func runCRUD(args []string) error {
 		}
 	}
 
+	fmt.Printf("provex's store on %s; the baseline on SQLite.\n\n", storeKind(*store))
 	fmt.Printf("| operation | concurrency | round | server | ops/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|\n")
 	for _, rw := range rows {
 		for _, s := range []struct {
