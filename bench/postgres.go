@@ -33,6 +33,7 @@ func runPostgresCatchUp(args []string) error {
 	dataDir := fs.String("data", "", "keep the loaded origin here and reuse it (default: temporary)")
 	rounds := fs.Int("rounds", 3, "rounds of every path, interleaved; the table gives medians")
 	admin := fs.String("postgres", os.Getenv("PROVEX_TEST_POSTGRES"), "URL of a PostgreSQL role that may create databases (default $PROVEX_TEST_POSTGRES; scripts/postgres.sh)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the catch-ups to this file")
 	fs.Parse(args)
 	if *admin == "" {
 		return errors.New("pgcatchup needs a PostgreSQL server: -postgres URL, or eval \"$(./scripts/postgres.sh)\"")
@@ -59,6 +60,11 @@ func runPostgresCatchUp(args []string) error {
 		if err != nil {
 			return 0, "", err
 		}
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return 0, "", err
+		}
+		defer stopProfile()
 		start := time.Now()
 		n, err := startNode(server.Config{Member: "mofa", DataDir: filepath.Join(o.dir, "mofa-pg"), Store: store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 			Keys: o.keys["mofa"], Manifest: o.manifest, Peers: []string{"cao-bang"}, Logger: quiet, Cert: o.certOf("mofa"), PlaintextAPI: true})

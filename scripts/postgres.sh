@@ -36,5 +36,10 @@ fi
 if [[ -z $(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'provex' AND rolcreaterole") ]]; then
   psql_admin -c "ALTER ROLE provex CREATEROLE" >&2
 fi
+# Dropping a test database ends the sessions still on it (DROP DATABASE
+# ... WITH (FORCE)), an analyst test role's among them.
+if [[ -z $(psql_admin -c "SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member WHERE g.rolname = 'pg_signal_backend' AND r.rolname = 'provex'") ]]; then
+  psql_admin -c "GRANT pg_signal_backend TO provex" >&2
+fi
 log "PostgreSQL $version is running on port $port"
 echo "export PROVEX_TEST_POSTGRES='postgres://provex:provex@localhost:$port/postgres?sslmode=disable'"

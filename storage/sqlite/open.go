@@ -134,9 +134,12 @@ type DB struct {
 	boundStmts map[*sql.Stmt]*sql.Stmt
 	// The rollups' upserts, and the groups the write being applied changed.
 	rollupUpserts map[*rollup]*sql.Stmt
-	deltas        rollupDeltas
-	txDeltas      rollupDeltas // of the record writes of the open transaction
-	key           ed25519.PrivateKey
+	// index holds the words and elements of the records a run of applied
+	// entries inserted, until the run flushes them (indexbatch.go).
+	index    indexBatch
+	deltas   rollupDeltas
+	txDeltas rollupDeltas // of the record writes of the open transaction
+	key      ed25519.PrivateKey
 	// pub is key's public half, read by audit checks outside the writer.
 	pub       atomic.Pointer[ed25519.PublicKey]
 	sealer    *changelog.Sealer

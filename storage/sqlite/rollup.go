@@ -303,6 +303,13 @@ func (r *rollup) ddl(d dialect) []string {
 // upsertSQL adds a group's net change (its keys, n and the halves of its
 // sums, bound in column order) to the group's row.
 func (r *rollup) upsertSQL() string {
+	into, tail := r.upsertParts()
+	return "INSERT INTO " + into + " VALUES (" + placeholders(strings.Count(into, ",")+1) + ")" + tail
+}
+
+// upsertParts are upsertSQL's table with its columns, and what follows
+// its rows, for an upsert of many groups.
+func (r *rollup) upsertParts() (into, tail string) {
 	keys := r.keyColumns()
 	all := append(append([]string(nil), keys...), "n")
 	// The stored values named by table: in PostgreSQL a bare name is
@@ -313,7 +320,7 @@ func (r *rollup) upsertSQL() string {
 		all = append(all, hi, lo)
 		updates = append(updates, hi+" = "+r.table+"."+hi+" + excluded."+hi, lo+" = "+r.table+"."+lo+" + excluded."+lo)
 	}
-	return "INSERT INTO " + r.table + " (" + strings.Join(all, ", ") + ") VALUES (" + placeholders(len(all)) + ")" +
+	return r.table + " (" + strings.Join(all, ", ") + ")",
 		" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(updates, ", ")
 }
 
@@ -418,13 +425,29 @@ func (t rollupDeltas) merge(d rollupDeltas) {
 // row, and empties d.
 func (db *DB) flushRollups(tx *sql.Tx, d rollupDeltas) error {
 	defer clear(d)
+	// A rollup's groups go in one statement (insertRows): a pull changes
+	// thousands of groups (one a signing date, say), and on PostgreSQL a
+	// statement each was a round trip each. One group, as a local write
+	// changes, takes the prepared statement.
+	byRollup := map[*rollup][]any{}
+	groups := map[*rollup]int{}
 	for _, g := range d {
 		if g.n == 0 && !slices.ContainsFunc(g.sums, func(v int64) bool { return v != 0 }) {
 			continue // what the write added it took away again
 		}
-		args := append(append(g.keys[:len(g.keys):len(g.keys)], g.n), int64sToAny(g.sums)...)
-		if _, err := db.bound(tx, db.rollupUpserts[g.r]).Exec(args...); err != nil {
-			return fmt.Errorf("update rollup %s: %w", g.r.table, err)
+		byRollup[g.r] = append(append(append(byRollup[g.r], g.keys...), g.n), int64sToAny(g.sums)...)
+		groups[g.r]++
+	}
+	for r, args := range byRollup {
+		var err error
+		if groups[r] == 1 {
+			_, err = db.bound(tx, db.rollupUpserts[r]).Exec(args...)
+		} else {
+			into, tail := r.upsertParts()
+			err = insertRows(tx, into, len(args)/groups[r], args, tail, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("update rollup %s: %w", r.table, err)
 		}
 	}
 	return nil

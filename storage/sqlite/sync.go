@@ -204,6 +204,9 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		if err := db.appendEntries(tx, run); err != nil {
 			return err
 		}
+		// The new records' words and elements go in a few statements at
+		// the end of the run (the writer flushes them).
+		db.index.on = true
 		for i := range run {
 			e := &run[i]
 			r, read, err := db.applyEntry(tx, e)
@@ -321,6 +324,10 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 // row's id, and whether the row exists. Entries of a record all come from
 // its owner, so seqs compare.
 func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint64, id int64, exists, withdrawn bool, err error) {
+	// The row may be one of the run's queued inserts.
+	if err := db.flushIndex(tx); err != nil {
+		return 0, 0, false, false, err
+	}
 	st, err := db.kindStmts(k)
 	if err != nil {
 		return 0, 0, false, false, err
@@ -354,11 +361,23 @@ func (db *DB) putState(tx *sql.Tx, k *resource.Kind, name string, m proto.Messag
 	if !db.anyWithdrawn {
 		// Most entries a pull brings make records this node has not seen:
 		// try the insert first, and look for what is there only when the
-		// name is taken.
+		// name is taken. In a run, the inserts wait to go many at a time
+		// (flushInserts), which comes back here for the names taken.
+		if db.index.on {
+			queued, err := db.queueInsert(tx, k, st, name, m, data, seq)
+			if err != nil || queued {
+				return err
+			}
+		}
 		if err := db.putRecord(tx, k, st, name, 0, false, m, data, seq); !errors.Is(err, errRowExists) {
 			return err
 		}
 	}
+	return db.putStateOver(tx, k, st, name, m, data, seq)
+}
+
+// putStateOver is putState for a record whose row exists or was withdrawn.
+func (db *DB) putStateOver(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, m proto.Message, data []byte, seq uint64) error {
 	newest, id, exists, withdrawn, err := db.newestApplied(tx, k, name)
 	if err != nil || newest >= seq {
 		return err
@@ -396,6 +415,9 @@ func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) er
 // intact but not the origin's (another chain, or a consistent rewrite):
 // what this node applied from them cannot be trusted.
 func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
+	if err := db.flushIndex(tx); err != nil {
+		return err
+	}
 	// The origin's rows go all at once, and with them their groups in the
 	// rollups (every group is one province's); what this write changed
 	// before goes in first, so that nothing of it is counted twice.

@@ -194,8 +194,13 @@ func (db *DB) commit(batch []*pendingWrite) {
 		}
 		mark, auditMark, damageMark := db.currentHead(), db.auditHead, db.snapshotDamageTx()
 		clear(db.deltas)
+		db.index.reset()
 		if p.run != nil {
 			p.err = p.run(tx)
+			if p.err == nil {
+				p.err = db.flushIndex(tx)
+			}
+			db.index.on = false
 		} else {
 			p.msg, p.read, p.err = db.apply(p.ctx, tx, p.w)
 		}
@@ -460,17 +465,7 @@ var errRowExists = errors.New("a row of that name exists")
 // the row keeps of the state (recordData): nothing when the change-log
 // entry seq holds the state itself.
 func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, id int64, exists bool, m proto.Message, data []byte, seq uint64) error {
-	cols := make([]any, 0, len(st.columns))
-	r := m.ProtoReflect()
-	for _, f := range st.columns {
-		cols = append(cols, f.Values(r)[0])
-	}
-	elements := make(map[string][]any, len(st.repeated))
-	for _, f := range st.repeated {
-		elements[f.Path] = f.Values(r)
-	}
-	province := provinceOf(name)
-	text := searchText(k, m)
+	province, cols, elements, text := rowValues(k, st, name, m)
 	if !exists {
 		err := db.bound(tx, st.insert).QueryRow(append([]any{name, province, seq, data, text}, cols...)...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -502,10 +497,31 @@ func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string
 	return nil
 }
 
+// rowValues are what a record's row holds besides its name, seq and data:
+// its province, its filter columns (in st.columns order), its repeated
+// fields' elements and its search text.
+func rowValues(k *resource.Kind, st *kindStmts, name string, m proto.Message) (province string, cols []any, elements map[string][]any, text string) {
+	cols = make([]any, 0, len(st.columns))
+	r := m.ProtoReflect()
+	for _, f := range st.columns {
+		cols = append(cols, f.Values(r)[0])
+	}
+	elements = make(map[string][]any, len(st.repeated))
+	for _, f := range st.repeated {
+		elements[f.Path] = f.Values(r)
+	}
+	return provinceOf(name), cols, elements, searchText(k, m)
+}
+
 // takeRow takes the row id of kind k out of the rollups and deletes its
 // repeated values and its words, and the row itself when remove is set
 // (else the caller writes its next state).
 func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, remove bool) error {
+	// The row may be one this run inserted, its words and elements not
+	// written yet.
+	if err := db.flushIndex(tx); err != nil {
+		return err
+	}
 	cols := make([]any, len(st.columns)+2) // province, columns, search_text
 	dest := make([]any, len(cols))
 	for i := range cols {
@@ -701,6 +717,7 @@ type kindStmts struct {
 	selectForWrite *sql.Stmt
 	selectState    *sql.Stmt // id, seq by name, for applying others' entries
 	insert, update *sql.Stmt
+	insertColumns  string    // "table (columns)" of insert
 	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
 	deleteRow      *sql.Stmt
 	// The kind's words table (search.go).
@@ -785,8 +802,9 @@ func (db *DB) prepareAll() error {
 		t := k.Table()
 		st.selectForWrite = prepare(db.writer, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
-		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s (name, province, seq, data, search_text, %s) VALUES (?, ?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING RETURNING id",
-			t, strings.Join(cols, ", "), placeholders(len(cols))))
+		st.insertColumns = fmt.Sprintf("%s (name, province, seq, data, search_text, %s)", t, strings.Join(cols, ", "))
+		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s VALUES (?, ?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING RETURNING id",
+			st.insertColumns, placeholders(len(cols))))
 		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, search_text = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
 		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s, search_text FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
 		st.deleteRow = prepare(db.writer, "DELETE FROM "+t+" WHERE id = ?")
