@@ -90,12 +90,12 @@ func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copy store: source: %w", err)
 	}
-	defer srcDB.Close()
+	defer closeRaw(srcDB, from)
 	dstDB, err := rawConn(ctx, to, false)
 	if err != nil {
 		return nil, fmt.Errorf("copy store: destination: %w", err)
 	}
-	defer dstDB.Close()
+	defer closeRaw(dstDB, to)
 
 	info := &CopyInfo{Member: member}
 	opts := &sql.TxOptions{}
@@ -147,8 +147,8 @@ func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 		return nil, fmt.Errorf("copy store: destination: %w", err)
 	}
 	stx.Rollback()
-	dstDB.Close()
-	srcDB.Close()
+	closeRaw(dstDB, to)
+	closeRaw(srcDB, from)
 
 	dst, err = Open(ctx, to, member, quiet)
 	if err != nil {
@@ -183,6 +183,17 @@ func rawConn(ctx context.Context, store string, readOnly bool) (*sql.DB, error) 
 	}
 	db.SetMaxOpenConns(1)
 	return db, nil
+}
+
+// closeRaw closes a connection of rawConn; on PostgreSQL it first
+// releases the writer's lock, which the store's Open, next, takes (the
+// server would release it only once it has ended the session). Closing
+// twice is harmless.
+func closeRaw(db *sql.DB, store string) {
+	if IsPostgres(store) {
+		db.Exec("SELECT pg_advisory_unlock_all()")
+	}
+	db.Close()
 }
 
 // copiedTable is a table of the destination's schema that a copy fills:
@@ -355,4 +366,12 @@ func copyTable(ctx context.Context, src, dst *sql.Tx, t copiedTable) (int64, err
 		return n, fmt.Errorf("read the source: %w", err)
 	}
 	return n, flush()
+}
+
+// CheckStoreURL reports whether a PostgreSQL store's URL parses, for
+// commands to refuse a wrong one as a usage error. Its error never
+// repeats the URL, which may hold a password.
+func CheckStoreURL(url string) error {
+	_, err := parsePostgresURL(url)
+	return err
 }
