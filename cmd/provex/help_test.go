@@ -14,7 +14,7 @@ var (
 	helpCommands = [][]string{
 		{"demo"}, {"serve"}, {"ca", "init"}, {"ca", "issue"},
 		{"token", "create"}, {"token", "list"}, {"token", "revoke"},
-		{"audit", "verify"}, {"verify"}, {"backup"}, {"restore-backup"}, {"restore"}, {"keygen"},
+		{"audit", "verify"}, {"verify"}, {"backup"}, {"restore-backup"}, {"restore"}, {"migrate-store"}, {"keygen"},
 		{"manifest", "init"}, {"manifest", "add"}, {"manifest", "remove"}, {"manifest", "rotate"}, {"manifest", "sign"}, {"manifest", "show"},
 		{"get"}, {"list"}, {"create"}, {"update"}, {"delete"}, {"undelete"}, {"seed"},
 		{"sync", "status"}, {"national", "summary"}, {"national", "search"}, {"national", "freshness"},

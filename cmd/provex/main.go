@@ -31,6 +31,7 @@ func commands() []cli.Command {
 		backupCommand,
 		restoreBackupCommand,
 		restoreCommand,
+		migrateStoreCommand,
 		{Name: "keygen", Usage: keygenUsage, Summary: "make (or rotate) a node's keys (signing and encryption) and print its manifest entry", Run: runKeygen},
 		manifestCommand,
 		{Name: "version", Usage: versionUsage, Summary: "print the version, commit, Go and SQLite versions of this binary", Run: func(_ context.Context, env *cli.Env, args []string) error { return runVersion(args, env.Stdout) }},

@@ -17,8 +17,8 @@ import (
 	"github.com/provex/provex/storage/sqlite"
 )
 
-var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR | --db FILE] [--manifest FILE] [--key FILE] [--repair]",
-	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries), audit trail and summary rollups from its database file (--db: a backup)", Run: runVerify}
+var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR | --db FILE | --store postgres://...] [--manifest FILE] [--key FILE] [--repair]",
+	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries), audit trail and summary rollups from its database file (--db: a backup) or its PostgreSQL store", Run: runVerify}
 
 // verifySources are the keys an offline check trusts: the node's own public
 // key from its key file, and the other members' from a manifest.
@@ -31,9 +31,10 @@ type verifySources struct {
 }
 
 // openForVerify opens a node's database, dir's provex.db or the file
-// dbFile (a backup), with the keys to check it: the node's public key from
-// keyFile (default node.key in dir; a backup lies outside any data
-// directory, so only --key names its key file), else from the manifest;
+// dbFile (a backup) or the PostgreSQL store whose URL dbFile is, with the
+// keys to check it: the node's public key from keyFile (default node.key
+// in dir; a backup or a PostgreSQL store lies outside any data directory,
+// so only --key names its key file), else from the manifest;
 // the manifest from --manifest, else the copy the node saved when it last
 // started (which someone with the database file could have replaced: give
 // your own copy to rule that out). It says on w where the keys come from
@@ -66,8 +67,10 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		}
 		src.manifest = m
 	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no node database: %w", err)
+	if !sqlite.IsPostgres(path) {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no node database: %w", err)
+		}
 	}
 	probe, err := sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -122,6 +125,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "data", "the node's data directory")
 	dbFile := fs.String("db", "", "a node's database file instead of a data directory: a backup from provex backup")
+	store := fs.String("store", "", "a node's PostgreSQL store instead of a data directory: postgres://USER:PASSWORD@HOST:PORT/DATABASE")
 	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
 	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
 	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount")
@@ -134,6 +138,19 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 			return &cli.UsageError{Msg: "verify: give --data DIR or --db FILE, not both"}
 		}
 		what = "the database " + *dbFile
+	}
+	if *store != "" {
+		if isSet(fs, "data") || *dbFile != "" {
+			return &cli.UsageError{Msg: "verify: give one of --data DIR, --db FILE and --store URL"}
+		}
+		if !sqlite.IsPostgres(*store) {
+			return &cli.UsageError{Msg: "verify: --store takes a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE); a SQLite file is --db FILE"}
+		}
+		if err := sqlite.CheckStoreURL(*store); err != nil {
+			return &cli.UsageError{Msg: "verify: --store: " + err.Error()}
+		}
+		*dbFile = *store
+		what = "the store " + shownStore(*store)
 	}
 	src, err := openForVerify(ctx, env.Stdout, *dataDir, *dbFile, *keyFile, *manifestFile)
 	if err != nil {
@@ -174,17 +191,22 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	// The logs' hashes cover the records' content; the file check covers
 	// the columns and indexes derived from it, and the file's structure.
-	fileProblems, err := src.db.CheckFile(ctx)
-	if err != nil {
-		return err
+	// A PostgreSQL server keeps its own pages: there is no file to check.
+	if src.db.Dialect() == "postgres" {
+		fmt.Fprintln(env.Stdout, "database file: none to check (the store is on PostgreSQL, which checks its own pages); SQLite's integrity check does not apply")
+	} else {
+		fileProblems, err := src.db.CheckFile(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range fileProblems {
+			fmt.Fprintln(env.Stdout, "PROBLEM: database file:", p)
+		}
+		if len(fileProblems) == 0 {
+			fmt.Fprintln(env.Stdout, "database file: SQLite integrity check passed (tables, indexes, pages)")
+		}
+		problems += len(fileProblems)
 	}
-	for _, p := range fileProblems {
-		fmt.Fprintln(env.Stdout, "PROBLEM: database file:", p)
-	}
-	if len(fileProblems) == 0 {
-		fmt.Fprintln(env.Stdout, "database file: SQLite integrity check passed (tables, indexes, pages)")
-	}
-	problems += len(fileProblems)
 	wrong, err := checkRollups(ctx, env.Stdout, src.db, *repair)
 	if err != nil {
 		return err

@@ -680,7 +680,14 @@ func (db *DB) Close() error {
 	<-db.stopped
 	rerr := db.reader.Close()
 	// A clean checkpoint folds the WAL back into the main file.
-	if !db.dialect.postgres {
+	if db.dialect.postgres {
+		// Released now, not when the server ends the session after the
+		// connection closes: a node (or tool) opening the store right
+		// after this one closed it would otherwise find it still held.
+		if _, err := db.writer.Exec("SELECT pg_advisory_unlock_all()"); err != nil {
+			db.log.Warn("release the writer's lock on close", "err", err)
+		}
+	} else {
 		if _, err := db.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			db.log.Warn("checkpoint on close", "err", err)
 		}
