@@ -170,7 +170,7 @@ func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 // writer's connection, with its advisory lock.
 func rawConn(ctx context.Context, store string, readOnly bool) (*sql.DB, error) {
 	if IsPostgres(store) {
-		writer, reader, err := openPostgres(ctx, store, 1)
+		writer, reader, err := openPostgres(ctx, store, 1, true)
 		if err != nil {
 			return nil, err
 		}
