@@ -33,6 +33,8 @@ import (
 type testNode struct {
 	member string
 	dir    string
+	// store, when set, is the node's PostgreSQL store (else provex.db in dir).
+	store string
 	// addr is the peer endpoint (the manifest's address); client talks to
 	// the API, with an admin token.
 	addr   string
@@ -122,7 +124,7 @@ func (f *testFederation) start(member string) *testNode {
 	n := f.nodes[member]
 	cert := f.cert(member)
 	node, err := server.New(context.Background(), server.Config{
-		Member: member, DataDir: n.dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Member: member, DataDir: n.dir, Store: n.store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Keys: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
 		LogCheckInterval: f.logCheck, LogScrubInterval: f.logScrub,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

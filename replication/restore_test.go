@@ -16,6 +16,7 @@ import (
 	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/server"
 )
 
@@ -30,7 +31,7 @@ func (f *testFederation) restore(t *testing.T, member string, fresh bool, opts s
 	}
 	cert := f.cert(member)
 	return server.Restore(context.Background(), server.Config{
-		Member: member, DataDir: n.dir, Keys: f.keys[member], Manifest: f.manifest, Cert: &cert,
+		Member: member, DataDir: n.dir, Store: n.store, Keys: f.keys[member], Manifest: f.manifest, Cert: &cert,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, opts)
 }
@@ -84,6 +85,50 @@ func TestRestoreFromPeersContinuesTheLog(t *testing.T) {
 	}
 	createAgreements(t, a, 2, "after")
 	f.waitConverged(t, map[string]uint64{p1: 9, p2: 3}, 15*time.Second)
+	for _, m := range members {
+		if r := f.nodes[m].metrics(t).GetRunsRefused(); r != 0 {
+			t.Errorf("%s refused %d runs: the restored node forked its log", m, r)
+		}
+	}
+}
+
+// TestRestoreFromPeersIntoPostgres: a node on SQLite loses its data
+// directory and is rebuilt from its peers into a PostgreSQL database
+// (provex restore --store, issue 15); served from it, it holds its own
+// log whole (sealed entries opened with its key), continues at the next
+// seq, and every node converges without a refused run.
+func TestRestoreFromPeersIntoPostgres(t *testing.T) {
+	store := pgtest.NewDatabase(t)
+	members := []string{p1, p2, p3}
+	f := newFederation(t, members, mesh(members))
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 5, "pub")
+	nat := createVisible(t, f.nodes[p1], "nat", typev1.Visibility_VISIBILITY_NATIONAL)
+	createAgreements(t, f.nodes[p2], 3, "other")
+	f.waitConverged(t, map[string]uint64{p1: 6, p2: 3}, 15*time.Second)
+	before := f.nodes[p1].origin(t, p1)
+
+	f.stop(p1)
+	f.nodes[p1].store = store
+	got, err := f.restore(t, p1, true, server.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Held != "" || got.Head != 6 {
+		t.Fatalf("restore into PostgreSQL: head %d, held %q", got.Head, got.Held)
+	}
+	a := f.start(p1)
+	if own := a.origin(t, p1); own.GetSeq() != 6 || string(own.GetHeadHash()) != string(before.GetHeadHash()) {
+		t.Fatalf("restored own log: seq %d, want 6 with the same head", own.GetSeq())
+	}
+	if rec, code := getAgreement(t, a, nat.GetName()); code != codes.OK || rec.GetEtag() != nat.GetEtag() {
+		t.Errorf("the national %s after restore: %v %v", nat.GetName(), code, rec)
+	}
+	if n := countAll(t, a); n != 9 {
+		t.Errorf("records after restore: %d, want 9", n)
+	}
+	createAgreements(t, a, 2, "after")
+	f.waitConverged(t, map[string]uint64{p1: 8, p2: 3}, 15*time.Second)
 	for _, m := range members {
 		if r := f.nodes[m].metrics(t).GetRunsRefused(); r != 0 {
 			t.Errorf("%s refused %d runs: the restored node forked its log", m, r)

@@ -112,7 +112,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	if head.Seq > 0 {
 		if _, held := store.OwnLogHold(); !held {
 			return nil, fmt.Errorf("%s already holds %d entries of %s's own log: a restore into it could fork the log; restore into an empty data directory",
-				cfg.DataDir, head.Seq, cfg.Member)
+				cfg.storeName(), head.Seq, cfg.Member)
 		}
 		// An earlier restore left it held: this one continues it.
 		if err := store.ReleaseOwnLog(ctx); err != nil {

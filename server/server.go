@@ -186,6 +186,15 @@ type Node struct {
 // DatabaseFile is the name of a node's database inside its data directory.
 const DatabaseFile = "provex.db"
 
+// storeName names the node's store in messages, never repeating a URL
+// (it may hold a password).
+func (cfg *Config) storeName() string {
+	if cfg.Store != "" {
+		return "the PostgreSQL store"
+	}
+	return cfg.DataDir
+}
+
 // storeLocation is where the node's store is: Store, else its database
 // file in the data directory.
 func (cfg *Config) storeLocation() string {

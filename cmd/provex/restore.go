@@ -13,6 +13,7 @@ import (
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage/sqlite"
 )
 
 var restoreCommand = cli.Command{Name: "restore", Usage: "--member SLUG --data DIR --key F --manifest F [--tls-dir DIR] [--accept-unreached]",
@@ -23,6 +24,7 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	fs.SetOutput(io.Discard)
 	member := fs.String("member", "", "this node's member id")
 	dataDir := fs.String("data", "data", "the data directory to rebuild (empty, or left by an earlier restore)")
+	store := fs.String("store", "", "rebuild into this PostgreSQL database (postgres://...; empty, or left by an earlier restore) instead of provex.db in the data directory")
 	keyFile := fs.String("key", "", "the node's key file, from provex keygen (required: the data directory's copy is gone)")
 	manifest := fs.String("manifest", "", "federation manifest file (required)")
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
@@ -38,7 +40,10 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return &cli.UsageError{Msg: "restore: " + err.Error()}
 	}
-	cfg := server.Config{Member: *member, DataDir: *dataDir, Logger: logger, KeyFile: *keyFile}
+	if *store != "" && !sqlite.IsPostgres(*store) {
+		return &cli.UsageError{Msg: "restore: --store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)"}
+	}
+	cfg := server.Config{Member: *member, DataDir: *dataDir, Store: *store, Logger: logger, KeyFile: *keyFile}
 	if cfg.Keys, err = federation.ReadKeyFile(*keyFile); err != nil {
 		return err
 	}
