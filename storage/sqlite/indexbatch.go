@@ -144,12 +144,18 @@ func insertQueued(tx *sql.Tx, rows []queuedRow) (map[string]int64, error) {
 }
 
 // insertRows inserts args, width values a row, into into ("table
-// (columns)"), as many rows a statement as maxParameters allows, each
-// statement ending with tail; scan, when set, reads each row it returns.
+// (columns)"), each statement ending with tail; scan, when set, reads each
+// row it returns. Statements hold a number of rows from a fixed ladder
+// (powers of 4, up to what maxParameters allows), so their text repeats
+// and PostgreSQL's driver prepares each once (pgx caches statements by
+// text): a statement of any number of rows was planned anew every time.
 func insertRows(tx *sql.Tx, into string, width int, args []any, tail string, scan func(*sql.Rows) error) error {
 	row := "(" + placeholders(width) + ")"
 	for len(args) > 0 {
-		n := min(len(args)/width, maxParameters/width)
+		n := 1
+		for n*4 <= len(args)/width && n*4*width <= maxParameters {
+			n *= 4
+		}
 		q := "INSERT INTO " + into + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + tail
 		if scan == nil {
 			if _, err := tx.Exec(q, args[:n*width]...); err != nil {
