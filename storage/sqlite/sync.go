@@ -6,12 +6,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -274,7 +276,10 @@ func (db *DB) countOpened(tx *sql.Tx, origin string, n int) error {
 // opened says a sealed state opened for this node as one of its readers.
 func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refusal, opened bool, err error) {
 	refuse := func(unopened bool, format string, args ...any) (*storage.Refusal, bool, error) {
-		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: unopened, Reason: fmt.Sprintf(format, args...)}
+		// The reason may quote what the member signed: kept as text that
+		// either database stores, or the refusal would fail the run.
+		reason := strings.ToValidUTF8(strings.ReplaceAll(fmt.Sprintf(format, args...), "\x00", `\x00`), "\uFFFD")
+		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: unopened, Reason: reason}
 		state := "rejected"
 		if unopened {
 			state = "unopened"
@@ -310,6 +315,9 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 	}
 	if got := k.Name(m); got != name {
 		return refuse(false, "the entry names %s but its state is %q", name, got)
+	}
+	if err := validation.Text(m); err != nil {
+		return refuse(false, "the state of %s is not text this store keeps: %v", name, err)
 	}
 	if v, to := k.Audience(m); !resource.MayRead(db.origin, e.Origin, v, to) {
 		// Not for this node (a state its origin published unsealed
