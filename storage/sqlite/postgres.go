@@ -37,6 +37,18 @@ func IsPostgres(store string) bool {
 // open instead of forking the log.
 const writerLock = 0x70726f766578 // "provex"
 
+// lockHolderKeepalives make the server probe the lock holder's connection
+// and end its session, and so free writerLock, within about 30 s of the
+// node's host going away (a crash, a power cut, a partition): without
+// them the server waits on the kernel's defaults, two hours and more,
+// before a node failed over to another host may start. A node killed on
+// a live host needs none: its kernel closes the connection at once.
+var lockHolderKeepalives = map[string]string{
+	"tcp_keepalives_idle":     "15",
+	"tcp_keepalives_interval": "5",
+	"tcp_keepalives_count":    "3",
+}
+
 // openPostgres opens the writer's connection and the read pool of the
 // database at url; the writer takes writerLock when lock is set.
 func openPostgres(ctx context.Context, url string, readers int, lock bool) (writer, reader *sql.DB, err error) {
@@ -44,7 +56,17 @@ func openPostgres(ctx context.Context, url string, readers int, lock bool) (writ
 	if err != nil {
 		return nil, nil, err
 	}
-	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+	wcfg := cfg
+	if lock {
+		wcfg = cfg.Copy()
+		if wcfg.RuntimeParams == nil {
+			wcfg.RuntimeParams = map[string]string{}
+		}
+		for k, v := range lockHolderKeepalives {
+			wcfg.RuntimeParams[k] = v
+		}
+	}
+	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*wcfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		if !lock {
 			return nil
 		}
