@@ -68,6 +68,13 @@ func TestNulInSignedStringsIsHeldAlike(t *testing.T) {
 			if status.Code(err) != codes.InvalidArgument {
 				t.Errorf("a record whose display name holds U+0000: %v, want INVALID_ARGUMENT", err)
 			}
+			if _, code := getAgreement(t, min, "provinces/"+mofa+"/agreements/a\x00"); code != codes.InvalidArgument {
+				t.Errorf("a Get of a name holding U+0000: %v, want INVALID_ARGUMENT", code)
+			}
+			page, err := min.client.Twinning.ListAgreements(context.Background(), &twinningv1.ListAgreementsRequest{Parent: "provinces/-", Filter: `display_name = "a\x00b"`})
+			if status.Code(err) != codes.InvalidArgument {
+				t.Errorf("a filter holding U+0000: %v %v, want INVALID_ARGUMENT", page, err)
+			}
 		})
 	}
 }
