@@ -37,6 +37,11 @@ func IsPostgres(store string) bool {
 // open instead of forking the log.
 const writerLock = 0x70726f766578 // "provex"
 
+// schemaLock is held while a store is opened on the database (its schema
+// migrated, its rollups and views made), by nodes and tools alike, so
+// that they do so one at a time.
+const schemaLock = 0x70726f76657873 // "provexs"
+
 // lockHolderKeepalives make the server probe the lock holder's connection
 // and end its session, and so free writerLock, within about 30 s of the
 // node's host going away (a crash, a power cut, a partition): without
