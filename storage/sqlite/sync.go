@@ -319,12 +319,37 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 	if err := validation.Text(m); err != nil {
 		return refuse(false, "the state of %s is not text this store keeps: %v", name, err)
 	}
+	if f := overlongIndexed(k, m); f != "" {
+		return refuse(false, "the state of %s holds in %s a text longer than the %d bytes this store indexes", name, f, maxIndexedText)
+	}
 	if v, to := k.Audience(m); !resource.MayRead(db.origin, e.Origin, v, to) {
 		// Not for this node (a state its origin published unsealed
 		// though it says otherwise): any copy goes.
 		return nil, opened, db.withdraw(tx, k, name, e.Seq)
 	}
 	return nil, opened, db.putState(tx, k, name, m, recordData(data, e.Sealed), e.Seq)
+}
+
+// maxIndexedText bounds, in bytes, a text the store indexes: a filterable
+// field's value, a repeated field's element, a search word. A PostgreSQL
+// b-tree entry holds about 2,700 bytes at most, and a state over it fails
+// its whole run there while SQLite stores it. The API's longest filterable
+// text, 500 characters, is at most 2,000 bytes.
+const maxIndexedText = 2500
+
+// overlongIndexed names a filterable field of m holding a text longer than
+// maxIndexedText, or returns "": a state only a member signing it can
+// make, refused on both databases alike.
+func overlongIndexed(k *resource.Kind, m proto.Message) string {
+	r := m.ProtoReflect()
+	for _, f := range k.Schema.Fields() {
+		for _, v := range f.Values(r) {
+			if s, ok := v.(string); ok && len(s) > maxIndexedText {
+				return f.Path
+			}
+		}
+	}
+	return ""
 }
 
 // newestApplied returns the seq of the newest entry applied to the record
