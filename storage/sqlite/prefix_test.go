@@ -22,7 +22,7 @@ import (
 // Vietnamese: "Tiế*"; ¿), in DEL, in U+10FFFF or U+D7FF, that next string
 // must still be text, or PostgreSQL refuses the query. On SQLite and
 // PostgreSQL alike, each prefix finds exactly the names that start with
-// it, in byte order.
+// it, in byte order, and pages of the names walk them in that order.
 func TestPrefixFiltersOfAnyLastCharacter(t *testing.T) {
 	ctx := context.Background()
 	names := []string{"Tiế", "Tiến bộ", "Tiếp nhận", "Tiết", "Tiêu", "Tiề", "¿qué", "¿", "À", "a\x7f", "a\x7fb", "a\u0080", "b\U0010FFFF", "b\U0010FFFFx", "c", "d\uD7FF", "d\uD7FFz", "d\uE000"}
@@ -43,6 +43,36 @@ func TestPrefixFiltersOfAnyLastCharacter(t *testing.T) {
 					return &twinningv1.Agreement{Name: name, DisplayName: n, Kind: twinningv1.Agreement_KIND_MOU}, nil
 				}}); err != nil {
 					t.Fatal(err)
+				}
+			}
+			// Keyset pages of two, by name and by name descending, walk the
+			// names in byte order on both databases.
+			for _, by := range []string{"display_name", "display_name desc"} {
+				order, err := filter.ParseOrderBy(by, resource.Agreements.Schema)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				q := storage.Query{Kind: resource.Agreements, Province: resource.AllProvinces, OrderBy: order, Limit: 2}
+				for range len(names) {
+					page, err := db.List(ctx, q)
+					if err != nil {
+						t.Fatalf("%s: %v", by, err)
+					}
+					for _, m := range page.Records {
+						got = append(got, m.(*twinningv1.Agreement).GetDisplayName())
+					}
+					if q.After = page.Next; q.After == nil {
+						break
+					}
+				}
+				want := slices.Clone(names)
+				slices.Sort(want)
+				if by != "display_name" {
+					slices.Reverse(want)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("pages by %s: %q, want %q", by, got, want)
 				}
 			}
 			for _, prefix := range []string{"Tiế", "¿", "a\x7f", "b\U0010FFFF", "d\uD7FF", "Ti"} {
