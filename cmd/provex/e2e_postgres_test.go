@@ -190,4 +190,11 @@ func TestMinistryOnPostgresSyncsWithProvincesOnSQLite(t *testing.T) {
 	mofa.stop(t, syscall.SIGTERM)
 	mofa = serveMinistry()
 	check(mofa)
+
+	// So does one killed (kill -9, a crash) and started again at once: its
+	// database session, and the writer's lock with it, ends with the
+	// process's connection, not after some timeout.
+	mofa.stop(t, syscall.SIGKILL)
+	mofa = serveMinistry()
+	check(mofa)
 }

@@ -3,6 +3,8 @@ package filter
 import (
 	"hash/fnv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ListID is the number that stands for the repeated field path of kind in
@@ -90,29 +92,46 @@ func (c *compiler) column(f Field) {
 	c.b.WriteString(`"` + f.Column + `"`)
 }
 
-// prefix compiles to a range so that SQLite can use an index on the column:
-// under the BINARY collation the strings starting with p are exactly those
-// in [p, upper) where upper is p with its last non-0xFF byte incremented and
-// the 0xFF bytes after it dropped. A prefix of only 0xFF bytes (or an empty
+// prefix compiles to a range so that an index on the column serves it:
+// in byte order (SQLite's BINARY collation, PostgreSQL's "C") the strings
+// starting with p are those in [p, upper), where upper is p with its last
+// character replaced by the next one, as UTF-8 keeps characters in byte
+// order. upper must be text too: PostgreSQL refuses a parameter that is
+// not UTF-8, as incrementing the last byte made of "Tiế" (E1 BA BF) or
+// "¿". A last character U+10FFFF has no next one: it is dropped and the
+// one before it moved on instead; a prefix of only U+10FFFF (or an empty
 // one) has no upper bound.
 func (c *compiler) prefix(e prefixExpr) {
-	upper := []byte(e.prefix)
-	for len(upper) > 0 && upper[len(upper)-1] == 0xFF {
-		upper = upper[:len(upper)-1]
+	upper, bounded := e.prefix, false
+	for upper != "" && !bounded {
+		r, size := utf8.DecodeLastRuneInString(upper)
+		last := upper[len(upper)-size:]
+		upper = upper[:len(upper)-size]
+		switch {
+		case r == utf8.RuneError && size == 1:
+			// Not UTF-8 (no request's filter is): the byte order still holds.
+			if last[0] < 0xFF {
+				upper, bounded = upper+string([]byte{last[0] + 1}), true
+			}
+		case r == unicode.MaxRune:
+		case r == 0xD7FF: // the surrogates are no characters
+			upper, bounded = upper+"\uE000", true
+		default:
+			upper, bounded = upper+string(r+1), true
+		}
 	}
-	if len(upper) == 0 {
+	if !bounded {
 		c.column(e.field)
 		c.b.WriteString(" >= ?")
 		c.args = append(c.args, e.prefix)
 		return
 	}
-	upper[len(upper)-1]++
 	c.b.WriteString("(")
 	c.column(e.field)
 	c.b.WriteString(" >= ? AND ")
 	c.column(e.field)
 	c.b.WriteString(" < ?)")
-	c.args = append(c.args, e.prefix, string(upper))
+	c.args = append(c.args, e.prefix, upper)
 }
 
 // Restrictions calls fn with the field and encoded literal of every

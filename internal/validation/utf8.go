@@ -3,6 +3,7 @@ package validation
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -19,21 +20,28 @@ import (
 // checks here find the fields, so the caller hears which of its fields is
 // wrong. Paths are written as in Check ("agreement.partner_countries[1]").
 
-const notUTF8 = "is not valid UTF-8 text"
+const (
+	notUTF8 = "is not valid UTF-8 text"
+	// U+0000 is UTF-8, and SQLite stores it, but PostgreSQL's text cannot
+	// (a store on PostgreSQL would fail the write, or a whole sync run):
+	// no string the store keeps may hold it, on either database.
+	holdsNUL = "holds the character U+0000 (NUL), which no text may hold"
+)
 
-// UTF8 reports every string field of m that is not UTF-8: nil, or
-// INVALID_ARGUMENT naming them. The gateway puts path and query parameters
-// into a request as they come, so it checks before it sends.
-func UTF8(m proto.Message) error {
+// Text reports every string field of m that is not UTF-8 or holds U+0000:
+// nil, or INVALID_ARGUMENT naming them. The gateway puts path and query
+// parameters into a request as they come, so it checks before it sends;
+// Check checks every request; the store checks every state it applies.
+func Text(m proto.Message) error {
 	var out []*errdetails.BadRequest_FieldViolation
-	utf8Fields(m.ProtoReflect(), "", &out)
+	textFields(m.ProtoReflect(), "", &out)
 	if len(out) == 0 {
 		return nil
 	}
 	return apperr.InvalidFields(out...)
 }
 
-func utf8Fields(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
+func textFields(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
 	bad := func(path string) {
 		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8})
 	}
@@ -41,8 +49,10 @@ func utf8Fields(m protoreflect.Message, prefix string, out *[]*errdetails.BadReq
 		switch {
 		case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
 			bad(path)
+		case fd.Kind() == protoreflect.StringKind && strings.ContainsRune(v.String(), 0):
+			*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: holdsNUL})
 		case fd.Message() != nil:
-			utf8Fields(v.Message(), path+".", out)
+			textFields(v.Message(), path+".", out)
 		}
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -57,6 +67,10 @@ func utf8Fields(m protoreflect.Message, prefix string, out *[]*errdetails.BadReq
 				key := k.String()
 				if fd.MapKey().Kind() == protoreflect.StringKind && !utf8.ValidString(key) {
 					bad(path)
+					return true
+				}
+				if fd.MapKey().Kind() == protoreflect.StringKind && strings.ContainsRune(key, 0) {
+					*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: holdsNUL})
 					return true
 				}
 				check(fd.MapValue(), v, path+"["+strconv.Quote(key)+"]")

@@ -109,6 +109,14 @@ func (v *Validator) Check(msg proto.Message, prefix string) error {
 			Reason:      FieldRuleReason,
 		})
 	})
+	var text []*errdetails.BadRequest_FieldViolation
+	textFields(msg.ProtoReflect(), prefix, &text)
+	for _, t := range text {
+		if !bad[t.Field] {
+			bad[t.Field] = true
+			violations = append(violations, t)
+		}
+	}
 	if len(violations) == 0 {
 		return nil
 	}

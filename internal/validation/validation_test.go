@@ -234,3 +234,20 @@ func TestNewRefusesShortNames(t *testing.T) {
 		t.Error("New accepted a rule keyed by a bare field name")
 	}
 }
+
+// TestTextHoldsNoNUL: a string holding U+0000 is valid UTF-8, but no store
+// keeps it (PostgreSQL's text cannot): Check and Text name each such field.
+func TestTextHoldsNoNUL(t *testing.T) {
+	v := newValidator(t)
+	d := delegation(func(d *twinningv1.Delegation) { d.DisplayName, d.Countries = "a\x00b", []string{"CN", "V\x00"} })
+	want := []string{"delegation.display_name", "delegation.countries[1]"}
+	for what, err := range map[string]error{"Check": v.Check(d, "delegation."), "Text": validation.Text(&twinningv1.CreateDelegationRequest{Delegation: d})} {
+		var got []string
+		for _, fv := range fieldViolations(t, err) {
+			got = append(got, fv.field)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s names %v, want %v", what, got, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/national"
@@ -24,10 +25,16 @@ import (
 // (as a store below validation can hold them: the 5e18 VND in each
 // of two gates, and 9e18 and 1e18 in one) and checks that a total or a
 // group past int64 is OUT_OF_RANGE naming it, never a wrapped number or
-// INTERNAL, while the groups that fit are still answered.
+// INTERNAL, while the groups that fit are still answered: on SQLite and on
+// PostgreSQL, whose sum(bigint) is numeric and never raises.
 func TestSummaryTotalsNeverWrap(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { summaryTotalsNeverWrap(t, filepath.Join(t.TempDir(), "provex.db")) })
+	t.Run("postgres", func(t *testing.T) { summaryTotalsNeverWrap(t, pgtest.NewDatabase(t)) })
+}
+
+func summaryTotalsNeverWrap(t *testing.T, store string) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	db, err := sqlite.Open(ctx, store, "cao-bang", sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -322,5 +323,42 @@ func TestNationalViewsAreMadeAgainOnlyWhenChanged(t *testing.T) {
 	var n int
 	if err := connect(dbURL).QueryRow("SELECT count(*) FROM national.projects").Scan(&n); err != nil {
 		t.Errorf("an analyst reading the view made again: %v", err)
+	}
+}
+
+// TestAnalystHoldingTheWritersLockIsNamed: an analyst's session on the
+// primary can take the writer's advisory lock (any role that connects
+// can), and a node then cannot start: the refusal names the analyst's role
+// and session, not another provex node, while a second node is still
+// refused as one.
+func TestAnalystHoldingTheWritersLockIsNamed(t *testing.T) {
+	ctx := context.Background()
+	connect := analyst(t)
+	dbURL := pgtest.NewDatabase(t)
+	store, err := sqlite.Open(ctx, dbURL, "mofa", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(ctx, dbURL, "mofa", sqlite.Options{}); err == nil || !strings.Contains(err.Error(), "another provex node is writing") {
+		t.Errorf("a second node beside the first: %v", err)
+	}
+	store.Close()
+	reader := connect(dbURL)
+	defer reader.Close()
+	session, err := reader.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	var role string
+	if _, err := session.ExecContext(ctx, "SELECT pg_advisory_lock(123636798612856)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := session.QueryRowContext(ctx, "SELECT current_user").Scan(&role); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(ctx, dbURL, "mofa", sqlite.Options{})
+	if err == nil || strings.Contains(err.Error(), "another provex node") || !strings.Contains(err.Error(), role) {
+		t.Errorf("a node whose lock an analyst holds: %v, want the analyst %s named", err, role)
 	}
 }

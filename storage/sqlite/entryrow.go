@@ -1,6 +1,10 @@
 package sqlite
 
 import (
+	"encoding/hex"
+	"strings"
+	"unicode/utf8"
+
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/provex/provex/changelog"
@@ -13,11 +17,17 @@ import (
 // ” and entryNameInState, and reading the row takes the name back from
 // the state (about 38 bytes of every entry). Anything else (an entry whose
 // name is not its state's, as a member forging one might send) is stored
-// as it came. Rows written before this kept 0 and 1, which read as before.
+// as it came, but a name that is not text PostgreSQL can store (one
+// holding U+0000, or not UTF-8, as a member may sign one), which is stored
+// in hex: the row must hold the entry exactly, its hash covers the name,
+// and one such entry must not stop its origin's log on PostgreSQL while
+// SQLite holds it. Rows written before this kept 0 and 1, which read as
+// before.
 const (
 	entryNamed       = 0 // unsealed, the name stored
 	entrySealed      = 1 // sealed: no name
 	entryNameInState = 2 // unsealed, the name is the state's field 1
+	entryNameHex     = 3 // unsealed, the name stored in hex
 )
 
 // nameInState returns the string in field 1 of a record state's encoding,
@@ -52,6 +62,8 @@ func storedName(e *changelog.Entry) (string, int) {
 		return e.Name, entrySealed
 	case e.Name != "" && nameInState(e.Data) == e.Name:
 		return "", entryNameInState
+	case strings.ContainsRune(e.Name, 0) || !utf8.ValidString(e.Name):
+		return hex.EncodeToString([]byte(e.Name)), entryNameHex
 	}
 	return e.Name, entryNamed
 }
@@ -59,8 +71,14 @@ func storedName(e *changelog.Entry) (string, int) {
 // entryName is the name of an entry read from a row that stored name in
 // form.
 func entryName(name string, form int64, data []byte) string {
-	if form == entryNameInState {
+	switch form {
+	case entryNameInState:
 		return nameInState(data)
+	case entryNameHex:
+		// A row that does not decode reads as a name its hash does not
+		// cover, which verification reports as damage.
+		b, _ := hex.DecodeString(name)
+		return string(b)
 	}
 	return name
 }

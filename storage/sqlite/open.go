@@ -236,6 +236,16 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		if writer, reader, err = openPostgres(ctx, path, opts.Readers, !opts.Beside); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
+		// What follows, to the national views, makes and changes the
+		// schema: a node and a tool opening the database at once (or a
+		// node started twice) take turns, or the loser fails on the
+		// winner's half-made catalog rows.
+		if _, err := writer.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(schemaLock)); err != nil {
+			writer.Close()
+			reader.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		defer writer.ExecContext(context.Background(), "SELECT pg_advisory_unlock(?)", int64(schemaLock))
 		if err := migratePostgres(ctx, writer, len(sqliteMigrationNames())); err != nil {
 			writer.Close()
 			reader.Close()

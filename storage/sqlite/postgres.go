@@ -37,6 +37,48 @@ func IsPostgres(store string) bool {
 // open instead of forking the log.
 const writerLock = 0x70726f766578 // "provex"
 
+// schemaLock is held while a store is opened on the database (its schema
+// migrated, its rollups and views made), by nodes and tools alike, so
+// that they do so one at a time.
+const schemaLock = 0x70726f76657873 // "provexs"
+
+// lockHolderKeepalives make the server probe the lock holder's connection
+// and end its session, and so free writerLock, within about 30 s of the
+// node's host going away (a crash, a power cut, a partition): without
+// them the server waits on the kernel's defaults, two hours and more,
+// before a node failed over to another host may start. A node killed on
+// a live host needs none: its kernel closes the connection at once.
+var lockHolderKeepalives = map[string]string{
+	"tcp_keepalives_idle":     "15",
+	"tcp_keepalives_interval": "5",
+	"tcp_keepalives_count":    "3",
+}
+
+// lockHolderApp is the application_name of a session holding writerLock.
+const lockHolderApp = "provex"
+
+// lockTaken explains why writerLock was not granted. Any role that may
+// connect to the database can take an advisory lock (the server lets no
+// owner revoke that), an analyst's psql on the primary as well as a second
+// node: the error says which, so that the operator does not hunt a node
+// that is not there.
+func lockTaken(ctx context.Context, c *pgx.Conn) error {
+	var (
+		pid       int64
+		role, app string
+	)
+	err := c.QueryRow(ctx, "SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, '') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"+
+		" WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+		int64(writerLock>>32), int64(writerLock&0xFFFFFFFF)).Scan(&pid, &role, &app)
+	switch {
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return err
+	case err != nil || app == lockHolderApp:
+		return fmt.Errorf("another provex node is writing to database %q (it holds the writer's advisory lock): one database, one node", c.Config().Database)
+	}
+	return fmt.Errorf("the writer's advisory lock of database %q is held by session %d of role %q (application %q), which is not a provex node: end it (SELECT pg_terminate_backend(%d)) to start the node", c.Config().Database, pid, role, app, pid)
+}
+
 // openPostgres opens the writer's connection and the read pool of the
 // database at url; the writer takes writerLock when lock is set.
 func openPostgres(ctx context.Context, url string, readers int, lock bool) (writer, reader *sql.DB, err error) {
@@ -44,7 +86,19 @@ func openPostgres(ctx context.Context, url string, readers int, lock bool) (writ
 	if err != nil {
 		return nil, nil, err
 	}
-	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+	wcfg := cfg
+	if lock {
+		wcfg = cfg.Copy()
+		if wcfg.RuntimeParams == nil {
+			wcfg.RuntimeParams = map[string]string{}
+		}
+		for k, v := range lockHolderKeepalives {
+			wcfg.RuntimeParams[k] = v
+		}
+		// Names the holder's session to whoever finds the lock taken.
+		wcfg.RuntimeParams["application_name"] = lockHolderApp
+	}
+	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*wcfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		if !lock {
 			return nil
 		}
@@ -53,7 +107,7 @@ func openPostgres(ctx context.Context, url string, readers int, lock bool) (writ
 			return err
 		}
 		if !locked {
-			return fmt.Errorf("another provex node is writing to database %q (it holds the writer's advisory lock): one database, one node", c.Config().Database)
+			return lockTaken(ctx, c)
 		}
 		return nil
 	}))})

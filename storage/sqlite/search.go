@@ -65,12 +65,14 @@ func SearchIndex(k *resource.Kind, m proto.Message) (text string, words []string
 }
 
 // searchWords are the distinct words of a search_text, which the kind's
-// words table holds for its row.
+// words table holds for its row, but those longer than maxIndexedText:
+// no search is for such a word (a blob pasted into a title), and
+// PostgreSQL could not index it.
 func searchWords(text string) []string {
 	seen := map[string]bool{searchFieldSep[1:2]: true}
 	var out []string
 	for _, w := range strings.Fields(text) {
-		if !seen[w] {
+		if !seen[w] && len(w) <= maxIndexedText {
 			seen[w] = true
 			out = append(out, w)
 		}

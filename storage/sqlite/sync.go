@@ -6,12 +6,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -308,7 +310,10 @@ func (db *DB) countOpened(tx *sql.Tx, origin string, n int) error {
 // opened says a sealed state opened for this node as one of its readers.
 func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refusal, opened bool, err error) {
 	refuse := func(unopened bool, format string, args ...any) (*storage.Refusal, bool, error) {
-		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: unopened, Reason: fmt.Sprintf(format, args...)}
+		// The reason may quote what the member signed: kept as text that
+		// either database stores, or the refusal would fail the run.
+		reason := strings.ToValidUTF8(strings.ReplaceAll(fmt.Sprintf(format, args...), "\x00", `\x00`), "\uFFFD")
+		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: unopened, Reason: reason}
 		state := "rejected"
 		if unopened {
 			state = "unopened"
@@ -345,12 +350,40 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 	if got := k.Name(m); got != name {
 		return refuse(false, "the entry names %s but its state is %q", name, got)
 	}
+	if err := validation.Text(m); err != nil {
+		return refuse(false, "the state of %s is not text this store keeps: %v", name, err)
+	}
+	if f := overlongIndexed(k, m); f != "" {
+		return refuse(false, "the state of %s holds in %s a text longer than the %d bytes this store indexes", name, f, maxIndexedText)
+	}
 	if v, to := k.Audience(m); !resource.MayRead(db.origin, e.Origin, v, to) {
 		// Not for this node (a state its origin published unsealed
 		// though it says otherwise): any copy goes.
 		return nil, opened, db.withdraw(tx, k, name, e.Seq)
 	}
 	return nil, opened, db.putState(tx, k, name, m, recordData(data, e.Sealed), e.Seq)
+}
+
+// maxIndexedText bounds, in bytes, a text the store indexes: a filterable
+// field's value, a repeated field's element, a search word. A PostgreSQL
+// b-tree entry holds about 2,700 bytes at most, and a state over it fails
+// its whole run there while SQLite stores it. The API's longest filterable
+// text, 500 characters, is at most 2,000 bytes.
+const maxIndexedText = 2500
+
+// overlongIndexed names a filterable field of m holding a text longer than
+// maxIndexedText, or returns "": a state only a member signing it can
+// make, refused on both databases alike.
+func overlongIndexed(k *resource.Kind, m proto.Message) string {
+	r := m.ProtoReflect()
+	for _, f := range k.Schema.Fields() {
+		for _, v := range f.Values(r) {
+			if s, ok := v.(string); ok && len(s) > maxIndexedText {
+				return f.Path
+			}
+		}
+	}
+	return ""
 }
 
 // newestApplied returns the seq of the newest entry applied to the record
