@@ -3,7 +3,7 @@
 // entries pulled from a sync peer), saying who made it, when, through
 // which call and which change-log entries it produced. Records are
 // hash-chained like the change log and written in the same transaction as
-// the write they describe (storage/sqlite does that), so a write without
+// the write they describe (storage/sqlstore does that), so a write without
 // its audit record cannot exist.
 //
 // Reads are in the same chain: one read record per call that read national

@@ -24,7 +24,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 func runCRUD(args []string) error {
@@ -230,7 +230,7 @@ func startBaseline(path string) (*baseline, error) {
 	// table), then closed: the baseline writes those two tables only.
 	// (Until issue 15 it ran the first migration alone, which lacked the
 	// columns later ones added, and the bench failed on them.)
-	store, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	store, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}
@@ -238,11 +238,11 @@ func startBaseline(path string) (*baseline, error) {
 		return nil, err
 	}
 	// The node's own connection settings, from the store itself.
-	db, err := sqlite.OpenConns(path, false)
+	db, err := sqlstore.OpenConns(path, false)
 	if err != nil {
 		return nil, err
 	}
-	readers, err := sqlite.OpenConns(path, true)
+	readers, err := sqlstore.OpenConns(path, true)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 var benchCountries = []string{"CN", "LA", "KH", "KR", "JP", "SG", "TW", "US", "DE", "FR", "TH", "RU", "IN", "AU", "GB", "NL", "HK", "MY", "ID", "PH"}
@@ -58,7 +58,7 @@ func load(path string, n int, keys federation.NodeKeys, directory changelog.Dire
 			return err
 		}
 	}
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler), Key: keys.Signing,
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Key: keys.Signing,
 		Sealer: sealer, Directory: directory})
 	if err != nil {
 		return err
@@ -87,7 +87,7 @@ func load(path string, n int, keys federation.NodeKeys, directory changelog.Dire
 // writeRecords writes record(0) ... record(n-1), each named already, as
 // users' creates would be written (stamped with their create time and
 // etag), from workers goroutines at once.
-func writeRecords(db *sqlite.DB, n, workers int, record func(i int) proto.Message) error {
+func writeRecords(db *sqlstore.DB, n, workers int, record func(i int) proto.Message) error {
 	var (
 		next   atomic.Int64
 		wg     sync.WaitGroup

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // runPostgresCatchUp measures the ministry's node catching up on one
@@ -235,7 +235,7 @@ func copySameRows(admin string, tables []table) (time.Duration, error) {
 		return 0, err
 	}
 	defer dropDatabase(admin, store)
-	db, err := sqlite.Open(ctx, store, "mofa", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	db, err := sqlstore.Open(ctx, store, "mofa", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return 0, err
 	}

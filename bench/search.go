@@ -19,7 +19,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // Syllables of the generated names: Vietnamese ones with their tones (in
@@ -97,7 +97,7 @@ func runSearch(args []string) error {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return err
 		}
-		db, err := sqlite.Open(ctx, filepath.Join(dir, server.DatabaseFile), "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+		db, err := sqlstore.Open(ctx, filepath.Join(dir, server.DatabaseFile), "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			return err
 		}

@@ -24,7 +24,7 @@ import (
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // runSummary times national summaries on the ministry's node holding the
@@ -144,7 +144,7 @@ func loadFederation(dir, store string, records int, dataset string, record func(
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, location, resource.Ministry, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	db, err := sqlstore.Open(ctx, location, resource.Ministry, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

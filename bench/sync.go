@@ -30,7 +30,7 @@ import (
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // countingConn counts the bytes a sync client reads off the wire (HTTP/2
@@ -359,7 +359,7 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 			origin, name     string
 			seq, hlc         int64
 			data, prev, hash []byte
-			form             int64 // 1 sealed; 2 the name is the state's (storage/sqlite entryrow.go)
+			form             int64 // 1 sealed; 2 the name is the state's (storage/sqlstore entryrow.go)
 		)
 		if err := q.Scan(&origin, &seq, &hlc, &name, &data, &form, &prev, &hash); err != nil {
 			return nil, err
@@ -381,12 +381,12 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 			name = a.GetName()
 		}
 		// A row keeps the state only when its entry is sealed; otherwise
-		// the entry holds it (storage/sqlite recordData).
+		// the entry holds it (storage/sqlstore recordData).
 		kept := []byte{}
 		if sealed {
 			kept = state
 		}
-		text, words := sqlite.SearchIndex(k, a)
+		text, words := sqlstore.SearchIndex(k, a)
 		wordList, err := json.Marshal(words)
 		if err != nil {
 			return nil, err
@@ -415,7 +415,7 @@ func baselineRows(srcPath string, mofa federation.NodeKeys) ([]baselineRow, erro
 func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Duration, error) {
 	os.Remove(dstPath)
 	// Create the schema the way a node does.
-	db, err := sqlite.Open(ctx, dstPath, "lang-son", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	db, err := sqlstore.Open(ctx, dstPath, "lang-son", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return 0, err
 	}
@@ -429,7 +429,7 @@ func baselineInsert(dstPath string, rows []baselineRow, reader bool) (time.Durat
 	}
 	// Exactly the node writer's connection settings (WAL, synchronous=FULL,
 	// page cache, temporary storage in memory, ...), from the store itself.
-	dst, err := sqlite.OpenConns(dstPath, false)
+	dst, err := sqlstore.OpenConns(dstPath, false)
 	if err != nil {
 		return 0, err
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestOfflineNodeCatchesUpFromAnyPeer: C pulls only from B, never from A,
@@ -106,7 +106,7 @@ func writeAgreementsOffline(t *testing.T, f *testFederation, member string, coun
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(f.nodes[member].dir, server.DatabaseFile), member, sqlite.Options{
+	db, err := sqlstore.Open(ctx, filepath.Join(f.nodes[member].dir, server.DatabaseFile), member, sqlstore.Options{
 		Key: f.keys[member].Signing, Sealer: sealer, Directory: f.manifest, MaxBatch: 1000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

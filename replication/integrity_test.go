@@ -324,7 +324,7 @@ func TestDamagedFirstEntryDoesNotStopSync(t *testing.T) {
 	if err := raw.QueryRow("SELECT hlc, name, data, sealed FROM changes WHERE origin = ? AND seq = 1", o).Scan(&e.HLC, &e.Name, &e.Data, &form); err != nil {
 		t.Fatal(err)
 	}
-	// The row's form (storage/sqlite entryrow.go): 1 sealed, 2 the name is
+	// The row's form (storage/sqlstore entryrow.go): 1 sealed, 2 the name is
 	// the state's own.
 	e.Sealed = form == 1
 	if form == 2 {

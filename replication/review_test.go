@@ -29,7 +29,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // scriptedPeer serves fixed Pull responses (entries closed by their
@@ -194,7 +194,7 @@ func TestReviewRestoreKeepsTheNewerManifest(t *testing.T) {
 	if _, err := f.restore(t, p1, true, server.RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := sqlite.ReadSavedManifest(context.Background(), filepath.Join(f.nodes[p1].dir, server.DatabaseFile))
+	saved, err := sqlstore.ReadSavedManifest(context.Background(), filepath.Join(f.nodes[p1].dir, server.DatabaseFile))
 	if err != nil {
 		t.Fatal(err)
 	}

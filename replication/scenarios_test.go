@@ -17,7 +17,7 @@ import (
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestPartitionHeals: in a line A-B-C, B goes down, A and C keep writing
@@ -97,8 +97,8 @@ func TestRestartResumesWithoutRepulling(t *testing.T) {
 
 	f.stop(b)
 	// The cursor is in B's database: read it while B is down.
-	db, err := sqlite.Open(context.Background(), filepath.Join(f.nodes[b].dir, server.DatabaseFile), b,
-		sqlite.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	db, err := sqlstore.Open(context.Background(), filepath.Join(f.nodes[b].dir, server.DatabaseFile), b,
+		sqlstore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

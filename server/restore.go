@@ -15,7 +15,7 @@ import (
 	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/replication"
 	"github.com/provex/provex/resource"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // RestoreOptions are the operator's choices for a restore.
@@ -88,7 +88,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	}
 	// A newer signed manifest a peer sends is taken and kept, as a serving
 	// node would; the node then starts on it.
-	var store *sqlite.DB
+	var store *sqlstore.DB
 	live := federation.NewLive(cfg.Manifest, func(m *federation.Manifest) error {
 		if cfg.Manifest.Signature == nil {
 			return errors.New("this node's manifest is unsigned: it takes no other")
@@ -98,7 +98,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		}
 		return store.SaveManifest(ctx, m)
 	})
-	store, err = sqlite.Open(ctx, cfg.storeLocation(), cfg.Member, sqlite.Options{
+	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
 		Logger: cfg.Logger, Key: signingKey, Sealer: sealer, Directory: live, Restore: true,
 	})
 	if err != nil {

@@ -58,7 +58,7 @@ import (
 	"github.com/provex/provex/services/node"
 	"github.com/provex/provex/services/twinning"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // Config is what a node needs to run.
@@ -153,7 +153,7 @@ const MaxMessageBytes = 4 << 20
 type Node struct {
 	cfg          Config
 	log          *slog.Logger
-	store        *sqlite.DB
+	store        *sqlstore.DB
 	sync         *replication.Engine
 	manifest     *federation.Live
 	grpc         *grpc.Server
@@ -215,7 +215,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
-	if cfg.Store != "" && !sqlite.IsPostgres(cfg.Store) {
+	if cfg.Store != "" && !sqlstore.IsPostgres(cfg.Store) {
 		return nil, errors.New("the store must be a PostgreSQL URL (postgres://...), or empty for provex.db in the data directory")
 	}
 	if err := ownerfile.MkdirPrivate(cfg.DataDir, cfg.Logger); err != nil {
@@ -246,7 +246,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, errors.New("peers need a federation manifest that lists them")
 		}
 	} else if cfg.Manifest.Signature != nil {
-		stored, err := sqlite.ReadSavedManifest(ctx, cfg.storeLocation())
+		stored, err := sqlstore.ReadSavedManifest(ctx, cfg.storeLocation())
 		if err != nil {
 			return nil, err
 		}
@@ -283,7 +283,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	var (
 		engine *replication.Engine
-		store  *sqlite.DB
+		store  *sqlstore.DB
 	)
 	save := func(m *federation.Manifest) error {
 		if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
@@ -303,7 +303,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	live := federation.NewLive(cfg.Manifest, save)
 	roots := caRoots(live)
 	metrics := newNodeMetrics()
-	store, err = sqlite.Open(ctx, cfg.storeLocation(), cfg.Member, sqlite.Options{
+	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
 		Observe:   metrics.observeCommit,
 		Logger:    cfg.Logger,
 		Key:       signingKey,
@@ -794,7 +794,7 @@ func (n *Node) Problems(ctx context.Context) []string {
 }
 
 // Store is the node's database (tests and tools).
-func (n *Node) Store() *sqlite.DB { return n.store }
+func (n *Node) Store() *sqlstore.DB { return n.store }
 
 // gatewayServices are the services the gateway serves, calling them
 // through conn.

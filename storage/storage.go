@@ -1,7 +1,7 @@
 // Package storage is the boundary between provex's services and where records
 // live. A Store reads records, lists them by filter with keyset pagination,
 // and applies writes atomically together with the change-log entry that
-// records them. storage/sqlite implements it; storage/storagetest is the
+// records them. storage/sqlstore implements it; storage/storagetest is the
 // conformance suite every implementation must pass.
 package storage
 

@@ -17,7 +17,7 @@ import (
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // origin writes n agreements on cao-bang, a third of them national (sealed
@@ -48,7 +48,7 @@ func origin(t *testing.T, n int) (string, string) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "origin.db")
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Logger: slog.New(slog.DiscardHandler), Key: keys["cao-bang"].Signing,
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Key: keys["cao-bang"].Signing,
 		Sealer: sealer, Directory: m})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestPaths(t *testing.T) {
 		if _, err := runReplay([]string{"-dir", dir, "-into", "provex", "-db", db, "-member", mem, "-keys", keysDir}); err != nil {
 			t.Fatalf("replay into %s: %v", mem, err)
 		}
-		store, err := sqlite.Open(ctx, db, mem, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+		store, err := sqlstore.Open(ctx, db, mem, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

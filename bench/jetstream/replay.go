@@ -19,7 +19,7 @@ import (
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // txRows is the rows per transaction of the minimal table's writers.
@@ -36,7 +36,7 @@ func openMinimal(path string) (*sql.DB, *sql.Stmt, error) {
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {
 		os.Remove(f)
 	}
-	db, err := sqlite.OpenConns(path, false)
+	db, err := sqlstore.OpenConns(path, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,7 +105,7 @@ func (s *minimalSink) close() error  { return s.db.Close() }
 // its transport), so it does less than provex's sync.
 type provexSink struct {
 	ctx     context.Context
-	store   *sqlite.DB
+	store   *sqlstore.DB
 	cps     []changelog.Checkpoint // ascending
 	pending []changelog.Entry
 }
@@ -176,7 +176,7 @@ func openProvex(path, member, keysDir string) (*provexSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, path, member, sqlite.Options{Logger: slog.New(slog.DiscardHandler), Key: keys.Signing,
+	store, err := sqlstore.Open(ctx, path, member, sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Key: keys.Signing,
 		Sealer: sealer, Directory: manifest})
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 
 	"github.com/provex/provex/changelog"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 const streamName = "PROVEX"
@@ -91,7 +91,7 @@ func runLoad(args []string) (any, error) {
 	originDB := fs.String("origin", "", "the origin node's database")
 	dir := fs.String("dir", "", "JetStream store directory")
 	fs.Parse(args)
-	src, err := sqlite.Open(ctx, *originDB, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	src, err := sqlstore.Open(ctx, *originDB, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 var backupCommand = cli.Command{Name: "backup", Usage: "--data DIR --out FILE",
@@ -39,7 +39,7 @@ func runBackup(ctx context.Context, env *cli.Env, args []string) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("backup: no node database in %s (%s): %w", *dataDir, server.DatabaseFile, err)
 	}
-	info, err := sqlite.Backup(ctx, path, *out)
+	info, err := sqlstore.Backup(ctx, path, *out)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func runRestoreBackup(ctx context.Context, env *cli.Env, args []string) error {
 	if err := ownerfile.MkdirPrivate(*dataDir, slog.New(slog.DiscardHandler)); err != nil {
 		return fmt.Errorf("restore-backup: %w", err)
 	}
-	info, err := sqlite.Backup(ctx, *from, path)
+	info, err := sqlstore.Backup(ctx, *from, path)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func runRestoreBackup(ctx context.Context, env *cli.Env, args []string) error {
 	return nil
 }
 
-func printHeads(w io.Writer, info *sqlite.BackupInfo) {
+func printHeads(w io.Writer, info *sqlstore.BackupInfo) {
 	if len(info.Heads) == 0 {
 		fmt.Fprintln(w, "  no change-log entries")
 	}

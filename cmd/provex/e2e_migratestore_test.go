@@ -18,7 +18,7 @@ import (
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestMigrateStoreMovesTheMinistryToPostgres moves the demo ministry's
@@ -101,16 +101,16 @@ func sameStores(t *testing.T, a, b, keyFile string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dbs [2]*sqlite.DB
+	var dbs [2]*sqlstore.DB
 	for i, s := range []string{a, b} {
-		db, err := sqlite.Open(ctx, s, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: keys.SigningPublic()})
+		db, err := sqlstore.Open(ctx, s, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: keys.SigningPublic()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		dbs[i] = db
 	}
-	both := func(what string, read func(db *sqlite.DB) (any, error)) any {
+	both := func(what string, read func(db *sqlstore.DB) (any, error)) any {
 		t.Helper()
 		x, err := read(dbs[0])
 		if err != nil {
@@ -125,14 +125,14 @@ func sameStores(t *testing.T, a, b, keyFile string) uint64 {
 		}
 		return x
 	}
-	audit := both("the audit trail", func(db *sqlite.DB) (any, error) {
+	audit := both("the audit trail", func(db *sqlstore.DB) (any, error) {
 		n, head, problems, err := db.VerifyAudit(ctx)
 		return fmt.Sprint(n, head, problems), err
 	})
 	if !strings.HasSuffix(audit.(string), " []") {
 		t.Fatalf("the audit trail does not verify: %s", audit)
 	}
-	origins := both("the logs", func(db *sqlite.DB) (any, error) {
+	origins := both("the logs", func(db *sqlstore.DB) (any, error) {
 		os, err := db.Origins(ctx)
 		// How far provex verify checked differs: it ran on the copy.
 		for i := range os {
@@ -151,7 +151,7 @@ func sameStores(t *testing.T, a, b, keyFile string) uint64 {
 	if len(origins) < 3 || opened == 0 || own == 0 {
 		t.Fatalf("the store holds %d origins' logs, %d sealed entries opened, its own log up to %d: not the store this test needs", len(origins), opened, own)
 	}
-	if tokens := both("the tokens", func(db *sqlite.DB) (any, error) { return db.ListTokens(ctx) }); reflect.ValueOf(tokens).Len() == 0 {
+	if tokens := both("the tokens", func(db *sqlstore.DB) (any, error) { return db.ListTokens(ctx) }); reflect.ValueOf(tokens).Len() == 0 {
 		t.Fatal("the store holds no token")
 	}
 	records, kinds := 0, 0
@@ -211,7 +211,7 @@ func sameStores(t *testing.T, a, b, keyFile string) uint64 {
 			}
 		}
 		for _, d := range dims {
-			both("a summary of "+k.Collection, func(db *sqlite.DB) (any, error) {
+			both("a summary of "+k.Collection, func(db *sqlstore.DB) (any, error) {
 				return db.Summarize(ctx, storage.SummaryQuery{Kind: k, Province: resource.AllProvinces, Dims: d})
 			})
 		}

@@ -13,14 +13,14 @@ import (
 
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 var migrateStoreCommand = cli.Command{Name: "migrate-store", Usage: "[--from sqlite:PATH|postgres://...] --to postgres://...|sqlite:PATH",
 	Summary: "move a stopped node's store into an empty one: its SQLite file (PATH: provex.db or its data directory) to PostgreSQL, or back", Run: runMigrateStore}
 
 // runMigrateStore copies a node's whole store into an empty one
-// (sqlite.CopyStore) and says how to check the copy. The node must be
+// (sqlstore.CopyStore) and says how to check the copy. The node must be
 // stopped: a serving node's file can be copied with provex backup first.
 func runMigrateStore(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("migrate-store", flag.ContinueOnError)
@@ -44,20 +44,20 @@ func runMigrateStore(ctx context.Context, env *cli.Env, args []string) error {
 	if from == to {
 		return &cli.UsageError{Msg: "migrate-store: --from and --to name the same store"}
 	}
-	if !sqlite.IsPostgres(from) {
+	if !sqlstore.IsPostgres(from) {
 		if _, err := os.Stat(from); err != nil {
 			return fmt.Errorf("migrate-store: no node database at %s: %w", from, err)
 		}
 	}
-	info, err := sqlite.CopyStore(ctx, from, to)
+	info, err := sqlstore.CopyStore(ctx, from, to)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "moved %s's store from %s to %s (%d tables, %d rows; summary rollups rebuilt from the records)\n",
 		info.Member, shownStore(from), shownStore(to), info.Tables, info.Rows)
-	printHeads(env.Stdout, &sqlite.BackupInfo{Heads: info.Heads})
+	printHeads(env.Stdout, &sqlstore.BackupInfo{Heads: info.Heads})
 	check := "--db " + to
-	if sqlite.IsPostgres(to) {
+	if sqlstore.IsPostgres(to) {
 		check = "--store '" + shownStore(to) + "'"
 	}
 	fmt.Fprintf(env.Stdout, "the source is unchanged. Check the copy with: provex verify %s --key KEYFILE (the node's key file; its data directory keeps it)\n", check)
@@ -68,8 +68,8 @@ func runMigrateStore(ctx context.Context, env *cli.Env, args []string) error {
 // SQLite file as sqlite:PATH or a bare PATH, where a directory means its
 // provex.db. Its errors never repeat a URL, which may hold a password.
 func storeArg(flagName, s string) (string, error) {
-	if sqlite.IsPostgres(s) {
-		if err := sqlite.CheckStoreURL(s); err != nil {
+	if sqlstore.IsPostgres(s) {
+		if err := sqlstore.CheckStoreURL(s); err != nil {
 			return "", &cli.UsageError{Msg: "migrate-store: " + flagName + ": " + err.Error()}
 		}
 		return s, nil
@@ -91,7 +91,7 @@ func storeArg(flagName, s string) (string, error) {
 
 // shownStore is a store as printed: a URL without its password.
 func shownStore(s string) string {
-	if !sqlite.IsPostgres(s) {
+	if !sqlstore.IsPostgres(s) {
 		return s
 	}
 	u, err := url.Parse(s)

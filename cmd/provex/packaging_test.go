@@ -18,7 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // runVersionJSON runs bin version --json and decodes it.
@@ -44,7 +44,7 @@ func TestVersionPrintsVersionCommitGoAndSQLite(t *testing.T) {
 		t.Fatalf("provex version: %v", err)
 	}
 	text := string(out)
-	for _, want := range []string{"provex dev\n", "commit: ", "go:     " + runtime.Version() + "\n", "sqlite: " + sqlite.LibraryVersion() + "\n"} {
+	for _, want := range []string{"provex dev\n", "commit: ", "go:     " + runtime.Version() + "\n", "sqlite: " + sqlstore.LibraryVersion() + "\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("provex version printed %q, want it to contain %q", text, want)
 		}

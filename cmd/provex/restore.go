@@ -13,7 +13,7 @@ import (
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 var restoreCommand = cli.Command{Name: "restore", Usage: "--member SLUG --data DIR --key F --manifest F [--tls-dir DIR] [--accept-unreached]",
@@ -40,7 +40,7 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return &cli.UsageError{Msg: "restore: " + err.Error()}
 	}
-	if *store != "" && !sqlite.IsPostgres(*store) {
+	if *store != "" && !sqlstore.IsPostgres(*store) {
 		return &cli.UsageError{Msg: "restore: --store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)"}
 	}
 	cfg := server.Config{Member: *member, DataDir: *dataDir, Store: *store, Logger: logger, KeyFile: *keyFile}

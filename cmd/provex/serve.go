@@ -21,7 +21,7 @@ import (
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // serveConfig is the config file of "provex serve" (YAML or JSON); flags
@@ -159,7 +159,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	if cfg.Member == "" {
 		return &cli.UsageError{Msg: "serve: --member (or member: in the config file) is required"}
 	}
-	if cfg.Store != "" && !sqlite.IsPostgres(cfg.Store) {
+	if cfg.Store != "" && !sqlstore.IsPostgres(cfg.Store) {
 		return &cli.UsageError{Msg: "serve: --store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE); without it the store is provex.db in the data directory"}
 	}
 	logger, err := newLogger(env.Stderr, cfg.LogLevel)

@@ -15,7 +15,7 @@ import (
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // openData opens a node's database by its data directory, or its
@@ -23,9 +23,9 @@ import (
 // from its machine (tokens, audit). The node may be running beside them
 // (Options.Beside). member may be "" for a database that exists; with it,
 // a new node's database is made.
-func openData(ctx context.Context, dir, store, member string) (*sqlite.DB, error) {
+func openData(ctx context.Context, dir, store, member string) (*sqlstore.DB, error) {
 	if store != "" {
-		if !sqlite.IsPostgres(store) {
+		if !sqlstore.IsPostgres(store) {
 			return nil, &cli.UsageError{Msg: "--store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)"}
 		}
 	} else {
@@ -36,7 +36,7 @@ func openData(ctx context.Context, dir, store, member string) (*sqlite.DB, error
 		}
 		store = filepath.Join(dir, server.DatabaseFile)
 	}
-	return sqlite.Open(ctx, store, member, sqlite.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
+	return sqlstore.Open(ctx, store, member, sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
 }
 
 const tokenUsage = "create --role viewer|editor|admin [--label L] [--expires 720h] [--member M] | list | revoke ID  [--data DIR | --store URL]"

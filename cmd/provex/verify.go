@@ -14,7 +14,7 @@ import (
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR | --db FILE | --store postgres://...] [--manifest FILE] [--key FILE] [--repair]",
@@ -23,7 +23,7 @@ var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR | --db FILE 
 // verifySources are the keys an offline check trusts: the node's own public
 // key from its key file, and the other members' from a manifest.
 type verifySources struct {
-	db *sqlite.DB
+	db *sqlstore.DB
 	// own are the node's signing keys: the one its manifest names first,
 	// then its key file's (retired ones too).
 	own      []ed25519.PublicKey
@@ -67,12 +67,12 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		}
 		src.manifest = m
 	}
-	if !sqlite.IsPostgres(path) {
+	if !sqlstore.IsPostgres(path) {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("no node database: %w", err)
 		}
 	}
-	probe, err := sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 	if src.own == nil {
 		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked; give --key")
 	}
-	if src.db, err = sqlite.Open(ctx, path, "", sqlite.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own)}); err != nil {
+	if src.db, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own)}); err != nil {
 		return nil, err
 	}
 	return &src, nil
@@ -143,10 +143,10 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		if isSet(fs, "data") || *dbFile != "" {
 			return &cli.UsageError{Msg: "verify: give one of --data DIR, --db FILE and --store URL"}
 		}
-		if !sqlite.IsPostgres(*store) {
+		if !sqlstore.IsPostgres(*store) {
 			return &cli.UsageError{Msg: "verify: --store takes a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE); a SQLite file is --db FILE"}
 		}
-		if err := sqlite.CheckStoreURL(*store); err != nil {
+		if err := sqlstore.CheckStoreURL(*store); err != nil {
 			return &cli.UsageError{Msg: "verify: --store: " + err.Error()}
 		}
 		*dbFile = *store
@@ -235,7 +235,7 @@ func (s *verifySources) checkAudit(ctx context.Context, w io.Writer) (int, error
 
 // checkRollups recounts the summary rollups, prints what disagrees (and
 // what was rewritten), and returns the number of groups still wrong.
-func checkRollups(ctx context.Context, w io.Writer, db *sqlite.DB, repair bool) (int, error) {
+func checkRollups(ctx context.Context, w io.Writer, db *sqlstore.DB, repair bool) (int, error) {
 	n, found, err := db.CheckRollups(ctx, repair)
 	if err != nil {
 		return 0, err

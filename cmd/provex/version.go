@@ -9,7 +9,7 @@ import (
 	"runtime/debug"
 
 	"github.com/provex/provex/client/cli"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // Set at link time by scripts/release.sh (-ldflags "-X main.buildVersion=...
@@ -30,7 +30,7 @@ type buildInfo struct {
 }
 
 func currentBuild() buildInfo {
-	b := buildInfo{Version: buildVersion, Commit: buildCommit, Go: runtime.Version(), SQLite: sqlite.LibraryVersion()}
+	b := buildInfo{Version: buildVersion, Commit: buildCommit, Go: runtime.Version(), SQLite: sqlstore.LibraryVersion()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		// go install module@v1.2.3 stamps the module version; a plain
 		// go build in a checkout stamps "(devel)" and the VCS revision.

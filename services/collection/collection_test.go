@@ -15,19 +15,19 @@ import (
 	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 const member = "cao-bang"
 
 type fixture struct {
-	db  *sqlite.DB
+	db  *sqlstore.DB
 	agr *collection.Collection[*twinningv1.Agreement]
 }
 
 func open(t *testing.T) *fixture {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "provex.db"), member, sqlite.Options{})
+	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "provex.db"), member, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

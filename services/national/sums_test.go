@@ -18,7 +18,7 @@ import (
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/national"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestSummaryTotalsNeverWrap stores trade reports past the API's bounds
@@ -34,7 +34,7 @@ func TestSummaryTotalsNeverWrap(t *testing.T) {
 
 func summaryTotalsNeverWrap(t *testing.T, store string) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, store, "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, store, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

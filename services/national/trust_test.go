@@ -17,13 +17,13 @@ import (
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/national"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // trustStore is a real SQLite store with a national server over it.
-func trustStore(t *testing.T) (*sqlite.DB, *national.Server) {
+func trustStore(t *testing.T) (*sqlstore.DB, *national.Server) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func trustStore(t *testing.T) (*sqlite.DB, *national.Server) {
 	return db, national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
 }
 
-func putRecord(t *testing.T, db *sqlite.DB, k *resource.Kind, name string, m proto.Message) {
+func putRecord(t *testing.T, db *sqlstore.DB, k *resource.Kind, name string, m proto.Message) {
 	t.Helper()
 	if _, err := db.Write(context.Background(), storage.Write{Kind: k, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
 		return m, nil

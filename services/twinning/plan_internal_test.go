@@ -11,7 +11,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/internal/workdays"
 	"github.com/provex/provex/resource"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestOverdueCandidatesAreSeekedInIndexes: the page query of the overdue
@@ -23,7 +23,7 @@ import (
 // agreements signed and reported, as the store's optimize gathers them).
 func TestOverdueCandidatesAreSeekedInIndexes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := sqlite.Open(context.Background(), path, "lang-son", sqlite.Options{})
+	db, err := sqlstore.Open(context.Background(), path, "lang-son", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

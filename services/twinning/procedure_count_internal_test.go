@@ -19,7 +19,7 @@ import (
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestOverdueCountAgreesWithList: over a varied set of agreements in
@@ -33,11 +33,11 @@ import (
 func TestOverdueCountAgreesWithList(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	dbs := map[string]*sqlite.DB{}
-	open := func(member string) *sqlite.DB {
+	dbs := map[string]*sqlstore.DB{}
+	open := func(member string) *sqlstore.DB {
 		t.Helper()
 		if dbs[member] == nil {
-			db, err := sqlite.Open(ctx, filepath.Join(dir, member+".db"), member, sqlite.Options{})
+			db, err := sqlstore.Open(ctx, filepath.Join(dir, member+".db"), member, sqlstore.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -248,7 +248,7 @@ func TestOverdueCountAgreesWithList(t *testing.T) {
 // February while the view of 4 March did not list it at all.
 func TestAgencyAskedWithinTheConsultationsMonth(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "lang-son", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "lang-son", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestAgencyAskedWithinTheConsultationsMonth(t *testing.T) {
 // then deleted, then undeleted unreported and asked again.
 func TestOverdueFollowsTheAgreementsChanges(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "lang-son", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "lang-son", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

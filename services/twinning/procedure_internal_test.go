@@ -13,7 +13,7 @@ import (
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 func day(y, m, d int32) *typev1.Date { return &typev1.Date{Year: y, Month: m, Day: d} }
@@ -29,7 +29,7 @@ func day(y, m, d int32) *typev1.Date { return &typev1.Date{Year: y, Month: m, Da
 // day.
 func TestOverdueOnTheDayAfterTheDeadline(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "lang-son", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "lang-son", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // analyst makes a login role in the group provex_analysts (and the group,
@@ -86,7 +86,7 @@ func analyst(t *testing.T) (connect func(dbURL string) *sql.DB) {
 	}
 }
 
-func putProject(t *testing.T, db *sqlite.DB, p *investmentv1.Project) {
+func putProject(t *testing.T, db *sqlstore.DB, p *investmentv1.Project) {
 	t.Helper()
 	if _, err := db.Write(context.Background(), storage.Write{Kind: resource.Projects, Name: p.GetName(),
 		Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
@@ -140,7 +140,7 @@ func TestNationalViews(t *testing.T) {
 	connect := analyst(t)
 	dbURL := pgtest.NewDatabase(t)
 	_, key, _ := ed25519.GenerateKey(nil)
-	store, err := sqlite.Open(ctx, dbURL, "cao-bang", sqlite.Options{Key: key})
+	store, err := sqlstore.Open(ctx, dbURL, "cao-bang", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestNationalViewsHoldOnlyReadableRecords(t *testing.T) {
 		sealers[id], _ = changelog.NewSealer(k)
 	}
 	_, sign, _ := ed25519.GenerateKey(nil)
-	origin, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cao-bang.db"), "cao-bang", sqlite.Options{Key: sign, Sealer: sealers["cao-bang"], Directory: keys})
+	origin, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "cao-bang.db"), "cao-bang", sqlstore.Options{Key: sign, Sealer: sealers["cao-bang"], Directory: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestNationalViewsHoldOnlyReadableRecords(t *testing.T) {
 
 	for node, want := range map[string][]string{"nghe-an": {name("public")}, "mofa": {name("public"), name("sealed")}} {
 		dbURL := pgtest.NewDatabase(t)
-		store, err := sqlite.Open(ctx, dbURL, node, sqlite.Options{Sealer: sealers[node], Directory: keys})
+		store, err := sqlstore.Open(ctx, dbURL, node, sqlstore.Options{Sealer: sealers[node], Directory: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestNationalViewsAreMadeAgainOnlyWhenChanged(t *testing.T) {
 	connect := analyst(t)
 	dbURL := pgtest.NewDatabase(t)
 	open := func() {
-		store, err := sqlite.Open(ctx, dbURL, "cao-bang", sqlite.Options{})
+		store, err := sqlstore.Open(ctx, dbURL, "cao-bang", sqlstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,11 +335,11 @@ func TestAnalystHoldingTheWritersLockIsNamed(t *testing.T) {
 	ctx := context.Background()
 	connect := analyst(t)
 	dbURL := pgtest.NewDatabase(t)
-	store, err := sqlite.Open(ctx, dbURL, "mofa", sqlite.Options{})
+	store, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlite.Open(ctx, dbURL, "mofa", sqlite.Options{}); err == nil || !strings.Contains(err.Error(), "another provex node is writing") {
+	if _, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{}); err == nil || !strings.Contains(err.Error(), "another provex node is writing") {
 		t.Errorf("a second node beside the first: %v", err)
 	}
 	store.Close()
@@ -357,7 +357,7 @@ func TestAnalystHoldingTheWritersLockIsNamed(t *testing.T) {
 	if err := session.QueryRowContext(ctx, "SELECT current_user").Scan(&role); err != nil {
 		t.Fatal(err)
 	}
-	_, err = sqlite.Open(ctx, dbURL, "mofa", sqlite.Options{})
+	_, err = sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{})
 	if err == nil || strings.Contains(err.Error(), "another provex node") || !strings.Contains(err.Error(), role) {
 		t.Errorf("a node whose lock an analyst holds: %v, want the analyst %s named", err, role)
 	}

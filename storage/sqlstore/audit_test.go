@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestAuditTrail writes as two actors, then tampers with the database file
@@ -25,7 +25,7 @@ func TestAuditTrail(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
 	_, key, _ := ed25519.GenerateKey(nil)
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Key: key})
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw.Close()
-		db, err := sqlite.Open(ctx, copyPath, "", sqlite.Options{Key: key})
+		db, err := sqlstore.Open(ctx, copyPath, "", sqlstore.Options{Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -18,10 +18,10 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
-func writeAgreement(ctx context.Context, db *sqlite.DB, id string) error {
+func writeAgreement(ctx context.Context, db *sqlstore.DB, id string) error {
 	name := "provinces/cao-bang/agreements/" + id
 	_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
 		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
@@ -38,7 +38,7 @@ func TestBackupUnderWritesIsConsistent(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	pub, sign, _ := ed25519.GenerateKey(nil)
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "provex.db"), "cao-bang", sqlite.Options{Key: sign})
+	db, err := sqlstore.Open(ctx, filepath.Join(dir, "provex.db"), "cao-bang", sqlstore.Options{Key: sign})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestBackupUnderWritesIsConsistent(t *testing.T) {
 	}
 	before := acked.Load()
 	out := filepath.Join(dir, "backup.db")
-	info, err := sqlite.Backup(ctx, filepath.Join(dir, "provex.db"), out)
+	info, err := sqlstore.Backup(ctx, filepath.Join(dir, "provex.db"), out)
 	after := acked.Load()
 	stop.Store(true)
 	wg.Wait()
@@ -93,7 +93,7 @@ func TestBackupUnderWritesIsConsistent(t *testing.T) {
 		}
 	}
 
-	cp, err := sqlite.Open(ctx, out, "", sqlite.Options{PublicKey: pub})
+	cp, err := sqlstore.Open(ctx, out, "", sqlstore.Options{PublicKey: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestBackupRefusals(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "provex.db")
-	db, err := sqlite.Open(ctx, src, "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, src, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestBackupRefusals(t *testing.T) {
 	if err := os.WriteFile(out, []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlite.Backup(ctx, src, out); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := sqlstore.Backup(ctx, src, out); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("backup over an existing file: %v, want a refusal", err)
 	}
 	if got, _ := os.ReadFile(out); string(got) != "keep me" {
@@ -146,12 +146,12 @@ func TestBackupRefusals(t *testing.T) {
 	if err := os.WriteFile(fresh+"-wal", []byte("stale"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlite.Backup(ctx, src, fresh); err == nil || !strings.Contains(err.Error(), "-wal already exists") {
+	if _, err := sqlstore.Backup(ctx, src, fresh); err == nil || !strings.Contains(err.Error(), "-wal already exists") {
 		t.Fatalf("backup beside a stale -wal: %v, want a refusal", err)
 	}
 
 	missing := filepath.Join(dir, "gone", "provex.db")
-	if _, err := sqlite.Backup(ctx, missing, filepath.Join(dir, "b2.db")); err == nil || !strings.Contains(err.Error(), "no database at "+missing) {
+	if _, err := sqlstore.Backup(ctx, missing, filepath.Join(dir, "b2.db")); err == nil || !strings.Contains(err.Error(), "no database at "+missing) {
 		t.Fatalf("backup of a missing database: %v", err)
 	}
 	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
@@ -169,7 +169,7 @@ func TestBackupRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	if _, err := sqlite.Backup(ctx, other, filepath.Join(dir, "b3.db")); err == nil || !strings.Contains(err.Error(), "not a provex node's database") {
+	if _, err := sqlstore.Backup(ctx, other, filepath.Join(dir, "b3.db")); err == nil || !strings.Contains(err.Error(), "not a provex node's database") {
 		t.Fatalf("backup of a foreign database: %v", err)
 	}
 	for _, f := range []string{"b2.db", "b3.db"} {

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestOneRunChangesRecordsManyTimes: one run of nghe-an's log creates
@@ -34,10 +34,10 @@ func TestOneRunChangesRecordsManyTimes(t *testing.T) {
 		keys[m], _ = ecdh.X25519().GenerateKey(rand.Reader)
 		dir[m] = keys[m].PublicKey()
 	}
-	open := func(path, member string) *sqlite.DB {
+	open := func(path, member string) *sqlstore.DB {
 		t.Helper()
 		sealer, _ := changelog.NewSealer(keys[member])
-		db, err := sqlite.Open(ctx, path, member, sqlite.Options{Sealer: sealer, Directory: dir})
+		db, err := sqlstore.Open(ctx, path, member, sqlstore.Options{Sealer: sealer, Directory: dir})
 		if err != nil {
 			t.Fatal(err)
 		}

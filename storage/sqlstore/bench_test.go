@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // BenchmarkWrite measures the store alone (no gRPC): group commit under
@@ -23,7 +23,7 @@ import (
 func BenchmarkWrite(b *testing.B) {
 	for _, conc := range []int{1, 64} {
 		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+			db, err := sqlstore.Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func BenchmarkWrite(b *testing.B) {
 // whose five integer and money fields each rollup sums (in the write's
 // transaction, by triggers).
 func BenchmarkWriteTradeReport(b *testing.B) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func BenchmarkWriteTradeReport(b *testing.B) {
 // against the same Get by the node itself (not audited), interleaved.
 func BenchmarkGetAudited(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/provex/provex/internal/pgtest"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestOpensAtOnceTakeTurns: a node and two tools beside it (token create
@@ -26,7 +26,7 @@ func TestOpensAtOnceTakeTurns(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				db, err := sqlite.Open(ctx, url, "mofa", sqlite.Options{Beside: i > 0})
+				db, err := sqlstore.Open(ctx, url, "mofa", sqlstore.Options{Beside: i > 0})
 				errs[i] = err
 				if err == nil {
 					db.Close()

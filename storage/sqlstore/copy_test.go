@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/provex/provex/internal/pgtest"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestCopyStoreToPostgresAndBack moves a node's store from a SQLite file
@@ -21,7 +21,7 @@ func TestCopyStoreToPostgresAndBack(t *testing.T) {
 	dir := t.TempDir()
 	pub, sign, _ := ed25519.GenerateKey(nil)
 	file := filepath.Join(dir, "provex.db")
-	db, err := sqlite.Open(ctx, file, "cao-bang", sqlite.Options{Key: sign})
+	db, err := sqlstore.Open(ctx, file, "cao-bang", sqlstore.Options{Key: sign})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestCopyStoreToPostgresAndBack(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	back := filepath.Join(dir, "back.db")
 	for _, c := range []struct{ from, to string }{{file, url}, {url, back}} {
-		info, err := sqlite.CopyStore(ctx, c.from, c.to)
+		info, err := sqlstore.CopyStore(ctx, c.from, c.to)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestCopyStoreToPostgresAndBack(t *testing.T) {
 		}
 	}
 	for _, store := range []string{url, back} {
-		db, err := sqlite.Open(ctx, store, "cao-bang", sqlite.Options{Key: sign})
+		db, err := sqlstore.Open(ctx, store, "cao-bang", sqlstore.Options{Key: sign})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,10 +60,10 @@ func TestCopyStoreToPostgresAndBack(t *testing.T) {
 		}
 		db.Close()
 	}
-	if _, err := sqlite.CopyStore(ctx, file, url); err == nil || !strings.Contains(err.Error(), "already holds change-log entries") {
+	if _, err := sqlstore.CopyStore(ctx, file, url); err == nil || !strings.Contains(err.Error(), "already holds change-log entries") {
 		t.Fatalf("copy into a store with entries: %v", err)
 	}
-	db, err = sqlite.Open(ctx, url, "cao-bang", sqlite.Options{})
+	db, err = sqlstore.Open(ctx, url, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestDatabaseFilesAreOwnerOnly: the database, its WAL and shared-memory
@@ -34,9 +34,9 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 		}
 	}
 	var logs bytes.Buffer
-	open := func() *sqlite.DB {
+	open := func() *sqlstore.DB {
 		t.Helper()
-		db, err := sqlite.Open(context.Background(), path, "cao-bang", sqlite.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		db, err := sqlstore.Open(context.Background(), path, "cao-bang", sqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestFormerProvince plays Bắc Ninh's node across the migration that added
@@ -26,7 +26,7 @@ import (
 func TestFormerProvince(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := sqlite.Open(ctx, path, "bac-ninh", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, path, "bac-ninh", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestFormerProvince(t *testing.T) {
 	if !ok {
 		t.Fatal("former_province is not filterable on projects")
 	}
-	check := func(db *sqlite.DB, when string) {
+	check := func(db *sqlstore.DB, when string) {
 		t.Helper()
 		expr, err := filter.Parse(`former_province = "bac-giang"`, resource.Projects.Schema)
 		if err != nil {
@@ -86,11 +86,11 @@ func TestFormerProvince(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Schema 16: before 0017 and the migrations after it.
-	if _, err := raw.Exec(sqlite.UndoMigration19() + sqlite.UndoMigration18() + sqlite.UndoMigration17() + "DELETE FROM reindex; PRAGMA user_version = 16"); err != nil {
+	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + "DELETE FROM reindex; PRAGMA user_version = 16"); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err = sqlite.Open(ctx, path, "bac-ninh", sqlite.Options{})
+	db, err = sqlstore.Open(ctx, path, "bac-ninh", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

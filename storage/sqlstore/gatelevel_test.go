@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestOldBilateralGateLevelsReadAsMain: gates an earlier provex stored
@@ -26,7 +26,7 @@ func TestOldBilateralGateLevelsReadAsMain(t *testing.T) {
 	ctx := context.Background()
 	_, key, _ := ed25519.GenerateKey(nil)
 	path := filepath.Join(t.TempDir(), "o.db")
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Key: key})
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,17 +63,17 @@ func TestOldBilateralGateLevelsReadAsMain(t *testing.T) {
 	if err := raw.QueryRow("SELECT count(*) FROM border_gates WHERE level = 3").Scan(&threes); err != nil || threes != 2 {
 		t.Fatalf("before: %d rows at level 3, %v", threes, err)
 	}
-	if _, err := raw.Exec(sqlite.UndoMigration19() + sqlite.UndoMigration18() + sqlite.UndoMigration17() + sqlite.UndoMigration15() + "PRAGMA user_version = 12"); err != nil {
+	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + "PRAGMA user_version = 12"); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err = sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Key: key})
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 
-	follower, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "f.db"), "lang-son", sqlite.Options{})
+	follower, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "f.db"), "lang-son", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestOldBilateralGateLevelsReadAsMain(t *testing.T) {
 		t.Fatal(err)
 	}
 	level, _ := resource.BorderGates.Schema.Lookup("level")
-	for node, s := range map[string]*sqlite.DB{"writer": db, "follower": follower} {
+	for node, s := range map[string]*sqlstore.DB{"writer": db, "follower": follower} {
 		g, err := s.Get(ctx, resource.BorderGates, "provinces/cao-bang/border-gates/ly-van")
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // signedRun chains states into origin's entries 1..n as a member would
@@ -70,7 +70,7 @@ func TestNulInEntriesIsHeldOnBothDatabases(t *testing.T) {
 				if store == "postgres" {
 					path = pgtest.NewDatabase(t)
 				}
-				db, err := sqlite.Open(ctx, path, "mofa", sqlite.Options{})
+				db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,6 +1,10 @@
-// Package sqlite is provex's storage on embedded SQLite (mattn/go-sqlite3).
+// Package sqlstore is provex's store on a SQL database: embedded SQLite
+// (mattn/go-sqlite3), a node's file and the default, or a PostgreSQL
+// server (pgx), for the ministry's national store (issue 15). It is one
+// engine over database/sql; what differs between the two is in dialect.go
+// and postgres.go, and storagetest's conformance suite runs on both.
 //
-// The database runs in WAL mode with synchronous=FULL: a write is
+// On SQLite the database runs in WAL mode with synchronous=FULL: a write is
 // acknowledged only after its commit is in the WAL and fsynced. One writer
 // connection, owned by one goroutine, applies writes; concurrent writes that
 // arrive while a commit is in flight are committed together (group commit),
@@ -12,7 +16,7 @@
 // pages). Running them from a background connection instead was measured
 // to make single writes about 40% slower: its fsyncs of the database file
 // compete with the writer's fsync of the WAL.
-package sqlite
+package sqlstore
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestProjectOrganizationsAcrossMigration19: projects' organizations are a
@@ -26,7 +26,7 @@ import (
 func TestProjectOrganizationsAcrossMigration19(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestProjectOrganizationsAcrossMigration19(t *testing.T) {
 	}
 	orgs, _ := resource.Projects.Schema.Lookup("organizations")
 	kind, _ := resource.Projects.Schema.Lookup("kind")
-	check := func(db *sqlite.DB, when string) {
+	check := func(db *sqlstore.DB, when string) {
 		t.Helper()
 		expr, err := filter.Parse(`organizations:"`+org("adb")+`"`, resource.Projects.Schema)
 		if err != nil {
@@ -95,7 +95,7 @@ func TestProjectOrganizationsAcrossMigration19(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 0019 is the last migration: one version back is just before it.
-	if _, err := raw.Exec(sqlite.UndoMigration19()+"DELETE FROM record_elements WHERE list = ?; DELETE FROM reindex; "+
+	if _, err := raw.Exec(sqlstore.UndoMigration19()+"DELETE FROM record_elements WHERE list = ?; DELETE FROM reindex; "+
 		fmt.Sprintf("PRAGMA user_version = %d", version-1), filter.ListID("projects", "organizations")); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestProjectOrganizationsAcrossMigration19(t *testing.T) {
 	if left != 0 {
 		t.Fatalf("%d element rows left before migrating again", left)
 	}
-	db, err = sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -165,7 +165,7 @@ func migratePostgres(ctx context.Context, db *sql.DB, sqliteMigrations int) erro
 	}
 	latest := versions[len(versions)-1]
 	if latest != sqliteMigrations {
-		return fmt.Errorf("this binary's PostgreSQL schema is at version %d and its SQLite schema at %d: every SQLite migration needs its PostgreSQL counterpart in storage/sqlite/postgres", latest, sqliteMigrations)
+		return fmt.Errorf("this binary's PostgreSQL schema is at version %d and its SQLite schema at %d: every SQLite migration needs its PostgreSQL counterpart in storage/sqlstore/postgres", latest, sqliteMigrations)
 	}
 	if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/provex/provex/internal/pgtest"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestPostgresSchemaMatchesSQLite checks that a store made on PostgreSQL
@@ -22,7 +22,7 @@ func TestPostgresSchemaMatchesSQLite(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	path := filepath.Join(t.TempDir(), "provex.db")
 	for _, where := range []string{path, url} {
-		store, err := sqlite.Open(ctx, where, "mofa", sqlite.Options{})
+		store, err := sqlstore.Open(ctx, where, "mofa", sqlstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestPrefixFiltersOfAnyLastCharacter: a filter "field = prefix*" is a
@@ -32,7 +32,7 @@ func TestPrefixFiltersOfAnyLastCharacter(t *testing.T) {
 			if store == "postgres" {
 				path = pgtest.NewDatabase(t)
 			}
-			db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+			db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

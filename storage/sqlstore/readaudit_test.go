@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestReadsAreAudited reads public, national and restricted records as
@@ -29,7 +29,7 @@ func TestReadsAreAudited(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
 	_, key, _ := ed25519.GenerateKey(nil)
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{Key: key})
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestReadsAreAudited(t *testing.T) {
 	list(as("token:bbbb (admin)", storage.ReadsAll, "list-all"))
 	db.Close()
 
-	db, err = sqlite.Open(ctx, path, "", sqlite.Options{Key: key})
+	db, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestReadsAreAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw.Close()
-		db, err := sqlite.Open(ctx, copyPath, "", sqlite.Options{Key: key})
+		db, err := sqlstore.Open(ctx, copyPath, "", sqlstore.Options{Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +185,7 @@ func TestReadsAreAudited(t *testing.T) {
 func TestReadRefusedWhenItsAuditRecordCannotBeQueued(t *testing.T) {
 	ctx := context.Background()
 	_, key, _ := ed25519.GenerateKey(nil)
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlite.Options{Key: key, ReadAuditQueue: 2, ReadAuditWait: 50 * time.Millisecond})
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{Key: key, ReadAuditQueue: 2, ReadAuditWait: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

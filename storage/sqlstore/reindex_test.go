@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestReindexFillsNewColumns plays a database whose rows predate a
@@ -23,7 +23,7 @@ import (
 func TestReindexFillsNewColumns(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestReindexFillsNewColumns(t *testing.T) {
 	}
 	raw.Close()
 
-	db, err = sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func mustField(t *testing.T, path string) filter.Field {
 func TestReindexFillsRepeatedFields(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestReindexFillsRepeatedFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	guangxi := func(db *sqlite.DB) int64 {
+	guangxi := func(db *sqlstore.DB) int64 {
 		t.Helper()
 		expr, err := filter.Parse("foreign_parties.subdivision:CN-GX", resource.Agreements.Schema)
 		if err != nil {
@@ -120,7 +120,7 @@ func TestReindexFillsRepeatedFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err = sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestReindexFillsRepeatedFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err = sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestRequestIDsFromBeforeFingerprints plays a database at schema version 6,
@@ -21,7 +21,7 @@ import (
 func TestRequestIDsFromBeforeFingerprints(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "provex.db")
-	db, err := sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +41,14 @@ func TestRequestIDsFromBeforeFingerprints(t *testing.T) {
 	}
 	// Undo migrations 12 (search), 10 (record_elements), 7 (fingerprints) and 8 (read
 	// audit) to stand at 6 (9 changes data only).
-	if _, err := raw.Exec(sqlite.UndoMigration19() + sqlite.UndoMigration18() + sqlite.UndoMigration17() + sqlite.UndoMigration15() + sqlite.UndoMigration12() + undoMigration10 + `ALTER TABLE request_ids DROP COLUMN fingerprint;
+	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + `ALTER TABLE request_ids DROP COLUMN fingerprint;
 		ALTER TABLE audit DROP COLUMN read; ALTER TABLE audit DROP COLUMN names; DROP TABLE audit_names;
 		PRAGMA user_version = 6`); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
 
-	db, err = sqlite.Open(ctx, path, "cao-bang", sqlite.Options{})
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -150,7 +150,7 @@ var rollups = func() map[*resource.Kind][]*rollup {
 			for _, p := range dims {
 				f, ok := k.Schema.Lookup(p)
 				if !ok || (f.Repeated && r.repeated != nil) || f.Type == filter.Timestamp || f.Type == filter.Int {
-					panic(fmt.Sprintf("sqlite: rollup of %s cannot group by %q", k.Collection, p))
+					panic(fmt.Sprintf("sqlstore: rollup of %s cannot group by %q", k.Collection, p))
 				}
 				if f.Repeated {
 					r.repeated = &f
@@ -166,7 +166,7 @@ var rollups = func() map[*resource.Kind][]*rollup {
 					at, ok = -1, true
 				}
 				if !ok {
-					panic(fmt.Sprintf("sqlite: rollup of %s: no column %s", k.Collection, f.Column))
+					panic(fmt.Sprintf("sqlstore: rollup of %s: no column %s", k.Collection, f.Column))
 				}
 				r.keyAt = append(r.keyAt, at)
 			}
@@ -175,7 +175,7 @@ var rollups = func() map[*resource.Kind][]*rollup {
 			}
 			var ok bool
 			if r.deleteAt, ok = column["delete_time"]; !ok {
-				panic(fmt.Sprintf("sqlite: %s has no delete_time", k.Collection))
+				panic(fmt.Sprintf("sqlstore: %s has no delete_time", k.Collection))
 			}
 			out[k] = append(out[k], r)
 		}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/provex/provex/resource"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestSchemaMatchesKinds checks the migrations against the kinds: every
@@ -16,7 +16,7 @@ import (
 // order_by ever falls back to scanning the whole table for lack of one.
 func TestSchemaMatchesKinds(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "provex.db")
-	store, err := sqlite.Open(context.Background(), path, "cao-bang", sqlite.Options{})
+	store, err := sqlstore.Open(context.Background(), path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

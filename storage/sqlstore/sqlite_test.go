@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 	"github.com/provex/provex/storage/storagetest"
 )
 
 func openStore(t *testing.T, dir, member string) storage.Store {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "provex.db"), member, sqlite.Options{})
+	db, err := sqlstore.Open(context.Background(), filepath.Join(dir, "provex.db"), member, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestConformancePostgres(t *testing.T) {
 	pgtest.Skip(t)
 	storagetest.Run(t, func(t *testing.T, dir, member string) storage.Store {
 		t.Helper()
-		db, err := sqlite.Open(context.Background(), pgStore(t, dir), member, sqlite.Options{})
+		db, err := sqlstore.Open(context.Background(), pgStore(t, dir), member, sqlstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // rowCopies returns, per record name of table, the length of the state its
@@ -105,7 +105,7 @@ func TestOldRowsDropTheirCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As schema 8 wrote it: the public row keeps the state its entry holds.
-	if _, err := raw.Exec(sqlite.UndoMigration19() + sqlite.UndoMigration18() + sqlite.UndoMigration17() + sqlite.UndoMigration15() + sqlite.UndoMigration12() + undoMigration10 + `UPDATE agreements SET data = (SELECT c.data FROM changes c WHERE c.origin = agreements.province AND c.seq = agreements.seq)
+	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + `UPDATE agreements SET data = (SELECT c.data FROM changes c WHERE c.origin = agreements.province AND c.seq = agreements.seq)
 		WHERE length(data) = 0; PRAGMA user_version = 8`); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestOldRowsDropTheirCopy(t *testing.T) {
 	if copies := rowCopies(t, o.path, "agreements"); copies[name("public")] == 0 {
 		t.Fatalf("the old row keeps no copy: %v", copies)
 	}
-	db, err := sqlite.Open(ctx, o.path, "cao-bang", sqlite.Options{Key: o.key})
+	db, err := sqlstore.Open(ctx, o.path, "cao-bang", sqlstore.Options{Key: o.key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestStateIsTheRecordsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err := sqlite.Open(ctx, o.path, "cao-bang", sqlite.Options{Key: o.key})
+	db, err := sqlstore.Open(ctx, o.path, "cao-bang", sqlstore.Options{Key: o.key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestReindexOverADamagedEntryStillOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err := sqlite.Open(ctx, o.path, "cao-bang", sqlite.Options{Key: o.key})
+	db, err := sqlstore.Open(ctx, o.path, "cao-bang", sqlstore.Options{Key: o.key})
 	if err != nil {
 		t.Fatalf("open with a re-index pending over a damaged entry: %v", err)
 	}
@@ -272,7 +272,7 @@ func TestListIDsOfMigration10(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(sqlite.UndoMigration19() + sqlite.UndoMigration18() + sqlite.UndoMigration17() + sqlite.UndoMigration15() + sqlite.UndoMigration12() + undoMigration10 + "PRAGMA user_version = 9"); err != nil {
+	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + "PRAGMA user_version = 9"); err != nil {
 		t.Fatal(err)
 	}
 	var old int
@@ -281,7 +281,7 @@ func TestListIDsOfMigration10(t *testing.T) {
 	if old != 4 {
 		t.Fatalf("schema 9 stand-in holds %d elements, want 4", old)
 	}
-	db, err := sqlite.Open(ctx, o.path, "cao-bang", sqlite.Options{Key: o.key})
+	db, err := sqlstore.Open(ctx, o.path, "cao-bang", sqlstore.Options{Key: o.key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	_, err = sqlite.Open(context.Background(), o.path, "cao-bang", sqlite.Options{Key: o.key})
+	_, err = sqlstore.Open(context.Background(), o.path, "cao-bang", sqlstore.Options{Key: o.key})
 	if err == nil || !strings.Contains(err.Error(), "newer than this binary") {
 		t.Fatalf("opening a database at schema %d: %v; want it refused as newer", version+1, err)
 	}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestApplyRemoteIsIdempotent applies overlapping runs of another origin's
@@ -23,7 +23,7 @@ import (
 func TestApplyRemoteIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	_, key, _ := ed25519.GenerateKey(nil)
-	origin, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "o.db"), "cao-bang", sqlite.Options{Key: key})
+	origin, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "o.db"), "cao-bang", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestApplyRemoteIsIdempotent(t *testing.T) {
 	if err != nil || cp.Seq != 10 {
 		t.Fatalf("checkpoint %+v, %v", cp, err)
 	}
-	follower, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "f.db"), "lang-son", sqlite.Options{})
+	follower, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "f.db"), "lang-son", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"bytes"
@@ -23,14 +23,14 @@ import (
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
-	"github.com/provex/provex/storage/sqlite"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // member is a store of one member of a small federation whose encryption
 // keys all stores know.
 type member struct {
 	id   string
-	db   *sqlite.DB
+	db   *sqlstore.DB
 	path string
 	key  ed25519.PrivateKey
 }
@@ -51,7 +51,7 @@ func federationOf(t *testing.T, ids ...string) map[string]*member {
 	for _, id := range ids {
 		_, sign, _ := ed25519.GenerateKey(nil)
 		path := filepath.Join(t.TempDir(), id+".db")
-		db, err := sqlite.Open(context.Background(), path, id, sqlite.Options{Key: sign, Sealer: sealers[id], Directory: keys})
+		db, err := sqlstore.Open(context.Background(), path, id, sqlstore.Options{Key: sign, Sealer: sealers[id], Directory: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func syncAll(t *testing.T, ms map[string]*member, origin string) map[string][]st
 	return out
 }
 
-func originState(t *testing.T, db *sqlite.DB, origin string) storage.OriginState {
+func originState(t *testing.T, db *sqlstore.DB, origin string) storage.OriginState {
 	t.Helper()
 	all, err := db.Origins(context.Background())
 	if err != nil {
@@ -275,7 +275,7 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 	raw.Exec("UPDATE changes SET data = ? WHERE origin = 'cao-bang' AND seq = 5", data)
 	raw.Exec("DELETE FROM changes WHERE origin = 'cao-bang' AND seq IN (20, 21)")
 	raw.Close()
-	db, err := sqlite.Open(ctx, m.path, "mofa", sqlite.Options{Key: m.key})
+	db, err := sqlstore.Open(ctx, m.path, "mofa", sqlstore.Options{Key: m.key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,8 +367,8 @@ func TestOldFormatIsRefused(t *testing.T) {
 		}
 	}
 	raw.Close()
-	_, err = sqlite.Open(context.Background(), path, "cao-bang", sqlite.Options{})
-	if !errors.Is(err, sqlite.ErrOldFormat) || !strings.Contains(err.Error(), "move the data directory away") {
+	_, err = sqlstore.Open(context.Background(), path, "cao-bang", sqlstore.Options{})
+	if !errors.Is(err, sqlstore.ErrOldFormat) || !strings.Contains(err.Error(), "move the data directory away") {
 		t.Fatalf("opening a format-2 database: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import sqlite3 "github.com/mattn/go-sqlite3"
 

@@ -1,5 +1,5 @@
 -- The schema of a provex store on PostgreSQL, at the version of SQLite's
--- migration 19 (the same tables, columns and indexes; storage/sqlite's
+-- migration 19 (the same tables, columns and indexes; storage/sqlstore's
 -- migrations/*.sql made them one by one on SQLite). Text columns compare
 -- bytes (COLLATE "C"), as SQLite's do, whatever the database's locale:
 -- order_by and page tokens depend on it.
