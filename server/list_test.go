@@ -225,6 +225,16 @@ func TestListPagination(t *testing.T) {
 						break
 					}
 					req.PageToken = resp.NextPageToken
+					if pages == 0 {
+						// At least one insert lands between the first page and
+						// the next, however slow the machine: a condition,
+						// not a sleep (a loaded CI run once served every
+						// page before the inserters' first commit).
+						deadline := time.Now().Add(10 * time.Second)
+						for inserted.Load() == startInserted && time.Now().Before(deadline) {
+							time.Sleep(time.Millisecond)
+						}
+					}
 					// Let the inserters get in between pages.
 					time.Sleep(2 * time.Millisecond)
 				}
