@@ -215,8 +215,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
-	if cfg.Store != "" && !sqlstore.IsPostgres(cfg.Store) {
-		return nil, errors.New("the store must be a PostgreSQL URL (postgres://...), or empty for provex.db in the data directory")
+	if cfg.Store != "" {
+		if err := sqlstore.CheckStoreURL(cfg.Store); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
 	if err := ownerfile.MkdirPrivate(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)

@@ -168,3 +168,27 @@ func TestServeHelpNamesEveryConfigKey(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreFlagIsCheckedFirst: every command's --store takes only a
+// PostgreSQL URL that parses, refused as a usage error before anything is
+// opened or made, without repeating the password the URL may hold.
+func TestStoreFlagIsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{"sqlite:" + dir, "mysql://provex:s3cret-pw@localhost/x", "postgres://provex:s3cret-pw@localhost:notaport/x"} {
+		for _, args := range [][]string{
+			{"serve", "--member", "mofa", "--data", dir, "--dev", "--store", bad},
+			{"restore", "--member", "mofa", "--data", dir, "--key", "k", "--manifest", "m", "--store", bad},
+			{"token", "list", "--data", dir, "--store", bad},
+			{"verify", "--store", bad},
+		} {
+			var stdout, stderr strings.Builder
+			code := run(args, strings.NewReader(""), &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), "--store") || strings.Contains(stderr.String(), "s3cret-pw") {
+				t.Errorf("%s: exit %d, want 2 naming --store without the password:\n%s", strings.Join(args, " "), code, stderr.String())
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused --store left files in the data directory: %v", entries)
+	}
+}

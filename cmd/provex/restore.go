@@ -13,7 +13,6 @@ import (
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlstore"
 )
 
 var restoreCommand = cli.Command{Name: "restore", Usage: "--member SLUG --data DIR --key F --manifest F [--tls-dir DIR] [--accept-unreached]",
@@ -40,8 +39,8 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return &cli.UsageError{Msg: "restore: " + err.Error()}
 	}
-	if *store != "" && !sqlstore.IsPostgres(*store) {
-		return &cli.UsageError{Msg: "restore: --store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)"}
+	if err := storeFlag("restore", *store); err != nil {
+		return err
 	}
 	cfg := server.Config{Member: *member, DataDir: *dataDir, Store: *store, Logger: logger, KeyFile: *keyFile}
 	if cfg.Keys, err = federation.ReadKeyFile(*keyFile); err != nil {

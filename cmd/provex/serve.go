@@ -81,6 +81,18 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{GRPCAddr: "localhost:7400", HTTPAddr: "localhost:8400", DataDir: "data", LogLevel: "info"}
 }
 
+// storeFlag checks the --store of command cmd: empty (the data
+// directory's provex.db), or a PostgreSQL URL that parses.
+func storeFlag(cmd, store string) error {
+	if store == "" {
+		return nil
+	}
+	if err := sqlstore.CheckStoreURL(store); err != nil {
+		return &cli.UsageError{Msg: cmd + ": --store: " + err.Error()}
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	cfg := defaultServeConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -159,8 +171,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	if cfg.Member == "" {
 		return &cli.UsageError{Msg: "serve: --member (or member: in the config file) is required"}
 	}
-	if cfg.Store != "" && !sqlstore.IsPostgres(cfg.Store) {
-		return &cli.UsageError{Msg: "serve: --store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE); without it the store is provex.db in the data directory"}
+	if err := storeFlag("serve", cfg.Store); err != nil {
+		return err
 	}
 	logger, err := newLogger(env.Stderr, cfg.LogLevel)
 	if err != nil {

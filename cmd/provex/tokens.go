@@ -24,11 +24,10 @@ import (
 // (Options.Beside). member may be "" for a database that exists; with it,
 // a new node's database is made.
 func openData(ctx context.Context, dir, store, member string) (*sqlstore.DB, error) {
-	if store != "" {
-		if !sqlstore.IsPostgres(store) {
-			return nil, &cli.UsageError{Msg: "--store takes a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)"}
-		}
-	} else {
+	if err := storeFlag("token", store); err != nil {
+		return nil, err
+	}
+	if store == "" {
 		if member != "" {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, err

@@ -146,8 +146,8 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		if !sqlstore.IsPostgres(*store) {
 			return &cli.UsageError{Msg: "verify: --store takes a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE); a SQLite file is --db FILE"}
 		}
-		if err := sqlstore.CheckStoreURL(*store); err != nil {
-			return &cli.UsageError{Msg: "verify: --store: " + err.Error()}
+		if err := storeFlag("verify", *store); err != nil {
+			return err
 		}
 		*dbFile = *store
 		what = "the store " + shownStore(*store)

@@ -367,11 +367,3 @@ func copyTable(ctx context.Context, src, dst *sql.Tx, t copiedTable) (int64, err
 	}
 	return n, flush()
 }
-
-// CheckStoreURL reports whether a PostgreSQL store's URL parses, for
-// commands to refuse a wrong one as a usage error. Its error never
-// repeats the URL, which may hold a password.
-func CheckStoreURL(url string) error {
-	_, err := parsePostgresURL(url)
-	return err
-}

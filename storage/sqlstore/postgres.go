@@ -135,6 +135,17 @@ func postgresReader(cfg *pgx.ConnConfig) *sql.DB {
 	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*rcfg)})
 }
 
+// CheckStoreURL reports whether store is a PostgreSQL URL that parses,
+// for servers and commands to refuse a wrong one before they open it. Its
+// error never repeats the URL, which may hold a password.
+func CheckStoreURL(store string) error {
+	if !IsPostgres(store) {
+		return errors.New("is not a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE); without it the store is provex.db in the data directory")
+	}
+	_, err := parsePostgresURL(store)
+	return err
+}
+
 // parsePostgresURL parses a store's URL; its error never repeats the URL,
 // which may hold a password.
 func parsePostgresURL(url string) (*pgx.ConnConfig, error) {
