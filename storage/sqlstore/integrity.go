@@ -385,6 +385,9 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 	if len(entries) == 0 {
 		return 0, nil
 	}
+	if err := db.mayLog(); err != nil {
+		return 0, err
+	}
 	origin, first := entries[0].Origin, entries[0].Seq
 	last := entries[len(entries)-1]
 	if cp.Origin != origin || cp.Seq != last.Seq || !bytes.Equal(cp.Hash, last.Hash) {

@@ -172,6 +172,7 @@ type DB struct {
 	auditLength atomic.Int64
 	noAudit     bool
 	restoring   bool
+	beside      bool // Options.Beside
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
 	auditHead audit.Record
@@ -373,6 +374,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		observe:       opts.Observe,
 		noAudit:       opts.NoAudit,
 		restoring:     opts.Restore,
+		beside:        opts.Beside,
 		reads:         make(chan audit.Record, opts.ReadAuditQueue),
 		readWait:      opts.ReadAuditWait,
 	}

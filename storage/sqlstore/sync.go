@@ -192,6 +192,9 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 	if len(entries) == 0 {
 		return nil, nil
 	}
+	if err := db.mayLog(); err != nil {
+		return nil, err
+	}
 	origin := entries[0].Origin
 	own := origin == db.origin
 	if own && !db.restoring {

@@ -48,6 +48,9 @@ type pendingWrite struct {
 // caller's goroutine, not in apply: the writer goroutine drains the read
 // queue, so it must never wait for room in it.
 func (db *DB) Write(ctx context.Context, w storage.Write) (proto.Message, error) {
+	if err := db.mayLog(); err != nil {
+		return nil, err
+	}
 	p := &pendingWrite{ctx: ctx, w: w, done: make(chan struct{})}
 	if err := db.enqueue(ctx, p); err != nil {
 		return nil, err
@@ -58,6 +61,16 @@ func (db *DB) Write(ctx context.Context, w storage.Write) (proto.Message, error)
 		}
 	}
 	return p.msg, nil
+}
+
+// mayLog refuses what would write change-log entries in a store opened
+// beside its serving node (Options.Beside): on PostgreSQL it does not hold
+// the writer's lock, and its entries would fork the node's log.
+func (db *DB) mayLog() error {
+	if db.beside {
+		return apperr.FailedPrecondition("this store was opened beside its node (a tool's, without the writer's lock): it writes no change-log entry")
+	}
+	return nil
 }
 
 // runInWriter runs fn in a write transaction of the writer goroutine, like
