@@ -38,7 +38,10 @@ type queuedRow struct {
 	cols                 []any
 	elements             map[string][]any
 	m                    proto.Message
-	k                    *resource.Kind
+}
+
+func newIndexBatch() indexBatch {
+	return indexBatch{inserts: map[*resource.Kind][]queuedRow{}, queued: map[string]bool{}, words: map[*resource.Kind][]any{}}
 }
 
 func (b *indexBatch) reset() {
@@ -48,7 +51,7 @@ func (b *indexBatch) reset() {
 	b.elements = b.elements[:0]
 }
 
-// queue queues the insert of a record's row; it reports false (nothing
+// queueInsert queues the insert of a record's row; it reports false (nothing
 // queued) when the run queued that name already, after flushing, so the
 // caller applies the state over the row now there.
 func (db *DB) queueInsert(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, m proto.Message, data []byte, seq uint64) (bool, error) {
@@ -56,19 +59,13 @@ func (db *DB) queueInsert(tx *sql.Tx, k *resource.Kind, st *kindStmts, name stri
 	if b.queued[name] {
 		return false, db.flushIndex(tx)
 	}
-	if b.inserts == nil {
-		b.inserts, b.queued, b.words = map[*resource.Kind][]queuedRow{}, map[string]bool{}, map[*resource.Kind][]any{}
-	}
 	province, cols, elements, text := rowValues(k, st, name, m)
-	b.inserts[k] = append(b.inserts[k], queuedRow{st: st, name: name, province: province, text: text, seq: seq, data: data, cols: cols, elements: elements, m: m, k: k})
+	b.inserts[k] = append(b.inserts[k], queuedRow{st: st, name: name, province: province, text: text, seq: seq, data: data, cols: cols, elements: elements, m: m})
 	b.queued[name] = true
 	return true, nil
 }
 
 func (b *indexBatch) add(k *resource.Kind, st *kindStmts, id int64, words []string, elements map[string][]any) {
-	if b.words == nil {
-		b.words = map[*resource.Kind][]any{}
-	}
 	for _, w := range words {
 		b.words[k] = append(b.words[k], id, w)
 	}

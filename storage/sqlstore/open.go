@@ -362,6 +362,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		stmts:         map[*resource.Kind]*kindStmts{},
 		boundStmts:    map[*sql.Stmt]*sql.Stmt{},
 		rollupUpserts: map[*rollup]*sql.Stmt{},
+		index:         newIndexBatch(),
 		deltas:        rollupDeltas{},
 		txDeltas:      rollupDeltas{},
 		key:           opts.Key,
