@@ -28,37 +28,13 @@ import (
 // and keep rollups equal to a recount.
 func TestOneRunChangesRecordsManyTimes(t *testing.T) {
 	ctx := context.Background()
-	keys := map[string]*ecdh.PrivateKey{}
-	dir := changelog.Keys{}
-	for _, m := range []string{"nghe-an", "cao-bang", "lao-cai"} {
-		keys[m], _ = ecdh.X25519().GenerateKey(rand.Reader)
-		dir[m] = keys[m].PublicKey()
-	}
-	open := func(path, member string) *sqlstore.DB {
-		t.Helper()
-		sealer, _ := changelog.NewSealer(keys[member])
-		db, err := sqlstore.Open(ctx, path, member, sqlstore.Options{Sealer: sealer, Directory: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
+	open := threeMembers(t)
 	agreements, _ := resource.KindOf("agreements")
 	origin := open(filepath.Join(t.TempDir(), "nghe-an.db"), "nghe-an")
 	name := func(id string) string { return "provinces/nghe-an/agreements/" + id }
 	write := func(id string, edit func(a *twinningv1.Agreement)) {
 		t.Helper()
-		if _, err := origin.Write(ctx, storage.Write{Kind: agreements, Name: name(id), Mutate: func(cur proto.Message, _ storage.Stamp) (proto.Message, error) {
-			a := &twinningv1.Agreement{Name: name(id), Kind: twinningv1.Agreement_KIND_MOU}
-			if cur != nil {
-				a = proto.Clone(cur).(*twinningv1.Agreement)
-			}
-			edit(a)
-			return a, nil
-		}}); err != nil {
-			t.Fatal(err)
-		}
+		editAgreement(t, origin, name(id), edit)
 	}
 	gone := func(on bool) func(a *twinningv1.Agreement) {
 		return func(a *twinningv1.Agreement) {
@@ -142,5 +118,42 @@ func TestOneRunChangesRecordsManyTimes(t *testing.T) {
 				t.Errorf("rollups against a recount: %v %v", bad, err)
 			}
 		})
+	}
+}
+
+// threeMembers makes keys for nghe-an, cao-bang and lao-cai and returns
+// how to open a store as one of them, closed when the test ends.
+func threeMembers(t *testing.T) func(path, member string) *sqlstore.DB {
+	keys := map[string]*ecdh.PrivateKey{}
+	dir := changelog.Keys{}
+	for _, m := range []string{"nghe-an", "cao-bang", "lao-cai"} {
+		keys[m], _ = ecdh.X25519().GenerateKey(rand.Reader)
+		dir[m] = keys[m].PublicKey()
+	}
+	return func(path, member string) *sqlstore.DB {
+		t.Helper()
+		sealer, _ := changelog.NewSealer(keys[member])
+		db, err := sqlstore.Open(context.Background(), path, member, sqlstore.Options{Sealer: sealer, Directory: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+}
+
+// editAgreement writes agreement name on origin: edit changes its state,
+// or a new MoU.
+func editAgreement(t *testing.T, origin *sqlstore.DB, name string, edit func(a *twinningv1.Agreement)) {
+	t.Helper()
+	if _, err := origin.Write(context.Background(), storage.Write{Kind: resource.Agreements, Name: name, Mutate: func(cur proto.Message, _ storage.Stamp) (proto.Message, error) {
+		a := &twinningv1.Agreement{Name: name, Kind: twinningv1.Agreement_KIND_MOU}
+		if cur != nil {
+			a = proto.Clone(cur).(*twinningv1.Agreement)
+		}
+		edit(a)
+		return a, nil
+	}}); err != nil {
+		t.Fatal(err)
 	}
 }

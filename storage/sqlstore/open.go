@@ -143,7 +143,10 @@ type DB struct {
 	index    indexBatch
 	deltas   rollupDeltas
 	txDeltas rollupDeltas // of the record writes of the open transaction
-	key      ed25519.PrivateKey
+	// txConn is the connection of the writer's open transaction, for
+	// what runs below database/sql on it (COPY, in copyInto).
+	txConn *sql.Conn
+	key    ed25519.PrivateKey
 	// pub is key's public half, read by audit checks outside the writer.
 	pub       atomic.Pointer[ed25519.PublicKey]
 	sealer    *changelog.Sealer

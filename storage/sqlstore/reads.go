@@ -264,6 +264,9 @@ func (db *DB) Changes(ctx context.Context, origin string, after uint64, limit in
 
 const entryColumns = "origin, seq, hlc, name, data, sealed, prev_hash, hash"
 
+// entryColumnList is entryColumns as COPY names them.
+var entryColumnList = strings.Split(entryColumns, ", ")
+
 func (db *DB) queryEntries(ctx context.Context, where string, args ...any) ([]changelog.Entry, error) {
 	rows, err := db.reader.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE "+where, args...)
 	if err != nil {

@@ -176,7 +176,8 @@ func (db *DB) commit(batch []*pendingWrite) {
 	start := time.Now()
 	headBefore, auditBefore := db.currentHead(), db.auditHead
 	clear(db.txDeltas)
-	tx, err := db.writer.Begin()
+	tx, err := db.beginWrite()
+	defer db.endWrite()
 	if err != nil {
 		db.failAll(batch, fmt.Errorf("begin: %w", err))
 		return
@@ -291,6 +292,31 @@ func (db *DB) commit(batch []*pendingWrite) {
 	}
 	if db.committed != nil && db.currentHead().Seq != headBefore.Seq {
 		db.committed()
+	}
+}
+
+// beginWrite starts the writer's transaction on a connection held for it
+// (txConn) until endWrite, so that COPY can run inside the transaction.
+func (db *DB) beginWrite() (*sql.Tx, error) {
+	conn, err := db.writer.Conn(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	tx, err := conn.BeginTx(context.Background(), nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	db.txConn = conn
+	return tx, nil
+}
+
+// endWrite gives the connection of the writer's transaction, ended by then,
+// back to its pool.
+func (db *DB) endWrite() {
+	if db.txConn != nil {
+		db.txConn.Close()
+		db.txConn = nil
 	}
 }
 
@@ -647,6 +673,16 @@ const entriesPerInsert = 64
 
 // appendEntries adds a run of entries to the change log, whole.
 func (db *DB) appendEntries(tx *sql.Tx, es []changelog.Entry) error {
+	if db.copies(len(es)) {
+		rows := make([][]any, len(es))
+		for i := range es {
+			rows[i] = appendEntryArgs(make([]any, 0, 8), &es[i])
+		}
+		if err := db.copyInto("changes", entryColumnList, rows); err != nil {
+			return fmt.Errorf("append changes %s/%d..%d: %w", es[0].Origin, es[0].Seq, es[len(es)-1].Seq, err)
+		}
+		return nil
+	}
 	args := make([]any, 0, 8*entriesPerInsert)
 	for len(es) >= entriesPerInsert {
 		args = args[:0]
@@ -754,7 +790,9 @@ type kindStmts struct {
 	selectForWrite *sql.Stmt
 	selectState    *sql.Stmt // id, seq by name, for applying others' entries
 	insert, update *sql.Stmt
-	insertColumns  string    // "table (columns)" of insert
+	insertColumns  string // "table (columns)" of insert
+	table          string
+	copyColumns    []string  // id and insert's columns, for COPY (copyQueued)
 	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
 	deleteRow      *sql.Stmt
 	// The kind's words table (search.go).
@@ -840,6 +878,8 @@ func (db *DB) prepareAll() error {
 		st.selectForWrite = prepare(db.writer, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
 		st.insertColumns = fmt.Sprintf("%s (name, province, seq, data, search_text, %s)", t, strings.Join(cols, ", "))
+		st.table = t
+		st.copyColumns = append([]string{"id", "name", "province", "seq", "data", "search_text"}, cols...)
 		returning := ""
 		if db.dialect.postgres {
 			returning = " RETURNING id" // see insertRow
