@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
@@ -30,35 +31,47 @@ func TestLongRunsHoldWhatShortOnesDo(t *testing.T) {
 	open := threeMembers(t)
 	agreements, _ := resource.KindOf("agreements")
 	origin := open(filepath.Join(t.TempDir(), "nghe-an.db"), "nghe-an")
-	name := func(i int) string { return fmt.Sprintf("provinces/nghe-an/agreements/r%03d", i) }
+	name := func(i int) string { return fmt.Sprintf("provinces/nghe-an/agreements/r%04d", i) }
 	write := func(i int, edit func(a *twinningv1.Agreement)) {
 		t.Helper()
 		editAgreement(t, origin, name(i), edit)
 	}
-	create := func(i int) {
-		write(i, func(a *twinningv1.Agreement) {
-			a.DisplayName = fmt.Sprintf("lychee export %d", i)
-			a.PartnerCountries = []string{"CN", "CN", "LA"}
-			switch i % 5 {
-			case 1: // sealed to the followers: they open it
-				a.Visibility, a.VisibleTo = typev1.Visibility_VISIBILITY_RESTRICTED, []string{"cao-bang"}
-			case 2: // sealed to lao-cai alone: held, never applied
-				a.Visibility, a.VisibleTo = typev1.Visibility_VISIBILITY_RESTRICTED, []string{"lao-cai"}
-			}
-		})
+	create := func(i int) error {
+		a := &twinningv1.Agreement{Name: name(i), Kind: twinningv1.Agreement_KIND_MOU, DisplayName: fmt.Sprintf("lychee export %d", i),
+			PartnerCountries: []string{"CN", "CN", "LA"}}
+		switch i % 5 {
+		case 1: // sealed to the followers: they open it
+			a.Visibility, a.VisibleTo = typev1.Visibility_VISIBILITY_RESTRICTED, []string{"cao-bang"}
+		case 2: // sealed to lao-cai alone: held, never applied
+			a.Visibility, a.VisibleTo = typev1.Visibility_VISIBILITY_RESTRICTED, []string{"lao-cai"}
+		}
+		_, err := origin.Write(ctx, storage.Write{Kind: agreements, Name: a.Name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return a, nil }})
+		return err
 	}
-	const first, second = 80, 200
-	for i := range first {
-		create(i)
+	// The first run is longer than a chunk PostgreSQL's store loads while
+	// the run goes on, and updates a record of that chunk after it: r0005
+	// is created, then updated once the chunk is sent.
+	const first, second = 1300, 1500
+	createAll := func(from, to int) {
+		t.Helper()
+		var g errgroup.Group
+		g.SetLimit(32) // writes of a group commit share its fsync
+		for i := from; i < to; i++ {
+			g.Go(func() error { return create(i) })
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	createAll(0, first-1)
+	durian := func(a *twinningv1.Agreement) { a.DisplayName, a.PartnerCountries = "durian updated", []string{"TH"} }
+	write(5, durian)
 	for _, i := range []int{10, 20, 31} {
-		write(i, func(a *twinningv1.Agreement) { a.DisplayName, a.PartnerCountries = "durian updated", []string{"TH"} })
+		write(i, durian)
 	}
-	for i := first; i < second; i++ {
-		create(i)
-	}
-	entries, err := origin.Changes(ctx, "nghe-an", 0, 1000)
-	if err != nil || len(entries) != second+3 {
+	createAll(first-1, second)
+	entries, err := origin.Changes(ctx, "nghe-an", 0, 10000)
+	if err != nil || len(entries) != second+4 {
 		t.Fatalf("origin's log: %d entries, %v", len(entries), err)
 	}
 	checkpoint := func(e changelog.Entry) changelog.Checkpoint {
@@ -82,7 +95,7 @@ func TestLongRunsHoldWhatShortOnesDo(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			held, err := f.Changes(ctx, "nghe-an", 0, 1000)
+			held, err := f.Changes(ctx, "nghe-an", 0, 10000)
 			if err != nil || len(held) != len(entries) {
 				t.Fatalf("%d entries held, %v", len(held), err)
 			}
@@ -111,7 +124,7 @@ func TestLongRunsHoldWhatShortOnesDo(t *testing.T) {
 			}
 			list := func(q storage.Query) []string {
 				t.Helper()
-				q.Kind, q.Province, q.Limit = agreements, resource.AllProvinces, 1000
+				q.Kind, q.Province, q.Limit = agreements, resource.AllProvinces, 5000
 				page, err := f.List(ctx, q)
 				if err != nil {
 					t.Fatal(err)
@@ -129,7 +142,7 @@ func TestLongRunsHoldWhatShortOnesDo(t *testing.T) {
 				"durian":  len(list(storage.Query{Text: "durian"})),
 				"CN once": len(list(storage.Query{Filter: cn})),
 			} {
-				want := map[string]int{"lychee": readable - 3, "durian": 3, "CN once": readable - 3}[what]
+				want := map[string]int{"lychee": readable - 4, "durian": 4, "CN once": readable - 4}[what]
 				if n != want {
 					t.Errorf("%s: %d records, want %d", what, n, want)
 				}
@@ -145,8 +158,8 @@ func TestLongRunsHoldWhatShortOnesDo(t *testing.T) {
 			}}); err != nil {
 				t.Fatalf("write after the runs: %v", err)
 			}
-			if n := len(list(storage.Query{Text: "lychee"})); n != readable-3+1 {
-				t.Errorf("after a write of its own: %d records found, want %d", n, readable-3+1)
+			if n := len(list(storage.Query{Text: "lychee"})); n != readable-4+1 {
+				t.Errorf("after a write of its own: %d records found, want %d", n, readable-4+1)
 			}
 		})
 	}

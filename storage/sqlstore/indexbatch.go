@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/resource"
@@ -14,20 +16,26 @@ import (
 // indexBatch holds, while a run of entries of another origin is applied
 // (ApplyRemote), the rows of the new records it brings and their search
 // words and repeated-field elements, which flushIndex then inserts many
-// rows a statement instead of a statement or more a record (on PostgreSQL,
-// many rows by COPY): on PostgreSQL every statement is a round trip to the
-// server, and a catch-up made four of them, about 0.6 ms, per entry. Whatever reads or changes a row in
-// the run (newestApplied, takeRow, rebuildOrigin) flushes them first, and
-// the writer flushes at the end of the run, inside its transaction.
+// rows a statement instead of a statement or more a record: on PostgreSQL
+// every statement is a round trip to the server, and a catch-up made four
+// of them, about 0.6 ms, per entry. On PostgreSQL they go by COPY, a chunk
+// at a time while the run goes on (copyQueue). Whatever reads or changes a
+// row in the run (newestApplied, takeRow, rebuildOrigin) flushes them
+// first, and the writer flushes at the end of the run, inside its
+// transaction.
 type indexBatch struct {
 	on bool
-	// inserts are the queued rows in entry order, by kind; queued names
-	// them all (one row a name: a name queued again flushes first).
+	// inserts are the queued rows in entry order, by kind (count in all);
+	// queued names them and those of the flight under way (one row a
+	// name: a name queued again flushes first).
 	inserts map[*resource.Kind][]queuedRow
+	count   int
 	queued  map[string]bool
 	words   map[*resource.Kind][]any // record, word, ...
 	// elements: list, value, record, ...
 	elements []any
+	// flight is the COPY under way on the writer's connection, or nil.
+	flight *flight
 }
 
 // queuedRow is a record row waiting for its insert.
@@ -47,6 +55,7 @@ func newIndexBatch() indexBatch {
 
 func (b *indexBatch) reset() {
 	clear(b.inserts)
+	b.count = 0
 	clear(b.queued)
 	clear(b.words)
 	b.elements = b.elements[:0]
@@ -62,23 +71,35 @@ func (db *DB) queueInsert(tx *sql.Tx, k *resource.Kind, st *kindStmts, name stri
 	}
 	province, cols, elements, text := rowValues(k, st, name, m)
 	b.inserts[k] = append(b.inserts[k], queuedRow{st: st, name: name, province: province, text: text, seq: seq, data: data, cols: cols, elements: elements, m: m})
+	b.count++
 	b.queued[name] = true
+	if b.count >= copyChunk && db.copies(b.count) {
+		return true, db.copyQueue(tx)
+	}
 	return true, nil
+}
+
+// eachElement calls f with each element of a record's repeated fields
+// (elements as rowValues gives them) and its list, once: a repeated field
+// may hold an element twice.
+func eachElement(st *kindStmts, elements map[string][]any, f func(list int64, v any)) {
+	for i, field := range st.repeated {
+		values := elements[field.Path]
+		for j, v := range values {
+			if !slices.Contains(values[:j], v) {
+				f(st.lists[i], v)
+			}
+		}
+	}
 }
 
 func (b *indexBatch) add(k *resource.Kind, st *kindStmts, id int64, words []string, elements map[string][]any) {
 	for _, w := range words {
 		b.words[k] = append(b.words[k], id, w)
 	}
-	for i, f := range st.repeated {
-		values := elements[f.Path]
-		for j, v := range values {
-			// A repeated field may hold an element twice; its row once.
-			if !slices.Contains(values[:j], v) {
-				b.elements = append(b.elements, st.lists[i], v, id)
-			}
-		}
-	}
+	eachElement(st, elements, func(list int64, v any) {
+		b.elements = append(b.elements, list, v, id)
+	})
 }
 
 // maxParameters bounds the parameters of one multi-row insert, within both
@@ -89,61 +110,92 @@ const maxParameters = 30000
 // run's new rows. A queued row whose name turns out taken (a record this
 // node held before the run) gets its state the way a single write would.
 func (db *DB) flushIndex(tx *sql.Tx) error {
+	if err := db.land(tx); err != nil {
+		return err
+	}
 	b := &db.index
+	if db.copies(b.count) {
+		if err := db.copyQueue(tx); err != nil {
+			return err
+		}
+		return db.land(tx)
+	}
 	for k, rows := range b.inserts {
 		delete(b.inserts, k)
 		for _, r := range rows {
 			delete(b.queued, r.name)
 		}
-		var ids map[string]int64
-		var err error
-		if db.copies(len(rows)) {
-			ids, err = db.copyQueued(rows)
-		} else {
-			ids, err = insertQueued(tx, rows)
-		}
+		ids, err := insertQueued(tx, rows)
 		if err != nil {
 			return fmt.Errorf("insert records of %s: %w", k.Collection, err)
 		}
-		for _, r := range rows {
-			id, ok := ids[r.name]
-			if !ok {
-				if err := db.putStateOver(tx, k, r.st, r.name, r.m, r.data, r.seq); err != nil {
-					return err
-				}
-				continue
-			}
-			b.add(k, r.st, id, searchWords(r.text), r.elements)
-			db.deltas.add(k, r.province, r.cols, r.elements, 1)
+		if err := db.inserted(tx, k, rows, ids, true); err != nil {
+			return err
 		}
 	}
+	b.count = 0
 	for k, args := range b.words {
-		if err := db.insertNew(tx, k.Table()+"_words", []string{"record", "word"}, args); err != nil {
+		if err := insertRows(tx, k.Table()+"_words (record, word)", 2, args, " ON CONFLICT DO NOTHING", nil); err != nil {
 			return fmt.Errorf("index the words of %s: %w", k.Collection, err)
 		}
 		delete(b.words, k)
 	}
-	if err := db.insertNew(tx, "record_elements", []string{"list", "value", "record"}, b.elements); err != nil {
+	if err := insertRows(tx, "record_elements (list, value, record)", 3, b.elements, " ON CONFLICT DO NOTHING", nil); err != nil {
 		return fmt.Errorf("index repeated fields: %w", err)
 	}
 	b.elements = b.elements[:0]
 	return nil
 }
 
-// insertNew inserts args, a row per len(columns) values, into table: rows
-// of records the run inserted, which no row there can conflict with, each
-// once (add leaves out an element a repeated field holds twice). Many go
-// in by COPY, which refuses a duplicate.
-func (db *DB) insertNew(tx *sql.Tx, table string, columns []string, args []any) error {
-	width := len(columns)
-	if !db.copies(len(args) / width) {
-		return insertRows(tx, table+" ("+strings.Join(columns, ", ")+")", width, args, " ON CONFLICT DO NOTHING", nil)
+// inserted finishes rows whose inserts went in (ids, by name): their
+// rollup groups, and their words and elements when queue is set (else
+// they went with the rows). A row whose name was taken gets its state the
+// way a single write would.
+func (db *DB) inserted(tx *sql.Tx, k *resource.Kind, rows []queuedRow, ids map[string]int64, queue bool) error {
+	for _, r := range rows {
+		id, ok := ids[r.name]
+		if !ok {
+			if err := db.putStateOver(tx, k, r.st, r.name, r.m, r.data, r.seq); err != nil {
+				return err
+			}
+			continue
+		}
+		if queue {
+			db.index.add(k, r.st, id, searchWords(r.text), r.elements)
+		}
+		db.deltas.add(k, r.province, r.cols, r.elements, 1)
 	}
-	rows := make([][]any, 0, len(args)/width)
-	for i := 0; i < len(args); i += width {
-		rows = append(rows, args[i:i+width:i+width])
-	}
-	return db.copyInto(table, columns, rows)
+	return nil
+}
+
+// copyQueue sends the queued rows, with their words and elements, by COPY
+// in a flight (PostgreSQL): the run goes on while the server loads them.
+func (db *DB) copyQueue(tx *sql.Tx) error {
+	b := &db.index
+	inserts := b.inserts
+	b.inserts, b.count = map[*resource.Kind][]queuedRow{}, 0
+	ids := make(map[*resource.Kind]map[string]int64, len(inserts))
+	return db.launch(tx, func(ctx context.Context, c *pgx.Conn) error {
+		for k, rows := range inserts {
+			var err error
+			if ids[k], err = copyRecords(ctx, c, k, rows); err != nil {
+				return fmt.Errorf("insert records of %s: %w", k.Collection, err)
+			}
+		}
+		return nil
+	}, func(tx *sql.Tx) error {
+		for _, rows := range inserts {
+			for _, r := range rows {
+				delete(b.queued, r.name)
+			}
+		}
+		for k, rows := range inserts {
+			if err := db.inserted(tx, k, rows, ids[k], false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // insertQueued inserts rows (of one kind) but those whose name is taken,

@@ -14,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/provex/provex/resource"
 )
 
 // The schema of a store on PostgreSQL: postgres/NNNN_*.sql, where NNNN is
@@ -274,10 +276,15 @@ func (c rebindConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.CheckNamedValue(nv)
 }
 
-// copyAtLeast is the fewest rows a COPY loads (copyInto): it costs round
-// trips of its own (pgx asks for the table's column types first) that a
-// multi-row INSERT of a handful of rows does not.
+// copyAtLeast is the fewest rows a COPY loads: it costs round trips of
+// its own (pgx asks for the table's column types first) that a multi-row
+// INSERT of a handful of rows does not.
 const copyAtLeast = 64
+
+// copyChunk is how many queued record rows a pull lets gather before it
+// sends them (copyQueue) and goes on with its entries while the server
+// loads them.
+const copyChunk = 1000
 
 // copies reports whether n rows go in by COPY: on PostgreSQL, inside the
 // writer's transaction (txConn), when there are enough of them. PostgreSQL
@@ -288,17 +295,68 @@ func (db *DB) copies(n int) bool {
 	return db.dialect.postgres && db.txConn != nil && n >= copyAtLeast
 }
 
-// onTxConn runs f on pgx's own connection under the writer's transaction.
-func (db *DB) onTxConn(f func(ctx context.Context, c *pgx.Conn) error) error {
-	return db.txConn.Raw(func(dc any) error {
-		return f(context.Background(), dc.(rebindConn).Conn.Conn())
-	})
+// A flight is work on the writer's connection under way in a goroutine
+// of its own (launch), while the writer goes on preparing what comes next
+// in Go: a pull's decoding, opening and column values, and the server's
+// loading of the rows before them, take turns otherwise. Its statements
+// and the writer's take turns on the connection (database/sql locks it),
+// so the writer lands the flight (land) before it reads what the flight
+// writes or ends the run, and drops it (dropFlight) before it rolls the
+// run back.
+type flight struct {
+	done chan error
+	// landed runs in the writer once the work succeeded.
+	landed func(tx *sql.Tx) error
 }
 
-// copyInto loads rows into table's columns with COPY, in the writer's
-// transaction. Values are as the store binds them to its statements;
-// booleans become 0 or 1 as CheckNamedValue makes them.
-func (db *DB) copyInto(table string, columns []string, rows [][]any) error {
+// launch lands the flight under way, then starts work as the next.
+func (db *DB) launch(tx *sql.Tx, work func(ctx context.Context, c *pgx.Conn) error, landed func(tx *sql.Tx) error) error {
+	if err := db.land(tx); err != nil {
+		return err
+	}
+	f := &flight{done: make(chan error, 1), landed: landed}
+	conn := db.txConn
+	go func() {
+		f.done <- conn.Raw(func(dc any) error {
+			return work(context.Background(), dc.(rebindConn).Conn.Conn())
+		})
+	}()
+	db.index.flight = f
+	return nil
+}
+
+// land waits for the flight under way, if any, and finishes it.
+func (db *DB) land(tx *sql.Tx) error {
+	f := db.index.flight
+	if f == nil {
+		return nil
+	}
+	db.index.flight = nil
+	if err := <-f.done; err != nil {
+		return err
+	}
+	if f.landed == nil {
+		return nil
+	}
+	return f.landed(tx)
+}
+
+// dropFlight waits for the flight under way, if any, and forgets it: the
+// run failed, and its savepoint is about to undo what the flight wrote.
+func (db *DB) dropFlight() {
+	if f := db.index.flight; f != nil {
+		<-f.done
+		db.index.flight = nil
+	}
+}
+
+// copyRows loads rows into table's columns with COPY. Values are as the
+// store binds them to its statements; booleans become 0 or 1 as
+// CheckNamedValue makes them.
+func copyRows(ctx context.Context, c *pgx.Conn, table string, columns []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	for _, row := range rows {
 		for i, v := range row {
 			if b, ok := v.(bool); ok {
@@ -309,66 +367,74 @@ func (db *DB) copyInto(table string, columns []string, rows [][]any) error {
 			}
 		}
 	}
-	return db.onTxConn(func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
-		return err
-	})
+	_, err := c.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	return err
 }
 
-// copyQueued is insertQueued by COPY: it looks up which of the rows' names
-// are taken, takes ids for the others from the table's identity sequence
-// (COPY returns none) and loads them. It returns the ids by name.
-func (db *DB) copyQueued(rows []queuedRow) (map[string]int64, error) {
+// copyRecords is insertQueued by COPY: it looks up which of the rows'
+// names are taken, takes ids for the others from the table's identity
+// sequence (COPY returns none), loads them, then their words and
+// elements. It returns the ids by name.
+func copyRecords(ctx context.Context, c *pgx.Conn, k *resource.Kind, rows []queuedRow) (map[string]int64, error) {
 	st := rows[0].st
 	names := make([]string, len(rows))
 	for i, r := range rows {
 		names[i] = r.name
 	}
-	ids := make(map[string]int64, len(rows))
+	// pgx's Rows carry a failed query's error to CollectRows.
+	q, _ := c.Query(ctx, "SELECT name FROM "+st.table+" WHERE name = ANY($1)", names)
+	taken, err := pgx.CollectRows(q, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	isTaken := make(map[string]bool, len(taken))
+	for _, n := range taken {
+		isTaken[n] = true
+	}
 	var fresh []queuedRow
-	err := db.onTxConn(func(ctx context.Context, c *pgx.Conn) error {
-		// pgx's Rows carry a failed query's error to CollectRows.
-		q, _ := c.Query(ctx, "SELECT name FROM "+st.table+" WHERE name = ANY($1)", names)
-		taken, err := pgx.CollectRows(q, pgx.RowTo[string])
-		if err != nil {
-			return err
+	for _, r := range rows {
+		if !isTaken[r.name] {
+			fresh = append(fresh, r)
 		}
-		isTaken := make(map[string]bool, len(taken))
-		for _, n := range taken {
-			isTaken[n] = true
-		}
-		for _, r := range rows {
-			if !isTaken[r.name] {
-				fresh = append(fresh, r)
-			}
-		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		// The ids take one step of the sequence (only the writer, which
-		// holds writerLock, inserts rows); a nextval each cost about as
-		// much as COPY of the changes.
-		var last int64
-		if err := c.QueryRow(ctx, "SELECT setval(s, nextval(s) + $2 - 1) FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS s) q",
-			st.table, int64(len(fresh))).Scan(&last); err != nil {
-			return fmt.Errorf("take %d ids of %s: %w", len(fresh), st.table, err)
-		}
-		// Ids ascend in the order of the entries, as an INSERT gives them.
-		for i, r := range fresh {
-			ids[r.name] = last - int64(len(fresh)-1-i)
-		}
-		return nil
-	})
-	if err != nil || len(fresh) == 0 {
-		return ids, err
+	}
+	ids := make(map[string]int64, len(fresh))
+	if len(fresh) == 0 {
+		return ids, nil
+	}
+	// The ids take one step of the sequence (only the writer, which holds
+	// writerLock, inserts rows); a nextval each cost about as much as COPY
+	// of the changes.
+	var last int64
+	if err := c.QueryRow(ctx, "SELECT setval(s, nextval(s) + $2 - 1) FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS s) q",
+		st.table, int64(len(fresh))).Scan(&last); err != nil {
+		return nil, fmt.Errorf("take %d ids of %s: %w", len(fresh), st.table, err)
 	}
 	values := make([][]any, len(fresh))
+	var words, elements [][]any
 	for i, r := range fresh {
+		// Ids ascend in the order of the entries, as an INSERT gives them.
+		id := last - int64(len(fresh)-1-i)
+		ids[r.name] = id
 		data := r.data
 		if data == nil {
 			data = []byte{}
 		}
-		values[i] = append([]any{ids[r.name], r.name, r.province, r.seq, data, r.text}, r.cols...)
+		values[i] = append([]any{id, r.name, r.province, r.seq, data, r.text}, r.cols...)
+		for _, w := range searchWords(r.text) {
+			words = append(words, []any{id, w})
+		}
+		eachElement(st, r.elements, func(list int64, v any) {
+			elements = append(elements, []any{list, v, id})
+		})
 	}
-	return ids, db.copyInto(st.table, st.copyColumns, values)
+	if err := copyRows(ctx, c, st.table, st.copyColumns, values); err != nil {
+		return nil, err
+	}
+	if err := copyRows(ctx, c, k.Table()+"_words", []string{"record", "word"}, words); err != nil {
+		return nil, fmt.Errorf("index the words: %w", err)
+	}
+	if err := copyRows(ctx, c, "record_elements", []string{"list", "value", "record"}, elements); err != nil {
+		return nil, fmt.Errorf("index repeated fields: %w", err)
+	}
+	return ids, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -214,6 +215,8 @@ func (db *DB) commit(batch []*pendingWrite) {
 			if p.err == nil {
 				p.err = db.flushIndex(tx)
 			}
+			// A failed run's COPY must end before its savepoint undoes it.
+			db.dropFlight()
 			db.index.on = false
 		} else {
 			p.msg, p.read, p.err = db.apply(p.ctx, tx, p.w)
@@ -674,14 +677,17 @@ const entriesPerInsert = 64
 // appendEntries adds a run of entries to the change log, whole.
 func (db *DB) appendEntries(tx *sql.Tx, es []changelog.Entry) error {
 	if db.copies(len(es)) {
+		// By COPY, while the run goes on to its records (a flight).
 		rows := make([][]any, len(es))
 		for i := range es {
 			rows[i] = appendEntryArgs(make([]any, 0, 8), &es[i])
 		}
-		if err := db.copyInto("changes", entryColumnList, rows); err != nil {
-			return fmt.Errorf("append changes %s/%d..%d: %w", es[0].Origin, es[0].Seq, es[len(es)-1].Seq, err)
-		}
-		return nil
+		return db.launch(tx, func(ctx context.Context, c *pgx.Conn) error {
+			if err := copyRows(ctx, c, "changes", entryColumnList, rows); err != nil {
+				return fmt.Errorf("append changes %s/%d..%d: %w", es[0].Origin, es[0].Seq, es[len(es)-1].Seq, err)
+			}
+			return nil
+		}, nil)
 	}
 	args := make([]any, 0, 8*entriesPerInsert)
 	for len(es) >= entriesPerInsert {
