@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"golang.org/x/sync/errgroup"
@@ -18,11 +19,12 @@ import (
 	"github.com/provex/provex/storage"
 )
 
-// TestFailedRunUndoesItsCopies: a run that fails after its rows went to
-// PostgreSQL by COPY in flights (the change-log entries, then a chunk of
-// record rows while the run went on) leaves nothing of them: the writer
-// waits for the flights before undoing the run. The same run applied
-// again then holds every record.
+// TestFailedRunUndoesItsCopies: two runs in one transaction, each in its
+// savepoint: the first applies 300 entries, the second fails just after
+// its rows left for PostgreSQL by COPY in flights (the change-log entries,
+// then a chunk of record rows). The second leaves nothing, not even in
+// the rollups; the first is whole; the failed entries applied again later
+// hold every record.
 func TestFailedRunUndoesItsCopies(t *testing.T) {
 	ctx := context.Background()
 	origin, err := Open(ctx, filepath.Join(t.TempDir(), "nghe-an.db"), "nghe-an", Options{})
@@ -54,46 +56,78 @@ func TestFailedRunUndoesItsCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	boom := errors.New("the run fails after its flights left")
-	launched := false
-	err = db.runInWriter(ctx, func(tx *sql.Tx) error {
-		// What ApplyRemote does, then a failure.
-		if err := db.appendEntries(tx, entries); err != nil {
-			return err
-		}
-		db.index.on = true
-		for i := range entries {
-			if _, _, err := db.applyEntry(tx, &entries[i]); err != nil {
+	// What ApplyRemote does with a run, failing (when fail is set) as soon
+	// as a chunk of its records is under way.
+	apply := func(run []changelog.Entry, fail error) func(tx *sql.Tx) error {
+		return func(tx *sql.Tx) error {
+			if err := db.appendEntries(tx, run); err != nil {
 				return err
 			}
-			launched = launched || db.index.flight != nil && db.index.count < copyChunk && i >= copyChunk
+			db.index.on = true
+			for i := range run {
+				if _, _, err := db.applyEntry(tx, &run[i]); err != nil {
+					return err
+				}
+				if fail != nil && db.index.flight != nil && db.index.count == 0 && i > 0 {
+					return fail
+				}
+			}
+			if fail != nil {
+				return errors.New("no chunk of records was sent while the run went on: the test tried nothing")
+			}
+			return nil
 		}
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("the run: %v, want %v", err, boom)
 	}
-	if !launched {
-		t.Fatal("no chunk of records was sent while the run went on: the test tried nothing")
+	first, second := entries[:300], entries[300:]
+	// The writer takes both runs in one batch: it is held busy until they
+	// are queued.
+	release := make(chan struct{})
+	held := make(chan error, 1)
+	go func() { held <- db.runInWriter(ctx, func(*sql.Tx) error { <-release; return nil }) }()
+	boom := errors.New("the run fails after its flights left")
+	results := make([]chan error, 2)
+	for i, run := range []func(*sql.Tx) error{apply(first, nil), apply(second, boom)} {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- db.runInWriter(ctx, run) }()
+		for len(db.queue) < i+1 {
+			runtime.Gosched()
+		}
 	}
-	var changes, rows, words int
-	for q, n := range map[string]*int{"changes": &changes, "agreements": &rows, "agreements_words": &words} {
-		if err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM "+q).Scan(n); err != nil {
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-results[0]; err != nil {
+		t.Fatalf("the first run: %v", err)
+	}
+	if err := <-results[1]; !errors.Is(err, boom) {
+		t.Fatalf("the second run: %v, want %v", err, boom)
+	}
+	count := func(table string) (n int) {
+		t.Helper()
+		if err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
+		return n
 	}
-	if changes+rows+words != 0 {
-		t.Fatalf("after the failed run: %d entries, %d record rows, %d words held", changes, rows, words)
+	if c, r := count("changes"), count("agreements"); c != len(first) || r != len(first) {
+		t.Fatalf("after the failed run: %d entries and %d record rows held, want the first run's %d", c, r, len(first))
+	}
+	if _, bad, err := db.CheckRollups(ctx, false); err != nil || len(bad) > 0 {
+		t.Fatalf("rollups after the failed run: %v %v", bad, err)
 	}
 
 	last := entries[len(entries)-1]
-	if _, err := db.ApplyRemote(ctx, entries, changelog.Checkpoint{Origin: last.Origin, Seq: last.Seq, Hash: last.Hash, Signature: []byte("unchecked by storage")}); err != nil {
-		t.Fatalf("the run again: %v", err)
+	if _, err := db.ApplyRemote(ctx, second, changelog.Checkpoint{Origin: last.Origin, Seq: last.Seq, Hash: last.Hash, Signature: []byte("unchecked by storage")}); err != nil {
+		t.Fatalf("the failed entries again: %v", err)
 	}
 	for i := range records {
 		got, err := db.Get(ctx, resource.Agreements, name(i))
 		if err != nil || got.(*twinningv1.Agreement).GetDisplayName() != fmt.Sprintf("lychee export %d", i) {
 			t.Fatalf("%s after the run again: %v %v", name(i), got, err)
 		}
+	}
+	if _, bad, err := db.CheckRollups(ctx, false); err != nil || len(bad) > 0 {
+		t.Fatalf("rollups after the run again: %v %v", bad, err)
 	}
 }

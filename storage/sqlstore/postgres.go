@@ -276,9 +276,9 @@ func (c rebindConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.CheckNamedValue(nv)
 }
 
-// copyAtLeast is the fewest rows a COPY loads: it costs round trips of
-// its own (pgx asks for the table's column types first) that a multi-row
-// INSERT of a handful of rows does not.
+// copyAtLeast is the fewest rows a COPY loads: a COPY is an exchange of
+// its own with the server (start, rows, end) for each table, where a few
+// rows go in one multi-row INSERT as fast.
 const copyAtLeast = 64
 
 // copyChunk is how many queued record rows a pull lets gather before it
@@ -302,7 +302,10 @@ func (db *DB) copies(n int) bool {
 // and the writer's take turns on the connection (database/sql locks it),
 // so the writer lands the flight (land) before it reads what the flight
 // writes or ends the run, and drops it (dropFlight) before it rolls the
-// run back.
+// run back. While a flight is under way the writer only executes
+// statements: a read releases the connection between its rows, where
+// the flight could take it and find pgx's connection busy. Every read of
+// a run goes through flushIndex, which lands the flight first.
 type flight struct {
 	done chan error
 	// landed runs in the writer once the work succeeded.
@@ -317,7 +320,15 @@ func (db *DB) launch(tx *sql.Tx, work func(ctx context.Context, c *pgx.Conn) err
 	f := &flight{done: make(chan error, 1), landed: landed}
 	conn := db.txConn
 	go func() {
-		f.done <- conn.Raw(func(dc any) error {
+		f.done <- conn.Raw(func(dc any) (err error) {
+			// A panic here would leave the writer waiting for done, and
+			// database/sql's release of the connection waiting for the
+			// transaction: it fails the run instead.
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("COPY on the writer's connection panicked: %v", p)
+				}
+			}()
 			return work(context.Background(), dc.(rebindConn).Conn.Conn())
 		})
 	}()
@@ -343,11 +354,15 @@ func (db *DB) land(tx *sql.Tx) error {
 
 // dropFlight waits for the flight under way, if any, and forgets it: the
 // run failed, and its savepoint is about to undo what the flight wrote.
-func (db *DB) dropFlight() {
-	if f := db.index.flight; f != nil {
-		<-f.done
-		db.index.flight = nil
+// It returns the flight's error: a COPY that failed aborts the
+// transaction, and what the run saw next was only its consequence.
+func (db *DB) dropFlight() error {
+	f := db.index.flight
+	if f == nil {
+		return nil
 	}
+	db.index.flight = nil
+	return <-f.done
 }
 
 // copyRows loads rows into table's columns with COPY. Values are as the

@@ -216,7 +216,12 @@ func (db *DB) commit(batch []*pendingWrite) {
 				p.err = db.flushIndex(tx)
 			}
 			// A failed run's COPY must end before its savepoint undoes it.
-			db.dropFlight()
+			if err := db.dropFlight(); err != nil {
+				if p.err != nil {
+					err = fmt.Errorf("%w (then: %v)", err, p.err)
+				}
+				p.err = err
+			}
 			db.index.on = false
 		} else {
 			p.msg, p.read, p.err = db.apply(p.ctx, tx, p.w)
