@@ -607,7 +607,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	// Verified runs are applied by one goroutine, in order, while the next
 	// message is received and verified: the store's writer and the network
 	// and hashing use both cores.
-	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 8), done: make(chan struct{}), failed: map[string]bool{}}
+	ap := newApplier(e, p)
 	go ap.run(ctx)
 	defer ap.wait()
 	e.metrics.pulls.Add(1)
@@ -672,8 +672,27 @@ type applier struct {
 	closeOnce  sync.Once
 	appliedAny atomic.Bool
 
+	// A run joins those queued after it up to maxEntries or maxBytes.
+	maxEntries, maxBytes int
+
 	mu     sync.Mutex
 	failed map[string]bool
+}
+
+// newApplier makes the applier of a pull from p, its runs the size the
+// store asks for (storage.RunSizer) or maxApplyEntries and maxApplyBytes.
+func newApplier(e *Engine, p *peer) *applier {
+	entries, bytes := maxApplyEntries, maxApplyBytes
+	if s, ok := e.cfg.Store.(storage.RunSizer); ok {
+		if n, b := s.ApplyRunSize(); n > 0 && b > 0 {
+			entries, bytes = n, b
+		}
+	}
+	// Room for a run's worth of messages: the receiver verifies the next
+	// ones while a run is applied.
+	queue := max(8, entries/DefaultBatchSize)
+	return &applier{e: e, p: p, jobs: make(chan applyJob, queue), done: make(chan struct{}), failed: map[string]bool{},
+		maxEntries: entries, maxBytes: bytes}
 }
 
 // maxApplyEntries bounds the entries of consecutive runs the applier joins
@@ -710,7 +729,7 @@ func (a *applier) run(ctx context.Context) {
 			size += entrySize(&job.entries[i])
 		}
 	join:
-		for len(job.entries) < maxApplyEntries && size < maxApplyBytes {
+		for len(job.entries) < a.maxEntries && size < a.maxBytes {
 			select {
 			case next, ok := <-a.jobs:
 				if !ok {

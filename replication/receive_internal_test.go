@@ -11,6 +11,7 @@ import (
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	"github.com/provex/provex/storage"
 )
 
 // TestReceiveHoldsBoundedMemory: a peer that streams entries and never a
@@ -66,5 +67,52 @@ func TestReceiveHoldsBoundedMemory(t *testing.T) {
 	// The member's run is refused; the others were passed over uncounted.
 	if !st.runs["tuyen-quang"].refused || e.metrics.refused.Load() != 1 {
 		t.Errorf("refused: member %v, %d runs in all; want the member's run alone", st.runs["tuyen-quang"].refused, e.metrics.refused.Load())
+	}
+}
+
+// sizedStore is a store that asks for runs of its own size and records
+// the size of each run it is given.
+type sizedStore struct {
+	storage.Store
+	entries, bytes int
+	applied        []int
+}
+
+func (s *sizedStore) ApplyRunSize() (int, int) { return s.entries, s.bytes }
+
+func (s *sizedStore) ApplyRemote(_ context.Context, entries []changelog.Entry, _ changelog.Checkpoint, _ ...changelog.Checkpoint) ([]storage.Refusal, error) {
+	s.applied = append(s.applied, len(entries))
+	return nil, nil
+}
+
+// TestRunsTakeTheStoresSize: a pull joins the runs queued while one is
+// applied up to the size its store asks for (storage.RunSizer), with room
+// to queue that many entries' messages; zero keeps the default.
+func TestRunsTakeTheStoresSize(t *testing.T) {
+	for _, c := range []struct {
+		entries, bytes int
+		want           []int // entries of each run applied, from full queue
+	}{
+		{0, 0, []int{maxApplyEntries}},
+		{2000, 32 << 20, []int{2000, 2000}},
+		{16000, 32 << 20, []int{16000}},
+		// Runs of half a MiB each: three make 1.5 MiB.
+		{16000, 3 * MaxBatchBytes / 2, []int{1500, 1500, 1500, 1500, 1500, 1500, 1500, 1500, 1500, 1500, 1000}},
+	} {
+		store := &sizedStore{entries: c.entries, bytes: c.bytes}
+		e := &Engine{cfg: Config{Store: store}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		a := newApplier(e, &peer{member: "tuyen-quang"})
+		// The queue full of runs of 500 entries, half a MiB in all,
+		// before the applier starts.
+		for range cap(a.jobs) {
+			entries := make([]changelog.Entry, DefaultBatchSize)
+			entries[0].Data = make([]byte, MaxBatchBytes/2)
+			a.jobs <- applyJob{entries: entries, cp: changelog.Checkpoint{Origin: "tuyen-quang"}}
+		}
+		go a.run(context.Background())
+		a.wait()
+		if fmt.Sprint(store.applied) != fmt.Sprint(c.want) {
+			t.Errorf("store asking %d entries, %d bytes: runs of %v entries, want %v", c.entries, c.bytes, store.applied, c.want)
+		}
 	}
 }

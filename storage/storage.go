@@ -103,6 +103,14 @@ type Store interface {
 	Repair(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) (int, error)
 }
 
+// RunSizer is a store that applies other origins' entries best in
+// transactions of a size of its own: a sync engine joins consecutive runs
+// (ApplyRemote) up to ApplyRunSize entries or bytes of entries, instead of
+// its default; zero keeps the default.
+type RunSizer interface {
+	ApplyRunSize() (entries, bytes int)
+}
+
 // OriginState is how far a node holds one origin's log.
 type OriginState struct {
 	Origin string
