@@ -15,8 +15,9 @@ import (
 // runRestore measures provex restore of a node's own log from one peer
 // against two plain batched inserts, in interleaved rounds of the same
 // run: of the rows the node then holds into its own schema (its own node
-// reads every record), and of one row per entry into bench catchup's
-// minimal table (the issue's "plain batched insert rate"). The origin of
+// reads every record; bench catchup's "plain batched insert" baseline since
+// issue 3, and issue 12's), and of one row per entry into bench catchup's
+// minimal table (issue 11's stricter baseline). The origin of
 // bench catchup is loaded (or reused from -data), the ministry catches up
 // on it once (untimed), the origin stops, and each round restores the
 // origin into an empty directory from the ministry.
