@@ -803,7 +803,7 @@ type kindStmts struct {
 	insert, update *sql.Stmt
 	insertColumns  string // "table (columns)" of insert
 	table          string
-	copyColumns    []string  // id and insert's columns, for COPY (copyQueued)
+	copyColumns    []string  // id and insert's columns, for COPY (copyRecords)
 	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
 	deleteRow      *sql.Stmt
 	// The kind's words table (search.go).
