@@ -81,14 +81,25 @@ func (db *DB) queueInsert(tx *sql.Tx, k *resource.Kind, st *kindStmts, name stri
 
 // eachElement calls f with each element of a record's repeated fields
 // (elements as rowValues gives them) and its list, once: a repeated field
-// may hold an element twice.
+// may hold an element twice. A long field is checked with a set: a member
+// may sign a record of tens of thousands of elements, and comparing each
+// with those before it held the writer for seconds.
 func eachElement(st *kindStmts, elements map[string][]any, f func(list int64, v any)) {
 	for i, field := range st.repeated {
 		values := elements[field.Path]
+		var seen map[any]bool
+		if len(values) > 16 {
+			seen = make(map[any]bool, len(values))
+		}
 		for j, v := range values {
-			if !slices.Contains(values[:j], v) {
-				f(st.lists[i], v)
+			switch {
+			case seen != nil && !seen[v]:
+				seen[v] = true
+			case seen == nil && !slices.Contains(values[:j], v):
+			default:
+				continue
 			}
+			f(st.lists[i], v)
 		}
 	}
 }
