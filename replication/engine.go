@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
@@ -659,6 +660,8 @@ type applyJob struct {
 	cp      changelog.Checkpoint
 	// earlier are the checkpoints of runs joined into this one.
 	earlier []changelog.Checkpoint
+	// weight is what the run holds of the applier's room (queue).
+	weight int64
 }
 
 // applier applies the runs of one pull in order on its own goroutine. A
@@ -674,6 +677,12 @@ type applier struct {
 
 	// A run joins those queued after it up to maxEntries or maxBytes.
 	maxEntries, maxBytes int
+	// room bounds the bytes of the runs queued and the one being applied
+	// to two transactions' worth (roomBytes): a peer choosing where its
+	// runs end (which checkpoints it sends) could otherwise fill the queue
+	// with runs of up to maxPendingBytes each.
+	room      *semaphore.Weighted
+	roomBytes int64
 
 	mu     sync.Mutex
 	failed map[string]bool
@@ -691,8 +700,26 @@ func newApplier(e *Engine, p *peer) *applier {
 	// Room for a run's worth of messages: the receiver verifies the next
 	// ones while a run is applied.
 	queue := max(8, entries/DefaultBatchSize)
+	room := 2 * int64(bytes)
 	return &applier{e: e, p: p, jobs: make(chan applyJob, queue), done: make(chan struct{}), failed: map[string]bool{},
-		maxEntries: entries, maxBytes: bytes}
+		maxEntries: entries, maxBytes: bytes, room: semaphore.NewWeighted(room), roomBytes: room}
+}
+
+// queue hands a verified run to the applier, waiting while the runs queued
+// and the one being applied hold the applier's room; a run larger than
+// the room waits for all of it.
+func (a *applier) queue(ctx context.Context, job applyJob) error {
+	job.weight = min(int64(pendingSize(job.entries)), a.roomBytes)
+	if err := a.room.Acquire(ctx, job.weight); err != nil {
+		return err
+	}
+	select {
+	case a.jobs <- job:
+		return nil
+	case <-ctx.Done():
+		a.room.Release(job.weight)
+		return ctx.Err()
+	}
 }
 
 // maxApplyEntries bounds the entries of consecutive runs the applier joins
@@ -724,7 +751,7 @@ func (a *applier) run(ctx context.Context) {
 		// starts where the one before it ends, and each ends at a
 		// checkpoint): they are applied with it, under the last
 		// checkpoint. A run of another origin waits for the next turn.
-		size := 0
+		size, weight := 0, job.weight
 		for i := range job.entries {
 			size += entrySize(&job.entries[i])
 		}
@@ -747,37 +774,44 @@ func (a *applier) run(ctx context.Context) {
 				job.entries = append(job.entries[:len(job.entries):len(job.entries)], next.entries...)
 				job.earlier = append(job.earlier, job.cp)
 				job.cp = next.cp
+				weight += next.weight
 			default:
 				break join
 			}
 		}
-		origin := job.cp.Origin
-		if a.originFailed(origin) {
-			continue
-		}
-		refusals, err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp, job.earlier...)
-		if err != nil {
-			if ctx.Err() == nil {
-				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", origin, "entries", len(job.entries), "err", err)
-			}
-			a.mu.Lock()
-			a.failed[origin] = true
-			a.mu.Unlock()
-			continue
-		}
-		for _, r := range refusals {
-			if r.Unopened {
-				a.e.metrics.unopened.Add(1)
-			} else {
-				a.e.metrics.rejected.Add(1)
-			}
-		}
-		a.e.metrics.applied.Add(int64(len(job.entries)))
-		a.p.mu.Lock()
-		a.p.received += int64(len(job.entries))
-		a.p.mu.Unlock()
-		a.appliedAny.Store(true)
+		a.apply(ctx, job)
+		a.room.Release(weight)
 	}
+}
+
+// apply applies a run (joined) unless its origin failed in this pull.
+func (a *applier) apply(ctx context.Context, job applyJob) {
+	origin := job.cp.Origin
+	if a.originFailed(origin) {
+		return
+	}
+	refusals, err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp, job.earlier...)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.e.log.Warn("apply failed", "peer", a.p.member, "origin", origin, "entries", len(job.entries), "err", err)
+		}
+		a.mu.Lock()
+		a.failed[origin] = true
+		a.mu.Unlock()
+		return
+	}
+	for _, r := range refusals {
+		if r.Unopened {
+			a.e.metrics.unopened.Add(1)
+		} else {
+			a.e.metrics.rejected.Add(1)
+		}
+	}
+	a.e.metrics.applied.Add(int64(len(job.entries)))
+	a.p.mu.Lock()
+	a.p.received += int64(len(job.entries))
+	a.p.mu.Unlock()
+	a.appliedAny.Store(true)
 }
 
 func (a *applier) originFailed(origin string) bool {
@@ -882,10 +916,8 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			refuse(r, cp.Origin, "checkpoint %s/%d does not match the entries received", cp.Origin, cp.Seq)
 			continue
 		}
-		select {
-		case ap.jobs <- applyJob{entries: r.pending[: i+1 : i+1], cp: cp}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := ap.queue(ctx, applyJob{entries: r.pending[: i+1 : i+1], cp: cp}); err != nil {
+			return err
 		}
 		st.pendingBytes -= pendingSize(r.pending[:i+1])
 		r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)

@@ -116,3 +116,41 @@ func TestRunsTakeTheStoresSize(t *testing.T) {
 		}
 	}
 }
+
+// TestQueuedRunsHoldBoundedBytes: the runs a pull has verified and not
+// yet applied hold at most the applier's room, two transactions' worth,
+// whatever size the peer makes them (it chooses where runs end by the
+// checkpoints it sends), or a single run larger than the room.
+func TestQueuedRunsHoldBoundedBytes(t *testing.T) {
+	for _, c := range []struct {
+		entries, bytes int // the store's run size; 0 is the default
+		run            int // bytes of each run the peer sends
+		bound          int // bytes queued before the next run waits: at most this, at least a run less
+	}{
+		{0, 0, MaxBatchBytes, 8 * MaxBatchBytes}, // the queue's 8 messages
+		{0, 0, 4 * MaxBatchBytes, 2 * maxApplyBytes},
+		{0, 0, 40 << 20, 40 << 20}, // one run larger than the room
+		{16000, 32 << 20, MaxBatchBytes, 32 * MaxBatchBytes},
+		{16000, 32 << 20, 8 << 20, 64 << 20},
+	} {
+		store := &sizedStore{entries: c.entries, bytes: c.bytes}
+		a := newApplier(&Engine{cfg: Config{Store: store}}, &peer{member: "tuyen-quang"})
+		// Nothing applies them: the runs stay queued. One buffer serves
+		// every run (a run's size is what its entries hold).
+		data := make([]byte, c.run)
+		queued := 0
+		for queued <= 4*c.bound {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			err := a.queue(ctx, applyJob{entries: []changelog.Entry{{Data: data}}, cp: changelog.Checkpoint{Origin: "tuyen-quang"}})
+			cancel()
+			if err != nil {
+				break
+			}
+			queued += c.run
+		}
+		if queued > c.bound || queued < c.bound-c.run {
+			t.Errorf("store asking %d entries, %d bytes, runs of %d bytes: %d bytes queued before one waited, want %d at most and %d at least",
+				c.entries, c.bytes, c.run, queued, c.bound, c.bound-c.run)
+		}
+	}
+}
