@@ -264,16 +264,23 @@ func (c rebindConn) QueryContext(ctx context.Context, query string, args []drive
 	return c.Conn.QueryContext(ctx, rebind(query), args)
 }
 
-// CheckNamedValue passes every value to pgx as it is, but booleans, which
-// the store keeps in integer columns (0 or 1) as SQLite does.
+// CheckNamedValue passes every value to pgx as it is, but booleans
+// (postgresValue).
 func (c rebindConn) CheckNamedValue(nv *driver.NamedValue) error {
-	if b, ok := nv.Value.(bool); ok {
-		nv.Value = int64(0)
-		if b {
-			nv.Value = int64(1)
-		}
-	}
+	nv.Value = postgresValue(nv.Value)
 	return c.Conn.CheckNamedValue(nv)
+}
+
+// postgresValue is v as the store gives it to PostgreSQL: a boolean as 0
+// or 1, for the integer columns the store keeps them in as SQLite does.
+func postgresValue(v any) any {
+	if b, ok := v.(bool); ok {
+		if b {
+			return int64(1)
+		}
+		return int64(0)
+	}
+	return v
 }
 
 // copyAtLeast is the fewest rows a COPY loads: a COPY is an exchange of
@@ -383,20 +390,14 @@ func (db *DB) dropFlight() error {
 }
 
 // copyRows loads rows into table's columns with COPY. Values are as the
-// store binds them to its statements; booleans become 0 or 1 as
-// CheckNamedValue makes them.
+// store binds them to its statements, and go as postgresValue makes them.
 func copyRows(ctx context.Context, c *pgx.Conn, table string, columns []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	for _, row := range rows {
 		for i, v := range row {
-			if b, ok := v.(bool); ok {
-				row[i] = int64(0)
-				if b {
-					row[i] = int64(1)
-				}
-			}
+			row[i] = postgresValue(v)
 		}
 	}
 	_, err := c.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
