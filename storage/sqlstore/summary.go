@@ -218,8 +218,11 @@ func bucketExpr(d dialect, c string, t filter.Type, bucket string, now int64) (s
 	case filter.Date:
 	case filter.Timestamp:
 		if bucket == "age" {
-			return fmt.Sprintf("CASE WHEN %[1]s = 0 THEN -1 WHEN ? - %[1]s <= 7*%[2]d THEN 0 WHEN ? - %[1]s <= 30*%[2]d THEN 1 "+
-				"WHEN ? - %[1]s <= 90*%[2]d THEN 2 WHEN ? - %[1]s <= 365*%[2]d THEN 3 ELSE 4 END", c, day), []any{now, now, now, now}, nil
+			// Compared with the bounds, not subtracted from now: a member
+			// may sign a time of the year 1589, and now minus it overflows
+			// PostgreSQL's bigint (SQLite turns to floating point).
+			return fmt.Sprintf("CASE WHEN %[1]s = 0 THEN -1 WHEN %[1]s >= ? THEN 0 WHEN %[1]s >= ? THEN 1 "+
+				"WHEN %[1]s >= ? THEN 2 WHEN %[1]s >= ? THEN 3 ELSE 4 END", c), []any{now - 7*day, now - 30*day, now - 90*day, now - 365*day}, nil
 		}
 		ymd = fmt.Sprintf("CASE WHEN %[1]s = 0 THEN 0 ELSE %[2]s END", c, d.ymdOfNanos(c))
 	default:
