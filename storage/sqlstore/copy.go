@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
 )
 
 // CopyInfo is what CopyStore moved: whose store, how many rows of how many
@@ -79,6 +82,19 @@ func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 		return nil, fmt.Errorf("copy store: source: %w", err)
 	}
 	member := src.Member()
+	if IsPostgres(to) {
+		held, err := heldButRefused(ctx, src)
+		if err != nil {
+			src.Close()
+			return nil, fmt.Errorf("copy store: source: %w", err)
+		}
+		if len(held) > 0 {
+			src.Close()
+			return nil, fmt.Errorf("copy store: the source holds records that this version refuses from a member's log and PostgreSQL cannot index, "+
+				"applied by an older version: %s. Nothing was copied. Start the node on the empty PostgreSQL database instead: it restores its own "+
+				"log and catches up on the others' from its peers, refusing these records as every node now does (docs/POSTGRES.md)", strings.Join(held, "; "))
+		}
+	}
 	src.Close()
 	dst, err := Open(ctx, to, member, quiet)
 	if err != nil {
@@ -366,4 +382,34 @@ func copyTable(ctx context.Context, src, dst *sql.Tx, t copiedTable) (int64, err
 		return n, fmt.Errorf("read the source: %w", err)
 	}
 	return n, flush()
+}
+
+// heldButRefused lists (up to ten) the records src holds that a node now
+// refuses from a member's log for a text longer than a store indexes
+// (overlongIndexed): a version before the rule applied them, SQLite stores
+// them, and PostgreSQL's b-tree entries cannot hold them, so a copy would
+// fail at them. It reads every record once.
+func heldButRefused(ctx context.Context, src *DB) ([]string, error) {
+	var out []string
+	for _, k := range resource.Kinds() {
+		q := storage.Query{Kind: k, Province: resource.AllProvinces, ShowDeleted: true, Limit: 1000}
+		for {
+			page, err := src.List(ctx, q)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", k.Collection, err)
+			}
+			for _, m := range page.Records {
+				if why := overlongIndexed(k, m); why != "" {
+					if out = append(out, k.Name(m)+" holds "+why); len(out) == 10 {
+						return out, nil
+					}
+				}
+			}
+			if page.Next == nil {
+				break
+			}
+			q.After = page.Next
+		}
+	}
+	return out, nil
 }

@@ -356,8 +356,8 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 	if err := validation.Text(m); err != nil {
 		return refuse(false, "the state of %s is not text this store keeps: %v", name, err)
 	}
-	if f := overlongIndexed(k, m); f != "" {
-		return refuse(false, "the state of %s holds in %s a text longer than the %d bytes this store indexes", name, f, maxIndexedText)
+	if why := overlongIndexed(k, m); why != "" {
+		return refuse(false, "the state of %s holds %s", name, why)
 	}
 	if v, to := k.Audience(m); !resource.MayRead(db.origin, e.Origin, v, to) {
 		// Not for this node (a state its origin published unsealed
@@ -371,19 +371,42 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 // field's value, a repeated field's element, a search word. A PostgreSQL
 // b-tree entry holds about 2,700 bytes at most, and a state over it fails
 // its whole run there while SQLite stores it. The API's longest filterable
-// text, 500 characters, is at most 2,000 bytes.
-const maxIndexedText = 2500
+// text, 500 characters, is at most 2,000 bytes. A variable so that tests
+// can be a version that applied longer ones.
+var maxIndexedText = 2500
 
-// overlongIndexed names a filterable field of m holding a text longer than
-// maxIndexedText, or returns "": a state only a member signing it can
-// make, refused on both databases alike.
+// overlongIndexed says where m holds a text longer than this store can
+// index, or returns "": a state only a member signing it can make, refused
+// on both databases alike. That is a filterable field's value or a
+// repeated field's element over maxIndexedText, or the texts keying one of
+// the kind's summary rollups, over it together: each key is one b-tree
+// entry (two currency codes of 1,500 bytes failed a run on PostgreSQL).
 func overlongIndexed(k *resource.Kind, m proto.Message) string {
 	r := m.ProtoReflect()
 	for _, f := range k.Schema.Fields() {
 		for _, v := range f.Values(r) {
 			if s, ok := v.(string); ok && len(s) > maxIndexedText {
-				return f.Path
+				return fmt.Sprintf("in %s a text longer than the %d bytes this store indexes", f.Path, maxIndexedText)
 			}
+		}
+	}
+	for _, ru := range rollups[k] {
+		var paths []string
+		total := 0
+		for _, f := range ru.keys {
+			longest := 0
+			for _, v := range f.Values(r) {
+				if s, ok := v.(string); ok {
+					longest = max(longest, len(s))
+				}
+			}
+			if longest > 0 {
+				paths = append(paths, f.Path)
+				total += longest
+			}
+		}
+		if total > maxIndexedText {
+			return fmt.Sprintf("in %s, which key a summary of its kind, texts together longer than the %d bytes this store indexes", strings.Join(paths, ", "), maxIndexedText)
 		}
 	}
 	return ""
