@@ -82,6 +82,14 @@ func TestMigrateStoreMovesTheMinistryToPostgres(t *testing.T) {
 	if got, _ := originSeq(t, p, "mofa"); got != mofaSeq+1 {
 		t.Fatalf("the first write on the copy is at seq %d, want %d", got, mofaSeq+1)
 	}
+	// Beside the serving node, as docs/POSTGRES.md says: the checks open
+	// the store without the writer's lock, which the node holds.
+	if out, stderr, code := runCLI(t, bin, "", "", "verify", "--store", url, "--key", key, "--manifest", manifest); code != 0 {
+		t.Fatalf("verify --store beside the serving node: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, stderr, code := runCLI(t, bin, "", "", "audit", "verify", "--store", url, "--key", key); code != 0 || !strings.Contains(out, "audit trail intact") {
+		t.Fatalf("audit verify --store beside the serving node: exit %d\n%s%s", code, out, stderr)
+	}
 	p.stop(t, syscall.SIGTERM)
 	out, stderr, code = runCLI(t, bin, "", "", "verify", "--store", url, "--key", key, "--manifest", manifest)
 	if want := fmt.Sprintf("mofa: %d entries intact, signed up to %d", mofaSeq+1, mofaSeq+1); code != 0 || !strings.Contains(out, want) {

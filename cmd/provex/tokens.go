@@ -123,8 +123,8 @@ func when(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-var auditCommand = cli.Command{Name: "audit", Usage: "verify [--data DIR] [--key FILE] [--manifest FILE]",
-	Summary: "check a node's audit trail (chain, head signed by the node key, cover of the change log), from its database file", Run: runAudit}
+var auditCommand = cli.Command{Name: "audit", Usage: "verify [--data DIR | --store postgres://...] [--key FILE] [--manifest FILE]",
+	Summary: "check a node's audit trail (chain, head signed by the node key, cover of the change log), from its database file or its PostgreSQL store", Run: runAudit}
 
 func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) > 0 && cli.IsHelp(args[0]) {
@@ -138,10 +138,24 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	dataDir := fs.String("data", "data", "the node's data directory")
 	keyFile := fs.String("key", "", "the node's key file, whose public key checks the signed head (default: node.key in the data directory)")
 	manifestFile := fs.String("manifest", "", "federation manifest, for the node's public key when its key file is elsewhere")
+	store := fs.String("store", "", "the node's PostgreSQL store instead of a data directory (postgres://...), when it runs with serve --store; give --key")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cli.FlagError(fs, err)
 	}
-	src, err := openForVerify(ctx, env.Stdout, *dataDir, "", *keyFile, *manifestFile)
+	what := *dataDir
+	if *store != "" {
+		if isSet(fs, "data") {
+			return &cli.UsageError{Msg: "audit verify: give --data DIR or --store URL, not both"}
+		}
+		if !sqlstore.IsPostgres(*store) {
+			return &cli.UsageError{Msg: "audit verify: --store takes a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"}
+		}
+		if err := storeFlag("audit verify", *store); err != nil {
+			return err
+		}
+		what = shownStore(*store)
+	}
+	src, err := openForVerify(ctx, env.Stdout, *dataDir, *store, *keyFile, *manifestFile, true)
 	if err != nil {
 		return err
 	}
@@ -151,7 +165,7 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	if problems > 0 {
-		return fmt.Errorf("the audit trail of %s is not intact: %d problem(s)", *dataDir, problems)
+		return fmt.Errorf("the audit trail of %s is not intact: %d problem(s)", what, problems)
 	}
 	return nil
 }

@@ -38,8 +38,10 @@ type verifySources struct {
 // the manifest from --manifest, else the copy the node saved when it last
 // started (which someone with the database file could have replaced: give
 // your own copy to rule that out). It says on w where the keys come from
-// when that is not the operator's choice.
-func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manifestFile string) (*verifySources, error) {
+// when that is not the operator's choice. beside opens it beside the node
+// serving on it (Options.Beside), for a check that writes no record: on
+// PostgreSQL the node holds the writer's lock.
+func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manifestFile string, beside bool) (*verifySources, error) {
 	var src verifySources
 	path := dbFile
 	if path == "" {
@@ -72,7 +74,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 			return nil, fmt.Errorf("no node database: %w", err)
 		}
 	}
-	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: beside})
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 	if src.own == nil {
 		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked; give --key")
 	}
-	if src.db, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own)}); err != nil {
+	if src.db, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own), Beside: beside}); err != nil {
 		return nil, err
 	}
 	return &src, nil
@@ -152,7 +154,9 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		*dbFile = *store
 		what = "the store " + shownStore(*store)
 	}
-	src, err := openForVerify(ctx, env.Stdout, *dataDir, *dbFile, *keyFile, *manifestFile)
+	// Beside a serving node, unless it rewrites rollups, which the node's
+	// writer keeps.
+	src, err := openForVerify(ctx, env.Stdout, *dataDir, *dbFile, *keyFile, *manifestFile, !*repair)
 	if err != nil {
 		return err
 	}
