@@ -263,6 +263,34 @@ func TestMigrateStoreRefusals(t *testing.T) {
 		t.Fatalf("verify --store with a bad URL: exit %d, want 2 without the password:\n%s", code, stderr)
 	}
 
+	// A database holding something else is refused and left as it was:
+	// no table of a node made in it, nothing of its own dropped.
+	other := pgtest.NewDatabase(t)
+	odb, err := sql.Open("pgx", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer odb.Close()
+	if _, err := odb.Exec("CREATE TABLE other_app (a int); INSERT INTO other_app VALUES (1); CREATE SCHEMA national; CREATE VIEW national.mine AS SELECT 1 AS one"); err != nil {
+		t.Fatal(err)
+	}
+	catalog := func() string {
+		var s string
+		if err := odb.QueryRow(`SELECT string_agg(n.nspname || '.' || c.relname, ',' ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	was := catalog()
+	_, stderr, code = runCLI(t, bin, "", "", "migrate-store", "--from", data, "--to", other)
+	if code != 1 || !strings.Contains(stderr, "not a node's (national.mine, public.other_app)") {
+		t.Fatalf("migrate-store into a database of something else: exit %d, %s", code, stderr)
+	}
+	if now := catalog(); now != was {
+		t.Fatalf("the refused copy changed the database:\n was %s\n now %s", was, now)
+	}
+
 	// The data directory form of --from: its provex.db.
 	if out, stderr, code := runCLI(t, bin, "", "", "migrate-store", "--from", data, "--to", url); code != 0 || !strings.Contains(out, "cao-bang: change log up to 3") {
 		t.Fatalf("migrate-store: exit %d, %s%s", code, out, stderr)

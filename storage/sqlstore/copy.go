@@ -96,6 +96,11 @@ func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 		}
 	}
 	src.Close()
+	if foreign, err := foreignTables(ctx, to); err != nil {
+		return nil, fmt.Errorf("copy store: destination: %w", err)
+	} else if len(foreign) > 0 {
+		return nil, fmt.Errorf("copy store: the destination holds tables that are not a node's (%s): a copy goes only into an empty database, which it leaves as it was", strings.Join(foreign, ", "))
+	}
 	dst, err := Open(ctx, to, member, quiet)
 	if err != nil {
 		return nil, fmt.Errorf("copy store: destination: %w", err)
@@ -179,6 +184,53 @@ func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 		info.Heads = append(info.Heads, BackupHead{Origin: o.Origin, Seq: o.Seq})
 	}
 	return info, nil
+}
+
+// foreignTables lists (up to five) the tables and views of the database at
+// store when it holds no node's schema yet: opening it as a store would
+// make the store's tables beside them, and the copy must leave a database
+// it refuses as it was. A database with a node's schema (an empty store)
+// returns none: checkEmpty judges it. A SQLite file that does not exist
+// holds none.
+func foreignTables(ctx context.Context, store string) ([]string, error) {
+	if !IsPostgres(store) {
+		if _, err := os.Stat(store); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	db, err := rawConn(ctx, store, true)
+	if err != nil {
+		return nil, err
+	}
+	defer closeRaw(db, store)
+	versionQ, tablesQ := "PRAGMA user_version", "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5"
+	if IsPostgres(store) {
+		versionQ = "SELECT CASE WHEN to_regclass('public.schema_version') IS NULL THEN 0 ELSE 1 END"
+		tablesQ = `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+			AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1 LIMIT 5`
+	}
+	var version int
+	if err := db.QueryRowContext(ctx, versionQ).Scan(&version); err != nil {
+		return nil, err
+	}
+	if version > 0 {
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, tablesQ)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
 }
 
 // rawConn opens one connection to a store, below the store's engine: the
