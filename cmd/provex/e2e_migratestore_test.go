@@ -317,8 +317,19 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	}
 
 	key := filepath.Join(data, "node.key")
-	if out, stderr, code := runCLI(t, bin, "", "", "verify", "--store", url, "--key", key); code != 0 {
+	if out, stderr, code := runCLI(t, bin, "", "", "verify", "--store", url, "--key", key); code != 0 || !strings.Contains(out, "records: 3 rows hold what their change-log entries say") {
 		t.Fatalf("verify of the unchanged copy: exit %d, %s%s", code, out, stderr)
+	}
+	// A filter column, which no log hash covers, changed with its index.
+	if _, err := pg.Exec("UPDATE agreements SET display_name = 'TAMPERED' WHERE name = 'provinces/cao-bang/agreements/m1'"); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := runCLI(t, bin, "", "", "verify", "--store", url, "--key", key); code != 1 ||
+		!strings.Contains(out, `PROBLEM: record provinces/cao-bang/agreements/m1: its column display_name holds "TAMPERED"`) {
+		t.Fatalf("verify with a record's column changed: exit %d, want 1 naming the record\n%s%s", code, out, stderr)
+	}
+	if _, err := pg.Exec("UPDATE agreements SET display_name = 'moved 1' WHERE name = 'provinces/cao-bang/agreements/m1'"); err != nil {
+		t.Fatal(err)
 	}
 	// One bit of the second entry's content, as a hand on the server could.
 	if _, err := pg.Exec("UPDATE changes SET data = set_byte(data, length(data) / 2, get_byte(data, length(data) / 2) # 1) WHERE origin = 'cao-bang' AND seq = 2"); err != nil {

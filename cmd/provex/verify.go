@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/server"
@@ -18,7 +19,7 @@ import (
 )
 
 var verifyCommand = cli.Command{Name: "verify", Usage: "[--data DIR | --db FILE | --store postgres://...] [--manifest FILE] [--key FILE] [--repair]",
-	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries), audit trail and summary rollups from its database file (--db: a backup) or its PostgreSQL store", Run: runVerify}
+	Summary: "check a node's stored change logs (chains, signed checkpoints, sealed entries), audit trail, records and summary rollups from its database file (--db: a backup) or its PostgreSQL store", Run: runVerify}
 
 // verifySources are the keys an offline check trusts: the node's own public
 // key from its key file, and the other members' from a manifest.
@@ -28,6 +29,9 @@ type verifySources struct {
 	// then its key file's (retired ones too).
 	own      []ed25519.PublicKey
 	manifest *federation.Manifest
+	// sealer opens the records sealed to the node, from its key file: the
+	// records check compares them with what their rows keep.
+	sealer *changelog.Sealer
 }
 
 // openForVerify opens a node's database, dir's provex.db or the file
@@ -58,6 +62,11 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 			return nil, err
 		}
 		src.own = append(src.own, keys.SigningPublic())
+		if len(keys.Encryption) > 0 {
+			if src.sealer, err = changelog.NewSealer(keys.Encryption...); err != nil {
+				return nil, err
+			}
+		}
 		for _, k := range keys.RetiredSigning {
 			src.own = append(src.own, k.Public().(ed25519.PublicKey))
 		}
@@ -97,7 +106,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 	if src.own == nil {
 		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked; give --key")
 	}
-	if src.db, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own), Beside: beside}); err != nil {
+	if src.db, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own), Sealer: src.sealer, Beside: beside}); err != nil {
 		return nil, err
 	}
 	return &src, nil
@@ -193,9 +202,27 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The logs' hashes cover the records' content; the file check covers
-	// the columns and indexes derived from it, and the file's structure.
-	// A PostgreSQL server keeps its own pages: there is no file to check.
+	records, err := src.db.CheckRecords(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range records.Problems {
+		fmt.Fprintln(env.Stdout, "PROBLEM: record", p)
+	}
+	if more := records.Found - len(records.Problems); more > 0 {
+		fmt.Fprintf(env.Stdout, "PROBLEM: %d more records differ from their change-log entries\n", more)
+	}
+	if records.Found == 0 {
+		fmt.Fprintf(env.Stdout, "records: %d rows hold what their change-log entries say (state, columns, repeated fields, search words)\n", records.Checked)
+	}
+	if records.SealedUnchecked > 0 {
+		fmt.Fprintf(env.Stdout, "note: %d sealed records' states not compared with their entries: give the node's key file (--key) to open them\n", records.SealedUnchecked)
+	}
+	problems += records.Found
+	// The logs' hashes cover the entries, the records check what was
+	// derived from them; the file check covers the indexes and the file's
+	// structure. A PostgreSQL server keeps its own pages: there is no file
+	// to check.
 	if src.db.Dialect() == "postgres" {
 		fmt.Fprintln(env.Stdout, "database file: none to check (the store is on PostgreSQL, which checks its own pages); SQLite's integrity check does not apply")
 	} else {

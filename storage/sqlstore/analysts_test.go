@@ -243,22 +243,7 @@ func TestNationalViews(t *testing.T) {
 // every record, shows both.
 func TestNationalViewsHoldOnlyReadableRecords(t *testing.T) {
 	ctx := context.Background()
-	keys := changelog.Keys{}
-	sealers := map[string]*changelog.Sealer{}
-	for _, id := range []string{"cao-bang", "nghe-an", "lang-son", "mofa"} {
-		k, err := ecdh.X25519().GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[id] = k.PublicKey()
-		sealers[id], _ = changelog.NewSealer(k)
-	}
-	_, sign, _ := ed25519.GenerateKey(nil)
-	origin, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "cao-bang.db"), "cao-bang", sqlstore.Options{Key: sign, Sealer: sealers["cao-bang"], Directory: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer origin.Close()
+	keys, sealers, origin, sign := sealingOrigin(t, "cao-bang", "nghe-an", "lang-son", "mofa")
 	name := func(id string) string { return "provinces/cao-bang/projects/" + id }
 	putProject(t, origin, &investmentv1.Project{Name: name("public"), Kind: investmentv1.Project_KIND_FDI})
 	putProject(t, origin, &investmentv1.Project{Name: name("sealed"), Kind: investmentv1.Project_KIND_FDI,
@@ -392,4 +377,28 @@ func TestAnalystHoldingTheWritersLockIsNamed(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "another provex node") || !strings.Contains(err.Error(), role) {
 		t.Errorf("a node whose lock an analyst holds: %v, want the analyst %s named", err, role)
 	}
+}
+
+// sealingOrigin opens cao-bang's store on a SQLite file, with a signing key
+// and the encryption keys of members (cao-bang among them), each one's
+// sealer, so that its restricted records are sealed to the others.
+func sealingOrigin(t *testing.T, members ...string) (changelog.Keys, map[string]*changelog.Sealer, *sqlstore.DB, ed25519.PrivateKey) {
+	t.Helper()
+	keys := changelog.Keys{}
+	sealers := map[string]*changelog.Sealer{}
+	for _, id := range members {
+		k, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = k.PublicKey()
+		sealers[id], _ = changelog.NewSealer(k)
+	}
+	_, sign, _ := ed25519.GenerateKey(nil)
+	origin, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "cao-bang.db"), "cao-bang", sqlstore.Options{Key: sign, Sealer: sealers["cao-bang"], Directory: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { origin.Close() })
+	return keys, sealers, origin, sign
 }

@@ -148,8 +148,11 @@ type DB struct {
 	txConn *sql.Conn
 	key    ed25519.PrivateKey
 	// pub is key's public half, read by audit checks outside the writer.
-	pub       atomic.Pointer[ed25519.PublicKey]
-	sealer    *changelog.Sealer
+	pub    atomic.Pointer[ed25519.PublicKey]
+	sealer *changelog.Sealer
+	// keyed is set when sealer holds the node's keys (Options.Sealer),
+	// not a stand-in made for a store opened without them.
+	keyed     bool
 	directory changelog.Directory
 
 	// damage is the damaged ranges of stored logs by origin (log_damage),
@@ -337,6 +340,7 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 
 // newDB starts the store on its open, migrated database.
 func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Options, d dialect) (*DB, error) {
+	keyed := opts.Sealer != nil
 	if opts.Sealer == nil {
 		key, err := ecdh.X25519().GenerateKey(rand.Reader)
 		if err != nil {
@@ -370,6 +374,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		txDeltas:      rollupDeltas{},
 		key:           opts.Key,
 		sealer:        opts.Sealer,
+		keyed:         keyed,
 		directory:     opts.Directory,
 		damage:        map[string][]storage.Damage{},
 		fullCheck:     map[string]bool{},

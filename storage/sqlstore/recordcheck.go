@@ -1,0 +1,294 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/resource"
+)
+
+// RecordsCheck is what CheckRecords found.
+type RecordsCheck struct {
+	// Checked is the number of record rows read.
+	Checked int
+	// SealedUnchecked counts rows of sealed entries whose opened state was
+	// not compared with its envelope: the store was opened without the
+	// node's keys (Options.Sealer).
+	SealedUnchecked int
+	// Problems describe the first rows that differ from their entries
+	// (at most maxRecordProblems); Found counts them all.
+	Problems []string
+	Found    int
+}
+
+const maxRecordProblems = 20
+
+// recordCheckPage is how many rows CheckRecords reads at a time.
+const recordCheckPage = 1000
+
+// CheckRecords compares every record row with the change-log entry it was
+// applied from (its province and seq): the state the row keeps (a sealed
+// entry's opened state, which reads serve as it is), the columns filters
+// read, the repeated fields' elements and the search words, each as the
+// writer would make them from the entry. The logs' hashes cover the
+// entries, not what was derived from them: a row edited on disk, its
+// index columns or words, made List and search answer wrongly, and a
+// sealed record's state served altered, without any check noticing. A
+// row taken away whole with its elements and words is not found here.
+func (db *DB) CheckRecords(ctx context.Context) (RecordsCheck, error) {
+	var out RecordsCheck
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return out, err
+	}
+	defer tx.Rollback()
+	problem := func(name, format string, args ...any) {
+		if out.Found++; len(out.Problems) < maxRecordProblems {
+			out.Problems = append(out.Problems, name+": "+fmt.Sprintf(format, args...))
+		}
+	}
+	for _, k := range resource.Kinds() {
+		if err := db.checkKindRecords(ctx, tx, k, &out, problem); err != nil {
+			return out, fmt.Errorf("check the records of %s: %w", k.Collection, err)
+		}
+	}
+	return out, nil
+}
+
+func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind, out *RecordsCheck, problem func(name, format string, args ...any)) error {
+	st, err := db.kindStmts(k)
+	if err != nil {
+		return err
+	}
+	t := k.Table()
+	cols := make([]string, len(st.columns))
+	for i, f := range st.columns {
+		cols[i] = "t." + f.Column
+	}
+	query := "SELECT t.id, t.province, " + strings.Join(cols, ", ") + ", t.search_text, " +
+		"t.name, t.data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash " +
+		"FROM " + t + " t LEFT JOIN changes c ON c.origin = t.province AND c.seq = t.seq WHERE t.id > ? ORDER BY t.id LIMIT " + fmt.Sprint(recordCheckPage)
+	countWords, err := tx.PrepareContext(ctx, "SELECT count(*) FROM "+t+"_words WHERE record = ?1 AND word IN (SELECT value FROM "+db.dialect.jsonStrings("?2")+")")
+	if err != nil {
+		return err
+	}
+	defer countWords.Close()
+	elementsOf, err := tx.PrepareContext(ctx, "SELECT value FROM record_elements WHERE list = ? AND record = ?")
+	if err != nil {
+		return err
+	}
+	defer elementsOf.Close()
+	type row struct {
+		id     int64
+		got    []any // province, columns, search_text
+		stored recordState
+	}
+	var words, elements int64
+	for after := int64(0); ; {
+		// A page at a time: PostgreSQL runs no other statement of the
+		// transaction while a result is being read.
+		var page []row
+		rows, err := tx.QueryContext(ctx, query, after)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			r := row{got: make([]any, len(st.columns)+2)}
+			dest := []any{&r.id}
+			for i := range r.got {
+				dest = append(dest, &r.got[i])
+			}
+			if err := rows.Scan(append(dest, r.stored.dest()...)...); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].id
+		for _, r := range page {
+			out.Checked++
+			name := r.stored.row
+			m, ok := db.checkRowState(k, &r.stored, out, problem)
+			if !ok {
+				continue
+			}
+			if got := k.Name(m); got != name {
+				problem(name, "its state names %s", got)
+				continue
+			}
+			province, want, wantElements, text := rowValues(k, st, name, m)
+			want = append(append([]any{province}, want...), text)
+			for i := range want {
+				if columnValue(r.got[i]) != columnValue(want[i]) {
+					column := "province"
+					switch {
+					case i == len(want)-1:
+						column = "search_text"
+					case i > 0:
+						column = st.columns[i-1].Column
+					}
+					problem(name, "its column %s holds %s, its entry %s/%d says %s", column, columnValue(r.got[i]), r.stored.origin.String, r.stored.seq.Int64, columnValue(want[i]))
+				}
+			}
+			for i, f := range st.repeated {
+				held, err := stringsOf(ctx, elementsOf, st.lists[i], r.id)
+				if err != nil {
+					return err
+				}
+				if expected := uniqueStrings(wantElements[f.Path]); !slices.Equal(held, expected) {
+					problem(name, "its %s are %q, its entry says %q", f.Path, held, expected)
+				}
+				elements += int64(len(held))
+			}
+			if w := searchWords(text); len(w) > 0 {
+				list, err := json.Marshal(w)
+				if err != nil {
+					return err
+				}
+				var n int
+				if err := countWords.QueryRowContext(ctx, r.id, string(list)).Scan(&n); err != nil {
+					return err
+				}
+				if n != len(w) {
+					problem(name, "the search index holds %d of its %d words", n, len(w))
+				}
+				words += int64(len(w))
+			}
+		}
+	}
+	// Words and elements of no row, or more than a row's own, are found by
+	// their counts: each row's were checked above.
+	var held int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+t+"_words").Scan(&held); err != nil {
+		return err
+	}
+	if held != words {
+		problem(k.Collection, "the search index holds %d words, its records %d", held, words)
+	}
+	if len(st.lists) > 0 {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM record_elements WHERE list IN ("+placeholders(len(st.lists))+")", int64sToAny(st.lists)...).Scan(&held); err != nil {
+			return err
+		}
+		if held != elements {
+			problem(k.Collection, "the repeated fields hold %d elements, its records %d", held, elements)
+		}
+	}
+	return nil
+}
+
+// checkRowState returns the state a row stands for, checked against its
+// entry: a public one's is read from the entry (its hash checked, reads
+// do the same); a sealed one's is the row's own copy, which reads serve as
+// it is, compared with the envelope opened when the store has the node's
+// keys.
+func (db *DB) checkRowState(k *resource.Kind, stored *recordState, out *RecordsCheck, problem func(name, format string, args ...any)) (proto.Message, bool) {
+	name := stored.row
+	if len(stored.own) == 0 {
+		m, err := stored.decode(k, name)
+		if err != nil {
+			problem(name, "%v", err)
+			return nil, false
+		}
+		return m, true
+	}
+	if !stored.origin.Valid {
+		problem(name, "no change-log entry holds the state its row keeps")
+		return nil, false
+	}
+	e := stored.entry
+	e.Origin, e.Seq, e.HLC, e.Sealed = stored.origin.String, uint64(stored.seq.Int64), stored.hlc.Int64, stored.form.Int64 == entrySealed
+	e.Name = entryName(stored.name.String, stored.form.Int64, e.Data)
+	switch {
+	case !e.Sealed:
+		problem(name, "its row keeps a state of its own, but its entry %s/%d is not sealed", e.Origin, e.Seq)
+		return nil, false
+	case !changelog.Verify(&e):
+		problem(name, "its entry %s/%d does not verify", e.Origin, e.Seq)
+		return nil, false
+	case !db.keyed:
+		out.SealedUnchecked++
+	default:
+		o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+		switch {
+		case err != nil:
+			problem(name, "its sealed entry %s/%d does not open: %v", e.Origin, e.Seq, err)
+			return nil, false
+		case o.Withdrawn || o.Name != name || !bytes.Equal(o.Data, stored.own):
+			problem(name, "the state its row keeps is not the one its sealed entry %s/%d holds", e.Origin, e.Seq)
+			return nil, false
+		}
+	}
+	m, err := k.Decode(stored.own)
+	if err != nil {
+		problem(name, "the state its row keeps does not decode: %v", err)
+		return nil, false
+	}
+	return m, true
+}
+
+func columnValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return fmt.Sprintf("%q", v)
+	case string:
+		return fmt.Sprintf("%q", v)
+	case bool:
+		if v {
+			return "1"
+		}
+		return "0"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func stringsOf(ctx context.Context, stmt *sql.Stmt, args ...any) ([]string, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, elementString(v))
+	}
+	slices.Sort(out)
+	return out, rows.Err()
+}
+
+func uniqueStrings(vs []any) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, elementString(v))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func elementString(v any) string {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,122 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/provex/provex/changelog"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/storage/sqlstore"
+)
+
+// TestCheckRecordsFindsRowsEditedOnDisk: the ministry holds a province's
+// records, one of them sealed (its row keeps the opened state, which reads
+// serve as it is). A hand on the database edits what the logs' hashes do
+// not cover: a filter column, the sealed record's kept state, a repeated
+// field's element, a record's search words, and adds a word of no record.
+// The change-log check passes all of that; CheckRecords names each, on
+// both databases, and finds nothing on the untouched store.
+func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
+	ctx := context.Background()
+	keys, sealers, origin, sign := sealingOrigin(t, "cao-bang", "lang-son", "mofa")
+	name := func(id string) string { return "provinces/cao-bang/projects/" + id }
+	for _, id := range []string{"column", "elements", "words"} {
+		putProject(t, origin, &investmentv1.Project{Name: name(id), DisplayName: "Project " + id, Kind: investmentv1.Project_KIND_FDI,
+			Organizations: []string{"provinces/mofa/organizations/a", "provinces/mofa/organizations/b"}})
+	}
+	putProject(t, origin, &investmentv1.Project{Name: name("sealed"), DisplayName: "Sealed project", Kind: investmentv1.Project_KIND_ODA,
+		Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{"lang-son"}})
+	gone := &investmentv1.Project{Name: name("gone"), DisplayName: "Withdrawn project", Kind: investmentv1.Project_KIND_ODA,
+		Organizations: []string{"provinces/mofa/organizations/c"}}
+	putProject(t, origin, gone)
+	gone.DeleteTime = timestamppb.Now()
+	putProject(t, origin, gone)
+	if got, err := origin.CheckRecords(ctx); err != nil || got.Found != 0 || got.Checked != 5 {
+		t.Fatalf("the origin's own records: %+v, %v", got, err)
+	}
+	entries, err := origin.Changes(ctx, "cao-bang", 0, 100)
+	if err != nil || len(entries) != 6 {
+		t.Fatalf("%d entries, %v", len(entries), err)
+	}
+	last := entries[len(entries)-1]
+	cp := changelog.SignCheckpoint(sign, "cao-bang", last.Seq, last.Hash)
+
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			path, driver, source := filepath.Join(t.TempDir(), "mofa.db"), "sqlite3", ""
+			source = "file:" + path
+			if store == "postgres" {
+				path = pgtest.NewDatabase(t)
+				driver, source = "pgx", path
+			}
+			open := func(sealer *changelog.Sealer) *sqlstore.DB {
+				db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{Sealer: sealer, Directory: keys})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+			db := open(sealers["mofa"])
+			if refused, err := db.ApplyRemote(ctx, entries, cp); err != nil || len(refused) > 0 {
+				t.Fatalf("apply: %v %v", refused, err)
+			}
+			got, err := db.CheckRecords(ctx)
+			if err != nil || got.Found != 0 || got.Checked != 5 || got.SealedUnchecked != 0 {
+				t.Fatalf("the untouched store: %+v, %v; want 5 rows checked, no problem", got, err)
+			}
+			db.Close()
+			// Without the node's keys the sealed record's state is not compared, and it says so.
+			db = open(nil)
+			if got, err := db.CheckRecords(ctx); err != nil || got.Found != 0 || got.SealedUnchecked != 1 {
+				t.Fatalf("the untouched store, opened without the keys: %+v, %v", got, err)
+			}
+			db.Close()
+
+			raw, err := sql.Open(driver, source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			flip := "CAST(substr(data, 1, 10) || X'ff' || substr(data, 12) AS BLOB)"
+			if store == "postgres" {
+				flip = "set_byte(data, 10, get_byte(data, 10) # 255)"
+			}
+			for _, q := range []string{
+				"UPDATE projects SET display_name = 'TAMPERED' WHERE name = '" + name("column") + "'",
+				"UPDATE projects SET data = " + flip + " WHERE name = '" + name("sealed") + "'",
+				"UPDATE record_elements SET value = 'provinces/mofa/organizations/x' WHERE value = 'provinces/mofa/organizations/b' AND record = (SELECT id FROM projects WHERE name = '" + name("elements") + "')",
+				"DELETE FROM projects_words WHERE record = (SELECT id FROM projects WHERE name = '" + name("words") + "')",
+				"INSERT INTO projects_words (word, record) VALUES ('forged', (SELECT id FROM projects WHERE name = '" + name("column") + "'))",
+			} {
+				if _, err := raw.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db = open(sealers["mofa"])
+			defer db.Close()
+			got, err = db.CheckRecords(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := strings.Join(got.Problems, "\n")
+			for _, want := range []string{
+				name("column") + ": its column display_name holds \"TAMPERED\"",
+				name("sealed") + ": the state its row keeps is not the one its sealed entry",
+				name("elements") + ": its organizations are",
+				name("words") + ": the search index holds 0 of its",
+				"projects: the search index holds",
+			} {
+				if !strings.Contains(all, want) {
+					t.Errorf("no problem %q among:\n%s", want, all)
+				}
+			}
+		})
+	}
+}
