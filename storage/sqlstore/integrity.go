@@ -224,6 +224,11 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 		}
 		res.Damaged = append(res.Damaged, storage.Damage{Range: r, Found: now, Problem: problem})
 	}
+	if db.beside {
+		// A tool's check beside the serving node reports what it found;
+		// the node's own checks record damage and act on it.
+		return res, nil
+	}
 	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
 		if db.damageGeneration(origin) != gen {
 			// A repair ran, or damage was found elsewhere, while this check
@@ -319,7 +324,7 @@ func (db *DB) takeFullCheck(origin string) bool {
 // and the checkpoints among them to c, in one read transaction; at the end
 // of the log it also closes the check.
 func (db *DB) checkChunk(ctx context.Context, c *changelog.Checker, origin string, after uint64) (last uint64, n int, err error) {
-	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readSnapshot(ctx)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -252,6 +252,20 @@ func keysetAfter(cols []string, desc []bool, values []any) (string, []any) {
 	return "(" + strings.Join(ors, " OR ") + ")", args
 }
 
+// readSnapshot begins a read-only transaction that sees one state of the
+// store throughout, for reads whose statements must agree (the logs' heads
+// and their counts, entries and their checkpoints, the audit trail and the
+// heads it covers, records and their entries) while the writer commits:
+// SQLite's read transactions do; PostgreSQL's default, READ COMMITTED,
+// takes a new snapshot for every statement, so it asks REPEATABLE READ.
+func (db *DB) readSnapshot(ctx context.Context) (*sql.Tx, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect.postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return db.reader.BeginTx(ctx, opts)
+}
+
 // Head returns the last entry of the node's own log.
 func (db *DB) Head(ctx context.Context) (changelog.Entry, error) {
 	return db.currentHead(), nil

@@ -45,7 +45,7 @@ const recordCheckPage = 1000
 // row taken away whole with its elements and words is not found here.
 func (db *DB) CheckRecords(ctx context.Context) (RecordsCheck, error) {
 	var out RecordsCheck
-	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readSnapshot(ctx)
 	if err != nil {
 		return out, err
 	}

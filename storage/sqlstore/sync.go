@@ -25,7 +25,7 @@ import (
 // ask for this every time.
 func (db *DB) Origins(ctx context.Context) ([]storage.OriginState, error) {
 	// One read transaction: the heads and the counts agree.
-	conn, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	conn, err := db.readSnapshot(ctx)
 	if err != nil {
 		return nil, err
 	}

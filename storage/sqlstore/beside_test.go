@@ -1,0 +1,120 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
+	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlstore"
+)
+
+// TestChecksBesideAWritingNode: provex verify and audit verify open the
+// store beside its serving node (Options.Beside), which keeps writing new
+// records and changing old ones meanwhile. Every check reads what agrees:
+// on PostgreSQL, whose read transactions took a new snapshot for every
+// statement, the log check found entries "missing" that a checkpoint read
+// a moment later named, the records check found elements and words of a
+// later state, and the log check wrote the damage it imagined into the
+// node's database. Now no check finds anything in the honest store, and
+// the tool writes nothing.
+func TestChecksBesideAWritingNode(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			path, driver, source := filepath.Join(t.TempDir(), "node.db"), "sqlite3", ""
+			source = "file:" + path
+			if store == "postgres" {
+				path = pgtest.NewDatabase(t)
+				driver, source = "pgx", path
+			}
+			pub, key, _ := ed25519.GenerateKey(nil)
+			node, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer node.Close()
+			write := func(i, v int) error {
+				p := &investmentv1.Project{Name: fmt.Sprintf("provinces/cao-bang/projects/p%d", i),
+					DisplayName: fmt.Sprintf("Dự án số %d phiên bản %d", i, v), Kind: investmentv1.Project_KIND_FDI,
+					Organizations: []string{fmt.Sprintf("provinces/mofa/organizations/o%d", v)}}
+				_, err := node.Write(ctx, storage.Write{Kind: resource.Projects, Name: p.Name,
+					Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
+						p := proto.Clone(p).(*investmentv1.Project)
+						p.CreateTime, p.UpdateTime = timestamppb.New(st.Time), timestamppb.New(st.Time)
+						return p, nil
+					}})
+				return err
+			}
+			for i := 0; i < 2000; i++ {
+				if err := write(i, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tool, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Beside: true, PublicKey: pub})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tool.Close()
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for v := 1; !stop.Load(); v++ {
+					for i := 0; i < 2000 && !stop.Load(); i += 97 {
+						if err := write(i, v); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+					if err := write(2000+v, 0); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			for run := 0; run < 3; run++ {
+				res, err := tool.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Damaged) > 0 || len(res.Problems) > 0 || res.BadCheckpoints > 0 {
+					t.Errorf("run %d: the log check beside the node found: damaged %v, problems %v, bad checkpoints %d", run, res.Damaged, res.Problems, res.BadCheckpoints)
+				}
+				if _, _, problems, err := tool.VerifyAudit(ctx); err != nil || len(problems) > 0 {
+					t.Errorf("run %d: the audit check beside the node found %v (%v)", run, problems, err)
+				}
+				got, err := tool.CheckRecords(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range got.Problems {
+					t.Errorf("run %d: the records check beside the node found: %s", run, p)
+				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			raw, err := sql.Open(driver, source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			var damage int
+			if err := raw.QueryRow("SELECT count(*) FROM log_damage").Scan(&damage); err != nil || damage != 0 {
+				t.Errorf("the node's database holds %d damage ranges after the tool's checks (%v)", damage, err)
+			}
+		})
+	}
+}
