@@ -264,14 +264,16 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	}
 
 	// A database holding something else is refused and left as it was:
-	// no table of a node made in it, nothing of its own dropped.
+	// no table of a node made in it, nothing of its own dropped, even with
+	// a table named as the node's schema version (as other tools make).
 	other := pgtest.NewDatabase(t)
 	odb, err := sql.Open("pgx", other)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer odb.Close()
-	if _, err := odb.Exec("CREATE TABLE other_app (a int); INSERT INTO other_app VALUES (1); CREATE SCHEMA national; CREATE VIEW national.mine AS SELECT 1 AS one"); err != nil {
+	if _, err := odb.Exec("CREATE TABLE other_app (a int); INSERT INTO other_app VALUES (1); CREATE SCHEMA national; CREATE VIEW national.mine AS SELECT 1 AS one; " +
+		"CREATE TABLE schema_version (version int); INSERT INTO schema_version VALUES (3)"); err != nil {
 		t.Fatal(err)
 	}
 	catalog := func() string {

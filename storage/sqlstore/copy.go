@@ -203,18 +203,29 @@ func foreignTables(ctx context.Context, store string) ([]string, error) {
 		return nil, err
 	}
 	defer closeRaw(db, store)
-	versionQ, tablesQ := "PRAGMA user_version", "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5"
+	// A node's schema: its change log, made by the first migration, and
+	// the version the migrations keep (a table of that name alone, as
+	// other tools make, is not one).
+	nodeQ := "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'changes') > 0 AND (SELECT user_version FROM pragma_user_version) > 0"
+	tablesQ := "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5"
 	if IsPostgres(store) {
-		versionQ = "SELECT CASE WHEN to_regclass('public.schema_version') IS NULL THEN 0 ELSE 1 END"
+		nodeQ = "SELECT to_regclass('public.changes') IS NOT NULL AND to_regclass('public.schema_version') IS NOT NULL"
+		// An extension's tables and views (pg_stat_statements, PostGIS)
+		// are the server's, not another application's; a schema_version
+		// alone is what a node's first start makes before its migrations.
 		tablesQ = `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-			AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1 LIMIT 5`
+			AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+			AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+			AND NOT (n.nspname = 'public' AND c.relname = 'schema_version'
+				AND (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) = 1)
+			ORDER BY 1 LIMIT 5`
 	}
-	var version int
-	if err := db.QueryRowContext(ctx, versionQ).Scan(&version); err != nil {
+	var node bool
+	if err := db.QueryRowContext(ctx, nodeQ).Scan(&node); err != nil {
 		return nil, err
 	}
-	if version > 0 {
+	if node {
 		return nil, nil
 	}
 	rows, err := db.QueryContext(ctx, tablesQ)
