@@ -55,15 +55,19 @@ func (db *DB) CheckRecords(ctx context.Context) (RecordsCheck, error) {
 			out.Problems = append(out.Problems, name+": "+fmt.Sprintf(format, args...))
 		}
 	}
+	newest, err := db.newestEntries(ctx, tx)
+	if err != nil {
+		return out, fmt.Errorf("read the change logs: %w", err)
+	}
 	for _, k := range resource.Kinds() {
-		if err := db.checkKindRecords(ctx, tx, k, &out, problem); err != nil {
+		if err := db.checkKindRecords(ctx, tx, k, newest, &out, problem); err != nil {
 			return out, fmt.Errorf("check the records of %s: %w", k.Collection, err)
 		}
 	}
 	return out, nil
 }
 
-func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind, out *RecordsCheck, problem func(name, format string, args ...any)) error {
+func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind, newest map[string]uint64, out *RecordsCheck, problem func(name, format string, args ...any)) error {
 	st, err := db.kindStmts(k)
 	if err != nil {
 		return err
@@ -131,6 +135,10 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 				problem(name, "its state names %s", got)
 				continue
 			}
+			if n := newest[name]; n > uint64(r.stored.seq.Int64) {
+				problem(name, "its row holds entry %s/%d, but entry %d of the record was applied after it", r.stored.origin.String, r.stored.seq.Int64, n)
+				continue
+			}
 			province, want, wantElements, text := rowValues(k, st, name, m)
 			want = append(append([]any{province}, want...), text)
 			for i := range want {
@@ -189,6 +197,81 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 		}
 	}
 	return nil
+}
+
+// newestEntries maps each record this node can name in its logs to the
+// seq of the newest entry of it that it applied: every entry that verifies
+// (damage is the log check's to report), is not held unapplied, and is
+// public or opens with the node's keys. A row must hold that entry's
+// state, or one after it: a row set back to an older entry of its record
+// (its columns and words made to match) reads as intact otherwise.
+func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64, error) {
+	type key struct {
+		origin string
+		seq    uint64
+	}
+	unapplied := map[key]bool{}
+	rows, err := tx.QueryContext(ctx, "SELECT origin, seq FROM unapplied")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.origin, &k.seq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		unapplied[k] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	newest := map[string]uint64{}
+	for after := (key{}); ; {
+		// A page at a time, as in checkKindRecords.
+		rows, err := tx.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE origin > ? OR (origin = ? AND seq > ?) ORDER BY origin, seq LIMIT ?",
+			after.origin, after.origin, after.seq, recordCheckPage*10)
+		if err != nil {
+			return nil, err
+		}
+		var page []changelog.Entry
+		for rows.Next() {
+			e, err := scanEntry(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			page = append(page, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			return newest, nil
+		}
+		for i := range page {
+			e := &page[i]
+			if unapplied[key{e.Origin, e.Seq}] || !changelog.Verify(e) {
+				continue
+			}
+			name := e.Name
+			if e.Sealed {
+				if !db.keyed {
+					continue
+				}
+				o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+				if err != nil {
+					continue
+				}
+				name = o.Name
+			}
+			newest[name] = e.Seq
+		}
+		last := page[len(page)-1]
+		after = key{last.Origin, last.Seq}
+	}
 }
 
 // checkRowState returns the state a row stands for, checked against its

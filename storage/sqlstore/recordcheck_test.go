@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage/sqlstore"
 )
 
@@ -118,5 +120,64 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckRecordsFindsARowSetBackToAnOlderEntry: a hand on the file
+// points a record's row back at the record's previous entry (its seq) and
+// makes its columns and words that entry's. Reads serve the superseded
+// state, every column agrees with the entry the row names, and only the
+// log says a later entry of the record was applied.
+func TestCheckRecordsFindsARowSetBackToAnOlderEntry(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "n.db")
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "provinces/cao-bang/projects/p"
+	putProject(t, db, &investmentv1.Project{Name: name, DisplayName: "Alpha", Kind: investmentv1.Project_KIND_FDI})
+	putProject(t, db, &investmentv1.Project{Name: name, DisplayName: "Beta", Kind: investmentv1.Project_KIND_FDI})
+	es, err := db.Changes(ctx, "cao-bang", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := resource.Projects.Decode(es[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := first.(*investmentv1.Project).CreateTime.AsTime().UnixNano()
+	db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"UPDATE projects SET seq = 1, display_name = 'Alpha', search_text = replace(search_text, 'beta', 'alpha'), create_time = " + fmt.Sprint(ct) + ", update_time = " + fmt.Sprint(ct) + " WHERE name = '" + name + "'",
+		"UPDATE projects_words SET word = 'alpha' WHERE word = 'beta'",
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	raw.Close()
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, err := db.Get(ctx, resource.Projects, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.CheckRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.(*investmentv1.Project).DisplayName != "Alpha" {
+		t.Fatalf("the edited row serves %q, want the superseded Alpha (the edit did not take)", m.(*investmentv1.Project).DisplayName)
+	}
+	if len(got.Problems) == 0 || !strings.Contains(got.Problems[0], name+": its row holds entry cao-bang/1, but entry 2 of the record was applied after it") {
+		t.Errorf("CheckRecords: %+v; want the row set back named", got)
 	}
 }
