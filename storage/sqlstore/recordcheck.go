@@ -38,7 +38,8 @@ const recordCheckPage = 1000
 // applied from (its province and seq): the state the row keeps (a sealed
 // entry's opened state, which reads serve as it is), the columns filters
 // read, the repeated fields' elements and the search words, each as the
-// writer would make them from the entry. The logs' hashes cover the
+// writer would make them from the entry, and that no later entry of the
+// record was applied (newestEntries). The logs' hashes cover the
 // entries, not what was derived from them: a row edited on disk, its
 // index columns or words, made List and search answer wrongly, and a
 // sealed record's state served altered, without any check noticing. A
