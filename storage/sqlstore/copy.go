@@ -91,8 +91,9 @@ func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 		if len(held) > 0 {
 			src.Close()
 			return nil, fmt.Errorf("copy store: the source holds records that this version refuses from a member's log and PostgreSQL cannot index, "+
-				"applied by an older version: %s. Nothing was copied. Start the node on the empty PostgreSQL database instead: it restores its own "+
-				"log and catches up on the others' from its peers, refusing these records as every node now does (docs/POSTGRES.md)", strings.Join(held, "; "))
+				"applied by an older version: %s. Nothing was copied. Rebuild the store from the peers into the empty PostgreSQL database instead "+
+				"(provex restore --store URL, node stopped): it brings back the node's own log and the others', refusing these records as every node now does "+
+				"(docs/POSTGRES.md)", strings.Join(held, "; "))
 		}
 	}
 	src.Close()
