@@ -84,7 +84,7 @@ func TestMigrateStoreMovesTheMinistryToPostgres(t *testing.T) {
 	}
 	// Beside the serving node, as docs/POSTGRES.md says: the checks open
 	// the store without the writer's lock, which the node holds.
-	if out, stderr, code := runCLI(t, bin, "", "", "verify", "--store", url, "--key", key, "--manifest", manifest); code != 0 {
+	if out, stderr, code := runCLI(t, bin, "", "", "verify", "--store", url, "--key", key, "--manifest", manifest); code != 0 || !strings.Contains(out, "a node is serving on this store") {
 		t.Fatalf("verify --store beside the serving node: exit %d\n%s%s", code, out, stderr)
 	}
 	if out, stderr, code := runCLI(t, bin, "", "", "audit", "verify", "--store", url, "--key", key); code != 0 || !strings.Contains(out, "audit trail intact") {

@@ -42,10 +42,11 @@ type verifySources struct {
 // the manifest from --manifest, else the copy the node saved when it last
 // started (which someone with the database file could have replaced: give
 // your own copy to rule that out). It says on w where the keys come from
-// when that is not the operator's choice. beside opens it beside the node
-// serving on it (Options.Beside), for a check that writes no record: on
-// PostgreSQL the node holds the writer's lock.
-func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manifestFile string, beside bool) (*verifySources, error) {
+// when that is not the operator's choice. besideIfServing opens a store on
+// PostgreSQL that a node serves on (it holds the writer's lock) beside it
+// (Options.Beside), for checks that then record nothing in it: damage
+// found is reported, and the node's own checks record it.
+func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manifestFile string, besideIfServing bool) (*verifySources, error) {
 	var src verifySources
 	path := dbFile
 	if path == "" {
@@ -83,7 +84,15 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 			return nil, fmt.Errorf("no node database: %w", err)
 		}
 	}
-	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: beside})
+	beside := false
+	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if errors.Is(err, sqlstore.ErrNodeWriting) && besideIfServing {
+		beside = true
+		probe, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
+		if err == nil {
+			fmt.Fprintln(w, "note: a node is serving on this store: the checks run beside it, and damage they find is reported, not recorded (the node's own checks record it)")
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,11 @@ var lockHolderKeepalives = map[string]string{
 // lockHolderApp is the application_name of a session holding writerLock.
 const lockHolderApp = "provex"
 
+// ErrNodeWriting is why a store on PostgreSQL does not open for writing
+// while a node serves on it (tools may open it beside the node instead:
+// Options.Beside).
+var ErrNodeWriting = errors.New("another provex node is writing")
+
 // lockTaken explains why writerLock was not granted. Any role that may
 // connect to the database can take an advisory lock (the server lets no
 // owner revoke that), an analyst's psql on the primary as well as a second
@@ -76,7 +81,7 @@ func lockTaken(ctx context.Context, c *pgx.Conn) error {
 	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return err
 	case err != nil || app == lockHolderApp:
-		return fmt.Errorf("another provex node is writing to database %q (it holds the writer's advisory lock): one database, one node", c.Config().Database)
+		return fmt.Errorf("%w to database %q (it holds the writer's advisory lock): one database, one node", ErrNodeWriting, c.Config().Database)
 	}
 	return fmt.Errorf("the writer's advisory lock of database %q is held by session %d of role %q (application %q), which is not a provex node: end it (SELECT pg_terminate_backend(%d)) to start the node", c.Config().Database, pid, role, app, pid)
 }
