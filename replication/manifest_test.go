@@ -16,9 +16,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/pki"
 )
 
@@ -315,4 +317,42 @@ func TestNewCAIsTrustedLive(t *testing.T) {
 	if err := pull(f.cert("mofa")); err == nil {
 		t.Error("a certificate of the CA the manifest dropped was let in")
 	}
+}
+
+// TestEncryptionKeyRotatedWhileServing: lang-son rotates its encryption key
+// alone (provex keygen --rotate-encryption) while its node serves, and the
+// ministry publishes the new key. A record sealed to lang-son after that
+// opens on its running node. Before, the node took the new key only when
+// its signing key changed too: it kept opening with the old one, passed
+// the new entries over as not addressed to it, and never applied them,
+// even after a restart.
+func TestEncryptionKeyRotatedWhileServing(t *testing.T) {
+	members := []string{"cao-bang", "lang-son", "mofa"}
+	f, fedKey := signedFederation(t, members, line(members))
+	keyFile := filepath.Join(t.TempDir(), "lang-son.key")
+	if err := federation.WriteKeyFile(keyFile, f.keys["lang-son"]); err != nil {
+		t.Fatal(err)
+	}
+	f.nodes["lang-son"].keyFile = keyFile
+	f.startAll()
+	rotated, err := federation.RotateEncryptionKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		for i := range m.Members {
+			if m.Members[i].ID == "lang-son" {
+				m.Members[i].EncryptionKey = rotated.EncryptionPublic()
+			}
+		}
+	})
+	if err := f.nodes["mofa"].node.OfferManifest(m2); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 2, members...)
+	rec := createVisible(t, f.nodes["cao-bang"], "after-rotation", typev1.Visibility_VISIBILITY_RESTRICTED, "lang-son")
+	eventually(t, 15*time.Second, func() (bool, string) {
+		got, code := getAgreement(t, f.nodes["lang-son"], rec.GetName())
+		return code == codes.OK && proto.Equal(got, rec), fmt.Sprintf("lang-son reads the record sealed to its new key: %v", code)
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -332,9 +333,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		dial = peerDial(*cfg.Cert, roots, interval)
 	}
+	// The encryption key the store seals with and opens first: a manifest
+	// may rotate it alone (provex keygen --rotate-encryption), and the
+	// store must then open with the new one at once, or it passes the
+	// records sealed to it over as not addressed to this node.
+	var keysMu sync.Mutex
+	sealingWith := cfg.Keys.EncryptionPublic()
 	live.OnChange(func(m *federation.Manifest) {
+		keysMu.Lock()
+		defer keysMu.Unlock()
 		key, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile)
-		if err == nil && !store.SigningKey().Equal(key.Public()) {
+		if err == nil && (!store.SigningKey().Equal(key.Public()) || !cfg.Keys.EncryptionPublic().Equal(sealingWith)) {
 			var sealer *changelog.Sealer
 			if sealer, err = changelog.NewSealer(cfg.Keys.Encryption...); err != nil {
 				cfg.Logger.Error("the node's encryption keys", "err", err)
@@ -344,7 +353,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			defer cancel()
 			err = store.UseKeys(ctx, key, sealer)
 			if err == nil {
-				cfg.Logger.Info("signing with the key the new manifest names", "serial", m.Serial, "public_key", federation.EncodePublicKey(key.Public().(ed25519.PublicKey)))
+				sealingWith = cfg.Keys.EncryptionPublic()
+				cfg.Logger.Info("using the keys the new manifest names", "serial", m.Serial, "public_key", federation.EncodePublicKey(key.Public().(ed25519.PublicKey)))
 			}
 		}
 		if err != nil {
