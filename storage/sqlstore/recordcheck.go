@@ -137,8 +137,9 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 				continue
 			}
 			if n := newest[name]; n > uint64(r.stored.seq.Int64) {
-				problem(name, "its row holds entry %s/%d, but entry %d of the record was applied after it", r.stored.origin.String, r.stored.seq.Int64, n)
-				continue
+				// Its columns and words are still checked against the
+				// entry it holds, and counted.
+				problem(name, "its row holds entry %s/%d, but the log holds a later one, %d, that this node reads: the row was set back, or that entry was never applied", r.stored.origin.String, r.stored.seq.Int64, n)
 			}
 			province, want, wantElements, text := rowValues(k, st, name, m)
 			want = append(append([]any{province}, want...), text)
@@ -201,7 +202,7 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 }
 
 // newestEntries maps each record this node can name in its logs to the
-// seq of the newest entry of it that it applied: every entry that verifies
+// seq of the newest entry of it that it should have applied: every entry that verifies
 // (damage is the log check's to report), is not held unapplied, and is
 // public or opens with the node's keys. A row must hold that entry's
 // state, or one after it: a row set back to an older entry of its record

@@ -177,7 +177,7 @@ func TestCheckRecordsFindsARowSetBackToAnOlderEntry(t *testing.T) {
 	if m.(*investmentv1.Project).DisplayName != "Alpha" {
 		t.Fatalf("the edited row serves %q, want the superseded Alpha (the edit did not take)", m.(*investmentv1.Project).DisplayName)
 	}
-	if len(got.Problems) == 0 || !strings.Contains(got.Problems[0], name+": its row holds entry cao-bang/1, but entry 2 of the record was applied after it") {
+	if got.Found != 1 || !strings.Contains(got.Problems[0], name+": its row holds entry cao-bang/1, but the log holds a later one, 2, that this node reads") {
 		t.Errorf("CheckRecords: %+v; want the row set back named", got)
 	}
 }
