@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -58,12 +56,9 @@ func TestAgeBucketsOnBothDatabases(t *testing.T) {
 	if !ok {
 		t.Fatal("incidents have no filterable occur_time")
 	}
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "mofa.db")
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
+			path := newLocation(t, store)
 			db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -68,12 +67,9 @@ func TestOneRunChangesRecordsManyTimes(t *testing.T) {
 	last := entries[len(entries)-1]
 	cp := changelog.Checkpoint{Origin: "nghe-an", Seq: last.Seq, Hash: last.Hash, Signature: []byte("unchecked by storage")}
 
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "cao-bang.db")
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
+			path := newLocation(t, store)
 			f := open(path, "cao-bang")
 			if _, err := f.ApplyRemote(ctx, entries, cp); err != nil {
 				t.Fatal(err)

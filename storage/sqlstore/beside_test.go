@@ -3,9 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -31,14 +28,9 @@ import (
 // the tool writes nothing.
 func TestChecksBesideAWritingNode(t *testing.T) {
 	ctx := context.Background()
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path, driver, source := filepath.Join(t.TempDir(), "node.db"), "sqlite3", ""
-			source = "file:" + path
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-				driver, source = "pgx", path
-			}
+			path := newLocation(t, store)
 			pub, key, _ := ed25519.GenerateKey(nil)
 			node, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: key})
 			if err != nil {
@@ -106,11 +98,7 @@ func TestChecksBesideAWritingNode(t *testing.T) {
 			}
 			stop.Store(true)
 			wg.Wait()
-			raw, err := sql.Open(driver, source)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
+			raw := openRaw(t, path)
 			var damage int
 			if err := raw.QueryRow("SELECT count(*) FROM log_damage").Scan(&damage); err != nil || damage != 0 {
 				t.Errorf("the node's database holds %d damage ranges after the tool's checks (%v)", damage, err)

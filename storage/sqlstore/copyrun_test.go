@@ -14,7 +14,6 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -83,12 +82,9 @@ func TestLongRunsHoldWhatShortOnesDo(t *testing.T) {
 	}
 	// What each store answers, to compare SQLite's with PostgreSQL's.
 	answers := map[string][]string{}
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "cao-bang.db")
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
+			path := newLocation(t, store)
 			f := open(path, "cao-bang")
 			for _, run := range [][]changelog.Entry{entries[:first], entries[first:]} {
 				if _, err := f.ApplyRemote(ctx, run, checkpoint(run[len(run)-1])); err != nil {
@@ -192,12 +188,9 @@ func TestRecordOfManyElementsApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "cao-bang.db")
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
+			path := newLocation(t, store)
 			f := open(path, "cao-bang")
 			refused, err := f.ApplyRemote(ctx, entries, changelog.Checkpoint{Origin: e.Origin, Seq: e.Seq, Hash: e.Hash, Signature: []byte("unchecked by storage")})
 			if err != nil || len(refused) > 0 {

@@ -46,12 +46,9 @@ func TestOverlongIndexedTextIsHeldAlike(t *testing.T) {
 		own("own-2"),
 	}
 	entries, cp := signedRun(t, bad, states, nil)
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "mofa.db")
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
+			path := newLocation(t, store)
 			db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -116,12 +113,9 @@ func TestOverlongSummaryKeyIsHeldAlike(t *testing.T) {
 		}
 		entries, cp := signedRun(t, bad, states, nil)
 		next, nextCP := signedRun(t, bad, append(states, own("later")), nil)
-		for _, store := range []string{"sqlite", "postgres"} {
+		for _, store := range databases {
 			t.Run(fmt.Sprintf("%s/run-of-%d", store, n), func(t *testing.T) {
-				path := filepath.Join(t.TempDir(), "mofa.db")
-				if store == "postgres" {
-					path = pgtest.NewDatabase(t)
-				}
+				path := newLocation(t, store)
 				db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{})
 				if err != nil {
 					t.Fatal(err)

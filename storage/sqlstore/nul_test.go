@@ -3,14 +3,12 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -63,13 +61,10 @@ func TestNulInEntriesIsHeldOnBothDatabases(t *testing.T) {
 		{"the entry's name", own("nul-entry", "fine"), "provinces/" + bad + "/agreements/other\x00"},
 	}
 	agreements, _ := resource.KindOf("agreements")
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		for _, c := range cases {
 			t.Run(store+"/"+c.what, func(t *testing.T) {
-				path := filepath.Join(t.TempDir(), "mofa.db")
-				if store == "postgres" {
-					path = pgtest.NewDatabase(t)
-				}
+				path := newLocation(t, store)
 				db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{})
 				if err != nil {
 					t.Fatal(err)

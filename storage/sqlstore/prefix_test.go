@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -10,7 +9,6 @@ import (
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/filter"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -26,12 +24,9 @@ import (
 func TestPrefixFiltersOfAnyLastCharacter(t *testing.T) {
 	ctx := context.Background()
 	names := []string{"Tiế", "Tiến bộ", "Tiếp nhận", "Tiết", "Tiêu", "Tiề", "¿qué", "¿", "À", "a\x7f", "a\x7fb", "a\u0080", "b\U0010FFFF", "b\U0010FFFFx", "c", "d\uD7FF", "d\uD7FFz", "d\uE000"}
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "cao-bang.db")
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
+			path := newLocation(t, store)
 			db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 			if err != nil {
 				t.Fatal(err)

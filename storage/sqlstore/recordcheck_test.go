@@ -13,7 +13,6 @@ import (
 	"github.com/provex/provex/changelog"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -50,14 +49,9 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 	last := entries[len(entries)-1]
 	cp := changelog.SignCheckpoint(sign, "cao-bang", last.Seq, last.Hash)
 
-	for _, store := range []string{"sqlite", "postgres"} {
+	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
-			path, driver, source := filepath.Join(t.TempDir(), "mofa.db"), "sqlite3", ""
-			source = "file:" + path
-			if store == "postgres" {
-				path = pgtest.NewDatabase(t)
-				driver, source = "pgx", path
-			}
+			path := newLocation(t, store)
 			open := func(sealer *changelog.Sealer) *sqlstore.DB {
 				db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{Sealer: sealer, Directory: keys})
 				if err != nil {
@@ -81,11 +75,7 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 			}
 			db.Close()
 
-			raw, err := sql.Open(driver, source)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
+			raw := openRaw(t, path)
 			flip := "CAST(substr(data, 1, 10) || X'ff' || substr(data, 12) AS BLOB)"
 			if store == "postgres" {
 				flip = "set_byte(data, 10, get_byte(data, 10) # 255)"
