@@ -124,6 +124,9 @@ type rollup struct {
 	// repeated one), each sum's, and delete_time's.
 	keyAt, sumAt []int
 	deleteAt     int
+	// keyFields are where the keys are in the kind's Schema.Fields(), for
+	// overlongIndexed.
+	keyFields []int
 }
 
 // rollups lists each kind's rollups, smallest (fewest keys) first.
@@ -160,6 +163,9 @@ var rollups = func() map[*resource.Kind][]*rollup {
 			}
 			r.keys = append(r.keys, currencies...)
 			r.table = rollupTable(cols)
+			for _, f := range r.keys {
+				r.keyFields = append(r.keyFields, slices.IndexFunc(k.Schema.Fields(), func(g filter.Field) bool { return g.Path == f.Path }))
+			}
 			for _, f := range r.keys {
 				at, ok := column[f.Column]
 				if f.Repeated {

@@ -383,29 +383,30 @@ var maxIndexedText = 2500
 // entry (two currency codes of 1,500 bytes failed a run on PostgreSQL).
 func overlongIndexed(k *resource.Kind, m proto.Message) string {
 	r := m.ProtoReflect()
-	for _, f := range k.Schema.Fields() {
+	fields := k.Schema.Fields()
+	longest := make([]int, len(fields)) // each field's longest text
+	for i, f := range fields {
 		for _, v := range f.Values(r) {
-			if s, ok := v.(string); ok && len(s) > maxIndexedText {
-				return fmt.Sprintf("in %s a text longer than the %d bytes this store indexes", f.Path, maxIndexedText)
+			if s, ok := v.(string); ok {
+				if len(s) > maxIndexedText {
+					return fmt.Sprintf("in %s a text longer than the %d bytes this store indexes", f.Path, maxIndexedText)
+				}
+				longest[i] = max(longest[i], len(s))
 			}
 		}
 	}
 	for _, ru := range rollups[k] {
-		var paths []string
 		total := 0
-		for _, f := range ru.keys {
-			longest := 0
-			for _, v := range f.Values(r) {
-				if s, ok := v.(string); ok {
-					longest = max(longest, len(s))
-				}
-			}
-			if longest > 0 {
-				paths = append(paths, f.Path)
-				total += longest
-			}
+		for _, i := range ru.keyFields {
+			total += longest[i]
 		}
 		if total > maxIndexedText {
+			var paths []string
+			for _, i := range ru.keyFields {
+				if longest[i] > 0 {
+					paths = append(paths, fields[i].Path)
+				}
+			}
 			return fmt.Sprintf("in %s, which key a summary of its kind, texts together longer than the %d bytes this store indexes", strings.Join(paths, ", "), maxIndexedText)
 		}
 	}
