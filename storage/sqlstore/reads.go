@@ -86,6 +86,14 @@ func (r *recordState) dest() []any {
 	return []any{&r.row, &r.own, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.form, &r.entry.PrevHash, &r.entry.Hash}
 }
 
+// joinedEntry is the change-log entry the join found, whole.
+func (r *recordState) joinedEntry() *changelog.Entry {
+	e := &r.entry
+	e.Origin, e.Seq, e.HLC, e.Sealed = r.origin.String, uint64(r.seq.Int64), r.hlc.Int64, r.form.Int64 == entrySealed
+	e.Name = entryName(r.name.String, r.form.Int64, e.Data)
+	return e
+}
+
 // decode returns the state. One read from the change log is checked
 // against the entry's hash, as every entry served to a peer is: a byte
 // changed on disk is an error naming the record, never a wrong answer.
@@ -95,9 +103,7 @@ func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, erro
 		if !r.origin.Valid {
 			return nil, apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name)
 		}
-		e := &r.entry
-		e.Origin, e.Seq, e.HLC, e.Sealed = r.origin.String, uint64(r.seq.Int64), r.hlc.Int64, r.form.Int64 == entrySealed
-		e.Name = entryName(r.name.String, r.form.Int64, e.Data)
+		e := r.joinedEntry()
 		if e.Sealed || e.Name != r.row || !changelog.Verify(e) {
 			return nil, apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq)
 		}

@@ -295,14 +295,12 @@ func (db *DB) checkRowState(k *resource.Kind, stored *recordState, out *RecordsC
 		problem(name, "no change-log entry holds the state its row keeps")
 		return nil, false
 	}
-	e := stored.entry
-	e.Origin, e.Seq, e.HLC, e.Sealed = stored.origin.String, uint64(stored.seq.Int64), stored.hlc.Int64, stored.form.Int64 == entrySealed
-	e.Name = entryName(stored.name.String, stored.form.Int64, e.Data)
+	e := stored.joinedEntry()
 	switch {
 	case !e.Sealed:
 		problem(name, "its row keeps a state of its own, but its entry %s/%d is not sealed", e.Origin, e.Seq)
 		return nil, false
-	case !changelog.Verify(&e):
+	case !changelog.Verify(e):
 		problem(name, "its entry %s/%d does not verify", e.Origin, e.Seq)
 		return nil, false
 	case !db.keyed:
