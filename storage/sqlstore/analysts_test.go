@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -401,4 +402,60 @@ func sealingOrigin(t *testing.T, members ...string) (changelog.Keys, map[string]
 	}
 	t.Cleanup(func() { origin.Close() })
 	return keys, sealers, origin, sign
+}
+
+// TestAnalystsKeepNothingOnThePrimary: the statements docs/POSTGRES.md
+// gives the DBA, run as printed (on the test's database), leave an
+// analyst no temporary table or function and no large object, which
+// PostgreSQL's defaults let any role that may connect make.
+func TestAnalystsKeepNothingOnThePrimary(t *testing.T) {
+	ctx := context.Background()
+	connect := analyst(t)
+	dbURL := pgtest.NewDatabase(t)
+	store, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	doc, err := os.ReadFile("../../docs/POSTGRES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```sql\nREVOKE TEMPORARY")
+	block, _, _ := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("docs/POSTGRES.md has no block of REVOKE statements for the DBA")
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	statements := strings.ReplaceAll("REVOKE TEMPORARY"+block, "provex_mofa", db)
+	// Revoking a built-in function's EXECUTE takes its owner, the
+	// server's superuser, on the machine that runs it (as .ci/run does).
+	out, err := exec.Command("runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", statements).CombinedOutput()
+	if err != nil {
+		if os.Getenv("PROVEX_REQUIRE_POSTGRES") == "" {
+			t.Skipf("cannot run the DBA's statements as the server's superuser (needs root and a local server): %v %s", err, out)
+		}
+		t.Fatalf("the DBA's statements of docs/POSTGRES.md: %v %s", err, out)
+	}
+	reader := connect(dbURL)
+	for _, q := range []string{
+		"SELECT lo_from_bytea(0, 'x')",
+		"SELECT lo_create(0)",
+		"CREATE TEMP TABLE kept (a int)",
+		"CREATE FUNCTION pg_temp.kept() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+	} {
+		if _, err := reader.Exec(q); err == nil {
+			t.Errorf("an analyst ran %s", q)
+		} else if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "42501" {
+			t.Errorf("an analyst running %s: %v, want permission denied (42501)", q, err)
+		}
+	}
+	var n int
+	if err := reader.QueryRow("SELECT count(*) FROM national.projects").Scan(&n); err != nil {
+		t.Errorf("the analyst's reads after the statements: %v", err)
+	}
 }
