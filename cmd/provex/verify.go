@@ -276,23 +276,26 @@ func (s *verifySources) checkAudit(ctx context.Context, w io.Writer) (int, error
 // checkRollups recounts the summary rollups, prints what disagrees (and
 // what was rewritten), and returns the number of groups still wrong.
 func checkRollups(ctx context.Context, w io.Writer, db *sqlstore.DB, repair bool) (int, error) {
-	n, found, err := db.CheckRollups(ctx, repair)
+	found, err := db.CheckRollups(ctx, repair)
 	if err != nil {
 		return 0, err
 	}
-	for _, m := range found {
+	for _, m := range found.Listed {
 		fmt.Fprintf(w, "PROBLEM: rollup %s, group %s: the rollup holds %s, the records %s\n", m.Rollup, m.Group, m.Stored, m.Recount)
 	}
+	if more := found.Groups - len(found.Listed); more > 0 {
+		fmt.Fprintf(w, "PROBLEM: and %d more groups (at most %d are listed for each rollup)\n", more, sqlstore.ListedPerRollup)
+	}
 	switch {
-	case len(found) == 0:
-		fmt.Fprintf(w, "summary rollups: all %d equal a recount of the records\n", n)
+	case found.Groups == 0:
+		fmt.Fprintf(w, "summary rollups: all %d equal a recount of the records\n", found.Rollups)
 	case repair:
-		fmt.Fprintf(w, "summary rollups: %d groups disagreed with a recount; rewritten from the records\n", len(found))
+		fmt.Fprintf(w, "summary rollups: %d groups disagreed with a recount; rewritten from the records\n", found.Groups)
 		return 0, nil
 	default:
-		fmt.Fprintf(w, "summary rollups: %d groups disagree with a recount; run provex verify --repair to rewrite them from the records\n", len(found))
+		fmt.Fprintf(w, "summary rollups: %d groups disagree with a recount; run provex verify --repair to rewrite them from the records\n", found.Groups)
 	}
-	return len(found), nil
+	return found.Groups, nil
 }
 
 func first(keys []ed25519.PublicKey) ed25519.PublicKey {

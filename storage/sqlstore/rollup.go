@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -613,25 +614,41 @@ type RollupMismatch struct {
 	Stored, Recount string
 }
 
+// RollupCheck is what CheckRollups found.
+type RollupCheck struct {
+	// Rollups is the number of rollups recounted; Groups, the number of
+	// groups that disagreed with the recount.
+	Rollups, Groups int
+	// Listed describes the first ListedPerRollup disagreeing groups of each
+	// rollup, in the order of their keys.
+	Listed []RollupMismatch
+}
+
+// ListedPerRollup bounds RollupCheck.Listed for each rollup: a rollup
+// rewritten or lost entirely disagrees in every group, millions of them at
+// a national store's size, which would take gigabytes to describe.
+const ListedPerRollup = 100
+
 // CheckRollups recounts every rollup from the records it summarizes and
-// returns the number of rollups and the groups that disagree. With repair,
-// it then rewrites each rollup that disagreed from the recount, in one
-// write transaction, and checks again there: a mismatch left is an error.
-func (db *DB) CheckRollups(ctx context.Context, repair bool) (int, []RollupMismatch, error) {
+// returns what disagrees. With repair, it then rewrites each rollup that
+// disagreed from the recount, in one write transaction, and checks again
+// there: a mismatch left is an error.
+func (db *DB) CheckRollups(ctx context.Context, repair bool) (RollupCheck, error) {
 	var all []*rollup
 	for _, k := range resource.Kinds() {
 		all = append(all, rollups[k]...)
 	}
-	check := func(q querier) ([]RollupMismatch, []*rollup, error) {
-		var found []RollupMismatch
+	check := func(q querier) (RollupCheck, []*rollup, error) {
+		found := RollupCheck{Rollups: len(all)}
 		var bad []*rollup
 		for _, r := range all {
-			m, err := r.mismatches(ctx, q)
+			groups, listed, err := r.mismatches(ctx, q)
 			if err != nil {
-				return nil, nil, fmt.Errorf("recount %s: %w", r.table, err)
+				return found, nil, fmt.Errorf("recount %s: %w", r.table, err)
 			}
-			if len(m) > 0 {
-				found = append(found, m...)
+			if groups > 0 {
+				found.Groups += groups
+				found.Listed = append(found.Listed, listed...)
 				bad = append(bad, r)
 			}
 		}
@@ -639,7 +656,7 @@ func (db *DB) CheckRollups(ctx context.Context, repair bool) (int, []RollupMisma
 	}
 	found, bad, err := check(db.reader)
 	if err != nil || !repair || len(bad) == 0 {
-		return len(all), found, err
+		return found, err
 	}
 	err = db.runInWriter(ctx, func(tx *sql.Tx) error {
 		for _, r := range bad {
@@ -651,16 +668,16 @@ func (db *DB) CheckRollups(ctx context.Context, repair bool) (int, []RollupMisma
 			}
 		}
 		left, _, err := check(tx)
-		if err == nil && len(left) > 0 {
-			err = fmt.Errorf("%d groups still disagree with a recount after a rebuild, such as %s in %s", len(left), left[0].Group, left[0].Rollup)
+		if err == nil && left.Groups > 0 {
+			err = fmt.Errorf("%d groups still disagree with a recount after a rebuild, such as %s in %s", left.Groups, left.Listed[0].Group, left.Listed[0].Rollup)
 		}
 		return err
 	})
 	if err != nil {
-		return len(all), found, err
+		return found, err
 	}
-	db.log.Warn("rebuilt rollups that disagreed with their records", "rollups", len(bad))
-	return len(all), found, nil
+	db.log.Warn("rebuilt rollups that disagreed with their records", "rollups", len(bad), "groups", found.Groups)
+	return found, nil
 }
 
 // querier is a reader connection pool or the writer's transaction.
@@ -669,9 +686,12 @@ type querier interface {
 }
 
 // mismatches compares the rollup with its recount in one statement (one
-// snapshot): the rows of each that the other lacks. Rows of groups whose
-// records all went (n and sums 0) count as absent.
-func (r *rollup) mismatches(ctx context.Context, q querier) ([]RollupMismatch, error) {
+// snapshot): the rows of each that the other lacks, in the order of their
+// keys, so that a group whose figures differ comes as two rows one after
+// the other. Rows of groups whose records all went (n and sums 0) count as
+// absent. It returns the number of groups that disagree and describes the
+// first ListedPerRollup of them.
+func (r *rollup) mismatches(ctx context.Context, q querier) (int, []RollupMismatch, error) {
 	cols := append(r.keyColumns(), "n")
 	empty := []string{"n = 0"}
 	for _, f := range r.sums {
@@ -680,14 +700,23 @@ func (r *rollup) mismatches(ctx context.Context, q querier) ([]RollupMismatch, e
 		empty = append(empty, hi+" = 0", lo+" = 0")
 	}
 	stored := "SELECT " + strings.Join(cols, ", ") + " FROM " + r.table + " WHERE NOT (" + strings.Join(empty, " AND ") + ")"
-	recount := r.recount()
-	rows, err := q.QueryContext(ctx, "SELECT 0, * FROM ("+stored+" EXCEPT "+recount+") AS missing UNION ALL SELECT 1, * FROM ("+recount+" EXCEPT "+stored+") AS extra")
+	keys := len(r.keys) + 1
+	order := make([]string, keys)
+	for i := range order {
+		order[i] = fmt.Sprint(i + 2) // after the side
+	}
+	// Each side is computed once and read twice: written out in both
+	// EXCEPTs, the recount (a scan of every record of the kind) ran twice.
+	rows, err := q.QueryContext(ctx, "WITH stored AS MATERIALIZED ("+stored+"), recount ("+strings.Join(cols, ", ")+") AS MATERIALIZED ("+r.recount()+") "+
+		"SELECT 0, * FROM (SELECT * FROM stored EXCEPT SELECT * FROM recount) AS missing UNION ALL SELECT 1, * FROM (SELECT * FROM recount EXCEPT SELECT * FROM stored) AS extra "+
+		"ORDER BY "+strings.Join(order, ", "))
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer rows.Close()
-	byGroup := map[string]*RollupMismatch{}
-	var order []string
+	var listed []RollupMismatch
+	var groups int
+	var last []any
 	for rows.Next() {
 		var side int
 		vals := make([]any, len(cols))
@@ -696,30 +725,44 @@ func (r *rollup) mismatches(ctx context.Context, q querier) ([]RollupMismatch, e
 			dest = append(dest, &vals[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
-		group := r.describeKeys(vals[:len(r.keys)+1])
-		m := byGroup[group]
-		if m == nil {
-			m = &RollupMismatch{Rollup: r.table, Group: group, Stored: "none", Recount: "none"}
-			byGroup[group] = m
-			order = append(order, group)
+		if last == nil || !sameKeys(last, vals[:keys]) {
+			groups++
+			last = vals[:keys]
+			if len(listed) < ListedPerRollup {
+				listed = append(listed, RollupMismatch{Rollup: r.table, Group: r.describeKeys(vals[:keys]), Stored: "none", Recount: "none"})
+			}
 		}
-		figures := r.describeFigures(vals[len(r.keys)+1:])
+		if groups > ListedPerRollup {
+			continue
+		}
+		m := &listed[len(listed)-1]
+		figures := r.describeFigures(vals[keys:])
 		if side == 0 {
 			m.Stored = figures
 		} else {
 			m.Recount = figures
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return groups, listed, rows.Err()
+}
+
+// sameKeys reports whether two rows scanned from one query hold the same
+// keys.
+func sameKeys(a, b []any) bool {
+	for i := range a {
+		if x, ok := a[i].([]byte); ok {
+			if y, ok := b[i].([]byte); !ok || !bytes.Equal(x, y) {
+				return false
+			}
+			continue
+		}
+		if a[i] != b[i] {
+			return false
+		}
 	}
-	out := make([]RollupMismatch, len(order))
-	for i, g := range order {
-		out[i] = *byGroup[g]
-	}
-	return out, nil
+	return true
 }
 
 // describeKeys renders a rollup row's keys (province first) for people.

@@ -139,11 +139,11 @@ func tradeQueries(t *testing.T) []storage.SummaryQuery {
 func checkExact(t *testing.T, db *DB, stage string) [][]storage.SummaryRow {
 	t.Helper()
 	ctx := context.Background()
-	_, bad, err := db.CheckRollups(ctx, false)
+	bad, err := db.CheckRollups(ctx, false)
 	if err != nil {
 		t.Fatalf("%s: check rollups: %v", stage, err)
 	}
-	if len(bad) > 0 {
+	if bad.Groups > 0 {
 		t.Fatalf("%s: rollups disagree with a recount: %+v", stage, bad)
 	}
 	var answers [][]storage.SummaryRow
@@ -287,29 +287,19 @@ func TestCheckRollupsRepairs(t *testing.T) {
 	tr.put("t3", "", "USD", 3000, 9)
 	before := checkExact(t, db, "written")
 
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
 	table := rollupFor(tradeQueries(t)[1]).table
-	for _, s := range []string{
-		`UPDATE ` + table + ` SET n = n + 1 WHERE border_gate LIKE '%ta-lung'`,
-		`UPDATE ` + table + ` SET export_value_units_lo = 1.5e19 WHERE border_gate LIKE '%tra-linh'`,
-		`DELETE FROM ` + table + ` WHERE export_value_currency_code = 'USD'`,
-		`INSERT INTO ` + table + ` SELECT province, 'provinces/cao-bang/border-gates/none', period_kind, period_start, export_value_currency_code, import_value_currency_code, budget_revenue_currency_code,
-			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 FROM ` + table + ` LIMIT 1`,
-	} {
-		if _, err := raw.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	n, bad, err := db.CheckRollups(context.Background(), false)
+	changeByHand(t, path,
+		`UPDATE `+table+` SET n = n + 1 WHERE border_gate LIKE '%ta-lung'`,
+		`UPDATE `+table+` SET export_value_units_lo = 1.5e19 WHERE border_gate LIKE '%tra-linh'`,
+		`DELETE FROM `+table+` WHERE export_value_currency_code = 'USD'`,
+		`INSERT INTO `+table+` SELECT province, 'provinces/cao-bang/border-gates/none', period_kind, period_start, export_value_currency_code, import_value_currency_code, budget_revenue_currency_code,
+			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 FROM `+table+` LIMIT 1`)
+	found, err := db.CheckRollups(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var groups []string
-	for _, m := range bad {
+	for _, m := range found.Listed {
 		if m.Rollup != table {
 			t.Errorf("mismatch in %s, which nobody changed: %+v", m.Rollup, m)
 		}
@@ -327,13 +317,67 @@ func TestCheckRollupsRepairs(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
 	}
-	if len(bad) != 4 || n < 10 {
-		t.Fatalf("%d rollups, %d mismatches, want 4:\n%s", n, len(bad), got)
+	if found.Groups != 4 || len(found.Listed) != 4 || found.Rollups < 10 {
+		t.Fatalf("%d rollups, %d mismatches (%d listed), want 4:\n%s", found.Rollups, found.Groups, len(found.Listed), got)
 	}
-	if _, found, err := db.CheckRollups(context.Background(), true); err != nil || len(found) != 4 {
+	if found, err := db.CheckRollups(context.Background(), true); err != nil || found.Groups != 4 {
 		t.Fatalf("repair: %v, found %+v", err, found)
 	}
 	if after := checkExact(t, db, "repaired"); !reflect.DeepEqual(after, before) {
 		t.Fatalf("repaired answers %v, want %v", after, before)
+	}
+}
+
+// TestCheckRollupsCountsEveryGroupListsAFew empties a rollup of more groups
+// than CheckRollups describes, and changes one more group's count: every
+// group is counted once (a changed one is a row on each side), only
+// ListedPerRollup are described, and a repair rebuilds them all.
+func TestCheckRollupsCountsEveryGroupListsAFew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db := openAt(t, path)
+	defer db.Close()
+	tr := tradeReports{t, db}
+	const gates = ListedPerRollup + 50
+	for i := range gates {
+		tr.put(fmt.Sprint("t", i), fmt.Sprintf("provinces/cao-bang/border-gates/g%03d", i), "VND", 1000, 5)
+	}
+	before := checkExact(t, db, "written")
+	table := rollupFor(tradeQueries(t)[1]).table
+	changeByHand(t, path,
+		`DELETE FROM `+table+` WHERE border_gate < 'provinces/cao-bang/border-gates/g149'`,
+		`UPDATE `+table+` SET n = 7 WHERE border_gate = 'provinces/cao-bang/border-gates/g149'`)
+	found, err := db.CheckRollups(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found.Groups != gates || len(found.Listed) != ListedPerRollup {
+		t.Fatalf("%d groups found, %d listed; want %d and %d", found.Groups, len(found.Listed), gates, ListedPerRollup)
+	}
+	for i, m := range found.Listed {
+		if want := fmt.Sprintf(`border-gates/g%03d"`, i); m.Rollup != table || !strings.Contains(m.Group, want) || m.Stored != "none" || !strings.Contains(m.Recount, "count=1") {
+			t.Fatalf("listed %d: %+v, want the group of %s missing from %s", i, m, want, table)
+		}
+	}
+	if found, err := db.CheckRollups(context.Background(), true); err != nil || found.Groups != gates {
+		t.Fatalf("repair: %v, found %d groups", err, found.Groups)
+	}
+	if after := checkExact(t, db, "repaired"); !reflect.DeepEqual(after, before) {
+		t.Fatalf("repaired answers %v, want %v", after, before)
+	}
+}
+
+// changeByHand runs statements on the SQLite file at path below the store,
+// as a hand on the file could.
+func changeByHand(t *testing.T, path string, statements ...string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, s := range statements {
+		if _, err := raw.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
 	}
 }
