@@ -36,38 +36,33 @@ func runSummary(args []string) error {
 	dataDir := fs.String("data", "", "keep the loaded node here and reuse it (default: temporary)")
 	queries := fs.Int("queries", 20, "queries per summary")
 	store := fs.String("store", "", "the ministry's store on this PostgreSQL database (postgres://...; an empty one, loaded once, remembered by -data) instead of SQLite in -data")
+	copies := fs.Int("copies", 1, "load records/copies through sync apply, then copy each record copies-1 more times by SQL, without log entries, words or audit rows (needs -data; see multiplyRecords)")
 	fs.Parse(args)
 
-	conn, stop, err := ministryOver(*dataDir, *store, *records, "national", nationalRecord)
+	dataset := "national"
+	if *copies > 1 {
+		if *dataDir == "" {
+			return fmt.Errorf("-copies needs -data: the copied store is kept there")
+		}
+		dataset = fmt.Sprintf("national-copies%d", *copies)
+		if err := loadMultiplied(*dataDir, *store, *records, *copies, dataset); err != nil {
+			return err
+		}
+	}
+	conn, stop, err := ministryOver(*dataDir, *store, *records, dataset, nationalRecord)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	c := nationalv1.NewNationalServiceClient(conn)
-	cases := []*nationalv1.SummarizeRequest{
-		{Collection: "agreements", GroupBy: []string{"province", "signed_date.year"}},
-		{Collection: "agreements", GroupBy: []string{"kind", "state"}, Filter: "signed_date >= 2020"},
-		{Collection: "delegations", GroupBy: []string{"direction", "start_date.year"}, Sum: []string{"member_count", "foreigner_count"}, Filter: "start_date >= 2020 AND start_date < 2026"},
-		{Collection: "partnerships", GroupBy: []string{"partner.country_code"}},
-		{Collection: "projects", GroupBy: []string{"province", "kind"}, Sum: []string{"registered_capital", "disbursed_capital"}},
-		{Collection: "projects", GroupBy: []string{"investor_country"}, Sum: []string{"registered_capital"}, Filter: "kind = FDI AND state != TERMINATED"},
-		{Collection: "projects", GroupBy: []string{"sector", "state"}, Sum: []string{"registered_capital"}, Parent: "provinces/cao-bang"},
-		{Collection: "projects", GroupBy: []string{"approved_date.year"}, Sum: []string{"registered_capital"}, Filter: "kind = ODA"},
-		{Collection: "trade-reports", GroupBy: []string{"border_gate", "period_start.quarter"}, Sum: []string{"export_value", "import_value", "vehicle_count"}, Filter: "period_start >= 2024"},
-		// Repeated fields: rollups of their elements.
-		{Collection: "agreements", GroupBy: []string{"partner_countries"}},
-		{Collection: "agreements", GroupBy: []string{"province", "partner_countries"}, Filter: "state = SIGNED"},
-		{Collection: "delegations", GroupBy: []string{"countries", "direction"}, Sum: []string{"member_count", "foreigner_count"}},
-		// Not pre-aggregated: a full-date filter, or a repeated field by year, read every matching record.
-		{Collection: "projects", GroupBy: []string{"kind"}, Filter: "approved_date >= 2024-07-15"},
-		{Collection: "agreements", GroupBy: []string{"partner_countries", "signed_date.year"}},
-		// Distinct counts (issue 13): queries of their own over the matching records, never a rollup.
-		{Collection: "projects", GroupBy: []string{"province"}, CountDistinct: []string{"investor_country"}, Filter: "kind = FDI"},
-		{Collection: "agreements", GroupBy: []string{"kind"}, CountDistinct: []string{"partner_countries"}},
+	if *copies > 1 {
+		if err := checkAgainstBefore(c, *dataDir, int64(*copies)); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("Summaries on the ministry's node (store on %s) over %d records of 35 members, %d queries each, concurrency 1:\n\n", storeKind(*store), *records, *queries)
 	fmt.Printf("| collection | parent | group_by | sum | count_distinct | filter | groups | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|\n")
-	for _, req := range cases {
+	for _, req := range summaryCases {
 		var groups int
 		r := measureN(*queries, func() error {
 			resp, err := c.Summarize(ctx, req)
@@ -80,6 +75,29 @@ func runSummary(args []string) error {
 		fmt.Printf("| %s | %s | `%v` | `%v` | `%v` | `%s` | %d | %s | %s |\n", req.GetCollection(), req.GetParent(), req.GetGroupBy(), req.GetSum(), req.GetCountDistinct(), req.GetFilter(), groups, ms(r.p50), ms(r.p99))
 	}
 	return nil
+}
+
+// summaryCases are the national summaries bench summary times.
+var summaryCases = []*nationalv1.SummarizeRequest{
+	{Collection: "agreements", GroupBy: []string{"province", "signed_date.year"}},
+	{Collection: "agreements", GroupBy: []string{"kind", "state"}, Filter: "signed_date >= 2020"},
+	{Collection: "delegations", GroupBy: []string{"direction", "start_date.year"}, Sum: []string{"member_count", "foreigner_count"}, Filter: "start_date >= 2020 AND start_date < 2026"},
+	{Collection: "partnerships", GroupBy: []string{"partner.country_code"}},
+	{Collection: "projects", GroupBy: []string{"province", "kind"}, Sum: []string{"registered_capital", "disbursed_capital"}},
+	{Collection: "projects", GroupBy: []string{"investor_country"}, Sum: []string{"registered_capital"}, Filter: "kind = FDI AND state != TERMINATED"},
+	{Collection: "projects", GroupBy: []string{"sector", "state"}, Sum: []string{"registered_capital"}, Parent: "provinces/cao-bang"},
+	{Collection: "projects", GroupBy: []string{"approved_date.year"}, Sum: []string{"registered_capital"}, Filter: "kind = ODA"},
+	{Collection: "trade-reports", GroupBy: []string{"border_gate", "period_start.quarter"}, Sum: []string{"export_value", "import_value", "vehicle_count"}, Filter: "period_start >= 2024"},
+	// Repeated fields: rollups of their elements.
+	{Collection: "agreements", GroupBy: []string{"partner_countries"}},
+	{Collection: "agreements", GroupBy: []string{"province", "partner_countries"}, Filter: "state = SIGNED"},
+	{Collection: "delegations", GroupBy: []string{"countries", "direction"}, Sum: []string{"member_count", "foreigner_count"}},
+	// Not pre-aggregated: a full-date filter, or a repeated field by year, read every matching record.
+	{Collection: "projects", GroupBy: []string{"kind"}, Filter: "approved_date >= 2024-07-15"},
+	{Collection: "agreements", GroupBy: []string{"partner_countries", "signed_date.year"}},
+	// Distinct counts (issue 13): queries of their own over the matching records, never a rollup.
+	{Collection: "projects", GroupBy: []string{"province"}, CountDistinct: []string{"investor_country"}, Filter: "kind = FDI"},
+	{Collection: "agreements", GroupBy: []string{"kind"}, CountDistinct: []string{"partner_countries"}},
 }
 
 // storeKind names the database of a -store flag.
@@ -129,12 +147,8 @@ func ministryOver(dir, store string, records int, dataset string, record func(me
 // With store (PostgreSQL) the marker in dir remembers that store's load,
 // and the store must be empty to be loaded.
 func loadFederation(dir, store string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) error {
-	marker := filepath.Join(dir, fmt.Sprintf("%s-%d", dataset, records))
-	location := filepath.Join(dir, server.DatabaseFile)
-	if store != "" {
-		marker += "-postgres"
-		location = store
-	}
+	marker := loadedMarker(dir, store, dataset, records)
+	location := cmp.Or(store, filepath.Join(dir, server.DatabaseFile))
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
@@ -219,6 +233,16 @@ func loadFederation(dir, store string, records int, dataset string, record func(
 		return err
 	}
 	return os.WriteFile(marker, nil, 0o644)
+}
+
+// loadedMarker is the file in dir that says its store (store, else the
+// SQLite file in dir) holds records of dataset.
+func loadedMarker(dir, store, dataset string, records int) string {
+	marker := filepath.Join(dir, fmt.Sprintf("%s-%d", dataset, records))
+	if store != "" {
+		marker += "-postgres"
+	}
+	return marker
 }
 
 // nationalRecord is record i of a member, deterministic: 40% projects,
