@@ -18,6 +18,7 @@ import (
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -328,49 +329,72 @@ func TestCheckRollupsRepairs(t *testing.T) {
 	}
 }
 
-// TestCheckRollupsCountsEveryGroupListsAFew empties a rollup of more groups
-// than CheckRollups describes, and changes one more group's count: every
-// group is counted once (a changed one is a row on each side), only
-// ListedPerRollup are described, and a repair rebuilds them all.
+// TestCheckRollupsCountsEveryGroupListsAFew, on each database, changes a
+// group's sum and empties a rollup of more groups than CheckRollups
+// describes: every group is counted once (a changed one is a row on each
+// side), its figures are described as numbers, only ListedPerRollup are
+// described, and a repair rebuilds them all.
 func TestCheckRollupsCountsEveryGroupListsAFew(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "provex.db")
-	db := openAt(t, path)
-	defer db.Close()
-	tr := tradeReports{t, db}
-	const gates = ListedPerRollup + 50
-	for i := range gates {
-		tr.put(fmt.Sprint("t", i), fmt.Sprintf("provinces/cao-bang/border-gates/g%03d", i), "VND", 1000, 5)
-	}
-	before := checkExact(t, db, "written")
-	table := rollupFor(tradeQueries(t)[1]).table
-	changeByHand(t, path,
-		`DELETE FROM `+table+` WHERE border_gate < 'provinces/cao-bang/border-gates/g149'`,
-		`UPDATE `+table+` SET n = 7 WHERE border_gate = 'provinces/cao-bang/border-gates/g149'`)
-	found, err := db.CheckRollups(context.Background(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if found.Groups != gates || len(found.Listed) != ListedPerRollup {
-		t.Fatalf("%d groups found, %d listed; want %d and %d", found.Groups, len(found.Listed), gates, ListedPerRollup)
-	}
-	for i, m := range found.Listed {
-		if want := fmt.Sprintf(`border-gates/g%03d"`, i); m.Rollup != table || !strings.Contains(m.Group, want) || m.Stored != "none" || !strings.Contains(m.Recount, "count=1") {
-			t.Fatalf("listed %d: %+v, want the group of %s missing from %s", i, m, want, table)
-		}
-	}
-	if found, err := db.CheckRollups(context.Background(), true); err != nil || found.Groups != gates {
-		t.Fatalf("repair: %v, found %d groups", err, found.Groups)
-	}
-	if after := checkExact(t, db, "repaired"); !reflect.DeepEqual(after, before) {
-		t.Fatalf("repaired answers %v, want %v", after, before)
+	for _, database := range []string{"sqlite", "postgres"} {
+		t.Run(database, func(t *testing.T) {
+			location := filepath.Join(t.TempDir(), "provex.db")
+			if database == "postgres" {
+				location = pgtest.NewDatabase(t)
+			}
+			db := openAt(t, location)
+			defer db.Close()
+			tr := tradeReports{t, db}
+			const gates = ListedPerRollup + 50
+			for i := range gates {
+				tr.put(fmt.Sprint("t", i), fmt.Sprintf("provinces/cao-bang/border-gates/g%03d", i), "VND", 1000, 5)
+			}
+			before := checkExact(t, db, "written")
+			table := rollupFor(tradeQueries(t)[1]).table
+
+			changeByHand(t, location, `UPDATE `+table+` SET export_value_units_lo = export_value_units_lo + 5 WHERE border_gate = 'provinces/cao-bang/border-gates/g007'`)
+			found, err := db.CheckRollups(context.Background(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found.Groups != 1 || len(found.Listed) != 1 || !strings.Contains(found.Listed[0].Group, "g007") ||
+				!strings.HasPrefix(found.Listed[0].Stored, "count=1 export_value.units=1005 ") || !strings.HasPrefix(found.Listed[0].Recount, "count=1 export_value.units=1000 ") {
+				t.Fatalf("a changed sum: %d groups, %+v; want g007's, 1005 stored and 1000 counted", found.Groups, found.Listed)
+			}
+
+			changeByHand(t, location,
+				`DELETE FROM `+table+` WHERE border_gate < 'provinces/cao-bang/border-gates/g149'`,
+				`UPDATE `+table+` SET n = 7 WHERE border_gate = 'provinces/cao-bang/border-gates/g149'`)
+			if found, err = db.CheckRollups(context.Background(), false); err != nil {
+				t.Fatal(err)
+			}
+			if found.Groups != gates || len(found.Listed) != ListedPerRollup {
+				t.Fatalf("%d groups found, %d listed; want %d and %d", found.Groups, len(found.Listed), gates, ListedPerRollup)
+			}
+			for i, m := range found.Listed {
+				if want := fmt.Sprintf(`border-gates/g%03d"`, i); m.Rollup != table || !strings.Contains(m.Group, want) || m.Stored != "none" || !strings.HasPrefix(m.Recount, "count=1 export_value.units=1000 ") {
+					t.Fatalf("listed %d: %+v, want the group of %s missing from %s", i, m, want, table)
+				}
+			}
+			if found, err := db.CheckRollups(context.Background(), true); err != nil || found.Groups != gates {
+				t.Fatalf("repair: %v, found %d groups", err, found.Groups)
+			}
+			if after := checkExact(t, db, "repaired"); !reflect.DeepEqual(after, before) {
+				t.Fatalf("repaired answers %v, want %v", after, before)
+			}
+		})
 	}
 }
 
-// changeByHand runs statements on the SQLite file at path below the store,
-// as a hand on the file could.
-func changeByHand(t *testing.T, path string, statements ...string) {
+// changeByHand runs statements on the store's database at location (a
+// SQLite file or a PostgreSQL URL) below the store, as a hand on the file
+// or the server could.
+func changeByHand(t *testing.T, location string, statements ...string) {
 	t.Helper()
-	raw, err := sql.Open("sqlite3", "file:"+path)
+	driver, source := "sqlite3", "file:"+location
+	if IsPostgres(location) {
+		driver, source = "pgx", location
+	}
+	raw, err := sql.Open(driver, source)
 	if err != nil {
 		t.Fatal(err)
 	}
