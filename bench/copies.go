@@ -65,7 +65,12 @@ func multiplyRecords(dir, store string, copies int) error {
 			return fmt.Errorf("%s: %w", k.Collection, err)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "copied every record %d times in %s; rebuilding the rollups\n", copies-1, time.Since(start).Round(time.Second))
+	// The planner's statistics still count the rows loaded; a store that
+	// grew to this size would have had them taken again on the way.
+	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "copied every record %d times and analyzed in %s; rebuilding the rollups\n", copies-1, time.Since(start).Round(time.Second))
 	if err := db.Close(); err != nil {
 		return err
 	}
@@ -139,7 +144,7 @@ func multiplyKind(ctx context.Context, db *sql.DB, k *resource.Kind, postgres bo
 // checkMultiplied compares the summaries of a store whose records were
 // each copied copies times with those of the same store before: the same
 // groups, each count and sum copies times its former value, each distinct
-// count the same.
+// count the same, and so for the total.
 func checkMultiplied(before, after *nationalv1.SummarizeResponse, copies int64) error {
 	if len(before.GetGroups()) != len(after.GetGroups()) {
 		return fmt.Errorf("%d groups after the copies, %d before", len(after.GetGroups()), len(before.GetGroups()))
@@ -153,22 +158,40 @@ func checkMultiplied(before, after *nationalv1.SummarizeResponse, copies int64) 
 		if !ok {
 			return fmt.Errorf("group %q is new after the copies", g.GetKeys())
 		}
-		if g.GetCount() != b.GetCount()*copies {
-			return fmt.Errorf("group %q counts %d, %d before", g.GetKeys(), g.GetCount(), b.GetCount())
+		if err := checkMultipliedGroup(b, g, copies); err != nil {
+			return fmt.Errorf("group %q: %w", g.GetKeys(), err)
 		}
-		for i, s := range g.GetSums() {
-			was := b.GetSums()[i]
-			if was.Value == nil || math.Abs(float64(was.GetValue())*float64(copies)) >= math.MaxInt64 {
-				continue // the sum overflows at one size or the other
-			}
-			if s.Value == nil || s.GetValue() != was.GetValue()*copies {
-				return fmt.Errorf("group %q sums %s %v, %d before", g.GetKeys(), s.GetField(), s.Value, was.GetValue())
-			}
+	}
+	if err := checkMultipliedGroup(before.GetTotal(), after.GetTotal(), copies); err != nil {
+		return fmt.Errorf("the total: %w", err)
+	}
+	return nil
+}
+
+// checkMultipliedGroup checks one group's figures (see checkMultiplied).
+func checkMultipliedGroup(before, after *nationalv1.Group, copies int64) error {
+	if after.GetCount() != before.GetCount()*copies {
+		return fmt.Errorf("counts %d, %d before", after.GetCount(), before.GetCount())
+	}
+	if len(after.GetSums()) != len(before.GetSums()) || len(after.GetDistinctCounts()) != len(before.GetDistinctCounts()) {
+		return fmt.Errorf("%d sums and %d distinct counts, %d and %d before", len(after.GetSums()), len(after.GetDistinctCounts()), len(before.GetSums()), len(before.GetDistinctCounts()))
+	}
+	for i, was := range before.GetSums() {
+		s := after.GetSums()[i]
+		if s.GetField() != was.GetField() || s.GetCurrencyCode() != was.GetCurrencyCode() {
+			return fmt.Errorf("sum %d is of %s %s, of %s %s before", i, s.GetField(), s.GetCurrencyCode(), was.GetField(), was.GetCurrencyCode())
 		}
-		for i, d := range g.GetDistinctCounts() {
-			if d.GetCount() != b.GetDistinctCounts()[i].GetCount() {
-				return fmt.Errorf("group %q counts %d distinct %s, %d before", g.GetKeys(), d.GetCount(), d.GetField(), b.GetDistinctCounts()[i].GetCount())
-			}
+		if was.Value == nil || math.Abs(float64(was.GetValue())*float64(copies)) >= math.MaxInt64 {
+			continue // the sum overflows at one size or the other
+		}
+		if s.Value == nil || s.GetValue() != was.GetValue()*copies {
+			return fmt.Errorf("sums %s %v, %d before", s.GetField(), s.Value, was.GetValue())
+		}
+	}
+	for i, was := range before.GetDistinctCounts() {
+		d := after.GetDistinctCounts()[i]
+		if d.GetField() != was.GetField() || (d.Count == nil) != (was.Count == nil) || d.GetCount() != was.GetCount() {
+			return fmt.Errorf("counts %v distinct %s, %v of %s before", d.Count, d.GetField(), was.Count, was.GetField())
 		}
 	}
 	return nil
@@ -187,6 +210,10 @@ func loadMultiplied(dir, store string, records, copies int, dataset string) erro
 	marker := loadedMarker(dir, store, dataset, records)
 	if _, err := os.Stat(marker); err == nil {
 		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, answersFile)); err == nil {
+		// Each copy commits on its own: the store holds some of them.
+		return fmt.Errorf("%s holds the answers of a multiplication that did not finish, and its store some of the copies: start again on a new -data and an empty store", dir)
 	}
 	conn, stop, err := ministryOver(dir, store, records/copies, "national", nationalRecord)
 	if err != nil {

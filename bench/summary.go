@@ -44,6 +44,9 @@ func runSummary(args []string) error {
 		if *dataDir == "" {
 			return fmt.Errorf("-copies needs -data: the copied store is kept there")
 		}
+		if *records%*copies != 0 {
+			return fmt.Errorf("-records %d is not a multiple of -copies %d", *records, *copies)
+		}
 		dataset = fmt.Sprintf("national-copies%d", *copies)
 		if err := loadMultiplied(*dataDir, *store, *records, *copies, dataset); err != nil {
 			return err
