@@ -221,7 +221,7 @@ func loadMultiplied(dir, store string, records, copies int, dataset string) erro
 		// Each copy commits on its own: the store holds some of them.
 		return fmt.Errorf("%s holds the answers of a multiplication that did not finish, and its store some of the copies: start again on a new -data and an empty store", dir)
 	}
-	conn, stop, err := ministryOver(dir, store, records/copies, "national", nationalRecord)
+	conn, stop, err := ministryOver(dir, store, records/copies, "national", nationalRecord, server.Limits{})
 	if err != nil {
 		return err
 	}
@@ -266,9 +266,10 @@ func checkAgainstBefore(c nationalv1.NationalServiceClient, dir string, copies i
 		if err := protodelim.UnmarshalFrom(r, before); err != nil {
 			return fmt.Errorf("%s: %w", answersFile, err)
 		}
+		asked := time.Now()
 		after, err := c.Summarize(ctx, req)
 		if err != nil {
-			return err
+			return fmt.Errorf("summary %v, after %s: %w", req, time.Since(asked).Round(time.Millisecond), err)
 		}
 		if err := checkMultiplied(before, after, copies); err != nil {
 			return fmt.Errorf("summary %v: %w", req, err)

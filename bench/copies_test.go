@@ -29,7 +29,7 @@ func TestCopiesMultiplyEverySummary(t *testing.T) {
 			if err := loadMultiplied(dir, store, records, copies, dataset); err != nil {
 				t.Fatal(err)
 			}
-			conn, stop, err := ministryOver(dir, store, records, dataset, nationalRecord)
+			conn, stop, err := ministryOver(dir, store, records, dataset, nationalRecord, server.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}

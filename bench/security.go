@@ -42,7 +42,7 @@ func devPKI(dir string, m *federation.Manifest) (func(member string) *tls.Certif
 // measure provex as it runs.
 func benchNode(cfg server.Config) (*runningNode, string, error) {
 	cfg.PlaintextAPI = true
-	cfg.Limits = server.Limits{RatePerSecond: 1e9, Burst: 1e9}
+	cfg.Limits.RatePerSecond, cfg.Limits.Burst = 1e9, 1e9
 	n, err := startNode(cfg)
 	if err != nil {
 		return nil, "", err

@@ -37,6 +37,7 @@ func runSummary(args []string) error {
 	queries := fs.Int("queries", 20, "queries per summary")
 	store := fs.String("store", "", "the ministry's store on this PostgreSQL database (postgres://...; an empty one, loaded once, remembered by -data) instead of SQLite in -data")
 	copies := fs.Int("copies", 1, "load records/copies through sync apply, then copy each record copies-1 more times by SQL, without log entries, words or audit rows (needs -data; see multiplyRecords)")
+	callTimeout := fs.Duration("call-timeout", 0, "the node's bound on a unary call (default: the node's own, 30s); a longer one lets a summary that takes longer be timed")
 	fs.Parse(args)
 
 	dataset := "national"
@@ -52,7 +53,7 @@ func runSummary(args []string) error {
 			return err
 		}
 	}
-	conn, stop, err := ministryOver(*dataDir, *store, *records, dataset, nationalRecord)
+	conn, stop, err := ministryOver(*dataDir, *store, *records, dataset, nationalRecord, server.Limits{CallTimeout: *callTimeout})
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func storeKind(store string) string {
 // by loadFederation with record (dir empty: a temporary directory removed
 // by stop), and dials it with an admin token. Its store is store when set
 // (a PostgreSQL URL), else provex.db in dir.
-func ministryOver(dir, store string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) (*grpc.ClientConn, func(), error) {
+func ministryOver(dir, store string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message, limits server.Limits) (*grpc.ClientConn, func(), error) {
 	cleanup := func() {}
 	if dir == "" {
 		var err error
@@ -128,7 +129,7 @@ func ministryOver(dir, store string, records int, dataset string, record func(me
 		cleanup()
 		return nil, nil, err
 	}
-	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, Store: store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	node, token, err := benchNode(server.Config{Member: resource.Ministry, DataDir: dir, Store: store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Limits: limits, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -16,6 +16,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/server"
 )
 
 // runViews times the workflow views on the ministry's node holding the
@@ -32,7 +33,7 @@ func runViews(args []string) error {
 	store := fs.String("store", "", "the ministry's store on this PostgreSQL database (postgres://...; an empty one, loaded once, remembered by -data) instead of SQLite in -data")
 	fs.Parse(args)
 
-	conn, stop, err := ministryOver(*dataDir, *store, *records, "workflow", workflowRecord)
+	conn, stop, err := ministryOver(*dataDir, *store, *records, "workflow", workflowRecord, server.Limits{})
 	if err != nil {
 		return err
 	}
