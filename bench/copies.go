@@ -30,8 +30,8 @@ import (
 // PostgreSQL URL) hold each of its records copies times: every kind's rows,
 // with their repeated fields' elements, are copied copies-1 more times by
 // SQL under new ids and names (name-c1, name-c2 ...), keeping every other
-// column, then the store's own rollup repair (CheckRollups) rebuilds the
-// rollups from the rows.
+// column; those tables are analyzed for the planner; then the store's own
+// rollup repair (CheckRollups) rebuilds the rollups from the rows.
 //
 // It exists because this machine cannot load 35,000,000 records through
 // sync apply in one session (about 4 hours on both databases) nor hold the
