@@ -80,10 +80,15 @@ func TestFailedRunUndoesItsCopies(t *testing.T) {
 	}
 	first, second := entries[:300], entries[300:]
 	// The writer takes both runs in one batch: it is held busy until they
-	// are queued.
-	release := make(chan struct{})
+	// are queued. It must be inside that hold before they are: had it
+	// not taken the hold yet, it could take the hold and the first run
+	// together, and the queue would never hold two.
+	release, holding := make(chan struct{}), make(chan struct{})
 	held := make(chan error, 1)
-	go func() { held <- db.runInWriter(ctx, func(*sql.Tx) error { <-release; return nil }) }()
+	go func() {
+		held <- db.runInWriter(ctx, func(*sql.Tx) error { close(holding); <-release; return nil })
+	}()
+	<-holding
 	boom := errors.New("the run fails after its flights left")
 	results := make([]chan error, 2)
 	for i, run := range []func(*sql.Tx) error{apply(first, nil), apply(second, boom)} {
