@@ -1,12 +1,12 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -731,7 +731,7 @@ func (r *rollup) mismatches(ctx context.Context, q querier) (int, []RollupMismat
 		if err := rows.Scan(dest...); err != nil {
 			return 0, nil, err
 		}
-		if last == nil || !sameKeys(last, vals[:keys]) {
+		if last == nil || !reflect.DeepEqual(last, vals[:keys]) { // a key may be bytes on a file changed by hand
 			groups++
 			last = vals[:keys]
 			if len(listed) < ListedPerRollup {
@@ -750,23 +750,6 @@ func (r *rollup) mismatches(ctx context.Context, q querier) (int, []RollupMismat
 		}
 	}
 	return groups, listed, rows.Err()
-}
-
-// sameKeys reports whether two rows scanned from one query hold the same
-// keys.
-func sameKeys(a, b []any) bool {
-	for i := range a {
-		if x, ok := a[i].([]byte); ok {
-			if y, ok := b[i].([]byte); !ok || !bytes.Equal(x, y) {
-				return false
-			}
-			continue
-		}
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // describeKeys renders a rollup row's keys (province first) for people.

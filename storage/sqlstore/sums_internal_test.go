@@ -385,6 +385,34 @@ func TestCheckRollupsCountsEveryGroupListsAFew(t *testing.T) {
 	}
 }
 
+// TestCheckRollupsFindsAKeyOfAnotherType: rollup rows whose key was made a
+// BLOB by a hand on the file (its text's bytes) are groups the records do
+// not have, beside theirs the rollup lacks: each found on its own, and no
+// panic comparing two such keys.
+func TestCheckRollupsFindsAKeyOfAnotherType(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db := openAt(t, path)
+	defer db.Close()
+	tr := tradeReports{t, db}
+	tr.put("u1", "provinces/cao-bang/border-gates/ta-lung", "VND", 1000, 5)
+	tr.put("u2", "provinces/cao-bang/border-gates/tra-linh", "VND", 1000, 5)
+	table := rollupFor(tradeQueries(t)[1]).table
+	changeByHand(t, path, `UPDATE `+table+` SET border_gate = CAST(border_gate AS BLOB)`)
+	found, err := db.CheckRollups(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, m := range found.Listed {
+		if m.Recount == "none" {
+			stored++
+		}
+	}
+	if found.Groups != 4 || len(found.Listed) != 4 || stored != 2 {
+		t.Fatalf("%d groups, %+v; want the rollup's two blob-keyed rows and the records' two groups, each on its own", found.Groups, found.Listed)
+	}
+}
+
 // changeByHand runs statements on the store's database at location (a
 // SQLite file or a PostgreSQL URL) below the store, as a hand on the file
 // or the server could.
