@@ -28,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -614,9 +615,9 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	if err != nil {
 		return err
 	}
-	// Verified runs are applied by one goroutine, in order, while the next
-	// message is received and verified: the store's writer and the network
-	// and hashing use both cores.
+	// Verified runs are prepared and applied in order (applier) while the
+	// next message is received and verified: the store's writer, the
+	// preparing of the next run and the network and hashing use both cores.
 	ap := newApplier(e, p)
 	go ap.run(ctx)
 	defer ap.wait()
@@ -667,18 +668,35 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 type applyJob struct {
 	entries []changelog.Entry
 	cp      changelog.Checkpoint
-	// earlier are the checkpoints of runs joined into this one.
-	earlier []changelog.Checkpoint
 	// weight is what the run holds of the applier's room (queue).
 	weight int64
 }
 
-// applier applies the runs of one pull in order on its own goroutine. A
-// run the store refuses (it does not continue the stored chain) stops that
+// joinedRun is consecutive runs of one origin, prepared (storage.Preparer),
+// that the store applies in one transaction under the last one's
+// checkpoint.
+type joinedRun struct {
+	origin string
+	runs   []storage.PreparedRun
+	// cp ends the last run; earlier are the checkpoints of those before.
+	cp      changelog.Checkpoint
+	earlier []changelog.Checkpoint
+	// entries and size are what the runs hold, weight what they hold of
+	// the applier's room.
+	entries, size int
+	weight        int64
+}
+
+// applier applies the runs of one pull in order. One goroutine prepares
+// them as they come (storage.Preparer: opening, decoding and checking
+// their states) and joins them; another hands each joined run to the
+// store, whose writer applies it while the next ones are prepared. A run
+// the store refuses (it does not continue the stored chain) stops that
 // origin for the rest of the pull, not the pull.
 type applier struct {
 	e          *Engine
 	p          *peer
+	store      storage.Preparer
 	jobs       chan applyJob
 	done       chan struct{}
 	closeOnce  sync.Once
@@ -686,10 +704,10 @@ type applier struct {
 
 	// A run joins those queued after it up to maxEntries or maxBytes.
 	maxEntries, maxBytes int
-	// room bounds the bytes of the runs queued and the one being applied
-	// to two transactions' worth (roomBytes): a peer choosing where its
-	// runs end (which checkpoints it sends) could otherwise fill the queue
-	// with runs of up to maxPendingBytes each.
+	// room bounds the bytes of the runs queued, prepared and the one being
+	// applied to two transactions' worth (roomBytes): a peer choosing where
+	// its runs end (which checkpoints it sends) could otherwise fill the
+	// queue with runs of up to maxPendingBytes each.
 	room      *semaphore.Weighted
 	roomBytes int64
 
@@ -706,11 +724,15 @@ func newApplier(e *Engine, p *peer) *applier {
 			entries, bytes = n, b
 		}
 	}
+	store, ok := e.cfg.Store.(storage.Preparer)
+	if !ok {
+		store = unprepared{e.cfg.Store}
+	}
 	// Room for a run's worth of messages: the receiver verifies the next
 	// ones while a run is applied.
 	queue := max(8, entries/DefaultBatchSize)
 	room := 2 * int64(bytes)
-	return &applier{e: e, p: p, jobs: make(chan applyJob, queue), done: make(chan struct{}), failed: map[string]bool{},
+	return &applier{e: e, p: p, store: store, jobs: make(chan applyJob, queue), done: make(chan struct{}), failed: map[string]bool{},
 		maxEntries: entries, maxBytes: bytes, room: semaphore.NewWeighted(room), roomBytes: room}
 }
 
@@ -743,69 +765,91 @@ const maxApplyEntries = 8 * DefaultBatchSize
 // than a few messages' worth.
 const maxApplyBytes = 8 * MaxBatchBytes
 
+// run prepares the queued runs in order and joins those of one origin
+// that follow each other, up to maxEntries or maxBytes; it hands the
+// joined run over when the applying goroutine is free, or when the run is
+// full or the next is of another origin. What is queued is prepared and
+// joined before a run is handed over, so a run holds all that waited
+// while the one before it was applied.
 func (a *applier) run(ctx context.Context) {
 	defer close(a.done)
-	var held *applyJob
-	for {
-		var job applyJob
-		if held != nil {
-			job, held = *held, nil
-		} else {
-			var ok bool
-			if job, ok = <-a.jobs; !ok {
-				return
-			}
+	ready := make(chan *joinedRun)
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		for r := range ready {
+			a.apply(ctx, r)
+			a.room.Release(r.weight)
 		}
-		// Runs of the same origin already queued continue this one (each
-		// starts where the one before it ends, and each ends at a
-		// checkpoint): they are applied with it, under the last
-		// checkpoint. A run of another origin waits for the next turn.
-		size, weight := 0, job.weight
-		for i := range job.entries {
-			size += entrySize(&job.entries[i])
-		}
-	join:
-		for len(job.entries) < a.maxEntries && size < a.maxBytes {
+	}()
+	var joined *joinedRun // prepared, not handed over yet
+	jobs := a.jobs        // nil once closed and drained
+	for jobs != nil || joined != nil {
+		var (
+			job applyJob
+			ok  bool
+		)
+		switch {
+		case joined == nil:
+			job, ok = <-jobs
+		case jobs == nil || joined.entries >= a.maxEntries || joined.size >= a.maxBytes:
+			ready <- joined
+			joined = nil
+			continue
+		default:
 			select {
-			case next, ok := <-a.jobs:
-				if !ok {
-					break join
-				}
-				if next.cp.Origin != job.cp.Origin {
-					held = &next
-					break join
-				}
-				// A full slice expression: the receiver may still hold the
-				// rest of the array job.entries is cut from.
-				for i := range next.entries {
-					size += entrySize(&next.entries[i])
-				}
-				job.entries = append(job.entries[:len(job.entries):len(job.entries)], next.entries...)
-				job.earlier = append(job.earlier, job.cp)
-				job.cp = next.cp
-				weight += next.weight
+			case job, ok = <-jobs:
 			default:
-				break join
+				// Nothing queued: the run goes as soon as the store is
+				// free, unless another run comes first.
+				select {
+				case ready <- joined:
+					joined = nil
+					continue
+				case job, ok = <-jobs:
+				}
 			}
 		}
-		a.apply(ctx, job)
-		a.room.Release(weight)
+		if !ok {
+			jobs = nil
+			continue
+		}
+		origin := job.cp.Origin
+		if joined != nil && joined.origin != origin {
+			ready <- joined
+			joined = nil
+		}
+		if joined == nil {
+			joined = &joinedRun{origin: origin}
+		} else {
+			joined.earlier = append(joined.earlier, joined.cp)
+		}
+		var prepared storage.PreparedRun
+		if !a.originFailed(origin) {
+			prepared = a.store.PrepareRemote(job.entries)
+		}
+		joined.runs = append(joined.runs, prepared)
+		joined.cp = job.cp
+		joined.entries += len(job.entries)
+		joined.size += pendingSize(job.entries)
+		joined.weight += job.weight
 	}
+	close(ready)
+	<-applied
 }
 
-// apply applies a run (joined) unless its origin failed in this pull.
-func (a *applier) apply(ctx context.Context, job applyJob) {
-	origin := job.cp.Origin
-	if a.originFailed(origin) {
-		return
+// apply applies a joined run unless its origin failed in this pull.
+func (a *applier) apply(ctx context.Context, r *joinedRun) {
+	if a.originFailed(r.origin) || slices.Contains(r.runs, nil) {
+		return // the origin failed before the run was prepared
 	}
-	refusals, err := a.e.cfg.Store.ApplyRemote(ctx, job.entries, job.cp, job.earlier...)
+	refusals, err := a.store.ApplyPrepared(ctx, r.runs, r.cp, r.earlier...)
 	if err != nil {
 		if ctx.Err() == nil {
-			a.e.log.Warn("apply failed", "peer", a.p.member, "origin", origin, "entries", len(job.entries), "err", err)
+			a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", err)
 		}
 		a.mu.Lock()
-		a.failed[origin] = true
+		a.failed[r.origin] = true
 		a.mu.Unlock()
 		return
 	}
@@ -816,11 +860,31 @@ func (a *applier) apply(ctx context.Context, job applyJob) {
 			a.e.metrics.rejected.Add(1)
 		}
 	}
-	a.e.metrics.applied.Add(int64(len(job.entries)))
+	a.e.metrics.applied.Add(int64(r.entries))
 	a.p.mu.Lock()
-	a.p.received += int64(len(job.entries))
+	a.p.received += int64(r.entries)
 	a.p.mu.Unlock()
 	a.appliedAny.Store(true)
+}
+
+// unprepared is a store that prepares nothing ahead (no storage.Preparer):
+// its joined runs go to ApplyRemote as one.
+type unprepared struct{ storage.Store }
+
+type entriesRun []changelog.Entry
+
+func (r entriesRun) Entries() []changelog.Entry { return r }
+
+func (u unprepared) PrepareRemote(entries []changelog.Entry) storage.PreparedRun {
+	return entriesRun(entries)
+}
+
+func (u unprepared) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
+	var entries []changelog.Entry
+	for _, r := range runs {
+		entries = append(entries, r.Entries()...)
+	}
+	return u.ApplyRemote(ctx, entries, cp, earlier...)
 }
 
 func (a *applier) originFailed(origin string) bool {

@@ -103,6 +103,24 @@ type Store interface {
 	Repair(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint) (int, error)
 }
 
+// Preparer is a store that can do, ahead of applying a run of another
+// origin's entries, the work on them that needs no transaction (opening
+// sealed states, decoding and checking them, making their rows' values):
+// a sync engine prepares the next run on its own goroutine while the
+// store's writer applies this one. ApplyPrepared of consecutive runs
+// PrepareRemote prepared is ApplyRemote of their entries joined (earlier
+// are the checkpoints ending the runs before the last, cp the last's).
+type Preparer interface {
+	PrepareRemote(entries []changelog.Entry) PreparedRun
+	ApplyPrepared(ctx context.Context, runs []PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]Refusal, error)
+}
+
+// PreparedRun is a run of entries a Preparer prepared, for that store
+// alone.
+type PreparedRun interface {
+	Entries() []changelog.Entry
+}
+
 // RunSizer is a store that applies other origins' entries best in
 // transactions of a size of its own: a sync engine joins consecutive runs
 // (ApplyRemote) up to ApplyRunSize entries or bytes of entries, instead of

@@ -65,7 +65,8 @@ func TestFailedRunUndoesItsCopies(t *testing.T) {
 			}
 			db.index.on = true
 			for i := range run {
-				if _, _, err := db.applyEntry(tx, &run[i]); err != nil {
+				p := db.prepareEntry(&run[i], db.sealer.Load())
+				if _, _, err := db.applyEntry(tx, &run[i], &p); err != nil {
 					return err
 				}
 				if fail != nil && db.index.flight != nil && db.index.count == 0 && i > 0 {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/resource"
 )
@@ -40,13 +39,8 @@ type indexBatch struct {
 
 // queuedRow is a record row waiting for its insert.
 type queuedRow struct {
-	st                   *kindStmts
-	name, province, text string
-	seq                  uint64
-	data                 []byte
-	cols                 []any
-	elements             map[string][]any
-	m                    proto.Message
+	*recordRow
+	seq uint64
 }
 
 func newIndexBatch() indexBatch {
@@ -64,15 +58,14 @@ func (b *indexBatch) reset() {
 // queueInsert queues the insert of a record's row; it reports false (nothing
 // queued) when the run queued that name already, after flushing, so the
 // caller applies the state over the row now there.
-func (db *DB) queueInsert(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, m proto.Message, data []byte, seq uint64) (bool, error) {
+func (db *DB) queueInsert(tx *sql.Tx, r *recordRow, seq uint64) (bool, error) {
 	b := &db.index
-	if b.queued[name] {
+	if b.queued[r.name] {
 		return false, db.flushIndex(tx)
 	}
-	province, cols, elements, text := rowValues(k, st, name, m)
-	b.inserts[k] = append(b.inserts[k], queuedRow{st: st, name: name, province: province, text: text, seq: seq, data: data, cols: cols, elements: elements, m: m})
+	b.inserts[r.k] = append(b.inserts[r.k], queuedRow{recordRow: r, seq: seq})
 	b.count++
-	b.queued[name] = true
+	b.queued[r.name] = true
 	if b.count >= copyChunk && db.copies(b.count) {
 		return true, db.copyQueue(tx)
 	}
@@ -166,13 +159,13 @@ func (db *DB) inserted(tx *sql.Tx, k *resource.Kind, rows []queuedRow, ids map[s
 	for _, r := range rows {
 		id, ok := ids[r.name]
 		if !ok {
-			if err := db.putStateOver(tx, k, r.st, r.name, r.m, r.data, r.seq); err != nil {
+			if err := db.putStateOver(tx, r.recordRow, r.seq); err != nil {
 				return err
 			}
 			continue
 		}
 		if queue {
-			db.index.add(k, r.st, id, searchWords(r.text), r.elements)
+			db.index.add(k, r.st, id, r.words, r.elements)
 		}
 		db.deltas.add(k, r.province, r.cols, r.elements, 1)
 	}

@@ -653,10 +653,11 @@ func ReadSavedManifest(ctx context.Context, path string) (*federation.Manifest, 
 func (db *DB) UseKeys(ctx context.Context, key ed25519.PrivateKey, sealer *changelog.Sealer) error {
 	pub := key.Public().(ed25519.PublicKey)
 	return db.runInWriter(ctx, func(tx *sql.Tx) error {
-		// Only the writer signs, seals and opens: set here, the keys
-		// change between two transactions.
+		// Only the writer signs and seals: set here, the keys change
+		// between two transactions. Runs prepared with the sealer before
+		// are opened again when applied (ApplyPrepared).
 		if sealer != nil {
-			db.sealer = sealer
+			db.sealer.Store(sealer)
 		}
 		db.key = key
 		db.pub.Store(&pub)

@@ -148,8 +148,10 @@ type DB struct {
 	txConn *sql.Conn
 	key    ed25519.PrivateKey
 	// pub is key's public half, read by audit checks outside the writer.
-	pub    atomic.Pointer[ed25519.PublicKey]
-	sealer *changelog.Sealer
+	pub atomic.Pointer[ed25519.PublicKey]
+	// sealer seals and opens. Only the writer changes it (UseKeys); runs
+	// are prepared with it outside the writer (PrepareRemote).
+	sealer atomic.Pointer[changelog.Sealer]
 	// keyed is set when sealer holds the node's keys (Options.Sealer),
 	// not a stand-in made for a store opened without them.
 	keyed     bool
@@ -373,7 +375,6 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		deltas:        rollupDeltas{},
 		txDeltas:      rollupDeltas{},
 		key:           opts.Key,
-		sealer:        opts.Sealer,
 		keyed:         keyed,
 		directory:     opts.Directory,
 		damage:        map[string][]storage.Damage{},
@@ -387,6 +388,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		reads:         make(chan audit.Record, opts.ReadAuditQueue),
 		readWait:      opts.ReadAuditWait,
 	}
+	db.sealer.Store(opts.Sealer)
 	if opts.PublicKey != nil {
 		db.pub.Store(&opts.PublicKey)
 	}

@@ -458,7 +458,7 @@ func copyRecords(ctx context.Context, c *pgx.Conn, k *resource.Kind, rows []queu
 			data = []byte{}
 		}
 		values[i] = append([]any{id, r.name, r.province, r.seq, data, r.text}, r.cols...)
-		for _, w := range searchWords(r.text) {
+		for _, w := range r.words {
 			words = append(words, []any{id, w})
 		}
 		eachElement(st, r.elements, func(list int64, v any) {

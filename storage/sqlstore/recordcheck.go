@@ -263,7 +263,7 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 				if !db.keyed {
 					continue
 				}
-				o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+				o, err := db.sealer.Load().Open(e.Origin, e.Seq, e.Data)
 				if err != nil {
 					continue
 				}
@@ -306,7 +306,7 @@ func (db *DB) checkRowState(k *resource.Kind, stored *recordState, out *RecordsC
 	case !db.keyed:
 		out.SealedUnchecked++
 	default:
-		o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+		o, err := db.sealer.Load().Open(e.Origin, e.Seq, e.Data)
 		switch {
 		case err != nil:
 			problem(name, "its sealed entry %s/%d does not open: %v", e.Origin, e.Seq, err)

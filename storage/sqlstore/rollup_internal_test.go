@@ -303,7 +303,7 @@ func applyRemote(t *testing.T, db *DB, kind *resource.Kind, gen func(name string
 	laoCai, _ := ecdh.X25519().GenerateKey(crand.Reader)
 	sealer, _ := changelog.NewSealer(originKey)
 	origin, err := Open(ctx, filepath.Join(t.TempDir(), "nghe-an.db"), "nghe-an", Options{Sealer: sealer,
-		Directory: changelog.Keys{"nghe-an": originKey.PublicKey(), db.origin: db.sealer.PublicKey(), "lao-cai": laoCai.PublicKey()}})
+		Directory: changelog.Keys{"nghe-an": originKey.PublicKey(), db.origin: db.sealer.Load().PublicKey(), "lao-cai": laoCai.PublicKey()}})
 	if err != nil {
 		t.Fatal(err)
 	}

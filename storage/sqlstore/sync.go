@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -189,6 +190,53 @@ func lastEntry(tx *sql.Tx, origin string) (uint64, []byte, error) {
 // entries come back this way only into a store opened to restore them
 // (Options.Restore): they continue its log, which its writes then extend.
 func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
+	return db.ApplyPrepared(ctx, []storage.PreparedRun{db.PrepareRemote(entries)}, cp, earlier...)
+}
+
+// preparedRun is a run of entries with each one's preparedEntry, and the
+// sealer that opened them.
+type preparedRun struct {
+	entries  []changelog.Entry
+	prepared []preparedEntry
+	sealer   *changelog.Sealer
+}
+
+func (r *preparedRun) Entries() []changelog.Entry { return r.entries }
+
+// PrepareRemote does, on the caller's goroutine, what applying entries
+// takes before the writer: opening, decoding and checking their states and
+// making their rows' values (storage.Preparer). About a third of what the
+// writer did for each entry of a catch-up.
+func (db *DB) PrepareRemote(entries []changelog.Entry) storage.PreparedRun {
+	r := &preparedRun{entries: entries, prepared: make([]preparedEntry, len(entries)), sealer: db.sealer.Load()}
+	for i := range entries {
+		r.prepared[i] = db.prepareEntry(&entries[i], r.sealer)
+	}
+	return r
+}
+
+// ApplyPrepared is ApplyRemote of the entries of consecutive runs
+// PrepareRemote prepared, joined.
+func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
+	var pr preparedRun
+	for _, r := range runs {
+		p, ok := r.(*preparedRun)
+		if !ok {
+			return nil, fmt.Errorf("a run of %T, not one this store prepared", r)
+		}
+		if len(runs) == 1 {
+			pr = *p
+			break
+		}
+		// New arrays: a caller may hold the rest of the ones a run's
+		// entries are cut from.
+		pr.entries = append(pr.entries, p.entries...)
+		pr.prepared = append(pr.prepared, p.prepared...)
+		if pr.sealer = p.sealer; p.sealer != runs[0].(*preparedRun).sealer {
+			pr.sealer = nil // opened again below
+		}
+	}
+	entries := pr.entries
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -210,7 +258,17 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		// Idempotent on (origin, seq): entries this node already holds (a
 		// concurrent pull from another peer brought them) are skipped, once
 		// the last of them is found to be the very entry stored.
-		run := entries
+		run, prepared := entries, pr.prepared
+		if sealer := db.sealer.Load(); pr.sealer != sealer {
+			// The node's keys changed since (UseKeys): its sealed
+			// entries open with the new ones, as if they came after.
+			prepared = slices.Clone(prepared)
+			for i := range run {
+				if run[i].Sealed {
+					prepared[i] = db.prepareEntry(&run[i], sealer)
+				}
+			}
+		}
 		if skip := int(min(uint64(len(run)), seq-min(seq, run[0].Seq-1))); skip > 0 {
 			last := run[skip-1]
 			var stored []byte
@@ -220,7 +278,7 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 			if !bytes.Equal(stored, last.Hash) {
 				return apperr.Aborted("entry %s/%d differs from the one this node holds", origin, last.Seq)
 			}
-			run = run[skip:]
+			run, prepared = run[skip:], prepared[skip:]
 			if len(run) == 0 {
 				return nil
 			}
@@ -248,7 +306,7 @@ func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp cha
 		db.index.on = true
 		for i := range run {
 			e := &run[i]
-			r, read, err := db.applyEntry(tx, e)
+			r, read, err := db.applyEntry(tx, e, &prepared[i])
 			if err != nil {
 				return err
 			}
@@ -306,45 +364,60 @@ func (db *DB) countOpened(tx *sql.Tx, origin string, n int) error {
 	return err
 }
 
-// applyEntry makes the state an entry of another origin carries this
-// node's copy of the record, where this node may read it. An entry whose
-// state it may not apply (a record of another origin, not a record, or
-// sealed to it but not opening) is recorded as unapplied and returned.
-// opened says a sealed state opened for this node as one of its readers.
-func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refusal, opened bool, err error) {
-	refuse := func(unopened bool, format string, args ...any) (*storage.Refusal, bool, error) {
+// preparedEntry is what applying an entry of another origin takes that
+// needs no transaction (prepareEntry): its state opened when sealed to
+// this node, decoded and checked, and the values of its row.
+type preparedEntry struct {
+	// err fails the whole run.
+	err error
+	// refused: the entry is held but not applied, for reason; unopened,
+	// it was sealed to this node and did not open.
+	refused, unopened bool
+	reason            string
+	// opened: a sealed state opened for this node as one of its readers.
+	opened bool
+	// withdraw is the kind of the record (name) whose copy goes; row is
+	// the state to put. Both are nil for an entry this node relays unread.
+	withdraw *resource.Kind
+	name     string
+	row      *recordRow
+}
+
+// prepareEntry prepares the state an entry of another origin carries to
+// become this node's copy of the record, where this node may read it. An
+// entry whose state it may not apply (a record of another origin, not a
+// record, or sealed to it but not opening) is to be recorded as unapplied.
+// It reads nothing of the store but what never changes after open, so it
+// runs beside the writer (PrepareRemote).
+func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p preparedEntry) {
+	refuse := func(unopened bool, format string, args ...any) preparedEntry {
 		// The reason may quote what the member signed: kept as text that
 		// either database stores, or the refusal would fail the run.
-		reason := strings.ToValidUTF8(strings.ReplaceAll(fmt.Sprintf(format, args...), "\x00", `\x00`), "\uFFFD")
-		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: unopened, Reason: reason}
-		state := "rejected"
-		if unopened {
-			state = "unopened"
-		}
-		_, err := tx.Exec("INSERT INTO unapplied (origin, seq, state, reason) VALUES (?, ?, ?, ?)"+
-			" ON CONFLICT (origin, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason", e.Origin, e.Seq, state, r.Reason)
-		return r, opened, err
+		p.refused, p.unopened = true, unopened
+		p.reason = strings.ToValidUTF8(strings.ReplaceAll(fmt.Sprintf(format, args...), "\x00", `\x00`), "\uFFFD")
+		return p
 	}
 	name, data, withdrawn := e.Name, e.Data, false
 	if e.Sealed {
-		o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+		o, err := sealer.Open(e.Origin, e.Seq, e.Data)
 		switch {
 		case errors.Is(err, changelog.ErrNotAddressed):
-			return nil, false, nil // this node relays it, and cannot read it
+			return p // this node relays it, and cannot read it
 		case errors.Is(err, changelog.ErrMalformed):
 			return refuse(false, "%v", err)
 		case err != nil:
 			return refuse(true, "sealed to this node but does not open: %v", err)
 		}
 		name, data, withdrawn = o.Name, o.Data, o.Withdrawn
-		opened = !withdrawn
+		p.opened = !withdrawn
 	}
 	k, err := resource.CheckOwned(name, e.Origin)
 	if err != nil {
 		return refuse(false, "%v", err)
 	}
 	if withdrawn {
-		return nil, false, db.withdraw(tx, k, name, e.Seq)
+		p.withdraw, p.name = k, name
+		return p
 	}
 	m, err := k.Decode(data)
 	if err != nil {
@@ -362,9 +435,40 @@ func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry) (refusal *storage.Refus
 	if v, to := k.Audience(m); !resource.MayRead(db.origin, e.Origin, v, to) {
 		// Not for this node (a state its origin published unsealed
 		// though it says otherwise): any copy goes.
-		return nil, opened, db.withdraw(tx, k, name, e.Seq)
+		p.withdraw, p.name = k, name
+		return p
 	}
-	return nil, opened, db.putState(tx, k, name, m, recordData(data, e.Sealed), e.Seq)
+	st, err := db.kindStmts(k)
+	if err != nil {
+		p.err = err
+		return p
+	}
+	p.row = newRecordRow(k, st, name, m, recordData(data, e.Sealed))
+	return p
+}
+
+// applyEntry applies entry e as prepareEntry prepared it (p), in the
+// writer's transaction, and returns the refusal it records, if any.
+// opened says a sealed state opened for this node as one of its readers.
+func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry, p *preparedEntry) (refusal *storage.Refusal, opened bool, err error) {
+	switch {
+	case p.err != nil:
+		return nil, false, p.err
+	case p.refused:
+		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: p.unopened, Reason: p.reason}
+		state := "rejected"
+		if p.unopened {
+			state = "unopened"
+		}
+		_, err := tx.Exec("INSERT INTO unapplied (origin, seq, state, reason) VALUES (?, ?, ?, ?)"+
+			" ON CONFLICT (origin, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason", e.Origin, e.Seq, state, r.Reason)
+		return r, p.opened, err
+	case p.withdraw != nil:
+		return nil, p.opened, db.withdraw(tx, p.withdraw, p.name, e.Seq)
+	case p.row != nil:
+		return nil, p.opened, db.putState(tx, p.row, e.Seq)
+	}
+	return nil, false, nil
 }
 
 // maxIndexedText bounds, in bytes, a text the store indexes: a filterable
@@ -447,40 +551,36 @@ func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint
 
 // putState stores a record state of entry seq unless a newer one was
 // applied already (an older entry repaired or rebuilt late).
-func (db *DB) putState(tx *sql.Tx, k *resource.Kind, name string, m proto.Message, data []byte, seq uint64) error {
-	st, err := db.kindStmts(k)
-	if err != nil {
-		return err
-	}
+func (db *DB) putState(tx *sql.Tx, r *recordRow, seq uint64) error {
 	if !db.anyWithdrawn {
 		// Most entries a pull brings make records this node has not seen:
 		// try the insert first, and look for what is there only when the
 		// name is taken. In a run, the inserts wait to go many at a time
 		// (flushInserts), which comes back here for the names taken.
 		if db.index.on {
-			queued, err := db.queueInsert(tx, k, st, name, m, data, seq)
+			queued, err := db.queueInsert(tx, r, seq)
 			if err != nil || queued {
 				return err
 			}
 		}
-		if err := db.putRecord(tx, k, st, name, 0, false, m, data, seq); !errors.Is(err, errRowExists) {
+		if err := db.putRecord(tx, r, 0, false, seq); !errors.Is(err, errRowExists) {
 			return err
 		}
 	}
-	return db.putStateOver(tx, k, st, name, m, data, seq)
+	return db.putStateOver(tx, r, seq)
 }
 
 // putStateOver is putState for a record whose row exists or was withdrawn.
-func (db *DB) putStateOver(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, m proto.Message, data []byte, seq uint64) error {
-	newest, id, exists, withdrawn, err := db.newestApplied(tx, k, name)
+func (db *DB) putStateOver(tx *sql.Tx, r *recordRow, seq uint64) error {
+	newest, id, exists, withdrawn, err := db.newestApplied(tx, r.k, r.name)
 	if err != nil || newest >= seq {
 		return err
 	}
-	if err := db.putRecord(tx, k, st, name, id, exists, m, data, seq); err != nil {
+	if err := db.putRecord(tx, r, id, exists, seq); err != nil {
 		return err
 	}
 	if withdrawn {
-		_, err = tx.Exec("DELETE FROM withdrawn WHERE name = ?", name)
+		_, err = tx.Exec("DELETE FROM withdrawn WHERE name = ?", r.name)
 	}
 	return err
 }
@@ -580,7 +680,8 @@ func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
 		}
 		for i := range entries {
 			e := &entries[i]
-			_, read, err := db.applyEntry(tx, e)
+			p := db.prepareEntry(e, db.sealer.Load())
+			_, read, err := db.applyEntry(tx, e, &p)
 			if err != nil {
 				return err
 			}
@@ -602,7 +703,7 @@ func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
 // recountSealed counts, for one of the node's own sealed entries, the
 // members it is sealed to (as seal does when writing it).
 func (db *DB) recountSealed(tx *sql.Tx, e *changelog.Entry) error {
-	o, err := db.sealer.Open(e.Origin, e.Seq, e.Data)
+	o, err := db.sealer.Load().Open(e.Origin, e.Seq, e.Data)
 	if err != nil || o.Withdrawn {
 		return nil
 	}

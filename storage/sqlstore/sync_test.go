@@ -2,15 +2,20 @@ package sqlstore_test
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
+	"crypto/rand"
 	"path/filepath"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -74,6 +79,65 @@ func TestApplyRemoteIsIdempotent(t *testing.T) {
 	for _, e := range entries {
 		if _, err := follower.Get(ctx, resource.Agreements, e.Name); err != nil {
 			t.Fatalf("%s: %v", e.Name, err)
+		}
+	}
+}
+
+// TestRunPreparedBeforeARotationOpensWithTheNewKeys: a sync engine
+// prepares a run (opening its sealed states) while the writer applies the
+// one before, and the node's keys may change in between (UseKeys, a
+// manifest that rotated its encryption key). A state sealed to the new key
+// that the old keys could not open is opened again when the run is
+// applied, not passed over as addressed to others; one prepared and
+// applied under the same keys is opened once, and held the same.
+func TestRunPreparedBeforeARotationOpensWithTheNewKeys(t *testing.T) {
+	ctx := context.Background()
+	keys, sealers, origin, sign := sealingOrigin(t, "cao-bang", "mofa")
+	oldKey, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldSealer, _ := changelog.NewSealer(oldKey)
+	// The origin seals to the ministry's new key (keys["mofa"], whose
+	// sealer is sealers["mofa"]): it saw the new manifest first.
+	name := "provinces/cao-bang/agreements/national"
+	if _, err := origin.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return &twinningv1.Agreement{Name: name, DisplayName: "National", Kind: twinningv1.Agreement_KIND_MOU, Visibility: typev1.Visibility_VISIBILITY_NATIONAL}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := origin.Changes(ctx, "cao-bang", 0, 10)
+	if err != nil || len(entries) != 1 || !entries[0].Sealed {
+		t.Fatalf("%d entries (%v), want one sealed", len(entries), err)
+	}
+	cp := changelog.SignCheckpoint(sign, "cao-bang", 1, entries[0].Hash)
+
+	for _, rotate := range []bool{false, true} {
+		mofa, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "mofa.db"), "mofa", sqlstore.Options{Sealer: oldSealer, Directory: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mofa.Close()
+		run := mofa.PrepareRemote(entries)
+		_, mofaSign, _ := ed25519.GenerateKey(nil)
+		if rotate {
+			if err := mofa.UseKeys(ctx, mofaSign, sealers["mofa"]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refused, err := mofa.ApplyPrepared(ctx, []storage.PreparedRun{run}, cp)
+		if err != nil || len(refused) > 0 {
+			t.Fatalf("rotated %v: apply: %v %v", rotate, refused, err)
+		}
+		_, err = mofa.Get(ctx, resource.Agreements, name)
+		switch {
+		case rotate && err != nil:
+			t.Errorf("a state sealed to the new key, prepared before the rotation and applied after: %v; want it opened", err)
+		case !rotate && status.Code(err) != codes.NotFound:
+			t.Errorf("a state sealed to a key the node does not hold: %v; want NOT_FOUND (relayed unread)", err)
+		}
+		if got, err := mofa.Changes(ctx, "cao-bang", 0, 10); err != nil || len(got) != 1 {
+			t.Errorf("rotated %v: %d entries held (%v), want the one", rotate, len(got), err)
 		}
 	}
 }

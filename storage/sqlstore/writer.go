@@ -429,7 +429,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 		}
 		entry.Name, entry.Sealed = "", true
 	}
-	if err := db.putRecord(tx, k, st, w.Name, id, current != nil, next, recordData(data, entry.Sealed), stamp.Seq); err != nil {
+	if err := db.putRecord(tx, newRecordRow(k, st, w.Name, next, recordData(data, entry.Sealed)), id, current != nil, stamp.Seq); err != nil {
 		return nil, false, err
 	}
 	entry.Hash = changelog.Sum(&entry)
@@ -463,7 +463,7 @@ func (db *DB) seal(tx *sql.Tx, k *resource.Kind, name string, seq uint64, data [
 	if err != nil {
 		return nil, err
 	}
-	keys := append([]*ecdh.PublicKey{db.sealer.PublicKey()}, others...)
+	keys := append([]*ecdh.PublicKey{db.sealer.Load().PublicKey()}, others...)
 	var exKeys []*ecdh.PublicKey
 	if current != nil {
 		var before []string
@@ -481,7 +481,7 @@ func (db *DB) seal(tx *sql.Tx, k *resource.Kind, name string, seq uint64, data [
 			}
 		}
 	}
-	env, err := db.sealer.Seal(db.origin, seq, name, data, keys, exKeys)
+	env, err := db.sealer.Load().Seal(db.origin, seq, name, data, keys, exKeys)
 	if err != nil {
 		return nil, fmt.Errorf("seal %s: %w", name, err)
 	}
@@ -511,36 +511,36 @@ var errRowExists = errors.New("a row of that name exists")
 // false, else updated at id) and its repeated filter values. data is what
 // the row keeps of the state (recordData): nothing when the change-log
 // entry seq holds the state itself.
-func (db *DB) putRecord(tx *sql.Tx, k *resource.Kind, st *kindStmts, name string, id int64, exists bool, m proto.Message, data []byte, seq uint64) error {
-	province, cols, elements, text := rowValues(k, st, name, m)
+func (db *DB) putRecord(tx *sql.Tx, r *recordRow, id int64, exists bool, seq uint64) error {
+	st := r.st
 	if !exists {
 		var err error
-		if id, err = db.insertRow(tx, st, append([]any{name, province, seq, data, text}, cols...)); err != nil {
-			return fmt.Errorf("insert %s: %w", name, err)
+		if id, err = db.insertRow(tx, st, append([]any{r.name, r.province, seq, r.data, r.text}, r.cols...)); err != nil {
+			return fmt.Errorf("insert %s: %w", r.name, err)
 		}
 		if id == 0 {
 			return errRowExists
 		}
 	} else {
-		if err := db.takeRow(tx, k, st, id, false); err != nil {
-			return fmt.Errorf("update %s: %w", name, err)
+		if err := db.takeRow(tx, r.k, st, id, false); err != nil {
+			return fmt.Errorf("update %s: %w", r.name, err)
 		}
-		if _, err := db.bound(tx, st.update).Exec(append(append([]any{seq, data, text}, cols...), id)...); err != nil {
-			return fmt.Errorf("update %s: %w", name, err)
+		if _, err := db.bound(tx, st.update).Exec(append(append([]any{seq, r.data, r.text}, r.cols...), id)...); err != nil {
+			return fmt.Errorf("update %s: %w", r.name, err)
 		}
 	}
-	if err := db.putWords(tx, st, id, text); err != nil {
+	if err := db.putWords(tx, st, id, r.words); err != nil {
 		return err
 	}
 	for i, f := range st.repeated {
-		for _, v := range elements[f.Path] {
+		for _, v := range r.elements[f.Path] {
 			// OR IGNORE: a repeated field may hold the same element twice.
 			if _, err := db.bound(tx, st.shared.insertValue).Exec(st.lists[i], v, id); err != nil {
-				return fmt.Errorf("index %s of %s: %w", f.Path, name, err)
+				return fmt.Errorf("index %s of %s: %w", f.Path, r.name, err)
 			}
 		}
 	}
-	db.deltas.add(k, province, cols, elements, 1)
+	db.deltas.add(r.k, r.province, r.cols, r.elements, 1)
 	return nil
 }
 
@@ -566,6 +566,30 @@ func (db *DB) insertRow(tx *sql.Tx, st *kindStmts, args []any) (int64, error) {
 		return 0, err
 	}
 	return res.LastInsertId()
+}
+
+// recordRow is a record's next state with what its row and indexes hold
+// of it (rowValues and the search words), all made from the state alone:
+// a run of other origins' entries makes them before the writer takes the
+// run (PrepareRemote), so that the writer only writes them.
+type recordRow struct {
+	k        *resource.Kind
+	st       *kindStmts
+	name     string
+	m        proto.Message
+	data     []byte // what the row keeps of the state (recordData)
+	province string
+	cols     []any
+	elements map[string][]any
+	text     string
+	words    []string
+}
+
+func newRecordRow(k *resource.Kind, st *kindStmts, name string, m proto.Message, data []byte) *recordRow {
+	r := &recordRow{k: k, st: st, name: name, m: m, data: data}
+	r.province, r.cols, r.elements, r.text = rowValues(k, st, name, m)
+	r.words = searchWords(r.text)
+	return r
 }
 
 // rowValues are what a record's row holds besides its name, seq and data:
