@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -190,7 +189,9 @@ func lastEntry(tx *sql.Tx, origin string) (uint64, []byte, error) {
 // entries come back this way only into a store opened to restore them
 // (Options.Restore): they continue its log, which its writes then extend.
 func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
-	return db.ApplyPrepared(ctx, []storage.PreparedRun{db.PrepareRemote(entries)}, cp, earlier...)
+	// Prepared by the writer, after it skipped what it holds.
+	unprepared := &preparedRun{entries: entries, prepared: make([]preparedEntry, len(entries))}
+	return db.ApplyPrepared(ctx, []storage.PreparedRun{unprepared}, cp, earlier...)
 }
 
 // preparedRun is a run of entries with each one's preparedEntry, and the
@@ -206,20 +207,41 @@ func (r *preparedRun) Entries() []changelog.Entry { return r.entries }
 // PrepareRemote does, on the caller's goroutine, what applying entries
 // takes before the writer: opening, decoding and checking their states and
 // making their rows' values (storage.Preparer). About a third of what the
-// writer did for each entry of a catch-up.
+// writer did for each entry of a catch-up. Entries the store holds already
+// (another peer's pull brought them) are left to the writer, which skips
+// them: a run held whole costs a lookup, as it did before.
 func (db *DB) PrepareRemote(entries []changelog.Entry) storage.PreparedRun {
 	r := &preparedRun{entries: entries, prepared: make([]preparedEntry, len(entries)), sealer: db.sealer.Load()}
+	if len(entries) == 0 {
+		return r
+	}
+	held := db.heldThrough(entries[0].Origin)
 	for i := range entries {
-		r.prepared[i] = db.prepareEntry(&entries[i], r.sealer)
+		if entries[i].Seq > held {
+			r.prepared[i] = db.prepareEntry(&entries[i], r.sealer)
+		}
 	}
 	return r
+}
+
+// heldThrough is the last seq of origin's log the store's readers see (0
+// when that cannot be read): a lower bound of what the writer skips.
+func (db *DB) heldThrough(origin string) uint64 {
+	var seq sql.NullInt64
+	if err := db.reader.QueryRow("SELECT max(seq) FROM changes WHERE origin = ?", origin).Scan(&seq); err != nil {
+		return 0
+	}
+	return uint64(max(seq.Int64, 0))
 }
 
 // ApplyPrepared is ApplyRemote of the entries of consecutive runs
 // PrepareRemote prepared, joined.
 func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
-	var pr preparedRun
-	for _, r := range runs {
+	var (
+		pr    preparedRun
+		mixed bool // runs prepared with different sealers
+	)
+	for i, r := range runs {
 		p, ok := r.(*preparedRun)
 		if !ok {
 			return nil, fmt.Errorf("a run of %T, not one this store prepared", r)
@@ -232,9 +254,11 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 		// entries are cut from.
 		pr.entries = append(pr.entries, p.entries...)
 		pr.prepared = append(pr.prepared, p.prepared...)
-		if pr.sealer = p.sealer; p.sealer != runs[0].(*preparedRun).sealer {
-			pr.sealer = nil // opened again below
-		}
+		mixed = mixed || (i > 0 && p.sealer != pr.sealer)
+		pr.sealer = p.sealer
+	}
+	if mixed {
+		pr.sealer = nil // every sealed entry is opened again below
 	}
 	entries := pr.entries
 	if len(entries) == 0 {
@@ -259,16 +283,6 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 		// concurrent pull from another peer brought them) are skipped, once
 		// the last of them is found to be the very entry stored.
 		run, prepared := entries, pr.prepared
-		if sealer := db.sealer.Load(); pr.sealer != sealer {
-			// The node's keys changed since (UseKeys): its sealed
-			// entries open with the new ones, as if they came after.
-			prepared = slices.Clone(prepared)
-			for i := range run {
-				if run[i].Sealed {
-					prepared[i] = db.prepareEntry(&run[i], sealer)
-				}
-			}
-		}
 		if skip := int(min(uint64(len(run)), seq-min(seq, run[0].Seq-1))); skip > 0 {
 			last := run[skip-1]
 			var stored []byte
@@ -285,6 +299,15 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 		}
 		if run[0].Seq != seq+1 || !bytes.Equal(run[0].PrevHash, hash) {
 			return apperr.Aborted("entries of %s start at %d but this node holds up to %d (or another chain)", origin, run[0].Seq, seq)
+		}
+		// What was not prepared is prepared now; and if the node's keys
+		// changed since (UseKeys), its sealed entries open with the new
+		// ones, as if they came after.
+		sealer := db.sealer.Load()
+		for i := range run {
+			if p := &prepared[i]; !p.done || (run[i].Sealed && pr.sealer != sealer) {
+				*p = db.prepareEntry(&run[i], sealer)
+			}
 		}
 		var (
 			maxHLC int64
@@ -368,6 +391,8 @@ func (db *DB) countOpened(tx *sql.Tx, origin string, n int) error {
 // needs no transaction (prepareEntry): its state opened when sealed to
 // this node, decoded and checked, and the values of its row.
 type preparedEntry struct {
+	// done: prepared (a zero preparedEntry is not).
+	done bool
 	// err fails the whole run.
 	err error
 	// refused: the entry is held but not applied, for reason; unopened,
@@ -390,6 +415,7 @@ type preparedEntry struct {
 // It reads nothing of the store but what never changes after open, so it
 // runs beside the writer (PrepareRemote).
 func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p preparedEntry) {
+	defer func() { p.done = true }()
 	refuse := func(unopened bool, format string, args ...any) preparedEntry {
 		// The reason may quote what the member signed: kept as text that
 		// either database stores, or the refusal would fail the run.
