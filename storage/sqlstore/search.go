@@ -80,8 +80,9 @@ func searchWords(text string) []string {
 	return out
 }
 
-// putWords and takeWords index and unindex the words of row id's search
-// text; only the writer calls them, inside its transaction. The words go
+// putWords indexes a row's words (a recordRow's, made with its search
+// text) and takeWords unindexes those of the search text it had; only the
+// writer calls them, inside its transaction. The words go
 // as one JSON array to one statement: a statement per word made a write
 // of 64 concurrent writers cost about a fifth more.
 func (db *DB) putWords(tx *sql.Tx, st *kindStmts, id int64, words []string) error {
