@@ -28,7 +28,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -840,8 +839,8 @@ func (a *applier) run(ctx context.Context) {
 
 // apply applies a joined run unless its origin failed in this pull.
 func (a *applier) apply(ctx context.Context, r *joinedRun) {
-	if a.originFailed(r.origin) || slices.Contains(r.runs, nil) {
-		return // the origin failed before the run was prepared
+	if a.originFailed(r.origin) {
+		return // unprepared too if it failed before (failures stay)
 	}
 	refusals, err := a.store.ApplyPrepared(ctx, r.runs, r.cp, r.earlier...)
 	if err != nil {

@@ -24,11 +24,7 @@ import (
 func nationalLog(t *testing.T, n int, mofaKey *ecdh.PublicKey) ([]changelog.Entry, ed25519.PrivateKey) {
 	t.Helper()
 	ctx := context.Background()
-	own, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, _ := changelog.NewSealer(own)
+	own, sealer := newSealer(t)
 	_, sign, _ := ed25519.GenerateKey(nil)
 	origin, err := Open(ctx, filepath.Join(t.TempDir(), "cao-bang.db"), "cao-bang", Options{Key: sign, Sealer: sealer,
 		Directory: changelog.Keys{"cao-bang": own.PublicKey(), "mofa": mofaKey}})
@@ -51,6 +47,32 @@ func nationalLog(t *testing.T, n int, mofaKey *ecdh.PublicKey) ([]changelog.Entr
 	return entries, sign
 }
 
+// ministry opens the ministry's store with sealer, closed when the test
+// ends.
+func ministry(t *testing.T, sealer *changelog.Sealer) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "mofa.db"), "mofa", Options{Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// newSealer makes an encryption key and the sealer holding it.
+func newSealer(t *testing.T) (*ecdh.PrivateKey, *changelog.Sealer) {
+	t.Helper()
+	key, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := changelog.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, sealer
+}
+
 // TestRunsPreparedUnderDifferentKeysOpenWithTheCurrent: runs joined into
 // one transaction were prepared under the keys the node had then, which
 // changed twice and came back (A, B, A). Every sealed state opens with the
@@ -58,16 +80,10 @@ func nationalLog(t *testing.T, n int, mofaKey *ecdh.PublicKey) ([]changelog.Entr
 // of the joined entries would.
 func TestRunsPreparedUnderDifferentKeysOpenWithTheCurrent(t *testing.T) {
 	ctx := context.Background()
-	keyA, _ := ecdh.X25519().GenerateKey(rand.Reader)
-	keyB, _ := ecdh.X25519().GenerateKey(rand.Reader)
-	sealerA, _ := changelog.NewSealer(keyA)
-	sealerB, _ := changelog.NewSealer(keyB)
+	keyA, sealerA := newSealer(t)
+	_, sealerB := newSealer(t)
 	entries, sign := nationalLog(t, 3, keyA.PublicKey())
-	mofa, err := Open(ctx, filepath.Join(t.TempDir(), "mofa.db"), "mofa", Options{Sealer: sealerA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mofa.Close()
+	mofa := ministry(t, sealerA)
 	_, mofaSign, _ := ed25519.GenerateKey(nil)
 	var runs []storage.PreparedRun
 	for i, sealer := range []*changelog.Sealer{sealerA, sealerB, sealerA} {
@@ -96,14 +112,9 @@ func TestRunsPreparedUnderDifferentKeysOpenWithTheCurrent(t *testing.T) {
 // writer, which skips it; the entries it does not hold are.
 func TestHeldEntriesAreNotPrepared(t *testing.T) {
 	ctx := context.Background()
-	key, _ := ecdh.X25519().GenerateKey(rand.Reader)
-	sealer, _ := changelog.NewSealer(key)
+	key, sealer := newSealer(t)
 	entries, sign := nationalLog(t, 4, key.PublicKey())
-	mofa, err := Open(ctx, filepath.Join(t.TempDir(), "mofa.db"), "mofa", Options{Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mofa.Close()
+	mofa := ministry(t, sealer)
 	if _, err := mofa.ApplyRemote(ctx, entries[:2], changelog.SignCheckpoint(sign, "cao-bang", 2, entries[1].Hash)); err != nil {
 		t.Fatal(err)
 	}

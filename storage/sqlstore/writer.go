@@ -508,9 +508,9 @@ func (db *DB) countSealedFor(tx *sql.Tx, readers []string) ([]*ecdh.PublicKey, e
 var errRowExists = errors.New("a row of that name exists")
 
 // putRecord stores a record's new state: its row (inserted when exists is
-// false, else updated at id) and its repeated filter values. data is what
-// the row keeps of the state (recordData): nothing when the change-log
-// entry seq holds the state itself.
+// false, else updated at id), its words and its repeated filter values.
+// r.data is what the row keeps of the state (recordData): nothing when the
+// change-log entry seq holds the state itself.
 func (db *DB) putRecord(tx *sql.Tx, r *recordRow, id int64, exists bool, seq uint64) error {
 	st := r.st
 	if !exists {
@@ -576,7 +576,6 @@ type recordRow struct {
 	k        *resource.Kind
 	st       *kindStmts
 	name     string
-	m        proto.Message
 	data     []byte // what the row keeps of the state (recordData)
 	province string
 	cols     []any
@@ -586,7 +585,7 @@ type recordRow struct {
 }
 
 func newRecordRow(k *resource.Kind, st *kindStmts, name string, m proto.Message, data []byte) *recordRow {
-	r := &recordRow{k: k, st: st, name: name, m: m, data: data}
+	r := &recordRow{k: k, st: st, name: name, data: data}
 	r.province, r.cols, r.elements, r.text = rowValues(k, st, name, m)
 	r.words = searchWords(r.text)
 	return r
