@@ -86,7 +86,7 @@ func TestFormerProvince(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Schema 16: before 0017 and the migrations after it.
-	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + "DELETE FROM reindex; PRAGMA user_version = 16"); err != nil {
+	if _, err := raw.Exec(sqlstore.UndoMigration20() + sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + "DELETE FROM reindex; PRAGMA user_version = 16"); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()

@@ -63,7 +63,7 @@ func TestOldBilateralGateLevelsReadAsMain(t *testing.T) {
 	if err := raw.QueryRow("SELECT count(*) FROM border_gates WHERE level = 3").Scan(&threes); err != nil || threes != 2 {
 		t.Fatalf("before: %d rows at level 3, %v", threes, err)
 	}
-	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + "PRAGMA user_version = 12"); err != nil {
+	if _, err := raw.Exec(sqlstore.UndoMigration20() + sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + "PRAGMA user_version = 12"); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()

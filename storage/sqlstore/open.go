@@ -140,7 +140,10 @@ type DB struct {
 	rollupUpserts map[*rollup]*sql.Stmt
 	// index holds the words and elements of the records a run of applied
 	// entries inserted, until the run flushes them (indexbatch.go).
-	index    indexBatch
+	index indexBatch
+	// pended: the kinds whose rows a write of the open transaction left
+	// words pending for (pendWords). Writer goroutine only.
+	pended   map[*resource.Kind]bool
 	deltas   rollupDeltas
 	txDeltas rollupDeltas // of the record writes of the open transaction
 	// txConn is the connection of the writer's open transaction, for
@@ -372,6 +375,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		boundStmts:    map[*sql.Stmt]*sql.Stmt{},
 		rollupUpserts: map[*rollup]*sql.Stmt{},
 		index:         newIndexBatch(),
+		pended:        map[*resource.Kind]bool{},
 		deltas:        rollupDeltas{},
 		txDeltas:      rollupDeltas{},
 		key:           opts.Key,
@@ -705,6 +709,10 @@ func (db *DB) Close() error {
 	close(db.stop)
 	db.closeMu.Unlock()
 	<-db.stopped
+	// A store closed cleanly holds no pending words (search.go).
+	if err := db.mergeAllPendingWords(); err != nil {
+		db.log.Warn("index the pending words on close", "err", err)
+	}
 	rerr := db.reader.Close()
 	// A clean checkpoint folds the WAL back into the main file.
 	if db.dialect.postgres {

@@ -90,13 +90,9 @@ func TestProjectOrganizationsAcrossMigration19(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var version int
-	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
-		t.Fatal(err)
-	}
-	// 0019 is the last migration: one version back is just before it.
-	if _, err := raw.Exec(sqlstore.UndoMigration19()+"DELETE FROM record_elements WHERE list = ?; DELETE FROM reindex; "+
-		fmt.Sprintf("PRAGMA user_version = %d", version-1), filter.ListID("projects", "organizations")); err != nil {
+	// Back to just before 0019.
+	if _, err := raw.Exec(sqlstore.UndoMigration20()+sqlstore.UndoMigration19()+"DELETE FROM record_elements WHERE list = ?; DELETE FROM reindex; "+
+		"PRAGMA user_version = 18", filter.ListID("projects", "organizations")); err != nil {
 		t.Fatal(err)
 	}
 	var left int

@@ -78,7 +78,7 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 	for i, f := range st.columns {
 		cols[i] = "t." + f.Column
 	}
-	query := "SELECT t.id, t.province, " + strings.Join(cols, ", ") + ", t.search_text, " +
+	query := "SELECT t.id, EXISTS (SELECT 1 FROM " + t + "_words_pending p WHERE p.record = t.id), t.province, " + strings.Join(cols, ", ") + ", t.search_text, " +
 		"t.name, t.data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash " +
 		"FROM " + t + " t LEFT JOIN changes c ON c.origin = t.province AND c.seq = t.seq WHERE t.id > ? ORDER BY t.id LIMIT " + fmt.Sprint(recordCheckPage)
 	countWords, err := tx.PrepareContext(ctx, "SELECT count(*) FROM "+t+"_words WHERE record = ?1 AND word IN (SELECT value FROM "+db.dialect.jsonStrings("?2")+")")
@@ -92,9 +92,10 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 	}
 	defer elementsOf.Close()
 	type row struct {
-		id     int64
-		got    []any // province, columns, search_text
-		stored recordState
+		id      int64
+		pending bool  // its words wait for the index (search.go)
+		got     []any // province, columns, search_text
+		stored  recordState
 	}
 	var words, elements int64
 	for after := int64(0); ; {
@@ -107,7 +108,7 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 		}
 		for rows.Next() {
 			r := row{got: make([]any, len(st.columns)+2)}
-			dest := []any{&r.id}
+			dest := []any{&r.id, &r.pending}
 			for i := range r.got {
 				dest = append(dest, &r.got[i])
 			}
@@ -165,7 +166,7 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 				}
 				elements += int64(len(held))
 			}
-			if w := searchWords(text); len(w) > 0 {
+			if w := searchWords(text); len(w) > 0 && !r.pending {
 				list, err := json.Marshal(w)
 				if err != nil {
 					return err
@@ -182,9 +183,10 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 		}
 	}
 	// Words and elements of no row, or more than a row's own, are found by
-	// their counts: each row's were checked above.
+	// their counts: each row's were checked above. The words of a pending
+	// row are checked once merged (they may be in part indexed already).
 	var held int64
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+t+"_words").Scan(&held); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+t+"_words WHERE record NOT IN (SELECT record FROM "+t+"_words_pending)").Scan(&held); err != nil {
 		return err
 	}
 	if held != words {

@@ -41,7 +41,7 @@ func TestRequestIDsFromBeforeFingerprints(t *testing.T) {
 	}
 	// Undo migrations 12 (search), 10 (record_elements), 7 (fingerprints) and 8 (read
 	// audit) to stand at 6 (9 changes data only).
-	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + `ALTER TABLE request_ids DROP COLUMN fingerprint;
+	if _, err := raw.Exec(sqlstore.UndoMigration20() + sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + `ALTER TABLE request_ids DROP COLUMN fingerprint;
 		ALTER TABLE audit DROP COLUMN read; ALTER TABLE audit DROP COLUMN names; DROP TABLE audit_names;
 		PRAGMA user_version = 6`); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -24,7 +26,8 @@ import (
 // The LIKE alone would read every row. {table}_words holds each distinct
 // word of each row, keyed (word, record), so the rows holding one word, or
 // a word starting with the last one, come from an index range; a search
-// reads those of its rarest word and checks them with the LIKE. When every
+// reads those of its rarest word, and the rows whose words are pending
+// (below), and checks them with the LIKE. When every
 // word is held by searchDense rows or more, it reads the table in order
 // instead: so many rows holding each word make matches likely dense enough
 // to fill a page soon, while sorting that many rows' ids would cost more.
@@ -87,6 +90,121 @@ func searchWords(text string) []string {
 // of 64 concurrent writers cost about a fifth more.
 func (db *DB) putWords(tx *sql.Tx, st *kindStmts, id int64, words []string) error {
 	return db.execWords(tx, st.insertWords, id, words)
+}
+
+// Words pending (migration 20). A record written on this node, one at a
+// time, does not put its words in {table}_words but its row's id in
+// {table}_words_pending (pendWords): each distinct word of a new row lands
+// on a leaf page of its own in an index keyed (word, record), and those
+// pages were a quarter of what a single write's commit wrote. The writer
+// moves the pending rows' words into {table}_words, sorted, once
+// pendingWordsMerge rows of a kind wait (mergeDueWords, at the end of a
+// group commit): a few hundred rows' words share their pages. A search
+// reads the pending rows beside the rows its word finds, and keeps those
+// its LIKE matches (searchWhere). A pull's runs index their words at once,
+// many rows a statement (indexBatch), and do not pend.
+//
+// Until it is merged, a pending row's words may be partly in the words
+// table (a restore wrote its row from a run, or a migration reindexed it):
+// the merge adds what is missing, and CheckRecords checks the words of
+// the rows not pending.
+
+// pendingWordsMerge is how many rows of a kind wait before their words are
+// merged: a search reads up to that many (and a group commit's) more rows,
+// about a millisecond at most.
+var pendingWordsMerge = 256
+
+// pendWords marks row id of kind k as holding words not yet indexed.
+func (db *DB) pendWords(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, words []string) error {
+	if len(words) == 0 {
+		return nil
+	}
+	if _, err := db.bound(tx, st.pendWords).Exec(id); err != nil {
+		return fmt.Errorf("words of row %d: %w", id, err)
+	}
+	db.pended[k] = true
+	return nil
+}
+
+// mergeDueWords merges the pending words of each kind written in the
+// transaction that has pendingWordsMerge rows or more waiting.
+func (db *DB) mergeDueWords(tx *sql.Tx) error {
+	defer clear(db.pended)
+	for k := range db.pended {
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM " + k.Table() + "_words_pending").Scan(&n); err != nil {
+			return fmt.Errorf("count the pending words of %s: %w", k.Collection, err)
+		}
+		if n >= pendingWordsMerge {
+			if err := mergePendingWords(tx, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mergeAllPendingWords merges every kind's pending words in a transaction
+// of its own, once the writer goroutine has stopped (Close).
+func (db *DB) mergeAllPendingWords() error {
+	tx, err := db.writer.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, k := range resource.Kinds() {
+		if err := mergePendingWords(tx, k); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// mergePendingWords indexes the words of kind k's pending rows, in word
+// order so that each page of the index is written once, and empties the
+// pending table. A pending id whose row is gone is dropped.
+func mergePendingWords(tx *sql.Tx, k *resource.Kind) error {
+	t := k.Table()
+	rows, err := tx.Query("SELECT r.id, r.search_text FROM " + t + "_words_pending p JOIN " + t + " r ON r.id = p.record")
+	if err != nil {
+		return fmt.Errorf("read the pending words of %s: %w", k.Collection, err)
+	}
+	type posting struct {
+		word   string
+		record int64
+	}
+	var postings []posting
+	for rows.Next() {
+		var (
+			id   int64
+			text string
+		)
+		if err := rows.Scan(&id, &text); err != nil {
+			rows.Close()
+			return err
+		}
+		for _, w := range searchWords(text) {
+			postings = append(postings, posting{w, id})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(postings, func(a, b posting) int {
+		return cmp.Or(strings.Compare(a.word, b.word), cmp.Compare(a.record, b.record))
+	})
+	args := make([]any, 0, 2*len(postings))
+	for _, p := range postings {
+		args = append(args, p.record, p.word)
+	}
+	if err := insertRows(tx, t+"_words (record, word)", 2, args, " ON CONFLICT DO NOTHING", nil); err != nil {
+		return fmt.Errorf("index the pending words of %s: %w", k.Collection, err)
+	}
+	if _, err := tx.Exec("DELETE FROM " + t + "_words_pending"); err != nil {
+		return fmt.Errorf("empty the pending words of %s: %w", k.Collection, err)
+	}
+	return nil
 }
 
 func (db *DB) takeWords(tx *sql.Tx, st *kindStmts, id int64, text string) error {
@@ -194,5 +312,5 @@ func (db *DB) searchWhere(ctx context.Context, k *resource.Kind, text string) (s
 	if bestCond == "" {
 		return like, args, nil
 	}
-	return "id IN (SELECT record FROM " + table + " WHERE " + bestCond + ") AND " + like, append(bestArgs, args...), nil
+	return "id IN (SELECT record FROM " + table + " WHERE " + bestCond + " UNION ALL SELECT record FROM " + table + "_pending) AND " + like, append(bestArgs, args...), nil
 }

@@ -105,7 +105,7 @@ func TestOldRowsDropTheirCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As schema 8 wrote it: the public row keeps the state its entry holds.
-	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + `UPDATE agreements SET data = (SELECT c.data FROM changes c WHERE c.origin = agreements.province AND c.seq = agreements.seq)
+	if _, err := raw.Exec(sqlstore.UndoMigration20() + sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + `UPDATE agreements SET data = (SELECT c.data FROM changes c WHERE c.origin = agreements.province AND c.seq = agreements.seq)
 		WHERE length(data) = 0; PRAGMA user_version = 8`); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +272,7 @@ func TestListIDsOfMigration10(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + "PRAGMA user_version = 9"); err != nil {
+	if _, err := raw.Exec(sqlstore.UndoMigration20() + sqlstore.UndoMigration19() + sqlstore.UndoMigration18() + sqlstore.UndoMigration17() + sqlstore.UndoMigration15() + sqlstore.UndoMigration12() + undoMigration10 + "PRAGMA user_version = 9"); err != nil {
 		t.Fatal(err)
 	}
 	var old int

@@ -268,9 +268,13 @@ func (db *DB) commit(batch []*pendingWrite) {
 	if applied == 0 {
 		tx.Rollback()
 		db.damageTx = nil
+		clear(db.pended)
 		return
 	}
-	err = db.flushRollups(tx, db.txDeltas)
+	err = db.mergeDueWords(tx)
+	if err == nil {
+		err = db.flushRollups(tx, db.txDeltas)
+	}
 	auditSig := db.startAuditSignature(headBefore, auditBefore)
 	if err == nil {
 		err = db.signHead(tx, headBefore)
@@ -529,7 +533,13 @@ func (db *DB) putRecord(tx *sql.Tx, r *recordRow, id int64, exists bool, seq uin
 			return fmt.Errorf("update %s: %w", r.name, err)
 		}
 	}
-	if err := db.putWords(tx, st, id, r.words); err != nil {
+	// A pull's run indexes its words now (a run's rows share their
+	// pages); a write of this node leaves them pending (search.go).
+	if db.index.on {
+		if err := db.putWords(tx, st, id, r.words); err != nil {
+			return err
+		}
+	} else if err := db.pendWords(tx, r.k, st, id, r.words); err != nil {
 		return err
 	}
 	for i, f := range st.repeated {
@@ -829,9 +839,9 @@ type kindStmts struct {
 	copyColumns    []string  // id and insert's columns, for COPY (copyRecords)
 	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
 	deleteRow      *sql.Stmt
-	// The kind's words table (search.go).
-	insertWords, deleteWords *sql.Stmt
-	get                      *sql.Stmt // on the reader pool
+	// The kind's words table and its pending rows (search.go).
+	insertWords, deleteWords, pendWords *sql.Stmt
+	get                                 *sql.Stmt // on the reader pool
 }
 
 // prepareAll prepares every statement the store runs repeatedly, at open:
@@ -925,6 +935,7 @@ func (db *DB) prepareAll() error {
 		st.deleteRow = prepare(db.writer, "DELETE FROM "+t+" WHERE id = ?")
 		st.insertWords = prepare(db.writer, insertWordsSQL(db.dialect, t))
 		st.deleteWords = prepare(db.writer, deleteWordsSQL(db.dialect, t))
+		st.pendWords = prepare(db.writer, "INSERT INTO "+t+"_words_pending (record) VALUES (?) ON CONFLICT DO NOTHING")
 		st.get = prepare(db.reader, "SELECT "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		db.stmts[k] = st
 	}
