@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/text/unicode/norm"
@@ -504,4 +505,56 @@ func TestPendingWordsAreFoundAndMerged(t *testing.T) {
 	if got := searchNames(t, db, resource.BorderGates, "po peo"); !slices.Equal(got, []string{"chi-ma"}) {
 		t.Errorf("after reopening, %q", got)
 	}
+}
+
+// BenchmarkSearchWithPendingRows: what the rows whose words are pending add
+// to a search: 20,000 border gates, their words merged, a search for a
+// word 1 in 400 of them holds (a page of 50), with no row pending and
+// then with pendingWordsMerge-1 written after them (as many as can wait).
+func BenchmarkSearchWithPendingRows(b *testing.B) {
+	db, err := Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	write := func(from, to int) {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range 64 {
+			wg.Go(func() {
+				for i := range next {
+					m := &borderv1.BorderGate{Name: fmt.Sprintf("provinces/cao-bang/border-gates/g%d", i), DisplayName: fmt.Sprintf("Cửa khẩu Tà Lùng %d gate%d", i, i%400)}
+					if _, err := db.Write(context.Background(), storage.Write{Kind: resource.BorderGates, Name: m.Name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+						return m, nil
+					}}); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		for i := from; i < to; i++ {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	write(0, 20000)
+	if err := db.runInWriter(context.Background(), func(tx *sql.Tx) error { return mergePendingWords(tx, resource.BorderGates) }); err != nil {
+		b.Fatal(err)
+	}
+	search := func(b *testing.B) {
+		for b.Loop() {
+			page, err := db.List(context.Background(), storage.Query{Kind: resource.BorderGates, Province: resource.AllProvinces, Text: "gate7", Limit: 50})
+			if err != nil || len(page.Records) != 50 {
+				b.Fatalf("%d records, %v", len(page.Records), err)
+			}
+		}
+	}
+	b.Run("pending=0", search)
+	write(20000, 20000+pendingWordsMerge-1)
+	var n int
+	if err := db.reader.QueryRow("SELECT count(*) FROM border_gates_words_pending").Scan(&n); err != nil || n != pendingWordsMerge-1 {
+		b.Fatalf("%d rows pending, %v", n, err)
+	}
+	b.Run(fmt.Sprintf("pending=%d", n), search)
 }
