@@ -106,3 +106,55 @@ func TestChecksBesideAWritingNode(t *testing.T) {
 		})
 	}
 }
+
+// TestToolBesideLeavesPendingWords: a node's clean close indexes the words
+// its writes left pending (search.go), but a tool opened beside the node
+// (provex verify, tokens) writes nothing of the node's when it closes.
+func TestToolBesideLeavesPendingWords(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			path := newLocation(t, store)
+			node, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer node.Close()
+			for i := range 3 {
+				p := &investmentv1.Project{Name: fmt.Sprintf("provinces/cao-bang/projects/p%d", i), DisplayName: "Dự án Tà Lùng"}
+				if _, err := node.Write(ctx, storage.Write{Kind: resource.Projects, Name: p.Name,
+					Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return p, nil }}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			raw := openRaw(t, path)
+			pending := func() int {
+				t.Helper()
+				var n int
+				if err := raw.QueryRow("SELECT count(*) FROM projects_words_pending").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := pending(); n != 3 {
+				t.Fatalf("%d rows pending after 3 writes, want 3", n)
+			}
+			tool, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Beside: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tool.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := pending(); n != 3 {
+				t.Errorf("%d rows pending after a tool beside the node closed, want 3", n)
+			}
+			if err := node.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := pending(); n != 0 {
+				t.Errorf("%d rows pending after the node closed, want 0", n)
+			}
+		})
+	}
+}

@@ -709,9 +709,12 @@ func (db *DB) Close() error {
 	close(db.stop)
 	db.closeMu.Unlock()
 	<-db.stopped
-	// A store closed cleanly holds no pending words (search.go).
-	if err := db.mergeAllPendingWords(); err != nil {
-		db.log.Warn("index the pending words on close", "err", err)
+	// A store closed cleanly holds no pending words (search.go); a tool
+	// beside the serving node leaves them to it.
+	if !db.beside {
+		if err := db.mergeAllPendingWords(); err != nil {
+			db.log.Warn("index the pending words on close", "err", err)
+		}
 	}
 	rerr := db.reader.Close()
 	// A clean checkpoint folds the WAL back into the main file.
