@@ -111,7 +111,7 @@ func (db *DB) putWords(tx *sql.Tx, st *kindStmts, id int64, words []string) erro
 
 // pendingWordsMerge is how many rows of a kind wait before their words are
 // merged: a search reads up to that many (and a group commit's) more rows,
-// about a millisecond at most.
+// 0.1 ms more in BenchmarkSearchWithPendingRows.
 var pendingWordsMerge = 256
 
 // pendWords marks row id of kind k as holding words not yet indexed.
