@@ -127,12 +127,17 @@ func (db *DB) pendWords(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, w
 }
 
 // mergeDueWords merges the pending words of each kind written in the
-// transaction that has pendingWordsMerge rows or more waiting.
+// transaction that has pendingWordsMerge rows or more waiting. It runs in
+// every commit that pended words: its count is prepared once.
 func (db *DB) mergeDueWords(tx *sql.Tx) error {
 	defer clear(db.pended)
 	for k := range db.pended {
+		st, err := db.kindStmts(k)
+		if err != nil {
+			return err
+		}
 		var n int
-		if err := tx.QueryRow("SELECT count(*) FROM " + k.Table() + "_words_pending").Scan(&n); err != nil {
+		if err := db.bound(tx, st.countPending).QueryRow().Scan(&n); err != nil {
 			return fmt.Errorf("count the pending words of %s: %w", k.Collection, err)
 		}
 		if n >= pendingWordsMerge {

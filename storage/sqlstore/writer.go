@@ -840,8 +840,8 @@ type kindStmts struct {
 	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
 	deleteRow      *sql.Stmt
 	// The kind's words table and its pending rows (search.go).
-	insertWords, deleteWords, pendWords *sql.Stmt
-	get                                 *sql.Stmt // on the reader pool
+	insertWords, deleteWords, pendWords, countPending *sql.Stmt
+	get                                               *sql.Stmt // on the reader pool
 }
 
 // prepareAll prepares every statement the store runs repeatedly, at open:
@@ -936,6 +936,7 @@ func (db *DB) prepareAll() error {
 		st.insertWords = prepare(db.writer, insertWordsSQL(db.dialect, t))
 		st.deleteWords = prepare(db.writer, deleteWordsSQL(db.dialect, t))
 		st.pendWords = prepare(db.writer, "INSERT INTO "+t+"_words_pending (record) VALUES (?) ON CONFLICT DO NOTHING")
+		st.countPending = prepare(db.writer, "SELECT count(*) FROM "+t+"_words_pending")
 		st.get = prepare(db.reader, "SELECT "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		db.stmts[k] = st
 	}
