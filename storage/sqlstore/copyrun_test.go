@@ -159,7 +159,8 @@ func TestLongRunsHoldWhatShortOnesDo(t *testing.T) {
 			}
 		})
 	}
-	if fmt.Sprint(answers["sqlite"]) != fmt.Sprint(answers["postgres"]) {
+	// Without a PostgreSQL server its half was skipped: nothing to compare.
+	if pg, ran := answers["postgres"]; ran && fmt.Sprint(answers["sqlite"]) != fmt.Sprint(pg) {
 		t.Errorf("the stores answer differently:\nSQLite     %v\nPostgreSQL %v", answers["sqlite"], answers["postgres"])
 	}
 }
