@@ -275,12 +275,11 @@ func (db *DB) commit(batch []*pendingWrite) {
 	if err == nil {
 		err = db.flushRollups(tx, db.txDeltas)
 	}
-	auditSig := db.startAuditSignature(headBefore, auditBefore)
 	if err == nil {
 		err = db.signHead(tx, headBefore)
 	}
 	if err == nil {
-		err = db.signAuditHead(tx, auditBefore, auditSig)
+		err = db.signAuditHead(tx, auditBefore)
 	}
 	if err != nil {
 		tx.Rollback()
