@@ -587,6 +587,12 @@ func dsn(path string, readOnly bool) string {
 		// record taken away from this node (a later state was sealed to
 		// others) leaves no old copy in the file's free space.
 		q.Set("_secure_delete", "FAST")
+		// The writer's multi-row inserts (a pull's rows, words and
+		// elements; a merge of pending words) have a few texts each
+		// (insertRows: 1, 4, 16 ... rows), sent again and again: the
+		// driver keeps the last 64 compiled instead of SQLite parsing a
+		// statement of up to 30,000 parameters every time.
+		q.Set("_stmt_cache_size", "64")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
