@@ -437,7 +437,7 @@ func (db *DB) flushRollups(tx *sql.Tx, d rollupDeltas) error {
 	// statement each was a round trip each. The few groups a local write
 	// changes (one per partner country, say) take the prepared statement
 	// each: insertRows would send fewer than 4 rows one statement each
-	// too, building its text every time (and on PostgreSQL parsing it).
+	// too, building its text and looking it up every time.
 	byRollup := map[*rollup][]any{}
 	groups := map[*rollup]int{}
 	for _, g := range d {
