@@ -90,13 +90,20 @@ func testCatchUpThroughRelay(t *testing.T, count int, offline bool) {
 	}
 }
 
+// TestOfflineNodeCatchesUpOverSeveralRuns: the offline path of the test
+// below at a size the race step runs too, more entries than one applied
+// run takes (4,000).
+func TestOfflineNodeCatchesUpOverSeveralRuns(t *testing.T) {
+	testCatchUpThroughRelay(t, 9000, true)
+}
+
 // TestOfflineNodeCatchesUp100k is the size: 100,000 changes while
 // C is down, caught up through the relay.
 func TestOfflineNodeCatchesUp100k(t *testing.T) {
 	if testing.Short() {
 		// CI's race step runs -short: under the race detector this size
-		// took close to 3 minutes, and TestOfflineNodeCatchesUpFromAnyPeer
-		// runs the same catch-up through the relay at 3,000 changes.
+		// took close to 3 minutes; TestOfflineNodeCatchesUpOverSeveralRuns
+		// takes the same path at 9,000 changes.
 		t.Skip("100,000 changes: a test of size, not of concurrency")
 	}
 	testCatchUpThroughRelay(t, 100_000, true)
