@@ -591,7 +591,10 @@ func dsn(path string, readOnly bool) string {
 		// elements; a merge of pending words) have a few texts each
 		// (insertRows: 1, 4, 16 ... rows), sent again and again: the
 		// driver keeps the last 64 compiled instead of SQLite parsing a
-		// statement of up to 30,000 parameters every time.
+		// statement of up to 30,000 parameters every time. Each kept
+		// statement holds the bytes of its largest call's arguments (the
+		// driver's buffer): a few MiB per kind a pull brings
+		// (BENCHMARKS.md, "The writer keeps its compiled statements").
 		q.Set("_stmt_cache_size", "64")
 	}
 	return "file:" + path + "?" + q.Encode()
