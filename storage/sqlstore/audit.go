@@ -191,7 +191,7 @@ fill:
 // The writer signs it itself, after the log's checkpoint: handed to
 // another goroutine to sign beside that one, a signature of about 35 µs
 // took 120–135 µs to come back on a 2-core virtual machine (the goroutine
-// waits for a thread to wake), and a write at a time took about 40 µs
+// waits for a thread to wake), and a write at a time took about 35 µs
 // longer than signing both in turn (BENCHMARKS.md, "Create and Get").
 func (db *DB) signAuditHead(tx *sql.Tx, before audit.Record) error {
 	if db.key == nil || db.auditHead.Seq == before.Seq {
