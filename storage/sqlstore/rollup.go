@@ -434,10 +434,8 @@ func (db *DB) flushRollups(tx *sql.Tx, d rollupDeltas) error {
 	defer clear(d)
 	// A rollup's groups go in one statement (insertRows): a pull changes
 	// thousands of groups (one a signing date, say), and on PostgreSQL a
-	// statement each was a round trip each. The few groups a local write
-	// changes (one per partner country, say) take the prepared statement
-	// each: insertRows would send fewer than 4 rows one statement each
-	// too, building its text and looking it up every time.
+	// statement each was a round trip each. One group, as a local write
+	// changes, takes the prepared statement.
 	byRollup := map[*rollup][]any{}
 	groups := map[*rollup]int{}
 	for _, g := range d {
@@ -449,13 +447,8 @@ func (db *DB) flushRollups(tx *sql.Tx, d rollupDeltas) error {
 	}
 	for r, args := range byRollup {
 		var err error
-		if groups[r] < 4 {
-			upsert, width := db.bound(tx, db.rollupUpserts[r]), len(args)/groups[r]
-			for row := range slices.Chunk(args, width) {
-				if _, err = upsert.Exec(row...); err != nil {
-					break
-				}
-			}
+		if groups[r] == 1 {
+			_, err = db.bound(tx, db.rollupUpserts[r]).Exec(args...)
 		} else {
 			into, tail := r.upsertParts()
 			err = insertRows(tx, into, len(args)/groups[r], args, tail, nil)
