@@ -24,7 +24,7 @@ import (
 // The writer goroutine keeps the head of the trail in db.auditHead (and
 // restores it when a write rolls back to its savepoint), so a write costs one
 // insert; only this node's writer appends to its trail.
-func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, resource, origin string, first, last uint64, hash []byte) error {
+func (db *DB) appendAudit(ctx context.Context, tx *writeTx, resource, origin string, first, last uint64, hash []byte) error {
 	if db.noAudit {
 		return nil
 	}
@@ -68,8 +68,8 @@ func newAuditRecord(ctx context.Context, resource, origin string, first, last ui
 const insertAuditSQL = "INSERT INTO audit (" + auditColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // insertAudit stores r with the writer's prepared statement.
-func (db *DB) insertAudit(tx *sql.Tx, r *audit.Record) error {
-	if _, err := db.bound(tx, db.shared.insertAudit).Exec(r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq,
+func (db *DB) insertAudit(tx *writeTx, r *audit.Record) error {
+	if _, err := tx.Exec(db.shared.insertAudit, r.Seq, r.Time, r.Actor, r.RequestID, r.Action, r.Resource, r.Origin, r.FirstSeq, r.LastSeq,
 		r.ChangeHash, r.PrevHash, r.Hash, r.Read, strings.Join(r.Names, "\n")); err != nil {
 		return fmt.Errorf("append audit record: %w", err)
 	}
@@ -146,12 +146,11 @@ fill:
 	}
 	before := db.auditHead
 	err := func() error {
-		tx, err := db.writer.Begin()
+		tx, err := db.beginWrite()
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback()
-		insertName := db.bound(tx, db.shared.insertAuditName)
+		defer db.endWrite()
 		for i := range batch {
 			r := &batch[i]
 			if db.auditHead.Seq == 0 {
@@ -163,7 +162,7 @@ fill:
 				return err
 			}
 			for _, name := range r.Names {
-				if _, err := insertName.Exec(name, r.Seq); err != nil {
+				if _, err := tx.Exec(db.shared.insertAuditName, name, r.Seq); err != nil {
 					return fmt.Errorf("index audit record: %w", err)
 				}
 			}
@@ -193,12 +192,12 @@ fill:
 // took 120–135 µs to come back on a 2-core virtual machine (the goroutine
 // waits for a thread to wake), and a write at a time took about 35 µs
 // longer than signing both in turn (BENCHMARKS.md, "Create and Get").
-func (db *DB) signAuditHead(tx *sql.Tx, before audit.Record) error {
+func (db *DB) signAuditHead(tx *writeTx, before audit.Record) error {
 	if db.key == nil || db.auditHead.Seq == before.Seq {
 		return nil
 	}
 	signature := audit.SignHead(db.key, db.origin, db.auditHead.Seq, db.auditHead.Hash)
-	if _, err := db.bound(tx, db.shared.upsertAuditHead).Exec(db.auditHead.Seq, db.auditHead.Hash, signature); err != nil {
+	if _, err := tx.Exec(db.shared.upsertAuditHead, db.auditHead.Seq, db.auditHead.Hash, signature); err != nil {
 		return fmt.Errorf("sign audit head: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
@@ -111,4 +112,38 @@ func BenchmarkGetAudited(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkWriteMixedKinds writes records of every kind in turn, 64
+// writers at a time: each kind has statements of its own, and the writer's
+// connection keeps only its last 64 compiled (_stmt_cache_size), so this is
+// where statements parsed again would show.
+func BenchmarkWriteMixedKinds(b *testing.B) {
+	db, err := sqlstore.Open(context.Background(), filepath.Join(b.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	kinds := resource.Kinds()
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			k := kinds[int(i)%len(kinds)]
+			name := fmt.Sprintf("provinces/cao-bang/%s/m%d", k.Collection, i)
+			_, err := db.Write(context.Background(), storage.Write{Kind: k, Name: name,
+				Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
+					m := k.New()
+					r := m.ProtoReflect()
+					r.Set(r.Descriptor().Fields().ByNumber(1), protoreflect.ValueOfString(name))
+					return m, nil
+				}})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

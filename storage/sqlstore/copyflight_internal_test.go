@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -58,8 +57,8 @@ func TestFailedRunUndoesItsCopies(t *testing.T) {
 	defer db.Close()
 	// What ApplyRemote does with a run, failing (when fail is set) as soon
 	// as a chunk of its records is under way.
-	apply := func(run []changelog.Entry, fail error) func(tx *sql.Tx) error {
-		return func(tx *sql.Tx) error {
+	apply := func(run []changelog.Entry, fail error) func(tx *writeTx) error {
+		return func(tx *writeTx) error {
 			if err := db.appendEntries(tx, run); err != nil {
 				return err
 			}
@@ -87,12 +86,12 @@ func TestFailedRunUndoesItsCopies(t *testing.T) {
 	release, holding := make(chan struct{}), make(chan struct{})
 	held := make(chan error, 1)
 	go func() {
-		held <- db.runInWriter(ctx, func(*sql.Tx) error { close(holding); <-release; return nil })
+		held <- db.runInWriter(ctx, func(*writeTx) error { close(holding); <-release; return nil })
 	}()
 	<-holding
 	boom := errors.New("the run fails after its flights left")
 	results := make([]chan error, 2)
-	for i, run := range []func(*sql.Tx) error{apply(first, nil), apply(second, boom)} {
+	for i, run := range []func(*writeTx) error{apply(first, nil), apply(second, boom)} {
 		results[i] = make(chan error, 1)
 		go func() { results[i] <- db.runInWriter(ctx, run) }()
 		for len(db.queue) < i+1 {

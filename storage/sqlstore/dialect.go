@@ -143,3 +143,14 @@ func rebind(query string) string {
 
 // Dialect names the database the store runs on: "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.String() }
+
+// beginWrite starts a write transaction. SQLite's takes the write lock at
+// once (IMMEDIATE), as the writer's DSN asks of database/sql's (_txlock):
+// a transaction that read first and wrote later could find the lock taken
+// by another process and fail where waiting would have done.
+func (d dialect) beginWrite() string {
+	if d.postgres {
+		return "BEGIN"
+	}
+	return "BEGIN IMMEDIATE"
+}

@@ -58,7 +58,7 @@ func (b *indexBatch) reset() {
 // queueInsert queues the insert of a record's row; it reports false (nothing
 // queued) when the run queued that name already, after flushing, so the
 // caller applies the state over the row now there.
-func (db *DB) queueInsert(tx *sql.Tx, r *recordRow, seq uint64) (bool, error) {
+func (db *DB) queueInsert(tx *writeTx, r *recordRow, seq uint64) (bool, error) {
 	b := &db.index
 	if b.queued[r.name] {
 		return false, db.flushIndex(tx)
@@ -113,7 +113,7 @@ const maxParameters = 30000
 // flushIndex inserts the queued rows, then the words and elements of the
 // run's new rows. A queued row whose name turns out taken (a record this
 // node held before the run) gets its state the way a single write would.
-func (db *DB) flushIndex(tx *sql.Tx) error {
+func (db *DB) flushIndex(tx *writeTx) error {
 	if err := db.land(tx); err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (db *DB) flushIndex(tx *sql.Tx) error {
 // rollup groups, and their words and elements when queue is set (else
 // they went with the rows). A row whose name was taken gets its state the
 // way a single write would.
-func (db *DB) inserted(tx *sql.Tx, k *resource.Kind, rows []queuedRow, ids map[string]int64, queue bool) error {
+func (db *DB) inserted(tx *writeTx, k *resource.Kind, rows []queuedRow, ids map[string]int64, queue bool) error {
 	for _, r := range rows {
 		id, ok := ids[r.name]
 		if !ok {
@@ -174,7 +174,7 @@ func (db *DB) inserted(tx *sql.Tx, k *resource.Kind, rows []queuedRow, ids map[s
 
 // copyQueue sends the queued rows, with their words and elements, by COPY
 // in a flight (PostgreSQL): the run goes on while the server loads them.
-func (db *DB) copyQueue(tx *sql.Tx) error {
+func (db *DB) copyQueue(tx *writeTx) error {
 	b := &db.index
 	inserts := b.inserts
 	b.inserts, b.count = map[*resource.Kind][]queuedRow{}, 0
@@ -187,7 +187,7 @@ func (db *DB) copyQueue(tx *sql.Tx) error {
 			}
 		}
 		return nil
-	}, func(tx *sql.Tx) error {
+	}, func(tx *writeTx) error {
 		for _, rows := range inserts {
 			for _, r := range rows {
 				delete(b.queued, r.name)
@@ -204,7 +204,7 @@ func (db *DB) copyQueue(tx *sql.Tx) error {
 
 // insertQueued inserts rows (of one kind) but those whose name is taken,
 // and returns the ids of those it inserted, by name.
-func insertQueued(tx *sql.Tx, rows []queuedRow) (map[string]int64, error) {
+func insertQueued(tx *writeTx, rows []queuedRow) (map[string]int64, error) {
 	width := 5 + len(rows[0].cols)
 	args := make([]any, 0, width*len(rows))
 	for _, r := range rows {
@@ -229,7 +229,7 @@ func insertQueued(tx *sql.Tx, rows []queuedRow) (map[string]int64, error) {
 // (powers of 4, up to what maxParameters allows), so their text repeats
 // and PostgreSQL's driver prepares each once (pgx caches statements by
 // text): a statement of any number of rows was planned anew every time.
-func insertRows(tx *sql.Tx, into string, width int, args []any, tail string, scan func(*sql.Rows) error) error {
+func insertRows(tx *writeTx, into string, width int, args []any, tail string, scan func(*sql.Rows) error) error {
 	row := "(" + placeholders(width) + ")"
 	for len(args) > 0 {
 		n := 1

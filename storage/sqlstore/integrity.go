@@ -112,14 +112,14 @@ func (db *DB) ReportDamage(ctx context.Context, d storage.Damage) error {
 		d.Found = time.Now()
 	}
 	db.needFullCheck(d.Origin)
-	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+	return db.runInWriter(ctx, func(tx *writeTx) error {
 		return db.storeDamage(tx, d.Origin, mergeDamage(append(db.damagedNow(d.Origin), d)))
 	})
 }
 
 // storeDamage replaces origin's damage rows inside a write transaction;
 // readers see them once it commits (publishDamage).
-func (db *DB) storeDamage(tx *sql.Tx, origin string, ranges []storage.Damage) error {
+func (db *DB) storeDamage(tx *writeTx, origin string, ranges []storage.Damage) error {
 	if _, err := tx.Exec("DELETE FROM log_damage WHERE origin = ?", origin); err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 		// the node's own checks record damage and act on it.
 		return res, nil
 	}
-	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+	err := db.runInWriter(ctx, func(tx *writeTx) error {
 		if db.damageGeneration(origin) != gen {
 			// A repair ran, or damage was found elsewhere, while this check
 			// read: what it read may be stale, and the next check reads it all.
@@ -399,7 +399,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		return 0, apperr.Invalid("checkpoint", "the checkpoint does not name the last entry of the repair")
 	}
 	written := 0
-	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+	err := db.runInWriter(ctx, func(tx *writeTx) error {
 		written = 0
 		prev := changelog.ZeroHash
 		if first > 1 {
@@ -468,7 +468,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		}
 		covered := min(cp.Seq, limit)
 		if cp.Seq <= limit {
-			if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+			if _, err := tx.Exec(db.shared.insertCheckpoint, cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 				return err
 			}
 		}
@@ -520,7 +520,7 @@ func (db *DB) restoredThrough(origin string, seq uint64) uint64 {
 // auditAppended audits a run of another origin's entries first..last
 // appended by a pull. Entries that restore a damaged (missing) range were
 // applied before and audited then: they are audited as a repair.
-func (db *DB) auditAppended(ctx context.Context, tx *sql.Tx, origin string, first uint64, last changelog.Entry) error {
+func (db *DB) auditAppended(ctx context.Context, tx *writeTx, origin string, first uint64, last changelog.Entry) error {
 	restored := min(db.restoredThrough(origin, first), last.Seq)
 	if restored == 0 {
 		return db.appendAudit(ctx, tx, origin, origin, first, last.Seq, last.Hash)
@@ -570,11 +570,11 @@ func (db *DB) checkOwnHead(ctx context.Context) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	tx, err := db.writer.BeginTx(ctx, nil)
+	tx, err := db.beginWrite()
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer db.endWrite()
 	if err := db.storeDamage(tx, db.origin, mergeDamage(append(db.damage[db.origin], problems...))); err != nil {
 		return err
 	}
@@ -596,7 +596,7 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 	if err != nil {
 		return err
 	}
-	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+	return db.runInWriter(ctx, func(tx *writeTx) error {
 		_, err := tx.Exec("INSERT INTO manifest (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", data)
 		return err
 	})
@@ -652,7 +652,7 @@ func ReadSavedManifest(ctx context.Context, path string) (*federation.Manifest, 
 // what it writes next.
 func (db *DB) UseKeys(ctx context.Context, key ed25519.PrivateKey, sealer *changelog.Sealer) error {
 	pub := key.Public().(ed25519.PublicKey)
-	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+	return db.runInWriter(ctx, func(tx *writeTx) error {
 		// Only the writer signs and seals: set here, the keys change
 		// between two transactions. Runs prepared with the sealer before
 		// are opened again when applied (ApplyPrepared).
@@ -668,7 +668,7 @@ func (db *DB) UseKeys(ctx context.Context, key ed25519.PrivateKey, sealer *chang
 		}
 		if db.auditHead.Seq > 0 {
 			signature := audit.SignHead(key, db.origin, db.auditHead.Seq, db.auditHead.Hash)
-			if _, err := db.bound(tx, db.shared.upsertAuditHead).Exec(db.auditHead.Seq, db.auditHead.Hash, signature); err != nil {
+			if _, err := tx.Exec(db.shared.upsertAuditHead, db.auditHead.Seq, db.auditHead.Hash, signature); err != nil {
 				return fmt.Errorf("sign audit head: %w", err)
 			}
 		}
@@ -722,7 +722,7 @@ func (db *DB) OwnLogHold() (storage.Damage, bool) {
 // ReleaseOwnLog lifts the hold on the node's own log; damage known
 // elsewhere stays.
 func (db *DB) ReleaseOwnLog(ctx context.Context) error {
-	return db.runInWriter(ctx, func(tx *sql.Tx) error {
+	return db.runInWriter(ctx, func(tx *writeTx) error {
 		var kept []storage.Damage
 		for _, d := range db.damagedNow(db.origin) {
 			if d.Last != OpenEnded {

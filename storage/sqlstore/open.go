@@ -133,11 +133,8 @@ type DB struct {
 	// stmts and shared are filled once by prepareAll and only read afterwards.
 	stmts  map[*resource.Kind]*kindStmts
 	shared *sharedStmts
-	// The writer's statements bound to its open transaction (bound).
-	boundTx    *sql.Tx
-	boundStmts map[*sql.Stmt]*sql.Stmt
 	// The rollups' upserts, and the groups the write being applied changed.
-	rollupUpserts map[*rollup]*sql.Stmt
+	rollupUpserts map[*rollup]string
 	// index holds the words and elements of the records a run of applied
 	// entries inserted, until the run flushes them (indexbatch.go).
 	index indexBatch
@@ -146,9 +143,9 @@ type DB struct {
 	pended   map[*resource.Kind]bool
 	deltas   rollupDeltas
 	txDeltas rollupDeltas // of the record writes of the open transaction
-	// txConn is the connection of the writer's open transaction, for
-	// what runs below database/sql on it (COPY, in copyInto).
-	txConn *sql.Conn
+	// openTx is the writer's open transaction, whose connection is also
+	// for what runs below database/sql on it (COPY, in copyInto).
+	openTx *writeTx
 	key    ed25519.PrivateKey
 	// pub is key's public half, read by audit checks outside the writer.
 	pub atomic.Pointer[ed25519.PublicKey]
@@ -372,8 +369,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		stop:          make(chan struct{}),
 		stopped:       make(chan struct{}),
 		stmts:         map[*resource.Kind]*kindStmts{},
-		boundStmts:    map[*sql.Stmt]*sql.Stmt{},
-		rollupUpserts: map[*rollup]*sql.Stmt{},
+		rollupUpserts: map[*rollup]string{},
 		index:         newIndexBatch(),
 		pended:        map[*resource.Kind]bool{},
 		deltas:        rollupDeltas{},

@@ -316,12 +316,12 @@ func (db *DB) ApplyRunSize() (entries, bytes int) {
 }
 
 // copies reports whether n rows go in by COPY: on PostgreSQL, inside the
-// writer's transaction (txConn), when there are enough of them. PostgreSQL
+// writer's transaction (openTx), when there are enough of them. PostgreSQL
 // loads COPY's rows a page at a time; an INSERT goes through its executor
 // a row at a time, and with ON CONFLICT inserts each row speculatively: a
 // catch-up made of INSERTs ran at 0.28x COPY of the same rows.
 func (db *DB) copies(n int) bool {
-	return db.dialect.postgres && db.txConn != nil && n >= copyAtLeast
+	return db.dialect.postgres && db.openTx != nil && n >= copyAtLeast
 }
 
 // A flight is work on the writer's connection under way in a goroutine
@@ -338,16 +338,16 @@ func (db *DB) copies(n int) bool {
 type flight struct {
 	done chan error
 	// landed runs in the writer once the work succeeded.
-	landed func(tx *sql.Tx) error
+	landed func(tx *writeTx) error
 }
 
 // launch lands the flight under way, then starts work as the next.
-func (db *DB) launch(tx *sql.Tx, work func(ctx context.Context, c *pgx.Conn) error, landed func(tx *sql.Tx) error) error {
+func (db *DB) launch(tx *writeTx, work func(ctx context.Context, c *pgx.Conn) error, landed func(tx *writeTx) error) error {
 	if err := db.land(tx); err != nil {
 		return err
 	}
 	f := &flight{done: make(chan error, 1), landed: landed}
-	conn := db.txConn
+	conn := db.openTx.conn
 	go func() {
 		f.done <- conn.Raw(func(dc any) (err error) {
 			// A panic here would leave the writer waiting for done, and
@@ -366,7 +366,7 @@ func (db *DB) launch(tx *sql.Tx, work func(ctx context.Context, c *pgx.Conn) err
 }
 
 // land waits for the flight under way, if any, and finishes it.
-func (db *DB) land(tx *sql.Tx) error {
+func (db *DB) land(tx *writeTx) error {
 	f := db.index.flight
 	if f == nil {
 		return nil

@@ -39,7 +39,7 @@ func scope(province string, k *resource.Kind) string {
 }
 
 // getTx reads one record inside the write transaction.
-func (db *DB) getTx(tx *sql.Tx, k *resource.Kind, name string) (proto.Message, error) {
+func (db *DB) getTx(tx *writeTx, k *resource.Kind, name string) (proto.Message, error) {
 	st, err := db.kindStmts(k)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func (db *DB) getTx(tx *sql.Tx, k *resource.Kind, name string) (proto.Message, e
 		id     int64
 		stored recordState
 	)
-	err = db.bound(tx, st.selectForWrite).QueryRow(name).Scan(append([]any{&id}, stored.dest()...)...)
+	err = tx.QueryRow(st.selectForWrite, name).Scan(append([]any{&id}, stored.dest()...)...)
 	return decodeScanned(k, name, err, &stored)
 }
 

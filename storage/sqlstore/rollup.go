@@ -430,7 +430,7 @@ func (t rollupDeltas) merge(d rollupDeltas) {
 
 // flushRollups adds the write's net change of each group to its rollup
 // row, and empties d.
-func (db *DB) flushRollups(tx *sql.Tx, d rollupDeltas) error {
+func (db *DB) flushRollups(tx *writeTx, d rollupDeltas) error {
 	defer clear(d)
 	// A rollup's groups go in one statement (insertRows): a pull changes
 	// thousands of groups (one a signing date, say), and on PostgreSQL a
@@ -448,7 +448,7 @@ func (db *DB) flushRollups(tx *sql.Tx, d rollupDeltas) error {
 	for r, args := range byRollup {
 		var err error
 		if groups[r] == 1 {
-			_, err = db.bound(tx, db.rollupUpserts[r]).Exec(args...)
+			_, err = tx.Exec(db.rollupUpserts[r], args...)
 		} else {
 			into, tail := r.upsertParts()
 			err = insertRows(tx, into, len(args)/groups[r], args, tail, nil)
@@ -662,7 +662,7 @@ func (db *DB) CheckRollups(ctx context.Context, repair bool) (RollupCheck, error
 	if err != nil || !repair || len(bad) == 0 {
 		return found, err
 	}
-	err = db.runInWriter(ctx, func(tx *sql.Tx) error {
+	err = db.runInWriter(ctx, func(tx *writeTx) error {
 		for _, r := range bad {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+r.table); err != nil {
 				return err

@@ -180,7 +180,7 @@ func TestRepeatedRollupsMatchScans(t *testing.T) {
 // and come back entry by entry.
 func rebuildOrigin(t *testing.T, db *DB, origin string) {
 	t.Helper()
-	if err := db.runInWriter(context.Background(), func(tx *sql.Tx) error { return db.rebuildOrigin(tx, origin) }); err != nil {
+	if err := db.runInWriter(context.Background(), func(tx *writeTx) error { return db.rebuildOrigin(tx, origin) }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -88,7 +87,7 @@ func searchWords(text string) []string {
 // writer calls them, inside its transaction. The words go
 // as one JSON array to one statement: a statement per word made a write
 // of 64 concurrent writers cost about a fifth more.
-func (db *DB) putWords(tx *sql.Tx, st *kindStmts, id int64, words []string) error {
+func (db *DB) putWords(tx *writeTx, st *kindStmts, id int64, words []string) error {
 	return db.execWords(tx, st.insertWords, id, words)
 }
 
@@ -115,11 +114,11 @@ func (db *DB) putWords(tx *sql.Tx, st *kindStmts, id int64, words []string) erro
 var pendingWordsMerge = 256
 
 // pendWords marks row id of kind k as holding words not yet indexed.
-func (db *DB) pendWords(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, words []string) error {
+func (db *DB) pendWords(tx *writeTx, k *resource.Kind, st *kindStmts, id int64, words []string) error {
 	if len(words) == 0 {
 		return nil
 	}
-	if _, err := db.bound(tx, st.pendWords).Exec(id); err != nil {
+	if _, err := tx.Exec(st.pendWords, id); err != nil {
 		return fmt.Errorf("words of row %d: %w", id, err)
 	}
 	db.pended[k] = true
@@ -128,8 +127,8 @@ func (db *DB) pendWords(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, w
 
 // mergeDueWords merges the pending words of each kind written in the
 // transaction that has pendingWordsMerge rows or more waiting. It runs in
-// every commit that pended words: its count is prepared once.
-func (db *DB) mergeDueWords(tx *sql.Tx) error {
+// every commit that pended words.
+func (db *DB) mergeDueWords(tx *writeTx) error {
 	defer clear(db.pended)
 	for k := range db.pended {
 		st, err := db.kindStmts(k)
@@ -137,7 +136,7 @@ func (db *DB) mergeDueWords(tx *sql.Tx) error {
 			return err
 		}
 		var n int
-		if err := db.bound(tx, st.countPending).QueryRow().Scan(&n); err != nil {
+		if err := tx.QueryRow(st.countPending).Scan(&n); err != nil {
 			return fmt.Errorf("count the pending words of %s: %w", k.Collection, err)
 		}
 		if n >= pendingWordsMerge {
@@ -152,11 +151,11 @@ func (db *DB) mergeDueWords(tx *sql.Tx) error {
 // mergeAllPendingWords merges every kind's pending words in a transaction
 // of its own, once the writer goroutine has stopped (Close).
 func (db *DB) mergeAllPendingWords() error {
-	tx, err := db.writer.Begin()
+	tx, err := db.beginWrite()
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer db.endWrite()
 	for _, k := range resource.Kinds() {
 		if err := mergePendingWords(tx, k); err != nil {
 			return err
@@ -168,7 +167,7 @@ func (db *DB) mergeAllPendingWords() error {
 // mergePendingWords indexes the words of kind k's pending rows, in word
 // order so that each page of the index is written once, and empties the
 // pending table. A pending id whose row is gone is dropped.
-func mergePendingWords(tx *sql.Tx, k *resource.Kind) error {
+func mergePendingWords(tx *writeTx, k *resource.Kind) error {
 	t := k.Table()
 	rows, err := tx.Query("SELECT r.id, r.search_text FROM " + t + "_words_pending p JOIN " + t + " r ON r.id = p.record")
 	if err != nil {
@@ -212,11 +211,11 @@ func mergePendingWords(tx *sql.Tx, k *resource.Kind) error {
 	return nil
 }
 
-func (db *DB) takeWords(tx *sql.Tx, st *kindStmts, id int64, text string) error {
+func (db *DB) takeWords(tx *writeTx, st *kindStmts, id int64, text string) error {
 	return db.execWords(tx, st.deleteWords, id, searchWords(text))
 }
 
-func (db *DB) execWords(tx *sql.Tx, stmt *sql.Stmt, id int64, words []string) error {
+func (db *DB) execWords(tx *writeTx, stmt string, id int64, words []string) error {
 	if len(words) == 0 {
 		return nil
 	}
@@ -224,7 +223,7 @@ func (db *DB) execWords(tx *sql.Tx, stmt *sql.Stmt, id int64, words []string) er
 	if err != nil {
 		return err
 	}
-	if _, err := db.bound(tx, stmt).Exec(id, string(list)); err != nil {
+	if _, err := tx.Exec(stmt, id, string(list)); err != nil {
 		return fmt.Errorf("words of row %d: %w", id, err)
 	}
 	return nil
@@ -243,7 +242,7 @@ func deleteWordsSQL(d dialect, t string) string {
 // takeAllWords unindexes the words of every row of kind k of province: by
 // their keys, read from the rows, since the words table has no index by
 // record.
-func (db *DB) takeAllWords(tx *sql.Tx, k *resource.Kind, province string) error {
+func (db *DB) takeAllWords(tx *writeTx, k *resource.Kind, province string) error {
 	st, err := db.kindStmts(k)
 	if err != nil {
 		return err

@@ -177,7 +177,7 @@ func TestSearchWordsFollowRecords(t *testing.T) {
 func checkWords(t *testing.T, db *DB, stage string) {
 	t.Helper()
 	compareWords(t, db, stage, true)
-	if err := db.runInWriter(context.Background(), func(tx *sql.Tx) error {
+	if err := db.runInWriter(context.Background(), func(tx *writeTx) error {
 		for _, k := range resource.Kinds() {
 			if err := mergePendingWords(tx, k); err != nil {
 				return err
@@ -539,7 +539,7 @@ func BenchmarkSearchWithPendingRows(b *testing.B) {
 		wg.Wait()
 	}
 	write(0, 20000)
-	if err := db.runInWriter(context.Background(), func(tx *sql.Tx) error { return mergePendingWords(tx, resource.BorderGates) }); err != nil {
+	if err := db.runInWriter(context.Background(), func(tx *writeTx) error { return mergePendingWords(tx, resource.BorderGates) }); err != nil {
 		b.Fatal(err)
 	}
 	search := func(b *testing.B) {

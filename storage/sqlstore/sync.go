@@ -140,7 +140,7 @@ func (db *DB) NextCheckpoint(ctx context.Context, origin string, from uint64) (c
 // storage.Store).
 func (db *DB) KeepCheckpoint(ctx context.Context, cp changelog.Checkpoint) (bool, error) {
 	kept := false
-	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+	err := db.runInWriter(ctx, func(tx *writeTx) error {
 		var hash []byte
 		err := tx.QueryRowContext(ctx, "SELECT hash FROM changes WHERE origin = ? AND seq = ?", cp.Origin, cp.Seq).Scan(&hash)
 		if errors.Is(err, sql.ErrNoRows) || err == nil && !bytes.Equal(hash, cp.Hash) {
@@ -149,7 +149,7 @@ func (db *DB) KeepCheckpoint(ctx context.Context, cp changelog.Checkpoint) (bool
 		if err != nil {
 			return err
 		}
-		if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+		if _, err := tx.Exec(db.shared.insertCheckpoint, cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 			return fmt.Errorf("store checkpoint of %s: %w", cp.Origin, err)
 		}
 		kept = true
@@ -172,7 +172,7 @@ func (db *DB) checkpointWhere(ctx context.Context, origin, where string, seq uin
 }
 
 // lastEntry reads the last entry of origin inside tx (seq 0 if none).
-func lastEntry(tx *sql.Tx, origin string) (uint64, []byte, error) {
+func lastEntry(tx *writeTx, origin string) (uint64, []byte, error) {
 	var (
 		seq  uint64
 		hash []byte
@@ -273,7 +273,7 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 		return nil, apperr.PermissionDenied("entries of %s come only from this node itself", origin)
 	}
 	var refusals []storage.Refusal
-	err := db.runInWriter(ctx, func(tx *sql.Tx) error {
+	err := db.runInWriter(ctx, func(tx *writeTx) error {
 		refusals = refusals[:0]
 		seq, hash, err := lastEntry(tx, origin)
 		if err != nil {
@@ -354,7 +354,7 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 			if c.Origin != origin || c.Seq < run[0].Seq || c.Seq > cp.Seq {
 				continue // not of these entries (the caller verified the rest)
 			}
-			if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(c.Origin, c.Seq, c.Hash, c.Signature); err != nil {
+			if _, err := tx.Exec(db.shared.insertCheckpoint, c.Origin, c.Seq, c.Hash, c.Signature); err != nil {
 				return fmt.Errorf("store checkpoint of %s: %w", origin, err)
 			}
 		}
@@ -379,11 +379,11 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 }
 
 // countOpened adds n to the entries of origin this node opened.
-func (db *DB) countOpened(tx *sql.Tx, origin string, n int) error {
+func (db *DB) countOpened(tx *writeTx, origin string, n int) error {
 	if n == 0 {
 		return nil
 	}
-	_, err := db.bound(tx, db.shared.countOpened).Exec(origin, n)
+	_, err := tx.Exec(db.shared.countOpened, origin, n)
 	return err
 }
 
@@ -476,7 +476,7 @@ func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p prep
 // applyEntry applies entry e as prepareEntry prepared it (p), in the
 // writer's transaction, and returns the refusal it records, if any.
 // opened says a sealed state opened for this node as one of its readers.
-func (db *DB) applyEntry(tx *sql.Tx, e *changelog.Entry, p *preparedEntry) (refusal *storage.Refusal, opened bool, err error) {
+func (db *DB) applyEntry(tx *writeTx, e *changelog.Entry, p *preparedEntry) (refusal *storage.Refusal, opened bool, err error) {
 	switch {
 	case p.err != nil:
 		return nil, false, p.err
@@ -547,7 +547,7 @@ func overlongIndexed(k *resource.Kind, m proto.Message) string {
 // (its row, or the entry that took it away, then withdrawn is set), the
 // row's id, and whether the row exists. Entries of a record all come from
 // its owner, so seqs compare.
-func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint64, id int64, exists, withdrawn bool, err error) {
+func (db *DB) newestApplied(tx *writeTx, k *resource.Kind, name string) (seq uint64, id int64, exists, withdrawn bool, err error) {
 	// The row may be one of the run's queued inserts.
 	if err := db.flushIndex(tx); err != nil {
 		return 0, 0, false, false, err
@@ -556,7 +556,7 @@ func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint
 	if err != nil {
 		return 0, 0, false, false, err
 	}
-	switch err := db.bound(tx, st.selectState).QueryRow(name).Scan(&id, &seq); {
+	switch err := tx.QueryRow(st.selectState, name).Scan(&id, &seq); {
 	case err == nil:
 		exists = true
 	case !errors.Is(err, sql.ErrNoRows):
@@ -566,7 +566,7 @@ func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint
 		return seq, id, exists, false, nil
 	}
 	var gone uint64
-	switch err := db.bound(tx, db.shared.selectWithdrawn).QueryRow(name).Scan(&gone); {
+	switch err := tx.QueryRow(db.shared.selectWithdrawn, name).Scan(&gone); {
 	case err == nil:
 		seq, withdrawn = max(seq, gone), true
 	case !errors.Is(err, sql.ErrNoRows):
@@ -577,7 +577,7 @@ func (db *DB) newestApplied(tx *sql.Tx, k *resource.Kind, name string) (seq uint
 
 // putState stores a record state of entry seq unless a newer one was
 // applied already (an older entry repaired or rebuilt late).
-func (db *DB) putState(tx *sql.Tx, r *recordRow, seq uint64) error {
+func (db *DB) putState(tx *writeTx, r *recordRow, seq uint64) error {
 	if !db.anyWithdrawn {
 		// Most entries a pull brings make records this node has not seen:
 		// try the insert first, and look for what is there only when the
@@ -597,7 +597,7 @@ func (db *DB) putState(tx *sql.Tx, r *recordRow, seq uint64) error {
 }
 
 // putStateOver is putState for a record whose row exists or was withdrawn.
-func (db *DB) putStateOver(tx *sql.Tx, r *recordRow, seq uint64) error {
+func (db *DB) putStateOver(tx *writeTx, r *recordRow, seq uint64) error {
 	newest, id, exists, withdrawn, err := db.newestApplied(tx, r.k, r.name)
 	if err != nil || newest >= seq {
 		return err
@@ -613,7 +613,7 @@ func (db *DB) putStateOver(tx *sql.Tx, r *recordRow, seq uint64) error {
 
 // withdraw removes this node's copy of a record it may no longer read, as
 // of entry seq.
-func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) error {
+func (db *DB) withdraw(tx *writeTx, k *resource.Kind, name string, seq uint64) error {
 	newest, id, exists, _, err := db.newestApplied(tx, k, name)
 	if err != nil || newest >= seq {
 		return err
@@ -634,7 +634,7 @@ func (db *DB) withdraw(tx *sql.Tx, k *resource.Kind, name string, seq uint64) er
 // opened again). A repair calls it when it replaced entries that were
 // intact but not the origin's (another chain, or a consistent rewrite):
 // what this node applied from them cannot be trusted.
-func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
+func (db *DB) rebuildOrigin(tx *writeTx, origin string) error {
 	if err := db.flushIndex(tx); err != nil {
 		return err
 	}
@@ -728,7 +728,7 @@ func (db *DB) rebuildOrigin(tx *sql.Tx, origin string) error {
 
 // recountSealed counts, for one of the node's own sealed entries, the
 // members it is sealed to (as seal does when writing it).
-func (db *DB) recountSealed(tx *sql.Tx, e *changelog.Entry) error {
+func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
 	o, err := db.sealer.Load().Open(e.Origin, e.Seq, e.Data)
 	if err != nil || o.Withdrawn {
 		return nil

@@ -29,7 +29,7 @@ type pendingWrite struct {
 	ctx context.Context
 	// Either w (a record write) or run (a batch operation of sync) is set.
 	w   storage.Write
-	run func(tx *sql.Tx) error
+	run func(tx *writeTx) error
 	msg proto.Message
 	// read: apply returned the stored record without writing it (a
 	// retried create, an update that changes nothing). The caller read
@@ -76,7 +76,7 @@ func (db *DB) mayLog() error {
 
 // runInWriter runs fn in a write transaction of the writer goroutine, like
 // a Write.
-func (db *DB) runInWriter(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) runInWriter(ctx context.Context, fn func(tx *writeTx) error) error {
 	return db.enqueue(ctx, &pendingWrite{ctx: ctx, run: fn, done: make(chan struct{})})
 }
 
@@ -202,7 +202,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			}
 		}
 		if isolate {
-			if _, err := db.bound(tx, db.shared.savepoint).Exec(); err != nil {
+			if _, err := tx.Exec(db.shared.savepoint); err != nil {
 				p.err = err
 				continue
 			}
@@ -243,7 +243,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			if !isolate {
 				break
 			}
-			if _, err := db.bound(tx, db.shared.rollbackTo).Exec(); err != nil {
+			if _, err := tx.Exec(db.shared.rollbackTo); err != nil {
 				// The transaction is unusable; fail everything in it.
 				tx.Rollback()
 				db.setHead(headBefore)
@@ -253,7 +253,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 			}
 		}
 		if isolate {
-			if _, err := db.bound(tx, db.shared.release).Exec(); err != nil {
+			if _, err := tx.Exec(db.shared.release); err != nil {
 				tx.Rollback()
 				db.setHead(headBefore)
 				db.auditHead = auditBefore
@@ -306,28 +306,30 @@ func (db *DB) commit(batch []*pendingWrite) {
 	}
 }
 
-// beginWrite starts the writer's transaction on a connection held for it
-// (txConn) until endWrite, so that COPY can run inside the transaction.
-func (db *DB) beginWrite() (*sql.Tx, error) {
+// beginWrite starts the writer's transaction (writeTx) on a connection held
+// for it until endWrite, on which COPY can run inside the transaction too.
+// Only the writer goroutine writes, or code that runs while it does not.
+func (db *DB) beginWrite() (*writeTx, error) {
 	conn, err := db.writer.Conn(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	tx, err := conn.BeginTx(context.Background(), nil)
+	tx, err := beginWriteTx(conn, db.dialect)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	db.txConn = conn
+	db.openTx = tx
 	return tx, nil
 }
 
-// endWrite gives the connection of the writer's transaction, ended by then,
-// back to its pool.
+// endWrite rolls back the writer's transaction unless it was committed,
+// and gives its connection back to the pool.
 func (db *DB) endWrite() {
-	if db.txConn != nil {
-		db.txConn.Close()
-		db.txConn = nil
+	if tx := db.openTx; tx != nil {
+		tx.Rollback()
+		tx.conn.Close()
+		db.openTx = nil
 	}
 }
 
@@ -356,7 +358,7 @@ func (db *DB) setHead(e changelog.Entry) {
 // apply performs one write inside tx: the record row, its repeated values,
 // the change-log entry, the request id and the audit record (of ctx's
 // actor). read says the record returned is the stored one, not written.
-func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Message, bool, error) {
+func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Message, bool, error) {
 	if why := db.ownLogBrokenReason(); why != "" {
 		return nil, false, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why)
 	}
@@ -375,7 +377,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 			name        string
 			fingerprint []byte
 		)
-		err := db.bound(tx, st.shared.selectRequest).QueryRow(w.RequestID).Scan(&name, &fingerprint)
+		err := tx.QueryRow(st.shared.selectRequest, w.RequestID).Scan(&name, &fingerprint)
 		switch {
 		case err == nil:
 			// Request ids are shared by every kind: one used for a record
@@ -398,7 +400,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 		stored  recordState
 		current proto.Message
 	)
-	switch err := db.bound(tx, st.selectForWrite).QueryRow(w.Name).Scan(append([]any{&id}, stored.dest()...)...); {
+	switch err := tx.QueryRow(st.selectForWrite, w.Name).Scan(append([]any{&id}, stored.dest()...)...); {
 	case err == nil:
 		if current, err = stored.decode(k, w.Name); err != nil {
 			return nil, false, err
@@ -446,7 +448,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 		return nil, false, err
 	}
 	if w.RequestID != "" {
-		if _, err := db.bound(tx, st.shared.insertRequest).Exec(w.RequestID, w.Name, hlc, w.Fingerprint); err != nil {
+		if _, err := tx.Exec(st.shared.insertRequest, w.RequestID, w.Name, hlc, w.Fingerprint); err != nil {
 			return nil, false, fmt.Errorf("record request id: %w", err)
 		}
 	}
@@ -460,7 +462,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, w storage.Write) (proto.Mes
 // record's previous state and no longer may. Readers that are not members
 // (no encryption key in the directory) cannot be sealed to; they are
 // skipped, as they run no node.
-func (db *DB) seal(tx *sql.Tx, k *resource.Kind, name string, seq uint64, data []byte, current proto.Message, visibility int32, visibleTo []string) ([]byte, error) {
+func (db *DB) seal(tx *writeTx, k *resource.Kind, name string, seq uint64, data []byte, current proto.Message, visibility int32, visibleTo []string) ([]byte, error) {
 	readers := resource.Readers(db.origin, visibility, visibleTo)
 	others, err := db.countSealedFor(tx, readers)
 	if err != nil {
@@ -493,12 +495,12 @@ func (db *DB) seal(tx *sql.Tx, k *resource.Kind, name string, seq uint64, data [
 
 // countSealedFor counts one more entry sealed to each of readers but the
 // node itself (readers[0]) that the directory knows, and returns their keys.
-func (db *DB) countSealedFor(tx *sql.Tx, readers []string) ([]*ecdh.PublicKey, error) {
+func (db *DB) countSealedFor(tx *writeTx, readers []string) ([]*ecdh.PublicKey, error) {
 	var keys []*ecdh.PublicKey
 	for _, r := range readers[1:] {
 		if key, ok := db.directory.EncryptionKey(r); ok {
 			keys = append(keys, key)
-			if _, err := db.bound(tx, db.shared.countSealed).Exec(r); err != nil {
+			if _, err := tx.Exec(db.shared.countSealed, r); err != nil {
 				return nil, fmt.Errorf("count sealed entries: %w", err)
 			}
 		}
@@ -514,7 +516,7 @@ var errRowExists = errors.New("a row of that name exists")
 // false, else updated at id), its words and its repeated filter values.
 // r.data is what the row keeps of the state (recordData): nothing when the
 // change-log entry seq holds the state itself.
-func (db *DB) putRecord(tx *sql.Tx, r *recordRow, id int64, exists bool, seq uint64) error {
+func (db *DB) putRecord(tx *writeTx, r *recordRow, id int64, exists bool, seq uint64) error {
 	st := r.st
 	if !exists {
 		var err error
@@ -528,7 +530,7 @@ func (db *DB) putRecord(tx *sql.Tx, r *recordRow, id int64, exists bool, seq uin
 		if err := db.takeRow(tx, r.k, st, id, false); err != nil {
 			return fmt.Errorf("update %s: %w", r.name, err)
 		}
-		if _, err := db.bound(tx, st.update).Exec(append(append([]any{seq, r.data, r.text}, r.cols...), id)...); err != nil {
+		if _, err := tx.Exec(st.update, append(append([]any{seq, r.data, r.text}, r.cols...), id)...); err != nil {
 			return fmt.Errorf("update %s: %w", r.name, err)
 		}
 	}
@@ -544,7 +546,7 @@ func (db *DB) putRecord(tx *sql.Tx, r *recordRow, id int64, exists bool, seq uin
 	for i, f := range st.repeated {
 		for _, v := range r.elements[f.Path] {
 			// OR IGNORE: a repeated field may hold the same element twice.
-			if _, err := db.bound(tx, st.shared.insertValue).Exec(st.lists[i], v, id); err != nil {
+			if _, err := tx.Exec(st.shared.insertValue, st.lists[i], v, id); err != nil {
 				return fmt.Errorf("index %s of %s: %w", f.Path, r.name, err)
 			}
 		}
@@ -558,16 +560,16 @@ func (db *DB) putRecord(tx *sql.Tx, r *recordRow, id int64, exists bool, seq uin
 // its statement returns the id. On SQLite that RETURNING made bench
 // crud's Create c=64 beside a busy core 5-15% slower (mattn/go-sqlite3's
 // query path against its exec), so there the id comes from the result.
-func (db *DB) insertRow(tx *sql.Tx, st *kindStmts, args []any) (int64, error) {
+func (db *DB) insertRow(tx *writeTx, st *kindStmts, args []any) (int64, error) {
 	if db.dialect.postgres {
 		var id int64
-		err := db.bound(tx, st.insert).QueryRow(args...).Scan(&id)
+		err := tx.QueryRow(st.insert, args...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return 0, nil
 		}
 		return id, err
 	}
-	res, err := db.bound(tx, st.insert).Exec(args...)
+	res, err := tx.Exec(st.insert, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -619,7 +621,7 @@ func rowValues(k *resource.Kind, st *kindStmts, name string, m proto.Message) (p
 // takeRow takes the row id of kind k out of the rollups and deletes its
 // repeated values and its words, and the row itself when remove is set
 // (else the caller writes its next state).
-func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, remove bool) error {
+func (db *DB) takeRow(tx *writeTx, k *resource.Kind, st *kindStmts, id int64, remove bool) error {
 	// The row may be one this run inserted, its words and elements not
 	// written yet.
 	if err := db.flushIndex(tx); err != nil {
@@ -630,13 +632,13 @@ func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, rem
 	for i := range cols {
 		dest[i] = &cols[i]
 	}
-	if err := db.bound(tx, st.selectColumns).QueryRow(id).Scan(dest...); err != nil {
+	if err := tx.QueryRow(st.selectColumns, id).Scan(dest...); err != nil {
 		return fmt.Errorf("read row %d of %s: %w", id, k.Collection, err)
 	}
 	elements := make(map[string][]any, len(st.repeated))
 	for i, f := range st.repeated {
 		list := st.lists[i]
-		rows, err := db.bound(tx, st.shared.selectValues).Query(list, id)
+		rows, err := tx.Query(st.shared.selectValues, list, id)
 		if err != nil {
 			return fmt.Errorf("read %s of row %d of %s: %w", f.Path, id, k.Collection, err)
 		}
@@ -652,7 +654,7 @@ func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, rem
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if _, err := db.bound(tx, st.shared.deleteValues).Exec(list, id); err != nil {
+		if _, err := tx.Exec(st.shared.deleteValues, list, id); err != nil {
 			return fmt.Errorf("clear %s of row %d of %s: %w", f.Path, id, k.Collection, err)
 		}
 	}
@@ -663,7 +665,7 @@ func (db *DB) takeRow(tx *sql.Tx, k *resource.Kind, st *kindStmts, id int64, rem
 	province, _ := cols[0].(string)
 	db.deltas.add(k, province, cols[1:len(cols)-1], elements, -1)
 	if remove {
-		if _, err := db.bound(tx, st.deleteRow).Exec(id); err != nil {
+		if _, err := tx.Exec(st.deleteRow, id); err != nil {
 			return fmt.Errorf("delete row %d of %s: %w", id, k.Collection, err)
 		}
 	}
@@ -712,7 +714,7 @@ func stateJoin(table, from string) (columns, fromClause string) {
 const entriesPerInsert = 64
 
 // appendEntries adds a run of entries to the change log, whole.
-func (db *DB) appendEntries(tx *sql.Tx, es []changelog.Entry) error {
+func (db *DB) appendEntries(tx *writeTx, es []changelog.Entry) error {
 	if db.copies(len(es)) {
 		// By COPY, while the run goes on to its records (a flight).
 		rows := make([][]any, len(es))
@@ -732,7 +734,7 @@ func (db *DB) appendEntries(tx *sql.Tx, es []changelog.Entry) error {
 		for i := range es[:entriesPerInsert] {
 			args = appendEntryArgs(args, &es[i])
 		}
-		if _, err := db.bound(tx, db.shared.insertChanges).Exec(args...); err != nil {
+		if _, err := tx.Exec(db.shared.insertChanges, args...); err != nil {
 			return fmt.Errorf("append changes %s/%d..%d: %w", es[0].Origin, es[0].Seq, es[entriesPerInsert-1].Seq, err)
 		}
 		es = es[entriesPerInsert:]
@@ -755,8 +757,8 @@ func appendEntryArgs(args []any, e *changelog.Entry) []any {
 }
 
 // appendEntry adds an entry to the change log, whole.
-func (db *DB) appendEntry(tx *sql.Tx, e *changelog.Entry) error {
-	if _, err := db.bound(tx, db.shared.insertChange).Exec(appendEntryArgs(nil, e)...); err != nil {
+func (db *DB) appendEntry(tx *writeTx, e *changelog.Entry) error {
+	if _, err := tx.Exec(db.shared.insertChange, appendEntryArgs(nil, e)...); err != nil {
 		return fmt.Errorf("append change %s/%d: %w", e.Origin, e.Seq, err)
 	}
 	return nil
@@ -765,7 +767,7 @@ func (db *DB) appendEntry(tx *sql.Tx, e *changelog.Entry) error {
 // signHead signs a checkpoint of the node's own log when this transaction
 // advanced it, so every committed head is signed: peers can verify
 // whatever they pull, and relays pass the proof on.
-func (db *DB) signHead(tx *sql.Tx, before changelog.Entry) error {
+func (db *DB) signHead(tx *writeTx, before changelog.Entry) error {
 	head := db.currentHead()
 	if db.key == nil || head.Seq == before.Seq {
 		return nil
@@ -775,10 +777,10 @@ func (db *DB) signHead(tx *sql.Tx, before changelog.Entry) error {
 
 // signCheckpoint signs and stores a checkpoint of the node's own entry
 // seq, whose hash is hash.
-func (db *DB) signCheckpoint(tx *sql.Tx, seq uint64, hash []byte) error {
+func (db *DB) signCheckpoint(tx *writeTx, seq uint64, hash []byte) error {
 	db.unsigned = 0
 	cp := changelog.SignCheckpoint(db.key, db.origin, seq, hash)
-	if _, err := db.bound(tx, db.shared.insertCheckpoint).Exec(cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+	if _, err := tx.Exec(db.shared.insertCheckpoint, cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 		return fmt.Errorf("store checkpoint %d: %w", cp.Seq, err)
 	}
 	return nil
@@ -792,7 +794,7 @@ const checkpointEvery = 1 << 20
 
 // signEvery signs a checkpoint at e when checkpointEvery bytes of entries
 // have been appended since the last one.
-func (db *DB) signEvery(tx *sql.Tx, e *changelog.Entry) error {
+func (db *DB) signEvery(tx *writeTx, e *changelog.Entry) error {
 	db.unsigned += len(e.Data)
 	if db.key == nil || db.unsigned < checkpointEvery {
 		return nil
@@ -815,14 +817,14 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 	return next, err
 }
 
-// sharedStmts are the writer's statements that every kind uses.
+// sharedStmts are the writer's statements that every kind uses. Each is
+// its text: the driver keeps what it compiled (writeTx).
 type sharedStmts struct {
-	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      *sql.Stmt
-	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn *sql.Stmt
-	insertAuditName, selectValues                                                             *sql.Stmt
-	// Each write of a group commit runs in a savepoint: prepared once, not
-	// parsed again for every write (3% of the writer's time at c=64).
-	savepoint, rollbackTo, release *sql.Stmt
+	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      string
+	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn string
+	insertAuditName, selectValues                                                             string
+	// Each write of a group commit runs in a savepoint.
+	savepoint, rollbackTo, release string
 }
 
 type kindStmts struct {
@@ -830,22 +832,22 @@ type kindStmts struct {
 	columns        []filter.Field // non-repeated schema fields, in column order
 	repeated       []filter.Field
 	lists          []int64 // filter.ListID of each repeated field
-	selectForWrite *sql.Stmt
-	selectState    *sql.Stmt // id, seq by name, for applying others' entries
-	insert, update *sql.Stmt
+	selectForWrite string
+	selectState    string // id, seq by name, for applying others' entries
+	insert, update string
 	insertColumns  string // "table (columns)" of insert
 	table          string
-	copyColumns    []string  // id and insert's columns, for COPY (copyRecords)
-	selectColumns  *sql.Stmt // province, columns (as putRecord binds them) and search_text by id
-	deleteRow      *sql.Stmt
+	copyColumns    []string // id and insert's columns, for COPY (copyRecords)
+	selectColumns  string   // province, columns (as putRecord binds them) and search_text by id
+	deleteRow      string
 	// The kind's words table and its pending rows (search.go).
-	insertWords, deleteWords, pendWords, countPending *sql.Stmt
+	insertWords, deleteWords, pendWords, countPending string
 	get                                               *sql.Stmt // on the reader pool
 }
 
-// prepareAll prepares every statement the store runs repeatedly, at open:
-// the writer has a single connection, so preparing one while a write
-// transaction holds it would wait forever.
+// prepareAll makes the text of every statement the writer runs repeatedly
+// and prepares each once, at open, so that one the schema does not accept
+// fails the open rather than a write; and the reader's Get.
 func (db *DB) prepareAll() error {
 	var err error
 	prepare := func(on *sql.DB, q string) *sql.Stmt {
@@ -858,31 +860,37 @@ func (db *DB) prepareAll() error {
 		}
 		return s
 	}
+	text := func(q string) string {
+		if s := prepare(db.writer, q); s != nil {
+			s.Close()
+		}
+		return q
+	}
 	shared := &sharedStmts{
-		selectRequest: prepare(db.writer, "SELECT name, fingerprint FROM request_ids WHERE request_id = ?"),
-		insertRequest: prepare(db.writer, "INSERT INTO request_ids (request_id, name, hlc, fingerprint) VALUES (?, ?, ?, ?)"),
-		insertChange:  prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-		insertChanges: prepare(db.writer, "INSERT INTO changes ("+entryColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"+
+		selectRequest: text("SELECT name, fingerprint FROM request_ids WHERE request_id = ?"),
+		insertRequest: text("INSERT INTO request_ids (request_id, name, hlc, fingerprint) VALUES (?, ?, ?, ?)"),
+		insertChange:  text("INSERT INTO changes (" + entryColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		insertChanges: text("INSERT INTO changes (" + entryColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)" +
 			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", entriesPerInsert-1)),
-		upsertAuditHead: prepare(db.writer, "INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)"+
+		upsertAuditHead: text("INSERT INTO audit_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)" +
 			" ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signature = excluded.signature"),
-		countSealed:     prepare(db.writer, "INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = sealed_counts.entries + 1"),
-		selectWithdrawn: prepare(db.writer, "SELECT seq FROM withdrawn WHERE name = ?"),
-		countOpened:     prepare(db.writer, "INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = opened_counts.entries + excluded.entries"),
-		insertCheckpoint: prepare(db.writer, "INSERT INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)"+
+		countSealed:     text("INSERT INTO sealed_counts (member, entries) VALUES (?, 1) ON CONFLICT (member) DO UPDATE SET entries = sealed_counts.entries + 1"),
+		selectWithdrawn: text("SELECT seq FROM withdrawn WHERE name = ?"),
+		countOpened:     text("INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = opened_counts.entries + excluded.entries"),
+		insertCheckpoint: text("INSERT INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)" +
 			" ON CONFLICT (origin, seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature"),
-		deleteValues:    prepare(db.writer, "DELETE FROM record_elements WHERE list = ? AND record = ?"),
-		insertValue:     prepare(db.writer, insertElementSQL),
-		insertAudit:     prepare(db.writer, insertAuditSQL),
-		insertAuditName: prepare(db.writer, "INSERT INTO audit_names (name, seq) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-		selectValues:    prepare(db.writer, "SELECT value FROM record_elements WHERE list = ? AND record = ?"),
-		savepoint:       prepare(db.writer, "SAVEPOINT write"),
-		rollbackTo:      prepare(db.writer, "ROLLBACK TO write"),
-		release:         prepare(db.writer, "RELEASE write"),
+		deleteValues:    text("DELETE FROM record_elements WHERE list = ? AND record = ?"),
+		insertValue:     text(insertElementSQL),
+		insertAudit:     text(insertAuditSQL),
+		insertAuditName: text("INSERT INTO audit_names (name, seq) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+		selectValues:    text("SELECT value FROM record_elements WHERE list = ? AND record = ?"),
+		savepoint:       text("SAVEPOINT write"),
+		rollbackTo:      text("ROLLBACK TO write"),
+		release:         text("RELEASE write"),
 	}
 	for _, k := range resource.Kinds() {
 		for _, r := range rollups[k] {
-			db.rollupUpserts[r] = prepare(db.writer, r.upsertSQL())
+			db.rollupUpserts[r] = text(r.upsertSQL())
 		}
 	}
 	db.shared = shared
@@ -918,8 +926,8 @@ func (db *DB) prepareAll() error {
 			sets = append(sets, f.Column+" = ?")
 		}
 		t := k.Table()
-		st.selectForWrite = prepare(db.writer, "SELECT "+t+".id, "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
-		st.selectState = prepare(db.writer, "SELECT id, seq FROM "+t+" WHERE name = ?")
+		st.selectForWrite = text("SELECT " + t + ".id, " + stateColumns(t) + " FROM " + t + " WHERE " + t + ".name = ?")
+		st.selectState = text("SELECT id, seq FROM " + t + " WHERE name = ?")
 		st.insertColumns = fmt.Sprintf("%s (name, province, seq, data, search_text, %s)", t, strings.Join(cols, ", "))
 		st.table = t
 		st.copyColumns = append([]string{"id", "name", "province", "seq", "data", "search_text"}, cols...)
@@ -927,36 +935,19 @@ func (db *DB) prepareAll() error {
 		if db.dialect.postgres {
 			returning = " RETURNING id" // see insertRow
 		}
-		st.insert = prepare(db.writer, fmt.Sprintf("INSERT INTO %s VALUES (?, ?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING%s",
+		st.insert = text(fmt.Sprintf("INSERT INTO %s VALUES (?, ?, ?, ?, ?, %s) ON CONFLICT (name) DO NOTHING%s",
 			st.insertColumns, placeholders(len(cols)), returning))
-		st.update = prepare(db.writer, fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, search_text = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
-		st.selectColumns = prepare(db.writer, fmt.Sprintf("SELECT province, %s, search_text FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
-		st.deleteRow = prepare(db.writer, "DELETE FROM "+t+" WHERE id = ?")
-		st.insertWords = prepare(db.writer, insertWordsSQL(db.dialect, t))
-		st.deleteWords = prepare(db.writer, deleteWordsSQL(db.dialect, t))
-		st.pendWords = prepare(db.writer, "INSERT INTO "+t+"_words_pending (record) VALUES (?) ON CONFLICT DO NOTHING")
-		st.countPending = prepare(db.writer, "SELECT count(*) FROM "+t+"_words_pending")
+		st.update = text(fmt.Sprintf("UPDATE %s SET seq = ?, data = ?, search_text = ?, %s WHERE id = ?", t, strings.Join(sets, ", ")))
+		st.selectColumns = text(fmt.Sprintf("SELECT province, %s, search_text FROM %s WHERE id = ?", strings.Join(cols, ", "), t))
+		st.deleteRow = text("DELETE FROM " + t + " WHERE id = ?")
+		st.insertWords = text(insertWordsSQL(db.dialect, t))
+		st.deleteWords = text(deleteWordsSQL(db.dialect, t))
+		st.pendWords = text("INSERT INTO " + t + "_words_pending (record) VALUES (?) ON CONFLICT DO NOTHING")
+		st.countPending = text("SELECT count(*) FROM " + t + "_words_pending")
 		st.get = prepare(db.reader, "SELECT "+stateColumns(t)+" FROM "+t+" WHERE "+t+".name = ?")
 		db.stmts[k] = st
 	}
 	return err
-}
-
-// bound returns s bound to the writer's transaction tx, prepared once per
-// transaction: tx.Stmt makes a new statement value (and takes locks) on
-// every call, which a pull applying thousands of entries felt. Only the
-// writer goroutine calls it.
-func (db *DB) bound(tx *sql.Tx, s *sql.Stmt) *sql.Stmt {
-	if db.boundTx != tx {
-		clear(db.boundStmts)
-		db.boundTx = tx
-	}
-	b, ok := db.boundStmts[s]
-	if !ok {
-		b = tx.Stmt(s)
-		db.boundStmts[s] = b
-	}
-	return b
 }
 
 func (db *DB) kindStmts(k *resource.Kind) (*kindStmts, error) {
