@@ -315,6 +315,19 @@ func (db *DB) ApplyRunSize() (entries, bytes int) {
 	return 16000, 32 << 20
 }
 
+// commitPostgres commits the writer's transaction (writeTx) on c.
+// PostgreSQL answers the COMMIT of a transaction an error aborted with the
+// tag ROLLBACK, not with an error; pgx's own Tx checks the tag the same way.
+func commitPostgres(c *sql.Conn) error {
+	return c.Raw(func(dc any) error {
+		tag, err := dc.(rebindConn).Conn.Conn().Exec(context.Background(), "COMMIT")
+		if err == nil && tag.String() == "ROLLBACK" {
+			return pgx.ErrTxCommitRollback
+		}
+		return err
+	})
+}
+
 // copies reports whether n rows go in by COPY: on PostgreSQL, inside the
 // writer's transaction (openTx), when there are enough of them. PostgreSQL
 // loads COPY's rows a page at a time; an INSERT goes through its executor

@@ -21,9 +21,17 @@ import (
 // Statements are passed as their text: the driver keeps the writer's
 // compiled statements (SQLite: _stmt_cache_size in dsn; pgx: its
 // statement cache), so a text sent again is not parsed again.
+//
+// What database/sql's Tx did besides, writeTx does too: statements after
+// the end are refused (ErrTxDone), rows left open are closed at the end
+// (a Conn cannot be given back while rows of it are open: the writer
+// would wait forever), and a PostgreSQL COMMIT answered by ROLLBACK fails.
 type writeTx struct {
-	conn *sql.Conn
-	done bool
+	conn    *sql.Conn
+	dialect dialect
+	done    bool
+	// rows are those Query returned, closed at the end if still open.
+	rows []*sql.Rows
 }
 
 // beginWriteTx starts a write transaction on conn, which is held for it
@@ -32,7 +40,7 @@ func beginWriteTx(conn *sql.Conn, d dialect) (*writeTx, error) {
 	if _, err := conn.ExecContext(context.Background(), d.beginWrite()); err != nil {
 		return nil, err
 	}
-	return &writeTx{conn: conn}, nil
+	return &writeTx{conn: conn, dialect: d}, nil
 }
 
 func (t *writeTx) Exec(query string, args ...any) (sql.Result, error) {
@@ -62,12 +70,17 @@ func (t *writeTx) QueryContext(ctx context.Context, query string, args ...any) (
 	if t.done {
 		return nil, sql.ErrTxDone
 	}
-	return t.conn.QueryContext(ctx, query, args...)
+	rows, err := t.conn.QueryContext(ctx, query, args...)
+	if err == nil {
+		t.rows = append(t.rows, rows)
+	}
+	return rows, err
 }
 
 // QueryRowContext cannot refuse to run once the transaction ended, as
 // ExecContext and QueryContext do (a Row's error comes from its query):
-// a read after the end would only read, outside any transaction.
+// a read after the end would only read, outside any transaction. Its Row
+// must be scanned, which closes its rows.
 func (t *writeTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.conn.QueryRowContext(ctx, query, args...)
 }
@@ -79,8 +92,8 @@ func (t *writeTx) Commit() error {
 	if t.done {
 		return sql.ErrTxDone
 	}
-	t.done = true
-	if _, err := t.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+	t.end()
+	if err := t.commit(); err != nil {
 		t.conn.ExecContext(context.Background(), "ROLLBACK")
 		return err
 	}
@@ -92,7 +105,24 @@ func (t *writeTx) Rollback() error {
 	if t.done {
 		return sql.ErrTxDone
 	}
-	t.done = true
+	t.end()
 	_, err := t.conn.ExecContext(context.Background(), "ROLLBACK")
 	return err
+}
+
+func (t *writeTx) commit() error {
+	if t.dialect.postgres {
+		return commitPostgres(t.conn)
+	}
+	_, err := t.conn.ExecContext(context.Background(), "COMMIT")
+	return err
+}
+
+// end refuses further statements and closes the rows left open.
+func (t *writeTx) end() {
+	t.done = true
+	for _, r := range t.rows {
+		r.Close()
+	}
+	t.rows = nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/provex/provex/internal/pgtest"
 )
@@ -20,27 +21,8 @@ func TestWriteTxEndsWhatItBegins(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			path := filepath.Join(t.TempDir(), "provex.db")
-			if backend == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
-			db, err := Open(ctx, path, "cao-bang", Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			db, held, insert := openForWriteTx(t, backend)
 			defer db.Close()
-			held := func(id string) bool {
-				t.Helper()
-				var n int
-				if err := db.writer.QueryRowContext(ctx, "SELECT count(*) FROM request_ids WHERE request_id = ?", id).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				return n > 0
-			}
-			insert := func(tx *writeTx, id string) error {
-				_, err := tx.Exec(db.shared.insertRequest, id, "provinces/cao-bang/agreements/a", 1, []byte("f"))
-				return err
-			}
 
 			refused := errors.New("refused after writing")
 			if err := db.runInWriter(ctx, func(tx *writeTx) error {
@@ -76,4 +58,98 @@ func TestWriteTxEndsWhatItBegins(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWriteTxClosesWhatARunLeftOpen checks that rows a run left open do not
+// stop the writer: its connection cannot go back to the pool while rows of
+// it are open, and database/sql's Tx closed them at its end; writeTx does.
+func TestWriteTxClosesWhatARunLeftOpen(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			// Not closed if the writer is stuck: Close would wait for it.
+			db, held, insert := openForWriteTx(t, backend)
+			done := make(chan error, 1)
+			go func() {
+				done <- db.runInWriter(ctx, func(tx *writeTx) error {
+					if _, err := tx.Query("SELECT request_id FROM request_ids"); err != nil {
+						return err
+					}
+					return insert(tx, "beside open rows")
+				})
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the writer is stuck after a run that left rows open")
+			}
+			if err := db.runInWriter(ctx, func(tx *writeTx) error { return insert(tx, "next") }); err != nil {
+				t.Fatalf("write after the run: %v", err)
+			}
+			if !held("beside open rows") || !held("next") {
+				t.Error("a committed run's row is missing")
+			}
+			db.Close()
+		})
+	}
+}
+
+// TestWriteTxCommitOfAnAbortedTransactionFails checks a run that met an
+// error it did not return: PostgreSQL aborts the transaction and answers
+// its COMMIT with the tag ROLLBACK, not an error. The run must fail, not
+// be reported stored with nothing stored.
+func TestWriteTxCommitOfAnAbortedTransactionFails(t *testing.T) {
+	ctx := context.Background()
+	db, held, insert := openForWriteTx(t, "postgres")
+	defer db.Close()
+	err := db.runInWriter(ctx, func(tx *writeTx) error {
+		if err := insert(tx, "aborted"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec("SELECT 1/0"); err == nil {
+			t.Error("division by zero: no error")
+		}
+		return nil
+	})
+	if err == nil {
+		t.Error("a run whose transaction PostgreSQL aborted was reported committed")
+	}
+	if held("aborted") {
+		t.Error("an aborted transaction's row is stored")
+	}
+	if err := db.runInWriter(ctx, func(tx *writeTx) error { return insert(tx, "next") }); err != nil || !held("next") {
+		t.Errorf("write after the aborted one: %v, stored %v", err, held("next"))
+	}
+}
+
+// openForWriteTx opens a store on backend ("sqlite", or "postgres" when
+// a server is configured) and gives a check and a write of a request id.
+// The caller closes it.
+func openForWriteTx(t *testing.T, backend string) (*DB, func(id string) bool, func(tx *writeTx, id string) error) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	if backend == "postgres" {
+		path = pgtest.NewDatabase(t)
+	}
+	db, err := Open(ctx, path, "cao-bang", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func(id string) bool {
+		t.Helper()
+		var n int
+		if err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM request_ids WHERE request_id = ?", id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	insert := func(tx *writeTx, id string) error {
+		_, err := tx.Exec(db.shared.insertRequest, id, "provinces/cao-bang/agreements/a", 1, []byte("f"))
+		return err
+	}
+	return db, held, insert
 }
