@@ -583,11 +583,13 @@ func dsn(path string, readOnly bool) string {
 		// record taken away from this node (a later state was sealed to
 		// others) leaves no old copy in the file's free space.
 		q.Set("_secure_delete", "FAST")
-		// The writer's multi-row inserts (a pull's rows, words and
-		// elements; a merge of pending words) have a few texts each
-		// (insertRows: 1, 4, 16 ... rows), sent again and again: the
-		// driver keeps the last 64 compiled instead of SQLite parsing a
-		// statement of up to 30,000 parameters every time. Each kept
+		// The writer sends every statement as its text (writeTx), its
+		// multi-row inserts (a pull's rows, words and elements; a merge of
+		// pending words) in a few sizes each (insertRows: 1, 4, 16 ...
+		// rows), again and again: the driver keeps the last 64 compiled
+		// instead of SQLite parsing each, some of up to 30,000 parameters,
+		// every time (BenchmarkWriteMixedKinds: a write of every kind in
+		// turn finds its statements still there). Each kept
 		// statement holds the bytes of its largest call's arguments (the
 		// driver's buffer): a few MiB per kind a pull brings
 		// (BENCHMARKS.md, "The writer keeps its compiled statements").

@@ -2,13 +2,19 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
 )
 
 // TestWriteTxEndsWhatItBegins checks the writer's own transaction
@@ -122,6 +128,113 @@ func TestWriteTxCommitOfAnAbortedTransactionFails(t *testing.T) {
 	}
 	if err := db.runInWriter(ctx, func(tx *writeTx) error { return insert(tx, "next") }); err != nil || !held("next") {
 		t.Errorf("write after the aborted one: %v, stored %v", err, held("next"))
+	}
+}
+
+// TestWriteTxCommitThatFailsStoresNothing makes the COMMIT itself fail (a
+// deferred foreign key, checked only then) under a batch that holds a
+// record write: the write is refused, none of the batch is stored, the
+// writer goes on, and the node's log and in-memory head agree, before and
+// after the store is opened again.
+func TestWriteTxCommitThatFailsStoresNothing(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "provex.db")
+			if backend == "postgres" {
+				path = pgtest.NewDatabase(t)
+			}
+			_, key, _ := ed25519.GenerateKey(nil)
+			db, err := Open(ctx, path, "cao-bang", Options{Key: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { db.Close() }()
+			for _, q := range []string{"CREATE TABLE parents (id INTEGER PRIMARY KEY)",
+				"CREATE TABLE children (parent INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)"} {
+				if _, err := db.writer.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write := func(db *DB, id string) error {
+				name := "provinces/cao-bang/agreements/" + id
+				a := &twinningv1.Agreement{Name: name, DisplayName: "lychee " + id, PartnerCountries: []string{"CN"}}
+				_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
+					Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return a, nil }})
+				return err
+			}
+			agree := func(db *DB) {
+				t.Helper()
+				var stored sql.NullInt64
+				if err := db.reader.QueryRowContext(ctx, "SELECT max(seq) FROM changes WHERE origin = 'cao-bang'").Scan(&stored); err != nil {
+					t.Fatal(err)
+				}
+				if head := db.currentHead().Seq; uint64(stored.Int64) != head {
+					t.Errorf("in-memory head %d, stored log ends at %d", head, stored.Int64)
+				}
+				res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, true)
+				if err != nil || len(res.Damaged) > 0 {
+					t.Errorf("own log: %+v, %v", res.Damaged, err)
+				}
+			}
+			if err := write(db, "first"); err != nil {
+				t.Fatal(err)
+			}
+
+			// Hold the writer so that the record write and the run join
+			// one batch, in one transaction.
+			release, holding, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+			go func() {
+				held <- db.runInWriter(ctx, func(*writeTx) error { close(holding); <-release; return nil })
+			}()
+			<-holding
+			wrote := make(chan error, 1)
+			go func() { wrote <- write(db, "refused") }()
+			for len(db.queue) < 1 {
+				time.Sleep(time.Millisecond)
+			}
+			ran := make(chan error, 1)
+			go func() {
+				ran <- db.runInWriter(ctx, func(tx *writeTx) error {
+					_, err := tx.Exec("INSERT INTO children (parent) VALUES (42)")
+					return err
+				})
+			}()
+			for len(db.queue) < 2 {
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			if err := <-held; err != nil {
+				t.Fatal(err)
+			}
+			if err := <-wrote; err == nil {
+				t.Error("a write whose commit failed was acknowledged")
+			}
+			if err := <-ran; err == nil {
+				t.Error("a run whose commit failed succeeded")
+			}
+			var children, rows int
+			if err := db.reader.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM children), (SELECT count(*) FROM agreements WHERE name LIKE '%/refused')").Scan(&children, &rows); err != nil {
+				t.Fatal(err)
+			}
+			if children != 0 || rows != 0 {
+				t.Errorf("after the failed commit: %d children, %d rows of the refused write", children, rows)
+			}
+			if err := write(db, "next"); err != nil {
+				t.Fatalf("write after the failed commit: %v", err)
+			}
+			agree(db)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if db, err = Open(ctx, path, "cao-bang", Options{Key: key}); err != nil {
+				t.Fatal(err)
+			}
+			agree(db)
+			if err := write(db, "after reopening"); err != nil {
+				t.Errorf("write after reopening: %v", err)
+			}
+		})
 	}
 }
 
