@@ -8,7 +8,7 @@
 // acknowledged only after its commit is in the WAL and fsynced. One writer
 // connection, owned by one goroutine, applies writes; concurrent writes that
 // arrive while a commit is in flight are committed together (group commit),
-// each inside its own savepoint so one bad write never fails its neighbours.
+// and one bad write never fails its neighbours (DB.commit says how).
 // Reads go to a separate pool of read-only connections and never wait for
 // the writer.
 //
@@ -143,6 +143,10 @@ type DB struct {
 	pended   map[*resource.Kind]bool
 	deltas   rollupDeltas
 	txDeltas rollupDeltas // of the record writes of the open transaction
+	// reruns counts the batches run again, each write in a savepoint,
+	// after a write failed having perhaps changed the transaction
+	// (commit). Writer goroutine only.
+	reruns int
 	// openTx is the writer's open transaction, whose connection is also
 	// for what runs below database/sql on it (COPY, in copyInto).
 	openTx *writeTx
@@ -324,9 +328,10 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 	// A write whose statements fired triggers (the rollups' before issue
 	// 11) made SQLite create and delete a temporary file in /var/tmp, which
 	// took 120 of 465 µs per write; statement journals of the writer's
-	// savepoints go there too, and in memory they cost nothing. Set only now, so the
-	// bulk work above (rollup backfills, re-indexing) sorts on disk, not in
-	// memory. The writer's one connection is never recycled.
+	// savepoints go there too, and in memory cost a copy of each page
+	// instead of a file (most batches run without them: DB.commit). Set
+	// only now, so the bulk work above (rollup backfills, re-indexing)
+	// sorts on disk, not in memory. The writer's one connection is never recycled.
 	if _, err := writer.ExecContext(ctx, writerPragmas); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -360,6 +360,7 @@ func (db *DB) launch(tx *writeTx, work func(ctx context.Context, c *pgx.Conn) er
 		return err
 	}
 	f := &flight{done: make(chan error, 1), landed: landed}
+	tx.changes++
 	conn := db.openTx.conn
 	go func() {
 		f.done <- conn.Raw(func(dc any) (err error) {

@@ -36,7 +36,9 @@ type pendingWrite struct {
 	// it, and Write audits that as a Get.
 	read bool
 	err  error
-	done chan struct{}
+	// begun: the writer started it (its context had not ended).
+	begun bool
+	done  chan struct{}
 }
 
 // Write queues w for the writer goroutine and waits for its commit. Once
@@ -166,14 +168,43 @@ func (db *DB) runWriter() {
 	}
 }
 
-// commit applies a batch in one transaction. With more than one write, each
-// runs inside a savepoint, so a failing write is rolled back alone.
+// commit applies a batch in one transaction, each write alone: one that
+// fails leaves nothing behind, and the others are stored.
+//
+// Savepoints around each write would do that by themselves, but inside a
+// savepoint SQLite first copies each page a write changes to the
+// savepoint's journal: they made each write of a group commit of 64 about
+// a fifth slower (BenchmarkWrite/c64; BENCHMARKS.md, "Group commit without
+// a savepoint per write"). So a batch of record writes runs without them.
+// A write refused before it ran a statement that may change the
+// transaction (writeTx.changes: a record not found, an etag that does not
+// match, a change its kind does not allow) leaves nothing to undo. One
+// that fails later, or whose read failed (on PostgreSQL a failed statement
+// aborts the transaction), which takes a damaged database, a bug or a
+// value PostgreSQL refuses, sends the whole batch round again, each write
+// in a savepoint. A batch holding a run (a pull, a repair) uses savepoints
+// from the start: a run is long, may fail midway for its peer's reasons,
+// and is not worth running twice.
 func (db *DB) commit(batch []*pendingWrite) {
 	defer func() {
 		for _, p := range batch {
 			close(p.done)
 		}
 	}()
+	savepoints := len(batch) > 1 && slices.ContainsFunc(batch, func(p *pendingWrite) bool { return p.run != nil })
+	if err := db.commitOnce(batch, savepoints); err != nil {
+		db.reruns++
+		db.log.Warn("a write of a group commit failed after a statement that may have changed its transaction; the batch runs again, each write in a savepoint", "err", err, "writes", len(batch))
+		db.commitOnce(batch, true)
+	}
+}
+
+// commitOnce applies the batch in one transaction, each write in a
+// savepoint if savepoints is set. Without savepoints, when a write of a
+// batch of several fails after a statement that may have changed the
+// transaction, it stores nothing, makes every write ready to run again,
+// and returns that write's error.
+func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 	start := time.Now()
 	headBefore, auditBefore := db.currentHead(), db.auditHead
 	clear(db.txDeltas)
@@ -181,14 +212,18 @@ func (db *DB) commit(batch []*pendingWrite) {
 	defer db.endWrite()
 	if err != nil {
 		db.failAll(batch, fmt.Errorf("begin: %w", err))
-		return
+		return nil
 	}
-	isolate := len(batch) > 1
 	applied := 0
 	for _, p := range batch {
-		if err := p.ctx.Err(); err != nil {
-			p.err = err
-			continue
+		// A write begun is carried to the end, also when its batch runs
+		// again after its context ended.
+		if !p.begun {
+			if err := p.ctx.Err(); err != nil {
+				p.err = err
+				continue
+			}
+			p.begun = true
 		}
 		if p.run != nil {
 			// A run (a pull, a repair) may rebuild rollup groups whole:
@@ -198,16 +233,16 @@ func (db *DB) commit(batch []*pendingWrite) {
 				db.setHead(headBefore)
 				db.auditHead = auditBefore
 				db.failAll(batch, err)
-				return
+				return nil
 			}
 		}
-		if isolate {
+		if savepoints {
 			if _, err := tx.Exec(db.shared.savepoint); err != nil {
 				p.err = err
 				continue
 			}
 		}
-		mark, auditMark, damageMark := db.currentHead(), db.auditHead, db.snapshotDamageTx()
+		mark, auditMark, damageMark, changesMark := db.currentHead(), db.auditHead, db.snapshotDamageTx(), tx.changes
 		clear(db.deltas)
 		db.index.reset()
 		if p.run != nil {
@@ -240,8 +275,24 @@ func (db *DB) commit(batch []*pendingWrite) {
 			db.setHead(mark)
 			db.auditHead = auditMark
 			db.damageTx = damageMark
-			if !isolate {
-				break
+			if !savepoints {
+				if tx.changes != changesMark && len(batch) > 1 {
+					tx.Rollback()
+					db.setHead(headBefore)
+					db.auditHead = auditBefore
+					db.damageTx = nil
+					clear(db.pended)
+					again = p.err
+					for _, p := range batch {
+						if p.begun {
+							p.msg, p.read, p.err = nil, false, nil
+						}
+					}
+					return again
+				}
+				// Nothing to undo, or the batch's only write: the
+				// transaction rolls back whole below.
+				continue
 			}
 			if _, err := tx.Exec(db.shared.rollbackTo); err != nil {
 				// The transaction is unusable; fail everything in it.
@@ -249,16 +300,16 @@ func (db *DB) commit(batch []*pendingWrite) {
 				db.setHead(headBefore)
 				db.auditHead = auditBefore
 				db.failAll(batch, fmt.Errorf("rollback to savepoint: %w", err))
-				return
+				return nil
 			}
 		}
-		if isolate {
+		if savepoints {
 			if _, err := tx.Exec(db.shared.release); err != nil {
 				tx.Rollback()
 				db.setHead(headBefore)
 				db.auditHead = auditBefore
 				db.failAll(batch, fmt.Errorf("release savepoint: %w", err))
-				return
+				return nil
 			}
 		}
 		if p.err == nil {
@@ -269,7 +320,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 		tx.Rollback()
 		db.damageTx = nil
 		clear(db.pended)
-		return
+		return nil
 	}
 	err = db.mergeDueWords(tx)
 	if err == nil {
@@ -286,7 +337,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 		db.setHead(headBefore)
 		db.auditHead = auditBefore
 		db.failAll(batch, err)
-		return
+		return nil
 	}
 	if err := tx.Commit(); err != nil {
 		tx.Rollback()
@@ -294,7 +345,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 		db.auditHead = auditBefore
 		db.damageTx = nil
 		db.failAll(batch, fmt.Errorf("commit: %w", err))
-		return
+		return nil
 	}
 	db.publishDamage()
 	db.auditLength.Store(db.auditHead.Seq)
@@ -304,6 +355,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 	if db.committed != nil && db.currentHead().Seq != headBefore.Seq {
 		db.committed()
 	}
+	return nil
 }
 
 // beginWrite starts the writer's transaction (writeTx) on a connection held
@@ -377,7 +429,7 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 			name        string
 			fingerprint []byte
 		)
-		err := tx.QueryRow(st.shared.selectRequest, w.RequestID).Scan(&name, &fingerprint)
+		err := tx.ReadRow([]any{&name, &fingerprint}, st.shared.selectRequest, w.RequestID)
 		switch {
 		case err == nil:
 			// Request ids are shared by every kind: one used for a record
@@ -400,7 +452,7 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 		stored  recordState
 		current proto.Message
 	)
-	switch err := tx.QueryRow(st.selectForWrite, w.Name).Scan(append([]any{&id}, stored.dest()...)...); {
+	switch err := tx.ReadRow(append([]any{&id}, stored.dest()...), st.selectForWrite, w.Name); {
 	case err == nil:
 		if current, err = stored.decode(k, w.Name); err != nil {
 			return nil, false, err

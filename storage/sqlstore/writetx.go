@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 )
 
 // writeTx is a transaction of the writer's connection: BEGIN, the
@@ -32,6 +33,10 @@ type writeTx struct {
 	done    bool
 	// rows are those Query returned, closed at the end if still open.
 	rows []*sql.Rows
+	// changes counts the statements run that may have changed the
+	// transaction: every one but those of ReadRow that did not fail. A
+	// write that fails with it unchanged left nothing to undo (DB.commit).
+	changes int
 }
 
 // beginWriteTx starts a write transaction on conn, which is held for it
@@ -55,6 +60,18 @@ func (t *writeTx) QueryRow(query string, args ...any) *sql.Row {
 	return t.QueryRowContext(context.Background(), query, args...)
 }
 
+// ReadRow runs a query that changes nothing (a SELECT) and scans its row
+// into dest, the one statement that leaves changes as it was if it
+// succeeds (or finds no row). One that fails counts: on PostgreSQL a failed
+// statement aborts the transaction, which then refuses every other.
+func (t *writeTx) ReadRow(dest []any, query string, args ...any) error {
+	err := t.conn.QueryRowContext(context.Background(), query, args...).Scan(dest...)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		t.changes++
+	}
+	return err
+}
+
 // The Context forms are for reads that a caller's context may cut short
 // (a check of the stored logs): with a context that can end, database/sql
 // watches it with a goroutine, as it does in a Tx.
@@ -63,6 +80,7 @@ func (t *writeTx) ExecContext(ctx context.Context, query string, args ...any) (s
 	if t.done {
 		return nil, sql.ErrTxDone
 	}
+	t.changes++
 	return t.conn.ExecContext(ctx, query, args...)
 }
 
@@ -70,6 +88,7 @@ func (t *writeTx) QueryContext(ctx context.Context, query string, args ...any) (
 	if t.done {
 		return nil, sql.ErrTxDone
 	}
+	t.changes++
 	rows, err := t.conn.QueryContext(ctx, query, args...)
 	if err == nil {
 		t.rows = append(t.rows, rows)
@@ -82,6 +101,7 @@ func (t *writeTx) QueryContext(ctx context.Context, query string, args ...any) (
 // a read after the end would only read, outside any transaction. Its Row
 // must be scanned, which closes its rows.
 func (t *writeTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	t.changes++
 	return t.conn.QueryRowContext(ctx, query, args...)
 }
 

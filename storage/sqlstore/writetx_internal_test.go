@@ -140,15 +140,7 @@ func TestWriteTxCommitThatFailsStoresNothing(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			path := filepath.Join(t.TempDir(), "provex.db")
-			if backend == "postgres" {
-				path = pgtest.NewDatabase(t)
-			}
-			_, key, _ := ed25519.GenerateKey(nil)
-			db, err := Open(ctx, path, "cao-bang", Options{Key: key})
-			if err != nil {
-				t.Fatal(err)
-			}
+			db, path, key := openKeyed(t, backend)
 			defer func() { db.Close() }()
 			for _, q := range []string{"CREATE TABLE parents (id INTEGER PRIMARY KEY)",
 				"CREATE TABLE children (parent INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)"} {
@@ -224,18 +216,43 @@ func TestWriteTxCommitThatFailsStoresNothing(t *testing.T) {
 				t.Fatalf("write after the failed commit: %v", err)
 			}
 			agree(db)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if db, err = Open(ctx, path, "cao-bang", Options{Key: key}); err != nil {
-				t.Fatal(err)
-			}
+			db = reopenKeyed(t, db, path, key)
 			agree(db)
 			if err := write(db, "after reopening"); err != nil {
 				t.Errorf("write after reopening: %v", err)
 			}
 		})
 	}
+}
+
+// openKeyed opens a store of cao-bang with a node key on backend
+// ("sqlite", or "postgres" when a server is configured), and returns it
+// with its location, to open again, and its key. The caller closes it.
+func openKeyed(t *testing.T, backend string) (*DB, string, ed25519.PrivateKey) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	if backend == "postgres" {
+		path = pgtest.NewDatabase(t)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	db, err := Open(context.Background(), path, "cao-bang", Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, path, key
+}
+
+// reopenKeyed closes db, a store openKeyed opened, and opens it again.
+func reopenKeyed(t *testing.T, db *DB, path string, key ed25519.PrivateKey) *DB {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := Open(context.Background(), path, "cao-bang", Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reopened
 }
 
 // openForWriteTx opens a store on backend ("sqlite", or "postgres" when

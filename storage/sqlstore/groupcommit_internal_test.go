@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// poisonAudit makes the audit record of any write of a record whose name
+// ends in /poison fail: the write has changed the database by then (its
+// record row, its words, its change-log entry).
+var poisonAudit = map[string][]string{
+	"sqlite": {`CREATE TRIGGER poison BEFORE INSERT ON audit WHEN NEW.resource LIKE '%/poison'
+		BEGIN SELECT RAISE(ABORT, 'poisoned'); END`},
+	"postgres": {`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.resource LIKE '%/poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$`,
+		`CREATE TRIGGER poison BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION poison()`},
+}
+
+// TestGroupCommitStoresEachWriteAlone checks a group commit, whose record
+// writes run without a savepoint each: a write refused before it changed
+// anything is dropped alone, without the batch running again; a write that
+// fails after changing the database (its audit record refused) sends the
+// batch round again in savepoints, and leaves nothing of itself while its
+// neighbours are stored whole; on PostgreSQL, a read that fails (a request
+// id PostgreSQL cannot hold), which aborts the transaction there, costs its
+// neighbours nothing either. The log, its head, the audit trail and the
+// rollups agree afterwards, also after reopening.
+func TestGroupCommitStoresEachWriteAlone(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			db, path, key := openKeyed(t, backend)
+			defer func() { db.Close() }()
+			for _, q := range poisonAudit[backend] {
+				if _, err := db.writer.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			name := func(id string) string { return "provinces/cao-bang/agreements/" + id }
+			create := func(id, requestID string) storage.Write {
+				a := &twinningv1.Agreement{Name: name(id), DisplayName: "lychee export " + id, PartnerCountries: []string{"CN", "LA"}}
+				return storage.Write{Kind: resource.Agreements, Name: name(id), RequestID: requestID,
+					Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return a, nil }}
+			}
+			refuse := func(id string) storage.Write {
+				return storage.Write{Kind: resource.Agreements, Name: name(id),
+					Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+						return nil, apperr.FailedPrecondition("refused")
+					}}
+			}
+			// batch queues the writes while the writer is held, so that they
+			// make one group commit, and returns their errors.
+			batch := func(writes ...storage.Write) []error {
+				t.Helper()
+				release, holding, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+				go func() {
+					held <- db.runInWriter(ctx, func(*writeTx) error { close(holding); <-release; return nil })
+				}()
+				<-holding
+				errs := make([]chan error, len(writes))
+				for i, w := range writes {
+					errs[i] = make(chan error, 1)
+					go func() { _, err := db.Write(ctx, w); errs[i] <- err }()
+					for deadline := time.Now().Add(10 * time.Second); len(db.queue) < i+1; time.Sleep(time.Millisecond) {
+						if time.Now().After(deadline) {
+							t.Fatal("writes not queued")
+						}
+					}
+				}
+				close(release)
+				if err := <-held; err != nil {
+					t.Fatal(err)
+				}
+				out := make([]error, len(writes))
+				for i := range errs {
+					out[i] = <-errs[i]
+				}
+				return out
+			}
+			stored := func(id string) bool {
+				t.Helper()
+				_, err := db.Get(ctx, resource.Agreements, name(id))
+				if e, ok := apperr.As(err); err != nil && (!ok || e.Code != codes.NotFound) {
+					t.Fatal(err)
+				}
+				return err == nil
+			}
+			agree := func(db *DB, entries int) {
+				t.Helper()
+				var n, max sql.NullInt64
+				if err := db.reader.QueryRowContext(ctx, "SELECT count(*), max(seq) FROM changes WHERE origin = 'cao-bang'").Scan(&n, &max); err != nil {
+					t.Fatal(err)
+				}
+				if n.Int64 != int64(entries) || max.Int64 != int64(entries) || db.currentHead().Seq != uint64(entries) {
+					t.Errorf("log holds %d entries up to %d, in-memory head %d; want %d", n.Int64, max.Int64, db.currentHead().Seq, entries)
+				}
+				if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, true); err != nil || len(res.Damaged) > 0 {
+					t.Errorf("own log: %+v, %v", res.Damaged, err)
+				}
+				if length, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) > 0 || length != int64(entries) {
+					t.Errorf("audit trail: %d records, %v, %v; want %d", length, problems, err, entries)
+				}
+				if bad, err := db.CheckRollups(ctx, false); err != nil || bad.Groups > 0 {
+					t.Errorf("rollups against a recount: %+v, %v", bad, err)
+				}
+				if check, err := db.CheckRecords(ctx); err != nil || len(check.Problems) > 0 {
+					t.Errorf("records against the log: %+v, %v", check, err)
+				}
+			}
+
+			errs := batch(create("a", ""), refuse("refused"), create("b", ""))
+			if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+				t.Fatalf("a, refused, b: %v", errs)
+			}
+			if db.reruns != 0 {
+				t.Errorf("a write refused before it changed anything ran its batch again (%d)", db.reruns)
+			}
+			errs = batch(create("c", ""), create("poison", ""), refuse("refused"), create("d", ""))
+			if errs[0] != nil || errs[1] == nil || errs[2] == nil || errs[3] != nil {
+				t.Fatalf("c, poison, refused, d: %v", errs)
+			}
+			if db.reruns != 1 {
+				t.Errorf("batches run again: %d, want 1", db.reruns)
+			}
+			entries := 4
+			if backend == "postgres" {
+				errs = batch(create("e", ""), create("f", "bad \xff request id"), create("g", ""))
+				if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+					t.Fatalf("e, f (a request id PostgreSQL refuses), g: %v", errs)
+				}
+				entries += 2
+			}
+			for _, id := range []string{"a", "b", "c", "d", "e", "g"} {
+				if want := entries > 4 || id < "e"; stored(id) != want {
+					t.Errorf("%s stored: %v, want %v", id, !want, want)
+				}
+			}
+			for _, id := range []string{"refused", "poison", "f"} {
+				if stored(id) {
+					t.Errorf("%s, refused, is stored", id)
+				}
+			}
+			var rows, strays, elements int
+			if err := db.reader.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM agreements),
+				(SELECT count(*) FROM agreements_words WHERE word = 'poison' OR record NOT IN (SELECT id FROM agreements)) +
+				(SELECT count(*) FROM agreements_words_pending WHERE record NOT IN (SELECT id FROM agreements)),
+				(SELECT count(*) FROM record_elements)`).Scan(&rows, &strays, &elements); err != nil {
+				t.Fatal(err)
+			}
+			if rows != entries || strays != 0 || elements != 2*entries {
+				t.Errorf("%d agreement rows, %d words of none or of poison, %d elements; want %d, 0, %d", rows, strays, elements, entries, 2*entries)
+			}
+			agree(db, entries)
+			db = reopenKeyed(t, db, path, key)
+			agree(db, entries)
+		})
+	}
+}
