@@ -319,7 +319,9 @@ type Write struct {
 	// Write returns current (audited as a read of it, as Get would be). (A sentinel, not "return current": a Mutate
 	// that edits current in place and returns it must still be written.)
 	// It runs inside the write transaction, so
-	// it must be quick and must not block.
+	// it must be quick and must not block. It may run more than once for
+	// one write (a group commit whose batch runs again), so it must
+	// depend on its arguments alone and change nothing else.
 	Mutate func(current proto.Message, stamp Stamp) (proto.Message, error)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,35 +60,7 @@ func TestGroupCommitStoresEachWriteAlone(t *testing.T) {
 						return nil, apperr.FailedPrecondition("refused")
 					}}
 			}
-			// batch queues the writes while the writer is held, so that they
-			// make one group commit, and returns their errors.
-			batch := func(writes ...storage.Write) []error {
-				t.Helper()
-				release, holding, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-				go func() {
-					held <- db.runInWriter(ctx, func(*writeTx) error { close(holding); <-release; return nil })
-				}()
-				<-holding
-				errs := make([]chan error, len(writes))
-				for i, w := range writes {
-					errs[i] = make(chan error, 1)
-					go func() { _, err := db.Write(ctx, w); errs[i] <- err }()
-					for deadline := time.Now().Add(10 * time.Second); len(db.queue) < i+1; time.Sleep(time.Millisecond) {
-						if time.Now().After(deadline) {
-							t.Fatal("writes not queued")
-						}
-					}
-				}
-				close(release)
-				if err := <-held; err != nil {
-					t.Fatal(err)
-				}
-				out := make([]error, len(writes))
-				for i := range errs {
-					out[i] = <-errs[i]
-				}
-				return out
-			}
+			batch := func(writes ...storage.Write) []error { t.Helper(); return holdWriter(t, db, writes...) }
 			stored := func(id string) bool {
 				t.Helper()
 				_, err := db.Get(ctx, resource.Agreements, name(id))
@@ -166,4 +139,111 @@ func TestGroupCommitStoresEachWriteAlone(t *testing.T) {
 			agree(db, entries)
 		})
 	}
+}
+
+// TestCheckpointBoundHoldsAfterARolledBackWrite checks that a checkpoint
+// signed by a write that then failed, and rolled back with it, leaves the
+// entries before it unsigned: the next checkpoint still comes within
+// checkpointEvery bytes of entries, in a batch run again with savepoints.
+func TestCheckpointBoundHoldsAfterARolledBackWrite(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			db, _, _ := openKeyed(t, backend)
+			defer db.Close()
+			for _, q := range poisonAudit[backend] {
+				if _, err := db.writer.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			big := func(id string, size int) storage.Write {
+				name := "provinces/cao-bang/agreements/" + id
+				a := &twinningv1.Agreement{Name: name, DisplayName: id, Summary: strings.Repeat("a", size)}
+				return storage.Write{Kind: resource.Agreements, Name: name,
+					Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return a, nil }}
+			}
+			// poison crosses checkpointEvery, so it signs a checkpoint
+			// before its audit record fails.
+			errs := holdWriter(t, db, big("w1", 900<<10), big("poison", 200<<10), big("w3", 900<<10), big("w4", 900<<10))
+			if errs[0] != nil || errs[1] == nil || errs[2] != nil || errs[3] != nil {
+				t.Fatalf("w1, poison, w3, w4: %v", errs)
+			}
+			rows, err := db.reader.QueryContext(ctx, `SELECT c.seq, length(c.data), k.seq IS NOT NULL FROM changes c
+				LEFT JOIN checkpoints k ON k.origin = c.origin AND k.seq = c.seq WHERE c.origin = 'cao-bang' ORDER BY c.seq`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			unsigned := 0
+			for rows.Next() {
+				var (
+					seq, size int
+					signed    bool
+				)
+				if err := rows.Scan(&seq, &size, &signed); err != nil {
+					t.Fatal(err)
+				}
+				if signed {
+					unsigned = 0
+					continue
+				}
+				if unsigned += size; unsigned >= checkpointEvery {
+					t.Errorf("entries up to %d hold %d bytes after the last checkpoint, past checkpointEvery (%d)", seq, unsigned, checkpointEvery)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestWriteOfAnotherKindIsRefused checks that a write whose change makes a
+// record of another kind is refused, not a panic of the writer that would
+// take the node down.
+func TestWriteOfAnotherKindIsRefused(t *testing.T) {
+	db, _, _ := openKeyed(t, "sqlite")
+	defer db.Close()
+	name := "provinces/cao-bang/agreements/wrong"
+	_, err := db.Write(context.Background(), storage.Write{Kind: resource.Agreements, Name: name,
+		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+			return &twinningv1.Delegation{Name: name}, nil
+		}})
+	if err == nil || !strings.Contains(err.Error(), "provex.twinning.v1.Delegation, not a provex.twinning.v1.Agreement") {
+		t.Errorf("a write making a delegation of an agreement: %v", err)
+	}
+	if _, err := db.Get(context.Background(), resource.Agreements, name); err == nil {
+		t.Error("it was stored")
+	}
+}
+
+// holdWriter queues writes while db's writer is held, so that they make
+// one group commit, and returns their errors.
+func holdWriter(t *testing.T, db *DB, writes ...storage.Write) []error {
+	t.Helper()
+	ctx := context.Background()
+	release, holding, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		held <- db.runInWriter(ctx, func(*writeTx) error { close(holding); <-release; return nil })
+	}()
+	<-holding
+	errs := make([]chan error, len(writes))
+	for i, w := range writes {
+		errs[i] = make(chan error, 1)
+		go func() { _, err := db.Write(ctx, w); errs[i] <- err }()
+		for deadline := time.Now().Add(10 * time.Second); len(db.queue) < i+1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("writes not queued")
+			}
+		}
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	out := make([]error, len(writes))
+	for i := range errs {
+		out[i] = <-errs[i]
+	}
+	return out
 }

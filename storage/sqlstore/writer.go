@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/provex/provex/audit"
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/filter"
@@ -206,7 +207,7 @@ func (db *DB) commit(batch []*pendingWrite) {
 // and returns that write's error.
 func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 	start := time.Now()
-	headBefore, auditBefore := db.currentHead(), db.auditHead
+	before := db.saveState()
 	clear(db.txDeltas)
 	tx, err := db.beginWrite()
 	defer db.endWrite()
@@ -230,8 +231,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 			// what the writes before it changed goes in first.
 			if err := db.flushRollups(tx, db.txDeltas); err != nil {
 				tx.Rollback()
-				db.setHead(headBefore)
-				db.auditHead = auditBefore
+				db.restoreState(before)
 				db.failAll(batch, err)
 				return nil
 			}
@@ -242,7 +242,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 				continue
 			}
 		}
-		mark, auditMark, damageMark, changesMark := db.currentHead(), db.auditHead, db.snapshotDamageTx(), tx.changes
+		mark, changesMark := db.saveState(), tx.changes
 		clear(db.deltas)
 		db.index.reset()
 		if p.run != nil {
@@ -272,15 +272,11 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		}
 		if p.err != nil {
 			p.msg, p.read = nil, false
-			db.setHead(mark)
-			db.auditHead = auditMark
-			db.damageTx = damageMark
+			db.restoreState(mark)
 			if !savepoints {
 				if tx.changes != changesMark && len(batch) > 1 {
 					tx.Rollback()
-					db.setHead(headBefore)
-					db.auditHead = auditBefore
-					db.damageTx = nil
+					db.restoreState(before)
 					clear(db.pended)
 					again = p.err
 					for _, p := range batch {
@@ -297,8 +293,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 			if _, err := tx.Exec(db.shared.rollbackTo); err != nil {
 				// The transaction is unusable; fail everything in it.
 				tx.Rollback()
-				db.setHead(headBefore)
-				db.auditHead = auditBefore
+				db.restoreState(before)
 				db.failAll(batch, fmt.Errorf("rollback to savepoint: %w", err))
 				return nil
 			}
@@ -306,8 +301,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		if savepoints {
 			if _, err := tx.Exec(db.shared.release); err != nil {
 				tx.Rollback()
-				db.setHead(headBefore)
-				db.auditHead = auditBefore
+				db.restoreState(before)
 				db.failAll(batch, fmt.Errorf("release savepoint: %w", err))
 				return nil
 			}
@@ -327,23 +321,20 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		err = db.flushRollups(tx, db.txDeltas)
 	}
 	if err == nil {
-		err = db.signHead(tx, headBefore)
+		err = db.signHead(tx, before.head)
 	}
 	if err == nil {
-		err = db.signAuditHead(tx, auditBefore)
+		err = db.signAuditHead(tx, before.audit)
 	}
 	if err != nil {
 		tx.Rollback()
-		db.setHead(headBefore)
-		db.auditHead = auditBefore
+		db.restoreState(before)
 		db.failAll(batch, err)
 		return nil
 	}
 	if err := tx.Commit(); err != nil {
 		tx.Rollback()
-		db.setHead(headBefore)
-		db.auditHead = auditBefore
-		db.damageTx = nil
+		db.restoreState(before)
 		db.failAll(batch, fmt.Errorf("commit: %w", err))
 		return nil
 	}
@@ -352,10 +343,33 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 	if db.observe != nil {
 		db.observe(applied, time.Since(start))
 	}
-	if db.committed != nil && db.currentHead().Seq != headBefore.Seq {
+	if db.committed != nil && db.currentHead().Seq != before.head.Seq {
 		db.committed()
 	}
 	return nil
+}
+
+// writerState is what the writer keeps in memory of its open
+// transaction, saved before each write and before the transaction to be
+// restored when either rolls back.
+type writerState struct {
+	head   changelog.Entry
+	audit  audit.Record
+	damage map[string][]storage.Damage
+	// unsigned: a checkpoint signed by a write rolled back is gone, and
+	// the entries before it are unsigned again.
+	unsigned int
+}
+
+func (db *DB) saveState() writerState {
+	return writerState{head: db.currentHead(), audit: db.auditHead, damage: db.snapshotDamageTx(), unsigned: db.unsigned}
+}
+
+func (db *DB) restoreState(s writerState) {
+	db.setHead(s.head)
+	db.auditHead = s.audit
+	db.damageTx = s.damage
+	db.unsigned = s.unsigned
 }
 
 // beginWrite starts the writer's transaction (writeTx) on a connection held
@@ -863,8 +877,12 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 		}
 	}()
 	next, err = w.Mutate(current, stamp)
-	if err == nil && next == nil {
+	switch {
+	case err != nil:
+	case next == nil:
 		err = fmt.Errorf("write of %s produced no record", w.Name)
+	case next.ProtoReflect().Descriptor() != w.Kind.Message.Descriptor():
+		err = fmt.Errorf("write of %s produced a %s, not a %s", w.Name, next.ProtoReflect().Descriptor().FullName(), w.Kind.Message.Descriptor().FullName())
 	}
 	return next, err
 }
@@ -875,7 +893,7 @@ type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      string
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn string
 	insertAuditName, selectValues                                                             string
-	// Each write of a group commit runs in a savepoint.
+	// Each write of a batch with savepoints runs in one (commit).
 	savepoint, rollbackTo, release string
 }
 
