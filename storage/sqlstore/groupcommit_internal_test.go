@@ -69,29 +69,6 @@ func TestGroupCommitStoresEachWriteAlone(t *testing.T) {
 				}
 				return err == nil
 			}
-			agree := func(db *DB, entries int) {
-				t.Helper()
-				var n, max sql.NullInt64
-				if err := db.reader.QueryRowContext(ctx, "SELECT count(*), max(seq) FROM changes WHERE origin = 'cao-bang'").Scan(&n, &max); err != nil {
-					t.Fatal(err)
-				}
-				if n.Int64 != int64(entries) || max.Int64 != int64(entries) || db.currentHead().Seq != uint64(entries) {
-					t.Errorf("log holds %d entries up to %d, in-memory head %d; want %d", n.Int64, max.Int64, db.currentHead().Seq, entries)
-				}
-				if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, true); err != nil || len(res.Damaged) > 0 {
-					t.Errorf("own log: %+v, %v", res.Damaged, err)
-				}
-				if length, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) > 0 || length != int64(entries) {
-					t.Errorf("audit trail: %d records, %v, %v; want %d", length, problems, err, entries)
-				}
-				if bad, err := db.CheckRollups(ctx, false); err != nil || bad.Groups > 0 {
-					t.Errorf("rollups against a recount: %+v, %v", bad, err)
-				}
-				if check, err := db.CheckRecords(ctx); err != nil || len(check.Problems) > 0 {
-					t.Errorf("records against the log: %+v, %v", check, err)
-				}
-			}
-
 			errs := batch(create("a", ""), refuse("refused"), create("b", ""))
 			if errs[0] != nil || errs[1] == nil || errs[2] != nil {
 				t.Fatalf("a, refused, b: %v", errs)
@@ -134,9 +111,9 @@ func TestGroupCommitStoresEachWriteAlone(t *testing.T) {
 			if rows != entries || strays != 0 || elements != 2*entries {
 				t.Errorf("%d agreement rows, %d words of none or of poison, %d elements; want %d, 0, %d", rows, strays, elements, entries, 2*entries)
 			}
-			agree(db, entries)
+			agreeAfterWrites(t, db, key, entries)
 			db = reopenKeyed(t, db, path, key)
-			agree(db, entries)
+			agreeAfterWrites(t, db, key, entries)
 		})
 	}
 }
@@ -246,4 +223,119 @@ func holdWriter(t *testing.T, db *DB, writes ...storage.Write) []error {
 		out[i] = <-errs[i]
 	}
 	return out
+}
+
+// agreeAfterWrites checks that db, which holds entries of its own writes
+// (cao-bang's, signed with key) and nothing else, agrees with itself: the
+// log and its in-memory head, the log's chain and signatures, the audit
+// trail, the rollups and the record rows.
+func agreeAfterWrites(t *testing.T, db *DB, key ed25519.PrivateKey, entries int) {
+	t.Helper()
+	ctx := context.Background()
+	var n, max sql.NullInt64
+	if err := db.reader.QueryRowContext(ctx, "SELECT count(*), max(seq) FROM changes WHERE origin = 'cao-bang'").Scan(&n, &max); err != nil {
+		t.Fatal(err)
+	}
+	if n.Int64 != int64(entries) || max.Int64 != int64(entries) || db.currentHead().Seq != uint64(entries) {
+		t.Errorf("log holds %d entries up to %d, in-memory head %d; want %d", n.Int64, max.Int64, db.currentHead().Seq, entries)
+	}
+	if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, true); err != nil || len(res.Damaged) > 0 {
+		t.Errorf("own log: %+v, %v", res.Damaged, err)
+	}
+	if length, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) > 0 || length != int64(entries) {
+		t.Errorf("audit trail: %d records, %v, %v; want %d", length, problems, err, entries)
+	}
+	if bad, err := db.CheckRollups(ctx, false); err != nil || bad.Groups > 0 {
+		t.Errorf("rollups against a recount: %+v, %v", bad, err)
+	}
+	if check, err := db.CheckRecords(ctx); err != nil || len(check.Problems) > 0 {
+		t.Errorf("records against the log: %+v, %v", check, err)
+	}
+}
+
+// TestPanicFailsItsWriteAlone checks that a panic in a write (its Mutate)
+// or in a run (after it wrote, with rows of a query left open) fails that
+// write alone, in a group commit with and without savepoints, instead of
+// taking the writer goroutine and the node down.
+func TestPanicFailsItsWriteAlone(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			// Not closed if the writer is stuck: Close would wait for it.
+			db, _, key := openKeyed(t, backend)
+			if _, err := db.writer.ExecContext(ctx, "CREATE TABLE scratch (x INTEGER)"); err != nil {
+				t.Fatal(err)
+			}
+			create := func(id string, panics bool) storage.Write {
+				name := "provinces/cao-bang/agreements/" + id
+				return storage.Write{Kind: resource.Agreements, Name: name,
+					Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+						if panics {
+							panic("a bug")
+						}
+						return &twinningv1.Agreement{Name: name, DisplayName: id}, nil
+					}}
+			}
+			errs := holdWriter(t, db, create("a", false), create("panics", true), create("b", false))
+			if errs[0] != nil || errs[1] == nil || !strings.Contains(errs[1].Error(), "panic in provinces/cao-bang/agreements/panics: a bug") || errs[2] != nil {
+				t.Fatalf("a, panics, b: %v", errs)
+			}
+
+			// A run joins the batch of c and d, which then has savepoints.
+			release, holding, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+			go func() {
+				held <- db.runInWriter(ctx, func(*writeTx) error { close(holding); <-release; return nil })
+			}()
+			<-holding
+			done := make(chan error, 3)
+			go func() { _, err := db.Write(ctx, create("c", false)); done <- err }()
+			ran := make(chan error, 1)
+			go func() {
+				for len(db.queue) < 1 {
+					time.Sleep(time.Millisecond)
+				}
+				ran <- db.runInWriter(ctx, func(tx *writeTx) error {
+					if _, err := tx.Exec("INSERT INTO scratch (x) VALUES (1)"); err != nil {
+						return err
+					}
+					rows, err := tx.Query("SELECT x FROM scratch")
+					if err != nil {
+						return err
+					}
+					rows.Next()
+					panic("a bug in a run")
+				})
+			}()
+			for len(db.queue) < 2 {
+				time.Sleep(time.Millisecond)
+			}
+			go func() { _, err := db.Write(ctx, create("d", false)); done <- err }()
+			for len(db.queue) < 3 {
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			if err := <-held; err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-ran:
+				if err == nil || !strings.Contains(err.Error(), "panic in a run: a bug in a run") {
+					t.Errorf("the run that panicked: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the writer is stuck after a run that panicked with rows open")
+			}
+			for range 2 {
+				if err := <-done; err != nil {
+					t.Errorf("c or d: %v", err)
+				}
+			}
+			var scratch int
+			if err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM scratch").Scan(&scratch); err != nil || scratch != 0 {
+				t.Errorf("the run's insert: %d rows, %v", scratch, err)
+			}
+			agreeAfterWrites(t, db, key, 4)
+			db.Close()
+		})
+	}
 }

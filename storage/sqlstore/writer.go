@@ -246,7 +246,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		clear(db.deltas)
 		db.index.reset()
 		if p.run != nil {
-			p.err = p.run(tx)
+			p.err = recovered(tx, "a run", func() error { return p.run(tx) })
 			if p.err == nil {
 				p.err = db.flushIndex(tx)
 			}
@@ -259,7 +259,10 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 			}
 			db.index.on = false
 		} else {
-			p.msg, p.read, p.err = db.apply(p.ctx, tx, p.w)
+			p.err = recovered(tx, p.w.Name, func() (err error) {
+				p.msg, p.read, err = db.apply(p.ctx, tx, p.w)
+				return err
+			})
 		}
 		if p.err == nil {
 			// A record write's groups join the transaction's, added once
@@ -868,14 +871,24 @@ func (db *DB) signEvery(tx *writeTx, e *changelog.Entry) error {
 	return db.signCheckpoint(tx, e.Seq, e.Hash)
 }
 
-// mutate runs the caller's function, turning a panic into an error so that
-// one bad write cannot take the writer goroutine (and every node write) down.
-func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next proto.Message, err error) {
+// recovered runs a write or a run of the writer (what names it), turning a
+// panic into its error: a bug that a request or a member's signed entry
+// reaches then fails that write alone, where it took the writer goroutine
+// and the node down (and the entry, pulled again, every node that holds
+// it, at each start). It closes the rows the write left open, as the
+// writes after it share its connection.
+func recovered(tx *writeTx, what string, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in write of %s: %v\n%s", w.Name, r, debug.Stack())
+			tx.closeRows()
+			err = fmt.Errorf("panic in %s: %v\n%s", what, r, debug.Stack())
 		}
 	}()
+	return f()
+}
+
+// mutate runs the caller's function and checks what it made.
+func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next proto.Message, err error) {
 	next, err = w.Mutate(current, stamp)
 	switch {
 	case err != nil:

@@ -141,6 +141,11 @@ func (t *writeTx) commit() error {
 // end refuses further statements and closes the rows left open.
 func (t *writeTx) end() {
 	t.done = true
+	t.closeRows()
+}
+
+// closeRows closes the rows Query returned that are still open.
+func (t *writeTx) closeRows() {
 	for _, r := range t.rows {
 		r.Close()
 	}
