@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"database/sql"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
@@ -337,5 +339,29 @@ func TestPanicFailsItsWriteAlone(t *testing.T) {
 			agreeAfterWrites(t, db, key, 4)
 			db.Close()
 		})
+	}
+}
+
+// TestEntryWhosePreparingPanicsIsRefused checks that an entry of another
+// origin that reaches a panic while it is prepared (here: opened with no
+// sealer) is refused, held but not applied, as a state that does not
+// decode is, instead of taking the node down.
+func TestEntryWhosePreparingPanicsIsRefused(t *testing.T) {
+	db, _, _ := openKeyed(t, "sqlite")
+	defer db.Close()
+	sealer := db.sealer.Load()
+	name := "provinces/nghe-an/agreements/a"
+	data, err := proto.Marshal(&twinningv1.Agreement{Name: name, DisplayName: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := sealer.Seal("nghe-an", 1, name, data, []*ecdh.PublicKey{sealer.PublicKey()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := changelog.Entry{Origin: "nghe-an", Seq: 1, Sealed: true, Data: env}
+	p := db.prepareEntry(&e, nil)
+	if !p.done || !p.refused || p.row != nil || !strings.Contains(p.reason, "preparing the entry panicked") {
+		t.Errorf("prepared: %+v", p)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -423,6 +424,17 @@ func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p prep
 		p.reason = strings.ToValidUTF8(strings.ReplaceAll(fmt.Sprintf(format, args...), "\x00", `\x00`), "\uFFFD")
 		return p
 	}
+	defer func() {
+		// A bug that a member's signed entry reaches refuses that entry,
+		// as a state that does not decode is refused: the origin's log
+		// goes on, and the node stays up (it would fall again on the
+		// same entry at each start).
+		if r := recover(); r != nil {
+			db.log.Error("preparing an entry panicked", "origin", e.Origin, "seq", e.Seq, "panic", r, "stack", string(debug.Stack()))
+			p = preparedEntry{}
+			p = refuse(false, "preparing the entry panicked: %v", r)
+		}
+	}()
 	name, data, withdrawn := e.Name, e.Data, false
 	if e.Sealed {
 		o, err := sealer.Open(e.Origin, e.Seq, e.Data)
