@@ -331,7 +331,8 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 	// savepoints go there too, and in memory cost a copy of each page
 	// instead of a file (most batches run without them: DB.commit). Set
 	// only now, so the bulk work above (rollup backfills, re-indexing)
-	// sorts on disk, not in memory. The writer's one connection is never recycled.
+	// sorts on disk, not in memory. The writer's one connection is never
+	// recycled.
 	if _, err := writer.ExecContext(ctx, writerPragmas); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -416,7 +416,6 @@ type preparedEntry struct {
 // It reads nothing of the store but what never changes after open, so it
 // runs beside the writer (PrepareRemote).
 func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p preparedEntry) {
-	defer func() { p.done = true }()
 	refuse := func(unopened bool, format string, args ...any) preparedEntry {
 		// The reason may quote what the member signed: kept as text that
 		// either database stores, or the refusal would fail the run.
@@ -432,8 +431,9 @@ func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p prep
 		if r := recover(); r != nil {
 			db.log.Error("preparing an entry panicked", "origin", e.Origin, "seq", e.Seq, "panic", r, "stack", string(debug.Stack()))
 			p = preparedEntry{}
-			p = refuse(false, "preparing the entry panicked: %v", r)
+			refuse(false, "preparing the entry panicked: %v", r)
 		}
+		p.done = true
 	}()
 	name, data, withdrawn := e.Name, e.Data, false
 	if e.Sealed {
