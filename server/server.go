@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -406,6 +407,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
+			// Calls run on goroutines kept between calls, whose stacks
+			// have grown already: a new goroutine per call grew its stack
+			// through validation and the interceptors each time (about
+			// 30 µs of a call; BENCHMARKS.md, "Calls on kept goroutines").
+			// When every worker is busy (a long sync stream holds one),
+			// grpc-go starts a goroutine for the call, as without them.
+			grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
 		}
 		opts = append(opts, connectionOptions(cfg.Limits)...)
 		if n.tracer != nil {
