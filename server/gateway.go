@@ -116,7 +116,7 @@ func (g *gatewayChannel) call(ctx context.Context, method string, in proto.Messa
 	// The gateway copies path and query parameters in as they come: text
 	// that is not UTF-8 would not have marshalled over gRPC, and here
 	// would reach the services.
-	if err := validation.Text(in); err != nil {
+	if err := validation.WellFormed(in); err != nil {
 		return nil, err
 	}
 	if size := proto.Size(in); size > g.maxBytes {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/filter"
 )
 
 // TestSemanticValidation sends records that are well-formed but meaningless
@@ -230,5 +232,61 @@ func TestReadersOnUpdate(t *testing.T) {
 	mustf(t, err, "made public with its readers cleared")
 	if got.Visibility != typev1.Visibility_VISIBILITY_PUBLIC || len(got.VisibleTo) != 0 {
 		t.Errorf("after the update: visibility %v, visible_to %q", got.Visibility, got.VisibleTo)
+	}
+}
+
+// TestTimesOutOfRangeAreRefused: a time the node cannot keep (outside
+// filter.MinTimestamp..MaxTimestamp, or nanos outside 0-999,999,999) is
+// refused over gRPC and over JSON, on create and update, naming the field,
+// and nothing is stored. Stored, it made every JSON answer holding it fail
+// (protojson writes no time outside years 1-9999 nor negative nanos), on
+// every node it reached.
+func TestTimesOutOfRangeAreRefused(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	p := tn.parent()
+	occur := timestamppb.New(time.Date(2024, 9, 8, 6, 0, 0, 0, time.UTC))
+	for i, bad := range []*timestamppb.Timestamp{
+		{Seconds: 1 << 62},
+		{Seconds: -1 << 63},
+		{Seconds: 5, Nanos: -1},
+		{Seconds: 5, Nanos: 1_000_000_000},
+		timestamppb.New(time.Date(1589, 1, 1, 0, 0, 0, 0, time.UTC)),
+		timestamppb.New(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)),
+		timestamppb.New(filter.MinTimestamp.Add(-time.Nanosecond)),
+		timestamppb.New(filter.MaxTimestamp.Add(time.Nanosecond)),
+	} {
+		id := fmt.Sprintf("bad-time-%d", i)
+		_, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: id,
+			BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: bad}})
+		wantInvalid(t, err, fmt.Sprintf("occur_time %v", bad), "border_incident.occur_time")
+		_, err = tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: id,
+			BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: occur, ResolveTime: bad}})
+		wantInvalid(t, err, fmt.Sprintf("resolve_time %v", bad), "border_incident.resolve_time")
+	}
+	// The bounds themselves are kept.
+	for i, at := range []time.Time{filter.MinTimestamp, filter.MaxTimestamp} {
+		if _, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: fmt.Sprintf("bound-%d", i),
+			BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: timestamppb.New(at)}}); err != nil {
+			t.Errorf("occur_time %s: %v", at, err)
+		}
+	}
+	x, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: "kept",
+		BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: occur}})
+	mustf(t, err, "create")
+	_, err = tn.Border.UpdateBorderIncident(ctx, &borderv1.UpdateBorderIncidentRequest{
+		BorderIncident: &borderv1.BorderIncident{Name: x.Name, ResolveTime: &timestamppb.Timestamp{Seconds: 1 << 62}},
+		UpdateMask:     &fieldmaskpb.FieldMask{Paths: []string{"resolve_time"}}})
+	wantInvalid(t, err, "update resolve_time", "border_incident.resolve_time")
+
+	// Over JSON: protojson takes years 1-9999.
+	resp, body := tn.httpDo(t, "POST", "/v1/"+p+"/border-incidents?border_incident_id=json-1589",
+		`{"display_name":"Flood","category":"CATEGORY_NATURAL_DISASTER","occur_time":"1589-01-01T00:00:00Z"}`, nil)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"border_incident.occur_time"`) {
+		t.Errorf("JSON occur_time in 1589: %d %s, want 400 naming border_incident.occur_time", resp.StatusCode, body)
+	}
+	resp, body = tn.httpDo(t, "GET", "/v1/"+p+"/border-incidents?page_size=100", "", nil)
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "bad-time") || strings.Contains(string(body), "json-1589") {
+		t.Errorf("the list after the refusals: %d %s", resp.StatusCode, body)
 	}
 }

@@ -577,7 +577,7 @@ func (p *parser) check(f Field, op string, opPos int, v literal) (Expr, error) {
 		if err != nil {
 			return nil, p.errorf(v.pos, "%s is a timestamp field; want RFC 3339 such as 2024-05-27T10:00:00Z, got %s", f.Path, v.display())
 		}
-		if t.Before(minTimestamp) || t.After(maxTimestamp) {
+		if t.Before(MinTimestamp) || t.After(MaxTimestamp) {
 			return nil, p.errorf(v.pos, "timestamp %s is outside the supported range 1678..2262", v.display())
 		}
 		value = t.UnixNano()
@@ -615,9 +615,14 @@ func (p *parser) age(f Field, op string, opPos int, v literal) (Expr, error) {
 	return andExpr{terms: []Expr{setExpr{field: f}, compareExpr{field: f, op: cmp, value: cutoff}}}, nil
 }
 
+// MinTimestamp and MaxTimestamp bound the times a timestamp field may
+// hold: filter columns keep a timestamp as int64 nanoseconds since 1970,
+// so a time outside them can be neither ordered nor filtered (it sorts
+// with the bound itself). The API refuses any other time, and a node
+// applies no other member's state that holds one (validation.WellFormed).
 var (
-	minTimestamp = time.Unix(0, math.MinInt64)
-	maxTimestamp = time.Unix(0, math.MaxInt64)
+	MinTimestamp = time.Unix(0, math.MinInt64).UTC()
+	MaxTimestamp = time.Unix(0, math.MaxInt64).UTC()
 )
 
 func (l literal) display() string {

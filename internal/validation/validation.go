@@ -78,6 +78,12 @@ func (v *Validator) Check(msg proto.Message, prefix string) error {
 	if err := v.v.Validate(msg); err != nil {
 		var verr *protovalidate.ValidationError
 		if !errors.As(err, &verr) {
+			// A rule could not be evaluated, as when it compares a
+			// timestamp far out of range: say what is malformed, if
+			// anything is.
+			if err := WellFormed(msg); err != nil {
+				return err
+			}
 			return fmt.Errorf("validate %s: %w", msg.ProtoReflect().Descriptor().FullName(), err)
 		}
 		root := msg.ProtoReflect().Descriptor()
@@ -110,7 +116,7 @@ func (v *Validator) Check(msg proto.Message, prefix string) error {
 		})
 	})
 	var text []*errdetails.BadRequest_FieldViolation
-	textFields(msg.ProtoReflect(), prefix, &text)
+	wellFormed(msg.ProtoReflect(), prefix, &text)
 	for _, t := range text {
 		if !bad[t.Field] {
 			bad[t.Field] = true

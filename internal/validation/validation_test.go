@@ -241,7 +241,7 @@ func TestTextHoldsNoNUL(t *testing.T) {
 	v := newValidator(t)
 	d := delegation(func(d *twinningv1.Delegation) { d.DisplayName, d.Countries = "a\x00b", []string{"CN", "V\x00"} })
 	want := []string{"delegation.display_name", "delegation.countries[1]"}
-	for what, err := range map[string]error{"Check": v.Check(d, "delegation."), "Text": validation.Text(&twinningv1.CreateDelegationRequest{Delegation: d})} {
+	for what, err := range map[string]error{"Check": v.Check(d, "delegation."), "WellFormed": validation.WellFormed(&twinningv1.CreateDelegationRequest{Delegation: d})} {
 		var got []string
 		for _, fv := range fieldViolations(t, err) {
 			got = append(got, fv.field)

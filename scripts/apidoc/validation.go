@@ -30,6 +30,7 @@ func (g *gen) validation() {
 	p("- **Provinces** (`reason` `field_rule`): `visible_to` and `notify_provinces` name current provinces (`NodeService.ListProvinces`); a province merged away on 1 July 2025 is refused with the one it was merged into.")
 	p("- **Readers** (`reason` `visible_to.not_restricted`, `visible_to.owner`): only a `VISIBILITY_RESTRICTED` record has a `visible_to` list (on a public or national one it would mean nothing; clear it when a record stops being restricted), and the list does not name the owning province, which always reads its records. Checked on the record as stored, after an update mask is applied.")
 	p("- **References** (`reason` `field_rule`): a field that points to another record holds a well-formed resource name of the right kind (its province current, its id valid), or is empty. The record need not be held by this node.")
+	p("- **Text and times** every field must hold: text is UTF-8 (`reason` `string.utf8`) without U+0000 (`string.nul`), in every string field, path and query parameters included; a timestamp lies between 1677-09-21T00:12:43Z and 2262-04-11T23:47:16Z, the times a filter column holds as nanoseconds, with nanos from 0 to 999,999,999 (`timestamp.range`). A node also refuses to apply another member's state that breaks these (it stays in the log but is not applied: README, \"Federation and sync\").")
 	p("")
 	p("| Message | Field | Rule | Reason |")
 	p("|---|---|---|---|")

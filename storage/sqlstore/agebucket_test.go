@@ -3,13 +3,17 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -17,10 +21,11 @@ import (
 
 // TestAgeBucketsOnBothDatabases: a national summary of incidents by the age
 // of occur_time puts each record in its bucket on both databases, at the
-// bounds and beyond them: unset, in the future, and in the year 1589 and
-// at the largest time a timestamp holds, which a member can sign although
-// the API would refuse them (now minus the year 1589 in nanoseconds
-// overflowed PostgreSQL's bigint, and every such summary failed there).
+// bounds and beyond them: unset, in the future, and at the earliest and
+// the latest time a timestamp may hold (filter.MinTimestamp, MaxTimestamp:
+// now minus the earliest in nanoseconds overflows PostgreSQL's bigint, and
+// with the year 1589, which stores now refuse, every such summary failed
+// there).
 func TestAgeBucketsOnBothDatabases(t *testing.T) {
 	ctx := context.Background()
 	const origin = "lang-son"
@@ -41,9 +46,8 @@ func TestAgeBucketsOnBothDatabases(t *testing.T) {
 		{"91-days", timestamppb.New(now.Add(-91 * day)), 3},
 		{"365-days", timestamppb.New(now.Add(-365 * day)), 3},
 		{"366-days", timestamppb.New(now.Add(-366 * day)), 4},
-		{"1589", &timestamppb.Timestamp{Seconds: -12_000_000_000}, 4},
-		{"year-1", &timestamppb.Timestamp{Seconds: -62_135_596_800}, 4},
-		{"year-9999", &timestamppb.Timestamp{Seconds: 253_402_300_799}, 0},
+		{"earliest", timestamppb.New(filter.MinTimestamp), 4},
+		{"latest", timestamppb.New(filter.MaxTimestamp), 0},
 	}
 	var states []proto.Message
 	want := map[int64]int64{}
@@ -80,5 +84,59 @@ func TestAgeBucketsOnBothDatabases(t *testing.T) {
 				t.Errorf("records per age bucket %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestTimesOutOfRangeAreHeld: a member signs, with its own key, states
+// holding times no API accepts (the year 1589, year 1, the year 9999,
+// seconds that overflow nanoseconds, negative nanos). Each is held but not
+// applied, with a reason naming the field, and the member's honest records
+// around it apply: stored, such a time broke every answer over JSON that
+// held it (protojson writes no time outside years 1-9999 nor negative
+// nanos), on every node it reached, and sorted with the bounds.
+func TestTimesOutOfRangeAreHeld(t *testing.T) {
+	ctx := context.Background()
+	const origin = "lang-son"
+	incident := func(id string, occur *timestamppb.Timestamp) *borderv1.BorderIncident {
+		return &borderv1.BorderIncident{Name: "provinces/" + origin + "/border-incidents/" + id, DisplayName: id, OccurTime: occur}
+	}
+	for _, store := range databases {
+		for _, bad := range []struct {
+			id    string
+			occur *timestamppb.Timestamp
+		}{
+			{"in-1589", &timestamppb.Timestamp{Seconds: -12_000_000_000}},
+			{"in-year-1", &timestamppb.Timestamp{Seconds: -62_135_596_800}},
+			{"in-9999", &timestamppb.Timestamp{Seconds: 253_402_300_799}},
+			{"past-int64-nanos", &timestamppb.Timestamp{Seconds: 1 << 62}},
+			{"negative-nanos", &timestamppb.Timestamp{Seconds: 5, Nanos: -1}},
+			{"a-second-of-nanos", &timestamppb.Timestamp{Seconds: 5, Nanos: 1_000_000_000}},
+		} {
+			t.Run(store+"/"+bad.id, func(t *testing.T) {
+				db, err := sqlstore.Open(ctx, newLocation(t, store), "mofa", sqlstore.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				states := []proto.Message{incident("before", timestamppb.New(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))),
+					incident(bad.id, bad.occur), incident("after", timestamppb.New(filter.MaxTimestamp))}
+				entries, cp := signedRun(t, origin, states, nil)
+				refused, err := db.ApplyRemote(ctx, entries, cp)
+				if err != nil {
+					t.Fatalf("the run is not held: %v", err)
+				}
+				if len(refused) != 1 || refused[0].Seq != 2 || !strings.Contains(refused[0].Reason, "occur_time") {
+					t.Fatalf("refused %+v, want entry 2, for its occur_time", refused)
+				}
+				for _, id := range []string{"before", "after"} {
+					if _, err := db.Get(ctx, resource.BorderIncidents, "provinces/"+origin+"/border-incidents/"+id); err != nil {
+						t.Errorf("the member's honest record %s: %v", id, err)
+					}
+				}
+				if _, err := db.Get(ctx, resource.BorderIncidents, "provinces/"+origin+"/border-incidents/"+bad.id); status.Code(err) != codes.NotFound {
+					t.Errorf("the record with the bad time: %v, want NotFound", err)
+				}
+			})
+		}
 	}
 }

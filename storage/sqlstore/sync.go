@@ -464,8 +464,8 @@ func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p prep
 	if got := k.Name(m); got != name {
 		return refuse(false, "the entry names %s but its state is %q", name, got)
 	}
-	if err := validation.Text(m); err != nil {
-		return refuse(false, "the state of %s is not text this store keeps: %v", name, err)
+	if err := validation.WellFormed(m); err != nil {
+		return refuse(false, "the state of %s holds values this store does not keep: %v", name, err)
 	}
 	if why := overlongIndexed(k, m); why != "" {
 		return refuse(false, "the state of %s holds %s", name, why)

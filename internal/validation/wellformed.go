@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -13,46 +14,85 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
 )
 
 // Protobuf refuses to marshal or unmarshal a string field that is not UTF-8,
-// with an error that names no field, and gRPC reports that as INTERNAL. Both
-// checks here find the fields, so the caller hears which of its fields is
-// wrong. Paths are written as in Check ("agreement.partner_countries[1]").
+// with an error that names no field, and gRPC reports that as INTERNAL; the
+// gateway's JSON cannot write a google.protobuf.Timestamp outside years
+// 1-9999 or with nanos outside 0-999,999,999, and fails the whole answer.
+// The checks here find such fields, so the caller hears which of its fields
+// is wrong, and a value that would break every later answer holding it
+// (over JSON, on every node it reaches) is never stored. Paths are written
+// as in Check ("agreement.partner_countries[1]").
+
+// The reasons of the violations found here.
+const (
+	ReasonNotUTF8   = "string.utf8"
+	ReasonNUL       = "string.nul"
+	ReasonTimestamp = "timestamp.range"
+)
 
 const (
-	notUTF8 = "is not valid UTF-8 text"
+	timestampName = "google.protobuf.Timestamp"
+	notUTF8       = "is not valid UTF-8 text"
 	// U+0000 is UTF-8, and SQLite stores it, but PostgreSQL's text cannot
 	// (a store on PostgreSQL would fail the write, or a whole sync run):
 	// no string the store keeps may hold it, on either database.
 	holdsNUL = "holds the character U+0000 (NUL), which no text may hold"
 )
 
-// Text reports every string field of m that is not UTF-8 or holds U+0000:
-// nil, or INVALID_ARGUMENT naming them. The gateway puts path and query
-// parameters into a request as they come, so it checks before it sends;
-// Check checks every request; the store checks every state it applies.
-func Text(m proto.Message) error {
+// WellFormed reports every string field of m that is not UTF-8 or holds
+// U+0000, and every timestamp outside filter.MinTimestamp..MaxTimestamp
+// or whose nanos are not 0-999,999,999: nil, or INVALID_ARGUMENT naming
+// them. The gateway puts path and query parameters into a request as they
+// come, so it checks before it sends; Check checks every request; the
+// store checks every state it applies.
+func WellFormed(m proto.Message) error {
 	var out []*errdetails.BadRequest_FieldViolation
-	textFields(m.ProtoReflect(), "", &out)
+	wellFormed(m.ProtoReflect(), "", &out)
 	if len(out) == 0 {
 		return nil
 	}
 	return apperr.InvalidFields(out...)
 }
 
-func textFields(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
+var badTimestamp = fmt.Sprintf("is not a time the node keeps: want %s to %s, with nanos from 0 to 999,999,999",
+	filter.MinTimestamp.Format(time.RFC3339), filter.MaxTimestamp.Format(time.RFC3339))
+
+// timestampKept reports whether t (a google.protobuf.Timestamp) is a time
+// between filter.MinTimestamp and MaxTimestamp.
+func timestampKept(t protoreflect.Message) bool {
+	fields := t.Descriptor().Fields()
+	seconds, nanos := t.Get(fields.ByNumber(1)).Int(), t.Get(fields.ByNumber(2)).Int()
+	// Far outside the bounds, time.Unix would overflow.
+	const farSeconds = 1 << 40
+	if nanos < 0 || nanos > 999_999_999 || seconds < -farSeconds || seconds > farSeconds {
+		return false
+	}
+	at := time.Unix(seconds, nanos)
+	return !at.Before(filter.MinTimestamp) && !at.After(filter.MaxTimestamp)
+}
+
+func wellFormed(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
 	bad := func(path string) {
-		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8})
+		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8, Reason: ReasonNotUTF8})
+	}
+	nul := func(path string) {
+		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: holdsNUL, Reason: ReasonNUL})
 	}
 	check := func(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) {
 		switch {
 		case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
 			bad(path)
 		case fd.Kind() == protoreflect.StringKind && strings.ContainsRune(v.String(), 0):
-			*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: holdsNUL})
+			nul(path)
+		case fd.Message() != nil && fd.Message().FullName() == timestampName:
+			if !timestampKept(v.Message()) {
+				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: badTimestamp, Reason: ReasonTimestamp})
+			}
 		case fd.Message() != nil:
-			textFields(v.Message(), path+".", out)
+			wellFormed(v.Message(), path+".", out)
 		}
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -70,7 +110,7 @@ func textFields(m protoreflect.Message, prefix string, out *[]*errdetails.BadReq
 					return true
 				}
 				if fd.MapKey().Kind() == protoreflect.StringKind && strings.ContainsRune(key, 0) {
-					*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: holdsNUL})
+					nul(path)
 					return true
 				}
 				check(fd.MapValue(), v, path+"["+strconv.Quote(key)+"]")
@@ -131,7 +171,7 @@ func wireUTF8(b []byte, md protoreflect.MessageDescriptor, prefix string, out *[
 		switch {
 		case fd.Kind() == protoreflect.StringKind:
 			if !utf8.Valid(v) {
-				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8})
+				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8, Reason: ReasonNotUTF8})
 			}
 		case fd.IsMap():
 			// A map entry is a message of key and value; a bad key or
@@ -141,7 +181,7 @@ func wireUTF8(b []byte, md protoreflect.MessageDescriptor, prefix string, out *[
 				return broken, false
 			}
 			if len(entry) > 0 {
-				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: "has a key or value that " + notUTF8})
+				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: "has a key or value that " + notUTF8, Reason: ReasonNotUTF8})
 			}
 		case fd.Message() != nil:
 			if broken, ok := wireUTF8(v, fd.Message(), path+".", out); !ok {
