@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -154,6 +155,7 @@ func (e *httpErrors) handle(ctx context.Context, mux *runtime.ServeMux, marshale
 	if errors.As(err, &withStatus) {
 		httpStatus, err = withStatus.HTTPStatus, withStatus.Err
 	}
+	err = namedQueryError(err)
 	id := RequestID(r.Context())
 	st := apperr.Status(err, id)
 	if st.Code() != codes.Internal && !utf8.ValidString(st.Message()) {
@@ -253,4 +255,25 @@ func errTooLarge(limit int) error {
 		HTTPStatus: http.StatusRequestEntityTooLarge,
 		Err:        apperr.ResourceExhausted("request body larger than the maximum of %d bytes", limit),
 	}
+}
+
+// gatewayQueryError is how grpc-gateway's runtime.PopulateQueryParameters
+// says which query parameter it could not put into the request
+// ("parsing field \"page_size\": strconv.ParseInt: ...", "too many values
+// for field \"page_size\": 1, 2").
+var gatewayQueryError = regexp.MustCompile(`^(?:parsing field|parsing list|too many values for field|parsing map key|parsing map value) "([^"]+)"(?: in map "[^"]*")?:? ?(.*)$`)
+
+// namedQueryError turns the gateway's INVALID_ARGUMENT for a query
+// parameter it could not parse, which has only a message, into one naming
+// the field, as every other INVALID_ARGUMENT does.
+func namedQueryError(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
+		return err
+	}
+	m := gatewayQueryError.FindStringSubmatch(st.Message())
+	if m == nil {
+		return err
+	}
+	return apperr.Invalid(m[1], "%s", strings.ToValidUTF8(m[2], "\uFFFD"))
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -30,8 +32,14 @@ type bodyJSON struct{ *runtime.JSONPb }
 func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		var raw json.RawMessage
-		if err := json.NewDecoder(r).Decode(&raw); err != nil {
+		dec := json.NewDecoder(r)
+		if err := dec.Decode(&raw); err != nil {
 			return err
+		}
+		// A body is one JSON value: a second one, or anything after
+		// the first, is not taken as if it were not there.
+		if _, err := dec.Token(); err != io.EOF {
+			return bodyError(r, v, "is not one JSON value: something follows it at byte %d", dec.InputOffset())
 		}
 		err := m.JSONPb.Unmarshal(raw, v)
 		if err == nil {
@@ -43,6 +51,20 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		return err
 	})
+}
+
+// bodyError refuses the body (read from r, decoded into v) as a whole:
+// INVALID_ARGUMENT naming the request's field the body is, if it is one,
+// which the error handler takes from r as namedDecodeError's.
+func bodyError(r io.Reader, v any, format string, args ...any) error {
+	var err error = &apperr.Error{Code: codes.InvalidArgument, Message: "the body " + fmt.Sprintf(format, args...)}
+	if _, prefix := bodyMessage(v); prefix != "" {
+		err = apperr.Invalid(strings.TrimSuffix(prefix, "."), format, args...)
+	}
+	if b, ok := r.(*limitedBody); ok {
+		b.invalid = err
+	}
+	return err
 }
 
 // protojsonPlace is where protojson says it stopped: "(line 1:18): why".
@@ -64,8 +86,15 @@ func namedDecodeError(raw []byte, v any, err error) error {
 		return nil
 	}
 	path, ok := jsonPathAt(raw, offset, md)
-	if !ok || path == "" {
+	if !ok {
 		return nil
+	}
+	if path == "" {
+		// The body itself (null, a list, a string): the field it is.
+		if prefix == "" {
+			return nil
+		}
+		return apperr.Invalid(strings.TrimSuffix(prefix, "."), "%s", strings.ToValidUTF8(m[3], "\uFFFD"))
 	}
 	return apperr.Invalid(prefix+path, "%s", strings.ToValidUTF8(m[3], "\uFFFD"))
 }
@@ -139,6 +168,9 @@ type jsonFrame struct {
 // fields by their proto or JSON names; an unknown key is named as sent.
 func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
+	// Numbers stay text: one no float64 holds (1e400) is what protojson
+	// may be refusing.
+	dec.UseNumber()
 	var stack []*jsonFrame
 	// current is the path of the value the top frame is at.
 	current := func() (string, protoreflect.FieldDescriptor) {

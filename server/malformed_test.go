@@ -61,12 +61,30 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 		{"JSON list of the wrong type", "PATCH", coll + "/x", `{"partner_countries":["CN",7]}`, []string{"agreement.partner_countries[1]"}},
 		{"JSON nested on PATCH", "PATCH", coll + "/x", "{\"signatory\":{\"name\":\"\xff\"}}", []string{"agreement.signatory.name"}},
 		{"JSON unknown on PATCH", "PATCH", coll + "/x", `{"display_name":"x","nope":{"a":[1]}}`, []string{"agreement.nope"}},
+		// A number no float64 holds, which the search for the field's
+		// place could not read past.
+		{"JSON number past float64", "POST", coll, `{"kind":"KIND_MOU","signed_date":{"year":1e400}}`, []string{"agreement.signed_date.year"}},
+		// A body that is not one object of the request's field.
+		{"JSON null body", "POST", coll, `null`, []string{"agreement"}},
+		{"JSON list body", "POST", coll, `[1,2]`, []string{"agreement"}},
+		// A second value, or anything after the first, was dropped and
+		// the first one stored.
+		{"JSON second object", "POST", coll + "?agreement_id=second", `{"display_name":"First","kind":"KIND_MOU"}{"display_name":"Second","kind":"KIND_OTHER"}`, []string{"agreement"}},
+		{"JSON trailing text", "PATCH", coll + "/x", `{"summary":"kept"} ]]] not json`, []string{"agreement"}},
+		// Query parameters grpc-gateway parses itself.
+		{"page_size past int32", "GET", coll + "?page_size=2147483648", "", []string{"page_size"}},
+		{"page_size not a number", "GET", coll + "?page_size=abc", "", []string{"page_size"}},
+		{"page_size given twice", "GET", coll + "?page_size=1&page_size=2", "", []string{"page_size"}},
+		{"show_deleted not a bool", "GET", coll + "?show_deleted=maybe", "", []string{"show_deleted"}},
 	} {
 		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
 		wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.fields...)
 		if resp.Header.Get("X-Request-Id") == "" {
 			t.Errorf("%s: no X-Request-Id", c.what)
 		}
+	}
+	if resp, body := tn.httpDo(t, "GET", coll+"/second", "", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the body of two objects stored a record: %d %s", resp.StatusCode, body)
 	}
 
 	create := func(a *twinningv1.Agreement) *twinningv1.CreateAgreementRequest {
