@@ -6,7 +6,7 @@ import "net/http"
 // HTTP chain over the gateway mux of every service, with no route index and
 // no fastGet.
 func ViaGateway(n *Node) http.Handler {
-	return n.httpErrs.httpChain(n.httpErrs.mux, n.cfg.Limits.MaxMessageBytes)
+	return n.httpErrs.httpChain(n.httpErrs.mux, n.cfg.Limits.MaxMessageBytes, nil)
 }
 
 // ServesFastGet reports whether the HTTP API serves r with a fastGet.

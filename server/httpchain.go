@@ -16,16 +16,39 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/netlimit"
 )
 
 // httpChain is what every HTTP request passes through before its route, in
 // this order, each one concern.
-func (e *httpErrors) httpChain(routes http.Handler, maxBody int) http.Handler {
+func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit.Caps) http.Handler {
 	return chain(routes,
 		withRequestID,        // every response names its request, before anything can fail
 		e.recoverPanics,      // a panic is a 500 with a reference the log has
+		e.capCalls(calls),    // requests in flight over a cap are 429
 		e.limitBody(maxBody), // bodies over the limit are 413
 	)
+}
+
+// capCalls counts each request in calls until it is answered, and refuses
+// one over a cap (Limits.Calls, CallsPerAddress): over HTTP/2 a client
+// holds 250 requests on each connection, each a goroutine reading a body
+// that may never come, from its headers on. nil counts nothing.
+func (e *httpErrors) capCalls(calls *netlimit.Caps) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if calls == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			client := netlimit.ClientAt(r.RemoteAddr)
+			if !calls.Acquire(client) {
+				e.write(w, r, errTooManyCalls())
+				return
+			}
+			defer calls.Release(client)
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // chain wraps h in middleware, the first outermost.

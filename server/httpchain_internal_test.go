@@ -41,7 +41,7 @@ func TestGatewayInternalErrorsAreMaskedAndLogged(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			logs.Reset()
 			w := httptest.NewRecorder()
-			errs.httpChain(route, 1<<10).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+			errs.httpChain(route, 1<<10, nil).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
 			id := w.Header().Get(RequestIDHeader)
 			var body struct {
 				Code    int

@@ -1,12 +1,17 @@
 package server
 
 import (
+	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/tap"
 
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/netlimit"
 	"github.com/provex/provex/replication"
 )
@@ -21,6 +26,50 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	limited := netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log)
 	n.listeners[name] = limited
 	return limited, nil
+}
+
+// callCaps counts the calls a server has in flight, by client, from their
+// headers on (Limits.Calls, CallsPerAddress).
+func (n *Node) callCaps(name string) *netlimit.Caps {
+	return netlimit.NewCaps(name, "calls", n.cfg.Limits.Calls, n.cfg.Limits.CallsPerAddress, n.log)
+}
+
+// errTooManyCalls is the answer to a call over a cap.
+func errTooManyCalls() error {
+	return apperr.ResourceExhausted("too many calls in flight from this client or to this node; retry when some have ended")
+}
+
+// capCalls is a gRPC server's grpc.InTapHandle part that counts each call
+// in caps until it ends, and refuses one over a cap. grpc-go calls it on a
+// call's headers, before it reads the message or runs the interceptors, so
+// the refusal is early: it carries no request id.
+func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
+	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
+		var client netip.Addr
+		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+			client = netlimit.Client(p.Addr)
+		}
+		if !caps.Acquire(client) {
+			return ctx, errTooManyCalls()
+		}
+		// grpc-go ends a call's context when the call ends, however.
+		context.AfterFunc(ctx, func() { caps.Release(client) })
+		return ctx, nil
+	}
+}
+
+// tapChain runs a gRPC server's tap handles in order; the first that
+// refuses a call refuses it.
+func tapChain(handles ...tap.ServerInHandle) tap.ServerInHandle {
+	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
+		for _, h := range handles {
+			var err error
+			if ctx, err = h(ctx, info); err != nil {
+				return ctx, err
+			}
+		}
+		return ctx, nil
+	}
 }
 
 // checkFileLimit warns when the listeners' connection caps together do not

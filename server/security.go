@@ -52,6 +52,15 @@ type Limits struct {
 	// callers and peers need.
 	Connections           int
 	ConnectionsPerAddress int
+	// Calls bounds the calls each server (API gRPC, HTTP gateway, peer
+	// endpoint) has in flight at once (default 16384), and CallsPerAddress
+	// those from one client, counted as connections are (default 1024). A
+	// call costs a goroutine and its buffers from its headers on, before
+	// its message says who calls: without them one client with no token
+	// could hold 256 calls on each of its connections that never send a
+	// message. A call over either gets RESOURCE_EXHAUSTED at once.
+	Calls           int
+	CallsPerAddress int
 	// HandshakeTimeout bounds the time from accepting a connection to a
 	// finished TLS handshake and HTTP/2 preface (gRPC) or a first request's
 	// headers (HTTP) (default 10s): a bare TCP connection that says nothing
@@ -96,6 +105,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.ConnectionsPerAddress <= 0 {
 		l.ConnectionsPerAddress = 256
+	}
+	if l.Calls <= 0 {
+		l.Calls = 16384
+	}
+	if l.CallsPerAddress <= 0 {
+		l.CallsPerAddress = 1024
 	}
 	if l.HandshakeTimeout <= 0 {
 		l.HandshakeTimeout = 10 * time.Second

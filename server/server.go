@@ -397,9 +397,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	unary, stream := ic.chain()
 	n.health = health.NewServer()
 	calls := &deadlines{call: cfg.Limits.CallTimeout, stream: cfg.Limits.StreamTimeout, streaming: map[string]bool{}}
-	serverOptions := func(creds credentials.TransportCredentials) []grpc.ServerOption {
+	serverOptions := func(name string, creds credentials.TransportCredentials) []grpc.ServerOption {
 		opts := []grpc.ServerOption{
-			grpc.InTapHandle(calls.tap),
+			// Each call gets its deadline, then is counted until it ends
+			// (last: grpc-go ends no call a later part refused).
+			grpc.InTapHandle(tapChain(calls.tap, capCalls(n.callCaps(name)))),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
 			grpc.UnknownServiceHandler(unknownMethod),
@@ -441,7 +443,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.httpTLS = pki.ServerConfig(*cfg.Cert)
 		apiCreds = credentials.NewTLS(n.httpTLS)
 	}
-	n.grpc = grpc.NewServer(serverOptions(apiCreds)...)
+	n.grpc = grpc.NewServer(serverOptions("gRPC", apiCreds)...)
 	services(n.grpc)
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
@@ -458,7 +460,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		// A single record can be as large as the API accepts, and its entry
 		// a little larger: peers send and take up to 64 MiB.
-		n.peer = grpc.NewServer(append(serverOptions(peerCreds), grpc.MaxSendMsgSize(64<<20))...)
+		n.peer = grpc.NewServer(append(serverOptions("peer", peerCreds), grpc.MaxSendMsgSize(64<<20))...)
 		syncv1.RegisterSyncServiceServer(n.peer, engine.Service())
 		healthpb.RegisterHealthServer(n.peer, n.health)
 		calls.learn(n.peer)
@@ -503,7 +505,7 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 	} else {
 		own := http.NewServeMux()
 		own.Handle("/metrics", errs.only(http.MethodGet, n.metricsHandler(ic, errs, false)))
-		n.metricsHTTP = n.httpServer(errs.httpChain(own, n.cfg.Limits.MaxMessageBytes))
+		n.metricsHTTP = n.httpServer(errs.httpChain(own, n.cfg.Limits.MaxMessageBytes, n.callCaps("metrics")))
 	}
 	root.Handle("/healthz", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := n.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
@@ -523,7 +525,7 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 			fmt.Fprintln(w, "-", p)
 		}
 	})))
-	h := errs.httpChain(root, n.cfg.Limits.MaxMessageBytes)
+	h := errs.httpChain(root, n.cfg.Limits.MaxMessageBytes, n.callCaps("HTTP"))
 	if n.tracer != nil {
 		// Outermost, so a request refused by the chain (413, 404) has its
 		// span too; the gateway's call is its child (gatewayChannel).

@@ -28,7 +28,13 @@ type rawH2 struct {
 
 func dialRawH2(t *testing.T, addr string) *rawH2 {
 	t.Helper()
-	c, err := fromAddr("127.0.0.1").Dial("tcp", addr)
+	return dialRawH2From(t, "127.0.0.1", addr)
+}
+
+// dialRawH2From is dialRawH2 from the loopback address from.
+func dialRawH2From(t *testing.T, from, addr string) *rawH2 {
+	t.Helper()
+	c, err := fromAddr(from).Dial("tcp", addr)
 	mustf(t, err, "dial %s", addr)
 	t.Cleanup(func() { c.Close() })
 	if _, err := c.Write([]byte(http2.ClientPreface)); err != nil {

@@ -1,8 +1,12 @@
-// Package netlimit caps the connections a listener holds open: in total and
-// per client (an IPv4 address, or an IPv6 /64: see Client). Each open connection costs a file descriptor, and a
-// process has a fixed number of them; without a cap one client opening
-// thousands of idle connections exhausts them and every other caller, the
-// node's peers among them, then times out before it is even accepted.
+// Package netlimit caps what clients hold open at once, in total and per
+// client (an IPv4 address, or an IPv6 /64: see Client): the connections a
+// listener holds (Limit), and anything else counted by Caps, such as the
+// calls a server has in flight. Each open connection costs a file
+// descriptor, and a process has a fixed number of them; without a cap one
+// client opening thousands of idle connections exhausts them and every
+// other caller, the node's peers among them, then times out before it is
+// even accepted. Each call in flight costs a goroutine and its buffers,
+// from its headers on, before the node knows who calls.
 //
 // golang.org/x/net/netutil.LimitListener caps the total only, and it does so
 // by not accepting: connections over the cap wait in the kernel's backlog,
@@ -25,10 +29,10 @@ import (
 // connections of one listener.
 const LogEvery = 10 * time.Second
 
-// Listener accepts connections from an inner listener up to its caps.
-type Listener struct {
-	net.Listener
-	name           string
+// Caps counts what clients hold open, up to total at once and perAddr
+// from one client (zero or less: no cap).
+type Caps struct {
+	name, what     string
 	total, perAddr int
 	log            *slog.Logger
 
@@ -41,15 +45,26 @@ type Listener struct {
 	logged  time.Time
 }
 
-// Limit wraps l so it holds at most total connections at once, and at most
-// perAddr from one client, as Client groups addresses (zero or less: no
-// cap). name says which
-// listener in log lines.
-func Limit(l net.Listener, name string, total, perAddr int, log *slog.Logger) *Listener {
+// NewCaps makes caps of total and perAddr; name says whose and what what
+// they count in log lines ("API gRPC", "calls").
+func NewCaps(name, what string, total, perAddr int, log *slog.Logger) *Caps {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Listener{Listener: l, name: name, total: total, perAddr: perAddr, log: log, by: map[netip.Addr]int{}}
+	return &Caps{name: name, what: what, total: total, perAddr: perAddr, log: log, by: map[netip.Addr]int{}}
+}
+
+// Listener accepts connections from an inner listener up to its caps.
+type Listener struct {
+	net.Listener
+	*Caps
+}
+
+// Limit wraps l so it holds at most total connections at once, and at most
+// perAddr from one client, as Client groups addresses (zero or less: no
+// cap). name says which listener in log lines.
+func Limit(l net.Listener, name string, total, perAddr int, log *slog.Logger) *Listener {
+	return &Listener{Listener: l, Caps: NewCaps(name, "connections", total, perAddr, log)}
 }
 
 // Accept returns the next connection within the caps; those over them are
@@ -61,8 +76,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		addr := Client(c.RemoteAddr())
-		if l.acquire(addr) {
-			return &conn{Conn: c, release: func() { l.release(addr) }}, nil
+		if l.Acquire(addr) {
+			return &conn{Conn: c, release: func() { l.Release(addr) }}, nil
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
@@ -71,37 +86,40 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// Open is the number of connections held now, in total and from the client
-// that addr belongs to (its /64, for IPv6).
-func (l *Listener) Open(addr netip.Addr) (total, fromClient int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.open, l.by[clientOf(addr)]
+// Open is the number held now, in total and from the client that addr
+// belongs to (its /64, for IPv6).
+func (c *Caps) Open(addr netip.Addr) (total, fromClient int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open, c.by[clientOf(addr)]
 }
 
-func (l *Listener) acquire(addr netip.Addr) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if (l.total > 0 && l.open >= l.total) || (l.perAddr > 0 && l.by[addr] >= l.perAddr) {
-		l.refused++
-		if now := time.Now(); now.Sub(l.logged) >= LogEvery {
-			l.log.Warn("refused connections over the cap", "listener", l.name, "refused", l.refused, "last_from", addr.String(),
-				"open", l.open, "open_from_last", l.by[addr], "cap", l.total, "cap_per_address", l.perAddr)
-			l.refused, l.logged = 0, now
+// Acquire counts one more for client (as Client returns it), or reports
+// false, counting nothing, when that would pass either cap.
+func (c *Caps) Acquire(client netip.Addr) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if (c.total > 0 && c.open >= c.total) || (c.perAddr > 0 && c.by[client] >= c.perAddr) {
+		c.refused++
+		if now := time.Now(); now.Sub(c.logged) >= LogEvery {
+			c.log.Warn("refused "+c.what+" over the cap", "listener", c.name, "refused", c.refused, "last_from", client.String(),
+				"open", c.open, "open_from_last", c.by[client], "cap", c.total, "cap_per_address", c.perAddr)
+			c.refused, c.logged = 0, now
 		}
 		return false
 	}
-	l.open++
-	l.by[addr]++
+	c.open++
+	c.by[client]++
 	return true
 }
 
-func (l *Listener) release(addr netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.open--
-	if l.by[addr]--; l.by[addr] <= 0 {
-		delete(l.by, addr)
+// Release counts one less for client, after Acquire.
+func (c *Caps) Release(client netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.open--
+	if c.by[client]--; c.by[client] <= 0 {
+		delete(c.by, client)
 	}
 }
 
@@ -112,7 +130,13 @@ func (l *Listener) release(addr netip.Addr) {
 // address would bind nobody. Connections without an IP address (a Unix
 // socket) share the zero address.
 func Client(a net.Addr) netip.Addr {
-	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+	return ClientAt(a.String())
+}
+
+// ClientAt is Client of an address written "host:port" (an
+// http.Request's RemoteAddr).
+func ClientAt(hostport string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
 		return clientOf(ap.Addr())
 	}
 	return netip.Addr{}
