@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -8,13 +9,16 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/protobuf/proto"
@@ -458,4 +462,75 @@ func TestAnalystsKeepNothingOnThePrimary(t *testing.T) {
 	if err := reader.QueryRow("SELECT count(*) FROM national.projects").Scan(&n); err != nil {
 		t.Errorf("the analyst's reads after the statements: %v", err)
 	}
+}
+
+// TestNodeWaitsForAToolHoldingTheWritersLock: provex verify, run while no
+// node serves, holds the writer's lock to record what it finds; a node
+// started at the same moment (a deploy script starting both) waits for it
+// to end, saying so, instead of failing as if another node were writing.
+// A second node is still refused at once.
+func TestNodeWaitsForAToolHoldingTheWritersLock(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	first, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	tool, err := sqlstore.Open(ctx, dbURL, "", sqlstore.Options{Tool: "verify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	opened := make(chan error, 1)
+	var node *sqlstore.DB
+	go func() {
+		var err error
+		node, err = sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		opened <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "provex verify") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not say it waits for provex verify: %q", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-opened:
+		t.Fatalf("the node opened (%v) while the tool held the lock", err)
+	default:
+	}
+	tool.Close()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("the node, once the tool ended: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the node did not open within 30 s of the tool's end")
+	}
+	defer node.Close()
+	if _, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{}); !errors.Is(err, sqlstore.ErrNodeWriting) || errors.Is(err, sqlstore.ErrToolWriting) {
+		t.Errorf("a second node beside the first: %v, want refused at once", err)
+	}
+}
+
+// syncBuffer is a log destination written by one goroutine and read by
+// another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

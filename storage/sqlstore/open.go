@@ -99,6 +99,11 @@ type Options struct {
 	// on PostgreSQL it does not take the writer's lock, which the serving
 	// node holds. (SQLite's own locks let both at a file.)
 	Beside bool
+	// Tool names the tool that opens the store, not beside a node
+	// (verify run while no node serves): on PostgreSQL its session holding
+	// the writer's lock is named "provex <Tool>", and a node opening the
+	// store meanwhile waits until the tool ends instead of failing.
+	Tool string
 	// Observe, when set, is told of every transaction the writer commits:
 	// how many writes it held (the group commit's batch) and how long it
 	// took from its start to its commit, for the node's metrics. It must
@@ -241,6 +246,36 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	return openStore(ctx, path, origin, opts, sqliteDialect)
 }
 
+// openLocked opens a PostgreSQL store with the writer's lock (unless
+// opts.Beside), named for a node or opts.Tool. A node finding the lock held
+// by a tool waits for the tool to end, so that a deploy script may start
+// both at once.
+func openLocked(ctx context.Context, url string, opts Options) (writer, reader *sql.DB, err error) {
+	holder := lockHolderApp
+	switch {
+	case opts.Beside:
+		holder = ""
+	case opts.Tool != "":
+		holder = lockHolderApp + " " + opts.Tool
+	}
+	logged := false
+	for {
+		writer, reader, err = openPostgres(ctx, url, opts.Readers, holder)
+		if !errors.Is(err, ErrToolWriting) || holder != lockHolderApp {
+			return writer, reader, err
+		}
+		if !logged {
+			opts.Logger.Warn("waiting for the writer's lock", "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // openStore is Open on either database: path is a file for SQLite, a URL
 // for PostgreSQL (which error messages do not repeat: it may hold a
 // password).
@@ -250,7 +285,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	var err error
 	if d.postgres {
 		where = "the PostgreSQL store"
-		if writer, reader, err = openPostgres(ctx, path, opts.Readers, !opts.Beside); err != nil {
+		if writer, reader, err = openLocked(ctx, path, opts); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		// What follows, to the national views, makes and changes the

@@ -64,6 +64,11 @@ const lockHolderApp = "provex"
 // Options.Beside).
 var ErrNodeWriting = errors.New("another provex node is writing")
 
+// ErrToolWriting is ErrNodeWriting when the lock's holder is a provex
+// tool (Options.Tool), which ends by itself: a node opening then waits
+// for it.
+var ErrToolWriting = fmt.Errorf("%w (a provex tool)", ErrNodeWriting)
+
 // lockTaken explains why writerLock was not granted. Any role that may
 // connect to the database can take an advisory lock (the server lets no
 // owner revoke that), an analyst's psql on the primary as well as a second
@@ -82,13 +87,18 @@ func lockTaken(ctx context.Context, c *pgx.Conn) error {
 		return err
 	case err != nil || app == lockHolderApp:
 		return fmt.Errorf("%w to database %q (it holds the writer's advisory lock): one database, one node", ErrNodeWriting, c.Config().Database)
+	case strings.HasPrefix(app, lockHolderApp+" "):
+		return fmt.Errorf("%w: %s, session %d, holds the writer's advisory lock of database %q until it ends", ErrToolWriting, app, pid, c.Config().Database)
 	}
 	return fmt.Errorf("the writer's advisory lock of database %q is held by session %d of role %q (application %q), which is not a provex node: end it (SELECT pg_terminate_backend(%d)) to start the node", c.Config().Database, pid, role, app, pid)
 }
 
 // openPostgres opens the writer's connection and the read pool of the
-// database at url; the writer takes writerLock when lock is set.
-func openPostgres(ctx context.Context, url string, readers int, lock bool) (writer, reader *sql.DB, err error) {
+// database at url; unless holder is "", the writer takes writerLock, its
+// session named holder (lockHolderApp for a node, lockHolderApp and the
+// tool's name for a tool).
+func openPostgres(ctx context.Context, url string, readers int, holder string) (writer, reader *sql.DB, err error) {
+	lock := holder != ""
 	cfg, err := parsePostgresURL(url)
 	if err != nil {
 		return nil, nil, err
@@ -103,7 +113,7 @@ func openPostgres(ctx context.Context, url string, readers int, lock bool) (writ
 			wcfg.RuntimeParams[k] = v
 		}
 		// Names the holder's session to whoever finds the lock taken.
-		wcfg.RuntimeParams["application_name"] = lockHolderApp
+		wcfg.RuntimeParams["application_name"] = holder
 	}
 	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*wcfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
 		if !lock {
