@@ -258,10 +258,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if newest != cfg.Manifest {
+		if newest.Serial > cfg.Manifest.Serial {
 			cfg.Logger.Info("using the newer federation manifest the node took through sync", "serial", newest.Serial, "given", cfg.Manifest.Serial)
-			cfg.Manifest = newest
 		}
+		cfg.Manifest = newest
 	}
 	signingKey, err := ownKeys(cfg.Manifest, cfg.Member, &cfg.Keys, cfg.KeyFile)
 	if err != nil {

@@ -139,7 +139,8 @@ func runCAIssue(env *cli.Env, args []string) error {
 	if err := pki.WriteNodeFiles(*out, certPEM, keyPEM); err != nil {
 		return err
 	}
-	if cert.NotAfter.Before(now.Add(*validity)) {
+	// A certificate's times are in whole seconds.
+	if cert.NotAfter.Before(now.Add(*validity).Truncate(time.Second)) {
 		fmt.Fprintf(env.Stderr, "note: the certificate expires with the CA certificate, before the --validity asked for\n")
 	}
 	var names []string

@@ -43,9 +43,16 @@ func TestCAInitAndIssue(t *testing.T) {
 	}
 
 	nodeDir := filepath.Join(t.TempDir(), "cao-bang")
-	out, _, err = runCATest(t, "issue", "--member", "cao-bang", "--ca-dir", caDir, "--out", nodeDir, "--host", "cao-bang.example, 10.0.0.5", "--validity", "720h")
+	out, errOut, err = runCATest(t, "issue", "--member", "cao-bang", "--ca-dir", caDir, "--out", nodeDir, "--host", "cao-bang.example, 10.0.0.5", "--validity", "720h")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// 30 days fit well inside the CA's ten years.
+	if strings.Contains(errOut, "expires with the CA") {
+		t.Errorf("issue of 720h under a CA of ten years says:\n%s", errOut)
+	}
+	if _, errOut, err := runCATest(t, "issue", "--member", "nghe-an", "--ca-dir", caDir, "--out", filepath.Join(t.TempDir(), "nghe-an"), "--validity", "876000h"); err != nil || !strings.Contains(errOut, "expires with the CA") {
+		t.Errorf("issue of a hundred years under a CA of ten: %v, said:\n%s", err, errOut)
 	}
 	for _, want := range []string{"member:  cao-bang\n", "serial:  ", "expires: ", "hosts:   cao-bang.example,10.0.0.5\n"} {
 		if !strings.Contains(out, want) {
