@@ -285,6 +285,14 @@ func TestTimesOutOfRangeAreRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"border_incident.occur_time"`) {
 		t.Errorf("JSON occur_time in 1589: %d %s, want 400 naming border_incident.occur_time", resp.StatusCode, body)
 	}
+	// The bounds as docs/API.md writes them are kept.
+	for i, at := range []string{"1677-09-21T00:12:44Z", "2262-04-11T23:47:16Z"} {
+		resp, body := tn.httpDo(t, "POST", fmt.Sprintf("/v1/%s/border-incidents?border_incident_id=json-bound-%d", p, i),
+			`{"display_name":"Flood","category":"CATEGORY_NATURAL_DISASTER","occur_time":"`+at+`"}`, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("JSON occur_time %s, the documented bound: %d %s", at, resp.StatusCode, body)
+		}
+	}
 	resp, body = tn.httpDo(t, "GET", "/v1/"+p+"/border-incidents?page_size=100", "", nil)
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "bad-time") || strings.Contains(string(body), "json-1589") {
 		t.Errorf("the list after the refusals: %d %s", resp.StatusCode, body)

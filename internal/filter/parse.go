@@ -620,9 +620,11 @@ func (p *parser) age(f Field, op string, opPos int, v literal) (Expr, error) {
 // so a time outside them can be neither ordered nor filtered (it sorts
 // with the bound itself). The API refuses any other time, and a node
 // applies no other member's state that holds one (validation.WellFormed).
+// They are whole seconds, inside what int64 nanoseconds hold, so that the
+// bounds as written (RFC 3339, no fraction) are themselves times kept.
 var (
-	MinTimestamp = time.Unix(0, math.MinInt64).UTC()
-	MaxTimestamp = time.Unix(0, math.MaxInt64).UTC()
+	MinTimestamp = time.Unix(math.MinInt64/int64(time.Second), 0).UTC()
+	MaxTimestamp = time.Unix(math.MaxInt64/int64(time.Second), 0).UTC()
 )
 
 func (l literal) display() string {
