@@ -90,7 +90,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		beside = true
 		probe, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
 		if err == nil {
-			fmt.Fprintln(w, "note: a node is serving on this store: the checks run beside it, and damage they find is reported, not recorded (the node's own checks record it)")
+			fmt.Fprintln(w, besideNote)
 		}
 	}
 	if err != nil {
@@ -115,11 +115,26 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 	if src.own == nil {
 		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked; give --key")
 	}
-	if src.db, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own), Sealer: src.sealer, Beside: beside, Tool: "verify"}); err != nil {
+	open := func(beside bool) (*sqlstore.DB, error) {
+		return sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own), Sealer: src.sealer, Beside: beside, Tool: "verify"})
+	}
+	src.db, err = open(beside)
+	if errors.Is(err, sqlstore.ErrNodeWriting) && !beside && besideIfServing {
+		// A node took the writer's lock since the probe let it go (one
+		// starting meanwhile waits for a tool holding it, not for the
+		// moment between the two).
+		if src.db, err = open(true); err == nil {
+			fmt.Fprintln(w, besideNote)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &src, nil
 }
+
+// besideNote says that verify found a node serving on the store.
+const besideNote = "note: a node is serving on this store: the checks run beside it, and damage they find is reported, not recorded (the node's own checks record it)"
 
 // keys are the public keys that verify origin's checkpoints.
 func (s *verifySources) keys(origin string) ([]ed25519.PublicKey, bool) {

@@ -510,9 +510,30 @@ func TestNodeWaitsForAToolHoldingTheWritersLock(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the node did not open within 30 s of the tool's end")
 	}
-	defer node.Close()
 	if _, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{}); !errors.Is(err, sqlstore.ErrNodeWriting) || errors.Is(err, sqlstore.ErrToolWriting) {
 		t.Errorf("a second node beside the first: %v, want refused at once", err)
+	}
+	node.Close()
+
+	// A session that names itself like a tool, but no tool's name, is
+	// named and not waited for.
+	reader := analyst(t)(dbURL)
+	defer reader.Close()
+	session, err := reader.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	if _, err := session.ExecContext(ctx, "SET application_name = 'provex report'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := session.ExecContext(ctx, "SELECT pg_advisory_lock(123636798612856)"); err != nil {
+		t.Fatal(err)
+	}
+	within, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := sqlstore.Open(within, dbURL, "mofa", sqlstore.Options{}); err == nil || errors.Is(err, sqlstore.ErrNodeWriting) || !strings.Contains(err.Error(), "provex report") {
+		t.Errorf("a node whose lock a session named 'provex report' holds: %v, want it named at once", err)
 	}
 }
 

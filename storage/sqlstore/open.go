@@ -258,15 +258,18 @@ func openLocked(ctx context.Context, url string, opts Options) (writer, reader *
 	case opts.Tool != "":
 		holder = lockHolderApp + " " + opts.Tool
 	}
-	logged := false
+	var logged time.Time
 	for {
 		writer, reader, err = openPostgres(ctx, url, opts.Readers, holder)
 		if !errors.Is(err, ErrToolWriting) || holder != lockHolderApp {
 			return writer, reader, err
 		}
-		if !logged {
+		// Said again every minute: a session that only calls itself a
+		// tool (any role may name its session) would keep the node
+		// waiting until someone ends it.
+		if time.Since(logged) >= time.Minute {
 			opts.Logger.Warn("waiting for the writer's lock", "err", err)
-			logged = true
+			logged = time.Now()
 		}
 		select {
 		case <-ctx.Done():

@@ -69,6 +69,10 @@ var ErrNodeWriting = errors.New("another provex node is writing")
 // for it.
 var ErrToolWriting = fmt.Errorf("%w (a provex tool)", ErrNodeWriting)
 
+// toolSessions are the names of the sessions of the tools that take the
+// writer's lock (Options.Tool: lockHolderApp, a space and the tool).
+var toolSessions = map[string]bool{lockHolderApp + " verify": true, lockHolderApp + " migrate-store": true}
+
 // lockTaken explains why writerLock was not granted. Any role that may
 // connect to the database can take an advisory lock (the server lets no
 // owner revoke that), an analyst's psql on the primary as well as a second
@@ -87,8 +91,8 @@ func lockTaken(ctx context.Context, c *pgx.Conn) error {
 		return err
 	case err != nil || app == lockHolderApp:
 		return fmt.Errorf("%w to database %q (it holds the writer's advisory lock): one database, one node", ErrNodeWriting, c.Config().Database)
-	case strings.HasPrefix(app, lockHolderApp+" "):
-		return fmt.Errorf("%w: %s, session %d, holds the writer's advisory lock of database %q until it ends", ErrToolWriting, app, pid, c.Config().Database)
+	case toolSessions[app]:
+		return fmt.Errorf("%w: %s, session %d of role %q, holds the writer's advisory lock of database %q until it ends (if it hangs: SELECT pg_terminate_backend(%d))", ErrToolWriting, app, pid, role, c.Config().Database, pid)
 	}
 	return fmt.Errorf("the writer's advisory lock of database %q is held by session %d of role %q (application %q), which is not a provex node: end it (SELECT pg_terminate_backend(%d)) to start the node", c.Config().Database, pid, role, app, pid)
 }
