@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
+	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -18,10 +21,12 @@ import (
 // and whose message never does, which hold a goroutine and buffers each
 // until their deadline (256 on each connection; at 4096 connections a
 // million of them, gigabytes). Each client holds at most CallsPerAddress
-// calls in flight, over gRPC and over HTTP, the server at most Calls; a
-// call over a cap is refused at once with RESOURCE_EXHAUSTED, honest
-// callers from other addresses get through while the flood is within the
-// total, and the caps are given back when the calls end.
+// calls in flight, over gRPC and over HTTP, the server at most Calls. A
+// gRPC call over a cap closes the connection that carries it (grpc-go
+// would keep a call its tap refuses in memory for as long as its
+// grpc-timeout), an HTTP request over a cap gets 429; honest callers from
+// other addresses get through while the flood is within the total, and the
+// caps are given back when the calls end.
 func TestCallFlood(t *testing.T) {
 	const perAddress, total = 20, 60
 	p := newPair(t, server.Limits{Calls: total, CallsPerAddress: perAddress,
@@ -30,66 +35,106 @@ func TestCallFlood(t *testing.T) {
 	ctx := testCtx(t)
 	addr := province.srv.GRPCAddr()
 	const method = "/provex.twinning.v1.TwinningService/ListAgreements"
-	exhausted := strconv.Itoa(int(codes.ResourceExhausted))
 	honest := func() error {
 		_, err := province.api.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang"})
 		return err
 	}
+	hold := func(from string) *rawH2 {
+		h := dialRawH2From(t, from, addr)
+		for i := range perAddress {
+			h.call(uint32(2*i+1), addr, method, nil, false)
+		}
+		h.sync()
+		return h
+	}
 
 	// Calls that never send their message, from 127.0.0.1: up to the cap
-	// they wait; the next is refused at once.
-	flood := dialRawH2From(t, "127.0.0.1", addr)
-	id := uint32(1)
-	for range perAddress {
-		flood.call(id, addr, method, nil, false)
-		id += 2
-	}
-	flood.call(id, addr, method, nil, false)
-	if got := flood.end(id, 10*time.Second); got != exhausted {
-		t.Fatalf("call %d over the cap of one address: grpc-status %q, want RESOURCE_EXHAUSTED (%s)", perAddress+1, got, exhausted)
+	// they wait; one more, on another connection, closes that connection,
+	// and the calls held stay held (one more still closes its connection).
+	flood := hold("127.0.0.1")
+	for range 2 {
+		over := dialRawH2From(t, "127.0.0.1", addr)
+		over.call(1, addr, method, nil, false)
+		if !over.closed(10 * time.Second) {
+			t.Fatalf("the connection of a call over the cap of one address was not closed")
+		}
 	}
 	if err := honest(); err != nil {
 		t.Fatalf("an honest call from another address during the flood: %v", err)
 	}
 
-	// Over HTTP too: requests whose body never comes count as calls.
-	for range perAddress {
-		slowBody(t, province.srv.HTTPAddr(), "no token")
-	}
-	waitFor(t, 10*time.Second, "the HTTP request over the cap refused with 429", func() bool {
+	// Over HTTP too: requests whose body never comes count as calls. Of
+	// one more than the cap, whichever comes last is refused (429; with
+	// Expect: 100-continue the node need not read its body first), and
+	// the others are asked for their bodies, which never come.
+	answers := map[string]int{}
+	var held []net.Conn
+	for range perAddress + 1 {
 		c, err := fromAddr("127.0.0.1").Dial("tcp", province.srv.HTTPAddr())
+		mustf(t, err, "dial HTTP")
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /v1/provinces/cao-bang/agreements?agreement_id=slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
+		held = append(held, c)
+	}
+	for _, c := range held {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
-			return false
+			t.Fatalf("no answer to a request of the HTTP flood: %v", err)
 		}
-		defer c.Close()
-		fmt.Fprintf(c, "GET /v1/provinces/cao-bang/agreements HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("X-Request-Id") != ""
-	})
+		answers[strings.TrimSpace(line)]++
+	}
+	if answers["HTTP/1.1 429 Too Many Requests"] != 1 || answers["HTTP/1.1 100 Continue"] != perAddress {
+		t.Errorf("answers to %d requests from one address: %v, want %d asked for their bodies and one 429", perAddress+1, answers, perAddress)
+	}
 
 	// Two more flooding addresses fill the server's total: then a call
-	// from any client is refused.
-	for _, from := range []string{"127.0.0.4", "127.0.0.5"} {
-		h := dialRawH2From(t, from, addr)
-		for i := range perAddress {
-			h.call(uint32(2*i+1), addr, method, nil, false)
-		}
-		h.call(uint32(2*perAddress+1), addr, method, nil, false)
-		if got := h.end(uint32(2*perAddress+1), 10*time.Second); got != exhausted {
-			t.Fatalf("%s: call %d over the cap of one address: grpc-status %q, want %s", from, perAddress+1, got, exhausted)
-		}
-	}
+	// from any client closes its connection.
+	hold("127.0.0.4")
+	hold("127.0.0.5")
 	waitFor(t, 10*time.Second, "an honest call refused once the flood holds the total", func() bool {
-		return codeOf(honest()) == codes.ResourceExhausted
+		return codeOf(honest()) == codes.Unavailable
 	})
 
-	// The flood's calls end with their connections, and give the caps back.
+	// The flood's calls end with their connection, and give the caps back.
 	flood.conn.Close()
 	waitFor(t, 10*time.Second, "honest calls served again once the flood's calls ended", func() bool {
 		return honest() == nil
 	})
+}
+
+// closed reports whether the node closes the connection within within,
+// reading (and dropping) what it sends meanwhile.
+func (h *rawH2) closed(within time.Duration) bool {
+	h.conn.SetReadDeadline(time.Now().Add(within))
+	for {
+		if _, err := h.fr.ReadFrame(); err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+// sync waits until the node has read what was sent on the connection
+// before it: it answers a PING after the frames before it.
+func (h *rawH2) sync() {
+	h.t.Helper()
+	mustf(h.t, h.fr.WritePing(false, [8]byte{'s', 'y', 'n', 'c'}), "write PING")
+	h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			h.t.Fatalf("no answer to PING: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				mustf(h.t, h.fr.WriteSettingsAck(), "ack SETTINGS")
+			}
+		case *http2.PingFrame:
+			if f.IsAck() && f.Data == [8]byte{'s', 'y', 'n', 'c'} {
+				return
+			}
+		}
+	}
 }

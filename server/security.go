@@ -58,7 +58,8 @@ type Limits struct {
 	// call costs a goroutine and its buffers from its headers on, before
 	// its message says who calls: without them one client with no token
 	// could hold 256 calls on each of its connections that never send a
-	// message. A call over either gets RESOURCE_EXHAUSTED at once.
+	// message. A gRPC call over either closes the connection that carries
+	// it (capCalls says why); an HTTP request over either gets 429.
 	Calls           int
 	CallsPerAddress int
 	// HandshakeTimeout bounds the time from accepting a connection to a

@@ -399,9 +399,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	calls := &deadlines{call: cfg.Limits.CallTimeout, stream: cfg.Limits.StreamTimeout, streaming: map[string]bool{}}
 	serverOptions := func(name string, creds credentials.TransportCredentials) []grpc.ServerOption {
 		opts := []grpc.ServerOption{
-			// Each call gets its deadline, then is counted until it ends
-			// (last: grpc-go ends no call a later part refused).
-			grpc.InTapHandle(tapChain(calls.tap, capCalls(n.callCaps(name)))),
+			// Each call gets its deadline, then is counted until it ends.
+			grpc.InTapHandle(tapChain(calls.tap, capCalls(n.callCaps(name), n.dropFrom(name)))),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
 			grpc.UnknownServiceHandler(unknownMethod),

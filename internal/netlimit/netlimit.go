@@ -58,13 +58,28 @@ func NewCaps(name, what string, total, perAddr int, log *slog.Logger) *Caps {
 type Listener struct {
 	net.Listener
 	*Caps
+	// conns holds the connections accepted and not closed, by remote
+	// address, for Drop.
+	mu    sync.Mutex
+	conns map[string]*conn
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
 // perAddr from one client, as Client groups addresses (zero or less: no
 // cap). name says which listener in log lines.
 func Limit(l net.Listener, name string, total, perAddr int, log *slog.Logger) *Listener {
-	return &Listener{Listener: l, Caps: NewCaps(name, "connections", total, perAddr, log)}
+	return &Listener{Listener: l, Caps: NewCaps(name, "connections", total, perAddr, log), conns: map[string]*conn{}}
+}
+
+// Drop closes the open connection from remote (its address as the
+// connection's RemoteAddr gives it), if there is one.
+func (l *Listener) Drop(remote net.Addr) {
+	l.mu.Lock()
+	c := l.conns[remote.String()]
+	l.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
 }
 
 // Accept returns the next connection within the caps; those over them are
@@ -77,7 +92,18 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		addr := Client(c.RemoteAddr())
 		if l.Acquire(addr) {
-			return &conn{Conn: c, release: func() { l.Release(addr) }}, nil
+			remote := c.RemoteAddr().String()
+			held := &conn{Conn: c}
+			held.release = func() {
+				l.mu.Lock()
+				delete(l.conns, remote)
+				l.mu.Unlock()
+				l.Release(addr)
+			}
+			l.mu.Lock()
+			l.conns[remote] = held
+			l.mu.Unlock()
+			return held, nil
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
