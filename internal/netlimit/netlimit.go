@@ -46,7 +46,7 @@ type Caps struct {
 }
 
 // NewCaps makes caps of total and perAddr; name says whose and what what
-// they count in log lines ("API gRPC", "calls").
+// they count in log lines ("gRPC", "calls").
 func NewCaps(name, what string, total, perAddr int, log *slog.Logger) *Caps {
 	if log == nil {
 		log = slog.Default()
