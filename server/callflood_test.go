@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -11,7 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
@@ -89,18 +93,36 @@ func TestCallFlood(t *testing.T) {
 	}
 
 	// Two more flooding addresses fill the server's total: then a call
-	// from any client closes its connection.
+	// from any client closes its connection, and is not carried out,
+	// though its message came with its headers.
 	hold("127.0.0.4")
 	hold("127.0.0.5")
-	waitFor(t, 10*time.Second, "an honest call refused once the flood holds the total", func() bool {
-		return codeOf(honest()) == codes.Unavailable
-	})
+	refused := 0
+	for i := range 20 {
+		_, err := province.api.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+			Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("over-total-%d", i), Agreement: newAgreement("over the total")})
+		switch codeOf(err) {
+		case codes.Unavailable, codes.ResourceExhausted:
+			refused++
+		default:
+			t.Errorf("a create once the flood holds the total: %v, want UNAVAILABLE or RESOURCE_EXHAUSTED", err)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no call refused once the flood holds the total")
+	}
 
 	// The flood's calls end with their connection, and give the caps back.
 	flood.conn.Close()
 	waitFor(t, 10*time.Second, "honest calls served again once the flood's calls ended", func() bool {
 		return honest() == nil
 	})
+	for i := range 20 {
+		name := fmt.Sprintf("provinces/cao-bang/agreements/over-total-%d", i)
+		if _, err := province.api.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: name}); codeOf(err) != codes.NotFound {
+			t.Errorf("%s, refused over the total: %v, want NotFound", name, err)
+		}
+	}
 }
 
 // closed reports whether the node closes the connection within within,
@@ -135,6 +157,50 @@ func (h *rawH2) sync() {
 			if f.IsAck() && f.Data == [8]byte{'s', 'y', 'n', 'c'} {
 				return
 			}
+		}
+	}
+}
+
+// TestCallOverTheCapIsNotCarriedOut: a call over the calls-in-flight caps
+// whose message comes in the same packet as its headers is read before
+// grpc-go finds its connection closed; it is refused, not carried out (the
+// caller, seeing its connection closed, could not know it was).
+func TestCallOverTheCapIsNotCarriedOut(t *testing.T) {
+	p := newPair(t, server.Limits{CallsPerAddress: 1, CallTimeout: 5 * time.Minute, IdleTimeout: 5 * time.Minute})
+	province := p.start("cao-bang")
+	ctx := testCtx(t)
+	addr := province.srv.GRPCAddr()
+	flood := dialRawH2From(t, "127.0.0.1", addr)
+	flood.call(1, addr, "/provex.twinning.v1.TwinningService/ListAgreements", nil, false)
+	flood.sync()
+	for i := range 20 {
+		id := fmt.Sprintf("over-cap-%d", i)
+		req, err := proto.Marshal(&twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: id, Agreement: newAgreement("over the cap")})
+		mustf(t, err, "marshal")
+		msg := append(grpcMessage(0)[:1], binary.BigEndian.AppendUint32(nil, uint32(len(req)))...)
+		msg = append(msg, req...)
+		over := dialRawH2From(t, "127.0.0.1", addr)
+		// Headers and message in one write, so that the node reads both
+		// before it acts on the headers.
+		var buf bytes.Buffer
+		fr := http2.NewFramer(&buf, nil)
+		var block bytes.Buffer
+		enc := hpack.NewEncoder(&block)
+		for _, f := range [][2]string{
+			{":method", "POST"}, {":scheme", "http"}, {":path", "/provex.twinning.v1.TwinningService/CreateAgreement"}, {":authority", addr},
+			{"content-type", "application/grpc"}, {"te", "trailers"}, {"authorization", "Bearer " + province.token},
+		} {
+			mustf(t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode %s", f[0])
+		}
+		mustf(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true}), "HEADERS")
+		mustf(t, fr.WriteData(1, true, msg), "DATA")
+		_, err = over.conn.Write(buf.Bytes())
+		mustf(t, err, "write the call")
+		if !over.closed(10 * time.Second) {
+			t.Fatalf("the connection of a call over the cap was not closed")
+		}
+		if _, err := province.api.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: "provinces/cao-bang/agreements/" + id}); codeOf(err) != codes.NotFound {
+			t.Fatalf("%s, a create over the cap: %v, want NotFound (not carried out)", id, err)
 		}
 	}
 }

@@ -51,7 +51,8 @@ type interceptors struct {
 //  6. malformed requests (unary): the codec's note of a request that did
 //     not unmarshal is taken at once, so it is forgotten even for a call 7
 //     refuses (streamed messages are checked as they arrive, by 8).
-//  7. guard: authentication, the rate limit, authorization, the actor of
+//  7. guard: a call over the calls-in-flight caps (capCalls, in the tap),
+//     authentication, the rate limit, authorization, the actor of
 //     the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.
 //  8. validation: a request that did not unmarshal (6), or breaks the
@@ -173,6 +174,9 @@ func recovered(r any) error {
 // calls read no records for anyone's eyes (sync serves stored entries,
 // sealed unless public), so they are not audited as reads.
 func (ic *interceptors) admit(ctx context.Context, method string, unknown bool) (context.Context, error) {
+	if overCap(ctx) {
+		return ctx, errTooManyCalls()
+	}
 	ctx, err := ic.guard.admit(ctx, method, unknown)
 	if err != nil {
 		return ctx, err

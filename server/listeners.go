@@ -57,12 +57,23 @@ func capCalls(caps *netlimit.Caps, drop func(net.Addr)) tap.ServerInHandle {
 		client := netlimit.Client(p.Addr)
 		if !caps.Acquire(client) {
 			drop(p.Addr)
-			return ctx, nil
+			// Its message may have come with its headers, and be read
+			// before grpc-go sees the connection closed: the guard
+			// refuses it, so it never runs.
+			return context.WithValue(ctx, overCapKey{}, true), nil
 		}
 		// grpc-go ends a call's context when the call ends, however.
 		context.AfterFunc(ctx, func() { caps.Release(client) })
 		return ctx, nil
 	}
+}
+
+type overCapKey struct{}
+
+// overCap reports whether capCalls found ctx's call over a cap.
+func overCap(ctx context.Context) bool {
+	over, _ := ctx.Value(overCapKey{}).(bool)
+	return over
 }
 
 // dropFrom closes a connection of the listener called name (a gRPC
