@@ -45,10 +45,11 @@ func errTooManyCalls() error {
 // so each refusal would hold the call's timers and metadata (about 1 KB)
 // for as long as the caller's grpc-timeout, and refused calls do not count
 // against the streams of a connection (an outside review grew a node by
-// 230 MB in a second that way). drop closes the connection that carries it
-// instead, which ends every call on it; the caller sees UNAVAILABLE and
-// must connect again, under the connection caps.
-func capCalls(caps *netlimit.Caps, drop func(net.Addr)) tap.ServerInHandle {
+// 230 MB in a second that way). It resets the connection that carries it
+// instead (netlimit.Drop), which ends every call on it; the caller sees
+// UNAVAILABLE and must connect again, under the connection caps. (A
+// server not on a netlimit listener, in tests, drops nothing.)
+func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
 	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
 		p, ok := peer.FromContext(ctx)
 		if !ok || p.Addr == nil {
@@ -56,7 +57,7 @@ func capCalls(caps *netlimit.Caps, drop func(net.Addr)) tap.ServerInHandle {
 		}
 		client := netlimit.Client(p.Addr)
 		if !caps.Acquire(client) {
-			drop(p.Addr)
+			netlimit.Drop(p.Addr)
 			// Its message may have come with its headers, and be read
 			// before grpc-go sees the connection closed: the guard
 			// refuses it, so it never runs.
@@ -74,16 +75,6 @@ type overCapKey struct{}
 func overCap(ctx context.Context) bool {
 	over, _ := ctx.Value(overCapKey{}).(bool)
 	return over
-}
-
-// dropFrom closes a connection of the listener called name (a gRPC
-// server's), for capCalls.
-func (n *Node) dropFrom(name string) func(net.Addr) {
-	return func(remote net.Addr) {
-		if l := n.listeners[name]; l != nil {
-			l.Drop(remote)
-		}
-	}
 }
 
 // tapChain runs a gRPC server's tap handles in order; the first that

@@ -400,7 +400,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	serverOptions := func(name string, creds credentials.TransportCredentials) []grpc.ServerOption {
 		opts := []grpc.ServerOption{
 			// Each call gets its deadline, then is counted until it ends.
-			grpc.InTapHandle(tapChain(calls.tap, capCalls(n.callCaps(name), n.dropFrom(name)))),
+			grpc.InTapHandle(tapChain(calls.tap, capCalls(n.callCaps(name)))),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
 			grpc.UnknownServiceHandler(unknownMethod),

@@ -58,28 +58,26 @@ func NewCaps(name, what string, total, perAddr int, log *slog.Logger) *Caps {
 type Listener struct {
 	net.Listener
 	*Caps
-	// conns holds the connections accepted and not closed, by remote
-	// address, for Drop.
-	mu    sync.Mutex
-	conns map[string]*conn
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
 // perAddr from one client, as Client groups addresses (zero or less: no
 // cap). name says which listener in log lines.
 func Limit(l net.Listener, name string, total, perAddr int, log *slog.Logger) *Listener {
-	return &Listener{Listener: l, Caps: NewCaps(name, "connections", total, perAddr, log), conns: map[string]*conn{}}
+	return &Listener{Listener: l, Caps: NewCaps(name, "connections", total, perAddr, log)}
 }
 
-// Drop closes the open connection from remote (its address as the
-// connection's RemoteAddr gives it), if there is one.
-func (l *Listener) Drop(remote net.Addr) {
-	l.mu.Lock()
-	c := l.conns[remote.String()]
-	l.mu.Unlock()
-	if c != nil {
-		c.Close()
+// Drop resets the connection a Listener accepted whose RemoteAddr is
+// remote (as a server reports it: grpc-go's peer, through TLS too), and
+// reports whether remote is one. The address itself names its connection:
+// a client may connect twice in turn from one address and port.
+func Drop(remote net.Addr) bool {
+	a, ok := remote.(*connAddr)
+	if !ok {
+		return false
 	}
+	a.c.reset()
+	return true
 }
 
 // Accept returns the next connection within the caps; those over them are
@@ -92,23 +90,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		addr := Client(c.RemoteAddr())
 		if l.Acquire(addr) {
-			remote := c.RemoteAddr().String()
-			held := &conn{Conn: c}
-			held.release = func() {
-				l.mu.Lock()
-				delete(l.conns, remote)
-				l.mu.Unlock()
-				l.Release(addr)
-			}
-			l.mu.Lock()
-			l.conns[remote] = held
-			l.mu.Unlock()
+			held := &conn{Conn: c, release: func() { l.Release(addr) }}
+			held.remote = &connAddr{Addr: c.RemoteAddr(), c: held}
 			return held, nil
 		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0)
-		}
-		c.Close()
+		resetClose(c)
 	}
 }
 
@@ -183,6 +169,33 @@ type conn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	remote  *connAddr
+}
+
+// connAddr is a conn's RemoteAddr: the client's address (its String is
+// that address's), and the connection, for Drop.
+type connAddr struct {
+	net.Addr
+	c *conn
+}
+
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+// reset closes c with a reset, so the node keeps no TIME_WAIT socket for
+// a connection it refuses.
+func (c *conn) reset() {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+// resetClose closes c, which holds no slot, with a reset.
+func resetClose(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
 }
 
 func (c *conn) Close() error {

@@ -224,3 +224,54 @@ func TestClient(t *testing.T) {
 		t.Errorf("Client(unix socket) = %s, want the zero address", got)
 	}
 }
+
+// reusedAddr is a client address and port two connections have in turn.
+type reusedAddr string
+
+func (a reusedAddr) Network() string { return "tcp" }
+func (a reusedAddr) String() string  { return string(a) }
+
+type fakeConn struct {
+	net.Conn
+	remote net.Addr
+	closed bool
+}
+
+func (c *fakeConn) RemoteAddr() net.Addr { return c.remote }
+func (c *fakeConn) Close() error         { c.closed = true; return nil }
+
+type fakeListener struct {
+	net.Listener
+	next chan net.Conn
+}
+
+func (l *fakeListener) Accept() (net.Conn, error) { return <-l.next, nil }
+
+// TestDropClosesTheConnectionOfItsAddress: Drop, given the RemoteAddr of
+// a connection a Listener accepted, closes that one, even when another
+// connection came from the same address and port (a client reconnecting
+// from the port it just reset): an address string named the other one, or
+// none once either closed, and a client escaped the calls caps that way.
+// An address no Listener gave is not dropped.
+func TestDropClosesTheConnectionOfItsAddress(t *testing.T) {
+	in := &fakeListener{next: make(chan net.Conn, 4)}
+	l := netlimit.Limit(in, "gRPC", 0, 0, nil)
+	addr := reusedAddr("127.0.0.9:41000")
+	a, b := &fakeConn{remote: addr}, &fakeConn{remote: addr}
+	in.next <- a
+	in.next <- b
+	heldA, _ := l.Accept()
+	heldB, _ := l.Accept()
+	if heldA.RemoteAddr().String() != "127.0.0.9:41000" {
+		t.Errorf("RemoteAddr %q, want the client's address", heldA.RemoteAddr())
+	}
+	if !netlimit.Drop(heldA.RemoteAddr()) || !a.closed || b.closed {
+		t.Errorf("Drop of A's address: A closed %v, B closed %v; want A alone", a.closed, b.closed)
+	}
+	if !netlimit.Drop(heldB.RemoteAddr()) || !b.closed {
+		t.Errorf("Drop of B's address after A closed: B closed %v", b.closed)
+	}
+	if netlimit.Drop(addr) {
+		t.Error("Drop of an address no Listener gave reported a connection")
+	}
+}
