@@ -162,7 +162,7 @@ func TestServeHelpNamesEveryConfigKey(t *testing.T) {
 	if code := run([]string{"serve", "--help"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("serve --help: exit %d %s", code, stderr.String())
 	}
-	for _, key := range []string{"member", "data_dir", "key_file", "tls_dir", "metrics_addr", "trace_otlp", "max_connections_per_client", "audit_all_reads"} {
+	for _, key := range []string{"member", "data_dir", "key_file", "tls_dir", "metrics_addr", "trace_otlp", "max_connections_per_client", "max_calls_per_client", "audit_all_reads"} {
 		if !strings.Contains(stdout.String(), key) {
 			t.Errorf("serve --help does not name the config key %s", key)
 		}

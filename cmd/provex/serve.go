@@ -54,6 +54,10 @@ type serveConfig struct {
 	// IPv6 /64) (defaults 4096 and 256).
 	MaxConnections          int `json:"max_connections"`
 	MaxConnectionsPerClient int `json:"max_connections_per_client"`
+	// MaxCalls and MaxCallsPerClient cap each server's calls in flight,
+	// in total and from one client (defaults 16384 and 1024).
+	MaxCalls          int `json:"max_calls"`
+	MaxCallsPerClient int `json:"max_calls_per_client"`
 	// AuditAllReads records every read in the audit trail, not only those
 	// of national and restricted records.
 	AuditAllReads bool `json:"audit_all_reads"`
@@ -112,6 +116,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token or peer may make, bursts of twice that (default 5000)")
 	maxConns := fs.Int("max-connections", 0, "open connections each listener holds at most (default 4096; keep 3 times it under ulimit -n)")
 	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "open connections each listener holds from one IPv4 address or IPv6 /64 (default 256)")
+	maxCalls := fs.Int("max-calls", 0, "calls in flight each server (API gRPC, HTTP, peer endpoint) holds at most (default 16384)")
+	maxCallsPerClient := fs.Int("max-calls-per-client", 0, "calls in flight each server holds from one IPv4 address or IPv6 /64 (default 1024)")
 	auditAllReads := fs.Bool("audit-all-reads", false, "record every read in the audit trail, public records too (default: reads of national and restricted records, and summaries)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here, without a token, instead of on the HTTP listener for admin tokens")
 	traceOTLP := fs.String("trace-otlp", "", "send a trace span of every gRPC call to this OpenTelemetry collector (OTLP/gRPC HOST:PORT, plaintext); default off, or OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -160,6 +166,10 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.MaxConnections = *maxConns
 		case "max-connections-per-client":
 			cfg.MaxConnectionsPerClient = *maxConnsPerClient
+		case "max-calls":
+			cfg.MaxCalls = *maxCalls
+		case "max-calls-per-client":
+			cfg.MaxCallsPerClient = *maxCallsPerClient
 		case "audit-all-reads":
 			cfg.AuditAllReads = *auditAllReads
 		case "metrics-addr":
@@ -182,7 +192,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		Member: cfg.Member, DataDir: cfg.DataDir, Store: cfg.Store, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
 		Version: version(), Logger: logger, Peers: cfg.Peers, PlaintextAPI: cfg.Dev,
 		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit),
-			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient},
+			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient,
+			Calls: cfg.MaxCalls, CallsPerAddress: cfg.MaxCallsPerClient},
 		AuditAllReads: cfg.AuditAllReads, MetricsAddr: cfg.MetricsAddr,
 	}
 	if sc.TraceExporter, err = traceExporter(ctx, cfg.TraceOTLP); err != nil {
