@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -19,27 +18,17 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/server"
 )
 
 // logBuffer collects a node's log lines (JSON) for a test to search.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logBuffer struct{ testlog.Buffer }
 
 // errorsWith returns the ERROR lines whose request_id is id.
 func (l *logBuffer) errorsWith(id string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range strings.Split(l.String(), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["level"] == "ERROR" && m["request_id"] == id {
 			out = append(out, m)
@@ -166,7 +155,7 @@ func TestInternalErrorReferenceIsLogged(t *testing.T) {
 		t.Errorf("HTTP: body %s lacks a RequestInfo detail with %q", body, id)
 	}
 	if len(logs.errorsWith(id)) == 0 {
-		t.Errorf("HTTP: no ERROR log line with request_id %q:\n%s", id, logs.b.String())
+		t.Errorf("HTTP: no ERROR log line with request_id %q:\n%s", id, logs.String())
 	}
 
 	var header metadata.MD
@@ -186,10 +175,8 @@ func TestInternalErrorReferenceIsLogged(t *testing.T) {
 
 // linesWith returns the log lines whose request_id is id.
 func (l *logBuffer) linesWith(id string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range strings.Split(l.String(), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["request_id"] == id {
 			out = append(out, m)

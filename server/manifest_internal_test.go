@@ -1,34 +1,15 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/provex/provex/federation"
+	"github.com/provex/provex/internal/testlog"
 )
-
-// lockedBuffer is a log sink the watcher writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestExpiryIsLoggedWhileTheNodeRuns: a running node says in its log when
 // its manifest comes within ExpiryWarning of its expiry, and when it is
@@ -43,7 +24,7 @@ func TestExpiryIsLoggedWhileTheNodeRuns(t *testing.T) {
 	if err := m.Sign(fedKey); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	n := &Node{manifest: federation.NewLive(m, nil), log: slog.New(slog.NewTextHandler(&logs, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -481,7 +480,7 @@ func TestNodeWaitsForAToolHoldingTheWritersLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	opened := make(chan error, 1)
 	var node *sqlstore.DB
 	go func() {
@@ -535,23 +534,4 @@ func TestNodeWaitsForAToolHoldingTheWritersLock(t *testing.T) {
 	if _, err := sqlstore.Open(within, dbURL, "mofa", sqlstore.Options{}); err == nil || errors.Is(err, sqlstore.ErrNodeWriting) || !strings.Contains(err.Error(), "provex report") {
 		t.Errorf("a node whose lock a session named 'provex report' holds: %v, want it named at once", err)
 	}
-}
-
-// syncBuffer is a log destination written by one goroutine and read by
-// another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
