@@ -2,10 +2,10 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
 
+	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
 )
@@ -180,27 +181,42 @@ func TestCallOverTheCapIsNotCarriedOut(t *testing.T) {
 		msg := append(grpcMessage(0)[:1], binary.BigEndian.AppendUint32(nil, uint32(len(req)))...)
 		msg = append(msg, req...)
 		over := dialRawH2From(t, "127.0.0.1", addr)
-		// Headers and message in one write, so that the node reads both
-		// before it acts on the headers.
-		var buf bytes.Buffer
-		fr := http2.NewFramer(&buf, nil)
-		var block bytes.Buffer
-		enc := hpack.NewEncoder(&block)
-		for _, f := range [][2]string{
-			{":method", "POST"}, {":scheme", "http"}, {":path", "/provex.twinning.v1.TwinningService/CreateAgreement"}, {":authority", addr},
-			{"content-type", "application/grpc"}, {"te", "trailers"}, {"authorization", "Bearer " + province.token},
-		} {
-			mustf(t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode %s", f[0])
-		}
-		mustf(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true}), "HEADERS")
-		mustf(t, fr.WriteData(1, true, msg), "DATA")
-		_, err = over.conn.Write(buf.Bytes())
-		mustf(t, err, "write the call")
+		over.call(1, addr, "/provex.twinning.v1.TwinningService/CreateAgreement", msg, true, [2]string{"authorization", "Bearer " + province.token})
 		if !over.closed(10 * time.Second) {
 			t.Fatalf("the connection of a call over the cap was not closed")
 		}
 		if _, err := province.api.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: "provinces/cao-bang/agreements/" + id}); codeOf(err) != codes.NotFound {
 			t.Fatalf("%s, a create over the cap: %v, want NotFound (not carried out)", id, err)
+		}
+	}
+}
+
+// TestCallsOneAfterAnotherAtTheCap: a client at its cap of calls in flight
+// that starts a call as soon as another has its answer is within the cap:
+// the node gives a call's place back before it writes the answer. (Given
+// back when grpc-go ended the call's context, a little after, the next
+// call was found over the cap, and its connection reset.)
+func TestCallsOneAfterAnotherAtTheCap(t *testing.T) {
+	p := newPair(t, server.Limits{CallsPerAddress: 1})
+	province := p.start("cao-bang")
+	ctx := testCtx(t)
+	for i := range 2000 {
+		if _, err := province.api.Node.GetCaller(ctx, &nodev1.GetCallerRequest{}); err != nil {
+			t.Fatalf("call %d, each made once the one before had its answer: %v", i, err)
+		}
+	}
+	// Streams too (reflection's, as grpcurl opens them).
+	reflection := reflectionpb.NewServerReflectionClient(province.api.Conn())
+	for i := range 500 {
+		stream, err := reflection.ServerReflectionInfo(ctx)
+		mustf(t, err, "open stream %d", i)
+		mustf(t, stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}), "send on stream %d", i)
+		mustf(t, stream.CloseSend(), "close stream %d", i)
+		if _, err := stream.Recv(); err != nil {
+			t.Fatalf("stream %d, each opened once the one before had ended: %v", i, err)
+		}
+		if _, err := stream.Recv(); err != io.EOF {
+			t.Fatalf("stream %d: %v, want its end", i, err)
 		}
 	}
 }

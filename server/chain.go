@@ -38,6 +38,10 @@ type interceptors struct {
 
 // chain is the unary and the stream interceptors, outermost first:
 //
+//  0. call place: the call's place under the calls-in-flight caps (taken
+//     by capCalls, in the tap) is given back as its handler returns, before
+//     its answer is written, so a client that has its answer may start
+//     another call at once without passing its cap.
 //  1. request id: every later concern (the log line, the reference of an
 //     internal error, the audit trail) names the call by it.
 //  2. log: one line per call, refused and panicking calls included, with
@@ -61,8 +65,8 @@ type interceptors struct {
 // The deadline of a call is not here: it is set by the tap handle
 // (deadlines), before the request is read.
 func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	unary := []grpc.UnaryServerInterceptor{ic.unaryRequestID, ic.unaryLog}
-	stream := []grpc.StreamServerInterceptor{ic.streamRequestID, ic.streamLog}
+	unary := []grpc.UnaryServerInterceptor{ic.unaryCallPlace, ic.unaryRequestID, ic.unaryLog}
+	stream := []grpc.StreamServerInterceptor{ic.streamCallPlace, ic.streamRequestID, ic.streamLog}
 	if ic.metrics != nil {
 		unary = append(unary, ic.metrics.UnaryServerInterceptor())
 		stream = append(stream, unknownAsOne(ic.metrics.StreamServerInterceptor()))
@@ -192,6 +196,11 @@ func (ic *interceptors) admit(ctx context.Context, method string, unknown bool) 
 
 // The unary chain.
 
+func (ic *interceptors) unaryCallPlace(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	defer releaseCallPlace(ctx)
+	return next(ctx, req)
+}
+
 func (ic *interceptors) unaryRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	return next(withRequestIDContext(ctx), req)
 }
@@ -249,6 +258,11 @@ func (ic *interceptors) unaryValidate(ctx context.Context, req any, _ *grpc.Unar
 }
 
 // The stream chain.
+
+func (ic *interceptors) streamCallPlace(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	defer releaseCallPlace(ss.Context())
+	return next(srv, ss)
+}
 
 func (ic *interceptors) streamRequestID(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	return next(srv, &contextStream{ss, withRequestIDContext(ss.Context())})

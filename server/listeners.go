@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -49,6 +50,13 @@ func errTooManyCalls() error {
 // instead (netlimit.Drop), which ends every call on it; the caller sees
 // UNAVAILABLE and must connect again, under the connection caps. (A
 // server not on a netlimit listener, in tests, drops nothing.)
+//
+// A call's place is given back when its handler returns (the chain's
+// first interceptor), before grpc-go writes its answer: given back only
+// when grpc-go ends the call's context, after the answer is on its way, a
+// client at its cap that starts a call as soon as one has its answer was
+// found over the cap, and its connection reset. The call's context ending
+// gives it back too, for a call that never reaches its handler.
 func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
 	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
 		p, ok := peer.FromContext(ctx)
@@ -61,20 +69,36 @@ func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
 			// Its message may have come with its headers, and be read
 			// before grpc-go sees the connection closed: the guard
 			// refuses it, so it never runs.
-			return context.WithValue(ctx, overCapKey{}, true), nil
+			return context.WithValue(ctx, callPlaceKey{}, &callPlace{over: true}), nil
 		}
-		// grpc-go ends a call's context when the call ends, however.
-		context.AfterFunc(ctx, func() { caps.Release(client) })
-		return ctx, nil
+		release := sync.OnceFunc(func() { caps.Release(client) })
+		stop := context.AfterFunc(ctx, release)
+		place := &callPlace{release: func() { stop(); release() }}
+		return context.WithValue(ctx, callPlaceKey{}, place), nil
 	}
 }
 
-type overCapKey struct{}
+// callPlace is a call's place under the calls-in-flight caps, from the tap
+// to the chain.
+type callPlace struct {
+	over    bool   // over a cap: the guard refuses the call
+	release func() // gives the place back; once, however often called
+}
+
+type callPlaceKey struct{}
 
 // overCap reports whether capCalls found ctx's call over a cap.
 func overCap(ctx context.Context) bool {
-	over, _ := ctx.Value(overCapKey{}).(bool)
-	return over
+	p, _ := ctx.Value(callPlaceKey{}).(*callPlace)
+	return p != nil && p.over
+}
+
+// releaseCallPlace gives back ctx's place under the calls caps, if it
+// holds one (a gateway call holds the HTTP server's instead).
+func releaseCallPlace(ctx context.Context) {
+	if p, _ := ctx.Value(callPlaceKey{}).(*callPlace); p != nil && p.release != nil {
+		p.release()
+	}
 }
 
 // tapChain runs a gRPC server's tap handles in order; the first that

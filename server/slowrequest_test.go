@@ -46,20 +46,27 @@ func dialRawH2From(t *testing.T, from, addr string) *rawH2 {
 	return &rawH2{t: t, conn: c, fr: fr}
 }
 
-// call opens stream id for method and sends body as its DATA, without
-// ending the stream when the body is not a whole message.
-func (h *rawH2) call(id uint32, addr, method string, body []byte, end bool) {
+// call opens stream id for method, with header fields extra, and sends
+// body as its DATA, without ending the stream when the body is not a whole
+// message. Its frames go in one write: a node that resets the connection
+// on the headers (a call over a cap) does so after the write, not between
+// its frames, and reads the message before it acts on the headers.
+func (h *rawH2) call(id uint32, addr, method string, body []byte, end bool, extra ...[2]string) {
 	h.t.Helper()
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{
+	for _, f := range append([][2]string{
 		{":method", "POST"}, {":scheme", "http"}, {":path", method}, {":authority", addr},
 		{"content-type", "application/grpc"}, {"te", "trailers"},
-	} {
+	}, extra...) {
 		mustf(h.t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode %s", f[0])
 	}
-	mustf(h.t, h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}), "write HEADERS")
-	mustf(h.t, h.fr.WriteData(id, end, body), "write DATA")
+	var frames bytes.Buffer
+	fr := http2.NewFramer(&frames, nil)
+	mustf(h.t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}), "HEADERS")
+	mustf(h.t, fr.WriteData(id, end, body), "DATA")
+	_, err := h.conn.Write(frames.Bytes())
+	mustf(h.t, err, "write the call")
 }
 
 // end waits up to within for the node to end stream id, and returns the
