@@ -55,8 +55,13 @@ func errTooManyCalls() error {
 // first interceptor), before grpc-go writes its answer: given back only
 // when grpc-go ends the call's context, after the answer is on its way, a
 // client at its cap that starts a call as soon as one has its answer was
-// found over the cap, and its connection reset. The call's context ending
-// gives it back too, for a call that never reaches its handler.
+// found over the cap, and its connection reset. That lets no client pile
+// up more: after the handler, grpc-go queues a unary answer whole without
+// waiting for the client's flow control (a fresh stream's write quota),
+// and a stream's messages were sent by its handler; an answer queued for a
+// client that does not read was never counted (the context ends as the
+// trailers are queued). The context's end gives the place back too, for a
+// call that never reaches its handler.
 func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
 	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
 		p, ok := peer.FromContext(ctx)
