@@ -390,10 +390,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 		refusals: metrics.refusals,
 	}, codec: newRequestCodec(), metrics: metrics.grpc}
-	// One concern each, in an order explained at interceptors.chain: request
-	// id, log, metrics, error mapping, panic recovery, malformed requests,
-	// guard (authentication, rate limit, authorization), validation. The
-	// gateway runs the same chain (ic.unary).
+	// One concern each, in an order explained at interceptors.chain: the
+	// call's place under the calls caps, request id, log, metrics, error
+	// mapping, panic recovery, malformed requests, guard (authentication,
+	// rate limit, authorization), validation. The gateway runs the same
+	// chain (ic.unary).
 	unary, stream := ic.chain()
 	n.health = health.NewServer()
 	calls := &deadlines{call: cfg.Limits.CallTimeout, stream: cfg.Limits.StreamTimeout, streaming: map[string]bool{}}
