@@ -1,11 +1,8 @@
 package server
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"google.golang.org/grpc/metadata"
@@ -21,7 +18,7 @@ import (
 // gRPC server, so it passes the same interceptors as every other call.
 // Rows as national.Report lays them out (the summary's table, an empty row,
 // then each province's freshness with its stale flag), text cells quoted
-// and escaped (writeCSV).
+// and escaped (national.WriteCSV).
 func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -44,53 +41,8 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-summary.csv"`, req.GetCollection()))
-		writeCSV(w, national.Report(resp))
+		national.WriteCSV(w, national.Report(resp))
 	})
-}
-
-// writeCSV writes rows with every text cell double-quoted (quotes doubled)
-// and escaped (csvCell); whole numbers stay bare, so they stay numbers, and
-// so do empty cells.
-// encoding/csv cannot do this: it quotes a cell only when it holds a comma,
-// a quote, a line break or a leading space, and a spreadsheet whose list
-// separator is ";" (decimal-comma locales) splits the bare cell
-// "x;=cmd|' /C calc'!A0" and runs its second half. Quoting every text cell is
-// OWASP's advice for CSV injection along with the leading quote.
-func writeCSV(w io.Writer, rows [][]string) error {
-	out := bufio.NewWriter(w)
-	for _, row := range rows {
-		for i, cell := range row {
-			if i > 0 {
-				out.WriteByte(',')
-			}
-			// An empty cell stays bare too: quoted, the padding of a
-			// row ("-42,1,\"\"") would be one text cell starting with
-			// "-" to a spreadsheet that splits on ";".
-			if cell == "" || integer.MatchString(cell) {
-				out.WriteString(cell)
-				continue
-			}
-			out.WriteByte('"')
-			out.WriteString(strings.ReplaceAll(csvCell(cell), `"`, `""`))
-			out.WriteByte('"')
-		}
-		out.WriteByte('\n')
-	}
-	return out.Flush()
-}
-
-// integer is a cell a spreadsheet reads as a number and nothing else.
-var integer = regexp.MustCompile(`^-?[0-9]+$`)
-
-// csvCell defuses a cell a spreadsheet would run as a formula (OWASP's
-// advice for CSV injection): text starting with =, +, -, @, tab or CR gets
-// a leading single quote, which spreadsheets show as text. Counts and sums
-// are left alone, so a negative sum stays a number.
-func csvCell(s string) string {
-	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) || integer.MatchString(s) {
-		return s
-	}
-	return "'" + s
 }
 
 func splitList(values []string) []string {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
@@ -76,9 +75,7 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 func printSummary(w io.Writer, resp *nationalv1.SummarizeResponse, asCSV bool) error {
 	rows := national.Report(resp)
 	if asCSV {
-		out := csv.NewWriter(w)
-		out.WriteAll(rows)
-		return out.Error()
+		return national.WriteCSV(w, rows)
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	for _, r := range rows {

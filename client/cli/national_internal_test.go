@@ -2,6 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"encoding/csv"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,10 +31,24 @@ func TestSummaryPrintsFreshness(t *testing.T) {
 		if err := printSummary(&out, resp, asCSV); err != nil {
 			t.Fatal(err)
 		}
-		lines := strings.Split(out.String(), "\n")
+		var rows [][]string
+		if asCSV {
+			r := csv.NewReader(&out)
+			r.FieldsPerRecord = -1
+			all, err := r.ReadAll()
+			if err != nil {
+				t.Fatalf("csv: %v", err)
+			}
+			for _, row := range all {
+				rows = append(rows, slices.DeleteFunc(row, func(c string) bool { return c == "" }))
+			}
+		} else {
+			for _, l := range strings.Split(out.String(), "\n") {
+				rows = append(rows, strings.Fields(l))
+			}
+		}
 		var stale, fresh bool
-		for _, l := range lines {
-			f := strings.FieldsFunc(l, func(r rune) bool { return r == ',' || r == ' ' })
+		for _, f := range rows {
 			// No contact time: an empty cell, so four fields.
 			if len(f) == 4 && f[0] == "nghe-an" && f[2] == "2026-11-22T00:00:00Z" && f[3] == "true" {
 				stale = true
@@ -40,8 +57,26 @@ func TestSummaryPrintsFreshness(t *testing.T) {
 				fresh = true
 			}
 		}
-		if !stale || !fresh || !strings.Contains(out.String(), "last_contact_time") || !strings.Contains(out.String(), "member_count") {
-			t.Errorf("csv=%v: freshness missing or wrong:\n%s", asCSV, out.String())
+		if !stale || !fresh || !strings.Contains(fmt.Sprint(rows), "last_contact_time") || !strings.Contains(fmt.Sprint(rows), "member_count") {
+			t.Errorf("csv=%v: freshness missing or wrong: %q", asCSV, rows)
 		}
+	}
+}
+
+// TestSummaryCSVEscapesFormulas: the CLI's --csv escapes text a
+// spreadsheet would run as a formula, as summary.csv does (THREATS A16).
+func TestSummaryCSVEscapesFormulas(t *testing.T) {
+	zero := int64(0)
+	resp := &nationalv1.SummarizeResponse{
+		GroupBy: []string{"display_name"},
+		Groups:  []*nationalv1.Group{{Keys: []string{`=HYPERLINK("http://x";"a,b")`}, Count: 1, Sums: []*nationalv1.Sum{{Field: "member_count", Value: &zero}}}},
+		Total:   &nationalv1.Group{Count: 1, Sums: []*nationalv1.Sum{{Field: "member_count", Value: &zero}}},
+	}
+	var out bytes.Buffer
+	if err := printSummary(&out, resp, true); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"'=HYPERLINK(""http://x"";""a,b"")",1,0`; !strings.Contains(out.String(), want) {
+		t.Errorf("--csv:\n%s\nwant a row %s", out.String(), want)
 	}
 }
