@@ -18,9 +18,10 @@ func TestCLISummaryCountsDistinct(t *testing.T) {
 	}
 	args := []string{"national", "summary", "projects", "--group-by", "kind", "--count-distinct", "organizations", "--filter", "kind = NGO_AID", "--addr", p.grpcAddr}
 	out, stderr, code := runCLI(t, bin, p.token, "", append(args, "--csv")...)
-	// Rows are padded to the freshness table's width.
-	if code != 0 || !strings.HasPrefix(out, "kind,count,distinct organizations,") || !strings.Contains(out, "\nKIND_NGO_AID,42,42,") ||
-		!strings.Contains(out, "\ntotal,42,42,") {
+	// Rows are padded to the freshness table's width; text is quoted
+	// (national.WriteCSV).
+	if code != 0 || !strings.HasPrefix(out, `"kind","count","distinct organizations",`) || !strings.Contains(out, "\n\"KIND_NGO_AID\",42,42,") ||
+		!strings.Contains(out, "\n\"total\",42,42,") {
 		t.Errorf("summary --csv: exit %d, want 42 NGOs funding 42 projects:\n%s%s", code, out, stderr)
 	}
 	out, stderr, code = runCLI(t, bin, p.token, "", args...)
