@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -190,5 +193,20 @@ func TestStoreFlagIsCheckedFirst(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a refused --store left files in the data directory: %v", entries)
+	}
+}
+
+// TestTokenCreateOnANewDirectoryAsksForItsMember: token create on a data
+// directory no node has run in, without --member, says to give it and
+// leaves no database behind (it once left an empty provex.db, whose member
+// nothing then recorded).
+func TestTokenCreateOnANewDirectoryAsksForItsMember(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"token", "create", "--data", dir, "--role", "editor", "--label", "desk officer"}, strings.NewReader(""), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "give --member") {
+		t.Errorf("token create on a new directory: exit %d, stderr %q; want 1 and to be told to give --member", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "provex.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("token create refused, yet left a database: %v", err)
 	}
 }

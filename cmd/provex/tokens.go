@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,6 +36,9 @@ func openData(ctx context.Context, dir, store, member string) (*sqlstore.DB, err
 			}
 		}
 		store = filepath.Join(dir, server.DatabaseFile)
+		if _, err := os.Stat(store); member == "" && errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no node database in %s yet: give --member to make one (a node that has run there once records its member)", dir)
+		}
 	}
 	return sqlstore.Open(ctx, store, member, sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
 }
