@@ -97,6 +97,9 @@ func parseDims(k *resource.Kind, groupBy []string) ([]dimension, error) {
 	)
 	for i, g := range groupBy {
 		field := fmt.Sprintf("group_by[%d]", i)
+		if err := oneName(field, "group_by", g); err != nil {
+			return nil, err
+		}
 		if g == "province" {
 			dims = append(dims, dimension{name: g})
 			continue
@@ -110,7 +113,7 @@ func parseDims(k *resource.Kind, groupBy []string) ([]dimension, error) {
 		}
 		f, ok := k.Schema.Lookup(path)
 		if !ok {
-			return nil, apperr.Invalid(field, "%s cannot be grouped by %q; use province or one of their filterable fields", k.Collection, path)
+			return nil, apperr.Invalid(field, "%s cannot be grouped by %q; use province or one of their filterable fields", k.Collection, g)
 		}
 		switch {
 		case bucket != "" && f.Type != filter.Date && f.Type != filter.Timestamp:
@@ -128,6 +131,16 @@ func parseDims(k *resource.Kind, groupBy []string) ([]dimension, error) {
 	return dims, nil
 }
 
+// oneName refuses an entry of a list parameter that names several fields
+// at once: over HTTP the parameter is repeated (summary.csv alone also
+// splits commas, as spreadsheet users type them).
+func oneName(field, param, value string) error {
+	if strings.Contains(value, ",") {
+		return apperr.Invalid(field, "%q names several fields; give one a %s entry (over HTTP, repeat the parameter: %s=a&%s=b)", value, param, param, param)
+	}
+	return nil
+}
+
 // moneySum is a money field to sum: its units and currency columns.
 type moneySum struct {
 	name            string
@@ -140,6 +153,9 @@ type moneySum struct {
 func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money []moneySum, err error) {
 	for i, name := range sum {
 		field := fmt.Sprintf("sum[%d]", i)
+		if err := oneName(field, "sum", name); err != nil {
+			return nil, nil, err
+		}
 		if m, ok := k.InMoney(name); ok {
 			return nil, nil, apperr.Invalid(field, "%s is part of the money field %s: sum %s, which totals per currency (amounts in different currencies do not add up)", name, m, m)
 		}
@@ -162,6 +178,9 @@ func parseDistinct(k *resource.Kind, names []string) ([]filter.Field, error) {
 	var out []filter.Field
 	for i, name := range names {
 		field := fmt.Sprintf("count_distinct[%d]", i)
+		if err := oneName(field, "count_distinct", name); err != nil {
+			return nil, err
+		}
 		f, ok := k.Schema.Lookup(name)
 		switch {
 		case !ok:

@@ -51,7 +51,9 @@ type NationalServiceClient interface {
 	// Groups the records of one collection and totals them: a count per group
 	// and, on request, sums of integer fields and of money fields (per
 	// currency, never mixed). CSV of the same answer:
-	// GET /v1/national/{collection}/summary.csv with the same query parameters.
+	// GET /v1/national/{collection}/summary.csv with the same query parameters
+	// (there group_by, sum and count_distinct may also be comma-separated;
+	// here each is repeated, one field an entry).
 	Summarize(ctx context.Context, in *SummarizeRequest, opts ...grpc.CallOption) (*SummarizeResponse, error)
 	// Finds records across provinces and kinds by text (ignoring case and
 	// diacritics, in titles and counterpart names) and filter.
@@ -273,7 +275,9 @@ type NationalServiceServer interface {
 	// Groups the records of one collection and totals them: a count per group
 	// and, on request, sums of integer fields and of money fields (per
 	// currency, never mixed). CSV of the same answer:
-	// GET /v1/national/{collection}/summary.csv with the same query parameters.
+	// GET /v1/national/{collection}/summary.csv with the same query parameters
+	// (there group_by, sum and count_distinct may also be comma-separated;
+	// here each is repeated, one field an entry).
 	Summarize(context.Context, *SummarizeRequest) (*SummarizeResponse, error)
 	// Finds records across provinces and kinds by text (ignoring case and
 	// diacritics, in titles and counterpart names) and filter.
