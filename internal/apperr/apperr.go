@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -73,9 +74,13 @@ func OutOfRange(format string, args ...any) *Error {
 }
 
 // Invalid reports one bad field: INVALID_ARGUMENT with a BadRequest field
-// violation whose path is field (e.g. "agreement.signed_date.month").
+// violation whose path is field (e.g. "agreement.signed_date.month"). A
+// description that starts with the field's name (a parser's error, "filter:
+// at position 7: ...") drops it, which the violation and the message
+// ("invalid filter: ...") already say.
 func Invalid(field, format string, args ...any) *Error {
-	return InvalidFields(&errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+	description := strings.TrimPrefix(fmt.Sprintf(format, args...), field+": ")
+	return InvalidFields(&errdetails.BadRequest_FieldViolation{Field: field, Description: description})
 }
 
 // InvalidFields reports several bad fields at once.
