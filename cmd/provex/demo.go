@@ -208,7 +208,7 @@ Try, in another terminal:
   grpcurl -plaintext -H "authorization: Bearer $PROVEX_TOKEN" %[1]s provex.node.v1.NodeService/GetCaller
   grpcurl -plaintext -H "authorization: Bearer $PROVEX_TOKEN" -d '{"parent": "provinces/%[3]s", "filter": "direction = OUTGOING AND start_date >= 2024", "page_size": 2}' %[1]s provex.twinning.v1.TwinningService/ListDelegations
   curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/v1/provinces/%[3]s/border-gates
-  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -G http://%[2]s/v1/provinces/%[3]s/projects --data-urlencode 'filter=kind = ODA AND state = COMPLETED' --data-urlencode 'order_by=approved_date desc'
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -G http://%[2]s/v1/provinces/%[3]s/projects --data-urlencode 'filter=(kind = ODA OR kind = CONCESSIONAL_LOAN) AND state = COMPLETED' --data-urlencode 'order_by=approved_date desc'
   curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -X POST http://%[2]s/v1/provinces/%[3]s/agreements -d '{"display_name": "MoU on border tourism", "kind": "KIND_MOU", "partner_countries": ["CN"]}'
   go run ./cmd/provex list provinces/%[3]s/border-markers --addr %[1]s --filter 'condition = DAMAGED'
 

@@ -30,8 +30,12 @@ func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
 	}
 	field := c.kind.Field + ".visible_to"
 	if typev1.Visibility(visibility) != typev1.Visibility_VISIBILITY_RESTRICTED {
+		is := typev1.Visibility(visibility).String()
+		if typev1.Visibility(visibility) == typev1.Visibility_VISIBILITY_UNSPECIFIED {
+			is = "public: its visibility is unset"
+		}
 		return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{Field: field, Reason: ReasonReadersNotRestricted,
-			Description: fmt.Sprintf("only a restricted record has readers: set visibility to VISIBILITY_RESTRICTED or clear visible_to (this record is %s)", typev1.Visibility(visibility))})
+			Description: fmt.Sprintf("only a restricted record has readers: set visibility to VISIBILITY_RESTRICTED or clear visible_to (this record is %s)", is)})
 	}
 	var vs []*errdetails.BadRequest_FieldViolation
 	for i, p := range visibleTo {
