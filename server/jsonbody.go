@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -34,6 +35,15 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		var raw json.RawMessage
 		dec := json.NewDecoder(r)
 		if err := dec.Decode(&raw); err != nil {
+			// io.EOF is an empty body, which the gateway takes as an
+			// empty message.
+			var syntax *json.SyntaxError
+			switch {
+			case errors.As(err, &syntax):
+				return bodyError(r, v, "is not JSON: %s (at byte %d)", syntax, syntax.Offset)
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				return bodyError(r, v, "is not JSON: it ends in the middle of a value")
+			}
 			return err
 		}
 		// A body is one JSON value: a second one, or anything after

@@ -71,6 +71,8 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 		// the first one stored.
 		{"JSON second object", "POST", coll + "?agreement_id=second", `{"display_name":"First","kind":"KIND_MOU"}{"display_name":"Second","kind":"KIND_OTHER"}`, []string{"agreement"}},
 		{"JSON trailing text", "PATCH", coll + "/x", `{"summary":"kept"} ]]] not json`, []string{"agreement"}},
+		{"not JSON", "POST", coll, `nope`, []string{"agreement"}},
+		{"JSON cut short", "POST", coll, `{"display_name": "a`, []string{"agreement"}},
 		// Query parameters grpc-gateway parses itself.
 		{"page_size past int32", "GET", coll + "?page_size=2147483648", "", []string{"page_size"}},
 		{"page_size not a number", "GET", coll + "?page_size=abc", "", []string{"page_size"}},
