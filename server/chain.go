@@ -38,28 +38,33 @@ type interceptors struct {
 
 // chain is the unary and the stream interceptors, outermost first:
 //
-//  0. call place: the call's place under the calls-in-flight caps (taken
+//  1. call place: the call's place under the calls-in-flight caps (taken
 //     by capCalls, in the tap) is given back as its handler returns, before
 //     its answer is written, so a client that has its answer may start
 //     another call at once without passing its cap.
-//  1. request id: every later concern (the log line, the reference of an
+//  2. request id: every later concern (the log line, the reference of an
 //     internal error, the audit trail) names the call by it.
-//  2. log: one line per call, refused and panicking calls included, with
+//  3. log: one line per call, refused and panicking calls included, with
 //     the code the client sees.
-//  3. metrics: calls by method and code, and their latency, counted with
+//  4. metrics: calls by method and code, and their latency, counted with
 //     the code the client sees, so outside the mapping of errors.
-//  4. error mapping (apperr.Status): the one place an error becomes a
+//  5. error mapping (apperr.Status): the one place an error becomes a
 //     status; an internal error is masked behind the request id, its cause
 //     kept for the log.
-//  5. panic recovery: a panic becomes an internal error, which 4 masks.
-//  6. malformed requests (unary): the codec's note of a request that did
-//     not unmarshal is taken at once, so it is forgotten even for a call 7
-//     refuses (streamed messages are checked as they arrive, by 8).
-//  7. guard: a call over the calls-in-flight caps (capCalls, in the tap),
+//  6. panic recovery: a panic becomes an internal error, which 5 masks.
+//  7. unread answers: an answer (a unary call's, each message of a
+//     stream) is queued for its connection only within the bounds of what
+//     its client has left unread there (Limits.UnsentPerConnection); past
+//     them the call is RESOURCE_EXHAUSTED. Inside 5, which maps it, and
+//     around the handler, whose answer it weighs.
+//  8. malformed requests (unary): the codec's note of a request that did
+//     not unmarshal is taken at once, so it is forgotten even for a call 9
+//     refuses (streamed messages are checked as they arrive, by 10).
+//  9. guard: a call over the calls-in-flight caps (capCalls, in the tap),
 //     authentication, the rate limit, authorization, the actor of
 //     the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.
-//  8. validation: a request that did not unmarshal (6), or breaks the
+//  10. validation: a request that did not unmarshal (8), or breaks the
 //     schema's rules, is INVALID_ARGUMENT.
 //
 // The deadline of a call is not here: it is set by the tap handle
@@ -71,8 +76,8 @@ func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamSer
 		unary = append(unary, ic.metrics.UnaryServerInterceptor())
 		stream = append(stream, unknownAsOne(ic.metrics.StreamServerInterceptor()))
 	}
-	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryTakeMalformed, ic.unaryGuard, ic.unaryValidate)
-	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamGuard, ic.streamValidate)
+	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeMalformed, ic.unaryGuard, ic.unaryValidate)
+	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamUnsent, ic.streamGuard, ic.streamValidate)
 	return unary, stream
 }
 
@@ -109,7 +114,7 @@ func callOf(ctx context.Context) *call {
 	return &call{} // no log interceptor outside: noted and dropped
 }
 
-// malformedKey carries why a unary request did not unmarshal from 6 to 8.
+// malformedKey carries why a unary request did not unmarshal from 8 to 10.
 type malformedKey struct{}
 
 // withRequestIDContext takes the caller's request id if it is sane, or
@@ -257,7 +262,29 @@ func (ic *interceptors) unaryValidate(ctx context.Context, req any, _ *grpc.Unar
 	return next(ctx, req)
 }
 
+func (ic *interceptors) unaryUnsent(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	resp, err := next(ctx, req)
+	if m, ok := resp.(proto.Message); ok && err == nil && !queueAnswer(ctx, proto.Size(m)) {
+		return nil, errAnswersUnread()
+	}
+	return resp, err
+}
+
 // The stream chain.
+
+func (ic *interceptors) streamUnsent(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return next(srv, unsentStream{ss})
+}
+
+// unsentStream queues each message within its client's unread bounds.
+type unsentStream struct{ grpc.ServerStream }
+
+func (s unsentStream) SendMsg(m any) error {
+	if pm, ok := m.(proto.Message); ok && !queueAnswer(s.Context(), proto.Size(pm)) {
+		return errAnswersUnread()
+	}
+	return s.ServerStream.SendMsg(m)
+}
 
 func (ic *interceptors) streamCallPlace(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	defer releaseCallPlace(ss.Context())

@@ -57,6 +57,7 @@ type pairNode struct {
 type pair struct {
 	t        *testing.T
 	limits   server.Limits
+	tlsAPI   bool // the API listeners serve TLS (HTTP/2 on the HTTP one)
 	manifest *federation.Manifest
 	keys     map[string]federation.NodeKeys
 	ca       *pki.CA
@@ -94,7 +95,7 @@ func (p *pair) start(id string) *pairNode {
 	cfg := server.Config{
 		Member: id, DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Keys: p.keys[id], Manifest: p.manifest, Peers: []string{"cao-bang"}, SyncInterval: 200 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler), Cert: &cert, PlaintextAPI: true, Limits: p.limits, ShutdownTimeout: 10 * time.Second,
+		Logger: slog.New(slog.DiscardHandler), Cert: &cert, PlaintextAPI: !p.tlsAPI, Limits: p.limits, ShutdownTimeout: 10 * time.Second,
 	}
 	if id == "cao-bang" {
 		cfg.Peers = []string{resource.Ministry}

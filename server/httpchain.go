@@ -42,11 +42,32 @@ func (e *httpErrors) capCalls(calls *netlimit.Caps) func(http.Handler) http.Hand
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			client := netlimit.ClientAt(r.RemoteAddr)
 			if !calls.Acquire(client) {
+				if r.ProtoMajor == 2 {
+					// Headers alone, which HTTP/2 does not hold back
+					// for the flow-control window: a body would wait
+					// on a window the client keeps shut, holding this
+					// goroutine, uncounted, as below.
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(http.StatusTooManyRequests)
+					return
+				}
 				e.write(w, r, errTooManyCalls())
 				return
 			}
 			defer calls.Release(client)
 			next.ServeHTTP(w, r)
+			if r.ProtoMajor == 2 {
+				// The answer is written within its place: net/http's
+				// HTTP/2 server writes what the handler left buffered
+				// after it returns, waiting on the client's flow-control
+				// window for as long as the write timeout; a client that
+				// kept its window shut held a goroutine a request that
+				// way, uncounted (64,000 from one address with no token,
+				// in an outside review). Over HTTP/1 the client has one
+				// request at a time on a connection, and what is left
+				// fits the socket's buffer.
+				http.NewResponseController(w).Flush()
+			}
 		})
 	}
 }

@@ -24,6 +24,16 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 		return nil, err
 	}
 	limited := netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log)
+	lim := n.cfg.Limits
+	if name == "peer" {
+		// A Pull message carries up to peerMaxMessageBytes (one large
+		// entry), and only members with the federation's certificates
+		// get to call.
+		lim.UnsentPerConnection = max(lim.UnsentPerConnection, 2*peerMaxMessageBytes)
+		lim.UnsentPerAddress = max(lim.UnsentPerAddress, 4*peerMaxMessageBytes)
+		lim.UnsentTotal = max(lim.UnsentTotal, 16*peerMaxMessageBytes)
+	}
+	limited.Unsent = netlimit.NewUnsent(lim.UnsentPerConnection, lim.UnsentPerAddress, lim.UnsentTotal)
 	n.listeners[name] = limited
 	return limited, nil
 }
@@ -155,4 +165,21 @@ func connectionOptions(l Limits) []grpc.ServerOption {
 			PermitWithoutStream: true,
 		}),
 	}
+}
+
+// peerMaxMessageBytes bounds a message of the peer endpoint: a single
+// record can be as large as the API accepts, and its entry a little larger.
+const peerMaxMessageBytes = 64 << 20
+
+// errAnswersUnread is the answer to a call whose answer would pass the
+// bounds of what its client has left unread (Limits.UnsentPerConnection).
+func errAnswersUnread() error {
+	return apperr.ResourceExhausted("the answers of earlier calls wait unread on this connection (is the client's HTTP/2 flow-control window shut?); read them before asking for more")
+}
+
+// queueAnswer reports whether an answer of n bytes may be queued for ctx's
+// connection (netlimit.Queue).
+func queueAnswer(ctx context.Context, n int) bool {
+	p, ok := peer.FromContext(ctx)
+	return !ok || p.Addr == nil || netlimit.Queue(p.Addr, n)
 }

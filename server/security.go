@@ -62,6 +62,15 @@ type Limits struct {
 	// it (capCalls says why); an HTTP request over either gets 429.
 	Calls           int
 	CallsPerAddress int
+	// UnsentPerConnection bounds the bytes of answers queued for one
+	// connection and not yet written to it (default 4 messages of
+	// MaxMessageBytes), UnsentPerAddress those of one client's connections
+	// (16 messages), UnsentTotal those of a listener's (256 messages).
+	// grpc-go queues an answer whole once its call has ended, whatever the
+	// client's flow-control window: a client that never opens it would
+	// keep every answer it asks for in memory, uncounted by the calls caps.
+	// A call whose answer would pass a bound is RESOURCE_EXHAUSTED.
+	UnsentPerConnection, UnsentPerAddress, UnsentTotal int64
 	// HandshakeTimeout bounds the time from accepting a connection to a
 	// finished TLS handshake and HTTP/2 preface (gRPC) or a first request's
 	// headers (HTTP) (default 10s): a bare TCP connection that says nothing
@@ -112,6 +121,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.CallsPerAddress <= 0 {
 		l.CallsPerAddress = 1024
+	}
+	if l.UnsentPerConnection <= 0 {
+		l.UnsentPerConnection = 4 * int64(l.MaxMessageBytes)
+	}
+	if l.UnsentPerAddress <= 0 {
+		l.UnsentPerAddress = 16 * int64(l.MaxMessageBytes)
+	}
+	if l.UnsentTotal <= 0 {
+		l.UnsentTotal = 256 * int64(l.MaxMessageBytes)
 	}
 	if l.HandshakeTimeout <= 0 {
 		l.HandshakeTimeout = 10 * time.Second

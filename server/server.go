@@ -392,8 +392,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}, codec: newRequestCodec(), metrics: metrics.grpc}
 	// One concern each, in an order explained at interceptors.chain: the
 	// call's place under the calls caps, request id, log, metrics, error
-	// mapping, panic recovery, malformed requests, guard (authentication,
-	// rate limit, authorization), validation. The gateway runs the same
+	// mapping, panic recovery, answers left unread, malformed requests,
+	// guard (authentication, rate limit, authorization), validation. The gateway runs the same
 	// chain (ic.unary).
 	unary, stream := ic.chain()
 	n.health = health.NewServer()
@@ -458,9 +458,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if !cfg.Unprotected {
 			peerCreds = credentials.NewTLS(pki.PeerServerConfigLive(*cfg.Cert, roots))
 		}
-		// A single record can be as large as the API accepts, and its entry
-		// a little larger: peers send and take up to 64 MiB.
-		n.peer = grpc.NewServer(append(serverOptions("peer", peerCreds), grpc.MaxSendMsgSize(64<<20))...)
+		n.peer = grpc.NewServer(append(serverOptions("peer", peerCreds), grpc.MaxSendMsgSize(peerMaxMessageBytes))...)
 		syncv1.RegisterSyncServiceServer(n.peer, engine.Service())
 		healthpb.RegisterHealthServer(n.peer, n.health)
 		calls.learn(n.peer)

@@ -58,6 +58,9 @@ func NewCaps(name, what string, total, perAddr int, log *slog.Logger) *Caps {
 type Listener struct {
 	net.Listener
 	*Caps
+	// Unsent, when set (before the first Accept), bounds the answers
+	// queued for its connections and not yet written.
+	Unsent *Unsent
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
@@ -90,7 +93,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		addr := Client(c.RemoteAddr())
 		if l.Acquire(addr) {
-			held := &conn{Conn: c, release: func() { l.Release(addr) }}
+			held := &conn{Conn: c, release: func() { l.Release(addr) }, unsent: l.Unsent, client: addr}
 			held.remote = &connAddr{Addr: c.RemoteAddr(), c: held}
 			return held, nil
 		}
@@ -164,12 +167,19 @@ func clientOf(a netip.Addr) netip.Addr {
 	return a
 }
 
-// conn gives its slot back when it is first closed.
+// conn gives its slot back when it is first closed, and counts the bytes
+// of answers queued for it and written to it (Unsent).
 type conn struct {
 	net.Conn
 	once    sync.Once
 	release func()
 	remote  *connAddr
+	unsent  *Unsent // nil: not counted
+	client  netip.Addr
+
+	mu              sync.Mutex
+	queued, written int64
+	closed          bool
 }
 
 // connAddr is a conn's RemoteAddr: the client's address (its String is
@@ -200,8 +210,21 @@ func resetClose(c net.Conn) {
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	c.once.Do(func() {
+		if c.unsent != nil {
+			c.forget()
+		}
+		c.release()
+	})
 	return err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 && c.unsent != nil {
+		c.account(0, int64(n))
+	}
+	return n, err
 }
 
 // CloseWrite lets net/http half-close a connection whose request body it

@@ -1,0 +1,103 @@
+package netlimit
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+)
+
+// Unsent bounds the bytes of answers a server has queued for a listener's
+// connections and not yet written to them, per connection, per client and
+// in total. An HTTP/2 server queues an answer whole once its call has
+// ended (grpc-go does not wait for the client's flow-control window), so
+// the call no longer counts under the calls caps while its answer waits;
+// a client that keeps its window shut kept every answer it asked for in
+// the node's memory, for as long as it liked: gigabytes from one address,
+// through reflection with no token at all (an outside review ran a node
+// out of memory that way). The server asks Queue before it queues an
+// answer; bytes written to the connection give the budget back.
+type Unsent struct {
+	perConn, perClient, total int64
+
+	mu  sync.Mutex
+	sum int64
+	by  map[netip.Addr]int64
+}
+
+// NewUnsent bounds unsent answers to perConn bytes on one connection,
+// perClient on all of one client's, total on all of a listener's.
+func NewUnsent(perConn, perClient, total int64) *Unsent {
+	return &Unsent{perConn: perConn, perClient: perClient, total: total, by: map[netip.Addr]int64{}}
+}
+
+// Held is the unsent bytes of the connections of the client that addr
+// belongs to, and of all the listener's.
+func (u *Unsent) Held(addr netip.Addr) (total, fromClient int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sum, u.by[clientOf(addr)]
+}
+
+// add changes client's unsent bytes by delta; a growth that passes the
+// client's or the total bound is refused when bounded.
+func (u *Unsent) add(client netip.Addr, delta int64, bounded bool) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if bounded && delta > 0 && (u.by[client]+delta > u.perClient || u.sum+delta > u.total) {
+		return false
+	}
+	u.sum += delta
+	if u.by[client] += delta; u.by[client] <= 0 {
+		delete(u.by, client)
+	}
+	return true
+}
+
+// Queue counts n bytes of an answer about to be queued for the connection
+// whose RemoteAddr is remote (as Drop takes it), or reports false, counting
+// nothing, when they would pass a bound: the client has left that much
+// unread. A connection not accepted by a Listener with Unsent bounds is
+// never refused.
+func Queue(remote net.Addr, n int) bool {
+	a, ok := remote.(*connAddr)
+	if !ok || a.c.unsent == nil {
+		return true
+	}
+	return a.c.account(int64(n), 0)
+}
+
+// account adds queued and written bytes to c's, and the change of its
+// unsent bytes to its client's and the total. More queued is refused, counting nothing,
+// past a bound.
+func (c *conn) account(queued, written int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return true // nothing will hold an answer for it
+	}
+	before := c.queued - c.written
+	after := max(0, c.queued+queued-c.written-written)
+	if queued > 0 && after > before && after > c.unsent.perConn {
+		return false
+	}
+	if !c.unsent.add(c.client, after-before, queued > 0) {
+		return false
+	}
+	c.queued += queued
+	// What is written beyond what was queued (frames, headers, settings)
+	// is not carried over: it would let a client that made many small
+	// calls leave as much of later answers unread.
+	c.written = min(c.written+written, c.queued)
+	return true
+}
+
+// forget gives back what c still holds unsent, once it is closed.
+func (c *conn) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.unsent.add(c.client, c.written-c.queued, false)
+}
