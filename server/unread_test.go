@@ -41,15 +41,16 @@ func TestAnswersLeftUnread(t *testing.T) {
 	for i := range streams {
 		h.call(uint32(2*i+1), addr, method, msg, true)
 	}
-	// Read what comes for a while: answers' headers, and the trailers of
-	// the refused calls (trailers are not flow-controlled; the answers'
-	// data and the accepted calls' trailers wait behind the window).
+	// Read until every call has its headers: an accepted call's answer
+	// headers, a refused one's trailers (neither is flow-controlled; the
+	// answers' data and the accepted calls' trailers wait behind the
+	// window).
 	codes, answered := map[string]int{}, map[uint32]bool{}
-	h.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
-	for {
+	h.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	for len(answered) < streams {
 		f, err := h.fr.ReadFrame()
 		if err != nil {
-			break
+			t.Fatalf("%d of %d calls answered: %v", len(answered), streams, err)
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
@@ -136,14 +137,17 @@ func TestHTTP2AnswersLeftUnread(t *testing.T) {
 		}
 		mustf(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true, EndStream: true}), "HEADERS")
 	}
-	// statuses reads the answers' headers for a while, by :status.
-	statuses := func(within time.Duration) map[string]int {
-		got := map[string]int{}
-		c.SetReadDeadline(time.Now().Add(within))
-		for {
+	// read reads frames until done says so (given the answers' headers
+	// by :status, "… headers alone" for those that end the stream, and the
+	// streams ended by their data), within a minute.
+	got, ended := map[string]int{}, 0
+	read := func(done func() bool) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(time.Minute))
+		for !done() {
 			f, err := fr.ReadFrame()
 			if err != nil {
-				return got
+				t.Fatalf("answers so far %v, %d ended by their data: %v", got, ended, err)
 			}
 			switch f := f.(type) {
 			case *http2.SettingsFrame:
@@ -155,20 +159,27 @@ func TestHTTP2AnswersLeftUnread(t *testing.T) {
 				if f.StreamEnded() {
 					got[f.PseudoValue("status")+" headers alone"]++
 				}
+			case *http2.DataFrame:
+				if f.StreamEnded() {
+					ended++
+				}
 			}
 		}
 	}
 	for i := range streams {
 		get(uint32(2*i + 1))
 	}
-	if got := statuses(3 * time.Second); got["401"] != perAddress || got["429"] != streams-perAddress || got["429 headers alone"] != streams-perAddress {
+	read(func() bool { return got["401"]+got["429"] == streams })
+	if got["401"] != perAddress || got["429 headers alone"] != streams-perAddress {
 		t.Fatalf("answers to %d requests with a shut window: %v; want %d 401s waiting for the window and %d 429s of headers alone", streams, got, perAddress, streams-perAddress)
 	}
 	mustf(t, fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30}), "open the window")
 	mustf(t, fr.WriteWindowUpdate(0, 1<<30), "open the connection's window")
-	statuses(time.Second) // the bodies waiting, and the settings' ack
+	read(func() bool { return ended == perAddress }) // the 401s' bodies, their places given back first
+	clear(got)
 	get(1001)
-	if got := statuses(3 * time.Second); got["401"] != 1 {
+	read(func() bool { return got["401"]+got["429"] == 1 })
+	if got["401"] != 1 {
 		t.Errorf("a request once the client read its answers: %v, want its 401", got)
 	}
 }
