@@ -55,8 +55,9 @@ type interceptors struct {
 //  7. unread answers: an answer (a unary call's, each message of a
 //     stream) is queued for its connection only within the bounds of what
 //     its client has left unread there (Limits.UnsentPerConnection); past
-//     them the call is RESOURCE_EXHAUSTED. Inside 5, which maps it, and
-//     around the handler, whose answer it weighs.
+//     them the connection is reset (queueAnswer) and the call is
+//     RESOURCE_EXHAUSTED. Inside 5, which maps it, and around the handler,
+//     whose answer it weighs.
 //  8. malformed requests (unary): the codec's note of a request that did
 //     not unmarshal is taken at once, so it is forgotten even for a call 9
 //     refuses (streamed messages are checked as they arrive, by 10).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/tap"
@@ -171,15 +172,40 @@ func connectionOptions(l Limits) []grpc.ServerOption {
 // record can be as large as the API accepts, and its entry a little larger.
 const peerMaxMessageBytes = 64 << 20
 
-// errAnswersUnread is the answer to a call whose answer would pass the
-// bounds of what its client has left unread (Limits.UnsentPerConnection).
+// errAnswersUnread is the error of a call whose answer would pass the
+// bounds of what its client has left unread (Limits.UnsentPerConnection),
+// whose connection queueAnswer resets.
 func errAnswersUnread() error {
 	return apperr.ResourceExhausted("the answers of earlier calls wait unread on this connection (is the client's HTTP/2 flow-control window shut?); read them before asking for more")
 }
 
 // queueAnswer reports whether an answer of n bytes may be queued for ctx's
-// connection (netlimit.Queue).
+// connection (netlimit.Queue); one that may not resets the connection,
+// which gives back all its client left unread there.
 func queueAnswer(ctx context.Context, n int) bool {
 	p, ok := peer.FromContext(ctx)
-	return !ok || p.Addr == nil || netlimit.Queue(p.Addr, n)
+	if !ok || p.Addr == nil || netlimit.Queue(p.Addr, n) {
+		return true
+	}
+	netlimit.Drop(p.Addr)
+	return false
+}
+
+// countWritten are a gRPC server's transport credentials (insecure ones
+// for plaintext) with each connection's DATA frames counted, above TLS
+// (netlimit.CountWritten).
+type countWritten struct {
+	credentials.TransportCredentials
+}
+
+func (c countWritten) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ServerHandshake(raw)
+	if err != nil {
+		return conn, info, err
+	}
+	return netlimit.CountWritten(conn), info, nil
+}
+
+func (c countWritten) Clone() credentials.TransportCredentials {
+	return countWritten{c.TransportCredentials.Clone()}
 }

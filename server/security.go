@@ -69,7 +69,8 @@ type Limits struct {
 	// grpc-go queues an answer whole once its call has ended, whatever the
 	// client's flow-control window: a client that never opens it would
 	// keep every answer it asks for in memory, uncounted by the calls caps.
-	// A call whose answer would pass a bound is RESOURCE_EXHAUSTED.
+	// A call whose answer would pass a bound resets its connection, which
+	// frees what grpc-go holds for it.
 	UnsentPerConnection, UnsentPerAddress, UnsentTotal int64
 	// HandshakeTimeout bounds the time from accepting a connection to a
 	// finished TLS handshake and HTTP/2 preface (gRPC) or a first request's

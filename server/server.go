@@ -29,6 +29,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -422,10 +423,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
 				otelgrpc.WithTracerProvider(n.tracer), otelgrpc.WithPropagators(propagation.TraceContext{}))))
 		}
-		if creds != nil {
-			opts = append(opts, grpc.Creds(creds))
+		if creds == nil {
+			creds = insecure.NewCredentials()
 		}
-		return opts
+		return append(opts, grpc.Creds(countWritten{creds}))
 	}
 	shared := &collection.Node{Store: store, Member: cfg.Member, Validator: validator}
 	// The gRPC API and the HTTP gateway serve the same service values.

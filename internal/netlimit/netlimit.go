@@ -168,7 +168,7 @@ func clientOf(a netip.Addr) netip.Addr {
 }
 
 // conn gives its slot back when it is first closed, and counts the bytes
-// of answers queued for it and written to it (Unsent).
+// of answers queued for it and written to it (Unsent, CountWritten).
 type conn struct {
 	net.Conn
 	once    sync.Once
@@ -217,14 +217,6 @@ func (c *conn) Close() error {
 		c.release()
 	})
 	return err
-}
-
-func (c *conn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if n > 0 && c.unsent != nil {
-		c.account(0, int64(n))
-	}
-	return n, err
 }
 
 // CloseWrite lets net/http half-close a connection whose request body it

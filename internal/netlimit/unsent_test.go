@@ -13,10 +13,16 @@ type writingConn struct{ fakeConn }
 
 func (c *writingConn) Write(p []byte) (int, error) { return len(p), nil }
 
+// frame is an HTTP/2 frame of type typ with a payload of n bytes.
+func frame(typ byte, n int) []byte {
+	return append([]byte{byte(n >> 16), byte(n >> 8), byte(n), typ, 0, 0, 0, 0, 1}, make([]byte, n)...)
+}
+
 // TestUnsentBoundsAnswersLeftUnread: the bytes queued for a connection and
 // not written to it are bounded per connection, per client and in total;
-// a refused answer counts nothing; bytes written give the budget back
-// (framing written beyond what was queued is not carried over to later
+// a refused answer counts nothing; the payload of DATA frames written gives
+// the budget back, other frames nothing, wherever writes split them (and
+// payload written beyond what was queued is not carried over to later
 // answers); a closed connection gives back what it held.
 func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
 	in := &fakeListener{next: make(chan net.Conn, 8)}
@@ -38,9 +44,15 @@ func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
 	if netlimit.Queue(a.RemoteAddr(), 1) {
 		t.Error("a byte past the connection's bound was queued")
 	}
-	a.Write(make([]byte, 30))
+	aw := netlimit.CountWritten(a)
+	// A SETTINGS ACK, a HEADERS frame of 50 bytes, a DATA frame of 30,
+	// written in pieces that split headers and payloads.
+	frames := append(append(frame(0x4, 0), frame(0x1, 50)...), frame(0x0, 30)...)
+	for _, cut := range [][2]int{{0, 5}, {5, 20}, {20, 70}, {70, len(frames)}} {
+		aw.Write(frames[cut[0]:cut[1]])
+	}
 	if !netlimit.Queue(a.RemoteAddr(), 30) || netlimit.Queue(a.RemoteAddr(), 1) {
-		t.Error("the 30 bytes written were not given back, exactly")
+		t.Error("the 30 bytes of DATA written were not given back, exactly")
 	}
 	// A second connection of the same client: the client's bound (150).
 	b := accept("127.0.0.1:1001")
@@ -57,7 +69,7 @@ func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
 	}
 	// Everything written: the budget is whole again, and framing written
 	// beyond the answers leaves no credit for later ones.
-	a.Write(make([]byte, 1000))
+	aw.Write(frame(0x0, 1000))
 	if total, client := held("127.0.0.1"); total != 150 || client != 50 {
 		t.Errorf("after a's answers were written: held %d in total, %d by the client; want 150 and 50", total, client)
 	}
