@@ -70,9 +70,10 @@ func errTooManyCalls() error {
 // up more: after the handler, grpc-go queues a unary answer whole without
 // waiting for the client's flow control (a fresh stream's write quota),
 // and a stream's messages were sent by its handler; an answer queued for a
-// client that does not read was never counted (the context ends as the
-// trailers are queued). The context's end gives the place back too, for a
-// call that never reaches its handler.
+// client that does not read was never counted by these caps (the context
+// ends as the trailers are queued): Limits.UnsentPerConnection bounds it.
+// The context's end gives the place back too, for a call that never
+// reaches its handler.
 func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
 	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
 		p, ok := peer.FromContext(ctx)

@@ -129,8 +129,8 @@ func Queue(remote net.Addr, n int) bool {
 }
 
 // account adds queued and written bytes to c's, and the change of its
-// unsent bytes to its client's and the total. More queued is refused, counting nothing,
-// past a bound.
+// unsent bytes to its client's and the total. More queued is refused,
+// counting nothing, past a bound.
 func (c *conn) account(queued, written int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
