@@ -25,16 +25,22 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 		return nil, err
 	}
 	limited := netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log)
+	// The gRPC servers bound the answers their clients leave unread
+	// (queueAnswer, countWritten); the HTTP server writes an answer within
+	// its call's place (capCalls).
 	lim := n.cfg.Limits
-	if name == "peer" {
+	switch name {
+	case "peer":
 		// A Pull message carries up to peerMaxMessageBytes (one large
 		// entry), and only members with the federation's certificates
 		// get to call.
 		lim.UnsentPerConnection = max(lim.UnsentPerConnection, 2*peerMaxMessageBytes)
 		lim.UnsentPerAddress = max(lim.UnsentPerAddress, 4*peerMaxMessageBytes)
 		lim.UnsentTotal = max(lim.UnsentTotal, 16*peerMaxMessageBytes)
+		fallthrough
+	case "gRPC":
+		limited.Unsent = netlimit.NewUnsent(lim.UnsentPerConnection, lim.UnsentPerAddress, lim.UnsentTotal)
 	}
-	limited.Unsent = netlimit.NewUnsent(lim.UnsentPerConnection, lim.UnsentPerAddress, lim.UnsentTotal)
 	n.listeners[name] = limited
 	return limited, nil
 }

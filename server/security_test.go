@@ -268,6 +268,13 @@ func TestSecurityAnonymousCallers(t *testing.T) {
 	if err != nil || caller.GetIdentity() != "anonymous" {
 		t.Errorf("anonymous GetCaller = %v, %v; want identity anonymous", caller, err)
 	}
+	// A token sent with them must still be valid (README): a mistyped
+	// one is refused, not taken for none.
+	wrong := dialAs(t, tn.Srv.GRPCAddr(), "pvx_0000000000000000_mistyped")
+	_, err = healthpb.NewHealthClient(wrong.Conn()).Check(ctx, &healthpb.HealthCheckRequest{})
+	wantDenied(t, err, codes.Unauthenticated, "health Check with a wrong token")
+	_, err = wrong.Node.GetCaller(ctx, &nodev1.GetCallerRequest{})
+	wantDenied(t, err, codes.Unauthenticated, "GetCaller with a wrong token")
 
 	// HTTP: the same refusal, 401, with the gRPC message.
 	code, body := secHTTP(t, tn, nil, "GET", "/v1/provinces/cao-bang/agreements", "", "")

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"net"
 	"strconv"
 	"testing"
@@ -53,20 +54,30 @@ func dialRawH2From(t *testing.T, from, addr string) *rawH2 {
 // its frames, and reads the message before it acts on the headers.
 func (h *rawH2) call(id uint32, addr, method string, body []byte, end bool, extra ...[2]string) {
 	h.t.Helper()
+	var frames bytes.Buffer
+	mustf(h.t, writeCall(&frames, id, addr, method, body, end, extra...), "frame the call")
+	_, err := h.conn.Write(frames.Bytes())
+	mustf(h.t, err, "write the call")
+}
+
+// writeCall writes the frames of a call to w: its headers, with extra
+// fields, and body as its DATA, ending the stream if end.
+func writeCall(w io.Writer, id uint32, addr, method string, body []byte, end bool, extra ...[2]string) error {
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	for _, f := range append([][2]string{
 		{":method", "POST"}, {":scheme", "http"}, {":path", method}, {":authority", addr},
 		{"content-type", "application/grpc"}, {"te", "trailers"},
 	}, extra...) {
-		mustf(h.t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode %s", f[0])
+		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			return err
+		}
 	}
-	var frames bytes.Buffer
-	fr := http2.NewFramer(&frames, nil)
-	mustf(h.t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}), "HEADERS")
-	mustf(h.t, fr.WriteData(id, end, body), "DATA")
-	_, err := h.conn.Write(frames.Bytes())
-	mustf(h.t, err, "write the call")
+	fr := http2.NewFramer(w, nil)
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}); err != nil {
+		return err
+	}
+	return fr.WriteData(id, end, body)
 }
 
 // end waits up to within for the node to end stream id, and returns the

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -63,7 +62,7 @@ func TestAnswersLeftUnread(t *testing.T) {
 	calls:
 		for i := range streams {
 			var call bytes.Buffer
-			if err := writeCall(&call, uint32(2*i+1), addr, method, msg); err != nil {
+			if err := writeCall(&call, uint32(2*i+1), addr, method, msg, true); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := h.conn.Write(call.Bytes()); err != nil {
@@ -114,25 +113,6 @@ func TestAnswersLeftUnread(t *testing.T) {
 	if got := h.end(1, 10*time.Second); got != "0" {
 		t.Errorf("a call on a new connection of the client: grpc-status %s, want 0", got)
 	}
-}
-
-// writeCall writes the frames of a call to w: its headers and its message.
-func writeCall(w io.Writer, id uint32, addr, method string, msg []byte) error {
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{
-		{":method", "POST"}, {":scheme", "http"}, {":path", method}, {":authority", addr},
-		{"content-type", "application/grpc"}, {"te", "trailers"},
-	} {
-		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
-			return err
-		}
-	}
-	fr := http2.NewFramer(w, nil)
-	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}); err != nil {
-		return err
-	}
-	return fr.WriteData(id, true, msg)
 }
 
 // TestHTTP2AnswersLeftUnread: over HTTP/2 (the HTTP listener with TLS), a
