@@ -251,12 +251,12 @@ func (ic *interceptors) unaryGuard(ctx context.Context, req any, info *grpc.Unar
 	return next(ctx, req)
 }
 
-func (ic *interceptors) unaryValidate(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+func (ic *interceptors) unaryValidate(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	if err, ok := ctx.Value(malformedKey{}).(error); ok {
 		return nil, err
 	}
 	if m, ok := req.(proto.Message); ok {
-		if err := ic.validator.Check(m, ""); err != nil {
+		if err := checkRequest(ic.validator, m, info.FullMethod); err != nil {
 			return nil, err
 		}
 	}
@@ -337,8 +337,8 @@ func (ic *interceptors) streamGuard(srv any, ss grpc.ServerStream, info *grpc.St
 	return next(srv, &contextStream{ss, ctx})
 }
 
-func (ic *interceptors) streamValidate(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	return next(srv, &validatingStream{ServerStream: ss, validator: ic.validator, codec: ic.codec})
+func (ic *interceptors) streamValidate(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return next(srv, &validatingStream{ServerStream: ss, validator: ic.validator, codec: ic.codec, method: info.FullMethod})
 }
 
 // unknownMethodName is the one method name under which calls of methods no

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/tap"
 	"google.golang.org/protobuf/proto"
 
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/validation"
 )
@@ -102,6 +104,7 @@ type validatingStream struct {
 	grpc.ServerStream
 	validator *validation.Validator
 	codec     *requestCodec
+	method    string
 }
 
 func (s *validatingStream) RecvMsg(m any) error {
@@ -112,7 +115,7 @@ func (s *validatingStream) RecvMsg(m any) error {
 		return err
 	}
 	if pm, ok := m.(proto.Message); ok {
-		return s.validator.Check(pm, "")
+		return checkRequest(s.validator, pm, s.method)
 	}
 	return nil
 }
@@ -126,4 +129,18 @@ func (s *validatingStream) RecvMsg(m any) error {
 func unknownMethod(_ any, ss grpc.ServerStream) error {
 	method, _ := grpc.MethodFromServerStream(ss)
 	return apperr.Unimplemented("unknown method %s", method)
+}
+
+// checkRequest validates a request against the schema's rules and, but
+// for the sync protocol's, refuses one holding a field the schema does not
+// have: nodes of different releases sync, and a newer node's request field
+// is for an older one to ignore, as protobuf intends; a field unknown to a
+// request of the API would be stored with its record.
+func checkRequest(v *validation.Validator, m proto.Message, method string) error {
+	if !strings.HasPrefix(method, "/"+syncv1.SyncService_ServiceDesc.ServiceName+"/") {
+		if err := validation.KnownFields(m); err != nil {
+			return err
+		}
+	}
+	return v.Check(m, "")
 }

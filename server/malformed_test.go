@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 )
 
@@ -113,5 +114,51 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 		if len(header.Get("x-request-id")) != 1 {
 			t.Errorf("%s: x-request-id header %q, want one", c.what, header.Get("x-request-id"))
 		}
+	}
+}
+
+// TestUnknownFieldsAreRefused: a gRPC request holding a field its schema
+// does not have, or a known field sent with another wire type, is
+// INVALID_ARGUMENT naming it, and no record is written (protobuf would keep
+// the bytes with the record, sign them into the log and relay them to every
+// node). The sync protocol's requests keep protobuf's tolerance, as nodes
+// of different releases sync.
+func TestUnknownFieldsAreRefused(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	withField := func(m proto.Message, field ...byte) []byte {
+		b, err := proto.Marshal(m)
+		mustf(t, err, "marshal")
+		return append(b, field...)
+	}
+	agreement, err := proto.Marshal(newAgreement("Smuggler"))
+	mustf(t, err, "marshal")
+	// Field 500 (tag 500<<3|2, as a varint: 0xa2 0x1f) of 3 bytes, and
+	// display_name (field 2) as a varint.
+	unknown := append(append([]byte(nil), agreement...), 0xa2, 0x1f, 3, 0xff, 0, 'x')
+	wrongType := append(append([]byte(nil), agreement...), 2<<3|0, 1)
+	inner := func(b []byte) []byte {
+		return append(withField(&twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "smuggled"}, 3<<3|2, byte(len(b))), b...)
+	}
+	for _, c := range []struct {
+		what  string
+		wire  []byte
+		field string
+	}{
+		{"unknown field of the record", inner(unknown), "agreement.500"},
+		{"known field of the wrong wire type", inner(wrongType), "agreement.display_name"},
+		{"unknown field of the request", withField(&twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "smuggled", Agreement: newAgreement("x")}, 0xa2, 0x1f, 1, 'x'), "500"},
+	} {
+		var out []byte
+		err := tn.Conn().Invoke(ctx, twinningv1.TwinningService_CreateAgreement_FullMethodName, &c.wire, &out, grpc.ForceCodec(rawCodec{}))
+		wantInvalid(t, err, c.what, c.field)
+	}
+	_, err = twinningv1.NewTwinningServiceClient(tn.Conn()).GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: tn.parent() + "/agreements/smuggled"})
+	wantCode(t, err, codes.NotFound, "a record refused for its unknown field")
+
+	state := withField(&syncv1.GetSyncStateRequest{}, 0xa2, 0x1f, 1, 'x')
+	var out []byte
+	if err := tn.Conn().Invoke(ctx, syncv1.SyncService_GetSyncState_FullMethodName, &state, &out, grpc.ForceCodec(rawCodec{})); err != nil {
+		t.Errorf("a sync request with a field of a newer release: %v, want it served", err)
 	}
 }
