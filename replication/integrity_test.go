@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/provex/provex/changelog"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/server"
 )
 
@@ -205,6 +207,65 @@ func TestOwnNewestEntriesLostAreRestoredNotForked(t *testing.T) {
 	f.waitConverged(t, map[string]uint64{o: 12}, 10*time.Second)
 	if got := f.nodes[n].metrics(t).GetRunsRefused(); got != 0 {
 		t.Errorf("the peer refused %d runs: the node forked its log", got)
+	}
+}
+
+// TestOwnEntriesGivenBackBringTheirRecords: a node started on an older copy
+// of its store (a backup taken before its last writes, or a WAL lost) gets
+// its newest entries back from a peer, and with them the records they
+// wrote: readable as they were, sealed ones included, and not created
+// again under the same id (which would overwrite them on every node).
+func TestOwnEntriesGivenBackBringTheirRecords(t *testing.T) {
+	const o, n = p1, p2
+	f := newFederation(t, []string{o, n}, mesh([]string{o, n}))
+	f.startAll()
+	createAgreements(t, f.nodes[o], 4, "a")
+	f.waitConverged(t, map[string]uint64{o: 4}, 10*time.Second)
+	f.stop(o)
+	db := filepath.Join(f.nodes[o].dir, server.DatabaseFile)
+	older, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(db + "-wal"); err == nil {
+		t.Fatal("the stopped node left a WAL: its file alone is not a copy of its store")
+	}
+	on := f.start(o)
+	createAgreements(t, on, 3, "b")
+	createVisible(t, on, "sealed", typev1.Visibility_VISIBILITY_NATIONAL)
+	f.waitConverged(t, map[string]uint64{o: 8}, 10*time.Second)
+	want := map[string]*twinningv1.Agreement{}
+	for _, id := range []string{"b-000", "b-001", "b-002", "sealed"} {
+		name := "provinces/" + o + "/agreements/" + id
+		a, code := getAgreement(t, on, name)
+		if code != codes.OK {
+			t.Fatalf("%s before the restore: %v", name, code)
+		}
+		want[name] = a
+	}
+	f.stop(o)
+	if err := os.WriteFile(db, older, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	on = f.start(o)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := on.origin(t, o)
+		return st.GetSeq() == 8 && len(st.GetDamaged()) == 0, fmt.Sprintf("own log: seq %d damaged %v", st.GetSeq(), st.GetDamaged())
+	})
+	for name, w := range want {
+		got, code := getAgreement(t, on, name)
+		if code != codes.OK || !proto.Equal(got, w) {
+			t.Errorf("%s after its entry came back: %v %v, want %v", name, code, got, w)
+		}
+	}
+	_, err = on.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+		Parent: "provinces/" + o, AgreementId: "b-001", Agreement: &twinningv1.Agreement{DisplayName: "again", Kind: twinningv1.Agreement_KIND_MOU}})
+	if status.Code(err) != codes.AlreadyExists {
+		t.Errorf("create of an id whose record came back: %v, want ALREADY_EXISTS", err)
+	}
+	if got, _ := getAgreement(t, f.nodes[n], "provinces/"+o+"/agreements/b-001"); !proto.Equal(got, want["provinces/"+o+"/agreements/b-001"]) {
+		t.Errorf("the peer's copy changed: %v", got)
 	}
 }
 

@@ -465,6 +465,13 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 			if err := db.rebuildOrigin(tx, origin); err != nil {
 				return err
 			}
+		} else if origin == db.origin && lastWritten > head {
+			// The node's own newest entries, lost from this copy of its
+			// store (an older backup, a lost WAL) with the records they
+			// wrote: the records come back with them.
+			if err := db.applyOwnRestored(tx, entries, head); err != nil {
+				return err
+			}
 		}
 		covered := min(cp.Seq, limit)
 		if cp.Seq <= limit {
@@ -731,4 +738,26 @@ func (db *DB) ReleaseOwnLog(ctx context.Context) error {
 		}
 		return db.storeDamage(tx, db.origin, kept)
 	})
+}
+
+// applyOwnRestored applies to their records the node's own entries after
+// head among entries, which a repair has just stored, as rebuildOrigin
+// applies each entry of a log.
+func (db *DB) applyOwnRestored(tx *writeTx, entries []changelog.Entry, head uint64) error {
+	for i := range entries {
+		e := &entries[i]
+		if e.Seq <= head {
+			continue
+		}
+		p := db.prepareEntry(e, db.sealer.Load())
+		if _, _, err := db.applyEntry(tx, e, &p); err != nil {
+			return fmt.Errorf("apply restored entry %s/%d: %w", e.Origin, e.Seq, err)
+		}
+		if e.Sealed {
+			if err := db.recountSealed(tx, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
