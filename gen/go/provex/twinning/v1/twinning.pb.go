@@ -793,11 +793,12 @@ type Agreement struct {
 	// to MOFA (due within 15 days of signing).
 	ReportDate *v1.Date `protobuf:"bytes,13,opt,name=report_date,json=reportDate,proto3" json:"report_date,omitempty"`
 	// The partnership this agreement belongs to, if any.
-	Partnership string        `protobuf:"bytes,14,opt,name=partnership,proto3" json:"partnership,omitempty"`
-	Fields      []string      `protobuf:"bytes,15,rep,name=fields,proto3" json:"fields,omitempty"`
-	Summary     string        `protobuf:"bytes,16,opt,name=summary,proto3" json:"summary,omitempty"`
-	Visibility  v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
-	VisibleTo   []string      `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	Partnership string `protobuf:"bytes,14,opt,name=partnership,proto3" json:"partnership,omitempty"`
+	// Fields of cooperation, as a partnership's.
+	Fields     []string      `protobuf:"bytes,15,rep,name=fields,proto3" json:"fields,omitempty"`
+	Summary    string        `protobuf:"bytes,16,opt,name=summary,proto3" json:"summary,omitempty"`
+	Visibility v1.Visibility `protobuf:"varint,90,opt,name=visibility,proto3,enum=provex.type.v1.Visibility" json:"visibility,omitempty"`
+	VisibleTo  []string      `protobuf:"bytes,91,rep,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
 	// Slug of the pre-merger province the record came from, for records of a
 	// province formed by the merger of 1 July 2025 (e.g. "bac-giang" on a
 	// record owned by bac-ninh): one of the provinces merged into the owner
@@ -4262,7 +4263,7 @@ var File_provex_twinning_v1_twinning_proto protoreflect.FileDescriptor
 
 const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\n" +
-	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x87\n" +
+	"!provex/twinning/v1/twinning.proto\x12\x12provex.twinning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18provex/type/v1/iso.proto\x1a\x1aprovex/type/v1/rules.proto\x1a\x1aprovex/type/v1/types.proto\"\x8b\n" +
 	"\n" +
 	"\vPartnership\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
@@ -4274,9 +4275,9 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\apartner\x12I\n" +
 	"\x04kind\x18\x05 \x01(\x0e2$.provex.twinning.v1.Partnership.KindB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12I\n" +
 	"\x05state\x18\x06 \x01(\x0e2%.provex.twinning.v1.Partnership.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12E\n" +
-	"\x10established_date\x18\a \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\x0festablishedDate\x12,\n" +
-	"\x06fields\x18\b \x03(\tB\x14\xe2A\x01\x01\xbaH\r\x92\x01\n" +
-	"\x10\x1e\"\x06r\x04\x10\x01\x18<R\x06fields\x12\"\n" +
+	"\x10established_date\x18\a \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\x0festablishedDate\x120\n" +
+	"\x06fields\x18\b \x03(\tB\x18\xe2A\x01\x01\xbaH\x11\x92\x01\x0e\x10\x1e\"\n" +
+	"r\bȷ,\x01\x10\x01\x18<R\x06fields\x12\"\n" +
 	"\x05notes\x18\t \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\x12H\n" +
 	"\n" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
@@ -4302,7 +4303,7 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\fSTATE_ACTIVE\x10\x02\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x03\x12\x0f\n" +
 	"\vSTATE_ENDED\x10\x04:O\xeaAL\n" +
-	"\x19provex.gov.vn/Partnership\x12/provinces/{province}/partnerships/{partnership}\"\xd4)\n" +
+	"\x19provex.gov.vn/Partnership\x12/provinces/{province}/partnerships/{partnership}\"\xe0)\n" +
 	"\tAgreement\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12G\n" +
@@ -4322,8 +4323,9 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\fconsultation\x18\f \x01(\v2*.provex.twinning.v1.Agreement.ConsultationB\x04\xe2A\x01\x01R\fconsultation\x12;\n" +
 	"\vreport_date\x18\r \x01(\v2\x14.provex.type.v1.DateB\x04\xe2A\x01\x01R\n" +
 	"reportDate\x12.\n" +
-	"\vpartnership\x18\x0e \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\vpartnership\x12$\n" +
-	"\x06fields\x18\x0f \x03(\tB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10\x1eR\x06fields\x12&\n" +
+	"\vpartnership\x18\x0e \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\vpartnership\x120\n" +
+	"\x06fields\x18\x0f \x03(\tB\x18\xe2A\x01\x01\xbaH\x11\x92\x01\x0e\x10\x1e\"\n" +
+	"r\bȷ,\x01\x10\x01\x18<R\x06fields\x12&\n" +
 	"\asummary\x18\x10 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc0>R\asummary\x12H\n" +
 	"\n" +
 	"visibility\x18Z \x01(\x0e2\x1a.provex.type.v1.VisibilityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\n" +
