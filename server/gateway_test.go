@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	auditv1 "github.com/provex/provex/gen/go/provex/audit/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
 )
@@ -38,7 +39,8 @@ func TestGatewayCallsInProcess(t *testing.T) {
 
 // TestGatewayLimits: what the gRPC server's options bound, the gateway
 // bounds alike: a response over MaxMessageBytes is RESOURCE_EXHAUSTED over
-// HTTP as over gRPC, and a call gets CallTimeout as its deadline.
+// HTTP as over gRPC (a List page is cut before it, the audit trail's pages
+// are not), and a call gets CallTimeout as its deadline.
 func TestGatewayLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("response size", func(t *testing.T) {
@@ -46,22 +48,30 @@ func TestGatewayLimits(t *testing.T) {
 		const limit = 8 << 10
 		tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.MaxMessageBytes = limit })
 		ctx := testCtx(t)
-		for i := 0; i < 20; i++ {
+		for i := 0; i < 40; i++ {
 			a := &twinningv1.Agreement{DisplayName: fmt.Sprintf("agreement %d", i), Kind: twinningv1.Agreement_KIND_MOU, Summary: strings.Repeat("s", 1000)}
 			if _, err := tn.Client.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("a%d", i), Agreement: a}); err != nil {
 				t.Fatalf("create %d: %v", i, err)
 			}
 		}
-		_, err := tn.Client.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang", PageSize: 50})
-		if codeOf(err) != codes.ResourceExhausted {
-			t.Fatalf("gRPC List of 20 KB at a limit of 8 KiB: %v, want RESOURCE_EXHAUSTED", err)
+		// 40 KB of records at a limit of 8 KiB: the page ends before it.
+		list, err := tn.Client.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang", PageSize: 50})
+		if err != nil || len(list.GetAgreements()) >= 8 || list.GetNextPageToken() == "" {
+			t.Fatalf("gRPC List of 40 KB at a limit of 8 KiB: %d records, next %q, %v; want a page cut under the limit", len(list.GetAgreements()), list.GetNextPageToken(), err)
 		}
 		resp, body := tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements?page_size=50", "", nil)
-		if e := wantHTTPError(t, "HTTP List of 20 KB at a limit of 8 KiB", resp, body, http.StatusTooManyRequests, int(codes.ResourceExhausted)); !strings.Contains(e.Message, "larger than max") {
-			t.Errorf("HTTP List: message %q, want it to say larger than max", e.Message)
+		wantOK(t, "HTTP List of 40 KB at a limit of 8 KiB", resp, body)
+		// 40 audit records of about 300 bytes each are not cut.
+		_, err = auditv1.NewAuditServiceClient(tn.Conn()).ListAuditEntries(ctx, &auditv1.ListAuditEntriesRequest{PageSize: 1000})
+		if codeOf(err) != codes.ResourceExhausted {
+			t.Fatalf("gRPC audit entries over 8 KiB: %v, want RESOURCE_EXHAUSTED", err)
 		}
-		resp, body = tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements?page_size=2", "", nil)
-		wantOK(t, "HTTP List of two records", resp, body)
+		resp, body = tn.httpDo(t, "GET", "/v1/audit/entries?page_size=1000", "", nil)
+		if e := wantHTTPError(t, "HTTP audit entries over 8 KiB", resp, body, http.StatusTooManyRequests, int(codes.ResourceExhausted)); !strings.Contains(e.Message, "larger than max") {
+			t.Errorf("HTTP audit entries: message %q, want it to say larger than max", e.Message)
+		}
+		resp, body = tn.httpDo(t, "GET", "/v1/audit/entries?page_size=2", "", nil)
+		wantOK(t, "HTTP audit entries, two", resp, body)
 	})
 	t.Run("deadline", func(t *testing.T) {
 		t.Parallel()

@@ -136,7 +136,7 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 	// Field 500 (tag 500<<3|2, as a varint: 0xa2 0x1f) of 3 bytes, and
 	// display_name (field 2) as a varint.
 	unknown := append(append([]byte(nil), agreement...), 0xa2, 0x1f, 3, 0xff, 0, 'x')
-	wrongType := append(append([]byte(nil), agreement...), 2<<3|0, 1)
+	wrongType := append(append([]byte(nil), agreement...), 2<<3, 1) // wire type 0
 	inner := func(b []byte) []byte {
 		return append(withField(&twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "smuggled"}, 3<<3|2, byte(len(b))), b...)
 	}

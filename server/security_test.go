@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -904,5 +905,44 @@ func TestSecurityTLSAPI(t *testing.T) {
 	if resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: otherPool}}}).Do(req); err == nil {
 		resp.Body.Close()
 		t.Errorf("HTTPS trusting another CA: HTTP %d, want a handshake failure", resp.StatusCode)
+	}
+}
+
+// TestAnswersFitTheMessageLimit: a record whose answer would not fit the
+// message limit is refused (INVALID_ARGUMENT) and not stored, where it was
+// committed, relayed, and then answered RESOURCE_EXHAUSTED to its writer
+// and to every Get and List that held it; List pages of large records end
+// where the next would pass the limit, and together hold every record.
+func TestAnswersFitTheMessageLimit(t *testing.T) {
+	t.Parallel()
+	const limit = 32 << 10
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.MaxMessageBytes = limit })
+	ctx := testCtx(t)
+
+	big := newAgreement("big")
+	big.Summary = strings.Repeat("ệ", 8000) // 24,000 bytes: under the request limit, over what a record may be
+	_, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "big", Agreement: big})
+	wantInvalid(t, err, "a record whose answer would not fit", "agreement")
+	_, err = tn.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: tn.parent() + "/agreements/big"})
+	wantCode(t, err, codes.NotFound, "the refused record")
+
+	const records = 8
+	for i := range records {
+		a := newAgreement(fmt.Sprintf("large %d", i))
+		a.Summary = strings.Repeat("ệ", 1700) // 5,100 bytes
+		_, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: fmt.Sprintf("large-%d", i), Agreement: a})
+		mustf(t, err, "create a large record")
+	}
+	seen, token := 0, ""
+	for pages := 0; pages <= records; pages++ {
+		resp, err := tn.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: tn.parent(), PageSize: 1000, PageToken: token})
+		mustf(t, err, "list large records")
+		seen += len(resp.GetAgreements())
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if seen != records || token != "" {
+		t.Errorf("the pages held %d records (next token %q), want %d", seen, token, records)
 	}
 }

@@ -152,6 +152,10 @@ type Config struct {
 // MaxMessageBytes is the default largest request or response message.
 const MaxMessageBytes = 4 << 20
 
+// answerHeadroom is what an answer holds beside its records: a List
+// page's token and field tags.
+const answerHeadroom = 16 << 10
+
 // Node is a running province (or ministry) node.
 type Node struct {
 	cfg          Config
@@ -308,15 +312,19 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	live := federation.NewLive(cfg.Manifest, save)
 	roots := caRoots(live)
 	metrics := newNodeMetrics()
+	// A record, and a List page with room for its token, fit an answer.
+	answer := max(cfg.Limits.MaxMessageBytes-answerHeadroom, cfg.Limits.MaxMessageBytes/2)
 	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
-		Observe:   metrics.observeCommit,
-		Logger:    cfg.Logger,
-		Key:       signingKey,
-		Sealer:    sealer,
-		Directory: live,
-		Committed: func() { engine.Changed() },
-		NoAudit:   cfg.Unprotected,
-		Wall:      cfg.Wall,
+		MaxRecordBytes: min(sqlstore.DefaultMaxRecordBytes, answer),
+		MaxPageBytes:   answer,
+		Observe:        metrics.observeCommit,
+		Logger:         cfg.Logger,
+		Key:            signingKey,
+		Sealer:         sealer,
+		Directory:      live,
+		Committed:      func() { engine.Changed() },
+		NoAudit:        cfg.Unprotected,
+		Wall:           cfg.Wall,
 	})
 	if err != nil {
 		return nil, err

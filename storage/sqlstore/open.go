@@ -57,12 +57,28 @@ import (
 var migrations embed.FS
 
 // Options tune a store; the zero value is the production default.
+// DefaultMaxRecordBytes and DefaultMaxPageBytes fit the API's answers in
+// its default 4 MiB messages: a Get's record, and a List page with room
+// for its token.
+const (
+	DefaultMaxRecordBytes = 1 << 20
+	DefaultMaxPageBytes   = 4<<20 - 16<<10
+)
+
 type Options struct {
 	Logger *slog.Logger
 	// Wall is the wall clock under the hybrid logical clock (tests pin it).
 	Wall func() time.Time
 	// MaxBatch caps how many writes share one commit (default 256).
 	MaxBatch int
+	// MaxRecordBytes bounds a record the node writes, encoded (default
+	// DefaultMaxRecordBytes): a larger one is refused (INVALID_ARGUMENT)
+	// before it is stored, as its answers could not be sent.
+	MaxRecordBytes int
+	// MaxPageBytes bounds the encoded records of a List page (default
+	// DefaultMaxPageBytes): the page ends before the record that would
+	// pass it, with a token for the next, and holds at least one record.
+	MaxPageBytes int
 	// Readers is the size of the read pool (default 2 × GOMAXPROCS, at least 4).
 	Readers int
 	// Key signs a checkpoint of the node's own log in every commit that
@@ -122,10 +138,12 @@ type DB struct {
 
 	queue    chan *pendingWrite
 	maxBatch int
-	stop     chan struct{}
-	stopped  chan struct{}
-	closeMu  sync.RWMutex
-	closed   bool
+	// maxRecord and maxPage are Options.MaxRecordBytes and MaxPageBytes.
+	maxRecord, maxPage int
+	stop               chan struct{}
+	stopped            chan struct{}
+	closeMu            sync.RWMutex
+	closed             bool
 
 	// head is the last entry of the origin's own log (without Data). Only
 	// the writer goroutine changes it; headMu guards readers of it.
@@ -220,6 +238,12 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
+	}
+	if opts.MaxRecordBytes <= 0 {
+		opts.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if opts.MaxPageBytes <= 0 {
+		opts.MaxPageBytes = DefaultMaxPageBytes
 	}
 	if opts.ReadAuditQueue <= 0 {
 		opts.ReadAuditQueue = 4096
@@ -410,6 +434,8 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		reader:        reader,
 		queue:         make(chan *pendingWrite, 4*opts.MaxBatch),
 		maxBatch:      opts.MaxBatch,
+		maxRecord:     opts.MaxRecordBytes,
+		maxPage:       opts.MaxPageBytes,
 		stop:          make(chan struct{}),
 		stopped:       make(chan struct{}),
 		stmts:         map[*resource.Kind]*kindStmts{},

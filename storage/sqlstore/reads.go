@@ -210,9 +210,13 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	for i := range keys {
 		dest = append(dest, &keys[i])
 	}
+	next := func() *storage.Cursor {
+		return &storage.Cursor{Values: lastKeys[:len(lastKeys)-1], Row: lastKeys[len(lastKeys)-1].(int64)}
+	}
+	size := 0
 	for rows.Next() {
 		if len(page.Records) == q.Limit {
-			page.Next = &storage.Cursor{Values: lastKeys[:len(lastKeys)-1], Row: lastKeys[len(lastKeys)-1].(int64)}
+			page.Next = next()
 			break
 		}
 		if err := rows.Scan(dest...); err != nil {
@@ -221,6 +225,12 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, keys[len(keys)-1]))
 		if err != nil {
 			return storage.Page{}, err
+		}
+		// Each record of a List answer is a field: a tag and a length
+		// before its bytes.
+		if size += proto.Size(m) + 6; size > db.maxPage && len(page.Records) > 0 {
+			page.Next = next()
+			break
 		}
 		page.Records = append(page.Records, m)
 		lastKeys = append(lastKeys[:0], keys...)

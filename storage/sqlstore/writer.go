@@ -495,6 +495,9 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 	if err != nil {
 		return nil, false, fmt.Errorf("encode %s: %w", w.Name, err)
 	}
+	if len(data) > db.maxRecord {
+		return nil, false, apperr.Invalid(k.Field, "the record would be %d bytes encoded, over the %d this node keeps in one record (its answers could not be sent)", len(data), db.maxRecord)
+	}
 
 	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data, PrevHash: head.Hash}
 	if visibility, visibleTo := k.Audience(next); !resource.Public(visibility) {
