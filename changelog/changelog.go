@@ -165,11 +165,34 @@ func (c *Clock) Now() int64 {
 	return t
 }
 
-// Observe moves the clock past a time seen in another node's entry.
+// MaxClockAhead is how far past its wall clock a node's clock moves for a
+// time seen in another node's entry. Precedence is decided within one
+// origin's log, so the clock orders causally later changes across machines
+// whose clocks disagree by up to this much; beyond it, one member's entry
+// dated far ahead (a machine's clock set wrong, or on purpose) would carry
+// every node's clock with it, and every later write everywhere would be
+// dated then: past the times nodes accept, and refused by all the others.
+const MaxClockAhead = 5 * time.Minute
+
+// Observe moves the clock past a time seen in another node's entry, up to
+// MaxClockAhead past the wall clock.
 func (c *Clock) Observe(remote int64) {
 	c.mu.Lock()
+	if limit := c.wall().Add(MaxClockAhead).UnixNano(); remote > limit {
+		remote = limit
+	}
 	if remote > c.last {
 		c.last = remote
+	}
+	c.mu.Unlock()
+}
+
+// Continue moves the clock past a time of the node's own log (its entries
+// given back by peers): its own times never go back, wherever they are.
+func (c *Clock) Continue(own int64) {
+	c.mu.Lock()
+	if own > c.last {
+		c.last = own
 	}
 	c.mu.Unlock()
 }

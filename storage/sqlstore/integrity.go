@@ -492,7 +492,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		if origin == db.origin && written > 0 && lastWritten >= db.currentHead().Seq {
 			e := entries[lastWritten-first]
 			db.setHead(changelog.Entry{Origin: origin, Seq: e.Seq, HLC: e.HLC, PrevHash: e.PrevHash, Hash: e.Hash})
-			db.clock.Observe(e.HLC)
+			db.clock.Continue(e.HLC)
 		}
 		return nil
 	})

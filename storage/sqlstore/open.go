@@ -750,8 +750,9 @@ func numberedInOrder(names []string) error {
 }
 
 // loadHead restores the origin's log head and starts the clock past every
-// time in the log, so a restarted node never reuses a sequence number or
-// goes back in time.
+// time of its own log, so a restarted node never reuses a sequence number
+// or goes back in time, and past the other origins' (as far as
+// Clock.Observe goes).
 func (db *DB) loadHead(ctx context.Context, wall func() time.Time) error {
 	db.head = changelog.Entry{Origin: db.origin, PrevHash: changelog.ZeroHash, Hash: changelog.ZeroHash}
 	head, err := scanEntry(db.writer.QueryRowContext(ctx,
@@ -767,7 +768,8 @@ func (db *DB) loadHead(ctx context.Context, wall func() time.Time) error {
 	if err := db.writer.QueryRowContext(ctx, "SELECT max(hlc) FROM changes").Scan(&maxHLC); err != nil {
 		return fmt.Errorf("load clock: %w", err)
 	}
-	db.clock = changelog.NewClock(maxHLC.Int64, wall)
+	db.clock = changelog.NewClock(db.head.HLC, wall)
+	db.clock.Observe(maxHLC.Int64)
 	return nil
 }
 

@@ -362,7 +362,11 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 		if err := db.auditAppended(ctx, tx, origin, run[0].Seq, run[len(run)-1]); err != nil {
 			return err
 		}
-		db.clock.Observe(maxHLC)
+		if own {
+			db.clock.Continue(maxHLC)
+		} else {
+			db.clock.Observe(maxHLC)
+		}
 		if own {
 			// The node's next write continues the restored log.
 			e := run[len(run)-1]

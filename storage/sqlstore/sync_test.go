@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -139,5 +140,64 @@ func TestRunPreparedBeforeARotationOpensWithTheNewKeys(t *testing.T) {
 		if got, err := mofa.Changes(ctx, "cao-bang", 0, 10); err != nil || len(got) != 1 {
 			t.Errorf("rotated %v: %d entries held (%v), want the one", rotate, len(got), err)
 		}
+	}
+}
+
+// TestEntriesDatedFarAheadDoNotDateTheNodesWrites: a member signs entries
+// dated in 2262 (its clock set wrong, or on purpose). A node applying them
+// dates its own next writes at most changelog.MaxClockAhead past its wall
+// clock, before and after it restarts; it took the member's time, and every
+// write of every node was then dated past what nodes accept, its records
+// refused by all the others.
+func TestEntriesDatedFarAheadDoNotDateTheNodesWrites(t *testing.T) {
+	ctx := context.Background()
+	_, key, _ := ed25519.GenerateKey(nil)
+	far := time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC)
+	origin, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "o.db"), "cao-bang", sqlstore.Options{Key: key, Wall: func() time.Time { return far }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer origin.Close()
+	write := func(db *sqlstore.DB, name string) time.Time {
+		t.Helper()
+		var stamped time.Time
+		if _, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name, Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
+			stamped = st.Time
+			return &twinningv1.Agreement{Name: name, DisplayName: "x", Kind: twinningv1.Agreement_KIND_MOU}, nil
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		return stamped
+	}
+	write(origin, "provinces/cao-bang/agreements/ahead")
+	entries, err := origin.Changes(ctx, "cao-bang", 0, 10)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("%d entries, %v", len(entries), err)
+	}
+	cp, err := origin.Checkpoint(ctx, "cao-bang", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join(t.TempDir(), "f.db")
+	follower, err := sqlstore.Open(ctx, path, "lang-son", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := follower.ApplyRemote(ctx, entries, cp); err != nil {
+		t.Fatal(err)
+	}
+	limit := func() time.Time { return time.Now().Add(changelog.MaxClockAhead + time.Second) }
+	if got := write(follower, "provinces/lang-son/agreements/after"); got.After(limit()) {
+		t.Errorf("the node's write after applying an entry of 2262 is dated %v", got)
+	}
+	follower.Close()
+	follower, err = sqlstore.Open(ctx, path, "lang-son", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	if got := write(follower, "provinces/lang-son/agreements/restarted"); got.After(limit()) {
+		t.Errorf("the node's write after a restart is dated %v", got)
 	}
 }
