@@ -320,6 +320,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Observe:        metrics.observeCommit,
 		Logger:         cfg.Logger,
 		Key:            signingKey,
+		PastKeys:       pastKeys(live.Load(), cfg.Member),
 		Sealer:         sealer,
 		Directory:      live,
 		Committed:      func() { engine.Changed() },
@@ -851,4 +852,13 @@ func gatewayServices(conn grpc.ClientConnInterface) []gatewayService {
 			return nationalv1.RegisterNationalServiceHandlerClient(ctx, m, nationalv1.NewNationalServiceClient(conn))
 		}},
 	}
+}
+
+// pastKeys are the keys member signed with before its current one, as m
+// lists them (none when m does not name it).
+func pastKeys(m *federation.Manifest, member string) []ed25519.PublicKey {
+	if mem, ok := m.Member(member); ok {
+		return mem.PreviousPublicKeys
+	}
+	return nil
 }

@@ -41,14 +41,38 @@ func (db *DB) appendAudit(ctx context.Context, tx *writeTx, resource, origin str
 	return nil
 }
 
-// loadAuditHead reads the trail's last record for the writer.
-func (db *DB) loadAuditHead(ctx context.Context) error {
+// loadAuditHead reads the trail's last record for the writer. A store
+// that signs (opened with its key) checks first that the trail ends at the
+// head its key signed, with that key or one of pastKeys: the writer signs
+// the head in every commit that extends the trail, so a trail that ends
+// elsewhere, or whose head signature does not verify, was changed outside
+// it (records removed, added or re-chained), and signing its head on the
+// next commit would make the change pass every check after.
+func (db *DB) loadAuditHead(ctx context.Context, pastKeys []ed25519.PublicKey) error {
 	err := db.writer.QueryRowContext(ctx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&db.auditHead.Seq, &db.auditHead.Hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
 	}
 	db.auditLength.Store(db.auditHead.Seq)
-	return err
+	if db.key == nil {
+		return nil
+	}
+	var signed audit.SignedHead
+	err = db.writer.QueryRowContext(ctx, "SELECT seq, hash, signature FROM audit_head").Scan(&signed.Seq, &signed.Hash, &signed.Signature)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read the audit trail's signed head: %w", err)
+	}
+	var problems []string
+	for i, pub := range append([]ed25519.PublicKey{db.publicKey()}, pastKeys...) {
+		p := audit.CheckHead(signed, db.origin, db.auditHead.Seq, db.auditHead.Hash, pub)
+		if len(p) == 0 {
+			return nil
+		}
+		if i == 0 {
+			problems = p
+		}
+	}
+	return fmt.Errorf("the audit trail is not as this node signed it, and the node will not sign it: %s; see what changed with `provex audit verify`, then restore the data directory from a backup (provex verify checks one) or from the peers (provex restore)", strings.Join(problems, "; "))
 }
 
 // AuditLength is the number of records in the audit trail (the seq of its

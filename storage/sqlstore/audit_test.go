@@ -59,6 +59,10 @@ func TestAuditTrail(t *testing.T) {
 	}
 	db.Close()
 
+	// refusedAtOpen are the changes after which the trail no longer ends at
+	// the head the node signed: the node, opened with its key, refuses to
+	// sign over them (its next commit would have made them pass).
+	refusedAtOpen := map[string]bool{}
 	tamperWith := func(what string, edit func(raw *sql.DB) error, key ed25519.PrivateKey, want string) {
 		t.Helper()
 		dir := t.TempDir()
@@ -76,7 +80,20 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw.Close()
-		db, err := sqlstore.Open(ctx, copyPath, "", sqlstore.Options{Key: key})
+		if key != nil {
+			db, err := sqlstore.Open(ctx, copyPath, "cao-bang", sqlstore.Options{Key: key})
+			if refused := err != nil && strings.Contains(err.Error(), "not as this node signed it"); refused != refusedAtOpen[what] {
+				t.Errorf("after %s, the node opened with its key: %v, want it refused: %v", what, err, refusedAtOpen[what])
+			}
+			if err == nil {
+				db.Close()
+			}
+		}
+		var pub ed25519.PublicKey
+		if key != nil {
+			pub = key.Public().(ed25519.PublicKey)
+		}
+		db, err := sqlstore.Open(ctx, copyPath, "", sqlstore.Options{PublicKey: pub})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,6 +137,10 @@ func TestAuditTrail(t *testing.T) {
 		}
 		return nil
 	}
+	for _, what := range []string{"editing record 3 and re-chaining the trail", "re-chaining and signing with another key", "DELETE FROM audit_head",
+		"DELETE FROM audit WHERE seq = 6", "UPDATE audit SET seq = seq + 10 WHERE seq >= 4"} {
+		refusedAtOpen[what] = true
+	}
 	tamperWith("editing record 3 and re-chaining the trail", rechain, key, "the node key signed record 6 as the head, but the trail ends at record 6 with another hash")
 	// And one who also signs the new head with a key of their own.
 	_, forger, _ := ed25519.GenerateKey(nil)
@@ -141,4 +162,16 @@ func TestAuditTrail(t *testing.T) {
 	tamper("DELETE FROM audit WHERE seq = 2", "record 3 follows record 1")
 	tamper("DELETE FROM audit WHERE seq = 6", "changes cao-bang/6..6 have no audit record")
 	tamper("UPDATE audit SET seq = seq + 10 WHERE seq >= 4", "record 14 follows record 3")
+
+	// A node whose key was replaced while it was stopped opens with the
+	// manifest's previous keys, one of which signed its head.
+	_, next, _ := ed25519.GenerateKey(nil)
+	if _, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: next}); err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Errorf("opened with a new key and no past keys: %v, want refused", err)
+	}
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: next, PastKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		t.Fatalf("opened with a new key and the old one among the past keys: %v", err)
+	}
+	db.Close()
 }

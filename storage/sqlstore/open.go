@@ -89,6 +89,10 @@ type Options struct {
 	// PublicKey is the node's public key, to check what it signed (its
 	// audit head) when Key is not given: tools that only verify.
 	PublicKey ed25519.PublicKey
+	// PastKeys are keys the node signed with before Key (the manifest's
+	// previous keys of its member): its audit trail's head may have been
+	// signed with one of them when it opens.
+	PastKeys []ed25519.PublicKey
 	// Sealer seals the node's states that not every member may read and
 	// opens the entries sealed to the node. Without one the store makes a
 	// key of its own for this run (tests of storage alone).
@@ -467,7 +471,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		db.reader.Close()
 		return nil, err
 	}
-	if err := db.loadAuditHead(ctx); err != nil {
+	if err := db.loadAuditHead(ctx, opts.PastKeys); err != nil {
 		db.writer.Close()
 		db.reader.Close()
 		return nil, err

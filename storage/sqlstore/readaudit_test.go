@@ -166,7 +166,8 @@ func TestReadsAreAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw.Close()
-		db, err := sqlstore.Open(ctx, copyPath, "", sqlstore.Options{Key: key})
+		// As provex verify opens it: with the public key, signing nothing.
+		db, err := sqlstore.Open(ctx, copyPath, "", sqlstore.Options{PublicKey: key.Public().(ed25519.PublicKey)})
 		if err != nil {
 			t.Fatal(err)
 		}
