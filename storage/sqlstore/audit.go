@@ -72,7 +72,7 @@ func (db *DB) loadAuditHead(ctx context.Context, pastKeys []ed25519.PublicKey) e
 			problems = p
 		}
 	}
-	return fmt.Errorf("the audit trail is not as this node signed it, and the node will not sign it: %s; see what changed with `provex audit verify`, then restore the data directory from a backup (provex verify checks one) or from the peers (provex restore)", strings.Join(problems, "; "))
+	return fmt.Errorf("the audit trail is not as this node signed it, and the node will not sign it: %s; see what changed with `provex audit verify`, then move the data directory aside and restore it from a backup (provex verify checks one) or from the peers (provex restore, into an empty data directory)", strings.Join(problems, "; "))
 }
 
 // AuditLength is the number of records in the audit trail (the seq of its
