@@ -3,6 +3,8 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -90,5 +92,50 @@ func TestRecordAndPageBounds(t *testing.T) {
 				t.Errorf("the pages held %d records, want %d", len(seen), records)
 			}
 		})
+	}
+}
+
+// TestDamagedFileSaysHowToRestore: a store whose file is damaged (cut
+// short, its header overwritten) does not open, and the error says it is
+// damaged and how to restore it, instead of SQLite's words alone.
+func TestDamagedFileSaysHowToRestore(t *testing.T) {
+	ctx := context.Background()
+	for _, damage := range []struct {
+		what string
+		do   func(b []byte) []byte
+	}{
+		{"cut short", func(b []byte) []byte { return b[:len(b)/2] }},
+		{"header overwritten", func(b []byte) []byte { copy(b, strings.Repeat("x", 100)); return b }},
+	} {
+		path := filepath.Join(t.TempDir(), "provex.db")
+		db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 200 {
+			name := fmt.Sprintf("provinces/cao-bang/agreements/a%d", i)
+			if _, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+				return &twinningv1.Agreement{Name: name, DisplayName: strings.Repeat("d", 200)}, nil
+			}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, damage.do(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+		if err == nil {
+			db.Close()
+			t.Errorf("%s: the store opened", damage.what)
+			continue
+		}
+		if !strings.Contains(err.Error(), "the database file is damaged") || !strings.Contains(err.Error(), "provex restore") {
+			t.Errorf("%s: %v, want it to say the file is damaged and how to restore it", damage.what, err)
+		}
 	}
 }

@@ -40,7 +40,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 	"google.golang.org/grpc/codes"
 
 	"github.com/provex/provex/audit"
@@ -271,7 +271,12 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	return openStore(ctx, path, origin, opts, sqliteDialect)
+	db, err := openStore(ctx, path, origin, opts, sqliteDialect)
+	var serr sqlite3.Error
+	if errors.As(err, &serr) && (serr.Code == sqlite3.ErrCorrupt || serr.Code == sqlite3.ErrNotADB) {
+		err = fmt.Errorf("%w: the database file is damaged; move the data directory aside and restore it from a backup (provex verify checks one) or from the peers (provex restore, into an empty data directory)", err)
+	}
+	return db, err
 }
 
 // openLocked opens a PostgreSQL store with the writer's lock (unless
