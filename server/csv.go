@@ -9,6 +9,7 @@ import (
 
 	"github.com/provex/provex/auth"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/services/national"
 )
 
@@ -21,14 +22,10 @@ import (
 // and escaped (national.WriteCSV).
 func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		req := &nationalv1.SummarizeRequest{
-			Collection:    r.PathValue("collection"),
-			Parent:        q.Get("parent"),
-			Filter:        q.Get("filter"),
-			GroupBy:       splitList(q["group_by"]),
-			Sum:           splitList(q["sum"]),
-			CountDistinct: splitList(q["count_distinct"]),
+		req, err := summaryCSVRequest(r)
+		if err != nil {
+			errs.write(w, r, err)
+			return
 		}
 		ctx := r.Context()
 		if a := r.Header.Get("Authorization"); a != "" {
@@ -45,14 +42,36 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.
 	})
 }
 
-func splitList(values []string) []string {
-	var out []string
-	for _, v := range values {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
+// summaryCSVRequest is the SummarizeRequest r's query asks for. A
+// parameter summary.csv does not take, a single one given twice, or an
+// empty entry of a list is refused, naming it: dropped, it gave a summary
+// of what was not asked (grop_by=province: the national total alone).
+func summaryCSVRequest(r *http.Request) (*nationalv1.SummarizeRequest, error) {
+	q := r.URL.Query()
+	for key, values := range q {
+		switch key {
+		case "parent", "filter":
+			if len(values) > 1 {
+				return nil, apperr.Invalid(key, "is given %d times; give it once", len(values))
+			}
+		case "group_by", "sum", "count_distinct":
+		default:
+			return nil, apperr.Invalid(key, "is not a parameter of summary.csv, which takes parent, filter, group_by, sum and count_distinct")
+		}
+	}
+	req := &nationalv1.SummarizeRequest{Collection: r.PathValue("collection"), Parent: q.Get("parent"), Filter: q.Get("filter")}
+	for _, l := range []struct {
+		name string
+		to   *[]string
+	}{{"group_by", &req.GroupBy}, {"sum", &req.Sum}, {"count_distinct", &req.CountDistinct}} {
+		for _, v := range q[l.name] {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p == "" {
+					return nil, apperr.Invalid(fmt.Sprintf("%s[%d]", l.name, len(*l.to)), "is empty")
+				}
+				*l.to = append(*l.to, p)
 			}
 		}
 	}
-	return out
+	return req, nil
 }

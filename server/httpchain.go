@@ -7,13 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/netlimit"
@@ -27,7 +31,30 @@ func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit
 		e.recoverPanics,      // a panic is a 500 with a reference the log has
 		e.capCalls(calls),    // requests in flight over a cap are 429
 		e.limitBody(maxBody), // bodies over the limit are 413
+		e.noBodyUnread,       // a body no route reads is refused, not dropped
 	)
+}
+
+// noBodyUnread refuses a GET, HEAD or DELETE that sends a body: no route of
+// those methods reads one, and dropped unseen, a DELETE's {"etag": ...}
+// made a conditional delete unconditional.
+func (e *httpErrors) noBodyUnread(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodDelete:
+			sent := r.ContentLength > 0
+			if r.ContentLength < 0 { // streamed: it may yet be empty
+				var one [1]byte
+				n, _ := io.ReadFull(r.Body, one[:])
+				sent = n > 0
+			}
+			if sent {
+				e.write(w, r, apperr.Invalid("body", "a %s takes no body: give its fields as query parameters (?etag=...)", r.Method))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // capCalls counts each request in calls until it is answered, and refuses
@@ -175,6 +202,8 @@ func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.Se
 		runtime.WithErrorHandler(e.handle),
 		runtime.WithRoutingErrorHandler(routing),
 		runtime.WithMiddlewares(probeRoute),
+		// Sets grpc-gateway's one parser for the process; every node sets the same.
+		runtime.SetQueryParameterParser(strictQuery{}),
 		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
 		// sends it to the gRPC server; no other gRPC metadata is an HTTP
 		// header.
@@ -320,4 +349,47 @@ func namedQueryError(err error) error {
 		return err
 	}
 	return apperr.Invalid(m[1], "%s", strings.ToValidUTF8(m[2], "\uFFFD"))
+}
+
+// strictQuery parses query parameters as grpc-gateway does, but refuses one
+// that names no field of the request: the gateway drops it, so a misspelt
+// ?etga= made a conditional delete unconditional and ?filer= listed
+// everything.
+type strictQuery struct{ runtime.DefaultQueryParser }
+
+func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
+	for key := range values {
+		if !namesField(msg.ProtoReflect().Descriptor(), key) {
+			// In the words of the gateway's own errors, which the error
+			// handler turns into a violation of the field (namedQueryError).
+			return fmt.Errorf("parsing field %q: is not a parameter of this call: %s has no field %s", key, msg.ProtoReflect().Descriptor().Name(), key)
+		}
+	}
+	return q.DefaultQueryParser.Parse(msg, values, filter)
+}
+
+// namesField reports whether key, a query parameter as grpc-gateway reads
+// it (a dotted path of proto or JSON names, a map's ending in [key]),
+// names a field of md.
+func namesField(md protoreflect.MessageDescriptor, key string) bool {
+	if i := strings.IndexByte(key, '['); i >= 0 && strings.HasSuffix(key, "]") {
+		key = key[:i]
+	}
+	path := strings.Split(key, ".")
+	for i, name := range path {
+		fd := md.Fields().ByName(protoreflect.Name(name))
+		if fd == nil {
+			fd = md.Fields().ByJSONName(name)
+		}
+		if fd == nil {
+			return false
+		}
+		if i < len(path)-1 {
+			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
+				return false
+			}
+			md = fd.Message()
+		}
+	}
+	return true
 }

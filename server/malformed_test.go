@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -161,4 +163,59 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 	if err := tn.Conn().Invoke(ctx, syncv1.SyncService_GetSyncState_FullMethodName, &state, &out, grpc.ForceCodec(rawCodec{})); err != nil {
 		t.Errorf("a sync request with a field of a newer release: %v, want it served", err)
 	}
+}
+
+// TestHTTPDropsNothingUnseen: what the gateway would drop is refused,
+// naming it: a body sent with a DELETE or GET (a DELETE's {"etag": ...}
+// made a conditional delete unconditional), a query parameter that names
+// no field of the request (?etga=, ?filer=), and summary.csv's misspelt,
+// repeated or empty parameters. What is asked right is served.
+func TestHTTPDropsNothingUnseen(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	const coll = "/v1/provinces/cao-bang/agreements"
+	for _, id := range []string{"kept-1", "kept-2"} {
+		resp, body := tn.httpDo(t, "POST", coll+"?agreement_id="+id, `{"display_name":"Kept","kind":"KIND_MOU"}`, nil)
+		wantOK(t, "create "+id, resp, body)
+	}
+	for _, c := range []struct {
+		what, method, path, body string
+		field                    string
+	}{
+		{"DELETE with an etag in its body", "DELETE", coll + "/kept-1", `{"etag":"stale"}`, "body"},
+		{"GET with a body", "GET", coll + "/kept-1", `{"x":1}`, "body"},
+		{"DELETE with a misspelt etag", "DELETE", coll + "/kept-1?etga=stale", "", "etga"},
+		{"List with a misspelt filter", "GET", coll + "?filer=kind%3DKIND_OTHER", "", "filer"},
+		{"a path through a field that is not a message", "GET", coll + "?filter.x=1", "", "filter.x"},
+		{"summary.csv with a misspelt group_by", "GET", "/v1/national/agreements/summary.csv?grop_by=province", "", "grop_by"},
+		{"summary.csv with an empty group_by", "GET", "/v1/national/agreements/summary.csv?group_by=,", "", "group_by[0]"},
+		{"summary.csv with an empty entry", "GET", "/v1/national/agreements/summary.csv?group_by=province,,kind", "", "group_by[1]"},
+		{"summary.csv with filter twice", "GET", "/v1/national/agreements/summary.csv?filter=kind%3DKIND_MOU&filter=kind%3DKIND_OTHER", "", "filter"},
+	} {
+		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
+		wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.field)
+	}
+	for _, id := range []string{"kept-1", "kept-2"} {
+		resp, body := tn.httpDo(t, "GET", coll+"/"+id, "", nil)
+		wantOK(t, id+" after the refused calls", resp, body)
+	}
+	for _, c := range []struct{ what, method, path string }{
+		{"List with a filter and a JSON name", "GET", coll + "?filter=kind%3DKIND_MOU&pageSize=1"},
+		{"summary.csv", "GET", "/v1/national/agreements/summary.csv?group_by=province,kind&filter=kind%3DKIND_MOU"},
+		{"DELETE with its etag as a parameter", "DELETE", coll + "/kept-2?etag=" + etagOf(t, tn, coll+"/kept-2")},
+	} {
+		resp, body := tn.httpDo(t, c.method, c.path, "", nil)
+		wantOK(t, c.what, resp, body)
+	}
+}
+
+// etagOf reads the etag of the record at path over HTTP.
+func etagOf(t *testing.T, tn *testNode, path string) string {
+	t.Helper()
+	resp, body := tn.httpDo(t, "GET", path, "", nil)
+	wantOK(t, "get "+path, resp, body)
+	var r struct{ Etag string }
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return url.QueryEscape(r.Etag)
 }

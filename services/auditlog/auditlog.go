@@ -11,6 +11,7 @@ import (
 	"github.com/provex/provex/audit"
 	auditv1 "github.com/provex/provex/gen/go/provex/audit/v1"
 	"github.com/provex/provex/internal/pagetoken"
+	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/storage"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) ListAuditEntries(ctx context.Context, req *auditv1.ListAuditEnt
 	if after != nil {
 		from = after.Row
 	}
-	limit := int(req.GetPageSize())
+	limit := min(int(req.GetPageSize()), collection.MaxPageSize)
 	if limit == 0 {
 		limit = 100
 	}

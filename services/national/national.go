@@ -67,14 +67,14 @@ type dimension struct {
 	name string
 }
 
-func kindOf(collection string) (*resource.Kind, error) {
+func kindOf(field, collection string) (*resource.Kind, error) {
 	k, ok := resource.KindOf(collection)
 	if !ok {
 		var known []string
 		for _, k := range resource.Kinds() {
 			known = append(known, k.Collection)
 		}
-		return nil, apperr.Invalid("collection", "unknown collection %q; known: %s", collection, strings.Join(known, ", "))
+		return nil, apperr.Invalid(field, "unknown collection %q; known: %s", collection, strings.Join(known, ", "))
 	}
 	return k, nil
 }
@@ -197,7 +197,7 @@ func parseDistinct(k *resource.Kind, names []string) ([]filter.Field, error) {
 
 // Summarize groups and totals one collection's live records.
 func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest) (*nationalv1.SummarizeResponse, error) {
-	k, err := kindOf(req.GetCollection())
+	k, err := kindOf("collection", req.GetCollection())
 	if err != nil {
 		return nil, err
 	}
@@ -486,10 +486,15 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 		return nil, err
 	}
 	var kinds []*resource.Kind
-	for _, c := range req.GetCollections() {
-		k, err := kindOf(c)
+	for i, c := range req.GetCollections() {
+		field := fmt.Sprintf("collections[%d]", i)
+		k, err := kindOf(field, c)
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(kinds, k) {
+			// Searched twice, its records would come twice.
+			return nil, apperr.Invalid(field, "%s is named twice", c)
 		}
 		kinds = append(kinds, k)
 	}

@@ -333,6 +333,17 @@ func nationalFigures(t *testing.T, f *fed) {
 	if _, err := nc.SearchRecords(ctx, &nationalv1.SearchRecordsRequest{Text: "?!"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("search for punctuation only: %v, want INVALID_ARGUMENT", err)
 	}
+	// A collection unknown or named twice (its records would come twice)
+	// is refused, naming its place in the list.
+	for _, c := range []struct {
+		collections []string
+		field       string
+	}{{[]string{"agreements", "nosuch"}, "collections[1]"}, {[]string{"agreements", "delegations", "agreements"}, "collections[2]"}} {
+		_, err := nc.SearchRecords(ctx, &nationalv1.SearchRecordsRequest{Text: "nanning", Collections: c.collections})
+		if field, _ := violation(t, err); field != c.field {
+			t.Errorf("search of %q: violation of %q, want %q", c.collections, field, c.field)
+		}
+	}
 	// Paging across two collections serves every live record once; a token
 	// is bound to its query.
 	seen := map[string]bool{}

@@ -201,7 +201,7 @@ func (x *AuditEntry) GetRecordsRead() []string {
 
 type ListAuditEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most 1000; 0 means 100.
+	// 0 means 100; more than 1000 is served as 1000, as every List's.
 	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only entries of this actor (exact match), when set.
@@ -453,9 +453,9 @@ const file_provex_audit_v1_audit_proto_rawDesc = "" +
 	"\tprev_hash\x18\v \x01(\fR\bprevHash\x12\x12\n" +
 	"\x04hash\x18\f \x01(\fR\x04hash\x12\x12\n" +
 	"\x04read\x18\r \x01(\bR\x04read\x12!\n" +
-	"\frecords_read\x18\x0e \x03(\tR\vrecordsRead\"\xc1\x01\n" +
-	"\x17ListAuditEntriesRequest\x12+\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
+	"\frecords_read\x18\x0e \x03(\tR\vrecordsRead\"\xbe\x01\n" +
+	"\x17ListAuditEntriesRequest\x12(\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12\"\n" +
 	"\x05actor\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\x05actor\x12(\n" +
