@@ -185,7 +185,9 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 					d.GetRange().GetFirst(), d.GetRange().GetLast(), d.GetProblem()))
 			}
 			if n := o.GetRejected(); n > 0 {
-				warnings = append(warnings, fmt.Sprintf("%s refused %d entries of %s: they name records %s does not own", mem.ID, n, o.GetOrigin(), o.GetOrigin()))
+				// The count alone comes here, not why: a record the origin
+				// does not own is one reason of several.
+				warnings = append(warnings, fmt.Sprintf("%s refused %d entries of %s, which no node applies (a record %s does not own, a malformed state or time ...): %s's log says why, for each", mem.ID, n, o.GetOrigin(), o.GetOrigin(), mem.ID))
 			}
 		}
 	}

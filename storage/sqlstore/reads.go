@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -24,7 +25,7 @@ func (db *DB) Get(ctx context.Context, k *resource.Kind, name string) (proto.Mes
 	}
 	m, err := decodeRow(k, name, st.get.QueryRowContext(ctx, name))
 	if err != nil {
-		return nil, err
+		return nil, db.noticeDamage(err)
 	}
 	if err := db.auditRead(ctx, name, k, []proto.Message{m}, false); err != nil {
 		return nil, err
@@ -101,11 +102,11 @@ func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, erro
 	data := r.own
 	if len(data) == 0 {
 		if !r.origin.Valid {
-			return nil, apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name)
+			return nil, &damagedState{apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name), provinceOf(r.row), 0}
 		}
 		e := r.joinedEntry()
 		if e.Sealed || e.Name != r.row || !changelog.Verify(e) {
-			return nil, apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq)
+			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq), e.Origin, e.Seq}
 		}
 		data = e.Data
 	}
@@ -114,6 +115,33 @@ func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, erro
 		return nil, fmt.Errorf("decode %s: %w", name, err)
 	}
 	return m, nil
+}
+
+// damagedState is the error of a read whose state's change-log entry is
+// missing or does not verify: UNAVAILABLE to the caller (it unwraps to
+// that), and noticed by noticeDamage.
+type damagedState struct {
+	err    *apperr.Error
+	origin string
+	seq    uint64 // 0 when the entry is missing: its seq is not at hand
+}
+
+func (d *damagedState) Error() string { return d.err.Error() }
+func (d *damagedState) Unwrap() error { return d.err }
+
+// noticeDamage has the next check of the stored logs read all of the log
+// of the origin whose entry a read found damaged (err a damagedState),
+// unless that damage is known: it is then reported (health, sync status)
+// and repaired from the peers within a check's interval, not at the next
+// full check, hours later.
+func (db *DB) noticeDamage(err error) error {
+	var d *damagedState
+	if errors.As(err, &d) && !slices.ContainsFunc(db.Damaged(d.origin), func(r storage.Damage) bool {
+		return d.seq == 0 || r.First <= d.seq && d.seq <= r.Last
+	}) {
+		db.needFullCheck(d.origin)
+	}
+	return err
 }
 
 // List runs one keyset-paginated query over indexed columns. Rows come in
@@ -224,7 +252,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		}
 		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, keys[len(keys)-1]))
 		if err != nil {
-			return storage.Page{}, err
+			return storage.Page{}, db.noticeDamage(err)
 		}
 		// Each record of a List answer is a field: a tag and a length
 		// before its bytes.

@@ -414,3 +414,44 @@ func TestCheckpointsAtLeastEveryMegabyte(t *testing.T) {
 		t.Log("every write had a commit of its own; the bound was not exercised")
 	}
 }
+
+// TestDamageFoundByAReadIsCheckedAtOnce: a read that finds a record's entry
+// damaged (a byte changed) answers UNAVAILABLE and has the next check,
+// incremental as it may be, read the origin's whole log: the damage is then
+// recorded (health, sync status) and asked of the peers, not left to the
+// next full check, hours later.
+func TestDamageFoundByAReadIsCheckedAtOnce(t *testing.T) {
+	ms := federationOf(t, "cao-bang", "mofa")
+	o, m := ms["cao-bang"], ms["mofa"]
+	for i := range 10 {
+		put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/a" + string(rune('a'+i)), DisplayName: "a", Kind: twinningv1.Agreement_KIND_MOU})
+	}
+	syncAll(t, ms, "cao-bang")
+	ctx := context.Background()
+	keys := []ed25519.PublicKey{o.key.Public().(ed25519.PublicKey)}
+	if res, err := m.db.VerifyLog(ctx, "cao-bang", keys, true); err != nil || len(res.Damaged) != 0 {
+		t.Fatalf("intact log: %+v %v", res, err)
+	}
+	m.db.Close()
+	raw, _ := sql.Open("sqlite3", "file:"+m.path)
+	var data []byte
+	raw.QueryRow("SELECT data FROM changes WHERE origin = 'cao-bang' AND seq = 5").Scan(&data)
+	data[3] ^= 0x10
+	raw.Exec("UPDATE changes SET data = ? WHERE origin = 'cao-bang' AND seq = 5", data)
+	raw.Close()
+	db, err := sqlstore.Open(ctx, m.path, "mofa", sqlstore.Options{Key: m.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/ae"); status.Code(err) != codes.Unavailable {
+		t.Fatalf("Get of the damaged record: %v, want Unavailable", err)
+	}
+	res, err := db.VerifyLog(ctx, "cao-bang", keys, false)
+	if err != nil || len(res.Damaged) != 1 || res.Damaged[0].First != 5 {
+		t.Fatalf("the check after the read: %+v %v, want entry 5 found damaged", res, err)
+	}
+	if got := db.Damaged("cao-bang"); len(got) != 1 {
+		t.Errorf("recorded damage: %+v", got)
+	}
+}
