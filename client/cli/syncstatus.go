@@ -178,7 +178,7 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 			states[mem.ID][o.GetOrigin()] = pos{o.GetSeq(), hex.EncodeToString(o.GetHeadHash())}
 			origins[o.GetOrigin()] = true
 			if n := o.GetUnopened(); n > 0 {
-				problems = append(problems, fmt.Sprintf("%s holds %d entries of %s sealed to it that it cannot open", mem.ID, n, o.GetOrigin()))
+				problems = append(problems, fmt.Sprintf("%s holds %d entries of %s sealed to it that it cannot open (it lacks the key they were sealed to, or %s sealed them wrongly)", mem.ID, n, o.GetOrigin(), o.GetOrigin()))
 			}
 			for _, d := range o.GetDamaged() {
 				problems = append(problems, fmt.Sprintf("%s: stored log of %s damaged at %d..%d (%s)", mem.ID, o.GetOrigin(),
