@@ -99,7 +99,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		return store.SaveManifest(ctx, m)
 	})
 	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
-		Logger: cfg.Logger, Key: signingKey, Sealer: sealer, Directory: live, Restore: true,
+		Logger: cfg.Logger, Key: signingKey, PastKeys: pastKeys(live.Load(), cfg.Member), Sealer: sealer, Directory: live, Restore: true,
 	})
 	if err != nil {
 		return nil, err

@@ -47,7 +47,9 @@ func (db *DB) appendAudit(ctx context.Context, tx *writeTx, resource, origin str
 // the head in every commit that extends the trail, so a trail that ends
 // elsewhere, or whose head signature does not verify, was changed outside
 // it (records removed, added or re-chained), and signing its head on the
-// next commit would make the change pass every check after.
+// next commit would make the change pass every check after. A trail with
+// no signed head is signed, with a warning: a store of an older release,
+// or written without a key, has none.
 func (db *DB) loadAuditHead(ctx context.Context, pastKeys []ed25519.PublicKey) error {
 	err := db.writer.QueryRowContext(ctx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&db.auditHead.Seq, &db.auditHead.Hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -59,7 +61,16 @@ func (db *DB) loadAuditHead(ctx context.Context, pastKeys []ed25519.PublicKey) e
 	}
 	var signed audit.SignedHead
 	err = db.writer.QueryRowContext(ctx, "SELECT seq, hash, signature FROM audit_head").Scan(&signed.Seq, &signed.Hash, &signed.Signature)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
+		if db.auditHead.Seq > 0 {
+			// A store of a release before signed heads, or written
+			// without a key; or its signed head was removed, which only
+			// a check of the trail before this start can tell.
+			db.log.Warn("the audit trail's head carries no signature; the node signs it at its next commit. If this node signed it before, the signature was removed: check the trail with provex audit verify", "head", db.auditHead.Seq)
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("read the audit trail's signed head: %w", err)
 	}
 	var problems []string

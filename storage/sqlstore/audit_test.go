@@ -137,7 +137,10 @@ func TestAuditTrail(t *testing.T) {
 		}
 		return nil
 	}
-	for _, what := range []string{"editing record 3 and re-chaining the trail", "re-chaining and signing with another key", "DELETE FROM audit_head",
+	// (A trail with no signed head is signed at start: an older release's
+	// has none. Only a check before the start tells one whose signature
+	// was removed.)
+	for _, what := range []string{"editing record 3 and re-chaining the trail", "re-chaining and signing with another key",
 		"DELETE FROM audit WHERE seq = 6", "UPDATE audit SET seq = seq + 10 WHERE seq >= 4"} {
 		refusedAtOpen[what] = true
 	}

@@ -306,6 +306,26 @@ func (db *DB) needFullCheck(origin string) {
 	db.damageMu.Unlock()
 }
 
+// readFoundDamage has origin's next check read all of its log, once in
+// readCheckEvery at most: a read found one of its entries damaged. Unlike
+// needFullCheck it leaves a check under way to record what it finds (the
+// damage itself, most likely), and a record read again and again whose
+// damage the check does not see (its row, not the log) costs one full read
+// of the log in that while.
+func (db *DB) readFoundDamage(origin string) {
+	db.damageMu.Lock()
+	defer db.damageMu.Unlock()
+	if time.Since(db.readFound[origin]) < readCheckEvery {
+		return
+	}
+	db.readFound[origin] = time.Now()
+	db.fullCheck[origin] = true
+}
+
+// readCheckEvery bounds how often reads have an origin's log checked in
+// full.
+const readCheckEvery = 10 * time.Minute
+
 func (db *DB) damageGeneration(origin string) uint64 {
 	db.damageMu.Lock()
 	defer db.damageMu.Unlock()

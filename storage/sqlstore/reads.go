@@ -131,7 +131,7 @@ func (d *damagedState) Unwrap() error { return d.err }
 
 // noticeDamage has the next check of the stored logs read all of the log
 // of the origin whose entry a read found damaged (err a damagedState),
-// unless that damage is known: it is then reported (health, sync status)
+// unless that damage is known (readFoundDamage): it is then reported (health, sync status)
 // and repaired from the peers within a check's interval, not at the next
 // full check, hours later.
 func (db *DB) noticeDamage(err error) error {
@@ -139,7 +139,7 @@ func (db *DB) noticeDamage(err error) error {
 	if errors.As(err, &d) && !slices.ContainsFunc(db.Damaged(d.origin), func(r storage.Damage) bool {
 		return d.seq == 0 || r.First <= d.seq && d.seq <= r.Last
 	}) {
-		db.needFullCheck(d.origin)
+		db.readFoundDamage(d.origin)
 	}
 	return err
 }
