@@ -352,44 +352,51 @@ func namedQueryError(err error) error {
 }
 
 // strictQuery parses query parameters as grpc-gateway does, but refuses one
-// that names no field of the request: the gateway drops it, so a misspelt
-// ?etga= made a conditional delete unconditional and ?filer= listed
-// everything.
+// that names no field of the request, or a field the path or the body
+// sets: the gateway drops either, so a misspelt ?etga= made a conditional
+// delete unconditional, ?filer= listed everything, and a PATCH's
+// ?agreement.etag= was not checked.
 type strictQuery struct{ runtime.DefaultQueryParser }
 
 func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
+	md := msg.ProtoReflect().Descriptor()
 	for key := range values {
-		if !namesField(msg.ProtoReflect().Descriptor(), key) {
-			// In the words of the gateway's own errors, which the error
-			// handler turns into a violation of the field (namedQueryError).
-			return fmt.Errorf("parsing field %q: is not a parameter of this call: %s has no field %s", key, msg.ProtoReflect().Descriptor().Name(), key)
+		// In the words of the gateway's own errors, which the error
+		// handler turns into a violation of the field (namedQueryError).
+		path, ok := fieldPath(md, key)
+		if !ok {
+			return fmt.Errorf("parsing field %q: is not a parameter of this call: %s has no field %s", key, md.Name(), key)
+		}
+		if filter.HasCommonPrefix(path) {
+			return fmt.Errorf("parsing field %q: is set by this call's path or body, not by a query parameter", key)
 		}
 	}
 	return q.DefaultQueryParser.Parse(msg, values, filter)
 }
 
-// namesField reports whether key, a query parameter as grpc-gateway reads
-// it (a dotted path of proto or JSON names, a map's ending in [key]),
-// names a field of md.
-func namesField(md protoreflect.MessageDescriptor, key string) bool {
+// fieldPath is the path of proto field names that key, a query parameter
+// as grpc-gateway reads it (a dotted path of proto or JSON names, a map's
+// ending in [key]), names in md; ok is false when it names none.
+func fieldPath(md protoreflect.MessageDescriptor, key string) (path []string, ok bool) {
 	if i := strings.IndexByte(key, '['); i >= 0 && strings.HasSuffix(key, "]") {
 		key = key[:i]
 	}
-	path := strings.Split(key, ".")
-	for i, name := range path {
+	names := strings.Split(key, ".")
+	for i, name := range names {
 		fd := md.Fields().ByName(protoreflect.Name(name))
 		if fd == nil {
 			fd = md.Fields().ByJSONName(name)
 		}
 		if fd == nil {
-			return false
+			return nil, false
 		}
-		if i < len(path)-1 {
+		path = append(path, string(fd.Name()))
+		if i < len(names)-1 {
 			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
-				return false
+				return nil, false
 			}
 			md = fd.Message()
 		}
 	}
-	return true
+	return path, true
 }
