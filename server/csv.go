@@ -54,7 +54,7 @@ func summaryCSVRequest(r *http.Request) (*nationalv1.SummarizeRequest, error) {
 			if len(values) > 1 {
 				return nil, apperr.Invalid(key, "is given %d times; give it once", len(values))
 			}
-		case "group_by", "sum", "count_distinct":
+		case "group_by", "sum", "count_distinct", cacheBuster:
 		default:
 			return nil, apperr.Invalid(key, "is not a parameter of summary.csv, which takes parent, filter, group_by, sum and count_distinct")
 		}

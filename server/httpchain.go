@@ -361,6 +361,9 @@ type strictQuery struct{ runtime.DefaultQueryParser }
 func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
 	md := msg.ProtoReflect().Descriptor()
 	for key := range values {
+		if key == cacheBuster {
+			continue
+		}
 		// In the words of the gateway's own errors, which the error
 		// handler turns into a violation of the field (namedQueryError).
 		path, ok := fieldPath(md, key)
@@ -373,6 +376,11 @@ func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utiliti
 	}
 	return q.DefaultQueryParser.Parse(msg, values, filter)
 }
+
+// cacheBuster is the parameter browsers' scripts add to a URL so that no
+// cache answers it (jQuery's cache: false sends ?_=<time>): never a field,
+// it is let through unread.
+const cacheBuster = "_"
 
 // fieldPath is the path of proto field names that key, a query parameter
 // as grpc-gateway reads it (a dotted path of proto or JSON names, a map's

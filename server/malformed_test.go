@@ -203,6 +203,8 @@ func TestHTTPDropsNothingUnseen(t *testing.T) {
 	}
 	for _, c := range []struct{ what, method, path string }{
 		{"List with a filter and a JSON name", "GET", coll + "?filter=kind%3DKIND_MOU&pageSize=1"},
+		{"List with a browser script's cache buster", "GET", coll + "?_=1732700000000"},
+		{"summary.csv with a cache buster", "GET", "/v1/national/agreements/summary.csv?group_by=province&_=1732700000000"},
 		{"summary.csv", "GET", "/v1/national/agreements/summary.csv?group_by=province,kind&filter=kind%3DKIND_MOU"},
 		{"DELETE with its etag as a parameter", "DELETE", coll + "/kept-2?etag=" + etagOf(t, tn, coll+"/kept-2")},
 	} {

@@ -30,15 +30,18 @@ import (
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/federation"
 	auditv1 "github.com/provex/provex/gen/go/provex/audit/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 )
@@ -945,5 +948,38 @@ func TestAnswersFitTheMessageLimit(t *testing.T) {
 	}
 	if seen != records || token != "" {
 		t.Errorf("the pages held %d records (next token %q), want %d", seen, token, records)
+	}
+
+	// A search across collections fills one answer from several lists.
+	for i := range 3 {
+		d := &twinningv1.Delegation{DisplayName: fmt.Sprintf("large delegation %d", i), Direction: twinningv1.Delegation_DIRECTION_INCOMING,
+			MemberCount: 10, ForeignerCount: 8, Countries: []string{"CN"}, StartDate: &typev1.Date{Year: 2024, Month: 5, Day: 6},
+			Outcomes: strings.Repeat("ệ", 1700)}
+		_, err := tn.Twinning.CreateDelegation(ctx, &twinningv1.CreateDelegationRequest{Parent: tn.parent(), DelegationId: fmt.Sprintf("d-%d", i), Delegation: d})
+		mustf(t, err, "create a large delegation")
+	}
+	nat := nationalv1.NewNationalServiceClient(tn.Conn())
+	found := map[string]bool{}
+	token = ""
+	for pages := 0; pages <= records+3; pages++ {
+		resp, err := nat.SearchRecords(ctx, &nationalv1.SearchRecordsRequest{Parent: "provinces/-", Collections: []string{"agreements", "delegations"}, PageSize: 1000, PageToken: token})
+		mustf(t, err, "search across two collections of large records")
+		// What the node keeps for a page's records: the message size
+		// less its headroom (here half of it).
+		if size := proto.Size(resp); size > limit/2 {
+			t.Errorf("search page %d holds %d bytes, over the %d a page may", pages, size, limit/2)
+		}
+		for _, r := range resp.GetRecords() {
+			if found[r.GetName()] {
+				t.Errorf("%s found twice", r.GetName())
+			}
+			found[r.GetName()] = true
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if len(found) != records+3 || token != "" {
+		t.Errorf("the search's pages held %d records (next token %q), want %d", len(found), token, records+3)
 	}
 }

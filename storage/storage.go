@@ -204,6 +204,10 @@ type Query struct {
 	After *Cursor
 	// Limit is the page size, at least 1.
 	Limit int
+	// Used is what the answer holds already, in bytes, and PerRecord what
+	// it holds beside each record (a wrapper's fields): a page of several
+	// lists (a search across collections) ends when the answer is full.
+	Used, PerRecord int
 }
 
 // Dim is one dimension of a summary.
@@ -289,6 +293,12 @@ type Page struct {
 	Records []proto.Message
 	// Next is nil on the last page.
 	Next *Cursor
+	// Full is set when the page ended because the answer had no room for
+	// its next record; with no Records (Query.Used took the room), Next is
+	// nil and the list goes on from Query.After.
+	Full bool
+	// Bytes is what the page's records add to the answer.
+	Bytes int
 }
 
 // Stamp is what a write's commit gives it: the time of the change (the

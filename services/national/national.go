@@ -537,15 +537,27 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 		return pagetoken.Encode(&storage.Cursor{Values: []any{int64(kind)}, Row: row}, query)
 	}
 	resp := &nationalv1.SearchRecordsResponse{}
+	used := 0 // bytes of the answer's records, as the store counts them
 	for i := start; i < len(kinds) && limit > 0; i++ {
 		k := kinds[i]
 		if req.GetText() != "" && len(k.SearchPaths()) == 0 {
 			after = nil
 			continue
 		}
-		page, err := s.store.List(ctx, storage.Query{Kind: k, Province: province, Filter: expr, Text: req.GetText(), After: after, Limit: limit})
+		page, err := s.store.List(ctx, storage.Query{Kind: k, Province: province, Filter: expr, Text: req.GetText(), After: after, Limit: limit,
+			Used: used, PerRecord: searchRecordOverhead})
 		if err != nil {
 			return nil, err
+		}
+		used += page.Bytes
+		if page.Full && len(page.Records) == 0 {
+			// No room left for this collection's next record.
+			row := int64(0)
+			if after != nil {
+				row = after.Row
+			}
+			resp.NextPageToken = token(i, row)
+			return resp, nil
 		}
 		for _, m := range page.Records {
 			rec, err := record(k, m)
@@ -566,6 +578,11 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 	}
 	return resp, nil
 }
+
+// searchRecordOverhead bounds what a search result holds beside its
+// record: its name, collection, province, title (at most 300 characters),
+// update time, and the Any's type URL.
+const searchRecordOverhead = 2048
 
 func record(k *resource.Kind, m protoreflect.ProtoMessage) (*nationalv1.Record, error) {
 	any, err := anypb.New(m)

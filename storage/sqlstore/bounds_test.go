@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
@@ -137,5 +138,49 @@ func TestDamagedFileSaysHowToRestore(t *testing.T) {
 		if !strings.Contains(err.Error(), "the database file is damaged") || !strings.Contains(err.Error(), "provex restore") {
 			t.Errorf("%s: %v, want it to say the file is damaged and how to restore it", damage.what, err)
 		}
+	}
+}
+
+// TestRecordStoredLargerMayStillBeDeleted: a record an earlier release
+// stored over today's bound may still be deleted (its tombstone carries the
+// whole record) or changed without growing; it may not grow.
+func TestRecordStoredLargerMayStillBeDeleted(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{MaxRecordBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "provinces/cao-bang/agreements/big"
+	mutate := func(db *sqlstore.DB, edit func(a *twinningv1.Agreement, st storage.Stamp)) error {
+		_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name, Mutate: func(cur proto.Message, st storage.Stamp) (proto.Message, error) {
+			a := &twinningv1.Agreement{Name: name}
+			if cur != nil {
+				a = proto.Clone(cur).(*twinningv1.Agreement)
+			}
+			edit(a, st)
+			return a, nil
+		}})
+		return err
+	}
+	if err := mutate(db, func(a *twinningv1.Agreement, _ storage.Stamp) {
+		a.DisplayName, a.Summary = "big", strings.Repeat("x", 20000)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{MaxRecordBytes: 10 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := mutate(db, func(a *twinningv1.Agreement, st storage.Stamp) { a.DeleteTime = timestamppb.New(st.Time) }); err != nil {
+		t.Errorf("delete of a record stored over the bound: %v", err)
+	}
+	if err := mutate(db, func(a *twinningv1.Agreement, _ storage.Stamp) { a.DeleteTime = nil }); err != nil {
+		t.Errorf("undelete of a record stored over the bound: %v", err)
+	}
+	if err := mutate(db, func(a *twinningv1.Agreement, _ storage.Stamp) { a.Summary += strings.Repeat("y", 1000) }); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a record over the bound grown: %v, want INVALID_ARGUMENT", err)
 	}
 }

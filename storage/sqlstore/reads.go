@@ -241,7 +241,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	next := func() *storage.Cursor {
 		return &storage.Cursor{Values: lastKeys[:len(lastKeys)-1], Row: lastKeys[len(lastKeys)-1].(int64)}
 	}
-	size := 0
+	size := q.Used
 	for rows.Next() {
 		if len(page.Records) == q.Limit {
 			page.Next = next()
@@ -255,11 +255,18 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 			return storage.Page{}, db.noticeDamage(err)
 		}
 		// Each record of a List answer is a field: a tag and a length
-		// before its bytes.
-		if size += proto.Size(m) + 6; size > db.maxPage && len(page.Records) > 0 {
-			page.Next = next()
+		// before its bytes. A page holds one record at least, unless the
+		// answer held something before it.
+		n := proto.Size(m) + 6 + q.PerRecord
+		if size+n > db.maxPage && (len(page.Records) > 0 || q.Used > 0) {
+			page.Full = true
+			if len(page.Records) > 0 {
+				page.Next = next()
+			}
 			break
 		}
+		size += n
+		page.Bytes += n
 		page.Records = append(page.Records, m)
 		lastKeys = append(lastKeys[:0], keys...)
 	}

@@ -495,7 +495,9 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 	if err != nil {
 		return nil, false, fmt.Errorf("encode %s: %w", w.Name, err)
 	}
-	if len(data) > db.maxRecord {
+	// A record stored larger by an earlier release may still be deleted,
+	// undeleted or changed so long as it does not grow.
+	if len(data) > db.maxRecord && (current == nil || len(data) > proto.Size(current)+recordGrowth) {
 		return nil, false, apperr.Invalid(k.Field, "the record would be %d bytes encoded, over the %d this node keeps in one record (its answers could not be sent)", len(data), db.maxRecord)
 	}
 
@@ -528,6 +530,10 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 	db.setHead(entry)
 	return next, false, nil
 }
+
+// recordGrowth is what a write adds to a record besides its fields' values
+// (a delete time, a later update time), at most.
+const recordGrowth = 64
 
 // seal makes the envelope of a state not every member may read: for its
 // readers, and a withdrawal notice for the members that could read the

@@ -51,14 +51,14 @@ var (
 	// Unassigned code points are not refused: which are unassigned depends on
 	// the Unicode version of each node's build. An empty string passes; a
 	// required name also sets min_len. (RE2's \s is ASCII only; \p{Z} is
-	// every Unicode space, \p{C} is Cc, Cf, Co and Cs.) Letters and marks
-	// that show nothing are refused at either end too, so that a name is not
-	// blank or padded with them: the Hangul fillers (U+115F, U+1160, U+3164,
-	// U+FFA0), the braille blank (U+2800), the combining grapheme joiner
-	// (U+034F), the Khmer inherent vowels (U+17B4, U+17B5) and the Mongolian
-	// variation selectors (U+180B-U+180F); a variation selector (U+FE00-FE0F,
-	// U+E0100-E01EF) may end a name, as it shapes the character before it
-	// (an emoji's), and may not start one.
+	// every Unicode space, \p{C} is Cc, Cf, Co and Cs.) Characters that show
+	// nothing are refused at either end too, so that a name is not blank or
+	// padded with them: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0),
+	// the braille blank (U+2800), the combining grapheme joiner (U+034F) and
+	// the Khmer inherent vowels (U+17B4, U+17B5). A name starts with neither
+	// a combining mark nor a variation selector; variation selectors (U+FE00-
+	// FE0F, U+E0100-E01EF, the Mongolian U+180B-180D and U+180F) may end it,
+	// after the character they shape (an emoji's), not after a blank.
 	//
 	// optional bool name = 91001;
 	E_Name = &file_provex_type_v1_rules_proto_extTypes[0]
@@ -68,10 +68,10 @@ var File_provex_type_v1_rules_proto protoreflect.FileDescriptor
 
 const file_provex_type_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x1aprovex/type/v1/rules.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto:\xce\x03\n" +
-	"\x04name\x12\x19.buf.validate.StringRules\x18\xf9\xc6\x05 \x01(\bB\x9c\x03\xc2H\x98\x03\n" +
-	"\x95\x03\n" +
-	"\vstring.name\x12Umust not start or end with white space or hold control or invisible format characters\x1a\xae\x02!rule || this.matches(r'^([^\\p{Z}\\p{C}\\x{034F}\\x{115F}\\x{1160}\\x{17B4}\\x{17B5}\\x{180B}-\\x{180F}\\x{2800}\\x{3164}\\x{FFA0}\\x{FE00}-\\x{FE0F}\\x{E0100}-\\x{E01EF}]((?:[^\\p{C}\\p{Zl}\\p{Zp}]|[\\x{200C}\\x{200D}])*[^\\p{Z}\\p{C}\\x{034F}\\x{115F}\\x{1160}\\x{17B4}\\x{17B5}\\x{180B}-\\x{180F}\\x{2800}\\x{3164}\\x{FFA0}])?)?$')R\x04nameB7Z5github.com/provex/provex/gen/go/provex/type/v1;typev1b\beditionsp\xe8\a"
+	"\x1aprovex/type/v1/rules.proto\x12\x0eprovex.type.v1\x1a\x1bbuf/validate/validate.proto:\xcb\x04\n" +
+	"\x04name\x12\x19.buf.validate.StringRules\x18\xf9\xc6\x05 \x01(\bB\x99\x04\xc2H\x95\x04\n" +
+	"\x92\x04\n" +
+	"\vstring.name\x12Umust not start or end with white space or hold control or invisible format characters\x1a\xab\x03!rule || this.matches(r'^(?:[^\\p{Z}\\p{C}\\p{M}\\x{034F}\\x{115F}\\x{1160}\\x{17B4}\\x{17B5}\\x{2800}\\x{3164}\\x{FFA0}\\x{180B}-\\x{180D}\\x{180F}\\x{FE00}-\\x{FE0F}\\x{E0100}-\\x{E01EF}](?:(?:[^\\p{C}\\p{Zl}\\p{Zp}]|[\\x{200C}\\x{200D}])*[^\\p{Z}\\p{C}\\x{034F}\\x{115F}\\x{1160}\\x{17B4}\\x{17B5}\\x{2800}\\x{3164}\\x{FFA0}\\x{180B}-\\x{180D}\\x{180F}\\x{FE00}-\\x{FE0F}\\x{E0100}-\\x{E01EF}])?[\\x{180B}-\\x{180D}\\x{180F}\\x{FE00}-\\x{FE0F}\\x{E0100}-\\x{E01EF}]*)?$')R\x04nameB7Z5github.com/provex/provex/gen/go/provex/type/v1;typev1b\beditionsp\xe8\a"
 
 var file_provex_type_v1_rules_proto_goTypes = []any{
 	(*validate.StringRules)(nil), // 0: buf.validate.StringRules
