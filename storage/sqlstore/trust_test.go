@@ -268,11 +268,8 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 		t.Fatalf("intact log: %+v %v", res, err)
 	}
 	m.db.Close()
+	flipEntryByte(t, m.path, "cao-bang", 5)
 	raw, _ := sql.Open("sqlite3", "file:"+m.path)
-	var data []byte
-	raw.QueryRow("SELECT data FROM changes WHERE origin = 'cao-bang' AND seq = 5").Scan(&data)
-	data[3] ^= 0x10
-	raw.Exec("UPDATE changes SET data = ? WHERE origin = 'cao-bang' AND seq = 5", data)
 	raw.Exec("DELETE FROM changes WHERE origin = 'cao-bang' AND seq IN (20, 21)")
 	raw.Close()
 	db, err := sqlstore.Open(ctx, m.path, "mofa", sqlstore.Options{Key: m.key})
@@ -433,12 +430,7 @@ func TestDamageFoundByAReadIsCheckedAtOnce(t *testing.T) {
 		t.Fatalf("intact log: %+v %v", res, err)
 	}
 	m.db.Close()
-	raw, _ := sql.Open("sqlite3", "file:"+m.path)
-	var data []byte
-	raw.QueryRow("SELECT data FROM changes WHERE origin = 'cao-bang' AND seq = 5").Scan(&data)
-	data[3] ^= 0x10
-	raw.Exec("UPDATE changes SET data = ? WHERE origin = 'cao-bang' AND seq = 5", data)
-	raw.Close()
+	flipEntryByte(t, m.path, "cao-bang", 5)
 	db, err := sqlstore.Open(ctx, m.path, "mofa", sqlstore.Options{Key: m.key})
 	if err != nil {
 		t.Fatal(err)
@@ -469,5 +461,24 @@ func TestDamageFoundByAReadIsCheckedAtOnce(t *testing.T) {
 	}
 	if got := db.Damaged("cao-bang"); len(got) != 1 {
 		t.Errorf("recorded damage: %+v", got)
+	}
+}
+
+// flipEntryByte changes one byte of the state of origin's entry seq in the
+// closed store at path, as a damaged disk would.
+func flipEntryByte(t *testing.T, path, origin string, seq int) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var data []byte
+	if err := raw.QueryRow("SELECT data FROM changes WHERE origin = ? AND seq = ?", origin, seq).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	data[3] ^= 0x10
+	if _, err := raw.Exec("UPDATE changes SET data = ? WHERE origin = ? AND seq = ?", data, origin, seq); err != nil {
+		t.Fatal(err)
 	}
 }
