@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -197,13 +198,12 @@ type httpErrors struct {
 // newMux is a gateway mux whose errors e writes, whose routing errors
 // routing answers.
 func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.ServeMux {
+	useStrictQuery()
 	return runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, e.marshaler),
 		runtime.WithErrorHandler(e.handle),
 		runtime.WithRoutingErrorHandler(routing),
 		runtime.WithMiddlewares(probeRoute),
-		// Sets grpc-gateway's one parser for the process; every node sets the same.
-		runtime.SetQueryParameterParser(strictQuery{}),
 		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
 		// sends it to the gRPC server; no other gRPC metadata is an HTTP
 		// header.
@@ -376,6 +376,11 @@ func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utiliti
 	}
 	return q.DefaultQueryParser.Parse(msg, values, filter)
 }
+
+// useStrictQuery makes strictQuery grpc-gateway's query parser: one for
+// the process, which runtime.SetQueryParameterParser sets unguarded, so once,
+// before any gateway serves (nodes in one process start concurrently).
+var useStrictQuery = sync.OnceFunc(func() { runtime.SetQueryParameterParser(strictQuery{})(nil) })
 
 // cacheBuster is the parameter browsers' scripts add to a URL so that no
 // cache answers it (jQuery's cache: false sends ?_=<time>): never a field,
