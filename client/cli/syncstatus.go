@@ -167,6 +167,13 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 			unreachable[mem.ID] = FormatError(err)
 			continue
 		}
+		if st.GetMember() != mem.ID {
+			// The address given for it reaches another member's node
+			// (nodes.yaml wrong, a port reused): its answer is not
+			// mem's, and counting it would call mem converged.
+			unreachable[mem.ID] = fmt.Sprintf("the node at its address is %q's, not %q's", st.GetMember(), mem.ID)
+			continue
+		}
 		all[mem.ID] = st
 		states[mem.ID] = map[string]pos{}
 		if ms := st.GetManifest(); ms.GetSyncStopped() {

@@ -87,6 +87,9 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 		"a member down": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			delete(s, "nghe-an")
 		}, "nghe-an unreachable"},
+		"a member's address reaching another member's node": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["nghe-an"] = s["cao-bang"]
+		}, `the node at its address is "cao-bang"'s, not "nghe-an"'s`},
 	}
 	for name, c := range cases {
 		states := good()
