@@ -198,11 +198,21 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 			}
 		}
 	}
-	var originList []string
+	var originList, former []string
 	for o := range origins {
+		if _, ok := m.Member(o); !ok {
+			// A member the manifest removed: nodes stop pulling its log,
+			// so copies of it stay as far as each got, for good.
+			former = append(former, o)
+			continue
+		}
 		originList = append(originList, o)
 	}
 	sort.Strings(originList)
+	if len(former) > 0 {
+		sort.Strings(former)
+		warnings = append(warnings, fmt.Sprintf("logs of origins the manifest does not list (removed members) are held and not compared: %s", strings.Join(former, ", ")))
+	}
 	problems = append(problems, unopenedByCount(m, all)...)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	header := []string{"ORIGIN"}

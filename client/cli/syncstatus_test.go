@@ -108,6 +108,13 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 	if out, err := run(states); err != nil || !strings.Contains(out, "WARNING: nghe-an refused 1 entries of cao-bang") {
 		t.Errorf("rejected entries: %v\n%s", err, out)
 	}
+	// A removed member's log, as far as it reached one node before the
+	// removal: held, never to be pulled further, and not compared.
+	states = good()
+	states["mofa"].Origins = append(states["mofa"].Origins, &syncv1.OriginState{Origin: "lao-cai", Seq: 3, HeadHash: head})
+	if out, err := run(states); err != nil || !strings.Contains(out, "converged: yes") || !strings.Contains(out, "not compared: lao-cai") {
+		t.Errorf("a removed member's log held by one node: %v\n%s", err, out)
+	}
 	// A manifest newer than every node's, in the checker's hands: it has
 	// not reached them yet.
 	m.Serial = 5
