@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	auditv1 "github.com/provex/provex/gen/go/provex/audit/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
 )
@@ -39,8 +40,8 @@ func TestGatewayCallsInProcess(t *testing.T) {
 
 // TestGatewayLimits: what the gRPC server's options bound, the gateway
 // bounds alike: a response over MaxMessageBytes is RESOURCE_EXHAUSTED over
-// HTTP as over gRPC (a List page is cut before it, the audit trail's pages
-// are not), and a call gets CallTimeout as its deadline.
+// HTTP as over gRPC (List and audit pages are cut before it, a summary is
+// not), and a call gets CallTimeout as its deadline.
 func TestGatewayLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("response size", func(t *testing.T) {
@@ -49,7 +50,7 @@ func TestGatewayLimits(t *testing.T) {
 		tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.MaxMessageBytes = limit })
 		ctx := testCtx(t)
 		for i := 0; i < 40; i++ {
-			a := &twinningv1.Agreement{DisplayName: fmt.Sprintf("agreement %d", i), Kind: twinningv1.Agreement_KIND_MOU, Summary: strings.Repeat("s", 1000)}
+			a := &twinningv1.Agreement{DisplayName: fmt.Sprintf("agreement %d %s", i, strings.Repeat("d", 250)), Kind: twinningv1.Agreement_KIND_MOU, Summary: strings.Repeat("s", 1000)}
 			if _, err := tn.Client.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: fmt.Sprintf("a%d", i), Agreement: a}); err != nil {
 				t.Fatalf("create %d: %v", i, err)
 			}
@@ -61,17 +62,22 @@ func TestGatewayLimits(t *testing.T) {
 		}
 		resp, body := tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements?page_size=50", "", nil)
 		wantOK(t, "HTTP List of 40 KB at a limit of 8 KiB", resp, body)
-		// 40 audit records of about 300 bytes each are not cut.
-		_, err = auditv1.NewAuditServiceClient(tn.Conn()).ListAuditEntries(ctx, &auditv1.ListAuditEntriesRequest{PageSize: 1000})
+		// 40 audit records of about 450 bytes each: cut like a List page.
+		entries, err := auditv1.NewAuditServiceClient(tn.Conn()).ListAuditEntries(ctx, &auditv1.ListAuditEntriesRequest{PageSize: 1000})
+		if err != nil || len(entries.GetEntries()) >= 40 || entries.GetNextPageToken() == "" {
+			t.Fatalf("gRPC audit entries of 18 KB at a limit of 8 KiB: %d entries, next %q, %v; want a page cut under the limit", len(entries.GetEntries()), entries.GetNextPageToken(), err)
+		}
+		// 40 groups of about 280 bytes each are one answer, not cut.
+		_, err = nationalv1.NewNationalServiceClient(tn.Conn()).Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "agreements", GroupBy: []string{"display_name"}})
 		if codeOf(err) != codes.ResourceExhausted {
-			t.Fatalf("gRPC audit entries over 8 KiB: %v, want RESOURCE_EXHAUSTED", err)
+			t.Fatalf("gRPC summary over 8 KiB: %v, want RESOURCE_EXHAUSTED", err)
 		}
-		resp, body = tn.httpDo(t, "GET", "/v1/audit/entries?page_size=1000", "", nil)
-		if e := wantHTTPError(t, "HTTP audit entries over 8 KiB", resp, body, http.StatusTooManyRequests, int(codes.ResourceExhausted)); !strings.Contains(e.Message, "larger than max") {
-			t.Errorf("HTTP audit entries: message %q, want it to say larger than max", e.Message)
+		resp, body = tn.httpDo(t, "GET", "/v1/national/agreements:summarize?group_by=display_name", "", nil)
+		if e := wantHTTPError(t, "HTTP summary over 8 KiB", resp, body, http.StatusTooManyRequests, int(codes.ResourceExhausted)); !strings.Contains(e.Message, "larger than max") {
+			t.Errorf("HTTP summary: message %q, want it to say larger than max", e.Message)
 		}
-		resp, body = tn.httpDo(t, "GET", "/v1/audit/entries?page_size=2", "", nil)
-		wantOK(t, "HTTP audit entries, two", resp, body)
+		resp, body = tn.httpDo(t, "GET", "/v1/national/agreements:summarize?group_by=kind", "", nil)
+		wantOK(t, "HTTP summary by kind", resp, body)
 	})
 	t.Run("deadline", func(t *testing.T) {
 		t.Parallel()

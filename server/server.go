@@ -446,7 +446,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		nodev1.RegisterNodeServiceServer(g, node.New(cfg.Member, cfg.Version, time.Now(), policy))
 		syncv1.RegisterSyncServiceServer(g, engine.Service())
 		nationalv1.RegisterNationalServiceServer(g, national.New(shared, engine.Freshness))
-		auditv1.RegisterAuditServiceServer(g, auditlog.New(store))
+		auditv1.RegisterAuditServiceServer(g, auditlog.New(store, answer))
 	}
 	var apiCreds credentials.TransportCredentials
 	if !cfg.Unprotected && !cfg.PlaintextAPI {

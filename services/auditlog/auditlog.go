@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/audit"
@@ -19,10 +20,14 @@ import (
 type Server struct {
 	auditv1.UnimplementedAuditServiceServer
 	log storage.AuditLog
+	// pageBytes bounds a page's entries, encoded: an answer must fit a
+	// message, and a read record names up to a page of records.
+	pageBytes int
 }
 
-// New serves the audit trail of log.
-func New(log storage.AuditLog) *Server { return &Server{log: log} }
+// New serves the audit trail of log, in pages of at most pageBytes of
+// entries (each page holds one at least).
+func New(log storage.AuditLog, pageBytes int) *Server { return &Server{log: log, pageBytes: pageBytes} }
 
 // ListAuditEntries pages through the trail, oldest first; the page token is
 // the sequence number of the last entry served.
@@ -45,12 +50,16 @@ func (s *Server) ListAuditEntries(ctx context.Context, req *auditv1.ListAuditEnt
 		return nil, err
 	}
 	resp := &auditv1.ListAuditEntriesResponse{}
-	if len(records) > limit {
-		records = records[:limit]
-		resp.NextPageToken = pagetoken.Encode(&storage.Cursor{Row: records[limit-1].Seq}, query)
-	}
-	for _, r := range records {
-		resp.Entries = append(resp.Entries, toProto(r))
+	size := 0
+	for i, r := range records {
+		e := toProto(r)
+		// Each entry is a field of the answer: a tag and a length first.
+		size += proto.Size(e) + 6
+		if i == limit || (i > 0 && size > s.pageBytes) {
+			resp.NextPageToken = pagetoken.Encode(&storage.Cursor{Row: records[i-1].Seq}, query)
+			break
+		}
+		resp.Entries = append(resp.Entries, e)
 	}
 	return resp, nil
 }
