@@ -131,13 +131,16 @@ func unknownMethod(_ any, ss grpc.ServerStream) error {
 	return apperr.Unimplemented("unknown method %s", method)
 }
 
+// syncMethods begins the full name of every method of the sync protocol.
+var syncMethods = "/" + syncv1.SyncService_ServiceDesc.ServiceName + "/"
+
 // checkRequest validates a request against the schema's rules and, but
 // for the sync protocol's, refuses one holding a field the schema does not
 // have: nodes of different releases sync, and a newer node's request field
 // is for an older one to ignore, as protobuf intends; a field unknown to a
 // request of the API would be stored with its record.
 func checkRequest(v *validation.Validator, m proto.Message, method string) error {
-	if !strings.HasPrefix(method, "/"+syncv1.SyncService_ServiceDesc.ServiceName+"/") {
+	if !strings.HasPrefix(method, syncMethods) {
 		if err := validation.KnownFields(m); err != nil {
 			return err
 		}
