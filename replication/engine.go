@@ -1091,12 +1091,15 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 	}
 }
 
-// checkLoop checks the stored logs: incrementally at once and every
-// CheckInterval, fully every ScrubInterval. Damage it finds is not served
-// and is asked of the peers at the next pull, which it triggers.
+// checkLoop checks the stored logs: fully at once and every
+// ScrubInterval, incrementally every CheckInterval between. The first
+// check is full because files changed while the node was stopped may
+// lie anywhere, also before what earlier checks had verified. Damage it
+// finds is not served and is asked of the peers at the next pull, which
+// it triggers.
 func (e *Engine) checkLoop(ctx context.Context) {
 	lastFull := time.Now()
-	e.checkLogs(ctx, false)
+	e.checkLogs(ctx, true)
 	ticker := time.NewTicker(e.cfg.CheckInterval)
 	defer ticker.Stop()
 	for {

@@ -443,6 +443,88 @@ func TestServedDamageIsNotForgotten(t *testing.T) {
 	}
 }
 
+// TestDamageMadeWhileStoppedIsFoundAtStart: entries changed on disk while
+// the node was stopped, in a range its checks had verified before, are
+// found by its first check after it starts, not by the full check an
+// hour later: its own log rewritten consistently (each changed entry's
+// hash and the next one's link recomputed, so only the signed checkpoint
+// disagrees) and a byte of a peer's entry.
+func TestDamageMadeWhileStoppedIsFoundAtStart(t *testing.T) {
+	const o, n = p1, p2
+	f := newFederation(t, []string{o, n}, mesh([]string{o, n}))
+	f.logCheck, f.logScrub = 200*time.Millisecond, time.Hour
+	f.startAll()
+	createAgreements(t, f.nodes[o], 12, "a")
+	createAgreements(t, f.nodes[n], 12, "b")
+	f.waitConverged(t, map[string]uint64{o: 12, n: 12}, 10*time.Second)
+	on := f.nodes[o]
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return on.origin(t, o).GetVerifiedSeq() == 12 && on.origin(t, n).GetVerifiedSeq() == 12, "O has not verified both logs"
+	})
+	f.stop(o)
+	f.stop(n)
+	rechain(t, on, o, 5)
+	flipByte(t, on, n, 6)
+	on = f.start(o)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		own, peer := on.origin(t, o).GetDamaged(), on.origin(t, n).GetDamaged()
+		return len(own) == 1 && len(peer) == 1 && peer[0].GetRange().GetFirst() == 6, fmt.Sprintf("O's damage of its own log %v, of %s's %v", own, n, peer)
+	})
+	if h := healthz(t, on); !strings.Contains(h, "degraded") {
+		t.Errorf("O's health: %q", h)
+	}
+}
+
+// rechain changes the display name in the state of entry origin/seq, an
+// agreement's, on a stopped node's disk, and recomputes its hash and the
+// links and hashes of every entry after it, as someone who knows the
+// format would: the chain holds, reads find each state as its hash says,
+// and only the origin's signed checkpoints disagree.
+func rechain(t *testing.T, n *testNode, origin string, seq int) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(n.dir, server.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query("SELECT seq, hlc, data, prev_hash FROM changes WHERE origin = ? AND seq >= ? ORDER BY seq", origin, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []changelog.Entry
+	for rows.Next() {
+		e := changelog.Entry{Origin: origin}
+		if err := rows.Scan(&e.Seq, &e.HLC, &e.Data, &e.PrevHash); err != nil {
+			t.Fatal(err)
+		}
+		var a twinningv1.Agreement
+		if err := proto.Unmarshal(e.Data, &a); err != nil {
+			t.Fatal(err)
+		}
+		e.Name = a.GetName()
+		if len(entries) == 0 {
+			a.DisplayName = "Rewritten while the node was stopped"
+			if e.Data, err = (proto.MarshalOptions{Deterministic: true}).Marshal(&a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		entries = append(entries, e)
+	}
+	rows.Close()
+	if len(entries) < 2 {
+		t.Fatalf("%s has %d entries from %d", origin, len(entries), seq)
+	}
+	prev := entries[0].PrevHash
+	for _, e := range entries {
+		e.PrevHash = prev
+		e.Hash = changelog.Sum(&e)
+		prev = e.Hash
+		if _, err := raw.Exec("UPDATE changes SET data = ?, prev_hash = ?, hash = ? WHERE origin = ? AND seq = ?", e.Data, e.PrevHash, e.Hash, origin, e.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestOwnEntriesNamedOnlyByTheAuditTrail: a node's newest entries and
 // their checkpoints are gone; only its audit trail still names them. Its
 // checks (which look at checkpoints) cannot see the loss, yet it stays
