@@ -463,7 +463,7 @@ func TestDamageMadeWhileStoppedIsFoundAtStart(t *testing.T) {
 	})
 	f.stop(o)
 	f.stop(n)
-	rechain(t, on, o, 5)
+	rewritten := rechain(t, on, o, 5)
 	flipByte(t, on, n, 6)
 	on = f.start(o)
 	eventually(t, 10*time.Second, func() (bool, string) {
@@ -473,14 +473,32 @@ func TestDamageMadeWhileStoppedIsFoundAtStart(t *testing.T) {
 	if h := healthz(t, on); !strings.Contains(h, "degraded") {
 		t.Errorf("O's health: %q", h)
 	}
+	got, err := on.client.Twinning.GetAgreement(context.Background(), &twinningv1.GetAgreementRequest{Name: rewritten})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("Get of the rewritten %s once the damage is found: %v, %v; want UNAVAILABLE", rewritten, got.GetDisplayName(), err)
+	}
+	if _, err := on.client.Twinning.ListAgreements(context.Background(), &twinningv1.ListAgreementsRequest{Parent: "provinces/" + o}); status.Code(err) != codes.Unavailable {
+		t.Errorf("List over the rewritten %s once the damage is found: %v; want UNAVAILABLE", rewritten, err)
+	}
+	// The peer's copies mend both logs, and the record reads as written.
+	f.start(n)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		own, peer := on.origin(t, o).GetDamaged(), on.origin(t, n).GetDamaged()
+		return len(own) == 0 && len(peer) == 0, fmt.Sprintf("O's damage of its own log %v, of %s's %v", own, n, peer)
+	})
+	got, err = on.client.Twinning.GetAgreement(context.Background(), &twinningv1.GetAgreementRequest{Name: rewritten})
+	if err != nil || got.GetDisplayName() != o+" agreement 4" {
+		t.Errorf("Get of %s after the repair: %q, %v; want %q", rewritten, got.GetDisplayName(), err, o+" agreement 4")
+	}
 }
 
 // rechain changes the display name in the state of entry origin/seq, an
 // agreement's, on a stopped node's disk, and recomputes its hash and the
 // links and hashes of every entry after it, as someone who knows the
 // format would: the chain holds, reads find each state as its hash says,
-// and only the origin's signed checkpoints disagree.
-func rechain(t *testing.T, n *testNode, origin string, seq int) {
+// and only the origin's signed checkpoints disagree. It returns the name
+// of the record changed.
+func rechain(t *testing.T, n *testNode, origin string, seq int) string {
 	t.Helper()
 	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(n.dir, server.DatabaseFile))
 	if err != nil {
@@ -523,6 +541,7 @@ func rechain(t *testing.T, n *testNode, origin string, seq int) {
 			t.Fatal(err)
 		}
 	}
+	return entries[0].Name
 }
 
 // TestOwnEntriesNamedOnlyByTheAuditTrail: a node's newest entries and

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -49,6 +50,14 @@ func (db *DB) Damaged(origin string) []storage.Damage {
 	db.damageMu.Lock()
 	defer db.damageMu.Unlock()
 	return append([]storage.Damage(nil), db.damage[origin]...)
+}
+
+// knownDamaged says whether entry origin/seq lies in a range the log
+// checks found damaged (as committed).
+func (db *DB) knownDamaged(origin string, seq uint64) bool {
+	db.damageMu.Lock()
+	defer db.damageMu.Unlock()
+	return slices.ContainsFunc(db.damage[origin], func(d storage.Damage) bool { return d.First <= seq && seq <= d.Last })
 }
 
 // damagedNow is origin's damage as the writer's open transaction sees it:

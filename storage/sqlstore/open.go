@@ -927,7 +927,7 @@ func reindexKind(ctx context.Context, db *sql.DB, d dialect, k *resource.Kind, l
 			rows.Close()
 			return err
 		}
-		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, id))
+		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, id), nil)
 		if e, ok := apperr.As(err); ok && e.Code == codes.Unavailable {
 			unreadable++
 			continue

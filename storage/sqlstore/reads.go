@@ -23,7 +23,7 @@ func (db *DB) Get(ctx context.Context, k *resource.Kind, name string) (proto.Mes
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeRow(k, name, st.get.QueryRowContext(ctx, name))
+	m, err := db.decodeRow(k, name, st.get.QueryRowContext(ctx, name))
 	if err != nil {
 		return nil, db.noticeDamage(err)
 	}
@@ -50,23 +50,23 @@ func (db *DB) getTx(tx *writeTx, k *resource.Kind, name string) (proto.Message, 
 		stored recordState
 	)
 	err = tx.QueryRow(st.selectForWrite, name).Scan(append([]any{&id}, stored.dest()...)...)
-	return decodeScanned(k, name, err, &stored)
+	return db.decodeScanned(k, name, err, &stored)
 }
 
-func decodeRow(k *resource.Kind, name string, row *sql.Row) (proto.Message, error) {
+func (db *DB) decodeRow(k *resource.Kind, name string, row *sql.Row) (proto.Message, error) {
 	var stored recordState
 	err := row.Scan(stored.dest()...)
-	return decodeScanned(k, name, err, &stored)
+	return db.decodeScanned(k, name, err, &stored)
 }
 
-func decodeScanned(k *resource.Kind, name string, scanErr error, stored *recordState) (proto.Message, error) {
+func (db *DB) decodeScanned(k *resource.Kind, name string, scanErr error, stored *recordState) (proto.Message, error) {
 	if scanErr != nil {
 		if errors.Is(scanErr, sql.ErrNoRows) {
 			return nil, apperr.NotFound("%s not found", name)
 		}
 		return nil, fmt.Errorf("read %s: %w", name, scanErr)
 	}
-	return stored.decode(k, name)
+	return stored.decode(k, name, db.knownDamaged)
 }
 
 // recordState is a record's state as a read selects it (stateColumns): the
@@ -98,7 +98,11 @@ func (r *recordState) joinedEntry() *changelog.Entry {
 // decode returns the state. One read from the change log is checked
 // against the entry's hash, as every entry served to a peer is: a byte
 // changed on disk is an error naming the record, never a wrong answer.
-func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, error) {
+// An entry in a range the log checks found damaged (damaged says which)
+// is refused too, although its hash may agree with it: a run rewritten
+// with its hashes and links recomputed disagrees only with its origin's
+// signed checkpoint.
+func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin string, seq uint64) bool) (proto.Message, error) {
 	data := r.own
 	if len(data) == 0 {
 		if !r.origin.Valid {
@@ -107,6 +111,9 @@ func (r *recordState) decode(k *resource.Kind, name string) (proto.Message, erro
 		e := r.joinedEntry()
 		if e.Sealed || e.Name != r.row || !changelog.Verify(e) {
 			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq), e.Origin, e.Seq}
+		}
+		if damaged != nil && damaged(e.Origin, e.Seq) {
+			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, e.Origin, e.Seq), e.Origin, e.Seq}
 		}
 		data = e.Data
 	}
@@ -250,7 +257,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		if err := rows.Scan(dest...); err != nil {
 			return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)
 		}
-		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, keys[len(keys)-1]))
+		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, keys[len(keys)-1]), db.knownDamaged)
 		if err != nil {
 			return storage.Page{}, db.noticeDamage(err)
 		}

@@ -286,7 +286,7 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 func (db *DB) checkRowState(k *resource.Kind, stored *recordState, out *RecordsCheck, problem func(name, format string, args ...any)) (proto.Message, bool) {
 	name := stored.row
 	if len(stored.own) == 0 {
-		m, err := stored.decode(k, name)
+		m, err := stored.decode(k, name, db.knownDamaged)
 		if err != nil {
 			problem(name, "%v", err)
 			return nil, false
