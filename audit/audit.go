@@ -191,23 +191,33 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 	for _, o := range origins {
 		ranges := v.covered[o]
 		sort.Slice(ranges, func(i, j int) bool { return ranges[i][0] < ranges[j][0] })
+		repairs := v.repairs[o]
+		// Entries a repair put back where the log had none (a node
+		// started on an older copy of its store takes its own newest
+		// entries back from its peers; the records of their writes were
+		// lost with the newer copy) have the repair as their only record.
+		uncovered := func(first, last int64) {
+			if !coveredBy(repairs, first, last) {
+				v.problem("changes %s/%d..%d have no audit record", o, first, last)
+			}
+		}
 		next := int64(1)
 		for _, r := range ranges {
 			switch {
 			case r[0] > next:
-				v.problem("changes %s/%d..%d have no audit record", o, next, r[0]-1)
+				uncovered(next, r[0]-1)
 			case r[0] < next:
 				v.problem("changes %s/%d..%d are audited twice", o, r[0], min(next-1, r[1]))
 			}
 			next = max(next, r[1]+1)
 		}
-		for _, r := range v.repairs[o] {
+		for _, r := range repairs {
 			if r[1] > heads[o] {
 				v.problem("a repair names changes %s/%d..%d that the change log does not hold", o, r[0], r[1])
 			}
 		}
 		if head := heads[o]; next <= head {
-			v.problem("changes %s/%d..%d have no audit record", o, next, head)
+			uncovered(next, head)
 		} else if next > head+1 {
 			v.problem("audit records name changes %s/%d..%d that the change log does not hold", o, head+1, next-1)
 		}
@@ -217,6 +227,23 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 		head = v.prev.Hash
 	}
 	return v.count, head, v.problems
+}
+
+// coveredBy says whether ranges together cover first..last.
+func coveredBy(ranges [][2]int64, first, last int64) bool {
+	sorted := slices.Clone(ranges)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i][0] < sorted[j][0] })
+	next := first
+	for _, r := range sorted {
+		if r[0] > next {
+			break
+		}
+		next = max(next, r[1]+1)
+		if next > last {
+			return true
+		}
+	}
+	return next > last
 }
 
 // SignedHead is the node's signature of its trail's last record.
