@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -17,6 +22,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 )
 
@@ -307,4 +313,83 @@ func TestNodeBehindItsPeersCopyDoesNotFork(t *testing.T) {
 	if r := f.nodes[p2].metrics(t).GetRunsRefused(); r != 0 {
 		t.Errorf("the peer refused %d runs: the node forked its log", r)
 	}
+}
+
+// TestRestoreCutShortHoldsWrites: a restore stops part-way (the process
+// killed, the machine lost: here its context ends once some of the log
+// has come). The store it leaves refuses writes, also with every peer
+// down, where it would otherwise write entries its peers hold others
+// under; a restore run again continues it, and the node then writes on
+// without a fork.
+func TestRestoreCutShortHoldsWrites(t *testing.T) {
+	members := []string{p1, p2}
+	f := newFederation(t, members, mesh(members))
+	f.startAll()
+	createAgreementsConcurrently(t, f.nodes[p1], 1500, 8, "a")
+	f.waitConverged(t, map[string]uint64{p1: 1500}, 20*time.Second)
+	f.stop(p1)
+
+	n := f.nodes[p1]
+	n.dir = t.TempDir()
+	cert := f.cert(p1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var received atomic.Int64
+	pool, err := f.manifest.CAPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = server.Restore(ctx, server.Config{
+		Member: p1, DataDir: n.dir, Keys: f.keys[p1], Manifest: f.manifest, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SyncDial: func(peer, addr string) (*grpc.ClientConn, error) {
+			return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(cert, pool, peer))),
+				grpc.WithContextDialer(func(c context.Context, a string) (net.Conn, error) {
+					conn, err := (&net.Dialer{}).DialContext(c, "tcp", a)
+					return cutAfter{conn, &received, 300 << 10, cancel}, err
+				}))
+		},
+	}, server.RestoreOptions{})
+	if err == nil {
+		t.Fatal("the restore whose context ended part-way succeeded")
+	}
+	f.stop(p2)
+	a := f.start(p1)
+	t.Logf("the restore cut short left %d entries of %s's log", a.origin(t, p1).GetSeq(), p1)
+	if err := tryCreate(a, "too-soon"); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "did not finish") {
+		t.Fatalf("a write on the store of a restore cut short, its peer down: %v, want UNAVAILABLE", err)
+	}
+	f.stop(p1)
+	f.start(p2)
+	got, err := f.restore(t, p1, false, server.RestoreOptions{})
+	if err != nil {
+		t.Fatalf("the restore run again: %v", err)
+	}
+	if got.Held != "" || got.Head != 1500 {
+		t.Fatalf("the restore run again: head %d, held %q", got.Head, got.Held)
+	}
+	a = f.start(p1)
+	if err := tryCreate(a, "next"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 1501}, 20*time.Second)
+	if r := f.nodes[p2].metrics(t).GetRunsRefused(); r != 0 {
+		t.Errorf("%s refused %d runs: the restored node forked its log", p2, r)
+	}
+}
+
+// cutAfter is a connection that ends its restore (cancel) once it has
+// read limit bytes.
+type cutAfter struct {
+	net.Conn
+	read   *atomic.Int64
+	limit  int64
+	cancel context.CancelFunc
+}
+
+func (c cutAfter) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.read.Add(int64(n)) > c.limit {
+		c.cancel()
+	}
+	return n, err
 }

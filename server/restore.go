@@ -109,16 +109,20 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
-	if head.Seq > 0 {
-		if _, held := store.OwnLogHold(); !held {
-			return nil, fmt.Errorf("%s already holds %d entries of %s's own log: a restore into it could fork the log; restore into an empty data directory",
-				cfg.storeName(), head.Seq, cfg.Member)
-		}
-		// An earlier restore left it held: this one continues it.
-		if err := store.ReleaseOwnLog(ctx); err != nil {
+	_, held := store.OwnLogHold()
+	switch {
+	case head.Seq > 0 && !held:
+		return nil, fmt.Errorf("%s already holds %d entries of %s's own log: a restore into it could fork the log; restore into an empty data directory",
+			cfg.storeName(), head.Seq, cfg.Member)
+	case !held:
+		// Held from the start, so that a restore cut short (killed, the
+		// machine lost) leaves a store that refuses writes until a
+		// restore run again finishes it, as the hold says.
+		if err := store.HoldOwnLog(ctx, fmt.Sprintf("a provex restore of %s began here and did not finish: the node does not write until provex restore, run again, finishes it", cfg.Member)); err != nil {
 			return nil, err
 		}
 	}
+	// Otherwise an earlier restore left it held: this one continues it.
 	var peers []string
 	for _, m := range cfg.Manifest.MemberIDs() {
 		if m != cfg.Member {
@@ -150,6 +154,9 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		res.Held = fmt.Sprintf("restored %s's log through %d, but %s could not be reached and may hold later entries of it. "+
 			"The node does not write until provex restore is run again with them reachable, or with --accept-unreached (the node then writes %d next)",
 			cfg.Member, rep.Head, strings.Join(unreached, ", "), rep.Head+1)
+	}
+	if err := store.ReleaseOwnLog(ctx); err != nil {
+		return nil, err
 	}
 	if res.Held != "" {
 		if err := store.HoldOwnLog(ctx, res.Held); err != nil {
