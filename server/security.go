@@ -16,6 +16,11 @@ import (
 	"github.com/provex/provex/pki"
 )
 
+// maxHeaderListBytes bounds the decoded header fields of a gRPC call (the
+// HTTP gateway's are bounded by its MaxHeaderBytes): a token, a request
+// id and a trace context need well under 1 KiB.
+const maxHeaderListBytes = 16 << 10
+
 // Limits bound what one caller can take from a node. The zero value of a
 // field means its default.
 type Limits struct {

@@ -419,6 +419,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),
+			// grpc-go's default is 16 MiB of decoded headers a call, held
+			// until the call ends: HPACK lets a client repeat an indexed
+			// header with a byte or two, so 2 MB sent held 4 GB.
+			grpc.MaxHeaderListSize(maxHeaderListBytes),
 			// Calls run on goroutines kept between calls, whose stacks
 			// have grown already: a new goroutine per call grew its stack
 			// through validation and the interceptors each time (about

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,4 +160,28 @@ func TestSlowRequestMessage(t *testing.T) {
 			t.Fatalf("a Health.Watch request message cut short: got %q, want DEADLINE_EXCEEDED (4)", got)
 		}
 	})
+}
+
+// TestHeadersBounded: a call whose header fields decode to more than 16 KiB
+// is reset before it is served, whatever they cost to send: HPACK repeats
+// an indexed field in a byte or two, and grpc-go otherwise holds up to 16
+// MiB of decoded headers a call until it ends (2 MB sent held 4 GB). A
+// call with ordinary headers on the same connection is served.
+func TestHeadersBounded(t *testing.T) {
+	n := newPair(t, server.Limits{}).start("cao-bang").srv
+	addr := n.GRPCAddr()
+	h := dialRawH2(t, addr)
+	pad := [2]string{"x-pad", strings.Repeat("a", 2000)}
+	var extra [][2]string
+	for range 40 {
+		extra = append(extra, pad)
+	}
+	h.call(1, addr, "/grpc.health.v1.Health/Check", grpcMessage(0), true, extra...)
+	if got := h.end(1, 10*time.Second); got != "RST_STREAM" {
+		t.Errorf("a call with 80 KB of header fields: %s, want RST_STREAM", got)
+	}
+	h.call(3, addr, "/grpc.health.v1.Health/Check", grpcMessage(0), true, pad)
+	if got := h.end(3, 10*time.Second); got != "0" {
+		t.Errorf("a call with 2 KB of header fields: grpc-status %s, want 0", got)
+	}
 }
