@@ -14,6 +14,7 @@ import (
 	"github.com/provex/provex/client"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
 )
 
@@ -408,4 +409,36 @@ func TestWrongProvince(t *testing.T) {
 	mofa := startNode(t, resource.Ministry)
 	_, err = mofa.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", Agreement: newAgreement("x")})
 	wantCode(t, err, codes.PermissionDenied, "Create on the ministry node")
+}
+
+// TestManyBadItemsGetABoundedAnswer: an editor's create whose repeated
+// field holds 690,000 bad items (2.8 MB, under the message size) is
+// refused with a bounded answer, not one field violation per item (120 MB,
+// which over gRPC broke the client's connection with COMPRESSION_ERROR).
+// A small request with more bad fields than an answer tells has them
+// counted in its message.
+func TestManyBadItemsGetABoundedAnswer(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	many := make([]string, 690_000)
+	for i := range many {
+		many[i] = "zz"
+	}
+	_, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "many",
+		Agreement: &twinningv1.Agreement{DisplayName: "d", Kind: twinningv1.Agreement_KIND_MOU, PartnerCountries: many}})
+	wantCode(t, err, codes.InvalidArgument, "a create with 690,000 bad items")
+	if v := violations(err); len(v) == 0 || len(v) > apperr.MaxViolations {
+		t.Errorf("a create with 690,000 bad items: %d field violations, want 1..%d", len(v), apperr.MaxViolations)
+	}
+
+	parties := make([]*typev1.ForeignParty, 150)
+	for i := range parties {
+		parties[i] = &typev1.ForeignParty{Name: "", CountryCode: "china"}
+	}
+	_, err = tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "parties",
+		Agreement: &twinningv1.Agreement{DisplayName: "d", Kind: twinningv1.Agreement_KIND_MOU, ForeignParties: parties}})
+	wantCode(t, err, codes.InvalidArgument, "a create with 300 bad fields")
+	if v := violations(err); len(v) != apperr.MaxViolations || !strings.Contains(err.Error(), "more)") {
+		t.Errorf("a create with 300 bad fields: %d field violations (%v), want %d and a count of the rest", len(v), err, apperr.MaxViolations)
+	}
 }

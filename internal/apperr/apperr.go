@@ -83,7 +83,9 @@ func Invalid(field, format string, args ...any) *Error {
 	return InvalidFields(&errdetails.BadRequest_FieldViolation{Field: field, Description: description})
 }
 
-// InvalidFields reports several bad fields at once.
+// InvalidFields reports several bad fields at once, the first
+// MaxViolations of them as field violations (the message counts them all):
+// an answer's details must fit its trailers.
 func InvalidFields(violations ...*errdetails.BadRequest_FieldViolation) *Error {
 	msg := "invalid request"
 	if len(violations) > 0 {
@@ -92,8 +94,11 @@ func InvalidFields(violations ...*errdetails.BadRequest_FieldViolation) *Error {
 			msg += fmt.Sprintf(" (and %d more)", len(violations)-1)
 		}
 	}
-	return &Error{Code: codes.InvalidArgument, Message: msg, Violations: violations}
+	return &Error{Code: codes.InvalidArgument, Message: msg, Violations: violations[:min(len(violations), MaxViolations)]}
 }
+
+// MaxViolations bounds the field violations of one answer.
+const MaxViolations = 100
 
 // As returns the *Error in err's chain, if any.
 func As(err error) (*Error, bool) {

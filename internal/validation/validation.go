@@ -40,6 +40,10 @@ import (
 	"github.com/provex/provex/internal/apperr"
 )
 
+// failFastAbove is the encoded size past which a message is checked only
+// up to its first broken rule.
+const failFastAbove = 64 << 10
+
 // FieldRuleReason is the reason of a violation found by a field rule given
 // to New.
 const FieldRuleReason = "field_rule"
@@ -75,7 +79,15 @@ func New(rules map[protoreflect.FullName]func(string) error) (*Validator, error)
 func (v *Validator) Check(msg proto.Message, prefix string) error {
 	var violations []*errdetails.BadRequest_FieldViolation
 	bad := map[string]bool{}
-	if err := v.v.Validate(msg); err != nil {
+	// A large message is checked up to its first broken rule, which alone
+	// is told: one of 690,000 bad items of a repeated field took 13 s to
+	// check item by item, for an answer of 120 MB.
+	var opts []protovalidate.ValidationOption
+	large := proto.Size(msg) > failFastAbove
+	if large {
+		opts = append(opts, protovalidate.WithFailFast())
+	}
+	if err := v.v.Validate(msg, opts...); err != nil {
 		var verr *protovalidate.ValidationError
 		if !errors.As(err, &verr) {
 			// A rule could not be evaluated, as when it compares a
@@ -103,6 +115,9 @@ func (v *Validator) Check(msg proto.Message, prefix string) error {
 				Reason:      viol.Proto.GetRuleId(),
 			})
 		}
+	}
+	if large && len(violations) > 0 {
+		return apperr.InvalidFields(violations...)
 	}
 	v.walk(msg.ProtoReflect(), prefix, func(field string, err error) {
 		if bad[field] {
