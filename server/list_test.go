@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -776,4 +777,31 @@ func toMessages[T proto.Message](in []T) []proto.Message {
 		out[i] = m
 	}
 	return out
+}
+
+// TestOrderByEveryField: a List ordered by every orderable field of a kind
+// (17 for projects; page tokens held at most 16 values) pages through all
+// its records with the tokens it returns.
+func TestOrderByEveryField(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	for i := range 3 {
+		if _, err := tn.Investment.CreateProject(ctx, &investmentv1.CreateProjectRequest{Parent: tn.parent(), ProjectId: fmt.Sprintf("o%d", i),
+			Project: &investmentv1.Project{DisplayName: "Solar farm", Kind: investmentv1.Project_KIND_FDI}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var paths []string
+	for _, f := range resource.Projects.Schema.Fields() {
+		if !f.Repeated {
+			paths = append(paths, f.Path)
+		}
+	}
+	if len(paths) <= 16 {
+		t.Fatalf("projects have %d orderable fields; the test wants more than 16", len(paths))
+	}
+	got, err := listAll(ctx, tn.Client, tn.parent(), resource.Projects, client.ListOptions{PageSize: 1, OrderBy: strings.Join(paths, ", ")})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("List ordered by all %d fields, a page of 1 at a time: %d records, %v; want 3", len(paths), len(got), err)
+	}
 }

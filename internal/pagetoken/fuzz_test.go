@@ -56,7 +56,7 @@ func FuzzPageToken(f *testing.F) {
 			}
 			return
 		}
-		if c == nil || len(c.Values) > 16 {
+		if c == nil || len(c.Values) > MaxValues {
 			t.Fatalf("Decode(%q) = %v", token, c)
 		}
 		again := Encode(c, fp)

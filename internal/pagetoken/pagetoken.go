@@ -33,6 +33,10 @@ func Fingerprint(parts ...string) []byte {
 	return h.Sum(nil)[:8]
 }
 
+// MaxValues bounds the values of a decoded cursor: one per field of an
+// order_by (a kind's orderable fields, 17 for projects) and the row id.
+const MaxValues = 64
+
 // Encode returns the token of the page after c; "" when c is nil (the
 // last page).
 func Encode(c *storage.Cursor, fingerprint []byte) string {
@@ -91,7 +95,7 @@ func Decode(token string, fingerprint []byte) (*storage.Cursor, error) {
 		return string(s), nil
 	}
 	count, err := binary.ReadUvarint(r)
-	if err != nil || count > 16 {
+	if err != nil || count > MaxValues {
 		return nil, invalid
 	}
 	c := &storage.Cursor{Values: make([]any, 0, count)}
