@@ -34,6 +34,8 @@ type interceptors struct {
 	// metrics counts calls by method and code, with their latency; nil
 	// counts nothing (tests of the chain alone).
 	metrics *grpcprom.ServerMetrics
+	// queries bounds each identity's queries at once; nil bounds none.
+	queries *queryShare
 }
 
 // chain is the unary and the stream interceptors, outermost first:
@@ -67,6 +69,11 @@ type interceptors struct {
 //     who may not call learns nothing of what a request must hold.
 //  10. validation: a request that did not unmarshal (8), or breaks the
 //     schema's rules, is INVALID_ARGUMENT.
+//  11. query share: a query (a read other than a Get) waits until its
+//     caller runs fewer than Limits.QueriesPerIdentity, so one identity's
+//     costly queries leave read connections and cores to the others.
+//     After 9, which names the caller, and 10, so that a refused request
+//     takes no turn.
 //
 // The deadline of a call is not here: it is set by the tap handle
 // (deadlines), before the request is read.
@@ -77,7 +84,7 @@ func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamSer
 		unary = append(unary, ic.metrics.UnaryServerInterceptor())
 		stream = append(stream, unknownAsOne(ic.metrics.StreamServerInterceptor()))
 	}
-	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeMalformed, ic.unaryGuard, ic.unaryValidate)
+	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeMalformed, ic.unaryGuard, ic.unaryValidate, ic.unaryQueryShare)
 	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamUnsent, ic.streamGuard, ic.streamValidate)
 	return unary, stream
 }
@@ -260,6 +267,19 @@ func (ic *interceptors) unaryValidate(ctx context.Context, req any, info *grpc.U
 			return nil, err
 		}
 	}
+	return next(ctx, req)
+}
+
+func (ic *interceptors) unaryQueryShare(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	id, ok := auth.FromContext(ctx)
+	if !ok || ic.queries == nil || !isQuery(ic.guard.policy.Requirement(info.FullMethod), info.FullMethod) {
+		return next(ctx, req)
+	}
+	release, err := ic.queries.acquire(ctx, id.String())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	return next(ctx, req)
 }
 

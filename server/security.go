@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"crypto/x509"
-	"github.com/prometheus/client_golang/prometheus"
 	"math"
+	"runtime"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"google.golang.org/grpc/metadata"
 
@@ -42,6 +44,13 @@ type Limits struct {
 	// PullsPerPeer bounds the Pull streams one peer may hold open at once
 	// (default 4); more get RESOURCE_EXHAUSTED.
 	PullsPerPeer int
+	// QueriesPerIdentity bounds the queries (reads other than a Get: List,
+	// Search, Summarize, the national and workflow views) one identity
+	// runs at once (default GOMAXPROCS, at least 2: half the read
+	// connections of a SQLite node); its others wait their turn within
+	// their deadline. The rate limit counts calls, not what they cost: a
+	// few queries of seconds each held every read connection of a node.
+	QueriesPerIdentity int
 	// StreamsPerConnection bounds concurrent calls on one HTTP/2
 	// connection (default 256).
 	StreamsPerConnection uint32
@@ -112,6 +121,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.PullsPerPeer <= 0 {
 		l.PullsPerPeer = 4
+	}
+	if l.QueriesPerIdentity <= 0 {
+		l.QueriesPerIdentity = max(2, runtime.GOMAXPROCS(0))
 	}
 	if l.StreamsPerConnection == 0 {
 		l.StreamsPerConnection = 256

@@ -399,12 +399,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 		refusals: metrics.refusals,
-	}, codec: newRequestCodec(), metrics: metrics.grpc}
+	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity)}
 	// One concern each, in an order explained at interceptors.chain: the
 	// call's place under the calls caps, request id, log, metrics, error
 	// mapping, panic recovery, answers left unread, malformed requests,
-	// guard (authentication, rate limit, authorization), validation. The gateway runs the same
-	// chain (ic.unary).
+	// guard (authentication, rate limit, authorization), validation, each
+	// identity's share of queries. The gateway runs the same chain
+	// (ic.unary).
 	unary, stream := ic.chain()
 	n.health = health.NewServer()
 	calls := &deadlines{call: cfg.Limits.CallTimeout, stream: cfg.Limits.StreamTimeout, streaming: map[string]bool{}}

@@ -62,6 +62,12 @@ func ResourceExhausted(format string, args ...any) *Error {
 	return newf(codes.ResourceExhausted, format, args...)
 }
 
+// DeadlineExceeded is a call whose deadline came before the node could
+// serve it.
+func DeadlineExceeded(format string, args ...any) *Error {
+	return newf(codes.DeadlineExceeded, format, args...)
+}
+
 // Unimplemented is a method or an HTTP method the node does not serve.
 func Unimplemented(format string, args ...any) *Error {
 	return newf(codes.Unimplemented, format, args...)

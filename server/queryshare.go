@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/provex/provex/auth"
+	"github.com/provex/provex/internal/apperr"
+)
+
+// queryShare bounds the queries each identity runs at once (a semaphore
+// per identity, made when it is first needed and dropped when no call of
+// that identity holds or waits for it).
+type queryShare struct {
+	per int
+	mu  sync.Mutex
+	ids map[string]*querySlots
+}
+
+type querySlots struct {
+	slots chan struct{}
+	users int // calls holding or waiting for a slot
+}
+
+func newQueryShare(per int) *queryShare {
+	return &queryShare{per: per, ids: map[string]*querySlots{}}
+}
+
+// isQuery says whether a method that needs a reader's token is a query:
+// any read but a Get of named records, which is a lookup.
+func isQuery(req auth.Requirement, fullMethod string) bool {
+	if req != auth.RequireRead {
+		return false
+	}
+	name := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
+	return !strings.HasPrefix(name, "Get") && !strings.HasPrefix(name, "BatchGet")
+}
+
+// acquire waits for one of id's slots until ctx ends, and returns what
+// gives it back.
+func (q *queryShare) acquire(ctx context.Context, id string) (release func(), err error) {
+	q.mu.Lock()
+	s := q.ids[id]
+	if s == nil {
+		s = &querySlots{slots: make(chan struct{}, q.per)}
+		q.ids[id] = s
+	}
+	s.users++
+	q.mu.Unlock()
+	leave := func() {
+		q.mu.Lock()
+		if s.users--; s.users == 0 {
+			delete(q.ids, id)
+		}
+		q.mu.Unlock()
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, apperr.DeadlineExceeded("%s's other queries (at most %d run at once) did not leave this one a turn before its deadline", id, q.per)
+	}
+}
