@@ -345,4 +345,24 @@ func TestHTTPGateway(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /healthz: HTTP %d, want 405", resp.StatusCode)
 	}
+	// Open to anyone, but a token sent must be valid, as for gRPC health:
+	// a mistyped one shows at once.
+	for _, path := range []string{"/healthz", "/openapi.json"} {
+		resp, body = tn.httpDo(t, "GET", path, "", map[string]string{"Authorization": "Bearer wrong"})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s with a wrong token: HTTP %d %.80q, want 401", path, resp.StatusCode, body)
+		}
+		req, err := http.NewRequest("GET", tn.BaseURL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s with no token: HTTP %d, want 200", path, resp.StatusCode)
+		}
+	}
 }

@@ -181,11 +181,7 @@ func (n *Node) metricsHandler(ic *interceptors, errs *httpErrors, admin bool) ht
 // admitAdmin lets an HTTP request through if it carries an admin token of
 // this node, within the caller's rate.
 func (g *guard) admitAdmin(r *http.Request) error {
-	md := metadata.MD{}
-	for _, v := range r.Header.Values("Authorization") {
-		md.Append(auth.AuthorizationKey, v)
-	}
-	_, id, err := g.authenticate(metadata.NewIncomingContext(r.Context(), md))
+	id, err := g.authenticateHTTP(r)
 	switch {
 	case err != nil:
 		return err
@@ -195,6 +191,33 @@ func (g *guard) admitAdmin(r *http.Request) error {
 		return apperr.PermissionDenied("%s tokens may not read /metrics; it needs an admin token", id.Role)
 	}
 	return nil
+}
+
+// authenticateHTTP authenticates an HTTP request the gateway does not
+// serve (health, the API description, metrics) by its Authorization
+// header, as the guard does a call, within the caller's rate.
+func (g *guard) authenticateHTTP(r *http.Request) (auth.Identity, error) {
+	md := metadata.MD{}
+	for _, v := range r.Header.Values("Authorization") {
+		md.Append(auth.AuthorizationKey, v)
+	}
+	_, id, err := g.authenticate(metadata.NewIncomingContext(r.Context(), md))
+	return id, err
+}
+
+// openToAll serves h to anyone, but refuses a request whose token does not
+// authenticate (UNAUTHENTICATED, 401), as the guard refuses such a call to
+// gRPC health: a mistyped token shows at once.
+func openToAll(g *guard, errs *httpErrors, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			if _, err := g.authenticateHTTP(r); err != nil {
+				errs.write(w, r, err)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // slogPrinter logs promhttp's errors.

@@ -509,10 +509,10 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 	for _, p := range web.Patterns() {
 		root.Handle(p, errs.only(http.MethodGet, web.Handler()))
 	}
-	root.Handle("/openapi.json", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	root.Handle("/openapi.json", errs.only(http.MethodGet, openToAll(ic.guard, errs, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
-	})))
+	}))))
 	if n.cfg.MetricsAddr == "" {
 		root.Handle("/metrics", errs.only(http.MethodGet, n.metricsHandler(ic, errs, true)))
 	} else {
@@ -520,7 +520,7 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 		own.Handle("/metrics", errs.only(http.MethodGet, n.metricsHandler(ic, errs, false)))
 		n.metricsHTTP = n.httpServer(errs.httpChain(own, n.cfg.Limits.MaxMessageBytes, n.callCaps("metrics")))
 	}
-	root.Handle("/healthz", errs.only(http.MethodGet, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	root.Handle("/healthz", errs.only(http.MethodGet, openToAll(ic.guard, errs, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := n.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			http.Error(w, "not serving", http.StatusServiceUnavailable)
@@ -537,7 +537,7 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 		for _, p := range problems {
 			fmt.Fprintln(w, "-", p)
 		}
-	})))
+	}))))
 	h := errs.httpChain(root, n.cfg.Limits.MaxMessageBytes, n.callCaps("HTTP"))
 	if n.tracer != nil {
 		// Outermost, so a request refused by the chain (413, 404) has its
