@@ -40,9 +40,14 @@ type Caps struct {
 	open int
 	by   map[netip.Addr]int
 	// refused counts the refusals since the last log line, logged is when
-	// that line was written.
-	refused int
-	logged  time.Time
+	// that line was written, last is the client refused last; flush logs
+	// refusals left unlogged once logEvery has passed, so that a burst
+	// followed by quiet is not logged as its first refusal alone.
+	refused  int
+	logged   time.Time
+	last     netip.Addr
+	flush    *time.Timer
+	logEvery time.Duration
 }
 
 // NewCaps makes caps of total and perAddr; name says whose and what what
@@ -51,7 +56,7 @@ func NewCaps(name, what string, total, perAddr int, log *slog.Logger) *Caps {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Caps{name: name, what: what, total: total, perAddr: perAddr, log: log, by: map[netip.Addr]int{}}
+	return &Caps{name: name, what: what, total: total, perAddr: perAddr, log: log, by: map[netip.Addr]int{}, logEvery: LogEvery}
 }
 
 // Listener accepts connections from an inner listener up to its caps.
@@ -116,16 +121,31 @@ func (c *Caps) Acquire(client netip.Addr) bool {
 	defer c.mu.Unlock()
 	if (c.total > 0 && c.open >= c.total) || (c.perAddr > 0 && c.by[client] >= c.perAddr) {
 		c.refused++
-		if now := time.Now(); now.Sub(c.logged) >= LogEvery {
-			c.log.Warn("refused "+c.what+" over the cap", "listener", c.name, "refused", c.refused, "last_from", client.String(),
-				"open", c.open, "open_from_last", c.by[client], "cap", c.total, "cap_per_address", c.perAddr)
-			c.refused, c.logged = 0, now
+		c.last = client
+		if since := time.Since(c.logged); since >= c.logEvery {
+			c.logRefused()
+		} else if c.flush == nil {
+			c.flush = time.AfterFunc(c.logEvery-since, func() {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				c.flush = nil
+				if c.refused > 0 {
+					c.logRefused()
+				}
+			})
 		}
 		return false
 	}
 	c.open++
 	c.by[client]++
 	return true
+}
+
+// logRefused logs the refusals counted since the last line. c.mu is held.
+func (c *Caps) logRefused() {
+	c.log.Warn("refused "+c.what+" over the cap", "listener", c.name, "refused", c.refused, "last_from", c.last.String(),
+		"open", c.open, "open_from_last", c.by[c.last], "cap", c.total, "cap_per_address", c.perAddr)
+	c.refused, c.logged = 0, time.Now()
 }
 
 // Release counts one less for client, after Acquire.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +275,51 @@ func TestDropClosesTheConnectionOfItsAddress(t *testing.T) {
 	if netlimit.Drop(addr) {
 		t.Error("Drop of an address no Listener gave reported a connection")
 	}
+}
+
+// TestRefusalsOfABurstAreAllLogged: a burst of refusals followed by quiet
+// is logged as its first refusal at once, then the rest counted once the
+// period has passed, not left unlogged until a refusal comes after it.
+func TestRefusalsOfABurstAreAllLogged(t *testing.T) {
+	var logs lockedBuffer
+	c := netlimit.NewCaps("test", "connections", 1, 1, slog.New(slog.NewTextHandler(&logs, nil)))
+	netlimit.SetLogEvery(c, 100*time.Millisecond)
+	client := netip.MustParseAddr("127.0.0.1")
+	if !c.Acquire(client) {
+		t.Fatal("the first connection was refused")
+	}
+	for range 11 {
+		if c.Acquire(client) {
+			t.Fatal("a connection over the cap was let in")
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "refused=10") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the burst's last 10 refusals were not logged:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "over the cap"); n != 2 || !strings.Contains(logs.String(), "refused=1 ") {
+		t.Errorf("%d log lines, want 2 (refused=1, then refused=10):\n%s", n, logs.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger's goroutines and the
+// test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
