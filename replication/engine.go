@@ -842,7 +842,7 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 	if a.originFailed(r.origin) {
 		return // unprepared too if it failed before (failures stay)
 	}
-	refusals, err := a.store.ApplyPrepared(ctx, r.runs, r.cp, r.earlier...)
+	refusals, stored, err := a.store.ApplyPrepared(ctx, r.runs, r.cp, r.earlier...)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", err)
@@ -859,7 +859,8 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 			a.e.metrics.rejected.Add(1)
 		}
 	}
-	a.e.metrics.applied.Add(int64(r.entries))
+	// Entries another peer's pull brought first are received, not applied.
+	a.e.metrics.applied.Add(int64(stored))
 	a.p.mu.Lock()
 	a.p.received += int64(r.entries)
 	a.p.mu.Unlock()
@@ -878,12 +879,15 @@ func (u unprepared) PrepareRemote(entries []changelog.Entry) storage.PreparedRun
 	return entriesRun(entries)
 }
 
-func (u unprepared) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
+// ApplyPrepared counts every entry stored: ApplyRemote does not say which
+// it held already.
+func (u unprepared) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, int, error) {
 	var entries []changelog.Entry
 	for _, r := range runs {
 		entries = append(entries, r.Entries()...)
 	}
-	return u.ApplyRemote(ctx, entries, cp, earlier...)
+	refusals, err := u.ApplyRemote(ctx, entries, cp, earlier...)
+	return refusals, len(entries), err
 }
 
 func (a *applier) originFailed(origin string) bool {

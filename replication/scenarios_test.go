@@ -342,3 +342,34 @@ func TestForeignChainIsRepaired(t *testing.T) {
 		t.Errorf("C repaired %d entries, want 8", got)
 	}
 }
+
+// TestEntriesAppliedCountsEachOnce: a node catching up from two peers
+// that hold the same entries counts each entry applied once, as the
+// metric and sync status say, though both peers send it.
+func TestEntriesAppliedCountsEachOnce(t *testing.T) {
+	f := newFederation(t, []string{p1, p2, p3}, map[string][]string{p1: {p2}, p2: {p1}, p3: {p1, p2}})
+	f.start(p1)
+	f.start(p2)
+	createAgreements(t, f.nodes[p1], 300, "a")
+	f.waitConverged(t, map[string]uint64{p1: 300}, 20*time.Second)
+	n := f.start(p3)
+	f.waitConverged(t, map[string]uint64{p1: 300}, 20*time.Second)
+	// Each peer has been pulled from once at least: both pulls of the
+	// catch-up have ended, however much each sent.
+	var received int64
+	eventually(t, 20*time.Second, func() (bool, string) {
+		pulled := 0
+		received = 0
+		for _, p := range n.state(t).GetPeers() {
+			if p.GetPulls() > 0 {
+				pulled++
+			}
+			received += p.GetEntriesReceived()
+		}
+		return pulled == 2, fmt.Sprintf("%d peers pulled from", pulled)
+	})
+	t.Logf("entries received from both peers: %d", received)
+	if got := n.metrics(t).GetEntriesApplied(); got != 300 {
+		t.Errorf("entries applied = %d, but the node holds 300 entries of other origins (received %d)", got, received)
+	}
+}

@@ -109,10 +109,12 @@ type Store interface {
 // a sync engine prepares the next run on its own goroutine while the
 // store's writer applies this one. ApplyPrepared of consecutive runs
 // PrepareRemote prepared is ApplyRemote of their entries joined (earlier
-// are the checkpoints ending the runs before the last, cp the last's).
+// are the checkpoints ending the runs before the last, cp the last's);
+// it also returns how many of the entries it stored, which the store did
+// not hold already (another peer's pull may have brought them).
 type Preparer interface {
 	PrepareRemote(entries []changelog.Entry) PreparedRun
-	ApplyPrepared(ctx context.Context, runs []PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]Refusal, error)
+	ApplyPrepared(ctx context.Context, runs []PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]Refusal, int, error)
 }
 
 // PreparedRun is a run of entries a Preparer prepared, for that store

@@ -93,7 +93,7 @@ func TestRunsPreparedUnderDifferentKeysOpenWithTheCurrent(t *testing.T) {
 		runs = append(runs, mofa.PrepareRemote(entries[i:i+1]))
 	}
 	cp := changelog.SignCheckpoint(sign, "cao-bang", 3, entries[2].Hash)
-	if refused, err := mofa.ApplyPrepared(ctx, runs, cp); err != nil || len(refused) > 0 {
+	if refused, _, err := mofa.ApplyPrepared(ctx, runs, cp); err != nil || len(refused) > 0 {
 		t.Fatalf("apply: %v %v", refused, err)
 	}
 	for _, e := range entries {
@@ -124,7 +124,7 @@ func TestHeldEntriesAreNotPrepared(t *testing.T) {
 			t.Errorf("entry %d (held %v): prepared %v", i+1, held, p.done)
 		}
 	}
-	if refused, err := mofa.ApplyPrepared(ctx, []storage.PreparedRun{run}, changelog.SignCheckpoint(sign, "cao-bang", 4, entries[3].Hash)); err != nil || len(refused) > 0 {
+	if refused, _, err := mofa.ApplyPrepared(ctx, []storage.PreparedRun{run}, changelog.SignCheckpoint(sign, "cao-bang", 4, entries[3].Hash)); err != nil || len(refused) > 0 {
 		t.Fatalf("apply: %v %v", refused, err)
 	}
 	for i := range entries {

@@ -192,7 +192,8 @@ func lastEntry(tx *writeTx, origin string) (uint64, []byte, error) {
 func (db *DB) ApplyRemote(ctx context.Context, entries []changelog.Entry, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
 	// Prepared by the writer, after it skipped what it holds.
 	unprepared := &preparedRun{entries: entries, prepared: make([]preparedEntry, len(entries))}
-	return db.ApplyPrepared(ctx, []storage.PreparedRun{unprepared}, cp, earlier...)
+	refusals, _, err := db.ApplyPrepared(ctx, []storage.PreparedRun{unprepared}, cp, earlier...)
+	return refusals, err
 }
 
 // preparedRun is a run of entries with each one's preparedEntry, and the
@@ -237,7 +238,7 @@ func (db *DB) heldThrough(origin string) uint64 {
 
 // ApplyPrepared is ApplyRemote of the entries of consecutive runs
 // PrepareRemote prepared, joined.
-func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, error) {
+func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp changelog.Checkpoint, earlier ...changelog.Checkpoint) ([]storage.Refusal, int, error) {
 	var (
 		pr    preparedRun
 		mixed bool // runs prepared with different sealers
@@ -245,7 +246,7 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 	for i, r := range runs {
 		p, ok := r.(*preparedRun)
 		if !ok {
-			return nil, fmt.Errorf("a run of %T, not one this store prepared", r)
+			return nil, 0, fmt.Errorf("a run of %T, not one this store prepared", r)
 		}
 		if len(runs) == 1 {
 			pr = *p
@@ -263,19 +264,22 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 	}
 	entries := pr.entries
 	if len(entries) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err := db.mayLog(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	origin := entries[0].Origin
 	own := origin == db.origin
 	if own && !db.restoring {
-		return nil, apperr.PermissionDenied("entries of %s come only from this node itself", origin)
+		return nil, 0, apperr.PermissionDenied("entries of %s come only from this node itself", origin)
 	}
-	var refusals []storage.Refusal
+	var (
+		refusals []storage.Refusal
+		stored   int
+	)
 	err := db.runInWriter(ctx, func(tx *writeTx) error {
-		refusals = refusals[:0]
+		refusals, stored = refusals[:0], 0
 		seq, hash, err := lastEntry(tx, origin)
 		if err != nil {
 			return err
@@ -325,6 +329,7 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 		if err := db.appendEntries(tx, run); err != nil {
 			return err
 		}
+		stored = len(run)
 		// The new records' words and elements go in a few statements at
 		// the end of the run (the writer flushes them).
 		db.index.on = true
@@ -375,12 +380,12 @@ func (db *DB) ApplyPrepared(ctx context.Context, runs []storage.PreparedRun, cp 
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, r := range refusals {
 		db.log.Warn("entry held but not applied", "origin", r.Origin, "seq", r.Seq, "unopened", r.Unopened, "reason", r.Reason)
 	}
-	return refusals, nil
+	return refusals, stored, nil
 }
 
 // countOpened adds n to the entries of origin this node opened.

@@ -126,7 +126,7 @@ func TestRunPreparedBeforeARotationOpensWithTheNewKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		refused, err := mofa.ApplyPrepared(ctx, []storage.PreparedRun{run}, cp)
+		refused, _, err := mofa.ApplyPrepared(ctx, []storage.PreparedRun{run}, cp)
 		if err != nil || len(refused) > 0 {
 			t.Fatalf("rotated %v: apply: %v %v", rotate, refused, err)
 		}
