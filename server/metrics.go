@@ -127,7 +127,13 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 				known[origin] = max(known[origin], seq)
 			}
 		}
+		manifest := c.n.manifest.Load()
 		for origin, k := range known {
+			// A removed member's log stays where it was; its series go
+			// with it from the manifest.
+			if _, member := manifest.Member(origin); !member {
+				continue
+			}
 			ch <- prometheus.MustNewConstMetric(descOriginSeq, prometheus.GaugeValue, float64(applied[origin]), origin)
 			ch <- prometheus.MustNewConstMetric(descOriginKnown, prometheus.GaugeValue, float64(k), origin)
 			ch <- prometheus.MustNewConstMetric(descOriginLag, prometheus.GaugeValue, float64(k-applied[origin]), origin)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -317,6 +319,24 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	f.write(t, "cao-bang", "after-removal", 1)
 	f.waitConverged(t, "cao-bang", 11, line...)
 	f.waitConverged(t, "ha-noi", 3, line...)
+	// The others keep ha-noi's log, but its series go from their metrics
+	// with it from the manifest (README: only members' are kept).
+	for _, m := range line {
+		req, err := http.NewRequest("GET", "http://"+f.procs[m].httpAddr+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+f.procs[m].token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `provex_sync_origin_applied_seq{origin="cao-bang"}`) || strings.Contains(string(body), `origin="ha-noi"`) {
+			t.Errorf("%s's metrics once ha-noi is removed: HTTP %d, a series of ha-noi or none of cao-bang:\n%s", m, resp.StatusCode, grepLines(string(body), "provex_sync_origin"))
+		}
+	}
 
 	for _, m := range all {
 		f.procs[m].stop(t, syscall.SIGTERM)
@@ -336,4 +356,15 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 			t.Errorf("verify of %s's data directory with the manifest that removed ha-noi:\n%s", m, out)
 		}
 	}
+}
+
+// grepLines is the lines of s that hold substr.
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
