@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/server"
 )
 
@@ -41,5 +42,31 @@ func TestNodeFilesAreOwnerOnly(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "chmod 600 "+key) {
 		t.Errorf("node started with a key file others can read: %v; want a refusal saying chmod 600 %s", err, key)
+	}
+}
+
+// TestDatabaseWithoutItsKeyIsRefused: a data directory that holds a
+// database but no node.key (a backup restored without it) is refused with
+// what to do, and no new key is made: a new key would not match the
+// signatures of its log and trail, and the node stopped on a misleading
+// "audit trail is not as this node signed it".
+func TestDatabaseWithoutItsKeyIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	tn := startNodeAt(t, "cao-bang", dir)
+	if _, err := tn.Twinning.CreateAgreement(testCtx(t), &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "a", Agreement: newAgreement("signed")}); err != nil {
+		t.Fatal(err)
+	}
+	tn.Stop(t)
+	key := filepath.Join(dir, server.KeyFile)
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	_, err := server.New(context.Background(), server.Config{Member: "cao-bang", DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler), PlaintextAPI: true})
+	if err == nil || !strings.Contains(err.Error(), "no node.key") {
+		t.Fatalf("a node on a database without its key: %v, want a refusal naming node.key", err)
+	}
+	if _, err := os.Stat(key); !os.IsNotExist(err) {
+		t.Errorf("a new %s was made (%v)", key, err)
 	}
 }

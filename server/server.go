@@ -235,7 +235,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if cfg.Keys.Signing == nil {
-		if cfg.Keys, err = nodeKeys(cfg.DataDir); err != nil {
+		if cfg.Keys, err = nodeKeys(cfg.DataDir, cfg.Store == ""); err != nil {
 			return nil, err
 		}
 		if cfg.KeyFile == "" {
@@ -724,8 +724,11 @@ func (n *Node) shutdown() {
 const KeyFile = "node.key"
 
 // nodeKeys reads the node's keys from its data directory, creating them the
-// first time.
-func nodeKeys(dataDir string) (federation.NodeKeys, error) {
+// first time: when the directory holds no database yet (local says the
+// store is its provex.db). A database there without its key (a backup
+// restored without node.key) was signed with a key a new one would not
+// match, and the node would refuse it with a misleading error.
+func nodeKeys(dataDir string, local bool) (federation.NodeKeys, error) {
 	path := filepath.Join(dataDir, KeyFile)
 	keys, err := federation.ReadKeyFile(path)
 	if err == nil {
@@ -733,6 +736,10 @@ func nodeKeys(dataDir string) (federation.NodeKeys, error) {
 	}
 	if _, statErr := os.Stat(path); statErr == nil {
 		return federation.NodeKeys{}, err
+	}
+	if st, statErr := os.Stat(filepath.Join(dataDir, DatabaseFile)); local && statErr == nil && st.Size() > 0 {
+		return federation.NodeKeys{}, fmt.Errorf("%s holds a database (%s) but no %s: its change log and audit trail are signed with the node's key, which a new one would not match. "+
+			"Copy the node's key file in as %s, or give --key", dataDir, DatabaseFile, KeyFile, path)
 	}
 	if keys, err = federation.GenerateKeys(); err != nil {
 		return federation.NodeKeys{}, err
