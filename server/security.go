@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 	"google.golang.org/grpc/metadata"
 
 	"github.com/provex/provex/auth"

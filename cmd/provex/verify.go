@@ -205,7 +205,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 			// A member the manifest removed leaves its log on every node
 			// that held it (manifest remove): not a problem of this store,
 			// but nothing to check its signatures with.
-			fmt.Fprintf(env.Stdout, "note: %s: %d entries not checked: the manifest does not list %s (a removed member); give --manifest with one that lists it to check them\n", o.Origin, o.Seq, o.Origin)
+			fmt.Fprintf(env.Stdout, "note: %s: %d entries not checked: the manifest does not list %s (a member it removed?); give --manifest with one that lists it to check them\n", o.Origin, o.Seq, o.Origin)
 			continue
 		}
 		res, err := src.db.VerifyLog(ctx, o.Origin, keys, true)
