@@ -104,6 +104,9 @@ func TestSecurityPullNeedsFederationCertificate(t *testing.T) {
 	}
 	noCert := pki.PeerClientConfig(tls.Certificate{}, f.pool, p1)
 	noCert.Certificates = nil
+	// The federation's own certificate, over TLS 1.2.
+	tls12 := pki.PeerClientConfig(f.cert(p2), f.pool, p1)
+	tls12.MinVersion, tls12.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
 	for _, c := range []struct {
 		what  string
 		creds credentials.TransportCredentials
@@ -111,6 +114,7 @@ func TestSecurityPullNeedsFederationCertificate(t *testing.T) {
 		{"a certificate for " + p2 + " from another CA", credentials.NewTLS(pki.PeerClientConfig(rogueCert, f.pool, p1))},
 		{"no client certificate", credentials.NewTLS(noCert)},
 		{"plaintext", insecure.NewCredentials()},
+		{p2 + "'s federation certificate over TLS 1.2", credentials.NewTLS(tls12)},
 	} {
 		got, _, err := pullAll(ctx, secDial(t, a.addr, c.creds), &syncv1.PullRequest{Member: p2})
 		if err == nil || len(got) > 0 {

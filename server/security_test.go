@@ -738,6 +738,30 @@ func TestSecurityFlood(t *testing.T) {
 	if code, body := secHTTP(t, tn, nil, "GET", "/v1/provinces/cao-bang/agreements", "", honestTok); code != http.StatusOK {
 		t.Errorf("honest HTTP call after the HTTP flood: HTTP %d %s", code, body)
 	}
+
+	// Bad credentials, each a different made-up token, share one bucket:
+	// beyond it they are refused before they cost a lookup and a hash,
+	// and a valid token is still served.
+	const bad = 3 * burst
+	var unauthenticated, exhausted int64
+	badStart := time.Now()
+	for i := range bad {
+		_, err := dialAs(t, tn.Srv.GRPCAddr(), fmt.Sprintf("pvx_made-up-%d", i)).Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/-"})
+		switch status.Code(err) {
+		case codes.Unauthenticated:
+			unauthenticated++
+		case codes.ResourceExhausted:
+			exhausted++
+		default:
+			t.Fatalf("a call with a made-up token: %v", err)
+		}
+	}
+	if maxPassed := int64(burst + rate*time.Since(badStart).Seconds() + 1); exhausted == 0 || unauthenticated > maxPassed {
+		t.Errorf("%d calls with made-up tokens: %d UNAUTHENTICATED, %d RESOURCE_EXHAUSTED; want at most %d looked up (one bucket for all bad credentials)", bad, unauthenticated, exhausted, maxPassed)
+	}
+	if _, err := honest.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/-"}); err != nil {
+		t.Errorf("honest call after the flood of bad credentials: %v", err)
+	}
 }
 
 // TestSecurityCallerAllowedMethods: GetCaller answers every caller with who
