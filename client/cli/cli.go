@@ -90,7 +90,7 @@ func Commands() []Command {
 		{"undelete", "NAME [--etag E]", "restore a deleted record", runUndelete},
 		{"seed", "[--province P]", "load the sample dataset of the node's province", runSeed},
 		{"sync", "status [--addr A] | status --all --manifest FILE --nodes FILE", "show a node's sync state, or check that the whole federation converged", runSync},
-		{"national", "summary COLLECTION [--group-by a,b] [--sum f] [--filter F] [--csv] | search [--text T] [--collection c] | freshness", "national views: totals across provinces, search, freshness", runNational},
+		{"national", "summary COLLECTION [--group-by a,b] [--sum f] [--count-distinct f] [--filter F] [--csv] | search [--text T] [--collection c] | freshness", "national views: totals across provinces, search, freshness", runNational},
 	}
 }
 
