@@ -325,8 +325,8 @@ func TestRestoreCutShortHoldsWrites(t *testing.T) {
 	members := []string{p1, p2}
 	f := newFederation(t, members, mesh(members))
 	f.startAll()
-	createAgreementsConcurrently(t, f.nodes[p1], 1500, 8, "a")
-	f.waitConverged(t, map[string]uint64{p1: 1500}, 20*time.Second)
+	createAgreementsConcurrently(t, f.nodes[p1], 600, 8, "a")
+	f.waitConverged(t, map[string]uint64{p1: 600}, 20*time.Second)
 	f.stop(p1)
 
 	n := f.nodes[p1]
@@ -345,7 +345,7 @@ func TestRestoreCutShortHoldsWrites(t *testing.T) {
 			return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(cert, pool, peer))),
 				grpc.WithContextDialer(func(c context.Context, a string) (net.Conn, error) {
 					conn, err := (&net.Dialer{}).DialContext(c, "tcp", a)
-					return cutAfter{conn, &received, 300 << 10, cancel}, err
+					return cutAfter{conn, &received, 120 << 10, cancel}, err
 				}))
 		},
 	}, server.RestoreOptions{})
@@ -364,14 +364,14 @@ func TestRestoreCutShortHoldsWrites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the restore run again: %v", err)
 	}
-	if got.Held != "" || got.Head != 1500 {
+	if got.Held != "" || got.Head != 600 {
 		t.Fatalf("the restore run again: head %d, held %q", got.Head, got.Held)
 	}
 	a = f.start(p1)
 	if err := tryCreate(a, "next"); err != nil {
 		t.Fatal(err)
 	}
-	f.waitConverged(t, map[string]uint64{p1: 1501}, 20*time.Second)
+	f.waitConverged(t, map[string]uint64{p1: 601}, 20*time.Second)
 	if r := f.nodes[p2].metrics(t).GetRunsRefused(); r != 0 {
 		t.Errorf("%s refused %d runs: the restored node forked its log", p2, r)
 	}
