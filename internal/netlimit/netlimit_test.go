@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/provex/provex/internal/netlimit"
+	"github.com/provex/provex/internal/testlog"
 )
 
 // serve accepts on l and keeps each connection open until the client
@@ -281,7 +281,7 @@ func TestDropClosesTheConnectionOfItsAddress(t *testing.T) {
 // is logged as its first refusal at once, then the rest counted once the
 // period has passed, not left unlogged until a refusal comes after it.
 func TestRefusalsOfABurstAreAllLogged(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	c := netlimit.NewCaps("test", "connections", 1, 1, slog.New(slog.NewTextHandler(&logs, nil)))
 	netlimit.SetLogEvery(c, 100*time.Millisecond)
 	client := netip.MustParseAddr("127.0.0.1")
@@ -303,23 +303,4 @@ func TestRefusalsOfABurstAreAllLogged(t *testing.T) {
 	if n := strings.Count(logs.String(), "over the cap"); n != 2 || !strings.Contains(logs.String(), "refused=1 ") {
 		t.Errorf("%d log lines, want 2 (refused=1, then refused=10):\n%s", n, logs.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a logger's goroutines and the
-// test's reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
