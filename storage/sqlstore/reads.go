@@ -192,6 +192,13 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		if len(q.After.Values) != len(q.OrderBy) {
 			return storage.Page{}, apperr.Invalid("page_token", "page token does not match order_by")
 		}
+		// A token is not keyed: a client can build one whose values do
+		// not suit their columns, which PostgreSQL would refuse to compare.
+		for i, o := range q.OrderBy {
+			if !cursorValueFits(o.Field.Type, q.After.Values[i]) {
+				return storage.Page{}, apperr.Invalid("page_token", "is not a token this query returned; start again without it")
+			}
+		}
 		s, a := keysetAfter(cols, desc, append(append([]any(nil), q.After.Values...), q.After.Row))
 		where = append(where, s)
 		args = append(args, a...)
@@ -284,6 +291,19 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 		return storage.Page{}, err
 	}
 	return page, nil
+}
+
+// cursorValueFits reports whether v, a cursor's value for an order key of
+// type t, is of the type the key's column holds: text for strings, an
+// integer for the rest (numbers, booleans, enums, dates, times).
+func cursorValueFits(t filter.Type, v any) bool {
+	switch v.(type) {
+	case string, []byte:
+		return t == filter.String
+	case int64:
+		return t != filter.String
+	}
+	return false
 }
 
 // keysetAfter builds the condition "row sorts after these key values" for

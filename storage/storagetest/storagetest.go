@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"ChangeLogIsHashChained", testChain},
 		{"ListFilterOrderPaginate", testList},
 		{"ListAcrossProvinces", testListProvinces},
+		{"ListRefusesCursorsOfOtherTypes", testListCursorTypes},
 		{"ReopenKeepsEverything", testReopen},
 	}
 	for _, tc := range tests {
@@ -412,6 +413,44 @@ func testList(t *testing.T, open Opener) {
 		if d0 < d1 || (d0 == d1 && n0 > n1) {
 			t.Fatalf("order broken at %d: %s before %s", i, got[i-1], got[i])
 		}
+	}
+}
+
+// testListCursorTypes lists after cursors a client could build (a page
+// token is not keyed): values whose types do not suit their order keys'
+// columns are refused as the page token, on every database alike, where
+// PostgreSQL failed the query (INTERNAL) and SQLite compared them as they
+// were.
+func testListCursorTypes(t *testing.T, open Opener) {
+	s := open(t, t.TempDir(), member)
+	for i := 0; i < 3; i++ {
+		mustWrite(t, s, put(fmt.Sprintf("a%d", i), agreement(i)))
+	}
+	for _, tc := range []struct {
+		orderBy string
+		after   storage.Cursor
+	}{
+		{"display_name", storage.Cursor{Values: []any{int64(5)}, Row: 1}},
+		{"signed_date desc", storage.Cursor{Values: []any{"2022-01-01"}, Row: 1}},
+		{"kind, display_name", storage.Cursor{Values: []any{int64(1), int64(2)}, Row: 1}},
+		{"update_time", storage.Cursor{Values: []any{"x"}, Row: 1}},
+	} {
+		order, err := filter.ParseOrderBy(tc.orderBy, resource.Agreements.Schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := tc.after
+		_, err = s.List(context.Background(), storage.Query{Kind: resource.Agreements, Province: member, Limit: 2, OrderBy: order, After: &after})
+		if codeOf(err) != codes.InvalidArgument {
+			t.Errorf("order_by %q after %v: %v, want INVALID_ARGUMENT", tc.orderBy, tc.after.Values, err)
+		}
+	}
+	// A cursor of the right types still pages.
+	order, _ := filter.ParseOrderBy("display_name", resource.Agreements.Schema)
+	page, err := s.List(context.Background(), storage.Query{Kind: resource.Agreements, Province: member, Limit: 2, OrderBy: order,
+		After: &storage.Cursor{Values: []any{""}, Row: 0}})
+	if err != nil || len(page.Records) != 2 {
+		t.Fatalf("a cursor of the right types: %d records, %v", len(page.Records), err)
 	}
 }
 
