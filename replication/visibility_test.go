@@ -360,7 +360,7 @@ func TestRotatedKeyStillOpensOldEntries(t *testing.T) {
 // TestWithdrawnRecordLeavesNoCopy: P3 reads a record restricted to P2 and
 // P3; its owner then restricts it to P2 alone. P3 drops its copy, and its
 // files keep no trace of the text P3 could once read (its log holds that
-// state only sealed).
+// state only sealed), while it runs (the WAL emptied) and once stopped.
 func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	members := []string{p1, p2, p3, mofa}
 	f := newFederation(t, members, mesh(members))
@@ -386,6 +386,14 @@ func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	f.waitOpened(t, p1, 10*time.Second)
 	if _, code := getAgreement(t, f.nodes[p3], rec.GetName()); code != codes.NotFound {
 		t.Fatalf("P3 still reads the record: %v", code)
+	}
+	// While P3 runs: its WAL held page copies written before the
+	// withdrawal, until the writer emptied it.
+	for deadline := time.Now().Add(10 * time.Second); len(filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521"), []byte("zqxwithdrawn"))) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("10 s after the withdrawal, the running P3's files still hold the record withdrawn from it")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	f.stop(p3)
 	if found := filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521")); len(found) > 0 {

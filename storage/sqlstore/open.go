@@ -35,6 +35,7 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,8 +208,11 @@ type DB struct {
 	// nodes, most of the time), which spares applying an entry a lookup
 	// in it. Only the writer goroutine uses it; it is never reset.
 	anyWithdrawn bool
-	committed    func()
-	observe      func(writes int, took time.Duration)
+	// wipePending: a record was withdrawn since the WAL was last emptied,
+	// and its page copies may still be in it (wipeWAL). Writer only.
+	wipePending bool
+	committed   func()
+	observe     func(writes int, took time.Duration)
 	// auditLength is the audit trail's length (its head's seq), for
 	// readers outside the writer.
 	auditLength atomic.Int64
@@ -585,7 +589,7 @@ func Backup(ctx context.Context, path, out string) (*BackupInfo, error) {
 	// its output even though the source is never written.
 	q := url.Values{}
 	q.Set("mode", "ro")
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.Itoa(busyTimeout))
 	src, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("backup %s: %w", path, err)
@@ -648,9 +652,13 @@ func describeBackup(ctx context.Context, path string) (*BackupInfo, error) {
 
 // dsn builds the connection string. Every connection gets the same pragmas
 // because database/sql may open new ones at any time.
+// busyTimeout is how long a connection waits for a lock another holds, in
+// milliseconds.
+const busyTimeout = 10000
+
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.Itoa(busyTimeout))
 	q.Set("_foreign_keys", "on")
 	q.Set("_cache_size", "-16000") // KiB: 16 MB per connection
 	if readOnly {

@@ -646,6 +646,7 @@ func (db *DB) withdraw(tx *writeTx, k *resource.Kind, name string, seq uint64) e
 		}
 	}
 	db.anyWithdrawn = true
+	db.wipePending = true
 	_, err = tx.Exec("INSERT INTO withdrawn (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq", name, seq)
 	return err
 }

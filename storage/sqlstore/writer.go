@@ -120,6 +120,9 @@ func (db *DB) runWriter() {
 	reads, readTimer := db.reads, time.NewTimer(time.Hour)
 	readTimer.Stop()
 	defer readTimer.Stop()
+	wipeRetry := time.NewTimer(time.Hour)
+	wipeRetry.Stop()
+	defer wipeRetry.Stop()
 	for {
 		select {
 		case <-optimize.C:
@@ -141,6 +144,11 @@ func (db *DB) runWriter() {
 		case <-readTimer.C:
 			db.commitReads()
 			reads = db.reads
+			continue
+		case <-wipeRetry.C:
+			if db.wipeWAL(); db.wipePending {
+				wipeRetry.Reset(wipeRetryEvery)
+			}
 			continue
 		case <-db.stop:
 			// Writes and reads queued before Close still get their commit.
@@ -166,7 +174,43 @@ func (db *DB) runWriter() {
 			}
 		}
 		db.commit(batch)
+		if db.wipePending {
+			db.wipeWAL()
+			if db.wipePending {
+				wipeRetry.Reset(wipeRetryEvery)
+			}
+		}
 	}
+}
+
+// wipeRetryEvery is how often the writer tries again to empty the WAL
+// after a withdrawal when reads kept it from doing so.
+const wipeRetryEvery = time.Second
+
+// wipeWAL empties the WAL after a record was withdrawn from this node: the
+// page copies written before the withdrawal would otherwise hold the record
+// until later writes wrap the WAL (secure_delete overwrites it in the
+// database file, not in the WAL). A checkpoint that truncates the WAL must
+// wait for every read of it to end; the writer does not wait (it would
+// hold every write up for as long as a read runs), and tries again every
+// wipeRetryEvery until one succeeds.
+func (db *DB) wipeWAL() {
+	if db.dialect.postgres {
+		db.wipePending = false
+		return
+	}
+	var busy, frames, checkpointed int
+	_, err := db.writer.Exec("PRAGMA busy_timeout = 0")
+	if err == nil {
+		err = db.writer.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &checkpointed)
+		if _, rerr := db.writer.Exec(fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout)); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		db.log.Warn("empty the WAL after a withdrawal", "err", err)
+	}
+	db.wipePending = err != nil || busy != 0
 }
 
 // commit applies a batch in one transaction, each write alone: one that
