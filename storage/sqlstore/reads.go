@@ -1,12 +1,14 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -294,12 +296,15 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 }
 
 // cursorValueFits reports whether v, a cursor's value for an order key of
-// type t, is of the type the key's column holds: text for strings, an
-// integer for the rest (numbers, booleans, enums, dates, times).
+// type t, is of the type the key's column holds: text for strings (UTF-8
+// without U+0000, as every stored text is, and all PostgreSQL's text
+// takes), an integer for the rest (numbers, booleans, enums, dates, times).
 func cursorValueFits(t filter.Type, v any) bool {
-	switch v.(type) {
-	case string, []byte:
-		return t == filter.String
+	switch v := v.(type) {
+	case string:
+		return t == filter.String && utf8.ValidString(v) && !strings.ContainsRune(v, 0)
+	case []byte:
+		return t == filter.String && utf8.Valid(v) && !bytes.ContainsRune(v, 0)
 	case int64:
 		return t != filter.String
 	}

@@ -434,6 +434,9 @@ func testListCursorTypes(t *testing.T, open Opener) {
 		{"signed_date desc", storage.Cursor{Values: []any{"2022-01-01"}, Row: 1}},
 		{"kind, display_name", storage.Cursor{Values: []any{int64(1), int64(2)}, Row: 1}},
 		{"update_time", storage.Cursor{Values: []any{"x"}, Row: 1}},
+		// Text no stored value holds, which PostgreSQL's text refuses.
+		{"display_name", storage.Cursor{Values: []any{"a\x00b"}, Row: 1}},
+		{"display_name", storage.Cursor{Values: []any{"\xff\xfe"}, Row: 1}},
 	} {
 		order, err := filter.ParseOrderBy(tc.orderBy, resource.Agreements.Schema)
 		if err != nil {
