@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -366,9 +367,12 @@ func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	f := newFederation(t, members, mesh(members))
 	f.startAll()
 	owner := f.nodes[p1]
+	// Longer than a page: its row spills to overflow pages, which a
+	// deletion puts on the free list.
+	summary := "WITHDRAWN-TEXT-5521 " + strings.Repeat("joint patrol plan along the border ", 200) + "WITHDRAWN-TAIL-7731"
 	rec, err := owner.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
 		Parent: "provinces/" + p1, AgreementId: "shared",
-		Agreement: &twinningv1.Agreement{DisplayName: "Zqxwithdrawn patrol", Summary: "WITHDRAWN-TEXT-5521 joint patrol plan", Kind: twinningv1.Agreement_KIND_MOU,
+		Agreement: &twinningv1.Agreement{DisplayName: "Zqxwithdrawn patrol", Summary: summary, Kind: twinningv1.Agreement_KIND_MOU,
 			Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{p2, p3}},
 	})
 	if err != nil {
@@ -378,8 +382,8 @@ func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	if _, code := getAgreement(t, f.nodes[p3], rec.GetName()); code != codes.OK {
 		t.Fatalf("P3 cannot read the record restricted to it: %v", code)
 	}
-	if found := filesHold(t, f.nodes[p3], []byte("zqxwithdrawn")); len(found) == 0 {
-		t.Fatal("P3's files do not hold the search words of the record it may read, so their absence below would prove nothing")
+	if found := filesHold(t, f.nodes[p3], []byte("zqxwithdrawn"), []byte("WITHDRAWN-TAIL-7731")); len(found) != 2 {
+		t.Fatal("P3's files do not hold the search words and the text of the record it may read, so their absence below would prove nothing")
 	}
 	setVisibility(t, owner, rec.GetName(), typev1.Visibility_VISIBILITY_RESTRICTED, p2)
 	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
@@ -389,15 +393,15 @@ func TestWithdrawnRecordLeavesNoCopy(t *testing.T) {
 	}
 	// While P3 runs: its WAL held page copies written before the
 	// withdrawal, until the writer emptied it.
-	for deadline := time.Now().Add(10 * time.Second); len(filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521"), []byte("zqxwithdrawn"))) > 0; {
+	for deadline := time.Now().Add(10 * time.Second); len(filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521"), []byte("WITHDRAWN-TAIL-7731"), []byte("patrol plan along"), []byte("zqxwithdrawn"))) > 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("10 s after the withdrawal, the running P3's files still hold the record withdrawn from it")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	f.stop(p3)
-	if found := filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521")); len(found) > 0 {
-		t.Errorf("P3's files still hold the text of the record withdrawn from it")
+	if found := filesHold(t, f.nodes[p3], []byte("WITHDRAWN-TEXT-5521"), []byte("WITHDRAWN-TAIL-7731"), []byte("patrol plan along")); len(found) > 0 {
+		t.Errorf("P3's files still hold the text of the record withdrawn from it (needles %v)", found)
 	}
 	// Nor its title's words, which text search indexed folded.
 	if found := filesHold(t, f.nodes[p3], []byte("zqxwithdrawn")); len(found) > 0 {

@@ -670,10 +670,12 @@ func dsn(path string, readOnly bool) string {
 		// write survives power loss, not only a process crash.
 		q.Set("_synchronous", "FULL")
 		q.Set("_txlock", "immediate")
-		// Deleted content is overwritten where that costs no extra I/O: a
-		// record taken away from this node (a later state was sealed to
-		// others) leaves no old copy in the file's free space.
-		q.Set("_secure_delete", "FAST")
+		// Deleted content is overwritten, freed pages too: a record taken
+		// away from this node (a later state was sealed to others) leaves
+		// no old copy in the file's free space. FAST, which skips what
+		// would cost more I/O, left the overflow pages of a record longer
+		// than a page on the free list as they were.
+		q.Set("_secure_delete", "on")
 		// The writer sends every statement as its text (writeTx), its
 		// multi-row inserts (a pull's rows, words and elements; a merge of
 		// pending words) in a few sizes each (insertRows: 1, 4, 16 ...
