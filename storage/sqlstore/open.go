@@ -161,8 +161,10 @@ type DB struct {
 	// stmts and shared are filled once by prepareAll and only read afterwards.
 	stmts  map[*resource.Kind]*kindStmts
 	shared *sharedStmts
-	// The rollups' upserts, and the groups the write being applied changed.
+	// The rollups' upserts and deletions of emptied groups, and the groups
+	// the write being applied changed.
 	rollupUpserts map[*rollup]string
+	rollupDeletes map[*rollup]string
 	// index holds the words and elements of the records a run of applied
 	// entries inserted, until the run flushes them (indexbatch.go).
 	index indexBatch
@@ -456,6 +458,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		stopped:       make(chan struct{}),
 		stmts:         map[*resource.Kind]*kindStmts{},
 		rollupUpserts: map[*rollup]string{},
+		rollupDeletes: map[*rollup]string{},
 		index:         newIndexBatch(),
 		pended:        map[*resource.Kind]bool{},
 		deltas:        rollupDeltas{},

@@ -438,26 +438,90 @@ func (db *DB) flushRollups(tx *writeTx, d rollupDeltas) error {
 	// changes, takes the prepared statement.
 	byRollup := map[*rollup][]any{}
 	groups := map[*rollup]int{}
+	shrinking := map[*rollup]bool{}
 	for _, g := range d {
 		if g.n == 0 && !slices.ContainsFunc(g.sums, func(v int64) bool { return v != 0 }) {
 			continue // what the write added it took away again
 		}
 		byRollup[g.r] = append(append(append(byRollup[g.r], g.keys...), g.n), int64sToAny(g.sums)...)
 		groups[g.r]++
+		shrinking[g.r] = shrinking[g.r] || g.n < 0
 	}
 	for r, args := range byRollup {
-		var err error
-		if groups[r] == 1 {
+		var (
+			err     error
+			emptied [][]any
+		)
+		switch {
+		case shrinking[r]:
+			// A group left with no record is deleted, not kept at n = 0:
+			// its keys are values of records (a partnership's field of
+			// cooperation, a date), and those of a record withdrawn from
+			// this node would stay in its file (THREATS N10), as a scan of
+			// the records would not find them.
+			into, tail := r.upsertParts()
+			err = insertRows(tx, into, len(args)/groups[r], args, tail+" RETURNING "+strings.Join(r.keyColumns(), ", ")+", n", func(rs *sql.Rows) error {
+				keys, n, err := r.scanGroup(rs)
+				if err == nil && n == 0 {
+					emptied = append(emptied, keys)
+				}
+				return err
+			})
+		case groups[r] == 1:
 			_, err = tx.Exec(db.rollupUpserts[r], args...)
-		} else {
+		default:
 			into, tail := r.upsertParts()
 			err = insertRows(tx, into, len(args)/groups[r], args, tail, nil)
+		}
+		for _, keys := range emptied {
+			if err == nil {
+				_, err = tx.Exec(db.rollupDeletes[r], keys...)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("update rollup %s: %w", r.table, err)
 		}
 	}
 	return nil
+}
+
+// scanGroup reads a group's keys and n, as an upsert RETURNING them gives
+// them, each key as its column's type (a text read back as bytes would
+// not equal its column's value).
+func (r *rollup) scanGroup(rs *sql.Rows) (keys []any, n int64, err error) {
+	province := ""
+	texts := make([]string, len(r.keys))
+	ints := make([]int64, len(r.keys))
+	dest := []any{&province}
+	for i, f := range r.keys {
+		if f.Type == filter.String {
+			dest = append(dest, &texts[i])
+		} else {
+			dest = append(dest, &ints[i])
+		}
+	}
+	if err := rs.Scan(append(dest, &n)...); err != nil {
+		return nil, 0, err
+	}
+	keys = []any{province}
+	for i, f := range r.keys {
+		if f.Type == filter.String {
+			keys = append(keys, texts[i])
+		} else {
+			keys = append(keys, ints[i])
+		}
+	}
+	return keys, n, nil
+}
+
+// deleteEmptySQL deletes a group (its keys bound in column order) that no
+// record is in.
+func (r *rollup) deleteEmptySQL() string {
+	conds := make([]string, 0, len(r.keys)+2)
+	for _, c := range r.keyColumns() {
+		conds = append(conds, c+" = ?")
+	}
+	return "DELETE FROM " + r.table + " WHERE " + strings.Join(append(conds, "n = 0"), " AND ")
 }
 
 func int64sToAny(vs []int64) []any {

@@ -349,3 +349,65 @@ func parse(t *testing.T, kind *resource.Kind, src string) filter.Expr {
 	}
 	return e
 }
+
+// TestEmptiedGroupsLeaveTheRollups: a group no record is in any more is
+// deleted, not kept at n = 0, after an update and a deletion (and a run of
+// another origin's log that withdraws one of its records, whose groups'
+// changes net out in the run): its keys are values of records, such as a
+// partnership's field of cooperation, and a rollup answers as a scan of the
+// records does.
+func TestEmptiedGroupsLeaveTheRollups(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db := openAt(t, path)
+	defer db.Close()
+	const secret = "Zqfieldsecret cooperation"
+	p := &twinningv1.Partnership{Name: "provinces/cao-bang/partnerships/p1", DisplayName: "Kết nghĩa", Fields: []string{secret},
+		Kind: twinningv1.Partnership_KIND_TWINNING, State: twinningv1.Partnership_STATE_ACTIVE}
+	writeRecord(t, db, p)
+	held := func() (emptyGroups, withSecret int) {
+		t.Helper()
+		for _, k := range resource.Kinds() {
+			for _, r := range rollups[k] {
+				var n int
+				if err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM "+r.table+" WHERE n = 0").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				emptyGroups += n
+			}
+		}
+		if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM rollup_partnerships_fields_kind_state WHERE "fields" = ?`, secret).Scan(&withSecret); err != nil {
+			t.Fatal(err)
+		}
+		return emptyGroups, withSecret
+	}
+	if _, with := held(); with != 1 {
+		t.Fatalf("the field's group is not in the rollup (%d rows), so its absence below would prove nothing", with)
+	}
+	// An update moves the record to other groups.
+	p.Fields, p.State = []string{"Trade"}, twinningv1.Partnership_STATE_SUSPENDED
+	writeRecord(t, db, p)
+	if empty, with := held(); empty != 0 || with != 0 {
+		t.Errorf("after an update: %d empty groups, %d rows of the old field", empty, with)
+	}
+	// A deletion takes it out of every group.
+	p.DeleteTime = timestamppb.Now()
+	writeRecord(t, db, p)
+	if empty, _ := held(); empty != 0 {
+		t.Errorf("after a deletion: %d empty groups", empty)
+	}
+	// A record of another origin withdrawn from the node.
+	applyRemote(t, db, resource.Partnerships, func(name string) proto.Message {
+		return &twinningv1.Partnership{Name: name, DisplayName: "Hợp tác " + name[len(name)-3:], Fields: []string{"Remote " + name[len(name)-3:]}}
+	})
+	var left int
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM rollup_partnerships_fields_kind_state WHERE "fields" = 'Remote q00'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if empty, _ := held(); empty != 0 || left != 0 {
+		t.Errorf("after a withdrawal: %d empty groups, %d rows of the withdrawn record's field", empty, left)
+	}
+	if c, err := db.CheckRollups(ctx, false); err != nil || c.Groups != 0 {
+		t.Errorf("the rollups against a recount: %d groups disagree (%v), %v", c.Groups, c.Listed, err)
+	}
+}

@@ -1027,6 +1027,7 @@ func (db *DB) prepareAll() error {
 	for _, k := range resource.Kinds() {
 		for _, r := range rollups[k] {
 			db.rollupUpserts[r] = text(r.upsertSQL())
+			db.rollupDeletes[r] = text(r.deleteEmptySQL())
 		}
 	}
 	db.shared = shared
