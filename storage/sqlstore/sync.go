@@ -657,6 +657,9 @@ func (db *DB) withdraw(tx *writeTx, k *resource.Kind, name string, seq uint64) e
 // intact but not the origin's (another chain, or a consistent rewrite):
 // what this node applied from them cannot be trusted.
 func (db *DB) rebuildOrigin(tx *writeTx, origin string) error {
+	// A record rebuilt from entries this node may not read is gone: as
+	// after a withdrawal, its old pages leave the WAL.
+	db.wipePending = true
 	if err := db.flushIndex(tx); err != nil {
 		return err
 	}

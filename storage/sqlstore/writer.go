@@ -123,6 +123,7 @@ func (db *DB) runWriter() {
 	wipeRetry := time.NewTimer(time.Hour)
 	wipeRetry.Stop()
 	defer wipeRetry.Stop()
+	wipeArmed := false
 	for {
 		select {
 		case <-optimize.C:
@@ -148,6 +149,8 @@ func (db *DB) runWriter() {
 		case <-wipeRetry.C:
 			if db.wipeWAL(); db.wipePending {
 				wipeRetry.Reset(wipeRetryEvery)
+			} else {
+				wipeArmed = false
 			}
 			continue
 		case <-db.stop:
@@ -174,33 +177,43 @@ func (db *DB) runWriter() {
 			}
 		}
 		db.commit(batch)
-		if db.wipePending {
-			db.wipeWAL()
-			if db.wipePending {
+		// The commit that withdrew a record tries at once; after that the
+		// timer does, not every commit (each try holds writes up).
+		if db.wipePending && !wipeArmed {
+			if db.wipeWAL(); db.wipePending {
 				wipeRetry.Reset(wipeRetryEvery)
+				wipeArmed = true
 			}
 		}
 	}
 }
 
 // wipeRetryEvery is how often the writer tries again to empty the WAL
-// after a withdrawal when reads kept it from doing so.
-const wipeRetryEvery = time.Second
+// after a withdrawal when reads kept it from doing so; wipeWait, how long
+// a try waits for the reads of the WAL to end.
+const (
+	wipeRetryEvery = time.Second
+	wipeWait       = 100 * time.Millisecond
+)
 
 // wipeWAL empties the WAL after a record was withdrawn from this node: the
 // page copies written before the withdrawal would otherwise hold the record
 // until later writes wrap the WAL (secure_delete overwrites it in the
 // database file, not in the WAL). A checkpoint that truncates the WAL must
-// wait for every read of it to end; the writer does not wait (it would
-// hold every write up for as long as a read runs), and tries again every
-// wipeRetryEvery until one succeeds.
+// wait for every read of the WAL to end. While it waits no write commits,
+// so reads that begin meanwhile find every frame checkpointed and read the
+// database file alone: a wait of wipeWait lets the short reads end, where
+// without one a node that reads and writes all the time always had a read
+// of the WAL running (an outside review: still not emptied after 6 s). A
+// read longer than that fails the try, and the writer tries again every
+// wipeRetryEvery, holding writes up for at most wipeWait each time.
 func (db *DB) wipeWAL() {
 	if db.dialect.postgres {
 		db.wipePending = false
 		return
 	}
 	var busy, frames, checkpointed int
-	_, err := db.writer.Exec("PRAGMA busy_timeout = 0")
+	_, err := db.writer.Exec(fmt.Sprintf("PRAGMA busy_timeout = %d", wipeWait.Milliseconds()))
 	if err == nil {
 		err = db.writer.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &checkpointed)
 		if _, rerr := db.writer.Exec(fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout)); rerr != nil && err == nil {
