@@ -147,18 +147,7 @@ func TestWALEmptiedWhileReadsAndWritesGoOn(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	holds := func() bool {
-		for _, f := range []string{path, path + "-wal"} {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(data, secret) {
-				return true
-			}
-		}
-		return false
-	}
+	holds := func() bool { return databaseHolds(t, path, secret) }
 	for deadline := time.Now().Add(5 * time.Second); holds(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("5 s after the withdrawal, with reads and writes going on, the files still hold the withdrawn row's bytes")
@@ -211,18 +200,7 @@ func TestRebuildThatTakesARecordAwayEmptiesTheWAL(t *testing.T) {
 	if _, err := db.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		t.Fatal(err)
 	}
-	holds := func() bool {
-		for _, f := range []string{path, path + "-wal"} {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(data, secret) {
-				return true
-			}
-		}
-		return false
-	}
+	holds := func() bool { return databaseHolds(t, path, secret) }
 	if !holds() {
 		t.Fatal("the files do not hold the record's text, so its absence below would prove nothing")
 	}
@@ -244,4 +222,19 @@ func TestRebuildThatTakesARecordAwayEmptiesTheWAL(t *testing.T) {
 			t.Fatal("5 s after the rebuild took the record away, the files still hold its text")
 		}
 	}
+}
+
+// databaseHolds reports whether the database at path or its WAL holds b.
+func databaseHolds(t *testing.T, path string, b []byte) bool {
+	t.Helper()
+	for _, f := range []string{path, path + "-wal"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, b) {
+			return true
+		}
+	}
+	return false
 }
