@@ -830,9 +830,16 @@ func (db *DB) Close() error {
 		if _, err := db.writer.Exec("SELECT pg_advisory_unlock_all()"); err != nil {
 			db.log.Warn("release the writer's lock on close", "err", err)
 		}
-	} else {
-		if _, err := db.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	} else if !db.beside {
+		// A tool beside the serving node leaves the WAL to it: this
+		// checkpoint holds the WAL's write lock while it waits (up to
+		// busyTimeout) for the node's reads, and the node's writes
+		// stalled, or failed, meanwhile.
+		var busy, frames, checkpointed int
+		if err := db.writer.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &checkpointed); err != nil {
 			db.log.Warn("checkpoint on close", "err", err)
+		} else if busy != 0 {
+			db.log.Warn("checkpoint on close: reads kept the WAL from being emptied; it holds pages written before this store closed, records withdrawn from the node among them, until the next start", "frames", frames, "checkpointed", checkpointed)
 		}
 	}
 	werr := db.writer.Close()

@@ -473,10 +473,14 @@ func (db *DB) flushRollups(tx *writeTx, d rollupDeltas) error {
 			into, tail := r.upsertParts()
 			err = insertRows(tx, into, len(args)/groups[r], args, tail, nil)
 		}
-		for _, keys := range emptied {
-			if err == nil {
-				_, err = tx.Exec(db.rollupDeletes[r], keys...)
-			}
+		switch {
+		case err != nil || len(emptied) == 0:
+		case len(emptied) == 1:
+			_, err = tx.Exec(db.rollupDeletes[r], emptied[0]...)
+		default:
+			// One statement, not one per group: on PostgreSQL each is a
+			// round trip (5,000 groups emptied by a pull took 1.1 s).
+			_, err = tx.Exec("DELETE FROM " + r.table + " WHERE n = 0")
 		}
 		if err != nil {
 			return fmt.Errorf("update rollup %s: %w", r.table, err)
@@ -626,6 +630,13 @@ func ensureRollups(ctx context.Context, db *sql.DB, d dialect) error {
 			old, ok := stored[r.table]
 			delete(stored, r.table)
 			if ok && old == def {
+				// Releases before 2da4f05 kept groups left with no record
+				// at n = 0, their keys values of records (one withdrawn
+				// from this node among them); flushRollups deletes them
+				// since, and this takes out those of an older file.
+				if _, err := tx.ExecContext(ctx, "DELETE FROM "+r.table+" WHERE n = 0"); err != nil {
+					return fmt.Errorf("rollup %s: %w", r.table, err)
+				}
 				continue
 			}
 			if err := dropRollup(ctx, tx, d, r.table); err != nil {

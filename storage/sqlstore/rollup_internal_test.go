@@ -362,7 +362,9 @@ func TestEmptiedGroupsLeaveTheRollups(t *testing.T) {
 	db := openAt(t, path)
 	defer db.Close()
 	const secret = "Zqfieldsecret cooperation"
-	p := &twinningv1.Partnership{Name: "provinces/cao-bang/partnerships/p1", DisplayName: "Kết nghĩa", Fields: []string{secret},
+	// Two fields: an update that drops both empties two groups of one
+	// rollup in one flush.
+	p := &twinningv1.Partnership{Name: "provinces/cao-bang/partnerships/p1", DisplayName: "Kết nghĩa", Fields: []string{secret, "Zqsecond field"},
 		Kind: twinningv1.Partnership_KIND_TWINNING, State: twinningv1.Partnership_STATE_ACTIVE}
 	writeRecord(t, db, p)
 	held := func() (emptyGroups, withSecret int) {
@@ -409,5 +411,36 @@ func TestEmptiedGroupsLeaveTheRollups(t *testing.T) {
 	}
 	if c, err := db.CheckRollups(ctx, false); err != nil || c.Groups != 0 {
 		t.Errorf("the rollups against a recount: %d groups disagree (%v), %v", c.Groups, c.Listed, err)
+	}
+}
+
+// TestEmptyGroupsOfAnOlderFileGoAtOpen: a file of a release that kept
+// groups left with no record at n = 0 (their keys values of records, one
+// withdrawn from the node among them) loses them when the node opens it.
+func TestEmptyGroupsOfAnOlderFileGoAtOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db := openAt(t, path)
+	writeRecord(t, db, &twinningv1.Partnership{Name: "provinces/cao-bang/partnerships/p1", Fields: []string{"Trade"}})
+	db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO rollup_partnerships_fields_kind_state (province, "fields", "kind", "state", n) VALUES ('cao-bang', 'Zqleftover field', 1, 1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db = openAt(t, path)
+	defer db.Close()
+	var left, kept int
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM rollup_partnerships_fields_kind_state WHERE "fields" = 'Zqleftover field'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM rollup_partnerships_fields_kind_state WHERE "fields" = 'Trade' AND n = 1`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 || kept != 1 {
+		t.Errorf("after opening: %d rows of the empty group (want 0), %d of the record's (want 1)", left, kept)
 	}
 }

@@ -238,3 +238,40 @@ func databaseHolds(t *testing.T, path string, b []byte) bool {
 	}
 	return false
 }
+
+// TestBesideStoreClosesWithoutWaitingOnTheNodesReads: a tool's store
+// opened beside the serving node (provex token, verify) leaves the WAL to
+// the node when it closes. Its checkpoint waited for the node's reads, up
+// to the busy timeout, holding the WAL's write lock: an outside review saw
+// the node's writes stall 3 s, and fail after 10 s.
+func TestBesideStoreClosesWithoutWaitingOnTheNodesReads(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	node := openAt(t, path)
+	defer node.Close()
+	writeRecord(t, node, &twinningv1.Partnership{Name: "provinces/cao-bang/partnerships/p1", DisplayName: "Kết nghĩa"})
+	read, err := node.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer read.Rollback()
+	var n int
+	if err := read.QueryRow("SELECT count(*) FROM changes").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	tool, err := Open(ctx, path, "cao-bang", Options{Beside: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- tool.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the tool's store has not closed in 5 s while the node holds a read")
+	}
+	writeRecord(t, node, &twinningv1.Partnership{Name: "provinces/cao-bang/partnerships/p2", DisplayName: "Hữu nghị"})
+}
