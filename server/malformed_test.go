@@ -14,6 +14,8 @@ import (
 
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/pagetoken"
+	"github.com/provex/provex/storage"
 )
 
 // rawCodec sends bytes as they are, so a test can put on the wire what no
@@ -81,6 +83,10 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 		{"page_size not a number", "GET", coll + "?page_size=abc", "", []string{"page_size"}},
 		{"page_size given twice", "GET", coll + "?page_size=1&page_size=2", "", []string{"page_size"}},
 		{"show_deleted not a bool", "GET", coll + "?show_deleted=maybe", "", []string{"show_deleted"}},
+		// A page token is not keyed: one built with a number where
+		// display_name's text goes, or text PostgreSQL's text refuses.
+		{"page token of another type", "GET", coll + "?order_by=display_name&page_token=" + forgedToken(5), "", []string{"page_token"}},
+		{"page token holding U+0000", "GET", coll + "?order_by=display_name&page_token=" + forgedToken("a\x00b"), "", []string{"page_token"}},
 	} {
 		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
 		wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.fields...)
@@ -223,4 +229,14 @@ func etagOf(t *testing.T, tn *testNode, path string) string {
 		t.Fatal(err)
 	}
 	return url.QueryEscape(r.Etag)
+}
+
+// forgedToken is a page token a client built for ListAgreements of
+// cao-bang ordered by display_name, whose cursor holds v.
+func forgedToken(v any) string {
+	if n, ok := v.(int); ok {
+		v = int64(n)
+	}
+	return pagetoken.Encode(&storage.Cursor{Values: []any{v}, Row: 1},
+		pagetoken.Fingerprint("agreements", "provinces/cao-bang", "", "display_name", "false"))
 }

@@ -653,12 +653,12 @@ func describeBackup(ctx context.Context, path string) (*BackupInfo, error) {
 	}
 }
 
-// dsn builds the connection string. Every connection gets the same pragmas
-// because database/sql may open new ones at any time.
 // busyTimeout is how long a connection waits for a lock another holds, in
 // milliseconds.
 const busyTimeout = 10000
 
+// dsn builds the connection string. Every connection gets the same pragmas
+// because database/sql may open new ones at any time.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.Itoa(busyTimeout))
@@ -835,11 +835,10 @@ func (db *DB) Close() error {
 		// checkpoint holds the WAL's write lock while it waits (up to
 		// busyTimeout) for the node's reads, and the node's writes
 		// stalled, or failed, meanwhile.
-		var busy, frames, checkpointed int
-		if err := db.writer.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &checkpointed); err != nil {
+		if emptied, err := db.truncateWAL(); err != nil {
 			db.log.Warn("checkpoint on close", "err", err)
-		} else if busy != 0 {
-			db.log.Warn("checkpoint on close: reads kept the WAL from being emptied; it holds pages written before this store closed, records withdrawn from the node among them, until the next start", "frames", frames, "checkpointed", checkpointed)
+		} else if !emptied {
+			db.log.Warn("checkpoint on close: reads kept the WAL from being emptied; it holds pages written before this store closed, records withdrawn from the node among them, until the next start")
 		}
 	}
 	werr := db.writer.Close()

@@ -212,10 +212,10 @@ func (db *DB) wipeWAL() {
 		db.wipePending = false
 		return
 	}
-	var busy, frames, checkpointed int
+	emptied := false
 	_, err := db.writer.Exec(fmt.Sprintf("PRAGMA busy_timeout = %d", wipeWait.Milliseconds()))
 	if err == nil {
-		err = db.writer.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &checkpointed)
+		emptied, err = db.truncateWAL()
 		if _, rerr := db.writer.Exec(fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout)); rerr != nil && err == nil {
 			err = rerr
 		}
@@ -223,7 +223,19 @@ func (db *DB) wipeWAL() {
 	if err != nil {
 		db.log.Warn("empty the WAL after a withdrawal", "err", err)
 	}
-	db.wipePending = err != nil || busy != 0
+	db.wipePending = err != nil || !emptied
+}
+
+// truncateWAL checkpoints every frame of the WAL into the database file and
+// truncates the WAL to nothing, waiting on reads of it as long as the
+// writer's busy timeout allows; emptied is false when reads outlasted that
+// (SQLite reports it in the pragma's answer, not as an error).
+func (db *DB) truncateWAL() (emptied bool, err error) {
+	var busy, frames, checkpointed int
+	if err := db.writer.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &checkpointed); err != nil {
+		return false, err
+	}
+	return busy == 0, nil
 }
 
 // commit applies a batch in one transaction, each write alone: one that
