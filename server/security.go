@@ -45,10 +45,11 @@ type Limits struct {
 	PullsPerPeer int
 	// QueriesPerIdentity bounds the queries (reads other than a Get: List,
 	// Search, Summarize, the national and workflow views) one identity
-	// runs at once (default GOMAXPROCS, at least 2: half the read
+	// runs at once (default GOMAXPROCS, at least 2: half the query
 	// connections of a SQLite node); its others wait their turn within
 	// their deadline. The rate limit counts calls, not what they cost: a
-	// few queries of seconds each held every read connection of a node.
+	// few queries of seconds each held every read connection of a node,
+	// before queries had a pool of their own (sqlstore's readPools).
 	QueriesPerIdentity int
 	// StreamsPerConnection bounds concurrent calls on one HTTP/2
 	// connection (default 256).

@@ -250,11 +250,11 @@ func foreignTables(ctx context.Context, store string) ([]string, error) {
 // writer's connection, with its advisory lock.
 func rawConn(ctx context.Context, store string, readOnly bool) (*sql.DB, error) {
 	if IsPostgres(store) {
-		writer, reader, err := openPostgres(ctx, store, 1, lockHolderApp+" migrate-store")
+		writer, reads, err := openPostgres(ctx, store, 1, lockHolderApp+" migrate-store")
 		if err != nil {
 			return nil, err
 		}
-		reader.Close()
+		reads.Close()
 		return writer, nil
 	}
 	db, err := sql.Open("sqlite3", dsn(store, readOnly))

@@ -80,7 +80,8 @@ type Options struct {
 	// DefaultMaxPageBytes): the page ends before the record that would
 	// pass it, with a token for the next, and holds at least one record.
 	MaxPageBytes int
-	// Readers is the size of the read pool (default 2 × GOMAXPROCS, at least 4).
+	// Readers is the size of each of the two read pools, lookups and
+	// queries (readPools) (default 2 × GOMAXPROCS, at least 4).
 	Readers int
 	// Key signs a checkpoint of the node's own log in every commit that
 	// extends it, and the audit trail's head in every commit that extends
@@ -138,7 +139,10 @@ type DB struct {
 	origin  string
 	log     *slog.Logger
 	writer  *sql.DB
+	// reader and queries are the two read pools (readPools): lookups of
+	// bounded cost, and List and Summarize.
 	reader  *sql.DB
+	queries *sql.DB
 	clock   *changelog.Clock
 
 	queue    chan *pendingWrite
@@ -292,7 +296,7 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 // opts.Beside), named for a node or opts.Tool. A node finding the lock held
 // by a tool waits for the tool to end, so that a deploy script may start
 // both at once.
-func openLocked(ctx context.Context, url string, opts Options) (writer, reader *sql.DB, err error) {
+func openLocked(ctx context.Context, url string, opts Options) (writer *sql.DB, reads readPools, err error) {
 	holder := lockHolderApp
 	switch {
 	case opts.Beside:
@@ -302,9 +306,9 @@ func openLocked(ctx context.Context, url string, opts Options) (writer, reader *
 	}
 	var logged time.Time
 	for {
-		writer, reader, err = openPostgres(ctx, url, opts.Readers, holder)
+		writer, reads, err = openPostgres(ctx, url, opts.Readers, holder)
 		if !errors.Is(err, ErrToolWriting) || holder != lockHolderApp {
-			return writer, reader, err
+			return writer, reads, err
 		}
 		// Said again every minute: a session that only calls itself a
 		// tool (any role may name its session) would keep the node
@@ -315,7 +319,7 @@ func openLocked(ctx context.Context, url string, opts Options) (writer, reader *
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, err
+			return nil, readPools{}, err
 		case <-time.After(time.Second):
 		}
 	}
@@ -326,11 +330,12 @@ func openLocked(ctx context.Context, url string, opts Options) (writer, reader *
 // password).
 func openStore(ctx context.Context, path, origin string, opts Options, d dialect) (*DB, error) {
 	where := path
-	var writer, reader *sql.DB
+	var writer *sql.DB
+	var reads readPools
 	var err error
 	if d.postgres {
 		where = "the PostgreSQL store"
-		if writer, reader, err = openLocked(ctx, path, opts); err != nil {
+		if writer, reads, err = openLocked(ctx, path, opts); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		// What follows, to the national views, makes and changes the
@@ -339,13 +344,13 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		// winner's half-made catalog rows.
 		if _, err := writer.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(schemaLock)); err != nil {
 			writer.Close()
-			reader.Close()
+			reads.Close()
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		defer writer.ExecContext(context.Background(), "SELECT pg_advisory_unlock(?)", int64(schemaLock))
 		if err := migratePostgres(ctx, writer, len(sqliteMigrationNames())); err != nil {
 			writer.Close()
-			reader.Close()
+			reads.Close()
 			return nil, fmt.Errorf("migrate %s: %w", where, err)
 		}
 	} else {
@@ -362,9 +367,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	}
 	closeAll := func() {
 		writer.Close()
-		if reader != nil {
-			reader.Close()
-		}
+		reads.Close()
 	}
 	if origin, err = claimDatabase(ctx, writer, origin); err != nil {
 		closeAll()
@@ -385,17 +388,17 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		}
 	}
 	if !d.postgres {
-		if reader, err = openSQLiteFinish(ctx, writer, path, opts.Readers); err != nil {
+		if reads, err = openSQLiteFinish(ctx, writer, path, opts.Readers); err != nil {
 			writer.Close()
 			return nil, err
 		}
 	}
-	return newDB(ctx, origin, writer, reader, opts, d)
+	return newDB(ctx, origin, writer, reads, opts, d)
 }
 
 // openSQLiteFinish gathers the planner's statistics, sets the writer's
-// last settings and opens the read pool of a SQLite store.
-func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers int) (*sql.DB, error) {
+// last settings and opens the read pools of a SQLite store.
+func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers int) (readPools, error) {
 	// The query planner needs table statistics to pick the right index for
 	// a filter; 0x10002 analyses any table whose statistics are missing or
 	// stale. The writer repeats a plain optimize now and then (optimizeEvery).
@@ -403,7 +406,7 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 	// trust the province index on a node where every row has one province,
 	// and a full ANALYZE costs about a second per million rows.
 	if _, err := writer.ExecContext(ctx, "PRAGMA optimize = 0x10002"); err != nil {
-		return nil, fmt.Errorf("optimize %s: %w", path, err)
+		return readPools{}, fmt.Errorf("optimize %s: %w", path, err)
 	}
 	// A write whose statements fired triggers (the rollups' before issue
 	// 11) made SQLite create and delete a temporary file in /var/tmp, which
@@ -414,26 +417,58 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 	// sorts on disk, not in memory. The writer's one connection is never
 	// recycled.
 	if _, err := writer.ExecContext(ctx, writerPragmas); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return readPools{}, fmt.Errorf("open %s: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite3", dsn(path, true))
+	// sql.Open checks the driver's name only; connections come later.
+	lookups, err := sql.Open("sqlite3", dsn(path, true))
 	if err != nil {
-		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+		return readPools{}, fmt.Errorf("open %s for reading: %w", path, err)
 	}
-	reader.SetMaxOpenConns(readers)
-	reader.SetMaxIdleConns(readers)
-	reader.SetConnMaxLifetime(0)
-	return reader, nil
+	queries, _ := sql.Open("sqlite3", dsn(path, true))
+	reads := readPools{lookups: lookups, queries: queries}
+	reads.size(readers)
+	return reads, nil
+}
+
+// readPools are a store's read connections, in two pools. queries serves
+// List and Summarize, whose cost the caller's filter and grouping set;
+// lookups serves every read of bounded cost: Get, the token check of each
+// call, sync's entries and checkpoints, heads. Costly queries, however
+// many identities run them, then never hold the connections those need
+// (THREATS A7).
+type readPools struct {
+	lookups, queries *sql.DB
+}
+
+// size gives each pool n connections, kept open (an idle SQLite
+// connection keeps its page cache; a new one starts cold).
+func (r readPools) size(n int) {
+	for _, p := range []*sql.DB{r.lookups, r.queries} {
+		p.SetMaxOpenConns(n)
+		p.SetMaxIdleConns(n)
+		p.SetConnMaxLifetime(0)
+	}
+}
+
+// Close closes both pools; it does nothing on pools never opened.
+func (r readPools) Close() error {
+	var errs []error
+	for _, p := range []*sql.DB{r.lookups, r.queries} {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // newDB starts the store on its open, migrated database.
-func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Options, d dialect) (*DB, error) {
+func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, opts Options, d dialect) (*DB, error) {
 	keyed := opts.Sealer != nil
 	if opts.Sealer == nil {
 		key, err := ecdh.X25519().GenerateKey(rand.Reader)
 		if err != nil {
 			writer.Close()
-			reader.Close()
+			reads.Close()
 			return nil, err
 		}
 		opts.Sealer, _ = changelog.NewSealer(key)
@@ -449,7 +484,8 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 		origin:        origin,
 		log:           opts.Logger,
 		writer:        writer,
-		reader:        reader,
+		reader:        reads.lookups,
+		queries:       reads.queries,
 		queue:         make(chan *pendingWrite, 4*opts.MaxBatch),
 		maxBatch:      opts.MaxBatch,
 		maxRecord:     opts.MaxRecordBytes,
@@ -484,17 +520,17 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()
-		db.reader.Close()
+		reads.Close()
 		return nil, err
 	}
 	if err := db.loadAuditHead(ctx, opts.PastKeys); err != nil {
 		db.writer.Close()
-		db.reader.Close()
+		reads.Close()
 		return nil, err
 	}
 	if err := db.loadHead(ctx, opts.Wall); err != nil {
 		db.writer.Close()
-		db.reader.Close()
+		reads.Close()
 		return nil, err
 	}
 	err := db.loadDamage(ctx)
@@ -506,7 +542,7 @@ func newDB(ctx context.Context, origin string, writer, reader *sql.DB, opts Opti
 	}
 	if err != nil {
 		db.writer.Close()
-		db.reader.Close()
+		reads.Close()
 		return nil, err
 	}
 	go db.runWriter()
@@ -821,7 +857,7 @@ func (db *DB) Close() error {
 			db.log.Warn("index the pending words on close", "err", err)
 		}
 	}
-	rerr := db.reader.Close()
+	rerr := errors.Join(db.reader.Close(), db.queries.Close())
 	// A clean checkpoint folds the WAL back into the main file.
 	if db.dialect.postgres {
 		// Released now, not when the server ends the session after the

@@ -97,15 +97,15 @@ func lockTaken(ctx context.Context, c *pgx.Conn) error {
 	return fmt.Errorf("the writer's advisory lock of database %q is held by session %d of role %q (application %q), which is not a provex node: end it (SELECT pg_terminate_backend(%d)) to start the node", c.Config().Database, pid, role, app, pid)
 }
 
-// openPostgres opens the writer's connection and the read pool of the
+// openPostgres opens the writer's connection and the read pools of the
 // database at url; unless holder is "", the writer takes writerLock, its
 // session named holder (lockHolderApp for a node, lockHolderApp and the
 // tool's name for a tool).
-func openPostgres(ctx context.Context, url string, readers int, holder string) (writer, reader *sql.DB, err error) {
+func openPostgres(ctx context.Context, url string, readers int, holder string) (writer *sql.DB, reads readPools, err error) {
 	lock := holder != ""
 	cfg, err := parsePostgresURL(url)
 	if err != nil {
-		return nil, nil, err
+		return nil, reads, err
 	}
 	wcfg := cfg
 	if lock {
@@ -137,12 +137,11 @@ func openPostgres(ctx context.Context, url string, readers int, holder string) (
 	writer.SetConnMaxLifetime(0)
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
-		return nil, nil, fmt.Errorf("connect to PostgreSQL at %s:%d database %q: %w", cfg.Host, cfg.Port, cfg.Database, err)
+		return nil, reads, fmt.Errorf("connect to PostgreSQL at %s:%d database %q: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
-	reader = postgresReader(cfg)
-	reader.SetMaxOpenConns(readers)
-	reader.SetMaxIdleConns(readers)
-	return writer, reader, nil
+	reads = readPools{lookups: postgresReader(cfg), queries: postgresReader(cfg)}
+	reads.size(readers)
+	return writer, reads, nil
 }
 
 // postgresReader is a pool of read-only sessions: reads, as on SQLite's

@@ -239,7 +239,7 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	stateCols, joined := stateJoin(t, "("+pageQuery+") page JOIN "+t+" ON "+t+".id = page.id")
 	query := "SELECT " + stateCols + ", " + strings.Join(pageCols, ", ") + " FROM " + joined + " ORDER BY " + strings.Join(pageOrder, ", ")
 
-	rows, err := db.reader.QueryContext(ctx, query, args...)
+	rows, err := db.queries.QueryContext(ctx, query, args...)
 	if err != nil {
 		return storage.Page{}, fmt.Errorf("list %s: %w", k.Collection, err)
 	}

@@ -305,7 +305,7 @@ func (db *DB) searchWhere(ctx context.Context, k *resource.Kind, text string) (s
 			cond, wargs = "word >= ? AND word < ?", []any{w, w + "\U0010FFFF"}
 		}
 		var n int
-		err := db.reader.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT ?) AS found", append(wargs, searchDense)...).Scan(&n)
+		err := db.queries.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT ?) AS found", append(wargs, searchDense)...).Scan(&n)
 		if err != nil {
 			return "", nil, fmt.Errorf("search %s: %w", k.Collection, err)
 		}

@@ -147,7 +147,7 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 	}
 	// Arguments in the order their placeholders appear: keys, subquery, join.
 	all := append(append(append([]any(nil), keyArgs...), args...), joinArg...)
-	rows, err := db.reader.QueryContext(ctx, query, all...)
+	rows, err := db.queries.QueryContext(ctx, query, all...)
 	if err != nil {
 		return nil, summaryErr(k, err)
 	}

@@ -1,0 +1,103 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/provex/provex/auth"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/resource"
+)
+
+// TestCostlyQueriesOfSeveralIdentitiesLeaveGetsAnswering is A7 tried from
+// outside with real costly queries: three readers each run two summaries
+// that scan every agreement with a filter of 60 terms and group by text
+// (six at once, more than the node's query connections), and while they
+// run another reader's Gets, the first call of a token the node has not
+// seen (its check reads the token from the store) among them, go on being
+// answered.
+func TestCostlyQueriesOfSeveralIdentitiesLeaveGetsAnswering(t *testing.T) {
+	n := startNode(t, "cao-bang")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const records = 10000
+	var wg sync.WaitGroup
+	var first atomic.Value
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < records; i += 32 {
+				res, err := n.Client.Create(ctx, n.parent(), resource.Agreements, "", "", &twinningv1.Agreement{DisplayName: fmt.Sprintf("MoU %d", i), Kind: twinningv1.Agreement_KIND_MOU, PartnerCountries: []string{"CN", "LA", "KH"}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				first.CompareAndSwap(nil, res.(*twinningv1.Agreement).GetName())
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var terms []string
+	for i := range 60 {
+		terms = append(terms, fmt.Sprintf("partner_countries:%c%c", 'A'+i/13, 'N'+i%13))
+	}
+	costly := &nationalv1.SummarizeRequest{Collection: "agreements", GroupBy: []string{"partner_countries", "kind", "state"},
+		CountDistinct: []string{"partner_countries", "display_name"}, Filter: "NOT (" + strings.Join(terms, " OR ") + ")"}
+
+	var queries sync.WaitGroup
+	var answered atomic.Int32
+	queryErrs := make(chan error, 6)
+	for range 3 {
+		nat := nationalv1.NewNationalServiceClient(dialAs(t, n.Srv.GRPCAddr(), issue(t, n, auth.RoleViewer)).Conn())
+		for range 2 {
+			queries.Add(1)
+			go func() {
+				defer queries.Done()
+				_, err := nat.Summarize(ctx, costly)
+				answered.Add(1)
+				queryErrs <- err
+			}()
+		}
+	}
+	name := first.Load().(string)
+	getter := dialAs(t, n.Srv.GRPCAddr(), issue(t, n, auth.RoleViewer))
+	gets := 0
+	for answered.Load() == 0 {
+		if gets == 20 {
+			// The first call of a token the node has not checked yet.
+			fresh := dialAs(t, n.Srv.GRPCAddr(), issue(t, n, auth.RoleViewer))
+			if _, err := fresh.Get(ctx, name); err != nil {
+				t.Fatalf("a new token's first Get while the queries ran: %v", err)
+			}
+		}
+		if _, err := getter.Get(ctx, name); err != nil {
+			t.Fatalf("Get while the queries ran: %v", err)
+		}
+		if answered.Load() == 0 {
+			gets++
+		}
+	}
+	queries.Wait()
+	close(queryErrs)
+	for err := range queryErrs {
+		if err != nil {
+			t.Fatalf("costly summary: %v", err)
+		}
+	}
+	// Queries holding every read connection would leave a Get waiting
+	// for the first of them to end: a few Gets at most before it.
+	if gets < 100 {
+		t.Fatalf("%d Gets answered before the first costly query, want at least 100: Gets waited for the queries", gets)
+	}
+	t.Logf("%d Gets answered while six costly queries ran", gets)
+}

@@ -1,0 +1,93 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/auth"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// TestCostlyQueriesLeaveLookupsTheirConnections: with every connection
+// List and Summarize may use held (as costly queries of several identities
+// would hold them), a Get, a token check and sync's reads still answer at
+// once, while a List waits for a connection of its own pool.
+func TestCostlyQueriesLeaveLookupsTheirConnections(t *testing.T) {
+	for _, database := range []string{"sqlite", "postgres"} {
+		t.Run(database, func(t *testing.T) {
+			location := filepath.Join(t.TempDir(), "provex.db")
+			if database == "postgres" {
+				location = pgtest.NewDatabase(t)
+			}
+			ctx := context.Background()
+			const readers = 2
+			db, err := Open(ctx, location, "cao-bang", Options{Readers: readers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			name := "provinces/cao-bang/agreements/a1"
+			if _, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
+				Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+					return &twinningv1.Agreement{Name: name, DisplayName: "MoU on border trade", Kind: twinningv1.Agreement_KIND_MOU}, nil
+				}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CreateToken(ctx, auth.Token{ID: "0123456789abcdef", Hash: make([]byte, 32), Role: auth.RoleViewer, CreateTime: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+
+			var held []*sql.Conn
+			for range readers {
+				c, err := db.queries.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, c)
+			}
+			// What queries cannot take: each of these gets its connection
+			// well within the deadline, however long the queries run.
+			lookups, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := db.Get(lookups, resource.Agreements, name); err != nil {
+				t.Errorf("Get while every query connection is held: %v", err)
+			}
+			if _, err := db.lookupToken(lookups, "0123456789abcdef"); err != nil {
+				t.Errorf("token check while every query connection is held: %v", err)
+			}
+			if entries, err := db.Changes(lookups, "cao-bang", 0, 10); err != nil || len(entries) != 1 {
+				t.Errorf("sync's read of the log while every query connection is held: %d entries, %v", len(entries), err)
+			}
+			if _, err := db.Origins(lookups); err != nil {
+				t.Errorf("sync's heads while every query connection is held: %v", err)
+			}
+
+			// The pool really is taken: a List waits for one of its
+			// connections until its deadline.
+			short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancelShort()
+			if _, err := db.List(short, storage.Query{Kind: resource.Agreements, Province: resource.AllProvinces, Limit: 10}); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("List while every query connection is held: %v, want it to wait past its deadline", err)
+			}
+			if _, err := db.Summarize(short, storage.SummaryQuery{Kind: resource.Agreements}); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Summarize while every query connection is held: %v, want it to wait past its deadline", err)
+			}
+			for _, c := range held {
+				c.Close()
+			}
+			page, err := db.List(lookups, storage.Query{Kind: resource.Agreements, Province: resource.AllProvinces, Limit: 10})
+			if err != nil || len(page.Records) != 1 {
+				t.Fatalf("List once the queries ended: %d records, %v", len(page.Records), err)
+			}
+		})
+	}
+}
