@@ -188,7 +188,8 @@ const refusedManifestLog = "refused the federation manifest in its file"
 // stopped data directory) verifies across the rotation, but not with the
 // manifest from before it; an unsigned and an older manifest are refused
 // with a log line and change nothing; a removed member is refused by its
-// former peer and says so in its sync status.
+// former peer and says so in its sync status; re-admitted with its data
+// directory and new keys, its log goes on where it was, on every node.
 func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	f := &manifestFederation{bin: buildBinary(t), dir: t.TempDir(), procs: map[string]*process{}}
 	line := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
@@ -257,9 +258,17 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 		}
 		// The checkpoints signed after the rotation do not verify with
 		// the keys of the manifest before it: the new key signs them.
+		// Older than the node's, that manifest only reports: recorded, the
+		// damage would have cost the backup those checkpoints for good.
 		out, _, code := runCLI(t, f.bin, "", "", "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.path("manifest-5.yaml"))
 		if m != "cao-bang" && (code == 0 || !strings.Contains(out, "checkpoint cao-bang/10 does not carry cao-bang's signature")) {
 			t.Errorf("%s's backup verifies cao-bang's log with the keys from before the rotation: exit %d\n%s", m, code, out)
+		}
+		if !strings.Contains(out, "note: the manifest given is serial 5, older than the serial 6 this node took") {
+			t.Errorf("verify of %s's backup with an older manifest does not say it only reports:\n%s", m, out)
+		}
+		if out := f.cli(t, "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.master()); strings.Contains(out, "PROBLEM") {
+			t.Errorf("verify of %s's backup after a check with an older manifest:\n%s", m, out)
 		}
 	}
 
@@ -338,21 +347,45 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 		}
 	}
 
+	// e. ha-noi, still serving on its data directory while removed, writes
+	// there, and rotates its keys; the ministry re-admits it (THREATS,
+	// known limits): its old entry back (serial 8), then its new keys with
+	// the old among its previous ones (serial 9), the file given to mofa.
+	// Its log goes on where it was: what it wrote while removed and after
+	// reaches every node, under its old key and its new.
+	serial7 := f.masterBytes(t)
+	f.write(t, "ha-noi", "while-removed", 2)
+	rotatedHaNoi := f.cli(t, "keygen", "--rotate", f.path("ha-noi.key"), "--member", "ha-noi")
+	if err := os.WriteFile(f.path("ha-noi.rotated"), []byte(rotatedHaNoi), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.cli(t, "manifest", "add", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi.entry"))
+	f.cli(t, "manifest", "rotate", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi.rotated"))
+	f.give(t, "mofa", f.masterBytes(t))
+	f.waitSerial(t, 9, all...)
+	f.write(t, "ha-noi", "readmitted", 2)
+	f.waitConverged(t, "ha-noi", 7, all...)
+	f.write(t, "cao-bang", "after-readmission", 1)
+	f.waitConverged(t, "cao-bang", 12, all...)
+
 	for _, m := range all {
 		f.procs[m].stop(t, syscall.SIGTERM)
 	}
-	// With serial 6: the last manifest listing ha-noi, whose log they keep.
-	if err := os.WriteFile(f.path("manifest-6.yaml"), serial6, 0o644); err != nil {
+	// With serial 9 every log is checked, ha-noi's across its re-admission
+	// and rotation.
+	for _, m := range all {
+		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.master()); strings.Contains(out, "PROBLEM") || strings.Contains(out, "not checked") {
+			t.Errorf("verify of %s's data directory:\n%s", m, out)
+		}
+	}
+	// With serial 7, which removed ha-noi, its log is named, not checked,
+	// and is no problem of the store (f.cli fails the test on a non-zero
+	// exit); older than the nodes' serial, it only reports.
+	if err := os.WriteFile(f.path("manifest-7.yaml"), serial7, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range line {
-		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.path("manifest-6.yaml")); strings.Contains(out, "PROBLEM") {
-			t.Errorf("verify of %s's data directory:\n%s", m, out)
-		}
-		// With the manifest that removed ha-noi, its log is named, not
-		// checked, and is no problem of the store (f.cli fails the test
-		// on a non-zero exit).
-		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.master()); strings.Contains(out, "PROBLEM") || !strings.Contains(out, "note: ha-noi:") {
+		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.path("manifest-7.yaml")); strings.Contains(out, "PROBLEM") || !strings.Contains(out, "note: ha-noi:") {
 			t.Errorf("verify of %s's data directory with the manifest that removed ha-noi:\n%s", m, out)
 		}
 	}

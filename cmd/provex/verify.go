@@ -39,9 +39,11 @@ type verifySources struct {
 // keys to check it: the node's public key from keyFile (default node.key
 // in dir; a backup or a PostgreSQL store lies outside any data directory,
 // so only --key names its key file), else from the manifest;
-// the manifest from --manifest, else the copy the node saved when it last
-// started (which someone with the database file could have replaced: give
-// your own copy to rule that out). It says on w where the keys come from
+// the manifest from --manifest (when older than the node's copy, the
+// checks only report: with keys rotated since, the newer checkpoints would
+// look forged), else the copy the node saved, the newest it took (which
+// someone with the database file could have replaced: give your own copy
+// to rule that out). It says on w where the keys come from
 // when that is not the operator's choice. besideIfServing opens a store on
 // PostgreSQL that a node serves on (it holds the writer's lock) beside it
 // (Options.Beside), for checks that then record nothing in it: damage
@@ -97,16 +99,25 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		return nil, err
 	}
 	member := probe.Member()
-	if src.manifest == nil {
-		if src.manifest, err = probe.SavedManifest(ctx); err != nil {
-			probe.Close()
-			return nil, err
-		}
-		if src.manifest != nil {
+	saved, err := probe.SavedManifest(ctx)
+	probe.Close()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case src.manifest == nil:
+		src.manifest = saved
+		if saved != nil {
 			fmt.Fprintln(w, "note: members' keys from the manifest the node saved in its database; give --manifest to check against your own copy")
 		}
+	case saved != nil && saved.Serial > src.manifest.Serial:
+		// An older manifest has its use (the last to list a member since
+		// removed checks that member's log), but keys rotated since would
+		// make the newer checkpoints look forged: recorded, that damage
+		// would have the node drop them and repair from peers.
+		beside = true
+		fmt.Fprintf(w, "note: the manifest given is serial %d, older than the serial %d this node took (keys may have changed since): what its keys do not verify is reported, not recorded\n", src.manifest.Serial, saved.Serial)
 	}
-	probe.Close()
 	if src.manifest != nil {
 		if named, ok := src.manifest.SigningKeys(member); ok {
 			src.own = append(named, src.own...)
