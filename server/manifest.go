@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/provex/provex/federation"
+	"github.com/provex/provex/storage"
 )
 
 // ownKeys returns the private key the node signs with under manifest m:
@@ -37,6 +39,31 @@ func ownKeys(m *federation.Manifest, member string, keys *federation.NodeKeys, k
 		return nil, fmt.Errorf("none of the node's encryption keys matches %s's encryption_key in the federation manifest (serial %d)", member, m.Serial)
 	}
 	return key, nil
+}
+
+// keepsLogsVerifiable refuses a manifest under whose keys a log the node
+// holds would no longer verify: one that lists a member without the key
+// that signed the newest checkpoint held of its log (a removed member
+// added back under new keys alone). Taken, it would make every node drop
+// that log's checkpoints as forged and repair the range from peers, which
+// could bring entries of another history in its place. A rotation keeps
+// the old key among the member's previous keys, and the member signs its
+// head with the new one at once; a manifest that then drops the old key
+// is taken once that checkpoint has arrived.
+func keepsLogsVerifiable(ctx context.Context, store storage.Store, m *federation.Manifest) error {
+	for _, id := range m.MemberIDs() {
+		cp, err := store.Checkpoint(ctx, id, math.MaxInt64)
+		if err != nil {
+			return err
+		}
+		if cp.Seq == 0 {
+			continue
+		}
+		if keys, _ := m.SigningKeys(id); !cp.Verify(keys...) {
+			return fmt.Errorf("manifest serial %d lists %s without the key that signed the newest checkpoint of its log this node holds (%s/%d): its log would no longer verify; bring a member back with its old key, or its new one with the old among its previous_public_keys (provex manifest add with its old entry, then provex manifest rotate)", m.Serial, id, id, cp.Seq)
+		}
+	}
+	return nil
 }
 
 // manifestPollInterval is how often the node looks at its manifest file

@@ -247,6 +247,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	solo := cfg.Manifest == nil
+	// stored is the manifest the node saved, if it has one: a newer file
+	// given at start is checked against its logs once the store is open.
+	var stored *federation.Manifest
 	if solo {
 		if cfg.Manifest, err = soloManifest(cfg.Member, cfg.GRPCAddr, cfg.Keys); err != nil {
 			return nil, err
@@ -255,7 +258,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, errors.New("peers need a federation manifest that lists them")
 		}
 	} else if cfg.Manifest.Signature != nil {
-		stored, err := sqlstore.ReadSavedManifest(ctx, cfg.storeLocation())
+		stored, err = sqlstore.ReadSavedManifest(ctx, cfg.storeLocation())
 		if err != nil {
 			return nil, err
 		}
@@ -302,6 +305,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if err := keepsLogsVerifiable(ctx, store, m); err != nil {
+			return err
+		}
 		return store.SaveManifest(ctx, m)
 	}
 	if solo || cfg.Manifest.Signature == nil {
@@ -331,6 +337,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if !solo {
+		// Taking a newer manifest than the one the node verified its logs
+		// with is checked as it is while the node runs. Without one held
+		// (a data directory made elsewhere), what its logs hold of another
+		// key is damage its checks find and peers repair.
+		if stored != nil && cfg.Manifest != stored {
+			if err := keepsLogsVerifiable(ctx, store, cfg.Manifest); err != nil {
+				store.Close()
+				return nil, fmt.Errorf("%w (the node holds serial %d: start it on that one, or on a newer manifest that keeps the key)", err, stored.Serial)
+			}
+		}
 		if err := store.SaveManifest(ctx, cfg.Manifest); err != nil {
 			store.Close()
 			return nil, err

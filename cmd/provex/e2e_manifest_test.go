@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -189,7 +190,8 @@ const refusedManifestLog = "refused the federation manifest in its file"
 // manifest from before it; an unsigned and an older manifest are refused
 // with a log line and change nothing; a removed member is refused by its
 // former peer and says so in its sync status; re-admitted with its data
-// directory and new keys, its log goes on where it was, on every node.
+// directory and new keys, its log goes on where it was, on every node; and
+// nodes refuse a manifest that brings it back under new keys alone.
 func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	f := &manifestFederation{bin: buildBinary(t), dir: t.TempDir(), procs: map[string]*process{}}
 	line := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
@@ -368,8 +370,50 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	f.write(t, "cao-bang", "after-readmission", 1)
 	f.waitConverged(t, "cao-bang", 12, all...)
 
+	// f. A manifest bringing ha-noi back under new keys alone (made on a
+	// copy of the master: removed, then added with a fresh key) would make
+	// its log look forged: nodes that hold it refuse that manifest, from
+	// their file or a peer, and ha-noi's log goes on as it was.
+	alone := f.path("readmit-new-keys.yaml")
+	if err := os.WriteFile(alone, f.masterBytes(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.cli(t, "manifest", "remove", "--manifest", alone, "--federation-key", f.path("federation.key"), "--member", "ha-noi")
+	freshEntry := f.cli(t, "keygen", "--out", f.path("ha-noi-fresh.key"), "--member", "ha-noi", "--address", addrs[4])
+	if err := os.WriteFile(f.path("ha-noi-fresh.entry"), []byte(freshEntry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.cli(t, "manifest", "add", "--manifest", alone, "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi-fresh.entry"))
+	aloneBytes, err := os.ReadFile(alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"mofa", "lang-son"} {
+		before := f.procs[m].logCount("WARN", refusedManifestLog)
+		f.give(t, m, aloneBytes)
+		waitFor(t, 15*time.Second, func() (bool, string) {
+			lines := f.procs[m].logged("WARN", refusedManifestLog)
+			return len(lines) > before && strings.Contains(lines[len(lines)-1], "lists ha-noi without the key that signed the newest checkpoint of its log"),
+				m + " did not refuse the manifest that brings ha-noi back under new keys alone"
+		})
+	}
+	f.waitSerial(t, 9, all...)
+	f.write(t, "ha-noi", "after-refusal", 1)
+	f.waitConverged(t, "ha-noi", 8, all...)
+
 	for _, m := range all {
 		f.procs[m].stop(t, syscall.SIGTERM)
+	}
+	// Given at start, that manifest keeps the node from starting.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var serveErr bytes.Buffer
+	serve := exec.CommandContext(ctx, f.bin, "serve", "--member", "lang-son", "--data", f.path("lang-son"), "--dev", "--manifest", alone,
+		"--key", f.path("lang-son.key"), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	serve.Stderr = &serveErr
+	if err := serve.Run(); err == nil || ctx.Err() != nil || !strings.Contains(serveErr.String(), "lists ha-noi without the key that signed the newest checkpoint of its log") ||
+		!strings.Contains(serveErr.String(), "the node holds serial 9") {
+		t.Errorf("lang-son started on the manifest that brings ha-noi back under new keys alone: %v (%v)\n%s", err, ctx.Err(), serveErr.String())
 	}
 	// With serial 9 every log is checked, ha-noi's across its re-admission
 	// and rotation.

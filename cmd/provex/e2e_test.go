@@ -79,17 +79,20 @@ type process struct {
 
 // logCount counts the JSON lines the node logged with msg at level (slog's
 // "WARN", "INFO", ...).
-func (p *process) logCount(level, msg string) int {
+func (p *process) logCount(level, msg string) int { return len(p.logged(level, msg)) }
+
+// logged returns the JSON lines the node logged with msg at level.
+func (p *process) logged(level, msg string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
+	var found []string
 	for _, l := range p.logs {
 		var line struct{ Level, Msg string }
 		if json.Unmarshal([]byte(l), &line) == nil && line.Level == level && line.Msg == msg {
-			n++
+			found = append(found, l)
 		}
 	}
-	return n
+	return found
 }
 
 // startServe runs "provex serve" on free ports and waits until it logs that
