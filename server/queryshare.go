@@ -28,13 +28,16 @@ func newQueryShare(per int) *queryShare {
 }
 
 // isQuery says whether a method that needs a reader's token is a query:
-// any read but a Get of named records, which is a lookup.
+// any read but a Get of named records or of the node's state, which is a
+// lookup. A workflow's status (GetIncidentAcknowledgementStatus ...) pages
+// through every reply to a record: a query.
 func isQuery(req auth.Requirement, fullMethod string) bool {
 	if req != auth.RequireRead {
 		return false
 	}
 	name := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
-	return !strings.HasPrefix(name, "Get") && !strings.HasPrefix(name, "BatchGet")
+	lookup := strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "BatchGet")
+	return !lookup || strings.HasSuffix(name, "Status")
 }
 
 // acquire waits for one of id's slots until ctx ends, and returns what

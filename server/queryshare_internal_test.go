@@ -10,6 +10,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/auth"
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 )
 
 // TestQueriesShareByIdentity: an identity runs at most QueriesPerIdentity
@@ -85,4 +89,21 @@ func TestQueriesShareByIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStart("a3")
+}
+
+// TestWhatIsAQuery: the reads that share an identity's query slots are
+// those whose cost the caller sets, Gets of workflow status included.
+func TestWhatIsAQuery(t *testing.T) {
+	for method, want := range map[string]bool{
+		twinningv1.TwinningService_GetAgreement_FullMethodName:                 false,
+		syncv1.SyncService_GetSyncState_FullMethodName:                         false,
+		twinningv1.TwinningService_ListAgreements_FullMethodName:               true,
+		nationalv1.NationalService_SearchRecords_FullMethodName:                true,
+		borderv1.BorderService_GetIncidentAcknowledgementStatus_FullMethodName: true,
+		nationalv1.NationalService_GetInformationRequestStatus_FullMethodName:  true,
+	} {
+		if got := isQuery(auth.DefaultPolicy().Requirement(method), method); got != want {
+			t.Errorf("isQuery(%s) = %v, want %v", method, got, want)
+		}
+	}
 }

@@ -285,7 +285,7 @@ func (db *DB) AuditRecords(ctx context.Context, after int64, limit int, actor, r
 // change-log heads in one read transaction, so concurrent writes cannot make
 // them disagree.
 func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) {
-	tx, err := db.readSnapshot(ctx)
+	tx, err := db.readSnapshot(ctx, db.queries)
 	if err != nil {
 		return 0, nil, nil, err
 	}

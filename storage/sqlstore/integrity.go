@@ -353,7 +353,7 @@ func (db *DB) takeFullCheck(origin string) bool {
 // and the checkpoints among them to c, in one read transaction; at the end
 // of the log it also closes the check.
 func (db *DB) checkChunk(ctx context.Context, c *changelog.Checker, origin string, after uint64) (last uint64, n int, err error) {
-	tx, err := db.readSnapshot(ctx)
+	tx, err := db.readSnapshot(ctx, db.reader)
 	if err != nil {
 		return 0, 0, err
 	}

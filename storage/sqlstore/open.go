@@ -431,11 +431,12 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 }
 
 // readPools are a store's read connections, in two pools. queries serves
-// List and Summarize, whose cost the caller's filter and grouping set;
+// the reads whose cost a caller sets: List and Summarize (by their filter
+// and grouping) and the audit trail's check (a read of the whole trail);
 // lookups serves every read of bounded cost: Get, the token check of each
-// call, sync's entries and checkpoints, heads. Costly queries, however
-// many identities run them, then never hold the connections those need
-// (THREATS A7).
+// call, sync's entries and checkpoints, heads, and the node's own checks,
+// which read in chunks. Costly queries, however many identities run them,
+// then never hold the connections those need (THREATS A7).
 type readPools struct {
 	lookups, queries *sql.DB
 }

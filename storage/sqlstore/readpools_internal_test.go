@@ -18,9 +18,10 @@ import (
 )
 
 // TestCostlyQueriesLeaveLookupsTheirConnections: with every connection
-// List and Summarize may use held (as costly queries of several identities
-// would hold them), a Get, a token check and sync's reads still answer at
-// once, while a List waits for a connection of its own pool.
+// List, Summarize and the audit trail's check may use held (as costly
+// queries of several identities would hold them), a Get, a token check and
+// sync's reads still answer at once, while a List waits for a connection of
+// its own pool.
 func TestCostlyQueriesLeaveLookupsTheirConnections(t *testing.T) {
 	for _, database := range []string{"sqlite", "postgres"} {
 		t.Run(database, func(t *testing.T) {
@@ -80,6 +81,13 @@ func TestCostlyQueriesLeaveLookupsTheirConnections(t *testing.T) {
 			}
 			if _, err := db.Summarize(short, storage.SummaryQuery{Kind: resource.Agreements}); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Summarize while every query connection is held: %v, want it to wait past its deadline", err)
+			}
+			if _, err := db.List(short, storage.Query{Kind: resource.Agreements, Province: resource.AllProvinces, Text: "border", Limit: 10}); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("a search while every query connection is held: %v, want it to wait past its deadline", err)
+			}
+			// An admin's check of the audit trail reads all of it.
+			if _, _, _, err := db.VerifyAudit(short); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("VerifyAudit while every query connection is held: %v, want it to wait past its deadline", err)
 			}
 			for _, c := range held {
 				c.Close()

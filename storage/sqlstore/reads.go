@@ -341,12 +341,14 @@ func keysetAfter(cols []string, desc []bool, values []any) (string, []any) {
 // heads it covers, records and their entries) while the writer commits:
 // SQLite's read transactions do; PostgreSQL's default, READ COMMITTED,
 // takes a new snapshot for every statement, so it asks REPEATABLE READ.
-func (db *DB) readSnapshot(ctx context.Context) (*sql.Tx, error) {
+// pool is db.reader, or db.queries for a read a caller makes as long as
+// it likes (readPools).
+func (db *DB) readSnapshot(ctx context.Context, pool *sql.DB) (*sql.Tx, error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if db.dialect.postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	return db.reader.BeginTx(ctx, opts)
+	return pool.BeginTx(ctx, opts)
 }
 
 // Head returns the last entry of the node's own log.

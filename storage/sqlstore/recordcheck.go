@@ -46,7 +46,7 @@ const recordCheckPage = 1000
 // row taken away whole with its elements and words is not found here.
 func (db *DB) CheckRecords(ctx context.Context) (RecordsCheck, error) {
 	var out RecordsCheck
-	tx, err := db.readSnapshot(ctx)
+	tx, err := db.readSnapshot(ctx, db.reader)
 	if err != nil {
 		return out, err
 	}

@@ -26,7 +26,7 @@ import (
 // ask for this every time.
 func (db *DB) Origins(ctx context.Context) ([]storage.OriginState, error) {
 	// One read transaction: the heads and the counts agree.
-	conn, err := db.readSnapshot(ctx)
+	conn, err := db.readSnapshot(ctx, db.reader)
 	if err != nil {
 		return nil, err
 	}
