@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -251,6 +252,17 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	if err := os.WriteFile(f.path("manifest-5.yaml"), serial5, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Serial 8 of another history: cao-bang's keys swapped for keys it
+	// never had (removed, then added again), as a wrong copy would.
+	if err := os.WriteFile(f.path("swapped.yaml"), serial6, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swapped := f.cli(t, "keygen", "--out", f.path("swapped.key"), "--member", "cao-bang", "--address", addrs[0])
+	if err := os.WriteFile(f.path("swapped.entry"), []byte(swapped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.cli(t, "manifest", "remove", "--manifest", f.path("swapped.yaml"), "--federation-key", f.path("federation.key"), "--member", "cao-bang")
+	f.cli(t, "manifest", "add", "--manifest", f.path("swapped.yaml"), "--federation-key", f.path("federation.key"), "--entry", f.path("swapped.entry"))
 	for _, m := range all {
 		backup := f.path(m + "-backup.db")
 		f.cli(t, "backup", "--data", f.path(m), "--out", backup)
@@ -260,17 +272,40 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 		}
 		// The checkpoints signed after the rotation do not verify with
 		// the keys of the manifest before it: the new key signs them.
-		// Older than the node's, that manifest only reports: recorded, the
-		// damage would have cost the backup those checkpoints for good.
+		// Not the node's, that manifest only reports, as does one with
+		// keys swapped: recorded, the damage would have cost the backup
+		// those checkpoints for good.
 		out, _, code := runCLI(t, f.bin, "", "", "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.path("manifest-5.yaml"))
 		if m != "cao-bang" && (code == 0 || !strings.Contains(out, "checkpoint cao-bang/10 does not carry cao-bang's signature")) {
 			t.Errorf("%s's backup verifies cao-bang's log with the keys from before the rotation: exit %d\n%s", m, code, out)
 		}
-		if !strings.Contains(out, "note: the manifest given is serial 5, older than the serial 6 this node took") {
+		if !strings.Contains(out, "note: the manifest given (serial 5) is not the one this node holds (serial 6)") {
 			t.Errorf("verify of %s's backup with an older manifest does not say it only reports:\n%s", m, out)
+		}
+		out, _, code = runCLI(t, f.bin, "", "", "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.path("swapped.yaml"))
+		if m != "cao-bang" && (code == 0 || !strings.Contains(out, "do not verify (reported, not recorded)")) ||
+			!strings.Contains(out, "note: the manifest given (serial 8) is not the one this node holds (serial 6)") {
+			t.Errorf("verify of %s's backup with cao-bang's keys swapped: exit %d\n%s", m, code, out)
 		}
 		if out := f.cli(t, "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.master()); strings.Contains(out, "PROBLEM") {
 			t.Errorf("verify of %s's backup after a check with an older manifest:\n%s", m, out)
+		}
+		// A saved manifest that does not parse leaves the operator's copy
+		// to check with (reporting only).
+		if m == "lang-son" {
+			raw, err := sql.Open("sqlite3", "file:"+backup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = raw.Exec("UPDATE manifest SET data = CAST('garbage' AS BLOB)")
+			raw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out := f.cli(t, "verify", "--db", backup, "--key", f.path(m+".key"), "--manifest", f.master()); strings.Contains(out, "PROBLEM") ||
+				!strings.Contains(out, "note: the manifest the node saved does not read") {
+				t.Errorf("verify of %s's backup whose saved manifest does not parse:\n%s", m, out)
+			}
 		}
 	}
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -32,6 +33,10 @@ type verifySources struct {
 	// sealer opens the records sealed to the node, from its key file: the
 	// records check compares them with what their rows keep.
 	sealer *changelog.Sealer
+	// recording is whether the checks of the logs record the damage they
+	// find in the store (not beside a serving node, nor with a manifest
+	// other than the node's).
+	recording bool
 }
 
 // openForVerify opens a node's database, dir's provex.db or the file
@@ -39,11 +44,10 @@ type verifySources struct {
 // keys to check it: the node's public key from keyFile (default node.key
 // in dir; a backup or a PostgreSQL store lies outside any data directory,
 // so only --key names its key file), else from the manifest;
-// the manifest from --manifest (when older than the node's copy, the
-// checks only report: with keys rotated since, the newer checkpoints would
-// look forged), else the copy the node saved, the newest it took (which
-// someone with the database file could have replaced: give your own copy
-// to rule that out). It says on w where the keys come from
+// the manifest from --manifest (when it is not the node's copy, the checks
+// only report: other keys would make the node's checkpoints look forged),
+// else the copy the node saved, the newest it took (which someone with the
+// database file could have replaced: give your own copy to rule that out). It says on w where the keys come from
 // when that is not the operator's choice. besideIfServing opens a store on
 // PostgreSQL that a node serves on (it holds the writer's lock) beside it
 // (Options.Beside), for checks that then record nothing in it: damage
@@ -99,25 +103,36 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		return nil, err
 	}
 	member := probe.Member()
-	saved, err := probe.SavedManifest(ctx)
+	saved, savedErr := probe.SavedManifest(ctx)
 	probe.Close()
-	if err != nil {
-		return nil, err
-	}
+	// Keys other than the ones the node took (an older manifest's, where a
+	// member rotated since; another federation's) would take its
+	// checkpoints for forgeries: recorded, that damage would have the node
+	// drop them and repair the logs from whatever its peers hold. Such a
+	// manifest has its use all the same: the last to list a member since
+	// removed checks that member's log.
+	reportOnly := false
 	switch {
 	case src.manifest == nil:
+		if savedErr != nil {
+			return nil, savedErr
+		}
 		src.manifest = saved
 		if saved != nil {
 			fmt.Fprintln(w, "note: members' keys from the manifest the node saved in its database; give --manifest to check against your own copy")
 		}
-	case saved != nil && saved.Serial > src.manifest.Serial:
-		// An older manifest has its use (the last to list a member since
-		// removed checks that member's log), but keys rotated since would
-		// make the newer checkpoints look forged: recorded, that damage
-		// would have the node drop them and repair from peers.
-		beside = true
-		fmt.Fprintf(w, "note: the manifest given is serial %d, older than the serial %d this node took (keys may have changed since): what its keys do not verify is reported, not recorded\n", src.manifest.Serial, saved.Serial)
+	case savedErr != nil:
+		reportOnly = true
+		fmt.Fprintf(w, "note: the manifest the node saved does not read (%v): what the keys of the manifest given do not verify is reported, not recorded\n", savedErr)
+	case !sameManifest(saved, src.manifest):
+		reportOnly = true
+		held := "none"
+		if saved != nil {
+			held = fmt.Sprintf("serial %d", saved.Serial)
+		}
+		fmt.Fprintf(w, "note: the manifest given (serial %d) is not the one this node holds (%s): what its keys do not verify is reported, not recorded\n", src.manifest.Serial, held)
 	}
+	src.recording = !beside && !reportOnly
 	if src.manifest != nil {
 		if named, ok := src.manifest.SigningKeys(member); ok {
 			src.own = append(named, src.own...)
@@ -127,7 +142,8 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		fmt.Fprintln(w, "note: no key of "+member+" (no --key, no "+server.KeyFile+" in the data directory, no manifest): its signatures are not checked; give --key")
 	}
 	open := func(beside bool) (*sqlstore.DB, error) {
-		return sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own), Sealer: src.sealer, Beside: beside, Tool: "verify"})
+		return sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: first(src.own), Sealer: src.sealer,
+			Beside: beside, ReportOnly: reportOnly, Tool: "verify"})
 	}
 	src.db, err = open(beside)
 	if errors.Is(err, sqlstore.ErrNodeWriting) && !beside && besideIfServing {
@@ -135,6 +151,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		// starting meanwhile waits for a tool holding it, not for the
 		// moment between the two).
 		if src.db, err = open(true); err == nil {
+			src.recording = false
 			fmt.Fprintln(w, besideNote)
 		}
 	}
@@ -142,6 +159,16 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 		return nil, err
 	}
 	return &src, nil
+}
+
+// sameManifest says whether the manifest given is the one the node holds.
+func sameManifest(held, given *federation.Manifest) bool {
+	if held == nil {
+		return false
+	}
+	a, errA := held.Marshal()
+	b, errB := given.Marshal()
+	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
 // besideNote says that verify found a node serving on the store.
@@ -232,7 +259,11 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "PROBLEM: %s\n", p)
 		}
 		for _, d := range res.Damaged {
-			fmt.Fprintf(env.Stdout, "PROBLEM: %s: entries %s damaged (the node will not serve them and fetches them again from its peers)\n", o.Origin, d.Range)
+			if src.recording {
+				fmt.Fprintf(env.Stdout, "PROBLEM: %s: entries %s damaged (the node will not serve them and fetches them again from its peers)\n", o.Origin, d.Range)
+			} else {
+				fmt.Fprintf(env.Stdout, "PROBLEM: %s: entries %s do not verify (reported, not recorded)\n", o.Origin, d.Range)
+			}
 		}
 	}
 	problems, err := src.checkAudit(ctx, env.Stdout)

@@ -233,9 +233,10 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 		}
 		res.Damaged = append(res.Damaged, storage.Damage{Range: r, Found: now, Problem: problem})
 	}
-	if db.beside {
-		// A tool's check beside the serving node reports what it found;
-		// the node's own checks record damage and act on it.
+	if db.reportOnly {
+		// A tool's check beside the serving node, or with keys other than
+		// the node's (Options.ReportOnly), reports what it found; the
+		// node's own checks record damage and act on it.
 		return res, nil
 	}
 	err := db.runInWriter(ctx, func(tx *writeTx) error {

@@ -121,6 +121,11 @@ type Options struct {
 	// on PostgreSQL it does not take the writer's lock, which the serving
 	// node holds. (SQLite's own locks let both at a file.)
 	Beside bool
+	// ReportOnly makes the checks of stored logs (VerifyLog) report what
+	// they find and record nothing, as beside a serving node: for a tool
+	// checking with keys other than the ones the node took, which could
+	// take newer signatures for forgeries.
+	ReportOnly bool
 	// Tool names the tool that opens the store, not beside a node
 	// (verify run while no node serves): on PostgreSQL its session holding
 	// the writer's lock is named "provex <Tool>", and a node opening the
@@ -225,6 +230,7 @@ type DB struct {
 	noAudit     bool
 	restoring   bool
 	beside      bool // Options.Beside
+	reportOnly  bool // Options.ReportOnly, or Beside
 	// auditHead is the last audit record (Seq and Hash only); only the
 	// writer goroutine uses it.
 	auditHead audit.Record
@@ -512,6 +518,7 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 		noAudit:       opts.NoAudit,
 		restoring:     opts.Restore,
 		beside:        opts.Beside,
+		reportOnly:    opts.Beside || opts.ReportOnly,
 		reads:         make(chan audit.Record, opts.ReadAuditQueue),
 		readWait:      opts.ReadAuditWait,
 	}
