@@ -114,8 +114,14 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PEER\tADDRESS\tLAST CONTACT\tPULLS\tRECEIVED\tRUNS REFUSED\tREPAIRED\tLAST ERROR")
 	for _, p := range st.GetPeers() {
+		// The last error stays until another replaces it: its age tells an
+		// old one (a peer's restart) from a current one.
+		lastError := p.GetLastError()
+		if lastError != "" && p.GetLastErrorTime() != nil {
+			lastError = "(" + ago(p.GetLastErrorTime(), true) + ") " + lastError
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.GetMember(), p.GetAddress(), ago(p.GetLastContact(), p.GetLastContact() != nil),
-			p.GetPulls(), p.GetEntriesReceived(), p.GetRunsRefused(), p.GetEntriesRepaired(), p.GetLastError())
+			p.GetPulls(), p.GetEntriesReceived(), p.GetRunsRefused(), p.GetEntriesRepaired(), lastError)
 	}
 	tw.Flush()
 	m := st.GetMetrics()
