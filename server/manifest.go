@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // ownKeys returns the private key the node signs with under manifest m:
@@ -66,6 +68,48 @@ func keepsLogsVerifiable(ctx context.Context, store storage.Store, m *federation
 	return nil
 }
 
+// checkTakenAtStart applies keepsLogsVerifiable to a manifest file newer
+// than the one the node saved (stored, nil if none), which the node is
+// about to take; a data directory without one (made elsewhere) has what
+// its logs hold of other keys found as damage by its checks, and
+// repaired from peers.
+func checkTakenAtStart(ctx context.Context, store storage.Store, stored, given *federation.Manifest) error {
+	if stored == nil || given.Serial <= stored.Serial {
+		return nil
+	}
+	if err := keepsLogsVerifiable(ctx, store, given); err != nil {
+		return fmt.Errorf("%w; the node holds serial %d: start it on that one, or, if a member rotated its keys and a later manifest dropped the old one, on the manifest of that rotation first", err, stored.Serial)
+	}
+	return nil
+}
+
+// signHeadsWithNewKey signs the heads of the node's log and audit trail
+// with key when a rotation was taken at start (the file names the node's
+// new key), as one taken while it runs does (OnChange): until then a
+// manifest that drops the old key would find them signed by a key it no
+// longer lists. Only a head its checkpoint proves as it is, with a key the
+// manifest lists for the node, is signed again: one rewritten on disk
+// while the node was stopped must be found by its checks, not vouched for
+// with the new key. (The audit trail's head was checked when the store
+// opened.)
+func signHeadsWithNewKey(ctx context.Context, store *sqlstore.DB, m *federation.Manifest, member string, key ed25519.PrivateKey) error {
+	head, err := store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if head.Seq > 0 {
+		cp, err := store.Checkpoint(ctx, member, head.Seq)
+		if err != nil {
+			return err
+		}
+		keys, _ := m.SigningKeys(member)
+		if cp.Seq != head.Seq || !bytes.Equal(cp.Hash, head.Hash) || cp.Verify(key.Public().(ed25519.PublicKey)) || !cp.Verify(keys...) {
+			return nil
+		}
+	}
+	return store.UseKeys(ctx, key, nil)
+}
+
 // manifestPollInterval is how often the node looks at its manifest file
 // for a newer one.
 const manifestPollInterval = time.Second
@@ -79,6 +123,10 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 	if fi, err := os.Stat(path); err == nil {
 		last = fi
 	}
+	// retry is when to offer a newer manifest the file holds again, once
+	// refused: one that drops a retired key is taken once the new key's
+	// checkpoint has arrived (keepsLogsVerifiable). Zero: not again.
+	var retry time.Time
 	ticker := time.NewTicker(manifestPollInterval)
 	defer ticker.Stop()
 	for {
@@ -88,10 +136,11 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 		case <-ticker.C:
 		}
 		fi, err := os.Stat(path)
-		if err != nil || last != nil && fi.ModTime().Equal(last.ModTime()) && fi.Size() == last.Size() {
+		unchanged := err == nil && last != nil && fi.ModTime().Equal(last.ModTime()) && fi.Size() == last.Size()
+		if err != nil || unchanged && (retry.IsZero() || time.Now().Before(retry)) {
 			continue
 		}
-		last = fi
+		last, retry = fi, time.Time{}
 		m, err := federation.LoadManifest(path)
 		if err == nil {
 			err = n.manifest.Offer(m)
@@ -105,9 +154,17 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 			// An older serial is refused too, and said: someone gave the
 			// node a manifest it will never take.
 			n.log.Warn("refused the federation manifest in its file", "file", path, "err", err)
+			if m != nil && m.Serial > n.manifest.Load().Serial {
+				retry = time.Now().Add(manifestRetryEvery)
+			}
 		}
 	}
 }
+
+// manifestRetryEvery is how often a node offers itself again a newer
+// manifest file it refused, while the file stays as it is (a variable for
+// tests).
+var manifestRetryEvery = 30 * time.Second
 
 // expiryLogEvery is how often a node repeats its warning about a manifest
 // near or past its expiry; a change of state is logged at once.

@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,4 +65,53 @@ func TestExpiryIsLoggedWhileTheNodeRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog("msg=\"the federation manifest is current\" serial=3")
+}
+
+// TestRefusedManifestFileIsOfferedAgain: a newer manifest in the node's
+// file that the node refused (its save hook refuses the first offer, as
+// keepsLogsVerifiable does until a new key's checkpoint has arrived) is
+// offered again while the file stays as it is, and taken once it may be.
+func TestRefusedManifestFileIsOfferedAgain(t *testing.T) {
+	m, _, fedKey, err := federation.DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	next := *m
+	next.Serial = 2
+	if err := next.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	was := manifestRetryEvery
+	manifestRetryEvery = 20 * time.Millisecond
+	defer func() { manifestRetryEvery = was }()
+	var offers atomic.Int32
+	var logs testlog.Buffer
+	n := &Node{log: slog.New(slog.NewTextHandler(&logs, nil)), manifest: federation.NewLive(m, func(*federation.Manifest) error {
+		if offers.Add(1) == 1 {
+			return errors.New("not yet")
+		}
+		return nil
+	})}
+	path := filepath.Join(t.TempDir(), "manifest.yaml")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.watchManifest(ctx, path); close(done) }()
+	defer func() { cancel(); <-done }()
+	// Written after the watch began, so that it is new to the node.
+	if err := next.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n.manifest.Load().Serial != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("serial 2 in the file not taken after its refusal (%d offers):\n%s", offers.Load(), logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "not yet") {
+		t.Errorf("the refusal was not logged:\n%s", logs.String())
+	}
 }

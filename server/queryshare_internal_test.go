@@ -101,6 +101,8 @@ func TestWhatIsAQuery(t *testing.T) {
 		nationalv1.NationalService_SearchRecords_FullMethodName:                true,
 		borderv1.BorderService_GetIncidentAcknowledgementStatus_FullMethodName: true,
 		nationalv1.NationalService_GetInformationRequestStatus_FullMethodName:  true,
+		auth.MethodVerifyAuditLog:                                              true,
+		auth.MethodListAuditEntries:                                            false,
 	} {
 		if got := isQuery(auth.DefaultPolicy().Requirement(method), method); got != want {
 			t.Errorf("isQuery(%s) = %v, want %v", method, got, want)

@@ -96,6 +96,9 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
 			return err
 		}
+		if err := keepsLogsVerifiable(ctx, store, m); err != nil {
+			return err
+		}
 		return store.SaveManifest(ctx, m)
 	})
 	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
@@ -105,6 +108,20 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	defer store.Close()
+	stored, err := store.SavedManifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTakenAtStart(ctx, store, stored, cfg.Manifest); err != nil {
+		return nil, err
+	}
+	if stored != nil && stored.Serial > cfg.Manifest.Serial {
+		// An earlier restore took it from a peer: go on with it, as a
+		// node started on an older file does.
+		if err := live.Offer(stored); err != nil {
+			return nil, fmt.Errorf("the manifest %s holds (serial %d, newer than the one given): %w", cfg.storeName(), stored.Serial, err)
+		}
+	}
 	head, err := store.Head(ctx)
 	if err != nil {
 		return nil, err

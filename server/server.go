@@ -337,17 +337,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if !solo {
-		// Taking a newer manifest than the one the node verified its logs
-		// with is checked as it is while the node runs. Without one held
-		// (a data directory made elsewhere), what its logs hold of another
-		// key is damage its checks find and peers repair.
-		if stored != nil && cfg.Manifest != stored {
-			if err := keepsLogsVerifiable(ctx, store, cfg.Manifest); err != nil {
-				store.Close()
-				return nil, fmt.Errorf("%w (the node holds serial %d: start it on that one, or on a newer manifest that keeps the key)", err, stored.Serial)
-			}
+		if err := checkTakenAtStart(ctx, store, stored, cfg.Manifest); err != nil {
+			store.Close()
+			return nil, err
 		}
 		if err := store.SaveManifest(ctx, cfg.Manifest); err != nil {
+			store.Close()
+			return nil, err
+		}
+		if err := signHeadsWithNewKey(ctx, store, cfg.Manifest, cfg.Member, signingKey); err != nil {
 			store.Close()
 			return nil, err
 		}

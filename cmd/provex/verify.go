@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/client/cli"
@@ -113,14 +114,16 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 	// removed checks that member's log.
 	reportOnly := false
 	switch {
+	case src.manifest == nil && savedErr != nil:
+		return nil, savedErr
+	case src.manifest == nil && saved == nil:
+		// Then the node's own key comes from a key file alone, which
+		// nothing here tells from another's.
+		reportOnly = true
+		fmt.Fprintln(w, "note: the node holds no manifest (a node of its own): what the checks find is reported, not recorded")
 	case src.manifest == nil:
-		if savedErr != nil {
-			return nil, savedErr
-		}
 		src.manifest = saved
-		if saved != nil {
-			fmt.Fprintln(w, "note: members' keys from the manifest the node saved in its database; give --manifest to check against your own copy")
-		}
+		fmt.Fprintln(w, "note: members' keys from the manifest the node saved in its database; give --manifest to check against your own copy")
 	case savedErr != nil:
 		reportOnly = true
 		fmt.Fprintf(w, "note: the manifest the node saved does not read (%v): what the keys of the manifest given do not verify is reported, not recorded\n", savedErr)
@@ -252,6 +255,17 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		if len(res.Damaged) == 0 && res.BadCheckpoints == 0 {
 			fmt.Fprintf(env.Stdout, "%s: %d entries intact, signed up to %d\n", o.Origin, res.Checked, res.Verified)
+			continue
+		}
+		if len(res.Damaged) == 0 {
+			// Every entry is proven by a checkpoint of a key the manifest
+			// lists; the others' keys it does not (a retired key dropped
+			// from previous_public_keys once the new one signed the head,
+			// as README allows), or their signatures were changed: they
+			// prove nothing more, and the node drops them, as verify does
+			// when it records.
+			fmt.Fprintf(env.Stdout, "%s: %d entries intact, signed up to %d\nnote: %s: %d checkpoints signed by no key the manifest lists, all covered by a later one that is (%s)\n",
+				o.Origin, res.Checked, res.Verified, o.Origin, res.BadCheckpoints, strings.Join(res.Problems, "; "))
 			continue
 		}
 		bad++
