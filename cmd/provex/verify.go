@@ -48,8 +48,9 @@ type verifySources struct {
 // the manifest from --manifest (when it is not the node's copy, the checks
 // only report: other keys would make the node's checkpoints look forged),
 // else the copy the node saved, the newest it took (which someone with the
-// database file could have replaced: give your own copy to rule that out). It says on w where the keys come from
-// when that is not the operator's choice. besideIfServing opens a store on
+// database file could have replaced: give your own copy to rule that
+// out). It says on w where the keys come from when that is not the
+// operator's choice. besideIfServing opens a store on
 // PostgreSQL that a node serves on (it holds the writer's lock) beside it
 // (Options.Beside), for checks that then record nothing in it: damage
 // found is reported, and the node's own checks record it.
