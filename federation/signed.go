@@ -126,7 +126,7 @@ func Accept(current, next *Manifest) error {
 // node has nothing stored or stored one that predates signing (the file
 // then wins, being the first signed one), else by the stored one's key. A
 // stored manifest with a higher serial (it came through sync) wins over an
-// older file.
+// older file if its own signature still verifies.
 func Newest(stored, given *Manifest) (*Manifest, error) {
 	if stored == nil || stored.FederationKey == nil {
 		if err := given.VerifySignature(given.FederationKey); err != nil {
@@ -139,6 +139,13 @@ func Newest(stored, given *Manifest) (*Manifest, error) {
 	}
 	if given.Serial > stored.Serial {
 		return given, nil
+	}
+	// The stored one came through a check when the node took it; one that
+	// no longer verifies, with its own federation key or (one handing the
+	// key over) the file's, was changed in the database since: a key added
+	// to a member, to have the node vouch for entries signed with it.
+	if stored.VerifySignature(stored.FederationKey) != nil && stored.VerifySignature(given.FederationKey) != nil {
+		return nil, fmt.Errorf("the manifest the node saved in its database (serial %d) does not verify, with its federation key or the file's: it was changed there since the node took it; check the database (provex verify --manifest with your copy) and restore it from a backup or from the peers", stored.Serial)
 	}
 	return stored, nil
 }

@@ -142,6 +142,13 @@ func TestNewestAtStart(t *testing.T) {
 	if _, err := Newest(m, &other); err == nil {
 		t.Error("a file signed by another federation key replaced the stored manifest")
 	}
+	// A stored manifest changed in the database since the node took it (a
+	// key added, its signature left as it was) is refused, newer or not.
+	planted := *n2
+	planted.Serial = 101
+	if _, err := Newest(&planted, m); err == nil || !strings.Contains(err.Error(), "the manifest the node saved in its database (serial 101) does not verify") {
+		t.Errorf("a stored manifest whose signature no longer verifies: %v", err)
+	}
 	// A node that stored an unsigned manifest before signing existed takes
 	// the signed copy of it from its operator.
 	legacy := *m

@@ -91,21 +91,21 @@ func checkTakenAtStart(ctx context.Context, store storage.Store, stored, given *
 // manifest lists for the node, is signed again: one rewritten on disk
 // while the node was stopped must be found by its checks, not vouched for
 // with the new key. (The audit trail's head was checked when the store
-// opened.)
+// opened, and its saved manifest by federation.Newest.)
 func signHeadsWithNewKey(ctx context.Context, store *sqlstore.DB, m *federation.Manifest, member string, key ed25519.PrivateKey) error {
 	head, err := store.Head(ctx)
+	if err != nil || head.Seq == 0 {
+		// Without a log of its own, the audit trail's head is signed with
+		// the new key at its next commit, as before.
+		return err
+	}
+	cp, err := store.Checkpoint(ctx, member, head.Seq)
 	if err != nil {
 		return err
 	}
-	if head.Seq > 0 {
-		cp, err := store.Checkpoint(ctx, member, head.Seq)
-		if err != nil {
-			return err
-		}
-		keys, _ := m.SigningKeys(member)
-		if cp.Seq != head.Seq || !bytes.Equal(cp.Hash, head.Hash) || cp.Verify(key.Public().(ed25519.PublicKey)) || !cp.Verify(keys...) {
-			return nil
-		}
+	keys, _ := m.SigningKeys(member)
+	if cp.Seq != head.Seq || !bytes.Equal(cp.Hash, head.Hash) || cp.Verify(key.Public().(ed25519.PublicKey)) || !cp.Verify(keys...) {
+		return nil
 	}
 	return store.UseKeys(ctx, key, nil)
 }

@@ -451,7 +451,8 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.cli(t, "manifest", "rotate", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("quang-ninh.rotated"))
-	f.give(t, "quang-ninh", f.masterBytes(t))
+	serial10 := f.masterBytes(t)
+	f.give(t, "quang-ninh", serial10)
 	f.start(t, "quang-ninh", "lang-son,mofa")
 	f.waitSerial(t, 10, all...)
 	master, err := federation.LoadManifest(f.master())
@@ -501,10 +502,16 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	if err := restore.Run(); err == nil || restoreCtx.Err() != nil || !strings.Contains(restoreErr.String(), "lists ha-noi without the key that signed the newest checkpoint of its log") {
 		t.Errorf("a restore into lang-son's directory with the manifest that brings ha-noi back under new keys alone: %v (%v)\n%s", err, restoreCtx.Err(), restoreErr.String())
 	}
-	// With serial 11 every log is checked, ha-noi's across its re-admission
-	// and rotation.
+	// With serial 10 every log is checked, ha-noi's across its re-admission
+	// and rotation, quang-ninh's across its rotation. (Serial 11's keys
+	// leave quang-ninh's checkpoints from before its rotation unverified
+	// until each node's checks have dropped them, as covered by later
+	// ones: verify would report them.)
+	if err := os.WriteFile(f.path("manifest-10.yaml"), serial10, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range all {
-		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.master()); strings.Contains(out, "PROBLEM") || strings.Contains(out, "not checked") {
+		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.path("manifest-10.yaml")); strings.Contains(out, "PROBLEM") || strings.Contains(out, "not checked") {
 			t.Errorf("verify of %s's data directory:\n%s", m, out)
 		}
 	}
@@ -516,13 +523,13 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	}
 	// (quang-ninh's checkpoints since its rotation of step g do not verify
 	// with serial 7's keys: reported, not recorded, as the check with
-	// serial 11 right after shows.)
+	// serial 10 right after shows.)
 	for _, m := range line {
 		out, _, _ := runCLI(t, f.bin, "", "", "verify", "--data", f.path(m), "--manifest", f.path("manifest-7.yaml"))
-		if !strings.Contains(out, "note: ha-noi:") || regexp.MustCompile(`PROBLEM.*ha-noi`).MatchString(out) || !strings.Contains(out, "PROBLEM: quang-ninh: entries quang-ninh/1..3 do not verify (reported, not recorded)") {
+		if !strings.Contains(out, "note: ha-noi:") || regexp.MustCompile(`PROBLEM.*ha-noi`).MatchString(out) || !regexp.MustCompile(`PROBLEM: quang-ninh: entries quang-ninh/\d\.\.3 do not verify \(reported, not recorded\)`).MatchString(out) {
 			t.Errorf("verify of %s's data directory with the manifest that removed ha-noi:\n%s", m, out)
 		}
-		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.master()); strings.Contains(out, "PROBLEM") {
+		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.path("manifest-10.yaml")); strings.Contains(out, "PROBLEM") {
 			t.Errorf("verify of %s's data directory after a check with serial 7:\n%s", m, out)
 		}
 	}

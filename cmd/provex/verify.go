@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/client/cli"
@@ -107,6 +106,12 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 	member := probe.Member()
 	saved, savedErr := probe.SavedManifest(ctx)
 	probe.Close()
+	if saved != nil && saved.FederationKey != nil && saved.VerifySignature(saved.FederationKey) != nil &&
+		(src.manifest == nil || saved.VerifySignature(src.manifest.FederationKey) != nil) {
+		// Changed in the database since the node took it (or one handing
+		// the federation key over, checked with the manifest given).
+		saved, savedErr = nil, fmt.Errorf("the manifest the node saved (serial %d) does not verify with its federation key; give --manifest with your copy", saved.Serial)
+	}
 	// Keys other than the ones the node took (an older manifest's, where a
 	// member rotated since; another federation's) would take its
 	// checkpoints for forgeries: recorded, that damage would have the node
@@ -256,17 +261,6 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		if len(res.Damaged) == 0 && res.BadCheckpoints == 0 {
 			fmt.Fprintf(env.Stdout, "%s: %d entries intact, signed up to %d\n", o.Origin, res.Checked, res.Verified)
-			continue
-		}
-		if len(res.Damaged) == 0 {
-			// Every entry is proven by a checkpoint of a key the manifest
-			// lists; the others' keys it does not (a retired key dropped
-			// from previous_public_keys once the new one signed the head,
-			// as README allows), or their signatures were changed: they
-			// prove nothing more, and the node drops them, as verify does
-			// when it records.
-			fmt.Fprintf(env.Stdout, "%s: %d entries intact, signed up to %d\nnote: %s: %d checkpoints signed by no key the manifest lists, all covered by a later one that is (%s)\n",
-				o.Origin, res.Checked, res.Verified, o.Origin, res.BadCheckpoints, strings.Join(res.Problems, "; "))
 			continue
 		}
 		bad++
