@@ -68,6 +68,21 @@ func keepsLogsVerifiable(ctx context.Context, store storage.Store, m *federation
 	return nil
 }
 
+// keepManifest is what a node, serving or restoring, does with a newer
+// signed manifest before it takes effect: it refuses one naming keys of
+// its own its key file lacks (it could not sign what peers accept) or
+// under which a log it holds would no longer verify, and saves the others
+// in its store, so that a restart keeps them.
+func keepManifest(ctx context.Context, cfg *Config, store *sqlstore.DB, m *federation.Manifest) error {
+	if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
+		return err
+	}
+	if err := keepsLogsVerifiable(ctx, store, m); err != nil {
+		return err
+	}
+	return store.SaveManifest(ctx, m)
+}
+
 // checkTakenAtStart applies keepsLogsVerifiable to a manifest file newer
 // than the one the node saved (stored, nil if none), which the node is
 // about to take; a data directory without one (made elsewhere) has what

@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/resource"
 )
 
 // queryShare bounds the queries each identity runs at once (a semaphore
@@ -27,20 +27,24 @@ func newQueryShare(per int) *queryShare {
 	return &queryShare{per: per, ids: map[string]*querySlots{}}
 }
 
-// isQuery says whether a method is a query: a read that needs a reader's
-// token, but for a Get of named records or of the node's state, which is
-// a lookup; and the check of the whole audit trail. A workflow's status (GetIncidentAcknowledgementStatus ...) pages
-// through every reply to a record: a query.
+// lookups are the reads of bounded cost a reader's token makes: the
+// standard Get of one named record of each kind, and the node's sync
+// state. Any other read is a query, whose cost its caller sets (a List's
+// filter, a summary's grouping, a workflow's status, which pages through
+// every reply to a record).
+var lookups = func() map[string]bool {
+	m := map[string]bool{auth.MethodGetSyncState: true}
+	for _, k := range resource.Kinds() {
+		md := k.Method("Get")
+		m["/"+string(md.Parent().FullName())+"/"+string(md.Name())] = true
+	}
+	return m
+}()
+
+// isQuery says whether a method shares its caller's query slots: a read
+// other than a lookup, and an admin's check of the whole audit trail.
 func isQuery(req auth.Requirement, fullMethod string) bool {
-	if fullMethod == auth.MethodVerifyAuditLog {
-		return true // an admin's, but a read of the whole trail
-	}
-	if req != auth.RequireRead {
-		return false
-	}
-	name := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
-	lookup := strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "BatchGet")
-	return !lookup || strings.HasSuffix(name, "Status")
+	return fullMethod == auth.MethodVerifyAuditLog || req == auth.RequireRead && !lookups[fullMethod]
 }
 
 // acquire waits for one of id's slots until ctx ends, and returns what

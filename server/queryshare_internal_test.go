@@ -96,6 +96,7 @@ func TestQueriesShareByIdentity(t *testing.T) {
 func TestWhatIsAQuery(t *testing.T) {
 	for method, want := range map[string]bool{
 		twinningv1.TwinningService_GetAgreement_FullMethodName:                 false,
+		borderv1.BorderService_GetBorderGate_FullMethodName:                    false,
 		syncv1.SyncService_GetSyncState_FullMethodName:                         false,
 		twinningv1.TwinningService_ListAgreements_FullMethodName:               true,
 		nationalv1.NationalService_SearchRecords_FullMethodName:                true,

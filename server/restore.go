@@ -93,13 +93,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		if cfg.Manifest.Signature == nil {
 			return errors.New("this node's manifest is unsigned: it takes no other")
 		}
-		if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
-			return err
-		}
-		if err := keepsLogsVerifiable(ctx, store, m); err != nil {
-			return err
-		}
-		return store.SaveManifest(ctx, m)
+		return keepManifest(ctx, &cfg, store, m)
 	})
 	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
 		Logger: cfg.Logger, Key: signingKey, PastKeys: pastKeys(live.Load(), cfg.Member), Sealer: sealer, Directory: live, Restore: true,

@@ -298,17 +298,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		store  *sqlstore.DB
 	)
 	save := func(m *federation.Manifest) error {
-		if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
-			// Taking it would leave the node unable to sign what peers
-			// accept; refusing keeps it on the manifest it can work with.
-			return err
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := keepsLogsVerifiable(ctx, store, m); err != nil {
-			return err
-		}
-		return store.SaveManifest(ctx, m)
+		return keepManifest(ctx, &cfg, store, m)
 	}
 	if solo || cfg.Manifest.Signature == nil {
 		save = func(*federation.Manifest) error {

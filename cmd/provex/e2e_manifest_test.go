@@ -41,6 +41,16 @@ func (f *manifestFederation) cli(t *testing.T, args ...string) string {
 	return out
 }
 
+// keygen runs provex keygen with args and keeps the entry it prints in the
+// file named entry, as an operator passes it on.
+func (f *manifestFederation) keygen(t *testing.T, entry string, args ...string) {
+	t.Helper()
+	out := f.cli(t, append([]string{"keygen"}, args...)...)
+	if err := os.WriteFile(f.path(entry), []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *manifestFederation) path(name string) string { return filepath.Join(f.dir, name) }
 
 // master is the ministry's copy, the one provex manifest changes.
@@ -77,10 +87,7 @@ func (f *manifestFederation) masterBytes(t *testing.T) []byte {
 // entry to the master copy with provex manifest.
 func (f *manifestFederation) join(t *testing.T, member, addr string, first bool) {
 	t.Helper()
-	entry := f.cli(t, "keygen", "--out", f.path(member+".key"), "--member", member, "--address", addr)
-	if err := os.WriteFile(f.path(member+".entry"), []byte(entry), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.keygen(t, member+".entry", "--out", f.path(member+".key"), "--member", member, "--address", addr)
 	if first {
 		f.cli(t, "manifest", "init", "--federation-key", f.path("federation.key"), "--ca-dir", f.path("ca"), "--entry", f.path(member+".entry"), "--out", f.master())
 	} else {
@@ -240,10 +247,7 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 
 	// b. cao-bang rotates its keys in its key file while its node runs;
 	// the ministry publishes them; the file goes to mofa.
-	rotated := f.cli(t, "keygen", "--rotate", f.path("cao-bang.key"), "--member", "cao-bang")
-	if err := os.WriteFile(f.path("cao-bang.rotated"), []byte(rotated), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.keygen(t, "cao-bang.rotated", "--rotate", f.path("cao-bang.key"), "--member", "cao-bang")
 	f.cli(t, "manifest", "rotate", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("cao-bang.rotated"))
 	serial6 := f.masterBytes(t)
 	f.give(t, "mofa", serial6)
@@ -258,10 +262,7 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	if err := os.WriteFile(f.path("swapped.yaml"), serial6, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	swapped := f.cli(t, "keygen", "--out", f.path("swapped.key"), "--member", "cao-bang", "--address", addrs[0])
-	if err := os.WriteFile(f.path("swapped.entry"), []byte(swapped), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.keygen(t, "swapped.entry", "--out", f.path("swapped.key"), "--member", "cao-bang", "--address", addrs[0])
 	f.cli(t, "manifest", "remove", "--manifest", f.path("swapped.yaml"), "--federation-key", f.path("federation.key"), "--member", "cao-bang")
 	f.cli(t, "manifest", "add", "--manifest", f.path("swapped.yaml"), "--federation-key", f.path("federation.key"), "--entry", f.path("swapped.entry"))
 	for _, m := range all {
@@ -394,10 +395,7 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	// reaches every node, under its old key and its new.
 	serial7 := f.masterBytes(t)
 	f.write(t, "ha-noi", "while-removed", 2)
-	rotatedHaNoi := f.cli(t, "keygen", "--rotate", f.path("ha-noi.key"), "--member", "ha-noi")
-	if err := os.WriteFile(f.path("ha-noi.rotated"), []byte(rotatedHaNoi), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.keygen(t, "ha-noi.rotated", "--rotate", f.path("ha-noi.key"), "--member", "ha-noi")
 	f.cli(t, "manifest", "add", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi.entry"))
 	f.cli(t, "manifest", "rotate", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi.rotated"))
 	f.give(t, "mofa", f.masterBytes(t))
@@ -412,19 +410,22 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	// its log look forged: nodes that hold it refuse that manifest, from
 	// their file or a peer, and ha-noi's log goes on as it was.
 	alone := f.path("readmit-new-keys.yaml")
-	if err := os.WriteFile(alone, f.masterBytes(t), 0o644); err != nil {
-		t.Fatal(err)
+	f.keygen(t, "ha-noi-fresh.entry", "--out", f.path("ha-noi-fresh.key"), "--member", "ha-noi", "--address", addrs[4])
+	// makeAlone makes it from the master as it is: two serials above it.
+	makeAlone := func() []byte {
+		t.Helper()
+		if err := os.WriteFile(alone, f.masterBytes(t), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.cli(t, "manifest", "remove", "--manifest", alone, "--federation-key", f.path("federation.key"), "--member", "ha-noi")
+		f.cli(t, "manifest", "add", "--manifest", alone, "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi-fresh.entry"))
+		data, err := os.ReadFile(alone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
 	}
-	f.cli(t, "manifest", "remove", "--manifest", alone, "--federation-key", f.path("federation.key"), "--member", "ha-noi")
-	freshEntry := f.cli(t, "keygen", "--out", f.path("ha-noi-fresh.key"), "--member", "ha-noi", "--address", addrs[4])
-	if err := os.WriteFile(f.path("ha-noi-fresh.entry"), []byte(freshEntry), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.cli(t, "manifest", "add", "--manifest", alone, "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi-fresh.entry"))
-	aloneBytes, err := os.ReadFile(alone)
-	if err != nil {
-		t.Fatal(err)
-	}
+	aloneBytes := makeAlone()
 	for _, m := range []string{"mofa", "lang-son"} {
 		before := f.procs[m].logCount("WARN", refusedManifestLog)
 		f.give(t, m, aloneBytes)
@@ -446,10 +447,7 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	f.write(t, "quang-ninh", "before-rotation", 2)
 	f.waitConverged(t, "quang-ninh", 2, all...)
 	f.procs["quang-ninh"].stop(t, syscall.SIGTERM)
-	rotatedQN := f.cli(t, "keygen", "--rotate", f.path("quang-ninh.key"), "--member", "quang-ninh")
-	if err := os.WriteFile(f.path("quang-ninh.rotated"), []byte(rotatedQN), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f.keygen(t, "quang-ninh.rotated", "--rotate", f.path("quang-ninh.key"), "--member", "quang-ninh")
 	f.cli(t, "manifest", "rotate", "--manifest", f.master(), "--federation-key", f.path("federation.key"), "--entry", f.path("quang-ninh.rotated"))
 	serial10 := f.masterBytes(t)
 	f.give(t, "quang-ninh", serial10)
@@ -478,11 +476,7 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 	}
 	// Given at start, such a manifest keeps the node from starting (made
 	// again from the current master: serial 13).
-	if err := os.WriteFile(alone, f.masterBytes(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.cli(t, "manifest", "remove", "--manifest", alone, "--federation-key", f.path("federation.key"), "--member", "ha-noi")
-	f.cli(t, "manifest", "add", "--manifest", alone, "--federation-key", f.path("federation.key"), "--entry", f.path("ha-noi-fresh.entry"))
+	makeAlone()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var serveErr bytes.Buffer
@@ -532,6 +526,31 @@ func TestManifestGivenToOneNodeReachesAll(t *testing.T) {
 		if out := f.cli(t, "verify", "--data", f.path(m), "--manifest", f.path("manifest-10.yaml")); strings.Contains(out, "PROBLEM") {
 			t.Errorf("verify of %s's data directory after a check with serial 7:\n%s", m, out)
 		}
+	}
+
+	// The manifest lang-son saved in its database, changed there (its
+	// serial raised, its signature left as it was), keeps the node from
+	// starting: it would otherwise win over the file and be used.
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(f.path("lang-son"), "provex.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := raw.Exec("UPDATE manifest SET data = CAST(replace(CAST(data AS TEXT), 'serial: 11', 'serial: 99') AS BLOB)")
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("changed %d rows of lang-son's saved manifest, want 1", n)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	serveErr.Reset()
+	serve = exec.CommandContext(ctx, f.bin, "serve", "--member", "lang-son", "--data", f.path("lang-son"), "--dev", "--manifest", f.master(),
+		"--key", f.path("lang-son.key"), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	serve.Stderr = &serveErr
+	if err := serve.Run(); err == nil || ctx.Err() != nil || !strings.Contains(serveErr.String(), "the manifest the node saved in its database (serial 99) does not verify") {
+		t.Errorf("lang-son started on a saved manifest changed in its database: %v (%v)\n%s", err, ctx.Err(), serveErr.String())
 	}
 }
 

@@ -2,10 +2,8 @@ package sqlstore_test
 
 import (
 	"database/sql"
-	"path/filepath"
 	"testing"
 
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/storage/sqlstore"
 )
 
@@ -13,15 +11,10 @@ import (
 // once on each.
 var databases = []string{"sqlite", "postgres"}
 
-// newLocation is where a new, empty store goes on database: a SQLite file,
-// or a PostgreSQL database of its own (without a server the test skips, or
-// fails when PROVEX_REQUIRE_POSTGRES is set).
+// newLocation is sqlstore.NewLocation, under the name these tests use.
 func newLocation(t *testing.T, database string) string {
 	t.Helper()
-	if database == "postgres" {
-		return pgtest.NewDatabase(t)
-	}
-	return filepath.Join(t.TempDir(), "provex.db")
+	return sqlstore.NewLocation(t, database)
 }
 
 // openRaw opens the database of the store at location below the store, as

@@ -1,5 +1,23 @@
 package sqlstore
 
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/provex/provex/internal/pgtest"
+)
+
+// NewLocation is where a new, empty store goes on database ("sqlite" or
+// "postgres"): a SQLite file, or a PostgreSQL database of its own (without
+// a server the test skips, or fails when PROVEX_REQUIRE_POSTGRES is set).
+func NewLocation(t *testing.T, database string) string {
+	t.Helper()
+	if database == "postgres" {
+		return pgtest.NewDatabase(t)
+	}
+	return filepath.Join(t.TempDir(), "provex.db")
+}
+
 // SetMaxIndexedText makes the store index texts up to n bytes, as a
 // version before the rule did, until restore is called.
 func SetMaxIndexedText(n int) (restore func()) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/provex/provex/auth"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -25,10 +23,7 @@ import (
 func TestCostlyQueriesLeaveLookupsTheirConnections(t *testing.T) {
 	for _, database := range []string{"sqlite", "postgres"} {
 		t.Run(database, func(t *testing.T) {
-			location := filepath.Join(t.TempDir(), "provex.db")
-			if database == "postgres" {
-				location = pgtest.NewDatabase(t)
-			}
+			location := NewLocation(t, database)
 			ctx := context.Background()
 			const readers = 2
 			db, err := Open(ctx, location, "cao-bang", Options{Readers: readers})

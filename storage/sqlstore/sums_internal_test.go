@@ -18,7 +18,6 @@ import (
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -337,10 +336,7 @@ func TestCheckRollupsRepairs(t *testing.T) {
 func TestCheckRollupsCountsEveryGroupListsAFew(t *testing.T) {
 	for _, database := range []string{"sqlite", "postgres"} {
 		t.Run(database, func(t *testing.T) {
-			location := filepath.Join(t.TempDir(), "provex.db")
-			if database == "postgres" {
-				location = pgtest.NewDatabase(t)
-			}
+			location := NewLocation(t, database)
 			db := openAt(t, location)
 			defer db.Close()
 			tr := tradeReports{t, db}

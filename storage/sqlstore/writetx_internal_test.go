@@ -261,11 +261,7 @@ func reopenKeyed(t *testing.T, db *DB, path string, key ed25519.PrivateKey) *DB 
 func openForWriteTx(t *testing.T, backend string) (*DB, func(id string) bool, func(tx *writeTx, id string) error) {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "provex.db")
-	if backend == "postgres" {
-		path = pgtest.NewDatabase(t)
-	}
-	db, err := Open(ctx, path, "cao-bang", Options{})
+	db, err := Open(ctx, NewLocation(t, backend), "cao-bang", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
