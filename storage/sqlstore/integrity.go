@@ -505,7 +505,11 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		}
 		covered := min(cp.Seq, limit)
 		if cp.Seq <= limit {
-			if _, err := tx.Exec(db.shared.insertCheckpoint, cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
+			// A checkpoint held of the same entry stays: the checks dropped
+			// it had its signature been bad, and it may be the origin's
+			// newer one (signed with the key it rotated to), which a peer's
+			// copy signed with the retired key must not replace.
+			if _, err := tx.Exec(db.shared.repairCheckpoint, cp.Origin, cp.Seq, cp.Hash, cp.Signature); err != nil {
 				return err
 			}
 		}

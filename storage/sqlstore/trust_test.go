@@ -252,6 +252,50 @@ func TestSealedToMeButBrokenIsUnopened(t *testing.T) {
 	}
 }
 
+// TestRepairKeepsANewerSignatureOfItsLastEntry: an origin rotated its key
+// and re-signed its head, which this node keeps; a peer repairing a
+// damaged range before it holds only the head's checkpoint signed with
+// the retired key. The repair puts the entries back and leaves the new
+// signature, which a manifest that drops the retired key needs.
+func TestRepairKeepsANewerSignatureOfItsLastEntry(t *testing.T) {
+	ms := federationOf(t, "cao-bang")
+	o := ms["cao-bang"]
+	for i := range 10 {
+		put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/a" + string(rune('a'+i)), DisplayName: "a", Kind: twinningv1.Agreement_KIND_MOU})
+	}
+	ctx := context.Background()
+	truth, _ := o.db.Changes(ctx, "cao-bang", 0, 100)
+	retired := changelog.SignCheckpoint(o.key, "cao-bang", 10, truth[9].Hash)
+	newPub, newKey, _ := ed25519.GenerateKey(rand.Reader)
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			db, err := sqlstore.Open(ctx, newLocation(t, store), "mofa", sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if refused, err := db.ApplyRemote(ctx, truth, retired); err != nil || len(refused) > 0 {
+				t.Fatalf("apply: %v, refused %v", err, refused)
+			}
+			if kept, err := db.KeepCheckpoint(ctx, changelog.SignCheckpoint(newKey, "cao-bang", 10, truth[9].Hash)); err != nil || !kept {
+				t.Fatalf("keep the head's new signature: %v, %v", kept, err)
+			}
+			if err := db.ReportDamage(ctx, storage.Damage{Range: changelog.Range{Origin: "cao-bang", First: 5, Last: 5}, Problem: "a changed byte"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Repair(ctx, truth[4:10], retired); err != nil {
+				t.Fatalf("repair 5..10: %v", err)
+			}
+			if got := db.Damaged("cao-bang"); len(got) != 0 {
+				t.Errorf("damage after the repair: %+v", got)
+			}
+			if cp, err := db.Checkpoint(ctx, "cao-bang", 10); err != nil || cp.Seq != 10 || !cp.Verify(newPub) {
+				t.Errorf("the head's checkpoint after the repair: seq %d, %v; want the one signed with the new key", cp.Seq, err)
+			}
+		})
+	}
+}
+
 // TestVerifyLogFindsAndRepairRestores: a byte changed in a stored entry
 // and a row deleted are found by a full check; Repair with the origin's
 // copies restores them, audited, and the next check is clean.

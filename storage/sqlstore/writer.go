@@ -984,6 +984,9 @@ type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      string
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn string
 	insertAuditName, selectValues                                                             string
+	// repairCheckpoint stores a repair's checkpoint unless one of the same
+	// entry is held (Repair).
+	repairCheckpoint string
 	// Each write of a batch with savepoints runs in one (commit).
 	savepoint, rollbackTo, release string
 }
@@ -1040,6 +1043,8 @@ func (db *DB) prepareAll() error {
 		countOpened:     text("INSERT INTO opened_counts (origin, entries) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET entries = opened_counts.entries + excluded.entries"),
 		insertCheckpoint: text("INSERT INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)" +
 			" ON CONFLICT (origin, seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature"),
+		repairCheckpoint: text("INSERT INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)" +
+			" ON CONFLICT (origin, seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature WHERE checkpoints.hash <> excluded.hash"),
 		deleteValues:    text("DELETE FROM record_elements WHERE list = ? AND record = ?"),
 		insertValue:     text(insertElementSQL),
 		insertAudit:     text(insertAuditSQL),
