@@ -187,8 +187,15 @@ func (l *Live) Load() *Manifest { return l.cur.Load() }
 // manifest that takes effect. Register before the first Offer.
 func (l *Live) OnChange(f func(*Manifest)) { l.listeners = append(l.listeners, f) }
 
+// ErrNotKept is Offer's answer when next is acceptable but the node's
+// save hook refused or failed to keep it: the same manifest may be taken
+// later (the node's logs, its key file or its store change), unlike one
+// Accept refuses, which never will.
+var ErrNotKept = errors.New("federation: the node did not keep the manifest")
+
 // Offer moves to next if Accept allows it (ErrNotNewer when next is not
-// newer) and reports the manifest in effect afterwards.
+// newer; ErrNotKept when the save hook refuses it) and reports the
+// manifest in effect afterwards.
 func (l *Live) Offer(next *Manifest) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -197,7 +204,7 @@ func (l *Live) Offer(next *Manifest) error {
 	}
 	if l.save != nil {
 		if err := l.save(next); err != nil {
-			return fmt.Errorf("federation: keep manifest serial %d: %w", next.Serial, err)
+			return fmt.Errorf("%w serial %d: %w", ErrNotKept, next.Serial, err)
 		}
 	}
 	l.cur.Store(next)

@@ -126,8 +126,8 @@ func signHeadsWithNewKey(ctx context.Context, store *sqlstore.DB, m *federation.
 }
 
 // manifestPollInterval is how often the node looks at its manifest file
-// for a newer one.
-const manifestPollInterval = time.Second
+// for a newer one (a variable for tests).
+var manifestPollInterval = time.Second
 
 // watchManifest takes a newer signed manifest written to path while the
 // node runs: it is checked like one from a peer (signed by the federation
@@ -167,9 +167,12 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 			// The file holds the manifest the node already uses.
 		default:
 			// An older serial is refused too, and said: someone gave the
-			// node a manifest it will never take.
+			// node a manifest it will never take. So is a forged one, once
+			// while the file stays as it is; only one the node did not keep
+			// (its logs' checkpoints not yet of the keys it lists) is
+			// offered again.
 			n.log.Warn("refused the federation manifest in its file", "file", path, "err", err)
-			if m != nil && m.Serial > n.manifest.Load().Serial {
+			if errors.Is(err, federation.ErrNotKept) {
 				retry = time.Now().Add(manifestRetryEvery)
 			}
 		}

@@ -70,7 +70,9 @@ func TestExpiryIsLoggedWhileTheNodeRuns(t *testing.T) {
 // TestRefusedManifestFileIsOfferedAgain: a newer manifest in the node's
 // file that the node refused (its save hook refuses the first offer, as
 // keepsLogsVerifiable does until a new key's checkpoint has arrived) is
-// offered again while the file stays as it is, and taken once it may be.
+// offered again while the file stays as it is, and taken once it may be;
+// one the node will never take (not signed with the federation key) is
+// refused once, not again at every retry.
 func TestRefusedManifestFileIsOfferedAgain(t *testing.T) {
 	m, _, fedKey, err := federation.DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, time.Now())
 	if err != nil {
@@ -84,9 +86,9 @@ func TestRefusedManifestFileIsOfferedAgain(t *testing.T) {
 	if err := next.Sign(fedKey); err != nil {
 		t.Fatal(err)
 	}
-	was := manifestRetryEvery
-	manifestRetryEvery = 20 * time.Millisecond
-	defer func() { manifestRetryEvery = was }()
+	wasRetry, wasPoll := manifestRetryEvery, manifestPollInterval
+	manifestRetryEvery, manifestPollInterval = 20*time.Millisecond, 2*time.Millisecond
+	defer func() { manifestRetryEvery, manifestPollInterval = wasRetry, wasPoll }()
 	var offers atomic.Int32
 	var logs testlog.Buffer
 	n := &Node{log: slog.New(slog.NewTextHandler(&logs, nil)), manifest: federation.NewLive(m, func(*federation.Manifest) error {
@@ -113,5 +115,41 @@ func TestRefusedManifestFileIsOfferedAgain(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "not yet") {
 		t.Errorf("the refusal was not logged:\n%s", logs.String())
+	}
+
+	forged, honest := *m, *m
+	forged.Serial, honest.Serial = 3, 3
+	_, _, otherKey, _ := federation.DevFederationKey([]string{"cao-bang"}, []string{"localhost:1"}, time.Now())
+	if err := forged.Sign(otherKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := forged.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	const forgedRefused = "refused the federation manifest in its file"
+	deadline = time.Now().Add(10 * time.Second)
+	for strings.Count(logs.String(), forgedRefused) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the forged manifest's refusal was not logged:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Fifteen retry periods: a node that offered it again would have
+	// refused it as many times.
+	time.Sleep(15 * manifestRetryEvery)
+	if got := strings.Count(logs.String(), forgedRefused); got != 2 {
+		t.Errorf("%d refusals logged, want 2 (serial 2 once, the forged serial 3 once):\n%s", got, logs.String())
+	}
+	if err := honest.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := honest.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	for n.manifest.Load().Serial != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("serial 3, signed with the federation key, not taken after a forged one:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
