@@ -383,9 +383,18 @@ func (e *Engine) closeConns() {
 	}
 }
 
+// failureLogEvery is how often a peer's pulls failing the same way are
+// logged again; a new error is logged at once, and so is the first pull
+// that works after them. A peer down for a day (or a removed member left
+// among a node's peers) so fills no log, and sync status tells each
+// failure as it comes.
+const failureLogEvery = 10 * time.Minute
+
 func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 	timer := time.NewTimer(0) // a first exchange right away
 	defer timer.Stop()
+	var logged string // the failure last logged, "" once a pull works
+	var loggedAt, failingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -393,12 +402,24 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 		case <-p.wake:
 		case <-timer.C:
 		}
-		if err := e.pullFrom(ctx, p); err != nil && ctx.Err() == nil {
+		err := e.pullFrom(ctx, p)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			e.metrics.pullErrors.Add(1)
+			now := time.Now()
 			p.mu.Lock()
-			p.lastError, p.lastErrorTime = err.Error(), time.Now()
+			p.lastError, p.lastErrorTime = err.Error(), now
 			p.mu.Unlock()
-			e.log.Warn("pull failed", "peer", p.member, "err", err)
+			if logged == "" {
+				failingSince = now
+			}
+			if err.Error() != logged || now.Sub(loggedAt) >= failureLogEvery {
+				e.log.Warn("pull failed", "peer", p.member, "err", err, "failing_since", failingSince)
+				logged, loggedAt = err.Error(), now
+			}
+		case err == nil && logged != "":
+			e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", failingSince)
+			logged = ""
 		}
 		jitter := 0.8 + 0.4*rand.Float64()
 		timer.Reset(time.Duration(float64(e.cfg.Interval) * jitter))

@@ -48,6 +48,8 @@ type testNode struct {
 	// keyFile and manifestFile, when set, are the node's key file (read
 	// again when a manifest rotates its key) and watched manifest file.
 	keyFile, manifestFile string
+	// logs, when set, receives the node's log.
+	logs io.Writer
 }
 
 type testFederation struct {
@@ -123,11 +125,15 @@ func (f *testFederation) start(member string) *testNode {
 	f.t.Helper()
 	n := f.nodes[member]
 	cert := f.cert(member)
+	logs := io.Discard
+	if n.logs != nil {
+		logs = n.logs
+	}
 	node, err := server.New(context.Background(), server.Config{
 		Member: member, DataDir: n.dir, Store: n.store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Keys: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
 		LogCheckInterval: f.logCheck, LogScrubInterval: f.logScrub,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
 		AuditAllReads: n.auditAllReads, KeyFile: n.keyFile, ManifestFile: n.manifestFile,
 	})

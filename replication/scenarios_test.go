@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -73,6 +74,38 @@ func TestPartitionHeals(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPeerDownIsLoggedOnceAndBackOnce: a peer that stays down fails every
+// pull (each in sync status and the metrics), but the node's log says so
+// once, not at every try; once it is back the log says pulls work again,
+// and a new failure is logged at once.
+func TestPeerDownIsLoggedOnceAndBackOnce(t *testing.T) {
+	const a, b = "cao-bang", "lang-son"
+	f := newFederation(t, []string{a, b}, map[string][]string{a: {b}})
+	var logs testlog.Buffer
+	f.nodes[a].logs = &logs
+	na := f.start(a)
+	const failed, back = `msg="pull failed" component=sync peer=lang-son`, `msg="pulls from the peer work again" component=sync peer=lang-son`
+	eventually(t, 20*time.Second, func() (bool, string) {
+		n := na.metrics(t).GetPullErrors()
+		return n >= 6, fmt.Sprintf("%d pulls from the stopped peer failed", n)
+	})
+	if got := strings.Count(logs.String(), failed); got != 1 {
+		t.Errorf("%d pull failures logged for 6 or more tries, want 1:\n%s", got, logs.String())
+	}
+	if e := na.peerState(t, b).GetLastError(); e == "" {
+		t.Error("sync status shows no error of the stopped peer")
+	}
+	f.start(b)
+	eventually(t, 20*time.Second, func() (bool, string) {
+		return strings.Contains(logs.String(), back), "no log line saying pulls work again:\n" + logs.String()
+	})
+	f.stop(b)
+	eventually(t, 20*time.Second, func() (bool, string) {
+		n := strings.Count(logs.String(), failed)
+		return n >= 2, fmt.Sprintf("%d pull failures logged after the peer stopped again, want a new one", n)
+	})
 }
 
 // TestRestartResumesWithoutRepulling: the sync cursor is persisted, so a
