@@ -46,7 +46,21 @@ type Checker struct {
 	badCheckpoints []uint64
 	maxCheckpoint  uint64
 	problems       []string
+	// dropped are keys a manifest once listed for the origin and a later
+	// one dropped (DroppedKeys); waiting are the checkpoints they sign
+	// until a checkpoint of a listed key proves the chain past them, and
+	// superseded those it did.
+	dropped             []ed25519.PublicKey
+	waiting, superseded []uint64
 }
+
+// DroppedKeys has the check take checkpoints that keys, which the origin
+// held once and the manifest no longer lists, signed of an entry the chain
+// holds, when a later checkpoint of a listed key proves every entry up to
+// it intact: such a checkpoint is no damage, though no listed key verifies
+// it (Superseded), and goes. One the next listed checkpoint does not prove
+// is a bad checkpoint, as are those no dropped key verifies.
+func (c *Checker) DroppedKeys(keys []ed25519.PublicKey) { c.dropped = keys }
 
 // NewChecker starts checking origin's log after entry `after`, whose hash
 // is afterHash (the zero hash for 0). keys (the origin's current and retired
@@ -110,10 +124,11 @@ func (c *Checker) Checkpoint(cp Checkpoint) {
 	}
 	c.maxCheckpoint = max(c.maxCheckpoint, cp.Seq)
 	if cp.Origin != c.origin || !cp.Verify(c.keys...) {
-		c.badCheckpoints = append(c.badCheckpoints, cp.Seq)
-		if len(c.problems) < 100 {
-			c.problems = append(c.problems, fmt.Sprintf("checkpoint %s/%d does not carry %s's signature", c.origin, cp.Seq, c.origin))
+		if cp.Origin == c.origin && len(c.dropped) > 0 && bytes.Equal(c.hashes[cp.Seq], cp.Hash) && cp.Verify(c.dropped...) {
+			c.waiting = append(c.waiting, cp.Seq)
+			return
 		}
+		c.badCheckpoint(cp.Seq, "checkpoint %s/%d does not carry %s's signature", c.origin, cp.Seq, c.origin)
 		return
 	}
 	stored, ok := c.hashes[cp.Seq]
@@ -126,7 +141,11 @@ func (c *Checker) Checkpoint(cp Checkpoint) {
 	c.matched = cp.Seq
 	if c.damagedSince == 0 {
 		c.verified = cp.Seq
+		c.superseded = append(c.superseded, c.waiting...)
+	} else {
+		c.dropWaiting()
 	}
+	c.waiting = nil
 	for s := range c.hashes {
 		if s <= cp.Seq {
 			delete(c.hashes, s)
@@ -138,6 +157,7 @@ func (c *Checker) Checkpoint(cp Checkpoint) {
 // checkpoint beyond it means the newest entries are missing, and entries
 // beyond the last good checkpoint are unproven (their checkpoint is gone).
 func (c *Checker) End(head uint64) {
+	c.dropWaiting()
 	if c.maxCheckpoint > head {
 		c.damage(head+1, c.maxCheckpoint, "entries %s are missing (a checkpoint names %d)", Range{c.origin, head + 1, c.maxCheckpoint}, c.maxCheckpoint)
 	}
@@ -145,6 +165,27 @@ func (c *Checker) End(head uint64) {
 		c.damage(c.matched+1, head, "entries %s have no valid checkpoint", Range{c.origin, c.matched + 1, head})
 	}
 }
+
+// badCheckpoint reports the checkpoint at seq as bad, saying why.
+func (c *Checker) badCheckpoint(seq uint64, format string, args ...any) {
+	c.badCheckpoints = append(c.badCheckpoints, seq)
+	if len(c.problems) < 100 {
+		c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// dropWaiting reports the checkpoints of dropped keys that no checkpoint
+// of a listed key proved as bad.
+func (c *Checker) dropWaiting() {
+	for _, seq := range c.waiting {
+		c.badCheckpoint(seq, "checkpoint %s/%d is signed with a key the manifest dropped, and no later checkpoint of a key it lists proves its entries", c.origin, seq)
+	}
+	c.waiting = nil
+}
+
+// Superseded returns the seqs of stored checkpoints signed with dropped
+// keys (DroppedKeys) that a later checkpoint of a listed key proved.
+func (c *Checker) Superseded() []uint64 { return c.superseded }
 
 // Verified is the last entry proven intact: every entry up to it matches
 // the chain and a valid checkpoint.

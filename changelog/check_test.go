@@ -12,7 +12,13 @@ import (
 // entries and at the end.
 func testLog(t *testing.T, n, every int) ([]Entry, []Checkpoint, ed25519.PublicKey) {
 	t.Helper()
-	pub, key, _ := ed25519.GenerateKey(nil)
+	_, key, _ := ed25519.GenerateKey(nil)
+	entries, cps := testLogSignedBy(key, n, every)
+	return entries, cps, key.Public().(ed25519.PublicKey)
+}
+
+// testLogSignedBy is testLog with checkpoints signed by key.
+func testLogSignedBy(key ed25519.PrivateKey, n, every int) ([]Entry, []Checkpoint) {
 	prev := ZeroHash
 	var entries []Entry
 	var cps []Checkpoint
@@ -29,13 +35,17 @@ func testLog(t *testing.T, n, every int) ([]Entry, []Checkpoint, ed25519.PublicK
 			cps = append(cps, SignCheckpoint(key, "cao-bang", e.Seq, e.Hash))
 		}
 	}
-	return entries, cps, pub
+	return entries, cps
 }
 
 // check feeds a log to a checker as storage does: entries in order, each
 // checkpoint after the entry it names.
 func check(entries []Entry, cps []Checkpoint, key ed25519.PublicKey, after uint64, afterHash []byte) *Checker {
-	c := NewChecker("cao-bang", []ed25519.PublicKey{key}, after, afterHash)
+	return feed(NewChecker("cao-bang", []ed25519.PublicKey{key}, after, afterHash), entries, cps)
+}
+
+// feed gives c a log as storage does and ends the check.
+func feed(c *Checker, entries []Entry, cps []Checkpoint) *Checker {
 	i := 0
 	for _, cp := range cps {
 		for ; i < len(entries) && entries[i].Seq <= cp.Seq; i++ {
@@ -147,5 +157,56 @@ func TestCheckerIncremental(t *testing.T) {
 	}
 	if c := check(nil, nil, key, 0, nil); len(c.Damaged()) != 0 {
 		t.Fatalf("empty log: %v", c.Damaged())
+	}
+}
+
+// TestCheckerDroppedKeys: after the origin rotated its key, signed its
+// head with the new one, and the manifest dropped the old key, the old
+// key's checkpoints of entries the new checkpoint proves are superseded,
+// not bad; one with a changed signature, one of a hash the chain does not
+// hold, and those no checkpoint of a listed key proves are bad.
+func TestCheckerDroppedKeys(t *testing.T) {
+	oldPub, oldKey, _ := ed25519.GenerateKey(nil)
+	newPub, newKey, _ := ed25519.GenerateKey(nil)
+	entries, old := testLogSignedBy(oldKey, 20, 5) // checkpoints at 5, 10, 15, 20
+	// The origin signed its head with the new key: a node kept that one.
+	rotated := append(append([]Checkpoint(nil), old[:3]...), SignCheckpoint(newKey, "cao-bang", 20, entries[19].Hash))
+	changed := func(i int, edit func(*Checkpoint)) []Checkpoint {
+		cs := append([]Checkpoint(nil), rotated...)
+		cs[i].Signature = bytes.Clone(cs[i].Signature)
+		edit(&cs[i])
+		return cs
+	}
+	damaged := clone(entries)
+	damaged[11].Data[0] ^= 1
+	cases := []struct {
+		name            string
+		entries         []Entry
+		cps             []Checkpoint
+		dropped         bool
+		superseded, bad []uint64
+		verified        uint64
+	}{
+		{"the dropped key's, proven by the new head", entries, rotated, true, []uint64{5, 10, 15}, nil, 20},
+		{"the same, the dropped keys not given", entries, rotated, false, nil, []uint64{5, 10, 15}, 20},
+		{"a changed signature", entries, changed(1, func(cp *Checkpoint) { cp.Signature[0] ^= 1 }), true, []uint64{5, 15}, []uint64{10}, 20},
+		{"a hash the chain does not hold, signed with the dropped key", entries, changed(1, func(cp *Checkpoint) {
+			*cp = SignCheckpoint(oldKey, "cao-bang", 10, entries[8].Hash)
+		}), true, []uint64{5, 15}, []uint64{10}, 20},
+		{"no checkpoint of a listed key after them", entries, old, true, nil, []uint64{5, 10, 15, 20}, 0},
+		{"an entry damaged before the new head", damaged, rotated, true, nil, []uint64{5, 10, 15}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewChecker("cao-bang", []ed25519.PublicKey{newPub}, 0, nil)
+			if tc.dropped {
+				c.DroppedKeys([]ed25519.PublicKey{oldPub})
+			}
+			feed(c, tc.entries, tc.cps)
+			if fmt.Sprint(c.Superseded()) != fmt.Sprint(tc.superseded) || fmt.Sprint(c.BadCheckpoints()) != fmt.Sprint(tc.bad) || c.Verified() != tc.verified {
+				t.Errorf("superseded %v, bad %v, verified %d; want %v, %v, %d\n%v", c.Superseded(), c.BadCheckpoints(), c.Verified(),
+					tc.superseded, tc.bad, tc.verified, c.Problems())
+			}
+		})
 	}
 }

@@ -184,9 +184,11 @@ type LogCheck struct {
 	Checked  int
 	Verified uint64
 	Damaged  []Damage
-	// BadCheckpoints counts checkpoints dropped for a bad signature.
-	BadCheckpoints int
-	Problems       []string
+	// BadCheckpoints counts checkpoints dropped for a bad signature;
+	// Superseded those dropped as signed with a key the manifest no longer
+	// lists, of entries a later checkpoint of a listed key proves.
+	BadCheckpoints, Superseded int
+	Problems                   []string
 }
 
 // Query selects records of one kind.

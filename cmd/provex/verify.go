@@ -259,6 +259,9 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if res.Superseded > 0 {
+			fmt.Fprintf(env.Stdout, "note: %s: %d checkpoints signed with keys a manifest the node took dropped, of entries later checkpoints prove (superseded, no problem)\n", o.Origin, res.Superseded)
+		}
 		if len(res.Damaged) == 0 && res.BadCheckpoints == 0 {
 			fmt.Fprintf(env.Stdout, "%s: %d entries intact, signed up to %d\n", o.Origin, res.Checked, res.Verified)
 			continue

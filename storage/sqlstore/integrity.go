@@ -206,6 +206,11 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 	}
 	gen := db.damageGeneration(origin)
 	c := changelog.NewChecker(origin, keys, from, fromHash)
+	dropped, err := db.droppedKeys(ctx, origin)
+	if err != nil {
+		return storage.LogCheck{}, err
+	}
+	c.DroppedKeys(dropped)
 	res := storage.LogCheck{Verified: verified}
 	last := from
 	for after := from; ; {
@@ -224,6 +229,7 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 		res.Verified = c.Verified()
 	}
 	res.BadCheckpoints = len(c.BadCheckpoints())
+	res.Superseded = len(c.Superseded())
 	res.Problems = c.Problems()
 	now := time.Now()
 	for i, r := range c.Damaged() {
@@ -239,13 +245,13 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 		// node's own checks record damage and act on it.
 		return res, nil
 	}
-	err := db.runInWriter(ctx, func(tx *writeTx) error {
+	err = db.runInWriter(ctx, func(tx *writeTx) error {
 		if db.damageGeneration(origin) != gen {
 			// A repair ran, or damage was found elsewhere, while this check
 			// read: what it read may be stale, and the next check reads it all.
 			return nil
 		}
-		for _, seq := range c.BadCheckpoints() {
+		for _, seq := range append(c.BadCheckpoints(), c.Superseded()...) {
 			if _, err := tx.Exec("DELETE FROM checkpoints WHERE origin = ? AND seq = ?", origin, seq); err != nil {
 				return err
 			}
@@ -293,7 +299,31 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 		db.log.Error("stored change log does not verify", "origin", origin, "damaged", fmt.Sprint(c.Damaged()),
 			"bad_checkpoints", res.BadCheckpoints, "problems", res.Problems)
 	}
+	if res.Superseded > 0 {
+		db.log.Info("dropped checkpoints signed with keys the manifest no longer lists, proven by later ones", "origin", origin, "checkpoints", res.Superseded)
+	}
 	return res, nil
+}
+
+// droppedKeys are origin's signing keys that a manifest the node took no
+// longer lists (SaveManifest).
+func (db *DB) droppedKeys(ctx context.Context, origin string) ([]ed25519.PublicKey, error) {
+	rows, err := db.reader.QueryContext(ctx, "SELECT public_key FROM dropped_keys WHERE member = ?", origin)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []ed25519.PublicKey
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		if len(k) == ed25519.PublicKeySize {
+			keys = append(keys, ed25519.PublicKey(k))
+		}
+	}
+	return keys, rows.Err()
 }
 
 // inDamage reports whether seq falls in one of the ranges.
@@ -637,10 +667,61 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 	if err != nil {
 		return err
 	}
-	return db.runInWriter(ctx, func(tx *writeTx) error {
+	var dropping []string
+	err = db.runInWriter(ctx, func(tx *writeTx) error {
+		dropping = nil
+		var before []byte
+		if err := tx.QueryRow("SELECT data FROM manifest").Scan(&before); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := db.keepDroppedKeys(tx, before, m, &dropping); err != nil {
+			return err
+		}
 		_, err := tx.Exec("INSERT INTO manifest (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", data)
 		return err
 	})
+	// Their checkpoints go at the next check, which reads the whole log.
+	for _, origin := range dropping {
+		db.needFullCheck(origin)
+	}
+	return err
+}
+
+// keepDroppedKeys records the signing keys of each member of next that
+// the manifest saved before (its bytes; none, or unreadable: nothing to
+// compare) listed and next does not, and forgets those next lists again;
+// dropping gets the members that lost keys.
+func (db *DB) keepDroppedKeys(tx *writeTx, before []byte, next *federation.Manifest, dropping *[]string) error {
+	var prev *federation.Manifest
+	if before != nil {
+		prev, _ = federation.ParseManifest(before)
+	}
+	for _, id := range next.MemberIDs() {
+		keys, _ := next.SigningKeys(id)
+		for _, k := range keys {
+			if _, err := tx.Exec("DELETE FROM dropped_keys WHERE member = ? AND public_key = ?", id, []byte(k)); err != nil {
+				return err
+			}
+		}
+		if prev == nil {
+			continue
+		}
+		had, _ := prev.SigningKeys(id)
+		lost := false
+		for _, k := range had {
+			if slices.ContainsFunc(keys, func(l ed25519.PublicKey) bool { return l.Equal(k) }) {
+				continue
+			}
+			if _, err := tx.Exec("INSERT INTO dropped_keys (member, public_key) VALUES (?, ?) ON CONFLICT DO NOTHING", id, []byte(k)); err != nil {
+				return err
+			}
+			lost = true
+		}
+		if lost {
+			*dropping = append(*dropping, id)
+		}
+	}
+	return nil
 }
 
 // ReadSavedManifest returns the manifest saved in the node database at path

@@ -13,12 +13,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
@@ -252,48 +254,125 @@ func TestSealedToMeButBrokenIsUnopened(t *testing.T) {
 	}
 }
 
+// onEachDatabase runs f on a new store of member on SQLite and on
+// PostgreSQL, each a subtest.
+func onEachDatabase(t *testing.T, member string, f func(t *testing.T, db *sqlstore.DB)) {
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			db, err := sqlstore.Open(context.Background(), newLocation(t, store), member, sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			f(t, db)
+		})
+	}
+}
+
+// rotatingOrigin is cao-bang's store with ten agreements written, and its
+// log: its key is the one it rotates from in the tests of a key rotation.
+func rotatingOrigin(t *testing.T) (*member, []changelog.Entry) {
+	t.Helper()
+	o := federationOf(t, "cao-bang")["cao-bang"]
+	for i := range 10 {
+		put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/a" + string(rune('a'+i)), DisplayName: "a", Kind: twinningv1.Agreement_KIND_MOU})
+	}
+	truth, err := o.db.Changes(context.Background(), "cao-bang", 0, 100)
+	if err != nil || len(truth) != 10 {
+		t.Fatalf("cao-bang's log: %d entries, %v", len(truth), err)
+	}
+	return o, truth
+}
+
 // TestRepairKeepsANewerSignatureOfItsLastEntry: an origin rotated its key
 // and re-signed its head, which this node keeps; a peer repairing a
 // damaged range before it holds only the head's checkpoint signed with
 // the retired key. The repair puts the entries back and leaves the new
 // signature, which a manifest that drops the retired key needs.
 func TestRepairKeepsANewerSignatureOfItsLastEntry(t *testing.T) {
-	ms := federationOf(t, "cao-bang")
-	o := ms["cao-bang"]
-	for i := range 10 {
-		put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/a" + string(rune('a'+i)), DisplayName: "a", Kind: twinningv1.Agreement_KIND_MOU})
-	}
+	o, truth := rotatingOrigin(t)
 	ctx := context.Background()
-	truth, _ := o.db.Changes(ctx, "cao-bang", 0, 100)
 	retired := changelog.SignCheckpoint(o.key, "cao-bang", 10, truth[9].Hash)
 	newPub, newKey, _ := ed25519.GenerateKey(rand.Reader)
-	for _, store := range databases {
-		t.Run(store, func(t *testing.T) {
-			db, err := sqlstore.Open(ctx, newLocation(t, store), "mofa", sqlstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if refused, err := db.ApplyRemote(ctx, truth, retired); err != nil || len(refused) > 0 {
+	onEachDatabase(t, "mofa", func(t *testing.T, db *sqlstore.DB) {
+		if refused, err := db.ApplyRemote(ctx, truth, retired); err != nil || len(refused) > 0 {
+			t.Fatalf("apply: %v, refused %v", err, refused)
+		}
+		if kept, err := db.KeepCheckpoint(ctx, changelog.SignCheckpoint(newKey, "cao-bang", 10, truth[9].Hash)); err != nil || !kept {
+			t.Fatalf("keep the head's new signature: %v, %v", kept, err)
+		}
+		if err := db.ReportDamage(ctx, storage.Damage{Range: changelog.Range{Origin: "cao-bang", First: 5, Last: 5}, Problem: "a changed byte"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Repair(ctx, truth[4:10], retired); err != nil {
+			t.Fatalf("repair 5..10: %v", err)
+		}
+		if got := db.Damaged("cao-bang"); len(got) != 0 {
+			t.Errorf("damage after the repair: %+v", got)
+		}
+		if cp, err := db.Checkpoint(ctx, "cao-bang", 10); err != nil || cp.Seq != 10 || !cp.Verify(newPub) {
+			t.Errorf("the head's checkpoint after the repair: seq %d, %v; want the one signed with the new key", cp.Seq, err)
+		}
+	})
+}
+
+// TestCheckpointsOfADroppedKeyAreSuperseded: a member rotated its key and
+// signed its head with the new one; the manifest kept the old key among
+// its previous keys, then dropped it. The node's next check reads the
+// whole log and drops the old key's checkpoints that the new head proves
+// as superseded, not as forged: no damage, no bad checkpoint. One of them
+// changed in the file is still a bad checkpoint.
+func TestCheckpointsOfADroppedKeyAreSuperseded(t *testing.T) {
+	o, truth := rotatingOrigin(t)
+	ctx := context.Background()
+	oldPub := o.key.Public().(ed25519.PublicKey)
+	newPub, newKey, _ := ed25519.GenerateKey(rand.Reader)
+	manifest := func(serial int, keys ...ed25519.PublicKey) *federation.Manifest {
+		m, _, err := federation.DevFederation([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Serial = serial
+		m.Members[0].PublicKey, m.Members[0].PreviousPublicKeys = keys[0], keys[1:]
+		return m
+	}
+	onEachDatabase(t, "mofa", func(t *testing.T, db *sqlstore.DB) {
+		for _, run := range [][]changelog.Entry{truth[:3], truth[3:5], truth[5:]} {
+			last := run[len(run)-1]
+			if refused, err := db.ApplyRemote(ctx, run, changelog.SignCheckpoint(o.key, "cao-bang", last.Seq, last.Hash)); err != nil || len(refused) > 0 {
 				t.Fatalf("apply: %v, refused %v", err, refused)
 			}
-			if kept, err := db.KeepCheckpoint(ctx, changelog.SignCheckpoint(newKey, "cao-bang", 10, truth[9].Hash)); err != nil || !kept {
-				t.Fatalf("keep the head's new signature: %v, %v", kept, err)
-			}
-			if err := db.ReportDamage(ctx, storage.Damage{Range: changelog.Range{Origin: "cao-bang", First: 5, Last: 5}, Problem: "a changed byte"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.Repair(ctx, truth[4:10], retired); err != nil {
-				t.Fatalf("repair 5..10: %v", err)
-			}
-			if got := db.Damaged("cao-bang"); len(got) != 0 {
-				t.Errorf("damage after the repair: %+v", got)
-			}
-			if cp, err := db.Checkpoint(ctx, "cao-bang", 10); err != nil || cp.Seq != 10 || !cp.Verify(newPub) {
-				t.Errorf("the head's checkpoint after the repair: seq %d, %v; want the one signed with the new key", cp.Seq, err)
-			}
-		})
-	}
+		}
+		// The head re-signed with the new key; checkpoint 5 changed.
+		if _, err := db.KeepCheckpoint(ctx, changelog.SignCheckpoint(newKey, "cao-bang", 10, truth[9].Hash)); err != nil {
+			t.Fatal(err)
+		}
+		changed := changelog.SignCheckpoint(o.key, "cao-bang", 5, truth[4].Hash)
+		changed.Signature[0] ^= 1
+		if _, err := db.KeepCheckpoint(ctx, changed); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SaveManifest(ctx, manifest(2, newPub, oldPub)); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{newPub, oldPub}, true); err != nil || res.BadCheckpoints != 1 || res.Superseded != 0 || len(res.Damaged) != 0 {
+			t.Fatalf("check while the old key is listed: %+v, %v; want the changed checkpoint bad, nothing else", res, err)
+		}
+		if err := db.SaveManifest(ctx, manifest(3, newPub)); err != nil {
+			t.Fatal(err)
+		}
+		// An incremental check: the drop makes it read the whole log.
+		res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{newPub}, false)
+		if err != nil || res.Superseded != 1 || res.BadCheckpoints != 0 || len(res.Damaged) != 0 || res.Verified != 10 || res.Checked != 10 {
+			t.Fatalf("check after the drop: %+v, %v; want checkpoint 3 superseded, no damage, all 10 entries verified", res, err)
+		}
+		if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{newPub}, true); err != nil || res.Superseded != 0 || res.BadCheckpoints != 0 || len(res.Damaged) != 0 {
+			t.Errorf("the check after: %+v, %v; want nothing left to drop", res, err)
+		}
+		if cp, err := db.Checkpoint(ctx, "cao-bang", 10); err != nil || cp.Seq != 10 || !cp.Verify(newPub) {
+			t.Errorf("the head's checkpoint: seq %d, %v; want the new key's", cp.Seq, err)
+		}
+	})
 }
 
 // TestVerifyLogFindsAndRepairRestores: a byte changed in a stored entry
