@@ -199,6 +199,14 @@ func TestHTTPDropsNothingUnseen(t *testing.T) {
 		{"summary.csv with an empty group_by", "GET", "/v1/national/agreements/summary.csv?group_by=,", "", "group_by[0]"},
 		{"summary.csv with an empty entry", "GET", "/v1/national/agreements/summary.csv?group_by=province,,kind", "", "group_by[1]"},
 		{"summary.csv with filter twice", "GET", "/v1/national/agreements/summary.csv?filter=kind%3DKIND_MOU&filter=kind%3DKIND_OTHER", "", "filter"},
+		// Pairs Go's query parser drops: summary.csv answered 200 with the
+		// summary of every record, the filter gone.
+		{"summary.csv with a semicolon in its filter", "GET", "/v1/national/agreements/summary.csv?filter=kind%3DKIND_MOU;x", "", "filter"},
+		{"summary.csv with a bad escape in its filter", "GET", "/v1/national/agreements/summary.csv?group_by=kind&filter=kind%3DKIND_MOU%zz", "", "filter"},
+		{"summary.csv with a semicolon in its parent", "GET", "/v1/national/agreements/summary.csv?group_by=province&parent=provinces/cao-bang;", "", "parent"},
+		{"a summary with a semicolon in its filter", "GET", "/v1/national/agreements:summarize?filter=kind%3DKIND_MOU;x", "", "filter"},
+		{"List with a bad escape in its filter", "GET", coll + "?filter=kind%3DKIND_OTHER%zz", "", "filter"},
+		{"List with a bad escape in a parameter's name", "GET", coll + "?fil%zzter=1", "", "fil%zzter"},
 	} {
 		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
 		wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.field)
