@@ -350,6 +350,25 @@ func (k *Kind) Audience(m protoreflect.ProtoMessage) (visibility int32, visibleT
 	return int32(r.Get(k.visibility).Enum()), visibleTo
 }
 
+// ListedProvinces returns, for each field of k's records that lists
+// provinces to tell or ask (a border incident's notify_provinces; not
+// visible_to, which Audience returns), its name and the provinces m lists.
+func (k *Kind) ListedProvinces(m protoreflect.ProtoMessage) map[protoreflect.Name][]string {
+	r := m.ProtoReflect()
+	out := map[protoreflect.Name][]string{}
+	for _, name := range provinceLists {
+		fd := k.Message.Descriptor().Fields().ByName(name.Name())
+		if fd == nil || fd.FullName() != name {
+			continue
+		}
+		list := r.Get(fd).List()
+		for i := 0; i < list.Len(); i++ {
+			out[name.Name()] = append(out[name.Name()], list.Get(i).String())
+		}
+	}
+	return out
+}
+
 // FormerProvince returns the pre-merger province the record came from, or
 // "" when it names none.
 func (k *Kind) FormerProvince(m protoreflect.ProtoMessage) string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
@@ -239,4 +240,46 @@ func dynamicNew(md protoreflect.MessageDescriptor) proto.Message {
 		panic(err)
 	}
 	return mt.New().Interface()
+}
+
+// TestRecordEnumsTakeDefinedValuesOnly: every enum field a record holds,
+// in nested messages too, takes only the values its enum defines
+// (buf.validate's enum.defined_only): protobuf keeps any number, and a
+// local unit's level 99 was stored, synced and shown as a summary group
+// that no filter could name.
+func TestRecordEnumsTakeDefinedValuesOnly(t *testing.T) {
+	checked := 0
+	var walk func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool)
+	walk = func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool) {
+		if seen[md.FullName()] || !strings.HasPrefix(string(md.FullName()), "provex.") {
+			return
+		}
+		seen[md.FullName()] = true
+		for i := 0; i < md.Fields().Len(); i++ {
+			f := md.Fields().Get(i)
+			switch f.Kind() {
+			case protoreflect.MessageKind:
+				walk(f.Message(), path+string(f.Name())+".", seen)
+			case protoreflect.EnumKind:
+				if resource.HasBehavior(f, annotations.FieldBehavior_OUTPUT_ONLY) {
+					continue
+				}
+				checked++
+				rules, _ := proto.GetExtension(f.Options(), validate.E_Field).(*validate.FieldRules)
+				enum := rules.GetEnum()
+				if f.IsList() {
+					enum = rules.GetRepeated().GetItems().GetEnum()
+				}
+				if !enum.GetDefinedOnly() {
+					t.Errorf("%s%s (%s) takes values its enum does not define: give it (buf.validate.field).enum.defined_only", path, f.Name(), f.Enum().FullName())
+				}
+			}
+		}
+	}
+	for _, k := range resource.Kinds() {
+		walk(k.Message.Descriptor(), k.Collection+": ", map[protoreflect.FullName]bool{})
+	}
+	if checked < 20 {
+		t.Errorf("checked %d enum fields, want every record kind's (at least 20)", checked)
+	}
 }

@@ -249,6 +249,12 @@ func TestSummaryCountsDistinct(t *testing.T) {
 	}
 	_, err = national.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", CountDistinct: []string{"kind", "kind"}})
 	wantInvalid(t, err, "count_distinct twice", "count_distinct[1]")
+	// So is a sum named twice: every group carried it twice, and the CSV
+	// once.
+	for collection, twice := range map[string]string{"projects": "registered_capital", "delegations": "member_count"} {
+		_, err = national.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: collection, Sum: []string{twice, twice}})
+		wantInvalid(t, err, "sum "+twice+" twice", "sum[1]")
+	}
 }
 
 // TestEmptyReferenceElements: an empty element of a list of references

@@ -130,6 +130,12 @@ func TestSemanticValidation(t *testing.T) {
 			delegation(func(x *twinningv1.Delegation) {})},
 		{"the owner among the readers", delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son", "cao-bang"} }), "delegation.visible_to[1]",
 			delegation(func(x *twinningv1.Delegation) { x.Visibility, x.VisibleTo = 3, []string{"lang-son"} })},
+		{"the owner among the provinces to notify", incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son", "cao-bang"} }), "border_incident.notify_provinces[1]",
+			incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son"} })},
+		{"a local level the schema does not define", agreement(func(a *twinningv1.Agreement) { a.Signatory = &typev1.LocalUnit{Level: 99, Name: "Ha Lang commune"} }), "agreement.signatory.level",
+			agreement(func(a *twinningv1.Agreement) {
+				a.Signatory = &typev1.LocalUnit{Level: typev1.LocalLevel_LOCAL_LEVEL_COMMUNE, Name: "Ha Lang commune"}
+			})},
 		{"unknown province to notify", incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son", "ha-giang", "quang-tay"} }), "border_incident.notify_provinces[1] border_incident.notify_provinces[2]",
 			incident(func(x *borderv1.BorderIncident) { x.NotifyProvinces = []string{"lang-son", "tuyen-quang"} })},
 		{"border gate that is not a name", incident(func(x *borderv1.BorderIncident) { x.BorderGate = "Tà Lùng" }), "border_incident.border_gate",

@@ -170,7 +170,11 @@ func (s *Server) status(ctx context.Context, incident *borderv1.BorderIncident, 
 		CreateTime:  incident.GetCreateTime(),
 	}
 	since := incident.GetCreateTime().AsTime()
+	owner, _ := resource.ParseName(incident.GetName(), resource.BorderIncidents.Collection)
 	for _, p := range incident.GetNotifyProvinces() {
+		if p == owner.Province {
+			continue // listed before that was refused: it waited for good
+		}
 		pa := &borderv1.ProvinceAcknowledgement{Province: p}
 		until := now
 		if m := earliest[p]; m != nil {
@@ -188,12 +192,14 @@ func (s *Server) status(ctx context.Context, incident *borderv1.BorderIncident, 
 }
 
 // acknowledged is when ack was made: its acknowledge_time, or its
-// create_time when it has none. (The server does not fill in
-// acknowledge_time on Create: a retry with the same request_id must be the
-// same request.)
+// create_time when it has none or names a later time, as nothing is
+// acknowledged after it is recorded (a time in 2262 made a wait of 235
+// years). (The server does not fill in acknowledge_time on Create: a
+// retry with the same request_id must be the same request.)
 func acknowledged(ack *borderv1.IncidentAcknowledgement) time.Time {
-	if ack.AcknowledgeTime != nil {
+	recorded := ack.GetCreateTime().AsTime()
+	if ack.AcknowledgeTime != nil && ack.GetAcknowledgeTime().AsTime().Before(recorded) {
 		return ack.GetAcknowledgeTime().AsTime()
 	}
-	return ack.GetCreateTime().AsTime()
+	return recorded
 }

@@ -4,18 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server/servertest"
 	"github.com/provex/provex/services/border"
+	"github.com/provex/provex/services/collection"
+	"github.com/provex/provex/storage"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 type node struct {
@@ -165,12 +170,19 @@ func TestIncidentAcknowledgedAcrossNodes(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// An acknowledgement that names a time after it was recorded (2262)
+	// counts from when it was recorded: it made a wait of 235 years.
 	if _, err := nodes["quang-ninh"].border.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{
-		Parent: "provinces/quang-ninh", IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: name},
+		Parent: "provinces/quang-ninh", IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: name,
+			AcknowledgeTime: timestamppb.New(time.Date(2262, 4, 1, 0, 0, 0, 0, time.UTC))},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, nodes[resource.Ministry], resource.Ministry, name, func(st *borderv1.IncidentAcknowledgementStatus) bool { return st.GetWaitingCount() == 0 })
+	st = waitStatus(t, nodes[resource.Ministry], resource.Ministry, name, func(st *borderv1.IncidentAcknowledgementStatus) bool { return st.GetWaitingCount() == 0 })
+	if got := byProvince(st)["quang-ninh"]; got.GetAcknowledgeTime().AsTime().After(time.Now()) || got.GetWait().AsDuration() > time.Hour {
+		t.Errorf("quang-ninh's acknowledgement dated 2262: acknowledged at %v after a wait of %v; want when it was recorded",
+			got.GetAcknowledgeTime().AsTime(), got.GetWait().AsDuration())
+	}
 	if got := waiting(); len(got) != 0 {
 		t.Errorf("waiting incidents on the ministry after both acknowledged: %v", got)
 	}
@@ -217,5 +229,33 @@ func TestIncidentAcknowledgementRefused(t *testing.T) {
 	}
 	if _, err := ls.GetIncidentAcknowledgementStatus(ctx, &borderv1.GetIncidentAcknowledgementStatusRequest{Incident: "provinces/cao-bang/border-incidents/unknown"}); status.Code(err) != codes.NotFound {
 		t.Errorf("status of an incident the node does not hold: %v, want NOT_FOUND", err)
+	}
+}
+
+// TestOwnProvinceToNotifyIsNotAwaited: an incident stored before its own
+// province among notify_provinces was refused (written here straight into
+// the store, as an older release did) does not wait for the owner, which
+// may not acknowledge its own incident.
+func TestOwnProvinceToNotifyIsNotAwaited(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	name := "provinces/cao-bang/border-incidents/flood"
+	incident := &borderv1.BorderIncident{Name: name, DisplayName: "Flood", Category: borderv1.BorderIncident_CATEGORY_NATURAL_DISASTER,
+		NotifyProvinces: []string{"cao-bang", "lang-son"}}
+	if _, err := db.Write(ctx, storage.Write{Kind: resource.BorderIncidents, Name: name,
+		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return incident, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := border.New(&collection.Node{Store: db, Member: "cao-bang"}).GetIncidentAcknowledgementStatus(ctx,
+		&borderv1.GetIncidentAcknowledgementStatusRequest{Incident: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.GetProvinces()) != 1 || st.GetProvinces()[0].GetProvince() != "lang-son" || st.GetWaitingCount() != 1 {
+		t.Errorf("status %v; want lang-son alone waited for", st)
 	}
 }

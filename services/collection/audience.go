@@ -14,6 +14,7 @@ import (
 const (
 	ReasonReadersNotRestricted = "visible_to.not_restricted"
 	ReasonReaderIsOwner        = "visible_to.owner"
+	ReasonListsOwner           = "province_list.owner"
 )
 
 // checkAudience refuses a reader list that would mean nothing, so nobody
@@ -24,6 +25,21 @@ const (
 // owner (it is in the record's name, set by the server on Create), so this
 // runs beside them on the record as it will be stored.
 func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
+	// So is a list of provinces to tell that names the owner: a border
+	// incident notifying its own province waited for an acknowledgement
+	// the owner may not make, counted as awaited for good.
+	var vs []*errdetails.BadRequest_FieldViolation
+	for name, provinces := range c.kind.ListedProvinces(m) {
+		for i, p := range provinces {
+			if p == owner {
+				vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("%s.%s[%d]", c.kind.Field, name, i), Reason: ReasonListsOwner,
+					Description: fmt.Sprintf("%s owns the record; list only other provinces", owner)})
+			}
+		}
+	}
+	if len(vs) > 0 {
+		return apperr.InvalidFields(vs...)
+	}
 	visibility, visibleTo := c.kind.Audience(m)
 	if len(visibleTo) == 0 {
 		return nil
@@ -37,7 +53,6 @@ func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
 		return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{Field: field, Reason: ReasonReadersNotRestricted,
 			Description: fmt.Sprintf("only a restricted record has readers: set visibility to VISIBILITY_RESTRICTED or clear visible_to (this record is %s)", is)})
 	}
-	var vs []*errdetails.BadRequest_FieldViolation
 	for i, p := range visibleTo {
 		if p == owner {
 			vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("%s[%d]", field, i), Reason: ReasonReaderIsOwner,

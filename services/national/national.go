@@ -156,6 +156,9 @@ func parseSums(k *resource.Kind, sum []string) (ints []filter.Field, money []mon
 		if err := oneName(field, "sum", name); err != nil {
 			return nil, nil, err
 		}
+		if slices.Index(sum, name) < i {
+			return nil, nil, apperr.Invalid(field, "%s is named twice", name)
+		}
 		if m, ok := k.InMoney(name); ok {
 			return nil, nil, apperr.Invalid(field, "%s is part of the money field %s: sum %s, which totals per currency (amounts in different currencies do not add up)", name, m, m)
 		}

@@ -1463,7 +1463,9 @@ type IncidentAcknowledgementStatus struct {
 	OccurTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
 	// When the incident was recorded: the notified provinces wait from then.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// One per notify_provinces entry, in its order.
+	// One per notify_provinces entry, in its order, but the incident's own
+	// province (which a record stored before that was refused may list: it
+	// cannot acknowledge its own incident).
 	Provinces []*ProvinceAcknowledgement `protobuf:"bytes,5,rep,name=provinces,proto3" json:"provinces,omitempty"`
 	// How many of provinces have acknowledged, and how many have not.
 	AcknowledgedCount int32 `protobuf:"varint,6,opt,name=acknowledged_count,json=acknowledgedCount,proto3" json:"acknowledged_count,omitempty"`
@@ -1557,8 +1559,9 @@ type ProvinceAcknowledgement struct {
 	Province string                 `protobuf:"bytes,1,opt,name=province,proto3" json:"province,omitempty"`
 	// Its earliest live acknowledgement this node holds; empty while waiting.
 	Acknowledgement string `protobuf:"bytes,2,opt,name=acknowledgement,proto3" json:"acknowledgement,omitempty"`
-	// Its acknowledge_time, or its create_time when it has none; unset
-	// while waiting.
+	// Its acknowledge_time, or its create_time when it has none or names a
+	// later time (an acknowledgement is not made after it was recorded);
+	// unset while waiting.
 	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
 	// From the incident's create_time to acknowledge_time (zero if it came
 	// before), or, while waiting, to now.

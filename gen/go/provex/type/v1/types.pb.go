@@ -484,9 +484,9 @@ const file_provex_type_v1_types_proto_rawDesc = "" +
 	"\x10date.no_such_day\x1a\xb4\x02this.month == 0 || this.day <= (this.month == 2 ? ((this.year % 4 == 0 && this.year % 100 != 0) || this.year % 400 == 0 ? 29 : 28) : (this.month in [4, 6, 9, 11] ? 30 : 31)) ? '' : 'day ' + string(this.day) + ' does not exist in ' + string(this.year) + '-' + (this.month < 10 ? '0' : '') + string(this.month)\"t\n" +
 	"\x06LatLng\x123\n" +
 	"\blatitude\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80V@)\x00\x00\x00\x00\x00\x80V\xc0R\blatitude\x125\n" +
-	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80f@)\x00\x00\x00\x00\x00\x80f\xc0R\tlongitude\"_\n" +
-	"\tLocalUnit\x120\n" +
-	"\x05level\x18\x01 \x01(\x0e2\x1a.provex.type.v1.LocalLevelR\x05level\x12 \n" +
+	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80f@)\x00\x00\x00\x00\x00\x80f\xc0R\tlongitude\"i\n" +
+	"\tLocalUnit\x12:\n" +
+	"\x05level\x18\x01 \x01(\x0e2\x1a.provex.type.v1.LocalLevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\aȷ,\x01\x18\xc8\x01R\x04name\"\xc8\x03\n" +
 	"\fForeignParty\x12\"\n" +
 	"\x04name\x18\x01 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\x04name\x128\n" +
