@@ -958,12 +958,15 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 		}
 		switch {
 		case r.refused || ap.originFailed(entry.Origin):
+		case len(entry.Data) > maxEntryData:
+			refuse(r, entry.Origin, "%s entry %d holds %d bytes of data, over the %d an entry may", entry.Origin, entry.Seq, len(entry.Data), maxEntryData)
 		case entry.Seq != r.next:
 			refuse(r, entry.Origin, "%s entry %d arrived where %d was due", entry.Origin, entry.Seq, r.next)
 		case !bytes.Equal(entry.PrevHash, r.prev):
 			refuse(r, entry.Origin, "%s entry %d does not link to entry %d", entry.Origin, entry.Seq, entry.Seq-1)
 		case !changelog.Verify(&entry):
 			refuse(r, entry.Origin, "%s entry %d does not match its hash", entry.Origin, entry.Seq)
+
 		case len(r.pending) >= maxPending || st.pendingBytes+entrySize(&entry) > maxPendingBytes:
 			refuse(r, entry.Origin, "%d entries of %s (%d bytes held in all) without a checkpoint", len(r.pending), entry.Origin, st.pendingBytes)
 		default:
@@ -1074,6 +1077,10 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 		}
 		if len(st.repair) == 0 && !st.requested[repairStart{entry.Origin, entry.Seq}] {
 			fail("copies from %s/%d, a range this node did not ask to repair", entry.Origin, entry.Seq)
+			return
+		}
+		if len(entry.Data) > maxEntryData {
+			fail("the copy of %s/%d holds %d bytes of data, over the %d an entry may", entry.Origin, entry.Seq, len(entry.Data), maxEntryData)
 			return
 		}
 		st.repair = append(st.repair, entry)

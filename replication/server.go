@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/auth"
@@ -29,6 +31,19 @@ const (
 	MaxBatchSize     = 5000
 	MaxBatchBytes    = 1 << 20
 )
+
+// maxEntryData is the bound sync.proto puts on an entry's data
+// (Entry.data's bytes.max_len), above an honest member's largest sealed
+// record: an entry over it is refused with its run, never stored or
+// relayed (a member's 25 MB entries were, on every node).
+var maxEntryData = func() int {
+	fd := (&syncv1.Entry{}).ProtoReflect().Descriptor().Fields().ByName("data")
+	rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+	if n := rules.GetBytes().GetMaxLen(); n > 0 {
+		return int(n)
+	}
+	panic("sync.proto: Entry.data has no bytes.max_len")
+}()
 
 // entrySize approximates an entry's size on the wire.
 func entrySize(e *changelog.Entry) int {

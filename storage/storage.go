@@ -48,8 +48,10 @@ type Store interface {
 	// q.Filter and totals each group.
 	Summarize(ctx context.Context, q SummaryQuery) ([]SummaryRow, error)
 	// Changes returns up to limit entries of origin's log with Seq > after,
-	// in order, as stored (sealed entries sealed). Entries in a damaged
-	// range are returned too: servers check what they serve.
+	// in order, as stored (sealed entries sealed), and fewer once their
+	// data passes ChangesBytes (at least one): callers that want more ask
+	// again after the last. Entries in a damaged range are returned too:
+	// servers check what they serve.
 	Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error)
 	Close() error
 
@@ -190,6 +192,11 @@ type LogCheck struct {
 	BadCheckpoints, Superseded int
 	Problems                   []string
 }
+
+// ChangesBytes bounds the entry data one Changes call reads (past it by
+// at most one entry): a pull served in batches of 500 entries of 4 MB
+// each held 2 GB for a peer that stopped reading.
+const ChangesBytes = 4 << 20
 
 // Query selects records of one kind.
 type Query struct {

@@ -91,6 +91,25 @@ func wellFormed(m protoreflect.Message, prefix string, out *[]*errdetails.BadReq
 			wellFormed(v.Message(), path+".", out)
 		}
 	}
+	rangeValues(m, prefix, check, func(fd protoreflect.FieldDescriptor, key, path string) bool {
+		switch {
+		case fd.MapKey().Kind() == protoreflect.StringKind && !utf8.ValidString(key):
+			bad(path)
+		case fd.MapKey().Kind() == protoreflect.StringKind && strings.ContainsRune(key, 0):
+			nul(path)
+		default:
+			return true
+		}
+		return false
+	})
+}
+
+// rangeValues calls check with each value m's set fields hold (each
+// element of a list, each value of a map whose key keyOK takes, given the
+// map field's path), as it is named in a path ("parties[1].name",
+// `labels["k"]`) after prefix.
+func rangeValues(m protoreflect.Message, prefix string, check func(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string),
+	keyOK func(fd protoreflect.FieldDescriptor, key, path string) bool) {
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		path := prefix + string(fd.Name())
 		switch {
@@ -100,16 +119,9 @@ func wellFormed(m protoreflect.Message, prefix string, out *[]*errdetails.BadReq
 			}
 		case fd.IsMap():
 			v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-				key := k.String()
-				if fd.MapKey().Kind() == protoreflect.StringKind && !utf8.ValidString(key) {
-					bad(path)
-					return true
+				if key := k.String(); keyOK(fd, key, path) {
+					check(fd.MapValue(), v, path+"["+strconv.Quote(key)+"]")
 				}
-				if fd.MapKey().Kind() == protoreflect.StringKind && strings.ContainsRune(key, 0) {
-					nul(path)
-					return true
-				}
-				check(fd.MapValue(), v, path+"["+strconv.Quote(key)+"]")
 				return true
 			})
 		default:

@@ -697,7 +697,7 @@ func (g *gen) filterable(k *resource.Kind, pkg protoreflect.FullName) {
 // is the rule the server enforces.
 func (g *gen) numbers() {
 	p := g.p
-	p("**Numbers.** Counts and amounts of money have the bounds below; a write outside them fails with `INVALID_ARGUMENT` naming the field. Every money field's `units` has the bound of [provex.type.v1.Money](#%s). These are the fields a summary's `sum` takes: a money field is summed as a whole, one total per currency; its `units` or `currency_code` alone is `INVALID_ARGUMENT` (amounts in different currencies do not add up). Summaries add with checked arithmetic: a group or total that leaves int64 fails with `OUT_OF_RANGE` naming the group, it never wraps.", anchor("provex.type.v1.Money"))
+	p("**Numbers.** Counts and amounts of money have the bounds below; a write outside them fails with `INVALID_ARGUMENT` naming the field. Every money field's `units` has the bound of [provex.type.v1.Money](#%s). These are the fields a summary's `sum` takes: a money field is summed as a whole, one total per currency; its `units` or `currency_code` alone is `INVALID_ARGUMENT` (amounts in different currencies do not add up). Summaries add with checked arithmetic: a group or total that leaves int64 fails with `OUT_OF_RANGE` naming the group, it never wraps. A node also refuses to apply another member's state with a number outside these bounds, or one over the size of a record it keeps (1 MiB encoded): it stays in the log but is not applied (README, \"Federation and sync\").", anchor("provex.type.v1.Money"))
 	p("")
 	p("| Collection | Field to sum | Minimum | Maximum |")
 	p("|---|---|---|---|")

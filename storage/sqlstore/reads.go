@@ -358,30 +358,27 @@ func (db *DB) Head(ctx context.Context) (changelog.Entry, error) {
 
 // Changes returns entries of origin's log after a sequence number.
 func (db *DB) Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error) {
-	return db.queryEntries(ctx, "origin = ? AND seq > ? ORDER BY seq LIMIT ?", origin, after, limit)
+	rows, err := db.reader.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?", origin, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer rows.Close()
+	var out []changelog.Entry
+	for size := 0; size < storage.ChangesBytes && rows.Next(); {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		size += len(e.Data)
+	}
+	return out, rows.Err()
 }
 
 const entryColumns = "origin, seq, hlc, name, data, sealed, prev_hash, hash"
 
 // entryColumnList is entryColumns as COPY names them.
 var entryColumnList = strings.Split(entryColumns, ", ")
-
-func (db *DB) queryEntries(ctx context.Context, where string, args ...any) ([]changelog.Entry, error) {
-	rows, err := db.reader.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE "+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read changes: %w", err)
-	}
-	defer rows.Close()
-	var out []changelog.Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
 
 func scanEntry(row interface{ Scan(...any) error }) (changelog.Entry, error) {
 	var (

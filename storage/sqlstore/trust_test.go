@@ -269,6 +269,23 @@ func onEachDatabase(t *testing.T, member string, f func(t *testing.T, db *sqlsto
 	}
 }
 
+// readLog reads origin's whole log from db, a read of Changes after
+// another (each stops at storage.ChangesBytes).
+func readLog(t *testing.T, db *sqlstore.DB, origin string) []changelog.Entry {
+	t.Helper()
+	var out []changelog.Entry
+	for after := uint64(0); ; after = out[len(out)-1].Seq {
+		more, err := db.Changes(context.Background(), origin, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(more) == 0 {
+			return out
+		}
+		out = append(out, more...)
+	}
+}
+
 // rotatingOrigin is cao-bang's store with ten agreements written, and its
 // log: its key is the one it rotates from in the tests of a key rotation.
 func rotatingOrigin(t *testing.T) (*member, []changelog.Entry) {
@@ -371,6 +388,41 @@ func TestCheckpointsOfADroppedKeyAreSuperseded(t *testing.T) {
 		}
 		if cp, err := db.Checkpoint(ctx, "cao-bang", 10); err != nil || cp.Seq != 10 || !cp.Verify(newPub) {
 			t.Errorf("the head's checkpoint: seq %d, %v; want the new key's", cp.Seq, err)
+		}
+	})
+}
+
+// TestChangesBoundsTheBytesItReads: a read of the log stops once its
+// entries' data passes storage.ChangesBytes, so a pull served in batches
+// of 500 entries of 4 MB each does not hold 2 GB for a peer that stopped
+// reading; the next read goes on after the last entry.
+func TestChangesBoundsTheBytesItReads(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	var run []changelog.Entry
+	prev := changelog.ZeroHash
+	for seq := uint64(1); seq <= 10; seq++ {
+		// Sealed to others: relayed whole, as a member may sign it.
+		e := changelog.Entry{Origin: "lang-son", Seq: seq, HLC: int64(seq), Sealed: true, Data: bytes.Repeat([]byte{byte(seq)}, 1<<20), PrevHash: prev}
+		e.Hash = changelog.Sum(&e)
+		prev = e.Hash
+		run = append(run, e)
+	}
+	cp := changelog.SignCheckpoint(key, "lang-son", 10, prev)
+	ctx := context.Background()
+	onEachDatabase(t, "mofa", func(t *testing.T, db *sqlstore.DB) {
+		if _, err := db.ApplyRemote(ctx, run, cp); err != nil {
+			t.Fatal(err)
+		}
+		perRead := storage.ChangesBytes / (1 << 20)
+		for after := uint64(0); after < 10; {
+			got, err := db.Changes(ctx, "lang-son", after, 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := min(perRead, 10-int(after)); len(got) != want || got[0].Seq != after+1 {
+				t.Fatalf("a read after %d: %d entries from %d; want %d of 1 MiB each from %d", after, len(got), got[0].Seq, want, after+1)
+			}
+			after = got[len(got)-1].Seq
 		}
 	})
 }
@@ -510,9 +562,9 @@ func TestCheckpointsAtLeastEveryMegabyte(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	entries, err := o.db.Changes(ctx, "cao-bang", 0, 100)
-	if err != nil || len(entries) != 24 {
-		t.Fatalf("%d entries, %v", len(entries), err)
+	entries := readLog(t, o.db, "cao-bang")
+	if len(entries) != 24 {
+		t.Fatalf("%d entries", len(entries))
 	}
 	signed := map[uint64]bool{}
 	for _, e := range entries {
