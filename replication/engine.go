@@ -554,6 +554,10 @@ type originRun struct {
 	pending []changelog.Entry
 	// refused: nothing more of the origin in this pull.
 	refused bool
+	// retired: the peer sent checkpoints of pending entries signed with a
+	// key the origin rotated from, which prove nothing this node does not
+	// hold.
+	retired bool
 }
 
 // What a pull holds while it waits for checkpoints: entries per origin,
@@ -968,7 +972,11 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			refuse(r, entry.Origin, "%s entry %d does not match its hash", entry.Origin, entry.Seq)
 
 		case len(r.pending) >= maxPending || st.pendingBytes+entrySize(&entry) > maxPendingBytes:
-			refuse(r, entry.Origin, "%d entries of %s (%d bytes held in all) without a checkpoint", len(r.pending), entry.Origin, st.pendingBytes)
+			hint := ""
+			if r.retired {
+				hint = fmt.Sprintf(" of %s's current key (this peer's are of a key it rotated from: pull from %s itself, which signs its log with its current key as it serves it)", entry.Origin, entry.Origin)
+			}
+			refuse(r, entry.Origin, "%d entries of %s (%d bytes held in all) without a checkpoint%s", len(r.pending), entry.Origin, st.pendingBytes, hint)
 		default:
 			r.pending = append(r.pending, entry)
 			st.pendingBytes += entrySize(&entry)
@@ -1005,7 +1013,9 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 				// Signed before a rotation: whoever holds a retired key could
 				// sign new entries with it, so only the current key proves
 				// new entries. A later checkpoint of the current key covers
-				// these too (the origin re-signs its head when it rotates).
+				// these too (the origin re-signs its head when it rotates,
+				// and signs its log with its current key as it serves it).
+				r.retired = true
 				continue
 			}
 			refuse(r, cp.Origin, "checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)

@@ -348,6 +348,13 @@ func (n *testNode) origin(t *testing.T, origin string) *syncv1.OriginState {
 // prefix-00000 ... in no particular order of seq.
 func createAgreementsConcurrently(t *testing.T, n *testNode, count, workers int, prefix string) {
 	t.Helper()
+	createSummarisedAgreements(t, n, count, workers, prefix, "")
+}
+
+// createSummarisedAgreements is createAgreementsConcurrently with a
+// summary in each agreement.
+func createSummarisedAgreements(t *testing.T, n *testNode, count, workers int, prefix, summary string) {
+	t.Helper()
 	var (
 		wg   sync.WaitGroup
 		next atomic.Int64
@@ -364,7 +371,7 @@ func createAgreementsConcurrently(t *testing.T, n *testNode, count, workers int,
 				}
 				_, err := n.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
 					Parent: "provinces/" + n.member, AgreementId: fmt.Sprintf("%s-%05d", prefix, i),
-					Agreement: &twinningv1.Agreement{DisplayName: fmt.Sprintf("%s agreement %d", n.member, i), Kind: twinningv1.Agreement_KIND_MOU},
+					Agreement: &twinningv1.Agreement{DisplayName: fmt.Sprintf("%s agreement %d", n.member, i), Kind: twinningv1.Agreement_KIND_MOU, Summary: summary},
 				})
 				if err != nil {
 					if errs.Add(1) == 1 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -355,4 +356,65 @@ func TestEncryptionKeyRotatedWhileServing(t *testing.T) {
 		got, code := getAgreement(t, f.nodes["lang-son"], rec.GetName())
 		return code == codes.OK && proto.Equal(got, rec), fmt.Sprintf("lang-son reads the record sealed to its new key: %v", code)
 	})
+}
+
+// TestLongLogCaughtUpAfterARotation: a member rotated its key after
+// writing more than a pull holds waiting for a checkpoint (64 MiB); its
+// checkpoints before the rotation are signed with the retired key, which
+// proves no entries a node does not hold, and its new key signed its head
+// alone. A node that joins then (or restores from its peers) pulling the
+// log from the member catches up the whole of it: before, it held the old
+// log waiting for the head's checkpoint, refused the run at 64 MiB, and
+// never caught up. One that pulls it only from a relay that held it before
+// the rotation still cannot (THREATS, known limits), and its refusal says
+// where to pull from.
+func TestLongLogCaughtUpAfterARotation(t *testing.T) {
+	members := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
+	f, fedKey := signedFederation(t, members, map[string][]string{"mofa": {"cao-bang"}, "lang-son": {"cao-bang"}, "quang-ninh": {"lang-son"}})
+	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
+	if err := federation.WriteKeyFile(keyFile, f.keys["cao-bang"]); err != nil {
+		t.Fatal(err)
+	}
+	f.nodes["cao-bang"].keyFile = keyFile
+	origin := f.start("cao-bang")
+	f.start("lang-son")
+	const records = 9500 // with summaries of 7,500 characters: 72 MB
+	createSummarisedAgreements(t, origin, records, 32, "long", strings.Repeat("x", 7500))
+	f.waitConverged(t, map[string]uint64{"cao-bang": records}, 60*time.Second)
+	oldKey := f.keys["cao-bang"].SigningPublic()
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		for i := range m.Members {
+			if m.Members[i].ID == "cao-bang" {
+				m.Members[i].PreviousPublicKeys = []ed25519.PublicKey{oldKey}
+				m.Members[i].PublicKey = rotated.SigningPublic()
+				m.Members[i].EncryptionKey = rotated.EncryptionPublic()
+			}
+		}
+	})
+	if err := origin.node.OfferManifest(m2); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		held, err := origin.node.Store().Checkpoint(context.Background(), "cao-bang", records)
+		return err == nil && held.Seq == records && held.Verify(rotated.SigningPublic()), "cao-bang's head is not signed with its new key"
+	})
+	f.manifest = m2
+	ministry := f.start("mofa")
+	relayed := f.start("quang-ninh")
+	eventually(t, 60*time.Second, func() (bool, string) {
+		got := ministry.origin(t, "cao-bang").GetSeq()
+		return got == records, fmt.Sprintf("mofa holds cao-bang up to %d, want %d", got, records)
+	})
+	eventually(t, 30*time.Second, func() (bool, string) {
+		e := relayed.peerState(t, "lang-son").GetLastError()
+		return strings.Contains(e, "pull from cao-bang itself"), fmt.Sprintf("quang-ninh's last error from lang-son: %q", e)
+	})
+	keys, _ := m2.SigningKeys("cao-bang")
+	if res, err := f.nodes["mofa"].node.Store().VerifyLog(context.Background(), "cao-bang", keys, true); err != nil || len(res.Damaged) != 0 || res.Verified != records {
+		t.Errorf("mofa's copy of cao-bang's log: %+v, %v", res, err)
+	}
 }

@@ -278,6 +278,7 @@ func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingSer
 			if err != nil {
 				return err
 			}
+			cp = s.currentKeysCheckpoint(origin, cp, &chunk[len(chunk)-1])
 			if cp.Seq > from {
 				resp.Checkpoints = []*syncv1.Checkpoint{checkpointToProto(cp)}
 			}
@@ -289,6 +290,28 @@ func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingSer
 		}
 	}
 	return nil
+}
+
+// currentKeysCheckpoint is cp, the newest checkpoint held up to last (the
+// last entry of a message of origin's log), or, when origin is this node
+// and cp is of a key its manifest lists as retired, a checkpoint of last
+// signed with its current key: a peer catching up takes only the current
+// key's checkpoints of entries it does not hold, and waiting for the head's
+// it would hold all of the log from before the rotation, past what a pull
+// may (maxPending), and never catch up. The chain from cp to last is the
+// one this serve checked link by link; the retired key signed cp.
+func (s *server) currentKeysCheckpoint(origin string, cp changelog.Checkpoint, last *changelog.Entry) changelog.Checkpoint {
+	if origin != s.e.cfg.Member || cp.Seq == 0 {
+		return cp
+	}
+	mem, ok := s.e.manifest().Member(origin)
+	if !ok || cp.Verify(mem.PublicKey) || !cp.Verify(mem.PreviousPublicKeys...) {
+		return cp
+	}
+	if fresh, ok := s.e.cfg.Store.SignOwnCheckpoint(last.Seq, last.Hash); ok && fresh.Verify(mem.PublicKey) {
+		return fresh
+	}
+	return cp
 }
 
 // takeChunk takes the first entries off *entries for one message: at most

@@ -73,6 +73,13 @@ type Store interface {
 	// signature of an entry already held: the origin re-signed its head
 	// after a key rotation). It reports whether it stored it.
 	KeepCheckpoint(ctx context.Context, cp changelog.Checkpoint) (bool, error)
+	// SignOwnCheckpoint signs a checkpoint of the node's own entry seq,
+	// whose hash is hash, with the key the node signs with now, storing
+	// nothing; false when it has none. A node serving its log from before
+	// a rotation of its key sends such checkpoints with its runs: peers
+	// take only the current key's for entries they do not hold, and would
+	// otherwise hold the whole old log waiting for the head's.
+	SignOwnCheckpoint(seq uint64, hash []byte) (changelog.Checkpoint, bool)
 	// ApplyRemote appends entries of another origin, verified by the caller
 	// up to the signed checkpoint cp (which ends them), and applies the
 	// record states they carry, all in one transaction. earlier are

@@ -783,6 +783,7 @@ func (db *DB) UseKeys(ctx context.Context, key ed25519.PrivateKey, sealer *chang
 		}
 		db.key = key
 		db.pub.Store(&pub)
+		db.serving.Store(&key)
 		if head := db.currentHead(); head.Seq > 0 {
 			if err := db.signCheckpoint(tx, head.Seq, head.Hash); err != nil {
 				return err
@@ -796,6 +797,17 @@ func (db *DB) UseKeys(ctx context.Context, key ed25519.PrivateKey, sealer *chang
 		}
 		return nil
 	})
+}
+
+// SignOwnCheckpoint signs a checkpoint of the node's own entry seq, whose
+// hash is hash, with the key it signs with now, storing nothing (see
+// storage.Store).
+func (db *DB) SignOwnCheckpoint(seq uint64, hash []byte) (changelog.Checkpoint, bool) {
+	key := db.serving.Load()
+	if key == nil {
+		return changelog.Checkpoint{}, false
+	}
+	return changelog.SignCheckpoint(*key, db.origin, seq, hash), true
 }
 
 // SigningKey is the public half of the key the node signs with now (nil if

@@ -190,8 +190,10 @@ type DB struct {
 	// for what runs below database/sql on it (COPY, in copyInto).
 	openTx *writeTx
 	key    ed25519.PrivateKey
-	// pub is key's public half, read by audit checks outside the writer.
-	pub atomic.Pointer[ed25519.PublicKey]
+	// pub is key's public half, read by audit checks outside the writer;
+	// serving holds key for SignOwnCheckpoint, outside the writer too.
+	pub     atomic.Pointer[ed25519.PublicKey]
+	serving atomic.Pointer[ed25519.PrivateKey]
 	// sealer seals and opens. Only the writer changes it (UseKeys); runs
 	// are prepared with it outside the writer (PrepareRemote).
 	sealer atomic.Pointer[changelog.Sealer]
@@ -525,6 +527,9 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 	db.sealer.Store(opts.Sealer)
 	if opts.PublicKey != nil {
 		db.pub.Store(&opts.PublicKey)
+	}
+	if opts.Key != nil {
+		db.serving.Store(&opts.Key)
 	}
 	if err := db.prepareAll(); err != nil {
 		db.writer.Close()
