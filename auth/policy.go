@@ -107,9 +107,9 @@ func NewPolicy() *Policy {
 }
 
 // DefaultPolicy returns provex's access policy: health and reflection open;
-// sync Pull and Announce for peers; Get/List/Search/Summarize methods (and
-// GetSyncState) for any token; Create/Update/Delete/Undelete for editor and
-// admin tokens; the audit service for admin tokens. It reads the methods from
+// sync Pull and Announce for peers; Get/List/Search/Summarize methods for
+// any token; Create/Update/Delete/Undelete for editor and admin tokens; the
+// audit service and GetSyncState for admin tokens. It reads the methods from
 // the protobuf registry, so it should be called after package initialisation
 // (from main or a test, not from a package-level variable). Registered provex
 // methods that match no rule are denied and listed by Unclassified.
@@ -155,7 +155,11 @@ func classify(service, method string) (Requirement, bool) {
 		case "Pull", "Announce":
 			return RequirePeer, true
 		case "GetSyncState":
-			return RequireRead, true
+			// The node's peers, their addresses and last errors, and how
+			// far behind each origin it is: the operators' business, as
+			// /metrics is (THREATS A21). Viewers ask NationalService's
+			// GetFreshness how fresh each province's records are.
+			return RequireAdmin, true
 		}
 		return RequireDeny, false
 	case AuditService:

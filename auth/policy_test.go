@@ -70,7 +70,9 @@ func TestAuthorize(t *testing.T) {
 		{mNodeInfo, anon, unauth, "bearer token"},
 		{mSearch, viewer, ok, ""},
 		{mSummarize, viewer, ok, ""},
-		{MethodGetSyncState, viewer, ok, ""},
+		{MethodGetSyncState, viewer, deny, "viewer tokens may not call GetSyncState; it needs an admin token"},
+		{MethodGetSyncState, editor, deny, "needs an admin token"},
+		{MethodGetSyncState, admin, ok, ""},
 		{MethodGetSyncState, peer, deny, "sync peers may only pull and announce"},
 
 		// Writes.
@@ -143,7 +145,7 @@ func TestRequirementByClass(t *testing.T) {
 		mSummarize:             RequireRead,
 		MethodPull:             RequirePeer,
 		MethodAnnounce:         RequirePeer,
-		MethodGetSyncState:     RequireRead,
+		MethodGetSyncState:     RequireAdmin,
 		MethodListAuditEntries: RequireAdmin,
 		MethodVerifyAuditLog:   RequireAdmin,
 		mHealth:                RequireOpen,

@@ -785,13 +785,13 @@ func TestSecurityCallerAllowedMethods(t *testing.T) {
 			[]string{healthRule, "/grpc.reflection.v1.ServerReflection/*", methodGetCaller},
 			[]string{methodListAgreements, methodCreateAgreement, auth.MethodListAuditEntries, auth.MethodPull}}},
 		{"viewer", viewerTok, want{"token:" + tokenID(t, viewerTok) + " (viewer)", "viewer",
-			[]string{healthRule, methodListAgreements, "/provex.twinning.v1.TwinningService/GetAgreement", auth.MethodGetSyncState},
-			[]string{methodCreateAgreement, methodDeleteAgreement, auth.MethodListAuditEntries, auth.MethodPull, auth.MethodAnnounce}}},
+			[]string{healthRule, methodListAgreements, "/provex.twinning.v1.TwinningService/GetAgreement"},
+			[]string{methodCreateAgreement, methodDeleteAgreement, auth.MethodListAuditEntries, auth.MethodGetSyncState, auth.MethodPull, auth.MethodAnnounce}}},
 		{"editor", editorTok, want{"token:" + tokenID(t, editorTok) + " (editor)", "editor",
 			[]string{methodListAgreements, methodCreateAgreement, methodDeleteAgreement},
 			[]string{auth.MethodListAuditEntries, auth.MethodVerifyAuditLog, auth.MethodPull}}},
 		{"admin", tn.Token, want{"token:" + tokenID(t, tn.Token) + " (admin)", "admin",
-			[]string{methodCreateAgreement, auth.MethodListAuditEntries, auth.MethodVerifyAuditLog},
+			[]string{methodCreateAgreement, auth.MethodListAuditEntries, auth.MethodVerifyAuditLog, auth.MethodGetSyncState},
 			[]string{auth.MethodPull, auth.MethodAnnounce}}},
 	}
 	for _, c := range cases {
