@@ -970,7 +970,6 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			refuse(r, entry.Origin, "%s entry %d does not link to entry %d", entry.Origin, entry.Seq, entry.Seq-1)
 		case !changelog.Verify(&entry):
 			refuse(r, entry.Origin, "%s entry %d does not match its hash", entry.Origin, entry.Seq)
-
 		case len(r.pending) >= maxPending || st.pendingBytes+entrySize(&entry) > maxPendingBytes:
 			hint := ""
 			if r.retired {

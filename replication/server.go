@@ -298,8 +298,9 @@ func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingSer
 // signed with its current key: a peer catching up takes only the current
 // key's checkpoints of entries it does not hold, and waiting for the head's
 // it would hold all of the log from before the rotation, past what a pull
-// may (maxPending), and never catch up. The chain from cp to last is the
-// one this serve checked link by link; the retired key signed cp.
+// may (maxPending), and never catch up. The retired key signed cp; the
+// entries after it are the node's own log, which its checks keep intact
+// and this serve checks link by link.
 func (s *server) currentKeysCheckpoint(origin string, cp changelog.Checkpoint, last *changelog.Entry) changelog.Checkpoint {
 	if origin != s.e.cfg.Member || cp.Seq == 0 {
 		return cp

@@ -669,15 +669,15 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 	}
 	var dropping []string
 	err = db.runInWriter(ctx, func(tx *writeTx) error {
-		dropping = nil
 		var before []byte
 		if err := tx.QueryRow("SELECT data FROM manifest").Scan(&before); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err := db.keepDroppedKeys(tx, before, m, &dropping); err != nil {
+		var err error
+		if dropping, err = db.keepDroppedKeys(tx, before, m); err != nil {
 			return err
 		}
-		_, err := tx.Exec("INSERT INTO manifest (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", data)
+		_, err = tx.Exec("INSERT INTO manifest (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", data)
 		return err
 	})
 	// Their checkpoints go at the next check, which reads the whole log.
@@ -689,9 +689,9 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 
 // keepDroppedKeys records the signing keys of each member of next that
 // the manifest saved before (its bytes; none, or unreadable: nothing to
-// compare) listed and next does not, and forgets those next lists again;
-// dropping gets the members that lost keys.
-func (db *DB) keepDroppedKeys(tx *writeTx, before []byte, next *federation.Manifest, dropping *[]string) error {
+// compare) listed and next does not, and forgets those next lists again.
+// It returns the members that lost keys.
+func (db *DB) keepDroppedKeys(tx *writeTx, before []byte, next *federation.Manifest) (dropping []string, err error) {
 	var prev *federation.Manifest
 	if before != nil {
 		prev, _ = federation.ParseManifest(before)
@@ -700,7 +700,7 @@ func (db *DB) keepDroppedKeys(tx *writeTx, before []byte, next *federation.Manif
 		keys, _ := next.SigningKeys(id)
 		for _, k := range keys {
 			if _, err := tx.Exec("DELETE FROM dropped_keys WHERE member = ? AND public_key = ?", id, []byte(k)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if prev == nil {
@@ -713,15 +713,15 @@ func (db *DB) keepDroppedKeys(tx *writeTx, before []byte, next *federation.Manif
 				continue
 			}
 			if _, err := tx.Exec("INSERT INTO dropped_keys (member, public_key) VALUES (?, ?) ON CONFLICT DO NOTHING", id, []byte(k)); err != nil {
-				return err
+				return nil, err
 			}
 			lost = true
 		}
 		if lost {
-			*dropping = append(*dropping, id)
+			dropping = append(dropping, id)
 		}
 	}
-	return nil
+	return dropping, nil
 }
 
 // ReadSavedManifest returns the manifest saved in the node database at path
