@@ -8,54 +8,27 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	"github.com/provex/provex/internal/apperr"
 )
 
-// ReasonOutOfBounds is the reason of the violations InBounds reports.
+// ReasonOutOfBounds is the reason of the violations of integers out of
+// their bounds (Storable).
 const ReasonOutOfBounds = "int.bounds"
 
-// InBounds reports every integer field of m (int32, int64, uint32, in
-// nested messages and lists too) whose value lies outside the bounds its
-// schema gives it (buf.validate's gt, gte, lt, lte): nil, or
-// INVALID_ARGUMENT naming them. The API's validation checks these with
-// every other rule; the store checks them on each state it applies from
-// another member, whose signed records no API checked: two amounts past
-// Money.units' bound put every national total of their currency past
-// int64, the honest members' figures with them.
-func InBounds(m proto.Message) error {
-	var out []*errdetails.BadRequest_FieldViolation
-	inBounds(m.ProtoReflect(), "", &out)
-	if len(out) == 0 {
-		return nil
+// outOfBounds adds a violation to out when v, a scalar value of fd at path,
+// is an integer outside fd's bounds.
+func outOfBounds(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, out *[]*errdetails.BadRequest_FieldViolation) {
+	var n int64
+	switch fd.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n = v.Int()
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		n = int64(v.Uint())
+	default:
+		return
 	}
-	return apperr.InvalidFields(out...)
-}
-
-func inBounds(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
-	check := func(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) {
-		if fd.Message() != nil {
-			inBounds(v.Message(), path+".", out)
-			return
-		}
-		b := boundsOf(fd)
-		if b == nil {
-			return
-		}
-		var n int64
-		switch fd.Kind() {
-		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-			n = v.Int()
-		case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-			n = int64(v.Uint())
-		default:
-			return
-		}
-		if (b.hasMin && n < b.min) || (b.hasMax && n > b.max) {
-			*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Reason: ReasonOutOfBounds, Description: fmt.Sprintf("%d is outside %s", n, b)})
-		}
+	if b := boundsOf(fd); b != nil && (b.hasMin && n < b.min || b.hasMax && n > b.max) {
+		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Reason: ReasonOutOfBounds, Description: fmt.Sprintf("%d is outside %s", n, b)})
 	}
-	rangeValues(m, prefix, check, func(protoreflect.FieldDescriptor, string, string) bool { return true })
 }
 
 // bounds are the inclusive bounds of an integer field.

@@ -13,10 +13,11 @@ import (
 	"github.com/provex/provex/internal/validation"
 )
 
-// TestInBounds: integers past their schema's bounds are named, in nested
-// messages and lists too; values at the bounds, and fields without any,
-// pass.
-func TestInBounds(t *testing.T) {
+// TestStorableNumbersInBounds: integers past their schema's bounds are
+// named, in nested messages and lists too; values at the bounds, and
+// fields without any, pass; WellFormed, the API's pass, leaves them to the
+// validator.
+func TestStorableNumbersInBounds(t *testing.T) {
 	money := func(units int64) *typev1.Money { return &typev1.Money{CurrencyCode: "VND", Units: units} }
 	for _, c := range []struct {
 		m    proto.Message
@@ -30,7 +31,10 @@ func TestInBounds(t *testing.T) {
 		{&borderv1.BorderMarker{Location: &typev1.LatLng{Latitude: 91}}, nil}, // a double: not an integer bound
 	} {
 		var got []string
-		err := validation.InBounds(c.m)
+		err := validation.Storable(c.m)
+		if err := validation.WellFormed(c.m); err != nil {
+			t.Errorf("WellFormed(%v): %v", c.m, err)
+		}
 		for _, v := range fieldViolations(t, err) {
 			got = append(got, v.field)
 			if v.reason != validation.ReasonOutOfBounds {
@@ -40,7 +44,7 @@ func TestInBounds(t *testing.T) {
 		slices.Sort(got)
 		slices.Sort(c.want)
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
-			t.Errorf("InBounds(%v) names %v, want %v (%v)", c.m, got, c.want, err)
+			t.Errorf("Storable(%v) names %v, want %v (%v)", c.m, got, c.want, err)
 		}
 	}
 }

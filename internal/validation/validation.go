@@ -131,7 +131,7 @@ func (v *Validator) Check(msg proto.Message, prefix string) error {
 		})
 	})
 	var text []*errdetails.BadRequest_FieldViolation
-	wellFormed(msg.ProtoReflect(), prefix, &text)
+	wellFormed(msg.ProtoReflect(), prefix, false, &text)
 	for _, t := range text {
 		if !bad[t.Field] {
 			bad[t.Field] = true

@@ -49,8 +49,24 @@ const (
 // come, so it checks before it sends; Check checks every request; the
 // store checks every state it applies.
 func WellFormed(m proto.Message) error {
+	return checked(m, false)
+}
+
+// Storable is WellFormed and, in the same pass over m, every integer field
+// (int32, int64, uint32, in nested messages and lists too) within the
+// bounds its schema gives it (buf.validate's gt, gte, lt, lte): what the
+// store checks on every state it applies from another member. The API's
+// validation checks the bounds with every other rule; a member's signed
+// records no API checked, and two amounts past Money.units' bound put
+// every national total of their currency past int64, the honest members'
+// figures with them.
+func Storable(m proto.Message) error {
+	return checked(m, true)
+}
+
+func checked(m proto.Message, bounded bool) error {
 	var out []*errdetails.BadRequest_FieldViolation
-	wellFormed(m.ProtoReflect(), "", &out)
+	wellFormed(m.ProtoReflect(), "", bounded, &out)
 	if len(out) == 0 {
 		return nil
 	}
@@ -70,7 +86,9 @@ func timestampKept(t protoreflect.Message) bool {
 	return nanos >= 0 && nanos <= 999_999_999 && seconds >= first && (seconds < last || seconds == last && nanos == 0)
 }
 
-func wellFormed(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
+// wellFormed adds m's violations to out; bounded adds integers out of
+// their bounds (Storable).
+func wellFormed(m protoreflect.Message, prefix string, bounded bool, out *[]*errdetails.BadRequest_FieldViolation) {
 	bad := func(path string) {
 		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8, Reason: ReasonNotUTF8})
 	}
@@ -88,7 +106,9 @@ func wellFormed(m protoreflect.Message, prefix string, out *[]*errdetails.BadReq
 				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: badTimestamp, Reason: ReasonTimestamp})
 			}
 		case fd.Message() != nil:
-			wellFormed(v.Message(), path+".", out)
+			wellFormed(v.Message(), path+".", bounded, out)
+		case bounded:
+			outOfBounds(fd, v, path, out)
 		}
 	}
 	rangeValues(m, prefix, check, func(fd protoreflect.FieldDescriptor, key, path string) bool {

@@ -473,16 +473,13 @@ func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p prep
 	if got := k.Name(m); got != name {
 		return refuse(false, "the entry names %s but its state is %q", name, got)
 	}
-	if err := validation.WellFormed(m); err != nil {
+	// Besides text and times, numbers past their schema's bounds (two
+	// amounts past Money.units' put every national total of their currency
+	// past int64), and a record too large for its answers (a List page
+	// holding it failed for every caller, the records after it out of
+	// reach): what the API refuses for what it does to everyone's answers.
+	if err := validation.Storable(m); err != nil {
 		return refuse(false, "the state of %s holds values this store does not keep: %v", name, err)
-	}
-	// What the API refuses for what it does to everyone else's answers:
-	// numbers past their schema's bounds (two amounts past Money.units'
-	// put every national total of their currency past int64), and a record
-	// too large for its answers (a List page holding it failed for every
-	// caller, the records after it out of reach).
-	if err := validation.InBounds(m); err != nil {
-		return refuse(false, "the state of %s holds numbers outside the schema's bounds: %v", name, err)
 	}
 	if len(data) > db.maxRecord {
 		return refuse(false, "the state of %s is %d bytes encoded, over the %d this node keeps in one record (its answers could not be sent)", name, len(data), db.maxRecord)
