@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -156,6 +157,18 @@ func (f *testFederation) start(member string) *testNode {
 	}
 	n.client = c
 	return n
+}
+
+// withKeyFile writes member's keys to a key file its node reads (again
+// when a manifest rotates its keys), and returns the file's path.
+func (f *testFederation) withKeyFile(member string) string {
+	f.t.Helper()
+	path := filepath.Join(f.t.TempDir(), member+".key")
+	if err := federation.WriteKeyFile(path, f.keys[member]); err != nil {
+		f.t.Fatal(err)
+	}
+	f.nodes[member].keyFile = path
+	return path
 }
 
 // cert issues a certificate of the federation CA for member.

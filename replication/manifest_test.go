@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,11 +76,7 @@ func (f *testFederation) waitSerial(t *testing.T, serial uint64, members ...stri
 func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 	members := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
 	f, fedKey := signedFederation(t, members, line(members))
-	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
-	if err := federation.WriteKeyFile(keyFile, f.keys["cao-bang"]); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes["cao-bang"].keyFile = keyFile
+	keyFile := f.withKeyFile("cao-bang")
 	f.startAll()
 	createAgreements(t, f.nodes["cao-bang"], 5, "before")
 	f.waitConverged(t, map[string]uint64{"cao-bang": 5}, 15*time.Second)
@@ -93,15 +88,7 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2 := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
-		for i := range m.Members {
-			if m.Members[i].ID == "cao-bang" {
-				m.Members[i].PreviousPublicKeys = []ed25519.PublicKey{oldKey}
-				m.Members[i].PublicKey = rotated.SigningPublic()
-				m.Members[i].EncryptionKey = rotated.EncryptionPublic()
-			}
-		}
-	})
+	m2 := rotateMember(t, f.manifest, fedKey, "cao-bang", oldKey, rotated)
 	if err := f.nodes["mofa"].node.OfferManifest(m2); err != nil {
 		t.Fatal(err)
 	}
@@ -330,11 +317,7 @@ func TestNewCAIsTrustedLive(t *testing.T) {
 func TestEncryptionKeyRotatedWhileServing(t *testing.T) {
 	members := []string{"cao-bang", "lang-son", "mofa"}
 	f, fedKey := signedFederation(t, members, line(members))
-	keyFile := filepath.Join(t.TempDir(), "lang-son.key")
-	if err := federation.WriteKeyFile(keyFile, f.keys["lang-son"]); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes["lang-son"].keyFile = keyFile
+	keyFile := f.withKeyFile("lang-son")
 	f.startAll()
 	rotated, err := federation.RotateEncryptionKey(keyFile)
 	if err != nil {
@@ -374,30 +357,17 @@ func TestLongLogCaughtUpAfterARotation(t *testing.T) {
 	}
 	members := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
 	f, fedKey := signedFederation(t, members, map[string][]string{"mofa": {"cao-bang"}, "lang-son": {"cao-bang"}, "quang-ninh": {"lang-son"}})
-	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
-	if err := federation.WriteKeyFile(keyFile, f.keys["cao-bang"]); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes["cao-bang"].keyFile = keyFile
+	keyFile := f.withKeyFile("cao-bang")
 	origin := f.start("cao-bang")
 	f.start("lang-son")
 	const records = 9500 // with summaries of 7,500 characters: 72 MB
 	createSummarisedAgreements(t, origin, records, 32, "long", strings.Repeat("x", 7500))
 	f.waitConverged(t, map[string]uint64{"cao-bang": records}, 60*time.Second)
-	oldKey := f.keys["cao-bang"].SigningPublic()
 	rotated, err := federation.RotateKeys(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2 := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
-		for i := range m.Members {
-			if m.Members[i].ID == "cao-bang" {
-				m.Members[i].PreviousPublicKeys = []ed25519.PublicKey{oldKey}
-				m.Members[i].PublicKey = rotated.SigningPublic()
-				m.Members[i].EncryptionKey = rotated.EncryptionPublic()
-			}
-		}
-	})
+	m2 := rotateMember(t, f.manifest, fedKey, "cao-bang", f.keys["cao-bang"].SigningPublic(), rotated)
 	if err := origin.node.OfferManifest(m2); err != nil {
 		t.Fatal(err)
 	}

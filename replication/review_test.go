@@ -111,11 +111,7 @@ func rotateMember(t *testing.T, m *federation.Manifest, fedKey ed25519.PrivateKe
 func TestReviewRetiredKeySignsNewCheckpoints(t *testing.T) {
 	members := []string{p1, p2, mofa}
 	f, fedKey := signedFederation(t, members, map[string][]string{p1: {mofa}, mofa: {p1, p2}})
-	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
-	if err := federation.WriteKeyFile(keyFile, f.keys[p1]); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes[p1].keyFile = keyFile
+	keyFile := f.withKeyFile(p1)
 	f.start(p1)
 	f.start(mofa)
 	createAgreements(t, f.nodes[p1], 2, "before")
@@ -252,11 +248,7 @@ func TestReviewMovedAddressStillChecksIdentity(t *testing.T) {
 func TestReviewConcurrentOffersWhileWriting(t *testing.T) {
 	members := []string{p1, mofa}
 	f, fedKey := signedFederation(t, members, line(members))
-	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
-	if err := federation.WriteKeyFile(keyFile, f.keys[p1]); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes[p1].keyFile = keyFile
+	keyFile := f.withKeyFile(p1)
 	f.startAll()
 	rotated, err := federation.RotateKeys(keyFile)
 	if err != nil {
@@ -313,11 +305,7 @@ func TestReviewConcurrentOffersWhileWriting(t *testing.T) {
 func TestReviewRetiredKeyFreezesItsOwnersWrites(t *testing.T) {
 	members := []string{p1, p2, mofa}
 	f, fedKey := signedFederation(t, members, map[string][]string{p1: {mofa, p2}, mofa: {p1}})
-	keyFile := filepath.Join(t.TempDir(), "cao-bang.key")
-	if err := federation.WriteKeyFile(keyFile, f.keys[p1]); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes[p1].keyFile = keyFile
+	keyFile := f.withKeyFile(p1)
 	f.start(p1)
 	f.start(mofa)
 	createAgreements(t, f.nodes[p1], 3, "before")
