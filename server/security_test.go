@@ -247,6 +247,17 @@ func TestSecurityAnonymousCallers(t *testing.T) {
 	wantDenied(t, err, codes.Unauthenticated, "anonymous ListAuditEntries", "bearer token")
 	_, err = syncv1.NewSyncServiceClient(anon.Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
 	wantDenied(t, err, codes.Unauthenticated, "anonymous GetSyncState", "bearer token")
+	// The node's peers and lag are the operators' (THREATS A21): a viewer
+	// or editor token is refused too, over gRPC and HTTP.
+	for _, role := range []auth.Role{auth.RoleViewer, auth.RoleEditor} {
+		tok := issue(t, tn, role)
+		_, err = syncv1.NewSyncServiceClient(dialAs(t, tn.Srv.GRPCAddr(), tok).Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
+		wantDenied(t, err, codes.PermissionDenied, string(role)+" GetSyncState", "needs an admin token")
+		resp, body := tn.httpDo(t, http.MethodGet, "/v1/sync/state", "", map[string]string{"Authorization": "Bearer " + tok})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s GET /v1/sync/state: %d %s, want 403", role, resp.StatusCode, body)
+		}
+	}
 	if got := agreementsIn(t, tn, "provinces/-"); len(got) != 0 {
 		t.Errorf("an anonymous Create wrote %d records", len(got))
 	}
