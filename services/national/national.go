@@ -414,7 +414,8 @@ func sortedKeys(m map[string]int64) []string {
 }
 
 // formatKeys renders group keys for people: enum names, "2023", "2023-Q2",
-// "2023-05", age buckets, "unset".
+// "2023-05", age buckets, "unset" (and `"unset"` for that text). Groups are
+// told apart by these keys, so no two values may render alike.
 func formatKeys(dims []dimension, raw []any) []string {
 	out := make([]string, len(dims))
 	for i, d := range dims {
@@ -472,10 +473,16 @@ func formatKey(d dimension, v any) string {
 	case filter.Bool:
 		return fmt.Sprint(n == 1)
 	case filter.String:
-		if s := fmt.Sprint(v); s != "" {
+		switch s := fmt.Sprint(v); s {
+		case "":
+			return "unset"
+		case "unset":
+			// A text that is the word itself, shown as a filter names it,
+			// so that it is neither taken for nor merged with no value.
+			return `"unset"`
+		default:
 			return s
 		}
-		return "unset"
 	}
 	return fmt.Sprint(v)
 }

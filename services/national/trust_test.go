@@ -119,3 +119,39 @@ func TestSummaryZeroSumsArePresent(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryKeepsTheTextUnsetApartFromNoValue groups projects by investor
+// where one has no investor and one is named "unset", as an editor may: two
+// groups, each with its own count and sum, the named one shown quoted.
+// Both were keyed "unset", and the answer listed one of them twice.
+func TestSummaryKeepsTheTextUnsetApartFromNoValue(t *testing.T) {
+	db, s := trustStore(t)
+	for _, p := range []struct {
+		id, investor string
+		capital      int64
+	}{{"none", "", 100}, {"named", "unset", 7}, {"named-too", "unset", 1}} {
+		name := "provinces/cao-bang/projects/" + p.id
+		putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: p.id, Investor: p.investor,
+			RegisteredCapital: &typev1.Money{CurrencyCode: "USD", Units: p.capital}})
+	}
+	resp, err := s.Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"investor"}, Sum: []string{"registered_capital"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int64{}
+	for _, g := range resp.GetGroups() {
+		got[strings.Join(g.GetKeys(), ",")] = [2]int64{g.GetCount(), g.GetSums()[0].GetValue()}
+	}
+	want := map[string][2]int64{"unset": {1, 100}, `"unset"`: {2, 8}}
+	if len(resp.GetGroups()) != 2 || got["unset"] != want["unset"] || got[`"unset"`] != want[`"unset"`] {
+		t.Errorf("groups (keys: count, sum) %v, want %v", got, want)
+	}
+	// The quoted key is what a filter names the group by, as for any text.
+	resp, err = s.Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "projects", Filter: `investor = "unset"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := resp.GetTotal().GetCount(); c != 2 {
+		t.Errorf(`investor = "unset" matched %d, want 2`, c)
+	}
+}
