@@ -31,11 +31,21 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, auth.AuthorizationKey, a)
 		}
-		resp, err := client.Summarize(ctx, req)
-		if err != nil {
-			errs.write(w, r, err)
-			return
+		// A file has no message size: every group, a page at a time.
+		req.PageSize = national.MaxSummaryPage
+		var groups []*nationalv1.Group
+		var resp *nationalv1.SummarizeResponse
+		for {
+			if resp, err = client.Summarize(ctx, req); err != nil {
+				errs.write(w, r, err)
+				return
+			}
+			groups = append(groups, resp.GetGroups()...)
+			if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+				break
+			}
 		}
+		resp.Groups = groups
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-summary.csv"`, req.GetCollection()))
 		national.WriteCSV(w, national.Report(resp))

@@ -456,7 +456,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		investmentv1.RegisterInvestmentServiceServer(g, investment.New(shared))
 		nodev1.RegisterNodeServiceServer(g, node.New(cfg.Member, cfg.Version, time.Now(), policy))
 		syncv1.RegisterSyncServiceServer(g, engine.Service())
-		nationalv1.RegisterNationalServiceServer(g, national.New(shared, engine.Freshness))
+		nationalv1.RegisterNationalServiceServer(g, national.New(shared, engine.Freshness, answer))
 		auditv1.RegisterAuditServiceServer(g, auditlog.New(store, answer))
 	}
 	var apiCreds credentials.TransportCredentials

@@ -39,6 +39,10 @@ func commaList(s string) []string {
 	return out
 }
 
+// summaryPage is the page size the summary asks for: the most a node
+// serves in a page.
+const summaryPage = 10000
+
 func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("national summary")
 	groupBy := fs.String("group-by", "", "comma-separated dimensions, e.g. province,signed_date.year")
@@ -60,14 +64,23 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	resp, err := nationalv1.NewNationalServiceClient(c.Conn()).Summarize(ctx, &nationalv1.SummarizeRequest{
+	req := &nationalv1.SummarizeRequest{
 		Collection: collection, Parent: *parent, GroupBy: commaList(*groupBy), Sum: commaList(*sum), Filter: *filter,
-		CountDistinct: commaList(*countDistinct),
-	})
-	if err != nil {
-		return err
+		CountDistinct: commaList(*countDistinct), PageSize: summaryPage,
 	}
-	return printSummary(env.Stdout, resp, *asCSV)
+	// Every group, a page at a time; the total and freshness of the last.
+	var groups []*nationalv1.Group
+	for {
+		resp, err := nationalv1.NewNationalServiceClient(c.Conn()).Summarize(ctx, req)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, resp.GetGroups()...)
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			resp.Groups = groups
+			return printSummary(env.Stdout, resp, *asCSV)
+		}
+	}
 }
 
 // printSummary prints the summary and, under it, how current each

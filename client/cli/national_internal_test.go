@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
@@ -78,5 +81,52 @@ func TestSummaryCSVEscapesFormulas(t *testing.T) {
 	}
 	if want := `"'=HYPERLINK(""http://x"";""a,b"")",1,0`; !strings.Contains(out.String(), want) {
 		t.Errorf("--csv:\n%s\nwant a row %s", out.String(), want)
+	}
+}
+
+// pagedNational serves a summary of groups in pages of two, as a node does
+// when they do not fit one answer.
+type pagedNational struct {
+	nationalv1.UnimplementedNationalServiceServer
+	groups []string
+}
+
+func (p *pagedNational) Summarize(_ context.Context, req *nationalv1.SummarizeRequest) (*nationalv1.SummarizeResponse, error) {
+	start := 0
+	if req.GetPageToken() != "" {
+		fmt.Sscan(req.GetPageToken(), &start)
+	}
+	end := min(start+2, len(p.groups))
+	resp := &nationalv1.SummarizeResponse{GroupBy: []string{"investor"}, Total: &nationalv1.Group{Count: int64(len(p.groups))}}
+	for _, g := range p.groups[start:end] {
+		resp.Groups = append(resp.Groups, &nationalv1.Group{Keys: []string{g}, Count: 1})
+	}
+	if end < len(p.groups) {
+		resp.NextPageToken = fmt.Sprint(end)
+	}
+	return resp, nil
+}
+
+// TestSummaryReadsEveryPage: national summary prints the groups of every
+// page the node answers in, from a gRPC server on loopback.
+func TestSummaryReadsEveryPage(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	nodeGroups := []string{"alpha", "bravo", "charlie", "delta", "echo"}
+	nationalv1.RegisterNationalServiceServer(srv, &pagedNational{groups: nodeGroups})
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	t.Setenv("PROVEX_TOKEN", "")
+	var out, errOut bytes.Buffer
+	if err := runNationalSummary(context.Background(), &Env{Stdout: &out, Stderr: &errOut}, []string{"projects", "--group-by", "investor", "--addr", lis.Addr().String()}); err != nil {
+		t.Fatalf("national summary: %v %s", err, errOut.String())
+	}
+	for _, g := range nodeGroups {
+		if !strings.Contains(out.String(), g) {
+			t.Errorf("group %s of the node's pages is not printed:\n%s", g, out.String())
+		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -36,15 +38,17 @@ type Server struct {
 	store     storage.Store
 	freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error)
 	now       func() time.Time
+	maxAnswer int
 
 	requests  *collection.Collection[*nationalv1.InformationRequest]
 	responses *collection.Collection[*nationalv1.InformationResponse]
 }
 
 // New serves national views over node's store; freshness reports how
-// current each origin's records are (the sync engine knows).
-func New(node *collection.Node, freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error)) *Server {
-	return &Server{store: node.Store, freshness: freshness, now: time.Now,
+// current each origin's records are (the sync engine knows); a summary's
+// answer holds at most maxAnswer bytes.
+func New(node *collection.Node, freshness func(context.Context) ([]*nationalv1.ProvinceFreshness, error), maxAnswer int) *Server {
+	return &Server{store: node.Store, freshness: freshness, now: time.Now, maxAnswer: maxAnswer,
 		requests:  collection.New[*nationalv1.InformationRequest](node, resource.InformationRequests),
 		responses: collection.New[*nationalv1.InformationResponse](node, resource.InformationResponses),
 	}
@@ -356,13 +360,67 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 		}
 		resp.Total.DistinctCounts = append(resp.Total.DistinctCounts, distinctCount(f.Path, total))
 	}
-	for _, id := range order {
-		resp.Groups = append(resp.Groups, groups[id])
-	}
 	if resp.Freshness, err = s.freshness(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.pageGroups(req, resp, order, groups); err != nil {
+		return nil, err
+	}
 	return resp, nil
+}
+
+// MaxSummaryPage is the most groups a page of a summary holds.
+const MaxSummaryPage = 10000
+
+// pageGroups puts into resp the groups req's page holds, of those order
+// lists, and the token of the next. A page token names the last group
+// served and its position: the next page starts after that group, found
+// where it was or, if groups came or went before it, by its keys.
+func (s *Server) pageGroups(req *nationalv1.SummarizeRequest, resp *nationalv1.SummarizeResponse, order []string, groups map[string]*nationalv1.Group) error {
+	query := pagetoken.Fingerprint("summary", req.GetCollection(), req.GetParent(), req.GetFilter(),
+		strings.Join(req.GetGroupBy(), "\x01"), strings.Join(req.GetSum(), "\x01"), strings.Join(req.GetCountDistinct(), "\x01"))
+	after, err := pagetoken.Decode(req.GetPageToken(), query)
+	if err != nil {
+		return err
+	}
+	start := 0
+	if after != nil {
+		last, ok := "", len(after.Values) == 1
+		if ok {
+			last, ok = after.Values[0].(string)
+		}
+		if !ok || after.Row < 1 {
+			return apperr.Invalid("page_token", "is not a token this query returned; start again without it")
+		}
+		if at := int(min(after.Row, int64(len(order)))); at > 0 && order[at-1] == last {
+			start = at
+		} else if i := slices.Index(order, last); i >= 0 {
+			start = i + 1
+		} else {
+			return apperr.Aborted("the group the last page ended with has no records now, so where the next page starts is not known: start again without page_token")
+		}
+	}
+	size := int(min(req.GetPageSize(), MaxSummaryPage))
+	// Room for the groups: the answer without them, and a token.
+	room := s.maxAnswer - proto.Size(resp) - 256
+	end := start
+	for ; end < len(order) && (size == 0 || end-start < size); end++ {
+		n := proto.Size(groups[order[end]])
+		if room -= 1 + protowire.SizeVarint(uint64(n)) + n; room < 0 {
+			break
+		}
+		resp.Groups = append(resp.Groups, groups[order[end]])
+	}
+	switch {
+	case end == len(order):
+	case size == 0:
+		resp.Groups = nil
+		return apperr.Invalid("page_size", "the summary has %d groups, more than one answer of %d bytes holds: ask for them in pages (page_size, up to %d), or group by fields of fewer values",
+			len(order), s.maxAnswer, MaxSummaryPage)
+	default:
+		resp.NextPageToken = pagetoken.Encode(&storage.Cursor{Values: []any{order[end-1]}, Row: int64(end)}, query)
+	}
+	return nil
 }
 
 // sum is one Sum, its value always present (0 included).

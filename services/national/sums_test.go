@@ -51,7 +51,7 @@ func summaryTotalsNeverWrap(t *testing.T, store string) {
 			t.Fatal(err)
 		}
 	}
-	s := national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
+	s := national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil }, 4<<20)
 	summarize := func(groupBy, sum string) (*nationalv1.SummarizeResponse, error) {
 		return s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "trade-reports", GroupBy: strings.Fields(groupBy), Sum: []string{sum}})
 	}

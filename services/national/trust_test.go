@@ -2,10 +2,14 @@ package national_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -23,12 +27,19 @@ import (
 // trustStore is a real SQLite store with a national server over it.
 func trustStore(t *testing.T) (*sqlstore.DB, *national.Server) {
 	t.Helper()
+	return trustStoreAnswering(t, 4<<20)
+}
+
+// trustStoreAnswering is trustStore whose answers hold at most maxAnswer
+// bytes.
+func trustStoreAnswering(t *testing.T, maxAnswer int) (*sqlstore.DB, *national.Server) {
+	t.Helper()
 	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "provex.db"), "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil })
+	return db, national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil }, maxAnswer)
 }
 
 func putRecord(t *testing.T, db *sqlstore.DB, k *resource.Kind, name string, m proto.Message) {
@@ -153,5 +164,91 @@ func TestSummaryKeepsTheTextUnsetApartFromNoValue(t *testing.T) {
 	}
 	if c := resp.GetTotal().GetCount(); c != 2 {
 		t.Errorf(`investor = "unset" matched %d, want 2`, c)
+	}
+}
+
+// TestSummaryPages groups 40 projects by investor and reads the groups in
+// pages: by page_size, and by the answer's bytes when the groups do not
+// fit (without a page_size that is refused, not sent in part). A token
+// of another query is refused; a page after groups came before the one a
+// page ended with goes on after it, and one whose last group is gone is
+// ABORTED.
+func TestSummaryPages(t *testing.T) {
+	db, s := trustStoreAnswering(t, 2000)
+	put := func(id, investor string) {
+		name := "provinces/cao-bang/projects/" + id
+		putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: id, Investor: investor})
+	}
+	var want []string
+	for i := range 40 {
+		investor := fmt.Sprintf("Investor %02d with a name long enough to fill pages", i)
+		put(fmt.Sprint("p", i), investor)
+		want = append(want, investor)
+	}
+	ctx := context.Background()
+	summarize := func(size int32, token string) (*nationalv1.SummarizeResponse, error) {
+		return s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"investor"}, PageSize: size, PageToken: token})
+	}
+	all := func(size int32) (keys []string, pages int) {
+		t.Helper()
+		token := ""
+		for {
+			resp, err := summarize(size, token)
+			if err != nil {
+				t.Fatalf("page_size %d, page %d: %v", size, pages+1, err)
+			}
+			pages++
+			if n := proto.Size(resp); n > 2000 {
+				t.Errorf("page_size %d: a page of %d bytes, over the 2000 an answer holds", size, n)
+			}
+			if c := resp.GetTotal().GetCount(); c != 40 {
+				t.Errorf("page_size %d: page %d's total %d, want 40", size, pages, c)
+			}
+			for _, g := range resp.GetGroups() {
+				keys = append(keys, g.GetKeys()[0])
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				return keys, pages
+			}
+		}
+	}
+	if _, err := summarize(0, ""); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "page_size") {
+		t.Errorf("every group asked for, more than an answer holds: %v, want INVALID_ARGUMENT on page_size", err)
+	}
+	for _, size := range []int32{3, 7, 10000} {
+		keys, pages := all(size)
+		if !slices.Equal(keys, want) {
+			t.Errorf("page_size %d: groups %q, want %q", size, keys, want)
+		}
+		if size == 3 && pages != 14 {
+			t.Errorf("page_size 3: %d pages, want 14", pages)
+		}
+		if size == 10000 && pages < 2 {
+			t.Errorf("page_size 10000: %d page, want the bytes to split them", pages)
+		}
+	}
+
+	first, err := summarize(5, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"investor"}, Filter: "kind = FDI", PageSize: 5, PageToken: first.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a token with another filter: %v, want INVALID_ARGUMENT", err)
+	}
+	// Two groups come before the page's last: the next page still starts
+	// after it.
+	put("early-a", "A first investor")
+	put("early-b", "A second investor")
+	next, err := summarize(5, first.GetNextPageToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := next.GetGroups()[0].GetKeys()[0]; got != want[5] {
+		t.Errorf("after groups came before it, the next page starts at %q, want %q", got, want[5])
+	}
+	// The page's last group is gone (its one project has another investor).
+	put("p4", "Z last investor")
+	if _, err := summarize(5, first.GetNextPageToken()); status.Code(err) != codes.Aborted {
+		t.Errorf("the page's last group gone: %v, want ABORTED", err)
 	}
 }

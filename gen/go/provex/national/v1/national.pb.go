@@ -57,6 +57,18 @@ type SummarizeRequest struct {
 	// groups'. "52 NGO-aid projects funded by 40 organisations" is
 	// filter=kind = KIND_NGO_AID with count_distinct=organizations.
 	CountDistinct []string `protobuf:"bytes,6,rep,name=count_distinct,json=countDistinct,proto3" json:"count_distinct,omitempty"`
+	// At most this many groups in the answer (larger values are served as
+	// 10000), which then also ends before the group that would take it over
+	// the message size, with next_page_token for the rest. 0: every group in
+	// one answer, refused (INVALID_ARGUMENT on page_size) when they do not
+	// fit in one, rather than sent in part.
+	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token of the previous page, with the same collection,
+	// parent, group_by, filter, sum and count_distinct. Pages follow the
+	// groups' order: when the group a page ended with has no records left
+	// by the next call, the next page is ABORTED (start again without a
+	// token).
+	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -133,10 +145,24 @@ func (x *SummarizeRequest) GetCountDistinct() []string {
 	return nil
 }
 
+func (x *SummarizeRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SummarizeRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type SummarizeResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	GroupBy []string               `protobuf:"bytes,1,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
-	// Groups in the order of their keys.
+	// Groups in the order of their keys: all of them, or one page's.
 	Groups []*Group `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
 	// The totals over the records matched, each record counted once: with a
 	// repeated dimension a record is in several groups, so the total is not
@@ -144,7 +170,10 @@ type SummarizeResponse struct {
 	Total *Group `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
 	// How current the provinces' records behind these numbers are, one entry
 	// per province this node holds records of; see ProvinceFreshness.stale.
-	Freshness     []*ProvinceFreshness `protobuf:"bytes,4,rep,name=freshness,proto3" json:"freshness,omitempty"`
+	Freshness []*ProvinceFreshness `protobuf:"bytes,4,rep,name=freshness,proto3" json:"freshness,omitempty"`
+	// The token of the next page of groups; empty on the last (the total and
+	// freshness are in every page, computed anew).
+	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -205,6 +234,13 @@ func (x *SummarizeResponse) GetFreshness() []*ProvinceFreshness {
 		return x.Freshness
 	}
 	return nil
+}
+
+func (x *SummarizeResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type Group struct {
@@ -2343,7 +2379,7 @@ var File_provex_national_v1_national_proto protoreflect.FileDescriptor
 
 const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\n" +
-	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\x9c\x02\n" +
+	"!provex/national/v1/national.proto\x12\x12provex.national.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aprovex/type/v1/types.proto\"\xf3\x02\n" +
 	"\x10SummarizeRequest\x12-\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18(R\n" +
@@ -2352,12 +2388,16 @@ const file_provex_national_v1_national_proto_rawDesc = "" +
 	"\bgroup_by\x18\x03 \x03(\tB\x12\xe2A\x01\x01\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\agroupBy\x12$\n" +
 	"\x06filter\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80 R\x06filter\x12$\n" +
 	"\x03sum\x18\x05 \x03(\tB\x12\xe2A\x01\x01\xbaH\v\x92\x01\b\x10\b\"\x04r\x02\x18<R\x03sum\x129\n" +
-	"\x0ecount_distinct\x18\x06 \x03(\tB\x12\xe2A\x01\x01\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\rcountDistinct\"\xd7\x01\n" +
+	"\x0ecount_distinct\x18\x06 \x03(\tB\x12\xe2A\x01\x01\xbaH\v\x92\x01\b\x10\x04\"\x04r\x02\x18<R\rcountDistinct\x12(\n" +
+	"\tpage_size\x18\a \x01(\x05B\v\xe2A\x01\x01\xbaH\x04\x1a\x02(\x00R\bpageSize\x12+\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\xff\x01\n" +
 	"\x11SummarizeResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x121\n" +
 	"\x06groups\x18\x02 \x03(\v2\x19.provex.national.v1.GroupR\x06groups\x12/\n" +
 	"\x05total\x18\x03 \x01(\v2\x19.provex.national.v1.GroupR\x05total\x12C\n" +
-	"\tfreshness\x18\x04 \x03(\v2%.provex.national.v1.ProvinceFreshnessR\tfreshness\"\xaa\x01\n" +
+	"\tfreshness\x18\x04 \x03(\v2%.provex.national.v1.ProvinceFreshnessR\tfreshness\x12&\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\"\xaa\x01\n" +
 	"\x05Group\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12+\n" +
