@@ -131,6 +131,9 @@ type Engine struct {
 	ownMu     sync.Mutex
 	ownSigned changelog.Checkpoint
 	ownFrom   string
+
+	// proven are retired-key checkpoints a scan proved (proven.go).
+	proven provenCheckpoints
 }
 
 type metrics struct {
@@ -558,15 +561,23 @@ type originRun struct {
 	// key the origin rotated from, which prove nothing this node does not
 	// hold.
 	retired bool
+	// scanning: past what a pull holds, the entries are verified and not
+	// held, and noted are the retired key's checkpoints of them
+	// (proven.go); scanned counts them, and proved is set once a
+	// checkpoint of the current key proved the noted ones.
+	scanning bool
+	noted    map[uint64][]byte
+	scanned  int
+	proved   bool
 }
 
 // What a pull holds while it waits for checkpoints: entries per origin,
 // and bytes in all (a peer that sends entries and never a checkpoint is
-// refused, not given memory).
-const (
-	maxPending      = 20000
-	maxPendingBytes = 64 << 20
-)
+// refused, not given memory). The bytes are a variable so that tests can
+// pass them with a log of a few MiB.
+const maxPending = 20000
+
+var maxPendingBytes = 64 << 20
 
 // pullState is what one pull tracks: per origin, the run being verified;
 // the ranges this node asked to repair; the copies of one range arriving;
@@ -583,6 +594,8 @@ type pullState struct {
 	pendingBytes int
 	// heads are the highest checkpoint of each origin the pull carried.
 	heads map[string]uint64
+	// again: a scan proved checkpoints the next pull applies by, at once.
+	again bool
 }
 
 type repairStart struct {
@@ -624,6 +637,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		}
 	}
 	for _, o := range origins {
+		e.proven.forget(o.Origin, o.Seq)
 		req.Have = append(req.Have, &syncv1.Position{Origin: o.Origin, Seq: o.Seq, Hash: o.Hash})
 		st.runs[o.Origin] = &originRun{next: o.Seq + 1, prev: o.Hash, held: o.Checkpoint}
 		askRepair(o.Damaged)
@@ -679,7 +693,18 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.mu.Lock()
 	p.lastContact = time.Now()
 	p.mu.Unlock()
+	for origin, r := range st.runs {
+		if r.scanning && !r.proved && !r.refused {
+			e.refusedFrom(p, "entries of "+origin, fmt.Sprintf("%d entries of %s after %d MiB held, whose checkpoints are of a key it rotated from, and no checkpoint of its current key proving them", r.scanned+len(r.pending), origin, maxPendingBytes>>20))
+		}
+	}
 	p.pulled(start, st.heads)
+	if st.again {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
 	if ap.appliedAny.Load() {
 		// Pass the news on: peers of this node pull what it just got.
 		e.Changed()
@@ -961,7 +986,7 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			}
 		}
 		switch {
-		case r.refused || ap.originFailed(entry.Origin):
+		case r.refused || r.proved || ap.originFailed(entry.Origin):
 		case len(entry.Data) > maxEntryData:
 			refuse(r, entry.Origin, "%s entry %d holds %d bytes of data, over the %d an entry may", entry.Origin, entry.Seq, len(entry.Data), maxEntryData)
 		case entry.Seq != r.next:
@@ -970,12 +995,20 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			refuse(r, entry.Origin, "%s entry %d does not link to entry %d", entry.Origin, entry.Seq, entry.Seq-1)
 		case !changelog.Verify(&entry):
 			refuse(r, entry.Origin, "%s entry %d does not match its hash", entry.Origin, entry.Seq)
+		case r.scanning && r.scanned >= maxScanned:
+			refuse(r, entry.Origin, "%d entries of %s verified without a checkpoint of its current key", r.scanned, entry.Origin)
+		case r.scanning:
+			r.scanned++
+			r.next, r.prev = entry.Seq+1, entry.Hash
+		case (len(r.pending) >= maxPending || st.pendingBytes+entrySize(&entry) > maxPendingBytes) && r.retired:
+			// Checkpoints of a retired key: scan on to the current key's
+			// (proven.go).
+			e.log.Info("verifying entries without holding them, to prove checkpoints signed before a key rotation", "peer", p.member, "origin", entry.Origin, "from", entry.Seq)
+			st.pendingBytes -= pendingSize(r.pending)
+			r.scanning, r.scanned, r.pending = true, len(r.pending)+1, nil
+			r.next, r.prev = entry.Seq+1, entry.Hash
 		case len(r.pending) >= maxPending || st.pendingBytes+entrySize(&entry) > maxPendingBytes:
-			hint := ""
-			if r.retired {
-				hint = fmt.Sprintf(" of %s's current key (this peer's are of a key it rotated from: pull from %s itself, which signs its log with its current key as it serves it)", entry.Origin, entry.Origin)
-			}
-			refuse(r, entry.Origin, "%d entries of %s (%d bytes held in all) without a checkpoint%s", len(r.pending), entry.Origin, st.pendingBytes, hint)
+			refuse(r, entry.Origin, "%d entries of %s (%d bytes held in all) without a checkpoint", len(r.pending), entry.Origin, st.pendingBytes)
 		default:
 			r.pending = append(r.pending, entry)
 			st.pendingBytes += entrySize(&entry)
@@ -993,13 +1026,13 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			}
 		}
 		r := st.runs[cp.Origin]
-		if r != nil && len(r.pending) == 0 && cp.Origin != e.cfg.Member && cp.Seq+1 == r.next && bytes.Equal(cp.Hash, r.prev) {
+		if r != nil && len(r.pending) == 0 && !r.scanning && cp.Origin != e.cfg.Member && cp.Seq+1 == r.next && bytes.Equal(cp.Hash, r.prev) {
 			if cp.Seq != r.held.Seq || !bytes.Equal(cp.Signature, r.held.Signature) {
 				e.refreshCheckpoint(ctx, cp, r.held)
 			}
 			continue
 		}
-		if r == nil || r.refused || len(r.pending) == 0 || cp.Seq < r.pending[0].Seq {
+		if r == nil || r.refused || r.proved || !r.scanning && (len(r.pending) == 0 || cp.Seq < r.pending[0].Seq) {
 			continue // covers entries this node has already
 		}
 		mem, ok := e.manifest().Member(cp.Origin)
@@ -1008,16 +1041,32 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			continue
 		}
 		if !cp.Verify(mem.PublicKey) {
-			if cp.Verify(mem.PreviousPublicKeys...) {
-				// Signed before a rotation: whoever holds a retired key could
-				// sign new entries with it, so only the current key proves
-				// new entries. A later checkpoint of the current key covers
-				// these too (the origin re-signs its head when it rotates,
-				// and signs its log with its current key as it serves it).
-				r.retired = true
+			if !cp.Verify(mem.PreviousPublicKeys...) {
+				refuse(r, cp.Origin, "checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
 				continue
 			}
-			refuse(r, cp.Origin, "checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
+			// Signed before a rotation: whoever holds a retired key could
+			// sign new entries with it, so only the current key proves
+			// new entries, or a scan that found this checkpoint on the
+			// chain the current key signed (proven.go). A later
+			// checkpoint of the current key covers these too (the origin
+			// re-signs its head when it rotates, and signs its log with
+			// its current key as it serves it).
+			r.retired = true
+			if !e.proven.proves(cp) {
+				if h, ok := r.chainHash(cp.Origin, cp.Seq, resp); ok && bytes.Equal(h, cp.Hash) {
+					r.note(cp)
+				}
+				continue
+			}
+		}
+		if r.scanning {
+			if h, ok := r.chainHash(cp.Origin, cp.Seq, resp); !ok || !bytes.Equal(h, cp.Hash) {
+				continue // of entries before the scan, or past what it verified
+			}
+			n := e.proven.add(cp.Origin, r.noted, cp.Seq)
+			r.proved, st.again = true, n > 0
+			e.log.Info("proved checkpoints signed before a key rotation; the next pull applies the entries up to each", "peer", p.member, "origin", cp.Origin, "proven", n, "by_checkpoint", cp.Seq)
 			continue
 		}
 		i := int(cp.Seq - r.pending[0].Seq)
