@@ -46,6 +46,7 @@ type Checker struct {
 	badCheckpoints []uint64
 	maxCheckpoint  uint64
 	problems       []string
+	why            []string // what was found first in each damaged range
 	// dropped are keys a manifest once listed for the origin and a later
 	// one dropped (DroppedKeys); waiting are the checkpoints they sign
 	// until a checkpoint of a listed key proves the chain past them, and
@@ -77,6 +78,7 @@ func (c *Checker) damage(first, last uint64, format string, args ...any) {
 		c.damaged[n-1].Last = max(c.damaged[n-1].Last, last)
 	} else {
 		c.damaged = append(c.damaged, Range{Origin: c.origin, First: first, Last: last})
+		c.why = append(c.why, fmt.Sprintf(format, args...))
 	}
 	if c.damagedSince == 0 || first < c.damagedSince {
 		c.damagedSince = first
@@ -122,15 +124,16 @@ func (c *Checker) Checkpoint(cp Checkpoint) {
 	if cp.Seq <= c.matched {
 		return
 	}
-	c.maxCheckpoint = max(c.maxCheckpoint, cp.Seq)
 	if cp.Origin != c.origin || !cp.Verify(c.keys...) {
 		if cp.Origin == c.origin && len(c.dropped) > 0 && bytes.Equal(c.hashes[cp.Seq], cp.Hash) && cp.Verify(c.dropped...) {
 			c.waiting = append(c.waiting, cp.Seq)
 			return
 		}
+		// Not the origin's: it says nothing of entries past the head.
 		c.badCheckpoint(cp.Seq, "checkpoint %s/%d does not carry %s's signature", c.origin, cp.Seq, c.origin)
 		return
 	}
+	c.maxCheckpoint = max(c.maxCheckpoint, cp.Seq)
 	stored, ok := c.hashes[cp.Seq]
 	if !ok {
 		return // the entry is missing: already damaged
@@ -193,6 +196,9 @@ func (c *Checker) Verified() uint64 { return c.verified }
 
 // Damaged returns the damaged ranges found, in order.
 func (c *Checker) Damaged() []Range { return c.damaged }
+
+// Why returns, for each range Damaged returns, what was found first in it.
+func (c *Checker) Why() []string { return c.why }
 
 // BadCheckpoints returns the seqs of stored checkpoints whose signature
 // does not verify.

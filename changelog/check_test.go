@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -125,6 +126,13 @@ func TestCheckerFindsDamage(t *testing.T) {
 			cps[3].Signature[0] ^= 1
 			return es, cps
 		}, []Range{r(31, 40)}, 30, 1},
+		// A checkpoint that does not verify names no entry: its seq made
+		// 4,096 entries past the head looked missing, for good (an
+		// outside review).
+		{"the newest checkpoint's seq past the head", func(es []Entry, cps []Checkpoint) ([]Entry, []Checkpoint) {
+			cps[3].Seq += 4096
+			return es, cps
+		}, []Range{r(31, 40)}, 30, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,6 +143,14 @@ func TestCheckerFindsDamage(t *testing.T) {
 			}
 			es, cs = tc.edit(es, cs)
 			c := check(es, cs, key, 0, nil)
+			if len(c.Why()) != len(c.Damaged()) {
+				t.Errorf("%d ranges damaged, %d said why", len(c.Damaged()), len(c.Why()))
+			}
+			for i, why := range c.Why() {
+				if !strings.Contains(why, "entr") || strings.Contains(why, "checkpoint "+c.origin) {
+					t.Errorf("range %v: why %q is not about its entries", c.Damaged()[i], why)
+				}
+			}
 			if !reflect.DeepEqual(c.Damaged(), tc.damaged) || c.Verified() != tc.verified || len(c.BadCheckpoints()) != tc.badCPs {
 				t.Errorf("damaged %v verified %d bad checkpoints %v, want %v %d %d\n%v", c.Damaged(), c.Verified(), c.BadCheckpoints(),
 					tc.damaged, tc.verified, tc.badCPs, c.Problems())

@@ -630,3 +630,47 @@ func TestOriginsNotInTheManifestArePassedOver(t *testing.T) {
 		t.Errorf("the node holds entries of an origin not in the manifest: %v", o)
 	}
 }
+
+// TestCheckpointMadeToNamePastTheHead: someone with the disk moves the
+// newest checkpoint of a peer's log, and of the node's own, 4,096 entries
+// past the head. Its signature no longer verifies, so it names nothing:
+// before, the checks took the entries up to it for missing, for good, and
+// the peer's later entries were stored and never applied (an outside
+// review; the node's own writes stayed refused). Now the checkpoints are
+// dropped, the entries they covered are proved again by the peer's copies,
+// and both nodes' new records reach the other.
+func TestCheckpointMadeToNamePastTheHead(t *testing.T) {
+	const o, n = p1, p2
+	f := newFederation(t, []string{o, n}, mesh([]string{o, n}))
+	f.logCheck, f.logScrub = 200*time.Millisecond, time.Hour
+	f.startAll()
+	createAgreements(t, f.nodes[o], 6, "a")
+	createAgreements(t, f.nodes[n], 6, "b")
+	f.waitConverged(t, map[string]uint64{o: 6, n: 6}, 10*time.Second)
+	f.stop(o)
+	f.stop(n)
+	for _, origin := range []string{o, n} {
+		editDB(t, f.nodes[o], fmt.Sprintf("UPDATE checkpoints SET seq = seq + 4096 WHERE origin = '%s' AND seq = (SELECT max(seq) FROM checkpoints WHERE origin = '%s')", origin, origin))
+	}
+	on := f.start(o)
+	peer := f.start(n)
+	ctx := context.Background()
+	eventually(t, 15*time.Second, func() (bool, string) {
+		own, other := on.origin(t, o).GetDamaged(), on.origin(t, n).GetDamaged()
+		return len(own) == 0 && len(other) == 0, fmt.Sprintf("%s's damage of its own log %v, of %s's %v", o, own, n, other)
+	})
+	fromPeer, err := peer.client.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/" + n, Agreement: &twinningv1.Agreement{DisplayName: "after the edit", Kind: twinningv1.Agreement_KIND_MOU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own *twinningv1.Agreement
+	eventually(t, 15*time.Second, func() (bool, string) {
+		own, err = on.client.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/" + o, Agreement: &twinningv1.Agreement{DisplayName: "after the edit", Kind: twinningv1.Agreement_KIND_MOU}})
+		return err == nil, fmt.Sprintf("%s's write: %v", o, err)
+	})
+	eventually(t, 15*time.Second, func() (bool, string) {
+		_, errOn := on.client.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: fromPeer.GetName()})
+		_, errPeer := peer.client.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: own.GetName()})
+		return errOn == nil && errPeer == nil, fmt.Sprintf("%s reads %s's new record: %v; %s reads %s's: %v", o, n, errOn, n, o, errPeer)
+	})
+}

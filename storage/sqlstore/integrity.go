@@ -233,11 +233,7 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 	res.Problems = c.Problems()
 	now := time.Now()
 	for i, r := range c.Damaged() {
-		problem := fmt.Sprintf("entries %s do not verify", r)
-		if i < len(res.Problems) {
-			problem = res.Problems[i]
-		}
-		res.Damaged = append(res.Damaged, storage.Damage{Range: r, Found: now, Problem: problem})
+		res.Damaged = append(res.Damaged, storage.Damage{Range: r, Found: now, Problem: c.Why()[i]})
 	}
 	if db.reportOnly {
 		// A tool's check beside the serving node, or with keys other than
@@ -612,7 +608,7 @@ func (db *DB) auditAppended(ctx context.Context, tx *writeTx, origin string, fir
 // log: the newest entry must match its hash, and neither a checkpoint nor
 // an audit record may name a newer entry than the log holds. Otherwise the
 // log cannot be extended (ownLogBrokenReason) until peers repair it.
-func (db *DB) checkOwnHead(ctx context.Context) error {
+func (db *DB) checkOwnHead(ctx context.Context, keys []ed25519.PublicKey) error {
 	head := db.head
 	var problems []storage.Damage
 	now := time.Now()
@@ -627,14 +623,15 @@ func (db *DB) checkOwnHead(ctx context.Context) error {
 				Problem: fmt.Sprintf("this node's newest entry %s/%d does not match its hash", db.origin, head.Seq)})
 		}
 	}
-	var signed, audited sql.NullInt64
-	if err := db.writer.QueryRowContext(ctx, "SELECT max(seq) FROM checkpoints WHERE origin = ?", db.origin).Scan(&signed); err != nil {
+	signed, err := db.signedPast(ctx, head.Seq, keys)
+	if err != nil {
 		return err
 	}
+	var audited sql.NullInt64
 	if err := db.writer.QueryRowContext(ctx, "SELECT max(last_seq) FROM audit WHERE origin = ?", db.origin).Scan(&audited); err != nil {
 		return err
 	}
-	if newest := uint64(max(signed.Int64, audited.Int64)); newest > head.Seq {
+	if newest := max(signed, uint64(max(audited.Int64, 0))); newest > head.Seq {
 		problems = append(problems, storage.Damage{Range: changelog.Range{Origin: db.origin, First: head.Seq + 1, Last: newest}, Found: now,
 			Problem: fmt.Sprintf("this node's newest entries %s/%d..%d are missing from its change log", db.origin, head.Seq+1, newest)})
 	}
@@ -658,6 +655,31 @@ func (db *DB) checkOwnHead(ctx context.Context) error {
 		db.log.Error("own change log damaged; writes wait for a repair from peers", "problem", p.Problem)
 	}
 	return nil
+}
+
+// signedPast is the newest seq after head that a checkpoint of the node's
+// own log names with a signature of keys (all of them when keys is
+// empty: a store opened without the node's key cannot tell). A checkpoint
+// that does not verify names nothing: one moved past the head on disk made
+// the node take entries for lost that never were, and refuse its writes
+// for good (an outside review).
+func (db *DB) signedPast(ctx context.Context, head uint64, keys []ed25519.PublicKey) (uint64, error) {
+	rows, err := db.writer.QueryContext(ctx, "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND seq > ?", db.origin, head)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	newest := uint64(0)
+	for rows.Next() {
+		cp := changelog.Checkpoint{Origin: db.origin}
+		if err := rows.Scan(&cp.Seq, &cp.Hash, &cp.Signature); err != nil {
+			return 0, err
+		}
+		if len(keys) == 0 || cp.Verify(keys...) {
+			newest = max(newest, cp.Seq)
+		}
+	}
+	return newest, rows.Err()
 }
 
 // SaveManifest keeps a copy of the manifest the node runs with, so that

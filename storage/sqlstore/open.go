@@ -551,7 +551,11 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 		err = db.writer.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM withdrawn)").Scan(&db.anyWithdrawn)
 	}
 	if err == nil {
-		err = db.checkOwnHead(ctx)
+		var keys []ed25519.PublicKey
+		if pub := db.publicKey(); pub != nil {
+			keys = append([]ed25519.PublicKey{pub}, opts.PastKeys...)
+		}
+		err = db.checkOwnHead(ctx, keys)
 	}
 	if err != nil {
 		db.writer.Close()
