@@ -287,10 +287,11 @@ func (e *Engine) peerOf(member string) (*peer, bool) {
 	return p, ok
 }
 
-// adopt makes a member that announced news a peer, if the manifest lists
-// it: its entries reach this node even when no node was configured to pull
-// from it (a member that joined after the others started).
-func (e *Engine) adopt(member string) {
+// adopt makes a member that announced news, or pulls from this node, a
+// peer, if the manifest lists it: a member no node lists in its peers
+// reaches them so, also when the node that pulled from it restarted
+// (it announces only new entries; it pulls every few seconds).
+func (e *Engine) adopt(member, why string) {
 	if member == e.cfg.Member {
 		return
 	}
@@ -304,7 +305,7 @@ func (e *Engine) adopt(member string) {
 	}
 	p := &peer{member: member, wake: make(chan struct{}, 1)}
 	e.peers[member] = p
-	e.log.Info("pulling from a member that announced news", "peer", member)
+	e.log.Info("pulling from a member that "+why, "peer", member)
 	if r := e.running; r != nil && r.ctx.Err() == nil {
 		r.wg.Add(1)
 		go func() { defer r.wg.Done(); e.peerLoop(r.ctx, p) }()

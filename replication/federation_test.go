@@ -485,3 +485,23 @@ func (n *testNode) peerState(t *testing.T, member string) *syncv1.PeerState {
 	t.Fatalf("%s has no peer %s", n.member, member)
 	return nil
 }
+
+// TestMemberNoOneListsReachesARestartedNode: lang-son pulls from the
+// ministry, which lists no peers. Its news reached the ministry only by
+// announcement, and an adopted peer lived in memory: after a restart of the
+// ministry, an entry lang-son wrote while it was down waited until lang-son
+// wrote again (an outside review, the README's own operator set-up). A
+// member that pulls from a node is now pulled from by it.
+func TestMemberNoOneListsReachesARestartedNode(t *testing.T) {
+	f := newFederation(t, []string{p2, mofa}, map[string][]string{p2: {mofa}})
+	f.startAll()
+	createAgreements(t, f.nodes[p2], 1, "before")
+	f.waitConverged(t, map[string]uint64{p2: 1}, 10*time.Second)
+	f.stop(mofa)
+	createAgreements(t, f.nodes[p2], 1, "while-down")
+	ministry := f.start(mofa)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		got := ministry.origin(t, p2).GetSeq()
+		return got == 2, fmt.Sprintf("the ministry holds lang-son's log up to %d, want 2", got)
+	})
+}

@@ -86,7 +86,7 @@ func (s *server) Announce(ctx context.Context, req *syncv1.AnnounceRequest) (*sy
 		return nil, err
 	}
 	s.e.metrics.announcements.Add(1)
-	s.e.adopt(member)
+	s.e.adopt(member, "announced news")
 	if p, ok := s.e.peerOf(member); ok {
 		s.e.heard(p, req.GetHeads(), time.Now())
 	}
@@ -106,6 +106,7 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	if err != nil {
 		return err
 	}
+	s.e.adopt(caller, "pulls from this node")
 	batch := int(req.GetBatchSize())
 	if batch == 0 {
 		batch = DefaultBatchSize
