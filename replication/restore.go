@@ -51,6 +51,22 @@ func (e *Engine) ownCheckpoint(ctx context.Context, p *peer, cp changelog.Checkp
 	return e.cfg.Store.ReportDamage(ctx, storage.Damage{Range: r, Problem: problem})
 }
 
+// nextToRestoreFrom is the first member (in name order) of the manifest in
+// effect other than this node that a round of a restore has not pulled
+// from and that did not fail, made a peer.
+func (e *Engine) nextToRestoreFrom(pulled map[string]bool, unreached map[string]string) (string, bool) {
+	members := e.manifest().MemberIDs()
+	slices.Sort(members)
+	for _, m := range members {
+		if _, failed := unreached[m]; m == e.cfg.Member || pulled[m] || failed {
+			continue
+		}
+		e.adopt(m, "a newer manifest lists") // logged only if new
+		return m, true
+	}
+	return "", false
+}
+
 // RestoreReport is what a restore from peers got back.
 type RestoreReport struct {
 	// Head is the last entry of the node's own log it got back, checked
@@ -92,17 +108,19 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 		return nil, fmt.Errorf("replication: the engine was not made to restore")
 	}
 	rep := &RestoreReport{Unreached: map[string]string{}}
-	members := make([]string, 0, len(e.peers))
-	for m := range e.peers {
-		members = append(members, m)
-	}
-	slices.Sort(members)
+	reached := map[string]bool{}
 	for round := 0; round < 2; round++ {
-		for _, m := range members {
-			if _, failed := rep.Unreached[m]; failed {
-				continue
+		// The members of the newest manifest: a peer may give a newer one
+		// than the node's file (members added since, who may hold the
+		// node's newest entries; members removed, who are not waited for).
+		pulled := map[string]bool{}
+		for {
+			m, ok := e.nextToRestoreFrom(pulled, rep.Unreached)
+			if !ok {
+				break
 			}
-			p := e.peers[m]
+			pulled[m] = true
+			p, _ := e.peerOf(m)
 			if err := e.pullFrom(ctx, p); err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
@@ -111,7 +129,8 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 				e.log.Warn("restore: pull failed", "peer", m, "err", err)
 				continue
 			}
-			if round == 0 {
+			if !reached[m] {
+				reached[m] = true
 				rep.Reached = append(rep.Reached, m)
 			}
 		}
@@ -125,6 +144,11 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 		e.ownMu.Unlock()
 		if rep.Signed.Seq <= rep.Head {
 			break
+		}
+	}
+	for m := range rep.Unreached {
+		if _, member := e.manifest().Member(m); !member {
+			delete(rep.Unreached, m) // removed by a newer manifest
 		}
 	}
 	origins, err := e.cfg.Store.Origins(ctx)

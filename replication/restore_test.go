@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/pgtest"
@@ -392,4 +394,42 @@ func (c cutAfter) Read(b []byte) (int, error) {
 		c.cancel()
 	}
 	return n, err
+}
+
+// TestRestoreReachesMembersOfANewerManifest: cao-bang's manifest file
+// predates lang-son, which pulled cao-bang's three newest entries while the
+// ministry was down. A restore with that file reached the ministry alone,
+// said nobody held more and let the node write at 3, forking its log (an
+// outside review). It now pulls from every member of the newest manifest a
+// peer gives it, and gets the entries back from lang-son.
+func TestRestoreReachesMembersOfANewerManifest(t *testing.T) {
+	f, fedKey := signedFederation(t, []string{p1, p2, mofa}, map[string][]string{p1: {mofa, p2}, mofa: {p1}, p2: {p1}})
+	// Serial 2 without lang-son (the file cao-bang keeps), serial 3 with it
+	// (what the nodes run on).
+	all := f.manifest.Members
+	withoutLangSon := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		m.Members = slices.DeleteFunc(m.Members, func(mem federation.Member) bool { return mem.ID == p2 })
+	})
+	f.manifest = nextManifest(t, withoutLangSon, fedKey, func(m *federation.Manifest) { m.Members = all })
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 2, "before")
+	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
+	f.stop(mofa)
+	createAgreements(t, f.nodes[p1], 3, "x")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		got := f.nodes[p2].origin(t, p1).GetSeq()
+		return got == 5, fmt.Sprintf("lang-son holds cao-bang's log up to %d, want 5", got)
+	})
+	f.stop(p1)
+	f.start(mofa)
+	current := f.manifest
+	f.manifest = withoutLangSon
+	got, err := f.restore(t, p1, true, server.RestoreOptions{})
+	f.manifest = current
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Head != 5 || got.Held != "" || !slices.Contains(got.Reached, p2) {
+		t.Fatalf("restore with a manifest file before lang-son: head %d, held %q, reached %v; want 5 from lang-son", got.Head, got.Held, got.Reached)
+	}
 }
