@@ -674,3 +674,36 @@ func TestCheckpointMadeToNamePastTheHead(t *testing.T) {
 		return errOn == nil && errPeer == nil, fmt.Sprintf("%s reads %s's new record: %v; %s reads %s's: %v", o, n, errOn, n, o, errPeer)
 	})
 }
+
+// TestDamagedSealedEntryIsNotServed: a byte changes in the sealed entry of
+// a record restricted to lang-son, on lang-son's disk while it is stopped.
+// Its row keeps the opened state, which reads served without looking at
+// the entry: the record was answered though the node's checks had found
+// its entry damaged (an outside review). Now it is UNAVAILABLE until the
+// origin's copy repairs the entry.
+func TestDamagedSealedEntryIsNotServed(t *testing.T) {
+	const o, n = p1, p2
+	f := newFederation(t, []string{o, n}, mesh([]string{o, n}))
+	f.logCheck, f.logScrub = 200*time.Millisecond, time.Hour
+	f.startAll()
+	restricted := createVisible(t, f.nodes[o], "sealed", typev1.Visibility_VISIBILITY_RESTRICTED, n)
+	f.waitConverged(t, map[string]uint64{o: 1}, 10*time.Second)
+	if _, code := getAgreement(t, f.nodes[n], restricted.GetName()); code != codes.OK {
+		t.Fatalf("lang-son reads the record restricted to it: %v", code)
+	}
+	f.stop(o)
+	f.stop(n)
+	flipByte(t, f.nodes[n], o, 1)
+	reader := f.start(n)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return len(reader.origin(t, o).GetDamaged()) == 1, "lang-son has not found the damaged entry"
+	})
+	if _, code := getAgreement(t, reader, restricted.GetName()); code != codes.Unavailable {
+		t.Errorf("a read of the record whose sealed entry is damaged: %v, want UNAVAILABLE", code)
+	}
+	f.start(o)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		_, code := getAgreement(t, reader, restricted.GetName())
+		return code == codes.OK, fmt.Sprintf("after the repair, a read of the record: %v", code)
+	})
+}

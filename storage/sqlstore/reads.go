@@ -74,9 +74,12 @@ func (db *DB) decodeScanned(k *resource.Kind, name string, scanErr error, stored
 // recordState is a record's state as a read selects it (stateColumns): the
 // row's own copy, or else the change-log entry that holds it.
 type recordState struct {
-	row   string // the record's name
-	own   []byte
-	entry changelog.Entry
+	row string // the record's name
+	own []byte
+	// The entry the row was applied from.
+	rowOrigin string
+	rowSeq    int64
+	entry     changelog.Entry
 	// Set when the join found the entry.
 	origin sql.NullString
 	seq    sql.NullInt64
@@ -86,7 +89,7 @@ type recordState struct {
 }
 
 func (r *recordState) dest() []any {
-	return []any{&r.row, &r.own, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.form, &r.entry.PrevHash, &r.entry.Hash}
+	return []any{&r.row, &r.own, &r.rowOrigin, &r.rowSeq, &r.origin, &r.seq, &r.hlc, &r.name, &r.entry.Data, &r.form, &r.entry.PrevHash, &r.entry.Hash}
 }
 
 // joinedEntry is the change-log entry the join found, whole.
@@ -118,6 +121,11 @@ func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin 
 			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, e.Origin, e.Seq), e.Origin, e.Seq}
 		}
 		data = e.Data
+	} else if damaged != nil && damaged(r.rowOrigin, uint64(r.rowSeq)) {
+		// The opened state of a sealed entry: the envelope is what the
+		// log checks verify, and one they found damaged is not served
+		// from the copy either.
+		return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, r.rowOrigin, r.rowSeq), r.rowOrigin, uint64(r.rowSeq)}
 	}
 	m, err := k.Decode(data)
 	if err != nil {

@@ -79,7 +79,7 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 		cols[i] = "t." + f.Column
 	}
 	query := "SELECT t.id, EXISTS (SELECT 1 FROM " + t + "_words_pending p WHERE p.record = t.id), t.province, " + strings.Join(cols, ", ") + ", t.search_text, " +
-		"t.name, t.data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash " +
+		"t.name, t.data, t.province, t.seq, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash " +
 		"FROM " + t + " t LEFT JOIN changes c ON c.origin = t.province AND c.seq = t.seq WHERE t.id > ? ORDER BY t.id LIMIT " + fmt.Sprint(recordCheckPage)
 	countWords, err := tx.PrepareContext(ctx, "SELECT count(*) FROM "+t+"_words WHERE record = ?1 AND word IN (SELECT value FROM "+db.dialect.jsonStrings("?2")+")")
 	if err != nil {

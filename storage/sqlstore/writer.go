@@ -833,13 +833,13 @@ func recordData(data []byte, sealed bool) []byte {
 }
 
 // stateColumns are what a read of one record of a kind's table selects for
-// recordState (its dest order): the row's name and own copy, and the fields
+// recordState (its dest order): the row's name, own copy and entry, and the fields
 // of the change-log entry that holds the state of a row keeping none itself
 // (recordData). They are correlated subqueries: with mattn/go-sqlite3's
 // SQLite 3.54 a join to changes made a Get cost 30 µs against 9 (measured
 // on one record, found or not), a cost paid once per execution.
 func stateColumns(table string) string {
-	cols := []string{table + ".name", table + ".data"}
+	cols := []string{table + ".name", table + ".data", table + ".province", table + ".seq"}
 	for _, c := range []string{"origin", "seq", "hlc", "name", "data", "sealed", "prev_hash", "hash"} {
 		cols = append(cols, "(SELECT c."+c+" FROM changes c WHERE length("+table+".data) = 0 AND c.origin = "+table+".province AND c.seq = "+table+".seq)")
 	}
@@ -851,7 +851,7 @@ func stateColumns(table string) string {
 // column, and its cost per execution is paid once per page. from is the
 // table as the query names it (with an INDEXED BY clause, say).
 func stateJoin(table, from string) (columns, fromClause string) {
-	return table + ".name, " + table + ".data, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash",
+	return table + ".name, " + table + ".data, " + table + ".province, " + table + ".seq, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash",
 		from + " LEFT JOIN changes c ON length(" + table + ".data) = 0 AND c.origin = " + table + ".province AND c.seq = " + table + ".seq"
 }
 
