@@ -36,6 +36,9 @@ type interceptors struct {
 	metrics *grpcprom.ServerMetrics
 	// queries bounds each identity's queries at once; nil bounds none.
 	queries *queryShare
+	// damagedFile makes an error of the store finding its file damaged
+	// the status to give (sqlstore.DB.DamagedFile); nil leaves errors be.
+	damagedFile func(error) error
 }
 
 // chain is the unary and the stream interceptors, outermost first:
@@ -170,7 +173,10 @@ func (ic *interceptors) logCall(ctx context.Context, method string, start time.T
 
 // mapError is the one mapping of errors to statuses, noting the cause of
 // an internal error it masks for the log.
-func mapError(ctx context.Context, err error) error {
+func (ic *interceptors) mapError(ctx context.Context, err error) error {
+	if ic.damagedFile != nil && err != nil {
+		err = ic.damagedFile(err)
+	}
 	st := apperr.Status(err, RequestID(ctx))
 	if st == nil {
 		return nil
@@ -229,7 +235,7 @@ func (ic *interceptors) unaryLog(ctx context.Context, req any, info *grpc.UnaryS
 func (ic *interceptors) unaryMapErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	resp, err := next(ctx, req)
 	if err != nil {
-		return nil, mapError(ctx, err)
+		return nil, ic.mapError(ctx, err)
 	}
 	return resp, nil
 }
@@ -325,7 +331,7 @@ func (ic *interceptors) streamLog(srv any, ss grpc.ServerStream, info *grpc.Stre
 }
 
 func (ic *interceptors) streamMapErrors(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	return mapError(ss.Context(), next(srv, ss))
+	return ic.mapError(ss.Context(), next(srv, ss))
 }
 
 func (ic *interceptors) streamRecover(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) (err error) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -215,4 +216,79 @@ func serveMuxPattern(template string) (string, bool) {
 		}
 	}
 	return "/" + strings.Join(segs, "/"), true
+}
+
+// routesWithoutQuery are the gateway's routes that read no query parameter,
+// as "VERB template" with the template as runtime.Pattern prints it: those
+// whose body is the whole request, or whose request's fields the path sets
+// all. grpc-gateway does not parse their query at all (strictQuery never
+// runs), so a parameter there was dropped unseen: an Undelete's ?etag=, a
+// Get's misspelt ?etga=, a view's ?filter=.
+var routesWithoutQuery = sync.OnceValue(func() map[string]bool {
+	out := map[string]bool{}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if !strings.HasPrefix(string(fd.Package()), "provex.") {
+			return true
+		}
+		for i := 0; i < fd.Services().Len(); i++ {
+			rules, err := httpRules(string(fd.Services().Get(i).FullName()))
+			if err != nil {
+				continue
+			}
+			for _, r := range rules {
+				if !r.readsQuery() {
+					out[r.verb+" "+patternText(r.template)] = true
+				}
+			}
+		}
+		return true
+	})
+	return out
+})
+
+// readsQuery says whether some field of the rule's request is left to
+// query parameters: not the body, not set by a variable of the path.
+func (r httpRule) readsQuery() bool {
+	if r.body == "*" {
+		return false
+	}
+	bound := map[string]bool{r.body: true}
+	for rest := r.template; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		v := rest[i+1:]
+		v = v[:strings.IndexAny(v, "=}")]
+		bound[strings.SplitN(v, ".", 2)[0]] = true
+		rest = rest[i+1:]
+	}
+	fields := r.method.Input().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		if !bound[string(fields.Get(i).Name())] {
+			return true
+		}
+	}
+	return false
+}
+
+// patternText is template as runtime.Pattern's String prints it: a
+// variable without a template of its own matches one segment ({name} is
+// {name=*}).
+func patternText(template string) string {
+	var b strings.Builder
+	for rest := template; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			b.WriteString(rest)
+			return b.String()
+		}
+		j := strings.IndexByte(rest[i:], '}') + i
+		b.WriteString(rest[:j])
+		if !strings.Contains(rest[i:j], "=") {
+			b.WriteString("=*")
+		}
+		b.WriteByte('}')
+		rest = rest[j+1:]
+	}
 }

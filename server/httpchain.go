@@ -227,7 +227,7 @@ func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.Se
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, e.marshaler),
 		runtime.WithErrorHandler(e.handle),
 		runtime.WithRoutingErrorHandler(routing),
-		runtime.WithMiddlewares(probeRoute),
+		runtime.WithMiddlewares(probeRoute, e.queryUnread),
 		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
 		// sends it to the gRPC server; no other gRPC metadata is an HTTP
 		// header.
@@ -318,6 +318,24 @@ func probeRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
 				p.pattern = pat.String()
 			}
 			return
+		}
+		next(w, r, params)
+	}
+}
+
+// queryUnread refuses a query parameter on a route that reads none
+// (routesWithoutQuery), naming it, as strictQuery does on the others.
+func (e *httpErrors) queryUnread(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if r.URL.RawQuery != "" {
+			if pat, ok := runtime.HTTPPattern(r.Context()); ok && routesWithoutQuery()[r.Method+" "+pat.String()] {
+				for key := range r.URL.Query() {
+					if key != cacheBuster {
+						e.write(w, r, apperr.Invalid(key, "is not a parameter of this call, which takes none: its path and body set every field of its request"))
+						return
+					}
+				}
+			}
 		}
 		next(w, r, params)
 	}

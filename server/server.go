@@ -405,7 +405,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
 		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 		refusals: metrics.refusals,
-	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity)}
+	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity), damagedFile: store.DamagedFile}
 	// One concern each, in an order explained at interceptors.chain: the
 	// call's place under the calls caps, request id, log, metrics, error
 	// mapping, panic recovery, answers left unread, malformed requests,
@@ -827,6 +827,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 		return []string{"the change log cannot be read: " + err.Error()}
 	}
 	var out []string
+	if d := n.store.FileDamage(); d != "" {
+		out = append(out, "SQLite finds the database file damaged ("+d+"): move the data directory aside and restore it from a backup or from the peers")
+	}
 	if _, msg := n.manifest.Load().Freshness(time.Now()); msg != "" {
 		out = append(out, msg)
 	}

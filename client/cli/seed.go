@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/resource"
@@ -39,8 +41,8 @@ func runSeed(ctx context.Context, env *Env, args []string) error {
 }
 
 // Seed loads the sample dataset of a province into the node behind c. Every
-// record carries a request id derived from its name, so seeding twice
-// creates nothing new.
+// record carries a request id derived from its name, and its own id, so
+// seeding twice creates nothing new.
 func Seed(ctx context.Context, c *client.Client, province string) (int, error) {
 	records := sampledata.For(province)
 	if len(records) == 0 {
@@ -56,6 +58,12 @@ func Seed(ctx context.Context, c *client.Client, province string) (int, error) {
 		g.Go(func() error {
 			parent := "provinces/" + r.Province
 			_, err := c.Create(ctx, parent, k, r.ID, "seed:"+parent+"/"+r.Collection+"/"+r.ID, r.Message)
+			if status.Code(err) == codes.AlreadyExists {
+				// Seeded before, and the request id forgotten since: a node
+				// restored from its peers gets its records back, not the
+				// request ids its API saw.
+				return nil
+			}
 			if err != nil {
 				return fmt.Errorf("seed %s/%s/%s: %w", parent, r.Collection, r.ID, err)
 			}

@@ -143,7 +143,10 @@ type DB struct {
 	dialect dialect
 	origin  string
 	log     *slog.Logger
-	writer  *sql.DB
+	// fileDamage is the first error of SQLite finding the file damaged
+	// (DamagedFile).
+	fileDamage atomic.Pointer[string]
+	writer     *sql.DB
 	// reader and queries are the two read pools (readPools): lookups of
 	// bounded cost, and List and Summarize.
 	reader  *sql.DB
@@ -293,11 +296,44 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 		}
 	}
 	db, err := openStore(ctx, path, origin, opts, sqliteDialect)
-	var serr sqlite3.Error
-	if errors.As(err, &serr) && (serr.Code == sqlite3.ErrCorrupt || serr.Code == sqlite3.ErrNotADB) {
-		err = fmt.Errorf("%w: the database file is damaged; move the data directory aside and restore it from a backup (provex verify checks one) or from the peers (provex restore, into an empty data directory)", err)
+	if fileDamaged(err) {
+		err = fmt.Errorf("%w: %s", err, restoreAdvice)
 	}
 	return db, err
+}
+
+// restoreAdvice is what to do with a database file SQLite finds damaged.
+const restoreAdvice = "the database file is damaged; move the data directory aside and restore it from a backup (provex verify checks one) or from the peers (provex restore, into an empty data directory)"
+
+// fileDamaged says whether err is SQLite finding the database file damaged.
+func fileDamaged(err error) bool {
+	var serr sqlite3.Error
+	return errors.As(err, &serr) && (serr.Code == sqlite3.ErrCorrupt || serr.Code == sqlite3.ErrNotADB)
+}
+
+// DamagedFile is err, or, when SQLite found the database file damaged
+// (a page of an index overwritten, which opening the file does not
+// read), UNAVAILABLE saying so and what to do; the first such error is
+// logged and kept for the node's health (FileDamage). Before, such a read
+// was INTERNAL while the node reported itself healthy.
+func (db *DB) DamagedFile(err error) error {
+	if !fileDamaged(err) {
+		return err
+	}
+	msg := err.Error()
+	if db.fileDamage.CompareAndSwap(nil, &msg) {
+		db.log.Error("SQLite finds the database file damaged", "err", err, "advice", restoreAdvice)
+	}
+	return apperr.Unavailable("%s (%v)", restoreAdvice, err)
+}
+
+// FileDamage is the first error of SQLite finding the database file
+// damaged while the node ran, or "".
+func (db *DB) FileDamage() string {
+	if p := db.fileDamage.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // openLocked opens a PostgreSQL store with the writer's lock (unless
