@@ -206,7 +206,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync"), peers: map[string]*peer{}, changed: make(chan struct{}, 1), recheck: make(chan struct{}, 1)}
 	for _, id := range cfg.Peers {
-		if id == cfg.Member {
+		if id == cfg.Member || id == "" {
 			continue
 		}
 		if _, ok := cfg.Manifest.Load().Member(id); !ok {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -504,4 +505,19 @@ func TestMemberNoOneListsReachesARestartedNode(t *testing.T) {
 		got := ministry.origin(t, p2).GetSeq()
 		return got == 2, fmt.Sprintf("the ministry holds lang-son's log up to %d, want 2", got)
 	})
+}
+
+// TestEmptyPeerNameIsNoPeer: --peers "" (or a list with an empty entry)
+// made a peer named "", whose pulls failed every few seconds, counted and
+// shown in sync status (an outside review).
+func TestEmptyPeerNameIsNoPeer(t *testing.T) {
+	f := newFederation(t, []string{p1, mofa}, map[string][]string{p1: {"", mofa, ""}})
+	n := f.start(p1)
+	var peers []string
+	for _, p := range n.state(t).GetPeers() {
+		peers = append(peers, p.GetMember())
+	}
+	if !slices.Equal(peers, []string{mofa}) {
+		t.Errorf("peers %q, want only %s", peers, mofa)
+	}
 }

@@ -255,6 +255,11 @@ func TestSummaryCountsDistinct(t *testing.T) {
 		_, err = national.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: collection, Sum: []string{twice, twice}})
 		wantInvalid(t, err, "sum "+twice+" twice", "sum[1]")
 	}
+	// And a dimension named twice (an outside review found it accepted).
+	for _, twice := range []string{"province", "kind"} {
+		_, err = national.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{twice, "state", twice}})
+		wantInvalid(t, err, "group_by "+twice+" twice", "group_by[2]")
+	}
 }
 
 // TestEmptyReferenceElements: an empty element of a list of references

@@ -835,6 +835,10 @@ func (n *Node) Problems(ctx context.Context) []string {
 	}
 	for _, o := range origins {
 		for _, d := range o.Damaged {
+			if d.Last == sqlstore.OpenEnded {
+				out = append(out, fmt.Sprintf("writes of %s are held from %d on: %s", o.Origin, d.First, d.Problem))
+				continue
+			}
 			out = append(out, fmt.Sprintf("stored log %s does not verify (%s); not served, being repaired from peers", d.Range, d.Problem))
 		}
 		if o.Unopened > 0 {

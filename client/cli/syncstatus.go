@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -104,7 +105,12 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 	for _, o := range st.GetOrigins() {
 		var damaged []string
 		for _, d := range o.GetDamaged() {
-			damaged = append(damaged, fmt.Sprintf("%d..%d", d.GetRange().GetFirst(), d.GetRange().GetLast()))
+			if last := d.GetRange().GetLast(); last == math.MaxInt64 {
+				// A hold on the node's own log: every entry from first on.
+				damaged = append(damaged, fmt.Sprintf("%d.. (writes held)", d.GetRange().GetFirst()))
+			} else {
+				damaged = append(damaged, fmt.Sprintf("%d..%d", d.GetRange().GetFirst(), last))
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", o.GetOrigin(), o.GetSeq(), short(o.GetHeadHash()), o.GetCheckpoint().GetSeq(),
 			o.GetVerifiedSeq(), o.GetUnopened(), o.GetRejected(), strings.Join(damaged, ","))

@@ -153,7 +153,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		case "key":
 			cfg.KeyFile = *keyFile
 		case "peers":
-			cfg.Peers = strings.Split(*peers, ",")
+			// "" (--peers "") or a trailing comma names no member.
+			cfg.Peers = strings.FieldsFunc(*peers, func(r rune) bool { return r == ',' || r == ' ' })
 		case "sync-interval":
 			cfg.SyncInterval = *syncInterval
 		case "tls-dir":

@@ -104,6 +104,10 @@ func parseDims(k *resource.Kind, groupBy []string) ([]dimension, error) {
 		if err := oneName(field, "group_by", g); err != nil {
 			return nil, err
 		}
+		if slices.Index(groupBy, g) < i {
+			// Its groups would be the same, keyed twice.
+			return nil, apperr.Invalid(field, "%s is named twice", g)
+		}
 		if g == "province" {
 			dims = append(dims, dimension{name: g})
 			continue
