@@ -57,7 +57,7 @@ func rfc3339(t time.Time, ok bool) string {
 // dimensions, count, then one column per summed field, money fields one per
 // currency as "registered_capital USD", then one per count_distinct field as
 // "distinct organizations"), a row per group, and a last row of totals
-// whose first key is "total".
+// whose first key is "total"; without dimensions, the totals' row alone.
 func Table(resp *nationalv1.SummarizeResponse) [][]string {
 	type column struct{ field, currency string }
 	var columns []column
@@ -101,6 +101,11 @@ func Table(resp *nationalv1.SummarizeResponse) [][]string {
 			row = append(row, fmt.Sprint(counts[f]))
 		}
 		rows = append(rows, row)
+	}
+	if len(resp.GetGroupBy()) == 0 {
+		// One group, the whole: the total row alone (it came twice).
+		add(nil, resp.GetTotal())
+		return rows
 	}
 	for _, g := range resp.GetGroups() {
 		add(g.GetKeys(), g)

@@ -252,3 +252,19 @@ func TestSummaryPages(t *testing.T) {
 		t.Errorf("the page's last group gone: %v, want ABORTED", err)
 	}
 }
+
+// TestTableWithoutDimensionsHasOneRow: a summary without group_by is one
+// group, the whole, and its table one row of figures under the header (it
+// printed the same row twice).
+func TestTableWithoutDimensionsHasOneRow(t *testing.T) {
+	db, s := trustStore(t)
+	name := "provinces/cao-bang/delegations/d"
+	putRecord(t, db, resource.Delegations, name, &twinningv1.Delegation{Name: name, DisplayName: "d", Direction: twinningv1.Delegation_DIRECTION_OUTGOING, MemberCount: 4})
+	resp, err := s.Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "delegations", Sum: []string{"member_count"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if table := national.Table(resp); len(table) != 2 || strings.Join(table[1], ",") != "1,4" {
+		t.Errorf("table %q, want a header and the row 1,4", table)
+	}
+}
