@@ -259,6 +259,12 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		for _, d := range o.Damaged {
+			if d.Last == sqlstore.OpenEnded {
+				bad++
+				fmt.Fprintf(env.Stdout, "PROBLEM: %s: the node's writes are held from %d on: %s\n", o.Origin, d.First, d.Problem)
+			}
+		}
 		if res.Superseded > 0 {
 			fmt.Fprintf(env.Stdout, "note: %s: %d checkpoints signed with keys a manifest the node took dropped, of entries later checkpoints prove (superseded, no problem)\n", o.Origin, res.Superseded)
 		}
@@ -283,7 +289,12 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	records, err := src.db.CheckRecords(ctx)
-	if err != nil {
+	switch {
+	case sqlstore.IsFileDamaged(err):
+		// The file check below says where.
+		fmt.Fprintln(env.Stdout, "PROBLEM: records: not all read:", err)
+		problems++
+	case err != nil:
 		return err
 	}
 	for _, p := range records.Problems {
@@ -292,7 +303,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if more := records.Found - len(records.Problems); more > 0 {
 		fmt.Fprintf(env.Stdout, "PROBLEM: %d more records differ from their change-log entries\n", more)
 	}
-	if records.Found == 0 {
+	if records.Found == 0 && err == nil {
 		fmt.Fprintf(env.Stdout, "records: %d rows hold what their change-log entries say (state, columns, repeated fields, search words)\n", records.Checked)
 	}
 	if records.SealedUnchecked > 0 {
@@ -319,7 +330,11 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		problems += len(fileProblems)
 	}
 	wrong, err := checkRollups(ctx, env.Stdout, src.db, *repair)
-	if err != nil {
+	switch {
+	case sqlstore.IsFileDamaged(err):
+		fmt.Fprintln(env.Stdout, "PROBLEM: summary rollups: not all read:", err)
+		wrong++
+	case err != nil:
 		return err
 	}
 	if bad > 0 || problems > 0 || wrong > 0 {

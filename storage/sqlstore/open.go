@@ -305,6 +305,10 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 // restoreAdvice is what to do with a database file SQLite finds damaged.
 const restoreAdvice = "the database file is damaged; move the data directory aside and restore it from a backup (provex verify checks one) or from the peers (provex restore, into an empty data directory)"
 
+// IsFileDamaged says whether err is SQLite finding the database file
+// damaged.
+func IsFileDamaged(err error) bool { return fileDamaged(err) }
+
 // fileDamaged says whether err is SQLite finding the database file damaged.
 func fileDamaged(err error) bool {
 	var serr sqlite3.Error
@@ -432,7 +436,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		}
 	}
 	if !d.postgres {
-		if reads, err = openSQLiteFinish(ctx, writer, path, opts.Readers); err != nil {
+		if reads, err = openSQLiteFinish(ctx, writer, path, opts.Readers, opts.Beside || opts.ReportOnly || opts.Tool != ""); err != nil {
 			writer.Close()
 			return nil, err
 		}
@@ -442,14 +446,16 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 
 // openSQLiteFinish gathers the planner's statistics, sets the writer's
 // last settings and opens the read pools of a SQLite store.
-func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers int) (readPools, error) {
+// A tool (report) opens a file whose pages the statistics cannot be
+// gathered from: provex verify, to say where it is damaged.
+func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers int, report bool) (readPools, error) {
 	// The query planner needs table statistics to pick the right index for
 	// a filter; 0x10002 analyses any table whose statistics are missing or
 	// stale. The writer repeats a plain optimize now and then (optimizeEvery).
 	// Statistics are exact (no analysis_limit): sampled ones made the planner
 	// trust the province index on a node where every row has one province,
 	// and a full ANALYZE costs about a second per million rows.
-	if _, err := writer.ExecContext(ctx, "PRAGMA optimize = 0x10002"); err != nil {
+	if _, err := writer.ExecContext(ctx, "PRAGMA optimize = 0x10002"); err != nil && !(report && fileDamaged(err)) {
 		return readPools{}, fmt.Errorf("optimize %s: %w", path, err)
 	}
 	// A write whose statements fired triggers (the rollups' before issue
