@@ -226,25 +226,31 @@ func serveMuxPattern(template string) (string, bool) {
 // Get's misspelt ?etga=, a view's ?filter=.
 var routesWithoutQuery = sync.OnceValue(func() map[string]bool {
 	out := map[string]bool{}
+	for _, r := range provexHTTPRules() {
+		if !r.readsQuery() {
+			out[r.verb+" "+patternText(r.template)] = true
+		}
+	}
+	return out
+})
+
+// provexHTTPRules lists the bindings of the HTTP rules of every service of
+// provex's packages.
+func provexHTTPRules() []httpRule {
+	var out []httpRule
 	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		if !strings.HasPrefix(string(fd.Package()), "provex.") {
 			return true
 		}
 		for i := 0; i < fd.Services().Len(); i++ {
-			rules, err := httpRules(string(fd.Services().Get(i).FullName()))
-			if err != nil {
-				continue
-			}
-			for _, r := range rules {
-				if !r.readsQuery() {
-					out[r.verb+" "+patternText(r.template)] = true
-				}
-			}
+			// A service of the registry: httpRules finds it.
+			rules, _ := httpRules(string(fd.Services().Get(i).FullName()))
+			out = append(out, rules...)
 		}
 		return true
 	})
 	return out
-})
+}
 
 // readsQuery says whether some field of the rule's request is left to
 // query parameters: not the body, not set by a variable of the path.

@@ -77,25 +77,7 @@ func FuzzGatewayJSON(f *testing.F) {
 	f.Add("delegations", "d1", `{"members":{"a":[1,{"b":2}]},"nope":null}`)
 	// One node per fuzzing process, with an admin token, so bodies get past
 	// authentication to decoding and validation.
-	ctx, stop := context.WithCancel(context.Background())
-	n, err := New(ctx, Config{
-		Member: "cao-bang", DataDir: f.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.DiscardHandler), PlaintextAPI: true,
-		Limits: Limits{RatePerSecond: 1e9, Burst: 1e9, MaxMessageBytes: 64 << 10},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := n.Listen(); err != nil {
-		f.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- n.Serve(ctx) }()
-	f.Cleanup(func() { stop(); <-served })
-	token, err := n.IssueToken(ctx, auth.RoleAdmin, "fuzz", time.Time{})
-	if err != nil {
-		f.Fatal(err)
-	}
+	n, token := startAdminNode(f, Limits{RatePerSecond: 1e9, Burst: 1e9, MaxMessageBytes: 64 << 10})
 	f.Fuzz(func(t *testing.T, collection, segment, body string) {
 		path := "/v1/provinces/cao-bang/" + collection
 		method := "POST"
@@ -133,4 +115,29 @@ func FuzzGatewayJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// startAdminNode starts a node of cao-bang in dev mode, stopped at the end
+// of t, and issues an admin token of it.
+func startAdminNode(t testing.TB, limits Limits) (*Node, string) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	n, err := New(ctx, Config{
+		Member: "cao-bang", DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler), PlaintextAPI: true, Limits: limits,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- n.Serve(ctx) }()
+	t.Cleanup(func() { stop(); <-served })
+	token, err := n.IssueToken(ctx, auth.RoleAdmin, "test", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, token
 }
