@@ -7,36 +7,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-
-	"github.com/provex/provex/auth"
 )
 
 // BenchmarkGatewayGet is the node's side of an HTTP Get, from the HTTP
 // chain to the JSON written, without the network: what bench gateway
 // measures per call, less net/http's reading and writing.
 func BenchmarkGatewayGet(b *testing.B) {
-	ctx, stop := context.WithCancel(context.Background())
-	n, err := New(ctx, Config{
-		Member: "cao-bang", DataDir: b.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.DiscardHandler), PlaintextAPI: true,
-		Limits: Limits{RatePerSecond: 1e9, Burst: 1e9},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := n.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- n.Serve(ctx) }()
-	b.Cleanup(func() { stop(); <-served })
-	token, err := n.IssueToken(ctx, auth.RoleAdmin, "bench", time.Time{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	n, token := startAdminNode(b, Limits{RatePerSecond: 1e9, Burst: 1e9})
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, "http://node"+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
