@@ -567,7 +567,10 @@ type originRun struct {
 	// (proven.go); scanned counts them, and proved is set once a
 	// checkpoint of the current key proved the noted ones.
 	scanning bool
-	noted    map[uint64][]byte
+	noted    map[uint64]changelog.Checkpoint
+	// provenCP is the proven checkpoint (proven.go) of the last entry this
+	// message added to pending that has one (Seq 0: none).
+	provenCP changelog.Checkpoint
 	scanned  int
 	proved   bool
 }
@@ -1014,6 +1017,20 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			r.pending = append(r.pending, entry)
 			st.pendingBytes += entrySize(&entry)
 			r.next, r.prev = entry.Seq+1, entry.Hash
+			if cp, ok := e.proven.of(entry.Origin, entry.Seq, entry.Hash); ok {
+				r.provenCP = cp
+			}
+		}
+	}
+	// Runs that reached an entry a proven checkpoint names apply up to it.
+	for _, r := range st.runs {
+		cp := r.provenCP
+		r.provenCP = changelog.Checkpoint{}
+		// Not if the run was refused or scanned since, which dropped it.
+		if cp.Seq != 0 && !r.refused && !r.scanning && len(r.pending) > 0 && cp.Seq >= r.pending[0].Seq && cp.Seq < r.next {
+			if err := e.applyPending(ctx, st, r, ap, cp); err != nil {
+				return err
+			}
 		}
 	}
 	for _, pc := range resp.GetCheckpoints() {
@@ -1070,17 +1087,26 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			e.log.Info("proved checkpoints signed before a key rotation; the next pull applies the entries up to each", "peer", p.member, "origin", cp.Origin, "proven", n, "by_checkpoint", cp.Seq)
 			continue
 		}
-		i := int(cp.Seq - r.pending[0].Seq)
-		if i >= len(r.pending) || !bytes.Equal(r.pending[i].Hash, cp.Hash) {
+		if i := int(cp.Seq - r.pending[0].Seq); i >= len(r.pending) || !bytes.Equal(r.pending[i].Hash, cp.Hash) {
 			refuse(r, cp.Origin, "checkpoint %s/%d does not match the entries received", cp.Origin, cp.Seq)
 			continue
 		}
-		if err := ap.queue(ctx, applyJob{entries: r.pending[: i+1 : i+1], cp: cp}); err != nil {
+		if err := e.applyPending(ctx, st, r, ap, cp); err != nil {
 			return err
 		}
-		st.pendingBytes -= pendingSize(r.pending[:i+1])
-		r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)
 	}
+	return nil
+}
+
+// applyPending queues r's pending entries up to the one cp names, which
+// it proves, to be applied.
+func (e *Engine) applyPending(ctx context.Context, st *pullState, r *originRun, ap *applier, cp changelog.Checkpoint) error {
+	i := int(cp.Seq - r.pending[0].Seq)
+	if err := ap.queue(ctx, applyJob{entries: r.pending[: i+1 : i+1], cp: cp}); err != nil {
+		return err
+	}
+	st.pendingBytes -= pendingSize(r.pending[:i+1])
+	r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,4 +463,102 @@ func TestRetiredKeyCannotProveAForgedLog(t *testing.T) {
 	if e := ministry.peerState(t, p2).GetLastError(); !strings.Contains(e, "no checkpoint of its current key proving them") {
 		t.Errorf("the ministry's last error from the relay: %q", e)
 	}
+}
+
+// TestProvenCheckpointsOfAnotherPeerDoNotBlockCatchUp: cao-bang wrote more
+// than maxProven entries and then rotated its key; lang-son relays its log.
+// nghe-an, a member holding the retired key, serves the ministry the
+// genuine log once, with a checkpoint of the retired key at every seq
+// lang-son sends none for, and the new key's checkpoint of the head, then
+// nothing. The ministry proved them all and, its room for proven
+// checkpoints full of seqs lang-son never sends, proved nothing of
+// lang-son's scans: it never caught up (an outside review; a member
+// without the key could do the same with checkpoints it pulled from
+// cao-bang before the rotation). A proven checkpoint now applies the
+// entries up to it whichever peer sends them, and the lowest seqs are
+// kept.
+func TestProvenCheckpointsOfAnotherPeerDoNotBlockCatchUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("18,000 entries: CI's race step runs -short, the tests' step runs it")
+	}
+	replication.SetMaxPendingBytes(t, 512<<10)
+	const count = 18000
+	f, fedKey := signedFederation(t, []string{p1, p2, p3, mofa}, map[string][]string{p2: {p1}, mofa: {p3, p2}})
+	keyFile := f.withKeyFile(p1)
+	writeAgreementsOffline(t, f, p1, count, "long")
+	origin := f.start(p1)
+	f.start(p2)
+	f.waitConverged(t, map[string]uint64{p1: count}, 120*time.Second)
+	retiredKey := f.keys[p1].Signing
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
+	if err := origin.node.OfferManifest(f.manifest); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		held, err := f.nodes[p2].node.Store().Checkpoint(context.Background(), p1, count)
+		return err == nil && held.Seq == count && held.Verify(rotated.SigningPublic()), "lang-son holds no checkpoint of cao-bang's head of its new key"
+	})
+	f.stop(p1)
+	// What lang-son serves a node that holds nothing, and where its
+	// checkpoints are.
+	_, msgs, err := pullAll(context.Background(), f.peerClientConn(t, f.nodes[p2], p3), &syncv1.PullRequest{Member: p3, ManifestSerial: uint64(f.manifest.Serial)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stop(p2)
+	relayed := map[uint64]bool{}
+	for _, m := range msgs {
+		for _, c := range m.GetCheckpoints() {
+			relayed[c.GetSeq()] = true
+		}
+	}
+	attacker := &scriptedPeer{resp: &syncv1.PullResponse{}}
+	for _, m := range msgs {
+		msg := &syncv1.PullResponse{}
+		for _, e := range m.GetEntries() {
+			if e.GetOrigin() != p1 {
+				continue
+			}
+			msg.Entries = append(msg.Entries, e)
+			if !relayed[e.GetSeq()] {
+				c := changelog.SignCheckpoint(retiredKey, p1, e.GetSeq(), e.GetHash())
+				msg.Checkpoints = append(msg.Checkpoints, &syncv1.Checkpoint{Origin: p1, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature})
+			}
+		}
+		for _, c := range m.GetCheckpoints() {
+			if c.GetSeq() == count { // the new key's, of the head
+				msg.Checkpoints = append(msg.Checkpoints, c)
+			}
+		}
+		attacker.more = append(attacker.more, msg)
+	}
+	var once atomic.Bool
+	f.peerServer(t, p3, &oncePeer{scriptedPeer: attacker, served: &once})
+	ministry := f.start(mofa)
+	eventually(t, 30*time.Second, func() (bool, string) {
+		return attacker.pulls.Load() >= 2, "the ministry has not pulled from nghe-an twice"
+	})
+	f.start(p2)
+	eventually(t, 60*time.Second, func() (bool, string) {
+		got := ministry.origin(t, p1).GetSeq()
+		return got == count, fmt.Sprintf("the ministry holds cao-bang's log up to %d of %d (last error from lang-son: %q)", got, count, ministry.peerState(t, p2).GetLastError())
+	})
+}
+
+// oncePeer serves its script's pull once, and nothing to the pulls after.
+type oncePeer struct {
+	*scriptedPeer
+	served *atomic.Bool
+}
+
+func (p *oncePeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	if p.served.Swap(true) {
+		p.pulls.Add(1)
+		return nil
+	}
+	return p.scriptedPeer.Pull(req, stream)
 }

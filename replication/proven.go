@@ -2,6 +2,8 @@ package replication
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/provex/provex/changelog"
@@ -27,10 +29,11 @@ import (
 // the rotation that the node's own copy of the log already held.
 
 // maxProven bounds the proven checkpoints kept per origin, and the ones a
-// scan notes: about 2 MB of them. A relay sends one a message (up to 4 MiB
-// of entries), so that covers some 64 GiB of a log; a peer that sends more
-// fills them sooner, and the next scan, from where the pull got to, notes
-// the next ones.
+// scan notes: a few MB of them. When more are proven, those of the lowest
+// seqs are kept, the ones a pull reaches first; as it applies past them
+// they go (forget), and the next scan proves further ones. A peer sending
+// a checkpoint for every entry, or for seqs far ahead, so fills the room
+// no longer for good.
 const maxProven = 1 << 14
 
 // maxScanned bounds the entries one scan verifies: a peer that sends a chain
@@ -38,41 +41,58 @@ const maxProven = 1 << 14
 const maxScanned = 50_000_000
 
 // provenCheckpoints are the retired-key checkpoints of each origin that a
-// scan showed to be on the chain its current key signed.
+// scan showed to be on the chain its current key signed: each names a
+// genuine entry, so a pull holding that entry applies up to it by the
+// checkpoint kept here, whichever peer sends the entry and whether or not
+// it sends that checkpoint again.
 type provenCheckpoints struct {
 	mu     sync.Mutex
-	origin map[string]map[uint64][]byte
+	origin map[string]map[uint64]changelog.Checkpoint
 }
 
 // add keeps the checkpoints noted up to seq, which a checkpoint of the
-// current key proved; it returns how many.
-func (p *provenCheckpoints) add(origin string, noted map[uint64][]byte, seq uint64) int {
+// current key proved, within maxProven the lowest; it returns how many it
+// kept that it did not hold.
+func (p *provenCheckpoints) add(origin string, noted map[uint64]changelog.Checkpoint, seq uint64) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.origin == nil {
-		p.origin = map[string]map[uint64][]byte{}
+		p.origin = map[string]map[uint64]changelog.Checkpoint{}
 	}
 	kept := p.origin[origin]
 	if kept == nil {
-		kept = map[uint64][]byte{}
+		kept = map[uint64]changelog.Checkpoint{}
 		p.origin[origin] = kept
 	}
-	n := 0
-	for s, h := range noted {
-		if s <= seq && len(kept) < maxProven {
-			kept[s] = h
-			n++
+	added := map[uint64]bool{}
+	for s, cp := range noted {
+		if _, held := kept[s]; s <= seq && !held {
+			kept[s] = cp
+			added[s] = true
 		}
 	}
-	return n
+	if len(kept) > maxProven {
+		seqs := slices.Sorted(maps.Keys(kept))
+		for _, s := range seqs[maxProven:] {
+			delete(kept, s)
+			delete(added, s)
+		}
+	}
+	return len(added)
 }
 
 // proves says whether cp is a checkpoint a scan proved.
 func (p *provenCheckpoints) proves(cp changelog.Checkpoint) bool {
+	_, ok := p.of(cp.Origin, cp.Seq, cp.Hash)
+	return ok
+}
+
+// of is the proven checkpoint of the entry (origin, seq, hash), if any.
+func (p *provenCheckpoints) of(origin string, seq uint64, hash []byte) (changelog.Checkpoint, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h, ok := p.origin[cp.Origin][cp.Seq]
-	return ok && bytes.Equal(h, cp.Hash)
+	cp, ok := p.origin[origin][seq]
+	return cp, ok && bytes.Equal(cp.Hash, hash)
 }
 
 // forget drops origin's proven checkpoints up to seq, entries the node
@@ -112,9 +132,9 @@ func (r *originRun) chainHash(origin string, seq uint64, resp *syncv1.PullRespon
 // checkpoint proves it.
 func (r *originRun) note(cp changelog.Checkpoint) {
 	if r.noted == nil {
-		r.noted = map[uint64][]byte{}
+		r.noted = map[uint64]changelog.Checkpoint{}
 	}
 	if len(r.noted) < maxProven {
-		r.noted[cp.Seq] = cp.Hash
+		r.noted[cp.Seq] = cp
 	}
 }

@@ -53,12 +53,21 @@ func (e *Engine) ownCheckpoint(ctx context.Context, p *peer, cp changelog.Checkp
 
 // nextToRestoreFrom is the first member (in name order) of the manifest in
 // effect other than this node that a round of a restore has not pulled
-// from and that did not fail, made a peer.
-func (e *Engine) nextToRestoreFrom(pulled map[string]bool, unreached map[string]string) (string, bool) {
+// from and that did not fail at the address the manifest gives it, made a
+// peer.
+func (e *Engine) nextToRestoreFrom(pulled map[string]bool, unreached, failedAt map[string]string) (string, bool) {
 	members := e.manifest().MemberIDs()
 	slices.Sort(members)
 	for _, m := range members {
-		if _, failed := unreached[m]; m == e.cfg.Member || pulled[m] || failed {
+		if _, failed := unreached[m]; failed {
+			if mem, _ := e.manifest().Member(m); mem.Address == failedAt[m] {
+				continue
+			}
+			// A newer manifest moved it since: asked again, there.
+			delete(unreached, m)
+			delete(pulled, m)
+		}
+		if m == e.cfg.Member || pulled[m] {
 			continue
 		}
 		e.adopt(m, "a newer manifest lists") // logged only if new
@@ -109,13 +118,14 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 	}
 	rep := &RestoreReport{Unreached: map[string]string{}}
 	reached := map[string]bool{}
+	failedAt := map[string]string{} // the address a member could not be reached at
 	for round := 0; round < 2; round++ {
 		// The members of the newest manifest: a peer may give a newer one
 		// than the node's file (members added since, who may hold the
 		// node's newest entries; members removed, who are not waited for).
 		pulled := map[string]bool{}
 		for {
-			m, ok := e.nextToRestoreFrom(pulled, rep.Unreached)
+			m, ok := e.nextToRestoreFrom(pulled, rep.Unreached, failedAt)
 			if !ok {
 				break
 			}
@@ -126,6 +136,8 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 					return nil, ctx.Err()
 				}
 				rep.Unreached[m] = err.Error()
+				mem, _ := e.manifest().Member(m)
+				failedAt[m] = mem.Address
 				e.log.Warn("restore: pull failed", "peer", m, "err", err)
 				continue
 			}

@@ -438,3 +438,47 @@ func TestRestoreReachesMembersOfANewerManifest(t *testing.T) {
 		t.Fatalf("restore with a manifest file before lang-son: head %d, held %q, reached %v; want 5 from lang-son", got.Head, got.Held, got.Reached)
 	}
 }
+
+// TestRestoreAsksAMovedMemberAgain: the manifest file cao-bang restores
+// with gives lang-son an address it no longer has; the nodes run on a
+// newer one with its real address, and lang-son alone holds cao-bang's
+// three newest entries. The restore failed at the old address, then took
+// the newer manifest from the ministry and never asked lang-son again:
+// with --accept-unreached, which its message offers, the node would write
+// at 3 (an outside review). It now asks a member again where a newer
+// manifest moved it.
+func TestRestoreAsksAMovedMemberAgain(t *testing.T) {
+	f, fedKey := signedFederation(t, []string{p1, p2, mofa}, map[string][]string{p1: {mofa, p2}, mofa: {p1}, p2: {p1}})
+	moveLangSon := func(addr string) func(*federation.Manifest) {
+		return func(m *federation.Manifest) {
+			for i := range m.Members {
+				if m.Members[i].ID == p2 {
+					m.Members[i].Address = addr
+				}
+			}
+		}
+	}
+	oldFile := nextManifest(t, f.manifest, fedKey, moveLangSon(freeAddrs(t, 1)[0]))
+	f.manifest = nextManifest(t, oldFile, fedKey, moveLangSon(f.nodes[p2].addr))
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 2, "before")
+	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
+	f.stop(mofa)
+	createAgreements(t, f.nodes[p1], 3, "x")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		got := f.nodes[p2].origin(t, p1).GetSeq()
+		return got == 5, fmt.Sprintf("lang-son holds cao-bang's log up to %d, want 5", got)
+	})
+	f.stop(p1)
+	f.start(mofa)
+	current := f.manifest
+	f.manifest = oldFile
+	got, err := f.restore(t, p1, true, server.RestoreOptions{AcceptUnreached: true})
+	f.manifest = current
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Head != 5 || !slices.Contains(got.Reached, p2) || len(got.Unreached) != 0 {
+		t.Errorf("restore with lang-son's old address in the file: head %d, reached %v, unreached %v; want 5 from lang-son", got.Head, got.Reached, got.Unreached)
+	}
+}
