@@ -416,24 +416,7 @@ func TestRestoreReachesMembersOfANewerManifest(t *testing.T) {
 		m.Members = slices.DeleteFunc(m.Members, func(mem federation.Member) bool { return mem.ID == p2 })
 	})
 	f.manifest = nextManifest(t, withoutLangSon, fedKey, func(m *federation.Manifest) { m.Members = all })
-	f.startAll()
-	createAgreements(t, f.nodes[p1], 2, "before")
-	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
-	f.stop(mofa)
-	createAgreements(t, f.nodes[p1], 3, "x")
-	eventually(t, 10*time.Second, func() (bool, string) {
-		got := f.nodes[p2].origin(t, p1).GetSeq()
-		return got == 5, fmt.Sprintf("lang-son holds cao-bang's log up to %d, want 5", got)
-	})
-	f.stop(p1)
-	f.start(mofa)
-	current := f.manifest
-	f.manifest = withoutLangSon
-	got, err := f.restore(t, p1, true, server.RestoreOptions{})
-	f.manifest = current
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := restoreWithOlderFile(t, f, withoutLangSon, server.RestoreOptions{})
 	if got.Head != 5 || got.Held != "" || !slices.Contains(got.Reached, p2) {
 		t.Fatalf("restore with a manifest file before lang-son: head %d, held %q, reached %v; want 5 from lang-son", got.Head, got.Held, got.Reached)
 	}
@@ -460,6 +443,19 @@ func TestRestoreAsksAMovedMemberAgain(t *testing.T) {
 	}
 	oldFile := nextManifest(t, f.manifest, fedKey, moveLangSon(freeAddrs(t, 1)[0]))
 	f.manifest = nextManifest(t, oldFile, fedKey, moveLangSon(f.nodes[p2].addr))
+	got := restoreWithOlderFile(t, f, oldFile, server.RestoreOptions{AcceptUnreached: true})
+	if got.Head != 5 || !slices.Contains(got.Reached, p2) || len(got.Unreached) != 0 {
+		t.Errorf("restore with lang-son's old address in the file: head %d, reached %v, unreached %v; want 5 from lang-son", got.Head, got.Reached, got.Unreached)
+	}
+}
+
+// restoreWithOlderFile runs f (cao-bang, lang-son and the ministry, on
+// f.manifest): cao-bang writes two entries every node gets, then, while
+// the ministry is down, three that only lang-son gets; cao-bang's data
+// directory is lost and it is restored with oldFile, the manifest file it
+// kept, while the ministry is back and lang-son up.
+func restoreWithOlderFile(t *testing.T, f *testFederation, oldFile *federation.Manifest, opts server.RestoreOptions) *server.RestoreResult {
+	t.Helper()
 	f.startAll()
 	createAgreements(t, f.nodes[p1], 2, "before")
 	f.waitConverged(t, map[string]uint64{p1: 2}, 10*time.Second)
@@ -473,12 +469,10 @@ func TestRestoreAsksAMovedMemberAgain(t *testing.T) {
 	f.start(mofa)
 	current := f.manifest
 	f.manifest = oldFile
-	got, err := f.restore(t, p1, true, server.RestoreOptions{AcceptUnreached: true})
+	got, err := f.restore(t, p1, true, opts)
 	f.manifest = current
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Head != 5 || !slices.Contains(got.Reached, p2) || len(got.Unreached) != 0 {
-		t.Errorf("restore with lang-son's old address in the file: head %d, reached %v, unreached %v; want 5 from lang-son", got.Head, got.Reached, got.Unreached)
-	}
+	return got
 }
