@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/provex/provex/changelog"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
@@ -48,6 +49,9 @@ const maxScanned = 50_000_000
 type provenCheckpoints struct {
 	mu     sync.Mutex
 	origin map[string]map[uint64]changelog.Checkpoint
+	// some is whether any origin has one: a pull looks up each entry it
+	// holds (of), and almost never needs to.
+	some atomic.Bool
 }
 
 // add keeps the checkpoints noted up to seq, which a checkpoint of the
@@ -78,6 +82,10 @@ func (p *provenCheckpoints) add(origin string, noted map[uint64]changelog.Checkp
 			delete(added, s)
 		}
 	}
+	if len(kept) == 0 {
+		delete(p.origin, origin)
+	}
+	p.some.Store(len(p.origin) > 0)
 	return len(added)
 }
 
@@ -89,6 +97,9 @@ func (p *provenCheckpoints) proves(cp changelog.Checkpoint) bool {
 
 // of is the proven checkpoint of the entry (origin, seq, hash), if any.
 func (p *provenCheckpoints) of(origin string, seq uint64, hash []byte) (changelog.Checkpoint, bool) {
+	if !p.some.Load() {
+		return changelog.Checkpoint{}, false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cp, ok := p.origin[origin][seq]
@@ -108,6 +119,7 @@ func (p *provenCheckpoints) forget(origin string, seq uint64) {
 	if len(p.origin[origin]) == 0 {
 		delete(p.origin, origin)
 	}
+	p.some.Store(len(p.origin) > 0)
 }
 
 // chainHash is the hash of the entry seq of r's chain, if this pull
