@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/binary"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestVerifyRecountsRollups seeds a node, stops it, changes rows of two
@@ -131,5 +135,30 @@ func TestVerifyGoesOnPastADamagedIndex(t *testing.T) {
 	out, stderr, code := runCLI(t, bin, "", "", "verify", "--data", data)
 	if code != 1 || !strings.Contains(out, "PROBLEM: database file:") || !strings.Contains(out, "table delegations or one of its indexes") {
 		t.Errorf("verify of a file with a zeroed index page: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// TestVerifyNamesAHoldOnWrites: a node whose writes are held (a restore
+// that did not reach every member) passed provex verify, every entry it
+// holds being intact. The hold is now a PROBLEM, with its reason.
+func TestVerifyNamesAHoldOnWrites(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+	p := startServe(t, bin, data)
+	if _, stderr, code := runCLI(t, bin, p.token, "", "seed", "--addr", p.grpcAddr); code != 0 {
+		t.Fatalf("seed: exit %d, %s", code, stderr)
+	}
+	p.stop(t, syscall.SIGTERM)
+	db, err := sqlstore.Open(context.Background(), filepath.Join(data, "provex.db"), "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.HoldOwnLog(context.Background(), "held by the test"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, stderr, code := runCLI(t, bin, "", "", "verify", "--data", data)
+	if code != 1 || !strings.Contains(out, "PROBLEM: cao-bang: the node's writes are held from") || !strings.Contains(out, "held by the test") {
+		t.Errorf("verify of a node whose writes are held: exit %d\n%s%s", code, out, stderr)
 	}
 }
