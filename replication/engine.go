@@ -158,6 +158,11 @@ type peer struct {
 	// costs one pending call, not one per burst, and no news is left
 	// unannounced.
 	announcing, pending atomic.Bool
+	// adopted says the node pulls from this member because it announced
+	// or pulled (adopt), not because it was configured; stop ends its
+	// loop when a manifest no longer lists it (manifestChanged).
+	adopted bool
+	stop    context.CancelFunc
 
 	mu                                 sync.Mutex
 	conn                               *grpc.ClientConn
@@ -233,9 +238,29 @@ func (e *Engine) manifestChanged(m *federation.Manifest) {
 		e.ca = m.CA
 		e.closeConns()
 	}
+	e.dropRemovedAdopted(m)
 	e.Changed()
 	for _, p := range e.peerList() {
 		e.trigger(p.member)
+	}
+}
+
+// dropRemovedAdopted stops pulling from adopted members that m no longer
+// lists: they were peers only while members, and their pulls would fail
+// every few seconds until a restart. Configured peers stay, as a member
+// to come does (New).
+func (e *Engine) dropRemovedAdopted(m *federation.Manifest) {
+	e.peersMu.Lock()
+	defer e.peersMu.Unlock()
+	for id, p := range e.peers {
+		if _, ok := m.Member(id); ok || !p.adopted {
+			continue
+		}
+		delete(e.peers, id)
+		if p.stop != nil {
+			p.stop()
+		}
+		e.log.Info("stopped pulling from a member the manifest no longer lists", "peer", id, "serial", m.Serial)
 	}
 }
 
@@ -303,13 +328,25 @@ func (e *Engine) adopt(member, why string) {
 	if _, ok := e.peers[member]; ok {
 		return
 	}
-	p := &peer{member: member, wake: make(chan struct{}, 1)}
+	p := &peer{member: member, wake: make(chan struct{}, 1), adopted: true}
 	e.peers[member] = p
 	e.log.Info("pulling from a member that "+why, "peer", member)
 	if r := e.running; r != nil && r.ctx.Err() == nil {
-		r.wg.Add(1)
-		go func() { defer r.wg.Done(); e.peerLoop(r.ctx, p) }()
+		e.startPeer(r, p)
 	}
+}
+
+// startPeer runs p's loop until the engine stops or p is dropped; the
+// caller holds peersMu.
+func (e *Engine) startPeer(r *runState, p *peer) {
+	ctx, stop := context.WithCancel(r.ctx)
+	p.stop = stop
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer p.closeConn()
+		e.peerLoop(ctx, p)
+	}()
 }
 
 // Service is the SyncService this engine serves.
@@ -360,8 +397,7 @@ func (e *Engine) Run(ctx context.Context) {
 	e.peersMu.Lock()
 	e.running = &runState{ctx: ctx, wg: &wg}
 	for _, p := range e.peers {
-		wg.Add(1)
-		go func() { defer wg.Done(); e.peerLoop(ctx, p) }()
+		e.startPeer(e.running, p)
 	}
 	e.peersMu.Unlock()
 	wg.Add(1)
@@ -378,12 +414,16 @@ func (e *Engine) Run(ctx context.Context) {
 // closeConns closes every peer connection; the next call dials again.
 func (e *Engine) closeConns() {
 	for _, p := range e.peerList() {
-		p.mu.Lock()
-		if p.conn != nil {
-			p.conn.Close()
-			p.conn = nil
-		}
-		p.mu.Unlock()
+		p.closeConn()
+	}
+}
+
+func (p *peer) closeConn() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
 	}
 }
 

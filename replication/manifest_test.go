@@ -167,6 +167,8 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 	createAgreements(t, f.nodes["ha-noi"], 3, "new")
 	f.waitConverged(t, map[string]uint64{"ha-noi": 3, "cao-bang": 10}, 15*time.Second)
 
+	f.nodes["mofa"].peerState(t, "ha-noi") // adopted: ha-noi pulls from it
+
 	// ha-noi leaves, by a manifest given to cao-bang: the others take it,
 	// ha-noi cannot (it does not list ha-noi), and its peer refuses it.
 	m4 := nextManifest(t, m3, fedKey, func(m *federation.Manifest) {
@@ -196,6 +198,17 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 	if o := f.nodes["cao-bang"].origin(t, "ha-noi"); o.GetSeq() != 3 {
 		t.Errorf("cao-bang holds ha-noi up to %d", o.GetSeq())
 	}
+	// mofa pulled from ha-noi because ha-noi pulled from it (no node
+	// lists ha-noi as a peer); it stops once ha-noi is no member, where it
+	// kept failing pulls until a restart.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		for _, p := range f.nodes["mofa"].state(t).GetPeers() {
+			if p.GetMember() == "ha-noi" {
+				return false, fmt.Sprintf("mofa still pulls from ha-noi (%d pulls, last error %q)", p.GetPulls(), p.GetLastError())
+			}
+		}
+		return true, ""
+	})
 }
 
 // TestStaleManifestFailsClosed: past its expiry's grace a node neither
