@@ -320,11 +320,14 @@ func (e *Engine) adopt(member, why string) {
 	if member == e.cfg.Member {
 		return
 	}
+	// Checked under the lock: a manifest that removes the member is in
+	// effect before dropRemovedAdopted takes it, so one of the two sees
+	// the other.
+	e.peersMu.Lock()
+	defer e.peersMu.Unlock()
 	if _, ok := e.manifest().Member(member); !ok {
 		return
 	}
-	e.peersMu.Lock()
-	defer e.peersMu.Unlock()
 	if _, ok := e.peers[member]; ok {
 		return
 	}
