@@ -67,16 +67,28 @@ func (g *gatewayChannel) RegisterService(desc *grpc.ServiceDesc, service any) {
 	}
 }
 
-// gatewayPeer is the peer of every gateway call: no address of a network
-// connection (the HTTP chain has the client's), no TLS.
-var gatewayPeer = &peer.Peer{Addr: gatewayAddr{}}
+// gatewayPeer is the peer of a gateway call: the HTTP client's address
+// (logs name it, rate limits count anonymous callers by it), no TLS, so no
+// HTTP caller is taken for a member's node. It is not the address of a
+// connection the gRPC listener holds, which the limits on connections and
+// unread answers would act on: the HTTP chain bounds those of its own.
+func gatewayPeer(ctx context.Context) *peer.Peer {
+	addr, _ := ctx.Value(clientAddressKey{}).(string)
+	return &peer.Peer{Addr: gatewayAddr(addr)}
+}
 
-type gatewayAddr struct{}
+// gatewayAddr is an HTTP request's RemoteAddr ("host:port").
+type gatewayAddr string
 
 func (gatewayAddr) Network() string { return "gateway" }
-func (gatewayAddr) String() string  { return "gateway" }
+func (a gatewayAddr) String() string {
+	if a == "" {
+		return "gateway"
+	}
+	return string(a)
+}
 
-var _ net.Addr = gatewayAddr{}
+var _ net.Addr = gatewayAddr("")
 
 // Invoke calls method as the gRPC server would, on ctx's deadline and
 // cancellation but none of its values: what the call knows of its caller
@@ -134,7 +146,7 @@ func (g *gatewayChannel) call(ctx context.Context, method string, in proto.Messa
 	}
 	c := &gatewayCall{method: method}
 	sctx := metadata.NewIncomingContext(withoutValues{ctx}, md)
-	sctx = peer.NewContext(sctx, gatewayPeer)
+	sctx = peer.NewContext(sctx, gatewayPeer(ctx))
 	sctx = grpc.NewContextWithServerTransportStream(sctx, c)
 	sctx, cancel := g.calls.within(sctx, method)
 	defer cancel()

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -18,20 +19,34 @@ import (
 
 // TestGatewayCallsInProcess: an HTTP call reaches the services through the
 // interceptors (its log line has the HTTP request's id and the method) with
-// the gateway as its peer, not over a second gRPC connection.
+// the HTTP client's address as its peer, not over a second gRPC connection
+// (which would come from the node's own loopback address).
 func TestGatewayCallsInProcess(t *testing.T) {
 	t.Parallel()
 	logs := &logBuffer{}
 	tn := startSecNode(t, "cao-bang", func(c *server.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	resp, body := tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements/missing", "", map[string]string{
-		"X-Request-Id": "gateway-call-1", "Grpc-Metadata-X-Request-Id": "smuggled",
-	})
+	req, err := http.NewRequest("GET", tn.BaseURL+"/v1/provinces/cao-bang/agreements/missing", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tn.Token)
+	req.Header.Set("X-Request-Id", "gateway-call-1")
+	req.Header.Set("Grpc-Metadata-X-Request-Id", "smuggled")
+	resp, err := httpFrom("127.0.0.4").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	wantHTTPError(t, "GET a missing record", resp, body, http.StatusNotFound, int(codes.NotFound))
 	lines := logs.linesWith("gateway-call-1")
-	if len(lines) != 1 || lines[0]["method"] != twinningv1.TwinningService_GetAgreement_FullMethodName || lines[0]["peer"] != "gateway" || lines[0]["code"] != "NotFound" {
-		t.Fatalf("log lines of the call: %v, want one of GetAgreement, NotFound, peer gateway", lines)
+	if len(lines) != 1 || lines[0]["method"] != twinningv1.TwinningService_GetAgreement_FullMethodName || lines[0]["code"] != "NotFound" {
+		t.Fatalf("log lines of the call: %v, want one of GetAgreement, NotFound", lines)
+	}
+	if peer, _ := lines[0]["peer"].(string); !strings.HasPrefix(peer, "127.0.0.4:") {
+		t.Errorf("the call's peer is %q, want the HTTP client's address 127.0.0.4:port", peer)
 	}
 	if smuggled := logs.linesWith("smuggled"); len(smuggled) != 0 {
 		t.Errorf("the id in Grpc-Metadata-X-Request-Id reached the call: %v", smuggled)

@@ -10,10 +10,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/federation"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/netlimit"
 	"github.com/provex/provex/pki"
 )
 
@@ -35,7 +37,7 @@ type Limits struct {
 	CallTimeout   time.Duration
 	StreamTimeout time.Duration
 	// RatePerSecond and Burst are the calls each identity (token, peer, or
-	// all anonymous callers together) may make: a token bucket refilled at
+	// the anonymous callers of one client address) may make: a token bucket refilled at
 	// RatePerSecond holding at most Burst calls (defaults 5000/s and 10000: above what one honest program needs, below what starves the others).
 	// Calls beyond it get RESOURCE_EXHAUSTED.
 	RatePerSecond float64
@@ -208,20 +210,38 @@ func (g *guard) admit(ctx context.Context, method string, unknown bool) (context
 func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identity, error) {
 	id, err := g.identify(ctx)
 	if err != nil {
-		// Bad credentials cost a lookup and a hash each: they share one
-		// bucket, so a flood of them is refused before it costs more.
-		if !g.rates.allow("rejected credentials") {
+		// Bad credentials cost a lookup and a hash each: they share a
+		// bucket per client address, so a flood of them is refused before
+		// it costs more, and a mistyped token elsewhere is still told so.
+		if !g.rates.allow("rejected credentials from " + callerClient(ctx)) {
 			g.refused(limitBadCredentials)
 			return ctx, id, apperr.ResourceExhausted("too many calls with bad credentials; slow down and retry")
 		}
 		return ctx, id, err
 	}
 	ctx = auth.WithIdentity(ctx, id)
-	if !g.rates.allow(id.String()) {
+	key := id.String()
+	if id.Kind == auth.KindAnonymous {
+		// Nothing names an anonymous caller but its address: one flooding
+		// health checks slows its own, not a load balancer's.
+		key += " from " + callerClient(ctx)
+	}
+	if !g.rates.allow(key) {
 		g.refused(limitCalls)
 		return ctx, id, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond)
 	}
 	return ctx, id, nil
+}
+
+// callerClient is the client a call came from, as the limits on
+// connections count clients (netlimit.Client: an IPv6 /64 is one), or ""
+// when the call names no address.
+func callerClient(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	return netlimit.Client(p.Addr).String()
 }
 
 // refused counts a refusal by limit in the node's metrics.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -772,6 +773,75 @@ func TestSecurityFlood(t *testing.T) {
 	}
 	if _, err := honest.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/-"}); err != nil {
 		t.Errorf("honest call after the flood of bad credentials: %v", err)
+	}
+}
+
+// fromAddress dials from a local address of its own on loopback (ip, in
+// 127.0.0.0/8), so a node counts the connection as another client's;
+// httpFrom is an HTTP client that does.
+func fromAddress(ip string) grpc.DialOption {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", addr)
+	})
+}
+
+func httpFrom(ip string) *http.Client {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// TestSecurityAnonymousFloodSlowsOnlyItsAddress: the anonymous callers of
+// one address, and the bad tokens they send, have a bucket of their own.
+// All anonymous callers shared one, and so did all bad credentials: a
+// flood of health checks from one address made a load balancer's health
+// checks RESOURCE_EXHAUSTED, and a flood of made-up tokens made a
+// mistyped token elsewhere look like a rate problem, not a bad token.
+// Over HTTP the gateway gives the call the HTTP client's address.
+func TestSecurityAnonymousFloodSlowsOnlyItsAddress(t *testing.T) {
+	t.Parallel()
+	const burst = 5
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits = server.Limits{RatePerSecond: 0.001, Burst: burst} })
+	ctx := testCtx(t)
+	health := func(c *client.Client) error {
+		_, err := healthpb.NewHealthClient(c.Conn()).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	flooder := dialAs(t, tn.Srv.GRPCAddr(), "", fromAddress("127.0.0.2"))
+	for i := range burst {
+		if err := health(flooder); err != nil {
+			t.Fatalf("health check %d of the burst: %v", i+1, err)
+		}
+	}
+	if err := health(flooder); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a health check past the burst: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	// Over HTTP from the same address: the same bucket, empty.
+	if code, body := secHTTP(t, tn, httpFrom("127.0.0.2"), "GET", "/v1/caller", "", ""); code != http.StatusTooManyRequests {
+		t.Errorf("an anonymous HTTP call from the flooding address: HTTP %d %s, want 429", code, body)
+	}
+	// Bad tokens from the flooding address use up their own bucket.
+	var exhausted bool
+	for i := range 2 * burst {
+		_, err := dialAs(t, tn.Srv.GRPCAddr(), fmt.Sprintf("pvx_made-up-%d", i), fromAddress("127.0.0.2")).Node.GetCaller(ctx, &nodev1.GetCallerRequest{})
+		exhausted = exhausted || status.Code(err) == codes.ResourceExhausted
+	}
+	if !exhausted {
+		t.Errorf("%d made-up tokens from one address were all looked up, past a burst of %d", 2*burst, burst)
+	}
+
+	// Another address: its anonymous calls and its mistyped token are
+	// answered as ever.
+	other := dialAs(t, tn.Srv.GRPCAddr(), "", fromAddress("127.0.0.3"))
+	if err := health(other); err != nil {
+		t.Errorf("a health check from another address during the flood: %v", err)
+	}
+	if code, body := secHTTP(t, tn, nil, "GET", "/v1/caller", "", ""); code != http.StatusOK {
+		t.Errorf("an anonymous HTTP call from another address: HTTP %d %s, want 200", code, body)
+	}
+	_, err := dialAs(t, tn.Srv.GRPCAddr(), "pvx_mistyped", fromAddress("127.0.0.3")).Node.GetCaller(ctx, &nodev1.GetCallerRequest{})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a mistyped token from another address: %v, want UNAUTHENTICATED", err)
 	}
 }
 
