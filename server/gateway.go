@@ -72,9 +72,22 @@ func (g *gatewayChannel) RegisterService(desc *grpc.ServiceDesc, service any) {
 // HTTP caller is taken for a member's node. It is not the address of a
 // connection the gRPC listener holds, which the limits on connections and
 // unread answers would act on: the HTTP chain bounds those of its own.
+// Made once per HTTP connection (withGatewayPeer), not per request.
 func gatewayPeer(ctx context.Context) *peer.Peer {
-	addr, _ := ctx.Value(clientAddressKey{}).(string)
-	return &peer.Peer{Addr: gatewayAddr(addr)}
+	if p, ok := ctx.Value(gatewayPeerKey{}).(*peer.Peer); ok {
+		return p
+	}
+	return anyGatewayPeer
+}
+
+type gatewayPeerKey struct{}
+
+var anyGatewayPeer = &peer.Peer{Addr: gatewayAddr("")}
+
+// withGatewayPeer is an http.Server's ConnContext: the requests of c carry
+// its client's address as their gateway calls' peer.
+func withGatewayPeer(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, gatewayPeerKey{}, &peer.Peer{Addr: gatewayAddr(c.RemoteAddr().String())})
 }
 
 // gatewayAddr is an HTTP request's RemoteAddr ("host:port").

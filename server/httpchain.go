@@ -29,7 +29,6 @@ import (
 func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit.Caps) http.Handler {
 	return chain(routes,
 		withRequestID,        // every response names its request, before anything can fail
-		withClientAddress,    // calls know their client's address, as over gRPC
 		e.recoverPanics,      // a panic is a 500 with a reference the log has
 		e.capCalls(calls),    // requests in flight over a cap are 429
 		e.limitBody(maxBody), // bodies over the limit are 413
@@ -145,16 +144,6 @@ func withRequestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set(RequestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
-	})
-}
-
-// clientAddressKey holds an HTTP request's RemoteAddr, for the gateway
-// to give its call as the peer's address.
-type clientAddressKey struct{}
-
-func withClientAddress(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientAddressKey{}, r.RemoteAddr)))
 	})
 }
 

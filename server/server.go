@@ -560,6 +560,7 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 func (n *Node) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
+		ConnContext:       withGatewayPeer,
 		ReadHeaderTimeout: n.cfg.Limits.HandshakeTimeout,
 		ReadTimeout:       n.cfg.Limits.ReadTimeout,
 		WriteTimeout:      n.cfg.Limits.WriteTimeout,
