@@ -275,8 +275,13 @@ func (g *guard) identify(ctx context.Context) (auth.Identity, error) {
 
 // rateLimiter keeps one token bucket per identity.
 type rateLimiter struct {
-	rate    float64
-	burst   float64
+	rate  float64
+	burst float64
+	// max bounds the buckets kept at once (maxRateBuckets): anonymous
+	// callers and bad credentials have one per client address, and one
+	// host may hold many IPv6 /64s. Past it, after a sweep, new keys share
+	// the bucket crowdedKey.
+	max     int
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	swept   time.Time
@@ -287,17 +292,23 @@ type bucket struct {
 	last   time.Time
 }
 
+const (
+	maxRateBuckets = 1 << 16
+	crowdedKey     = "callers past the limiter's room"
+)
+
 func newRateLimiter(rate float64, burst int) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}, swept: time.Now()}
+	return &rateLimiter{rate: rate, burst: float64(burst), max: maxRateBuckets, buckets: map[string]*bucket{}, swept: time.Now()}
 }
 
 func (r *rateLimiter) allow(key string) bool {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Full buckets hold nothing worth keeping: drop them now and then, so
-	// a stream of distinct identities cannot grow the map without bound.
-	if now.Sub(r.swept) > time.Minute {
+	// Full buckets hold nothing worth keeping: drop them now and then (at
+	// most once a second when the room is full), so a stream of distinct
+	// identities cannot grow the map without bound.
+	if since := now.Sub(r.swept); since > time.Minute || len(r.buckets) >= r.max && since > time.Second {
 		for k, b := range r.buckets {
 			if b.tokens+now.Sub(b.last).Seconds()*r.rate >= r.burst {
 				delete(r.buckets, k)
@@ -306,6 +317,10 @@ func (r *rateLimiter) allow(key string) bool {
 		r.swept = now
 	}
 	b := r.buckets[key]
+	if b == nil && len(r.buckets) >= r.max {
+		key = crowdedKey
+		b = r.buckets[key]
+	}
 	if b == nil {
 		b = &bucket{tokens: r.burst, last: now}
 		r.buckets[key] = b
