@@ -25,7 +25,7 @@ func TestPanicsAndInternalErrorsAreMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	open := &guard{unprotected: true, limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6)}
+	open := &guard{unprotected: true, limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6, 0), byAddress: newRateLimiter(1e6, 1e6, maxRateBuckets)}
 	ic := &interceptors{log: slog.New(slog.NewJSONHandler(&logs, nil)), validator: v, guard: open, codec: newRequestCodec()}
 	info := &grpc.UnaryServerInfo{FullMethod: "/provex.node.v1.NodeService/GetNodeInfo"}
 	for name, handler := range map[string]grpc.UnaryHandler{
@@ -63,10 +63,10 @@ func TestChainOrder(t *testing.T) {
 	calls := grpcprom.NewServerMetrics()
 	reg.MustRegister(calls)
 	ic := &interceptors{log: slog.New(slog.DiscardHandler), validator: v, codec: newRequestCodec(), metrics: calls,
-		guard: &guard{policy: auth.DefaultPolicy(), limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6)}}
+		guard: &guard{policy: auth.DefaultPolicy(), limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6, 0), byAddress: newRateLimiter(1e6, 1e6, maxRateBuckets)}}
 	unary := ic.unary()
 	info := &grpc.UnaryServerInfo{FullMethod: "/provex.node.v1.NodeService/GetNodeInfo"}
-	open := &interceptors{log: ic.log, validator: v, codec: ic.codec, metrics: calls, guard: &guard{unprotected: true, limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6)}}
+	open := &interceptors{log: ic.log, validator: v, codec: ic.codec, metrics: calls, guard: &guard{unprotected: true, limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6, 0), byAddress: newRateLimiter(1e6, 1e6, maxRateBuckets)}}
 	openUnary := open.unary()
 	openUnary(context.Background(), &nodev1.GetNodeInfoRequest{}, info, func(context.Context, any) (any, error) { panic("boom") })
 	openUnary(context.Background(), &nodev1.GetNodeInfoRequest{}, info, func(context.Context, any) (any, error) { return nil, errors.New("boom") })

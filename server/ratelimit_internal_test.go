@@ -5,13 +5,15 @@ import (
 	"testing"
 )
 
-// TestRateLimiterRoomIsBounded: buckets are kept per key, and anonymous
-// callers have a key per client address, of which one host may hold
-// millions (IPv6 /64s): past the limiter's room new keys share one bucket,
-// and the map stops growing, while keys it holds keep their own.
+// TestRateLimiterRoomIsBounded: anonymous callers and bad credentials have
+// a bucket per client address, of which one host may hold millions (IPv6
+// /64s): past the room of their limiter new keys share one bucket, and the
+// map stops growing, while keys it holds keep their own. (Tokens and peers
+// have a limiter of their own, without a room: they are as many as were
+// issued, and a flood of addresses must not push them into a shared
+// bucket.)
 func TestRateLimiterRoomIsBounded(t *testing.T) {
-	r := newRateLimiter(1e-9, 1) // one call per key, no refill
-	r.max = 4
+	r := newRateLimiter(1e-9, 1, 4) // one call per key, no refill
 	for i := range 4 {
 		if !r.allow(fmt.Sprint("anonymous from 2001:db8:", i, "::")) {
 			t.Fatalf("key %d, within the room, refused its first call", i)

@@ -174,13 +174,16 @@ type guard struct {
 	member   string
 	manifest *federation.Live
 	// roots is the federation CA of the manifest in effect.
-	roots       func() *x509.CertPool
-	tokens      auth.TokenStore
-	policy      *auth.Policy
-	limits      Limits
-	rates       *rateLimiter
-	pulls       *streamLimiter
-	unprotected bool
+	roots  func() *x509.CertPool
+	tokens auth.TokenStore
+	policy *auth.Policy
+	limits Limits
+	// rates are the identities' buckets (tokens and peers, as many as
+	// were issued); byAddress the buckets of anonymous callers and bad
+	// credentials, one per client address, in a bounded room.
+	rates, byAddress *rateLimiter
+	pulls            *streamLimiter
+	unprotected      bool
 	// refusals counts the limits' refusals (nil: not counted).
 	refusals *prometheus.CounterVec
 }
@@ -213,20 +216,22 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identit
 		// Bad credentials cost a lookup and a hash each: they share a
 		// bucket per client address, so a flood of them is refused before
 		// it costs more, and a mistyped token elsewhere is still told so.
-		if !g.rates.allow("rejected credentials from " + callerClient(ctx)) {
+		if !g.byAddress.allow("rejected credentials from " + callerClient(ctx)) {
 			g.refused(limitBadCredentials)
 			return ctx, id, apperr.ResourceExhausted("too many calls with bad credentials; slow down and retry")
 		}
 		return ctx, id, err
 	}
 	ctx = auth.WithIdentity(ctx, id)
-	key := id.String()
+	var allowed bool
 	if id.Kind == auth.KindAnonymous {
 		// Nothing names an anonymous caller but its address: one flooding
 		// health checks slows its own, not a load balancer's.
-		key += " from " + callerClient(ctx)
+		allowed = g.byAddress.allow("anonymous from " + callerClient(ctx))
+	} else {
+		allowed = g.rates.allow(id.String())
 	}
-	if !g.rates.allow(key) {
+	if !allowed {
 		g.refused(limitCalls)
 		return ctx, id, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond)
 	}
@@ -277,10 +282,9 @@ func (g *guard) identify(ctx context.Context) (auth.Identity, error) {
 type rateLimiter struct {
 	rate  float64
 	burst float64
-	// max bounds the buckets kept at once (maxRateBuckets): anonymous
-	// callers and bad credentials have one per client address, and one
-	// host may hold many IPv6 /64s. Past it, after a sweep, new keys share
-	// the bucket crowdedKey.
+	// max, when not 0, bounds the buckets kept at once: keys of client
+	// addresses come without number (one host may hold many IPv6 /64s).
+	// Past it, after a sweep, new keys share the bucket crowdedKey.
 	max     int
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -297,8 +301,8 @@ const (
 	crowdedKey     = "callers past the limiter's room"
 )
 
-func newRateLimiter(rate float64, burst int) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: float64(burst), max: maxRateBuckets, buckets: map[string]*bucket{}, swept: time.Now()}
+func newRateLimiter(rate float64, burst, max int) *rateLimiter {
+	return &rateLimiter{rate: rate, burst: float64(burst), max: max, buckets: map[string]*bucket{}, swept: time.Now()}
 }
 
 func (r *rateLimiter) allow(key string) bool {
@@ -308,7 +312,8 @@ func (r *rateLimiter) allow(key string) bool {
 	// Full buckets hold nothing worth keeping: drop them now and then (at
 	// most once a second when the room is full), so a stream of distinct
 	// identities cannot grow the map without bound.
-	if since := now.Sub(r.swept); since > time.Minute || len(r.buckets) >= r.max && since > time.Second {
+	full := r.max > 0 && len(r.buckets) >= r.max
+	if since := now.Sub(r.swept); since > time.Minute || full && since > time.Second {
 		for k, b := range r.buckets {
 			if b.tokens+now.Sub(b.last).Seconds()*r.rate >= r.burst {
 				delete(r.buckets, k)
@@ -317,7 +322,7 @@ func (r *rateLimiter) allow(key string) bool {
 		r.swept = now
 	}
 	b := r.buckets[key]
-	if b == nil && len(r.buckets) >= r.max {
+	if b == nil && r.max > 0 && len(r.buckets) >= r.max {
 		key = crowdedKey
 		b = r.buckets[key]
 	}

@@ -402,8 +402,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	ic := &interceptors{log: cfg.Logger, validator: validator, reads: reads, guard: &guard{
 		member: cfg.Member, manifest: live, roots: roots, tokens: store, policy: policy, limits: cfg.Limits,
-		rates: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst),
-		pulls: &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
+		rates:     newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst, 0),
+		byAddress: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst, maxRateBuckets),
+		pulls:     &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 		refusals: metrics.refusals,
 	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity), damagedFile: store.DamagedFile}
 	// One concern each, in an order explained at interceptors.chain: the
