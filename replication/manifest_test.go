@@ -76,7 +76,7 @@ func (f *testFederation) waitSerial(t *testing.T, serial uint64, members ...stri
 // (what it signed before still verifies, what it writes after verifies with
 // the new key), a new member joins and is synced (its first peer pulls from
 // it once it announces, though no node was configured to), and a removed
-// one is refused.
+// one is refused, and its adopted peer dropped, until it comes back.
 func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 	members := []string{"cao-bang", "lang-son", "quang-ninh", "mofa"}
 	f, fedKey := signedFederation(t, members, line(members))
@@ -209,6 +209,19 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 		}
 		return true, ""
 	})
+	// ha-noi comes back, with its keys and data: mofa takes it as a peer
+	// again, and what it writes then reaches everyone.
+	m5 := nextManifest(t, m4, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
+			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
+	})
+	if err := f.nodes["cao-bang"].node.OfferManifest(m5); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 5, append(members, "ha-noi")...)
+	createAgreements(t, f.nodes["ha-noi"], 2, "again")
+	f.waitConverged(t, map[string]uint64{"ha-noi": 5, "cao-bang": 10}, 20*time.Second)
+	f.nodes["mofa"].peerState(t, "ha-noi")
 }
 
 // TestStaleManifestFailsClosed: past its expiry's grace a node neither
