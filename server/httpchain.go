@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -34,6 +35,7 @@ func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit
 		e.limitBody(maxBody), // bodies over the limit are 413
 		e.noBodyUnread,       // a body no route reads is refused, not dropped
 		e.queryParses,        // a query pair that does not parse is refused, not dropped
+		e.noEmptyEtag,        // ?etag= with no value is refused, not taken as no condition
 	)
 }
 
@@ -53,6 +55,22 @@ func (e *httpErrors) queryParses(next http.Handler) http.Handler {
 					key = name
 				}
 				e.write(w, r, apperr.Invalid(strings.ToValidUTF8(key, "\uFFFD"), "%v (separate parameters with &, and write ; and %% in a value as %%3B and %%25)", err))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noEmptyEtag refuses an etag query parameter without a value: a script's
+// ?etag=$ETAG with the variable unset made a conditional delete
+// unconditional (an outside review). Leaving the parameter out still asks
+// for no condition.
+func (e *httpErrors) noEmptyEtag(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			if v, ok := r.URL.Query()["etag"]; ok && slices.Contains(v, "") {
+				e.write(w, r, apperr.Invalid("etag", "is empty: give the record's etag, or leave the parameter out for no condition"))
 				return
 			}
 		}
