@@ -102,12 +102,7 @@ func TestVerifyRecountsRollups(t *testing.T) {
 // stops, is run table by table to name the table, and verify exits 1.
 func TestVerifyGoesOnPastADamagedIndex(t *testing.T) {
 	bin := buildBinary(t)
-	data := t.TempDir()
-	p := startServe(t, bin, data)
-	if _, stderr, code := runCLI(t, bin, p.token, "", "seed", "--addr", p.grpcAddr); code != 0 {
-		t.Fatalf("seed: exit %d, %s", code, stderr)
-	}
-	p.stop(t, syscall.SIGTERM)
+	data := seededStoppedNode(t, bin)
 	path := filepath.Join(data, "provex.db")
 	raw, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
@@ -143,12 +138,7 @@ func TestVerifyGoesOnPastADamagedIndex(t *testing.T) {
 // holds being intact. The hold is now a PROBLEM, with its reason.
 func TestVerifyNamesAHoldOnWrites(t *testing.T) {
 	bin := buildBinary(t)
-	data := t.TempDir()
-	p := startServe(t, bin, data)
-	if _, stderr, code := runCLI(t, bin, p.token, "", "seed", "--addr", p.grpcAddr); code != 0 {
-		t.Fatalf("seed: exit %d, %s", code, stderr)
-	}
-	p.stop(t, syscall.SIGTERM)
+	data := seededStoppedNode(t, bin)
 	db, err := sqlstore.Open(context.Background(), filepath.Join(data, "provex.db"), "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -161,4 +151,18 @@ func TestVerifyNamesAHoldOnWrites(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "PROBLEM: cao-bang: the node's writes are held from") || !strings.Contains(out, "held by the test") {
 		t.Errorf("verify of a node whose writes are held: exit %d\n%s%s", code, out, stderr)
 	}
+}
+
+// seededStoppedNode runs a node of bin, seeds it with the sample records,
+// stops it, and returns its data directory, for checks of a stopped
+// node's file.
+func seededStoppedNode(t *testing.T, bin string) string {
+	t.Helper()
+	data := t.TempDir()
+	p := startServe(t, bin, data)
+	if _, stderr, code := runCLI(t, bin, p.token, "", "seed", "--addr", p.grpcAddr); code != 0 {
+		t.Fatalf("seed: exit %d, %s", code, stderr)
+	}
+	p.stop(t, syscall.SIGTERM)
+	return data
 }
