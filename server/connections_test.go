@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,8 +146,14 @@ func (p *pair) start(id string) *pairNode {
 // once may fail to dial; they are not returned.
 func flood(t *testing.T, addr string, count int) []net.Conn {
 	t.Helper()
+	return floodFrom(t, "127.0.0.1", addr, count)
+}
+
+// floodFrom is flood from the loopback address from.
+func floodFrom(t *testing.T, from, addr string, count int) []net.Conn {
+	t.Helper()
 	var out []net.Conn
-	d := fromAddr("127.0.0.1")
+	d := fromAddr(from)
 	for range count {
 		c, err := d.Dial("tcp", addr)
 		if err != nil {
@@ -256,6 +264,123 @@ func TestConnectionFlood(t *testing.T) {
 	// from its own address and pulls.
 	ministry = p.start(resource.Ministry)
 	waitSynced("during")
+}
+
+// countingDialer dials from 127.0.0.2 and counts its connections.
+type countingDialer struct {
+	d     *net.Dialer
+	dials atomic.Int32
+}
+
+func (c *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c.dials.Add(1)
+	return c.d.DialContext(ctx, network, addr)
+}
+
+// TestConnectionFloodFromManyAddresses: idle connections without
+// credentials from more addresses than the cap per address stops fill
+// every listener; a caller with a token still gets in, over gRPC and HTTP,
+// and keeps its connection while the flood goes on connecting, and a peer
+// still syncs. A full listener closes the flood's idlest connection to
+// make room; before, the caller's connection was closed at once.
+func TestConnectionFloodFromManyAddresses(t *testing.T) {
+	for _, tlsAPI := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plaintext", true: "TLS"}[tlsAPI], func(t *testing.T) { floodFromManyAddresses(t, tlsAPI) })
+	}
+}
+
+func floodFromManyAddresses(t *testing.T, tlsAPI bool) {
+	const perAddress, total = 20, 60
+	p := newPair(t, server.Limits{
+		Connections: total, ConnectionsPerAddress: perAddress,
+		HandshakeTimeout: 5 * time.Minute, ReadTimeout: 5 * time.Minute, IdleTimeout: 5 * time.Minute,
+	})
+	p.tlsAPI = tlsAPI
+	province := p.start("cao-bang")
+	ctx := testCtx(t)
+	n := province.srv
+	// start's own clients hold a connection each already; from now on,
+	// the callers' connections are counted.
+	floodAll := func(from ...string) {
+		for _, ip := range from {
+			for _, addr := range []string{n.GRPCAddr(), n.HTTPAddr(), n.PeerAddr()} {
+				floodFrom(t, ip, addr, perAddress)
+			}
+		}
+	}
+	floodAll("127.0.0.10", "127.0.0.11", "127.0.0.12")
+
+	grpcDialer := &countingDialer{d: fromAddr("127.0.0.2")}
+	opts := []grpc.DialOption{client.WithToken(province.token), grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		return grpcDialer.DialContext(ctx, "tcp", addr)
+	})}
+	httpDialer := &countingDialer{d: fromAddr("127.0.0.2")}
+	transport := &http.Transport{DialContext: httpDialer.DialContext}
+	scheme := "http"
+	if tlsAPI {
+		withCA, err := client.WithCA(p.ca.CertPEM())
+		mustf(t, err, "CA")
+		opts = append(opts, withCA)
+		transport.TLSClientConfig = &tls.Config{RootCAs: p.pool, ServerName: "localhost"}
+		transport.ForceAttemptHTTP2 = true
+		scheme = "https"
+	}
+	api, err := client.Dial(n.GRPCAddr(), opts...)
+	mustf(t, err, "dial")
+	t.Cleanup(func() { api.Close() })
+	hc := &http.Client{Transport: transport, Timeout: 20 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	get := func(id string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+n.HTTPAddr()+"/v1/provinces/cao-bang/agreements/"+id, nil)
+		mustf(t, err, "request")
+		req.Header.Set("Authorization", "Bearer "+province.token)
+		resp, err := hc.Do(req)
+		mustf(t, err, "GET %s over HTTP during the flood", id)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if tlsAPI && resp.ProtoMajor != 2 {
+			t.Fatalf("GET %s over %s, want HTTP/2", id, resp.Proto)
+		}
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "many "+id) {
+			t.Fatalf("GET %s over HTTP during the flood: %d %s", id, resp.StatusCode, body)
+		}
+	}
+	for _, id := range []string{"one", "two"} {
+		_, err := api.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+			Parent: "provinces/cao-bang", AgreementId: id, Agreement: newAgreement("many " + id),
+		})
+		mustf(t, err, "create %s over gRPC during the flood", id)
+		get(id)
+		// The flood comes again from new addresses: it closes its own
+		// idle connections, not the callers'.
+		floodAll("127.0.0.13", "127.0.0.14", "127.0.0.15")
+	}
+	if g, h := grpcDialer.dials.Load(), httpDialer.dials.Load(); g != 1 || h != 1 {
+		t.Errorf("the caller connected %d times over gRPC and %d over HTTP, want once each: the flood closed its connection", g, h)
+	}
+	// The ministry, started now, connects to the flooded peer endpoint
+	// and pulls.
+	ministry := p.start(resource.Ministry)
+	ministryAPI := ministry.api
+	if tlsAPI {
+		withCA, err := client.WithCA(p.ca.CertPEM())
+		mustf(t, err, "CA")
+		ministryAPI, err = client.Dial(ministry.srv.GRPCAddr(), client.WithToken(ministry.token), withCA)
+		mustf(t, err, "dial the ministry")
+		t.Cleanup(func() { ministryAPI.Close() })
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := ministryAPI.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: "provinces/cao-bang/agreements/two"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agreement did not reach the ministry through a flooded peer endpoint: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestConnectionTimeouts: connections that never finish a handshake, a

@@ -82,26 +82,28 @@ func gatewayPeer(ctx context.Context) *peer.Peer {
 
 type gatewayPeerKey struct{}
 
-var anyGatewayPeer = &peer.Peer{Addr: gatewayAddr("")}
+var anyGatewayPeer = &peer.Peer{Addr: gatewayAddr{}}
 
 // withGatewayPeer is an http.Server's ConnContext: the requests of c carry
 // its client's address as their gateway calls' peer.
 func withGatewayPeer(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, gatewayPeerKey{}, &peer.Peer{Addr: gatewayAddr(c.RemoteAddr().String())})
+	return context.WithValue(ctx, gatewayPeerKey{}, &peer.Peer{Addr: gatewayAddr{conn: c.RemoteAddr()}})
 }
 
-// gatewayAddr is an HTTP request's RemoteAddr ("host:port").
-type gatewayAddr string
+// gatewayAddr is the address of an HTTP request's connection, as the HTTP
+// listener gave it (netlimit.Vouch takes it; through TLS too, whose
+// RemoteAddr is its inner connection's).
+type gatewayAddr struct{ conn net.Addr }
 
 func (gatewayAddr) Network() string { return "gateway" }
 func (a gatewayAddr) String() string {
-	if a == "" {
+	if a.conn == nil {
 		return "gateway"
 	}
-	return string(a)
+	return a.conn.String()
 }
 
-var _ net.Addr = gatewayAddr("")
+var _ net.Addr = gatewayAddr{}
 
 // Invoke calls method as the gRPC server would, on ctx's deadline and
 // cancellation but none of its values: what the call knows of its caller

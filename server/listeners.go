@@ -101,6 +101,16 @@ func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
 	}
 }
 
+// touchConnection is a gRPC server's grpc.InTapHandle part that marks the
+// connection a call begins on as the last to be closed to make room on a
+// full listener (netlimit.Touch).
+func touchConnection(ctx context.Context, _ *tap.Info) (context.Context, error) {
+	if p, ok := peer.FromContext(ctx); ok {
+		netlimit.Touch(p.Addr)
+	}
+	return ctx, nil
+}
+
 // callPlace is a call's place under the calls-in-flight caps, from the tap
 // to the chain.
 type callPlace struct {

@@ -224,6 +224,9 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identit
 	}
 	ctx = auth.WithIdentity(ctx, id)
 	var allowed bool
+	if id.Kind != auth.KindAnonymous {
+		vouchForConnection(ctx)
+	}
 	if id.Kind == auth.KindAnonymous {
 		// Nothing names an anonymous caller but its address: one flooding
 		// health checks slows its own, not a load balancer's.
@@ -247,6 +250,21 @@ func callerClient(ctx context.Context) string {
 		return ""
 	}
 	return netlimit.Client(p.Addr).String()
+}
+
+// vouchForConnection keeps the connection that ctx's call came on, whose
+// caller has shown credentials, from being closed to make room on a full
+// listener (netlimit.Vouch); for a gateway call, its HTTP connection.
+func vouchForConnection(ctx context.Context) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return
+	}
+	if g, ok := p.Addr.(gatewayAddr); ok {
+		netlimit.Vouch(g.conn)
+		return
+	}
+	netlimit.Vouch(p.Addr)
 }
 
 // refused counts a refusal by limit in the node's metrics.

@@ -15,13 +15,23 @@
 // so the node keeps no TIME_WAIT socket for it), and the slots held by one
 // address never exceed its share, so callers from other addresses still get
 // in. Refusals are logged at most once per LogEvery, with their count.
+//
+// The cap per address cannot stop a client that holds many addresses: 17
+// of them fill a listener of 4096 at 256 each. So a full listener makes
+// room for a new connection by closing the one that has gone longest
+// without beginning a call (Touch), among those on which no caller has
+// shown credentials (Vouch): a flood of idle connections without them
+// cannot keep out a caller who has them, and the flood's own connections
+// are the first to go.
 package netlimit
 
 import (
+	"container/list"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,15 +49,16 @@ type Caps struct {
 	mu   sync.Mutex
 	open int
 	by   map[netip.Addr]int
-	// refused counts the refusals since the last log line, logged is when
-	// that line was written, last is the client refused last; flush logs
-	// refusals left unlogged once logEvery has passed, so that a burst
+	// refused counts the refusals since the last log line and displaced
+	// the connections closed to make room, logged is when that line was
+	// written, last is the client refused (or displaced) last; flush logs
+	// counts left unlogged once logEvery has passed, so that a burst
 	// followed by quiet is not logged as its first refusal alone.
-	refused  int
-	logged   time.Time
-	last     netip.Addr
-	flush    *time.Timer
-	logEvery time.Duration
+	refused, displaced int
+	logged             time.Time
+	last               netip.Addr
+	flush              *time.Timer
+	logEvery           time.Duration
 }
 
 // NewCaps makes caps of total and perAddr; name says whose and what what
@@ -66,6 +77,13 @@ type Listener struct {
 	// Unsent, when set (before the first Accept), bounds the answers
 	// queued for its connections and not yet written.
 	Unsent *Unsent
+
+	// idle orders the connections not vouched for, the one whose last
+	// call began longest ago (or that has begun none since it was
+	// accepted, longest ago) first: the first to close when the listener
+	// is full.
+	idleMu sync.Mutex
+	idle   list.List
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
@@ -89,7 +107,9 @@ func Drop(remote net.Addr) bool {
 }
 
 // Accept returns the next connection within the caps; those over them are
-// closed before Accept returns.
+// closed before Accept returns. When the listener is full and the new
+// connection's client is within its own cap, the idlest connection not
+// vouched for is closed to make room.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -97,12 +117,93 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		addr := Client(c.RemoteAddr())
+		if full, clientFull := l.over(addr); full && !clientFull {
+			l.displaceIdlest()
+		}
 		if l.Acquire(addr) {
-			held := &conn{Conn: c, release: func() { l.Release(addr) }, unsent: l.Unsent, client: addr}
+			held := &conn{Conn: c, listener: l, unsent: l.Unsent, client: addr}
 			held.remote = &connAddr{Addr: c.RemoteAddr(), c: held}
+			l.idleMu.Lock()
+			held.idle = l.idle.PushBack(held)
+			l.idleMu.Unlock()
 			return held, nil
 		}
 		resetClose(c)
+	}
+}
+
+// displaceIdlest closes the connection first in l.idle, if any; closing
+// gives its slot back before it returns.
+func (l *Listener) displaceIdlest() {
+	l.idleMu.Lock()
+	front := l.idle.Front()
+	if front == nil {
+		l.idleMu.Unlock()
+		return
+	}
+	victim := front.Value.(*conn)
+	l.idle.Remove(front)
+	victim.idle = nil
+	l.idleMu.Unlock()
+	victim.reset()
+	l.mu.Lock()
+	l.displaced++
+	l.noteLocked(victim.client)
+	l.mu.Unlock()
+}
+
+// Touch records that a call begins on the connection a Listener accepted
+// whose RemoteAddr is remote (as Drop takes it), so that it is the last
+// to be closed to make room. Other addresses are ignored.
+func Touch(remote net.Addr) {
+	c := unvouched(remote)
+	if c == nil {
+		return
+	}
+	c.listener.idleMu.Lock()
+	defer c.listener.idleMu.Unlock()
+	if c.idle != nil {
+		c.listener.idle.MoveToBack(c.idle)
+	}
+}
+
+// Vouch records that a caller showed valid credentials on the connection
+// whose RemoteAddr is remote (as Drop takes it): it is never closed to make
+// room. Other addresses are ignored.
+func Vouch(remote net.Addr) {
+	c := unvouched(remote)
+	if c == nil {
+		return
+	}
+	c.listener.idleMu.Lock()
+	defer c.listener.idleMu.Unlock()
+	c.vouched.Store(true)
+	c.listener.forgetIdleLocked(c)
+}
+
+// unvouched is the connection a Listener accepted whose RemoteAddr is
+// remote, unless it is vouched for already (nil). Every call of a caller
+// with credentials vouches, and touches: the atomic load spares their
+// calls the listener's lock.
+func unvouched(remote net.Addr) *conn {
+	a, ok := remote.(*connAddr)
+	if !ok || a.c.vouched.Load() {
+		return nil
+	}
+	return a.c
+}
+
+// forgetIdle takes c out of l.idle, if it is there.
+func (l *Listener) forgetIdle(c *conn) {
+	l.idleMu.Lock()
+	defer l.idleMu.Unlock()
+	l.forgetIdleLocked(c)
+}
+
+func (l *Listener) forgetIdleLocked(c *conn) {
+	if c.idle != nil {
+		l.idle.Remove(c.idle)
+		c.idle = nil
 	}
 }
 
@@ -119,21 +220,9 @@ func (c *Caps) Open(addr netip.Addr) (total, fromClient int) {
 func (c *Caps) Acquire(client netip.Addr) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if (c.total > 0 && c.open >= c.total) || (c.perAddr > 0 && c.by[client] >= c.perAddr) {
+	if full, clientFull := c.overLocked(client); full || clientFull {
 		c.refused++
-		c.last = client
-		if since := time.Since(c.logged); since >= c.logEvery {
-			c.logRefused()
-		} else if c.flush == nil {
-			c.flush = time.AfterFunc(c.logEvery-since, func() {
-				c.mu.Lock()
-				defer c.mu.Unlock()
-				c.flush = nil
-				if c.refused > 0 {
-					c.logRefused()
-				}
-			})
-		}
+		c.noteLocked(client)
 		return false
 	}
 	c.open++
@@ -141,11 +230,46 @@ func (c *Caps) Acquire(client netip.Addr) bool {
 	return true
 }
 
-// logRefused logs the refusals counted since the last line. c.mu is held.
-func (c *Caps) logRefused() {
-	c.log.Warn("refused "+c.what+" over the cap", "listener", c.name, "refused", c.refused, "last_from", c.last.String(),
+// over reports whether one more for client would pass the total cap, and
+// its own.
+func (c *Caps) over(client netip.Addr) (full, clientFull bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.overLocked(client)
+}
+
+func (c *Caps) overLocked(client netip.Addr) (full, clientFull bool) {
+	return c.total > 0 && c.open >= c.total, c.perAddr > 0 && c.by[client] >= c.perAddr
+}
+
+// noteLocked logs the refusals and displacements counted so far, now or
+// once LogEvery has passed since the last line. c.mu is held.
+func (c *Caps) noteLocked(client netip.Addr) {
+	c.last = client
+	if since := time.Since(c.logged); since >= c.logEvery {
+		c.logCounts()
+	} else if c.flush == nil {
+		c.flush = time.AfterFunc(c.logEvery-since, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.flush = nil
+			if c.refused > 0 || c.displaced > 0 {
+				c.logCounts()
+			}
+		})
+	}
+}
+
+// logCounts logs the refusals and displacements counted since the last
+// line. c.mu is held.
+func (c *Caps) logCounts() {
+	msg := "refused " + c.what + " over the cap"
+	if c.refused == 0 {
+		msg = "closed idle " + c.what + " without credentials to make room"
+	}
+	c.log.Warn(msg, "listener", c.name, "refused", c.refused, "displaced", c.displaced, "last_from", c.last.String(),
 		"open", c.open, "open_from_last", c.by[c.last], "cap", c.total, "cap_per_address", c.perAddr)
-	c.refused, c.logged = 0, time.Now()
+	c.refused, c.displaced, c.logged = 0, 0, time.Now()
 }
 
 // Release counts one less for client, after Acquire.
@@ -191,11 +315,13 @@ func clientOf(a netip.Addr) netip.Addr {
 // of answers queued for it and written to it (Unsent, CountWritten).
 type conn struct {
 	net.Conn
-	once    sync.Once
-	release func()
-	remote  *connAddr
-	unsent  *Unsent // nil: not counted
-	client  netip.Addr
+	once     sync.Once
+	listener *Listener
+	remote   *connAddr
+	unsent   *Unsent // nil: not counted
+	client   netip.Addr
+	vouched  atomic.Bool
+	idle     *list.Element // in listener.idle; guarded by listener.idleMu
 
 	mu              sync.Mutex
 	queued, written int64
@@ -234,7 +360,8 @@ func (c *conn) Close() error {
 		if c.unsent != nil {
 			c.forget()
 		}
-		c.release()
+		c.listener.forgetIdle(c)
+		c.listener.Release(c.client)
 	})
 	return err
 }

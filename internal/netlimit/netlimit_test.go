@@ -102,15 +102,21 @@ func TestCapsPerAddressAndTotal(t *testing.T) {
 	dialFrom(t, "127.0.0.2", addr)
 	dialFrom(t, "127.0.0.3", addr)
 	waitOpen(t, l, "127.0.0.1", 5, 3)
-	// The total cap holds whatever the address.
-	if !refused(t, "127.0.0.4", addr) {
-		t.Fatal("a connection over the total cap stayed open")
+	// Over the total cap, a client within its own cap takes the place of
+	// the connection that has begun no call for longest: the first one.
+	newcomer := dialFrom(t, "127.0.0.4", addr)
+	if !closedByServer(held[0], 5*time.Second) {
+		t.Fatal("over the total cap, the idlest connection was not closed to make room")
+	}
+	waitOpen(t, l, "127.0.0.1", 5, 2)
+	if closedByServer(newcomer, 200*time.Millisecond) {
+		t.Fatal("the connection that the idlest one made room for was closed")
 	}
 	// A closed connection frees its slot.
-	held[0].Close()
-	waitOpen(t, l, "127.0.0.1", 4, 2)
+	held[1].Close()
+	waitOpen(t, l, "127.0.0.1", 4, 1)
 	again := dialFrom(t, "127.0.0.1", addr)
-	waitOpen(t, l, "127.0.0.1", 5, 3)
+	waitOpen(t, l, "127.0.0.1", 5, 2)
 	if closedByServer(again, 200*time.Millisecond) {
 		t.Fatal("a connection within the caps was closed")
 	}
@@ -274,6 +280,107 @@ func TestDropClosesTheConnectionOfItsAddress(t *testing.T) {
 	}
 	if netlimit.Drop(addr) {
 		t.Error("Drop of an address no Listener gave reported a connection")
+	}
+}
+
+// closingConn is a connection whose Close can be waited for.
+type closingConn struct {
+	net.Conn
+	remote net.Addr
+	closed chan struct{}
+}
+
+func newClosingConn(addr string) *closingConn {
+	return &closingConn{remote: &net.TCPAddr{IP: net.ParseIP(addr), Port: 4000}, closed: make(chan struct{})}
+}
+
+func (c *closingConn) RemoteAddr() net.Addr { return c.remote }
+func (c *closingConn) Close() error         { close(c.closed); return nil }
+
+func (c *closingConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestFullListenerClosesTheIdlestWithoutCredentials: a full listener makes
+// room for a new connection by closing, among the connections no caller
+// has shown credentials on (Vouch), the one whose last call began longest
+// ago (Touch) or that has begun none, longest ago; one that has shown them
+// is never closed, and with none left to close a new connection is
+// refused. Each comes from an address of its own: the flood this stops
+// comes from many.
+func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
+	var logs testlog.Buffer
+	in := &fakeListener{next: make(chan net.Conn, 1)}
+	l := netlimit.Limit(in, "test", 3, 1, slog.New(slog.NewTextHandler(&logs, nil)))
+	accept := func(c *closingConn) net.Conn {
+		t.Helper()
+		in.next <- c
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			held, _ := l.Accept()
+			accepted <- held
+		}()
+		var held net.Conn
+		select {
+		case held = <-accepted:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s was refused", c.remote)
+		}
+		if held.RemoteAddr().String() != c.remote.String() {
+			t.Fatalf("accepted %s, want %s", held.RemoteAddr(), c.remote)
+		}
+		return held
+	}
+	a, b, c := newClosingConn("192.0.2.1"), newClosingConn("192.0.2.2"), newClosingConn("192.0.2.3")
+	heldA, heldB := accept(a), accept(b)
+	accept(c)
+	netlimit.Touch(heldA.RemoteAddr()) // a began a call: c, then a, to go first
+	netlimit.Vouch(heldB.RemoteAddr()) // b showed credentials: never to go
+	d := newClosingConn("192.0.2.4")
+	heldD := accept(d)
+	if !c.isClosed() || a.isClosed() || b.isClosed() {
+		t.Fatalf("the fourth connection: closed a %v, b %v, c %v; want c alone (idle longest)", a.isClosed(), b.isClosed(), c.isClosed())
+	}
+	e := newClosingConn("192.0.2.5")
+	heldE := accept(e)
+	if !a.isClosed() || b.isClosed() || d.isClosed() {
+		t.Fatalf("the fifth connection: closed a %v, b %v, d %v; want a (idle longer than d)", a.isClosed(), b.isClosed(), d.isClosed())
+	}
+	// All three held have shown credentials: a new one is refused.
+	netlimit.Vouch(heldD.RemoteAddr())
+	netlimit.Vouch(heldE.RemoteAddr())
+	f := newClosingConn("192.0.2.6")
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		held, _ := l.Accept()
+		accepted <- held
+	}()
+	in.next <- f
+	select {
+	case <-f.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a connection over the cap, with every held one vouched for, was not refused")
+	}
+	if b.isClosed() || d.isClosed() || e.isClosed() {
+		t.Fatalf("a connection vouched for was closed to make room: b %v, d %v, e %v", b.isClosed(), d.isClosed(), e.isClosed())
+	}
+	// One closes; the next gets its place.
+	heldB.Close()
+	g := newClosingConn("192.0.2.7")
+	in.next <- g
+	if held := <-accepted; held.RemoteAddr().String() != g.remote.String() || g.isClosed() {
+		t.Fatalf("after a held connection closed, Accept gave %s (want %s, open)", held.RemoteAddr(), g.remote)
+	}
+	if total, _ := l.Open(netip.MustParseAddr("192.0.2.7")); total != 3 {
+		t.Errorf("%d connections counted open, want 3", total)
+	}
+	if !strings.Contains(logs.String(), "closed idle connections without credentials to make room") {
+		t.Errorf("closing connections to make room was not logged:\n%s", logs.String())
 	}
 }
 
