@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -394,7 +396,7 @@ func errTooLarge(limit int) error {
 // says which query parameter it could not put into the request
 // ("parsing field \"page_size\": strconv.ParseInt: ...", "too many values
 // for field \"page_size\": 1, 2").
-var gatewayQueryError = regexp.MustCompile(`^(?:parsing field|parsing list|too many values for field|parsing map key|parsing map value) "([^"]+)"(?: in map "[^"]*")?:? ?(.*)$`)
+var gatewayQueryError = regexp.MustCompile(`(?s)^(?:parsing field|parsing list|too many values for field|parsing map key|parsing map value) "([^"]*)"(?: in map "[^"]*")?:? ?(.*)$`)
 
 // namedQueryError turns the gateway's INVALID_ARGUMENT for a query
 // parameter it could not parse, which has only a message, into one naming
@@ -408,7 +410,12 @@ func namedQueryError(err error) error {
 	if m == nil {
 		return err
 	}
-	return apperr.Invalid(m[1], "%s", strings.ToValidUTF8(m[2], "\uFFFD"))
+	invalid := apperr.Invalid(m[1], "%s", strings.ToValidUTF8(m[2], "\uFFFD"))
+	if m[1] == "" {
+		// A parameter without a name: its violation names no field.
+		invalid.Message = "invalid query: " + invalid.Violations[0].GetDescription()
+	}
+	return invalid
 }
 
 // strictQuery parses query parameters as grpc-gateway does, but refuses one
@@ -420,21 +427,90 @@ type strictQuery struct{ runtime.DefaultQueryParser }
 
 func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
 	md := msg.ProtoReflect().Descriptor()
-	for key := range values {
+	for key, vals := range values {
 		if key == cacheBuster {
 			continue
 		}
 		// In the words of the gateway's own errors, which the error
 		// handler turns into a violation of the field (namedQueryError).
-		path, ok := fieldPath(md, key)
+		if key == "" {
+			return fmt.Errorf("parsing field %q: a query parameter has no name: %s; write name=value", key, quoteAll(vals))
+		}
+		path, leaf, ok := fieldPath(md, key)
 		if !ok {
-			return fmt.Errorf("parsing field %q: is not a parameter of this call: %s has no field %s", key, md.Name(), key)
+			return fmt.Errorf("parsing field %q: is not a parameter of this call, whose parameters are %s", key, queryParameters(md, filter))
 		}
 		if filter.HasCommonPrefix(path) {
 			return fmt.Errorf("parsing field %q: is set by this call's path or body, not by a query parameter", key)
 		}
+		if why := badQueryValues(leaf, vals); why != "" {
+			return fmt.Errorf("parsing field %q: %s", strings.Join(path, "."), why)
+		}
 	}
 	return q.DefaultQueryParser.Parse(msg, values, filter)
+}
+
+// queryParameters lists the fields of md a query may set: those the path
+// and body (filter) do not.
+func queryParameters(md protoreflect.MessageDescriptor, filter *utilities.DoubleArray) string {
+	var names []string
+	for i := range md.Fields().Len() {
+		if name := string(md.Fields().Get(i).Name()); !filter.HasCommonPrefix([]string{name}) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// quoteAll is vals quoted as Go would, between commas.
+func quoteAll(vals []string) string {
+	quoted := make([]string, len(vals))
+	for i, v := range vals {
+		quoted[i] = strconv.Quote(v)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// badQueryValues says, in words for people, what keeps the gateway from
+// putting vals into field fd, or "" when nothing does, for the kinds it
+// would otherwise answer in strconv's words ("strconv.ParseInt: parsing
+// \"abc\": invalid syntax").
+func badQueryValues(fd protoreflect.FieldDescriptor, vals []string) string {
+	if !fd.IsList() && len(vals) > 1 {
+		return fmt.Sprintf("is given %d times (%s); give it once", len(vals), quoteAll(vals))
+	}
+	for _, v := range vals {
+		var err error
+		var least, most string
+		switch fd.Kind() {
+		case protoreflect.BoolKind:
+			if _, err := strconv.ParseBool(v); err != nil {
+				return fmt.Sprintf("must be true or false, not %q", v)
+			}
+		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+			_, err = strconv.ParseInt(v, 10, 32)
+			least, most = strconv.Itoa(math.MinInt32), strconv.Itoa(math.MaxInt32)
+		case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+			_, err = strconv.ParseInt(v, 10, 64)
+			least, most = strconv.FormatInt(math.MinInt64, 10), strconv.FormatInt(math.MaxInt64, 10)
+		case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+			_, err = strconv.ParseUint(v, 10, 32)
+			least, most = "0", strconv.FormatUint(math.MaxUint32, 10)
+		case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+			_, err = strconv.ParseUint(v, 10, 64)
+			least, most = "0", strconv.FormatUint(math.MaxUint64, 10)
+		}
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			return fmt.Sprintf("%s is out of range: it must be from %s to %s", v, least, most)
+		case err != nil:
+			return fmt.Sprintf("must be a whole number, not %q", v)
+		}
+	}
+	return ""
 }
 
 // useStrictQuery makes strictQuery grpc-gateway's query parser: one for
@@ -450,7 +526,7 @@ const cacheBuster = "_"
 // fieldPath is the path of proto field names that key, a query parameter
 // as grpc-gateway reads it (a dotted path of proto or JSON names, a map's
 // ending in [key]), names in md; ok is false when it names none.
-func fieldPath(md protoreflect.MessageDescriptor, key string) (path []string, ok bool) {
+func fieldPath(md protoreflect.MessageDescriptor, key string) (path []string, leaf protoreflect.FieldDescriptor, ok bool) {
 	if i := strings.IndexByte(key, '['); i >= 0 && strings.HasSuffix(key, "]") {
 		key = key[:i]
 	}
@@ -461,15 +537,16 @@ func fieldPath(md protoreflect.MessageDescriptor, key string) (path []string, ok
 			fd = md.Fields().ByJSONName(name)
 		}
 		if fd == nil {
-			return nil, false
+			return nil, nil, false
 		}
 		path = append(path, string(fd.Name()))
 		if i < len(names)-1 {
 			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
-				return nil, false
+				return nil, nil, false
 			}
 			md = fd.Message()
 		}
+		leaf = fd
 	}
-	return path, true
+	return path, leaf, true
 }

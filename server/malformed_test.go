@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -224,6 +225,38 @@ func TestHTTPDropsNothingUnseen(t *testing.T) {
 	} {
 		resp, body := tn.httpDo(t, c.method, c.path, "", nil)
 		wantOK(t, c.what, resp, body)
+	}
+}
+
+// TestHTTPQueryErrorsInPlainWords: a query parameter the gateway cannot
+// read is refused with a field violation that says what it must be, in
+// words for people, not Go's strconv ("strconv.ParseInt: parsing ...") or
+// the request's message name; a parameter without a name has a violation
+// too.
+func TestHTTPQueryErrorsInPlainWords(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	const coll = "/v1/provinces/cao-bang/agreements"
+	for _, c := range []struct {
+		what, query, field, words string
+	}{
+		{"page_size not a number", "page_size=abc", "page_size", `must be a whole number, not "abc"`},
+		{"page_size a fraction", "pageSize=1.5", "page_size", `must be a whole number, not "1.5"`},
+		{"page_size past 32 bits", "page_size=99999999999999999999", "page_size", "99999999999999999999 is out of range: it must be from -2147483648 to 2147483647"},
+		{"show_deleted not a truth value", "show_deleted=maybe", "show_deleted", `must be true or false, not "maybe"`},
+		{"page_size twice", "page_size=1&page_size=2", "page_size", `is given 2 times ("1", "2"); give it once`},
+		{"page_size not UTF-8", "page_size=%FF", "page_size", `must be a whole number, not "\xff"`},
+		{"a parameter no field has", "foo=1", "foo", "is not a parameter of this call, whose parameters are page_size, page_token, filter, order_by, show_deleted"},
+		{"a parameter without a name", "=5", "", `a query parameter has no name: "5"; write name=value`},
+		{"a parameter without a name, over lines", "=5&=%0A6", "", `a query parameter has no name: "5", "\n6"; write name=value`},
+	} {
+		resp, body := tn.httpDo(t, "GET", coll+"?"+c.query, "", nil)
+		e := wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.field)
+		if len(e.Details) != 1 || len(e.Details[0].FieldViolations) != 1 || e.Details[0].FieldViolations[0].Description != c.words {
+			t.Errorf("%s: body %s, want one violation of %q saying %q", c.what, body, c.field, c.words)
+		}
+		if strings.Contains(e.Message, "strconv") || strings.Contains(e.Message, "Request") {
+			t.Errorf("%s: message %q speaks Go", c.what, e.Message)
+		}
 	}
 }
 
