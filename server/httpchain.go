@@ -205,6 +205,9 @@ type limitedBody struct {
 	// invalid is why the JSON body did not decode, naming the field
 	// (bodyJSON), where the gateway's own error names none.
 	invalid error
+	// pathParams are the route's path parameters (pathToBody), which the
+	// gateway writes over the same fields of the decoded body.
+	pathParams map[string]string
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -247,7 +250,7 @@ func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.Se
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, e.marshaler),
 		runtime.WithErrorHandler(e.handle),
 		runtime.WithRoutingErrorHandler(routing),
-		runtime.WithMiddlewares(probeRoute, e.queryUnread),
+		runtime.WithMiddlewares(probeRoute, e.queryUnread, pathToBody),
 		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
 		// sends it to the gRPC server; no other gRPC metadata is an HTTP
 		// header.
@@ -356,6 +359,19 @@ func (e *httpErrors) queryUnread(next runtime.HandlerFunc) runtime.HandlerFunc {
 					}
 				}
 			}
+		}
+		next(w, r, params)
+	}
+}
+
+// pathToBody hands the route's path parameters to the request's body, so
+// that its decoder (bodyJSON) refuses a body that names another record
+// than the path: the gateway would write the path's name over it and
+// carry the call out on the path's record, the body's name unseen.
+func pathToBody(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if b, ok := r.Body.(*limitedBody); ok {
+			b.pathParams = params
 		}
 		next(w, r, params)
 	}

@@ -53,6 +53,11 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		err := m.JSONPb.Unmarshal(raw, v)
 		if err == nil {
+			if b, ok := r.(*limitedBody); ok {
+				if b.invalid = contradictsPath(v, b.pathParams); b.invalid != nil {
+					return b.invalid
+				}
+			}
 			return nil
 		}
 		named := namedDecodeError(raw, v, err)
@@ -107,6 +112,67 @@ func namedDecodeError(raw []byte, v any, err error) error {
 		return apperr.Invalid(strings.TrimSuffix(prefix, "."), "%s", strings.ToValidUTF8(m[3], "\uFFFD"))
 	}
 	return apperr.Invalid(prefix+path, "%s", strings.ToValidUTF8(m[3], "\uFFFD"))
+}
+
+// contradictsPath refuses a body (decoded into v) that sets a field the
+// path sets too (a PATCH's agreement.name, an :undelete's name) to another
+// value; nil when it leaves it out or agrees.
+func contradictsPath(v any, pathParams map[string]string) error {
+	if len(pathParams) == 0 {
+		return nil
+	}
+	msg := decodedMessage(v)
+	_, prefix := bodyMessage(v)
+	if msg == nil {
+		return nil
+	}
+	for key, want := range pathParams {
+		rest, ok := strings.CutPrefix(key, prefix)
+		if !ok {
+			continue
+		}
+		if got, ok := stringAt(msg.ProtoReflect(), rest); ok && got != "" && got != want {
+			return apperr.Invalid(key, "is %q in the body, but the URL names %q; leave it out of the body or make it the same", got, want)
+		}
+	}
+	return nil
+}
+
+// decodedMessage is the message a body decoded into v is: v itself (body
+// "*"), or what v, a pointer to the request's field, points to.
+func decodedMessage(v any) proto.Message {
+	if m, ok := v.(proto.Message); ok {
+		return m
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil
+	}
+	m, _ := rv.Elem().Interface().(proto.Message)
+	return m
+}
+
+// stringAt is the string field of m at path (dotted proto names), if
+// there is one.
+func stringAt(m protoreflect.Message, path string) (string, bool) {
+	names := strings.Split(path, ".")
+	for i, name := range names {
+		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if fd == nil || fd.IsList() || fd.IsMap() {
+			return "", false
+		}
+		if i == len(names)-1 {
+			if fd.Kind() != protoreflect.StringKind {
+				return "", false
+			}
+			return m.Get(fd).String(), true
+		}
+		if fd.Message() == nil || !m.Has(fd) {
+			return "", false
+		}
+		m = m.Get(fd).Message()
+	}
+	return "", false
 }
 
 // bodyMessage is the message a body is decoded into and the field of the

@@ -175,8 +175,10 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 // TestHTTPDropsNothingUnseen: what the gateway would drop is refused,
 // naming it: a body sent with a DELETE or GET (a DELETE's {"etag": ...}
 // made a conditional delete unconditional), a query parameter that names
-// no field of the request (?etga=, ?filer=), and summary.csv's misspelt,
-// repeated or empty parameters. What is asked right is served.
+// no field of the request (?etga=, ?filer=), a body naming another record
+// than the URL (the gateway wrote the URL's name over it), and
+// summary.csv's misspelt, repeated or empty parameters. What is asked
+// right is served.
 func TestHTTPDropsNothingUnseen(t *testing.T) {
 	tn := startNode(t, "cao-bang")
 	const coll = "/v1/provinces/cao-bang/agreements"
@@ -196,6 +198,10 @@ func TestHTTPDropsNothingUnseen(t *testing.T) {
 		{"a PATCH's etag as a parameter, which its body sets", "PATCH", coll + "/kept-1?agreement.etag=999&update_mask=display_name", `{"display_name":"changed"}`, "agreement.etag"},
 		{"List's parent as a parameter, which its path sets", "GET", coll + "?parent=provinces/lang-son", "", "parent"},
 		{"a DELETE's name as a parameter", "DELETE", coll + "/kept-1?name=provinces/cao-bang/agreements/kept-2", "", "name"},
+		// The gateway wrote the path's name over the body's, and changed
+		// kept-1 although the body named kept-2.
+		{"a PATCH whose body names another record", "PATCH", coll + "/kept-1?update_mask=display_name", `{"name":"provinces/cao-bang/agreements/kept-2","display_name":"changed"}`, "agreement.name"},
+		{"an undelete whose body names another record", "POST", coll + "/kept-1:undelete", `{"name":"provinces/cao-bang/agreements/kept-2"}`, "name"},
 		{"summary.csv with a misspelt group_by", "GET", "/v1/national/agreements/summary.csv?grop_by=province", "", "grop_by"},
 		{"summary.csv with an empty group_by", "GET", "/v1/national/agreements/summary.csv?group_by=,", "", "group_by[0]"},
 		{"summary.csv with an empty entry", "GET", "/v1/national/agreements/summary.csv?group_by=province,,kind", "", "group_by[1]"},
@@ -215,15 +221,19 @@ func TestHTTPDropsNothingUnseen(t *testing.T) {
 	for _, id := range []string{"kept-1", "kept-2"} {
 		resp, body := tn.httpDo(t, "GET", coll+"/"+id, "", nil)
 		wantOK(t, id+" after the refused calls", resp, body)
+		if a := decodeAgreement(t, id, body); a.GetDisplayName() != "Kept" {
+			t.Errorf("%s after the refused calls: display name %q, want Kept", id, a.GetDisplayName())
+		}
 	}
-	for _, c := range []struct{ what, method, path string }{
-		{"List with a filter and a JSON name", "GET", coll + "?filter=kind%3DKIND_MOU&pageSize=1"},
-		{"List with a browser script's cache buster", "GET", coll + "?_=1732700000000"},
-		{"summary.csv with a cache buster", "GET", "/v1/national/agreements/summary.csv?group_by=province&_=1732700000000"},
-		{"summary.csv", "GET", "/v1/national/agreements/summary.csv?group_by=province,kind&filter=kind%3DKIND_MOU"},
-		{"DELETE with its etag as a parameter", "DELETE", coll + "/kept-2?etag=" + etagOf(t, tn, coll+"/kept-2")},
+	for _, c := range []struct{ what, method, path, body string }{
+		{"List with a filter and a JSON name", "GET", coll + "?filter=kind%3DKIND_MOU&pageSize=1", ""},
+		{"List with a browser script's cache buster", "GET", coll + "?_=1732700000000", ""},
+		{"a PATCH whose body names its own record", "PATCH", coll + "/kept-1?update_mask=display_name", `{"name":"provinces/cao-bang/agreements/kept-1","display_name":"renamed"}`},
+		{"summary.csv with a cache buster", "GET", "/v1/national/agreements/summary.csv?group_by=province&_=1732700000000", ""},
+		{"summary.csv", "GET", "/v1/national/agreements/summary.csv?group_by=province,kind&filter=kind%3DKIND_MOU", ""},
+		{"DELETE with its etag as a parameter", "DELETE", coll + "/kept-2?etag=" + etagOf(t, tn, coll+"/kept-2"), ""},
 	} {
-		resp, body := tn.httpDo(t, c.method, c.path, "", nil)
+		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
 		wantOK(t, c.what, resp, body)
 	}
 }
