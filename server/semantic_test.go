@@ -17,6 +17,7 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/resource"
 )
 
 // TestSemanticValidation sends records that are well-formed but meaningless
@@ -270,12 +271,21 @@ func TestTimesOutOfRangeAreRefused(t *testing.T) {
 			BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: occur, ResolveTime: bad}})
 		wantInvalid(t, err, fmt.Sprintf("resolve_time %v", bad), "border_incident.resolve_time")
 	}
-	// The bounds themselves are kept.
-	for i, at := range []time.Time{filter.MinTimestamp, filter.MaxTimestamp} {
-		if _, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: fmt.Sprintf("bound-%d", i),
-			BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: timestamppb.New(at)}}); err != nil {
-			t.Errorf("occur_time %s: %v", at, err)
-		}
+	// The bounds themselves are kept: the first as an incident's time,
+	// the last as a time that may be in the future (an incident's may not).
+	if _, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: "bound-0",
+		BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: timestamppb.New(filter.MinTimestamp)}}); err != nil {
+		t.Errorf("occur_time %s: %v", filter.MinTimestamp, err)
+	}
+	ministry := startNode(t, resource.Ministry)
+	last := filter.MaxTimestamp.Format(time.RFC3339)
+	if last != "2262-04-11T23:47:16Z" {
+		t.Errorf("filter.MaxTimestamp is %s, docs/API.md says 2262-04-11T23:47:16Z", last)
+	}
+	resp, body := ministry.httpDo(t, "POST", "/v1/"+ministry.parent()+"/information-requests?information_request_id=bound-1",
+		`{"display_name":"Trade","provinces":["lang-son"],"due_time":"`+last+`"}`, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("due_time %s, the documented bound: %d %s", last, resp.StatusCode, body)
 	}
 	x, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: "kept",
 		BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: occur}})
@@ -286,13 +296,13 @@ func TestTimesOutOfRangeAreRefused(t *testing.T) {
 	wantInvalid(t, err, "update resolve_time", "border_incident.resolve_time")
 
 	// Over JSON: protojson takes years 1-9999.
-	resp, body := tn.httpDo(t, "POST", "/v1/"+p+"/border-incidents?border_incident_id=json-1589",
+	resp, body = tn.httpDo(t, "POST", "/v1/"+p+"/border-incidents?border_incident_id=json-1589",
 		`{"display_name":"Flood","category":"CATEGORY_NATURAL_DISASTER","occur_time":"1589-01-01T00:00:00Z"}`, nil)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"border_incident.occur_time"`) {
 		t.Errorf("JSON occur_time in 1589: %d %s, want 400 naming border_incident.occur_time", resp.StatusCode, body)
 	}
-	// The bounds as docs/API.md writes them are kept.
-	for i, at := range []string{"1677-09-21T00:12:44Z", "2262-04-11T23:47:16Z"} {
+	// The first bound as docs/API.md writes it is kept.
+	for i, at := range []string{"1677-09-21T00:12:44Z"} {
 		resp, body := tn.httpDo(t, "POST", fmt.Sprintf("/v1/%s/border-incidents?border_incident_id=json-bound-%d", p, i),
 			`{"display_name":"Flood","category":"CATEGORY_NATURAL_DISASTER","occur_time":"`+at+`"}`, nil)
 		if resp.StatusCode != http.StatusOK {
@@ -302,5 +312,47 @@ func TestTimesOutOfRangeAreRefused(t *testing.T) {
 	resp, body = tn.httpDo(t, "GET", "/v1/"+p+"/border-incidents?page_size=100", "", nil)
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "bad-time") || strings.Contains(string(body), "json-1589") {
 		t.Errorf("the list after the refusals: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestIncidentTimesAreNotInTheFuture: an incident's occur_time and
+// resolve_time more than an hour past the node's clock are refused, naming
+// the field, on create and update, over gRPC and JSON: an incident dated
+// 2262 was kept, its age negative. Half an hour ahead, a clock that runs
+// fast, is kept. (An acknowledgement dated ahead counts from when it was
+// recorded: services/border/TestIncidentAcknowledgedAcrossNodes.)
+func TestIncidentTimesAreNotInTheFuture(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	p := tn.parent()
+	now := time.Now()
+	ahead := timestamppb.New(now.Add(2 * time.Hour))
+	incident := func(occur, resolve *timestamppb.Timestamp) *borderv1.BorderIncident {
+		return &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: occur, ResolveTime: resolve}
+	}
+	_, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: "ahead", BorderIncident: incident(ahead, nil)})
+	wantInvalid(t, err, "occur_time two hours ahead", "border_incident.occur_time")
+	if err != nil && !strings.Contains(err.Error(), "must not be in the future") {
+		t.Errorf("occur_time two hours ahead: %v, want it to say it is in the future", err)
+	}
+	_, err = tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: "ahead",
+		BorderIncident: incident(timestamppb.New(now.Add(-time.Hour)), ahead)})
+	wantInvalid(t, err, "resolve_time two hours ahead", "border_incident.resolve_time")
+	x, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: "fast-clock",
+		BorderIncident: incident(timestamppb.New(now.Add(30*time.Minute)), nil)})
+	mustf(t, err, "occur_time half an hour ahead")
+	_, err = tn.Border.UpdateBorderIncident(ctx, &borderv1.UpdateBorderIncidentRequest{
+		BorderIncident: &borderv1.BorderIncident{Name: x.Name, ResolveTime: ahead},
+		UpdateMask:     &fieldmaskpb.FieldMask{Paths: []string{"resolve_time"}}})
+	wantInvalid(t, err, "update resolve_time two hours ahead", "border_incident.resolve_time")
+	got, err := tn.Border.GetBorderIncident(ctx, &borderv1.GetBorderIncidentRequest{Name: x.Name})
+	mustf(t, err, "get")
+	if got.Etag != x.Etag || got.ResolveTime != nil {
+		t.Errorf("a refused update changed the incident: etag %s (want %s), resolve_time %v", got.Etag, x.Etag, got.ResolveTime)
+	}
+	resp, body := tn.httpDo(t, "POST", "/v1/"+p+"/border-incidents?border_incident_id=json-2262",
+		`{"display_name":"Flood","category":"CATEGORY_NATURAL_DISASTER","occur_time":"2262-04-11T23:47:16Z"}`, nil)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"border_incident.occur_time"`) || !strings.Contains(string(body), "must not be in the future") {
+		t.Errorf("JSON occur_time in 2262: %d %s, want 400 naming border_incident.occur_time as in the future", resp.StatusCode, body)
 	}
 }

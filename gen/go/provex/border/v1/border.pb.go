@@ -1088,18 +1088,22 @@ func (x *BorderMarker) GetDeleteTime() *timestamppb.Timestamp {
 type BorderIncident struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// provinces/{province}/border-incidents/{border_incident}.
-	Name             string                  `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	DisplayName      string                  `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	Category         BorderIncident_Category `protobuf:"varint,3,opt,name=category,proto3,enum=provex.border.v1.BorderIncident_Category" json:"category,omitempty"`
-	Severity         BorderIncident_Severity `protobuf:"varint,4,opt,name=severity,proto3,enum=provex.border.v1.BorderIncident_Severity" json:"severity,omitempty"`
-	State            BorderIncident_State    `protobuf:"varint,5,opt,name=state,proto3,enum=provex.border.v1.BorderIncident_State" json:"state,omitempty"`
-	OccurTime        *timestamppb.Timestamp  `protobuf:"bytes,6,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
-	ResolveTime      *timestamppb.Timestamp  `protobuf:"bytes,7,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
-	NeighbourCountry string                  `protobuf:"bytes,8,opt,name=neighbour_country,json=neighbourCountry,proto3" json:"neighbour_country,omitempty"`
-	BorderGate       string                  `protobuf:"bytes,9,opt,name=border_gate,json=borderGate,proto3" json:"border_gate,omitempty"`
-	BorderMarker     string                  `protobuf:"bytes,10,opt,name=border_marker,json=borderMarker,proto3" json:"border_marker,omitempty"`
-	Location         *v1.LatLng              `protobuf:"bytes,11,opt,name=location,proto3" json:"location,omitempty"`
-	Description      string                  `protobuf:"bytes,12,opt,name=description,proto3" json:"description,omitempty"`
+	Name        string                  `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string                  `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Category    BorderIncident_Category `protobuf:"varint,3,opt,name=category,proto3,enum=provex.border.v1.BorderIncident_Category" json:"category,omitempty"`
+	Severity    BorderIncident_Severity `protobuf:"varint,4,opt,name=severity,proto3,enum=provex.border.v1.BorderIncident_Severity" json:"severity,omitempty"`
+	State       BorderIncident_State    `protobuf:"varint,5,opt,name=state,proto3,enum=provex.border.v1.BorderIncident_State" json:"state,omitempty"`
+	// When it happened: not later than an hour past the node's clock (an
+	// incident reported has happened; the hour leaves room for clocks that
+	// disagree).
+	OccurTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
+	// When it was resolved: not later than an hour past the node's clock.
+	ResolveTime      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	NeighbourCountry string                 `protobuf:"bytes,8,opt,name=neighbour_country,json=neighbourCountry,proto3" json:"neighbour_country,omitempty"`
+	BorderGate       string                 `protobuf:"bytes,9,opt,name=border_gate,json=borderGate,proto3" json:"border_gate,omitempty"`
+	BorderMarker     string                 `protobuf:"bytes,10,opt,name=border_marker,json=borderMarker,proto3" json:"border_marker,omitempty"`
+	Location         *v1.LatLng             `protobuf:"bytes,11,opt,name=location,proto3" json:"location,omitempty"`
+	Description      string                 `protobuf:"bytes,12,opt,name=description,proto3" json:"description,omitempty"`
 	// Provinces that must be told, by slug.
 	NotifyProvinces []string      `protobuf:"bytes,13,rep,name=notify_provinces,json=notifyProvinces,proto3" json:"notify_provinces,omitempty"`
 	ActionsTaken    string        `protobuf:"bytes,14,opt,name=actions_taken,json=actionsTaken,proto3" json:"actions_taken,omitempty"`
@@ -4480,17 +4484,18 @@ const file_provex_border_v1_border_proto_rawDesc = "" +
 	"\x16REPAIR_STATE_SCHEDULED\x10\x03\x12\x1c\n" +
 	"\x18REPAIR_STATE_IN_PROGRESS\x10\x04\x12\x1a\n" +
 	"\x16REPAIR_STATE_COMPLETED\x10\x05:T\xeaAQ\n" +
-	"\x1aprovex.gov.vn/BorderMarker\x123provinces/{province}/border-markers/{border_marker}\"\xf3\x0f\n" +
+	"\x1aprovex.gov.vn/BorderMarker\x123provinces/{province}/border-markers/{border_marker}\"\x88\x12\n" +
 	"\x0eBorderIncident\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xac\x02R\vdisplayName\x12V\n" +
 	"\bcategory\x18\x03 \x01(\x0e2).provex.border.v1.BorderIncident.CategoryB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bcategory\x12S\n" +
 	"\bseverity\x18\x04 \x01(\x0e2).provex.border.v1.BorderIncident.SeverityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\bseverity\x12J\n" +
-	"\x05state\x18\x05 \x01(\x0e2&.provex.border.v1.BorderIncident.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12E\n" +
+	"\x05state\x18\x05 \x01(\x0e2&.provex.border.v1.BorderIncident.StateB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12\xcc\x01\n" +
 	"\n" +
-	"occur_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\n" +
-	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\toccurTime\x12C\n" +
-	"\fresolve_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\vresolveTime\x12I\n" +
+	"occur_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x90\x01\xe2A\x01\x02\xbaH\x88\x01\xba\x01\x81\x01\n" +
+	"\x1coccur_time.not_in_the_future\x12Cmust not be in the future (more than an hour past the node's clock)\x1a\x1cthis <= now + duration('1h')\xc8\x01\x01R\toccurTime\x12\xcf\x01\n" +
+	"\fresolve_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x8f\x01\xe2A\x01\x01\xbaH\x87\x01\xba\x01\x83\x01\n" +
+	"\x1eresolve_time.not_in_the_future\x12Cmust not be in the future (more than an hour past the node's clock)\x1a\x1cthis <= now + duration('1h')R\vresolveTime\x12I\n" +
 	"\x11neighbour_country\x18\b \x01(\tB\x1c\xe2A\x01\x01\xbaH\x15r\x13з,\x012\r^([A-Z]{2})?$R\x10neighbourCountry\x12-\n" +
 	"\vborder_gate\x18\t \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\n" +
 	"borderGate\x121\n" +
