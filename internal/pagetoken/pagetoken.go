@@ -70,13 +70,22 @@ func Encode(c *storage.Cursor, fingerprint []byte) string {
 
 var errBadToken = errors.New("bad token")
 
+// Unreadable is the error of a page token that does not decode, or whose
+// cursor does not fit its query. Tokens are not signed (they are not
+// secret, and filters and visibility apply to every page), so an edited
+// one that fits is read as another place to resume, and this is all a
+// refusal can say.
+func Unreadable() error {
+	return apperr.Invalid("page_token", "cannot be read as a page token of this query; start again without it")
+}
+
 // Decode returns the cursor of a token Encode made with the same
 // fingerprint; nil for "" (the first page).
 func Decode(token string, fingerprint []byte) (*storage.Cursor, error) {
 	if token == "" {
 		return nil, nil
 	}
-	invalid := apperr.Invalid("page_token", "is not a token this query returned; start again without it")
+	invalid := Unreadable()
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(raw) < 1+len(fingerprint) || raw[0] != pageTokenVersion {
 		return nil, invalid

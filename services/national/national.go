@@ -394,7 +394,7 @@ func (s *Server) pageGroups(req *nationalv1.SummarizeRequest, resp *nationalv1.S
 			last, ok = after.Values[0].(string)
 		}
 		if !ok || after.Row < 1 {
-			return apperr.Invalid("page_token", "is not a token this query returned; start again without it")
+			return pagetoken.Unreadable()
 		}
 		if at := int(min(after.Row, int64(len(order)))); at > 0 && order[at-1] == last {
 			start = at
@@ -598,7 +598,7 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 			i, _ = cursor.Values[0].(int64)
 		}
 		if i < 0 || i >= int64(len(kinds)) {
-			return nil, apperr.Invalid("page_token", "is not a token this query returned; start again without it")
+			return nil, pagetoken.Unreadable()
 		}
 		start = int(i)
 		if cursor.Row > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/filter"
+	"github.com/provex/provex/internal/pagetoken"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -200,13 +201,13 @@ func (db *DB) List(ctx context.Context, q storage.Query) (storage.Page, error) {
 	desc = append(desc, false)
 	if q.After != nil {
 		if len(q.After.Values) != len(q.OrderBy) {
-			return storage.Page{}, apperr.Invalid("page_token", "page token does not match order_by")
+			return storage.Page{}, pagetoken.Unreadable()
 		}
 		// A token is not keyed: a client can build one whose values do
 		// not suit their columns, which PostgreSQL would refuse to compare.
 		for i, o := range q.OrderBy {
 			if !cursorValueFits(o.Field.Type, q.After.Values[i]) {
-				return storage.Page{}, apperr.Invalid("page_token", "is not a token this query returned; start again without it")
+				return storage.Page{}, pagetoken.Unreadable()
 			}
 		}
 		s, a := keysetAfter(cols, desc, append(append([]any(nil), q.After.Values...), q.After.Row))
