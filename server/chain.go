@@ -67,10 +67,10 @@ type interceptors struct {
 //     not unmarshal is taken at once, so it is forgotten even for a call 9
 //     refuses (streamed messages are checked as they arrive, by 10).
 //  9. guard: a call over the calls-in-flight caps (capCalls, in the tap),
-//     authentication (a caller with credentials keeps its connection from
-//     being closed to make room on a full listener: netlimit.Vouch), the
-//     rate limit, authorization, the actor of the audit trail, and a
-//     peer's open pulls. Before validation: a caller
+//     authentication (whether the call came with credentials decides
+//     whether its connection may be closed to make room on a full
+//     listener: netlimit.Vouch), the rate limit, authorization, the actor
+//     of the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.
 //  10. validation: a request that did not unmarshal (8), or breaks the
 //     schema's rules, is INVALID_ARGUMENT.

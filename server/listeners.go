@@ -220,6 +220,12 @@ func (c countWritten) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthI
 	if err != nil {
 		return conn, info, err
 	}
+	// A client certificate the handshake verified (a member's, on the
+	// peer endpoint) vouches for the connection before its first call:
+	// a flood cannot close a peer's connection in between.
+	if tlsInfo, ok := info.(credentials.TLSInfo); ok && len(tlsInfo.State.VerifiedChains) > 0 {
+		netlimit.Vouch(raw.RemoteAddr(), true)
+	}
 	return netlimit.CountWritten(conn), info, nil
 }
 

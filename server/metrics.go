@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/internal/apperr"
@@ -207,7 +208,10 @@ func (g *guard) authenticateHTTP(r *http.Request) (auth.Identity, error) {
 	for _, v := range r.Header.Values("Authorization") {
 		md.Append(auth.AuthorizationKey, v)
 	}
-	_, id, err := g.authenticate(metadata.NewIncomingContext(r.Context(), md))
+	// The gateway's peer names the client, for its rate limit and its
+	// connection (vouchForConnection), as for a gateway call.
+	ctx := peer.NewContext(r.Context(), gatewayPeer(r.Context()))
+	_, id, err := g.authenticate(metadata.NewIncomingContext(ctx, md))
 	return id, err
 }
 

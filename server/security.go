@@ -212,6 +212,7 @@ func (g *guard) admit(ctx context.Context, method string, unknown bool) (context
 // ctx carrying its identity.
 func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identity, error) {
 	id, err := g.identify(ctx)
+	vouchForConnection(ctx, err == nil && id.Kind != auth.KindAnonymous)
 	if err != nil {
 		// Bad credentials cost a lookup and a hash each: they share a
 		// bucket per client address, so a flood of them is refused before
@@ -224,9 +225,6 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identit
 	}
 	ctx = auth.WithIdentity(ctx, id)
 	var allowed bool
-	if id.Kind != auth.KindAnonymous {
-		vouchForConnection(ctx)
-	}
 	if id.Kind == auth.KindAnonymous {
 		// Nothing names an anonymous caller but its address: one flooding
 		// health checks slows its own, not a load balancer's.
@@ -252,19 +250,19 @@ func callerClient(ctx context.Context) string {
 	return netlimit.Client(p.Addr).String()
 }
 
-// vouchForConnection keeps the connection that ctx's call came on, whose
-// caller has shown credentials, from being closed to make room on a full
-// listener (netlimit.Vouch); for a gateway call, its HTTP connection.
-func vouchForConnection(ctx context.Context) {
+// vouchForConnection records whether ctx's call came with credentials on
+// its connection (for a gateway call, its HTTP connection): while the last
+// one did, a full listener does not close it to make room (netlimit.Vouch).
+func vouchForConnection(ctx context.Context, vouched bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return
 	}
 	if g, ok := p.Addr.(gatewayAddr); ok {
-		netlimit.Vouch(g.conn)
+		netlimit.Vouch(g.conn, vouched)
 		return
 	}
-	netlimit.Vouch(p.Addr)
+	netlimit.Vouch(p.Addr, vouched)
 }
 
 // refused counts a refusal by limit in the node's metrics.

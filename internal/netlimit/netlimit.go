@@ -16,13 +16,13 @@
 // address never exceed its share, so callers from other addresses still get
 // in. Refusals are logged at most once per LogEvery, with their count.
 //
-// The cap per address cannot stop a client that holds many addresses: 17
+// The cap per address cannot stop a client that holds many addresses: 16
 // of them fill a listener of 4096 at 256 each. So a full listener makes
-// room for a new connection by closing the one that has gone longest
-// without beginning a call (Touch), among those on which no caller has
-// shown credentials (Vouch): a flood of idle connections without them
-// cannot keep out a caller who has them, and the flood's own connections
-// are the first to go.
+// room for a new connection by closing one on which the last call did not
+// come with credentials (Vouch), from the network that holds the most of
+// those, the one of them that has gone longest without beginning a call
+// (Touch): a flood from a few networks cannot keep out a caller with
+// credentials, and its own connections are the first to go (room.go).
 package netlimit
 
 import (
@@ -78,12 +78,9 @@ type Listener struct {
 	// queued for its connections and not yet written.
 	Unsent *Unsent
 
-	// idle orders the connections not vouched for, the one whose last
-	// call began longest ago (or that has begun none since it was
-	// accepted, longest ago) first: the first to close when the listener
-	// is full.
-	idleMu sync.Mutex
-	idle   list.List
+	// unvouched are the connections a full listener may close to make
+	// room.
+	unvouched unvouched
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
@@ -108,8 +105,8 @@ func Drop(remote net.Addr) bool {
 
 // Accept returns the next connection within the caps; those over them are
 // closed before Accept returns. When the listener is full and the new
-// connection's client is within its own cap, the idlest connection not
-// vouched for is closed to make room.
+// connection's client is within its own cap, a connection is closed to
+// make room, if one may be (see unvouched).
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -118,92 +115,15 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		addr := Client(c.RemoteAddr())
 		if full, clientFull := l.over(addr); full && !clientFull {
-			l.displaceIdlest()
+			l.makeRoom()
 		}
 		if l.Acquire(addr) {
 			held := &conn{Conn: c, listener: l, unsent: l.Unsent, client: addr}
 			held.remote = &connAddr{Addr: c.RemoteAddr(), c: held}
-			l.idleMu.Lock()
-			held.idle = l.idle.PushBack(held)
-			l.idleMu.Unlock()
+			l.unvouched.add(held)
 			return held, nil
 		}
 		resetClose(c)
-	}
-}
-
-// displaceIdlest closes the connection first in l.idle, if any; closing
-// gives its slot back before it returns.
-func (l *Listener) displaceIdlest() {
-	l.idleMu.Lock()
-	front := l.idle.Front()
-	if front == nil {
-		l.idleMu.Unlock()
-		return
-	}
-	victim := front.Value.(*conn)
-	l.idle.Remove(front)
-	victim.idle = nil
-	l.idleMu.Unlock()
-	victim.reset()
-	l.mu.Lock()
-	l.displaced++
-	l.noteLocked(victim.client)
-	l.mu.Unlock()
-}
-
-// Touch records that a call begins on the connection a Listener accepted
-// whose RemoteAddr is remote (as Drop takes it), so that it is the last
-// to be closed to make room. Other addresses are ignored.
-func Touch(remote net.Addr) {
-	c := unvouched(remote)
-	if c == nil {
-		return
-	}
-	c.listener.idleMu.Lock()
-	defer c.listener.idleMu.Unlock()
-	if c.idle != nil {
-		c.listener.idle.MoveToBack(c.idle)
-	}
-}
-
-// Vouch records that a caller showed valid credentials on the connection
-// whose RemoteAddr is remote (as Drop takes it): it is never closed to make
-// room. Other addresses are ignored.
-func Vouch(remote net.Addr) {
-	c := unvouched(remote)
-	if c == nil {
-		return
-	}
-	c.listener.idleMu.Lock()
-	defer c.listener.idleMu.Unlock()
-	c.vouched.Store(true)
-	c.listener.forgetIdleLocked(c)
-}
-
-// unvouched is the connection a Listener accepted whose RemoteAddr is
-// remote, unless it is vouched for already (nil). Every call of a caller
-// with credentials vouches, and touches: the atomic load spares their
-// calls the listener's lock.
-func unvouched(remote net.Addr) *conn {
-	a, ok := remote.(*connAddr)
-	if !ok || a.c.vouched.Load() {
-		return nil
-	}
-	return a.c
-}
-
-// forgetIdle takes c out of l.idle, if it is there.
-func (l *Listener) forgetIdle(c *conn) {
-	l.idleMu.Lock()
-	defer l.idleMu.Unlock()
-	l.forgetIdleLocked(c)
-}
-
-func (l *Listener) forgetIdleLocked(c *conn) {
-	if c.idle != nil {
-		l.idle.Remove(c.idle)
-		c.idle = nil
 	}
 }
 
@@ -265,7 +185,7 @@ func (c *Caps) noteLocked(client netip.Addr) {
 func (c *Caps) logCounts() {
 	msg := "refused " + c.what + " over the cap"
 	if c.refused == 0 {
-		msg = "closed idle " + c.what + " without credentials to make room"
+		msg = "closed " + c.what + " without credentials to make room"
 	}
 	c.log.Warn(msg, "listener", c.name, "refused", c.refused, "displaced", c.displaced, "last_from", c.last.String(),
 		"open", c.open, "open_from_last", c.by[c.last], "cap", c.total, "cap_per_address", c.perAddr)
@@ -320,8 +240,13 @@ type conn struct {
 	remote   *connAddr
 	unsent   *Unsent // nil: not counted
 	client   netip.Addr
-	vouched  atomic.Bool
-	idle     *list.Element // in listener.idle; guarded by listener.idleMu
+	// vouched: the last call came with credentials (Vouch). idle and
+	// network place c in listener.unvouched, and gone says it closed;
+	// all three are guarded by listener.unvouched.mu.
+	vouched atomic.Bool
+	idle    *list.Element
+	network *network
+	gone    bool
 
 	mu              sync.Mutex
 	queued, written int64
@@ -360,7 +285,7 @@ func (c *conn) Close() error {
 		if c.unsent != nil {
 			c.forget()
 		}
-		c.listener.forgetIdle(c)
+		c.listener.unvouched.forget(c)
 		c.listener.Release(c.client)
 	})
 	return err

@@ -3,6 +3,7 @@ package netlimit_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -306,18 +307,10 @@ func (c *closingConn) isClosed() bool {
 	}
 }
 
-// TestFullListenerClosesTheIdlestWithoutCredentials: a full listener makes
-// room for a new connection by closing, among the connections no caller
-// has shown credentials on (Vouch), the one whose last call began longest
-// ago (Touch) or that has begun none, longest ago; one that has shown them
-// is never closed, and with none left to close a new connection is
-// refused. Each comes from an address of its own: the flood this stops
-// comes from many.
-func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
-	var logs testlog.Buffer
-	in := &fakeListener{next: make(chan net.Conn, 1)}
-	l := netlimit.Limit(in, "test", 3, 1, slog.New(slog.NewTextHandler(&logs, nil)))
-	accept := func(c *closingConn) net.Conn {
+// acceptor hands c to l through in and returns the connection l accepts,
+// failing t when l refuses it.
+func acceptor(t *testing.T, l *netlimit.Listener, in *fakeListener) func(c *closingConn) net.Conn {
+	return func(c *closingConn) net.Conn {
 		t.Helper()
 		in.next <- c
 		accepted := make(chan net.Conn, 1)
@@ -336,11 +329,25 @@ func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
 		}
 		return held
 	}
+}
+
+// TestFullListenerClosesTheIdlestWithoutCredentials: a full listener makes
+// room for a new connection by closing, among the connections no caller
+// has shown credentials on (Vouch), the one whose last call began longest
+// ago (Touch) or that has begun none, longest ago; one that has shown them
+// is never closed, and with none left to close a new connection is
+// refused. Each comes from an address of its own: the flood this stops
+// comes from many.
+func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
+	var logs testlog.Buffer
+	in := &fakeListener{next: make(chan net.Conn, 1)}
+	l := netlimit.Limit(in, "test", 3, 1, slog.New(slog.NewTextHandler(&logs, nil)))
+	accept := acceptor(t, l, in)
 	a, b, c := newClosingConn("192.0.2.1"), newClosingConn("192.0.2.2"), newClosingConn("192.0.2.3")
 	heldA, heldB := accept(a), accept(b)
 	accept(c)
-	netlimit.Touch(heldA.RemoteAddr()) // a began a call: c, then a, to go first
-	netlimit.Vouch(heldB.RemoteAddr()) // b showed credentials: never to go
+	netlimit.Touch(heldA.RemoteAddr())       // a began a call: c, then a, to go first
+	netlimit.Vouch(heldB.RemoteAddr(), true) // b showed credentials: never to go
 	d := newClosingConn("192.0.2.4")
 	heldD := accept(d)
 	if !c.isClosed() || a.isClosed() || b.isClosed() {
@@ -352,8 +359,8 @@ func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
 		t.Fatalf("the fifth connection: closed a %v, b %v, d %v; want a (idle longer than d)", a.isClosed(), b.isClosed(), d.isClosed())
 	}
 	// All three held have shown credentials: a new one is refused.
-	netlimit.Vouch(heldD.RemoteAddr())
-	netlimit.Vouch(heldE.RemoteAddr())
+	netlimit.Vouch(heldD.RemoteAddr(), true)
+	netlimit.Vouch(heldE.RemoteAddr(), true)
 	f := newClosingConn("192.0.2.6")
 	accepted := make(chan net.Conn, 1)
 	go func() {
@@ -373,14 +380,64 @@ func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
 	heldB.Close()
 	g := newClosingConn("192.0.2.7")
 	in.next <- g
-	if held := <-accepted; held.RemoteAddr().String() != g.remote.String() || g.isClosed() {
-		t.Fatalf("after a held connection closed, Accept gave %s (want %s, open)", held.RemoteAddr(), g.remote)
+	heldG := <-accepted
+	if heldG.RemoteAddr().String() != g.remote.String() || g.isClosed() {
+		t.Fatalf("after a held connection closed, Accept gave %s (want %s, open)", heldG.RemoteAddr(), g.remote)
 	}
+	netlimit.Vouch(heldG.RemoteAddr(), true)
 	if total, _ := l.Open(netip.MustParseAddr("192.0.2.7")); total != 3 {
 		t.Errorf("%d connections counted open, want 3", total)
 	}
-	if !strings.Contains(logs.String(), "closed idle connections without credentials to make room") {
+	// A call on d without credentials (its token revoked): d may go again.
+	netlimit.Vouch(heldD.RemoteAddr(), false)
+	accept(newClosingConn("192.0.2.8"))
+	if !d.isClosed() || e.isClosed() || g.isClosed() {
+		t.Fatalf("after d's call without credentials: closed d %v, e %v, g %v; want d alone", d.isClosed(), e.isClosed(), g.isClosed())
+	}
+	if !strings.Contains(logs.String(), "closed connections without credentials to make room") {
 		t.Errorf("closing connections to make room was not logged:\n%s", logs.String())
+	}
+}
+
+// TestFullListenerClosesFromTheNetworkHoldingMost: the connection closed
+// to make room comes from the network (an IPv4 /24, an IPv6 /48) holding
+// the most connections without credentials, however recently they began
+// a call, so a flood connecting fast from many addresses of its networks
+// closes its own connections, not a new caller's before its first call.
+func TestFullListenerClosesFromTheNetworkHoldingMost(t *testing.T) {
+	in := &fakeListener{next: make(chan net.Conn, 1)}
+	l := netlimit.Limit(in, "test", 5, 0, nil)
+	accept := acceptor(t, l, in)
+	caller := newClosingConn("203.0.113.9")
+	accept(caller) // the oldest, and alone in its network
+	v6a, v6b := newClosingConn("2001:db8:1:1::1"), newClosingConn("2001:db8:1:2::1")
+	accept(v6a)
+	accept(v6b) // another /64 of the same /48
+	flood := []*closingConn{newClosingConn("198.51.100.1"), newClosingConn("198.51.100.2")}
+	for _, c := range flood {
+		accept(c)
+	}
+	// Full. The IPv6 /48 and the flood's /24 hold two each: either may
+	// go, never the caller. Each newcomer from the flood's network adds
+	// to it, so from then on it goes first.
+	for i := range 4 {
+		accept(newClosingConn(fmt.Sprintf("198.51.100.%d", 10+i)))
+		if caller.isClosed() {
+			t.Fatalf("newcomer %d closed the caller's connection, alone in its network", i)
+		}
+	}
+	if !flood[0].isClosed() || !flood[1].isClosed() {
+		t.Errorf("the flood's first connections: closed %v and %v, want both (oldest of the network holding most)", flood[0].isClosed(), flood[1].isClosed())
+	}
+	if v6a.isClosed() && v6b.isClosed() {
+		t.Error("both IPv6 connections were closed: their /48 never held the most")
+	}
+	// The IPv6 /64s of one /48 count as one network: with the flood's
+	// network down to as many, a newcomer from a third network closes one
+	// of the flood's or the /48's, never the caller.
+	accept(newClosingConn("192.0.2.1"))
+	if caller.isClosed() {
+		t.Fatal("a newcomer closed the caller's connection while other networks held more")
 	}
 }
 
