@@ -356,3 +356,35 @@ func TestIncidentTimesAreNotInTheFuture(t *testing.T) {
 		t.Errorf("JSON occur_time in 2262: %d %s, want 400 naming border_incident.occur_time as in the future", resp.StatusCode, body)
 	}
 }
+
+// TestUpdateSaysWhichBadValueIsStored: an update refused for a field it
+// leaves as stored (an incident's resolve_time, once the update moves
+// occur_time past it; a record stored before a rule was) says that value
+// is the stored one and how to correct it, since its caller did not send it.
+func TestUpdateSaysWhichBadValueIsStored(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	day := func(d int) *timestamppb.Timestamp { return timestamppb.New(time.Date(2024, 9, d, 0, 0, 0, 0, time.UTC)) }
+	x, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: tn.parent(), BorderIncidentId: "moved",
+		BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: day(1), ResolveTime: day(3)}})
+	mustf(t, err, "create")
+	_, err = tn.Border.UpdateBorderIncident(ctx, &borderv1.UpdateBorderIncidentRequest{
+		BorderIncident: &borderv1.BorderIncident{Name: x.Name, OccurTime: day(5)},
+		UpdateMask:     &fieldmaskpb.FieldMask{Paths: []string{"occur_time"}}})
+	wantInvalid(t, err, "occur_time moved past the stored resolve_time", "border_incident.resolve_time")
+	if err != nil && !strings.Contains(err.Error(), "it is the stored value, which this update leaves as it is: name resolve_time in update_mask") {
+		t.Errorf("occur_time moved past the stored resolve_time: %v, want it to say resolve_time is the stored value", err)
+	}
+	// Sent in the same update, it is told as any value sent.
+	_, err = tn.Border.UpdateBorderIncident(ctx, &borderv1.UpdateBorderIncidentRequest{
+		BorderIncident: &borderv1.BorderIncident{Name: x.Name, OccurTime: day(5), ResolveTime: day(4)},
+		UpdateMask:     &fieldmaskpb.FieldMask{Paths: []string{"occur_time", "resolve_time"}}})
+	wantInvalid(t, err, "resolve_time sent before occur_time", "border_incident.resolve_time")
+	if err != nil && strings.Contains(err.Error(), "stored value") {
+		t.Errorf("resolve_time sent in the update: %v, said to be the stored value", err)
+	}
+	_, err = tn.Border.UpdateBorderIncident(ctx, &borderv1.UpdateBorderIncidentRequest{
+		BorderIncident: &borderv1.BorderIncident{Name: x.Name, OccurTime: day(5), ResolveTime: day(6)},
+		UpdateMask:     &fieldmaskpb.FieldMask{Paths: []string{"occur_time", "resolve_time"}}})
+	mustf(t, err, "both corrected in one update")
+}

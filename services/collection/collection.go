@@ -11,11 +11,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -225,7 +228,7 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 			return nil, storage.ErrUnchanged
 		}
 		if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
-			return nil, err
+			return nil, c.storedValuesSaySo(err, paths)
 		}
 		if err := c.checkAudience(n.Province, next); err != nil {
 			return nil, err
@@ -235,6 +238,35 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 		}
 		return next, nil
 	})
+}
+
+// storedValuesSaySo adds, to each violation of err on a field the update
+// (its paths) leaves as stored, that it is the stored value: a record
+// stored before a rule was (an incident dated 2262) cannot be updated
+// until the update corrects it too, and its caller did not send it.
+func (c *Collection[T]) storedValuesSaySo(err error, paths [][]protoreflect.FieldDescriptor) error {
+	invalid, ok := apperr.As(err)
+	if !ok || len(invalid.Violations) == 0 {
+		return err
+	}
+	sent := make([]string, len(paths))
+	for i, chain := range paths {
+		names := make([]string, len(chain))
+		for j, f := range chain {
+			names[j] = string(f.Name())
+		}
+		sent[i] = c.kind.Field + "." + strings.Join(names, ".")
+	}
+	for _, v := range invalid.Violations {
+		if !slices.ContainsFunc(sent, func(p string) bool {
+			return v.Field == p || strings.HasPrefix(v.Field, p+".") || strings.HasPrefix(v.Field, p+"[")
+		}) {
+			// A mask names a list whole, not one of its items.
+			maskPath, _, _ := strings.Cut(strings.TrimPrefix(v.Field, c.kind.Field+"."), "[")
+			v.Description += "; it is the stored value, which this update leaves as it is: name " + maskPath + " in update_mask, with a value that keeps the rule"
+		}
+	}
+	return apperr.InvalidFields(invalid.Violations...)
 }
 
 // Delete marks a record deleted. The tombstone keeps the record's state, so
