@@ -364,7 +364,9 @@ func TestIncidentTimesAreNotInTheFuture(t *testing.T) {
 func TestUpdateSaysWhichBadValueIsStored(t *testing.T) {
 	tn := startNode(t, "cao-bang")
 	ctx := testCtx(t)
-	day := func(d int) *timestamppb.Timestamp { return timestamppb.New(time.Date(2024, 9, d, 0, 0, 0, 0, time.UTC)) }
+	day := func(d int) *timestamppb.Timestamp {
+		return timestamppb.New(time.Date(2024, 9, d, 0, 0, 0, 0, time.UTC))
+	}
 	x, err := tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: tn.parent(), BorderIncidentId: "moved",
 		BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: day(1), ResolveTime: day(3)}})
 	mustf(t, err, "create")
