@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/metadata"
@@ -58,13 +60,16 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.
 // of what was not asked (grop_by=province: the national total alone).
 func summaryCSVRequest(r *http.Request) (*nationalv1.SummarizeRequest, error) {
 	q := r.URL.Query()
-	for key, values := range q {
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		values := q[key]
 		switch key {
 		case "parent", "filter":
 			if len(values) > 1 {
-				return nil, apperr.Invalid(key, "is given %d times; give it once", len(values))
+				return nil, apperr.Invalid(key, "%s", givenTimes(values))
 			}
 		case "group_by", "sum", "count_distinct", cacheBuster:
+		case "":
+			return nil, apperr.Invalid(key, "%s", noName(values))
 		default:
 			return nil, apperr.Invalid(key, "is not a parameter of summary.csv, which takes parent, filter, group_by, sum and count_distinct")
 		}

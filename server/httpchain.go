@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -352,8 +353,14 @@ func (e *httpErrors) queryUnread(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		if r.URL.RawQuery != "" {
 			if pat, ok := runtime.HTTPPattern(r.Context()); ok && routesWithoutQuery()[r.Method+" "+pat.String()] {
-				for key := range r.URL.Query() {
-					if key != cacheBuster {
+				q := r.URL.Query()
+				for _, key := range slices.Sorted(maps.Keys(q)) {
+					switch key {
+					case cacheBuster:
+					case "":
+						e.write(w, r, apperr.Invalid(key, "%s", noName(q[key])))
+						return
+					default:
 						e.write(w, r, apperr.Invalid(key, "is not a parameter of this call, which takes none: its path and body set every field of its request"))
 						return
 					}
@@ -412,7 +419,7 @@ func errTooLarge(limit int) error {
 // says which query parameter it could not put into the request
 // ("parsing field \"page_size\": strconv.ParseInt: ...", "too many values
 // for field \"page_size\": 1, 2").
-var gatewayQueryError = regexp.MustCompile(`(?s)^(?:parsing field|parsing list|too many values for field|parsing map key|parsing map value) "([^"]*)"(?: in map "[^"]*")?:? ?(.*)$`)
+var gatewayQueryError = regexp.MustCompile(`(?s)^(?:parsing field|parsing list|too many values for field|parsing map key|parsing map value) "((?:[^"\\]|\\.)*)"(?: in map "[^"]*")?:? ?(.*)$`)
 
 // namedQueryError turns the gateway's INVALID_ARGUMENT for a query
 // parameter it could not parse, which has only a message, into one naming
@@ -426,12 +433,11 @@ func namedQueryError(err error) error {
 	if m == nil {
 		return err
 	}
-	invalid := apperr.Invalid(m[1], "%s", strings.ToValidUTF8(m[2], "\uFFFD"))
-	if m[1] == "" {
-		// A parameter without a name: its violation names no field.
-		invalid.Message = "invalid query: " + invalid.Violations[0].GetDescription()
+	field := m[1]
+	if unquoted, err := strconv.Unquote(`"` + field + `"`); err == nil {
+		field = unquoted // as %q wrote it: \xff for a byte that is not UTF-8
 	}
-	return invalid
+	return apperr.Invalid(field, "%s", m[2])
 }
 
 // strictQuery parses query parameters as grpc-gateway does, but refuses one
@@ -443,27 +449,48 @@ type strictQuery struct{ runtime.DefaultQueryParser }
 
 func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
 	md := msg.ProtoReflect().Descriptor()
-	for key, vals := range values {
+	named := map[string]string{} // a field's path: the key that set it
+	// In key order, so that of two bad parameters the same is told each time.
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		vals := values[key]
 		if key == cacheBuster {
 			continue
 		}
 		// In the words of the gateway's own errors, which the error
 		// handler turns into a violation of the field (namedQueryError).
 		if key == "" {
-			return fmt.Errorf("parsing field %q: a query parameter has no name: %s; write name=value", key, quoteAll(vals))
+			return fmt.Errorf("parsing field %q: %s", key, noName(vals))
 		}
 		path, leaf, ok := fieldPath(md, key)
 		if !ok {
 			return fmt.Errorf("parsing field %q: is not a parameter of this call, whose parameters are %s", key, queryParameters(md, filter))
 		}
+		field := strings.Join(path, ".")
 		if filter.HasCommonPrefix(path) {
 			return fmt.Errorf("parsing field %q: is set by this call's path or body, not by a query parameter", key)
 		}
+		if strings.HasSuffix(key, "]") && !leaf.IsMap() {
+			return fmt.Errorf("parsing field %q: is not a map; write %s=value", field, field)
+		}
+		if other, ok := named[field]; ok {
+			return fmt.Errorf("parsing field %q: is given as both %s and %s; give it under one name", field, other, key)
+		}
+		named[field] = key
 		if why := badQueryValues(leaf, vals); why != "" {
-			return fmt.Errorf("parsing field %q: %s", strings.Join(path, "."), why)
+			return fmt.Errorf("parsing field %q: %s", field, why)
 		}
 	}
 	return q.DefaultQueryParser.Parse(msg, values, filter)
+}
+
+// noName says that a query parameter has no name (?=5), its values vals.
+func noName(vals []string) string {
+	return fmt.Sprintf("a query parameter has no name: %s; write name=value", quoteAll(vals))
+}
+
+// givenTimes says that a parameter given once is given as vals.
+func givenTimes(vals []string) string {
+	return fmt.Sprintf("is given %d times (%s); give it once", len(vals), quoteAll(vals))
 }
 
 // queryParameters lists the fields of md a query may set: those the path
@@ -496,7 +523,7 @@ func quoteAll(vals []string) string {
 // \"abc\": invalid syntax").
 func badQueryValues(fd protoreflect.FieldDescriptor, vals []string) string {
 	if !fd.IsList() && len(vals) > 1 {
-		return fmt.Sprintf("is given %d times (%s); give it once", len(vals), quoteAll(vals))
+		return givenTimes(vals)
 	}
 	for _, v := range vals {
 		var err error
@@ -505,6 +532,16 @@ func badQueryValues(fd protoreflect.FieldDescriptor, vals []string) string {
 		case protoreflect.BoolKind:
 			if _, err := strconv.ParseBool(v); err != nil {
 				return fmt.Sprintf("must be true or false, not %q", v)
+			}
+		case protoreflect.EnumKind:
+			// The gateway takes a value's name or its number.
+			values := fd.Enum().Values()
+			if n, err := strconv.ParseInt(v, 10, 32); values.ByName(protoreflect.Name(v)) == nil && (err != nil || values.ByNumber(protoreflect.EnumNumber(n)) == nil) {
+				names := make([]string, values.Len())
+				for i := range names {
+					names[i] = string(values.Get(i).Name())
+				}
+				return fmt.Sprintf("%q is not one of %s", v, strings.Join(names, ", "))
 			}
 		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 			_, err = strconv.ParseInt(v, 10, 32)
@@ -520,8 +557,10 @@ func badQueryValues(fd protoreflect.FieldDescriptor, vals []string) string {
 			least, most = "0", strconv.FormatUint(math.MaxUint64, 10)
 		}
 		switch {
+		case errors.Is(err, strconv.ErrRange) && strings.HasPrefix(v, "-"):
+			return fmt.Sprintf("%s is out of range: it must be at least %s", v, least)
 		case errors.Is(err, strconv.ErrRange):
-			return fmt.Sprintf("%s is out of range: it must be from %s to %s", v, least, most)
+			return fmt.Sprintf("%s is out of range: it must be at most %s", v, most)
 		case err != nil:
 			return fmt.Sprintf("must be a whole number, not %q", v)
 		}

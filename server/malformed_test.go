@@ -88,6 +88,10 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 		// display_name's text goes, or text PostgreSQL's text refuses.
 		{"page token of another type", "GET", coll + "?order_by=display_name&page_token=" + forgedToken(5), "", []string{"page_token"}},
 		{"page token holding U+0000", "GET", coll + "?order_by=display_name&page_token=" + forgedToken("a\x00b"), "", []string{"page_token"}},
+		// A search's token holds the number of a collection: one holding
+		// text was read as the first.
+		{"search page token of another type", "GET", "/v1/national/records?text=flood&page_token=" +
+			pagetoken.Encode(&storage.Cursor{Values: []any{"0"}, Row: 1}, pagetoken.Fingerprint("", "", "flood")), "", []string{"page_token"}},
 	} {
 		resp, body := tn.httpDo(t, c.method, c.path, c.body, nil)
 		wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.fields...)
@@ -246,20 +250,38 @@ func TestHTTPDropsNothingUnseen(t *testing.T) {
 func TestHTTPQueryErrorsInPlainWords(t *testing.T) {
 	tn := startNode(t, "cao-bang")
 	const coll = "/v1/provinces/cao-bang/agreements"
+	resp, body := tn.httpDo(t, "POST", coll+"?agreement_id=kept", `{"display_name":"Kept","kind":"KIND_MOU"}`, nil)
+	wantOK(t, "create", resp, body)
 	for _, c := range []struct {
 		what, query, field, words string
 	}{
 		{"page_size not a number", "page_size=abc", "page_size", `must be a whole number, not "abc"`},
 		{"page_size a fraction", "pageSize=1.5", "page_size", `must be a whole number, not "1.5"`},
-		{"page_size past 32 bits", "page_size=99999999999999999999", "page_size", "99999999999999999999 is out of range: it must be from -2147483648 to 2147483647"},
+		{"page_size past 32 bits", "page_size=99999999999999999999", "page_size", "99999999999999999999 is out of range: it must be at most 2147483647"},
+		{"page_size below 32 bits", "page_size=-99999999999", "page_size", "-99999999999 is out of range: it must be at least -2147483648"},
+		{"page_size under two names", "page_size=1&pageSize=2", "page_size", "is given as both pageSize and page_size; give it under one name"},
+		{"page_size as a map", "page_size[x]=5", "page_size", "is not a map; write page_size=value"},
+		{"a name not UTF-8", "%FF=1", "\uFFFD", "is not a parameter of this call, whose parameters are page_size, page_token, filter, order_by, show_deleted"},
 		{"show_deleted not a truth value", "show_deleted=maybe", "show_deleted", `must be true or false, not "maybe"`},
 		{"page_size twice", "page_size=1&page_size=2", "page_size", `is given 2 times ("1", "2"); give it once`},
 		{"page_size not UTF-8", "page_size=%FF", "page_size", `must be a whole number, not "\xff"`},
 		{"a parameter no field has", "foo=1", "foo", "is not a parameter of this call, whose parameters are page_size, page_token, filter, order_by, show_deleted"},
 		{"a parameter without a name", "=5", "", `a query parameter has no name: "5"; write name=value`},
 		{"a parameter without a name, over lines", "=5&=%0A6", "", `a query parameter has no name: "5", "\n6"; write name=value`},
+		// Routes that take no parameter, and summary.csv, read their
+		// query themselves.
+		{"a Get's parameter without a name", "/kept?=1", "", `a query parameter has no name: "1"; write name=value`},
+		{"a Get's parameter named in text not UTF-8", "/kept?%FF=1", "\uFFFD", "is not a parameter of this call, which takes none: its path and body set every field of its request"},
+		{"summary.csv's parameter without a name", "summary.csv?=5", "", `a query parameter has no name: "5"; write name=value`},
+		{"an enum value no enum has", "/-/overdue-deadlines?deadline=foo", "deadline", `"foo" is not one of DEADLINE_UNSPECIFIED, DEADLINE_MOFA_OPINION, DEADLINE_AGENCY_OPINION, DEADLINE_REPORT`},
 	} {
-		resp, body := tn.httpDo(t, "GET", coll+"?"+c.query, "", nil)
+		path := coll + "?" + c.query
+		if strings.HasPrefix(c.query, "/") {
+			path = coll + c.query
+		} else if rest, ok := strings.CutPrefix(c.query, "summary.csv"); ok {
+			path = "/v1/national/agreements/summary.csv" + rest
+		}
+		resp, body := tn.httpDo(t, "GET", path, "", nil)
 		e := wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.field)
 		if len(e.Details) != 1 || len(e.Details[0].FieldViolations) != 1 || e.Details[0].FieldViolations[0].Description != c.words {
 			t.Errorf("%s: body %s, want one violation of %q saying %q", c.what, body, c.field, c.words)

@@ -270,6 +270,11 @@ func TestTimesOutOfRangeAreRefused(t *testing.T) {
 		_, err = tn.Border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: p, BorderIncidentId: id,
 			BorderIncident: &borderv1.BorderIncident{DisplayName: "Flood", Category: 5, OccurTime: occur, ResolveTime: bad}})
 		wantInvalid(t, err, fmt.Sprintf("resolve_time %v", bad), "border_incident.resolve_time")
+		// Said as a time the node cannot keep, not hidden behind a rule
+		// the same field breaks (before occur_time, for one far before).
+		if err != nil && !strings.Contains(err.Error(), "is not a time the node keeps") {
+			t.Errorf("resolve_time %v: %v, want it told as a time the node cannot keep", bad, err)
+		}
 	}
 	// The bounds themselves are kept: the first as an incident's time,
 	// the last as a time that may be in the future (an incident's may not).

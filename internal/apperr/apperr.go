@@ -91,11 +91,22 @@ func Invalid(field, format string, args ...any) *Error {
 
 // InvalidFields reports several bad fields at once, the first
 // MaxViolations of them as field violations (the message counts them all):
-// an answer's details must fit its trailers.
+// an answer's details must fit its trailers. A field named in text that
+// is not UTF-8 (a query parameter's name) is written with U+FFFD in its
+// place, since details that are not UTF-8 do not marshal and would be
+// dropped; one with no name at all is the request's.
 func InvalidFields(violations ...*errdetails.BadRequest_FieldViolation) *Error {
 	msg := "invalid request"
+	for _, v := range violations {
+		v.Field = strings.ToValidUTF8(v.Field, "\uFFFD")
+		v.Description = strings.ToValidUTF8(v.Description, "\uFFFD")
+	}
 	if len(violations) > 0 {
-		msg = "invalid " + violations[0].GetField() + ": " + violations[0].GetDescription()
+		field := violations[0].GetField()
+		if field == "" {
+			field = "request"
+		}
+		msg = "invalid " + field + ": " + violations[0].GetDescription()
 		if len(violations) > 1 {
 			msg += fmt.Sprintf(" (and %d more)", len(violations)-1)
 		}

@@ -595,7 +595,9 @@ func (s *Server) SearchRecords(ctx context.Context, req *nationalv1.SearchRecord
 	if cursor != nil {
 		var i int64 = -1
 		if len(cursor.Values) == 1 {
-			i, _ = cursor.Values[0].(int64)
+			if v, ok := cursor.Values[0].(int64); ok {
+				i = v
+			}
 		}
 		if i < 0 || i >= int64(len(kinds)) {
 			return nil, pagetoken.Unreadable()
