@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
@@ -478,6 +479,18 @@ func TestConnectionChurnCannotCloseANewCaller(t *testing.T) {
 	waitReaches(t, ministry.api, "provinces/cao-bang/agreements/churn")
 }
 
+// holderPair starts cao-bang of a pair whose listeners hold 3*perAddress
+// connections, perAddress from one address, and issues a viewer token for
+// a holder of its places.
+func holderPair(t *testing.T, perAddress int) (*pair, *pairNode, string) {
+	t.Helper()
+	p := newPair(t, floodLimits(3*perAddress, perAddress))
+	province := p.start("cao-bang")
+	viewer, err := province.srv.IssueToken(testCtx(t), auth.RoleViewer, "holder", time.Time{})
+	mustf(t, err, "issue")
+	return p, province, viewer
+}
+
 // TestRevokedTokenLosesItsConnectionsPlace: connections whose calls came
 // with a token hold their place on a full listener, and a caller with
 // another token is refused; once that token is revoked, a connection whose
@@ -486,12 +499,9 @@ func TestConnectionChurnCannotCloseANewCaller(t *testing.T) {
 // holder kept them open with calls without a token.
 func TestRevokedTokenLosesItsConnectionsPlace(t *testing.T) {
 	const perAddress = 10
-	p := newPair(t, floodLimits(3*perAddress, perAddress))
-	province := p.start("cao-bang")
+	_, province, viewer := holderPair(t, perAddress)
 	n := province.srv
 	ctx := testCtx(t)
-	viewer, err := n.IssueToken(ctx, auth.RoleViewer, "holder", time.Time{})
-	mustf(t, err, "issue")
 	var held []net.Conn
 	// From the third address the holder's calls are health checks, which
 	// the gateway does not serve: a token there vouches too.
@@ -506,12 +516,13 @@ func TestRevokedTokenLosesItsConnectionsPlace(t *testing.T) {
 			held = append(held, c)
 		}
 	}
+	// Each caller keeps its connection, so the listener stays full.
 	admin := func() int {
 		c, err := fromAddr("127.0.0.2").Dial("tcp", n.HTTPAddr())
 		if err != nil {
 			return 0
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		return callerOn(c, n.HTTPAddr(), province.token)
 	}
 	if status := admin(); status != 0 {
@@ -527,6 +538,85 @@ func TestRevokedTokenLosesItsConnectionsPlace(t *testing.T) {
 	if !closedWithin(held[0], 5*time.Second) {
 		t.Error("the connection whose call came with the revoked token was not the one closed to make room")
 	}
+	// A health check without a token, which authenticates nothing, leaves
+	// a connection no place either (the holder kept its places that way).
+	if status := getOn(held[1], n.HTTPAddr(), "/healthz", ""); status != http.StatusOK {
+		t.Fatalf("a health check without a token: status %d", status)
+	}
+	if status := admin(); status != http.StatusOK {
+		t.Errorf("after a health check without a token, another caller got status %d, want 200", status)
+	}
+	if !closedWithin(held[1], 5*time.Second) {
+		t.Error("the connection of the health check without a token was not the one closed to make room")
+	}
+}
+
+// TestCallsThatNeverShowCredentialsKeepNoPlace: gRPC connections whose
+// calls came with a token hold their place; once it is revoked, calls
+// whose message never comes (so never reach the check of their token)
+// leave them no place, and another caller gets in. Connections with a
+// certificate of a member the manifest no longer lists, through their TLS
+// handshake and with no call, have no place on the peer endpoint either:
+// vouched for at their handshake, they held it, and the ministry could
+// not sync.
+func TestCallsThatNeverShowCredentialsKeepNoPlace(t *testing.T) {
+	const perAddress = 10
+	p, province, viewer := holderPair(t, perAddress)
+	n := province.srv
+	ctx := testCtx(t)
+	removed, err := p.ca.IssueTLS("lao-cai", time.Now()) // signed by the CA, not in the manifest
+	mustf(t, err, "issue a certificate")
+	dialFrom := func(ip, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+		d := fromAddr(ip)
+		cc, err := grpc.NewClient(addr, append(opts, grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) { return d.DialContext(ctx, "tcp", a) }))...)
+		mustf(t, err, "client")
+		t.Cleanup(func() { cc.Close() })
+		return cc
+	}
+	messageless := func(cc *grpc.ClientConn, method string) {
+		if _, err := cc.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, method); err != nil {
+			t.Fatalf("a call whose message never comes: %v", err)
+		}
+	}
+	var heldAPI []*grpc.ClientConn
+	for _, ip := range []string{"127.0.0.20", "127.0.0.21", "127.0.0.22"} {
+		for range perAddress {
+			api := client.New(dialFrom(ip, n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), client.WithToken(viewer)))
+			_, err := api.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang"})
+			mustf(t, err, "the holder's call")
+			heldAPI = append(heldAPI, api.Conn())
+			// Connected through its TLS handshake, with no call.
+			peer := dialFrom(ip, n.PeerAddr(), grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(removed, p.pool, "cao-bang"))))
+			peer.Connect()
+			waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			for s := peer.GetState(); s != connectivity.Ready; s = peer.GetState() {
+				if !peer.WaitForStateChange(waitCtx, s) {
+					t.Fatalf("the removed member's connection: %v", s)
+				}
+			}
+			cancel()
+		}
+	}
+	mustf(t, n.Store().RevokeToken(ctx, tokenID(t, viewer), time.Now()), "revoke")
+	for _, cc := range heldAPI {
+		messageless(cc, "/provex.twinning.v1.TwinningService/ListAgreements")
+	}
+	admin, err := client.Dial(n.GRPCAddr(), client.WithToken(province.token), grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+		return fromAddr("127.0.0.2").DialContext(ctx, "tcp", a)
+	}))
+	mustf(t, err, "dial")
+	t.Cleanup(func() { admin.Close() })
+	// The node sees each call begin when its headers arrive, a moment
+	// after NewStream returns: until then a new connection is refused.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, err = admin.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", AgreementId: "held", Agreement: newAgreement("held")})
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	mustf(t, err, "another caller, after the revoked token's connections began calls whose message never comes")
+	ministry := p.start(resource.Ministry)
+	waitReaches(t, ministry.api, "provinces/cao-bang/agreements/held")
 }
 
 // TestConnectionTimeouts: connections that never finish a handshake, a

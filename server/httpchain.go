@@ -34,12 +34,27 @@ func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit
 	return chain(routes,
 		withRequestID,        // every response names its request, before anything can fail
 		e.recoverPanics,      // a panic is a 500 with a reference the log has
+		touchHTTPConnection,  // a request begins on its connection (netlimit.Touch)
 		e.capCalls(calls),    // requests in flight over a cap are 429
 		e.limitBody(maxBody), // bodies over the limit are 413
 		e.noBodyUnread,       // a body no route reads is refused, not dropped
 		e.queryParses,        // a query pair that does not parse is refused, not dropped
 		e.noEmptyEtag,        // ?etag= with no value is refused, not taken as no condition
 	)
+}
+
+// touchHTTPConnection marks the connection a request begins on as the last of
+// its network to be closed to make room on a full listener, and as one
+// that may be until the request's credentials are found valid
+// (netlimit.Touch): each request, not only the first of those in flight
+// on an HTTP/2 connection, and whether or not it reaches the guard.
+func touchHTTPConnection(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := gatewayPeer(r.Context()).Addr.(gatewayAddr); ok {
+			netlimit.Touch(a.conn)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // queryParses refuses a request whose query holds a pair that does not

@@ -102,8 +102,10 @@ func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
 }
 
 // touchConnection is a gRPC server's grpc.InTapHandle part that marks the
-// connection a call begins on as the last to be closed to make room on a
-// full listener (netlimit.Touch).
+// connection a call begins on as the last of its network to be closed to
+// make room on a full listener, and as one that may be until the guard
+// finds the call's credentials valid (netlimit.Touch): a call whose
+// message never comes never reaches the guard.
 func touchConnection(ctx context.Context, _ *tap.Info) (context.Context, error) {
 	if p, ok := peer.FromContext(ctx); ok {
 		netlimit.Touch(p.Addr)
@@ -219,12 +221,6 @@ func (c countWritten) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthI
 	conn, info, err := c.TransportCredentials.ServerHandshake(raw)
 	if err != nil {
 		return conn, info, err
-	}
-	// A client certificate the handshake verified (a member's, on the
-	// peer endpoint) vouches for the connection before its first call:
-	// a flood cannot close a peer's connection in between.
-	if tlsInfo, ok := info.(credentials.TLSInfo); ok && len(tlsInfo.State.VerifiedChains) > 0 {
-		netlimit.Vouch(raw.RemoteAddr(), true)
 	}
 	return netlimit.CountWritten(conn), info, nil
 }

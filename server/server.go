@@ -562,23 +562,12 @@ func (n *Node) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ConnContext:       withGatewayPeer,
-		ConnState:         touchWhenActive,
 		ReadHeaderTimeout: n.cfg.Limits.HandshakeTimeout,
 		ReadTimeout:       n.cfg.Limits.ReadTimeout,
 		WriteTimeout:      n.cfg.Limits.WriteTimeout,
 		IdleTimeout:       n.cfg.Limits.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
-	}
-}
-
-// touchWhenActive is an http.Server's ConnState: a request beginning on a
-// connection (over HTTP/2, the first of those in flight at once) makes it
-// the last to be closed to make room on a full listener (netlimit.Touch;
-// through TLS too, whose RemoteAddr is its inner connection's).
-func touchWhenActive(c net.Conn, state http.ConnState) {
-	if state == http.StateActive {
-		netlimit.Touch(c.RemoteAddr())
 	}
 }
 

@@ -19,14 +19,14 @@
 // The cap per address cannot stop a client that holds many addresses: 16
 // of them fill a listener of 4096 at 256 each. So a full listener makes
 // room for a new connection by closing one on which the last call did not
-// come with credentials (Vouch), from the network that holds the most of
-// those, the one of them that has gone longest without beginning a call
-// (Touch): a flood from a few networks cannot keep out a caller with
-// credentials, and its own connections are the first to go (room.go).
+// show credentials that verify (Touch, Vouch), from the network that holds
+// the most of those, the one of them that has gone longest without
+// beginning a call: a flood from fewer networks than the listener holds
+// cannot keep out a caller with credentials, and its own connections are
+// the first to go (room.go).
 package netlimit
 
 import (
-	"container/list"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -240,13 +240,16 @@ type conn struct {
 	remote   *connAddr
 	unsent   *Unsent // nil: not counted
 	client   netip.Addr
-	// vouched: the last call came with credentials (Vouch). idle and
-	// network place c in listener.unvouched, and gone says it closed;
-	// all three are guarded by listener.unvouched.mu.
-	vouched atomic.Bool
-	idle    *list.Element
-	network *network
-	gone    bool
+	// vouched: the last call came with credentials (Vouch). The rest
+	// place c in listener.unvouched (inSet, in network's list by prev and
+	// next, marked when its last call began), and gone says it closed;
+	// all are guarded by listener.unvouched.mu.
+	vouched    atomic.Bool
+	inSet      bool
+	network    *network
+	prev, next *conn
+	mark       uint64
+	gone       bool
 
 	mu              sync.Mutex
 	queued, written int64

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,9 +391,17 @@ func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
 	}
 	// A call on d without credentials (its token revoked): d may go again.
 	netlimit.Vouch(heldD.RemoteAddr(), false)
-	accept(newClosingConn("192.0.2.8"))
+	heldH := accept(newClosingConn("192.0.2.8"))
 	if !d.isClosed() || e.isClosed() || g.isClosed() {
 		t.Fatalf("after d's call without credentials: closed d %v, e %v, g %v; want d alone", d.isClosed(), e.isClosed(), g.isClosed())
+	}
+	// A call begins on e and never reaches the check of its credentials
+	// (its message never comes): e may go too, once h is vouched for.
+	netlimit.Vouch(heldH.RemoteAddr(), true)
+	netlimit.Touch(heldE.RemoteAddr())
+	accept(newClosingConn("192.0.2.9"))
+	if !e.isClosed() || g.isClosed() {
+		t.Fatalf("after a call began on e: closed e %v, g %v; want e", e.isClosed(), g.isClosed())
 	}
 	if !strings.Contains(logs.String(), "closed connections without credentials to make room") {
 		t.Errorf("closing connections to make room was not logged:\n%s", logs.String())
@@ -441,6 +450,35 @@ func TestFullListenerClosesFromTheNetworkHoldingMost(t *testing.T) {
 	}
 }
 
+// TestFullListenerClosesTheLongestWaitingOfNetworksHoldingAsMany: of
+// networks holding as many connections, the one whose first connection has
+// waited longest goes first, so a flood from many networks holding one
+// connection each closes its own older ones before a caller's newer one
+// (the newest network went first: a caller alone in its /24 was closed by
+// the flood's second newcomer).
+func TestFullListenerClosesTheLongestWaitingOfNetworksHoldingAsMany(t *testing.T) {
+	in := &fakeListener{next: make(chan net.Conn, 1)}
+	l := netlimit.Limit(in, "test", 5, 0, nil)
+	accept := acceptor(t, l, in)
+	var flood []*closingConn
+	for i := range 4 {
+		c := newClosingConn(fmt.Sprintf("198.51.%d.1", i))
+		accept(c)
+		flood = append(flood, c)
+	}
+	caller := newClosingConn("203.0.113.9")
+	accept(caller)
+	for i := range 4 {
+		accept(newClosingConn(fmt.Sprintf("198.51.%d.1", 10+i)))
+		if caller.isClosed() {
+			t.Fatalf("flood newcomer %d closed the caller's connection while older ones of the flood were open", i)
+		}
+		if !flood[i].isClosed() {
+			t.Fatalf("flood newcomer %d did not close the flood's connection %d, which had waited longest", i, i)
+		}
+	}
+}
+
 // TestRefusalsOfABurstAreAllLogged: a burst of refusals followed by quiet
 // is logged as its first refusal at once, then the rest counted once the
 // period has passed, not left unlogged until a refusal comes after it.
@@ -467,4 +505,30 @@ func TestRefusalsOfABurstAreAllLogged(t *testing.T) {
 	if n := strings.Count(logs.String(), "over the cap"); n != 2 || !strings.Contains(logs.String(), "refused=1 ") {
 		t.Errorf("%d log lines, want 2 (refused=1, then refused=10):\n%s", n, logs.String())
 	}
+}
+
+// BenchmarkCallMarks is what each call of a caller with credentials costs
+// its connection's bookkeeping: Touch as it begins, Vouch once its token
+// verifies. Parallel: 64 connections of 64 networks, calls on all at once.
+func BenchmarkCallMarks(b *testing.B) {
+	in := &fakeListener{next: make(chan net.Conn, 64)}
+	l := netlimit.Limit(in, "bench", 0, 0, nil)
+	var held []net.Addr
+	for i := range 64 {
+		in.next <- newClosingConn(fmt.Sprintf("10.%d.0.1", i))
+		c, err := l.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		held = append(held, c.RemoteAddr())
+	}
+	var next atomic.Int32
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		remote := held[int(next.Add(1))%len(held)]
+		for pb.Next() {
+			netlimit.Touch(remote)
+			netlimit.Vouch(remote, true)
+		}
+	})
 }

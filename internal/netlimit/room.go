@@ -2,34 +2,40 @@ package netlimit
 
 import (
 	"container/heap"
-	"container/list"
 	"net"
 	"net/netip"
 	"sync"
 )
 
-// unvouched holds a listener's connections on which the last call did not
-// come with credentials (or none has come yet), the ones a full listener
-// may close to make room. They are grouped by network (networkOf), each
-// network's connections in the order of their last call's beginning (or
-// their acceptance), and the networks kept in a heap by how many they hold.
-// The connection closed is the one of the network holding the most that
-// has gone longest without beginning a call: a flood's own connections go
-// first, however fast it connects, and a new caller's connection, from a
-// network that holds few, is not closed before its first call says who
-// calls (closing the listener's idlest instead let a flood that connects
-// fast enough close every new connection before its first call).
+// unvouched holds a listener's connections that a full listener may close
+// to make room: those whose last call has not shown valid credentials
+// (none has begun, or one began and its credentials did not verify, or
+// have not yet). They are grouped by network (networkOf), each network's
+// connections in the order their last call began (or they were accepted),
+// and the networks kept in a heap: the one holding the most first, and of
+// two holding as many, the one whose first connection has waited longest.
+// The connection closed is the first of the first network: a flood's own
+// connections go first, however fast it connects, and a new caller's
+// connection, from a network that holds fewer, is not closed before its
+// first call says who calls (closing the listener's idlest instead let a
+// flood that connects fast enough close every new connection before its
+// first call).
 type unvouched struct {
 	mu       sync.Mutex
 	networks map[netip.Prefix]*network
 	byCount  networkHeap
+	// clock orders calls' beginnings (and acceptances): a counter, not
+	// the time, so that every mark is distinct and costs nothing.
+	clock uint64
 }
 
-// network is the unvouched connections of one network.
+// network is the unvouched connections of one network, a list linked
+// through the connections themselves (no allocation when a call begins).
 type network struct {
-	prefix netip.Prefix
-	conns  list.List // of *conn, the one whose last call began longest ago first
-	index  int       // in byCount
+	prefix      netip.Prefix
+	first, last *conn // first: the one whose last call began longest ago
+	count       int
+	index       int // in byCount; -1 when out of it
 }
 
 // networkOf is the network a client (as Client gives it) belongs to for
@@ -44,8 +50,9 @@ func networkOf(client netip.Addr) netip.Prefix {
 	return p
 }
 
-// add puts c in u, its last call beginning now. u.mu is held.
-func (u *unvouched) addLocked(c *conn) {
+// appendLocked puts c, not in u, at the end of its network's order.
+// u.mu is held.
+func (u *unvouched) appendLocked(c *conn) {
 	if c.gone {
 		return
 	}
@@ -55,23 +62,46 @@ func (u *unvouched) addLocked(c *conn) {
 	key := networkOf(c.client)
 	n := u.networks[key]
 	if n == nil {
-		n = &network{prefix: key}
+		// The network c was last in, if no other holds it, saves an
+		// allocation each time a lone connection's call begins.
+		if n = c.network; n == nil || n.index >= 0 || n.prefix != key {
+			n = &network{prefix: key}
+		}
 		u.networks[key] = n
 		heap.Push(&u.byCount, n)
 	}
-	c.idle, c.network = n.conns.PushBack(c), n
+	u.clock++
+	c.mark = u.clock
+	c.network, c.inSet = n, true
+	c.prev, c.next = n.last, nil
+	if n.last != nil {
+		n.last.next = c
+	} else {
+		n.first = c
+	}
+	n.last = c
+	n.count++
 	heap.Fix(&u.byCount, n.index)
 }
 
 // removeLocked takes c out of u, if it is there. u.mu is held.
 func (u *unvouched) removeLocked(c *conn) {
-	if c.idle == nil {
+	if !c.inSet {
 		return
 	}
 	n := c.network
-	n.conns.Remove(c.idle)
-	c.idle, c.network = nil, nil
-	if n.conns.Len() == 0 {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		n.first = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		n.last = c.prev
+	}
+	c.prev, c.next, c.inSet = nil, nil, false
+	if n.count--; n.count == 0 {
 		heap.Remove(&u.byCount, n.index)
 		delete(u.networks, n.prefix)
 		return
@@ -83,7 +113,7 @@ func (u *unvouched) removeLocked(c *conn) {
 func (u *unvouched) add(c *conn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.addLocked(c)
+	u.appendLocked(c)
 }
 
 // forget takes c, closed, out of u for good.
@@ -94,16 +124,18 @@ func (u *unvouched) forget(c *conn) {
 	u.removeLocked(c)
 }
 
-// touch moves c to the end of its network's order.
+// touch records that a call begins on c: it goes to the end of its
+// network's order, and may be closed to make room until the call's
+// credentials verify (vouch).
 func (u *unvouched) touch(c *conn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if c.idle != nil {
-		c.network.conns.MoveToBack(c.idle)
-	}
+	c.vouched.Store(false)
+	u.removeLocked(c)
+	u.appendLocked(c)
 }
 
-// vouch records whether c's last call came with credentials.
+// vouch records whether c's call came with credentials that verify.
 func (u *unvouched) vouch(c *conn, vouched bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -113,8 +145,8 @@ func (u *unvouched) vouch(c *conn, vouched bool) {
 	c.vouched.Store(vouched)
 	if vouched {
 		u.removeLocked(c)
-	} else {
-		u.addLocked(c)
+	} else if !c.inSet {
+		u.appendLocked(c)
 	}
 }
 
@@ -126,7 +158,7 @@ func (u *unvouched) takeVictim() *conn {
 	if len(u.byCount) == 0 {
 		return nil
 	}
-	c := u.byCount[0].conns.Front().Value.(*conn)
+	c := u.byCount[0].first
 	u.removeLocked(c)
 	return c
 }
@@ -146,23 +178,21 @@ func (l *Listener) makeRoom() {
 }
 
 // Touch records that a call begins on the connection a Listener accepted
-// whose RemoteAddr is remote (as Drop takes it), so that it is the last of
-// its network to be closed to make room. Other addresses are ignored.
+// whose RemoteAddr is remote (as Drop takes it): it is the last of its
+// network to be closed to make room, and it may be closed until Vouch
+// says the call's credentials verify, whatever earlier calls showed (a
+// token revoked since, a call whose message never comes). Other addresses
+// are ignored.
 func Touch(remote net.Addr) {
-	a, ok := remote.(*connAddr)
-	// Calls of callers with credentials touch and vouch every time: the
-	// atomic load spares them the listener's lock.
-	if !ok || a.c.vouched.Load() {
-		return
+	if a, ok := remote.(*connAddr); ok {
+		a.c.listener.unvouched.touch(a.c)
 	}
-	a.c.listener.unvouched.touch(a.c)
 }
 
-// Vouch records whether a call on the connection whose RemoteAddr is
-// remote (as Drop takes it) came with valid credentials: while the last
-// one did, it is not closed to make room. A connection whose token was
-// revoked is open to closing again at its next call. Other addresses are
-// ignored.
+// Vouch records whether the call that began last on the connection whose
+// RemoteAddr is remote (as Drop takes it) came with valid credentials:
+// while it did, the connection is not closed to make room. Other addresses
+// are ignored.
 func Vouch(remote net.Addr, vouched bool) {
 	a, ok := remote.(*connAddr)
 	if !ok || a.c.vouched.Load() == vouched {
@@ -171,10 +201,17 @@ func Vouch(remote net.Addr, vouched bool) {
 	a.c.listener.unvouched.vouch(a.c, vouched)
 }
 
+// networkHeap orders networks by how many connections they hold, most
+// first, then by how long their first has waited, longest first.
 type networkHeap []*network
 
-func (h networkHeap) Len() int           { return len(h) }
-func (h networkHeap) Less(i, j int) bool { return h[i].conns.Len() > h[j].conns.Len() }
+func (h networkHeap) Len() int { return len(h) }
+func (h networkHeap) Less(i, j int) bool {
+	if h[i].count != h[j].count {
+		return h[i].count > h[j].count
+	}
+	return h[i].first.mark < h[j].first.mark
+}
 func (h networkHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index, h[j].index = i, j
@@ -188,6 +225,7 @@ func (h *networkHeap) Pop() any {
 	old := *h
 	n := old[len(old)-1]
 	old[len(old)-1] = nil
+	n.index = -1
 	*h = old[:len(old)-1]
 	return n
 }
