@@ -189,10 +189,11 @@ func Touch(remote net.Addr) {
 	}
 }
 
-// Vouch records whether the call that began last on the connection whose
-// RemoteAddr is remote (as Drop takes it) came with valid credentials:
-// while it did, the connection is not closed to make room. Other addresses
-// are ignored.
+// Vouch records whether a call on the connection whose RemoteAddr is
+// remote (as Drop takes it) came with valid credentials: from then until
+// the next call begins (Touch), the connection is not closed to make room.
+// With calls overlapping, the last checked decides. Other addresses are
+// ignored.
 func Vouch(remote net.Addr, vouched bool) {
 	a, ok := remote.(*connAddr)
 	if !ok || a.c.vouched.Load() == vouched {
