@@ -21,9 +21,10 @@
 // room for a new connection by closing one on which the last call did not
 // show credentials that verify (Touch, Vouch), from the network that holds
 // the most of those, the one of them that has gone longest without
-// beginning a call: a flood from fewer networks than the listener holds
-// cannot keep out a caller with credentials, and its own connections are
-// the first to go (room.go).
+// beginning a call: a flood's own connections are the first to go, and it
+// keeps out a caller with credentials only from the caller's own network,
+// or from as many networks as the listener has places not held by
+// connections with credentials (room.go).
 package netlimit
 
 import (
