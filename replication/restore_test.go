@@ -207,6 +207,44 @@ func TestRestoreRefusesDataWithOwnLog(t *testing.T) {
 	}
 }
 
+// TestRestoreGivenAnOlderManifestSaysWhatIsWrong: the data directory
+// given to restore still holds the node's log, and the manifest file is
+// one from before the node's key rotation (which the directory took since).
+// The refusal is that it holds the log, as with the current manifest:
+// checked with the older file's keys, the audit trail's head, signed with
+// the new key, looked tampered with, and restore said so, advising what
+// the audit check (which passes) then contradicted.
+func TestRestoreGivenAnOlderManifestSaysWhatIsWrong(t *testing.T) {
+	f, fedKey := signedFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	keyFile := f.withKeyFile(p1)
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 3, "a")
+	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := f.manifest
+	newer := rotateMember(t, older, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
+	if err := f.nodes[p1].node.OfferManifest(newer); err != nil {
+		t.Fatal(err)
+	}
+	// A write after the rotation signs the audit trail's head with the
+	// new key.
+	if err := tryCreate(f.nodes[p1], "after"); err != nil {
+		t.Fatal(err)
+	}
+	f.stop(p1)
+	cert := f.cert(p1)
+	_, err = server.Restore(context.Background(), server.Config{
+		Member: p1, DataDir: f.nodes[p1].dir, Keys: rotated, KeyFile: keyFile, Manifest: older, Cert: &cert,
+		Logger: slog.New(slog.DiscardHandler),
+	}, server.RestoreOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already holds 4 entries") {
+		t.Fatalf("restore into a data directory with the own log, given the manifest before its rotation: %v", err)
+	}
+}
+
 // TestRestoreHoldsWritesWhilePeersAreUnreached: a member is down during
 // the restore, and may hold newer entries of the node's log: writes are
 // refused until the restore is run again with it up.

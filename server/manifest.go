@@ -83,6 +83,30 @@ func keepManifest(ctx context.Context, cfg *Config, store *sqlstore.DB, m *feder
 	return store.SaveManifest(ctx, m)
 }
 
+// takeSavedManifest makes cfg's manifest the one the node saved when that
+// is newer than the signed one given (the node took it through sync since
+// the file was written), and returns the saved one (nil if none): the
+// node's own keys, and the signatures its store checks when it opens, are
+// those of the newest manifest, not of an older file.
+func takeSavedManifest(ctx context.Context, cfg *Config) (*federation.Manifest, error) {
+	if cfg.Manifest.Signature == nil {
+		return nil, nil
+	}
+	stored, err := sqlstore.ReadSavedManifest(ctx, cfg.storeLocation())
+	if err != nil {
+		return nil, err
+	}
+	newest, err := federation.Newest(stored, cfg.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	if newest.Serial > cfg.Manifest.Serial {
+		cfg.Logger.Info("using the newer federation manifest the node took through sync", "serial", newest.Serial, "given", cfg.Manifest.Serial)
+	}
+	cfg.Manifest = newest
+	return stored, nil
+}
+
 // checkTakenAtStart applies keepsLogsVerifiable to a manifest file newer
 // than the one the node saved (stored, nil if none), which the node is
 // about to take; a data directory without one (made elsewhere) has what

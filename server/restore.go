@@ -61,6 +61,12 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	if cfg.Keys.Signing == nil {
 		return nil, errors.New("restore needs the node's key file: its signing key checks its own log, its encryption keys open its sealed records")
 	}
+	// A data directory given by mistake may hold a newer manifest than
+	// the file: its keys check the signatures the store holds.
+	stored, err := takeSavedManifest(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
 	signingKey, err := ownKeys(cfg.Manifest, cfg.Member, &cfg.Keys, cfg.KeyFile)
 	if err != nil {
 		return nil, err
@@ -72,7 +78,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	dial := cfg.SyncDial
 	if dial == nil {
 		if cfg.Cert == nil {
-			return nil, errors.New("restore needs the node's TLS certificate from the federation CA (provex ca issue --member " + cfg.Member + ")")
+			return nil, errors.New(needCertificate("restore", cfg))
 		}
 		if err := checkNodeCert(cfg.Cert, cfg.Member); err != nil {
 			return nil, err
@@ -102,19 +108,8 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	defer store.Close()
-	stored, err := store.SavedManifest(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if err := checkTakenAtStart(ctx, store, stored, cfg.Manifest); err != nil {
 		return nil, err
-	}
-	if stored != nil && stored.Serial > cfg.Manifest.Serial {
-		// An earlier restore took it from a peer: go on with it, as a
-		// node started on an older file does.
-		if err := live.Offer(stored); err != nil {
-			return nil, fmt.Errorf("the manifest %s holds (serial %d, newer than the one given): %w", cfg.storeName(), stored.Serial, err)
-		}
 	}
 	head, err := store.Head(ctx)
 	if err != nil {

@@ -257,19 +257,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if len(cfg.Peers) > 0 {
 			return nil, errors.New("peers need a federation manifest that lists them")
 		}
-	} else if cfg.Manifest.Signature != nil {
-		stored, err = sqlstore.ReadSavedManifest(ctx, cfg.storeLocation())
-		if err != nil {
-			return nil, err
-		}
-		newest, err := federation.Newest(stored, cfg.Manifest)
-		if err != nil {
-			return nil, err
-		}
-		if newest.Serial > cfg.Manifest.Serial {
-			cfg.Logger.Info("using the newer federation manifest the node took through sync", "serial", newest.Serial, "given", cfg.Manifest.Serial)
-		}
-		cfg.Manifest = newest
+	} else if stored, err = takeSavedManifest(ctx, &cfg); err != nil {
+		return nil, err
 	}
 	signingKey, err := ownKeys(cfg.Manifest, cfg.Member, &cfg.Keys, cfg.KeyFile)
 	if err != nil {
@@ -280,7 +269,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.Limits = cfg.Limits.withDefaults()
 	if !cfg.Unprotected {
 		if cfg.Cert == nil && (hasPeers || !cfg.PlaintextAPI) {
-			return nil, errors.New("the node needs its TLS certificate from the federation CA (provex ca issue --member " + cfg.Member + "); only dev mode runs a lone node without one")
+			return nil, errors.New(needCertificate("the node", cfg) + "; only --dev runs a lone node without one")
 		}
 		if hasPeers {
 			if _, err = cfg.Manifest.CAPool(); err != nil {
@@ -888,4 +877,11 @@ func pastKeys(m *federation.Manifest, member string) []ed25519.PublicKey {
 		return mem.PreviousPublicKeys
 	}
 	return nil
+}
+
+// needCertificate says what a node without its TLS certificate needs, and
+// the command that makes it, with the flags a stranger would otherwise
+// have to look up.
+func needCertificate(who string, cfg Config) string {
+	return fmt.Sprintf("%s needs its TLS certificate from the federation CA, tls.crt and tls.key in its data directory: provex ca issue --ca-dir provex-ca --member %s --out %s (where the CA is kept)", who, cfg.Member, cfg.DataDir)
 }
