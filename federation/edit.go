@@ -10,9 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/provex/provex/internal/atomicfile"
+	"github.com/provex/provex/internal/yamlfile"
 	"github.com/provex/provex/resource"
 )
 
@@ -72,14 +71,14 @@ func ParseEntry(data []byte) (Entry, error) {
 	var f entryFile
 	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] == '-' {
 		var list []entryFile
-		if err := yaml.UnmarshalStrict(data, &list); err != nil {
+		if err := yamlfile.Decode(data, &list); err != nil {
 			return Entry{}, fmt.Errorf("federation: member entry: not the output of provex keygen: %w", err)
 		}
 		if len(list) != 1 {
 			return Entry{}, fmt.Errorf("federation: member entry: want the output of provex keygen, one member, got %d", len(list))
 		}
 		f = list[0]
-	} else if err := yaml.UnmarshalStrict(data, &f); err != nil {
+	} else if err := yamlfile.Decode(data, &f); err != nil {
 		return Entry{}, fmt.Errorf("federation: member entry: not the output of provex keygen: %w", err)
 	}
 	e := Entry{ID: f.ID, Role: Role(f.Role), Address: f.Address}

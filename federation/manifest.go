@@ -20,9 +20,8 @@ import (
 	"time"
 	"unicode"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/provex/provex/internal/atomicfile"
+	"github.com/provex/provex/internal/yamlfile"
 	"github.com/provex/provex/resource"
 )
 
@@ -104,7 +103,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("federation: manifest is larger than %d bytes", MaxManifestSize)
 	}
 	var f manifestFile
-	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+	if err := yamlfile.Decode(data, &f); err != nil {
 		return nil, fmt.Errorf("federation: parse manifest: %w", err)
 	}
 	if f.Serial != 0 && f.Version != 0 {

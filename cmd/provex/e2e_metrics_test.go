@@ -54,3 +54,20 @@ func TestServeMetricsAddr(t *testing.T) {
 		t.Errorf("GET /metrics on the HTTP listener with --metrics-addr: HTTP %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestServeConfigTypoIsNamed: a misspelt key in serve's config file stops
+// it with the key, the one it was probably meant to be, and the file, in
+// the file's own terms.
+func TestServeConfigTypoIsNamed(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "node.yaml")
+	if err := os.WriteFile(config, []byte("metrics_adr: 127.0.0.1:0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, bin, "", "", "serve", "--config", config, "--member", "cao-bang", "--data", filepath.Join(dir, "data"), "--dev")
+	want := "provex: config " + config + `: unknown field "metrics_adr" (did you mean metrics_addr?)`
+	if code != 1 || strings.TrimSpace(stderr) != want {
+		t.Errorf("serve with a misspelt config key: exit %d, %q; want %q", code, stderr, want)
+	}
+}

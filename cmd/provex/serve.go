@@ -12,13 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
+	"github.com/provex/provex/internal/yamlfile"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage/sqlstore"
@@ -130,7 +129,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := yaml.UnmarshalStrict(raw, &cfg); err != nil {
+		if err := yamlfile.Decode(raw, &cfg); err != nil {
 			return fmt.Errorf("config %s: %w", *configFile, err)
 		}
 	}

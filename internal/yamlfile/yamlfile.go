@@ -1,0 +1,130 @@
+// Package yamlfile reads the YAML files an operator writes by hand (a
+// node's config, the federation manifest, a member entry) strictly, and
+// says what is wrong in the file's own terms: the YAML library answers in
+// those of its JSON conversion ("error unmarshaling JSON: while decoding
+// JSON: json: unknown field") and of Go ("Go struct field C.rate_limit of
+// type int").
+package yamlfile
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Decode reads data into v, refusing unknown fields and keys given twice.
+func Decode(data []byte, v any) error {
+	err := yaml.UnmarshalStrict(data, v)
+	if err == nil {
+		return nil
+	}
+	return errors.New(plain(err.Error(), v))
+}
+
+var (
+	unknownField = regexp.MustCompile(`unknown field "([^"]*)"`)
+	wrongType    = regexp.MustCompile(`cannot unmarshal (\w+) into Go (?:struct field \S*?\.|value of type )(\S+?)(?: of type (\S+))?$`)
+)
+
+func plain(msg string, v any) string {
+	for _, prefix := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	if rest, ok := strings.CutPrefix(msg, "error converting YAML to JSON: yaml: "); ok {
+		return "not valid YAML: " + strings.Join(strings.Fields(strings.TrimPrefix(rest, "unmarshal errors:")), " ")
+	}
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		s := fmt.Sprintf("unknown field %q", m[1])
+		if near := nearest(m[1], fieldNames(v)); near != "" {
+			s += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		return s
+	}
+	if m := wrongType.FindStringSubmatch(msg); m != nil {
+		if m[3] == "" {
+			return fmt.Sprintf("the file holds %s where %s is wanted", given[m[1]], wanted(m[2]))
+		}
+		return fmt.Sprintf("field %s: %s where %s is wanted", m[2], given[m[1]], wanted(m[3]))
+	}
+	return msg
+}
+
+// given names the JSON kinds of value the library reports in YAML's terms.
+var given = map[string]string{"array": "a list", "object": "a mapping", "string": "a string", "number": "a number", "bool": "true or false"}
+
+// wanted names a Go type in the file's terms.
+func wanted(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
+		return "a mapping of fields"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	case goType == "string":
+		return "a string"
+	}
+	return goType
+}
+
+// fieldNames are the names v's top-level fields take in the file.
+func fieldNames(v any) []string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// nearest is the one name within two edits of s, if there is exactly one.
+func nearest(s string, names []string) string {
+	found := ""
+	for _, n := range names {
+		if distance(s, n) <= 2 {
+			if found != "" {
+				return ""
+			}
+			found = n
+		}
+	}
+	return found
+}
+
+// distance is the Levenshtein distance of a and b, in bytes.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
