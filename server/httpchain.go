@@ -491,7 +491,7 @@ func (q strictQuery) Parse(msg proto.Message, values url.Values, filter *utiliti
 			return fmt.Errorf("parsing field %q: is given as both %s and %s; give it under one name", field, other, key)
 		}
 		named[field] = key
-		if why := badQueryValues(leaf, vals); why != "" {
+		if why := badValues(leaf, vals); why != "" {
 			return fmt.Errorf("parsing field %q: %s", field, why)
 		}
 	}
@@ -532,11 +532,12 @@ func quoteAll(vals []string) string {
 	return strings.Join(quoted, ", ")
 }
 
-// badQueryValues says, in words for people, what keeps the gateway from
-// putting vals into field fd, or "" when nothing does, for the kinds it
-// would otherwise answer in strconv's words ("strconv.ParseInt: parsing
-// \"abc\": invalid syntax").
-func badQueryValues(fd protoreflect.FieldDescriptor, vals []string) string {
+// badValues says, in words for people, what keeps the gateway from
+// putting vals (a query's, or a JSON body's value) into field fd, or ""
+// when nothing does, for the kinds it would otherwise answer in strconv's
+// words ("strconv.ParseInt: parsing \"abc\": invalid syntax") or
+// protojson's, which name the field in camelCase.
+func badValues(fd protoreflect.FieldDescriptor, vals []string) string {
 	if !fd.IsList() && len(vals) > 1 {
 		return givenTimes(vals)
 	}

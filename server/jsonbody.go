@@ -100,19 +100,53 @@ func namedDecodeError(raw []byte, v any, err error) error {
 	if offset < 0 || md == nil {
 		return nil
 	}
-	path, ok := jsonPathAt(raw, offset, md)
+	path, fd, ok := jsonPathAt(raw, offset, md)
 	if !ok {
 		return nil
+	}
+	why := strings.ToValidUTF8(m[3], "\uFFFD")
+	if v := protojsonBadValue.FindStringSubmatch(m[3]); v != nil && fd != nil {
+		value := v[1]
+		if unquoted, err := strconv.Unquote(value); err == nil {
+			value = unquoted
+		}
+		words := badValues(fd, []string{value})
+		if words == "" {
+			// A value of the wrong JSON type, which the field's kind would
+			// take as text (1 for a bool, 7 for a string).
+			words = fmt.Sprintf("must be %s, not %s", jsonKind(fd), v[1])
+		}
+		why = strings.ToValidUTF8(words, "\uFFFD")
 	}
 	if path == "" {
 		// The body itself (null, a list, a string): the field it is.
 		if prefix == "" {
 			return nil
 		}
-		return apperr.Invalid(strings.TrimSuffix(prefix, "."), "%s", strings.ToValidUTF8(m[3], "\uFFFD"))
+		return apperr.Invalid(strings.TrimSuffix(prefix, "."), "%s", why)
 	}
-	return apperr.Invalid(prefix+path, "%s", strings.ToValidUTF8(m[3], "\uFFFD"))
+	return apperr.Invalid(prefix+path, "%s", why)
 }
+
+// jsonKind says what JSON value a field of fd's kind takes.
+func jsonKind(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		return "text in quotes"
+	case protoreflect.BoolKind:
+		return "true or false"
+	case protoreflect.EnumKind:
+		return "one of the names of " + string(fd.Enum().Name())
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return "an object"
+	}
+	return "a number"
+}
+
+// protojsonBadValue is protojson's refusal of a value its field's kind
+// cannot take, which names the field in its JSON name ("invalid value for
+// int32 field memberCount: 99999999999"): the value.
+var protojsonBadValue = regexp.MustCompile(`^invalid value for \w+ field \w+: (.*)$`)
 
 // contradictsPath refuses a body (decoded into v) that sets a field the
 // path sets too (a PATCH's agreement.name, an :undelete's name) to another
@@ -242,7 +276,9 @@ type jsonFrame struct {
 // that spans offset, and returns the path of the field there as validation
 // writes it ("partner_countries[1]", "signed_date.month"). Keys name proto
 // fields by their proto or JSON names; an unknown key is named as sent.
-func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (string, bool) {
+// fd is the field there (a list's or map's for an element), nil when the
+// path names none.
+func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (string, protoreflect.FieldDescriptor, bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	// Numbers stay text: one no float64 holds (1e400) is what protojson
 	// may be refusing.
@@ -283,7 +319,7 @@ func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (stri
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false
+			return "", nil, false
 		}
 		past := dec.InputOffset() > int64(offset)
 		if len(stack) > 0 {
@@ -291,8 +327,8 @@ func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (stri
 				if key, ok := tok.(string); ok {
 					f.key, f.wantKey = key, false
 					if past {
-						p, _ := current()
-						return p, true
+						p, fd := current()
+						return p, fd, true
 					}
 					continue
 				}
@@ -301,7 +337,7 @@ func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (stri
 		delim, isDelim := tok.(json.Delim)
 		if isDelim && (delim == '}' || delim == ']') {
 			if past && len(stack) > 0 {
-				return strings.TrimSuffix(stack[len(stack)-1].path, "."), true
+				return strings.TrimSuffix(stack[len(stack)-1].path, "."), stack[len(stack)-1].field, true
 			}
 			stack = stack[:len(stack)-1]
 			advance()
@@ -312,7 +348,7 @@ func jsonPathAt(raw []byte, offset int, md protoreflect.MessageDescriptor) (stri
 			path, fd = current()
 		}
 		if past {
-			return path, true
+			return path, fd, true
 		}
 		if !isDelim {
 			advance()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -288,6 +289,37 @@ func TestHTTPQueryErrorsInPlainWords(t *testing.T) {
 		}
 		if strings.Contains(e.Message, "strconv") || strings.Contains(e.Message, "Request") {
 			t.Errorf("%s: message %q speaks Go", c.what, e.Message)
+		}
+	}
+}
+
+// TestHTTPBodyValueErrorsInPlainWords: a JSON body's value its field
+// cannot take is told in the same words as a query's, under the field's
+// proto name: protojson's own say "invalid value for int32 field
+// memberCount".
+func TestHTTPBodyValueErrorsInPlainWords(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	for _, c := range []struct {
+		what, path, body, field, words string
+	}{
+		{"a count past 32 bits", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":99999999999}`, "delegation.member_count", "99999999999 is out of range: it must be at most 2147483647"},
+		{"a count below 32 bits", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","memberCount":-99999999999}`, "delegation.member_count", "-99999999999 is out of range: it must be at least -2147483648"},
+		{"a fraction for a count", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":2.5}`, "delegation.member_count", `must be a whole number, not "2.5"`},
+		{"text for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":"soon"}}`, "agreement.signed_date.year", `must be a whole number, not "soon"`},
+		{"an enum value no enum has", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_TREATY"}`, "agreement.kind", `"KIND_TREATY" is not one of KIND_UNSPECIFIED, `},
+		{"a number in a list of text", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","partner_countries":["CN",7]}`, "agreement.partner_countries[1]", "must be text in quotes, not 7"},
+		{"a number for a name", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","display_name":1}`, "agreement.display_name", "must be text in quotes, not 1"},
+		{"an object for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":{"y":1}}}`, "agreement.signed_date.year", ""},
+	} {
+		resp, body := tn.httpDo(t, "POST", c.path, c.body, nil)
+		e := wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.field)
+		if len(e.Details) != 1 || len(e.Details[0].FieldViolations) != 1 {
+			t.Errorf("%s: body %s, want one violation", c.what, body)
+			continue
+		}
+		got := e.Details[0].FieldViolations[0].Description
+		if !strings.HasPrefix(got, c.words) || regexp.MustCompile(`[a-z][A-Z]|int32|field `).MatchString(got) {
+			t.Errorf("%s: %q, want it to begin %q, without protojson's words", c.what, got, c.words)
 		}
 	}
 }
