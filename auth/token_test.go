@@ -232,7 +232,7 @@ func TestAuthenticate(t *testing.T) {
 	_, secret, _ := ParseToken(unknown)
 	_, err = Authenticate(ctx, store, "cao-bang", FormatToken(tok.ID, secret), t0)
 	wantCode(t, err, codes.Unauthenticated, "")
-	if got := apperr.Status(err, "").Message(); got != unknownMsg || got != "token is not valid" {
+	if got := apperr.Status(err, "").Message(); got != unknownMsg || got != msgBadToken {
 		t.Fatalf("wrong secret says %q, unknown id says %q", got, unknownMsg)
 	}
 

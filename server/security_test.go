@@ -450,7 +450,7 @@ func TestSecurityBadTokens(t *testing.T) {
 	wantDenied(t, list(unknownID), codes.Unauthenticated, "unknown id", "token is not valid")
 	wantDenied(t, list("not-a-token"), codes.Unauthenticated, "garbage token", "malformed bearer token")
 	wantDenied(t, list(strings.Repeat("x", 2000)), codes.Unauthenticated, "huge token", "bytes long")
-	wantDenied(t, list(other.Token), codes.Unauthenticated, "another node's admin token", "token is not valid")
+	wantDenied(t, list(other.Token), codes.Unauthenticated, "another node's admin token", "token is not valid on this node (a token works only on the node")
 
 	// A scheme other than Bearer, and two credentials at once.
 	basic := metadata.AppendToOutgoingContext(ctx, "authorization", "Basic YWRtaW46YWRtaW4=")
@@ -924,8 +924,9 @@ func TestSecurityNoSilentPlaintext(t *testing.T) {
 	base := func() server.Config {
 		return server.Config{Member: "cao-bang", DataDir: t.TempDir(), GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
 	}
-	_, err := server.New(ctx, base())
-	if err == nil || !strings.Contains(err.Error(), "TLS certificate") || !strings.Contains(err.Error(), "provex ca issue --member cao-bang") {
+	cfg := base()
+	_, err := server.New(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "TLS certificate") || !strings.Contains(err.Error(), "provex ca issue --ca-dir provex-ca --member cao-bang --out "+cfg.DataDir) {
 		t.Errorf("New without Cert or PlaintextAPI: %v; want a refusal that says how to get a certificate", err)
 	}
 
@@ -933,7 +934,7 @@ func TestSecurityNoSilentPlaintext(t *testing.T) {
 	mustf(t, err, "InitCA")
 	wrong, err := ca.IssueTLS("nghe-an", time.Now())
 	mustf(t, err, "issue nghe-an's certificate")
-	cfg := base()
+	cfg = base()
 	cfg.Cert = &wrong
 	if _, err := server.New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "nghe-an") {
 		t.Errorf("New with nghe-an's certificate for cao-bang: %v; want a refusal naming nghe-an", err)

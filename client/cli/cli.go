@@ -105,7 +105,7 @@ func FormatError(err error) string {
 	if !ok {
 		return err.Error()
 	}
-	line := CodeName(st.Code()) + ": " + st.Message()
+	line := CodeName(st.Code()) + ": " + st.Message() + transportHint(st)
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			var fields []string
@@ -116,6 +116,22 @@ func FormatError(err error) string {
 		}
 	}
 	return strings.ReplaceAll(line, "\n", " ")
+}
+
+// transportHint says what to change when the connection failed because
+// one side spoke TLS and the other did not: gRPC's own words ("error
+// reading server preface: EOF") name neither TLS nor PROVEX_CA.
+func transportHint(st *status.Status) string {
+	if st.Code() != codes.Unavailable {
+		return ""
+	}
+	switch msg := st.Message(); {
+	case strings.Contains(msg, "server preface"):
+		return " (the node may serve TLS: set PROVEX_CA to the federation CA's certificate file)"
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return " (the node serves plaintext, as in --dev mode: unset PROVEX_CA)"
+	}
+	return ""
 }
 
 // CodeName is the canonical upper-case name of a gRPC code, as in the

@@ -64,6 +64,9 @@ func runRestoreBackup(ctx context.Context, env *cli.Env, args []string) error {
 	if *from == "" {
 		return &cli.UsageError{Msg: "restore-backup: --from FILE is required"}
 	}
+	if _, err := os.Stat(*from); err != nil {
+		return fmt.Errorf("restore-backup: no backup file at %s: %w", *from, err)
+	}
 	path := filepath.Join(*dataDir, server.DatabaseFile)
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {
 		if _, err := os.Lstat(f); err == nil {

@@ -198,6 +198,14 @@ func TestBackupUsageAndMissingData(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "--from FILE is required") {
 		t.Fatalf("restore-backup without --from: exit %d, %s", code, stderr)
 	}
+	restoreInto := filepath.Join(dir, "restored")
+	_, stderr, code = runCLI(t, bin, "", "", "restore-backup", "--from", out, "--data", restoreInto)
+	if code != 1 || !strings.HasPrefix(stderr, "provex: restore-backup: no backup file at "+out) {
+		t.Fatalf("restore-backup of a missing file: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(restoreInto); !os.IsNotExist(err) {
+		t.Fatalf("the failed restore-backup created %s (%v)", restoreInto, err)
+	}
 	_, stderr, code = runCLI(t, bin, "", "", "verify", "--data", dir, "--db", out)
 	if code != 2 || !strings.Contains(stderr, "not both") {
 		t.Fatalf("verify with --data and --db: exit %d, %s", code, stderr)

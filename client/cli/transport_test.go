@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// TestTLSMismatchSaysWhatToSet: a command run without PROVEX_CA against a
+// node serving TLS, or with it against a node serving plaintext, fails
+// with an error that says what to change, not only gRPC's words.
+func TestTLSMismatchSaysWhatToSet(t *testing.T) {
+	caFile, cert := selfSigned(t)
+	serve := func(opts ...grpc.ServerOption) string {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer(opts...)
+		go func() { _ = srv.Serve(lis) }()
+		t.Cleanup(srv.Stop)
+		return lis.Addr().String()
+	}
+	tlsAddr := serve(grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	plainAddr := serve()
+	get := func(addr, ca string) string {
+		t.Setenv("PROVEX_CA", ca)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := runGet(ctx, &Env{Stdout: io.Discard, Stderr: io.Discard}, []string{"--addr", addr, "provinces/cao-bang/agreements/a1"})
+		if err == nil {
+			t.Fatalf("get from %s with PROVEX_CA=%q succeeded", addr, ca)
+		}
+		return FormatError(err)
+	}
+	if got := get(tlsAddr, ""); !strings.HasPrefix(got, "UNAVAILABLE") || !strings.Contains(got, "set PROVEX_CA") {
+		t.Errorf("plaintext to a TLS node: %s", got)
+	}
+	if got := get(plainAddr, caFile); !strings.HasPrefix(got, "UNAVAILABLE") || !strings.Contains(got, "unset PROVEX_CA") {
+		t.Errorf("TLS to a plaintext node: %s", got)
+	}
+	// When the sides agree, the call reaches the server and says nothing
+	// of TLS.
+	if got := get(tlsAddr, caFile); strings.Contains(got, "PROVEX_CA") || !strings.HasPrefix(got, "UNIMPLEMENTED") {
+		t.Errorf("TLS to a TLS node: %s", got)
+	}
+}
+
+// selfSigned makes a CA certificate for 127.0.0.1 that is also the
+// server's, and writes it where PROVEX_CA can name it.
+func selfSigned(t *testing.T) (string, tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
