@@ -216,7 +216,7 @@ Records move between nodes: write on %[3]s, read the same record on %[7]s's node
 
   curl -s -H "Authorization: Bearer $PROVEX_TOKEN" -X POST 'http://%[2]s/v1/provinces/%[3]s/border-incidents?border_incident_id=flood-demo' -d '{"display_name": "Flash flood closes the Tà Lùng gate", "category": "CATEGORY_NATURAL_DISASTER", "occur_time": "2025-08-01T06:00:00Z", "notify_provinces": ["lang-son", "%[7]s"]}'
   curl -s -H "Authorization: Bearer $(cat %[8]s/%[7]s/admin.token)" http://%[4]s/v1/provinces/%[3]s/border-incidents/flood-demo
-  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/v1/audit/entries?page_size=3
+  curl -s -H "Authorization: Bearer $PROVEX_TOKEN" 'http://%[2]s/v1/audit/entries?page_size=3'
   curl -s -H "Authorization: Bearer $PROVEX_TOKEN" http://%[2]s/metrics | grep -E '^(grpc_server_handled_total|provex_sync_origin_lag_entries)'
   go run ./cmd/provex sync status --all --manifest %[5]s --nodes %[8]s/nodes.yaml
 

@@ -151,6 +151,13 @@ func TestREADMEOperatorPathRunsTheFederation(t *testing.T) {
 			}
 		}
 	}
+	// The backup stays one file, as the README promises: verify ran on a
+	// copy of it.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(filepath.Join(dir, "cao-bang-backup.db"+suffix)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cao-bang-backup.db%s beside the backup after the operator path: %v", suffix, err)
+		}
+	}
 	if !strings.Contains(out.String(), "own log cao-bang: got back through") {
 		t.Errorf("provex restore did not say how far it got back cao-bang's log:\n%s", tail(out.String(), 6000))
 	}
