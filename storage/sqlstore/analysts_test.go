@@ -470,68 +470,75 @@ func TestAnalystsKeepNothingOnThePrimary(t *testing.T) {
 // A second node is still refused at once.
 func TestNodeWaitsForAToolHoldingTheWritersLock(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	first, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first.Close()
-	tool, err := sqlstore.Open(ctx, dbURL, "", sqlstore.Options{Tool: "verify"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs testlog.Buffer
-	opened := make(chan error, 1)
-	var node *sqlstore.DB
-	go func() {
-		var err error
-		node, err = sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		opened <- err
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "provex verify") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the node did not say it waits for provex verify: %q", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	select {
-	case err := <-opened:
-		t.Fatalf("the node opened (%v) while the tool held the lock", err)
-	default:
-	}
-	tool.Close()
-	select {
-	case err := <-opened:
-		if err != nil {
-			t.Fatalf("the node, once the tool ended: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the node did not open within 30 s of the tool's end")
-	}
-	if _, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{}); !errors.Is(err, sqlstore.ErrNodeWriting) || errors.Is(err, sqlstore.ErrToolWriting) {
-		t.Errorf("a second node beside the first: %v, want refused at once", err)
-	}
-	node.Close()
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			dbURL := newLocation(t, store)
+			first, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first.Close()
+			tool, err := sqlstore.Open(ctx, dbURL, "", sqlstore.Options{Tool: "verify"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs testlog.Buffer
+			opened := make(chan error, 1)
+			var node *sqlstore.DB
+			go func() {
+				var err error
+				node, err = sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				opened <- err
+			}()
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(logs.String(), "provex verify") {
+				if time.Now().After(deadline) {
+					t.Fatalf("the node did not say it waits for provex verify: %q", logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			select {
+			case err := <-opened:
+				t.Fatalf("the node opened (%v) while the tool held the lock", err)
+			default:
+			}
+			tool.Close()
+			select {
+			case err := <-opened:
+				if err != nil {
+					t.Fatalf("the node, once the tool ended: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the node did not open within 30 s of the tool's end")
+			}
+			if _, err := sqlstore.Open(ctx, dbURL, "mofa", sqlstore.Options{}); !errors.Is(err, sqlstore.ErrNodeWriting) || errors.Is(err, sqlstore.ErrToolWriting) {
+				t.Errorf("a second node beside the first: %v, want refused at once", err)
+			}
+			node.Close()
+			if store != "postgres" {
+				return
+			}
 
-	// A session that names itself like a tool, but no tool's name, is
-	// named and not waited for.
-	reader := analyst(t)(dbURL)
-	defer reader.Close()
-	session, err := reader.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer session.Close()
-	if _, err := session.ExecContext(ctx, "SET application_name = 'provex report'"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := session.ExecContext(ctx, "SELECT pg_advisory_lock(123636798612856)"); err != nil {
-		t.Fatal(err)
-	}
-	within, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if _, err := sqlstore.Open(within, dbURL, "mofa", sqlstore.Options{}); err == nil || errors.Is(err, sqlstore.ErrNodeWriting) || !strings.Contains(err.Error(), "provex report") {
-		t.Errorf("a node whose lock a session named 'provex report' holds: %v, want it named at once", err)
+			// A session that names itself like a tool, but no tool's name, is
+			// named and not waited for.
+			reader := analyst(t)(dbURL)
+			defer reader.Close()
+			session, err := reader.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer session.Close()
+			if _, err := session.ExecContext(ctx, "SET application_name = 'provex report'"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := session.ExecContext(ctx, "SELECT pg_advisory_lock(123636798612856)"); err != nil {
+				t.Fatal(err)
+			}
+			within, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if _, err := sqlstore.Open(within, dbURL, "mofa", sqlstore.Options{}); err == nil || errors.Is(err, sqlstore.ErrNodeWriting) || !strings.Contains(err.Error(), "provex report") {
+				t.Errorf("a node whose lock a session named 'provex report' holds: %v, want it named at once", err)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -143,6 +144,9 @@ type DB struct {
 	dialect dialect
 	origin  string
 	log     *slog.Logger
+	// writerLock is the SQLite writer's lock file (writerlock.go), nil
+	// beside a node and on PostgreSQL.
+	writerLock *os.File
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (DamagedFile).
 	fileDamage atomic.Pointer[string]
@@ -376,11 +380,11 @@ func openLocked(ctx context.Context, url string, opts Options) (writer *sql.DB, 
 // openStore is Open on either database: path is a file for SQLite, a URL
 // for PostgreSQL (which error messages do not repeat: it may hold a
 // password).
-func openStore(ctx context.Context, path, origin string, opts Options, d dialect) (*DB, error) {
+func openStore(ctx context.Context, path, origin string, opts Options, d dialect) (_ *DB, err error) {
 	where := path
 	var writer *sql.DB
 	var reads readPools
-	var err error
+	var lock *os.File // the SQLite writer's lock file, held until Close
 	if d.postgres {
 		where = "the PostgreSQL store"
 		if writer, reads, err = openLocked(ctx, path, opts); err != nil {
@@ -402,6 +406,17 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 			return nil, fmt.Errorf("migrate %s: %w", where, err)
 		}
 	} else {
+		if !opts.Beside {
+			holder := cmp.Or(opts.Tool, holderNode)
+			if lock, err = lockSQLiteWriter(ctx, path, holder, opts.Logger); err != nil {
+				return nil, fmt.Errorf("open store: %w", err)
+			}
+			defer func() {
+				if err != nil {
+					lock.Close()
+				}
+			}()
+		}
 		if writer, err = sql.Open("sqlite3", dsn(path, false)); err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
@@ -441,7 +456,12 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 			return nil, err
 		}
 	}
-	return newDB(ctx, origin, writer, reads, opts, d)
+	db, err := newDB(ctx, origin, writer, reads, opts, d)
+	if err != nil {
+		return nil, err
+	}
+	db.writerLock = lock
+	return db, nil
 }
 
 // openSQLiteFinish gathers the planner's statistics, sets the writer's
@@ -937,6 +957,11 @@ func (db *DB) Close() error {
 		}
 	}
 	werr := db.writer.Close()
+	if db.writerLock != nil {
+		// After the writer's connection: the next node to open the file
+		// finds its last checkpoint done.
+		db.writerLock.Close()
+	}
 	if werr != nil {
 		return werr
 	}

@@ -111,55 +111,58 @@ func diff(sqlite, postgres map[string]bool) []string {
 }
 
 // TestToolBesideTheNodeWritesNoEntry: a tool opens the store of a running
-// node on PostgreSQL (Options.Beside) without the writer's lock, which the
-// node holds, so it may make tokens but never extend a change log: a write
+// node (Options.Beside) without the writer's lock, which the node holds, so it may make tokens but never extend a change log: a write
 // or an applied run through it is refused, and the node's log stays as the
 // node wrote it.
 func TestToolBesideTheNodeWritesNoEntry(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	node, err := sqlstore.Open(ctx, url, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
-	if _, err := sqlstore.Open(ctx, url, "cao-bang", sqlstore.Options{}); err == nil || !strings.Contains(err.Error(), "another provex node") {
-		t.Fatalf("a second writer on the node's database: %v", err)
-	}
-	tool, err := sqlstore.Open(ctx, url, "", sqlstore.Options{Beside: true})
-	if err != nil {
-		t.Fatalf("a tool beside the node: %v", err)
-	}
-	defer tool.Close()
-	_, tok, err := auth.NewToken(auth.RoleViewer, time.Time{}, "beside", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tool.CreateToken(ctx, tok); err != nil {
-		t.Fatalf("a token made beside the node: %v", err)
-	}
-	if _, err := node.LookupToken(ctx, tok.ID); err != nil {
-		t.Errorf("the node does not find the token made beside it: %v", err)
-	}
-	w := storage.Write{Kind: resource.Agreements, Name: "provinces/cao-bang/agreements/beside",
-		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
-			return &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/beside", DisplayName: "x"}, nil
-		}}
-	if _, err := tool.Write(ctx, w); status.Code(err) != codes.FailedPrecondition {
-		t.Errorf("a write through the tool's store: %v, want FAILED_PRECONDITION", err)
-	}
-	e := changelog.Entry{Origin: "lang-son", Seq: 1, Name: "provinces/lang-son/agreements/a", Data: []byte{}, PrevHash: changelog.ZeroHash}
-	e.Hash = changelog.Sum(&e)
-	if _, err := tool.ApplyRemote(ctx, []changelog.Entry{e}, changelog.Checkpoint{Origin: "lang-son", Seq: 1, Hash: e.Hash}); status.Code(err) != codes.FailedPrecondition {
-		t.Errorf("a run applied through the tool's store: %v, want FAILED_PRECONDITION", err)
-	}
-	if head, err := node.Head(ctx); err != nil || head.Seq != 0 {
-		t.Errorf("the node's log after the tool's attempts: seq %d, %v", head.Seq, err)
-	}
-	if origins, err := node.Origins(ctx); err != nil || len(origins) != 0 {
-		t.Errorf("origins held after the tool's attempts: %v, %v", origins, err)
-	}
-	if _, err := node.Write(ctx, w); err != nil {
-		t.Errorf("the node's own write: %v", err)
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			url := newLocation(t, store)
+			node, err := sqlstore.Open(ctx, url, "cao-bang", sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer node.Close()
+			if _, err := sqlstore.Open(ctx, url, "cao-bang", sqlstore.Options{}); err == nil || !strings.Contains(err.Error(), "another provex node") {
+				t.Fatalf("a second writer on the node's database: %v", err)
+			}
+			tool, err := sqlstore.Open(ctx, url, "", sqlstore.Options{Beside: true})
+			if err != nil {
+				t.Fatalf("a tool beside the node: %v", err)
+			}
+			defer tool.Close()
+			_, tok, err := auth.NewToken(auth.RoleViewer, time.Time{}, "beside", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tool.CreateToken(ctx, tok); err != nil {
+				t.Fatalf("a token made beside the node: %v", err)
+			}
+			if _, err := node.LookupToken(ctx, tok.ID); err != nil {
+				t.Errorf("the node does not find the token made beside it: %v", err)
+			}
+			w := storage.Write{Kind: resource.Agreements, Name: "provinces/cao-bang/agreements/beside",
+				Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+					return &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/beside", DisplayName: "x"}, nil
+				}}
+			if _, err := tool.Write(ctx, w); status.Code(err) != codes.FailedPrecondition {
+				t.Errorf("a write through the tool's store: %v, want FAILED_PRECONDITION", err)
+			}
+			e := changelog.Entry{Origin: "lang-son", Seq: 1, Name: "provinces/lang-son/agreements/a", Data: []byte{}, PrevHash: changelog.ZeroHash}
+			e.Hash = changelog.Sum(&e)
+			if _, err := tool.ApplyRemote(ctx, []changelog.Entry{e}, changelog.Checkpoint{Origin: "lang-son", Seq: 1, Hash: e.Hash}); status.Code(err) != codes.FailedPrecondition {
+				t.Errorf("a run applied through the tool's store: %v, want FAILED_PRECONDITION", err)
+			}
+			if head, err := node.Head(ctx); err != nil || head.Seq != 0 {
+				t.Errorf("the node's log after the tool's attempts: seq %d, %v", head.Seq, err)
+			}
+			if origins, err := node.Origins(ctx); err != nil || len(origins) != 0 {
+				t.Errorf("origins held after the tool's attempts: %v, %v", origins, err)
+			}
+			if _, err := node.Write(ctx, w); err != nil {
+				t.Errorf("the node's own write: %v", err)
+			}
+		})
 	}
 }
