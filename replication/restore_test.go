@@ -2,11 +2,13 @@ package replication_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -242,6 +244,35 @@ func TestRestoreGivenAnOlderManifestSaysWhatIsWrong(t *testing.T) {
 	}, server.RestoreOptions{})
 	if err == nil || !strings.Contains(err.Error(), "already holds 4 entries") {
 		t.Fatalf("restore into a data directory with the own log, given the manifest before its rotation: %v", err)
+	}
+}
+
+// TestFileNotADatabaseIsToldWithWhatToDo: a node's provex.db that is not
+// a database (overwritten) is refused by serve and restore with what to
+// do, as opening the store says it: before, the read of the manifest it
+// saved, which comes first, said only "read saved manifest: file is not a
+// database" (an outside review).
+func TestFileNotADatabaseIsToldWithWhatToDo(t *testing.T) {
+	f, _ := signedFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	n := f.nodes[p1]
+	n.dir = t.TempDir()
+	junk := make([]byte, 64<<10)
+	if _, err := rand.Read(junk); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(n.dir, server.DatabaseFile)
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const advice = "the database file is damaged; move the data directory aside and restore it"
+	if _, err := f.restore(t, p1, false, server.RestoreOptions{}); err == nil || !strings.Contains(err.Error(), advice) || !strings.Contains(err.Error(), path) {
+		t.Errorf("restore onto a file that is not a database: %v", err)
+	}
+	cert := f.cert(p1)
+	_, err := server.New(context.Background(), server.Config{Member: p1, DataDir: n.dir, Keys: f.keys[p1], Manifest: f.manifest, Cert: &cert,
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), advice) {
+		t.Errorf("serve on a file that is not a database: %v", err)
 	}
 }
 

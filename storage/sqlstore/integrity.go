@@ -459,8 +459,11 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		written = 0
 		prev := changelog.ZeroHash
 		if first > 1 {
-			if err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, first-1).Scan(&prev); err != nil {
-				return fmt.Errorf("repair of %s from %d: the entry before is not held: %w", origin, first, err)
+			switch err := tx.QueryRow("SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, first-1).Scan(&prev); {
+			case errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("repair of %s from %d: this node does not hold entry %d, the one before it", origin, first, first-1)
+			case err != nil:
+				return fmt.Errorf("repair of %s from %d: read entry %d: %w", origin, first, first-1, err)
 			}
 		}
 		for i := range entries {
@@ -771,9 +774,17 @@ func ReadSavedManifest(ctx context.Context, path string) (*federation.Manifest, 
 		}
 	}
 	defer conn.Close()
+	// Read before the store opens: a damaged file is told as Open tells
+	// it, with what to do.
+	failed := func(err error) error {
+		if fileDamaged(err) {
+			return fmt.Errorf("read the manifest saved in %s: %w: %s", path, err, restoreAdvice)
+		}
+		return fmt.Errorf("read saved manifest: %w", err)
+	}
 	var found bool
 	if err := conn.QueryRowContext(ctx, exists).Scan(&found); err != nil {
-		return nil, fmt.Errorf("read saved manifest: %w", err)
+		return nil, failed(err)
 	}
 	if !found {
 		return nil, nil
@@ -784,7 +795,7 @@ func ReadSavedManifest(ctx context.Context, path string) (*federation.Manifest, 
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read saved manifest: %w", err)
+		return nil, failed(err)
 	}
 	return federation.ParseManifest(data)
 }
