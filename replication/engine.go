@@ -211,6 +211,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync"), peers: map[string]*peer{}, changed: make(chan struct{}, 1), recheck: make(chan struct{}, 1)}
 	for _, id := range cfg.Peers {
+		if id == cfg.Member {
+			e.log.Warn("a node does not pull from itself; passed over in its peers", "peer", id)
+		}
 		if id == cfg.Member || id == "" {
 			continue
 		}
@@ -219,6 +222,12 @@ func New(cfg Config) (*Engine, error) {
 			e.log.Warn("peer is not in the federation manifest; waiting for a manifest that lists it", "peer", id, "serial", cfg.Manifest.Load().Serial)
 		}
 		e.peers[id] = &peer{member: id, wake: make(chan struct{}, 1)}
+	}
+	if len(e.peers) == 0 && len(cfg.Manifest.Load().Members) > 1 {
+		// Then only nodes that list this one as their peer exchange
+		// entries with it; if none does, it is cut off, which nothing
+		// else on this node shows (sync status --all does).
+		e.log.Warn("no peers: this node pulls from no member; it hears of other members' entries only through nodes that list it as their peer")
 	}
 	e.ca = cfg.Manifest.Load().CA
 	cfg.Manifest.OnChange(e.manifestChanged)

@@ -406,3 +406,22 @@ func TestEntriesAppliedCountsEachOnce(t *testing.T) {
 		t.Errorf("entries applied = %d, but the node holds 300 entries of other origins (received %d)", got, received)
 	}
 }
+
+// TestNodeWithoutPeersSaysSo: a node of a federation started with no peer
+// (or only itself) says at start that it pulls from no one: if no other
+// node lists it either, it is cut off, and nothing else on it shows that.
+func TestNodeWithoutPeersSaysSo(t *testing.T) {
+	const a, b = "cao-bang", "lang-son"
+	f := newFederation(t, []string{a, b}, map[string][]string{a: {a}, b: {a}})
+	var aLogs, bLogs testlog.Buffer
+	f.nodes[a].logs, f.nodes[b].logs = &aLogs, &bLogs
+	f.start(a)
+	f.start(b)
+	const none = `msg="no peers: this node pulls from no member`
+	if !strings.Contains(aLogs.String(), none) || !strings.Contains(aLogs.String(), `msg="a node does not pull from itself`) {
+		t.Errorf("%s, whose only peer is itself: no warning in its log:\n%s", a, aLogs.String())
+	}
+	if strings.Contains(bLogs.String(), none) {
+		t.Errorf("%s, with a peer, says it has none:\n%s", b, bLogs.String())
+	}
+}
