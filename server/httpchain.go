@@ -553,11 +553,7 @@ func badValues(fd protoreflect.FieldDescriptor, vals []string) string {
 			// The gateway takes a value's name or its number.
 			values := fd.Enum().Values()
 			if n, err := strconv.ParseInt(v, 10, 32); values.ByName(protoreflect.Name(v)) == nil && (err != nil || values.ByNumber(protoreflect.EnumNumber(n)) == nil) {
-				names := make([]string, values.Len())
-				for i := range names {
-					names[i] = string(values.Get(i).Name())
-				}
-				return fmt.Sprintf("%q is not one of %s", v, strings.Join(names, ", "))
+				return fmt.Sprintf("%q is not one of %s", v, enumNames(fd))
 			}
 		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 			_, err = strconv.ParseInt(v, 10, 32)
@@ -582,6 +578,16 @@ func badValues(fd protoreflect.FieldDescriptor, vals []string) string {
 		}
 	}
 	return ""
+}
+
+// enumNames lists the names of the values of fd's enum.
+func enumNames(fd protoreflect.FieldDescriptor) string {
+	values := fd.Enum().Values()
+	names := make([]string, values.Len())
+	for i := range names {
+		names[i] = string(values.Get(i).Name())
+	}
+	return strings.Join(names, ", ")
 }
 
 // useStrictQuery makes strictQuery grpc-gateway's query parser: one for

@@ -106,22 +106,35 @@ func namedDecodeError(raw []byte, v any, err error) error {
 	}
 	why := strings.ToValidUTF8(m[3], "\uFFFD")
 	if v := protojsonBadValue.FindStringSubmatch(m[3]); v != nil && fd != nil {
-		value := v[1]
-		if unquoted, err := strconv.Unquote(value); err == nil {
-			value = unquoted
+		// protojson gives a string quoted, a number or true as it is, and
+		// of a list or an object only its first character.
+		sent := v[1]
+		switch sent {
+		case "[":
+			sent = "a list"
+		case "{":
+			sent = "an object"
 		}
-		words := badValues(fd, []string{value})
+		words := ""
+		if text, err := strconv.Unquote(v[1]); err == nil {
+			words = badValues(fd, []string{text})
+		} else if sent == v[1] {
+			// badValues quotes the values it names, all text in a query;
+			// this one was not.
+			words = strings.Replace(badValues(fd, []string{sent}), strconv.Quote(sent), sent, 1)
+		}
 		if words == "" {
 			// A value of the wrong JSON type, which the field's kind would
 			// take as text (1 for a bool, 7 for a string).
-			words = fmt.Sprintf("must be %s, not %s", jsonKind(fd), v[1])
+			words = fmt.Sprintf("must be %s, not %s", jsonKind(fd), sent)
 		}
 		why = strings.ToValidUTF8(words, "\uFFFD")
 	}
 	if path == "" {
-		// The body itself (null, a list, a string): the field it is.
+		// The body itself (null, a list, a string): the field it is, or
+		// the request (body "*", an :undelete's).
 		if prefix == "" {
-			return nil
+			return &apperr.Error{Code: codes.InvalidArgument, Message: "the body must be a JSON object of the request's fields: " + why}
 		}
 		return apperr.Invalid(strings.TrimSuffix(prefix, "."), "%s", why)
 	}
@@ -136,7 +149,7 @@ func jsonKind(fd protoreflect.FieldDescriptor) string {
 	case protoreflect.BoolKind:
 		return "true or false"
 	case protoreflect.EnumKind:
-		return "one of the names of " + string(fd.Enum().Name())
+		return "one of " + enumNames(fd)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		return "an object"
 	}

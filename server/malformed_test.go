@@ -304,12 +304,19 @@ func TestHTTPBodyValueErrorsInPlainWords(t *testing.T) {
 	}{
 		{"a count past 32 bits", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":99999999999}`, "delegation.member_count", "99999999999 is out of range: it must be at most 2147483647"},
 		{"a count below 32 bits", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","memberCount":-99999999999}`, "delegation.member_count", "-99999999999 is out of range: it must be at least -2147483648"},
-		{"a fraction for a count", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":2.5}`, "delegation.member_count", `must be a whole number, not "2.5"`},
+		{"a fraction for a count", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":2.5}`, "delegation.member_count", "must be a whole number, not 2.5"},
+		{"a fraction in quotes for a count", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":"2.5"}`, "delegation.member_count", `must be a whole number, not "2.5"`},
 		{"text for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":"soon"}}`, "agreement.signed_date.year", `must be a whole number, not "soon"`},
 		{"an enum value no enum has", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_TREATY"}`, "agreement.kind", `"KIND_TREATY" is not one of KIND_UNSPECIFIED, `},
 		{"a number in a list of text", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","partner_countries":["CN",7]}`, "agreement.partner_countries[1]", "must be text in quotes, not 7"},
 		{"a number for a name", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","display_name":1}`, "agreement.display_name", "must be text in quotes, not 1"},
-		{"an object for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":{"y":1}}}`, "agreement.signed_date.year", ""},
+		{"an object for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":{"y":1}}}`, "agreement.signed_date.year", "must be a number, not an object"},
+		{"a list for a name", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","display_name":["x"]}`, "agreement.display_name", "must be text in quotes, not a list"},
+		// Values sent without quotes are named without them.
+		{"true for an enum", "/v1/provinces/cao-bang/agreements", `{"kind":true}`, "agreement.kind", "true is not one of KIND_UNSPECIFIED, "},
+		{"a number past float64 for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":1e400}}`, "agreement.signed_date.year", "must be a whole number, not 1e400"},
+		{"true for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":true}}`, "agreement.signed_date.year", "must be a whole number, not true"},
+		{"an enum's number as text", "/v1/provinces/cao-bang/agreements", `{"kind":"1"}`, "agreement.kind", "must be one of KIND_UNSPECIFIED, "},
 	} {
 		resp, body := tn.httpDo(t, "POST", c.path, c.body, nil)
 		e := wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.field)
@@ -320,6 +327,15 @@ func TestHTTPBodyValueErrorsInPlainWords(t *testing.T) {
 		got := e.Details[0].FieldViolations[0].Description
 		if !strings.HasPrefix(got, c.words) || regexp.MustCompile(`[a-z][A-Z]|int32|field `).MatchString(got) {
 			t.Errorf("%s: %q, want it to begin %q, without protojson's words", c.what, got, c.words)
+		}
+	}
+	// A body that is the whole request (an :undelete's) and not an
+	// object: said so, not in protojson's words.
+	for _, body := range []string{`[1]`, `"x"`, `7`} {
+		resp, raw := tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements/x:undelete", body, nil)
+		e := wantHTTPError(t, "an :undelete body of "+body, resp, raw, http.StatusBadRequest, int(codes.InvalidArgument))
+		if !strings.HasPrefix(e.Message, "the body must be a JSON object of the request's fields") || strings.Contains(e.Message, "proto:") {
+			t.Errorf("an :undelete body of %s: %q", body, e.Message)
 		}
 	}
 }

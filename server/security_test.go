@@ -450,7 +450,7 @@ func TestSecurityBadTokens(t *testing.T) {
 	wantDenied(t, list(unknownID), codes.Unauthenticated, "unknown id", "token is not valid")
 	wantDenied(t, list("not-a-token"), codes.Unauthenticated, "garbage token", "malformed bearer token")
 	wantDenied(t, list(strings.Repeat("x", 2000)), codes.Unauthenticated, "huge token", "bytes long")
-	wantDenied(t, list(other.Token), codes.Unauthenticated, "another node's admin token", "token is not valid on this node (a token works only on the node")
+	wantDenied(t, list(other.Token), codes.Unauthenticated, "another node's admin token", "or made by another node (a token works only on the node where")
 
 	// A scheme other than Bearer, and two credentials at once.
 	basic := metadata.AppendToOutgoingContext(ctx, "authorization", "Basic YWRtaW46YWRtaW4=")

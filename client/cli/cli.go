@@ -125,9 +125,13 @@ func transportHint(st *status.Status) string {
 	if st.Code() != codes.Unavailable {
 		return ""
 	}
+	// A TLS server closes a plaintext client's connection at once (EOF);
+	// a node at its connection cap resets it instead.
 	switch msg := st.Message(); {
-	case strings.Contains(msg, "server preface"):
-		return " (the node may serve TLS: set PROVEX_CA to the federation CA's certificate file)"
+	case strings.Contains(msg, "error reading server preface: EOF"):
+		return " (if the node serves TLS, set PROVEX_CA to the federation CA's certificate file)"
+	case strings.Contains(msg, "looked like an HTTP/1.1 header"):
+		return " (that address answers HTTP/1.1: give the node's gRPC address, not its HTTP one)"
 	case strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return " (the node serves plaintext, as in --dev mode: unset PROVEX_CA)"
 	}

@@ -12,6 +12,8 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +56,32 @@ func TestTLSMismatchSaysWhatToSet(t *testing.T) {
 	}
 	if got := get(plainAddr, caFile); !strings.HasPrefix(got, "UNAVAILABLE") || !strings.Contains(got, "unset PROVEX_CA") {
 		t.Errorf("TLS to a plaintext node: %s", got)
+	}
+	// An HTTP/1.1 server (the node's HTTP port given for its gRPC one),
+	// and a server that resets the connection (a node at its connection
+	// cap): neither is about TLS.
+	httpSrv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(httpSrv.Close)
+	if got := get(strings.TrimPrefix(httpSrv.URL, "http://"), ""); !strings.Contains(got, "gRPC address, not its HTTP one") || strings.Contains(got, "PROVEX_CA") {
+		t.Errorf("plaintext to an HTTP/1.1 server: %s", got)
+	}
+	resetter, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resetter.Close() })
+	go func() {
+		for {
+			c, err := resetter.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	if got := get(resetter.Addr().String(), ""); !strings.HasPrefix(got, "UNAVAILABLE") || strings.Contains(got, "PROVEX_CA") {
+		t.Errorf("plaintext to a server that resets connections: %s", got)
 	}
 	// When the sides agree, the call reaches the server and says nothing
 	// of TLS.

@@ -64,8 +64,10 @@ func runRestoreBackup(ctx context.Context, env *cli.Env, args []string) error {
 	if *from == "" {
 		return &cli.UsageError{Msg: "restore-backup: --from FILE is required"}
 	}
-	if _, err := os.Stat(*from); err != nil {
-		return fmt.Errorf("restore-backup: no backup file at %s: %w", *from, err)
+	if _, err := os.Stat(*from); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("restore-backup: no backup file at %s", *from)
+	} else if err != nil {
+		return fmt.Errorf("restore-backup: %w", err)
 	}
 	path := filepath.Join(*dataDir, server.DatabaseFile)
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {

@@ -66,7 +66,7 @@ func TestServeConfigTypoIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, code := runCLI(t, bin, "", "", "serve", "--config", config, "--member", "cao-bang", "--data", filepath.Join(dir, "data"), "--dev")
-	want := "provex: config " + config + `: unknown field "metrics_adr" (did you mean metrics_addr?)`
+	want := "provex: config " + config + `: line 1: unknown field "metrics_adr" (did you mean metrics_addr?)`
 	if code != 1 || strings.TrimSpace(stderr) != want {
 		t.Errorf("serve with a misspelt config key: exit %d, %q; want %q", code, stderr, want)
 	}

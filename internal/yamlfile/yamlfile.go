@@ -7,6 +7,7 @@
 package yamlfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -16,21 +17,42 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Decode reads data into v, refusing unknown fields and keys given twice.
+// Decode reads data into v, refusing unknown fields and a key given twice
+// in one spelling (field names match whatever their case, as in
+// encoding/json).
 func Decode(data []byte, v any) error {
 	err := yaml.UnmarshalStrict(data, v)
 	if err == nil {
 		return nil
 	}
-	return errors.New(plain(err.Error(), v))
+	return errors.New(plain(err.Error(), data, v))
 }
 
 var (
 	unknownField = regexp.MustCompile(`unknown field "([^"]*)"`)
-	wrongType    = regexp.MustCompile(`cannot unmarshal (\w+) into Go (?:struct field \S*?\.|value of type )(\S+?)(?: of type (\S+))?$`)
+	wrongType    = regexp.MustCompile(`cannot unmarshal (\w+)(?: (\S+))? into Go (?:struct field \S*?\.|value of type )(\S+?)(?: of type (\S+))?$`)
 )
 
-func plain(msg string, v any) string {
+// keyLine is the line (from 1) where key is first given in data, and
+// whether it is given at the top level (not indented, not a list item);
+// 0 when it is not found.
+func keyLine(data []byte, key string) (int, bool) {
+	m := regexp.MustCompile(`(?m)^([ \t]*(?:-[ \t]+)?)["']?` + regexp.QuoteMeta(key) + `["']?[ \t]*:`).FindSubmatchIndex(data)
+	if m == nil {
+		return 0, false
+	}
+	return bytes.Count(data[:m[0]], []byte("\n")) + 1, m[3] == m[2]
+}
+
+// at prefixes s with the line key is given on, when it is found.
+func at(data []byte, key, s string) string {
+	if line, _ := keyLine(data, key); line > 0 {
+		return fmt.Sprintf("line %d: %s", line, s)
+	}
+	return s
+}
+
+func plain(msg string, data []byte, v any) string {
 	for _, prefix := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
 		msg = strings.TrimPrefix(msg, prefix)
 	}
@@ -39,16 +61,27 @@ func plain(msg string, v any) string {
 	}
 	if m := unknownField.FindStringSubmatch(msg); m != nil {
 		s := fmt.Sprintf("unknown field %q", m[1])
-		if near := nearest(m[1], fieldNames(v)); near != "" {
-			s += fmt.Sprintf(" (did you mean %s?)", near)
+		// The library does not say where: a field of the top level may
+		// be a misspelling of another there; one further in, of a field of
+		// whatever holds it, which the suggestion does not know.
+		if _, top := keyLine(data, m[1]); top {
+			if near := nearest(m[1], fieldNames(v)); near != "" {
+				s += fmt.Sprintf(" (did you mean %s?)", near)
+			}
 		}
-		return s
+		return at(data, m[1], s)
 	}
 	if m := wrongType.FindStringSubmatch(msg); m != nil {
-		if m[3] == "" {
-			return fmt.Sprintf("the file holds %s where %s is wanted", given[m[1]], wanted(m[2]))
+		what := given[m[1]]
+		if m[2] != "" {
+			what += " (" + m[2] + ")"
 		}
-		return fmt.Sprintf("field %s: %s where %s is wanted", m[2], given[m[1]], wanted(m[3]))
+		if m[4] == "" {
+			return fmt.Sprintf("the file holds %s where %s is wanted", what, wanted(m[3]))
+		}
+		field := m[3]
+		last := field[strings.LastIndexByte(field, '.')+1:]
+		return at(data, last, fmt.Sprintf("field %s: %s where %s is wanted", field, what, wanted(m[4])))
 	}
 	return msg
 }
@@ -61,6 +94,8 @@ func wanted(goType string) string {
 	switch {
 	case strings.HasPrefix(goType, "[]"):
 		return "a list"
+	case goType == "time.Duration":
+		return "a duration such as 30s or 5m"
 	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
 		return "a mapping of fields"
 	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
