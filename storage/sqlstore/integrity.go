@@ -468,6 +468,16 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		}
 		for i := range entries {
 			e := &entries[i]
+			if i == 0 && first > 1 && e.Origin == origin && e.Seq == first && !bytes.Equal(e.PrevHash, prev) && changelog.Verify(e) {
+				// The peer's copy goes on from another entry than the one
+				// this node holds before the range: two histories of the
+				// log from there on, which no repair joins.
+				why := fmt.Sprintf("repair entry %s/%d does not follow entry %d as this node holds it: the peer's copy is of another history of %s's log from there (a fork, or a peer that lies), which no repair joins", origin, first, first-1, origin)
+				if origin == db.origin {
+					why += "; if every peer's copy says so, this node's own log forked: move its data directory aside and provex restore from the peers (what it wrote since the fork is lost)"
+				}
+				return apperr.Invalid("entries", "%s", why)
+			}
 			if e.Origin != origin || e.Seq != first+uint64(i) || !bytes.Equal(e.PrevHash, prev) || !changelog.Verify(e) {
 				return apperr.Invalid("entries", "repair entry %s/%d does not continue the chain", origin, first+uint64(i))
 			}

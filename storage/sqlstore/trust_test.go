@@ -491,6 +491,21 @@ func TestVerifyLogFindsAndRepairRestores(t *testing.T) {
 	if _, err := db.Repair(ctx, wrong, cp10); err == nil {
 		t.Error("a repair with a changed entry was accepted")
 	}
+	// A copy of another history (a fork from entry 5 on) is refused, and
+	// said to be one: no repair can join it.
+	forked := append([]changelog.Entry(nil), truth[4:10]...)
+	for j := range forked {
+		if j == 0 {
+			forked[j].PrevHash = bytes.Repeat([]byte{7}, len(truth[3].Hash))
+		} else {
+			forked[j].PrevHash = forked[j-1].Hash
+		}
+		forked[j].Hash = changelog.Sum(&forked[j])
+	}
+	cpFork := changelog.SignCheckpoint(o.key, "cao-bang", 10, forked[5].Hash)
+	if _, err := db.Repair(ctx, forked, cpFork); err == nil || !strings.Contains(err.Error(), "repair entry cao-bang/5 does not follow entry 4 as this node holds it") || !strings.Contains(err.Error(), "fork") {
+		t.Errorf("a repair from another history: %v", err)
+	}
 	n, err := db.Repair(storage.WithActor(ctx, storage.Actor{Name: "peer:cao-bang"}), truth[4:10], cp10)
 	if err != nil || n != 1 {
 		t.Fatalf("repair 5..10: %d entries, %v; want 1", n, err)
