@@ -80,6 +80,14 @@ func runRestoreBackup(ctx context.Context, env *cli.Env, args []string) error {
 	if err := ownerfile.MkdirPrivate(*dataDir, slog.New(slog.DiscardHandler)); err != nil {
 		return fmt.Errorf("restore-backup: %w", err)
 	}
+	// A node still serving from the directory (its database moved away,
+	// the node not stopped) holds the writer's lock, and would go on
+	// writing to the moved file.
+	lock, err := sqlstore.LockWriter(path, "restore-backup")
+	if err != nil {
+		return fmt.Errorf("restore-backup: %w; stop the node first", err)
+	}
+	defer lock.Close()
 	info, err := sqlstore.Backup(ctx, *from, path)
 	if err != nil {
 		return err

@@ -93,7 +93,9 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 	}
 	beside := false
 	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Tool: "verify"})
-	if errors.Is(err, sqlstore.ErrNodeWriting) && besideIfServing {
+	// Beside a serving node; not beside another tool (a second verify),
+	// whose lock says so: that one is refused.
+	if errors.Is(err, sqlstore.ErrNodeWriting) && !errors.Is(err, sqlstore.ErrToolWriting) && besideIfServing {
 		beside = true
 		probe, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
 		if err == nil {
@@ -155,7 +157,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 			Beside: beside, ReportOnly: reportOnly, Tool: "verify"})
 	}
 	src.db, err = open(beside)
-	if errors.Is(err, sqlstore.ErrNodeWriting) && !beside && besideIfServing {
+	if errors.Is(err, sqlstore.ErrNodeWriting) && !errors.Is(err, sqlstore.ErrToolWriting) && !beside && besideIfServing {
 		// A node took the writer's lock since the probe let it go (one
 		// starting meanwhile waits for a tool holding it, not for the
 		// moment between the two).

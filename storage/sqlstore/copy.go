@@ -76,7 +76,8 @@ func CopyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 }
 
 func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
-	quiet := Options{Logger: slog.New(slog.DiscardHandler)}
+	// As a tool: a node started on either meanwhile waits for the copy.
+	quiet := Options{Logger: slog.New(slog.DiscardHandler), Tool: "migrate-store"}
 	src, err := Open(ctx, from, "", quiet)
 	if err != nil {
 		return nil, fmt.Errorf("copy store: source: %w", err)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +23,12 @@ import (
 // file (an outside review). SQLite's own locks let both at the file.
 // The lock is the kernel's (flock), so it ends with the process, however
 // that ends. The file names its holder, for the refusal.
+//
+// The lock is not taken on the database file itself: closing any other
+// descriptor of that file drops the POSIX locks SQLite holds on it in
+// this process. The lock file is named after the database's real path
+// (symbolic links resolved), so a link to the file or to its directory
+// finds the same lock.
 
 // lockFileSuffix names the writer's lock file beside the database.
 const lockFileSuffix = "-lock"
@@ -27,6 +36,13 @@ const lockFileSuffix = "-lock"
 // holderNode is what a serving node writes in the lock file; a tool
 // writes its name (Options.Tool).
 const holderNode = "node"
+
+// LockWriter takes the writer's lock of the SQLite database at path for
+// a tool (tool) that writes the file without opening it as a store
+// (restore-backup): refused while a node or another tool holds it.
+func LockWriter(path, tool string) (io.Closer, error) {
+	return tryLockSQLiteWriter(path, tool)
+}
 
 // lockSQLiteWriter takes the writer's lock of the SQLite database at path
 // for holder (holderNode or a tool's name). A node finding a tool holding
@@ -50,31 +66,57 @@ func lockSQLiteWriter(ctx context.Context, path, holder string, logger *slog.Log
 	}
 }
 
+// realPath is path with symbolic links resolved, in its directory when
+// the file does not exist yet.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
+}
+
 func tryLockSQLiteWriter(path, holder string) (*os.File, error) {
-	name := path + lockFileSuffix
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("the writer's lock file: %w", err)
-	}
-	locked, err := tryLock(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("the writer's lock file %s: %w", name, err)
-	}
-	if !locked {
-		held, _ := os.ReadFile(name)
-		f.Close()
-		who, pid, _ := strings.Cut(strings.TrimSpace(string(held)), " ")
-		if _, err := strconv.Atoi(pid); err != nil {
-			pid = "?"
+	real := realPath(path)
+	name := real + lockFileSuffix
+	for {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("the writer's lock file %s: %w: another user made it (a tool run as root?); while no provex process uses this directory, remove it or give it to the node's user", name, err)
+		} else if err != nil {
+			return nil, fmt.Errorf("the writer's lock file: %w", err)
 		}
-		if who != holderNode && who != "" {
-			return nil, fmt.Errorf("%w: provex %s, process %s, holds the writer's lock of %s (%s) until it ends", ErrToolWriting, who, pid, path, name)
+		locked, err := tryLock(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("the writer's lock file %s: %w", name, err)
 		}
-		return nil, fmt.Errorf("%w to %s: process %s holds its writer's lock (%s); one data directory, one node", ErrNodeWriting, path, pid, name)
+		if !locked {
+			held, _ := os.ReadFile(name)
+			f.Close()
+			who, pid, _ := strings.Cut(strings.TrimSpace(string(held)), " ")
+			if _, err := strconv.Atoi(pid); err != nil {
+				pid = "?"
+			}
+			if who != holderNode && who != "" {
+				return nil, fmt.Errorf("%w: provex %s, process %s, holds the writer's lock of %s (%s) until it ends", ErrToolWriting, who, pid, path, name)
+			}
+			return nil, fmt.Errorf("%w to %s: process %s holds its writer's lock (%s); one data directory, one node", ErrNodeWriting, path, pid, name)
+		}
+		// The file removed (or replaced) between its open and its lock
+		// is not the one the next process will find: lock that one.
+		if opened, err := f.Stat(); err == nil {
+			if now, err := os.Stat(name); err != nil || !os.SameFile(opened, now) {
+				f.Close()
+				continue
+			}
+		}
+		giveToDatabaseOwner(f, real)
+		// Only to name the holder in a refusal: the lock is what counts.
+		_ = f.Truncate(0)
+		_, _ = f.WriteAt([]byte(holder+" "+strconv.Itoa(os.Getpid())+"\n"), 0)
+		return f, nil
 	}
-	// Only to name the holder in a refusal: the lock is what counts.
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(holder+" "+strconv.Itoa(os.Getpid())+"\n"), 0)
-	return f, nil
 }

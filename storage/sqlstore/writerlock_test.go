@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/provex/provex/storage/sqlstore"
@@ -32,10 +33,62 @@ func TestSQLiteWriterLock(t *testing.T) {
 	if _, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Tool: "verify"}); !errors.Is(err, sqlstore.ErrNodeWriting) || errors.Is(err, sqlstore.ErrToolWriting) {
 		t.Fatalf("a tool taking the lock beside the serving node: %v, want refused", err)
 	}
+	// The same file by a link to it or to its directory (an outside
+	// review: a link to provex.db served beside the node).
+	linkDir := filepath.Join(t.TempDir(), "linked")
+	if err := os.Symlink(filepath.Dir(path), linkDir); err != nil {
+		t.Fatal(err)
+	}
+	linkFile := filepath.Join(t.TempDir(), "provex.db")
+	if err := os.Symlink(path, linkFile); err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []string{filepath.Join(linkDir, "provex.db"), linkFile} {
+		if _, err := sqlstore.Open(ctx, other, "cao-bang", sqlstore.Options{}); !errors.Is(err, sqlstore.ErrNodeWriting) {
+			t.Errorf("a second node on the serving node's file by %s: %v, want refused", other, err)
+		}
+	}
 	node.Close()
 	again, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatalf("a node once the first closed: %v", err)
 	}
 	again.Close()
+}
+
+// TestLockFileMadeByRootIsTheDatabaseOwners: verify run as root on the
+// data directory of a node run as its own user made the lock file root's,
+// and the node could not start again (an outside review). Made by root,
+// it is the database's owner's, as SQLite makes the -wal and -shm files.
+func TestLockFileMadeByRootIsTheDatabaseOwners(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "provex.db")
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	os.Remove(path + "-lock")
+	const nobody = 65534
+	for _, f := range []string{dir, path} {
+		if err := os.Chown(f, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tool, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Tool: "verify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool.Close()
+	st, err := os.Stat(path + "-lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != nobody || sys.Gid != nobody {
+		t.Errorf("the lock file root made belongs to %d:%d, want the database's owner %d", sys.Uid, sys.Gid, nobody)
+	}
 }

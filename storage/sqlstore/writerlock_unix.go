@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -22,5 +23,24 @@ func tryLock(f *os.File) (bool, error) {
 			continue
 		}
 		return false, err
+	}
+}
+
+// giveToDatabaseOwner makes the lock file, made by root (an operator's
+// verify), the database's owner's, as SQLite does with the -wal and -shm
+// files it makes: else the node, run as its own user, could not open it.
+func giveToDatabaseOwner(f *os.File, database string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	st, err := os.Stat(database)
+	if err != nil {
+		st, err = os.Stat(filepath.Dir(database))
+	}
+	if err != nil {
+		return
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		_ = f.Chown(int(sys.Uid), int(sys.Gid))
 	}
 }
