@@ -75,6 +75,7 @@ func FuzzGatewayJSON(f *testing.F) {
 	f.Add("nope", "..", `[1,2,3]`)
 	f.Add("agreements", "", "{\"foreign_parties\":[{\"name\":\"a\"},{\"name\":\"\xff\",\"x\":[{}]}],\"signed_date\":{\"year\":\"y\"}}")
 	f.Add("delegations", "d1", `{"members":{"a":[1,{"b":2}]},"nope":null}`)
+	f.Add("agreements", "", `{"display_name":"\ud800\\udc00 \ud83d\ude00","summary":"\udc00"}`)
 	// One node per fuzzing process, with an admin token, so bodies get past
 	// authentication to decoding and validation.
 	n, token := startAdminNode(f, Limits{RatePerSecond: 1e9, Burst: 1e9, MaxMessageBytes: 64 << 10})

@@ -51,6 +51,10 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		if _, err := dec.Token(); err != io.EOF {
 			return bodyError(r, v, "is not one JSON value: something follows it at byte %d", dec.InputOffset())
 		}
+		if at := loneSurrogate(raw); at >= 0 {
+			// protojson refuses it as "unexpected EOF", with no place.
+			return bodyErrorAt(r, raw, v, at, "holds %s, half of a UTF-16 surrogate pair without its other half: not a character", raw[at:at+6])
+		}
 		err := m.JSONPb.Unmarshal(raw, v)
 		if err == nil {
 			if b, ok := r.(*limitedBody); ok {
@@ -66,6 +70,79 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		return err
 	})
+}
+
+// loneSurrogate is the offset in the JSON raw of a \uXXXX escape that is
+// half of a UTF-16 surrogate pair without its other half, or -1.
+func loneSurrogate(raw []byte) int {
+	inString := false
+	pendingHigh := -1 // offset of a high surrogate awaiting its low half
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		if c == '"' {
+			if pendingHigh >= 0 {
+				return pendingHigh
+			}
+			inString = false
+			continue
+		}
+		if c != '\\' {
+			if pendingHigh >= 0 {
+				return pendingHigh
+			}
+			continue
+		}
+		if i+1 >= len(raw) {
+			return -1
+		}
+		if raw[i+1] != 'u' || i+6 > len(raw) {
+			if pendingHigh >= 0 {
+				return pendingHigh
+			}
+			i++ // the escaped character
+			continue
+		}
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		switch {
+		case err != nil:
+		case n >= 0xD800 && n <= 0xDBFF:
+			if pendingHigh >= 0 {
+				return pendingHigh
+			}
+			pendingHigh = i
+		case n >= 0xDC00 && n <= 0xDFFF:
+			if pendingHigh < 0 {
+				return i
+			}
+			pendingHigh = -1
+		default:
+			if pendingHigh >= 0 {
+				return pendingHigh
+			}
+		}
+		i += 5
+	}
+	return -1
+}
+
+// bodyErrorAt refuses the body for what is at offset at of raw, naming
+// the field there when it can (else the body as a whole).
+func bodyErrorAt(r io.Reader, raw []byte, v any, at int, format string, args ...any) error {
+	md, prefix := bodyMessage(v)
+	if md != nil {
+		if path, _, ok := jsonPathAt(raw, at, md); ok && path != "" {
+			err := apperr.Invalid(prefix+path, format, args...)
+			if b, ok := r.(*limitedBody); ok {
+				b.invalid = err
+			}
+			return err
+		}
+	}
+	return bodyError(r, v, format, args...)
 }
 
 // bodyError refuses the body (read from r, decoded into v) as a whole:

@@ -64,6 +64,12 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 		{"JSON key", "POST", coll, "{\"display\xff\":\"x\",\"kind\":\"KIND_MOU\"}", []string{"agreement.display\uFFFD"}},
 		{"JSON nested", "POST", coll, "{\"kind\":\"KIND_MOU\",\n \"foreignParties\": [{\"name\":\"a\"}, {\"name\": \"b\xff\"}]}", []string{"agreement.foreign_parties[1].name"}},
 		{"JSON unknown field", "POST", coll, `{"kind":"KIND_MOU","signatory":{"name":"x","nope":1}}`, []string{"agreement.signatory.nope"}},
+		// Half of a UTF-16 surrogate pair: protojson said "unexpected
+		// EOF", naming nothing (an outside review).
+		{"JSON lone high surrogate", "POST", coll, `{"display_name":"a\ud800b","kind":"KIND_MOU"}`, []string{"agreement.display_name"}},
+		{"JSON lone low surrogate", "POST", coll, `{"kind":"KIND_MOU","signatory":{"name":"\udc00"}}`, []string{"agreement.signatory.name"}},
+		{"JSON high surrogate before an escape", "PATCH", coll + "/x", `{"summary":"\ud800\n"}`, []string{"agreement.summary"}},
+		{"JSON high surrogate at a string's end", "POST", coll, `{"partner_countries":["CN","\ud83d"]}`, []string{"agreement.partner_countries[1]"}},
 		{"JSON wrong type", "POST", coll, `{"kind":"KIND_MOU","signed_date":{"year":"soon"}}`, []string{"agreement.signed_date.year"}},
 		{"JSON list of the wrong type", "PATCH", coll + "/x", `{"partner_countries":["CN",7]}`, []string{"agreement.partner_countries[1]"}},
 		{"JSON nested on PATCH", "PATCH", coll + "/x", "{\"signatory\":{\"name\":\"\xff\"}}", []string{"agreement.signatory.name"}},
@@ -328,6 +334,13 @@ func TestHTTPBodyValueErrorsInPlainWords(t *testing.T) {
 		if !strings.HasPrefix(got, c.words) || regexp.MustCompile(`[a-z][A-Z]|int32|field `).MatchString(got) {
 			t.Errorf("%s: %q, want it to begin %q, without protojson's words", c.what, got, c.words)
 		}
+	}
+	// A whole surrogate pair is a character, and an escaped backslash
+	// before "ud800" is text: both kept.
+	resp, raw := tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements?agreement_id=pair", `{"display_name":"Pair \ud83d\ude00 and \\ud800","kind":"KIND_MOU"}`, nil)
+	wantOK(t, "a surrogate pair and an escaped backslash", resp, raw)
+	if a := decodeAgreement(t, "create", raw); a.GetDisplayName() != "Pair \U0001F600 and \\ud800" {
+		t.Errorf("display_name kept as %q", a.GetDisplayName())
 	}
 	// A body that is the whole request (an :undelete's) and not an
 	// object: said so, not in protojson's words.
