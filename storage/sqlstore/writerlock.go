@@ -66,6 +66,29 @@ func lockSQLiteWriter(ctx context.Context, path, holder string, logger *slog.Log
 	}
 }
 
+// openLockFile opens the lock file at name, making it if there is none
+// (created). It never follows a symbolic link there: the data directory
+// is the node's user's, and root running a tool in it would otherwise
+// truncate, write and give away whatever file a link planted there names.
+func openLockFile(name string) (f *os.File, created bool, err error) {
+	f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
+	if err == nil {
+		return f, true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return nil, false, err
+	}
+	f, err = os.OpenFile(name, os.O_RDWR|noFollow, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, false, fmt.Errorf("%s is not a regular file", name)
+	}
+	return f, false, nil
+}
+
 // realPath is path with symbolic links resolved, in its directory when
 // the file does not exist yet.
 func realPath(path string) string {
@@ -82,7 +105,7 @@ func tryLockSQLiteWriter(path, holder string) (*os.File, error) {
 	real := realPath(path)
 	name := real + lockFileSuffix
 	for {
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		f, created, err := openLockFile(name)
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, fmt.Errorf("the writer's lock file %s: %w: another user made it (a tool run as root?); while no provex process uses this directory, remove it or give it to the node's user", name, err)
 		} else if err != nil {
@@ -113,7 +136,9 @@ func tryLockSQLiteWriter(path, holder string) (*os.File, error) {
 				continue
 			}
 		}
-		giveToDatabaseOwner(f, real)
+		if created {
+			giveToDatabaseOwner(f, real)
+		}
 		// Only to name the holder in a refusal: the lock is what counts.
 		_ = f.Truncate(0)
 		_, _ = f.WriteAt([]byte(holder+" "+strconv.Itoa(os.Getpid())+"\n"), 0)

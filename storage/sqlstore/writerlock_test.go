@@ -92,3 +92,31 @@ func TestLockFileMadeByRootIsTheDatabaseOwners(t *testing.T) {
 		t.Errorf("the lock file root made belongs to %d:%d, want the database's owner %d", sys.Uid, sys.Gid, nobody)
 	}
 }
+
+// TestLockFileThatIsALinkIsNotFollowed: the data directory is the node's
+// user's; a link planted as its lock file would have a tool run by root
+// truncate, write and give away the file it names. The store refuses to
+// open, and that file is untouched.
+func TestLockFileThatIsALinkIsNotFollowed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "provex.db")
+	victim := filepath.Join(t.TempDir(), "victim")
+	const content = "not the lock's to write\n"
+	if err := os.WriteFile(victim, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, path+"-lock"); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Tool: "verify"}); err == nil {
+		db.Close()
+		t.Fatal("a store opened through a lock file that is a link")
+	}
+	if got, err := os.ReadFile(victim); err != nil || string(got) != content {
+		t.Errorf("the file the link names: %q, %v", got, err)
+	}
+	if st, err := os.Stat(victim); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("the file the link names changed mode: %v, %v", st.Mode(), err)
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"syscall"
 )
 
+// noFollow makes an open fail on a symbolic link.
+const noFollow = syscall.O_NOFOLLOW
+
 // tryLock takes an exclusive lock of f without waiting; false when another
 // open file holds one.
 func tryLock(f *os.File) (bool, error) {
