@@ -68,7 +68,7 @@ func CopyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 	if err != nil && created {
 		// The file this copy made holds nothing (its one transaction
 		// did not commit): take it away, as if never tried.
-		for _, f := range []string{to, to + "-wal", to + "-shm"} {
+		for _, f := range []string{to, to + "-wal", to + "-shm", to + lockFileSuffix} {
 			os.Remove(f)
 		}
 	}
@@ -77,7 +77,20 @@ func CopyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 
 func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 	// As a tool: a node started on either meanwhile waits for the copy.
-	quiet := Options{Logger: slog.New(slog.DiscardHandler), Tool: "migrate-store"}
+	// A SQLite file's lock is held for the whole copy, which reads and
+	// writes the files between the stores' opens; the stores share it.
+	const tool = "migrate-store"
+	for _, path := range []string{from, to} {
+		if IsPostgres(path) {
+			continue
+		}
+		lock, err := LockWriter(path, tool)
+		if err != nil {
+			return nil, fmt.Errorf("copy store: %w", err)
+		}
+		defer lock.Close()
+	}
+	quiet := Options{Logger: slog.New(slog.DiscardHandler), Tool: tool}
 	src, err := Open(ctx, from, "", quiet)
 	if err != nil {
 		return nil, fmt.Errorf("copy store: source: %w", err)

@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -144,9 +145,9 @@ type DB struct {
 	dialect dialect
 	origin  string
 	log     *slog.Logger
-	// writerLock is the SQLite writer's lock file (writerlock.go), nil
-	// beside a node and on PostgreSQL.
-	writerLock *os.File
+	// writerLock is the SQLite writer's lock (writerlock.go), nil beside
+	// a node and on PostgreSQL.
+	writerLock io.Closer
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (DamagedFile).
 	fileDamage atomic.Pointer[string]
@@ -384,7 +385,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	where := path
 	var writer *sql.DB
 	var reads readPools
-	var lock *os.File // the SQLite writer's lock file, held until Close
+	var lock io.Closer // the SQLite writer's lock, held until Close
 	if d.postgres {
 		where = "the PostgreSQL store"
 		if writer, reads, err = openLocked(ctx, path, opts); err != nil {

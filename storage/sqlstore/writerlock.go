@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -44,10 +45,53 @@ func LockWriter(path, tool string) (io.Closer, error) {
 	return tryLockSQLiteWriter(path, tool)
 }
 
+// heldLocks are the writer's locks this process holds, by lock file. A
+// tool's stores share its lock (migrate-store holds its files' for the
+// whole copy and opens them as stores meanwhile); anyone else in the
+// process is refused as another process would be, without a second
+// descriptor of the file.
+var heldLocks = struct {
+	sync.Mutex
+	m map[string]*sharedLock
+}{m: map[string]*sharedLock{}}
+
+type sharedLock struct {
+	name, holder string
+	f            *os.File
+	refs         int
+}
+
+// lockRef is one holder's share of a lock: the lock goes with the last.
+type lockRef struct {
+	l    *sharedLock
+	once sync.Once
+}
+
+func (r *lockRef) Close() error {
+	var err error
+	r.once.Do(func() {
+		heldLocks.Lock()
+		defer heldLocks.Unlock()
+		if r.l.refs--; r.l.refs == 0 {
+			delete(heldLocks.m, r.l.name)
+			err = r.l.f.Close()
+		}
+	})
+	return err
+}
+
+// refusal is the error of finding the lock held by holder, process pid.
+func refusal(path, name, holder, pid string) error {
+	if holder != holderNode && holder != "" {
+		return fmt.Errorf("%w: provex %s, process %s, holds the writer's lock of %s (%s) until it ends", ErrToolWriting, holder, pid, path, name)
+	}
+	return fmt.Errorf("%w to %s: process %s holds its writer's lock (%s); one data directory, one node", ErrNodeWriting, path, pid, name)
+}
+
 // lockSQLiteWriter takes the writer's lock of the SQLite database at path
 // for holder (holderNode or a tool's name). A node finding a tool holding
 // it waits for the tool to end, saying so every minute, as on PostgreSQL.
-func lockSQLiteWriter(ctx context.Context, path, holder string, logger *slog.Logger) (*os.File, error) {
+func lockSQLiteWriter(ctx context.Context, path, holder string, logger *slog.Logger) (io.Closer, error) {
 	var logged time.Time
 	for {
 		f, err := tryLockSQLiteWriter(path, holder)
@@ -101,12 +145,24 @@ func realPath(path string) string {
 	return path
 }
 
-func tryLockSQLiteWriter(path, holder string) (*os.File, error) {
+func tryLockSQLiteWriter(path, holder string) (io.Closer, error) {
 	real := realPath(path)
 	name := real + lockFileSuffix
+	heldLocks.Lock()
+	defer heldLocks.Unlock()
+	if l, ok := heldLocks.m[name]; ok {
+		if l.holder == holder && holder != holderNode {
+			l.refs++
+			return &lockRef{l: l}, nil
+		}
+		return nil, refusal(path, name, l.holder, strconv.Itoa(os.Getpid()))
+	}
 	for {
 		f, created, err := openLockFile(name)
 		if errors.Is(err, fs.ErrPermission) {
+			if _, lerr := os.Lstat(name); lerr != nil {
+				return nil, fmt.Errorf("the writer's lock file %s: %w: this user may not make it in that directory; run the tool as the user that owns it", name, err)
+			}
 			return nil, fmt.Errorf("the writer's lock file %s: %w: another user made it (a tool run as root?); while no provex process uses this directory, remove it or give it to the node's user", name, err)
 		} else if err != nil {
 			return nil, fmt.Errorf("the writer's lock file: %w", err)
@@ -123,10 +179,7 @@ func tryLockSQLiteWriter(path, holder string) (*os.File, error) {
 			if _, err := strconv.Atoi(pid); err != nil {
 				pid = "?"
 			}
-			if who != holderNode && who != "" {
-				return nil, fmt.Errorf("%w: provex %s, process %s, holds the writer's lock of %s (%s) until it ends", ErrToolWriting, who, pid, path, name)
-			}
-			return nil, fmt.Errorf("%w to %s: process %s holds its writer's lock (%s); one data directory, one node", ErrNodeWriting, path, pid, name)
+			return nil, refusal(path, name, who, pid)
 		}
 		// The file removed (or replaced) between its open and its lock
 		// is not the one the next process will find: lock that one.
@@ -142,6 +195,8 @@ func tryLockSQLiteWriter(path, holder string) (*os.File, error) {
 		// Only to name the holder in a refusal: the lock is what counts.
 		_ = f.Truncate(0)
 		_, _ = f.WriteAt([]byte(holder+" "+strconv.Itoa(os.Getpid())+"\n"), 0)
-		return f, nil
+		l := &sharedLock{name: name, holder: holder, f: f, refs: 1}
+		heldLocks.m[name] = l
+		return &lockRef{l: l}, nil
 	}
 }
