@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -33,20 +34,22 @@ var (
 	wrongType    = regexp.MustCompile(`cannot unmarshal (\w+)(?: (\S+))? into Go (?:struct field \S*?\.|value of type )(\S+?)(?: of type (\S+))?$`)
 )
 
-// keyLine is the line (from 1) where key is first given in data, and
-// whether it is given at the top level (not indented, not a list item);
-// 0 when it is not found.
-func keyLine(data []byte, key string) (int, bool) {
-	m := regexp.MustCompile(`(?m)^([ \t]*(?:-[ \t]+)?)["']?` + regexp.QuoteMeta(key) + `["']?[ \t]*:`).FindSubmatchIndex(data)
-	if m == nil {
-		return 0, false
+// keyLine is the line (from 1) where key is first given in data at the
+// top level (not indented, not a list item) or, with top false, further
+// in; 0 when it is not given there.
+func keyLine(data []byte, key string, top bool) int {
+	re := regexp.MustCompile(`(?m)^([ \t]*(?:-[ \t]+)?)["']?` + regexp.QuoteMeta(key) + `["']?[ \t]*:`)
+	for _, m := range re.FindAllSubmatchIndex(data, -1) {
+		if (m[3] == m[2]) == top {
+			return bytes.Count(data[:m[0]], []byte("\n")) + 1
+		}
 	}
-	return bytes.Count(data[:m[0]], []byte("\n")) + 1, m[3] == m[2]
+	return 0
 }
 
-// at prefixes s with the line key is given on, when it is found.
-func at(data []byte, key, s string) string {
-	if line, _ := keyLine(data, key); line > 0 {
+// at prefixes s with line, when it is known.
+func at(line int, s string) string {
+	if line > 0 {
 		return fmt.Sprintf("line %d: %s", line, s)
 	}
 	return s
@@ -61,15 +64,23 @@ func plain(msg string, data []byte, v any) string {
 	}
 	if m := unknownField.FindStringSubmatch(msg); m != nil {
 		s := fmt.Sprintf("unknown field %q", m[1])
-		// The library does not say where: a field of the top level may
-		// be a misspelling of another there; one further in, of a field of
-		// whatever holds it, which the suggestion does not know.
-		if _, top := keyLine(data, m[1]); top {
-			if near := nearest(m[1], fieldNames(v)); near != "" {
+		// The library does not say where. A name of the top level's is
+		// unknown further in; another given at the top level may be a
+		// misspelling of one there (one further in, of a field of whatever
+		// holds it, which the suggestion does not know).
+		names := fieldNames(v)
+		line := 0
+		if !slices.Contains(names, m[1]) {
+			line = keyLine(data, m[1], true)
+		}
+		if line > 0 {
+			if near := nearest(m[1], names); near != "" {
 				s += fmt.Sprintf(" (did you mean %s?)", near)
 			}
+		} else {
+			line = keyLine(data, m[1], false)
 		}
-		return at(data, m[1], s)
+		return at(line, s)
 	}
 	if m := wrongType.FindStringSubmatch(msg); m != nil {
 		what := given[m[1]]
@@ -80,8 +91,9 @@ func plain(msg string, data []byte, v any) string {
 			return fmt.Sprintf("the file holds %s where %s is wanted", what, wanted(m[3]))
 		}
 		field := m[3]
-		last := field[strings.LastIndexByte(field, '.')+1:]
-		return at(data, last, fmt.Sprintf("field %s: %s where %s is wanted", field, what, wanted(m[4])))
+		dot := strings.LastIndexByte(field, '.')
+		line := keyLine(data, field[dot+1:], dot < 0)
+		return at(line, fmt.Sprintf("field %s: %s where %s is wanted", field, what, wanted(m[4])))
 	}
 	return msg
 }
