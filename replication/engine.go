@@ -213,8 +213,9 @@ func New(cfg Config) (*Engine, error) {
 	for _, id := range cfg.Peers {
 		if id == cfg.Member {
 			e.log.Warn("a node does not pull from itself; passed over in its peers", "peer", id)
+			continue
 		}
-		if id == cfg.Member || id == "" {
+		if id == "" {
 			continue
 		}
 		if _, ok := cfg.Manifest.Load().Member(id); !ok {

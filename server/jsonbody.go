@@ -129,28 +129,26 @@ func loneSurrogate(raw []byte) int {
 	return -1
 }
 
-// bodyErrorAt refuses the body for what is at offset at of raw, naming
-// the field there when it can (else the body as a whole).
-func bodyErrorAt(r io.Reader, raw []byte, v any, at int, format string, args ...any) error {
-	md, prefix := bodyMessage(v)
-	if md != nil {
-		if path, _, ok := jsonPathAt(raw, at, md); ok && path != "" {
-			err := apperr.Invalid(prefix+path, format, args...)
-			if b, ok := r.(*limitedBody); ok {
-				b.invalid = err
-			}
-			return err
-		}
-	}
-	return bodyError(r, v, format, args...)
-}
-
 // bodyError refuses the body (read from r, decoded into v) as a whole:
 // INVALID_ARGUMENT naming the request's field the body is, if it is one,
 // which the error handler takes from r as namedDecodeError's.
 func bodyError(r io.Reader, v any, format string, args ...any) error {
+	return bodyErrorAt(r, nil, v, -1, format, args...)
+}
+
+// bodyErrorAt is bodyError for what is at offset at of the body raw
+// (decoded into v), naming the field there when it can.
+func bodyErrorAt(r io.Reader, raw []byte, v any, at int, format string, args ...any) error {
+	md, prefix := bodyMessage(v)
+	path := ""
+	if at >= 0 && md != nil {
+		path, _, _ = jsonPathAt(raw, at, md)
+	}
 	var err error = &apperr.Error{Code: codes.InvalidArgument, Message: "the body " + fmt.Sprintf(format, args...)}
-	if _, prefix := bodyMessage(v); prefix != "" {
+	switch {
+	case path != "":
+		err = apperr.Invalid(prefix+path, format, args...)
+	case prefix != "":
 		err = apperr.Invalid(strings.TrimSuffix(prefix, "."), format, args...)
 	}
 	if b, ok := r.(*limitedBody); ok {

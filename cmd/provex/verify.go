@@ -91,11 +91,14 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 			return nil, fmt.Errorf("no node database: %w", err)
 		}
 	}
-	beside := false
-	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Tool: "verify"})
 	// Beside a serving node; not beside another tool (a second verify),
 	// whose lock says so: that one is refused.
-	if errors.Is(err, sqlstore.ErrNodeWriting) && !errors.Is(err, sqlstore.ErrToolWriting) && besideIfServing {
+	nodeServes := func(err error) bool {
+		return errors.Is(err, sqlstore.ErrNodeWriting) && !errors.Is(err, sqlstore.ErrToolWriting) && besideIfServing
+	}
+	beside := false
+	probe, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Tool: "verify"})
+	if nodeServes(err) {
 		beside = true
 		probe, err = sqlstore.Open(ctx, path, "", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
 		if err == nil {
@@ -157,7 +160,7 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 			Beside: beside, ReportOnly: reportOnly, Tool: "verify"})
 	}
 	src.db, err = open(beside)
-	if errors.Is(err, sqlstore.ErrNodeWriting) && !errors.Is(err, sqlstore.ErrToolWriting) && !beside && besideIfServing {
+	if nodeServes(err) && !beside {
 		// A node took the writer's lock since the probe let it go (one
 		// starting meanwhile waits for a tool holding it, not for the
 		// moment between the two).
