@@ -105,7 +105,7 @@ func FormatError(err error) string {
 	if !ok {
 		return err.Error()
 	}
-	line := CodeName(st.Code()) + ": " + st.Message() + transportHint(st)
+	line := CodeName(st.Code()) + ": " + statusMessage(err, st) + transportHint(st)
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			var fields []string
@@ -116,6 +116,25 @@ func FormatError(err error) string {
 		}
 	}
 	return strings.ReplaceAll(line, "\n", " ")
+}
+
+// statusMessage is st's message in words: a status wrapped in context
+// ("seed NAME: %w") has for its message the whole error's text, which
+// spells the inner status as Go does ("rpc error: code = ... desc = ...");
+// the context is kept and the inner status given by its message alone.
+func statusMessage(err error, st *status.Status) string {
+	var inner interface {
+		error
+		GRPCStatus() *status.Status
+	}
+	if !errors.As(err, &inner) || error(inner) == err {
+		return st.Message()
+	}
+	outer, found := strings.CutSuffix(err.Error(), inner.Error())
+	if !found {
+		return st.Message()
+	}
+	return outer + inner.GRPCStatus().Message()
 }
 
 // transportHint says what to change when the connection failed because

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/resource"
@@ -41,8 +43,10 @@ func runSeed(ctx context.Context, env *Env, args []string) error {
 }
 
 // Seed loads the sample dataset of a province into the node behind c. Every
-// record carries a request id derived from its name, and its own id, so
-// seeding twice creates nothing new.
+// record carries its own id and a request id derived from its name and
+// content (seedRequestID), so seeding twice creates nothing new, and
+// seeding after provex's sample changed adds the records it lacks and
+// leaves those it holds as they are.
 func Seed(ctx context.Context, c *client.Client, province string) (int, error) {
 	records := sampledata.For(province)
 	if len(records) == 0 {
@@ -57,11 +61,16 @@ func Seed(ctx context.Context, c *client.Client, province string) (int, error) {
 		}
 		g.Go(func() error {
 			parent := "provinces/" + r.Province
-			_, err := c.Create(ctx, parent, k, r.ID, "seed:"+parent+"/"+r.Collection+"/"+r.ID, r.Message)
+			requestID, err := seedRequestID(r)
+			if err != nil {
+				return err
+			}
+			_, err = c.Create(ctx, parent, k, r.ID, requestID, r.Message)
 			if status.Code(err) == codes.AlreadyExists {
-				// Seeded before, and the request id forgotten since: a node
+				// Seeded before, and the request id forgotten since (a node
 				// restored from its peers gets its records back, not the
-				// request ids its API saw.
+				// request ids its API saw), or seeded from another version
+				// of the sample.
 				return nil
 			}
 			if err != nil {
@@ -74,4 +83,21 @@ func Seed(ctx context.Context, c *client.Client, province string) (int, error) {
 		return 0, err
 	}
 	return len(records), nil
+}
+
+// seedRequestID is a sample record's request id: its collection and id, and
+// a fingerprint of its content. A node remembers a request id with the
+// request it came with, and refuses it with another (AIP-155); with the
+// content in the id, a record provex's sample changed since a node was
+// seeded (a demo directory kept across an upgrade) is a new request, which
+// the node answers ALREADY_EXISTS, not a reused id. The province is left
+// out: a node holds one province's records, and ids stay under the API's
+// 100 characters.
+func seedRequestID(r sampledata.Record) (string, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r.Message)
+	if err != nil {
+		return "", fmt.Errorf("sample record %s: %w", r.Name(), err)
+	}
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("seed:%s/%s@%x", r.Collection, r.ID, sum[:6]), nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -21,7 +22,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 )
 
 // TestTLSMismatchSaysWhatToSet: a command run without PROVEX_CA against a
@@ -118,4 +121,17 @@ func selfSigned(t *testing.T) (string, tls.Certificate) {
 		t.Fatal(err)
 	}
 	return file, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestWrappedStatusIsInWords: the seed wraps a node's refusal with the
+// record it was loading, and the CLI printed Go's spelling of the inner
+// status ("seed X: rpc error: code = InvalidArgument desc = ...").
+func TestWrappedStatusIsInWords(t *testing.T) {
+	err := fmt.Errorf("seed provinces/cao-bang/partnerships/baise: %w", status.Error(codes.InvalidArgument, "invalid request_id"))
+	if got, want := FormatError(err), "INVALID_ARGUMENT: seed provinces/cao-bang/partnerships/baise: invalid request_id"; got != want {
+		t.Errorf("FormatError = %q, want %q", got, want)
+	}
+	if got, want := FormatError(status.Error(codes.NotFound, "x not found")), "NOT_FOUND: x not found"; got != want {
+		t.Errorf("FormatError = %q, want %q", got, want)
+	}
 }
