@@ -854,7 +854,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("%s: %w", names[i], err)
+			return migrationFailed(names[i], i, err)
 		}
 		// PRAGMA takes no bound parameters; i+1 is our own integer.
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
@@ -866,6 +866,18 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// migrationFailed is the error of a migration that failed on a database at
+// schema version from, rolled back whole. Released migrations are never
+// changed (TestMigrationsAreAppendOnly), so one fails on a database a
+// development build of provex made, whose migrations were numbered
+// otherwise, or one changed by hand.
+func migrationFailed(name string, from int, err error) error {
+	return fmt.Errorf("schema migration %s failed on a database at version %d, and nothing of it was applied: %w. "+
+		"The database was made by another build of provex whose migrations differ from this one's (a development build), "+
+		"or changed by hand: run the provex that made it, or move the data directory aside and restore the node "+
+		"from its peers into a new one (provex restore; for the demo, remove provex-demo)", path.Base(name), from, err)
 }
 
 // sqliteMigrationNames are the embedded SQLite migrations, in order.

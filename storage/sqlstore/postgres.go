@@ -235,7 +235,7 @@ func migratePostgres(ctx context.Context, db *sql.DB, sqliteMigrations int) erro
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("%s: %w", name, err)
+			return migrationFailed(name, version, err)
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", versions[i]); err != nil {
 			tx.Rollback()

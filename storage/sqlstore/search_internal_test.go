@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -428,6 +430,56 @@ func TestMigrationsNumberedInOrder(t *testing.T) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
+}
+
+// TestMigrationsAreAppendOnly: a database records how many migrations it
+// has applied, not which, so a migration changed, renumbered or removed
+// after a node applied it is never applied to that node, and the ones after
+// it run on a schema they were not written for (a data directory of
+// 81f0d08, whose 0007 was read_audit, stopped the node of the next commit,
+// whose 0007 was request_fingerprint: "duplicate column name: read").
+// testdata/migrations.sha256 holds every migration as it was committed;
+// a new one is added to it (sha256sum FILE >> testdata/migrations.sha256).
+func TestMigrationsAreAppendOnly(t *testing.T) {
+	ledger, err := os.ReadFile("testdata/migrations.sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(ledger)), "\n") {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Fatalf("testdata/migrations.sha256: %q is not a line of sha256sum", line)
+		}
+		listed[name] = true
+		body, err := fs.ReadFile(embeddedMigrations(name), name)
+		if err != nil {
+			t.Errorf("migration %s was removed or renumbered after it was committed: nodes that applied it keep it, and run the ones after it on its schema; put it back", name)
+			continue
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(body)); got != sum {
+			t.Errorf("migration %s was changed after it was committed: nodes that applied it never apply its new text; put it back and add a migration after the last", name)
+		}
+	}
+	for _, pattern := range []string{"migrations/*.sql", "postgres/*.sql"} {
+		names, err := fs.Glob(embeddedMigrations(pattern), pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if !listed[name] {
+				t.Errorf("migration %s is not in testdata/migrations.sha256: once it is as it will be committed, run (in storage/sqlstore) sha256sum %s >> testdata/migrations.sha256", name, name)
+			}
+		}
+	}
+}
+
+// embeddedMigrations is the embedded set that holds a migration's path.
+func embeddedMigrations(name string) fs.FS {
+	if strings.HasPrefix(name, "postgres/") {
+		return postgresMigrations
+	}
+	return migrations
 }
 
 // TestPendingWordsAreFoundAndMerged: a record written on the node leaves its

@@ -560,6 +560,41 @@ func TestOldFormatIsRefused(t *testing.T) {
 	}
 }
 
+// TestMigrationOfAnotherBuildSaysWhatToDo: a database whose migrations
+// another build numbered otherwise (81f0d08's 0007 was read_audit, the next
+// commit's request_fingerprint) failed with SQLite's words alone
+// ("migrations/0008_read_audit.sql: duplicate column name: read"). Here a
+// store of this build is set back to version 7, so 0008 runs again: the
+// refusal names the migration and the version, says nothing was applied and
+// what to do, and the file is left at version 7.
+func TestMigrationOfAnotherBuildSaysWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db, err := sqlstore.Open(context.Background(), path, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("PRAGMA user_version = 7"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlstore.Open(context.Background(), path, "cao-bang", sqlstore.Options{})
+	for _, want := range []string{"schema migration 0008_read_audit.sql failed on a database at version 7", "nothing of it was applied",
+		"duplicate column name: read", "another build of provex", "provex restore"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("opening a database of another build: %v; want it to say %q", err, want)
+		}
+	}
+	var version int
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 7 {
+		t.Errorf("user_version after the refusal: %d, %v; want 7", version, err)
+	}
+}
+
 // TestCheckpointsAtLeastEveryMegabyte: large records written together
 // share a commit, yet the node signs a checkpoint at least every 1 MiB of
 // its entries, so a peer never holds more than that waiting for one.
