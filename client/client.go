@@ -7,11 +7,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -42,6 +46,7 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 	all := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithChainUnaryInterceptor(refuseInvalidUTF8),
 	}, opts...)
 	conn, err := grpc.NewClient(target, all...)
 	if err != nil {
@@ -50,7 +55,6 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 	return New(conn), nil
 }
 
-// New wraps an existing connection.
 // WithToken sends a bearer token with every call. It is sent over
 // plaintext connections too, which only dev mode serves.
 func WithToken(token string) grpc.DialOption {
@@ -75,6 +79,7 @@ func WithCA(caPEM []byte) (grpc.DialOption, error) {
 	return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})), nil
 }
 
+// New wraps an existing connection.
 func New(conn *grpc.ClientConn) *Client {
 	return &Client{
 		conn:       conn,
@@ -99,8 +104,62 @@ func KindOfName(name string) (*resource.Kind, error) {
 	return nil, fmt.Errorf("%q is not a resource name of the form provinces/{province}/{collection}/{id} with a known collection", name)
 }
 
+// refuseInvalidUTF8 refuses a request holding text that is not UTF-8 as
+// the node would, INVALID_ARGUMENT naming the field: gRPC cannot encode
+// it, and said INTERNAL ("grpc: error while marshaling"), which reads as
+// the node's fault.
+func refuseInvalidUTF8(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if m, ok := req.(proto.Message); ok {
+		if field := notUTF8(m.ProtoReflect(), ""); field != "" {
+			return status.Errorf(codes.InvalidArgument, "%s is not valid UTF-8 text", field)
+		}
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// notUTF8 is the path of the first text field of m that is not UTF-8, or "".
+func notUTF8(m protoreflect.Message, prefix string) string {
+	var bad string
+	check := func(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) bool {
+		switch {
+		case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
+			bad = path
+		case fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind:
+			bad = notUTF8(v.Message(), path+".")
+		}
+		return bad == ""
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		path := prefix + string(fd.Name())
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && bad == ""; i++ {
+				check(fd, l.Get(i), fmt.Sprintf("%s[%d]", path, i))
+			}
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+				if key := k.String(); fd.MapKey().Kind() == protoreflect.StringKind && !utf8.ValidString(key) {
+					bad = path
+					return false
+				}
+				return check(fd.MapValue(), v, path+"["+k.String()+"]")
+			})
+		default:
+			check(fd, v, path)
+		}
+		return bad == ""
+	})
+	return bad
+}
+
 // invoke calls a standard method of k with a request built field by field.
+// A request that cannot be built (no kind, a record of another kind, a nil
+// record) is an error, never a panic.
 func (c *Client) invoke(ctx context.Context, k *resource.Kind, verb string, fields map[string]any) (protoreflect.Message, error) {
+	if k == nil {
+		return nil, errors.New("client: no kind given (resource.KindOf returns nil for a collection it does not know)")
+	}
 	m := k.Method(verb)
 	method := "/" + string(m.Parent().FullName()) + "/" + string(m.Name())
 	req := newMessage(m.Input())
@@ -110,6 +169,8 @@ func (c *Client) invoke(ctx context.Context, k *resource.Kind, verb string, fiel
 			return nil, fmt.Errorf("%s has no field %s", m.Input().FullName(), name)
 		}
 		switch v := v.(type) {
+		case nil:
+			return nil, fmt.Errorf("client: %s %s: no %s given (nil)", verb, k.Field, name)
 		case string:
 			req.Set(f, protoreflect.ValueOfString(v))
 		case int32:
@@ -117,6 +178,12 @@ func (c *Client) invoke(ctx context.Context, k *resource.Kind, verb string, fiel
 		case bool:
 			req.Set(f, protoreflect.ValueOfBool(v))
 		case proto.Message:
+			if v == nil || !v.ProtoReflect().IsValid() {
+				return nil, fmt.Errorf("client: %s %s: no %s given (nil)", verb, k.Field, f.Message().Name())
+			}
+			if got := v.ProtoReflect().Descriptor(); got != f.Message() {
+				return nil, fmt.Errorf("client: %s %s takes a %s, not a %s", verb, k.Field, f.Message().Name(), got.Name())
+			}
 			req.Set(f, protoreflect.ValueOfMessage(v.ProtoReflect()))
 		default:
 			return nil, fmt.Errorf("field %s: unsupported value %T", name, v)
@@ -193,6 +260,9 @@ func (c *Client) Create(ctx context.Context, parent string, k *resource.Kind, id
 // field), or with no paths the fields set in res (AIP-134); res must carry
 // its name, and its etag to guard against lost updates.
 func (c *Client) Update(ctx context.Context, res proto.Message, paths []string) (proto.Message, error) {
+	if res == nil || !res.ProtoReflect().IsValid() {
+		return nil, errors.New("client: Update: no record given (nil)")
+	}
 	k, ok := resource.KindOfMessage(res.ProtoReflect().Descriptor())
 	if !ok {
 		return nil, fmt.Errorf("%s is not a provex resource", res.ProtoReflect().Descriptor().FullName())

@@ -6,21 +6,24 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
-	"google.golang.org/grpc"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"unicode"
+
+	"google.golang.org/grpc"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"sigs.k8s.io/yaml"
 
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/resource"
@@ -130,11 +133,10 @@ func statusMessage(err error, st *status.Status) string {
 	if !errors.As(err, &inner) || error(inner) == err {
 		return st.Message()
 	}
-	outer, found := strings.CutSuffix(err.Error(), inner.Error())
-	if !found {
+	if !strings.Contains(err.Error(), inner.Error()) {
 		return st.Message()
 	}
-	return outer + inner.GRPCStatus().Message()
+	return strings.Replace(err.Error(), inner.Error(), inner.GRPCStatus().Message(), 1)
 }
 
 // transportHint says what to change when the connection failed because
@@ -188,6 +190,36 @@ func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// ParseFlagsOnly parses args of a command that takes no positional
+// arguments, and refuses one: a word given without its flag was ignored
+// (`national search nanning` listed every record).
+func ParseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	pos, err := ParseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &UsageError{Msg: fmt.Sprintf("%s: unexpected argument %q: it takes flags only", fs.Name(), pos[0]), Flags: fs}
+	}
+	return nil
+}
+
+// pageSizeFlag is a page_size flag: a whole number from 0 to the largest
+// int32, refused beyond it (a plain int was cut to 32 bits, and
+// 4294967297 asked for a page of 1).
+type pageSizeFlag int32
+
+func (p *pageSizeFlag) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *pageSizeFlag) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a whole number from 0 to %d (the node serves at most 1000 a page)", math.MaxInt32)
+	}
+	*p = pageSizeFlag(n)
+	return nil
+}
+
 func newFlagSet(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	addr := os.Getenv("PROVEX_ADDR")
@@ -210,6 +242,10 @@ func dial(addr string) (*client.Client, error) {
 func dialWith(addr, token, caFile string) (*client.Client, error) {
 	var opts []grpc.DialOption
 	if token = strings.TrimSpace(token); token != "" {
+		// A header carries printable ASCII only; gRPC said INTERNAL.
+		if i := strings.IndexFunc(token, func(r rune) bool { return r < 0x21 || r > 0x7e }); i >= 0 {
+			return nil, fmt.Errorf("PROVEX_TOKEN holds %q at byte %d, which no token has: set it to the token alone (the one line provex token create printed)", token[i:i+1], i)
+		}
 		opts = append(opts, client.WithToken(token))
 	}
 	if caFile != "" {
@@ -288,7 +324,8 @@ func runList(ctx context.Context, env *Env, args []string) error {
 	var o client.ListOptions
 	fs.StringVar(&o.Filter, "filter", "", "AIP-160 filter")
 	fs.StringVar(&o.OrderBy, "order-by", "", "order_by, e.g. \"signed_date desc\"")
-	pageSize := fs.Int("page-size", 0, "records per page (default 50, max 1000)")
+	var pageSize pageSizeFlag
+	fs.Var(&pageSize, "page-size", "records per page (default 50, max 1000)")
 	fs.StringVar(&o.PageToken, "page-token", "", "continue from a next_page_token")
 	fs.BoolVar(&o.ShowDeleted, "show-deleted", false, "include deleted records")
 	all := fs.Bool("all", false, "follow next_page_token to the end")
@@ -304,7 +341,7 @@ func runList(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	o.PageSize = int32(*pageSize)
+	o.PageSize = int32(pageSize)
 	c, err := dial(*addr)
 	if err != nil {
 		return err
@@ -346,13 +383,12 @@ func readResource(env *Env, file string, k *resource.Kind) (proto.Message, error
 	if err != nil {
 		return nil, err
 	}
-	js, err := yaml.YAMLToJSON(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
 	m := k.New()
-	if err := protojson.Unmarshal(js, m); err != nil {
-		return nil, fmt.Errorf("%s is not a valid %s: %w", file, k.Message.Descriptor().Name(), err)
+	if err := decodeRecord(raw, m); err != nil {
+		if file == "-" {
+			file = "stdin"
+		}
+		return nil, fmt.Errorf("%s is not one %s: %w", file, k.Message.Descriptor().Name(), err)
 	}
 	return m, nil
 }
@@ -361,7 +397,7 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("create")
 	file := fs.String("f", "", "JSON or YAML file with the record (- for stdin)")
 	id := fs.String("id", "", "id of the new record (default: chosen by the server)")
-	requestID := fs.String("request-id", "", "idempotency key: retrying with it never creates twice")
+	requestID := fs.String("request-id", "", "idempotency key: retrying with it never creates twice (default: a new one, given in the error when the answer was lost)")
 	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
@@ -386,17 +422,41 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	m, err := c.Create(ctx, parent, k, *id, *requestID, res)
+	// Every create carries a request id, so that one whose answer was lost
+	// (interrupted, timed out, the connection dropped) can be run again
+	// without making a second record: the error gives the id to run it with.
+	rid := *requestID
+	if rid == "" {
+		rid = "cli-" + rand.Text()
+	}
+	m, err := c.Create(ctx, parent, k, *id, rid, res)
 	if err != nil {
+		if mayHaveHappened(err) && *requestID == "" {
+			return fmt.Errorf("%w; the record may have been created all the same: run the command again with --request-id %s to finish it without making a second", err, rid)
+		}
 		return err
 	}
 	return printMessage(env.Stdout, m)
 }
 
+// mayHaveHappened reports whether a call that failed with err may have
+// been carried out by the node all the same: its answer did not come back.
+func mayHaveHappened(err error) bool {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.Unavailable:
+		// gRPC's words for a connection never made: nothing was sent.
+		return !strings.Contains(st.Message(), "connection error: ")
+	case codes.Canceled, codes.DeadlineExceeded, codes.Unknown, codes.Internal:
+		return true
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 func runUpdate(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("update")
 	file := fs.String("f", "", "JSON or YAML file with the fields to change (- for stdin)")
-	mask := fs.String("mask", "", "comma-separated fields to change (default: the fields set in the file; name a field here to clear it)")
+	mask := fs.String("mask", "", "comma-separated fields to change, a field inside a message as signatory.name (default: the fields set in the file, a message field replaced whole; name a field here to clear it)")
 	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
@@ -416,12 +476,18 @@ func runUpdate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if in := k.Name(res); in != "" && in != name {
+		// As the gateway refuses a body naming another record than its path.
+		return fmt.Errorf("%s names %s, and the command %s: give one record's name, or leave name out of the file", *file, in, name)
+	}
 	k.SetName(res, name)
 	// Without --mask the server changes the fields set in the file
 	// (AIP-134), as for any client that sends no mask.
 	var paths []string
 	if *mask != "" {
-		paths = strings.Split(*mask, ",")
+		for _, p := range strings.Split(*mask, ",") {
+			paths = append(paths, strings.TrimSpace(p))
+		}
 	}
 	c, err := dial(*addr)
 	if err != nil {

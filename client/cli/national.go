@@ -103,9 +103,11 @@ func runNationalSearch(ctx context.Context, env *Env, args []string) error {
 	text := fs.String("text", "", "text to find in titles and counterpart names, ignoring case and diacritics")
 	filter := fs.String("filter", "", "AIP-160 filter (with exactly one collection)")
 	parent := fs.String("parent", "", "provinces/{province} (default: all provinces)")
-	pageSize := fs.Int("page-size", 50, "records per page")
+	pageSize := pageSizeFlag(50)
+	fs.Var(&pageSize, "page-size", "records per page (max 1000)")
+	pageToken := fs.String("page-token", "", "continue from a next_page_token")
 	all := fs.Bool("all", false, "follow next_page_token to the end")
-	if _, err := ParseFlags(fs, args); err != nil {
+	if err := ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	c, err := dial(*addr)
@@ -113,7 +115,7 @@ func runNationalSearch(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	req := &nationalv1.SearchRecordsRequest{Collections: commaList(*collections), Text: *text, Filter: *filter, Parent: *parent, PageSize: int32(*pageSize)}
+	req := &nationalv1.SearchRecordsRequest{Collections: commaList(*collections), Text: *text, Filter: *filter, Parent: *parent, PageSize: int32(pageSize), PageToken: *pageToken}
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTITLE\tUPDATED")
 	for {
@@ -139,7 +141,7 @@ func runNationalSearch(ctx context.Context, env *Env, args []string) error {
 
 func runNationalFreshness(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("national freshness")
-	if _, err := ParseFlags(fs, args); err != nil {
+	if err := ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	c, err := dial(*addr)

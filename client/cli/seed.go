@@ -19,7 +19,7 @@ import (
 func runSeed(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("seed")
 	province := fs.String("province", "", "province whose sample data to load (default: the node's own)")
-	if _, err := ParseFlags(fs, args); err != nil {
+	if err := ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	c, err := dial(*addr)

@@ -32,8 +32,11 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	manifestFile := fs.String("manifest", "", "federation manifest (with --all)")
 	nodesFile := fs.String("nodes", "", "with --all: YAML list of each member's API address, token file and, for TLS, CA file "+
 		"(- member: cao-bang, addr: localhost:7400, token_file: t, ca_file: ca.pem); PROVEX_CA is the CA of entries without one")
-	if _, err := ParseFlags(fs, args[1:]); err != nil {
+	if err := ParseFlagsOnly(fs, args[1:]); err != nil {
 		return err
+	}
+	if !*all && (*manifestFile != "" || *nodesFile != "") {
+		return &UsageError{Msg: "sync status: --manifest and --nodes are for --all (without it, the one node at --addr is asked)", Flags: fs}
 	}
 	if *all {
 		if *manifestFile == "" {

@@ -70,7 +70,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintln(stderr, "provex:", cli.FormatError(err))
-		fmt.Fprintf(stderr, "usage: provex %s %s\n(provex %s --help lists the flags with their defaults)\n", c.Name, c.Usage, c.Name)
+		// The hint names the subcommand whose flags failed (national
+		// search): the group's own help lists none.
+		if ue.Flags != nil {
+			fmt.Fprintf(stderr, "usage: provex %s %s\n(provex %s --help lists the flags with their defaults)\n", c.Name, c.Usage, ue.Flags.Name())
+		} else {
+			fmt.Fprintf(stderr, "usage: provex %s %s\n(provex %s --help says more)\n", c.Name, c.Usage, c.Name)
+		}
 		return 2
 	}
 	fmt.Fprintf(stderr, "provex: unknown command %q\n\n", args[0])

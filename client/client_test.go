@@ -1,0 +1,91 @@
+package client_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/client"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/resource"
+)
+
+// TestClientRefusesWhatItCannotSend: a program's mistakes with the client
+// panicked (a record of another kind, a nil record, a kind resource.KindOf
+// did not find) or came back INTERNAL from gRPC's encoder (text that is not
+// UTF-8), found by an outside review. Each is now an error, and nothing
+// reaches the node: the server here counts every call that arrives.
+func TestClientRefusesWhatItCannotSend(t *testing.T) {
+	var calls atomic.Int64
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		calls.Add(1)
+		return status.Error(codes.Unimplemented, "counted by the test")
+	}))
+	go srv.Serve(lis)
+	defer srv.Stop()
+	c, err := client.Dial(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	unknown, _ := resource.KindOf("agreement") // singular: not a collection
+	var nilAgreement *twinningv1.Agreement
+	for what, call := range map[string]func() error{
+		"a record of another kind": func() error {
+			_, err := c.Create(ctx, "provinces/cao-bang", resource.Delegations, "", "", &twinningv1.Agreement{DisplayName: "x"})
+			return err
+		},
+		"a nil record": func() error {
+			_, err := c.Create(ctx, "provinces/cao-bang", resource.Agreements, "", "", nil)
+			return err
+		},
+		"a typed nil record": func() error {
+			_, err := c.Create(ctx, "provinces/cao-bang", resource.Agreements, "", "", nilAgreement)
+			return err
+		},
+		"no kind": func() error {
+			_, _, err := c.List(ctx, "provinces/cao-bang", unknown, client.ListOptions{})
+			return err
+		},
+		"Update of nil":       func() error { _, err := c.Update(ctx, nil, nil); return err },
+		"Update of typed nil": func() error { _, err := c.Update(ctx, nilAgreement, nil); return err },
+	} {
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: panic %v", what, r)
+				}
+			}()
+			return call()
+		}()
+		if err == nil {
+			t.Errorf("%s: no error", what)
+		}
+	}
+	_, err = c.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: "provinces/cao-bang/agreements/\xff"})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "name is not valid UTF-8 text") {
+		t.Errorf("a name that is not UTF-8: %v", err)
+	}
+	_, err = c.Create(ctx, "provinces/cao-bang", resource.Agreements, "", "", &twinningv1.Agreement{DisplayName: "ok", Fields: []string{"a", "b\xc3"}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "agreement.fields[1] is not valid UTF-8 text") {
+		t.Errorf("a list element that is not UTF-8: %v", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("%d calls reached the server", n)
+	}
+	// A good request does reach it.
+	if _, err := c.Get(ctx, "provinces/cao-bang/agreements/a"); status.Code(err) != codes.Unimplemented || calls.Load() != 1 {
+		t.Errorf("a good request: %v, %d calls", err, calls.Load())
+	}
+}
