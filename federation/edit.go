@@ -144,6 +144,26 @@ func (m *Manifest) RemoveMember(id string) error {
 	return m.edit(func(members []Member) []Member { return slices.Delete(members, i, i+1) })
 }
 
+// MoveMember gives a member a new sync address (host:port): its node,
+// restarted on the manifest, listens there, and the others dial it there
+// once they take the manifest.
+func (m *Manifest) MoveMember(id, address string) error {
+	i := slices.IndexFunc(m.Members, func(mem Member) bool { return mem.ID == id })
+	if i < 0 {
+		return m.unknown(id)
+	}
+	if err := checkAddress(address); err != nil {
+		return err
+	}
+	if m.Members[i].Address == address {
+		return fmt.Errorf("federation: move %s: the manifest already gives it address %s", id, address)
+	}
+	return m.edit(func(members []Member) []Member {
+		members[i].Address = address
+		return members
+	})
+}
+
 // RotateMember publishes a member's new keys; a nil key stays as it is.
 // A new signing key moves the current one to the front of the member's
 // previous_public_keys, so what it signed still verifies. The old

@@ -162,6 +162,15 @@ type peer struct {
 	// or pulled (adopt), not because it was configured; stop ends its
 	// loop when a manifest no longer lists it (manifestChanged).
 	adopted bool
+	// manifestBehind says the peer last said it holds an older manifest
+	// than this node's: the next pull from it carries this node's. A peer
+	// whose manifest gives this node's old address cannot pull the new one
+	// from it.
+	manifestBehind atomic.Bool
+	// offered is when the peer last sent its manifest in a pull (unix
+	// nanoseconds): one is parsed a second at most, so a peer cannot make
+	// this node parse a megabyte of YAML every pull.
+	offered atomic.Int64
 	stop    context.CancelFunc
 
 	mu                                 sync.Mutex
@@ -542,9 +551,33 @@ func (e *Engine) announce(ctx context.Context, p *peer) {
 	if h := e.announcedHeads.Load(); h != nil {
 		heads = *h
 	}
-	if _, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, Heads: heads, ManifestSerial: uint64(e.manifest().Serial)}); err != nil && ctx.Err() == nil {
-		e.log.Debug("announce failed", "peer", p.member, "err", err)
+	resp, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, Heads: heads, ManifestSerial: uint64(e.manifest().Serial)})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Debug("announce failed", "peer", p.member, "err", err)
+		}
+		return
 	}
+	if e.peerBehind(resp.GetManifestSerial()) && !p.manifestBehind.Swap(true) {
+		e.trigger(p.member)
+	}
+}
+
+// mayTakeManifestFrom reports whether a manifest member sent in a pull
+// may be parsed now: member is a peer, and sent none in the last second.
+func (e *Engine) mayTakeManifestFrom(member string) bool {
+	p, ok := e.peerOf(member)
+	if !ok {
+		return false
+	}
+	now, last := time.Now().UnixNano(), p.offered.Load()
+	return now-last >= int64(time.Second) && p.offered.CompareAndSwap(last, now)
+}
+
+// peerBehind reports whether a peer that said it holds manifest serial
+// (0: a node of a release that does not say) is behind this node's.
+func (e *Engine) peerBehind(serial uint64) bool {
+	return serial != 0 && serial < uint64(e.manifest().Serial)
 }
 
 func (e *Engine) connect(p *peer) (*grpc.ClientConn, error) {
@@ -681,7 +714,14 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	if err != nil {
 		return err
 	}
-	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize), ManifestSerial: uint64(e.manifest().Serial)}
+	m := e.manifest()
+	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize), ManifestSerial: uint64(m.Serial)}
+	sentManifest := p.manifestBehind.Load()
+	if sentManifest {
+		if req.Manifest, err = m.Marshal(); err != nil {
+			return err
+		}
+	}
 	st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{}, heads: map[string]uint64{}}
 	start := time.Now()
 	askRepair := func(damaged []storage.Damage) {
@@ -720,7 +760,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.mu.Lock()
 	p.pulls++
 	p.mu.Unlock()
-	received := false
+	received, behind := false, false
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -733,9 +773,13 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		p.lastContact = time.Now()
 		p.mu.Unlock()
 		// A server sends its manifest first, once; any other is ignored, so
-		// a peer cannot make this node parse manifests all pull long.
-		if len(resp.GetManifest()) > 0 && !received {
-			e.offerManifest(p.member, resp.GetManifest())
+		// a peer cannot make this node parse manifests all pull long. Or
+		// it says it holds an older one: the next pull carries this node's.
+		if !received {
+			if len(resp.GetManifest()) > 0 {
+				e.offerManifest(p.member, resp.GetManifest())
+			}
+			behind = e.peerBehind(resp.GetManifestSerial())
 		}
 		received = true
 		if stopped := e.syncStopped(); stopped != "" {
@@ -756,6 +800,11 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		}
 	}
 	p.pulled(start, st.heads)
+	p.manifestBehind.Store(behind)
+	if behind && !sentManifest {
+		// Give it this node's manifest now, not at the next exchange.
+		st.again = true
+	}
 	if st.again {
 		select {
 		case p.wake <- struct{}{}:

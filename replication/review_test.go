@@ -14,19 +14,23 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage/sqlstore"
@@ -432,5 +436,64 @@ func TestReviewStartOnTamperedOrForeignFile(t *testing.T) {
 	f.manifest = &foreign
 	if m, err := f.newNode(t, p1); err == nil {
 		t.Errorf("the node started on serial %d, no error about its file, signed by another federation key", m.Serial)
+	}
+}
+
+// TestReviewManifestsSentInPullsRefused: since a caller sends its newer
+// manifest in a Pull, a member with a valid certificate can send any
+// bytes there. One signed by its own key (naming itself the federation
+// key), one not signed, the node's own again and bytes that are not YAML
+// are refused, and the node stays on its manifest and keeps serving.
+func TestReviewManifestsSentInPullsRefused(t *testing.T) {
+	members := []string{p1, p2, mofa}
+	f, _ := signedFederation(t, members, map[string][]string{p1: {mofa}, mofa: {p1}})
+	var logs testlog.Buffer
+	f.nodes[p1].logs = &logs
+	f.start(p1)
+	own := nextManifest(t, f.manifest, f.keys[p2].Signing, func(m *federation.Manifest) {
+		m.Serial = 99
+		m.FederationKey = f.keys[p2].SigningPublic()
+	})
+	unsigned := *nextManifest(t, f.manifest, f.keys[p2].Signing, nil)
+	unsigned.Signature, unsigned.FederationKey = nil, nil
+	var offers [][]byte
+	for _, m := range []*federation.Manifest{own, &unsigned, f.manifest} {
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		offers = append(offers, data)
+	}
+	offers = append(offers, []byte("\x00\xffnot yaml: ["))
+	c := f.peerClient(t, f.nodes[p1], p2)
+	for _, data := range offers {
+		time.Sleep(time.Second) // one offer a second is parsed
+		stream, err := c.Pull(context.Background(), &syncv1.PullRequest{Member: p2, ManifestSerial: 99, Manifest: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("pull with an offered manifest: %v", err)
+		}
+		if got := first.GetManifestSerial(); got != 1 {
+			t.Errorf("the node says it holds serial %d after an offer it must refuse", got)
+		}
+	}
+	if got := f.nodes[p1].node.Manifest().Serial; got != 1 {
+		t.Fatalf("cao-bang took manifest serial %d from a member's pull", got)
+	}
+	// Each was parsed and refused, not passed over: all but the node's own
+	// (not newer, taken silently) are logged.
+	if n := strings.Count(logs.String(), `msg="refused a federation manifest from a peer" component=sync peer=lang-son`); n != 3 {
+		t.Errorf("%d refusals logged, want 3:\n%s", n, logs.String())
+	}
+	huge := make([]byte, federation.MaxManifestSize+1)
+	stream, err := c.Pull(context.Background(), &syncv1.PullRequest{Member: p2, ManifestSerial: 99, Manifest: huge})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.InvalidArgument && status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a manifest over 1 MiB in a pull: %v", err)
 	}
 }

@@ -91,7 +91,7 @@ func (s *server) Announce(ctx context.Context, req *syncv1.AnnounceRequest) (*sy
 		s.e.heard(p, req.GetHeads(), time.Now())
 	}
 	s.e.trigger(member)
-	return &syncv1.AnnounceResponse{}, nil
+	return &syncv1.AnnounceResponse{ManifestSerial: uint64(s.e.manifest().Serial)}, nil
 }
 
 // Pull streams what the caller lacks: first its own copies of the ranges
@@ -113,13 +113,24 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	}
 	store := s.e.cfg.Store
 	// A caller on an older manifest gets this node's first, so a manifest
-	// reaches every member through whichever peers it has.
-	if m := s.e.manifest(); req.GetManifestSerial() < uint64(m.Serial) {
+	// reaches every member through whichever peers it has. A caller on a
+	// newer one sends it when told this node's is older: this node may not
+	// reach the caller to pull it, its manifest giving an address the
+	// caller has left.
+	if req.GetManifestSerial() > uint64(s.e.manifest().Serial) && len(req.GetManifest()) > 0 && s.e.mayTakeManifestFrom(caller) {
+		s.e.offerManifest(caller, req.GetManifest())
+	}
+	switch m := s.e.manifest(); {
+	case req.GetManifestSerial() < uint64(m.Serial):
 		data, err := m.Marshal()
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(&syncv1.PullResponse{Manifest: data}); err != nil {
+		if err := stream.Send(&syncv1.PullResponse{Manifest: data, ManifestSerial: uint64(m.Serial)}); err != nil {
+			return err
+		}
+	case req.GetManifestSerial() > uint64(m.Serial):
+		if err := stream.Send(&syncv1.PullResponse{ManifestSerial: uint64(m.Serial)}); err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,7 @@ const manifestUsage = "init --entry FILE|- [--member SLUG --address HOST:PORT] [
 	" | add --member SLUG [--entry FILE|- | --address A --public-key K --encryption-key K] [--manifest F] [--federation-key F] [--valid 365d]" +
 	" | remove --member SLUG [...]" +
 	" | rotate --member SLUG [--entry FILE|- | --public-key K --encryption-key K] [...]" +
+	" | move --member SLUG --address HOST:PORT [...]" +
 	" | sign [--accept-changes] [...]" +
 	" | show [--manifest F] [--federation-key-pub BASE64]"
 
@@ -39,13 +40,13 @@ const manifestUsage = "init --entry FILE|- [--member SLUG --address HOST:PORT] [
 var manifestCommand = cli.Command{
 	Name:    "manifest",
 	Usage:   manifestUsage,
-	Summary: "make and change the signed federation manifest (init, add, remove, rotate, sign, show): every change is signed with a higher serial",
+	Summary: "make and change the signed federation manifest (init, add, remove, rotate, move, sign, show): every change is signed with a higher serial",
 	Run:     runManifestCommand,
 }
 
 func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
-		return &cli.UsageError{Msg: "manifest: want a subcommand: init, add, remove, rotate, sign or show"}
+		return &cli.UsageError{Msg: "manifest: want a subcommand: init, add, remove, rotate, move, sign or show"}
 	}
 	switch args[0] {
 	case "init":
@@ -56,6 +57,8 @@ func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 		return runManifestRemove(env, args[1:])
 	case "rotate":
 		return runManifestRotate(env, args[1:])
+	case "move":
+		return runManifestMove(env, args[1:])
 	case "sign":
 		return runManifestSign(env, args[1:])
 	case "show":
@@ -64,7 +67,7 @@ func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 		if cli.IsHelp(args[0]) {
 			return cli.Help("manifest")
 		}
-		return &cli.UsageError{Msg: fmt.Sprintf("manifest: unknown subcommand %q (want init, add, remove, rotate, sign or show)", args[0])}
+		return &cli.UsageError{Msg: fmt.Sprintf("manifest: unknown subcommand %q (want init, add, remove, rotate, move, sign or show)", args[0])}
 	}
 }
 
@@ -333,9 +336,25 @@ func runManifestRemove(env *cli.Env, args []string) error {
 	return changeManifest(env, "manifest remove", cf, false, func(m *federation.Manifest) error { return m.RemoveMember(*member) })
 }
 
+// runManifestMove gives a member a new sync address.
+func runManifestMove(env *cli.Env, args []string) error {
+	flags := flag.NewFlagSet("manifest move", flag.ContinueOnError)
+	cf := addChangeFlags(flags)
+	member := flags.String("member", "", "the member whose node moved")
+	address := flags.String("address", "", "its new sync host:port")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if *member == "" || *address == "" {
+		return &cli.UsageError{Msg: "manifest move: --member and --address are required"}
+	}
+	return changeManifest(env, "manifest move", cf, false, func(m *federation.Manifest) error { return m.MoveMember(*member, *address) })
+}
+
 // runManifestRotate publishes a member's new keys: from the entry
 // keygen --rotate printed (both keys) or keygen --rotate-encryption (the
-// encryption key alone). The entry's address, if any, is not used.
+// encryption key alone). An address in the entry other than the member's
+// is refused: rotate changes keys, and move the address.
 func runManifestRotate(env *cli.Env, args []string) error {
 	flags := flag.NewFlagSet("manifest rotate", flag.ContinueOnError)
 	cf := addChangeFlags(flags)
@@ -351,6 +370,11 @@ func runManifestRotate(env *cli.Env, args []string) error {
 		return &cli.UsageError{Msg: "manifest rotate: no new key: give --entry with what provex keygen --rotate printed, or --public-key and --encryption-key"}
 	}
 	return changeManifest(env, "manifest rotate", cf, false, func(m *federation.Manifest) error {
+		// It was signed with the address unchanged, and no word said so.
+		if cur, ok := m.Member(e.ID); ok && e.Address != "" && e.Address != cur.Address {
+			return fmt.Errorf("the entry gives %s the address %s, and the manifest %s: rotate publishes keys only; "+
+				"move the member first (provex manifest move --member %s --address %s), or leave address out of the entry", e.ID, e.Address, cur.Address, e.ID, e.Address)
+		}
 		return m.RotateMember(e.ID, e.PublicKey, e.EncryptionKey)
 	})
 }

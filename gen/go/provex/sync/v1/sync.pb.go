@@ -955,8 +955,15 @@ type PullRequest struct {
 	// The serial of the caller's federation manifest: a server holding a
 	// newer one sends it first.
 	ManifestSerial uint64 `protobuf:"varint,6,opt,name=manifest_serial,json=manifestSerial,proto3" json:"manifest_serial,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The caller's signed federation manifest (its file form), sent when the
+	// server said it holds an older one (PullResponse.manifest_serial,
+	// AnnounceResponse.manifest_serial). A server that cannot reach the
+	// caller, because its older manifest gives the caller's old address,
+	// takes the newer one this way. It takes it only if the federation key it
+	// trusts signed it, and its serial is above its own.
+	Manifest      []byte `protobuf:"bytes,7,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullRequest) Reset() {
@@ -1024,6 +1031,13 @@ func (x *PullRequest) GetManifestSerial() uint64 {
 	return 0
 }
 
+func (x *PullRequest) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
 type PullResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Entries in seq order per origin, continuing the caller's positions.
@@ -1035,9 +1049,13 @@ type PullResponse struct {
 	// The server's signed federation manifest (its file form), in the first
 	// message when its serial is above the caller's. The caller takes it
 	// only if the federation key it trusts signed it.
-	Manifest      []byte `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Manifest []byte `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// The server's manifest serial, in the first message when it differs
+	// from the caller's: a caller holding a newer manifest sends it in its
+	// next PullRequest.
+	ManifestSerial uint64 `protobuf:"varint,6,opt,name=manifest_serial,json=manifestSerial,proto3" json:"manifest_serial,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
@@ -1096,6 +1114,13 @@ func (x *PullResponse) GetManifest() []byte {
 		return x.Manifest
 	}
 	return nil
+}
+
+func (x *PullResponse) GetManifestSerial() uint64 {
+	if x != nil {
+		return x.ManifestSerial
+	}
+	return 0
 }
 
 // Copies of one origin's entries from the first of a range the caller
@@ -1220,9 +1245,12 @@ func (x *AnnounceRequest) GetManifestSerial() uint64 {
 }
 
 type AnnounceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The serial of the announced-to node's federation manifest: an
+	// announcer holding a newer one sends it in its next PullRequest.
+	ManifestSerial uint64 `protobuf:"varint,1,opt,name=manifest_serial,json=manifestSerial,proto3" json:"manifest_serial,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AnnounceResponse) Reset() {
@@ -1253,6 +1281,13 @@ func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use AnnounceResponse.ProtoReflect.Descriptor instead.
 func (*AnnounceResponse) Descriptor() ([]byte, []int) {
 	return file_provex_sync_v1_sync_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AnnounceResponse) GetManifestSerial() uint64 {
+	if x != nil {
+		return x.ManifestSerial
+	}
+	return 0
 }
 
 var File_provex_sync_v1_sync_proto protoreflect.FileDescriptor
@@ -1346,19 +1381,21 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\fruns_refused\x18\t \x01(\x03R\vrunsRefused\x12)\n" +
 	"\x10entries_repaired\x18\n" +
 	" \x01(\x03R\x0fentriesRepaired\x12)\n" +
-	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\x96\x02\n" +
+	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\xc1\x02\n" +
 	"\vPullRequest\x12%\n" +
 	"\x06member\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18(R\x06member\x12:\n" +
 	"\x04have\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10dR\x04have\x12+\n" +
 	"\n" +
 	"batch_size\x18\x04 \x01(\rB\f\xe2A\x01\x01\xbaH\x05*\x03\x18\x88'R\tbatchSize\x12;\n" +
 	"\x06repair\x18\x05 \x03(\v2\x15.provex.sync.v1.RangeB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10@R\x06repair\x12-\n" +
-	"\x0fmanifest_serial\x18\x06 \x01(\x04B\x04\xe2A\x01\x01R\x0emanifestSerialJ\x04\b\x03\x10\x04R\x05holes\"\xd6\x01\n" +
+	"\x0fmanifest_serial\x18\x06 \x01(\x04B\x04\xe2A\x01\x01R\x0emanifestSerial\x12)\n" +
+	"\bmanifest\x18\a \x01(\fB\r\xe2A\x01\x01\xbaH\x06z\x04\x18\x80\x80@R\bmanifestJ\x04\b\x03\x10\x04R\x05holes\"\xff\x01\n" +
 	"\fPullResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12<\n" +
 	"\vcheckpoints\x18\x02 \x03(\v2\x1a.provex.sync.v1.CheckpointR\vcheckpoints\x12.\n" +
 	"\x06repair\x18\x04 \x01(\v2\x16.provex.sync.v1.RepairR\x06repair\x12\x1a\n" +
-	"\bmanifest\x18\x05 \x01(\fR\bmanifestJ\x04\b\x03\x10\x04R\x05fills\"u\n" +
+	"\bmanifest\x18\x05 \x01(\fR\bmanifest\x12'\n" +
+	"\x0fmanifest_serial\x18\x06 \x01(\x04R\x0emanifestSerialJ\x04\b\x03\x10\x04R\x05fills\"u\n" +
 	"\x06Repair\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12:\n" +
 	"\n" +
@@ -1367,8 +1404,9 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\x0fAnnounceRequest\x12%\n" +
 	"\x06member\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18(R\x06member\x12<\n" +
 	"\x05heads\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10dR\x05heads\x12-\n" +
-	"\x0fmanifest_serial\x18\x03 \x01(\x04B\x04\xe2A\x01\x01R\x0emanifestSerial\"\x12\n" +
-	"\x10AnnounceResponse2\x94\x02\n" +
+	"\x0fmanifest_serial\x18\x03 \x01(\x04B\x04\xe2A\x01\x01R\x0emanifestSerial\";\n" +
+	"\x10AnnounceResponse\x12'\n" +
+	"\x0fmanifest_serial\x18\x01 \x01(\x04R\x0emanifestSerial2\x94\x02\n" +
 	"\vSyncService\x12q\n" +
 	"\fGetSyncState\x12#.provex.sync.v1.GetSyncStateRequest\x1a$.provex.sync.v1.GetSyncStateResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/sync/state\x12C\n" +
 	"\x04Pull\x12\x1b.provex.sync.v1.PullRequest\x1a\x1c.provex.sync.v1.PullResponse0\x01\x12M\n" +
