@@ -24,6 +24,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/replication"
 )
@@ -601,12 +602,13 @@ func (p *oncePeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServ
 func TestAddressChangeReachesNodesThatCannotDialTheMember(t *testing.T) {
 	members := []string{"cao-bang", "lang-son", "nghe-an"}
 	f, fedKey := signedFederation(t, members, line(members))
+	var logs testlog.Buffer
+	f.nodes["lang-son"].logs = &logs
 	f.startAll()
 	createAgreements(t, f.nodes["cao-bang"], 2, "before")
 	f.waitConverged(t, map[string]uint64{"cao-bang": 2}, 15*time.Second)
 
 	f.stop("nghe-an")
-	f.stop("lang-son")
 	moved := freeAddrs(t, 1)[0]
 	old := f.manifest
 	f.manifest = nextManifest(t, old, fedKey, func(m *federation.Manifest) {
@@ -616,6 +618,15 @@ func TestAddressChangeReachesNodesThatCannotDialTheMember(t *testing.T) {
 			}
 		}
 	})
+	// Its node, given the manifest while it runs, says it must restart.
+	if err := f.nodes["lang-son"].node.OfferManifest(f.manifest); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() (bool, string) {
+		return strings.Contains(logs.String(), `msg="the federation manifest moves this node to another sync address: restart it to listen there`) &&
+			strings.Contains(logs.String(), "address="+moved), "lang-son's node did not say it must restart:\n" + logs.String()
+	})
+	f.stop("lang-son")
 	f.nodes["lang-son"].addr = moved
 	f.start("lang-son") // on the new manifest, at its new address
 	f.manifest = old

@@ -474,6 +474,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		healthpb.RegisterHealthServer(n.peer, n.health)
 		calls.learn(n.peer)
 		n.peerAddr = self.Address
+		listening := self.Address
+		live.OnChange(func(m *federation.Manifest) {
+			if mem, ok := m.Member(cfg.Member); ok && mem.Address != listening {
+				cfg.Logger.Warn("the federation manifest moves this node to another sync address: restart it to listen there; until then, nodes on this manifest cannot reach it",
+					"serial", m.Serial, "address", mem.Address, "listening", listening)
+			}
+		})
 	}
 
 	if err := n.buildGateway(ctx, channel, ic); err != nil {
