@@ -41,6 +41,10 @@ func decodeRecord(raw []byte, m proto.Message) error {
 		}
 		return fmt.Errorf("holds more than one record (another document%s): give one record a command", atLine(line))
 	}
+	budget := maxRecordValues
+	if !within(doc.Content[0], &budget) {
+		return fmt.Errorf("its aliases (*name) expand past %d values: no record is that large", maxRecordValues)
+	}
 	v, err := fieldsOf(doc.Content[0], m.ProtoReflect().Descriptor(), "")
 	if err != nil {
 		return err
@@ -240,6 +244,25 @@ func wholeNumber(n *yaml.Node, path, s string, lo, hi int64) (any, error) {
 		return nil, recordError(n, path, "want a whole number from %d to %d, got %q", lo, hi, s)
 	}
 	return json.Number(strconv.FormatInt(i, 10)), nil
+}
+
+// maxRecordValues bounds the values a record file holds once its aliases
+// are expanded: a few lines of anchors and aliases can stand for billions.
+const maxRecordValues = 1 << 20
+
+// within reports whether n, its aliases expanded, holds at most *budget
+// values, spending them.
+func within(n *yaml.Node, budget *int) bool {
+	n = resolved(n)
+	if *budget--; *budget < 0 {
+		return false
+	}
+	for _, c := range n.Content {
+		if !within(c, budget) {
+			return false
+		}
+	}
+	return true
 }
 
 // resolved is the node an alias (*name) stands for.

@@ -50,6 +50,9 @@ func TestRecordFileIsReadAsItsFields(t *testing.T) {
 		"partner_countries: CN\n":                          "line 1: partner_countries: want a list",
 		"foreign_parties:\n  - name: x\n    country: CN\n": `line 3: foreign_parties[0]: no field "country" in ForeignParty`,
 		"display_name: a\n  b: c\n":                        "line 2",
+		"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n" +
+			"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n" +
+			"g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n": "expand past 1048576 values",
 	}
 	for in, want := range refused {
 		err := decodeRecord([]byte(in), &twinningv1.Agreement{})
