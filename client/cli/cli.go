@@ -153,6 +153,9 @@ func transportHint(st *status.Status) string {
 		return " (if the node serves TLS, set PROVEX_CA to the federation CA's certificate file)"
 	case strings.Contains(msg, "looked like an HTTP/1.1 header"):
 		return " (that address answers HTTP/1.1: give the node's gRPC address, not its HTTP one)"
+	case strings.Contains(msg, "error reading server preface") && strings.Contains(msg, "use of closed network connection"):
+		// gRPC gave up waiting (20 s) for the server's first frame.
+		return " (the address took the connection and answered nothing: give the node's gRPC address, and check that the node is up)"
 	case strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return " (the node serves plaintext, as in --dev mode: unset PROVEX_CA)"
 	}

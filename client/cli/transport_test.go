@@ -135,3 +135,13 @@ func TestWrappedStatusIsInWords(t *testing.T) {
 		t.Errorf("FormatError = %q, want %q", got, want)
 	}
 }
+
+// TestSilentAddressIsNamed: an address that takes the connection and never
+// answers (another program's port) failed after 20 s with "use of closed
+// network connection" alone. gRPC's words, as a real dial gave them.
+func TestSilentAddressIsNamed(t *testing.T) {
+	err := status.Error(codes.Unavailable, `connection error: desc = "error reading server preface: raw-read tcp 127.0.0.1:41576->127.0.0.1:31999: use of closed network connection"`)
+	if got := FormatError(err); !strings.HasSuffix(got, "(the address took the connection and answered nothing: give the node's gRPC address, and check that the node is up)") {
+		t.Errorf("FormatError = %q", got)
+	}
+}
