@@ -779,7 +779,10 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			if len(resp.GetManifest()) > 0 {
 				e.offerManifest(p.member, resp.GetManifest())
 			}
+			// Kept at once: a node failing closed on an expired manifest
+			// says so, then ends the pull with an error.
 			behind = e.peerBehind(resp.GetManifestSerial())
+			p.manifestBehind.Store(behind)
 		}
 		received = true
 		if stopped := e.syncStopped(); stopped != "" {
@@ -800,7 +803,9 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		}
 	}
 	p.pulled(start, st.heads)
-	p.manifestBehind.Store(behind)
+	if !received {
+		p.manifestBehind.Store(false) // on this node's serial: it sends nothing first
+	}
 	if behind && !sentManifest {
 		// Give it this node's manifest now, not at the next exchange.
 		st.again = true

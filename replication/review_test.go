@@ -6,6 +6,7 @@ package replication_test
 // the finding they show; the others pass and guard what holds.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -496,4 +497,50 @@ func TestReviewManifestsSentInPullsRefused(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument && status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("a manifest over 1 MiB in a pull: %v", err)
 	}
+}
+
+// failingClosedPeer answers every pull as a node failing closed on an
+// expired manifest does: its serial, then an error; it keeps the manifests
+// callers sent it.
+type failingClosedPeer struct {
+	syncv1.UnimplementedSyncServiceServer
+	mu       sync.Mutex
+	received [][]byte
+}
+
+func (p *failingClosedPeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	p.mu.Lock()
+	p.received = append(p.received, req.GetManifest())
+	p.mu.Unlock()
+	if err := stream.Send(&syncv1.PullResponse{ManifestSerial: 1}); err != nil {
+		return err
+	}
+	return status.Error(codes.FailedPrecondition, "the federation manifest expired: sync stopped until a newer one arrives")
+}
+
+// TestManifestReachesAPeerThatFailsClosed: a peer on an expired manifest
+// says its serial and ends every pull with an error. A node that learned
+// it was behind only from a pull that ended well never sent it the newer
+// manifest, and a peer that cannot dial anyone (its manifest's addresses
+// are old) stayed stopped for good.
+func TestManifestReachesAPeerThatFailsClosed(t *testing.T) {
+	f, fedKey := signedFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
+	f.manifest = nextManifest(t, f.manifest, fedKey, nil)
+	want, err := f.manifest.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := &failingClosedPeer{}
+	f.peerServer(t, p2, closed)
+	f.start(p1)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		closed.mu.Lock()
+		defer closed.mu.Unlock()
+		for _, got := range closed.received {
+			if bytes.Equal(got, want) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d pulls, none carrying the node's manifest", len(closed.received))
+	})
 }
