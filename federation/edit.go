@@ -164,6 +164,28 @@ func (m *Manifest) MoveMember(id, address string) error {
 	})
 }
 
+// DropRetiredKey takes a retired signing key out of a member's
+// previous_public_keys, once the member's current key has signed its log's
+// head and that checkpoint reached every copy: what the retired key signed
+// then no longer needs it.
+func (m *Manifest) DropRetiredKey(id string, key ed25519.PublicKey) error {
+	i := slices.IndexFunc(m.Members, func(mem Member) bool { return mem.ID == id })
+	if i < 0 {
+		return m.unknown(id)
+	}
+	j := slices.IndexFunc(m.Members[i].PreviousPublicKeys, func(k ed25519.PublicKey) bool { return k.Equal(key) })
+	if j < 0 {
+		if m.Members[i].PublicKey.Equal(key) {
+			return fmt.Errorf("federation: %s signs with that key now; only a retired key (in previous_public_keys) can be dropped", id)
+		}
+		return fmt.Errorf("federation: that key is not among %s's retired keys (provex manifest show lists them)", id)
+	}
+	return m.edit(func(members []Member) []Member {
+		members[i].PreviousPublicKeys = slices.Delete(members[i].PreviousPublicKeys, j, j+1)
+		return members
+	})
+}
+
 // RotateMember publishes a member's new keys; a nil key stays as it is.
 // A new signing key moves the current one to the front of the member's
 // previous_public_keys, so what it signed still verifies. The old

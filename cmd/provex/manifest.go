@@ -33,6 +33,7 @@ const manifestUsage = "init --entry FILE|- [--member SLUG --address HOST:PORT] [
 	" | remove --member SLUG [...]" +
 	" | rotate --member SLUG [--entry FILE|- | --public-key K --encryption-key K] [...]" +
 	" | move --member SLUG --address HOST:PORT [...]" +
+	" | drop-key --member SLUG --public-key RETIRED [...]" +
 	" | sign [--accept-changes] [...]" +
 	" | show [--manifest F] [--federation-key-pub BASE64]"
 
@@ -40,13 +41,13 @@ const manifestUsage = "init --entry FILE|- [--member SLUG --address HOST:PORT] [
 var manifestCommand = cli.Command{
 	Name:    "manifest",
 	Usage:   manifestUsage,
-	Summary: "make and change the signed federation manifest (init, add, remove, rotate, move, sign, show): every change is signed with a higher serial",
+	Summary: "make and change the signed federation manifest (init, add, remove, rotate, move, drop-key, sign, show): every change is signed with a higher serial",
 	Run:     runManifestCommand,
 }
 
 func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
-		return &cli.UsageError{Msg: "manifest: want a subcommand: init, add, remove, rotate, move, sign or show"}
+		return &cli.UsageError{Msg: "manifest: want a subcommand: init, add, remove, rotate, move, drop-key, sign or show"}
 	}
 	switch args[0] {
 	case "init":
@@ -59,6 +60,8 @@ func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 		return runManifestRotate(env, args[1:])
 	case "move":
 		return runManifestMove(env, args[1:])
+	case "drop-key":
+		return runManifestDropKey(env, args[1:])
 	case "sign":
 		return runManifestSign(env, args[1:])
 	case "show":
@@ -67,7 +70,7 @@ func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 		if cli.IsHelp(args[0]) {
 			return cli.Help("manifest")
 		}
-		return &cli.UsageError{Msg: fmt.Sprintf("manifest: unknown subcommand %q (want init, add, remove, rotate, move, sign or show)", args[0])}
+		return &cli.UsageError{Msg: fmt.Sprintf("manifest: unknown subcommand %q (want init, add, remove, rotate, move, drop-key, sign or show)", args[0])}
 	}
 }
 
@@ -349,6 +352,26 @@ func runManifestMove(env *cli.Env, args []string) error {
 		return &cli.UsageError{Msg: "manifest move: --member and --address are required"}
 	}
 	return changeManifest(env, "manifest move", cf, false, func(m *federation.Manifest) error { return m.MoveMember(*member, *address) })
+}
+
+// runManifestDropKey takes a member's retired signing key out of the
+// manifest.
+func runManifestDropKey(env *cli.Env, args []string) error {
+	flags := flag.NewFlagSet("manifest drop-key", flag.ContinueOnError)
+	cf := addChangeFlags(flags)
+	member := flags.String("member", "", "the member whose retired key to drop")
+	pub := flags.String("public-key", "", "the retired public key, as manifest show lists it")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if *member == "" || *pub == "" {
+		return &cli.UsageError{Msg: "manifest drop-key: --member and --public-key are required"}
+	}
+	key, err := federation.DecodePublicKey(*pub)
+	if err != nil {
+		return &cli.UsageError{Msg: fmt.Sprintf("manifest drop-key: --public-key: %v", err)}
+	}
+	return changeManifest(env, "manifest drop-key", cf, false, func(m *federation.Manifest) error { return m.DropRetiredKey(*member, key) })
 }
 
 // runManifestRotate publishes a member's new keys: from the entry

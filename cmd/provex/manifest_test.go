@@ -175,6 +175,14 @@ func TestManifestCommands(t *testing.T) {
 	}
 	ok("", "manifest", "show", "--federation-key-pub", federation.EncodePublicKey(m.FederationKey))
 	refused(1, "does not verify", "", "manifest", "show", "--federation-key-pub", pub)
+	// The retired key goes once the new one signed the log's head everywhere.
+	refused(1, "signs with that key now", "", "manifest", "drop-key", "--member", "cao-bang", "--public-key", federation.EncodePublicKey(keys.SigningPublic()))
+	refused(1, "not among cao-bang's retired keys", "", "manifest", "drop-key", "--member", "cao-bang", "--public-key", pub)
+	refused(2, "--public-key: federation: public key", "", "manifest", "drop-key", "--member", "cao-bang", "--public-key", "%%%")
+	ok("", "manifest", "drop-key", "--member", "cao-bang", "--public-key", federation.EncodePublicKey(cb.PublicKey))
+	if now, _ = manifestAt(t, dir, 10).Member("cao-bang"); len(now.PreviousPublicKeys) != 0 || !now.PublicKey.Equal(keys.SigningPublic()) {
+		t.Fatalf("after drop-key, cao-bang is %+v", now)
+	}
 
 	// Another federation's key: nodes would refuse what it signs.
 	_, stranger, _ := federation.GenerateKey()
@@ -201,7 +209,7 @@ func TestManifestCommands(t *testing.T) {
 	refused(1, "changed since it was signed", "", "manifest", "sign")
 	refused(1, "signature does not verify", "", "manifest", "show")
 	ok("", "manifest", "sign", "--accept-changes")
-	if m = manifestAt(t, dir, 10); m.Members[1].Address != "evil.example:9400" {
+	if m = manifestAt(t, dir, 11); m.Members[1].Address != "evil.example:9400" {
 		t.Fatalf("sign --accept-changes: %+v", m.Members[1])
 	}
 }
