@@ -41,6 +41,9 @@ func decodeRecord(raw []byte, m proto.Message) error {
 		}
 		return fmt.Errorf("holds more than one record (another document%s): give one record a command", atLine(line))
 	}
+	if root := resolved(doc.Content[0]); root.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: want the record's fields (key: value lines, or a JSON object), got %s", root.Line, nodeKind(root))
+	}
 	budget := maxRecordValues
 	if !within(doc.Content[0], &budget) {
 		return fmt.Errorf("its aliases (*name) expand past %d values: no record is that large", maxRecordValues)
@@ -174,6 +177,11 @@ func fieldValue(n *yaml.Node, fd protoreflect.FieldDescriptor, path string) (any
 // a list field, or the field's one value).
 func singleValue(n *yaml.Node, fd protoreflect.FieldDescriptor, path string) (any, error) {
 	n = resolved(n)
+	if n.Tag == "!!null" {
+		// A field's own null leaves it unset (fieldValue); a list or map
+		// holds no nulls, and ~ is not the text "~".
+		return nil, recordError(n, path, "want a value, got null (%q)", n.Value)
+	}
 	if fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind {
 		return fieldsOf(n, fd.Message(), path)
 	}
