@@ -17,9 +17,8 @@ import (
 	"strings"
 	"unicode"
 
-	"google.golang.org/grpc"
-
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
