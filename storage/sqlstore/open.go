@@ -1161,7 +1161,7 @@ func claimDatabase(ctx context.Context, db *sql.DB, origin string) (string, erro
 	switch err := db.QueryRowContext(ctx, "SELECT member FROM node").Scan(&owner); {
 	case err == sql.ErrNoRows:
 		if origin == "" {
-			return "", fmt.Errorf("the database does not say whose it is (a new database needs its member)")
+			return "", fmt.Errorf("the database holds no node's store yet (it does not say whose it is): start the node on it first (provex serve --member ID), copy a store into it (provex migrate-store), or give the tool --member where it takes one")
 		}
 		_, err := db.ExecContext(ctx, "INSERT INTO node (member) VALUES (?)", origin)
 		return origin, err

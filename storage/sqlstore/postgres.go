@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/provex/provex/resource"
@@ -90,11 +91,11 @@ func lockTaken(ctx context.Context, c *pgx.Conn) error {
 	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return err
 	case err != nil || app == lockHolderApp:
-		return fmt.Errorf("%w to database %q (it holds the writer's advisory lock): one database, one node", ErrNodeWriting, c.Config().Database)
+		return fmt.Errorf("%w to database %q (it holds the writer's advisory lock): one database, one node; a tool that writes (verify --repair, restore, migrate-store) needs the node stopped", ErrNodeWriting, c.Config().Database)
 	case toolSessions[app]:
 		return fmt.Errorf("%w: %s, session %d of role %q, holds the writer's advisory lock of database %q until it ends (if it hangs: SELECT pg_terminate_backend(%d))", ErrToolWriting, app, pid, role, c.Config().Database, pid)
 	}
-	return fmt.Errorf("the writer's advisory lock of database %q is held by session %d of role %q (application %q), which is not a provex node: end it (SELECT pg_terminate_backend(%d)) to start the node", c.Config().Database, pid, role, app, pid)
+	return fmt.Errorf("the writer's advisory lock of database %q is held by session %d of role %q (application %q), which is not a provex node: end it (SELECT pg_terminate_backend(%d)) so that a node can write", c.Config().Database, pid, role, app, pid)
 }
 
 // openPostgres opens the writer's connection and the read pools of the
@@ -180,6 +181,14 @@ func parsePostgresURL(url string) (*pgx.ConnConfig, error) {
 // each file in its own transaction (PostgreSQL's DDL is transactional).
 // The version is in schema_version, SQLite's user_version.
 func migratePostgres(ctx context.Context, db *sql.DB, sqliteMigrations int) error {
+	err := migratePostgresSchema(ctx, db, sqliteMigrations)
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42501" {
+		return fmt.Errorf("%w: the node's role may not make tables in this database: make the database its own (ALTER DATABASE name OWNER TO role, or createdb -O role name; docs/POSTGRES.md)", err)
+	}
+	return err
+}
+
+func migratePostgresSchema(ctx context.Context, db *sql.DB, sqliteMigrations int) error {
 	names, err := fs.Glob(postgresMigrations, "postgres/*.sql")
 	if err != nil {
 		return err
