@@ -41,12 +41,14 @@ func decodeRecord(raw []byte, m proto.Message) error {
 		}
 		return fmt.Errorf("holds more than one record (another document%s): give one record a command", atLine(line))
 	}
-	if root := resolved(doc.Content[0]); root.Kind != yaml.MappingNode {
+	if root := resolved(doc.Content[0]); root.Tag == "!!null" {
+		return errors.New("holds no record (the document is empty)")
+	} else if root.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: want the record's fields (key: value lines, or a JSON object), got %s", root.Line, nodeKind(root))
 	}
 	budget := maxRecordValues
 	if !within(doc.Content[0], &budget) {
-		return fmt.Errorf("its aliases (*name) expand past %d values: no record is that large", maxRecordValues)
+		return fmt.Errorf("it holds more than %d values, its aliases (*name) expanded: no record is that large", maxRecordValues)
 	}
 	v, err := fieldsOf(doc.Content[0], m.ProtoReflect().Descriptor(), "")
 	if err != nil {
@@ -111,6 +113,9 @@ func fieldsOf(n *yaml.Node, md protoreflect.MessageDescriptor, path string) (any
 	given := map[protoreflect.Name]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := resolved(n.Content[i]), n.Content[i+1]
+		if key.Tag == "!!merge" {
+			return nil, recordError(key, path, "merge keys (<<) are not read: write the fields out")
+		}
 		fd := md.Fields().ByName(protoreflect.Name(key.Value))
 		if fd == nil {
 			fd = md.Fields().ByJSONName(key.Value)
@@ -222,8 +227,9 @@ func singleValue(n *yaml.Node, fd protoreflect.FieldDescriptor, path string) (an
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
 		return wholeNumber(n, path, s, 0, math.MaxUint32)
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		u, err := strconv.ParseUint(strings.ReplaceAll(s, "_", ""), 10, 64)
-		if err != nil {
+		digits, base := yamlInt(s)
+		u, err := strconv.ParseUint(digits, base, 64)
+		if err != nil || strings.HasPrefix(digits, "-") {
 			return nil, recordError(n, path, "want a whole number from 0 to %d, got %q", uint64(math.MaxUint64), s)
 		}
 		return json.Number(strconv.FormatUint(u, 10)), nil
@@ -247,7 +253,8 @@ func singleValue(n *yaml.Node, fd protoreflect.FieldDescriptor, path string) (an
 
 // wholeNumber is s as a JSON number if it is a whole number from lo to hi.
 func wholeNumber(n *yaml.Node, path, s string, lo, hi int64) (any, error) {
-	i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+	digits, base := yamlInt(s)
+	i, err := strconv.ParseInt(digits, base, 64)
 	if err != nil || i < lo || i > hi {
 		return nil, recordError(n, path, "want a whole number from %d to %d, got %q", lo, hi, s)
 	}
@@ -271,6 +278,25 @@ func within(n *yaml.Node, budget *int) bool {
 		}
 	}
 	return true
+}
+
+// yamlInt is a YAML 1.2 integer's digits and base: decimal with an
+// optional sign, 0x hexadecimal or 0o octal (a leading 0 alone is decimal).
+func yamlInt(s string) (string, int) {
+	sign, rest := "", s
+	if strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "+") {
+		sign, rest = rest[:1], rest[1:]
+	}
+	if sign == "+" {
+		sign = ""
+	}
+	switch {
+	case strings.HasPrefix(rest, "0x"):
+		return sign + rest[2:], 16
+	case strings.HasPrefix(rest, "0o"):
+		return sign + rest[2:], 8
+	}
+	return sign + rest, 10
 }
 
 // resolved is the node an alias (*name) stands for.
