@@ -178,6 +178,10 @@ type peer struct {
 	lastContact, lastErrorTime         time.Time
 	lastError                          string
 	received, refused, repaired, pulls int64
+	// refusedManifest is the refusal of the peer's manifest last logged,
+	// and when (offerManifest).
+	refusedManifest   string
+	refusedManifestAt time.Time
 	// heads are what the peer last said it holds (heads.go).
 	heads map[string]claim
 }
@@ -304,6 +308,20 @@ func (e *Engine) offerManifest(from string, data []byte) {
 		e.log.Info("took a newer federation manifest from a peer", "peer", from, "serial", m.Serial)
 	case errors.Is(err, federation.ErrNotNewer):
 	default:
+		// A peer on another federation key offers it at every exchange: the
+		// same refusal is logged again only every failureLogEvery.
+		if p, ok := e.peerOf(from); ok {
+			now := time.Now()
+			p.mu.Lock()
+			again := err.Error() == p.refusedManifest && now.Sub(p.refusedManifestAt) < failureLogEvery
+			if !again {
+				p.refusedManifest, p.refusedManifestAt = err.Error(), now
+			}
+			p.mu.Unlock()
+			if again {
+				return
+			}
+		}
 		e.log.Warn("refused a federation manifest from a peer", "peer", from, "err", err)
 	}
 }
