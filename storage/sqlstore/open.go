@@ -875,7 +875,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // otherwise, or one changed by hand.
 func migrationFailed(name string, from int, err error) error {
 	return fmt.Errorf("schema migration %s failed on a database at version %d, and nothing of it was applied: %w. "+
-		"The database was made by another build of provex whose migrations differ from this one's (a development build), "+
+		"If the error is of the disk or the server (full, read-only, locked), mend that and start again. "+
+		"If it names the schema, the database was made by another build of provex whose migrations differ from this one's (a development build), "+
 		"or changed by hand: run the provex that made it, or move the data directory aside and restore the node "+
 		"from its peers into a new one (provex restore; for the demo, remove provex-demo)", path.Base(name), from, err)
 }
