@@ -87,13 +87,13 @@ func fieldsOf(n *yaml.Node, md protoreflect.MessageDescriptor, path string) (any
 	if n.Tag == "!!null" {
 		return nil, nil
 	}
-	if wellKnownText[md.FullName()] {
+	if example, ok := wellKnownText[md.FullName()]; ok {
 		if n.Kind != yaml.ScalarNode {
-			return nil, recordError(n, path, "want text such as %s, got %s", wellKnownExample[md.FullName()], nodeKind(n))
+			return nil, recordError(n, path, "want text such as %s, got %s", example, nodeKind(n))
 		}
 		if md.FullName() == "google.protobuf.Timestamp" {
 			if _, err := time.Parse(time.RFC3339Nano, n.Value); err != nil {
-				return nil, recordError(n, path, "%q is not a time such as %s (RFC 3339, in UTC with Z or with its offset)", n.Value, wellKnownExample[md.FullName()])
+				return nil, recordError(n, path, "%q is not a time such as %s (RFC 3339, in UTC with Z or with its offset)", n.Value, example)
 			}
 		}
 		return n.Value, nil
@@ -333,14 +333,9 @@ func fieldNames(md protoreflect.MessageDescriptor) string {
 	return strings.Join(names, ", ")
 }
 
-// wellKnownText are the well-known types whose JSON is a string.
-var wellKnownText = map[protoreflect.FullName]bool{
-	"google.protobuf.Timestamp": true,
-	"google.protobuf.Duration":  true,
-	"google.protobuf.FieldMask": true,
-}
-
-var wellKnownExample = map[protoreflect.FullName]string{
+// wellKnownText are the well-known types whose JSON is a string, each
+// with an example of it.
+var wellKnownText = map[protoreflect.FullName]string{
 	"google.protobuf.Timestamp": `"2025-08-01T06:00:00Z"`,
 	"google.protobuf.Duration":  `"90s"`,
 	"google.protobuf.FieldMask": `"display_name,state"`,
