@@ -7,14 +7,17 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -148,7 +151,7 @@ func transportHint(st *status.Status) string {
 	// A TLS server closes a plaintext client's connection at once (EOF);
 	// a node at its connection cap resets it instead.
 	switch msg := st.Message(); {
-	case strings.Contains(msg, "error reading server preface: EOF"):
+	case strings.Contains(msg, "error reading server preface: EOF"), strings.HasSuffix(msg, answersTLS):
 		return " (if the node serves TLS, set PROVEX_CA to the federation CA's certificate file)"
 	case strings.Contains(msg, "looked like an HTTP/1.1 header"):
 		return " (that address answers HTTP/1.1: give the node's gRPC address, not its HTTP one)"
@@ -159,6 +162,30 @@ func transportHint(st *status.Status) string {
 		return " (the node serves plaintext, as in --dev mode: unset PROVEX_CA)"
 	}
 	return ""
+}
+
+// answersTLS ends the error of a plaintext call whose connection was
+// reset by a server that speaks TLS (probeTLSOnReset).
+const answersTLS = "; the address answers TLS"
+
+// probeTLSOnReset tells apart the two servers that reset a plaintext
+// client's connection before a frame: a TLS server does when its alert
+// finds the client's preface unread (else the client reads EOF), and so
+// does a node at its connection cap. A TLS handshake to the address, which
+// sends nothing else, says which; only the first gets the PROVEX_CA hint.
+func probeTLSOnReset(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	st, _ := status.FromError(err)
+	if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "error reading server preface") || !strings.Contains(st.Message(), "connection reset by peer") {
+		return err
+	}
+	// Only whether it speaks TLS is asked, so its certificate is not checked.
+	conn, terr := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", strings.TrimPrefix(cc.Target(), "dns:///"), &tls.Config{InsecureSkipVerify: true})
+	if terr != nil {
+		return err
+	}
+	conn.Close()
+	return status.Error(codes.Unavailable, st.Message()+answersTLS)
 }
 
 // CodeName is the canonical upper-case name of a gRPC code, as in the
@@ -249,6 +276,9 @@ func dialWith(addr, token, caFile string) (*client.Client, error) {
 			return nil, fmt.Errorf("PROVEX_TOKEN holds %q at byte %d, which no token has: set it to the token alone (the one line provex token create printed)", token[i:i+1], i)
 		}
 		opts = append(opts, client.WithToken(token))
+	}
+	if caFile == "" {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(probeTLSOnReset))
 	}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
