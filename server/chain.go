@@ -36,9 +36,10 @@ type interceptors struct {
 	metrics *grpcprom.ServerMetrics
 	// queries bounds each identity's queries at once; nil bounds none.
 	queries *queryShare
-	// damagedFile makes an error of the store finding its file damaged
-	// the status to give (sqlstore.DB.DamagedFile); nil leaves errors be.
-	damagedFile func(error) error
+	// storeFailure makes an error of the store itself failing (its file
+	// damaged, its disk full, its server away) the status to give
+	// (sqlstore.DB.Failure); nil leaves errors be.
+	storeFailure func(error) error
 }
 
 // chain is the unary and the stream interceptors, outermost first:
@@ -176,8 +177,8 @@ func (ic *interceptors) logCall(ctx context.Context, method string, start time.T
 // mapError is the one mapping of errors to statuses, noting the cause of
 // an internal error it masks for the log.
 func (ic *interceptors) mapError(ctx context.Context, err error) error {
-	if ic.damagedFile != nil && err != nil {
-		err = ic.damagedFile(err)
+	if ic.storeFailure != nil && err != nil {
+		err = ic.storeFailure(err)
 	}
 	st := apperr.Status(err, RequestID(ctx))
 	if st == nil {

@@ -395,7 +395,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		byAddress: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst, maxRateBuckets),
 		pulls:     &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
 		refusals: metrics.refusals,
-	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity), damagedFile: store.DamagedFile}
+	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity), storeFailure: store.Failure}
 	// One concern each, in an order explained at interceptors.chain: the
 	// call's place under the calls caps, request id, log, metrics, error
 	// mapping, panic recovery, answers left unread, malformed requests,

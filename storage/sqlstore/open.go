@@ -43,7 +43,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	// registers the "sqlite3" driver
 	"google.golang.org/grpc/codes"
 
 	"github.com/provex/provex/audit"
@@ -149,9 +149,12 @@ type DB struct {
 	// a node and on PostgreSQL.
 	writerLock io.Closer
 	// fileDamage is the first error of SQLite finding the file damaged
-	// (DamagedFile).
+	// (Failure).
 	fileDamage atomic.Pointer[string]
-	writer     *sql.DB
+	// failureLogged is when Failure last logged a full disk or an
+	// unreachable server (unix nanoseconds): once a minute is enough.
+	failureLogged atomic.Int64
+	writer        *sql.DB
 	// reader and queries are the two read pools (readPools): lookups of
 	// bounded cost, and List and Summarize.
 	reader  *sql.DB
@@ -309,41 +312,6 @@ func Open(ctx context.Context, path, origin string, opts Options) (*DB, error) {
 
 // restoreAdvice is what to do with a database file SQLite finds damaged.
 const restoreAdvice = "the database file is damaged; move the data directory aside and restore it from a backup (provex verify checks one) or from the peers (provex restore, into an empty data directory)"
-
-// IsFileDamaged says whether err is SQLite finding the database file
-// damaged.
-func IsFileDamaged(err error) bool { return fileDamaged(err) }
-
-// fileDamaged says whether err is SQLite finding the database file damaged.
-func fileDamaged(err error) bool {
-	var serr sqlite3.Error
-	return errors.As(err, &serr) && (serr.Code == sqlite3.ErrCorrupt || serr.Code == sqlite3.ErrNotADB)
-}
-
-// DamagedFile is err, or, when SQLite found the database file damaged
-// (a page of an index overwritten, which opening the file does not
-// read), UNAVAILABLE saying so and what to do; the first such error is
-// logged and kept for the node's health (FileDamage). Before, such a read
-// was INTERNAL while the node reported itself healthy.
-func (db *DB) DamagedFile(err error) error {
-	if !fileDamaged(err) {
-		return err
-	}
-	msg := err.Error()
-	if db.fileDamage.CompareAndSwap(nil, &msg) {
-		db.log.Error("SQLite finds the database file damaged", "err", err, "advice", restoreAdvice)
-	}
-	return apperr.Unavailable("%s (%v)", restoreAdvice, err)
-}
-
-// FileDamage is the first error of SQLite finding the database file
-// damaged while the node ran, or "".
-func (db *DB) FileDamage() string {
-	if p := db.fileDamage.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
 
 // openLocked opens a PostgreSQL store with the writer's lock (unless
 // opts.Beside), named for a node or opts.Tool. A node finding the lock held

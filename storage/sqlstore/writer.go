@@ -345,6 +345,18 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		if p.err != nil {
 			p.msg, p.read = nil, false
 			db.restoreState(mark)
+			if txLost(p.err) {
+				// SQLite may have rolled the whole transaction back:
+				// nothing of it is kept, and a statement run after
+				// this would run outside it, alone (a full disk's
+				// writes were told "no such savepoint", an outside
+				// test).
+				tx.Rollback()
+				db.restoreState(before)
+				clear(db.pended)
+				db.failAll(batch, p.err)
+				return nil
+			}
 			if !savepoints {
 				if tx.changes != changesMark && len(batch) > 1 {
 					tx.Rollback()
@@ -473,7 +485,11 @@ func (db *DB) endWrite() {
 
 func (db *DB) failAll(batch []*pendingWrite, err error) {
 	db.damageTx = nil
-	db.log.Error("write transaction failed", "err", err, "writes", len(batch))
+	if msg := db.failureLog(err); msg != "" {
+		db.logFailure(msg, err)
+	} else {
+		db.log.Error("write transaction failed", "err", err, "writes", len(batch))
+	}
 	for _, p := range batch {
 		if p.err == nil {
 			p.msg, p.read, p.err = nil, false, err

@@ -1,0 +1,156 @@
+package sqlstore
+
+import (
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/provex/provex/internal/apperr"
+)
+
+// Failure is err, or, when the store itself failed rather than the call,
+// the status a caller should get and act on:
+//
+//   - the database file damaged: UNAVAILABLE saying what to do (the first
+//     such error is logged and kept for the node's health, FileDamage;
+//     before, such a read was INTERNAL while the node reported itself
+//     healthy);
+//   - the disk full (SQLite's, or PostgreSQL's server's): RESOURCE_EXHAUSTED,
+//     as gRPC names an exhausted file system; the write was not made;
+//   - the PostgreSQL server out of reach (refused, gone, shutting down or
+//     starting, out of connections): UNAVAILABLE, the code a client
+//     retries on.
+//
+// Anything else is the caller's to map (INTERNAL for an error that is not an
+// application error). A full disk or an unreachable server is logged with
+// its cause at most once a minute: every call fails the same way meanwhile,
+// and each call's own line says so.
+func (db *DB) Failure(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case fileDamaged(err):
+		msg := err.Error()
+		if db.fileDamage.CompareAndSwap(nil, &msg) {
+			db.log.Error("SQLite finds the database file damaged", "err", err, "advice", restoreAdvice)
+		}
+		return apperr.Unavailable("%s (%v)", restoreAdvice, err)
+	case diskFull(err):
+		db.logFailure(diskFullLog, err)
+		return apperr.ResourceExhausted("%s", diskFullAdvice)
+	case db.dialect.postgres && serverAway(err):
+		db.logFailure(serverAwayLog, err)
+		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)")
+	}
+	return err
+}
+
+// diskFullAdvice is what a caller is told of a write refused for a full
+// disk. The transaction was rolled back, so nothing of it is kept.
+const diskFullAdvice = "the node's disk is full: nothing of this write was stored; retry once the node's operator has made room"
+
+// What the node's log says of a full disk and of an unreachable server,
+// once a minute.
+const (
+	diskFullLog   = "the database's disk is full: writes are refused until there is room"
+	serverAwayLog = "the database server cannot be reached"
+)
+
+// failureLog is what the log says of err when the store itself failed (its
+// disk full, its server away), or "".
+func (db *DB) failureLog(err error) string {
+	switch {
+	case diskFull(err):
+		return diskFullLog
+	case db.dialect.postgres && serverAway(err):
+		return serverAwayLog
+	}
+	return ""
+}
+
+func (db *DB) logFailure(msg string, err error) {
+	now := time.Now().UnixNano()
+	last := db.failureLogged.Load()
+	if now-last < int64(time.Minute) || !db.failureLogged.CompareAndSwap(last, now) {
+		return
+	}
+	db.log.Error(msg, "err", err)
+}
+
+// IsFileDamaged says whether err is SQLite finding the database file
+// damaged.
+func IsFileDamaged(err error) bool { return fileDamaged(err) }
+
+// fileDamaged says whether err is SQLite finding the database file damaged.
+func fileDamaged(err error) bool {
+	var serr sqlite3.Error
+	return errors.As(err, &serr) && (serr.Code == sqlite3.ErrCorrupt || serr.Code == sqlite3.ErrNotADB)
+}
+
+// diskFull says whether err is a write refused for want of room: SQLite's
+// SQLITE_FULL (which its VFS makes of ENOSPC on the database or its WAL),
+// any SQLite error whose system error is ENOSPC or EDQUOT (the shared-memory
+// file grows with an I/O error of its own), or PostgreSQL's disk_full.
+func diskFull(err error) bool {
+	var serr sqlite3.Error
+	if errors.As(err, &serr) {
+		return serr.Code == sqlite3.ErrFull || serr.SystemErrno == syscall.ENOSPC || serr.SystemErrno == syscall.EDQUOT
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53100"
+}
+
+// txLost says whether err may have ended the transaction it came from:
+// on a full disk, an I/O error, a lock it could not get or memory it could
+// not have, SQLite undoes the statement and, depending on where it was,
+// may roll back the whole transaction (https://sqlite.org/lang_transaction.html).
+func txLost(err error) bool {
+	var serr sqlite3.Error
+	if !errors.As(err, &serr) {
+		return false
+	}
+	switch serr.Code {
+	case sqlite3.ErrFull, sqlite3.ErrIoErr, sqlite3.ErrBusy, sqlite3.ErrNomem:
+		return true
+	}
+	return false
+}
+
+// serverAway says whether an error of a store on PostgreSQL is its server
+// out of reach: a connection that could not be made or was lost (whose
+// errors are the network's and pgx's own, hence only on PostgreSQL), or the
+// server's own words for shutting down, starting, crashing or having no
+// connection to give. A connection refused for its credentials or its
+// database is not: retrying does not mend those.
+func serverAway(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+			return true
+		}
+		return false
+	}
+	var connect *pgconn.ConnectError
+	var netErr *net.OpError
+	return errors.As(err, &connect) || errors.As(err, &netErr) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// FileDamage is the first error of SQLite finding the database file
+// damaged while the node ran, or "".
+func (db *DB) FileDamage() string {
+	if p := db.fileDamage.Load(); p != nil {
+		return *p
+	}
+	return ""
+}

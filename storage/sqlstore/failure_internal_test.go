@@ -1,0 +1,123 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// TestFullDiskRefusesWritesAndKeepsNothingOfThem: the database may grow no
+// further (SQLite's page limit gives the SQLITE_FULL a full disk gives)
+// while writers run at once, so some group commits fail. Each refused
+// write is RESOURCE_EXHAUSTED saying the disk is full, not INTERNAL; none
+// of it is kept; every write acknowledged is, and the log and the records
+// verify. Once there is room again the node writes on, at the next seq.
+func TestFullDiskRefusesWritesAndKeepsNothingOfThem(t *testing.T) {
+	ctx := context.Background()
+	pub, key, _ := ed25519.GenerateKey(nil)
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	write := func(id string) error {
+		name := "provinces/cao-bang/agreements/" + id
+		_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name, RequestID: "r-" + id,
+			Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+				return &twinningv1.Agreement{Name: name, DisplayName: strings.Repeat("hợp tác ", 100) + id}, nil
+			}})
+		return err
+	}
+	for i := range 20 {
+		if err := write(fmt.Sprintf("before-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setLimit := func(pages string) {
+		t.Helper()
+		if err := db.runInWriter(ctx, func(tx *writeTx) error {
+			_, err := tx.Exec("PRAGMA max_page_count = " + pages)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pages int
+	if err := db.reader.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	setLimit(fmt.Sprint(pages + 12))
+
+	var (
+		mu              sync.Mutex
+		stored, refused []string
+		wg              sync.WaitGroup
+	)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				err := db.Failure(write(id))
+				mu.Lock()
+				switch {
+				case err == nil:
+					stored = append(stored, id)
+				case status.Code(err) == codes.ResourceExhausted && strings.Contains(err.Error(), "disk is full") && strings.Contains(err.Error(), "nothing of this write was stored"):
+					refused = append(refused, id)
+				default:
+					t.Errorf("write %s: %v, want RESOURCE_EXHAUSTED saying the disk is full", id, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(refused) == 0 {
+		t.Fatalf("no write was refused with the database at its limit (%d stored)", len(stored))
+	}
+	for _, id := range stored {
+		if _, err := db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/"+id); err != nil {
+			t.Errorf("%s was acknowledged and is not found: %v", id, err)
+		}
+	}
+	for _, id := range refused {
+		if _, err := db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/"+id); status.Code(err) != codes.NotFound {
+			t.Errorf("%s was refused, and Get says %v, not NOT_FOUND", id, err)
+		}
+	}
+	head, err := db.Head(ctx)
+	if err != nil || head.Seq != uint64(20+len(stored)) {
+		t.Fatalf("head %d (%v) after 20 + %d acknowledged writes", head.Seq, err, len(stored))
+	}
+
+	setLimit("1073741823")
+	if err := write(refused[0]); err != nil {
+		t.Fatalf("a refused write retried once there is room: %v", err)
+	}
+	if head, err := db.Head(ctx); err != nil || head.Seq != uint64(21+len(stored)) {
+		t.Fatalf("head %d (%v) after the retried write, want %d", head.Seq, err, 21+len(stored))
+	}
+	if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true); err != nil || len(res.Damaged) != 0 {
+		t.Fatalf("the log after the full disk: %+v, %v", res, err)
+	}
+	if check, err := db.CheckRecords(ctx); err != nil || check.Found != 0 {
+		t.Fatalf("the records after the full disk: %+v, %v", check, err)
+	}
+	if _, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) != 0 {
+		t.Fatalf("the audit trail after the full disk: %v, %v", problems, err)
+	}
+}

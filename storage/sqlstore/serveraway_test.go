@@ -1,0 +1,182 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage/sqlstore"
+)
+
+// TestPostgresServerAwayIsUnavailable: the node reaches its PostgreSQL
+// server through a link the test cuts (every connection dropped, new ones
+// refused) and mends. While it is cut, writes and reads are UNAVAILABLE,
+// the code a client retries on, saying the database server cannot be
+// reached (they were INTERNAL with a reference, docs/POSTGRES.md's known
+// limit); once mended the node writes on, and everything acknowledged is
+// there with its log intact.
+func TestPostgresServerAwayIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	target := pgtest.NewDatabase(t)
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := newLink(t, u.Host)
+	u.Host = link.addr
+	pub, key, _ := ed25519.GenerateKey(nil)
+	db, err := sqlstore.Open(ctx, u.String(), "cao-bang", sqlstore.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	acked := 0
+	for i := range 5 {
+		if err := writeAgreement(ctx, db, fmt.Sprintf("before-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		acked++
+	}
+
+	link.cut()
+	callCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	want := func(what string, err error) {
+		t.Helper()
+		err = db.Failure(err)
+		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "database server cannot be reached") {
+			t.Errorf("%s with the server away: %v, want UNAVAILABLE saying the database server cannot be reached", what, err)
+		}
+	}
+	want("a write", writeAgreement(callCtx, db, "while-away"))
+	_, err = db.Get(callCtx, resource.Agreements, "provinces/cao-bang/agreements/before-0")
+	want("a read", err)
+
+	link.mend()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := writeAgreement(ctx, db, "after")
+		if err == nil {
+			acked++
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node does not write again once the server is back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range 5 {
+		if _, err := db.Get(ctx, resource.Agreements, fmt.Sprintf("provinces/cao-bang/agreements/before-%d", i)); err != nil {
+			t.Errorf("before-%d, acknowledged before the server went away: %v", i, err)
+		}
+	}
+	head, err := db.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The write made while the server was away may have been stored before
+	// its answer was lost, but nothing else.
+	if head.Seq != uint64(acked) && head.Seq != uint64(acked+1) {
+		t.Errorf("head %d after %d acknowledged writes", head.Seq, acked)
+	}
+	if res, err := db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true); err != nil || len(res.Damaged) != 0 {
+		t.Errorf("the log after the server came back: %+v, %v", res, err)
+	}
+}
+
+// link is a TCP forwarder to a server that a test can cut (closing every
+// connection through it and refusing new ones) and mend, on the same
+// address.
+type link struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newLink(t *testing.T, target string) *link {
+	t.Helper()
+	l := &link{t: t, target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.addr = ln.Addr().String()
+	l.serve(ln)
+	t.Cleanup(l.cut)
+	return l
+}
+
+func (l *link) serve(ln net.Listener) {
+	l.mu.Lock()
+	l.ln = ln
+	l.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", l.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			l.mu.Lock()
+			if l.ln != ln {
+				l.mu.Unlock()
+				c.Close()
+				s.Close()
+				return
+			}
+			l.conns = append(l.conns, c, s)
+			l.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+}
+
+func (l *link) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil {
+		l.ln.Close()
+		l.ln = nil
+	}
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+}
+
+func (l *link) mend() {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", l.addr)
+		if err == nil {
+			l.serve(ln)
+			return
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			l.t.Fatalf("listen again on %s: %v", l.addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
