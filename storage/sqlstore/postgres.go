@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -138,11 +139,29 @@ func openPostgres(ctx context.Context, url string, readers int, holder string) (
 	writer.SetConnMaxLifetime(0)
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
-		return nil, reads, fmt.Errorf("connect to PostgreSQL at %s:%d database %q: %w", cfg.Host, cfg.Port, cfg.Database, err)
+		return nil, reads, fmt.Errorf("connect to PostgreSQL at %s:%d database %q: %w%s", cfg.Host, cfg.Port, cfg.Database, err, connectAdvice(cfg, err))
 	}
 	reads = readPools{lookups: postgresReader(cfg), queries: postgresReader(cfg)}
 	reads.size(readers)
 	return writer, reads, nil
+}
+
+// connectAdvice says what to do about a connection the server refused, in
+// the words of docs/POSTGRES.md, where pgx's alone leave it to be guessed (a
+// missing password reads "failed SASL auth").
+func connectAdvice(cfg *pgx.ConnConfig, err error) string {
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "28P01" && cfg.Password == "":
+		return ": no password was given (the store's URL, PGPASSWORD and ~/.pgpass have none); give the role's in PGPASSWORD or ~/.pgpass (docs/POSTGRES.md)"
+	case errors.As(err, &pe) && pe.Code == "28P01":
+		return ": the password is not the role's"
+	case errors.As(err, &pe) && pe.Code == "3D000":
+		return fmt.Sprintf(": make it, owned by the node's role (createdb -O %s %s; docs/POSTGRES.md)", cfg.User, cfg.Database)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ": is the server running, and listening there?"
+	}
+	return ""
 }
 
 // postgresReader is a pool of read-only sessions: reads, as on SQLite's

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -204,5 +205,44 @@ func TestPostgresDatabaseNotTheRolesSaysWhatToDo(t *testing.T) {
 	_, err = sqlstore.Open(context.Background(), u.String(), "mofa", sqlstore.Options{})
 	if err == nil || !strings.Contains(err.Error(), "SQLSTATE 42501") || !strings.Contains(err.Error(), "make the database its own (ALTER DATABASE name OWNER TO role") {
 		t.Fatalf("a database the node's role does not own: %v", err)
+	}
+}
+
+// TestPostgresConnectionRefusalsSayWhatToDo: a URL with no password said
+// only pgx's "failed SASL auth" (an outside review as a DBA); each refusal
+// of a connection now says what to do about it.
+func TestPostgresConnectionRefusalsSayWhatToDo(t *testing.T) {
+	pgtest.Skip(t)
+	t.Setenv("PGPASSWORD", "")
+	t.Setenv("PGPASSFILE", filepath.Join(t.TempDir(), "none"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	with := func(edit func(u *url.URL)) string {
+		u, err := url.Parse(os.Getenv(pgtest.Env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(u)
+		return u.String()
+	}
+	for _, c := range []struct{ what, url, want string }{
+		{"no password", with(func(u *url.URL) { u.User = url.User(u.User.Username()) }), "no password was given"},
+		{"a wrong password", with(func(u *url.URL) { u.User = url.UserPassword(u.User.Username(), "not-it") }), "the password is not the role's"},
+		{"no such database", with(func(u *url.URL) { u.Path = "/provex_none_such" }), "createdb -O"},
+		{"no server", with(func(u *url.URL) { u.Host = closed }), "is the server running"},
+	} {
+		db, err := sqlstore.Open(context.Background(), c.url, "mofa", sqlstore.Options{})
+		if err == nil {
+			db.Close()
+			t.Errorf("%s: the store opened", c.what)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want it to say %q", c.what, err, c.want)
+		}
 	}
 }
