@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -128,6 +130,9 @@ func (m *Manifest) AddMember(mem Member) error {
 	if err := m.checkKeysUnused(mem.ID, mem.PublicKey, mem.EncryptionKey); err != nil {
 		return err
 	}
+	if err := m.checkDialable(mem.ID, mem.Address); err != nil {
+		return err
+	}
 	return m.edit(func(members []Member) []Member { return append(members, mem) })
 }
 
@@ -157,6 +162,9 @@ func (m *Manifest) MoveMember(id, address string) error {
 	}
 	if m.Members[i].Address == address {
 		return fmt.Errorf("federation: move %s: the manifest already gives it address %s", id, address)
+	}
+	if err := m.checkDialable(id, address); err != nil {
+		return err
 	}
 	return m.edit(func(members []Member) []Member {
 		members[i].Address = address
@@ -236,6 +244,27 @@ func (m *Manifest) edit(f func([]Member) []Member) error {
 		return err
 	}
 	m.Members = next.Members
+	return nil
+}
+
+// checkDialable refuses an address the other nodes could not dial self at:
+// an unspecified one (0.0.0.0, ::), which a listener takes and a dialler
+// cannot reach, or one the manifest gives another member, whose node would
+// answer them for both (the edits took either, and said nothing; an
+// outside review).
+func (m *Manifest) checkDialable(self, address string) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil // the manifest's own check names it
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		return fmt.Errorf("federation: address %s is no address to dial (a node listens on all its addresses at %s; give the one the others reach it at)", address, host)
+	}
+	for _, mem := range m.Members {
+		if mem.ID != self && strings.EqualFold(mem.Address, address) {
+			return fmt.Errorf("federation: address %s is %s's", address, mem.ID)
+		}
+	}
 	return nil
 }
 

@@ -104,6 +104,8 @@ func TestManifestCommands(t *testing.T) {
 	refused(2, "not lang-son's", cbEntry, "manifest", "add", "--entry", "-", "--member", "lang-son")
 	k, _ := federation.GenerateKeys()
 	pub, enc := federation.EncodePublicKey(k.SigningPublic()), federation.EncodeEncryptionKey(k.EncryptionPublic())
+	k2, _ := federation.GenerateKeys()
+	pub2, enc2 := federation.EncodePublicKey(k2.SigningPublic()), federation.EncodeEncryptionKey(k2.EncryptionPublic())
 	refused(2, "--public-key: federation: public key: not valid base64", "", "manifest", "add", "--member", "nghe-an", "--address", "n:1", "--public-key", "%%%", "--encryption-key", enc)
 	refused(2, "lacks address", "", "manifest", "add", "--member", "nghe-an", "--public-key", pub, "--encryption-key", enc)
 	refused(1, "not a known province", "", "manifest", "add", "--member", "atlantis", "--address", "n:1", "--public-key", pub, "--encryption-key", enc)
@@ -154,6 +156,12 @@ func TestManifestCommands(t *testing.T) {
 	refused(1, "not a member", "", "manifest", "move", "--member", "lang-son", "--address", "l:1")
 	refused(1, "contains a space", "", "manifest", "move", "--member", "cao-bang", "--address", "no port")
 	refused(2, "--member and --address are required", "", "manifest", "move", "--member", "cao-bang")
+	// An address no node can dial, or another member's, was taken as well.
+	refused(1, "address 0.0.0.0:9400 is no address to dial", "", "manifest", "move", "--member", "cao-bang", "--address", "0.0.0.0:9400")
+	refused(1, "address [::]:9400 is no address to dial", "", "manifest", "move", "--member", "cao-bang", "--address", "[::]:9400")
+	refused(1, "address mofa.example:9400 is mofa's", "", "manifest", "move", "--member", "cao-bang", "--address", "mofa.example:9400")
+	refused(1, "address nghe-an.example:9400 is nghe-an's", "", "manifest", "add", "--member", "lang-son", "--address", "nghe-an.example:9400", "--public-key", pub2, "--encryption-key", enc2)
+	refused(1, "is no address to dial", "", "manifest", "add", "--member", "lang-son", "--address", "0.0.0.0:9400", "--public-key", pub2, "--encryption-key", enc2)
 
 	ok("", "manifest", "remove", "--member", "nghe-an")
 	if m = manifestAt(t, dir, 8); strings.Join(m.MemberIDs(), ",") != "cao-bang,mofa" {
