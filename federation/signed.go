@@ -184,8 +184,12 @@ func NewLive(m *Manifest, save func(*Manifest) error) *Live {
 func (l *Live) Load() *Manifest { return l.cur.Load() }
 
 // OnChange registers f to run, in order of registration, after each
-// manifest that takes effect. Register before the first Offer.
-func (l *Live) OnChange(f func(*Manifest)) { l.listeners = append(l.listeners, f) }
+// manifest that takes effect from then on.
+func (l *Live) OnChange(f func(*Manifest)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.listeners = append(l.listeners, f)
+}
 
 // ErrNotKept is Offer's answer when next is acceptable but the node's
 // save hook refused or failed to keep it: the same manifest may be taken

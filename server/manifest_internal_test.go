@@ -67,6 +67,60 @@ func TestExpiryIsLoggedWhileTheNodeRuns(t *testing.T) {
 	waitLog("msg=\"the federation manifest is current\" serial=3")
 }
 
+// TestExpiryIsLoggedAsSoonAsItComes: with the node looking only once an
+// hour, a manifest taken within its warning window is warned of at once,
+// and its expiry is logged when it comes; a node that looked once a minute
+// warned of a manifest valid 40 s only after it had expired, or not at all
+// (an outside review with six nodes).
+func TestExpiryIsLoggedAsSoonAsItComes(t *testing.T) {
+	m, _, fedKey, err := federation.DevFederationKey([]string{"cao-bang", "mofa"}, []string{"localhost:1", "localhost:2"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Expires = time.Now().Add(24 * time.Hour).Truncate(time.Second)
+	if err := m.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	var logs testlog.Buffer
+	n := &Node{manifest: federation.NewLive(m, nil), log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.watchExpiry(ctx, time.Hour); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitLog := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(logs.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no log line with %q in:\n%s", want, logs.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Its first look, after it has registered for changes.
+	waitLog("the federation manifest (serial 1) expires at")
+	offer := func(serial int, expires time.Time) {
+		t.Helper()
+		next := *m
+		next.Serial, next.Expires = serial, expires
+		if err := next.Sign(fedKey); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.manifest.Offer(&next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer(2, time.Now().AddDate(1, 0, 0).Truncate(time.Second))
+	waitLog("msg=\"the federation manifest is current\" serial=2")
+	expires := time.Now().Add(3 * time.Second).Truncate(time.Millisecond)
+	offer(3, expires)
+	waitLog("the federation manifest (serial 3) expires at")
+	if time.Now().After(expires) {
+		t.Fatalf("warned of only after the expiry:\n%s", logs.String())
+	}
+	waitLog("the federation manifest (serial 3) expired at")
+}
+
 // TestRefusedManifestFileIsOfferedAgain: a newer manifest in the node's
 // file that the node refused (its save hook refuses the first offer, as
 // keepsLogsVerifiable does until a new key's checkpoint has arrived) is
