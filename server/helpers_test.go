@@ -59,6 +59,22 @@ func startNodeAt(t *testing.T, member, dir string) *testNode {
 // configure (if not nil).
 func startNodeWith(t *testing.T, member, dir string, configure func(*server.Config)) *testNode {
 	t.Helper()
+	return startNodeToken(t, member, dir, configure, "")
+}
+
+// restartNode starts tn's node again on its data directory, calling with
+// the token it had, which the node keeps: issuing one is a write, and
+// some tests restart a node that cannot write.
+func restartNode(t *testing.T, tn *testNode) *testNode {
+	t.Helper()
+	tn.Stop(t)
+	return startNodeToken(t, tn.Member, tn.DataDir, nil, tn.Token)
+}
+
+// startNodeToken is startNodeWith calling with token, or with a new admin
+// token if token is "".
+func startNodeToken(t *testing.T, member, dir string, configure func(*server.Config), token string) *testNode {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := server.Config{
 		Member:          member,
@@ -89,9 +105,12 @@ func startNodeWith(t *testing.T, member, dir string, configure func(*server.Conf
 		defer close(tn.done)
 		tn.serveErr = n.Serve(ctx)
 	}()
-	if tn.Token, err = n.IssueToken(ctx, auth.RoleAdmin, "test", time.Time{}); err != nil {
-		tn.Stop(t)
-		t.Fatalf("IssueToken: %v", err)
+	tn.Token = token
+	if token == "" {
+		if tn.Token, err = n.IssueToken(ctx, auth.RoleAdmin, "test", time.Time{}); err != nil {
+			tn.Stop(t)
+			t.Fatalf("IssueToken: %v", err)
+		}
 	}
 	c, err := client.Dial(n.GRPCAddr(), client.WithToken(tn.Token))
 	if err != nil {

@@ -828,6 +828,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	if d := n.store.FileDamage(); d != "" {
 		out = append(out, "SQLite finds the database file damaged ("+d+"): move the data directory aside and restore it from a backup or from the peers")
 	}
+	if at := n.store.DiskFull(); !at.IsZero() {
+		out = append(out, "the database's disk is full: writes are refused since "+at.UTC().Format(time.RFC3339)+" until there is room")
+	}
 	if _, msg := n.manifest.Load().Freshness(time.Now()); msg != "" {
 		out = append(out, msg)
 	}

@@ -75,7 +75,20 @@ func (db *DB) failureLog(err error) string {
 	return ""
 }
 
+// DiskFull is when the writer was first refused for a full disk since its
+// last commit, or the zero time: for the node's health, which says so until
+// a write is stored again.
+func (db *DB) DiskFull() time.Time {
+	if at := db.diskFullSince.Load(); at != 0 {
+		return time.Unix(0, at)
+	}
+	return time.Time{}
+}
+
 func (db *DB) logFailure(msg string, err error) {
+	if msg == diskFullLog {
+		db.diskFullSince.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	now := time.Now().UnixNano()
 	last := db.failureLogged.Load()
 	if now-last < int64(time.Minute) || !db.failureLogged.CompareAndSwap(last, now) {

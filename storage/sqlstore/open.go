@@ -154,6 +154,9 @@ type DB struct {
 	// failureLogged is when Failure last logged a full disk or an
 	// unreachable server (unix nanoseconds): once a minute is enough.
 	failureLogged atomic.Int64
+	// diskFullSince is when a write was first refused for a full disk
+	// since the last commit (unix nanoseconds), or 0 (DiskFull).
+	diskFullSince atomic.Int64
 	writer        *sql.DB
 	// reader and queries are the two read pools (readPools): lookups of
 	// bounded cost, and List and Summarize.
@@ -444,7 +447,9 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 	// Statistics are exact (no analysis_limit): sampled ones made the planner
 	// trust the province index on a node where every row has one province,
 	// and a full ANALYZE costs about a second per million rows.
-	if _, err := writer.ExecContext(ctx, "PRAGMA optimize = 0x10002"); err != nil && !(report && fileDamaged(err)) {
+	// On a full disk the statistics wait for the writer's next optimize:
+	// the node starts, serves reads and refuses writes until there is room.
+	if _, err := writer.ExecContext(ctx, "PRAGMA optimize = 0x10002"); err != nil && !(report && fileDamaged(err)) && !diskFull(err) {
 		return readPools{}, fmt.Errorf("optimize %s: %w", path, err)
 	}
 	// A write whose statements fired triggers (the rollups' before issue

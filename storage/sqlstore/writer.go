@@ -423,6 +423,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		return nil
 	}
 	db.publishDamage()
+	db.diskFullSince.Store(0)
 	db.auditLength.Store(db.auditHead.Seq)
 	if db.observe != nil {
 		db.observe(applied, time.Since(start))

@@ -1,0 +1,113 @@
+package server_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+)
+
+// TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom: a node's data
+// directory is on a file system of its own (a 16 MiB tmpfs, so root alone
+// runs this), which a file of the operator's fills. Writes over gRPC and
+// HTTP are RESOURCE_EXHAUSTED saying the disk is full (they were INTERNAL),
+// reads go on, and nothing acknowledged is lost. The node restarts on the
+// full disk, and writes again once the file is gone, without a restart.
+func TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small file system takes root")
+	}
+	disk := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(disk, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=16m"); err != nil {
+		t.Skipf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(disk, syscall.MNT_DETACH) })
+	dir := filepath.Join(disk, "node")
+	tn := startNodeAt(t, "cao-bang", dir)
+	ctx := testCtx(t)
+	var acked []string
+	create := func(i int) error {
+		a, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), Agreement: newAgreement(fmt.Sprintf("agreement %04d %shợp tác", i, strings.Repeat("hợp tác ", 55)))})
+		if err == nil {
+			acked = append(acked, a.GetName())
+		}
+		return err
+	}
+	for i := range 20 {
+		mustf(t, create(i), "create %d", i)
+	}
+
+	filler := filepath.Join(disk, "filler")
+	fill(t, filler)
+	var refused error
+	for i := 20; i < 5000 && refused == nil; i++ {
+		refused = create(i)
+	}
+	if codeOf(refused) != codes.ResourceExhausted || !strings.Contains(refused.Error(), "disk is full") {
+		t.Fatalf("a create on a full disk: %v, want RESOURCE_EXHAUSTED saying the disk is full", refused)
+	}
+	resp, body := tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements", `{"display_name": "over HTTP", "kind": "KIND_MOU"}`, nil)
+	if resp.StatusCode != 429 || !strings.Contains(string(body), "disk is full") {
+		t.Errorf("an HTTP create on a full disk: %d %s, want 429 saying the disk is full", resp.StatusCode, body)
+	}
+	for _, name := range acked {
+		_, err := tn.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: name})
+		mustf(t, err, "read %s on the full disk", name)
+	}
+	resp, body = tn.httpDo(t, "GET", "/healthz", "", nil)
+	if !strings.Contains(string(body), "degraded") || !strings.Contains(string(body), "disk is full") {
+		t.Errorf("/healthz on the full disk: %d %s", resp.StatusCode, body)
+	}
+
+	tn = restartNode(t, tn)
+	ctx = testCtx(t)
+	if err := create(-1); codeOf(err) != codes.ResourceExhausted {
+		t.Errorf("a create after a restart on the full disk: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	mustf(t, os.Remove(filler), "remove the filler")
+	deadline := time.Now().Add(10 * time.Second)
+	for err := create(-2); err != nil; err = create(-2) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no write once there is room again: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	list, err := tn.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: tn.parent(), PageSize: 1000})
+	mustf(t, err, "list")
+	if len(list.GetAgreements()) != len(acked) {
+		t.Errorf("%d records listed, %d acknowledged", len(list.GetAgreements()), len(acked))
+	}
+	if problems := tn.Srv.Problems(ctx); len(problems) != 0 {
+		t.Errorf("the node's problems after the full disk: %v", problems)
+	}
+}
+
+// fill writes path until its file system has no room left.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return
+			}
+			t.Fatal(err)
+		}
+	}
+}
