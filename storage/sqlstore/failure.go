@@ -86,9 +86,6 @@ func (db *DB) DiskFull() time.Time {
 }
 
 func (db *DB) logFailure(msg string, err error) {
-	if msg == diskFullLog {
-		db.diskFullSince.CompareAndSwap(0, time.Now().UnixNano())
-	}
 	now := time.Now().UnixNano()
 	last := db.failureLogged.Load()
 	if now-last < int64(time.Minute) || !db.failureLogged.CompareAndSwap(last, now) {

@@ -104,9 +104,15 @@ func TestFullDiskRefusesWritesAndKeepsNothingOfThem(t *testing.T) {
 		t.Fatalf("head %d (%v) after 20 + %d acknowledged writes", head.Seq, err, len(stored))
 	}
 
+	if db.DiskFull().IsZero() {
+		t.Error("the store does not say its disk is full")
+	}
 	setLimit("1073741823")
 	if err := write(refused[0]); err != nil {
 		t.Fatalf("a refused write retried once there is room: %v", err)
+	}
+	if at := db.DiskFull(); !at.IsZero() {
+		t.Errorf("the store says its disk is full since %v after a write was stored", at)
 	}
 	if head, err := db.Head(ctx); err != nil || head.Seq != uint64(21+len(stored)) {
 		t.Fatalf("head %d (%v) after the retried write, want %d", head.Seq, err, 21+len(stored))

@@ -348,9 +348,9 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 			if txLost(p.err) {
 				// SQLite may have rolled the whole transaction back:
 				// nothing of it is kept, and a statement run after
-				// this would run outside it, alone (a full disk's
-				// writes were told "no such savepoint", an outside
-				// test).
+				// this would run outside it, alone (on a full disk the
+				// batch's other writes were told "no such savepoint":
+				// TestFullDiskRefusesWritesAndKeepsNothingOfThem).
 				tx.Rollback()
 				db.restoreState(before)
 				clear(db.pended)
@@ -487,6 +487,11 @@ func (db *DB) endWrite() {
 func (db *DB) failAll(batch []*pendingWrite, err error) {
 	db.damageTx = nil
 	if msg := db.failureLog(err); msg != "" {
+		// Set by the writer alone, which clears it at its next commit:
+		// a call's own mapping (Failure) may come after that commit.
+		if msg == diskFullLog {
+			db.diskFullSince.CompareAndSwap(0, time.Now().UnixNano())
+		}
 		db.logFailure(msg, err)
 	} else {
 		db.log.Error("write transaction failed", "err", err, "writes", len(batch))
