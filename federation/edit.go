@@ -248,24 +248,37 @@ func (m *Manifest) edit(f func([]Member) []Member) error {
 }
 
 // checkDialable refuses an address the other nodes could not dial self at:
-// an unspecified one (0.0.0.0, ::), which a listener takes and a dialler
-// cannot reach, or one the manifest gives another member, whose node would
-// answer them for both (the edits took either, and said nothing; an
-// outside review).
+// an unspecified one (0.0.0.0, ::, also with a zone or IPv4-mapped), which
+// a listener takes and a dialler cannot reach, or one the manifest gives
+// another member (written alike: hosts in any case, with or without the
+// root's dot; IPs in any form), whose node would answer them for both (the
+// edits took either, and said nothing; an outside review).
 func (m *Manifest) checkDialable(self, address string) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil // the manifest's own check names it
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
-		return fmt.Errorf("federation: address %s is no address to dial (a node listens on all its addresses at %s; give the one the others reach it at)", address, host)
+	key, unspecified := dialKey(address)
+	if unspecified {
+		return fmt.Errorf("federation: address %s is no address to dial (a node listens on all its addresses there; give the one the others reach it at)", address)
 	}
 	for _, mem := range m.Members {
-		if mem.ID != self && strings.EqualFold(mem.Address, address) {
-			return fmt.Errorf("federation: address %s is %s's", address, mem.ID)
+		if other, _ := dialKey(mem.Address); mem.ID != self && key != "" && other == key {
+			return fmt.Errorf("federation: address %s is %s's (%s)", address, mem.ID, mem.Address)
 		}
 	}
 	return nil
+}
+
+// dialKey is address in one form for comparing (IPs canonical, IPv4-mapped
+// as IPv4; host names in lower case without the root's dot), "" if it is
+// not host:port, and whether its host is an unspecified IP.
+func dialKey(address string) (key string, unspecified bool) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", false
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		return net.JoinHostPort(ip.String(), port), ip.WithZone("").IsUnspecified()
+	}
+	return net.JoinHostPort(strings.ToLower(strings.TrimSuffix(host, ".")), port), false
 }
 
 // checkKeysUnused refuses keys that a member other than self publishes or

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEntryRoundTrip(t *testing.T) {
@@ -165,5 +166,39 @@ func TestWriteNewFileNeverReplaces(t *testing.T) {
 	}
 	if _, err := LoadManifest(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAddressesAreComparedAsDialled: an address is another member's however
+// it is written, and an unspecified IP is refused in every form; a demo's
+// members on one host at different ports, or link-local addresses of
+// different interfaces, are different addresses.
+func TestAddressesAreComparedAsDialled(t *testing.T) {
+	m, _, err := DevFederation([]string{"cao-bang", "lang-son"}, []string{"127.0.0.1:7400", "[fe80::1%eth0]:7401"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]string{
+		"[::ffff:127.0.0.1]:7400": "is cao-bang's",
+		"[fe80::0001%eth0]:7401":  "is lang-son's",
+		"[::%eth0]:7402":          "no address to dial",
+		"[::ffff:0.0.0.0]:7402":   "no address to dial",
+		"0.0.0.0:7402":            "no address to dial",
+		"127.0.0.1:7402":          "",
+		"[fe80::1%eth1]:7401":     "",
+		"cao-bang.example.:7400":  "",
+		"LOCALHOST.:7400":         "",
+	} {
+		err := m.checkDialable("nghe-an", addr)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", addr, err, want)
+		}
+	}
+	m.Members[0].Address = "Host.Example:7400"
+	if err := m.checkDialable("nghe-an", "host.example.:7400"); err == nil || !strings.Contains(err.Error(), "is cao-bang's") {
+		t.Errorf("a host name in another case, with the root's dot: %v", err)
+	}
+	if err := m.checkDialable("cao-bang", "host.example:7400"); err != nil {
+		t.Errorf("a member's own address: %v", err)
 	}
 }

@@ -39,7 +39,7 @@ type interceptors struct {
 	// storeFailure makes an error of the store itself failing (its file
 	// damaged, its disk full, its server away) the status to give
 	// (sqlstore.DB.Failure); nil leaves errors be.
-	storeFailure func(error) error
+	storeFailure func(context.Context, error) error
 }
 
 // chain is the unary and the stream interceptors, outermost first:
@@ -178,7 +178,7 @@ func (ic *interceptors) logCall(ctx context.Context, method string, start time.T
 // an internal error it masks for the log.
 func (ic *interceptors) mapError(ctx context.Context, err error) error {
 	if ic.storeFailure != nil && err != nil {
-		err = ic.storeFailure(err)
+		err = ic.storeFailure(ctx, err)
 	}
 	st := apperr.Status(err, RequestID(ctx))
 	if st == nil {

@@ -160,6 +160,9 @@ func TestManifestCommands(t *testing.T) {
 	refused(1, "address 0.0.0.0:9400 is no address to dial", "", "manifest", "move", "--member", "cao-bang", "--address", "0.0.0.0:9400")
 	refused(1, "address [::]:9400 is no address to dial", "", "manifest", "move", "--member", "cao-bang", "--address", "[::]:9400")
 	refused(1, "address mofa.example:9400 is mofa's", "", "manifest", "move", "--member", "cao-bang", "--address", "mofa.example:9400")
+	refused(1, "address MOFA.example.:9400 is mofa's", "", "manifest", "move", "--member", "cao-bang", "--address", "MOFA.example.:9400")
+	refused(1, "is no address to dial", "", "manifest", "move", "--member", "cao-bang", "--address", "[::%eth0]:9400")
+	refused(1, "is no address to dial", "", "manifest", "move", "--member", "cao-bang", "--address", "[::ffff:0.0.0.0]:9400")
 	refused(1, "address nghe-an.example:9400 is nghe-an's", "", "manifest", "add", "--member", "lang-son", "--address", "nghe-an.example:9400", "--public-key", pub2, "--encryption-key", enc2)
 	refused(1, "is no address to dial", "", "manifest", "add", "--member", "lang-son", "--address", "0.0.0.0:9400", "--public-key", pub2, "--encryption-key", enc2)
 

@@ -137,6 +137,10 @@ func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, reco
 	}
 	r := audit.Record{Time: time.Now().UnixNano(), Actor: a.Name, RequestID: a.RequestID, Action: a.Action, Resource: what,
 		Read: true, Names: names, ChangeHash: []byte{}}
+	if !db.DiskFull().IsZero() {
+		// Its record would be lost: refused rather than served unaudited.
+		return apperr.ResourceExhausted("the node's disk is full: the audit trail cannot record this read of confidential records; retry once the node's operator has made room")
+	}
 	db.closeMu.RLock()
 	defer db.closeMu.RUnlock()
 	if db.closed {
@@ -210,7 +214,12 @@ fill:
 	}()
 	if err != nil {
 		db.auditHead = before
+		// Once the disk is marked full, reads to be recorded are refused
+		// (auditRead), so this is said once, not at every batch.
+		db.noteDiskFull(err)
 		db.log.Error("read audit records lost: their commit failed", "records", len(batch), "err", err)
+	} else {
+		db.noteStored()
 	}
 	db.auditLength.Store(db.auditHead.Seq)
 	clear(batch)

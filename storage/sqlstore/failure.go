@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"io"
@@ -23,19 +24,21 @@ import (
 //     before, such a read was INTERNAL while the node reported itself
 //     healthy);
 //   - the disk full (SQLite's, or PostgreSQL's server's): RESOURCE_EXHAUSTED,
-//     as gRPC names an exhausted file system; the write was not made;
+//     as gRPC names an exhausted file system;
 //   - the PostgreSQL server out of reach (refused, gone, shutting down or
 //     starting, out of connections): UNAVAILABLE, the code a client
 //     retries on.
 //
-// Anything else is the caller's to map (INTERNAL for an error that is not an
-// application error). A full disk or an unreachable server is logged with
-// its cause at most once a minute: every call fails the same way meanwhile,
-// and each call's own line says so.
-func (db *DB) Failure(err error) error {
+// A call whose own context ended (ctx) keeps its error: a connection its
+// deadline cut short is no server away. Anything else is the caller's to
+// map (INTERNAL for an error that is not an application error). A full
+// disk or an unreachable server is logged with its cause at most once a
+// minute each: every call fails the same way meanwhile, and each call's
+// own line says so.
+func (db *DB) Failure(ctx context.Context, err error) error {
 	switch {
-	case err == nil:
-		return nil
+	case err == nil || ctx.Err() != nil:
+		return err
 	case fileDamaged(err):
 		msg := err.Error()
 		if db.fileDamage.CompareAndSwap(nil, &msg) {
@@ -43,55 +46,59 @@ func (db *DB) Failure(err error) error {
 		}
 		return apperr.Unavailable("%s (%v)", restoreAdvice, err)
 	case diskFull(err):
-		db.logFailure(diskFullLog, err)
+		db.logFailure(err)
 		return apperr.ResourceExhausted("%s", diskFullAdvice)
 	case db.dialect.postgres && serverAway(err):
-		db.logFailure(serverAwayLog, err)
+		db.logFailure(err)
 		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)")
 	}
 	return err
 }
 
-// diskFullAdvice is what a caller is told of a write refused for a full
-// disk. The transaction was rolled back, so nothing of it is kept.
-const diskFullAdvice = "the node's disk is full: nothing of this write was stored; retry once the node's operator has made room"
+// diskFullAdvice is what a caller is told of a call refused for a full
+// disk: its transaction was rolled back, so nothing of it is kept.
+const diskFullAdvice = "the node's disk is full: nothing of this call was stored; retry once the node's operator has made room"
 
-// What the node's log says of a full disk and of an unreachable server,
-// once a minute.
-const (
-	diskFullLog   = "the database's disk is full: writes are refused until there is room"
-	serverAwayLog = "the database server cannot be reached"
-)
-
-// failureLog is what the log says of err when the store itself failed (its
-// disk full, its server away), or "".
-func (db *DB) failureLog(err error) string {
+// logFailure logs err, when the store itself failed (its disk full, its
+// server away), at most once a minute for each, and reports whether err
+// was such a failure.
+func (db *DB) logFailure(err error) bool {
+	msg, last := "the database's disk is full: writes are refused until there is room", &db.diskFullLogged
 	switch {
 	case diskFull(err):
-		return diskFullLog
 	case db.dialect.postgres && serverAway(err):
-		return serverAwayLog
+		msg, last = "the database server cannot be reached", &db.serverAwayLogged
+	default:
+		return false
 	}
-	return ""
+	now, then := time.Now().UnixNano(), last.Load()
+	if now-then >= int64(time.Minute) && last.CompareAndSwap(then, now) {
+		db.log.Error(msg, "err", err)
+	}
+	return true
 }
 
-// DiskFull is when the writer was first refused for a full disk since its
-// last commit, or the zero time: for the node's health, which says so until
-// a write is stored again.
+// noteDiskFull marks the disk full when err says so. Only the writer
+// goroutine marks it, and clears it when it stores something again
+// (noteStored): a call's own mapping (Failure) may come after that.
+func (db *DB) noteDiskFull(err error) {
+	if diskFull(err) {
+		db.diskFullSince.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+// noteStored clears the mark of a full disk once a commit wrote pages.
+func (db *DB) noteStored() { db.diskFullSince.Store(0) }
+
+// DiskFull is when the writer was first refused for a full disk since it
+// last stored something, or the zero time: for the node's health, which
+// says so until a write is stored again, and for reads that the audit
+// trail must record, which are refused meanwhile.
 func (db *DB) DiskFull() time.Time {
 	if at := db.diskFullSince.Load(); at != 0 {
 		return time.Unix(0, at)
 	}
 	return time.Time{}
-}
-
-func (db *DB) logFailure(msg string, err error) {
-	now := time.Now().UnixNano()
-	last := db.failureLogged.Load()
-	if now-last < int64(time.Minute) || !db.failureLogged.CompareAndSwap(last, now) {
-		return
-	}
-	db.log.Error(msg, "err", err)
 }
 
 // IsFileDamaged says whether err is SQLite finding the database file
@@ -140,9 +147,14 @@ func txLost(err error) bool {
 // connection to give. A connection refused for its credentials or its
 // database is not: retrying does not mend those.
 func serverAway(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return false
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
+		case pe.Code == "08P01": // protocol_violation: a bug, not an outage
+			return false
 		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
 			return true
 		}

@@ -71,12 +71,12 @@ func TestFullDiskRefusesWritesAndKeepsNothingOfThem(t *testing.T) {
 			defer wg.Done()
 			for i := range 40 {
 				id := fmt.Sprintf("w%d-%d", w, i)
-				err := db.Failure(write(id))
+				err := db.Failure(ctx, write(id))
 				mu.Lock()
 				switch {
 				case err == nil:
 					stored = append(stored, id)
-				case status.Code(err) == codes.ResourceExhausted && strings.Contains(err.Error(), "disk is full") && strings.Contains(err.Error(), "nothing of this write was stored"):
+				case status.Code(err) == codes.ResourceExhausted && strings.Contains(err.Error(), "disk is full") && strings.Contains(err.Error(), "nothing of this call was stored"):
 					refused = append(refused, id)
 				default:
 					t.Errorf("write %s: %v, want RESOURCE_EXHAUSTED saying the disk is full", id, err)
@@ -106,6 +106,23 @@ func TestFullDiskRefusesWritesAndKeepsNothingOfThem(t *testing.T) {
 
 	if db.DiskFull().IsZero() {
 		t.Error("the store does not say its disk is full")
+	}
+	// A write answered from its request id stores nothing: the disk is as
+	// full as before (the mark was cleared, and the health flapped with
+	// every retry; an outside review).
+	if err := write("before-0"); err != nil {
+		t.Fatalf("a write retried with its request id: %v", err)
+	}
+	if db.DiskFull().IsZero() {
+		t.Error("a write answered from its request id cleared the mark of the full disk")
+	}
+	// A read the audit trail must record would lose its record: refused.
+	audited := storage.WithActor(ctx, storage.Actor{Name: "token:aaaa (admin)", RequestID: "req-read", Action: "get", Reads: storage.ReadsAll})
+	if _, err := db.Get(audited, resource.Agreements, "provinces/cao-bang/agreements/before-1"); status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "audit trail cannot record") {
+		t.Errorf("an audited read on the full disk: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if _, err := db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/before-1"); err != nil {
+		t.Errorf("a read the trail does not record, on the full disk: %v", err)
 	}
 	setLimit("1073741823")
 	if err := write(refused[0]); err != nil {

@@ -43,7 +43,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	// registers the "sqlite3" driver
 	"google.golang.org/grpc/codes"
 
 	"github.com/provex/provex/audit"
@@ -151,9 +150,10 @@ type DB struct {
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (Failure).
 	fileDamage atomic.Pointer[string]
-	// failureLogged is when Failure last logged a full disk or an
-	// unreachable server (unix nanoseconds): once a minute is enough.
-	failureLogged atomic.Int64
+	// diskFullLogged and serverAwayLogged are when a full disk and an
+	// unreachable server were last logged (unix nanoseconds): once a
+	// minute is enough.
+	diskFullLogged, serverAwayLogged atomic.Int64
 	// diskFullSince is when a write was first refused for a full disk
 	// since the last commit (unix nanoseconds), or 0 (DiskFull).
 	diskFullSince atomic.Int64

@@ -52,12 +52,30 @@ func TestPostgresServerAwayIsUnavailable(t *testing.T) {
 		acked++
 	}
 
+	// A call whose deadline cuts its connection short keeps its deadline:
+	// it was answered "the database server cannot be reached" (an outside
+	// review, with the server up).
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, time.Duration(1+i%5)*time.Millisecond)
+			defer cancel()
+			_, err := db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/before-0")
+			if err = db.Failure(ctx, err); status.Code(err) == codes.Unavailable {
+				t.Errorf("a read whose deadline passed, the server up: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+
 	link.cut()
 	callCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	want := func(what string, err error) {
 		t.Helper()
-		err = db.Failure(err)
+		err = db.Failure(callCtx, err)
 		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "database server cannot be reached") {
 			t.Errorf("%s with the server away: %v, want UNAVAILABLE saying the database server cannot be reached", what, err)
 		}
@@ -178,5 +196,45 @@ func (l *link) mend() {
 			l.t.Fatalf("listen again on %s: %v", l.addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPostgresDiskFullIsShown: PostgreSQL's server out of room (its
+// disk_full, raised here by a trigger) refuses a write RESOURCE_EXHAUSTED,
+// and the store says its disk is full until a write is stored again; on
+// PostgreSQL the refusal took the savepoint's path, and the mark was never
+// set (an outside review).
+func TestPostgresDiskFullIsShown(t *testing.T) {
+	ctx := context.Background()
+	target := pgtest.NewDatabase(t)
+	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw := openRaw(t, target)
+	for _, stmt := range []string{
+		`CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END $$`,
+		`CREATE TRIGGER full_disk BEFORE INSERT ON agreements FOR EACH ROW EXECUTE FUNCTION full_disk()`,
+	} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = db.Failure(ctx, writeAgreement(ctx, db, "refused"))
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("a write on the server's full disk: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if db.DiskFull().IsZero() {
+		t.Error("the store does not say its disk is full")
+	}
+	if _, err := raw.Exec(`DROP TRIGGER full_disk ON agreements`); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAgreement(ctx, db, "stored"); err != nil {
+		t.Fatal(err)
+	}
+	if at := db.DiskFull(); !at.IsZero() {
+		t.Errorf("the store says its disk is full since %v after a write was stored", at)
 	}
 }

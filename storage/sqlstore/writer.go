@@ -343,6 +343,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 			}
 		}
 		if p.err != nil {
+			db.noteDiskFull(p.err)
 			p.msg, p.read = nil, false
 			db.restoreState(mark)
 			if txLost(p.err) {
@@ -423,7 +424,11 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		return nil
 	}
 	db.publishDamage()
-	db.diskFullSince.Store(0)
+	// A write answered from its request id, or that changed nothing,
+	// stored no page: the disk may be as full as before.
+	if slices.ContainsFunc(batch, func(p *pendingWrite) bool { return p.err == nil && (p.run != nil || !p.read) }) {
+		db.noteStored()
+	}
 	db.auditLength.Store(db.auditHead.Seq)
 	if db.observe != nil {
 		db.observe(applied, time.Since(start))
@@ -486,14 +491,8 @@ func (db *DB) endWrite() {
 
 func (db *DB) failAll(batch []*pendingWrite, err error) {
 	db.damageTx = nil
-	if msg := db.failureLog(err); msg != "" {
-		// Set by the writer alone, which clears it at its next commit:
-		// a call's own mapping (Failure) may come after that commit.
-		if msg == diskFullLog {
-			db.diskFullSince.CompareAndSwap(0, time.Now().UnixNano())
-		}
-		db.logFailure(msg, err)
-	} else {
+	db.noteDiskFull(err)
+	if !db.logFailure(err) {
 		db.log.Error("write transaction failed", "err", err, "writes", len(batch))
 	}
 	for _, p := range batch {
