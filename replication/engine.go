@@ -182,6 +182,10 @@ type peer struct {
 	// and when (offerManifest).
 	refusedManifest   string
 	refusedManifestAt time.Time
+	// failedApply is the failure to apply a run last logged, and when
+	// (applier.apply).
+	failedApply   string
+	failedApplyAt time.Time
 	// heads are what the peer last said it holds (heads.go).
 	heads map[string]claim
 }
@@ -1024,7 +1028,20 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 	refusals, stored, err := a.store.ApplyPrepared(ctx, r.runs, r.cp, r.earlier...)
 	if err != nil {
 		if ctx.Err() == nil {
-			a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", err)
+			// Shown in the peer's status, and logged again only every
+			// failureLogEvery, as a failing pull is: a full disk failed
+			// every pull's apply, and logged each (an outside test).
+			now := time.Now()
+			a.p.mu.Lock()
+			a.p.lastError, a.p.lastErrorTime = "apply: "+err.Error(), now
+			again := err.Error() != a.p.failedApply || now.Sub(a.p.failedApplyAt) >= failureLogEvery
+			if again {
+				a.p.failedApply, a.p.failedApplyAt = err.Error(), now
+			}
+			a.p.mu.Unlock()
+			if again {
+				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", err)
+			}
 		}
 		a.mu.Lock()
 		a.failed[r.origin] = true

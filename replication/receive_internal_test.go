@@ -2,11 +2,15 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/provex/provex/internal/testlog"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
@@ -152,5 +156,36 @@ func TestQueuedRunsHoldBoundedBytes(t *testing.T) {
 			t.Errorf("store asking %d entries, %d bytes, runs of %d bytes: %d bytes queued before one waited, want %d at most and %d at least",
 				c.entries, c.bytes, c.run, queued, c.bound, c.bound-c.run)
 		}
+	}
+}
+
+// failingStore refuses every run, as a store on a full disk does.
+type failingStore struct{ storage.Store }
+
+func (failingStore) ApplyRemote(context.Context, []changelog.Entry, changelog.Checkpoint, ...changelog.Checkpoint) ([]storage.Refusal, error) {
+	return nil, errors.New("commit: database or disk is full")
+}
+
+// TestFailedApplyIsShownAndLoggedOnce: a store that refuses every run (a
+// full disk) made each pull log "apply failed", and the peer's status
+// showed no error (an outside test); the failure is now the peer's last
+// error, and logged again only every failureLogEvery.
+func TestFailedApplyIsShownAndLoggedOnce(t *testing.T) {
+	var logs testlog.Buffer
+	e := &Engine{cfg: Config{Store: failingStore{}}, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	p := &peer{member: "tuyen-quang"}
+	for range 3 { // three pulls
+		a := newApplier(e, p)
+		go a.run(context.Background())
+		if err := a.queue(context.Background(), applyJob{entries: make([]changelog.Entry, 1), cp: changelog.Checkpoint{Origin: "tuyen-quang"}}); err != nil {
+			t.Fatal(err)
+		}
+		a.wait()
+	}
+	if n := strings.Count(logs.String(), `msg="apply failed"`); n != 1 {
+		t.Errorf("%d lines of apply failed for three pulls, want 1:\n%s", n, logs.String())
+	}
+	if got := p.state().GetLastError(); got != "apply: commit: database or disk is full" {
+		t.Errorf("the peer's last error: %q", got)
 	}
 }

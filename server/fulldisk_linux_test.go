@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 // TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom: a node's data
@@ -69,6 +71,20 @@ func TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom(t *testing.T) {
 	if !strings.Contains(string(body), "degraded") || !strings.Contains(string(body), "disk is full") {
 		t.Errorf("/healthz on the full disk: %d %s", resp.StatusCode, body)
 	}
+	// A backup onto the full disk names its target and leaves nothing
+	// there (with a little room it left the copy's journal; an outside
+	// test).
+	fi, err := os.Stat(filler)
+	mustf(t, err, "stat the filler")
+	mustf(t, os.Truncate(filler, fi.Size()-128<<10), "make a little room")
+	backup := filepath.Join(disk, "backup.db")
+	if _, err := sqlstore.Backup(ctx, filepath.Join(dir, server.DatabaseFile), backup); !sqlstore.IsDiskFull(err) || !strings.Contains(err.Error(), "to "+backup) {
+		t.Errorf("a backup onto the full disk: %v, want it to name %s and the full disk", err, backup)
+	}
+	if left, _ := filepath.Glob(filepath.Join(disk, "*backup.db*")); len(left) != 0 {
+		t.Errorf("a failed backup left %v", left)
+	}
+	fill(t, filler+"-2")
 
 	tn = restartNode(t, tn)
 	ctx = testCtx(t)
@@ -76,6 +92,7 @@ func TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom(t *testing.T) {
 		t.Errorf("a create after a restart on the full disk: %v, want RESOURCE_EXHAUSTED", err)
 	}
 	mustf(t, os.Remove(filler), "remove the filler")
+	mustf(t, os.Remove(filler+"-2"), "remove the filler")
 	deadline := time.Now().Add(10 * time.Second)
 	for err := create(-2); err != nil; err = create(-2) {
 		if time.Now().After(deadline) {

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/provex/provex/client/cli"
+	"github.com/provex/provex/storage/sqlstore"
 )
 
 func commands() []cli.Command {
@@ -60,7 +61,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		var ue *cli.UsageError
 		if !errors.As(err, &ue) {
-			fmt.Fprintln(stderr, "provex:", cli.FormatError(err))
+			msg := cli.FormatError(err)
+			if sqlstore.IsDiskFull(err) {
+				// SQLite's words name neither the disk nor what to do, and
+				// the step that met it (reading the manifest, a migration)
+				// misleads.
+				msg += "\n(the disk is full: make room on it and run the command again; SQLite needs some even to open a database, for its WAL and shared-memory files)"
+			}
+			fmt.Fprintln(stderr, "provex:", msg)
 			return 1
 		}
 		// -h and --help of every command and subcommand end here: flag

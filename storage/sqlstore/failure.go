@@ -101,6 +101,9 @@ func (db *DB) DiskFull() time.Time {
 	return time.Time{}
 }
 
+// IsDiskFull says whether err is a write refused for want of room.
+func IsDiskFull(err error) bool { return diskFull(err) }
+
 // IsFileDamaged says whether err is SQLite finding the database file
 // damaged.
 func IsFileDamaged(err error) bool { return fileDamaged(err) }

@@ -690,6 +690,9 @@ func Backup(ctx context.Context, path, out string) (*BackupInfo, error) {
 	src.SetMaxOpenConns(1)
 	var info *BackupInfo
 	err = atomicfile.Fill(out, ownerfile.FileMode, false, func(f *os.File) error {
+		// A VACUUM INTO that fails (a full disk) can leave the copy's
+		// rollback journal beside it, which atomicfile does not know of.
+		defer os.Remove(f.Name() + "-journal")
 		if _, err := src.ExecContext(ctx, "VACUUM INTO ?", f.Name()); err != nil {
 			return err
 		}
@@ -705,7 +708,7 @@ func Backup(ctx context.Context, path, out string) (*BackupInfo, error) {
 		return nil, fmt.Errorf("backup: %s appeared while the copy was made; a backup never overwrites a file", out)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("backup %s: %w", path, err)
+		return nil, fmt.Errorf("copy %s to %s: %w", path, out, err)
 	}
 	return info, nil
 }
