@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -476,7 +477,8 @@ func sortedKeys(m map[string]int64) []string {
 }
 
 // formatKeys renders group keys for people: enum names, "2023", "2023-Q2",
-// "2023-05", age buckets, "unset" (and `"unset"` for that text). Groups are
+// "2023-05", age buckets, "unset" (and `"unset"` for that text, a text
+// beginning with a double quote quoted too). Groups are
 // told apart by these keys, so no two values may render alike.
 func formatKeys(dims []dimension, raw []any) []string {
 	out := make([]string, len(dims))
@@ -527,6 +529,11 @@ func formatKey(d dimension, v any) string {
 		if d.Field.Repeated {
 			return fmt.Sprint(v)
 		}
+		if isInt && n == 0 {
+			// Proto3's zero, *_UNSPECIFIED, is no value, as count_distinct
+			// takes it (it was keyed by its name; an outside review).
+			return "unset"
+		}
 		if isInt {
 			if ev := d.Field.Enum.Values().ByNumber(protoreflect.EnumNumber(n)); ev != nil {
 				return string(ev.Name())
@@ -535,13 +542,16 @@ func formatKey(d dimension, v any) string {
 	case filter.Bool:
 		return fmt.Sprint(n == 1)
 	case filter.String:
-		switch s := fmt.Sprint(v); s {
-		case "":
+		switch s := fmt.Sprint(v); {
+		case s == "":
 			return "unset"
-		case "unset":
-			// A text that is the word itself, shown as a filter names it,
-			// so that it is neither taken for nor merged with no value.
-			return `"unset"`
+		case s == "unset" || strings.HasPrefix(s, `"`):
+			// A text that is the word itself is quoted, as a filter names
+			// it, so that it is neither taken for nor merged with no
+			// value; so is one that begins with a quote, or the text
+			// "unset" with its quotes would be keyed as the word is (an
+			// outside review).
+			return strconv.Quote(s)
 		default:
 			return s
 		}

@@ -140,7 +140,7 @@ func TestSummaryKeepsTheTextUnsetApartFromNoValue(t *testing.T) {
 	for _, p := range []struct {
 		id, investor string
 		capital      int64
-	}{{"none", "", 100}, {"named", "unset", 7}, {"named-too", "unset", 1}} {
+	}{{"none", "", 100}, {"named", "unset", 7}, {"named-too", "unset", 1}, {"quoted", `"unset"`, 30}} {
 		name := "provinces/cao-bang/projects/" + p.id
 		putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: p.id, Investor: p.investor,
 			RegisteredCapital: &typev1.Money{CurrencyCode: "USD", Units: p.capital}})
@@ -153,8 +153,10 @@ func TestSummaryKeepsTheTextUnsetApartFromNoValue(t *testing.T) {
 	for _, g := range resp.GetGroups() {
 		got[strings.Join(g.GetKeys(), ",")] = [2]int64{g.GetCount(), g.GetSums()[0].GetValue()}
 	}
-	want := map[string][2]int64{"unset": {1, 100}, `"unset"`: {2, 8}}
-	if len(resp.GetGroups()) != 2 || got["unset"] != want["unset"] || got[`"unset"`] != want[`"unset"`] {
+	// The text "unset" with its quotes is a group of its own: it was keyed
+	// as the word is (an outside review).
+	want := map[string][2]int64{"unset": {1, 100}, `"unset"`: {2, 8}, `"\"unset\""`: {1, 30}}
+	if len(resp.GetGroups()) != 3 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("groups (keys: count, sum) %v, want %v", got, want)
 	}
 	// The quoted key is what a filter names the group by, as for any text.
@@ -266,5 +268,27 @@ func TestTableWithoutDimensionsHasOneRow(t *testing.T) {
 	}
 	if table := national.Table(resp); len(table) != 2 || strings.Join(table[1], ",") != "1,4" {
 		t.Errorf("table %q, want a header and the row 1,4", table)
+	}
+}
+
+// TestSummaryKeysAnUnsetEnumUnset: a record whose enum is not set (its
+// *_UNSPECIFIED) is in the group keyed "unset", as a text without a value
+// is; it was keyed KIND_UNSPECIFIED (an outside review).
+func TestSummaryKeysAnUnsetEnumUnset(t *testing.T) {
+	db, s := trustStore(t)
+	for id, kind := range map[string]investmentv1.Project_Kind{"no-kind": investmentv1.Project_KIND_UNSPECIFIED, "oda": investmentv1.Project_KIND_ODA} {
+		name := "provinces/cao-bang/projects/" + id
+		putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: id, Kind: kind})
+	}
+	resp, err := s.Summarize(context.Background(), &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"kind"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, g := range resp.GetGroups() {
+		keys = append(keys, strings.Join(g.GetKeys(), ","))
+	}
+	if slices.Sort(keys); strings.Join(keys, " ") != "KIND_ODA unset" {
+		t.Errorf("groups by kind: %v, want KIND_ODA and unset", keys)
 	}
 }

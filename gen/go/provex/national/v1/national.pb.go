@@ -246,8 +246,9 @@ func (x *SummarizeResponse) GetNextPageToken() string {
 type Group struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The group's value of each group_by dimension, as text: province slugs,
-	// enum names, "2023", "2023-Q2", "2023-05", or "unset" for no value (a
-	// text that is the word unset itself shows in double quotes: "\"unset\"").
+	// enum names, "2023", "2023-Q2", "2023-05", or "unset" for no value (an
+	// enum's *_UNSPECIFIED included; a text that is the word unset itself, or
+	// that begins with a double quote, shows quoted as in JSON: "\"unset\"").
 	Keys  []string `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
 	Count int64    `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	// One Sum per field summed (per currency for money fields), in every
