@@ -578,7 +578,7 @@ func (p *parser) check(f Field, op string, opPos int, v literal) (Expr, error) {
 			return nil, p.errorf(v.pos, "%s is a timestamp field; want RFC 3339 such as 2024-05-27T10:00:00Z, got %s", f.Path, v.display())
 		}
 		if t.Before(MinTimestamp) || t.After(MaxTimestamp) {
-			return nil, p.errorf(v.pos, "timestamp %s is outside the supported range 1678..2262", v.display())
+			return nil, p.errorf(v.pos, "timestamp %s is outside the supported range %s..%s", v.display(), MinTimestamp.Format(time.RFC3339), MaxTimestamp.Format(time.RFC3339))
 		}
 		value = t.UnixNano()
 	}
