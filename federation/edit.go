@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/provex/provex/internal/atomicfile"
@@ -273,6 +274,9 @@ func dialKey(address string) (key string, unspecified bool) {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return "", false
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		port = strconv.Itoa(n) // 080 is 80
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ip = ip.Unmap()

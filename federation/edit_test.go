@@ -180,6 +180,7 @@ func TestAddressesAreComparedAsDialled(t *testing.T) {
 	}
 	for addr, want := range map[string]string{
 		"[::ffff:127.0.0.1]:7400": "is cao-bang's",
+		"127.0.0.1:07400":         "is cao-bang's",
 		"[fe80::0001%eth0]:7401":  "is lang-son's",
 		"[::%eth0]:7402":          "no address to dial",
 		"[::ffff:0.0.0.0]:7402":   "no address to dial",

@@ -29,16 +29,16 @@ import (
 //     starting, out of connections): UNAVAILABLE, the code a client
 //     retries on.
 //
-// A call whose own context ended (ctx) keeps its error: a connection its
-// deadline cut short is no server away. Anything else is the caller's to
+// A call whose own context ended (ctx) is never called the server away: its
+// deadline may have cut its connection short (an outside review). Anything else is the caller's to
 // map (INTERNAL for an error that is not an application error). A full
 // disk or an unreachable server is logged with its cause at most once a
 // minute each: every call fails the same way meanwhile, and each call's
 // own line says so.
 func (db *DB) Failure(ctx context.Context, err error) error {
 	switch {
-	case err == nil || ctx.Err() != nil:
-		return err
+	case err == nil:
+		return nil
 	case fileDamaged(err):
 		msg := err.Error()
 		if db.fileDamage.CompareAndSwap(nil, &msg) {
@@ -48,7 +48,7 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case diskFull(err):
 		db.logFailure(err)
 		return apperr.ResourceExhausted("%s", diskFullAdvice)
-	case db.dialect.postgres && serverAway(err):
+	case db.dialect.postgres && ctx.Err() == nil && serverAway(err):
 		db.logFailure(err)
 		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)")
 	}
@@ -150,9 +150,6 @@ func txLost(err error) bool {
 // connection to give. A connection refused for its credentials or its
 // database is not: retrying does not mend those.
 func serverAway(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
-		return false
-	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {

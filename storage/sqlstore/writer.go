@@ -100,6 +100,30 @@ func (db *DB) enqueue(ctx context.Context, p *pendingWrite) error {
 	return p.err
 }
 
+// roomProbeEvery is how often the writer, while its disk is marked full,
+// commits a probe to learn whether there is room again: reads the audit
+// trail must record are refused meanwhile, and a node that nobody writes to
+// would otherwise refuse them for good (an outside review).
+const roomProbeEvery = 5 * time.Second
+
+// probeRoom commits a change of one row that changes nothing (a page
+// written all the same), and clears the mark of a full disk if it commits.
+func (db *DB) probeRoom() {
+	tx, err := db.beginWrite()
+	defer db.endWrite()
+	if err == nil {
+		if _, err = tx.Exec("UPDATE node SET member = member"); err == nil {
+			err = tx.Commit()
+		}
+	}
+	if err != nil {
+		db.noteDiskFull(err)
+		return
+	}
+	db.noteStored()
+	db.log.Info("the database's disk has room again")
+}
+
 // optimizeEvery is how often the writer refreshes planner statistics when
 // it is idle.
 const optimizeEvery = 30 * time.Minute
@@ -114,6 +138,9 @@ func (db *DB) runWriter() {
 	defer close(db.stopped)
 	batch := make([]*pendingWrite, 0, db.maxBatch)
 	optimize := time.NewTicker(optimizeEvery)
+	defer optimize.Stop()
+	roomProbe := time.NewTicker(roomProbeEvery)
+	defer roomProbe.Stop()
 	defer optimize.Stop()
 	// The first read record queued starts readTimer; reads is nil until it
 	// fires, and then every record queued meanwhile commits at once.
@@ -133,6 +160,11 @@ func (db *DB) runWriter() {
 			}
 			if _, err := db.writer.Exec("PRAGMA optimize"); err != nil {
 				db.log.Warn("optimize", "err", err)
+			}
+			continue
+		case <-roomProbe.C:
+			if !db.DiskFull().IsZero() {
+				db.probeRoom()
 			}
 			continue
 		case p := <-db.queue:
@@ -424,9 +456,10 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		return nil
 	}
 	db.publishDamage()
-	// A write answered from its request id, or that changed nothing,
-	// stored no page: the disk may be as full as before.
-	if slices.ContainsFunc(batch, func(p *pendingWrite) bool { return p.err == nil && (p.run != nil || !p.read) }) {
+	// A write answered from its request id, or a run that kept nothing,
+	// stored no record: the disk may be as full as before. A commit that
+	// stored one moved the log's head or the audit trail's.
+	if db.currentHead().Seq != before.head.Seq || db.auditHead.Seq != before.audit.Seq {
 		db.noteStored()
 	}
 	db.auditLength.Store(db.auditHead.Seq)
