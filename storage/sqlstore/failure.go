@@ -29,12 +29,12 @@ import (
 //     starting, out of connections): UNAVAILABLE, the code a client
 //     retries on.
 //
-// A call whose own context ended (ctx) is never called the server away: its
-// deadline may have cut its connection short (an outside review). Anything else is the caller's to
-// map (INTERNAL for an error that is not an application error). A full
-// disk or an unreachable server is logged with its cause at most once a
-// minute each: every call fails the same way meanwhile, and each call's
-// own line says so.
+// A call whose own context ended (ctx) is never called the server away:
+// its deadline may have cut its connection short (an outside review).
+// Anything else is the caller's to map (INTERNAL for an error that is not
+// an application error). A full disk or an unreachable server is logged
+// with its cause at most once a minute each: every call fails the same way
+// meanwhile, and each call's own line says so.
 func (db *DB) Failure(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
@@ -87,8 +87,13 @@ func (db *DB) noteDiskFull(err error) {
 	}
 }
 
-// noteStored clears the mark of a full disk once a commit wrote pages.
-func (db *DB) noteStored() { db.diskFullSince.Store(0) }
+// noteStored clears the mark of a full disk once a commit stored
+// something. Every commit calls it: a load, not a store, when unmarked.
+func (db *DB) noteStored() {
+	if db.diskFullSince.Load() != 0 {
+		db.diskFullSince.Store(0)
+	}
+}
 
 // DiskFull is when the writer was first refused for a full disk since it
 // last stored something, or the zero time: for the node's health, which

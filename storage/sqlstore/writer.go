@@ -456,17 +456,18 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 		return nil
 	}
 	db.publishDamage()
+	headMoved := db.currentHead().Seq != before.head.Seq
 	// A write answered from its request id, or a run that kept nothing,
 	// stored no record: the disk may be as full as before. A commit that
 	// stored one moved the log's head or the audit trail's.
-	if db.currentHead().Seq != before.head.Seq || db.auditHead.Seq != before.audit.Seq {
+	if headMoved || db.auditHead.Seq != before.audit.Seq {
 		db.noteStored()
 	}
 	db.auditLength.Store(db.auditHead.Seq)
 	if db.observe != nil {
 		db.observe(applied, time.Since(start))
 	}
-	if db.committed != nil && db.currentHead().Seq != before.head.Seq {
+	if db.committed != nil && headMoved {
 		db.committed()
 	}
 	return nil
