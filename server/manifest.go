@@ -158,10 +158,13 @@ var manifestPollInterval = time.Second
 // key the node trusts, a higher serial), takes effect, and is passed on to
 // the peers. Until ctx ends.
 func (n *Node) watchManifest(ctx context.Context, path string) {
+	// The first look reads the file whatever it holds: one changed between
+	// the node's start, which read it, and this watch's first look was
+	// otherwise taken for the one read (a test found it, one run in a
+	// loaded CI). A file older than the manifest the node uses is said
+	// only when it changes.
 	var last os.FileInfo
-	if fi, err := os.Stat(path); err == nil {
-		last = fi
-	}
+	first := true
 	// retry is when to offer a newer manifest the file holds again, once
 	// refused: one that drops a retired key is taken once the new key's
 	// checkpoint has arrived (keepsLogsVerifiable). Zero: not again.
@@ -187,8 +190,9 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 		switch {
 		case err == nil:
 			n.log.Info("took the newer federation manifest from its file", "file", path, "serial", m.Serial)
-		case errors.Is(err, federation.ErrNotNewer) && m.Serial == n.manifest.Load().Serial:
-			// The file holds the manifest the node already uses.
+		case errors.Is(err, federation.ErrNotNewer) && (first || m.Serial == n.manifest.Load().Serial):
+			// The file holds the manifest the node already uses, or, at
+			// the first look, one it took a newer one than from a peer.
 		default:
 			// An older serial is refused too, and said: someone gave the
 			// node a manifest it will never take. So is a forged one, once
@@ -200,6 +204,7 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 				retry = time.Now().Add(manifestRetryEvery)
 			}
 		}
+		first = false
 	}
 }
 

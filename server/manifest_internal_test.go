@@ -124,12 +124,15 @@ func TestRefusedManifestFileIsOfferedAgain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "manifest.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { n.watchManifest(ctx, path); close(done) }()
-	defer func() { cancel(); <-done }()
-	// Written after the watch began, so that it is new to the node.
+	// Written before the watch begins, as when the file changes between
+	// the node's start and the watch's first look: it is still taken (it
+	// was taken for the file the node started on, when the watch's first
+	// look came after it, one CI run in many).
 	if err := next.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
+	go func() { n.watchManifest(ctx, path); close(done) }()
+	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(10 * time.Second)
 	for n.manifest.Load().Serial != 2 {
 		if time.Now().After(deadline) {
