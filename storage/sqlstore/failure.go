@@ -29,8 +29,10 @@ import (
 //     starting, out of connections): UNAVAILABLE, the code a client
 //     retries on.
 //
-// A call whose own context ended (ctx) is never called the server away:
-// its deadline may have cut its connection short (an outside review).
+// A call whose own context ended (ctx), or whose deadline has passed, is
+// never called the server away: its deadline may have cut its connection
+// short (an outside review). The deadline is compared too because a dial
+// times out on it before the context's own timer marks the context done.
 // Anything else is the caller's to map (INTERNAL for an error that is not
 // an application error). A full disk or an unreachable server is logged
 // with its cause at most once a minute each: every call fails the same way
@@ -48,11 +50,20 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case diskFull(err):
 		db.logFailure(err)
 		return apperr.ResourceExhausted("%s", diskFullAdvice)
-	case db.dialect.postgres && ctx.Err() == nil && serverAway(err):
+	case db.dialect.postgres && !callEnded(ctx) && serverAway(err):
 		db.logFailure(err)
 		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)")
 	}
 	return err
+}
+
+// callEnded reports whether ctx is done or its deadline has passed.
+func callEnded(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
 
 // diskFullAdvice is what a caller is told of a call refused for a full
