@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -59,9 +61,17 @@ func TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom(t *testing.T) {
 	if codeOf(refused) != codes.ResourceExhausted || !strings.Contains(refused.Error(), "disk is full") {
 		t.Fatalf("a create on a full disk: %v, want RESOURCE_EXHAUSTED saying the disk is full", refused)
 	}
+	// Room comes from an operator, not within seconds: a client that
+	// retries at once would only be refused again.
+	if d := apperr.RetryDelay(status.Convert(refused)); d != time.Minute {
+		t.Errorf("a create on a full disk asks its caller to wait %v, want a minute (RetryInfo)", d)
+	}
 	resp, body := tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements", `{"display_name": "over HTTP", "kind": "KIND_MOU"}`, nil)
 	if resp.StatusCode != 429 || !strings.Contains(string(body), "disk is full") {
 		t.Errorf("an HTTP create on a full disk: %d %s, want 429 saying the disk is full", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Retry-After"); got != "60" {
+		t.Errorf("an HTTP create on a full disk: Retry-After %q, want 60", got)
 	}
 	for _, name := range acked {
 		_, err := tn.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: name})

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -135,7 +136,7 @@ func (e *httpErrors) capCalls(calls *netlimit.Caps) func(http.Handler) http.Hand
 					// for the flow-control window: a body would wait
 					// on a window the client keeps shut, holding this
 					// goroutine, uncounted, as below.
-					w.Header().Set("Retry-After", "1")
+					setRetryAfter(w, apperr.Status(errTooManyCalls(), ""))
 					w.WriteHeader(http.StatusTooManyRequests)
 					return
 				}
@@ -307,11 +308,21 @@ func (e *httpErrors) handle(ctx context.Context, mux *runtime.ServeMux, marshale
 	if st.Code() == codes.Internal && !apperr.Masked(err) {
 		e.log.Error("HTTP request failed", "method", r.Method, "path", r.URL.Path, "request_id", id, "err", err)
 	}
+	setRetryAfter(w, st)
 	err = st.Err()
 	if httpStatus != 0 {
 		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, marshaler, w, r, err)
+}
+
+// setRetryAfter gives an answer whose status asks the caller to wait
+// (google.rpc.RetryInfo) the Retry-After header HTTP clients read: whole
+// seconds, rounded up.
+func setRetryAfter(w http.ResponseWriter, st *status.Status) {
+	if d := apperr.RetryDelay(st); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
 }
 
 // routing is the gateway's routing error handler: no route is NOT_FOUND,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,6 +112,9 @@ func TestEveryHTTPResponseHasRequestID(t *testing.T) {
 				continue
 			}
 			wantHTTPDenied(t, c.what, resp.StatusCode, b, c.status, c.code)
+			if got := resp.Header.Values("Retry-After"); len(got) != 0 {
+				t.Errorf("%s: Retry-After %q, though trying again would meet the same refusal", c.what, got)
+			}
 			if c.status == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != c.allow {
 				t.Errorf("%s: Allow %q, want %q", c.what, resp.Header.Values("Allow"), c.allow)
 			}
@@ -122,6 +126,21 @@ func TestEveryHTTPResponseHasRequestID(t *testing.T) {
 		resp, b := sendHTTP(t, flood, "GET", coll, nil, "")
 		if resp.StatusCode == http.StatusTooManyRequests {
 			wantHTTPDenied(t, "rate limited", resp.StatusCode, b, 429, codes.ResourceExhausted)
+			// A burst of 1 at 0.001 calls a second: a token comes back
+			// within 1,000 s, and the body's RetryInfo says so too.
+			if after, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || after < 1 || after > 1000 {
+				t.Errorf("429 with Retry-After %q, want whole seconds from 1 to 1000", resp.Header.Values("Retry-After"))
+			}
+			var answer struct {
+				Details []struct {
+					Type       string `json:"@type"`
+					RetryDelay string `json:"retry_delay"`
+				}
+			}
+			if err := json.Unmarshal(b, &answer); err != nil || len(answer.Details) != 1 ||
+				answer.Details[0].Type != "type.googleapis.com/google.rpc.RetryInfo" || answer.Details[0].RetryDelay == "" {
+				t.Errorf("429 without RetryInfo in its body: %s", b)
+			}
 			if !requestIDPattern.MatchString(resp.Header.Get("X-Request-Id")) {
 				t.Errorf("429 without X-Request-Id: %q", resp.Header.Values("X-Request-Id"))
 			}

@@ -53,7 +53,7 @@ func (n *Node) callCaps(name string) *netlimit.Caps {
 
 // errTooManyCalls is the answer to an HTTP request over a cap.
 func errTooManyCalls() error {
-	return apperr.ResourceExhausted("too many calls in flight from this client or to this node; retry when some have ended")
+	return apperr.ResourceExhausted("too many calls in flight from this client or to this node; retry when some have ended").RetryAfter(time.Second)
 }
 
 // capCalls is a gRPC server's grpc.InTapHandle part that counts each call

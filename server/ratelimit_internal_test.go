@@ -15,22 +15,22 @@ import (
 func TestRateLimiterRoomIsBounded(t *testing.T) {
 	r := newRateLimiter(1e-9, 1, 4) // one call per key, no refill
 	for i := range 4 {
-		if !r.allow(fmt.Sprint("anonymous from 2001:db8:", i, "::")) {
+		if r.take(fmt.Sprint("anonymous from 2001:db8:", i, "::")) > 0 {
 			t.Fatalf("key %d, within the room, refused its first call", i)
 		}
 	}
-	if !r.allow("anonymous from 2001:db8:4::") {
+	if r.take("anonymous from 2001:db8:4::") > 0 {
 		t.Fatal("the first key past the room was refused: the shared bucket starts full")
 	}
 	for i := 5; i < 1000; i++ {
-		if r.allow(fmt.Sprint("anonymous from 2001:db8:", i, "::")) {
+		if r.take(fmt.Sprint("anonymous from 2001:db8:", i, "::")) == 0 {
 			t.Fatalf("key %d past the room was allowed: it should share the emptied bucket", i)
 		}
 	}
 	if n := len(r.buckets); n > r.max+1 {
 		t.Errorf("%d buckets kept, room for %d and the shared one", n, r.max)
 	}
-	if r.allow("anonymous from 2001:db8:0::") {
+	if r.take("anonymous from 2001:db8:0::") == 0 {
 		t.Error("a key in the room got a second call, past its burst of 1")
 	}
 }

@@ -217,24 +217,24 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identit
 		// Bad credentials cost a lookup and a hash each: they share a
 		// bucket per client address, so a flood of them is refused before
 		// it costs more, and a mistyped token elsewhere is still told so.
-		if !g.byAddress.allow("rejected credentials from " + callerClient(ctx)) {
+		if wait := g.byAddress.take("rejected credentials from " + callerClient(ctx)); wait > 0 {
 			g.refused(limitBadCredentials)
-			return ctx, id, apperr.ResourceExhausted("too many calls with bad credentials; slow down and retry")
+			return ctx, id, apperr.ResourceExhausted("too many calls with bad credentials; slow down and retry").RetryAfter(wait)
 		}
 		return ctx, id, err
 	}
 	ctx = auth.WithIdentity(ctx, id)
-	var allowed bool
+	var wait time.Duration
 	if id.Kind == auth.KindAnonymous {
 		// Nothing names an anonymous caller but its address: one flooding
 		// health checks slows its own, not a load balancer's.
-		allowed = g.byAddress.allow("anonymous from " + callerClient(ctx))
+		wait = g.byAddress.take("anonymous from " + callerClient(ctx))
 	} else {
-		allowed = g.rates.allow(id.String())
+		wait = g.rates.take(id.String())
 	}
-	if !allowed {
+	if wait > 0 {
 		g.refused(limitCalls)
-		return ctx, id, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond)
+		return ctx, id, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond).RetryAfter(wait)
 	}
 	return ctx, id, nil
 }
@@ -321,7 +321,10 @@ func newRateLimiter(rate float64, burst, max int) *rateLimiter {
 	return &rateLimiter{rate: rate, burst: float64(burst), max: max, buckets: map[string]*bucket{}, swept: time.Now()}
 }
 
-func (r *rateLimiter) allow(key string) bool {
+// take takes a call's token from key's bucket and returns 0 or, when the
+// bucket holds none, how long until it will (at most an hour): the wait a
+// refused caller is told.
+func (r *rateLimiter) take(key string) time.Duration {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -349,10 +352,14 @@ func (r *rateLimiter) allow(key string) bool {
 	b.tokens = math.Min(r.burst, b.tokens+now.Sub(b.last).Seconds()*r.rate)
 	b.last = now
 	if b.tokens < 1 {
-		return false
+		seconds := (1 - b.tokens) / r.rate
+		if !(seconds < time.Hour.Seconds()) { // a rate of 0 included
+			return time.Hour
+		}
+		return max(time.Duration(seconds*float64(time.Second)), 1)
 	}
 	b.tokens--
-	return true
+	return 0
 }
 
 // streamLimiter counts open streams per key.

@@ -43,6 +43,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 )
@@ -662,6 +663,7 @@ func TestSecurityFlood(t *testing.T) {
 		ok, refused, other atomic.Int64
 		firstOther         atomic.Value
 		refusedMsg         atomic.Value
+		badWait            atomic.Value
 		wg                 sync.WaitGroup
 	)
 	start := time.Now()
@@ -677,6 +679,11 @@ func TestSecurityFlood(t *testing.T) {
 				case codes.ResourceExhausted:
 					refused.Add(1)
 					refusedMsg.Store(status.Convert(err).Message())
+					// The wait until the bucket holds a token: at most
+					// one token's refill.
+					if d := apperr.RetryDelay(status.Convert(err)); d <= 0 || d > time.Second/rate {
+						badWait.Store(fmt.Sprintf("RetryInfo %v, want a wait in (0, %v]", d, time.Second/rate))
+					}
 				default:
 					other.Add(1)
 					firstOther.CompareAndSwap(nil, err.Error())
@@ -710,6 +717,9 @@ func TestSecurityFlood(t *testing.T) {
 	if ok.Load() < burst || ok.Load() > maxOK || refused.Load() != calls-ok.Load() {
 		t.Errorf("flood of %d calls in %v: %d served, %d refused; want between %d and %d served, the rest refused",
 			calls, elapsed, ok.Load(), refused.Load(), burst, maxOK)
+	}
+	if bad := badWait.Load(); bad != nil {
+		t.Errorf("a refusal of the flood: %v", bad)
 	}
 	if msg, _ := refusedMsg.Load().(string); !strings.Contains(msg, "token:"+tokenID(t, flooderTok)) || !strings.Contains(msg, "slow down") {
 		t.Errorf("refusal message %q does not name the caller and say to slow down", msg)

@@ -9,34 +9,68 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// Error is an error meant for the caller: a gRPC code, a message and, for
-// INVALID_ARGUMENT, one violation per bad field.
+// Error is an error meant for the caller: a gRPC code, a message, for
+// INVALID_ARGUMENT one violation per bad field, and for a refusal that a
+// later try may not meet (a rate limit, a full disk, a server away) how
+// long to wait before it.
 type Error struct {
 	Code       codes.Code
 	Message    string
 	Violations []*errdetails.BadRequest_FieldViolation
+	// RetryDelay, when positive, goes to the caller as a google.rpc.RetryInfo
+	// detail, as AIP-194 asks of a retryable error; over HTTP also as
+	// Retry-After.
+	RetryDelay time.Duration
 }
 
 func (e *Error) Error() string { return e.Code.String() + ": " + e.Message }
 
 // GRPCStatus lets status.FromError and the gRPC server see the code and the
-// BadRequest details without going through Status first.
+// details (BadRequest, RetryInfo) without going through Status first.
 func (e *Error) GRPCStatus() *status.Status {
 	st := status.New(e.Code, e.Message)
-	if len(e.Violations) == 0 {
+	var details []protoadapt.MessageV1
+	if len(e.Violations) > 0 {
+		details = append(details, &errdetails.BadRequest{FieldViolations: e.Violations})
+	}
+	if e.RetryDelay > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryDelay)})
+	}
+	if len(details) == 0 {
 		return st
 	}
-	withDetails, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: e.Violations})
+	withDetails, err := st.WithDetails(details...)
 	if err != nil {
 		return st
 	}
 	return withDetails
+}
+
+// RetryAfter returns a copy of e that tells the caller to wait d before
+// trying again (a copy, as errors are often package variables).
+func (e *Error) RetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryDelay = d
+	return &c
+}
+
+// RetryDelay is the wait a status's RetryInfo asks for, or 0.
+func RetryDelay(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+			return max(ri.GetRetryDelay().AsDuration(), 0)
+		}
+	}
+	return 0
 }
 
 func newf(code codes.Code, format string, args ...any) *Error {

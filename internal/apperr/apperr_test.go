@@ -2,6 +2,7 @@ package apperr_test
 
 import (
 	"testing"
+	"time"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/apperr"
@@ -21,5 +22,24 @@ func TestInvalidSaysItsFieldOnce(t *testing.T) {
 	}
 	if d := e.Violations[0].GetDescription(); d[:len("at position")] != "at position" {
 		t.Errorf("description %q repeats its field", d)
+	}
+}
+
+// TestRetryAfterCopies: a wait goes to the caller as RetryInfo, alone or
+// beside field violations, and RetryAfter leaves the error it was called on
+// as it was (errors are often package variables, shared by every call).
+func TestRetryAfterCopies(t *testing.T) {
+	shared := apperr.Unavailable("shutting down")
+	waiting := shared.RetryAfter(1500 * time.Millisecond)
+	if d := apperr.RetryDelay(apperr.Status(waiting, "ref")); d != 1500*time.Millisecond {
+		t.Errorf("RetryInfo %v, want 1.5s", d)
+	}
+	if d := apperr.RetryDelay(apperr.Status(shared, "ref")); d != 0 || shared.RetryDelay != 0 {
+		t.Errorf("the error RetryAfter was called on now asks for a wait of %v", d)
+	}
+	both := apperr.Invalid("page_size", "too large").RetryAfter(time.Second)
+	st := apperr.Status(both, "ref")
+	if len(st.Details()) != 2 || apperr.RetryDelay(st) != time.Second {
+		t.Errorf("violations and a wait: details %v", st.Details())
 	}
 }

@@ -332,14 +332,16 @@ func (g *gen) intro() {
 		{codes.FailedPrecondition, "Update of a deleted record"},
 		{codes.OutOfRange, "a summary whose group or total does not fit in int64 (the message names it)"},
 		{codes.PermissionDenied, "a write to a record of another province than this node's"},
-		{codes.ResourceExhausted, "too many calls from one identity; a gRPC message larger than the server accepts (an HTTP body over the limit is 413); a write when the node's disk is full (nothing of it stored)"},
-		{codes.Unavailable, "the node is shutting down, its database file is damaged, or its PostgreSQL server cannot be reached; retry elsewhere or later (a write with a `request_id` is made at most once)"},
+		{codes.ResourceExhausted, "too many calls from one identity or in flight; a gRPC message larger than the server accepts (an HTTP body over the limit is 413); a write when the node's disk is full (nothing of it stored)"},
+		{codes.Unavailable, "the node is shutting down, its database file is damaged, or its PostgreSQL server cannot be reached, or its stored copy of a record waits for repair from peers; retry elsewhere or later (a write with a `request_id` is made at most once)"},
 		{codes.DeadlineExceeded, "the call's deadline passed"},
 		{codes.Canceled, "the caller went away"},
 		{codes.Internal, "a bug; quote the reference from the message"},
 	} {
 		p("| `%s` (%d) | %d | %s |", codeName(e.code), e.code, runtime.HTTPStatusFromCode(e.code), e.cause)
 	}
+	p("")
+	p("A refusal that trying again later may not meet carries a `google.rpc.RetryInfo` detail, its `retry_delay` how long to wait first, and over HTTP also a `Retry-After` header (whole seconds, rounded up): for a rate limit, the time until the identity's bucket holds a call again (at most one call's share of `--rate-limit`); too many calls in flight, or the audit trail behind in recording reads, 1 s; the node shutting down or its PostgreSQL server out of reach, 5 s; a record's stored copy, or the node's own log, waiting for repair from peers, 10 s; a full disk, a minute, since room is made by an operator. A refusal without it (a body or message over the size limit, a damaged database file) is not helped by waiting.")
 	p("")
 	p("Over HTTP, a path that names no method is 404 (`NOT_FOUND`), a method the path does not take 405 (`UNIMPLEMENTED`, with an `Allow` header naming the methods it takes), and a body over the size limit 413 (`RESOURCE_EXHAUSTED`), all with the same JSON body. Every response, errors included, carries `X-Request-Id` (gRPC: `x-request-id` in the headers): the caller's own if it is 1 to 64 printable ASCII characters other than space, else a new one. A gRPC method the node does not serve is `UNIMPLEMENTED` with an id like any call. The exceptions are answers written before the node sees a call: a unary gRPC request message over the size limit (grpc-go refuses it `RESOURCE_EXHAUSTED` before any interceptor), and HTTP requests that net/http refuses itself (431 for headers over 64 KiB, 400 for a request it cannot parse).")
 	p("")

@@ -139,7 +139,7 @@ func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, reco
 		Read: true, Names: names, ChangeHash: []byte{}}
 	if !db.DiskFull().IsZero() {
 		// Its record would be lost: refused rather than served unaudited.
-		return apperr.ResourceExhausted("the node's disk is full: the audit trail cannot record this read of confidential records; retry once the node's operator has made room")
+		return apperr.ResourceExhausted("the node's disk is full: the audit trail cannot record this read of confidential records; retry once the node's operator has made room").RetryAfter(diskFullRetry)
 	}
 	db.closeMu.RLock()
 	defer db.closeMu.RUnlock()
@@ -161,7 +161,7 @@ func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, reco
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-wait.C:
-		return apperr.ResourceExhausted("the audit trail is behind in recording reads of confidential records; retry shortly")
+		return apperr.ResourceExhausted("the audit trail is behind in recording reads of confidential records; retry shortly").RetryAfter(time.Second)
 	}
 }
 

@@ -49,10 +49,10 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 		return apperr.Unavailable("%s (%v)", restoreAdvice, err)
 	case diskFull(err):
 		db.logFailure(err)
-		return apperr.ResourceExhausted("%s", diskFullAdvice)
+		return apperr.ResourceExhausted("%s", diskFullAdvice).RetryAfter(diskFullRetry)
 	case db.dialect.postgres && !callEnded(ctx) && serverAway(err):
 		db.logFailure(err)
-		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)")
+		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)").RetryAfter(5 * time.Second)
 	}
 	return err
 }
@@ -65,6 +65,15 @@ func callEnded(ctx context.Context) bool {
 	deadline, ok := ctx.Deadline()
 	return ok && !time.Now().Before(deadline)
 }
+
+// What a refused caller is told to wait before trying again
+// (google.rpc.RetryInfo, HTTP's Retry-After): room is made by an operator,
+// and a log is repaired from the peers at their next exchange, so neither
+// comes back within seconds.
+const (
+	diskFullRetry = time.Minute
+	repairRetry   = 10 * time.Second
+)
 
 // diskFullAdvice is what a caller is told of a call refused for a full
 // disk: its transaction was rolled back, so nothing of it is kept.

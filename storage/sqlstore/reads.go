@@ -112,21 +112,21 @@ func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin 
 	data := r.own
 	if len(data) == 0 {
 		if !r.origin.Valid {
-			return nil, &damagedState{apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name), provinceOf(r.row), 0}
+			return nil, &damagedState{apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name).RetryAfter(repairRetry), provinceOf(r.row), 0}
 		}
 		e := r.joinedEntry()
 		if e.Sealed || e.Name != r.row || !changelog.Verify(e) {
-			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq), e.Origin, e.Seq}
+			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq).RetryAfter(repairRetry), e.Origin, e.Seq}
 		}
 		if damaged != nil && damaged(e.Origin, e.Seq) {
-			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, e.Origin, e.Seq), e.Origin, e.Seq}
+			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, e.Origin, e.Seq).RetryAfter(repairRetry), e.Origin, e.Seq}
 		}
 		data = e.Data
 	} else if damaged != nil && damaged(r.rowOrigin, uint64(r.rowSeq)) {
 		// The opened state of a sealed entry: the envelope is what the
 		// log checks verify, and one they found damaged is not served
 		// from the copy either.
-		return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, r.rowOrigin, r.rowSeq), r.rowOrigin, uint64(r.rowSeq)}
+		return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, r.rowOrigin, r.rowSeq).RetryAfter(repairRetry), r.rowOrigin, uint64(r.rowSeq)}
 	}
 	m, err := k.Decode(data)
 	if err != nil {

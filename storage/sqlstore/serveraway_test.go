@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage/sqlstore"
@@ -78,6 +79,9 @@ func TestPostgresServerAwayIsUnavailable(t *testing.T) {
 		err = db.Failure(callCtx, err)
 		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "database server cannot be reached") {
 			t.Errorf("%s with the server away: %v, want UNAVAILABLE saying the database server cannot be reached", what, err)
+		}
+		if d := apperr.RetryDelay(status.Convert(err)); d != 5*time.Second {
+			t.Errorf("%s with the server away asks its caller to wait %v, want 5s (RetryInfo)", what, d)
 		}
 	}
 	want("a write", writeAgreement(callCtx, db, "while-away"))

@@ -24,7 +24,7 @@ import (
 	"github.com/provex/provex/storage"
 )
 
-var errClosed = apperr.Unavailable("the store is shutting down")
+var errClosed = apperr.Unavailable("the store is shutting down").RetryAfter(5 * time.Second)
 
 type pendingWrite struct {
 	ctx context.Context
@@ -553,7 +553,7 @@ func (db *DB) setHead(e changelog.Entry) {
 // actor). read says the record returned is the stored one, not written.
 func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Message, bool, error) {
 	if why := db.ownLogBrokenReason(); why != "" {
-		return nil, false, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why)
+		return nil, false, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why).RetryAfter(repairRetry)
 	}
 	k := w.Kind
 	st, err := db.kindStmts(k)
