@@ -28,18 +28,36 @@ import (
 
 // lineFederation is a federation made with the CLI as an operator would
 // (ca init, keygen, ca issue, token create), whose nodes run as separate
-// processes with TLS on every port, each pulling only from its neighbours
-// in members' order.
+// processes with TLS on every port, each pulling only from the members
+// peersOf names: its neighbours in members' order, for a line.
 type lineFederation struct {
 	bin, dir, manifest, ca string
 	members                []string
 	procs                  map[string]*process
 	clients                map[string]*client.Client
+	// args are each node's serve command, on fixed addresses, to start it
+	// again (restart).
+	args map[string][]string
 }
 
 func newLineFederation(t *testing.T, members []string) *lineFederation {
 	t.Helper()
-	f := &lineFederation{bin: buildBinary(t), dir: t.TempDir(), members: members, procs: map[string]*process{}, clients: map[string]*client.Client{}}
+	return newFederation(t, members, func(i int) []string {
+		var peers []string
+		if i > 0 {
+			peers = append(peers, members[i-1])
+		}
+		if i+1 < len(members) {
+			peers = append(peers, members[i+1])
+		}
+		return peers
+	})
+}
+
+func newFederation(t *testing.T, members []string, peersOf func(i int) []string) *lineFederation {
+	t.Helper()
+	f := &lineFederation{bin: buildBinary(t), dir: t.TempDir(), members: members, procs: map[string]*process{}, clients: map[string]*client.Client{},
+		args: map[string][]string{}}
 	cli := func(args ...string) string {
 		t.Helper()
 		out, stderr, code := runCLI(t, f.bin, "", "", args...)
@@ -50,7 +68,8 @@ func newLineFederation(t *testing.T, members []string) *lineFederation {
 	}
 	caBlock := cli("ca", "init", "--dir", filepath.Join(f.dir, "ca"))
 	f.ca = filepath.Join(f.dir, "ca", "ca.pem")
-	addrs, err := freeport.Addrs(len(members))
+	// Peer endpoints, then the API's and the metrics' listeners.
+	addrs, err := freeport.Addrs(3 * len(members))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,16 +96,11 @@ func newLineFederation(t *testing.T, members []string) *lineFederation {
 		if err := os.WriteFile(filepath.Join(f.dir, m+".token"), []byte(token+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		var peers []string
-		if i > 0 {
-			peers = append(peers, members[i-1])
-		}
-		if i+1 < len(members) {
-			peers = append(peers, members[i+1])
-		}
-		p := startProcess(t, f.bin, "serve", "--member", m, "--data", data, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--manifest", f.manifest, "--key", filepath.Join(f.dir, m+".key"), "--peers", strings.Join(peers, ","), "--sync-interval", "500ms",
-			"--rate-limit", "100000")
+		f.args[m] = []string{"serve", "--member", m, "--data", data, "--grpc-addr", addrs[len(members)+i], "--http-addr", "127.0.0.1:0",
+			"--metrics-addr", addrs[2*len(members)+i],
+			"--manifest", f.manifest, "--key", filepath.Join(f.dir, m+".key"), "--peers", strings.Join(peersOf(i), ","), "--sync-interval", "500ms",
+			"--rate-limit", "100000"}
+		p := startProcess(t, f.bin, f.args[m]...)
 		p.token = token
 		f.procs[m] = p
 		caPEM, err := os.ReadFile(f.ca)
@@ -112,6 +126,15 @@ func newLineFederation(t *testing.T, members []string) *lineFederation {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// restart starts a member's node again, stopped or killed, on the same
+// data directory and addresses.
+func (f *lineFederation) restart(t *testing.T, member string) {
+	t.Helper()
+	token := f.procs[member].token
+	f.procs[member] = startProcess(t, f.bin, f.args[member]...)
+	f.procs[member].token = token
 }
 
 // status runs the convergence check as an operator would.
