@@ -123,15 +123,7 @@ func TestRingFederationConvergesAsPeersComeAndGo(t *testing.T) {
 	converged := func(when string) {
 		t.Helper()
 		waitFor(t, 60*time.Second, func() (bool, string) { return reads(members...) })
-		var out string
-		var code int
-		waitFor(t, 30*time.Second, func() (bool, string) {
-			out, code = f.status(t)
-			return code == 0, out
-		})
-		if !strings.Contains(out, "converged: yes") {
-			t.Errorf("%s: sync status --all:\n%s", when, out)
-		}
+		f.waitConverged(t, 30*time.Second, when)
 	}
 
 	round("a", provinces...)

@@ -137,6 +137,20 @@ func (f *lineFederation) restart(t *testing.T, member string) {
 	f.procs[member].token = token
 }
 
+// waitConverged waits until the convergence check exits 0 saying so.
+func (f *lineFederation) waitConverged(t *testing.T, within time.Duration, when string) {
+	t.Helper()
+	var out string
+	waitFor(t, within, func() (bool, string) {
+		var code int
+		out, code = f.status(t)
+		return code == 0, when + ": " + out
+	})
+	if !strings.Contains(out, "converged: yes") {
+		t.Errorf("%s: sync status --all:\n%s", when, out)
+	}
+}
+
 // status runs the convergence check as an operator would.
 func (f *lineFederation) status(t *testing.T) (string, int) {
 	t.Helper()
@@ -261,15 +275,7 @@ func TestLineFederationDeliversSealedRecords(t *testing.T) {
 			}
 		}
 	}
-	var out string
-	var code int
-	waitFor(t, 20*time.Second, func() (bool, string) {
-		out, code = f.status(t)
-		return code == 0, out
-	})
-	if !strings.Contains(out, "converged: yes") {
-		t.Errorf("sync status --all:\n%s", out)
-	}
+	f.waitConverged(t, 20*time.Second, "")
 
 	// A node down: the check says no, and exits non-zero.
 	f.procs["lao-cai"].stop(t, syscall.SIGTERM)
@@ -330,7 +336,7 @@ func TestLineFederationDeliversSealedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	out, _, code = runCLI(t, f.bin, "", "", "verify", "--data", filepath.Join(f.dir, "lao-cai"), "--manifest", f.manifest)
+	out, _, code := runCLI(t, f.bin, "", "", "verify", "--data", filepath.Join(f.dir, "lao-cai"), "--manifest", f.manifest)
 	if code != 1 || !strings.Contains(out, "PROBLEM: cao-bang: entries cao-bang/2 damaged") {
 		t.Errorf("provex verify of a changed byte: exit %d\n%s", code, out)
 	}
