@@ -490,6 +490,17 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 		case <-p.wake:
 		case <-timer.C:
 		}
+		if since := e.cfg.Store.DiskFull(); !since.IsZero() {
+			// What a pull brings could not be stored: a follower whose
+			// disk filled pulled its whole backlog again at every pull,
+			// from every peer (an outside test). The store checks for
+			// room every few seconds, and pulls resume once it has.
+			p.mu.Lock()
+			p.lastError, p.lastErrorTime = fmt.Sprintf("no pull: this node's disk is full since %s; pulls resume once there is room", since.UTC().Format(time.RFC3339)), time.Now()
+			p.mu.Unlock()
+			timer.Reset(e.cfg.Interval)
+			continue
+		}
 		err := e.pullFrom(ctx, p)
 		switch {
 		case err != nil && ctx.Err() == nil:

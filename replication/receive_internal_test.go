@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,5 +188,48 @@ func TestFailedApplyIsShownAndLoggedOnce(t *testing.T) {
 	}
 	if got := p.state().GetLastError(); got != "apply: commit: database or disk is full" {
 		t.Errorf("the peer's last error: %q", got)
+	}
+}
+
+// fullStore is a store whose disk is full: every pull would bring what it
+// cannot keep.
+type fullStore struct {
+	storage.Store
+	origins atomic.Int32
+}
+
+func (*fullStore) DiskFull() time.Time { return time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC) }
+
+func (s *fullStore) Origins(context.Context) ([]storage.OriginState, error) {
+	s.origins.Add(1)
+	return nil, errors.New("disk full")
+}
+
+// TestFullDiskPausesPulls: a follower whose disk filled pulled its whole
+// backlog again at every pull, from every peer, to fail to apply it each
+// time (an outside test); while its store says the disk is full it pulls
+// nothing, and the peer's status says why.
+func TestFullDiskPausesPulls(t *testing.T) {
+	store := &fullStore{}
+	e := &Engine{cfg: Config{Store: store, Interval: 10 * time.Millisecond, Manifest: federation.NewLive(&federation.Manifest{}, nil)}, log: slog.New(slog.DiscardHandler)}
+	p := &peer{member: "tuyen-quang", address: "127.0.0.1:1", wake: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.peerLoop(ctx, p); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.state().GetLastError(), "disk is full since 2026-11-29T01:00:00Z") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the peer's last error: %q, want it to say the disk is full", p.state().GetLastError())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for range 5 { // woken by announcements too
+		p.wake <- struct{}{}
+	}
+	time.Sleep(50 * time.Millisecond) // several intervals, for a pull that should not come
+	cancel()
+	<-done
+	if n := store.origins.Load(); n != 0 {
+		t.Errorf("%d pulls began on a full disk, want none", n)
 	}
 }

@@ -53,6 +53,10 @@ type Store interface {
 	// again after the last. Entries in a damaged range are returned too:
 	// servers check what they serve.
 	Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error)
+	// DiskFull is when the store was first refused a commit for a full
+	// disk since it last stored something, or the zero time. While it is
+	// set the store checks for room every few seconds.
+	DiskFull() time.Time
 	Close() error
 
 	// The rest serves sync between nodes.
