@@ -312,13 +312,28 @@ func oneArg(cmd string, pos []string, what string) (string, error) {
 	return pos[0], nil
 }
 
+// nameArg is the one resource name a command takes, and its kind: a name
+// of no known collection is a usage error, as an unknown collection is to
+// list and create, found before the node is dialled.
+func nameArg(cmd string, pos []string) (string, *resource.Kind, error) {
+	name, err := oneArg(cmd, pos, "resource name")
+	if err != nil {
+		return "", nil, err
+	}
+	k, err := client.KindOfName(name)
+	if err != nil {
+		return "", nil, &UsageError{Msg: cmd + ": " + err.Error()}
+	}
+	return name, k, nil
+}
+
 func runGet(ctx context.Context, env *Env, args []string) error {
 	fs, addr := newFlagSet("get")
 	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	name, err := oneArg("get", pos, "resource name")
+	name, _, err := nameArg("get", pos)
 	if err != nil {
 		return err
 	}
@@ -493,16 +508,12 @@ func runUpdate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	name, err := oneArg("update", pos, "resource name")
+	name, k, err := nameArg("update", pos)
 	if err != nil {
 		return err
 	}
 	if *file == "" {
 		return &UsageError{Msg: "update: -f FILE is required"}
-	}
-	k, err := client.KindOfName(name)
-	if err != nil {
-		return &UsageError{Msg: "update: " + err.Error()}
 	}
 	res, err := readResource(env, *file, k)
 	if err != nil {
@@ -548,7 +559,7 @@ func runByName(ctx context.Context, env *Env, cmd string, args []string, call fu
 	if err != nil {
 		return err
 	}
-	name, err := oneArg(cmd, pos, "resource name")
+	name, _, err := nameArg(cmd, pos)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,11 @@ func TestCLITakesWhatItIsGivenOrSaysWhy(t *testing.T) {
 		{"", []string{"seed", "extra", "--addr", nowhere}, 2, `unexpected argument "extra"`},
 		{"", []string{"sync", "status", "--manifest", "m.yaml", "--addr", nowhere}, 2, "--manifest and --nodes are for --all"},
 		{"", []string{"get", "provinces/cao-bang/agreements/\xff", "--addr", nowhere}, 1, "INVALID_ARGUMENT: name is not valid UTF-8 text"},
+		// A name of no known collection is a usage error, as an unknown
+		// collection is to list (it was exit 1, after a dial).
+		{"", []string{"get", "Provinces/cao-bang/agreements/x", "--addr", nowhere}, 2, `get: "Provinces/cao-bang/agreements/x" is not a resource name`},
+		{"", []string{"delete", "provinces/cao-bang/treaties/x", "--addr", nowhere}, 2, `delete: "provinces/cao-bang/treaties/x" is not a resource name`},
+		{"", []string{"undelete", "x", "--addr", nowhere}, 2, `undelete: "x" is not a resource name`},
 		{"", []string{"list", "provinces/cao-bang/agreements", "--filter", "display_name = \"\xfe\"", "--addr", nowhere}, 1, "INVALID_ARGUMENT: filter is not valid UTF-8 text"},
 		{"display_name: one\nkind: KIND_MOU\n---\ndisplay_name: two\nkind: KIND_MOU\n", []string{"create", "provinces/cao-bang/agreements", "-f", "-", "--addr", nowhere}, 1,
 			"stdin is not one Agreement: holds more than one record"},
