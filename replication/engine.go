@@ -76,6 +76,9 @@ type Config struct {
 	// sets it; a serving node is the sole writer of its log.
 	Restoring bool
 	Logger    *slog.Logger
+	// NoRoom, when set, says why the node should pull nothing now (its
+	// disk below the room it keeps for its own writes), or "".
+	NoRoom func() string
 }
 
 // DialOptions are the options of a connection to a peer, but its
@@ -106,6 +109,9 @@ const KeepaliveTime = time.Minute
 type Engine struct {
 	cfg Config
 	log *slog.Logger
+	// pausedFor is why pulls are paused (noRoom), "" while they are not.
+	roomMu    sync.Mutex
+	pausedFor string
 	// peers are the configured peers, and the members that announced news
 	// to this node since (adopt): a member that joins the federation is
 	// pulled from once it announces, without a change of configuration.
@@ -471,6 +477,31 @@ func (p *peer) closeConn() {
 	}
 }
 
+// noRoom says why the node should pull nothing now, or "", and logs when
+// that begins and ends. What a pull brings could not be stored on a full
+// disk: a follower whose disk filled pulled its whole backlog again at
+// every pull, from every peer (an outside test); the store checks for room
+// every few seconds, and pulls resume once it has. Config.NoRoom stops
+// them before, keeping room for the node's own writes.
+func (e *Engine) noRoom() string {
+	why := ""
+	if since := e.cfg.Store.DiskFull(); !since.IsZero() {
+		why = "this node's disk is full since " + since.UTC().Format(time.RFC3339)
+	} else if e.cfg.NoRoom != nil {
+		why = e.cfg.NoRoom()
+	}
+	e.roomMu.Lock()
+	defer e.roomMu.Unlock()
+	switch {
+	case why != "" && e.pausedFor == "":
+		e.log.Warn("pulls paused", "why", why)
+	case why == "" && e.pausedFor != "":
+		e.log.Info("pulls resumed", "paused_for", e.pausedFor)
+	}
+	e.pausedFor = why
+	return why
+}
+
 // failureLogEvery is how often a peer's pulls failing the same way are
 // logged again; a new error is logged at once, and so is the first pull
 // that works after them. A peer down for a day (or a removed member left
@@ -490,13 +521,9 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 		case <-p.wake:
 		case <-timer.C:
 		}
-		if since := e.cfg.Store.DiskFull(); !since.IsZero() {
-			// What a pull brings could not be stored: a follower whose
-			// disk filled pulled its whole backlog again at every pull,
-			// from every peer (an outside test). The store checks for
-			// room every few seconds, and pulls resume once it has.
+		if why := e.noRoom(); why != "" {
 			p.mu.Lock()
-			p.lastError, p.lastErrorTime = fmt.Sprintf("no pull: this node's disk is full since %s; pulls resume once there is room", since.UTC().Format(time.RFC3339)), time.Now()
+			p.lastError, p.lastErrorTime = "no pull: "+why+"; pulls resume once there is room", time.Now()
 			p.mu.Unlock()
 			timer.Reset(e.cfg.Interval)
 			continue
@@ -818,6 +845,11 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			p.manifestBehind.Store(behind)
 		}
 		received = true
+		if why := e.noRoom(); why != "" {
+			// A node far behind gets its peer's whole backlog in one
+			// pull: it stops here, not at the next.
+			return fmt.Errorf("pull stopped: %s; pulls resume once there is room", why)
+		}
 		if stopped := e.syncStopped(); stopped != "" {
 			// Fail closed: only a newer manifest is taken from peers.
 			return errors.New(stopped)
@@ -1035,6 +1067,14 @@ func (a *applier) run(ctx context.Context) {
 func (a *applier) apply(ctx context.Context, r *joinedRun) {
 	if a.originFailed(r.origin) {
 		return // unprepared too if it failed before (failures stay)
+	}
+	if a.e.noRoom() != "" {
+		// Runs received before the pull stopped for want of room wait
+		// for the pull after there is room again, as the rest does.
+		a.mu.Lock()
+		a.failed[r.origin] = true
+		a.mu.Unlock()
+		return
 	}
 	refusals, stored, err := a.store.ApplyPrepared(ctx, r.runs, r.cp, r.earlier...)
 	if err != nil {

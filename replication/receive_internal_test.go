@@ -85,6 +85,8 @@ type sizedStore struct {
 
 func (s *sizedStore) ApplyRunSize() (int, int) { return s.entries, s.bytes }
 
+func (*sizedStore) DiskFull() time.Time { return time.Time{} }
+
 func (s *sizedStore) ApplyRemote(_ context.Context, entries []changelog.Entry, _ changelog.Checkpoint, _ ...changelog.Checkpoint) ([]storage.Refusal, error) {
 	s.applied = append(s.applied, len(entries))
 	return nil, nil
@@ -162,6 +164,8 @@ func TestQueuedRunsHoldBoundedBytes(t *testing.T) {
 
 // failingStore refuses every run, as a store on a full disk does.
 type failingStore struct{ storage.Store }
+
+func (failingStore) DiskFull() time.Time { return time.Time{} }
 
 func (failingStore) ApplyRemote(context.Context, []changelog.Entry, changelog.Checkpoint, ...changelog.Checkpoint) ([]storage.Refusal, error) {
 	return nil, errors.New("commit: database or disk is full")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,8 +14,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/provex/provex/federation"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/freeport"
+	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -26,17 +31,7 @@ import (
 // reads go on, and nothing acknowledged is lost. The node restarts on the
 // full disk, and writes again once the file is gone, without a restart.
 func TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small file system takes root")
-	}
-	disk := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(disk, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=16m"); err != nil {
-		t.Skipf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(disk, syscall.MNT_DETACH) })
+	disk := smallDisk(t, "16m")
 	dir := filepath.Join(disk, "node")
 	tn := startNodeAt(t, "cao-bang", dir)
 	ctx := testCtx(t)
@@ -118,6 +113,114 @@ func TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom(t *testing.T) {
 	if problems := tn.Srv.Problems(ctx); len(problems) != 0 {
 		t.Errorf("the node's problems after the full disk: %v", problems)
 	}
+}
+
+// smallDisk mounts a tmpfs of size for the test, or skips it: mounting
+// takes root.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small file system takes root")
+	}
+	disk := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(disk, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(disk, syscall.MNT_DETACH) })
+	return disk
+}
+
+// TestAMemberWritingWithoutEndCannotFillItsPeersDisks: a member may sign
+// entries without end with its own valid key, and every node stores what
+// it relays; before, a follower applied them until its disk was full, and
+// then refused its own province's writes. A node keeps room for its own
+// writes (Config.DiskReserve): below it, it pulls nothing, stopping a pull
+// that brings a whole backlog at once, its status says why, and its own
+// writes go on; it catches up once there is room.
+func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
+	disk := smallDisk(t, "48m")
+	members := []string{"cao-bang", "lang-son"}
+	addrs, err := freeport.Addrs(len(members))
+	mustf(t, err, "ports")
+	m, keys, err := federation.DevFederation(members, addrs, time.Now())
+	mustf(t, err, "federation")
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	mustf(t, err, "CA")
+	m.CA = ca.CertPEM()
+	start := func(id, dir string, configure func(*server.Config)) *testNode {
+		cert, err := ca.IssueTLS(id, time.Now())
+		mustf(t, err, "certificate")
+		return startNodeWith(t, id, dir, func(c *server.Config) {
+			c.Keys, c.Manifest, c.Cert, c.SyncInterval = keys[id], m, &cert, 200*time.Millisecond
+			configure(c)
+		})
+	}
+	flooder := start("cao-bang", t.TempDir(), func(*server.Config) {})
+	ctx := testCtx(t)
+	// Another program's file leaves 28 MiB: the flood below takes about
+	// 33 MiB of the follower's (without the reserve, its disk fills).
+	filler := filepath.Join(disk, "filler")
+	mustf(t, os.WriteFile(filler, make([]byte, 20<<20), 0o600), "the filler")
+
+	text := strings.Repeat("hợp tác biên giới ", 100)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 320 {
+				a := newAgreement(fmt.Sprintf("flood %02d-%03d", w, i))
+				a.Summary = text
+				if _, err := flooder.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: flooder.parent(), Agreement: a}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("the flooding member's own writes: %v", err)
+	}
+	head := syncState(t, flooder)["cao-bang"]
+	// The follower starts now, and its first pull gets the whole flood.
+	const reserve = 16 << 20
+	follower := start("lang-son", filepath.Join(disk, "node"), func(c *server.Config) {
+		c.Peers, c.DiskReserve = []string{"cao-bang"}, reserve
+	})
+
+	peerError := func() string {
+		st, err := syncv1.NewSyncServiceClient(follower.Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
+		mustf(t, err, "the follower's sync state")
+		for _, p := range st.GetPeers() {
+			return p.GetLastError()
+		}
+		return ""
+	}
+	waitFor(t, 15*time.Second, "the follower to stop pulling, or to hold the whole flood", func() bool {
+		why := peerError()
+		return strings.Contains(why, "it keeps for its own writes") || strings.Contains(why, "disk is full") || syncState(t, follower)["cao-bang"] == head
+	})
+	for i := range 50 {
+		_, err := follower.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: follower.parent(), Agreement: newAgreement(fmt.Sprintf("own work %d", i))})
+		mustf(t, err, "the follower's own write %d, its peer writing without end", i)
+	}
+	if why := peerError(); !strings.Contains(why, "it keeps for its own writes") {
+		t.Errorf("the follower's status of its peer: %q, want it to say the pulls wait for room", why)
+	}
+	if got := syncState(t, follower)["cao-bang"]; got >= head {
+		t.Errorf("the follower applied the whole flood (%d of %d entries) on a disk that could not hold it", got, head)
+	}
+
+	mustf(t, os.Remove(filler), "remove the filler")
+	waitFor(t, 30*time.Second, "the follower to catch up once there is room", func() bool {
+		return syncState(t, follower)["cao-bang"] == head
+	})
 }
 
 // fill writes path until its file system has no room left.

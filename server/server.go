@@ -117,6 +117,11 @@ type Config struct {
 	// SyncInterval is the period of the background exchange with each peer
 	// (default 5s).
 	SyncInterval time.Duration
+	// DiskReserve is the free space, in bytes, a node whose store is a
+	// SQLite file keeps for its own writes: below it, it pulls nothing from
+	// its peers (0: DefaultDiskReserve, or a tenth of the file system if
+	// that is less; negative: none).
+	DiskReserve int64
 	// LogCheckInterval and LogScrubInterval are the periods of the
 	// incremental and the full check of the stored logs (defaults 30s, 1h).
 	LogCheckInterval, LogScrubInterval time.Duration
@@ -370,7 +375,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	engine, err = replication.New(replication.Config{
 		Member: cfg.Member, Store: store, Manifest: live, Peers: cfg.Peers,
 		Interval: cfg.SyncInterval, CheckInterval: cfg.LogCheckInterval, ScrubInterval: cfg.LogScrubInterval,
-		Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected,
+		Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected, NoRoom: cfg.noRoom(),
 	})
 	if err != nil {
 		store.Close()

@@ -41,6 +41,10 @@ type serveConfig struct {
 	Peers    []string `json:"peers"`
 	// SyncInterval is the periodic exchange with each peer, e.g. "5s".
 	SyncInterval string `json:"sync_interval"`
+	// DiskReserveMB is the free space, in MiB, a node on a SQLite store
+	// keeps for its own writes: below it, it pulls nothing from its peers
+	// (default 256, at most a tenth of the disk; -1: none).
+	DiskReserveMB int64 `json:"disk_reserve_mb"`
 	// TLSDir holds the node's certificate, tls.crt and tls.key, from
 	// provex ca issue (default: the data directory).
 	TLSDir string `json:"tls_dir"`
@@ -111,6 +115,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	keyFile := fs.String("key", "", "the node's key file, from provex keygen (default: node.key in the data directory)")
 	peers := fs.String("peers", "", "comma-separated members to sync with, e.g. mofa,lang-son")
 	syncInterval := fs.String("sync-interval", "", "periodic exchange with each peer (default 5s)")
+	diskReserve := fs.Int64("disk-reserve-mb", 0, "free space (MiB) kept for the node's own writes: below it the node pulls nothing from its peers (default 256, at most a tenth of the disk; -1: none)")
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
 	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token or peer may make, bursts of twice that (default 5000)")
 	maxConns := fs.Int("max-connections", 0, "open connections each listener holds at most (default 4096; keep 3 times it under ulimit -n)")
@@ -156,6 +161,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.Peers = strings.FieldsFunc(*peers, func(r rune) bool { return r == ',' || r == ' ' })
 		case "sync-interval":
 			cfg.SyncInterval = *syncInterval
+		case "disk-reserve-mb":
+			cfg.DiskReserveMB = *diskReserve
 		case "tls-dir":
 			cfg.TLSDir = *tlsDir
 		case "dev":
@@ -184,6 +191,9 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	if err := storeFlag("serve", cfg.Store); err != nil {
 		return err
 	}
+	if cfg.DiskReserveMB < -1 || cfg.DiskReserveMB > 1<<30 {
+		return &cli.UsageError{Msg: fmt.Sprintf("serve: --disk-reserve-mb %d: want -1 (none), 0 (the default) or a number of MiB up to 1073741824", cfg.DiskReserveMB)}
+	}
 	logger, err := newLogger(env.Stderr, cfg.LogLevel)
 	if err != nil {
 		return &cli.UsageError{Msg: "serve: " + err.Error()}
@@ -194,7 +204,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit),
 			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient,
 			Calls: cfg.MaxCalls, CallsPerAddress: cfg.MaxCallsPerClient},
-		AuditAllReads: cfg.AuditAllReads, MetricsAddr: cfg.MetricsAddr,
+		AuditAllReads: cfg.AuditAllReads, MetricsAddr: cfg.MetricsAddr, DiskReserve: cfg.DiskReserveMB << 20,
 	}
 	if sc.TraceExporter, err = traceExporter(ctx, cfg.TraceOTLP); err != nil {
 		return err

@@ -1,0 +1,34 @@
+package server
+
+import "fmt"
+
+// DefaultDiskReserve is the free space a node keeps for its own writes
+// unless told otherwise (Config.DiskReserve).
+const DefaultDiskReserve = 256 << 20
+
+// noRoom says, for a node whose store is a SQLite file, why it should pull
+// nothing now, or "": a member writing without end, its entries signed
+// with its own valid key, would otherwise fill every node's disk, and each
+// province's own writes would be refused (THREATS N20). Pulls stop at the
+// reserve, which is kept for the node's own writes. nil for a store on
+// PostgreSQL, whose disk is the server's.
+func (cfg *Config) noRoom() func() string {
+	if cfg.Store != "" || cfg.DiskReserve < 0 {
+		return nil
+	}
+	dir := cfg.DataDir
+	return func() string {
+		free, size, err := diskSpace(dir)
+		if err != nil {
+			return "" // not known: the full disk's own refusal still holds
+		}
+		reserve := uint64(cfg.DiskReserve)
+		if reserve == 0 {
+			reserve = min(DefaultDiskReserve, size/10)
+		}
+		if free >= reserve {
+			return ""
+		}
+		return fmt.Sprintf("this node's disk has %d MiB free, under the %d MiB it keeps for its own writes", free>>20, reserve>>20)
+	}
+}
