@@ -502,6 +502,14 @@ func (e *Engine) noRoom() string {
 	return why
 }
 
+// PullsPaused says why the node pulls nothing from its peers now (noRoom,
+// as its peers' loops last found), or "".
+func (e *Engine) PullsPaused() string {
+	e.roomMu.Lock()
+	defer e.roomMu.Unlock()
+	return e.pausedFor
+}
+
 // failureLogEvery is how often a peer's pulls failing the same way are
 // logged again; a new error is logged at once, and so is the first pull
 // that works after them. A peer down for a day (or a removed member left

@@ -213,6 +213,9 @@ func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
 	if why := peerError(); !strings.Contains(why, "it keeps for its own writes") {
 		t.Errorf("the follower's status of its peer: %q, want it to say the pulls wait for room", why)
 	}
+	if resp, body := follower.httpDo(t, "GET", "/healthz", "", nil); !strings.Contains(string(body), "degraded") || !strings.Contains(string(body), "pulls from peers are paused") {
+		t.Errorf("/healthz while pulls wait for room: %d %s", resp.StatusCode, body)
+	}
 	if got := syncState(t, follower)["cao-bang"]; got >= head {
 		t.Errorf("the follower applied the whole flood (%d of %d entries) on a disk that could not hold it", got, head)
 	}
@@ -221,6 +224,9 @@ func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
 	waitFor(t, 30*time.Second, "the follower to catch up once there is room", func() bool {
 		return syncState(t, follower)["cao-bang"] == head
 	})
+	if _, body := follower.httpDo(t, "GET", "/healthz", "", nil); strings.Contains(string(body), "paused") {
+		t.Errorf("/healthz once caught up: %s", body)
+	}
 }
 
 // fill writes path until its file system has no room left.

@@ -836,6 +836,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	if at := n.store.DiskFull(); !at.IsZero() {
 		out = append(out, "the database's disk is full: writes are refused since "+at.UTC().Format(time.RFC3339)+" until there is room")
 	}
+	if why := n.sync.PullsPaused(); why != "" {
+		out = append(out, "pulls from peers are paused: "+why)
+	}
 	if _, msg := n.manifest.Load().Freshness(time.Now()); msg != "" {
 		out = append(out, msg)
 	}
