@@ -76,9 +76,10 @@ type Config struct {
 	// sets it; a serving node is the sole writer of its log.
 	Restoring bool
 	Logger    *slog.Logger
-	// NoRoom, when set, says why the node should pull nothing now (its
-	// disk below the room it keeps for its own writes), or "".
-	NoRoom func() string
+	// NoRoom, when set, says why the node should not store need more
+	// bytes now (its disk would fall below the room it keeps for its own
+	// writes), or "".
+	NoRoom func(need int64) string
 }
 
 // DialOptions are the options of a connection to a peer, but its
@@ -477,18 +478,19 @@ func (p *peer) closeConn() {
 	}
 }
 
-// noRoom says why the node should pull nothing now, or "", and logs when
+// noRoom says why the node should pull nothing now, nor store need more
+// bytes, or "", and logs when
 // that begins and ends. What a pull brings could not be stored on a full
 // disk: a follower whose disk filled pulled its whole backlog again at
 // every pull, from every peer (an outside test); the store checks for room
 // every few seconds, and pulls resume once it has. Config.NoRoom stops
 // them before, keeping room for the node's own writes.
-func (e *Engine) noRoom() string {
+func (e *Engine) noRoom(need int64) string {
 	why := ""
 	if since := e.cfg.Store.DiskFull(); !since.IsZero() {
 		why = "this node's disk is full since " + since.UTC().Format(time.RFC3339)
 	} else if e.cfg.NoRoom != nil {
-		why = e.cfg.NoRoom()
+		why = e.cfg.NoRoom(need)
 	}
 	e.roomMu.Lock()
 	defer e.roomMu.Unlock()
@@ -500,6 +502,33 @@ func (e *Engine) noRoom() string {
 	}
 	e.pausedFor = why
 	return why
+}
+
+// runFootprint is how many times its entries' bytes a run may take on
+// disk once applied: the log's copy, the records' rows with their indexes
+// and search words, and the WAL's copy of every page until it is
+// checkpointed (a flood of 2 KiB records took about 2.7 times; a check of
+// the free space alone let one run fill the room kept, under load, when
+// runs join up to 8 MiB). A pull begins, and goes on, only while a whole
+// run would fit above the room kept; a run is applied only if it fits.
+const runFootprint = 4
+
+// runSize is the most entries, and bytes of entries, a pull applies in
+// one run: the store's (storage.RunSizer), or maxApplyEntries and
+// maxApplyBytes.
+func (e *Engine) runSize() (entries, bytes int) {
+	if s, ok := e.cfg.Store.(storage.RunSizer); ok {
+		if n, b := s.ApplyRunSize(); n > 0 && b > 0 {
+			return n, b
+		}
+	}
+	return maxApplyEntries, maxApplyBytes
+}
+
+// runBytes is the most bytes of entries a pull applies in one run.
+func (e *Engine) runBytes() int64 {
+	_, b := e.runSize()
+	return int64(b)
 }
 
 // PullsPaused says why the node pulls nothing from its peers now (noRoom,
@@ -529,7 +558,7 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 		case <-p.wake:
 		case <-timer.C:
 		}
-		if why := e.noRoom(); why != "" {
+		if why := e.noRoom(runFootprint * e.runBytes()); why != "" {
 			p.mu.Lock()
 			p.lastError, p.lastErrorTime = "no pull: "+why+"; pulls resume once there is room", time.Now()
 			p.mu.Unlock()
@@ -853,7 +882,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			p.manifestBehind.Store(behind)
 		}
 		received = true
-		if why := e.noRoom(); why != "" {
+		if why := e.noRoom(runFootprint * e.runBytes()); why != "" {
 			// A node far behind gets its peer's whole backlog in one
 			// pull: it stops here, not at the next.
 			return fmt.Errorf("pull stopped: %s; pulls resume once there is room", why)
@@ -948,15 +977,9 @@ type applier struct {
 	failed map[string]bool
 }
 
-// newApplier makes the applier of a pull from p, its runs the size the
-// store asks for (storage.RunSizer) or maxApplyEntries and maxApplyBytes.
+// newApplier makes the applier of a pull from p, its runs of runSize.
 func newApplier(e *Engine, p *peer) *applier {
-	entries, bytes := maxApplyEntries, maxApplyBytes
-	if s, ok := e.cfg.Store.(storage.RunSizer); ok {
-		if n, b := s.ApplyRunSize(); n > 0 && b > 0 {
-			entries, bytes = n, b
-		}
-	}
+	entries, bytes := e.runSize()
 	store, ok := e.cfg.Store.(storage.Preparer)
 	if !ok {
 		store = unprepared{e.cfg.Store}
@@ -1076,9 +1099,10 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 	if a.originFailed(r.origin) {
 		return // unprepared too if it failed before (failures stay)
 	}
-	if a.e.noRoom() != "" {
-		// Runs received before the pull stopped for want of room wait
-		// for the pull after there is room again, as the rest does.
+	if a.e.noRoom(runFootprint*int64(r.size)) != "" {
+		// A run that would take the disk under the room kept, and those
+		// received before the pull stopped for want of it, wait for the
+		// pull after there is room again, as the rest does.
 		a.mu.Lock()
 		a.failed[r.origin] = true
 		a.mu.Unlock()

@@ -7,17 +7,17 @@ import "fmt"
 const DefaultDiskReserve = 256 << 20
 
 // noRoom says, for a node whose store is a SQLite file, why it should pull
-// nothing now, or "": a member writing without end, its entries signed
+// nothing now, nor store need more bytes, or "": a member writing without end, its entries signed
 // with its own valid key, would otherwise fill every node's disk, and each
 // province's own writes would be refused (THREATS N20). Pulls stop at the
 // reserve, which is kept for the node's own writes. nil for a store on
 // PostgreSQL, whose disk is the server's.
-func (cfg *Config) noRoom() func() string {
+func (cfg *Config) noRoom() func(need int64) string {
 	if cfg.Store != "" || cfg.DiskReserve < 0 {
 		return nil
 	}
 	dir := cfg.DataDir
-	return func() string {
+	return func(need int64) string {
 		free, size, err := diskSpace(dir)
 		if err != nil {
 			return "" // not known: the full disk's own refusal still holds
@@ -26,8 +26,11 @@ func (cfg *Config) noRoom() func() string {
 		if reserve == 0 {
 			reserve = min(DefaultDiskReserve, size/10)
 		}
-		if free >= reserve {
+		if free >= reserve+uint64(max(need, 0)) {
 			return ""
+		}
+		if need > 0 {
+			return fmt.Sprintf("this node's disk has %d MiB free, less than the %d MiB it keeps for its own writes and %d MiB for a run of entries", free>>20, reserve>>20, need>>20)
 		}
 		return fmt.Sprintf("this node's disk has %d MiB free, under the %d MiB it keeps for its own writes", free>>20, reserve>>20)
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -141,7 +142,7 @@ func smallDisk(t *testing.T, size string) string {
 // that brings a whole backlog at once, its status says why, and its own
 // writes go on; it catches up once there is room.
 func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
-	disk := smallDisk(t, "48m")
+	disk := smallDisk(t, "128m")
 	members := []string{"cao-bang", "lang-son"}
 	addrs, err := freeport.Addrs(len(members))
 	mustf(t, err, "ports")
@@ -159,11 +160,13 @@ func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
 		})
 	}
 	flooder := start("cao-bang", t.TempDir(), func(*server.Config) {})
-	ctx := testCtx(t)
-	// Another program's file leaves 28 MiB: the flood below takes about
-	// 33 MiB of the follower's (without the reserve, its disk fills).
+	// Seeding is set-up: a busy machine takes longer than testCtx's 20 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Another program's file leaves about 47 MiB: the flood below takes
+	// about 50 MiB of the follower's (without the reserve, its disk fills).
 	filler := filepath.Join(disk, "filler")
-	mustf(t, os.WriteFile(filler, make([]byte, 20<<20), 0o600), "the filler")
+	mustf(t, os.WriteFile(filler, make([]byte, 80<<20), 0o600), "the filler")
 
 	text := strings.Repeat("hợp tác biên giới ", 100)
 	var wg sync.WaitGroup
@@ -172,7 +175,7 @@ func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 320 {
+			for i := range 480 {
 				a := newAgreement(fmt.Sprintf("flood %02d-%03d", w, i))
 				a.Summary = text
 				if _, err := flooder.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: flooder.parent(), Agreement: a}); err != nil {
@@ -189,7 +192,7 @@ func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
 	}
 	head := syncState(t, flooder)["cao-bang"]
 	// The follower starts now, and its first pull gets the whole flood.
-	const reserve = 16 << 20
+	const reserve = 8 << 20
 	follower := start("lang-son", filepath.Join(disk, "node"), func(c *server.Config) {
 		c.Peers, c.DiskReserve = []string{"cao-bang"}, reserve
 	})
