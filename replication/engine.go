@@ -110,7 +110,7 @@ const KeepaliveTime = time.Minute
 type Engine struct {
 	cfg Config
 	log *slog.Logger
-	// pausedFor is why pulls are paused (noRoom), "" while they are not.
+	// pausedFor is why pulls are paused (checkRoom), "" while they are not.
 	roomMu    sync.Mutex
 	pausedFor string
 	// peers are the configured peers, and the members that announced news
@@ -478,20 +478,26 @@ func (p *peer) closeConn() {
 	}
 }
 
-// noRoom says why the node should pull nothing now, nor store need more
-// bytes, or "", and logs when
-// that begins and ends. What a pull brings could not be stored on a full
-// disk: a follower whose disk filled pulled its whole backlog again at
-// every pull, from every peer (an outside test); the store checks for room
-// every few seconds, and pulls resume once it has. Config.NoRoom stops
-// them before, keeping room for the node's own writes.
-func (e *Engine) noRoom(need int64) string {
-	why := ""
+// roomFor says why the node should not store need more bytes now, or "".
+// What a pull brings could not be stored on a full disk: a follower whose
+// disk filled pulled its whole backlog again at every pull, from every
+// peer (an outside test); the store checks for room every few seconds.
+// Config.NoRoom says so before, keeping room for the node's own writes.
+func (e *Engine) roomFor(need int64) string {
 	if since := e.cfg.Store.DiskFull(); !since.IsZero() {
-		why = "this node's disk is full since " + since.UTC().Format(time.RFC3339)
-	} else if e.cfg.NoRoom != nil {
-		why = e.cfg.NoRoom(need)
+		return "this node's disk is full since " + since.UTC().Format(time.RFC3339)
 	}
+	if e.cfg.NoRoom != nil {
+		return e.cfg.NoRoom(need)
+	}
+	return ""
+}
+
+// checkRoom says why the node should pull nothing now (there is not room
+// for a whole run), or "", keeps it for PullsPaused, and logs when that
+// begins and ends.
+func (e *Engine) checkRoom() string {
+	why := e.roomFor(runFootprint * e.runBytes())
 	e.roomMu.Lock()
 	defer e.roomMu.Unlock()
 	switch {
@@ -531,8 +537,8 @@ func (e *Engine) runBytes() int64 {
 	return int64(b)
 }
 
-// PullsPaused says why the node pulls nothing from its peers now (noRoom,
-// as its peers' loops last found), or "".
+// PullsPaused says why the node pulls nothing from its peers now (as its
+// peers' loops last found), or "".
 func (e *Engine) PullsPaused() string {
 	e.roomMu.Lock()
 	defer e.roomMu.Unlock()
@@ -558,7 +564,7 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 		case <-p.wake:
 		case <-timer.C:
 		}
-		if why := e.noRoom(runFootprint * e.runBytes()); why != "" {
+		if why := e.checkRoom(); why != "" {
 			p.mu.Lock()
 			p.lastError, p.lastErrorTime = "no pull: "+why+"; pulls resume once there is room", time.Now()
 			p.mu.Unlock()
@@ -882,7 +888,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			p.manifestBehind.Store(behind)
 		}
 		received = true
-		if why := e.noRoom(runFootprint * e.runBytes()); why != "" {
+		if why := e.checkRoom(); why != "" {
 			// A node far behind gets its peer's whole backlog in one
 			// pull: it stops here, not at the next.
 			return fmt.Errorf("pull stopped: %s; pulls resume once there is room", why)
@@ -1099,7 +1105,7 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 	if a.originFailed(r.origin) {
 		return // unprepared too if it failed before (failures stay)
 	}
-	if a.e.noRoom(runFootprint*int64(r.size)) != "" {
+	if a.e.roomFor(runFootprint*int64(r.size)) != "" {
 		// A run that would take the disk under the room kept, and those
 		// received before the pull stopped for want of it, wait for the
 		// pull after there is room again, as the rest does.

@@ -6,12 +6,12 @@ import "fmt"
 // unless told otherwise (Config.DiskReserve).
 const DefaultDiskReserve = 256 << 20
 
-// noRoom says, for a node whose store is a SQLite file, why it should pull
-// nothing now, nor store need more bytes, or "": a member writing without end, its entries signed
-// with its own valid key, would otherwise fill every node's disk, and each
-// province's own writes would be refused (THREATS N20). Pulls stop at the
-// reserve, which is kept for the node's own writes. nil for a store on
-// PostgreSQL, whose disk is the server's.
+// noRoom says, for a node whose store is a SQLite file, why it should not
+// store need more bytes of its peers' entries now, or "": a member writing
+// without end, its entries signed with its own valid key, would otherwise
+// fill every node's disk, and each province's own writes would be refused
+// (THREATS N20). The reserve is kept for the node's own writes. nil for a
+// store on PostgreSQL, whose disk is the server's.
 func (cfg *Config) noRoom() func(need int64) string {
 	if cfg.Store != "" || cfg.DiskReserve < 0 {
 		return nil
