@@ -253,7 +253,7 @@ func (g *gen) authentication() {
 	p("| `editor` | and Create, Update, Delete, Undelete of the records owned by the node's member (the ministry's are `provinces/mofa/...`) |")
 	p("| `admin` | and the audit trail (`AuditService`), the node's sync state (`SyncService.GetSyncState`, `provex sync status`: its peers and how far behind each origin it is) and `GET /metrics` |")
 	p("")
-	p("Missing, malformed, unknown, expired or revoked tokens give `UNAUTHENTICATED` (HTTP 401); a call the token's role may not make gives `PERMISSION_DENIED` (403). Each message says what would be needed. Calls are rate-limited per token (`RESOURCE_EXHAUSTED`, 429).")
+	p("Missing, malformed, unknown, expired or revoked tokens give `UNAUTHENTICATED` (HTTP 401); a call the token's role may not make gives `PERMISSION_DENIED` (403). Each message says what would be needed. Calls are rate-limited per token (`RESOURCE_EXHAUSTED`, 429). Over HTTP, a body that the gateway cannot read into the method's message (not JSON, an unknown field, a value of the wrong type, text holding U+0000, a time outside the API's range) is refused 400 before the token is read: the gateway reads the body before the call reaches the interceptors.")
 	p("")
 	p("Nodes do not use tokens with each other: a peer is a provex node that presents its certificate from the federation CA over mutual TLS, on the sync port, and may call only `SyncService.Pull` and `Announce`. A node started without `--dev` also serves its API over TLS with that certificate: clients trust the federation CA (`PROVEX_CA` for the provex command, `-cacert` for grpcurl, `--cacert` for curl) instead of `-plaintext` and `http://`.")
 	p("")
