@@ -37,6 +37,9 @@ func TestCLITakesWhatItIsGivenOrSaysWhy(t *testing.T) {
 		{"", []string{"get", "Provinces/cao-bang/agreements/x", "--addr", nowhere}, 2, `get: "Provinces/cao-bang/agreements/x" is not a resource name`},
 		{"", []string{"delete", "provinces/cao-bang/treaties/x", "--addr", nowhere}, 2, `delete: "provinces/cao-bang/treaties/x" is not a resource name`},
 		{"", []string{"undelete", "x", "--addr", nowhere}, 2, `undelete: "x" is not a resource name`},
+		// A rate of NaN refused nothing (an outside review).
+		{"", []string{"serve", "--member", "cao-bang", "--dev", "--rate-limit", "NaN"}, 2, "--rate-limit NaN: want calls a second"},
+		{"", []string{"serve", "--member", "cao-bang", "--dev", "--rate-limit", "-1"}, 2, "--rate-limit -1: want calls a second"},
 		{"", []string{"list", "provinces/cao-bang/agreements", "--filter", "display_name = \"\xfe\"", "--addr", nowhere}, 1, "INVALID_ARGUMENT: filter is not valid UTF-8 text"},
 		{"display_name: one\nkind: KIND_MOU\n---\ndisplay_name: two\nkind: KIND_MOU\n", []string{"create", "provinces/cao-bang/agreements", "-f", "-", "--addr", nowhere}, 1,
 			"stdin is not one Agreement: holds more than one record"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -191,6 +192,10 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	if err := storeFlag("serve", cfg.Store); err != nil {
 		return err
 	}
+	if math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0) || cfg.RateLimit < 0 || cfg.RateLimit > 1e9 {
+		// NaN refused nothing (an outside review).
+		return &cli.UsageError{Msg: fmt.Sprintf("serve: --rate-limit %v: want calls a second from 0 (the default) to 1e9", cfg.RateLimit)}
+	}
 	if cfg.DiskReserveMB < -1 || cfg.DiskReserveMB > 1<<30 {
 		return &cli.UsageError{Msg: fmt.Sprintf("serve: --disk-reserve-mb %d: want -1 (none), 0 (the default) or a number of MiB up to 1073741824", cfg.DiskReserveMB)}
 	}
@@ -201,7 +206,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	sc := server.Config{
 		Member: cfg.Member, DataDir: cfg.DataDir, Store: cfg.Store, GRPCAddr: cfg.GRPCAddr, HTTPAddr: cfg.HTTPAddr,
 		Version: version(), Logger: logger, Peers: cfg.Peers, PlaintextAPI: cfg.Dev,
-		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(2 * cfg.RateLimit),
+		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(math.Ceil(2 * cfg.RateLimit)),
 			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient,
 			Calls: cfg.MaxCalls, CallsPerAddress: cfg.MaxCallsPerClient},
 		AuditAllReads: cfg.AuditAllReads, MetricsAddr: cfg.MetricsAddr, DiskReserve: cfg.DiskReserveMB << 20,

@@ -31,8 +31,9 @@ import (
 //
 // A call whose own context ended (ctx), or whose deadline has passed, is
 // never called the server away: its deadline may have cut its connection
-// short (an outside review). The deadline is compared too because a dial
-// times out on it before the context's own timer marks the context done.
+// short (an outside review), and it gets its context's end
+// (DEADLINE_EXCEEDED or CANCELED). The deadline is compared too because a
+// dial times out on it before the context's own timer marks it done.
 // Anything else is the caller's to map (INTERNAL for an error that is not
 // an application error). A full disk or an unreachable server is logged
 // with its cause at most once a minute each: every call fails the same way
@@ -50,7 +51,14 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case diskFull(err):
 		db.logFailure(err)
 		return apperr.ResourceExhausted("%s", diskFullAdvice).RetryAfter(diskFullRetry)
-	case db.dialect.postgres && !callEnded(ctx) && serverAway(err):
+	case db.dialect.postgres && callEnded(ctx) && serverAway(err):
+		// Its own time was up: the call's deadline, not a bug
+		// (INTERNAL) and not an outage (an outside review).
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return context.DeadlineExceeded
+	case db.dialect.postgres && serverAway(err):
 		db.logFailure(err)
 		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)").RetryAfter(5 * time.Second)
 	}

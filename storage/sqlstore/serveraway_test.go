@@ -85,6 +85,15 @@ func TestPostgresServerAwayIsUnavailable(t *testing.T) {
 		}
 	}
 	want("a write", writeAgreement(callCtx, db, "while-away"))
+	// A call whose own time was up when the server was away is told so,
+	// not INTERNAL, which a raw connection error became (an outside
+	// review).
+	expired, cancelExpired := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancelExpired()
+	_, err = db.Get(callCtx, resource.Agreements, "provinces/cao-bang/agreements/before-0")
+	if got := apperr.Status(db.Failure(expired, err), "ref"); got.Code() != codes.DeadlineExceeded {
+		t.Errorf("a call whose deadline passed, the server away: %v, want DEADLINE_EXCEEDED", got)
+	}
 	_, err = db.Get(callCtx, resource.Agreements, "provinces/cao-bang/agreements/before-0")
 	want("a read", err)
 
