@@ -1,6 +1,10 @@
 package server
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/provex/provex/internal/diskspace"
+)
 
 // DefaultDiskReserve is the free space a node keeps for its own writes
 // unless told otherwise (Config.DiskReserve).
@@ -18,7 +22,7 @@ func (cfg *Config) noRoom() func(need int64) string {
 	}
 	dir := cfg.DataDir
 	return func(need int64) string {
-		free, size, err := diskSpace(dir)
+		free, size, err := diskspace.Of(dir)
 		if err != nil {
 			return "" // not known: the full disk's own refusal still holds
 		}

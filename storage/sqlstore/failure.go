@@ -14,6 +14,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/diskspace"
 )
 
 // Failure is err, or, when the store itself failed rather than the call,
@@ -116,12 +117,26 @@ func (db *DB) noteDiskFull(err error) {
 }
 
 // noteStored clears the mark of a full disk once a commit stored
-// something. Every commit calls it: a load, not a store, when unmarked.
-func (db *DB) noteStored() {
-	if db.diskFullSince.Load() != 0 {
-		db.diskFullSince.Store(0)
+// something and, on SQLite, its file system has room again (minRoom): a
+// commit that fits in the WAL's and the file's free pages stores with no
+// byte free, and the writer's probe cleared the mark every 5 s on a disk
+// still full (an outside review). Every commit calls it: a load, not a
+// store, when unmarked. It reports whether the mark was cleared.
+func (db *DB) noteStored() bool {
+	if db.diskFullSince.Load() == 0 {
+		return false
 	}
+	if db.dir != "" {
+		if free, _, err := diskspace.Of(db.dir); err == nil && free < minRoom {
+			return false
+		}
+	}
+	db.diskFullSince.Store(0)
+	return true
 }
+
+// minRoom is the free space that ends a full disk's mark on SQLite.
+const minRoom = 1 << 20
 
 // DiskFull is when the writer was first refused for a full disk since it
 // last stored something, or the zero time: for the node's health, which

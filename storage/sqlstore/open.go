@@ -35,6 +35,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -147,6 +148,10 @@ type DB struct {
 	// writerLock is the SQLite writer's lock (writerlock.go), nil beside
 	// a node and on PostgreSQL.
 	writerLock io.Closer
+	// dir is the SQLite file's directory, whose file system's room tells
+	// a disk with room from one whose writes fit only in the pages and WAL
+	// frames SQLite reuses ("" on PostgreSQL).
+	dir string
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (Failure).
 	fileDamage atomic.Pointer[string]
@@ -433,6 +438,9 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		return nil, err
 	}
 	db.writerLock = lock
+	if !d.postgres {
+		db.dir = filepath.Dir(path)
+	}
 	return db, nil
 }
 

@@ -120,8 +120,9 @@ func (db *DB) probeRoom() {
 		db.noteDiskFull(err)
 		return
 	}
-	db.noteStored()
-	db.log.Info("the database's disk has room again")
+	if db.noteStored() {
+		db.log.Info("the database's disk has room again")
+	}
 }
 
 // optimizeEvery is how often the writer refreshes planner statistics when

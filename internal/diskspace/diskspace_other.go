@@ -1,9 +1,9 @@
 //go:build !unix
 
-package server
+package diskspace
 
 import "errors"
 
-func diskSpace(string) (free, size uint64, err error) {
+func Of(string) (free, size uint64, err error) {
 	return 0, 0, errors.New("the disk's free space is not read on this system")
 }
