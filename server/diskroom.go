@@ -33,9 +33,6 @@ func (cfg *Config) noRoom() func(need int64) string {
 		if free >= reserve+uint64(max(need, 0)) {
 			return ""
 		}
-		if need > 0 {
-			return fmt.Sprintf("this node's disk has %d MiB free, less than the %d MiB it keeps for its own writes and %d MiB for a run of entries", free>>20, reserve>>20, need>>20)
-		}
-		return fmt.Sprintf("this node's disk has %d MiB free, under the %d MiB it keeps for its own writes", free>>20, reserve>>20)
+		return fmt.Sprintf("this node's disk has %d MiB free, less than the %d MiB it keeps for its own writes and %d MiB for a run of entries", free>>20, reserve>>20, need>>20)
 	}
 }
