@@ -141,6 +141,11 @@ type Engine struct {
 
 	// proven are retired-key checkpoints a scan proved (proven.go).
 	proven provenCheckpoints
+
+	// diverged are the callers whose copy of an origin's log is not this
+	// node's, logged again only every failureLogEvery (by caller and
+	// origin): such a caller pulls every few seconds.
+	diverged repeatLogs
 }
 
 type metrics struct {
@@ -179,20 +184,16 @@ type peer struct {
 	// this node parse a megabyte of YAML every pull.
 	offered atomic.Int64
 	stop    context.CancelFunc
+	// Failures logged again only every failureLogEvery: the peer's pulls
+	// (peerLoop), the refusal of its manifest (offerManifest), a run of
+	// its failing to apply (applier.apply).
+	pullFailed, refusedManifest, failedApply repeatLog
 
 	mu                                 sync.Mutex
 	conn                               *grpc.ClientConn
 	lastContact, lastErrorTime         time.Time
 	lastError                          string
 	received, refused, repaired, pulls int64
-	// refusedManifest is the refusal of the peer's manifest last logged,
-	// and when (offerManifest).
-	refusedManifest   string
-	refusedManifestAt time.Time
-	// failedApply is the failure to apply a run last logged, and when
-	// (applier.apply).
-	failedApply   string
-	failedApplyAt time.Time
 	// heads are what the peer last said it holds (heads.go).
 	heads map[string]claim
 }
@@ -321,17 +322,8 @@ func (e *Engine) offerManifest(from string, data []byte) {
 	default:
 		// A peer on another federation key offers it at every exchange: the
 		// same refusal is logged again only every failureLogEvery.
-		if p, ok := e.peerOf(from); ok {
-			now := time.Now()
-			p.mu.Lock()
-			again := err.Error() == p.refusedManifest && now.Sub(p.refusedManifestAt) < failureLogEvery
-			if !again {
-				p.refusedManifest, p.refusedManifestAt = err.Error(), now
-			}
-			p.mu.Unlock()
-			if again {
-				return
-			}
+		if p, ok := e.peerOf(from); ok && !p.refusedManifest.due(err.Error(), time.Now()) {
+			return
 		}
 		e.log.Warn("refused a federation manifest from a peer", "peer", from, "err", err)
 	}
@@ -545,18 +537,10 @@ func (e *Engine) PullsPaused() string {
 	return e.pausedFor
 }
 
-// failureLogEvery is how often a peer's pulls failing the same way are
-// logged again; a new error is logged at once, and so is the first pull
-// that works after them. A peer down for a day (or a removed member left
-// among a node's peers) so fills no log, and sync status tells each
-// failure as it comes.
-const failureLogEvery = 10 * time.Minute
-
 func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 	timer := time.NewTimer(0) // a first exchange right away
 	defer timer.Stop()
-	var logged string // the failure last logged, "" once a pull works
-	var loggedAt, failingSince time.Time
+	var failingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -579,16 +563,16 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			p.mu.Lock()
 			p.lastError, p.lastErrorTime = err.Error(), now
 			p.mu.Unlock()
-			if logged == "" {
+			if failingSince.IsZero() {
 				failingSince = now
 			}
-			if err.Error() != logged || now.Sub(loggedAt) >= failureLogEvery {
+			if p.pullFailed.due(err.Error(), now) {
 				e.log.Warn("pull failed", "peer", p.member, "err", err, "failing_since", failingSince)
-				logged, loggedAt = err.Error(), now
 			}
-		case err == nil && logged != "":
+		case err == nil && !failingSince.IsZero():
+			p.pullFailed.clear()
 			e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", failingSince)
-			logged = ""
+			failingSince = time.Time{}
 		}
 		jitter := 0.8 + 0.4*rand.Float64()
 		timer.Reset(time.Duration(float64(e.cfg.Interval) * jitter))
@@ -1123,12 +1107,8 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 			now := time.Now()
 			a.p.mu.Lock()
 			a.p.lastError, a.p.lastErrorTime = "apply: "+err.Error(), now
-			again := err.Error() != a.p.failedApply || now.Sub(a.p.failedApplyAt) >= failureLogEvery
-			if again {
-				a.p.failedApply, a.p.failedApplyAt = err.Error(), now
-			}
 			a.p.mu.Unlock()
-			if again {
+			if a.p.failedApply.due(err.Error(), now) {
 				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", err)
 			}
 		}

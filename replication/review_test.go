@@ -557,3 +557,39 @@ func TestManifestReachesAPeerThatFailsClosed(t *testing.T) {
 		return false, fmt.Sprintf("%d pulls, none carrying the node's manifest", len(closed.received))
 	})
 }
+
+// TestDivergingCallerLoggedOnce: a member whose copy of a log is not this
+// node's (its own log forked from an old data directory, say) pulls every
+// few seconds, and each pull finds the divergence again. It is logged
+// once, not once a pull.
+func TestDivergingCallerLoggedOnce(t *testing.T) {
+	members := []string{p1, p2, mofa}
+	f, _ := signedFederation(t, members, map[string][]string{p1: {mofa}, mofa: {p1}})
+	var logs testlog.Buffer
+	f.nodes[p1].logs = &logs
+	n := f.start(p1)
+	createAgreements(t, n, 3, "d")
+	c := f.peerClient(t, n, p2)
+	forged := bytes.Repeat([]byte{7}, 32)
+	pull := func(origin string) {
+		t.Helper()
+		stream, err := c.Pull(context.Background(), &syncv1.PullRequest{Member: p2, Have: []*syncv1.Position{{Origin: origin, Seq: 2, Hash: forged}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := stream.Recv(); err == io.EOF {
+				return
+			} else if err != nil {
+				t.Fatalf("pull with a diverging log: %v", err)
+			}
+		}
+	}
+	for range 5 {
+		pull(p1)
+	}
+	const line = `msg="caller's log diverges from ours" component=sync caller=lang-son`
+	if got := strings.Count(logs.String(), line+" origin="+p1+" seq=2"); got != 1 {
+		t.Errorf("a divergence found by 5 pulls logged %d times, want 1:\n%s", got, logs.String())
+	}
+}

@@ -213,7 +213,9 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 				return err
 			}
 			if len(at) != 1 || !bytes.Equal(at[0].Hash, have[o.Origin].GetHash()) {
-				s.e.log.Warn("caller's log diverges from ours", "caller", caller, "origin", o.Origin, "seq", from)
+				if s.e.diverged.due(caller+" "+o.Origin, "diverges", time.Now()) {
+					s.e.log.Warn("caller's log diverges from ours", "caller", caller, "origin", o.Origin, "seq", from)
+				}
 				continue
 			}
 			prev = at[0].Hash
