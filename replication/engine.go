@@ -142,10 +142,11 @@ type Engine struct {
 	// proven are retired-key checkpoints a scan proved (proven.go).
 	proven provenCheckpoints
 
-	// diverged are the callers whose copy of an origin's log is not this
-	// node's, logged again only every failureLogEvery (by caller and
-	// origin): such a caller pulls every few seconds.
-	diverged repeatLogs
+	// callerLogs are what callers' pulls make this node log, logged again
+	// only every failureLogEvery for a caller: a caller whose copy of an
+	// origin's log is not this node's (it pulls every few seconds), one
+	// that asks to repair ranges that are not ones (64 in a pull).
+	callerLogs repeatLogs
 }
 
 type metrics struct {

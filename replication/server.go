@@ -145,23 +145,8 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		if i == maxRepairRanges {
 			break
 		}
-		entries, cp, err := s.repairCopies(ctx, caller, r)
-		if err != nil {
+		if err := s.serveRepair(ctx, stream, caller, r); err != nil {
 			return err
-		}
-		for len(entries) > 0 {
-			chunk := takeChunk(&entries)
-			rep := &syncv1.Repair{Entries: make([]*syncv1.Entry, len(chunk))}
-			for i := range chunk {
-				rep.Entries[i] = entryToProto(&chunk[i])
-			}
-			if len(entries) == 0 {
-				rep.Checkpoint = checkpointToProto(cp)
-			}
-			if err := stream.Send(&syncv1.PullResponse{Repair: rep}); err != nil {
-				return err
-			}
-			s.e.metrics.served.Add(int64(len(chunk)))
 		}
 	}
 
@@ -213,7 +198,7 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 				return err
 			}
 			if len(at) != 1 || !bytes.Equal(at[0].Hash, have[o.Origin].GetHash()) {
-				if s.e.diverged.due(caller+" "+o.Origin, "diverges", time.Now()) {
+				if s.e.callerLogs.due("diverges "+caller+" "+o.Origin, "", time.Now()) {
 					s.e.log.Warn("caller's log diverges from ours", "caller", caller, "origin", o.Origin, "seq", from)
 				}
 				continue
@@ -346,71 +331,119 @@ func takeChunk(entries *[]changelog.Entry) []changelog.Entry {
 	return es[:n]
 }
 
-// repairCopies reads this node's copies of a range a peer asks to repair,
+// serveRepair sends this node's copies of a range a peer asks to repair,
 // continued to the first checkpoint at or after it, or, when that is more
 // than repairBytes away, ending at the first checkpoint past that, so the
 // peer can check them against the origin's signature; the peer asks for
-// the rest in its next pull. It returns none when this node cannot help:
-// the range is not one (logged), it lacks the range, or its copy is
-// damaged too.
-func (s *server) repairCopies(ctx context.Context, caller string, r *syncv1.Range) ([]changelog.Entry, changelog.Checkpoint, error) {
+// the rest in its next pull. The copies go as they are read and checked,
+// at most batch entries (4 MiB of them) at a time, as serveOrigin's do:
+// read and checked whole before the first was sent, one range's copies
+// were held, up to 64 MiB, for a peer that asked for a range held intact
+// and stopped reading (an outside review: 150–290 MiB for four streams).
+//
+// It sends nothing when this node cannot help: the range is not one
+// (logged, once every failureLogEvery for a caller), its origin is not a
+// member (N3: a plain pull passes such a log over, and so does a repair
+// now), this node lacks the range or its copy is damaged too. Damage found
+// after copies went ends the pull with an error, since those copies can
+// no longer end at a checkpoint; the peer asks again in its next pull.
+func (s *server) serveRepair(ctx context.Context, stream grpc.ServerStreamingServer[syncv1.PullResponse], caller string, r *syncv1.Range) error {
 	store := s.e.cfg.Store
 	origin, first, last := r.GetOrigin(), r.GetFirst(), r.GetLast()
-	none := changelog.Checkpoint{}
 	if first == 0 || last < first || last-first >= maxRepairRange {
-		s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: origin, First: first, Last: last})
-		return nil, none, nil
+		if s.e.callerLogs.due("repair range "+caller, "", time.Now()) {
+			s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: origin, First: first, Last: last})
+		}
+		return nil
+	}
+	if _, member := s.e.manifest().Member(origin); !member {
+		return nil
 	}
 	for _, d := range store.Damaged(origin) {
 		if d.First <= last+maxRepairReach && d.Last >= first {
-			return nil, none, nil
+			return nil
 		}
 	}
-	var (
-		entries []changelog.Entry
-		cp      changelog.Checkpoint
-		size    int
-	)
+	cp, err := store.NextCheckpoint(ctx, origin, first)
+	if err != nil || cp.Seq == 0 || cp.Seq > last+maxRepairReach {
+		return err
+	}
+	next := first   // the next copy to send
+	var prev []byte // the hash of the copy before it
+	size := 0
 	for {
-		next, err := store.NextCheckpoint(ctx, origin, max(first, cp.Seq+1))
+		entries, err := store.Changes(ctx, origin, next-1, int(cp.Seq-next+1))
 		if err != nil {
-			return nil, none, err
+			return err
 		}
-		if next.Seq == 0 || next.Seq > last+maxRepairReach {
-			break // what this node holds ends before: its copies so far, if any
-		}
-		for uint64(len(entries)) < next.Seq-first+1 {
-			more, err := store.Changes(ctx, origin, first-1+uint64(len(entries)), int(next.Seq-first+1)-len(entries))
-			if err != nil {
-				return nil, none, err
+		if problem := checkCopies(entries, next, prev, cp); problem != "" {
+			if next == first {
+				return nil // nothing sent: this node cannot help
 			}
-			if len(more) == 0 {
-				return nil, none, nil
-			}
-			for i := range more {
-				size += entrySize(&more[i])
-			}
-			entries = append(entries, more...)
+			return apperr.Unavailable("this node's copies of %s/%d-%d changed while they were sent (%s); ask again", origin, first, cp.Seq, problem)
 		}
-		cp = next
-		if cp.Seq >= last || size >= repairBytes {
-			break
+		end := entries[len(entries)-1]
+		prev = end.Hash
+		for i := range entries {
+			size += entrySize(&entries[i])
 		}
+		final, following := false, cp
+		if end.Seq == cp.Seq {
+			if cp.Seq >= last || size >= repairBytes {
+				final = true
+			} else {
+				following, err = store.NextCheckpoint(ctx, origin, cp.Seq+1)
+				if err != nil {
+					return err
+				}
+				// What this node holds may end before another checkpoint.
+				final = following.Seq == 0 || following.Seq > last+maxRepairReach
+			}
+		}
+		for len(entries) > 0 {
+			chunk := takeChunk(&entries)
+			rep := &syncv1.Repair{Entries: make([]*syncv1.Entry, len(chunk))}
+			for i := range chunk {
+				rep.Entries[i] = entryToProto(&chunk[i])
+			}
+			if final && len(entries) == 0 {
+				rep.Checkpoint = checkpointToProto(cp)
+			}
+			if err := stream.Send(&syncv1.PullResponse{Repair: rep}); err != nil {
+				return err
+			}
+			s.e.metrics.served.Add(int64(len(chunk)))
+		}
+		if final {
+			return nil
+		}
+		next, cp = end.Seq+1, following
 	}
-	if cp.Seq == 0 {
-		return nil, none, nil
+}
+
+// checkCopies says what is wrong with entries, read as copies from seq
+// next on, the one before hashing to prev (nil: not checked; the peer
+// links the first copy to its own chain), up to checkpoint cp at most; or
+// "" when nothing is.
+func checkCopies(entries []changelog.Entry, next uint64, prev []byte, cp changelog.Checkpoint) string {
+	if len(entries) == 0 {
+		return fmt.Sprintf("entry %d is missing", next)
 	}
-	entries = entries[:cp.Seq-first+1]
 	for i := range entries {
 		e := &entries[i]
-		if e.Seq != first+uint64(i) || !changelog.Verify(e) || (i > 0 && !bytes.Equal(e.PrevHash, entries[i-1].Hash)) {
-			return nil, none, nil
+		switch {
+		case e.Seq != next+uint64(i):
+			return fmt.Sprintf("entry %d is missing", next+uint64(i))
+		case !changelog.Verify(e):
+			return fmt.Sprintf("entry %d does not match its hash", e.Seq)
+		case prev != nil && !bytes.Equal(e.PrevHash, prev):
+			return fmt.Sprintf("entry %d does not link to the one before", e.Seq)
+		case e.Seq == cp.Seq && !bytes.Equal(e.Hash, cp.Hash):
+			return fmt.Sprintf("entry %d is not the one its checkpoint signs", e.Seq)
 		}
+		prev = e.Hash
 	}
-	if !bytes.Equal(entries[len(entries)-1].Hash, cp.Hash) {
-		return nil, none, nil
-	}
-	return entries, cp, nil
+	return ""
 }
 
 // State describes the node's logs, peers and counters.
