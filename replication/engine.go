@@ -186,9 +186,9 @@ type peer struct {
 	offered atomic.Int64
 	stop    context.CancelFunc
 	// Failures logged again only every failureLogEvery: the peer's pulls
-	// (peerLoop), the refusal of its manifest (offerManifest), a run of
-	// its failing to apply (applier.apply).
-	pullFailed, refusedManifest, failedApply repeatLog
+	// (peerLoop), the refusal of its manifest (offerManifest), of its runs
+	// (refusedFrom), a run of its failing to apply (applier.apply).
+	pullFailed, refusedManifest, refusedRun, failedApply repeatLog
 
 	mu                                 sync.Mutex
 	conn                               *grpc.ClientConn
@@ -542,11 +542,20 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 	timer := time.NewTimer(0) // a first exchange right away
 	defer timer.Stop()
 	var failingSince time.Time
+	backOff := false // the last pull failed, or entries of it were refused
 	for {
+		wake := p.wake
+		if backOff {
+			// Such a peer is tried again at the interval, not at each of
+			// its announcements: a member announcing every few
+			// milliseconds made this node pull from it, fail and log as
+			// often (an outside review).
+			wake = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.wake:
+		case <-wake:
 		case <-timer.C:
 		}
 		if why := e.checkRoom(); why != "" {
@@ -556,7 +565,9 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			timer.Reset(e.cfg.Interval)
 			continue
 		}
+		refusedBefore := p.refusedRuns()
 		err := e.pullFrom(ctx, p)
+		backOff = err != nil || p.refusedRuns() > refusedBefore
 		switch {
 		case err != nil && ctx.Err() == nil:
 			e.metrics.pullErrors.Add(1)
@@ -1326,11 +1337,26 @@ func (e *Engine) applyPending(ctx context.Context, st *pullState, r *originRun, 
 // from a peer, and keeps why as the peer's last error.
 func (e *Engine) refusedFrom(p *peer, what, why string) {
 	e.metrics.refused.Add(1)
+	now := time.Now()
 	p.mu.Lock()
 	p.refused++
-	p.lastError, p.lastErrorTime = "refused: "+why, time.Now()
+	refused := p.refused
+	p.lastError, p.lastErrorTime = "refused: "+why, now
 	p.mu.Unlock()
-	e.log.Error("refused "+what+" from peer", "peer", p.member, "err", why)
+	// Each refusal is counted and shown in the peer's status; the same
+	// kind is logged again only every failureLogEvery, since a member
+	// can send runs that do not verify at every pull.
+	if p.refusedRun.due(what, now) {
+		e.log.Error("refused "+what+" from peer", "peer", p.member, "err", why, "refused_so_far", refused)
+	}
+}
+
+// refusedRuns is how many runs of entries (or repair copies) this node
+// refused from the peer.
+func (p *peer) refusedRuns() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
 }
 
 func pendingSize(entries []changelog.Entry) int {

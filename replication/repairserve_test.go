@@ -1,11 +1,17 @@
 package replication_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
@@ -92,5 +98,68 @@ func TestRepairOfRangesThatAreNotOnesLoggedOnce(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "peer asked to repair a range that is not one"); got != 1 {
 		t.Errorf("20 pulls asking to repair 64 ranges that are not ones logged %d lines, want 1", got)
+	}
+}
+
+// liarPeer answers every pull with an entry of its own log that does not
+// verify, or, with fail set, fails it with an error of new text each time.
+type liarPeer struct {
+	syncv1.UnimplementedSyncServiceServer
+	origin string
+	fail   bool
+	pulls  atomic.Int64
+}
+
+func (l *liarPeer) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (l *liarPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	n := l.pulls.Add(1)
+	if l.fail {
+		return status.Errorf(codes.Unavailable, "busy #%d %s", n, strings.Repeat("x", 4000))
+	}
+	e := &syncv1.Entry{Origin: l.origin, Seq: 1, Hlc: 1, Name: "provinces/" + l.origin + "/agreements/a", Data: []byte("x"),
+		PrevHash: make([]byte, 32), Hash: bytes.Repeat([]byte{byte(n)}, 32)}
+	return stream.Send(&syncv1.PullResponse{Entries: []*syncv1.Entry{e},
+		Checkpoints: []*syncv1.Checkpoint{{Origin: l.origin, Seq: 1, Hash: e.Hash, Signature: make([]byte, 64)}}})
+}
+
+// TestAnnouncementsOfAFailingPeerWakeNoPulls: a member announces news
+// every few milliseconds, and answers each pull with entries that do not
+// verify, or with a new error each time. Each announcement made the node
+// pull from it at once, refuse or fail, and log a line: 1,200 pulls and
+// lines in 5 s (an outside review). Such a peer is now pulled from at the
+// sync interval (300 ms here), and its refusals and failures fill no log.
+func TestAnnouncementsOfAFailingPeerWakeNoPulls(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("fail=", fail), func(t *testing.T) {
+			f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
+			liar := &liarPeer{origin: p2, fail: fail}
+			f.peerServer(t, p2, liar)
+			var logs testlog.Buffer
+			f.nodes[p1].logs = &logs
+			n := f.start(p1)
+			c := f.peerClient(t, n, p2)
+			const lasting = 3 * time.Second
+			for start := time.Now(); time.Since(start) < lasting; time.Sleep(2 * time.Millisecond) {
+				if _, err := c.Announce(context.Background(), &syncv1.AnnounceRequest{Member: p2}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 3 s at 300 ms, less 20% of jitter, and the first pull.
+			if pulls := liar.pulls.Load(); pulls < 2 || pulls > 14 {
+				t.Errorf("%d pulls from a failing peer that announced every 2 ms for %v, want one every 240-360 ms", pulls, lasting)
+			}
+			// Refusals of its entries are logged once; failures of new
+			// text each time, at most 10 every 10 minutes.
+			linesLogged := 1
+			if fail {
+				linesLogged = 10
+			}
+			if lines := strings.Count(logs.String(), "peer="+p2); lines > linesLogged {
+				t.Errorf("%d lines logged of a failing peer in %v, want at most %d:\n%s", lines, lasting, linesLogged, logs.String())
+			}
+		})
 	}
 }

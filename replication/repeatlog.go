@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// failureLogEvery is how often the same failure is logged again: a peer's
+// failureLogEvery is how often the same failure is logged again (and
+// linesEvery how many lines of one kind are logged in that time): a peer's
 // pulls failing the same way, its manifest refused at every exchange, a
 // run it sends failing to apply, a caller whose log diverges from this
 // node's. A new failure is logged at once, and so is the first pull that
@@ -15,22 +16,39 @@ import (
 // comes.
 const failureLogEvery = 10 * time.Minute
 
+// linesEvery is how many lines a repeatLog logs every failureLogEvery at
+// most: a peer chooses the text of the errors it answers with, and each
+// new one would be a new line.
+const linesEvery = 10
+
 // repeatLog remembers the line a kind of failure last logged, and when,
-// so that the same line is logged again only every failureLogEvery.
+// so that the same line is logged again only every failureLogEvery, and
+// at most linesEvery lines are.
 type repeatLog struct {
 	mu   sync.Mutex
 	line string
 	at   time.Time
+	// lines are those logged since since.
+	lines int
+	since time.Time
 }
 
 // due says whether line is to be logged at now (it is not the line last
-// logged, or that was failureLogEvery ago), and if so notes it as logged.
+// logged, or that was failureLogEvery ago, and fewer than linesEvery were
+// logged in the last failureLogEvery), and if so notes it as logged.
 func (r *repeatLog) due(line string, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if line == r.line && now.Sub(r.at) < failureLogEvery {
 		return false
 	}
+	if now.Sub(r.since) >= failureLogEvery {
+		r.lines, r.since = 0, now
+	}
+	if r.lines >= linesEvery {
+		return false
+	}
+	r.lines++
 	r.line, r.at = line, now
 	return true
 }
