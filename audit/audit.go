@@ -197,8 +197,8 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 		// entries back from its peers; the records of their writes were
 		// lost with the newer copy) have the repair as their only record.
 		uncovered := func(first, last int64) {
-			if !coveredBy(repairs, first, last) {
-				v.problem("changes %s/%d..%d have no audit record", o, first, last)
+			for _, gap := range notCoveredBy(repairs, first, last) {
+				v.problem("changes %s/%d..%d have no audit record", o, gap[0], gap[1])
 			}
 		}
 		next := int64(1)
@@ -229,21 +229,35 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 	return v.count, head, v.problems
 }
 
-// coveredBy says whether ranges together cover first..last.
-func coveredBy(ranges [][2]int64, first, last int64) bool {
+// Last is the seq of the last record added, 0 when none was. It is the
+// count of records only while none is missing.
+func (v *Verifier) Last() int64 {
+	if v.prev == nil {
+		return 0
+	}
+	return v.prev.Seq
+}
+
+// notCoveredBy is what of first..last ranges together do not cover, in
+// order.
+func notCoveredBy(ranges [][2]int64, first, last int64) [][2]int64 {
 	sorted := slices.Clone(ranges)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i][0] < sorted[j][0] })
+	var gaps [][2]int64
 	next := first
 	for _, r := range sorted {
-		if r[0] > next {
+		if next > last {
 			break
 		}
-		next = max(next, r[1]+1)
-		if next > last {
-			return true
+		if r[0] > next {
+			gaps = append(gaps, [2]int64{next, min(r[0]-1, last)})
 		}
+		next = max(next, r[1]+1)
 	}
-	return next > last
+	if next <= last {
+		gaps = append(gaps, [2]int64{next, last})
+	}
+	return gaps
 }
 
 // SignedHead is the node's signature of its trail's last record.
@@ -268,17 +282,19 @@ func SignHead(key ed25519.PrivateKey, member string, seq int64, hash []byte) []b
 }
 
 // CheckHead checks the signed head against the trail's last record (seq
-// count, hash head) with the node's public key; nil pub means the key was
+// last, hash head) with the node's public key; nil pub means the key was
 // not at hand, which is a problem too, since nothing else shows a
-// re-chained trail.
-func CheckHead(signed SignedHead, member string, count int64, head []byte, pub ed25519.PublicKey) []string {
+// re-chained trail. A record missing before the last is not its to find:
+// Verifier says which (CheckHead, given the count of records, said the
+// newest were removed).
+func CheckHead(signed SignedHead, member string, last int64, head []byte, pub ed25519.PublicKey) []string {
 	switch {
-	case count == 0 && signed.Seq == 0:
+	case last == 0 && signed.Seq == 0:
 		return nil
 	case signed.Signature == nil:
-		return []string{fmt.Sprintf("the trail's head (record %d) carries no signature of the node key", count)}
-	case signed.Seq != count || !bytes.Equal(signed.Hash, head):
-		return []string{fmt.Sprintf("the node key signed record %d as the head, but the trail ends at record %d with another hash (records were removed, added or re-chained)", signed.Seq, count)}
+		return []string{fmt.Sprintf("the trail's head (record %d) carries no signature of the node key", last)}
+	case signed.Seq != last || !bytes.Equal(signed.Hash, head):
+		return []string{fmt.Sprintf("the node key signed record %d as the head, but the trail ends at record %d with another hash (records were removed, added or re-chained)", signed.Seq, last)}
 	case pub == nil:
 		return []string{"the head's signature was not checked: the node's public key was not given"}
 	case !ed25519.Verify(pub, headMessage(member, signed.Seq, signed.Hash), signed.Signature):

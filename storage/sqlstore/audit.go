@@ -332,7 +332,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) 
 	case err != nil:
 		return 0, nil, nil, err
 	}
-	problems = append(problems, audit.CheckHead(signed, db.origin, count, head, db.publicKey())...)
+	problems = append(problems, audit.CheckHead(signed, db.origin, v.Last(), head, db.publicKey())...)
 	return count, head, problems, nil
 }
 
