@@ -268,6 +268,13 @@ func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.Se
 		runtime.WithErrorHandler(e.handle),
 		runtime.WithRoutingErrorHandler(routing),
 		runtime.WithMiddlewares(probeRoute, e.queryUnread, pathToBody),
+		// A form-encoded POST is a POST: grpc-gateway would serve it as
+		// the method its X-HTTP-Method-Override header names, or as a GET
+		// of its path, reading its body as the query, which the chain's
+		// checks of methods and queries never see (an empty etag made a
+		// DELETE unconditional; unknown parameters were dropped unseen).
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithDisablePathLengthFallback(),
 		// The HTTP chain sets X-Request-Id (withRequestID) and gatewayCall
 		// sends it to the gRPC server; no other gRPC metadata is an HTTP
 		// header.
