@@ -70,3 +70,37 @@ func TestDamagedIndexPageIsUnavailableAndShown(t *testing.T) {
 		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestRowNamingAnotherRecordsEntryIsShown: a record's row is set, while
+// the node runs, to name another record's change-log entry, which is
+// intact. The record read as UNAVAILABLE, said to wait for a repair of
+// the log that never came, its owner's updates refused, while /healthz
+// said ok (an outside review). It reads as DATA_LOSS saying the row was
+// changed, over gRPC and HTTP, and the node's health names it.
+func TestRowNamingAnotherRecordsEntryIsShown(t *testing.T) {
+	dir := t.TempDir()
+	tn := startNodeAt(t, "cao-bang", dir)
+	ctx := testCtx(t)
+	var names []string
+	for _, id := range []string{"r2", "r3"} {
+		a, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: id, Agreement: newAgreement(id)})
+		mustf(t, err, "create %s", id)
+		names = append(names, a.GetName())
+	}
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, server.DatabaseFile))
+	mustf(t, err, "open")
+	_, err = raw.Exec("UPDATE agreements SET seq = (SELECT seq FROM agreements WHERE name = ?) WHERE name = ?", names[1], names[0])
+	raw.Close()
+	mustf(t, err, "point %s's row at %s's entry", names[0], names[1])
+	if _, err := tn.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: names[0]}); codeOf(err) != codes.DataLoss || !strings.Contains(err.Error(), "changed outside the node") {
+		t.Fatalf("Get %s: %v, want DATA_LOSS saying its row was changed", names[0], err)
+	}
+	resp, body := tn.httpDo(t, "GET", "/v1/"+names[0], "", nil)
+	if resp.StatusCode != 500 || !strings.Contains(string(body), "changed outside the node") {
+		t.Errorf("HTTP Get: %d %s, want 500 saying the row was changed", resp.StatusCode, body)
+	}
+	resp, body = tn.httpDo(t, "GET", "/healthz", "", nil)
+	if !strings.Contains(string(body), "degraded") || !strings.Contains(string(body), names[0]) {
+		t.Errorf("/healthz: %d %s, want degraded naming %s", resp.StatusCode, body, names[0])
+	}
+}

@@ -102,6 +102,10 @@ func DeadlineExceeded(format string, args ...any) *Error {
 	return newf(codes.DeadlineExceeded, format, args...)
 }
 
+// DataLoss is a record whose stored copy on this node is damaged beyond
+// what the node mends itself.
+func DataLoss(format string, args ...any) *Error { return newf(codes.DataLoss, format, args...) }
+
 // Unimplemented is a method or an HTTP method the node does not serve.
 func Unimplemented(format string, args ...any) *Error {
 	return newf(codes.Unimplemented, format, args...)

@@ -334,6 +334,7 @@ func (g *gen) intro() {
 		{codes.PermissionDenied, "a write to a record of another province than this node's"},
 		{codes.ResourceExhausted, "too many calls from one identity or in flight; a gRPC message larger than the server accepts (an HTTP body over the limit is 413); a write when the node's disk is full (nothing of it stored)"},
 		{codes.Unavailable, "the node is shutting down, its database file is damaged, or its PostgreSQL server cannot be reached, or its stored copy of a record waits for repair from peers; retry elsewhere or later (a write with a `request_id` is made at most once)"},
+		{codes.DataLoss, "the node's row of a record disagrees with the change-log entry it names, which verifies: the row was changed outside the node, and no repair from peers mends it; the message says what the operator can do"},
 		{codes.DeadlineExceeded, "the call's deadline passed"},
 		{codes.Canceled, "the caller went away"},
 		{codes.Internal, "a bug; quote the reference from the message"},

@@ -152,6 +152,10 @@ type DB struct {
 	// a disk with room from one whose writes fit only in the pages and WAL
 	// frames SQLite reuses ("" on PostgreSQL).
 	dir string
+	// rowDamage is the first record whose row reads found changed
+	// outside the node, rowDamageReads how many reads did (RowDamage).
+	rowDamage      atomic.Pointer[string]
+	rowDamageReads atomic.Int64
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (Failure).
 	fileDamage atomic.Pointer[string]

@@ -115,8 +115,15 @@ func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin 
 			return nil, &damagedState{apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name).RetryAfter(repairRetry), provinceOf(r.row), 0}
 		}
 		e := r.joinedEntry()
-		if e.Sealed || e.Name != r.row || !changelog.Verify(e) {
+		if !changelog.Verify(e) {
 			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) does not verify; the node repairs its log from its peers", name, e.Origin, e.Seq).RetryAfter(repairRetry), e.Origin, e.Seq}
+		}
+		if e.Sealed || e.Name != r.row {
+			// The entry is intact, and a repair from peers would put the
+			// same one back: the row was changed (an outside review
+			// found such a record UNAVAILABLE for good, its owner's
+			// updates refused, said to wait for a repair that never came).
+			return nil, &rowDamage{apperr.DataLoss("this node's row of %s does not agree with change-log entry %s/%d, which it names and which verifies: the row was changed outside the node. provex verify names every such row; restore the node from its peers (provex restore) or from a backup", name, e.Origin, e.Seq), r.row}
 		}
 		if damaged != nil && damaged(e.Origin, e.Seq) {
 			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, e.Origin, e.Seq).RetryAfter(repairRetry), e.Origin, e.Seq}
@@ -147,12 +154,40 @@ type damagedState struct {
 func (d *damagedState) Error() string { return d.err.Error() }
 func (d *damagedState) Unwrap() error { return d.err }
 
+// rowDamage is the error of a read whose record row names a change-log
+// entry that verifies but does not hold the row's record (or holds it
+// sealed, whose opened state the row lost): DATA_LOSS to the caller, and
+// noticed by noticeDamage, for the node's health.
+type rowDamage struct {
+	err  *apperr.Error
+	name string // the record's
+}
+
+func (d *rowDamage) Error() string { return d.err.Error() }
+func (d *rowDamage) Unwrap() error { return d.err }
+
+// RowDamage is the first record whose row a read found changed outside
+// the node (rowDamage) while it ran, and how many such reads there were,
+// or "" and 0.
+func (db *DB) RowDamage() (string, int64) {
+	if p := db.rowDamage.Load(); p != nil {
+		return *p, db.rowDamageReads.Load()
+	}
+	return "", 0
+}
+
 // noticeDamage has the next check of the stored logs read all of the log
 // of the origin whose entry a read found damaged (err a damagedState),
 // unless that damage is known (readFoundDamage): it is then reported (health, sync status)
 // and repaired from the peers within a check's interval, not at the next
 // full check, hours later.
 func (db *DB) noticeDamage(err error) error {
+	var rd *rowDamage
+	if errors.As(err, &rd) {
+		db.rowDamage.CompareAndSwap(nil, &rd.name)
+		db.rowDamageReads.Add(1)
+		return err
+	}
 	var d *damagedState
 	if errors.As(err, &d) && !slices.ContainsFunc(db.Damaged(d.origin), func(r storage.Damage) bool {
 		return d.seq == 0 || r.First <= d.seq && d.seq <= r.Last

@@ -165,7 +165,9 @@ func TestJoinedRunsKeepTheirCheckpoints(t *testing.T) {
 // TestStateIsTheRecordsOwn: the store writes only its own province's
 // records (their state is read from its own log), and a row pointing at
 // another record's entry (a file edited, a repair gone wrong) reads as
-// unavailable, never as that other record.
+// DATA_LOSS, never as that other record, and the store says so
+// (RowDamage, for health). It read as UNAVAILABLE, waiting for a repair
+// of the log, which is intact, so that none came (an outside review).
 func TestStateIsTheRecordsOwn(t *testing.T) {
 	ms := federationOf(t, "cao-bang")
 	o := ms["cao-bang"]
@@ -194,8 +196,26 @@ func TestStateIsTheRecordsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if got, err := db.Get(ctx, resource.Agreements, a); status.Code(err) != codes.Unavailable {
-		t.Errorf("Get %s whose row names %s's entry: %v, %v; want Unavailable", a, b, got, err)
+	if name, _ := db.RowDamage(); name != "" {
+		t.Fatalf("row damage noted before a read found it: %s", name)
+	}
+	if got, err := db.Get(ctx, resource.Agreements, a); status.Code(err) != codes.DataLoss || !strings.Contains(err.Error(), "changed outside the node") {
+		t.Errorf("Get %s whose row names %s's entry: %v, %v; want DataLoss saying the row was changed", a, b, got, err)
+	}
+	if _, err := db.List(ctx, storage.Query{Kind: resource.Agreements, Province: "cao-bang", Limit: 10}); status.Code(err) != codes.DataLoss {
+		t.Errorf("List over it: %v; want DataLoss", err)
+	}
+	_, err = db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: a, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return &twinningv1.Agreement{Name: a, DisplayName: "fixed"}, nil
+	}})
+	if status.Code(err) != codes.DataLoss {
+		t.Errorf("update of %s: %v; want DataLoss", a, err)
+	}
+	if name, reads := db.RowDamage(); name != a || reads != 3 {
+		t.Errorf("row damage noted: %q after %d reads, want %s after 3", name, reads, a)
+	}
+	if got, err := db.Get(ctx, resource.Agreements, b); err != nil || got.(*twinningv1.Agreement).GetDisplayName() != "b" {
+		t.Errorf("Get %s, whose row is intact: %v, %v", b, got, err)
 	}
 }
 

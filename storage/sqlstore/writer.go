@@ -597,7 +597,7 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 	switch err := tx.ReadRow(append([]any{&id}, stored.dest()...), st.selectForWrite, w.Name); {
 	case err == nil:
 		if current, err = stored.decode(k, w.Name, db.knownDamaged); err != nil {
-			return nil, false, err
+			return nil, false, db.noticeDamage(err)
 		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, false, fmt.Errorf("read %s: %w", w.Name, err)
