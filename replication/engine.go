@@ -768,6 +768,11 @@ const maxPending = 20000
 
 var maxPendingBytes = 64 << 20
 
+// pullIdle is how long a pull waits for the peer's next message before it
+// fails: time enough for the largest message (an entry of 4 MB) over a
+// slow link, at 15 KB/s.
+var pullIdle = 5 * time.Minute
+
 // pullState is what one pull tracks: per origin, the run being verified;
 // the ranges this node asked to repair; the copies of one range arriving;
 // and the bytes of entries held waiting for a checkpoint.
@@ -843,12 +848,18 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	if _, held := st.runs[e.cfg.Member]; !held {
 		askRepair(e.cfg.Store.Damaged(e.cfg.Member))
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stream, err := syncv1.NewSyncServiceClient(conn).Pull(ctx, req)
 	if err != nil {
 		return err
 	}
+	// A peer that keeps the stream open and sends nothing held this
+	// peer's loop for good, its status saying nothing (an outside
+	// review). Only the wait for the peer counts, not this node's own
+	// applying of what came.
+	idle := time.AfterFunc(pullIdle, func() { cancel(fmt.Errorf("the peer sent nothing for %v", pullIdle)) })
+	defer idle.Stop()
 	// Verified runs are prepared and applied in order (applier) while the
 	// next message is received and verified: the store's writer, the
 	// preparing of the next run and the network and hashing use both cores.
@@ -861,11 +872,16 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.mu.Unlock()
 	received, behind := false, false
 	for {
+		idle.Reset(pullIdle)
 		resp, err := stream.Recv()
+		idle.Stop()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
 			return err
 		}
 		p.mu.Lock()

@@ -1,6 +1,9 @@
 package replication
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // SetMaxPendingBytes sets what a pull holds waiting for checkpoints for the
 // rest of t; call it before starting nodes.
@@ -8,4 +11,12 @@ func SetMaxPendingBytes(t testing.TB, n int) {
 	old := maxPendingBytes
 	maxPendingBytes = n
 	t.Cleanup(func() { maxPendingBytes = old })
+}
+
+// SetPullIdle sets how long a pull waits for a peer's next message for the
+// rest of t; call it before starting nodes.
+func SetPullIdle(t testing.TB, d time.Duration) {
+	old := pullIdle
+	pullIdle = d
+	t.Cleanup(func() { pullIdle = old })
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/testlog"
+	"github.com/provex/provex/replication"
 )
 
 // TestRepairServesNoRemovedMembersLog: a node still holds the log of a
@@ -162,4 +163,42 @@ func TestAnnouncementsOfAFailingPeerWakeNoPulls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stallingPeer answers a pull with one message and then nothing, the
+// stream kept open.
+type stallingPeer struct {
+	syncv1.UnimplementedSyncServiceServer
+	pulls atomic.Int64
+}
+
+func (s *stallingPeer) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (s *stallingPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	s.pulls.Add(1)
+	if err := stream.Send(&syncv1.PullResponse{}); err != nil {
+		return err
+	}
+	<-stream.Context().Done()
+	return stream.Context().Err()
+}
+
+// TestStalledPullFails: a peer that answers a pull with one message and
+// then nothing held the pull, and the node's loop for that peer, for
+// good, its status saying nothing (an outside review). The pull fails
+// after pullIdle (5 minutes; 500 ms here), saying so, and the next
+// begins.
+func TestStalledPullFails(t *testing.T) {
+	replication.SetPullIdle(t, 500*time.Millisecond)
+	f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
+	staller := &stallingPeer{}
+	f.peerServer(t, p2, staller)
+	n := f.start(p1)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := n.peerState(t, p2)
+		return staller.pulls.Load() >= 2 && strings.Contains(st.GetLastError(), "sent nothing for 500ms"),
+			fmt.Sprintf("%d pulls of a stalling peer; its status: %v", staller.pulls.Load(), st)
+	})
 }
