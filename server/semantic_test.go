@@ -394,4 +394,17 @@ func TestUpdateSaysWhichBadValueIsStored(t *testing.T) {
 		BorderIncident: &borderv1.BorderIncident{Name: x.Name, OccurTime: day(5), ResolveTime: day(6)},
 		UpdateMask:     &fieldmaskpb.FieldMask{Paths: []string{"occur_time", "resolve_time"}}})
 	mustf(t, err, "both corrected in one update")
+	// A field inside a message sent (signed_date.day) that makes the
+	// message break its rule was said to be the stored value, to be named
+	// in the mask it was named in (an outside review).
+	a, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "leap",
+		Agreement: &twinningv1.Agreement{DisplayName: "Leap", Kind: twinningv1.Agreement_KIND_MOU, SignedDate: &typev1.Date{Year: 2024, Month: 2, Day: 29}}})
+	mustf(t, err, "create")
+	_, err = tn.Twinning.UpdateAgreement(ctx, &twinningv1.UpdateAgreementRequest{
+		Agreement:  &twinningv1.Agreement{Name: a.Name, SignedDate: &typev1.Date{Day: 31}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"signed_date.day"}}})
+	wantInvalid(t, err, "signed_date.day set to 31 of February", "agreement.signed_date")
+	if err != nil && strings.Contains(err.Error(), "stored value") {
+		t.Errorf("signed_date.day sent in the update: %v, said to be the stored value", err)
+	}
 }

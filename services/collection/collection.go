@@ -258,8 +258,11 @@ func (c *Collection[T]) storedValuesSaySo(err error, paths [][]protoreflect.Fiel
 		sent[i] = c.kind.Field + "." + strings.Join(names, ".")
 	}
 	for _, v := range invalid.Violations {
+		// A rule of a message (a date that exists) holds the fields in it
+		// the update sets (signed_date.day): a violation on the message
+		// is of the update too.
 		if !slices.ContainsFunc(sent, func(p string) bool {
-			return v.Field == p || strings.HasPrefix(v.Field, p+".") || strings.HasPrefix(v.Field, p+"[")
+			return v.Field == p || strings.HasPrefix(v.Field, p+".") || strings.HasPrefix(v.Field, p+"[") || strings.HasPrefix(p, v.Field+".")
 		}) {
 			// A mask names a list whole, not one of its items.
 			maskPath, _, _ := strings.Cut(strings.TrimPrefix(v.Field, c.kind.Field+"."), "[")
