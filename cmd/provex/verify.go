@@ -257,7 +257,16 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 			// A member the manifest removed leaves its log on every node
 			// that held it (manifest remove): not a problem of this store,
 			// but nothing to check its signatures with.
-			fmt.Fprintf(env.Stdout, "note: %s: %d entries not checked: the manifest does not list %s (a member it removed?); give --manifest with one that lists it to check them\n", o.Origin, o.Seq, o.Origin)
+			switch {
+			case src.manifest == nil && o.Origin == src.db.Member():
+				// A node of its own holds no manifest: its key file is
+				// all there is to check its own log with.
+				fmt.Fprintf(env.Stdout, "note: %s: %d entries not checked: no key to check them with; give --key with the node's key file\n", o.Origin, o.Seq)
+			case src.manifest == nil:
+				fmt.Fprintf(env.Stdout, "note: %s: %d entries not checked: no manifest to check them with; give --manifest\n", o.Origin, o.Seq)
+			default:
+				fmt.Fprintf(env.Stdout, "note: %s: %d entries not checked: the manifest does not list %s (a member it removed?); give --manifest with one that lists it to check them\n", o.Origin, o.Seq, o.Origin)
+			}
 			continue
 		}
 		res, err := src.db.VerifyLog(ctx, o.Origin, keys, true)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -223,4 +225,15 @@ func (db *DB) FileDamage() string {
 		return *p
 	}
 	return ""
+}
+
+// readOnlyHint adds to SQLite's "attempt to write a readonly database"
+// what to do: the database file, or its directory (where SQLite makes its
+// WAL and lock files), is not this user's to write.
+func readOnlyHint(path string, err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrReadonly {
+		return fmt.Errorf("%w: this user (uid %d) may not write %s or its directory; run the node as their owner, or give them to its user (chown)", err, os.Getuid(), path)
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -172,5 +173,19 @@ func TestFailureOfACallWhoseContextEnded(t *testing.T) {
 	}
 	if err := db.Failure(ended, fmt.Errorf("read: %w", sqlite3.Error{Code: sqlite3.ErrCorrupt})); status.Code(err) != codes.Unavailable || db.FileDamage() == "" {
 		t.Errorf("a damaged file met by a call whose context ended: %v (recorded: %q)", err, db.FileDamage())
+	}
+}
+
+// TestReadOnlyDatabaseSaysWhatToDo: a node started by a user who may not
+// write its data directory was told SQLite's words alone ("attempt to
+// write a readonly database": an outside review).
+func TestReadOnlyDatabaseSaysWhatToDo(t *testing.T) {
+	err := readOnlyHint("/var/lib/provex/provex.db", fmt.Errorf("apply 1: %w", sqlite3.Error{Code: sqlite3.ErrReadonly}))
+	if !errors.As(err, new(sqlite3.Error)) || !strings.Contains(err.Error(), "may not write /var/lib/provex/provex.db or its directory; run the node as their owner") {
+		t.Errorf("a read-only database: %v", err)
+	}
+	other := sqlite3.Error{Code: sqlite3.ErrBusy}
+	if err := readOnlyHint("x", other); err != error(other) {
+		t.Errorf("another error changed: %v", err)
 	}
 }

@@ -406,7 +406,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		writer.SetConnMaxLifetime(0)
 		if err := migrate(ctx, writer); err != nil {
 			writer.Close()
-			return nil, fmt.Errorf("migrate %s: %w", path, err)
+			return nil, fmt.Errorf("migrate %s: %w", path, readOnlyHint(path, err))
 		}
 	}
 	closeAll := func() {

@@ -124,6 +124,10 @@ func openLockFile(name string) (f *os.File, created bool, err error) {
 	}
 	f, err = os.OpenFile(name, os.O_RDWR|noFollow, 0)
 	if err != nil {
+		if st, lerr := os.Lstat(name); lerr == nil && st.Mode()&fs.ModeSymlink != 0 {
+			// Said as "too many levels of symbolic links" otherwise.
+			return nil, false, fmt.Errorf("%s is a symbolic link, which the node does not follow: remove it", name)
+		}
 		return nil, false, err
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {

@@ -113,6 +113,8 @@ func TestLockFileThatIsALinkIsNotFollowed(t *testing.T) {
 	if db, err := sqlstore.Open(ctx, path, "", sqlstore.Options{Tool: "verify"}); err == nil {
 		db.Close()
 		t.Fatal("a store opened through a lock file that is a link")
+	} else if !strings.Contains(err.Error(), "is a symbolic link, which the node does not follow: remove it") {
+		t.Errorf("refused as %q, want it to say the lock file is a link to remove", err)
 	}
 	if got, err := os.ReadFile(victim); err != nil || string(got) != content {
 		t.Errorf("the file the link names: %q, %v", got, err)
