@@ -37,6 +37,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
@@ -186,9 +187,11 @@ type peer struct {
 	offered atomic.Int64
 	stop    context.CancelFunc
 	// Failures logged again only every failureLogEvery: the peer's pulls
-	// (peerLoop), the refusal of its manifest (offerManifest), of its runs
-	// (refusedFrom), a run of its failing to apply (applier.apply).
-	pullFailed, refusedManifest, refusedRun, failedApply repeatLog
+	// (peerLoop, by status code), the refusal of its runs (refusedFrom,
+	// by what was refused), of its manifest (offerManifest), a run of its
+	// failing to apply (applier.apply).
+	pullFailed, refusedRun       repeatLogs
+	refusedManifest, failedApply repeatLog
 
 	mu                                 sync.Mutex
 	conn                               *grpc.ClientConn
@@ -542,7 +545,8 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 	timer := time.NewTimer(0) // a first exchange right away
 	defer timer.Stop()
 	var failingSince time.Time
-	backOff := false // the last pull failed, or entries of it were refused
+	loggedFailing := false // a failure logged since the last pull that worked
+	backOff := false       // the last pull failed, or entries of it were refused
 	for {
 		wake := p.wake
 		if backOff {
@@ -578,13 +582,16 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			if failingSince.IsZero() {
 				failingSince = now
 			}
-			if p.pullFailed.due(err.Error(), now) {
+			if p.pullFailed.due(status.Code(err).String(), err.Error(), now) {
 				e.log.Warn("pull failed", "peer", p.member, "err", err, "failing_since", failingSince)
+				loggedFailing = true
 			}
 		case err == nil && !failingSince.IsZero():
 			p.pullFailed.clear()
-			e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", failingSince)
-			failingSince = time.Time{}
+			if loggedFailing {
+				e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", failingSince)
+			}
+			failingSince, loggedFailing = time.Time{}, false
 		}
 		jitter := 0.8 + 0.4*rand.Float64()
 		timer.Reset(time.Duration(float64(e.cfg.Interval) * jitter))
@@ -1360,9 +1367,10 @@ func (e *Engine) refusedFrom(p *peer, what, why string) {
 	p.lastError, p.lastErrorTime = "refused: "+why, now
 	p.mu.Unlock()
 	// Each refusal is counted and shown in the peer's status; the same
-	// kind is logged again only every failureLogEvery, since a member
-	// can send runs that do not verify at every pull.
-	if p.refusedRun.due(what, now) {
+	// one is logged again only every failureLogEvery, and each kind at
+	// most linesEvery lines in that time, since a member can send runs
+	// that do not verify at every pull.
+	if p.refusedRun.due(what, why, now) {
 		e.log.Error("refused "+what+" from peer", "peer", p.member, "err", why, "refused_so_far", refused)
 	}
 }

@@ -3,7 +3,11 @@ package replication_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +21,7 @@ import (
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/replication"
+	"github.com/provex/provex/server"
 )
 
 // TestRepairServesNoRemovedMembersLog: a node still holds the log of a
@@ -201,4 +206,70 @@ func TestStalledPullFails(t *testing.T) {
 		return staller.pulls.Load() >= 2 && strings.Contains(st.GetLastError(), "sent nothing for 500ms"),
 			fmt.Sprintf("%d pulls of a stalling peer; its status: %v", staller.pulls.Load(), st)
 	})
+}
+
+// TestRepairCopiesFoundDamagedMidSend: a relay's copy of a range loses an
+// entry past its first checkpoint while it runs, unfound by its checks. A
+// peer asks to repair a range across it: the copies up to the damage
+// went, and the whole pull failed, at every pull, the relay's damage
+// unrecorded (an outside review), so a node pulling only from that relay
+// got nothing else either. The relay records the damage, ends that
+// pull's repairs (the peer drops copies left without their checkpoint)
+// and serves the rest; the next pulls pass the damaged range over.
+func TestRepairCopiesFoundDamagedMidSend(t *testing.T) {
+	f := newFederation(t, []string{p1, p2, mofa}, map[string][]string{p2: {p1}})
+	f.logCheck, f.logScrub = 200*time.Millisecond, time.Hour
+	f.start(p1)
+	relay := f.start(p2)
+	createAgreements(t, f.nodes[p1], 10, "r")
+	eventually(t, 20*time.Second, func() (bool, string) {
+		o := relay.origin(t, p1)
+		return o.GetSeq() == 10 && o.GetVerifiedSeq() == 10, fmt.Sprintf("relay holds %s up to %d, verified %d", p1, o.GetSeq(), o.GetVerifiedSeq())
+	})
+	f.stop(p1)
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(f.nodes[p2].dir, server.DatabaseFile)+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var first uint64
+	if err := raw.QueryRow("SELECT min(seq) FROM checkpoints WHERE origin = ? AND seq >= 2", p1).Scan(&first); err != nil || first >= 9 {
+		t.Fatalf("the relay's first checkpoint of %s from 2 on: %d (%v), want one before 9", p1, first, err)
+	}
+	// The disk loses an entry past that checkpoint while the relay runs.
+	lost := first + 1
+	if _, err := raw.Exec("DELETE FROM changes WHERE origin = ? AND seq = ?", p1, lost); err != nil {
+		t.Fatal(err)
+	}
+	c := f.peerClient(t, relay, mofa)
+	for try := range 3 {
+		st, err := c.Pull(context.Background(), &syncv1.PullRequest{Member: mofa, ManifestSerial: uint64(f.manifest.Serial),
+			Repair: []*syncv1.Range{{Origin: p1, First: 2, Last: 10}, {Origin: p1, First: 1, Last: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies, entries := 0, 0
+		for {
+			r, err := st.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("pull %d failed: %v", try, err)
+			}
+			copies += len(r.GetRepair().GetEntries())
+			entries += len(r.GetEntries())
+		}
+		if entries == 0 {
+			t.Errorf("pull %d: no entries served after the repair copies", try)
+		}
+		if try > 0 && copies > 0 {
+			t.Errorf("pull %d: %d copies of a range the relay knows damaged", try, copies)
+		}
+		if try == 0 && !slices.ContainsFunc(relay.origin(t, p1).GetDamaged(), func(d *syncv1.Damage) bool {
+			return d.GetRange().GetFirst() <= lost && lost <= d.GetRange().GetLast()
+		}) {
+			t.Errorf("the relay did not record entry %d missing: %v", lost, relay.origin(t, p1).GetDamaged())
+		}
+	}
 }

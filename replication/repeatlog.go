@@ -60,7 +60,18 @@ func (r *repeatLog) clear() {
 	r.line = ""
 }
 
-// repeatLogs is a repeatLog per key (a caller and an origin, say).
+// clear is repeatLog.clear for every key's lines.
+func (r *repeatLogs) clear() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.logs {
+		l.clear()
+	}
+}
+
+// repeatLogs is a repeatLog per key (a caller and an origin, a kind of
+// failure): each key's lines have a budget of their own, so a kind's
+// first line is logged whatever others came before it.
 type repeatLogs struct {
 	mu   sync.Mutex
 	logs map[string]*repeatLog

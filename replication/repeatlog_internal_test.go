@@ -1,7 +1,10 @@
 package replication
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,5 +34,32 @@ func TestRepeatLogBudget(t *testing.T) {
 	r.clear()
 	if r.due("after", later.Add(time.Second)) != true {
 		t.Error("a line cleared is not logged at once")
+	}
+}
+
+// TestRefusalsOfNewKindsAreLogged: a peer's refusals were logged by what
+// was refused alone, all kinds in one budget: a refusal for a new reason
+// (a fork after a bad signature), or of an eleventh kind, went unlogged
+// for 10 minutes (an outside review). Each reason is a line, each kind
+// has its budget.
+func TestRefusalsOfNewKindsAreLogged(t *testing.T) {
+	var logs bytes.Buffer
+	e := &Engine{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	p := &peer{member: "tuyen-quang"}
+	e.refusedFrom(p, "entries of lang-son", "checkpoint lang-son/5 has a bad signature")
+	e.refusedFrom(p, "entries of lang-son", "checkpoint lang-son/5 has a bad signature")
+	e.refusedFrom(p, "entries of lang-son", "entry lang-son/3 does not follow entry 2 as this node holds it")
+	for i := range 10 {
+		e.refusedFrom(p, fmt.Sprint("entries of origin-", i), "checkpoint has a bad signature")
+	}
+	e.refusedFrom(p, "a checkpoint of this node's own log", "checkpoint cao-bang/9 does not verify with this node's key")
+	out := logs.String()
+	if n := strings.Count(out, "bad signature\" refused_so_far"); n != 11 {
+		t.Errorf("%d bad signatures logged, want 11 (the same one once):\n%s", n, out)
+	}
+	for _, want := range []string{"does not follow entry 2", "own log"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("a refusal (%s) not logged:\n%s", want, out)
+		}
 	}
 }

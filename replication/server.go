@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -145,7 +146,9 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		if i == maxRepairRanges {
 			break
 		}
-		if err := s.serveRepair(ctx, stream, caller, r); err != nil {
+		if err := s.serveRepair(ctx, stream, caller, r); errors.Is(err, errRepairCut) {
+			break // the caller drops the copies; the entries below still go
+		} else if err != nil {
 			return err
 		}
 	}
@@ -344,9 +347,12 @@ func takeChunk(entries *[]changelog.Entry) []changelog.Entry {
 // It sends nothing when this node cannot help: the range is not one
 // (logged, once every failureLogEvery for a caller), its origin is not a
 // member (N3: a plain pull passes such a log over, and so does a repair
-// now), this node lacks the range or its copy is damaged too. Damage found
-// after copies went ends the pull with an error, since those copies can
-// no longer end at a checkpoint; the peer asks again in its next pull.
+// now), this node lacks the range or its copy is damaged too. Damage it
+// finds is recorded, as serveOrigin does, so the next pull passes the
+// range over and peers repair it here; found after copies went, which
+// can then end at no checkpoint, it ends the pull's repairs (errRepairCut):
+// the caller drops copies without their checkpoint at the pull's end,
+// and would refuse the next range's as not continuing these.
 func (s *server) serveRepair(ctx context.Context, stream grpc.ServerStreamingServer[syncv1.PullResponse], caller string, r *syncv1.Range) error {
 	store := s.e.cfg.Store
 	origin, first, last := r.GetOrigin(), r.GetFirst(), r.GetLast()
@@ -376,11 +382,19 @@ func (s *server) serveRepair(ctx context.Context, stream grpc.ServerStreamingSer
 		if err != nil {
 			return err
 		}
-		if problem := checkCopies(entries, next, prev, cp); problem != "" {
+		if bad, problem := checkCopies(origin, entries, next, prev, cp); problem != "" {
+			if bad.First != 0 {
+				problem = fmt.Sprintf("%s: %s (found serving a repair)", bad, problem)
+				s.e.log.Error("stored change log does not verify; not serving it", "origin", origin, "problem", problem)
+				if err := store.ReportDamage(ctx, storage.Damage{Range: bad, Problem: problem}); err != nil {
+					return err
+				}
+				s.e.triggerAll()
+			}
 			if next == first {
 				return nil // nothing sent: this node cannot help
 			}
-			return apperr.Unavailable("this node's copies of %s/%d-%d changed while they were sent (%s); ask again", origin, first, cp.Seq, problem)
+			return errRepairCut
 		}
 		end := entries[len(entries)-1]
 		prev = end.Hash
@@ -421,29 +435,35 @@ func (s *server) serveRepair(ctx context.Context, stream grpc.ServerStreamingSer
 	}
 }
 
-// checkCopies says what is wrong with entries, read as copies from seq
-// next on, the one before hashing to prev (nil: not checked; the peer
-// links the first copy to its own chain), up to checkpoint cp at most; or
-// "" when nothing is.
-func checkCopies(entries []changelog.Entry, next uint64, prev []byte, cp changelog.Checkpoint) string {
+// errRepairCut ends the repairs of a pull whose copies of a range were
+// found damaged after some went (serveRepair).
+var errRepairCut = errors.New("repair copies cut short")
+
+// checkCopies says what is wrong with entries, read as copies of origin's
+// log from seq next on, the one before hashing to prev (nil: not checked;
+// the peer links the first copy to its own chain), up to checkpoint cp at
+// most; or "" when nothing is. bad is the damaged range, as serveOrigin
+// names it, or none when the entries just end before cp (a checkpoint
+// past the entries held).
+func checkCopies(origin string, entries []changelog.Entry, next uint64, prev []byte, cp changelog.Checkpoint) (bad changelog.Range, problem string) {
 	if len(entries) == 0 {
-		return fmt.Sprintf("entry %d is missing", next)
+		return changelog.Range{}, fmt.Sprintf("entry %d is missing", next)
 	}
 	for i := range entries {
 		e := &entries[i]
 		switch {
 		case e.Seq != next+uint64(i):
-			return fmt.Sprintf("entry %d is missing", next+uint64(i))
+			return changelog.Range{Origin: origin, First: next + uint64(i), Last: e.Seq - 1}, "entries are missing"
 		case !changelog.Verify(e):
-			return fmt.Sprintf("entry %d does not match its hash", e.Seq)
+			return changelog.Range{Origin: origin, First: e.Seq, Last: e.Seq}, "an entry does not match its hash"
 		case prev != nil && !bytes.Equal(e.PrevHash, prev):
-			return fmt.Sprintf("entry %d does not link to the one before", e.Seq)
+			return changelog.Range{Origin: origin, First: max(e.Seq-1, 1), Last: e.Seq}, "an entry does not link to the one before"
 		case e.Seq == cp.Seq && !bytes.Equal(e.Hash, cp.Hash):
-			return fmt.Sprintf("entry %d is not the one its checkpoint signs", e.Seq)
+			return changelog.Range{Origin: origin, First: e.Seq, Last: e.Seq}, "an entry is not the one its checkpoint signs"
 		}
 		prev = e.Hash
 	}
-	return ""
+	return changelog.Range{}, ""
 }
 
 // State describes the node's logs, peers and counters.
