@@ -41,6 +41,39 @@ var provinceLists = []protoreflect.FullName{
 	field(InformationRequests, "provinces"),
 }
 
+// answerFields are the string fields that name the record a record
+// answers: the incident acknowledged, the agreement the ministry gives its
+// opinion on, the request answered. The answered record's owner must read
+// the answer, or the views of its answers (acknowledgement status, overdue
+// consultations, a request's responses) differ between its node and the
+// ministry's.
+var answerFields = []protoreflect.FullName{
+	field(IncidentAcknowledgements, "border_incident"),
+	field(AgreementOpinions, "agreement"),
+	field(InformationResponses, "request"),
+}
+
+// Answered returns the field of k's records that names the record they
+// answer, and the province owning the record m names there; "" when k's
+// records answer none, or m names none well-formed (the schema's rules
+// refuse that).
+func (k *Kind) Answered(m protoreflect.ProtoMessage) (field protoreflect.Name, owner string) {
+	for _, name := range answerFields {
+		fd := k.Message.Descriptor().Fields().ByName(name.Name())
+		if fd == nil || fd.FullName() != name {
+			continue
+		}
+		answered := m.ProtoReflect().Get(fd).String()
+		if kind, ok := KindOfName(answered); ok {
+			if n, err := ParseName(answered, kind.Collection); err == nil {
+				return fd.Name(), n.Province
+			}
+		}
+		return fd.Name(), ""
+	}
+	return "", ""
+}
+
 // anyReferences are the string fields that hold the name of a record of
 // any kind.
 var anyReferences = []protoreflect.FullName{field(InformationResponses, "records")}

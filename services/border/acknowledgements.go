@@ -179,7 +179,12 @@ func (s *Server) status(ctx context.Context, incident *borderv1.BorderIncident, 
 		until := now
 		if m := earliest[p]; m != nil {
 			ack := m.(*borderv1.IncidentAcknowledgement)
-			until = acknowledged(ack)
+			// Not before the incident was recorded: one written under a
+			// guessed name before it, or dated back past it, counted
+			// from then (an outside review).
+			if until = acknowledged(ack); until.Before(since) {
+				until = since
+			}
 			pa.Acknowledgement, pa.AcknowledgeTime = ack.GetName(), timestamppb.New(until)
 			st.AcknowledgedCount++
 		} else {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server/servertest"
 	"github.com/provex/provex/services/border"
@@ -123,12 +124,18 @@ func TestIncidentAcknowledgedAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Counted from the time it names, but not before the incident was
+	// recorded (ackTime, cut to the second, may be).
+	counted := ackTime
+	if created := incident.GetCreateTime().AsTime(); counted.Before(created) {
+		counted = created
+	}
 	for _, member := range []string{"cao-bang", resource.Ministry, "lang-son"} {
 		st := waitStatus(t, nodes[member], member, name, func(st *borderv1.IncidentAcknowledgementStatus) bool { return st.GetAcknowledgedCount() == 1 })
 		p := byProvince(st)
-		if got := p["lang-son"]; got.GetAcknowledgement() != ack.GetName() || !got.GetAcknowledgeTime().AsTime().Equal(ackTime) ||
-			got.GetWait().AsDuration() != max(ackTime.Sub(incident.GetCreateTime().AsTime()), 0) {
-			t.Errorf("%s: lang-son %v, want acknowledged by %s at %v", member, got, ack.GetName(), ackTime)
+		if got := p["lang-son"]; got.GetAcknowledgement() != ack.GetName() || !got.GetAcknowledgeTime().AsTime().Equal(counted) ||
+			got.GetWait().AsDuration() != counted.Sub(incident.GetCreateTime().AsTime()) {
+			t.Errorf("%s: lang-son %v, want acknowledged by %s at %v", member, got, ack.GetName(), counted)
 		}
 		if got := p["quang-ninh"]; got.GetAcknowledgement() != "" || got.GetAcknowledgeTime() != nil || got.GetWait().AsDuration() <= 0 {
 			t.Errorf("%s: quang-ninh %v, want waiting", member, got)
@@ -257,5 +264,79 @@ func TestOwnProvinceToNotifyIsNotAwaited(t *testing.T) {
 	}
 	if len(st.GetProvinces()) != 1 || st.GetProvinces()[0].GetProvince() != "lang-son" || st.GetWaitingCount() != 1 {
 		t.Errorf("status %v; want lang-son alone waited for", st)
+	}
+}
+
+// TestAudiencesThatCannotReadAreRefused: an incident told to a province
+// its visibility keeps from it (a national incident notifying lang-son, a
+// restricted one notifying a province not in visible_to) was awaited for
+// good on the ministry's national list; an acknowledgement its incident's
+// owner may not read (national) showed as given on the ministry's node,
+// as awaited on the owner's (an outside review). Both are refused; the
+// same records with readers that can read them are taken.
+func TestAudiencesThatCannotReadAreRefused(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, "cao-bang", "lang-son")
+	cb, ls := nodes["cao-bang"].border, nodes["lang-son"].border
+	incident := func(v typev1.Visibility, visibleTo ...string) error {
+		_, err := cb.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: "provinces/cao-bang", BorderIncident: &borderv1.BorderIncident{
+			DisplayName: "Flood", Category: borderv1.BorderIncident_CATEGORY_NATURAL_DISASTER, NotifyProvinces: []string{"lang-son"},
+			OccurTime:  timestamppb.New(time.Date(2025, 8, 1, 6, 0, 0, 0, time.UTC)),
+			Visibility: v, VisibleTo: visibleTo}})
+		return err
+	}
+	for _, tc := range []struct {
+		v         typev1.Visibility
+		visibleTo []string
+	}{{typev1.Visibility_VISIBILITY_NATIONAL, nil}, {typev1.Visibility_VISIBILITY_RESTRICTED, []string{"quang-ninh"}}} {
+		if field, reason := violation(t, incident(tc.v, tc.visibleTo...)); field != "border_incident.notify_provinces[0]" || reason != collection.ReasonListedCannotRead {
+			t.Errorf("%v incident visible to %v notifying lang-son: violation %s (%s)", tc.v, tc.visibleTo, field, reason)
+		}
+	}
+	for _, err := range []error{incident(typev1.Visibility_VISIBILITY_RESTRICTED, "lang-son"), incident(typev1.Visibility_VISIBILITY_PUBLIC)} {
+		if err != nil {
+			t.Errorf("an incident its notified provinces read: %v", err)
+		}
+	}
+	ack := func(v typev1.Visibility, visibleTo ...string) error {
+		_, err := ls.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{Parent: "provinces/lang-son",
+			IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: "provinces/cao-bang/border-incidents/x", Visibility: v, VisibleTo: visibleTo}})
+		return err
+	}
+	for _, tc := range []struct {
+		v         typev1.Visibility
+		visibleTo []string
+	}{{typev1.Visibility_VISIBILITY_NATIONAL, nil}, {typev1.Visibility_VISIBILITY_RESTRICTED, []string{"quang-ninh"}}} {
+		if field, reason := violation(t, ack(tc.v, tc.visibleTo...)); field != "incident_acknowledgement.visibility" || reason != collection.ReasonAnsweredCannotRead {
+			t.Errorf("%v acknowledgement visible to %v: violation %s (%s)", tc.v, tc.visibleTo, field, reason)
+		}
+	}
+	for _, err := range []error{ack(typev1.Visibility_VISIBILITY_RESTRICTED, "cao-bang"), ack(typev1.Visibility_VISIBILITY_PUBLIC)} {
+		if err != nil {
+			t.Errorf("an acknowledgement its incident's owner reads: %v", err)
+		}
+	}
+}
+
+// TestAcknowledgementCountsFromTheIncidentOn: an acknowledgement dated
+// before its incident was recorded (2020, for an incident of today) was
+// shown as given then, with no wait; it counts from the incident's
+// recording (an outside review).
+func TestAcknowledgementCountsFromTheIncidentOn(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, "cao-bang", "lang-son")
+	incident, err := nodes["cao-bang"].border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: "provinces/cao-bang", BorderIncident: &borderv1.BorderIncident{
+		DisplayName: "Flood", Category: borderv1.BorderIncident_CATEGORY_NATURAL_DISASTER, NotifyProvinces: []string{"lang-son"},
+		OccurTime: timestamppb.New(time.Date(2025, 8, 1, 6, 0, 0, 0, time.UTC))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes["lang-son"].border.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{Parent: "provinces/lang-son",
+		IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: incident.GetName(), AcknowledgeTime: timestamppb.New(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))}}); err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, nodes["cao-bang"], "cao-bang", incident.GetName(), func(st *borderv1.IncidentAcknowledgementStatus) bool { return st.GetAcknowledgedCount() == 1 })
+	if got := byProvince(st)["lang-son"]; !got.GetAcknowledgeTime().AsTime().Equal(incident.GetCreateTime().AsTime()) || got.GetWait().AsDuration() != 0 {
+		t.Errorf("an acknowledgement dated 2020: %v, want counted at the incident's create_time %v", got, incident.GetCreateTime().AsTime())
 	}
 }

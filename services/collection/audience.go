@@ -8,6 +8,7 @@ import (
 
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/resource"
 )
 
 // Reasons of the violations checkAudience reports.
@@ -15,13 +16,17 @@ const (
 	ReasonReadersNotRestricted = "visible_to.not_restricted"
 	ReasonReaderIsOwner        = "visible_to.owner"
 	ReasonListsOwner           = "province_list.owner"
+	ReasonListedCannotRead     = "province_list.cannot_read"
+	ReasonAnsweredCannotRead   = "visibility.answered_cannot_read"
 )
 
 // checkAudience refuses a reader list that would mean nothing, so nobody
 // believes a record shared or kept back by it: visible_to on a record that
 // is not restricted (public records go to everyone and national ones to the
 // ministry only, whatever the list says), or naming the owning province,
-// which always reads its own records. The schema's rules cannot see the
+// which always reads its own records; and provinces it tells (an
+// incident's notify_provinces), or the owner of the record it answers (an
+// acknowledgement's incident), that may not read it. The schema's rules cannot see the
 // owner (it is in the record's name, set by the server on Create), so this
 // runs beside them on the record as it will be stored.
 func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
@@ -41,9 +46,37 @@ func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
 		return apperr.InvalidFields(vs...)
 	}
 	visibility, visibleTo := c.kind.Audience(m)
-	if len(visibleTo) == 0 {
-		return nil
+	if len(visibleTo) > 0 {
+		if err := c.checkReaders(owner, visibility, visibleTo); err != nil {
+			return err
+		}
 	}
+	// Provinces told of a record, and the owner of a record it answers,
+	// must read it: an incident notifying a province its visibility
+	// keeps it from was awaited for good on the ministry's national list,
+	// and a national acknowledgement showed as given on the ministry's
+	// node, as awaited on the incident owner's (an outside review).
+	for name, provinces := range c.kind.ListedProvinces(m) {
+		for i, p := range provinces {
+			if !resource.MayRead(p, owner, visibility, visibleTo) {
+				vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("%s.%s[%d]", c.kind.Field, name, i), Reason: ReasonListedCannotRead,
+					Description: fmt.Sprintf("%s may not read this record (%s): list only its readers, or make it public, or restricted with %s in visible_to", p, audienceOf(visibility), p)})
+			}
+		}
+	}
+	if field, answered := c.kind.Answered(m); answered != "" && answered != owner && !resource.MayRead(answered, owner, visibility, visibleTo) {
+		vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: c.kind.Field + ".visibility", Reason: ReasonAnsweredCannotRead,
+			Description: fmt.Sprintf("%s, which owns the record %s names, may not read this one (%s): make it public, or restricted with %s in visible_to", answered, field, audienceOf(visibility), answered)})
+	}
+	if len(vs) > 0 {
+		return apperr.InvalidFields(vs...)
+	}
+	return nil
+}
+
+// checkReaders refuses a visible_to that would mean nothing.
+func (c *Collection[T]) checkReaders(owner string, visibility int32, visibleTo []string) error {
+	var vs []*errdetails.BadRequest_FieldViolation
 	field := c.kind.Field + ".visible_to"
 	if typev1.Visibility(visibility) != typev1.Visibility_VISIBILITY_RESTRICTED {
 		is := typev1.Visibility(visibility).String()
@@ -63,4 +96,15 @@ func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
 		return apperr.InvalidFields(vs...)
 	}
 	return nil
+}
+
+// audienceOf says who reads a record of this visibility besides its owner.
+func audienceOf(visibility int32) string {
+	switch typev1.Visibility(visibility) {
+	case typev1.Visibility_VISIBILITY_NATIONAL:
+		return "national: its owner and the ministry read it"
+	case typev1.Visibility_VISIBILITY_RESTRICTED:
+		return "restricted: its owner, the ministry and the provinces in visible_to read it"
+	}
+	return typev1.Visibility(visibility).String()
 }

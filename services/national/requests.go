@@ -184,7 +184,14 @@ func (s *Server) requestStatus(ctx context.Context, request *nationalv1.Informat
 		pr := &nationalv1.ProvinceResponse{Province: p}
 		if m := earliest[p]; m != nil {
 			r := m.(*nationalv1.InformationResponse)
-			pr.Response, pr.RespondTime = r.GetName(), timestamppb.New(r.GetCreateTime().AsTime())
+			// Not before the request was made: a response written under
+			// a guessed name before it counted from then (an outside
+			// review).
+			at := r.GetCreateTime().AsTime()
+			if made := request.GetCreateTime().AsTime(); at.Before(made) {
+				at = made
+			}
+			pr.Response, pr.RespondTime = r.GetName(), timestamppb.New(at)
 			st.AnsweredCount++
 		} else {
 			st.WaitingCount++
