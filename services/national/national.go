@@ -477,8 +477,8 @@ func sortedKeys(m map[string]int64) []string {
 }
 
 // formatKeys renders group keys for people: enum names, "2023", "2023-Q2",
-// "2023-05", age buckets, "unset" (and `"unset"` for that text, a text
-// beginning with a double quote quoted too). Groups are
+// "2023-05", age buckets, "unset" (and `"unset"` for that text, `"total"`
+// for that one, a text beginning with a double quote quoted too). Groups are
 // told apart by these keys, so no two values may render alike.
 func formatKeys(dims []dimension, raw []any) []string {
 	out := make([]string, len(dims))
@@ -545,12 +545,13 @@ func formatKey(d dimension, v any) string {
 		switch s := fmt.Sprint(v); {
 		case s == "":
 			return "unset"
-		case s == "unset" || strings.HasPrefix(s, `"`):
+		case s == "unset" || s == "total" || strings.HasPrefix(s, `"`):
 			// A text that is the word itself is quoted, as a filter names
 			// it, so that it is neither taken for nor merged with no
 			// value; so is one that begins with a quote, or the text
 			// "unset" with its quotes would be keyed as the word is (an
-			// outside review).
+			// outside review). So is "total", which a table's (and
+			// summary.csv's) row of totals is keyed (another).
 			return strconv.Quote(s)
 		default:
 			return s
