@@ -833,6 +833,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	if d := n.store.FileDamage(); d != "" {
 		out = append(out, "SQLite finds the database file damaged ("+d+"): move the data directory aside and restore it from a backup or from the peers")
 	}
+	if why := n.store.Fenced(); why != "" {
+		out = append(out, "writes are stopped: "+why)
+	}
 	if name, reads := n.store.RowDamage(); name != "" {
 		out = append(out, fmt.Sprintf("records' rows disagree with the change-log entries they name (changed outside the node; %d reads refused, the first of %s): run provex verify, and restore the node from its peers (provex restore) or from a backup", reads, name))
 	}

@@ -137,6 +137,11 @@ func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, reco
 	}
 	r := audit.Record{Time: time.Now().UnixNano(), Actor: a.Name, RequestID: a.RequestID, Action: a.Action, Resource: what,
 		Read: true, Names: names, ChangeHash: []byte{}}
+	if why := db.Fenced(); why != "" {
+		// Its record could not be stored: refused rather than served
+		// unaudited.
+		return apperr.Unavailable("the audit trail cannot record this read of confidential records: %s", why)
+	}
 	if !db.DiskFull().IsZero() {
 		// Its record would be lost: refused rather than served unaudited.
 		return apperr.ResourceExhausted("the node's disk is full: the audit trail cannot record this read of confidential records; retry once the node's operator has made room").RetryAfter(diskFullRetry)

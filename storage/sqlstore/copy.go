@@ -264,7 +264,7 @@ func foreignTables(ctx context.Context, store string) ([]string, error) {
 // writer's connection, with its advisory lock.
 func rawConn(ctx context.Context, store string, readOnly bool) (*sql.DB, error) {
 	if IsPostgres(store) {
-		writer, reads, err := openPostgres(ctx, store, 1, lockHolderApp+" migrate-store")
+		writer, reads, err := openPostgres(ctx, store, 1, lockHolderApp+" migrate-store", nil)
 		if err != nil {
 			return nil, err
 		}

@@ -54,6 +54,11 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case diskFull(err):
 		db.logFailure(err)
 		return apperr.ResourceExhausted("%s", diskFullAdvice).RetryAfter(diskFullRetry)
+	case db.Fenced() != "":
+		return apperr.Unavailable("%s", db.Fenced())
+	case db.dialect.postgres && errors.Is(err, errLockHeld):
+		db.logFailure(err)
+		return apperr.Unavailable("the node cannot write now: %v; retry later (a write retried with its request_id is made at most once)", err).RetryAfter(5 * time.Second)
 	case db.dialect.postgres && callEnded(ctx) && serverAway(err):
 		// Its own time was up: the call's deadline, not a bug
 		// (INTERNAL) and not an outage (an outside review).
@@ -99,6 +104,8 @@ func (db *DB) logFailure(err error) bool {
 	case diskFull(err):
 	case db.dialect.postgres && serverAway(err):
 		msg, last = "the database server cannot be reached", &db.serverAwayLogged
+	case db.dialect.postgres && errors.Is(err, errLockHeld):
+		msg, last = "the writer's session cannot take the writer's lock back", &db.serverAwayLogged
 	default:
 		return false
 	}

@@ -156,6 +156,10 @@ type DB struct {
 	// outside the node, rowDamageReads how many reads did (RowDamage).
 	rowDamage      atomic.Pointer[string]
 	rowDamageReads atomic.Int64
+	// fenced says why the writer writes nothing more: on PostgreSQL,
+	// its session was made again and the store was not as it left it
+	// (checkWriterSession).
+	fenced atomic.Pointer[string]
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (Failure).
 	fileDamage atomic.Pointer[string]
@@ -329,7 +333,7 @@ const restoreAdvice = "the database file is damaged; move the data directory asi
 // opts.Beside), named for a node or opts.Tool. A node finding the lock held
 // by a tool waits for the tool to end, so that a deploy script may start
 // both at once.
-func openLocked(ctx context.Context, url string, opts Options) (writer *sql.DB, reads readPools, err error) {
+func openLocked(ctx context.Context, url string, opts Options, sessions *writerSessions) (writer *sql.DB, reads readPools, err error) {
 	holder := lockHolderApp
 	switch {
 	case opts.Beside:
@@ -339,7 +343,7 @@ func openLocked(ctx context.Context, url string, opts Options) (writer *sql.DB, 
 	}
 	var logged time.Time
 	for {
-		writer, reads, err = openPostgres(ctx, url, opts.Readers, holder)
+		writer, reads, err = openPostgres(ctx, url, opts.Readers, holder, sessions)
 		if !errors.Is(err, ErrToolWriting) || holder != lockHolderApp {
 			return writer, reads, err
 		}
@@ -366,9 +370,10 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	var writer *sql.DB
 	var reads readPools
 	var lock io.Closer // the SQLite writer's lock, held until Close
+	var sessions writerSessions
 	if d.postgres {
 		where = "the PostgreSQL store"
-		if writer, reads, err = openLocked(ctx, path, opts); err != nil {
+		if writer, reads, err = openLocked(ctx, path, opts, &sessions); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		// What follows, to the national views, makes and changes the
@@ -440,6 +445,10 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	db, err := newDB(ctx, origin, writer, reads, opts, d)
 	if err != nil {
 		return nil, err
+	}
+	if d.postgres {
+		check := db.checkWriterSession
+		sessions.check.Store(&check)
 	}
 	db.writerLock = lock
 	if !d.postgres {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
@@ -71,6 +72,20 @@ var ErrNodeWriting = errors.New("another provex node is writing")
 // for it.
 var ErrToolWriting = fmt.Errorf("%w (a provex tool)", ErrNodeWriting)
 
+// errLockHeld is why the writer's session could not take writerLock once
+// the store was open: another session holds it (lockTaken says which).
+var errLockHeld = errors.New("the writer's lock is held by another session")
+
+// writerSessions counts the writer's sessions, and has each after the
+// first checked against what the store's writer holds (check, set once
+// the store is open): a session ended by the server or the network is
+// made again, its lock taken again, and meanwhile another node may have
+// held the lock and written.
+type writerSessions struct {
+	n     atomic.Int64
+	check atomic.Pointer[func(context.Context, *pgx.Conn) error]
+}
+
 // toolSessions are the names of the sessions of the tools that take the
 // writer's lock (Options.Tool: lockHolderApp, a space and the tool).
 var toolSessions = map[string]bool{lockHolderApp + " verify": true, lockHolderApp + " migrate-store": true}
@@ -103,7 +118,7 @@ func lockTaken(ctx context.Context, c *pgx.Conn) error {
 // database at url; unless holder is "", the writer takes writerLock, its
 // session named holder (lockHolderApp for a node, lockHolderApp and the
 // tool's name for a tool).
-func openPostgres(ctx context.Context, url string, readers int, holder string) (writer *sql.DB, reads readPools, err error) {
+func openPostgres(ctx context.Context, url string, readers int, holder string, sessions *writerSessions) (writer *sql.DB, reads readPools, err error) {
 	lock := holder != ""
 	cfg, err := parsePostgresURL(url)
 	if err != nil {
@@ -130,7 +145,15 @@ func openPostgres(ctx context.Context, url string, readers int, holder string) (
 			return err
 		}
 		if !locked {
+			if sessions != nil && sessions.n.Load() > 0 {
+				return fmt.Errorf("%w: %w", errLockHeld, lockTaken(ctx, c))
+			}
 			return lockTaken(ctx, c)
+		}
+		if sessions != nil && sessions.n.Add(1) > 1 {
+			if check := sessions.check.Load(); check != nil {
+				return (*check)(ctx, c)
+			}
 		}
 		return nil
 	}))})
@@ -530,4 +553,41 @@ func copyRecords(ctx context.Context, c *pgx.Conn, k *resource.Kind, rows []queu
 		return nil, fmt.Errorf("index repeated fields: %w", err)
 	}
 	return ids, nil
+}
+
+// checkWriterSession checks a session of the writer made again (the
+// server or the network ended the one before) against what the writer
+// holds: the heads of the node's own log and of the audit trail. Another
+// node may have held the lock meanwhile and written, or a commit whose
+// answer was lost may have landed; the writer's cached heads then name
+// entries the store has others under, and every write failed on a
+// duplicate key, INTERNAL, while reads went unaudited and health said ok
+// (an outside review). Such a store is fenced: the writer writes nothing
+// more, the session is refused (so the lock goes to whoever needs it), and
+// the node says to restart it, which reads the heads again.
+func (db *DB) checkWriterSession(ctx context.Context, c *pgx.Conn) error {
+	if why := db.fenced.Load(); why != nil {
+		return errors.New(*why)
+	}
+	var seq, audited int64
+	if err := c.QueryRow(ctx, "SELECT COALESCE((SELECT max(seq) FROM changes WHERE origin = $1), 0), COALESCE((SELECT max(seq) FROM audit), 0)", db.origin).Scan(&seq, &audited); err != nil {
+		return err
+	}
+	head, auditHead := db.currentHead().Seq, db.auditLength.Load()
+	if uint64(seq) == head && audited == auditHead {
+		return nil
+	}
+	why := fmt.Sprintf("the store changed while the writer's session was lost (its own log's head is %d, the writer's %d; its audit trail's %d, the writer's %d): another node wrote to it, or a commit whose answer was lost landed; this node writes nothing more until it is restarted", seq, head, audited, auditHead)
+	if db.fenced.CompareAndSwap(nil, &why) {
+		db.log.Error("writes stopped", "why", why)
+	}
+	return errors.New(why)
+}
+
+// Fenced says why the writer writes nothing more, or "".
+func (db *DB) Fenced() string {
+	if p := db.fenced.Load(); p != nil {
+		return *p
+	}
+	return ""
 }

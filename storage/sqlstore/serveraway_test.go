@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -96,6 +97,11 @@ func TestPostgresServerAwayIsUnavailable(t *testing.T) {
 	}
 	_, err = db.Get(callCtx, resource.Agreements, "provinces/cao-bang/agreements/before-0")
 	want("a read", err)
+	// A token's lookup says so itself: /healthz, /metrics and
+	// /openapi.json, sent a token, answered 500 (an outside review).
+	if _, err := db.LookupToken(callCtx, "0123456789abcdef"); status.Code(err) != codes.Unavailable {
+		t.Errorf("a token's lookup with the server away: %v, want UNAVAILABLE", err)
+	}
 
 	link.mend()
 	deadline := time.Now().Add(30 * time.Second)
@@ -249,5 +255,77 @@ func TestPostgresDiskFullIsShown(t *testing.T) {
 	}
 	if at := db.DiskFull(); !at.IsZero() {
 		t.Errorf("the store says its disk is full since %v after a write was stored", at)
+	}
+}
+
+// TestPostgresWriterFencedWhenAnotherWroteMeanwhile: the writer's session
+// of node A is ended; node B, started on the same database meanwhile (a
+// failover that did not stop A), takes the lock and writes, then stops. A
+// took the lock back, its cached heads naming entries the store has
+// others under: every write failed on a duplicate key, INTERNAL, and
+// audited reads went unaudited, health ok (an outside review). A's writes
+// stop: UNAVAILABLE saying to restart it, and Fenced says why. While B
+// holds the lock, A's writes are UNAVAILABLE naming the holder, not
+// INTERNAL.
+func TestPostgresWriterFencedWhenAnotherWroteMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	target := pgtest.NewDatabase(t)
+	_, key, _ := ed25519.GenerateKey(nil)
+	a, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := writeAgreement(ctx, a, "by-a"); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	endWriter := func() {
+		t.Helper()
+		if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'provex' AND pid <> pg_backend_pid()"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endWriter()
+	b, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{Key: key})
+	if err != nil {
+		t.Fatalf("B on the database once A's session ended: %v", err)
+	}
+	if err := writeAgreement(ctx, b, "by-b"); err != nil {
+		t.Fatal(err)
+	}
+	// The first write finds A's session gone ("cannot be reached"); the
+	// next makes one, which B's lock keeps from writing.
+	for try := range 3 {
+		err = a.Failure(ctx, writeAgreement(ctx, a, "by-a-while-b"))
+		if try > 0 && (status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "cannot write now")) {
+			t.Errorf("A writing while B holds the lock: %v, want UNAVAILABLE saying who holds it", err)
+		}
+	}
+	b.Close()
+	err = a.Failure(ctx, writeAgreement(ctx, a, "by-a-after-b"))
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "until it is restarted") {
+		t.Errorf("A writing after B wrote: %v, want UNAVAILABLE saying to restart it", err)
+	}
+	if why := a.Fenced(); !strings.Contains(why, "another node wrote to it") {
+		t.Errorf("A fenced: %q", why)
+	}
+	// Restarted, A writes on after B's entry.
+	a.Close()
+	// (The server frees a closed session's lock a moment later.)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if a, err = sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{Key: key}); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAgreement(ctx, a, "by-a-restarted"); err != nil {
+		t.Errorf("A restarted: %v", err)
 	}
 }

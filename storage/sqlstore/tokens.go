@@ -60,7 +60,10 @@ func (db *DB) LookupToken(ctx context.Context, id string) (auth.Token, error) {
 	}
 	t, err := db.lookupToken(ctx, id)
 	if err != nil {
-		return t, err
+		// The server away is UNAVAILABLE to every caller that sends a
+		// token: health checks, metrics and the API description answered
+		// 500 (an outside review).
+		return t, db.Failure(ctx, err)
 	}
 	db.tokenMu.Lock()
 	if db.tokenCache == nil || len(db.tokenCache) > 10000 {
