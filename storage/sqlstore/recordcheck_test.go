@@ -28,7 +28,7 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 	ctx := context.Background()
 	keys, sealers, origin, sign := sealingOrigin(t, "cao-bang", "lang-son", "mofa")
 	name := func(id string) string { return "provinces/cao-bang/projects/" + id }
-	for _, id := range []string{"column", "elements", "words"} {
+	for _, id := range []string{"column", "elements", "words", "removed"} {
 		putProject(t, origin, &investmentv1.Project{Name: name(id), DisplayName: "Project " + id, Kind: investmentv1.Project_KIND_FDI,
 			Organizations: []string{"provinces/mofa/organizations/a", "provinces/mofa/organizations/b"}})
 	}
@@ -39,11 +39,11 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 	putProject(t, origin, gone)
 	gone.DeleteTime = timestamppb.Now()
 	putProject(t, origin, gone)
-	if got, err := origin.CheckRecords(ctx); err != nil || got.Found != 0 || got.Checked != 5 {
+	if got, err := origin.CheckRecords(ctx); err != nil || got.Found != 0 || got.Checked != 6 {
 		t.Fatalf("the origin's own records: %+v, %v", got, err)
 	}
 	entries, err := origin.Changes(ctx, "cao-bang", 0, 100)
-	if err != nil || len(entries) != 6 {
+	if err != nil || len(entries) != 7 {
 		t.Fatalf("%d entries, %v", len(entries), err)
 	}
 	last := entries[len(entries)-1]
@@ -64,8 +64,8 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 				t.Fatalf("apply: %v %v", refused, err)
 			}
 			got, err := db.CheckRecords(ctx)
-			if err != nil || got.Found != 0 || got.Checked != 5 || got.SealedUnchecked != 0 {
-				t.Fatalf("the untouched store: %+v, %v; want 5 rows checked, no problem", got, err)
+			if err != nil || got.Found != 0 || got.Checked != 6 || got.SealedUnchecked != 0 {
+				t.Fatalf("the untouched store: %+v, %v; want 6 rows checked, no problem", got, err)
 			}
 			db.Close()
 			// Without the node's keys the sealed record's state is not compared, and it says so.
@@ -86,6 +86,10 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 				"UPDATE record_elements SET value = 'provinces/mofa/organizations/x' WHERE value = 'provinces/mofa/organizations/b' AND record = (SELECT id FROM projects WHERE name = '" + name("elements") + "')",
 				"DELETE FROM projects_words WHERE record = (SELECT id FROM projects WHERE name = '" + name("words") + "')",
 				"INSERT INTO projects_words (word, record) VALUES ('forged', (SELECT id FROM projects WHERE name = '" + name("column") + "'))",
+				// A record taken away whole: it passed every check.
+				"DELETE FROM record_elements WHERE record = (SELECT id FROM projects WHERE name = '" + name("removed") + "')",
+				"DELETE FROM projects_words WHERE record = (SELECT id FROM projects WHERE name = '" + name("removed") + "')",
+				"DELETE FROM projects WHERE name = '" + name("removed") + "'",
 			} {
 				if _, err := raw.Exec(q); err != nil {
 					t.Fatalf("%s: %v", q, err)
@@ -104,6 +108,7 @@ func TestCheckRecordsFindsRowsEditedOnDisk(t *testing.T) {
 				name("elements") + ": its organizations are",
 				name("words") + ": the search index holds 0 of its",
 				"projects: the search index holds",
+				name("removed") + ": the log holds entry 4 of it, which this node reads, but no row holds the record",
 			} {
 				if !strings.Contains(all, want) {
 					t.Errorf("no problem %q among:\n%s", want, all)
