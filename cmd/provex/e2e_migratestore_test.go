@@ -252,7 +252,9 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "--to is required") {
 		t.Fatalf("migrate-store without --to: exit %d, %s", code, stderr)
 	}
-	for _, bad := range []string{"postgres://provex:s3cret-pw@localhost:notaport/x", "mysql://provex:s3cret-pw@localhost/x"} {
+	// A libpq keyword string made a SQLite file named after it, its
+	// password printed (an outside review).
+	for _, bad := range []string{"postgres://provex:s3cret-pw@localhost:notaport/x", "mysql://provex:s3cret-pw@localhost/x", "host=localhost user=provex password=s3cret-pw dbname=x"} {
 		_, stderr, code = runCLI(t, bin, "", "", "migrate-store", "--from", data, "--to", bad)
 		if code != 2 || strings.Contains(stderr, "s3cret-pw") || !strings.Contains(stderr, "usage: provex migrate-store") {
 			t.Fatalf("migrate-store --to %s: exit %d, want 2 without the password:\n%s", bad, code, stderr)

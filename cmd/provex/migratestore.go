@@ -75,8 +75,11 @@ func storeArg(flagName, s string) (string, error) {
 		return s, nil
 	}
 	path, ok := strings.CutPrefix(s, "sqlite:")
-	if !ok && (strings.Contains(s, "://") || strings.HasPrefix(s, "postgres")) {
-		return "", &cli.UsageError{Msg: "migrate-store: " + flagName + " takes sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"}
+	// A libpq keyword string ("host=... password=...") was a bare PATH: a
+	// SQLite file named after it made, and its password printed (an
+	// outside review).
+	if !ok && (strings.Contains(s, "://") || strings.HasPrefix(s, "postgres") || strings.Contains(s, "=")) {
+		return "", &cli.UsageError{Msg: "migrate-store: " + flagName + " takes sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE (a path holding '=' as sqlite:PATH)"}
 	}
 	if path == "" {
 		return "", &cli.UsageError{Msg: "migrate-store: " + flagName + ": sqlite: names no file (sqlite:PATH)"}
