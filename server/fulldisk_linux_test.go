@@ -213,7 +213,9 @@ func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
 		}
 		return ""
 	}
-	waitFor(t, 15*time.Second, "the follower to stop pulling, or to hold the whole flood", func() bool {
+	// A condition, not a pace: a CI machine running other packages beside
+	// it took more than 15 s.
+	waitFor(t, time.Minute, "the follower to stop pulling, or to hold the whole flood", func() bool {
 		why := peerError()
 		return strings.Contains(why, "it keeps for its own writes") || strings.Contains(why, "disk is full") || syncState(t, follower)["cao-bang"] == head
 	})
