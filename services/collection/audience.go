@@ -34,7 +34,8 @@ func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
 	// incident notifying its own province waited for an acknowledgement
 	// the owner may not make, counted as awaited for good.
 	var vs []*errdetails.BadRequest_FieldViolation
-	for name, provinces := range c.kind.ListedProvinces(m) {
+	listed := c.kind.ListedProvinces(m)
+	for name, provinces := range listed {
 		for i, p := range provinces {
 			if p == owner {
 				vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("%s.%s[%d]", c.kind.Field, name, i), Reason: ReasonListsOwner,
@@ -56,7 +57,7 @@ func (c *Collection[T]) checkAudience(owner string, m proto.Message) error {
 	// keeps it from was awaited for good on the ministry's national list,
 	// and a national acknowledgement showed as given on the ministry's
 	// node, as awaited on the incident owner's (an outside review).
-	for name, provinces := range c.kind.ListedProvinces(m) {
+	for name, provinces := range listed {
 		for i, p := range provinces {
 			if !resource.MayRead(p, owner, visibility, visibleTo) {
 				vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("%s.%s[%d]", c.kind.Field, name, i), Reason: ReasonListedCannotRead,
