@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -106,18 +107,49 @@ func (m *Manifest) VerifySignature(trusted ed25519.PublicKey) error {
 // the current one: nothing to do, and nothing wrong with it.
 var ErrNotNewer = errors.New("federation: the manifest's serial is not above the current one")
 
-// Accept decides whether a node using current may move to next: next must
-// be signed by current's federation key and carry a higher serial. A node
-// whose manifest names no federation key (one made before manifests were
-// signed) takes a new one only from its operator (see Newest).
-func Accept(current, next *Manifest) error {
+// Accept decides whether a node using current may move to next at now:
+// next must be signed by current's federation key and carry a higher
+// serial, and must not be past its grace while current is not. A manifest
+// signed on a machine whose clock was far behind arrives expired; taken,
+// it would stop sync on every node it reached at once, with none of the
+// warning weeks of ExpiryWarning and ExpiryGrace (an outside review). A
+// node whose manifest names no federation key (one made before manifests
+// were signed) takes a new one only from its operator (see Newest).
+func Accept(current, next *Manifest, now time.Time) error {
 	if next.Serial <= current.Serial {
 		return fmt.Errorf("%w (offered %d, current %d)", ErrNotNewer, next.Serial, current.Serial)
 	}
 	if current.FederationKey == nil {
 		return fmt.Errorf("federation: manifest serial %d refused: the node's manifest (serial %d) names no federation key; give the node the signed manifest file and restart it", next.Serial, current.Serial)
 	}
-	return next.VerifySignature(current.FederationKey)
+	if err := next.VerifySignature(current.FederationKey); err != nil {
+		return err
+	}
+	if f, _ := next.Freshness(now); f == Stale {
+		if cf, _ := current.Freshness(now); cf != Stale {
+			return fmt.Errorf("federation: manifest serial %d refused: it expired at %s, more than %s ago, and would stop sync; sign it again with the signing machine's clock right (provex manifest sign)", next.Serial, next.Expires.UTC().Format(time.RFC3339), ExpiryGrace)
+		}
+	}
+	return nil
+}
+
+// OneSerialAdvice is what to do about two manifests signed with serial:
+// neither ever wins by serial.
+func OneSerialAdvice(serial int) string {
+	return fmt.Sprintf("sign the one meant, from the master copy, as serial %d (provex manifest sign) and give it to a node", serial+1)
+}
+
+// Digest is the SHA-256 of the manifest's signed content: two manifests
+// of one serial with different digests are two manifests, signed apart
+// (from two copies of the master), that nodes holding one or the other
+// never resolve by serial. Nil for a manifest that does not validate.
+func (m *Manifest) Digest() []byte {
+	body, err := m.body()
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256(body)
+	return sum[:]
 }
 
 // Newest picks the manifest a starting node uses from the one its operator
@@ -203,7 +235,7 @@ var ErrNotKept = errors.New("federation: the node did not keep the manifest")
 func (l *Live) Offer(next *Manifest) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := Accept(l.cur.Load(), next); err != nil {
+	if err := Accept(l.cur.Load(), next, time.Now()); err != nil {
 		return err
 	}
 	if l.save != nil {

@@ -61,13 +61,13 @@ func TestAcceptOnlyHigherSerialsSignedByTheTrustedKey(t *testing.T) {
 	m, fed := signedFederation(t)
 	_, stranger, _ := GenerateKey()
 	n2 := next(t, m, fed)
-	if err := Accept(m, n2); err != nil {
+	if err := Accept(m, n2, time.Now()); err != nil {
 		t.Fatalf("a newer manifest signed by the federation key: %v", err)
 	}
-	if err := Accept(n2, m); !errors.Is(err, ErrNotNewer) {
+	if err := Accept(n2, m, time.Now()); !errors.Is(err, ErrNotNewer) {
 		t.Errorf("older: %v, want ErrNotNewer", err)
 	}
-	if err := Accept(m, m); !errors.Is(err, ErrNotNewer) {
+	if err := Accept(m, m, time.Now()); !errors.Is(err, ErrNotNewer) {
 		t.Errorf("same serial: %v, want ErrNotNewer", err)
 	}
 	forged := *n2
@@ -75,12 +75,12 @@ func TestAcceptOnlyHigherSerialsSignedByTheTrustedKey(t *testing.T) {
 	if err := forged.Sign(stranger); err != nil {
 		t.Fatal(err)
 	}
-	if err := Accept(m, &forged); err == nil {
+	if err := Accept(m, &forged, time.Now()); err == nil {
 		t.Error("a manifest signed by a key of its own naming was accepted")
 	}
 	unsigned := *n2
 	unsigned.Signature = nil
-	if err := Accept(m, &unsigned); err == nil {
+	if err := Accept(m, &unsigned, time.Now()); err == nil {
 		t.Error("an unsigned manifest was accepted")
 	}
 	// Rotating the federation key: the old key signs the manifest naming
@@ -92,19 +92,62 @@ func TestAcceptOnlyHigherSerialsSignedByTheTrustedKey(t *testing.T) {
 	if err := rotated.Sign(fed); err != nil {
 		t.Fatal(err)
 	}
-	if err := Accept(n2, &rotated); err != nil {
+	if err := Accept(n2, &rotated, time.Now()); err != nil {
 		t.Fatalf("federation key rotation signed by the old key: %v", err)
 	}
-	if err := Accept(&rotated, next(t, &rotated, fed)); err == nil {
+	if err := Accept(&rotated, next(t, &rotated, fed), time.Now()); err == nil {
 		t.Error("the retired federation key still signs manifests")
 	}
-	if err := Accept(&rotated, next(t, &rotated, fed2)); err != nil {
+	if err := Accept(&rotated, next(t, &rotated, fed2), time.Now()); err != nil {
 		t.Errorf("the new federation key: %v", err)
 	}
 	legacy := *m
 	legacy.FederationKey, legacy.Signature = nil, nil
-	if err := Accept(&legacy, n2); err == nil {
+	if err := Accept(&legacy, n2, time.Now()); err == nil {
 		t.Error("a node without a federation key took a manifest from a peer")
+	}
+}
+
+func TestManifestPastItsGraceIsNotTaken(t *testing.T) {
+	m, fed := signedFederation(t)
+	now := time.Now()
+	signedWith := func(base *Manifest, expires time.Time) *Manifest {
+		n := next(t, base, fed)
+		n.Issued, n.Expires = expires.Add(-365*24*time.Hour), expires
+		if err := n.Sign(fed); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Signed on a machine whose clock was a year behind: already past its
+	// grace when it arrives.
+	stale := signedWith(m, now.Add(-ExpiryGrace-time.Hour))
+	if err := Accept(m, stale, now); err == nil || !strings.Contains(err.Error(), "would stop sync") {
+		t.Errorf("a manifest past its grace, offered to a node on a current one: %v", err)
+	}
+	// Expired but within its grace: taken, the node warns.
+	if err := Accept(m, signedWith(m, now.Add(-time.Hour)), now); err != nil {
+		t.Errorf("a manifest expired an hour ago: %v", err)
+	}
+	// A node already stopped takes it: it is no worse off, and it is newer.
+	old := signedWith(m, now.Add(-ExpiryGrace-48*time.Hour))
+	if err := Accept(old, signedWith(old, now.Add(-ExpiryGrace-time.Hour)), now); err != nil {
+		t.Errorf("a stale node offered a newer stale manifest: %v", err)
+	}
+}
+
+func TestDigestTellsManifestsOfOneSerialApart(t *testing.T) {
+	m, fed := signedFederation(t)
+	a, b := next(t, m, fed), next(t, m, fed)
+	if !bytes.Equal(a.Digest(), b.Digest()) || len(a.Digest()) != 32 {
+		t.Fatalf("one content, two digests: %x %x", a.Digest(), b.Digest())
+	}
+	b.Members = b.Members[:len(b.Members)-1]
+	if err := b.Sign(fed); err != nil {
+		t.Fatal(err)
+	}
+	if a.Serial != b.Serial || bytes.Equal(a.Digest(), b.Digest()) {
+		t.Errorf("a member removed at the same serial: digests %x and %x", a.Digest(), b.Digest())
 	}
 }
 

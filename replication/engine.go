@@ -148,6 +148,9 @@ type Engine struct {
 	// origin's log is not this node's (it pulls every few seconds), one
 	// that asks to repair ranges that are not ones (64 in a pull).
 	callerLogs repeatLogs
+
+	// split names peers on another manifest of this node's serial.
+	split manifestSplit
 }
 
 type metrics struct {
@@ -826,7 +829,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		return err
 	}
 	m := e.manifest()
-	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize), ManifestSerial: uint64(m.Serial)}
+	req := &syncv1.PullRequest{Member: e.cfg.Member, BatchSize: uint32(e.cfg.BatchSize), ManifestSerial: uint64(m.Serial), ManifestDigest: m.Digest()}
 	sentManifest := p.manifestBehind.Load()
 	if sentManifest {
 		if req.Manifest, err = m.Marshal(); err != nil {
@@ -905,6 +908,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			// says so, then ends the pull with an error.
 			behind = e.peerBehind(resp.GetManifestSerial())
 			p.manifestBehind.Store(behind)
+			e.heardManifest(p.member, resp.GetManifestSerial(), resp.GetManifestDigest())
 		}
 		received = true
 		if why := e.checkRoom(); why != "" {
@@ -932,6 +936,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.pulled(start, st.heads)
 	if !received {
 		p.manifestBehind.Store(false) // on this node's serial: it sends nothing first
+		e.heardManifest(p.member, uint64(m.Serial), nil)
 	}
 	if behind && !sentManifest {
 		// Give it this node's manifest now, not at the next exchange.

@@ -1,6 +1,7 @@
 package replication_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -641,5 +642,70 @@ func TestAddressChangeReachesNodesThatCannotDialTheMember(t *testing.T) {
 				t.Errorf("%s dials lang-son at %s, not its new address %s", id, p.GetAddress(), moved)
 			}
 		}
+	}
+}
+
+// Two manifests signed with one serial (from two copies of the master):
+// neither node takes the other's, so the federation stays split on who is
+// in it. Both sides say so, in sync state and health, until a manifest of
+// a higher serial reaches them.
+func TestManifestsOfOneSerialAreShown(t *testing.T) {
+	members := []string{"cao-bang", "mofa"}
+	f, fedKey := signedFederation(t, members, line(members))
+	f.startAll()
+	base := f.manifest
+	var a, b *federation.Manifest
+	for try := 0; ; try++ {
+		// Each node must take its own before the other's reaches it.
+		a = nextManifest(t, base, fedKey, nil)
+		b = nextManifest(t, base, fedKey, func(m *federation.Manifest) { m.Expires = m.Expires.Add(time.Hour) })
+		if err := f.nodes["cao-bang"].node.OfferManifest(a); err != nil {
+			t.Fatal(err)
+		}
+		err := f.nodes["mofa"].node.OfferManifest(b)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, federation.ErrNotNewer) || try == 3 {
+			t.Fatal(err)
+		}
+		base = a
+	}
+	f.waitSerial(t, uint64(a.Serial), members...)
+	for id, other := range map[string]string{"cao-bang": "mofa", "mofa": "cao-bang"} {
+		eventually(t, 15*time.Second, func() (bool, string) {
+			ms := f.nodes[id].state(t).GetManifest()
+			return strings.Contains(ms.GetConflict(), other), fmt.Sprintf("%s's manifest state: %v", id, ms)
+		})
+		if problems := strings.Join(f.nodes[id].node.Problems(context.Background()), "; "); !strings.Contains(problems, "hold another federation manifest of serial") {
+			t.Errorf("%s's health does not tell the split: %q", id, problems)
+		}
+	}
+	if st := f.nodes["cao-bang"].state(t).GetManifest(); !bytes.Equal(st.GetDigest(), a.Digest()) {
+		t.Errorf("cao-bang reports digest %x, its manifest's is %x", st.GetDigest(), a.Digest())
+	}
+
+	// The one meant, signed again with the next serial, ends it.
+	c := nextManifest(t, b, fedKey, nil)
+	if err := f.nodes["mofa"].node.OfferManifest(c); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, uint64(c.Serial), members...)
+	for _, id := range members {
+		eventually(t, 15*time.Second, func() (bool, string) {
+			ms := f.nodes[id].state(t).GetManifest()
+			return ms.GetConflict() == "", fmt.Sprintf("%s still reports a split: %v", id, ms)
+		})
+	}
+	// And stays so over pulls both ways (each pull, and each pull served,
+	// says what the peer holds).
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, id := range members {
+			if ms := f.nodes[id].state(t).GetManifest(); ms.GetConflict() != "" {
+				t.Fatalf("%s reports a split on one manifest: %v", id, ms.GetConflict())
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

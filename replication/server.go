@@ -134,6 +134,15 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 		if err := stream.Send(&syncv1.PullResponse{ManifestSerial: uint64(m.Serial)}); err != nil {
 			return err
 		}
+	default:
+		// On one serial: the caller learns of two manifests of it as this
+		// node does, and both say so.
+		s.e.heardManifest(caller, req.GetManifestSerial(), req.GetManifestDigest())
+		if d := m.Digest(); len(req.GetManifestDigest()) > 0 && !bytes.Equal(req.GetManifestDigest(), d) {
+			if err := stream.Send(&syncv1.PullResponse{ManifestSerial: uint64(m.Serial), ManifestDigest: d}); err != nil {
+				return err
+			}
+		}
 	}
 	if stopped := s.e.syncStopped(); stopped != "" {
 		return apperr.FailedPrecondition("%s", stopped)
@@ -539,7 +548,7 @@ func stale(now, lastChange, lastContact time.Time) bool {
 func (e *Engine) ManifestState(now time.Time) *syncv1.ManifestState {
 	m := e.manifest()
 	f, warning := m.Freshness(now)
-	st := &syncv1.ManifestState{Serial: uint64(m.Serial), Warning: warning, SyncStopped: f == federation.Stale}
+	st := &syncv1.ManifestState{Serial: uint64(m.Serial), Warning: warning, SyncStopped: f == federation.Stale, Digest: m.Digest(), Conflict: e.ManifestConflict()}
 	if !m.Expires.IsZero() {
 		st.ExpireTime = timestamppb.New(m.Expires)
 	}

@@ -100,8 +100,11 @@ func takeSavedManifest(ctx context.Context, cfg *Config) (*federation.Manifest, 
 	if err != nil {
 		return nil, err
 	}
-	if newest.Serial > cfg.Manifest.Serial {
+	switch {
+	case newest.Serial > cfg.Manifest.Serial:
 		cfg.Logger.Info("using the newer federation manifest the node took through sync", "serial", newest.Serial, "given", cfg.Manifest.Serial)
+	case newest != cfg.Manifest && !bytes.Equal(newest.Digest(), cfg.Manifest.Digest()):
+		cfg.Logger.Error("using the federation manifest the node saved, not its file: the file has its serial but other content", "serial", newest.Serial, "do", federation.OneSerialAdvice(newest.Serial))
 	}
 	cfg.Manifest = newest
 	return stored, nil
@@ -190,6 +193,10 @@ func (n *Node) watchManifest(ctx context.Context, path string) {
 		switch {
 		case err == nil:
 			n.log.Info("took the newer federation manifest from its file", "file", path, "serial", m.Serial)
+		case errors.Is(err, federation.ErrNotNewer) && m.Serial == n.manifest.Load().Serial && !bytes.Equal(m.Digest(), n.manifest.Load().Digest()):
+			// Two manifests signed with one serial: the node keeps the one
+			// it uses, and neither ever wins by serial.
+			n.log.Error("refused the federation manifest in its file: it has the serial of the one in use but other content", "file", path, "serial", m.Serial, "do", federation.OneSerialAdvice(m.Serial))
 		case errors.Is(err, federation.ErrNotNewer) && (first || m.Serial == n.manifest.Load().Serial):
 			// The file holds the manifest the node already uses, or, at
 			// the first look, one it took a newer one than from a peer.

@@ -179,6 +179,36 @@ func TestRefusedManifestFileIsOfferedAgain(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+
+	// Another manifest signed with serial 3, from a second copy of the
+	// master: kept out, and said, not taken for the one in use.
+	other := honest
+	other.Members = other.Members[:1]
+	if err := other.Sign(fedKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	const sameSerial = "it has the serial of the one in use but other content"
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), sameSerial) {
+		if time.Now().After(deadline) {
+			t.Fatalf("another manifest of serial 3 was not told:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := n.manifest.Load(); len(got.Members) != 2 {
+		t.Errorf("the node moved to the other manifest of serial 3: %v", got.MemberIDs())
+	}
+	// The one in use, written again, is not.
+	if err := honest.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(15 * manifestPollInterval)
+	if got := strings.Count(logs.String(), sameSerial); got != 1 {
+		t.Errorf("%d lines about another manifest of serial 3, want 1:\n%s", got, logs.String())
+	}
 }
 
 // watchingExpiry runs a node's watchExpiry on m, looking every interval,

@@ -848,6 +848,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	if _, msg := n.manifest.Load().Freshness(time.Now()); msg != "" {
 		out = append(out, msg)
 	}
+	if split := n.sync.ManifestConflict(); split != "" {
+		out = append(out, split)
+	}
 	for _, o := range origins {
 		for _, d := range o.Damaged {
 			if d.Last == sqlstore.OpenEnded {

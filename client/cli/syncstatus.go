@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -149,10 +150,45 @@ func manifestLine(m *syncv1.ManifestState) string {
 	if m.GetSyncStopped() {
 		line += ", SYNC STOPPED"
 	}
+	if len(m.GetDigest()) > 0 {
+		line += ", digest " + short(m.GetDigest())
+	}
 	if m.GetWarning() != "" {
 		line += ": " + m.GetWarning()
 	}
+	if m.GetConflict() != "" {
+		line += "; MANIFESTS DIFFER: " + m.GetConflict()
+	}
 	return line
+}
+
+// manifestsOfOneSerial says which nodes on serial newest hold which
+// manifest, when they (or the file checked against, of that serial) hold
+// more than one: two manifests were signed with that serial, and nodes
+// never move from one to the other. "" when all agree.
+func manifestsOfOneSerial(m *federation.Manifest, newest uint64, all map[string]*syncv1.GetSyncStateResponse) string {
+	holders := map[string][]string{}
+	if uint64(m.Serial) == newest {
+		d := short(m.Digest())
+		holders[d] = append(holders[d], "the file checked against")
+	}
+	for _, mem := range m.Members {
+		ms := all[mem.ID].GetManifest()
+		if ms.GetSerial() != newest || len(ms.GetDigest()) == 0 {
+			continue
+		}
+		d := short(ms.GetDigest())
+		holders[d] = append(holders[d], mem.ID)
+	}
+	if len(holders) < 2 {
+		return ""
+	}
+	groups := make([]string, 0, len(holders))
+	for d, who := range holders {
+		groups = append(groups, fmt.Sprintf("%s (%s)", strings.Join(who, ", "), d))
+	}
+	slices.Sort(groups)
+	return fmt.Sprintf("two or more manifests were signed with serial %d: %s hold different ones; %s", newest, strings.Join(groups, " and "), federation.OneSerialAdvice(int(newest)))
 }
 
 // ErrNotConverged is the error of a convergence check that found the
@@ -195,6 +231,9 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 			problems = append(problems, fmt.Sprintf("%s has stopped syncing: manifest %s", mem.ID, manifestLine(ms)))
 		} else if ms.GetWarning() != "" {
 			warnings = append(warnings, fmt.Sprintf("%s: manifest %s", mem.ID, manifestLine(ms)))
+		}
+		if ms := st.GetManifest(); ms.GetConflict() != "" {
+			problems = append(problems, fmt.Sprintf("%s: %s", mem.ID, ms.GetConflict()))
 		}
 		for _, o := range st.GetOrigins() {
 			states[mem.ID][o.GetOrigin()] = pos{o.GetSeq(), hex.EncodeToString(o.GetHeadHash())}
@@ -261,6 +300,10 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 	fmt.Fprintln(tw, strings.Join(serials, "\t"))
 	if uint64(m.Serial) < newest {
 		warnings = append(warnings, fmt.Sprintf("the manifest checked against is serial %d, older than the nodes' %d", m.Serial, newest))
+	}
+	if split := manifestsOfOneSerial(m, newest, all); split != "" {
+		converged = false
+		problems = append(problems, split)
 	}
 	for _, o := range originList {
 		var furthest pos

@@ -84,6 +84,13 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 		"a member past its manifest's grace": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			s["mofa"].Manifest = &syncv1.ManifestState{Serial: 4, SyncStopped: true, Warning: "expired"}
 		}, "mofa has stopped syncing: manifest serial 4, SYNC STOPPED: expired"},
+		"two manifests of one serial among the nodes": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["mofa"].Manifest.Digest = m.Digest()
+			s["nghe-an"].Manifest.Digest = []byte{9, 9}
+		}, "two or more manifests were signed with serial 4: mofa (" + short(m.Digest()) + ") and nghe-an (0909) hold different ones"},
+		"a member that tells of a peer on another manifest of its serial": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["nghe-an"].Manifest.Conflict = "lao-cai hold another federation manifest of serial 4"
+		}, "nghe-an: lao-cai hold another federation manifest of serial 4"},
 		"a member down": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			delete(s, "nghe-an")
 		}, "nghe-an unreachable"},
@@ -122,6 +129,21 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 		t.Errorf("nodes behind the checker's manifest: %v\n%s", err, out)
 	}
 	m.Serial = 4
+	// Nodes on the file's own manifest, digest and all, agree.
+	states = good()
+	for _, st := range states {
+		st.Manifest.Digest = m.Digest()
+	}
+	if out, err := run(states); err != nil || !strings.Contains(out, "converged: yes") {
+		t.Errorf("every node on the file's manifest: %v\n%s", err, out)
+	}
+	// Nodes on one manifest of the file's serial, not the file's.
+	for _, st := range states {
+		st.Manifest.Digest = []byte{7}
+	}
+	if out, err := run(states); !errors.Is(err, ErrNotConverged) || !strings.Contains(out, "cao-bang, mofa, nghe-an (07) and the file checked against ("+short(m.Digest())+")") {
+		t.Errorf("nodes on another manifest of the file's serial: %v\n%s", err, out)
+	}
 	// A manifest nearing expiry is a warning on a federation that works.
 	states = good()
 	states["cao-bang"].Manifest.Warning = "expires in 3 days"

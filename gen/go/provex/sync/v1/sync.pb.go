@@ -394,7 +394,14 @@ type ManifestState struct {
 	Warning string `protobuf:"bytes,3,opt,name=warning,proto3" json:"warning,omitempty"`
 	// Past the grace period after expiry the node neither pulls from nor
 	// serves its peers (it fails closed) until a newer signed manifest arrives.
-	SyncStopped   bool `protobuf:"varint,4,opt,name=sync_stopped,json=syncStopped,proto3" json:"sync_stopped,omitempty"`
+	SyncStopped bool `protobuf:"varint,4,opt,name=sync_stopped,json=syncStopped,proto3" json:"sync_stopped,omitempty"`
+	// SHA-256 of the manifest's signed content. Two nodes on one serial with
+	// different digests hold two manifests signed with that serial: they
+	// disagree on the federation, and neither takes the other's.
+	Digest []byte `protobuf:"bytes,5,opt,name=digest,proto3" json:"digest,omitempty"`
+	// Set while a peer holds another manifest of this node's serial: what
+	// operators must do.
+	Conflict      string `protobuf:"bytes,6,opt,name=conflict,proto3" json:"conflict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -455,6 +462,20 @@ func (x *ManifestState) GetSyncStopped() bool {
 		return x.SyncStopped
 	}
 	return false
+}
+
+func (x *ManifestState) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *ManifestState) GetConflict() string {
+	if x != nil {
+		return x.Conflict
+	}
+	return ""
 }
 
 // A run of one origin's entries, first to last inclusive.
@@ -961,9 +982,12 @@ type PullRequest struct {
 	// caller, because its older manifest gives the caller's old address,
 	// takes the newer one this way. It takes it only if the federation key it
 	// trusts signed it, and its serial is above its own.
-	Manifest      []byte `protobuf:"bytes,7,opt,name=manifest,proto3" json:"manifest,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Manifest []byte `protobuf:"bytes,7,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// SHA-256 of the caller's manifest's signed content (ManifestState.digest):
+	// a server on the same serial with another digest says so.
+	ManifestDigest []byte `protobuf:"bytes,8,opt,name=manifest_digest,json=manifestDigest,proto3" json:"manifest_digest,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PullRequest) Reset() {
@@ -1038,6 +1062,13 @@ func (x *PullRequest) GetManifest() []byte {
 	return nil
 }
 
+func (x *PullRequest) GetManifestDigest() []byte {
+	if x != nil {
+		return x.ManifestDigest
+	}
+	return nil
+}
+
 type PullResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Entries in seq order per origin, continuing the caller's positions.
@@ -1054,6 +1085,10 @@ type PullResponse struct {
 	// from the caller's: a caller holding a newer manifest sends it in its
 	// next PullRequest.
 	ManifestSerial uint64 `protobuf:"varint,6,opt,name=manifest_serial,json=manifestSerial,proto3" json:"manifest_serial,omitempty"`
+	// The server's manifest digest, in the first message (with
+	// manifest_serial) when the serials are equal and the caller's digest
+	// differs: two manifests were signed with that serial.
+	ManifestDigest []byte `protobuf:"bytes,7,opt,name=manifest_digest,json=manifestDigest,proto3" json:"manifest_digest,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1121,6 +1156,13 @@ func (x *PullResponse) GetManifestSerial() uint64 {
 		return x.ManifestSerial
 	}
 	return 0
+}
+
+func (x *PullResponse) GetManifestDigest() []byte {
+	if x != nil {
+		return x.ManifestDigest
+	}
+	return nil
 }
 
 // Copies of one origin's entries from the first of a range the caller
@@ -1324,13 +1366,15 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\aorigins\x18\x02 \x03(\v2\x1b.provex.sync.v1.OriginStateR\aorigins\x12/\n" +
 	"\x05peers\x18\x03 \x03(\v2\x19.provex.sync.v1.PeerStateR\x05peers\x125\n" +
 	"\ametrics\x18\x04 \x01(\v2\x1b.provex.sync.v1.SyncMetricsR\ametrics\x129\n" +
-	"\bmanifest\x18\x05 \x01(\v2\x1d.provex.sync.v1.ManifestStateR\bmanifest\"\xa1\x01\n" +
+	"\bmanifest\x18\x05 \x01(\v2\x1d.provex.sync.v1.ManifestStateR\bmanifest\"\xd5\x01\n" +
 	"\rManifestState\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\x04R\x06serial\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x18\n" +
 	"\awarning\x18\x03 \x01(\tR\awarning\x12!\n" +
-	"\fsync_stopped\x18\x04 \x01(\bR\vsyncStopped\"R\n" +
+	"\fsync_stopped\x18\x04 \x01(\bR\vsyncStopped\x12\x16\n" +
+	"\x06digest\x18\x05 \x01(\fR\x06digest\x12\x1a\n" +
+	"\bconflict\x18\x06 \x01(\tR\bconflict\"R\n" +
 	"\x05Range\x12\x1f\n" +
 	"\x06origin\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x06origin\x12\x14\n" +
 	"\x05first\x18\x02 \x01(\x04R\x05first\x12\x12\n" +
@@ -1381,7 +1425,7 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"\fruns_refused\x18\t \x01(\x03R\vrunsRefused\x12)\n" +
 	"\x10entries_repaired\x18\n" +
 	" \x01(\x03R\x0fentriesRepaired\x12)\n" +
-	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\xc1\x02\n" +
+	"\x10entries_unopened\x18\v \x01(\x03R\x0fentriesUnopenedJ\x04\b\x04\x10\x05R\fholes_filled\"\xf7\x02\n" +
 	"\vPullRequest\x12%\n" +
 	"\x06member\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18(R\x06member\x12:\n" +
 	"\x04have\x18\x02 \x03(\v2\x18.provex.sync.v1.PositionB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10dR\x04have\x12+\n" +
@@ -1389,13 +1433,15 @@ const file_provex_sync_v1_sync_proto_rawDesc = "" +
 	"batch_size\x18\x04 \x01(\rB\f\xe2A\x01\x01\xbaH\x05*\x03\x18\x88'R\tbatchSize\x12;\n" +
 	"\x06repair\x18\x05 \x03(\v2\x15.provex.sync.v1.RangeB\f\xe2A\x01\x01\xbaH\x05\x92\x01\x02\x10@R\x06repair\x12-\n" +
 	"\x0fmanifest_serial\x18\x06 \x01(\x04B\x04\xe2A\x01\x01R\x0emanifestSerial\x12)\n" +
-	"\bmanifest\x18\a \x01(\fB\r\xe2A\x01\x01\xbaH\x06z\x04\x18\x80\x80@R\bmanifestJ\x04\b\x03\x10\x04R\x05holes\"\xff\x01\n" +
+	"\bmanifest\x18\a \x01(\fB\r\xe2A\x01\x01\xbaH\x06z\x04\x18\x80\x80@R\bmanifest\x124\n" +
+	"\x0fmanifest_digest\x18\b \x01(\fB\v\xe2A\x01\x01\xbaH\x04z\x02\x18 R\x0emanifestDigestJ\x04\b\x03\x10\x04R\x05holes\"\xa8\x02\n" +
 	"\fPullResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12<\n" +
 	"\vcheckpoints\x18\x02 \x03(\v2\x1a.provex.sync.v1.CheckpointR\vcheckpoints\x12.\n" +
 	"\x06repair\x18\x04 \x01(\v2\x16.provex.sync.v1.RepairR\x06repair\x12\x1a\n" +
 	"\bmanifest\x18\x05 \x01(\fR\bmanifest\x12'\n" +
-	"\x0fmanifest_serial\x18\x06 \x01(\x04R\x0emanifestSerialJ\x04\b\x03\x10\x04R\x05fills\"u\n" +
+	"\x0fmanifest_serial\x18\x06 \x01(\x04R\x0emanifestSerial\x12'\n" +
+	"\x0fmanifest_digest\x18\a \x01(\fR\x0emanifestDigestJ\x04\b\x03\x10\x04R\x05fills\"u\n" +
 	"\x06Repair\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.provex.sync.v1.EntryR\aentries\x12:\n" +
 	"\n" +

@@ -1,0 +1,72 @@
+package replication
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/provex/provex/federation"
+)
+
+// manifestSplit tracks the peers that hold another manifest of this
+// node's serial: two manifests signed with one serial (from two copies of
+// the master), which nodes never resolve by serial, so the federation
+// stays split on who is in it for good. Nothing else shows it: both sides
+// report the same serial (an outside review found the convergence check
+// saying yes while one node still counted a removed member in).
+type manifestSplit struct {
+	mu sync.Mutex
+	// peers maps each peer seen on another manifest of serial to when it
+	// was last logged.
+	serial int
+	peers  map[string]time.Time
+}
+
+// heardManifest notes what peer said of its manifest: its serial and
+// digest (nil: it did not say, or its digest is this node's). A peer on
+// this node's serial with another digest is logged (again every
+// failureLogEvery) and named by conflict until it says otherwise or the
+// node moves to another manifest.
+func (e *Engine) heardManifest(peer string, serial uint64, digest []byte) {
+	m := e.manifest()
+	s := &e.split
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serial != m.Serial {
+		s.serial, s.peers = m.Serial, nil
+	}
+	if serial != uint64(m.Serial) || len(digest) == 0 || bytes.Equal(digest, m.Digest()) {
+		delete(s.peers, peer)
+		return
+	}
+	now := time.Now()
+	if last, ok := s.peers[peer]; ok && now.Sub(last) < failureLogEvery {
+		return
+	}
+	if s.peers == nil {
+		s.peers = map[string]time.Time{}
+	}
+	s.peers[peer] = now
+	e.log.Error("a peer holds another federation manifest of this node's serial", "peer", peer, "serial", m.Serial, "digest", fmt.Sprintf("%x", m.Digest()[:8]), "peer_digest", fmt.Sprintf("%x", digest[:min(len(digest), 8)]), "do", federation.OneSerialAdvice(m.Serial))
+}
+
+// ManifestConflict says which peers hold another manifest of this node's
+// serial, and what to do; "" when none does.
+func (e *Engine) ManifestConflict() string {
+	m := e.manifest()
+	s := &e.split
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serial != m.Serial || len(s.peers) == 0 {
+		return ""
+	}
+	peers := make([]string, 0, len(s.peers))
+	for p := range s.peers {
+		peers = append(peers, p)
+	}
+	slices.Sort(peers)
+	return fmt.Sprintf("%s hold another federation manifest of serial %d than this node: two manifests were signed with that serial; %s", strings.Join(peers, ", "), m.Serial, federation.OneSerialAdvice(m.Serial))
+}
