@@ -11,6 +11,11 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	// Linked so that callers' status.FromError(err).Details() decode the
+	// details nodes send (google.rpc.BadRequest with the field violations,
+	// RetryInfo, ErrorInfo): without the types in the registry they read
+	// as "proto: not found" (an outside review).
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"

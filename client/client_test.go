@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/provex/provex/client"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
@@ -87,5 +89,15 @@ func TestClientRefusesWhatItCannotSend(t *testing.T) {
 	// A good request does reach it.
 	if _, err := c.Get(ctx, "provinces/cao-bang/agreements/a"); status.Code(err) != codes.Unimplemented || calls.Load() != 1 {
 		t.Errorf("a good request: %v, %d calls", err, calls.Load())
+	}
+}
+
+// A program that uses only this package reads the details a node sends
+// with an error: their types are linked in with it.
+func TestErrorDetailsDecode(t *testing.T) {
+	for _, name := range []protoreflect.FullName{"google.rpc.BadRequest", "google.rpc.RetryInfo", "google.rpc.ErrorInfo"} {
+		if _, err := protoregistry.GlobalTypes.FindMessageByName(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

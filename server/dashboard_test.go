@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -351,6 +352,21 @@ func TestDashboardInChromium(t *testing.T) {
 	if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/delegations", string(body), nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("create the delegation titled with markup: %d %s", resp.StatusCode, b)
 	}
+	// Open incidents aged just past each bound of the age buckets (7, 30,
+	// 90, 365 days): a drill-down must list them as their group counts
+	// them. And one FDI project in EUR, a currency sorted before USD: the
+	// chart keeps drawing the currency most countries hold.
+	now := time.Now()
+	for i, age := range []time.Duration{time.Hour, 7*24*time.Hour + 12*time.Hour, 30*24*time.Hour + 12*time.Hour, 90*24*time.Hour + 12*time.Hour, 400 * 24 * time.Hour} {
+		body, _ := json.Marshal(map[string]any{"display_name": fmt.Sprintf("Sự cố %d", i), "category": "CATEGORY_NATURAL_DISASTER",
+			"occur_time": now.Add(-age).UTC().Format(time.RFC3339)})
+		if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/border-incidents", string(body), nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("create an incident %s old: %d %s", age, resp.StatusCode, b)
+		}
+	}
+	if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/projects", `{"display_name": "Dự án EUR", "kind": "KIND_FDI", "investor": "X", "investor_country": "NO", "registered_capital": {"currency_code": "EUR", "units": "1000000"}}`, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("create a project in EUR: %d %s", resp.StatusCode, b)
+	}
 	downloads := t.TempDir()
 	bctx, do, settled, text, shot := p.ctx, p.do, p.settled, p.text, p.shot
 
@@ -377,9 +393,10 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("the token is in the address: %s", href)
 	}
 
-	// Bắc Ninh has no land border, so no incidents: that chart is empty
-	// (and must be: no bars); the others have groups to compare.
-	views := checkSummaries(t, p, tn, "border-incidents:view-incidents")
+	views := checkSummaries(t, p, tn)
+	if label := evalJS[string](p, `document.querySelector('#view-fdi svg.chart').getAttribute('aria-label')`); !strings.HasSuffix(label, "(USD)") {
+		t.Errorf("the FDI chart draws %q, want the currency most countries hold (USD)", label)
+	}
 	want := dashboardViews
 	// Vietnamese names come through as the API gives them, in NFC.
 	if c := views["delegations:view-delegations"].Cities; len(c) == 0 || c[0] != "Bắc Ninh" || !norm.NFC.IsNormalString(c[0]) {
@@ -392,11 +409,14 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	checkOverdue(t, p, tn)
 
-	// drill clicks a view's first drill-down and returns the group's key and
-	// the number of records listed.
-	drill := func(view string) (key, count string) {
+	// drill clicks a view's drill-down of the group key ("": its first) and
+	// returns the group's key and the number of records listed.
+	drill := func(view, key string) (string, string) {
 		t.Helper()
 		button := chromedp.CSS("#view-" + view + " button[data-drill]")
+		if key != "" {
+			button = chromedp.CSS("#view-" + view + " button[data-drill=" + strconv.Quote(key) + "]")
+		}
 		first, err := chromedp.Run(bctx, chromedp.AttributeValue(button, "data-drill"))
 		if err != nil {
 			t.Fatal(err)
@@ -413,7 +433,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	// The first delegations group, as many records as its count; among
 	// them the one titled with markup.
-	first, drillCount := drill("delegations")
+	first, drillCount := drill("delegations", "")
 	shot("drill-down.png")
 	titles, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#records tbody tr td:nth-child(2)')].map(td => td.textContent)`))
 	if err != nil {
@@ -430,9 +450,21 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	// The other drill-downs' filters select what their groups count.
 	for _, id := range []string{"projects:view-fdi", "agreements:view-agreements"} {
-		key, n := drill(strings.TrimPrefix(id, strings.Split(id, ":")[0]+":view-"))
+		key, n := drill(strings.TrimPrefix(id, strings.Split(id, ":")[0]+":view-"), "")
 		if want := views[id].Counts[key]; n != want || want == "" {
 			t.Errorf("%s: drill-down into %q lists %s records, the summary counts %s", id, key, n, want)
+		}
+	}
+	// Every age bucket's, each holding an incident just past its lower bound.
+	if got := len(views["border-incidents:view-incidents"].Counts); got != 6 {
+		t.Errorf("incidents by age: groups %v, want the five buckets and the total", views["border-incidents:view-incidents"].Counts)
+	}
+	for key, want := range views["border-incidents:view-incidents"].Counts {
+		if key == "total" {
+			continue
+		}
+		if _, n := drill("incidents", key); n != want {
+			t.Errorf("incidents aged %s: the drill-down lists %s records, the summary counts %s", key, n, want)
 		}
 	}
 
@@ -455,6 +487,22 @@ func TestDashboardInChromium(t *testing.T) {
 	_, apiCSV := tn.httpDo(t, http.MethodGet, "/v1/national/delegations/summary.csv?"+want["delegations:view-delegations"].Encode(), "", nil)
 	if string(csv) != string(apiCSV) {
 		t.Errorf("downloaded CSV differs from the API's:\n%s\nAPI:\n%s", csv, apiCSV)
+	}
+
+	// Signing out leaves nothing the token read for the next user of the
+	// tab: not the drill-down open now, nor freshness or overdue rows.
+	do(chromedp.Click(chromedp.CSS("#signout")))
+	if state := settled(); state != "signed-out" {
+		t.Fatalf("after sign-out: state %q", state)
+	}
+	if left := evalJS[string](p, `[...document.querySelectorAll('#freshness tbody tr, #overdue tbody tr, #drill tbody tr, #views section')].length + ' ' + document.getElementById('drill').hidden + ' ' + document.querySelector('#overdue-totals td').textContent`); left != "0 true " {
+		t.Errorf("after sign-out the page keeps rows, drill shown, overdue total: %q", left)
+	}
+	// A link whose token does not decode (a stray '%') still loses its
+	// fragment, and the page asks for a token.
+	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/#token=" + tn.Token + "%"))
+	if state := settled(); state != "signed-out" || strings.Contains(p.location(), tn.Token) {
+		t.Errorf("a link with a token that does not decode: state %q, address %s", state, p.location())
 	}
 }
 

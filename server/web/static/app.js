@@ -31,10 +31,14 @@ const VIEWS = [
   {
     id: 'incidents', title: 'Open border incidents by age', collection: 'border-incidents',
     groupBy: ['occur_time.age'], filter: 'state != STATE_RESOLVED',
+    // Ages are continuous: "8-30d" holds what is more than 7 days old and
+    // at most 30, as the summary buckets them ("age >= 8" would miss an
+    // incident 7.5 days old); "0-7d" also holds times ahead of the clock.
     drill: ([bucket]) => {
       const m = /^(\d+)-(\d+)d$/.exec(bucket);
       let age;
-      if (m) age = 'occur_time.age >= ' + m[1] + ' AND occur_time.age <= ' + m[2];
+      if (m && m[1] === '0') age = 'occur_time.age <= ' + m[2];
+      else if (m) age = 'occur_time.age > ' + (Number(m[1]) - 1) + ' AND occur_time.age <= ' + m[2];
       else if (/^>\d+d$/.test(bucket)) age = 'occur_time.age > ' + bucket.slice(1, -1);
       else return null;
       return { province: '-', filter: 'state != STATE_RESOLVED AND ' + age };
@@ -116,12 +120,22 @@ function summaryParams(v) {
 }
 
 // measure is what a view's chart draws: the count, or for a view of sums
-// the first sum the total carries (one currency of its money field).
-function measureOf(v, total) {
-  if (!v.sum) return { label: 'count', value: (g) => g.count || '0' };
-  const s = (total.sums || [])[0];
-  if (!s) return { label: 'count', value: (g) => g.count || '0' };
-  const pick = (g) => ((g.sums || []).find((x) => x.field === s.field && (x.currency_code || '') === (s.currency_code || '')) || {}).value || '0';
+// one currency of its money field, the one the most groups hold (the
+// first in the total on a tie): money is never added across currencies,
+// and the first alone (sorted by code) let one record in CHF draw every
+// country of USD at zero. The table shows every currency.
+function measureOf(v, groups, total) {
+  const counts = { label: 'count', value: (g) => g.count || '0' };
+  if (!v.sum) return counts;
+  const sameSum = (a, b) => a.field === b.field && (a.currency_code || '') === (b.currency_code || '');
+  let s = null, most = 0;
+  for (const t of total.sums || []) {
+    const held = groups.filter((g) => (g.sums || []).some((x) => sameSum(x, t) && x.value && x.value !== '0')).length;
+    if (held > most) { s = t; most = held; }
+  }
+  if (!s) s = (total.sums || [])[0];
+  if (!s) return counts;
+  const pick = (g) => ((g.sums || []).find((x) => sameSum(x, s)) || {}).value || '0';
   return { label: s.field + (s.currency_code ? ' (' + s.currency_code + ')' : ''), value: pick };
 }
 
@@ -211,7 +225,7 @@ async function showView(v) {
     el('span', { class: 'muted' }, v.filter ? 'filter: ' + v.filter : ''), csv));
   document.getElementById('views').append(section);
   const resp = await api('/v1/national/' + v.collection + ':summarize', summaryParams(v));
-  const measure = measureOf(v, resp.total || {});
+  const measure = measureOf(v, resp.groups || [], resp.total || {});
   section.append(drawChart(v, resp.groups || [], measure), drawTable(v, resp));
   section.dataset.state = 'ready';
 }
@@ -288,7 +302,18 @@ function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   document.getElementById('dashboard').hidden = true;
   document.getElementById('signout').hidden = true;
+  // Nothing the last token read stays in the page for the next user of
+  // the tab.
   document.getElementById('views').replaceChildren();
+  for (const body of document.querySelectorAll('#freshness tbody, #overdue tbody, #drill tbody')) body.replaceChildren();
+  for (const td of document.querySelectorAll('#overdue-totals td')) { td.textContent = ''; delete td.dataset.value; }
+  const drillView = document.getElementById('drill');
+  drillView.hidden = true;
+  for (const k of ['state', 'key', 'view']) delete drillView.dataset[k];
+  document.getElementById('drill-title').textContent = 'Records';
+  document.getElementById('drill-count').textContent = '';
+  delete document.getElementById('drill-count').dataset.count;
+  document.getElementById('error').textContent = '';
   document.getElementById('node').textContent = '';
   document.getElementById('signin').hidden = false;
   document.getElementById('signin-error').textContent = message || '';
@@ -314,15 +339,25 @@ async function load() {
   } catch (e) { fail(e); }
 }
 
-function start() {
-  // A test or a link may pass the token in the fragment, which browsers
-  // never send to the server; it is moved to sessionStorage and dropped
-  // from the address at once.
+// tokenFromFragment takes a token a test or a link passes in the fragment,
+// which browsers never send to the server: it is moved to sessionStorage
+// and dropped from the address at once, first of all (a token that did not
+// decode, with a stray '%', threw before, leaving it in the address and
+// the page blank). Reports whether there was one.
+function tokenFromFragment() {
   const m = /^#token=(.+)$/.exec(location.hash);
-  if (m) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
-    history.replaceState(null, '', location.pathname + location.search);
-  }
+  if (!m) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  let token = m[1];
+  try { token = decodeURIComponent(token); } catch (_) { /* kept as it came: the node refuses it */ }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  return true;
+}
+
+function start() {
+  tokenFromFragment();
+  // A link followed in a tab the page is open in changes only the fragment.
+  window.addEventListener('hashchange', () => { if (tokenFromFragment()) load(); });
   document.getElementById('signin-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const input = document.getElementById('token');
