@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -37,8 +38,11 @@ func (e *Engine) ownCheckpoint(ctx context.Context, p *peer, cp changelog.Checkp
 		return nil
 	}
 	head, err := e.cfg.Store.Head(ctx)
-	if err != nil || cp.Seq <= head.Seq {
+	if err != nil {
 		return err
+	}
+	if cp.Seq <= head.Seq {
+		return e.checkOwnEntry(ctx, p, cp, head.Seq)
 	}
 	for _, d := range e.cfg.Store.Damaged(cp.Origin) {
 		if d.First <= head.Seq+1 && d.Last >= cp.Seq {
@@ -169,4 +173,30 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 	}
 	rep.Origins = origins
 	return rep, nil
+}
+
+// checkOwnEntry compares a checkpoint of this node's own log, signed with
+// its key, with the node's entry of its seq (at or before its head). A
+// different entry proves that this log forked: the node was run on an old
+// copy of its data directory and wrote again, under seqs its peers hold
+// other entries of. A node with no peers of its own (others pull from it)
+// hears of no later checkpoint before it writes, so it went on writing,
+// past the peers' copy, for good, health saying ok (an outside review).
+// Now its writes are held, and it says what to do.
+func (e *Engine) checkOwnEntry(ctx context.Context, p *peer, cp changelog.Checkpoint, head uint64) error {
+	for _, d := range e.cfg.Store.Damaged(cp.Origin) {
+		if d.First <= cp.Seq && (d.Last >= cp.Seq || d.Last == storage.OpenEnded) {
+			return nil // damaged here, or held already: its checks tell it
+		}
+	}
+	own, err := e.cfg.Store.Changes(ctx, cp.Origin, cp.Seq-1, 1)
+	if err != nil || len(own) != 1 || bytes.Equal(own[0].Hash, cp.Hash) {
+		return err
+	}
+	r := changelog.Range{Origin: cp.Origin, First: head + 1, Last: storage.OpenEnded}
+	problem := fmt.Sprintf("this node's log forked: %s holds checkpoint %s/%d, signed with this node's key, of another entry %d than this node's "+
+		"(the node was run on an old copy of its data directory and wrote again); writes are held: move the data directory aside and run provex restore, "+
+		"which takes the peers' history back (what this node wrote from the fork on is lost)", p.member, cp.Origin, cp.Seq, cp.Seq)
+	e.log.Error("own change log forked from the peers' copy; writes are held", "peer", p.member, "problem", problem)
+	return e.cfg.Store.ReportDamage(ctx, storage.Damage{Range: r, Problem: problem})
 }

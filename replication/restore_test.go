@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -388,6 +389,51 @@ func TestNodeBehindItsPeersCopyDoesNotFork(t *testing.T) {
 	f.waitConverged(t, map[string]uint64{p1: 7}, 10*time.Second)
 	if r := f.nodes[p2].metrics(t).GetRunsRefused(); r != 0 {
 		t.Errorf("the peer refused %d runs: the node forked its log", r)
+	}
+}
+
+// TestOldCopyOfANodeWithoutPeersStopsAtItsFork: a node that lists no
+// peers (its peer pulls from it) is started on an old copy of its data
+// directory while its peer is away, and writes past the peer's copy of its
+// log. Once the peer is back, the checkpoint of the node's log it holds,
+// signed with the node's key, names another entry than the node's: the
+// node holds its writes and says its log forked, where it wrote on for
+// good, health saying ok (an outside review, six nodes and three).
+func TestOldCopyOfANodeWithoutPeersStopsAtItsFork(t *testing.T) {
+	f := newFederation(t, []string{p1, p2}, map[string][]string{p2: {p1}})
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 1, "a")
+	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
+	f.stop(p1)
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(f.nodes[p1].dir)); err != nil {
+		t.Fatal(err)
+	}
+	a := f.start(p1)
+	createAgreements(t, a, 3, "b")
+	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
+	f.stop(p1)
+	f.stop(p2)
+	f.nodes[p1].dir = backup
+	a = f.start(p1)
+	createAgreements(t, a, 5, "fork") // seqs 2..6: 2..4 the peer holds others of
+	f.start(p2)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		for _, d := range a.origin(t, p1).GetDamaged() {
+			if d.GetRange().GetLast() == math.MaxInt64 && strings.Contains(d.GetProblem(), "log forked") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no hold on the forked log: %v", a.origin(t, p1).GetDamaged())
+	})
+	if err := tryCreate(a, "after"); status.Code(err) != codes.Unavailable {
+		t.Errorf("a write after the fork was found: %v, want UNAVAILABLE", err)
+	}
+	if problems := strings.Join(a.node.Problems(context.Background()), "; "); !strings.Contains(problems, "run provex restore") {
+		t.Errorf("health does not tell the fork: %q", problems)
+	}
+	if seq := f.nodes[p2].origin(t, p1).GetSeq(); seq != 4 {
+		t.Errorf("the peer holds %s up to %d, want its own copy, 4", p1, seq)
 	}
 }
 

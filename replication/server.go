@@ -181,10 +181,13 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	var heads []*syncv1.Checkpoint
 	for _, o := range origins {
 		from := have[o.Origin].GetSeq()
-		if o.Origin == caller && o.Checkpoint.Seq > from {
-			// The caller lost entries it wrote: first the newest of its
-			// checkpoints held here, which may reach past the entries this
-			// node can serve, so that it learns how far its log went.
+		if o.Origin == caller && o.Checkpoint.Seq > 0 && (from != o.Seq || !bytes.Equal(have[o.Origin].GetHash(), o.Hash)) {
+			// The newest of the caller's checkpoints held here, first. One
+			// past its head tells a caller that lost entries it wrote (a
+			// restore from peers) how far its log went, even past the
+			// entries this node can serve; one at or before it, of another
+			// entry than the caller's, tells a caller run on an old copy
+			// of its data that its log forked.
 			if err := stream.Send(&syncv1.PullResponse{Checkpoints: []*syncv1.Checkpoint{checkpointToProto(o.Checkpoint)}}); err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -182,6 +183,11 @@ type Refusal struct {
 	Unopened bool
 	Reason   string
 }
+
+// OpenEnded is the last seq of a hold on the node's own log: a damage
+// range no entry will ever reach, which refuses the node's writes after
+// its head until an operator (a restore) lifts it.
+const OpenEnded = uint64(math.MaxInt64)
 
 // Damage is a range of stored entries that does not verify.
 type Damage struct {

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"sort"
@@ -759,6 +758,33 @@ func (db *DB) keepDroppedKeys(tx *writeTx, before []byte, next *federation.Manif
 	return dropping, nil
 }
 
+// HoldsSigned reports whether the SQLite database at path holds anything
+// the node's key signed: change-log entries, their checkpoints, audit
+// records or the audit trail's signed head. One that holds none (made by
+// `provex token create` before the node first ran) may be given a new key.
+func HoldsSigned(ctx context.Context, path string) (bool, error) {
+	conn, err := OpenConns(path, true)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	var tables int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('changes', 'checkpoints', 'audit', 'audit_head')").Scan(&tables); err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if tables < 4 {
+		// Not a database of this release's making: what it holds is for
+		// the store to tell when it opens it.
+		return true, nil
+	}
+	var signed bool
+	err = conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM changes) OR EXISTS (SELECT 1 FROM checkpoints) OR EXISTS (SELECT 1 FROM audit) OR EXISTS (SELECT 1 FROM audit_head)").Scan(&signed)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return signed, nil
+}
+
 // ReadSavedManifest returns the manifest saved in the node database at path
 // (a file, or a PostgreSQL URL) without opening the node: nil if there is
 // no database yet, or it has none.
@@ -878,7 +904,7 @@ func (db *DB) SavedManifest(ctx context.Context) (*federation.Manifest, error) {
 // until an operator runs the restore again or accepts the risk.
 
 // OpenEnded is the last seq of a hold: no entry will ever reach it.
-const OpenEnded = uint64(math.MaxInt64)
+const OpenEnded = storage.OpenEnded
 
 // HoldOwnLog refuses writes of the node's own log after its head, with why.
 func (db *DB) HoldOwnLog(ctx context.Context, why string) error {
