@@ -102,21 +102,22 @@ func PeerClientConfigLive(cert tls.Certificate, roots func() *x509.CertPool, wan
 	}
 }
 
-// ChainsTo reports whether the peer certificate a call came with (over a
-// connection served with PeerServerConfig) chains to roots now: a
-// connection made before the federation CA changed carries a certificate
-// the node may no longer trust.
-func ChainsTo(ctx context.Context, roots *x509.CertPool) bool {
+// ChainsTo checks that the peer certificate a call came with (over a
+// connection served with PeerServerConfig) chains to roots now, and is
+// valid now: a connection made before the federation CA changed, or
+// before the certificate expired, carries one the node may no longer
+// trust. The error says why not.
+func ChainsTo(ctx context.Context, roots *x509.CertPool) error {
 	state, ok := tlsState(ctx)
 	if !ok || roots == nil || len(state.PeerCertificates) == 0 {
-		return false
+		return errors.New("no certificate")
 	}
 	inter := x509.NewCertPool()
 	for _, c := range state.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
 	_, err := state.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	return err == nil
+	return err
 }
 
 func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, wantMember string) error {

@@ -280,9 +280,11 @@ func (g *guard) identify(ctx context.Context) (auth.Identity, error) {
 		if _, listed := g.manifest.Load().Member(member); !listed {
 			return auth.Anonymous, apperr.PermissionDenied("%s's certificate is signed by the federation CA, but %s is not in this node's federation manifest", member, member)
 		}
-		if !pki.ChainsTo(ctx, g.roots()) {
-			// A connection made before the manifest changed the CA.
-			return auth.Anonymous, apperr.PermissionDenied("%s's certificate is not signed by the federation CA of this node's manifest (serial %d); connect again with one that is", member, g.manifest.Load().Serial)
+		if err := pki.ChainsTo(ctx, g.roots()); err != nil {
+			// A connection made before the manifest changed the CA, or
+			// before the certificate expired: the reason is x509's (an
+			// expired one was told as not signed by the CA).
+			return auth.Anonymous, apperr.PermissionDenied("%s's certificate does not verify with the federation CA of this node's manifest (serial %d): %v; connect again with one that does", member, g.manifest.Load().Serial, err)
 		}
 		return auth.Peer(member), nil
 	}

@@ -747,10 +747,25 @@ func nodeKeys(dataDir string, local bool) (federation.NodeKeys, error) {
 		return federation.NodeKeys{}, err
 	}
 	if st, statErr := os.Stat(filepath.Join(dataDir, DatabaseFile)); local && statErr == nil && st.Size() > 0 {
+		// One that holds nothing signed yet (tokens made before the node
+		// first ran, as the README shows) takes a new key.
+		signed, err := sqlstore.HoldsSigned(context.Background(), filepath.Join(dataDir, DatabaseFile))
+		if err != nil {
+			return federation.NodeKeys{}, err
+		}
+		if !signed {
+			return newNodeKeys(path)
+		}
 		return federation.NodeKeys{}, fmt.Errorf("%s holds a database (%s) but no %s: its change log and audit trail are signed with the node's key, which a new one would not match. "+
 			"Copy the node's key file in as %s, or give --key", dataDir, DatabaseFile, KeyFile, path)
 	}
-	if keys, err = federation.GenerateKeys(); err != nil {
+	return newNodeKeys(path)
+}
+
+// newNodeKeys makes the node's keys and writes them to path.
+func newNodeKeys(path string) (federation.NodeKeys, error) {
+	keys, err := federation.GenerateKeys()
+	if err != nil {
 		return federation.NodeKeys{}, err
 	}
 	if err := federation.WriteKeyFile(path, keys); err != nil {
@@ -809,6 +824,35 @@ func checkNodeCert(cert *tls.Certificate, member string) error {
 	return nil
 }
 
+// CertWarning is how long before its TLS certificate expires a node says
+// so in /healthz: `provex ca issue` makes them valid a year, all on one
+// day, and every node's sync and API then failed within a day with no
+// sign before (an outside review).
+const CertWarning = 30 * 24 * time.Hour
+
+// certExpiry says when the node's TLS certificate expires, from
+// CertWarning before, or that it has; "" otherwise (or without one).
+func certExpiry(cert *tls.Certificate, now time.Time) string {
+	if cert == nil || len(cert.Certificate) == 0 {
+		return ""
+	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return ""
+		}
+	}
+	at := leaf.NotAfter.UTC().Format(time.RFC3339)
+	switch {
+	case now.After(leaf.NotAfter):
+		return "the node's TLS certificate expired at " + at + ": peers and clients refuse it; issue a new one (provex ca issue) and restart the node"
+	case now.Add(CertWarning).After(leaf.NotAfter):
+		return "the node's TLS certificate expires at " + at + ": issue a new one (provex ca issue) and restart the node before then"
+	}
+	return ""
+}
+
 // IssueToken makes a bearer token of this node for role and returns its
 // plaintext (shown once; only its hash is kept). `provex token create` does
 // the same on a stopped or running node's database; this is for dev mode
@@ -850,6 +894,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	}
 	if split := n.sync.ManifestConflict(); split != "" {
 		out = append(out, split)
+	}
+	if why := certExpiry(n.cfg.Cert, time.Now()); why != "" {
+		out = append(out, why)
 	}
 	for _, o := range origins {
 		for _, d := range o.Damaged {
