@@ -380,3 +380,23 @@ func TestKillDuringWritesLosesNothingAcknowledged(t *testing.T) {
 	t.Logf("%d acknowledged writes survived SIGKILL", len(acked))
 	p.stop(t, syscall.SIGTERM)
 }
+
+// TestTokenMadeBeforeTheFirstRun runs the README's order: a token made
+// with --member on a data directory the node has not run on, then the
+// node started there. The database the token made holds nothing signed,
+// so the node makes its key (it refused before, asking for a key file
+// that never existed).
+func TestTokenMadeBeforeTheFirstRun(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	token := adminToken(t, bin, dir, "cao-bang")
+	p := startProcess(t, bin, "serve", "--member", "cao-bang", "--data", dir, "--dev", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	defer p.stop(t, syscall.SIGTERM)
+	if _, err := os.Stat(filepath.Join(dir, "node.key")); err != nil {
+		t.Errorf("no node key made: %v", err)
+	}
+	out, stderr, code := runCLI(t, bin, token, "", "list", "provinces/cao-bang/agreements", "--addr", p.grpcAddr)
+	if code != 0 {
+		t.Errorf("the token made before the first run: exit %d, %q, %q", code, out, stderr)
+	}
+}

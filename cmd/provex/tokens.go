@@ -94,6 +94,7 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 		if err := db.CreateToken(ctx, t); err != nil {
 			return err
 		}
+		ownerOnlyOutput(env)
 		fmt.Fprintln(env.Stdout, plain)
 		fmt.Fprintf(env.Stderr, "token %s (%s) created; it is shown only now: send it as 'authorization: Bearer <token>'\n", t.ID, t.Role)
 		return nil
@@ -119,6 +120,27 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 		return nil
 	}
 	return &cli.UsageError{Msg: fmt.Sprintf("token: unknown subcommand %q", args[0])}
+}
+
+// ownerOnlyOutput makes the file a token is written to owner-only when
+// standard output is one (`token create ... > cao-bang.token`, as the
+// README does): the shell makes it with the umask's mode, commonly
+// readable by every user of the machine (an outside review), and the token
+// is a credential as a key file is.
+func ownerOnlyOutput(env *cli.Env) {
+	f, ok := env.Stdout.(*os.File)
+	if !ok {
+		return
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	if err := f.Chmod(st.Mode().Perm() &^ 0o077); err != nil {
+		fmt.Fprintf(env.Stderr, "WARNING: the file the token is written to is readable by other users (%v) and could not be made owner-only: %v\n", st.Mode().Perm(), err)
+		return
+	}
+	fmt.Fprintf(env.Stderr, "the file the token is written to was readable by other users (%v): made owner-only (%v)\n", st.Mode().Perm(), st.Mode().Perm()&^0o077)
 }
 
 func when(t time.Time) string {
