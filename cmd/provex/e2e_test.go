@@ -400,3 +400,37 @@ func TestTokenMadeBeforeTheFirstRun(t *testing.T) {
 		t.Errorf("the token made before the first run: exit %d, %q, %q", code, out, stderr)
 	}
 }
+
+// TestTokenFileIsMadeOwnerOnly: `token create ... > FILE`, as the README
+// writes it, leaves FILE owner-only whatever mode the shell made it with.
+func TestTokenFileIsMadeOwnerOnly(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cao-bang.token")
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Chmod(0o644); err != nil { // whatever the test's umask
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "token", "create", "--data", filepath.Join(dir, "node"), "--member", "cao-bang", "--role", "admin")
+	cmd.Stdout = out
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	out.Close()
+	if err != nil {
+		t.Fatalf("token create: %v, %s", err, stderr.String())
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 || !strings.Contains(stderr.String(), "made owner-only") {
+		t.Errorf("the token's file is %v after token create (stderr %q), want 0600 and a word of it", st.Mode().Perm(), stderr.String())
+	}
+	if token, _ := os.ReadFile(path); !strings.HasPrefix(string(token), "pvx_") {
+		t.Errorf("the file holds %q, want the token", token)
+	}
+}
