@@ -79,6 +79,10 @@ type Config struct {
 	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free one.
 	GRPCAddr string
 	HTTPAddr string
+	// PeerAddr is where the node listens for its peers; "" is its
+	// address in the manifest, which peers dial (not the machine's own in
+	// a container or behind NAT).
+	PeerAddr string
 	// MetricsAddr, when set, serves /metrics on a listener of its own,
 	// without a token, and no longer on HTTPAddr, where it needs an admin
 	// token: for operators who scrape on a private network.
@@ -479,6 +483,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		healthpb.RegisterHealthServer(n.peer, n.health)
 		calls.learn(n.peer)
 		n.peerAddr = self.Address
+		if cfg.PeerAddr != "" {
+			n.peerAddr = cfg.PeerAddr
+		}
 		listening := self.Address
 		live.OnChange(func(m *federation.Manifest) {
 			if mem, ok := m.Member(cfg.Member); ok && mem.Address != listening {
@@ -600,7 +607,10 @@ func (n *Node) Listen() error {
 			if n.metricsListener != nil {
 				n.metricsListener.Close()
 			}
-			return fmt.Errorf("listen for peers on %s (the member's address in the manifest): %w", n.peerAddr, err)
+			if n.cfg.PeerAddr != "" {
+				return fmt.Errorf("listen for peers on %s (--peer-addr): %w", n.peerAddr, err)
+			}
+			return fmt.Errorf("listen for peers on %s (the member's address in the manifest; where that is not this machine's, a container or NAT, give --peer-addr): %w", n.peerAddr, err)
 		}
 		listeners++
 	}

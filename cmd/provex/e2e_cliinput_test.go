@@ -40,6 +40,12 @@ func TestCLITakesWhatItIsGivenOrSaysWhy(t *testing.T) {
 		// A rate of NaN refused nothing (an outside review).
 		{"", []string{"serve", "--member", "cao-bang", "--dev", "--rate-limit", "NaN"}, 2, "--rate-limit NaN: want calls a second"},
 		{"", []string{"serve", "--member", "cao-bang", "--dev", "--rate-limit", "-1"}, 2, "--rate-limit -1: want calls a second"},
+		// Arguments, and a flag taken for --peers' missing value, started
+		// the node on the default addresses (outside reviews).
+		{"", []string{"serve", "--member", "cao-bang", "--dev", "extra"}, 2, `serve: unexpected argument "extra"`},
+		{"", []string{"serve", "--member", "cao-bang", "--peers", "--dev"}, 2, `--peers: "--dev" is not a member id`},
+		{"", []string{}, 2, "Commands:"},
+		{"", []string{"token", "list", "--member", "cao-bang", "--data", filepath.Join(t.TempDir(), "mistyped")}, 2, "flag provided but not defined: -member"},
 		{"", []string{"list", "provinces/cao-bang/agreements", "--filter", "display_name = \"\xfe\"", "--addr", nowhere}, 1, "INVALID_ARGUMENT: filter is not valid UTF-8 text"},
 		{"display_name: one\nkind: KIND_MOU\n---\ndisplay_name: two\nkind: KIND_MOU\n", []string{"create", "provinces/cao-bang/agreements", "-f", "-", "--addr", nowhere}, 1,
 			"stdin is not one Agreement: holds more than one record"},

@@ -44,7 +44,18 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		// No command is a command line that is wrong: exit 2, as a missing
+		// argument is (it was 0).
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "help" && len(args) > 1 {
+		// "provex help backup" is "provex backup --help" (it printed the
+		// list of commands).
+		args = append(args[1:2:2], "--help")
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
 	}

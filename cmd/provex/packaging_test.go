@@ -228,7 +228,7 @@ func TestDockerfileAgreesWithItsConfig(t *testing.T) {
 		t.Errorf("ENTRYPOINT %q: want provex serve --config %s", entry, configPath)
 	}
 	cfg := loadServeConfig(t, "../../packaging/container.yaml")
-	for _, addr := range []string{cfg.GRPCAddr, cfg.HTTPAddr} {
+	for _, addr := range []string{cfg.GRPCAddr, cfg.HTTPAddr, cfg.PeerAddr} {
 		_, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			t.Fatalf("container.yaml address %q: %v", addr, err)

@@ -68,6 +68,10 @@ type serveConfig struct {
 	// MetricsAddr serves /metrics on a listener of its own, without a
 	// token (default: on the HTTP listener, for admin tokens).
 	MetricsAddr string `json:"metrics_addr"`
+	// PeerAddr is where the node listens for its peers (default: its
+	// address in the manifest, which peers dial): set it where that
+	// address is not the machine's own (a container, NAT), e.g. ":9400".
+	PeerAddr string `json:"peer_addr"`
 	// TraceOTLP is an OpenTelemetry collector's OTLP/gRPC address
 	// (HOST:PORT, plaintext) that receives a span of every gRPC call
 	// (default: no tracing, unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
@@ -125,10 +129,16 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	maxCallsPerClient := fs.Int("max-calls-per-client", 0, "calls in flight each server holds from one IPv4 address or IPv6 /64 (default 1024)")
 	auditAllReads := fs.Bool("audit-all-reads", false, "record every read in the audit trail, public records too (default: reads of national and restricted records, and summaries)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here, without a token, instead of on the HTTP listener for admin tokens")
+	peerAddr := fs.String("peer-addr", "", "listen for peers here (default: the node's address in the manifest, which peers dial); for a container or NAT, e.g. :9400")
 	traceOTLP := fs.String("trace-otlp", "", "send a trace span of every gRPC call to this OpenTelemetry collector (OTLP/gRPC HOST:PORT, plaintext); default off, or OTEL_EXPORTER_OTLP_ENDPOINT")
 	dev := fs.Bool("dev", false, "dev mode: serve the API without TLS (this machine only); sync keeps mutual TLS")
 	if err := fs.Parse(args); err != nil {
 		return cli.FlagError(fs, err)
+	}
+	if fs.NArg() > 0 {
+		// Ignored, it started the node on the default addresses (an
+		// outside review); so did a flag's missing value.
+		return &cli.UsageError{Msg: fmt.Sprintf("serve: unexpected argument %q: serve takes flags only", fs.Arg(0)), Flags: fs}
 	}
 	if *configFile != "" {
 		raw, err := os.ReadFile(*configFile)
@@ -182,12 +192,20 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 			cfg.AuditAllReads = *auditAllReads
 		case "metrics-addr":
 			cfg.MetricsAddr = *metricsAddr
+		case "peer-addr":
+			cfg.PeerAddr = *peerAddr
 		case "trace-otlp":
 			cfg.TraceOTLP = *traceOTLP
 		}
 	})
 	if cfg.Member == "" {
 		return &cli.UsageError{Msg: "serve: --member (or member: in the config file) is required"}
+	}
+	for _, p := range cfg.Peers {
+		if !pki.ValidMemberID(p) {
+			// "--peers --grpc-addr ..." took the next flag for a peer.
+			return &cli.UsageError{Msg: fmt.Sprintf("serve: --peers: %q is not a member id (a province slug such as cao-bang, or mofa)", p)}
+		}
 	}
 	if err := storeFlag("serve", cfg.Store); err != nil {
 		return err
@@ -209,7 +227,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		Limits: server.Limits{RatePerSecond: cfg.RateLimit, Burst: int(math.Ceil(2 * cfg.RateLimit)),
 			Connections: cfg.MaxConnections, ConnectionsPerAddress: cfg.MaxConnectionsPerClient,
 			Calls: cfg.MaxCalls, CallsPerAddress: cfg.MaxCallsPerClient},
-		AuditAllReads: cfg.AuditAllReads, MetricsAddr: cfg.MetricsAddr, DiskReserve: cfg.DiskReserveMB << 20,
+		AuditAllReads: cfg.AuditAllReads, MetricsAddr: cfg.MetricsAddr, PeerAddr: cfg.PeerAddr, DiskReserve: cfg.DiskReserveMB << 20,
 	}
 	if sc.TraceExporter, err = traceExporter(ctx, cfg.TraceOTLP); err != nil {
 		return err

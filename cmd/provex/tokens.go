@@ -63,10 +63,16 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "data", "the node's data directory")
 	store := fs.String("store", "", "the node's PostgreSQL store (postgres://...), when it runs with serve --store")
-	role := fs.String("role", "", "viewer (reads), editor (reads and writes the node's own records) or admin (also the audit trail)")
-	label := fs.String("label", "", "who or what holds the token")
-	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
-	member := fs.String("member", "", "the node's member, to make tokens before the node first starts")
+	// create's own flags: list and revoke take none of them (their help
+	// listed them, and list made a database of a mistyped --data with
+	// --member: an outside review).
+	role, label, expires, member := new(string), new(string), new(time.Duration), new(string)
+	if args[0] == "create" {
+		role = fs.String("role", "", "viewer (reads), editor (reads and writes the node's own records) or admin (also the audit trail)")
+		label = fs.String("label", "", "who or what holds the token")
+		expires = fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
+		member = fs.String("member", "", "the node's member, to make tokens before the node first starts")
+	}
 	// The id of revoke may come before the flags, as the usage writes it.
 	ids, err := cli.ParseFlags(fs, args[1:])
 	if err != nil {
