@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/provex/provex/client"
-	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/freeport"
@@ -33,32 +32,7 @@ func TestDataDirLostRestoredFromPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, keys, err := federation.DevFederation(members, addrs, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(dir, "ca")
-	if _, stderr, code := runCLI(t, bin, "", "", "ca", "init", "--dir", ca); code != 0 {
-		t.Fatalf("ca init: %s", stderr)
-	}
-	issue := func(id string) {
-		if _, stderr, code := runCLI(t, bin, "", "", "ca", "issue", "--member", id, "--ca-dir", ca, "--out", filepath.Join(dir, id)); code != 0 {
-			t.Fatalf("ca issue %s: %s", id, stderr)
-		}
-	}
-	for _, id := range members {
-		issue(id)
-	}
-	if m.CA, err = os.ReadFile(filepath.Join(ca, "ca.pem")); err != nil {
-		t.Fatal(err)
-	}
-	manifest := filepath.Join(dir, "manifest.yaml")
-	writeSignedManifest(t, m, manifest)
-	for id, k := range keys {
-		if err := federation.WriteKeyFile(filepath.Join(dir, id+".key"), k); err != nil {
-			t.Fatal(err)
-		}
-	}
+	manifest := federationFiles(t, bin, dir, members, addrs)
 	peersOf := func(id string) string {
 		var out []string
 		for _, o := range members {
@@ -120,7 +94,7 @@ func TestDataDirLostRestoredFromPeers(t *testing.T) {
 	if err := os.RemoveAll(data); err != nil {
 		t.Fatal(err)
 	}
-	issue("cao-bang")
+	issueCert(t, bin, dir, "cao-bang")
 	out, stderr, code := runCLI(t, bin, "", "", "restore", "--member", "cao-bang", "--data", data,
 		"--key", filepath.Join(dir, "cao-bang.key"), "--manifest", manifest)
 	if code != 0 || !strings.Contains(out, "own log cao-bang: got back through 22;") {

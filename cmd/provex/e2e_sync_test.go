@@ -39,23 +39,21 @@ func startMember(t *testing.T, bin, dir, manifest, member, peers string) *proces
 	return p
 }
 
-// twoMemberFederation makes, in dir, the files of a federation of
-// cao-bang and lang-son at the manifest addresses addrs: their keys, their
-// certificates (with the CLI, as operators would) and the signed manifest,
-// whose path it returns.
-func twoMemberFederation(t *testing.T, bin, dir string, addrs []string) string {
+// federationFiles makes, in dir, the files of a federation of members at
+// the manifest addresses addrs: their keys, their certificates (with the
+// CLI, as operators would: issueCert, which issues one again) and the
+// signed manifest, whose path it returns.
+func federationFiles(t *testing.T, bin, dir string, members, addrs []string) string {
 	t.Helper()
-	m, keys, err := federation.DevFederation([]string{"cao-bang", "lang-son"}, addrs, time.Now())
+	m, keys, err := federation.DevFederation(members, addrs, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, stderr, code := runCLI(t, bin, "", "", "ca", "init", "--dir", filepath.Join(dir, "ca")); code != 0 {
 		t.Fatalf("ca init: %s", stderr)
 	}
-	for _, id := range []string{"cao-bang", "lang-son"} {
-		if _, stderr, code := runCLI(t, bin, "", "", "ca", "issue", "--member", id, "--ca-dir", filepath.Join(dir, "ca"), "--out", filepath.Join(dir, id)); code != 0 {
-			t.Fatalf("ca issue %s: %s", id, stderr)
-		}
+	for _, id := range members {
+		issueCert(t, bin, dir, id)
 	}
 	if m.CA, err = os.ReadFile(filepath.Join(dir, "ca", "ca.pem")); err != nil {
 		t.Fatal(err)
@@ -70,6 +68,15 @@ func twoMemberFederation(t *testing.T, bin, dir string, addrs []string) string {
 	return manifest
 }
 
+// issueCert issues member's certificate from dir's CA into its data
+// directory, dir/member.
+func issueCert(t *testing.T, bin, dir, member string) {
+	t.Helper()
+	if _, stderr, code := runCLI(t, bin, "", "", "ca", "issue", "--member", member, "--ca-dir", filepath.Join(dir, "ca"), "--out", filepath.Join(dir, member)); code != 0 {
+		t.Fatalf("ca issue %s: %s", member, stderr)
+	}
+}
+
 // TestPeerAddrBehindAPortMapping: a node in a container or behind NAT
 // listens for peers where --peer-addr says, not at its manifest address,
 // which is not its machine's (it could not start: an outside review). Here
@@ -82,7 +89,7 @@ func TestPeerAddrBehindAPortMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest := twoMemberFederation(t, bin, dir, addrs[:2])
+	manifest := federationFiles(t, bin, dir, []string{"cao-bang", "lang-son"}, addrs[:2])
 	forward, err := net.Listen("tcp", addrs[0])
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +163,7 @@ func TestFollowerKilledMidApplyRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest := twoMemberFederation(t, bin, dir, addrs)
+	manifest := federationFiles(t, bin, dir, []string{"cao-bang", "lang-son"}, addrs)
 	origin := startMember(t, bin, dir, manifest, "cao-bang", "")
 	c, err := client.Dial(origin.grpcAddr, client.WithToken(origin.token))
 	if err != nil {
