@@ -18,11 +18,13 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	otelresource "go.opentelemetry.io/otel/sdk/resource"
@@ -390,6 +392,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.TraceExporter != nil {
 		n.tracer = sdktrace.NewTracerProvider(sdktrace.WithBatcher(cfg.TraceExporter),
 			sdktrace.WithResource(otelresource.NewSchemaless(attribute.String("service.name", "provex"), attribute.String("provex.member", cfg.Member))))
+		otel.SetErrorHandler(traceErrors(cfg.Logger))
 	}
 
 	policy := auth.DefaultPolicy()
@@ -670,7 +673,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	case n.cfg.PlaintextAPI:
 		n.log.Warn("dev mode: the API is served without TLS; use it on this machine only")
 	}
-	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "peer", n.peerAddr, "metrics", n.MetricsAddr(), "tls", n.httpTLS != nil, "data", n.cfg.DataDir, "store", n.store.Dialect(), "peers", n.cfg.Peers)
+	n.log.Info("node serving", "member", n.cfg.Member, "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "peer", n.peerAddr, "metrics", n.MetricsAddr(), "tls", n.httpTLS != nil, "tracing", n.tracer != nil, "data", n.cfg.DataDir, "store", n.store.Dialect(), "peers", n.cfg.Peers)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() { n.sync.Run(syncCtx); close(syncDone) }()
@@ -832,6 +835,26 @@ func checkNodeCert(cert *tls.Certificate, member string) error {
 		return fmt.Errorf("the node certificate is %s's, not %s's", named, member)
 	}
 	return nil
+}
+
+// traceErrorsEvery is how often a failing trace export is logged: the
+// exporter tries every few seconds while its collector is away.
+const traceErrorsEvery = time.Minute
+
+// traceErrors logs OpenTelemetry's errors (a trace export that failed) as
+// the node's log lines, once a minute at most: by default they went to
+// stderr as plain text among the node's JSON lines (an outside review).
+func traceErrors(log *slog.Logger) otel.ErrorHandlerFunc {
+	var last atomic.Int64
+	var missed atomic.Int64
+	return func(err error) {
+		now := time.Now().UnixNano()
+		if prev := last.Load(); now-prev < int64(traceErrorsEvery) || !last.CompareAndSwap(prev, now) {
+			missed.Add(1)
+			return
+		}
+		log.Warn("traces not exported", "err", err, "more_since_last", missed.Swap(0))
+	}
 }
 
 // CertWarning is how long before its TLS certificate expires a node says
