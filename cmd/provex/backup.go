@@ -77,6 +77,8 @@ func runRestoreBackup(ctx context.Context, env *cli.Env, args []string) error {
 			return err
 		}
 	}
+	_, statErr := os.Stat(*dataDir)
+	made := errors.Is(statErr, fs.ErrNotExist)
 	if err := ownerfile.MkdirPrivate(*dataDir, slog.New(slog.DiscardHandler)); err != nil {
 		return fmt.Errorf("restore-backup: %w", err)
 	}
@@ -90,12 +92,22 @@ func runRestoreBackup(ctx context.Context, env *cli.Env, args []string) error {
 	defer lock.Close()
 	info, err := sqlstore.Backup(ctx, *from, path)
 	if err != nil {
+		if made {
+			// A backup refused (not a database, damaged) leaves no
+			// directory behind that looks like a node's.
+			lock.Close()
+			os.Remove(path + "-lock")
+			os.Remove(*dataDir)
+		}
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "restored %s's database from %s to %s (%d bytes)\n", info.Member, *from, path, info.Bytes)
 	printHeads(env.Stdout, info)
 	if _, err := os.Stat(filepath.Join(*dataDir, server.KeyFile)); err != nil {
 		fmt.Fprintf(env.Stdout, "no %s in %s: put the node's key file there, or start it with provex serve --key KEYFILE (a new key would not match its signed log)\n", server.KeyFile, *dataDir)
+	}
+	if _, err := os.Stat(filepath.Join(*dataDir, "tls.crt")); err != nil {
+		fmt.Fprintf(env.Stdout, "no tls.crt in %s: a backup holds no certificate; copy tls.crt and tls.key in, or issue them again (provex ca issue), or give serve --tls-dir\n", *dataDir)
 	}
 	return nil
 }

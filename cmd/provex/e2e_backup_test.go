@@ -216,6 +216,24 @@ func TestBackupUsageAndMissingData(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "not both") {
 		t.Fatalf("verify with --data and --db: exit %d, %s", code, stderr)
 	}
+	// A file that is no database, checked as a backup: told as a backup
+	// that cannot be restored, not as a data directory to restore from one.
+	notADatabase := filepath.Join(dir, "wrong.db")
+	if err := os.WriteFile(notADatabase, []byte("hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runCLI(t, bin, "", "", "verify", "--db", notADatabase)
+	if code != 1 || !strings.Contains(stderr, "is not an intact provex database") || strings.Contains(stderr, "move the data directory aside") {
+		t.Fatalf("verify of a file that is no database: exit %d, %s", code, stderr)
+	}
+	// Restored from, it leaves no directory behind.
+	into := filepath.Join(dir, "from-wrong")
+	if _, stderr, code = runCLI(t, bin, "", "", "restore-backup", "--from", notADatabase, "--data", into); code != 1 {
+		t.Fatalf("restore-backup of a file that is no database: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(into); !os.IsNotExist(err) {
+		t.Errorf("the refused restore-backup left %s (%v)", into, err)
+	}
 }
 
 // TestChangedByteInBackupFailsVerify is an outsider's check of a backup:

@@ -105,6 +105,11 @@ func openForVerify(ctx context.Context, w io.Writer, dir, dbFile, keyFile, manif
 			fmt.Fprintln(w, besideNote)
 		}
 	}
+	if err != nil && dbFile != "" && !sqlstore.IsPostgres(path) && sqlstore.IsFileDamaged(err) {
+		// The advice for a data directory (restore it from a backup)
+		// misleads about a file that is the backup.
+		return nil, fmt.Errorf("%s is not an intact provex database (%v): a backup in this state cannot be restored; check another", dbFile, errors.Unwrap(err))
+	}
 	if err != nil {
 		return nil, err
 	}
