@@ -129,6 +129,18 @@ func TestManifestPastItsGraceIsNotTaken(t *testing.T) {
 	if err := Accept(m, signedWith(m, now.Add(-time.Hour)), now); err != nil {
 		t.Errorf("a manifest expired an hour ago: %v", err)
 	}
+	// One handing the federation key over is a step to the current
+	// manifest, which the next key signed: a node behind takes it.
+	_, fed2, _ := GenerateKey()
+	handover := next(t, m, fed)
+	handover.FederationKey = fed2.Public().(ed25519.PublicKey)
+	handover.Issued, handover.Expires = now.Add(-60*24*time.Hour), now.Add(-ExpiryGrace-time.Hour)
+	if err := handover.Sign(fed); err != nil {
+		t.Fatal(err)
+	}
+	if err := Accept(m, handover, now); err != nil {
+		t.Errorf("a stale manifest handing the federation key over, offered to a node behind: %v", err)
+	}
 	// A node already stopped takes it: it is no worse off, and it is newer.
 	old := signedWith(m, now.Add(-ExpiryGrace-48*time.Hour))
 	if err := Accept(old, signedWith(old, now.Add(-ExpiryGrace-time.Hour)), now); err != nil {

@@ -20,3 +20,11 @@ func SetPullIdle(t testing.TB, d time.Duration) {
 	pullIdle = d
 	t.Cleanup(func() { pullIdle = old })
 }
+
+// SetSplitForgetAfter sets how long a peer said to hold another manifest of
+// the node's serial stays named, for the rest of t.
+func SetSplitForgetAfter(t testing.TB, d time.Duration) {
+	old := splitForgetAfter
+	splitForgetAfter = d
+	t.Cleanup(func() { splitForgetAfter = old })
+}

@@ -677,7 +677,7 @@ func TestManifestsOfOneSerialAreShown(t *testing.T) {
 			ms := f.nodes[id].state(t).GetManifest()
 			return strings.Contains(ms.GetConflict(), other), fmt.Sprintf("%s's manifest state: %v", id, ms)
 		})
-		if problems := strings.Join(f.nodes[id].node.Problems(context.Background()), "; "); !strings.Contains(problems, "hold another federation manifest of serial") {
+		if problems := strings.Join(f.nodes[id].node.Problems(context.Background()), "; "); !strings.Contains(problems, "holds another federation manifest of serial") {
 			t.Errorf("%s's health does not tell the split: %q", id, problems)
 		}
 	}
@@ -707,5 +707,38 @@ func TestManifestsOfOneSerialAreShown(t *testing.T) {
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestOnePullClaimingAnotherManifestIsForgotten: a member that claims, in
+// one pull, to hold another manifest of the node's serial (lying, or gone
+// since) is named for a while, then no more: it degraded the node's health
+// for good (an outside review). A real split says so at every pull.
+func TestOnePullClaimingAnotherManifestIsForgotten(t *testing.T) {
+	replication.SetSplitForgetAfter(t, 2*time.Second)
+	f := newFederation(t, []string{p1, p2, p3}, map[string][]string{p1: {p2}, p2: {p1}})
+	v := f.start(p1)
+	f.start(p2)
+	liar := f.peerClient(t, v, p3)
+	stream, err := liar.Pull(context.Background(), &syncv1.PullRequest{Member: p3, ManifestSerial: uint64(f.manifest.Serial), ManifestDigest: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := v.state(t).GetManifest().GetConflict(); !strings.Contains(c, p3+" holds another federation manifest") {
+		t.Fatalf("the claim is not told: %q", c)
+	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		c := v.state(t).GetManifest().GetConflict()
+		return c == "", "still named: " + c
+	})
+	if problems := strings.Join(v.node.Problems(context.Background()), "; "); strings.Contains(problems, "another federation manifest") {
+		t.Errorf("health still tells the claim: %q", problems)
 	}
 }

@@ -18,12 +18,20 @@ import (
 // report the same serial (an outside review found the convergence check
 // saying yes while one node still counted a removed member in).
 type manifestSplit struct {
-	mu sync.Mutex
-	// peers maps each peer seen on another manifest of serial to when it
-	// was last logged.
+	mu     sync.Mutex
 	serial int
-	peers  map[string]time.Time
+	// peers maps each peer seen on another manifest of serial to when it
+	// last said so and when that was last logged.
+	peers map[string]*splitPeer
 }
+
+type splitPeer struct{ seen, logged time.Time }
+
+// splitForgetAfter is how long a peer stays named after it last said it
+// holds another manifest: a real split says so at every pull, either way,
+// while one pull of a member lying (or a peer gone since) degraded the
+// node's health for good (an outside review). A variable for tests.
+var splitForgetAfter = 2 * time.Minute
 
 // heardManifest notes what peer said of its manifest: its serial and
 // digest (nil: it did not say, or its digest is this node's). A peer on
@@ -43,13 +51,19 @@ func (e *Engine) heardManifest(peer string, serial uint64, digest []byte) {
 		return
 	}
 	now := time.Now()
-	if last, ok := s.peers[peer]; ok && now.Sub(last) < failureLogEvery {
+	if s.peers == nil {
+		s.peers = map[string]*splitPeer{}
+	}
+	sp := s.peers[peer]
+	if sp == nil {
+		sp = &splitPeer{}
+		s.peers[peer] = sp
+	}
+	sp.seen = now
+	if now.Sub(sp.logged) < failureLogEvery {
 		return
 	}
-	if s.peers == nil {
-		s.peers = map[string]time.Time{}
-	}
-	s.peers[peer] = now
+	sp.logged = now
 	e.log.Error("a peer holds another federation manifest of this node's serial", "peer", peer, "serial", m.Serial, "digest", fmt.Sprintf("%x", m.Digest()[:8]), "peer_digest", fmt.Sprintf("%x", digest[:min(len(digest), 8)]), "do", federation.OneSerialAdvice(m.Serial))
 }
 
@@ -60,13 +74,22 @@ func (e *Engine) ManifestConflict() string {
 	s := &e.split
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.serial != m.Serial || len(s.peers) == 0 {
+	if s.serial != m.Serial {
 		return ""
 	}
-	peers := make([]string, 0, len(s.peers))
-	for p := range s.peers {
-		peers = append(peers, p)
+	var peers []string
+	for p, sp := range s.peers {
+		if time.Since(sp.seen) < splitForgetAfter {
+			peers = append(peers, p)
+		}
+	}
+	if len(peers) == 0 {
+		return ""
 	}
 	slices.Sort(peers)
-	return fmt.Sprintf("%s hold another federation manifest of serial %d than this node: two manifests were signed with that serial; %s", strings.Join(peers, ", "), m.Serial, federation.OneSerialAdvice(m.Serial))
+	verb := "holds"
+	if len(peers) > 1 {
+		verb = "hold"
+	}
+	return fmt.Sprintf("%s %s another federation manifest of serial %d than this node: two manifests were signed with that serial; %s", strings.Join(peers, ", "), verb, m.Serial, federation.OneSerialAdvice(m.Serial))
 }

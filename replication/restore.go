@@ -190,7 +190,9 @@ func (e *Engine) checkOwnEntry(ctx context.Context, p *peer, cp changelog.Checkp
 		}
 	}
 	own, err := e.cfg.Store.Changes(ctx, cp.Origin, cp.Seq-1, 1)
-	if err != nil || len(own) != 1 || bytes.Equal(own[0].Hash, cp.Hash) {
+	if err != nil || len(own) != 1 || own[0].Seq != cp.Seq || bytes.Equal(own[0].Hash, cp.Hash) {
+		// An entry missing here (Changes gives the next) is a gap the
+		// node's checks find and its peers repair, not a fork.
 		return err
 	}
 	r := changelog.Range{Origin: cp.Origin, First: head + 1, Last: storage.OpenEnded}

@@ -489,6 +489,18 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("downloaded CSV differs from the API's:\n%s\nAPI:\n%s", csv, apiCSV)
 	}
 
+	// A link with a token followed in this tab (only the fragment
+	// changes): the page loads again with it, keeping nothing of before
+	// beside it (the drill-down open now, a second set of views).
+	// Marked loading first: settled then waits for the load the link makes.
+	evalJS[string](p, `document.body.dataset.state = 'loading'`)
+	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/#token=" + tn.Token))
+	if state := settled(); state != "ready" || strings.Contains(p.location(), tn.Token) {
+		t.Fatalf("a token link followed in the open tab: state %q, address %s", state, p.location())
+	}
+	if got := evalJS[string](p, `document.querySelectorAll('#views section').length + ' ' + document.getElementById('drill').hidden`); got != fmt.Sprintf("%d true", len(dashboardViews)) {
+		t.Errorf("after a token link in the open tab: views and drill hidden %q, want %d true", got, len(dashboardViews))
+	}
 	// Signing out leaves nothing the token read for the next user of the
 	// tab: not the drill-down open now, nor freshness or overdue rows.
 	do(chromedp.Click(chromedp.CSS("#signout")))

@@ -433,4 +433,26 @@ func TestTokenFileIsMadeOwnerOnly(t *testing.T) {
 	if token, _ := os.ReadFile(path); !strings.HasPrefix(string(token), "pvx_") {
 		t.Errorf("the file holds %q, want the token", token)
 	}
+	// Appended to a file of other content (a shared log): warned of, not
+	// tightened under its readers.
+	shared := filepath.Join(dir, "ops.log")
+	if err := os.WriteFile(shared, []byte("earlier lines\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.OpenFile(shared, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(bin, "token", "create", "--data", filepath.Join(dir, "node"), "--role", "viewer")
+	cmd.Stdout = logFile
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	logFile.Close()
+	if st, _ := os.Stat(shared); err != nil || st.Mode().Perm() != 0o644 || !strings.Contains(stderr.String(), "WARNING: the file the token is written to is readable by other users") {
+		t.Errorf("a token appended to a shared file: %v, mode %v, stderr %q; want it left 0644 and a warning", err, st.Mode().Perm(), stderr.String())
+	}
 }

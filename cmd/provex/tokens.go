@@ -142,6 +142,12 @@ func ownerOnlyOutput(env *cli.Env) {
 	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o077 == 0 {
 		return
 	}
+	if st.Size() > 0 {
+		// Appended to a file of other content (>> a shared log): not the
+		// token's own file to tighten.
+		fmt.Fprintf(env.Stderr, "WARNING: the file the token is written to is readable by other users (%v)\n", st.Mode().Perm())
+		return
+	}
 	if err := f.Chmod(st.Mode().Perm() &^ 0o077); err != nil {
 		fmt.Fprintf(env.Stderr, "WARNING: the file the token is written to is readable by other users (%v) and could not be made owner-only: %v\n", st.Mode().Perm(), err)
 		return

@@ -298,12 +298,9 @@ function fail(e) {
   document.body.dataset.state = 'error';
 }
 
-function signOut(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  document.getElementById('dashboard').hidden = true;
-  document.getElementById('signout').hidden = true;
-  // Nothing the last token read stays in the page for the next user of
-  // the tab.
+// clearPage takes out of the page everything a token read: nothing stays
+// for the next user of the tab, or beside what another token reads.
+function clearPage() {
   document.getElementById('views').replaceChildren();
   for (const body of document.querySelectorAll('#freshness tbody, #overdue tbody, #drill tbody')) body.replaceChildren();
   for (const td of document.querySelectorAll('#overdue-totals td')) { td.textContent = ''; delete td.dataset.value; }
@@ -315,12 +312,20 @@ function signOut(message) {
   delete document.getElementById('drill-count').dataset.count;
   document.getElementById('error').textContent = '';
   document.getElementById('node').textContent = '';
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  document.getElementById('dashboard').hidden = true;
+  document.getElementById('signout').hidden = true;
+  clearPage();
   document.getElementById('signin').hidden = false;
   document.getElementById('signin-error').textContent = message || '';
   document.body.dataset.state = 'signed-out';
 }
 
 async function load() {
+  clearPage();
   document.body.dataset.state = 'loading';
   document.getElementById('signin').hidden = true;
   document.getElementById('dashboard').hidden = false;
