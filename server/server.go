@@ -832,7 +832,9 @@ func checkNodeCert(cert *tls.Certificate, member string) error {
 		return fmt.Errorf("node certificate: %w", err)
 	}
 	if named != member {
-		return fmt.Errorf("the node certificate is %s's, not %s's", named, member)
+		// Most often the data directory is another member's node's, whose
+		// certificate it holds.
+		return fmt.Errorf("the node certificate is %s's, not %s's: is the data directory (--data, or --tls-dir) %s's node's? Give %s's, or issue %s's certificate (provex ca issue --member %s)", named, member, named, member, member, member)
 	}
 	return nil
 }
