@@ -68,6 +68,13 @@ const (
 // no name.
 const DefaultCAName = "provex federation CA"
 
+// DefaultCAValidity and DefaultCertValidity are how long a CA and a node's
+// certificate are valid unless told (provex ca init and issue).
+const (
+	DefaultCAValidity   = 10 * 365 * 24 * time.Hour // 87600h
+	DefaultCertValidity = 365 * 24 * time.Hour      // 8760h
+)
+
 // clockSkew backdates NotBefore so that a certificate is usable at once on a
 // node whose clock is a little behind the issuer's.
 const clockSkew = 5 * time.Minute
@@ -470,7 +477,7 @@ func LoadNodeCert(dir string) (tls.Certificate, error) {
 // now) and returns it ready to serve and dial with: for dev mode and tests,
 // where nodes get their certificates in process instead of from files.
 func (ca *CA) IssueTLS(member string, now time.Time) (tls.Certificate, error) {
-	certPEM, keyPEM, err := ca.Issue(member, nil, 365*24*time.Hour, now)
+	certPEM, keyPEM, err := ca.Issue(member, nil, DefaultCertValidity, now)
 	if err != nil {
 		return tls.Certificate{}, err
 	}

@@ -87,7 +87,7 @@ func newFederation(t *testing.T, members []string, peers map[string][]string) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -282,7 +282,7 @@ func TestNewCAIsTrustedLive(t *testing.T) {
 	members := []string{"cao-bang", "mofa"}
 	f, fedKey := signedFederation(t, members, line(members))
 	f.startAll()
-	ca2, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca2, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

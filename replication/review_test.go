@@ -157,7 +157,7 @@ func TestReviewDroppedCAStillTrusted(t *testing.T) {
 	members := []string{p1, mofa}
 	f, fedKey := signedFederation(t, members, line(members))
 	f.startAll()
-	ca2, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca2, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func newPair(t *testing.T, limits server.Limits) *pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

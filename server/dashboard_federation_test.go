@@ -52,7 +52,7 @@ func sampleFederation(t *testing.T) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestAMemberWritingWithoutEndCannotFillItsPeersDisks(t *testing.T) {
 	mustf(t, err, "ports")
 	m, keys, err := federation.DevFederation(members, addrs, time.Now())
 	mustf(t, err, "federation")
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	mustf(t, err, "CA")
 	m.CA = ca.CertPEM()
 	start := func(id, dir string, configure func(*server.Config)) *testNode {

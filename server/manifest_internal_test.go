@@ -27,17 +27,17 @@ func TestExpiryIsLoggedWhileTheNodeRuns(t *testing.T) {
 	if err := m.Sign(fedKey); err != nil {
 		t.Fatal(err)
 	}
-	n, waitLog := watchingExpiry(t, m, 5*time.Millisecond)
+	_, waitLog := watchingExpiry(t, m, 5*time.Millisecond)
 	waitLog("level=WARN msg=\"the federation manifest (serial 1) expires at")
+	// A node on a manifest past its grace (a newer one past it is no
+	// longer taken from a node on a current one: federation.Accept).
 	stale := *m
 	stale.Serial = 2
 	stale.Issued, stale.Expires = m.Issued.Add(-30*24*time.Hour), m.Issued.Add(-federation.ExpiryGrace-time.Hour)
 	if err := stale.Sign(fedKey); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.manifest.Offer(&stale); err != nil {
-		t.Fatal(err)
-	}
+	n, waitLog := watchingExpiry(t, &stale, 5*time.Millisecond)
 	waitLog("level=ERROR msg=\"the federation manifest (serial 2) expired at")
 	waitLog("sync has stopped")
 	fresh := *m

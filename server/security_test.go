@@ -940,7 +940,7 @@ func TestSecurityNoSilentPlaintext(t *testing.T) {
 		t.Errorf("New without Cert or PlaintextAPI: %v; want a refusal that says how to get a certificate", err)
 	}
 
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	mustf(t, err, "InitCA")
 	wrong, err := ca.IssueTLS("nghe-an", time.Now())
 	mustf(t, err, "issue nghe-an's certificate")
@@ -965,7 +965,7 @@ func TestSecurityNoSilentPlaintext(t *testing.T) {
 // refuses plaintext clients and clients that trust another CA.
 func TestSecurityTLSAPI(t *testing.T) {
 	t.Parallel()
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	mustf(t, err, "InitCA")
 	cert, err := ca.IssueTLS("cao-bang", time.Now())
 	mustf(t, err, "issue cao-bang's certificate")

@@ -19,8 +19,8 @@ import (
 // Defaults of "provex ca".
 const (
 	defaultCADir        = "provex-ca"
-	defaultCAValidity   = 10 * 365 * 24 * time.Hour // 87600h
-	defaultNodeValidity = 365 * 24 * time.Hour      // 8760h
+	defaultCAValidity   = pki.DefaultCAValidity
+	defaultNodeValidity = pki.DefaultCertValidity
 )
 
 const caUsage = "init [--dir DIR] [--name N] [--validity 87600h] | issue --member SLUG [--ca-dir DIR] [--out DIR] [--host h1,h2] [--validity 8760h] [--force]"

@@ -146,7 +146,7 @@ func demoFederation(dir string, members []string, basePort int) (*federation.Man
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ca, err := pki.InitCA(filepath.Join(dir, "ca"), "provex demo federation CA", 10*365*24*time.Hour, time.Now())
+	ca, err := pki.InitCA(filepath.Join(dir, "ca"), "provex demo federation CA", pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -168,7 +168,7 @@ func demoCert(ca *pki.CA, dir, member string) (tls.Certificate, error) {
 	if cert, err := pki.LoadNodeCert(dir); err == nil {
 		return cert, nil
 	}
-	certPEM, keyPEM, err := ca.Issue(member, nil, 365*24*time.Hour, time.Now())
+	certPEM, keyPEM, err := ca.Issue(member, nil, pki.DefaultCertValidity, time.Now())
 	if err != nil {
 		return tls.Certificate{}, err
 	}

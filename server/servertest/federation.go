@@ -46,7 +46,7 @@ func Federation(t testing.TB, provinces ...string) map[string]Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func startFederation(t *testing.T, ministryStore string) *fed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, 24*time.Hour, time.Now())
+	ca, err := pki.InitCA(t.TempDir(), pki.DefaultCAName, pki.DefaultCAValidity, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
