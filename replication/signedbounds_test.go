@@ -184,9 +184,11 @@ func TestServingHoldsAMessageNotABatch(t *testing.T) {
 			grown := int64(after.HeapAlloc) - before
 			t.Logf("%d pull streams left unread hold %d MiB", streams, grown>>20)
 			// A stream holds what it read last (at most 4 MiB of entry
-			// data, and one entry past it), the message being sent and
-			// its encoding.
-			if grown > streams*20<<20 {
+			// data, and one entry past it), the message being sent, its
+			// encoding and gRPC's copy: 48-72 MiB for four on a quiet
+			// machine, 94 once under CI's load, all four at their peak.
+			// Reading a range whole held 137-290 MiB.
+			if grown > streams*28<<20 {
 				t.Errorf("%d pull streams left unread hold %d MiB on the serving node, want a few messages' worth", streams, grown>>20)
 			}
 		})

@@ -110,6 +110,7 @@ var docNotRun = []struct{ part, why string }{
 	{"journalctl -u provex", "reads the log of the systemd unit on an operator's machine"},
 	{"docker ", "needs a Docker engine, which the machines tests run on do not have (TestDockerfileAgreesWithItsConfig checks the Dockerfile against its config)"},
 	{"--out tls", "issues the container's certificate on an operator's machine"},
+	{"--out cao-bang-tls", "issues the node's certificate on the CA's machine, for systemd"},
 }
 
 // docEventually marks commands that read what sync brings from another
