@@ -894,9 +894,6 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			}
 			return err
 		}
-		p.mu.Lock()
-		p.lastContact = time.Now()
-		p.mu.Unlock()
 		// A server sends its manifest first, once; any other is ignored, so
 		// a peer cannot make this node parse manifests all pull long. Or
 		// it says it holds an older one: the next pull carries this node's.
@@ -923,6 +920,13 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		if err := e.receive(ctx, p, st, resp, ap); err != nil {
 			return err
 		}
+		// Contact counts once what came is taken in: a node whose disk is
+		// full, or past its manifest's grace, heard its peers and applied
+		// nothing, while national freshness called every province
+		// current (an outside review).
+		p.mu.Lock()
+		p.lastContact = time.Now()
+		p.mu.Unlock()
 	}
 	ap.wait()
 	p.mu.Lock()

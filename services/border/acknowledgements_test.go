@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
@@ -338,5 +339,39 @@ func TestAcknowledgementCountsFromTheIncidentOn(t *testing.T) {
 	st := waitStatus(t, nodes["cao-bang"], "cao-bang", incident.GetName(), func(st *borderv1.IncidentAcknowledgementStatus) bool { return st.GetAcknowledgedCount() == 1 })
 	if got := byProvince(st)["lang-son"]; !got.GetAcknowledgeTime().AsTime().Equal(incident.GetCreateTime().AsTime()) || got.GetWait().AsDuration() != 0 {
 		t.Errorf("an acknowledgement dated 2020: %v, want counted at the incident's create_time %v", got, incident.GetCreateTime().AsTime())
+	}
+}
+
+// TestAnAnswerIsNotMovedToAnotherRecord: an acknowledgement kept and moved
+// to a newer incident (update_mask border_incident) showed as given when
+// it was first made, before the new incident's wait began (an outside
+// review); the answered record cannot change.
+func TestAnAnswerIsNotMovedToAnotherRecord(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, "cao-bang", "lang-son")
+	var incidents []string
+	for _, name := range []string{"Flood", "Landslide"} {
+		in, err := nodes["cao-bang"].border.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: "provinces/cao-bang", BorderIncident: &borderv1.BorderIncident{
+			DisplayName: name, Category: borderv1.BorderIncident_CATEGORY_NATURAL_DISASTER, NotifyProvinces: []string{"lang-son"},
+			OccurTime: timestamppb.New(time.Date(2025, 8, 1, 6, 0, 0, 0, time.UTC))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		incidents = append(incidents, in.GetName())
+	}
+	ack, err := nodes["lang-son"].border.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{Parent: "provinces/lang-son",
+		IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: incidents[0], Note: "seen"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := &borderv1.IncidentAcknowledgement{Name: ack.GetName(), BorderIncident: incidents[1]}
+	_, err = nodes["lang-son"].border.UpdateIncidentAcknowledgement(ctx, &borderv1.UpdateIncidentAcknowledgementRequest{IncidentAcknowledgement: moved, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"border_incident"}}})
+	if field, reason := violation(t, err); field != "incident_acknowledgement.border_incident" || reason != collection.ReasonAnsweredChanged {
+		t.Errorf("an acknowledgement moved to another incident: violation %s (%s)", field, reason)
+	}
+	// Its other fields still change.
+	note := &borderv1.IncidentAcknowledgement{Name: ack.GetName(), Note: "seen, teams sent"}
+	if _, err := nodes["lang-son"].border.UpdateIncidentAcknowledgement(ctx, &borderv1.UpdateIncidentAcknowledgementRequest{IncidentAcknowledgement: note, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"note"}}}); err != nil {
+		t.Errorf("the acknowledgement's note: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ const (
 	ReasonListsOwner           = "province_list.owner"
 	ReasonListedCannotRead     = "province_list.cannot_read"
 	ReasonAnsweredCannotRead   = "visibility.answered_cannot_read"
+	ReasonAnsweredChanged      = "answered.immutable"
 )
 
 // checkAudience refuses a reader list that would mean nothing, so nobody
@@ -108,4 +109,24 @@ func audienceOf(visibility int32) string {
 		return "restricted: its owner, the ministry and the provinces in visible_to read it"
 	}
 	return typev1.Visibility(visibility).String()
+}
+
+// checkAnsweredKept refuses an update that moves an answer to another
+// record (an acknowledgement to another incident, a response to another
+// request): the answer counts from its creation, so one kept and moved to
+// each new question showed as given on time, before the question was
+// asked or its deadline passed (an outside review). A new answer is a new
+// record.
+func (c *Collection[T]) checkAnsweredKept(current, next proto.Message) error {
+	field, _ := c.kind.Answered(current)
+	if field == "" {
+		return nil
+	}
+	fd := c.kind.Message.Descriptor().Fields().ByName(field)
+	was, is := current.ProtoReflect().Get(fd).String(), next.ProtoReflect().Get(fd).String()
+	if was == is {
+		return nil
+	}
+	return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{Field: c.kind.Field + "." + string(field), Reason: ReasonAnsweredChanged,
+		Description: fmt.Sprintf("%s cannot change (it names %s): an answer counts from when it was made; create a new one for %s", field, was, is)})
 }

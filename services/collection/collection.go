@@ -233,6 +233,9 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 		if err := c.checkAudience(n.Province, next); err != nil {
 			return nil, err
 		}
+		if err := c.checkAnsweredKept(current, next); err != nil {
+			return nil, err
+		}
 		if err := c.checkFormer(n.Province, next); err != nil {
 			return nil, err
 		}

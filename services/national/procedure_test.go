@@ -107,6 +107,27 @@ func TestAgreementProcedureAcrossNodes(t *testing.T) {
 		t.Errorf("ministry's counts: %v, want %v", c, want)
 	}
 
+	// Quảng Ninh's node holds Lạng Sơn's public agreements, not every
+	// opinion the ministry gives on them (the owner's and the ministry's):
+	// it does not judge the ministry's opinion late (it called it late
+	// when it was given: an outside review), the agencies' and the report
+	// it does.
+	c = waitCounts(t, nodes["quang-ninh"], "quang-ninh", func(c *twinningv1.SummarizeOverdueAgreementDeadlinesResponse) bool {
+		return c.GetOverdueReports() == 1
+	})
+	if c.GetOverdueOpinions() != 1 {
+		t.Errorf("Quảng Ninh's node counts %d opinions overdue, want the one agency's, not the ministry's", c.GetOverdueOpinions())
+	}
+	qnList, err := qn.ListOverdueAgreementDeadlines(ctx, &twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: "provinces/-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range qnList.GetOverdueDeadlines() {
+		if it.GetDeadline() == twinningv1.Deadline_DEADLINE_MOFA_OPINION {
+			t.Errorf("Quảng Ninh's node judges the ministry's opinion on %s late", it.GetAgreement())
+		}
+	}
+
 	opinionDue, _ := workdays.AddWorkingDays(asked, 7)
 	reportDue := signed.AddDate(0, 0, 15)
 	list := func(req *twinningv1.ListOverdueAgreementDeadlinesRequest) []*twinningv1.OverdueDeadline {

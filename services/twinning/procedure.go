@@ -224,7 +224,7 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 	// countSQL adds to each province's count, by add, the agreements that
 	// filter matches (and, with unanswered, that no such answer names),
 	// counted by Store.Summarize without reading the agreements.
-	countSQL := func(f string, unanswered *storage.Answers, add func(*twinningv1.ProvinceOverdueCount, int32)) error {
+	countSQLOf := func(province, f string, unanswered *storage.Answers, add func(*twinningv1.ProvinceOverdueCount, int32)) error {
 		expr, err := filter.Parse(f, resource.Agreements.Schema)
 		if err != nil {
 			return err
@@ -238,16 +238,23 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 	}
 	opinions, reports := phases[0], phases[1]
 	// Every agreement reports' filter matches has its report overdue.
-	if err := countSQL(reports.filter(today), nil, func(c *twinningv1.ProvinceOverdueCount, n int32) { c.OverdueReports += n }); err != nil {
+	if err := countSQLOf(province, reports.filter(today), nil, func(c *twinningv1.ProvinceOverdueCount, n int32) { c.OverdueReports += n }); err != nil {
 		return nil, err
 	}
 	// The ministry's late opinions: the candidates with a request date (an
 	// overdue opinion needs one) that no live opinion of provinces/mofa
 	// names, one seek each in the opinions' agreement index.
-	if err := countSQL(opinions.filter(today)+" AND consultation.requested_date >= 0001",
-		&storage.Answers{Kind: resource.AgreementOpinions, Field: opinionAgreement, Province: resource.Ministry},
-		func(c *twinningv1.ProvinceOverdueCount, n int32) { c.OverdueOpinions += n }); err != nil {
-		return nil, err
+	// A province's node counts only its own (seesMofaOpinionsOf).
+	mofaCounted := province
+	if s.member != resource.Ministry && province == resource.AllProvinces {
+		mofaCounted = s.member
+	}
+	if s.member == resource.Ministry || mofaCounted == s.member {
+		if err := countSQLOf(mofaCounted, opinions.filter(today)+" AND consultation.requested_date >= 0001",
+			&storage.Answers{Kind: resource.AgreementOpinions, Field: opinionAgreement, Province: resource.Ministry},
+			func(c *twinningv1.ProvinceOverdueCount, n int32) { c.OverdueOpinions += n }); err != nil {
+			return nil, err
+		}
 	}
 	// The agencies' late opinions, from the candidates that name an agency
 	// (the index of consultation.agency_opinions.agency), a page at a time.
@@ -306,7 +313,7 @@ func (s *Server) overdueOpinions(ctx context.Context, a *twinningv1.Agreement, t
 		return nil, nil
 	}
 	var out []*twinningv1.OverdueDeadline
-	if due, est := workdays.AddWorkingDays(requested, opinionWorkingDays); due.Before(today) {
+	if due, est := workdays.AddWorkingDays(requested, opinionWorkingDays); due.Before(today) && s.seesMofaOpinionsOf(a.GetName()) {
 		answered, err := s.mofaAnswered(ctx, a.GetName())
 		if err != nil {
 			return nil, err
@@ -363,6 +370,21 @@ func overdueReport(a *twinningv1.Agreement, today time.Time) []*twinningv1.Overd
 		return []*twinningv1.OverdueDeadline{item(a, today, twinningv1.Deadline_DEADLINE_REPORT, "", signed, due, false)}
 	}
 	return nil
+}
+
+// seesMofaOpinionsOf reports whether this node holds every opinion the
+// ministry gives on agreement: the ministry's node does, and a province's
+// on its own agreements (an opinion is readable by the agreement's owner:
+// collection.checkAudience). The ministry's opinion on another province's
+// agreement may be kept from this node (national, or restricted to the
+// owner), and a province's node called it overdue when it was given (an
+// outside review).
+func (s *Server) seesMofaOpinionsOf(agreement string) bool {
+	if s.member == resource.Ministry {
+		return true
+	}
+	n, err := resource.ParseName(agreement, resource.Agreements.Collection)
+	return err == nil && n.Province == s.member
 }
 
 // mofaAnswered reports whether a live opinion of the ministry names the

@@ -24,6 +24,10 @@ type Server struct {
 	delegations            *collection.Collection[*twinningv1.Delegation]
 	friendshipAssociations *collection.Collection[*twinningv1.FriendshipAssociation]
 	store                  storage.Store
+	// member is the node's member: a province's node does not see the
+	// ministry's opinions on other provinces' agreements (they are the
+	// owner's and the ministry's), so it does not judge them late.
+	member string
 	// now is the clock of the overdue views.
 	now func() time.Time
 }
@@ -36,6 +40,7 @@ func New(node *collection.Node) *Server {
 		delegations:            collection.New[*twinningv1.Delegation](node, resource.Delegations),
 		friendshipAssociations: collection.New[*twinningv1.FriendshipAssociation](node, resource.FriendshipAssociations),
 		store:                  node.Store,
+		member:                 node.Member,
 		now:                    time.Now,
 	}
 }
