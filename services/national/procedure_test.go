@@ -268,6 +268,9 @@ func TestAgreementProcedureRefused(t *testing.T) {
 			AgencyOpinions: []*twinningv1.Agreement_AgencyOpinion{{Agency: "Ministry of Public Security", Position: twinningv1.OpinionPosition_OPINION_POSITION_OBJECT}}}, "consultation.agency_opinions[0].position"},
 		{"an agency without a name", &twinningv1.Agreement_Consultation{RequestedDate: civil(workdays.Date(2026, 3, 2)),
 			AgencyOpinions: []*twinningv1.Agreement_AgencyOpinion{{}}}, "consultation.agency_opinions[0].agency"},
+		// No opinion could ever be late: a province hid the ministry's
+		// lateness so (an outside review).
+		{"opinions awaited without requested_date", &twinningv1.Agreement_Consultation{State: twinningv1.Agreement_CONSULTATION_STATE_REQUESTED}, "consultation.requested_date"},
 	} {
 		_, err := ls.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/lang-son",
 			Agreement: &twinningv1.Agreement{DisplayName: "MoU", Kind: twinningv1.Agreement_KIND_MOU, Consultation: c.cons}})

@@ -4303,7 +4303,7 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\fSTATE_ACTIVE\x10\x02\x12\x13\n" +
 	"\x0fSTATE_SUSPENDED\x10\x03\x12\x0f\n" +
 	"\vSTATE_ENDED\x10\x04:O\xeaAL\n" +
-	"\x19provex.gov.vn/Partnership\x12/provinces/{province}/partnerships/{partnership}\"\xe0)\n" +
+	"\x19provex.gov.vn/Partnership\x12/provinces/{province}/partnerships/{partnership}\"\xb2+\n" +
 	"\tAgreement\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x12\xe2A\x01\x02\xbaH\vr\tȷ,\x01\x10\x01\x18\xf4\x03R\vdisplayName\x12G\n" +
@@ -4339,16 +4339,18 @@ const file_provex_twinning_v1_twinning_proto_rawDesc = "" +
 	"\vupdate_time\x18a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12A\n" +
 	"\vdelete_time\x18b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"deleteTime\x1a\x8d\v\n" +
+	"deleteTime\x1a\xdf\f\n" +
 	"\fConsultation\x12O\n" +
 	"\x05state\x18\x01 \x01(\x0e2/.provex.twinning.v1.Agreement.ConsultationStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12;\n" +
 	"\x0erequested_date\x18\x02 \x01(\v2\x14.provex.type.v1.DateR\rrequestedDate\x127\n" +
 	"\fopinion_date\x18\x03 \x01(\v2\x14.provex.type.v1.DateR\vopinionDate\x12\"\n" +
 	"\aopinion\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\aopinion\x12^\n" +
-	"\x0fagency_opinions\x18\x05 \x03(\v2+.provex.twinning.v1.Agreement.AgencyOpinionB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x0eagencyOpinions:\xb1\b\xbaH\xad\b\x1a\x88\x03\n" +
+	"\x0fagency_opinions\x18\x05 \x03(\v2+.provex.twinning.v1.Agreement.AgencyOpinionB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x0eagencyOpinions:\x83\n" +
+	"\xbaH\xff\t\x1a\x88\x03\n" +
 	"&opinion_date.not_before_requested_date\x12!must not be before requested_date\x1a\xba\x02!has(this.requested_date) || !has(this.opinion_date) || this.opinion_date.year * 10000 + (this.opinion_date.month == 0 ? 1231 : this.opinion_date.month * 100 + (this.opinion_date.day == 0 ? 31 : this.opinion_date.day)) >= this.requested_date.year * 10000 + this.requested_date.month * 100 + this.requested_date.day\x1a\xdf\x03\n" +
 	"8agency_opinions.requested_date.not_before_requested_date\x12Oan agency's requested_date must not be before the consultation's requested_date\x1a\xd1\x02!has(this.requested_date) || this.agency_opinions.all(a, !has(a.requested_date) || a.requested_date.year * 10000 + (a.requested_date.month == 0 ? 1231 : a.requested_date.month * 100 + (a.requested_date.day == 0 ? 31 : a.requested_date.day)) >= this.requested_date.year * 10000 + this.requested_date.month * 100 + this.requested_date.day)\x1a\xbd\x01\n" +
-	"&agency_opinions.without_requested_date\x12Vagency opinions need the consultation's requested_date, from which their deadlines run\x1a;size(this.agency_opinions) == 0 || has(this.requested_date)\x1a\xb1\x06\n" +
+	"&agency_opinions.without_requested_date\x12Vagency opinions need the consultation's requested_date, from which their deadlines run\x1a;size(this.agency_opinions) == 0 || has(this.requested_date)\x1a\xcf\x01\n" +
+	"&requested_date.required_when_requested\x12xa consultation awaiting opinions (CONSULTATION_STATE_REQUESTED) needs its requested_date, from which their deadlines run\x1a+this.state != 2 || has(this.requested_date)\x1a\xb1\x06\n" +
 	"\rAgencyOpinion\x12&\n" +
 	"\x06agency\x18\x01 \x01(\tB\x0e\xbaH\vr\tȷ,\x01\x10\x01\x18\xc8\x01R\x06agency\x12;\n" +
 	"\x0erequested_date\x18\x02 \x01(\v2\x14.provex.type.v1.DateR\rrequestedDate\x127\n" +
