@@ -139,7 +139,7 @@ func Accept(current, next *Manifest, now time.Time) error {
 // OneSerialAdvice is what to do about two manifests signed with serial:
 // neither ever wins by serial.
 func OneSerialAdvice(serial int) string {
-	return fmt.Sprintf("sign the one meant, from the master copy, as serial %d (provex manifest sign) and give it to a node", serial+1)
+	return fmt.Sprintf("sign the one meant, from the master copy, as serial %d (provex manifest sign) and give it to a node both manifests list (a member one of them removed is refused by the nodes on that one)", serial+1)
 }
 
 // Digest is the SHA-256 of the manifest's signed content: two manifests

@@ -196,7 +196,7 @@ func (e *Engine) checkOwnEntry(ctx context.Context, p *peer, cp changelog.Checkp
 		return err
 	}
 	r := changelog.Range{Origin: cp.Origin, First: head + 1, Last: storage.OpenEnded}
-	problem := fmt.Sprintf("this node's log forked: %s holds checkpoint %s/%d, signed with this node's key, of another entry %d than this node's "+
+	problem := fmt.Sprintf(storage.ForkedLog+": %s holds checkpoint %s/%d, signed with this node's key, of another entry %d than this node's "+
 		"(the node was run on an old copy of its data directory and wrote again); writes are held: move the data directory aside and run provex restore, "+
 		"which takes the peers' history back (what this node wrote from the fork on is lost)", p.member, cp.Origin, cp.Seq, cp.Seq)
 	e.log.Error("own change log forked from the peers' copy; writes are held", "peer", p.member, "problem", problem)

@@ -29,6 +29,7 @@ import (
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/server"
+	"github.com/provex/provex/storage"
 )
 
 // restore rebuilds member's node into a new, empty data directory from
@@ -400,6 +401,16 @@ func TestNodeBehindItsPeersCopyDoesNotFork(t *testing.T) {
 // node holds its writes and says its log forked, where it wrote on for
 // good, health saying ok (an outside review, six nodes and three).
 func TestOldCopyOfANodeWithoutPeersStopsAtItsFork(t *testing.T) {
+	// More entries written on the old copy than its peer holds after the
+	// fork, and fewer: then the peer's checkpoint is past the node's head,
+	// and the node took the entries between for lost and asked them back
+	// for good ("being repaired from peers": an outside review).
+	for _, forkWrites := range []int{5, 1} {
+		t.Run(fmt.Sprintf("%d written on the old copy", forkWrites), func(t *testing.T) { oldCopyForks(t, forkWrites) })
+	}
+}
+
+func oldCopyForks(t *testing.T, forkWrites int) {
 	f := newFederation(t, []string{p1, p2}, map[string][]string{p2: {p1}})
 	f.startAll()
 	createAgreements(t, f.nodes[p1], 1, "a")
@@ -416,11 +427,11 @@ func TestOldCopyOfANodeWithoutPeersStopsAtItsFork(t *testing.T) {
 	f.stop(p2)
 	f.nodes[p1].dir = backup
 	a = f.start(p1)
-	createAgreements(t, a, 5, "fork") // seqs 2..6: 2..4 the peer holds others of
+	createAgreements(t, a, forkWrites, "fork") // from seq 2: 2..4 the peer holds others of
 	f.start(p2)
 	eventually(t, 15*time.Second, func() (bool, string) {
 		for _, d := range a.origin(t, p1).GetDamaged() {
-			if d.GetRange().GetLast() == math.MaxInt64 && strings.Contains(d.GetProblem(), "log forked") {
+			if d.GetRange().GetLast() == math.MaxInt64 && strings.HasPrefix(d.GetProblem(), storage.ForkedLog) {
 				return true, ""
 			}
 		}

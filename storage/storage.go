@@ -189,6 +189,10 @@ type Refusal struct {
 // its head until an operator (a restore) lifts it.
 const OpenEnded = uint64(math.MaxInt64)
 
+// ForkedLog begins the problem of a hold on a node's own log that its
+// peers hold another history of, signed with its key: one no repair ends.
+const ForkedLog = "this node's log forked"
+
 // Damage is a range of stored entries that does not verify.
 type Damage struct {
 	changelog.Range

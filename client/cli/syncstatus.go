@@ -120,6 +120,15 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 			o.GetVerifiedSeq(), o.GetUnopened(), o.GetRejected(), strings.Join(damaged, ","))
 	}
 	tw.Flush()
+	// A hold's reason says what to do (a forked log: restore), which the
+	// table's "(writes held)" does not.
+	for _, o := range st.GetOrigins() {
+		for _, d := range o.GetDamaged() {
+			if d.GetRange().GetLast() == math.MaxInt64 {
+				fmt.Fprintf(w, "writes of %s held from %d on: %s\n", o.GetOrigin(), d.GetRange().GetFirst(), d.GetProblem())
+			}
+		}
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PEER\tADDRESS\tLAST CONTACT\tPULLS\tRECEIVED\tRUNS REFUSED\tREPAIRED\tLAST ERROR")
@@ -242,6 +251,10 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 				problems = append(problems, fmt.Sprintf("%s holds %d entries of %s sealed to it that it cannot open (it lacks the key they were sealed to, or %s sealed them wrongly)", mem.ID, n, o.GetOrigin(), o.GetOrigin()))
 			}
 			for _, d := range o.GetDamaged() {
+				if d.GetRange().GetLast() == math.MaxInt64 {
+					problems = append(problems, fmt.Sprintf("%s: writes of %s held from %d on (%s)", mem.ID, o.GetOrigin(), d.GetRange().GetFirst(), d.GetProblem()))
+					continue
+				}
 				problems = append(problems, fmt.Sprintf("%s: stored log of %s damaged at %d..%d (%s)", mem.ID, o.GetOrigin(),
 					d.GetRange().GetFirst(), d.GetRange().GetLast(), d.GetProblem()))
 			}

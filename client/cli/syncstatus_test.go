@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,9 @@ func TestConvergenceCheckCannotBeFooled(t *testing.T) {
 		"a damaged log": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			s["nghe-an"].Origins[0].Damaged = []*syncv1.Damage{{Range: &syncv1.Range{Origin: "cao-bang", First: 4, Last: 4}, Problem: "entry does not match its hash"}}
 		}, "nghe-an: stored log of cao-bang damaged at 4..4"},
+		"a hold on a member's own writes": {func(s map[string]*syncv1.GetSyncStateResponse) {
+			s["cao-bang"].Origins[0].Damaged = []*syncv1.Damage{{Range: &syncv1.Range{Origin: "cao-bang", First: 11, Last: math.MaxInt64}, Problem: "this node's log forked"}}
+		}, "cao-bang: writes of cao-bang held from 11 on (this node's log forked)"},
 		"a lagging member": {func(s map[string]*syncv1.GetSyncStateResponse) {
 			s["mofa"].Origins[0].Seq = 9
 		}, "9 (lag 1)"},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/provex/provex/audit"
@@ -454,6 +455,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		return 0, apperr.Invalid("checkpoint", "the checkpoint does not name the last entry of the repair")
 	}
 	written := 0
+	forked := ""
 	err := db.runInWriter(ctx, func(tx *writeTx) error {
 		written = 0
 		prev := changelog.ZeroHash
@@ -473,7 +475,13 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 				// log from there on, which no repair joins.
 				why := fmt.Sprintf("repair entry %s/%d does not follow entry %d as this node holds it: the peer's copy is of another history of %s's log from there (a fork, or a peer that lies), which no repair joins", origin, first, first-1, origin)
 				if origin == db.origin {
-					why += "; if every peer's copy says so, this node's own log forked: move its data directory aside and provex restore from the peers (what it wrote since the fork is lost)"
+					// Copies the node's own key signed (the caller checked
+					// their checkpoint) that go on from another entry than
+					// its own: its key signed two histories, and this
+					// node holds the one its peers do not.
+					forked = fmt.Sprintf(storage.ForkedLog+": a peer holds entries from %d on, signed with this node's key, that follow another entry %d than this node's "+
+						"(the node was run on an old copy of its data directory and wrote again); writes are held: move the data directory aside and run provex restore, "+
+						"which takes the peers' history back (what this node wrote from the fork on is lost)", first, first-1)
 				}
 				return apperr.Invalid("entries", "%s", why)
 			}
@@ -568,6 +576,10 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 		}
 		return nil
 	})
+	if hold, held := db.OwnLogHold(); forked != "" && !(held && strings.HasPrefix(hold.Problem, storage.ForkedLog)) && db.holdForkedLog(ctx, forked) == nil {
+		// Once: the peers send the same copies at every pull.
+		db.log.Error("own change log forked from the peers' copy; writes are held", "problem", forked)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -910,6 +922,27 @@ const OpenEnded = storage.OpenEnded
 func (db *DB) HoldOwnLog(ctx context.Context, why string) error {
 	after := db.currentHead().Seq
 	return db.ReportDamage(ctx, storage.Damage{Range: changelog.Range{Origin: db.origin, First: after + 1, Last: OpenEnded}, Problem: why})
+}
+
+// holdForkedLog tells the node's own log as forked: the entries it was
+// repairing past its head (lost, it thought) are of another history its
+// key signed, which no repair joins; what remains is the hold on writes,
+// saying why. Damage within the entries it holds stays.
+func (db *DB) holdForkedLog(ctx context.Context, why string) error {
+	return db.runInWriter(ctx, func(tx *writeTx) error {
+		head, _, err := lastEntry(tx, db.origin)
+		if err != nil {
+			return err
+		}
+		var kept []storage.Damage
+		for _, d := range db.damagedNow(db.origin) {
+			if d.Last <= head {
+				kept = append(kept, d)
+			}
+		}
+		kept = append(kept, storage.Damage{Range: changelog.Range{Origin: db.origin, First: head + 1, Last: OpenEnded}, Found: time.Now(), Problem: why})
+		return db.storeDamage(tx, db.origin, kept)
+	})
 }
 
 // OwnLogHold returns the hold on the node's own log, if there is one.
