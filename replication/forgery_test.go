@@ -273,15 +273,22 @@ func TestMemberCannotPoseAsTheMinistryAnswering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := late.GetOverdueDeadlines(); len(d) != 1 || d[0].GetAgreement() != draft {
-			t.Errorf("%s: the ministry's late opinions of %s: %v, want the draft's", m, bad, d)
+		// A province's node does not judge the ministry's opinions on
+		// another province's agreements (they may be kept from it), so the
+		// forgery's failure shows on the ministry's.
+		want := 0
+		if m == mofa {
+			want = 1
+		}
+		if d := late.GetOverdueDeadlines(); len(d) != want || want == 1 && d[0].GetAgreement() != draft {
+			t.Errorf("%s: the ministry's late opinions of %s: %v, want %d, the draft's", m, bad, d, want)
 		}
 		sum, err := n.client.Twinning.SummarizeOverdueAgreementDeadlines(context.Background(), &twinningv1.SummarizeOverdueAgreementDeadlinesRequest{Parent: "provinces/" + bad})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.GetOverdueOpinions() != 1 {
-			t.Errorf("%s: %d overdue opinions of %s counted, want 1", m, sum.GetOverdueOpinions(), bad)
+		if int(sum.GetOverdueOpinions()) != want {
+			t.Errorf("%s: %d overdue opinions of %s counted, want %d", m, sum.GetOverdueOpinions(), bad, want)
 		}
 	}
 }

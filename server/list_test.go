@@ -313,7 +313,7 @@ func buildAgreementFixture(t *testing.T, ctx context.Context, tn *testNode) *agr
 		}
 		switch i % 4 {
 		case 0:
-			a.Consultation = &twinningv1.Agreement_Consultation{State: twinningv1.Agreement_CONSULTATION_STATE_REQUESTED}
+			a.Consultation = &twinningv1.Agreement_Consultation{State: twinningv1.Agreement_CONSULTATION_STATE_REQUESTED, RequestedDate: date(2025, 1, 2)}
 		case 1:
 			a.Consultation = &twinningv1.Agreement_Consultation{State: twinningv1.Agreement_CONSULTATION_STATE_OPINION_RECEIVED}
 		}
