@@ -920,18 +920,25 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		if err := e.receive(ctx, p, st, resp, ap); err != nil {
 			return err
 		}
-		// Contact counts once what came is taken in: a node whose disk is
+		// Contact counts once what came is taken in (queued here, applied
+		// by the end of the pull unless a run fails): a node whose disk is
 		// full, or past its manifest's grace, heard its peers and applied
 		// nothing, while national freshness called every province
 		// current (an outside review).
+		if !ap.anyFailed() {
+			p.mu.Lock()
+			p.lastContact = time.Now()
+			p.mu.Unlock()
+		}
+	}
+	ap.wait()
+	if !ap.anyFailed() {
+		// A run that failed to apply (a store error) took nothing in:
+		// freshness must not call its origin current for it.
 		p.mu.Lock()
 		p.lastContact = time.Now()
 		p.mu.Unlock()
 	}
-	ap.wait()
-	p.mu.Lock()
-	p.lastContact = time.Now()
-	p.mu.Unlock()
 	for origin, r := range st.runs {
 		if r.scanning && !r.proved && !r.refused {
 			e.refusedFrom(p, "entries of "+origin, fmt.Sprintf("%d entries of %s after %d MiB held, whose checkpoints are of a key it rotated from, and no checkpoint of its current key proving them", r.scanned+len(r.pending), origin, maxPendingBytes>>20))
@@ -1197,6 +1204,13 @@ func (u unprepared) ApplyPrepared(ctx context.Context, runs []storage.PreparedRu
 	}
 	refusals, err := u.ApplyRemote(ctx, entries, cp, earlier...)
 	return refusals, len(entries), err
+}
+
+// anyFailed reports whether a run of any origin failed in this pull.
+func (a *applier) anyFailed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.failed) > 0
 }
 
 func (a *applier) originFailed(origin string) bool {

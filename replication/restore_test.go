@@ -446,6 +446,21 @@ func oldCopyForks(t *testing.T, forkWrites int) {
 	if seq := f.nodes[p2].origin(t, p1).GetSeq(); seq != 4 {
 		t.Errorf("the peer holds %s up to %d, want its own copy, 4", p1, seq)
 	}
+	// Restored in place, the hold was lifted and the node wrote on its
+	// fork (an outside review): refused; into an empty directory, the
+	// peers' history comes back and the node writes after it.
+	f.stop(p1)
+	if _, err := f.restore(t, p1, false, server.RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "holds a forked log") {
+		t.Fatalf("a restore into the forked directory: %v, want it refused", err)
+	}
+	if res, err := f.restore(t, p1, true, server.RestoreOptions{}); err != nil || res.Held != "" {
+		t.Fatalf("a restore into an empty directory: %+v, %v", res, err)
+	}
+	a = f.start(p1)
+	if err := tryCreate(a, "after-restore"); err != nil {
+		t.Fatalf("a write after the restore: %v", err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 5}, 15*time.Second)
 }
 
 // TestRestoreCutShortHoldsWrites: a restore stops part-way (the process
@@ -601,4 +616,26 @@ func restoreWithOlderFile(t *testing.T, f *testFederation, oldFile *federation.M
 		t.Fatal(err)
 	}
 	return got
+}
+
+// TestHoldOnAnEmptyOwnLogShows: a node holding none of its own entries (a
+// restore into an empty directory cut short, every entry lost) with its
+// writes held shows the hold in its sync state, which sync status and the
+// convergence check read: its log was no origin of the state, and the
+// check called such a node converged (an outside review).
+func TestHoldOnAnEmptyOwnLogShows(t *testing.T) {
+	f := newFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	f.startAll()
+	if err := f.nodes[p1].node.Store().HoldOwnLog(context.Background(), "a provex restore began here and did not finish"); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range f.nodes[p1].state(t).GetOrigins() {
+		if o.GetOrigin() == p1 {
+			if d := o.GetDamaged(); len(d) != 1 || d[0].GetRange().GetLast() != math.MaxInt64 {
+				t.Errorf("%s's own log in its state: damage %v, want the hold", p1, d)
+			}
+			return
+		}
+	}
+	t.Errorf("%s's hold on its writes is in no origin of its state", p1)
 }

@@ -495,6 +495,19 @@ func (e *Engine) State(ctx context.Context) (*syncv1.GetSyncStateResponse, error
 		}
 		resp.Origins = append(resp.Origins, st)
 	}
+	// The node's own log with no entry (a restore cut short, every entry
+	// lost) is no origin of the store's, but its hold on writes must show
+	// (an outside review: the convergence check called such a node
+	// converged).
+	if !slices.ContainsFunc(origins, func(o storage.OriginState) bool { return o.Origin == e.cfg.Member }) {
+		if damaged := e.cfg.Store.Damaged(e.cfg.Member); len(damaged) > 0 {
+			st := &syncv1.OriginState{Origin: e.cfg.Member}
+			for _, d := range damaged {
+				st.Damaged = append(st.Damaged, damageToProto(d))
+			}
+			resp.Origins = append(resp.Origins, st)
+		}
+	}
 	for _, p := range e.peerList() {
 		resp.Peers = append(resp.Peers, p.state())
 	}

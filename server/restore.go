@@ -15,6 +15,7 @@ import (
 	"github.com/provex/provex/internal/ownerfile"
 	"github.com/provex/provex/replication"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
 )
 
@@ -115,8 +116,13 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	if err != nil {
 		return nil, err
 	}
-	_, held := store.OwnLogHold()
+	hold, held := store.OwnLogHold()
 	switch {
+	case held && strings.HasPrefix(hold.Problem, storage.ForkedLog):
+		// Carried on in place, the restore lifted the hold and the node
+		// wrote on its fork (an outside review): the peers' history goes
+		// into an empty directory only.
+		return nil, fmt.Errorf("%s holds a forked log of %s (%s): move it aside and restore into an empty data directory", cfg.storeName(), cfg.Member, hold.Problem)
 	case head.Seq > 0 && !held:
 		return nil, fmt.Errorf("%s already holds %d entries of %s's own log: a restore into it could fork the log; restore into an empty data directory",
 			cfg.storeName(), head.Seq, cfg.Member)

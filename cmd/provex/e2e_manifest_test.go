@@ -124,7 +124,9 @@ var statusSerial = regexp.MustCompile(`(?m)^manifest serial (\d+)`)
 // then checks that provex sync status says so too.
 func (f *manifestFederation) waitSerial(t *testing.T, serial uint64, members ...string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	// A minute: under the full suite's load one node took a manifest
+	// (one its logs' checkpoints had to catch up with first) after 30 s.
+	waitFor(t, time.Minute, func() (bool, string) {
 		for _, m := range members {
 			if got := f.state(t, m).GetManifest().GetSerial(); got != serial {
 				return false, fmt.Sprintf("%s is on manifest serial %d, want %d", m, got, serial)

@@ -2,9 +2,11 @@ package collection
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/apperr"
@@ -124,9 +126,21 @@ func (c *Collection[T]) checkAnsweredKept(current, next proto.Message) error {
 	}
 	fd := c.kind.Message.Descriptor().Fields().ByName(field)
 	was, is := current.ProtoReflect().Get(fd).String(), next.ProtoReflect().Get(fd).String()
-	if was == is {
+	if was == is || c.breaksARule(current, field) {
+		// A stored value that breaks the schema's rules (kept from
+		// before one) may be corrected, as the update's error asks.
 		return nil
 	}
 	return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{Field: c.kind.Field + "." + string(field), Reason: ReasonAnsweredChanged,
 		Description: fmt.Sprintf("%s cannot change (it names %s): an answer counts from when it was made; create a new one for %s", field, was, is)})
+}
+
+// breaksARule reports whether the schema's rules refuse field of m as it is.
+func (c *Collection[T]) breaksARule(m proto.Message, field protoreflect.Name) bool {
+	invalid, ok := apperr.As(c.node.Validator.Check(m, c.kind.Field+"."))
+	if !ok {
+		return false
+	}
+	name := c.kind.Field + "." + string(field)
+	return slices.ContainsFunc(invalid.Violations, func(v *errdetails.BadRequest_FieldViolation) bool { return v.GetField() == name })
 }

@@ -474,7 +474,7 @@ func (db *DB) Repair(ctx context.Context, entries []changelog.Entry, cp changelo
 				// this node holds before the range: two histories of the
 				// log from there on, which no repair joins.
 				why := fmt.Sprintf("repair entry %s/%d does not follow entry %d as this node holds it: the peer's copy is of another history of %s's log from there (a fork, or a peer that lies), which no repair joins", origin, first, first-1, origin)
-				if origin == db.origin {
+				if origin == db.origin && db.followsHeldHead(tx, origin, first) {
 					// Copies the node's own key signed (the caller checked
 					// their checkpoint) that go on from another entry than
 					// its own: its key signed two histories, and this
@@ -922,6 +922,24 @@ const OpenEnded = storage.OpenEnded
 func (db *DB) HoldOwnLog(ctx context.Context, why string) error {
 	after := db.currentHead().Seq
 	return db.ReportDamage(ctx, storage.Damage{Range: changelog.Range{Origin: db.origin, First: after + 1, Last: OpenEnded}, Problem: why})
+}
+
+// followsHeldHead reports whether entry first is the one after origin's
+// head, which this node holds intact: copies from there that do not follow
+// it are another history; after a damaged entry, or one inside the log,
+// they may be the true one (an outside review: an honest node held as
+// forked for good).
+func (db *DB) followsHeldHead(tx *writeTx, origin string, first uint64) bool {
+	head, _, err := lastEntry(tx, origin)
+	if err != nil || head != first-1 {
+		return false
+	}
+	for _, d := range db.damagedNow(origin) {
+		if d.First <= first-1 && first-1 <= d.Last {
+			return false
+		}
+	}
+	return true
 }
 
 // holdForkedLog tells the node's own log as forked: the entries it was
