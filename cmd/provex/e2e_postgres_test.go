@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/provex/provex/client"
-	"github.com/provex/provex/federation"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
@@ -37,26 +36,7 @@ func TestMinistryOnPostgresSyncsWithProvincesOnSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, keys, err := federation.DevFederation(members, addrs, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, code := runCLI(t, bin, "", "", "ca", "init", "--dir", filepath.Join(dir, "ca")); code != 0 {
-		t.Fatalf("ca init: %s", stderr)
-	}
-	for _, id := range members {
-		if _, stderr, code := runCLI(t, bin, "", "", "ca", "issue", "--member", id, "--ca-dir", filepath.Join(dir, "ca"), "--out", filepath.Join(dir, id)); code != 0 {
-			t.Fatalf("ca issue %s: %s", id, stderr)
-		}
-		if err := federation.WriteKeyFile(filepath.Join(dir, id+".key"), keys[id]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if m.CA, err = os.ReadFile(filepath.Join(dir, "ca", "ca.pem")); err != nil {
-		t.Fatal(err)
-	}
-	manifest := filepath.Join(dir, "manifest.yaml")
-	writeSignedManifest(t, m, manifest)
+	manifest := federationFiles(t, bin, dir, members, addrs)
 
 	serveMinistry := func() *process {
 		t.Helper()
