@@ -905,7 +905,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			// says so, then ends the pull with an error.
 			behind = e.peerBehind(resp.GetManifestSerial())
 			p.manifestBehind.Store(behind)
-			e.heardManifest(p.member, resp.GetManifestSerial(), resp.GetManifestDigest())
+			e.heardManifest(m, req.ManifestDigest, p.member, resp.GetManifestSerial(), resp.GetManifestDigest())
 		}
 		received = true
 		if why := e.checkRoom(); why != "" {
@@ -947,7 +947,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.pulled(start, st.heads)
 	if !received {
 		p.manifestBehind.Store(false) // on this node's serial: it sends nothing first
-		e.heardManifest(p.member, uint64(m.Serial), nil)
+		e.heardManifest(m, req.ManifestDigest, p.member, uint64(m.Serial), nil)
 	}
 	if behind && !sentManifest {
 		// Give it this node's manifest now, not at the next exchange.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -740,5 +741,41 @@ func TestOnePullClaimingAnotherManifestIsForgotten(t *testing.T) {
 	})
 	if problems := strings.Join(v.node.Problems(context.Background()), "; "); strings.Contains(problems, "another federation manifest") {
 		t.Errorf("health still tells the claim: %q", problems)
+	}
+}
+
+// TestContactCountsOnlyWhatWasTakenIn: a node past its manifest's grace
+// hears its peer at every pull and takes nothing in; it counted that as
+// contact, so national freshness called the peer's province current
+// while its figures stood still (an outside review). The peer here holds
+// a fresh manifest of the same serial, so it serves the stopped node.
+func TestContactCountsOnlyWhatWasTakenIn(t *testing.T) {
+	members := []string{"cao-bang", "lang-son"}
+	f := newFederation(t, members, map[string][]string{"cao-bang": {"lang-son"}})
+	fresh := f.manifest
+	stale := *fresh
+	stale.Members = slices.Clone(fresh.Members)
+	expired := time.Now().Add(-federation.ExpiryGrace - time.Hour)
+	stale.Issued, stale.Expires = expired.AddDate(-1, 0, 0), expired
+	f.manifest = &stale
+	stopped := f.start("cao-bang")
+	f.manifest = fresh
+	f.start("lang-son")
+	createAgreements(t, f.nodes["lang-son"], 2, "unseen")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		for _, p := range stopped.state(t).GetPeers() {
+			if p.GetMember() == "lang-son" && p.GetPulls() >= 3 {
+				return true, ""
+			}
+		}
+		return false, "cao-bang has not pulled from lang-son three times"
+	})
+	for _, p := range stopped.state(t).GetPeers() {
+		if p.GetMember() == "lang-son" && (p.GetLastContact() != nil || p.GetLastError() == "") {
+			t.Errorf("a node past its grace, its pulls refused by itself: lang-son's last contact %v, last error %q; want none, and the stop told", p.GetLastContact(), p.GetLastError())
+		}
+	}
+	if o := stopped.origin(t, "lang-son"); o.GetSeq() != 0 {
+		t.Fatalf("a node past its grace took %d entries", o.GetSeq())
 	}
 }

@@ -34,19 +34,19 @@ type splitPeer struct{ seen, logged time.Time }
 var splitForgetAfter = 2 * time.Minute
 
 // heardManifest notes what peer said of its manifest: its serial and
-// digest (nil: it did not say, or its digest is this node's). A peer on
-// this node's serial with another digest is logged (again every
-// failureLogEvery) and named by conflict until it says otherwise or the
-// node moves to another manifest.
-func (e *Engine) heardManifest(peer string, serial uint64, digest []byte) {
-	m := e.manifest()
+// digest (nil: it did not say, or its digest is this node's), against m,
+// the manifest this node used for the exchange, whose digest is own. A
+// peer on m's serial with another digest is logged (again every
+// failureLogEvery) and named by conflict until it says otherwise, for
+// splitForgetAfter, or the node moves to another manifest.
+func (e *Engine) heardManifest(m *federation.Manifest, own []byte, peer string, serial uint64, digest []byte) {
 	s := &e.split
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.serial != m.Serial {
 		s.serial, s.peers = m.Serial, nil
 	}
-	if serial != uint64(m.Serial) || len(digest) == 0 || bytes.Equal(digest, m.Digest()) {
+	if serial != uint64(m.Serial) || len(digest) == 0 || bytes.Equal(digest, own) {
 		delete(s.peers, peer)
 		return
 	}
@@ -64,7 +64,7 @@ func (e *Engine) heardManifest(peer string, serial uint64, digest []byte) {
 		return
 	}
 	sp.logged = now
-	e.log.Error("a peer holds another federation manifest of this node's serial", "peer", peer, "serial", m.Serial, "digest", fmt.Sprintf("%x", m.Digest()[:8]), "peer_digest", fmt.Sprintf("%x", digest[:min(len(digest), 8)]), "do", federation.OneSerialAdvice(m.Serial))
+	e.log.Error("a peer holds another federation manifest of this node's serial", "peer", peer, "serial", m.Serial, "digest", fmt.Sprintf("%x", own[:min(len(own), 8)]), "peer_digest", fmt.Sprintf("%x", digest[:min(len(digest), 8)]), "do", federation.OneSerialAdvice(m.Serial))
 }
 
 // ManifestConflict says which peers hold another manifest of this node's

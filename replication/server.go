@@ -137,8 +137,9 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 	default:
 		// On one serial: the caller learns of two manifests of it as this
 		// node does, and both say so.
-		s.e.heardManifest(caller, req.GetManifestSerial(), req.GetManifestDigest())
-		if d := m.Digest(); len(req.GetManifestDigest()) > 0 && !bytes.Equal(req.GetManifestDigest(), d) {
+		d := m.Digest()
+		s.e.heardManifest(m, d, caller, req.GetManifestSerial(), req.GetManifestDigest())
+		if len(req.GetManifestDigest()) > 0 && !bytes.Equal(req.GetManifestDigest(), d) {
 			if err := stream.Send(&syncv1.PullResponse{ManifestSerial: uint64(m.Serial), ManifestDigest: d}); err != nil {
 				return err
 			}

@@ -820,12 +820,9 @@ func (n *Node) PeerAddr() string {
 
 // checkNodeCert refuses a certificate made for another member.
 func checkNodeCert(cert *tls.Certificate, member string) error {
-	leaf := cert.Leaf
-	if leaf == nil {
-		var err error
-		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-			return fmt.Errorf("node certificate: %w", err)
-		}
+	leaf, err := leafOf(cert)
+	if err != nil {
+		return fmt.Errorf("node certificate: %w", err)
 	}
 	named, err := pki.MemberOf(leaf)
 	if err != nil {
@@ -865,18 +862,26 @@ func traceErrors(log *slog.Logger) otel.ErrorHandlerFunc {
 // sign before (an outside review).
 const CertWarning = 30 * 24 * time.Hour
 
+// leafOf is cert's own certificate, parsed.
+func leafOf(cert *tls.Certificate) (*x509.Certificate, error) {
+	if cert.Leaf != nil {
+		return cert.Leaf, nil
+	}
+	if len(cert.Certificate) == 0 {
+		return nil, errors.New("no certificate")
+	}
+	return x509.ParseCertificate(cert.Certificate[0])
+}
+
 // certExpiry says when the node's TLS certificate expires, from
 // CertWarning before, or that it has; "" otherwise (or without one).
 func certExpiry(cert *tls.Certificate, now time.Time) string {
-	if cert == nil || len(cert.Certificate) == 0 {
+	if cert == nil {
 		return ""
 	}
-	leaf := cert.Leaf
-	if leaf == nil {
-		var err error
-		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-			return ""
-		}
+	leaf, err := leafOf(cert)
+	if err != nil {
+		return ""
 	}
 	at := leaf.NotAfter.UTC().Format(time.RFC3339)
 	switch {
