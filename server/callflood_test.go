@@ -71,14 +71,16 @@ func TestCallFlood(t *testing.T) {
 	// Over HTTP too: requests whose body never comes count as calls. Of
 	// one more than the cap, whichever comes last is refused (429; with
 	// Expect: 100-continue the node need not read its body first), and
-	// the others are asked for their bodies, which never come.
+	// the others are asked for their bodies, which never come. (They come
+	// with a token: one without is refused before its body is asked for,
+	// TestBodiesDecodedOnlyOnceAdmitted.)
 	answers := map[string]int{}
 	var held []net.Conn
 	for range perAddress + 1 {
 		c, err := fromAddr("127.0.0.1").Dial("tcp", province.srv.HTTPAddr())
 		mustf(t, err, "dial HTTP")
 		t.Cleanup(func() { c.Close() })
-		fmt.Fprintf(c, "POST /v1/provinces/cao-bang/agreements?agreement_id=slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
+		fmt.Fprintf(c, "POST /v1/provinces/cao-bang/agreements?agreement_id=slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\nAuthorization: Bearer %s\r\n\r\n", province.token)
 		held = append(held, c)
 	}
 	for _, c := range held {

@@ -64,17 +64,19 @@ type interceptors struct {
 //     them the connection is reset (queueAnswer) and the call is
 //     RESOURCE_EXHAUSTED. Inside 5, which maps it, and around the handler,
 //     whose answer it weighs.
-//  8. malformed requests (unary): the codec's note of a request that did
-//     not unmarshal is taken at once, so it is forgotten even for a call 9
-//     refuses (streamed messages are checked as they arrive, by 10).
+//  8. request bytes (unary): the codec keeps a request's bytes undecoded
+//     (requestCodec); they are taken at once, so they are forgotten even
+//     for a call 9 refuses (streamed messages are decoded as they arrive,
+//     by 10).
 //  9. guard: a call over the calls-in-flight caps (capCalls, in the tap),
 //     authentication (whether the call came with credentials decides
 //     whether its connection may be closed to make room on a full
 //     listener: netlimit.Vouch), the rate limit, authorization, the actor
 //     of the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.
-//  10. validation: a request that did not unmarshal (8), or breaks the
-//     schema's rules, is INVALID_ARGUMENT.
+//  10. validation: the request is decoded from its bytes (8) only here,
+//     once 9 has admitted its caller; one that does not unmarshal, or
+//     breaks the schema's rules, is INVALID_ARGUMENT.
 //  11. query share: a query (a read other than a Get) waits until its
 //     caller runs fewer than Limits.QueriesPerIdentity, so one identity's
 //     costly queries leave read connections and cores to the others.
@@ -90,7 +92,7 @@ func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamSer
 		unary = append(unary, ic.metrics.UnaryServerInterceptor())
 		stream = append(stream, unknownAsOne(ic.metrics.StreamServerInterceptor()))
 	}
-	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeMalformed, ic.unaryGuard, ic.unaryValidate, ic.unaryQueryShare)
+	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeRequest, ic.unaryGuard, ic.unaryValidate, ic.unaryQueryShare)
 	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamUnsent, ic.streamGuard, ic.streamValidate)
 	return unary, stream
 }
@@ -128,8 +130,12 @@ func callOf(ctx context.Context) *call {
 	return &call{} // no log interceptor outside: noted and dropped
 }
 
-// malformedKey carries why a unary request did not unmarshal from 8 to 10.
-type malformedKey struct{}
+// keptRequestKey carries a unary request's bytes, undecoded, from 8 to 10.
+type keptRequestKey struct{}
+
+// keptRequest is a unary request's bytes until 10 decodes them; data is
+// then dropped, so a call does not hold them while its handler runs.
+type keptRequest struct{ data []byte }
 
 // withRequestIDContext takes the caller's request id if it is sane, or
 // makes one, and returns it in the response header.
@@ -252,9 +258,9 @@ func (ic *interceptors) unaryRecover(ctx context.Context, req any, _ *grpc.Unary
 	return next(ctx, req)
 }
 
-func (ic *interceptors) unaryTakeMalformed(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	if err := ic.codec.take(req); err != nil {
-		ctx = context.WithValue(ctx, malformedKey{}, err)
+func (ic *interceptors) unaryTakeRequest(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if data, ok := ic.codec.take(req); ok {
+		ctx = context.WithValue(ctx, keptRequestKey{}, &keptRequest{data})
 	}
 	return next(ctx, req)
 }
@@ -268,10 +274,14 @@ func (ic *interceptors) unaryGuard(ctx context.Context, req any, info *grpc.Unar
 }
 
 func (ic *interceptors) unaryValidate(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	if err, ok := ctx.Value(malformedKey{}).(error); ok {
-		return nil, err
-	}
 	if m, ok := req.(proto.Message); ok {
+		if kept, ok := ctx.Value(keptRequestKey{}).(*keptRequest); ok && kept.data != nil {
+			data := kept.data
+			kept.data = nil
+			if err := decodeRequest(data, m); err != nil {
+				return nil, err
+			}
+		}
 		if err := checkRequest(ic.validator, m, info.FullMethod); err != nil {
 			return nil, err
 		}

@@ -17,8 +17,8 @@ import (
 // FuzzDecodeError: the request codec and validation.DecodeError run inside
 // grpc-go, outside the interceptors' panic recovery, so no bytes may make
 // them panic. Whatever arrives as a request message of a few kinds, the
-// codec accepts it, and keeps an INVALID_ARGUMENT exactly when protobuf
-// refuses the bytes.
+// codec accepts it, and its decode answers INVALID_ARGUMENT exactly when
+// protobuf refuses the bytes.
 func FuzzDecodeError(f *testing.F) {
 	seed, _ := proto.Marshal(&twinningv1.CreateAgreementRequest{Parent: "provinces/cao-bang", Agreement: &twinningv1.Agreement{DisplayName: "x", PartnerCountries: []string{"CN"}}})
 	f.Add(seed)
@@ -37,9 +37,9 @@ func FuzzDecodeError(f *testing.F) {
 		for _, kind := range kinds {
 			m := kind()
 			if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, m); err != nil {
-				t.Fatalf("%T: the codec returned %v; it must keep the error for the interceptors", m, err)
+				t.Fatalf("%T: the codec returned %v; it must keep the bytes for the interceptors", m, err)
 			}
-			kept := codec.take(m)
+			kept := codec.decode(m)
 			refused := proto.Unmarshal(b, kind()) != nil
 			if refused != (kept != nil) {
 				t.Fatalf("%T: protobuf refused: %v, the codec kept %v", m, refused, kept)

@@ -234,6 +234,39 @@ var routesWithoutQuery = sync.OnceValue(func() map[string]bool {
 	return out
 })
 
+// gatewayRoute is what a gateway route calls: the gRPC method's full name
+// and its request message.
+type gatewayRoute struct {
+	method  string
+	request protoreflect.MessageType
+}
+
+// gatewayRoutes are the gateway's routes by "VERB template", the template
+// as runtime.Pattern prints it (routeOf).
+var gatewayRoutes = sync.OnceValue(func() map[string]gatewayRoute {
+	out := map[string]gatewayRoute{}
+	for _, r := range provexHTTPRules() {
+		request, err := protoregistry.GlobalTypes.FindMessageByName(r.method.Input().FullName())
+		if err != nil {
+			continue
+		}
+		method := "/" + string(r.method.Parent().FullName()) + "/" + string(r.method.Name())
+		out[r.verb+" "+patternText(r.template)] = gatewayRoute{method: method, request: request}
+	}
+	return out
+})
+
+// routeOf is the route a gateway mux matched r to, from within the mux's
+// middleware.
+func routeOf(r *http.Request) (gatewayRoute, bool) {
+	pat, ok := runtime.HTTPPattern(r.Context())
+	if !ok {
+		return gatewayRoute{}, false
+	}
+	route, ok := gatewayRoutes()[r.Method+" "+pat.String()]
+	return route, ok
+}
+
 // provexHTTPRules lists the bindings of the HTTP rules of every service of
 // provex's packages.
 func provexHTTPRules() []httpRule {

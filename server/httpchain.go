@@ -257,6 +257,10 @@ type httpErrors struct {
 	log       *slog.Logger
 	mux       *runtime.ServeMux
 	marshaler runtime.Marshaler
+	// admit is the gateway's middleware that admits a call before its
+	// body is read (gatewayChannel.admitBeforeBody); nil admits in the
+	// chain alone.
+	admit runtime.Middleware
 }
 
 // newMux is a gateway mux whose errors e writes, whose routing errors
@@ -267,7 +271,7 @@ func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.Se
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, e.marshaler),
 		runtime.WithErrorHandler(e.handle),
 		runtime.WithRoutingErrorHandler(routing),
-		runtime.WithMiddlewares(probeRoute, e.queryUnread, pathToBody),
+		runtime.WithMiddlewares(e.middlewares()...),
 		// A form-encoded POST is a POST: grpc-gateway would serve it as
 		// the method its X-HTTP-Method-Override header names, or as a GET
 		// of its path, reading its body as the query, which the chain's
@@ -280,6 +284,18 @@ func (e *httpErrors) newMux(routing runtime.RoutingErrorHandlerFunc) *runtime.Se
 		// header.
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
+}
+
+// middlewares are the gateway's, outermost first: a probe of a route is
+// answered before anything else, a query the route does not read is
+// refused before its caller is admitted, as a bad query is (strictQuery),
+// and the body is read after both.
+func (e *httpErrors) middlewares() []runtime.Middleware {
+	out := []runtime.Middleware{probeRoute, e.queryUnread}
+	if e.admit != nil {
+		out = append(out, e.admit)
+	}
+	return append(out, pathToBody)
 }
 
 // write answers err to r.
@@ -541,11 +557,34 @@ func queryParameters(md protoreflect.MessageDescriptor, filter *utilities.Double
 	return strings.Join(names, ", ")
 }
 
+// shown is a value a caller sent as an answer names it, quoted as Go
+// would or bare: whole when short, else its beginning and its length, so
+// that an answer does not echo a megabyte back (a 4 MB number was told
+// twice in one 400: 8 MB).
+func shown(v string, quoted bool) string {
+	const most = 64
+	if len(v) <= most {
+		if quoted {
+			return strconv.Quote(v)
+		}
+		return v
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	head := v[:cut] + "…"
+	if quoted {
+		head = strconv.Quote(head)
+	}
+	return fmt.Sprintf("%s (%d bytes in all)", head, len(v))
+}
+
 // quoteAll is vals quoted as Go would, between commas.
 func quoteAll(vals []string) string {
 	quoted := make([]string, len(vals))
 	for i, v := range vals {
-		quoted[i] = strconv.Quote(v)
+		quoted[i] = shown(v, true)
 	}
 	return strings.Join(quoted, ", ")
 }
@@ -565,13 +604,13 @@ func badValues(fd protoreflect.FieldDescriptor, vals []string) string {
 		switch fd.Kind() {
 		case protoreflect.BoolKind:
 			if _, err := strconv.ParseBool(v); err != nil {
-				return fmt.Sprintf("must be true or false, not %q", v)
+				return fmt.Sprintf("must be true or false, not %s", shown(v, true))
 			}
 		case protoreflect.EnumKind:
 			// The gateway takes a value's name or its number.
 			values := fd.Enum().Values()
 			if n, err := strconv.ParseInt(v, 10, 32); values.ByName(protoreflect.Name(v)) == nil && (err != nil || values.ByNumber(protoreflect.EnumNumber(n)) == nil) {
-				return fmt.Sprintf("%q is not one of %s", v, enumNames(fd))
+				return fmt.Sprintf("%s is not one of %s", shown(v, true), enumNames(fd))
 			}
 		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 			_, err = strconv.ParseInt(v, 10, 32)
@@ -588,11 +627,11 @@ func badValues(fd protoreflect.FieldDescriptor, vals []string) string {
 		}
 		switch {
 		case errors.Is(err, strconv.ErrRange) && strings.HasPrefix(v, "-"):
-			return fmt.Sprintf("%s is out of range: it must be at least %s", v, least)
+			return fmt.Sprintf("%s is out of range: it must be at least %s", shown(v, false), least)
 		case errors.Is(err, strconv.ErrRange):
-			return fmt.Sprintf("%s is out of range: it must be at most %s", v, most)
+			return fmt.Sprintf("%s is out of range: it must be at most %s", shown(v, false), most)
 		case err != nil:
-			return fmt.Sprintf("must be a whole number, not %q", v)
+			return fmt.Sprintf("must be a whole number, not %s", shown(v, true))
 		}
 	}
 	return ""

@@ -98,7 +98,8 @@ func (d *deadlines) within(ctx context.Context, method string) (context.Context,
 	return context.WithTimeout(ctx, timeout)
 }
 
-// validatingStream refuses every message a client streams in that did not
+// validatingStream decodes every message a client streams in (the stream
+// runs inside the guard: requestCodec) and refuses one that does not
 // unmarshal or breaks the schema's rules.
 type validatingStream struct {
 	grpc.ServerStream
@@ -111,7 +112,7 @@ func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if err := s.codec.take(m); err != nil {
+	if err := s.codec.decode(m); err != nil {
 		return err
 	}
 	if pm, ok := m.(proto.Message); ok {

@@ -52,8 +52,8 @@ func TestPanicsAndInternalErrorsAreMasked(t *testing.T) {
 
 // TestChainOrder: the metrics see the code the client sees (a panic and an
 // internal error count as INTERNAL, not as the raw error's UNKNOWN), and a
-// request that did not unmarshal is forgotten by the codec even when the
-// guard refuses its call, which it does before validation answers it.
+// request's bytes are forgotten by the codec even when the guard refuses
+// its call, which it does before they are decoded.
 func TestChainOrder(t *testing.T) {
 	v, err := validation.New(nil)
 	if err != nil {
@@ -72,12 +72,12 @@ func TestChainOrder(t *testing.T) {
 	openUnary(context.Background(), &nodev1.GetNodeInfoRequest{}, info, func(context.Context, any) (any, error) { return nil, errors.New("boom") })
 
 	req := &nodev1.GetNodeInfoRequest{}
-	ic.codec.malformed.Store(req, errors.New("not protobuf"))
+	ic.codec.kept.Store(req, []byte{0xff, 0xff})
 	_, err = unary(context.Background(), req, info, func(context.Context, any) (any, error) { return &nodev1.GetNodeInfoResponse{}, nil })
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("an anonymous malformed call: %v, want UNAUTHENTICATED (the guard before validation)", err)
 	}
-	if _, kept := ic.codec.malformed.Load(req); kept {
+	if _, kept := ic.codec.kept.Load(req); kept {
 		t.Error("the codec still holds the refused call's request")
 	}
 

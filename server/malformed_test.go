@@ -323,8 +323,15 @@ func TestHTTPBodyValueErrorsInPlainWords(t *testing.T) {
 		{"a number past float64 for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":1e400}}`, "agreement.signed_date.year", "must be a whole number, not 1e400"},
 		{"true for a year", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","signed_date":{"year":true}}`, "agreement.signed_date.year", "must be a whole number, not true"},
 		{"an enum's number as text", "/v1/provinces/cao-bang/agreements", `{"kind":"1"}`, "agreement.kind", "must be one of KIND_UNSPECIFIED, "},
+		// A long value is named by its beginning and length: a 4 MB
+		// number was echoed whole, twice (message and violation).
+		{"a million digits for a count", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":1` + strings.Repeat("0", 1e6) + `}`, "delegation.member_count", "1" + strings.Repeat("0", 63) + "… (1000001 bytes in all) is out of range"},
+		{"a million letters for an enum", "/v1/provinces/cao-bang/agreements", `{"kind":"` + strings.Repeat("K", 1e6) + `"}`, "agreement.kind", `"` + strings.Repeat("K", 64) + `…" (1000000 bytes in all) is not one of`},
 	} {
 		resp, body := tn.httpDo(t, "POST", c.path, c.body, nil)
+		if len(body) > 4096 {
+			t.Errorf("%s: an answer of %d bytes, want the value clipped", c.what, len(body))
+		}
 		e := wantHTTPError(t, c.what, resp, body, http.StatusBadRequest, int(codes.InvalidArgument), c.field)
 		if len(e.Details) != 1 || len(e.Details[0].FieldViolations) != 1 {
 			t.Errorf("%s: body %s, want one violation", c.what, body)

@@ -195,6 +195,14 @@ type guard struct {
 // is nothing to authorize, and a caller learns no more than grpc-go told it
 // before and server reflection, open to all, tells it.
 func (g *guard) admit(ctx context.Context, method string, unknown bool) (context.Context, error) {
+	if a, ok := ctx.Value(admissionKey{}).(*admission); ok && a.method == method {
+		// Admitted from its HTTP headers already (admitBeforeBody): its
+		// rate is taken, its connection vouched for.
+		if a.err != nil {
+			return ctx, a.err
+		}
+		return auth.WithIdentity(ctx, a.id), nil
+	}
 	ctx, id, err := g.authenticate(ctx)
 	if err != nil {
 		return ctx, err

@@ -410,7 +410,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity), storeFailure: store.Failure}
 	// One concern each, in an order explained at interceptors.chain: the
 	// call's place under the calls caps, request id, log, metrics, error
-	// mapping, panic recovery, answers left unread, malformed requests,
+	// mapping, panic recovery, answers left unread, the request's bytes,
 	// guard (authentication, rate limit, authorization), validation, each
 	// identity's share of queries. The gateway runs the same chain
 	// (ic.unary).
@@ -511,6 +511,9 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}}}
+	errs.admit = conn.admitBeforeBody(ic.guard, func(r *http.Request, method string) (context.Context, error) {
+		return runtime.AnnotateContext(r.Context(), errs.mux, r, method)
+	}, errs.write)
 	mux := errs.newMux(errs.routing)
 	errs.mux = mux
 	root := http.NewServeMux()
