@@ -201,6 +201,9 @@ type peer struct {
 	lastContact, lastErrorTime         time.Time
 	lastError                          string
 	received, refused, repaired, pulls int64
+	// failingSince is when the peer's pulls began to fail, zero while
+	// they work (Isolated).
+	failingSince time.Time
 	// heads are what the peer last said it holds (heads.go).
 	heads map[string]claim
 }
@@ -584,6 +587,9 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			p.mu.Unlock()
 			if failingSince.IsZero() {
 				failingSince = now
+				p.mu.Lock()
+				p.failingSince = now
+				p.mu.Unlock()
 			}
 			if p.pullFailed.due(status.Code(err).String(), err.Error(), now) {
 				e.log.Warn("pull failed", "peer", p.member, "err", err, "failing_since", failingSince)
@@ -595,6 +601,9 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 				e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", failingSince)
 			}
 			failingSince, loggedFailing = time.Time{}, false
+			p.mu.Lock()
+			p.failingSince = time.Time{}
+			p.mu.Unlock()
 		}
 		jitter := 0.8 + 0.4*rand.Float64()
 		timer.Reset(time.Duration(float64(e.cfg.Interval) * jitter))

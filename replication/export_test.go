@@ -28,3 +28,11 @@ func SetSplitForgetAfter(t testing.TB, d time.Duration) {
 	splitForgetAfter = d
 	t.Cleanup(func() { splitForgetAfter = old })
 }
+
+// SetIsolatedAfter sets how long every peer's pulls may fail before the
+// node says it is cut off, for the rest of t.
+func SetIsolatedAfter(t testing.TB, d time.Duration) {
+	old := isolatedAfter
+	isolatedAfter = d
+	t.Cleanup(func() { isolatedAfter = old })
+}

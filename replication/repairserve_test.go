@@ -273,3 +273,23 @@ func TestRepairCopiesFoundDamagedMidSend(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeWhosePullsAllFailSaysItIsCutOff: a node whose every peer is away
+// (or a removed member, or refuses it) takes in no other node's write;
+// its health said ok. Once every peer's pulls have failed for the bound,
+// its health says so, naming each peer's error; one peer that works again
+// clears it.
+func TestNodeWhosePullsAllFailSaysItIsCutOff(t *testing.T) {
+	replication.SetIsolatedAfter(t, time.Second)
+	f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
+	n := f.start(p1)
+	eventually(t, 20*time.Second, func() (bool, string) {
+		problems := strings.Join(n.node.Problems(context.Background()), "; ")
+		return strings.Contains(problems, "no pull from any of this node's 1 peers has worked") && strings.Contains(problems, p2+": "), problems
+	})
+	f.start(p2)
+	eventually(t, 20*time.Second, func() (bool, string) {
+		problems := strings.Join(n.node.Problems(context.Background()), "; ")
+		return !strings.Contains(problems, "no pull from any"), problems
+	})
+}

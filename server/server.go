@@ -931,6 +931,8 @@ func (n *Node) Problems(ctx context.Context) []string {
 	}
 	if why := n.sync.PullsPaused(); why != "" {
 		out = append(out, "pulls from peers are paused: "+why)
+	} else if why := n.sync.Isolated(time.Now()); why != "" {
+		out = append(out, why)
 	}
 	if _, msg := n.manifest.Load().Freshness(time.Now()); msg != "" {
 		out = append(out, msg)
