@@ -1271,6 +1271,8 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 		case r.refused || r.proved || ap.originFailed(entry.Origin):
 		case len(entry.Data) > maxEntryData:
 			refuse(r, entry.Origin, "%s entry %d holds %d bytes of data, over the %d an entry may", entry.Origin, entry.Seq, len(entry.Data), maxEntryData)
+		case overlongName(&entry) != "":
+			refuse(r, entry.Origin, "%s entry %d has %s", entry.Origin, entry.Seq, overlongName(&entry))
 		case entry.Seq != r.next:
 			refuse(r, entry.Origin, "%s entry %d arrived where %d was due", entry.Origin, entry.Seq, r.next)
 		case !bytes.Equal(entry.PrevHash, r.prev):
@@ -1460,6 +1462,10 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 		}
 		if len(entry.Data) > maxEntryData {
 			fail("the copy of %s/%d holds %d bytes of data, over the %d an entry may", entry.Origin, entry.Seq, len(entry.Data), maxEntryData)
+			return
+		}
+		if why := overlongName(&entry); why != "" {
+			fail("the copy of %s/%d has %s", entry.Origin, entry.Seq, why)
 			return
 		}
 		st.repair = append(st.repair, entry)

@@ -247,3 +247,53 @@ func TestFullDiskPausesPulls(t *testing.T) {
 		t.Errorf("%d pulls began on a full disk (%d dials), want none", n, d)
 	}
 }
+
+// repairingStore records the copies it is given to repair.
+type repairingStore struct {
+	storage.Store
+	repaired [][]changelog.Entry
+}
+
+func (s *repairingStore) Repair(_ context.Context, entries []changelog.Entry, _ changelog.Checkpoint) (int, error) {
+	s.repaired = append(s.repaired, entries)
+	return len(entries), nil
+}
+
+// TestRepairCopyWithAnOverlongNameIsRefused: the copies of a range this
+// node asked to repair are refused when one's unsealed name is over
+// sync.proto's bound, as the entries of a pull are
+// (TestEntryNameOverTheBoundIsRefused), though the origin signed them.
+func TestRepairCopyWithAnOverlongNameIsRefused(t *testing.T) {
+	m, keys, err := federation.DevFederation([]string{"cao-bang", "tuyen-quang"}, []string{"h:1", "h:2"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &repairingStore{}
+	e := &Engine{cfg: Config{Member: "cao-bang", Manifest: federation.NewLive(m, nil), Store: store}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		peers: map[string]*peer{}, recheck: make(chan struct{}, 1)}
+	p := &peer{member: "tuyen-quang"}
+	copyOf := func(name string) *syncv1.Repair {
+		en := changelog.Entry{Origin: "tuyen-quang", Seq: 1, Name: name, Data: []byte("state"), PrevHash: changelog.ZeroHash}
+		en.Hash = changelog.Sum(&en)
+		cp := changelog.SignCheckpoint(keys["tuyen-quang"].Signing, "tuyen-quang", 1, en.Hash)
+		return &syncv1.Repair{Entries: []*syncv1.Entry{entryToProto(&en)}, Checkpoint: checkpointToProto(cp)}
+	}
+	for _, c := range []struct {
+		name    string
+		refused bool
+	}{
+		{"provinces/tuyen-quang/agreements/" + strings.Repeat("x", maxEntryName), true},
+		{"provinces/tuyen-quang/agreements/x", false},
+	} {
+		store.repaired = nil
+		refusedBefore := p.refusedRuns()
+		st := &pullState{runs: map[string]*originRun{}, requested: map[repairStart]bool{{"tuyen-quang", 1}: true}, heads: map[string]uint64{}}
+		e.receiveRepair(context.Background(), p, st, copyOf(c.name))
+		if refused := p.refusedRuns() > refusedBefore; refused != c.refused || refused == (len(store.repaired) > 0) {
+			t.Errorf("a copy named with %d characters: refused %v, repaired %d runs; want refused %v", len(c.name), refused, len(store.repaired), c.refused)
+		}
+	}
+	if got := p.state().GetLastError(); !strings.Contains(got, fmt.Sprintf("has a name of %d characters, over the %d an entry may", len("provinces/tuyen-quang/agreements/")+maxEntryName, maxEntryName)) {
+		t.Errorf("the refusal says %q", got)
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/provex/provex/auth"
@@ -33,18 +35,40 @@ const (
 	MaxBatchBytes    = 1 << 20
 )
 
-// maxEntryData is the bound sync.proto puts on an entry's data
-// (Entry.data's bytes.max_len), above an honest member's largest sealed
-// record: an entry over it is refused with its run, never stored or
-// relayed (a member's 25 MB entries were, on every node).
-var maxEntryData = func() int {
-	fd := (&syncv1.Entry{}).ProtoReflect().Descriptor().Fields().ByName("data")
+// maxEntryData and maxEntryName are the bounds sync.proto puts on an
+// entry's data (Entry.data's bytes.max_len), above an honest member's
+// largest sealed record, and on its unsealed name (Entry.name's
+// string.max_len, in characters): an entry over either is refused with its
+// run, never stored or relayed (a member's 25 MB entries were, on every
+// node, and so were its entries of 5 MB names, which Changes did not count
+// against its bound and refusals quoted whole).
+var (
+	maxEntryData = entryBound("data", func(r *validate.FieldRules) uint64 { return r.GetBytes().GetMaxLen() })
+	maxEntryName = entryBound("name", func(r *validate.FieldRules) uint64 { return r.GetString().GetMaxLen() })
+)
+
+// entryBound is the bound sync.proto's rules put on an Entry field, as
+// maxLen reads it from them.
+func entryBound(field protoreflect.Name, maxLen func(*validate.FieldRules) uint64) int {
+	fd := (&syncv1.Entry{}).ProtoReflect().Descriptor().Fields().ByName(field)
 	rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
-	if n := rules.GetBytes().GetMaxLen(); n > 0 {
+	if n := maxLen(rules); n > 0 {
 		return int(n)
 	}
-	panic("sync.proto: Entry.data has no bytes.max_len")
-}()
+	panic("sync.proto: Entry." + string(field) + " has no max_len")
+}
+
+// overlongName says why an entry's unsealed name is over maxEntryName, or
+// "" when it is not.
+func overlongName(e *changelog.Entry) string {
+	if len(e.Name) <= maxEntryName {
+		return "" // a character is at least a byte
+	}
+	if n := utf8.RuneCountInString(e.Name); n > maxEntryName {
+		return fmt.Sprintf("a name of %d characters, over the %d an entry may", n, maxEntryName)
+	}
+	return ""
+}
 
 // entrySize approximates an entry's size on the wire.
 func entrySize(e *changelog.Entry) int {

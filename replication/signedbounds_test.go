@@ -127,6 +127,28 @@ func TestEntryOverTheBoundIsRefused(t *testing.T) {
 	}
 }
 
+// TestEntryNameOverTheBoundIsRefused: an entry whose unsealed name is over
+// sync.proto's bound (300 characters) is refused with its run: a member's
+// entries of 5 MB names were stored and relayed by every node, read past
+// the bound of a read of the log, and quoted whole in every refusal.
+func TestEntryNameOverTheBoundIsRefused(t *testing.T) {
+	const bad = p2
+	f := newFederation(t, []string{p1, bad}, map[string][]string{p1: {bad}})
+	f.peerServer(t, bad, forgedLog(t, f, bad, []forgedState{{rec: &twinningv1.Agreement{Name: "provinces/" + bad + "/agreements/" + strings.Repeat("x", 300),
+		DisplayName: "long", Kind: twinningv1.Agreement_KIND_MOU}}}))
+	n := f.start(p1)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		refused := n.peerState(t, bad).GetRunsRefused()
+		return refused > 0, fmt.Sprintf("%d runs refused from %s", refused, bad)
+	})
+	if got := n.peerState(t, bad).GetLastError(); !strings.Contains(got, "a name of 330 characters, over the 300 an entry may") {
+		t.Errorf("the refusal says %q", got)
+	}
+	if got := n.origin(t, bad).GetSeq(); got != 0 {
+		t.Errorf("holds %s up to %d, want nothing", bad, got)
+	}
+}
+
 // TestServingHoldsAMessageNotABatch: a node serving a pull read a whole
 // batch of entries (500) at once whatever their size, and held it for a
 // peer that stopped reading: 4 MB entries made about 450 MB a stream.

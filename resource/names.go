@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -25,7 +26,7 @@ const AllProvinces = "-"
 func ParseName(s, collection string) (Name, error) {
 	parts := strings.Split(s, "/")
 	if len(parts) != 4 || parts[0] != "provinces" || parts[2] != collection {
-		return Name{}, fmt.Errorf("must have the form provinces/{province}/%s/{id}, got %q", collection, s)
+		return Name{}, fmt.Errorf("must have the form provinces/{province}/%s/{id}, got %s", collection, QuoteName(s))
 	}
 	if err := checkProvince(parts[1]); err != nil {
 		return Name{}, err
@@ -41,7 +42,7 @@ func ParseName(s, collection string) (Name, error) {
 func ParseParent(s string, wildcard bool) (string, error) {
 	province, ok := strings.CutPrefix(s, "provinces/")
 	if !ok || strings.Contains(province, "/") {
-		return "", fmt.Errorf("must have the form provinces/{province}, got %q", s)
+		return "", fmt.Errorf("must have the form provinces/{province}, got %s", QuoteName(s))
 	}
 	if province == AllProvinces {
 		if !wildcard {
@@ -73,7 +74,7 @@ func CheckProvince(slug string) error {
 	if current, ok := mergedInto[slug]; ok {
 		return fmt.Errorf("province %q was merged into %q on 1 July 2025; use %q", slug, current, current)
 	}
-	return fmt.Errorf("unknown province %q; ListProvinces gives the 34 slugs", slug)
+	return fmt.Errorf("unknown province %s; ListProvinces gives the 34 slugs", QuoteName(slug))
 }
 
 // CheckID checks a resource id: a lower-case letter, then lower-case letters,
@@ -83,15 +84,15 @@ func CheckID(id string) error {
 		return fmt.Errorf("id is empty")
 	}
 	if len(id) > 63 {
-		return fmt.Errorf("id %q is longer than 63 characters", id)
+		return fmt.Errorf("id %s is longer than 63 characters", QuoteName(id))
 	}
 	if id[0] < 'a' || id[0] > 'z' {
-		return fmt.Errorf("id %q must start with a lower-case letter", id)
+		return fmt.Errorf("id %s must start with a lower-case letter", QuoteName(id))
 	}
 	for i := 1; i < len(id); i++ {
 		c := id[i]
 		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return fmt.Errorf("id %q may hold only lower-case letters, digits and hyphens", id)
+			return fmt.Errorf("id %s may hold only lower-case letters, digits and hyphens", QuoteName(id))
 		}
 	}
 	return nil
@@ -114,7 +115,7 @@ func SplitCollection(s string) (collection string, ok bool) {
 func CheckOwned(name, origin string) (*Kind, error) {
 	k, ok := KindOfName(name)
 	if !ok {
-		return nil, fmt.Errorf("%q is not the name of a record of a known kind", name)
+		return nil, fmt.Errorf("%s is not the name of a record of a known kind", QuoteName(name))
 	}
 	n, err := ParseName(name, k.Collection)
 	if err != nil {
@@ -127,4 +128,20 @@ func CheckOwned(name, origin string) (*Kind, error) {
 		return nil, fmt.Errorf("%s: only the ministry writes %s", name, k.Collection)
 	}
 	return k, nil
+}
+
+// maxQuoted bounds the bytes of a name, or a part of one, that an error
+// quotes: longer than any name of a record, and short enough that what a
+// caller or a member's signed entry names (megabytes: a sealed entry's
+// name is bounded by its data alone) does not go whole into every log line
+// and every stored reason of a refused entry.
+const maxQuoted = 128
+
+// QuoteName is s, a name or a part of one, quoted for an error: cut to
+// maxQuoted bytes, and its length told, when it is longer.
+func QuoteName(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:maxQuoted], len(s))
 }

@@ -1,9 +1,11 @@
 package resource
 
 import (
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"fmt"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 func TestParseName(t *testing.T) {
@@ -39,6 +41,22 @@ func TestParseName(t *testing.T) {
 	for _, tc := range bad {
 		if _, err := ParseName(tc.in, "agreements"); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("ParseName(%q) error = %v, want it to contain %q", tc.in, err, tc.wantErr)
+		}
+	}
+}
+
+// TestErrorsQuoteLongNamesCut: an error quotes at most maxQuoted bytes of
+// a name: a member's signed entries of 5 MB names were quoted whole in the
+// reason stored for each and in a log line each (an outside review).
+func TestErrorsQuoteLongNamesCut(t *testing.T) {
+	long := "provinces/cao-bang/agreements/" + strings.Repeat("x", 5<<20)
+	for what, err := range map[string]error{
+		"ParseName":  func() error { _, err := ParseName(long, "agreements"); return err }(),
+		"CheckOwned": func() error { _, err := CheckOwned(long, "cao-bang"); return err }(),
+		"a kind":     func() error { _, err := CheckOwned(long+"/x", "cao-bang"); return err }(),
+	} {
+		if err == nil || len(err.Error()) > 2*maxQuoted || !strings.Contains(err.Error(), "bytes)") {
+			t.Errorf("%s of a name of %d bytes: an error of %d bytes, want it cut and its length told", what, len(long), len(fmt.Sprint(err)))
 		}
 	}
 }

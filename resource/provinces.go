@@ -117,7 +117,7 @@ func CheckFormerProvince(owner, former string) error {
 		return fmt.Errorf("%s was not formed by a merger; leave former_province empty", owner)
 	}
 	if !slices.Contains(p.MergedFrom, former) {
-		return fmt.Errorf("%q is not a province merged into %s; use one of %s", former, owner, strings.Join(p.MergedFrom, ", "))
+		return fmt.Errorf("%s is not a province merged into %s; use one of %s", QuoteName(former), owner, strings.Join(p.MergedFrom, ", "))
 	}
 	return nil
 }

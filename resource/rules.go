@@ -107,7 +107,7 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 		rules[f] = func(s string) error {
 			n, err := ParseName(s, k.Collection)
 			if err == nil && k.MinistryOwned() && n.Province != Ministry {
-				return fmt.Errorf("%s are the ministry's: must have the form provinces/%s/%s/{id}, got %q", k.Collection, Ministry, k.Collection, s)
+				return fmt.Errorf("%s are the ministry's: must have the form provinces/%s/%s/{id}, got %s", k.Collection, Ministry, k.Collection, QuoteName(s))
 			}
 			return err
 		}
@@ -116,7 +116,7 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 		rules[f] = func(s string) error {
 			k, ok := KindOfName(s)
 			if !ok {
-				return fmt.Errorf("must name a record, provinces/{province}/{collection}/{id}, got %q", s)
+				return fmt.Errorf("must name a record, provinces/{province}/{collection}/{id}, got %s", QuoteName(s))
 			}
 			_, err := ParseName(s, k.Collection)
 			return err
@@ -125,7 +125,7 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 	for _, f := range collectionFields {
 		rules[f] = func(s string) error {
 			if _, ok := KindOf(s); !ok && s != "" {
-				return fmt.Errorf("unknown collection %q", s)
+				return fmt.Errorf("unknown collection %s", QuoteName(s))
 			}
 			return nil
 		}

@@ -50,9 +50,9 @@ type Store interface {
 	Summarize(ctx context.Context, q SummaryQuery) ([]SummaryRow, error)
 	// Changes returns up to limit entries of origin's log with Seq > after,
 	// in order, as stored (sealed entries sealed), and fewer once their
-	// data passes ChangesBytes (at least one): callers that want more ask
-	// again after the last. Entries in a damaged range are returned too:
-	// servers check what they serve.
+	// names and data pass ChangesBytes (at least one): callers that want
+	// more ask again after the last. Entries in a damaged range are
+	// returned too: servers check what they serve.
 	Changes(ctx context.Context, origin string, after uint64, limit int) ([]changelog.Entry, error)
 	// DiskFull is when the store was first refused a commit for a full
 	// disk since it last stored something, or the zero time. While it is
@@ -214,9 +214,9 @@ type LogCheck struct {
 	Problems                   []string
 }
 
-// ChangesBytes bounds the entry data one Changes call reads (past it by
-// at most one entry): a pull served in batches of 500 entries of 4 MB
-// each held 2 GB for a peer that stopped reading.
+// ChangesBytes bounds the entries' names and data one Changes call reads
+// (past it by at most one entry): a pull served in batches of 500 entries
+// of 4 MB each held 2 GB for a peer that stopped reading.
 const ChangesBytes = 4 << 20
 
 // Query selects records of one kind.

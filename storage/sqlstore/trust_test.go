@@ -393,38 +393,47 @@ func TestCheckpointsOfADroppedKeyAreSuperseded(t *testing.T) {
 }
 
 // TestChangesBoundsTheBytesItReads: a read of the log stops once its
-// entries' data passes storage.ChangesBytes, so a pull served in batches
-// of 500 entries of 4 MB each does not hold 2 GB for a peer that stopped
-// reading; the next read goes on after the last entry.
+// entries' names and data pass storage.ChangesBytes, so a pull served in
+// batches of 500 entries of 4 MB each does not hold 2 GB for a peer that
+// stopped reading; the next read goes on after the last entry. The name
+// counts too: a member signed entries of 5 MB names, and one read held
+// 15.7 MB of them (an outside review).
 func TestChangesBoundsTheBytesItReads(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	var run []changelog.Entry
-	prev := changelog.ZeroHash
-	for seq := uint64(1); seq <= 10; seq++ {
-		// Sealed to others: relayed whole, as a member may sign it.
-		e := changelog.Entry{Origin: "lang-son", Seq: seq, HLC: int64(seq), Sealed: true, Data: bytes.Repeat([]byte{byte(seq)}, 1<<20), PrevHash: prev}
-		e.Hash = changelog.Sum(&e)
-		prev = e.Hash
-		run = append(run, e)
+	for _, in := range []string{"data", "name"} {
+		t.Run(in, func(t *testing.T) {
+			var run []changelog.Entry
+			prev := changelog.ZeroHash
+			for seq := uint64(1); seq <= 10; seq++ {
+				// Sealed to others: relayed whole, as a member may sign it.
+				e := changelog.Entry{Origin: "lang-son", Seq: seq, HLC: int64(seq), Sealed: true, Data: bytes.Repeat([]byte{byte(seq)}, 1<<20), PrevHash: prev}
+				if in == "name" {
+					e.Name, e.Sealed, e.Data = "provinces/lang-son/agreements/"+strings.Repeat("x", 1<<20), false, []byte{}
+				}
+				e.Hash = changelog.Sum(&e)
+				prev = e.Hash
+				run = append(run, e)
+			}
+			cp := changelog.SignCheckpoint(key, "lang-son", 10, prev)
+			ctx := context.Background()
+			onEachDatabase(t, "mofa", func(t *testing.T, db *sqlstore.DB) {
+				if _, err := db.ApplyRemote(ctx, run, cp); err != nil {
+					t.Fatal(err)
+				}
+				perRead := storage.ChangesBytes / (1 << 20)
+				for after := uint64(0); after < 10; {
+					got, err := db.Changes(ctx, "lang-son", after, 500)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := min(perRead, 10-int(after)); len(got) != want || got[0].Seq != after+1 {
+						t.Fatalf("a read after %d: %d entries from %d; want %d of 1 MiB each (in their %s) from %d", after, len(got), got[0].Seq, want, in, after+1)
+					}
+					after = got[len(got)-1].Seq
+				}
+			})
+		})
 	}
-	cp := changelog.SignCheckpoint(key, "lang-son", 10, prev)
-	ctx := context.Background()
-	onEachDatabase(t, "mofa", func(t *testing.T, db *sqlstore.DB) {
-		if _, err := db.ApplyRemote(ctx, run, cp); err != nil {
-			t.Fatal(err)
-		}
-		perRead := storage.ChangesBytes / (1 << 20)
-		for after := uint64(0); after < 10; {
-			got, err := db.Changes(ctx, "lang-son", after, 500)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := min(perRead, 10-int(after)); len(got) != want || got[0].Seq != after+1 {
-				t.Fatalf("a read after %d: %d entries from %d; want %d of 1 MiB each from %d", after, len(got), got[0].Seq, want, after+1)
-			}
-			after = got[len(got)-1].Seq
-		}
-	})
 }
 
 // TestVerifyLogFindsAndRepairRestores: a byte changed in a stored entry
