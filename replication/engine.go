@@ -737,17 +737,26 @@ func (r *originRun) nextOrZero() uint64 {
 // at the head of an origin's log when it is signed by the origin's current
 // key and the node's own is not: the origin re-signed its head after a key
 // rotation, and this way the new key comes to cover every copy of the log,
-// even where the origin writes nothing new.
-func (e *Engine) refreshCheckpoint(ctx context.Context, cp, held changelog.Checkpoint) {
+// even where the origin writes nothing new. It reports whether cp's
+// signature is one of the origin's keys: a relay that holds only the
+// retired key's checkpoint of the head sends that one.
+func (e *Engine) refreshCheckpoint(ctx context.Context, cp, held changelog.Checkpoint) bool {
 	mem, ok := e.manifest().Member(cp.Origin)
-	if !ok || !cp.Verify(mem.PublicKey) || held.Seq == cp.Seq && held.Verify(mem.PublicKey) {
-		return
+	if !ok {
+		return true // an origin removed: its log is passed over
+	}
+	if !cp.Verify(mem.PublicKey) {
+		return cp.Verify(mem.PreviousPublicKeys...)
+	}
+	if held.Seq == cp.Seq && held.Verify(mem.PublicKey) {
+		return true
 	}
 	if kept, err := e.cfg.Store.KeepCheckpoint(ctx, cp); err != nil {
 		e.log.Warn("keeping a checkpoint of the current key", "origin", cp.Origin, "seq", cp.Seq, "err", err)
 	} else if kept {
 		e.log.Debug("kept a checkpoint of the current key", "origin", cp.Origin, "seq", cp.Seq)
 	}
+	return true
 }
 
 // originRun is what a pull knows of one origin: the last entry verified
@@ -758,8 +767,15 @@ type originRun struct {
 	prev []byte
 	// held is the newest checkpoint this node held of the origin when the
 	// pull began.
-	held    changelog.Checkpoint
-	pending []changelog.Entry
+	held changelog.Checkpoint
+	// refreshed: a checkpoint of the head this node holds, other than
+	// held, was looked at (refreshCheckpoint). One an origin, a pull: an
+	// honest peer sends one (the heads at the end of a pull), and each
+	// costs a signature's verification, and a valid one a write; a peer
+	// sent 200,000 with bad signatures in a pull, each verified, none
+	// refused (an outside review).
+	refreshed bool
+	pending   []changelog.Entry
 	// refused: nothing more of the origin in this pull.
 	refused bool
 	// retired: the peer sent checkpoints of pending entries signed with a
@@ -1325,8 +1341,11 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 		}
 		r := st.runs[cp.Origin]
 		if r != nil && len(r.pending) == 0 && !r.scanning && cp.Origin != e.cfg.Member && cp.Seq+1 == r.next && bytes.Equal(cp.Hash, r.prev) {
-			if cp.Seq != r.held.Seq || !bytes.Equal(cp.Signature, r.held.Signature) {
-				e.refreshCheckpoint(ctx, cp, r.held)
+			if !r.refreshed && !r.refused && (cp.Seq != r.held.Seq || !bytes.Equal(cp.Signature, r.held.Signature)) {
+				r.refreshed = true
+				if !e.refreshCheckpoint(ctx, cp, r.held) {
+					refuse(r, cp.Origin, "checkpoint %s/%d of the head this node holds has a bad signature", cp.Origin, cp.Seq)
+				}
 			}
 			continue
 		}

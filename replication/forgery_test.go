@@ -3,7 +3,11 @@ package replication_test
 import (
 	"context"
 	"crypto/ecdh"
+	"crypto/rand"
 	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,5 +294,56 @@ func TestMemberCannotPoseAsTheMinistryAnswering(t *testing.T) {
 		if int(sum.GetOverdueOpinions()) != want {
 			t.Errorf("%s: %d overdue opinions of %s counted, want %d", m, sum.GetOverdueOpinions(), bad, want)
 		}
+	}
+}
+
+// headFlooder serves its log once; to every later pull it answers with
+// messages of copies of its head checkpoint, each with another (bad)
+// signature.
+type headFlooder struct {
+	*forger
+	messages, copies int
+	flooded          atomic.Int64
+}
+
+func (p *headFlooder) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	if !slices.ContainsFunc(req.GetHave(), func(h *syncv1.Position) bool { return h.GetOrigin() == p.cp.GetOrigin() && h.GetSeq() >= p.cp.GetSeq() }) {
+		return p.forger.Pull(req, stream)
+	}
+	for range p.messages {
+		resp := &syncv1.PullResponse{}
+		for range p.copies {
+			sig := make([]byte, 64)
+			rand.Read(sig[:32]) // S = 0, under the group order: Verify does all its work
+			resp.Checkpoints = append(resp.Checkpoints, &syncv1.Checkpoint{Origin: p.cp.GetOrigin(), Seq: p.cp.GetSeq(), Hash: p.cp.GetHash(), Signature: sig})
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+	p.flooded.Add(1)
+	return nil
+}
+
+// TestFloodOfHeadCheckpointsIsRefused: a member answers each pull with
+// copies of the checkpoint of its head, which the node holds, each with a
+// bad signature. Each cost the node a verification (200,000 of them about
+// 10 s of a core), and nothing was refused, logged or shown (an outside
+// review). One is looked at in a pull, and refused; the peer's status
+// says so.
+func TestFloodOfHeadCheckpointsIsRefused(t *testing.T) {
+	const bad = p2
+	f := newFederation(t, []string{p1, bad}, map[string][]string{p1: {bad}})
+	log := forgedLog(t, f, bad, []forgedState{{rec: &twinningv1.Agreement{Name: "provinces/" + bad + "/agreements/own", DisplayName: "own", Kind: twinningv1.Agreement_KIND_MOU}}})
+	flooder := &headFlooder{forger: log, messages: 2, copies: 1000}
+	f.peerServer(t, bad, flooder)
+	n := f.start(p1)
+	eventually(t, 20*time.Second, func() (bool, string) {
+		st := n.peerState(t, bad)
+		return flooder.flooded.Load() > 0 && strings.Contains(st.GetLastError(), "of the head this node holds has a bad signature"),
+			fmt.Sprintf("%d pulls flooded; the peer's status: %v", flooder.flooded.Load(), st)
+	})
+	if got := n.origin(t, bad).GetSeq(); got != 1 {
+		t.Errorf("holds %s up to %d, want its one entry", bad, got)
 	}
 }

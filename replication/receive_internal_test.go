@@ -2,6 +2,8 @@ package replication
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -294,6 +296,86 @@ func TestRepairCopyWithAnOverlongNameIsRefused(t *testing.T) {
 		}
 	}
 	if got := p.state().GetLastError(); !strings.Contains(got, fmt.Sprintf("has a name of %d characters, over the %d an entry may", len("provinces/tuyen-quang/agreements/")+maxEntryName, maxEntryName)) {
+		t.Errorf("the refusal says %q", got)
+	}
+}
+
+// keepingStore counts the checkpoints it is given to keep.
+type keepingStore struct {
+	storage.Store
+	kept int
+}
+
+func (s *keepingStore) KeepCheckpoint(context.Context, changelog.Checkpoint) (bool, error) {
+	s.kept++
+	return true, nil
+}
+
+// TestHeadCheckpointLookedAtOncePerPull: a checkpoint of the head a node
+// holds, other than the one it holds, is looked at once an origin, a pull
+// (refreshCheckpoint), as many as a peer sends: a peer sent 200,000 with
+// bad signatures in a pull, each verified, none refused (an outside
+// review), and each copy of a valid one was a write. One with a bad
+// signature is refused as other checkpoints are; the new key's, after a
+// rotation, is kept, and a retired key's is passed over.
+func TestHeadCheckpointLookedAtOncePerPull(t *testing.T) {
+	m, keys, err := federation.DevFederation([]string{"cao-bang", "tuyen-quang"}, []string{"h:1", "h:2"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := federation.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired := keys["tuyen-quang"].Signing
+	for i := range m.Members {
+		if m.Members[i].ID == "tuyen-quang" {
+			m.Members[i].PreviousPublicKeys = []ed25519.PublicKey{m.Members[i].PublicKey}
+			m.Members[i].PublicKey = rotated.SigningPublic()
+		}
+	}
+	store := &keepingStore{}
+	e := &Engine{cfg: Config{Member: "cao-bang", Manifest: federation.NewLive(m, nil), Store: store}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), peers: map[string]*peer{}}
+	p := &peer{member: "tuyen-quang"}
+	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 4), done: make(chan struct{}), failed: map[string]bool{}}
+	head := changelog.Entry{Origin: "tuyen-quang", Seq: 1, Data: []byte("state"), PrevHash: changelog.ZeroHash}
+	head.Hash = changelog.Sum(&head)
+	held := changelog.SignCheckpoint(retired, "tuyen-quang", 1, head.Hash) // signed before the rotation
+	copies := func(cp changelog.Checkpoint, n int, badSignatures bool) *syncv1.PullResponse {
+		resp := &syncv1.PullResponse{}
+		for range n {
+			c := checkpointToProto(cp)
+			if badSignatures {
+				c.Signature = make([]byte, 64)
+				rand.Read(c.Signature[:32])
+			}
+			resp.Checkpoints = append(resp.Checkpoints, c)
+		}
+		return resp
+	}
+	renewed := changelog.SignCheckpoint(rotated.Signing, "tuyen-quang", 1, head.Hash)
+	for _, c := range []struct {
+		what          string
+		messages      []*syncv1.PullResponse
+		refused, kept int
+	}{
+		{"the new key's, 1,000 times in 2 messages", []*syncv1.PullResponse{copies(renewed, 500, false), copies(renewed, 500, false)}, 0, 1},
+		{"the retired key's (a relay that holds no other)", []*syncv1.PullResponse{copies(held, 1, false)}, 0, 0},
+		{"1,000 with bad signatures, then the new key's", []*syncv1.PullResponse{copies(renewed, 1000, true), copies(renewed, 1, false)}, 1, 0},
+	} {
+		store.kept = 0
+		refusedBefore := p.refusedRuns()
+		st := &pullState{runs: map[string]*originRun{"tuyen-quang": {next: 2, prev: head.Hash, held: held}}, requested: map[repairStart]bool{}, heads: map[string]uint64{}}
+		for _, resp := range c.messages {
+			if err := e.receive(context.Background(), p, st, resp, ap); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if refused := int(p.refusedRuns() - refusedBefore); refused != c.refused || store.kept != c.kept {
+			t.Errorf("%s: %d refused, %d kept; want %d refused, %d kept", c.what, refused, store.kept, c.refused, c.kept)
+		}
+	}
+	if got := p.state().GetLastError(); !strings.Contains(got, "checkpoint tuyen-quang/1 of the head this node holds has a bad signature") {
 		t.Errorf("the refusal says %q", got)
 	}
 }
