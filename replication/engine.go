@@ -803,9 +803,13 @@ const maxPending = 20000
 
 var maxPendingBytes = 64 << 20
 
-// pullIdle is how long a pull waits for the peer's next message before it
-// fails: time enough for the largest message (an entry of 4 MB) over a
-// slow link, at 15 KB/s.
+// pullIdle is how long a pull waits for the peer's next message that
+// brings something to take in (pullState.taken) before it fails: time
+// enough for the largest message (an entry of 4 MB) over a slow link, at
+// 15 KB/s. An honest peer sends nothing else but its first message (its
+// manifest, or that it holds another), the checkpoint of the caller's own
+// log and, last, the heads the caller holds; it keeps no stream open
+// waiting for news (it announces them).
 var pullIdle = 5 * time.Minute
 
 // pullState is what one pull tracks: per origin, the run being verified;
@@ -823,6 +827,11 @@ type pullState struct {
 	pendingBytes int
 	// heads are the highest checkpoint of each origin the pull carried.
 	heads map[string]uint64
+	// taken counts what the pull took in: entries verified (held or
+	// scanned), runs queued, checkpoints proved, repair copies held. A
+	// message that adds nothing to it does not hold the pull open
+	// (pullIdle).
+	taken int
 	// again: a scan proved checkpoints the next pull applies by, at once.
 	again bool
 }
@@ -890,11 +899,14 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		return err
 	}
 	// A peer that keeps the stream open and sends nothing held this
-	// peer's loop for good, its status saying nothing (an outside
-	// review). Only the wait for the peer counts, not this node's own
-	// applying of what came.
-	idle := time.AfterFunc(pullIdle, func() { cancel(fmt.Errorf("the peer sent nothing for %v", pullIdle)) })
+	// peer's loop for good, its status saying nothing, and so did one
+	// that sent an empty message every few minutes (outside reviews).
+	// Only the wait for the peer counts, not this node's own applying of
+	// what came, and from the last message that brought something to take
+	// in.
+	idle := time.AfterFunc(pullIdle, func() { cancel(fmt.Errorf("the peer sent nothing new for %v", pullIdle)) })
 	defer idle.Stop()
+	var waited time.Duration // for the peer, since it last sent something taken in
 	// Verified runs are prepared and applied in order (applier) while the
 	// next message is received and verified: the store's writer, the
 	// preparing of the next run and the network and hashing use both cores.
@@ -907,9 +919,11 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 	p.mu.Unlock()
 	received, behind := false, false
 	for {
-		idle.Reset(pullIdle)
+		idle.Reset(pullIdle - waited)
+		began := time.Now()
 		resp, err := stream.Recv()
 		idle.Stop()
+		waited += time.Since(began)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -932,6 +946,9 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			p.manifestBehind.Store(behind)
 			e.heardManifest(m, req.ManifestDigest, p.member, resp.GetManifestSerial(), resp.GetManifestDigest())
 		}
+		if !received {
+			waited = 0 // a first message brings the peer's manifest, or none
+		}
 		received = true
 		if why := e.checkRoom(); why != "" {
 			// A node far behind gets its peer's whole backlog in one
@@ -942,8 +959,12 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 			// Fail closed: only a newer manifest is taken from peers.
 			return errors.New(stopped)
 		}
+		taken := st.taken
 		if err := e.receive(ctx, p, st, resp, ap); err != nil {
 			return err
+		}
+		if st.taken > taken {
+			waited = 0
 		}
 		// Contact counts once what came is taken in (queued here, applied
 		// by the end of the pull unless a run fails): a node whose disk is
@@ -1283,6 +1304,7 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 				e.log.Debug("passing over entries of an origin not in the manifest", "peer", p.member, "origin", entry.Origin)
 			}
 		}
+		next := r.next
 		switch {
 		case r.refused || r.proved || ap.originFailed(entry.Origin):
 		case len(entry.Data) > maxEntryData:
@@ -1316,6 +1338,9 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			if cp, ok := e.proven.of(entry.Origin, entry.Seq, entry.Hash); ok {
 				r.provenCP = cp
 			}
+		}
+		if r.next != next {
+			st.taken++ // verified, held or scanned
 		}
 	}
 	// Runs that reached an entry a proven checkpoint names apply up to it.
@@ -1382,6 +1407,7 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 				continue // of entries before the scan, or past what it verified
 			}
 			n := e.proven.add(cp.Origin, r.noted, cp.Seq)
+			st.taken++
 			r.proved, st.again = true, n > 0
 			e.log.Info("proved checkpoints signed before a key rotation; the next pull applies the entries up to each", "peer", p.member, "origin", cp.Origin, "proven", n, "by_checkpoint", cp.Seq)
 			continue
@@ -1406,6 +1432,7 @@ func (e *Engine) applyPending(ctx context.Context, st *pullState, r *originRun, 
 	}
 	st.pendingBytes -= pendingSize(r.pending[:i+1])
 	r.pending = append([]changelog.Entry(nil), r.pending[i+1:]...)
+	st.taken++
 	return nil
 }
 
@@ -1488,6 +1515,7 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 			return
 		}
 		st.repair = append(st.repair, entry)
+		st.taken++
 		if st.repairBytes += entrySize(&entry); st.repairBytes > maxRepairBytes || len(st.repair) > maxRepairRange+maxRepairReach {
 			fail("copies of %s larger than a repair range may be", entry.Origin)
 			return

@@ -203,8 +203,59 @@ func TestStalledPullFails(t *testing.T) {
 	n := f.start(p1)
 	eventually(t, 10*time.Second, func() (bool, string) {
 		st := n.peerState(t, p2)
-		return staller.pulls.Load() >= 2 && strings.Contains(st.GetLastError(), "sent nothing for 500ms"),
+		return staller.pulls.Load() >= 2 && strings.Contains(st.GetLastError(), "sent nothing new for 500ms"),
 			fmt.Sprintf("%d pulls of a stalling peer; its status: %v", staller.pulls.Load(), st)
+	})
+}
+
+// tricklingPeer answers a pull with a message every 100 ms that brings
+// nothing to take in: empty, or the same entry of an origin the manifest
+// does not list.
+type tricklingPeer struct {
+	syncv1.UnimplementedSyncServiceServer
+	pulls atomic.Int64
+}
+
+func (s *tricklingPeer) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (s *tricklingPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	s.pulls.Add(1)
+	stranger := &syncv1.Entry{Origin: "atlantis", Seq: 1, Data: []byte("x")}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-tick.C:
+		}
+		resp := &syncv1.PullResponse{}
+		if i%2 == 1 {
+			resp.Entries = []*syncv1.Entry{stranger}
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// TestTricklingPullFails: a peer that sent a message bringing nothing a
+// little more often than pullIdle held the pull open for good, its status
+// saying nothing (an outside review): the idle wait began again at each
+// message. It runs from the last message that brought something to take
+// in, so such a pull fails as a silent one does (TestStalledPullFails).
+func TestTricklingPullFails(t *testing.T) {
+	replication.SetPullIdle(t, 500*time.Millisecond)
+	f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
+	trickler := &tricklingPeer{}
+	f.peerServer(t, p2, trickler)
+	n := f.start(p1)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := n.peerState(t, p2)
+		return trickler.pulls.Load() >= 2 && strings.Contains(st.GetLastError(), "sent nothing new for 500ms"),
+			fmt.Sprintf("%d pulls of a trickling peer; its status: %v", trickler.pulls.Load(), st)
 	})
 }
 
