@@ -2,8 +2,9 @@ package resource
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/provex/provex/internal/apperr"
 )
 
 // Name is a parsed resource name: provinces/{province}/{collection}/{id}.
@@ -26,7 +27,7 @@ const AllProvinces = "-"
 func ParseName(s, collection string) (Name, error) {
 	parts := strings.Split(s, "/")
 	if len(parts) != 4 || parts[0] != "provinces" || parts[2] != collection {
-		return Name{}, fmt.Errorf("must have the form provinces/{province}/%s/{id}, got %s", collection, QuoteName(s))
+		return Name{}, fmt.Errorf("must have the form provinces/{province}/%s/{id}, got %s", collection, apperr.Quote(s))
 	}
 	if err := checkProvince(parts[1]); err != nil {
 		return Name{}, err
@@ -42,7 +43,7 @@ func ParseName(s, collection string) (Name, error) {
 func ParseParent(s string, wildcard bool) (string, error) {
 	province, ok := strings.CutPrefix(s, "provinces/")
 	if !ok || strings.Contains(province, "/") {
-		return "", fmt.Errorf("must have the form provinces/{province}, got %s", QuoteName(s))
+		return "", fmt.Errorf("must have the form provinces/{province}, got %s", apperr.Quote(s))
 	}
 	if province == AllProvinces {
 		if !wildcard {
@@ -74,7 +75,7 @@ func CheckProvince(slug string) error {
 	if current, ok := mergedInto[slug]; ok {
 		return fmt.Errorf("province %q was merged into %q on 1 July 2025; use %q", slug, current, current)
 	}
-	return fmt.Errorf("unknown province %s; ListProvinces gives the 34 slugs", QuoteName(slug))
+	return fmt.Errorf("unknown province %s; ListProvinces gives the 34 slugs", apperr.Quote(slug))
 }
 
 // CheckID checks a resource id: a lower-case letter, then lower-case letters,
@@ -84,15 +85,15 @@ func CheckID(id string) error {
 		return fmt.Errorf("id is empty")
 	}
 	if len(id) > 63 {
-		return fmt.Errorf("id %s is longer than 63 characters", QuoteName(id))
+		return fmt.Errorf("id %s is longer than 63 characters", apperr.Quote(id))
 	}
 	if id[0] < 'a' || id[0] > 'z' {
-		return fmt.Errorf("id %s must start with a lower-case letter", QuoteName(id))
+		return fmt.Errorf("id %s must start with a lower-case letter", apperr.Quote(id))
 	}
 	for i := 1; i < len(id); i++ {
 		c := id[i]
 		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return fmt.Errorf("id %s may hold only lower-case letters, digits and hyphens", QuoteName(id))
+			return fmt.Errorf("id %s may hold only lower-case letters, digits and hyphens", apperr.Quote(id))
 		}
 	}
 	return nil
@@ -115,7 +116,7 @@ func SplitCollection(s string) (collection string, ok bool) {
 func CheckOwned(name, origin string) (*Kind, error) {
 	k, ok := KindOfName(name)
 	if !ok {
-		return nil, fmt.Errorf("%s is not the name of a record of a known kind", QuoteName(name))
+		return nil, fmt.Errorf("%s is not the name of a record of a known kind", apperr.Quote(name))
 	}
 	n, err := ParseName(name, k.Collection)
 	if err != nil {
@@ -128,20 +129,4 @@ func CheckOwned(name, origin string) (*Kind, error) {
 		return nil, fmt.Errorf("%s: only the ministry writes %s", name, k.Collection)
 	}
 	return k, nil
-}
-
-// maxQuoted bounds the bytes of a name, or a part of one, that an error
-// quotes: longer than any name of a record, and short enough that what a
-// caller or a member's signed entry names (megabytes: a sealed entry's
-// name is bounded by its data alone) does not go whole into every log line
-// and every stored reason of a refused entry.
-const maxQuoted = 128
-
-// QuoteName is s, a name or a part of one, quoted for an error: cut to
-// maxQuoted bytes, and its length told, when it is longer.
-func QuoteName(s string) string {
-	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	return fmt.Sprintf("%q… (%d bytes)", s[:maxQuoted], len(s))
 }

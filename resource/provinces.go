@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/provex/provex/internal/apperr"
 )
 
 // Province is one of the 34 provinces and centrally-run cities in force since
@@ -117,7 +119,7 @@ func CheckFormerProvince(owner, former string) error {
 		return fmt.Errorf("%s was not formed by a merger; leave former_province empty", owner)
 	}
 	if !slices.Contains(p.MergedFrom, former) {
-		return fmt.Errorf("%s is not a province merged into %s; use one of %s", QuoteName(former), owner, strings.Join(p.MergedFrom, ", "))
+		return fmt.Errorf("%s is not a province merged into %s; use one of %s", apperr.Quote(former), owner, strings.Join(p.MergedFrom, ", "))
 	}
 	return nil
 }

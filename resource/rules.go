@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
+	"github.com/provex/provex/internal/apperr"
 )
 
 // references are the string fields of records that hold the name of another
@@ -107,7 +108,7 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 		rules[f] = func(s string) error {
 			n, err := ParseName(s, k.Collection)
 			if err == nil && k.MinistryOwned() && n.Province != Ministry {
-				return fmt.Errorf("%s are the ministry's: must have the form provinces/%s/%s/{id}, got %s", k.Collection, Ministry, k.Collection, QuoteName(s))
+				return fmt.Errorf("%s are the ministry's: must have the form provinces/%s/%s/{id}, got %s", k.Collection, Ministry, k.Collection, apperr.Quote(s))
 			}
 			return err
 		}
@@ -116,7 +117,7 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 		rules[f] = func(s string) error {
 			k, ok := KindOfName(s)
 			if !ok {
-				return fmt.Errorf("must name a record, provinces/{province}/{collection}/{id}, got %s", QuoteName(s))
+				return fmt.Errorf("must name a record, provinces/{province}/{collection}/{id}, got %s", apperr.Quote(s))
 			}
 			_, err := ParseName(s, k.Collection)
 			return err
@@ -125,7 +126,7 @@ func FieldRules() map[protoreflect.FullName]func(string) error {
 	for _, f := range collectionFields {
 		rules[f] = func(s string) error {
 			if _, ok := KindOf(s); !ok && s != "" {
-				return fmt.Errorf("unknown collection %s", QuoteName(s))
+				return fmt.Errorf("unknown collection %s", apperr.Quote(s))
 			}
 			return nil
 		}

@@ -557,34 +557,11 @@ func queryParameters(md protoreflect.MessageDescriptor, filter *utilities.Double
 	return strings.Join(names, ", ")
 }
 
-// shown is a value a caller sent as an answer names it, quoted as Go
-// would or bare: whole when short, else its beginning and its length, so
-// that an answer does not echo a megabyte back (a 4 MB number was told
-// twice in one 400: 8 MB).
-func shown(v string, quoted bool) string {
-	const most = 64
-	if len(v) <= most {
-		if quoted {
-			return strconv.Quote(v)
-		}
-		return v
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(v[cut]) {
-		cut--
-	}
-	head := v[:cut] + "…"
-	if quoted {
-		head = strconv.Quote(head)
-	}
-	return fmt.Sprintf("%s (%d bytes in all)", head, len(v))
-}
-
 // quoteAll is vals quoted as Go would, between commas.
 func quoteAll(vals []string) string {
 	quoted := make([]string, len(vals))
 	for i, v := range vals {
-		quoted[i] = shown(v, true)
+		quoted[i] = apperr.Quote(v)
 	}
 	return strings.Join(quoted, ", ")
 }
@@ -604,13 +581,13 @@ func badValues(fd protoreflect.FieldDescriptor, vals []string) string {
 		switch fd.Kind() {
 		case protoreflect.BoolKind:
 			if _, err := strconv.ParseBool(v); err != nil {
-				return fmt.Sprintf("must be true or false, not %s", shown(v, true))
+				return fmt.Sprintf("must be true or false, not %s", apperr.Quote(v))
 			}
 		case protoreflect.EnumKind:
 			// The gateway takes a value's name or its number.
 			values := fd.Enum().Values()
 			if n, err := strconv.ParseInt(v, 10, 32); values.ByName(protoreflect.Name(v)) == nil && (err != nil || values.ByNumber(protoreflect.EnumNumber(n)) == nil) {
-				return fmt.Sprintf("%s is not one of %s", shown(v, true), enumNames(fd))
+				return fmt.Sprintf("%s is not one of %s", apperr.Quote(v), enumNames(fd))
 			}
 		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 			_, err = strconv.ParseInt(v, 10, 32)
@@ -627,11 +604,11 @@ func badValues(fd protoreflect.FieldDescriptor, vals []string) string {
 		}
 		switch {
 		case errors.Is(err, strconv.ErrRange) && strings.HasPrefix(v, "-"):
-			return fmt.Sprintf("%s is out of range: it must be at least %s", shown(v, false), least)
+			return fmt.Sprintf("%s is out of range: it must be at least %s", apperr.Clip(v), least)
 		case errors.Is(err, strconv.ErrRange):
-			return fmt.Sprintf("%s is out of range: it must be at most %s", shown(v, false), most)
+			return fmt.Sprintf("%s is out of range: it must be at most %s", apperr.Clip(v), most)
 		case err != nil:
-			return fmt.Sprintf("must be a whole number, not %s", shown(v, true))
+			return fmt.Sprintf("must be a whole number, not %s", apperr.Quote(v))
 		}
 	}
 	return ""

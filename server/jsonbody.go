@@ -182,7 +182,7 @@ func namedDecodeError(raw []byte, v any, err error) error {
 	why := strings.ToValidUTF8(m[3], "\uFFFD")
 	if len(why) > 256 {
 		// protojson's words end with the value; a long one is clipped.
-		why = shown(why, false)
+		why = apperr.Clip(why)
 	}
 	if v := protojsonBadValue.FindStringSubmatch(m[3]); v != nil && fd != nil {
 		// protojson gives a string quoted, a number or true as it is, and
@@ -205,7 +205,7 @@ func namedDecodeError(raw []byte, v any, err error) error {
 		if words == "" {
 			// A value of the wrong JSON type, which the field's kind would
 			// take as text (1 for a bool, 7 for a string).
-			words = fmt.Sprintf("must be %s, not %s", jsonKind(fd), shown(sent, false))
+			words = fmt.Sprintf("must be %s, not %s", jsonKind(fd), apperr.Clip(sent))
 		}
 		why = strings.ToValidUTF8(words, "\uFFFD")
 	}

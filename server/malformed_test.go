@@ -325,8 +325,8 @@ func TestHTTPBodyValueErrorsInPlainWords(t *testing.T) {
 		{"an enum's number as text", "/v1/provinces/cao-bang/agreements", `{"kind":"1"}`, "agreement.kind", "must be one of KIND_UNSPECIFIED, "},
 		// A long value is named by its beginning and length: a 4 MB
 		// number was echoed whole, twice (message and violation).
-		{"a million digits for a count", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":1` + strings.Repeat("0", 1e6) + `}`, "delegation.member_count", "1" + strings.Repeat("0", 63) + "… (1000001 bytes in all) is out of range"},
-		{"a million letters for an enum", "/v1/provinces/cao-bang/agreements", `{"kind":"` + strings.Repeat("K", 1e6) + `"}`, "agreement.kind", `"` + strings.Repeat("K", 64) + `…" (1000000 bytes in all) is not one of`},
+		{"a million digits for a count", "/v1/provinces/cao-bang/delegations", `{"direction":"DIRECTION_INCOMING","member_count":1` + strings.Repeat("0", 1e6) + `}`, "delegation.member_count", "1" + strings.Repeat("0", 127) + "… (1000001 bytes in all) is out of range"},
+		{"a million letters for an enum", "/v1/provinces/cao-bang/agreements", `{"kind":"` + strings.Repeat("K", 1e6) + `"}`, "agreement.kind", `"` + strings.Repeat("K", 128) + `…" (1000000 bytes in all) is not one of`},
 	} {
 		resp, body := tn.httpDo(t, "POST", c.path, c.body, nil)
 		if len(body) > 4096 {

@@ -471,7 +471,7 @@ func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p prep
 		return refuse(false, "the state of %s does not decode: %v", name, err)
 	}
 	if got := k.Name(m); got != name {
-		return refuse(false, "the entry names %s but its state is %s", name, resource.QuoteName(got))
+		return refuse(false, "the entry names %s but its state is %s", name, apperr.Quote(got))
 	}
 	// Besides text and times, numbers past their schema's bounds (two
 	// amounts past Money.units' put every national total of their currency
