@@ -217,7 +217,7 @@ func namedDecodeError(raw []byte, v any, err error) error {
 		}
 		return apperr.Invalid(strings.TrimSuffix(prefix, "."), "%s", why)
 	}
-	return apperr.Invalid(prefix+path, "%s", why)
+	return apperr.Invalid(apperr.Clip(prefix+path), "%s", why)
 }
 
 // jsonKind says what JSON value a field of fd's kind takes.

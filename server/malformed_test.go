@@ -342,9 +342,15 @@ func TestHTTPBodyValueErrorsInPlainWords(t *testing.T) {
 			t.Errorf("%s: %q, want it to begin %q, without protojson's words", c.what, got, c.words)
 		}
 	}
+	// An unknown key of a million letters is named cut, as the field and
+	// in the words.
+	resp, raw := tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements", `{"kind":"KIND_MOU","`+strings.Repeat("Z", 1e6)+`":1}`, nil)
+	if resp.StatusCode != http.StatusBadRequest || len(raw) > 4096 || !strings.Contains(string(raw), "bytes in all") {
+		t.Errorf("a key of a million letters: %d, an answer of %d bytes, want 400 naming it cut", resp.StatusCode, len(raw))
+	}
 	// A whole surrogate pair is a character, and an escaped backslash
 	// before "ud800" is text: both kept.
-	resp, raw := tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements?agreement_id=pair", `{"display_name":"Pair \ud83d\ude00 and \\ud800","kind":"KIND_MOU"}`, nil)
+	resp, raw = tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements?agreement_id=pair", `{"display_name":"Pair \ud83d\ude00 and \\ud800","kind":"KIND_MOU"}`, nil)
 	wantOK(t, "a surrogate pair and an escaped backslash", resp, raw)
 	if a := decodeAgreement(t, "create", raw); a.GetDisplayName() != "Pair \U0001F600 and \\ud800" {
 		t.Errorf("display_name kept as %q", a.GetDisplayName())

@@ -197,11 +197,21 @@ type guard struct {
 func (g *guard) admit(ctx context.Context, method string, unknown bool) (context.Context, error) {
 	if a, ok := ctx.Value(admissionKey{}).(*admission); ok && a.method == method {
 		// Admitted from its HTTP headers already (admitBeforeBody): its
-		// rate is taken, its connection vouched for.
+		// rate is taken, its connection vouched for. Its credentials are
+		// checked again, as every call's are when it runs: its body may
+		// have come a minute after its headers, its token expired or
+		// revoked meanwhile (an outside review wrote with one).
 		if a.err != nil {
 			return ctx, a.err
 		}
-		return auth.WithIdentity(ctx, a.id), nil
+		id, err := g.identify(ctx)
+		if err != nil {
+			return ctx, err
+		}
+		if id != a.id {
+			return ctx, apperr.Unauthenticated("the call's credentials changed while its body was read; send it again")
+		}
+		return auth.WithIdentity(ctx, id), nil
 	}
 	ctx, id, err := g.authenticate(ctx)
 	if err != nil {

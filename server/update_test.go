@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -172,6 +173,15 @@ func TestUpdateMaskNamingOutputOnly(t *testing.T) {
 		wantInvalid(t, err, "gRPC mask "+p, "update_mask")
 		resp, body := tn.httpDo(t, "PATCH", "/v1/"+a.Name+"?update_mask=summary,"+p, `{"summary":"changed"}`, nil)
 		wantHTTPError(t, "HTTP mask "+p, resp, body, 400, 3, "update_mask")
+	}
+	// A path of megabytes is named cut: quoted whole, the answer's
+	// trailers passed what a client takes (the call failed with
+	// COMPRESSION_ERROR, not INVALID_ARGUMENT: an outside review).
+	upd := proto.Clone(a).(*twinningv1.Agreement)
+	_, err = tw.UpdateAgreement(ctx, &twinningv1.UpdateAgreementRequest{Agreement: upd, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{strings.Repeat("z", 3<<20)}}})
+	wantInvalid(t, err, "gRPC mask of 3 MiB", "update_mask")
+	if len(status.Convert(err).Message()) > 1024 {
+		t.Errorf("a mask path of 3 MiB: an error of %d bytes, want it named cut", len(status.Convert(err).Message()))
 	}
 	got, err := tw.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: a.Name})
 	if err != nil || !proto.Equal(got, a) {

@@ -56,14 +56,14 @@ func updatePaths(k *resource.Kind, res protoreflect.Message, mask *fieldmaskpb.F
 		cur := md
 		for i, seg := range strings.Split(p, ".") {
 			if cur == nil {
-				return nil, apperr.Invalid("update_mask", "%q: %s is not a message", p, chain[i-1].Name())
+				return nil, apperr.Invalid("update_mask", "%s: %s is not a message", apperr.Quote(p), chain[i-1].Name())
 			}
 			f := cur.Fields().ByName(protoreflect.Name(seg))
 			if f == nil {
-				return nil, apperr.Invalid("update_mask", "%q: no field %q in %s", p, seg, cur.Name())
+				return nil, apperr.Invalid("update_mask", "%s: no field %s in %s", apperr.Quote(p), apperr.Quote(seg), cur.Name())
 			}
 			if i == 0 && k.OutputOnly(f.Name()) {
-				return nil, apperr.Invalid("update_mask", "%q is output only: the server sets it, so an update cannot; leave it out of the mask", p)
+				return nil, apperr.Invalid("update_mask", "%s is output only: the server sets it, so an update cannot; leave it out of the mask", apperr.Quote(p))
 			}
 			chain = append(chain, f)
 			cur = nil
