@@ -57,9 +57,13 @@ func (c *requestCodec) take(req any) ([]byte, bool) {
 	return b.([]byte), true
 }
 
-// decode unmarshals data into m: nil, or INVALID_ARGUMENT naming what did
-// not unmarshal, m then left empty.
+// decodeRequest unmarshals data into m: nil, or INVALID_ARGUMENT naming
+// what did not unmarshal, or the field past validation.MaxElements (read
+// first, without decoding), m then left empty.
 func decodeRequest(data []byte, m protov2.Message) error {
+	if err := validation.TooManyElements(data, m.ProtoReflect().Descriptor()); err != nil {
+		return err
+	}
 	if err := protov2.Unmarshal(data, m); err != nil {
 		protov2.Reset(m)
 		return validation.DecodeError(data, m.ProtoReflect().Descriptor(), err)

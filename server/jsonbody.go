@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/validation"
 )
 
 // bodyJSON is the gateway's marshaler. protojson names the place of what it
@@ -55,6 +56,9 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 			// protojson refuses it as "unexpected EOF", with no place.
 			return bodyErrorAt(r, raw, v, at, "holds %s, half of a UTF-16 surrogate pair without its other half: not a character", raw[at:at+6])
 		}
+		if at := pastElements(raw, validation.MaxElements); at >= 0 {
+			return bodyErrorAt(r, raw, v, at, "holds more than %d elements of lists; no request of this API needs that many", validation.MaxElements)
+		}
 		err := m.JSONPb.Unmarshal(raw, v)
 		if err == nil {
 			if b, ok := r.(*limitedBody); ok {
@@ -70,6 +74,60 @@ func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		return err
 	})
+}
+
+// pastElements is the offset in the JSON raw of the element of a list that
+// passes limit elements of lists in all, or -1: a body's cost to decode is
+// not its size (validation.MaxElements). raw is JSON already.
+func pastElements(raw []byte, limit int) int {
+	var lists []bool // the open containers, true for a list
+	inString, escaped, inScalar := false, false, false
+	elements := 0
+	for i, c := range raw {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if inScalar {
+			if c != ',' && c != ']' && c != '}' && c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				continue
+			}
+			inScalar = false
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r', ',', ':':
+			continue
+		case '}', ']':
+			if len(lists) > 0 {
+				lists = lists[:len(lists)-1]
+			}
+			continue
+		}
+		// c begins a value (in an object, perhaps a key).
+		if len(lists) > 0 && lists[len(lists)-1] {
+			if elements++; elements > limit {
+				return i
+			}
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{':
+			lists = append(lists, false)
+		case '[':
+			lists = append(lists, true)
+		default:
+			inScalar = true
+		}
+	}
+	return -1
 }
 
 // loneSurrogate is the offset in the JSON raw of a \uXXXX escape that is

@@ -40,3 +40,26 @@ func TestBodyFieldsNamedAfterTheirMessage(t *testing.T) {
 		t.Fatal("no HTTP rule with a body field found")
 	}
 }
+
+// TestPastElements: the elements of JSON lists are counted at every depth,
+// scalars, objects and lists alike, and not what strings or objects hold
+// of commas and brackets.
+func TestPastElements(t *testing.T) {
+	for _, c := range []struct {
+		json  string
+		limit int
+		at    int
+	}{
+		{`{"a": [1, 2, 3]}`, 3, -1},
+		{`{"a": [1, 2, 3]}`, 2, 13},
+		{`{"a": [{"b": [true]}, "x,]", []]}`, 4, -1},
+		{`{"a": [{"b": [true]}, "x,]", []]}`, 3, 29},
+		{`{"a": 1, "b": {"c": 2}, "d": "[[[,,,"}`, 0, -1},
+		{`[10, -2.5e3]`, 1, 5},
+		{`{"a": ["\"[", "b"]}`, 1, 14},
+	} {
+		if at := pastElements([]byte(c.json), c.limit); at != c.at {
+			t.Errorf("pastElements(%s, %d) = %d, want %d", c.json, c.limit, at, c.at)
+		}
+	}
+}
