@@ -176,6 +176,45 @@ func TestDeletedEntriesFoundByScrubAndRepaired(t *testing.T) {
 	})
 }
 
+// TestOwnEntryDeletedOnARunningNodeIsRepaired: an entry of a node's own
+// log, the last one a peer holds, is deleted from its file while it runs,
+// after the node wrote the next (before a check read the log). The peer
+// asks for what follows the deleted entry: the node finds its own log
+// lacks it, records the damage, and takes it back from the peer, which
+// then gets the newer entry (an outside review: the node told the peer its
+// log diverged, and the peer stayed behind for good). A write after the
+// node's newest entry was deleted is refused (its checks then find the
+// entry missing, as storage/sqlstore's TestOwnHeadDeletedWhileRunning
+// shows).
+func TestOwnEntryDeletedOnARunningNodeIsRepaired(t *testing.T) {
+	const o, n = p1, p2
+	f := newFederation(t, []string{o, n}, mesh([]string{o, n}))
+	f.logCheck, f.logScrub = time.Hour, time.Hour
+	on := f.start(o)
+	f.start(n)
+	createAgreements(t, on, 5, "a")
+	f.waitConverged(t, map[string]uint64{o: 5}, 10*time.Second)
+	f.stop(n)
+	createAgreements(t, on, 1, "after")
+	editDB(t, on, fmt.Sprintf("DELETE FROM changes WHERE origin = '%s' AND seq = 5", o))
+	f.start(n)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return len(on.origin(t, o).GetDamaged()) > 0, fmt.Sprintf("the node's own log: %v", on.origin(t, o))
+	})
+	f.waitConverged(t, map[string]uint64{o: 6}, 15*time.Second)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := on.origin(t, o)
+		return len(st.GetDamaged()) == 0, fmt.Sprintf("the node's own log is not repaired: %v", st)
+	})
+
+	editDB(t, on, fmt.Sprintf("DELETE FROM changes WHERE origin = '%s' AND seq = 6", o))
+	_, err := on.client.Twinning.CreateAgreement(context.Background(), &twinningv1.CreateAgreementRequest{
+		Parent: "provinces/" + o, AgreementId: "past-a-hole", Agreement: &twinningv1.Agreement{DisplayName: "x", Kind: twinningv1.Agreement_KIND_MOU}})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "is missing") {
+		t.Fatalf("a write after the node's newest entry was deleted: %v, want UNAVAILABLE", err)
+	}
+}
+
 // TestOwnNewestEntriesLostAreRestoredNotForked: a node's own newest entries
 // are deleted from its file. It notices at start-up (its checkpoints and
 // audit trail name them), refuses to write until a peer gives them back,

@@ -237,7 +237,25 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 			if err != nil {
 				return err
 			}
-			if len(at) != 1 || !bytes.Equal(at[0].Hash, have[o.Origin].GetHash()) {
+			if len(at) == 0 || at[0].Seq != from {
+				// This node's log, not the caller's, lacks the entry the
+				// caller holds last: its own checks have not found it
+				// yet (an outside review: the node's own deleted head,
+				// its next entry written after it, had the caller told
+				// it diverges, for good).
+				missing := changelog.Range{Origin: o.Origin, First: from, Last: o.Seq}
+				if len(at) > 0 {
+					missing.Last = at[0].Seq - 1
+				}
+				problem := fmt.Sprintf("%s: entries are missing (found serving a pull)", missing)
+				s.e.log.Error("stored change log does not verify; not serving it", "origin", o.Origin, "problem", problem)
+				if err := store.ReportDamage(ctx, storage.Damage{Range: missing, Problem: problem}); err != nil {
+					return err
+				}
+				s.e.triggerAll()
+				continue
+			}
+			if !bytes.Equal(at[0].Hash, have[o.Origin].GetHash()) {
 				if s.e.callerLogs.due("diverges "+caller+" "+o.Origin, "", time.Now()) {
 					s.e.log.Warn("caller's log diverges from ours", "caller", caller, "origin", o.Origin, "seq", from)
 				}

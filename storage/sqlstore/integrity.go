@@ -204,6 +204,24 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 	if resumed {
 		from, fromHash = checked, checkedHash
 	}
+	if !full && from > 0 {
+		// The entry the check resumes after must still be the one it
+		// remembers: an entry after it links to its hash whether it is
+		// held or not, and the node's own newest entry deleted was seen
+		// by no check (an outside review: its peers stopped pulling, told
+		// they diverge). One seek; an entry missing further back is left
+		// to the full check.
+		var held []byte
+		err := db.reader.QueryRowContext(ctx, "SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, from).Scan(&held)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return storage.LogCheck{}, err
+		}
+		if !bytes.Equal(held, fromHash) {
+			full, resumed = true, false
+			verified, verifiedHash, checked, checkedHash = 0, nil, 0, nil
+			from, fromHash = 0, nil
+		}
+	}
 	gen := db.damageGeneration(origin)
 	c := changelog.NewChecker(origin, keys, from, fromHash)
 	dropped, err := db.droppedKeys(ctx, origin)

@@ -436,6 +436,59 @@ func TestChangesBoundsTheBytesItReads(t *testing.T) {
 	}
 }
 
+// TestOwnHeadDeletedWhileRunning: the node's own newest entry, which its
+// checks had verified, is deleted from its file while it runs. The
+// incremental check, which resumes after the deleted entry, finds it
+// missing and reads the whole log, which records it as damage; and a
+// write before any check, which would link to the deleted entry's hash,
+// is refused (an outside review: the write was taken, no check saw the
+// hole, and the node's peers stopped pulling its log for good).
+func TestOwnHeadDeletedWhileRunning(t *testing.T) {
+	ctx := context.Background()
+	deleted := func(t *testing.T) (*member, ed25519.PublicKey) {
+		o := federationOf(t, "cao-bang")["cao-bang"]
+		for _, id := range []string{"a", "b", "c"} {
+			put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/" + id, DisplayName: id, Kind: twinningv1.Agreement_KIND_MOU})
+		}
+		pub := o.key.Public().(ed25519.PublicKey)
+		if res, err := o.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false); err != nil || len(res.Damaged) != 0 || res.Verified != 3 {
+			t.Fatalf("intact log: %+v %v", res, err)
+		}
+		raw, err := sql.Open("sqlite3", "file:"+o.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		if _, err := raw.Exec("DELETE FROM changes WHERE origin = 'cao-bang' AND seq = 3"); err != nil {
+			t.Fatal(err)
+		}
+		return o, pub
+	}
+	t.Run("check", func(t *testing.T) {
+		o, pub := deleted(t)
+		res, err := o.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false)
+		if err != nil || len(res.Damaged) != 1 || res.Damaged[0].First != 3 {
+			t.Fatalf("an incremental check after the entry it resumes after was deleted: %+v %v; want entry 3 damaged", res, err)
+		}
+		if got := o.db.Damaged("cao-bang"); len(got) != 1 {
+			t.Errorf("recorded damage: %+v", got)
+		}
+	})
+	t.Run("write", func(t *testing.T) {
+		o, _ := deleted(t)
+		d := "provinces/cao-bang/agreements/d"
+		_, err := o.db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: d, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+			return &twinningv1.Agreement{Name: d, DisplayName: "d", Kind: twinningv1.Agreement_KIND_MOU}, nil
+		}})
+		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "newest entry cao-bang/3 is missing") {
+			t.Errorf("a write after the node's newest entry was deleted: %v; want Unavailable naming it", err)
+		}
+		if got, err := o.db.Changes(ctx, "cao-bang", 2, 10); err != nil || len(got) != 0 {
+			t.Errorf("entries after 2: %d, %v; want none", len(got), err)
+		}
+	})
+}
+
 // TestVerifyLogFindsAndRepairRestores: a byte changed in a stored entry
 // and a row deleted are found by a full check; Repair with the origin's
 // copies restores them, audited, and the next check is clean.

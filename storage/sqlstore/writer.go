@@ -549,12 +549,39 @@ func (db *DB) setHead(e changelog.Entry) {
 	db.headMu.Unlock()
 }
 
+// checkHeadRow refuses a write when the node's own newest entry, which
+// the write's entry links to, is not held as the node wrote it: a hand on
+// the database deleted or changed it while the node ran, and its checks
+// have not read it yet. Written on, the log would go on past an entry the
+// node cannot serve, and its peers holding it would wait for what follows
+// (an outside review). One seek, by a transaction's first write only:
+// those after it follow an entry the transaction wrote or read.
+func (db *DB) checkHeadRow(tx *writeTx) error {
+	head := db.currentHead()
+	if tx.headFound || head.Seq == 0 {
+		return nil
+	}
+	var held []byte
+	if err := tx.ReadRow([]any{&held}, db.shared.selectHash, db.origin, head.Seq); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read the head of the node's own log: %w", err)
+	}
+	if !bytes.Equal(held, head.Hash) {
+		db.needFullCheck(db.origin)
+		return apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: its newest entry %s/%d is missing from its database or changed", db.origin, head.Seq).RetryAfter(repairRetry)
+	}
+	tx.headFound = true
+	return nil
+}
+
 // apply performs one write inside tx: the record row, its repeated values,
 // the change-log entry, the request id and the audit record (of ctx's
 // actor). read says the record returned is the stored one, not written.
 func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Message, bool, error) {
 	if why := db.ownLogBrokenReason(); why != "" {
 		return nil, false, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why).RetryAfter(repairRetry)
+	}
+	if err := db.checkHeadRow(tx); err != nil {
+		return nil, false, err
 	}
 	k := w.Kind
 	st, err := db.kindStmts(k)
@@ -1039,7 +1066,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      string
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn string
-	insertAuditName, selectValues                                                             string
+	insertAuditName, selectValues, selectHash                                                 string
 	// repairCheckpoint stores a repair's checkpoint unless one of the same
 	// entry is held (Repair).
 	repairCheckpoint string
@@ -1088,6 +1115,7 @@ func (db *DB) prepareAll() error {
 	}
 	shared := &sharedStmts{
 		selectRequest: text("SELECT name, fingerprint FROM request_ids WHERE request_id = ?"),
+		selectHash:    text("SELECT hash FROM changes WHERE origin = ? AND seq = ?"),
 		insertRequest: text("INSERT INTO request_ids (request_id, name, hlc, fingerprint) VALUES (?, ?, ?, ?)"),
 		insertChange:  text("INSERT INTO changes (" + entryColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
 		insertChanges: text("INSERT INTO changes (" + entryColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)" +

@@ -37,6 +37,9 @@ type writeTx struct {
 	// transaction: every one but those of ReadRow that did not fail. A
 	// write that fails with it unchanged left nothing to undo (DB.commit).
 	changes int
+	// headFound says a write found the node's own newest entry held as
+	// the node wrote it (DB.checkHeadRow).
+	headFound bool
 }
 
 // beginWriteTx starts a write transaction on conn, which is held for it
