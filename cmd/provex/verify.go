@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/client/cli"
@@ -211,7 +212,9 @@ func (s *verifySources) keys(origin string) ([]ed25519.PublicKey, bool) {
 // the records. Damage found is recorded in the database, so the node, when
 // it starts, neither serves it nor waits to repair it. Rollups are derived
 // from the records alone, so --repair rewrites those that disagree from
-// the recount; without it they are reported, and the check fails.
+// the recount; without it they are reported, and the check fails. So are
+// a SQLite file's indexes, which --repair rebuilds when SQLite's check
+// finds damage in them alone.
 func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -220,7 +223,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	store := fs.String("store", "", "a node's PostgreSQL store instead of a data directory: postgres://USER:PASSWORD@HOST:PORT/DATABASE")
 	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
 	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
-	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount")
+	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount, and rebuild indexes of the database file that SQLite's check finds damaged (when the damage is theirs alone)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -342,6 +345,24 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		for _, p := range fileProblems {
 			fmt.Fprintln(env.Stdout, "PROBLEM: database file:", p)
+		}
+		// Damage confined to indexes loses nothing: each is rebuilt from
+		// its table. Any other is a restore's to mend.
+		indexes := sqlstore.DamagedIndexes(fileProblems)
+		switch {
+		case len(indexes) > 0 && *repair:
+			if err := src.db.RepairIndexes(ctx, indexes); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "database file: rebuilt the damaged indexes %s from their tables (REINDEX)\n", strings.Join(indexes, ", "))
+			if fileProblems, err = src.db.CheckFile(ctx); err != nil {
+				return err
+			}
+			for _, p := range fileProblems {
+				fmt.Fprintln(env.Stdout, "PROBLEM: database file, after the rebuild:", p)
+			}
+		case len(indexes) > 0:
+			fmt.Fprintf(env.Stdout, "database file: the damage is confined to indexes (%s): with the node stopped, run provex verify --repair to rebuild them from their tables\n", strings.Join(indexes, ", "))
 		}
 		if len(fileProblems) == 0 {
 			fmt.Fprintln(env.Stdout, "database file: SQLite integrity check passed (tables, indexes, pages)")
