@@ -1015,10 +1015,11 @@ func reindex(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error
 
 // reindexKind recomputes k's columns, repeated fields' record_elements and
 // search text (search.go). A row
-// whose state cannot be read (its change-log entry is damaged) keeps its
-// columns, and the kind stays listed in reindex, so the next start tries
-// again, once peers have repaired the log; it must not keep the node from
-// starting, which repairs need.
+// whose state cannot be read (its change-log entry is damaged, or the row
+// was changed outside the node) keeps its columns, and the kind stays
+// listed in reindex, so the next start tries again, once peers have
+// repaired the log or the node was restored; it must not keep the node
+// from starting, which repairs need.
 func reindexKind(ctx context.Context, db *sql.DB, d dialect, k *resource.Kind, log *slog.Logger) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -1078,7 +1079,7 @@ func reindexKind(ctx context.Context, db *sql.DB, d dialect, k *resource.Kind, l
 			return err
 		}
 		m, err := stored.decode(k, fmt.Sprintf("a record of %s (row %d)", k.Collection, id), nil)
-		if e, ok := apperr.As(err); ok && e.Code == codes.Unavailable {
+		if e, ok := apperr.As(err); ok && (e.Code == codes.Unavailable || e.Code == codes.DataLoss) {
 			unreadable++
 			continue
 		}
@@ -1138,7 +1139,7 @@ func reindexKind(ctx context.Context, db *sql.DB, d dialect, k *resource.Kind, l
 		}
 	}
 	if unreadable > 0 {
-		log.Warn("records not re-indexed: their change-log entries are damaged; the next start tries again", "kind", k.Collection, "records", unreadable)
+		log.Warn("records not re-indexed: their change-log entries are damaged or their rows were changed outside the node (provex verify names them); the next start tries again", "kind", k.Collection, "records", unreadable)
 	} else if _, err := tx.ExecContext(ctx, "DELETE FROM reindex WHERE kind = ?", k.Collection); err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ type recordState struct {
 	seq    sql.NullInt64
 	hlc    sql.NullInt64
 	name   sql.NullString
-	form   sql.NullInt64 // of the row (entryNamed ...)
+	form   sql.NullInt64 // of the row (entryNamed ...); also set for a row keeping a state whose entry is not sealed
 }
 
 func (r *recordState) dest() []any {
@@ -107,7 +107,10 @@ func (r *recordState) joinedEntry() *changelog.Entry {
 // An entry in a range the log checks found damaged (damaged says which)
 // is refused too, although its hash may agree with it: a run rewritten
 // with its hashes and links recomputed disagrees only with its origin's
-// signed checkpoint.
+// signed checkpoint. A row keeping a state of its own is served as it is
+// only when its entry is sealed (the envelope is checked by the log
+// checks, the opened state by provex verify): a public record's row
+// keeping one was changed outside the node.
 func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin string, seq uint64) bool) (proto.Message, error) {
 	data := r.own
 	if len(data) == 0 {
@@ -129,6 +132,12 @@ func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin 
 			return nil, &damagedState{apperr.Unavailable("the stored state of %s (change-log entry %s/%d) is in a range of the log that this node's checks found damaged; the node repairs its log from its peers", name, e.Origin, e.Seq).RetryAfter(repairRetry), e.Origin, e.Seq}
 		}
 		data = e.Data
+	} else if r.form.Valid {
+		// The row keeps a state of its own, and its entry is not sealed
+		// (entryFound): a public record's state is the entry's alone,
+		// so this one was written into the row by a hand on the file,
+		// and a repair from peers would leave it there.
+		return nil, &rowDamage{apperr.DataLoss("this node's row of %s keeps a state of its own, but change-log entry %s/%d, which it names, is not sealed: the row was changed outside the node. provex verify names every such row; restore the node from its peers (provex restore) or from a backup", name, r.rowOrigin, r.rowSeq), r.row}
 	} else if damaged != nil && damaged(r.rowOrigin, uint64(r.rowSeq)) {
 		// The opened state of a sealed entry: the envelope is what the
 		// log checks verify, and one they found damaged is not served

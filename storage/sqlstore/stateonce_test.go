@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
@@ -216,6 +217,80 @@ func TestStateIsTheRecordsOwn(t *testing.T) {
 	}
 	if got, err := db.Get(ctx, resource.Agreements, b); err != nil || got.(*twinningv1.Agreement).GetDisplayName() != "b" {
 		t.Errorf("Get %s, whose row is intact: %v, %v", b, got, err)
+	}
+}
+
+// TestPublicRowKeepingAStateIsDamage: a hand on the database writes a
+// state into the row of a public record, which keeps none (its entry
+// holds it). Reads refuse the record as a row changed outside the node,
+// on both databases, and so does its owner's update, which would sign the
+// forged state into its log; a sealed record's row, which keeps its
+// opened state, is still read.
+func TestPublicRowKeepingAStateIsDamage(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			keys, sealers, _, sign := sealingOrigin(t, "cao-bang", "lang-son")
+			path := newLocation(t, store)
+			open := func() *sqlstore.DB {
+				db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Key: sign, Sealer: sealers["cao-bang"], Directory: keys})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+			db := open()
+			public, sealed := "provinces/cao-bang/projects/mou-2", "provinces/cao-bang/projects/sealed"
+			putProject(t, db, &investmentv1.Project{Name: public, DisplayName: "MoU number 2", Kind: investmentv1.Project_KIND_FDI})
+			putProject(t, db, &investmentv1.Project{Name: sealed, DisplayName: "Sealed project", Kind: investmentv1.Project_KIND_ODA,
+				Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{"lang-son"}})
+			got, err := db.Get(ctx, resource.Projects, public)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forged := proto.Clone(got).(*investmentv1.Project)
+			forged.DisplayName = "MoU FORGED 2"
+			data, err := proto.MarshalOptions{Deterministic: true}.Marshal(forged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, _ := db.Head(ctx)
+			db.Close()
+			raw := openRaw(t, path)
+			update := "UPDATE projects SET data = ? WHERE name = ?"
+			if store == "postgres" {
+				update = "UPDATE projects SET data = $1 WHERE name = $2"
+			}
+			if _, err := raw.Exec(update, data, public); err != nil {
+				t.Fatal(err)
+			}
+
+			db = open()
+			defer db.Close()
+			if got, err := db.Get(ctx, resource.Projects, public); status.Code(err) != codes.DataLoss || !strings.Contains(err.Error(), "changed outside the node") {
+				t.Errorf("Get %s, whose row keeps a forged state: %v, %v; want DataLoss saying the row was changed", public, got, err)
+			}
+			if page, err := db.List(ctx, storage.Query{Kind: resource.Projects, Province: "cao-bang", Limit: 10}); status.Code(err) != codes.DataLoss {
+				t.Errorf("List over it: %v, %v; want DataLoss", page.Records, err)
+			}
+			_, err = db.Write(ctx, storage.Write{Kind: resource.Projects, Name: public, Mutate: func(current proto.Message, _ storage.Stamp) (proto.Message, error) {
+				p := proto.Clone(current).(*investmentv1.Project)
+				p.Description = "another field"
+				return p, nil
+			}})
+			if status.Code(err) != codes.DataLoss {
+				t.Errorf("update of %s: %v; want DataLoss", public, err)
+			}
+			if now, _ := db.Head(ctx); now.Seq != head.Seq {
+				t.Errorf("the log went from %d to %d: the forged state was signed", head.Seq, now.Seq)
+			}
+			if name, reads := db.RowDamage(); name != public || reads != 3 {
+				t.Errorf("row damage noted: %q after %d reads, want %s after 3", name, reads, public)
+			}
+			if got, err := db.Get(ctx, resource.Projects, sealed); err != nil || got.(*investmentv1.Project).GetDisplayName() != "Sealed project" {
+				t.Errorf("Get %s, whose row keeps its opened state: %v, %v", sealed, got, err)
+			}
+		})
 	}
 }
 

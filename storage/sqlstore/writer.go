@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -921,12 +922,30 @@ func recordData(data []byte, sealed bool) []byte {
 // (recordData). They are correlated subqueries: with mattn/go-sqlite3's
 // SQLite 3.54 a join to changes made a Get cost 30 µs against 9 (measured
 // on one record, found or not), a cost paid once per execution.
+//
+// The sealed column is also selected for a row keeping a state of its own
+// whose entry is not sealed (entryFound): only a sealed entry's row keeps
+// one, and a hand that wrote a state into a public record's row must not
+// have it served and signed into the next entry. It costs a sealed
+// record's read one seek of its entry, and a public one's nothing.
 func stateColumns(table string) string {
 	cols := []string{table + ".name", table + ".data", table + ".province", table + ".seq"}
 	for _, c := range []string{"origin", "seq", "hlc", "name", "data", "sealed", "prev_hash", "hash"} {
-		cols = append(cols, "(SELECT c."+c+" FROM changes c WHERE length("+table+".data) = 0 AND c.origin = "+table+".province AND c.seq = "+table+".seq)")
+		found := "length(" + table + ".data) = 0"
+		if c == "sealed" {
+			found = entryFound(table)
+		}
+		cols = append(cols, "(SELECT c."+c+" FROM changes c WHERE "+found+" AND c.origin = "+table+".province AND c.seq = "+table+".seq)")
 	}
 	return strings.Join(cols, ", ")
+}
+
+// entryFound is the condition on which a read of a row of table finds the
+// change-log entry c the row names: when the row keeps no state (the
+// entry holds it), or when it keeps one but its entry is not sealed,
+// which is damage (recordState.decode).
+func entryFound(table string) string {
+	return "(length(" + table + ".data) = 0 OR c.sealed <> " + strconv.Itoa(entrySealed) + ")"
 }
 
 // stateJoin is the same for a read of many rows (List, a re-index): a join
@@ -935,7 +954,7 @@ func stateColumns(table string) string {
 // table as the query names it (with an INDEXED BY clause, say).
 func stateJoin(table, from string) (columns, fromClause string) {
 	return table + ".name, " + table + ".data, " + table + ".province, " + table + ".seq, c.origin, c.seq, c.hlc, c.name, c.data, c.sealed, c.prev_hash, c.hash",
-		from + " LEFT JOIN changes c ON length(" + table + ".data) = 0 AND c.origin = " + table + ".province AND c.seq = " + table + ".seq"
+		from + " LEFT JOIN changes c ON " + entryFound(table) + " AND c.origin = " + table + ".province AND c.seq = " + table + ".seq"
 }
 
 // entriesPerInsert is how many entries one statement of appendEntries
