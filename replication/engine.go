@@ -963,9 +963,10 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
 		if err := e.receive(ctx, p, st, resp, ap); err != nil {
 			return err
 		}
-		if st.taken > taken {
-			waited = 0
+		if st.taken == taken {
+			continue
 		}
+		waited = 0
 		// Contact counts once what came is taken in (queued here, applied
 		// by the end of the pull unless a run fails): a node whose disk is
 		// full, or past its manifest's grace, heard its peers and applied
@@ -1339,8 +1340,13 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 				r.provenCP = cp
 			}
 		}
-		if r.next != next {
-			st.taken++ // verified, held or scanned
+		if r.next != next && r.scanning {
+			// Scanned: past 64 MiB held, on to a checkpoint that proves
+			// them. Entries held waiting for a checkpoint are taken in
+			// once one proves them (applyPending): a peer can make up
+			// entries that link to the last without a key, and one every
+			// few minutes held a pull for good (an outside review).
+			st.taken++
 		}
 	}
 	// Runs that reached an entry a proven checkpoint names apply up to it.

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/testlog"
@@ -214,15 +215,24 @@ func TestStalledPullFails(t *testing.T) {
 type tricklingPeer struct {
 	syncv1.UnimplementedSyncServiceServer
 	pulls atomic.Int64
+	// forged, when set, makes each message bring an entry of p2's log
+	// linked to the last, made up, which no checkpoint ever proves.
+	forged bool
 }
 
 func (s *tricklingPeer) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
 	return &syncv1.AnnounceResponse{}, nil
 }
 
-func (s *tricklingPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+func (s *tricklingPeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
 	s.pulls.Add(1)
 	stranger := &syncv1.Entry{Origin: "atlantis", Seq: 1, Data: []byte("x")}
+	seq, prev := uint64(0), changelog.ZeroHash
+	for _, h := range req.GetHave() {
+		if h.GetOrigin() == p2 {
+			seq, prev = h.GetSeq(), h.GetHash()
+		}
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
@@ -232,7 +242,14 @@ func (s *tricklingPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingS
 		case <-tick.C:
 		}
 		resp := &syncv1.PullResponse{}
-		if i%2 == 1 {
+		switch {
+		case s.forged:
+			seq++
+			e := changelog.Entry{Origin: p2, Seq: seq, HLC: int64(seq), Name: fmt.Sprintf("provinces/%s/agreements/x%d", p2, seq), Data: []byte("made up"), PrevHash: prev}
+			e.Hash = changelog.Sum(&e)
+			prev = e.Hash
+			resp.Entries = []*syncv1.Entry{{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}}
+		case i%2 == 1:
 			resp.Entries = []*syncv1.Entry{stranger}
 		}
 		if err := stream.Send(resp); err != nil {
@@ -246,17 +263,24 @@ func (s *tricklingPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingS
 // saying nothing (an outside review): the idle wait began again at each
 // message. It runs from the last message that brought something to take
 // in, so such a pull fails as a silent one does (TestStalledPullFails).
+// Entries that link to the last but that no checkpoint proves are not
+// taken in: made up, one every few minutes, they held a pull for good,
+// and each refreshed the peer's contact (a second review).
 func TestTricklingPullFails(t *testing.T) {
 	replication.SetPullIdle(t, 500*time.Millisecond)
-	f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
-	trickler := &tricklingPeer{}
-	f.peerServer(t, p2, trickler)
-	n := f.start(p1)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		st := n.peerState(t, p2)
-		return trickler.pulls.Load() >= 2 && strings.Contains(st.GetLastError(), "sent nothing new for 500ms"),
-			fmt.Sprintf("%d pulls of a trickling peer; its status: %v", trickler.pulls.Load(), st)
-	})
+	for _, forged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("forged=%v", forged), func(t *testing.T) {
+			f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
+			trickler := &tricklingPeer{forged: forged}
+			f.peerServer(t, p2, trickler)
+			n := f.start(p1)
+			eventually(t, 10*time.Second, func() (bool, string) {
+				st := n.peerState(t, p2)
+				return trickler.pulls.Load() >= 2 && strings.Contains(st.GetLastError(), "sent nothing new for 500ms") && st.GetLastContact() == nil,
+					fmt.Sprintf("%d pulls of a trickling peer; its status: %v", trickler.pulls.Load(), st)
+			})
+		})
+	}
 }
 
 // TestRepairCopiesFoundDamagedMidSend: a relay's copy of a range loses an

@@ -247,12 +247,16 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 				if len(at) > 0 {
 					missing.Last = at[0].Seq - 1
 				}
-				problem := fmt.Sprintf("%s: entries are missing (found serving a pull)", missing)
-				s.e.log.Error("stored change log does not verify; not serving it", "origin", o.Origin, "problem", problem)
-				if err := store.ReportDamage(ctx, storage.Damage{Range: missing, Problem: problem}); err != nil {
-					return err
+				// Told and recorded once a while, not at every pull of
+				// every caller holding past the hole.
+				if s.e.callerLogs.due("missing "+missing.String(), "", time.Now()) {
+					problem := fmt.Sprintf("%s: entries are missing (found serving a pull)", missing)
+					s.e.log.Error("stored change log does not verify; not serving it", "origin", o.Origin, "problem", problem)
+					if err := store.ReportDamage(ctx, storage.Damage{Range: missing, Problem: problem}); err != nil {
+						return err
+					}
+					s.e.triggerAll()
 				}
-				s.e.triggerAll()
 				continue
 			}
 			if !bytes.Equal(at[0].Hash, have[o.Origin].GetHash()) {

@@ -158,6 +158,25 @@ func TestVerifyRepairRebuildsADamagedIndex(t *testing.T) {
 	}
 }
 
+// TestVerifyRepairLeavesAChangedRowToARestore: a byte changed in a record's
+// row shows in SQLite's check as the row missing from its indexes, as an
+// index's own damage does; REINDEX would take the change into them and hide
+// it (a second review). verify names the row and does not call the damage
+// the indexes' alone, and --repair rebuilds nothing.
+func TestVerifyRepairLeavesAChangedRowToARestore(t *testing.T) {
+	bin := buildBinary(t)
+	data := seededStoppedNode(t, bin)
+	sqlitetest.FlipRowTextByte(t, filepath.Join(data, "provex.db"), "agreements")
+	out, stderr, code := runCLI(t, bin, "", "", "verify", "--data", data)
+	if code != 1 || !strings.Contains(out, "PROBLEM: record") || !strings.Contains(out, "missing from index") || strings.Contains(out, "confined to indexes") {
+		t.Fatalf("verify of a file with a changed row: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, bin, "", "", "verify", "--data", data, "--repair")
+	if code != 1 || strings.Contains(out, "rebuilt the damaged indexes") || !strings.Contains(out, "missing from index") {
+		t.Fatalf("verify --repair of a file with a changed row: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
 // TestVerifyNamesAHoldOnWrites: a node whose writes are held (a restore
 // that did not reach every member) passed provex verify, every entry it
 // holds being intact. The hold is now a PROBLEM, with its reason.

@@ -18,12 +18,28 @@ import (
 // finds it.
 func FlipIndexKeyByte(t testing.TB, path, index string) string {
 	t.Helper()
+	return flipFirstText(t, path, "index", index)
+}
+
+// FlipRowTextByte is FlipIndexKeyByte for a table's row: the last byte of
+// the first column holding text of the first row of a leaf page of table
+// (its right-most), whose indexes then miss the row as it reads now.
+func FlipRowTextByte(t testing.TB, path, table string) string {
+	t.Helper()
+	return flipFirstText(t, path, "table", table)
+}
+
+// flipFirstText flips the last byte of the first column holding text of
+// the first cell of the right-most leaf page of the b-tree name, of kind
+// "table" or "index", and returns that column's text before.
+func flipFirstText(t testing.TB, path, kind, name string) string {
+	t.Helper()
 	raw, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var root, pageSize int64
-	err = raw.QueryRow("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND name = ?", index).Scan(&root)
+	err = raw.QueryRow("SELECT rootpage FROM sqlite_master WHERE type = ? AND name = ?", kind, name).Scan(&root)
 	if err == nil {
 		err = raw.QueryRow("PRAGMA page_size").Scan(&pageSize)
 	}
@@ -35,29 +51,64 @@ func FlipIndexKeyByte(t testing.TB, path, index string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	interior, leaf := byte(0x02), byte(0x0a)
+	if kind == "table" {
+		interior, leaf = 0x05, 0x0d
+	}
 	page := b[(root-1)*pageSize : root*pageSize]
-	for page[0] == 0x02 { // an interior page: down its right-most child
+	for page[0] == interior { // down its right-most child
 		child := int64(binary.BigEndian.Uint32(page[8:12]))
 		page = b[(child-1)*pageSize : child*pageSize]
 	}
-	if page[0] != 0x0a {
-		t.Fatalf("page of %s: type %#x, want an index leaf", index, page[0])
+	if page[0] != leaf {
+		t.Fatalf("page of %s: type %#x, want a leaf", name, page[0])
 	}
 	cell := page[binary.BigEndian.Uint16(page[8:10]):]
 	_, n := varint(cell) // the payload's size
-	record := cell[n:]
-	headerSize, n := varint(record)
-	textType, _ := varint(record[n:])
-	if textType < 15 || textType%2 == 0 {
-		t.Fatalf("first column of %s's entry: serial type %d, want a text of a byte or more", index, textType)
+	cell = cell[n:]
+	if kind == "table" {
+		_, n = varint(cell) // the rowid
+		cell = cell[n:]
 	}
-	text := record[headerSize : headerSize+(textType-13)/2]
+	record := cell
+	headerSize, n := varint(record)
+	// The first column holding text: a table's first may be its rowid's
+	// alias, stored as NULL.
+	header, body := record[n:headerSize], record[headerSize:]
+	var text []byte
+	for len(header) > 0 && text == nil {
+		serial, n := varint(header)
+		header = header[n:]
+		size := serialSize(serial)
+		if serial >= 15 && serial%2 == 1 {
+			text = body[:size]
+		}
+		body = body[size:]
+	}
+	if text == nil {
+		t.Fatalf("the first cell of %s holds no text", name)
+	}
 	was := string(text)
 	text[len(text)-1] ^= 0x01
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return was
+}
+
+// serialSize is the bytes of a value of SQLite's serial type.
+func serialSize(serial uint64) int {
+	switch {
+	case serial >= 12:
+		return int(serial-12) / 2
+	case serial <= 4:
+		return int(serial)
+	case serial == 5:
+		return 6
+	case serial == 6 || serial == 7:
+		return 8
+	}
+	return 0 // 8 and 9: the constants 0 and 1; 10 and 11 are not used
 }
 
 // varint reads one of SQLite's varints (big-endian, 7 bits a byte, the

@@ -204,13 +204,15 @@ func (db *DB) VerifyLog(ctx context.Context, origin string, keys []ed25519.Publi
 	if resumed {
 		from, fromHash = checked, checkedHash
 	}
-	if !full && from > 0 {
+	if !full && from > 0 && fromHash != nil {
 		// The entry the check resumes after must still be the one it
 		// remembers: an entry after it links to its hash whether it is
 		// held or not, and the node's own newest entry deleted was seen
 		// by no check (an outside review: its peers stopped pulling, told
 		// they diverge). One seek; an entry missing further back is left
-		// to the full check.
+		// to the full check. (A check that stopped in damage remembers no
+		// hash: it resumes past it, as before, not from the start each
+		// time.)
 		var held []byte
 		err := db.reader.QueryRowContext(ctx, "SELECT hash FROM changes WHERE origin = ? AND seq = ?", origin, from).Scan(&held)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

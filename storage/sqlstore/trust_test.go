@@ -442,7 +442,8 @@ func TestChangesBoundsTheBytesItReads(t *testing.T) {
 // missing and reads the whole log, which records it as damage; and a
 // write before any check, which would link to the deleted entry's hash,
 // is refused (an outside review: the write was taken, no check saw the
-// hole, and the node's peers stopped pulling its log for good).
+// hole, and the node's peers stopped pulling its log for good). The checks
+// after the one that found it do not read the whole log again.
 func TestOwnHeadDeletedWhileRunning(t *testing.T) {
 	ctx := context.Background()
 	deleted := func(t *testing.T) (*member, ed25519.PublicKey) {
@@ -472,6 +473,34 @@ func TestOwnHeadDeletedWhileRunning(t *testing.T) {
 		}
 		if got := o.db.Damaged("cao-bang"); len(got) != 1 {
 			t.Errorf("recorded damage: %+v", got)
+		}
+	})
+	t.Run("checks after a damaged head", func(t *testing.T) {
+		// A check that found the newest entry changed stops in the damage
+		// and remembers no hash of where it stopped: the next checks
+		// resume past it, reading nothing, not the whole log each time
+		// (a second review).
+		o := federationOf(t, "cao-bang")["cao-bang"]
+		for _, id := range []string{"a", "b", "c"} {
+			put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/" + id, DisplayName: id, Kind: twinningv1.Agreement_KIND_MOU})
+		}
+		pub := o.key.Public().(ed25519.PublicKey)
+		raw, err := sql.Open("sqlite3", "file:"+o.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		if _, err := raw.Exec("UPDATE changes SET hlc = hlc + 1 WHERE origin = 'cao-bang' AND seq = 3"); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := o.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true); err != nil || len(res.Damaged) != 1 {
+			t.Fatalf("the full check of a changed head: %+v %v", res, err)
+		}
+		for range 3 {
+			res, err := o.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false)
+			if err != nil || res.Checked != 0 {
+				t.Fatalf("a check after the damage was found: %+v %v; want nothing read again", res, err)
+			}
 		}
 	})
 	t.Run("write", func(t *testing.T) {
