@@ -202,7 +202,8 @@ type peer struct {
 	lastError                          string
 	received, refused, repaired, pulls int64
 	// failingSince is when the peer's pulls began to fail, zero while
-	// they work (Isolated).
+	// they work (Isolated). Written by the peer's loop alone, which reads
+	// it without the lock.
 	failingSince time.Time
 	// heads are what the peer last said it holds (heads.go).
 	heads map[string]claim
@@ -550,7 +551,6 @@ func (e *Engine) PullsPaused() string {
 func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 	timer := time.NewTimer(0) // a first exchange right away
 	defer timer.Stop()
-	var failingSince time.Time
 	loggedFailing := false // a failure logged since the last pull that worked
 	backOff := false       // the last pull failed, or entries of it were refused
 	for {
@@ -584,23 +584,20 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			now := time.Now()
 			p.mu.Lock()
 			p.lastError, p.lastErrorTime = err.Error(), now
-			p.mu.Unlock()
-			if failingSince.IsZero() {
-				failingSince = now
-				p.mu.Lock()
+			if p.failingSince.IsZero() {
 				p.failingSince = now
-				p.mu.Unlock()
 			}
+			p.mu.Unlock()
 			if p.pullFailed.due(status.Code(err).String(), err.Error(), now) {
-				e.log.Warn("pull failed", "peer", p.member, "err", err, "failing_since", failingSince)
+				e.log.Warn("pull failed", "peer", p.member, "err", err, "failing_since", p.failingSince)
 				loggedFailing = true
 			}
-		case err == nil && !failingSince.IsZero():
+		case err == nil && !p.failingSince.IsZero():
 			p.pullFailed.clear()
 			if loggedFailing {
-				e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", failingSince)
+				e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", p.failingSince)
 			}
-			failingSince, loggedFailing = time.Time{}, false
+			loggedFailing = false
 			p.mu.Lock()
 			p.failingSince = time.Time{}
 			p.mu.Unlock()
@@ -827,8 +824,8 @@ type pullState struct {
 	pendingBytes int
 	// heads are the highest checkpoint of each origin the pull carried.
 	heads map[string]uint64
-	// taken counts what the pull took in: entries verified (held or
-	// scanned), runs queued, checkpoints proved, repair copies held. A
+	// taken counts what the pull took in: runs a checkpoint proves,
+	// queued; entries scanned; checkpoints proved; repair copies held. A
 	// message that adds nothing to it does not hold the pull open
 	// (pullIdle).
 	taken int

@@ -11,6 +11,20 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
 
+// Exec runs query on the store's file at path as a hand on it would,
+// outside the node (which may be running: SQLite's locks order the two).
+func Exec(t testing.TB, path, query string, args ...any) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
 // FlipIndexKeyByte changes, in the stopped store's file at path, the last
 // byte of the text keying the first entry of a leaf page of index (its
 // right-most), and returns the text as the index held it before: the row

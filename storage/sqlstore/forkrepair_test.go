@@ -3,12 +3,12 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"strings"
 	"testing"
 
 	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/internal/sqlitetest"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -29,11 +29,7 @@ func TestCopiesAfterADamagedEntryAreNoFork(t *testing.T) {
 	ctx := context.Background()
 	truth, _ := m.db.Changes(ctx, "cao-bang", 0, 100)
 	o.db.Close()
-	raw, _ := sql.Open("sqlite3", "file:"+o.path)
-	if _, err := raw.Exec("UPDATE changes SET hash = zeroblob(32) WHERE origin = 'cao-bang' AND seq = 5"); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
+	sqlitetest.Exec(t, o.path, "UPDATE changes SET hash = zeroblob(32) WHERE origin = 'cao-bang' AND seq = 5")
 	db, err := sqlstore.Open(ctx, o.path, "cao-bang", sqlstore.Options{Key: o.key})
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/provex/provex/federation"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/sqlitetest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -446,7 +447,9 @@ func TestChangesBoundsTheBytesItReads(t *testing.T) {
 // after the one that found it do not read the whole log again.
 func TestOwnHeadDeletedWhileRunning(t *testing.T) {
 	ctx := context.Background()
-	deleted := func(t *testing.T) (*member, ed25519.PublicKey) {
+	// edited is a node of three entries, verified, then edit run on its
+	// file as it runs.
+	edited := func(t *testing.T, edit string) (*member, ed25519.PublicKey) {
 		o := federationOf(t, "cao-bang")["cao-bang"]
 		for _, id := range []string{"a", "b", "c"} {
 			put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/" + id, DisplayName: id, Kind: twinningv1.Agreement_KIND_MOU})
@@ -455,18 +458,12 @@ func TestOwnHeadDeletedWhileRunning(t *testing.T) {
 		if res, err := o.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false); err != nil || len(res.Damaged) != 0 || res.Verified != 3 {
 			t.Fatalf("intact log: %+v %v", res, err)
 		}
-		raw, err := sql.Open("sqlite3", "file:"+o.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		if _, err := raw.Exec("DELETE FROM changes WHERE origin = 'cao-bang' AND seq = 3"); err != nil {
-			t.Fatal(err)
-		}
+		sqlitetest.Exec(t, o.path, edit)
 		return o, pub
 	}
+	const deleteHead = "DELETE FROM changes WHERE origin = 'cao-bang' AND seq = 3"
 	t.Run("check", func(t *testing.T) {
-		o, pub := deleted(t)
+		o, pub := edited(t, deleteHead)
 		res, err := o.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, false)
 		if err != nil || len(res.Damaged) != 1 || res.Damaged[0].First != 3 {
 			t.Fatalf("an incremental check after the entry it resumes after was deleted: %+v %v; want entry 3 damaged", res, err)
@@ -480,19 +477,7 @@ func TestOwnHeadDeletedWhileRunning(t *testing.T) {
 		// and remembers no hash of where it stopped: the next checks
 		// resume past it, reading nothing, not the whole log each time
 		// (a second review).
-		o := federationOf(t, "cao-bang")["cao-bang"]
-		for _, id := range []string{"a", "b", "c"} {
-			put(t, o, &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/" + id, DisplayName: id, Kind: twinningv1.Agreement_KIND_MOU})
-		}
-		pub := o.key.Public().(ed25519.PublicKey)
-		raw, err := sql.Open("sqlite3", "file:"+o.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		if _, err := raw.Exec("UPDATE changes SET hlc = hlc + 1 WHERE origin = 'cao-bang' AND seq = 3"); err != nil {
-			t.Fatal(err)
-		}
+		o, pub := edited(t, "UPDATE changes SET hlc = hlc + 1 WHERE origin = 'cao-bang' AND seq = 3")
 		if res, err := o.db.VerifyLog(ctx, "cao-bang", []ed25519.PublicKey{pub}, true); err != nil || len(res.Damaged) != 1 {
 			t.Fatalf("the full check of a changed head: %+v %v", res, err)
 		}
@@ -504,7 +489,7 @@ func TestOwnHeadDeletedWhileRunning(t *testing.T) {
 		}
 	})
 	t.Run("write", func(t *testing.T) {
-		o, _ := deleted(t)
+		o, _ := edited(t, deleteHead)
 		d := "provinces/cao-bang/agreements/d"
 		_, err := o.db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: d, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
 			return &twinningv1.Agreement{Name: d, DisplayName: "d", Kind: twinningv1.Agreement_KIND_MOU}, nil

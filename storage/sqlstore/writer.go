@@ -550,39 +550,44 @@ func (db *DB) setHead(e changelog.Entry) {
 	db.headMu.Unlock()
 }
 
-// checkHeadRow refuses a write when the node's own newest entry, which
-// the write's entry links to, is not held as the node wrote it: a hand on
-// the database deleted or changed it while the node ran, and its checks
-// have not read it yet. Written on, the log would go on past an entry the
-// node cannot serve, and its peers holding it would wait for what follows
-// (an outside review). One seek, by a transaction's first write only:
-// those after it follow an entry the transaction wrote or read.
-func (db *DB) checkHeadRow(tx *writeTx) error {
+// headRowMissing says why a write may not extend the node's own log when
+// its newest entry, which the write's entry links to, is not held as the
+// node wrote it: a hand on the database deleted or changed it while the
+// node ran, and its checks have not read it yet. Written on, the log would
+// go on past an entry the node cannot serve, and its peers holding it
+// would wait for what follows (an outside review). One seek, by a
+// transaction's first write only: those after it follow an entry the
+// transaction wrote or read.
+func (db *DB) headRowMissing(tx *writeTx) (string, error) {
 	head := db.currentHead()
 	if tx.headFound || head.Seq == 0 {
-		return nil
+		return "", nil
 	}
 	var held []byte
 	if err := tx.ReadRow([]any{&held}, db.shared.selectHash, db.origin, head.Seq); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read the head of the node's own log: %w", err)
+		return "", fmt.Errorf("read the head of the node's own log: %w", err)
 	}
 	if !bytes.Equal(held, head.Hash) {
 		db.needFullCheck(db.origin)
-		return apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: its newest entry %s/%d is missing from its database or changed", db.origin, head.Seq).RetryAfter(repairRetry)
+		return fmt.Sprintf("its newest entry %s/%d is missing from its database or changed", db.origin, head.Seq), nil
 	}
 	tx.headFound = true
-	return nil
+	return "", nil
 }
 
 // apply performs one write inside tx: the record row, its repeated values,
 // the change-log entry, the request id and the audit record (of ctx's
 // actor). read says the record returned is the stored one, not written.
 func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Message, bool, error) {
-	if why := db.ownLogBrokenReason(); why != "" {
-		return nil, false, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why).RetryAfter(repairRetry)
+	why := db.ownLogBrokenReason()
+	if why == "" {
+		var err error
+		if why, err = db.headRowMissing(tx); err != nil {
+			return nil, false, err
+		}
 	}
-	if err := db.checkHeadRow(tx); err != nil {
-		return nil, false, err
+	if why != "" {
+		return nil, false, apperr.Unavailable("this node's own change log cannot be extended until it is repaired from its peers: %s", why).RetryAfter(repairRetry)
 	}
 	k := w.Kind
 	st, err := db.kindStmts(k)

@@ -38,7 +38,7 @@ type writeTx struct {
 	// write that fails with it unchanged left nothing to undo (DB.commit).
 	changes int
 	// headFound says a write found the node's own newest entry held as
-	// the node wrote it (DB.checkHeadRow).
+	// the node wrote it (DB.headRowMissing).
 	headFound bool
 }
 
