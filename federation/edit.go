@@ -86,7 +86,9 @@ func ParseEntry(data []byte) (Entry, error) {
 	}
 	e := Entry{ID: f.ID, Role: Role(f.Role), Address: f.Address}
 	if e.ID == placeholderID {
-		e.ID = ""
+		// The role beside a placeholder was FormatEntry's guess from no
+		// id: the caller names the member and its role follows from it.
+		e.ID, e.Role = "", ""
 	}
 	if e.Address == placeholderAddress {
 		e.Address = ""

@@ -75,22 +75,29 @@ func TestManifestCommands(t *testing.T) {
 	}
 	ok("", "ca", "init", "--dir", "provex-ca")
 	refused(2, "first member", "", "manifest", "init")
-	mofaEntry := ok("", "keygen", "--out", "mofa.key", "--member", "mofa", "--address", "mofa.example:9400")
-	refused(1, "ca.pem", mofaEntry, "manifest", "init", "--entry", "-", "--ca-dir", "nowhere")
+	// keygen told neither the member nor its address: the flags name
+	// them, and the role follows from the member (an outside review found
+	// the placeholder's province role kept for mofa).
+	mofaEntry := ok("", "keygen", "--out", "mofa.key")
+	mofaFlags := []string{"--member", "mofa", "--address", "mofa.example:9400"}
+	refused(1, "ca.pem", mofaEntry, append([]string{"manifest", "init", "--entry", "-", "--ca-dir", "nowhere"}, mofaFlags...)...)
 	if _, err := os.Stat(filepath.Join(dir, "federation.key")); err == nil {
 		t.Fatal("a failed init left a federation key behind")
 	}
-	ok(mofaEntry, "manifest", "init", "--entry", "-", "--federation-key", "federation.key", "--ca-dir", "provex-ca", "--out", "manifest.yaml", "--valid", "90d")
+	ok(mofaEntry, append([]string{"manifest", "init", "--entry", "-", "--federation-key", "federation.key", "--ca-dir", "provex-ca", "--out", "manifest.yaml", "--valid", "90d"}, mofaFlags...)...)
 	m := manifestAt(t, dir, 1)
 	if strings.Join(m.MemberIDs(), ",") != "mofa" || len(m.CA) == 0 || m.Expires.Sub(m.Issued) != 90*24*time.Hour {
 		t.Fatalf("init wrote members %v, ca %d bytes, valid %s", m.MemberIDs(), len(m.CA), m.Expires.Sub(m.Issued))
+	}
+	if mofa, _ := m.Member("mofa"); mofa.Role != federation.RoleMinistry || mofa.Address != "mofa.example:9400" {
+		t.Fatalf("init wrote mofa as %+v", mofa)
 	}
 	if runtime.GOOS != "windows" {
 		if fi, err := os.Stat(filepath.Join(dir, "federation.key")); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("federation.key: %v, %v", fi.Mode(), err)
 		}
 	}
-	refused(1, "refusing to replace a manifest", mofaEntry, "manifest", "init", "--entry", "-")
+	refused(1, "refusing to replace a manifest", mofaEntry, append([]string{"manifest", "init", "--entry", "-"}, mofaFlags...)...)
 
 	// Members join from their keygen output: a file, stdin or flags.
 	ok("", "keygen", "--out", "cao-bang.key", "--member", "cao-bang", "--address", "cao-bang.example:9400")
