@@ -319,6 +319,54 @@ func TestAudiencesThatCannotReadAreRefused(t *testing.T) {
 	}
 }
 
+// TestAnAnswerIsNoMoreVisibleThanWhatItAnswers: an acknowledgement of an
+// incident restricted to the province told was public by default, and
+// every node then read the incident's name, its owner and the note (an
+// outside review). On the node that holds the incident, an answer more
+// members may read than the incident is refused, on Create and Update;
+// one its readers alone read is taken.
+func TestAnAnswerIsNoMoreVisibleThanWhatItAnswers(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, "cao-bang", "lang-son", "quang-ninh")
+	cb, ls := nodes["cao-bang"].border, nodes["lang-son"].border
+	incident, err := cb.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: "provinces/cao-bang", BorderIncident: &borderv1.BorderIncident{
+		DisplayName: "Marker 836 damaged", Category: borderv1.BorderIncident_CATEGORY_MARKER_DAMAGE, NotifyProvinces: []string{"lang-son"},
+		OccurTime:  timestamppb.New(time.Date(2025, 8, 1, 6, 0, 0, 0, time.UTC)),
+		Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{"lang-son"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := ls.GetBorderIncident(ctx, &borderv1.GetBorderIncidentRequest{Name: incident.GetName()}); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("lang-son never held the incident: %v", err)
+		}
+	}
+	ack := func(v typev1.Visibility, visibleTo ...string) *borderv1.IncidentAcknowledgement {
+		return &borderv1.IncidentAcknowledgement{BorderIncident: incident.GetName(), Note: "post informed", Visibility: v, VisibleTo: visibleTo}
+	}
+	for _, a := range []*borderv1.IncidentAcknowledgement{ack(typev1.Visibility_VISIBILITY_UNSPECIFIED), ack(typev1.Visibility_VISIBILITY_PUBLIC),
+		ack(typev1.Visibility_VISIBILITY_RESTRICTED, "cao-bang", "quang-ninh")} {
+		_, err := ls.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{Parent: "provinces/lang-son", IncidentAcknowledgement: a})
+		if field, reason := violation(t, err); field != "incident_acknowledgement.visibility" || reason != collection.ReasonWiderThanAnswered {
+			t.Errorf("%v acknowledgement visible to %v: violation %s (%s)", a.GetVisibility(), a.GetVisibleTo(), field, reason)
+		}
+	}
+	kept, err := ls.CreateIncidentAcknowledgement(ctx, &borderv1.CreateIncidentAcknowledgementRequest{Parent: "provinces/lang-son",
+		IncidentAcknowledgement: ack(typev1.Visibility_VISIBILITY_RESTRICTED, "cao-bang")})
+	if err != nil {
+		t.Fatalf("an acknowledgement the incident's readers alone read: %v", err)
+	}
+	widened := proto.Clone(kept).(*borderv1.IncidentAcknowledgement)
+	widened.Visibility, widened.VisibleTo = typev1.Visibility_VISIBILITY_PUBLIC, nil
+	_, err = ls.UpdateIncidentAcknowledgement(ctx, &borderv1.UpdateIncidentAcknowledgementRequest{IncidentAcknowledgement: widened,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"visibility", "visible_to"}}})
+	if field, reason := violation(t, err); field != "incident_acknowledgement.visibility" || reason != collection.ReasonWiderThanAnswered {
+		t.Errorf("an update making the acknowledgement public: violation %s (%s)", field, reason)
+	}
+}
+
 // TestAcknowledgementCountsFromTheIncidentOn: an acknowledgement dated
 // before its incident was recorded (2020, for an incident of today) was
 // shown as given then, with no wait; it counts from the incident's

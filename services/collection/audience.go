@@ -1,10 +1,14 @@
 package collection
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -21,6 +25,7 @@ const (
 	ReasonListedCannotRead     = "province_list.cannot_read"
 	ReasonAnsweredCannotRead   = "visibility.answered_cannot_read"
 	ReasonAnsweredChanged      = "answered.immutable"
+	ReasonWiderThanAnswered    = "visibility.wider_than_answered"
 )
 
 // checkAudience refuses a reader list that would mean nothing, so nobody
@@ -143,4 +148,98 @@ func (c *Collection[T]) breaksARule(m proto.Message, field protoreflect.Name) bo
 	}
 	name := c.kind.Field + "." + string(field)
 	return slices.ContainsFunc(invalid.Violations, func(v *errdetails.BadRequest_FieldViolation) bool { return v.GetField() == name })
+}
+
+// answered is the audience of the record an answer names, as this node
+// holds it.
+type answered struct {
+	name, owner string
+	held        bool
+	visibility  int32
+	visibleTo   []string
+}
+
+// answeredOf looks up the record m answers (resource.Kind.Answered) in
+// this node's store. It runs before the write, as a write's Mutate may not
+// block; the answered field cannot change on update (checkAnsweredKept), so
+// the write checks against the record looked up here.
+func (c *Collection[T]) answeredOf(ctx context.Context, m proto.Message) (answered, error) {
+	field, owner := c.kind.Answered(m)
+	if field == "" || owner == "" {
+		return answered{}, nil
+	}
+	a := answered{name: m.ProtoReflect().Get(c.kind.Message.Descriptor().Fields().ByName(field)).String(), owner: owner}
+	kind, _ := resource.KindOfName(a.name)
+	record, err := c.node.Store.Get(ctx, kind, a.name)
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return a, nil
+	case err != nil:
+		return a, err
+	}
+	a.held = true
+	a.visibility, a.visibleTo = kind.Audience(record)
+	return a, nil
+}
+
+// checkWithinAnswered refuses an answer that more members may read than
+// the record it answers: an acknowledgement of an incident restricted to
+// two provinces is public by default, and it named the incident, its
+// owner and who was told to every node, with its note (an outside
+// review). An answer to a record this node does not hold (not yet synced,
+// or kept from it) is not checked: nothing here says who reads it.
+func (c *Collection[T]) checkWithinAnswered(owner string, m proto.Message, to answered) error {
+	field, answeredOwner := c.kind.Answered(m)
+	if field == "" || answeredOwner == "" {
+		return nil
+	}
+	if name := m.ProtoReflect().Get(c.kind.Message.Descriptor().Fields().ByName(field)).String(); name != to.name {
+		return apperr.Aborted("%s names %s, not the %s looked up before the write: it changed meanwhile; try again", field, name, to.name)
+	}
+	if !to.held || resource.Public(to.visibility) {
+		return nil
+	}
+	var wider []string
+	visibility, visibleTo := c.kind.Audience(m)
+	if !resource.Public(visibility) {
+		for _, r := range resource.Readers(owner, visibility, visibleTo) {
+			if !resource.MayRead(r, to.owner, to.visibility, to.visibleTo) {
+				wider = append(wider, r)
+			}
+		}
+		if len(wider) == 0 {
+			return nil
+		}
+	}
+	var may []string
+	for _, r := range resource.Readers(to.owner, to.visibility, to.visibleTo) {
+		if r != owner && r != resource.Ministry {
+			may = append(may, r)
+		}
+	}
+	who := "every member may read it"
+	if len(wider) > 0 {
+		who = strings.Join(wider, ", ") + " may read it"
+	}
+	return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{Field: c.kind.Field + ".visibility", Reason: ReasonWiderThanAnswered,
+		Description: fmt.Sprintf("%s is not public, and an answer is at most as visible as what it answers, but %s: make it restricted with visible_to among %s", to.name, who, strings.Join(may, ", "))})
+}
+
+// answeredAfter looks up the record an update of name by res (its paths)
+// leaves it answering. An update of a record not stored, or of a kind that
+// answers none, looks up nothing: its write refuses or checks nothing.
+func (c *Collection[T]) answeredAfter(ctx context.Context, name string, res proto.Message, paths [][]protoreflect.FieldDescriptor) (answered, error) {
+	if field, _ := c.kind.Answered(res); field == "" {
+		return answered{}, nil
+	}
+	current, err := c.node.Store.Get(ctx, c.kind, name)
+	if status.Code(err) == codes.NotFound {
+		return answered{}, nil
+	}
+	if err != nil {
+		return answered{}, err
+	}
+	next := proto.Clone(current)
+	applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
+	return c.answeredOf(ctx, next)
 }

@@ -166,6 +166,13 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	if err := c.checkFormer(province, fresh); err != nil {
 		return zero, err
 	}
+	to, err := c.answeredOf(ctx, fresh)
+	if err != nil {
+		return zero, err
+	}
+	if err := c.checkWithinAnswered(province, fresh, to); err != nil {
+		return zero, err
+	}
 	var fp []byte
 	if requestID != "" {
 		// Before the id is chosen and the name set: a retry of a request
@@ -215,6 +222,10 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 		return zero, err
 	}
 	wantEtag := c.kind.Etag(res)
+	to, err := c.answeredAfter(ctx, name, res, paths)
+	if err != nil {
+		return zero, err
+	}
 	return c.write(ctx, name, "", nil, func(current proto.Message, _ *timestamppb.Timestamp) (proto.Message, error) {
 		if err := c.checkCurrent(current, name, wantEtag); err != nil {
 			return nil, err
@@ -234,6 +245,9 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 			return nil, err
 		}
 		if err := c.checkAnsweredKept(current, next); err != nil {
+			return nil, err
+		}
+		if err := c.checkWithinAnswered(n.Province, next, to); err != nil {
 			return nil, err
 		}
 		if err := c.checkFormer(n.Province, next); err != nil {
