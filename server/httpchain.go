@@ -111,7 +111,7 @@ func (e *httpErrors) noBodyUnread(next http.Handler) http.Handler {
 				sent = n > 0
 			}
 			if sent {
-				e.write(w, r, apperr.Invalid("body", "a %s takes no body: give its fields as query parameters (?etag=...)", r.Method))
+				e.write(w, r, apperr.Invalid("body", "a %s takes no body: give its fields as query parameters (?field=value)", r.Method))
 				return
 			}
 		}

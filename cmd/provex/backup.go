@@ -45,7 +45,7 @@ func runBackup(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "backed up %s's database %s to %s (%d bytes)\n", info.Member, path, *out, info.Bytes)
 	printHeads(env.Stdout, info)
-	fmt.Fprintf(env.Stdout, "the node's key file is not in the backup: keep it as well. Check the copy with: provex verify --db %s --key KEYFILE\n", *out)
+	fmt.Fprintf(env.Stdout, "the node's key file is not in the backup: keep it as well. Check a copy of it (verify writes in the file it checks): cp %s CHECK.db && provex verify --db CHECK.db --key KEYFILE\n", *out)
 	return nil
 }
 

@@ -200,7 +200,7 @@ func printExamples(w io.Writer, nodes []*server.Node, members []string, dataDir 
 	ministry := loopbackName(nodes[len(nodes)-1].GRPCAddr())
 	fmt.Fprintf(w, `
 The federation is up: provinces sync through the ministry's node (%[6]s) over mutual TLS.
-Every call but health and reflection needs a token; each node's admin token is in %[8]s/{member}/admin.token.
+Every call but health, reflection and NodeService.GetCaller needs a token; each node's admin token is in %[8]s/{member}/admin.token.
 Try, in another terminal:
 
   export PROVEX_TOKEN=$(cat %[8]s/%[3]s/admin.token)

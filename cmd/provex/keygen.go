@@ -25,7 +25,7 @@ func runKeygen(_ context.Context, env *cli.Env, args []string) error {
 	rotate := flags.String("rotate", "", "key file whose signing and encryption keys to replace (the old ones stay in it)")
 	rotateEnc := flags.String("rotate-encryption", "", "key file whose encryption key alone to replace (the old ones stay in it)")
 	member := flags.String("member", "", "member id for the printed manifest entry (a province slug or mofa)")
-	address := flags.String("address", "", "gRPC host:port for the printed manifest entry")
+	address := flags.String("address", "", "the node's sync (peer) host:port for the printed manifest entry: the address its peers dial, not its API's")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}

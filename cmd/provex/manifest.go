@@ -29,7 +29,7 @@ const (
 )
 
 const manifestUsage = "init --entry FILE|- [--member SLUG --address HOST:PORT] [--federation-key federation.key] [--out manifest.yaml] [--ca-dir provex-ca | --ca FILE] [--valid 365d]" +
-	" | add --member SLUG [--entry FILE|- | --address A --public-key K --encryption-key K] [--manifest F] [--federation-key F] [--valid 365d]" +
+	" | add [--member SLUG] [--entry FILE|- | --address A --public-key K --encryption-key K] [--manifest F] [--federation-key F] [--valid 365d]" +
 	" | remove --member SLUG [...]" +
 	" | rotate --member SLUG [--entry FILE|- | --public-key K --encryption-key K] [...]" +
 	" | move --member SLUG --address HOST:PORT [...]" +

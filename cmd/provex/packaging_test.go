@@ -122,6 +122,34 @@ func loadServeConfig(t *testing.T, path string) serveConfig {
 	return cfg
 }
 
+// TestREADMEConfigIsTheNodes: the node.yaml README.md prints parses, key
+// for key, as serve reads a config file, and names the keys a node needs in
+// a federation (an outside review found them only in serve -h).
+func TestREADMEConfigIsTheNodes(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, found := bytes.Cut(readme, []byte("```yaml\n# node.yaml\n"))
+	block, _, closed := bytes.Cut(block, []byte("```"))
+	if !found || !closed {
+		t.Fatal("README.md has no yaml block beginning # node.yaml")
+	}
+	path := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(path, block, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadServeConfig(t, path)
+	if cfg.Member != "cao-bang" || cfg.SyncInterval != "5s" {
+		t.Errorf("README's node.yaml read as member %q, sync_interval %q", cfg.Member, cfg.SyncInterval)
+	}
+	for _, key := range []string{"manifest:", "key_file:", "peers:", "peer_addr:", "sync_interval:", "store:"} {
+		if !bytes.Contains(block, []byte("\n"+key)) && !bytes.Contains(block, []byte("\n# "+key)) {
+			t.Errorf("README's node.yaml does not name %s", key)
+		}
+	}
+}
+
 // TestSystemdUnitVerifiesAndIsConfined runs systemd-analyze on
 // packaging/provex.service: no warnings (a misspelt hardening key is only
 // a warning, and would leave the node unconfined), and an exposure score
