@@ -95,9 +95,12 @@ var provexPackages = []protoreflect.FullName{
 // service that has no rule of its own. Methods without a rule are denied.
 // A Policy is safe for concurrent use.
 type Policy struct {
-	mu           sync.RWMutex
-	methods      map[string]Requirement // "/pkg.Service/Method"
-	services     map[string]Requirement // "pkg.Service", from "/pkg.Service/*"
+	mu       sync.RWMutex
+	methods  map[string]Requirement // "/pkg.Service/Method"
+	services map[string]Requirement // "pkg.Service", from "/pkg.Service/*"
+	// unserved are methods the policy allows whose handler refuses every
+	// caller on this node (Unserved): Allowed leaves them out.
+	unserved     map[string]bool
 	unclassified []string
 }
 
@@ -328,6 +331,21 @@ func authorize(req Requirement, id Identity, fullMethod string) error {
 	return apperr.PermissionDenied(msgDefaultDeny, fullMethod)
 }
 
+// Unserved names methods whose handlers refuse every caller on this node
+// (a province's node writes no record the ministry alone owns), so that
+// Allowed does not offer them. Their calls are authorized as before and
+// refused by the handler, which says why.
+func (p *Policy) Unserved(fullMethods ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.unserved == nil {
+		p.unserved = map[string]bool{}
+	}
+	for _, m := range fullMethods {
+		p.unserved[m] = true
+	}
+}
+
 // Allowed lists, sorted, the methods (and "/package.Service/*" rules) id may
 // call: the answer to "what may I use here?".
 func (p *Policy) Allowed(id Identity) []string {
@@ -335,7 +353,7 @@ func (p *Policy) Allowed(id Identity) []string {
 	defer p.mu.RUnlock()
 	var out []string
 	for m, req := range p.methods {
-		if authorize(req, id, m) == nil {
+		if authorize(req, id, m) == nil && !p.unserved[m] {
 			out = append(out, m)
 		}
 	}

@@ -45,6 +45,7 @@ import (
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/pki"
+	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
 )
 
@@ -879,11 +880,13 @@ func TestSecurityCallerAllowedMethods(t *testing.T) {
 			[]string{healthRule, methodListAgreements, "/provex.twinning.v1.TwinningService/GetAgreement"},
 			[]string{methodCreateAgreement, methodDeleteAgreement, auth.MethodListAuditEntries, auth.MethodGetSyncState, auth.MethodPull, auth.MethodAnnounce}}},
 		{"editor", editorTok, want{"token:" + tokenID(t, editorTok) + " (editor)", "editor",
-			[]string{methodListAgreements, methodCreateAgreement, methodDeleteAgreement},
-			[]string{auth.MethodListAuditEntries, auth.MethodVerifyAuditLog, auth.MethodPull}}},
+			[]string{methodListAgreements, methodCreateAgreement, methodDeleteAgreement, nationalv1.NationalService_ListInformationRequests_FullMethodName},
+			// The ministry's own records, which a province's node refuses
+			// to write for anyone, were listed (an outside review).
+			append([]string{auth.MethodListAuditEntries, auth.MethodVerifyAuditLog, auth.MethodPull}, ministryWrites...)}},
 		{"admin", tn.Token, want{"token:" + tokenID(t, tn.Token) + " (admin)", "admin",
 			[]string{methodCreateAgreement, auth.MethodListAuditEntries, auth.MethodVerifyAuditLog, auth.MethodGetSyncState},
-			[]string{auth.MethodPull, auth.MethodAnnounce}}},
+			append([]string{auth.MethodPull, auth.MethodAnnounce}, ministryWrites...)}},
 	}
 	for _, c := range cases {
 		got, err := dialAs(t, tn.Srv.GRPCAddr(), c.tok).Node.GetCaller(ctx, &nodev1.GetCallerRequest{})
@@ -922,7 +925,22 @@ func TestSecurityCallerAllowedMethods(t *testing.T) {
 			t.Errorf("%s HTTP /v1/caller: HTTP %d %s; want the gRPC answer", c.who, code, body)
 		}
 	}
+	// The ministry's node writes its own records: its editors may.
+	mofa := startNode(t, resource.Ministry)
+	got, err := dialAs(t, mofa.Srv.GRPCAddr(), issue(t, mofa, auth.RoleEditor)).Node.GetCaller(ctx, &nodev1.GetCallerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ministryWrites {
+		if !slices.Contains(got.GetAllowedMethods(), m) {
+			t.Errorf("the ministry's editor may call %s, but GetCaller does not list it", m)
+		}
+	}
 }
+
+// ministryWrites are writes of records only the ministry owns.
+var ministryWrites = []string{nationalv1.NationalService_CreateInformationRequest_FullMethodName, nationalv1.NationalService_DeleteInformationRequest_FullMethodName,
+	twinningv1.TwinningService_CreateAgreementOpinion_FullMethodName, twinningv1.TwinningService_UndeleteAgreementOpinion_FullMethodName}
 
 // TestSecurityNoSilentPlaintext: a node is refused at start without its
 // certificate unless dev mode (PlaintextAPI) is asked for; a certificate of

@@ -397,6 +397,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 	policy := auth.DefaultPolicy()
 	policy.Set(nodev1.NodeService_GetCaller_FullMethodName, auth.RequireOpen)
+	if cfg.Member != resource.Ministry {
+		for _, k := range resource.Kinds() {
+			if k.MinistryOwned() {
+				for _, verb := range []string{"Create", "Update", "Delete", "Undelete"} {
+					m := k.Method(verb)
+					policy.Unserved("/" + string(m.Parent().FullName()) + "/" + string(m.Name()))
+				}
+			}
+		}
+	}
 	reads := storage.ReadsConfidential
 	if cfg.AuditAllReads {
 		reads = storage.ReadsAll
