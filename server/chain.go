@@ -14,10 +14,12 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/validation"
+	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
 
@@ -67,20 +69,26 @@ type interceptors struct {
 //  8. request bytes (unary): the codec keeps a request's bytes undecoded
 //     (requestCodec); they are taken at once, so they are forgotten even
 //     for a call 9 refuses (streamed messages are decoded as they arrive,
-//     by 10).
+//     by 12).
 //  9. guard: a call over the calls-in-flight caps (capCalls, in the tap),
 //     authentication (whether the call came with credentials decides
 //     whether its connection may be closed to make room on a full
 //     listener: netlimit.Vouch), the rate limit, authorization, the actor
 //     of the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.
-//  10. validation: the request is decoded from its bytes (8) only here,
-//     once 9 has admitted its caller; one that does not unmarshal, or
-//     breaks the schema's rules, is INVALID_ARGUMENT.
-//  11. query share: a query (a read other than a Get) waits until its
+//  10. decoding: the request is decoded from its bytes (8) only here,
+//     once 9 has admitted its caller; one that does not unmarshal is
+//     INVALID_ARGUMENT (streamed messages: in 12, as they arrive).
+//  11. own writes: a write (Create, Update, Delete, Undelete) of a record
+//     another member owns is PERMISSION_DENIED (resource.MayWrite), before
+//     12: a caller who may not write there learns nothing of what such a
+//     record must hold (AIP-211).
+//  12. validation: a request that breaks the schema's rules is
+//     INVALID_ARGUMENT.
+//  13. query share: a query (a read other than a Get) waits until its
 //     caller runs fewer than Limits.QueriesPerIdentity, so one identity's
 //     costly queries leave read connections and cores to the others.
-//     After 9, which names the caller, and 10, so that a refused request
+//     After 9, which names the caller, and 12, so that a refused request
 //     takes no turn.
 //
 // The deadline of a call is not here: it is set by the tap handle
@@ -92,7 +100,7 @@ func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamSer
 		unary = append(unary, ic.metrics.UnaryServerInterceptor())
 		stream = append(stream, unknownAsOne(ic.metrics.StreamServerInterceptor()))
 	}
-	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeRequest, ic.unaryGuard, ic.unaryValidate, ic.unaryQueryShare)
+	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeRequest, ic.unaryGuard, ic.unaryDecode, ic.unaryOwnWrites, ic.unaryValidate, ic.unaryQueryShare)
 	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamUnsent, ic.streamGuard, ic.streamValidate)
 	return unary, stream
 }
@@ -273,7 +281,7 @@ func (ic *interceptors) unaryGuard(ctx context.Context, req any, info *grpc.Unar
 	return next(ctx, req)
 }
 
-func (ic *interceptors) unaryValidate(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+func (ic *interceptors) unaryDecode(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	if m, ok := req.(proto.Message); ok {
 		if kept, ok := ctx.Value(keptRequestKey{}).(*keptRequest); ok && kept.data != nil {
 			data := kept.data
@@ -282,11 +290,55 @@ func (ic *interceptors) unaryValidate(ctx context.Context, req any, info *grpc.U
 				return nil, err
 			}
 		}
+	}
+	return next(ctx, req)
+}
+
+func (ic *interceptors) unaryOwnWrites(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if m, ok := req.(proto.Message); ok && ic.guard.policy.Requirement(info.FullMethod) == auth.RequireWrite {
+		if written, owner, ok := writtenOwner(m); ok {
+			if err := resource.MayWrite(ic.guard.member, owner, written); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return next(ctx, req)
+}
+
+func (ic *interceptors) unaryValidate(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if m, ok := req.(proto.Message); ok {
 		if err := checkRequest(ic.validator, m, info.FullMethod); err != nil {
 			return nil, err
 		}
 	}
 	return next(ctx, req)
+}
+
+// writtenOwner returns what a standard write names (a Create's parent, a
+// Delete's or Undelete's name, the name of an Update's record) and its
+// owner, when that is a member's id.
+func writtenOwner(m proto.Message) (written, owner string, ok bool) {
+	r := m.ProtoReflect()
+	fields := r.Descriptor().Fields()
+	for _, name := range []protoreflect.Name{"parent", "name"} {
+		if fd := fields.ByName(name); fd != nil && fd.Kind() == protoreflect.StringKind && !fd.IsList() {
+			written = r.Get(fd).String()
+			owner, ok = resource.OwnerSegment(written)
+			return written, owner, ok
+		}
+	}
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Kind() != protoreflect.MessageKind || fd.IsList() || fd.IsMap() || !r.Has(fd) {
+			continue
+		}
+		if nd := fd.Message().Fields().ByName("name"); nd != nil && nd.Kind() == protoreflect.StringKind && !nd.IsList() {
+			written = r.Get(fd).Message().Get(nd).String()
+			owner, ok = resource.OwnerSegment(written)
+			return written, owner, ok
+		}
+	}
+	return "", "", false
 }
 
 func (ic *interceptors) unaryQueryShare(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

@@ -25,7 +25,7 @@ func TestPanicsAndInternalErrorsAreMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	open := &guard{unprotected: true, limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6, 0), byAddress: newRateLimiter(1e6, 1e6, maxRateBuckets)}
+	open := &guard{unprotected: true, policy: auth.DefaultPolicy(), limits: Limits{}.withDefaults(), rates: newRateLimiter(1e6, 1e6, 0), byAddress: newRateLimiter(1e6, 1e6, maxRateBuckets)}
 	ic := &interceptors{log: slog.New(slog.NewJSONHandler(&logs, nil)), validator: v, guard: open, codec: newRequestCodec()}
 	info := &grpc.UnaryServerInfo{FullMethod: "/provex.node.v1.NodeService/GetNodeInfo"}
 	for name, handler := range map[string]grpc.UnaryHandler{

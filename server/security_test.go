@@ -382,8 +382,18 @@ func TestSecurityEditorWritesOnlyOwnProvince(t *testing.T) {
 	_, err = editor.Twinning.DeleteAgreement(ctx, &twinningv1.DeleteAgreementRequest{Name: foreign.Name})
 	wantDenied(t, err, codes.PermissionDenied, "editor Delete of a nghe-an record", "nghe-an")
 
+	// Refused before validation: a body that breaks the schema's rules
+	// told the editor what nghe-an's record must hold (INVALID_ARGUMENT)
+	// before it was refused (an outside review; AIP-211).
+	_, err = editor.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: "provinces/nghe-an", Agreement: &twinningv1.Agreement{}})
+	wantDenied(t, err, codes.PermissionDenied, "editor Create under nghe-an of an invalid agreement", "nghe-an")
+	_, err = editor.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), Agreement: &twinningv1.Agreement{}})
+	wantDenied(t, err, codes.InvalidArgument, "editor Create under its own province of an invalid agreement", "display_name")
+
 	code, body := secHTTP(t, tn, nil, "POST", "/v1/provinces/nghe-an/agreements?agreement_id=foreign-http", `{"display_name":"foreign","kind":"KIND_MOU"}`, editorTok)
 	wantHTTPDenied(t, "editor HTTP create under nghe-an", code, body, http.StatusForbidden, codes.PermissionDenied, "nghe-an")
+	code, body = secHTTP(t, tn, nil, "POST", "/v1/provinces/nghe-an/agreements", `{}`, editorTok)
+	wantHTTPDenied(t, "editor HTTP create under nghe-an of an invalid agreement", code, body, http.StatusForbidden, codes.PermissionDenied, "nghe-an")
 	code, body = secHTTP(t, tn, nil, "DELETE", "/v1/provinces/nghe-an/agreements/foreign", "", editorTok)
 	wantHTTPDenied(t, "editor HTTP delete of a nghe-an record", code, body, http.StatusForbidden, codes.PermissionDenied, "nghe-an")
 

@@ -147,7 +147,7 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 			Description: fmt.Sprintf("%s are the ministry's records: parent must be provinces/%s, got %q", c.kind.Collection, resource.Ministry, parent),
 		})
 	}
-	if err := c.mayWrite(province, parent); err != nil {
+	if err := resource.MayWrite(c.node.Member, province, parent); err != nil {
 		return zero, err
 	}
 	if id != "" {
@@ -214,7 +214,7 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 	if err != nil {
 		return zero, apperr.Invalid(c.kind.Field+".name", "%v", err)
 	}
-	if err := c.mayWrite(n.Province, name); err != nil {
+	if err := resource.MayWrite(c.node.Member, n.Province, name); err != nil {
 		return zero, err
 	}
 	paths, err := updatePaths(c.kind, res.ProtoReflect(), mask)
@@ -306,7 +306,7 @@ func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, d
 	if err != nil {
 		return zero, apperr.Invalid("name", "%v", err)
 	}
-	if err := c.mayWrite(n.Province, name); err != nil {
+	if err := resource.MayWrite(c.node.Member, n.Province, name); err != nil {
 		return zero, err
 	}
 	return c.write(ctx, name, "", nil, func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
@@ -364,15 +364,6 @@ func (c *Collection[T]) checkCurrent(current proto.Message, name, wantEtag strin
 	}
 	if wantEtag != "" && wantEtag != c.kind.Etag(current) {
 		return apperr.Aborted("%s has changed since it was read (etag %q, now %q); read it again", name, wantEtag, c.kind.Etag(current))
-	}
-	return nil
-}
-
-// mayWrite enforces that only the owner writes its records: a node writes
-// under its own province only.
-func (c *Collection[T]) mayWrite(province, what string) error {
-	if province != c.node.Member {
-		return apperr.PermissionDenied("%s belongs to %s; this node (%s) writes only its own records", what, province, c.node.Member)
 	}
 	return nil
 }
