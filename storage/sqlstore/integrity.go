@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -362,25 +363,47 @@ func (db *DB) needFullCheck(origin string) {
 	db.damageMu.Unlock()
 }
 
-// readFoundDamage has origin's next check read all of its log, once in
-// readCheckEvery at most: a read found one of its entries damaged. Unlike
-// needFullCheck it leaves a check under way to record what it finds (the
-// damage itself, most likely), and a record read again and again whose
-// damage the check does not see (its row, not the log) costs one full read
-// of the log in that while.
-func (db *DB) readFoundDamage(origin string) {
+// readFoundDamage has origin's next check read all of its log: a read
+// found its entry seq damaged. Each entry asks once in readCheckEvery at
+// most, and entries found within one check's interval share the check that
+// follows: a record read again and again whose damage the check does not
+// see (its row, not the log) costs one full read of the log in that while.
+// Another entry found damaged asks at once (throttled by origin, a second
+// damage found by a read waited up to 10 minutes, its UNAVAILABLE promising
+// a repair nothing had asked for: an outside review). Unlike needFullCheck
+// it leaves a check under way to record what it finds (the damage itself,
+// most likely).
+func (db *DB) readFoundDamage(origin string, seq uint64) {
 	db.damageMu.Lock()
 	defer db.damageMu.Unlock()
-	if time.Since(db.readFound[origin]) < readCheckEvery {
+	now := time.Now()
+	asked := db.readFound[origin]
+	if now.Sub(asked[seq]) < readCheckEvery {
 		return
 	}
-	db.readFound[origin] = time.Now()
+	if len(asked) >= readFoundEntries {
+		maps.DeleteFunc(asked, func(_ uint64, at time.Time) bool { return now.Sub(at) >= readCheckEvery })
+		if len(asked) >= readFoundEntries {
+			// Every one of them asked for a full check within the while:
+			// the memory of them stays bounded, and so does the work.
+			return
+		}
+	}
+	if asked == nil {
+		asked = map[uint64]time.Time{}
+		db.readFound[origin] = asked
+	}
+	asked[seq] = now
 	db.fullCheck[origin] = true
 }
 
-// readCheckEvery bounds how often reads have an origin's log checked in
-// full.
-const readCheckEvery = 10 * time.Minute
+// readCheckEvery bounds how often reads of one damaged entry have its
+// origin's log checked in full; readFoundEntries bounds how many entries
+// of an origin reads remember asking for in that while.
+const (
+	readCheckEvery   = 10 * time.Minute
+	readFoundEntries = 1024
+)
 
 func (db *DB) damageGeneration(origin string) uint64 {
 	db.damageMu.Lock()

@@ -241,9 +241,9 @@ type DB struct {
 	// (both guarded by damageMu).
 	fullCheck map[string]bool
 	damageGen map[string]uint64
-	// readFound is when a read last had an origin's log checked in full
-	// (noticeDamage).
-	readFound map[string]time.Time
+	// readFound is when reads last had an origin's log checked in full,
+	// by the entry they found damaged (readFoundDamage).
+	readFound map[string]map[uint64]time.Time
 	// anyWithdrawn is false while the withdrawn table is empty (as on most
 	// nodes, most of the time), which spares applying an entry a lookup
 	// in it. Only the writer goroutine uses it; it is never reset.
@@ -571,7 +571,7 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 		damage:        map[string][]storage.Damage{},
 		fullCheck:     map[string]bool{},
 		damageGen:     map[string]uint64{},
-		readFound:     map[string]time.Time{},
+		readFound:     map[string]map[uint64]time.Time{},
 		committed:     opts.Committed,
 		observe:       opts.Observe,
 		noAudit:       opts.NoAudit,

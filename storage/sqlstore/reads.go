@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -115,7 +114,7 @@ func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin 
 	data := r.own
 	if len(data) == 0 {
 		if !r.origin.Valid {
-			return nil, &damagedState{apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name).RetryAfter(repairRetry), provinceOf(r.row), 0}
+			return nil, &damagedState{apperr.Unavailable("the stored state of %s is missing from this node's change log; the node repairs its log from its peers", name).RetryAfter(repairRetry), r.rowOrigin, uint64(r.rowSeq)}
 		}
 		e := r.joinedEntry()
 		if !changelog.Verify(e) {
@@ -157,7 +156,7 @@ func (r *recordState) decode(k *resource.Kind, name string, damaged func(origin 
 type damagedState struct {
 	err    *apperr.Error
 	origin string
-	seq    uint64 // 0 when the entry is missing: its seq is not at hand
+	seq    uint64 // the entry's, or the one the row names when it is missing
 }
 
 func (d *damagedState) Error() string { return d.err.Error() }
@@ -187,9 +186,11 @@ func (db *DB) RowDamage() (string, int64) {
 
 // noticeDamage has the next check of the stored logs read all of the log
 // of the origin whose entry a read found damaged (err a damagedState),
-// unless that damage is known (readFoundDamage): it is then reported (health, sync status)
-// and repaired from the peers within a check's interval, not at the next
-// full check, hours later.
+// unless the checks found that entry damaged already (readFoundDamage): it
+// is then reported (health, sync status) and repaired from the peers within
+// a check's interval, not at the next full check, hours later. Damage known
+// elsewhere in the log does not stand for it (a missing entry counted any
+// as known: a second damage found by a read went unchecked).
 func (db *DB) noticeDamage(err error) error {
 	var rd *rowDamage
 	if errors.As(err, &rd) {
@@ -198,10 +199,8 @@ func (db *DB) noticeDamage(err error) error {
 		return err
 	}
 	var d *damagedState
-	if errors.As(err, &d) && !slices.ContainsFunc(db.Damaged(d.origin), func(r storage.Damage) bool {
-		return d.seq == 0 || r.First <= d.seq && d.seq <= r.Last
-	}) {
-		db.readFoundDamage(d.origin)
+	if errors.As(err, &d) && !db.knownDamaged(d.origin, d.seq) {
+		db.readFoundDamage(d.origin, d.seq)
 	}
 	return err
 }
