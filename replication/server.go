@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -415,7 +416,7 @@ func takeChunk(entries *[]changelog.Entry) []changelog.Entry {
 func (s *server) serveRepair(ctx context.Context, stream grpc.ServerStreamingServer[syncv1.PullResponse], caller string, r *syncv1.Range) error {
 	store := s.e.cfg.Store
 	origin, first, last := r.GetOrigin(), r.GetFirst(), r.GetLast()
-	if first == 0 || last < first || last-first >= maxRepairRange {
+	if first == 0 || last < first || last-first >= maxRepairRange || last > math.MaxInt64-maxRepairReach {
 		if s.e.callerLogs.due("repair range "+caller, "", time.Now()) {
 			s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: origin, First: first, Last: last})
 		}
