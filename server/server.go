@@ -920,15 +920,16 @@ func (n *Node) IssueToken(ctx context.Context, role auth.Role, label string, exp
 
 // Problems lists what is wrong with the node's stored logs: damaged
 // ranges (not served, being repaired from peers) and entries sealed to it
-// that it cannot open.
+// that it cannot open. /healthz shows them to anyone, so a store's error
+// is said plainly (Plainly), its driver's text for the node's log only.
 func (n *Node) Problems(ctx context.Context) []string {
 	origins, err := n.store.Origins(ctx)
 	if err != nil {
-		return []string{"the change log cannot be read: " + err.Error()}
+		return []string{"the change log cannot be read: " + n.store.Plainly(err)}
 	}
 	var out []string
-	if d := n.store.FileDamage(); d != "" {
-		out = append(out, "SQLite finds the database file damaged ("+d+"): move the data directory aside and restore it from a backup or from the peers")
+	if n.store.FileDamage() != "" {
+		out = append(out, "SQLite finds the database file damaged (the node's log has the error): move the data directory aside and restore it from a backup or from the peers")
 	}
 	if why := n.store.Fenced(); why != "" {
 		out = append(out, "writes are stopped: "+why)
@@ -938,6 +939,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	}
 	if at := n.store.DiskFull(); !at.IsZero() {
 		out = append(out, "the database's disk is full: writes are refused since "+at.UTC().Format(time.RFC3339)+" until there is room")
+	}
+	if at := n.store.ReadOnly(); !at.IsZero() {
+		out = append(out, "the PostgreSQL store takes no writes (SQLSTATE 25006: read-only, a standby or default_transaction_read_only): writes are refused since "+at.UTC().Format(time.RFC3339)+" until it takes them again")
 	}
 	if why := n.sync.PullsPaused(); why != "" {
 		out = append(out, "pulls from peers are paused: "+why)

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,3 +79,34 @@ func NewDatabase(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// AlterDatabase runs ALTER DATABASE on target's database with clause (say
+// "ALLOW_CONNECTIONS false", or "SET default_transaction_read_only = on"),
+// from the server's own database, then ends every other session on
+// target's, so that a store's next connections meet the change (a setting
+// takes at a session's start).
+func AlterDatabase(t testing.TB, target, clause string) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	db, err := sql.Open("pgx", os.Getenv(Env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A name NewDatabase made; ALTER DATABASE takes no parameters.
+	if _, err := db.ExecContext(ctx, "ALTER DATABASE "+name+" "+clause); err != nil {
+		t.Fatalf("ALTER DATABASE %s %s: %v", name, clause, err)
+	}
+	if _, err := db.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name); err != nil {
+		t.Fatalf("end the sessions on %s: %v", name, err)
+	}
+}
+
+// Admin is the server's URL (Env), of a role that may create databases.
+func Admin() string { return os.Getenv(Env) }

@@ -142,6 +142,10 @@ func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, reco
 		// unaudited.
 		return apperr.Unavailable("the audit trail cannot record this read of confidential records: %s", why)
 	}
+	if !db.ReadOnly().IsZero() {
+		// Its record would be lost: refused rather than served unaudited.
+		return apperr.Unavailable("the node's database takes no writes now (it is read-only): the audit trail cannot record this read of confidential records; retry once the node's operator has made it writable").RetryAfter(repairRetry)
+	}
 	if !db.DiskFull().IsZero() {
 		// Its record would be lost: refused rather than served unaudited.
 		return apperr.ResourceExhausted("the node's disk is full: the audit trail cannot record this read of confidential records; retry once the node's operator has made room").RetryAfter(diskFullRetry)
@@ -221,7 +225,7 @@ fill:
 		db.auditHead = before
 		// Once the disk is marked full, reads to be recorded are refused
 		// (auditRead), so this is said once, not at every batch.
-		db.noteDiskFull(err)
+		db.noteRefused(err)
 		db.log.Error("read audit records lost: their commit failed", "records", len(batch), "err", err)
 	} else {
 		db.noteStored()

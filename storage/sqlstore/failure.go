@@ -29,8 +29,15 @@ import (
 //   - the disk full (SQLite's, or PostgreSQL's server's): RESOURCE_EXHAUSTED,
 //     as gRPC names an exhausted file system;
 //   - the PostgreSQL server out of reach (refused, gone, shutting down or
-//     starting, out of connections): UNAVAILABLE, the code a client
-//     retries on.
+//     starting, out of connections, or refusing this node's connection
+//     for its database, role or password): UNAVAILABLE, the code a client
+//     retries on;
+//   - the PostgreSQL database taking no writes (a standby after a
+//     failover, or default_transaction_read_only): UNAVAILABLE, and the
+//     writer marks it for the node's health (ReadOnly) until it stores
+//     something again;
+//   - the PostgreSQL server cancelling a statement that ran past its
+//     statement_timeout: UNAVAILABLE, the store unable to answer in time.
 //
 // A call whose own context ended (ctx), or whose deadline has passed, is
 // never called the server away: its deadline may have cut its connection
@@ -59,7 +66,7 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case db.dialect.postgres && errors.Is(err, errLockHeld):
 		db.logFailure(err)
 		return apperr.Unavailable("the node cannot write now: %v; retry later (a write retried with its request_id is made at most once)", err).RetryAfter(5 * time.Second)
-	case db.dialect.postgres && callEnded(ctx) && serverAway(err):
+	case db.dialect.postgres && callEnded(ctx) && (serverAway(err) || timedOut(err)):
 		// Its own time was up: the call's deadline, not a bug
 		// (INTERNAL) and not an outage (an outside review).
 		if ctx.Err() != nil {
@@ -69,8 +76,55 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case db.dialect.postgres && serverAway(err):
 		db.logFailure(err)
 		return apperr.Unavailable("the node's database server cannot be reached; retry later (a write retried with its request_id is made at most once)").RetryAfter(5 * time.Second)
+	case db.dialect.postgres && readOnly(err):
+		db.logFailure(err)
+		return apperr.Unavailable("%s", readOnlyAdvice).RetryAfter(repairRetry)
+	case db.dialect.postgres && timedOut(err):
+		db.logFailure(err)
+		return apperr.Unavailable("the node's database server did not answer in time (its statement_timeout); retry later (a write retried with its request_id is made at most once)").RetryAfter(5 * time.Second)
 	}
 	return err
+}
+
+// readOnlyAdvice is what a caller is told of a write refused by a
+// database that takes no writes: its transaction was rolled back.
+const readOnlyAdvice = "the node's database takes no writes now (it is read-only: a standby after a failover, or default_transaction_read_only): nothing of this call was stored; retry once the node's operator has made it writable"
+
+// Plainly is err said for anyone, for the node's health: what failed in
+// plain words, with PostgreSQL's SQLSTATE where it gave one, and none of
+// the driver's text, which names the store's user, host, port and
+// database, or SQLite's file (THREATS H17; an outside review found them
+// on an anonymous /healthz). The error itself is logged, at most once a
+// minute.
+func (db *DB) Plainly(err error) string {
+	if !db.logFailure(err) {
+		now, then := time.Now().UnixNano(), db.otherFailureLogged.Load()
+		if now-then >= int64(time.Minute) && db.otherFailureLogged.CompareAndSwap(then, now) {
+			db.log.Error("the store failed", "err", err)
+		}
+	}
+	var what string
+	switch {
+	case fileDamaged(err):
+		return "SQLite finds the database file damaged"
+	case diskFull(err):
+		return "the database's disk is full"
+	case !db.dialect.postgres:
+		return "the SQLite store failed (the node's log has the error)"
+	case serverAway(err):
+		what = "the PostgreSQL store cannot be reached"
+	case readOnly(err):
+		what = "the PostgreSQL store takes no writes"
+	case timedOut(err):
+		what = "the PostgreSQL store did not answer in time"
+	default:
+		what = "the PostgreSQL store failed"
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return what + " (SQLSTATE " + pe.Code + "; the node's log has the error)"
+	}
+	return what + " (the node's log has the error)"
 }
 
 // callEnded reports whether ctx is done or its deadline has passed.
@@ -96,8 +150,8 @@ const (
 const diskFullAdvice = "the node's disk is full: nothing of this call was stored; retry once the node's operator has made room"
 
 // logFailure logs err, when the store itself failed (its disk full, its
-// server away), at most once a minute for each, and reports whether err
-// was such a failure.
+// server away, read-only or out of time), at most once a minute for each,
+// and reports whether err was such a failure.
 func (db *DB) logFailure(err error) bool {
 	msg, last := "the database's disk is full: writes are refused until there is room", &db.diskFullLogged
 	switch {
@@ -106,6 +160,10 @@ func (db *DB) logFailure(err error) bool {
 		msg, last = "the database server cannot be reached", &db.serverAwayLogged
 	case db.dialect.postgres && errors.Is(err, errLockHeld):
 		msg, last = "the writer's session cannot take the writer's lock back", &db.serverAwayLogged
+	case db.dialect.postgres && readOnly(err):
+		msg, last = "the database takes no writes (read-only): writes are refused until it takes them again", &db.readOnlyLogged
+	case db.dialect.postgres && timedOut(err):
+		msg, last = "the database server cancelled a statement past its statement_timeout", &db.timeoutLogged
 	default:
 		return false
 	}
@@ -116,22 +174,31 @@ func (db *DB) logFailure(err error) bool {
 	return true
 }
 
-// noteDiskFull marks the disk full when err says so. Only the writer
-// goroutine marks it, and clears it when it stores something again
-// (noteStored): a call's own mapping (Failure) may come after that.
-func (db *DB) noteDiskFull(err error) {
-	if diskFull(err) {
+// noteRefused marks the disk full, or the database read-only, when err
+// says so. Only the writer goroutine marks them, and clears them when it
+// stores something again (noteStored): a call's own mapping (Failure) may
+// come after that.
+func (db *DB) noteRefused(err error) {
+	switch {
+	case diskFull(err):
 		db.diskFullSince.CompareAndSwap(0, time.Now().UnixNano())
+	case db.dialect.postgres && readOnly(err):
+		db.readOnlySince.CompareAndSwap(0, time.Now().UnixNano())
 	}
 }
 
-// noteStored clears the mark of a full disk once a commit stored
-// something and, on SQLite, its file system has room again (minRoom): a
-// commit that fits in the WAL's and the file's free pages stores with no
-// byte free, and the writer's probe cleared the mark every 5 s on a disk
-// still full (an outside review). Every commit calls it: a load, not a
-// store, when unmarked. It reports whether the mark was cleared.
+// noteStored clears the marks of a read-only database and of a full disk
+// once a commit stored something and, on SQLite, its file system has room
+// again (minRoom): a commit that fits in the WAL's and the file's free
+// pages stores with no byte free, and the writer's probe cleared the mark
+// every 5 s on a disk still full (an outside review). Every commit calls
+// it: loads, not stores, when unmarked. It reports whether the mark of a
+// full disk was cleared.
 func (db *DB) noteStored() bool {
+	if db.readOnlySince.Load() != 0 {
+		db.readOnlySince.Store(0)
+		db.log.Info("the database takes writes again")
+	}
 	if db.diskFullSince.Load() == 0 {
 		return false
 	}
@@ -153,6 +220,18 @@ const minRoom = 1 << 20
 // trail must record, which are refused meanwhile.
 func (db *DB) DiskFull() time.Time {
 	if at := db.diskFullSince.Load(); at != 0 {
+		return time.Unix(0, at)
+	}
+	return time.Time{}
+}
+
+// ReadOnly is when the writer was first refused by a database that takes
+// no writes (PostgreSQL's read_only_sql_transaction) since it last stored
+// something, or the zero time: for the node's health, which said ok while
+// every write failed INTERNAL (an outside review), and for reads the audit
+// trail must record, which are refused meanwhile.
+func (db *DB) ReadOnly() time.Time {
+	if at := db.readOnlySince.Load(); at != 0 {
 		return time.Unix(0, at)
 	}
 	return time.Time{}
@@ -204,9 +283,18 @@ func txLost(err error) bool {
 // out of reach: a connection that could not be made or was lost (whose
 // errors are the network's and pgx's own, hence only on PostgreSQL), or the
 // server's own words for shutting down, starting, crashing or having no
-// connection to give. A connection refused for its credentials or its
-// database is not: retrying does not mend those.
+// connection to give. A connection the server refused is the server away
+// whatever its reason (its database renamed, dropped or closed to
+// connections, the role's password changed, no pg_hba.conf entry, CONNECT
+// revoked): the node cannot reach its store, which its operator mends
+// without the caller, who retries. Those came as the server's PgError
+// inside pgconn's ConnectError, and were INTERNAL (an outside review), so
+// ConnectError is asked first.
 func serverAway(err error) bool {
+	var connect *pgconn.ConnectError
+	if errors.As(err, &connect) {
+		return true
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -217,12 +305,26 @@ func serverAway(err error) bool {
 		}
 		return false
 	}
-	var connect *pgconn.ConnectError
 	var netErr *net.OpError
-	return errors.As(err, &connect) || errors.As(err, &netErr) ||
+	return errors.As(err, &netErr) ||
 		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// readOnly says whether err is PostgreSQL refusing a write in a read-only
+// transaction: a standby, or a database set to default_transaction_read_only.
+func readOnly(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "25006"
+}
+
+// timedOut says whether err is PostgreSQL cancelling a statement: past its
+// statement_timeout, or for a call whose context ended (which Failure
+// tells apart).
+func timedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "57014"
 }
 
 // FileDamage is the first error of SQLite finding the database file

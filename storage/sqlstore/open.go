@@ -163,14 +163,17 @@ type DB struct {
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (Failure).
 	fileDamage atomic.Pointer[string]
-	// diskFullLogged and serverAwayLogged are when a full disk and an
-	// unreachable server were last logged (unix nanoseconds): once a
-	// minute is enough.
-	diskFullLogged, serverAwayLogged atomic.Int64
-	// diskFullSince is when a write was first refused for a full disk
-	// since the last commit (unix nanoseconds), or 0 (DiskFull).
-	diskFullSince atomic.Int64
-	writer        *sql.DB
+	// diskFullLogged, serverAwayLogged, readOnlyLogged, timeoutLogged and
+	// otherFailureLogged are when a full disk, an unreachable server, a
+	// read-only database, a statement's timeout and any other failure
+	// told the node's health (Plainly) were last logged (unix
+	// nanoseconds): once a minute is enough.
+	diskFullLogged, serverAwayLogged, readOnlyLogged, timeoutLogged, otherFailureLogged atomic.Int64
+	// diskFullSince and readOnlySince are when a write was first refused
+	// for a full disk, or by a read-only database, since the last commit
+	// (unix nanoseconds), or 0 (DiskFull, ReadOnly).
+	diskFullSince, readOnlySince atomic.Int64
+	writer                       *sql.DB
 	// reader and queries are the two read pools (readPools): lookups of
 	// bounded cost, and List and Summarize.
 	reader  *sql.DB

@@ -15,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
 )
 
@@ -327,5 +329,154 @@ func TestPostgresWriterFencedWhenAnotherWroteMeanwhile(t *testing.T) {
 	}
 	if err := writeAgreement(ctx, a, "by-a-restarted"); err != nil {
 		t.Errorf("A restarted: %v", err)
+	}
+}
+
+// TestPostgresConnectionRefusedIsUnavailable: the server refuses the
+// node's connections, for its database closed to connections (55000),
+// missing (3D000), its CONNECT privilege revoked (42501) or a wrong
+// password (28P01). Every call was INTERNAL, reads and token lookups
+// included: the server's PgError inside pgconn's ConnectError decided, and
+// it was none of the server away's codes (an outside review). They are
+// UNAVAILABLE, the node unable to reach its store; its health says so
+// without the driver's text, which names the store's user, host, port and
+// database; and once connections are allowed again the node writes on.
+func TestPostgresConnectionRefusedIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	target := pgtest.NewDatabase(t)
+	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := writeAgreement(ctx, db, "before"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	refused := func(why, code, location string) {
+		t.Helper()
+		_, err := pgconn.Connect(ctx, location)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != code {
+			t.Fatalf("connecting with %s: %v, want SQLSTATE %s", why, err, code)
+		}
+		if got := db.Failure(ctx, err); status.Code(got) != codes.Unavailable {
+			t.Errorf("connecting with %s: %v, want UNAVAILABLE", why, got)
+		}
+		plain := db.Plainly(err)
+		if !strings.Contains(plain, "cannot be reached (SQLSTATE "+code) {
+			t.Errorf("connecting with %s, said plainly: %q", why, plain)
+		}
+		for _, detail := range []string{dbName, "user=", u.Hostname(), u.Port()} {
+			if strings.Contains(plain, detail) {
+				t.Errorf("connecting with %s, said plainly %q, names %q", why, plain, detail)
+			}
+		}
+	}
+	missing := *u
+	missing.Path = "/" + dbName + "_missing"
+	refused("a missing database", "3D000", missing.String())
+	wrongPassword := *u
+	wrongPassword.User = url.UserPassword(u.User.Username(), "not-its-password")
+	refused("a wrong password", "28P01", wrongPassword.String())
+	raw := openRaw(t, pgtest.Admin())
+	if _, err := raw.Exec("REVOKE CONNECT ON DATABASE " + dbName + " FROM PUBLIC, " + u.User.Username()); err != nil {
+		t.Fatal(err)
+	}
+	refused("CONNECT revoked", "42501", target)
+	if _, err := raw.Exec("GRANT CONNECT ON DATABASE " + dbName + " TO PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+
+	pgtest.AlterDatabase(t, target, "ALLOW_CONNECTIONS false")
+	refused("the database closed to connections", "55000", target)
+	callCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	// The node's first call may meet its ended session (the server away
+	// already); the next makes a new one, which the server refuses.
+	for try := range 3 {
+		err := db.Failure(callCtx, writeAgreement(callCtx, db, fmt.Sprintf("refused-%d", try)))
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("a write, try %d, connections refused: %v, want UNAVAILABLE", try, err)
+		}
+		_, err = db.Get(callCtx, resource.Agreements, "provinces/cao-bang/agreements/before")
+		if err = db.Failure(callCtx, err); status.Code(err) != codes.Unavailable {
+			t.Errorf("a read, try %d, connections refused: %v, want UNAVAILABLE", try, err)
+		}
+		if _, err := db.LookupToken(callCtx, fmt.Sprintf("0123456789abcde%d", try)); status.Code(err) != codes.Unavailable {
+			t.Errorf("a token's lookup, try %d, connections refused: %v, want UNAVAILABLE", try, err)
+		}
+	}
+	pgtest.AlterDatabase(t, target, "ALLOW_CONNECTIONS true")
+	if err := writeAgreement(ctx, db, "after"); err != nil {
+		t.Errorf("a write once connections are allowed again: %v", err)
+	}
+}
+
+// TestPostgresReadOnlyIsUnavailableAndShown: the database turns read-only
+// (default_transaction_read_only, as a standby after a failover answers
+// too: SQLSTATE 25006). Every write was INTERNAL while the node's health
+// said ok (an outside review); it is UNAVAILABLE saying the database takes
+// no writes, and the store says so (ReadOnly) until a write is stored
+// again. A statement the server cancels past its statement_timeout
+// (57014) is UNAVAILABLE too, not INTERNAL, unless the call's own time
+// was up.
+func TestPostgresReadOnlyIsUnavailableAndShown(t *testing.T) {
+	ctx := context.Background()
+	target := pgtest.NewDatabase(t)
+	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := writeAgreement(ctx, db, "before"); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.AlterDatabase(t, target, "SET default_transaction_read_only = on")
+	// The first write may meet the writer's ended session.
+	for try := range 3 {
+		err = db.Failure(ctx, writeAgreement(ctx, db, fmt.Sprintf("refused-%d", try)))
+		if try > 0 && (status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "takes no writes")) {
+			t.Errorf("a write, try %d, the database read-only: %v, want UNAVAILABLE saying it takes no writes", try, err)
+		}
+	}
+	if db.ReadOnly().IsZero() {
+		t.Error("the store does not say its database takes no writes")
+	}
+	// Reads are served (the first may meet a reader's ended session).
+	for range 3 {
+		if _, err = db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/before"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("a read, the database read-only: %v", err)
+	}
+	// A read the audit trail must record is refused: its record would be
+	// lost.
+	audited := storage.WithActor(ctx, storage.Actor{Name: "token:aaaa (admin)", RequestID: "req-read", Action: "get", Reads: storage.ReadsAll})
+	if _, err := db.Get(audited, resource.Agreements, "provinces/cao-bang/agreements/before"); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "takes no writes") {
+		t.Errorf("an audited read, the database read-only: %v, want UNAVAILABLE saying it takes no writes", err)
+	}
+	pgtest.AlterDatabase(t, target, "RESET default_transaction_read_only")
+	var stored bool
+	for try := 0; try < 3 && !stored; try++ {
+		stored = writeAgreement(ctx, db, fmt.Sprintf("after-%d", try)) == nil
+	}
+	if !stored {
+		t.Fatal("the node does not write once the database takes writes again")
+	}
+	if at := db.ReadOnly(); !at.IsZero() {
+		t.Errorf("the store says its database takes no writes since %v after a write was stored", at)
+	}
+
+	raw := openRaw(t, target)
+	_, err = raw.ExecContext(ctx, "SET statement_timeout = 1; SELECT pg_sleep(1)")
+	if err = db.Failure(ctx, err); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "did not answer in time") {
+		t.Errorf("a statement past its statement_timeout: %v, want UNAVAILABLE saying the server did not answer in time", err)
 	}
 }

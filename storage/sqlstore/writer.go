@@ -101,14 +101,16 @@ func (db *DB) enqueue(ctx context.Context, p *pendingWrite) error {
 	return p.err
 }
 
-// roomProbeEvery is how often the writer, while its disk is marked full,
-// commits a probe to learn whether there is room again: reads the audit
-// trail must record are refused meanwhile, and a node that nobody writes to
-// would otherwise refuse them for good (an outside review).
+// roomProbeEvery is how often the writer, while its disk is marked full or
+// its database read-only, commits a probe to learn whether it may write
+// again: reads the audit trail must record are refused meanwhile, and a
+// node that nobody writes to would otherwise refuse them for good (an
+// outside review).
 const roomProbeEvery = 5 * time.Second
 
 // probeRoom commits a change of one row that changes nothing (a page
-// written all the same), and clears the mark of a full disk if it commits.
+// written all the same), and clears the marks of a full disk and of a
+// read-only database if it commits.
 func (db *DB) probeRoom() {
 	tx, err := db.beginWrite()
 	defer db.endWrite()
@@ -118,7 +120,7 @@ func (db *DB) probeRoom() {
 		}
 	}
 	if err != nil {
-		db.noteDiskFull(err)
+		db.noteRefused(err)
 		return
 	}
 	if db.noteStored() {
@@ -165,7 +167,7 @@ func (db *DB) runWriter() {
 			}
 			continue
 		case <-roomProbe.C:
-			if !db.DiskFull().IsZero() {
+			if !db.DiskFull().IsZero() || !db.ReadOnly().IsZero() {
 				db.probeRoom()
 			}
 			continue
@@ -377,7 +379,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 			}
 		}
 		if p.err != nil {
-			db.noteDiskFull(p.err)
+			db.noteRefused(p.err)
 			p.msg, p.read = nil, false
 			db.restoreState(mark)
 			if txLost(p.err) {
@@ -527,7 +529,7 @@ func (db *DB) endWrite() {
 
 func (db *DB) failAll(batch []*pendingWrite, err error) {
 	db.damageTx = nil
-	db.noteDiskFull(err)
+	db.noteRefused(err)
 	if !db.logFailure(err) {
 		db.log.Error("write transaction failed", "err", err, "writes", len(batch))
 	}
