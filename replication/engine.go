@@ -485,10 +485,15 @@ func (p *peer) closeConn() {
 // What a pull brings could not be stored on a full disk: a follower whose
 // disk filled pulled its whole backlog again at every pull, from every
 // peer (an outside test); the store checks for room every few seconds.
-// Config.NoRoom says so before, keeping room for the node's own writes.
+// Config.NoRoom says so before, keeping room for the node's own writes. A
+// database that takes no writes is no room either.
 func (e *Engine) roomFor(need int64) string {
 	if since := e.cfg.Store.DiskFull(); !since.IsZero() {
 		return "this node's disk is full since " + since.UTC().Format(time.RFC3339)
+	}
+	if since := e.cfg.Store.ReadOnly(); !since.IsZero() {
+		// Its runs would fail to apply, each pulled again and again.
+		return "this node's database takes no writes since " + since.UTC().Format(time.RFC3339)
 	}
 	if e.cfg.NoRoom != nil {
 		return e.cfg.NoRoom(need)

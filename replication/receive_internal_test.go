@@ -89,6 +89,7 @@ type sizedStore struct {
 func (s *sizedStore) ApplyRunSize() (int, int) { return s.entries, s.bytes }
 
 func (*sizedStore) DiskFull() time.Time { return time.Time{} }
+func (*sizedStore) ReadOnly() time.Time { return time.Time{} }
 
 func (s *sizedStore) ApplyRemote(_ context.Context, entries []changelog.Entry, _ changelog.Checkpoint, _ ...changelog.Checkpoint) ([]storage.Refusal, error) {
 	s.applied = append(s.applied, len(entries))
@@ -169,6 +170,7 @@ func TestQueuedRunsHoldBoundedBytes(t *testing.T) {
 type failingStore struct{ storage.Store }
 
 func (failingStore) DiskFull() time.Time { return time.Time{} }
+func (failingStore) ReadOnly() time.Time { return time.Time{} }
 
 func (failingStore) ApplyRemote(context.Context, []changelog.Entry, changelog.Checkpoint, ...changelog.Checkpoint) ([]storage.Refusal, error) {
 	return nil, errors.New("commit: database or disk is full")
@@ -198,14 +200,16 @@ func TestFailedApplyIsShownAndLoggedOnce(t *testing.T) {
 	}
 }
 
-// fullStore is a store whose disk is full: every pull would bring what it
-// cannot keep.
+// fullStore is a store whose disk is full, or whose database takes no
+// writes: every pull would bring what it cannot keep.
 type fullStore struct {
 	storage.Store
-	origins atomic.Int32
+	diskFull, readOnly time.Time
+	origins            atomic.Int32
 }
 
-func (*fullStore) DiskFull() time.Time { return time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC) }
+func (s *fullStore) DiskFull() time.Time { return s.diskFull }
+func (s *fullStore) ReadOnly() time.Time { return s.readOnly }
 
 func (s *fullStore) Origins(context.Context) ([]storage.OriginState, error) {
 	s.origins.Add(1)
@@ -215,9 +219,19 @@ func (s *fullStore) Origins(context.Context) ([]storage.OriginState, error) {
 // TestFullDiskPausesPulls: a follower whose disk filled pulled its whole
 // backlog again at every pull, from every peer, to fail to apply it each
 // time (an outside test); while its store says the disk is full it pulls
-// nothing, and the peer's status says why.
+// nothing, and the peer's status says why. So does one whose database
+// takes no writes (PostgreSQL left read-only: an outside review).
 func TestFullDiskPausesPulls(t *testing.T) {
-	store := &fullStore{}
+	since := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
+	t.Run("disk full", func(t *testing.T) {
+		pullsPausedBy(t, &fullStore{diskFull: since}, "disk is full since 2026-11-29T01:00:00Z")
+	})
+	t.Run("read-only", func(t *testing.T) {
+		pullsPausedBy(t, &fullStore{readOnly: since}, "database takes no writes since 2026-11-29T01:00:00Z")
+	})
+}
+
+func pullsPausedBy(t *testing.T, store *fullStore, why string) {
 	// The peer is a member, and dialling it is counted: a pull begins
 	// there (with the manifest empty, every pull failed before it, and
 	// the test could not fail; an outside review).
@@ -233,9 +247,9 @@ func TestFullDiskPausesPulls(t *testing.T) {
 	done := make(chan struct{})
 	go func() { e.peerLoop(ctx, p); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.state().GetLastError(), "disk is full since 2026-11-29T01:00:00Z") {
+	for !strings.Contains(p.state().GetLastError(), why) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the peer's last error: %q, want it to say the disk is full", p.state().GetLastError())
+			t.Fatalf("the peer's last error: %q, want it to say %q", p.state().GetLastError(), why)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -246,7 +260,7 @@ func TestFullDiskPausesPulls(t *testing.T) {
 	cancel()
 	<-done
 	if n, d := store.origins.Load(), dials.Load(); n != 0 || d != 0 {
-		t.Errorf("%d pulls began on a full disk (%d dials), want none", n, d)
+		t.Errorf("%d pulls began (%d dials), want none: %s", n, d, why)
 	}
 }
 

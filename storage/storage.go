@@ -58,6 +58,12 @@ type Store interface {
 	// disk since it last stored something, or the zero time. While it is
 	// set the store checks for room every few seconds.
 	DiskFull() time.Time
+	// ReadOnly is when the store was first refused a commit by a database
+	// that takes no writes (PostgreSQL's read_only_sql_transaction: a
+	// failover that left the node on a standby) since it last stored
+	// something, or the zero time. While it is set the store checks every
+	// few seconds whether it takes writes again.
+	ReadOnly() time.Time
 	Close() error
 
 	// The rest serves sync between nodes.
