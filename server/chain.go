@@ -71,8 +71,8 @@ type interceptors struct {
 //     for a call 9 refuses (streamed messages are decoded as they arrive,
 //     by 12).
 //  9. guard: a call over the calls-in-flight caps (capCalls, in the tap),
-//     authentication (whether the call came with credentials decides
-//     whether its connection may be closed to make room on a full
+//     authentication (whether the call came with credentials, and whose,
+//     decides whether its connection may be closed to make room on a full
 //     listener: netlimit.Vouch), the rate limit, authorization, the actor
 //     of the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.

@@ -32,6 +32,7 @@ import (
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/client"
 	"github.com/provex/provex/federation"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/freeport"
 	"github.com/provex/provex/pki"
@@ -55,7 +56,8 @@ type pairNode struct {
 }
 
 // pair is a federation of cao-bang and the ministry syncing with each other,
-// its nodes started one by one. The ministry dials cao-bang's peer endpoint
+// its nodes started one by one, and of the other members newPair is given,
+// whose nodes do not run. The ministry dials cao-bang's peer endpoint
 // from 127.0.0.3.
 type pair struct {
 	t        *testing.T
@@ -67,13 +69,14 @@ type pair struct {
 	pool     *x509.CertPool
 }
 
-func newPair(t *testing.T, limits server.Limits) *pair {
+func newPair(t *testing.T, limits server.Limits, others ...string) *pair {
 	t.Helper()
-	addrs, err := freeport.Addrs(2)
+	members := append([]string{"cao-bang", resource.Ministry}, others...)
+	addrs, err := freeport.Addrs(len(members))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, keys, err := federation.DevFederation([]string{"cao-bang", resource.Ministry}, addrs, time.Now())
+	m, keys, err := federation.DevFederation(members, addrs, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,6 +620,112 @@ func TestCallsThatNeverShowCredentialsKeepNoPlace(t *testing.T) {
 	mustf(t, err, "another caller, after the revoked token's connections began calls whose message never comes")
 	ministry := p.start(resource.Ministry)
 	waitReaches(t, ministry.api, "provinces/cao-bang/agreements/held")
+}
+
+// TestOneMemberCannotHoldThePeerEndpoint: one member's certificate, shown
+// by a call on each of its connections to a node's peer endpoint, keeps
+// at most Limits.VouchedConnectionsPerIdentity of them from being closed
+// to make room: with the endpoint full of them, another member's node
+// connects and pulls. Before, every connection whose last call showed a
+// member's certificate kept its place, so one member held all 4096 of a
+// node's peer endpoint, announcing every 30 s from 17 addresses, and
+// another member's node was refused (an outside review).
+func TestOneMemberCannotHoldThePeerEndpoint(t *testing.T) {
+	limits := floodLimits(12, 6)
+	limits.VouchedConnectionsPerIdentity = 4
+	p := newPair(t, limits, "nghe-an")
+	province := p.start("cao-bang")
+	n := province.srv
+	ctx := testCtx(t)
+	cert, err := p.ca.IssueTLS("nghe-an", time.Now())
+	mustf(t, err, "issue nghe-an's certificate")
+	creds := grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(cert, p.pool, "cao-bang")))
+	for _, ip := range []string{"127.0.1.1", "127.0.1.2"} {
+		d := fromAddr(ip)
+		for range 6 {
+			cc, err := grpc.NewClient(n.PeerAddr(), creds, grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) { return d.DialContext(ctx, "tcp", a) }))
+			mustf(t, err, "client")
+			t.Cleanup(func() { cc.Close() })
+			_, err = syncv1.NewSyncServiceClient(cc).Announce(ctx, &syncv1.AnnounceRequest{Member: "nghe-an"})
+			mustf(t, err, "nghe-an's announcement from %s", ip)
+		}
+	}
+	m := scrape(t, province.http, "http://"+n.HTTPAddr()+"/metrics", province.token)
+	if open, _ := value(m, "provex_open_connections", map[string]string{"listener": "peer"}); open != 12 {
+		t.Fatalf("the peer endpoint holds %v connections, want 12, all nghe-an's", open)
+	}
+	_, err = province.api.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{
+		Parent: "provinces/cao-bang", AgreementId: "held", Agreement: newAgreement("held"),
+	})
+	mustf(t, err, "create")
+	ministry := p.start(resource.Ministry)
+	waitReaches(t, ministry.api, "provinces/cao-bang/agreements/held")
+}
+
+// TestOneTokenCannotHoldAListener: one token's connections past
+// Limits.VouchedConnectionsPerIdentity are closed to make room on a full
+// listener for another token's new connections, oldest first, and a token
+// within it keeps every one of its own.
+func TestOneTokenCannotHoldAListener(t *testing.T) {
+	const perIdentity = 4
+	limits := floodLimits(12, 12)
+	limits.VouchedConnectionsPerIdentity = perIdentity
+	p := newPair(t, limits)
+	province := p.start("cao-bang")
+	n := province.srv
+	flooder, err := n.IssueToken(testCtx(t), auth.RoleViewer, "flooder", time.Time{})
+	mustf(t, err, "issue")
+	holder, err := n.IssueToken(testCtx(t), auth.RoleViewer, "holder", time.Time{})
+	mustf(t, err, "issue")
+	connect := func(ip, token string) net.Conn {
+		t.Helper()
+		c, err := fromAddr(ip).Dial("tcp", n.HTTPAddr())
+		mustf(t, err, "dial")
+		t.Cleanup(func() { c.Close() })
+		if status := callerOn(c, n.HTTPAddr(), token); status != http.StatusOK {
+			t.Fatalf("a call from %s: status %d (0: its connection was closed)", ip, status)
+		}
+		return c
+	}
+	var flood []net.Conn
+	for i := range 10 {
+		flood = append(flood, connect(fmt.Sprintf("127.0.1.%d", 1+i), flooder))
+	}
+	held := []net.Conn{connect("127.0.2.1", holder), connect("127.0.2.2", holder)}
+	// Full. The holder's next two, and the admin's two, each close one
+	// of the flooder's six past its bound, oldest first.
+	for i, newcomer := range []struct{ ip, token string }{
+		{"127.0.2.3", holder}, {"127.0.2.4", holder}, {"127.0.0.2", province.token}, {"127.0.0.2", province.token},
+	} {
+		held = append(held, connect(newcomer.ip, newcomer.token))
+		if !closedWithin(flood[perIdentity+i], 5*time.Second) {
+			t.Fatalf("newcomer %d: the flooder's connection %d, past its token's bound, was not closed to make room", i, perIdentity+i)
+		}
+	}
+	// The flooder's last two past its bound, then its four within it,
+	// calling again, keep theirs; so does the holder, at its bound.
+	for _, c := range append(flood[:perIdentity], flood[8:]...) {
+		callerOn(c, n.HTTPAddr(), flooder)
+	}
+	held = append(held, connect("127.0.0.2", province.token), connect("127.0.0.2", province.token))
+	if !closedWithin(flood[8], 5*time.Second) || !closedWithin(flood[9], 5*time.Second) {
+		t.Fatal("the flooder's last connections, past its token's bound, were not closed to make room")
+	}
+	if !refusedAtOnce(n.HTTPAddr()) {
+		t.Fatal("with every place held within each token's bound, a new connection was not refused")
+	}
+	for i, c := range append(flood[:perIdentity], held...) {
+		token := holder
+		switch {
+		case i < perIdentity:
+			token = flooder
+		case i >= perIdentity+4:
+			token = province.token
+		}
+		if status := callerOn(c, n.HTTPAddr(), token); status != http.StatusOK {
+			t.Errorf("connection %d, within its token's bound: status %d (0: closed)", i, status)
+		}
+	}
 }
 
 // TestConnectionTimeouts: connections that never finish a handshake, a

@@ -25,6 +25,7 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 		return nil, err
 	}
 	limited := netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log)
+	limited.VouchedPerIdentity = n.cfg.Limits.VouchedConnectionsPerIdentity
 	// The gRPC servers bound the answers their clients leave unread
 	// (queueAnswer, countWritten); the HTTP server writes an answer within
 	// its call's place (capCalls).

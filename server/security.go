@@ -68,6 +68,14 @@ type Limits struct {
 	// callers and peers need.
 	Connections           int
 	ConnectionsPerAddress int
+	// VouchedConnectionsPerIdentity bounds, per listener, the connections
+	// that one identity's credentials (a token, a member's certificate)
+	// keep from being closed to make room on a full listener (default 64:
+	// a peer uses one or two, an API client a few); its others are closed
+	// as those without credentials are. Without it one member's
+	// certificate, or one token, from enough addresses held every place
+	// of a listener, and the other members' new connections were closed.
+	VouchedConnectionsPerIdentity int
 	// Calls bounds the calls each server (API gRPC, HTTP gateway, peer
 	// endpoint) has in flight at once (default 16384), and CallsPerAddress
 	// those from one client, counted as connections are (default 1024). A
@@ -135,6 +143,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.ConnectionsPerAddress <= 0 {
 		l.ConnectionsPerAddress = 256
+	}
+	if l.VouchedConnectionsPerIdentity <= 0 {
+		l.VouchedConnectionsPerIdentity = 64
 	}
 	if l.Calls <= 0 {
 		l.Calls = 16384
@@ -230,7 +241,11 @@ func (g *guard) admit(ctx context.Context, method string, unknown bool) (context
 // ctx carrying its identity.
 func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identity, error) {
 	id, err := g.identify(ctx)
-	vouchForConnection(ctx, err == nil && id.Kind != auth.KindAnonymous)
+	vouchedBy := ""
+	if err == nil && id.Kind != auth.KindAnonymous {
+		vouchedBy = id.String()
+	}
+	vouchForConnection(ctx, vouchedBy)
 	if err != nil {
 		// Bad credentials cost a lookup and a hash each: they share a
 		// bucket per client address, so a flood of them is refused before
@@ -268,19 +283,21 @@ func callerClient(ctx context.Context) string {
 	return netlimit.Client(p.Addr).String()
 }
 
-// vouchForConnection records whether ctx's call came with credentials on
-// its connection (for a gateway call, its HTTP connection): while the last
-// one did, a full listener does not close it to make room (netlimit.Vouch).
-func vouchForConnection(ctx context.Context, vouched bool) {
+// vouchForConnection records the identity whose credentials ctx's call
+// came with ("": none) on its connection (for a gateway call, its HTTP
+// connection): while the last one did, a full listener does not close it
+// to make room, unless that identity already keeps
+// Limits.VouchedConnectionsPerIdentity of the listener's (netlimit.Vouch).
+func vouchForConnection(ctx context.Context, identity string) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return
 	}
 	if g, ok := p.Addr.(gatewayAddr); ok {
-		netlimit.Vouch(g.conn, vouched)
+		netlimit.Vouch(g.conn, identity)
 		return
 	}
-	netlimit.Vouch(p.Addr, vouched)
+	netlimit.Vouch(p.Addr, identity)
 }
 
 // refused counts a refusal by limit in the node's metrics.

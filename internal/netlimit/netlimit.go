@@ -19,7 +19,9 @@
 // The cap per address cannot stop a client that holds many addresses: 16
 // of them fill a listener of 4096 at 256 each. So a full listener makes
 // room for a new connection by closing one on which the last call did not
-// show credentials that verify (Touch, Vouch), from the network that holds
+// show credentials that verify (Touch, Vouch), or whose identity's
+// credentials already keep VouchedPerIdentity others open (one member's
+// certificate, one token, held all 4096 places), from the network that holds
 // the most of those, the one of them that has gone longest without
 // beginning a call: a flood's own connections are the first to go, and it
 // keeps out a caller with credentials only from the caller's own network,
@@ -78,6 +80,11 @@ type Listener struct {
 	// Unsent, when set (before the first Accept), bounds the answers
 	// queued for its connections and not yet written.
 	Unsent *Unsent
+	// VouchedPerIdentity, when above zero (set before the first Accept),
+	// bounds the connections one identity's credentials keep from being
+	// closed to make room (Vouch); its others may be closed as those
+	// without credentials are.
+	VouchedPerIdentity int
 
 	// unvouched are the connections a full listener may close to make
 	// room.
@@ -186,7 +193,7 @@ func (c *Caps) noteLocked(client netip.Addr) {
 func (c *Caps) logCounts() {
 	msg := "refused " + c.what + " over the cap"
 	if c.refused == 0 {
-		msg = "closed " + c.what + " without credentials to make room"
+		msg = "closed " + c.what + " without credentials, or past their identity's share, to make room"
 	}
 	c.log.Warn(msg, "listener", c.name, "refused", c.refused, "displaced", c.displaced, "last_from", c.last.String(),
 		"open", c.open, "open_from_last", c.by[c.last], "cap", c.total, "cap_per_address", c.perAddr)
@@ -241,11 +248,13 @@ type conn struct {
 	remote   *connAddr
 	unsent   *Unsent // nil: not counted
 	client   netip.Addr
-	// vouched: the last call came with credentials (Vouch). The rest
-	// place c in listener.unvouched (inSet, in network's list by prev and
-	// next, marked when its last call began), and gone says it closed;
-	// all are guarded by listener.unvouched.mu.
+	// vouched: the last call came with credentials (Vouch), and their
+	// identity, vouchedBy, keeps c from closing. The rest place c in
+	// listener.unvouched (inSet, in network's list by prev and next,
+	// marked when its last call began), and gone says it closed; all are
+	// guarded by listener.unvouched.mu (vouched is written under it).
 	vouched    atomic.Bool
+	vouchedBy  string
 	inSet      bool
 	network    *network
 	prev, next *conn

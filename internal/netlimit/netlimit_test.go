@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -347,8 +348,8 @@ func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
 	a, b, c := newClosingConn("192.0.2.1"), newClosingConn("192.0.2.2"), newClosingConn("192.0.2.3")
 	heldA, heldB := accept(a), accept(b)
 	accept(c)
-	netlimit.Touch(heldA.RemoteAddr())       // a began a call: c, then a, to go first
-	netlimit.Vouch(heldB.RemoteAddr(), true) // b showed credentials: never to go
+	netlimit.Touch(heldA.RemoteAddr())           // a began a call: c, then a, to go first
+	netlimit.Vouch(heldB.RemoteAddr(), "holder") // b showed credentials: never to go
 	d := newClosingConn("192.0.2.4")
 	heldD := accept(d)
 	if !c.isClosed() || a.isClosed() || b.isClosed() {
@@ -360,8 +361,8 @@ func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
 		t.Fatalf("the fifth connection: closed a %v, b %v, d %v; want a (idle longer than d)", a.isClosed(), b.isClosed(), d.isClosed())
 	}
 	// All three held have shown credentials: a new one is refused.
-	netlimit.Vouch(heldD.RemoteAddr(), true)
-	netlimit.Vouch(heldE.RemoteAddr(), true)
+	netlimit.Vouch(heldD.RemoteAddr(), "holder")
+	netlimit.Vouch(heldE.RemoteAddr(), "holder")
 	f := newClosingConn("192.0.2.6")
 	accepted := make(chan net.Conn, 1)
 	go func() {
@@ -385,25 +386,25 @@ func TestFullListenerClosesTheIdlestWithoutCredentials(t *testing.T) {
 	if heldG.RemoteAddr().String() != g.remote.String() || g.isClosed() {
 		t.Fatalf("after a held connection closed, Accept gave %s (want %s, open)", heldG.RemoteAddr(), g.remote)
 	}
-	netlimit.Vouch(heldG.RemoteAddr(), true)
+	netlimit.Vouch(heldG.RemoteAddr(), "holder")
 	if total, _ := l.Open(netip.MustParseAddr("192.0.2.7")); total != 3 {
 		t.Errorf("%d connections counted open, want 3", total)
 	}
 	// A call on d without credentials (its token revoked): d may go again.
-	netlimit.Vouch(heldD.RemoteAddr(), false)
+	netlimit.Vouch(heldD.RemoteAddr(), "")
 	heldH := accept(newClosingConn("192.0.2.8"))
 	if !d.isClosed() || e.isClosed() || g.isClosed() {
 		t.Fatalf("after d's call without credentials: closed d %v, e %v, g %v; want d alone", d.isClosed(), e.isClosed(), g.isClosed())
 	}
 	// A call begins on e and never reaches the check of its credentials
 	// (its message never comes): e may go too, once h is vouched for.
-	netlimit.Vouch(heldH.RemoteAddr(), true)
+	netlimit.Vouch(heldH.RemoteAddr(), "holder")
 	netlimit.Touch(heldE.RemoteAddr())
 	accept(newClosingConn("192.0.2.9"))
 	if !e.isClosed() || g.isClosed() {
 		t.Fatalf("after a call began on e: closed e %v, g %v; want e", e.isClosed(), g.isClosed())
 	}
-	if !strings.Contains(logs.String(), "closed connections without credentials to make room") {
+	if !strings.Contains(logs.String(), "closed connections without credentials, or past their identity's share, to make room") {
 		t.Errorf("closing connections to make room was not logged:\n%s", logs.String())
 	}
 }
@@ -528,7 +529,97 @@ func BenchmarkCallMarks(b *testing.B) {
 		remote := held[int(next.Add(1))%len(held)]
 		for pb.Next() {
 			netlimit.Touch(remote)
-			netlimit.Vouch(remote, true)
+			netlimit.Vouch(remote, "holder")
 		}
 	})
+}
+
+// TestVouchedConnectionsPerIdentityAreBounded: one identity's credentials
+// keep at most VouchedPerIdentity connections of a listener from being
+// closed to make room; its others are closed, as those without
+// credentials are, when a full listener makes room for another identity's
+// new connection, and an identity within the bound keeps all of its own.
+// Before, one member's certificate, shown by a call now and then on each
+// of 4096 connections from 17 addresses, held every place of a node's
+// peer endpoint, and another member's node could not connect (an outside
+// review).
+func TestVouchedConnectionsPerIdentityAreBounded(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := netlimit.Limit(inner, "test", 8, 0, slog.New(slog.DiscardHandler))
+	l.VouchedPerIdentity = 3
+	defer l.Close()
+	accepted := make(chan net.Conn)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	addr := inner.Addr().String()
+	// call begins a call on the connection whose RemoteAddr is remote,
+	// with identity's credentials, as the server's tap and guard record
+	// it.
+	call := func(remote net.Addr, identity string) {
+		netlimit.Touch(remote)
+		netlimit.Vouch(remote, identity)
+	}
+	// connect dials from from and makes a call on the connection; it
+	// returns the client's end and the listener's RemoteAddr of it.
+	connect := func(from, identity string) (net.Conn, net.Addr) {
+		t.Helper()
+		c := dialFrom(t, from, addr)
+		select {
+		case held := <-accepted:
+			t.Cleanup(func() { held.Close() })
+			call(held.RemoteAddr(), identity)
+			return c, held.RemoteAddr()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the connection from %s was not accepted", from)
+			return nil, nil
+		}
+	}
+	// The flood: one member's connections from addresses of one /24.
+	var flood []net.Conn
+	var flooding []net.Addr
+	for i := range 6 {
+		c, remote := connect(fmt.Sprintf("127.0.1.%d", 1+i), "peer:cao-bang")
+		flood, flooding = append(flood, c), append(flooding, remote)
+	}
+	var member []net.Conn
+	for i := range 2 {
+		c, _ := connect(fmt.Sprintf("127.0.2.%d", 1+i), "peer:nghe-an")
+		member = append(member, c)
+	}
+	waitOpen(t, l, "127.0.0.1", 8, 0)
+	// Full. The flood's three past the bound go first, oldest first, for
+	// the other member's new connection and two of a token's.
+	for i, c := range []struct{ from, identity string }{{"127.0.3.1", "peer:nghe-an"}, {"127.0.4.1", "token:a"}, {"127.0.4.2", "token:a"}} {
+		held, _ := connect(c.from, c.identity)
+		member = append(member, held)
+		if !closedByServer(flood[3+i], 5*time.Second) {
+			t.Fatalf("newcomer %d (%s): the flood's connection %d, past its identity's bound, was not closed to make room", i, c.identity, 3+i)
+		}
+		waitOpen(t, l, "127.0.0.1", 8, 0)
+	}
+	// Every place is kept now, the flood's first three too, and so they
+	// stay across the flood's next calls: a newcomer is refused.
+	for _, remote := range flooding[:3] {
+		call(remote, "peer:cao-bang")
+	}
+	if !refused(t, "127.0.5.1", addr) {
+		t.Fatal("a newcomer got a place held by a connection within its identity's bound")
+	}
+	waitOpen(t, l, "127.0.0.1", 8, 0)
+	for i, c := range append(flood[:3], member...) {
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("connection %d, within its identity's bound, was closed: %v", i, err)
+		}
+	}
 }

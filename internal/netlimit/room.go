@@ -10,7 +10,8 @@ import (
 // unvouched holds a listener's connections that a full listener may close
 // to make room: those whose last call has not shown valid credentials
 // (none has begun, or one began and its credentials did not verify, or
-// have not yet). They are grouped by network (networkOf), each network's
+// have not yet), and those whose last call's identity already keeps
+// Listener.VouchedPerIdentity others from closing. They are grouped by network (networkOf), each network's
 // connections in the order their last call began (or they were accepted),
 // and the networks kept in a heap: the one holding the most first, and of
 // two holding as many, the one whose first connection has waited longest.
@@ -27,6 +28,13 @@ type unvouched struct {
 	// clock orders calls' beginnings (and acceptances): a counter, not
 	// the time, so that every mark is distinct and costs nothing.
 	clock uint64
+	// vouchedBy counts, by identity, the connections kept from closing
+	// (each conn's vouchedBy). Without a bound, one member's certificate
+	// or one token held every place of a full listener, its connections
+	// vouched for by a call each now and then, and kept the other members
+	// and token holders out (an outside review: 4096 connections of one
+	// member on the peer endpoint).
+	vouchedBy map[string]int
 }
 
 // network is the unvouched connections of one network, a list linked
@@ -121,6 +129,7 @@ func (u *unvouched) forget(c *conn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	c.gone = true
+	u.releaseLocked(c)
 	u.removeLocked(c)
 }
 
@@ -130,24 +139,49 @@ func (u *unvouched) forget(c *conn) {
 func (u *unvouched) touch(c *conn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	c.vouched.Store(false)
+	u.releaseLocked(c)
 	u.removeLocked(c)
 	u.appendLocked(c)
 }
 
-// vouch records whether c's call came with credentials that verify.
-func (u *unvouched) vouch(c *conn, vouched bool) {
+// vouch records the identity whose credentials c's call came with, ""
+// when none verify: c is kept from closing if that identity keeps fewer
+// than perIdentity others (zero or less: no bound). Otherwise it stays
+// where it is among those that may be closed, or goes to the end of its
+// network's order if it was kept until now.
+func (u *unvouched) vouch(c *conn, identity string, perIdentity int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if c.vouched.Load() == vouched {
+	if c.gone || c.vouchedBy == identity {
 		return
 	}
-	c.vouched.Store(vouched)
-	if vouched {
+	u.releaseLocked(c)
+	if identity != "" && (perIdentity <= 0 || u.vouchedBy[identity] < perIdentity) {
+		if u.vouchedBy == nil {
+			u.vouchedBy = map[string]int{}
+		}
+		u.vouchedBy[identity]++
+		c.vouchedBy = identity
+		c.vouched.Store(true)
 		u.removeLocked(c)
-	} else if !c.inSet {
+		return
+	}
+	if !c.inSet {
 		u.appendLocked(c)
 	}
+}
+
+// releaseLocked gives back the place c's identity kept for it, if any.
+// u.mu is held.
+func (u *unvouched) releaseLocked(c *conn) {
+	if c.vouchedBy == "" {
+		return
+	}
+	if u.vouchedBy[c.vouchedBy]--; u.vouchedBy[c.vouchedBy] <= 0 {
+		delete(u.vouchedBy, c.vouchedBy)
+	}
+	c.vouchedBy = ""
+	c.vouched.Store(false)
 }
 
 // takeVictim takes out of u the connection to close to make room, or
@@ -189,17 +223,19 @@ func Touch(remote net.Addr) {
 	}
 }
 
-// Vouch records whether a call on the connection whose RemoteAddr is
-// remote (as Drop takes it) came with valid credentials: from then until
-// the next call begins (Touch), the connection is not closed to make room.
-// With calls overlapping, the last checked decides. Other addresses are
-// ignored.
-func Vouch(remote net.Addr, vouched bool) {
+// Vouch records the identity (a member, a token: any string that names
+// one) whose valid credentials a call on the connection whose RemoteAddr
+// is remote (as Drop takes it) came with, or "" when it came with none
+// that verify: from then until the next call begins (Touch), the
+// connection is not closed to make room, unless that identity already
+// keeps VouchedPerIdentity connections of the listener so. With calls
+// overlapping, the last checked decides. Other addresses are ignored.
+func Vouch(remote net.Addr, identity string) {
 	a, ok := remote.(*connAddr)
-	if !ok || a.c.vouched.Load() == vouched {
+	if !ok || identity == "" && !a.c.vouched.Load() {
 		return
 	}
-	a.c.listener.unvouched.vouch(a.c, vouched)
+	a.c.listener.unvouched.vouch(a.c, identity, a.c.listener.VouchedPerIdentity)
 }
 
 // networkHeap orders networks by how many connections they hold, most

@@ -83,10 +83,20 @@ func checkRoom(t *testing.T, u *unvouched, live map[*conn]bool) {
 			t.Fatalf("network %s: count %d, list %d, last ok %v", n.prefix, n.count, k, prev == n.last)
 		}
 	}
+	kept := map[string]int{}
 	for c := range live {
 		if c.inSet != inLists[c] {
 			t.Fatalf("conn %s inSet %v but in lists %v", c.remote, c.inSet, inLists[c])
 		}
+		if c.vouched.Load() != (c.vouchedBy != "") || c.vouchedBy != "" && c.inSet {
+			t.Fatalf("conn %s vouched %v, by %q, inSet %v", c.remote, c.vouched.Load(), c.vouchedBy, c.inSet)
+		}
+		if c.vouchedBy != "" {
+			kept[c.vouchedBy]++
+		}
+	}
+	if live != nil && fmt.Sprint(kept) != fmt.Sprint(u.vouchedBy) {
+		t.Fatalf("identities keep %v, counted %v", kept, u.vouchedBy)
 	}
 	if len(inLists) > len(live) && live != nil {
 		t.Fatalf("lists hold %d conns, %d live", len(inLists), len(live))
@@ -100,8 +110,9 @@ type model struct {
 }
 
 type mState struct {
-	inSet, vouched bool
-	mark           uint64
+	inSet     bool
+	vouchedBy string // "": not kept from closing
+	mark      uint64
 }
 
 func (m *model) victim() *conn {
@@ -155,6 +166,8 @@ func roomModel(t *testing.T, seed int64) {
 	perAddr := 1 + rng.Intn(4)
 	in := &mListener{next: make(chan net.Conn, 1)}
 	l := Limit(in, "model", total, perAddr, slog.New(slog.DiscardHandler))
+	l.VouchedPerIdentity = rng.Intn(4) // 0: no bound
+	identities := []string{"", "a", "b"}
 	// Addresses: a few /24s with several hosts each, and IPv6 /48s.
 	var addrs []string
 	for n := 0; n < 1+rng.Intn(4); n++ {
@@ -251,23 +264,29 @@ func roomModel(t *testing.T, seed int64) {
 		case op <= 4: // touch
 			c := order[rng.Intn(len(order))]
 			Touch(c.RemoteAddr())
-			m.conns[c].vouched = false
+			m.conns[c].vouchedBy = ""
 			m.append(c)
 			desc = "touch"
 		case op <= 7: // vouch
 			c := order[rng.Intn(len(order))]
-			v := rng.Intn(2) == 0
-			Vouch(c.RemoteAddr(), v)
+			id := identities[rng.Intn(len(identities))]
+			Vouch(c.RemoteAddr(), id)
 			s := m.conns[c]
-			if s.vouched != v {
-				s.vouched = v
-				if v {
-					s.inSet = false
+			if s.vouchedBy != id {
+				s.vouchedBy = ""
+				kept := 0
+				for _, o := range m.conns {
+					if o.vouchedBy == id {
+						kept++
+					}
+				}
+				if id != "" && (l.VouchedPerIdentity <= 0 || kept < l.VouchedPerIdentity) {
+					s.vouchedBy, s.inSet = id, false
 				} else if !s.inSet {
 					m.append(c)
 				}
 			}
-			desc = fmt.Sprint("vouch ", v)
+			desc = fmt.Sprintf("vouch %q", id)
 		case op == 8: // close
 			c := order[rng.Intn(len(order))]
 			c.Close()
@@ -277,7 +296,7 @@ func roomModel(t *testing.T, seed int64) {
 			c := order[rng.Intn(len(order))]
 			Drop(c.RemoteAddr())
 			Touch(c.RemoteAddr())
-			Vouch(c.RemoteAddr(), false)
+			Vouch(c.RemoteAddr(), "a")
 			removeLive(c)
 			desc = "drop+late touch"
 		}
@@ -285,8 +304,8 @@ func roomModel(t *testing.T, seed int64) {
 		checkRoom(t, &l.unvouched, live())
 		// The set holds exactly the model's.
 		for c, s := range m.conns {
-			if c.inSet != s.inSet || c.vouched.Load() != s.vouched {
-				t.Fatalf("step %d (%s): %s inSet %v vouched %v, model %v %v", step, desc, c.remote, c.inSet, c.vouched.Load(), s.inSet, s.vouched)
+			if c.inSet != s.inSet || c.vouchedBy != s.vouchedBy {
+				t.Fatalf("step %d (%s): %s inSet %v vouched by %q, model %v %q", step, desc, c.remote, c.inSet, c.vouchedBy, s.inSet, s.vouchedBy)
 			}
 		}
 		if got, want := l.unvouched.peekVictimForTest(), m.victim(); got != want {
@@ -312,6 +331,7 @@ func (u *unvouched) peekVictimForTest() *conn {
 func TestRoomConcurrent(t *testing.T) {
 	in := &mListener{next: make(chan net.Conn)}
 	l := Limit(in, "race", 32, 8, slog.New(slog.DiscardHandler))
+	l.VouchedPerIdentity = 4
 	var mu sync.Mutex
 	var held []*conn
 	done := make(chan struct{})
@@ -352,7 +372,7 @@ func TestRoomConcurrent(t *testing.T) {
 				case 0, 1:
 					Touch(c.RemoteAddr())
 				case 2, 3:
-					Vouch(c.RemoteAddr(), rng.Intn(2) == 0)
+					Vouch(c.RemoteAddr(), []string{"", "a", "b"}[rng.Intn(3)])
 				case 4:
 					if rng.Intn(20) == 0 {
 						c.Close()
