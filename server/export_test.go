@@ -1,6 +1,9 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+	"net/netip"
+)
 
 // ViaGateway is the HTTP API with every request served by grpc-gateway: the
 // HTTP chain over the gateway mux of every service, with no route index and
@@ -18,4 +21,10 @@ func ServesFastGet(n *Node, r *http.Request) bool {
 	}
 	_, ok = f.match(r)
 	return ok
+}
+
+// OpenStreams is the number of HTTP/2 streams the listener called name
+// ("gRPC", "peer") holds open, in total and from addr's client.
+func OpenStreams(n *Node, name string, addr netip.Addr) (total, fromClient int) {
+	return n.listeners[name].Streams.Open(addr)
 }

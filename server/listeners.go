@@ -27,8 +27,9 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	limited := netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log)
 	limited.VouchedPerIdentity = n.cfg.Limits.VouchedConnectionsPerIdentity
 	// The gRPC servers bound the answers their clients leave unread
-	// (queueAnswer, countWritten); the HTTP server writes an answer within
-	// its call's place (capCalls).
+	// (queueAnswer, countFrames), and the streams they hold for them
+	// (countFrames); the HTTP server writes an answer within its call's
+	// place (capCalls), and net/http ends a stream with its answer.
 	lim := n.cfg.Limits
 	switch name {
 	case "peer":
@@ -41,6 +42,7 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 		fallthrough
 	case "gRPC":
 		limited.Unsent = netlimit.NewUnsent(lim.UnsentPerConnection, lim.UnsentPerAddress, lim.UnsentTotal)
+		limited.Streams = netlimit.NewCaps(name, "streams", lim.Streams, lim.StreamsPerAddress, n.log)
 	}
 	n.listeners[name] = limited
 	return limited, nil
@@ -78,7 +80,9 @@ func errTooManyCalls() error {
 // waiting for the client's flow control (a fresh stream's write quota),
 // and a stream's messages were sent by its handler; an answer queued for a
 // client that does not read was never counted by these caps (the context
-// ends as the trailers are queued): Limits.UnsentPerConnection bounds it.
+// ends as the trailers are queued): Limits.UnsentPerConnection bounds it,
+// and Limits.StreamsPerAddress the streams grpc-go holds until their
+// trailers, queued behind the answer, are written.
 // The context's end gives the place back too, for a call that never
 // reaches its handler.
 func capCalls(caps *netlimit.Caps) tap.ServerInHandle {
@@ -211,21 +215,21 @@ func queueAnswer(ctx context.Context, n int) bool {
 	return false
 }
 
-// countWritten are a gRPC server's transport credentials (insecure ones
-// for plaintext) with each connection's DATA frames counted, above TLS
-// (netlimit.CountWritten).
-type countWritten struct {
+// countFrames are a gRPC server's transport credentials (insecure ones
+// for plaintext) with each connection's frames counted, above TLS
+// (netlimit.CountFrames): its DATA written, its streams opened and ended.
+type countFrames struct {
 	credentials.TransportCredentials
 }
 
-func (c countWritten) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+func (c countFrames) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	conn, info, err := c.TransportCredentials.ServerHandshake(raw)
 	if err != nil {
 		return conn, info, err
 	}
-	return netlimit.CountWritten(conn), info, nil
+	return netlimit.CountFrames(conn), info, nil
 }
 
-func (c countWritten) Clone() credentials.TransportCredentials {
-	return countWritten{c.TransportCredentials.Clone()}
+func (c countFrames) Clone() credentials.TransportCredentials {
+	return countFrames{c.TransportCredentials.Clone()}
 }

@@ -96,6 +96,18 @@ type Limits struct {
 	// A call whose answer would pass a bound resets its connection, which
 	// frees what grpc-go holds for it.
 	UnsentPerConnection, UnsentPerAddress, UnsentTotal int64
+	// Streams bounds the HTTP/2 streams each gRPC server (API, peer
+	// endpoint) holds open for its clients, from a call's headers until
+	// its trailers are written, the client resets it, or its connection
+	// closes (default Calls), and StreamsPerAddress those of one client
+	// (default CallsPerAddress). grpc-go writes a call's trailers behind
+	// its answer, which waits for the client's flow-control window, and
+	// holds the stream (about 3.5 KB) until then: a client that never
+	// opens its window kept every call it made in memory, uncounted by
+	// the calls caps (given back when a handler returns) and by Unsent
+	// (a health check's answer is 7 bytes). A stream over either resets
+	// its connection, which frees what grpc-go holds for it.
+	Streams, StreamsPerAddress int
 	// HandshakeTimeout bounds the time from accepting a connection to a
 	// finished TLS handshake and HTTP/2 preface (gRPC) or a first request's
 	// headers (HTTP) (default 10s): a bare TCP connection that says nothing
@@ -152,6 +164,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.CallsPerAddress <= 0 {
 		l.CallsPerAddress = 1024
+	}
+	if l.Streams <= 0 {
+		l.Streams = l.Calls
+	}
+	if l.StreamsPerAddress <= 0 {
+		l.StreamsPerAddress = l.CallsPerAddress
 	}
 	if l.UnsentPerConnection <= 0 {
 		l.UnsentPerConnection = 4 * int64(l.MaxMessageBytes)

@@ -458,7 +458,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if creds == nil {
 			creds = insecure.NewCredentials()
 		}
-		return append(opts, grpc.Creds(countWritten{creds}))
+		return append(opts, grpc.Creds(countFrames{creds}))
 	}
 	shared := &collection.Node{Store: store, Member: cfg.Member, Validator: validator}
 	// The gRPC API and the HTTP gateway serve the same service values.

@@ -59,7 +59,8 @@ type serveConfig struct {
 	MaxConnections          int `json:"max_connections"`
 	MaxConnectionsPerClient int `json:"max_connections_per_client"`
 	// MaxCalls and MaxCallsPerClient cap each server's calls in flight,
-	// in total and from one client (defaults 16384 and 1024).
+	// in total and from one client (defaults 16384 and 1024), and the
+	// HTTP/2 streams each gRPC server holds open (server.Limits.Streams).
 	MaxCalls          int `json:"max_calls"`
 	MaxCallsPerClient int `json:"max_calls_per_client"`
 	// AuditAllReads records every read in the audit trail, not only those
@@ -125,8 +126,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token or peer may make, bursts of twice that (default 5000)")
 	maxConns := fs.Int("max-connections", 0, "open connections each listener holds at most (default 4096; keep 3 times it under ulimit -n)")
 	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "open connections each listener holds from one IPv4 address or IPv6 /64 (default 256)")
-	maxCalls := fs.Int("max-calls", 0, "calls in flight each server (API gRPC, HTTP, peer endpoint) holds at most (default 16384)")
-	maxCallsPerClient := fs.Int("max-calls-per-client", 0, "calls in flight each server holds from one IPv4 address or IPv6 /64 (default 1024)")
+	maxCalls := fs.Int("max-calls", 0, "calls in flight each server (API gRPC, HTTP, peer endpoint) holds at most, and HTTP/2 streams each gRPC server holds open (default 16384)")
+	maxCallsPerClient := fs.Int("max-calls-per-client", 0, "calls in flight each server holds from one IPv4 address or IPv6 /64, and HTTP/2 streams each gRPC server holds open for it (default 1024)")
 	auditAllReads := fs.Bool("audit-all-reads", false, "record every read in the audit trail, public records too (default: reads of national and restricted records, and summaries)")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics here, without a token, instead of on the HTTP listener for admin tokens")
 	peerAddr := fs.String("peer-addr", "", "listen for peers here (default: the node's address in the manifest, which peers dial); for a container or NAT, e.g. :9400")

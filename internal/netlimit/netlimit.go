@@ -1,11 +1,11 @@
 // Package netlimit caps what clients hold open at once, in total and per
 // client (an IPv4 address, or an IPv6 /64: see Client): the connections a
 // listener holds (Limit), and anything else counted by Caps, such as the
-// calls a server has in flight. Each open connection costs a file
-// descriptor, and a process has a fixed number of them; without a cap one
-// client opening thousands of idle connections exhausts them and every
-// other caller, the node's peers among them, then times out before it is
-// even accepted. Each call in flight costs a goroutine and its buffers,
+// calls a server has in flight, or the HTTP/2 streams it holds open
+// (Listener.Streams). Each open connection costs a file descriptor, and a
+// process has a fixed number of them; without a cap one client opening
+// thousands of idle connections exhausts them and every other caller, the
+// node's peers among them, then times out before it is even accepted. Each call in flight costs a goroutine and its buffers,
 // from its headers on, before the node knows who calls.
 //
 // golang.org/x/net/netutil.LimitListener caps the total only, and it does so
@@ -85,6 +85,9 @@ type Listener struct {
 	// closed to make room (Vouch); its others may be closed as those
 	// without credentials are.
 	VouchedPerIdentity int
+	// Streams, when set (before the first Accept), caps the HTTP/2
+	// streams a server holds open for its connections (streams.go).
+	Streams *Caps
 
 	// unvouched are the connections a full listener may close to make
 	// room.
@@ -126,7 +129,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			l.makeRoom()
 		}
 		if l.Acquire(addr) {
-			held := &conn{Conn: c, listener: l, unsent: l.Unsent, client: addr}
+			held := &conn{Conn: c, listener: l, unsent: l.Unsent, streams: l.Streams, client: addr}
 			held.remote = &connAddr{Addr: c.RemoteAddr(), c: held}
 			l.unvouched.add(held)
 			return held, nil
@@ -240,13 +243,15 @@ func clientOf(a netip.Addr) netip.Addr {
 }
 
 // conn gives its slot back when it is first closed, and counts the bytes
-// of answers queued for it and written to it (Unsent, CountWritten).
+// of answers queued for it and written to it (Unsent), and the streams
+// open on it (Streams), from its frames (CountFrames).
 type conn struct {
 	net.Conn
 	once     sync.Once
 	listener *Listener
 	remote   *connAddr
 	unsent   *Unsent // nil: not counted
+	streams  *Caps   // nil: not counted
 	client   netip.Addr
 	// vouched: the last call came with credentials (Vouch), and their
 	// identity, vouchedBy, keeps c from closing. The rest place c in
@@ -263,6 +268,8 @@ type conn struct {
 
 	mu              sync.Mutex
 	queued, written int64
+	open            map[uint32]struct{} // the streams counted under streams
+	lastStream      uint32              // the highest stream id the client opened
 	closed          bool
 }
 
@@ -295,9 +302,7 @@ func resetClose(c net.Conn) {
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
-		if c.unsent != nil {
-			c.forget()
-		}
+		c.forget()
 		c.listener.unvouched.forget(c)
 		c.listener.Release(c.client)
 	})

@@ -6,60 +6,6 @@ import (
 	"sync"
 )
 
-// CountWritten wraps a connection that a server writes HTTP/2 frames to
-// (above TLS, if any: a gRPC server's credentials hand it over), so that
-// the payload of its DATA frames gives back the Unsent budget of the
-// connection a Listener accepted, whose RemoteAddr c reports. Any other
-// connection is returned as it is.
-func CountWritten(c net.Conn) net.Conn {
-	a, ok := c.RemoteAddr().(*connAddr)
-	if !ok || a.c.unsent == nil {
-		return c
-	}
-	return &dataCounter{Conn: c, counted: a.c}
-}
-
-// dataCounter follows the frames written through it: each is a 9-byte
-// header (its payload's length, then its type) and the payload.
-type dataCounter struct {
-	net.Conn
-	counted *conn
-	header  [9]byte
-	have    int  // bytes of the current frame's header seen
-	left    int  // bytes of the current frame's payload to come
-	data    bool // the current frame is a DATA frame
-}
-
-func (d *dataCounter) Write(p []byte) (int, error) {
-	n, err := d.Conn.Write(p)
-	d.scan(p[:n])
-	return n, err
-}
-
-func (d *dataCounter) scan(p []byte) {
-	var written int64
-	for len(p) > 0 {
-		if d.left > 0 {
-			k := min(d.left, len(p))
-			if d.data {
-				written += int64(k)
-			}
-			d.left, p = d.left-k, p[k:]
-			continue
-		}
-		k := copy(d.header[d.have:], p)
-		d.have, p = d.have+k, p[k:]
-		if d.have == len(d.header) {
-			d.left = int(d.header[0])<<16 | int(d.header[1])<<8 | int(d.header[2])
-			d.data = d.header[3] == 0 // DATA
-			d.have = 0
-		}
-	}
-	if written > 0 {
-		d.counted.account(0, written)
-	}
-}
-
 // Unsent bounds the bytes of answers a server has queued for a listener's
 // connections and not yet written to them, per connection, per client and
 // in total. An HTTP/2 server queues an answer whole once its call has
@@ -70,7 +16,7 @@ func (d *dataCounter) scan(p []byte) {
 // through reflection with no token at all (an outside review ran a node
 // out of memory that way). The server asks Queue before it queues an
 // answer; the answers' bytes written to the connection give the budget
-// back (CountWritten): only the payload of DATA frames, which wait for the
+// back (CountFrames): only the payload of DATA frames, which wait for the
 // client's window. Every byte written did at first, and a client with its
 // window shut earned credit by making the node answer frames that do not
 // wait (an empty SETTINGS frame for its 9-byte ACK: 3.9 GB in an outside
@@ -150,15 +96,4 @@ func (c *conn) account(queued, written int64) bool {
 	// prefix) is not carried over to later answers.
 	c.written = min(c.written+written, c.queued)
 	return true
-}
-
-// forget gives back what c still holds unsent, once it is closed.
-func (c *conn) forget() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	c.closed = true
-	c.unsent.add(c.client, c.written-c.queued, false)
 }

@@ -44,7 +44,7 @@ func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
 	if netlimit.Queue(a.RemoteAddr(), 1) {
 		t.Error("a byte past the connection's bound was queued")
 	}
-	aw := netlimit.CountWritten(a)
+	aw := netlimit.CountFrames(a)
 	// A SETTINGS ACK, a HEADERS frame of 50 bytes, a DATA frame of 30,
 	// written in pieces that split headers and payloads.
 	frames := append(append(frame(0x4, 0), frame(0x1, 50)...), frame(0x0, 30)...)
