@@ -95,7 +95,7 @@ var docNotRun = []struct{ part, why string }{
 	{"provex serve ", "starts a node that serves until stopped (the operator path starts nodes in the background)"},
 	{"/var/lib/provex", "works on an operator's data directory or key file (the operator path runs token, verify, backup and restore on its nodes)"},
 	{"/backups/", "works on an operator's backup (the operator path backs a node up and verifies the copy)"},
-	{"cao-bang-2025-06-01.db", "verifies an operator's backup file (the operator path verifies its own)"},
+	{"cao-bang-check.db", "verifies a copy of an operator's backup file (the operator path verifies its own)"},
 	{"http://10.0.0.5:9464", "scrapes an operator's private metrics address"},
 	{"provex manifest remove", "changes the operator path's federation (its manifest and federation key)"},
 	{"./scripts/gen.sh", "development: regenerates gen/ (CI runs --check)"},
