@@ -946,6 +946,13 @@ func TestSecurityCallerAllowedMethods(t *testing.T) {
 			t.Errorf("the ministry's editor may call %s, but GetCaller does not list it", m)
 		}
 	}
+	// Responses to its requests are the provinces' records, which it
+	// refuses to write (an outside review).
+	for _, m := range []string{nationalv1.NationalService_CreateInformationResponse_FullMethodName, nationalv1.NationalService_UndeleteInformationResponse_FullMethodName} {
+		if slices.Contains(got.GetAllowedMethods(), m) {
+			t.Errorf("the ministry's node refuses %s to every caller, but GetCaller lists it", m)
+		}
+	}
 }
 
 // ministryWrites are writes of records only the ministry owns.

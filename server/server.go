@@ -397,13 +397,20 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 	policy := auth.DefaultPolicy()
 	policy.Set(nodev1.NodeService_GetCaller_FullMethodName, auth.RequireOpen)
-	if cfg.Member != resource.Ministry {
-		for _, k := range resource.Kinds() {
-			if k.MinistryOwned() {
-				for _, verb := range []string{"Create", "Update", "Delete", "Undelete"} {
-					m := k.Method(verb)
-					policy.Unserved("/" + string(m.Parent().FullName()) + "/" + string(m.Name()))
-				}
+	// GetCaller does not offer the writes this node refuses to everyone:
+	// a province's of the records only the ministry owns, the ministry's
+	// of responses to its own requests (the provinces' records).
+	refusedHere := func(k *resource.Kind) bool {
+		if cfg.Member == resource.Ministry {
+			return k == resource.InformationResponses
+		}
+		return k.MinistryOwned()
+	}
+	for _, k := range resource.Kinds() {
+		if refusedHere(k) {
+			for _, verb := range []string{"Create", "Update", "Delete", "Undelete"} {
+				m := k.Method(verb)
+				policy.Unserved("/" + string(m.Parent().FullName()) + "/" + string(m.Name()))
 			}
 		}
 	}

@@ -329,7 +329,15 @@ func TestAnAnswerIsNoMoreVisibleThanWhatItAnswers(t *testing.T) {
 	ctx := context.Background()
 	nodes := startNodes(t, "cao-bang", "lang-son", "quang-ninh")
 	cb, ls := nodes["cao-bang"].border, nodes["lang-son"].border
-	incident, err := cb.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: "provinces/cao-bang", BorderIncident: &borderv1.BorderIncident{
+	// An acknowledgement made before its incident reached lang-son's node
+	// is not checked: nothing there says who reads the incident.
+	early := &borderv1.CreateIncidentAcknowledgementRequest{Parent: "provinces/lang-son", RequestId: "early-ack",
+		IncidentAcknowledgement: &borderv1.IncidentAcknowledgement{BorderIncident: "provinces/cao-bang/border-incidents/marker-836", Note: "heard of it"}}
+	earlyAck, err := ls.CreateIncidentAcknowledgement(ctx, early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incident, err := cb.CreateBorderIncident(ctx, &borderv1.CreateBorderIncidentRequest{Parent: "provinces/cao-bang", BorderIncidentId: "marker-836", BorderIncident: &borderv1.BorderIncident{
 		DisplayName: "Marker 836 damaged", Category: borderv1.BorderIncident_CATEGORY_MARKER_DAMAGE, NotifyProvinces: []string{"lang-son"},
 		OccurTime:  timestamppb.New(time.Date(2025, 8, 1, 6, 0, 0, 0, time.UTC)),
 		Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{"lang-son"}}})
@@ -357,6 +365,20 @@ func TestAnAnswerIsNoMoreVisibleThanWhatItAnswers(t *testing.T) {
 		IncidentAcknowledgement: ack(typev1.Visibility_VISIBILITY_RESTRICTED, "cao-bang")})
 	if err != nil {
 		t.Fatalf("an acknowledgement the incident's readers alone read: %v", err)
+	}
+	// A retry of the early create with its request id returns what it
+	// stored, though the incident now held would refuse it (an outside
+	// review); deleted, it does not come back public.
+	retried, err := ls.CreateIncidentAcknowledgement(ctx, early)
+	if err != nil || retried.GetName() != earlyAck.GetName() {
+		t.Fatalf("a retry of a stored create with its request id: %v, %v; want %s", retried.GetName(), err, earlyAck.GetName())
+	}
+	if _, err := ls.DeleteIncidentAcknowledgement(ctx, &borderv1.DeleteIncidentAcknowledgementRequest{Name: earlyAck.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ls.UndeleteIncidentAcknowledgement(ctx, &borderv1.UndeleteIncidentAcknowledgementRequest{Name: earlyAck.GetName()})
+	if field, reason := violation(t, err); field != "incident_acknowledgement.visibility" || reason != collection.ReasonWiderThanAnswered {
+		t.Errorf("an undelete of a public acknowledgement of the restricted incident: violation %s (%s)", field, reason)
 	}
 	widened := proto.Clone(kept).(*borderv1.IncidentAcknowledgement)
 	widened.Visibility, widened.VisibleTo = typev1.Visibility_VISIBILITY_PUBLIC, nil

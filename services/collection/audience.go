@@ -221,15 +221,20 @@ func (c *Collection[T]) checkWithinAnswered(owner string, m proto.Message, to an
 	if len(wider) > 0 {
 		who = strings.Join(wider, ", ") + " may read it"
 	}
+	fix := "make it restricted with visible_to among " + strings.Join(may, ", ")
+	if len(may) == 0 {
+		fix = "make it restricted with no visible_to (its owner and the ministry read it)"
+	}
 	return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{Field: c.kind.Field + ".visibility", Reason: ReasonWiderThanAnswered,
-		Description: fmt.Sprintf("%s is not public, and an answer is at most as visible as what it answers, but %s: make it restricted with visible_to among %s", to.name, who, strings.Join(may, ", "))})
+		Description: fmt.Sprintf("%s is not public, and an answer is at most as visible as what it answers, but %s: %s", to.name, who, fix)})
 }
 
 // answeredAfter looks up the record an update of name by res (its paths)
-// leaves it answering. An update of a record not stored, or of a kind that
-// answers none, looks up nothing: its write refuses or checks nothing.
+// leaves it answering, or with res nil the record the stored one answers.
+// A change of a record not stored, or of a kind that answers none, looks
+// up nothing: its write refuses or checks nothing.
 func (c *Collection[T]) answeredAfter(ctx context.Context, name string, res proto.Message, paths [][]protoreflect.FieldDescriptor) (answered, error) {
-	if field, _ := c.kind.Answered(res); field == "" {
+	if field, _ := c.kind.Answered(c.kind.Message.New().Interface()); field == "" {
 		return answered{}, nil
 	}
 	current, err := c.node.Store.Get(ctx, c.kind, name)
@@ -240,6 +245,8 @@ func (c *Collection[T]) answeredAfter(ctx context.Context, name string, res prot
 		return answered{}, err
 	}
 	next := proto.Clone(current)
-	applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
+	if res != nil {
+		applyMask(next.ProtoReflect(), res.ProtoReflect(), paths)
+	}
 	return c.answeredOf(ctx, next)
 }

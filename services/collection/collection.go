@@ -166,11 +166,11 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 	if err := c.checkFormer(province, fresh); err != nil {
 		return zero, err
 	}
+	// Checked in the write, so that a retry of a create that was stored
+	// returns its record though the answered record arrived, or was
+	// narrowed, since.
 	to, err := c.answeredOf(ctx, fresh)
 	if err != nil {
-		return zero, err
-	}
-	if err := c.checkWithinAnswered(province, fresh, to); err != nil {
 		return zero, err
 	}
 	var fp []byte
@@ -194,6 +194,9 @@ func (c *Collection[T]) Create(ctx context.Context, parent, id, requestID string
 				return nil, apperr.AlreadyExists("%s exists and is deleted; undelete it or choose another id", name)
 			}
 			return nil, apperr.AlreadyExists("%s already exists", name)
+		}
+		if err := c.checkWithinAnswered(province, fresh, to); err != nil {
+			return nil, err
 		}
 		c.kind.SetCreateTime(fresh, now)
 		return fresh, nil
@@ -309,6 +312,14 @@ func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, d
 	if err := resource.MayWrite(c.node.Member, n.Province, name); err != nil {
 		return zero, err
 	}
+	var to answered
+	if !deleted {
+		// An answer deleted while the record it answers was narrowed
+		// comes back only within that record's readers, as a new one.
+		if to, err = c.answeredAfter(ctx, name, nil, nil); err != nil {
+			return zero, err
+		}
+	}
 	return c.write(ctx, name, "", nil, func(current proto.Message, now *timestamppb.Timestamp) (proto.Message, error) {
 		if err := c.checkCurrent(current, name, wantEtag); err != nil {
 			return nil, err
@@ -318,6 +329,11 @@ func (c *Collection[T]) setDeleted(ctx context.Context, name, wantEtag string, d
 			return nil, apperr.NotFound("%s is already deleted", name)
 		case !deleted && !was:
 			return nil, apperr.AlreadyExists("%s is not deleted", name)
+		}
+		if !deleted {
+			if err := c.checkWithinAnswered(n.Province, current, to); err != nil {
+				return nil, err
+			}
 		}
 		next := proto.Clone(current)
 		if deleted {
