@@ -153,7 +153,7 @@ func ensureNational(ctx context.Context, db *sql.DB) error {
 	for name := range stored {
 		// A view of a kind this binary no longer has, or one not made by
 		// provex: the schema is the node's.
-		if _, err := tx.ExecContext(ctx, "DROP VIEW "+nationalSchema+`."`+strings.ReplaceAll(name, `"`, `""`)+`" CASCADE`); err != nil {
+		if _, err := tx.ExecContext(ctx, "DROP VIEW "+nationalSchema+"."+quoteIdent(name)+" CASCADE"); err != nil {
 			return fmt.Errorf("drop national view %s: %w", name, err)
 		}
 	}

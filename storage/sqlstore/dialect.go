@@ -89,6 +89,12 @@ const insertElementSQL = "INSERT INTO record_elements (list, value, record) VALU
 // `$N`, with SQLite's numbering: a bare `?` is one more than the largest
 // number before it. Quoted strings, quoted identifiers and comments are
 // left as they are.
+// quoteIdent quotes a name SQL takes as an identifier (a table, index,
+// view or trigger the database itself named), in both dialects.
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
 func rebind(query string) string {
 	if !strings.ContainsRune(query, '?') {
 		return query

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 )
 
 // CheckFile runs SQLite's integrity check over the whole database file and
@@ -37,7 +36,7 @@ func (db *DB) CheckFile(ctx context.Context) ([]string, error) {
 	rows.Close()
 	problems = []string{fmt.Sprintf("SQLite's check of the whole file stops: %v", err)}
 	for _, t := range tables {
-		found, err := db.integrityCheck(ctx, `PRAGMA integrity_check("`+strings.ReplaceAll(t, `"`, `""`)+`")`)
+		found, err := db.integrityCheck(ctx, "PRAGMA integrity_check("+quoteIdent(t)+")")
 		if fileDamaged(err) {
 			found = []string{fmt.Sprintf("table %s or one of its indexes: %v", t, err)}
 		} else if err != nil {
@@ -105,7 +104,7 @@ func (db *DB) RepairIndexes(ctx context.Context, indexes []string) error {
 			if err := tx.ReadRow([]any{&found}, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?", name); err != nil {
 				return fmt.Errorf("index %q: %w", name, err)
 			}
-			if _, err := tx.ExecContext(ctx, `REINDEX "`+strings.ReplaceAll(found, `"`, `""`)+`"`); err != nil {
+			if _, err := tx.ExecContext(ctx, "REINDEX "+quoteIdent(found)); err != nil {
 				return fmt.Errorf("rebuild index %s: %w", found, err)
 			}
 		}

@@ -822,6 +822,39 @@ var ErrOldFormat = fmt.Errorf("the database holds a change log in format %d or o
 
 // migrate applies the embedded migrations above the database's user_version,
 // each in its own transaction.
+// dropTriggers drops every trigger of a SQLite database being upgraded.
+// The node's schema has none since rollups are kept by the writer (issue
+// 11); nodes before that made rollup triggers that name record_values,
+// which migration 10 drops, so the first update of a record after it
+// (reindex, at this very start) failed, and the node could not start on
+// a data directory of 25-26 November (an outside review).
+func dropTriggers(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, name := range names {
+		// The name is the database's own, quoted as an identifier.
+		if _, err := db.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+quoteIdent(name)); err != nil {
+			return fmt.Errorf("drop the old trigger %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 func migrate(ctx context.Context, db *sql.DB) error {
 	names := sqliteMigrationNames()
 	if err := numberedInOrder(names); err != nil {
@@ -841,6 +874,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 		if held {
 			return ErrOldFormat
+		}
+	}
+	if version < len(names) {
+		if err := dropTriggers(ctx, db); err != nil {
+			return err
 		}
 	}
 	for i := version; i < len(names); i++ {
