@@ -818,10 +818,8 @@ const formatMigration = 6
 // an older provex wrote.
 var ErrOldFormat = fmt.Errorf("the database holds a change log in format %d or older, written by an older provex; "+
 	"this provex seals confidential records and cannot convert it. There is no release to upgrade from: "+
-	"move the data directory away and start the node on an empty one (for the demo, remove provex-demo)", changelog.FormatVersion-1)
+	"move the data directory away and start the node on an empty one, which in a federation provex restore fills from its peers (for the demo, remove provex-demo)", changelog.FormatVersion-1)
 
-// migrate applies the embedded migrations above the database's user_version,
-// each in its own transaction.
 // dropTriggers drops every trigger of a SQLite database being upgraded.
 // The node's schema has none since rollups are kept by the writer (issue
 // 11); nodes before that made rollup triggers that name record_values,
@@ -855,6 +853,8 @@ func dropTriggers(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// migrate applies the embedded migrations above the database's user_version,
+// each in its own transaction.
 func migrate(ctx context.Context, db *sql.DB) error {
 	names := sqliteMigrationNames()
 	if err := numberedInOrder(names); err != nil {
