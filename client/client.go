@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	// Linked so that callers' status.FromError(err).Details() decode the
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -45,13 +47,29 @@ type Client struct {
 // MaxMessageBytes matches the server's limit.
 const MaxMessageBytes = 4 << 20
 
+// KeepaliveTime is how long a connection with a call in flight may go
+// without a frame from the node before the client pings it. A node sends
+// GOAWAY to a client that pings more often than every 30 s (its
+// keepalive.EnforcementPolicy, server/listeners.go), ending its calls.
+const KeepaliveTime = time.Minute
+
 // Dial connects to a node's gRPC address (host:port). Extra dial options
-// come after the defaults (plaintext, 4 MiB messages) and override them.
+// come after the defaults (plaintext, 4 MiB messages, keepalive pings, no
+// service config from the name resolver) and override them.
 func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 	all := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 		grpc.WithChainUnaryInterceptor(refuseInvalidUTF8),
+		// A service config tells gRPC to retry calls or to wait for a
+		// connection: it is the program's to choose, not whoever answers
+		// the DNS, whose TXT record _grpc_config.HOST the default resolver
+		// reads (an outside review: a retry policy ran a Create five times).
+		grpc.WithDisableServiceConfig(),
+		// A node that stopped answering (its machine switched off, the
+		// network cut) is noticed within KeepaliveTime+20 s, failing the
+		// calls in flight UNAVAILABLE rather than holding them for ever.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: 20 * time.Second}),
 	}, opts...)
 	conn, err := grpc.NewClient(target, all...)
 	if err != nil {

@@ -9,12 +9,15 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/provex/provex/client"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/replication"
 	"github.com/provex/provex/resource"
 )
 
@@ -99,5 +102,51 @@ func TestErrorDetailsDecode(t *testing.T) {
 		if _, err := protoregistry.GlobalTypes.FindMessageByName(name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestServiceConfigOfTheResolverIsIgnored: the default resolver takes a
+// service config from DNS (TXT _grpc_config.HOST), so whoever answered
+// the DNS could have gRPC retry a Create without a request_id five times
+// (an outside review). A resolver here gives a retry policy for
+// UNAVAILABLE with the node's address: the call is made once.
+func TestServiceConfigOfTheResolverIsIgnored(t *testing.T) {
+	var calls atomic.Int64
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		calls.Add(1)
+		return status.Error(codes.Unavailable, "counted by the test")
+	}))
+	go srv.Serve(lis)
+	defer srv.Stop()
+	const retryFiveTimes = `{"methodConfig": [{"name": [{}], "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.001s", "maxBackoff": "0.001s", "backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}}]}`
+	r := manual.NewBuilderWithScheme("hostile")
+	r.BuildCallback = func(_ resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) {
+		r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: lis.Addr().String()}}, ServiceConfig: cc.ParseServiceConfig(retryFiveTimes)})
+	}
+	c, err := client.Dial(r.Scheme()+":///node.example", grpc.WithResolvers(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Create(context.Background(), "provinces/cao-bang", resource.Agreements, "", "", &twinningv1.Agreement{DisplayName: "x"})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("create: %v", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the create reached the node %d times, want once", n)
+	}
+}
+
+// TestKeepaliveWithinTheNodesPolicy: the client's pings stay within what
+// a node allows (server/listeners.go: replication.KeepaliveTime/2 between
+// pings); more often, and the node would close the connection with GOAWAY
+// too_many_pings, ending the calls on it.
+func TestKeepaliveWithinTheNodesPolicy(t *testing.T) {
+	if nodeMinTime := replication.KeepaliveTime / 2; client.KeepaliveTime < nodeMinTime {
+		t.Errorf("client.KeepaliveTime %s is under the %s a node enforces between pings", client.KeepaliveTime, nodeMinTime)
 	}
 }
