@@ -7,6 +7,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -104,11 +106,11 @@ func Commands() []Command {
 func FormatError(err error) string {
 	var ue *UsageError
 	if errors.As(err, &ue) {
-		return ue.Msg
+		return terminalSafe(ue.Msg)
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return err.Error()
+		return terminalSafe(strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	line := CodeName(st.Code()) + ": " + statusMessage(err, st) + transportHint(st)
 	for _, d := range st.Details() {
@@ -120,7 +122,35 @@ func FormatError(err error) string {
 			line += " [" + strings.Join(fields, "; ") + "]"
 		}
 	}
-	return strings.ReplaceAll(line, "\n", " ")
+	return terminalSafe(strings.ReplaceAll(line, "\n", " "))
+}
+
+// terminalSafe escapes what in text a terminal would act on rather than
+// show (control characters such as ESC and CR, bidirectional overrides,
+// bytes that are not UTF-8) as Go spells them in a quoted string (\x1b,
+// \r, \u202e), leaving every printable character as it is. Text a node
+// sends is printed through it wherever the CLI prints it other than as
+// JSON: a node could otherwise rewrite the lines above (an error ending in
+// "\r\x1b[2KOK: record created", an outside review).
+func terminalSafe(text string) string {
+	if utf8.ValidString(text) && strings.IndexFunc(text, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return text
+	}
+	var b strings.Builder
+	for len(text) > 0 {
+		r, size := utf8.DecodeRuneInString(text)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, text[0])
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		text = text[size:]
+	}
+	return b.String()
 }
 
 // statusMessage is st's message in words: a status wrapped in context
@@ -249,27 +279,65 @@ func (p *pageSizeFlag) Set(s string) error {
 	return nil
 }
 
-func newFlagSet(name string) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	addr := os.Getenv("PROVEX_ADDR")
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	return fs, fs.String("addr", addr, "gRPC address of the node")
+// DefaultTimeout is how long a command waits for each answer of the node
+// unless --timeout says otherwise.
+const DefaultTimeout = time.Minute
+
+// nodeFlags are the flags of every command that talks to a node: where it
+// is, and how long each call may wait for its answer.
+type nodeFlags struct {
+	addr    string
+	timeout timeoutFlag
 }
 
-// dial connects to a node's API with the credentials of the environment:
-// PROVEX_TOKEN (a bearer token from provex token create) and PROVEX_CA (the
-// federation CA certificate file, to reach a node over TLS; without it the
-// connection is plaintext, which only dev mode serves).
-func dial(addr string) (*client.Client, error) {
-	return dialWith(addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"))
+func newFlagSet(name string) (*flag.FlagSet, *nodeFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	n := &nodeFlags{addr: os.Getenv("PROVEX_ADDR"), timeout: timeoutFlag(DefaultTimeout)}
+	if n.addr == "" {
+		n.addr = DefaultAddr
+	}
+	fs.StringVar(&n.addr, "addr", n.addr, "gRPC address of the node")
+	fs.Var(&n.timeout, "timeout", "how long each call waits for the node's answer (0: for ever)")
+	return fs, n
+}
+
+// defaultTimeout makes d the default of --timeout, for a command whose
+// calls should not wait as long as DefaultTimeout.
+func (n *nodeFlags) defaultTimeout(fs *flag.FlagSet, d time.Duration) {
+	n.timeout = timeoutFlag(d)
+	fs.Lookup("timeout").DefValue = n.timeout.String()
+}
+
+// timeoutFlag is a --timeout: a duration of 0 or more.
+type timeoutFlag time.Duration
+
+func (t *timeoutFlag) String() string { return time.Duration(*t).String() }
+
+func (t *timeoutFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration such as 30s or 5m, 0 for no limit")
+	}
+	*t = timeoutFlag(d)
+	return nil
+}
+
+// dial connects to the node at --addr with the credentials of the
+// environment: PROVEX_TOKEN (a bearer token from provex token create) and
+// PROVEX_CA (the federation CA certificate file, to reach a node over TLS;
+// without it the connection is plaintext, which only dev mode serves).
+func (n *nodeFlags) dial() (*client.Client, error) {
+	return dialWith(n.addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"), time.Duration(n.timeout))
 }
 
 // dialWith connects to a node's API with a token and, when caFile is set,
-// over TLS trusting the CA certificate in it.
-func dialWith(addr, token, caFile string) (*client.Client, error) {
+// over TLS trusting the CA certificate in it; each call waits at most
+// timeout for its answer (0: no limit but the caller's).
+func dialWith(addr, token, caFile string, timeout time.Duration) (*client.Client, error) {
 	var opts []grpc.DialOption
+	if timeout > 0 {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(callTimeout(timeout)))
+	}
 	if token = strings.TrimSpace(token); token != "" {
 		// A header carries printable ASCII only; gRPC said INTERNAL.
 		if i := strings.IndexFunc(token, func(r rune) bool { return r < 0x21 || r > 0x7e }); i >= 0 {
@@ -328,7 +396,7 @@ func nameArg(cmd string, pos []string) (string, *resource.Kind, error) {
 }
 
 func runGet(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("get")
+	fs, node := newFlagSet("get")
 	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return err
@@ -337,7 +405,7 @@ func runGet(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
@@ -367,7 +435,7 @@ func splitCollection(cmd, path string) (parent string, k *resource.Kind, err err
 }
 
 func runList(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("list")
+	fs, node := newFlagSet("list")
 	var o client.ListOptions
 	fs.StringVar(&o.Filter, "filter", "", "AIP-160 filter")
 	fs.StringVar(&o.OrderBy, "order-by", "", "order_by, e.g. \"signed_date desc\"")
@@ -389,11 +457,12 @@ func runList(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	o.PageSize = int32(pageSize)
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	pages := newPageTokens(o.PageToken)
 	for {
 		items, next, err := c.List(ctx, parent, k, o)
 		if err != nil {
@@ -408,11 +477,43 @@ func runList(ctx context.Context, env *Env, args []string) error {
 			return nil
 		}
 		if !*all {
-			fmt.Fprintf(env.Stderr, "next_page_token: %s\n", next)
+			fmt.Fprintf(env.Stderr, "next_page_token: %s\n", terminalSafe(next))
 			return nil
+		}
+		if err := pages.follow(next); err != nil {
+			return err
 		}
 		o.PageToken = next
 	}
+}
+
+// pageTokens are the page tokens a command following next_page_token has
+// sent. A node that answers one of them again would have it read the same
+// pages for ever: `list --all` never ended, and `national summary` held
+// 987 MB after 26 s (an outside review). Only digests are kept, and at
+// most maxPageTokens of them, so a node answering new tokens for ever
+// does not grow the command either.
+type pageTokens map[[sha256.Size]byte]bool
+
+const maxPageTokens = 4096
+
+func newPageTokens(first string) pageTokens {
+	p := pageTokens{}
+	p[sha256.Sum256([]byte(first))] = true
+	return p
+}
+
+// follow records next as the token to send, or refuses it if it was sent.
+func (p pageTokens) follow(next string) error {
+	sum := sha256.Sum256([]byte(next))
+	if p[sum] {
+		return errors.New("the node repeats its page token: following it would read the same pages for ever; stopped")
+	}
+	if len(p) >= maxPageTokens {
+		clear(p)
+	}
+	p[sum] = true
+	return nil
 }
 
 // readResource reads a JSON or YAML document (YAML is a superset) into a
@@ -441,7 +542,7 @@ func readResource(env *Env, file string, k *resource.Kind) (proto.Message, error
 }
 
 func runCreate(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("create")
+	fs, node := newFlagSet("create")
 	file := fs.String("f", "", "JSON or YAML file with the record (- for stdin)")
 	id := fs.String("id", "", "id of the new record (default: chosen by the server)")
 	requestID := fs.String("request-id", "", "idempotency key: retrying with it never creates twice (default: a new one, given in the error when the answer was lost)")
@@ -464,7 +565,7 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
@@ -486,22 +587,58 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 	return printMessage(env.Stdout, m)
 }
 
+// callTimeout bounds each call by timeout: without it a node that took the
+// connection and never answered held the command for ever (an outside
+// review). The error says which limit ran out: the node, which gets the
+// deadline too, may end the call a moment before the client does, so a
+// DEADLINE_EXCEEDED within a second of it is counted as its.
+func callTimeout(timeout time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		callCtx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		deadline, _ := callCtx.Deadline()
+		err := invoker(callCtx, method, req, reply, cc, opts...)
+		if st, _ := status.FromError(err); st.Code() == codes.DeadlineExceeded && ctx.Err() == nil && time.Until(deadline) < time.Second {
+			return status.Errorf(codes.DeadlineExceeded, "%s (no answer within --timeout %s)", st.Message(), timeout)
+		}
+		return err
+	}
+}
+
 // mayHaveHappened reports whether a call that failed with err may have
 // been carried out by the node all the same: its answer did not come back.
 func mayHaveHappened(err error) bool {
 	st, _ := status.FromError(err)
 	switch st.Code() {
 	case codes.Unavailable:
-		// gRPC's words for a connection never made: nothing was sent.
-		return !strings.Contains(st.Message(), "connection error: ")
+		return !neverSent(st.Message())
 	case codes.Canceled, codes.DeadlineExceeded, codes.Unknown, codes.Internal:
 		return true
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// neverSent reports whether an UNAVAILABLE call's message is gRPC's words
+// for a connection that never became ready, so that no call went out on
+// it: the dial, the TLS handshake or the node's first frame failed, or the
+// name had no address. Anything else may have reached the node: a call
+// sent on a connection the node then closed reads "connection error"
+// too ("closing transport due to: connection error: desc = \"error
+// reading from server: EOF\", received prior goaway", an outside review).
+func neverSent(msg string) bool {
+	if strings.Contains(msg, "closing transport due to") {
+		return false
+	}
+	for _, before := range []string{"Error while dialing", "authentication handshake failed", "error reading server preface", "produced zero addresses"} {
+		if strings.Contains(msg, before) {
+			return true
+		}
+	}
+	return false
+}
+
 func runUpdate(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("update")
+	fs, node := newFlagSet("update")
 	file := fs.String("f", "", "JSON or YAML file with the fields to change (- for stdin)")
 	mask := fs.String("mask", "", "comma-separated fields to change, a field inside a message as signatory.name (default: the fields set in the file, a message field replaced whole; name a field here to clear it)")
 	pos, err := ParseFlags(fs, args)
@@ -532,7 +669,7 @@ func runUpdate(ctx context.Context, env *Env, args []string) error {
 			paths = append(paths, strings.TrimSpace(p))
 		}
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
@@ -553,7 +690,7 @@ func runUndelete(ctx context.Context, env *Env, args []string) error {
 }
 
 func runByName(ctx context.Context, env *Env, cmd string, args []string, call func(*client.Client, context.Context, string, string) (proto.Message, error)) error {
-	fs, addr := newFlagSet(cmd)
+	fs, node := newFlagSet(cmd)
 	etag := fs.String("etag", "", "act only if the record still has this etag")
 	pos, err := ParseFlags(fs, args)
 	if err != nil {
@@ -563,7 +700,7 @@ func runByName(ctx context.Context, env *Env, cmd string, args []string, call fu
 	if err != nil {
 		return err
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}

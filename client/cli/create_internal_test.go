@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -56,5 +57,81 @@ func TestCreateWhoseAnswerIsLostSaysHowToFinishIt(t *testing.T) {
 	}
 	if !strings.HasPrefix(msg, "CANCELED: ") {
 		t.Errorf("error %q: want CANCELED first", msg)
+	}
+}
+
+// goawayWatch is a node's side of a connection that tells when the node
+// has written a GOAWAY frame on it.
+type goawayWatch struct {
+	net.Conn
+	unread []byte // frames written, not yet looked at
+	sent   chan struct{}
+	once   sync.Once
+}
+
+func (c *goawayWatch) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.unread = append(c.unread, p[:n]...)
+	for len(c.unread) >= 9 {
+		length := int(c.unread[0])<<16 | int(c.unread[1])<<8 | int(c.unread[2])
+		if len(c.unread) < 9+length {
+			break
+		}
+		if c.unread[3] == 0x7 { // GOAWAY
+			c.once.Do(func() { close(c.sent) })
+		}
+		c.unread = c.unread[9+length:]
+	}
+	return n, err
+}
+
+type goawayListener struct {
+	net.Listener
+	conns chan *goawayWatch
+}
+
+func (l goawayListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	w := &goawayWatch{Conn: c, sent: make(chan struct{})}
+	l.conns <- w
+	return w, nil
+}
+
+// TestCreateLostAfterGoawayGivesItsRequestID: a node that sends GOAWAY
+// (it is stopping) and then drops the connection before answering a
+// create it received: gRPC's words, "closing transport due to: connection
+// error: ..., received prior goaway", were read as a connection never
+// made, and the request id was not given (an outside review).
+func TestCreateLostAfterGoawayGivesItsRequestID(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan *goawayWatch, 1)
+	var srv *grpc.Server
+	srv = grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		var req twinningv1.CreateAgreementRequest
+		if err := stream.RecvMsg(&req); err != nil {
+			return err
+		}
+		conn := <-conns
+		go srv.GracefulStop()
+		<-conn.sent
+		conn.Conn.Close() // the node's process ends before it answers
+		<-stream.Context().Done()
+		return stream.Context().Err()
+	}))
+	go srv.Serve(goawayListener{lis, conns})
+	defer srv.Stop()
+	t.Setenv("PROVEX_TOKEN", "")
+	t.Setenv("PROVEX_CA", "")
+	var out bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &out, Stdin: strings.NewReader("display_name: x\nkind: KIND_MOU\n")}
+	err = runCreate(context.Background(), env, []string{"provinces/cao-bang/agreements", "-f", "-", "--addr", lis.Addr().String()})
+	if msg := FormatError(err); !strings.HasPrefix(msg, "UNAVAILABLE: ") || !strings.Contains(msg, "run the command again with --request-id cli-") {
+		t.Errorf("create lost after a GOAWAY: %s", msg)
 	}
 }

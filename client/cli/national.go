@@ -44,7 +44,7 @@ func commaList(s string) []string {
 const summaryPage = 10000
 
 func runNationalSummary(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("national summary")
+	fs, node := newFlagSet("national summary")
 	groupBy := fs.String("group-by", "", "comma-separated dimensions, e.g. province,signed_date.year")
 	sum := fs.String("sum", "", "comma-separated fields to sum, e.g. member_count or registered_capital")
 	countDistinct := fs.String("count-distinct", "", "comma-separated fields whose distinct values are counted, e.g. organizations")
@@ -59,7 +59,7 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
@@ -69,24 +69,43 @@ func runNationalSummary(ctx context.Context, env *Env, args []string) error {
 		CountDistinct: commaList(*countDistinct), PageSize: summaryPage,
 	}
 	// Every group, a page at a time; the total and freshness of the last.
+	// The table is printed once all are read, its columns aligned over
+	// them all, so what it holds is bounded.
 	var groups []*nationalv1.Group
+	pages := newPageTokens("")
 	for {
 		resp, err := nationalv1.NewNationalServiceClient(c.Conn()).Summarize(ctx, req)
 		if err != nil {
 			return err
 		}
+		if len(groups)+len(resp.GetGroups()) > MaxSummaryGroups {
+			return fmt.Errorf("the summary has more than %d groups, more than the command prints: narrow it (--filter, --parent, fewer --group-by dimensions), or read them a page at a time with the API's page_token", MaxSummaryGroups)
+		}
 		groups = append(groups, resp.GetGroups()...)
-		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+		if resp.GetNextPageToken() == "" {
 			resp.Groups = groups
 			return printSummary(env.Stdout, resp, *asCSV)
 		}
+		if err := pages.follow(resp.GetNextPageToken()); err != nil {
+			return err
+		}
+		req.PageToken = resp.GetNextPageToken()
 	}
 }
+
+// MaxSummaryGroups is the most groups national summary prints: ten of
+// the node's largest pages (national.MaxSummaryPage).
+const MaxSummaryGroups = 10 * national.MaxSummaryPage
 
 // printSummary prints the summary and, under it, how current each
 // province's records are, stale ones flagged (national.Report).
 func printSummary(w io.Writer, resp *nationalv1.SummarizeResponse, asCSV bool) error {
 	rows := national.Report(resp)
+	for _, r := range rows {
+		for i := range r {
+			r[i] = terminalSafe(r[i])
+		}
+	}
 	if asCSV {
 		return national.WriteCSV(w, rows)
 	}
@@ -98,7 +117,7 @@ func printSummary(w io.Writer, resp *nationalv1.SummarizeResponse, asCSV bool) e
 }
 
 func runNationalSearch(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("national search")
+	fs, node := newFlagSet("national search")
 	collections := fs.String("collection", "", "comma-separated collections (default: all)")
 	text := fs.String("text", "", "text to find in titles and counterpart names, ignoring case and diacritics")
 	filter := fs.String("filter", "", "AIP-160 filter (with exactly one collection)")
@@ -110,41 +129,48 @@ func runNationalSearch(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	req := &nationalv1.SearchRecordsRequest{Collections: commaList(*collections), Text: *text, Filter: *filter, Parent: *parent, PageSize: int32(pageSize), PageToken: *pageToken}
+	// Each page is printed as it comes, its columns aligned within it:
+	// --all holds one page at a time, however many there are.
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTITLE\tUPDATED")
+	pages := newPageTokens(req.PageToken)
 	for {
 		resp, err := nationalv1.NewNationalServiceClient(c.Conn()).SearchRecords(ctx, req)
 		if err != nil {
 			return err
 		}
 		for _, r := range resp.GetRecords() {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.GetName(), r.GetTitle(), r.GetUpdateTime().AsTime().Format("2006-01-02 15:04"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", terminalSafe(r.GetName()), terminalSafe(r.GetTitle()), r.GetUpdateTime().AsTime().Format("2006-01-02 15:04"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
 		}
 		if resp.GetNextPageToken() == "" {
-			break
+			return nil
 		}
 		if !*all {
-			tw.Flush()
-			fmt.Fprintf(env.Stderr, "next_page_token: %s\n", resp.GetNextPageToken())
+			fmt.Fprintf(env.Stderr, "next_page_token: %s\n", terminalSafe(resp.GetNextPageToken()))
 			return nil
+		}
+		if err := pages.follow(resp.GetNextPageToken()); err != nil {
+			return err
 		}
 		req.PageToken = resp.GetNextPageToken()
 	}
-	return tw.Flush()
 }
 
 func runNationalFreshness(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("national freshness")
+	fs, node := newFlagSet("national freshness")
 	if err := ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
@@ -156,7 +182,7 @@ func runNationalFreshness(ctx context.Context, env *Env, args []string) error {
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVINCE\tSEQ\tLAST CHANGE\tLAST CONTACT\tSTALE")
 	for _, p := range resp.GetProvinces() {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%t\n", p.GetProvince(), p.GetSeq(), ago(p.GetLastChangeTime(), p.GetLastChangeTime() != nil),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%t\n", terminalSafe(p.GetProvince()), p.GetSeq(), ago(p.GetLastChangeTime(), p.GetLastChangeTime() != nil),
 			ago(p.GetLastContactTime(), p.GetLastContactTime() != nil), p.GetStale())
 	}
 	return tw.Flush()

@@ -17,12 +17,12 @@ import (
 )
 
 func runSeed(ctx context.Context, env *Env, args []string) error {
-	fs, addr := newFlagSet("seed")
+	fs, node := newFlagSet("seed")
 	province := fs.String("province", "", "province whose sample data to load (default: the node's own)")
 	if err := ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	c, err := dial(*addr)
+	c, err := node.dial()
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func runSeed(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "loaded %d sample records of %s\n", n, *province)
+	fmt.Fprintf(env.Stdout, "loaded %d sample records of %s\n", n, terminalSafe(*province))
 	return nil
 }
 

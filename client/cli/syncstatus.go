@@ -28,7 +28,11 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 || args[0] != "status" {
 		return &UsageError{Msg: "sync: the subcommand is status"}
 	}
-	fs, addr := newFlagSet("sync status")
+	fs, node := newFlagSet("sync status")
+	// A node's state is quick to answer, and the convergence check asks
+	// every member in turn: a member that does not answer is reported
+	// unreachable after 5 s.
+	node.defaultTimeout(fs, 5*time.Second)
 	all := fs.Bool("all", false, "ask every member of --manifest and check that they converged (exit status 1 if not)")
 	manifestFile := fs.String("manifest", "", "federation manifest (with --all)")
 	nodesFile := fs.String("nodes", "", "with --all: YAML list of each member's API address, token file and, for TLS, CA file "+
@@ -63,10 +67,10 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return nil, err
 			}
-			return syncState(ctx, n.Addr, string(token), n.CAFile)
+			return syncState(ctx, n.Addr, string(token), n.CAFile, time.Duration(node.timeout))
 		})
 	}
-	st, err := syncState(ctx, *addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"))
+	st, err := syncState(ctx, node.addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"), time.Duration(node.timeout))
 	if err != nil {
 		return err
 	}
@@ -74,14 +78,12 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func syncState(ctx context.Context, addr, token, caFile string) (*syncv1.GetSyncStateResponse, error) {
-	c, err := dialWith(addr, token, caFile)
+func syncState(ctx context.Context, addr, token, caFile string, timeout time.Duration) (*syncv1.GetSyncStateResponse, error) {
+	c, err := dialWith(addr, token, caFile, timeout)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
 	return syncv1.NewSyncServiceClient(c.Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
 }
 
@@ -101,8 +103,8 @@ func ago(t interface{ AsTime() time.Time }, set bool) string {
 }
 
 func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
-	fmt.Fprintf(w, "node %s\n", st.GetMember())
-	fmt.Fprintf(w, "manifest %s\n", manifestLine(st.GetManifest()))
+	fmt.Fprintf(w, "node %s\n", terminalSafe(st.GetMember()))
+	fmt.Fprintf(w, "manifest %s\n", terminalSafe(manifestLine(st.GetManifest())))
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ORIGIN\tSEQ\tHEAD\tSIGNED UP TO\tVERIFIED UP TO\tUNOPENED\tREJECTED\tDAMAGED")
@@ -116,7 +118,7 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 				damaged = append(damaged, fmt.Sprintf("%d..%d", d.GetRange().GetFirst(), last))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", o.GetOrigin(), o.GetSeq(), short(o.GetHeadHash()), o.GetCheckpoint().GetSeq(),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", terminalSafe(o.GetOrigin()), o.GetSeq(), short(o.GetHeadHash()), o.GetCheckpoint().GetSeq(),
 			o.GetVerifiedSeq(), o.GetUnopened(), o.GetRejected(), strings.Join(damaged, ","))
 	}
 	tw.Flush()
@@ -125,7 +127,7 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 	for _, o := range st.GetOrigins() {
 		for _, d := range o.GetDamaged() {
 			if d.GetRange().GetLast() == math.MaxInt64 {
-				fmt.Fprintf(w, "writes of %s held from %d on: %s\n", o.GetOrigin(), d.GetRange().GetFirst(), d.GetProblem())
+				fmt.Fprintf(w, "writes of %s held from %d on: %s\n", terminalSafe(o.GetOrigin()), d.GetRange().GetFirst(), terminalSafe(d.GetProblem()))
 			}
 		}
 	}
@@ -139,8 +141,8 @@ func printNodeStatus(w io.Writer, st *syncv1.GetSyncStateResponse) {
 		if lastError != "" && p.GetLastErrorTime() != nil {
 			lastError = "(" + ago(p.GetLastErrorTime(), true) + ") " + lastError
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.GetMember(), p.GetAddress(), ago(p.GetLastContact(), p.GetLastContact() != nil),
-			p.GetPulls(), p.GetEntriesReceived(), p.GetRunsRefused(), p.GetEntriesRepaired(), lastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", terminalSafe(p.GetMember()), terminalSafe(p.GetAddress()), ago(p.GetLastContact(), p.GetLastContact() != nil),
+			p.GetPulls(), p.GetEntriesReceived(), p.GetRunsRefused(), p.GetEntriesRepaired(), terminalSafe(lastError))
 	}
 	tw.Flush()
 	m := st.GetMetrics()
@@ -325,7 +327,7 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 				furthest = p
 			}
 		}
-		row := []string{o}
+		row := []string{terminalSafe(o)}
 		for _, mem := range m.Members {
 			st, ok := states[mem.ID]
 			if !ok {
@@ -352,13 +354,13 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		fmt.Fprintf(w, "%s unreachable: %s\n", id, unreachable[id])
+		fmt.Fprintf(w, "%s unreachable: %s\n", id, terminalSafe(unreachable[id]))
 	}
 	for _, p := range problems {
-		fmt.Fprintln(w, "PROBLEM:", p)
+		fmt.Fprintln(w, "PROBLEM:", terminalSafe(p))
 	}
 	for _, p := range warnings {
-		fmt.Fprintln(w, "WARNING:", p)
+		fmt.Fprintln(w, "WARNING:", terminalSafe(p))
 	}
 	if !converged {
 		fmt.Fprintln(w, "converged: no")
