@@ -297,7 +297,7 @@ func newFlagSet(name string) (*flag.FlagSet, *nodeFlags) {
 		n.addr = DefaultAddr
 	}
 	fs.StringVar(&n.addr, "addr", n.addr, "gRPC address of the node")
-	fs.Var(&n.timeout, "timeout", "how long each call waits for the node's answer (0: for ever)")
+	fs.Var(&n.timeout, "timeout", "each call waits at most this `duration` for the node's answer (0: for ever)")
 	return fs, n
 }
 

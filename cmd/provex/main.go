@@ -126,6 +126,6 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-*s %s\n  %-*s   %s\n", width, c.Name, c.Summary, width, "", c.Usage)
 	}
-	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+").")
+	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+"), waiting at most --timeout (default "+cli.DefaultTimeout.String()+") for each answer.")
 	fmt.Fprintln(w, "provex COMMAND --help lists a command's flags with their defaults.")
 }
