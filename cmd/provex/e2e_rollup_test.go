@@ -158,6 +158,36 @@ func TestVerifyRepairRebuildsADamagedIndex(t *testing.T) {
 	}
 }
 
+// TestVerifyNamesAMissingIndexOrTable: an index, then a table, dropped by
+// hand from a seeded node's stopped file. verify passed both (an outside
+// review). It now names the missing index and exits 1, --repair makes it
+// again and exits 0, and the next verify passes; with the tokens table
+// dropped, verify exits 1 saying the schema lacks it and to restore the
+// node, not with a statement and "no such table".
+func TestVerifyNamesAMissingIndexOrTable(t *testing.T) {
+	bin := buildBinary(t)
+	data := seededStoppedNode(t, bin)
+	path := filepath.Join(data, "provex.db")
+	sqlitetest.Exec(t, path, "DROP INDEX agreements_kind")
+	out, stderr, code := runCLI(t, bin, "", "", "verify", "--data", data)
+	if code != 1 || !strings.Contains(out, "PROBLEM: database file: the schema lacks the indexes agreements_kind") {
+		t.Fatalf("verify of a file without an index: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, bin, "", "", "verify", "--data", data, "--repair")
+	if code != 0 || !strings.Contains(out, "made the missing indexes agreements_kind again") {
+		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, bin, "", "", "verify", "--data", data)
+	if code != 0 || strings.Contains(out, "PROBLEM") {
+		t.Fatalf("verify after the repair: exit %d\n%s%s", code, out, stderr)
+	}
+	sqlitetest.Exec(t, path, "DROP TABLE tokens")
+	out, stderr, code = runCLI(t, bin, "", "", "verify", "--data", data)
+	if code != 1 || !strings.Contains(stderr, "lacks the tables tokens") || !strings.Contains(stderr, "provex restore") || strings.Contains(stderr, "no such table") {
+		t.Fatalf("verify of a file without the tokens table: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
 // TestVerifyRepairLeavesAChangedRowToARestore: a byte changed in a record's
 // row shows in SQLite's check as the row missing from its indexes, as an
 // index's own damage does; REINDEX would take the change into them and hide

@@ -214,7 +214,8 @@ func (s *verifySources) keys(origin string) ([]ed25519.PublicKey, bool) {
 // from the records alone, so --repair rewrites those that disagree from
 // the recount; without it they are reported, and the check fails. So are
 // a SQLite file's indexes, which --repair rebuilds when SQLite's check
-// finds damage in them alone.
+// finds damage in them alone, and makes again when the file's schema lacks
+// them.
 func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -223,7 +224,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	store := fs.String("store", "", "a node's PostgreSQL store instead of a data directory: postgres://USER:PASSWORD@HOST:PORT/DATABASE")
 	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
 	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
-	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount, and rebuild indexes of the database file that SQLite's check finds damaged (when the damage is theirs alone)")
+	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount, and rebuild indexes of the database file that SQLite's check finds damaged (when the damage is theirs alone) or its schema lacks")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -339,6 +340,23 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if src.db.Dialect() == "postgres" {
 		fmt.Fprintln(env.Stdout, "database file: none to check (the store is on PostgreSQL, which checks its own pages); SQLite's integrity check does not apply")
 	} else {
+		// A table missing refuses the open; an index missing is made
+		// again by the node when it opens the file, and here by --repair.
+		missing, err := src.db.MissingIndexes(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(missing) > 0 && *repair:
+			made, err := src.db.MakeMissingIndexes(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "database file: made the missing indexes %s again from their tables\n", strings.Join(made, ", "))
+		case len(missing) > 0:
+			problems += len(missing)
+			fmt.Fprintf(env.Stdout, "PROBLEM: database file: the schema lacks the indexes %s (dropped by hand?): run provex verify --repair with the node stopped, or start the node, to make them again from their tables\n", strings.Join(missing, ", "))
+		}
 		fileProblems, err := src.db.CheckFile(ctx)
 		if err != nil {
 			return err

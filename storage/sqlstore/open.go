@@ -416,6 +416,11 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 			writer.Close()
 			return nil, fmt.Errorf("migrate %s: %w", path, readOnlyHint(path, err))
 		}
+		// Before anything reads a table or prepares a statement on one.
+		if err := checkSchema(ctx, writer, opts.Logger, !(opts.Beside || opts.ReportOnly || opts.Tool != "")); err != nil {
+			writer.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
 	closeAll := func() {
 		writer.Close()
