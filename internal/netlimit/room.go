@@ -11,8 +11,9 @@ import (
 // to make room: those whose last call has not shown valid credentials
 // (none has begun, or one began and its credentials did not verify, or
 // have not yet), and those whose last call's identity already keeps
-// Listener.VouchedPerIdentity others from closing. They are grouped by network (networkOf), each network's
-// connections in the order their last call began (or they were accepted),
+// Listener.VouchedPerIdentity others from closing. They are grouped by
+// network (networkOf), each network's connections in the order their last
+// call began (or they were accepted),
 // and the networks kept in a heap: the one holding the most first, and of
 // two holding as many, the one whose first connection has waited longest.
 // The connection closed is the first of the first network: a flood's own
