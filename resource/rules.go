@@ -35,6 +35,18 @@ var ministryOwned = map[*Kind]bool{InformationRequests: true, AgreementOpinions:
 // MinistryOwned reports whether only the ministry owns records of k.
 func (k *Kind) MinistryOwned() bool { return ministryOwned[k] }
 
+// provincesOnly are the kinds the ministry does not write: responses to
+// requests for information, which it asks and provinces answer.
+var provincesOnly = map[*Kind]bool{InformationResponses: true}
+
+// WrittenBy reports whether member's node writes records of k at all.
+func (k *Kind) WrittenBy(member string) bool {
+	if member == Ministry {
+		return !provincesOnly[k]
+	}
+	return !ministryOwned[k]
+}
+
 // provinceLists are the string fields that list province slugs besides every
 // record's visible_to.
 var provinceLists = []protoreflect.FullName{

@@ -113,3 +113,22 @@ func TestCheckFormerProvince(t *testing.T) {
 		}
 	}
 }
+
+// TestWrittenBy: a province's node writes no record only the ministry
+// owns, and the ministry's no response to its own requests; both write
+// the rest.
+func TestWrittenBy(t *testing.T) {
+	for _, c := range []struct {
+		kind   *Kind
+		member string
+		want   bool
+	}{
+		{InformationRequests, "cao-bang", false}, {AgreementOpinions, "cao-bang", false}, {InformationResponses, "cao-bang", true},
+		{InformationRequests, Ministry, true}, {AgreementOpinions, Ministry, true}, {InformationResponses, Ministry, false},
+		{Agreements, "cao-bang", true}, {Agreements, Ministry, true},
+	} {
+		if got := c.kind.WrittenBy(c.member); got != c.want {
+			t.Errorf("%s written by %s: %v, want %v", c.kind.Collection, c.member, got, c.want)
+		}
+	}
+}

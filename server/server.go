@@ -400,14 +400,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// GetCaller does not offer the writes this node refuses to everyone:
 	// a province's of the records only the ministry owns, the ministry's
 	// of responses to its own requests (the provinces' records).
-	refusedHere := func(k *resource.Kind) bool {
-		if cfg.Member == resource.Ministry {
-			return k == resource.InformationResponses
-		}
-		return k.MinistryOwned()
-	}
 	for _, k := range resource.Kinds() {
-		if refusedHere(k) {
+		if !k.WrittenBy(cfg.Member) {
 			for _, verb := range []string{"Create", "Update", "Delete", "Undelete"} {
 				m := k.Method(verb)
 				policy.Unserved("/" + string(m.Parent().FullName()) + "/" + string(m.Name()))

@@ -34,7 +34,7 @@ const (
 // checkResponseParent refuses a response the ministry would own: the status
 // views count only asked provinces, and the ministry is never one.
 func checkResponseParent(parent string) error {
-	if p, err := resource.ParseParent(parent, false); err != nil || p != resource.Ministry {
+	if p, err := resource.ParseParent(parent, false); err != nil || resource.InformationResponses.WrittenBy(p) {
 		return nil
 	}
 	return apperr.InvalidFields(&errdetails.BadRequest_FieldViolation{
