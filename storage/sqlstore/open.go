@@ -832,21 +832,8 @@ var ErrOldFormat = fmt.Errorf("the database holds a change log in format %d or o
 // (reindex, at this very start) failed, and the node could not start on
 // a data directory of 25-26 November (an outside review).
 func dropTriggers(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+	names, err := queryStrings(ctx, db, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
 	if err != nil {
-		return err
-	}
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, name := range names {
@@ -856,6 +843,25 @@ func dropTriggers(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// queryStrings returns the one text column of query's rows, read whole
+// before the caller uses the connection again.
+func queryStrings(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // migrate applies the embedded migrations above the database's user_version,
@@ -1033,20 +1039,10 @@ func placeholders(n int) string {
 // the kinds a migration listed in the reindex table (columns it added),
 // from the stored records, one transaction per kind.
 func reindex(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error {
-	rows, err := db.QueryContext(ctx, "SELECT kind FROM reindex")
+	pending, err := queryStrings(ctx, db, "SELECT kind FROM reindex")
 	if err != nil {
 		return err
 	}
-	var pending []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return err
-		}
-		pending = append(pending, k)
-	}
-	rows.Close()
 	for _, collection := range pending {
 		k, ok := resource.KindOf(collection)
 		if !ok {
