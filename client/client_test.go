@@ -27,18 +27,8 @@ import (
 // UTF-8), found by an outside review. Each is now an error, and nothing
 // reaches the node: the server here counts every call that arrives.
 func TestClientRefusesWhatItCannotSend(t *testing.T) {
-	var calls atomic.Int64
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
-		calls.Add(1)
-		return status.Error(codes.Unimplemented, "counted by the test")
-	}))
-	go srv.Serve(lis)
-	defer srv.Stop()
-	c, err := client.Dial(lis.Addr().String())
+	addr, calls := countingServer(t, codes.Unimplemented)
+	c, err := client.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,21 +101,11 @@ func TestErrorDetailsDecode(t *testing.T) {
 // (an outside review). A resolver here gives a retry policy for
 // UNAVAILABLE with the node's address: the call is made once.
 func TestServiceConfigOfTheResolverIsIgnored(t *testing.T) {
-	var calls atomic.Int64
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
-		calls.Add(1)
-		return status.Error(codes.Unavailable, "counted by the test")
-	}))
-	go srv.Serve(lis)
-	defer srv.Stop()
+	addr, calls := countingServer(t, codes.Unavailable)
 	const retryFiveTimes = `{"methodConfig": [{"name": [{}], "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.001s", "maxBackoff": "0.001s", "backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}}]}`
 	r := manual.NewBuilderWithScheme("hostile")
 	r.BuildCallback = func(_ resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) {
-		r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: lis.Addr().String()}}, ServiceConfig: cc.ParseServiceConfig(retryFiveTimes)})
+		r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: addr}}, ServiceConfig: cc.ParseServiceConfig(retryFiveTimes)})
 	}
 	c, err := client.Dial(r.Scheme()+":///node.example", grpc.WithResolvers(r))
 	if err != nil {
@@ -149,4 +129,22 @@ func TestKeepaliveWithinTheNodesPolicy(t *testing.T) {
 	if nodeMinTime := replication.KeepaliveTime / 2; client.KeepaliveTime < nodeMinTime {
 		t.Errorf("client.KeepaliveTime %s is under the %s a node enforces between pings", client.KeepaliveTime, nodeMinTime)
 	}
+}
+
+// countingServer serves gRPC on loopback until t ends, answering every
+// call with code and counting the calls that reach it.
+func countingServer(t *testing.T, code codes.Code) (string, *atomic.Int64) {
+	t.Helper()
+	var calls atomic.Int64
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		calls.Add(1)
+		return status.Error(code, "counted by the test")
+	}))
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String(), &calls
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
@@ -208,8 +209,17 @@ func TestCallsOneAfterAnotherAtTheCap(t *testing.T) {
 		}
 	}
 	// Streams too (reflection's, as grpcurl opens them).
-	reflection := reflectionpb.NewServerReflectionClient(province.api.Conn())
-	for i := range 500 {
+	reflectionStreamsInTurn(t, province.api.Conn(), 500)
+}
+
+// reflectionStreamsInTurn opens n reflection streams on conn, as grpcurl
+// does, each once the one before has ended, and fails t unless every one
+// is answered and ends.
+func reflectionStreamsInTurn(t *testing.T, conn grpc.ClientConnInterface, n int) {
+	t.Helper()
+	ctx := testCtx(t)
+	reflection := reflectionpb.NewServerReflectionClient(conn)
+	for i := range n {
 		stream, err := reflection.ServerReflectionInfo(ctx)
 		mustf(t, err, "open stream %d", i)
 		mustf(t, stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}), "send on stream %d", i)

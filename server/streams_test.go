@@ -2,14 +2,12 @@ package server_test
 
 import (
 	"bytes"
-	"io"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
-	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
 	"github.com/provex/provex/server"
@@ -159,19 +157,7 @@ func TestStreamsOfClientsThatReadEnd(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("calls %d at a time, at the streams cap: %v", perAddress, err)
 	}
-	reflection := reflectionpb.NewServerReflectionClient(province.api.Conn())
-	for i := range 200 {
-		stream, err := reflection.ServerReflectionInfo(ctx)
-		mustf(t, err, "open stream %d", i)
-		mustf(t, stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}), "send on stream %d", i)
-		mustf(t, stream.CloseSend(), "close stream %d", i)
-		if _, err := stream.Recv(); err != nil {
-			t.Fatalf("stream %d, each opened once the one before had ended: %v", i, err)
-		}
-		if _, err := stream.Recv(); err != io.EOF {
-			t.Fatalf("stream %d: %v, want its end", i, err)
-		}
-	}
+	reflectionStreamsInTurn(t, province.api.Conn(), 200)
 	if all, held := server.OpenStreams(province.srv, "gRPC", netip.MustParseAddr("127.0.0.2")); all != 0 || held != 0 {
 		t.Errorf("after every call had its answer: %d streams counted, %d for the client; want none", all, held)
 	}
