@@ -38,6 +38,18 @@ func shutWindow(t *testing.T, from, addr string) *rawH2 {
 	return h
 }
 
+// streamsNode starts a node whose gRPC server holds at most total
+// streams, perAddress of a client, with calls and connections that wait;
+// it returns its address, and the streams it holds open, in total and
+// from a client.
+func streamsNode(t *testing.T, total, perAddress int) (string, func(from string) (int, int)) {
+	p := newPair(t, server.Limits{Streams: total, StreamsPerAddress: perAddress, CallTimeout: 5 * time.Minute, IdleTimeout: 5 * time.Minute})
+	province := p.start("cao-bang")
+	return province.srv.GRPCAddr(), func(from string) (int, int) {
+		return server.OpenStreams(province.srv, "gRPC", netip.MustParseAddr(from))
+	}
+}
+
 // TestStreamsOfClientsThatDoNotReadAreBounded: a client with no token
 // that keeps its flow-control window shut and makes call after call (a
 // health check, whose answer is 7 bytes) holds a stream in grpc-go for
@@ -51,12 +63,7 @@ func shutWindow(t *testing.T, from, addr string) *rawH2 {
 // connection that reads.
 func TestStreamsOfClientsThatDoNotReadAreBounded(t *testing.T) {
 	const perAddress, total = 50, 80
-	p := newPair(t, server.Limits{Streams: total, StreamsPerAddress: perAddress, CallTimeout: 5 * time.Minute, IdleTimeout: 5 * time.Minute})
-	province := p.start("cao-bang")
-	addr := province.srv.GRPCAddr()
-	open := func(from string) (int, int) {
-		return server.OpenStreams(province.srv, "gRPC", netip.MustParseAddr(from))
-	}
+	addr, open := streamsNode(t, total, perAddress)
 	within := func() {
 		t.Helper()
 		if all, _ := open("127.0.0.1"); all > total {
@@ -121,6 +128,44 @@ func TestStreamsOfClientsThatDoNotReadAreBounded(t *testing.T) {
 	if got := h.end(1, 10*time.Second); got != "0" {
 		t.Errorf("a check on a connection that reads: grpc-status %s, want 0", got)
 	}
+}
+
+// TestStreamsFloodOfOneNetworkMakesRoom: clients of one network that keep
+// their window shut fill the listener's streams; a client of another
+// network is served all the same, on a connection that is not reset: the
+// flood's connection holding the most streams is reset instead.
+func TestStreamsFloodOfOneNetworkMakesRoom(t *testing.T) {
+	const perAddress, total = 50, 80
+	addr, open := streamsNode(t, total, perAddress)
+	var flood []*rawH2
+	for _, f := range []struct {
+		from   string
+		checks int
+	}{{"127.0.0.1", 25}, {"127.0.0.1", 25}, {"127.0.0.2", 30}} {
+		h := shutWindow(t, f.from, addr)
+		stallChecks(h, addr, 1, f.checks)
+		h.sync()
+		flood = append(flood, h)
+	}
+	if all, _ := open("127.0.0.1"); all != total {
+		t.Fatalf("the flood holds %d streams, want the listener's %d", all, total)
+	}
+
+	h := dialRawH2From(t, "127.0.1.1", addr)
+	h.call(1, addr, healthCheck, grpcMessage(0), true)
+	if got := h.end(1, 10*time.Second); got != "0" {
+		t.Fatalf("another network's check at a full listener: grpc-status %s, want 0", got)
+	}
+	if !flood[2].closed(10 * time.Second) {
+		t.Fatal("the flood's connection holding the most streams was not reset")
+	}
+	for _, kept := range flood[:2] {
+		kept.sync() // still open
+	}
+	waitFor(t, 10*time.Second, "the reset connection's streams given back", func() bool {
+		all, _ := open("127.0.0.1")
+		return all == 50
+	})
 }
 
 // TestStreamsOfClientsThatReadEnd: a client that reads its answers holds

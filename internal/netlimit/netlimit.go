@@ -53,11 +53,12 @@ type Caps struct {
 	open int
 	by   map[netip.Addr]int
 	// refused counts the refusals since the last log line and displaced
-	// the connections closed to make room, logged is when that line was
+	// those closed to make room (as displacedHow says), logged is when that line was
 	// written, last is the client refused (or displaced) last; flush logs
 	// counts left unlogged once logEvery has passed, so that a burst
 	// followed by quiet is not logged as its first refusal alone.
 	refused, displaced int
+	displacedHow       string
 	logged             time.Time
 	last               netip.Addr
 	flush              *time.Timer
@@ -90,8 +91,9 @@ type Listener struct {
 	Streams *Caps
 
 	// unvouched are the connections a full listener may close to make
-	// room.
+	// room; holders those whose streams are counted.
 	unvouched unvouched
+	holders   holders
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
@@ -132,6 +134,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 			held := &conn{Conn: c, listener: l, unsent: l.Unsent, streams: l.Streams, client: addr}
 			held.remote = &connAddr{Addr: c.RemoteAddr(), c: held}
 			l.unvouched.add(held)
+			if l.Streams != nil {
+				l.holders.add(held)
+			}
 			return held, nil
 		}
 		resetClose(c)
@@ -149,16 +154,42 @@ func (c *Caps) Open(addr netip.Addr) (total, fromClient int) {
 // Acquire counts one more for client (as Client returns it), or reports
 // false, counting nothing, when that would pass either cap.
 func (c *Caps) Acquire(client netip.Addr) bool {
+	if c.acquire(client, false) {
+		return true
+	}
+	c.refuse(client)
+	return false
+}
+
+// acquire counts one more for client within its own cap, and within the
+// total unless overTotal, reporting false, counting nothing, otherwise.
+func (c *Caps) acquire(client netip.Addr, overTotal bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if full, clientFull := c.overLocked(client); full || clientFull {
-		c.refused++
-		c.noteLocked(client)
+	if full, clientFull := c.overLocked(client); clientFull || full && !overTotal {
 		return false
 	}
 	c.open++
 	c.by[client]++
 	return true
+}
+
+// refuse counts, for the log, one refused to client.
+func (c *Caps) refuse(client netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refused++
+	c.noteLocked(client)
+}
+
+// displace counts, for the log, one of client's closed to make room, as
+// the log line says (how).
+func (c *Caps) displace(client netip.Addr, how string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.displaced++
+	c.displacedHow = how
+	c.noteLocked(client)
 }
 
 // over reports whether one more for client would pass the total cap, and
@@ -196,7 +227,7 @@ func (c *Caps) noteLocked(client netip.Addr) {
 func (c *Caps) logCounts() {
 	msg := "refused " + c.what + " over the cap"
 	if c.refused == 0 {
-		msg = "closed " + c.what + " without credentials, or past their identity's share, to make room"
+		msg = c.displacedHow
 	}
 	c.log.Warn(msg, "listener", c.name, "refused", c.refused, "displaced", c.displaced, "last_from", c.last.String(),
 		"open", c.open, "open_from_last", c.by[c.last], "cap", c.total, "cap_per_address", c.perAddr)
@@ -304,6 +335,7 @@ func (c *conn) Close() error {
 	c.once.Do(func() {
 		c.forget()
 		c.listener.unvouched.forget(c)
+		c.listener.holders.remove(c)
 		c.listener.Release(c.client)
 	})
 	return err

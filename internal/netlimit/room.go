@@ -206,10 +206,7 @@ func (l *Listener) makeRoom() {
 		return
 	}
 	victim.reset()
-	l.mu.Lock()
-	l.displaced++
-	l.noteLocked(victim.client)
-	l.mu.Unlock()
+	l.displace(victim.client, "closed connections without credentials, or past their identity's share, to make room")
 }
 
 // Touch records that a call begins on the connection a Listener accepted

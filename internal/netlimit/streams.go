@@ -1,5 +1,10 @@
 package netlimit
 
+import (
+	"net/netip"
+	"sync"
+)
+
 // A Listener's Streams caps count the HTTP/2 streams a server holds open
 // for its connections, per client and in total, from the frames
 // themselves (CountFrames): a stream opens when the client's HEADERS
@@ -17,6 +22,16 @@ package netlimit
 //
 // Streams are tracked by id, not counted: a client resetting a stream
 // that has ended, or one it never opened, gives back nothing.
+//
+// A full listener makes room for a client's stream, when the client is
+// within its own cap, by resetting a connection of the network (as
+// networkOf groups clients) that holds the most streams, if that network
+// holds more than the client's would with it: of that network's
+// connections, the one holding the most. Without it a flood from 16
+// addresses held all 16384, and each new stream of any other client reset
+// that client's connection for as long as the flood lasted; now the
+// flood's own connections go first, and a network is kept to its share of
+// a full listener, not shut out of it.
 
 // opened counts the stream id that a client's HEADERS frame names, if it
 // opens a new one (above any the client opened before: a stream's later
@@ -24,19 +39,112 @@ package netlimit
 // when it would pass a Streams cap.
 func (c *conn) opened(id uint32) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed || id <= c.lastStream {
+		c.mu.Unlock()
 		return true
 	}
 	c.lastStream = id
-	if !c.streams.Acquire(c.client) {
+	// Making room looks at every connection's streams, this one's too:
+	// c.mu is not held meanwhile (only c's reader calls opened).
+	c.mu.Unlock()
+	if !c.streams.acquire(c.client, false) && !c.listener.makeStreamRoom(c) {
+		c.streams.refuse(c.client)
 		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		// forget gave back the others already.
+		c.streams.Release(c.client)
+		return true
 	}
 	if c.open == nil {
 		c.open = map[uint32]struct{}{}
 	}
 	c.open[id] = struct{}{}
 	return true
+}
+
+// makeStreamRoom counts one more stream for c's client, within its own cap
+// but past the listener's, if it can reset a connection to make room (see
+// the top of this file): the count passes the total until that
+// connection's streams are given back, at once unless they end meanwhile.
+func (l *Listener) makeStreamRoom(c *conn) bool {
+	victim := l.holders.heaviest(c)
+	if victim == nil || !l.Streams.acquire(c.client, true) {
+		return false
+	}
+	victim.reset()
+	l.Streams.displace(victim.client, "reset the connection holding the most streams of the network holding the most, to make room")
+	return true
+}
+
+// holders are the connections of a listener whose streams are counted.
+type holders struct {
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+}
+
+func (h *holders) add(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.conns == nil {
+		h.conns = map[*conn]struct{}{}
+	}
+	h.conns[c] = struct{}{}
+}
+
+func (h *holders) remove(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c)
+}
+
+// heaviest is the connection to reset to make room for one more of c's
+// streams: the one holding the most of the network holding the most, if
+// that network holds more than c's would with one more (so it is not
+// c's); otherwise nil. It looks at every connection, which only a full
+// listener asks for.
+func (h *holders) heaviest(c *conn) *conn {
+	type holding struct {
+		streams, most int
+		biggest       *conn
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	networks := map[netip.Prefix]*holding{}
+	for held := range h.conns {
+		held.mu.Lock()
+		n := len(held.open)
+		held.mu.Unlock()
+		if n == 0 {
+			continue
+		}
+		key := networkOf(held.client)
+		load := networks[key]
+		if load == nil {
+			load = &holding{}
+			networks[key] = load
+		}
+		load.streams += n
+		if n > load.most {
+			load.most, load.biggest = n, held
+		}
+	}
+	var heaviest *holding
+	for _, load := range networks {
+		if heaviest == nil || load.streams > heaviest.streams {
+			heaviest = load
+		}
+	}
+	ours := 0
+	if load := networks[networkOf(c.client)]; load != nil {
+		ours = load.streams
+	}
+	if heaviest == nil || heaviest.streams <= ours+1 {
+		return nil
+	}
+	return heaviest.biggest
 }
 
 // ended gives back stream id's place, if it holds one.

@@ -163,3 +163,73 @@ func TestStreamsCountedFromFrames(t *testing.T) {
 		t.Fatalf("after every connection closed: %d still counted", all)
 	}
 }
+
+// TestFullListenerMakesRoomForAnotherNetworksStreams: a stream past the
+// listener's cap, from a client within its own, resets the connection
+// holding the most streams of the network holding the most, when that
+// network holds more than the client's would with it; a network is not
+// shut out by another's flood, and is kept to its share.
+func TestFullListenerMakesRoomForAnotherNetworksStreams(t *testing.T) {
+	in := &fakeListener{next: make(chan net.Conn, 8)}
+	l := netlimit.Limit(in, "gRPC", 0, 0, nil)
+	l.Streams = netlimit.NewCaps("gRPC", "streams", 6, 4, nil)
+	accept := func(from string, ids ...uint32) (*framingConn, error) {
+		p := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+		for _, id := range ids {
+			p = append(p, streamFrame(headersFrame, endHeaders|endStream, id, 10)...)
+		}
+		raw := &framingConn{fakeConn: fakeConn{remote: reusedAddr(from)}, reads: [][]byte{p}}
+		in.next <- raw
+		held, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := netlimit.CountFrames(held)
+		for {
+			if _, err := c.Read(make([]byte, 64)); err != nil {
+				return raw, err
+			}
+		}
+	}
+	open := func(addr string) (int, int) { return l.Streams.Open(netip.MustParseAddr(addr)) }
+
+	// 10.0.0.0/24 fills the listener: 3 streams and 1 from 10.0.0.1, 2
+	// from 10.0.0.2.
+	a1, _ := accept("10.0.0.1:1000", 1, 3, 5)
+	a2, _ := accept("10.0.0.1:1001", 1)
+	a3, _ := accept("10.0.0.2:1000", 1, 3)
+	if all, _ := open("10.0.0.1"); all != 6 {
+		t.Fatalf("the flood holds %d streams; want the listener's 6", all)
+	}
+	// Another network's stream: the flood's connection holding the most
+	// is reset, the stream counted.
+	b1, err := accept("10.0.1.1:1000", 1)
+	if err != io.EOF || b1.closed {
+		t.Fatalf("another network's stream at a full listener: read %v, closed %v; want it served", err, b1.closed)
+	}
+	if !a1.closed || a2.closed || a3.closed {
+		t.Fatalf("reset to make room: a1 %v, a2 %v, a3 %v; want a1 (3 streams) alone", a1.closed, a2.closed, a3.closed)
+	}
+	if all, held := open("10.0.1.1"); all != 4 || held != 1 {
+		t.Fatalf("after making room: counted %d in total, %d for 10.0.1.1; want 4 and 1", all, held)
+	}
+	// Up to its share: 10.0.1.1 opens 2 more (the listener full again,
+	// each network holding 3); a third would leave it more than the
+	// other, so its connection is reset, and the other's kept.
+	b2, err := accept("10.0.1.1:1001", 1, 3, 5)
+	if err == io.EOF || !b2.closed {
+		t.Fatalf("a stream past the network's share: read %v, closed %v; want the connection reset", err, b2.closed)
+	}
+	if a2.closed || a3.closed || b1.closed {
+		t.Fatalf("a network at its share reset another's connection: a2 %v, a3 %v, b1 %v", a2.closed, a3.closed, b1.closed)
+	}
+	if all, held := open("10.0.1.1"); all != 4 || held != 1 {
+		t.Fatalf("after the connection past the share was reset: counted %d in total, %d for 10.0.1.1; want 4 and 1", all, held)
+	}
+	// The flood's own network makes no room from itself: 10.0.0.3 fills
+	// the listener, and its next stream resets its own connection.
+	a4, err := accept("10.0.0.3:1000", 1, 3, 5)
+	if err == io.EOF || !a4.closed || b1.closed || a2.closed || a3.closed {
+		t.Fatalf("the heaviest network past the cap: read %v; closed: itself %v, b1 %v, a2 %v, a3 %v; want itself alone", err, a4.closed, b1.closed, a2.closed, a3.closed)
+	}
+}
