@@ -91,7 +91,7 @@ type Listener struct {
 	Streams *Caps
 
 	// unvouched are the connections a full listener may close to make
-	// room; holders those whose streams are counted.
+	// room; holders those whose streams or unsent answers are counted.
 	unvouched unvouched
 	holders   holders
 }
@@ -134,7 +134,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			held := &conn{Conn: c, listener: l, unsent: l.Unsent, streams: l.Streams, client: addr}
 			held.remote = &connAddr{Addr: c.RemoteAddr(), c: held}
 			l.unvouched.add(held)
-			if l.Streams != nil {
+			if l.Streams != nil || l.Unsent != nil {
 				l.holders.add(held)
 			}
 			return held, nil

@@ -70,7 +70,7 @@ func (c *conn) opened(id uint32) bool {
 // the top of this file): the count passes the total until that
 // connection's streams are given back, at once unless they end meanwhile.
 func (l *Listener) makeStreamRoom(c *conn) bool {
-	victim := l.holders.heaviest(c)
+	victim := l.holders.heaviest(c, (*conn).streamsHeld, 1)
 	if victim == nil || !l.Streams.acquire(c.client, true) {
 		return false
 	}
@@ -79,7 +79,8 @@ func (l *Listener) makeStreamRoom(c *conn) bool {
 	return true
 }
 
-// holders are the connections of a listener whose streams are counted.
+// holders are the connections of a listener whose streams or unsent
+// answers are counted.
 type holders struct {
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -100,24 +101,22 @@ func (h *holders) remove(c *conn) {
 	delete(h.conns, c)
 }
 
-// heaviest is the connection to reset to make room for one more of c's
-// streams: the one holding the most of the network holding the most, if
-// that network holds more than c's would with one more (so it is not
-// c's); otherwise nil. It looks at every connection, which only a full
-// listener asks for.
-func (h *holders) heaviest(c *conn) *conn {
+// heaviest is the connection to reset to make room for more of c's: the
+// one holding the most of the network holding the most, as weigh counts
+// what a connection holds, if that network holds more than c's would with
+// more (so it is not c's); otherwise nil. It looks at every connection,
+// which only a full listener asks for.
+func (h *holders) heaviest(c *conn, weigh func(*conn) int64, more int64) *conn {
 	type holding struct {
-		streams, most int
-		biggest       *conn
+		sum, most int64
+		biggest   *conn
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	networks := map[netip.Prefix]*holding{}
 	for held := range h.conns {
-		held.mu.Lock()
-		n := len(held.open)
-		held.mu.Unlock()
-		if n == 0 {
+		n := weigh(held)
+		if n <= 0 {
 			continue
 		}
 		key := networkOf(held.client)
@@ -126,25 +125,32 @@ func (h *holders) heaviest(c *conn) *conn {
 			load = &holding{}
 			networks[key] = load
 		}
-		load.streams += n
+		load.sum += n
 		if n > load.most {
 			load.most, load.biggest = n, held
 		}
 	}
 	var heaviest *holding
 	for _, load := range networks {
-		if heaviest == nil || load.streams > heaviest.streams {
+		if heaviest == nil || load.sum > heaviest.sum {
 			heaviest = load
 		}
 	}
-	ours := 0
+	var ours int64
 	if load := networks[networkOf(c.client)]; load != nil {
-		ours = load.streams
+		ours = load.sum
 	}
-	if heaviest == nil || heaviest.streams <= ours+1 {
+	if heaviest == nil || heaviest.sum <= ours+more {
 		return nil
 	}
 	return heaviest.biggest
+}
+
+// streamsHeld is the number of streams open on c.
+func (c *conn) streamsHeld() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(len(c.open))
 }
 
 // ended gives back stream id's place, if it holds one.
@@ -167,7 +173,7 @@ func (c *conn) forget() {
 	}
 	c.closed = true
 	if c.unsent != nil {
-		c.unsent.add(c.client, c.written-c.queued, false)
+		c.unsent.add(c.client, c.written-c.queued, false, false)
 	}
 	for range c.open {
 		c.streams.Release(c.client)

@@ -46,19 +46,25 @@ func (u *Unsent) Held(addr netip.Addr) (total, fromClient int64) {
 	return u.sum, u.by[clientOf(addr)]
 }
 
-// add changes client's unsent bytes by delta; a growth that passes the
-// client's or the total bound is refused when bounded.
-func (u *Unsent) add(client netip.Addr, delta int64, bounded bool) bool {
+// add changes client's unsent bytes by delta; when bounded, a growth that
+// passes the client's bound is refused, and one that passes the total
+// unless overTotal (full says that it would, alone).
+func (u *Unsent) add(client netip.Addr, delta int64, bounded, overTotal bool) (ok, full bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if bounded && delta > 0 && (u.by[client]+delta > u.perClient || u.sum+delta > u.total) {
-		return false
+	if bounded && delta > 0 {
+		if u.by[client]+delta > u.perClient {
+			return false, false
+		}
+		if u.sum+delta > u.total && !overTotal {
+			return false, true
+		}
 	}
 	u.sum += delta
 	if u.by[client] += delta; u.by[client] <= 0 {
 		delete(u.by, client)
 	}
-	return true
+	return true, false
 }
 
 // Queue counts n bytes of an answer about to be queued for the connection
@@ -76,24 +82,51 @@ func Queue(remote net.Addr, n int) bool {
 
 // account adds queued and written bytes to c's, and the change of its
 // unsent bytes to its client's and the total. More queued is refused,
-// counting nothing, past a bound.
+// counting nothing, past a bound; past the total alone, a connection of
+// another network is reset to make room instead, if one holds more than
+// c's would with it (as for streams: streams.go), and the total is passed
+// until that connection's bytes are given back, at once.
 func (c *conn) account(queued, written int64) bool {
+	ok, full := c.accountWithin(queued, written, false)
+	if ok || !full {
+		return ok
+	}
+	victim := c.listener.holders.heaviest(c, (*conn).unsentHeld, queued)
+	if victim == nil {
+		return false
+	}
+	if ok, _ = c.accountWithin(queued, written, true); ok {
+		victim.reset()
+	}
+	return ok
+}
+
+// accountWithin is account within the total bound, or past it when
+// overTotal; full says it was refused for the total alone.
+func (c *conn) accountWithin(queued, written int64, overTotal bool) (ok, full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return true // nothing will hold an answer for it
+		return true, false // nothing will hold an answer for it
 	}
 	before := c.queued - c.written
 	after := max(0, c.queued+queued-c.written-written)
 	if queued > 0 && after > before && after > c.unsent.perConn {
-		return false
+		return false, false
 	}
-	if !c.unsent.add(c.client, after-before, queued > 0) {
-		return false
+	if ok, full = c.unsent.add(c.client, after-before, queued > 0, overTotal); !ok {
+		return false, full
 	}
 	c.queued += queued
 	// What is written beyond what was queued (each message's 5-byte
 	// prefix) is not carried over to later answers.
 	c.written = min(c.written+written, c.queued)
-	return true
+	return true, false
+}
+
+// unsentHeld is the bytes queued for c and not yet written.
+func (c *conn) unsentHeld() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued - c.written
 }

@@ -91,3 +91,64 @@ func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
 		t.Error("an address no Listener gave was refused")
 	}
 }
+
+// TestFullUnsentMakesRoomForAnotherNetwork: an answer past the listener's
+// bound alone, for a client of a network holding less than another, resets
+// the connection holding the most of the network holding the most, and is
+// queued; a network is kept to its share, and the heaviest makes no room
+// from itself.
+func TestFullUnsentMakesRoomForAnotherNetwork(t *testing.T) {
+	in := &fakeListener{next: make(chan net.Conn, 8)}
+	l := netlimit.Limit(in, "gRPC", 0, 0, nil)
+	l.Unsent = netlimit.NewUnsent(100, 150, 250)
+	accept := func(from string) (*writingConn, net.Conn) {
+		raw := &writingConn{fakeConn{remote: reusedAddr(from)}}
+		in.next <- raw
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw, c
+	}
+	held := func(addr string) (int64, int64) { return l.Unsent.Held(netip.MustParseAddr(addr)) }
+	queue := func(c net.Conn, n int) bool { return netlimit.Queue(c.RemoteAddr(), n) }
+
+	// 10.0.0.0/24 fills the listener: 100 and 50 from 10.0.0.1, 100 from
+	// 10.0.0.2.
+	a1Raw, a1 := accept("10.0.0.1:1000")
+	a2Raw, a2 := accept("10.0.0.1:1001")
+	a3Raw, a3 := accept("10.0.0.2:1000")
+	if !queue(a1, 100) || !queue(a2, 50) || !queue(a3, 80) || !queue(a3, 20) {
+		t.Fatal("the flood's answers within the bounds were refused")
+	}
+	// Another network's answer: a1 (100, the first of the two holding the
+	// most; a3 as much) or a3 is reset, the answer queued.
+	_, b1 := accept("10.0.1.1:1000")
+	if !queue(b1, 30) {
+		t.Fatal("another network's answer at a full listener was refused")
+	}
+	if a2Raw.closed || a1Raw.closed == a3Raw.closed {
+		t.Fatalf("reset to make room: a1 %v, a2 %v, a3 %v; want one of a1 and a3 (100 each)", a1Raw.closed, a2Raw.closed, a3Raw.closed)
+	}
+	if total, client := held("10.0.1.1"); total != 180 || client != 30 {
+		t.Fatalf("after making room: held %d in total, %d by 10.0.1.1; want 180 and 30", total, client)
+	}
+	// Up to its share: 10.0.1.1 fills the listener with 70 more; 50 more
+	// would leave its network more than the other's 150, and are refused.
+	_, b2 := accept("10.0.1.1:1001")
+	_, b3 := accept("10.0.1.1:1002")
+	if !queue(b2, 70) || queue(b3, 50) {
+		t.Fatal("a network's share of a full listener not kept")
+	}
+	if a2Raw.closed || a1Raw.closed && a3Raw.closed {
+		t.Fatal("a network at its share reset another's connection")
+	}
+	// The flood's own network makes no room from itself.
+	_, a4 := accept("10.0.0.3:1000")
+	if queue(a4, 1) {
+		t.Fatal("the heaviest network's answer past the listener's bound was queued")
+	}
+	if total, _ := held("10.0.0.1"); total != 250 {
+		t.Fatalf("held %d in total; want the listener's 250", total)
+	}
+}
