@@ -40,19 +40,11 @@ func TestCallFlood(t *testing.T) {
 	province := p.start("cao-bang")
 	ctx := testCtx(t)
 	addr := province.srv.GRPCAddr()
-	const method = "/provex.twinning.v1.TwinningService/ListAgreements"
 	honest := func() error {
 		_, err := province.api.Twinning.ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/cao-bang"})
 		return err
 	}
-	hold := func(from string) *rawH2 {
-		h := dialRawH2From(t, from, addr)
-		for i := range perAddress {
-			h.call(uint32(2*i+1), addr, method, nil, false)
-		}
-		h.sync()
-		return h
-	}
+	hold := func(from string) *rawH2 { return holdCalls(t, from, addr, perAddress) }
 
 	// Calls that never send their message, from 127.0.0.1: up to the cap
 	// they wait; one more, on another connection, closes that connection,
@@ -60,7 +52,7 @@ func TestCallFlood(t *testing.T) {
 	flood := hold("127.0.0.1")
 	for range 2 {
 		over := dialRawH2From(t, "127.0.0.1", addr)
-		over.call(1, addr, method, nil, false)
+		over.call(1, addr, heldMethod, nil, false)
 		if !over.closed(10 * time.Second) {
 			t.Fatalf("the connection of a call over the cap of one address was not closed")
 		}
@@ -126,6 +118,51 @@ func TestCallFlood(t *testing.T) {
 		if _, err := province.api.Twinning.GetAgreement(ctx, &twinningv1.GetAgreementRequest{Name: name}); codeOf(err) != codes.NotFound {
 			t.Errorf("%s, refused over the total: %v, want NotFound", name, err)
 		}
+	}
+}
+
+// heldMethod is the method of the calls holdCalls holds.
+const heldMethod = "/provex.twinning.v1.TwinningService/ListAgreements"
+
+// holdCalls opens n calls from from whose message never comes.
+func holdCalls(t *testing.T, from, addr string, n int) *rawH2 {
+	h := dialRawH2From(t, from, addr)
+	for i := range n {
+		h.call(uint32(2*i+1), addr, heldMethod, nil, false)
+	}
+	h.sync()
+	return h
+}
+
+// TestCallFloodOfOneNetworkMakesRoom: calls whose message never comes,
+// from one network's addresses, fill the server's calls in flight; a call
+// from another network is served all the same: every gRPC call holds a
+// stream, and the streams' listener resets the flood's connection holding
+// the most to make room for it (TestStreamsFloodOfOneNetworkMakesRoom).
+func TestCallFloodOfOneNetworkMakesRoom(t *testing.T) {
+	const perAddress, total = 20, 60
+	p := newPair(t, server.Limits{Calls: total, CallsPerAddress: perAddress,
+		CallTimeout: 5 * time.Minute, ReadTimeout: 5 * time.Minute, IdleTimeout: 5 * time.Minute})
+	addr := p.start("cao-bang").srv.GRPCAddr()
+	var flood []*rawH2
+	for _, from := range []string{"127.0.0.1", "127.0.0.4", "127.0.0.5"} {
+		flood = append(flood, holdCalls(t, from, addr, perAddress))
+	}
+	for i := range 3 {
+		h := dialRawH2From(t, "127.0.1.1", addr)
+		h.call(1, addr, healthCheck, grpcMessage(0), true)
+		if got := h.end(1, 10*time.Second); got != "0" {
+			t.Fatalf("check %d from another network while one network's calls fill the server: grpc-status %s, want 0", i, got)
+		}
+	}
+	closed := 0
+	for _, h := range flood {
+		if h.closed(time.Second) {
+			closed++
+		}
+	}
+	if closed == 0 || closed == len(flood) {
+		t.Fatalf("%d of the flood's %d connections closed; want some, not all", closed, len(flood))
 	}
 }
 

@@ -31,16 +31,15 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	// (countFrames); the HTTP server writes an answer within its call's
 	// place (capCalls), and net/http ends a stream with its answer.
 	lim := n.cfg.Limits
-	switch name {
-	case "peer":
+	if name == "peer" {
 		// A Pull message carries up to peerMaxMessageBytes (one large
 		// entry), and only members with the federation's certificates
 		// get to call.
 		lim.UnsentPerConnection = max(lim.UnsentPerConnection, 2*peerMaxMessageBytes)
 		lim.UnsentPerAddress = max(lim.UnsentPerAddress, 4*peerMaxMessageBytes)
 		lim.UnsentTotal = max(lim.UnsentTotal, 16*peerMaxMessageBytes)
-		fallthrough
-	case "gRPC":
+	}
+	if servesGRPC(name) {
 		limited.Unsent = netlimit.NewUnsent(lim.UnsentPerConnection, lim.UnsentPerAddress, lim.UnsentTotal)
 		limited.Streams = netlimit.NewCaps(name, "streams", lim.Streams, lim.StreamsPerAddress, n.log)
 	}
@@ -48,10 +47,23 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	return limited, nil
 }
 
+// servesGRPC says whether the listener called name is a gRPC server's.
+func servesGRPC(name string) bool { return name == "gRPC" || name == "peer" }
+
 // callCaps counts the calls a server has in flight, by client, from their
-// headers on (Limits.Calls, CallsPerAddress).
+// headers on (Limits.Calls, CallsPerAddress). A gRPC server's calls are
+// bounded in total by its listener's streams, when they are no more than
+// Calls: each call holds a stream from its headers to its trailers. The
+// streams make room for another network's call by resetting a
+// connection of the network holding the most (netlimit); a total of calls
+// besides would refuse that call, the places of the reset connection's
+// calls not yet given back (grpc-go ends their contexts after).
 func (n *Node) callCaps(name string) *netlimit.Caps {
-	return netlimit.NewCaps(name, "calls", n.cfg.Limits.Calls, n.cfg.Limits.CallsPerAddress, n.log)
+	total := n.cfg.Limits.Calls
+	if servesGRPC(name) && n.cfg.Limits.Streams <= total {
+		total = 0
+	}
+	return netlimit.NewCaps(name, "calls", total, n.cfg.Limits.CallsPerAddress, n.log)
 }
 
 // errTooManyCalls is the answer to an HTTP request over a cap.
