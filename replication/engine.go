@@ -28,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -853,7 +854,18 @@ const (
 )
 
 // pullFrom runs one Pull from a peer and applies what verifies.
-func (e *Engine) pullFrom(ctx context.Context, p *peer) error {
+func (e *Engine) pullFrom(ctx context.Context, p *peer) (err error) {
+	// A peer chooses what a pull verifies: a bug its messages reach
+	// fails this pull alone, logged with its stack, not the node, which
+	// fell again at each start while the peer sent them (a checkpoint's
+	// seq indexed its entries unchecked: an outside review). The runs
+	// queued before it are applied or failed first (ap.wait).
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("a pull from a peer failed on a fault of this node's", "peer", p.member, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("the pull failed on a fault of this node's (logged with its stack): %v", r)
+		}
+	}()
 	// What the pull writes is audited as the peer's doing.
 	ctx = storage.WithActor(ctx, storage.Actor{Name: "peer:" + p.member, Action: "sync.pull"})
 	conn, err := e.connect(p)
@@ -1420,7 +1432,11 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			e.log.Info("proved checkpoints signed before a key rotation; the next pull applies the entries up to each", "peer", p.member, "origin", cp.Origin, "proven", n, "by_checkpoint", cp.Seq)
 			continue
 		}
-		if i := int(cp.Seq - r.pending[0].Seq); i >= len(r.pending) || !bytes.Equal(r.pending[i].Hash, cp.Hash) {
+		// cp.Seq, signed by a member, may be anything past pending[0]:
+		// converted to an int before its bound was checked, 2^63+1 was a
+		// negative index, and every node pulling it fell (an outside
+		// review).
+		if i := cp.Seq - r.pending[0].Seq; i >= uint64(len(r.pending)) || !bytes.Equal(r.pending[i].Hash, cp.Hash) {
 			refuse(r, cp.Origin, "checkpoint %s/%d does not match the entries received", cp.Origin, cp.Seq)
 			continue
 		}

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/provex/provex/internal/testlog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
@@ -391,5 +393,66 @@ func TestHeadCheckpointLookedAtOncePerPull(t *testing.T) {
 	}
 	if got := p.state().GetLastError(); !strings.Contains(got, "checkpoint tuyen-quang/1 of the head this node holds has a bad signature") {
 		t.Errorf("the refusal says %q", got)
+	}
+}
+
+// TestCheckpointsPastTheEntriesAreRefused: a checkpoint signed with its
+// origin's own key, for a seq past the entries received, is refused as one
+// that does not match them, however far past: one at 2^63+1 was indexed
+// into the entries as a negative int, and every node pulling it fell, at
+// each start again (an outside review).
+func TestCheckpointsPastTheEntriesAreRefused(t *testing.T) {
+	m, keys, err := federation.DevFederation([]string{"cao-bang", "tuyen-quang"}, []string{"h:1", "h:2"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{cfg: Config{Member: "cao-bang", Manifest: federation.NewLive(m, nil), Store: &keepingStore{}}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), peers: map[string]*peer{}}
+	p := &peer{member: "tuyen-quang"}
+	ap := &applier{e: e, p: p, jobs: make(chan applyJob, 4), done: make(chan struct{}), failed: map[string]bool{}}
+	first := changelog.Entry{Origin: "tuyen-quang", Seq: 1, Data: []byte("state"), PrevHash: changelog.ZeroHash}
+	first.Hash = changelog.Sum(&first)
+	for _, seq := range []uint64{2, 1<<31 + 1, 1<<63 + 1, 1<<64 - 1} {
+		refusedBefore := p.refusedRuns()
+		cp := changelog.SignCheckpoint(keys["tuyen-quang"].Signing, "tuyen-quang", seq, first.Hash)
+		resp := &syncv1.PullResponse{Entries: []*syncv1.Entry{entryToProto(&first)}, Checkpoints: []*syncv1.Checkpoint{checkpointToProto(cp)}}
+		st := &pullState{runs: map[string]*originRun{"tuyen-quang": {next: 1, prev: changelog.ZeroHash}}, requested: map[repairStart]bool{}, heads: map[string]uint64{}}
+		if err := e.receive(context.Background(), p, st, resp, ap); err != nil {
+			t.Fatal(err)
+		}
+		if p.refusedRuns() != refusedBefore+1 || len(ap.jobs) != 0 {
+			t.Errorf("checkpoint at %d over an entry at 1: %d refused, %d runs queued; want it refused, none queued", seq, p.refusedRuns()-refusedBefore, len(ap.jobs))
+		}
+		if got, want := p.state().GetLastError(), fmt.Sprintf("checkpoint tuyen-quang/%d does not match the entries received", seq); !strings.Contains(got, want) {
+			t.Errorf("the refusal says %q, want %q", got, want)
+		}
+	}
+}
+
+// TestPullThatPanicsFailsAlone: a fault a pull reaches fails that pull,
+// logged with its stack, and the node stays up (here the store's Origins
+// panics, as no peer's message can make it do; a checkpoint's seq did
+// reach such a fault in receive, TestCheckpointsPastTheEntriesAreRefused).
+func TestPullThatPanicsFailsAlone(t *testing.T) {
+	m, _, err := federation.DevFederation([]string{"cao-bang", "tuyen-quang"}, []string{"h:1", "h:2"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	e := &Engine{cfg: Config{Member: "cao-bang", Manifest: federation.NewLive(m, nil), Store: &keepingStore{},
+		Dial: func(_, addr string) (*grpc.ClientConn, error) {
+			return grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		}}, log: slog.New(slog.NewTextHandler(&logged, nil)), peers: map[string]*peer{}}
+	p := &peer{member: "tuyen-quang"}
+	t.Cleanup(func() {
+		if p.conn != nil {
+			p.conn.Close()
+		}
+	})
+	err = e.pullFrom(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "fault of this node's") {
+		t.Fatalf("a pull that panicked: %v, want its failure", err)
+	}
+	if !strings.Contains(logged.String(), "a pull from a peer failed on a fault") || !strings.Contains(logged.String(), "stack=") {
+		t.Errorf("the fault's log line: %q", logged.String())
 	}
 }
