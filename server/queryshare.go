@@ -65,6 +65,12 @@ func (q *queryShare) acquire(ctx context.Context, id string) (release func(), er
 		}
 		q.mu.Unlock()
 	}
+	if ctx.Err() != nil {
+		// A select with a free slot and an ended context picks either:
+		// half such calls blamed other queries that did not run.
+		leave()
+		return nil, apperr.DeadlineExceeded("the call's deadline passed before its query began")
+	}
 	select {
 	case s.slots <- struct{}{}:
 		return func() { <-s.slots; leave() }, nil

@@ -91,6 +91,25 @@ func TestQueriesShareByIdentity(t *testing.T) {
 	waitStart("a3")
 }
 
+// TestQueryPastItsDeadlineIsNotBlamedOnOthers: a query whose deadline has
+// passed when it comes is DEADLINE_EXCEEDED saying so, never that its
+// identity's other queries took its turn, when none runs (a select with a
+// free slot and an ended context picked either: an outside review).
+func TestQueryPastItsDeadlineIsNotBlamedOnOthers(t *testing.T) {
+	q := newQueryShare(2)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 {
+		_, err := q.acquire(ended, "a")
+		if status.Code(err) != codes.DeadlineExceeded || status.Convert(err).Message() != "the call's deadline passed before its query began" {
+			t.Fatalf("a query whose deadline had passed, none other running: %v", err)
+		}
+	}
+	if len(q.ids) != 0 {
+		t.Errorf("identities left counted: %d", len(q.ids))
+	}
+}
+
 // TestWhatIsAQuery: the reads that share an identity's query slots are
 // those whose cost the caller sets, Gets of workflow status included.
 func TestWhatIsAQuery(t *testing.T) {
