@@ -34,6 +34,7 @@ import (
 func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit.Caps) http.Handler {
 	return chain(routes,
 		withRequestID,        // every response names its request, before anything can fail
+		noSniff,              // no response is taken for another type than it says
 		e.recoverPanics,      // a panic is a 500 with a reference the log has
 		touchHTTPConnection,  // a request begins on its connection (netlimit.Touch)
 		e.capCalls(calls),    // requests in flight over a cap are 429
@@ -42,6 +43,15 @@ func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit
 		e.queryParses,        // a query pair that does not parse is refused, not dropped
 		e.noEmptyEtag,        // ?etag= with no value is refused, not taken as no condition
 	)
+}
+
+// noSniff tells browsers to take every response as the type it says: an
+// error's JSON body may echo the path, and /healthz's text a peer's words.
+func noSniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // touchHTTPConnection marks the connection a request begins on as the last of

@@ -60,7 +60,8 @@ func sendHTTP(t *testing.T, tn *testNode, method, path string, body io.Reader, i
 // (no route, wrong method, body too large, before or while reading it) and
 // by the gRPC server (rate limit, not found) and successes, CSV included,
 // all carry X-Request-Id (the caller's when sane), a JSON error body and
-// the right status: 413 for a body over the limit, never 429 or 500.
+// the right status: 413 for a body over the limit, never 429 or 500; and
+// X-Content-Type-Options: nosniff, as an error's body may echo the path.
 func TestEveryHTTPResponseHasRequestID(t *testing.T) {
 	t.Parallel()
 	const limit = 64 << 10
@@ -96,6 +97,9 @@ func TestEveryHTTPResponseHasRequestID(t *testing.T) {
 				body = c.body()
 			}
 			resp, b := sendHTTP(t, tn, c.method, c.path, body, sent)
+			if sniff := resp.Header.Get("X-Content-Type-Options"); sniff != "nosniff" {
+				t.Errorf("%s: X-Content-Type-Options %q, want nosniff", c.what, sniff)
+			}
 			got := resp.Header.Values("X-Request-Id")
 			switch {
 			case len(got) != 1:
