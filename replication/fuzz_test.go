@@ -2,12 +2,16 @@ package replication
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
+	"io"
+	"log/slog"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 )
 
@@ -55,5 +59,46 @@ func FuzzPullResponse(f *testing.F) {
 				t.Fatalf("a checkpoint the key never signed verifies: %+v", c)
 			}
 		}
+	})
+}
+
+// FuzzReceive drives what a node does with a peer's message after
+// decoding it, with entries and checkpoints signed by the origin's own
+// key, current or retired: a member chooses every number in them, and no
+// choice of seqs (of the entries, of the checkpoint, of where the node's
+// copy ends) may panic. A checkpoint at seq 2^63+1 once did, and every node
+// pulling it fell.
+func FuzzReceive(f *testing.F) {
+	m, current, retired := rotatedFederation(f)
+	e := &Engine{cfg: Config{Member: "cao-bang", Manifest: federation.NewLive(m, nil), Store: &keepingStore{}},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), peers: map[string]*peer{}}
+	f.Add(uint64(1), uint8(3), uint64(1), uint64(3), uint8(2), false, false)
+	f.Add(uint64(1), uint8(1), uint64(1), uint64(1<<63+1), uint8(0), false, false)
+	f.Add(uint64(5), uint8(4), uint64(2), uint64(6), uint8(1), true, false)
+	f.Add(uint64(1<<64-2), uint8(3), uint64(1<<64-2), uint64(1<<64-1), uint8(1), false, true)
+	f.Fuzz(func(t *testing.T, first uint64, n uint8, next, cpSeq uint64, cpOf uint8, signedRetired, scanning bool) {
+		p := &peer{member: "tuyen-quang"}
+		ap := newApplier(e, p) // not run: a run it is handed waits in its queue
+		resp := &syncv1.PullResponse{}
+		prev := changelog.ZeroHash
+		var hashes [][]byte
+		for i := range uint64(n % 16) {
+			entry := changelog.Entry{Origin: "tuyen-quang", Seq: first + i, Data: []byte("state"), PrevHash: prev}
+			entry.Hash = changelog.Sum(&entry)
+			prev, hashes = entry.Hash, append(hashes, entry.Hash)
+			resp.Entries = append(resp.Entries, entryToProto(&entry))
+		}
+		hash := changelog.ZeroHash
+		if int(cpOf) < len(hashes) {
+			hash = hashes[cpOf]
+		}
+		key := current.Signing
+		if signedRetired {
+			key = retired
+		}
+		resp.Checkpoints = append(resp.Checkpoints, checkpointToProto(changelog.SignCheckpoint(key, "tuyen-quang", cpSeq, hash)))
+		run := &originRun{next: next, prev: changelog.ZeroHash, scanning: scanning}
+		st := &pullState{runs: map[string]*originRun{"tuyen-quang": run}, requested: map[repairStart]bool{}, heads: map[string]uint64{}}
+		e.receive(context.Background(), p, st, resp, ap) // an error is a refusal; a panic fails
 	})
 }

@@ -327,14 +327,10 @@ func (s *keepingStore) KeepCheckpoint(context.Context, changelog.Checkpoint) (bo
 	return true, nil
 }
 
-// TestHeadCheckpointLookedAtOncePerPull: a checkpoint of the head a node
-// holds, other than the one it holds, is looked at once an origin, a pull
-// (refreshCheckpoint), as many as a peer sends: a peer sent 200,000 with
-// bad signatures in a pull, each verified, none refused (an outside
-// review), and each copy of a valid one was a write. One with a bad
-// signature is refused as other checkpoints are; the new key's, after a
-// rotation, is kept, and a retired key's is passed over.
-func TestHeadCheckpointLookedAtOncePerPull(t *testing.T) {
+// rotatedFederation is a manifest of cao-bang and tuyen-quang in which
+// tuyen-quang rotated its signing key: its current keys, and the retired
+// signing key, which the manifest lists as previous.
+func rotatedFederation(t testing.TB) (*federation.Manifest, federation.NodeKeys, ed25519.PrivateKey) {
 	m, keys, err := federation.DevFederation([]string{"cao-bang", "tuyen-quang"}, []string{"h:1", "h:2"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -343,13 +339,24 @@ func TestHeadCheckpointLookedAtOncePerPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	retired := keys["tuyen-quang"].Signing
 	for i := range m.Members {
 		if m.Members[i].ID == "tuyen-quang" {
 			m.Members[i].PreviousPublicKeys = []ed25519.PublicKey{m.Members[i].PublicKey}
 			m.Members[i].PublicKey = rotated.SigningPublic()
 		}
 	}
+	return m, rotated, keys["tuyen-quang"].Signing
+}
+
+// TestHeadCheckpointLookedAtOncePerPull: a checkpoint of the head a node
+// holds, other than the one it holds, is looked at once an origin, a pull
+// (refreshCheckpoint), as many as a peer sends: a peer sent 200,000 with
+// bad signatures in a pull, each verified, none refused (an outside
+// review), and each copy of a valid one was a write. One with a bad
+// signature is refused as other checkpoints are; the new key's, after a
+// rotation, is kept, and a retired key's is passed over.
+func TestHeadCheckpointLookedAtOncePerPull(t *testing.T) {
+	m, rotated, retired := rotatedFederation(t)
 	store := &keepingStore{}
 	e := &Engine{cfg: Config{Member: "cao-bang", Manifest: federation.NewLive(m, nil), Store: store}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), peers: map[string]*peer{}}
 	p := &peer{member: "tuyen-quang"}
