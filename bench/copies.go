@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -214,8 +215,13 @@ const answersFile = "summaries-before-copies.pb"
 // is.
 func loadMultiplied(dir, store string, records, copies int, dataset string) error {
 	marker := loadedMarker(dir, store, dataset, records)
-	if _, err := os.Stat(marker); err == nil {
-		return nil
+	kept, err := keptLoad(marker, dir, cmp.Or(store, filepath.Join(dir, server.DatabaseFile)), resource.Ministry)
+	if errors.Is(err, errUnsignedLoad) {
+		// Loaded again by loadFederation, the dataset would not be copies.
+		return fmt.Errorf("%w: its copies are not made again in place: start again on a new -data and an empty store", err)
+	}
+	if err != nil || kept {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, answersFile)); err == nil {
 		// Each copy commits on its own: the store holds some of them.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -51,15 +53,7 @@ func listAgreement(i int) *twinningv1.Agreement {
 // confidential is the percentage of them that are not public: national and
 // restricted to lang-son in turn, sealed to the members of directory.
 func load(path string, n int, keys federation.NodeKeys, directory changelog.Directory, confidential int) error {
-	var sealer *changelog.Sealer
-	if len(keys.Encryption) > 0 {
-		var err error
-		if sealer, err = changelog.NewSealer(keys.Encryption...); err != nil {
-			return err
-		}
-	}
-	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Key: keys.Signing,
-		Sealer: sealer, Directory: directory})
+	db, err := openSigned(path, "cao-bang", keys, directory)
 	if err != nil {
 		return err
 	}
@@ -82,6 +76,85 @@ func load(path string, n int, keys federation.NodeKeys, directory changelog.Dire
 	}
 	fmt.Fprintf(os.Stderr, "loaded %d records in %s\n", n, time.Since(start).Round(time.Second))
 	return db.Close()
+}
+
+// openSigned opens member's store at location (a file, or a PostgreSQL
+// URL) for a loader, to sign what it writes with keys and seal with them:
+// a node opening the store later with other keys (or none) would find its
+// own log's entries signed by no key of its, and its log check would mark
+// them damaged and refuse to serve them.
+func openSigned(location, member string, keys federation.NodeKeys, directory changelog.Directory) (*sqlstore.DB, error) {
+	var sealer *changelog.Sealer
+	if len(keys.Encryption) > 0 {
+		var err error
+		if sealer, err = changelog.NewSealer(keys.Encryption...); err != nil {
+			return nil, err
+		}
+	}
+	return sqlstore.Open(ctx, location, member, sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Key: keys.Signing,
+		Sealer: sealer, Directory: directory})
+}
+
+// nodeKeysIn returns the keys of the solo node whose data directory is
+// dir (its node.key), making them the first time, for the loaders to sign
+// its store with (openSigned) and the node to start with.
+func nodeKeysIn(dir string) (federation.NodeKeys, error) {
+	path := filepath.Join(dir, server.KeyFile)
+	if _, err := os.Stat(path); err == nil {
+		return federation.ReadKeyFile(path)
+	}
+	keys, err := federation.GenerateKeys()
+	if err != nil {
+		return federation.NodeKeys{}, err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return federation.NodeKeys{}, err
+	}
+	return keys, federation.WriteKeyFile(path, keys)
+}
+
+// errUnsignedLoad is a store an earlier run of the bench loaded, before
+// its loaders signed what they wrote.
+var errUnsignedLoad = errors.New("the store was loaded by an earlier run of the bench without the node's key: its change log carries no signature of the node, which the node's log check finds damaged mid-run")
+
+// keptLoad reports whether marker says member's store at location (of
+// the node whose data directory is dir) holds an earlier run's load, and
+// its log ends at a checkpoint signed with the node's key: else
+// errUnsignedLoad, for the caller to load the store again or refuse it.
+func keptLoad(marker, dir, location, member string) (bool, error) {
+	if _, err := os.Stat(marker); err != nil {
+		return false, nil
+	}
+	keys, err := federation.ReadKeyFile(filepath.Join(dir, server.KeyFile))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", dir, errUnsignedLoad)
+	}
+	pub := keys.Signing.Public().(ed25519.PublicKey)
+	db, err := sqlstore.Open(ctx, location, member, sqlstore.Options{Logger: slog.New(slog.DiscardHandler), PublicKey: pub})
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	origins, err := db.Origins(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range origins {
+		if o.Origin == member && o.Seq > 0 && o.Checkpoint.Seq == o.Seq && o.Checkpoint.Verify(pub) {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("%s: %w", dir, errUnsignedLoad)
+}
+
+// loadAgain says that the store errUnsignedLoad found is loaded again,
+// and whether err is that: any other error stays the caller's.
+func loadAgain(err error) bool {
+	if !errors.Is(err, errUnsignedLoad) {
+		return false
+	}
+	fmt.Fprintf(os.Stderr, "%v; loading it again\n", err)
+	return true
 }
 
 // writeRecords writes record(0) ... record(n-1), each named already, as
@@ -196,16 +269,23 @@ func loadedNode(dataDir string, records int) (dir string, cleanup func(), err er
 		}
 		cleanup = func() { os.RemoveAll(dir) }
 	}
-	marker := filepath.Join(dir, fmt.Sprintf("loaded-%d", records))
-	if _, err := os.Stat(marker); err == nil {
-		return dir, cleanup, nil
-	}
-	os.RemoveAll(filepath.Join(dir, server.DatabaseFile))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	marker, path := filepath.Join(dir, fmt.Sprintf("loaded-%d", records)), filepath.Join(dir, server.DatabaseFile)
+	kept, err := keptLoad(marker, dir, path, "cao-bang")
+	if err != nil && !loadAgain(err) {
 		cleanup()
 		return "", nil, err
 	}
-	if err := load(filepath.Join(dir, server.DatabaseFile), records, federation.NodeKeys{}, nil, 0); err != nil {
+	if kept {
+		return dir, cleanup, nil
+	}
+	os.Remove(marker)
+	os.RemoveAll(path)
+	keys, err := nodeKeysIn(dir)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	if err := load(path, records, keys, nil, 0); err != nil {
 		cleanup()
 		return "", nil, err
 	}

@@ -19,7 +19,6 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlstore"
 )
 
 // Syllables of the generated names: Vietnamese ones with their tones (in
@@ -91,13 +90,19 @@ func runSearch(args []string) error {
 		cleanup = func() { os.RemoveAll(dir) }
 	}
 	defer cleanup()
-	marker := filepath.Join(dir, fmt.Sprintf("search-loaded-%d", *records))
-	if _, err := os.Stat(marker); err != nil {
-		os.RemoveAll(filepath.Join(dir, server.DatabaseFile))
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+	marker, path := filepath.Join(dir, fmt.Sprintf("search-loaded-%d", *records)), filepath.Join(dir, server.DatabaseFile)
+	kept, err := keptLoad(marker, dir, path, "cao-bang")
+	if err != nil && !loadAgain(err) {
+		return err
+	}
+	if !kept {
+		os.Remove(marker)
+		os.RemoveAll(path)
+		keys, err := nodeKeysIn(dir)
+		if err != nil {
 			return err
 		}
-		db, err := sqlstore.Open(ctx, filepath.Join(dir, server.DatabaseFile), "cao-bang", sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+		db, err := openSigned(path, "cao-bang", keys, nil)
 		if err != nil {
 			return err
 		}

@@ -39,30 +39,14 @@ func devPKI(dir string, m *federation.Manifest) (func(member string) *tls.Certif
 
 // benchNode starts a solo dev-mode node (API without TLS, tokens and audit
 // on) and returns it with an admin token, the way the other benchmarks
-// measure provex as it runs.
+// measure provex as it runs. On a store a loader wrote, its key is the
+// node.key the loader signed with (nodeKeysIn).
 func benchNode(cfg server.Config) (*runningNode, string, error) {
 	cfg.PlaintextAPI = true
 	// One token stands for all the bench's callers: the per-identity
 	// limits would measure the policy, not the node.
 	cfg.Limits.RatePerSecond, cfg.Limits.Burst = 1e9, 1e9
 	cfg.Limits.QueriesPerIdentity = 1 << 20
-	// The bench's loaders write stores without a key (nothing of theirs is
-	// signed), which a node refuses to take for its own without one:
-	// this is its key.
-	if key := filepath.Join(cfg.DataDir, server.KeyFile); cfg.Keys.Signing == nil && cfg.KeyFile == "" {
-		if _, err := os.Stat(key); os.IsNotExist(err) {
-			keys, err := federation.GenerateKeys()
-			if err != nil {
-				return nil, "", err
-			}
-			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-				return nil, "", err
-			}
-			if err := federation.WriteKeyFile(key, keys); err != nil {
-				return nil, "", err
-			}
-		}
-	}
 	n, err := startNode(cfg)
 	if err != nil {
 		return nil, "", err

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"crypto/ed25519"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,7 +25,6 @@ import (
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/server"
-	"github.com/provex/provex/storage/sqlstore"
 )
 
 // runSummary times national summaries on the ministry's node holding the
@@ -149,20 +149,31 @@ func ministryOver(dir, store string, records int, dataset string, record func(me
 // sync applies them, the ministry's own through local writes.
 // dataset names what record generates, so one directory keeps one dataset.
 // With store (PostgreSQL) the marker in dir remembers that store's load,
-// and the store must be empty to be loaded.
+// and the store must be empty to be loaded. The ministry's own entries are
+// signed with the key of its node in dir (nodeKeysIn); a store an earlier
+// bench loaded without it is loaded again, or refused on PostgreSQL.
 func loadFederation(dir, store string, records int, dataset string, record func(member string, memberIndex, i int) proto.Message) error {
 	marker := loadedMarker(dir, store, dataset, records)
 	location := cmp.Or(store, filepath.Join(dir, server.DatabaseFile))
-	if _, err := os.Stat(marker); err == nil {
+	kept, err := keptLoad(marker, dir, location, resource.Ministry)
+	if store != "" && errors.Is(err, errUnsignedLoad) {
+		return fmt.Errorf("%w: give an empty database", err)
+	}
+	if err != nil && !loadAgain(err) {
+		return err
+	}
+	if kept {
 		return nil
 	}
+	os.Remove(marker)
 	if store == "" {
 		os.RemoveAll(location)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	keys, err := nodeKeysIn(dir)
+	if err != nil {
 		return err
 	}
-	db, err := sqlstore.Open(ctx, location, resource.Ministry, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	db, err := openSigned(location, resource.Ministry, keys, nil)
 	if err != nil {
 		return err
 	}
