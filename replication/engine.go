@@ -43,6 +43,7 @@ import (
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/storage"
 )
 
@@ -587,15 +588,17 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			e.metrics.pullErrors.Add(1)
-			now := time.Now()
+			// The text is mostly the peer's (its status's message), so
+			// what is kept and logged of it is bounded and escaped.
+			now, why := time.Now(), apperr.Printable(err.Error())
 			p.mu.Lock()
-			p.lastError, p.lastErrorTime = err.Error(), now
+			p.lastError, p.lastErrorTime = why, now
 			if p.failingSince.IsZero() {
 				p.failingSince = now
 			}
 			p.mu.Unlock()
-			if p.pullFailed.due(status.Code(err).String(), err.Error(), now) {
-				e.log.Warn("pull failed", "peer", p.member, "err", err, "failing_since", p.failingSince)
+			if p.pullFailed.due(status.Code(err).String(), why, now) {
+				e.log.Warn("pull failed", "peer", p.member, "err", why, "failing_since", p.failingSince)
 				loggedFailing = true
 			}
 		case err == nil && !p.failingSince.IsZero():
@@ -1216,12 +1219,12 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 			// Shown in the peer's status, and logged again only every
 			// failureLogEvery, as a failing pull is: a full disk failed
 			// every pull's apply, and logged each (an outside test).
-			now := time.Now()
+			now, why := time.Now(), apperr.Printable(err.Error())
 			a.p.mu.Lock()
-			a.p.lastError, a.p.lastErrorTime = "apply: "+err.Error(), now
+			a.p.lastError, a.p.lastErrorTime = "apply: "+why, now
 			a.p.mu.Unlock()
-			if a.p.failedApply.due(err.Error(), now) {
-				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", err)
+			if a.p.failedApply.due(why, now) {
+				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", why)
 			}
 		}
 		a.mu.Lock()
@@ -1465,6 +1468,7 @@ func (e *Engine) applyPending(ctx context.Context, st *pullState, r *originRun, 
 func (e *Engine) refusedFrom(p *peer, what, why string) {
 	e.metrics.refused.Add(1)
 	now := time.Now()
+	why = apperr.Printable(why) // it may quote what the peer sent
 	p.mu.Lock()
 	p.refused++
 	refused := p.refused

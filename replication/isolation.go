@@ -2,8 +2,6 @@ package replication
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -12,25 +10,26 @@ import (
 var isolatedAfter = 5 * time.Minute
 
 // Isolated says, when the node has peers and its pulls from every one of
-// them have failed for isolatedAfter, that it receives nothing, with each
-// peer's last error; else "". A node whose peers are all removed members,
-// or all away, said it was healthy, and `sync status --all` called the
-// federation converged while it took in no write (an outside review).
+// them have failed for isolatedAfter, that it receives nothing; else "". A
+// node whose peers are all removed members, or all away, said it was
+// healthy, and `sync status --all` called the federation converged while
+// it took in no write (an outside review). It names no peer and none of
+// their errors: /healthz shows it to anyone, and a peer's error is the
+// peer's text (a hostile member made each health answer 12 MB of its
+// choosing, lines of its own among them: an outside review); sync status,
+// an admin's, shows each peer's.
 func (e *Engine) Isolated(now time.Time) string {
 	peers := e.peerList()
 	if len(peers) == 0 {
 		return ""
 	}
-	why := make([]string, 0, len(peers))
 	for _, p := range peers {
 		p.mu.Lock()
-		since, err := p.failingSince, p.lastError
+		since := p.failingSince
 		p.mu.Unlock()
 		if since.IsZero() || now.Sub(since) < isolatedAfter {
 			return ""
 		}
-		why = append(why, p.member+": "+err)
 	}
-	slices.Sort(why)
-	return fmt.Sprintf("no pull from any of this node's %d peers has worked for %s, so it receives no other node's writes: %s", len(peers), isolatedAfter, strings.Join(why, "; "))
+	return fmt.Sprintf("no pull from any of this node's %d peers has worked for %s, so it receives no other node's writes: provex sync status shows each peer's last error", len(peers), isolatedAfter)
 }

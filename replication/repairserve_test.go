@@ -360,19 +360,83 @@ func TestRepairCopiesFoundDamagedMidSend(t *testing.T) {
 // TestNodeWhosePullsAllFailSaysItIsCutOff: a node whose every peer is away
 // (or a removed member, or refuses it) takes in no other node's write;
 // its health said ok. Once every peer's pulls have failed for the bound,
-// its health says so, naming each peer's error; one peer that works again
-// clears it.
+// its health says so (sync status tells each peer's error); one peer that
+// works again clears it.
 func TestNodeWhosePullsAllFailSaysItIsCutOff(t *testing.T) {
 	replication.SetIsolatedAfter(t, time.Second)
 	f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
 	n := f.start(p1)
 	eventually(t, 20*time.Second, func() (bool, string) {
 		problems := strings.Join(n.node.Problems(context.Background()), "; ")
-		return strings.Contains(problems, "no pull from any of this node's 1 peers has worked") && strings.Contains(problems, p2+": "), problems
+		return strings.Contains(problems, "no pull from any of this node's 1 peers has worked"), problems
 	})
 	f.start(p2)
 	eventually(t, 20*time.Second, func() (bool, string) {
 		problems := strings.Join(n.node.Problems(context.Background()), "; ")
 		return !strings.Contains(problems, "no pull from any"), problems
 	})
+}
+
+// hostilePeer fails every pull with a status whose message it chooses.
+type hostilePeer struct {
+	syncv1.UnimplementedSyncServiceServer
+	message string
+	pulls   atomic.Int64
+}
+
+func (s *hostilePeer) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (s *hostilePeer) Pull(*syncv1.PullRequest, grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	s.pulls.Add(1)
+	return status.Error(codes.PermissionDenied, s.message)
+}
+
+// TestPeersErrorTextIsBoundedAndNotShownToAnyone: a member whose every
+// answer was a status of its choosing (markup, a terminal's escapes, lines
+// of its own, megabytes) had it kept whole in the peer's status, logged
+// whole, and shown raw in each anonymous /healthz once the node was cut
+// off: 12 MB answers, fake "ok" lines, the peer's name and address (an
+// outside review). The status keeps it bounded and escaped, the log too,
+// and /healthz says the node is cut off without naming a peer or its text.
+func TestPeersErrorTextIsBoundedAndNotShownToAnyone(t *testing.T) {
+	replication.SetIsolatedAfter(t, time.Second)
+	f := newFederation(t, []string{p1, p2}, map[string][]string{p1: {p2}})
+	hostile := &hostilePeer{message: "<script>alert(1)</script>\x1b[2J\x07\r\nok\n- problem\x00" + strings.Repeat("A", 1<<20)}
+	f.peerServer(t, p2, hostile)
+	var logs testlog.Buffer
+	f.nodes[p1].logs = &logs
+	n := f.start(p1)
+	var health string
+	eventually(t, 20*time.Second, func() (bool, string) {
+		health = healthz(t, n)
+		return strings.Contains(health, "no pull from any of this node's 1 peers has worked"), health
+	})
+	if len(health) > 1024 {
+		t.Errorf("/healthz of a node cut off is %d bytes", len(health))
+	}
+	p2Addr := f.nodes[p2].addr
+	host := p2Addr[:strings.LastIndex(p2Addr, ":")]
+	for _, leak := range []string{"<script>", "\x1b", "\r", "\x00", "AAAA", "- problem", p2, host} {
+		if strings.Contains(health, leak) {
+			t.Errorf("the anonymous /healthz holds %q:\n%s", leak, health)
+		}
+	}
+	if want := "200 degraded\n- no pull from any"; !strings.HasPrefix(health, want) || strings.Count(health, "\n") != 2 {
+		t.Errorf("/healthz: %q, want one problem line after %q", health, want)
+	}
+
+	last := n.peerState(t, p2).GetLastError()
+	if len(last) > 512 || !strings.Contains(last, "<script>alert(1)</script>\\x1b[2J\\a\\r\\nok\\n- problem\\x00AAA") || !strings.HasSuffix(last, " bytes in all)") {
+		t.Errorf("the peer's last error (%d bytes): %.600q; want it escaped, cut and marked so", len(last), last)
+	}
+	for line := range strings.Lines(logs.String()) {
+		if len(line) > 1024 || strings.ContainsAny(strings.TrimSuffix(line, "\n"), "\x1b\x07\r\n\x00") {
+			t.Errorf("a log line of %d bytes: %.300q", len(line), line)
+		}
+	}
+	if !strings.Contains(logs.String(), "pull failed") {
+		t.Errorf("the failing pulls were not logged: %.1000s", logs.String())
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/storage"
 )
 
@@ -139,10 +140,11 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
-				rep.Unreached[m] = err.Error()
+				why := apperr.Printable(err.Error())
+				rep.Unreached[m] = why
 				mem, _ := e.manifest().Member(m)
 				failedAt[m] = mem.Address
-				e.log.Warn("restore: pull failed", "peer", m, "err", err)
+				e.log.Warn("restore: pull failed", "peer", m, "err", why)
 				continue
 			}
 			if !reached[m] {

@@ -1,8 +1,10 @@
 package apperr_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/apperr"
@@ -41,5 +43,23 @@ func TestRetryAfterCopies(t *testing.T) {
 	st := apperr.Status(both, "ref")
 	if len(st.Details()) != 2 || apperr.RetryDelay(st) != time.Second {
 		t.Errorf("violations and a wait: details %v", st.Details())
+	}
+}
+
+// TestPrintableEscapesAndBounds: a peer's text is kept with what is not
+// printable escaped, whole when short, else cut on a rune's boundary and
+// marked with its length.
+func TestPrintableEscapesAndBounds(t *testing.T) {
+	if got, want := apperr.Printable("denied \"x\"\x1b[2J\a\r\nok\x00\xff é"), `denied "x"\x1b[2J\a\r\nok\x00\xff é`; got != want {
+		t.Errorf("Printable: %q, want %q", got, want)
+	}
+	long := strings.Repeat("é", 1000)
+	got := apperr.Printable(long)
+	head, tail, ok := strings.Cut(got, "…")
+	if !ok || len(head) > 256 || !utf8.ValidString(head) || strings.Trim(head, "é") != "" || tail != " (2000 bytes in all)" {
+		t.Errorf("Printable of 2000 bytes: %q", got)
+	}
+	if got := apperr.Printable(strings.Repeat("\x00", 1000)); len(got) > 300 || !strings.HasPrefix(got, `\x00\x00`) {
+		t.Errorf("Printable of 1000 NULs: %q", got)
 	}
 }
