@@ -78,7 +78,9 @@ type interceptors struct {
 //     who may not call learns nothing of what a request must hold.
 //  10. decoding: the request is decoded from its bytes (8) only here,
 //     once 9 has admitted its caller; one that does not unmarshal is
-//     INVALID_ARGUMENT (streamed messages: in 12, as they arrive).
+//     INVALID_ARGUMENT (streamed messages: in 12, as they arrive). A
+//     gateway call whose body the gateway refused is answered that
+//     refusal here (gatewayChannel.refuseBody).
 //  11. own writes: a write (Create, Update, Delete, Undelete) of a record
 //     another member owns is PERMISSION_DENIED (resource.MayWrite), before
 //     12: a caller who may not write there learns nothing of what such a
@@ -282,6 +284,9 @@ func (ic *interceptors) unaryGuard(ctx context.Context, req any, info *grpc.Unar
 }
 
 func (ic *interceptors) unaryDecode(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if a, ok := ctx.Value(admissionKey{}).(*admission); ok && a.body != nil {
+		return nil, a.body // a gateway call whose body was refused (refuseBody)
+	}
 	if m, ok := req.(proto.Message); ok {
 		if kept, ok := ctx.Value(keptRequestKey{}).(*keptRequest); ok && kept.data != nil {
 			data := kept.data

@@ -217,6 +217,9 @@ type admission struct {
 	method string
 	id     auth.Identity
 	err    error
+	// body, of a call admitted, is why its body was refused (refuseBody),
+	// which the chain's decoding answers in place of decoding.
+	body error
 }
 
 type admissionKey struct{}
@@ -261,6 +264,32 @@ func (g *gatewayChannel) admitBeforeBody(guard *guard, annotate func(*http.Reque
 			write(w, r, err)
 		}
 	}
+}
+
+// refuseBody carries out the call of r, admitted before its body was read
+// (admitBeforeBody), whose body was refused for err (not JSON of its
+// request, over the limit, cut off, not arrived in time), through the
+// interceptors with an empty request: the guard admits it again and the
+// chain's decoding answers err, so that it has its log line, its count
+// and its status as any call whose request does not decode over gRPC
+// (the gateway answered such a body before any interceptor ran, neither
+// logged nor counted: an outside review). A call not admitted before its
+// body is answered err as it is.
+func (g *gatewayChannel) refuseBody(ctx context.Context, r *http.Request, err error) error {
+	a, admitted := r.Context().Value(admissionKey{}).(*admission)
+	route, routed := routeOf(r)
+	if !admitted || !routed || a.method != route.method || a.err != nil {
+		return err
+	}
+	// Not on ctx's cancellation: net/http cancels a request whose
+	// connection failed a read, as one whose body did not arrive did,
+	// and the refusal costs the node nothing.
+	ctx = context.WithValue(context.WithoutCancel(ctx), admissionKey{}, &admission{method: a.method, id: a.id, body: err})
+	var header, trailer metadata.MD
+	if _, cerr := g.call(ctx, route.method, route.request.New().Interface(), &header, &trailer); cerr != nil {
+		return cerr
+	}
+	return fmt.Errorf("the gateway carried out %s, whose body it refused: %w", route.method, err)
 }
 
 // NewStream refuses: the gateway maps no streaming method.

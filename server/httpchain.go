@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -217,7 +218,7 @@ func (e *httpErrors) limitBody(limit int) func(http.Handler) http.Handler {
 				e.write(w, r, errTooLarge(limit))
 				return
 			}
-			r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(limit)), limit: limit}
+			r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(limit)), limit: limit, readTimeout: e.readTimeout}
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -229,6 +230,12 @@ type limitedBody struct {
 	io.ReadCloser
 	limit    int
 	exceeded bool
+	// readErr is the error of a read that failed before the body's end
+	// (a body that did not arrive within readTimeout, a connection
+	// broken off), in Go's words, which name the node's socket: the
+	// decoder tells the caller why in its own (unread).
+	readErr     error
+	readTimeout time.Duration
 	// invalid is why the JSON body did not decode, naming the field
 	// (bodyJSON), where the gateway's own error names none.
 	invalid error
@@ -242,8 +249,29 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		b.exceeded = true
+	} else if err != nil && err != io.EOF {
+		b.readErr = err
 	}
 	return n, err
+}
+
+// unread is why the body could not be read to its end (readErr), in
+// words for the caller: a body that did not arrive in time is
+// DEADLINE_EXCEEDED, 408, as HTTP says of a request not sent in time (the
+// gateway answered INVALID_ARGUMENT, "read tcp 127.0.0.1:28672->...: i/o
+// timeout": an outside review).
+func (b *limitedBody) unread() error {
+	if errors.Is(b.readErr, os.ErrDeadlineExceeded) {
+		within := "within the time the node gives a request to be read"
+		if b.readTimeout > 0 {
+			within = fmt.Sprintf("within %v, the time the node gives a request to be read", b.readTimeout)
+		}
+		return &runtime.HTTPStatusError{
+			HTTPStatus: http.StatusRequestTimeout,
+			Err:        apperr.DeadlineExceeded("the request body did not arrive %s; send it at once", within),
+		}
+	}
+	return apperr.Invalid("body", "could not be read to its end: the connection broke off before it did")
 }
 
 // only lets method (and HEAD, for GET) through to h; other methods are 405.
@@ -271,6 +299,13 @@ type httpErrors struct {
 	// body is read (gatewayChannel.admitBeforeBody); nil admits in the
 	// chain alone.
 	admit runtime.Middleware
+	// refuseBody carries out a call admitted whose body is refused, for
+	// its log line and count (gatewayChannel.refuseBody); nil answers it
+	// unlogged.
+	refuseBody func(context.Context, *http.Request, error) error
+	// readTimeout is the HTTP server's (Limits.ReadTimeout), which a body
+	// that does not arrive is told of.
+	readTimeout time.Duration
 }
 
 // newMux is a gateway mux whose errors e writes, whose routing errors
@@ -324,15 +359,24 @@ func (e *httpErrors) write(w http.ResponseWriter, r *http.Request, err error) {
 
 // handle is the gateway's error handler (runtime.WithErrorHandler).
 func (e *httpErrors) handle(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	bodyRefused := true
 	if b, ok := r.Body.(*limitedBody); ok && b.exceeded {
 		err = errTooLarge(b.limit)
 	} else if ok && b.invalid != nil {
 		err = b.invalid
+	} else {
+		bodyRefused = false
 	}
 	httpStatus := 0
 	var withStatus *runtime.HTTPStatusError
 	if errors.As(err, &withStatus) {
 		httpStatus, err = withStatus.HTTPStatus, withStatus.Err
+	}
+	if bodyRefused && e.refuseBody != nil {
+		// Refused before the gateway called the service: the call is
+		// still logged and counted under its method, as one whose
+		// request does not decode is over gRPC.
+		err = e.refuseBody(ctx, r, err)
 	}
 	err = namedQueryError(err)
 	id := RequestID(r.Context())

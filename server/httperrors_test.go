@@ -1,17 +1,21 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -374,5 +378,69 @@ func TestHeadersNotASCIIWriteNoLogLines(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil || m["component"] != nil || strings.Contains(line, "Cookie") || strings.Contains(line, "User-Agent") {
 			t.Errorf("a log line not of a call: %s", line)
 		}
+	}
+}
+
+// TestRefusedBodiesAreLoggedAndCounted: a body that does not arrive within
+// the read timeout, one of the wrong type, one not JSON and one streamed
+// past the limit are each answered in plain words (a body that did not
+// arrive: DEADLINE_EXCEEDED, 408, never the node's socket), logged as a
+// call under the method the route calls, with its caller and request id,
+// and counted under that method with the code the caller saw, as a call
+// whose request does not decode over gRPC is (the gateway answered them
+// before any interceptor ran: an outside review).
+func TestRefusedBodiesAreLoggedAndCounted(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	logs := &logBuffer{}
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		c.Limits.ReadTimeout, c.Limits.MaxMessageBytes = time.Second, limit
+	})
+	const path = "/v1/provinces/cao-bang/border-incidents"
+	const method = "/provex.border.v1.BorderService/CreateBorderIncident"
+	wantCall := func(what, id string, code codes.Code) {
+		t.Helper()
+		lines := logs.linesWith(id)
+		if len(lines) != 1 || lines[0]["msg"] != "call" || lines[0]["method"] != method || lines[0]["code"] != code.String() || lines[0]["caller"] == nil {
+			t.Errorf("%s: log lines of its request id %q: %v, want one call of %s, %v, naming its caller", what, id, lines, method, code)
+		}
+	}
+
+	// 19 bytes of the 200 its Content-Length says, and no more.
+	c, err := net.Dial("tcp", tn.Srv.HTTPAddr())
+	mustf(t, err, "dial")
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"display_name\": \"x", path, tn.Token)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	mustf(t, err, "read the answer to a body that does not arrive")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantHTTPDenied(t, "a body that does not arrive", resp.StatusCode, body, http.StatusRequestTimeout, codes.DeadlineExceeded, "did not arrive within 1s")
+	if strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), "i/o timeout") {
+		t.Errorf("a body that does not arrive: answered in Go's words: %s", body)
+	}
+	wantCall("a body that does not arrive", resp.Header.Get("X-Request-Id"), codes.DeadlineExceeded)
+
+	for _, b := range []struct {
+		what string
+		body io.Reader
+		code codes.Code
+	}{
+		{"a number for a string", strings.NewReader(`{"display_name": 5}`), codes.InvalidArgument},
+		{"not JSON", strings.NewReader(`{"display_name": `), codes.InvalidArgument},
+		// No length: streamed, cut off at the limit while decoded.
+		{"a body past the limit", io.MultiReader(strings.NewReader(`{"display_name": "`), strings.NewReader(strings.Repeat("x", 2*limit)), strings.NewReader(`"}`)), codes.ResourceExhausted},
+	} {
+		resp, body := sendHTTP(t, tn, http.MethodPost, path, b.body, "")
+		if e := decodeHTTPError(t, body); codes.Code(e.Code) != b.code {
+			t.Errorf("%s: HTTP %d %s, want %v", b.what, resp.StatusCode, body, b.code)
+		}
+		wantCall(b.what, resp.Header.Get("X-Request-Id"), b.code)
+	}
+
+	m := scrape(t, http.DefaultClient, tn.BaseURL+"/metrics", tn.Token)
+	for code, n := range map[codes.Code]float64{codes.DeadlineExceeded: 1, codes.InvalidArgument: 2, codes.ResourceExhausted: 1} {
+		wantValue(t, m, "grpc_server_handled_total", map[string]string{"grpc_method": "CreateBorderIncident", "grpc_code": code.String()}, n)
 	}
 }

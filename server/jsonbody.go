@@ -33,47 +33,59 @@ type bodyJSON struct{ *runtime.JSONPb }
 
 func (m bodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
-		var raw json.RawMessage
-		dec := json.NewDecoder(r)
-		if err := dec.Decode(&raw); err != nil {
-			// io.EOF is an empty body, which the gateway takes as an
-			// empty message.
-			var syntax *json.SyntaxError
-			switch {
-			case errors.As(err, &syntax):
-				return bodyError(r, v, "is not JSON: %s (at byte %d)", syntax, syntax.Offset)
-			case errors.Is(err, io.ErrUnexpectedEOF):
-				return bodyError(r, v, "is not JSON: it ends in the middle of a value")
-			}
-			return err
-		}
-		// A body is one JSON value: a second one, or anything after
-		// the first, is not taken as if it were not there.
-		if _, err := dec.Token(); err != io.EOF {
-			return bodyError(r, v, "is not one JSON value: something follows it at byte %d", dec.InputOffset())
-		}
-		if at := loneSurrogate(raw); at >= 0 {
-			// protojson refuses it as "unexpected EOF", with no place.
-			return bodyErrorAt(r, raw, v, at, "holds %s, half of a UTF-16 surrogate pair without its other half: not a character", raw[at:at+6])
-		}
-		if at := pastElements(raw, validation.MaxElements); at >= 0 {
-			return bodyErrorAt(r, raw, v, at, "holds more than %d elements of lists; no request of this API needs that many", validation.MaxElements)
-		}
-		err := m.JSONPb.Unmarshal(raw, v)
-		if err == nil {
-			if b, ok := r.(*limitedBody); ok {
-				if b.invalid = contradictsPath(v, b.pathParams); b.invalid != nil {
-					return b.invalid
-				}
-			}
-			return nil
-		}
-		named := namedDecodeError(raw, v, err)
-		if b, ok := r.(*limitedBody); ok && named != nil {
-			b.invalid = named
+		err := m.decode(r, v)
+		if b, ok := r.(*limitedBody); ok && err != nil && b.readErr != nil {
+			// The body was not read to its end: whatever the JSON
+			// read of it says, that is why.
+			b.invalid = b.unread()
+			return b.invalid
 		}
 		return err
 	})
+}
+
+// decode reads one JSON value of v from r (NewDecoder).
+func (m bodyJSON) decode(r io.Reader, v any) error {
+	var raw json.RawMessage
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&raw); err != nil {
+		// io.EOF is an empty body, which the gateway takes as an
+		// empty message.
+		var syntax *json.SyntaxError
+		switch {
+		case errors.As(err, &syntax):
+			return bodyError(r, v, "is not JSON: %s (at byte %d)", syntax, syntax.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return bodyError(r, v, "is not JSON: it ends in the middle of a value")
+		}
+		return err
+	}
+	// A body is one JSON value: a second one, or anything after
+	// the first, is not taken as if it were not there.
+	if _, err := dec.Token(); err != io.EOF {
+		return bodyError(r, v, "is not one JSON value: something follows it at byte %d", dec.InputOffset())
+	}
+	if at := loneSurrogate(raw); at >= 0 {
+		// protojson refuses it as "unexpected EOF", with no place.
+		return bodyErrorAt(r, raw, v, at, "holds %s, half of a UTF-16 surrogate pair without its other half: not a character", raw[at:at+6])
+	}
+	if at := pastElements(raw, validation.MaxElements); at >= 0 {
+		return bodyErrorAt(r, raw, v, at, "holds more than %d elements of lists; no request of this API needs that many", validation.MaxElements)
+	}
+	err := m.JSONPb.Unmarshal(raw, v)
+	if err == nil {
+		if b, ok := r.(*limitedBody); ok {
+			if b.invalid = contradictsPath(v, b.pathParams); b.invalid != nil {
+				return b.invalid
+			}
+		}
+		return nil
+	}
+	named := namedDecodeError(raw, v, err)
+	if b, ok := r.(*limitedBody); ok && named != nil {
+		b.invalid = named
+	}
+	return err
 }
 
 // pastElements is the offset in the JSON raw of the element of a list that

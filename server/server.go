@@ -519,7 +519,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 // buildGateway serves HTTP/JSON by calling the services through conn.
 func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *interceptors) error {
-	errs := &httpErrors{log: n.log, marshaler: bodyJSON{&runtime.JSONPb{
+	errs := &httpErrors{log: n.log, readTimeout: n.cfg.Limits.ReadTimeout, refuseBody: conn.refuseBody, marshaler: bodyJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}}}
