@@ -462,6 +462,19 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	if !d.postgres {
 		db.dir = filepath.Dir(path)
 	}
+	if !opts.Beside && !opts.ReportOnly && opts.Tool == "" {
+		// Entries a version before this one refused (a record of a kind
+		// it did not know, during a rolling upgrade) nothing else applies
+		// again. A failure leaves them held, to the next start: the node
+		// serves meanwhile, as it would with an entry refused for good.
+		n, err := db.applyRejected(ctx)
+		switch {
+		case err != nil:
+			db.log.Error("applying the entries held unapplied that this version applies failed; they stay unapplied until the next start", "applied", n, "err", err)
+		case n > 0:
+			db.log.Info("applied entries held unapplied that an earlier version refused", "entries", n)
+		}
+	}
 	return db, nil
 }
 

@@ -59,9 +59,12 @@ func (db *DB) CheckRecords(ctx context.Context) (RecordsCheck, error) {
 			out.Problems = append(out.Problems, name+": "+fmt.Sprintf(format, args...))
 		}
 	}
-	newest, err := db.newestEntries(ctx, tx)
+	newest, held, err := db.newestEntries(ctx, tx)
 	if err != nil {
 		return out, fmt.Errorf("read the change logs: %w", err)
+	}
+	for _, h := range held {
+		problem(h.name, "entry %s/%d of it is held unapplied, refused by a version before this one, which applies it: the node applies it when it next starts", h.origin, h.seq)
 	}
 	seen := make(map[string]bool, len(newest))
 	for _, k := range resource.Kinds() {
@@ -236,55 +239,74 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 // public or opens with the node's keys. A row must hold that entry's
 // state, or one after it: a row set back to an older entry of its record
 // (its columns and words made to match) reads as intact otherwise.
-func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64, error) {
+// It also returns the entries held rejected that this version applies
+// (appliesNow): a version before it refused them, and the node applies
+// them when it next starts (applyRejected); until then its copy of their
+// records lacks them.
+func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64, []heldEntry, error) {
 	type key struct {
 		origin string
 		seq    uint64
 	}
-	unapplied := map[key]bool{}
-	rows, err := tx.QueryContext(ctx, "SELECT origin, seq FROM unapplied")
+	unapplied := map[key]string{} // its state
+	rows, err := tx.QueryContext(ctx, "SELECT origin, seq, state FROM unapplied")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for rows.Next() {
-		var k key
-		if err := rows.Scan(&k.origin, &k.seq); err != nil {
+		var (
+			k     key
+			state string
+		)
+		if err := rows.Scan(&k.origin, &k.seq, &state); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
-		unapplied[k] = true
+		unapplied[k] = state
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var held []heldEntry
 	newest := map[string]uint64{}
 	for after := (key{}); ; {
 		// A page at a time, as in checkKindRecords.
 		rows, err := tx.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE origin > ? OR (origin = ? AND seq > ?) ORDER BY origin, seq LIMIT ?",
 			after.origin, after.origin, after.seq, recordCheckPage*10)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var page []changelog.Entry
 		for rows.Next() {
 			e, err := scanEntry(rows)
 			if err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, err
 			}
 			page = append(page, e)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(page) == 0 {
-			return newest, nil
+			// One before an entry of its record applied changes nothing.
+			held = slices.DeleteFunc(held, func(h heldEntry) bool { return newest[h.name] > h.seq })
+			return newest, held, nil
 		}
 		for i := range page {
 			e := &page[i]
-			if unapplied[key{e.Origin, e.Seq}] || !changelog.Verify(e) {
+			if state, ok := unapplied[key{e.Origin, e.Seq}]; ok {
+				if state != "rejected" {
+					continue
+				}
+				if p, ok := db.appliesNow(e, db.Damaged(e.Origin)); ok && p.recordName() != "" {
+					held = append(held, heldEntry{p.recordName(), e.Origin, e.Seq})
+				}
+				continue
+			}
+			if !changelog.Verify(e) {
 				continue
 			}
 			name := e.Name
@@ -303,6 +325,13 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 		last := page[len(page)-1]
 		after = key{last.Origin, last.Seq}
 	}
+}
+
+// heldEntry is an entry of a record held unapplied.
+type heldEntry struct {
+	name   string
+	origin string
+	seq    uint64
 }
 
 // checkRowState returns the state a row stands for, checked against its

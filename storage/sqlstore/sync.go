@@ -418,6 +418,15 @@ type preparedEntry struct {
 	row      *recordRow
 }
 
+// recordName is the record p puts or withdraws ("" for an entry relayed
+// unread).
+func (p *preparedEntry) recordName() string {
+	if p.row != nil {
+		return p.row.name
+	}
+	return p.name
+}
+
 // prepareEntry prepares the state an entry of another origin carries to
 // become this node's copy of the record, where this node may read it. An
 // entry whose state it may not apply (a record of another origin, not a
@@ -777,4 +786,91 @@ func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
 	v, to := k.Audience(m)
 	_, err = db.countSealedFor(tx, resource.Readers(db.origin, v, to))
 	return err
+}
+
+// heldRejectedSQL reads, a page at a time, the entries held as rejected
+// (unapplied, state 'rejected') after an (origin, seq), in log order.
+const heldRejectedSQL = "SELECT " + entryColumns + " FROM changes WHERE (origin, seq) IN (SELECT origin, seq FROM unapplied WHERE state = 'rejected'" +
+	" AND (origin > ? OR (origin = ? AND seq > ?))) ORDER BY origin, seq LIMIT 1000"
+
+// appliesNow says whether this version applies entry e, which the store
+// holds rejected, and returns it prepared. An earlier version refused it
+// (a record of a kind it did not know, during a rolling upgrade; a state
+// past a bound since widened), and the log holding it, no pull brings it
+// again. An entry in a damaged range, or whose hash does not verify, is
+// left to the repair (which rebuilds its origin); a sealed one to a store
+// with the node's keys: another key would call it unopened. damaged are
+// the ranges of e's origin found damaged.
+func (db *DB) appliesNow(e *changelog.Entry, damaged []storage.Damage) (preparedEntry, bool) {
+	if e.Sealed && !db.keyed || inDamage(damaged, e.Seq) || !changelog.Verify(e) {
+		return preparedEntry{}, false
+	}
+	p := db.prepareEntry(e, db.sealer.Load())
+	return p, !p.refused && p.err == nil
+}
+
+// applyRejected applies the entries held rejected that this version
+// applies (appliesNow), each origin's in log order, and takes them out of
+// unapplied; the rest stay as they are. An entry older than one of its
+// record applied since changes nothing (putState and withdraw keep the
+// newest). A node runs it as it opens its store: the table is small, or
+// empty, and read in pages. It returns how many it applied.
+func (db *DB) applyRejected(ctx context.Context) (int, error) {
+	// Most stores hold none: then no write transaction at each start.
+	var held bool
+	if err := db.reader.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM unapplied WHERE state = 'rejected')").Scan(&held); err != nil || !held {
+		return 0, err
+	}
+	applied := 0
+	for after := (changelog.Entry{}); ; {
+		// Set by the run alone, which the writer may run again.
+		var (
+			last changelog.Entry
+			n    int
+		)
+		err := db.runInWriter(ctx, func(tx *writeTx) error {
+			rows, err := tx.Query(heldRejectedSQL, after.Origin, after.Origin, after.Seq)
+			if err != nil {
+				return err
+			}
+			var page []changelog.Entry
+			for rows.Next() {
+				e, err := scanEntry(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				page = append(page, e)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			last, n = changelog.Entry{}, 0
+			for i := range page {
+				e := &page[i]
+				last = *e
+				p, ok := db.appliesNow(e, db.damagedNow(e.Origin))
+				if !ok {
+					continue
+				}
+				if _, _, err := db.applyEntry(tx, e, &p); err != nil {
+					return err
+				}
+				if _, err := tx.Exec("DELETE FROM unapplied WHERE origin = ? AND seq = ?", e.Origin, e.Seq); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return applied, err
+		}
+		applied += n
+		if last.Origin == "" {
+			return applied, nil
+		}
+		after = last
+	}
 }
