@@ -211,8 +211,10 @@ var ErrNotConverged = errors.New("the federation has not converged")
 // origin's head hash: the convergence check. The federation has converged
 // only when every member answered, all hold every origin up to the same
 // head hash, none holds entries sealed to it that it cannot open, and none
-// has a damaged log. Entries an origin signed that name records it does
-// not own are reported; every node holds and refuses them alike.
+// has a damaged log. Entries a node holds and has not applied are
+// reported: those an origin signed that name records it does not own
+// every node refuses alike; a node refusing more than another at the same
+// head is named as one whose version may not know their record's kind.
 func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, state func(context.Context, federation.Member) (*syncv1.GetSyncStateResponse, error)) error {
 	type pos struct {
 		seq  uint64
@@ -260,11 +262,34 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 				problems = append(problems, fmt.Sprintf("%s: stored log of %s damaged at %d..%d (%s)", mem.ID, o.GetOrigin(),
 					d.GetRange().GetFirst(), d.GetRange().GetLast(), d.GetProblem()))
 			}
-			if n := o.GetRejected(); n > 0 {
-				// The count alone comes here, not why: a record the origin
-				// does not own is one reason of several.
-				warnings = append(warnings, fmt.Sprintf("%s refused %d entries of %s, which no node applies (a record %s does not own, a malformed state or time ...): %s's log says why, for each", mem.ID, n, o.GetOrigin(), o.GetOrigin(), mem.ID))
+		}
+	}
+	// Entries a node holds and has not applied: the count alone comes
+	// here, not why (a record the origin does not own is one reason of
+	// several). Fewer at another node at the same head says that node
+	// applies some of them: a version that does not know their record's
+	// kind refused them (a rolling upgrade), and applies them once
+	// restarted on the new one.
+	for _, mem := range m.Members {
+		for _, o := range all[mem.ID].GetOrigins() {
+			n := o.GetRejected()
+			if n == 0 {
+				continue
 			}
+			fewest, by := n, ""
+			for _, other := range m.Members {
+				if st, ok := all[other.ID]; ok && other.ID != mem.ID && states[other.ID][o.GetOrigin()] == states[mem.ID][o.GetOrigin()] {
+					if r := rejectedOf(st, o.GetOrigin()); r < fewest {
+						fewest, by = r, other.ID
+					}
+				}
+			}
+			if by != "" {
+				warnings = append(warnings, fmt.Sprintf("%s holds %d entries of %s it has not applied, %d more than %s at the same head, which applies them: is %s on an older version, which does not know their record's kind? Restarted on the new one, it applies them (its log says why it refused each)",
+					mem.ID, n, o.GetOrigin(), n-fewest, by, mem.ID))
+				continue
+			}
+			warnings = append(warnings, fmt.Sprintf("%s holds %d entries of %s it has not applied (a record %s does not own, a malformed state or time, a kind of record its version does not know ...): %s's log says why, for each", mem.ID, n, o.GetOrigin(), o.GetOrigin(), mem.ID))
 		}
 	}
 	var originList, former []string
@@ -368,6 +393,16 @@ func federationStatus(ctx context.Context, w io.Writer, m *federation.Manifest, 
 	}
 	fmt.Fprintln(w, "converged: yes (every node is on the same manifest, reports the same head hash for every origin, opens everything sealed to it, and finds its logs intact)")
 	return nil
+}
+
+// rejectedOf is how many entries of origin st's node holds rejected.
+func rejectedOf(st *syncv1.GetSyncStateResponse, origin string) int64 {
+	for _, o := range st.GetOrigins() {
+		if o.GetOrigin() == origin {
+			return o.GetRejected()
+		}
+	}
+	return 0
 }
 
 // unopenedByCount compares, for every origin that answered, how many of its
