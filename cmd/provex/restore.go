@@ -29,8 +29,8 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
 	acceptUnreached := fs.Bool("accept-unreached", false, "write on even though some members could not be reached (they may hold later entries of this node's log)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return cli.FlagError(fs, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *member == "" || *keyFile == "" || *manifest == "" {
 		return &cli.UsageError{Msg: "restore: --member, --key and --manifest are required"}

@@ -73,10 +73,22 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 		expires = fs.Duration("expires", 0, "lifetime, e.g. 720h (default: until revoked)")
 		member = fs.String("member", "", "the node's member, to make tokens before the node first starts")
 	}
-	// The id of revoke may come before the flags, as the usage writes it.
-	ids, err := cli.ParseFlags(fs, args[1:])
+	var ids []string
+	var err error
+	if args[0] == "revoke" {
+		// The id may come before the flags, as the usage writes it.
+		ids, err = cli.ParseFlags(fs, args[1:])
+	} else {
+		// An argument create or list ignored made a token or listed them,
+		// exit 0 (an outside review).
+		err = cli.ParseFlagsOnly(fs, args[1:])
+	}
 	if err != nil {
 		return err
+	}
+	if args[0] == "revoke" && len(ids) != 1 {
+		// Before the database, as every mistake of the command line.
+		return &cli.UsageError{Msg: fmt.Sprintf("token revoke: want exactly one token id (see token list), got %d arguments", len(ids))}
 	}
 	db, err := openData(ctx, *dataDir, *store, *member)
 	if err != nil {
@@ -116,9 +128,6 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		return tw.Flush()
 	case "revoke":
-		if len(ids) != 1 {
-			return &cli.UsageError{Msg: "token revoke takes the token's id (see token list)"}
-		}
 		if err := db.RevokeToken(ctx, ids[0], time.Now()); err != nil {
 			return err
 		}
@@ -178,8 +187,8 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 	keyFile := fs.String("key", "", "the node's key file, whose public key checks the signed head (default: node.key in the data directory)")
 	manifestFile := fs.String("manifest", "", "federation manifest, for the node's public key when its key file is elsewhere")
 	store := fs.String("store", "", "the node's PostgreSQL store instead of a data directory (postgres://...), when it runs with serve --store; give --key")
-	if err := fs.Parse(args[1:]); err != nil {
-		return cli.FlagError(fs, err)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
 	}
 	what := *dataDir
 	if *store != "" {
