@@ -45,6 +45,7 @@ import (
 	_ "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
+	"github.com/provex/provex/sampledata"
 	"github.com/provex/provex/services/collection"
 )
 
@@ -253,7 +254,7 @@ func (g *gen) authentication() {
 	p("| `editor` | and Create, Update, Delete, Undelete of the records owned by the node's member (the ministry's are `provinces/mofa/...`) |")
 	p("| `admin` | and the audit trail (`AuditService`), the node's sync state (`SyncService.GetSyncState`, `provex sync status`: its peers and how far behind each origin it is) and `GET /metrics` |")
 	p("")
-	p("Missing, malformed, unknown, expired or revoked tokens give `UNAUTHENTICATED` (HTTP 401); a call the token's role may not make gives `PERMISSION_DENIED` (403). Each message says what would be needed. Calls are rate-limited per token (`RESOURCE_EXHAUSTED`, 429). Over HTTP, a body that the gateway cannot read into the method's message (not JSON, an unknown field, a value of the wrong type, text holding U+0000, a time outside the API's range) is refused 400 before the token is read: the gateway reads the body before the call reaches the interceptors.")
+	p("Missing, malformed, unknown, expired or revoked tokens give `UNAUTHENTICATED` (HTTP 401); a call the token's role may not make gives `PERMISSION_DENIED` (403). Each message says what would be needed. Calls are rate-limited per token (`RESOURCE_EXHAUSTED`, 429). Over HTTP, the token, the rate and the role are checked from the request's headers before the body is read: a call they refuse is answered 401, 403 or 429 whatever its body holds, and only then is a body that the gateway cannot read into the method's message (not JSON, an unknown field, a value of the wrong type, text holding U+0000, a time outside the API's range) refused 400.")
 	p("")
 	p("Nodes do not use tokens with each other: a peer is a provex node that presents its certificate from the federation CA over mutual TLS, on the sync port, and may call only `SyncService.Pull` and `Announce`. A node started without `--dev` also serves its API over TLS with that certificate: clients trust the federation CA (`PROVEX_CA` for the provex command, `-cacert` for grpcurl, `--cacert` for curl) instead of `-plaintext` and `http://`.")
 	p("")
@@ -342,7 +343,7 @@ func (g *gen) intro() {
 		p("| `%s` (%d) | %d | %s |", codeName(e.code), e.code, runtime.HTTPStatusFromCode(e.code), e.cause)
 	}
 	p("")
-	p("A refusal the node answers itself that trying again later may not meet carries a `google.rpc.RetryInfo` detail, its `retry_delay` how long to wait first, and over HTTP also a `Retry-After` header (whole seconds, rounded up): for a rate limit, the time until the identity's bucket holds a call again (at most one call's share of `--rate-limit`, and at most an hour); too many calls in flight, or the audit trail behind in recording reads, 1 s; the node shutting down or its PostgreSQL server out of reach, 5 s; a record's stored copy, or the node's own log, waiting for repair from peers, 10 s; a full disk, a minute, since room is made by an operator. A refusal without it says in its message what to do instead (a body or message over the size limit, a damaged database file, a peer with all its pulls open). gRPC calls reset over the in-flight cap, and calls grpc-go refuses while the node shuts down, are `UNAVAILABLE` with no detail: a client that retries `UNAVAILABLE` (a gRPC retry policy, its own loop) retries those too. grpc-go retries nothing by itself but a call that never reached the server, and provex's own client and CLI do not retry (`client.Dial` takes no service config from the name resolver, so a DNS TXT record `_grpc_config.HOST` cannot add a retry policy): give a Create a `request_id` to run it again safely.")
+	p("A refusal the node answers itself that trying again later may not meet carries a `google.rpc.RetryInfo` detail, its `retry_delay` how long to wait first, and over HTTP also a `Retry-After` header (whole seconds, rounded up): for a rate limit, the time until the identity's bucket holds a call again (at most one call's share of `--rate-limit`, and at most an hour); too many calls in flight, or the audit trail behind in recording reads, 1 s; the node shutting down, or its PostgreSQL server out of reach or past its `statement_timeout`, 5 s; a record's stored copy, or the node's own log, waiting for repair from peers, and a write refused by a PostgreSQL database that takes no writes (read-only, SQLSTATE 25006: a standby after a failover, or `default_transaction_read_only`), 10 s; a full disk, a minute, since room is made by an operator. A refusal without it says in its message what to do instead (a body or message over the size limit, a damaged database file, a peer with all its pulls open). gRPC calls reset over the in-flight cap, and calls grpc-go refuses while the node shuts down, are `UNAVAILABLE` with no detail: a client that retries `UNAVAILABLE` (a gRPC retry policy, its own loop) retries those too. grpc-go retries nothing by itself but a call that never reached the server, and provex's own client and CLI do not retry (`client.Dial` takes no service config from the name resolver, so a DNS TXT record `_grpc_config.HOST` cannot add a retry policy): give a Create a `request_id` to run it again safely.")
 	p("")
 	p("Over HTTP, a path that names no method is 404 (`NOT_FOUND`), a method the path does not take 405 (`UNIMPLEMENTED`, with an `Allow` header naming the methods it takes; a POST is a POST whatever its content type: the `X-HTTP-Method-Override` header is not read, and a form-encoded POST is not served as a GET), and a body over the size limit 413 (`RESOURCE_EXHAUSTED`), all with the same JSON body. Every response, errors included, carries `X-Request-Id` (gRPC: `x-request-id` in the headers): the caller's own if it is 1 to 64 printable ASCII characters other than space, else a new one. A gRPC method the node does not serve is `UNIMPLEMENTED` with an id like any call. The exceptions are answers written before the node sees a call: a unary gRPC request message over the size limit (grpc-go refuses it `RESOURCE_EXHAUSTED` before any interceptor), and HTTP requests that net/http refuses itself (431 for headers over 64 KiB, 400 for a request it cannot parse).")
 	p("")
@@ -776,7 +777,7 @@ func thousands(n int64) string {
 // the kind's schema and checked by the filter parser.
 func (g *gen) examples(k *resource.Kind) {
 	p := g.p
-	f := exampleFilter(k.Schema)
+	f := exampleFilter(k)
 	if _, err := filter.Parse(f, k.Schema); err != nil {
 		fail(fmt.Errorf("example filter %q for %s: %w", f, k.Collection, err))
 	}
@@ -804,8 +805,8 @@ func (g *gen) examples(k *resource.Kind) {
 
 // exampleFilter prefers state, then the first enum field, then a date, then
 // a string.
-func exampleFilter(s *filter.Schema) string {
-	fields := s.Fields()
+func exampleFilter(k *resource.Kind) string {
+	fields := k.Schema.Fields()
 	slices.SortStableFunc(fields, func(a, b filter.Field) int {
 		return cmpBool(a.Path != "state", b.Path != "state")
 	})
@@ -831,10 +832,38 @@ func exampleFilter(s *filter.Schema) string {
 	}
 	for _, f := range fields {
 		if f.Type == filter.String && !f.Repeated {
-			return fmt.Sprintf("%s = \"A*\"", f.Path)
+			return fmt.Sprintf("%s = \"%s\"", f.Path, examplePrefix(k, f.Path))
 		}
 	}
 	return "create_time >= 2025-01-01T00:00:00Z"
+}
+
+// examplePrefix is a prefix match on a string field of k. A reference
+// field holds a record's name, which "A*" never matched (an outside
+// review): its prefix is the referenced collection of a record of the
+// sample data, so that the example finds it in the demo.
+func examplePrefix(k *resource.Kind, path string) string {
+	fd := k.Message.Descriptor().Fields().ByName(protoreflect.Name(path))
+	if fd == nil {
+		return "A*"
+	}
+	ref, ok := resource.ReferenceTo(fd.FullName())
+	if !ok {
+		return "A*"
+	}
+	for _, r := range sampledata.For(exampleProvince) {
+		if r.Collection != k.Collection {
+			continue
+		}
+		if v := r.Message.ProtoReflect().Get(fd).String(); v != "" {
+			return v[:strings.LastIndex(v, "/")+1] + "*"
+		}
+	}
+	owner := exampleProvince
+	if ref.MinistryOwned() {
+		owner = resource.Ministry
+	}
+	return "provinces/" + owner + "/" + ref.Collection + "/*"
 }
 
 func cmpBool(a, b bool) int {
