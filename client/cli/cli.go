@@ -90,14 +90,14 @@ func Help(group string) error {
 func Commands() []Command {
 	return []Command{
 		{"get", "NAME", "print one record", runGet},
-		{"list", "PARENT/COLLECTION [--filter F] [--order-by O] [--page-size N] [--all] [--show-deleted]", "list records, e.g. provinces/cao-bang/agreements or provinces/-/projects", runList},
+		{"list", "PARENT/COLLECTION [--filter F] [--order-by O] [--page-size N] [--page-token T] [--all] [--show-deleted]", "list records, e.g. provinces/cao-bang/agreements or provinces/-/projects", runList},
 		{"create", "PARENT/COLLECTION -f FILE [--id ID] [--request-id R]", "create a record from JSON or YAML (FILE - reads stdin)", runCreate},
 		{"update", "NAME -f FILE [--mask a,b.c]", "update fields of a record from JSON or YAML", runUpdate},
 		{"delete", "NAME [--etag E]", "soft-delete a record", runDelete},
 		{"undelete", "NAME [--etag E]", "restore a deleted record", runUndelete},
 		{"seed", "[--province P]", "load the sample dataset of the node's province", runSeed},
 		{"sync", "status [--addr A] | status --all --manifest FILE --nodes FILE", "show a node's sync state, or check that the whole federation converged", runSync},
-		{"national", "summary COLLECTION [--group-by a,b] [--sum f] [--count-distinct f] [--filter F] [--csv] | search [--text T] [--collection c] | freshness", "national views: totals across provinces, search, freshness", runNational},
+		{"national", "summary COLLECTION [--parent provinces/P] [--group-by a,b] [--sum f] [--count-distinct f] [--filter F] [--csv] | search [--text T] [--collection c] [--filter F] [--parent provinces/P] [--page-size N] [--page-token T] [--all] | freshness", "national views: totals across provinces, search, freshness", runNational},
 	}
 }
 
@@ -282,6 +282,11 @@ func (p *pageSizeFlag) Set(s string) error {
 // DefaultTimeout is how long a command waits for each answer of the node
 // unless --timeout says otherwise.
 const DefaultTimeout = time.Minute
+
+// SyncStatusTimeout is sync status's default --timeout: a node's state is
+// quick to answer, and the convergence check asks every member in turn,
+// reporting one that does not answer unreachable after it.
+const SyncStatusTimeout = 5 * time.Second
 
 // nodeFlags are the flags of every command that talks to a node: where it
 // is, and how long each call may wait for its answer.

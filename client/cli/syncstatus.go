@@ -29,10 +29,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 		return &UsageError{Msg: "sync: the subcommand is status"}
 	}
 	fs, node := newFlagSet("sync status")
-	// A node's state is quick to answer, and the convergence check asks
-	// every member in turn: a member that does not answer is reported
-	// unreachable after 5 s.
-	node.defaultTimeout(fs, 5*time.Second)
+	node.defaultTimeout(fs, SyncStatusTimeout)
 	all := fs.Bool("all", false, "ask every member of --manifest and check that they converged (exit status 1 if not)")
 	manifestFile := fs.String("manifest", "", "federation manifest (with --all)")
 	nodesFile := fs.String("nodes", "", "with --all: YAML list of each member's API address, token file and, for TLS, CA file "+

@@ -23,7 +23,7 @@ import (
 
 func commands() []cli.Command {
 	return append([]cli.Command{
-		{Name: "demo", Usage: "[--data DIR] [--base-port 7400]", Summary: "start sample province nodes with data on loopback and print grpcurl/curl examples", Run: runDemo},
+		{Name: "demo", Usage: "[--data DIR] [--base-port 7400] [--log-level warn]", Summary: "start sample province nodes with data on loopback and print grpcurl/curl examples", Run: runDemo},
 		{Name: "serve", Usage: "[--config FILE] [--member SLUG] [--grpc-addr A] [--http-addr A] [--data DIR] [--manifest F --key F --peers a,b]", Summary: "run a node", Run: runServe},
 		caCommand,
 		tokenCommand,
@@ -126,6 +126,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-*s %s\n  %-*s   %s\n", width, c.Name, c.Summary, width, "", c.Usage)
 	}
-	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+"), waiting at most --timeout (default "+cli.DefaultTimeout.String()+") for each answer.")
-	fmt.Fprintln(w, "provex COMMAND --help lists a command's flags with their defaults.")
+	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+"), waiting at most --timeout (default "+cli.DefaultTimeout.String()+"; sync status: "+cli.SyncStatusTimeout.String()+") for each answer.")
+	// A group's --help has no flags of its own to list (an outside review).
+	fmt.Fprintln(w, "provex COMMAND --help lists a command's flags with their defaults; provex COMMAND SUBCOMMAND --help those of a subcommand (ca init, token create, sync status ...).")
 }

@@ -28,7 +28,7 @@ const (
 	defaultValidity      = 365 * 24 * time.Hour
 )
 
-const manifestUsage = "init --entry FILE|- [--member SLUG --address HOST:PORT] [--federation-key federation.key] [--out manifest.yaml] [--ca-dir provex-ca | --ca FILE] [--valid 365d]" +
+const manifestUsage = "init [--member SLUG] [--entry FILE|- | --address A --public-key K --encryption-key K] [--federation-key federation.key] [--out manifest.yaml] [--ca-dir provex-ca | --ca FILE] [--valid 365d]" +
 	" | add [--member SLUG] [--entry FILE|- | --address A --public-key K --encryption-key K] [--manifest F] [--federation-key F] [--valid 365d]" +
 	" | remove --member SLUG [...]" +
 	" | rotate --member SLUG [--entry FILE|- | --public-key K --encryption-key K] [...]" +

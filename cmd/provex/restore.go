@@ -15,7 +15,7 @@ import (
 	"github.com/provex/provex/server"
 )
 
-var restoreCommand = cli.Command{Name: "restore", Usage: "--member SLUG --data DIR --key F --manifest F [--store URL] [--tls-dir DIR] [--accept-unreached]",
+var restoreCommand = cli.Command{Name: "restore", Usage: "--member SLUG --data DIR --key F --manifest F [--store URL] [--tls-dir DIR] [--accept-unreached] [--log-level warn]",
 	Summary: "rebuild a node whose data directory is lost from its peers (its own log, its records, every origin), then exit; start the node with serve after", Run: runRestore}
 
 func runRestore(ctx context.Context, env *cli.Env, args []string) error {

@@ -43,7 +43,7 @@ func openData(ctx context.Context, dir, store, member string) (*sqlstore.DB, err
 	return sqlstore.Open(ctx, store, member, sqlstore.Options{Logger: slog.New(slog.DiscardHandler), Beside: true})
 }
 
-const tokenUsage = "create --role viewer|editor|admin [--label L] [--expires 720h] [--member M] | list | revoke ID  [--data DIR | --store URL]"
+const tokenUsage = "create --role viewer|editor|admin [--label L] [--expires 720h] [--member M] [--data DIR | --store URL] | list [--data DIR | --store URL] | revoke ID [--data DIR | --store URL]"
 
 var tokenCommand = cli.Command{Name: "token", Usage: tokenUsage, Summary: "make, list or revoke a node's bearer tokens (on the node's machine)", Run: runToken}
 
