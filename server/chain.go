@@ -77,8 +77,9 @@ type interceptors struct {
 //     of the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.
 //  10. decoding: the request is decoded from its bytes (8) only here,
-//     once 9 has admitted its caller; one that does not unmarshal is
-//     INVALID_ARGUMENT (streamed messages: in 12, as they arrive). A
+//     once 9 has admitted its caller; one that does not unmarshal, or
+//     (but for the sync protocol's) holds a number its field cannot hold,
+//     is INVALID_ARGUMENT (streamed messages: in 12, as they arrive). A
 //     gateway call whose body the gateway refused is answered that
 //     refusal here (gatewayChannel.refuseBody).
 //  11. own writes: a write (Create, Update, Delete, Undelete) of a record
@@ -283,7 +284,7 @@ func (ic *interceptors) unaryGuard(ctx context.Context, req any, info *grpc.Unar
 	return next(ctx, req)
 }
 
-func (ic *interceptors) unaryDecode(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+func (ic *interceptors) unaryDecode(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	if a, ok := ctx.Value(admissionKey{}).(*admission); ok && a.body != nil {
 		return nil, a.body // a gateway call whose body was refused (refuseBody)
 	}
@@ -291,7 +292,7 @@ func (ic *interceptors) unaryDecode(ctx context.Context, req any, _ *grpc.UnaryS
 		if kept, ok := ctx.Value(keptRequestKey{}).(*keptRequest); ok && kept.data != nil {
 			data := kept.data
 			kept.data = nil
-			if err := decodeRequest(data, m); err != nil {
+			if err := decodeRequest(data, m, info.FullMethod); err != nil {
 				return nil, err
 			}
 		}

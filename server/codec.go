@@ -57,23 +57,32 @@ func (c *requestCodec) take(req any) ([]byte, bool) {
 	return b.([]byte), true
 }
 
-// decodeRequest unmarshals data into m: nil, or INVALID_ARGUMENT naming
-// what did not unmarshal, or the field past validation.MaxElements (read
-// first, without decoding), m then left empty.
-func decodeRequest(data []byte, m protov2.Message) error {
-	if err := validation.TooManyElements(data, m.ProtoReflect().Descriptor()); err != nil {
+// decodeRequest unmarshals data, a request of method, into m: nil, or
+// INVALID_ARGUMENT naming what did not unmarshal, or the field past
+// validation.MaxElements (read first, without decoding), or, in a request
+// held to its schema (strictSchema), each number its field cannot hold,
+// which protobuf would cut to its low 32 bits; m then left empty.
+func decodeRequest(data []byte, m protov2.Message, method string) error {
+	md := m.ProtoReflect().Descriptor()
+	if err := validation.TooManyElements(data, md); err != nil {
 		return err
 	}
 	if err := protov2.Unmarshal(data, m); err != nil {
 		protov2.Reset(m)
-		return validation.DecodeError(data, m.ProtoReflect().Descriptor(), err)
+		return validation.DecodeError(data, md, err)
+	}
+	if strictSchema(method) {
+		if err := validation.NumbersFit(data, md); err != nil {
+			protov2.Reset(m)
+			return err
+		}
 	}
 	return nil
 }
 
-// decode unmarshals the bytes kept for m into it (take, then
-// decodeRequest); nil for a message the codec did not see.
-func (c *requestCodec) decode(m any) error {
+// decode unmarshals the bytes kept for m, a request of method, into it
+// (take, then decodeRequest); nil for a message the codec did not see.
+func (c *requestCodec) decode(m any, method string) error {
 	pm, ok := m.(protov2.Message)
 	if !ok {
 		return nil
@@ -82,5 +91,5 @@ func (c *requestCodec) decode(m any) error {
 	if !ok {
 		return nil
 	}
-	return decodeRequest(data, pm)
+	return decodeRequest(data, pm, method)
 }

@@ -112,7 +112,7 @@ func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if err := s.codec.decode(m); err != nil {
+	if err := s.codec.decode(m, s.method); err != nil {
 		return err
 	}
 	if pm, ok := m.(proto.Message); ok {
@@ -135,13 +135,22 @@ func unknownMethod(_ any, ss grpc.ServerStream) error {
 // syncMethods begins the full name of every method of the sync protocol.
 var syncMethods = "/" + syncv1.SyncService_ServiceDesc.ServiceName + "/"
 
-// checkRequest validates a request against the schema's rules and, but
-// for the sync protocol's, refuses one holding a field the schema does not
-// have: nodes of different releases sync, and a newer node's request field
-// is for an older one to ignore, as protobuf intends; a field unknown to a
-// request of the API would be stored with its record.
+// strictSchema reports whether method's requests are held to their
+// schema: every field known (checkRequest), every number one its field
+// holds (decodeRequest). The sync protocol's are not: nodes of different
+// releases sync, and a newer node's request field (or a field widened
+// from 32 bits to 64) is for an older one to ignore, or to cut, as
+// protobuf intends; a field unknown to a request of the API, or a number
+// cut to another, would be stored with its record.
+func strictSchema(method string) bool {
+	return !strings.HasPrefix(method, syncMethods)
+}
+
+// checkRequest validates a request against the schema's rules and, in one
+// held to its schema (strictSchema), refuses a field the schema does not
+// have.
 func checkRequest(v *validation.Validator, m proto.Message, method string) error {
-	if !strings.HasPrefix(method, syncMethods) {
+	if strictSchema(method) {
 		if err := validation.KnownFields(m); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
@@ -180,6 +181,61 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 	var out []byte
 	if err := tn.Conn().Invoke(ctx, syncv1.SyncService_GetSyncState_FullMethodName, &state, &out, grpc.ForceCodec(rawCodec{})); err != nil {
 		t.Errorf("a sync request with a field of a newer release: %v, want it served", err)
+	}
+}
+
+// TestNumbersThatDoNotFitAreRefused: a gRPC request holding a number its
+// field cannot hold (a varint past an int32, an enum or a uint32), which
+// protobuf would cut to its low 32 bits and store (member_count 2^40+9 as
+// 9, a year 2^32+2020 as 2020, a direction 2^32+1 as DIRECTION_INCOMING:
+// an outside review), is INVALID_ARGUMENT naming the field, as the gateway
+// refuses the same number in JSON, and no record is written.
+func TestNumbersThatDoNotFitAreRefused(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	request := func(id string, field ...byte) []byte {
+		d, err := proto.Marshal(&twinningv1.Delegation{DisplayName: "Cut", Direction: twinningv1.Delegation_DIRECTION_OUTGOING,
+			Countries: []string{"CN"}, StartDate: date(2024, 1, 1)})
+		mustf(t, err, "marshal")
+		r, err := proto.Marshal(&twinningv1.CreateDelegationRequest{Parent: tn.parent(), DelegationId: id})
+		mustf(t, err, "marshal")
+		// The delegation (field 3), its field appended: the last value of
+		// a field is the one protobuf keeps, and a message's fields merge.
+		return protowire.AppendBytes(protowire.AppendTag(r, 3, protowire.BytesType), append(d, field...))
+	}
+	varint := func(num protowire.Number, v uint64) []byte {
+		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+	}
+	const direction, memberCount, startDate, year = 3, 7, 10, 1
+	for _, c := range []struct {
+		what   string
+		wire   []byte
+		fields []string
+	}{
+		{"member_count 2^40+9", request("cut-a", varint(memberCount, 1<<40+9)...), []string{"delegation.member_count"}},
+		{"member_count 2^63", request("cut-b", varint(memberCount, 1<<63)...), []string{"delegation.member_count"}},
+		{"start_date.year 2^32+2020", request("cut-c", protowire.AppendBytes(protowire.AppendTag(nil, startDate, protowire.BytesType), varint(year, 1<<32+2020))...),
+			[]string{"delegation.start_date.year"}},
+		{"direction 2^32+1", request("cut-d", varint(direction, 1<<32+1)...), []string{"delegation.direction"}},
+	} {
+		var out []byte
+		err := tn.Conn().Invoke(ctx, twinningv1.TwinningService_CreateDelegation_FullMethodName, &c.wire, &out, grpc.ForceCodec(rawCodec{}))
+		wantInvalid(t, err, c.what, c.fields...)
+	}
+	for _, id := range []string{"cut-a", "cut-b", "cut-c", "cut-d"} {
+		_, err := tn.Twinning.GetDelegation(ctx, &twinningv1.GetDelegationRequest{Name: tn.parent() + "/delegations/" + id})
+		wantCode(t, err, codes.NotFound, "a record refused for a number its field cannot hold")
+	}
+
+	// The same request with numbers that fit is served.
+	fits := request("fits", append(varint(memberCount, 9), varint(direction, 1)...)...)
+	var out []byte
+	err := tn.Conn().Invoke(ctx, twinningv1.TwinningService_CreateDelegation_FullMethodName, &fits, &out, grpc.ForceCodec(rawCodec{}))
+	mustf(t, err, "create a delegation of numbers that fit")
+	d, err := tn.Twinning.GetDelegation(ctx, &twinningv1.GetDelegationRequest{Name: tn.parent() + "/delegations/fits"})
+	mustf(t, err, "get it")
+	if d.GetMemberCount() != 9 || d.GetDirection() != twinningv1.Delegation_DIRECTION_INCOMING {
+		t.Errorf("stored member_count %d, direction %v; want 9, DIRECTION_INCOMING", d.GetMemberCount(), d.GetDirection())
 	}
 }
 

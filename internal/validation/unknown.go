@@ -2,7 +2,9 @@ package validation
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -77,4 +79,158 @@ func knownFields(m protoreflect.Message, prefix string, out *[]*errdetails.BadRe
 		}
 		return true
 	})
+}
+
+// ReasonNumberCut is the reason of a violation for a number its field's
+// type cannot hold (NumbersFit).
+const ReasonNumberCut = "int.cut"
+
+// NumbersFit reports every number in b, the wire form of a message of md,
+// at any depth, that its field's type cannot hold: a varint of an int32 or
+// enum field that is not an int32 (sign-extended to 64 bits, as protobuf
+// writes a negative one), of a sint32 or uint32 field one past 32 bits.
+// Protobuf keeps such a number's low 32 bits without a word (2^40+9 is
+// read as 9, 2^63 as 0, an enum's 2^32+1 as its value 1), where the
+// gateway's JSON refuses it: nil, or INVALID_ARGUMENT naming each, as
+// KnownFields names a field. It reads b without decoding it; bytes that
+// are not protobuf are left to unmarshalling.
+func NumbersFit(b []byte, md protoreflect.MessageDescriptor) error {
+	var out []*errdetails.BadRequest_FieldViolation
+	numbersFit(b, md, "", &out, 0)
+	if len(out) == 0 {
+		return nil
+	}
+	return apperr.InvalidFields(out...)
+}
+
+// numbersFit adds to out the numbers of b, a message of md at prefix, that
+// do not fit their fields. Elements of lists are named by their index, map
+// entries by their key, as Check names them.
+func numbersFit(b []byte, md protoreflect.MessageDescriptor, prefix string, out *[]*errdetails.BadRequest_FieldViolation, depth int) {
+	var elements map[protowire.Number]int // of each repeated field so far: the next one's index
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return
+		}
+		b = b[n:]
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return
+		}
+		value := b[:m]
+		b = b[m:]
+		fd := md.Fields().ByNumber(num)
+		if fd == nil {
+			continue
+		}
+		path := prefix + string(fd.Name())
+		if md.IsMapEntry() {
+			// prefix names the entry by its key: its value is that.
+			path = strings.TrimSuffix(prefix, ".")
+		}
+		element := func() string {
+			if elements == nil {
+				elements = map[protowire.Number]int{}
+			}
+			i := elements[num]
+			elements[num]++
+			return path + "[" + strconv.Itoa(i) + "]"
+		}
+		switch {
+		// Protobuf's own limit of nesting is 10,000: the API's messages
+		// are a few deep, so a deeper one is left for it to refuse.
+		case fd.Message() != nil && typ == protowire.BytesType && depth < 100:
+			inner, _ := protowire.ConsumeBytes(value)
+			switch {
+			case fd.IsMap():
+				path += "[" + strconv.Quote(mapKey(inner, fd.MapKey())) + "]"
+			case fd.IsList():
+				path = element()
+			}
+			numbersFit(inner, fd.Message(), path+".", out, depth+1)
+		case typ == protowire.VarintType:
+			v, _ := protowire.ConsumeVarint(value)
+			if fd.IsList() {
+				path = element()
+			}
+			numberFits(fd, v, path, out)
+		case typ == protowire.BytesType && fd.IsList() && varintKind(fd.Kind()):
+			// A packed list: its elements' varints one after another.
+			packed, _ := protowire.ConsumeBytes(value)
+			for len(packed) > 0 {
+				v, n := protowire.ConsumeVarint(packed)
+				if n < 0 {
+					break
+				}
+				packed = packed[n:]
+				numberFits(fd, v, element(), out)
+			}
+		}
+	}
+}
+
+// varintKind reports whether a field of kind k is written as a varint.
+func varintKind(k protoreflect.Kind) bool {
+	switch k {
+	case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Uint32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind:
+		return true
+	}
+	return false
+}
+
+// numberFits adds to out a violation for v, a varint of fd at path, when
+// fd's type cannot hold it.
+func numberFits(fd protoreflect.FieldDescriptor, v uint64, path string, out *[]*errdetails.BadRequest_FieldViolation) {
+	why := ""
+	switch fd.Kind() {
+	case protoreflect.Int32Kind, protoreflect.EnumKind:
+		if n := int64(v); n != int64(int32(n)) {
+			why = fmt.Sprintf("%d does not fit an %s field: it must be from %d to %d", n, fd.Kind(), math.MinInt32, math.MaxInt32)
+		}
+	case protoreflect.Sint32Kind:
+		if v > math.MaxUint32 {
+			why = fmt.Sprintf("%d (zigzag-encoded) does not fit a sint32 field: it must be from %d to %d", protowire.DecodeZigZag(v), math.MinInt32, math.MaxInt32)
+		}
+	case protoreflect.Uint32Kind:
+		if v > math.MaxUint32 {
+			why = fmt.Sprintf("%d does not fit a uint32 field: it must be at most %d", v, uint32(math.MaxUint32))
+		}
+	}
+	if why != "" {
+		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Reason: ReasonNumberCut,
+			Description: why + "; protobuf would keep its low 32 bits alone, another number, so it is refused"})
+	}
+}
+
+// mapKey is the key of a map entry (its wire form, entry), as text.
+func mapKey(entry []byte, kd protoreflect.FieldDescriptor) string {
+	key := ""
+	for len(entry) > 0 {
+		num, typ, n := protowire.ConsumeTag(entry)
+		if n < 0 {
+			break
+		}
+		entry = entry[n:]
+		m := protowire.ConsumeFieldValue(num, typ, entry)
+		if m < 0 {
+			break
+		}
+		if num == kd.Number() {
+			switch typ {
+			case protowire.BytesType:
+				b, _ := protowire.ConsumeBytes(entry[:m])
+				key = string(b)
+			case protowire.VarintType:
+				v, _ := protowire.ConsumeVarint(entry[:m])
+				key = strconv.FormatInt(int64(v), 10)
+				if kd.Kind() == protoreflect.Uint32Kind || kd.Kind() == protoreflect.Uint64Kind {
+					key = strconv.FormatUint(v, 10)
+				}
+			}
+		}
+		entry = entry[m:]
+	}
+	return key
 }
