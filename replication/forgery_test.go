@@ -76,6 +76,7 @@ func forgedLog(t *testing.T, f *testFederation, member string, states []forgedSt
 		if err != nil {
 			t.Fatal(err)
 		}
+		data = append(data, st.appended...)
 		e := changelog.Entry{Origin: member, Seq: uint64(i + 1), HLC: time.Now().UnixNano(), Name: st.rec.GetName(), Data: data, PrevHash: prev}
 		if len(st.sealTo) > 0 {
 			var readers []*ecdh.PublicKey
@@ -102,6 +103,9 @@ func forgedLog(t *testing.T, f *testFederation, member string, states []forgedSt
 type forgedState struct {
 	rec    namedRecord
 	sealTo []string
+	// appended is wire form appended to rec's: fields no protobuf
+	// library would marshal.
+	appended []byte
 }
 
 // namedRecord is a record of any kind.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
@@ -58,6 +59,50 @@ func TestSignedNumbersPastTheirBoundsAreHeld(t *testing.T) {
 		&nationalv1.SummarizeRequest{Collection: "trade-reports", GroupBy: []string{"province"}, Sum: []string{"export_value"}})
 	if err != nil || len(resp.GetTotal().GetSums()) != 1 || resp.GetTotal().GetSums()[0].GetValue() != 1007 {
 		t.Errorf("the national VND export total: %v, %v; want 1,007 (1,000 honest and 7)", resp.GetTotal(), err)
+	}
+}
+
+// TestSignedNumbersThatDoNotFitAreHeld: a member signs delegations whose
+// member_count is the varint 2^40+9 and whose direction is 2^32+1, which
+// protobuf cuts to 9 and DIRECTION_INCOMING, numbers the API refuses
+// (server/TestNumbersThatDoNotFitAreRefused): every node would have shown
+// another number than the bytes signed. They are held in the log, counted
+// as rejected; the member's other state is applied.
+func TestSignedNumbersThatDoNotFitAreHeld(t *testing.T) {
+	const bad = p2
+	f := newFederation(t, []string{p1, bad, mofa}, map[string][]string{mofa: {bad}})
+	delegation := func(id string, appended ...byte) forgedState {
+		return forgedState{rec: &twinningv1.Delegation{Name: "provinces/" + bad + "/delegations/" + id, DisplayName: id,
+			Direction: twinningv1.Delegation_DIRECTION_OUTGOING, Countries: []string{"CN"}, StartDate: &typev1.Date{Year: 2024},
+			Visibility: typev1.Visibility_VISIBILITY_PUBLIC}, appended: appended}
+	}
+	varint := func(num protowire.Number, v uint64) []byte {
+		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+	}
+	const direction, memberCount = 3, 7
+	f.peerServer(t, bad, forgedLog(t, f, bad, []forgedState{
+		delegation("cut-count", varint(memberCount, 1<<40+9)...),
+		delegation("cut-direction", varint(direction, 1<<32+1)...),
+		delegation("fits", varint(memberCount, 9)...),
+	}))
+	ministry := f.start(mofa)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		o := ministry.origin(t, bad)
+		return o.GetSeq() == 3, fmt.Sprintf("holds %s up to %d", bad, o.GetSeq())
+	})
+	if got := ministry.origin(t, bad).GetRejected(); got != 2 {
+		t.Errorf("%d of %s's entries rejected, want the 2 holding a number cut", got, bad)
+	}
+	get := func(id string) (*twinningv1.Delegation, error) {
+		return ministry.client.Twinning.GetDelegation(context.Background(), &twinningv1.GetDelegationRequest{Name: "provinces/" + bad + "/delegations/" + id})
+	}
+	for _, id := range []string{"cut-count", "cut-direction"} {
+		if _, err := get(id); status.Code(err) != codes.NotFound {
+			t.Errorf("Get %s: %v, want NOT_FOUND (held, not applied)", id, err)
+		}
+	}
+	if d, err := get("fits"); err != nil || d.GetMemberCount() != 9 {
+		t.Errorf("Get fits: %v, %v; want it applied, 9 members", d, err)
 	}
 }
 

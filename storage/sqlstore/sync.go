@@ -490,6 +490,11 @@ func (db *DB) prepareEntry(e *changelog.Entry, sealer *changelog.Sealer) (p prep
 	if err := validation.Storable(m); err != nil {
 		return refuse(false, "the state of %s holds values this store does not keep: %v", name, err)
 	}
+	// A number its field cannot hold, which decoding cut to its low 32
+	// bits: every node would show another number than its origin signed.
+	if err := validation.NumbersFit(data, m.ProtoReflect().Descriptor()); err != nil {
+		return refuse(false, "the state of %s holds numbers its fields cannot hold: %v", name, err)
+	}
 	if len(data) > db.maxRecord {
 		return refuse(false, "the state of %s is %d bytes encoded, over the %d this node keeps in one record (its answers could not be sent)", name, len(data), db.maxRecord)
 	}
