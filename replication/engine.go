@@ -818,6 +818,19 @@ var maxPendingBytes = 64 << 20
 // waiting for news (it announces them).
 var pullIdle = 5 * time.Minute
 
+// restoreOthersFor bounds how long a restore's pull from a member goes on
+// past the node's own log, which the servers send first: a member can
+// sign entries of its own log without end, each one new, and a restore
+// that asked it first never asked the next member, nor got the node's own
+// log from it (an outside review). The node's own log has no such bound
+// (only its key signs it, so a peer can send no more of it than exists);
+// what a member cut short did not send of the other origins comes from
+// the other members, and from the peers once the node serves.
+var restoreOthersFor = 10 * time.Minute
+
+// errCutShort ends a restore's pull that went on past restoreOthersFor.
+var errCutShort = errors.New("cut short")
+
 // pullState is what one pull tracks: per origin, the run being verified;
 // the ranges this node asked to repair; the copies of one range arriving;
 // and the bytes of entries held waiting for a checkpoint.
@@ -935,6 +948,7 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) (err error) {
 	p.pulls++
 	p.mu.Unlock()
 	received, behind := false, false
+	var pastOwnLog time.Time // a restore's: when the first message of another origin came
 	for {
 		idle.Reset(pullIdle - waited)
 		began := time.Now()
@@ -979,6 +993,15 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) (err error) {
 		taken := st.taken
 		if err := e.receive(ctx, p, st, resp, ap); err != nil {
 			return err
+		}
+		if e.cfg.Restoring {
+			if pastOwnLog.IsZero() && !ofOriginOnly(resp, e.cfg.Member) {
+				pastOwnLog = time.Now()
+			}
+			if !pastOwnLog.IsZero() && time.Since(pastOwnLog) > restoreOthersFor {
+				// What is queued is applied (ap.wait) before it returns.
+				return fmt.Errorf("%w: still sending other origins' entries %v after the node's own log", errCutShort, restoreOthersFor)
+			}
 		}
 		if st.taken == taken {
 			continue
@@ -1028,6 +1051,22 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) (err error) {
 		e.Changed()
 	}
 	return nil
+}
+
+// ofOriginOnly reports whether a pulled message carries entries and
+// checkpoints of origin alone (or none).
+func ofOriginOnly(resp *syncv1.PullResponse, origin string) bool {
+	for _, e := range resp.GetEntries() {
+		if e.GetOrigin() != origin {
+			return false
+		}
+	}
+	for _, c := range resp.GetCheckpoints() {
+		if c.GetOrigin() != origin {
+			return false
+		}
+	}
+	return true
 }
 
 // applyJob is a verified run of one origin's entries and the checkpoint

@@ -36,3 +36,11 @@ func SetIsolatedAfter(t testing.TB, d time.Duration) {
 	isolatedAfter = d
 	t.Cleanup(func() { isolatedAfter = old })
 }
+
+// SetRestoreOthersFor sets how long a restore's pull goes on past the
+// node's own log, for the rest of t.
+func SetRestoreOthersFor(t testing.TB, d time.Duration) {
+	old := restoreOthersFor
+	restoreOthersFor = d
+	t.Cleanup(func() { restoreOthersFor = old })
+}

@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -93,9 +94,12 @@ type RestoreReport struct {
 	Signed   changelog.Checkpoint
 	SignedBy string
 	// Reached are the peers a pull completed with; Unreached, the others
-	// and why.
+	// and why. CutShort are the reached peers whose pull was ended past
+	// the node's own log (restoreOthersFor), and why: they gave all they
+	// hold of it, but not every other origin's entries.
 	Reached   []string
 	Unreached map[string]string
+	CutShort  map[string]string
 	// Origins are the logs the node holds at the end.
 	Origins []storage.OriginState
 }
@@ -111,17 +115,17 @@ func (r *RestoreReport) Missing() (changelog.Range, bool) {
 
 // Restore rebuilds the node's store from its peers: one pull from each,
 // in turn, which brings the node's own log first (the servers send it
-// first) and then every other origin. Each pull continues the own log
-// where the one before ended, so the node ends with the longest chain
-// that verifies against its own signed checkpoints among the peers it
-// reached. If a peer showed a newer checkpoint than that chain reaches,
-// each reached peer is asked once more. The engine must be made with
-// Restoring; Run must not be running.
+// first) and then every other origin, for restoreOthersFor at most. Each
+// pull continues the own log where the one before ended, so the node ends
+// with the longest chain that verifies against its own signed checkpoints
+// among the peers it reached. If a peer showed a newer checkpoint than
+// that chain reaches, each reached peer is asked once more. The engine
+// must be made with Restoring; Run must not be running.
 func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 	if !e.cfg.Restoring {
 		return nil, fmt.Errorf("replication: the engine was not made to restore")
 	}
-	rep := &RestoreReport{Unreached: map[string]string{}}
+	rep := &RestoreReport{Unreached: map[string]string{}, CutShort: map[string]string{}}
 	reached := map[string]bool{}
 	failedAt := map[string]string{} // the address a member could not be reached at
 	for round := 0; round < 2; round++ {
@@ -136,7 +140,15 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 			}
 			pulled[m] = true
 			p, _ := e.peerOf(m)
-			if err := e.pullFrom(ctx, p); err != nil {
+			err := e.pullFrom(ctx, p)
+			if errors.Is(err, errCutShort) {
+				e.log.Warn("restore: pull cut short; the next member is asked", "peer", m, "err", err)
+				rep.CutShort[m] = err.Error()
+				err = nil
+			} else if err == nil {
+				delete(rep.CutShort, m) // asked again, it gave all
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
@@ -167,6 +179,11 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 	for m := range rep.Unreached {
 		if _, member := e.manifest().Member(m); !member {
 			delete(rep.Unreached, m) // removed by a newer manifest
+		}
+	}
+	for m := range rep.CutShort {
+		if _, member := e.manifest().Member(m); !member {
+			delete(rep.CutShort, m)
 		}
 	}
 	origins, err := e.cfg.Store.Origins(ctx)

@@ -85,6 +85,14 @@ func printRestore(w io.Writer, member string, res *server.RestoreResult) {
 	for _, m := range unreached {
 		fmt.Fprintf(w, "not reached: %s: %s\n", m, res.Unreached[m])
 	}
+	cutShort := make([]string, 0, len(res.CutShort))
+	for m := range res.CutShort {
+		cutShort = append(cutShort, m)
+	}
+	slices.Sort(cutShort)
+	for _, m := range cutShort {
+		fmt.Fprintf(w, "cut short: %s: %s (its copy of the own log was taken; the node gets other origins' entries from its peers once it serves)\n", m, res.CutShort[m])
+	}
 	for _, o := range res.Origins {
 		fmt.Fprintf(w, "origin %s: entries 1..%d, signed through %d, head %x\n", o.Origin, o.Seq, o.Checkpoint.Seq, o.Hash)
 	}

@@ -1,0 +1,138 @@
+package replication_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/changelog"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	"github.com/provex/provex/replication"
+	"github.com/provex/provex/server"
+)
+
+// floodingPeer is a member gone bad: on every pull it streams new entries
+// of its own log, each signed (checkpoint) with its key from the
+// manifest, one message every tick, without end.
+type floodingPeer struct {
+	syncv1.UnimplementedSyncServiceServer
+	f     *testFederation
+	self  string
+	tick  time.Duration
+	sent  atomic.Int64
+	pulls atomic.Int64
+}
+
+func (s *floodingPeer) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (s *floodingPeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	s.pulls.Add(1)
+	seq, prev := uint64(0), changelog.ZeroHash
+	for _, h := range req.GetHave() {
+		if h.GetOrigin() == s.self {
+			seq, prev = h.GetSeq(), h.GetHash()
+		}
+	}
+	tick := time.NewTicker(s.tick)
+	defer tick.Stop()
+	for {
+		seq++
+		rec := &twinningv1.Agreement{Name: fmt.Sprintf("provinces/%s/agreements/flood-%d", s.self, seq), DisplayName: "flood", Kind: twinningv1.Agreement_KIND_MOU}
+		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		e := changelog.Entry{Origin: s.self, Seq: seq, HLC: time.Now().UnixNano(), Name: rec.GetName(), Data: data, PrevHash: prev}
+		e.Hash = changelog.Sum(&e)
+		prev = e.Hash
+		c := changelog.SignCheckpoint(s.f.keys[s.self].Signing, s.self, e.Seq, e.Hash)
+		if err := stream.Send(&syncv1.PullResponse{
+			Entries:     []*syncv1.Entry{{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}},
+			Checkpoints: []*syncv1.Checkpoint{{Origin: c.Origin, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature}},
+		}); err != nil {
+			return err
+		}
+		s.sent.Add(1)
+		select {
+		case <-tick.C:
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		}
+	}
+}
+
+// TestRestoreMovesOnFromAMemberSendingWithoutEnd: lang-son (p2) is a
+// member gone bad, with its valid key and certificate, that streams valid
+// entries of its own log without end, each one new. cao-bang (p1) is
+// restored; nghe-an (p3), honest, holds p1's log. p2 sorts before p3, so
+// the restore asks it first: it never ended, never asked p3, and left the
+// node's writes held for good (an outside review). The pull from p2 is
+// now cut short past p1's own log, p3 is asked, and the node writes at
+// once.
+func TestRestoreMovesOnFromAMemberSendingWithoutEnd(t *testing.T) {
+	replication.SetRestoreOthersFor(t, time.Second)
+	f := newFederation(t, []string{p1, p2, p3}, map[string][]string{p1: {p3}, p3: {p1}})
+	f.start(p1)
+	f.start(p3)
+	createAgreements(t, f.nodes[p1], 4, "real")
+	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
+	f.stop(p1)
+	flood := &floodingPeer{f: f, self: p2, tick: 10 * time.Millisecond}
+	f.peerServer(t, p2, flood)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		res *server.RestoreResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n := f.nodes[p1]
+		n.dir = t.TempDir()
+		cert := f.cert(p1)
+		res, err := server.Restore(ctx, server.Config{Member: p1, DataDir: n.dir, Keys: f.keys[p1], Manifest: f.manifest, Cert: &cert,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, server.RestoreOptions{})
+		done <- result{res, err}
+	}()
+	var got result
+	select {
+	case got = <-done:
+	case <-time.After(60 * time.Second):
+		cancel()
+		<-done
+		t.Fatalf("the restore did not end within a minute: %s sent %d entries of its own log in %d pull(s)", p2, flood.sent.Load(), flood.pulls.Load())
+	}
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	res := got.res
+	if res.Held != "" || res.Head != 4 || len(res.Unreached) != 0 || !slices.Contains(res.Reached, p3) {
+		t.Fatalf("restore: head %d, held %q, reached %v, unreached %v", res.Head, res.Held, res.Reached, res.Unreached)
+	}
+	if why, cut := res.CutShort[p2]; !cut || !strings.Contains(why, "cut short") {
+		t.Errorf("%s not reported cut short: %v", p2, res.CutShort)
+	}
+	if _, cut := res.CutShort[p3]; cut {
+		t.Errorf("the honest %s reported cut short: %v", p3, res.CutShort)
+	}
+	if flood.sent.Load() == 0 {
+		t.Fatalf("%s sent nothing: the restore did not pull from it", p2)
+	}
+	a := f.start(p1)
+	if err := tryCreate(a, "after-restore"); err != nil {
+		t.Fatalf("a write after the restore: %v", err)
+	}
+}
