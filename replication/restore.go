@@ -119,11 +119,21 @@ func (r *RestoreReport) Missing() (changelog.Range, bool) {
 // pull continues the own log where the one before ended, so the node ends
 // with the longest chain that verifies against its own signed checkpoints
 // among the peers it reached. If a peer showed a newer checkpoint than
-// that chain reaches, each reached peer is asked once more. The engine
-// must be made with Restoring; Run must not be running.
+// that chain reaches, each reached peer is asked once more. It stops with
+// an error when the disk has not the room the node keeps (Config.NoRoom):
+// the restore did not finish. The engine must be made with Restoring; Run
+// must not be running.
 func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 	if !e.cfg.Restoring {
 		return nil, fmt.Errorf("replication: the engine was not made to restore")
+	}
+	// A restore pulls everything the federation holds: without the room a
+	// serving node keeps, it filled the disk (an outside review).
+	noRoom := func() error {
+		if why := e.checkRoom(); why != "" {
+			return fmt.Errorf("restore stopped: %s; it did not finish: make room (or lower --disk-reserve-mb) and run provex restore again", why)
+		}
+		return nil
 	}
 	rep := &RestoreReport{Unreached: map[string]string{}, CutShort: map[string]string{}}
 	reached := map[string]bool{}
@@ -134,6 +144,11 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 		// node's newest entries; members removed, who are not waited for).
 		pulled := map[string]bool{}
 		for {
+			// Before each pull, and after the last (whose runs may not
+			// have been applied for want of room).
+			if err := noRoom(); err != nil {
+				return nil, err
+			}
 			m, ok := e.nextToRestoreFrom(pulled, rep.Unreached, failedAt)
 			if !ok {
 				break

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
@@ -134,5 +136,45 @@ func TestRestoreMovesOnFromAMemberSendingWithoutEnd(t *testing.T) {
 	a := f.start(p1)
 	if err := tryCreate(a, "after-restore"); err != nil {
 		t.Fatalf("a write after the restore: %v", err)
+	}
+}
+
+// TestRestoreKeepsTheDiskReserve: a restore kept no room on the disk (its
+// engine had no NoRoom), and a member writing without end filled it (an
+// outside review). Given a reserve the disk cannot hold, it now pulls
+// nothing and stops, saying why; the store it leaves refuses writes as a
+// restore that did not finish; run again with room, it finishes.
+func TestRestoreKeepsTheDiskReserve(t *testing.T) {
+	members := []string{p1, p2}
+	f := newFederation(t, members, mesh(members))
+	if f.nodes[p1].store != "" {
+		t.Skip("a store on PostgreSQL keeps no reserve")
+	}
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 3, "a")
+	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
+	f.stop(p1)
+	n := f.nodes[p1]
+	n.dir = t.TempDir()
+	cert := f.cert(p1)
+	_, err := server.Restore(context.Background(), server.Config{Member: p1, DataDir: n.dir, Keys: f.keys[p1], Manifest: f.manifest, Cert: &cert,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DiskReserve: 1 << 50}, server.RestoreOptions{})
+	if err == nil || !strings.Contains(err.Error(), "MiB it keeps for its own writes") || !strings.Contains(err.Error(), "run provex restore again") {
+		t.Fatalf("a restore without the room it keeps: %v, want it stopped saying why", err)
+	}
+	a := f.start(p1)
+	if seq := a.origin(t, p1).GetSeq(); seq != 0 {
+		t.Errorf("the restore without room stored %d entries of %s's log", seq, p1)
+	}
+	if err := tryCreate(a, "too-soon"); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "did not finish") {
+		t.Fatalf("a write on the store of a restore stopped for want of room: %v, want UNAVAILABLE", err)
+	}
+	f.stop(p1)
+	got, err := f.restore(t, p1, false, server.RestoreOptions{})
+	if err != nil {
+		t.Fatalf("the restore run again with room: %v", err)
+	}
+	if got.Held != "" || got.Head != 3 {
+		t.Fatalf("the restore run again with room: head %d, held %q", got.Head, got.Held)
 	}
 }

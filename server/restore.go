@@ -144,6 +144,9 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	engine, err := replication.New(replication.Config{
 		Member: cfg.Member, Store: store, Manifest: live, Peers: peers,
 		Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected, Restoring: true,
+		// The room a serving node keeps (THREATS N20): a restore stopped
+		// for want of it leaves the store held, as one cut short.
+		NoRoom: cfg.noRoom(),
 	})
 	if err != nil {
 		return nil, err

@@ -345,3 +345,19 @@ func TestTokenCreateOnANewDirectoryAsksForItsMember(t *testing.T) {
 		t.Errorf("token create refused, yet left a database: %v", err)
 	}
 }
+
+// TestDiskReserveFlagIsChecked: restore takes --disk-reserve-mb as serve
+// does (it kept no reserve, and could fill the disk: an outside review),
+// and both refuse a value out of range as a usage error.
+func TestDiskReserveFlagIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"serve", "--member", "mofa", "--data", dir, "--dev", "--disk-reserve-mb", "-2"},
+		{"restore", "--member", "mofa", "--data", dir, "--key", "k", "--manifest", "m", "--disk-reserve-mb", "-2"},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--disk-reserve-mb -2") {
+			t.Errorf("%s: exit %d, want 2 naming --disk-reserve-mb:\n%s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/provex/provex/server"
 )
 
-var restoreCommand = cli.Command{Name: "restore", Usage: "--member SLUG --data DIR --key F --manifest F [--store URL] [--tls-dir DIR] [--accept-unreached] [--log-level warn]",
+var restoreCommand = cli.Command{Name: "restore", Usage: "--member SLUG --data DIR --key F --manifest F [--store URL] [--tls-dir DIR] [--accept-unreached] [--disk-reserve-mb N] [--log-level warn]",
 	Summary: "rebuild a node whose data directory is lost from its peers (its own log, its records, every origin), then exit; start the node with serve after", Run: runRestore}
 
 func runRestore(ctx context.Context, env *cli.Env, args []string) error {
@@ -28,6 +28,7 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	manifest := fs.String("manifest", "", "federation manifest file (required)")
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
 	acceptUnreached := fs.Bool("accept-unreached", false, "write on even though some members could not be reached (they may hold later entries of this node's log)")
+	diskReserve := fs.Int64("disk-reserve-mb", 0, "free space (MiB) kept, as serve keeps it: below it the restore stops, unfinished, and writes stay held (default 256, at most a tenth of the disk; -1: none)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -42,7 +43,10 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 	if err := storeFlag("restore", *store); err != nil {
 		return err
 	}
-	cfg := server.Config{Member: *member, DataDir: *dataDir, Store: *store, Logger: logger, KeyFile: *keyFile}
+	if err := diskReserveFlag("restore", *diskReserve); err != nil {
+		return err
+	}
+	cfg := server.Config{Member: *member, DataDir: *dataDir, Store: *store, Logger: logger, KeyFile: *keyFile, DiskReserve: *diskReserve << 20}
 	if cfg.Keys, err = federation.ReadKeyFile(*keyFile); err != nil {
 		return err
 	}

@@ -106,6 +106,14 @@ func storeFlag(cmd, store string) error {
 	return nil
 }
 
+// diskReserveFlag checks the --disk-reserve-mb of command cmd.
+func diskReserveFlag(cmd string, mb int64) error {
+	if mb < -1 || mb > 1<<30 {
+		return &cli.UsageError{Msg: fmt.Sprintf("%s: --disk-reserve-mb %d: want -1 (none), 0 (the default) or a number of MiB up to 1073741824", cmd, mb)}
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	cfg := defaultServeConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -215,8 +223,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		// NaN refused nothing (an outside review).
 		return &cli.UsageError{Msg: fmt.Sprintf("serve: --rate-limit %v: want calls a second from 0 (the default) to 1e9", cfg.RateLimit)}
 	}
-	if cfg.DiskReserveMB < -1 || cfg.DiskReserveMB > 1<<30 {
-		return &cli.UsageError{Msg: fmt.Sprintf("serve: --disk-reserve-mb %d: want -1 (none), 0 (the default) or a number of MiB up to 1073741824", cfg.DiskReserveMB)}
+	if err := diskReserveFlag("serve", cfg.DiskReserveMB); err != nil {
+		return err
 	}
 	logger, err := newLogger(env.Stderr, cfg.LogLevel)
 	if err != nil {
