@@ -70,7 +70,10 @@ func (c *conn) opened(id uint32) bool {
 // the top of this file): the count passes the total until that
 // connection's streams are given back, at once unless they end meanwhile.
 func (l *Listener) makeStreamRoom(c *conn) bool {
-	victim := l.holders.heaviest(c, (*conn).streamsHeld, 1)
+	if _, clientFull := l.Streams.over(c.client); clientFull {
+		return false // no scan of every connection for a client at its own cap
+	}
+	victim := l.holders.heaviest(c, (*conn).streamsHeld, 1, 1)
 	if victim == nil || !l.Streams.acquire(c.client, true) {
 		return false
 	}
@@ -101,15 +104,20 @@ func (h *holders) remove(c *conn) {
 	delete(h.conns, c)
 }
 
-// heaviest is the connection to reset to make room for more of c's: the
-// one holding the most of the network holding the most, as weigh counts
-// what a connection holds, if that network holds more than c's would with
-// more (so it is not c's); otherwise nil. It looks at every connection,
+// heaviest is the connection to reset to make room for more of c's
+// (weighing more, as weigh weighs what a connection holds): of the network
+// holding the most, if it holds more than c's would with more (so it is
+// not c's), the connection holding the most whose last call did not show
+// credentials (Vouch), if it holds at least need; otherwise nil. As when
+// connections make room (room.go), a token or a member's certificate
+// keeps its connection: without that, a client with no token in a light
+// network reset an authenticated caller's connection, and its calls, for
+// the price of one stream (a review). It looks at every connection,
 // which only a full listener asks for.
-func (h *holders) heaviest(c *conn, weigh func(*conn) int64, more int64) *conn {
+func (h *holders) heaviest(c *conn, weigh func(*conn) int64, more, need int64) *conn {
 	type holding struct {
 		sum, most int64
-		biggest   *conn
+		biggest   *conn // of those without credentials
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -126,13 +134,13 @@ func (h *holders) heaviest(c *conn, weigh func(*conn) int64, more int64) *conn {
 			networks[key] = load
 		}
 		load.sum += n
-		if n > load.most {
+		if n > load.most && !held.vouched.Load() {
 			load.most, load.biggest = n, held
 		}
 	}
 	var heaviest *holding
 	for _, load := range networks {
-		if heaviest == nil || load.sum > heaviest.sum {
+		if load.most >= need && (heaviest == nil || load.sum > heaviest.sum) {
 			heaviest = load
 		}
 	}

@@ -164,16 +164,17 @@ func TestStreamsCountedFromFrames(t *testing.T) {
 	}
 }
 
-// TestFullListenerMakesRoomForAnotherNetworksStreams: a stream past the
-// listener's cap, from a client within its own, resets the connection
-// holding the most streams of the network holding the most, when that
-// network holds more than the client's would with it; a network is not
-// shut out by another's flood, and is kept to its share.
-func TestFullListenerMakesRoomForAnotherNetworksStreams(t *testing.T) {
+// streamsListener is a listener whose streams are capped at total and
+// perClient, and what accepts a connection from an address on it whose
+// last call showed identity's credentials (none: ""), reads the HEADERS
+// frames of streams ids from it, and returns it with the error its reads
+// ended with (io.EOF: all read, the connection kept).
+func streamsListener(t *testing.T, total, perClient int) (*netlimit.Listener, func(from, identity string, ids ...uint32) (*framingConn, error)) {
 	in := &fakeListener{next: make(chan net.Conn, 8)}
 	l := netlimit.Limit(in, "gRPC", 0, 0, nil)
-	l.Streams = netlimit.NewCaps("gRPC", "streams", 6, 4, nil)
-	accept := func(from string, ids ...uint32) (*framingConn, error) {
+	l.VouchedPerIdentity = 64
+	l.Streams = netlimit.NewCaps("gRPC", "streams", total, perClient, nil)
+	return l, func(from, identity string, ids ...uint32) (*framingConn, error) {
 		p := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 		for _, id := range ids {
 			p = append(p, streamFrame(headersFrame, endHeaders|endStream, id, 10)...)
@@ -184,6 +185,10 @@ func TestFullListenerMakesRoomForAnotherNetworksStreams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if identity != "" {
+			netlimit.Touch(held.RemoteAddr())
+			netlimit.Vouch(held.RemoteAddr(), identity)
+		}
 		c := netlimit.CountFrames(held)
 		for {
 			if _, err := c.Read(make([]byte, 64)); err != nil {
@@ -191,6 +196,16 @@ func TestFullListenerMakesRoomForAnotherNetworksStreams(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFullListenerMakesRoomForAnotherNetworksStreams: a stream past the
+// listener's cap, from a client within its own, resets the connection
+// holding the most streams of the network holding the most, when that
+// network holds more than the client's would with it; a network is not
+// shut out by another's flood, and is kept to its share.
+func TestFullListenerMakesRoomForAnotherNetworksStreams(t *testing.T) {
+	l, openStreams := streamsListener(t, 6, 4)
+	accept := func(from string, ids ...uint32) (*framingConn, error) { return openStreams(from, "", ids...) }
 	open := func(addr string) (int, int) { return l.Streams.Open(netip.MustParseAddr(addr)) }
 
 	// 10.0.0.0/24 fills the listener: 3 streams and 1 from 10.0.0.1, 2
@@ -231,5 +246,32 @@ func TestFullListenerMakesRoomForAnotherNetworksStreams(t *testing.T) {
 	a4, err := accept("10.0.0.3:1000", 1, 3, 5)
 	if err == io.EOF || !a4.closed || b1.closed || a2.closed || a3.closed {
 		t.Fatalf("the heaviest network past the cap: read %v; closed: itself %v, b1 %v, a2 %v, a3 %v; want itself alone", err, a4.closed, b1.closed, a2.closed, a3.closed)
+	}
+}
+
+// TestStreamRoomSparesConnectionsWithCredentials: making room for streams
+// resets, of the heaviest network, its biggest connection whose last call
+// showed no valid credentials; one that did (Vouch) is kept, as when
+// connections make room: a client with no token in a light network reset
+// an authenticated caller's connection, with its calls, for one stream (a
+// review).
+func TestStreamRoomSparesConnectionsWithCredentials(t *testing.T) {
+	_, accept := streamsListener(t, 8, 8)
+	// 10.0.0.0/24: a caller with a token, 5 streams, and one without, 1;
+	// two other networks 1 each: the listener's 8.
+	ministry, _ := accept("10.0.0.1:1000", "token:ministry", 1, 3, 5, 7, 9)
+	anonymous, _ := accept("10.0.0.2:1000", "", 1)
+	accept("10.0.1.1:1000", "", 1)
+	accept("10.0.2.1:1000", "", 1)
+	// Another network's stream: the heavy network's connection without
+	// credentials is reset, though the ministry's holds more.
+	if _, err := accept("10.0.3.1:1000", "", 1); err != io.EOF || ministry.closed || !anonymous.closed {
+		t.Fatalf("room made: stream %v; closed: the ministry's %v, the one without a token %v; want the latter alone", err, ministry.closed, anonymous.closed)
+	}
+	// Now the heavy network holds only connections with credentials, the
+	// others hold 1 each: no room is made, the newcomer is reset.
+	newcomer, err := accept("10.0.4.1:1000", "", 1)
+	if err == io.EOF || !newcomer.closed || ministry.closed {
+		t.Fatalf("no connection to reset but one with a token: stream %v, newcomer closed %v, the ministry's closed %v; want the newcomer reset alone", err, newcomer.closed, ministry.closed)
 	}
 }

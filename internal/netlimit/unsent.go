@@ -67,6 +67,13 @@ func (u *Unsent) add(client netip.Addr, delta int64, bounded, overTotal bool) (o
 	return true, false
 }
 
+// past is how far more unsent bytes would pass the total.
+func (u *Unsent) past(more int64) int64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sum + more - u.total
+}
+
 // Queue counts n bytes of an answer about to be queued for the connection
 // whose RemoteAddr is remote (as Drop takes it), or reports false, counting
 // nothing, when they would pass a bound: the client has left that much
@@ -83,15 +90,19 @@ func Queue(remote net.Addr, n int) bool {
 // account adds queued and written bytes to c's, and the change of its
 // unsent bytes to its client's and the total. More queued is refused,
 // counting nothing, past a bound; past the total alone, a connection of
-// another network is reset to make room instead, if one holds more than
-// c's would with it (as for streams: streams.go), and the total is passed
+// another network that holds at least what the answer passes the total by
+// is reset to make room instead, if that network holds more than c's
+// would with it (as for streams: streams.go), and the total is passed
 // until that connection's bytes are given back, at once.
 func (c *conn) account(queued, written int64) bool {
 	ok, full := c.accountWithin(queued, written, false)
 	if ok || !full {
 		return ok
 	}
-	victim := c.listener.holders.heaviest(c, (*conn).unsentHeld, queued)
+	// The connection reset must free what the answer passes the total
+	// by: one holding less left the total passed, by as much as each
+	// fresh network's answers (700 bytes held of 250: a review).
+	victim := c.listener.holders.heaviest(c, (*conn).unsentHeld, queued, c.unsent.past(queued))
 	if victim == nil {
 		return false
 	}

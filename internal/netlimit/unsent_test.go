@@ -1,6 +1,7 @@
 package netlimit_test
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -18,17 +19,14 @@ func frame(typ byte, n int) []byte {
 	return append([]byte{byte(n >> 16), byte(n >> 8), byte(n), typ, 0, 0, 0, 0, 1}, make([]byte, n)...)
 }
 
-// TestUnsentBoundsAnswersLeftUnread: the bytes queued for a connection and
-// not written to it are bounded per connection, per client and in total;
-// a refused answer counts nothing; the payload of DATA frames written gives
-// the budget back, other frames nothing, wherever writes split them (and
-// payload written beyond what was queued is not carried over to later
-// answers); a closed connection gives back what it held.
-func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
-	in := &fakeListener{next: make(chan net.Conn, 8)}
+// unsentListener is a listener whose unsent answers are bounded at 100
+// bytes a connection, 150 a client and 250 in all, and what accepts a
+// connection from an address on it.
+func unsentListener(t *testing.T) (*netlimit.Listener, func(from string) net.Conn) {
+	in := &fakeListener{next: make(chan net.Conn, 64)}
 	l := netlimit.Limit(in, "gRPC", 0, 0, nil)
 	l.Unsent = netlimit.NewUnsent(100, 150, 250)
-	accept := func(from string) net.Conn {
+	return l, func(from string) net.Conn {
 		in.next <- &writingConn{fakeConn{remote: reusedAddr(from)}}
 		c, err := l.Accept()
 		if err != nil {
@@ -36,6 +34,16 @@ func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
 		}
 		return c
 	}
+}
+
+// TestUnsentBoundsAnswersLeftUnread: the bytes queued for a connection and
+// not written to it are bounded per connection, per client and in total;
+// a refused answer counts nothing; the payload of DATA frames written gives
+// the budget back, other frames nothing, wherever writes split them (and
+// payload written beyond what was queued is not carried over to later
+// answers); a closed connection gives back what it held.
+func TestUnsentBoundsAnswersLeftUnread(t *testing.T) {
+	l, accept := unsentListener(t)
 	held := func(addr string) (int64, int64) { return l.Unsent.Held(netip.MustParseAddr(addr)) }
 	a := accept("127.0.0.1:1000")
 	if !netlimit.Queue(a.RemoteAddr(), 60) || !netlimit.Queue(a.RemoteAddr(), 40) {
@@ -150,5 +158,40 @@ func TestFullUnsentMakesRoomForAnotherNetwork(t *testing.T) {
 	}
 	if total, _ := held("10.0.0.1"); total != 250 {
 		t.Fatalf("held %d in total; want the listener's 250", total)
+	}
+}
+
+// TestUnsentRoomKeepsTheTotal: the connection reset to make room for an
+// answer must hold at least what the answer passes the listener's total
+// by; resetting the heaviest network's biggest connection whatever it held
+// let fresh networks' answers take the total to 700 bytes of 250 (a
+// review).
+func TestUnsentRoomKeepsTheTotal(t *testing.T) {
+	l, accept := unsentListener(t)
+	// 10.0.0.1 leaves 10 bytes unread on each of 15 connections, 10.0.1.1
+	// 100 on one: 250.
+	for i := range 15 {
+		if !netlimit.Queue(accept(fmt.Sprintf("10.0.0.1:%d", 1000+i)).RemoteAddr(), 10) {
+			t.Fatal("an answer within the bounds was refused")
+		}
+	}
+	if !netlimit.Queue(accept("10.0.1.1:1000").RemoteAddr(), 100) {
+		t.Fatal("an answer within the bounds was refused")
+	}
+	// A fresh network's answer of 50: 10.0.1.1's connection of 100 is
+	// reset for it (10.0.0.1's hold 10 each, too little).
+	if !netlimit.Queue(accept("10.0.2.1:1000").RemoteAddr(), 50) {
+		t.Fatal("a fresh network's answer was refused: 10.0.1.1's connection of 100 could make room")
+	}
+	if total, _ := l.Unsent.Held(netip.MustParseAddr("10.0.0.1")); total != 200 {
+		t.Fatalf("after making room: %d unsent bytes held; want 200", total)
+	}
+	// Fresh networks' answers of 100 each: none holds 50 to free but
+	// the one above, whose network would then hold less than theirs.
+	for n := 3; n < 10; n++ {
+		netlimit.Queue(accept(fmt.Sprintf("10.0.%d.1:1000", n)).RemoteAddr(), 100)
+		if total, _ := l.Unsent.Held(netip.MustParseAddr("10.0.0.1")); total > 250 {
+			t.Fatalf("after network 10.0.%d.0/24's answer: %d unsent bytes held, over the listener's 250", n, total)
+		}
 	}
 }
