@@ -134,6 +134,14 @@ func Invalid(field, format string, args ...any) *Error {
 // place, since details that are not UTF-8 do not marshal and would be
 // dropped; one with no name at all is the request's.
 func InvalidFields(violations ...*errdetails.BadRequest_FieldViolation) *Error {
+	return InvalidFieldsAndMore(0, violations...)
+}
+
+// InvalidFieldsAndMore is InvalidFields of violations and more violations
+// only counted, which a caller that finds them by the thousand (in a
+// request's bytes) does not build past the MaxViolations it can report:
+// the message counts them with the rest.
+func InvalidFieldsAndMore(more int, violations ...*errdetails.BadRequest_FieldViolation) *Error {
 	msg := "invalid request"
 	for _, v := range violations {
 		v.Field = strings.ToValidUTF8(v.Field, "\uFFFD")
@@ -145,8 +153,8 @@ func InvalidFields(violations ...*errdetails.BadRequest_FieldViolation) *Error {
 			field = "request"
 		}
 		msg = "invalid " + field + ": " + violations[0].GetDescription()
-		if len(violations) > 1 {
-			msg += fmt.Sprintf(" (and %d more)", len(violations)-1)
+		if others := len(violations) - 1 + more; others > 0 {
+			msg += fmt.Sprintf(" (and %d more)", others)
 		}
 	}
 	return &Error{Code: codes.InvalidArgument, Message: msg, Violations: violations[:min(len(violations), MaxViolations)]}

@@ -10,8 +10,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	"github.com/provex/provex/internal/apperr"
 )
 
 // ReasonUnknownField is the reason of a violation for bytes of a field the
@@ -27,15 +25,12 @@ const ReasonUnknownField = "field.unknown"
 // signed into the change log and relayed to every node, where the owner
 // could never remove them.
 func KnownFields(m proto.Message) error {
-	var out []*errdetails.BadRequest_FieldViolation
+	var out violations
 	knownFields(m.ProtoReflect(), "", &out)
-	if len(out) == 0 {
-		return nil
-	}
-	return apperr.InvalidFields(out...)
+	return out.err()
 }
 
-func knownFields(m protoreflect.Message, prefix string, out *[]*errdetails.BadRequest_FieldViolation) {
+func knownFields(m protoreflect.Message, prefix string, out *violations) {
 	md := m.Descriptor()
 	for b := m.GetUnknown(); len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -47,16 +42,14 @@ func knownFields(m protoreflect.Message, prefix string, out *[]*errdetails.BadRe
 			n = len(b)
 		}
 		b = b[n:]
-		v := &errdetails.BadRequest_FieldViolation{
-			Field:       prefix + strconv.Itoa(int(num)),
-			Description: fmt.Sprintf("field number %d is not in the schema of %s; it would be stored unseen, so it is refused", num, md.FullName()),
-			Reason:      ReasonUnknownField,
-		}
-		if fd := md.Fields().ByNumber(num); fd != nil {
-			v.Field = prefix + string(fd.Name())
-			v.Description = fmt.Sprintf("was sent with wire type %d, which is not that of a %s field", typ, fd.Kind())
-		}
-		*out = append(*out, v)
+		out.add(func() *errdetails.BadRequest_FieldViolation {
+			if fd := md.Fields().ByNumber(num); fd != nil {
+				return &errdetails.BadRequest_FieldViolation{Field: prefix + string(fd.Name()), Reason: ReasonUnknownField,
+					Description: fmt.Sprintf("was sent with wire type %d, which is not that of a %s field", typ, fd.Kind())}
+			}
+			return &errdetails.BadRequest_FieldViolation{Field: prefix + strconv.Itoa(int(num)), Reason: ReasonUnknownField,
+				Description: fmt.Sprintf("field number %d is not in the schema of %s; it would be stored unseen, so it is refused", num, md.FullName())}
+		})
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		path := prefix + string(fd.Name())
@@ -95,18 +88,16 @@ const ReasonNumberCut = "int.cut"
 // KnownFields names a field. It reads b without decoding it; bytes that
 // are not protobuf are left to unmarshalling.
 func NumbersFit(b []byte, md protoreflect.MessageDescriptor) error {
-	var out []*errdetails.BadRequest_FieldViolation
+	var out violations
 	numbersFit(b, md, "", &out, 0)
-	if len(out) == 0 {
-		return nil
-	}
-	return apperr.InvalidFields(out...)
+	return out.err()
 }
 
 // numbersFit adds to out the numbers of b, a message of md at prefix, that
 // do not fit their fields. Elements of lists are named by their index, map
-// entries by their key, as Check names them.
-func numbersFit(b []byte, md protoreflect.MessageDescriptor, prefix string, out *[]*errdetails.BadRequest_FieldViolation, depth int) {
+// entries by their key, as Check names them. Once out is full no path is
+// built: the numbers past it are only counted.
+func numbersFit(b []byte, md protoreflect.MessageDescriptor, prefix string, out *violations, depth int) {
 	var elements map[protowire.Number]int // of each repeated field so far: the next one's index
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -124,10 +115,13 @@ func numbersFit(b []byte, md protoreflect.MessageDescriptor, prefix string, out 
 		if fd == nil {
 			continue
 		}
-		path := prefix + string(fd.Name())
-		if md.IsMapEntry() {
-			// prefix names the entry by its key: its value is that.
-			path = strings.TrimSuffix(prefix, ".")
+		path := ""
+		if !out.full() {
+			path = prefix + string(fd.Name())
+			if md.IsMapEntry() {
+				// prefix names the entry by its key: its value is that.
+				path = strings.TrimSuffix(prefix, ".")
+			}
 		}
 		element := func() string {
 			if elements == nil {
@@ -135,6 +129,9 @@ func numbersFit(b []byte, md protoreflect.MessageDescriptor, prefix string, out 
 			}
 			i := elements[num]
 			elements[num]++
+			if out.full() {
+				return ""
+			}
 			return path + "[" + strconv.Itoa(i) + "]"
 		}
 		switch {
@@ -143,12 +140,15 @@ func numbersFit(b []byte, md protoreflect.MessageDescriptor, prefix string, out 
 		case fd.Message() != nil && typ == protowire.BytesType && depth < 100:
 			inner, _ := protowire.ConsumeBytes(value)
 			switch {
-			case fd.IsMap():
+			case fd.IsMap() && !out.full():
 				path += "[" + strconv.Quote(mapKey(inner, fd.MapKey())) + "]"
 			case fd.IsList():
 				path = element()
 			}
-			numbersFit(inner, fd.Message(), path+".", out, depth+1)
+			if path != "" {
+				path += "."
+			}
+			numbersFit(inner, fd.Message(), path, out, depth+1)
 		case typ == protowire.VarintType:
 			v, _ := protowire.ConsumeVarint(value)
 			if fd.IsList() {
@@ -182,26 +182,28 @@ func varintKind(k protoreflect.Kind) bool {
 
 // numberFits adds to out a violation for v, a varint of fd at path, when
 // fd's type cannot hold it.
-func numberFits(fd protoreflect.FieldDescriptor, v uint64, path string, out *[]*errdetails.BadRequest_FieldViolation) {
-	why := ""
+func numberFits(fd protoreflect.FieldDescriptor, v uint64, path string, out *violations) {
+	switch k := fd.Kind(); {
+	case (k == protoreflect.Int32Kind || k == protoreflect.EnumKind) && int64(v) != int64(int32(v)):
+	case (k == protoreflect.Sint32Kind || k == protoreflect.Uint32Kind) && v > math.MaxUint32:
+	default:
+		return
+	}
+	out.add(func() *errdetails.BadRequest_FieldViolation {
+		return &errdetails.BadRequest_FieldViolation{Field: path, Reason: ReasonNumberCut,
+			Description: numberCut(fd, v) + "; protobuf would keep its low 32 bits alone, another number, so it is refused"}
+	})
+}
+
+// numberCut says why v, a varint of fd, does not fit fd's type.
+func numberCut(fd protoreflect.FieldDescriptor, v uint64) string {
 	switch fd.Kind() {
-	case protoreflect.Int32Kind, protoreflect.EnumKind:
-		if n := int64(v); n != int64(int32(n)) {
-			why = fmt.Sprintf("%d does not fit an %s field: it must be from %d to %d", n, fd.Kind(), math.MinInt32, math.MaxInt32)
-		}
 	case protoreflect.Sint32Kind:
-		if v > math.MaxUint32 {
-			why = fmt.Sprintf("%d (zigzag-encoded) does not fit a sint32 field: it must be from %d to %d", protowire.DecodeZigZag(v), math.MinInt32, math.MaxInt32)
-		}
+		return fmt.Sprintf("%d (zigzag-encoded) does not fit a sint32 field: it must be from %d to %d", protowire.DecodeZigZag(v), math.MinInt32, math.MaxInt32)
 	case protoreflect.Uint32Kind:
-		if v > math.MaxUint32 {
-			why = fmt.Sprintf("%d does not fit a uint32 field: it must be at most %d", v, uint32(math.MaxUint32))
-		}
+		return fmt.Sprintf("%d does not fit a uint32 field: it must be at most %d", v, uint32(math.MaxUint32))
 	}
-	if why != "" {
-		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Reason: ReasonNumberCut,
-			Description: why + "; protobuf would keep its low 32 bits alone, another number, so it is refused"})
-	}
+	return fmt.Sprintf("%d does not fit an %s field: it must be from %d to %d", int64(v), fd.Kind(), math.MinInt32, math.MaxInt32)
 }
 
 // mapKey is the key of a map entry (its wire form, entry), as text.

@@ -155,10 +155,10 @@ func rangeValues(m protoreflect.Message, prefix string, check func(fd protorefle
 // (err): INVALID_ARGUMENT naming each string field that is not UTF-8, or
 // else the field whose bytes are not protobuf.
 func DecodeError(b []byte, md protoreflect.MessageDescriptor, err error) error {
-	var out []*errdetails.BadRequest_FieldViolation
+	var out violations
 	broken, ok := wireUTF8(b, md, "", &out)
-	if len(out) > 0 {
-		return apperr.InvalidFields(out...)
+	if err := out.err(); err != nil {
+		return err
 	}
 	if !ok && broken != "" {
 		return apperr.Invalid(broken, "is not valid protobuf")
@@ -169,8 +169,9 @@ func DecodeError(b []byte, md protoreflect.MessageDescriptor, err error) error {
 // wireUTF8 walks the wire form b of a message md, adding a violation for
 // each string field that is not UTF-8. When the bytes do not parse it
 // returns false and the path of the innermost field being parsed ("" for
-// md itself).
-func wireUTF8(b []byte, md protoreflect.MessageDescriptor, prefix string, out *[]*errdetails.BadRequest_FieldViolation) (string, bool) {
+// md itself). Once out is full no path is built, and none is needed: the
+// violations, counted, are the answer.
+func wireUTF8(b []byte, md protoreflect.MessageDescriptor, prefix string, out *violations) (string, bool) {
 	seen := map[protowire.Number]int{}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -191,25 +192,34 @@ func wireUTF8(b []byte, md protoreflect.MessageDescriptor, prefix string, out *[
 			return prefix + string(fd.Name()), false
 		}
 		b = b[n:]
-		path := prefix + string(fd.Name())
+		path := ""
+		if !out.full() {
+			path = prefix + string(fd.Name())
+			if fd.IsList() {
+				path += "[" + strconv.Itoa(seen[num]) + "]"
+			}
+		}
 		if fd.IsList() {
-			path += "[" + strconv.Itoa(seen[num]) + "]"
 			seen[num]++
 		}
 		switch {
 		case fd.Kind() == protoreflect.StringKind:
 			if !utf8.Valid(v) {
-				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8, Reason: ReasonNotUTF8})
+				out.add(func() *errdetails.BadRequest_FieldViolation {
+					return &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8, Reason: ReasonNotUTF8}
+				})
 			}
 		case fd.IsMap():
 			// A map entry is a message of key and value; a bad key or
 			// value names the map.
-			var entry []*errdetails.BadRequest_FieldViolation
+			var entry violations
 			if broken, ok := wireUTF8(v, fd.Message(), path+".", &entry); !ok {
 				return broken, false
 			}
-			if len(entry) > 0 {
-				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: "has a key or value that " + notUTF8, Reason: ReasonNotUTF8})
+			if len(entry.kept) > 0 {
+				out.add(func() *errdetails.BadRequest_FieldViolation {
+					return &errdetails.BadRequest_FieldViolation{Field: path, Description: "has a key or value that " + notUTF8, Reason: ReasonNotUTF8}
+				})
 			}
 		case fd.Message() != nil:
 			if broken, ok := wireUTF8(v, fd.Message(), path+".", out); !ok {
