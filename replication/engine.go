@@ -823,7 +823,9 @@ var pullIdle = 5 * time.Minute
 // sign entries of its own log without end, each one new, and a restore
 // that asked it first never asked the next member, nor got the node's own
 // log from it (an outside review). The node's own log has no such bound
-// (only its key signs it, so a peer can send no more of it than exists);
+// (only its key signs it, so a peer can send no more of it than exists;
+// what only its retired key covers is not taken in until the current
+// key's checkpoint proves it, so pullIdle bounds a scan of made-up ones);
 // what a member cut short did not send of the other origins comes from
 // the other members, and from the peers once the node serves.
 var restoreOthersFor = 10 * time.Minute
@@ -847,9 +849,9 @@ type pullState struct {
 	// heads are the highest checkpoint of each origin the pull carried.
 	heads map[string]uint64
 	// taken counts what the pull took in: runs a checkpoint proves,
-	// queued; entries scanned; checkpoints proved; repair copies held. A
-	// message that adds nothing to it does not hold the pull open
-	// (pullIdle).
+	// queued; entries scanned (not a restore's of the node's own log);
+	// checkpoints proved; repair copies held. A message that adds nothing
+	// to it does not hold the pull open (pullIdle).
 	taken int
 	// again: a scan proved checkpoints the next pull applies by, at once.
 	again bool
@@ -1402,7 +1404,15 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 			// once one proves them (applyPending): a peer can make up
 			// entries that link to the last without a key, and one every
 			// few minutes held a pull for good (an outside review).
-			st.taken++
+			// Not a restore's scan of the node's own log: only its retired
+			// key vouches for it, which a member may hold, and no message
+			// of another origin starts restoreOthersFor; a member sending
+			// made-up entries of it held a restore on its pull for 50
+			// million of them (an outside review). The current key's
+			// checkpoint that ends an honest scan is taken in.
+			if !e.cfg.Restoring || entry.Origin != e.cfg.Member {
+				st.taken++
+			}
 		}
 	}
 	// Runs that reached an entry a proven checkpoint names apply up to it.

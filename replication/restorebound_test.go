@@ -2,6 +2,7 @@ package replication_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
+	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/replication"
@@ -176,5 +178,135 @@ func TestRestoreKeepsTheDiskReserve(t *testing.T) {
 	}
 	if got.Held != "" || got.Head != 3 {
 		t.Fatalf("the restore run again with room: head %d, held %q", got.Head, got.Held)
+	}
+}
+
+// ownLogScanningPeer is a member gone bad that holds the retired key of
+// the node it serves (it is what the node rotated from): it streams
+// made-up entries of the node's own log, with one checkpoint of them
+// signed by that key, one entry every tick, without end. No message
+// carries another origin.
+type ownLogScanningPeer struct {
+	syncv1.UnimplementedSyncServiceServer
+	victim  string
+	retired ed25519.PrivateKey
+	tick    time.Duration
+	sent    atomic.Int64
+}
+
+func (s *ownLogScanningPeer) Announce(context.Context, *syncv1.AnnounceRequest) (*syncv1.AnnounceResponse, error) {
+	return &syncv1.AnnounceResponse{}, nil
+}
+
+func (s *ownLogScanningPeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	seq, prev := uint64(0), changelog.ZeroHash
+	next := func() *syncv1.Entry {
+		seq++
+		rec := &twinningv1.Agreement{Name: fmt.Sprintf("provinces/%s/agreements/made-up-%d", s.victim, seq), DisplayName: "made up", Kind: twinningv1.Agreement_KIND_MOU}
+		data, _ := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
+		e := changelog.Entry{Origin: s.victim, Seq: seq, HLC: int64(seq), Name: rec.GetName(), Data: data, PrevHash: prev}
+		e.Hash = changelog.Sum(&e)
+		prev = e.Hash
+		return &syncv1.Entry{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}
+	}
+	first := []*syncv1.Entry{next(), next()}
+	c := changelog.SignCheckpoint(s.retired, s.victim, first[1].Seq, first[1].Hash)
+	if err := stream.Send(&syncv1.PullResponse{Entries: first, Checkpoints: []*syncv1.Checkpoint{{Origin: c.Origin, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature}}}); err != nil {
+		return err
+	}
+	// Past what a pull holds: the rest is scanned (proven.go).
+	var batch []*syncv1.Entry
+	for range 200 {
+		batch = append(batch, next())
+	}
+	if err := stream.Send(&syncv1.PullResponse{Entries: batch}); err != nil {
+		return err
+	}
+	tick := time.NewTicker(s.tick)
+	defer tick.Stop()
+	for {
+		if err := stream.Send(&syncv1.PullResponse{Entries: []*syncv1.Entry{next()}}); err != nil {
+			return err
+		}
+		s.sent.Add(1)
+		select {
+		case <-tick.C:
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		}
+	}
+}
+
+// TestRestoreMovesOnFromAMemberScanningItsOwnLog: cao-bang (p1) rotated
+// its key and is restored; lang-son (p2), a member gone bad that holds
+// p1's retired key, sends made-up entries of p1's own log with a
+// checkpoint of that key, past what a pull holds. Each entry scanned
+// counted as taken in, and no message carried another origin, so neither
+// the pull's idle bound nor the restore's bound past the own log ever
+// ended it: the restore stayed on p2's pull for up to 50 million entries
+// and never asked nghe-an (p3), who holds p1's log (an outside review).
+// A restore's scan of its own log is now taken in only once the current
+// key proves it: p2's pull ends idle, and p3 gives the log.
+func TestRestoreMovesOnFromAMemberScanningItsOwnLog(t *testing.T) {
+	replication.SetRestoreOthersFor(t, time.Second)
+	replication.SetPullIdle(t, 2*time.Second)
+	replication.SetMaxPendingBytes(t, 4096) // scanning at once (64 MiB otherwise)
+	f, fedKey := signedFederation(t, []string{p1, p2, p3}, map[string][]string{p1: {p3}, p3: {p1}})
+	keyFile := f.withKeyFile(p1)
+	origin := f.start(p1)
+	f.start(p3)
+	createAgreements(t, origin, 4, "real")
+	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
+	retired := f.keys[p1].Signing
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
+	if err := origin.node.OfferManifest(m2); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = m2
+	eventually(t, 30*time.Second, func() (bool, string) {
+		held, err := f.nodes[p3].node.Store().Checkpoint(context.Background(), p1, 4)
+		return err == nil && held.Seq == 4 && held.Verify(rotated.SigningPublic()), fmt.Sprintf("%s holds no checkpoint of %s's head of its new key (%d, %v)", p3, p1, held.Seq, err)
+	})
+	f.stop(p1)
+	hostile := &ownLogScanningPeer{victim: p1, retired: retired, tick: 100 * time.Millisecond}
+	f.peerServer(t, p2, hostile)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		res *server.RestoreResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cert := f.cert(p1)
+		res, err := server.Restore(ctx, server.Config{Member: p1, DataDir: t.TempDir(), Keys: rotated, Manifest: m2, Cert: &cert,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, server.RestoreOptions{})
+		done <- result{res, err}
+	}()
+	var got result
+	select {
+	case got = <-done:
+	case <-time.After(60 * time.Second):
+		cancel()
+		<-done
+		t.Fatalf("the restore did not end within a minute (pull idle 2 s, bound past the own log 1 s): %s sent %d made-up entries of %s's own log", p2, hostile.sent.Load(), p1)
+	}
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	res := got.res
+	if res.Head != 4 || !slices.Contains(res.Reached, p3) {
+		t.Fatalf("restore: head %d, reached %v, unreached %v, cut short %v", res.Head, res.Reached, res.Unreached, res.CutShort)
+	}
+	if why := res.Unreached[p2]; !strings.Contains(why, "nothing new") {
+		t.Errorf("%s, which sent only made-up entries of %s's own log, not reported unreached for it: %v", p2, p1, res.Unreached)
+	}
+	if hostile.sent.Load() == 0 {
+		t.Fatalf("%s sent nothing: the restore did not pull from it", p2)
 	}
 }
