@@ -25,3 +25,12 @@ func SetMaxIndexedText(n int) (restore func()) {
 	maxIndexedText = n
 	return func() { maxIndexedText = was }
 }
+
+// WatchEntryPages bounds the data of a page of entries read from the
+// change logs to bytes, and tells read the entries and bytes of data of
+// each page read, until restore is called.
+func WatchEntryPages(bytes int64, read func(entries int, bytes int64)) (restore func()) {
+	was := entryPageBytes
+	entryPageBytes, entryPageRead = bytes, read
+	return func() { entryPageBytes, entryPageRead = was, nil }
+}

@@ -244,18 +244,14 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 // them when it next starts (applyRejected); until then its copy of their
 // records lacks them.
 func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64, []heldEntry, error) {
-	type key struct {
-		origin string
-		seq    uint64
-	}
-	unapplied := map[key]string{} // its state
+	unapplied := map[entryKey]string{} // its state
 	rows, err := tx.QueryContext(ctx, "SELECT origin, seq, state FROM unapplied")
 	if err != nil {
 		return nil, nil, err
 	}
 	for rows.Next() {
 		var (
-			k     key
+			k     entryKey
 			state string
 		)
 		if err := rows.Scan(&k.origin, &k.seq, &state); err != nil {
@@ -270,25 +266,22 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 	}
 	var held []heldEntry
 	newest := map[string]uint64{}
-	for after := (key{}); ; {
-		// A page at a time, as in checkKindRecords.
-		rows, err := tx.QueryContext(ctx, "SELECT "+entryColumns+" FROM changes WHERE origin > ? OR (origin = ? AND seq > ?) ORDER BY origin, seq LIMIT ?",
+	query := func(q string, args ...any) (*sql.Rows, error) { return tx.QueryContext(ctx, q, args...) }
+	for after := (entryKey{}); ; {
+		// A page at a time, as in checkKindRecords, of bounded size: a
+		// member decides how large its entries are (entryPageBytes).
+		end, more, err := entryPageEnd(query, "SELECT origin, seq, length(data) FROM changes WHERE origin > ? OR (origin = ? AND seq > ?) ORDER BY origin, seq LIMIT ?",
 			after.origin, after.origin, after.seq, recordCheckPage*10)
 		if err != nil {
 			return nil, nil, err
 		}
 		var page []changelog.Entry
-		for rows.Next() {
-			e, err := scanEntry(rows)
+		if more {
+			page, err = readEntries(query, "SELECT "+entryColumns+" FROM changes WHERE (origin > ? OR (origin = ? AND seq > ?)) AND (origin < ? OR (origin = ? AND seq <= ?)) ORDER BY origin, seq",
+				after.origin, after.origin, after.seq, end.origin, end.origin, end.seq)
 			if err != nil {
-				rows.Close()
 				return nil, nil, err
 			}
-			page = append(page, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, nil, err
 		}
 		if len(page) == 0 {
 			// One before an entry of its record applied changes nothing.
@@ -297,7 +290,7 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 		}
 		for i := range page {
 			e := &page[i]
-			if state, ok := unapplied[key{e.Origin, e.Seq}]; ok {
+			if state, ok := unapplied[entryKey{e.Origin, e.Seq}]; ok {
 				if state != "rejected" {
 					continue
 				}
@@ -323,7 +316,7 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 			newest[name] = e.Seq
 		}
 		last := page[len(page)-1]
-		after = key{last.Origin, last.Seq}
+		after = entryKey{last.Origin, last.Seq}
 	}
 }
 

@@ -793,10 +793,84 @@ func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
 	return err
 }
 
-// heldRejectedSQL reads, a page at a time, the entries held as rejected
-// (unapplied, state 'rejected') after an (origin, seq), in log order.
-const heldRejectedSQL = "SELECT " + entryColumns + " FROM changes WHERE (origin, seq) IN (SELECT origin, seq FROM unapplied WHERE state = 'rejected'" +
-	" AND (origin > ? OR (origin = ? AND seq > ?))) ORDER BY origin, seq LIMIT 1000"
+// entryPageBytes bounds the data of a page of entries read from the change
+// logs (applyRejected, CheckRecords): a member decides how large its
+// entries are, and a thousand of a few megabytes each would not fit a
+// node's memory. An entry larger than it is read alone.
+var entryPageBytes int64 = 64 << 20
+
+// entryPageRead, set by tests alone, is told the entries and bytes of data
+// of each page readEntries reads.
+var entryPageRead func(entries int, bytes int64)
+
+// entryKey is an entry's place in the change logs.
+type entryKey struct {
+	origin string
+	seq    uint64
+}
+
+// entryPageEnd reads the keys keysSQL returns (origin, seq and the length
+// of the entry's data, in log order) and returns the last of them a page
+// of at most entryPageBytes of data holds (the first alone when larger);
+// ok is false when keysSQL returns none.
+func entryPageEnd(query func(string, ...any) (*sql.Rows, error), keysSQL string, args ...any) (end entryKey, ok bool, err error) {
+	rows, err := query(keysSQL, args...)
+	if err != nil {
+		return end, false, err
+	}
+	defer rows.Close()
+	var total int64
+	for rows.Next() {
+		var (
+			k    entryKey
+			size int64
+		)
+		if err := rows.Scan(&k.origin, &k.seq, &size); err != nil {
+			return end, false, err
+		}
+		if total += size; ok && total > entryPageBytes {
+			break
+		}
+		end, ok = k, true
+	}
+	return end, ok, rows.Err()
+}
+
+// readEntries reads the entries entriesSQL returns.
+func readEntries(query func(string, ...any) (*sql.Rows, error), entriesSQL string, args ...any) ([]changelog.Entry, error) {
+	rows, err := query(entriesSQL, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		page  []changelog.Entry
+		bytes int64
+	)
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, e)
+		bytes += int64(len(e.Data))
+	}
+	if entryPageRead != nil {
+		entryPageRead(len(page), bytes)
+	}
+	return page, rows.Err()
+}
+
+// heldRejectedKeysSQL reads the keys of the entries held as rejected
+// (unapplied, state 'rejected') after an (origin, seq), in log order, and
+// the length of their data, for entryPageEnd; heldRejectedSQL reads those
+// entries up to the (origin, seq) it returned.
+const (
+	heldRejectedKeysSQL = "SELECT u.origin, u.seq, length(c.data) FROM unapplied u JOIN changes c ON c.origin = u.origin AND c.seq = u.seq" +
+		" WHERE u.state = 'rejected' AND (u.origin > ? OR (u.origin = ? AND u.seq > ?)) ORDER BY u.origin, u.seq LIMIT 1000"
+	heldRejectedSQL = "SELECT " + entryColumns + " FROM changes WHERE (origin, seq) IN (SELECT origin, seq FROM unapplied WHERE state = 'rejected'" +
+		" AND (origin > ? OR (origin = ? AND seq > ?)) AND (origin < ? OR (origin = ? AND seq <= ?))) ORDER BY origin, seq"
+)
 
 // appliesNow says whether this version applies entry e, which the store
 // holds rejected, and returns it prepared. An earlier version refused it
@@ -818,43 +892,53 @@ func (db *DB) appliesNow(e *changelog.Entry, damaged []storage.Damage) (prepared
 // applies (appliesNow), each origin's in log order, and takes them out of
 // unapplied; the rest stay as they are. An entry older than one of its
 // record applied since changes nothing (putState and withdraw keep the
-// newest). A node runs it as it opens its store: the table is small, or
-// empty, and read in pages. It returns how many it applied.
+// newest). A node runs it as it opens its store, once per release (its
+// rules, rejectedRetryRules): an entry refused for a reason that still
+// holds is not read again at every start. It reads the entries in pages
+// of bounded size (entryPageEnd), and returns how many it applied.
 func (db *DB) applyRejected(ctx context.Context) (int, error) {
 	// Most stores hold none: then no write transaction at each start.
 	var held bool
 	if err := db.reader.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM unapplied WHERE state = 'rejected')").Scan(&held); err != nil || !held {
 		return 0, err
 	}
+	rules := db.rejectedRetryRules()
+	var retried string
+	switch err := db.reader.QueryRowContext(ctx, "SELECT rules FROM rejected_retried").Scan(&retried); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return 0, err
+	case retried == rules:
+		return 0, nil
+	}
 	applied := 0
-	for after := (changelog.Entry{}); ; {
+	for after := (entryKey{}); ; {
 		// Set by the run alone, which the writer may run again.
 		var (
-			last changelog.Entry
+			end  entryKey
+			more bool
 			n    int
 		)
 		err := db.runInWriter(ctx, func(tx *writeTx) error {
-			rows, err := tx.Query(heldRejectedSQL, after.Origin, after.Origin, after.Seq)
+			var err error
+			end, more, err = entryPageEnd(tx.Query, heldRejectedKeysSQL, after.origin, after.origin, after.seq)
+			if err != nil || !more {
+				// Done: the entries held now were refused by these rules.
+				if err == nil {
+					_, err = tx.Exec("DELETE FROM rejected_retried")
+				}
+				if err == nil {
+					_, err = tx.Exec("INSERT INTO rejected_retried (rules) VALUES (?)", rules)
+				}
+				return err
+			}
+			page, err := readEntries(tx.Query, heldRejectedSQL, after.origin, after.origin, after.seq, end.origin, end.origin, end.seq)
 			if err != nil {
 				return err
 			}
-			var page []changelog.Entry
-			for rows.Next() {
-				e, err := scanEntry(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				page = append(page, e)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			last, n = changelog.Entry{}, 0
+			n = 0
 			for i := range page {
 				e := &page[i]
-				last = *e
 				p, ok := db.appliesNow(e, db.damagedNow(e.Origin))
 				if !ok {
 					continue
@@ -873,9 +957,31 @@ func (db *DB) applyRejected(ctx context.Context) (int, error) {
 			return applied, err
 		}
 		applied += n
-		if last.Origin == "" {
+		if !more {
 			return applied, nil
 		}
-		after = last
+		after = end
 	}
+}
+
+// rejectedRetryRules names the rules by which this node refuses an entry:
+// its build (a release's, when the binary records it; a test's records
+// none), the kinds it knows, and the bounds its options set. An entry the
+// store holds rejected is retried once under each (applyRejected).
+func (db *DB) rejectedRetryRules() string {
+	build := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		build = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+				build += " " + s.Value
+			}
+		}
+	}
+	var kinds []string
+	for _, k := range resource.Kinds() {
+		kinds = append(kinds, k.Collection)
+	}
+	return fmt.Sprintf("build %q; kinds %s; records up to %d bytes; indexed texts up to %d; keyed %t",
+		build, strings.Join(kinds, ","), db.maxRecord, maxIndexedText, db.keyed)
 }

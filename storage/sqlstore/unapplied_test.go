@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -51,11 +52,14 @@ func TestEntriesAnEarlierVersionRefusedApplyAtOpen(t *testing.T) {
 			db := open(sqlstore.Options{})
 			restore := sqlstore.SetMaxIndexedText(100)
 			refused, err := db.ApplyRemote(ctx, entries, cp)
-			restore()
 			if err != nil || len(refused) != 3 {
 				t.Fatalf("the earlier version's apply: %v, refused %+v; want entries 1, 2 and 4", err, refused)
 			}
 			db.Close()
+			// The earlier version's next start retried them under its own
+			// rules, and recorded so.
+			open(sqlstore.Options{}).Close()
+			restore()
 
 			// verify, with this version, before the node starts on it.
 			db = open(sqlstore.Options{Tool: "verify"})
@@ -85,6 +89,82 @@ func TestEntriesAnEarlierVersionRefusedApplyAtOpen(t *testing.T) {
 			}
 			if bad, err := db.CheckRollups(ctx, false); err != nil || bad.Groups > 0 {
 				t.Errorf("the summary rollups after the node started: %v, %+v", err, bad.Listed)
+			}
+		})
+	}
+}
+
+// TestEntriesHeldRejectedAreReadInBoundedPagesOncePerRelease: a member's
+// entries refused for a reason that still holds, larger than the node
+// keeps in one record (a review: 40 of 3.9 MB each were read, a page of
+// 1000 at once, and decoded at every start; 1000 of them would not fit in
+// memory). The node's next start reads them in pages of bounded size, as
+// verify does, and records it retried them; a start with the same
+// release and options reads none of them again, one whose rules apply
+// them (a larger record bound) applies them.
+func TestEntriesHeldRejectedAreReadInBoundedPagesOncePerRelease(t *testing.T) {
+	ctx := context.Background()
+	const origin, n, bound = "lang-son", 8, 3 << 20 // two entries of 1.2 MB a page
+	var states []proto.Message
+	for i := range n {
+		states = append(states, &twinningv1.Agreement{Name: fmt.Sprintf("provinces/%s/agreements/big-%d", origin, i),
+			DisplayName: "big", Summary: strings.Repeat("x", 1_200_000), Kind: twinningv1.Agreement_KIND_MOU})
+	}
+	entries, cp := signedRun(t, origin, states, nil)
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			path := newLocation(t, store)
+			open := func(opts sqlstore.Options) *sqlstore.DB {
+				t.Helper()
+				db, err := sqlstore.Open(ctx, path, "mofa", opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+			db := open(sqlstore.Options{})
+			if refused, err := db.ApplyRemote(ctx, entries, cp); err != nil || len(refused) != n {
+				t.Fatalf("apply: %v, %d refused; want all %d over the record bound", err, len(refused), n)
+			}
+			db.Close()
+
+			var pages, read int
+			var largest int64
+			restore := sqlstore.WatchEntryPages(bound, func(entries int, bytes int64) {
+				pages++
+				read += entries
+				largest = max(largest, bytes)
+			})
+			defer restore()
+			open(sqlstore.Options{}).Close()
+			if read != n || largest > bound || pages < n/2 {
+				t.Errorf("the start after the refusals read %d entries in %d pages, the largest of %d bytes; want all %d, pages of at most %d bytes", read, pages, largest, n, bound)
+			}
+
+			db = open(sqlstore.Options{Tool: "verify"})
+			pages, read, largest = 0, 0, 0
+			check, err := db.CheckRecords(ctx)
+			db.Close()
+			if err != nil || check.Found != 0 {
+				t.Errorf("verify: %v, %q", err, check.Problems)
+			}
+			if read != n || largest > bound {
+				t.Errorf("verify read %d entries, the largest page of %d bytes; want all %d, pages of at most %d bytes", read, largest, n, bound)
+			}
+
+			pages, read = 0, 0
+			open(sqlstore.Options{}).Close()
+			if pages != 0 {
+				t.Errorf("a start with the same release read %d pages (%d entries) of the entries held rejected; want none", pages, read)
+			}
+
+			db = open(sqlstore.Options{MaxRecordBytes: 2 << 20})
+			defer db.Close()
+			if st := originState(t, db, origin); st.Rejected != 0 || read != n {
+				t.Errorf("a start under rules that apply them read %d entries, left %d rejected; want all read and applied", read, st.Rejected)
+			}
+			if _, err := db.Get(ctx, resource.Agreements, fmt.Sprintf("provinces/%s/agreements/big-%d", origin, n-1)); err != nil {
+				t.Errorf("a record applied at that start: %v", err)
 			}
 		})
 	}
