@@ -386,6 +386,9 @@ func TestUnsolicitedRepairIsRefused(t *testing.T) {
 // comes in many messages and is put in place, while sync of the other
 // origins goes on.
 func TestLargeRepairComesInPieces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a repair of 50 large entries: CI's race step runs -short, the tests' step runs it")
+	}
 	const big = "tuyen-quang"
 	f := newFederation(t, []string{p1, p2, big}, map[string][]string{p1: {big}, p2: {p1}})
 	states := make([]forgedState, 50)

@@ -169,6 +169,9 @@ func (l *requestLog) requests() []*http.Request {
 // provinces the API calls stale: Lạng Sơn, whose node's clock is two days
 // late and that the ministry hears of only through Cao Bằng.
 func TestDashboardOverTheFederation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a browser over a federation of five nodes: CI's race step runs -short, the tests' step runs it")
+	}
 	p := openBrowser(t)
 	ministry := sampleFederation(t)
 	var log requestLog

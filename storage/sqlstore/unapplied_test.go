@@ -103,6 +103,9 @@ func TestEntriesAnEarlierVersionRefusedApplyAtOpen(t *testing.T) {
 // release and options reads none of them again, one whose rules apply
 // them (a larger record bound) applies them.
 func TestEntriesHeldRejectedAreReadInBoundedPagesOncePerRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("entries of 1.2 MB: CI's race step runs -short, the tests' step runs it")
+	}
 	ctx := context.Background()
 	const origin, n, bound = "lang-son", 8, 3 << 20 // two entries of 1.2 MB a page
 	var states []proto.Message
