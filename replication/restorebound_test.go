@@ -15,12 +15,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
-	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/replication"
 	"github.com/provex/provex/server"
 )
@@ -30,6 +28,7 @@ import (
 // manifest, one message every tick, without end.
 type floodingPeer struct {
 	syncv1.UnimplementedSyncServiceServer
+	t     *testing.T
 	f     *testFederation
 	self  string
 	tick  time.Duration
@@ -49,26 +48,24 @@ func (s *floodingPeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreaming
 			seq, prev = h.GetSeq(), h.GetHash()
 		}
 	}
-	tick := time.NewTicker(s.tick)
+	return sendEvery(stream, s.tick, &s.sent, func() *syncv1.PullResponse {
+		seq++
+		entry, cp := forgedNext(s.t, s.self, seq, prev, s.f.keys[s.self].Signing)
+		prev = entry.GetHash()
+		return &syncv1.PullResponse{Entries: []*syncv1.Entry{entry}, Checkpoints: []*syncv1.Checkpoint{cp}}
+	})
+}
+
+// sendEvery sends next's message every tick, counting each in sent, until
+// the stream ends.
+func sendEvery(stream grpc.ServerStreamingServer[syncv1.PullResponse], every time.Duration, sent *atomic.Int64, next func() *syncv1.PullResponse) error {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		seq++
-		rec := &twinningv1.Agreement{Name: fmt.Sprintf("provinces/%s/agreements/flood-%d", s.self, seq), DisplayName: "flood", Kind: twinningv1.Agreement_KIND_MOU}
-		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
-		if err != nil {
+		if err := stream.Send(next()); err != nil {
 			return err
 		}
-		e := changelog.Entry{Origin: s.self, Seq: seq, HLC: time.Now().UnixNano(), Name: rec.GetName(), Data: data, PrevHash: prev}
-		e.Hash = changelog.Sum(&e)
-		prev = e.Hash
-		c := changelog.SignCheckpoint(s.f.keys[s.self].Signing, s.self, e.Seq, e.Hash)
-		if err := stream.Send(&syncv1.PullResponse{
-			Entries:     []*syncv1.Entry{{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}},
-			Checkpoints: []*syncv1.Checkpoint{{Origin: c.Origin, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature}},
-		}); err != nil {
-			return err
-		}
-		s.sent.Add(1)
+		sent.Add(1)
 		select {
 		case <-tick.C:
 		case <-stream.Context().Done():
@@ -93,7 +90,7 @@ func TestRestoreMovesOnFromAMemberSendingWithoutEnd(t *testing.T) {
 	createAgreements(t, f.nodes[p1], 4, "real")
 	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
 	f.stop(p1)
-	flood := &floodingPeer{f: f, self: p2, tick: 10 * time.Millisecond}
+	flood := &floodingPeer{t: t, f: f, self: p2, tick: 10 * time.Millisecond}
 	f.peerServer(t, p2, flood)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -188,6 +185,7 @@ func TestRestoreKeepsTheDiskReserve(t *testing.T) {
 // carries another origin.
 type ownLogScanningPeer struct {
 	syncv1.UnimplementedSyncServiceServer
+	t       *testing.T
 	victim  string
 	retired ed25519.PrivateKey
 	tick    time.Duration
@@ -200,41 +198,30 @@ func (s *ownLogScanningPeer) Announce(context.Context, *syncv1.AnnounceRequest) 
 
 func (s *ownLogScanningPeer) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
 	seq, prev := uint64(0), changelog.ZeroHash
-	next := func() *syncv1.Entry {
+	next := func() (*syncv1.Entry, *syncv1.Checkpoint) {
 		seq++
-		rec := &twinningv1.Agreement{Name: fmt.Sprintf("provinces/%s/agreements/made-up-%d", s.victim, seq), DisplayName: "made up", Kind: twinningv1.Agreement_KIND_MOU}
-		data, _ := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
-		e := changelog.Entry{Origin: s.victim, Seq: seq, HLC: int64(seq), Name: rec.GetName(), Data: data, PrevHash: prev}
-		e.Hash = changelog.Sum(&e)
-		prev = e.Hash
-		return &syncv1.Entry{Origin: e.Origin, Seq: e.Seq, Hlc: e.HLC, Name: e.Name, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}
+		entry, cp := forgedNext(s.t, s.victim, seq, prev, s.retired)
+		prev = entry.GetHash()
+		return entry, cp
 	}
-	first := []*syncv1.Entry{next(), next()}
-	c := changelog.SignCheckpoint(s.retired, s.victim, first[1].Seq, first[1].Hash)
-	if err := stream.Send(&syncv1.PullResponse{Entries: first, Checkpoints: []*syncv1.Checkpoint{{Origin: c.Origin, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature}}}); err != nil {
+	e1, _ := next()
+	e2, cp := next()
+	if err := stream.Send(&syncv1.PullResponse{Entries: []*syncv1.Entry{e1, e2}, Checkpoints: []*syncv1.Checkpoint{cp}}); err != nil {
 		return err
 	}
 	// Past what a pull holds: the rest is scanned (proven.go).
 	var batch []*syncv1.Entry
 	for range 200 {
-		batch = append(batch, next())
+		e, _ := next()
+		batch = append(batch, e)
 	}
 	if err := stream.Send(&syncv1.PullResponse{Entries: batch}); err != nil {
 		return err
 	}
-	tick := time.NewTicker(s.tick)
-	defer tick.Stop()
-	for {
-		if err := stream.Send(&syncv1.PullResponse{Entries: []*syncv1.Entry{next()}}); err != nil {
-			return err
-		}
-		s.sent.Add(1)
-		select {
-		case <-tick.C:
-		case <-stream.Context().Done():
-			return stream.Context().Err()
-		}
-	}
+	return sendEvery(stream, s.tick, &s.sent, func() *syncv1.PullResponse {
+		e, _ := next()
+		return &syncv1.PullResponse{Entries: []*syncv1.Entry{e}}
+	})
 }
 
 // TestRestoreMovesOnFromAMemberScanningItsOwnLog: cao-bang (p1) rotated
@@ -272,7 +259,7 @@ func TestRestoreMovesOnFromAMemberScanningItsOwnLog(t *testing.T) {
 		return err == nil && held.Seq == 4 && held.Verify(rotated.SigningPublic()), fmt.Sprintf("%s holds no checkpoint of %s's head of its new key (%d, %v)", p3, p1, held.Seq, err)
 	})
 	f.stop(p1)
-	hostile := &ownLogScanningPeer{victim: p1, retired: retired, tick: 100 * time.Millisecond}
+	hostile := &ownLogScanningPeer{t: t, victim: p1, retired: retired, tick: 100 * time.Millisecond}
 	f.peerServer(t, p2, hostile)
 
 	ctx, cancel := context.WithCancel(context.Background())
