@@ -40,19 +40,8 @@ func TooManyElements(b []byte, md protoreflect.MessageDescriptor) error {
 // message of md at path, returning the path of the field that takes seen
 // past MaxElements, or "".
 func countElements(b []byte, md protoreflect.MessageDescriptor, path string, seen *int, depth int) string {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return ""
-		}
-		b = b[n:]
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return ""
-		}
-		value := b[:m]
-		b = b[m:]
-		fd := md.Fields().ByNumber(num)
+	for field := range wireFields(b) {
+		fd := md.Fields().ByNumber(field.num)
 		if fd == nil {
 			continue
 		}
@@ -63,8 +52,8 @@ func countElements(b []byte, md protoreflect.MessageDescriptor, path string, see
 		}
 		// Protobuf's own limit of nesting is 10,000: the API's messages
 		// are a few deep, so a deeper one is left for it to refuse.
-		if fd.Message() != nil && typ == protowire.BytesType && depth < 100 {
-			inner, _ := protowire.ConsumeBytes(value)
+		if fd.Message() != nil && field.typ == protowire.BytesType && depth < 100 {
+			inner, _ := protowire.ConsumeBytes(field.value)
 			if field := countElements(inner, fd.Message(), path+string(fd.Name())+".", seen, depth+1); field != "" {
 				return field
 			}

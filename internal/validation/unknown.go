@@ -99,18 +99,8 @@ func NumbersFit(b []byte, md protoreflect.MessageDescriptor) error {
 // built: the numbers past it are only counted.
 func numbersFit(b []byte, md protoreflect.MessageDescriptor, prefix string, out *violations, depth int) {
 	var elements map[protowire.Number]int // of each repeated field so far: the next one's index
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return
-		}
-		b = b[n:]
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return
-		}
-		value := b[:m]
-		b = b[m:]
+	for field := range wireFields(b) {
+		num, typ, value := field.num, field.typ, field.value
 		fd := md.Fields().ByNumber(num)
 		if fd == nil {
 			continue
@@ -209,30 +199,20 @@ func numberCut(fd protoreflect.FieldDescriptor, v uint64) string {
 // mapKey is the key of a map entry (its wire form, entry), as text.
 func mapKey(entry []byte, kd protoreflect.FieldDescriptor) string {
 	key := ""
-	for len(entry) > 0 {
-		num, typ, n := protowire.ConsumeTag(entry)
-		if n < 0 {
-			break
-		}
-		entry = entry[n:]
-		m := protowire.ConsumeFieldValue(num, typ, entry)
-		if m < 0 {
-			break
-		}
-		if num == kd.Number() {
-			switch typ {
+	for field := range wireFields(entry) {
+		if field.num == kd.Number() {
+			switch field.typ {
 			case protowire.BytesType:
-				b, _ := protowire.ConsumeBytes(entry[:m])
+				b, _ := protowire.ConsumeBytes(field.value)
 				key = string(b)
 			case protowire.VarintType:
-				v, _ := protowire.ConsumeVarint(entry[:m])
+				v, _ := protowire.ConsumeVarint(field.value)
 				key = strconv.FormatInt(int64(v), 10)
 				if kd.Kind() == protoreflect.Uint32Kind || kd.Kind() == protoreflect.Uint64Kind {
 					key = strconv.FormatUint(v, 10)
 				}
 			}
 		}
-		entry = entry[m:]
 	}
 	return key
 }
