@@ -41,14 +41,7 @@ func TestEntriesAnEarlierVersionRefusedApplyAtOpen(t *testing.T) {
 	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
 			path := newLocation(t, store)
-			open := func(opts sqlstore.Options) *sqlstore.DB {
-				t.Helper()
-				db, err := sqlstore.Open(ctx, path, "mofa", opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return db
-			}
+			open := mofaOpener(t, path)
 			db := open(sqlstore.Options{})
 			restore := sqlstore.SetMaxIndexedText(100)
 			refused, err := db.ApplyRemote(ctx, entries, cp)
@@ -117,14 +110,7 @@ func TestEntriesHeldRejectedAreReadInBoundedPagesOncePerRelease(t *testing.T) {
 	for _, store := range databases {
 		t.Run(store, func(t *testing.T) {
 			path := newLocation(t, store)
-			open := func(opts sqlstore.Options) *sqlstore.DB {
-				t.Helper()
-				db, err := sqlstore.Open(ctx, path, "mofa", opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return db
-			}
+			open := mofaOpener(t, path)
 			db := open(sqlstore.Options{})
 			if refused, err := db.ApplyRemote(ctx, entries, cp); err != nil || len(refused) != n {
 				t.Fatalf("apply: %v, %d refused; want all %d over the record bound", err, len(refused), n)
@@ -170,5 +156,17 @@ func TestEntriesHeldRejectedAreReadInBoundedPagesOncePerRelease(t *testing.T) {
 				t.Errorf("a record applied at that start: %v", err)
 			}
 		})
+	}
+}
+
+// mofaOpener opens the ministry's store at path with the options given.
+func mofaOpener(t *testing.T, path string) func(sqlstore.Options) *sqlstore.DB {
+	return func(opts sqlstore.Options) *sqlstore.DB {
+		t.Helper()
+		db, err := sqlstore.Open(context.Background(), path, "mofa", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
 	}
 }
