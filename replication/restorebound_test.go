@@ -93,33 +93,12 @@ func TestRestoreMovesOnFromAMemberSendingWithoutEnd(t *testing.T) {
 	flood := &floodingPeer{t: t, f: f, self: p2, tick: 10 * time.Millisecond}
 	f.peerServer(t, p2, flood)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		res *server.RestoreResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		n := f.nodes[p1]
-		n.dir = t.TempDir()
-		cert := f.cert(p1)
-		res, err := server.Restore(ctx, server.Config{Member: p1, DataDir: n.dir, Keys: f.keys[p1], Manifest: f.manifest, Cert: &cert,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, server.RestoreOptions{})
-		done <- result{res, err}
-	}()
-	var got result
-	select {
-	case got = <-done:
-	case <-time.After(60 * time.Second):
-		cancel()
-		<-done
-		t.Fatalf("the restore did not end within a minute: %s sent %d entries of its own log in %d pull(s)", p2, flood.sent.Load(), flood.pulls.Load())
-	}
-	if got.err != nil {
-		t.Fatal(got.err)
-	}
-	res := got.res
+	n := f.nodes[p1]
+	n.dir = t.TempDir()
+	cert := f.cert(p1)
+	res := restoreWithin(t, server.Config{Member: p1, DataDir: n.dir, Keys: f.keys[p1], Manifest: f.manifest, Cert: &cert}, func() string {
+		return fmt.Sprintf("%s sent %d entries of its own log in %d pull(s)", p2, flood.sent.Load(), flood.pulls.Load())
+	})
 	if res.Held != "" || res.Head != 4 || len(res.Unreached) != 0 || !slices.Contains(res.Reached, p3) {
 		t.Fatalf("restore: head %d, held %q, reached %v, unreached %v", res.Head, res.Held, res.Reached, res.Unreached)
 	}
@@ -262,31 +241,10 @@ func TestRestoreMovesOnFromAMemberScanningItsOwnLog(t *testing.T) {
 	hostile := &ownLogScanningPeer{t: t, victim: p1, retired: retired, tick: 100 * time.Millisecond}
 	f.peerServer(t, p2, hostile)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		res *server.RestoreResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		cert := f.cert(p1)
-		res, err := server.Restore(ctx, server.Config{Member: p1, DataDir: t.TempDir(), Keys: rotated, Manifest: m2, Cert: &cert,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, server.RestoreOptions{})
-		done <- result{res, err}
-	}()
-	var got result
-	select {
-	case got = <-done:
-	case <-time.After(60 * time.Second):
-		cancel()
-		<-done
-		t.Fatalf("the restore did not end within a minute (pull idle 2 s, bound past the own log 1 s): %s sent %d made-up entries of %s's own log", p2, hostile.sent.Load(), p1)
-	}
-	if got.err != nil {
-		t.Fatal(got.err)
-	}
-	res := got.res
+	cert := f.cert(p1)
+	res := restoreWithin(t, server.Config{Member: p1, DataDir: t.TempDir(), Keys: rotated, Manifest: m2, Cert: &cert}, func() string {
+		return fmt.Sprintf("(pull idle 2 s, bound past the own log 1 s): %s sent %d made-up entries of %s's own log", p2, hostile.sent.Load(), p1)
+	})
 	if res.Head != 4 || !slices.Contains(res.Reached, p3) {
 		t.Fatalf("restore: head %d, reached %v, unreached %v, cut short %v", res.Head, res.Reached, res.Unreached, res.CutShort)
 	}
@@ -296,4 +254,35 @@ func TestRestoreMovesOnFromAMemberScanningItsOwnLog(t *testing.T) {
 	if hostile.sent.Load() == 0 {
 		t.Fatalf("%s sent nothing: the restore did not pull from it", p2)
 	}
+}
+
+// restoreWithin restores the node cfg names (logging nothing) and returns
+// what the restore says, failing when it fails or has not ended within a
+// minute, saying what stuck says.
+func restoreWithin(t *testing.T, cfg server.Config, stuck func() string) *server.RestoreResult {
+	t.Helper()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		res *server.RestoreResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := server.Restore(ctx, cfg, server.RestoreOptions{})
+		done <- result{res, err}
+	}()
+	var got result
+	select {
+	case got = <-done:
+	case <-time.After(60 * time.Second):
+		cancel()
+		<-done
+		t.Fatalf("the restore did not end within a minute: %s", stuck())
+	}
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	return got.res
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 
@@ -81,20 +82,10 @@ func runRestore(ctx context.Context, env *cli.Env, args []string) error {
 // its peers' copies go.
 func printRestore(w io.Writer, member string, res *server.RestoreResult) {
 	fmt.Fprintf(w, "reached: %v\n", res.Reached)
-	unreached := make([]string, 0, len(res.Unreached))
-	for m := range res.Unreached {
-		unreached = append(unreached, m)
-	}
-	slices.Sort(unreached)
-	for _, m := range unreached {
+	for _, m := range slices.Sorted(maps.Keys(res.Unreached)) {
 		fmt.Fprintf(w, "not reached: %s: %s\n", m, res.Unreached[m])
 	}
-	cutShort := make([]string, 0, len(res.CutShort))
-	for m := range res.CutShort {
-		cutShort = append(cutShort, m)
-	}
-	slices.Sort(cutShort)
-	for _, m := range cutShort {
+	for _, m := range slices.Sorted(maps.Keys(res.CutShort)) {
 		fmt.Fprintf(w, "cut short: %s: %s (its copy of the own log was taken; the node gets other origins' entries from its peers once it serves)\n", m, res.CutShort[m])
 	}
 	for _, o := range res.Origins {
