@@ -383,7 +383,7 @@ func TestEntriesAppliedCountsEachOnce(t *testing.T) {
 	f := newFederation(t, []string{p1, p2, p3}, map[string][]string{p1: {p2}, p2: {p1}, p3: {p1, p2}})
 	f.start(p1)
 	f.start(p2)
-	createAgreements(t, f.nodes[p1], 300, "a")
+	createAgreementsConcurrently(t, f.nodes[p1], 300, 8, "a")
 	f.waitConverged(t, map[string]uint64{p1: 300}, 20*time.Second)
 	n := f.start(p3)
 	f.waitConverged(t, map[string]uint64{p1: 300}, 20*time.Second)
