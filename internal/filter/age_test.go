@@ -54,6 +54,31 @@ func TestAgeFilters(t *testing.T) {
 	}
 }
 
+// TestDateAgeCountsFromTodayInVietnam: a date's age counts whole days from
+// today in Vietnam (UTC+7), the day the deadline views count and the
+// summaries' timestamp buckets use: at 18:00 UTC on 15 March it is already
+// 16 March in Hà Nội, and 13 February is then 31 days old.
+func TestDateAgeCountsFromTodayInVietnam(t *testing.T) {
+	now := time.Date(2026, 3, 15, 18, 0, 0, 0, time.UTC)
+	recs := []rec{
+		{id: 1, date: [3]int32{2026, 2, 13}},
+		{id: 2, date: [3]int32{2026, 2, 14}},
+	}
+	db := openTestDB(t, t.TempDir(), testSchema, recs)
+	e, err := ParseAt("signed_date.age > 30", testSchema, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where, args := SQL(e, testKind)
+	got, err := queryIDs(t, db, where, args)
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	if !slices.Equal(got, []int64{1}) {
+		t.Errorf("signed_date.age > 30 at %s (%s %v): got %v, want [1] (13 February, 31 days before 16 March in Hà Nội)", now.Format(time.RFC3339), where, args, got)
+	}
+}
+
 // TestAgeFilterErrors: .age on a field without a date, a bad number of
 // days or a comparison that has no meaning for ages is a parse error at
 // the right place.

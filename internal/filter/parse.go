@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/provex/provex/internal/workdays"
 )
 
 const (
@@ -592,8 +594,10 @@ const maxAgeDays = 36500
 // age compiles "field.age op N": the field is set and lies more (>), at
 // least (>=), less (<) or at most (<=) N days before p.now. A timestamp's
 // age is the time elapsed, N days being N×24 hours; a date's is whole days
-// from it to today (UTC), compared as date restrictions are (date.go), so
-// "signed_date.age > 30" is "signed_date < today minus 30 days".
+// from it to today in Vietnam (workdays.Vietnam, the day deadlines count
+// in and a summary's timestamp buckets use), compared as date restrictions
+// are (date.go), so "signed_date.age > 30" is "signed_date < today minus
+// 30 days".
 func (p *parser) age(f Field, op string, opPos int, v literal) (Expr, error) {
 	switch op {
 	case "<", "<=", ">", ">=":
@@ -610,7 +614,7 @@ func (p *parser) age(f Field, op string, opPos int, v literal) (Expr, error) {
 	if f.Type == Timestamp {
 		cutoff = p.now.UnixNano() - n*int64(24*time.Hour)
 	} else {
-		cutoff = encodeDate(dayOf(p.now.UTC().AddDate(0, 0, -int(n))).ymd())
+		cutoff = encodeDate(dayOf(p.now.In(workdays.Vietnam).AddDate(0, 0, -int(n))).ymd())
 	}
 	return andExpr{terms: []Expr{setExpr{field: f}, compareExpr{field: f, op: cmp, value: cutoff}}}, nil
 }

@@ -89,6 +89,17 @@ const (
 	LastYear  = 2027
 )
 
+// VietnamOffset is Vietnam's offset from UTC in seconds, and Vietnam its
+// time zone: the one a day is reckoned in (a deadline passes at midnight in
+// Hà Nội, a summary's year, quarter and month of a timestamp are Vietnam's),
+// whatever the server's zone. Vietnam has kept UTC+7 without daylight
+// saving since 13 June 1975, so a fixed offset is exact for every time
+// since; an earlier time is reckoned at UTC+7 too (Asia/Ho_Chi_Minh has +8
+// or +9 in parts of 1943-1975), one rule for every time a record may hold.
+const VietnamOffset = 7 * 60 * 60
+
+var Vietnam = time.FixedZone("ICT", VietnamOffset)
+
 // Day returns the civil day of t in t's location, as a UTC midnight: the
 // form every function here takes and returns.
 func Day(t time.Time) time.Time {

@@ -38,10 +38,6 @@ var opinionAgreement, _ = resource.AgreementOpinions.Schema.Lookup("agreement")
 // it owe no report under it.
 var lawInForce = workdays.Date(2021, 7, 1)
 
-// vietnam is the time zone "today" is reckoned in: a deadline passes at
-// midnight in Hà Nội, whatever the server's zone.
-var vietnam = time.FixedZone("ICT", 7*60*60)
-
 // A phase of the overdue views: the agreements that may owe opinions, or
 // a report, each read from its own index in that index's order (the
 // planner then never prefers walking every live agreement in arrival
@@ -154,7 +150,7 @@ func (s *Server) ListOverdueAgreementDeadlines(ctx context.Context, req *twinnin
 			}
 		}
 	}
-	today := workdays.Day(s.now().In(vietnam))
+	today := workdays.Day(s.now().In(workdays.Vietnam))
 	resp := &twinningv1.ListOverdueAgreementDeadlinesResponse{}
 	for i, p := range todo {
 		q, err := p.query(province, today)
@@ -210,7 +206,7 @@ func (s *Server) SummarizeOverdueAgreementDeadlines(ctx context.Context, req *tw
 	if err != nil {
 		return nil, apperr.Invalid("parent", "%v", err)
 	}
-	today := workdays.Day(s.now().In(vietnam))
+	today := workdays.Day(s.now().In(workdays.Vietnam))
 	counts := map[string]*twinningv1.ProvinceOverdueCount{}
 	resp := &twinningv1.SummarizeOverdueAgreementDeadlinesResponse{}
 	count := func(province string) *twinningv1.ProvinceOverdueCount {

@@ -140,3 +140,77 @@ func TestTimesOutOfRangeAreHeld(t *testing.T) {
 		}
 	}
 }
+
+// TestTimestampBucketsAreVietnamTime: a summary by the year, quarter or
+// month of a timestamp puts each time in its date in Vietnam (UTC+7), on
+// both databases: an incident at 18:00 UTC on 31 December is at 01:00 on
+// 1 January in Hà Nội, in the new year, as a filter on +07:00 bounds has
+// it (it was in the old year, by its UTC date, and the filter for the new
+// year answered one group, the old year). A time before 1970 is on its own
+// day to the last fraction of a second (whole seconds floored).
+func TestTimestampBucketsAreVietnamTime(t *testing.T) {
+	ctx := context.Background()
+	const origin = "lang-son"
+	cases := []struct {
+		id                   string
+		occur                time.Time
+		year, quarter, month int64
+	}{
+		{"new-year-in-hanoi", time.Date(2025, 12, 31, 18, 0, 0, 0, time.UTC), 2026, 20261, 202601},
+		{"last-second-of-2025", time.Date(2025, 12, 31, 16, 59, 59, 0, time.UTC), 2025, 20254, 202512},
+		{"end-of-march", time.Date(2026, 3, 31, 16, 59, 59, 999_999_999, time.UTC), 2026, 20261, 202603},
+		{"first-of-april", time.Date(2026, 3, 31, 17, 0, 0, 0, time.UTC), 2026, 20262, 202604},
+		{"last-half-second-of-1969", time.Date(1969, 12, 31, 16, 59, 59, 500_000_000, time.UTC), 1969, 19694, 196912},
+		{"first-of-1970-in-hanoi", time.Date(1969, 12, 31, 17, 0, 0, 0, time.UTC), 1970, 19701, 197001},
+	}
+	var states []proto.Message
+	want := map[string]map[int64]int64{"year": {}, "quarter": {}, "month": {}}
+	for _, c := range cases {
+		states = append(states, &borderv1.BorderIncident{Name: "provinces/" + origin + "/border-incidents/at-" + c.id, DisplayName: c.id, OccurTime: timestamppb.New(c.occur)})
+		want["year"][c.year]++
+		want["quarter"][c.quarter]++
+		want["month"][c.month]++
+	}
+	entries, cp := signedRun(t, origin, states, nil)
+	occur, ok := resource.BorderIncidents.Schema.Lookup("occur_time")
+	if !ok {
+		t.Fatal("incidents have no filterable occur_time")
+	}
+	in2026, err := filter.Parse("occur_time >= 2026-01-01T00:00:00+07:00 AND occur_time < 2027-01-01T00:00:00+07:00", resource.BorderIncidents.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			db, err := sqlstore.Open(ctx, newLocation(t, store), "mofa", sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if refused, err := db.ApplyRemote(ctx, entries, cp); err != nil || len(refused) > 0 {
+				t.Fatalf("apply: %v, refused %v", err, refused)
+			}
+			count := func(bucket string, f filter.Expr) map[int64]int64 {
+				t.Helper()
+				rows, err := db.Summarize(ctx, storage.SummaryQuery{Kind: resource.BorderIncidents, Province: resource.AllProvinces,
+					Filter: f, Dims: []storage.Dim{{Field: &occur, Bucket: bucket}}, Now: time.Now()})
+				if err != nil {
+					t.Fatalf("summary by occur_time.%s: %v", bucket, err)
+				}
+				got := map[int64]int64{}
+				for _, r := range rows {
+					got[r.Keys[0].(int64)] += r.Count
+				}
+				return got
+			}
+			for _, bucket := range []string{"year", "quarter", "month"} {
+				if got := count(bucket, nil); fmt.Sprint(got) != fmt.Sprint(want[bucket]) {
+					t.Errorf("records per occur_time.%s %v, want %v", bucket, got, want[bucket])
+				}
+			}
+			if got, want := count("year", in2026), map[int64]int64{2026: want["year"][2026]}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("the incidents of 2026 in Vietnam time, by occur_time.year: %v, want %v", got, want)
+			}
+		})
+	}
+}

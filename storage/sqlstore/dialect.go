@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"fmt"
 	"strings"
+
+	"github.com/provex/provex/internal/workdays"
 )
 
 // dialect is what differs between the two databases a store runs on:
@@ -47,13 +49,18 @@ func (d dialect) jsonStrings(param string) string {
 	return "json_each(" + param + ")"
 }
 
-// ymdOfNanos is the UTC date yyyymmdd, as an integer, of column c, which
-// holds Unix nanoseconds (not 0).
+// ymdOfNanos is the date yyyymmdd in Vietnam (workdays.Vietnam), as an
+// integer, of column c, which holds Unix nanoseconds (not 0): the date a
+// deadline counts and the dashboard shows, so an incident at 01:00 on
+// 1 January in Hà Nội (18:00 UTC the day before) is in the new year. The
+// seconds are floored, not truncated toward zero: a time half a second
+// before a midnight of 1969 is still on the day before it.
 func (d dialect) ymdOfNanos(c string) string {
+	seconds := fmt.Sprintf("(%[1]s / 1000000000 - CASE WHEN %[1]s %% 1000000000 < 0 THEN 1 ELSE 0 END + %[2]d)", c, workdays.VietnamOffset)
 	if d.postgres {
-		return fmt.Sprintf("CAST(to_char(to_timestamp(%s / 1000000000) AT TIME ZONE 'UTC', 'YYYYMMDD') AS BIGINT)", c)
+		return fmt.Sprintf("CAST(to_char(to_timestamp(%s) AT TIME ZONE 'UTC', 'YYYYMMDD') AS BIGINT)", seconds)
 	}
-	return fmt.Sprintf("CAST(strftime('%%Y%%m%%d', %s / 1000000000, 'unixepoch') AS INTEGER)", c)
+	return fmt.Sprintf("CAST(strftime('%%Y%%m%%d', %s, 'unixepoch') AS INTEGER)", seconds)
 }
 
 // integer and text are the column types of DDL the store makes at run

@@ -212,7 +212,7 @@ func bucketExpr(d dialect, c string, t filter.Type, bucket string, now int64) (s
 		return c, nil, nil
 	}
 	// Dates are stored as yyyymmdd; timestamps as Unix nanoseconds, which
-	// become yyyymmdd (UTC) first. Unset is 0 either way.
+	// become yyyymmdd (Vietnam's date) first. Unset is 0 either way.
 	ymd := c
 	switch t {
 	case filter.Date:

@@ -39,8 +39,9 @@ type SummarizeRequest struct {
 	Parent string `protobuf:"bytes,2,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Dimensions, in order: "province"; any filterable enum, string or bool
 	// field ("kind", "state", "investor_country"); a date or timestamp field
-	// with ".year", ".quarter" or ".month" ("signed_date.year"); a timestamp
-	// with ".age" (buckets "0-7d", "8-30d", "31-90d", "91-365d", ">365d");
+	// with ".year", ".quarter" or ".month" ("signed_date.year"; a timestamp's
+	// in Vietnam time, UTC+7); a timestamp with ".age" (buckets "0-7d",
+	// "8-30d", "31-90d", "91-365d", ">365d");
 	// at most one repeated field ("countries"), which counts a record once
 	// per element.
 	GroupBy []string `protobuf:"bytes,3,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
