@@ -86,7 +86,7 @@ func (v *Validator) Check(msg proto.Message, prefix string) error {
 	var text []*errdetails.BadRequest_FieldViolation
 	wellFormed(msg.ProtoReflect(), prefix, false, &text)
 	for _, t := range text {
-		if t.Reason == ReasonTimestamp {
+		if t.Reason == ReasonTimestamp || t.Reason == ReasonEpoch {
 			bad[t.Field] = true
 			violations = append(violations, t)
 		}

@@ -31,6 +31,7 @@ const (
 	ReasonNotUTF8   = "string.utf8"
 	ReasonNUL       = "string.nul"
 	ReasonTimestamp = "timestamp.range"
+	ReasonEpoch     = "timestamp.epoch"
 )
 
 const (
@@ -43,8 +44,9 @@ const (
 )
 
 // WellFormed reports every string field of m that is not UTF-8 or holds
-// U+0000, and every timestamp outside filter.MinTimestamp..MaxTimestamp
-// or whose nanos are not 0-999,999,999: nil, or INVALID_ARGUMENT naming
+// U+0000, and every timestamp outside filter.MinTimestamp..MaxTimestamp,
+// whose nanos are not 0-999,999,999, or that is the Unix epoch itself
+// (stored, it would read as unset): nil, or INVALID_ARGUMENT naming
 // them. The gateway puts path and query parameters into a request as they
 // come, so it checks before it sends; Check checks every request; the
 // store checks every state it applies.
@@ -76,14 +78,26 @@ func checked(m proto.Message, bounded bool) error {
 var badTimestamp = fmt.Sprintf("is not a time the node keeps: want %s to %s, with nanos from 0 to 999,999,999",
 	filter.MinTimestamp.Format(time.RFC3339), filter.MaxTimestamp.Format(time.RFC3339))
 
-// timestampKept reports whether t (a google.protobuf.Timestamp) is a time
-// between filter.MinTimestamp and MaxTimestamp.
-func timestampKept(t protoreflect.Message) bool {
+// atEpoch is why 1970-01-01T00:00:00Z itself is refused: a filter column
+// keeps a timestamp as nanoseconds since then, and 0 as a field not set.
+const atEpoch = "is 1970-01-01T00:00:00Z exactly, which the node keeps as a time not set " +
+	"(filters, sorting and summaries would count it unset): leave the field unset, or give a time even a nanosecond from it"
+
+// timestampViolation says what is wrong with t (a google.protobuf.Timestamp)
+// at path, or returns nil when it is a time between filter.MinTimestamp and
+// MaxTimestamp other than the Unix epoch itself.
+func timestampViolation(t protoreflect.Message, path string) *errdetails.BadRequest_FieldViolation {
 	fields := t.Descriptor().Fields()
 	seconds, nanos := t.Get(fields.ByNumber(1)).Int(), t.Get(fields.ByNumber(2)).Int()
 	// The bounds are whole seconds.
 	first, last := filter.MinTimestamp.Unix(), filter.MaxTimestamp.Unix()
-	return nanos >= 0 && nanos <= 999_999_999 && seconds >= first && (seconds < last || seconds == last && nanos == 0)
+	switch {
+	case nanos < 0 || nanos > 999_999_999 || seconds < first || seconds > last || seconds == last && nanos != 0:
+		return &errdetails.BadRequest_FieldViolation{Field: path, Description: badTimestamp, Reason: ReasonTimestamp}
+	case seconds == 0 && nanos == 0:
+		return &errdetails.BadRequest_FieldViolation{Field: path, Description: atEpoch, Reason: ReasonEpoch}
+	}
+	return nil
 }
 
 // wellFormed adds m's violations to out; bounded adds integers out of
@@ -102,8 +116,8 @@ func wellFormed(m protoreflect.Message, prefix string, bounded bool, out *[]*err
 		case fd.Kind() == protoreflect.StringKind && strings.ContainsRune(v.String(), 0):
 			nul(path)
 		case fd.Message() != nil && fd.Message().FullName() == timestampName:
-			if !timestampKept(v.Message()) {
-				*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: badTimestamp, Reason: ReasonTimestamp})
+			if bad := timestampViolation(v.Message(), path); bad != nil {
+				*out = append(*out, bad)
 			}
 		case fd.Message() != nil:
 			wellFormed(v.Message(), path+".", bounded, out)

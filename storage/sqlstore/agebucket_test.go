@@ -89,7 +89,8 @@ func TestAgeBucketsOnBothDatabases(t *testing.T) {
 
 // TestTimesOutOfRangeAreHeld: a member signs, with its own key, states
 // holding times no API accepts (the year 1589, year 1, the year 9999,
-// seconds that overflow nanoseconds, negative nanos). Each is held but not
+// seconds that overflow nanoseconds, negative nanos, the Unix epoch itself,
+// which a filter column would keep as unset). Each is held but not
 // applied, with a reason naming the field, and the member's honest records
 // around it apply: stored, such a time broke every answer over JSON that
 // held it (protojson writes no time outside years 1-9999 nor negative
@@ -111,6 +112,7 @@ func TestTimesOutOfRangeAreHeld(t *testing.T) {
 			{"past-int64-nanos", &timestamppb.Timestamp{Seconds: 1 << 62}},
 			{"negative-nanos", &timestamppb.Timestamp{Seconds: 5, Nanos: -1}},
 			{"a-second-of-nanos", &timestamppb.Timestamp{Seconds: 5, Nanos: 1_000_000_000}},
+			{"at-the-epoch", &timestamppb.Timestamp{}}, // stored as 0, it would read as unset
 		} {
 			t.Run(store+"/"+bad.id, func(t *testing.T) {
 				db, err := sqlstore.Open(ctx, newLocation(t, store), "mofa", sqlstore.Options{})
