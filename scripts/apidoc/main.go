@@ -368,11 +368,11 @@ func (g *gen) intro() {
 	p("- **string**: all six comparisons, bytewise. With `=` and `!=`, a value ending in an unescaped `*` is a prefix match: `display_name = \"Lao*\"`; a `*` elsewhere must be escaped (`\\*`) in a quoted string.")
 	p("- **integer**: a decimal integer, quoted or not; all six comparisons.")
 	p("- **boolean**: `true` or `false`; `=` and `!=` only.")
-	p("- **enum**: the value name in full (`STATE_IN_FORCE`) or without the prefix of the enum's `UNSPECIFIED` value (`IN_FORCE`); `=` and `!=` only.")
+	p("- **enum**: the value name in full (`STATE_IN_FORCE`) or without the prefix of the enum's `UNSPECIFIED` value (`IN_FORCE`); `=` and `!=` only. The `UNSPECIFIED` value itself (`STATE_UNSPECIFIED` or `UNSPECIFIED`) matches the records that leave the field unset.")
 	p("- **date**: `YYYY-MM-DD`, `YYYY-MM` or `YYYY`; all six comparisons. A value names a period: that day, that whole month or that whole year. `= P` matches dates within P, `!= P` every record `= P` does not match, `< P` dates before P's first day, `<= P` dates up to P's last day, `> P` dates after P's last day and `>= P` dates from P's first day on. So `start_date = 2023-05` matches 2023-05-01, `start_date <= 2025` includes all of 2025 and `start_date > 2025` begins with 2026. A stored date may itself be a whole month or year (day or month 0); it matches only when every day of it would: a record dated `2025` matches `= 2025`, `>= 2025-01` and `<= 2025-12`, but neither `= 2025-05` nor `< 2025-06` nor `> 2025-04`, and it matches `!= 2025-05`. An unset date counts as earlier than every date (it matches `<`, `<=` and `!=`); `< 0001` matches the unset dates alone (`report_date < 0001`: no report yet). In `order_by`, unset dates come first and a whole month or year just before its first day.")
-	p("- **timestamp**: RFC 3339, e.g. `2025-07-01T00:00:00+07:00`; all six comparisons.")
+	p("- **timestamp**: RFC 3339, e.g. `2025-07-01T00:00:00+07:00`; all six comparisons. An unset timestamp compares and sorts as `1970-01-01T00:00:00Z` (no record may hold that instant itself: it is refused as `timestamp.epoch`), so it matches `< T` for every T after it: `resolve_time < 2025-01-01T00:00:00Z` includes the incidents never resolved, `resolve_time > 1970-01-01T00:00:00Z` only those resolved since 1970, and a time before 1970 is earlier than unset.")
 	p("- **age** of a date or timestamp, in **days**: `field.age` with `<`, `<=`, `>` or `>=` and a whole number from 0 to 36500, relative to now (a summary's filter and its `.age` buckets use one clock). `occur_time.age > 30` means older than 30 days (more than 30×24 hours ago); a date's age is whole days from it to today in Vietnam (UTC+7), a stored month or year matching only when every day of it would, so `signed_date.age > 30` is `signed_date` before today minus 30 days. Unset values have no age and match no `.age` restriction; future values have negative ages. `.age` of any other field, a negative, fractional or larger number, or `=`, `!=`, `:` is `INVALID_ARGUMENT` on `filter`.")
-	p("- **repeated** fields: only `field:value` (some element equals the value) and `field:*` (at least one element).")
+	p("- **repeated** fields: only `field:value` (some element equals the value) and `field:*` (at least one element). A path through a list of messages takes one element from each message that sets the field: a party without a subdivision adds none, so `foreign_parties.subdivision:\"\"` matches no record, and `NOT foreign_parties.subdivision:*` matches the records none of whose parties has one.")
 	p("- Limits: 4096 bytes, 32 levels of parentheses and 64 restrictions per filter.")
 	p("")
 	const example = "state = IN_FORCE AND signed_date >= 2024 AND (partner_countries:CN OR partner_countries:LA)"
@@ -649,7 +649,7 @@ func (g *gen) enumTable(ed protoreflect.EnumDescriptor) {
 	for i := 0; i < ed.Values().Len(); i++ {
 		v := ed.Values().Get(i)
 		short := "—"
-		if s, ok := strings.CutPrefix(string(v.Name()), prefix); ok && prefix != "" && v.Number() != 0 {
+		if s, ok := strings.CutPrefix(string(v.Name()), prefix); ok && prefix != "" {
 			short = "`" + s + "`"
 		}
 		p("| `%s` | %d | %s | %s |", v.Name(), v.Number(), short, cell(g.valueComment(v)))
