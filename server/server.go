@@ -388,6 +388,20 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
+	if !solo {
+		// A manifest that gives a member a key again (or a first one) lets
+		// the node seal to it the withdrawal notices it owes it; one taken
+		// at start, or while a delivery failed, is delivered for now.
+		deliver := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := store.DeliverWithdrawals(ctx); err != nil {
+				cfg.Logger.Warn("withdrawal notices owed stay owed until the next manifest, start or write of their records", "err", err)
+			}
+		}
+		deliver()
+		live.OnChange(func(*federation.Manifest) { deliver() })
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, manifest: live, metrics: metrics, listeners: map[string]*netlimit.Listener{}}
 	metrics.registry.MustRegister(stateCollector{n})
 	if cfg.TraceExporter != nil {

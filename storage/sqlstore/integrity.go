@@ -750,7 +750,8 @@ func (db *DB) signedPast(ctx context.Context, head uint64, keys []ed25519.Public
 }
 
 // SaveManifest keeps a copy of the manifest the node runs with, so that
-// offline checks (provex verify) know the members' keys.
+// offline checks (provex verify) know the members' keys, and adds its
+// members to those the node has known (knowMembers).
 func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 	data, err := m.Marshal()
 	if err != nil {
@@ -764,6 +765,9 @@ func (db *DB) SaveManifest(ctx context.Context, m *federation.Manifest) error {
 		}
 		var err error
 		if dropping, err = db.keepDroppedKeys(tx, before, m); err != nil {
+			return err
+		}
+		if err := db.knowMembers(tx, m); err != nil {
 			return err
 		}
 		_, err = tx.Exec("INSERT INTO manifest (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", data)

@@ -251,6 +251,10 @@ type DB struct {
 	// nodes, most of the time), which spares applying an entry a lookup
 	// in it. Only the writer goroutine uses it; it is never reset.
 	anyWithdrawn bool
+	// anyOwed is false while withdrawals_owed is empty, which spares each
+	// sealed write a lookup in it; the same, of withdrawal notices this
+	// node owes (withdrawals.go).
+	anyOwed bool
 	// wipePending: a record was withdrawn since the WAL was last emptied,
 	// and its page copies may still be in it (wipeWAL). Writer only.
 	wipePending bool
@@ -627,6 +631,9 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 	err := db.loadDamage(ctx)
 	if err == nil {
 		err = db.writer.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM withdrawn)").Scan(&db.anyWithdrawn)
+	}
+	if err == nil {
+		err = db.writer.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM withdrawals_owed)").Scan(&db.anyOwed)
 	}
 	if err == nil {
 		var keys []ed25519.PublicKey

@@ -667,6 +667,8 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 			return nil, false, err
 		}
 		entry.Name, entry.Sealed = "", true
+	} else if err := db.settleWithdrawals(tx, w.Name); err != nil {
+		return nil, false, err
 	}
 	if err := db.putRecord(tx, newRecordRow(k, st, w.Name, next, recordData(data, entry.Sealed)), id, current != nil, stamp.Seq); err != nil {
 		return nil, false, err
@@ -697,9 +699,9 @@ const recordGrowth = 64
 
 // seal makes the envelope of a state not every member may read: for its
 // readers, and a withdrawal notice for the members that could read the
-// record's previous state and no longer may. Readers that are not members
-// (no encryption key in the directory) cannot be sealed to; they are
-// skipped, as they run no node.
+// record's previous state and no longer may, or were owed one
+// (withdrawalKeys). Readers that are not members (no encryption key in the
+// directory) cannot be sealed to; they are skipped, as they run no node.
 func (db *DB) seal(tx *writeTx, k *resource.Kind, name string, seq uint64, data []byte, current proto.Message, visibility int32, visibleTo []string) ([]byte, error) {
 	readers := resource.Readers(db.origin, visibility, visibleTo)
 	others, err := db.countSealedFor(tx, readers)
@@ -707,22 +709,9 @@ func (db *DB) seal(tx *writeTx, k *resource.Kind, name string, seq uint64, data 
 		return nil, err
 	}
 	keys := append([]*ecdh.PublicKey{db.sealer.Load().PublicKey()}, others...)
-	var exKeys []*ecdh.PublicKey
-	if current != nil {
-		var before []string
-		if v, to := k.Audience(current); resource.Public(v) {
-			before = db.directory.MemberIDs()
-		} else {
-			before = resource.Readers(db.origin, v, to)
-		}
-		for _, m := range before {
-			if m == db.origin || slices.Contains(readers, m) {
-				continue
-			}
-			if key, ok := db.directory.EncryptionKey(m); ok {
-				exKeys = append(exKeys, key)
-			}
-		}
+	exKeys, err := db.withdrawalKeys(tx, k, name, current, readers)
+	if err != nil {
+		return nil, err
 	}
 	env, err := db.sealer.Load().Seal(db.origin, seq, name, data, keys, exKeys)
 	if err != nil {

@@ -1,0 +1,128 @@
+package replication_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/provex/provex/federation"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/pgtest"
+)
+
+// TestWithdrawalReachesMembersOutOfTheManifest: a reader is out of the
+// manifest while its owner narrows two records (a restricted one, a public
+// one made national), so no notice can be sealed to it then. Taken back
+// into the manifest, it drops both as soon as the owner takes that
+// manifest, with no write by a user; a member that joins after, and pulls
+// the public record's old state from the logs, drops it too, and is not
+// told of the record it never could read. The owner's store (SQLite, then
+// PostgreSQL) keeps what it owes (an outside review: the reader served both
+// for good, and a later write of the owner did not mend it).
+func TestWithdrawalReachesMembersOutOfTheManifest(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { withdrawalReachesMembersOutOfTheManifest(t, "") })
+	t.Run("postgres", func(t *testing.T) { withdrawalReachesMembersOutOfTheManifest(t, pgtest.NewDatabase(t)) })
+}
+
+func withdrawalReachesMembersOutOfTheManifest(t *testing.T, ownerStore string) {
+	members := []string{p1, p2, p3, mofa}
+	f, fedKey := signedFederation(t, members, mesh(members))
+	f.nodes[p1].store = ownerStore
+	f.startAll()
+	owner, reader, removed := f.nodes[p1], f.nodes[p2], f.nodes[p3]
+	restricted := createVisible(t, owner, "r1", typev1.Visibility_VISIBILITY_RESTRICTED, p3, p2)
+	public := createVisible(t, owner, "p1", typev1.Visibility_VISIBILITY_PUBLIC)
+	served := func(n *testNode, name string) func() (bool, string) {
+		return func() (bool, string) {
+			_, c := getAgreement(t, n, name)
+			return c == codes.OK, fmt.Sprintf("%s does not serve %s: %v", n.member, name, c)
+		}
+	}
+	eventually(t, 15*time.Second, served(removed, restricted.GetName()))
+	eventually(t, 15*time.Second, served(removed, public.GetName()))
+
+	var saved federation.Member
+	without := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		var kept []federation.Member
+		for _, mem := range m.Members {
+			if mem.ID == p3 {
+				saved = mem
+				continue
+			}
+			kept = append(kept, mem)
+		}
+		m.Members = kept
+	})
+	if err := owner.node.OfferManifest(without); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 2, p1, p2, mofa)
+	narrowed := setVisibility(t, owner, restricted.GetName(), typev1.Visibility_VISIBILITY_RESTRICTED, p2)
+	setVisibility(t, owner, public.GetName(), typev1.Visibility_VISIBILITY_NATIONAL)
+
+	back := nextManifest(t, without, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, saved)
+	})
+	if err := owner.node.OfferManifest(back); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = back
+	f.waitSerial(t, 3, members...)
+	for _, name := range []string{restricted.GetName(), public.GetName()} {
+		eventually(t, 20*time.Second, func() (bool, string) {
+			got, c := getAgreement(t, removed, name)
+			return c == codes.NotFound, fmt.Sprintf("%s, back in the manifest, answers Get %s with %v %v; want NOT_FOUND", p3, name, c, got.GetVisibleTo())
+		})
+	}
+	// Entries 1-4 are the users'; 5 and 6 carry the notices owed.
+	f.waitConverged(t, map[string]uint64{p1: 6}, 30*time.Second)
+	// The readers keep the record as its owner wrote it: the entry that
+	// carried the notice holds the same state, etag and all.
+	for _, n := range []*testNode{owner, reader} {
+		if got, c := getAgreement(t, n, restricted.GetName()); c != codes.OK || got.GetEtag() != narrowed.GetEtag() || got.GetDisplayName() != narrowed.GetDisplayName() {
+			t.Errorf("%s serves %s as %v %v, want etag %s", n.member, restricted.GetName(), c, got, narrowed.GetEtag())
+		}
+	}
+
+	// A member that joins pulls p1's public state from the logs; the owner,
+	// taking the manifest that adds it, owes it that record's notice, and
+	// not r1's, which never was public.
+	newcomer, err := federation.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddrs(t, 1)[0]
+	joined := nextManifest(t, back, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
+			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
+	})
+	if err := owner.node.OfferManifest(joined); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 4, members...)
+	f.keys["ha-noi"], f.manifest = newcomer, joined
+	f.peers["ha-noi"] = []string{mofa}
+	f.nodes["ha-noi"] = &testNode{member: "ha-noi", dir: t.TempDir(), addr: addr, fed: f}
+	joiner := f.start("ha-noi")
+	eventually(t, 30*time.Second, func() (bool, string) {
+		held := joiner.origin(t, p1).GetSeq()
+		got, c := getAgreement(t, joiner, public.GetName())
+		return held >= 6 && c == codes.NotFound, fmt.Sprintf("ha-noi, which joined after %s was made national, holds %s's log up to %d and answers Get with %v %v; want NOT_FOUND",
+			public.GetName(), p1, held, c, got.GetVisibility())
+	})
+	// One entry more, p1's: r1's name goes to no member that was not its reader.
+	f.waitConverged(t, map[string]uint64{p1: 7}, 30*time.Second)
+
+	ctx := context.Background()
+	for _, n := range []*testNode{owner, removed, joiner} {
+		if rc, err := n.node.Store().CheckRecords(ctx); err != nil || rc.Found != 0 {
+			t.Errorf("%s's record check: %v %v", n.member, rc.Problems, err)
+		}
+	}
+	if _, _, problems, err := owner.node.Store().VerifyAudit(ctx); err != nil || len(problems) != 0 {
+		t.Errorf("the owner's audit trail with the entries it made: %v %v", problems, err)
+	}
+}

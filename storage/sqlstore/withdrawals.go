@@ -1,0 +1,233 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/ecdh"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/provex/provex/federation"
+	"github.com/provex/provex/resource"
+	"github.com/provex/provex/storage"
+)
+
+// Withdrawal notices owed. When a record's readers shrink, its entry
+// carries a notice, sealed to each member that loses it, and the member
+// drops its copy. Only the owner can link a sealed entry to its record,
+// so only the owner can send that notice; a member out of the manifest
+// has no encryption key to seal it to, and was skipped: back in the
+// manifest, it served the record for good (an outside review). The owner
+// now keeps (name, member) in withdrawals_owed for each member that loses
+// the record and has no key in its directory, seals the notice to it in
+// the first entry of the record written once it has one, and writes such
+// an entry as soon as it takes a manifest that gives it one
+// (DeliverWithdrawals). Members that never could read the record are
+// never sent its name.
+
+// everyMemberToCome stands, in withdrawals_owed, for the members the node
+// has not known yet. A public state stays in every log, so a member that
+// joins later, or one the owner had not heard of when it narrowed the
+// record, still applies it from a relay: a record narrowed from public is
+// owed to each of them once a manifest the node takes names it
+// (knowMembers). Its name was public, in the clear in every log.
+const everyMemberToCome = "*"
+
+// withdrawalKeys returns the keys to seal the withdrawal notice of name to,
+// in the entry of its next state, read by readers (the owner first): the
+// members that could read its state current and may not read the next,
+// and those it owed a notice to already, that the directory gives a key
+// now. The others that lose it are kept owed, and those that read it
+// again, or are sent the notice now, are owed it no longer. A member the
+// node never knew is not owed a restricted or national state: it never had
+// a key it could have been sealed to.
+func (db *DB) withdrawalKeys(tx *writeTx, k *resource.Kind, name string, current proto.Message, readers []string) ([]*ecdh.PublicKey, error) {
+	var losing []string
+	if current != nil {
+		if v, to := k.Audience(current); resource.Public(v) {
+			known, err := db.knownMembers(tx)
+			if err != nil {
+				return nil, err
+			}
+			losing = append(append(known, db.directory.MemberIDs()...), everyMemberToCome)
+		} else {
+			losing = resource.Readers(db.origin, v, to)
+		}
+	}
+	owed := map[string]bool{}
+	if db.anyOwed {
+		rows, err := tx.Query("SELECT member FROM withdrawals_owed WHERE name = ?", name)
+		if err != nil {
+			return nil, fmt.Errorf("read the withdrawals owed of %s: %w", name, err)
+		}
+		for rows.Next() {
+			var m string
+			if err := rows.Scan(&m); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			owed[m] = true
+			losing = append(losing, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read the withdrawals owed of %s: %w", name, err)
+		}
+	}
+	var keys []*ecdh.PublicKey
+	seen := map[string]bool{db.origin: true}
+	for _, m := range losing {
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		key, keyed := db.directory.EncryptionKey(m)
+		reader := slices.Contains(readers, m)
+		if keyed && !reader {
+			keys = append(keys, key)
+		}
+		switch {
+		case keyed || reader:
+			if owed[m] {
+				if _, err := tx.Exec("DELETE FROM withdrawals_owed WHERE name = ? AND member = ?", name, m); err != nil {
+					return nil, fmt.Errorf("settle the withdrawal of %s owed to %s: %w", name, m, err)
+				}
+			}
+		case !owed[m]:
+			if m != everyMemberToCome {
+				known, err := db.knownMember(tx, m)
+				if err != nil {
+					return nil, err
+				}
+				if !known {
+					continue
+				}
+			}
+			if _, err := tx.Exec("INSERT INTO withdrawals_owed (name, member) VALUES (?, ?) ON CONFLICT DO NOTHING", name, m); err != nil {
+				return nil, fmt.Errorf("keep the withdrawal of %s owed to %s: %w", name, m, err)
+			}
+			db.anyOwed = true
+		}
+	}
+	return keys, nil
+}
+
+// settleWithdrawals forgets the withdrawal notices owed of name, whose
+// next state is public: every member reads it again.
+func (db *DB) settleWithdrawals(tx *writeTx, name string) error {
+	if !db.anyOwed {
+		return nil
+	}
+	if _, err := tx.Exec("DELETE FROM withdrawals_owed WHERE name = ?", name); err != nil {
+		return fmt.Errorf("settle the withdrawals owed of %s: %w", name, err)
+	}
+	return nil
+}
+
+func (db *DB) knownMembers(tx *writeTx) ([]string, error) {
+	rows, err := tx.Query("SELECT member FROM known_members")
+	if err != nil {
+		return nil, fmt.Errorf("read the known members: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) knownMember(tx *writeTx, member string) (bool, error) {
+	var one int
+	switch err := tx.ReadRow([]any{&one}, "SELECT 1 FROM known_members WHERE member = ?", member); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read the known members: %w", err)
+	}
+	return true, nil
+}
+
+// knowMembers adds the members of m to those the node has known; a member
+// it knows for the first time is owed the withdrawal of every record
+// narrowed from public (everyMemberToCome).
+func (db *DB) knowMembers(tx *writeTx, m *federation.Manifest) error {
+	for _, id := range m.MemberIDs() {
+		res, err := tx.Exec("INSERT INTO known_members (member) VALUES (?) ON CONFLICT DO NOTHING", id)
+		if err != nil {
+			return fmt.Errorf("keep the known member %s: %w", id, err)
+		}
+		added, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if added == 0 || id == db.origin || !db.anyOwed {
+			continue
+		}
+		if _, err := tx.Exec("INSERT INTO withdrawals_owed (name, member) SELECT name, ? FROM withdrawals_owed WHERE member = ? ON CONFLICT DO NOTHING", id, everyMemberToCome); err != nil {
+			return fmt.Errorf("owe %s the withdrawals of records narrowed from public: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// DeliverWithdrawals seals each withdrawal notice owed to a member that
+// the directory now gives a key, at once: a member taken back into the
+// manifest, or one that joins, learns that it lost a record without
+// waiting for the owner's next write of it, which may never come. Each
+// record owing one gets an entry of its state as it is (its etag kept),
+// sealed to its readers with the notices (seal): an entry of the node's
+// log and audit trail like any write (actor "local", action
+// withdrawals.deliver). A record it cannot write now (the node's log held)
+// stays owed, for the next manifest, start or write of it.
+func (db *DB) DeliverWithdrawals(ctx context.Context) error {
+	if db.mayLog() != nil {
+		return nil
+	}
+	rows, err := db.reader.QueryContext(ctx, "SELECT name, member FROM withdrawals_owed WHERE member <> ? ORDER BY name", everyMemberToCome)
+	if err != nil {
+		return fmt.Errorf("read the withdrawals owed: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var name, member string
+		if err := rows.Scan(&name, &member); err != nil {
+			rows.Close()
+			return err
+		}
+		if _, keyed := db.directory.EncryptionKey(member); keyed && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the withdrawals owed: %w", err)
+	}
+	ctx = storage.WithActor(ctx, storage.Actor{Action: "withdrawals.deliver"})
+	var errs []error
+	for _, name := range names {
+		k, err := resource.CheckOwned(name, db.origin)
+		if err == nil {
+			_, err = db.Write(ctx, storage.Write{Kind: k, Name: name, Mutate: func(current proto.Message, _ storage.Stamp) (proto.Message, error) {
+				if current == nil {
+					return nil, fmt.Errorf("%s is owed withdrawals but this node holds no record of it", name)
+				}
+				return current, nil
+			}})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("deliver the withdrawals owed of %s: %w", name, err))
+		}
+	}
+	if len(names) > len(errs) {
+		db.log.Info("sealed the withdrawal notices owed to members the manifest gives a key again", "records", len(names)-len(errs))
+	}
+	return errors.Join(errs...)
+}
