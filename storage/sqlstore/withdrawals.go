@@ -202,7 +202,8 @@ func (db *DB) DeliverWithdrawals(ctx context.Context) error {
 			rows.Close()
 			return err
 		}
-		if _, keyed := db.directory.EncryptionKey(member); keyed && !slices.Contains(names, name) {
+		// Ordered by name: a record owed to several members is listed once.
+		if _, keyed := db.directory.EncryptionKey(member); keyed && (len(names) == 0 || names[len(names)-1] != name) {
 			names = append(names, name)
 		}
 	}
