@@ -286,6 +286,13 @@ type SummaryQuery struct {
 	// reads the table, with one seek in the answers' index per record the
 	// filter matches.
 	Unanswered *Answers
+	// From and Through, when set, bound the groups to those whose keys
+	// (one per Dim, the currency not among them) are at or after From and
+	// at or before Through in the order rows come in, and Limit, when
+	// above 0, keeps the first Limit rows: a page of groups reads its own
+	// range, not every group (keyset paging, services/national).
+	From, Through []any
+	Limit         int
 }
 
 // Answers are the records of Kind owned by Province that answer another
@@ -297,7 +304,8 @@ type Answers struct {
 }
 
 // SummaryRow is one group: its keys (one per Dim, then the currency), the
-// number of records and the sums.
+// number of records and the sums. Rows come ordered by their keys, as the
+// database orders them; a text key is a string, a number an int64.
 type SummaryRow struct {
 	Keys  []any
 	Count int64

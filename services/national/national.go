@@ -239,193 +239,311 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 	for _, d := range dims {
 		q.Dims = append(q.Dims, d.Dim)
 	}
-	rows, err := s.store.Summarize(ctx, q)
+	query := pagetoken.Fingerprint("summary", req.GetCollection(), req.GetParent(), req.GetFilter(),
+		strings.Join(req.GetGroupBy(), "\x01"), strings.Join(req.GetSum(), "\x01"), strings.Join(req.GetCountDistinct(), "\x01"))
+	after, err := pagetoken.Decode(req.GetPageToken(), query)
 	if err != nil {
-		return nil, outOfRange(dims, err, "")
+		return nil, err
 	}
-	// A repeated dimension puts a record in a group per element, so the
-	// groups' rows add up to more than the records: the total is then a
-	// query of its own, without dimensions.
-	repeated := false
-	for _, d := range dims {
-		repeated = repeated || (d.Field != nil && d.Field.Repeated)
+	if after != nil && (len(dims) == 0 || !keysFit(dims, after.Values)) {
+		return nil, pagetoken.Unreadable()
 	}
-	totalRows := rows
-	if repeated {
-		tq := q
-		tq.Dims = nil
-		if totalRows, err = s.store.Summarize(ctx, tq); err != nil {
-			return nil, outOfRange(nil, err, "")
-		}
+	p := &pager{store: s.store, q: q, dims: dims, ints: ints, money: money, distinct: distinct}
+	size := int(min(req.GetPageSize(), MaxSummaryPage))
+	// Without a page_size every group is asked for: read in chunks of a
+	// page's most, until they are all in or the answer is full.
+	chunkSize := size
+	if size == 0 {
+		chunkSize = MaxSummaryPage
 	}
-	resp := &nationalv1.SummarizeResponse{GroupBy: req.GetGroupBy(), Total: &nationalv1.Group{}}
-	ok := true
-	groups := map[string]*nationalv1.Group{}
-	var order []string
-	for _, r := range rows {
-		keys := formatKeys(dims, r.Keys)
-		id := strings.Join(keys, "\x00")
-		g := &nationalv1.Group{Keys: keys, Count: r.Count}
-		for i, f := range ints {
-			g.Sums = append(g.Sums, sum(f.Path, "", r.Sums[i]))
-		}
-		groups[id] = g
-		order = append(order, id)
+	var from []any
+	if after != nil {
+		from = after.Values
 	}
-	for _, r := range totalRows {
-		if resp.Total.Count, ok = add(resp.Total.Count, r.Count); !ok {
-			return nil, apperr.OutOfRange("the total count of %s does not fit in int64", k.Collection)
-		}
+	c, err := p.read(ctx, from, after != nil, chunkSize)
+	if err != nil {
+		return nil, err
 	}
-	for i, f := range ints {
-		var total int64
-		for _, r := range totalRows {
-			if total, ok = add(total, r.Sums[i]); !ok {
-				return nil, apperr.OutOfRange("the total of %s over all groups of %s does not fit in int64: narrow the filter or sum by group", f.Path, k.Collection)
-			}
-		}
-		resp.Total.Sums = append(resp.Total.Sums, sum(f.Path, "", total))
-	}
-	// Money: one query per field, split by currency, never mixed. Every
-	// group gets a Sum in every currency of the answer, 0 when it has no
-	// amounts in it, so that a zero is a zero and not a missing column.
-	for _, m := range money {
-		mq := q
-		mq.Sums, mq.Currency = []filter.Field{m.units}, &m.currency
-		mrows, err := s.store.Summarize(ctx, mq)
-		if err != nil {
-			return nil, outOfRange(dims, err, m.name)
-		}
-		mtotal := mrows
-		if repeated {
-			tq := mq
-			tq.Dims = nil
-			if mtotal, err = s.store.Summarize(ctx, tq); err != nil {
-				return nil, outOfRange(nil, err, m.name)
-			}
-		}
-		name := m.name
-		perGroup := map[string]map[string]int64{}
-		for _, r := range mrows {
-			id := strings.Join(formatKeys(dims, r.Keys[:len(dims)]), "\x00")
-			if perGroup[id] == nil {
-				perGroup[id] = map[string]int64{}
-			}
-			perGroup[id][fmt.Sprint(r.Keys[len(dims)])] = r.Sums[0]
-		}
-		perCurrency := map[string]int64{}
-		for _, r := range mtotal {
-			currency := fmt.Sprint(r.Keys[len(r.Keys)-1])
-			if perCurrency[currency], ok = add(perCurrency[currency], r.Sums[0]); !ok {
-				return nil, apperr.OutOfRange("the total of %s in %s over all groups of %s does not fit in int64: narrow the filter or sum by group", name, currency, k.Collection)
-			}
-		}
-		currencies := sortedKeys(perCurrency)
-		if len(currencies) == 0 {
-			currencies = []string{""} // no amounts at all: a 0 without a currency
-		}
-		for _, id := range order {
-			for _, c := range currencies {
-				groups[id].Sums = append(groups[id].Sums, sum(name, c, perGroup[id][c]))
-			}
-		}
-		for _, c := range currencies {
-			resp.Total.Sums = append(resp.Total.Sums, sum(name, c, perCurrency[c]))
-		}
-	}
-	// Distinct values: a query per field, per group and then over all the
-	// records matched, since a value may be in many groups and the total
-	// counts it once. Queries without count_distinct never run these.
-	for _, f := range distinct {
-		dq := q
-		dq.Sums, dq.Distinct = nil, &f
-		drows, err := s.store.Summarize(ctx, dq)
-		if err != nil {
-			return nil, err
-		}
-		perGroup := map[string]int64{}
-		for _, r := range drows {
-			perGroup[strings.Join(formatKeys(dims, r.Keys), "\x00")] = r.Count
-		}
-		for _, id := range order {
-			groups[id].DistinctCounts = append(groups[id].DistinctCounts, distinctCount(f.Path, perGroup[id]))
-		}
-		var total int64
-		if len(dims) == 0 {
-			total = perGroup[""]
-		} else {
-			dq.Dims = nil
-			trows, err := s.store.Summarize(ctx, dq)
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range trows {
-				total = r.Count
-			}
-		}
-		resp.Total.DistinctCounts = append(resp.Total.DistinctCounts, distinctCount(f.Path, total))
+	// The total after the first groups, so that a group's sum out of
+	// range is named as that group's, not as the total's.
+	resp := &nationalv1.SummarizeResponse{GroupBy: req.GetGroupBy()}
+	var currencies [][]string
+	if resp.Total, currencies, err = p.total(ctx, c); err != nil {
+		return nil, err
 	}
 	if resp.Freshness, err = s.freshness(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.pageGroups(req, resp, order, groups); err != nil {
-		return nil, err
+	// Room for the groups: the answer without them, and a token.
+	room := s.maxAnswer - proto.Size(resp) - 256
+	var last []any
+	for {
+		for i, g := range c.groups(p, currencies) {
+			n := proto.Size(g)
+			if room -= 1 + protowire.SizeVarint(uint64(n)) + n; room < 0 {
+				if size == 0 {
+					return nil, apperr.Invalid("page_size", "the summary has more groups than one answer of %d bytes holds (over %d): ask for them in pages (page_size, up to %d), or group by fields of fewer values",
+						s.maxAnswer, len(resp.Groups), MaxSummaryPage)
+				}
+				if last == nil {
+					return nil, apperr.OutOfRange("a group of the summary is larger than one answer of %d bytes holds", s.maxAnswer)
+				}
+				resp.NextPageToken = pagetoken.Encode(&storage.Cursor{Values: last}, query)
+				return resp, nil
+			}
+			resp.Groups = append(resp.Groups, g)
+			last = c.rows[i].Keys
+		}
+		switch {
+		case !c.more:
+			return resp, nil
+		case size > 0:
+			resp.NextPageToken = pagetoken.Encode(&storage.Cursor{Values: last}, query)
+			return resp, nil
+		}
+		if c, err = p.read(ctx, last, false, chunkSize); err != nil {
+			return nil, err
+		}
 	}
-	return resp, nil
 }
 
 // MaxSummaryPage is the most groups a page of a summary holds.
 const MaxSummaryPage = 10000
 
-// pageGroups puts into resp the groups req's page holds, of those order
-// lists, and the token of the next. A page token names the last group
-// served and its position: the next page starts after that group, found
-// where it was or, if groups came or went before it, by its keys.
-func (s *Server) pageGroups(req *nationalv1.SummarizeRequest, resp *nationalv1.SummarizeResponse, order []string, groups map[string]*nationalv1.Group) error {
-	query := pagetoken.Fingerprint("summary", req.GetCollection(), req.GetParent(), req.GetFilter(),
-		strings.Join(req.GetGroupBy(), "\x01"), strings.Join(req.GetSum(), "\x01"), strings.Join(req.GetCountDistinct(), "\x01"))
-	after, err := pagetoken.Decode(req.GetPageToken(), query)
+// A page token of a summary holds the keys of the last group served, as
+// the store returned them (keysFit). The next page reads from those keys
+// on, in the store's order, as many groups as it holds and one more (is
+// there a next page?), and its sums and distinct counts for its own range
+// of keys: a page costs its own groups, however many the summary has.
+
+// pager reads a summary's groups a range of keys at a time.
+type pager struct {
+	store    storage.Store
+	q        storage.SummaryQuery
+	dims     []dimension
+	ints     []filter.Field
+	money    []moneySum
+	distinct []filter.Field
+}
+
+// chunk is a range of groups, in order: their counts and integer sums,
+// and for each money field its sums per group and currency, for each
+// distinct field its counts per group (by groupID).
+type chunk struct {
+	rows     []storage.SummaryRow
+	money    []map[string]map[string]int64
+	distinct []map[string]int64
+	more     bool // groups follow the range
+}
+
+// read returns up to limit groups from the keys from on (all from the
+// first when from is nil), the group of from itself left out. resume says
+// from is where a page ended: a page whose last group has no records now
+// is ABORTED, since where the next one starts is then not known.
+func (p *pager) read(ctx context.Context, from []any, resume bool, limit int) (*chunk, error) {
+	q := p.q
+	if len(p.dims) > 0 {
+		q.From, q.Limit = from, limit+1
+		if from != nil {
+			q.Limit++
+		}
+	}
+	rows, err := p.store.Summarize(ctx, q)
 	if err != nil {
+		return nil, outOfRange(p.dims, err, "")
+	}
+	if from != nil {
+		switch {
+		case len(rows) > 0 && slices.Equal(rows[0].Keys, from):
+			rows = rows[1:]
+		case resume:
+			return nil, apperr.Aborted("the group the last page ended with has no records now, so where the next page starts is not known: start again without page_token")
+		}
+	}
+	c := &chunk{rows: rows}
+	if len(p.dims) > 0 && len(rows) > limit {
+		c.rows, c.more = rows[:limit], true
+	}
+	if len(c.rows) == 0 {
+		return c, nil
+	}
+	// Sums and distinct counts of the chunk's groups alone: from its first
+	// group's keys through its last's.
+	rq := p.q
+	if len(p.dims) > 0 {
+		rq.From, rq.Through = c.rows[0].Keys, c.rows[len(c.rows)-1].Keys
+	}
+	// Money: one query per field, split by currency, never mixed.
+	for _, m := range p.money {
+		mq := rq
+		mq.Sums, mq.Currency = []filter.Field{m.units}, &m.currency
+		mrows, err := p.store.Summarize(ctx, mq)
+		if err != nil {
+			return nil, outOfRange(p.dims, err, m.name)
+		}
+		perGroup := map[string]map[string]int64{}
+		for _, r := range mrows {
+			id := groupID(p.dims, r.Keys[:len(p.dims)])
+			if perGroup[id] == nil {
+				perGroup[id] = map[string]int64{}
+			}
+			perGroup[id][fmt.Sprint(r.Keys[len(p.dims)])] = r.Sums[0]
+		}
+		c.money = append(c.money, perGroup)
+	}
+	// Distinct values: a query per field. Queries without count_distinct
+	// never run these.
+	for _, f := range p.distinct {
+		dq := rq
+		dq.Sums, dq.Distinct = nil, &f
+		drows, err := p.store.Summarize(ctx, dq)
+		if err != nil {
+			return nil, err
+		}
+		perGroup := map[string]int64{}
+		for _, r := range drows {
+			perGroup[groupID(p.dims, r.Keys)] = r.Count
+		}
+		c.distinct = append(c.distinct, perGroup)
+	}
+	return c, nil
+}
+
+// total is the summary's total, and the currencies of each money field in
+// the answer. It is a query of its own, over all the records matched,
+// without dimensions: the groups are read a page at a time, and a record
+// in a group per element of a repeated dimension, or a distinct value in
+// many groups, is once in the total. Without dimensions the one group,
+// first, is the total.
+func (p *pager) total(ctx context.Context, first *chunk) (*nationalv1.Group, [][]string, error) {
+	k := p.q.Kind
+	tq := p.q
+	tq.Dims = nil
+	whole := first
+	if len(p.dims) > 0 {
+		rows, err := p.store.Summarize(ctx, tq)
+		if err != nil {
+			return nil, nil, totalOutOfRange(k, err)
+		}
+		whole = &chunk{rows: rows}
+	}
+	total := &nationalv1.Group{}
+	for _, r := range whole.rows {
+		total.Count = r.Count
+		for i, f := range p.ints {
+			total.Sums = append(total.Sums, sum(f.Path, "", r.Sums[i]))
+		}
+	}
+	var currencies [][]string
+	for i, m := range p.money {
+		perCurrency := map[string]int64{}
+		if len(p.dims) == 0 {
+			perCurrency = first.money[i][""]
+		} else {
+			mq := tq
+			mq.Sums, mq.Currency = []filter.Field{m.units}, &m.currency
+			rows, err := p.store.Summarize(ctx, mq)
+			if err != nil {
+				return nil, nil, totalOutOfRange(k, err)
+			}
+			for _, r := range rows {
+				perCurrency[fmt.Sprint(r.Keys[0])] = r.Sums[0]
+			}
+		}
+		cs := sortedKeys(perCurrency)
+		if len(cs) == 0 {
+			cs = []string{""} // no amounts at all: a 0 without a currency
+		}
+		for _, c := range cs {
+			total.Sums = append(total.Sums, sum(m.name, c, perCurrency[c]))
+		}
+		currencies = append(currencies, cs)
+	}
+	for i, f := range p.distinct {
+		var n int64
+		if len(p.dims) == 0 {
+			n = first.distinct[i][""]
+		} else {
+			dq := tq
+			dq.Sums, dq.Distinct = nil, &f
+			rows, err := p.store.Summarize(ctx, dq)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, r := range rows {
+				n = r.Count
+			}
+		}
+		total.DistinctCounts = append(total.DistinctCounts, distinctCount(f.Path, n))
+	}
+	return total, currencies, nil
+}
+
+// totalOutOfRange names a total's sum that does not fit in int64 as the
+// total's (money with its currency, the total's one key).
+func totalOutOfRange(k *resource.Kind, err error) error {
+	var oe *storage.SumOutOfRangeError
+	if !errors.As(err, &oe) {
 		return err
 	}
-	start := 0
-	if after != nil {
-		last, ok := "", len(after.Values) == 1
-		if ok {
-			last, ok = after.Values[0].(string)
+	field := oe.Field.Path
+	if len(oe.Keys) > 0 {
+		// A money field's units: named as the money field is summed.
+		if m, ok := k.InMoney(field); ok {
+			field = m
 		}
-		if !ok || after.Row < 1 {
-			return pagetoken.Unreadable()
+		field = fmt.Sprintf("%s in %v", field, oe.Keys[0])
+	}
+	return apperr.OutOfRange("the total of %s over all groups of %s does not fit in int64: narrow the filter or sum by group", field, k.Collection)
+}
+
+// groups are the chunk's groups as answered: every group has a Sum in
+// every currency of the answer, 0 when it has no amounts in it, so that a
+// zero is a zero and not a missing column.
+func (c *chunk) groups(p *pager, currencies [][]string) []*nationalv1.Group {
+	out := make([]*nationalv1.Group, 0, len(c.rows))
+	for _, r := range c.rows {
+		keys := formatKeys(p.dims, r.Keys)
+		id := strings.Join(keys, "\x00")
+		g := &nationalv1.Group{Keys: keys, Count: r.Count}
+		for i, f := range p.ints {
+			g.Sums = append(g.Sums, sum(f.Path, "", r.Sums[i]))
 		}
-		if at := int(min(after.Row, int64(len(order)))); at > 0 && order[at-1] == last {
-			start = at
-		} else if i := slices.Index(order, last); i >= 0 {
-			start = i + 1
-		} else {
-			return apperr.Aborted("the group the last page ended with has no records now, so where the next page starts is not known: start again without page_token")
+		for i, m := range p.money {
+			for _, cur := range currencies[i] {
+				g.Sums = append(g.Sums, sum(m.name, cur, c.money[i][id][cur]))
+			}
+		}
+		for i, f := range p.distinct {
+			g.DistinctCounts = append(g.DistinctCounts, distinctCount(f.Path, c.distinct[i][id]))
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// groupID tells a group's rows apart in the queries of its figures: its
+// keys as answered, which no two groups share (formatKeys).
+func groupID(dims []dimension, raw []any) string {
+	return strings.Join(formatKeys(dims, raw), "\x00")
+}
+
+// keysFit says whether a page token's keys are a group's of dims, as the
+// store returns them: text for a province, a text field or an element of
+// a repeated one, a number for the rest (buckets, enums, bools). Another
+// would fail in the database rather than be refused as a bad token.
+func keysFit(dims []dimension, keys []any) bool {
+	if len(keys) != len(dims) {
+		return false
+	}
+	for i, d := range dims {
+		_, isText := keys[i].(string)
+		text := d.Field == nil || d.Field.Repeated || (d.Bucket == "" && d.Field.Type == filter.String)
+		if isText != text {
+			return false
 		}
 	}
-	size := int(min(req.GetPageSize(), MaxSummaryPage))
-	// Room for the groups: the answer without them, and a token.
-	room := s.maxAnswer - proto.Size(resp) - 256
-	end := start
-	for ; end < len(order) && (size == 0 || end-start < size); end++ {
-		n := proto.Size(groups[order[end]])
-		if room -= 1 + protowire.SizeVarint(uint64(n)) + n; room < 0 {
-			break
-		}
-		resp.Groups = append(resp.Groups, groups[order[end]])
-	}
-	switch {
-	case end == len(order):
-	case size == 0:
-		resp.Groups = nil
-		return apperr.Invalid("page_size", "the summary has %d groups, more than one answer of %d bytes holds: ask for them in pages (page_size, up to %d), or group by fields of fewer values",
-			len(order), s.maxAnswer, MaxSummaryPage)
-	default:
-		resp.NextPageToken = pagetoken.Encode(&storage.Cursor{Values: []any{order[end-1]}, Row: int64(end)}, query)
-	}
-	return nil
+	return true
 }
 
 // sum is one Sum, its value always present (0 included).
@@ -436,13 +554,6 @@ func sum(field, currency string, value int64) *nationalv1.Sum {
 // distinctCount is one DistinctCount, its count always present (0 included).
 func distinctCount(field string, n int64) *nationalv1.DistinctCount {
 	return &nationalv1.DistinctCount{Field: field, Count: &n}
-}
-
-// add is a + b, or false when that does not fit in int64: totals never
-// wrap.
-func add(a, b int64) (int64, bool) {
-	c := a + b
-	return c, (c > a) == (b > 0)
 }
 
 // outOfRange makes a store's sum out of range an OUT_OF_RANGE naming the

@@ -20,6 +20,9 @@ const day = int64(24 * 60 * 60 * 1_000_000_000)
 // join with record_elements for a repeated dimension cannot make its columns
 // ambiguous. The read is audited (auditRead) as any summary's is. A count
 // of distinct values reads the table: rollups keep counts, not values.
+// A page's range of groups (From, Through, Limit) bounds the rows before
+// they are grouped, and the groups after, so a page reads what its range
+// holds.
 func (db *DB) Summarize(ctx context.Context, q storage.SummaryQuery) ([]storage.SummaryRow, error) {
 	r := rollupFor(q)
 	if q.Distinct != nil || q.Unanswered != nil {
@@ -90,8 +93,31 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 			keyArgs = append(keyArgs, a...)
 		}
 	}
+	// The groups' range (a page's, From and Through) bounds the rows
+	// before they are grouped, by the dimensions' keys alone, compared as
+	// a row, in the order ORDER BY gives; their expressions' arguments
+	// come again with each bound.
+	var (
+		outer    []string
+		outerArg []any
+	)
+	for _, b := range []struct {
+		op     string
+		values []any
+	}{{">=", q.From}, {"<=", q.Through}} {
+		if len(b.values) == 0 {
+			continue
+		}
+		if len(b.values) != len(keys) {
+			return nil, fmt.Errorf("summary: a bound of %d keys for %d dimensions", len(b.values), len(keys))
+		}
+		outer = append(outer, "("+strings.Join(keys, ", ")+") "+b.op+" ("+strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")+")")
+		outerArg = append(append(outerArg, keyArgs...), b.values...)
+	}
 	if q.Currency != nil {
 		keys = append(keys, "s."+q.Currency.Column)
+		// Amounts without a currency are not money yet.
+		outer = append(outer, "s."+q.Currency.Column+" != ''")
 	}
 	if d := q.Distinct; d != nil {
 		switch {
@@ -129,9 +155,8 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		where = []string{"true"}
 	}
 	query := "SELECT " + strings.Join(sel, ", ") + " FROM (SELECT * FROM " + table + " WHERE " + strings.Join(where, " AND ") + ") s" + join
-	if q.Currency != nil {
-		// Amounts without a currency are not money yet.
-		query += " WHERE s." + q.Currency.Column + " != ''"
+	if len(outer) > 0 {
+		query += " WHERE " + strings.Join(outer, " AND ")
 	}
 	if len(keys) > 0 {
 		positions := make([]string, len(keys))
@@ -145,8 +170,12 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		}
 		query += " ORDER BY " + strings.Join(positions, ", ")
 	}
-	// Arguments in the order their placeholders appear: keys, subquery, join.
-	all := append(append(append([]any(nil), keyArgs...), args...), joinArg...)
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	// Arguments in the order their placeholders appear: keys, subquery,
+	// join, the range.
+	all := append(append(append(append([]any(nil), keyArgs...), args...), joinArg...), outerArg...)
 	rows, err := db.queries.QueryContext(ctx, query, all...)
 	if err != nil {
 		return nil, summaryErr(k, err)
@@ -166,6 +195,13 @@ func (db *DB) summarize(ctx context.Context, q storage.SummaryQuery, r *rollup) 
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
+		}
+		for i, k := range r.Keys {
+			if b, ok := k.([]byte); ok {
+				// SQLite's text may scan as bytes, which as an argument
+				// (a page's bound) would be a BLOB, ordered after all text.
+				r.Keys[i] = string(b)
+			}
 		}
 		for i, f := range q.Sums {
 			var ok bool
