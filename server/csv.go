@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 
@@ -21,37 +23,74 @@ import (
 // gRPC server, so it passes the same interceptors as every other call.
 // Rows as national.Report lays them out (the summary's table, an empty row,
 // then each province's freshness with its stale flag), text cells quoted
-// and escaped (national.WriteCSV).
-func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors) http.Handler {
+// and escaped (national.WriteCSV), written a page of groups at a time as
+// the pages arrive (national.ReportWriter): a file has no message size,
+// and holds every group, but the node holds a page of them.
+//
+// The HTTP server drops a reply still being written at its write timeout
+// (Limits.WriteTimeout), with neither a status nor a word: the pages are
+// read within the timeout less a tenth (csvDeadline), so that time running
+// out before the first row is answered as an error (504), and after it
+// ends the reply as HTTP allows once its status is sent: cut off before
+// its end (HTTP/1.1: no last chunk, so clients report the transfer
+// incomplete, curl with exit code 18; HTTP/2: the stream reset), logged,
+// and counted in provex_rate_limit_refusals_total{limit="write_time"}.
+// Any other error after the first row ends it alike, logged.
+func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors, c csvLimits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := summaryCSVRequest(r)
 		if err != nil {
 			errs.write(w, r, err)
 			return
 		}
-		ctx := r.Context()
+		ctx, cancel := context.WithTimeout(r.Context(), c.writeTimeout-c.writeTimeout/10)
+		defer cancel()
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, auth.AuthorizationKey, a)
 		}
-		// A file has no message size: every group, a page at a time.
-		req.PageSize = national.MaxSummaryPage
-		var groups []*nationalv1.Group
-		var resp *nationalv1.SummarizeResponse
-		for {
-			if resp, err = client.Summarize(ctx, req); err != nil {
+		req.PageSize = c.pageSize
+		report := national.NewReportWriter(w)
+		for page := 1; ; page++ {
+			resp, err := client.Summarize(ctx, req)
+			if err == nil && page == 1 {
+				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+				w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-summary.csv"`, req.GetCollection()))
+			}
+			if err == nil {
+				err = report.Page(resp)
+			}
+			if err == nil {
+				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+					err = report.End()
+				}
+			}
+			switch {
+			case err == nil && req.PageToken != "":
+				continue
+			case err == nil:
+				return
+			case page == 1 && resp == nil:
 				errs.write(w, r, err)
 				return
 			}
-			groups = append(groups, resp.GetGroups()...)
-			if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
-				break
+			late := ctx.Err() != nil && r.Context().Err() == nil
+			if late {
+				c.refused(limitWriteTime)
 			}
+			errs.log.Warn("summary.csv cut off before its end", "path", r.URL.Path, "request_id", RequestID(r.Context()),
+				"page", page, "past_write_time", late, "err", err)
+			// Its status sent, the reply can only end incomplete.
+			panic(http.ErrAbortHandler)
 		}
-		resp.Groups = groups
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-summary.csv"`, req.GetCollection()))
-		national.WriteCSV(w, national.Report(resp))
 	})
+}
+
+// csvLimits are summary.csv's: the groups of a page it asks for, the HTTP
+// server's write timeout, and where a reply cut off at it is counted.
+type csvLimits struct {
+	pageSize     int32
+	writeTimeout time.Duration
+	refused      func(limit string)
 }
 
 // summaryCSVRequest is the SummarizeRequest r's query asks for. A

@@ -22,6 +22,7 @@ const (
 	limitCalls          = "calls"           // a caller's calls a second
 	limitBadCredentials = "bad_credentials" // calls with bad credentials, together
 	limitPulls          = "pulls"           // a peer's open pulls
+	limitWriteTime      = "write_time"      // a summary.csv cut off at the HTTP write timeout
 )
 
 // nodeMetrics are a node's Prometheus metrics, in a registry of its own:
@@ -41,7 +42,7 @@ func newNodeMetrics() *nodeMetrics {
 		grpc:     grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "provex_rate_limit_refusals_total",
-			Help: "Calls refused by a limit: calls (a caller's rate), bad_credentials (the shared rate of calls with bad credentials), pulls (a peer's open pulls).",
+			Help: "Calls refused by a limit: calls (a caller's rate), bad_credentials (the shared rate of calls with bad credentials), pulls (a peer's open pulls), write_time (a summary.csv cut off at the HTTP write timeout).",
 		}, []string{"limit"}),
 		commitWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "provex_store_commit_writes",
@@ -54,7 +55,7 @@ func newNodeMetrics() *nodeMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	for _, l := range []string{limitCalls, limitBadCredentials, limitPulls} {
+	for _, l := range []string{limitCalls, limitBadCredentials, limitPulls, limitWriteTime} {
 		m.refusals.WithLabelValues(l) // every limit shows, at 0 until it refuses
 	}
 	m.registry.MustRegister(m.grpc, m.refusals, m.commitWrites, m.commitSeconds,

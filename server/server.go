@@ -550,7 +550,8 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 	if err := routeGateway(ctx, root, mux, errs.newMux, gatewayServices(conn), conn); err != nil {
 		return err
 	}
-	root.Handle("/v1/national/{collection}/summary.csv", errs.only(http.MethodGet, summaryCSV(nationalv1.NewNationalServiceClient(conn), errs)))
+	root.Handle("/v1/national/{collection}/summary.csv", errs.only(http.MethodGet, summaryCSV(nationalv1.NewNationalServiceClient(conn), errs,
+		csvLimits{pageSize: national.MaxSummaryPage, writeTimeout: n.cfg.Limits.WriteTimeout, refused: ic.guard.refused})))
 	// The dashboard at "/" exactly and its two assets; every other path
 	// stays the gateway's.
 	for _, p := range web.Patterns() {
