@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/pagetoken"
 	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
@@ -124,5 +127,39 @@ func summaryPageCostsItsOwnGroups(t *testing.T, store string) {
 		if rowsAt[300][i] != rowsAt[60][i] {
 			t.Errorf("%v: a page of 7 groups read %d rows at 60 groups, %d at 300: its cost grows with the groups", req.GetGroupBy(), rowsAt[60][i], rowsAt[300][i])
 		}
+	}
+}
+
+// TestSummaryPageTokenKeysAreChecked: a summary's page token holds the
+// keys of a page's last group, and anyone can build one (the fingerprint
+// is not keyed): keys of another number or type than the query's groups
+// are refused as INVALID_ARGUMENT on page_token, not run against the
+// database, where PostgreSQL fails a number given for a text as INTERNAL.
+func TestSummaryPageTokenKeysAreChecked(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { summaryPageTokenKeysAreChecked(t, filepath.Join(t.TempDir(), "provex.db")) })
+	t.Run("postgres", func(t *testing.T) { summaryPageTokenKeysAreChecked(t, pgtest.NewDatabase(t)) })
+}
+
+func summaryPageTokenKeysAreChecked(t *testing.T, store string) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, store, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil }, 4<<20)
+	name := "provinces/cao-bang/projects/p"
+	putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: name, Investor: "investor", Kind: investmentv1.Project_KIND_ODA})
+	query := pagetoken.Fingerprint("summary", "projects", "", "", "investor\x01kind", "", "")
+	for _, keys := range [][]any{{"investor"}, {int64(1), int64(2)}, {"investor", "KIND_ODA"}, {"investor", int64(2), int64(3)}} {
+		token := pagetoken.Encode(&storage.Cursor{Values: keys}, query)
+		_, err := s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"investor", "kind"}, PageSize: 1, PageToken: token})
+		if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "page_token") {
+			t.Errorf("a token of keys %v: %v, want INVALID_ARGUMENT on page_token", keys, err)
+		}
+	}
+	token := pagetoken.Encode(&storage.Cursor{Values: []any{"investor", int64(investmentv1.Project_KIND_ODA)}}, query)
+	if _, err := s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"investor", "kind"}, PageSize: 1, PageToken: token}); err != nil {
+		t.Errorf("a token of the group's own keys: %v", err)
 	}
 }
