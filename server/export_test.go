@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/netip"
+	"testing"
 )
 
 // ViaGateway is the HTTP API with every request served by grpc-gateway: the
@@ -27,4 +28,11 @@ func ServesFastGet(n *Node, r *http.Request) bool {
 // ("gRPC", "peer") holds open, in total and from addr's client.
 func OpenStreams(n *Node, name string, addr netip.Addr) (total, fromClient int) {
 	return n.listeners[name].Streams.Open(addr)
+}
+
+// StopRestoreAfterOpen makes every Restore of the test stop with err as soon
+// as its store is open, as a restore killed there would.
+func StopRestoreAfterOpen(t testing.TB, err error) {
+	restoreOpened = func() error { return err }
+	t.Cleanup(func() { restoreOpened = nil })
 }

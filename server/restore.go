@@ -19,6 +19,10 @@ import (
 	"github.com/provex/provex/storage/sqlstore"
 )
 
+// restoreOpened, when set (by tests), is called once the restore's store
+// is open: an error stops the restore there, as a kill would.
+var restoreOpened func() error
+
 // RestoreOptions are the operator's choices for a restore.
 type RestoreOptions struct {
 	// AcceptUnreached lets the node write on after a restore that could not
@@ -109,6 +113,11 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		return nil, err
 	}
 	defer store.Close()
+	if restoreOpened != nil {
+		if err := restoreOpened(); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkTakenAtStart(ctx, store, stored, cfg.Manifest); err != nil {
 		return nil, err
 	}
@@ -127,14 +136,16 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		return nil, fmt.Errorf("%s already holds %d entries of %s's own log: a restore into it could fork the log; restore into an empty data directory",
 			cfg.storeName(), head.Seq, cfg.Member)
 	case !held:
-		// Held from the start, so that a restore cut short (killed, the
-		// machine lost) leaves a store that refuses writes until a
-		// restore run again finishes it, as the hold says.
-		if err := store.HoldOwnLog(ctx, fmt.Sprintf("a provex restore of %s began here and did not finish: the node does not write until provex restore, run again, finishes it", cfg.Member)); err != nil {
+		// A database an earlier node claimed, with none of its log: held
+		// now, so that a restore cut short (killed, the machine lost)
+		// leaves a store that refuses writes until a restore run again
+		// finishes it, as the hold says. One the restore made was held
+		// as it was claimed (sqlstore.Options.Restore).
+		if err := store.HoldOwnLog(ctx, sqlstore.RestoreUnfinished(cfg.Member)); err != nil {
 			return nil, err
 		}
 	}
-	// Otherwise an earlier restore left it held: this one continues it.
+	// Otherwise this restore or an earlier one held it: this one carries on.
 	var peers []string
 	for _, m := range cfg.Manifest.MemberIDs() {
 		if m != cfg.Member {

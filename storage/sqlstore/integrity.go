@@ -965,6 +965,13 @@ func (db *DB) SavedManifest(ctx context.Context) (*federation.Manifest, error) {
 // OpenEnded is the last seq of a hold: no entry will ever reach it.
 const OpenEnded = storage.OpenEnded
 
+// RestoreUnfinished is the hold on member's own log while a restore from
+// peers runs: written with the restore's claim of a new database
+// (claimDatabase), lifted when it finishes.
+func RestoreUnfinished(member string) string {
+	return fmt.Sprintf("a provex restore of %s began here and did not finish: the node does not write until provex restore, run again, finishes it", member)
+}
+
 // HoldOwnLog refuses writes of the node's own log after its head, with why.
 func (db *DB) HoldOwnLog(ctx context.Context, why string) error {
 	after := db.currentHead().Seq

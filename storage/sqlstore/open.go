@@ -113,7 +113,9 @@ type Options struct {
 	ReadAuditWait  time.Duration
 	// Restore lets ApplyRemote take the node's own entries back from its
 	// peers (provex restore, into a store that lost them). Never for a
-	// serving node: its own log has one writer, itself.
+	// serving node: its own log has one writer, itself. A database it
+	// claims is claimed with its own log held (RestoreUnfinished), in one
+	// transaction: the restore lifts the hold when it finishes.
 	Restore bool
 	// Committed, when set, is called after every commit that extended the
 	// node's own log (sync announces it). It must not block.
@@ -378,6 +380,11 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 	var reads readPools
 	var lock io.Closer // the SQLite writer's lock, held until Close
 	var sessions writerSessions
+	// A restore's new database is claimed and held as it is made.
+	var made func(*sql.Tx) error
+	if opts.Restore && origin != "" {
+		made = func(tx *sql.Tx) error { return claimNew(ctx, tx, origin, true) }
+	}
 	if d.postgres {
 		where = "the PostgreSQL store"
 		if writer, reads, err = openLocked(ctx, path, opts, &sessions); err != nil {
@@ -393,7 +400,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		defer writer.ExecContext(context.Background(), "SELECT pg_advisory_unlock(?)", int64(schemaLock))
-		if err := migratePostgres(ctx, writer, len(sqliteMigrationNames())); err != nil {
+		if err := migratePostgres(ctx, writer, len(sqliteMigrationNames()), made); err != nil {
 			writer.Close()
 			reads.Close()
 			return nil, fmt.Errorf("migrate %s: %w", where, err)
@@ -416,7 +423,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		writer.SetMaxOpenConns(1)
 		writer.SetMaxIdleConns(1)
 		writer.SetConnMaxLifetime(0)
-		if err := migrate(ctx, writer); err != nil {
+		if err := migrate(ctx, writer, made); err != nil {
 			writer.Close()
 			return nil, fmt.Errorf("migrate %s: %w", path, readOnlyHint(path, err))
 		}
@@ -430,7 +437,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		writer.Close()
 		reads.Close()
 	}
-	if origin, err = claimDatabase(ctx, writer, origin); err != nil {
+	if origin, err = claimDatabase(ctx, writer, origin, opts.Restore); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("open %s: %w", where, err)
 	}
@@ -885,8 +892,13 @@ func queryStrings(ctx context.Context, db *sql.DB, query string, args ...any) ([
 }
 
 // migrate applies the embedded migrations above the database's user_version,
-// each in its own transaction.
-func migrate(ctx context.Context, db *sql.DB) error {
+// each in its own transaction, except on a new database: there they run in
+// one, with made's rows (nil: none), so that an open cut short leaves no
+// schema without them. A restore's claim and hold are made's (claimNew): a
+// database made and not yet claimed, which a node opening it would claim as
+// a new one and write on, was a moment when a killed restore forked the
+// node's log (an outside review).
+func migrate(ctx context.Context, db *sql.DB, made func(*sql.Tx) error) error {
 	names := sqliteMigrationNames()
 	if err := numberedInOrder(names); err != nil {
 		return err
@@ -912,26 +924,57 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			return err
 		}
 	}
+	fresh := version == 0
+	var tx *sql.Tx
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
+		}
+	}()
 	for i := version; i < len(names); i++ {
 		body, err := migrations.ReadFile(names[i])
 		if err != nil {
 			return err
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
+		if tx == nil {
+			if tx, err = db.BeginTx(ctx, nil); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return migrationFailed(names[i], i, err)
+			from := i
+			if fresh {
+				from = 0 // the new database's one transaction rolls back whole
+			}
+			return migrationFailed(names[i], from, err)
 		}
 		// PRAGMA takes no bound parameters; i+1 is our own integer.
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
 			return err
 		}
-		if err := tx.Commit(); err != nil {
+		if fresh && i < len(names)-1 {
+			continue
+		}
+		if fresh && made != nil {
+			if err := made(tx); err != nil {
+				return err
+			}
+		}
+		err = tx.Commit()
+		tx = nil
+		if err != nil {
 			return fmt.Errorf("%s: %w", names[i], err)
+		}
+	}
+	if fresh {
+		// One transaction for the whole schema left a WAL holding all of
+		// its pages, a file SQLite keeps at that size for later frames (a
+		// transaction per migration let the WAL start over from its
+		// beginning): truncated, so that a node whose disk fills finds it
+		// full as before, not with that room left in its WAL
+		// (TestFullDiskRefusesWritesAndTheNodeWritesOnOnceThereIsRoom).
+		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -1216,20 +1259,48 @@ func reindexKind(ctx context.Context, db *sql.DB, d dialect, k *resource.Kind, l
 }
 
 // claimDatabase records which member the database belongs to on first
-// open, and refuses to open it as another member's.
-func claimDatabase(ctx context.Context, db *sql.DB, origin string) (string, error) {
+// open, and refuses to open it as another member's. A restore (restoring)
+// claims it with a hold on the node's own log (claimNew).
+func claimDatabase(ctx context.Context, db *sql.DB, origin string, restoring bool) (string, error) {
 	var owner string
 	switch err := db.QueryRowContext(ctx, "SELECT member FROM node").Scan(&owner); {
 	case err == sql.ErrNoRows:
 		if origin == "" {
 			return "", fmt.Errorf("the database holds no node's store yet (it does not say whose it is): start the node on it first (provex serve --member ID), copy a store into it (provex migrate-store), or give the tool --member where it takes one")
 		}
-		_, err := db.ExecContext(ctx, "INSERT INTO node (member) VALUES (?)", origin)
-		return origin, err
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return "", err
+		}
+		defer tx.Rollback()
+		if err := claimNew(ctx, tx, origin, restoring); err != nil {
+			return "", err
+		}
+		return origin, tx.Commit()
 	case err != nil:
 		return "", err
 	case origin != "" && owner != origin:
 		return "", fmt.Errorf("the database belongs to %s, not %s", owner, origin)
 	}
 	return owner, nil
+}
+
+// claimNew records in tx that the database is origin's and, for a restore
+// (restoring), holds its own log, in the transaction that makes the
+// database (migrate) or, on one made before, claims it: a restore stopped
+// after (killed, the machine lost) leaves a store that refuses writes until
+// one run again finishes it. The hold, written after the claim, left a
+// moment when a restore killed left a store claimed, empty and not held,
+// whose node wrote seq 1 where its peers held the log: a fork (an outside
+// review).
+func claimNew(ctx context.Context, tx *sql.Tx, origin string, restoring bool) error {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO node (member) VALUES (?)", origin); err != nil {
+		return err
+	}
+	if !restoring {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO log_damage (origin, first, last, found, problem) VALUES (?, ?, ?, ?, ?)",
+		origin, 1, OpenEnded, time.Now().UnixNano(), RestoreUnfinished(origin))
+	return err
 }

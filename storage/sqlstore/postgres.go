@@ -222,15 +222,17 @@ func parsePostgresURL(url string) (*pgx.ConnConfig, error) {
 // migratePostgres brings the database's schema to this binary's version,
 // each file in its own transaction (PostgreSQL's DDL is transactional).
 // The version is in schema_version, SQLite's user_version.
-func migratePostgres(ctx context.Context, db *sql.DB, sqliteMigrations int) error {
-	err := migratePostgresSchema(ctx, db, sqliteMigrations)
+func migratePostgres(ctx context.Context, db *sql.DB, sqliteMigrations int, made func(*sql.Tx) error) error {
+	err := migratePostgresSchema(ctx, db, sqliteMigrations, made)
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42501" {
 		return fmt.Errorf("%w: the node's role may not make tables in this database: make the database its own (ALTER DATABASE name OWNER TO role, or createdb -O role name; docs/POSTGRES.md)", err)
 	}
 	return err
 }
 
-func migratePostgresSchema(ctx context.Context, db *sql.DB, sqliteMigrations int) error {
+// migratePostgresSchema is migrate on PostgreSQL: a new database's
+// migrations run in one transaction, with made's rows.
+func migratePostgresSchema(ctx context.Context, db *sql.DB, sqliteMigrations int, made func(*sql.Tx) error) error {
 	names, err := fs.Glob(postgresMigrations, "postgres/*.sql")
 	if err != nil {
 		return err
@@ -264,6 +266,13 @@ func migratePostgresSchema(ctx context.Context, db *sql.DB, sqliteMigrations int
 	if version > latest {
 		return fmt.Errorf("database is at schema version %d, newer than this binary's %d", version, latest)
 	}
+	fresh := version == 0
+	var tx *sql.Tx
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
+		}
+	}()
 	for i, name := range names {
 		// The first file makes the schema of its version from nothing (a
 		// database is never between 0 and it); each after it goes one up.
@@ -274,25 +283,33 @@ func migratePostgresSchema(ctx context.Context, db *sql.DB, sqliteMigrations int
 		if err != nil {
 			return err
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
+		if tx == nil {
+			if tx, err = db.BeginTx(ctx, nil); err != nil {
+				return err
+			}
 		}
 		// The national views depend on the columns a migration may change;
 		// ensureNational makes them again after it.
 		if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+nationalSchema+" CASCADE"); err != nil {
-			tx.Rollback()
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
 			return migrationFailed(name, version, err)
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", versions[i]); err != nil {
-			tx.Rollback()
 			return err
 		}
-		if err := tx.Commit(); err != nil {
+		if fresh && i < len(names)-1 {
+			continue
+		}
+		if fresh && made != nil {
+			if err := made(tx); err != nil {
+				return err
+			}
+		}
+		err = tx.Commit()
+		tx = nil
+		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		version = versions[i]

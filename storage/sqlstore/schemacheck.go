@@ -35,7 +35,7 @@ var migratedSchema = sync.OnceValues(func() ([]schemaObject, error) {
 	// Each connection to :memory: is a database of its own.
 	mem.SetMaxOpenConns(1)
 	ctx := context.Background()
-	if err := migrate(ctx, mem); err != nil {
+	if err := migrate(ctx, mem, nil); err != nil {
 		return nil, fmt.Errorf("the migrations on an empty database: %w", err)
 	}
 	return readSchema(ctx, mem)
