@@ -490,19 +490,32 @@ func DevFederationKey(ids, addrs []string, now time.Time) (*Manifest, map[string
 // node certificates. The manifest's ca must hold at least one PEM
 // CERTIFICATE block, each a CA certificate, and nothing else.
 func (m *Manifest) CAPool() (*x509.CertPool, error) {
+	cas, err := m.CACerts()
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, ca := range cas {
+		pool.AddCert(ca)
+	}
+	return pool, nil
+}
+
+// CACerts returns the federation CA's certificates, as CAPool checks them.
+func (m *Manifest) CACerts() ([]*x509.Certificate, error) {
 	if len(m.CA) == 0 {
 		return nil, errors.New("federation: the manifest has no ca (the federation CA certificate, from provex ca init)")
 	}
-	pool := x509.NewCertPool()
+	var cas []*x509.Certificate
 	rest := m.CA
-	for n := 0; ; n++ {
+	for {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			if n == 0 || len(bytes.TrimSpace(rest)) != 0 {
+			if len(cas) == 0 || len(bytes.TrimSpace(rest)) != 0 {
 				return nil, errors.New("federation: manifest ca: not a PEM certificate")
 			}
-			return pool, nil
+			return cas, nil
 		}
 		if block.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("federation: manifest ca: a PEM %q block where a CERTIFICATE belongs", block.Type)
@@ -514,6 +527,6 @@ func (m *Manifest) CAPool() (*x509.CertPool, error) {
 		if !cert.IsCA {
 			return nil, fmt.Errorf("federation: manifest ca: %q is not a CA certificate", cert.Subject.CommonName)
 		}
-		pool.AddCert(cert)
+		cas = append(cas, cert)
 	}
 }

@@ -88,6 +88,9 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		if err := checkNodeCert(cfg.Cert, cfg.Member); err != nil {
 			return nil, err
 		}
+		if err := checkNodeCertCA(cfg.Cert, cfg.Manifest, cfg.Member, cfg.Logger); err != nil {
+			return nil, err
+		}
 		caPool, err := cfg.Manifest.CAPool()
 		if err != nil {
 			return nil, fmt.Errorf("mutual TLS between nodes: %w", err)

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -290,6 +291,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		if cfg.Cert != nil {
 			if err := checkNodeCert(cfg.Cert, cfg.Member); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.Cert != nil && hasPeers {
+			if err := checkNodeCertCA(cfg.Cert, cfg.Manifest, cfg.Member, cfg.Logger); err != nil {
 				return nil, err
 			}
 		}
@@ -863,6 +869,49 @@ func checkNodeCert(cert *tls.Certificate, member string) error {
 		// certificate it holds.
 		return fmt.Errorf("the node certificate is %s's, not %s's: is the data directory (--data, or --tls-dir) %s's node's? Give %s's, or issue %s's certificate (provex ca issue --member %s)", named, member, named, member, member, member)
 	}
+	return nil
+}
+
+// checkNodeCertCA refuses a node certificate that names a CA of manifest m
+// as its issuer (by its key: a CA made again may keep the name) but does
+// not verify with it: damaged or forged, it is refused by every peer at
+// every handshake, while the node, health ok, logged only the connections
+// reset (an outside review). A certificate of a CA that m does not hold is
+// warned of, not refused: replacing the CA (THREATS N17) may give a node
+// the new CA's certificate before the node has the manifest naming that
+// CA, which it takes from its peers once they accept the certificate.
+// Its expiry is certExpiry's to tell: it is checked within its validity.
+func checkNodeCertCA(cert *tls.Certificate, m *federation.Manifest, member string, log *slog.Logger) error {
+	cas, err := m.CACerts()
+	if err != nil {
+		return fmt.Errorf("mutual TLS between nodes: %w", err)
+	}
+	leaf, err := leafOf(cert)
+	if err != nil {
+		return fmt.Errorf("node certificate: %w", err)
+	}
+	roots := x509.NewCertPool()
+	for _, ca := range cas {
+		roots.AddCert(ca)
+	}
+	at := time.Now()
+	if at.Before(leaf.NotBefore) {
+		at = leaf.NotBefore
+	} else if at.After(leaf.NotAfter) {
+		at = leaf.NotAfter
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err == nil {
+		return nil
+	}
+	for _, ca := range cas {
+		if len(leaf.AuthorityKeyId) > 0 && bytes.Equal(leaf.AuthorityKeyId, ca.SubjectKeyId) {
+			return fmt.Errorf("the node certificate names the federation CA (%s) as its issuer but does not verify with it: it is damaged, or was not issued by that CA, and every peer refuses it (%v). Issue %s's certificate again where the CA is kept: provex ca issue --member %s",
+				ca.Subject.CommonName, err, member, member)
+		}
+	}
+	log.Warn("the node certificate is of a CA the federation manifest does not hold: peers whose manifest holds that CA accept it, and the node takes their manifest from them, as when the CA is replaced; peers on this manifest refuse it. If that CA is not the federation's, issue the node's certificate again where the CA is kept (provex ca issue --member "+member+")",
+		"issuer", leaf.Issuer.String(), "manifest_serial", m.Serial)
 	return nil
 }
 
