@@ -2,13 +2,17 @@
 // a temporary file in the target's directory, is synced, and only then
 // takes the target's name, so a crash or a concurrent reader never sees a
 // part of it. Key files, manifests and database backups are written this
-// way.
+// way. A temporary file left by a writer killed is removed by the next
+// write of the same target.
 package atomicfile
 
 import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/provex/provex/internal/filelock"
 )
 
 // Write writes data to path with mode. With replace, an existing file is
@@ -30,7 +34,8 @@ func Fill(path string, mode os.FileMode, replace bool, fill func(f *os.File) err
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	removeStale(dir, base)
+	tmp, lock, err := createTemp(dir, base)
 	if err != nil {
 		return err
 	}
@@ -40,6 +45,9 @@ func Fill(path string, mode os.FileMode, replace bool, fill func(f *os.File) err
 			tmp.Close()
 		}
 		os.Remove(tmpName) // after a rename there is nothing left to remove
+		if lock != nil {
+			lock.Close()
+		}
 	}()
 	if err := tmp.Chmod(mode); err != nil {
 		return err
@@ -75,6 +83,101 @@ func Fill(path string, mode os.FileMode, replace bool, fill func(f *os.File) err
 	}
 	syncDir(dir)
 	return nil
+}
+
+// tempPrefix begins the name of every temporary file of base; os.CreateTemp
+// ends it with digits.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// createTemp makes the temporary file of base in dir and locks it
+// (filelock) through a second descriptor, lock, which the caller closes
+// once the file is gone or renamed: the lock tells a Fill of the same
+// target (removeStale) that the file is in use. One that removeStale took
+// away between its making and its lock is made again. Where files cannot
+// be locked lock is nil.
+func createTemp(dir, base string) (tmp, lock *os.File, err error) {
+	for {
+		if tmp, err = os.CreateTemp(dir, tempPrefix(base)+"*"); err != nil {
+			return nil, nil, err
+		}
+		locked := false
+		lock, err = os.Open(tmp.Name())
+		if err == nil {
+			locked, err = filelock.TryLock(lock)
+			if err != nil || !locked {
+				lock.Close()
+				lock = nil
+			}
+		}
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			return tmp, nil, nil
+		case locked && sameFile(tmp, tmp.Name()):
+			return tmp, lock, nil
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return nil, nil, err
+		}
+		// Taken away by a removeStale before the lock: another.
+		if lock != nil {
+			lock.Close()
+		}
+		tmp.Close()
+	}
+}
+
+// removeStale removes the temporary files of base in dir that no Fill
+// holds (a writer killed, its machine lost: a backup's is a whole copy of
+// a database), with what SQLite made beside one (its -journal). It holds
+// each one's lock while it removes it, so a Fill of the same target
+// running meanwhile keeps its own. What cannot be read or removed stays,
+// as it did.
+func removeStale(dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), tempPrefix(base))
+		if !ok || !isDigits(digits) {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		f, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		if locked, err := filelock.TryLock(f); err == nil && locked && sameFile(f, name) {
+			for _, beside := range []string{"-journal", "-wal", "-shm"} {
+				os.Remove(name + beside)
+			}
+			os.Remove(name)
+		}
+		f.Close()
+	}
+}
+
+// sameFile says whether name is still the file f has open.
+func sameFile(f *os.File, name string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(name)
+	return err == nil && os.SameFile(a, b)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // syncDir makes a rename in dir durable, where the platform allows.

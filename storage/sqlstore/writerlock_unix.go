@@ -3,10 +3,11 @@
 package sqlstore
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/provex/provex/internal/filelock"
 )
 
 // noFollow makes an open fail on a symbolic link.
@@ -14,20 +15,7 @@ const noFollow = syscall.O_NOFOLLOW
 
 // tryLock takes an exclusive lock of f without waiting; false when another
 // open file holds one.
-func tryLock(f *os.File) (bool, error) {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		switch {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, syscall.EWOULDBLOCK):
-			return false, nil
-		case errors.Is(err, syscall.EINTR):
-			continue
-		}
-		return false, err
-	}
-}
+func tryLock(f *os.File) (bool, error) { return filelock.TryLock(f) }
 
 // giveToDatabaseOwner makes the lock file, made by root (an operator's
 // verify), the database's owner's, as SQLite does with the -wal and -shm
