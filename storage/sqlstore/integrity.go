@@ -892,7 +892,25 @@ func ReadSavedManifest(ctx context.Context, path string) (*federation.Manifest, 
 	if err != nil {
 		return nil, failed(err)
 	}
-	return federation.ParseManifest(data)
+	where := path
+	if IsPostgres(path) {
+		where = "the PostgreSQL store" // its URL may hold a password
+	}
+	return parseSavedManifest(data, where)
+}
+
+// parseSavedManifest parses the manifest a node saved in its database
+// (where). One that does not parse was changed there, as the node saves
+// only manifests it took: told as the file's ("federation: manifest
+// federation_key: not valid base64"), it sent the operator to a file that
+// was intact (an outside review).
+func parseSavedManifest(data []byte, where string) (*federation.Manifest, error) {
+	m, err := federation.ParseManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("the copy of the federation manifest the node saved in its database (%s), not the manifest file, is damaged: %w. "+
+			"It was changed there since the node took it: check the database (provex verify --manifest with your copy) and restore it from a backup or from the peers", where, err)
+	}
+	return m, nil
 }
 
 // UseKeys makes key the one the node signs with from now on, and sealer
@@ -952,7 +970,7 @@ func (db *DB) SavedManifest(ctx context.Context) (*federation.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return federation.ParseManifest(data)
+	return parseSavedManifest(data, "its manifest table")
 }
 
 // Holds on the node's own log. A restore from peers that could not reach
