@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -537,9 +538,12 @@ func keysFit(dims []dimension, keys []any) bool {
 		return false
 	}
 	for i, d := range dims {
-		_, isText := keys[i].(string)
+		s, isText := keys[i].(string)
 		text := d.Field == nil || d.Field.Repeated || (d.Bucket == "" && d.Field.Type == filter.String)
-		if isText != text {
+		// Stored text is UTF-8 without U+0000: PostgreSQL fails a bound
+		// that is not (INTERNAL), where a key of that text stands for no
+		// group on either database.
+		if isText != text || isText && (!utf8.ValidString(s) || strings.ContainsRune(s, 0)) {
 			return false
 		}
 	}

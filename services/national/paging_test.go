@@ -151,7 +151,7 @@ func summaryPageTokenKeysAreChecked(t *testing.T, store string) {
 	name := "provinces/cao-bang/projects/p"
 	putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: name, Investor: "investor", Kind: investmentv1.Project_KIND_ODA})
 	query := pagetoken.Fingerprint("summary", "projects", "", "", "investor\x01kind", "", "")
-	for _, keys := range [][]any{{"investor"}, {int64(1), int64(2)}, {"investor", "KIND_ODA"}, {"investor", int64(2), int64(3)}} {
+	for _, keys := range [][]any{{"investor"}, {int64(1), int64(2)}, {"investor", "KIND_ODA"}, {"investor", int64(2), int64(3)}, {"a\x00b", int64(2)}, {"\xff\xfe", int64(2)}} {
 		token := pagetoken.Encode(&storage.Cursor{Values: keys}, query)
 		_, err := s.Summarize(ctx, &nationalv1.SummarizeRequest{Collection: "projects", GroupBy: []string{"investor", "kind"}, PageSize: 1, PageToken: token})
 		if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "page_token") {
