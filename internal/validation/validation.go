@@ -84,7 +84,7 @@ func (v *Validator) Check(msg proto.Message, prefix string) error {
 	// be before occur_time). Text comes after the rules, whose words for
 	// a name ("string.name") say more than the text's ("string.nul").
 	var text []*errdetails.BadRequest_FieldViolation
-	wellFormed(msg.ProtoReflect(), prefix, false, &text)
+	wellFormed(msg.ProtoReflect(), prefix, rules{epochRefused: true}, &text)
 	for _, t := range text {
 		if t.Reason == ReasonTimestamp || t.Reason == ReasonEpoch {
 			bad[t.Field] = true

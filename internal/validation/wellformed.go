@@ -49,9 +49,9 @@ const (
 // (stored, it would read as unset): nil, or INVALID_ARGUMENT naming
 // them. The gateway puts path and query parameters into a request as they
 // come, so it checks before it sends; Check checks every request; the
-// store checks every state it applies.
+// store checks every state it applies (Storable).
 func WellFormed(m proto.Message) error {
-	return checked(m, false)
+	return checked(m, rules{epochRefused: true})
 }
 
 // Storable is WellFormed and, in the same pass over m, every integer field
@@ -62,13 +62,23 @@ func WellFormed(m proto.Message) error {
 // records no API checked, and two amounts past Money.units' bound put
 // every national total of their currency past int64, the honest members'
 // figures with them.
+//
+// Storable keeps a time at the Unix epoch, which the API refuses: records
+// stored before the API refused it hold it (counted unset), and their
+// owner's later entries (a delete, an undelete) carry it still; held,
+// such an entry left the record live on every node but its owner.
 func Storable(m proto.Message) error {
-	return checked(m, true)
+	return checked(m, rules{bounded: true})
 }
 
-func checked(m proto.Message, bounded bool) error {
+// rules are what checked refuses besides text that is not UTF-8 or holds
+// U+0000 and times out of range: integers out of their schema's bounds,
+// and the epoch itself.
+type rules struct{ bounded, epochRefused bool }
+
+func checked(m proto.Message, r rules) error {
 	var out []*errdetails.BadRequest_FieldViolation
-	wellFormed(m.ProtoReflect(), "", bounded, &out)
+	wellFormed(m.ProtoReflect(), "", r, &out)
 	if len(out) == 0 {
 		return nil
 	}
@@ -85,8 +95,8 @@ const atEpoch = "is 1970-01-01T00:00:00Z exactly, which the node keeps as a time
 
 // timestampViolation says what is wrong with t (a google.protobuf.Timestamp)
 // at path, or returns nil when it is a time between filter.MinTimestamp and
-// MaxTimestamp other than the Unix epoch itself.
-func timestampViolation(t protoreflect.Message, path string) *errdetails.BadRequest_FieldViolation {
+// MaxTimestamp, other than the Unix epoch itself when epochRefused.
+func timestampViolation(t protoreflect.Message, path string, epochRefused bool) *errdetails.BadRequest_FieldViolation {
 	fields := t.Descriptor().Fields()
 	seconds, nanos := t.Get(fields.ByNumber(1)).Int(), t.Get(fields.ByNumber(2)).Int()
 	// The bounds are whole seconds.
@@ -94,15 +104,14 @@ func timestampViolation(t protoreflect.Message, path string) *errdetails.BadRequ
 	switch {
 	case nanos < 0 || nanos > 999_999_999 || seconds < first || seconds > last || seconds == last && nanos != 0:
 		return &errdetails.BadRequest_FieldViolation{Field: path, Description: badTimestamp, Reason: ReasonTimestamp}
-	case seconds == 0 && nanos == 0:
+	case epochRefused && seconds == 0 && nanos == 0:
 		return &errdetails.BadRequest_FieldViolation{Field: path, Description: atEpoch, Reason: ReasonEpoch}
 	}
 	return nil
 }
 
-// wellFormed adds m's violations to out; bounded adds integers out of
-// their bounds (Storable).
-func wellFormed(m protoreflect.Message, prefix string, bounded bool, out *[]*errdetails.BadRequest_FieldViolation) {
+// wellFormed adds m's violations of r to out.
+func wellFormed(m protoreflect.Message, prefix string, r rules, out *[]*errdetails.BadRequest_FieldViolation) {
 	bad := func(path string) {
 		*out = append(*out, &errdetails.BadRequest_FieldViolation{Field: path, Description: notUTF8, Reason: ReasonNotUTF8})
 	}
@@ -116,12 +125,12 @@ func wellFormed(m protoreflect.Message, prefix string, bounded bool, out *[]*err
 		case fd.Kind() == protoreflect.StringKind && strings.ContainsRune(v.String(), 0):
 			nul(path)
 		case fd.Message() != nil && fd.Message().FullName() == timestampName:
-			if bad := timestampViolation(v.Message(), path); bad != nil {
+			if bad := timestampViolation(v.Message(), path, r.epochRefused); bad != nil {
 				*out = append(*out, bad)
 			}
 		case fd.Message() != nil:
-			wellFormed(v.Message(), path+".", bounded, out)
-		case bounded:
+			wellFormed(v.Message(), path+".", r, out)
+		case r.bounded:
 			outOfBounds(fd, v, path, out)
 		}
 	}

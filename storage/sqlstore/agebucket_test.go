@@ -89,8 +89,7 @@ func TestAgeBucketsOnBothDatabases(t *testing.T) {
 
 // TestTimesOutOfRangeAreHeld: a member signs, with its own key, states
 // holding times no API accepts (the year 1589, year 1, the year 9999,
-// seconds that overflow nanoseconds, negative nanos, the Unix epoch itself,
-// which a filter column would keep as unset). Each is held but not
+// seconds that overflow nanoseconds, negative nanos). Each is held but not
 // applied, with a reason naming the field, and the member's honest records
 // around it apply: stored, such a time broke every answer over JSON that
 // held it (protojson writes no time outside years 1-9999 nor negative
@@ -112,7 +111,6 @@ func TestTimesOutOfRangeAreHeld(t *testing.T) {
 			{"past-int64-nanos", &timestamppb.Timestamp{Seconds: 1 << 62}},
 			{"negative-nanos", &timestamppb.Timestamp{Seconds: 5, Nanos: -1}},
 			{"a-second-of-nanos", &timestamppb.Timestamp{Seconds: 5, Nanos: 1_000_000_000}},
-			{"at-the-epoch", &timestamppb.Timestamp{}}, // stored as 0, it would read as unset
 		} {
 			t.Run(store+"/"+bad.id, func(t *testing.T) {
 				db, err := sqlstore.Open(ctx, newLocation(t, store), "mofa", sqlstore.Options{})
@@ -140,6 +138,41 @@ func TestTimesOutOfRangeAreHeld(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestStatesAtTheEpochApply: the API refuses a time at the Unix epoch
+// itself (a filter column keeps it as 0, unset), but records stored before
+// it did hold one, and their owner's later entries carry it: its delete of
+// such a record (Delete checks no field) applies on every node, as does a
+// state holding it, counted unset. Held, the delete left the record live
+// on every node but its owner (an outside review).
+func TestStatesAtTheEpochApply(t *testing.T) {
+	ctx := context.Background()
+	const name = "provinces/lang-son/border-incidents/old"
+	live := &borderv1.BorderIncident{Name: name, DisplayName: "old", OccurTime: &timestamppb.Timestamp{}}
+	deleted := proto.Clone(live).(*borderv1.BorderIncident)
+	deleted.DeleteTime = timestamppb.New(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			db, err := sqlstore.Open(ctx, newLocation(t, store), "mofa", sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			entries, cp := signedRun(t, "lang-son", []proto.Message{live, deleted}, nil)
+			refused, err := db.ApplyRemote(ctx, entries, cp)
+			if err != nil || len(refused) != 0 {
+				t.Fatalf("the owner's create and delete of a record at the epoch: refused %+v, %v", refused, err)
+			}
+			got, err := db.Get(ctx, resource.BorderIncidents, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.(*borderv1.BorderIncident).GetDeleteTime() == nil {
+				t.Errorf("the record is live after its owner's delete: %v", got)
+			}
+		})
 	}
 }
 
