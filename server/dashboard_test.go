@@ -339,6 +339,9 @@ func checkOverdue(t *testing.T, p *browserPage, tn *testNode) map[string]int {
 // then drills down into a group and downloads a CSV. Screenshots are saved
 // under $PROVEX_ARTIFACTS.
 func TestDashboardInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a browser over a seeded node: CI's race step runs -short, the tests' step runs it")
+	}
 	p := openBrowser(t)
 	tn := startNode(t, "bac-ninh")
 	if _, err := cli.Seed(testCtx(t), tn.Client, "bac-ninh"); err != nil {
