@@ -269,7 +269,7 @@ func (s *Server) Summarize(ctx context.Context, req *nationalv1.SummarizeRequest
 	// range is named as that group's, not as the total's.
 	resp := &nationalv1.SummarizeResponse{GroupBy: req.GetGroupBy()}
 	var currencies [][]string
-	if resp.Total, currencies, err = p.total(ctx, c); err != nil {
+	if resp.Total, currencies, err = p.total(ctx, c, after == nil && !c.more); err != nil {
 		return nil, err
 	}
 	if resp.Freshness, err = s.freshness(ctx); err != nil {
@@ -415,31 +415,48 @@ func (p *pager) read(ctx context.Context, from []any, resume bool, limit int) (*
 // without dimensions: the groups are read a page at a time, and a record
 // in a group per element of a repeated dimension, or a distinct value in
 // many groups, is once in the total. Without dimensions the one group,
-// first, is the total.
-func (p *pager) total(ctx context.Context, first *chunk) (*nationalv1.Group, [][]string, error) {
+// first, is the total; so is the sum of the groups when first holds them
+// all (all) and none is a repeated dimension's, which saves a pass over
+// the records (a summary of few groups, most of them).
+func (p *pager) total(ctx context.Context, first *chunk, all bool) (*nationalv1.Group, [][]string, error) {
 	k := p.q.Kind
 	tq := p.q
 	tq.Dims = nil
+	added := len(p.dims) == 0 || all && !slices.ContainsFunc(p.dims, func(d dimension) bool { return d.Field != nil && d.Field.Repeated })
 	whole := first
-	if len(p.dims) > 0 {
+	if !added {
 		rows, err := p.store.Summarize(ctx, tq)
 		if err != nil {
 			return nil, nil, totalOutOfRange(k, err)
 		}
 		whole = &chunk{rows: rows}
 	}
-	total := &nationalv1.Group{}
+	total := &nationalv1.Group{Sums: make([]*nationalv1.Sum, 0, len(p.ints))}
+	for _, f := range p.ints {
+		total.Sums = append(total.Sums, sum(f.Path, "", 0))
+	}
 	for _, r := range whole.rows {
-		total.Count = r.Count
+		total.Count += r.Count
 		for i, f := range p.ints {
-			total.Sums = append(total.Sums, sum(f.Path, "", r.Sums[i]))
+			v, ok := addFits(total.Sums[i].GetValue(), r.Sums[i])
+			if !ok {
+				return nil, nil, apperr.OutOfRange("the total of %s over all groups of %s does not fit in int64: narrow the filter or sum by group", f.Path, k.Collection)
+			}
+			total.Sums[i] = sum(f.Path, "", v)
 		}
 	}
 	var currencies [][]string
 	for i, m := range p.money {
 		perCurrency := map[string]int64{}
-		if len(p.dims) == 0 {
-			perCurrency = first.money[i][""]
+		if added {
+			for _, byCurrency := range first.money[i] {
+				for c, v := range byCurrency {
+					var ok bool
+					if perCurrency[c], ok = addFits(perCurrency[c], v); !ok {
+						return nil, nil, apperr.OutOfRange("the total of %s in %s over all groups of %s does not fit in int64: narrow the filter or sum by group", m.name, c, k.Collection)
+					}
+				}
+			}
 		} else {
 			mq := tq
 			mq.Sums, mq.Currency = []filter.Field{m.units}, &m.currency
@@ -496,6 +513,12 @@ func totalOutOfRange(k *resource.Kind, err error) error {
 		field = fmt.Sprintf("%s in %v", field, oe.Keys[0])
 	}
 	return apperr.OutOfRange("the total of %s over all groups of %s does not fit in int64: narrow the filter or sum by group", field, k.Collection)
+}
+
+// addFits is a+b, and whether it fits in int64.
+func addFits(a, b int64) (int64, bool) {
+	c := a + b
+	return c, (c > a) == (b > 0)
 }
 
 // groups are the chunk's groups as answered: every group has a Sum in
