@@ -62,9 +62,10 @@
 //	           days, 0 to 36500, with <, <=, > or >= only, relative to the
 //	           now given to ParseAt (Parse: the current time).
 //	           "occur_time.age > 30" is older than 30 days, 30×24 hours for a
-//	           timestamp; a date's age is whole days to today (UTC),
-//	           compared as dates are. Unset values have no age and match
-//	           no .age restriction (see parser.age).
+//	           timestamp; a date's age is whole days to today in Vietnam
+//	           (UTC+7, workdays.Vietnam), compared as dates are. Unset
+//	           values have no age and match no .age restriction (see
+//	           parser.age).
 //	Repeated   only "field:value" (some element equals value) and "field:*"
 //	           (the field has at least one element).
 //
