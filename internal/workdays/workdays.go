@@ -1,11 +1,13 @@
 // Package workdays is Vietnam's working-day calendar, the one every
-// deadline counted in working days ("ngày làm việc") is computed with:
-// Monday to Friday, less the public holidays of the Labour Code 2019
-// (Art. 112) and the compensatory days off, plus the Saturdays worked, that
-// the Government announces each year for public agencies. The table of
-// those days is below, one entry per year, each naming its source; outside
-// its years the calendar knows only weekends and the fixed solar holidays
-// and says its answer is estimated.
+// deadline counted in working days ("ngày làm việc") is computed with, and
+// the one that moves the end of a period of calendar days off a day not
+// worked (Civil Code 2015 Art. 148(5)). A working day is Monday to Friday,
+// less the public holidays of the Labour Code 2019 (Art. 112) and the
+// compensatory days off, plus the Saturdays worked, that the Government
+// announces each year for public agencies. The table of those days is
+// below, one entry per year, each naming its source; outside its years the
+// calendar knows only weekends and the fixed solar holidays and says its
+// answer is estimated.
 package workdays
 
 import (
@@ -160,16 +162,52 @@ func AddWorkingDays(from time.Time, n int) (due time.Time, estimated bool) {
 	return due, estimated
 }
 
+// AddCalendarDays returns the day a period of n calendar days after from
+// ends (from itself not counted, Civil Code 2015 Art. 147): the n-th day,
+// or, when that day is not a working day, the next working day (Art.
+// 148(5): a period whose last day is a weekend day or a holiday ends at the
+// end of the next working day). It also reports whether any day looked at
+// lay outside the table.
+func AddCalendarDays(from time.Time, n int) (due time.Time, estimated bool) {
+	due = Day(from).AddDate(0, 0, n)
+	for {
+		w, e := IsWorkingDay(due)
+		estimated = estimated || e
+		if w {
+			return due, estimated
+		}
+		due = due.AddDate(0, 0, 1)
+	}
+}
+
 // LatestStart returns the latest day whose deadline of n working days
 // (AddWorkingDays) falls before today: a period started on it or earlier
 // has run out by today. It is how a view turns "overdue today" into a
 // range of start dates an index can serve.
 func LatestStart(today time.Time, n int) time.Time {
-	d := Day(today).AddDate(0, 0, -1)
-	for {
-		if due, _ := AddWorkingDays(d, n); due.Before(Day(today)) {
-			return d
-		}
+	return latestStart(today, func(start time.Time) time.Time {
+		due, _ := AddWorkingDays(start, n)
+		return due
+	})
+}
+
+// LatestCalendarStart is LatestStart for a period of n calendar days
+// (AddCalendarDays).
+func LatestCalendarStart(today time.Time, n int) time.Time {
+	return latestStart(today, func(start time.Time) time.Time {
+		due, _ := AddCalendarDays(start, n)
+		return due
+	})
+}
+
+// latestStart walks back from the day before today to the first start
+// whose due date is before today; due never moves back as the start moves
+// forward, so every earlier start has run out too.
+func latestStart(today time.Time, due func(start time.Time) time.Time) time.Time {
+	today = Day(today)
+	d := today.AddDate(0, 0, -1)
+	for !due(d).Before(today) {
 		d = d.AddDate(0, 0, -1)
 	}
+	return d
 }

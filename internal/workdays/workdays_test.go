@@ -116,3 +116,60 @@ func TestLatestStart(t *testing.T) {
 		}
 	}
 }
+
+// TestAddCalendarDaysEndsOnAWorkingDay counts reports' deadlines (15
+// calendar days) whose last day is not worked, which move to the next
+// working day (Civil Code 2015 Art. 148(5)).
+func TestAddCalendarDaysEndsOnAWorkingDay(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		from, due time.Time
+		estimated bool
+	}{
+		{"an ordinary Tuesday", Date(2026, 3, 2), Date(2026, 3, 17), false},
+		// The 15th day, 16 February 2026, is within Tết (off 14–22 Feb).
+		{"into Tết 2026", Date(2026, 2, 1), Date(2026, 2, 23), false},
+		{"the 15th day the Saturday Tết 2026 begins", Date(2026, 1, 30), Date(2026, 2, 23), false},
+		{"the 15th day the Friday before Tết 2026", Date(2026, 1, 29), Date(2026, 2, 13), false},
+		{"a Sunday", Date(2025, 3, 1), Date(2025, 3, 17), false},
+		{"a Saturday", Date(2025, 2, 28), Date(2025, 3, 17), false},
+		// 1 September 2026, within 29 Aug–2 Sep.
+		{"into 2/9 2026", Date(2026, 8, 17), Date(2026, 9, 3), false},
+		// Saturday 22 August 2026 is worked (for Monday 31 August).
+		{"a Saturday worked", Date(2026, 8, 7), Date(2026, 8, 22), false},
+		{"a Monday swapped for a Saturday", Date(2026, 8, 16), Date(2026, 9, 3), false},
+		// Outside the table: Saturday 2 September 2028, then Sunday.
+		{"2/9 2028, estimated", Date(2028, 8, 18), Date(2028, 9, 4), true},
+		{"an ordinary day of 2028, estimated", Date(2028, 3, 1), Date(2028, 3, 16), true},
+	} {
+		due, est := AddCalendarDays(c.from, 15)
+		if !due.Equal(c.due) || est != c.estimated {
+			t.Errorf("%s: 15 days after %s end %s (estimated %v), want %s (estimated %v)", c.name,
+				c.from.Format(time.DateOnly), due.Format(time.DateOnly), est, c.due.Format(time.DateOnly), c.estimated)
+		}
+	}
+}
+
+func TestLatestCalendarStart(t *testing.T) {
+	// Signed from 30 January to 8 February 2026, reports are all due 23
+	// February, after Tết: up to 23 February none is late, on 24 February
+	// all are. One signed on 29 January was due Friday 13 February.
+	for _, c := range []struct{ today, latest time.Time }{
+		{Date(2026, 2, 17), Date(2026, 1, 29)},
+		{Date(2026, 2, 23), Date(2026, 1, 29)},
+		{Date(2026, 2, 24), Date(2026, 2, 8)},
+		{Date(2026, 3, 18), Date(2026, 3, 2)},
+	} {
+		if got := LatestCalendarStart(c.today, 15); !got.Equal(c.latest) {
+			t.Errorf("LatestCalendarStart(%s, 15) = %s, want %s", c.today.Format(time.DateOnly), got.Format(time.DateOnly), c.latest.Format(time.DateOnly))
+		}
+	}
+	for d := Date(2025, 1, 1); d.Before(Date(2029, 1, 1)); d = d.AddDate(0, 0, 1) {
+		s := LatestCalendarStart(d, 15)
+		due, _ := AddCalendarDays(s, 15)
+		next, _ := AddCalendarDays(s.AddDate(0, 0, 1), 15)
+		if !due.Before(d) || next.Before(d) {
+			t.Fatalf("LatestCalendarStart(%s) = %s: not the latest start already late", d.Format(time.DateOnly), s.Format(time.DateOnly))
+		}
+	}
+}

@@ -129,7 +129,7 @@ func TestAgreementProcedureAcrossNodes(t *testing.T) {
 	}
 
 	opinionDue, _ := workdays.AddWorkingDays(asked, 7)
-	reportDue := signed.AddDate(0, 0, 15)
+	reportDue, reportEstimated := workdays.AddCalendarDays(signed, 15)
 	list := func(req *twinningv1.ListOverdueAgreementDeadlinesRequest) []*twinningv1.OverdueDeadline {
 		t.Helper()
 		var all []*twinningv1.OverdueDeadline
@@ -151,7 +151,7 @@ func TestAgreementProcedureAcrossNodes(t *testing.T) {
 		{Agreement: draft.GetName(), Province: "lang-son", DisplayName: draft.GetDisplayName(), Deadline: twinningv1.Deadline_DEADLINE_AGENCY_OPINION,
 			Agency: "Ministry of Public Security", StartDate: civil(asked), DueDate: civil(opinionDue), DaysLate: int32(today.Sub(opinionDue).Hours() / 24)},
 		{Agreement: unreported.GetName(), Province: "lang-son", DisplayName: unreported.GetDisplayName(), Deadline: twinningv1.Deadline_DEADLINE_REPORT,
-			StartDate: civil(signed), DueDate: civil(reportDue), DaysLate: 25},
+			StartDate: civil(signed), DueDate: civil(reportDue), DaysLate: int32(today.Sub(reportDue).Hours() / 24), Estimated: reportEstimated},
 	}
 	for _, size := range []int32{0, 1} {
 		got := list(&twinningv1.ListOverdueAgreementDeadlinesRequest{Parent: "provinces/-", PageSize: size})

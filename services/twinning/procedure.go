@@ -24,7 +24,8 @@ import (
 // agencies concerned are due within 7 working days ("ngày làm việc"); the
 // report of a signed agreement to the Prime Minister within 15 days of
 // signing. The law says working days where it means them, so the 15 are
-// calendar days.
+// calendar days, ending on a working day (Civil Code 2015 Art. 148(5):
+// workdays.AddCalendarDays).
 const (
 	opinionWorkingDays = 7
 	reportDays         = 15
@@ -70,17 +71,19 @@ var phases = []phase{
 	},
 	{
 		// Unreported (report_date unset, stored 0: "< 0001" compiles to an
-		// equality), signed from 1 July 2021 to 16 days before today, and
-		// under the procedure (consultation.state is not NOT_REQUIRED): a
-		// seek in agreements_report_due (delete_time, report_date,
-		// signed_date, consultation_state, province), which holds every
-		// column read. Every agreement this matches has its report overdue
-		// (the filter compares partial dates as overdueReport does), so
-		// the reports are counted in SQL, without reading the agreements.
+		// equality), signed from 1 July 2021 to the last day whose report
+		// was due before today (16 days before, or more when a due date
+		// moved past days off), and under the procedure
+		// (consultation.state is not NOT_REQUIRED): a seek in
+		// agreements_report_due (delete_time, report_date, signed_date,
+		// consultation_state, province), which holds every column read.
+		// Every agreement this matches has its report overdue (the filter
+		// compares partial dates as overdueReport does), so the reports
+		// are counted in SQL, without reading the agreements.
 		name: "reports",
 		filter: func(today time.Time) string {
 			return fmt.Sprintf("report_date < 0001 AND signed_date >= %s AND signed_date <= %s AND consultation.state != NOT_REQUIRED",
-				lawInForce.Format(time.DateOnly), today.AddDate(0, 0, -reportDays-1).Format(time.DateOnly))
+				lawInForce.Format(time.DateOnly), workdays.LatestCalendarStart(today, reportDays).Format(time.DateOnly))
 		},
 		order: "report_date, signed_date, consultation.state",
 		items: func(_ *Server, _ context.Context, a *twinningv1.Agreement, today time.Time) ([]*twinningv1.OverdueDeadline, error) {
@@ -352,18 +355,19 @@ func overdueAgencyOpinions(a *twinningv1.Agreement, today time.Time) []*twinning
 }
 
 // overdueReport returns a's report if it is past due: signed (on or after
-// the law took effect), unreported, and 15 days gone since. An agreement
-// whose consultation is NOT_REQUIRED is outside the procedure of the
-// provincial level (a department's document with a business, say, under
-// Decree 64/2021 [U]) and owes no report to the Prime Minister.
+// the law took effect), unreported, and its 15 days gone since, ended on a
+// working day. An agreement whose consultation is NOT_REQUIRED is outside
+// the procedure of the provincial level (a department's document with a
+// business, say, under Decree 64/2021 [U]) and owes no report to the Prime
+// Minister.
 func overdueReport(a *twinningv1.Agreement, today time.Time) []*twinningv1.OverdueDeadline {
 	signed, ok := lastDay(a.GetSignedDate())
 	if !ok || a.GetReportDate() != nil || firstDay(a.GetSignedDate()).Before(lawInForce) ||
 		a.GetConsultation().GetState() == twinningv1.Agreement_CONSULTATION_STATE_NOT_REQUIRED {
 		return nil
 	}
-	if due := signed.AddDate(0, 0, reportDays); due.Before(today) {
-		return []*twinningv1.OverdueDeadline{item(a, today, twinningv1.Deadline_DEADLINE_REPORT, "", signed, due, false)}
+	if due, est := workdays.AddCalendarDays(signed, reportDays); due.Before(today) {
+		return []*twinningv1.OverdueDeadline{item(a, today, twinningv1.Deadline_DEADLINE_REPORT, "", signed, due, est)}
 	}
 	return nil
 }

@@ -92,7 +92,8 @@ const (
 	Deadline_DEADLINE_MOFA_OPINION Deadline = 1
 	// Another agency's opinion, 7 working days after it was asked.
 	Deadline_DEADLINE_AGENCY_OPINION Deadline = 2
-	// The report to the Prime Minister, 15 days after signed_date.
+	// The report to the Prime Minister, 15 days after signed_date, or the next
+	// working day when that day is not one (Civil Code Art. 148(5)).
 	Deadline_DEADLINE_REPORT Deadline = 3
 )
 
@@ -790,7 +791,7 @@ type Agreement struct {
 	// (opinions due within 7 working days).
 	Consultation *Agreement_Consultation `protobuf:"bytes,12,opt,name=consultation,proto3" json:"consultation,omitempty"`
 	// Date the signed agreement was reported to the Prime Minister with a copy
-	// to MOFA (due within 15 days of signing).
+	// to MOFA (due within 15 days of signing, ending on a working day).
 	ReportDate *v1.Date `protobuf:"bytes,13,opt,name=report_date,json=reportDate,proto3" json:"report_date,omitempty"`
 	// The partnership this agreement belongs to, if any.
 	Partnership string `protobuf:"bytes,14,opt,name=partnership,proto3" json:"partnership,omitempty"`

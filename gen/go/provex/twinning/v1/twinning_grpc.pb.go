@@ -107,13 +107,15 @@ type TwinningServiceClient interface {
 	// (no AgreementOpinion of provinces/mofa names the agreement) and the
 	// other agencies' opinions (no opinion_date), each due 7 working days
 	// after it was asked; the report to the Prime Minister, due 15 days after
-	// signing. Due dates are computed when read, from the agreement's dates,
-	// with the working-day calendar of README.md ("Deadlines"). Only
-	// agreements whose consultation.state is REQUESTED owe opinions; reports
-	// are owed for agreements signed from 1 July 2021, when the law took
-	// effect, unless their consultation.state is NOT_REQUIRED (outside the
-	// procedure of the provincial level). Paged by agreement: a page may hold fewer items than page_size,
-	// or none, and still have a next page.
+	// signing, or on the next working day when that day is not one (Civil
+	// Code Art. 148(5)). Due dates are computed when read, from the
+	// agreement's dates, with the working-day calendar of README.md
+	// ("Deadlines"). Only agreements whose consultation.state is REQUESTED
+	// owe opinions; reports are owed for agreements signed from 1 July 2021,
+	// when the law took effect, unless their consultation.state is
+	// NOT_REQUIRED (outside the procedure of the provincial level). Paged by
+	// agreement: a page may hold fewer items than page_size, or none, and
+	// still have a next page.
 	ListOverdueAgreementDeadlines(ctx context.Context, in *ListOverdueAgreementDeadlinesRequest, opts ...grpc.CallOption) (*ListOverdueAgreementDeadlinesResponse, error)
 	// How many opinions and reports are overdue, by province, as
 	// ListOverdueAgreementDeadlines lists them.
@@ -499,13 +501,15 @@ type TwinningServiceServer interface {
 	// (no AgreementOpinion of provinces/mofa names the agreement) and the
 	// other agencies' opinions (no opinion_date), each due 7 working days
 	// after it was asked; the report to the Prime Minister, due 15 days after
-	// signing. Due dates are computed when read, from the agreement's dates,
-	// with the working-day calendar of README.md ("Deadlines"). Only
-	// agreements whose consultation.state is REQUESTED owe opinions; reports
-	// are owed for agreements signed from 1 July 2021, when the law took
-	// effect, unless their consultation.state is NOT_REQUIRED (outside the
-	// procedure of the provincial level). Paged by agreement: a page may hold fewer items than page_size,
-	// or none, and still have a next page.
+	// signing, or on the next working day when that day is not one (Civil
+	// Code Art. 148(5)). Due dates are computed when read, from the
+	// agreement's dates, with the working-day calendar of README.md
+	// ("Deadlines"). Only agreements whose consultation.state is REQUESTED
+	// owe opinions; reports are owed for agreements signed from 1 July 2021,
+	// when the law took effect, unless their consultation.state is
+	// NOT_REQUIRED (outside the procedure of the provincial level). Paged by
+	// agreement: a page may hold fewer items than page_size, or none, and
+	// still have a next page.
 	ListOverdueAgreementDeadlines(context.Context, *ListOverdueAgreementDeadlinesRequest) (*ListOverdueAgreementDeadlinesResponse, error)
 	// How many opinions and reports are overdue, by province, as
 	// ListOverdueAgreementDeadlines lists them.
