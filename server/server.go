@@ -457,6 +457,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			grpc.ChainStreamInterceptor(stream...),
 			grpc.UnknownServiceHandler(unknownMethod),
 			grpc.ForceServerCodecV2(ic.codec),
+			//lint:ignore SA1019 the one way to refuse gzip for these servers alone (uncompressedOnly says why)
+			grpc.RPCDecompressor(uncompressedOnly{}),
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxSendMsgSize(cfg.Limits.MaxMessageBytes),
 			grpc.MaxConcurrentStreams(cfg.Limits.StreamsPerConnection),

@@ -86,6 +86,13 @@ func writeCall(w io.Writer, id uint32, addr, method string, body []byte, end boo
 // stream.
 func (h *rawH2) end(id uint32, within time.Duration) string {
 	h.t.Helper()
+	code, _ := h.endStatus(id, within)
+	return code
+}
+
+// endStatus is end with the grpc-message of the trailers ("" if none).
+func (h *rawH2) endStatus(id uint32, within time.Duration) (code, message string) {
+	h.t.Helper()
 	h.conn.SetReadDeadline(time.Now().Add(within))
 	for {
 		f, err := h.fr.ReadFrame()
@@ -105,16 +112,20 @@ func (h *rawH2) end(id uint32, within time.Duration) string {
 			h.t.Fatalf("GOAWAY (%v) before stream %d ended", f.ErrCode, id)
 		case *http2.RSTStreamFrame:
 			if f.StreamID == id {
-				return "RST_STREAM"
+				return "RST_STREAM", ""
 			}
 		case *http2.MetaHeadersFrame:
 			if f.StreamID == id && f.StreamEnded() {
+				code = "no grpc-status"
 				for _, hf := range f.RegularFields() {
-					if hf.Name == "grpc-status" {
-						return hf.Value
+					switch hf.Name {
+					case "grpc-status":
+						code = hf.Value
+					case "grpc-message":
+						message = hf.Value
 					}
 				}
-				return "no grpc-status"
+				return code, message
 			}
 		}
 	}
