@@ -69,29 +69,34 @@ type interceptors struct {
 //  8. request bytes (unary): the codec keeps a request's bytes undecoded
 //     (requestCodec); they are taken at once, so they are forgotten even
 //     for a call 9 refuses (streamed messages are decoded as they arrive,
-//     by 12).
+//     by 13).
 //  9. guard: a call over the calls-in-flight caps (capCalls, in the tap),
 //     authentication (whether the call came with credentials, and whose,
 //     decides whether its connection may be closed to make room on a full
 //     listener: netlimit.Vouch), the rate limit, authorization, the actor
 //     of the audit trail, and a peer's open pulls. Before validation: a caller
 //     who may not call learns nothing of what a request must hold.
-//  10. decoding: the request is decoded from its bytes (8) only here,
+//  10. open methods' bounds: a request of a method open to callers
+//     without credentials (auth.RequireOpen: health, reflection,
+//     GetCaller) over openRequestBytes is RESOURCE_EXHAUSTED before it is
+//     decoded (a stream's messages: openStream, whose RecvMsg 13's calls
+//     before it decodes). After 9; before 11, which decodes.
+//  11. decoding: the request is decoded from its bytes (8) only here,
 //     once 9 has admitted its caller; one that does not unmarshal, or
 //     (but for the sync protocol's) holds a number its field cannot hold,
-//     is INVALID_ARGUMENT (streamed messages: in 12, as they arrive). A
+//     is INVALID_ARGUMENT (streamed messages: in 13, as they arrive). A
 //     gateway call whose body the gateway refused is answered that
 //     refusal here (gatewayChannel.refuseBody).
-//  11. own writes: a write (Create, Update, Delete, Undelete) of a record
+//  12. own writes: a write (Create, Update, Delete, Undelete) of a record
 //     another member owns is PERMISSION_DENIED (resource.MayWrite), before
-//     12: a caller who may not write there learns nothing of what such a
+//     13: a caller who may not write there learns nothing of what such a
 //     record must hold (AIP-211).
-//  12. validation: a request that breaks the schema's rules is
+//  13. validation: a request that breaks the schema's rules is
 //     INVALID_ARGUMENT.
-//  13. query share: a query (a read other than a Get) waits until its
+//  14. query share: a query (a read other than a Get) waits until its
 //     caller runs fewer than Limits.QueriesPerIdentity, so one identity's
 //     costly queries leave read connections and cores to the others.
-//     After 9, which names the caller, and 12, so that a refused request
+//     After 9, which names the caller, and 13, so that a refused request
 //     takes no turn.
 //
 // The deadline of a call is not here: it is set by the tap handle
@@ -103,8 +108,8 @@ func (ic *interceptors) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamSer
 		unary = append(unary, ic.metrics.UnaryServerInterceptor())
 		stream = append(stream, unknownAsOne(ic.metrics.StreamServerInterceptor()))
 	}
-	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeRequest, ic.unaryGuard, ic.unaryDecode, ic.unaryOwnWrites, ic.unaryValidate, ic.unaryQueryShare)
-	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamUnsent, ic.streamGuard, ic.streamValidate)
+	unary = append(unary, ic.unaryMapErrors, ic.unaryRecover, ic.unaryUnsent, ic.unaryTakeRequest, ic.unaryGuard, ic.unaryOpenBounds, ic.unaryDecode, ic.unaryOwnWrites, ic.unaryValidate, ic.unaryQueryShare)
+	stream = append(stream, ic.streamMapErrors, ic.streamRecover, ic.streamUnsent, ic.streamGuard, ic.streamOpenBounds, ic.streamValidate)
 	return unary, stream
 }
 
@@ -141,10 +146,10 @@ func callOf(ctx context.Context) *call {
 	return &call{} // no log interceptor outside: noted and dropped
 }
 
-// keptRequestKey carries a unary request's bytes, undecoded, from 8 to 10.
+// keptRequestKey carries a unary request's bytes, undecoded, from 8 to 11.
 type keptRequestKey struct{}
 
-// keptRequest is a unary request's bytes until 10 decodes them; data is
+// keptRequest is a unary request's bytes until 11 decodes them; data is
 // then dropped, so a call does not hold them while its handler runs.
 type keptRequest struct{ data []byte }
 
@@ -280,6 +285,15 @@ func (ic *interceptors) unaryGuard(ctx context.Context, req any, info *grpc.Unar
 	ctx, err := ic.admit(ctx, info.FullMethod, false)
 	if err != nil {
 		return nil, err
+	}
+	return next(ctx, req)
+}
+
+func (ic *interceptors) unaryOpenBounds(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if kept, ok := ctx.Value(keptRequestKey{}).(*keptRequest); ok && ic.open(info.FullMethod) && len(kept.data) > openRequestBytes {
+		n := len(kept.data)
+		kept.data = nil
+		return nil, errOpenRequestTooLarge(info.FullMethod, n)
 	}
 	return next(ctx, req)
 }
@@ -432,6 +446,50 @@ func (ic *interceptors) streamGuard(srv any, ss grpc.ServerStream, info *grpc.St
 		defer release()
 	}
 	return next(srv, &contextStream{ss, ctx})
+}
+
+func (ic *interceptors) streamOpenBounds(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	if !ic.open(info.FullMethod) {
+		return next(srv, ss)
+	}
+	return next(srv, &openStream{ServerStream: ss, codec: ic.codec, method: info.FullMethod})
+}
+
+// openRequestBytes bounds a request of a method open to callers without
+// credentials. None needs more: a health check names a service, a
+// reflection request a file or a symbol, GetCaller's holds nothing.
+// Unbounded, anonymous Health.Watch streams each kept a service name of
+// 4 MB for as long as they stayed open: 50 held 255 MB (an outside
+// review).
+const openRequestBytes = 1 << 10
+
+// open reports whether method is open to callers without credentials
+// (auth.RequireOpen).
+func (ic *interceptors) open(method string) bool {
+	return ic.guard.policy.Requirement(method) == auth.RequireOpen
+}
+
+func errOpenRequestTooLarge(method string, n int) error {
+	return apperr.ResourceExhausted("a request of %s, open to callers without credentials, holds at most %d bytes; this one holds %d", method, openRequestBytes, n)
+}
+
+// openStream is a stream of a method open to callers without credentials:
+// each message is bounded by openRequestBytes, read before it is decoded.
+type openStream struct {
+	grpc.ServerStream
+	codec  *requestCodec
+	method string
+}
+
+func (s *openStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if n, ok := s.codec.keptSize(m); ok && n > openRequestBytes {
+		s.codec.take(m)
+		return errOpenRequestTooLarge(s.method, n)
+	}
+	return nil
 }
 
 func (ic *interceptors) streamValidate(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {

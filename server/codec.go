@@ -59,6 +59,16 @@ func (c *requestCodec) take(req any) ([]byte, bool) {
 	return b.([]byte), true
 }
 
+// keptSize is the size of the bytes kept for req; false for a message
+// the codec did not see.
+func (c *requestCodec) keptSize(req any) (int, bool) {
+	b, ok := c.kept.Load(req)
+	if !ok {
+		return 0, false
+	}
+	return len(b.([]byte)), true
+}
+
 // decodeRequest unmarshals data, a request of method, into m: nil, or
 // INVALID_ARGUMENT naming what did not unmarshal, or the field past
 // validation.MaxElements (read first, without decoding), or, in a request

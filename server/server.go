@@ -443,7 +443,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// One concern each, in an order explained at interceptors.chain: the
 	// call's place under the calls caps, request id, log, metrics, error
 	// mapping, panic recovery, answers left unread, the request's bytes,
-	// guard (authentication, rate limit, authorization), validation, each
+	// guard (authentication, rate limit, authorization), the bounds of
+	// the methods open to all, decoding and validation, each
 	// identity's share of queries. The gateway runs the same chain
 	// (ic.unary).
 	unary, stream := ic.chain()
