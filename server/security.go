@@ -275,6 +275,12 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identit
 		return ctx, id, err
 	}
 	ctx = auth.WithIdentity(ctx, id)
+	return ctx, id, g.takeTurn(ctx, id)
+}
+
+// takeTurn takes one of id's calls from its rate limit: nil, or the
+// RESOURCE_EXHAUSTED that tells it to wait.
+func (g *guard) takeTurn(ctx context.Context, id auth.Identity) error {
 	var wait time.Duration
 	if id.Kind == auth.KindAnonymous {
 		// Nothing names an anonymous caller but its address: one flooding
@@ -285,9 +291,9 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, auth.Identit
 	}
 	if wait > 0 {
 		g.refused(limitCalls)
-		return ctx, id, apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond).RetryAfter(wait)
+		return apperr.ResourceExhausted("%s is calling faster than %g calls a second; slow down and retry", id, g.limits.RatePerSecond).RetryAfter(wait)
 	}
-	return ctx, id, nil
+	return nil
 }
 
 // callerClient is the client a call came from, as the limits on
