@@ -27,9 +27,10 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	limited := netlimit.Limit(l, name, n.cfg.Limits.Connections, n.cfg.Limits.ConnectionsPerAddress, n.log)
 	limited.VouchedPerIdentity = n.cfg.Limits.VouchedConnectionsPerIdentity
 	// The gRPC servers bound the answers their clients leave unread
-	// (queueAnswer, countFrames), and the streams they hold for them
-	// (countFrames); the HTTP server writes an answer within its call's
-	// place (capCalls), and net/http ends a stream with its answer.
+	// (queueAnswer, countFrames), the streams they hold for them, and
+	// those their clients reset (countFrames); the HTTP server writes an
+	// answer within its call's place (capCalls), and net/http ends a
+	// stream with its answer.
 	lim := n.cfg.Limits
 	if name == "peer" {
 		// A Pull message carries up to peerMaxMessageBytes (one large
@@ -42,6 +43,7 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	if servesGRPC(name) {
 		limited.Unsent = netlimit.NewUnsent(lim.UnsentPerConnection, lim.UnsentPerAddress, lim.UnsentTotal)
 		limited.Streams = netlimit.NewCaps(name, "streams", lim.Streams, lim.StreamsPerAddress, n.log)
+		limited.Resets = netlimit.NewResets(name, float64(lim.StreamResetsPerSecond), lim.StreamResetsBurst, n.log)
 	}
 	n.listeners[name] = limited
 	return limited, nil

@@ -108,6 +108,15 @@ type Limits struct {
 	// (a health check's answer is 7 bytes). A stream over either resets
 	// its connection, which frees what grpc-go holds for it.
 	Streams, StreamsPerAddress int
+	// StreamResetsPerSecond bounds the calls still open that a client
+	// cancels (resets) on one gRPC connection, a second (default 100),
+	// StreamResetsBurst at once (default 200); honest clients rarely
+	// cancel. A call opened and reset at once costs the node its headers'
+	// decoding and a goroutine, yet sends no message for the rate limit to
+	// count: one connection with no token opened and reset 289,606 calls
+	// in 10 s, about 6 s of a core. A reset past the budget resets its
+	// connection.
+	StreamResetsPerSecond, StreamResetsBurst int
 	// HandshakeTimeout bounds the time from accepting a connection to a
 	// finished TLS handshake and HTTP/2 preface (gRPC) or a first request's
 	// headers (HTTP) (default 10s): a bare TCP connection that says nothing
@@ -170,6 +179,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.StreamsPerAddress <= 0 {
 		l.StreamsPerAddress = l.CallsPerAddress
+	}
+	if l.StreamResetsPerSecond <= 0 {
+		l.StreamResetsPerSecond = 100
+	}
+	if l.StreamResetsBurst <= 0 {
+		l.StreamResetsBurst = 200
 	}
 	if l.UnsentPerConnection <= 0 {
 		l.UnsentPerConnection = 4 * int64(l.MaxMessageBytes)

@@ -254,3 +254,45 @@ func TestResetOfAnEndedStreamEarnsNothing(t *testing.T) {
 		t.Fatal("a stream past the cap, after resets of streams not held, did not reset the connection")
 	}
 }
+
+// TestRapidResetClosesTheConnection: a client with no token that opens
+// calls and resets each at once (HEADERS, then RST_STREAM), as an outside
+// review did 289,606 times in 10 s on one connection, refused, logged
+// and counted by nothing ("rapid reset", CVE-2023-44487), has its
+// connection reset past its budget of resets (Limits.StreamResetsBurst);
+// a client that cancels a few calls keeps its connection and is served
+// on it.
+func TestRapidResetClosesTheConnection(t *testing.T) {
+	p := newPair(t, server.Limits{})
+	province := p.start("cao-bang")
+	addr := province.srv.GRPCAddr()
+
+	honest := dialRawH2From(t, "127.0.0.2", addr)
+	for id := uint32(1); id < 20; id += 2 {
+		honest.call(id, addr, healthCheck, nil, false) // its message not sent yet
+		mustf(t, honest.fr.WriteRSTStream(id, http2.ErrCodeCancel), "cancel a call")
+	}
+	honest.sync()
+	honest.call(21, addr, healthCheck, grpcMessage(0), true)
+	if got := honest.end(21, 10*time.Second); got != "0" {
+		t.Fatalf("a check after 10 cancelled calls on its connection: grpc-status %s, want 0", got)
+	}
+
+	rapid := dialRawH2From(t, "127.0.0.3", addr)
+	var frames bytes.Buffer
+	for i := range uint32(1000) {
+		id := 1 + 2*i
+		mustf(t, writeCall(&frames, id, addr, healthCheck, nil, false), "frame a call")
+		mustf(t, http2.NewFramer(&frames, nil).WriteRSTStream(id, http2.ErrCodeCancel), "frame its reset")
+	}
+	// A connection the node resets midway fails the write: closed says so.
+	rapid.conn.Write(frames.Bytes())
+	if !rapid.closed(10 * time.Second) {
+		t.Fatal("1,000 calls opened and reset at once did not reset the connection")
+	}
+
+	honest.call(23, addr, healthCheck, grpcMessage(0), true)
+	if got := honest.end(23, 10*time.Second); got != "0" {
+		t.Fatalf("a check after another client's connection was reset: grpc-status %s, want 0", got)
+	}
+}

@@ -52,19 +52,23 @@ type frameCounter struct {
 
 func (f *frameCounter) Read(p []byte) (int, error) {
 	n, err := f.Conn.Read(p)
-	if f.counted.streams != nil && !f.scanRead(p[:n]) {
-		// The stream past the cap is not handed to the server: the
-		// connection is reset, which ends the client's other streams
-		// on it and frees what the server holds for them.
-		f.counted.reset()
-		return 0, errTooManyStreams
+	if f.counted.streams != nil {
+		if over := f.scanRead(p[:n]); over != nil {
+			// The stream past the cap, or the reset past the budget, is
+			// not handed to the server: the connection is reset, which
+			// ends the client's other streams on it and frees what the
+			// server holds for them.
+			f.counted.reset()
+			return 0, over
+		}
 	}
 	return n, err
 }
 
 // scanRead counts the streams the client opens and resets in p, and
-// reports false when one it opens is over a cap.
-func (f *frameCounter) scanRead(p []byte) bool {
+// says so when one it opens is over a cap (errTooManyStreams), or one
+// it resets is past its Resets budget (errTooManyResets).
+func (f *frameCounter) scanRead(p []byte) error {
 	skip := min(f.preface, len(p))
 	f.preface, p = f.preface-skip, p[skip:]
 	for len(p) > 0 {
@@ -75,13 +79,15 @@ func (f *frameCounter) scanRead(p []byte) bool {
 		switch f.read.typ() {
 		case frameHeaders:
 			if !f.counted.opened(f.read.stream()) {
-				return false
+				return errTooManyStreams
 			}
 		case frameRSTStream:
-			f.counted.ended(f.read.stream())
+			if !f.counted.cancelled(f.read.stream()) {
+				return errTooManyResets
+			}
 		}
 	}
-	return true
+	return nil
 }
 
 func (f *frameCounter) Write(p []byte) (int, error) {

@@ -89,6 +89,9 @@ type Listener struct {
 	// Streams, when set (before the first Accept), caps the HTTP/2
 	// streams a server holds open for its connections (streams.go).
 	Streams *Caps
+	// Resets, when set with Streams (before the first Accept), bound the
+	// streams held open that each connection's client resets (resets.go).
+	Resets *Resets
 
 	// unvouched are the connections a full listener may close to make
 	// room; holders those whose streams or unsent answers are counted.
@@ -229,8 +232,12 @@ func (c *Caps) logCounts() {
 	if c.refused == 0 {
 		msg = c.displacedHow
 	}
-	c.log.Warn(msg, "listener", c.name, "refused", c.refused, "displaced", c.displaced, "last_from", c.last.String(),
-		"open", c.open, "open_from_last", c.by[c.last], "cap", c.total, "cap_per_address", c.perAddr)
+	args := []any{"listener", c.name, "refused", c.refused, "displaced", c.displaced, "last_from", c.last.String()}
+	if c.total > 0 || c.perAddr > 0 {
+		// Caps that cap nothing only log (a Resets budget's refusals).
+		args = append(args, "open", c.open, "open_from_last", c.by[c.last], "cap", c.total, "cap_per_address", c.perAddr)
+	}
+	c.log.Warn(msg, args...)
 	c.refused, c.displaced, c.logged = 0, 0, time.Now()
 }
 
@@ -301,6 +308,7 @@ type conn struct {
 	queued, written int64
 	open            map[uint32]struct{} // the streams counted under streams
 	lastStream      uint32              // the highest stream id the client opened
+	resets          resetBudget         // of listener.Resets
 	closed          bool
 }
 

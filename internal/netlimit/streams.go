@@ -3,6 +3,7 @@ package netlimit
 import (
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // A Listener's Streams caps count the HTTP/2 streams a server holds open
@@ -165,10 +166,32 @@ func (c *conn) streamsHeld() int64 {
 func (c *conn) ended(id uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.open[id]; ok {
-		delete(c.open, id)
-		c.streams.Release(c.client)
+	c.endedLocked(id)
+}
+
+// cancelled gives back the place of stream id, which the client reset,
+// and reports false when it held one and the reset is past the client's
+// budget on c (the listener's Resets).
+func (c *conn) cancelled(id uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	budget := c.listener.Resets
+	if !c.endedLocked(id) || budget == nil || budget.spend(&c.resets, time.Now()) {
+		return true
 	}
+	budget.refusals.refuse(c.client)
+	return false
+}
+
+// endedLocked gives back stream id's place, and reports whether it held
+// one. c.mu is held.
+func (c *conn) endedLocked(id uint32) bool {
+	if _, ok := c.open[id]; !ok {
+		return false
+	}
+	delete(c.open, id)
+	c.streams.Release(c.client)
+	return true
 }
 
 // forget gives back what c still holds, unsent answers and open streams,
