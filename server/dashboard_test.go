@@ -298,8 +298,17 @@ func checkFreshness(t *testing.T, p *browserPage, tn *testNode) ([]freshness, []
 	return fresh.Provinces, names
 }
 
+// overdueCountMax is how far the page counts overdue information requests
+// and incidents awaiting acknowledgement (app.js's overdueCountMax), in at
+// most overdueCountCalls List calls each.
+const (
+	overdueCountMax   = 100
+	overdueCountCalls = 3
+)
+
 // checkOverdue compares the page's overdue totals with tn's API and
-// returns them.
+// returns the API's. The page counts statuses up to overdueCountMax, and
+// says "at least" it beyond.
 func checkOverdue(t *testing.T, p *browserPage, tn *testNode) map[string]int {
 	t.Helper()
 	var overdue struct {
@@ -324,14 +333,57 @@ func checkOverdue(t *testing.T, p *browserPage, tn *testNode) map[string]int {
 		"information-requests": count("/v1/provinces/-/information-requests/-/statuses?overdue_only=true"),
 		"incidents-waiting":    count("/v1/provinces/-/border-incidents/-/acknowledgement-statuses?waiting_only=true"),
 	}
-	dom := evalJS[map[string]string](p, `Object.fromEntries([...document.querySelectorAll('#overdue-totals td')].map(td => [td.dataset.overdue, td.dataset.value]))`)
+	dom := evalJS[map[string][]string](p, `Object.fromEntries([...document.querySelectorAll('#overdue-totals td')].map(td => [td.dataset.overdue, [td.dataset.value, td.dataset.more || '', td.textContent]]))`)
 	for k, n := range want {
-		if dom[k] != itoa(n) {
-			t.Errorf("overdue %s on screen %q, API %d", k, dom[k], n)
+		shown, more := itoa(n), ""
+		if k == "information-requests" || k == "incidents-waiting" {
+			more = "false"
+			if n > overdueCountMax {
+				shown, more = itoa(overdueCountMax), "true"
+			}
+		}
+		if d := dom[k]; len(d) != 3 || d[0] != shown || d[1] != more || (more == "true") != strings.HasPrefix(d[2], "at least ") {
+			t.Errorf("overdue %s on screen %q, API %d: want %s, more %q", k, dom[k], n, shown, more)
 		}
 	}
 	return want
 }
+
+// answerWith makes the page's API calls whose path ends with suffix get
+// their answers changed by edit (a JS function of the parsed JSON), as a
+// node holding more records, or a faulty one, would answer, until
+// window.fetch = window.realFetch. The page tokens edit makes up are the
+// node's to refuse: those calls go to it without their page_token.
+const answerWith = `((suffix, edit) => {
+  const real = window.realFetch = window.fetch;
+  window.fetch = async (url, opts) => {
+    const u = new URL(url, location.href);
+    if (!u.pathname.endsWith(suffix)) return real(url, opts);
+    u.searchParams.delete('page_token');
+    const resp = await real(u.href, opts);
+    const v = edit(await resp.json());
+    return { ok: resp.ok, status: resp.status, statusText: resp.statusText, json: async () => v };
+  };
+  return true;
+})`
+
+// holdList makes the page's next List call of border incidents, once
+// answered, wait until release (a JS function) holds, and sets
+// window.heldDone once the page has taken the answer in: a drill-down's
+// answer that lands later than what the test does meanwhile.
+const holdList = `(release => {
+  const real = window.fetch;
+  window.heldDone = false;
+  window.fetch = async (url, opts) => {
+    if (!String(url).includes('/border-incidents?')) return real(url, opts);
+    window.fetch = real;
+    const resp = await real(url, opts);
+    while (!release()) await new Promise(r => setTimeout(r, 10));
+    return { ok: resp.ok, status: resp.status, statusText: resp.statusText,
+      json: async () => { const v = await resp.json(); setTimeout(() => { window.heldDone = true; }, 0); return v; } };
+  };
+  return true;
+})`
 
 // TestDashboardInChromium loads the page in headless Chromium against a
 // node holding Bắc Ninh's sample data (with Bắc Giang's FDI), signs in through the form, waits for
@@ -367,6 +419,14 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Fatalf("create an incident %s old: %d %s", age, resp.StatusCode, b)
 		}
 	}
+	// More incidents awaiting acknowledgement than the page counts.
+	for i := range overdueCountMax + 1 {
+		body := fmt.Sprintf(`{"display_name": "Chờ xác nhận %d", "category": "CATEGORY_NATURAL_DISASTER", "occur_time": %q, "notify_provinces": ["lang-son"]}`,
+			i, now.Add(-2*time.Hour).UTC().Format(time.RFC3339))
+		if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/border-incidents", body, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("create an incident awaiting acknowledgement: %d %s", resp.StatusCode, b)
+		}
+	}
 	if resp, b := tn.httpDo(t, http.MethodPost, "/v1/provinces/bac-ninh/projects", `{"display_name": "Dự án EUR", "kind": "KIND_FDI", "investor": "X", "investor_country": "NO", "registered_capital": {"currency_code": "EUR", "units": "1000000"}}`, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("create a project in EUR: %d %s", resp.StatusCode, b)
 	}
@@ -386,6 +446,8 @@ func TestDashboardInChromium(t *testing.T) {
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
 		t.Fatal(err)
 	}
+	// The API calls the page makes to load are counted from here.
+	evalJS[bool](p, `performance.setResourceTimingBufferSize(10000); performance.clearResourceTimings(); true`)
 	do(chromedp.SendKeys(chromedp.CSS("#token"), tn.Token), chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
 	state := settled()
 	shot("dashboard.png")
@@ -410,7 +472,22 @@ func TestDashboardInChromium(t *testing.T) {
 	if _, names := checkFreshness(t, p, tn); names[0] != "Bắc Ninh" {
 		t.Errorf("freshness shows %q, want Bắc Ninh", names[0])
 	}
-	checkOverdue(t, p, tn)
+	// The overdue statuses are counted in a few calls of a page each, not
+	// read whole on every load (an outside review: 985 records, 413 KB).
+	if overdue := checkOverdue(t, p, tn); overdue["incidents-waiting"] <= overdueCountMax {
+		t.Errorf("incidents awaiting acknowledgement: %d, want more than the page counts", overdue["incidents-waiting"])
+	}
+	calls := evalJS[map[string][]string](p, `performance.getEntriesByType('resource').map(e => new URL(e.name)).filter(u => u.pathname.endsWith('statuses')).reduce((m, u) => ((m[u.pathname] ||= []).push(u.searchParams.get('page_size')), m), {})`)
+	if len(calls) != 2 {
+		t.Errorf("calls of statuses on load: %v, want both lists'", calls)
+	}
+	for path, sizes := range calls {
+		for _, size := range sizes {
+			if n, _ := strconv.Atoi(size); len(sizes) > overdueCountCalls || n < 1 || n > overdueCountMax {
+				t.Errorf("%s: %d calls, page sizes %v; want at most %d calls of at most %d", path, len(sizes), sizes, overdueCountCalls, overdueCountMax)
+			}
+		}
+	}
 
 	// drill clicks a view's drill-down of the group key ("": its first) and
 	// returns the group's key and the number of records listed.
@@ -471,6 +548,38 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 	}
 
+	// Two drill-downs clicked in quick succession, the earlier's answer
+	// landing last: only the later's records are shown, under its title
+	// and with its count (an outside review found both in one table).
+	evalJS[bool](p, holdList+`(() => document.getElementById('drill').dataset.state === 'ready')`)
+	evalJS[bool](p, `document.querySelector('#view-incidents button[data-drill="0-7d"]').click(); document.querySelector('#view-incidents button[data-drill=">365d"]').click(); true`)
+	heldDone := func() {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.heldDone`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("the held drill-down answer: %v", err)
+		}
+	}
+	heldDone()
+	shown := evalJS[[]string](p, `(d => [d.dataset.key, document.getElementById('drill-title').textContent, document.getElementById('drill-count').dataset.count, String(d.querySelectorAll('tbody tr').length)])(document.getElementById('drill'))`)
+	if n := views["border-incidents:view-incidents"].Counts[">365d"]; !slices.Equal(shown, []string{">365d", "Open border incidents by age: >365d", n, n}) {
+		t.Errorf("drill-downs of 0-7d then >365d, the first answered last: key, title, count, rows %q; want >365d's %s", shown, n)
+	}
+
+	// A group larger than a drill-down shows (its List call has a next
+	// page): it asks for one page of 500, and says it shows the first of
+	// them and the command that lists them all.
+	evalJS[bool](p, answerWith+`('/border-incidents', v => ({...v, next_page_token: 'more'}))`)
+	evalJS[bool](p, `performance.clearResourceTimings(); true`)
+	drill("incidents", "0-7d")
+	evalJS[bool](p, `window.fetch = window.realFetch; true`)
+	sizes := evalJS[[]string](p, `performance.getEntriesByType('resource').map(e => new URL(e.name)).filter(u => u.pathname.endsWith('/border-incidents')).map(u => u.searchParams.get('page_size'))`)
+	n := views["border-incidents:view-incidents"].Counts["0-7d"]
+	more := evalJS[[]string](p, `(c => [c.dataset.more, c.textContent])(document.getElementById('drill-count'))`)
+	if !slices.Equal(sizes, []string{"500"}) || more[0] != "true" || !strings.HasPrefix(more[1], "The first "+n+" of the "+n+" records") ||
+		!strings.HasSuffix(more[1], "All of them: provex list provinces/-/border-incidents --filter 'state != STATE_RESOLVED AND occur_time.age <= 7' --all") {
+		t.Errorf("a drill-down with more records than it shows: page sizes asked %v, more %q", sizes, more)
+	}
+
 	// The CSV button downloads the same summary as the CSV route.
 	do(chromedp.Click(chromedp.CSS(`button[data-csv="delegations"]`)))
 	var csv []byte
@@ -505,14 +614,26 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("after a token link in the open tab: views and drill hidden %q, want %d true", got, len(dashboardViews))
 	}
 	// Signing out leaves nothing the token read for the next user of the
-	// tab: not the drill-down open now, nor freshness or overdue rows.
-	do(chromedp.Click(chromedp.CSS("#signout")))
+	// tab: not the drill-down open now, nor freshness or overdue rows, nor
+	// the records of a drill-down answered after it.
+	evalJS[bool](p, holdList+`(() => document.body.dataset.state === 'signed-out')`)
+	evalJS[bool](p, `document.querySelector('#view-incidents button[data-drill]').click(); document.getElementById('signout').click(); true`)
 	if state := settled(); state != "signed-out" {
 		t.Fatalf("after sign-out: state %q", state)
 	}
-	if left := evalJS[string](p, `[...document.querySelectorAll('#freshness tbody tr, #overdue tbody tr, #drill tbody tr, #views section')].length + ' ' + document.getElementById('drill').hidden + ' ' + document.querySelector('#overdue-totals td').textContent`); left != "0 true " {
-		t.Errorf("after sign-out the page keeps rows, drill shown, overdue total: %q", left)
+	heldDone()
+	if left := evalJS[string](p, `[...document.querySelectorAll('#freshness tbody tr, #overdue tbody tr, #drill tbody tr, #views section')].length + ' ' + document.getElementById('drill').hidden + ' ' + document.querySelector('#overdue-totals td').textContent + document.getElementById('drill-count').textContent + (document.getElementById('drill').dataset.key || '')`); left != "0 true " {
+		t.Errorf("after sign-out the page keeps rows, drill shown, overdue total, drill count or key: %q", left)
 	}
+	// A node that repeats a page token would have the page count the
+	// statuses for ever: it says so instead.
+	evalJS[bool](p, answerWith+`('/statuses', v => ({...v, next_page_token: 'same'}))`)
+	evalJS[string](p, `document.body.dataset.state = 'loading'`)
+	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/#token=" + tn.Token))
+	if state, msg := settled(), text("#error"); state != "error" || !strings.Contains(msg, "the node repeats its page token") {
+		t.Errorf("statuses paged with one token over and over: state %q, error %q", state, msg)
+	}
+	evalJS[string](p, `window.fetch = window.realFetch; document.body.dataset.state = 'loading'`)
 	// A link whose token does not decode (a stray '%') still loses its
 	// fragment, and the page asks for a token.
 	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/#token=" + tn.Token + "%"))

@@ -97,18 +97,31 @@ async function api(path, params) {
   return path.endsWith('.csv') ? resp.blob() : resp.json();
 }
 
-// listAll pages through a List call; key names the repeated field.
-async function listAll(path, params, key) {
-  const out = [];
+// listUpTo reads a List call's pages (key names the repeated field) until it
+// holds max items or the last page is read, in at most maxCalls calls:
+// {items, more}, more when the node has pages left. Every list on the page
+// is bounded so: read whole, the overdue statuses were 985 records (413 KB)
+// on every load of a 36,000-record node, and a drill-down of a 72,000-record
+// group would fill one table (an outside review). current says whether the
+// answer is still wanted: when it is not, no further page is read and the
+// answer is null. A node that repeats a page token would have the page read
+// the same pages for ever: refused, as the CLI refuses it.
+async function listUpTo(path, params, key, max, maxCalls, current) {
+  const items = [];
+  const sent = new Set();
   let token = '';
-  do {
-    const p = Object.assign({}, params, { page_size: '1000' });
+  for (let calls = 0; calls < maxCalls && items.length < max; calls++) {
+    const p = Object.assign({}, params, { page_size: String(Math.min(1000, max - items.length)) });
     if (token) p.page_token = token;
     const r = await api(path, p);
-    out.push(...(r[key] || []));
+    if (!current()) return null;
+    items.push(...(r[key] || []));
     token = r.next_page_token || '';
-  } while (token);
-  return out;
+    if (!token) return { items, more: false };
+    if (sent.has(token)) throw new Error(path + ': the node repeats its page token: following it would read the same pages for ever; stopped');
+    sent.add(token);
+  }
+  return { items, more: true };
 }
 
 function summaryParams(v) {
@@ -230,28 +243,51 @@ async function showView(v) {
   section.dataset.state = 'ready';
 }
 
+// drillRun numbers the drill-downs: each takes the next number, and so
+// does clearPage. Only the answer of the current one is shown: two clicks
+// in quick succession showed both answers in one table under the later's
+// title with the earlier's count, and an answer landing after Sign out put
+// its records back in the page (an outside review).
+let drillRun = 0;
+
+// drillRows is the most records a drill-down shows: beyond, it says how
+// many it shows of how many and which command lists them all.
+const drillRows = 500;
+
 async function drill(v, g, d) {
+  const run = ++drillRun;
   const section = document.getElementById('drill');
   const body = section.querySelector('tbody');
+  const count = document.getElementById('drill-count');
   section.hidden = false;
   section.dataset.state = 'loading';
+  for (const k of ['key', 'view']) delete section.dataset[k];
   body.replaceChildren();
+  count.textContent = '';
+  for (const k of ['count', 'more']) delete count.dataset[k];
   const label = g.keys.map((k, j) => keyLabel(v.groupBy[j], k)).join(' · ');
   document.getElementById('drill-title').textContent = v.title + ': ' + label;
   try {
-    const records = await listAll('/v1/provinces/' + encodeURIComponent(d.province) + '/' + v.collection,
-      { filter: d.filter }, v.collection.replace(/-/g, '_'));
-    for (const r of records) {
-      body.append(el('tr', { 'data-name': r.name }, el('td', {}, r.name), el('td', {}, r.display_name || r.title || '')));
+    const page = await listUpTo('/v1/provinces/' + encodeURIComponent(d.province) + '/' + v.collection,
+      { filter: d.filter }, v.collection.replace(/-/g, '_'), drillRows, 1, () => run === drillRun);
+    if (!page) return;
+    body.replaceChildren(...page.items.map((r) =>
+      el('tr', { 'data-name': r.name }, el('td', {}, r.name), el('td', {}, r.display_name || r.title || ''))));
+    const shown = page.items.length;
+    count.textContent = (page.more
+      ? 'The first ' + shown + ' of the ' + fmt(g.count) + ' records'
+      : shown + ' records') + ' · filter: ' + d.filter;
+    if (page.more) {
+      count.append(el('br'), 'All of them: ', el('code', {}, 'provex list provinces/' + d.province + '/' + v.collection +
+        " --filter '" + d.filter.replace(/'/g, "'\\''") + "' --all"));
     }
-    const count = document.getElementById('drill-count');
-    count.textContent = records.length + ' records · filter: ' + d.filter;
-    count.dataset.count = String(records.length);
+    count.dataset.count = String(shown);
+    count.dataset.more = String(page.more);
     section.dataset.key = g.keys.join('|');
     section.dataset.view = v.id;
     section.dataset.state = 'ready';
     section.scrollIntoView();
-  } catch (e) { fail(e); }
+  } catch (e) { if (run === drillRun) fail(e); }
 }
 
 async function showFreshness() {
@@ -267,21 +303,33 @@ async function showFreshness() {
   }
 }
 
+// overdueCountMax is how far the page counts overdue information requests
+// and incidents awaiting acknowledgement, in at most overdueCountCalls
+// calls: the API has no count of them but its lists of statuses, and a
+// larger number is shown as "at least" it, with the call that lists them
+// all in its tooltip.
+const overdueCountMax = 100;
+const overdueCountCalls = 3;
+
 async function showOverdue() {
+  const count = (path, params) =>
+    listUpTo(path, params, 'statuses', overdueCountMax, overdueCountCalls, () => true).then((r) => ({ path, params, ...r }));
   const [sum, requests, incidents] = await Promise.all([
     api('/v1/provinces/-/agreements/-/overdue-summary'),
-    listAll('/v1/provinces/-/information-requests/-/statuses', { overdue_only: 'true' }, 'statuses'),
-    listAll('/v1/provinces/-/border-incidents/-/acknowledgement-statuses', { waiting_only: 'true' }, 'statuses'),
+    count('/v1/provinces/-/information-requests/-/statuses', { overdue_only: 'true' }),
+    count('/v1/provinces/-/border-incidents/-/acknowledgement-statuses', { waiting_only: 'true' }),
   ]);
-  const set = (k, n) => {
+  const set = (k, n, page) => {
     const td = document.querySelector(`#overdue-totals td[data-overdue="${k}"]`);
-    td.textContent = fmt(n);
+    td.textContent = (page && page.more ? 'at least ' : '') + fmt(n);
     td.dataset.value = String(n);
+    if (page) td.dataset.more = String(page.more);
+    if (page && page.more) td.title = 'All of them: GET ' + page.path + '?' + new URLSearchParams(page.params);
   };
   set('opinions', sum.overdue_opinions || 0);
   set('reports', sum.overdue_reports || 0);
-  set('information-requests', requests.length);
-  set('incidents-waiting', incidents.length);
+  set('information-requests', requests.items.length, requests);
+  set('incidents-waiting', incidents.items.length, incidents);
   const body = document.querySelector('#overdue tbody');
   body.replaceChildren();
   for (const p of sum.provinces || []) {
@@ -301,15 +349,21 @@ function fail(e) {
 // clearPage takes out of the page everything a token read: nothing stays
 // for the next user of the tab, or beside what another token reads.
 function clearPage() {
+  drillRun++;
   document.getElementById('views').replaceChildren();
   for (const body of document.querySelectorAll('#freshness tbody, #overdue tbody, #drill tbody')) body.replaceChildren();
-  for (const td of document.querySelectorAll('#overdue-totals td')) { td.textContent = ''; delete td.dataset.value; }
+  for (const td of document.querySelectorAll('#overdue-totals td')) {
+    td.textContent = '';
+    td.title = '';
+    for (const k of ['value', 'more']) delete td.dataset[k];
+  }
   const drillView = document.getElementById('drill');
   drillView.hidden = true;
   for (const k of ['state', 'key', 'view']) delete drillView.dataset[k];
   document.getElementById('drill-title').textContent = 'Records';
-  document.getElementById('drill-count').textContent = '';
-  delete document.getElementById('drill-count').dataset.count;
+  const drillCount = document.getElementById('drill-count');
+  drillCount.textContent = '';
+  for (const k of ['count', 'more']) delete drillCount.dataset[k];
   document.getElementById('error').textContent = '';
   document.getElementById('node').textContent = '';
 }
