@@ -367,16 +367,19 @@ const answerWith = `((suffix, edit) => {
   return true;
 })`
 
-// holdList makes the page's next List call of border incidents, once
-// answered, wait until release (a JS function) holds, and sets
-// window.heldDone once the page has taken the answer in: a drill-down's
-// answer that lands later than what the test does meanwhile.
-const holdList = `(release => {
+// holdCall makes the page's next call whose address holds part, once
+// answered, wait until release (a JS function) holds; it sets
+// window.heldCalled once the call is made, and window.heldDone once the
+// page has taken the answer in: an answer that lands later than what the
+// test does meanwhile.
+const holdCall = `((part, release) => {
   const real = window.fetch;
+  window.heldCalled = false;
   window.heldDone = false;
   window.fetch = async (url, opts) => {
-    if (!String(url).includes('/border-incidents?')) return real(url, opts);
+    if (!String(url).includes(part)) return real(url, opts);
     window.fetch = real;
+    window.heldCalled = true;
     const resp = await real(url, opts);
     while (!release()) await new Promise(r => setTimeout(r, 10));
     return { ok: resp.ok, status: resp.status, statusText: resp.statusText,
@@ -551,7 +554,7 @@ func TestDashboardInChromium(t *testing.T) {
 	// Two drill-downs clicked in quick succession, the earlier's answer
 	// landing last: only the later's records are shown, under its title
 	// and with its count (an outside review found both in one table).
-	evalJS[bool](p, holdList+`(() => document.getElementById('drill').dataset.state === 'ready')`)
+	evalJS[bool](p, holdCall+`('/border-incidents?', () => document.getElementById('drill').dataset.state === 'ready')`)
 	evalJS[bool](p, `document.querySelector('#view-incidents button[data-drill="0-7d"]').click(); document.querySelector('#view-incidents button[data-drill=">365d"]').click(); true`)
 	heldDone := func() {
 		t.Helper()
@@ -616,7 +619,7 @@ func TestDashboardInChromium(t *testing.T) {
 	// Signing out leaves nothing the token read for the next user of the
 	// tab: not the drill-down open now, nor freshness or overdue rows, nor
 	// the records of a drill-down answered after it.
-	evalJS[bool](p, holdList+`(() => document.body.dataset.state === 'signed-out')`)
+	evalJS[bool](p, holdCall+`('/border-incidents?', () => document.body.dataset.state === 'signed-out')`)
 	evalJS[bool](p, `document.querySelector('#view-incidents button[data-drill]').click(); document.getElementById('signout').click(); true`)
 	if state := settled(); state != "signed-out" {
 		t.Fatalf("after sign-out: state %q", state)
@@ -624,6 +627,22 @@ func TestDashboardInChromium(t *testing.T) {
 	heldDone()
 	if left := evalJS[string](p, `[...document.querySelectorAll('#freshness tbody tr, #overdue tbody tr, #drill tbody tr, #views section')].length + ' ' + document.getElementById('drill').hidden + ' ' + document.querySelector('#overdue-totals td').textContent + document.getElementById('drill-count').textContent + (document.getElementById('drill').dataset.key || '')`); left != "0 true " {
 		t.Errorf("after sign-out the page keeps rows, drill shown, overdue total, drill count or key: %q", left)
+	}
+	// Signing out while the page loads: its answers landing after are
+	// dropped; they filled the freshness table again and set the page
+	// ready.
+	evalJS[bool](p, holdCall+`('/v1/national/freshness', () => document.body.dataset.state === 'signed-out')`)
+	evalJS[string](p, `document.body.dataset.state = 'loading'`)
+	do(chromedp.Navigate("http://" + tn.Srv.HTTPAddr() + "/#token=" + tn.Token))
+	// Every other answer of the load in first: the freshness one is the
+	// last to land.
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](fmt.Sprintf(`window.heldCalled && document.querySelectorAll('#views section[data-state="ready"]').length === %d && document.querySelectorAll('#overdue-totals td[data-value]').length === 4`, len(dashboardViews)), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("the page's load but its freshness call: %v", err)
+	}
+	evalJS[bool](p, `document.getElementById('signout').click(); true`)
+	heldDone()
+	if left := evalJS[string](p, `document.querySelectorAll('#freshness tbody tr, #views section').length + ' ' + document.body.dataset.state`); left != "0 signed-out" {
+		t.Errorf("signed out while the page loaded, its answers landing after: rows and views, state %q; want 0 signed-out", left)
 	}
 	// A node that repeats a page token would have the page count the
 	// statuses for ever: it says so instead.

@@ -230,7 +230,7 @@ async function downloadCSV(v) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-async function showView(v) {
+async function showView(v, current) {
   const section = el('section', { id: 'view-' + v.id, 'data-collection': v.collection, 'data-state': 'loading' });
   const csv = el('button', { type: 'button', 'data-csv': v.collection }, 'Download CSV');
   csv.addEventListener('click', () => downloadCSV(v).catch(fail));
@@ -238,6 +238,7 @@ async function showView(v) {
     el('span', { class: 'muted' }, v.filter ? 'filter: ' + v.filter : ''), csv));
   document.getElementById('views').append(section);
   const resp = await api('/v1/national/' + v.collection + ':summarize', summaryParams(v));
+  if (!current()) return;
   const measure = measureOf(v, resp.groups || [], resp.total || {});
   section.append(drawChart(v, resp.groups || [], measure), drawTable(v, resp));
   section.dataset.state = 'ready';
@@ -290,8 +291,9 @@ async function drill(v, g, d) {
   } catch (e) { if (run === drillRun) fail(e); }
 }
 
-async function showFreshness() {
+async function showFreshness(current) {
   const r = await api('/v1/national/freshness');
+  if (!current()) return;
   const body = document.querySelector('#freshness tbody');
   body.replaceChildren();
   for (const p of r.provinces || []) {
@@ -311,14 +313,15 @@ async function showFreshness() {
 const overdueCountMax = 100;
 const overdueCountCalls = 3;
 
-async function showOverdue() {
+async function showOverdue(current) {
   const count = (path, params) =>
-    listUpTo(path, params, 'statuses', overdueCountMax, overdueCountCalls, () => true).then((r) => ({ path, params, ...r }));
+    listUpTo(path, params, 'statuses', overdueCountMax, overdueCountCalls, current).then((r) => r && ({ path, params, ...r }));
   const [sum, requests, incidents] = await Promise.all([
     api('/v1/provinces/-/agreements/-/overdue-summary'),
     count('/v1/provinces/-/information-requests/-/statuses', { overdue_only: 'true' }),
     count('/v1/provinces/-/border-incidents/-/acknowledgement-statuses', { waiting_only: 'true' }),
   ]);
+  if (!current()) return;
   const set = (k, n, page) => {
     const td = document.querySelector(`#overdue-totals td[data-overdue="${k}"]`);
     td.textContent = (page && page.more ? 'at least ' : '') + fmt(n);
@@ -346,10 +349,17 @@ function fail(e) {
   document.body.dataset.state = 'error';
 }
 
+// pageRun numbers the page's loads, as drillRun its drill-downs: clearPage
+// starts the next, and a load's answers landing after it (Sign out, a
+// token link followed meanwhile) are dropped: they filled the freshness
+// and overdue tables again after Sign out, and set the page ready.
+let pageRun = 0;
+
 // clearPage takes out of the page everything a token read: nothing stays
 // for the next user of the tab, or beside what another token reads.
 function clearPage() {
   drillRun++;
+  pageRun++;
   document.getElementById('views').replaceChildren();
   for (const body of document.querySelectorAll('#freshness tbody, #overdue tbody, #drill tbody')) body.replaceChildren();
   for (const td of document.querySelectorAll('#overdue-totals td')) {
@@ -380,6 +390,8 @@ function signOut(message) {
 
 async function load() {
   clearPage();
+  const run = pageRun;
+  const current = () => run === pageRun;
   document.body.dataset.state = 'loading';
   document.getElementById('signin').hidden = true;
   document.getElementById('dashboard').hidden = false;
@@ -387,15 +399,16 @@ async function load() {
   document.getElementById('error').textContent = '';
   try {
     const [node, provinces] = await Promise.all([api('/v1/node'), api('/v1/provinces')]);
+    if (!current()) return;
     provinceNames = {};
     for (const p of provinces.provinces || []) provinceNames[p.slug] = p.display_name;
     // The ministry is no province, but its log is one of the freshness rows.
     if (node.member && node.display_name && !provinceNames[node.member]) provinceNames[node.member] = node.display_name;
     document.getElementById('node').textContent =
       'Node: ' + (node.display_name || node.member) + (node.version ? ' · ' + node.version : '');
-    await Promise.all([showFreshness(), showOverdue(), ...VIEWS.map(showView)]);
-    document.body.dataset.state = 'ready';
-  } catch (e) { fail(e); }
+    await Promise.all([showFreshness(current), showOverdue(current), ...VIEWS.map((v) => showView(v, current))]);
+    if (current()) document.body.dataset.state = 'ready';
+  } catch (e) { if (current()) fail(e); }
 }
 
 // tokenFromFragment takes a token a test or a link passes in the fragment,
