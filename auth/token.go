@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
 	"strings"
 	"time"
 	"unicode"
@@ -68,6 +69,12 @@ func NewToken(role Role, expires time.Time, label string, now time.Time) (string
 	if !expires.IsZero() && !expires.After(now) {
 		return "", Token{}, fmt.Errorf("expiry %s is not after the creation time %s",
 			expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	// A store keeps the expiry as int64 nanoseconds, as it keeps every
+	// time: one past 2262 came back as 1734, the token made expired.
+	if expires.After(filter.MaxTimestamp) {
+		return "", Token{}, fmt.Errorf("expiry %s is after %s, the last time a node keeps: leave it out for a token that lasts until revoked",
+			expires.UTC().Format(time.RFC3339), filter.MaxTimestamp.Format(time.RFC3339))
 	}
 	if err := checkLabel(label); err != nil {
 		return "", Token{}, err

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/filter"
 )
 
 var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -95,6 +96,7 @@ func TestNewTokenRejects(t *testing.T) {
 		"unknown role":   {"root", time.Time{}, ""},
 		"expired":        {RoleViewer, t0.Add(-time.Second), ""},
 		"expires now":    {RoleViewer, t0, ""},
+		"past 2262":      {RoleViewer, filter.MaxTimestamp.Add(time.Nanosecond), ""},
 		"long label":     {RoleViewer, time.Time{}, strings.Repeat("x", MaxLabelLen+1)},
 		"control label":  {RoleViewer, time.Time{}, "a\nb"},
 		"invalid utf8":   {RoleViewer, time.Time{}, "a\xffb"},
@@ -107,6 +109,9 @@ func TestNewTokenRejects(t *testing.T) {
 	}
 	if _, _, err := NewToken(RoleViewer, time.Time{}, "Sở Ngoại vụ Cao Bằng", t0); err != nil {
 		t.Errorf("Vietnamese label refused: %v", err)
+	}
+	if _, _, err := NewToken(RoleViewer, filter.MaxTimestamp, "", t0); err != nil {
+		t.Errorf("expiry at the last time a node keeps refused: %v", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // helpCommands is every command and subcommand of provex with its flags;
@@ -359,5 +360,48 @@ func TestDiskReserveFlagIsChecked(t *testing.T) {
 		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--disk-reserve-mb -2") {
 			t.Errorf("%s: exit %d, want 2 naming --disk-reserve-mb:\n%s", strings.Join(args, " "), code, stderr.String())
 		}
+	}
+}
+
+// TestTokenExpiresIsBounded: token create refuses a lifetime that is not
+// positive, before making a database, and one ending after the last time
+// a node keeps; one ending before it is kept as given. --expires -1h made
+// a token that never expired, and 2562047h one that expired in 1734 (an
+// outside review).
+func TestTokenExpiresIsBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "node")
+	create := func(expires string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"token", "create", "--data", dir, "--member", "cao-bang", "--role", "viewer", "--label", "ops", "--expires", expires}, strings.NewReader(""), &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	for _, expires := range []string{"-1h", "0s", "-9223372036854775808ns"} {
+		if code, stdout, stderr := create(expires); code != 2 || stdout != "" || !strings.Contains(stderr, "must be positive") {
+			t.Errorf("--expires %s: exit %d, stdout %q, stderr %q; want 2 and \"must be positive\"", expires, code, stdout, stderr)
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused lifetime made the data directory: %v", err)
+	}
+	for _, expires := range []string{"2562047h", "9223372036854775807ns"} {
+		if code, stdout, stderr := create(expires); code != 1 || stdout != "" || !strings.Contains(stderr, "after 2262-04-11T23:47:16Z, the last time a node keeps") {
+			t.Errorf("--expires %s: exit %d, stdout %q, stderr %q; want 1 and the last time a node keeps", expires, code, stdout, stderr)
+		}
+	}
+	if code, _, stderr := create("1000000h"); code != 0 {
+		t.Fatalf("--expires 1000000h: exit %d: %s", code, stderr)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"token", "list", "--data", dir}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("token list: exit %d: %s", code, stderr.String())
+	}
+	// One token, expiring in about 114 years: not one of the refused.
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "T") {
+		t.Fatalf("token list:\n%s", stdout.String())
+	}
+	expiry, err := time.Parse(time.RFC3339, strings.Fields(lines[1])[4])
+	if err != nil || expiry.Year() < time.Now().Year()+113 {
+		t.Errorf("the token kept expires %v (%v), want about 114 years from now:\n%s", expiry, err, stdout.String())
 	}
 }

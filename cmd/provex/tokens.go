@@ -90,6 +90,32 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 		// Before the database, as every mistake of the command line.
 		return &cli.UsageError{Msg: fmt.Sprintf("token revoke: want exactly one token id (see token list), got %d arguments", len(ids))}
 	}
+	var (
+		plain string
+		made  auth.Token
+	)
+	if args[0] == "create" {
+		// The token is made before the database is opened (or made), as
+		// every mistake of the command line is refused.
+		r, err := auth.ParseRole(*role)
+		if err != nil {
+			return &cli.UsageError{Msg: "token create: " + err.Error()}
+		}
+		// A negative lifetime, as a script that computes one may give,
+		// made a token that never expires (an outside review); 0 is
+		// refused as ca --validity and manifest --valid refuse it.
+		if *expires <= 0 && isSet(fs, "expires") {
+			return &cli.UsageError{Msg: fmt.Sprintf("token create: --expires %s: must be positive (leave it out for a token that lasts until revoked)", *expires)}
+		}
+		now := time.Now()
+		var until time.Time
+		if *expires > 0 {
+			until = now.Add(*expires)
+		}
+		if plain, made, err = auth.NewToken(r, until, *label, now); err != nil {
+			return fmt.Errorf("token create: %w", err)
+		}
+	}
 	db, err := openData(ctx, *dataDir, *store, *member)
 	if err != nil {
 		return err
@@ -97,24 +123,12 @@ func runToken(ctx context.Context, env *cli.Env, args []string) error {
 	defer db.Close()
 	switch args[0] {
 	case "create":
-		r, err := auth.ParseRole(*role)
-		if err != nil {
-			return &cli.UsageError{Msg: "token create: " + err.Error()}
-		}
-		var until time.Time
-		if *expires > 0 {
-			until = time.Now().Add(*expires)
-		}
-		plain, t, err := auth.NewToken(r, until, *label, time.Now())
-		if err != nil {
-			return err
-		}
-		if err := db.CreateToken(ctx, t); err != nil {
+		if err := db.CreateToken(ctx, made); err != nil {
 			return err
 		}
 		ownerOnlyOutput(env)
 		fmt.Fprintln(env.Stdout, plain)
-		fmt.Fprintf(env.Stderr, "token %s (%s) created; it is shown only now: send it as 'authorization: Bearer <token>'\n", t.ID, t.Role)
+		fmt.Fprintf(env.Stderr, "token %s (%s) created; it is shown only now: send it as 'authorization: Bearer <token>'\n", made.ID, made.Role)
 		return nil
 	case "list":
 		tokens, err := db.ListTokens(ctx)
