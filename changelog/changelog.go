@@ -19,8 +19,12 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/provex/provex/internal/filter"
 )
 
 // HashSize is the size of entry hashes (SHA-256).
@@ -137,7 +141,11 @@ var ZeroHash = make([]byte, HashSize)
 // Clock is a hybrid logical clock packed into Unix nanoseconds: it follows
 // the wall clock but never repeats or goes back, and it moves past any time
 // it observes from other nodes, so causally later changes always carry a
-// later time even across machines whose clocks disagree.
+// later time even across machines whose clocks disagree. Its times are
+// within filter.MinTimestamp..MaxTimestamp, the times a node keeps (an
+// entry's time is its state's update time): a wall clock outside them
+// counts as the bound, and past the last of them the clock has no time
+// to give.
 type Clock struct {
 	mu   sync.Mutex
 	last int64
@@ -153,16 +161,45 @@ func NewClock(last int64, wall func() time.Time) *Clock {
 	return &Clock{last: last, wall: wall}
 }
 
-// Now returns a time greater than every time returned or observed before.
-func (c *Clock) Now() int64 {
+// ErrNoTime is the error of Clock.Now when no time a node keeps is later
+// than the clock's last.
+var ErrNoTime = errors.New("the node's clock has no later time a node keeps")
+
+// Now returns a time greater than every time returned or observed before,
+// or an error wrapping ErrNoTime when that would be after
+// filter.MaxTimestamp. A wall clock at 2262 or later dated a node's
+// writes past what nanoseconds hold, and then, last+1 wrapping, in 1677:
+// its own log's times went back (an outside review).
+func (c *Clock) Now() (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := c.wall().UnixNano()
+	wall, max := c.wall(), filter.MaxTimestamp.UnixNano()
+	t := keptTime(wall).UnixNano()
 	if t <= c.last {
+		if c.last >= max {
+			if wall.After(filter.MaxTimestamp) {
+				return 0, fmt.Errorf("%w: the machine's clock reads %s, past %s, the last time a node keeps; set it right", ErrNoTime,
+					wall.UTC().Format(time.RFC3339Nano), filter.MaxTimestamp.Format(time.RFC3339))
+			}
+			return 0, fmt.Errorf("%w: the node's log is already dated %s, at or past %s, the last time a node keeps", ErrNoTime,
+				time.Unix(0, c.last).UTC().Format(time.RFC3339Nano), filter.MaxTimestamp.Format(time.RFC3339))
+		}
 		t = c.last + 1
 	}
 	c.last = t
-	return t
+	return t, nil
+}
+
+// keptTime is wall within filter.MinTimestamp..MaxTimestamp: past them, a
+// time has no Unix nanoseconds.
+func keptTime(wall time.Time) time.Time {
+	switch {
+	case wall.Before(filter.MinTimestamp):
+		return filter.MinTimestamp
+	case wall.After(filter.MaxTimestamp):
+		return filter.MaxTimestamp
+	}
+	return wall
 }
 
 // MaxClockAhead is how far past its wall clock a node's clock moves for a
@@ -175,10 +212,11 @@ func (c *Clock) Now() int64 {
 const MaxClockAhead = 5 * time.Minute
 
 // Observe moves the clock past a time seen in another node's entry, up to
-// MaxClockAhead past the wall clock.
+// MaxClockAhead past the wall clock (and no further than
+// filter.MaxTimestamp).
 func (c *Clock) Observe(remote int64) {
 	c.mu.Lock()
-	if limit := c.wall().Add(MaxClockAhead).UnixNano(); remote > limit {
+	if limit := keptTime(c.wall().Add(MaxClockAhead)).UnixNano(); remote > limit {
 		remote = limit
 	}
 	if remote > c.last {

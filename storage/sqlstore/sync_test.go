@@ -5,7 +5,9 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
+	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/provex/provex/changelog"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
+	"github.com/provex/provex/internal/filter"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -199,5 +202,51 @@ func TestEntriesDatedFarAheadDoNotDateTheNodesWrites(t *testing.T) {
 	defer follower.Close()
 	if got := write(follower, "provinces/lang-son/agreements/restarted"); got.After(limit()) {
 		t.Errorf("the node's write after a restart is dated %v", got)
+	}
+}
+
+// TestOwnWallPastTheLastTimeKept: a node whose own wall clock reads at or
+// past filter.MaxTimestamp dates a write at it, and refuses the next
+// (FAILED_PRECONDITION, nothing written) rather than date it past what
+// nanoseconds hold or, wrapping, in 1677; its log's times never go back,
+// also once the clock is set right. A wall at int64's end dated a write in
+// 2262, past the bound, and the next in 1677; one a year later, in 1970
+// (an outside review).
+func TestOwnWallPastTheLastTimeKept(t *testing.T) {
+	ctx := context.Background()
+	for name, wrong := range map[string]time.Time{
+		"int64's end":     time.Unix(0, math.MaxInt64),
+		"a year after it": time.Unix(0, math.MaxInt64).AddDate(1, 0, 0),
+	} {
+		wall := wrong
+		db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "o.db"), "cao-bang", sqlstore.Options{Wall: func() time.Time { return wall }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		write := func(name string) (time.Time, error) {
+			var stamped time.Time
+			_, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name, Mutate: func(_ proto.Message, st storage.Stamp) (proto.Message, error) {
+				stamped = st.Time
+				return &twinningv1.Agreement{Name: name, DisplayName: "x", Kind: twinningv1.Agreement_KIND_MOU}, nil
+			}})
+			return stamped, err
+		}
+		if got, err := write("provinces/cao-bang/agreements/a"); err != nil || !got.Equal(filter.MaxTimestamp) {
+			t.Errorf("%s: the first write dated %v, %v; want %v", name, got, err, filter.MaxTimestamp)
+		}
+		for _, wall = range []time.Time{wrong, time.Now()} {
+			_, err := write("provinces/cao-bang/agreements/b")
+			if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "the last time a node keeps") {
+				t.Errorf("%s: a write with the wall at %v: %v, want FAILED_PRECONDITION", name, wall, err)
+			}
+		}
+		entries, err := db.Changes(ctx, "cao-bang", 0, 10)
+		if err != nil || len(entries) != 1 || entries[0].HLC != filter.MaxTimestamp.UnixNano() {
+			t.Errorf("%s: the log holds %d entries (%v), want the first only, dated at the bound", name, len(entries), err)
+		}
+		if _, err := db.Get(ctx, resource.Agreements, "provinces/cao-bang/agreements/b"); status.Code(err) != codes.NotFound {
+			t.Errorf("%s: the refused write's record: %v", name, err)
+		}
 	}
 }

@@ -639,7 +639,12 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 	}
 
 	head := db.currentHead()
-	hlc := db.clock.Now()
+	hlc, err := db.clock.Now()
+	if err != nil {
+		// Nothing is written: an entry dated past the times nodes keep
+		// would be refused as malformed by every other node.
+		return nil, false, apperr.FailedPrecondition("%v", err)
+	}
 	stamp := storage.Stamp{Time: time.Unix(0, hlc).UTC(), Seq: head.Seq + 1}
 	next, err := mutate(w, current, stamp)
 	if errors.Is(err, storage.ErrUnchanged) && current != nil {
