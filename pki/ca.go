@@ -75,6 +75,11 @@ const (
 	DefaultCertValidity = 365 * 24 * time.Hour      // 8760h
 )
 
+// MinValidity is the shortest validity InitCA and Issue give: a
+// certificate valid for 1ns was made expired, and one for minutes would
+// expire before it reached its node (an outside review).
+const MinValidity = time.Hour
+
 // clockSkew backdates NotBefore so that a certificate is usable at once on a
 // node whose clock is a little behind the issuer's.
 const clockSkew = 5 * time.Minute
@@ -103,8 +108,8 @@ func (ca *CA) CertPEM() []byte { return append([]byte(nil), ca.certPEM...) }
 // It refuses to replace an existing ca.key or ca.pem. An empty name means
 // DefaultCAName.
 func InitCA(dir string, name string, validity time.Duration, now time.Time) (*CA, error) {
-	if validity <= 0 {
-		return nil, fmt.Errorf("pki: CA validity must be positive, got %v", validity)
+	if validity < MinValidity {
+		return nil, fmt.Errorf("pki: CA validity must be at least %v, got %v", MinValidity, validity)
 	}
 	if name == "" {
 		name = DefaultCAName
@@ -203,8 +208,8 @@ func (ca *CA) Issue(member string, hosts []string, validity time.Duration, now t
 	if !ValidMemberID(member) {
 		return nil, nil, fmt.Errorf("pki: %q is not a federation member (want a province slug or %q)", member, resource.Ministry)
 	}
-	if validity <= 0 {
-		return nil, nil, fmt.Errorf("pki: certificate validity must be positive, got %v", validity)
+	if validity < MinValidity {
+		return nil, nil, fmt.Errorf("pki: certificate validity must be at least %v, got %v", MinValidity, validity)
 	}
 	if !now.Before(ca.cert.NotAfter) {
 		return nil, nil, fmt.Errorf("pki: the CA certificate expired at %s", ca.cert.NotAfter.UTC().Format(time.RFC3339))

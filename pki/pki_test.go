@@ -226,8 +226,13 @@ func TestIssueRejects(t *testing.T) {
 			t.Errorf("Issue with host %q succeeded", h)
 		}
 	}
-	if _, _, err := ca.Issue("cao-bang", nil, 0, now); err == nil {
-		t.Error("Issue with zero validity succeeded")
+	for _, v := range []time.Duration{0, time.Nanosecond, MinValidity - time.Second} {
+		if _, _, err := ca.Issue("cao-bang", nil, v, now); err == nil {
+			t.Errorf("Issue with validity %v succeeded", v)
+		}
+	}
+	if _, _, err := ca.Issue("cao-bang", nil, MinValidity, now); err != nil {
+		t.Errorf("Issue with validity %v: %v", MinValidity, err)
 	}
 	if _, _, err := ca.Issue("cao-bang", nil, year, now.Add(11*year)); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("Issue after the CA expired: %v", err)
@@ -283,8 +288,10 @@ func TestInitCAAndLoadCA(t *testing.T) {
 	if _, err := InitCA(dir2, "", year, now); err == nil {
 		t.Fatal("InitCA over an existing ca.pem succeeded")
 	}
-	if _, err := InitCA(t.TempDir(), "", 0, now); err == nil {
-		t.Fatal("InitCA with zero validity succeeded")
+	for _, v := range []time.Duration{0, time.Nanosecond, MinValidity - time.Second} {
+		if _, err := InitCA(t.TempDir(), "", v, now); err == nil {
+			t.Fatalf("InitCA with validity %v succeeded", v)
+		}
 	}
 
 	loaded, err := LoadCA(dir)

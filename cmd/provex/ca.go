@@ -76,8 +76,8 @@ func runCAInit(env *cli.Env, args []string) error {
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
-	if *validity <= 0 {
-		return &cli.UsageError{Msg: "ca init: --validity must be positive"}
+	if *validity < pki.MinValidity {
+		return &cli.UsageError{Msg: fmt.Sprintf("ca init: --validity %v: must be at least %v", *validity, pki.MinValidity)}
 	}
 	ca, err := pki.InitCA(*dir, *name, *validity, time.Now())
 	if err != nil {
@@ -109,8 +109,8 @@ func runCAIssue(env *cli.Env, args []string) error {
 	if !pki.ValidMemberID(*member) {
 		return &cli.UsageError{Msg: fmt.Sprintf("ca issue: %q is not a federation member (want a province slug such as cao-bang, or mofa)", *member)}
 	}
-	if *validity <= 0 {
-		return &cli.UsageError{Msg: "ca issue: --validity must be positive"}
+	if *validity < pki.MinValidity {
+		return &cli.UsageError{Msg: fmt.Sprintf("ca issue: --validity %v: must be at least %v", *validity, pki.MinValidity)}
 	}
 	var hostList []string
 	for _, h := range strings.Split(*hosts, ",") {

@@ -138,6 +138,22 @@ func TestCAUsageErrors(t *testing.T) {
 			t.Errorf("ca %q: %v, want a usage error", args, err)
 		}
 	}
+	// A validity under an hour made a certificate expired, or soon, when
+	// printed (an outside review).
+	for _, args := range [][]string{
+		{"init", "--dir", caDir, "--validity", "1ns"},
+		{"init", "--dir", caDir, "--validity", "59m59s"},
+		{"issue", "--member", "cao-bang", "--validity", "1ns", "--ca-dir", caDir},
+	} {
+		_, _, err := runCATest(t, args...)
+		var ue *cli.UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "must be at least 1h0m0s") {
+			t.Errorf("ca %q: %v, want a usage error saying at least 1h0m0s", args, err)
+		}
+	}
+	if entries, _ := os.ReadDir(caDir); len(entries) != 0 {
+		t.Errorf("a refused validity left files: %v", entries)
+	}
 	// Not usage errors, but errors: no CA there, bad host.
 	if _, _, err := runCATest(t, "issue", "--member", "cao-bang", "--ca-dir", caDir, "--out", t.TempDir()); err == nil {
 		t.Error("issue without a CA succeeded")

@@ -75,8 +75,13 @@ func runManifestCommand(_ context.Context, env *cli.Env, args []string) error {
 }
 
 // validity is a flag for how long a manifest is valid: a number of days
-// ("365d") or a Go duration ("8760h").
+// ("365d") or a Go duration ("8760h"), at most maxValidity.
 type validity time.Duration
+
+// maxValidity is the longest a manifest is valid. Durations had no cap
+// (9223372036854775807ns was taken, a manifest valid to 2319), and a
+// number of days over it was said to be no number (an outside review).
+const maxValidity = 100 * 365 * 24 * time.Hour
 
 func (v *validity) String() string {
 	d := time.Duration(*v)
@@ -90,8 +95,11 @@ func (v *validity) Set(s string) error {
 	var d time.Duration
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n > 100*365 {
+		if err != nil {
 			return fmt.Errorf("%q is not a number of days such as 365d", s)
+		}
+		if n > int(maxValidity/(24*time.Hour)) {
+			return fmt.Errorf("%q: at most %dd (100 years)", s, maxValidity/(24*time.Hour))
 		}
 		d = time.Duration(n) * 24 * time.Hour
 	} else {
@@ -100,8 +108,11 @@ func (v *validity) Set(s string) error {
 			return fmt.Errorf("%q is neither days (365d) nor a duration (8760h)", s)
 		}
 	}
-	if d <= 0 {
+	switch {
+	case d <= 0:
 		return fmt.Errorf("%q: must be positive", s)
+	case d > maxValidity:
+		return fmt.Errorf("%q: at most %dd (100 years)", s, maxValidity/(24*time.Hour))
 	}
 	*v = validity(d)
 	return nil

@@ -184,6 +184,10 @@ func TestManifestCommands(t *testing.T) {
 		t.Fatalf("sign: issued %s, expires %s", m.Issued, m.Expires)
 	}
 	refused(2, "--valid", "", "manifest", "sign", "--valid", "-3d")
+	// The cap is named, and holds for durations too.
+	refused(2, `"100000d": at most 36500d (100 years)`, "", "manifest", "sign", "--valid", "100000d")
+	refused(2, `"9223372036854775807ns": at most 36500d (100 years)`, "", "manifest", "sign", "--valid", "9223372036854775807ns")
+	refused(2, `"876001h": at most 36500d (100 years)`, "", "manifest", "sign", "--valid", "876001h")
 
 	out := ok("", "manifest", "show")
 	for _, want := range []string{"serial:         9\n", "freshness:      fresh\n", "federation key: " + federation.EncodePublicKey(m.FederationKey), "signature:      verifies", "cao-bang", "previous key:", "ca:             provex federation CA"} {
