@@ -415,6 +415,69 @@ func (s *Sealer) Open(origin string, seq uint64, env []byte) (Opened, error) {
 	return Opened{}, ErrNotAddressed
 }
 
+// SealedTo tells, of an entry this member sealed, which of keys its state
+// was sealed to (found[i] for keys[i]; a nil key is not looked for) and
+// how many of its other recipients, not counting the member itself, are
+// none of them: sealed to a key the caller did not give, such as a
+// reader's earlier key or a member's no longer listed. A stanza's tag
+// names its recipient only to the two keys it was derived from, so the
+// sender, as a reader, can tell its own.
+func (s *Sealer) SealedTo(env []byte, keys []*ecdh.PublicKey) (found []bool, others int, err error) {
+	senderBytes, salt, sections, err := parseEnvelope(env)
+	if err != nil {
+		return nil, 0, err
+	}
+	own := slices.IndexFunc(s.keys, func(k *ecdh.PrivateKey) bool {
+		return subtle.ConstantTimeCompare(k.PublicKey().Bytes(), senderBytes) == 1
+	})
+	if own < 0 {
+		return nil, 0, errors.New("changelog: the entry was not sealed with this member's keys")
+	}
+	state := sections[0]
+	n := len(state.stanzas) / (tagSize + wrappedSize)
+	claimed := make([]bool, n)
+	stanza := func(recipient *ecdh.PublicKey) (int, error) {
+		pair, err := s.pairKey(true, own, recipient)
+		if err != nil {
+			return -1, nil // a low-order key: nothing was sealed to it
+		}
+		tag, _, err := stanzaKeys(pair, salt, state.purpose)
+		if err != nil {
+			return -1, err
+		}
+		for i := range n {
+			at := i * (tagSize + wrappedSize)
+			if subtle.ConstantTimeCompare(state.stanzas[at:at+tagSize], tag) == 1 {
+				return i, nil
+			}
+		}
+		return -1, nil
+	}
+	found = make([]bool, len(keys))
+	for i, k := range append([]*ecdh.PublicKey{s.keys[own].PublicKey()}, keys...) {
+		if k == nil {
+			continue
+		}
+		at, err := stanza(k)
+		if err != nil {
+			return nil, 0, err
+		}
+		if at < 0 {
+			continue
+		}
+		claimed[at] = true
+		if i > 0 {
+			found[i-1] = true
+		}
+	}
+	for _, c := range claimed {
+		if !c {
+			others++
+		}
+	}
+	return found, others, nil
+}
+
 func openSection(origin string, seq uint64, sender, salt []byte, sec section, kek, wrapped []byte) (Opened, error) {
 	ad := associatedData(origin, seq, sender, salt, sec.purpose, sec.commit)
 	unwrap, err := gcm(kek)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -260,5 +261,31 @@ func TestEnvelopeCommitsToOneKey(t *testing.T) {
 	_, err := newSealer(t, misled).Open("cao-bang", 1, env)
 	if err == nil || errors.Is(err, ErrNotAddressed) || !strings.Contains(err.Error(), "commits to") {
 		t.Fatalf("the reader given another data key: %v", err)
+	}
+}
+
+// TestSealedToTellsTheSenderItsRecipients: the sender, with its own key
+// rotated since, finds the stanzas of the readers whose keys it is given,
+// not of keys sealed to nothing, and counts those of keys it was not given
+// (a reader's earlier key, a reader it no longer knows), never its own or
+// a withdrawal notice's.
+func TestSealedToTellsTheSenderItsRecipients(t *testing.T) {
+	origin, reader, rotatedReader, removed, notSealed, exReader := newKey(t), newKey(t), newKey(t), newKey(t), newKey(t), newKey(t)
+	env, err := newSealer(t, origin).Seal("cao-bang", 3, "provinces/cao-bang/agreements/a", []byte("x"),
+		[]*ecdh.PublicKey{origin.PublicKey(), reader.PublicKey(), rotatedReader.PublicKey(), removed.PublicKey()},
+		[]*ecdh.PublicKey{exReader.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := newSealer(t, newKey(t), origin)
+	found, others, err := sender.SealedTo(env, []*ecdh.PublicKey{reader.PublicKey(), newKey(t).PublicKey(), nil, notSealed.PublicKey(), exReader.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, false, false, false}; !slices.Equal(found, want) || others != 2 {
+		t.Errorf("sealed to %v and %d others, want %v and 2", found, others, want)
+	}
+	if _, _, err := newSealer(t, reader).SealedTo(env, nil); err == nil {
+		t.Error("a reader told the recipients of an entry it did not seal")
 	}
 }

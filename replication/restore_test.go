@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -100,6 +101,75 @@ func TestRestoreFromPeersContinuesTheLog(t *testing.T) {
 	for _, m := range members {
 		if r := f.nodes[m].metrics(t).GetRunsRefused(); r != 0 {
 			t.Errorf("%s refused %d runs: the restored node forked its log", m, r)
+		}
+	}
+}
+
+// TestRestoreCountsWhatEachEntryWasSealedTo: a restore counts each of the
+// node's sealed entries for the members its envelope was sealed to, not
+// for the readers today's manifest gives it. cao-bang restricts one record
+// to nghe-an before nghe-an joins (sealed to nobody but the ministry) and
+// one to lang-son, which is removed when cao-bang is restored and added
+// back after. The restore counted the first as sealed to nghe-an and the
+// second as sealed to nobody, so the convergence check failed for good
+// (an outside review); the counts are now those cao-bang had, and agree
+// with what each reader opened, restored into SQLite and into PostgreSQL.
+func TestRestoreCountsWhatEachEntryWasSealedTo(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { restoreCountsWhatEachEntryWasSealedTo(t, "") })
+	t.Run("postgres", func(t *testing.T) { restoreCountsWhatEachEntryWasSealedTo(t, pgtest.NewDatabase(t)) })
+}
+
+func restoreCountsWhatEachEntryWasSealedTo(t *testing.T, store string) {
+	all := []string{p1, p2, p3, mofa}
+	f, fedKey := signedFederation(t, all, map[string][]string{p1: {mofa}, p2: {mofa}, p3: {mofa}, mofa: {p1, p2, p3}})
+	full := f.manifest.Members
+	without := func(id string) func(*federation.Manifest) {
+		return func(m *federation.Manifest) {
+			m.Members = slices.DeleteFunc(m.Members, func(mem federation.Member) bool { return mem.ID == id })
+		}
+	}
+	withAll := func(m *federation.Manifest) { m.Members = full }
+	f.manifest = nextManifest(t, f.manifest, fedKey, without(p3))
+	for _, m := range []string{p1, p2, mofa} {
+		f.start(m)
+	}
+	createVisible(t, f.nodes[p1], "before-nghe-an", typev1.Visibility_VISIBILITY_RESTRICTED, p3)
+	createVisible(t, f.nodes[p1], "for-lang-son", typev1.Visibility_VISIBILITY_RESTRICTED, p2)
+
+	f.manifest = nextManifest(t, f.manifest, fedKey, withAll)
+	if err := f.nodes[mofa].node.OfferManifest(f.manifest); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 3, p1, p2, mofa)
+	f.start(p3)
+	f.waitConverged(t, map[string]uint64{p1: 2}, 15*time.Second)
+	before := f.nodes[p1].origin(t, p1).GetSealedFor()
+	if want := map[string]int64{mofa: 2, p2: 1}; !maps.Equal(before, want) {
+		t.Fatalf("entries sealed before the restore: %v, want %v", before, want)
+	}
+
+	f.manifest = nextManifest(t, f.manifest, fedKey, without(p2))
+	if err := f.nodes[mofa].node.OfferManifest(f.manifest); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 4, p1, p3, mofa)
+	f.stop(p1)
+	f.nodes[p1].store = store
+	if _, err := f.restore(t, p1, true, server.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.start(p1)
+	f.manifest = nextManifest(t, f.manifest, fedKey, withAll)
+	if err := f.nodes[mofa].node.OfferManifest(f.manifest); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 5, all...)
+	if after := f.nodes[p1].origin(t, p1).GetSealedFor(); !maps.Equal(after, before) {
+		t.Errorf("entries sealed after the restore: %v, want %v as before", after, before)
+	}
+	for _, r := range []string{p2, p3, mofa} {
+		if opened := f.nodes[r].origin(t, p1).GetOpened(); opened != before[r] {
+			t.Errorf("%s opened %d of cao-bang's entries, cao-bang sealed %d to it", r, opened, before[r])
 		}
 	}
 }

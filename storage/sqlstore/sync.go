@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -773,10 +774,18 @@ func (db *DB) rebuildOrigin(tx *writeTx, origin string) error {
 	return db.countOpened(tx, origin, opened)
 }
 
-// recountSealed counts, for one of the node's own sealed entries, the
-// members it is sealed to (as seal does when writing it).
+// recountSealed counts again, for one of the node's own sealed entries,
+// the members seal counted when it wrote the entry: the readers of its
+// state its envelope holds a stanza for. Readers are not those of today's
+// manifest: a member added since was not sealed to, one removed since
+// was. A reader the manifest gives no key, or a key that is not the one
+// sealed to (rotated since), is counted when the envelope's other
+// stanzas are exactly as many as such readers; when fewer (some of them
+// were no members when it was written), which of them it was sealed to
+// cannot be told, and none is counted.
 func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
-	o, err := db.sealer.Load().Open(e.Origin, e.Seq, e.Data)
+	sealer := db.sealer.Load()
+	o, err := sealer.Open(e.Origin, e.Seq, e.Data)
 	if err != nil || o.Withdrawn {
 		return nil
 	}
@@ -789,8 +798,36 @@ func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
 		return nil
 	}
 	v, to := k.Audience(m)
-	_, err = db.countSealedFor(tx, resource.Readers(db.origin, v, to))
-	return err
+	readers := resource.Readers(db.origin, v, to)[1:]
+	keys := make([]*ecdh.PublicKey, len(readers))
+	for i, r := range readers {
+		keys[i], _ = db.directory.EncryptionKey(r)
+	}
+	found, others, err := sealer.SealedTo(e.Data, keys)
+	if err != nil {
+		return nil
+	}
+	var sealedTo, unknown []string
+	for i, r := range readers {
+		if found[i] {
+			sealedTo = append(sealedTo, r)
+		} else {
+			unknown = append(unknown, r)
+		}
+	}
+	switch {
+	case others == len(unknown):
+		sealedTo = append(sealedTo, unknown...)
+	case others > 0:
+		db.log.Warn("cannot tell which readers one of the node's sealed entries was sealed to: sync status --all may count them short",
+			"seq", e.Seq, "record", o.Name, "readers", unknown, "sealed to", others)
+	}
+	for _, r := range sealedTo {
+		if _, err := tx.Exec(db.shared.countSealed, r); err != nil {
+			return fmt.Errorf("count sealed entries: %w", err)
+		}
+	}
+	return nil
 }
 
 // entryPageBytes bounds the data of a page of entries read from the change
