@@ -779,3 +779,65 @@ func TestContactCountsOnlyWhatWasTakenIn(t *testing.T) {
 		t.Fatalf("a node past its grace took %d entries", o.GetSeq())
 	}
 }
+
+// TestRelayServesNoCheckpointOfADroppedKey: the ministry relays cao-bang's
+// log, whose older checkpoints are of a key cao-bang rotated and the next
+// manifest dropped; they stay stored until the relay's check that reads
+// the whole log supersedes them. nghe-an, which joins by that manifest
+// and never knew the key, pulls the log from the relay meanwhile. The
+// relay served those checkpoints and nghe-an refused every run as forged
+// ("bad signature") until the check had run (an outside review); it now
+// serves none of them, and nghe-an takes the log, proven by the new key's
+// checkpoint of the head.
+func TestRelayServesNoCheckpointOfADroppedKey(t *testing.T) {
+	f, fedKey := signedFederation(t, []string{p1, p3, mofa}, map[string][]string{p1: {mofa}, mofa: {p1}, p3: {mofa}})
+	f.logCheck, f.logScrub = time.Hour, time.Hour // no check drops the retired key's checkpoints during the test
+	keyFile := f.withKeyFile(p1)
+	newcomer, _ := f.manifest.Member(p3)
+	f.manifest = nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		m.Members = slices.DeleteFunc(m.Members, func(mem federation.Member) bool { return mem.ID == p3 })
+	})
+	origin, relay := f.start(p1), f.start(mofa)
+	const records = 2*replication.DefaultBatchSize + 20 // several messages, each with a checkpoint
+	createAgreementsConcurrently(t, origin, records, 8, "before")
+	f.waitConverged(t, map[string]uint64{p1: records}, 60*time.Second)
+
+	old := f.keys[p1].SigningPublic()
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = rotateMember(t, f.manifest, fedKey, p1, old, rotated)
+	if err := relay.node.OfferManifest(f.manifest); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		held, err := relay.node.Store().Checkpoint(context.Background(), p1, records)
+		return err == nil && held.Seq == records && held.Verify(rotated.SigningPublic()), "the relay holds no checkpoint of cao-bang's head of its new key"
+	})
+	f.stop(p1)
+	f.manifest = nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		for i := range m.Members {
+			if m.Members[i].ID == p1 {
+				m.Members[i].PreviousPublicKeys = nil
+			}
+		}
+		m.Members = append(m.Members, newcomer)
+	})
+	if err := relay.node.OfferManifest(f.manifest); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, uint64(f.manifest.Serial), mofa)
+	if held, err := relay.node.Store().Checkpoint(context.Background(), p1, replication.DefaultBatchSize); err != nil || !held.Verify(old) {
+		t.Fatalf("the relay no longer holds checkpoints of the dropped key (%d, %v): the test shows nothing", held.Seq, err)
+	}
+
+	joined := f.start(p3)
+	eventually(t, 30*time.Second, func() (bool, string) {
+		got := joined.origin(t, p1).GetSeq()
+		return got == records, fmt.Sprintf("nghe-an holds cao-bang up to %d, want %d (its last error from the relay: %q)", got, records, joined.peerState(t, mofa).GetLastError())
+	})
+	if r := joined.metrics(t).GetRunsRefused(); r != 0 {
+		t.Errorf("nghe-an refused %d runs of the relay", r)
+	}
+}

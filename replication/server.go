@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"math"
@@ -225,7 +226,9 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 			// The caller holds what this node holds: the checkpoint of the
 			// head goes along, in case its origin re-signed it with a new
 			// key (the caller keeps it only then).
-			heads = append(heads, checkpointToProto(o.Checkpoint))
+			if s.listedKeySigned(o.Checkpoint) {
+				heads = append(heads, checkpointToProto(o.Checkpoint))
+			}
 		}
 		if from >= o.Seq || !member {
 			continue
@@ -341,7 +344,7 @@ func (s *server) serveOrigin(ctx context.Context, stream grpc.ServerStreamingSer
 				return err
 			}
 			cp = s.currentKeysCheckpoint(origin, cp, &chunk[len(chunk)-1])
-			if cp.Seq > from {
+			if cp.Seq > from && s.listedKeySigned(cp) {
 				resp.Checkpoints = []*syncv1.Checkpoint{checkpointToProto(cp)}
 			}
 			if err := stream.Send(resp); err != nil {
@@ -378,6 +381,18 @@ func (s *server) currentKeysCheckpoint(origin string, cp changelog.Checkpoint, l
 		return fresh
 	}
 	return cp
+}
+
+// listedKeySigned reports whether a signing key this node's manifest lists
+// for cp's origin, current or retired, signed cp. A checkpoint of a key a
+// manifest dropped stays stored until the node's next check that reads
+// the origin's whole log supersedes it (30 s, longer on a long log);
+// served meanwhile, a node that never knew that key refused the run as
+// forged (an outside review). The messages go without it, as they do once
+// it is gone: a later checkpoint of a listed key proves their entries.
+func (s *server) listedKeySigned(cp changelog.Checkpoint) bool {
+	mem, ok := s.e.manifest().Member(cp.Origin)
+	return ok && cp.Verify(append([]ed25519.PublicKey{mem.PublicKey}, mem.PreviousPublicKeys...)...)
 }
 
 // takeChunk takes the first entries off *entries for one message: at most
