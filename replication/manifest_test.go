@@ -841,3 +841,55 @@ func TestRelayServesNoCheckpointOfADroppedKey(t *testing.T) {
 		t.Errorf("nghe-an refused %d runs of the relay", r)
 	}
 }
+
+// TestMissedRotationRefusalSaysWhatToGive: lang-son is stopped while
+// cao-bang rotates its key (serial 2) and the ministry drops the old one
+// (serial 3). Given serial 3 alone, lang-son refuses it (cao-bang's log it
+// holds would no longer verify), and the refusal said to add a removed
+// member back (an outside review): it now says to give it the rotation's
+// manifest first. Given serial 2, it refuses serial 3 until the new key's
+// checkpoint arrives, saying so, and takes it once cao-bang is back.
+func TestMissedRotationRefusalSaysWhatToGive(t *testing.T) {
+	f, fedKey := signedFederation(t, []string{p1, p2}, mesh([]string{p1, p2}))
+	keyFile := f.withKeyFile(p1)
+	origin := f.start(p1)
+	f.start(p2)
+	createAgreements(t, origin, 2, "before")
+	f.waitConverged(t, map[string]uint64{p1: 2}, 15*time.Second)
+	f.stop(p2)
+
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotation := rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
+	drop := nextManifest(t, rotation, fedKey, func(m *federation.Manifest) {
+		for i := range m.Members {
+			if m.Members[i].ID == p1 {
+				m.Members[i].PreviousPublicKeys = nil
+			}
+		}
+	})
+	for _, m := range []*federation.Manifest{rotation, drop} {
+		if err := origin.node.OfferManifest(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.stop(p1)
+
+	reader := f.start(p2)
+	err = reader.node.OfferManifest(drop)
+	if err == nil || !strings.Contains(err.Error(), "missed a rotation of cao-bang's key") || !strings.Contains(err.Error(), "manifest of that rotation first") {
+		t.Fatalf("serial 3 offered to a node on serial 1: %v; want the advice to give it the rotation's manifest first", err)
+	}
+	if err := reader.node.OfferManifest(rotation); err != nil {
+		t.Fatal(err)
+	}
+	err = reader.node.OfferManifest(drop)
+	if err == nil || !strings.Contains(err.Error(), "the checkpoint of its new key has not reached this node yet") {
+		t.Fatalf("serial 3 offered to a node on serial 2 without the new key's checkpoint: %v", err)
+	}
+	f.manifest = drop
+	f.start(p1) // offers serial 3 in its pulls, and brings its head's checkpoint of the new key
+	f.waitSerial(t, uint64(drop.Serial), p2)
+}

@@ -51,8 +51,12 @@ func ownKeys(m *federation.Manifest, member string, keys *federation.NodeKeys, k
 // could bring entries of another history in its place. A rotation keeps
 // the old key among the member's previous keys, and the member signs its
 // head with the new one at once; a manifest that then drops the old key
-// is taken once that checkpoint has arrived.
-func keepsLogsVerifiable(ctx context.Context, store storage.Store, m *federation.Manifest) error {
+// is taken once that checkpoint has arrived. current is the manifest the
+// node runs on (nil if none): when it lists the member under the key that
+// signed that checkpoint, the node missed the rotation, and the refusal
+// says to give it the rotation's manifest first; when it lists that key
+// as retired, the new key's checkpoint has yet to come, and it says so.
+func keepsLogsVerifiable(ctx context.Context, store storage.Store, current, m *federation.Manifest) error {
 	for _, id := range m.MemberIDs() {
 		cp, err := store.Checkpoint(ctx, id, math.MaxInt64)
 		if err != nil {
@@ -61,9 +65,24 @@ func keepsLogsVerifiable(ctx context.Context, store storage.Store, m *federation
 		if cp.Seq == 0 {
 			continue
 		}
-		if keys, _ := m.SigningKeys(id); !cp.Verify(keys...) {
-			return fmt.Errorf("manifest serial %d lists %s without the key that signed the newest checkpoint of its log this node holds (%s/%d): its log would no longer verify; bring a member back with its old key, or its new one with the old among its previous_public_keys (provex manifest add with its old entry, then provex manifest rotate)", m.Serial, id, id, cp.Seq)
+		if keys, _ := m.SigningKeys(id); cp.Verify(keys...) {
+			continue
 		}
+		refused := fmt.Sprintf("manifest serial %d lists %s without the key that signed the newest checkpoint of its log this node holds (%s/%d): its log would no longer verify", m.Serial, id, id, cp.Seq)
+		var held federation.Member
+		if current != nil {
+			held, _ = current.Member(id)
+		}
+		switch {
+		case held.ID == "":
+		case cp.Verify(held.PublicKey):
+			return fmt.Errorf("%s; this node's manifest (serial %d) lists %s under that key: the node missed a rotation of %s's key, and serial %d drops the old key. Give it the manifest of that rotation first (the one listing the old key among %s's previous_public_keys; provex manifest keeps each manifest it replaces beside the file, as manifest.serial-N.yaml), then this one",
+				refused, current.Serial, id, id, m.Serial, id)
+		case cp.Verify(held.PreviousPublicKeys...):
+			return fmt.Errorf("%s; this node's manifest (serial %d) lists that key as %s's retired one: the checkpoint of its new key has not reached this node yet. It comes with the next pull from %s or a peer holding it, and the manifest is taken then",
+				refused, current.Serial, id, id)
+		}
+		return fmt.Errorf("%s; bring a member back with its old key, or its new one with the old among its previous_public_keys (provex manifest add with its old entry, then provex manifest rotate)", refused)
 	}
 	return nil
 }
@@ -73,11 +92,11 @@ func keepsLogsVerifiable(ctx context.Context, store storage.Store, m *federation
 // its own its key file lacks (it could not sign what peers accept) or
 // under which a log it holds would no longer verify, and saves the others
 // in its store, so that a restart keeps them.
-func keepManifest(ctx context.Context, cfg *Config, store *sqlstore.DB, m *federation.Manifest) error {
+func keepManifest(ctx context.Context, cfg *Config, store *sqlstore.DB, current, m *federation.Manifest) error {
 	if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
 		return err
 	}
-	if err := keepsLogsVerifiable(ctx, store, m); err != nil {
+	if err := keepsLogsVerifiable(ctx, store, current, m); err != nil {
 		return err
 	}
 	return store.SaveManifest(ctx, m)
@@ -119,7 +138,7 @@ func checkTakenAtStart(ctx context.Context, store storage.Store, stored, given *
 	if stored == nil || given.Serial <= stored.Serial {
 		return nil
 	}
-	if err := keepsLogsVerifiable(ctx, store, given); err != nil {
+	if err := keepsLogsVerifiable(ctx, store, stored, given); err != nil {
 		return fmt.Errorf("%w; the node holds serial %d: start it on that one, or, if a member rotated its keys and a later manifest dropped the old one, on the manifest of that rotation first", err, stored.Serial)
 	}
 	return nil

@@ -102,12 +102,15 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 	}
 	// A newer signed manifest a peer sends is taken and kept, as a serving
 	// node would; the node then starts on it.
-	var store *sqlstore.DB
-	live := federation.NewLive(cfg.Manifest, func(m *federation.Manifest) error {
+	var (
+		store *sqlstore.DB
+		live  *federation.Live
+	)
+	live = federation.NewLive(cfg.Manifest, func(m *federation.Manifest) error {
 		if cfg.Manifest.Signature == nil {
 			return errors.New("this node's manifest is unsigned: it takes no other")
 		}
-		return keepManifest(ctx, &cfg, store, m)
+		return keepManifest(ctx, &cfg, store, live.Load(), m)
 	})
 	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
 		Logger: cfg.Logger, Key: signingKey, PastKeys: pastKeys(live.Load(), cfg.Member), Sealer: sealer, Directory: live, Restore: true,

@@ -303,18 +303,19 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	var (
 		engine *replication.Engine
 		store  *sqlstore.DB
+		live   *federation.Live
 	)
 	save := func(m *federation.Manifest) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return keepManifest(ctx, &cfg, store, m)
+		return keepManifest(ctx, &cfg, store, live.Load(), m)
 	}
 	if solo || cfg.Manifest.Signature == nil {
 		save = func(*federation.Manifest) error {
 			return errors.New("this node's manifest is unsigned: it takes no other while it runs")
 		}
 	}
-	live := federation.NewLive(cfg.Manifest, save)
+	live = federation.NewLive(cfg.Manifest, save)
 	roots := caRoots(live)
 	metrics := newNodeMetrics()
 	// A record, and a List page with room for its token, fit an answer.

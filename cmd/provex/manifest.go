@@ -17,6 +17,7 @@ import (
 
 	"github.com/provex/provex/client/cli"
 	"github.com/provex/provex/federation"
+	"github.com/provex/provex/internal/atomicfile"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
 )
@@ -442,6 +443,8 @@ func changeManifest(env *cli.Env, cmd string, cf *changeFlags, acceptChanges boo
 		return err
 	}
 	pub := key.Public().(ed25519.PublicKey)
+	// The signed manifest this change replaces, kept beside it.
+	var signed *federation.Manifest
 	switch {
 	case m.FederationKey == nil && m.Signature == nil:
 		fmt.Fprintf(env.Stderr, "%s was never signed: signing it makes %s (the key in %s) the federation key nodes trust\n",
@@ -450,12 +453,21 @@ func changeManifest(env *cli.Env, cmd string, cf *changeFlags, acceptChanges boo
 		return fmt.Errorf("%s: %s names the federation key %s, but %s holds %s: nodes that hold this manifest take only manifests signed by %s. Give the key file that signed it",
 			cmd, cf.manifest, federation.EncodePublicKey(m.FederationKey), cf.key, federation.EncodePublicKey(pub), federation.EncodePublicKey(m.FederationKey))
 	default:
-		if err := m.VerifySignature(pub); err != nil {
+		err := m.VerifySignature(pub)
+		if err == nil {
+			signed = m
+		} else {
 			if !acceptChanges {
 				return fmt.Errorf("%s: %s was changed since it was signed (%v). Restore the signed copy, or read it with provex manifest show --manifest %s and, if every line is meant, sign it with provex manifest sign --accept-changes",
 					cmd, cf.manifest, err, cf.manifest)
 			}
 			fmt.Fprintf(env.Stderr, "signing %s as it is now, changes since its last signature included\n", cf.manifest)
+		}
+	}
+	var superseded []byte
+	if signed != nil {
+		if superseded, err = signed.Marshal(); err != nil {
+			return err
 		}
 	}
 	if err := change(m); err != nil {
@@ -467,11 +479,41 @@ func changeManifest(env *cli.Env, cmd string, cf *changeFlags, acceptChanges boo
 	if err := m.Sign(key); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
+	if superseded != nil {
+		kept, err := keepSuperseded(cf.manifest, m.Serial-1, superseded)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cmd, err)
+		}
+		fmt.Fprintf(env.Stderr, "kept serial %d in %s\n", m.Serial-1, kept)
+	}
 	if err := m.WriteFile(cf.manifest); err != nil {
 		return err
 	}
 	reportWrite(env, cf.manifest, m)
 	return nil
+}
+
+// keepSuperseded writes data, the signed manifest of serial that a change
+// of the file at path replaces, beside it (manifest.yaml of serial 6 as
+// manifest.serial-6.yaml): a node that missed a rotation refuses the
+// manifest dropping the old key until it is given the rotation's, which
+// the file no longer holds. A kept file of that serial with other content
+// (two copies of the master signed with one serial) is not replaced.
+func keepSuperseded(path string, serial int, data []byte) (string, error) {
+	ext := filepath.Ext(path)
+	kept := fmt.Sprintf("%s.serial-%d%s", strings.TrimSuffix(path, ext), serial, ext)
+	err := atomicfile.Write(kept, data, 0o644, false)
+	if errors.Is(err, fs.ErrExist) {
+		if held, rerr := os.ReadFile(kept); rerr == nil && bytes.Equal(held, data) {
+			return kept, nil
+		}
+		return "", fmt.Errorf("%s holds another manifest of serial %d than the one %s replaces: two copies of the master were signed with one serial; find out which the nodes hold, move the kept file aside (keep it) and run the command again",
+			kept, serial, path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("keep the manifest of serial %d: %w", serial, err)
+	}
+	return kept, nil
 }
 
 func reportWrite(env *cli.Env, path string, m *federation.Manifest) {

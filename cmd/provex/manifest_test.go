@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +36,13 @@ func provexIn(t *testing.T, dir, stdin string, args ...string) (string, string, 
 // in dir signed it, with the serial want.
 func manifestAt(t *testing.T, dir string, want int) *federation.Manifest {
 	t.Helper()
-	m, err := federation.LoadManifest(filepath.Join(dir, "manifest.yaml"))
+	return manifestFileAt(t, dir, "manifest.yaml", want)
+}
+
+// manifestFileAt is manifestAt of the manifest file name in dir.
+func manifestFileAt(t *testing.T, dir, name string, want int) *federation.Manifest {
+	t.Helper()
+	m, err := federation.LoadManifest(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +215,14 @@ func TestManifestCommands(t *testing.T) {
 	if now, _ = manifestAt(t, dir, 10).Member("cao-bang"); len(now.PreviousPublicKeys) != 0 || !now.PublicKey.Equal(keys.SigningPublic()) {
 		t.Fatalf("after drop-key, cao-bang is %+v", now)
 	}
+	// Each change kept the signed manifest it replaced: the rotation's,
+	// which a node that missed it must be given before the drop, is there.
+	for _, serial := range []int{4, 9} {
+		kept, _ := manifestFileAt(t, dir, fmt.Sprintf("manifest.serial-%d.yaml", serial), serial).Member("cao-bang")
+		if !slices.ContainsFunc(kept.PreviousPublicKeys, func(k ed25519.PublicKey) bool { return k.Equal(cb.PublicKey) }) {
+			t.Errorf("the kept serial %d lists cao-bang as %+v, without its retired key", serial, kept)
+		}
+	}
 
 	// Another federation's key: nodes would refuse what it signs.
 	_, stranger, _ := federation.GenerateKey()
@@ -233,6 +251,19 @@ func TestManifestCommands(t *testing.T) {
 	ok("", "manifest", "sign", "--accept-changes")
 	if m = manifestAt(t, dir, 11); m.Members[1].Address != "evil.example:9400" {
 		t.Fatalf("sign --accept-changes: %+v", m.Members[1])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.serial-10.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the edited serial 10, whose signature no longer verified, was kept (%v)", err)
+	}
+	// A kept file of the serial with other content (a second master copy)
+	// is not replaced, and nothing changes.
+	other := filepath.Join(dir, "manifest.serial-11.yaml")
+	if err := os.WriteFile(other, []byte("another serial 11\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused(1, "holds another manifest of serial 11", "", "manifest", "sign")
+	if data, _ := os.ReadFile(other); string(data) != "another serial 11\n" {
+		t.Errorf("the kept file of serial 11 was replaced: %q", data)
 	}
 }
 
