@@ -36,3 +36,7 @@ func StopRestoreAfterOpen(t testing.TB, err error) {
 	restoreOpened = func() error { return err }
 	t.Cleanup(func() { restoreOpened = nil })
 }
+
+// DefaultLimits are the limits a node runs with when its configuration
+// sets none.
+func DefaultLimits() Limits { return Limits{}.withDefaults() }

@@ -260,22 +260,28 @@ func TestResetOfAnEndedStreamEarnsNothing(t *testing.T) {
 // review did 289,606 times in 10 s on one connection, refused, logged
 // and counted by nothing ("rapid reset", CVE-2023-44487), has its
 // connection reset past its budget of resets (Limits.StreamResetsBurst);
-// a client that cancels a few calls keeps its connection and is served
-// on it.
+// a client that cancels every call it may hold on a connection at once (a
+// shared context's cancel or deadline: an outside review cut off such a
+// client of 250 calls with a budget of 200) keeps its connection and is
+// served on it.
 func TestRapidResetClosesTheConnection(t *testing.T) {
 	p := newPair(t, server.Limits{})
 	province := p.start("cao-bang")
 	addr := province.srv.GRPCAddr()
 
 	honest := dialRawH2From(t, "127.0.0.2", addr)
-	for id := uint32(1); id < 20; id += 2 {
-		honest.call(id, addr, healthCheck, nil, false) // its message not sent yet
-		mustf(t, honest.fr.WriteRSTStream(id, http2.ErrCodeCancel), "cancel a call")
+	held := server.DefaultLimits().StreamsPerConnection
+	for i := range held {
+		honest.call(1+2*i, addr, healthCheck, nil, false) // its message not sent yet
+	}
+	for i := range held {
+		mustf(t, honest.fr.WriteRSTStream(1+2*i, http2.ErrCodeCancel), "cancel a call")
 	}
 	honest.sync()
-	honest.call(21, addr, healthCheck, grpcMessage(0), true)
-	if got := honest.end(21, 10*time.Second); got != "0" {
-		t.Fatalf("a check after 10 cancelled calls on its connection: grpc-status %s, want 0", got)
+	next := 1 + 2*held
+	honest.call(next, addr, healthCheck, grpcMessage(0), true)
+	if got := honest.end(next, 10*time.Second); got != "0" {
+		t.Fatalf("a check after %d calls in flight cancelled at once on its connection: grpc-status %s, want 0", held, got)
 	}
 
 	rapid := dialRawH2From(t, "127.0.0.3", addr)
@@ -291,8 +297,8 @@ func TestRapidResetClosesTheConnection(t *testing.T) {
 		t.Fatal("1,000 calls opened and reset at once did not reset the connection")
 	}
 
-	honest.call(23, addr, healthCheck, grpcMessage(0), true)
-	if got := honest.end(23, 10*time.Second); got != "0" {
+	honest.call(next+2, addr, healthCheck, grpcMessage(0), true)
+	if got := honest.end(next+2, 10*time.Second); got != "0" {
 		t.Fatalf("a check after another client's connection was reset: grpc-status %s, want 0", got)
 	}
 }
