@@ -784,18 +784,28 @@ func (db *DB) rebuildOrigin(tx *writeTx, origin string) error {
 // were no members when it was written), which of them it was sealed to
 // cannot be told, and none is counted.
 func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
+	// An entry whose readers cannot be told is counted for none, said
+	// once here: it is the node's own, which it wrote and could open.
+	uncounted := func(why string, args ...any) error {
+		db.log.Warn("one of the node's own sealed entries is counted for no reader: sync status --all may count its readers short",
+			append([]any{"seq", e.Seq, "why", why}, args...)...)
+		return nil
+	}
 	sealer := db.sealer.Load()
 	o, err := sealer.Open(e.Origin, e.Seq, e.Data)
-	if err != nil || o.Withdrawn {
+	if err != nil {
+		return uncounted("it does not open", "err", err)
+	}
+	if o.Withdrawn {
 		return nil
 	}
 	k, ok := resource.KindOfName(o.Name)
 	if !ok {
-		return nil
+		return uncounted("it names no kind of record", "record", o.Name)
 	}
 	m, err := k.Decode(o.Data)
 	if err != nil {
-		return nil
+		return uncounted("its state does not decode", "record", o.Name, "err", err)
 	}
 	v, to := k.Audience(m)
 	readers := resource.Readers(db.origin, v, to)[1:]
@@ -805,7 +815,7 @@ func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
 	}
 	found, others, err := sealer.SealedTo(e.Data, keys)
 	if err != nil {
-		return nil
+		return uncounted("its stanzas cannot be told", "record", o.Name, "err", err)
 	}
 	var sealedTo, unknown []string
 	for i, r := range readers {
