@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -64,6 +65,20 @@ func (h *rawH2) call(id uint32, addr, method string, body []byte, end bool, extr
 // writeCall writes the frames of a call to w: its headers, with extra
 // fields, and body as its DATA, ending the stream if end.
 func writeCall(w io.Writer, id uint32, addr, method string, body []byte, end bool, extra ...[2]string) error {
+	block, err := callHeaders(addr, method, extra)
+	if err != nil {
+		return err
+	}
+	fr := http2.NewFramer(w, nil)
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true}); err != nil {
+		return err
+	}
+	return fr.WriteData(id, end, body)
+}
+
+// callHeaders is the header block of a gRPC call of method to addr, with
+// extra fields after the call's own.
+func callHeaders(addr, method string, extra [][2]string) ([]byte, error) {
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	for _, f := range append([][2]string{
@@ -71,14 +86,10 @@ func writeCall(w io.Writer, id uint32, addr, method string, body []byte, end boo
 		{"content-type", "application/grpc"}, {"te", "trailers"},
 	}, extra...) {
 		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
-			return err
+			return nil, fmt.Errorf("encode %s: %w", f[0], err)
 		}
 	}
-	fr := http2.NewFramer(w, nil)
-	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}); err != nil {
-		return err
-	}
-	return fr.WriteData(id, end, body)
+	return block.Bytes(), nil
 }
 
 // end waits up to within for the node to end stream id, and returns the
@@ -222,16 +233,9 @@ func TestHeadersBounded(t *testing.T) {
 // KiB (the largest frame a peer must take), ending the stream.
 func (h *rawH2) callInFrames(id uint32, addr, method string, extra [][2]string) {
 	h.t.Helper()
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, f := range append([][2]string{
-		{":method", "POST"}, {":scheme", "http"}, {":path", method}, {":authority", addr},
-		{"content-type", "application/grpc"}, {"te", "trailers"},
-	}, extra...) {
-		mustf(h.t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode %s", f[0])
-	}
+	b, err := callHeaders(addr, method, extra)
+	mustf(h.t, err, "the call's headers")
 	const frame = 16 << 10
-	b := block.Bytes()
 	first := b[:min(frame, len(b))]
 	b = b[len(first):]
 	var frames bytes.Buffer
