@@ -3,7 +3,6 @@ package national_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +14,6 @@ import (
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/pagetoken"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/services/collection"
 	"github.com/provex/provex/services/national"
@@ -45,17 +43,11 @@ func (c *rowCounter) Summarize(ctx context.Context, q storage.SummaryQuery) ([]s
 // outside review found every page recomputing every group, 200 MB and
 // 17 s a page at 150,000).
 func TestSummaryPageCostsItsOwnGroups(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { summaryPageCostsItsOwnGroups(t, filepath.Join(t.TempDir(), "provex.db")) })
-	t.Run("postgres", func(t *testing.T) { summaryPageCostsItsOwnGroups(t, pgtest.NewDatabase(t)) })
+	onEachStore(t, summaryPageCostsItsOwnGroups)
 }
 
-func summaryPageCostsItsOwnGroups(t *testing.T, store string) {
+func summaryPageCostsItsOwnGroups(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, store, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	counter := &rowCounter{Store: db}
 	s := national.New(&collection.Node{Store: counter}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil }, 4<<20)
 	stored := 0
@@ -136,17 +128,11 @@ func summaryPageCostsItsOwnGroups(t *testing.T, store string) {
 // are refused as INVALID_ARGUMENT on page_token, not run against the
 // database, where PostgreSQL fails a number given for a text as INTERNAL.
 func TestSummaryPageTokenKeysAreChecked(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { summaryPageTokenKeysAreChecked(t, filepath.Join(t.TempDir(), "provex.db")) })
-	t.Run("postgres", func(t *testing.T) { summaryPageTokenKeysAreChecked(t, pgtest.NewDatabase(t)) })
+	onEachStore(t, summaryPageTokenKeysAreChecked)
 }
 
-func summaryPageTokenKeysAreChecked(t *testing.T, store string) {
+func summaryPageTokenKeysAreChecked(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, store, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	s := national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil }, 4<<20)
 	name := "provinces/cao-bang/projects/p"
 	putRecord(t, db, resource.Projects, name, &investmentv1.Project{Name: name, DisplayName: name, Investor: "investor", Kind: investmentv1.Project_KIND_ODA})

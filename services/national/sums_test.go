@@ -28,17 +28,11 @@ import (
 // INTERNAL, while the groups that fit are still answered: on SQLite and on
 // PostgreSQL, whose sum(bigint) is numeric and never raises.
 func TestSummaryTotalsNeverWrap(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { summaryTotalsNeverWrap(t, filepath.Join(t.TempDir(), "provex.db")) })
-	t.Run("postgres", func(t *testing.T) { summaryTotalsNeverWrap(t, pgtest.NewDatabase(t)) })
+	onEachStore(t, summaryTotalsNeverWrap)
 }
 
-func summaryTotalsNeverWrap(t *testing.T, store string) {
+func summaryTotalsNeverWrap(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, store, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	put := func(id, gate string, units int64) {
 		t.Helper()
 		name := "provinces/cao-bang/trade-reports/" + id
@@ -71,7 +65,7 @@ func summaryTotalsNeverWrap(t *testing.T, store string) {
 	put("a", "provinces/cao-bang/border-gates/ta-lung", 5e18)
 	put("b", "provinces/cao-bang/border-gates/tra-linh", 5e18)
 	// Each gate fits, their total does not.
-	_, err = summarize("border_gate", "export_value")
+	_, err := summarize("border_gate", "export_value")
 	wantOutOfRange("total of money", err, "export_value in VND", "all groups")
 	_, err = summarize("border_gate", "vehicle_count")
 	wantOutOfRange("total of a count", err, "vehicle_count", "all groups")
@@ -97,5 +91,26 @@ func summaryTotalsNeverWrap(t *testing.T, store string) {
 	resp, err = summarize("border_gate", "export_value")
 	if err != nil || resp.GetTotal().GetSums()[0].GetValue() != 1000 {
 		t.Fatalf("after the large figures went: %v %v", resp, err)
+	}
+}
+
+// onEachStore runs test on a new store of cao-bang's, on SQLite and on
+// PostgreSQL.
+func onEachStore(t *testing.T, test func(*testing.T, *sqlstore.DB)) {
+	for _, store := range []struct {
+		name     string
+		location func(testing.TB) string
+	}{
+		{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "provex.db") }},
+		{"postgres", pgtest.NewDatabase},
+	} {
+		t.Run(store.name, func(t *testing.T) {
+			db, err := sqlstore.Open(context.Background(), store.location(t), "cao-bang", sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			test(t, db)
+		})
 	}
 }
