@@ -404,15 +404,24 @@ func (s *Sealer) Open(origin string, seq uint64, env []byte) (Opened, error) {
 			if err != nil {
 				return Opened{}, err
 			}
-			for i := 0; i < len(sec.stanzas); i += tagSize + wrappedSize {
-				if subtle.ConstantTimeCompare(sec.stanzas[i:i+tagSize], tag) != 1 {
-					continue
-				}
-				return openSection(origin, seq, senderBytes, salt, sec, kek, sec.stanzas[i+tagSize:i+tagSize+wrappedSize])
+			if i := sec.stanzaTagged(tag); i >= 0 {
+				at := i * (tagSize + wrappedSize)
+				return openSection(origin, seq, senderBytes, salt, sec, kek, sec.stanzas[at+tagSize:at+tagSize+wrappedSize])
 			}
 		}
 	}
 	return Opened{}, ErrNotAddressed
+}
+
+// stanzaTagged is the index of sec's stanza whose tag is tag, or -1.
+func (sec section) stanzaTagged(tag []byte) int {
+	for i := 0; i*(tagSize+wrappedSize) < len(sec.stanzas); i++ {
+		at := i * (tagSize + wrappedSize)
+		if subtle.ConstantTimeCompare(sec.stanzas[at:at+tagSize], tag) == 1 {
+			return i
+		}
+	}
+	return -1
 }
 
 // SealedTo tells, of an entry this member sealed, which of keys its state
@@ -445,13 +454,7 @@ func (s *Sealer) SealedTo(env []byte, keys []*ecdh.PublicKey) (found []bool, oth
 		if err != nil {
 			return -1, err
 		}
-		for i := range n {
-			at := i * (tagSize + wrappedSize)
-			if subtle.ConstantTimeCompare(state.stanzas[at:at+tagSize], tag) == 1 {
-				return i, nil
-			}
-		}
-		return -1, nil
+		return state.stanzaTagged(tag), nil
 	}
 	found = make([]bool, len(keys))
 	for i, k := range append([]*ecdh.PublicKey{s.keys[own].PublicKey()}, keys...) {
