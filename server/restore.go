@@ -113,7 +113,7 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		return keepManifest(ctx, &cfg, store, live.Load(), m)
 	})
 	store, err = sqlstore.Open(ctx, cfg.storeLocation(), cfg.Member, sqlstore.Options{
-		Logger: cfg.Logger, Key: signingKey, PastKeys: pastKeys(live.Load(), cfg.Member), Sealer: sealer, Directory: live, Restore: true,
+		Logger: cfg.Logger, Key: signingKey, PastKeys: pastKeys(live.Load(), cfg.Member), Sealer: sealer, Directory: live, Restore: true, Release: cfg.Version,
 	})
 	if err != nil {
 		return nil, err

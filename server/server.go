@@ -332,6 +332,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Committed:      func() { engine.Changed() },
 		NoAudit:        cfg.Unprotected,
 		Wall:           cfg.Wall,
+		Release:        cfg.Version,
 	})
 	if err != nil {
 		return nil, err

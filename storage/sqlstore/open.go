@@ -135,6 +135,14 @@ type Options struct {
 	// the writer's lock is named "provex <Tool>", and a node opening the
 	// store meanwhile waits until the tool ends instead of failing.
 	Tool string
+	// Release names the binary that opens the store (its version and
+	// commit, as the node reports them): the entries it holds rejected
+	// are retried once under each release (applyRejected). A release
+	// built without VCS stamping (scripts/release.sh, the container) is
+	// told from another only by this: Go's build info says "(devel)" for
+	// all of them, and a release that relaxed a rule never applied what
+	// the one before refused (an outside review).
+	Release string
 	// Observe, when set, is told of every transaction the writer commits:
 	// how many writes it held (the group commit's batch) and how long it
 	// took from its start to its commit, for the node's metrics. It must
@@ -233,6 +241,8 @@ type DB struct {
 	// not a stand-in made for a store opened without them.
 	keyed     bool
 	directory changelog.Directory
+	// release is Options.Release.
+	release string
 
 	// damage is the damaged ranges of stored logs by origin (log_damage),
 	// which are never served.
@@ -599,6 +609,7 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 		txDeltas:      rollupDeltas{},
 		key:           opts.Key,
 		keyed:         keyed,
+		release:       opts.Release,
 		directory:     opts.Directory,
 		damage:        map[string][]storage.Damage{},
 		fullCheck:     map[string]bool{},

@@ -1012,13 +1012,14 @@ func (db *DB) applyRejected(ctx context.Context) (int, error) {
 }
 
 // rejectedRetryRules names the rules by which this node refuses an entry:
-// its build (a release's, when the binary records it; a test's records
-// none), the kinds it knows, and the bounds its options set. An entry the
-// store holds rejected is retried once under each (applyRejected).
+// its release (Options.Release, and the build Go recorded: a module
+// version, a VCS revision; a test's records neither), the kinds it knows,
+// and the bounds its options set. An entry the store holds rejected is
+// retried once under each (applyRejected).
 func (db *DB) rejectedRetryRules() string {
-	build := ""
+	build := db.release
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		build = bi.Main.Version
+		build += " " + bi.Main.Version
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
 				build += " " + s.Value
