@@ -25,6 +25,20 @@ func Exec(t testing.TB, path, query string, args ...any) {
 	}
 }
 
+// QueryRow reads query's one row into dest from the store's file at path,
+// as a hand on it would.
+func QueryRow(t testing.TB, path, query string, dest ...any) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.QueryRow(query).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
 // FlipIndexKeyByte changes, in the stopped store's file at path, the last
 // byte of the text keying the first entry of a leaf page of index (its
 // right-most), and returns the text as the index held it before: the row

@@ -868,15 +868,19 @@ var ErrOldFormat = fmt.Errorf("the database holds a change log in format %d or o
 // 11); nodes before that made rollup triggers that name record_values,
 // which migration 10 drops, so the first update of a record after it
 // (reindex, at this very start) failed, and the node could not start on
-// a data directory of 25-26 November (an outside review).
-func dropTriggers(ctx context.Context, db *sql.DB) error {
-	names, err := queryStrings(ctx, db, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+// a data directory of 25-26 November (an outside review). They go in the
+// transaction of the first migration: dropped on their own, a first start
+// killed before that migration committed left the file at its old schema
+// without them, and the release that made it, started again on it, kept
+// its national totals wrong without a word (an outside review).
+func dropTriggers(ctx context.Context, tx *sql.Tx) error {
+	names, err := queryStrings(ctx, tx, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
 		// The name is the database's own, quoted as an identifier.
-		if _, err := db.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+quoteIdent(name)); err != nil {
+		if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+quoteIdent(name)); err != nil {
 			return fmt.Errorf("drop the old trigger %s: %w", name, err)
 		}
 	}
@@ -885,7 +889,9 @@ func dropTriggers(ctx context.Context, db *sql.DB) error {
 
 // queryStrings returns the one text column of query's rows, read whole
 // before the caller uses the connection again.
-func queryStrings(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
+func queryStrings(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -930,11 +936,6 @@ func migrate(ctx context.Context, db *sql.DB, made func(*sql.Tx) error) error {
 			return ErrOldFormat
 		}
 	}
-	if version < len(names) {
-		if err := dropTriggers(ctx, db); err != nil {
-			return err
-		}
-	}
 	fresh := version == 0
 	var tx *sql.Tx
 	defer func() {
@@ -950,6 +951,11 @@ func migrate(ctx context.Context, db *sql.DB, made func(*sql.Tx) error) error {
 		if tx == nil {
 			if tx, err = db.BeginTx(ctx, nil); err != nil {
 				return err
+			}
+			if i == version {
+				if err := dropTriggers(ctx, tx); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {

@@ -50,3 +50,33 @@ func TestUpgradeDropsTheRollupTriggersOfOlderNodes(t *testing.T) {
 		t.Errorf("the agreement after the upgrade: %v", err)
 	}
 }
+
+// TestUpgradeCutShortKeepsTheOlderNodesTriggers: an upgrade cut short
+// before its first migration commits (a start killed, a migration that
+// fails) leaves the file as the older release made it, its rollup
+// triggers included: dropped on their own first, a killed start left a
+// file at its old schema without them, and the older release, started on
+// it again, kept its national totals wrong without a word (an outside
+// review). Here migration 23 fails (a table it reads is gone).
+func TestUpgradeCutShortKeepsTheOlderNodesTriggers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "provex.db")
+	db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	sqlitetest.Exec(t, path, `CREATE TRIGGER rollup_agreements_kind_update AFTER UPDATE ON agreements BEGIN SELECT 1; END;
+		DROP TABLE sealed_counts;
+		PRAGMA user_version = 22`)
+	if db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{}); err == nil {
+		db.Close()
+		t.Fatal("the upgrade of a file missing a table its migration reads succeeded")
+	}
+	var triggers, version int
+	sqlitetest.QueryRow(t, path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'", &triggers)
+	sqlitetest.QueryRow(t, path, "PRAGMA user_version", &version)
+	if triggers != 1 || version != 22 {
+		t.Errorf("after the upgrade failed: %d triggers at schema %d; want the older release's trigger kept at 22", triggers, version)
+	}
+}
