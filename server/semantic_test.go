@@ -451,3 +451,22 @@ func TestUpdateSaysWhichBadValueIsStored(t *testing.T) {
 		t.Errorf("signed_date.day sent in the update: %v, said to be the stored value", err)
 	}
 }
+
+// TestClearingInsideAnAbsentMessageWritesNothing: a PATCH whose mask names
+// fields inside messages the record lacks, with none of them sent, changes
+// nothing, so it keeps the etag; it made those messages empty, a new version
+// synced to every node (an outside review).
+func TestClearingInsideAnAbsentMessageWritesNothing(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	ctx := testCtx(t)
+	a, err := tn.Twinning.CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{Parent: tn.parent(), AgreementId: "bare",
+		Agreement: &twinningv1.Agreement{DisplayName: "Bare", Kind: twinningv1.Agreement_KIND_MOU}})
+	mustf(t, err, "create")
+	resp, body := tn.httpDo(t, "PATCH", "/v1/"+a.Name+"?update_mask=consultation.opinion,signatory.name,signed_date.day", `{}`, nil)
+	wantOK(t, "clearing inside absent messages", resp, body)
+	got := decodeAgreement(t, "patch", body)
+	if got.Etag != a.Etag || got.Consultation != nil || got.Signatory != nil || got.SignedDate != nil {
+		t.Errorf("clearing inside absent messages: etag %q (was %q), consultation %v, signatory %v, signed_date %v; want the record unchanged",
+			got.Etag, a.Etag, got.Consultation, got.Signatory, got.SignedDate)
+	}
+}

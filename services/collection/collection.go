@@ -242,7 +242,7 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 			return nil, storage.ErrUnchanged
 		}
 		if err := c.node.Validator.Check(next, c.kind.Field+"."); err != nil {
-			return nil, c.storedValuesSaySo(err, paths)
+			return nil, c.storedValuesSaySo(err, paths, current)
 		}
 		if err := c.checkAudience(n.Province, next); err != nil {
 			return nil, err
@@ -263,8 +263,11 @@ func (c *Collection[T]) Update(ctx context.Context, res T, mask *fieldmaskpb.Fie
 // storedValuesSaySo adds, to each violation of err on a field the update
 // (its paths) leaves as stored, that it is the stored value: a record
 // stored before a rule was (an incident dated 2262) cannot be updated
-// until the update corrects it too, and its caller did not send it.
-func (c *Collection[T]) storedValuesSaySo(err error, paths [][]protoreflect.FieldDescriptor) error {
+// until the update corrects it too, and its caller did not send it. A
+// field inside a message current lacks is not stored: the update made the
+// message to set another field in it (end_date.day with no end_date), so
+// the violation says that instead.
+func (c *Collection[T]) storedValuesSaySo(err error, paths [][]protoreflect.FieldDescriptor, current proto.Message) error {
 	invalid, ok := apperr.As(err)
 	if !ok || len(invalid.Violations) == 0 {
 		return err
@@ -286,10 +289,31 @@ func (c *Collection[T]) storedValuesSaySo(err error, paths [][]protoreflect.Fiel
 		}) {
 			// A mask names a list whole, not one of its items.
 			maskPath, _, _ := strings.Cut(strings.TrimPrefix(v.Field, c.kind.Field+"."), "[")
+			if absent := absentParent(current.ProtoReflect(), maskPath); absent != "" {
+				v.Description += "; the record holds no " + absent + ", so this update makes one holding only the fields it names: name " + maskPath + " in update_mask too, or " + absent + " whole"
+				continue
+			}
 			v.Description += "; it is the stored value, which this update leaves as it is: name " + maskPath + " in update_mask, with a value that keeps the rule"
 		}
 	}
 	return apperr.InvalidFields(invalid.Violations...)
+}
+
+// absentParent returns the first message on path (dotted field names) that
+// m lacks, as a path, or "" when m holds every message above path's leaf.
+func absentParent(m protoreflect.Message, path string) string {
+	names := strings.Split(path, ".")
+	for i, name := range names[:len(names)-1] {
+		f := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if f == nil || f.Message() == nil || f.IsList() || f.IsMap() {
+			return ""
+		}
+		if !m.Has(f) {
+			return strings.Join(names[:i+1], ".")
+		}
+		m = m.Get(f).Message()
+	}
+	return ""
 }
 
 // Delete marks a record deleted. The tombstone keeps the record's state, so

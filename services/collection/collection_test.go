@@ -3,6 +3,7 @@ package collection_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -162,6 +163,10 @@ func TestUpdateThatChangesNothingWritesNothing(t *testing.T) {
 		"same value, masked":       {&twinningv1.Agreement{Name: a.Name, Summary: a.Summary}, mask("summary")},
 		"the record echoed, *":     {proto.Clone(a).(*twinningv1.Agreement), mask("*")},
 		"zero value not populated": {&twinningv1.Agreement{Name: a.Name, Summary: ""}, nil},
+		// A path inside a message the record lacks only clears, so the
+		// message stays absent (an outside review: it was made empty).
+		"cleared inside absent messages":       {&twinningv1.Agreement{Name: a.Name, Etag: a.Etag}, mask("consultation.opinion", "signatory.name")},
+		"cleared inside an empty message sent": {&twinningv1.Agreement{Name: a.Name, Consultation: &twinningv1.Agreement_Consultation{}}, mask("consultation.opinion")},
 	} {
 		got, err := f.agr.Update(ctx, u.res, u.mask)
 		if err != nil {
@@ -185,6 +190,39 @@ func TestUpdateThatChangesNothingWritesNothing(t *testing.T) {
 	_, err = f.agr.Update(ctx, &twinningv1.Agreement{Name: a.Name}, nil)
 	if e, ok := apperr.As(err); !ok || e.Code != codes.FailedPrecondition {
 		t.Errorf("no-op update of a deleted record: %v, want FAILED_PRECONDITION", err)
+	}
+}
+
+// TestUpdateInsideAnAbsentMessageIsNotStored: a field set inside a message
+// the record lacks (signed_date.day with no signed_date) makes the message
+// with that field alone; a rule the message then breaks (no year) is not
+// blamed on a stored value, which the record does not hold.
+func TestUpdateInsideAnAbsentMessageIsNotStored(t *testing.T) {
+	f := open(t)
+	ctx := context.Background()
+	bare := full()
+	bare.SignedDate = nil
+	a, err := f.agr.Create(ctx, "provinces/"+member, "undated", "", bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.logLength(t)
+	_, err = f.agr.Update(ctx, &twinningv1.Agreement{Name: a.Name, SignedDate: &typev1.Date{Day: 5}}, mask("signed_date.day"))
+	e, ok := apperr.As(err)
+	if !ok || e.Code != codes.InvalidArgument {
+		t.Fatalf("signed_date.day with no signed_date: %v, want INVALID_ARGUMENT", err)
+	}
+	var year string
+	for _, v := range e.Violations {
+		if v.GetField() == "agreement.signed_date.year" {
+			year = v.GetDescription()
+		}
+	}
+	if strings.Contains(year, "stored value") || !strings.Contains(year, "the record holds no signed_date") {
+		t.Errorf("signed_date.day with no signed_date: %v, want its year violation to say the record holds no signed_date, not blame a stored value", err)
+	}
+	if f.logLength(t) != before {
+		t.Errorf("a refused update wrote %d entries", f.logLength(t)-before)
 	}
 }
 

@@ -77,22 +77,36 @@ func updatePaths(k *resource.Kind, res protoreflect.Message, mask *fieldmaskpb.F
 }
 
 // applyMask copies the masked fields from src into dst; a field unset in src
-// is cleared in dst.
+// is cleared in dst. Clearing a field inside a message dst lacks leaves that
+// message absent: creating it empty would change the record (a new version,
+// a new etag, an entry synced to every node) when nothing in it changed.
 func applyMask(dst, src protoreflect.Message, paths [][]protoreflect.FieldDescriptor) {
 	for _, chain := range paths {
-		d, s := dst, src
-		for _, f := range chain[:len(chain)-1] {
-			d = d.Mutable(f).Message()
-			if s != nil && s.Has(f) {
-				s = s.Get(f).Message()
-			} else {
+		parents, leaf := chain[:len(chain)-1], chain[len(chain)-1]
+		s := src
+		for _, f := range parents {
+			if s == nil || !s.Has(f) {
 				s = nil
+				break
 			}
+			s = s.Get(f).Message()
 		}
-		leaf := chain[len(chain)-1]
+		d := dst
 		if s != nil && s.Has(leaf) {
+			for _, f := range parents {
+				d = d.Mutable(f).Message()
+			}
 			d.Set(leaf, s.Get(leaf))
-		} else {
+			continue
+		}
+		for _, f := range parents {
+			if d == nil || !d.Has(f) {
+				d = nil
+				break
+			}
+			d = d.Mutable(f).Message()
+		}
+		if d != nil {
 			d.Clear(leaf)
 		}
 	}
