@@ -80,3 +80,38 @@ func TestFormPostIsAPost(t *testing.T) {
 		t.Errorf("after the form POSTs: HTTP %d %s, want the record live", code, body)
 	}
 }
+
+// TestHTTPPreconditionsOnWritesAreRefused: a PATCH or DELETE with If-Match
+// (a standard HTTP client's concurrency check) was written unconditionally,
+// the header dropped unseen (an outside review). A write carrying an HTTP
+// precondition is INVALID_ARGUMENT naming the header and saying where the
+// etag goes, and the record stays; a GET with one is answered.
+func TestHTTPPreconditionsOnWritesAreRefused(t *testing.T) {
+	tn := startNode(t, "cao-bang")
+	const rec = "/v1/provinces/cao-bang/agreements/kept"
+	resp, body := tn.httpDo(t, "POST", "/v1/provinces/cao-bang/agreements?agreement_id=kept", `{"display_name":"Kept","kind":"KIND_MOU"}`, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("create: HTTP %d %s", resp.StatusCode, body)
+	}
+	for _, tc := range []struct{ method, path, body, header string }{
+		{"PATCH", rec + "?update_mask=summary", `{"summary":"changed"}`, "If-Match"},
+		{"DELETE", rec, "", "If-Match"},
+		{"DELETE", rec, "", "If-None-Match"},
+		{"DELETE", rec, "", "If-Unmodified-Since"},
+		{"POST", rec + ":undelete", `{}`, "If-Match"},
+		{"POST", "/v1/provinces/cao-bang/agreements?agreement_id=other", `{"display_name":"Other","kind":"KIND_MOU"}`, "If-None-Match"},
+	} {
+		resp, body := tn.httpDo(t, tc.method, tc.path, tc.body, map[string]string{tc.header: `"stale"`})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"field":"`+tc.header+`"`) || !strings.Contains(string(body), "?etag=") {
+			t.Errorf("%s %s with %s: HTTP %d %s, want 400 naming %s and saying to use ?etag= or the etag field", tc.method, tc.path, tc.header, resp.StatusCode, body, tc.header)
+		}
+	}
+	resp, body = tn.httpDo(t, "GET", rec, "", map[string]string{"If-Match": `"stale"`})
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "changed") || strings.Contains(string(body), "delete_time") {
+		t.Errorf("GET with If-Match after the refused writes: HTTP %d %s, want the record as created", resp.StatusCode, body)
+	}
+	resp, body = tn.httpDo(t, "GET", "/v1/provinces/cao-bang/agreements/other", "", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the refused create: GET answered HTTP %d %s, want 404", resp.StatusCode, body)
+	}
+}

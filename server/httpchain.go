@@ -34,15 +34,16 @@ import (
 // this order, each one concern.
 func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit.Caps) http.Handler {
 	return chain(routes,
-		withRequestID,        // every response names its request, before anything can fail
-		noSniff,              // no response is taken for another type than it says
-		e.recoverPanics,      // a panic is a 500 with a reference the log has
-		touchHTTPConnection,  // a request begins on its connection (netlimit.Touch)
-		e.capCalls(calls),    // requests in flight over a cap are 429
-		e.limitBody(maxBody), // bodies over the limit are 413
-		e.noBodyUnread,       // a body no route reads is refused, not dropped
-		e.queryParses,        // a query pair that does not parse is refused, not dropped
-		e.noEmptyEtag,        // ?etag= with no value is refused, not taken as no condition
+		withRequestID,         // every response names its request, before anything can fail
+		noSniff,               // no response is taken for another type than it says
+		e.recoverPanics,       // a panic is a 500 with a reference the log has
+		touchHTTPConnection,   // a request begins on its connection (netlimit.Touch)
+		e.capCalls(calls),     // requests in flight over a cap are 429
+		e.limitBody(maxBody),  // bodies over the limit are 413
+		e.noBodyUnread,        // a body no route reads is refused, not dropped
+		e.queryParses,         // a query pair that does not parse is refused, not dropped
+		e.noEmptyEtag,         // ?etag= with no value is refused, not taken as no condition
+		e.noHTTPPreconditions, // If-Match on a write is refused, not dropped
 	)
 }
 
@@ -102,6 +103,31 @@ func (e *httpErrors) noEmptyEtag(next http.Handler) http.Handler {
 			if v, ok := r.URL.Query()["etag"]; ok && slices.Contains(v, "") {
 				e.write(w, r, apperr.Invalid("etag", "is empty: give the record's etag, or leave the parameter out for no condition"))
 				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// httpPreconditions are the headers with which HTTP makes a write
+// conditional (RFC 9110, 13.1); the gateway passes none on.
+var httpPreconditions = []string{"If-Match", "If-None-Match", "If-Unmodified-Since"}
+
+// noHTTPPreconditions refuses a write that carries an HTTP precondition,
+// naming the header: dropped unseen, If-Match made a client's conditional
+// PATCH or DELETE unconditional (an outside review). The condition is the
+// record's etag, in the body or ?etag=. A read is answered whole, which a
+// precondition on it allows.
+func (e *httpErrors) noHTTPPreconditions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			for _, h := range httpPreconditions {
+				if _, ok := r.Header[h]; ok {
+					e.write(w, r, apperr.Invalid(h, "is not honoured: give the record's etag in the body's etag field (a PATCH, an :undelete) or as ?etag= (a DELETE), or leave both out for no condition"))
+					return
+				}
 			}
 		}
 		next.ServeHTTP(w, r)
