@@ -127,26 +127,8 @@ func TestHTTP2AnswersLeftUnread(t *testing.T) {
 	p := newPair(t, server.Limits{CallsPerAddress: perAddress, WriteTimeout: 5 * time.Minute, IdleTimeout: 5 * time.Minute})
 	p.tlsAPI = true
 	addr := p.start("cao-bang").srv.HTTPAddr()
-	d := fromAddr("127.0.0.1")
-	c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
-	mustf(t, err, "dial %s", addr)
-	t.Cleanup(func() { c.Close() })
-	if c.ConnectionState().NegotiatedProtocol != "h2" {
-		t.Fatalf("protocol %q, want h2", c.ConnectionState().NegotiatedProtocol)
-	}
-	_, err = c.Write([]byte(http2.ClientPreface))
-	mustf(t, err, "preface")
-	fr := http2.NewFramer(c, c)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	mustf(t, fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}), "shut the window")
-	get := func(id uint32) {
-		var block bytes.Buffer
-		enc := hpack.NewEncoder(&block)
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":path", "/v1/provinces/cao-bang/agreements"}, {":authority", "localhost"}} {
-			mustf(t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode")
-		}
-		mustf(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true, EndStream: true}), "HEADERS")
-	}
+	c, fr := dialShutH2(t, p, "127.0.0.1", addr)
+	get := func(id uint32) { getH2(t, fr, id, "/v1/provinces/cao-bang/agreements") }
 	// read reads frames until done says so (given the answers' headers
 	// by :status, "… headers alone" for those that end the stream, and the
 	// streams ended by their data), within a minute.
@@ -192,4 +174,34 @@ func TestHTTP2AnswersLeftUnread(t *testing.T) {
 	if got["401"] != 1 {
 		t.Errorf("a request once the client read its answers: %v, want its 401", got)
 	}
+}
+
+// dialShutH2 opens an HTTP/2 connection from the loopback address from to
+// the HTTP listener at addr of a node of p serving TLS, with its streams'
+// flow-control window shut: the node's answers wait for it.
+func dialShutH2(t *testing.T, p *pair, from, addr string) (*tls.Conn, *http2.Framer) {
+	t.Helper()
+	c, err := tls.DialWithDialer(fromAddr(from), "tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	mustf(t, err, "dial %s", addr)
+	t.Cleanup(func() { c.Close() })
+	if c.ConnectionState().NegotiatedProtocol != "h2" {
+		t.Fatalf("protocol %q, want h2", c.ConnectionState().NegotiatedProtocol)
+	}
+	_, err = c.Write([]byte(http2.ClientPreface))
+	mustf(t, err, "preface")
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	mustf(t, fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}), "shut the window")
+	return c, fr
+}
+
+// getH2 sends a GET of path on stream id, with header fields extra.
+func getH2(t *testing.T, fr *http2.Framer, id uint32, path string, extra ...[2]string) {
+	t.Helper()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range append([][2]string{{":method", "GET"}, {":scheme", "https"}, {":path", path}, {":authority", "localhost"}}, extra...) {
+		mustf(t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}), "encode")
+	}
+	mustf(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true, EndStream: true}), "HEADERS")
 }
