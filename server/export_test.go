@@ -10,7 +10,7 @@ import (
 // HTTP chain over the gateway mux of every service, with no route index and
 // no fastGet.
 func ViaGateway(n *Node) http.Handler {
-	return n.httpErrs.httpChain(n.httpErrs.mux, n.cfg.Limits.MaxMessageBytes, nil)
+	return n.httpErrs.httpChain(n.httpErrs.mux, n.cfg.Limits.MaxMessageBytes, nil, nil)
 }
 
 // ServesFastGet reports whether the HTTP API serves r with a fastGet.
@@ -28,6 +28,12 @@ func ServesFastGet(n *Node, r *http.Request) bool {
 // ("gRPC", "peer") holds open, in total and from addr's client.
 func OpenStreams(n *Node, name string, addr netip.Addr) (total, fromClient int) {
 	return n.listeners[name].Streams.Open(addr)
+}
+
+// UnsentHTTP is the bytes of answers the HTTP API is writing, in total
+// and to addr's client.
+func UnsentHTTP(n *Node, addr netip.Addr) (total, fromClient int64) {
+	return n.httpUnsent.Held(addr)
 }
 
 // StopRestoreAfterOpen makes every Restore of the test stop with err as soon

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -32,7 +33,7 @@ import (
 
 // httpChain is what every HTTP request passes through before its route, in
 // this order, each one concern.
-func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit.Caps) http.Handler {
+func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit.Caps, unsent *netlimit.Unsent) http.Handler {
 	return chain(routes,
 		withRequestID,         // every response names its request, before anything can fail
 		noSniff,               // no response is taken for another type than it says
@@ -40,6 +41,7 @@ func (e *httpErrors) httpChain(routes http.Handler, maxBody int, calls *netlimit
 		touchHTTPConnection,   // a request begins on its connection (netlimit.Touch)
 		e.capCalls(calls),     // requests in flight over a cap are 429
 		e.limitBody(maxBody),  // bodies over the limit are 413
+		e.boundUnsent(unsent), // answers left unread past a bound are 429, or cut off
 		e.noBodyUnread,        // a body no route reads is refused, not dropped
 		e.queryParses,         // a query pair that does not parse is refused, not dropped
 		e.noEmptyEtag,         // ?etag= with no value is refused, not taken as no condition
@@ -197,6 +199,115 @@ func (e *httpErrors) capCalls(calls *netlimit.Caps) func(http.Handler) http.Hand
 		})
 	}
 }
+
+// boundUnsent counts the bytes of each write of an answer under unsent,
+// by client, until the write returns: net/http returns once the
+// connection has taken them (HTTP/1.1), or its HTTP/2 server's small
+// buffers, which wait for the client's flow-control window. A client that
+// does not read kept every answer it asked for in memory, each for as long
+// as the write timeout: one viewer's token from one address grew a node
+// by 2 GB (an outside review), over HTTP/1.1 with small receive buffers
+// and over HTTP/2 with a shut window, bounded only by the calls and
+// connections caps. A write past a bound is refused: an answer of which
+// nothing is sent yet is a 429 instead; one begun is cut off
+// (http.ErrAbortHandler: the HTTP/1.1 connection closed, the HTTP/2
+// stream reset), as a gRPC connection is reset (queueAnswer). nil counts
+// nothing. It comes after limitBody: http.MaxBytesReader has net/http
+// close the connection after a body over the limit only through
+// net/http's own ResponseWriter, not one wrapping it.
+func (e *httpErrors) boundUnsent(unsent *netlimit.Unsent) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if unsent == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			bw := &boundedWriter{ResponseWriter: w, unsent: unsent, client: netlimit.ClientAt(r.RemoteAddr), chainHeader: w.Header().Clone(),
+				refuse: func() { e.write(w, r, errHTTPAnswersUnread()) }}
+			next.ServeHTTP(bw, r)
+			bw.begin() // a status set with nothing written
+		})
+	}
+}
+
+// errHTTPAnswersUnread is the answer to a request whose answer would pass
+// the bounds of what its client has left unread (boundUnsent).
+func errHTTPAnswersUnread() error {
+	return apperr.ResourceExhausted("answers to earlier requests wait unread, from this client or from all of this node's clients, as many bytes as the node holds for them; read them before asking for more")
+}
+
+// boundedWriter is the ResponseWriter of an answer under boundUnsent. It
+// holds back the status the handler sets until the answer's first byte
+// may be written: grpc-gateway sets an error's status before its body,
+// and an answer refused at its first byte can still be a 429 then.
+type boundedWriter struct {
+	http.ResponseWriter
+	unsent *netlimit.Unsent
+	client netip.Addr
+	// chainHeader is the headers the chain set before the handler, the
+	// only ones of the 429 that replaces an answer (not its
+	// Content-Length).
+	chainHeader http.Header
+	refuse      func() // answers the 429
+	status      int    // the handler's, not yet passed on
+	begun       bool   // the status is passed on
+	refused     bool   // the answer is the 429
+}
+
+func (w *boundedWriter) WriteHeader(code int) {
+	switch {
+	case w.begun, code >= 100 && code < 200 && code != http.StatusSwitchingProtocols:
+		w.ResponseWriter.WriteHeader(code) // net/http sends or refuses it, as without the bound
+	case w.status == 0:
+		w.status = code
+	}
+}
+
+// begin passes on the status, unless the answer is refused.
+func (w *boundedWriter) begin() {
+	if w.begun || w.refused {
+		return
+	}
+	w.begun = true
+	if w.status != 0 {
+		w.ResponseWriter.WriteHeader(w.status)
+	}
+}
+
+func (w *boundedWriter) Write(b []byte) (int, error) {
+	if w.refused {
+		return 0, errHTTPAnswersUnread()
+	}
+	n := int64(len(b))
+	if !w.unsent.Hold(w.client, n) {
+		if w.begun {
+			// Its status sent, the answer can only end incomplete.
+			panic(http.ErrAbortHandler)
+		}
+		w.refused = true
+		header := w.ResponseWriter.Header()
+		clear(header)
+		maps.Copy(header, w.chainHeader)
+		w.refuse()
+		return 0, errHTTPAnswersUnread()
+	}
+	defer w.unsent.GiveBack(w.client, n)
+	w.begin()
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes on the status first (http.Flusher, which grpc-gateway's
+// streams and http.ResponseController ask for).
+func (w *boundedWriter) Flush() {
+	if w.refused {
+		return
+	}
+	w.begin()
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap is the ResponseWriter under w, for http.ResponseController's
+// other methods (deadlines).
+func (w *boundedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // chain wraps h in middleware, the first outermost.
 func chain(h http.Handler, middleware ...func(http.Handler) http.Handler) http.Handler {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/auth"
+	"github.com/provex/provex/internal/netlimit"
 )
 
 // TestGatewayInternalErrorsAreMaskedAndLogged: errors made in the HTTP layer
@@ -41,7 +43,7 @@ func TestGatewayInternalErrorsAreMaskedAndLogged(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			logs.Reset()
 			w := httptest.NewRecorder()
-			errs.httpChain(route, 1<<10, nil).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+			errs.httpChain(route, 1<<10, nil, nil).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
 			id := w.Header().Get(RequestIDHeader)
 			var body struct {
 				Code    int
@@ -141,4 +143,80 @@ func startAdminNode(t testing.TB, limits Limits) (*Node, string) {
 		t.Fatal(err)
 	}
 	return n, token
+}
+
+// TestBoundUnsentRefusesPastTheBound: under boundUnsent, an answer whose
+// first write would pass its client's bound is a 429 with only the chain's
+// headers (not the Content-Length or status the handler set for the
+// answer), the status a handler sets is passed on with its first byte or
+// a Flush, one begun and then past the bound is cut off
+// (http.ErrAbortHandler), and each write's bytes are given back when it
+// returns.
+func TestBoundUnsentRefusesPastTheBound(t *testing.T) {
+	errs := &httpErrors{log: slog.New(slog.DiscardHandler), marshaler: &runtime.JSONPb{}}
+	errs.mux = runtime.NewServeMux(runtime.WithErrorHandler(errs.handle))
+	unsent := netlimit.NewUnsent(100, 100, 1000)
+	client := netip.MustParseAddr("192.0.2.1") // httptest.NewRequest's
+	serve := func(route http.HandlerFunc) (w *httptest.ResponseRecorder, aborted bool) {
+		w = httptest.NewRecorder()
+		defer func() {
+			if p := recover(); p != nil {
+				if p != http.ErrAbortHandler {
+					t.Fatalf("panic %v, want http.ErrAbortHandler", p)
+				}
+				aborted = true
+			}
+			if total, _ := unsent.Held(client); total != 0 {
+				t.Errorf("%d bytes held after the answer", total)
+			}
+		}()
+		errs.httpChain(route, 1<<10, nil, unsent).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+		return w, false
+	}
+
+	w, _ := serve(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		w.Write(make([]byte, 100))
+	})
+	if w.Code != http.StatusCreated || w.Body.Len() != 100 {
+		t.Errorf("an answer within the bound: %d, %d bytes; want 201 and 100", w.Code, w.Body.Len())
+	}
+
+	var writeErr error
+	w, _ = serve(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "101")
+		w.WriteHeader(http.StatusAccepted)
+		_, writeErr = w.Write(make([]byte, 101))
+	})
+	if w.Code != http.StatusTooManyRequests || writeErr == nil || !strings.Contains(w.Body.String(), "wait unread") {
+		t.Errorf("an answer past the bound: %d %q (the write's error %v); want 429 saying the answers wait unread, and an error", w.Code, w.Body, writeErr)
+	}
+	if w.Header().Get("Content-Length") == "101" || w.Header().Get(RequestIDHeader) == "" {
+		t.Errorf("the 429's headers %v: want the chain's, without the answer's Content-Length", w.Header())
+	}
+
+	w, _ = serve(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNonAuthoritativeInfo)
+		http.NewResponseController(w).Flush()
+	})
+	if w.Code != http.StatusNonAuthoritativeInfo || !w.Flushed {
+		t.Errorf("a status flushed: %d (flushed %v), want 203 flushed", w.Code, w.Flushed)
+	}
+
+	w, aborted := serve(func(w http.ResponseWriter, _ *http.Request) {
+		for range 3 {
+			w.Write(make([]byte, 60))
+		}
+		// Two writes of 60 bytes are within the bound of 100 one at a
+		// time; one holding another's place is not.
+		hold := unsent.Hold(client, 60)
+		defer unsent.GiveBack(client, 60)
+		if !hold {
+			t.Fatal("60 bytes refused with none held")
+		}
+		w.Write(make([]byte, 60))
+	})
+	if !aborted || w.Code != http.StatusOK || w.Body.Len() != 180 {
+		t.Errorf("an answer begun, then past the bound: %d, %d bytes, aborted %v; want 200, 180 bytes, aborted", w.Code, w.Body.Len(), aborted)
+	}
 }

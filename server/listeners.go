@@ -29,8 +29,9 @@ func (n *Node) listen(name, addr string) (net.Listener, error) {
 	// The gRPC servers bound the answers their clients leave unread
 	// (queueAnswer, countFrames), the streams they hold for them, and
 	// those their clients reset (countFrames); the HTTP server writes an
-	// answer within its call's place (capCalls), and net/http ends a
-	// stream with its answer.
+	// answer within its call's place (capCalls) and its bytes under its
+	// own bounds (boundUnsent), and net/http ends a stream with its
+	// answer.
 	lim := n.cfg.Limits
 	if name == "peer" {
 		// A Pull message carries up to peerMaxMessageBytes (one large
@@ -66,6 +67,14 @@ func (n *Node) callCaps(name string) *netlimit.Caps {
 		total = 0
 	}
 	return netlimit.NewCaps(name, "calls", total, n.cfg.Limits.CallsPerAddress, n.log)
+}
+
+// unsentHTTP bounds the bytes of answers an HTTP server is writing to its
+// clients as a gRPC server's listener bounds those it queued for them
+// (Limits.UnsentPerAddress, UnsentTotal), counted by client: net/http's
+// writes wait on the client, and end with its connection (boundUnsent).
+func (n *Node) unsentHTTP() *netlimit.Unsent {
+	return netlimit.NewUnsent(n.cfg.Limits.UnsentPerConnection, n.cfg.Limits.UnsentPerAddress, n.cfg.Limits.UnsentTotal)
 }
 
 // errTooManyCalls is the answer to an HTTP request over a cap.

@@ -94,7 +94,10 @@ type Limits struct {
 	// client's flow-control window: a client that never opens it would
 	// keep every answer it asks for in memory, uncounted by the calls caps.
 	// A call whose answer would pass a bound resets its connection, which
-	// frees what grpc-go holds for it.
+	// frees what grpc-go holds for it. UnsentPerAddress and UnsentTotal
+	// also bound the bytes of answers an HTTP server is writing to one
+	// client and to all of its listener's, which wait on clients that do
+	// not read (boundUnsent).
 	UnsentPerConnection, UnsentPerAddress, UnsentTotal int64
 	// Streams bounds the HTTP/2 streams each gRPC server (API, peer
 	// endpoint) holds open for its clients, from a call's headers until

@@ -200,6 +200,9 @@ type Node struct {
 	// HTTP chain (tests).
 	routes   *http.ServeMux
 	httpErrs *httpErrors
+	// httpUnsent bounds the bytes of answers the HTTP API is writing
+	// (boundUnsent).
+	httpUnsent *netlimit.Unsent
 }
 
 // DatabaseFile is the name of a node's database inside its data directory.
@@ -577,7 +580,7 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 	} else {
 		own := http.NewServeMux()
 		own.Handle("/metrics", errs.only(http.MethodGet, n.metricsHandler(ic, errs, false)))
-		n.metricsHTTP = n.httpServer(errs.httpChain(own, n.cfg.Limits.MaxMessageBytes, n.callCaps("metrics")))
+		n.metricsHTTP = n.httpServer(errs.httpChain(own, n.cfg.Limits.MaxMessageBytes, n.callCaps("metrics"), n.unsentHTTP()))
 	}
 	root.Handle("/healthz", errs.only(http.MethodGet, openToAll(ic.guard, errs, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := n.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
@@ -597,7 +600,8 @@ func (n *Node) buildGateway(ctx context.Context, conn *gatewayChannel, ic *inter
 			fmt.Fprintln(w, "-", p)
 		}
 	}))))
-	h := errs.httpChain(root, n.cfg.Limits.MaxMessageBytes, n.callCaps("HTTP"))
+	n.httpUnsent = n.unsentHTTP()
+	h := errs.httpChain(root, n.cfg.Limits.MaxMessageBytes, n.callCaps("HTTP"), n.httpUnsent)
 	if n.tracer != nil {
 		// Outermost, so a request refused by the chain (413, 404) has its
 		// span too; the gateway's call is its child (gatewayChannel).

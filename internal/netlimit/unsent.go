@@ -23,7 +23,9 @@ import (
 // review). A server resets a connection whose answer would pass a bound
 // (Drop): that gives back what grpc-go holds for it, including answers it
 // dropped unwritten (a stream the client reset), which Queue counted and
-// nothing will give back otherwise.
+// nothing will give back otherwise. An HTTP server, whose writes return
+// only once the connection has taken their bytes, counts each write's
+// bytes by client while it lasts instead (Hold, GiveBack).
 type Unsent struct {
 	perConn, perClient, total int64
 
@@ -65,6 +67,22 @@ func (u *Unsent) add(client netip.Addr, delta int64, bounded, overTotal bool) (o
 		delete(u.by, client)
 	}
 	return true, false
+}
+
+// Hold counts n bytes of an answer being written to the client that addr
+// belongs to, by a server whose writes return once the connection has
+// taken them (an HTTP server's): it gives them back then (GiveBack). It
+// reports false, counting nothing, when they would pass the client's
+// bound or the total: the client has left that much unread.
+func (u *Unsent) Hold(addr netip.Addr, n int64) bool {
+	ok, _ := u.add(clientOf(addr), n, true, false)
+	return ok
+}
+
+// GiveBack gives back n bytes Hold counted for the client that addr
+// belongs to.
+func (u *Unsent) GiveBack(addr netip.Addr, n int64) {
+	u.add(clientOf(addr), -n, false, false)
 }
 
 // past is how far more unsent bytes would pass the total.

@@ -195,3 +195,32 @@ func TestUnsentRoomKeepsTheTotal(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldBoundsAnswersBeingWritten: the bytes an HTTP server holds for
+// answers it is writing are bounded per client (an IPv6 /64 is one) and
+// in total; a refused hold counts nothing, and what is given back may be
+// held again.
+func TestHoldBoundsAnswersBeingWritten(t *testing.T) {
+	u := netlimit.NewUnsent(100, 150, 250)
+	a, a64 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	if !u.Hold(a, 100) || !u.Hold(a64, 50) {
+		t.Fatal("150 bytes of a client bounded at 150 refused")
+	}
+	if u.Hold(a64, 1) {
+		t.Error("a byte past the client's bound was held, from another address of its /64")
+	}
+	if !u.Hold(netip.MustParseAddr("192.0.2.1"), 100) || u.Hold(netip.MustParseAddr("192.0.2.2"), 1) {
+		t.Error("the total bound of 250 not kept")
+	}
+	if total, client := u.Held(a); total != 250 || client != 150 {
+		t.Errorf("held %d in total, %d by the client; want 250 and 150", total, client)
+	}
+	u.GiveBack(a, 100)
+	if !u.Hold(a64, 100) || u.Hold(a, 1) {
+		t.Error("the 100 bytes given back could not be held again, exactly")
+	}
+	u.GiveBack(a, 150)
+	if total, client := u.Held(a); total != 100 || client != 0 {
+		t.Errorf("after the client gave back all: held %d in total, %d by the client; want 100 and 0", total, client)
+	}
+}
