@@ -28,6 +28,11 @@ import (
 //     healthy);
 //   - the disk full (SQLite's, or PostgreSQL's server's): RESOURCE_EXHAUSTED,
 //     as gRPC names an exhausted file system;
+//   - the node out of file descriptors (its open-file limit, or the
+//     system's), so that a read connection SQLite opens when a pool needs
+//     one, or a connection to the PostgreSQL server, cannot be opened:
+//     UNAVAILABLE, which passes when the connections holding them close
+//     (a connection flood within the caps was INTERNAL: an outside review);
 //   - the PostgreSQL server out of reach (refused, gone, shutting down or
 //     starting, out of connections, or refusing this node's connection
 //     for its database, role or password): UNAVAILABLE, the code a client
@@ -61,6 +66,9 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case diskFull(err):
 		db.logFailure(err)
 		return apperr.ResourceExhausted("%s", diskFullAdvice).RetryAfter(diskFullRetry)
+	case filesExhausted(err):
+		db.logFailure(err)
+		return apperr.Unavailable("%s", filesExhaustedAdvice).RetryAfter(5 * time.Second)
 	case db.Fenced() != "":
 		return apperr.Unavailable("%s", db.Fenced())
 	case db.dialect.postgres && errors.Is(err, errLockHeld):
@@ -109,6 +117,8 @@ func (db *DB) Plainly(err error) string {
 		return "SQLite finds the database file damaged"
 	case diskFull(err):
 		return "the database's disk is full"
+	case filesExhausted(err):
+		return "the node has no file descriptor left to open its database with (its open-file limit)"
 	case !db.dialect.postgres:
 		return "the SQLite store failed (the node's log has the error)"
 	case serverAway(err):
@@ -149,13 +159,21 @@ const (
 // disk: its transaction was rolled back, so nothing of it is kept.
 const diskFullAdvice = "the node's disk is full: nothing of this call was stored; retry once the node's operator has made room"
 
+// filesExhaustedAdvice is what a caller is told of a call refused because
+// the node could not open a connection to its database for want of file
+// descriptors.
+const filesExhaustedAdvice = "the node has no file descriptor left (its open-file limit) to open its database with; retry later (a write retried with its request_id is made at most once)"
+
 // logFailure logs err, when the store itself failed (its disk full, its
-// server away, read-only or out of time), at most once a minute for each,
+// server away, read-only or out of time, or the node out of file
+// descriptors), at most once a minute for each,
 // and reports whether err was such a failure.
 func (db *DB) logFailure(err error) bool {
 	msg, last := "the database's disk is full: writes are refused until there is room", &db.diskFullLogged
 	switch {
 	case diskFull(err):
+	case filesExhausted(err):
+		msg, last = "the node has no file descriptor left to open its database with; raise its open-file limit (ulimit -n, systemd LimitNOFILE) or lower --max-connections (max_connections in the config file)", &db.filesExhaustedLogged
 	case db.dialect.postgres && serverAway(err):
 		msg, last = "the database server cannot be reached", &db.serverAwayLogged
 	case db.dialect.postgres && errors.Is(err, errLockHeld):
@@ -261,6 +279,18 @@ func diskFull(err error) bool {
 	}
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "53100"
+}
+
+// filesExhausted says whether err is the process, or the system, out of
+// file descriptors: go-sqlite3 gives SQLITE_CANTOPEN ("unable to open
+// database file") with EMFILE or ENFILE as its system error when a pool
+// opens a connection; a dial to PostgreSQL wraps the errno itself.
+func filesExhausted(err error) bool {
+	var serr sqlite3.Error
+	if errors.As(err, &serr) && (serr.SystemErrno == syscall.EMFILE || serr.SystemErrno == syscall.ENFILE) {
+		return true
+	}
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // txLost says whether err may have ended the transaction it came from:
