@@ -46,3 +46,7 @@ func StopRestoreAfterOpen(t testing.TB, err error) {
 // DefaultLimits are the limits a node runs with when its configuration
 // sets none.
 func DefaultLimits() Limits { return Limits{}.withDefaults() }
+
+// OpenFileLimit is the process's open-file limit, or 0 where it is not
+// known.
+func OpenFileLimit() uint64 { return openFileLimit() }

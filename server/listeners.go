@@ -178,18 +178,29 @@ func tapChain(handles ...tap.ServerInHandle) tap.ServerInHandle {
 	}
 }
 
-// checkFileLimit warns when the listeners' connection caps together do not
-// fit under the process's open-file limit: then a flood from many clients
-// can still exhaust the descriptors (the database, sync and outgoing calls
-// need some too) before any cap refuses a connection.
+// checkFileLimit warns when the listeners' connection caps together, with
+// the descriptors the node holds itself, do not fit under the process's
+// open-file limit: then a flood from many clients can still exhaust the
+// descriptors before any cap refuses a connection, and the store cannot
+// open its read connections (with 3 × 16 under a limit of 64, a flood
+// within the caps left token holders' calls failing: an outside review).
+// Set aside are the store's connections at their most, one dial to each
+// peer, and fileLimitMargin.
 func (n *Node) checkFileLimit(listeners int) {
 	limit := openFileLimit()
 	caps := uint64(listeners) * uint64(n.cfg.Limits.Connections)
-	if limit != 0 && caps >= limit {
-		n.log.Warn("the connection caps exceed the open-file limit; raise the limit (ulimit -n, systemd LimitNOFILE) or lower Limits.Connections",
-			"open_file_limit", limit, "listeners", listeners, "connections_per_listener", n.cfg.Limits.Connections, "connections_in_total", caps)
+	own := uint64(n.store.Descriptors() + len(n.cfg.Peers) + fileLimitMargin)
+	if limit != 0 && caps+own > limit {
+		n.log.Warn("the connection caps and the node's own files exceed the open-file limit; raise the limit (ulimit -n, systemd LimitNOFILE) or lower --max-connections (max_connections in the config file)",
+			"open_file_limit", limit, "listeners", listeners, "connections_per_listener", n.cfg.Limits.Connections, "connections_in_total", caps, "set_aside", own)
 	}
 }
+
+// fileLimitMargin is what checkFileLimit sets aside for the node's other
+// descriptors: standard streams, the runtime's poller, the listeners and
+// the files it reads (manifest, keys, certificates); a node at rest held
+// 24 in all, its store's among them (an outside review).
+const fileLimitMargin = 64
 
 // connectionOptions bound a gRPC server's connections in time: the
 // handshake (TLS, and the HTTP/2 preface that grpc-go reads under the same

@@ -132,7 +132,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	diskReserve := fs.Int64("disk-reserve-mb", 0, "free space (MiB) kept for the node's own writes: below it the node pulls nothing from its peers (default 256, at most a tenth of the disk; -1: none)")
 	tlsDir := fs.String("tls-dir", "", "directory of the node's certificate, tls.crt and tls.key (default: the data directory)")
 	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token or peer may make, bursts of twice that (default 5000)")
-	maxConns := fs.Int("max-connections", 0, "open connections each listener holds at most (default 4096; keep 3 times it under ulimit -n)")
+	maxConns := fs.Int("max-connections", 0, "open connections each listener holds at most (default 4096; keep 3 times it, plus what the node holds itself (its database, its peers and 64 more; the start warns when they do not fit), under ulimit -n)")
 	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "open connections each listener holds from one IPv4 address or IPv6 /64 (default 256)")
 	maxCalls := fs.Int("max-calls", 0, "calls in flight each server (API gRPC, HTTP, peer endpoint) holds at most, and HTTP/2 streams each gRPC server holds open (default 16384)")
 	maxCallsPerClient := fs.Int("max-calls-per-client", 0, "calls in flight each server holds from one IPv4 address or IPv6 /64, and HTTP/2 streams each gRPC server holds open for it (default 1024)")

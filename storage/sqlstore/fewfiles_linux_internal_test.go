@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"os/exec"
@@ -100,5 +101,46 @@ func TestOutOfFileDescriptorsIsUnavailable(t *testing.T) {
 	}
 	if _, err := db.Get(ctx, resource.Agreements, name); err != nil {
 		t.Errorf("get once descriptors are given back: %v", err)
+	}
+}
+
+// TestDescriptorsBoundTheStoresFiles: a SQLite store with every connection
+// of its read pools open and in use holds no more file descriptors than
+// Descriptors says, which the node sets aside under its open-file limit,
+// nor fewer than it holds without a backup running.
+func TestDescriptorsBoundTheStoresFiles(t *testing.T) {
+	open := func() int {
+		t.Helper()
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip(err)
+		}
+		return len(fds)
+	}
+	ctx := context.Background()
+	before := open()
+	const readers = 3
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "provex.db"), "cao-bang", Options{Readers: readers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, pool := range []*sql.DB{db.reader, db.queries} {
+		for range readers {
+			c, err := pool.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var n int
+			if err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	held := open() - before
+	// A backup's connection and copy are not open: at most those 4 fewer.
+	if held > db.Descriptors() || held < db.Descriptors()-4 {
+		t.Errorf("the store holds %d descriptors with its pools full; Descriptors says %d", held, db.Descriptors())
 	}
 }

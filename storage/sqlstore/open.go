@@ -189,6 +189,8 @@ type DB struct {
 	// bounded cost, and List and Summarize.
 	reader  *sql.DB
 	queries *sql.DB
+	// readers is the size of each read pool (Options.Readers).
+	readers int
 	clock   *changelog.Clock
 
 	queue    chan *pendingWrite
@@ -559,6 +561,23 @@ func (r readPools) size(n int) {
 	}
 }
 
+// Descriptors is how many file descriptors the store holds at most, its
+// read pools full, for the node to set aside under its open-file limit
+// (the pools open their connections when reads need them, so a connection
+// flood that took the rest left a node unable to read: an outside
+// review). On SQLite each connection (the writer's, each reader's, a
+// backup's) holds the database file and its WAL, and the process holds
+// one shared-memory file, the writer's lock, and a backup's copy and its
+// journal; on PostgreSQL each connection is a socket, and the writer's
+// lock holds a session of its own.
+func (db *DB) Descriptors() int {
+	connections := 1 + 2*db.readers + 1 // the writer, the read pools, a backup
+	if db.dialect.postgres {
+		return connections + 1
+	}
+	return 2*connections + 4
+}
+
 // Close closes both pools; it does nothing on pools never opened.
 func (r readPools) Close() error {
 	var errs []error
@@ -595,6 +614,7 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 		writer:        writer,
 		reader:        reads.lookups,
 		queries:       reads.queries,
+		readers:       opts.Readers,
 		queue:         make(chan *pendingWrite, 4*opts.MaxBatch),
 		maxBatch:      opts.MaxBatch,
 		maxRecord:     opts.MaxRecordBytes,
