@@ -30,11 +30,13 @@
 package netlimit
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -97,6 +99,12 @@ type Listener struct {
 	// room; holders those whose streams or unsent answers are counted.
 	unvouched unvouched
 	holders   holders
+
+	// outOfFiles counts the accepts that found no file descriptor left
+	// since the last line that said so (outOfFilesLogged).
+	outOfFilesMu     sync.Mutex
+	outOfFiles       int
+	outOfFilesLogged time.Time
 }
 
 // Limit wraps l so it holds at most total connections at once, and at most
@@ -122,10 +130,20 @@ func Drop(remote net.Addr) bool {
 // Accept returns the next connection within the caps; those over them are
 // closed before Accept returns. When the listener is full and the new
 // connection's client is within its own cap, a connection is closed to
-// make room, if one may be (see unvouched).
+// make room, if one may be (see unvouched). An accept that finds no file
+// descriptor left waits and tries again, as net/http does, but says so at
+// most once per LogEvery (net/http logged it every second: an outside
+// review).
 func (l *Listener) Accept() (net.Conn, error) {
+	var wait time.Duration
 	for {
 		c, err := l.Listener.Accept()
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
+			l.noteOutOfFiles(err, wait)
+			time.Sleep(wait)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +162,20 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		resetClose(c)
 	}
+}
+
+// noteOutOfFiles counts an accept that found no file descriptor left, and
+// logs the count once LogEvery has passed since the last line.
+func (l *Listener) noteOutOfFiles(err error, wait time.Duration) {
+	l.outOfFilesMu.Lock()
+	defer l.outOfFilesMu.Unlock()
+	l.outOfFiles++
+	if time.Since(l.outOfFilesLogged) < l.logEvery {
+		return
+	}
+	l.log.Warn("no file descriptor left to accept a connection; waiting for connections to close (raise the open-file limit, or lower --max-connections)",
+		"listener", l.name, "failed_accepts", l.outOfFiles, "err", err, "retrying_in", wait)
+	l.outOfFiles, l.outOfFilesLogged = 0, time.Now()
 }
 
 // Open is the number held now, in total and from the client that addr
