@@ -57,6 +57,10 @@ type Config struct {
 	Manifest *federation.Live
 	// Peers are the members this node pulls from (and announces to).
 	Peers []string
+	// Address is the sync address the manifest gave this node when it
+	// started, which its peer listener serves until a restart (MovedAway);
+	// "" for a node without one.
+	Address string
 	// Interval is the period of the background exchange with each peer
 	// (default 5s), jittered by ±20%.
 	Interval time.Duration

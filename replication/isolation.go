@@ -33,3 +33,22 @@ func (e *Engine) Isolated(now time.Time) string {
 	}
 	return fmt.Sprintf("no pull from any of this node's %d peers has worked for %s, so it receives no other node's writes: provex sync status shows each peer's last error", len(peers), isolatedAfter)
 }
+
+// MovedAway says, while the manifest in effect gives this node another
+// sync address than Config.Address (the one it listens for), that nodes
+// on that manifest cannot reach it until it restarts there, naming both
+// addresses if withAddresses; else "". Such a node said so in one log
+// line, while its health said ok and sync status nothing (an outside
+// review). Health names no address: it is anyone's.
+func (e *Engine) MovedAway(withAddresses bool) string {
+	m := e.manifest()
+	mem, ok := m.Member(e.cfg.Member)
+	if e.cfg.Address == "" || !ok || mem.Address == e.cfg.Address {
+		return ""
+	}
+	where := ""
+	if withAddresses {
+		where = fmt.Sprintf(" (%s; it listens for %s)", mem.Address, e.cfg.Address)
+	}
+	return fmt.Sprintf("the federation manifest (serial %d) moves this node to another sync address%s: restart it to listen there; until then nodes on this manifest cannot reach it", m.Serial, where)
+}

@@ -628,12 +628,23 @@ func TestAddressChangeReachesNodesThatCannotDialTheMember(t *testing.T) {
 		return strings.Contains(logs.String(), `msg="the federation manifest moves this node to another sync address: restart it to listen there`) &&
 			strings.Contains(logs.String(), "address="+moved), "lang-son's node did not say it must restart:\n" + logs.String()
 	})
+	// And its health and sync status say so while it runs: they said ok.
+	const mustRestart = "moves this node to another sync address"
+	if w := f.nodes["lang-son"].state(t).GetManifest().GetWarning(); !strings.Contains(w, mustRestart) || !strings.Contains(w, moved) {
+		t.Errorf("lang-son's sync status does not say it must restart at %s: %q", moved, w)
+	}
+	if problems := strings.Join(f.nodes["lang-son"].node.Problems(context.Background()), "; "); !strings.Contains(problems, mustRestart) || strings.Contains(problems, moved) {
+		t.Errorf("lang-son's health does not say it must restart, or names the address: %q", problems)
+	}
 	f.stop("lang-son")
 	f.nodes["lang-son"].addr = moved
 	f.start("lang-son") // on the new manifest, at its new address
 	f.manifest = old
 	f.start("nghe-an") // on the old one, which its store holds
 	f.waitSerial(t, 2, members...)
+	if problems := strings.Join(f.nodes["lang-son"].node.Problems(context.Background()), "; "); strings.Contains(problems, mustRestart) {
+		t.Errorf("lang-son, restarted at its new address, still says it must restart: %q", problems)
+	}
 
 	createAgreements(t, f.nodes["cao-bang"], 3, "after")
 	f.waitConverged(t, map[string]uint64{"cao-bang": 5}, 15*time.Second)

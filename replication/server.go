@@ -627,6 +627,9 @@ func stale(now, lastChange, lastContact time.Time) bool {
 func (e *Engine) ManifestState(now time.Time) *syncv1.ManifestState {
 	m := e.manifest()
 	f, warning := m.Freshness(now)
+	if moved := e.MovedAway(true); moved != "" {
+		warning = strings.TrimPrefix(warning+"; "+moved, "; ")
+	}
 	st := &syncv1.ManifestState{Serial: uint64(m.Serial), Warning: warning, SyncStopped: f == federation.Stale, Digest: m.Digest(), Conflict: e.ManifestConflict()}
 	if !m.Expires.IsZero() {
 		st.ExpireTime = timestamppb.New(m.Expires)

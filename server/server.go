@@ -282,6 +282,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	self, _ := cfg.Manifest.Member(cfg.Member)
 	hasPeers := len(cfg.Manifest.Members) > 1
+	// The sync address the peer listener serves until a restart: where
+	// the manifest said at start, or what --peer-addr maps that to.
+	listening := ""
+	if hasPeers {
+		listening = self.Address
+	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	if !cfg.Unprotected {
 		if cfg.Cert == nil && (hasPeers || !cfg.PlaintextAPI) {
@@ -391,7 +397,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	})
 	engine, err = replication.New(replication.Config{
-		Member: cfg.Member, Store: store, Manifest: live, Peers: cfg.Peers,
+		Member: cfg.Member, Store: store, Manifest: live, Peers: cfg.Peers, Address: listening,
 		Interval: cfg.SyncInterval, CheckInterval: cfg.LogCheckInterval, ScrubInterval: cfg.LogScrubInterval,
 		Dial: dial, Logger: cfg.Logger, TrustClaimedMember: cfg.Unprotected, NoRoom: cfg.noRoom(),
 	})
@@ -529,7 +535,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if cfg.PeerAddr != "" {
 			n.peerAddr = cfg.PeerAddr
 		}
-		listening := self.Address
 		live.OnChange(func(m *federation.Manifest) {
 			if mem, ok := m.Member(cfg.Member); ok && mem.Address != listening {
 				cfg.Logger.Warn("the federation manifest moves this node to another sync address: restart it to listen there; until then, nodes on this manifest cannot reach it",
@@ -1025,6 +1030,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	}
 	if _, msg := n.manifest.Load().Freshness(time.Now()); msg != "" {
 		out = append(out, msg)
+	}
+	if moved := n.sync.MovedAway(false); moved != "" {
+		out = append(out, moved)
 	}
 	if split := n.sync.ManifestConflict(); split != "" {
 		out = append(out, split)
