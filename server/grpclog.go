@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,19 @@ var _ grpclog.LoggerV2 = (*grpcLogger)(nil)
 // logTo makes log the one grpc-go's and grpc-gateway's lines go to.
 func (g *grpcLogger) logTo(log *slog.Logger) { g.log.Store(log) }
 
+// repeated are what grpc-go says again at each failed reconnection to
+// a peer, every few seconds while it is away: the peer's loop logs that
+// its pulls fail once for each new error, and sync status shows the last.
+// A stranded node's log was more than a third these lines, at the bound,
+// for as long as the peer was away (an outside review).
+var repeated = []string{"addrConn.createTransport failed to connect"}
+
 func (g *grpcLogger) write(level slog.Level, msg string) {
+	for _, r := range repeated {
+		if strings.Contains(msg, r) {
+			return
+		}
+	}
 	log := g.log.Load()
 	if log == nil {
 		log = slog.Default()
