@@ -77,9 +77,12 @@ func updatePaths(k *resource.Kind, res protoreflect.Message, mask *fieldmaskpb.F
 }
 
 // applyMask copies the masked fields from src into dst; a field unset in src
-// is cleared in dst. Clearing a field inside a message dst lacks leaves that
-// message absent: creating it empty would change the record (a new version,
-// a new etag, an entry synced to every node) when nothing in it changed.
+// is cleared in dst. The messages on a path are made in dst when src holds
+// them, as sent (location {} with its latitude and longitude masked is the
+// point 0,0, set). Clearing a field inside a message neither holds leaves
+// that message absent: making it empty would change the record (a new
+// version, a new etag, an entry synced to every node) when nothing in it
+// changed (an outside review).
 func applyMask(dst, src protoreflect.Message, paths [][]protoreflect.FieldDescriptor) {
 	for _, chain := range paths {
 		parents, leaf := chain[:len(chain)-1], chain[len(chain)-1]
@@ -92,11 +95,15 @@ func applyMask(dst, src protoreflect.Message, paths [][]protoreflect.FieldDescri
 			s = s.Get(f).Message()
 		}
 		d := dst
-		if s != nil && s.Has(leaf) {
+		if s != nil {
 			for _, f := range parents {
 				d = d.Mutable(f).Message()
 			}
-			d.Set(leaf, s.Get(leaf))
+			if s.Has(leaf) {
+				d.Set(leaf, s.Get(leaf))
+			} else {
+				d.Clear(leaf)
+			}
 			continue
 		}
 		for _, f := range parents {
