@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/provex/provex/federation"
+	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/pgtest"
 )
@@ -118,6 +120,110 @@ func withdrawalReachesMembersOutOfTheManifest(t *testing.T, ownerStore string) {
 
 	ctx := context.Background()
 	for _, n := range []*testNode{owner, removed, joiner} {
+		if rc, err := n.node.Store().CheckRecords(ctx); err != nil || rc.Found != 0 {
+			t.Errorf("%s's record check: %v %v", n.member, rc.Problems, err)
+		}
+	}
+	if _, _, problems, err := owner.node.Store().VerifyAudit(ctx); err != nil || len(problems) != 0 {
+		t.Errorf("the owner's audit trail with the entries it made: %v %v", problems, err)
+	}
+}
+
+// TestRecordReachesReadersOutOfTheManifest: the ministry is out of the
+// manifest while its owner writes a national record and a restricted one
+// for a province not yet a member, so neither can be sealed to them then.
+// Taken back, the ministry opens both and counts them in its national
+// summary as soon as the owner takes that manifest, with no write by a
+// user; the province that joins after opens the one it is listed in. A
+// record deleted meanwhile is owed to no one. The owner's store (SQLite,
+// then PostgreSQL) keeps what it owes (an outside review: the ministry
+// answered NOT_FOUND and counted without it for good, converged).
+func TestRecordReachesReadersOutOfTheManifest(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { recordReachesReadersOutOfTheManifest(t, "") })
+	t.Run("postgres", func(t *testing.T) { recordReachesReadersOutOfTheManifest(t, pgtest.NewDatabase(t)) })
+}
+
+func recordReachesReadersOutOfTheManifest(t *testing.T, ownerStore string) {
+	members := []string{p1, p2, mofa}
+	f, fedKey := signedFederation(t, members, mesh(members))
+	f.nodes[p1].store = ownerStore
+	f.startAll()
+	owner, ministry := f.nodes[p1], f.nodes[mofa]
+
+	var saved federation.Member
+	without := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
+		var kept []federation.Member
+		for _, mem := range m.Members {
+			if mem.ID == mofa {
+				saved = mem
+				continue
+			}
+			kept = append(kept, mem)
+		}
+		m.Members = kept
+	})
+	if err := owner.node.OfferManifest(without); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 2, p1, p2)
+	national := createVisible(t, owner, "national", typev1.Visibility_VISIBILITY_NATIONAL)
+	forJoiner := createVisible(t, owner, "for-ha-noi", typev1.Visibility_VISIBILITY_RESTRICTED, "ha-noi")
+	deleted := createVisible(t, owner, "deleted", typev1.Visibility_VISIBILITY_NATIONAL)
+	if _, err := owner.client.Twinning.DeleteAgreement(context.Background(), &twinningv1.DeleteAgreementRequest{Name: deleted.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+
+	back := nextManifest(t, without, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, saved)
+	})
+	if err := owner.node.OfferManifest(back); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = back
+	f.waitSerial(t, 3, members...)
+	for _, want := range []*twinningv1.Agreement{national, forJoiner} {
+		eventually(t, 20*time.Second, func() (bool, string) {
+			got, c := getAgreement(t, ministry, want.GetName())
+			return c == codes.OK && got.GetEtag() == want.GetEtag(), fmt.Sprintf("the ministry, back in the manifest, answers Get %s with %v %v; want it as written", want.GetName(), c, got.GetEtag())
+		})
+	}
+	// Entries 1-4 are the users'; 5 and 6 seal the records owed to the
+	// ministry, and the deleted record is not among them.
+	f.waitConverged(t, map[string]uint64{p1: 6}, 30*time.Second)
+	summary, err := nationalv1.NewNationalServiceClient(ministry.client.Conn()).Summarize(context.Background(),
+		&nationalv1.SummarizeRequest{Collection: "agreements", GroupBy: []string{"province"}})
+	if err != nil || summary.GetTotal().GetCount() != 2 {
+		t.Errorf("the ministry's national count of agreements: %v, %v; want the 2 not deleted", summary.GetTotal(), err)
+	}
+
+	newcomer, err := federation.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddrs(t, 1)[0]
+	joined := nextManifest(t, back, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
+			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
+	})
+	if err := owner.node.OfferManifest(joined); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 4, members...)
+	f.keys["ha-noi"], f.manifest = newcomer, joined
+	f.peers["ha-noi"] = []string{mofa}
+	f.nodes["ha-noi"] = &testNode{member: "ha-noi", dir: t.TempDir(), addr: addr, fed: f}
+	joiner := f.start("ha-noi")
+	eventually(t, 30*time.Second, func() (bool, string) {
+		got, c := getAgreement(t, joiner, forJoiner.GetName())
+		return c == codes.OK && got.GetEtag() == forJoiner.GetEtag(), fmt.Sprintf("ha-noi, which joined after %s was written for it, answers Get with %v %v", forJoiner.GetName(), c, got.GetEtag())
+	})
+	if _, c := getAgreement(t, joiner, national.GetName()); c != codes.NotFound {
+		t.Errorf("ha-noi answers Get %s, national, with %v; want NOT_FOUND", national.GetName(), c)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 7}, 30*time.Second)
+
+	ctx := context.Background()
+	for _, n := range []*testNode{owner, ministry, joiner} {
 		if rc, err := n.node.Store().CheckRecords(ctx); err != nil || rc.Found != 0 {
 			t.Errorf("%s's record check: %v %v", n.member, rc.Problems, err)
 		}

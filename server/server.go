@@ -407,13 +407,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if !solo {
 		// A manifest that gives a member a key again (or a first one) lets
-		// the node seal to it the withdrawal notices it owes it; one taken
+		// the node seal to it the withdrawal notices and the records it
+		// owes it; one taken
 		// at start, or while a delivery failed, is delivered for now.
 		deliver := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := store.DeliverWithdrawals(ctx); err != nil {
-				cfg.Logger.Warn("withdrawal notices owed stay owed until the next manifest, start or write of their records", "err", err)
+			if err := store.DeliverOwed(ctx); err != nil {
+				cfg.Logger.Warn("withdrawal notices and records owed stay owed until the next manifest, start or write of their records", "err", err)
 			}
 		}
 		deliver()

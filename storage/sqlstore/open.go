@@ -270,6 +270,9 @@ type DB struct {
 	// sealed write a lookup in it; the same, of withdrawal notices this
 	// node owes (withdrawals.go).
 	anyOwed bool
+	// anyReadersOwed is false while readers_owed is empty: the same, of
+	// records owed to readers that had no key (withdrawals.go).
+	anyReadersOwed bool
 	// wipePending: a record was withdrawn since the WAL was last emptied,
 	// and its page copies may still be in it (wipeWAL). Writer only.
 	wipePending bool
@@ -673,6 +676,9 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 	}
 	if err == nil {
 		err = db.writer.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM withdrawals_owed)").Scan(&db.anyOwed)
+	}
+	if err == nil {
+		err = db.writer.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM readers_owed)").Scan(&db.anyReadersOwed)
 	}
 	if err == nil {
 		var keys []ed25519.PublicKey

@@ -25,8 +25,19 @@ import (
 // the record and has no key in its directory, seals the notice to it in
 // the first entry of the record written once it has one, and writes such
 // an entry as soon as it takes a manifest that gives it one
-// (DeliverWithdrawals). Members that never could read the record are
-// never sent its name.
+// (DeliverOwed). Members that never could read the record are never sent
+// its name.
+//
+// Readers owed, the other way round. A reader of a state that is not
+// public, out of the manifest when it was written (the ministry removed
+// then added back, a province in visible_to that joins later), had no key
+// to seal it to and read the record only from the owner's next change of
+// it, which may never come: the ministry's national views missed it while
+// the convergence check said yes (an outside review). The owner keeps
+// (name, reader) in readers_owed for each reader of a record's latest
+// state that had no key (oweReaders), and delivers them like withdrawal
+// notices: a manifest that gives one a key makes it write an entry of the
+// record's unchanged state, sealed to its readers (DeliverOwed).
 
 // everyMemberToCome stands, in withdrawals_owed, for the members the node
 // has not known yet. A public state stays in every log, so a member that
@@ -127,6 +138,26 @@ func (db *DB) settleWithdrawals(tx *writeTx, name string) error {
 	return nil
 }
 
+// oweReaders keeps unkeyed, the readers of name's next state the
+// directory gives no key, as the readers it owes that record, in place of
+// those it owed: the entry is sealed to each reader that has a key now,
+// and a member no longer a reader is owed nothing. A public state (nil)
+// reaches every member, and a deleted one is owed to no one.
+func (db *DB) oweReaders(tx *writeTx, name string, unkeyed []string) error {
+	if db.anyReadersOwed {
+		if _, err := tx.Exec("DELETE FROM readers_owed WHERE name = ?", name); err != nil {
+			return fmt.Errorf("settle the readers owed %s: %w", name, err)
+		}
+	}
+	for _, m := range unkeyed {
+		if _, err := tx.Exec("INSERT INTO readers_owed (name, member) VALUES (?, ?) ON CONFLICT DO NOTHING", name, m); err != nil {
+			return fmt.Errorf("keep %s owed to %s: %w", name, m, err)
+		}
+		db.anyReadersOwed = true
+	}
+	return nil
+}
+
 func (db *DB) knownMembers(tx *writeTx) ([]string, error) {
 	rows, err := tx.Query("SELECT member FROM known_members")
 	if err != nil {
@@ -178,57 +209,62 @@ func (db *DB) knowMembers(tx *writeTx, m *federation.Manifest) error {
 	return nil
 }
 
-// DeliverWithdrawals seals each withdrawal notice owed to a member that
-// the directory now gives a key, at once: a member taken back into the
-// manifest, or one that joins, learns that it lost a record without
+// DeliverOwed seals each withdrawal notice owed to a member that the
+// directory now gives a key, and each record owed to a reader that it now
+// gives one, at once: a member taken back into the manifest, or one that
+// joins, learns that it lost a record, or reads one it should, without
 // waiting for the owner's next write of it, which may never come. Each
 // record owing one gets an entry of its state as it is (its etag kept),
 // sealed to its readers with the notices (seal): an entry of the node's
 // log and audit trail like any write (actor "local", action
-// withdrawals.deliver). A record it cannot write now (the node's log held)
-// stays owed, for the next manifest, start or write of it.
-func (db *DB) DeliverWithdrawals(ctx context.Context) error {
+// withdrawals.deliver, or readers.deliver for a record that owes no
+// notice). A record it cannot write now (the node's log held) stays owed,
+// for the next manifest, start or write of it.
+func (db *DB) DeliverOwed(ctx context.Context) error {
 	if db.mayLog() != nil {
 		return nil
 	}
-	rows, err := db.reader.QueryContext(ctx, "SELECT name, member FROM withdrawals_owed WHERE member <> ? ORDER BY name", everyMemberToCome)
+	// Ordered by name, withdrawals first: a record owed to several
+	// members is listed once, with the action of its first debt.
+	rows, err := db.reader.QueryContext(ctx, "SELECT name, member, 'withdrawals.deliver' AS action FROM withdrawals_owed WHERE member <> ? "+
+		"UNION ALL SELECT name, member, 'readers.deliver' AS action FROM readers_owed ORDER BY name, action DESC", everyMemberToCome)
 	if err != nil {
-		return fmt.Errorf("read the withdrawals owed: %w", err)
+		return fmt.Errorf("read the withdrawals and readers owed: %w", err)
 	}
-	var names []string
+	type owed struct{ name, action string }
+	var records []owed
 	for rows.Next() {
-		var name, member string
-		if err := rows.Scan(&name, &member); err != nil {
+		var name, member, action string
+		if err := rows.Scan(&name, &member, &action); err != nil {
 			rows.Close()
 			return err
 		}
-		// Ordered by name: a record owed to several members is listed once.
-		if _, keyed := db.directory.EncryptionKey(member); keyed && (len(names) == 0 || names[len(names)-1] != name) {
-			names = append(names, name)
+		if _, keyed := db.directory.EncryptionKey(member); keyed && (len(records) == 0 || records[len(records)-1].name != name) {
+			records = append(records, owed{name, action})
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the withdrawals owed: %w", err)
+		return fmt.Errorf("read the withdrawals and readers owed: %w", err)
 	}
-	ctx = storage.WithActor(ctx, storage.Actor{Action: "withdrawals.deliver"})
 	var errs []error
-	for _, name := range names {
+	for _, r := range records {
+		name := r.name
 		k, err := resource.CheckOwned(name, db.origin)
 		if err == nil {
-			_, err = db.Write(ctx, storage.Write{Kind: k, Name: name, Mutate: func(current proto.Message, _ storage.Stamp) (proto.Message, error) {
+			_, err = db.Write(storage.WithActor(ctx, storage.Actor{Action: r.action}), storage.Write{Kind: k, Name: name, Mutate: func(current proto.Message, _ storage.Stamp) (proto.Message, error) {
 				if current == nil {
-					return nil, fmt.Errorf("%s is owed withdrawals but this node holds no record of it", name)
+					return nil, fmt.Errorf("%s is owed to members but this node holds no record of it", name)
 				}
 				return current, nil
 			}})
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("deliver the withdrawals owed of %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("deliver what is owed of %s: %w", name, err))
 		}
 	}
-	if len(names) > len(errs) {
-		db.log.Info("sealed the withdrawal notices owed to members the manifest gives a key again", "records", len(names)-len(errs))
+	if len(records) > len(errs) {
+		db.log.Info("sealed the withdrawal notices and records owed to members the manifest gives a key again", "records", len(records)-len(errs))
 	}
 	return errors.Join(errs...)
 }

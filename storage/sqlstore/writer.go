@@ -668,11 +668,13 @@ func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Me
 
 	entry := changelog.Entry{Origin: db.origin, Seq: stamp.Seq, HLC: hlc, Name: w.Name, Data: data, PrevHash: head.Hash}
 	if visibility, visibleTo := k.Audience(next); !resource.Public(visibility) {
-		if entry.Data, err = db.seal(tx, k, w.Name, stamp.Seq, data, current, visibility, visibleTo); err != nil {
+		if entry.Data, err = db.seal(tx, k, w.Name, stamp.Seq, data, current, k.Deleted(next), visibility, visibleTo); err != nil {
 			return nil, false, err
 		}
 		entry.Name, entry.Sealed = "", true
 	} else if err := db.settleWithdrawals(tx, w.Name); err != nil {
+		return nil, false, err
+	} else if err := db.oweReaders(tx, w.Name, nil); err != nil {
 		return nil, false, err
 	}
 	if err := db.putRecord(tx, newRecordRow(k, st, w.Name, next, recordData(data, entry.Sealed)), id, current != nil, stamp.Seq); err != nil {
@@ -705,12 +707,19 @@ const recordGrowth = 64
 // seal makes the envelope of a state not every member may read: for its
 // readers, and a withdrawal notice for the members that could read the
 // record's previous state and no longer may, or were owed one
-// (withdrawalKeys). Readers that are not members (no encryption key in the
-// directory) cannot be sealed to; they are skipped, as they run no node.
-func (db *DB) seal(tx *writeTx, k *resource.Kind, name string, seq uint64, data []byte, current proto.Message, visibility int32, visibleTo []string) ([]byte, error) {
+// (withdrawalKeys). Readers the directory gives no encryption key (not in
+// the manifest now) cannot be sealed to: they are owed the record
+// (oweReaders), unless the state is deleted.
+func (db *DB) seal(tx *writeTx, k *resource.Kind, name string, seq uint64, data []byte, current proto.Message, deleted bool, visibility int32, visibleTo []string) ([]byte, error) {
 	readers := resource.Readers(db.origin, visibility, visibleTo)
-	others, err := db.countSealedFor(tx, readers)
+	others, unkeyed, err := db.countSealedFor(tx, readers)
 	if err != nil {
+		return nil, err
+	}
+	if deleted {
+		unkeyed = nil
+	}
+	if err := db.oweReaders(tx, name, unkeyed); err != nil {
 		return nil, err
 	}
 	keys := append([]*ecdh.PublicKey{db.sealer.Load().PublicKey()}, others...)
@@ -726,18 +735,21 @@ func (db *DB) seal(tx *writeTx, k *resource.Kind, name string, seq uint64, data 
 }
 
 // countSealedFor counts one more entry sealed to each of readers but the
-// node itself (readers[0]) that the directory knows, and returns their keys.
-func (db *DB) countSealedFor(tx *writeTx, readers []string) ([]*ecdh.PublicKey, error) {
-	var keys []*ecdh.PublicKey
+// node itself (readers[0]) that the directory knows, and returns their
+// keys, and the readers it gives no key.
+func (db *DB) countSealedFor(tx *writeTx, readers []string) (keys []*ecdh.PublicKey, unkeyed []string, err error) {
 	for _, r := range readers[1:] {
-		if key, ok := db.directory.EncryptionKey(r); ok {
-			keys = append(keys, key)
-			if _, err := tx.Exec(db.shared.countSealed, r); err != nil {
-				return nil, fmt.Errorf("count sealed entries: %w", err)
-			}
+		key, ok := db.directory.EncryptionKey(r)
+		if !ok {
+			unkeyed = append(unkeyed, r)
+			continue
+		}
+		keys = append(keys, key)
+		if _, err := tx.Exec(db.shared.countSealed, r); err != nil {
+			return nil, nil, fmt.Errorf("count sealed entries: %w", err)
 		}
 	}
-	return keys, nil
+	return keys, unkeyed, nil
 }
 
 // errRowExists is putRecord's answer when asked to insert a row whose name
