@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -72,6 +73,8 @@ func summaryCSV(client nationalv1.NationalServiceClient, errs *httpErrors, c csv
 			case page == 1 && resp == nil:
 				errs.write(w, r, err)
 				return
+			case errors.Is(err, errAnswerRefused):
+				return // nothing of it was sent: its 429 is
 			}
 			late := ctx.Err() != nil && r.Context().Err() == nil
 			if late {

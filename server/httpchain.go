@@ -232,8 +232,14 @@ func (e *httpErrors) boundUnsent(unsent *netlimit.Unsent) func(http.Handler) htt
 // errHTTPAnswersUnread is the answer to a request whose answer would pass
 // the bounds of what its client has left unread (boundUnsent).
 func errHTTPAnswersUnread() error {
-	return apperr.ResourceExhausted("answers to earlier requests wait unread, from this client or from all of this node's clients, as many bytes as the node holds for them; read them before asking for more")
+	return apperr.ResourceExhausted("answers to earlier requests wait unread, from this client or from all of this node's clients, as many bytes as the node holds for them; read them before asking for more").RetryAfter(time.Second)
 }
+
+// errAnswerRefused is what a handler's write returns once boundUnsent has
+// answered 429 in place of its answer: the handler has nothing more to
+// write (summary.csv took it for an answer cut off, and aborted the 429
+// unsent: a review).
+var errAnswerRefused = errors.New("the answer was refused, a 429 written in its place: its client has left too much unread")
 
 // boundedWriter is the ResponseWriter of an answer under boundUnsent. It
 // holds back the status the handler sets until the answer's first byte
@@ -275,7 +281,7 @@ func (w *boundedWriter) begin() {
 
 func (w *boundedWriter) Write(b []byte) (int, error) {
 	if w.refused {
-		return 0, errHTTPAnswersUnread()
+		return 0, errAnswerRefused
 	}
 	n := int64(len(b))
 	if !w.unsent.Hold(w.client, n) {
@@ -288,7 +294,7 @@ func (w *boundedWriter) Write(b []byte) (int, error) {
 		clear(header)
 		maps.Copy(header, w.chainHeader)
 		w.refuse()
-		return 0, errHTTPAnswersUnread()
+		return 0, errAnswerRefused
 	}
 	defer w.unsent.GiveBack(w.client, n)
 	w.begin()

@@ -167,3 +167,25 @@ func TestHTTPAnswersLeftUnread(t *testing.T) {
 		waitFor(t, 30*time.Second, "the answers' bytes given back", func() bool { return held(t, "127.0.0.4") == 0 })
 	})
 }
+
+// TestSummaryCSVRefusedIsA429: summary.csv, whose first page would pass
+// its client's bound on answers left unread, is answered 429 whole, with
+// Retry-After, as any answer none of which is sent yet: it took the
+// refused write for a reply cut off and aborted it, the 429 unsent and
+// the connection closed (a review).
+func TestSummaryCSVRefusedIsA429(t *testing.T) {
+	tn := startSecNode(t, "cao-bang", func(c *server.Config) { c.Limits.UnsentPerAddress = 8 })
+	req, err := http.NewRequest("GET", tn.BaseURL+"/v1/national/agreements/summary.csv?group_by=kind", nil)
+	mustf(t, err, "request")
+	req.Header.Set("Authorization", "Bearer "+tn.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("summary.csv past the bound: no answer: %v; want a 429", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || err != nil || !strings.Contains(string(body), "wait unread") || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("summary.csv past the bound: %s %q (read: %v), Retry-After %q; want a whole 429 saying answers wait unread, Retry-After 1",
+			resp.Status, body, err, resp.Header.Get("Retry-After"))
+	}
+}
