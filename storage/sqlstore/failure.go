@@ -284,11 +284,15 @@ func diskFull(err error) bool {
 // filesExhausted says whether err is the process, or the system, out of
 // file descriptors: go-sqlite3 gives SQLITE_CANTOPEN ("unable to open
 // database file") with EMFILE or ENFILE as its system error when a pool
-// opens a connection; a dial to PostgreSQL wraps the errno itself.
+// opens a connection; a dial to PostgreSQL wraps the errno itself. The
+// system error is SQLite's last on the connection, kept after the error it
+// came with (sqlite3_system_errno), so only an error of opening or of the
+// disk is taken for it: a constraint met later on a connection that once
+// ran out is not.
 func filesExhausted(err error) bool {
 	var serr sqlite3.Error
-	if errors.As(err, &serr) && (serr.SystemErrno == syscall.EMFILE || serr.SystemErrno == syscall.ENFILE) {
-		return true
+	if errors.As(err, &serr) {
+		return (serr.Code == sqlite3.ErrCantOpen || serr.Code == sqlite3.ErrIoErr) && (serr.SystemErrno == syscall.EMFILE || serr.SystemErrno == syscall.ENFILE)
 	}
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }

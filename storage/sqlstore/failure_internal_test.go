@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,6 +174,22 @@ func TestFailureOfACallWhoseContextEnded(t *testing.T) {
 	}
 	if err := db.Failure(ended, fmt.Errorf("read: %w", sqlite3.Error{Code: sqlite3.ErrCorrupt})); status.Code(err) != codes.Unavailable || db.FileDamage() == "" {
 		t.Errorf("a damaged file met by a call whose context ended: %v (recorded: %q)", err, db.FileDamage())
+	}
+}
+
+// TestStaleSystemErrorIsNotOutOfFiles: go-sqlite3 gives, with every error,
+// SQLite's last system error on the connection, which may be a file
+// descriptor it could not get long before (a review): only an error of
+// opening or of the disk with it is the node out of files.
+func TestStaleSystemErrorIsNotOutOfFiles(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "provex.db"))
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Failure(ctx, fmt.Errorf("open: %w", sqlite3.Error{Code: sqlite3.ErrCantOpen, SystemErrno: syscall.EMFILE})); status.Code(err) != codes.Unavailable {
+		t.Errorf("SQLITE_CANTOPEN with EMFILE: %v, want UNAVAILABLE", err)
+	}
+	if err := db.Failure(ctx, fmt.Errorf("insert: %w", sqlite3.Error{Code: sqlite3.ErrConstraint, SystemErrno: syscall.EMFILE})); status.Code(err) == codes.Unavailable {
+		t.Errorf("a constraint with a stale EMFILE: %v, want it left as it is", err)
 	}
 }
 
