@@ -61,6 +61,31 @@ func nextManifest(t *testing.T, m *federation.Manifest, key ed25519.PrivateKey, 
 	return &n
 }
 
+// join adds member, a province with keys of its own at a free address,
+// to the manifest after prev, signed by fedKey; gives that manifest to via
+// and waits until members have taken it; and starts member's node pulling
+// from peers. It returns the manifest and the node.
+func (f *testFederation) join(t *testing.T, prev *federation.Manifest, fedKey ed25519.PrivateKey, via *testNode, member string, peers []string, members ...string) (*federation.Manifest, *testNode) {
+	t.Helper()
+	keys, err := federation.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddrs(t, 1)[0]
+	m := nextManifest(t, prev, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, federation.Member{ID: member, Role: federation.RoleProvince, Address: addr,
+			PublicKey: keys.SigningPublic(), EncryptionKey: keys.EncryptionPublic()})
+	})
+	if err := via.node.OfferManifest(m); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, uint64(m.Serial), members...)
+	f.keys[member], f.manifest = keys, m
+	f.peers[member] = peers
+	f.nodes[member] = &testNode{member: member, dir: t.TempDir(), addr: addr, fed: f}
+	return m, f.start(member)
+}
+
 func (f *testFederation) waitSerial(t *testing.T, serial uint64, members ...string) {
 	t.Helper()
 	eventually(t, 10*time.Second, func() (bool, string) {
@@ -149,24 +174,8 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 
 	// A new member joins through a manifest given to cao-bang, and its
 	// node, started on it, is synced; quang-ninh leaves and is refused.
-	newcomer, err := federation.GenerateKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddrs(t, 1)[0]
-	m3 := nextManifest(t, m2, fedKey, func(m *federation.Manifest) {
-		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
-			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
-	})
-	if err := f.nodes["cao-bang"].node.OfferManifest(m3); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 3, members...)
-	f.keys["ha-noi"] = newcomer
-	f.manifest = m3
-	f.peers["ha-noi"] = []string{"mofa"}
-	f.nodes["ha-noi"] = &testNode{member: "ha-noi", dir: t.TempDir(), addr: addr, fed: f}
-	f.start("ha-noi")
+	m3, _ := f.join(t, m2, fedKey, f.nodes["cao-bang"], "ha-noi", []string{"mofa"}, members...)
+	haNoi := m3.Members[len(m3.Members)-1]
 	createAgreements(t, f.nodes["ha-noi"], 3, "new")
 	f.waitConverged(t, map[string]uint64{"ha-noi": 3, "cao-bang": 10}, 15*time.Second)
 
@@ -215,8 +224,7 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 	// ha-noi comes back, with its keys and data: mofa takes it as a peer
 	// again, and what it writes then reaches everyone.
 	m5 := nextManifest(t, m4, fedKey, func(m *federation.Manifest) {
-		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
-			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
+		m.Members = append(m.Members, haNoi)
 	})
 	if err := f.nodes["cao-bang"].node.OfferManifest(m5); err != nil {
 		t.Fatal(err)

@@ -92,23 +92,7 @@ func withdrawalReachesMembersOutOfTheManifest(t *testing.T, ownerStore string) {
 	// A member that joins pulls p1's public state from the logs; the owner,
 	// taking the manifest that adds it, owes it that record's notice, and
 	// not r1's, which never was public.
-	newcomer, err := federation.GenerateKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddrs(t, 1)[0]
-	joined := nextManifest(t, back, fedKey, func(m *federation.Manifest) {
-		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
-			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
-	})
-	if err := owner.node.OfferManifest(joined); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 4, members...)
-	f.keys["ha-noi"], f.manifest = newcomer, joined
-	f.peers["ha-noi"] = []string{mofa}
-	f.nodes["ha-noi"] = &testNode{member: "ha-noi", dir: t.TempDir(), addr: addr, fed: f}
-	joiner := f.start("ha-noi")
+	_, joiner := f.join(t, back, fedKey, owner, "ha-noi", []string{mofa}, members...)
 	eventually(t, 30*time.Second, func() (bool, string) {
 		held := joiner.origin(t, p1).GetSeq()
 		got, c := getAgreement(t, joiner, public.GetName())
@@ -196,23 +180,7 @@ func recordReachesReadersOutOfTheManifest(t *testing.T, ownerStore string) {
 		t.Errorf("the ministry's national count of agreements: %v, %v; want the 2 not deleted", summary.GetTotal(), err)
 	}
 
-	newcomer, err := federation.GenerateKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddrs(t, 1)[0]
-	joined := nextManifest(t, back, fedKey, func(m *federation.Manifest) {
-		m.Members = append(m.Members, federation.Member{ID: "ha-noi", Role: federation.RoleProvince, Address: addr,
-			PublicKey: newcomer.SigningPublic(), EncryptionKey: newcomer.EncryptionPublic()})
-	})
-	if err := owner.node.OfferManifest(joined); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 4, members...)
-	f.keys["ha-noi"], f.manifest = newcomer, joined
-	f.peers["ha-noi"] = []string{mofa}
-	f.nodes["ha-noi"] = &testNode{member: "ha-noi", dir: t.TempDir(), addr: addr, fed: f}
-	joiner := f.start("ha-noi")
+	_, joiner := f.join(t, back, fedKey, owner, "ha-noi", []string{mofa}, members...)
 	eventually(t, 30*time.Second, func() (bool, string) {
 		got, c := getAgreement(t, joiner, forJoiner.GetName())
 		return c == codes.OK && got.GetEtag() == forJoiner.GetEtag(), fmt.Sprintf("ha-noi, which joined after %s was written for it, answers Get with %v %v", forJoiner.GetName(), c, got.GetEtag())
