@@ -125,12 +125,6 @@ type Engine struct {
 	// pulled from once it announces, without a change of configuration.
 	peersMu sync.Mutex
 	peers   map[string]*peer
-	// fallback is the member pulled from while no pull from a peer works
-	// (checkFallback), among peers; fallbackTurn picks the next in turn,
-	// and fallbackLogged bounds the warning that the node falls back.
-	fallback       *peer
-	fallbackTurn   int
-	fallbackLogged repeatLog
 	// announcedHeads are the heads this node's announcements carry, read
 	// once per round of announcements (announceLoop) for every peer.
 	announcedHeads atomic.Pointer[[]*syncv1.Position]
@@ -470,8 +464,6 @@ func (e *Engine) Run(ctx context.Context) {
 	go func() { defer wg.Done(); e.announceLoop(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); e.checkLoop(ctx) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); e.fallbackLoop(ctx) }()
 	wg.Wait()
 	e.peersMu.Lock()
 	e.running = nil

@@ -665,60 +665,6 @@ func TestAddressChangeReachesNodesThatCannotDialTheMember(t *testing.T) {
 	}
 }
 
-// TestStrandedMemberFallsBackToAnotherMember: lang-son pulls from the
-// ministry alone and no node lists it (README's set-up of a new member).
-// It is down while the ministry moves; the ministry restarts at its new
-// address, and so does cao-bang, without the adoptions they held. lang-son
-// restarts on the old manifest: it dialed the ministry's old address for
-// good, and its writes reached no one (an outside review). Once its pulls
-// have failed for a while it pulls from cao-bang too, takes the new
-// manifest from it, dials the ministry where it listens, and its write
-// reaches both.
-func TestStrandedMemberFallsBackToAnotherMember(t *testing.T) {
-	f, fedKey := signedFederation(t, []string{mofa, p1, p2}, map[string][]string{mofa: {p1}, p1: {mofa}, p2: {mofa}})
-	var logs testlog.Buffer
-	f.nodes[p2].logs = &logs
-	f.startAll()
-	createAgreements(t, f.nodes[p2], 1, "before")
-	f.waitConverged(t, map[string]uint64{p2: 1}, 15*time.Second)
-
-	f.stop(p2)
-	moved := freeAddrs(t, 1)[0]
-	old := f.manifest
-	f.manifest = nextManifest(t, old, fedKey, func(m *federation.Manifest) {
-		for i := range m.Members {
-			if m.Members[i].ID == mofa {
-				m.Members[i].Address = moved
-			}
-		}
-	})
-	if err := f.nodes[mofa].node.OfferManifest(f.manifest); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 2, mofa, p1)
-	f.stop(mofa)
-	f.stop(p1)
-	f.nodes[mofa].addr = moved
-	f.start(mofa)
-	f.start(p1)
-	f.manifest = old
-	f.start(p2) // on the old manifest, which its store holds
-	createAgreements(t, f.nodes[p2], 1, "stranded")
-
-	f.waitSerial(t, 2, p2)
-	f.waitConverged(t, map[string]uint64{p2: 2}, 15*time.Second)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		got := f.nodes[p2].peerState(t, mofa).GetAddress()
-		return got == moved, fmt.Sprintf("lang-son dials the ministry at %s, not its new address %s", got, moved)
-	})
-	eventually(t, 10*time.Second, func() (bool, string) {
-		said := logs.String()
-		fellBack := strings.Contains(said, "pulling also from the other members the federation manifest lists")
-		stopped := strings.Contains(said, "stopped pulling from the member pulled from while none did")
-		return fellBack && stopped, "lang-son did not say it fell back, and stopped once its peer worked:\n" + said
-	})
-}
-
 // Two manifests signed with one serial (from two copies of the master):
 // neither node takes the other's, so the federation stays split on who is
 // in it. Both sides say so, in sync state and health, until a manifest of
