@@ -61,6 +61,23 @@ func nextManifest(t *testing.T, m *federation.Manifest, key ed25519.PrivateKey, 
 	return &n
 }
 
+// withoutMember is the manifest after prev, signed by fedKey, that removes
+// member, and member's entry in prev.
+func withoutMember(t *testing.T, prev *federation.Manifest, fedKey ed25519.PrivateKey, member string) (*federation.Manifest, federation.Member) {
+	t.Helper()
+	var removed federation.Member
+	m := nextManifest(t, prev, fedKey, func(m *federation.Manifest) {
+		m.Members = slices.DeleteFunc(m.Members, func(mem federation.Member) bool {
+			if mem.ID == member {
+				removed = mem
+				return true
+			}
+			return false
+		})
+	})
+	return m, removed
+}
+
 // join adds member, a province with keys of its own at a free address,
 // to the manifest after prev, signed by fedKey; gives that manifest to via
 // and waits until members have taken it; and starts member's node pulling
@@ -183,15 +200,7 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 
 	// ha-noi leaves, by a manifest given to cao-bang: the others take it,
 	// ha-noi cannot (it does not list ha-noi), and its peer refuses it.
-	m4 := nextManifest(t, m3, fedKey, func(m *federation.Manifest) {
-		var kept []federation.Member
-		for _, mem := range m.Members {
-			if mem.ID != "ha-noi" {
-				kept = append(kept, mem)
-			}
-		}
-		m.Members = kept
-	})
+	m4, _ := withoutMember(t, m3, fedKey, "ha-noi")
 	if err := f.nodes["cao-bang"].node.OfferManifest(m4); err != nil {
 		t.Fatal(err)
 	}

@@ -46,18 +46,7 @@ func withdrawalReachesMembersOutOfTheManifest(t *testing.T, ownerStore string) {
 	eventually(t, 15*time.Second, served(removed, restricted.GetName()))
 	eventually(t, 15*time.Second, served(removed, public.GetName()))
 
-	var saved federation.Member
-	without := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
-		var kept []federation.Member
-		for _, mem := range m.Members {
-			if mem.ID == p3 {
-				saved = mem
-				continue
-			}
-			kept = append(kept, mem)
-		}
-		m.Members = kept
-	})
+	without, saved := withoutMember(t, f.manifest, fedKey, p3)
 	if err := owner.node.OfferManifest(without); err != nil {
 		t.Fatal(err)
 	}
@@ -134,18 +123,7 @@ func recordReachesReadersOutOfTheManifest(t *testing.T, ownerStore string) {
 	f.startAll()
 	owner, ministry := f.nodes[p1], f.nodes[mofa]
 
-	var saved federation.Member
-	without := nextManifest(t, f.manifest, fedKey, func(m *federation.Manifest) {
-		var kept []federation.Member
-		for _, mem := range m.Members {
-			if mem.ID == mofa {
-				saved = mem
-				continue
-			}
-			kept = append(kept, mem)
-		}
-		m.Members = kept
-	})
+	without, saved := withoutMember(t, f.manifest, fedKey, mofa)
 	if err := owner.node.OfferManifest(without); err != nil {
 		t.Fatal(err)
 	}
