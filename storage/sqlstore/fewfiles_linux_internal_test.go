@@ -14,7 +14,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/apperr"
@@ -54,12 +53,7 @@ func TestOutOfFileDescriptorsIsUnavailable(t *testing.T) {
 	}
 	defer db.Close()
 	name := "provinces/cao-bang/agreements/a1"
-	if _, err := db.Write(ctx, storage.Write{Kind: resource.Agreements, Name: name,
-		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
-			return &twinningv1.Agreement{Name: name, DisplayName: "MoU on border trade"}, nil
-		}}); err != nil {
-		t.Fatal(err)
-	}
+	writeRecord(t, db, &twinningv1.Agreement{Name: name, DisplayName: "MoU on border trade"})
 	// The pools open their connections when a read needs one: with none
 	// kept idle, the next read opens one, as a pool that has not yet been
 	// busy does.
