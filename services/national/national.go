@@ -366,6 +366,9 @@ func (p *pager) read(ctx context.Context, from []any, resume bool, limit int) (*
 		c.rows, c.more = rows[:limit], true
 	}
 	if len(c.rows) == 0 {
+		// No group, so no sums of any: total reads them by field.
+		c.money = make([]map[string]map[string]int64, len(p.money))
+		c.distinct = make([]map[string]int64, len(p.distinct))
 		return c, nil
 	}
 	// Sums and distinct counts of the chunk's groups alone: from its first

@@ -3,6 +3,7 @@ package national_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,5 +113,56 @@ func onEachStore(t *testing.T, test func(*testing.T, *sqlstore.DB)) {
 			defer db.Close()
 			test(t, db)
 		})
+	}
+}
+
+// TestSummaryOfNoRecords: a summary whose filter matches nothing, grouped
+// and with a money sum, is an empty list of groups and a total of 0 with
+// every sum, 0 included (README, "National views"); it was a panic
+// (INTERNAL) indexing the money sums of no group (an outside review).
+// On the rollups and on a scan (count_distinct), on SQLite and PostgreSQL.
+func TestSummaryOfNoRecords(t *testing.T) {
+	onEachStore(t, summaryOfNoRecords)
+}
+
+func summaryOfNoRecords(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	name := "provinces/cao-bang/trade-reports/a"
+	if _, err := db.Write(ctx, storage.Write{Kind: resource.TradeReports, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+		return &borderv1.TradeReport{Name: name, BorderGate: "provinces/cao-bang/border-gates/ta-lung", PeriodKind: borderv1.TradeReport_PERIOD_KIND_YEAR,
+			PeriodStart: &typev1.Date{Year: 2024}, PeriodEnd: &typev1.Date{Year: 2024},
+			ExportValue: &typev1.Money{CurrencyCode: "VND", Units: 7}, VehicleCount: 3}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	s := national.New(&collection.Node{Store: db}, func(context.Context) ([]*nationalv1.ProvinceFreshness, error) { return nil, nil }, 4<<20)
+	for _, path := range []struct {
+		name     string
+		distinct []string
+	}{{"rollups", nil}, {"scan", []string{"border_gate"}}} {
+		for _, groupBy := range [][]string{{"period_kind"}, {"province", "border_gate"}} {
+			req := &nationalv1.SummarizeRequest{Collection: "trade-reports", GroupBy: groupBy, Sum: []string{"export_value", "vehicle_count"},
+				CountDistinct: path.distinct, Filter: `border_gate = "provinces/cao-bang/border-gates/tra-linh"`}
+			resp, err := s.Summarize(ctx, req)
+			if err != nil {
+				t.Fatalf("%s, group_by %v: %v", path.name, groupBy, err)
+			}
+			if len(resp.GetGroups()) != 0 || resp.GetTotal().GetCount() != 0 {
+				t.Errorf("%s, group_by %v: %v, want no groups and a total of 0", path.name, groupBy, resp)
+			}
+			var sums []string
+			for _, sum := range resp.GetTotal().GetSums() {
+				if sum.GetValue() != 0 {
+					t.Errorf("%s, group_by %v: sum %v, want 0", path.name, groupBy, sum)
+				}
+				sums = append(sums, sum.GetField())
+			}
+			if !slices.Equal(sums, []string{"vehicle_count", "export_value"}) {
+				t.Errorf("%s, group_by %v: total sums %v, want vehicle_count and export_value, each 0", path.name, groupBy, sums)
+			}
+			if d := resp.GetTotal().GetDistinctCounts(); len(d) != len(path.distinct) || len(d) > 0 && d[0].GetCount() != 0 {
+				t.Errorf("%s, group_by %v: distinct counts %v, want %d of 0", path.name, groupBy, d, len(path.distinct))
+			}
+		}
 	}
 }
