@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -334,7 +335,11 @@ func serverAway(err error) bool {
 		switch {
 		case pe.Code == "08P01": // protocol_violation: a bug, not an outage
 			return false
-		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300",
+			// Sessions the server ends for idling, in a transaction or
+			// out of one (settings common on a shared server): the
+			// next session is a new one, as after 57P01.
+			pe.Code == "25P03", pe.Code == "57P05":
 			return true
 		}
 		return false
@@ -342,6 +347,9 @@ func serverAway(err error) bool {
 	var netErr *net.OpError
 	return errors.As(err, &netErr) ||
 		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) ||
+		// A transaction's connection database/sql found broken (ended
+		// by the server) and closed before the statement after.
+		errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

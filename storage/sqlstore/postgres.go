@@ -136,7 +136,16 @@ func openPostgres(ctx context.Context, url string, readers int, holder string, s
 		// Names the holder's session to whoever finds the lock taken.
 		wcfg.RuntimeParams["application_name"] = holder
 	}
-	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*wcfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+	writer = sql.OpenDB(rebindConnector{stdlib.GetConnector(*wcfg, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) (err error) {
+		// pgx's connector drops a connection this refuses without closing
+		// it: each refused attempt (every write and probe while another
+		// session holds the lock) left a session open, and one that had
+		// taken the lock held it after the store closed.
+		defer func() {
+			if err != nil {
+				c.Close(context.WithoutCancel(ctx))
+			}
+		}()
 		if !lock {
 			return nil
 		}

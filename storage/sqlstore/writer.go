@@ -415,7 +415,7 @@ func (db *DB) commitOnce(batch []*pendingWrite, savepoints bool) (again error) {
 				// The transaction is unusable; fail everything in it.
 				tx.Rollback()
 				db.restoreState(before)
-				db.failAll(batch, fmt.Errorf("rollback to savepoint: %w", err))
+				db.failAll(batch, fmt.Errorf("rollback to savepoint after %w: %w", p.err, err))
 				return nil
 			}
 		}
