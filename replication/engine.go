@@ -157,6 +157,11 @@ type Engine struct {
 
 	// split names peers on another manifest of this node's serial.
 	split manifestSplit
+
+	// exchanged is closed once each configured peer's first pull since
+	// Run first began has ended (Exchanged).
+	exchanged     chan struct{}
+	exchangedOnce sync.Once
 }
 
 type metrics struct {
@@ -195,6 +200,9 @@ type peer struct {
 	// this node parse a megabyte of YAML every pull.
 	offered atomic.Int64
 	stop    context.CancelFunc
+	// firstPullEnded, set by Run for the peers configured, tells
+	// Exchanged that the peer's first pull ended.
+	firstPullEnded func()
 	// Failures logged again only every failureLogEvery: the peer's pulls
 	// (peerLoop, by status code), the refusal of its runs (refusedFrom,
 	// by what was refused), of its manifest (offerManifest), a run of its
@@ -251,7 +259,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Manifest == nil {
 		return nil, errors.New("replication: a federation manifest is required")
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync"), peers: map[string]*peer{}, changed: make(chan struct{}, 1), recheck: make(chan struct{}, 1)}
+	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync"), peers: map[string]*peer{}, changed: make(chan struct{}, 1), recheck: make(chan struct{}, 1), exchanged: make(chan struct{})}
 	for _, id := range cfg.Peers {
 		if id == cfg.Member {
 			e.log.Warn("a node does not pull from itself; passed over in its peers", "peer", id)
@@ -405,6 +413,9 @@ func (e *Engine) startPeer(r *runState, p *peer) {
 	go func() {
 		defer r.wg.Done()
 		defer p.closeConn()
+		if p.firstPullEnded != nil {
+			defer p.firstPullEnded() // stopped before it: nothing waits
+		}
 		e.peerLoop(ctx, p)
 	}()
 }
@@ -451,15 +462,29 @@ func (e *Engine) triggerOthers(except string) {
 	}
 }
 
+// Exchanged is closed once the first pull from each configured peer since
+// Run began has ended, whether it worked or not (at once for a node with
+// none): from then on a peer's checkpoint of this node's own log, the
+// node's newest entries that a peer holds, has been heard where a peer was
+// reachable, and a node started on an old copy of its data directory
+// holds its writes (ownCheckpoint). What the node writes of itself, not
+// for a caller (the deliveries of what it owes), waits for it: written
+// before, on an old head, it forked the log (an outside review).
+func (e *Engine) Exchanged() <-chan struct{} { return e.exchanged }
+
 // Run pulls from every peer and announces new entries until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	var firstPulls sync.WaitGroup
 	e.peersMu.Lock()
 	e.running = &runState{ctx: ctx, wg: &wg}
 	for _, p := range e.peers {
+		firstPulls.Add(1)
+		p.firstPullEnded = sync.OnceFunc(firstPulls.Done)
 		e.startPeer(e.running, p)
 	}
 	e.peersMu.Unlock()
+	go func() { firstPulls.Wait(); e.exchangedOnce.Do(func() { close(e.exchanged) }) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); e.announceLoop(ctx) }()
 	wg.Add(1)
@@ -588,6 +613,9 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 		}
 		refusedBefore := p.refusedRuns()
 		err := e.pullFrom(ctx, p)
+		if p.firstPullEnded != nil {
+			p.firstPullEnded()
+		}
 		backOff = err != nil || p.refusedRuns() > refusedBefore
 		switch {
 		case err != nil && ctx.Err() == nil:

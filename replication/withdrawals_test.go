@@ -3,6 +3,7 @@ package replication_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -176,5 +177,69 @@ func recordReachesReadersOutOfTheManifest(t *testing.T, ownerStore string) {
 	}
 	if _, _, problems, err := owner.node.Store().VerifyAudit(ctx); err != nil || len(problems) != 0 {
 		t.Errorf("the owner's audit trail with the entries it made: %v %v", problems, err)
+	}
+}
+
+// TestBackupThatOwesDeliversAfterItsPeersCopy: an owner is started on an
+// old copy of its data directory (a backup) that still owes the ministry a
+// national record, with the manifest that takes the ministry back, while
+// its peer holds entries of its log the copy lacks. It writes nothing of
+// what it owes before its peer's checkpoint of its log has told it it is
+// behind, and delivers the record once the peer has given those entries
+// back: no fork (an outside review: the start's delivery wrote on the old
+// head, before any exchange, and the node held its writes as forked).
+func TestBackupThatOwesDeliversAfterItsPeersCopy(t *testing.T) {
+	members := []string{p1, p2, mofa}
+	f, fedKey := signedFederation(t, members, mesh(members))
+	f.startAll()
+	owner, ministry := f.nodes[p1], f.nodes[mofa]
+	without, saved := withoutMember(t, f.manifest, fedKey, mofa)
+	if err := owner.node.OfferManifest(without); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = without
+	f.waitSerial(t, 2, p1, p2)
+	national := createVisible(t, owner, "national", typev1.Visibility_VISIBILITY_NATIONAL)
+
+	f.stop(p1)
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(owner.dir)); err != nil {
+		t.Fatal(err)
+	}
+	owner = f.start(p1)
+	createAgreements(t, owner, 2, "after-backup")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		seq := f.nodes[p2].origin(t, p1).GetSeq()
+		return seq == 3, fmt.Sprintf("%s holds %s's log up to %d, want 3", p2, p1, seq)
+	})
+	f.stop(p1)
+
+	back := nextManifest(t, without, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, saved)
+	})
+	if err := f.nodes[p2].node.OfferManifest(back); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = back
+	f.waitSerial(t, 3, p2, mofa)
+	owner.dir = backup
+	owner = f.start(p1)
+
+	eventually(t, 20*time.Second, func() (bool, string) {
+		got, c := getAgreement(t, ministry, national.GetName())
+		return c == codes.OK && got.GetEtag() == national.GetEtag(), fmt.Sprintf("the ministry answers Get %s with %v %v; want it as written", national.GetName(), c, got.GetEtag())
+	})
+	// 1-3 as the peer held them, 4 the delivery after them.
+	f.waitConverged(t, map[string]uint64{p1: 4}, 20*time.Second)
+	if d := owner.origin(t, p1).GetDamaged(); len(d) != 0 {
+		t.Errorf("the owner's own log is held: %v", d)
+	}
+	for _, n := range []*testNode{f.nodes[p2], ministry} {
+		if r := n.metrics(t).GetRunsRefused(); r != 0 {
+			t.Errorf("%s refused %d runs of the owner: it forked its log", n.member, r)
+		}
+	}
+	if err := tryCreate(owner, "after-delivery"); err != nil {
+		t.Errorf("a write after the delivery: %v", err)
 	}
 }

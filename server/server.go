@@ -203,6 +203,8 @@ type Node struct {
 	// httpUnsent bounds the bytes of answers the HTTP API is writing
 	// (boundUnsent).
 	httpUnsent *netlimit.Unsent
+	// owed delivers what the store owes; nil for a node alone.
+	owed *owedDeliveries
 }
 
 // DatabaseFile is the name of a node's database inside its data directory.
@@ -405,22 +407,19 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
+	var owed *owedDeliveries
 	if !solo {
 		// A manifest that gives a member a key again (or a first one) lets
 		// the node seal to it the withdrawal notices and the records it
-		// owes it; one taken
-		// at start, or while a delivery failed, is delivered for now.
-		deliver := func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := store.DeliverOwed(ctx); err != nil {
-				cfg.Logger.Warn("withdrawal notices and records owed stay owed until the next manifest, start or write of their records", "err", err)
-			}
+		// owes it; what a start finds owed is delivered too (owedDeliveries).
+		retry := cfg.SyncInterval
+		if retry <= 0 {
+			retry = 5 * time.Second
 		}
-		deliver()
-		live.OnChange(func(*federation.Manifest) { deliver() })
+		owed = newOwedDeliveries(store, cfg.Logger, retry)
+		live.OnChange(func(*federation.Manifest) { owed.ask() })
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, manifest: live, metrics: metrics, listeners: map[string]*netlimit.Listener{}}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, owed: owed, manifest: live, metrics: metrics, listeners: map[string]*netlimit.Listener{}}
 	metrics.registry.MustRegister(stateCollector{n})
 	if cfg.TraceExporter != nil {
 		n.tracer = sdktrace.NewTracerProvider(sdktrace.WithBatcher(cfg.TraceExporter),
@@ -728,11 +727,18 @@ func (n *Node) Serve(ctx context.Context) error {
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() { n.sync.Run(syncCtx); close(syncDone) }()
+	owedDone := make(chan struct{})
+	go func() {
+		defer close(owedDone)
+		if n.owed != nil {
+			n.owed.run(syncCtx, n.sync.Exchanged())
+		}
+	}()
 	if n.cfg.ManifestFile != "" {
 		go n.watchManifest(syncCtx, n.cfg.ManifestFile)
 	}
 	go n.watchExpiry(syncCtx, time.Minute)
-	defer func() { stopSync(); <-syncDone }()
+	defer func() { stopSync(); <-syncDone; <-owedDone }()
 
 	var serveErr error
 	select {
@@ -740,9 +746,11 @@ func (n *Node) Serve(ctx context.Context) error {
 	case serveErr = <-errs:
 		n.log.Error("server stopped", "err", serveErr)
 	}
-	// Sync stops before the store closes: it may be applying a batch.
+	// Sync stops before the store closes: it may be applying a batch, or
+	// delivering what the node owes.
 	stopSync()
 	<-syncDone
+	<-owedDone
 	n.shutdown()
 	return serveErr
 }

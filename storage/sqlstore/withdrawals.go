@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/federation"
+	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 )
@@ -218,18 +222,26 @@ func (db *DB) knowMembers(tx *writeTx, m *federation.Manifest) error {
 // sealed to its readers with the notices (seal): an entry of the node's
 // log and audit trail like any write (actor "local", action
 // withdrawals.deliver, or readers.deliver for a record that owes no
-// notice). A record it cannot write now (the node's log held) stays owed,
-// for the next manifest, start or write of it.
-func (db *DB) DeliverOwed(ctx context.Context) error {
+// notice).
+//
+// It writes one record after another until budget has passed (checked
+// between records, so no write is cut short) or ctx ends, and stops at a
+// write the node cannot make now (its log held, its disk full, its
+// database away): left then says that records stay owed that a later run
+// delivers. A record whose own write fails stays owed too, named in err
+// with the count of such records (the first two only: a line of every
+// one ran to 706 KB, an outside review).
+func (db *DB) DeliverOwed(ctx context.Context, budget time.Duration) (left bool, err error) {
 	if db.mayLog() != nil {
-		return nil
+		return false, nil
 	}
+	until := time.Now().Add(budget)
 	// Ordered by name, withdrawals first: a record owed to several
 	// members is listed once, with the action of its first debt.
 	rows, err := db.reader.QueryContext(ctx, "SELECT name, member, 'withdrawals.deliver' AS action FROM withdrawals_owed WHERE member <> ? "+
 		"UNION ALL SELECT name, member, 'readers.deliver' AS action FROM readers_owed ORDER BY name, action DESC", everyMemberToCome)
 	if err != nil {
-		return fmt.Errorf("read the withdrawals and readers owed: %w", err)
+		return true, fmt.Errorf("read the withdrawals and readers owed: %w", err)
 	}
 	type owed struct{ name, action string }
 	var records []owed
@@ -237,7 +249,7 @@ func (db *DB) DeliverOwed(ctx context.Context) error {
 		var name, member, action string
 		if err := rows.Scan(&name, &member, &action); err != nil {
 			rows.Close()
-			return err
+			return true, err
 		}
 		if _, keyed := db.directory.EncryptionKey(member); keyed && (len(records) == 0 || records[len(records)-1].name != name) {
 			records = append(records, owed{name, action})
@@ -245,10 +257,19 @@ func (db *DB) DeliverOwed(ctx context.Context) error {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the withdrawals and readers owed: %w", err)
+		return true, fmt.Errorf("read the withdrawals and readers owed: %w", err)
 	}
-	var errs []error
+	delivered := 0
+	var failed []error
+	var stopped error
 	for _, r := range records {
+		if ctx.Err() != nil || time.Now().After(until) {
+			stopped = fmt.Errorf("%d records stay owed for a later run: its %s budget is spent", len(records)-delivered-len(failed), budget)
+			if ctx.Err() != nil {
+				stopped = fmt.Errorf("%d records stay owed: %w", len(records)-delivered-len(failed), context.Cause(ctx))
+			}
+			break
+		}
 		name := r.name
 		k, err := resource.CheckOwned(name, db.origin)
 		if err == nil {
@@ -259,12 +280,26 @@ func (db *DB) DeliverOwed(ctx context.Context) error {
 				return current, nil
 			}})
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("deliver what is owed of %s: %w", name, err))
+		if e, ok := apperr.As(err); ok && (e.Code == codes.Unavailable || e.Code == codes.ResourceExhausted) {
+			// Every record's write would be refused alike.
+			stopped = fmt.Errorf("%d records stay owed for a later run: %w", len(records)-delivered-len(failed), err)
+			break
 		}
+		if err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		delivered++
 	}
-	if len(records) > len(errs) {
-		db.log.Info("sealed the withdrawal notices and records owed to members the manifest gives a key again", "records", len(records)-len(errs))
+	if delivered > 0 {
+		db.log.Info("sealed the withdrawal notices and records owed to members the manifest gives a key again", "records", delivered)
 	}
-	return errors.Join(errs...)
+	if len(failed) > 0 {
+		first := make([]string, 0, 2)
+		for _, f := range failed[:min(len(failed), 2)] {
+			first = append(first, f.Error())
+		}
+		err = fmt.Errorf("%d records owed could not be written and stay owed until the next manifest, start or write of them (first: %s)", len(failed), strings.Join(first, "; "))
+	}
+	return stopped != nil, errors.Join(stopped, err)
 }
