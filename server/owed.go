@@ -55,7 +55,10 @@ func (d *owedDeliveries) run(ctx context.Context, exchanged <-chan struct{}) {
 		return
 	case <-exchanged:
 	}
-	var again <-chan time.Time
+	var (
+		again  <-chan time.Time
+		warned time.Time
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -67,8 +70,11 @@ func (d *owedDeliveries) run(ctx context.Context, exchanged <-chan struct{}) {
 			d.beforeRun()
 		}
 		left, err := d.store.DeliverOwed(ctx, d.budget)
-		if err != nil && ctx.Err() == nil {
+		// Retried every sync interval while the disk is full or the log
+		// held: said once a minute, not at every run.
+		if err != nil && ctx.Err() == nil && time.Since(warned) >= time.Minute {
 			d.log.Warn("withdrawal notices and records owed stay owed", "err", err)
+			warned = time.Now()
 		}
 		again = nil
 		if left {
