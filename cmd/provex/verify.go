@@ -224,7 +224,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	store := fs.String("store", "", "a node's PostgreSQL store instead of a data directory: postgres://USER:PASSWORD@HOST:PORT/DATABASE")
 	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
 	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
-	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount, and rebuild indexes of the database file that SQLite's check finds damaged (when the damage is theirs alone) or its schema lacks")
+	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount, apply change-log entries held unapplied that the rules apply, and rebuild indexes of the database file that SQLite's check finds damaged (when the damage is theirs alone) or its schema lacks")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -311,6 +311,18 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *repair {
+		// An entry held unapplied that the rules apply leaves its record
+		// missing, or set back, until applied; one refused for another
+		// reason than its row says misleads the counts sync status gives.
+		applied, restated, err := src.db.ApplyHeld(ctx)
+		if err != nil {
+			return err
+		}
+		if applied > 0 || restated > 0 {
+			fmt.Fprintf(env.Stdout, "records: applied %d entries held unapplied that the rules apply, and held %d refused ones in the state of their refusal\n", applied, restated)
+		}
+	}
 	records, recordsErr := src.db.CheckRecords(ctx)
 	switch err := recordsErr; {
 	case sqlstore.IsFileDamaged(err):
@@ -331,6 +343,9 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	if records.SealedUnchecked > 0 {
 		fmt.Fprintf(env.Stdout, "note: %d sealed records' states not compared with their entries: give the node's key file (--key) to open them\n", records.SealedUnchecked)
+	}
+	if records.HeldUnchecked > 0 {
+		fmt.Fprintf(env.Stdout, "note: %d sealed entries held unapplied not checked to be refused: give the node's key file (--key) to open them\n", records.HeldUnchecked)
 	}
 	problems += records.Found
 	// The logs' hashes cover the entries, the records check what was

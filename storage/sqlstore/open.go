@@ -494,12 +494,15 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		// it did not know, during a rolling upgrade) nothing else applies
 		// again. A failure leaves them held, to the next start: the node
 		// serves meanwhile, as it would with an entry refused for good.
-		n, err := db.applyRejected(ctx)
+		n, restated, err := db.applyRejected(ctx)
 		switch {
 		case err != nil:
 			db.log.Error("applying the entries held unapplied that this version applies failed; they stay unapplied until the next start", "applied", n, "err", err)
 		case n > 0:
 			db.log.Info("applied entries held unapplied that an earlier version refused", "entries", n)
+		}
+		if restated > 0 {
+			db.log.Warn("entries held unapplied were held in another state than the reason they are refused for, made by hand or by a version before this one: each is now held in its own", "entries", restated)
 		}
 	}
 	return db, nil

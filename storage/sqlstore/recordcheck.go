@@ -23,6 +23,9 @@ type RecordsCheck struct {
 	// not compared with its envelope: the store was opened without the
 	// node's keys (Options.Sealer).
 	SealedUnchecked int
+	// HeldUnchecked counts sealed entries held unapplied whose refusal was
+	// not worked out again, for the same reason.
+	HeldUnchecked int
 	// Problems describe the first rows that differ from their entries
 	// (at most maxRecordProblems); Found counts them all.
 	Problems []string
@@ -59,12 +62,17 @@ func (db *DB) CheckRecords(ctx context.Context) (RecordsCheck, error) {
 			out.Problems = append(out.Problems, name+": "+fmt.Sprintf(format, args...))
 		}
 	}
-	newest, held, err := db.newestEntries(ctx, tx)
+	newest, held, unchecked, err := db.newestEntries(ctx, tx)
+	out.HeldUnchecked = unchecked
 	if err != nil {
 		return out, fmt.Errorf("read the change logs: %w", err)
 	}
 	for _, h := range held {
-		problem(h.name, "entry %s/%d of it is held unapplied, refused by a version before this one, which applies it: the node applies it when it next starts", h.origin, h.seq)
+		if h.state == "" {
+			problem(h.name, "entry %s/%d of it is held unapplied (as %q), but the rules apply it: refused by a version before this one, or held by a hand on the file; provex verify --repair applies it", h.origin, h.seq, h.stored)
+			continue
+		}
+		problem(h.name, "entry %s/%d is held unapplied as %q, but is refused as %q: the row was made by hand, or by a version before this one; provex verify --repair holds it as refused", h.origin, h.seq, h.stored, h.state)
 	}
 	seen := make(map[string]bool, len(newest))
 	for _, k := range resource.Kinds() {
@@ -239,15 +247,19 @@ func (db *DB) checkKindRecords(ctx context.Context, tx *sql.Tx, k *resource.Kind
 // public or opens with the node's keys. A row must hold that entry's
 // state, or one after it: a row set back to an older entry of its record
 // (its columns and words made to match) reads as intact otherwise.
-// It also returns the entries held rejected that this version applies
-// (appliesNow): a version before it refused them, and the node applies
-// them when it next starts (applyRejected); until then its copy of their
-// records lacks them.
-func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64, []heldEntry, error) {
+// It also returns the entries held unapplied whose refusal, worked out
+// again (heldNow), is not the state they are held in: the rules apply
+// them (a version before this one refused them, or a hand on the file
+// made their row, which hid their record or set it back: an outside
+// review), and until applied the node's copy of their records lacks
+// them; or they are refused for another reason than their row says. A
+// sealed entry held is counted in unchecked when the store has not the
+// node's keys.
+func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (newest map[string]uint64, held []heldEntry, unchecked int, err error) {
 	unapplied := map[entryKey]string{} // its state
 	rows, err := tx.QueryContext(ctx, "SELECT origin, seq, state FROM unapplied")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	for rows.Next() {
 		var (
@@ -256,16 +268,15 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 		)
 		if err := rows.Scan(&k.origin, &k.seq, &state); err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		unapplied[k] = state
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	var held []heldEntry
-	newest := map[string]uint64{}
+	newest = map[string]uint64{}
 	query := func(q string, args ...any) (*sql.Rows, error) { return tx.QueryContext(ctx, q, args...) }
 	for after := (entryKey{}); ; {
 		// A page at a time, as in checkKindRecords, of bounded size: a
@@ -273,29 +284,37 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 		end, more, err := entryPageEnd(query, "SELECT origin, seq, length(data) FROM changes WHERE origin > ? OR (origin = ? AND seq > ?) ORDER BY origin, seq LIMIT ?",
 			after.origin, after.origin, after.seq, recordCheckPage*10)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		var page []changelog.Entry
 		if more {
 			page, err = readEntries(query, "SELECT "+entryColumns+" FROM changes WHERE (origin > ? OR (origin = ? AND seq > ?)) AND (origin < ? OR (origin = ? AND seq <= ?)) ORDER BY origin, seq",
 				after.origin, after.origin, after.seq, end.origin, end.origin, end.seq)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, 0, err
 			}
 		}
 		if len(page) == 0 {
 			// One before an entry of its record applied changes nothing.
-			held = slices.DeleteFunc(held, func(h heldEntry) bool { return newest[h.name] > h.seq })
-			return newest, held, nil
+			held = slices.DeleteFunc(held, func(h heldEntry) bool { return h.state == "" && newest[h.name] > h.seq })
+			return newest, held, unchecked, nil
 		}
 		for i := range page {
 			e := &page[i]
-			if state, ok := unapplied[entryKey{e.Origin, e.Seq}]; ok {
-				if state != "rejected" {
-					continue
-				}
-				if p, ok := db.appliesNow(e, db.Damaged(e.Origin)); ok && p.recordName() != "" {
-					held = append(held, heldEntry{p.recordName(), e.Origin, e.Seq})
+			if stored, ok := unapplied[entryKey{e.Origin, e.Seq}]; ok {
+				p, state, known := db.heldNow(e, db.Damaged(e.Origin))
+				switch {
+				case !known:
+					if e.Sealed && !db.keyed {
+						unchecked++
+					}
+				case state != stored:
+					name := p.recordName()
+					if name == "" {
+						// Refused, or relayed unread: no record of it here.
+						name = fmt.Sprintf("%s/%d", e.Origin, e.Seq)
+					}
+					held = append(held, heldEntry{name, e.Origin, e.Seq, stored, state})
 				}
 				continue
 			}
@@ -320,11 +339,14 @@ func (db *DB) newestEntries(ctx context.Context, tx *sql.Tx) (map[string]uint64,
 	}
 }
 
-// heldEntry is an entry of a record held unapplied.
+// heldEntry is an entry held unapplied in another state than its
+// refusal: the state it is held in (stored), and the one it is refused as
+// ("" when the rules apply it).
 type heldEntry struct {
-	name   string
-	origin string
-	seq    uint64
+	name          string
+	origin        string
+	seq           uint64
+	stored, state string
 }
 
 // checkRowState returns the state a row stands for, checked against its

@@ -419,6 +419,14 @@ type preparedEntry struct {
 	row      *recordRow
 }
 
+// heldAs is the state an entry refused as p is held in (unapplied.state).
+func (p *preparedEntry) heldAs() string {
+	if p.unopened {
+		return "unopened"
+	}
+	return "rejected"
+}
+
 // recordName is the record p puts or withdraws ("" for an entry relayed
 // unread).
 func (p *preparedEntry) recordName() string {
@@ -526,12 +534,8 @@ func (db *DB) applyEntry(tx *writeTx, e *changelog.Entry, p *preparedEntry) (ref
 		return nil, false, p.err
 	case p.refused:
 		r := &storage.Refusal{Origin: e.Origin, Seq: e.Seq, Unopened: p.unopened, Reason: p.reason}
-		state := "rejected"
-		if p.unopened {
-			state = "unopened"
-		}
 		_, err := tx.Exec("INSERT INTO unapplied (origin, seq, state, reason) VALUES (?, ?, ?, ?)"+
-			" ON CONFLICT (origin, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason", e.Origin, e.Seq, state, r.Reason)
+			" ON CONFLICT (origin, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason", e.Origin, e.Seq, p.heldAs(), r.Reason)
 		return r, p.opened, err
 	case p.withdraw != nil:
 		return nil, p.opened, db.withdraw(tx, p.withdraw, p.name, e.Seq)
@@ -908,104 +912,139 @@ func readEntries(query func(string, ...any) (*sql.Rows, error), entriesSQL strin
 	return page, rows.Err()
 }
 
-// heldRejectedKeysSQL reads the keys of the entries held as rejected
-// (unapplied, state 'rejected') after an (origin, seq), in log order, and
-// the length of their data, for entryPageEnd; heldRejectedSQL reads those
-// entries up to the (origin, seq) it returned.
+// heldKeysSQL reads the keys of the entries held unapplied after an
+// (origin, seq), in log order, and the length of their data, for
+// entryPageEnd; heldSQL reads those entries up to the (origin, seq) it
+// returned.
 const (
-	heldRejectedKeysSQL = "SELECT u.origin, u.seq, length(c.data) FROM unapplied u JOIN changes c ON c.origin = u.origin AND c.seq = u.seq" +
-		" WHERE u.state = 'rejected' AND (u.origin > ? OR (u.origin = ? AND u.seq > ?)) ORDER BY u.origin, u.seq LIMIT 1000"
-	heldRejectedSQL = "SELECT " + entryColumns + " FROM changes WHERE (origin, seq) IN (SELECT origin, seq FROM unapplied WHERE state = 'rejected'" +
-		" AND (origin > ? OR (origin = ? AND seq > ?)) AND (origin < ? OR (origin = ? AND seq <= ?))) ORDER BY origin, seq"
+	heldKeysSQL = "SELECT u.origin, u.seq, length(c.data) FROM unapplied u JOIN changes c ON c.origin = u.origin AND c.seq = u.seq" +
+		" WHERE u.origin > ? OR (u.origin = ? AND u.seq > ?) ORDER BY u.origin, u.seq LIMIT 1000"
+	heldSQL = "SELECT " + entryColumns + " FROM changes WHERE (origin, seq) IN (SELECT origin, seq FROM unapplied" +
+		" WHERE (origin > ? OR (origin = ? AND seq > ?)) AND (origin < ? OR (origin = ? AND seq <= ?))) ORDER BY origin, seq"
 )
 
-// appliesNow says whether this version applies entry e, which the store
-// holds rejected, and returns it prepared. An earlier version refused it
-// (a record of a kind it did not know, during a rolling upgrade; a state
-// past a bound since widened), and the log holding it, no pull brings it
-// again. An entry in a damaged range, or whose hash does not verify, is
-// left to the repair (which rebuilds its origin); a sealed one to a store
-// with the node's keys: another key would call it unopened. damaged are
-// the ranges of e's origin found damaged.
-func (db *DB) appliesNow(e *changelog.Entry, damaged []storage.Damage) (preparedEntry, bool) {
+// heldNow works out again why entry e, which the store holds unapplied,
+// is held: the state applyEntry would hold it in now, or "" when the rules
+// apply it, with e prepared. The row's own state is not to be trusted: a
+// hand on the file that adds one hides the entry's record, or sets it
+// back, from every check (an outside review). known is false where it
+// cannot be told here: an entry in a damaged range, or whose hash does
+// not verify, is left to the repair (which rebuilds its origin); a sealed
+// one to a store with the node's keys (another key would call it
+// unopened). damaged are the ranges of e's origin found damaged.
+func (db *DB) heldNow(e *changelog.Entry, damaged []storage.Damage) (p preparedEntry, state string, known bool) {
 	if e.Sealed && !db.keyed || inDamage(damaged, e.Seq) || !changelog.Verify(e) {
-		return preparedEntry{}, false
+		return preparedEntry{}, "", false
 	}
-	p := db.prepareEntry(e, db.sealer.Load())
-	return p, !p.refused && p.err == nil
+	p = db.prepareEntry(e, db.sealer.Load())
+	switch {
+	case p.err != nil:
+		return p, "", false
+	case p.refused:
+		return p, p.heldAs(), true
+	}
+	return p, "", true
 }
 
-// applyRejected applies the entries held rejected that this version
-// applies (appliesNow), each origin's in log order, and takes them out of
-// unapplied; the rest stay as they are. An entry older than one of its
-// record applied since changes nothing (putState and withdraw keep the
-// newest). A node runs it as it opens its store, once per release (its
-// rules, rejectedRetryRules): an entry refused for a reason that still
-// holds is not read again at every start. It reads the entries in pages
-// of bounded size (entryPageEnd), and returns how many it applied.
-func (db *DB) applyRejected(ctx context.Context) (int, error) {
+// applyRejected applies the entries held unapplied that this version
+// applies (heldNow): an earlier version refused them (a record of a kind
+// it did not know, during a rolling upgrade; a state past a bound since
+// widened), and the log holding them, no pull brings them again. A node
+// runs it as it opens its store, once per release (its rules,
+// rejectedRetryRules): an entry refused for a reason that still holds is
+// not read again at every start. It returns how many it applied and how
+// many refused ones it found held in another state than their refusal's.
+func (db *DB) applyRejected(ctx context.Context) (applied, restated int, err error) {
 	// Most stores hold none: then no write transaction at each start.
 	var held bool
-	if err := db.reader.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM unapplied WHERE state = 'rejected')").Scan(&held); err != nil || !held {
-		return 0, err
+	if err := db.reader.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM unapplied)").Scan(&held); err != nil || !held {
+		return 0, 0, err
 	}
 	rules := db.rejectedRetryRules()
 	var retried string
 	switch err := db.reader.QueryRowContext(ctx, "SELECT rules FROM rejected_retried").Scan(&retried); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return 0, err
+		return 0, 0, err
 	case retried == rules:
-		return 0, nil
+		return 0, 0, nil
 	}
-	applied := 0
+	return db.applyHeld(ctx, rules)
+}
+
+// ApplyHeld applies the entries held unapplied that the rules apply, and
+// holds each one they refuse in the state of its refusal (heldNow), each
+// origin's in log order: what CheckRecords names of the entries held
+// unapplied, repaired (provex verify --repair). An entry older than one
+// of its record applied since changes nothing (putState and withdraw keep
+// the newest). It reads the entries in pages of bounded size
+// (entryPageEnd), and returns how many it applied and how many it held in
+// another state.
+func (db *DB) ApplyHeld(ctx context.Context) (applied, restated int, err error) {
+	return db.applyHeld(ctx, "")
+}
+
+// applyHeld is ApplyHeld; rules, when not "", are recorded as the ones
+// the entries held were last retried by (applyRejected).
+func (db *DB) applyHeld(ctx context.Context, rules string) (applied, restated int, err error) {
 	for after := (entryKey{}); ; {
 		// Set by the run alone, which the writer may run again.
 		var (
 			end  entryKey
 			more bool
-			n    int
+			n, m int
 		)
 		err := db.runInWriter(ctx, func(tx *writeTx) error {
 			var err error
-			end, more, err = entryPageEnd(tx.Query, heldRejectedKeysSQL, after.origin, after.origin, after.seq)
+			end, more, err = entryPageEnd(tx.Query, heldKeysSQL, after.origin, after.origin, after.seq)
 			if err != nil || !more {
 				// Done: the entries held now were refused by these rules.
-				if err == nil {
+				if err == nil && rules != "" {
 					_, err = tx.Exec("DELETE FROM rejected_retried")
-				}
-				if err == nil {
-					_, err = tx.Exec("INSERT INTO rejected_retried (rules) VALUES (?)", rules)
+					if err == nil {
+						_, err = tx.Exec("INSERT INTO rejected_retried (rules) VALUES (?)", rules)
+					}
 				}
 				return err
 			}
-			page, err := readEntries(tx.Query, heldRejectedSQL, after.origin, after.origin, after.seq, end.origin, end.origin, end.seq)
+			page, err := readEntries(tx.Query, heldSQL, after.origin, after.origin, after.seq, end.origin, end.origin, end.seq)
 			if err != nil {
 				return err
 			}
-			n = 0
+			n, m = 0, 0
 			for i := range page {
 				e := &page[i]
-				p, ok := db.appliesNow(e, db.damagedNow(e.Origin))
-				if !ok {
-					continue
+				p, state, known := db.heldNow(e, db.damagedNow(e.Origin))
+				switch {
+				case !known:
+				case state == "":
+					if _, _, err := db.applyEntry(tx, e, &p); err != nil {
+						return err
+					}
+					if _, err := tx.Exec("DELETE FROM unapplied WHERE origin = ? AND seq = ?", e.Origin, e.Seq); err != nil {
+						return err
+					}
+					n++
+				default:
+					res, err := tx.Exec("UPDATE unapplied SET state = ? WHERE origin = ? AND seq = ? AND state <> ?", state, e.Origin, e.Seq, state)
+					if err != nil {
+						return err
+					}
+					if k, err := res.RowsAffected(); err != nil {
+						return err
+					} else if k > 0 {
+						m++
+					}
 				}
-				if _, _, err := db.applyEntry(tx, e, &p); err != nil {
-					return err
-				}
-				if _, err := tx.Exec("DELETE FROM unapplied WHERE origin = ? AND seq = ?", e.Origin, e.Seq); err != nil {
-					return err
-				}
-				n++
 			}
 			return nil
 		})
 		if err != nil {
-			return applied, err
+			return applied, restated, err
 		}
-		applied += n
+		applied, restated = applied+n, restated+m
 		if !more {
-			return applied, nil
+			return applied, restated, nil
 		}
 		after = end
 	}

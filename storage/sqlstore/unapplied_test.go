@@ -8,7 +8,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/provex/provex/changelog"
+	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
+	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -180,5 +183,201 @@ func mofaOpener(t *testing.T, path string) func(sqlstore.Options) *sqlstore.DB {
 			t.Fatal(err)
 		}
 		return db
+	}
+}
+
+// TestEntriesHeldUnappliedByHandAreFoundAndApplied: a hand on the file
+// takes a record's row away and holds the record's entry unapplied (an
+// outside review): as 'unopened', though the entry is public; as
+// 'rejected', though the rules accept it; in a state of its own, which
+// no counter and no health line read. verify trusted the row, and found
+// the record neither missing nor owed. Each held entry's refusal is
+// worked out again: verify names each, --repair (ApplyHeld) applies the
+// entries the rules accept and holds a refused one in the state of its
+// refusal; the schema refuses a state of its own, and the migration holds
+// one an older schema let in as 'rejected', which the next start retries
+// and applies. On both databases.
+func TestEntriesHeldUnappliedByHandAreFoundAndApplied(t *testing.T) {
+	ctx := context.Background()
+	const origin = "lang-son"
+	agreement := func(id string) *twinningv1.Agreement {
+		return &twinningv1.Agreement{Name: "provinces/" + origin + "/agreements/" + id, DisplayName: "MoU " + id, Kind: twinningv1.Agreement_KIND_MOU}
+	}
+	hidden, unopened, rejected := agreement("hidden").GetName(), agreement("unopened").GetName(), agreement("rejected").GetName()
+	foreign := &twinningv1.Agreement{Name: "provinces/cao-bang/agreements/not-its-own", DisplayName: "x", Kind: twinningv1.Agreement_KIND_MOU}
+	entries, cp := signedRun(t, origin, []proto.Message{agreement("hidden"), agreement("unopened"), agreement("rejected"), foreign}, nil)
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			path := newLocation(t, store)
+			open := mofaOpener(t, path)
+			db := open(sqlstore.Options{})
+			if refused, err := db.ApplyRemote(ctx, entries, cp); err != nil || len(refused) != 1 {
+				t.Fatalf("apply: %v, refused %+v; want the foreign record's entry alone", err, refused)
+			}
+			db.Close()
+			// The start after it retried the entry refused, under this
+			// release's rules, and recorded so.
+			open(sqlstore.Options{}).Close()
+
+			raw := openRaw(t, path)
+			takeAway := func(name string) {
+				t.Helper()
+				for _, q := range []string{
+					"DELETE FROM agreements_words WHERE record = (SELECT id FROM agreements WHERE name = '" + name + "')",
+					"DELETE FROM agreements_words_pending WHERE record = (SELECT id FROM agreements WHERE name = '" + name + "')",
+					"DELETE FROM record_elements WHERE record = (SELECT id FROM agreements WHERE name = '" + name + "')",
+					"DELETE FROM agreements WHERE name = '" + name + "'",
+				} {
+					if _, err := raw.Exec(q); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+			}
+			takeAway(unopened)
+			takeAway(rejected)
+			for _, q := range []string{
+				"INSERT INTO unapplied (origin, seq, state, reason) VALUES ('" + origin + "', 2, 'unopened', '')",
+				"INSERT INTO unapplied (origin, seq, state, reason) VALUES ('" + origin + "', 3, 'rejected', '')",
+				"UPDATE unapplied SET state = 'unopened' WHERE origin = '" + origin + "' AND seq = 4",
+			} {
+				if _, err := raw.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if _, err := raw.Exec("INSERT INTO unapplied (origin, seq, state, reason) VALUES ('" + origin + "', 1, 'hidden', '')"); err == nil {
+				t.Error("the schema took an entry held in a state of its own")
+			}
+
+			db = open(sqlstore.Options{Tool: "verify"})
+			check, err := db.CheckRecords(ctx)
+			all := strings.Join(check.Problems, "\n")
+			if err != nil || check.Found != 3 {
+				t.Errorf("verify: %v, %d found: %s; want 3", err, check.Found, all)
+			}
+			for _, want := range []string{
+				unopened + `: entry ` + origin + `/2 of it is held unapplied (as "unopened"), but the rules apply it`,
+				rejected + `: entry ` + origin + `/3 of it is held unapplied (as "rejected"), but the rules apply it`,
+				origin + `/4: entry ` + origin + `/4 is held unapplied as "unopened", but is refused as "rejected"`,
+			} {
+				if !strings.Contains(all, want) {
+					t.Errorf("verify names no %q among:\n%s", want, all)
+				}
+			}
+			if applied, restated, err := db.ApplyHeld(ctx); err != nil || applied != 2 || restated != 1 {
+				t.Errorf("verify --repair: applied %d, restated %d, %v; want 2 and 1", applied, restated, err)
+			}
+			if check, err := db.CheckRecords(ctx); err != nil || check.Found != 0 {
+				t.Errorf("verify after --repair: %v, %q", err, check.Problems)
+			}
+			for _, name := range []string{unopened, rejected} {
+				if _, err := db.Get(ctx, resource.Agreements, name); err != nil {
+					t.Errorf("%s after --repair: %v", name, err)
+				}
+			}
+			if st := originState(t, db, origin); st.Rejected != 1 || st.Unopened != 0 {
+				t.Errorf("after --repair %d entries of %s held rejected, %d unopened; want the foreign record's alone, rejected", st.Rejected, origin, st.Unopened)
+			}
+			db.Close()
+
+			// A state of its own, held under the schema before this one.
+			takeAway(hidden)
+			older := []string{
+				"ALTER TABLE unapplied DROP CONSTRAINT unapplied_state",
+				"UPDATE schema_version SET version = 24",
+			}
+			if store == "sqlite" {
+				older = []string{
+					"CREATE TABLE unapplied_older (origin TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (origin, seq)) STRICT, WITHOUT ROWID",
+					"INSERT INTO unapplied_older SELECT * FROM unapplied",
+					"DROP TABLE unapplied",
+					"ALTER TABLE unapplied_older RENAME TO unapplied",
+					"PRAGMA user_version = 24",
+				}
+			}
+			for _, q := range append(older, "INSERT INTO unapplied (origin, seq, state, reason) VALUES ('"+origin+"', 1, 'hidden', '')") {
+				if _, err := raw.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db = open(sqlstore.Options{})
+			defer db.Close()
+			if _, err := db.Get(ctx, resource.Agreements, hidden); err != nil {
+				t.Errorf("the record whose entry was held in a state of its own, after the upgrade's start: %v", err)
+			}
+			if st := originState(t, db, origin); st.Rejected != 1 || st.Unopened != 0 {
+				t.Errorf("after the upgrade %d entries of %s held rejected, %d unopened; want the foreign record's alone", st.Rejected, origin, st.Unopened)
+			}
+			if check, err := db.CheckRecords(ctx); err != nil || check.Found != 0 {
+				t.Errorf("verify after the upgrade's start: %v, %q", err, check.Problems)
+			}
+		})
+	}
+}
+
+// TestASealedEntryHeldUnopenedByHandIsFound: an entry sealed to the
+// ministry, which opens with its keys, held 'unopened' by a hand on the
+// file that took the record's row away. With the node's keys verify
+// names it and --repair applies it; without them it cannot tell, and
+// says how many it left unchecked. On both databases.
+func TestASealedEntryHeldUnopenedByHandIsFound(t *testing.T) {
+	ctx := context.Background()
+	keys, sealers, origin, sign := sealingOrigin(t, "cao-bang", "lang-son", "mofa")
+	name := "provinces/cao-bang/projects/sealed"
+	putProject(t, origin, &investmentv1.Project{Name: name, DisplayName: "Sealed project", Kind: investmentv1.Project_KIND_ODA,
+		Visibility: typev1.Visibility_VISIBILITY_RESTRICTED, VisibleTo: []string{"lang-son"}})
+	entries, err := origin.Changes(ctx, "cao-bang", 0, 10)
+	if err != nil || len(entries) != 1 || !entries[0].Sealed {
+		t.Fatalf("%d entries, %v; want one, sealed", len(entries), err)
+	}
+	cp := changelog.SignCheckpoint(sign, "cao-bang", entries[0].Seq, entries[0].Hash)
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			path := newLocation(t, store)
+			open := func(sealer *changelog.Sealer) *sqlstore.DB {
+				db, err := sqlstore.Open(ctx, path, "mofa", sqlstore.Options{Sealer: sealer, Directory: keys, Tool: "verify"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+			db := open(sealers["mofa"])
+			if refused, err := db.ApplyRemote(ctx, entries, cp); err != nil || len(refused) > 0 {
+				t.Fatalf("apply: %v %v", refused, err)
+			}
+			db.Close()
+			raw := openRaw(t, path)
+			for _, q := range []string{
+				"DELETE FROM projects_words WHERE record = (SELECT id FROM projects WHERE name = '" + name + "')",
+				"DELETE FROM projects_words_pending WHERE record = (SELECT id FROM projects WHERE name = '" + name + "')",
+				"DELETE FROM record_elements WHERE record = (SELECT id FROM projects WHERE name = '" + name + "')",
+				"DELETE FROM projects WHERE name = '" + name + "'",
+				"INSERT INTO unapplied (origin, seq, state, reason) VALUES ('cao-bang', 1, 'unopened', '')",
+			} {
+				if _, err := raw.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+
+			db = open(nil)
+			if check, err := db.CheckRecords(ctx); err != nil || check.Found != 0 || check.HeldUnchecked != 1 {
+				t.Errorf("verify without the node's keys: %v, %+v; want the entry held counted unchecked", err, check)
+			}
+			db.Close()
+			db = open(sealers["mofa"])
+			defer db.Close()
+			check, err := db.CheckRecords(ctx)
+			if err != nil || check.Found != 1 || !strings.Contains(check.Problems[0], name+`: entry cao-bang/1 of it is held unapplied (as "unopened"), but the rules apply it`) {
+				t.Errorf("verify with the node's keys: %v, %+v; want the record named", err, check)
+			}
+			if applied, restated, err := db.ApplyHeld(ctx); err != nil || applied != 1 || restated != 0 {
+				t.Errorf("verify --repair: applied %d, restated %d, %v; want 1 applied", applied, restated, err)
+			}
+			if _, err := db.Get(ctx, resource.Projects, name); err != nil {
+				t.Errorf("the sealed record after --repair: %v", err)
+			}
+			if check, err := db.CheckRecords(ctx); err != nil || check.Found != 0 {
+				t.Errorf("verify after --repair: %v, %q", err, check.Problems)
+			}
+		})
 	}
 }
