@@ -461,7 +461,7 @@ func openStore(ctx context.Context, path, origin string, opts Options, d dialect
 		closeAll()
 		return nil, fmt.Errorf("migrate %s: %w", where, err)
 	}
-	if err := ensureRollups(ctx, writer, d); err != nil {
+	if err := ensureRollups(ctx, writer, d, opts.Logger); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("build rollups in %s: %w", where, err)
 	}

@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -597,10 +599,13 @@ func (r *rollup) recount() string {
 	return "SELECT " + strings.Join(vals, ", ") + " FROM " + from + " WHERE t.delete_time = 0 GROUP BY " + strings.Join(positions, ", ")
 }
 
+// rollupTableForm is the form of every rollup's table name (rollupTable).
+var rollupTableForm = regexp.MustCompile(`^rollup_[a-z0-9_]+$`)
+
 // ensureRollups makes the database's rollups those of this binary: it
 // builds (and fills) any that is new or whose definition changed, and drops
 // those no longer defined, in one transaction.
-func ensureRollups(ctx context.Context, db *sql.DB, d dialect) error {
+func ensureRollups(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -653,7 +658,12 @@ func ensureRollups(ctx context.Context, db *sql.DB, d dialect) error {
 		}
 	}
 	for name := range stored {
-		if err := dropRollup(ctx, tx, d, name); err != nil {
+		if !rollupTableForm.MatchString(name) {
+			// Not a rollup's table: the row was written outside the node,
+			// and its name is not run as SQL (an outside review made the
+			// node drop audit_names with it). Only the row goes.
+			log.Warn("the rollups table named a table that is no rollup; removed that row, and dropped no table", "name", name)
+		} else if err := dropRollup(ctx, tx, d, name); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM rollups WHERE name = ?", name); err != nil {
@@ -664,8 +674,8 @@ func ensureRollups(ctx context.Context, db *sql.DB, d dialect) error {
 }
 
 func dropRollup(ctx context.Context, tx *sql.Tx, d dialect, table string) error {
-	// Names come from rollupDims (or the rollups table, which only ever
-	// holds those), never from a request. The triggers are those of SQLite
+	// Names come from rollupDims, or from the rollups table when they
+	// have a rollup's form (rollupTableForm), never from a request. The triggers are those of SQLite
 	// databases written before issue 11, which kept rollups with them.
 	drops := []string{"DROP TABLE IF EXISTS " + table}
 	if !d.postgres {
