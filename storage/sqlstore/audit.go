@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/provex/provex/audit"
+	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -43,8 +44,9 @@ func (db *DB) appendAudit(ctx context.Context, tx *writeTx, resource, origin str
 
 // loadAuditHead reads the trail's last record for the writer. A store
 // that signs (opened with its key) checks first that the trail ends at the
-// head its key signed, with that key or one of pastKeys: the writer signs
-// the head in every commit that extends the trail, so a trail that ends
+// head its key signed, with that key or, while the node has signed nothing
+// with it yet (signedOwnHeadWithCurrentKey), one of pastKeys: the writer
+// signs the head in every commit that extends the trail, so a trail that ends
 // elsewhere, or whose head signature does not verify, was changed outside
 // it (records removed, added or re-chained), and signing its head on the
 // next commit would make the change pass every check after. A trail with
@@ -73,17 +75,47 @@ func (db *DB) loadAuditHead(ctx context.Context, pastKeys []ed25519.PublicKey) e
 	if err != nil {
 		return fmt.Errorf("read the audit trail's signed head: %w", err)
 	}
-	var problems []string
-	for i, pub := range append([]ed25519.PublicKey{db.publicKey()}, pastKeys...) {
-		p := audit.CheckHead(signed, db.origin, db.auditHead.Seq, db.auditHead.Hash, pub)
-		if len(p) == 0 {
-			return nil
-		}
-		if i == 0 {
-			problems = p
+	problems := audit.CheckHead(signed, db.origin, db.auditHead.Seq, db.auditHead.Hash, db.publicKey())
+	if len(problems) == 0 {
+		return nil
+	}
+	rotated, err := db.signedOwnHeadWithCurrentKey(ctx)
+	if err != nil {
+		return err
+	}
+	if rotated {
+		// The node signed its trail's head with the current key when it
+		// took it (UseKeys, or the commit that signed this checkpoint): a
+		// head of a retired key was signed since, by whoever holds that
+		// key (an outside review rewrote the trail with a leaked one).
+		problems = append(problems, "this node signed its log and its trail with its current key before, so a head signed with a previous key was written after that, outside the node")
+	} else {
+		for _, pub := range pastKeys {
+			if len(audit.CheckHead(signed, db.origin, db.auditHead.Seq, db.auditHead.Hash, pub)) == 0 {
+				return nil
+			}
 		}
 	}
 	return fmt.Errorf("the audit trail is not as this node signed it, and the node will not sign it: %s; see what changed with `provex audit verify`, then move the data directory aside and restore it from a backup (provex verify checks one) or from the peers (provex restore, into an empty data directory)", strings.Join(problems, "; "))
+}
+
+// signedOwnHeadWithCurrentKey reports whether the newest checkpoint of the
+// node's own log verifies with the key it signs with now. Every commit that
+// signs one extends the trail and signs its head too, and so does taking a
+// new key (UseKeys): when it does, the trail's head was signed with the
+// current key, and a previous key's signature of it is not the node's. A
+// store from before the rotation (a backup restored, or a key replaced
+// while the node was stopped) holds none.
+func (db *DB) signedOwnHeadWithCurrentKey(ctx context.Context) (bool, error) {
+	cp := changelog.Checkpoint{Origin: db.origin}
+	err := db.writer.QueryRowContext(ctx, "SELECT seq, hash, signature FROM checkpoints WHERE origin = ? ORDER BY seq DESC LIMIT 1", db.origin).Scan(&cp.Seq, &cp.Hash, &cp.Signature)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the newest checkpoint of the node's own log: %w", err)
+	}
+	return cp.Verify(db.publicKey()), nil
 }
 
 // AuditLength is the number of records in the audit trail (the seq of its

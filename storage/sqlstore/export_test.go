@@ -34,3 +34,7 @@ func WatchEntryPages(bytes int64, read func(entries int, bytes int64)) (restore 
 	entryPageBytes, entryPageRead = bytes, read
 	return func() { entryPageBytes, entryPageRead = was, nil }
 }
+
+// Rebind is rebind: a test that edits a PostgreSQL store's tables by hand
+// writes its parameters as SQLite's `?`.
+func Rebind(query string) string { return rebind(query) }
