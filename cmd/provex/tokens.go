@@ -222,7 +222,7 @@ func runAudit(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	defer src.db.Close()
-	problems, err := src.checkAudit(ctx, env.Stdout)
+	problems, err := src.checkAudit(ctx, env.Stdout, false)
 	if err != nil {
 		return err
 	}

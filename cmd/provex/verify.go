@@ -208,11 +208,12 @@ func (s *verifySources) keys(origin string) ([]ed25519.PublicKey, bool) {
 // runVerify checks everything the node stores that can be checked without
 // it running: every origin's log in full (hash chain, checkpoint
 // signatures, sealed entries' hashes) and the audit trail (chain, signed
-// head, cover of the log), and every summary rollup against a recount of
-// the records. Damage found is recorded in the database, so the node, when
-// it starts, neither serves it nor waits to repair it. Rollups are derived
-// from the records alone, so --repair rewrites those that disagree from
-// the recount; without it they are reported, and the check fails. So are
+// head, cover of the log, the lookup of who read a record), and every
+// summary rollup against a recount of the records. Damage found is
+// recorded in the database, so the node, when it starts, neither serves it
+// nor waits to repair it. Rollups are derived from the records alone, and
+// audit_names from the read records, so --repair rewrites those that
+// disagree; without it they are reported, and the check fails. So are
 // a SQLite file's indexes, which --repair rebuilds when SQLite's check
 // finds damage in them alone, and makes again when the file's schema lacks
 // them.
@@ -224,7 +225,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 	store := fs.String("store", "", "a node's PostgreSQL store instead of a data directory: postgres://USER:PASSWORD@HOST:PORT/DATABASE")
 	manifestFile := fs.String("manifest", "", "federation manifest with the members' keys (default: the copy the node saved)")
 	keyFile := fs.String("key", "", "the node's key file (default: node.key in the data directory)")
-	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount, apply change-log entries held unapplied that the rules apply, and rebuild indexes of the database file that SQLite's check finds damaged (when the damage is theirs alone) or its schema lacks")
+	repair := fs.Bool("repair", false, "rewrite summary rollups that disagree with their records from a recount, and the lookup of who read a record (audit_names) from the read records when they disagree, apply change-log entries held unapplied that the rules apply, and rebuild indexes of the database file that SQLite's check finds damaged (when the damage is theirs alone) or its schema lacks")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -307,7 +308,7 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 			}
 		}
 	}
-	problems, err := src.checkAudit(ctx, env.Stdout)
+	problems, err := src.checkAudit(ctx, env.Stdout, *repair)
 	if err != nil {
 		return err
 	}
@@ -424,27 +425,39 @@ func runVerify(ctx context.Context, env *cli.Env, args []string) error {
 }
 
 // checkAudit checks the audit trail, prints what it finds, and returns the
-// number of problems.
-func (s *verifySources) checkAudit(ctx context.Context, w io.Writer) (int, error) {
-	n, head, problems, err := s.db.VerifyAudit(ctx)
+// number of problems. With repair, a lookup of who read a record
+// (audit_names) that disagrees with the read records is rewritten from
+// them.
+func (s *verifySources) checkAudit(ctx context.Context, w io.Writer, repair bool) (int, error) {
+	c, err := s.db.CheckAudit(ctx)
 	if err != nil {
 		return 0, err
 	}
-	for _, p := range problems {
+	if repair && c.NamesWrong > 0 {
+		rows, err := s.db.RepairAuditNames(ctx)
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(w, "audit: %d rows of audit_names disagreed with the read records; rewrote it from them (%d rows)\n", c.NamesWrong, rows)
+		if c, err = s.db.CheckAudit(ctx); err != nil {
+			return 0, err
+		}
+	}
+	for _, p := range c.Problems {
 		fmt.Fprintln(w, "PROBLEM: audit:", p)
 	}
 	switch {
-	case len(problems) > 0:
-	case n == 0:
+	case len(c.Problems) > 0:
+	case c.Records == 0:
 		fmt.Fprintln(w, "audit trail empty: nothing written or read through this node yet")
 	case len(s.own) == 0:
 		// Without the key the head's signature was not checked: saying it
 		// was signed by the node's key claimed what no one checked.
-		fmt.Fprintf(w, "audit trail intact: %d records, head %x, covering the whole change log (its signature not checked: give --key)\n", n, head)
+		fmt.Fprintf(w, "audit trail intact: %d records, head %x, covering the whole change log (its signature not checked: give --key)\n", c.Records, c.Head)
 	default:
-		fmt.Fprintf(w, "audit trail intact: %d records, head %x, signed by the node's key, covering the whole change log\n", n, head)
+		fmt.Fprintf(w, "audit trail intact: %d records, head %x, signed by the node's key, covering the whole change log\n", c.Records, c.Head)
 	}
-	return len(problems), nil
+	return len(c.Problems), nil
 }
 
 // checkRollups recounts the summary rollups, prints what disagrees (and

@@ -1,11 +1,14 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -331,50 +334,207 @@ func (db *DB) AuditRecords(ctx context.Context, after int64, limit int, actor, r
 	return out, rows.Err()
 }
 
-// VerifyAudit implements storage.AuditLog. It reads the trail and the
-// change-log heads in one read transaction, so concurrent writes cannot make
-// them disagree.
+// VerifyAudit implements storage.AuditLog (CheckAudit).
 func (db *DB) VerifyAudit(ctx context.Context) (int64, []byte, []string, error) {
+	c, err := db.CheckAudit(ctx)
+	return c.Records, c.Head, c.Problems, err
+}
+
+// AuditCheck is what CheckAudit found.
+type AuditCheck struct {
+	Records  int64
+	Head     []byte // hash of the last record
+	Problems []string
+	// NamesWrong counts the rows of the lookup of who read a record
+	// (audit_names) that the read records do not name, and the names of
+	// read records it lacks; Problems lists the first of them.
+	NamesWrong int
+}
+
+// auditPage is how many records CheckAudit reads at a time: the lookup
+// rows of a page are compared once it is read, since PostgreSQL runs one
+// query at a time on a connection.
+const auditPage = 1000
+
+// CheckAudit checks the whole trail: its chain, its cover of the change
+// log, the signed head, and that audit_names holds exactly the names of
+// the read records (it is not hashed, and ListAuditEntries finds reads by
+// name through it alone). It reads the trail and the change-log heads in
+// one read transaction, so concurrent writes cannot make them disagree.
+func (db *DB) CheckAudit(ctx context.Context) (AuditCheck, error) {
+	var c AuditCheck
 	tx, err := db.readSnapshot(ctx, db.queries)
 	if err != nil {
-		return 0, nil, nil, err
+		return c, err
 	}
 	defer tx.Rollback()
 	logHeads, err := changeHeads(ctx, tx)
 	if err != nil {
-		return 0, nil, nil, err
+		return c, err
 	}
 	heads := map[string]int64{}
 	for _, h := range logHeads {
 		heads[h.origin] = int64(h.seq)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq")
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer rows.Close()
-	var v audit.Verifier
-	for rows.Next() {
-		r, err := scanAudit(rows)
+	var (
+		v            audit.Verifier
+		nameProblems []string
+	)
+	after := int64(math.MinInt64)
+	for {
+		page, err := auditRecordsAfter(ctx, tx, after, auditPage)
 		if err != nil {
-			return 0, nil, nil, err
+			return c, err
 		}
-		v.Add(r)
+		for _, r := range page {
+			v.Add(r)
+		}
+		// The last page's lookup rows go on to the end: rows of records
+		// that do not exist are wrong too.
+		upTo := int64(math.MaxInt64)
+		if len(page) == auditPage {
+			upTo = page[len(page)-1].Seq
+		}
+		wrong, listed, err := auditNameMismatches(ctx, tx, page, after, upTo)
+		if err != nil {
+			return c, err
+		}
+		c.NamesWrong += wrong
+		nameProblems = append(nameProblems, listed[:min(len(listed), audit.MaxProblems-len(nameProblems))]...)
+		if len(page) < auditPage {
+			break
+		}
+		after = upTo
 	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, nil, err
-	}
-	count, head, problems := v.Finish(heads)
+	c.Records, c.Head, c.Problems = v.Finish(heads)
 	var signed audit.SignedHead
 	err = tx.QueryRowContext(ctx, "SELECT seq, hash, signature FROM audit_head").Scan(&signed.Seq, &signed.Hash, &signed.Signature)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		signed = audit.SignedHead{}
 	case err != nil:
-		return 0, nil, nil, err
+		return c, err
 	}
-	problems = append(problems, audit.CheckHead(signed, db.origin, v.Last(), head, db.publicKey())...)
-	return count, head, problems, nil
+	c.Problems = append(c.Problems, audit.CheckHead(signed, db.origin, v.Last(), c.Head, db.publicKey())...)
+	c.Problems = append(c.Problems, nameProblems...)
+	if more := c.NamesWrong - len(nameProblems); more > 0 {
+		c.Problems = append(c.Problems, fmt.Sprintf("and %d more rows of audit_names that disagree with the read records", more))
+	}
+	return c, nil
+}
+
+// auditRecordsAfter reads up to limit records of the trail after seq
+// after, in order.
+func auditRecordsAfter(ctx context.Context, q querier, after int64, limit int) ([]audit.Record, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer rows.Close()
+	var page []audit.Record
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, r)
+	}
+	return page, rows.Err()
+}
+
+// auditNameMismatches compares the rows of audit_names with seq in
+// after..upTo (after excluded) with the names of the read records of page,
+// which are those records: it returns how many rows disagree, one way or
+// the other, and the first audit.MaxProblems of them described.
+func auditNameMismatches(ctx context.Context, q querier, page []audit.Record, after, upTo int64) (int, []string, error) {
+	type row struct {
+		seq  int64
+		name string
+	}
+	want := map[row]bool{}
+	for _, r := range page {
+		if r.Read {
+			for _, name := range r.Names {
+				want[row{r.Seq, name}] = true
+			}
+		}
+	}
+	rows, err := q.QueryContext(ctx, "SELECT seq, name FROM audit_names WHERE seq > ? AND seq <= ? ORDER BY seq, name", after, upTo)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read audit_names: %w", err)
+	}
+	defer rows.Close()
+	var (
+		wrong  int
+		listed []string
+	)
+	note := func(format string, args ...any) {
+		wrong++
+		if len(listed) < audit.MaxProblems {
+			listed = append(listed, fmt.Sprintf(format, args...))
+		}
+	}
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.seq, &r.name); err != nil {
+			return 0, nil, err
+		}
+		if !want[r] {
+			note("audit_names says record %d read %s, which that record does not name (the lookup was edited)", r.seq, r.name)
+		}
+		delete(want, r)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	missing := make([]row, 0, len(want))
+	for r := range want {
+		missing = append(missing, r)
+	}
+	slices.SortFunc(missing, func(a, b row) int { return cmp.Or(cmp.Compare(a.seq, b.seq), strings.Compare(a.name, b.name)) })
+	for _, r := range missing {
+		note("read record %d names %s, but audit_names lacks the row, so a lookup of who read it does not find this read (rows were removed): provex verify --repair rewrites audit_names from the records", r.seq, r.name)
+	}
+	return wrong, listed, nil
+}
+
+// RepairAuditNames rewrites audit_names from the names of the read
+// records, which their hashes cover, and returns how many rows it wrote.
+func (db *DB) RepairAuditNames(ctx context.Context) (int, error) {
+	written := 0
+	err := db.runInWriter(ctx, func(tx *writeTx) error {
+		written = 0
+		if _, err := tx.ExecContext(ctx, "DELETE FROM audit_names"); err != nil {
+			return err
+		}
+		after := int64(math.MinInt64)
+		for {
+			page, err := auditRecordsAfter(ctx, tx, after, auditPage)
+			if err != nil {
+				return err
+			}
+			for _, r := range page {
+				if !r.Read {
+					continue
+				}
+				for _, name := range r.Names {
+					if _, err := tx.Exec(db.shared.insertAuditName, name, r.Seq); err != nil {
+						return fmt.Errorf("index audit record: %w", err)
+					}
+					written++
+				}
+			}
+			if len(page) < auditPage {
+				return nil
+			}
+			after = page[len(page)-1].Seq
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	db.log.Warn("rewrote audit_names from the read records", "rows", written)
+	return written, nil
 }
 
 // logHead is the last entry of one origin's change log.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/provex/provex/audit"
+	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
 )
@@ -126,6 +128,83 @@ func TestRetiredKeyCannotSignTheTrailAfterARotation(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "not as this node signed it") || !strings.Contains(err.Error(), "signed with a previous key") {
 				t.Errorf("refused with %q, want it to say the trail is not as the node signed it, with a previous key", err)
+			}
+		})
+	}
+}
+
+// TestAuditNamesAreChecked: the lookup of who read a record (audit_names)
+// is not hashed; rows removed from it hid a read from ListAuditEntries by
+// the record's name, and every check passed (an outside review). The
+// check rebuilds it from the read records' names, which are hashed, both
+// ways, and the repair rewrites it from them.
+func TestAuditNamesAreChecked(t *testing.T) {
+	const read = "provinces/cao-bang/agreements/sec1"
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			ctx := context.Background()
+			location := newLocation(t, store)
+			_, key, _ := ed25519.GenerateKey(nil)
+			db, err := sqlstore.Open(ctx, location, "cao-bang", sqlstore.Options{Key: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, db, "sec1")
+			write(t, db, "sec2")
+			page, err := db.List(asAdmin(ctx), storage.Query{Kind: resource.Agreements, Province: "cao-bang", Limit: 10})
+			if err != nil || len(page.Records) != 2 {
+				t.Fatalf("list: %v, %d records", err, len(page.Records))
+			}
+			db.Close() // commits the queued read record
+			whoRead := func(db *sqlstore.DB) []int64 {
+				t.Helper()
+				records, err := db.AuditRecords(ctx, 0, 100, "", read)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var seqs []int64
+				for _, r := range records {
+					seqs = append(seqs, r.Seq)
+				}
+				return seqs
+			}
+
+			raw := openRaw(t, location)
+			if _, err := raw.Exec("DELETE FROM audit_names WHERE name = '" + read + "'"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Exec("INSERT INTO audit_names (name, seq) VALUES ('provinces/cao-bang/agreements/never', 1)"); err != nil {
+				t.Fatal(err)
+			}
+			db, err = sqlstore.Open(ctx, location, "cao-bang", sqlstore.Options{Key: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got := whoRead(db); !slices.Equal(got, []int64{1}) {
+				t.Fatalf("who read %s once its lookup row is gone: records %v, want the write alone", read, got)
+			}
+			c, err := db.CheckAudit(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := strings.Join(c.Problems, "\n")
+			if c.NamesWrong != 2 || !strings.Contains(found, "read record 3 names "+read+", but audit_names lacks the row") ||
+				!strings.Contains(found, "audit_names says record 1 read provinces/cao-bang/agreements/never, which that record does not name") {
+				t.Errorf("check of an edited audit_names: %d wrong, problems %q", c.NamesWrong, c.Problems)
+			}
+			if _, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) != len(c.Problems) {
+				t.Errorf("VerifyAudit (audit:verify): %q, %v; want the check's problems", problems, err)
+			}
+
+			if _, err := db.RepairAuditNames(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := db.CheckAudit(ctx); err != nil || len(c.Problems) > 0 || c.NamesWrong != 0 {
+				t.Errorf("after the repair: %d wrong, problems %q, %v", c.NamesWrong, c.Problems, err)
+			}
+			if got := whoRead(db); !slices.Equal(got, []int64{1, 3}) {
+				t.Errorf("who read %s after the repair: records %v, want the write and the list", read, got)
 			}
 		})
 	}
