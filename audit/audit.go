@@ -126,6 +126,9 @@ type Verifier struct {
 	problems []string
 	covered  map[string][][2]int64
 	repairs  map[string][][2]int64
+	// repairedOnly are, per origin, the entries whose only record is a
+	// repair (Finish).
+	repairedOnly map[string][][2]int64
 }
 
 func (v *Verifier) problem(format string, args ...any) {
@@ -197,9 +200,13 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 		// entries back from its peers; the records of their writes were
 		// lost with the newer copy) have the repair as their only record.
 		uncovered := func(first, last int64) {
+			from := first
 			for _, gap := range notCoveredBy(repairs, first, last) {
 				v.problem("changes %s/%d..%d have no audit record", o, gap[0], gap[1])
+				v.repaired(o, from, gap[0]-1)
+				from = gap[1] + 1
 			}
+			v.repaired(o, from, last)
 		}
 		next := int64(1)
 		for _, r := range ranges {
@@ -228,6 +235,24 @@ func (v *Verifier) Finish(heads map[string]int64) (int64, []byte, []string) {
 	}
 	return v.count, head, v.problems
 }
+
+func (v *Verifier) repaired(origin string, first, last int64) {
+	if first > last {
+		return
+	}
+	if v.repairedOnly == nil {
+		v.repairedOnly = map[string][][2]int64{}
+	}
+	v.repairedOnly[origin] = append(v.repairedOnly[origin], [2]int64{first, last})
+}
+
+// RepairedOnly returns, after Finish, the ranges first..last of origin's
+// entries whose only audit record is a repair, in order: entries a peer
+// gave back where the log had none. Of the node's own origin, they are its
+// own writes whose records were lost with the entries (the data directory
+// rolled back, or restored from an older copy): the trail no longer says
+// who made them.
+func (v *Verifier) RepairedOnly(origin string) [][2]int64 { return v.repairedOnly[origin] }
 
 // Last is the seq of the last record added, 0 when none was. It is the
 // count of records only while none is missing.

@@ -28,3 +28,33 @@ func TestNotCoveredBy(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairedOnly: entries whose only record is a repair are told apart
+// from those a repair gave back over a write's record (an entry damaged on
+// disk): only the first lost who made them.
+func TestRepairedOnly(t *testing.T) {
+	var (
+		v    Verifier
+		prev *Record
+	)
+	for _, r := range []Record{
+		{Action: "create", Origin: "cao-bang", FirstSeq: 1, LastSeq: 4},
+		{Action: ActionRepair, Origin: "cao-bang", FirstSeq: 3, LastSeq: 3},
+		{Action: ActionRepair, Origin: "cao-bang", FirstSeq: 5, LastSeq: 6},
+		{Action: "create", Origin: "cao-bang", FirstSeq: 7, LastSeq: 7},
+		{Action: ActionRepair, Origin: "mofa", FirstSeq: 1, LastSeq: 2},
+	} {
+		Next(prev, &r)
+		v.Add(r)
+		prev = &r
+	}
+	if _, _, problems := v.Finish(map[string]int64{"cao-bang": 7, "mofa": 2}); len(problems) > 0 {
+		t.Fatalf("problems: %q", problems)
+	}
+	if got, want := v.RepairedOnly("cao-bang"), [][2]int64{{5, 6}}; !slices.Equal(got, want) {
+		t.Errorf("RepairedOnly(cao-bang) = %v, want %v", got, want)
+	}
+	if got, want := v.RepairedOnly("mofa"), [][2]int64{{1, 2}}; !slices.Equal(got, want) {
+		t.Errorf("RepairedOnly(mofa) = %v, want %v", got, want)
+	}
+}

@@ -446,6 +446,11 @@ func (s *verifySources) checkAudit(ctx context.Context, w io.Writer, repair bool
 	for _, p := range c.Problems {
 		fmt.Fprintln(w, "PROBLEM: audit:", p)
 	}
+	for _, lost := range c.OwnRecordsLost {
+		// Not a problem of the trail as it is: said, so that the loss of
+		// who made them does not pass silently (an outside review).
+		fmt.Fprintf(w, "audit: own writes %s/%d..%d have no record of who made them: their audit records were lost (the data directory was rolled back, or restored from an older copy) and a peer gave the entries back (sync.repair)\n", s.db.Member(), lost[0], lost[1])
+	}
 	switch {
 	case len(c.Problems) > 0:
 	case c.Records == 0:

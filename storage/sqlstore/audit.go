@@ -349,6 +349,11 @@ type AuditCheck struct {
 	// (audit_names) that the read records do not name, and the names of
 	// read records it lacks; Problems lists the first of them.
 	NamesWrong int
+	// OwnRecordsLost are the node's own entries, as ranges first..last,
+	// whose only audit record is a repair from a peer (audit.Verifier's
+	// RepairedOnly): the trail is intact, but no longer says who made
+	// those writes.
+	OwnRecordsLost [][2]int64
 }
 
 // auditPage is how many records CheckAudit reads at a time: the lookup
@@ -407,6 +412,7 @@ func (db *DB) CheckAudit(ctx context.Context) (AuditCheck, error) {
 		after = upTo
 	}
 	c.Records, c.Head, c.Problems = v.Finish(heads)
+	c.OwnRecordsLost = v.RepairedOnly(db.origin)
 	var signed audit.SignedHead
 	err = tx.QueryRowContext(ctx, "SELECT seq, hash, signature FROM audit_head").Scan(&signed.Seq, &signed.Hash, &signed.Signature)
 	switch {
