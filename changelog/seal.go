@@ -481,6 +481,43 @@ func (s *Sealer) SealedTo(env []byte, keys []*ecdh.PublicKey) (found []bool, oth
 	return found, others, nil
 }
 
+// NoticedTo tells, of an entry this member sealed, which of keys its
+// withdrawal notice was sealed to (found[i] for keys[i]; a nil key is not
+// looked for): none when it carries no notice. Like SealedTo, it is for
+// the sender alone, which can tell its own stanzas' recipients.
+func (s *Sealer) NoticedTo(env []byte, keys []*ecdh.PublicKey) ([]bool, error) {
+	senderBytes, salt, sections, err := parseEnvelope(env)
+	if err != nil {
+		return nil, err
+	}
+	own := slices.IndexFunc(s.keys, func(k *ecdh.PrivateKey) bool {
+		return subtle.ConstantTimeCompare(k.PublicKey().Bytes(), senderBytes) == 1
+	})
+	if own < 0 {
+		return nil, errors.New("changelog: the entry was not sealed with this member's keys")
+	}
+	found := make([]bool, len(keys))
+	if len(sections) < 2 {
+		return found, nil
+	}
+	notice := sections[1]
+	for i, k := range keys {
+		if k == nil {
+			continue
+		}
+		pair, err := s.pairKey(true, own, k)
+		if err != nil {
+			continue // a low-order key: nothing was sealed to it
+		}
+		tag, _, err := stanzaKeys(pair, salt, notice.purpose)
+		if err != nil {
+			return nil, err
+		}
+		found[i] = notice.stanzaTagged(tag) >= 0
+	}
+	return found, nil
+}
+
 func openSection(origin string, seq uint64, sender, salt []byte, sec section, kek, wrapped []byte) (Opened, error) {
 	ad := associatedData(origin, seq, sender, salt, sec.purpose, sec.commit)
 	unwrap, err := gcm(kek)

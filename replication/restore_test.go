@@ -709,3 +709,95 @@ func TestHoldOnAnEmptyOwnLogShows(t *testing.T) {
 	}
 	t.Errorf("%s's hold on its writes is in no origin of its state", p1)
 }
+
+// TestRestoreKeepsWhatTheOwnerOwes: while nghe-an is out of the manifest,
+// cao-bang narrows a public record to lang-son and another to national
+// (lang-son is sealed that one's notice) and writes one restricted to
+// nghe-an, so it owes nghe-an the first two's withdrawals and the third;
+// then cao-bang is restored from its peers. Its tables of what it owes
+// came back empty, so nghe-an, taken back, served the narrowed record as
+// public and never read its own, and a member that joined after served
+// the narrowed record as public, for good, converged (an outside review).
+// The restore works them out again from cao-bang's log: nghe-an drops the
+// two and reads the third, lang-son is not sent its notice again, and the
+// joiner serves neither narrowed record, restored into SQLite and into
+// PostgreSQL.
+func TestRestoreKeepsWhatTheOwnerOwes(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { restoreKeepsWhatTheOwnerOwes(t, "") })
+	t.Run("postgres", func(t *testing.T) { restoreKeepsWhatTheOwnerOwes(t, pgtest.NewDatabase(t)) })
+}
+
+func restoreKeepsWhatTheOwnerOwes(t *testing.T, store string) {
+	members := []string{p1, p2, p3, mofa}
+	f, fedKey := signedFederation(t, members, mesh(members))
+	f.startAll()
+	owner, removed := f.nodes[p1], f.nodes[p3]
+	narrowed := createVisible(t, owner, "narrowed", typev1.Visibility_VISIBILITY_PUBLIC)
+	national := createVisible(t, owner, "national", typev1.Visibility_VISIBILITY_PUBLIC)
+	publics := []string{narrowed.GetName(), national.GetName()}
+	for _, name := range publics {
+		eventually(t, 15*time.Second, func() (bool, string) {
+			_, c := getAgreement(t, removed, name)
+			return c == codes.OK, fmt.Sprintf("%s does not serve %s: %v", p3, name, c)
+		})
+	}
+
+	without, saved := withoutMember(t, f.manifest, fedKey, p3)
+	if err := owner.node.OfferManifest(without); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = without
+	f.waitSerial(t, 2, p1, p2, mofa)
+	setVisibility(t, owner, narrowed.GetName(), typev1.Visibility_VISIBILITY_RESTRICTED, p2)
+	setVisibility(t, owner, national.GetName(), typev1.Visibility_VISIBILITY_NATIONAL)
+	forRemoved := createVisible(t, owner, "for-nghe-an", typev1.Visibility_VISIBILITY_RESTRICTED, p3)
+	// The peers it is restored from hold its log; nghe-an, out, does not.
+	eventually(t, 15*time.Second, func() (bool, string) {
+		for _, m := range []string{p2, mofa} {
+			if held := f.nodes[m].origin(t, p1).GetSeq(); held != 5 {
+				return false, fmt.Sprintf("%s holds %s's log up to %d, want 5", m, p1, held)
+			}
+		}
+		return true, ""
+	})
+
+	f.stop(p1)
+	f.nodes[p1].store = store
+	if _, err := f.restore(t, p1, true, server.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	owner = f.start(p1)
+
+	back := nextManifest(t, without, fedKey, func(m *federation.Manifest) {
+		m.Members = append(m.Members, saved)
+	})
+	if err := owner.node.OfferManifest(back); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = back
+	f.waitSerial(t, 3, members...)
+	for _, name := range publics {
+		eventually(t, 20*time.Second, func() (bool, string) {
+			got, c := getAgreement(t, removed, name)
+			return c == codes.NotFound, fmt.Sprintf("%s, back in the manifest after %s's restore, answers Get %s with %v %v; want NOT_FOUND", p3, p1, name, c, got.GetVisibility())
+		})
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		got, c := getAgreement(t, removed, forRemoved.GetName())
+		return c == codes.OK && got.GetEtag() == forRemoved.GetEtag(), fmt.Sprintf("%s, back in the manifest after %s's restore, answers Get %s with %v %v; want it as written", p3, p1, forRemoved.GetName(), c, got.GetEtag())
+	})
+	// Entries 1-5 are the users'; 6-8 carry what was owed to nghe-an, and
+	// none lang-son's notice again.
+	f.waitConverged(t, map[string]uint64{p1: 8}, 30*time.Second)
+
+	_, joiner := f.join(t, back, fedKey, owner, "ha-noi", []string{mofa}, members...)
+	for _, name := range publics {
+		eventually(t, 30*time.Second, func() (bool, string) {
+			held := joiner.origin(t, p1).GetSeq()
+			got, c := getAgreement(t, joiner, name)
+			return held >= 10 && c == codes.NotFound, fmt.Sprintf("ha-noi, which joined after %s's restore, holds its log up to %d and answers Get %s with %v %v; want NOT_FOUND",
+				p1, held, name, c, got.GetVisibility())
+		})
+	}
+	f.waitConverged(t, map[string]uint64{p1: 10}, 30*time.Second)
+}

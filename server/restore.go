@@ -187,6 +187,17 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 			"The node does not write until provex restore is run again with them reachable, or with --accept-unreached (the node then writes %d next)",
 			cfg.Member, rep.Head, strings.Join(unreached, ", "), rep.Head+1)
 	}
+	// The members of the manifest are known before what is owed is worked
+	// out: known after, each would be owed, as one to come, the withdrawal
+	// of every record narrowed from public (knowMembers), told already or
+	// not. Both before the hold is lifted: a restore cut short between
+	// them is run again.
+	if err := store.SaveManifest(ctx, live.Load()); err != nil {
+		return nil, err
+	}
+	if err := store.RebuildOwed(ctx); err != nil {
+		return nil, err
+	}
 	if err := store.ReleaseOwnLog(ctx); err != nil {
 		return nil, err
 	}
@@ -194,9 +205,6 @@ func Restore(ctx context.Context, cfg Config, opts RestoreOptions) (*RestoreResu
 		if err := store.HoldOwnLog(ctx, res.Held); err != nil {
 			return nil, err
 		}
-	}
-	if err := store.SaveManifest(ctx, live.Load()); err != nil {
-		return nil, err
 	}
 	return res, nil
 }

@@ -812,16 +812,39 @@ func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
 		return uncounted("its state does not decode", "record", o.Name, "err", err)
 	}
 	v, to := k.Audience(m)
-	readers := resource.Readers(db.origin, v, to)[1:]
+	sealedTo, untold, err := db.readersSealedTo(sealer, e.Data, resource.Readers(db.origin, v, to)[1:])
+	if err != nil {
+		return uncounted("its stanzas cannot be told", "record", o.Name, "err", err)
+	}
+	if len(untold) > 0 {
+		db.log.Warn("cannot tell which readers one of the node's sealed entries was sealed to: sync status --all may count them short",
+			"seq", e.Seq, "record", o.Name, "readers", untold)
+	}
+	for _, r := range sealedTo {
+		if _, err := tx.Exec(db.shared.countSealed, r); err != nil {
+			return fmt.Errorf("count sealed entries: %w", err)
+		}
+	}
+	return nil
+}
+
+// readersSealedTo returns which of readers (the node itself left out) one
+// of the node's own sealed entries, env, was sealed to. A reader the
+// manifest gives no key, or a key that is not the one sealed to (rotated
+// since), was sealed to when the envelope's other stanzas are exactly as
+// many as such readers, and was not when there are none; when there are
+// fewer (some of them were no members when it was written), which of them
+// it was sealed to cannot be told: they are untold.
+func (db *DB) readersSealedTo(sealer *changelog.Sealer, env []byte, readers []string) (sealedTo, untold []string, err error) {
 	keys := make([]*ecdh.PublicKey, len(readers))
 	for i, r := range readers {
 		keys[i], _ = db.directory.EncryptionKey(r)
 	}
-	found, others, err := sealer.SealedTo(e.Data, keys)
+	found, others, err := sealer.SealedTo(env, keys)
 	if err != nil {
-		return uncounted("its stanzas cannot be told", "record", o.Name, "err", err)
+		return nil, nil, err
 	}
-	var sealedTo, unknown []string
+	var unknown []string
 	for i, r := range readers {
 		if found[i] {
 			sealedTo = append(sealedTo, r)
@@ -833,15 +856,9 @@ func (db *DB) recountSealed(tx *writeTx, e *changelog.Entry) error {
 	case others == len(unknown):
 		sealedTo = append(sealedTo, unknown...)
 	case others > 0:
-		db.log.Warn("cannot tell which readers one of the node's sealed entries was sealed to: sync status --all may count them short",
-			"seq", e.Seq, "record", o.Name, "readers", unknown, "sealed to", others)
+		untold = unknown
 	}
-	for _, r := range sealedTo {
-		if _, err := tx.Exec(db.shared.countSealed, r); err != nil {
-			return fmt.Errorf("count sealed entries: %w", err)
-		}
-	}
-	return nil
+	return sealedTo, untold, nil
 }
 
 // entryPageBytes bounds the data of a page of entries read from the change

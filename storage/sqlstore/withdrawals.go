@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -302,4 +303,153 @@ func (db *DB) DeliverOwed(ctx context.Context, budget time.Duration) (left bool,
 		err = fmt.Errorf("%d records owed could not be written and stay owed until the next manifest, start or write of them (first: %s)", len(failed), strings.Join(first, "; "))
 	}
 	return stopped != nil, errors.Join(stopped, err)
+}
+
+// RebuildOwed works out again from the node's own log the withdrawal
+// notices and records it owes, in place of those it kept: a restore from
+// the peers brings the log back but not withdrawals_owed or readers_owed,
+// and every member that joined after was served the records narrowed
+// from public as public, for good, while sync status said converged (an
+// outside review). Walking its log, the node owes, as seal would have
+// kept:
+//   - the withdrawal of each record whose newest state is not public and
+//     an earlier one was, to the members to come (everyMemberToCome);
+//   - the withdrawal of a record to each member of the manifest that could
+//     read an earlier state, reads not the newest, and was sealed no notice
+//     since (NoticedTo; a key rotated since cannot be told, and the notice
+//     goes again);
+//   - each record's newest state, not deleted, to its readers it was not
+//     sealed to (readersSealedTo; those it cannot tell are sent it again).
+//
+// What it cannot work out is which members out of the manifest held a
+// record they no longer may read and were never told: the log does not
+// say whether they had a key then. They are owed what members to come
+// are, when the manifest takes them back.
+func (db *DB) RebuildOwed(ctx context.Context) error {
+	sealer := db.sealer.Load()
+	var (
+		members []string
+		keys    []*ecdh.PublicKey
+	)
+	for _, m := range db.directory.MemberIDs() {
+		if key, ok := db.directory.EncryptionKey(m); ok && m != db.origin {
+			members, keys = append(members, m), append(keys, key)
+		}
+	}
+	type record struct {
+		// public: the newest state is; everPublic: one was.
+		public, everPublic bool
+		readers            []string
+		// losing: the members of the manifest owed its withdrawal.
+		losing map[string]bool
+		// owed: the readers of its newest state it was not sealed to.
+		owed []string
+	}
+	return db.runInWriter(ctx, func(tx *writeTx) error {
+		withdrawals, owedReaders := 0, 0
+		records := map[string]*record{}
+		of := func(name string) *record {
+			r := records[name]
+			if r == nil {
+				r = &record{}
+				records[name] = r
+			}
+			return r
+		}
+		for after := uint64(0); ; {
+			entries, err := readEntries(tx.Query, "SELECT "+entryColumns+" FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT 1000", db.origin, after)
+			if err != nil {
+				return fmt.Errorf("read the node's own log: %w", err)
+			}
+			if len(entries) == 0 {
+				break
+			}
+			after = entries[len(entries)-1].Seq
+			for i := range entries {
+				e := &entries[i]
+				if !e.Sealed {
+					*of(e.Name) = record{public: true, everPublic: true}
+					continue
+				}
+				skip := func(why string, args ...any) {
+					db.log.Warn("one of the node's own sealed entries is left out of what it owes: a member may not be sent a withdrawal or a record it is owed",
+						append([]any{"seq", e.Seq, "why", why}, args...)...)
+				}
+				o, err := sealer.Open(e.Origin, e.Seq, e.Data)
+				if err != nil {
+					skip("it does not open", "err", err)
+					continue
+				}
+				k, ok := resource.KindOfName(o.Name)
+				if o.Withdrawn || !ok {
+					skip("it names no kind of record", "record", o.Name)
+					continue
+				}
+				state, err := k.Decode(o.Data)
+				if err != nil {
+					skip("its state does not decode", "record", o.Name, "err", err)
+					continue
+				}
+				v, to := k.Audience(state)
+				readers := resource.Readers(db.origin, v, to)
+				noticed, err := sealer.NoticedTo(e.Data, keys)
+				if err != nil {
+					skip("its stanzas cannot be told", "record", o.Name, "err", err)
+					continue
+				}
+				r := of(o.Name)
+				losing := map[string]bool{}
+				for i, m := range members {
+					could := r.public || slices.Contains(r.readers, m) || r.losing[m]
+					if could && !noticed[i] && !slices.Contains(readers, m) {
+						losing[m] = true
+					}
+				}
+				r.owed = nil
+				if !k.Deleted(state) {
+					sealedTo, _, err := db.readersSealedTo(sealer, e.Data, readers[1:])
+					if err != nil {
+						skip("its stanzas cannot be told", "record", o.Name, "err", err)
+						continue
+					}
+					for _, m := range readers[1:] {
+						if !slices.Contains(sealedTo, m) {
+							r.owed = append(r.owed, m)
+						}
+					}
+				}
+				r.public, r.readers, r.losing = false, readers, losing
+			}
+		}
+		for _, table := range []string{"withdrawals_owed", "readers_owed"} {
+			if _, err := tx.Exec("DELETE FROM " + table); err != nil {
+				return fmt.Errorf("forget the %s kept: %w", table, err)
+			}
+		}
+		for name, r := range records {
+			if r.public {
+				continue
+			}
+			losing := slices.Collect(maps.Keys(r.losing))
+			if r.everPublic {
+				losing = append(losing, everyMemberToCome)
+			}
+			for _, m := range losing {
+				if _, err := tx.Exec("INSERT INTO withdrawals_owed (name, member) VALUES (?, ?)", name, m); err != nil {
+					return fmt.Errorf("keep the withdrawal of %s owed to %s: %w", name, m, err)
+				}
+				withdrawals++
+			}
+			for _, m := range r.owed {
+				if _, err := tx.Exec("INSERT INTO readers_owed (name, member) VALUES (?, ?)", name, m); err != nil {
+					return fmt.Errorf("keep %s owed to %s: %w", name, m, err)
+				}
+				owedReaders++
+			}
+		}
+		db.anyOwed = db.anyOwed || withdrawals > 0
+		db.anyReadersOwed = db.anyReadersOwed || owedReaders > 0
+		db.log.Info("worked out from the node's own log the withdrawal notices and records it owes", "withdrawals", withdrawals, "records", owedReaders)
+		return nil
+	})
 }
