@@ -43,7 +43,9 @@ import (
 //     writer marks it for the node's health (ReadOnly) until it stores
 //     something again;
 //   - the PostgreSQL server cancelling a statement that ran past its
-//     statement_timeout: UNAVAILABLE, the store unable to answer in time.
+//     statement_timeout, or waiting past its lock_timeout for a table
+//     another session holds locked: UNAVAILABLE, the store unable to
+//     answer in time.
 //
 // A call whose own context ended (ctx), or whose deadline has passed, is
 // never called the server away: its deadline may have cut its connection
@@ -90,7 +92,7 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 		return apperr.Unavailable("%s", readOnlyAdvice).RetryAfter(repairRetry)
 	case db.dialect.postgres && timedOut(err):
 		db.logFailure(err)
-		return apperr.Unavailable("the node's database server did not answer in time (its statement_timeout); retry later (a write retried with its request_id is made at most once)").RetryAfter(5 * time.Second)
+		return apperr.Unavailable("the node's database server did not answer in time (its statement_timeout, or a table locked past its lock_timeout); retry later (a write retried with its request_id is made at most once)").RetryAfter(5 * time.Second)
 	}
 	return err
 }
@@ -182,7 +184,7 @@ func (db *DB) logFailure(err error) bool {
 	case db.dialect.postgres && readOnly(err):
 		msg, last = "the database takes no writes (read-only): writes are refused until it takes them again", &db.readOnlyLogged
 	case db.dialect.postgres && timedOut(err):
-		msg, last = "the database server cancelled a statement past its statement_timeout", &db.timeoutLogged
+		msg, last = "the database server cancelled a statement past its statement_timeout or lock_timeout", &db.timeoutLogged
 	default:
 		return false
 	}
@@ -363,10 +365,11 @@ func readOnly(err error) bool {
 
 // timedOut says whether err is PostgreSQL cancelling a statement: past its
 // statement_timeout, or for a call whose context ended (which Failure
-// tells apart).
+// tells apart), or past its lock_timeout (55P03: a table another session
+// holds locked; readerLockTimeout).
 func timedOut(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "57014"
+	return errors.As(err, &pe) && (pe.Code == "57014" || pe.Code == "55P03")
 }
 
 // FileDamage is the first error of SQLite finding the database file

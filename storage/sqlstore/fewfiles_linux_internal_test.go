@@ -119,8 +119,8 @@ func TestDescriptorsBoundTheStoresFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, pool := range []*sql.DB{db.reader, db.queries} {
-		for range readers {
+	for pool, size := range map[*sql.DB]int{db.reader: readers, db.queries: readers, db.tokens: tokenReaders} {
+		for range size {
 			c, err := pool.Conn(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -82,7 +82,7 @@ type Options struct {
 	// DefaultMaxPageBytes): the page ends before the record that would
 	// pass it, with a token for the next, and holds at least one record.
 	MaxPageBytes int
-	// Readers is the size of each of the two read pools, lookups and
+	// Readers is the size of each of the two main read pools, lookups and
 	// queries (readPools) (default 2 × GOMAXPROCS, at least 4).
 	Readers int
 	// Key signs a checkpoint of the node's own log in every commit that
@@ -185,10 +185,11 @@ type DB struct {
 	// (unix nanoseconds), or 0 (DiskFull, ReadOnly).
 	diskFullSince, readOnlySince atomic.Int64
 	writer                       *sql.DB
-	// reader and queries are the two read pools (readPools): lookups of
-	// bounded cost, and List and Summarize.
+	// reader, queries and tokens are the read pools (readPools): lookups
+	// of bounded cost, List and Summarize, and the token check.
 	reader  *sql.DB
 	queries *sql.DB
+	tokens  *sql.DB
 	// readers is the size of each read pool (Options.Readers).
 	readers int
 	clock   *changelog.Clock
@@ -541,26 +542,36 @@ func openSQLiteFinish(ctx context.Context, writer *sql.DB, path string, readers 
 		return readPools{}, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	queries, _ := sql.Open("sqlite3", dsn(path, true))
-	reads := readPools{lookups: lookups, queries: queries}
+	tokens, _ := sql.Open("sqlite3", dsn(path, true))
+	reads := readPools{lookups: lookups, queries: queries, tokens: tokens}
 	reads.size(readers)
 	return reads, nil
 }
 
-// readPools are a store's read connections, in two pools. queries serves
-// the reads whose cost a caller sets: List and Summarize (by their filter
-// and grouping) and the audit trail's check (a read of the whole trail);
-// lookups serves every read of bounded cost: Get, the token check of each
-// call, sync's entries and checkpoints, heads, and the node's own checks,
-// which read in chunks. Costly queries, however many identities run them,
-// then never hold the connections those need (THREATS A7).
+// readPools are a store's read connections, in three pools. queries
+// serves the reads whose cost a caller sets: List and Summarize (by their
+// filter and grouping) and the audit trail's check (a read of the whole
+// trail); lookups serves every read of bounded cost: Get, sync's entries
+// and checkpoints, heads, and the node's own checks, which read in chunks;
+// tokens serves the token check of each call alone. Costly queries,
+// however many identities run them, then never hold the connections those
+// need (THREATS A7); and Gets waiting on a table another session locked
+// on PostgreSQL (LOCK TABLE, VACUUM FULL, REINDEX), which hold lookups
+// until their lock_timeout (postgresReader), never hold up every other
+// identity's calls at their token check (an outside review).
 type readPools struct {
-	lookups, queries *sql.DB
+	lookups, queries, tokens *sql.DB
 }
 
-// size gives each pool n connections, kept open (an idle SQLite
-// connection keeps its page cache; a new one starts cold).
+// tokenReaders is the size of the tokens pool: a check is one row by its
+// key, and a token read is reused for tokenCacheTTL.
+const tokenReaders = 2
+
+// size gives lookups and queries n connections each, and tokens
+// tokenReaders, kept open (an idle SQLite connection keeps its page cache;
+// a new one starts cold).
 func (r readPools) size(n int) {
-	for _, p := range []*sql.DB{r.lookups, r.queries} {
+	for p, n := range map[*sql.DB]int{r.lookups: n, r.queries: n, r.tokens: tokenReaders} {
 		p.SetMaxOpenConns(n)
 		p.SetMaxIdleConns(n)
 		p.SetConnMaxLifetime(0)
@@ -577,17 +588,17 @@ func (r readPools) size(n int) {
 // journal; on PostgreSQL each connection is a socket, and the writer's
 // lock holds a session of its own.
 func (db *DB) Descriptors() int {
-	connections := 1 + 2*db.readers + 1 // the writer, the read pools, a backup
+	connections := 1 + 2*db.readers + tokenReaders + 1 // the writer, the read pools, a backup
 	if db.dialect.postgres {
 		return connections + 1
 	}
 	return 2*connections + 4
 }
 
-// Close closes both pools; it does nothing on pools never opened.
+// Close closes every pool; it does nothing on pools never opened.
 func (r readPools) Close() error {
 	var errs []error
-	for _, p := range []*sql.DB{r.lookups, r.queries} {
+	for _, p := range []*sql.DB{r.lookups, r.queries, r.tokens} {
 		if p != nil {
 			errs = append(errs, p.Close())
 		}
@@ -620,6 +631,7 @@ func newDB(ctx context.Context, origin string, writer *sql.DB, reads readPools, 
 		writer:        writer,
 		reader:        reads.lookups,
 		queries:       reads.queries,
+		tokens:        reads.tokens,
 		readers:       opts.Readers,
 		queue:         make(chan *pendingWrite, 4*opts.MaxBatch),
 		maxBatch:      opts.MaxBatch,
@@ -1109,7 +1121,7 @@ func (db *DB) Close() error {
 			db.log.Warn("index the pending words on close", "err", err)
 		}
 	}
-	rerr := errors.Join(db.reader.Close(), db.queries.Close())
+	rerr := errors.Join(db.reader.Close(), db.queries.Close(), db.tokens.Close())
 	// A clean checkpoint folds the WAL back into the main file.
 	if db.dialect.postgres {
 		// Released now, not when the server ends the session after the

@@ -173,7 +173,7 @@ func openPostgres(ctx context.Context, url string, readers int, holder string, s
 		writer.Close()
 		return nil, reads, fmt.Errorf("connect to PostgreSQL at %s:%d database %q: %w%s", cfg.Host, cfg.Port, cfg.Database, err, connectAdvice(cfg, err))
 	}
-	reads = readPools{lookups: postgresReader(cfg), queries: postgresReader(cfg)}
+	reads = readPools{lookups: postgresReader(cfg), queries: postgresReader(cfg), tokens: postgresReader(cfg)}
 	reads.size(readers)
 	return writer, reads, nil
 }
@@ -197,15 +197,35 @@ func connectAdvice(cfg *pgx.ConnConfig, err error) string {
 }
 
 // postgresReader is a pool of read-only sessions: reads, as on SQLite's
-// query_only connections, can never write.
+// query_only connections, can never write. A read waits for a lock at most
+// readerLockTimeout.
 func postgresReader(cfg *pgx.ConnConfig) *sql.DB {
 	rcfg := cfg.Copy()
 	if rcfg.RuntimeParams == nil {
 		rcfg.RuntimeParams = map[string]string{}
 	}
 	rcfg.RuntimeParams["default_transaction_read_only"] = "on"
+	rcfg.RuntimeParams["lock_timeout"] = readerLockTimeout
 	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*rcfg)})
 }
+
+// readerLockTimeout bounds a read's wait for a table another session holds
+// locked (LOCK TABLE, VACUUM FULL, REINDEX, ALTER TABLE: a DBA's everyday
+// work). Without it the read waited for its call's deadline, 30 s, holding
+// its pool's connection meanwhile, and a few Gets of a locked table held
+// every connection of the lookups pool: Gets of other tables, sync's reads
+// and /healthz waited behind them (an outside review). A few seconds lets
+// a short lock pass unnoticed; past them the read is answered UNAVAILABLE
+// (55P03, Failure) and its connection is free again. It is set on the
+// session, so a database's or role's own lock_timeout does not change it.
+//
+// The writer's session sets none of its own: its waits are bounded by its
+// callers' deadlines, and a write not made is retried safely with its
+// request_id; there a lock_timeout would also end waits the writer means
+// to make (the schema lock a node opening waits on while a tool holds it,
+// migrations' locks). A database's or role's lock_timeout still applies
+// to it, and Failure answers it UNAVAILABLE too.
+const readerLockTimeout = "5s"
 
 // CheckStoreURL reports whether store is a PostgreSQL URL that parses,
 // for servers and commands to refuse a wrong one before they open it. Its

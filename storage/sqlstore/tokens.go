@@ -74,8 +74,10 @@ func (db *DB) LookupToken(ctx context.Context, id string) (auth.Token, error) {
 	return t, nil
 }
 
+// lookupToken reads on a pool of its own (readPools), which Gets waiting on
+// a locked table do not hold.
 func (db *DB) lookupToken(ctx context.Context, id string) (auth.Token, error) {
-	rows, err := db.reader.QueryContext(ctx, "SELECT id, hash, role, label, create_time, expire_time, revoke_time FROM tokens WHERE id = ?", id)
+	rows, err := db.tokens.QueryContext(ctx, "SELECT id, hash, role, label, create_time, expire_time, revoke_time FROM tokens WHERE id = ?", id)
 	if err != nil {
 		return auth.Token{}, err
 	}
