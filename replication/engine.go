@@ -162,6 +162,9 @@ type Engine struct {
 	// Run first began has ended (Exchanged).
 	exchanged     chan struct{}
 	exchangedOnce sync.Once
+	// exchangeWithAdopted: the node has no peers configured, so its
+	// first adopted peer's exchange closes exchanged (under peersMu).
+	exchangeWithAdopted bool
 }
 
 type metrics struct {
@@ -397,6 +400,9 @@ func (e *Engine) adopt(member, why string) {
 		return
 	}
 	p := &peer{member: member, wake: make(chan struct{}, 1), adopted: true}
+	if e.exchangeWithAdopted {
+		p.firstPullEnded = func() { e.exchangedOnce.Do(func() { close(e.exchanged) }) }
+	}
 	e.peers[member] = p
 	e.log.Info("pulling from a member that "+why, "peer", member)
 	if r := e.running; r != nil && r.ctx.Err() == nil {
@@ -463,8 +469,9 @@ func (e *Engine) triggerOthers(except string) {
 }
 
 // Exchanged is closed once the first pull from each configured peer since
-// Run began has ended, whether it worked or not (at once for a node with
-// none): from then on a peer's checkpoint of this node's own log, the
+// Run began has taken in its first message or ended, whether it worked or
+// not (or was not made for want of room); for a node with none configured,
+// once the first member it adopts has: from then on a peer's checkpoint of this node's own log, the
 // node's newest entries that a peer holds, has been heard where a peer was
 // reachable, and a node started on an old copy of its data directory
 // holds its writes (ownCheckpoint). What the node writes of itself, not
@@ -483,8 +490,14 @@ func (e *Engine) Run(ctx context.Context) {
 		p.firstPullEnded = sync.OnceFunc(firstPulls.Done)
 		e.startPeer(e.running, p)
 	}
+	// A node with no peers of its own hears of its log from the members
+	// that pull from it and that it pulls from in turn (adopted): the
+	// first of them closes Exchanged.
+	e.exchangeWithAdopted = len(e.peers) == 0
 	e.peersMu.Unlock()
-	go func() { firstPulls.Wait(); e.exchangedOnce.Do(func() { close(e.exchanged) }) }()
+	if !e.exchangeWithAdopted {
+		go func() { firstPulls.Wait(); e.exchangedOnce.Do(func() { close(e.exchanged) }) }()
+	}
 	wg.Add(1)
 	go func() { defer wg.Done(); e.announceLoop(ctx) }()
 	wg.Add(1)
@@ -608,6 +621,11 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			p.mu.Lock()
 			p.lastError, p.lastErrorTime = "no pull: "+why+"; pulls resume once there is room", time.Now()
 			p.mu.Unlock()
+			if p.firstPullEnded != nil {
+				// No pull until there is room: the node's own writes go
+				// on meanwhile, and so do its deliveries (an outside review).
+				p.firstPullEnded()
+			}
 			timer.Reset(e.cfg.Interval)
 			continue
 		}
@@ -1365,6 +1383,13 @@ func (a *applier) wait() {
 // receive verifies one message of a pull and queues the runs it completes.
 // What does not verify is refused for its origin alone.
 func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *syncv1.PullResponse, ap *applier) error {
+	if p.firstPullEnded != nil {
+		// Its first message, once taken in, brings the peer's checkpoint
+		// of this node's log (N8): a pull that goes on for minutes, or a
+		// peer that never ends it, held the deliveries waiting for its
+		// end (an outside review).
+		defer p.firstPullEnded()
+	}
 	e.metrics.bytes.Add(int64(sizeOf(resp)))
 	refuse := func(r *originRun, origin, format string, args ...any) {
 		st.pendingBytes -= pendingSize(r.pending)

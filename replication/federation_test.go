@@ -47,6 +47,8 @@ type testNode struct {
 	client *client.Client
 	// auditAllReads starts the node auditing every read.
 	auditAllReads bool
+	// diskReserve, when not 0, is the room the node keeps on its disk.
+	diskReserve int64
 	// keyFile and manifestFile, when set, are the node's key file (read
 	// again when a manifest rotates its key) and watched manifest file.
 	keyFile, manifestFile string
@@ -137,7 +139,7 @@ func (f *testFederation) start(member string) *testNode {
 		LogCheckInterval: f.logCheck, LogScrubInterval: f.logScrub,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
-		AuditAllReads: n.auditAllReads, KeyFile: n.keyFile, ManifestFile: n.manifestFile,
+		AuditAllReads: n.auditAllReads, KeyFile: n.keyFile, ManifestFile: n.manifestFile, DiskReserve: n.diskReserve,
 	})
 	if err != nil {
 		f.t.Fatalf("start %s: %v", member, err)

@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/provex/provex/federation"
 	nationalv1 "github.com/provex/provex/gen/go/provex/national/v1"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/pgtest"
@@ -187,10 +189,21 @@ func recordReachesReadersOutOfTheManifest(t *testing.T, ownerStore string) {
 // what it owes before its peer's checkpoint of its log has told it it is
 // behind, and delivers the record once the peer has given those entries
 // back: no fork (an outside review: the start's delivery wrote on the old
-// head, before any exchange, and the node held its writes as forked).
+// head, before any exchange, and the node held its writes as forked). Also
+// when the owner has no peers of its own and hears of its log only from
+// the members that pull from it (adopted), which closed the wait at once.
 func TestBackupThatOwesDeliversAfterItsPeersCopy(t *testing.T) {
+	t.Run("peers", func(t *testing.T) { backupThatOwesDelivers(t, false) })
+	t.Run("no peers of its own", func(t *testing.T) { backupThatOwesDelivers(t, true) })
+}
+
+func backupThatOwesDelivers(t *testing.T, noPeers bool) {
 	members := []string{p1, p2, mofa}
-	f, fedKey := signedFederation(t, members, mesh(members))
+	peers := mesh(members)
+	if noPeers {
+		peers[p1] = nil
+	}
+	f, fedKey := signedFederation(t, members, peers)
 	f.startAll()
 	owner, ministry := f.nodes[p1], f.nodes[mofa]
 	without, saved := withoutMember(t, f.manifest, fedKey, mofa)
@@ -242,4 +255,56 @@ func TestBackupThatOwesDeliversAfterItsPeersCopy(t *testing.T) {
 	if err := tryCreate(owner, "after-delivery"); err != nil {
 		t.Errorf("a write after the delivery: %v", err)
 	}
+}
+
+// heldOpenPeer answers a pull's first message, then sends nothing until
+// the caller gives up: a peer in a long catch-up, or one that holds pulls
+// open.
+type heldOpenPeer struct {
+	syncv1.UnimplementedSyncServiceServer
+}
+
+func (heldOpenPeer) Pull(_ *syncv1.PullRequest, stream grpc.ServerStreamingServer[syncv1.PullResponse]) error {
+	if err := stream.Send(&syncv1.PullResponse{}); err != nil {
+		return err
+	}
+	<-stream.Context().Done()
+	return stream.Context().Err()
+}
+
+// TestDeliveriesDoNotWaitForAPullToEnd: what the owner owes is written
+// once each peer's first pull has taken in its first message, or was not
+// made for want of room, within the 30 s the start waits at most. A peer
+// whose pull stayed open (5 minutes idle, or for good while it sent
+// something) and pulls paused for the disk reserve held every delivery
+// (an outside review), while users' writes went on.
+func TestDeliveriesDoNotWaitForAPullToEnd(t *testing.T) {
+	t.Run("a peer's pull held open", func(t *testing.T) { owedDeliveredWhile(t, true, 0) })
+	t.Run("pulls paused for the disk reserve", func(t *testing.T) { owedDeliveredWhile(t, false, 1<<50) })
+}
+
+func owedDeliveredWhile(t *testing.T, heldOpen bool, reserve int64) {
+	members := []string{p1, p2, mofa}
+	f, fedKey := signedFederation(t, members, mesh(members))
+	if heldOpen {
+		f.peerServer(t, p2, heldOpenPeer{})
+	}
+	f.nodes[p1].diskReserve = reserve
+	owner, ministry := f.start(p1), f.start(mofa)
+	without, saved := withoutMember(t, f.manifest, fedKey, mofa)
+	if err := owner.node.OfferManifest(without); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = without
+	national := createVisible(t, owner, "national", typev1.Visibility_VISIBILITY_NATIONAL)
+	back := nextManifest(t, without, fedKey, func(m *federation.Manifest) { m.Members = append(m.Members, saved) })
+	if err := owner.node.OfferManifest(back); err != nil {
+		t.Fatal(err)
+	}
+	f.manifest = back
+	// Within less than the start's longest wait.
+	eventually(t, 20*time.Second, func() (bool, string) {
+		_, c := getAgreement(t, ministry, national.GetName())
+		return c == codes.OK, fmt.Sprintf("the ministry answers Get %s with %v; want the record owed to it", national.GetName(), c)
+	})
 }

@@ -48,12 +48,18 @@ func (d *owedDeliveries) ask() {
 	}
 }
 
-// run delivers until ctx ends, from the moment exchanged is closed.
+// exchangeWait bounds the wait of the first run for the first exchange:
+// a node no member pulls from, and that has no peers, hears from no one.
+const exchangeWait = 30 * time.Second
+
+// run delivers until ctx ends, from the moment exchanged is closed, or
+// exchangeWait has passed.
 func (d *owedDeliveries) run(ctx context.Context, exchanged <-chan struct{}) {
 	select {
 	case <-ctx.Done():
 		return
 	case <-exchanged:
+	case <-time.After(exchangeWait):
 	}
 	var (
 		again  <-chan time.Time
