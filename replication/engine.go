@@ -1383,11 +1383,15 @@ func (a *applier) wait() {
 // receive verifies one message of a pull and queues the runs it completes.
 // What does not verify is refused for its origin alone.
 func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *syncv1.PullResponse, ap *applier) error {
-	if p.firstPullEnded != nil {
-		// Its first message, once taken in, brings the peer's checkpoint
-		// of this node's log (N8): a pull that goes on for minutes, or a
-		// peer that never ends it, held the deliveries waiting for its
-		// end (an outside review).
+	if p.firstPullEnded != nil && (len(resp.GetCheckpoints()) > 0 || len(resp.GetEntries()) > 0) {
+		// The first message of logs, once taken in, follows the peer's
+		// checkpoint of this node's log, which a server sends before any
+		// other (Pull): a pull that goes on for minutes, or a peer that
+		// never ends it, held the deliveries waiting for its end (an
+		// outside review). Not a message of the manifest or of repairs,
+		// which come before it: taking the manifest that gives a member a
+		// key, the node wrote what it owed it before it heard it was
+		// behind (a review of that fix).
 		defer p.firstPullEnded()
 	}
 	e.metrics.bytes.Add(int64(sizeOf(resp)))
