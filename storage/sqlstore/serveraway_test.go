@@ -271,32 +271,9 @@ func TestPostgresDiskFullIsShown(t *testing.T) {
 // INTERNAL.
 func TestPostgresWriterFencedWhenAnotherWroteMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	_, key, _ := ed25519.GenerateKey(nil)
-	a, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if err := writeAgreement(ctx, a, "by-a"); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sql.Open("pgx", target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	endWriter := func() {
-		t.Helper()
-		if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'provex' AND pid <> pg_backend_pid()"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	endWriter()
-	b, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{Key: key})
-	if err != nil {
-		t.Fatalf("B on the database once A's session ended: %v", err)
-	}
+	w := twoWriters(t)
+	a, b, target, key := w.a, w.b, w.target, w.key
+	var err error
 	if err := writeAgreement(ctx, b, "by-b"); err != nil {
 		t.Fatal(err)
 	}
@@ -543,34 +520,14 @@ func TestPostgresSessionEndsAreUnavailable(t *testing.T) {
 // above failed on a busy machine). Refused sessions are closed.
 func TestPostgresRefusedWriterSessionsAreClosed(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	_, key, _ := ed25519.GenerateKey(nil)
-	a, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if err := writeAgreement(ctx, a, "by-a"); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sql.Open("pgx", target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	w := twoWriters(t)
+	a, b, admin := w.a, w.b, w.admin
 	sessions := func() (n int) {
 		t.Helper()
 		if err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'provex'").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
-	}
-	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'provex' AND pid <> pg_backend_pid()"); err != nil {
-		t.Fatal(err)
-	}
-	b, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{Key: key})
-	if err != nil {
-		t.Fatalf("B on the database once A's session ended: %v", err)
 	}
 	for i := range 10 {
 		if err := writeAgreement(ctx, a, fmt.Sprintf("by-a-%d", i)); err == nil {
@@ -599,4 +556,41 @@ func TestPostgresRefusedWriterSessionsAreClosed(t *testing.T) {
 			t.Fatalf("%d writer sessions on the server after both stores closed", sessions())
 		}
 	}
+}
+
+// writers are two stores of one node on one PostgreSQL database: a wrote,
+// then its writer's session was ended (admin's doing), and b took the
+// writer's lock.
+type writers struct {
+	a, b   *sqlstore.DB
+	admin  *sql.DB
+	target string
+	key    ed25519.PrivateKey
+}
+
+func twoWriters(t *testing.T) writers {
+	t.Helper()
+	ctx := context.Background()
+	w := writers{target: pgtest.NewDatabase(t)}
+	_, w.key, _ = ed25519.GenerateKey(nil)
+	var err error
+	if w.a, err = sqlstore.Open(ctx, w.target, "cao-bang", sqlstore.Options{Key: w.key}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.a.Close() })
+	if err := writeAgreement(ctx, w.a, "by-a"); err != nil {
+		t.Fatal(err)
+	}
+	if w.admin, err = sql.Open("pgx", w.target); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.admin.Close() })
+	if _, err := w.admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'provex' AND pid <> pg_backend_pid()"); err != nil {
+		t.Fatal(err)
+	}
+	if w.b, err = sqlstore.Open(ctx, w.target, "cao-bang", sqlstore.Options{Key: w.key}); err != nil {
+		t.Fatalf("B on the database once A's session ended: %v", err)
+	}
+	t.Cleanup(func() { w.b.Close() })
+	return w
 }
