@@ -322,20 +322,7 @@ func (db *DB) AuditRecords(ctx context.Context, after int64, limit int, actor, r
 		q += " AND (resource = ? OR seq IN (SELECT seq FROM audit_names WHERE name = ? AND seq > ?))"
 		args = append(args, resource, resource, after)
 	}
-	rows, err := db.reader.QueryContext(ctx, q+" ORDER BY seq LIMIT ?", append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.Record
-	for rows.Next() {
-		r, err := scanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return readAudit(db.reader.QueryContext(ctx, q+" ORDER BY seq LIMIT ?", append(args, limit)...))
 }
 
 // VerifyAudit implements storage.AuditLog (CheckAudit).
@@ -528,20 +515,24 @@ func (d *nameSetDigest) matchesRows(ctx context.Context, q querier) (bool, error
 // auditRecordsAfter reads up to limit records of the trail after seq
 // after, in order.
 func auditRecordsAfter(ctx context.Context, q querier, after int64, limit int) ([]audit.Record, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+	return readAudit(q.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", after, limit))
+}
+
+// readAudit reads the records a query of auditColumns returned.
+func readAudit(rows *sql.Rows, err error) ([]audit.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
 	defer rows.Close()
-	var page []audit.Record
+	var out []audit.Record
 	for rows.Next() {
 		r, err := scanAudit(rows)
 		if err != nil {
 			return nil, err
 		}
-		page = append(page, r)
+		out = append(out, r)
 	}
-	return page, rows.Err()
+	return out, rows.Err()
 }
 
 // auditNameMismatches compares the rows of audit_names with seq in
