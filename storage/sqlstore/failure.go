@@ -45,7 +45,13 @@ import (
 //   - the PostgreSQL server cancelling a statement that ran past its
 //     statement_timeout, or waiting past its lock_timeout for a table
 //     another session holds locked: UNAVAILABLE, the store unable to
-//     answer in time.
+//     answer in time; or one another session cancelled (a DBA's
+//     pg_cancel_backend): UNAVAILABLE, saying so (cancelReason);
+//   - the PostgreSQL server ending a transaction for its conflict with
+//     another session's: a deadlock (a DBA's REINDEX or LOCK TABLE of
+//     the tables a write holds and waits for) or a serialization failure:
+//     UNAVAILABLE, as the call succeeds when retried (a deadlock was
+//     INTERNAL: an outside review).
 //
 // A call whose own context ended (ctx), or whose deadline has passed, is
 // never called the server away: its deadline may have cut its connection
@@ -90,9 +96,12 @@ func (db *DB) Failure(ctx context.Context, err error) error {
 	case db.dialect.postgres && readOnly(err):
 		db.logFailure(err)
 		return apperr.Unavailable("%s", readOnlyAdvice).RetryAfter(repairRetry)
+	case db.dialect.postgres && conflict(err) != "":
+		db.logFailure(err)
+		return apperr.Unavailable("the node's database server %s; retry (a write retried with its request_id is made at most once)", conflict(err)).RetryAfter(time.Second)
 	case db.dialect.postgres && timedOut(err):
 		db.logFailure(err)
-		return apperr.Unavailable("the node's database server did not answer in time (its statement_timeout, or a table locked past its lock_timeout); retry later (a write retried with its request_id is made at most once)").RetryAfter(5 * time.Second)
+		return apperr.Unavailable("the node's database server %s; retry later (a write retried with its request_id is made at most once)", cancelReason(err)).RetryAfter(5 * time.Second)
 	}
 	return err
 }
@@ -128,8 +137,10 @@ func (db *DB) Plainly(err error) string {
 		what = "the PostgreSQL store cannot be reached"
 	case readOnly(err):
 		what = "the PostgreSQL store takes no writes"
+	case conflict(err) != "":
+		what = "the PostgreSQL store " + conflict(err)
 	case timedOut(err):
-		what = "the PostgreSQL store did not answer in time"
+		what = "the PostgreSQL store " + cancelReason(err)
 	default:
 		what = "the PostgreSQL store failed"
 	}
@@ -168,8 +179,8 @@ const diskFullAdvice = "the node's disk is full: nothing of this call was stored
 const filesExhaustedAdvice = "the node has no file descriptor left (its open-file limit) to open its database with; retry later (a write retried with its request_id is made at most once)"
 
 // logFailure logs err, when the store itself failed (its disk full, its
-// server away, read-only or out of time, or the node out of file
-// descriptors), at most once a minute for each,
+// server away, read-only, out of time or in a conflict with another
+// session, or the node out of file descriptors), at most once a minute for each,
 // and reports whether err was such a failure.
 func (db *DB) logFailure(err error) bool {
 	msg, last := "the database's disk is full: writes are refused until there is room", &db.diskFullLogged
@@ -183,8 +194,10 @@ func (db *DB) logFailure(err error) bool {
 		msg, last = "the writer's session cannot take the writer's lock back", &db.serverAwayLogged
 	case db.dialect.postgres && readOnly(err):
 		msg, last = "the database takes no writes (read-only): writes are refused until it takes them again", &db.readOnlyLogged
+	case db.dialect.postgres && conflict(err) != "":
+		msg, last = "the database server "+conflict(err), &db.conflictLogged
 	case db.dialect.postgres && timedOut(err):
-		msg, last = "the database server cancelled a statement past its statement_timeout or lock_timeout", &db.timeoutLogged
+		msg, last = "the database server "+cancelReason(err), &db.timeoutLogged
 	default:
 		return false
 	}
@@ -370,6 +383,47 @@ func readOnly(err error) bool {
 func timedOut(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "57014" || pe.Code == "55P03")
+}
+
+// cancelReason says, of a statement PostgreSQL cancelled (timedOut), why:
+// past its lock_timeout (55P03), or, of a 57014, past its
+// statement_timeout or at another session's request (pg_cancel_backend,
+// a DBA's), which only the server's message tells apart. A cancel by
+// request was reported as a timeout (an outside review). The message is
+// in the server's language (lc_messages): in another than English the
+// words name both.
+func cancelReason(err error) string {
+	var pe *pgconn.PgError
+	errors.As(err, &pe)
+	switch {
+	case pe == nil:
+		return "cancelled a statement"
+	case pe.Code == "55P03":
+		return "did not answer in time (a table another session holds locked past its lock_timeout)"
+	case strings.Contains(pe.Message, "due to statement timeout"):
+		return "did not answer in time (its statement_timeout)"
+	case strings.Contains(pe.Message, "due to user request"):
+		return "cancelled a statement at another session's request (pg_cancel_backend)"
+	}
+	return "cancelled a statement: it ran past its statement_timeout, or another session asked (pg_cancel_backend)"
+}
+
+// conflict says, in words for the caller, how PostgreSQL ended a
+// transaction for its conflict with another session's, or "": a deadlock
+// (40P01), or a serialization failure (40001, also a standby's conflict
+// with recovery). Either passes when the call is retried.
+func conflict(err error) string {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	switch pe.Code {
+	case "40P01":
+		return "cancelled a statement in a deadlock with another session (each waited for a table the other held)"
+	case "40001":
+		return "cancelled a transaction in a serialization conflict with another session"
+	}
+	return ""
 }
 
 // FileDamage is the first error of SQLite finding the database file

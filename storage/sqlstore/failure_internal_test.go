@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/resource"
@@ -204,5 +205,23 @@ func TestReadOnlyDatabaseSaysWhatToDo(t *testing.T) {
 	other := sqlite3.Error{Code: sqlite3.ErrBusy}
 	if err := readOnlyHint("x", other); err != error(other) {
 		t.Errorf("another error changed: %v", err)
+	}
+}
+
+// TestCancelInAnotherLanguageNamesBoth: PostgreSQL words a 57014 in its
+// lc_messages, and only its English words tell a statement_timeout from a
+// cancel another session asked for; in another language (here German's,
+// as a server with that locale says a cancel by request) the words name
+// both, rather than guess.
+func TestCancelInAnotherLanguageNamesBoth(t *testing.T) {
+	for message, want := range map[string]string{
+		"canceling statement due to statement timeout": "did not answer in time (its statement_timeout)",
+		"canceling statement due to user request":      "at another session's request",
+		"storniere Anfrage wegen Benutzeraufforderung": "it ran past its statement_timeout, or another session asked (pg_cancel_backend)",
+	} {
+		err := fmt.Errorf("insert: %w", &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: message})
+		if got := cancelReason(err); !strings.Contains(got, want) {
+			t.Errorf("57014 %q: %q, want it to say %q", message, got, want)
+		}
 	}
 }

@@ -174,12 +174,13 @@ type DB struct {
 	// (Failure).
 	fileDamage atomic.Pointer[string]
 	// diskFullLogged, serverAwayLogged, readOnlyLogged, timeoutLogged,
-	// filesExhaustedLogged and otherFailureLogged are when a full disk, an
-	// unreachable server, a read-only database, a statement's timeout, the
-	// node out of file descriptors and any other failure told the node's
+	// conflictLogged, filesExhaustedLogged and otherFailureLogged are when
+	// a full disk, an unreachable server, a read-only database, a
+	// statement's timeout or cancel, a deadlock or serialization failure,
+	// the node out of file descriptors and any other failure told the node's
 	// health (Plainly) were last logged (unix nanoseconds): once a minute
 	// is enough.
-	diskFullLogged, serverAwayLogged, readOnlyLogged, timeoutLogged, filesExhaustedLogged, otherFailureLogged atomic.Int64
+	diskFullLogged, serverAwayLogged, readOnlyLogged, timeoutLogged, conflictLogged, filesExhaustedLogged, otherFailureLogged atomic.Int64
 	// diskFullSince and readOnlySince are when a write was first refused
 	// for a full disk, or by a read-only database, since the last commit
 	// (unix nanoseconds), or 0 (DiskFull, ReadOnly).

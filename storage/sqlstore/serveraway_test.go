@@ -147,6 +147,8 @@ type link struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
+	// held are the server's ends that strand keeps open.
+	held map[net.Conn]bool
 }
 
 func newLink(t *testing.T, target string) *link {
@@ -186,10 +188,46 @@ func (l *link) serve(ln net.Listener) {
 			}
 			l.conns = append(l.conns, c, s)
 			l.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(s, c); l.closeServerEnd(s) }()
 			go func() { io.Copy(c, s); c.Close() }()
 		}
 	}()
+}
+
+func (l *link) closeServerEnd(s net.Conn) {
+	l.mu.Lock()
+	held := l.held[s]
+	l.mu.Unlock()
+	if !held {
+		s.Close()
+	}
+}
+
+// strand closes the client's ends of the connections through the link and
+// keeps the server's open, as of sessions the client lost that the server
+// has not ended yet; new connections go through. free closes the server's
+// ends.
+func (l *link) strand() (free func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		l.held = map[net.Conn]bool{}
+	}
+	var servers []net.Conn
+	for i := 0; i+1 < len(l.conns); i += 2 {
+		c, s := l.conns[i], l.conns[i+1]
+		l.held[s] = true
+		servers = append(servers, s)
+		c.Close()
+	}
+	l.conns = nil
+	free = func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	l.t.Cleanup(free)
+	return free
 }
 
 func (l *link) cut() {
@@ -281,8 +319,8 @@ func TestPostgresWriterFencedWhenAnotherWroteMeanwhile(t *testing.T) {
 	// next makes one, which B's lock keeps from writing.
 	for try := range 3 {
 		err = a.Failure(ctx, writeAgreement(ctx, a, "by-a-while-b"))
-		if try > 0 && (status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "cannot write now")) {
-			t.Errorf("A writing while B holds the lock: %v, want UNAVAILABLE saying who holds it", err)
+		if try > 0 && (status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "cannot write now") || !strings.Contains(err.Error(), "another provex node")) {
+			t.Errorf("A writing while B holds the lock: %v, want UNAVAILABLE saying another node holds it", err)
 		}
 	}
 	b.Close()
