@@ -157,9 +157,10 @@ func (db *DB) insertAudit(tx *writeTx, r *audit.Record) error {
 //
 // Reads do not wait for a commit: the writer appends queued read records
 // in batches of their own every readCommitDelay at most (commitReads),
-// hash-chained with the writes. When the queue is full a read waits up to
-// Options.ReadAuditWait for room, then is refused rather than served
-// unaudited.
+// hash-chained with the writes. When the queue is full (the writer is
+// behind, or the commit of read records fails and the writer keeps them)
+// a read waits up to Options.ReadAuditWait for room, then is refused
+// rather than served unaudited.
 func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, records []proto.Message, aggregate bool) error {
 	a := storage.ActorFrom(ctx)
 	if db.noAudit || a.Reads == storage.ReadsNotAudited {
@@ -214,10 +215,15 @@ func (db *DB) auditRead(ctx context.Context, what string, k *resource.Kind, reco
 }
 
 // commitReads appends the read records gathered in db.readBatch and those
-// queued behind them to the trail, in one transaction of the writer
-// goroutine, signing the new head. The reads were answered already: if the
-// commit fails, their records are lost, and the log says how many.
-func (db *DB) commitReads() {
+// queued behind them, up to the queue's size, to the trail, in one
+// transaction of the writer goroutine, signing the new head. The reads
+// were answered already, so a batch whose commit fails is not dropped (a
+// statement_timeout, or the writer's session ended, lost thousands: an
+// outside review): it stays in db.readBatch for the writer to try again,
+// its records taking their seq and hash anew then, and until it commits
+// the writer takes no record off the queue, so that reads beyond the
+// queue wait, then are refused (auditRead).
+func (db *DB) commitReads() error {
 	batch := db.readBatch
 fill:
 	for len(batch) < cap(db.reads) {
@@ -228,8 +234,9 @@ fill:
 			break fill
 		}
 	}
+	db.readBatch = batch
 	if len(batch) == 0 {
-		return
+		return nil
 	}
 	before := db.auditHead
 	err := func() error {
@@ -263,15 +270,56 @@ fill:
 	if err != nil {
 		db.auditHead = before
 		// Once the disk is marked full, reads to be recorded are refused
-		// (auditRead), so this is said once, not at every batch.
+		// (auditRead) until a commit stores something again.
 		db.noteRefused(err)
-		db.log.Error("read audit records lost: their commit failed", "records", len(batch), "err", err)
-	} else {
-		db.noteStored()
+		return err
 	}
+	db.noteStored()
 	db.auditLength.Store(db.auditHead.Seq)
 	clear(batch)
 	db.readBatch = batch[:0]
+	return nil
+}
+
+// readRetryFirst is how long the writer waits before it tries again to
+// commit read records whose commit failed; each failure after doubles the
+// wait, up to readRetryMax.
+const (
+	readRetryFirst = 100 * time.Millisecond
+	readRetryMax   = 5 * time.Second
+)
+
+// tryCommitReads commits the read records gathered (commitReads); waited
+// is how long the writer waited since their commit last failed (0 if it
+// has not). It returns how long to wait before the next try, or 0 once
+// they are stored.
+func (db *DB) tryCommitReads(waited time.Duration) time.Duration {
+	err := db.commitReads()
+	if err == nil {
+		if waited > 0 {
+			db.log.Info("read audit records stored after their commit failed")
+		}
+		return 0
+	}
+	wait := min(max(2*waited, readRetryFirst), readRetryMax)
+	db.log.Error("read audit records not stored yet: their commit failed; the writer keeps them and tries again, and reads the trail must record wait for room in its queue meanwhile, then are refused",
+		"records", len(db.readBatch), "retry", wait, "err", err)
+	return wait
+}
+
+// closeReads commits the read records left when the store closes, trying
+// a batch whose commit fails once more, and only then logs them lost with
+// those still queued: the reads were answered, and nothing writes after.
+func (db *DB) closeReads() {
+	for len(db.readBatch) > 0 || len(db.reads) > 0 {
+		if db.commitReads() == nil {
+			continue
+		}
+		if err := db.commitReads(); err != nil {
+			db.log.Error("read audit records lost: their commit failed as the store closed, and again when tried once more", "records", len(db.readBatch)+len(db.reads), "err", err)
+			return
+		}
+	}
 }
 
 // signAuditHead signs the trail's head when this transaction extended it,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +18,8 @@ import (
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/pgtest"
+	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
 	"github.com/provex/provex/storage/sqlstore"
@@ -244,5 +248,223 @@ func TestReadRefusedWhenItsAuditRecordCannotBeQueued(t *testing.T) {
 	}
 	if _, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) != 0 {
 		t.Fatalf("%q %v", problems, err)
+	}
+}
+
+// TestReadRecordsOutliveAFailedCommit: on PostgreSQL another session holds
+// the audit table locked while audited reads are answered, and the
+// writer's commit of their records fails, past the database's
+// statement_timeout or with its session ended (pg_terminate_backend). The
+// node dropped the batch and went on answering reads: of 6,000 Gets of
+// national records answered, 1,859 had a read record (an outside review).
+// The records are kept and committed once the lock is released, every
+// answered read's among them; meanwhile the queue stays bounded, and reads
+// beyond it are refused, not answered.
+func TestReadRecordsOutliveAFailedCommit(t *testing.T) {
+	for _, failure := range []string{"statement_timeout", "session ended"} {
+		t.Run(failure, func(t *testing.T) {
+			ctx := context.Background()
+			location := newLocation(t, "postgres")
+			if failure == "statement_timeout" {
+				pgtest.AlterDatabase(t, location, "SET statement_timeout = '300ms'")
+			}
+			var logs testlog.Buffer
+			_, key, _ := ed25519.GenerateKey(nil)
+			db, err := sqlstore.Open(ctx, location, "cao-bang", sqlstore.Options{Key: key, ReadAuditQueue: 4, ReadAuditWait: 20 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			const name = "provinces/cao-bang/agreements/nat"
+			writeNational(t, db, name)
+
+			admin := openRaw(t, location)
+			release := lockAudit(t, location)
+			answered := 0
+			readUntilRefused := func() {
+				t.Helper()
+				answered += readsUntilRefused(t, db, name)
+			}
+			readUntilRefused()
+			pid := writerWaitingOnLock(t, admin, 0)
+			if failure == "statement_timeout" {
+				for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "their commit failed"); time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no commit of read records failed past the statement_timeout; log:\n%s", logs.String())
+					}
+				}
+			} else {
+				terminate(t, admin, pid)
+				// The writer's next try, on a session of its own.
+				writerWaitingOnLock(t, admin, pid)
+			}
+			// Reads beyond the queue are refused while the records wait.
+			readUntilRefused()
+			release()
+			waitForReadRecords(t, db, name, answered)
+		})
+	}
+}
+
+// TestReadRecordsUnstoredAtCloseAreTriedAgain: the store closes while the
+// commit of read records fails (another session holds the audit table
+// locked, and the writer's sessions are ended): the records are tried once
+// more at close, and stored then.
+func TestReadRecordsUnstoredAtCloseAreTriedAgain(t *testing.T) {
+	ctx := context.Background()
+	location := newLocation(t, "postgres")
+	_, key, _ := ed25519.GenerateKey(nil)
+	db, err := sqlstore.Open(ctx, location, "cao-bang", sqlstore.Options{Key: key, ReadAuditQueue: 4, ReadAuditWait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const name = "provinces/cao-bang/agreements/nat"
+	writeNational(t, db, name)
+	admin := openRaw(t, location)
+	release := lockAudit(t, location)
+	answered := readsUntilRefused(t, db, name)
+	pid := writerWaitingOnLock(t, admin, 0)
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	// Once the store refuses reads as closing, the commit under way fails;
+	// the one at close fails; its try again commits.
+	reader := storage.WithActor(ctx, storage.Actor{Name: "token:aaaa (viewer)", Action: "get", Reads: storage.ReadsConfidential})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := db.Get(reader, resource.Agreements, name)
+		if e, ok := apperr.As(err); ok && e.Code == codes.Unavailable && strings.Contains(e.Error(), "shutting down") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a read while the store closes: %v, want UNAVAILABLE as it shuts down", err)
+		}
+	}
+	terminate(t, admin, pid)
+	pid = writerWaitingOnLock(t, admin, pid)
+	terminate(t, admin, pid)
+	writerWaitingOnLock(t, admin, pid)
+	release()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	db, err = sqlstore.Open(ctx, location, "", sqlstore.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitForReadRecords(t, db, name, answered)
+}
+
+// writeNational writes a national agreement named name.
+func writeNational(t *testing.T, db *sqlstore.DB, name string) {
+	t.Helper()
+	_, err := db.Write(context.Background(), storage.Write{Kind: resource.Agreements, Name: name,
+		Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) {
+			return &twinningv1.Agreement{Name: name, DisplayName: "A", Visibility: typev1.Visibility_VISIBILITY_NATIONAL}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockAudit holds the audit table of the PostgreSQL store at location
+// locked from another session (as a long report or a VACUUM FULL could)
+// until release is called: the writer's inserts wait for it.
+func lockAudit(t *testing.T, location string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := openRaw(t, location).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = 0; LOCK TABLE audit IN SHARE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	return func() {
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readsUntilRefused reads name as a viewer whose reads are audited until
+// a read is refused, RESOURCE_EXHAUSTED as the audit trail is behind, and
+// returns how many were answered.
+func readsUntilRefused(t *testing.T, db *sqlstore.DB, name string) int {
+	t.Helper()
+	reader := storage.WithActor(context.Background(), storage.Actor{Name: "token:aaaa (viewer)", Action: "get", Reads: storage.ReadsConfidential})
+	for answered, deadline := 0, time.Now().Add(30*time.Second); ; answered++ {
+		_, err := db.Get(reader, resource.Agreements, name)
+		if e, ok := apperr.As(err); ok && e.Code == codes.ResourceExhausted && strings.Contains(e.Error(), "audit trail is behind") {
+			return answered
+		}
+		if err != nil {
+			t.Fatalf("read %d: %v, want an answer or RESOURCE_EXHAUSTED as the audit trail is behind", answered, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reads answered, none refused, while the audit table is locked", answered+1)
+		}
+	}
+}
+
+// writerWaitingOnLock waits for the store's writer session (not pid) to
+// wait on a lock, and returns its pid.
+func writerWaitingOnLock(t *testing.T, admin *sql.DB, not int) int {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var pid int
+		err := admin.QueryRow("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'provex' AND wait_event_type = 'Lock' AND pid <> $1", not).Scan(&pid)
+		if err == nil {
+			return pid
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no writer session (but %d) waits on the audit table's lock", not)
+		}
+	}
+}
+
+// terminate ends the session pid, as pg_terminate_backend does.
+func terminate(t *testing.T, admin *sql.DB, pid int) {
+	t.Helper()
+	if _, err := admin.Exec("SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitForReadRecords waits until the trail holds answered read records of
+// name, each naming it (found by its name through audit_names), and no
+// more, and verifies.
+func waitForReadRecords(t *testing.T, db *sqlstore.DB, name string, answered int) {
+	t.Helper()
+	ctx := context.Background()
+	var reads int
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		records, err := db.AuditRecords(ctx, 0, 100000, "", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads = 0
+		for _, r := range records {
+			if r.Read {
+				if !slices.Equal(r.Names, []string{name}) {
+					t.Fatalf("read record %d names %q, want %s", r.Seq, r.Names, name)
+				}
+				reads++
+			}
+		}
+		if reads >= answered || time.Now().After(deadline) {
+			break
+		}
+	}
+	if reads != answered {
+		t.Fatalf("%d reads answered, %d read records stored", answered, reads)
+	}
+	if _, _, problems, err := db.VerifyAudit(ctx); err != nil || len(problems) != 0 {
+		t.Fatalf("the trail: %q %v", problems, err)
 	}
 }

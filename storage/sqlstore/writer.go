@@ -147,8 +147,10 @@ func (db *DB) runWriter() {
 	defer roomProbe.Stop()
 	defer optimize.Stop()
 	// The first read record queued starts readTimer; reads is nil until it
-	// fires, and then every record queued meanwhile commits at once.
-	reads, readTimer := db.reads, time.NewTimer(time.Hour)
+	// fires, and then every record queued meanwhile commits at once. A
+	// commit that fails keeps reads nil and readTimer set to retry it
+	// after readRetry.
+	reads, readTimer, readRetry := db.reads, time.NewTimer(time.Hour), time.Duration(0)
 	readTimer.Stop()
 	defer readTimer.Stop()
 	wipeRetry := time.NewTimer(time.Hour)
@@ -179,8 +181,11 @@ func (db *DB) runWriter() {
 			readTimer.Reset(readCommitDelay)
 			continue
 		case <-readTimer.C:
-			db.commitReads()
-			reads = db.reads
+			if readRetry = db.tryCommitReads(readRetry); readRetry > 0 {
+				readTimer.Reset(readRetry)
+			} else {
+				reads = db.reads
+			}
 			continue
 		case <-wipeRetry.C:
 			if db.wipeWAL(); db.wipePending {
@@ -196,7 +201,7 @@ func (db *DB) runWriter() {
 				case p := <-db.queue:
 					db.commit([]*pendingWrite{p})
 				default:
-					db.commitReads()
+					db.closeReads()
 					return
 				}
 			}
