@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -66,20 +67,35 @@ func SearchIndex(k *resource.Kind, m proto.Message) (text string, words []string
 	return text, searchWords(text)
 }
 
-// searchWords are the distinct words of a search_text, which the kind's
-// words table holds for its row, but those longer than maxIndexedText:
-// no search is for such a word (a blob pasted into a title), and
-// PostgreSQL could not index it.
+// searchWords are the distinct words of a search_text as the kind's words
+// table holds them for its row (indexedWord).
 func searchWords(text string) []string {
 	seen := map[string]bool{searchFieldSep[1:2]: true}
 	var out []string
 	for _, w := range strings.Fields(text) {
-		if !seen[w] && len(w) <= maxIndexedText {
+		if w = indexedWord(w); !seen[w] {
 			seen[w] = true
 			out = append(out, w)
 		}
 	}
 	return out
+}
+
+// indexedWord is what the words table holds of folded word w: w, or, when
+// it is longer than maxIndexedText (PostgreSQL could not index it), its
+// longest start within that many bytes, which a search for the word, or
+// for its start, finds, the LIKE keeping the rows that hold it whole.
+// Such words were left out, and a title of 139 "㌖" (each folded to the 18
+// bytes of キロメートル) was found by no search for it (an outside review).
+func indexedWord(w string) string {
+	if len(w) <= maxIndexedText {
+		return w
+	}
+	cut := maxIndexedText
+	for cut > 0 && !utf8.RuneStart(w[cut]) {
+		cut--
+	}
+	return w[:cut]
 }
 
 // putWords indexes a row's words (a recordRow's, made with its search
@@ -296,6 +312,7 @@ func (db *DB) searchWhere(ctx context.Context, k *resource.Kind, text string) (s
 		bestArgs []any
 	)
 	for i, w := range words {
+		w = indexedWord(w)
 		cond, wargs := "word = ?", []any{w}
 		if i == len(words)-1 {
 			// Any word starting with w: byte order puts them from w up to w

@@ -610,3 +610,51 @@ func BenchmarkSearchWithPendingRows(b *testing.B) {
 	}
 	b.Run(fmt.Sprintf("pending=%d", n), search)
 }
+
+// TestLongFoldedWordsAreFound: a word whose folded form is longer than the
+// words table indexes (a run of "㌖", each folded to the 18 bytes of
+// キロメートル) is indexed by its start, and found by a search for it,
+// whole or in part, before and after its row's words are merged. Such
+// words were left out of the index, and once merged no search for them
+// found the row (an outside review).
+func TestLongFoldedWordsAreFound(t *testing.T) {
+	defer func(n, m int) { pendingWordsMerge, maxIndexedText = n, m }(pendingWordsMerge, maxIndexedText)
+	pendingWordsMerge, maxIndexedText = 3, 40 // three "㌖" fold to 54 bytes
+	db := openAt(t, filepath.Join(t.TempDir(), "provex.db"))
+	defer db.Close()
+	long := strings.Repeat("㌖", 3)
+	gates := []*borderv1.BorderGate{
+		{Name: "provinces/cao-bang/border-gates/long", DisplayName: "Cửa khẩu " + long + " Bắc"},
+		{Name: "provinces/cao-bang/border-gates/other", DisplayName: "Cửa khẩu " + strings.Repeat("㌖", 2) + "㍍ Bắc"},
+	}
+	searches := map[string][]string{
+		"㌖":                {"long", "other"},
+		"cửa khẩu " + long: {"long"},
+		long + " bắc":      {"long"},
+		long + "㌖":         nil,
+		"cửa khẩu ㌖㌖㍍ bắc": {"other"},
+	}
+	check := func(stage string) {
+		t.Helper()
+		for text, want := range searches {
+			got := searchNames(t, db, resource.BorderGates, text)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: a search for %q found %q, want %q", stage, text, got, want)
+			}
+		}
+	}
+	writeRecord(t, db, gates[0])
+	writeRecord(t, db, gates[1])
+	check("pending")
+	// The third pending row merges the three.
+	writeRecord(t, db, &borderv1.BorderGate{Name: "provinces/cao-bang/border-gates/third", DisplayName: "Cửa khẩu Trà Lĩnh"})
+	var pending int
+	if err := db.reader.QueryRow("SELECT count(*) FROM border_gates_words_pending").Scan(&pending); err != nil || pending != 0 {
+		t.Fatalf("%d rows pending after the third write (%v), want them merged", pending, err)
+	}
+	check("merged")
+	if res, err := db.CheckRecords(context.Background()); err != nil || res.Found != 0 {
+		t.Errorf("records check: %+v, %v", res, err)
+	}
+}
