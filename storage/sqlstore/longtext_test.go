@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	borderv1 "github.com/provex/provex/gen/go/provex/border/v1"
 	investmentv1 "github.com/provex/provex/gen/go/provex/investment/v1"
 	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	typev1 "github.com/provex/provex/gen/go/provex/type/v1"
@@ -27,7 +28,7 @@ import (
 // run on PostgreSQL (index row size) and was stored on SQLite. Now, on
 // both: the run is held, the filterable and repeated ones refused with a
 // reason, the searched one applied and found by its other words (the
-// overlong word is not indexed).
+// overlong word is indexed by its start).
 func TestOverlongIndexedTextIsHeldAlike(t *testing.T) {
 	ctx := context.Background()
 	const bad = "lang-son"
@@ -189,5 +190,54 @@ func TestMoveRefusesRecordsPostgreSQLCannotIndex(t *testing.T) {
 	defer pg.Close()
 	if origins, err := pg.Origins(ctx); err != nil || len(origins) != 0 {
 		t.Errorf("the destination holds %v (%v), want nothing", origins, err)
+	}
+}
+
+// TestLongSearchWordsLeftOutAreIndexedAtTheUpgrade: a row stored by a
+// version that left a search word longer than the words table's bound out
+// of the index (139 "㌖", 2,502 bytes folded) is indexed again when the
+// store opens under migration 26, and found, on both databases.
+func TestLongSearchWordsLeftOutAreIndexedAtTheUpgrade(t *testing.T) {
+	ctx := context.Background()
+	long := "provinces/cao-bang/border-gates/long"
+	for _, store := range databases {
+		t.Run(store, func(t *testing.T) {
+			path := newLocation(t, store)
+			open := func() *sqlstore.DB {
+				db, err := sqlstore.Open(ctx, path, "cao-bang", sqlstore.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+			db := open()
+			for name, title := range map[string]string{long: "Cửa khẩu " + strings.Repeat("㌖", 139), "provinces/cao-bang/border-gates/short": "Cửa khẩu Tà Lùng"} {
+				m := &borderv1.BorderGate{Name: name, DisplayName: title}
+				if _, err := db.Write(ctx, storage.Write{Kind: resource.BorderGates, Name: name, Mutate: func(proto.Message, storage.Stamp) (proto.Message, error) { return m, nil }}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close() // merges the pending words
+			// The store as the version before left it.
+			raw := openRaw(t, path)
+			older := []string{"DELETE FROM border_gates_words WHERE length(word) > 100", "UPDATE schema_version SET version = 25"}
+			if store == "sqlite" {
+				older[1] = "PRAGMA user_version = 25"
+			}
+			for _, q := range older {
+				if _, err := raw.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db = open()
+			defer db.Close()
+			page, err := db.List(ctx, storage.Query{Kind: resource.BorderGates, Province: resource.AllProvinces, Text: "㌖", Limit: 10})
+			if err != nil || len(page.Records) != 1 || resource.BorderGates.Name(page.Records[0]) != long {
+				t.Errorf("a search for the long word after the upgrade found %v (%v), want %s", page.Records, err, long)
+			}
+			if check, err := db.CheckRecords(ctx); err != nil || check.Found != 0 {
+				t.Errorf("verify after the upgrade: %v, %q", err, check.Problems)
+			}
+		})
 	}
 }
