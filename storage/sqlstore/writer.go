@@ -1103,7 +1103,7 @@ func mutate(w storage.Write, current proto.Message, stamp storage.Stamp) (next p
 type sharedStmts struct {
 	selectRequest, insertRequest, insertChange, insertChanges, deleteValues, insertValue      string
 	insertCheckpoint, insertAudit, upsertAuditHead, countSealed, countOpened, selectWithdrawn string
-	insertAuditName, selectValues, selectHash                                                 string
+	insertAuditNames, selectValues, selectHash                                                string
 	// repairCheckpoint stores a repair's checkpoint unless one of the same
 	// entry is held (Repair).
 	repairCheckpoint string
@@ -1166,14 +1166,14 @@ func (db *DB) prepareAll() error {
 			" ON CONFLICT (origin, seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature"),
 		repairCheckpoint: text("INSERT INTO checkpoints (origin, seq, hash, signature) VALUES (?, ?, ?, ?)" +
 			" ON CONFLICT (origin, seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature WHERE checkpoints.hash <> excluded.hash"),
-		deleteValues:    text("DELETE FROM record_elements WHERE list = ? AND record = ?"),
-		insertValue:     text(insertElementSQL),
-		insertAudit:     text(insertAuditSQL),
-		insertAuditName: text("INSERT INTO audit_names (name, seq) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-		selectValues:    text("SELECT value FROM record_elements WHERE list = ? AND record = ?"),
-		savepoint:       text("SAVEPOINT write"),
-		rollbackTo:      text("ROLLBACK TO write"),
-		release:         text("RELEASE write"),
+		deleteValues:     text("DELETE FROM record_elements WHERE list = ? AND record = ?"),
+		insertValue:      text(insertElementSQL),
+		insertAudit:      text(insertAuditSQL),
+		insertAuditNames: text("INSERT INTO audit_names (name, seq) SELECT value, CAST(?1 AS BIGINT) FROM " + db.dialect.jsonStrings("?2") + " WHERE true ON CONFLICT DO NOTHING"),
+		selectValues:     text("SELECT value FROM record_elements WHERE list = ? AND record = ?"),
+		savepoint:        text("SAVEPOINT write"),
+		rollbackTo:       text("ROLLBACK TO write"),
+		release:          text("RELEASE write"),
 	}
 	for _, k := range resource.Kinds() {
 		for _, r := range rollups[k] {
