@@ -38,12 +38,14 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/federation"
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/requestid"
 	"github.com/provex/provex/storage"
 )
 
@@ -630,7 +632,8 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			continue
 		}
 		refusedBefore := p.refusedRuns()
-		err := e.pullFrom(ctx, p)
+		id := requestid.New()
+		err := e.pullFrom(ctx, p, id)
 		if p.firstPullEnded != nil {
 			p.firstPullEnded()
 		}
@@ -648,13 +651,13 @@ func (e *Engine) peerLoop(ctx context.Context, p *peer) {
 			}
 			p.mu.Unlock()
 			if p.pullFailed.due(status.Code(err).String(), why, now) {
-				e.log.Warn("pull failed", "peer", p.member, "err", why, "failing_since", p.failingSince)
+				e.log.Warn("pull failed", "peer", p.member, "request_id", id, "err", why, "failing_since", p.failingSince)
 				loggedFailing = true
 			}
 		case err == nil && !p.failingSince.IsZero():
 			p.pullFailed.clear()
 			if loggedFailing {
-				e.log.Info("pulls from the peer work again", "peer", p.member, "failing_since", p.failingSince)
+				e.log.Info("pulls from the peer work again", "peer", p.member, "request_id", id, "failing_since", p.failingSince)
 			}
 			loggedFailing = false
 			p.mu.Lock()
@@ -721,6 +724,9 @@ func (e *Engine) announce(ctx context.Context, p *peer) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	// The peer logs the call under this id, as for a pull.
+	id := requestid.New()
+	ctx = metadata.AppendToOutgoingContext(ctx, requestid.Header, id)
 	var heads []*syncv1.Position
 	if h := e.announcedHeads.Load(); h != nil {
 		heads = *h
@@ -728,7 +734,7 @@ func (e *Engine) announce(ctx context.Context, p *peer) {
 	resp, err := syncv1.NewSyncServiceClient(conn).Announce(ctx, &syncv1.AnnounceRequest{Member: e.cfg.Member, Heads: heads, ManifestSerial: uint64(e.manifest().Serial)})
 	if err != nil {
 		if ctx.Err() == nil {
-			e.log.Debug("announce failed", "peer", p.member, "err", err)
+			e.log.Debug("announce failed", "peer", p.member, "request_id", id, "err", err)
 		}
 		return
 	}
@@ -921,8 +927,10 @@ const (
 	maxRepairReach  = 5000
 )
 
-// pullFrom runs one Pull from a peer and applies what verifies.
-func (e *Engine) pullFrom(ctx context.Context, p *peer) (err error) {
+// pullFrom runs one Pull from a peer and applies what verifies. id is the
+// pull's request id (requestid.New): the peer logs the Pull it serves
+// under it, and this node logs the pull and audits what it writes under it.
+func (e *Engine) pullFrom(ctx context.Context, p *peer, id string) (err error) {
 	// A peer chooses what a pull verifies: a bug its messages reach
 	// fails this pull alone, logged with its stack, not the node, which
 	// fell again at each start while the peer sent them (a checkpoint's
@@ -930,12 +938,14 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) (err error) {
 	// queued before it are applied or failed first (ap.wait).
 	defer func() {
 		if r := recover(); r != nil {
-			e.log.Error("a pull from a peer failed on a fault of this node's", "peer", p.member, "panic", r, "stack", string(debug.Stack()))
+			e.log.Error("a pull from a peer failed on a fault of this node's", "peer", p.member, "request_id", id, "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("the pull failed on a fault of this node's (logged with its stack): %v", r)
 		}
 	}()
-	// What the pull writes is audited as the peer's doing.
-	ctx = storage.WithActor(ctx, storage.Actor{Name: "peer:" + p.member, Action: "sync.pull"})
+	// What the pull writes is audited as the peer's doing, under the id
+	// the peer logs the exchange by.
+	ctx = storage.WithActor(ctx, storage.Actor{Name: "peer:" + p.member, RequestID: id, Action: "sync.pull"})
+	ctx = metadata.AppendToOutgoingContext(ctx, requestid.Header, id)
 	conn, err := e.connect(p)
 	if err != nil {
 		return err
@@ -1080,10 +1090,11 @@ func (e *Engine) pullFrom(ctx context.Context, p *peer) (err error) {
 	}
 	for origin, r := range st.runs {
 		if r.scanning && !r.proved && !r.refused {
-			e.refusedFrom(p, "entries of "+origin, fmt.Sprintf("%d entries of %s after %d MiB held, whose checkpoints are of a key it rotated from, and no checkpoint of its current key proving them", r.scanned+len(r.pending), origin, maxPendingBytes>>20))
+			e.refusedFrom(ctx, p, "entries of "+origin, fmt.Sprintf("%d entries of %s after %d MiB held, whose checkpoints are of a key it rotated from, and no checkpoint of its current key proving them", r.scanned+len(r.pending), origin, maxPendingBytes>>20))
 		}
 	}
 	p.pulled(start, st.heads)
+	e.log.Debug("pulled", "peer", p.member, "request_id", id, "ms", float64(time.Since(start).Microseconds())/1000)
 	if !received {
 		p.manifestBehind.Store(false) // on this node's serial: it sends nothing first
 		e.heardManifest(m, req.ManifestDigest, p.member, uint64(m.Serial), nil)
@@ -1315,7 +1326,7 @@ func (a *applier) apply(ctx context.Context, r *joinedRun) {
 			a.p.lastError, a.p.lastErrorTime = "apply: "+why, now
 			a.p.mu.Unlock()
 			if a.p.failedApply.due(why, now) {
-				a.e.log.Warn("apply failed", "peer", a.p.member, "origin", r.origin, "entries", r.entries, "err", why)
+				a.e.log.Warn("apply failed", "peer", a.p.member, "request_id", storage.ActorFrom(ctx).RequestID, "origin", r.origin, "entries", r.entries, "err", why)
 			}
 		}
 		a.mu.Lock()
@@ -1398,7 +1409,7 @@ func (e *Engine) receive(ctx context.Context, p *peer, st *pullState, resp *sync
 	refuse := func(r *originRun, origin, format string, args ...any) {
 		st.pendingBytes -= pendingSize(r.pending)
 		r.refused, r.pending = true, nil
-		e.refusedFrom(p, "entries of "+origin, fmt.Sprintf(format, args...))
+		e.refusedFrom(ctx, p, "entries of "+origin, fmt.Sprintf(format, args...))
 		e.triggerOthers(p.member)
 	}
 	if rep := resp.GetRepair(); rep != nil {
@@ -1574,8 +1585,8 @@ func (e *Engine) applyPending(ctx context.Context, st *pullState, r *originRun, 
 }
 
 // refusedFrom counts and logs a run of entries (or repair copies) refused
-// from a peer, and keeps why as the peer's last error.
-func (e *Engine) refusedFrom(p *peer, what, why string) {
+// from a peer in the pull of ctx, and keeps why as the peer's last error.
+func (e *Engine) refusedFrom(ctx context.Context, p *peer, what, why string) {
 	e.metrics.refused.Add(1)
 	now := time.Now()
 	why = apperr.Printable(why) // it may quote what the peer sent
@@ -1589,7 +1600,7 @@ func (e *Engine) refusedFrom(p *peer, what, why string) {
 	// most linesEvery lines in that time, since a member can send runs
 	// that do not verify at every pull.
 	if p.refusedRun.due(what, why, now) {
-		e.log.Error("refused "+what+" from peer", "peer", p.member, "err", why, "refused_so_far", refused)
+		e.log.Error("refused "+what+" from peer", "peer", p.member, "request_id", storage.ActorFrom(ctx).RequestID, "err", why, "refused_so_far", refused)
 	}
 }
 
@@ -1632,7 +1643,7 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 	fail := func(format string, args ...any) {
 		st.repair, st.repairBytes = nil, 0
 		st.repairFailed = rep.GetCheckpoint() == nil
-		e.refusedFrom(p, "a repair", fmt.Sprintf(format, args...))
+		e.refusedFrom(ctx, p, "a repair", fmt.Sprintf(format, args...))
 	}
 	for _, pe := range rep.GetEntries() {
 		entry := entryFromProto(pe)
@@ -1678,7 +1689,9 @@ func (e *Engine) receiveRepair(ctx context.Context, p *peer, st *pullState, rep 
 		fail("checkpoint %s/%d has a bad signature", cp.Origin, cp.Seq)
 		return
 	}
-	n, err := e.cfg.Store.Repair(storage.WithActor(ctx, storage.Actor{Name: "peer:" + p.member}), entries, cp)
+	// Audited as the pull's, by the peer under the pull's request id (the
+	// store calls it a repair: audit.ActionRepair).
+	n, err := e.cfg.Store.Repair(ctx, entries, cp)
 	if err != nil {
 		fail("%v", err)
 		return

@@ -52,8 +52,10 @@ type testNode struct {
 	// keyFile and manifestFile, when set, are the node's key file (read
 	// again when a manifest rotates its key) and watched manifest file.
 	keyFile, manifestFile string
-	// logs, when set, receives the node's log.
-	logs io.Writer
+	// logs, when set, receives the node's log, from logLevel up (Info
+	// unless set).
+	logs     io.Writer
+	logLevel slog.Level
 }
 
 type testFederation struct {
@@ -137,7 +139,7 @@ func (f *testFederation) start(member string) *testNode {
 		Member: member, DataDir: n.dir, Store: n.store, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Keys: f.keys[member], Manifest: f.manifest, Peers: f.peers[member], SyncInterval: 300 * time.Millisecond,
 		LogCheckInterval: f.logCheck, LogScrubInterval: f.logScrub,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: n.logLevel})),
 		Cert:   &cert, PlaintextAPI: true, Limits: server.Limits{RatePerSecond: 1e6, Burst: 1e6},
 		AuditAllReads: n.auditAllReads, KeyFile: n.keyFile, ManifestFile: n.manifestFile, DiskReserve: n.diskReserve,
 	})

@@ -83,8 +83,8 @@ func healthz(t *testing.T, n *testNode) string {
 // of an entry of O's log changes on N's disk. N never serves it: M, which
 // can reach O's log only through N, gets the intact prefix; N finds the
 // damage when it serves it, says so in health and sync status, fetches the
-// entry again from O, and then M gets the rest. The repair is audited and
-// the audit trail verifies.
+// entry again from O, and then M gets the rest. The repair is audited
+// (under the request id of the pull) and the audit trail verifies.
 func TestCorruptEntryIsNeverServedAndIsRepaired(t *testing.T) {
 	const o, n, m = p1, p2, p3
 	f := newFederation(t, []string{o, n, m}, line([]string{o, n, m}))
@@ -135,10 +135,11 @@ func TestCorruptEntryIsNeverServedAndIsRepaired(t *testing.T) {
 	}
 	found := false
 	for _, r := range repairs {
-		found = found || (r.Action == "sync.repair" && r.FirstSeq == 7 && r.LastSeq == 7)
+		// Under the id of the pull that brought the copy, as a pulled run.
+		found = found || (r.Action == "sync.repair" && r.FirstSeq == 7 && r.LastSeq == 7 && r.RequestID != "")
 	}
 	if !found {
-		t.Errorf("no audit record of the repair by peer:%s: %+v", o, repairs)
+		t.Errorf("no audit record of the repair by peer:%s with a request id: %+v", o, repairs)
 	}
 	if _, _, problems, err := nn.node.Store().VerifyAudit(ctx); err != nil || len(problems) != 0 {
 		t.Errorf("N's audit trail after the repair: %v %v", problems, err)

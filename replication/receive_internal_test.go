@@ -455,11 +455,12 @@ func TestPullThatPanicsFailsAlone(t *testing.T) {
 			p.conn.Close()
 		}
 	})
-	err = e.pullFrom(context.Background(), p)
+	err = e.pullFrom(context.Background(), p, "pull-that-panics")
 	if err == nil || !strings.Contains(err.Error(), "fault of this node's") {
 		t.Fatalf("a pull that panicked: %v, want its failure", err)
 	}
-	if !strings.Contains(logged.String(), "a pull from a peer failed on a fault") || !strings.Contains(logged.String(), "stack=") {
+	if !strings.Contains(logged.String(), "a pull from a peer failed on a fault") || !strings.Contains(logged.String(), "stack=") ||
+		!strings.Contains(logged.String(), "request_id=pull-that-panics") {
 		t.Errorf("the fault's log line: %q", logged.String())
 	}
 }

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -46,13 +47,13 @@ func TestRefusalsOfNewKindsAreLogged(t *testing.T) {
 	var logs bytes.Buffer
 	e := &Engine{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	p := &peer{member: "tuyen-quang"}
-	e.refusedFrom(p, "entries of lang-son", "checkpoint lang-son/5 has a bad signature")
-	e.refusedFrom(p, "entries of lang-son", "checkpoint lang-son/5 has a bad signature")
-	e.refusedFrom(p, "entries of lang-son", "entry lang-son/3 does not follow entry 2 as this node holds it")
+	e.refusedFrom(context.Background(), p, "entries of lang-son", "checkpoint lang-son/5 has a bad signature")
+	e.refusedFrom(context.Background(), p, "entries of lang-son", "checkpoint lang-son/5 has a bad signature")
+	e.refusedFrom(context.Background(), p, "entries of lang-son", "entry lang-son/3 does not follow entry 2 as this node holds it")
 	for i := range 10 {
-		e.refusedFrom(p, fmt.Sprint("entries of origin-", i), "checkpoint has a bad signature")
+		e.refusedFrom(context.Background(), p, fmt.Sprint("entries of origin-", i), "checkpoint has a bad signature")
 	}
-	e.refusedFrom(p, "a checkpoint of this node's own log", "checkpoint cao-bang/9 does not verify with this node's key")
+	e.refusedFrom(context.Background(), p, "a checkpoint of this node's own log", "checkpoint cao-bang/9 does not verify with this node's key")
 	out := logs.String()
 	if n := strings.Count(out, "bad signature\" refused_so_far"); n != 11 {
 		t.Errorf("%d bad signatures logged, want 11 (the same one once):\n%s", n, out)

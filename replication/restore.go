@@ -9,6 +9,7 @@ import (
 
 	"github.com/provex/provex/changelog"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/requestid"
 	"github.com/provex/provex/storage"
 )
 
@@ -28,7 +29,7 @@ func (e *Engine) ownCheckpoint(ctx context.Context, p *peer, cp changelog.Checkp
 		return nil // signed before a rotation: proves nothing new
 	}
 	if !ok || !cp.Verify(mem.PublicKey) {
-		e.refusedFrom(p, "a checkpoint of this node's own log", fmt.Sprintf("checkpoint %s/%d does not verify with this node's key", cp.Origin, cp.Seq))
+		e.refusedFrom(ctx, p, "a checkpoint of this node's own log", fmt.Sprintf("checkpoint %s/%d does not verify with this node's key", cp.Origin, cp.Seq))
 		return nil
 	}
 	e.ownMu.Lock()
@@ -155,9 +156,10 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 			}
 			pulled[m] = true
 			p, _ := e.peerOf(m)
-			err := e.pullFrom(ctx, p)
+			id := requestid.New()
+			err := e.pullFrom(ctx, p, id)
 			if errors.Is(err, errCutShort) {
-				e.log.Warn("restore: pull cut short; the next member is asked", "peer", m, "err", err)
+				e.log.Warn("restore: pull cut short; the next member is asked", "peer", m, "request_id", id, "err", err)
 				rep.CutShort[m] = err.Error()
 				err = nil
 			} else if err == nil {
@@ -171,7 +173,7 @@ func (e *Engine) Restore(ctx context.Context) (*RestoreReport, error) {
 				rep.Unreached[m] = why
 				mem, _ := e.manifest().Member(m)
 				failedAt[m] = mem.Address
-				e.log.Warn("restore: pull failed", "peer", m, "err", why)
+				e.log.Warn("restore: pull failed", "peer", m, "request_id", id, "err", why)
 				continue
 			}
 			if !reached[m] {

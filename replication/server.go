@@ -265,7 +265,7 @@ func (s *server) Pull(req *syncv1.PullRequest, stream grpc.ServerStreamingServer
 			}
 			if !bytes.Equal(at[0].Hash, have[o.Origin].GetHash()) {
 				if s.e.callerLogs.due("diverges "+caller+" "+o.Origin, "", time.Now()) {
-					s.e.log.Warn("caller's log diverges from ours", "caller", caller, "origin", o.Origin, "seq", from)
+					s.e.log.Warn("caller's log diverges from ours", "caller", caller, "request_id", storage.ActorFrom(ctx).RequestID, "origin", o.Origin, "seq", from)
 				}
 				continue
 			}
@@ -433,7 +433,7 @@ func (s *server) serveRepair(ctx context.Context, stream grpc.ServerStreamingSer
 	origin, first, last := r.GetOrigin(), r.GetFirst(), r.GetLast()
 	if first == 0 || last < first || last-first >= maxRepairRange || last > math.MaxInt64-maxRepairReach {
 		if s.e.callerLogs.due("repair range "+caller, "", time.Now()) {
-			s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "range", changelog.Range{Origin: origin, First: first, Last: last})
+			s.e.log.Warn("peer asked to repair a range that is not one", "peer", caller, "request_id", storage.ActorFrom(ctx).RequestID, "range", changelog.Range{Origin: origin, First: first, Last: last})
 		}
 		return nil
 	}

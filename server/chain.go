@@ -18,6 +18,7 @@ import (
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/requestid"
 	"github.com/provex/provex/internal/validation"
 	"github.com/provex/provex/resource"
 	"github.com/provex/provex/storage"
@@ -161,14 +162,14 @@ type keptRequest struct{ data []byte }
 func withRequestIDContext(ctx context.Context) context.Context {
 	id := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(RequestIDHeader); len(v) > 0 && saneRequestID(v[0]) {
+		if v := md.Get(requestid.Header); len(v) > 0 && requestid.Sane(v[0]) {
 			id = v[0]
 		}
 	}
 	if id == "" {
-		id = newRequestID()
+		id = requestid.New()
 	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
+	_ = grpc.SetHeader(ctx, metadata.Pairs(requestid.Header, id))
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 

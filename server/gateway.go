@@ -17,6 +17,7 @@ import (
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/internal/apperr"
+	"github.com/provex/provex/internal/requestid"
 	"github.com/provex/provex/internal/validation"
 )
 
@@ -200,7 +201,7 @@ func serverContext(ctx context.Context) context.Context {
 	// The HTTP request's id, replacing any the caller smuggled in as
 	// Grpc-Metadata-X-Request-Id.
 	if id := RequestID(ctx); id != "" {
-		md.Set(RequestIDHeader, id)
+		md.Set(requestid.Header, id)
 	}
 	return peer.NewContext(metadata.NewIncomingContext(withoutValues{ctx}, md), gatewayPeer(ctx))
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/netlimit"
+	"github.com/provex/provex/internal/requestid"
 )
 
 // httpChain is what every HTTP request passes through before its route, in
@@ -329,11 +330,11 @@ func chain(h http.Handler, middleware ...func(http.Handler) http.Handler) http.H
 // interceptors log the call under it.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !saneRequestID(id) {
-			id = newRequestID()
+		id := r.Header.Get(requestid.Header)
+		if !requestid.Sane(id) {
+			id = requestid.New()
 		}
-		w.Header().Set(RequestIDHeader, id)
+		w.Header().Set(requestid.Header, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	})
 }

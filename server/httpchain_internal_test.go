@@ -20,6 +20,7 @@ import (
 
 	"github.com/provex/provex/auth"
 	"github.com/provex/provex/internal/netlimit"
+	"github.com/provex/provex/internal/requestid"
 )
 
 // TestGatewayInternalErrorsAreMaskedAndLogged: errors made in the HTTP layer
@@ -44,7 +45,7 @@ func TestGatewayInternalErrorsAreMaskedAndLogged(t *testing.T) {
 			logs.Reset()
 			w := httptest.NewRecorder()
 			errs.httpChain(route, 1<<10, nil, nil).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
-			id := w.Header().Get(RequestIDHeader)
+			id := w.Header().Get(requestid.Header)
 			var body struct {
 				Code    int
 				Message string
@@ -105,8 +106,8 @@ func FuzzGatewayJSON(f *testing.F) {
 		if w.Code >= 500 {
 			t.Fatalf("%s %s %q: HTTP %d %s", method, path, body, w.Code, out)
 		}
-		if !saneRequestID(w.Header().Get(RequestIDHeader)) {
-			t.Fatalf("%s %s: X-Request-Id %q", method, path, w.Header().Values(RequestIDHeader))
+		if !requestid.Sane(w.Header().Get(requestid.Header)) {
+			t.Fatalf("%s %s: X-Request-Id %q", method, path, w.Header().Values(requestid.Header))
 		}
 		if w.Code >= 400 {
 			var st struct {
@@ -191,7 +192,7 @@ func TestBoundUnsentRefusesPastTheBound(t *testing.T) {
 	if w.Code != http.StatusTooManyRequests || writeErr == nil || !strings.Contains(w.Body.String(), "wait unread") {
 		t.Errorf("an answer past the bound: %d %q (the write's error %v); want 429 saying the answers wait unread, and an error", w.Code, w.Body, writeErr)
 	}
-	if w.Header().Get("Content-Length") == "101" || w.Header().Get(RequestIDHeader) == "" {
+	if w.Header().Get("Content-Length") == "101" || w.Header().Get(requestid.Header) == "" {
 		t.Errorf("the 429's headers %v: want the chain's, without the answer's Content-Length", w.Header())
 	}
 

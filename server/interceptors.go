@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"time"
 
@@ -16,38 +14,13 @@ import (
 	"github.com/provex/provex/internal/validation"
 )
 
-// RequestIDHeader carries the id that ties one exchange together across
-// nodes and logs. A caller may send its own; otherwise the server makes one.
-// It is returned in the response header either way.
-const RequestIDHeader = "x-request-id"
-
 type requestIDKey struct{}
 
-// RequestID returns the request id of a call being served.
+// RequestID returns the request id of a call being served: the caller's,
+// in requestid.Header, if it is sane, else one the node made.
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
-}
-
-// saneRequestID reports whether a caller's request id may be used as it is:
-// 1 to 64 printable ASCII characters, so it fits a header and a log line
-// and cannot forge one.
-func saneRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < '!' || id[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
-
-func newRequestID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // deadlines bound every call in time from its first frame: the tap gives
