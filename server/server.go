@@ -205,6 +205,10 @@ type Node struct {
 	httpUnsent *netlimit.Unsent
 	// owed delivers what the store owes; nil for a node alone.
 	owed *owedDeliveries
+	// shuttingDown is done once shutdown begins: it ends the streams that
+	// end only when their callers end them (shutdown.go).
+	shuttingDown   context.Context
+	endOpenStreams context.CancelFunc
 }
 
 // DatabaseFile is the name of a node's database inside its data directory.
@@ -420,6 +424,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		live.OnChange(func(*federation.Manifest) { owed.ask() })
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: store, sync: engine, owed: owed, manifest: live, metrics: metrics, listeners: map[string]*netlimit.Listener{}}
+	n.shuttingDown, n.endOpenStreams = context.WithCancel(context.Background())
 	metrics.registry.MustRegister(stateCollector{n})
 	if cfg.TraceExporter != nil {
 		n.tracer = sdktrace.NewTracerProvider(sdktrace.WithBatcher(cfg.TraceExporter),
@@ -463,8 +468,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	calls := &deadlines{call: cfg.Limits.CallTimeout, stream: cfg.Limits.StreamTimeout, streaming: map[string]bool{}}
 	serverOptions := func(name string, creds credentials.TransportCredentials) []grpc.ServerOption {
 		opts := []grpc.ServerOption{
-			// Each call gets its deadline, then is counted until it ends.
-			grpc.InTapHandle(tapChain(calls.tap, touchConnection, capCalls(n.callCaps(name)))),
+			// Each call gets its deadline (and a reflection session its
+			// end at shutdown), then is counted until it ends.
+			grpc.InTapHandle(tapChain(calls.tap, untilShutdown(n.shuttingDown), touchConnection, capCalls(n.callCaps(name)))),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
 			grpc.UnknownServiceHandler(unknownMethod),
@@ -514,7 +520,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.grpc = grpc.NewServer(serverOptions("gRPC", apiCreds)...)
 	services(n.grpc)
-	healthpb.RegisterHealthServer(n.grpc, n.health)
+	healthpb.RegisterHealthServer(n.grpc, healthService{n.health, n.shuttingDown})
 	reflection.Register(n.grpc)
 	calls.learn(n.grpc)
 	channel := newGatewayChannel(ic.unary(), calls, cfg.Limits.MaxMessageBytes)
@@ -529,7 +535,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.peer = grpc.NewServer(append(serverOptions("peer", peerCreds), grpc.MaxSendMsgSize(peerMaxMessageBytes))...)
 		syncv1.RegisterSyncServiceServer(n.peer, engine.Service())
-		healthpb.RegisterHealthServer(n.peer, n.health)
+		healthpb.RegisterHealthServer(n.peer, healthService{n.health, n.shuttingDown})
 		calls.learn(n.peer)
 		n.peerAddr = self.Address
 		if cfg.PeerAddr != "" {
@@ -686,7 +692,8 @@ func (n *Node) HTTPAddr() string { return n.httpListener.Addr().String() }
 
 // Serve runs the node until ctx is done, then shuts down gracefully: health
 // turns NOT_SERVING, new calls are refused, in-flight calls finish (within
-// ShutdownTimeout), and the store is closed after its last commit.
+// ShutdownTimeout), health watches and reflection sessions are ended, and
+// the store is closed after its last commit.
 func (n *Node) Serve(ctx context.Context) error {
 	if n.grpcListener == nil {
 		if err := n.Listen(); err != nil {
@@ -758,6 +765,10 @@ func (n *Node) Serve(ctx context.Context) error {
 func (n *Node) shutdown() {
 	n.log.Info("shutting down", "timeout", n.cfg.ShutdownTimeout)
 	n.health.Shutdown()
+	// Health watches and reflection sessions end only when their callers
+	// end them: ended now (a watch once it has sent NOT_SERVING), they do
+	// not hold the stop until the timeout.
+	n.endOpenStreams()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 	defer cancel()
 	// HTTP first: its in-flight calls (which run the services in the HTTP

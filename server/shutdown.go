@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionalphapb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/tap"
+)
+
+// The streams that end only when their callers end them, a health watch
+// and a reflection session, end when the node shuts down: a graceful stop
+// waits for its calls, and one watch (which every grpc-go client with
+// health checking opens) held each stop for its whole timeout.
+
+// reflectionStreams are the methods of server reflection's sessions.
+var reflectionStreams = map[string]bool{
+	reflectionpb.ServerReflection_ServerReflectionInfo_FullMethodName:      true,
+	reflectionalphapb.ServerReflection_ServerReflectionInfo_FullMethodName: true,
+}
+
+// untilShutdown is a gRPC server's grpc.InTapHandle part that ends the
+// reflection sessions when shuttingDown is done. It is the stream's own
+// context, on which its messages are read: the handler waits in Recv,
+// where a context an interceptor derives would not reach it.
+func untilShutdown(shuttingDown context.Context) tap.ServerInHandle {
+	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
+		if !reflectionStreams[info.FullMethodName] {
+			return ctx, nil
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		// grpc-go cancels the stream's context when the stream ends,
+		// which lets shuttingDown forget it.
+		forget := context.AfterFunc(shuttingDown, cancel)
+		context.AfterFunc(ctx, func() { forget() })
+		return ctx, nil
+	}
+}
+
+// healthService is grpc-go's health service whose watches end when
+// shuttingDown is done, once they have sent what health.Server.Shutdown
+// set. Their stream's own context cannot end them: grpc-go's Watch, handed
+// NOT_SERVING and seeing its context end at once, may take either first
+// and end without sending it.
+type healthService struct {
+	*health.Server
+	shuttingDown context.Context
+}
+
+func (h healthService) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	ctx, end := context.WithCancel(stream.Context())
+	defer end()
+	w := &endingWatch{ServerStreamingServer: stream, ctx: ctx, end: end, said: -1}
+	stop := context.AfterFunc(h.shuttingDown, w.shutDown)
+	defer stop()
+	return h.Server.Watch(req, w)
+}
+
+// endingWatch is a watch whose context ends once the node shuts down and
+// the watch has said its last: a status other than SERVING.
+// health.Server.Shutdown turns every service it knows NOT_SERVING before
+// shuttingDown is done, so a watch that has said nothing yet, or SERVING,
+// has NOT_SERVING still to send; one of a service unknown
+// (SERVICE_UNKNOWN) hears no more.
+type endingWatch struct {
+	grpc.ServerStreamingServer[healthpb.HealthCheckResponse]
+	ctx context.Context
+	end context.CancelFunc
+
+	mu           sync.Mutex
+	said         healthpb.HealthCheckResponse_ServingStatus // -1 before the first
+	shuttingDown bool
+}
+
+func (w *endingWatch) Context() context.Context { return w.ctx }
+
+func (w *endingWatch) Send(r *healthpb.HealthCheckResponse) error {
+	err := w.ServerStreamingServer.Send(r)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.said = r.GetStatus()
+	w.endIfDone()
+	return err
+}
+
+func (w *endingWatch) shutDown() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.shuttingDown = true
+	w.endIfDone()
+}
+
+// endIfDone ends the watch if it has said its last; w.mu is held.
+func (w *endingWatch) endIfDone() {
+	if w.shuttingDown && w.said != -1 && w.said != healthpb.HealthCheckResponse_SERVING {
+		w.end()
+	}
+}
