@@ -313,7 +313,7 @@ func authorize(req Requirement, id Identity, fullMethod string) error {
 		case KindAnonymous:
 			return apperr.Unauthenticated(msgNeedToken)
 		case KindPeer:
-			return apperr.PermissionDenied(msgPeerOnly, name)
+			return apperr.PermissionDenied(msgPeerOnly, name, tokenFor(req))
 		default:
 			return apperr.PermissionDenied("unknown kind of caller; calls are denied by default")
 		}
@@ -322,9 +322,9 @@ func authorize(req Requirement, id Identity, fullMethod string) error {
 		}
 		switch {
 		case req == RequireWrite && !id.Role.CanWrite():
-			return apperr.PermissionDenied("%s tokens may only read; %s needs an editor or admin token", id.Role, name)
+			return apperr.PermissionDenied("%s tokens may only read; %s needs %s", id.Role, name, tokenFor(req))
 		case req == RequireAdmin && !id.Role.CanAdmin():
-			return apperr.PermissionDenied("%s tokens may not call %s; it needs an admin token", id.Role, name)
+			return apperr.PermissionDenied("%s tokens may not call %s; it needs %s", id.Role, name, tokenFor(req))
 		}
 		return nil
 	}

@@ -64,7 +64,7 @@ func TestAuthorize(t *testing.T) {
 		{mList, editor, ok, ""},
 		{mList, admin, ok, ""},
 		{mList, ministry, ok, ""},
-		{mList, peer, deny, "sync peers may only pull and announce"},
+		{mList, peer, deny, "the peer endpoint serves sync peers Pull and Announce only; call ListAgreements on the node's API address (its gRPC or HTTP listener) with a bearer token"},
 		{mList, noRole, deny, "token has no valid role"},
 		{mNodeInfo, viewer, ok, ""},
 		{mNodeInfo, anon, unauth, "bearer token"},
@@ -73,7 +73,7 @@ func TestAuthorize(t *testing.T) {
 		{MethodGetSyncState, viewer, deny, "viewer tokens may not call GetSyncState; it needs an admin token"},
 		{MethodGetSyncState, editor, deny, "needs an admin token"},
 		{MethodGetSyncState, admin, ok, ""},
-		{MethodGetSyncState, peer, deny, "sync peers may only pull and announce"},
+		{MethodGetSyncState, peer, deny, "call GetSyncState on the node's API address (its gRPC or HTTP listener) with an admin token"},
 
 		// Writes.
 		{mCreate, anon, unauth, "this call needs a bearer token"},
@@ -81,16 +81,16 @@ func TestAuthorize(t *testing.T) {
 		{mCreate, editor, ok, ""},
 		{mCreate, admin, ok, ""},
 		{mCreate, ministry, ok, ""},
-		{mCreate, peer, deny, "sync peers may only pull and announce"},
+		{mCreate, peer, deny, "call CreateAgreement on the node's API address (its gRPC or HTTP listener) with an editor or admin token"},
 		{mUndelete, viewer, deny, "UndeleteBorderGate needs an editor or admin token"},
 		{mUndelete, editor, ok, ""},
 
 		// Sync.
 		{MethodPull, peer, ok, ""},
 		{MethodAnnounce, peer, ok, ""},
-		{MethodPull, anon, unauth, "Pull is only for sync peers (mutual TLS)"},
-		{MethodPull, admin, deny, "Pull is only for sync peers (mutual TLS)"},
-		{MethodAnnounce, editor, deny, "Announce is only for sync peers (mutual TLS)"},
+		{MethodPull, anon, unauth, "Pull is only for sync peers, on a node's peer endpoint (its member's address in the federation manifest) with a node certificate issued by the federation CA; this API endpoint takes bearer tokens, not certificates"},
+		{MethodPull, admin, deny, "Pull is only for sync peers, on a node's peer endpoint"},
+		{MethodAnnounce, editor, deny, "Announce is only for sync peers, on a node's peer endpoint"},
 		{MethodPull, noMember, deny, "names no federation member"},
 
 		// Audit (named even before the service exists).
@@ -99,7 +99,7 @@ func TestAuthorize(t *testing.T) {
 		{MethodListAuditEntries, editor, deny, "editor tokens may not call ListAuditEntries; it needs an admin token"},
 		{MethodVerifyAuditLog, viewer, deny, "needs an admin token"},
 		{MethodListAuditEntries, anon, unauth, "bearer token"},
-		{MethodListAuditEntries, peer, deny, "sync peers may only pull and announce"},
+		{MethodListAuditEntries, peer, deny, "call ListAuditEntries on the node's API address (its gRPC or HTTP listener) with an admin token"},
 
 		// Unknown: denied for everyone, even admins.
 		{mUnknown, admin, deny, "denied by default"},

@@ -95,11 +95,21 @@ func (bearer) RequireTransportSecurity() bool { return false }
 // WithCA dials over TLS, trusting the certificates of the federation CA in
 // caPEM (a node's API certificate is issued by it).
 func WithCA(caPEM []byte) (grpc.DialOption, error) {
+	cfg, err := TLSConfig(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(cfg)), nil
+}
+
+// TLSConfig is the TLS configuration WithCA dials with, for a caller that
+// adds to it.
+func TLSConfig(caPEM []byte) (*tls.Config, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("no PEM certificate in the CA file")
 	}
-	return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})), nil
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // New wraps an existing connection.

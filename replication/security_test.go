@@ -222,16 +222,16 @@ func TestSecurityAPIPortRefusesSync(t *testing.T) {
 
 	for _, member := range []string{p1, p2} {
 		got, _, err := pullAll(ctx, a.client.Conn(), &syncv1.PullRequest{Member: member})
-		wantRefused(t, err, codes.PermissionDenied, "Pull as "+member+" with an admin token on the API", "only for sync peers")
+		wantRefused(t, err, codes.PermissionDenied, "Pull as "+member+" with an admin token on the API", "only for sync peers, on a node's peer endpoint", "this API endpoint takes bearer tokens")
 		if len(got) > 0 {
 			t.Errorf("the API served %d entries to a token", len(got))
 		}
 		_, err = syncv1.NewSyncServiceClient(a.client.Conn()).Announce(ctx, &syncv1.AnnounceRequest{Member: member})
-		wantRefused(t, err, codes.PermissionDenied, "Announce as "+member+" with an admin token on the API", "only for sync peers")
+		wantRefused(t, err, codes.PermissionDenied, "Announce as "+member+" with an admin token on the API", "only for sync peers, on a node's peer endpoint", "this API endpoint takes bearer tokens")
 	}
 	anon := secDial(t, a.node.GRPCAddr(), insecure.NewCredentials())
 	_, _, err := pullAll(ctx, anon, &syncv1.PullRequest{Member: p2})
-	wantRefused(t, err, codes.Unauthenticated, "anonymous Pull on the API", "sync peers")
+	wantRefused(t, err, codes.Unauthenticated, "anonymous Pull on the API", "sync peers, on a node's peer endpoint")
 	// The admin token may read the sync state, as any token may.
 	if _, err := syncv1.NewSyncServiceClient(a.client.Conn()).GetSyncState(ctx, &syncv1.GetSyncStateRequest{}); err != nil {
 		t.Errorf("GetSyncState with an admin token: %v", err)
@@ -241,7 +241,7 @@ func TestSecurityAPIPortRefusesSync(t *testing.T) {
 	// record services are not there at all.
 	peer := f.peerClientConn(t, a, p2)
 	_, err = syncv1.NewSyncServiceClient(peer).GetSyncState(ctx, &syncv1.GetSyncStateRequest{})
-	wantRefused(t, err, codes.PermissionDenied, "GetSyncState by a peer", "sync peers may only pull and announce")
+	wantRefused(t, err, codes.PermissionDenied, "GetSyncState by a peer", "the peer endpoint serves sync peers Pull and Announce only", "on the node's API address", "with an admin token")
 	_, err = twinningv1.NewTwinningServiceClient(peer).ListAgreements(ctx, &twinningv1.ListAgreementsRequest{Parent: "provinces/-"})
 	wantRefused(t, err, codes.Unimplemented, "ListAgreements on the peer endpoint")
 	_, err = twinningv1.NewTwinningServiceClient(peer).CreateAgreement(ctx, &twinningv1.CreateAgreementRequest{

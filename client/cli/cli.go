@@ -18,6 +18,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -172,9 +174,17 @@ func statusMessage(err error, st *status.Status) string {
 }
 
 // transportHint says what to change when the connection failed because
-// one side spoke TLS and the other did not: gRPC's own words ("error
-// reading server preface: EOF") name neither TLS nor PROVEX_CA.
+// one side spoke TLS and the other did not, or the address is not a gRPC
+// server: gRPC's own words ("error reading server preface: EOF") name
+// neither TLS nor PROVEX_CA.
 func transportHint(st *status.Status) string {
+	if st.Code() == codes.Unimplemented && strings.HasPrefix(st.Message(), "unexpected HTTP status code received from server") {
+		// An HTTP/2 server that is not gRPC's answered with its own status:
+		// a node's HTTP listener over TLS answers 404 (over plaintext it
+		// speaks HTTP/1.1, the case below). A gRPC server answers 200 with
+		// a grpc-status, even for a method it does not know.
+		return " (that address answers HTTP, not gRPC: give the node's gRPC address, not its HTTP one)"
+	}
 	if st.Code() != codes.Unavailable {
 		return ""
 	}
@@ -327,22 +337,91 @@ func (t *timeoutFlag) Set(s string) error {
 	return nil
 }
 
+// Environment describes, a line each, the environment variables the client
+// commands read, for their help.
+const Environment = `  PROVEX_TOKEN  the bearer token the calls carry (sync status --all: each member's token_file):
+                what provex token create printed on the node called (a token works only there)
+  PROVEX_CA     the federation CA's certificate file (provex-ca/ca.pem), to reach a node over
+                TLS; unset, the connection is plaintext, which only a node in --dev mode serves
+  PROVEX_ADDR   the default of --addr: the node's gRPC address (its --grpc-addr), not its HTTP
+                listener nor its peer endpoint`
+
 // dial connects to the node at --addr with the credentials of the
 // environment: PROVEX_TOKEN (a bearer token from provex token create) and
 // PROVEX_CA (the federation CA certificate file, to reach a node over TLS;
 // without it the connection is plaintext, which only dev mode serves).
 func (n *nodeFlags) dial() (*client.Client, error) {
-	return dialWith(n.addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"), time.Duration(n.timeout))
+	return dialWith(n.addr, os.Getenv("PROVEX_TOKEN"), tokenFromEnvironment, os.Getenv("PROVEX_CA"), time.Duration(n.timeout))
 }
 
-// dialWith connects to a node's API with a token and, when caFile is set,
-// over TLS trusting the CA certificate in it; each call waits at most
-// timeout for its answer (0: no limit but the caller's).
-func dialWith(addr, token, caFile string, timeout time.Duration) (*client.Client, error) {
+// tokenSource is where a command's token came from: PROVEX_TOKEN
+// (tokenFromEnvironment), or the token file of a member in sync status
+// --all's nodes file. A refusal of the token says to change it there: the
+// node's words ("send 'authorization: Bearer <token>'") are for any client,
+// and the CLI's user sets no header.
+type tokenSource string
+
+const tokenFromEnvironment tokenSource = ""
+
+// put says to give the command what, where the token comes from.
+func (s tokenSource) put(what string) string {
+	if s == tokenFromEnvironment {
+		return "set PROVEX_TOKEN to " + what
+	}
+	return "put " + what + " in " + string(s)
+}
+
+// tokenHint adds to a refusal of the call's token what to change: any
+// UNAUTHENTICATED (the CLI's one credential is its token), and the
+// PERMISSION_DENIED of a token whose role may not make the call, whose
+// message names the role needed.
+func tokenHint(src tokenSource) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		st, _ := status.FromError(err)
+		switch {
+		case st.Code() == codes.Unauthenticated:
+			return withHint(st, " ("+src.put("a token of this node")+": provex token create makes one there)")
+		case st.Code() == codes.PermissionDenied && strings.HasSuffix(st.Message(), "needs an admin token"):
+			return withHint(st, " ("+src.put("such a token of this node")+": provex token create --role admin makes one there)")
+		case st.Code() == codes.PermissionDenied && strings.HasSuffix(st.Message(), "needs an editor or admin token"):
+			return withHint(st, " ("+src.put("such a token of this node")+": provex token create --role editor makes one there)")
+		}
+		return err
+	}
+}
+
+// peerEndpointHint adds to a call that failed on a connection whose
+// server asked for a client certificate (asked) that the address is a
+// node's peer endpoint: a node's API never asks for one, its peer endpoint
+// always does, and the CLI has none to give. gRPC's words were "tls:
+// certificate required" or a broken pipe.
+func peerEndpointHint(asked *atomic.Bool) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if st, _ := status.FromError(err); st.Code() == codes.Unavailable && asked.Load() {
+			return withHint(st, " (the address asked for a client certificate: it is a node's peer endpoint, for sync between nodes: give the node's gRPC address)")
+		}
+		return err
+	}
+}
+
+// withHint is st with hint added to its message, its details kept.
+func withHint(st *status.Status, hint string) error {
+	p := st.Proto()
+	p.Message += hint
+	return status.ErrorProto(p)
+}
+
+// dialWith connects to a node's API with a token (from src) and, when
+// caFile is set, over TLS trusting the CA certificate in it; each call
+// waits at most timeout for its answer (0: no limit but the caller's).
+func dialWith(addr, token string, src tokenSource, caFile string, timeout time.Duration) (*client.Client, error) {
 	var opts []grpc.DialOption
 	if timeout > 0 {
 		opts = append(opts, grpc.WithChainUnaryInterceptor(callTimeout(timeout)))
 	}
+	opts = append(opts, grpc.WithChainUnaryInterceptor(tokenHint(src)))
 	if token = strings.TrimSpace(token); token != "" {
 		// A header carries printable ASCII only; gRPC said INTERNAL.
 		if i := strings.IndexFunc(token, func(r rune) bool { return r < 0x21 || r > 0x7e }); i >= 0 {
@@ -358,11 +437,16 @@ func dialWith(addr, token, caFile string, timeout time.Duration) (*client.Client
 		if err != nil {
 			return nil, fmt.Errorf("CA certificate: %w", err)
 		}
-		tlsOpt, err := client.WithCA(pem)
+		cfg, err := client.TLSConfig(pem)
 		if err != nil {
 			return nil, fmt.Errorf("CA certificate %s: %w", caFile, err)
 		}
-		opts = append(opts, tlsOpt)
+		asked := new(atomic.Bool)
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked.Store(true)
+			return &tls.Certificate{}, nil // none: the server decides
+		}
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)), grpc.WithChainUnaryInterceptor(peerEndpointHint(asked)))
 	}
 	return client.Dial(addr, opts...)
 }

@@ -33,7 +33,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	all := fs.Bool("all", false, "ask every member of --manifest and check that they converged (exit status 1 if not)")
 	manifestFile := fs.String("manifest", "", "federation manifest (with --all)")
 	nodesFile := fs.String("nodes", "", "with --all: YAML list of each member's API address, token file and, for TLS, CA file "+
-		"(- member: cao-bang, addr: localhost:7400, token_file: t, ca_file: ca.pem); PROVEX_CA is the CA of entries without one")
+		"(one line each: - {member: cao-bang, addr: \"localhost:7400\", token_file: cao-bang.token, ca_file: ca.pem}); PROVEX_CA is the CA of entries without one")
 	if err := ParseFlagsOnly(fs, args[1:]); err != nil {
 		return err
 	}
@@ -64,10 +64,10 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return nil, err
 			}
-			return syncState(ctx, n.Addr, string(token), n.CAFile, time.Duration(node.timeout))
+			return syncState(ctx, n.Addr, string(token), tokenSource(n.TokenFile), n.CAFile, time.Duration(node.timeout))
 		})
 	}
-	st, err := syncState(ctx, node.addr, os.Getenv("PROVEX_TOKEN"), os.Getenv("PROVEX_CA"), time.Duration(node.timeout))
+	st, err := syncState(ctx, node.addr, os.Getenv("PROVEX_TOKEN"), tokenFromEnvironment, os.Getenv("PROVEX_CA"), time.Duration(node.timeout))
 	if err != nil {
 		return err
 	}
@@ -75,8 +75,8 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func syncState(ctx context.Context, addr, token, caFile string, timeout time.Duration) (*syncv1.GetSyncStateResponse, error) {
-	c, err := dialWith(addr, token, caFile, timeout)
+func syncState(ctx context.Context, addr, token string, src tokenSource, caFile string, timeout time.Duration) (*syncv1.GetSyncStateResponse, error) {
+	c, err := dialWith(addr, token, src, caFile, timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/provex/provex/client/cli"
 )
 
 // helpCommands is every command and subcommand of provex with its flags;
@@ -403,5 +405,39 @@ func TestTokenExpiresIsBounded(t *testing.T) {
 	expiry, err := time.Parse(time.RFC3339, strings.Fields(lines[1])[4])
 	if err != nil || expiry.Year() < time.Now().Year()+113 {
 		t.Errorf("the token kept expires %v (%v), want about 114 years from now:\n%s", expiry, err, stdout.String())
+	}
+}
+
+// TestClientHelpNamesTheEnvironment: provex --help and the help of every
+// client command and subcommand say where the token and the CA come from.
+// Neither said PROVEX_TOKEN: the only place to learn it was an error
+// telling the CLI's user to send a header (an outside review).
+func TestClientHelpNamesTheEnvironment(t *testing.T) {
+	t.Setenv("PROVEX_ADDR", "")
+	client := map[string]bool{}
+	for _, c := range cli.Commands() {
+		client[c.Name] = true
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("--help: exit %d: %s", code, stderr.String())
+	}
+	for _, v := range []string{"PROVEX_TOKEN", "PROVEX_CA", "PROVEX_ADDR"} {
+		if !strings.Contains(stdout.String(), v) {
+			t.Errorf("provex --help does not name %s:\n%s", v, stdout.String())
+		}
+	}
+	for _, cmd := range helpCommands {
+		if !client[cmd[0]] {
+			continue
+		}
+		stdout.Reset()
+		stderr.Reset()
+		if code := run(append(append([]string(nil), cmd...), "--help"), strings.NewReader(""), &stdout, &stderr); code != 0 {
+			t.Fatalf("%s --help: exit %d: %s", strings.Join(cmd, " "), code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "\nEnvironment:\n  PROVEX_TOKEN  the bearer token") || !strings.Contains(stdout.String(), "PROVEX_CA") {
+			t.Errorf("provex %s --help does not name PROVEX_TOKEN and PROVEX_CA:\n%s", strings.Join(cmd, " "), stdout.String())
+		}
 	}
 }

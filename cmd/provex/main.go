@@ -113,6 +113,13 @@ func commandUsage(w io.Writer, c cli.Command, flags *flag.FlagSet) {
 	fmt.Fprintf(w, "\nFlags of provex %s:\n", flags.Name())
 	flags.SetOutput(w)
 	flags.PrintDefaults()
+	// A client command's token and CA come from the environment, which no
+	// flag names: the help said nothing of PROVEX_TOKEN (an outside review).
+	for _, client := range cli.Commands() {
+		if client.Name == c.Name {
+			fmt.Fprintln(w, "\nEnvironment:\n"+cli.Environment)
+		}
+	}
 }
 
 func usage(w io.Writer) {
@@ -127,6 +134,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-*s %s\n  %-*s   %s\n", width, c.Name, c.Summary, width, "", c.Usage)
 	}
 	fmt.Fprintln(w, "\nClient commands talk to --addr (default $PROVEX_ADDR or "+cli.DefaultAddr+"), waiting at most --timeout (default "+cli.DefaultTimeout.String()+"; sync status: "+cli.SyncStatusTimeout.String()+") for each answer.")
+	fmt.Fprintln(w, "Their credentials, and that default, come from the environment:\n"+cli.Environment)
 	// A group's --help has no flags of its own to list (an outside review).
 	fmt.Fprintln(w, "provex COMMAND --help lists a command's flags with their defaults; provex COMMAND SUBCOMMAND --help those of a subcommand (ca init, token create, sync status ...).")
 }

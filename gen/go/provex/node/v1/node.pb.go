@@ -476,7 +476,12 @@ type GetCallerResponse struct {
 	// The member the caller acts for: the node's own for tokens, the peer's
 	// for sync peers.
 	Member string `protobuf:"bytes,3,opt,name=member,proto3" json:"member,omitempty"`
-	// Full gRPC method names the caller may call, sorted.
+	// What the caller may call, sorted: full gRPC method names
+	// ("/provex.twinning.v1.TwinningService/ListAgreements") and, for a
+	// service all of whose methods it may call, the rule
+	// "/package.Service/*" (health and reflection, open to all). A method
+	// "/package.Service/Method" is allowed if it is listed, or
+	// "/package.Service/*" is.
 	AllowedMethods []string `protobuf:"bytes,4,rep,name=allowed_methods,json=allowedMethods,proto3" json:"allowed_methods,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
