@@ -27,15 +27,7 @@ import (
 // serialization failure (40001) is UNAVAILABLE alike.
 func TestPostgresDeadlockIsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := writeAgreement(ctx, db, "before"); err != nil {
-		t.Fatal(err)
-	}
+	db, target := postgresStoreWithARecord(t)
 	admin := openRaw(t, target)
 	other := openRaw(t, target)
 
@@ -55,7 +47,7 @@ func TestPostgresDeadlockIsUnavailable(t *testing.T) {
 			t.Fatalf("a write in a lock cycle: %v, want SQLSTATE 40P01 or none", writeErr)
 		}
 	}
-	err = db.Failure(ctx, writeErr)
+	err := db.Failure(ctx, writeErr)
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "deadlock with another session") {
 		t.Errorf("a write the server ended in a deadlock: %v, want UNAVAILABLE saying so", err)
 	}
@@ -158,15 +150,7 @@ func waitFor(t *testing.T, db *sql.DB, what, query string) {
 // says it did not answer in time.
 func TestPostgresCancelIsNotATimeout(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := writeAgreement(ctx, db, "before"); err != nil {
-		t.Fatal(err)
-	}
+	db, target := postgresStoreWithARecord(t)
 	admin := openRaw(t, target)
 	other := openRaw(t, target)
 	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -358,15 +358,7 @@ func TestPostgresWriterFencedWhenAnotherWroteMeanwhile(t *testing.T) {
 // database; and once connections are allowed again the node writes on.
 func TestPostgresConnectionRefusedIsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := writeAgreement(ctx, db, "before"); err != nil {
-		t.Fatal(err)
-	}
+	db, target := postgresStoreWithARecord(t)
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
@@ -442,17 +434,10 @@ func TestPostgresConnectionRefusedIsUnavailable(t *testing.T) {
 // was up.
 func TestPostgresReadOnlyIsUnavailableAndShown(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := writeAgreement(ctx, db, "before"); err != nil {
-		t.Fatal(err)
-	}
+	db, target := postgresStoreWithARecord(t)
 	pgtest.AlterDatabase(t, target, "SET default_transaction_read_only = on")
 	// The first write may meet the writer's ended session.
+	var err error
 	for try := range 3 {
 		err = db.Failure(ctx, writeAgreement(ctx, db, fmt.Sprintf("refused-%d", try)))
 		if try > 0 && (status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "takes no writes")) {
@@ -631,4 +616,22 @@ func twoWriters(t *testing.T) writers {
 	}
 	t.Cleanup(func() { w.b.Close() })
 	return w
+}
+
+// postgresStoreWithARecord opens a store of cao-bang on a PostgreSQL
+// database of its own, closed when the test ends, and writes an agreement
+// ("before") in it; target is the database's URL.
+func postgresStoreWithARecord(t *testing.T) (db *sqlstore.DB, target string) {
+	t.Helper()
+	ctx := context.Background()
+	target = pgtest.NewDatabase(t)
+	db, err := sqlstore.Open(ctx, target, "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := writeAgreement(ctx, db, "before"); err != nil {
+		t.Fatal(err)
+	}
+	return db, target
 }
