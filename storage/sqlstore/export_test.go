@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/provex/provex/internal/pgtest"
 )
@@ -38,3 +39,11 @@ func WatchEntryPages(bytes int64, read func(entries int, bytes int64)) (restore 
 // Rebind is rebind: a test that edits a PostgreSQL store's tables by hand
 // writes its parameters as SQLite's `?`.
 func Rebind(query string) string { return rebind(query) }
+
+// SetDeadServerAfter makes the store give up on a silent PostgreSQL
+// connection after d, until restore is called.
+func SetDeadServerAfter(d time.Duration) (restore func()) {
+	was := deadServerAfter
+	deadServerAfter = d
+	return func() { deadServerAfter = was }
+}

@@ -362,6 +362,7 @@ func serverAway(err error) bool {
 	var netErr *net.OpError
 	return errors.As(err, &netErr) ||
 		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, errServerSilent) ||
 		// A transaction's connection database/sql found broken (ended
 		// by the server) and closed before the statement after.
 		errors.Is(err, sql.ErrConnDone) ||

@@ -1128,7 +1128,12 @@ func (db *DB) Close() error {
 		// Released now, not when the server ends the session after the
 		// connection closes: a node (or tool) opening the store right
 		// after this one closed it would otherwise find it still held.
-		if _, err := db.writer.Exec("SELECT pg_advisory_unlock_all()"); err != nil {
+		// Bounded as the writer's begin is: a node stopping on a silent
+		// server stops all the same.
+		ctx, cancel := context.WithTimeout(context.Background(), deadServerAfter)
+		_, err := db.writer.ExecContext(ctx, "SELECT pg_advisory_unlock_all()")
+		cancel()
+		if err != nil {
 			db.log.Warn("release the writer's lock on close", "err", err)
 		}
 	} else if !db.beside {

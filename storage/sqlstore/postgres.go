@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,46 @@ var lockHolderKeepalives = map[string]string{
 	"tcp_keepalives_idle":     "15",
 	"tcp_keepalives_interval": "5",
 	"tcp_keepalives_count":    "3",
+}
+
+// deadServerAfter bounds how long the node waits on a connection to its
+// PostgreSQL server that has gone silent: a network cut or the server's
+// host lost, which send no FIN and no RST. Without a bound the writer sat
+// on its connection's check (pgx pings one idle over a second) until the
+// kernel gave up, 15 minutes on a sent packet (tcp_retries2) and hours on
+// an idle connection: every write and read record waited, and the node
+// did not stop on SIGTERM (an outside review, through a proxy that
+// swallowed the traffic). Every connection the node opens (dialPostgres)
+// is probed by TCP keepalives and dropped by the kernel once data it sent
+// has gone unacknowledged this long (TCP_USER_TIMEOUT, on Linux); and the
+// writer gives up taking its connection and beginning a transaction past
+// it (DB.beginWrite), as on a server that answers TCP but not the
+// protocol. A server answering, however slowly, is not cut short: its
+// kernel acknowledges the query and the probes while a statement runs. A
+// variable for tests.
+var deadServerAfter = 20 * time.Second
+
+// errServerSilent is why the writer gave up on its connection: its server
+// did not answer within deadServerAfter. It is the server away (serverAway).
+var errServerSilent = errors.New("the database server did not answer the writer")
+
+// dialPostgres dials the node's connections to PostgreSQL, each probed so
+// that a dead one fails within deadServerAfter (a connect_timeout in the
+// store's URL still bounds the dial).
+func dialPostgres(connectTimeout time.Duration) pgconn.DialFunc {
+	d := &net.Dialer{
+		Timeout: connectTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable:   true,
+			Idle:     deadServerAfter / 2,
+			Interval: deadServerAfter / 4,
+			Count:    2,
+		},
+		Control: func(network, _ string, c syscall.RawConn) error {
+			return dropUnacknowledgedAfter(network, c, deadServerAfter)
+		},
+	}
+	return d.DialContext
 }
 
 // lockHolderApp is the application_name of a session holding writerLock.
@@ -290,13 +331,14 @@ func CheckStoreURL(store string) error {
 	return err
 }
 
-// parsePostgresURL parses a store's URL; its error never repeats the URL,
-// which may hold a password.
+// parsePostgresURL parses a store's URL, its connections dialed by
+// dialPostgres; its error never repeats the URL, which may hold a password.
 func parsePostgresURL(url string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("the store's PostgreSQL URL does not parse (postgres://user:password@host:port/database?sslmode=...)")
 	}
+	cfg.DialFunc = dialPostgres(cfg.ConnectTimeout)
 	return cfg, nil
 }
 

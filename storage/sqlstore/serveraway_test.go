@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -137,6 +136,86 @@ func TestPostgresServerAwayIsUnavailable(t *testing.T) {
 	}
 }
 
+// TestPostgresSilentServerIsNoticed: the link to the server goes silent,
+// as in a network cut: nothing passes, no connection is closed, new ones
+// go through. The writer sat on its idle connection's check until the
+// kernel gave up (15 minutes): every write ended at its caller's
+// deadline, read records waited, and the node did not stop on SIGTERM (an
+// outside review). A write is answered UNAVAILABLE, the server away,
+// within a bound (deadServerAfter, 2 s here); once the server has ended
+// the silent sessions (as its keepalives do), the writer's new session
+// takes its lock back, passes its check and writes on; and a store closed
+// while its link is silent closes in bounded time.
+func TestPostgresSilentServerIsNoticed(t *testing.T) {
+	t.Cleanup(sqlstore.SetDeadServerAfter(2 * time.Second))
+	ctx := context.Background()
+	target := pgtest.NewDatabase(t)
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := newLink(t, u.Host)
+	u.Host = link.addr
+	db, err := sqlstore.Open(ctx, u.String(), "cao-bang", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After the link's cleanups (registered later, run first), which
+	// close the silent connections: a writer stuck on one gets its end.
+	t.Cleanup(func() { db.Close() })
+	if err := writeAgreement(ctx, db, "before"); err != nil {
+		t.Fatal(err)
+	}
+	// answered runs fn and fails the test unless it returns within bound.
+	answered := func(what string, bound time.Duration, fn func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- fn() }()
+		select {
+		case err := <-done:
+			t.Logf("%s: %v after %v", what, err, time.Since(start).Round(time.Millisecond))
+			return err
+		case <-time.After(bound):
+			t.Fatalf("%s: no answer within %v", what, bound)
+			return nil
+		}
+	}
+
+	for i, pause := range []time.Duration{0, 1500 * time.Millisecond} {
+		// Right after a write (the connection is used as it is) and
+		// after a pause (pgx checks it first).
+		time.Sleep(pause)
+		end := link.silence()
+		callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := answered("a write with the link silent", 15*time.Second, func() error {
+			return writeAgreement(callCtx, db, fmt.Sprintf("while-silent-%d", i))
+		})
+		if err = db.Failure(callCtx, err); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "database server cannot be reached") {
+			t.Errorf("a write with the link silent: %v, want UNAVAILABLE saying the database server cannot be reached", err)
+		}
+		end()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := writeAgreement(callCtx, db, fmt.Sprintf("after-%d", i))
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the node does not write again once the silent sessions ended: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+	}
+	if why := db.Fenced(); why != "" {
+		t.Errorf("fenced after its sessions went silent: %s", why)
+	}
+
+	link.silence()
+	answered("closing the store with the link silent", 20*time.Second, db.Close)
+}
+
 // link is a TCP forwarder to a server that a test can cut (closing every
 // connection through it and refusing new ones) and mend, on the same
 // address.
@@ -149,6 +228,8 @@ type link struct {
 	conns  []net.Conn
 	// held are the server's ends that strand keeps open.
 	held map[net.Conn]bool
+	// silent are both ends of the connections silence cut.
+	silent map[net.Conn]bool
 }
 
 func newLink(t *testing.T, target string) *link {
@@ -188,10 +269,37 @@ func (l *link) serve(ln net.Listener) {
 			}
 			l.conns = append(l.conns, c, s)
 			l.mu.Unlock()
-			go func() { io.Copy(s, c); l.closeServerEnd(s) }()
-			go func() { io.Copy(c, s); c.Close() }()
+			go l.pipe(s, c, func() { l.closeServerEnd(s) })
+			go l.pipe(c, s, func() { c.Close() })
 		}
 	}()
+}
+
+// pipe copies src to dst until either fails, then ends dst (end); on a
+// connection silence cut it drops what it reads and ends nothing.
+func (l *link) pipe(dst, src net.Conn, end func()) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		l.mu.Lock()
+		silent := l.silent[src]
+		l.mu.Unlock()
+		if silent {
+			if err != nil {
+				return
+			}
+			continue
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			end()
+			return
+		}
+	}
 }
 
 func (l *link) closeServerEnd(s net.Conn) {
@@ -228,6 +336,38 @@ func (l *link) strand() (free func()) {
 	}
 	l.t.Cleanup(free)
 	return free
+}
+
+// silence makes the connections through the link so far pass nothing
+// more, either way, and keeps both their ends open whatever either side
+// does, as a network cut does (no FIN, no RST); new connections go
+// through. end closes the server's ends, as the server's keepalive probes
+// end its sessions once unanswered; the client's stay open and silent.
+func (l *link) silence() (end func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.silent == nil {
+		l.silent = map[net.Conn]bool{}
+	}
+	var clients, servers []net.Conn
+	for i := 0; i+1 < len(l.conns); i += 2 {
+		c, s := l.conns[i], l.conns[i+1]
+		l.silent[c], l.silent[s] = true, true
+		clients, servers = append(clients, c), append(servers, s)
+	}
+	l.conns = nil
+	end = func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	l.t.Cleanup(func() {
+		end()
+		for _, c := range clients {
+			c.Close()
+		}
+	})
+	return end
 }
 
 func (l *link) cut() {

@@ -508,18 +508,40 @@ func (db *DB) restoreState(s writerState) {
 // beginWrite starts the writer's transaction (writeTx) on a connection held
 // for it until endWrite, on which COPY can run inside the transaction too.
 // Only the writer goroutine writes, or code that runs while it does not.
+//
+// On PostgreSQL, taking the connection (pgx's check of an idle one, or a
+// new session and the writer's lock) and beginning are bounded by
+// deadServerAfter: a connection gone silent held the writer, and every
+// write, until the kernel gave up on it (an outside review). Past it the
+// connection is dropped, the batch is answered the server away, and the
+// next begins on a new session.
 func (db *DB) beginWrite() (*writeTx, error) {
-	conn, err := db.writer.Conn(context.Background())
-	if err != nil {
-		return nil, err
+	ctx := context.Background()
+	if db.dialect.postgres {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, deadServerAfter)
+		defer cancel()
 	}
-	tx, err := beginWriteTx(conn, db.dialect)
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		return nil, writerSilent(ctx, err)
+	}
+	tx, err := beginWriteTx(ctx, conn, db.dialect)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, writerSilent(ctx, err)
 	}
 	db.openTx = tx
 	return tx, nil
+}
+
+// writerSilent is err, of a call on the writer's connection under ctx,
+// said to be the server's silence when ctx's deadline passed.
+func writerSilent(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w within %v (%v)", errServerSilent, deadServerAfter, err)
+	}
+	return err
 }
 
 // endWrite rolls back the writer's transaction unless it was committed,

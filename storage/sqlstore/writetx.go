@@ -43,9 +43,9 @@ type writeTx struct {
 }
 
 // beginWriteTx starts a write transaction on conn, which is held for it
-// until Commit or Rollback.
-func beginWriteTx(conn *sql.Conn, d dialect) (*writeTx, error) {
-	if _, err := conn.ExecContext(context.Background(), d.beginWrite()); err != nil {
+// until Commit or Rollback; ctx bounds the BEGIN alone.
+func beginWriteTx(ctx context.Context, conn *sql.Conn, d dialect) (*writeTx, error) {
+	if _, err := conn.ExecContext(ctx, d.beginWrite()); err != nil {
 		return nil, err
 	}
 	return &writeTx{conn: conn, dialect: d}, nil
