@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/provex/provex/auth"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 	"github.com/provex/provex/internal/apperr"
 	"github.com/provex/provex/internal/requestid"
 	"github.com/provex/provex/internal/validation"
@@ -432,8 +433,8 @@ func (ic *interceptors) streamRecover(srv any, ss grpc.ServerStream, _ *grpc.Str
 	return next(srv, ss)
 }
 
-// streamGuard admits the call and holds one of a peer's pulls while it
-// streams. grpc-go hands a call of a method no service registered
+// streamGuard admits the call and holds one of a peer's pulls (or of its
+// health watches) while it streams. grpc-go hands a call of a method no service registered
 // (unknownMethod, via grpc.UnknownServiceHandler) to the stream
 // interceptors without a service: srv is nil.
 func (ic *interceptors) streamGuard(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
@@ -442,9 +443,13 @@ func (ic *interceptors) streamGuard(srv any, ss grpc.ServerStream, info *grpc.St
 		return err
 	}
 	if who, _ := auth.FromContext(ctx); who.Kind == auth.KindPeer {
-		release, err := ic.guard.pulls.acquire(who.String())
+		streams, limit := ic.guard.pulls, limitPulls
+		if info.FullMethod != syncv1.SyncService_Pull_FullMethodName {
+			streams, limit = ic.guard.peerWatches, limitPeerWatches
+		}
+		release, err := streams.acquire(who.String())
 		if err != nil {
-			ic.guard.refused(limitPulls)
+			ic.guard.refused(limit)
 			return err
 		}
 		defer release()

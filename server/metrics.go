@@ -22,6 +22,7 @@ const (
 	limitCalls          = "calls"           // a caller's calls a second
 	limitBadCredentials = "bad_credentials" // calls with bad credentials, together
 	limitPulls          = "pulls"           // a peer's open pulls
+	limitPeerWatches    = "peer_watches"    // a peer's other open streams (health watches)
 	limitWriteTime      = "write_time"      // a summary.csv cut off at the HTTP write timeout
 )
 
@@ -42,7 +43,7 @@ func newNodeMetrics() *nodeMetrics {
 		grpc:     grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "provex_rate_limit_refusals_total",
-			Help: "Calls refused by a limit: calls (a caller's rate), bad_credentials (the shared rate of calls with bad credentials), pulls (a peer's open pulls), write_time (a summary.csv cut off at the HTTP write timeout).",
+			Help: "Calls refused by a limit: calls (a caller's rate), bad_credentials (the shared rate of calls with bad credentials), pulls (a peer's open pulls), peer_watches (a peer's open health watches), write_time (a summary.csv cut off at the HTTP write timeout).",
 		}, []string{"limit"}),
 		commitWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "provex_store_commit_writes",
@@ -55,7 +56,7 @@ func newNodeMetrics() *nodeMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	for _, l := range []string{limitCalls, limitBadCredentials, limitPulls, limitWriteTime} {
+	for _, l := range []string{limitCalls, limitBadCredentials, limitPulls, limitPeerWatches, limitWriteTime} {
 		m.refusals.WithLabelValues(l) // every limit shows, at 0 until it refuses
 	}
 	m.registry.MustRegister(m.grpc, m.refusals, m.commitWrites, m.commitSeconds,

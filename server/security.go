@@ -43,7 +43,8 @@ type Limits struct {
 	RatePerSecond float64
 	Burst         int
 	// PullsPerPeer bounds the Pull streams one peer may hold open at once
-	// (default 4); more get RESOURCE_EXHAUSTED.
+	// (default 4), and apart from them its health watches; more get
+	// RESOURCE_EXHAUSTED.
 	PullsPerPeer int
 	// QueriesPerIdentity bounds the queries (reads other than a Get: List,
 	// Search, Summarize, the national and workflow views) one identity
@@ -230,8 +231,12 @@ type guard struct {
 	// were issued); byAddress the buckets of anonymous callers and bad
 	// credentials, one per client address, in a bounded room.
 	rates, byAddress *rateLimiter
-	pulls            *streamLimiter
-	unprotected      bool
+	// pulls and peerWatches count a peer's open Pulls and its other
+	// streams (health watches), apart: watches, which a member's
+	// monitoring may hold open for good, took the places of its pulls, and
+	// its sync stopped (an outside review).
+	pulls, peerWatches *streamLimiter
+	unprotected        bool
 	// refusals counts the limits' refusals (nil: not counted).
 	refusals *prometheus.CounterVec
 }
@@ -442,8 +447,10 @@ func (r *rateLimiter) take(key string) time.Duration {
 	return 0
 }
 
-// streamLimiter counts open streams per key.
+// streamLimiter counts open streams per key: what they are (in its
+// refusal), at most max a key.
 type streamLimiter struct {
+	what string
 	max  int
 	mu   sync.Mutex
 	open map[string]int
@@ -453,7 +460,7 @@ func (s *streamLimiter) acquire(key string) (release func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.open[key] >= s.max {
-		return nil, apperr.ResourceExhausted("%s already has %d pulls open, the most a peer may; wait for one to end", key, s.max)
+		return nil, apperr.ResourceExhausted("%s already has %d %s open, the most a peer may; wait for one to end", key, s.max, s.what)
 	}
 	s.open[key]++
 	return func() {

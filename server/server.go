@@ -451,10 +451,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	ic := &interceptors{log: cfg.Logger, validator: validator, reads: reads, guard: &guard{
 		member: cfg.Member, manifest: live, roots: roots, tokens: store, policy: policy, limits: cfg.Limits,
-		rates:     newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst, 0),
-		byAddress: newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst, maxRateBuckets),
-		pulls:     &streamLimiter{max: cfg.Limits.PullsPerPeer, open: map[string]int{}}, unprotected: cfg.Unprotected,
-		refusals: metrics.refusals,
+		rates:       newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst, 0),
+		byAddress:   newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.Burst, maxRateBuckets),
+		pulls:       &streamLimiter{what: "pulls", max: cfg.Limits.PullsPerPeer, open: map[string]int{}},
+		peerWatches: &streamLimiter{what: "health watches", max: cfg.Limits.PullsPerPeer, open: map[string]int{}},
+		unprotected: cfg.Unprotected,
+		refusals:    metrics.refusals,
 	}, codec: newRequestCodec(), metrics: metrics.grpc, queries: newQueryShare(cfg.Limits.QueriesPerIdentity), storeFailure: store.Failure}
 	// One concern each, in an order explained at interceptors.chain: the
 	// call's place under the calls caps, request id, log, metrics, error

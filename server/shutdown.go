@@ -10,26 +10,34 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionalphapb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/tap"
+
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
 )
 
 // The streams that end only when their callers end them, a health watch
 // and a reflection session, end when the node shuts down: a graceful stop
 // waits for its calls, and one watch (which every grpc-go client with
-// health checking opens) held each stop for its whole timeout.
+// health checking opens) held each stop for its whole timeout. So do
+// peers' Pulls: one a peer stops reading (a hung peer, a link dropping
+// packets) held each stop for its whole timeout too (an outside review),
+// and the peer pulls again from its cursor.
 
-// reflectionStreams are the methods of server reflection's sessions.
-var reflectionStreams = map[string]bool{
+// endedAtShutdown are the methods of the streams untilShutdown ends:
+// server reflection's sessions and sync's Pull.
+var endedAtShutdown = map[string]bool{
 	reflectionpb.ServerReflection_ServerReflectionInfo_FullMethodName:      true,
 	reflectionalphapb.ServerReflection_ServerReflectionInfo_FullMethodName: true,
+	syncv1.SyncService_Pull_FullMethodName:                                 true,
 }
 
 // untilShutdown is a gRPC server's grpc.InTapHandle part that ends the
-// reflection sessions when shuttingDown is done. It is the stream's own
-// context, on which its messages are read: the handler waits in Recv,
-// where a context an interceptor derives would not reach it.
+// reflection sessions and Pulls when shuttingDown is done. It is the
+// stream's own context, on which its messages are read and sent: a
+// reflection handler waits in Recv, a Pull to a peer that reads no more in
+// Send, where a context an interceptor derives would not reach them.
 func untilShutdown(shuttingDown context.Context) tap.ServerInHandle {
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
-		if !reflectionStreams[info.FullMethodName] {
+		if !endedAtShutdown[info.FullMethodName] {
 			return ctx, nil
 		}
 		ctx, cancel := context.WithCancel(ctx)

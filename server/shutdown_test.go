@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,6 +16,8 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	nodev1 "github.com/provex/provex/gen/go/provex/node/v1"
+	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	twinningv1 "github.com/provex/provex/gen/go/provex/twinning/v1"
 	"github.com/provex/provex/internal/testlog"
 	"github.com/provex/provex/pki"
 	"github.com/provex/provex/resource"
@@ -119,5 +123,93 @@ func TestShutdownEndsEndlessStreams(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "did not finish in time") {
 		t.Errorf("the node said its calls did not finish in time:\n%s", logs.String())
+	}
+}
+
+// TestShutdownEndsAPullItsPeerStopsReading: a Pull whose peer reads no
+// more (its flow-control window full) does not hold a shutdown either: the
+// peer pulls again from its cursor. Three such Pulls held every stop for
+// the whole ShutdownTimeout (an outside review: 16.6 s).
+func TestShutdownEndsAPullItsPeerStopsReading(t *testing.T) {
+	p := newPair(t, server.Limits{})
+	cert, err := p.ca.IssueTLS("cao-bang", time.Now())
+	mustf(t, err, "issue cao-bang's certificate")
+	var logs testlog.Buffer
+	tn := startNodeWith(t, "cao-bang", t.TempDir(), func(c *server.Config) {
+		c.Keys, c.Manifest, c.Cert = p.keys["cao-bang"], p.manifest, &cert
+		c.ShutdownTimeout = 30 * time.Second
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	ctx := testCtx(t)
+	// 200 entries of about 1.5 KB: more than the window the peer opens.
+	summary := strings.Repeat("hợp tác ", 200)
+	createMany(t, ctx, tn, 200, func(i int) string { return fmt.Sprintf("a%d", i) }, func(int) *twinningv1.Agreement {
+		a := newAgreement("long")
+		a.Summary = summary
+		return a
+	})
+	ministry, err := p.ca.IssueTLS(resource.Ministry, time.Now())
+	mustf(t, err, "issue the ministry's certificate")
+	conn, err := grpc.NewClient(tn.Srv.PeerAddr(), grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(ministry, p.pool, "cao-bang"))),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	mustf(t, err, "dial the peer endpoint")
+	defer conn.Close()
+	pull, err := syncv1.NewSyncServiceClient(conn).Pull(ctx, &syncv1.PullRequest{Member: resource.Ministry, BatchSize: 1})
+	mustf(t, err, "pull")
+	_, err = pull.Recv()
+	mustf(t, err, "the pull's first message")
+
+	start := time.Now()
+	tn.Stop(t)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the node took %v to stop, its ShutdownTimeout 30 s, with a pull its peer reads no more; want under 5 s", took)
+	}
+	if strings.Contains(logs.String(), "did not finish in time") {
+		t.Errorf("the node said its calls did not finish in time:\n%s", logs.String())
+	}
+}
+
+// TestPeerHealthWatchesLeaveRoomForPulls: a member's health watches on the
+// peer endpoint, which its monitoring may hold open for good, are counted
+// apart from its Pulls. They took the Pulls' places, and the member's sync
+// stopped: "already has 4 pulls open" with none open (an outside review).
+func TestPeerHealthWatchesLeaveRoomForPulls(t *testing.T) {
+	const most = 2
+	p := newPair(t, server.Limits{})
+	cert, err := p.ca.IssueTLS("cao-bang", time.Now())
+	mustf(t, err, "issue cao-bang's certificate")
+	tn := startNodeWith(t, "cao-bang", t.TempDir(), func(c *server.Config) {
+		c.Keys, c.Manifest, c.Cert = p.keys["cao-bang"], p.manifest, &cert
+		c.Limits.PullsPerPeer = most
+	})
+	ctx := testCtx(t)
+	ministry, err := p.ca.IssueTLS(resource.Ministry, time.Now())
+	mustf(t, err, "issue the ministry's certificate")
+	conn, err := grpc.NewClient(tn.Srv.PeerAddr(), grpc.WithTransportCredentials(credentials.NewTLS(pki.PeerClientConfig(ministry, p.pool, "cao-bang"))))
+	mustf(t, err, "dial the peer endpoint")
+	defer conn.Close()
+	for i := range most + 1 {
+		w, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil {
+			_, err = w.Recv()
+		}
+		switch {
+		case i < most && err != nil:
+			t.Fatalf("health watch %d of the peer's %d: %v", i+1, most, err)
+		case i == most && (codeOf(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "health watches")):
+			t.Errorf("a health watch past the peer's %d: %v, want RESOURCE_EXHAUSTED naming its health watches", most, err)
+		}
+	}
+	pull, err := syncv1.NewSyncServiceClient(conn).Pull(ctx, &syncv1.PullRequest{Member: resource.Ministry})
+	if err == nil {
+		for err == nil {
+			_, err = pull.Recv()
+		}
+		if err == io.EOF {
+			err = nil
+		}
+	}
+	if err != nil {
+		t.Errorf("a pull beside the peer's %d health watches: %v, want it served", most, err)
 	}
 }
