@@ -69,13 +69,14 @@ var lockHolderKeepalives = map[string]string{
 // an idle connection: every write and read record waited, and the node
 // did not stop on SIGTERM (an outside review, through a proxy that
 // swallowed the traffic). Every connection the node opens (dialPostgres)
-// is probed by TCP keepalives and dropped by the kernel once data it sent
-// has gone unacknowledged this long (TCP_USER_TIMEOUT, on Linux); and the
-// writer gives up taking its connection and beginning a transaction past
-// it (DB.beginWrite), as on a server that answers TCP but not the
-// protocol. A server answering, however slowly, is not cut short: its
-// kernel acknowledges the query and the probes while a statement runs. A
-// variable for tests.
+// is probed by TCP keepalives once idle, and dropped when they go
+// unanswered; and the writer gives up taking its connection and beginning
+// a transaction past it (DB.beginWrite), as on a server that answers TCP
+// but not the protocol. A statement already sent is not bounded: the
+// kernel's TCP_USER_TIMEOUT would bound it, but Linux applies it to a
+// server that stops reading too, and it cut a catch-up's COPY that waited
+// 20 s for a table another session held locked (a review of the change
+// that set it). A variable for tests.
 var deadServerAfter = 20 * time.Second
 
 // errServerSilent is why the writer gave up on its connection: its server
@@ -83,8 +84,10 @@ var deadServerAfter = 20 * time.Second
 var errServerSilent = errors.New("the database server did not answer the writer")
 
 // dialPostgres dials the node's connections to PostgreSQL, each probed so
-// that a dead one fails within deadServerAfter (a connect_timeout in the
-// store's URL still bounds the dial).
+// that a dead idle one fails within deadServerAfter (a connect_timeout in
+// the store's URL still bounds the dial). Keepalives wait while a
+// statement's data is unacknowledged or the server reads no more (a
+// statement waiting for a lock), so they cut no statement short.
 func dialPostgres(connectTimeout time.Duration) pgconn.DialFunc {
 	d := &net.Dialer{
 		Timeout: connectTimeout,
@@ -93,9 +96,6 @@ func dialPostgres(connectTimeout time.Duration) pgconn.DialFunc {
 			Idle:     deadServerAfter / 2,
 			Interval: deadServerAfter / 4,
 			Count:    2,
-		},
-		Control: func(network, _ string, c syscall.RawConn) error {
-			return dropUnacknowledgedAfter(network, c, deadServerAfter)
 		},
 	}
 	return d.DialContext
