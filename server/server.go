@@ -352,6 +352,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A data directory a node cannot write in (a store on PostgreSQL
+	// needs only its key there) serves on: the record is for the tools.
+	if err := recordStore(&cfg); err != nil {
+		cfg.Logger.Warn("the data directory does not say where the node's store is: provex backup --data may copy a stale provex.db", "file", StoreFile, "err", err)
+	}
 	if !solo {
 		if err := checkTakenAtStart(ctx, store, stored, cfg.Manifest); err != nil {
 			store.Close()

@@ -36,6 +36,14 @@ func runBackup(ctx context.Context, env *cli.Env, args []string) error {
 		return &cli.UsageError{Msg: "backup: --out FILE is required"}
 	}
 	path := filepath.Join(*dataDir, server.DatabaseFile)
+	// A provex.db kept after a move to PostgreSQL is no longer the node's.
+	if store, err := server.ServedStore(*dataDir); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	} else if store != "" {
+		return fmt.Errorf("backup: the node of %s serves from PostgreSQL (%s, as %s there says): its %s, if any, is the file it was moved from, not its store. "+
+			"Back the store up with PostgreSQL's tools: pg_dump -Fc (docs/POSTGRES.md, Backups)",
+			*dataDir, store, server.StoreFile, server.DatabaseFile)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("backup: no node database in %s (%s): %w", *dataDir, server.DatabaseFile, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +59,11 @@ func runMigrateStore(ctx context.Context, env *cli.Env, args []string) error {
 	if sqlstore.IsPostgres(to) {
 		check = "--store '" + shownStore(to) + "'"
 	}
-	fmt.Fprintf(env.Stdout, "the source is unchanged. Check the copy with: provex verify %s --key KEYFILE (the node's key file; its data directory keeps it)\n", check)
+	source := "its records and logs are unchanged (opening it brought its schema to this version, as a node's start would)"
+	if info.Snapshot != "" {
+		source = "not a byte of it changed (the copy read a snapshot of it, made in a temporary directory in " + info.Snapshot + " and removed)"
+	}
+	fmt.Fprintf(env.Stdout, "the source: %s. Check the copy with: provex verify %s --key KEYFILE (the node's key file; its data directory keeps it)\n", source, check)
 	return nil
 }
 
@@ -97,9 +100,5 @@ func shownStore(s string) string {
 	if !sqlstore.IsPostgres(s) {
 		return s
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "the PostgreSQL database"
-	}
-	return u.Redacted()
+	return sqlstore.ShownURL(s)
 }

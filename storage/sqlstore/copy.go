@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/provex/provex/resource"
@@ -16,11 +17,14 @@ import (
 
 // CopyInfo is what CopyStore moved: whose store, how many rows of how many
 // tables, and how far the destination now holds each origin's log.
+// Snapshot is the temporary directory a SQLite source's snapshot was made
+// in (and removed from).
 type CopyInfo struct {
-	Member string
-	Tables int
-	Rows   int64
-	Heads  []BackupHead
+	Member   string
+	Tables   int
+	Rows     int64
+	Heads    []BackupHead
+	Snapshot string
 }
 
 // copyBatch bounds the parameters of one multi-row INSERT, under SQLite's
@@ -37,8 +41,10 @@ const copyBatch = 16000
 // advisory lock of both databases, so a node started meanwhile on either
 // fails to open.
 //
-// Both stores are opened first, which brings their schemas to this
-// binary's version. Then every table of the destination's schema is
+// A SQLite source is never written: the copy reads a snapshot of it
+// (copySnapshot). Both stores are opened first, which brings their
+// schemas (the snapshot's, or a PostgreSQL source's) to this binary's
+// version. Then every table of the destination's schema is
 // filled from the source's table of that name, read in one read
 // transaction (a snapshot), and written in one transaction, so a failed
 // copy leaves the destination as empty as it was. Rows are copied as they
@@ -64,7 +70,7 @@ func CopyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 			return nil, fmt.Errorf("copy store: %w", err)
 		}
 	}
-	info, err := copyStore(ctx, from, to)
+	info, err := copySnapshot(ctx, from, to)
 	if err != nil && created {
 		// The file this copy made holds nothing (its one transaction
 		// did not commit): take it away, as if never tried.
@@ -75,22 +81,74 @@ func CopyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
 	return info, err
 }
 
-func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
-	// As a tool: a node started on either meanwhile waits for the copy.
-	// A SQLite file's lock is held for the whole copy, which reads and
-	// writes the files between the stores' opens; the stores share it.
-	const tool = "migrate-store"
-	for _, path := range []string{from, to} {
-		if IsPostgres(path) {
-			continue
-		}
-		lock, err := LockWriter(path, tool)
+// snapshotPattern names the temporary directory of a SQLite source's
+// snapshot (CopyStore).
+const snapshotPattern = "provex-migrate-store-"
+
+// copySnapshot is copyStore from a SQLite source's snapshot: opening the
+// source as a store would write in it (migrations, statistics, a merge of
+// pending search words, WAL mode, a -lock file beside it), and a backup
+// file, which an older release may need to roll back to, must keep every
+// byte. The snapshot is Backup's read-only copy, made in a temporary
+// directory beside a SQLite destination (its file system has room for the
+// copy) or in the OS's (TMPDIR) for PostgreSQL, and removed at the end.
+func copySnapshot(ctx context.Context, from, to string) (*CopyInfo, error) {
+	if IsPostgres(from) {
+		return copyStore(ctx, from, to)
+	}
+	// A node's file (every node and tool that opens one makes its lock
+	// file) is copied only while no node writes to it: writes after the
+	// snapshot would be lost in the move. A file no node ever opened, a
+	// backup, gets no lock file made beside it.
+	if _, err := os.Lstat(realPath(from) + lockFileSuffix); err == nil {
+		lock, err := LockWriter(from, copyTool)
 		if err != nil {
 			return nil, fmt.Errorf("copy store: %w", err)
 		}
 		defer lock.Close()
 	}
-	quiet := Options{Logger: slog.New(slog.DiscardHandler), Tool: tool}
+	dir := ""
+	if !IsPostgres(to) {
+		dir = filepath.Dir(to)
+	}
+	tmp, err := os.MkdirTemp(dir, snapshotPattern)
+	if err != nil {
+		return nil, fmt.Errorf("copy store: a temporary directory for the source's snapshot: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	snapshot := filepath.Join(tmp, "source.db")
+	if _, err := Backup(ctx, from, snapshot); err != nil {
+		return nil, fmt.Errorf("copy store: snapshot the source in %s: %w", tmp, err)
+	}
+	info, err := copyStore(ctx, snapshot, to)
+	if err != nil {
+		return nil, err
+	}
+	info.Snapshot = filepath.Dir(tmp)
+	if abs, err := filepath.Abs(info.Snapshot); err == nil {
+		info.Snapshot = abs
+	}
+	return info, nil
+}
+
+// copyTool is the name a copy's locks give as their holder.
+const copyTool = "migrate-store"
+
+func copyStore(ctx context.Context, from, to string) (*CopyInfo, error) {
+	// As a tool: a node started on either meanwhile waits for the copy.
+	// A SQLite file's lock is held for the whole copy, which reads and
+	// writes the files between the stores' opens; the stores share it.
+	for _, path := range []string{from, to} {
+		if IsPostgres(path) {
+			continue
+		}
+		lock, err := LockWriter(path, copyTool)
+		if err != nil {
+			return nil, fmt.Errorf("copy store: %w", err)
+		}
+		defer lock.Close()
+	}
+	quiet := Options{Logger: slog.New(slog.DiscardHandler), Tool: copyTool}
 	src, err := Open(ctx, from, "", quiet)
 	if err != nil {
 		return nil, fmt.Errorf("copy store: source: %w", err)

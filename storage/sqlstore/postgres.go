@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -319,6 +320,20 @@ func postgresReader(cfg *pgx.ConnConfig) *sql.DB {
 // migrations' locks). A database's or role's lock_timeout still applies
 // to it, and Failure answers it UNAVAILABLE too.
 const readerLockTimeout = "5s"
+
+// ShownURL is a store's PostgreSQL URL as printed and recorded: without
+// its password (in the user part or as a parameter).
+func ShownURL(store string) string {
+	u, err := url.Parse(store)
+	if err != nil {
+		return "the PostgreSQL database"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
 
 // CheckStoreURL reports whether store is a PostgreSQL URL that parses,
 // for servers and commands to refuse a wrong one before they open it. Its
