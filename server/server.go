@@ -209,6 +209,9 @@ type Node struct {
 	// end only when their callers end them (shutdown.go).
 	shuttingDown   context.Context
 	endOpenStreams context.CancelFunc
+	// grpcCalls count the calls of the gRPC servers (API and peer) until
+	// their handlers return (capCalls).
+	grpcCalls []*netlimit.Caps
 }
 
 // DatabaseFile is the name of a node's database inside its data directory.
@@ -477,7 +480,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		opts := []grpc.ServerOption{
 			// Each call gets its deadline (and a reflection session its
 			// end at shutdown), then is counted until it ends.
-			grpc.InTapHandle(tapChain(calls.tap, untilShutdown(n.shuttingDown), touchConnection, capCalls(n.callCaps(name)))),
+			grpc.InTapHandle(tapChain(calls.tap, untilShutdown(n.shuttingDown), touchConnection, capCalls(n.grpcCallCaps(name)))),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
 			grpc.UnknownServiceHandler(unknownMethod),
@@ -801,6 +804,20 @@ func (n *Node) shutdown() {
 	}()
 	select {
 	case <-stopped:
+	case <-n.handlersReturned(ctx):
+		// What the graceful stop waits for now is answers queued for
+		// callers that read no more: grpc-go holds a stream until its
+		// trailers, queued behind them, are written. A peer that stopped
+		// reading a Pull held the stop for the whole timeout, its handler
+		// ended at once (untilShutdown).
+		select {
+		case <-stopped:
+		case <-time.After(unreadAnswersGrace):
+			n.log.Info("answers their callers did not read dropped at shutdown")
+			for _, g := range servers {
+				g.Stop()
+			}
+		}
 	case <-ctx.Done():
 		n.log.Warn("in-flight calls did not finish in time; stopping")
 		for _, g := range servers {

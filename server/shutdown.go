@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"net/netip"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -12,6 +14,7 @@ import (
 	"google.golang.org/grpc/tap"
 
 	syncv1 "github.com/provex/provex/gen/go/provex/sync/v1"
+	"github.com/provex/provex/internal/netlimit"
 )
 
 // The streams that end only when their callers end them, a health watch
@@ -107,4 +110,45 @@ func (w *endingWatch) endIfDone() {
 	if w.shuttingDown && w.said != -1 && w.said != healthpb.HealthCheckResponse_SERVING {
 		w.end()
 	}
+}
+
+// unreadAnswersGrace is how long a shutdown waits, once every call's
+// handler has returned, for the answers still queued to be written before
+// it drops them (their callers read no more).
+const unreadAnswersGrace = time.Second
+
+// grpcCallCaps is callCaps for a gRPC server's calls, which
+// handlersReturned counts.
+func (n *Node) grpcCallCaps(name string) *netlimit.Caps {
+	c := n.callCaps(name)
+	n.grpcCalls = append(n.grpcCalls, c)
+	return c
+}
+
+// handlersReturned is closed once no call of the gRPC servers is in
+// flight (its handler has returned, or it never reached one), or never if
+// ctx ends first.
+func (n *Node) handlersReturned(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			open := 0
+			for _, c := range n.grpcCalls {
+				total, _ := c.Open(netip.Addr{})
+				open += total
+			}
+			if open == 0 {
+				close(done)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return done
 }
