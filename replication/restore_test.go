@@ -463,6 +463,78 @@ func TestNodeBehindItsPeersCopyDoesNotFork(t *testing.T) {
 	}
 }
 
+// TestBackupFromBeforeARotationHoldsWrites: a node is started on a backup
+// of its data directory from before its key was rotated, with the key
+// file kept beside it (the old key) and its manifest file from then. Its
+// peer's checkpoints of its log, signed with the new key, verify with no
+// key it knows, so it never learned it was behind, took writes (health
+// ok) and forked its log (an outside review). The newer manifest the peer
+// sends, signed by the federation, gives the node another key than the
+// one it holds: it holds its writes and says to put its current key file
+// in place; restarted with it, it gets its entries back and writes after
+// them.
+func TestBackupFromBeforeARotationHoldsWrites(t *testing.T) {
+	f, fedKey := signedFederation(t, []string{p1, mofa}, mesh([]string{p1, mofa}))
+	keyFile := f.withKeyFile(p1)
+	oldKeyFile := filepath.Join(t.TempDir(), "old.key")
+	if err := federation.WriteKeyFile(oldKeyFile, f.keys[p1]); err != nil {
+		t.Fatal(err)
+	}
+	f.startAll()
+	createAgreements(t, f.nodes[p1], 1, "before")
+	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
+	f.stop(p1)
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(f.nodes[p1].dir)); err != nil {
+		t.Fatal(err)
+	}
+	a := f.start(p1)
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
+	if err := f.nodes[mofa].node.OfferManifest(m2); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, 2, p1, mofa)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return a.node.Store().SigningKey().Equal(rotated.SigningPublic()), "the node still signs with its old key"
+	})
+	createAgreements(t, a, 2, "after")
+	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
+
+	f.stop(p1)
+	f.nodes[p1].dir, f.nodes[p1].keyFile = backup, oldKeyFile
+	a = f.start(p1)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		problems := strings.Join(a.node.Problems(context.Background()), "; ")
+		return strings.Contains(problems, "current key file"), fmt.Sprintf("health does not say the node runs on a replaced key: %q", problems)
+	})
+	err = tryCreate(a, "on-the-old-key")
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "current key file") {
+		t.Errorf("a write on the node run on its replaced key: %v, want UNAVAILABLE saying to put the current key file in place", err)
+	}
+	if seq := f.nodes[mofa].origin(t, p1).GetSeq(); seq != 3 {
+		t.Errorf("the peer holds %s up to %d, want 3", p1, seq)
+	}
+	if r := f.nodes[mofa].metrics(t).GetRunsRefused(); r != 0 {
+		t.Errorf("the peer refused %d runs: the node forked its log", r)
+	}
+
+	f.stop(p1)
+	f.keys[p1], f.nodes[p1].keyFile = rotated, keyFile
+	a = f.start(p1)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		st := a.origin(t, p1)
+		return st.GetSeq() == 3 && len(st.GetDamaged()) == 0, fmt.Sprintf("own log: seq %d damaged %v", st.GetSeq(), st.GetDamaged())
+	})
+	if err := tryCreate(a, "on-the-current-key"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)
+}
+
 // TestOldCopyOfANodeWithoutPeersStopsAtItsFork: a node that lists no
 // peers (its peer pulls from it) is started on an old copy of its data
 // directory while its peer is away, and writes past the peer's copy of its

@@ -92,8 +92,25 @@ func keepsLogsVerifiable(ctx context.Context, store storage.Store, current, m *f
 // its own its key file lacks (it could not sign what peers accept) or
 // under which a log it holds would no longer verify, and saves the others
 // in its store, so that a restart keeps them.
+//
+// A manifest that gives the node a signing key its key file lacks also
+// holds the node's writes until a restart: the federation replaced the key
+// the node runs on (its data directory and key file are a backup from
+// before a rotation, say). Its peers' checkpoints of its log, signed with
+// the new key, verify with no key it knows, so it never learned it was
+// behind them, and wrote on under seqs they hold other entries of, forking
+// its log (an outside review). Such a manifest is signed by the federation
+// key and newer (Accept checked both), unlike a checkpoint no known key
+// verifies, which anyone could make up and which is only logged.
 func keepManifest(ctx context.Context, cfg *Config, store *sqlstore.DB, current, m *federation.Manifest) error {
 	if _, err := ownKeys(m, cfg.Member, &cfg.Keys, cfg.KeyFile); err != nil {
+		if self, listed := m.Member(cfg.Member); listed {
+			if _, holds := cfg.Keys.SigningKeyFor(self.PublicKey); !holds {
+				store.HoldWrites(fmt.Sprintf("the federation manifest serial %d gives %s a signing key this node's key file does not hold: the node runs on a key the federation replaced "+
+					"(its data directory and key file are from before a rotation of its key), and writing on could fork its log. Stop it, put its current key file in place "+
+					"(the one provex keygen --rotate wrote, which holds its old keys too) and start it again: it then takes that manifest and gets back from its peers the entries it lacks", m.Serial, cfg.Member))
+			}
+		}
 		return err
 	}
 	if err := keepsLogsVerifiable(ctx, store, current, m); err != nil {

@@ -1058,6 +1058,9 @@ func (n *Node) Problems(ctx context.Context) []string {
 	if why := n.store.Fenced(); why != "" {
 		out = append(out, "writes are stopped: "+why)
 	}
+	if why := n.store.WritesHeld(); why != "" {
+		out = append(out, "writes are held: "+why)
+	}
 	if name, reads := n.store.RowDamage(); name != "" {
 		out = append(out, fmt.Sprintf("records' rows disagree with the change-log entries they name (changed outside the node; %d reads refused, the first of %s): run provex verify, and restore the node from its peers (provex restore) or from a backup", reads, name))
 	}

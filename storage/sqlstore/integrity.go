@@ -996,6 +996,26 @@ func (db *DB) HoldOwnLog(ctx context.Context, why string) error {
 	return db.ReportDamage(ctx, storage.Damage{Range: changelog.Range{Origin: db.origin, First: after + 1, Last: OpenEnded}, Problem: why})
 }
 
+// HoldWrites refuses the node's writes of its own from now until it is
+// restarted, saying why (the first reason given stays): it runs on
+// something a restart must change, such as a key the federation replaced.
+// Unlike HoldOwnLog, nothing is stored: the restart the reason asks for
+// ends it. Entries from peers are still applied.
+func (db *DB) HoldWrites(why string) {
+	if db.writesHeld.CompareAndSwap(nil, &why) {
+		db.log.Error("writes held until the node is restarted", "why", why)
+	}
+}
+
+// WritesHeld says why the node's writes are held until a restart
+// (HoldWrites), or "".
+func (db *DB) WritesHeld() string {
+	if p := db.writesHeld.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
 // followsHeldHead reports whether entry first is the one after origin's
 // head, which this node holds intact: copies from there that do not follow
 // it are another history; after a damaged entry, or one inside the log,

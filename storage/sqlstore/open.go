@@ -170,6 +170,9 @@ type DB struct {
 	// its session was made again and the store was not as it left it
 	// (checkWriterSession).
 	fenced atomic.Pointer[string]
+	// writesHeld says why the node writes nothing of its own until it is
+	// restarted (HoldWrites).
+	writesHeld atomic.Pointer[string]
 	// fileDamage is the first error of SQLite finding the file damaged
 	// (Failure).
 	fileDamage atomic.Pointer[string]

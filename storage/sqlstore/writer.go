@@ -608,6 +608,9 @@ func (db *DB) headRowMissing(tx *writeTx) (string, error) {
 // the change-log entry, the request id and the audit record (of ctx's
 // actor). read says the record returned is the stored one, not written.
 func (db *DB) apply(ctx context.Context, tx *writeTx, w storage.Write) (proto.Message, bool, error) {
+	if why := db.WritesHeld(); why != "" {
+		return nil, false, apperr.Unavailable("this node's writes are held: %s", why)
+	}
 	why := db.ownLogBrokenReason()
 	if why == "" {
 		var err error
