@@ -129,23 +129,10 @@ func TestManifestTravelsAddsRotatesAndRemoves(t *testing.T) {
 	f.startAll()
 	createAgreements(t, f.nodes["cao-bang"], 5, "before")
 	f.waitConverged(t, map[string]uint64{"cao-bang": 5}, 15*time.Second)
-	oldKey := f.keys["cao-bang"].SigningPublic()
 
 	// Rotation: the member puts new keys in its key file, the ministry
 	// publishes them; the manifest goes to mofa, at the far end.
-	rotated, err := federation.RotateKeys(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2 := rotateMember(t, f.manifest, fedKey, "cao-bang", oldKey, rotated)
-	if err := f.nodes["mofa"].node.OfferManifest(m2); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 2, members...)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		got := f.nodes["cao-bang"].node.Store().SigningKey()
-		return got.Equal(rotated.SigningPublic()), "cao-bang still signs with its old key"
-	})
+	rotated, m2 := rotateSigningKey(t, f, fedKey, "cao-bang", keyFile, f.nodes["cao-bang"], members...)
 	// Before it writes anything new, its re-signed head reaches every
 	// copy: the new key alone proves the whole log everywhere, so the old
 	// one could be dropped from the manifest.

@@ -489,18 +489,7 @@ func TestBackupFromBeforeARotationHoldsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.start(p1)
-	rotated, err := federation.RotateKeys(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2 := rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
-	if err := f.nodes[mofa].node.OfferManifest(m2); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 2, p1, mofa)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		return a.node.Store().SigningKey().Equal(rotated.SigningPublic()), "the node still signs with its old key"
-	})
+	rotated, _ := rotateSigningKey(t, f, fedKey, p1, keyFile, a, p1, mofa)
 	createAgreements(t, a, 2, "after")
 	f.waitConverged(t, map[string]uint64{p1: 3}, 10*time.Second)
 
@@ -511,7 +500,7 @@ func TestBackupFromBeforeARotationHoldsWrites(t *testing.T) {
 		problems := strings.Join(a.node.Problems(context.Background()), "; ")
 		return strings.Contains(problems, "current key file"), fmt.Sprintf("health does not say the node runs on a replaced key: %q", problems)
 	})
-	err = tryCreate(a, "on-the-old-key")
+	err := tryCreate(a, "on-the-old-key")
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "current key file") {
 		t.Errorf("a write on the node run on its replaced key: %v, want UNAVAILABLE saying to put the current key file in place", err)
 	}

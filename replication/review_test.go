@@ -104,6 +104,28 @@ func rotateMember(t *testing.T, m *federation.Manifest, fedKey ed25519.PrivateKe
 	})
 }
 
+// rotateSigningKey rotates member's keys in its key file, as provex keygen
+// --rotate does, offers the manifest that publishes them (rotateMember) to
+// the ministry's node, waits until the members hold it, and until node,
+// member's running node, signs with the new key. It returns the new keys
+// and that manifest.
+func rotateSigningKey(t *testing.T, f *testFederation, fedKey ed25519.PrivateKey, member, keyFile string, node *testNode, members ...string) (federation.NodeKeys, *federation.Manifest) {
+	t.Helper()
+	rotated, err := federation.RotateKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := rotateMember(t, f.manifest, fedKey, member, f.keys[member].SigningPublic(), rotated)
+	if err := f.nodes[mofa].node.OfferManifest(m); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSerial(t, uint64(m.Serial), members...)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return node.node.Store().SigningKey().Equal(rotated.SigningPublic()), member + " still signs with its old key"
+	})
+	return rotated, m
+}
+
 // TestReviewRetiredKeySignsNewCheckpoints: cao-bang rotates its signing key
 // (the usual answer to a suspected compromise, THREATS.md) and writes on
 // with the new one; the manifest lists the old key under
@@ -124,18 +146,7 @@ func TestReviewRetiredKeySignsNewCheckpoints(t *testing.T) {
 	f.waitConverged(t, map[string]uint64{p1: 2}, 15*time.Second)
 
 	oldPriv := f.keys[p1].Signing
-	rotated, err := federation.RotateKeys(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2 := rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
-	if err := f.nodes[mofa].node.OfferManifest(m2); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 2, p1, mofa)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		return f.nodes[p1].node.Store().SigningKey().Equal(rotated.SigningPublic()), "cao-bang still signs with its old key"
-	})
+	rotateSigningKey(t, f, fedKey, p1, keyFile, f.nodes[p1], p1, mofa)
 	createAgreements(t, f.nodes[p1], 1, "after") // entry 3, under the new key
 	f.waitConverged(t, map[string]uint64{p1: 3}, 15*time.Second)
 	head := f.nodes[mofa].origin(t, p1)
@@ -316,18 +327,7 @@ func TestReviewRetiredKeyFreezesItsOwnersWrites(t *testing.T) {
 	f.start(mofa)
 	createAgreements(t, f.nodes[p1], 3, "before")
 	oldPriv := f.keys[p1].Signing
-	rotated, err := federation.RotateKeys(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2 := rotateMember(t, f.manifest, fedKey, p1, f.keys[p1].SigningPublic(), rotated)
-	if err := f.nodes[mofa].node.OfferManifest(m2); err != nil {
-		t.Fatal(err)
-	}
-	f.waitSerial(t, 2, p1, mofa)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		return f.nodes[p1].node.Store().SigningKey().Equal(rotated.SigningPublic()), "cao-bang still signs with its old key"
-	})
+	rotateSigningKey(t, f, fedKey, p1, keyFile, f.nodes[p1], p1, mofa)
 	c := changelog.SignCheckpoint(oldPriv, p1, 1000, make([]byte, changelog.HashSize))
 	relay := &scriptedPeer{resp: &syncv1.PullResponse{Checkpoints: []*syncv1.Checkpoint{{Origin: c.Origin, Seq: c.Seq, Hash: c.Hash, Signature: c.Signature}}}}
 	f.peerServer(t, p2, relay)
