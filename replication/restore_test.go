@@ -483,11 +483,7 @@ func TestBackupFromBeforeARotationHoldsWrites(t *testing.T) {
 	f.startAll()
 	createAgreements(t, f.nodes[p1], 1, "before")
 	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
-	f.stop(p1)
-	backup := t.TempDir()
-	if err := os.CopyFS(backup, os.DirFS(f.nodes[p1].dir)); err != nil {
-		t.Fatal(err)
-	}
+	backup := f.backUp(t, p1)
 	a := f.start(p1)
 	rotated, _ := rotateSigningKey(t, f, fedKey, p1, keyFile, a, p1, mofa)
 	createAgreements(t, a, 2, "after")
@@ -541,16 +537,24 @@ func TestOldCopyOfANodeWithoutPeersStopsAtItsFork(t *testing.T) {
 	}
 }
 
+// backUp stops member's node and copies its data directory, as a backup of
+// it; the node stays stopped.
+func (f *testFederation) backUp(t *testing.T, member string) string {
+	t.Helper()
+	f.stop(member)
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(f.nodes[member].dir)); err != nil {
+		t.Fatal(err)
+	}
+	return backup
+}
+
 func oldCopyForks(t *testing.T, forkWrites int) {
 	f := newFederation(t, []string{p1, p2}, map[string][]string{p2: {p1}})
 	f.startAll()
 	createAgreements(t, f.nodes[p1], 1, "a")
 	f.waitConverged(t, map[string]uint64{p1: 1}, 10*time.Second)
-	f.stop(p1)
-	backup := t.TempDir()
-	if err := os.CopyFS(backup, os.DirFS(f.nodes[p1].dir)); err != nil {
-		t.Fatal(err)
-	}
+	backup := f.backUp(t, p1)
 	a := f.start(p1)
 	createAgreements(t, a, 3, "b")
 	f.waitConverged(t, map[string]uint64{p1: 4}, 10*time.Second)

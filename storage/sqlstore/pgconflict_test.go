@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/provex/provex/internal/apperr"
-	"github.com/provex/provex/internal/pgtest"
 	"github.com/provex/provex/storage/sqlstore"
 )
 
@@ -201,14 +199,8 @@ func TestPostgresCancelIsNotATimeout(t *testing.T) {
 // previous session still holds the lock, not another node.
 func TestPostgresWriterWaitsForItsPreviousSession(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := newLink(t, u.Host)
-	u.Host = link.addr
-	db, err := sqlstore.Open(ctx, u.String(), "cao-bang", sqlstore.Options{})
+	through, target, link := postgresThroughLink(t)
+	db, err := sqlstore.Open(ctx, through, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,15 +34,9 @@ import (
 // there with its log intact.
 func TestPostgresServerAwayIsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := newLink(t, u.Host)
-	u.Host = link.addr
+	through, _, link := postgresThroughLink(t)
 	pub, key, _ := ed25519.GenerateKey(nil)
-	db, err := sqlstore.Open(ctx, u.String(), "cao-bang", sqlstore.Options{Key: key})
+	db, err := sqlstore.Open(ctx, through, "cao-bang", sqlstore.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,14 +143,8 @@ func TestPostgresServerAwayIsUnavailable(t *testing.T) {
 func TestPostgresSilentServerIsNoticed(t *testing.T) {
 	t.Cleanup(sqlstore.SetDeadServerAfter(2 * time.Second))
 	ctx := context.Background()
-	target := pgtest.NewDatabase(t)
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := newLink(t, u.Host)
-	u.Host = link.addr
-	db, err := sqlstore.Open(ctx, u.String(), "cao-bang", sqlstore.Options{})
+	through, _, link := postgresThroughLink(t)
+	db, err := sqlstore.Open(ctx, through, "cao-bang", sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +218,21 @@ type link struct {
 	held map[net.Conn]bool
 	// silent are both ends of the connections silence cut.
 	silent map[net.Conn]bool
+}
+
+// postgresThroughLink makes a PostgreSQL database of the test's own and a
+// link to its server: through is the database's URL by way of the link,
+// direct its own.
+func postgresThroughLink(t *testing.T) (through, direct string, l *link) {
+	t.Helper()
+	direct = pgtest.NewDatabase(t)
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = newLink(t, u.Host)
+	u.Host = l.addr
+	return u.String(), direct, l
 }
 
 func newLink(t *testing.T, target string) *link {
